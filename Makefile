@@ -1,0 +1,92 @@
+# minisiem — build, run, test, bench. `make run` and `make check` install what they need.
+
+CC       ?= cc
+PKGS     := libmicrohttpd jansson sqlite3 libjwt libargon2 libcrypto zlib
+DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev \
+            libjwt-dev libargon2-dev libssl-dev zlib1g-dev libcrypt-dev libcmocka-dev \
+            python3 curl sqlite3
+BUILD    ?= build/rel
+SANITIZE ?=
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
+
+CSTD     := -std=c17 -D_GNU_SOURCE
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral
+OPT      := -O2 -g
+ifeq ($(SANITIZE),1)
+BUILD    := build/asan
+OPT      := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS   += $(CSTD) $(WARN) $(OPT) -Isrc -DSIEM_VERSION='"$(VERSION)"' $(PKG_CFLAGS) -MMD -MP
+LDLIBS   += $(PKG_LIBS) -lcrypt -lpthread -lm
+LDFLAGS  += $(if $(filter 1,$(SANITIZE)),-fsanitize=address$(,)undefined)
+, := ,
+
+LIB_DIRS := core store auth http api hub parse source detect notify enrich
+LIB_SRC  := $(filter-out src/hub/main.c,$(foreach d,$(LIB_DIRS),$(wildcard src/$(d)/*.c)))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+HUB      := $(BUILD)/minisiem
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps run check check-suite check-unit check-e2e check-asan bench clean format help
+all: deps $(HUB)
+
+help:
+	@echo "make run     build and start the hub on 127.0.0.1:8080 (store in ./var/)"
+	@echo "make check   build and run every test suite (unit, end-to-end, sanitizers)"
+	@echo "make bench   benchmarks (QUICK=1 for a short run); results in BENCHMARKS.md"
+
+# Install missing Debian build dependencies (as root), or print the exact command.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "missing build dependencies; run:"; echo "  sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+$(HUB): $(LIB_OBJ) $(BUILD)/src/hub/main.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS) -lcmocka
+
+run: all
+	@mkdir -p var
+	$(HUB) serve
+
+# Every suite writes "suite passed failed skipped" lines into $(BUILD)/results; the last
+# line of `make check` is the total.
+check: deps
+	@mkdir -p build
+	@rm -f build/results.txt
+	@$(MAKE) --no-print-directory check-suite BUILD=build/rel || echo "build:rel 0 1 0" >>build/results.txt
+	@$(MAKE) --no-print-directory check-suite SANITIZE=1 || echo "build:asan 0 1 0" >>build/results.txt
+	@tests/summary.sh build/results.txt
+
+check-suite: $(HUB) $(UNIT_BIN)
+	@tests/run_unit.sh $(BUILD) build/results.txt
+	@python3 tests/e2e/run.py --bin $(HUB) --results build/results.txt --label $(BUILD)
+
+bench: all
+	@bench/run.sh $(if $(QUICK),--quick)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,78 @@
+/* api.h — the hub's HTTP resources (DESIGN §3): one file per resource, sharing this
+ * context. */
+#ifndef SIEM_API_H
+#define SIEM_API_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http/http.h"
+#include "hub/pipeline.h"
+#include "store/store.h"
+
+#define API_KEY_CACHE 64
+
+struct api_key_entry {
+	char hash[65];
+	char name[128];
+	int64_t id;        /* 0 for keys from SIEM_API_KEYS */
+	int64_t checked_us;
+	bool valid;
+};
+
+struct api {
+	struct store *store;
+	struct pipeline *pipeline;
+	const char *version;
+	int64_t started_us;
+
+	/* auth */
+	uint8_t jwt_key[64];
+	size_t jwt_keylen;
+	int64_t jwt_ttl_s;
+	char *admin_hash; /* argon2id or bcrypt */
+
+	/* API keys from the environment (hash, name), then a cache of store lookups */
+	size_t n_env_keys;
+	struct api_key_entry *env_keys;
+	pthread_mutex_t key_mu;
+	struct api_key_entry key_cache[API_KEY_CACHE];
+	size_t key_cache_next;
+};
+
+/* The route table and auth callbacks the server is started with. */
+extern const struct http_route api_routes[];
+extern const size_t api_nroutes;
+extern const struct http_auth_ops api_auth_ops;
+
+/* Set by the hub before http_start; handlers read it. */
+extern struct api *api_ctx;
+
+int api_init(struct api *a, struct store *s, struct pipeline *p);
+void api_release(struct api *a);
+/* Parse "name:key,name2:key2" (SIEM_API_KEYS). */
+int api_load_env_keys(struct api *a, const char *spec);
+
+/* Handlers, one group per file. */
+enum http_result api_ingest(struct http_req *r);
+enum http_result api_events_list(struct http_req *r);
+enum http_result api_events_get(struct http_req *r);
+enum http_result api_apps(struct http_req *r);
+enum http_result api_hosts(struct http_req *r);
+enum http_result api_event_types(struct http_req *r);
+enum http_result api_login(struct http_req *r);
+enum http_result api_logout(struct http_req *r);
+enum http_result api_me(struct http_req *r);
+enum http_result api_health(struct http_req *r);
+enum http_result api_ready(struct http_req *r);
+enum http_result api_keys_list(struct http_req *r);
+enum http_result api_keys_create(struct http_req *r);
+enum http_result api_keys_delete(struct http_req *r);
+
+/* Cursor text <-> (ts, seq). */
+void cursor_encode(int64_t ts, int64_t seq, char out[33]);
+int cursor_decode(const char *s, int64_t *ts, int64_t *seq);
+
+#endif

@@ -1,0 +1,77 @@
+/* keys.c — agent API keys: GET /keys, POST /keys {"name"} (the key is shown once),
+ * DELETE /keys/{id} (revoke). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "auth/auth.h"
+#include "core/err.h"
+#include "core/log.h"
+
+enum http_result api_keys_list(struct http_req *r)
+{
+	json_t *keys = json_array();
+	int rc = store_key_list(api_ctx->store, keys);
+	if (rc < 0) {
+		json_decref(keys);
+		return http_reply_error(r, 500, "query failed", siem_strerror(rc));
+	}
+	json_t *o = json_object();
+	json_object_set_new(o, "keys", keys);
+	return http_reply_json(r, 200, o);
+}
+
+enum http_result api_keys_create(struct http_req *r)
+{
+	size_t len;
+	const char *body = http_body(r, &len);
+	json_error_t jerr;
+	json_t *v = json_loadb(body, len, 0, &jerr);
+	const char *name = v ? json_string_value(json_object_get(v, "name")) : NULL;
+	if (!name || !*name || strlen(name) > 100) {
+		json_decref(v);
+		return http_reply_error(r, 422, "invalid key", "name: required string of 1..100 bytes");
+	}
+	char key[64], hash[65];
+	int64_t id = 0;
+	int rc = apikey_generate(key, sizeof(key));
+	if (rc == 0) {
+		apikey_hash(key, strlen(key), hash);
+		rc = store_key_add(api_ctx->store, name, hash, &id);
+	}
+	if (rc < 0) {
+		json_decref(v);
+		return http_reply_error(r, 500, "cannot create key", siem_strerror(rc));
+	}
+	log_info("api", "key %lld '%s' created by %s", (long long)id, name, http_identity(r));
+	json_t *o = json_object();
+	json_object_set_new(o, "id", json_integer(id));
+	json_object_set_new(o, "name", json_string(name));
+	json_object_set_new(o, "key", json_string(key));
+	json_decref(v);
+	return http_reply_json(r, 201, o);
+}
+
+enum http_result api_keys_delete(struct http_req *r)
+{
+	const char *arg = http_path_arg(r);
+	char *end = NULL;
+	long long id = strtoll(arg, &end, 10);
+	if (!*arg || *end || id <= 0)
+		return http_reply_error(r, 400, "invalid key id", arg);
+	int rc = store_key_revoke(api_ctx->store, id);
+	if (rc == SIEM_ENOTFOUND)
+		return http_reply_error(r, 404, "not found", arg);
+	if (rc < 0)
+		return http_reply_error(r, 500, "cannot revoke key", siem_strerror(rc));
+	/* Forget cached answers so the revocation is immediate. */
+	pthread_mutex_lock(&api_ctx->key_mu);
+	memset(api_ctx->key_cache, 0, sizeof(api_ctx->key_cache));
+	pthread_mutex_unlock(&api_ctx->key_mu);
+	log_info("api", "key %lld revoked by %s", id, http_identity(r));
+	json_t *o = json_object();
+	json_object_set_new(o, "id", json_integer(id));
+	json_object_set_new(o, "revoked", json_true());
+	return http_reply_json(r, 200, o);
+}

@@ -1,0 +1,69 @@
+/* apikey.c — agent API keys (generated, stored as SHA-256 hex) and the shared
+ * primitives: kernel randomness and constant-time comparison. */
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include "auth/auth.h"
+#include "core/err.h"
+
+#define APIKEY_PREFIX "msk_"
+#define APIKEY_BODY_LEN 40
+
+int random_bytes(void *buf, size_t n)
+{
+	unsigned char *p = buf;
+
+	/* getrandom() may return fewer bytes than asked (over 256) or be interrupted. */
+	while (n > 0) {
+		ssize_t got = getrandom(p, n, 0);
+
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += got;
+		n -= (size_t)got;
+	}
+	return 0;
+}
+
+bool ct_equal(const void *a, const void *b, size_t n)
+{
+	return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+void apikey_hash(const char *key, size_t n, char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[SHA256_DIGEST_LENGTH];
+
+	/* On a library failure leave an empty string: it matches no stored hash. */
+	out[0] = '\0';
+	if (SHA256((const unsigned char *)(key ? key : ""), key ? n : 0, md) == NULL)
+		return;
+	for (size_t i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 0xf];
+	}
+	out[2 * SHA256_DIGEST_LENGTH] = '\0';
+}
+
+int apikey_generate(char *out, size_t outlen)
+{
+	const size_t plen = sizeof(APIKEY_PREFIX) - 1;
+	int rc;
+
+	if (out == NULL || outlen < plen + APIKEY_BODY_LEN + 1)
+		return -ERANGE;
+	memcpy(out, APIKEY_PREFIX, plen);
+	/* The body is the same uniform base62 draw as a generated password. */
+	rc = password_generate(out + plen, outlen - plen, APIKEY_BODY_LEN);
+	if (rc < 0)
+		out[0] = '\0';
+	return rc;
+}

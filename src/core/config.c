@@ -1,0 +1,329 @@
+/* config.c — option table parsing: flags, SIEM_* environment, "name = value" config file. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+
+#define CONFIG_FILE_MAX (1024 * 1024)
+
+int config_init(struct config *c, const struct opt_def *defs, size_t n)
+{
+	memset(c, 0, sizeof(*c));
+	c->defs = defs;
+	c->n = n;
+	c->val = calloc(n ? n : 1, sizeof(*c->val));
+	if (!c->val)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		c->val[i] = defs[i].def;
+	return 0;
+}
+
+void config_release(struct config *c)
+{
+	free(c->val);
+	free(c->file_text);
+	c->val = NULL;
+	c->file_text = NULL;
+}
+
+static long find(const struct config *c, const char *name, size_t len)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		const char *nm = c->defs[i].name;
+		if (nm && strlen(nm) == len && strncmp(nm, name, len) == 0)
+			return (long)i;
+	}
+	return -1;
+}
+
+static long find_any(const struct config *c, const char *name, size_t len)
+{
+	long i = find(c, name, len);
+	if (i >= 0)
+		return i;
+	for (size_t j = 0; j < c->n; j++) {
+		const char *e = c->defs[j].env;
+		if (e && strlen(e) == len && strncmp(e, name, len) == 0)
+			return (long)j;
+	}
+	return -1;
+}
+
+int parse_duration(const char *s, int64_t *out)
+{
+	char *end = NULL;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || v < 0)
+		return -EINVAL;
+	int64_t mul = 1;
+	if (*end) {
+		switch (*end) {
+		case 's': mul = 1; break;
+		case 'm': mul = 60; break;
+		case 'h': mul = 3600; break;
+		case 'd': mul = 86400; break;
+		default: return -EINVAL;
+		}
+		if (end[1])
+			return -EINVAL;
+	}
+	if (v > INT64_MAX / mul)
+		return -EINVAL;
+	*out = v * mul;
+	return 0;
+}
+
+int parse_size(const char *s, int64_t *out)
+{
+	char *end = NULL;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || v < 0)
+		return -EINVAL;
+	int64_t mul = 1;
+	if (*end) {
+		switch (tolower((unsigned char)*end)) {
+		case 'k': mul = 1024; break;
+		case 'm': mul = 1024 * 1024; break;
+		case 'g': mul = 1024LL * 1024 * 1024; break;
+		default: return -EINVAL;
+		}
+		if (end[1] && !(tolower((unsigned char)end[1]) == 'b' && !end[2]) &&
+		    !(tolower((unsigned char)end[1]) == 'i' && tolower((unsigned char)end[2]) == 'b' &&
+		      !end[3]))
+			return -EINVAL;
+	}
+	if (v > INT64_MAX / mul)
+		return -EINVAL;
+	*out = v * mul;
+	return 0;
+}
+
+static int check_value(struct config *c, size_t i, const char *v, const char *from)
+{
+	const struct opt_def *d = &c->defs[i];
+	int64_t x = 0;
+	int rc = 0;
+	const char *label = d->name ? d->name : d->env;
+	switch (d->kind) {
+	case OPT_INT: {
+		char *end = NULL;
+		errno = 0;
+		long long t = strtoll(v, &end, 10);
+		if (errno || end == v || *end)
+			rc = -EINVAL;
+		x = t;
+		break;
+	}
+	case OPT_DURATION: rc = parse_duration(v, &x); break;
+	case OPT_SIZE: rc = parse_size(v, &x); break;
+	default: return 0;
+	}
+	if (rc == 0 && (d->min || d->max) && (x < d->min || x > d->max))
+		rc = -ERANGE;
+	if (rc < 0) {
+		snprintf(c->err, sizeof(c->err), "invalid value for '%s' (from %s): '%s'", label,
+			 from, d->secret ? "***" : v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int load_file(struct config *c, const char *path, bool *seen)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(c->err, sizeof(c->err), "cannot open config file '%s': %s", path,
+			 strerror(errno));
+		return -EINVAL;
+	}
+	char *text = malloc(CONFIG_FILE_MAX + 1);
+	size_t n = text ? fread(text, 1, CONFIG_FILE_MAX + 1, f) : 0;
+	fclose(f);
+	if (!text)
+		return -ENOMEM;
+	if (n > CONFIG_FILE_MAX) {
+		free(text);
+		snprintf(c->err, sizeof(c->err), "config file '%s' is larger than 1 MiB", path);
+		return -EINVAL;
+	}
+	text[n] = '\0';
+	c->file_text = text;
+	int line = 0;
+	for (char *p = text; p && *p;) {
+		char *nl = strchr(p, '\n');
+		if (nl)
+			*nl = '\0';
+		line++;
+		char *s = p;
+		p = nl ? nl + 1 : NULL;
+		while (isspace((unsigned char)*s))
+			s++;
+		if (!*s || *s == '#')
+			continue;
+		char *eq = strchr(s, '=');
+		if (!eq) {
+			snprintf(c->err, sizeof(c->err), "%s:%d: expected 'name = value'", path, line);
+			return -EINVAL;
+		}
+		char *ke = eq;
+		while (ke > s && isspace((unsigned char)ke[-1]))
+			ke--;
+		char *v = eq + 1;
+		while (isspace((unsigned char)*v))
+			v++;
+		char *ve = v + strlen(v);
+		while (ve > v && isspace((unsigned char)ve[-1]))
+			*--ve = '\0';
+		if (ve - v >= 2 && (*v == '"' || *v == '\'') && ve[-1] == *v) {
+			ve[-1] = '\0';
+			v++;
+		}
+		long i = find_any(c, s, (size_t)(ke - s));
+		if (i < 0) {
+			snprintf(c->err, sizeof(c->err), "%s:%d: unknown setting '%.*s'", path, line,
+				 (int)(ke - s), s);
+			return -EINVAL;
+		}
+		if (seen[i])
+			continue; /* a flag or environment variable already set it */
+		if (check_value(c, (size_t)i, v, path) < 0)
+			return -EINVAL;
+		c->val[i] = v;
+	}
+	return 0;
+}
+
+int config_parse(struct config *c, int argc, char **argv, const char **pos, size_t maxpos,
+		 size_t *npos)
+{
+	bool *seen = calloc(c->n ? c->n : 1, sizeof(bool));
+	const char *file = NULL;
+	int rc = 0;
+	if (!seen)
+		return -ENOMEM;
+	*npos = 0;
+	for (int k = 0; k < argc; k++) {
+		const char *a = argv[k];
+		if (strcmp(a, "--") == 0) {
+			for (k++; k < argc; k++) {
+				if (*npos >= maxpos)
+					goto too_many;
+				pos[(*npos)++] = argv[k];
+			}
+			break;
+		}
+		if (strncmp(a, "--", 2) != 0 || !a[2]) {
+			if (*npos >= maxpos)
+				goto too_many;
+			pos[(*npos)++] = a;
+			continue;
+		}
+		const char *name = a + 2, *eq = strchr(name, '=');
+		size_t len = eq ? (size_t)(eq - name) : strlen(name);
+		long i = find(c, name, len);
+		if (i < 0) {
+			snprintf(c->err, sizeof(c->err), "unknown option '--%.*s'", (int)len, name);
+			rc = -EINVAL;
+			goto out;
+		}
+		const char *v;
+		if (c->defs[i].kind == OPT_FLAG && !eq) {
+			v = "1";
+		} else if (eq) {
+			v = eq + 1;
+		} else if (k + 1 < argc) {
+			v = argv[++k];
+		} else {
+			snprintf(c->err, sizeof(c->err), "option '--%s' needs a value", c->defs[i].name);
+			rc = -EINVAL;
+			goto out;
+		}
+		if ((rc = check_value(c, (size_t)i, v, "the command line")) < 0)
+			goto out;
+		c->val[i] = v;
+		seen[i] = true;
+		if (strcmp(c->defs[i].name, "config") == 0)
+			file = v;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		const char *e = c->defs[i].env ? getenv(c->defs[i].env) : NULL;
+		if (seen[i] || !e)
+			continue;
+		if ((rc = check_value(c, i, e, c->defs[i].env)) < 0)
+			goto out;
+		c->val[i] = e;
+		seen[i] = true;
+		if (c->defs[i].name && strcmp(c->defs[i].name, "config") == 0)
+			file = e;
+	}
+	if (file && *file)
+		rc = load_file(c, file, seen);
+out:
+	free(seen);
+	return rc;
+too_many:
+	snprintf(c->err, sizeof(c->err), "too many arguments");
+	free(seen);
+	return -EINVAL;
+}
+
+static long idx(const struct config *c, const char *name)
+{
+	long i = find(c, name, strlen(name));
+	return i >= 0 ? i : find_any(c, name, strlen(name));
+}
+
+const char *config_str(const struct config *c, const char *name)
+{
+	long i = idx(c, name);
+	return i >= 0 ? c->val[i] : NULL;
+}
+
+int64_t config_int(const struct config *c, const char *name)
+{
+	long i = idx(c, name);
+	int64_t x = 0;
+	if (i < 0 || !c->val[i])
+		return 0;
+	switch (c->defs[i].kind) {
+	case OPT_DURATION: parse_duration(c->val[i], &x); break;
+	case OPT_SIZE: parse_size(c->val[i], &x); break;
+	default: x = strtoll(c->val[i], NULL, 10); break;
+	}
+	return x;
+}
+
+bool config_flag(const struct config *c, const char *name)
+{
+	const char *v = config_str(c, name);
+	return v && *v && strcmp(v, "0") != 0 && strcmp(v, "false") != 0 && strcmp(v, "no") != 0;
+}
+
+void config_usage(const struct opt_def *defs, size_t n, FILE *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct opt_def *d = &defs[i];
+		char left[64];
+		if (d->name)
+			snprintf(left, sizeof(left), "--%s%s%s", d->name, d->meta ? " " : "",
+				 d->meta ? d->meta : "");
+		else
+			snprintf(left, sizeof(left), "(environment)");
+		fprintf(out, "  %-28s %s", left, d->help);
+		if (d->env || (d->def && *d->def)) {
+			fprintf(out, " [");
+			if (d->env)
+				fprintf(out, "env %s", d->env);
+			if (d->def && *d->def)
+				fprintf(out, "%sdefault %s", d->env ? "; " : "", d->def);
+			fprintf(out, "]");
+		}
+		fputc('\n', out);
+	}
+}

@@ -1,0 +1,677 @@
+/* event.c — one JSON object (any client's names) into a struct event (DESIGN §2), and back.
+ * On the ingest hot path: one pass over the object, keys dispatched through a sorted table. */
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "event.h"
+
+enum fid {
+	F_EVENT_ID, F_TIMESTAMP, F_RECEIVED_AT, F_SOURCE_HOST, F_OS_TYPE, F_EVENT_TYPE,
+	F_SEVERITY, F_LEVEL, F_SOURCE_IP, F_USER, F_APP, F_MESSAGE, F_RAW_MESSAGE,
+	F_REQUEST_ID, F_USER_AGENT, F_HTTP_METHOD, F_HTTP_PATH, F_HTTP_STATUS, F_LATENCY_MS,
+	F_ERROR_TYPE, F_DATA, F_SOURCE, F_SOURCE_FILE, F_SOURCE_OFFSET,
+	F_COUNT
+};
+
+struct key {
+	const char *name;
+	unsigned char len, fid, rank; /* rank 0 is the canonical name; lower rank wins */
+};
+
+#define K(s, f, r) { s, sizeof(s) - 1, f, r }
+/* Bytewise sorted (bsearch). */
+static const struct key keys[] = {
+	K("@timestamp", F_TIMESTAMP, 2),
+	K("app", F_APP, 0),
+	K("client_ip", F_SOURCE_IP, 3),
+	K("data", F_DATA, 0),
+	K("error_type", F_ERROR_TYPE, 0),
+	K("event_id", F_EVENT_ID, 0),
+	K("event_type", F_EVENT_TYPE, 0),
+	K("host", F_SOURCE_HOST, 1),
+	K("hostname", F_SOURCE_HOST, 2),
+	K("http_method", F_HTTP_METHOD, 0),
+	K("http_path", F_HTTP_PATH, 0),
+	K("http_status", F_HTTP_STATUS, 0),
+	K("ip", F_SOURCE_IP, 2),
+	K("latency_ms", F_LATENCY_MS, 0),
+	K("level", F_LEVEL, 0),
+	K("message", F_MESSAGE, 0),
+	K("msg", F_MESSAGE, 1),
+	K("os_type", F_OS_TYPE, 0),
+	K("raw", F_RAW_MESSAGE, 1),
+	K("raw_message", F_RAW_MESSAGE, 0),
+	K("received_at", F_RECEIVED_AT, 0),
+	K("request_id", F_REQUEST_ID, 0),
+	K("severity", F_SEVERITY, 0),
+	K("source", F_SOURCE, 0),
+	K("source_file", F_SOURCE_FILE, 0),
+	K("source_host", F_SOURCE_HOST, 0),
+	K("source_ip", F_SOURCE_IP, 0),
+	K("source_offset", F_SOURCE_OFFSET, 0),
+	K("src_ip", F_SOURCE_IP, 1),
+	K("time", F_TIMESTAMP, 3),
+	K("timestamp", F_TIMESTAMP, 0),
+	K("ts", F_TIMESTAMP, 1),
+	K("user", F_USER, 0),
+	K("user_agent", F_USER_AGENT, 0),
+	K("user_id", F_USER, 1),
+	K("username", F_USER, 2),
+};
+
+/* Plain string fields: where they go, their cap and the flag a cut sets. */
+struct str_field {
+	unsigned char fid;
+	unsigned short off;
+	const char *name;
+	unsigned cap, flag;
+};
+#define S(f, m, cap, flag) { f, offsetof(struct event, m), #m, cap, flag }
+static const struct str_field str_fields[] = {
+	S(F_SOURCE_HOST, source_host, EV_CAP_SHORT, EV_TRUNC_OTHER),
+	S(F_OS_TYPE, os_type, EV_CAP_SHORT, EV_TRUNC_OTHER),
+	S(F_EVENT_TYPE, event_type, EV_CAP_SHORT, EV_TRUNC_OTHER),
+	S(F_LEVEL, level, EV_CAP_SHORT, EV_TRUNC_OTHER),
+	S(F_USER, user, EV_CAP_SHORT, EV_TRUNC_OTHER),
+	S(F_APP, app, EV_CAP_SHORT, EV_TRUNC_OTHER),
+	S(F_MESSAGE, message, EV_CAP_MESSAGE, EV_TRUNC_MESSAGE),
+	S(F_RAW_MESSAGE, raw_message, EV_CAP_RAW, EV_TRUNC_RAW),
+	S(F_REQUEST_ID, request_id, EV_CAP_SHORT, EV_TRUNC_OTHER),
+	S(F_USER_AGENT, user_agent, EV_CAP_SHORT, EV_TRUNC_OTHER),
+	S(F_HTTP_METHOD, http_method, EV_CAP_SHORT, EV_TRUNC_OTHER),
+	S(F_HTTP_PATH, http_path, EV_CAP_SHORT, EV_TRUNC_OTHER),
+	S(F_ERROR_TYPE, error_type, EV_CAP_SHORT, EV_TRUNC_OTHER),
+	S(F_SOURCE, source, EV_CAP_SHORT, EV_TRUNC_OTHER),
+	S(F_SOURCE_FILE, source_file, EV_CAP_SHORT, EV_TRUNC_OTHER),
+};
+
+static const struct {
+	const char *name;
+	int sev;
+} severity_names[] = {
+	{ "info", 1 }, { "low", 2 }, { "medium", 3 }, { "high", 4 }, { "critical", 5 },
+};
+
+static const struct {
+	const char *name;
+	int sev;
+} level_severity[] = {
+	{ "debug", 1 },	   { "trace", 1 },    { "info", 1 },	 { "notice", 1 },
+	{ "warn", 2 },	   { "warning", 2 },  { "error", 3 },	 { "err", 3 },
+	{ "critical", 4 }, { "crit", 4 },     { "alert", 4 },	 { "fatal", 4 },
+	{ "emerg", 5 },	   { "emergency", 5 },
+};
+
+struct slot {
+	json_t *v;
+	const char *key; /* the name the client used, for error messages */
+	size_t keylen;
+	unsigned rank;
+};
+
+struct lookup {
+	const char *s;
+	size_t n;
+};
+
+static int key_cmp(const void *a, const void *b)
+{
+	const struct lookup *l = a;
+	const struct key *k = b;
+	int r = memcmp(l->s, k->name, l->n < k->len ? l->n : k->len);
+	if (r)
+		return r;
+	return (l->n > k->len) - (l->n < k->len);
+}
+
+static const struct key *key_find(const char *s, size_t n)
+{
+	if (n < 2 || n > 13) /* shortest and longest names in keys[] */
+		return NULL;
+	struct lookup l = { s, n };
+	return bsearch(&l, keys, sizeof(keys) / sizeof(keys[0]), sizeof(keys[0]), key_cmp);
+}
+
+/* ASCII case-insensitive equality of s[0..n) with a lowercase NUL-terminated word. */
+static bool word_ieq(const char *s, size_t n, const char *word)
+{
+	size_t i = 0;
+	for (; i < n && word[i]; i++) {
+		char c = s[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c != word[i])
+			return false;
+	}
+	return i == n && !word[i];
+}
+
+static int fail(char *err, size_t errlen, const char *field, const char *reason)
+{
+	if (err && errlen)
+		snprintf(err, errlen, "%s: %s", field, reason);
+	return SIEM_ESCHEMA;
+}
+
+/* Longest prefix of p[0..n) no longer than cap that does not split a UTF-8 sequence. */
+static size_t utf8_cut(const char *p, size_t n, size_t cap)
+{
+	if (n <= cap)
+		return n;
+	size_t k = cap;
+	while (k > 0 && ((unsigned char)p[k] & 0xc0) == 0x80)
+		k--;
+	return k;
+}
+
+static int store_sv(struct arena *a, struct sv *dst, const char *p, size_t n, size_t cap,
+		    unsigned flag, unsigned *flags)
+{
+	size_t k = utf8_cut(p, n, cap);
+	if (k < n)
+		*flags |= flag;
+	char *c = arena_strndup(a, p, k);
+	if (!c)
+		return -ENOMEM;
+	dst->p = c;
+	dst->n = k;
+	return 0;
+}
+
+/* Text of a scalar: a string as it is; a number or boolean as its JSON text (in tmp). */
+static int scalar_text(json_t *v, char tmp[64], const char **p, size_t *n)
+{
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		*p = json_string_value(v);
+		*n = json_string_length(v);
+		return 0;
+	case JSON_INTEGER:
+	case JSON_REAL:
+	case JSON_TRUE:
+	case JSON_FALSE:
+		*n = json_dumpb(v, tmp, 64, JSON_ENCODE_ANY);
+		if (*n == 0 || *n > 64)
+			return -1;
+		*p = tmp;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* Unsigned decimal of at most 18 digits (no sign, no spaces). */
+static int parse_uint(const char *s, size_t n, int64_t *out)
+{
+	if (n == 0 || n > 18)
+		return -1;
+	int64_t v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* An integer given as a JSON integer, an integral real (3.0) or a digit string. */
+static int int_value(json_t *v, int64_t *out)
+{
+	if (json_is_integer(v)) {
+		*out = json_integer_value(v);
+		return 0;
+	}
+	if (json_is_real(v)) {
+		double d = json_real_value(v);
+		if (d < -9e15 || d > 9e15 || d != (double)(int64_t)d)
+			return -1;
+		*out = (int64_t)d;
+		return 0;
+	}
+	if (json_is_string(v))
+		return parse_uint(json_string_value(v), json_string_length(v), out);
+	return -1;
+}
+
+static int parse_severity(json_t *v, int *out)
+{
+	int64_t x;
+	if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+		size_t n = json_string_length(v);
+		for (size_t i = 0; i < sizeof(severity_names) / sizeof(severity_names[0]); i++) {
+			if (word_ieq(s, n, severity_names[i].name)) {
+				*out = severity_names[i].sev;
+				return 0;
+			}
+		}
+	}
+	if (int_value(v, &x) || x < 1 || x > 5)
+		return -1;
+	*out = (int)x;
+	return 0;
+}
+
+static int severity_from_level(struct sv level)
+{
+	if (!level.p)
+		return 1;
+	for (size_t i = 0; i < sizeof(level_severity) / sizeof(level_severity[0]); i++)
+		if (word_ieq(level.p, level.n, level_severity[i].name))
+			return level_severity[i].sev;
+	return 1;
+}
+
+static int parse_latency(json_t *v, double *out)
+{
+	double d;
+	if (json_is_number(v)) {
+		d = json_number_value(v);
+	} else if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+		size_t n = json_string_length(v);
+		/* strtod alone would take " 1", "inf", "0x10" and stop at an inner NUL. */
+		if (n == 0 || n > 64 || strspn(s, "0123456789.eE+-") != n)
+			return -1;
+		char *end;
+		d = strtod(s, &end);
+		if (end != s + n)
+			return -1;
+	} else {
+		return -1;
+	}
+	if (!isfinite(d) || d < 0)
+		return -1;
+	*out = d;
+	return 0;
+}
+
+static bool ip_absent(const char *s, size_t n)
+{
+	return n == 0 || word_ieq(s, n, "n/a") || word_ieq(s, n, "-") ||
+	       word_ieq(s, n, "unknown");
+}
+
+static int put_in_data(json_t **extra, const char *key, size_t keylen, json_t *v)
+{
+	if (!*extra && !(*extra = json_object()))
+		return -ENOMEM;
+	return json_object_setn(*extra, key, keylen, v) ? -ENOMEM : 0;
+}
+
+/* Serialize data compactly into the arena; over the cap it becomes a marker object,
+ * never half a document. */
+static int store_data(struct event *ev, json_t *d, struct arena *a)
+{
+	char stack[2048];
+	size_t need = json_dumpb(d, stack, sizeof(stack), JSON_COMPACT);
+	if (need == 0)
+		return -ENOMEM;
+	if (need > EV_CAP_DATA) {
+		int len = snprintf(stack, sizeof(stack), "{\"_truncated\":true,\"_original_bytes\":%zu}",
+				   need);
+		ev->flags |= EV_TRUNC_DATA;
+		need = (size_t)len;
+	}
+	char *p;
+	if (need <= sizeof(stack)) {
+		p = arena_strndup(a, stack, need);
+	} else {
+		p = arena_alloc(a, need + 1);
+		if (p && json_dumpb(d, p, need, JSON_COMPACT) != need)
+			p = NULL;
+		if (p)
+			p[need] = '\0';
+	}
+	if (!p)
+		return -ENOMEM;
+	ev->data.p = p;
+	ev->data.n = need;
+	return 0;
+}
+
+int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_us, char *err,
+		    size_t errlen)
+{
+	struct slot sl[F_COUNT] = { 0 };
+	json_t *extra = NULL;
+	char tmp[64];
+	int rc = 0;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->received_at = now_us;
+	if (err && errlen)
+		err[0] = '\0';
+	if (!json_is_object(obj))
+		return fail(err, errlen, "event", "must be a JSON object");
+
+	/* One pass: known names into their slot, everything else into data. When a field
+	 * comes under two names the better-ranked one is kept and the other goes to data. */
+	for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it)) {
+		const char *k = json_object_iter_key(it);
+		size_t kl = json_object_iter_key_len(it);
+		json_t *v = json_object_iter_value(it);
+		const struct key *kd = key_find(k, kl);
+		if (!kd) {
+			if ((rc = put_in_data(&extra, k, kl, v)))
+				goto out;
+			continue;
+		}
+		if (kd->fid == F_RECEIVED_AT || json_is_null(v))
+			continue;
+		struct slot *s = &sl[kd->fid];
+		if (s->v && s->rank <= kd->rank) {
+			if ((rc = put_in_data(&extra, k, kl, v)))
+				goto out;
+			continue;
+		}
+		if (s->v && (rc = put_in_data(&extra, s->key, s->keylen, s->v)))
+			goto out;
+		s->v = v;
+		s->key = k;
+		s->keylen = kl;
+		s->rank = kd->rank;
+	}
+
+	struct slot *s = &sl[F_EVENT_ID];
+	if (s->v && !(json_is_string(s->v) && json_string_length(s->v) == 0)) {
+		if (!json_is_string(s->v) ||
+		    uuid_parse(json_string_value(s->v), json_string_length(s->v), ev->id)) {
+			rc = fail(err, errlen, s->key, "not a UUID");
+			goto out;
+		}
+	} else {
+		uuid_v4(ev->id);
+		ev->flags |= EV_ID_GENERATED;
+	}
+
+	s = &sl[F_TIMESTAMP];
+	if (s->v && !(json_is_string(s->v) && json_string_length(s->v) == 0)) {
+		int r;
+		if (json_is_string(s->v)) {
+			r = ts_parse(json_string_value(s->v), json_string_length(s->v), &ev->ts);
+		} else if (json_is_integer(s->v)) {
+			/* Through the text parser: exact for any int64, no double rounding. */
+			json_int_t x = json_integer_value(s->v);
+			int len = snprintf(tmp, sizeof(tmp), "%" JSON_INTEGER_FORMAT, x);
+			r = x < 0 ? -ERANGE : ts_parse(tmp, (size_t)len, &ev->ts);
+		} else if (json_is_real(s->v)) {
+			r = ts_from_number(json_real_value(s->v), &ev->ts);
+		} else {
+			r = SIEM_EPARSE;
+		}
+		if (r) {
+			rc = fail(err, errlen, s->key,
+				  r == -ERANGE ? "out of range" : "not ISO-8601 or epoch");
+			goto out;
+		}
+	} else {
+		ev->ts = now_us;
+		ev->flags |= EV_TS_MISSING;
+	}
+
+	s = &sl[F_DATA];
+	if (s->v && !json_is_object(s->v)) {
+		rc = fail(err, errlen, s->key, "must be an object");
+		goto out;
+	}
+
+	/* Plain strings. An empty string counts as absent, like null. */
+	for (size_t i = 0; i < sizeof(str_fields) / sizeof(str_fields[0]); i++) {
+		const struct str_field *f = &str_fields[i];
+		const char *p;
+		size_t n;
+		s = &sl[f->fid];
+		if (!s->v)
+			continue;
+		if (scalar_text(s->v, tmp, &p, &n)) {
+			rc = fail(err, errlen, s->key, "must be a string");
+			goto out;
+		}
+		if (n == 0)
+			continue;
+		if ((rc = store_sv(a, (struct sv *)((char *)ev + f->off), p, n, f->cap, f->flag,
+				   &ev->flags)))
+			goto out;
+	}
+
+	s = &sl[F_SOURCE_IP];
+	if (s->v) {
+		const char *p = json_string_value(s->v);
+		size_t n = json_string_length(s->v);
+		if (!p || (!ip_absent(p, n) && ip_parse(p, n, ev->ip))) {
+			rc = fail(err, errlen, s->key, "not an IP address");
+			goto out;
+		}
+		if (!ip_absent(p, n)) {
+			char buf[46];
+			size_t len = ip_format(ev->ip, buf);
+			if (!(ev->source_ip.p = arena_strndup(a, buf, len))) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			ev->source_ip.n = len;
+			ev->flags |= EV_HAS_IP;
+		}
+	}
+
+	s = &sl[F_SEVERITY];
+	if (s->v) {
+		if (parse_severity(s->v, &ev->severity)) {
+			rc = fail(err, errlen, s->key, "must be an integer 1..5");
+			goto out;
+		}
+	} else {
+		ev->severity = severity_from_level(ev->level);
+	}
+
+	int64_t x;
+	s = &sl[F_HTTP_STATUS];
+	if (s->v) {
+		if (int_value(s->v, &x) || x < 100 || x > 599) {
+			rc = fail(err, errlen, s->key, "must be an integer 100..599");
+			goto out;
+		}
+		ev->http_status = (int)x;
+		ev->flags |= EV_HAS_HTTP_STATUS;
+	}
+	s = &sl[F_LATENCY_MS];
+	if (s->v) {
+		if (parse_latency(s->v, &ev->latency_ms)) {
+			rc = fail(err, errlen, s->key, "must be a number >= 0");
+			goto out;
+		}
+		ev->flags |= EV_HAS_LATENCY;
+	}
+	s = &sl[F_SOURCE_OFFSET];
+	if (s->v) {
+		if (int_value(s->v, &x) || x < 0) {
+			rc = fail(err, errlen, s->key, "must be an integer >= 0");
+			goto out;
+		}
+		ev->source_offset = x;
+		ev->flags |= EV_HAS_OFFSET;
+	}
+
+	if (!ev->event_type.p && !ev->message.p && !ev->raw_message.p) {
+		rc = fail(err, errlen, "event", "needs event_type, message or raw_message");
+		goto out;
+	}
+
+	/* Defaults. */
+	if (!ev->event_type.p)
+		ev->event_type = (struct sv){ "GENERIC", 7 };
+	if (ev->os_type.p) {
+		char *p = (char *)ev->os_type.p; /* our own arena copy */
+		for (size_t i = 0; i < ev->os_type.n; i++)
+			if (p[i] >= 'a' && p[i] <= 'z')
+				p[i] = (char)(p[i] - 'a' + 'A');
+	} else {
+		ev->os_type = ev->app.p ? (struct sv){ "APP", 3 } : (struct sv){ "UNKNOWN", 7 };
+	}
+	if (!ev->user.p)
+		ev->user = (struct sv){ "system", 6 };
+	if (!ev->source_host.p)
+		ev->source_host = (struct sv){ "unknown", 7 };
+	if (!ev->message.p) {
+		if (!ev->raw_message.p)
+			ev->message = ev->event_type;
+		else if (ev->raw_message.n <= EV_CAP_MESSAGE)
+			ev->message = ev->raw_message;
+		else if ((rc = store_sv(a, &ev->message, ev->raw_message.p, ev->raw_message.n,
+					EV_CAP_MESSAGE, EV_TRUNC_MESSAGE, &ev->flags)))
+			goto out;
+	}
+
+	/* Unknown fields and the explicit data object, whose keys win. */
+	json_t *d = sl[F_DATA].v;
+	if (extra && d && json_object_update(extra, d)) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (extra)
+		d = extra;
+	if (d && json_object_size(d) && (rc = store_data(ev, d, a)))
+		goto out;
+
+out:
+	if (rc == -ENOMEM)
+		fail(err, errlen, "event", "out of memory");
+	json_decref(extra);
+	return rc;
+}
+
+/* A string for JSON output. Our own events are valid UTF-8; anything else (a damaged
+ * store row) has its bad bytes replaced by '?' rather than failing the whole reply. */
+static json_t *sv_json(struct sv v)
+{
+	json_t *j = json_stringn(v.p ? v.p : "", v.p ? v.n : 0);
+	if (j || !v.p)
+		return j;
+	unsigned char *c = malloc(v.n ? v.n : 1);
+	if (!c)
+		return NULL;
+	memcpy(c, v.p, v.n);
+	for (size_t i = 0; i < v.n;) {
+		unsigned char b = c[i];
+		size_t len = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 :
+				b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+		bool ok = len && i + len <= v.n;
+		for (size_t k = 1; ok && k < len; k++)
+			ok = (c[i + k] & 0xc0) == 0x80;
+		if (ok && len == 3) /* overlong or surrogate */
+			ok = !(b == 0xe0 && c[i + 1] < 0xa0) && !(b == 0xed && c[i + 1] > 0x9f);
+		if (ok && len == 4)
+			ok = !(b == 0xf0 && c[i + 1] < 0x90) && !(b == 0xf4 && c[i + 1] > 0x8f);
+		if (!ok) {
+			c[i++] = '?';
+			continue;
+		}
+		i += len;
+	}
+	j = json_stringn((const char *)c, v.n);
+	free(c);
+	return j;
+}
+
+static int set_sv(json_t *o, const char *key, struct sv v, const char *dflt)
+{
+	if (!v.p) {
+		if (!dflt)
+			return 0;
+		v = (struct sv){ dflt, strlen(dflt) };
+	}
+	return json_object_set_new(o, key, sv_json(v));
+}
+
+/* Which fields were capped. Short fields share one flag: a field within 3 bytes of the
+ * cap is listed (a UTF-8 cut drops at most 3), which may name an uncut one by chance. */
+static json_t *truncated_list(const struct event *ev)
+{
+	json_t *t = json_array();
+	int bad = !t;
+	if (!bad && (ev->flags & EV_TRUNC_MESSAGE))
+		bad |= json_array_append_new(t, json_string("message"));
+	if (!bad && (ev->flags & EV_TRUNC_RAW))
+		bad |= json_array_append_new(t, json_string("raw_message"));
+	if (!bad && (ev->flags & EV_TRUNC_DATA))
+		bad |= json_array_append_new(t, json_string("data"));
+	for (size_t i = 0; !bad && (ev->flags & EV_TRUNC_OTHER) &&
+			   i < sizeof(str_fields) / sizeof(str_fields[0]);
+	     i++) {
+		const struct str_field *f = &str_fields[i];
+		const struct sv *v = (const struct sv *)((const char *)ev + f->off);
+		if (f->flag == EV_TRUNC_OTHER && v->p && v->n + 3 >= f->cap)
+			bad |= json_array_append_new(t, json_string(f->name));
+	}
+	if (bad) {
+		json_decref(t);
+		return NULL;
+	}
+	return t;
+}
+
+json_t *event_to_json(const struct event *ev, bool full)
+{
+	json_t *o = json_object();
+	char buf[64];
+	int bad = !o;
+	if (bad)
+		return NULL;
+
+	uuid_format(ev->id, buf);
+	bad |= json_object_set_new(o, "event_id", json_stringn(buf, 36));
+	bad |= json_object_set_new(o, "timestamp", json_stringn(buf, ts_format(ev->ts, buf)));
+	bad |= json_object_set_new(o, "received_at",
+				   json_stringn(buf, ts_format(ev->received_at, buf)));
+	bad |= set_sv(o, "source_host", ev->source_host, "unknown");
+	bad |= set_sv(o, "os_type", ev->os_type, "UNKNOWN");
+	bad |= set_sv(o, "event_type", ev->event_type, "GENERIC");
+	bad |= json_object_set_new(o, "severity", json_integer(ev->severity));
+	bad |= set_sv(o, "level", ev->level, NULL);
+	if (ev->flags & EV_HAS_IP)
+		bad |= json_object_set_new(o, "source_ip",
+					   json_stringn(buf, ip_format(ev->ip, buf)));
+	else
+		bad |= json_object_set_new(o, "source_ip", json_string("N/A"));
+	bad |= set_sv(o, "user", ev->user, "system");
+	bad |= set_sv(o, "message", ev->message, "");
+	bad |= set_sv(o, "app", ev->app, NULL);
+	bad |= set_sv(o, "request_id", ev->request_id, NULL);
+	bad |= set_sv(o, "user_agent", ev->user_agent, NULL);
+	bad |= set_sv(o, "http_method", ev->http_method, NULL);
+	bad |= set_sv(o, "http_path", ev->http_path, NULL);
+	if (ev->flags & EV_HAS_HTTP_STATUS)
+		bad |= json_object_set_new(o, "http_status", json_integer(ev->http_status));
+	if (ev->flags & EV_HAS_LATENCY)
+		bad |= json_object_set_new(o, "latency_ms", json_real(ev->latency_ms));
+	bad |= set_sv(o, "error_type", ev->error_type, NULL);
+	bad |= set_sv(o, "source", ev->source, NULL);
+	bad |= set_sv(o, "source_file", ev->source_file, NULL);
+	if (ev->flags & EV_HAS_OFFSET)
+		bad |= json_object_set_new(o, "source_offset", json_integer(ev->source_offset));
+	if (ev->flags & (EV_TRUNC_MESSAGE | EV_TRUNC_RAW | EV_TRUNC_DATA | EV_TRUNC_OTHER))
+		bad |= json_object_set_new(o, "truncated", truncated_list(ev));
+	if (full) {
+		bad |= set_sv(o, "raw_message", ev->raw_message, NULL);
+		if (ev->data.p) {
+			json_t *d = json_loadb(ev->data.p, ev->data.n, JSON_ALLOW_NUL, NULL);
+			if (!json_is_object(d)) {
+				json_decref(d);
+				d = sv_json(ev->data);
+			}
+			bad |= json_object_set_new(o, "data", d);
+		}
+	}
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}

@@ -1,0 +1,102 @@
+/* http.h — the hub's HTTP server around libmicrohttpd: a route table, bounded request
+ * bodies, JSON replies with the right status, and suspend/resume so a handler can answer
+ * from another thread (ingest answers after the writer's commit). */
+#ifndef SIEM_HTTP_H
+#define SIEM_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct http_server;
+struct http_req;
+
+/* What a handler returns. */
+enum http_result {
+	HTTP_DONE,      /* a reply was queued */
+	HTTP_SUSPENDED, /* http_resume() will be called later; the handler runs again then */
+};
+
+enum http_auth {
+	AUTH_NONE,   /* public */
+	AUTH_APIKEY, /* agents: X-API-Key / api_key / Authorization: Bearer <key> */
+	AUTH_JWT,    /* analysts: Authorization: Bearer <jwt> */
+};
+
+typedef enum http_result (*http_handler)(struct http_req *r);
+
+struct http_route {
+	const char *method; /* "GET", "POST", ... */
+	const char *path;   /* exact path, or a prefix ending in '/' that takes one segment */
+	enum http_auth auth;
+	http_handler fn;
+	bool body;          /* the handler reads a body (POST/PUT): it is buffered first */
+	const char *types;  /* accepted media types, comma-separated ("" = none given ok);
+			     * NULL accepts any. Others get 415 before the body is read. */
+};
+
+/* Authentication callbacks, supplied by the api layer. Return 0 when allowed; on refusal
+ * fill a reason. */
+struct http_auth_ops {
+	int (*check_key)(void *ctx, const char *key, struct http_req *r);
+	int (*check_jwt)(void *ctx, const char *token, struct http_req *r);
+	void *ctx;
+};
+
+struct http_config {
+	const char *listen;     /* "127.0.0.1:8080", "[::1]:8080", port 0 picks a free one */
+	size_t max_body;        /* bytes, after decompression too */
+	unsigned threads;       /* listener threads */
+	unsigned max_conns;
+	unsigned conn_timeout;  /* seconds of inactivity before a connection is closed */
+	const char *cors_origins; /* comma-separated, NULL for none */
+};
+
+int http_start(struct http_server **out, const struct http_config *cfg,
+	       const struct http_route *routes, size_t nroutes, const struct http_auth_ops *auth);
+/* The bound port (useful with port 0). */
+unsigned http_port(struct http_server *srv);
+/* Stop accepting new connections; in-flight requests continue. */
+void http_quiesce(struct http_server *srv);
+/* Requests being handled now (suspended ones included). */
+unsigned http_inflight(struct http_server *srv);
+void http_stop(struct http_server *srv);
+
+/* ---- request accessors, valid inside a handler ---- */
+const char *http_method(struct http_req *r);
+const char *http_path(struct http_req *r);
+/* The path segment after the route's prefix ("/events/{id}" -> "{id}"). */
+const char *http_path_arg(struct http_req *r);
+const char *http_header(struct http_req *r, const char *name);
+/* First value of a query parameter, or NULL. */
+const char *http_query(struct http_req *r, const char *name);
+/* Every value of a query parameter (repetitions), calling fn for each; stops on non-zero. */
+int http_query_each(struct http_req *r, const char *name,
+		    int (*fn)(void *arg, const char *value), void *arg);
+/* Decoded body (gunzipped when Content-Encoding: gzip). */
+const char *http_body(struct http_req *r, size_t *len);
+const char *http_client_addr(struct http_req *r);
+/* Per-request slot for the handler's own state across suspend/resume; freed with free_fn. */
+void *http_state(struct http_req *r);
+void http_set_state(struct http_req *r, void *state, void (*free_fn)(void *));
+/* Identity set by the auth callbacks. */
+void http_set_identity(struct http_req *r, const char *who, const char *role, int64_t key_id);
+const char *http_identity(struct http_req *r);
+const char *http_role(struct http_req *r);
+int64_t http_key_id(struct http_req *r);
+
+/* ---- replies ---- */
+/* Reply with a JSON value (reference stolen). */
+enum http_result http_reply_json(struct http_req *r, unsigned status, json_t *body);
+/* {"error": error, "detail": detail} (detail may be NULL). */
+enum http_result http_reply_error(struct http_req *r, unsigned status, const char *error,
+				  const char *detail);
+void http_add_header(struct http_req *r, const char *name, const char *value);
+
+/* Suspend: the handler returns HTTP_SUSPENDED; any thread later calls http_resume(). */
+void http_suspend(struct http_req *r);
+void http_resume(struct http_req *r);
+
+#endif

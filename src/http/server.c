@@ -1,0 +1,645 @@
+/* server.c — libmicrohttpd glue: routing, auth, bounded and gunzipped bodies, JSON replies,
+ * CORS, and suspend/resume for answers given from other threads. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+#include <zlib.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "http/http.h"
+
+#define SUB "http"
+#define MAX_EXTRA_HEADERS 8
+
+struct http_server {
+	struct MHD_Daemon *d;
+	const struct http_route *routes;
+	size_t nroutes;
+	struct http_auth_ops auth;
+	size_t max_body;
+	char *cors;
+	atomic_uint inflight;
+	unsigned port;
+};
+
+struct http_req {
+	struct http_server *srv;
+	struct MHD_Connection *conn;
+	const struct http_route *route;
+	const char *method, *url;
+	const char *path_arg;
+	char *body;
+	size_t len, cap;
+	bool too_big, replied, suspended;
+	char *decoded;
+	size_t decoded_len;
+	void *state;
+	void (*state_free)(void *);
+	char who[128], role[32];
+	int64_t key_id;
+	char addr[64];
+	size_t nextra;
+	const char *extra_name[MAX_EXTRA_HEADERS];
+	char *extra_value[MAX_EXTRA_HEADERS];
+};
+
+/* ---- accessors ---- */
+
+const char *http_method(struct http_req *r) { return r->method; }
+const char *http_path(struct http_req *r) { return r->url; }
+const char *http_path_arg(struct http_req *r) { return r->path_arg; }
+void *http_state(struct http_req *r) { return r->state; }
+const char *http_identity(struct http_req *r) { return r->who; }
+const char *http_role(struct http_req *r) { return r->role; }
+int64_t http_key_id(struct http_req *r) { return r->key_id; }
+const char *http_client_addr(struct http_req *r) { return r->addr; }
+
+void http_set_state(struct http_req *r, void *state, void (*free_fn)(void *))
+{
+	r->state = state;
+	r->state_free = free_fn;
+}
+
+void http_set_identity(struct http_req *r, const char *who, const char *role, int64_t key_id)
+{
+	snprintf(r->who, sizeof(r->who), "%s", who ? who : "");
+	snprintf(r->role, sizeof(r->role), "%s", role ? role : "");
+	r->key_id = key_id;
+}
+
+const char *http_header(struct http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_query(struct http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+struct each_ctx {
+	const char *name;
+	int (*fn)(void *, const char *);
+	void *arg;
+	int rc;
+};
+
+static enum MHD_Result each_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+			       const char *value)
+{
+	(void)kind;
+	struct each_ctx *c = cls;
+	if (key && strcmp(key, c->name) == 0 && value) {
+		c->rc = c->fn(c->arg, value);
+		if (c->rc)
+			return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+int http_query_each(struct http_req *r, const char *name, int (*fn)(void *, const char *),
+		    void *arg)
+{
+	struct each_ctx c = { name, fn, arg, 0 };
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, each_cb, &c);
+	return c.rc;
+}
+
+const char *http_body(struct http_req *r, size_t *len)
+{
+	if (r->decoded) {
+		*len = r->decoded_len;
+		return r->decoded;
+	}
+	*len = r->len;
+	return r->body ? r->body : "";
+}
+
+/* ---- replies ---- */
+
+void http_add_header(struct http_req *r, const char *name, const char *value)
+{
+	if (r->nextra >= MAX_EXTRA_HEADERS)
+		return;
+	char *v = strdup(value);
+	if (!v)
+		return;
+	r->extra_name[r->nextra] = name;
+	r->extra_value[r->nextra++] = v;
+}
+
+static void add_cors(struct http_req *r, struct MHD_Response *resp)
+{
+	const char *origin = http_header(r, "Origin");
+	if (!origin || !r->srv->cors)
+		return;
+	size_t n = strlen(origin);
+	for (const char *p = r->srv->cors; *p;) {
+		const char *e = strchr(p, ',');
+		size_t m = e ? (size_t)(e - p) : strlen(p);
+		if (m == n && strncmp(p, origin, n) == 0) {
+			MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
+			MHD_add_response_header(resp, "Access-Control-Allow-Credentials", "true");
+			MHD_add_response_header(resp, "Vary", "Origin");
+			return;
+		}
+		p += m + (e ? 1 : 0);
+	}
+}
+
+static enum http_result send_text(struct http_req *r, unsigned status, char *text, size_t n)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return HTTP_DONE;
+	}
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	for (size_t i = 0; i < r->nextra; i++)
+		MHD_add_response_header(resp, r->extra_name[i], r->extra_value[i]);
+	add_cors(r, resp);
+	MHD_queue_response(r->conn, status, resp);
+	MHD_destroy_response(resp);
+	r->replied = true;
+	return HTTP_DONE;
+}
+
+enum http_result http_reply_json(struct http_req *r, unsigned status, json_t *body)
+{
+	char *text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (!text) {
+		static const char oom[] = "{\"error\":\"out of memory\"}";
+		return send_text(r, 500, strdup(oom), sizeof(oom) - 1);
+	}
+	size_t n = strlen(text);
+	/* A trailing newline makes curl output readable. */
+	char *t = realloc(text, n + 2);
+	if (t) {
+		t[n++] = '\n';
+		t[n] = '\0';
+		text = t;
+	}
+	return send_text(r, status, text, n);
+}
+
+enum http_result http_reply_error(struct http_req *r, unsigned status, const char *error,
+				  const char *detail)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "error", json_string(error));
+	json_object_set_new(o, "detail", detail ? json_string(detail) : json_null());
+	return http_reply_json(r, status, o);
+}
+
+void http_suspend(struct http_req *r)
+{
+	r->suspended = true;
+	MHD_suspend_connection(r->conn);
+}
+
+void http_resume(struct http_req *r)
+{
+	MHD_resume_connection(r->conn);
+}
+
+/* ---- request lifecycle ---- */
+
+static const struct http_route *find_route(struct http_server *srv, const char *url,
+					   const char *method, const char **arg, bool *path_known)
+{
+	*path_known = false;
+	for (size_t i = 0; i < srv->nroutes; i++) {
+		const struct http_route *rt = &srv->routes[i];
+		size_t n = strlen(rt->path);
+		bool match = false;
+		if (n > 1 && rt->path[n - 1] == '/') {
+			if (strncmp(url, rt->path, n) == 0 && url[n] && !strchr(url + n, '/')) {
+				match = true;
+				*arg = url + n;
+			}
+		} else if (strcmp(url, rt->path) == 0) {
+			match = true;
+			*arg = NULL;
+		}
+		if (!match)
+			continue;
+		*path_known = true;
+		if (strcmp(rt->method, method) == 0)
+			return rt;
+	}
+	return NULL;
+}
+
+static bool type_allowed(const char *types, const char *ct)
+{
+	if (!types)
+		return true;
+	if (!ct || !*ct)
+		return strstr(types, "*none*") != NULL;
+	size_t n = strcspn(ct, ";");
+	while (n > 0 && isspace((unsigned char)ct[n - 1]))
+		n--;
+	for (const char *p = types; *p;) {
+		const char *e = strchr(p, ',');
+		size_t m = e ? (size_t)(e - p) : strlen(p);
+		if (m == n && strncasecmp(p, ct, n) == 0)
+			return true;
+		p += m + (e ? 1 : 0);
+	}
+	return false;
+}
+
+static int gunzip(struct http_req *r)
+{
+	z_stream z;
+	memset(&z, 0, sizeof(z));
+	if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
+		return -ENOMEM;
+	size_t cap = r->len * 4 + 1024, max = r->srv->max_body;
+	if (cap > max + 1)
+		cap = max + 1;
+	char *out = malloc(cap + 1);
+	int rc = 0;
+	if (!out) {
+		inflateEnd(&z);
+		return -ENOMEM;
+	}
+	z.next_in = (Bytef *)r->body;
+	z.avail_in = (uInt)r->len;
+	size_t have = 0;
+	for (;;) {
+		if (have == cap) {
+			if (cap > max) {
+				rc = SIEM_ETOOBIG;
+				break;
+			}
+			size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+			char *n = realloc(out, ncap + 1);
+			if (!n) {
+				rc = -ENOMEM;
+				break;
+			}
+			out = n;
+			cap = ncap;
+		}
+		z.next_out = (Bytef *)out + have;
+		z.avail_out = (uInt)(cap - have);
+		int zr = inflate(&z, Z_NO_FLUSH);
+		have = cap - z.avail_out;
+		if (zr == Z_STREAM_END) {
+			if (have > max)
+				rc = SIEM_ETOOBIG;
+			break;
+		}
+		if (zr != Z_OK && zr != Z_BUF_ERROR) {
+			rc = SIEM_EPARSE;
+			break;
+		}
+		if (zr == Z_BUF_ERROR && z.avail_in == 0) {
+			rc = SIEM_EPARSE; /* truncated stream */
+			break;
+		}
+	}
+	inflateEnd(&z);
+	if (rc < 0) {
+		free(out);
+		return rc;
+	}
+	out[have] = '\0';
+	r->decoded = out;
+	r->decoded_len = have;
+	return 0;
+}
+
+static bool bearer(const char *auth, const char **tok)
+{
+	if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+		return false;
+	*tok = auth + 7;
+	while (**tok == ' ')
+		(*tok)++;
+	return **tok != '\0';
+}
+
+/* Returns true when the request may go on; otherwise a 401 was queued. */
+static bool authenticate(struct http_req *r)
+{
+	struct http_server *srv = r->srv;
+	const char *tok = NULL;
+	int rc = SIEM_EAUTH;
+	if (r->route->auth == AUTH_APIKEY) {
+		if (!(tok = http_header(r, "X-API-Key")) && !(tok = http_header(r, "api_key")) &&
+		    !bearer(http_header(r, "Authorization"), &tok)) {
+			http_reply_error(r, 401, "unauthorized", "an API key is required");
+			return false;
+		}
+		rc = srv->auth.check_key(srv->auth.ctx, tok, r);
+		if (rc < 0) {
+			http_reply_error(r, 401, "unauthorized", "invalid API key");
+			return false;
+		}
+		return true;
+	}
+	if (!bearer(http_header(r, "Authorization"), &tok)) {
+		http_add_header(r, "WWW-Authenticate", "Bearer");
+		http_reply_error(r, 401, "unauthorized", "a bearer token is required");
+		return false;
+	}
+	rc = srv->auth.check_jwt(srv->auth.ctx, tok, r);
+	if (rc < 0) {
+		http_add_header(r, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+		http_reply_error(r, 401, "unauthorized", "invalid or expired token");
+		return false;
+	}
+	return true;
+}
+
+static void client_addr(struct http_req *r)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	snprintf(r->addr, sizeof(r->addr), "unknown");
+	if (!ci || !ci->client_addr)
+		return;
+	const struct sockaddr *sa = ci->client_addr;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, r->addr,
+			  sizeof(r->addr));
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+			  r->addr, sizeof(r->addr));
+}
+
+static enum http_result preflight(struct http_req *r)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return HTTP_DONE;
+	add_cors(r, resp);
+	if (MHD_get_response_header(resp, "Access-Control-Allow-Origin")) {
+		MHD_add_response_header(resp, "Access-Control-Allow-Methods",
+					"GET, POST, PUT, DELETE, OPTIONS");
+		MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+					"Authorization, Content-Type, Content-Encoding, X-API-Key");
+		MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+	}
+	MHD_queue_response(r->conn, 204, resp);
+	MHD_destroy_response(resp);
+	r->replied = true;
+	return HTTP_DONE;
+}
+
+/* First call for a request: route, authenticate, check type and announced size. Returns
+ * HTTP_DONE when a reply was queued (the body, if any, is then not read). */
+static enum http_result begin(struct http_req *r)
+{
+	struct http_server *srv = r->srv;
+	bool known = false;
+	if (strcmp(r->method, "OPTIONS") == 0)
+		return preflight(r);
+	r->route = find_route(srv, r->url, r->method, &r->path_arg, &known);
+	if (!r->route) {
+		if (known)
+			return http_reply_error(r, 405, "method not allowed", r->method);
+		return http_reply_error(r, 404, "not found", r->url);
+	}
+	if (r->route->auth != AUTH_NONE && !authenticate(r))
+		return HTTP_DONE;
+	if (!r->route->body)
+		return HTTP_SUSPENDED;
+	if (!type_allowed(r->route->types, http_header(r, "Content-Type")))
+		return http_reply_error(r, 415, "unsupported media type", r->route->types);
+	const char *enc = http_header(r, "Content-Encoding");
+	if (enc && strcasecmp(enc, "gzip") != 0 && strcasecmp(enc, "identity") != 0)
+		return http_reply_error(r, 415, "unsupported content encoding", enc);
+	const char *cl = http_header(r, "Content-Length");
+	if (cl) {
+		char *end = NULL;
+		errno = 0;
+		unsigned long long v = strtoull(cl, &end, 10);
+		if (errno || end == cl || v > srv->max_body)
+			return http_reply_error(r, 413, "request body too large", NULL);
+	}
+	return HTTP_SUSPENDED;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	(void)version;
+	struct http_server *srv = cls;
+	struct http_req *r = *con_cls;
+
+	if (!r) {
+		if (!(r = calloc(1, sizeof(*r))))
+			return MHD_NO;
+		r->srv = srv;
+		r->conn = conn;
+		r->method = method;
+		r->url = url;
+		*con_cls = r;
+		atomic_fetch_add(&srv->inflight, 1);
+		client_addr(r);
+		begin(r);
+		return MHD_YES;
+	}
+	if (r->replied) {
+		*upload_size = 0; /* discard the rest of a refused body */
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		size_t n = *upload_size;
+		*upload_size = 0;
+		if (r->too_big)
+			return MHD_YES;
+		if (n > srv->max_body || r->len > srv->max_body - n) {
+			r->too_big = true;
+			http_reply_error(r, 413, "request body too large", NULL);
+			return MHD_YES;
+		}
+		if (r->len + n + 1 > r->cap) {
+			size_t cap = r->cap ? r->cap : 16384;
+			while (cap < r->len + n + 1)
+				cap *= 2;
+			char *b = realloc(r->body, cap);
+			if (!b)
+				return MHD_NO;
+			r->body = b;
+			r->cap = cap;
+		}
+		memcpy(r->body + r->len, upload, n);
+		r->len += n;
+		r->body[r->len] = '\0';
+		return MHD_YES;
+	}
+	/* The whole request is here (or we were resumed). */
+	if (r->suspended) {
+		r->suspended = false;
+	} else if (r->route->body) {
+		const char *enc = http_header(r, "Content-Encoding");
+		if (enc && strcasecmp(enc, "gzip") == 0) {
+			int rc = gunzip(r);
+			if (rc == SIEM_ETOOBIG) {
+				http_reply_error(r, 413, "request body too large",
+						 "decompressed size over the limit");
+				return MHD_YES;
+			}
+			if (rc < 0) {
+				http_reply_error(r, 400, "malformed gzip body", NULL);
+				return MHD_YES;
+			}
+		}
+	}
+	enum http_result res = r->route->fn(r);
+	if (res == HTTP_DONE && !r->replied)
+		http_reply_error(r, 500, "internal error", NULL);
+	return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	(void)conn;
+	(void)toe;
+	struct http_server *srv = cls;
+	struct http_req *r = *con_cls;
+	if (!r)
+		return;
+	if (r->state && r->state_free)
+		r->state_free(r->state);
+	for (size_t i = 0; i < r->nextra; i++)
+		free(r->extra_value[i]);
+	free(r->body);
+	free(r->decoded);
+	free(r);
+	*con_cls = NULL;
+	atomic_fetch_sub(&srv->inflight, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	char buf[512];
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	size_t n = strlen(buf);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	log_warn(SUB, "%s", buf);
+}
+
+static int parse_listen(const char *s, struct sockaddr_storage *ss, bool *v6)
+{
+	char host[128];
+	const char *colon;
+	memset(ss, 0, sizeof(*ss));
+	if (s[0] == '[') {
+		const char *e = strchr(s, ']');
+		if (!e || e[1] != ':' || (size_t)(e - s - 1) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, s + 1, (size_t)(e - s - 1));
+		host[e - s - 1] = '\0';
+		colon = e + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || (size_t)(colon - s) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, s, (size_t)(colon - s));
+		host[colon - s] = '\0';
+	}
+	char *end = NULL;
+	long port = strtol(colon + 1, &end, 10);
+	if (!colon[1] || *end || port < 0 || port > 65535)
+		return -EINVAL;
+	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, host[0] ? host : "0.0.0.0", &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		*v6 = false;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		*v6 = true;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int http_start(struct http_server **out, const struct http_config *cfg,
+	       const struct http_route *routes, size_t nroutes, const struct http_auth_ops *auth)
+{
+	struct sockaddr_storage ss;
+	bool v6 = false;
+	if (parse_listen(cfg->listen, &ss, &v6) < 0) {
+		log_error(SUB, "invalid listen address '%s' (want HOST:PORT)", cfg->listen);
+		return -EINVAL;
+	}
+	struct http_server *srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	srv->routes = routes;
+	srv->nroutes = nroutes;
+	srv->auth = *auth;
+	srv->max_body = cfg->max_body;
+	if (cfg->cors_origins && *cfg->cors_origins && !(srv->cors = strdup(cfg->cors_origins))) {
+		free(srv);
+		return -ENOMEM;
+	}
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+			 MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+	srv->d = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_THREAD_POOL_SIZE, cfg->threads ? cfg->threads : 2,
+		MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns ? cfg->max_conns : 1024,
+		MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout ? cfg->conn_timeout : 60,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+		MHD_OPTION_END);
+	if (!srv->d) {
+		log_error(SUB, "cannot listen on '%s': %s", cfg->listen, strerror(errno));
+		free(srv->cors);
+		free(srv);
+		return -EADDRINUSE;
+	}
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = di ? di->port : 0;
+	*out = srv;
+	return 0;
+}
+
+unsigned http_port(struct http_server *srv) { return srv->port; }
+
+void http_quiesce(struct http_server *srv)
+{
+	MHD_socket fd = MHD_quiesce_daemon(srv->d);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+}
+
+unsigned http_inflight(struct http_server *srv) { return atomic_load(&srv->inflight); }
+
+void http_stop(struct http_server *srv)
+{
+	if (!srv)
+		return;
+	MHD_stop_daemon(srv->d);
+	free(srv->cors);
+	free(srv);
+}

@@ -1,0 +1,488 @@
+/* main.c — the minisiem command: serve (the hub), hash-password, keys. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "auth/auth.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "http/http.h"
+#include "hub/pipeline.h"
+#include "store/store.h"
+
+#ifndef SIEM_VERSION
+#define SIEM_VERSION "dev"
+#endif
+
+#define EXIT_USAGE 2
+
+static const struct opt_def serve_opts[] = {
+	{ "config", "SIEM_CONFIG", OPT_STRING, NULL, "FILE",
+	  "config file of 'name = value' lines (names as flags or SIEM_* variables)", false, 0, 0 },
+	{ "listen", "SIEM_LISTEN", OPT_STRING, "127.0.0.1:8080", "ADDR:PORT",
+	  "HTTP address (port 0 picks a free port)", false, 0, 0 },
+	{ "db", "SIEM_DB_PATH", OPT_STRING, "var/minisiem.db", "PATH", "SQLite store file", false,
+	  0, 0 },
+	{ "max-body", "SIEM_MAX_BODY", OPT_SIZE, "8m", "BYTES",
+	  "largest request body, also after gunzip", false, 1024, 1LL << 30 },
+	{ "queue-max", "SIEM_QUEUE_MAX", OPT_INT, "200000", "EVENTS",
+	  "events waiting for the writer before ingest answers 503", false, 1, 100000000 },
+	{ "txn-max", "SIEM_TXN_MAX", OPT_INT, "50000", "EVENTS",
+	  "most events committed in one transaction", false, 1, 10000000 },
+	{ "segment-rows", "SIEM_SEGMENT_ROWS", OPT_INT, "2000000", "N",
+	  "events per store segment", false, 1000, 1000000000 },
+	{ "cache-mb", "SIEM_CACHE_MB", OPT_INT, "64", "MB", "writer page cache", false, 1, 65536 },
+	{ "http-threads", "SIEM_HTTP_THREADS", OPT_INT, "2", "N", "HTTP worker threads", false, 1,
+	  64 },
+	{ "max-conns", "SIEM_MAX_CONNS", OPT_INT, "1024", "N", "concurrent connections", false, 1,
+	  100000 },
+	{ "conn-timeout", "SIEM_CONN_TIMEOUT", OPT_DURATION, "60s", "DURATION",
+	  "idle connection timeout", false, 1, 86400 },
+	{ "jwt-ttl", "SIEM_JWT_TTL", OPT_DURATION, "7d", "DURATION", "login token lifetime", false,
+	  60, 366LL * 86400 },
+	{ "cors-origins", "SIEM_CORS_ORIGINS", OPT_STRING, "", "ORIGINS",
+	  "comma-separated origins allowed by CORS", false, 0, 0 },
+	{ "log-level", "SIEM_LOG_LEVEL", OPT_STRING, "info", "LEVEL", "error, warn, info or debug",
+	  false, 0, 0 },
+	{ NULL, "SIEM_ADMIN_PASSWORD_HASH", OPT_STRING, NULL, NULL,
+	  "admin password hash (argon2id or bcrypt) from 'minisiem hash-password'", true, 0, 0 },
+	{ NULL, "SIEM_JWT_SECRET", OPT_STRING, NULL, NULL,
+	  "token signing secret (default: generated once, kept in the store)", true, 0, 0 },
+	{ NULL, "SIEM_API_KEYS", OPT_STRING, NULL, NULL,
+	  "agent keys as NAME:KEY,NAME:KEY (in addition to 'minisiem keys')", true, 0, 0 },
+};
+#define N_SERVE_OPTS (sizeof(serve_opts) / sizeof(serve_opts[0]))
+
+static const struct opt_def db_opts[] = {
+	{ "db", "SIEM_DB_PATH", OPT_STRING, "var/minisiem.db", "PATH", "SQLite store file", false,
+	  0, 0 },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: minisiem COMMAND [OPTIONS]\n\n"
+		"commands:\n"
+		"  serve                 run the hub (see 'minisiem serve --help')\n"
+		"  hash-password         read a password, print a hash for SIEM_ADMIN_PASSWORD_HASH\n"
+		"  keys create NAME      create an agent API key (printed once, stored hashed)\n"
+		"  keys list             list agent API keys\n"
+		"  keys revoke ID        revoke an agent API key\n"
+		"  version               print the version\n");
+}
+
+static int wants_help(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 1;
+	return 0;
+}
+
+static int mkdir_parent(const char *path)
+{
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int open_store(const char *path, struct store **s, int64_t segment_rows, int cache_mb)
+{
+	struct store_config sc;
+	store_config_defaults(&sc);
+	sc.dir = path;
+	if (segment_rows)
+		sc.segment_rows = segment_rows;
+	if (cache_mb)
+		sc.cache_mb = cache_mb;
+	int rc = mkdir_parent(path);
+	if (rc < 0) {
+		fprintf(stderr, "minisiem: cannot create the directory of '%s': %s\n", path,
+			strerror(-rc));
+		return rc;
+	}
+	return store_open(s, &sc);
+}
+
+/* The admin password hash: environment, else the store, else a new password printed once. */
+static int setup_admin(struct api *a, struct store *s)
+{
+	const char *env = getenv("SIEM_ADMIN_PASSWORD_HASH");
+	char *h = NULL;
+	int rc;
+	if (env && *env) {
+		if (password_verify(env, "") == SIEM_EPARSE) {
+			log_error("hub", "SIEM_ADMIN_PASSWORD_HASH is neither argon2id nor bcrypt");
+			return -EINVAL;
+		}
+		return (a->admin_hash = strdup(env)) ? 0 : -ENOMEM;
+	}
+	if ((rc = store_meta_get(s, "admin_password_hash", &h)) < 0)
+		return rc;
+	if (h) {
+		a->admin_hash = h;
+		return 0;
+	}
+	char pw[32], hash[256];
+	if ((rc = password_generate(pw, sizeof(pw), 20)) < 0 ||
+	    (rc = password_hash(pw, hash, sizeof(hash))) < 0 ||
+	    (rc = store_meta_set(s, "admin_password_hash", hash)) < 0)
+		return rc;
+	printf("minisiem: first run: admin password: %s\n", pw);
+	printf("minisiem: (shown once; only its hash is stored. Set SIEM_ADMIN_PASSWORD_HASH to "
+	       "choose your own.)\n");
+	fflush(stdout);
+	explicit_bzero(pw, sizeof(pw));
+	return (a->admin_hash = strdup(hash)) ? 0 : -ENOMEM;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static int setup_jwt(struct api *a, struct store *s)
+{
+	const char *env = getenv("SIEM_JWT_SECRET");
+	char *hex = NULL;
+	int rc;
+	if (env && *env) {
+		size_t n = strlen(env);
+		if (n < 16) {
+			log_error("hub", "SIEM_JWT_SECRET must be at least 16 bytes");
+			return -EINVAL;
+		}
+		if (n > sizeof(a->jwt_key))
+			n = sizeof(a->jwt_key);
+		memcpy(a->jwt_key, env, n);
+		a->jwt_keylen = n;
+		return 0;
+	}
+	if ((rc = store_meta_get(s, "jwt_secret", &hex)) < 0)
+		return rc;
+	if (!hex) {
+		uint8_t key[32];
+		char buf[65];
+		if ((rc = random_bytes(key, sizeof(key))) < 0)
+			return rc;
+		for (size_t i = 0; i < sizeof(key); i++)
+			snprintf(buf + 2 * i, 3, "%02x", key[i]);
+		if ((rc = store_meta_set(s, "jwt_secret", buf)) < 0)
+			return rc;
+		if (!(hex = strdup(buf)))
+			return -ENOMEM;
+	}
+	size_t n = strlen(hex) / 2;
+	if (n > sizeof(a->jwt_key))
+		n = sizeof(a->jwt_key);
+	for (size_t i = 0; i < n; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0) {
+			free(hex);
+			log_error("hub", "stored jwt secret is corrupt");
+			return -EINVAL;
+		}
+		a->jwt_key[i] = (uint8_t)(hi << 4 | lo);
+	}
+	a->jwt_keylen = n;
+	free(hex);
+	return 0;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+	struct config c;
+	const char *pos[1];
+	size_t npos = 0;
+	struct store *s = NULL;
+	struct pipeline *p = NULL;
+	struct http_server *srv = NULL;
+	struct api a;
+	int rc, exit_code = 1;
+
+	memset(&a, 0, sizeof(a));
+	if (wants_help(argc, argv)) {
+		printf("usage: minisiem serve [OPTIONS]\n\nRun the hub.\n\noptions:\n");
+		config_usage(serve_opts, N_SERVE_OPTS, stdout);
+		return 0;
+	}
+	if (config_init(&c, serve_opts, N_SERVE_OPTS) < 0)
+		return 1;
+	if (config_parse(&c, argc, argv, pos, 0, &npos) < 0) {
+		fprintf(stderr, "minisiem serve: %s\n", c.err);
+		config_release(&c);
+		return EXIT_USAGE;
+	}
+	enum log_level lvl;
+	if (log_parse_level(config_str(&c, "log-level"), &lvl) < 0) {
+		fprintf(stderr, "minisiem serve: invalid log level '%s'\n", config_str(&c, "log-level"));
+		config_release(&c);
+		return EXIT_USAGE;
+	}
+	log_set_level(lvl);
+
+	/* Signals go to the main thread only: block them before any thread starts. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((rc = open_store(config_str(&c, "db"), &s, config_int(&c, "segment-rows"),
+			     (int)config_int(&c, "cache-mb"))) < 0)
+		goto out;
+	api_init(&a, s, NULL);
+	a.version = SIEM_VERSION;
+	a.jwt_ttl_s = config_int(&c, "jwt-ttl");
+	if ((rc = setup_admin(&a, s)) < 0 || (rc = setup_jwt(&a, s)) < 0 ||
+	    (rc = api_load_env_keys(&a, getenv("SIEM_API_KEYS"))) < 0)
+		goto out;
+	if ((rc = pipeline_start(&p, s, (size_t)config_int(&c, "queue-max"),
+				 (size_t)config_int(&c, "txn-max"))) < 0) {
+		log_error("hub", "cannot start the writer: %s", siem_strerror(rc));
+		goto out;
+	}
+	a.pipeline = p;
+	api_ctx = &a;
+
+	struct http_config hc = {
+		.listen = config_str(&c, "listen"),
+		.max_body = (size_t)config_int(&c, "max-body"),
+		.threads = (unsigned)config_int(&c, "http-threads"),
+		.max_conns = (unsigned)config_int(&c, "max-conns"),
+		.conn_timeout = (unsigned)config_int(&c, "conn-timeout"),
+		.cors_origins = config_str(&c, "cors-origins"),
+	};
+	struct http_auth_ops ops = api_auth_ops;
+	ops.ctx = &a;
+	if ((rc = http_start(&srv, &hc, api_routes, api_nroutes, &ops)) < 0)
+		goto out;
+
+	char host[128];
+	snprintf(host, sizeof(host), "%s", hc.listen);
+	char *colon = strrchr(host, ':');
+	if (colon)
+		*colon = '\0';
+	if (!host[0] || strcmp(host, "0.0.0.0") == 0)
+		snprintf(host, sizeof(host), "127.0.0.1");
+	printf("minisiem: listening on http://%s:%u/\n", host, http_port(srv));
+	fflush(stdout);
+	log_info("hub", "minisiem %s ready, store '%s'", SIEM_VERSION, config_str(&c, "db"));
+
+	for (;;) {
+		int sig = 0;
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_info("hub", "SIGHUP: nothing to reload yet");
+			continue;
+		}
+		log_info("hub", "signal %d: stopping", sig);
+		break;
+	}
+	/* Stop taking connections, let requests in flight get their answers, commit, stop. */
+	http_quiesce(srv);
+	for (int i = 0; i < 3000 && http_inflight(srv) > 0; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	exit_code = 0;
+out:
+	if (rc < 0)
+		log_error("hub", "cannot start: %s", siem_strerror(rc));
+	pipeline_stop(p);
+	http_stop(srv);
+	api_release(&a);
+	store_close(s);
+	config_release(&c);
+	if (exit_code == 0)
+		log_info("hub", "stopped");
+	return exit_code;
+}
+
+static int read_password(char *buf, size_t len)
+{
+	struct termios old, quiet;
+	bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+	if (tty) {
+		fprintf(stderr, "password: ");
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+	}
+	char *ok = fgets(buf, (int)len, stdin);
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSANOW, &old);
+		fputc('\n', stderr);
+	}
+	if (!ok)
+		return -EINVAL;
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return buf[0] ? 0 : -EINVAL;
+}
+
+static int cmd_hash_password(int argc, char **argv)
+{
+	if (wants_help(argc, argv)) {
+		printf("usage: minisiem hash-password < password\n\n"
+		       "Reads a password (first line of standard input, or typed at the terminal)\n"
+		       "and prints an argon2id hash to use as SIEM_ADMIN_PASSWORD_HASH.\n");
+		return 0;
+	}
+	if (argc > 0) {
+		fprintf(stderr, "minisiem hash-password: unexpected argument '%s'\n", argv[0]);
+		return EXIT_USAGE;
+	}
+	char pw[1100], hash[256];
+	if (read_password(pw, sizeof(pw)) < 0) {
+		fprintf(stderr, "minisiem hash-password: no password given\n");
+		return 1;
+	}
+	int rc = password_hash(pw, hash, sizeof(hash));
+	explicit_bzero(pw, sizeof(pw));
+	if (rc < 0) {
+		fprintf(stderr, "minisiem hash-password: %s\n", siem_strerror(rc));
+		return 1;
+	}
+	printf("%s\n", hash);
+	return 0;
+}
+
+static int cmd_keys(int argc, char **argv)
+{
+	struct config c;
+	const char *pos[3];
+	size_t npos = 0;
+	struct store *s = NULL;
+	int rc, code = 1;
+	if (wants_help(argc, argv) || argc == 0) {
+		printf("usage: minisiem keys create NAME | list | revoke ID [--db PATH]\n\noptions:\n");
+		config_usage(db_opts, 1, stdout);
+		return argc == 0 ? EXIT_USAGE : 0;
+	}
+	if (config_init(&c, db_opts, 1) < 0)
+		return 1;
+	if (config_parse(&c, argc, argv, pos, 3, &npos) < 0) {
+		fprintf(stderr, "minisiem keys: %s\n", c.err);
+		config_release(&c);
+		return EXIT_USAGE;
+	}
+	const char *verb = npos ? pos[0] : "";
+	bool ok = (strcmp(verb, "create") == 0 && npos == 2) || (strcmp(verb, "list") == 0 && npos == 1) ||
+		  (strcmp(verb, "revoke") == 0 && npos == 2);
+	if (!ok) {
+		fprintf(stderr, "minisiem keys: expected 'create NAME', 'list' or 'revoke ID'\n");
+		config_release(&c);
+		return EXIT_USAGE;
+	}
+	log_set_level(LOG_LVL_WARN);
+	if ((rc = open_store(config_str(&c, "db"), &s, 0, 8)) < 0) {
+		fprintf(stderr, "minisiem keys: cannot open store '%s'\n", config_str(&c, "db"));
+		goto out;
+	}
+	if (strcmp(verb, "create") == 0) {
+		char key[64], hash[65];
+		int64_t id = 0;
+		if (strlen(pos[1]) > 100) {
+			fprintf(stderr, "minisiem keys: name longer than 100 bytes\n");
+			code = EXIT_USAGE;
+			goto out;
+		}
+		if ((rc = apikey_generate(key, sizeof(key))) < 0)
+			goto out;
+		apikey_hash(key, strlen(key), hash);
+		if ((rc = store_key_add(s, pos[1], hash, &id)) < 0)
+			goto out;
+		fprintf(stderr, "key %lld '%s' created; it is shown once:\n", (long long)id, pos[1]);
+		printf("%s\n", key);
+		code = 0;
+	} else if (strcmp(verb, "list") == 0) {
+		json_t *keys = json_array();
+		if ((rc = store_key_list(s, keys)) == 0) {
+			size_t i;
+			json_t *k;
+			json_array_foreach(keys, i, k)
+			{
+				char *line = json_dumps(k, JSON_COMPACT);
+				if (line)
+					printf("%s\n", line);
+				free(line);
+			}
+			code = 0;
+		}
+		json_decref(keys);
+	} else {
+		char *end = NULL;
+		long long id = strtoll(pos[1], &end, 10);
+		if (!*pos[1] || *end || id <= 0) {
+			fprintf(stderr, "minisiem keys: '%s' is not a key id\n", pos[1]);
+			code = EXIT_USAGE;
+			goto out;
+		}
+		rc = store_key_revoke(s, id);
+		if (rc == SIEM_ENOTFOUND)
+			fprintf(stderr, "minisiem keys: no key %lld\n", id);
+		else if (rc == 0) {
+			printf("key %lld revoked\n", id);
+			code = 0;
+		}
+	}
+out:
+	store_close(s);
+	config_release(&c);
+	return code;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "serve") == 0)
+		return cmd_serve(argc - 2, argv + 2);
+	if (strcmp(cmd, "hash-password") == 0)
+		return cmd_hash_password(argc - 2, argv + 2);
+	if (strcmp(cmd, "keys") == 0)
+		return cmd_keys(argc - 2, argv + 2);
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("minisiem %s\n", SIEM_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "minisiem: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return EXIT_USAGE;
+}

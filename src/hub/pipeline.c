@@ -1,0 +1,171 @@
+/* pipeline.c — group commit: one writer thread takes every queued job (up to a transaction
+ * cap), appends their events in one transaction, commits, and only then answers them. */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "hub/pipeline.h"
+
+struct pipeline {
+	struct store *store;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct ingest_job *head, *tail;
+	size_t queued, max_events, txn_events;
+	bool stopping, started;
+	struct pipeline_stats st;
+};
+
+static void run_batch(struct pipeline *p, struct ingest_job *jobs)
+{
+	int64_t t0 = ts_now_us();
+	uint64_t rows = 0, dups = 0;
+	int rc = store_begin(p->store);
+	for (struct ingest_job *j = jobs; j && rc == 0; j = j->next) {
+		j->accepted = j->duplicates = 0;
+		for (size_t i = 0; i < j->n && rc == 0; i++) {
+			j->ev[i].received_at = t0;
+			if ((rc = store_append(p->store, &j->ev[i], &j->dup[i])) < 0)
+				break;
+			if (j->dup[i])
+				j->duplicates++;
+			else
+				j->accepted++;
+		}
+		rows += j->accepted;
+		dups += j->duplicates;
+	}
+	if (rc == 0)
+		rc = store_commit(p->store);
+	else
+		store_rollback(p->store);
+	int64_t t1 = ts_now_us();
+
+	pthread_mutex_lock(&p->mu);
+	if (rc == 0) {
+		p->st.commits++;
+		p->st.committed_events += rows;
+		p->st.duplicate_events += dups;
+		p->st.last_commit_rows = rows;
+		p->st.failed_commits_in_row = 0;
+	} else {
+		p->st.failed_commits++;
+		p->st.failed_commits_in_row++;
+	}
+	p->st.last_commit_us = t1;
+	p->st.last_commit_latency_us = t1 - t0;
+	pthread_mutex_unlock(&p->mu);
+	if (rc < 0)
+		log_error("pipeline", "commit failed: %s", siem_strerror(rc));
+
+	for (struct ingest_job *j = jobs, *next; j; j = next) {
+		next = j->next;
+		j->rc = rc;
+		j->done(j); /* may free j */
+	}
+}
+
+static void *writer_main(void *arg)
+{
+	struct pipeline *p = arg;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->head && !p->stopping)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (!p->head && p->stopping)
+			break;
+		/* Take jobs up to the transaction cap (at least one). */
+		struct ingest_job *first = p->head, *last = p->head;
+		size_t n = last->n;
+		while (last->next && n + last->next->n <= p->txn_events) {
+			last = last->next;
+			n += last->n;
+		}
+		p->head = last->next;
+		if (!p->head)
+			p->tail = NULL;
+		last->next = NULL;
+		pthread_mutex_unlock(&p->mu);
+
+		run_batch(p, first);
+
+		pthread_mutex_lock(&p->mu);
+		p->queued -= n;
+		p->st.queued_events = p->queued;
+	}
+	p->st.writer_alive = false;
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+int pipeline_start(struct pipeline **out, struct store *s, size_t max_events, size_t txn_events)
+{
+	struct pipeline *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->store = s;
+	p->max_events = max_events ? max_events : 200000;
+	p->txn_events = txn_events ? txn_events : 50000;
+	p->st.max_events = p->max_events;
+	p->st.writer_alive = true;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	int err = pthread_create(&p->thread, NULL, writer_main, p);
+	if (err) {
+		pthread_mutex_destroy(&p->mu);
+		pthread_cond_destroy(&p->cv);
+		free(p);
+		return -err;
+	}
+	p->started = true;
+	*out = p;
+	return 0;
+}
+
+int pipeline_submit(struct pipeline *p, struct ingest_job *j)
+{
+	int rc = 0;
+	j->next = NULL;
+	pthread_mutex_lock(&p->mu);
+	if (p->stopping || !p->st.writer_alive) {
+		rc = SIEM_ECLOSED;
+	} else if (p->queued + j->n > p->max_events && p->queued > 0) {
+		/* A single job larger than the queue is still taken when the queue is empty. */
+		rc = SIEM_EFULL;
+	} else {
+		if (p->tail)
+			p->tail->next = j;
+		else
+			p->head = j;
+		p->tail = j;
+		p->queued += j->n;
+		p->st.queued_events = p->queued;
+		pthread_cond_signal(&p->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+void pipeline_stats(struct pipeline *p, struct pipeline_stats *st)
+{
+	pthread_mutex_lock(&p->mu);
+	*st = p->st;
+	pthread_mutex_unlock(&p->mu);
+}
+
+void pipeline_stop(struct pipeline *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stopping = true;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	if (p->started)
+		pthread_join(p->thread, NULL);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	free(p);
+}

@@ -1,0 +1,44 @@
+/* pipeline.h — the bounded queue between receivers and the single store writer. Receivers
+ * submit jobs (a batch of normalized events); the writer commits many jobs in one
+ * transaction (group commit) and then calls each job's done() from its thread. */
+#ifndef SIEM_PIPELINE_H
+#define SIEM_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/event.h"
+#include "store/store.h"
+
+struct ingest_job {
+	struct event *ev;
+	size_t n;
+	bool *dup;   /* n flags, set by the writer */
+	int rc;      /* commit result, set by the writer */
+	size_t accepted, duplicates;
+	void (*done)(struct ingest_job *j); /* from the writer thread, after commit */
+	void *ctx;
+	struct ingest_job *next;
+};
+
+struct pipeline_stats {
+	size_t queued_events, max_events;
+	uint64_t commits, committed_events, duplicate_events, failed_commits;
+	uint64_t last_commit_rows;
+	uint64_t failed_commits_in_row; /* 0 once a commit succeeds again */
+	int64_t last_commit_us, last_commit_latency_us;
+	bool writer_alive;
+};
+
+struct pipeline;
+
+/* max_events bounds the events waiting for the writer; txn_events caps one transaction. */
+int pipeline_start(struct pipeline **out, struct store *s, size_t max_events, size_t txn_events);
+/* Queue a job. SIEM_EFULL when it does not fit now (answer 503), SIEM_ECLOSED when stopping. */
+int pipeline_submit(struct pipeline *p, struct ingest_job *j);
+void pipeline_stats(struct pipeline *p, struct pipeline_stats *st);
+/* Commit everything queued, then stop the writer and free the pipeline. */
+void pipeline_stop(struct pipeline *p);
+
+#endif

@@ -1,0 +1,102 @@
+/* store.h — where events and hub state live. One writer thread, many readers.
+ * store_sqlite.c implements it; a PostgreSQL backend implements the same calls. */
+#ifndef SIEM_STORE_H
+#define SIEM_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "core/event.h"
+
+struct store;
+
+struct store_config {
+	const char *dir;        /* directory of the embedded store (created if missing) */
+	int64_t segment_rows;   /* rows per events segment before a new one starts */
+	int cache_mb;           /* page cache of the writer connection */
+	int readers;            /* read connections kept open */
+};
+
+void store_config_defaults(struct store_config *cfg);
+int store_open(struct store **out, const struct store_config *cfg);
+void store_close(struct store *s);
+
+/* ---- writer side: called from one thread only ---- */
+
+/* Start a write transaction. Appends and offsets become durable together at commit. */
+int store_begin(struct store *s);
+/* Append one event. *dup is set when its event_id is already stored (nothing written). */
+int store_append(struct store *s, const struct event *ev, bool *dup);
+/* Record a file source's read position in the same transaction as its events. */
+int store_set_offset(struct store *s, const char *path, uint64_t dev, uint64_t ino,
+		     int64_t offset);
+int store_commit(struct store *s);
+void store_rollback(struct store *s);
+
+/* ---- readers: any thread ---- */
+
+#define QUERY_MAX_VALUES 32
+
+struct strset {
+	size_t n;
+	const char *v[QUERY_MAX_VALUES];
+};
+
+struct event_query {
+	int64_t from, to;           /* inclusive microsecond bounds; INT64_MIN/MAX when open */
+	struct strset event_type, app, level, os_type, source_host, user, request_id;
+	size_t n_severity;
+	int severity[QUERY_MAX_VALUES];
+	size_t n_status;
+	int http_status[QUERY_MAX_VALUES];
+	size_t n_cidr;
+	uint8_t cidr_lo[QUERY_MAX_VALUES][16], cidr_hi[QUERY_MAX_VALUES][16];
+	const char *q;              /* text search, NULL for none */
+	int limit;                  /* 1..1000 */
+	bool has_cursor;            /* continue strictly after (cursor_ts, cursor_seq) */
+	int64_t cursor_ts, cursor_seq;
+};
+
+/* Newest first. Appends event objects to out (a JSON array). When more may follow,
+ * *has_next is set and *next_ts, *next_seq name the last event returned. */
+int store_query_events(struct store *s, const struct event_query *q, json_t *out,
+		       bool *has_next, int64_t *next_ts, int64_t *next_seq);
+/* The whole event by event_id (text UUID), with raw_message and data. */
+int store_get_event(struct store *s, const uint8_t id[16], json_t **out);
+
+enum store_distinct_field { DISTINCT_APP, DISTINCT_EVENT_TYPE, DISTINCT_HOST };
+/* Distinct values with their counts: [{"value": "...", "count": n}, ...]. */
+int store_distinct(struct store *s, enum store_distinct_field f, const char *app, json_t *out);
+
+/* Stored read position of a file, 0 with *found false when none. */
+int store_get_offset(struct store *s, const char *path, uint64_t *dev, uint64_t *ino,
+		     int64_t *offset, bool *found);
+
+/* ---- hub state (meta key/value, API keys) ---- */
+
+/* Value for key into a malloc'd string (*out NULL when absent). */
+int store_meta_get(struct store *s, const char *key, char **out);
+int store_meta_set(struct store *s, const char *key, const char *value);
+
+struct api_key_info {
+	int64_t id;
+	char name[128];
+	bool revoked;
+};
+/* hash is the hex SHA-256 of the key. */
+int store_key_add(struct store *s, const char *name, const char *hash, int64_t *id);
+int store_key_find(struct store *s, const char *hash, struct api_key_info *info, bool *found);
+int store_key_list(struct store *s, json_t *out);
+int store_key_revoke(struct store *s, int64_t id);
+int store_key_touch(struct store *s, int64_t id, int64_t now_us);
+
+/* Health: can the store be written, how many events, how many segments. */
+struct store_stats {
+	int64_t events, segments, last_commit_us;
+};
+int store_stats(struct store *s, struct store_stats *st);
+
+#endif

@@ -1,0 +1,335 @@
+"""test_auth.py — API keys on /ingest, admin login and JWTs on the data endpoints, the
+open endpoints, `hash-password`, `keys`, and the CLI's exit codes."""
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import subprocess
+import time
+
+import hub as H
+from hub import API_KEY, JWT_SECRET, HubCase, b64url, cli, decode_jwt, event_uuid, make_jwt
+
+DATA_ENDPOINTS = ["/events", "/events/" + event_uuid("auth", "none"), "/apps", "/hosts",
+                  "/event-types", "/auth/me"]
+
+
+def one_event(tag):
+    return {"event_id": event_uuid("auth", tag), "event_type": "auth_test", "app": "authtest",
+            "message": tag}
+
+
+class IngestKeys(HubCase):
+    @classmethod
+    def setUpClass(cls):
+        # a second env key, to check the comma-separated list
+        cls.hub = cls.class_hub(env={"SIEM_API_KEYS": "test:%s,other:second-key-abcdef" % API_KEY})
+
+    def test_no_key_is_401(self):
+        status, _, body = self.hub.ingest(one_event("nokey"), key=None)
+        self.assertEqual(status, 401, body)
+        self.assertIn("error", body)
+        self.assertEqual(self.hub.get_event(event_uuid("auth", "nokey"))[0], 404)
+
+    def test_wrong_key_is_401(self):
+        for key in ("wrong-key", API_KEY + "x", API_KEY[:-1], "", "test"):
+            with self.subTest(key=key):
+                status, _, body = self.hub.ingest(one_event("wrongkey"), key=key)
+                self.assertEqual(status, 401, body)
+        self.assertEqual(self.hub.get_event(event_uuid("auth", "wrongkey"))[0], 404)
+
+    def test_key_name_is_not_a_key(self):
+        status, _, body = self.hub.ingest(one_event("keyname"), key="test:" + API_KEY)
+        self.assertEqual(status, 401, body)
+
+    def test_x_api_key_header(self):
+        self.assertIngested(self.hub.ingest(one_event("xapikey"), key_header="X-API-Key"), 1)
+
+    def test_api_key_header(self):
+        self.assertIngested(self.hub.ingest(one_event("apikey"), key_header="api_key"), 1)
+
+    def test_authorization_bearer_key(self):
+        self.assertIngested(self.hub.ingest(one_event("bearer"), key_header="Authorization"), 1)
+
+    def test_second_env_key(self):
+        self.assertIngested(self.hub.ingest(one_event("second"), key="second-key-abcdef"), 1)
+
+    def test_jwt_is_not_an_ingest_key(self):
+        status, _, body = self.hub.ingest(one_event("jwtingest"), key=self.hub.login(),
+                                          key_header="Authorization")
+        self.assertEqual(status, 401, body)
+
+    def test_bad_key_wins_over_bad_body(self):
+        # authentication is checked before the body is parsed
+        status, _, body = self.hub.ingest(b"{not json", key="wrong")
+        self.assertEqual(status, 401, body)
+
+
+class Login(HubCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.hub = cls.class_hub()
+
+    def test_first_run_printed_a_password(self):
+        self.assertRegex(self.hub.admin_password or "", r"^\S{8,}$")
+
+    def test_login_returns_a_bearer_token(self):
+        status, _, body = self.hub.request("POST", "/auth/login",
+                                           {"password": self.hub.admin_password})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["token_type"], "bearer")
+        self.assertIsInstance(body["expires_in"], int)
+        self.assertGreater(body["expires_in"], 0)
+        header, claims, signing_input, sig = decode_jwt(body["access_token"])
+        self.assertEqual(header["alg"], "HS256")
+        want = hmac.new(JWT_SECRET.encode(), signing_input, hashlib.sha256).digest()
+        self.assertEqual(sig, want, "token not HS256-signed with SIEM_JWT_SECRET's bytes")
+        self.assertEqual(claims["sub"], "admin")
+        self.assertEqual(claims["role"], "admin")
+        now = time.time()
+        self.assertLessEqual(abs(claims["iat"] - now), 120)
+        self.assertLessEqual(abs(claims["exp"] - claims["iat"] - body["expires_in"]), 5)
+
+    def test_login_with_username(self):
+        self.assertTrue(self.hub.login(username="admin"))
+
+    def test_login_wrong_password_is_401(self):
+        for body in ({"password": "wrong"}, {"password": self.hub.admin_password + "x"},
+                     {"password": ""}, {"username": "admin", "password": "nope"}):
+            with self.subTest(body=body):
+                status, _, ans = self.hub.request("POST", "/auth/login", body)
+                self.assertEqual(status, 401, ans)
+                self.assertIn("error", ans)
+                self.assertNotIn("access_token", ans)
+
+    def test_login_unknown_user_is_401(self):
+        status, _, ans = self.hub.request("POST", "/auth/login",
+                                          {"username": "mallory", "password": self.hub.admin_password})
+        self.assertEqual(status, 401, ans)
+
+    def test_login_malformed_body(self):
+        for raw in (b"", b"{", b"[]", b'{"password": 5}'):
+            with self.subTest(body=raw):
+                status, _, ans = self.hub.request("POST", "/auth/login", raw,
+                                                  {"Content-Type": "application/json"})
+                self.assertIn(status, (400, 401, 422), ans)
+                self.assertIn("error", ans)
+
+    def test_me(self):
+        status, _, me = self.hub.get("/auth/me")
+        self.assertEqual(status, 200, me)
+        self.assertEqual(me["user"], "admin")
+        self.assertEqual(me["role"], "admin")
+
+    def test_logout(self):
+        token = self.hub.login()
+        status, _, body = self.hub.request("POST", "/auth/logout",
+                                           headers={"Authorization": "Bearer " + token})
+        self.assertEqual(status, 200, body)
+
+    def test_login_token_works_on_every_data_endpoint(self):
+        for path in DATA_ENDPOINTS:
+            with self.subTest(path=path):
+                status, _, body = self.hub.get(path)
+                self.assertIn(status, (200, 404) if path.startswith("/events/") else (200,), body)
+
+    def assert_refused(self, token, what):
+        for path in DATA_ENDPOINTS:
+            with self.subTest(path=path, token=what):
+                headers = {} if token is None else {"Authorization": "Bearer " + token}
+                status, _, body = self.hub.request("GET", path, headers=headers)
+                self.assertEqual(status, 401, "%s on %s: %r" % (what, path, body))
+                self.assertIn("error", body)
+
+    def claims(self, **kw):
+        now = int(time.time())
+        c = {"sub": "admin", "role": "admin", "iat": now, "exp": now + 3600}
+        c.update(kw)
+        return c
+
+    def test_no_token_is_401(self):
+        self.assert_refused(None, "no token")
+
+    def test_garbage_token_is_401(self):
+        self.assert_refused("garbage", "garbage")
+        self.assert_refused("a.b.c", "a.b.c")
+        self.assert_refused("", "empty")
+
+    def test_forged_signature_is_401(self):
+        self.assert_refused(make_jwt(self.claims(), secret="not-the-secret"), "other secret")
+        real = self.hub.login()
+        h, p, s = real.split(".")
+        flipped = s[:-2] + ("A" if s[-2] != "A" else "B") + s[-1]
+        self.assert_refused(h + "." + p + "." + flipped, "flipped signature")
+        self.assert_refused(h + "." + p + ".", "no signature")
+
+    def test_tampered_claims_are_401(self):
+        real = self.hub.login()
+        h, _, s = real.split(".")
+        p = b64url(json.dumps(self.claims(sub="mallory")).encode())
+        self.assert_refused(h + "." + p + "." + s, "tampered payload")
+
+    def test_alg_none_is_401(self):
+        tok = make_jwt(self.claims(), header={"alg": "none", "typ": "JWT"}, sign=False)
+        self.assert_refused(tok, "alg none")
+        tok = make_jwt(self.claims(), header={"alg": "None", "typ": "JWT"}, sign=False)
+        self.assert_refused(tok, "alg None")
+
+    def test_other_alg_is_401(self):
+        # HS512 signed with the right secret: only HS256 is accepted
+        h = b64url(json.dumps({"alg": "HS512", "typ": "JWT"}).encode())
+        p = b64url(json.dumps(self.claims()).encode())
+        sig = b64url(hmac.new(JWT_SECRET.encode(), (h + "." + p).encode(), hashlib.sha512).digest())
+        self.assert_refused(h + "." + p + "." + sig, "HS512")
+
+    def test_expired_token_is_401(self):
+        past = int(time.time()) - 7200
+        self.assert_refused(make_jwt(self.claims(iat=past - 3600, exp=past)), "expired")
+
+    def test_token_without_exp_is_401(self):
+        c = self.claims()
+        del c["exp"]
+        self.assert_refused(make_jwt(c), "no exp")
+
+    def test_correctly_signed_token_is_accepted(self):
+        # the control for the forgery tests: the secret is SIEM_JWT_SECRET's raw bytes
+        tok = make_jwt(self.claims())
+        status, _, me = self.hub.get("/auth/me", token=tok)
+        self.assertEqual(status, 200, me)
+        self.assertEqual(me, {"user": "admin", "role": "admin"})
+
+    def test_api_key_as_bearer_is_401(self):
+        self.assert_refused(API_KEY, "API key")
+
+    def test_basic_auth_is_401(self):
+        status, _, body = self.hub.request("GET", "/events",
+                                           headers={"Authorization": "Basic YWRtaW46eA=="})
+        self.assertEqual(status, 401, body)
+
+    def test_open_endpoints_need_no_auth(self):
+        status, _, body = self.hub.request("GET", "/health")
+        self.assertEqual((status, body), (200, {"status": "ok"}))
+        status, _, body = self.hub.request("GET", "/ready")
+        self.assertEqual(status, 200, body)
+        self.assertIs(body["ready"], True)
+
+    def test_responses_are_json(self):
+        for method, path, headers in (("GET", "/health", {}), ("GET", "/events", {}),
+                                      ("POST", "/ingest", {})):
+            with self.subTest(path=path):
+                status, h, body = self.hub.request(method, path, b"" if method == "POST" else None,
+                                                   headers)
+                self.assertTrue((h.get("Content-Type") or "").startswith("application/json"),
+                                "%s %s: Content-Type %r" % (method, path, h.get("Content-Type")))
+                self.assertIsInstance(body, dict)
+
+
+class AdminPasswordHash(HubCase):
+    def test_hash_password_env_is_used_and_nothing_is_printed(self):
+        r = cli("hash-password", stdin="correct horse battery\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        hashed = r.stdout.strip().splitlines()[-1]
+        self.assertTrue(hashed.startswith("$argon2id$"), hashed)
+        self.assertNotIn("correct horse", r.stdout)
+        hub = self.own_hub(env={"SIEM_ADMIN_PASSWORD_HASH": hashed})
+        self.assertIsNone(hub.printed_password, "a first-run password was printed")
+        self.assertTrue(hub.login("correct horse battery"))
+        status, _, body = hub.request("POST", "/auth/login", {"password": "correct horse"})
+        self.assertEqual(status, 401, body)
+
+    def test_hash_password_hashes_differ_by_salt(self):
+        a = cli("hash-password", stdin="same\n").stdout.strip()
+        b = cli("hash-password", stdin="same\n").stdout.strip()
+        self.assertNotEqual(a, b)
+
+    def test_first_run_password_printed_once_and_kept(self):
+        hub = self.own_hub()
+        pw = hub.printed_password
+        self.assertTrue(pw)
+        hub.restart()
+        self.assertIsNone(hub.printed_password, "password printed again on the second run")
+        self.assertTrue(hub.login(pw))
+
+
+class KeysCli(HubCase):
+    def keys(self, *args, db):
+        return cli("keys", *args, "--db", db)
+
+    def test_created_key_works_and_revoked_key_is_refused(self):
+        hub = self.own_hub(start=False)
+        r = self.keys("create", "agent-one", db=hub.db)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        key = r.stdout.strip().splitlines()[-1].strip()
+        self.assertGreaterEqual(len(key), 20, r.stdout)
+        self.assertNotIn(" ", key)
+        r = self.keys("list", db=hub.db)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("agent-one", r.stdout)
+        self.assertNotIn(key, r.stdout, "keys list shows the key itself (must be stored hashed)")
+        key_id = self.find_id(r.stdout, "agent-one")
+        hub.start()
+        self.assertIngested(hub.ingest(one_event("created"), key=key), 1)
+        self.assertIngested(hub.ingest(one_event("created-env")), 1)  # env keys still work
+        hub.stop()
+        r = self.keys("revoke", key_id, db=hub.db)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        hub.start()
+        status, _, body = hub.ingest(one_event("revoked"), key=key)
+        self.assertEqual(status, 401, body)
+        self.assertIngested(hub.ingest(one_event("after-revoke-env")), 1)
+
+    def find_id(self, listing, name):
+        for line in listing.splitlines():
+            if name not in line:
+                continue
+            try:
+                obj = json.loads(line)
+                return str(obj["id"])
+            except ValueError:
+                m = re.search(r"\b(\d+)\b", line)
+                if m:
+                    return m.group(1)
+        self.fail("no id for %s in keys list output:\n%s" % (name, listing))
+
+    def test_two_keys_are_different(self):
+        hub = self.own_hub(start=False)
+        a = self.keys("create", "a", db=hub.db).stdout.strip().splitlines()[-1]
+        b = self.keys("create", "b", db=hub.db).stdout.strip().splitlines()[-1]
+        self.assertNotEqual(a, b)
+
+
+class CliExitCodes(HubCase):
+    def run_cli(self, *args, timeout=30):
+        try:
+            return cli(*args, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.fail("minisiem %s did not exit within %d s" % (" ".join(args), timeout))
+
+    def test_usage_errors_exit_2(self):
+        tmp = self.own_hub(start=False).db
+        for args in (["serve", "--no-such-flag"], ["frobnicate"], ["keys"], ["keys", "create"],
+                     ["keys", "revoke"], ["keys", "frob", "--db", tmp], ["serve", "--listen"],
+                     ["serve", "--max-body"], []):
+            with self.subTest(args=args):
+                r = self.run_cli(*args)
+                self.assertEqual(r.returncode, 2, "minisiem %s: stderr %r" % (" ".join(args), r.stderr))
+                self.assertTrue(r.stderr.strip(), "a usage error says why on stderr")
+
+    def test_unusable_db_path_exits_1(self):
+        hub = self.own_hub(start=False)
+        blocker = os.path.join(hub.tmpdir, "file")
+        with open(blocker, "w") as f:
+            f.write("not a directory")
+        p = subprocess.Popen([H.BIN, "serve", "--listen", "127.0.0.1:0", "--db",
+                              os.path.join(blocker, "sub", "store.db")], env=H.base_env(hub.env),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            out, err = p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            self.fail("serve with an unusable --db kept running")
+        self.assertEqual(p.returncode, 1, err)
+        self.assertNotIn("listening on", out)
