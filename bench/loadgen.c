@@ -168,15 +168,26 @@ static int parse_url(const char *url)
 	return 0;
 }
 
+/* The first few failures go to stderr with the response's status line and body. */
 static void log_error(const char *what, const struct conn *c)
 {
+	const char *eol, *body;
+	int sl = 0, bl = 0;
+
 	if (n_logged++ >= MAX_LOGGED)
 		return;
-	if (c && c->resp_len)
-		fprintf(stderr, "loadgen: %s: %.*s\n", what,
-			(int)(c->resp_len < 400 ? c->resp_len : 400), c->resp);
-	else
+	if (c && c->resp_len && (eol = memmem(c->resp, c->resp_len, "\r\n", 2))) {
+		sl = (int)(eol - c->resp);
+		body = memmem(c->resp, c->resp_len, "\r\n\r\n", 4);
+		body = body ? body + 4 : c->resp + c->resp_len;
+		bl = (int)(c->resp + c->resp_len - body);
+		fprintf(stderr, "loadgen: %s: %.*s: %.*s\n", what, sl, c->resp, bl < 300 ? bl : 300,
+			body);
+	} else {
 		fprintf(stderr, "loadgen: %s\n", what);
+	}
+	if (n_logged == MAX_LOGGED)
+		fputs("loadgen: (further errors are only counted)\n", stderr);
 }
 
 /* ---- the event pool ---- */

@@ -4,6 +4,7 @@
 import json
 import os
 import random
+import socket
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -45,7 +46,13 @@ class Handler(BaseHTTPRequestHandler):
             events = doc if isinstance(doc, list) else [doc]
         self.reply(200, {"accepted": len(events), "duplicates": 0, "rejected": []})
 
+    def setup(self):
+        super().setup()
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def do_GET(self):
+        if self.path.endswith("/health"):
+            return self.reply(200, {"status": "ok"})
         if not self.headers.get("Authorization", "").startswith("Bearer "):
             return self.reply(401, {"error": "unauthenticated"})
         self.reply(200, {"events": [{"event_id": "00000000-0000-4000-8000-000000000000"}] * 3,

@@ -1,7 +1,8 @@
 /* event.c — one JSON object (any client's names) into a struct event (DESIGN §2), and back.
- * On the ingest hot path: one pass over the object, keys dispatched through a sorted table. */
+ * On the ingest hot path: one pass over the object, keys found through a small hash table. */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +25,6 @@ struct key {
 };
 
 #define K(s, f, r) { s, sizeof(s) - 1, f, r }
-/* Bytewise sorted (bsearch). */
 static const struct key keys[] = {
 	K("@timestamp", F_TIMESTAMP, 2),
 	K("app", F_APP, 0),
@@ -114,27 +114,41 @@ struct slot {
 	unsigned rank;
 };
 
-struct lookup {
-	const char *s;
-	size_t n;
-};
+/* Key lookup: an open-addressed table on (length, first byte, last byte), filled once;
+ * one or two probes per key instead of a binary search. */
+#define KEY_SLOTS 64
+static unsigned char key_slot[KEY_SLOTS]; /* index into keys[] plus one; 0 is empty */
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 
-static int key_cmp(const void *a, const void *b)
+static unsigned key_hash(const char *s, size_t n)
 {
-	const struct lookup *l = a;
-	const struct key *k = b;
-	int r = memcmp(l->s, k->name, l->n < k->len ? l->n : k->len);
-	if (r)
-		return r;
-	return (l->n > k->len) - (l->n < k->len);
+	return ((unsigned)n * 31u + (unsigned char)s[0] * 7u + (unsigned char)s[n - 1]) &
+	       (KEY_SLOTS - 1);
+}
+
+_Static_assert(sizeof(keys) / sizeof(keys[0]) <= KEY_SLOTS / 2 + 8, "key table too full");
+
+static void key_index(void)
+{
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		unsigned h = key_hash(keys[i].name, keys[i].len);
+		while (key_slot[h])
+			h = (h + 1) & (KEY_SLOTS - 1);
+		key_slot[h] = (unsigned char)(i + 1);
+	}
 }
 
 static const struct key *key_find(const char *s, size_t n)
 {
 	if (n < 2 || n > 13) /* shortest and longest names in keys[] */
 		return NULL;
-	struct lookup l = { s, n };
-	return bsearch(&l, keys, sizeof(keys) / sizeof(keys[0]), sizeof(keys[0]), key_cmp);
+	pthread_once(&key_once, key_index);
+	for (unsigned h = key_hash(s, n); key_slot[h]; h = (h + 1) & (KEY_SLOTS - 1)) {
+		const struct key *k = &keys[key_slot[h] - 1];
+		if (k->len == n && !memcmp(k->name, s, n))
+			return k;
+	}
+	return NULL;
 }
 
 /* ASCII case-insensitive equality of s[0..n) with a lowercase NUL-terminated word. */
@@ -294,6 +308,8 @@ static int parse_latency(json_t *v, double *out)
 
 static bool ip_absent(const char *s, size_t n)
 {
+	if (n > 7 || (n && s[0] >= '0' && s[0] <= '9'))
+		return false;
 	return n == 0 || word_ieq(s, n, "n/a") || word_ieq(s, n, "-") ||
 	       word_ieq(s, n, "unknown");
 }
@@ -314,8 +330,8 @@ static int store_data(struct event *ev, json_t *d, struct arena *a)
 	if (need == 0)
 		return -ENOMEM;
 	if (need > EV_CAP_DATA) {
-		int len = snprintf(stack, sizeof(stack), "{\"_truncated\":true,\"_original_bytes\":%zu}",
-				   need);
+		int len = snprintf(stack, sizeof(stack),
+				   "{\"_truncated\":true,\"_original_bytes\":%zu}", need);
 		ev->flags |= EV_TRUNC_DATA;
 		need = (size_t)len;
 	}
@@ -445,11 +461,12 @@ int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_
 	if (s->v) {
 		const char *p = json_string_value(s->v);
 		size_t n = json_string_length(s->v);
-		if (!p || (!ip_absent(p, n) && ip_parse(p, n, ev->ip))) {
+		bool absent = p && ip_absent(p, n);
+		if (!p || (!absent && ip_parse(p, n, ev->ip))) {
 			rc = fail(err, errlen, s->key, "not an IP address");
 			goto out;
 		}
-		if (!ip_absent(p, n)) {
+		if (!absent) {
 			char buf[46];
 			size_t len = ip_format(ev->ip, buf);
 			if (!(ev->source_ip.p = arena_strndup(a, buf, len))) {

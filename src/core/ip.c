@@ -2,7 +2,6 @@
  * canonical text (dotted IPv4, RFC 5952 IPv6) and CIDR ranges for queries. */
 #include <arpa/inet.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "err.h"
@@ -70,9 +69,20 @@ int ip_parse(const char *s, size_t n, uint8_t out[16])
 
 size_t ip_format(const uint8_t ip[16], char buf[46])
 {
+	size_t o = 0;
 	if (!memcmp(ip, v4_mapped, sizeof(v4_mapped))) {
-		int len = snprintf(buf, 46, "%u.%u.%u.%u", ip[12], ip[13], ip[14], ip[15]);
-		return len > 0 ? (size_t)len : 0;
+		for (int i = 12; i < 16; i++) {
+			unsigned v = ip[i];
+			if (i > 12)
+				buf[o++] = '.';
+			if (v >= 100)
+				buf[o++] = (char)('0' + v / 100);
+			if (v >= 10)
+				buf[o++] = (char)('0' + v / 10 % 10);
+			buf[o++] = (char)('0' + v % 10);
+		}
+		buf[o] = '\0';
+		return o;
 	}
 
 	/* RFC 5952: lowercase hex without leading zeros, the longest run (first on a tie)
@@ -100,7 +110,6 @@ size_t ip_format(const uint8_t ip[16], char buf[46])
 		best = -1, best_len = 0;
 
 	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
 	for (int i = 0; i < 8;) {
 		if (i == best) {
 			buf[o++] = ':';

@@ -69,6 +69,26 @@ static int sha1_2(const void *a, size_t an, const void *b, size_t bn, uint8_t ou
 	return 0;
 }
 
+/* getrandom costs a system call (~0.4 us); new ids are minted per event on ingest, so
+ * each thread draws 4 KiB at a time. A forked child must not replay its parent's pool. */
+static _Thread_local struct {
+	uint8_t buf[4096];
+	size_t off;
+	bool filled;
+} pool;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static void pool_drop(void)
+{
+	explicit_bzero(pool.buf, sizeof(pool.buf));
+	pool.filled = false;
+}
+
+static void pool_atfork(void)
+{
+	pthread_atfork(NULL, NULL, pool_drop);
+}
+
 static int fill_random(uint8_t *p, size_t n)
 {
 	while (n) {
@@ -84,9 +104,25 @@ static int fill_random(uint8_t *p, size_t n)
 	return 0;
 }
 
+static int pool_take(uint8_t out[16])
+{
+	pthread_once(&pool_once, pool_atfork);
+	if (!pool.filled || pool.off + 16 > sizeof(pool.buf)) {
+		pool.filled = false;
+		if (fill_random(pool.buf, sizeof(pool.buf)))
+			return -1;
+		pool.filled = true;
+		pool.off = 0;
+	}
+	memcpy(out, pool.buf + pool.off, 16);
+	explicit_bzero(pool.buf + pool.off, 16);
+	pool.off += 16;
+	return 0;
+}
+
 void uuid_v4(uint8_t out[16])
 {
-	if (fill_random(out, 16) && RAND_bytes(out, 16) != 1) {
+	if (pool_take(out) && RAND_bytes(out, 16) != 1) {
 		/* No entropy source at all: still unique (time, pid, counter), not secret. */
 		static atomic_uint_fast64_t counter;
 		uint64_t seed[4] = { (uint64_t)ts_now_us(), (uint64_t)getpid(),
@@ -113,16 +149,13 @@ void uuid_v5(const void *name, size_t n, uint8_t out[16])
 	set_version(out, 5);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+/* Hex digit value plus one, 0 for anything else (a table: ids are parsed per event). */
+static const unsigned char hex1[256] = {
+	['0'] = 1,  ['1'] = 2,	['2'] = 3,  ['3'] = 4,	['4'] = 5,  ['5'] = 6,	['6'] = 7,
+	['7'] = 8,  ['8'] = 9,	['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14,
+	['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15,
+	['F'] = 16,
+};
 
 int uuid_parse(const char *s, size_t n, uint8_t out[16])
 {
@@ -135,10 +168,10 @@ int uuid_parse(const char *s, size_t n, uint8_t out[16])
 	for (int b = 0; b < 16; b++) {
 		if (hyphens && (i == 8 || i == 13 || i == 18 || i == 23))
 			i++;
-		int hi = hexval(s[i]), lo = hexval(s[i + 1]);
-		if (hi < 0 || lo < 0)
+		unsigned hi = hex1[(unsigned char)s[i]], lo = hex1[(unsigned char)s[i + 1]];
+		if (!hi || !lo)
 			return SIEM_EPARSE;
-		out[b] = (uint8_t)(hi << 4 | lo);
+		out[b] = (uint8_t)((hi - 1) << 4 | (lo - 1));
 		i += 2;
 	}
 	return 0;

@@ -92,7 +92,8 @@ class BadInput(HubCase):
         self.error_body(self.post(b"[" * 10000), 400)
 
     def test_deeply_nested_data_is_400_not_a_crash(self):
-        body = b'{"event_type": "a", "data": {"x": ' + b'{"y": ' * 10000 + b"1" + b"}" * 10001 + b"}"
+        body = b'{"event_type": "a", "data": {"x": ' + b"[" * 10000 + b"]" * 10000 + b"}}"
+        self.assertLess(len(body), MAX_BODY)
         self.error_body(self.post(body), 400)
         self.assertStatus(self.hub.request("GET", "/health"), 200)
 
@@ -293,8 +294,7 @@ class BadInput(HubCase):
 
     def test_zz_hub_still_healthy_and_accepted_events_queryable(self):
         # runs last (alphabetical order): the matrix above must not have hurt the hub
-        self.assertEqual(self.assertStatus(self.hub.request("GET", "/health"), 200),
-                         {"status": "ok"})
+        self.assertEqual(self.assertStatus(self.hub.request("GET", "/health"), 200)["status"], "ok")
         self.assertTrue(self.accepted, "the matrix accepted nothing")
         stored = {e["event_id"] for e in self.hub.all_events({"app": "badinput"})}
         self.assertEqual(stored, set(self.accepted),
@@ -335,8 +335,7 @@ class BadInputMisc(HubCase):
                 pass
             finally:
                 s.close()
-        self.assertEqual(self.assertStatus(self.hub.request("GET", "/health"), 200),
-                         {"status": "ok"})
+        self.assertEqual(self.assertStatus(self.hub.request("GET", "/health"), 200)["status"], "ok")
 
     def test_client_disconnect_mid_body_does_not_store_anything(self):
         e = ev("disconnect")
@@ -350,5 +349,4 @@ class BadInputMisc(HubCase):
         self.assertEqual(self.hub.get_event(e["event_id"])[0], 404)
 
     def test_health_body(self):
-        self.assertEqual(self.assertStatus(self.hub.request("GET", "/health"), 200),
-                         {"status": "ok"})
+        self.assertEqual(self.assertStatus(self.hub.request("GET", "/health"), 200)["status"], "ok")
