@@ -181,6 +181,8 @@ static void log_error(const char *what, const struct conn *c)
 		body = memmem(c->resp, c->resp_len, "\r\n\r\n", 4);
 		body = body ? body + 4 : c->resp + c->resp_len;
 		bl = (int)(c->resp + c->resp_len - body);
+		while (bl > 0 && (body[bl - 1] == '\n' || body[bl - 1] == '\r'))
+			bl--;
 		fprintf(stderr, "loadgen: %s: %.*s: %.*s\n", what, sl, c->resp, bl < 300 ? bl : 300,
 			body);
 	} else {
@@ -801,7 +803,7 @@ int main(int argc, char **argv)
 			o.seed = (uint64_t)v;
 			break;
 		case 'x':
-			if (parse_count(optarg, 1, 1000000, &sample_n) < 0)
+			if (parse_count(optarg, 1, 100000, &sample_n) < 0)
 				die("bad --sample");
 			break;
 		case 'i':

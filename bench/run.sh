@@ -87,7 +87,7 @@ trap 'exit 130' INT TERM
 
 # ---- start the hub ----
 PW=benchpass-4e1f
-ENV=(SIEM_API_KEYS="bench:$KEY" SIEM_JWT_SECRET=benchsecret)
+ENV=(SIEM_API_KEYS="bench:$KEY" SIEM_JWT_SECRET=benchsecret-0123456789) # the hub wants >= 16 bytes
 if HASH=$(printf '%s\n' "$PW" | timeout 30 "$HUB" hash-password 2>/dev/null | grep '^\$' | tail -1) && [ -n "$HASH" ]; then
 	ENV+=(SIEM_ADMIN_PASSWORD_HASH="$HASH")
 else

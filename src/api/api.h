@@ -22,9 +22,12 @@ struct api_key_entry {
 	bool valid;
 };
 
+struct taskpool;
+
 struct api {
 	struct store *store;
 	struct pipeline *pipeline;
+	struct taskpool *parsers; /* request bodies are parsed here */
 	const char *version;
 	int64_t started_us;
 

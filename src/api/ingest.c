@@ -1,5 +1,6 @@
 /* ingest.c — POST /ingest: parse one object, an array or NDJSON, normalize each event,
  * queue the valid ones for the writer, and answer once they are committed. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,16 +8,28 @@
 
 #include "api/api.h"
 #include "core/err.h"
+#include "core/jsonalloc.h"
+#include "core/taskpool.h"
 #include "core/log.h"
 
 #define MAX_REJECTS_LISTED 1000
 
+struct reject_entry {
+	size_t index;
+	const char *error; /* in the state's arena */
+};
+
 struct ingest_state {
 	struct ingest_job job;
+	struct task task;
 	struct http_req *req;
+	const char *source; /* "http:<key name>", in arena */
+	bool ndjson;
+	unsigned status;    /* set by the parser when the request ends there */
+	char detail[300];
 	struct arena arena;
-	json_t *rejected; /* [{"index", "error"}] */
-	size_t nrejected;
+	struct reject_entry *rejected; /* the first MAX_REJECTS_LISTED */
+	size_t nrejected, nlisted;
 	int submit_rc;
 };
 
@@ -24,21 +37,37 @@ static void state_free(void *p)
 {
 	struct ingest_state *st = p;
 	arena_release(&st->arena);
-	json_decref(st->rejected);
+	free(st->rejected);
 	free(st->job.ev);
 	free(st->job.dup);
 	free(st);
 }
 
+/* Runs while the body is parsed: no JSON values here, they would live in the scratch
+ * arena. */
 static void reject(struct ingest_state *st, size_t index, const char *msg)
 {
 	st->nrejected++;
-	if (json_array_size(st->rejected) >= MAX_REJECTS_LISTED)
+	if (st->nlisted >= MAX_REJECTS_LISTED)
 		return;
-	json_t *o = json_object();
-	json_object_set_new(o, "index", json_integer((json_int_t)index));
-	json_object_set_new(o, "error", json_string(msg));
-	json_array_append_new(st->rejected, o);
+	if (!st->rejected && !(st->rejected = calloc(MAX_REJECTS_LISTED, sizeof(*st->rejected))))
+		return;
+	const char *copy = arena_strndup(&st->arena, msg, strlen(msg));
+	if (!copy)
+		return;
+	st->rejected[st->nlisted++] = (struct reject_entry){ index, copy };
+}
+
+static json_t *rejected_json(const struct ingest_state *st)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < st->nlisted; i++) {
+		json_t *o = json_object();
+		json_object_set_new(o, "index", json_integer((json_int_t)st->rejected[i].index));
+		json_object_set_new(o, "error", json_string(st->rejected[i].error));
+		json_array_append_new(a, o);
+	}
+	return a;
 }
 
 /* Called by the writer thread after the commit. Resuming is the last thing it does: the
@@ -62,13 +91,14 @@ static int add_event(struct ingest_state *st, json_t *obj, size_t index, int64_t
 	if (rc < 0)
 		return rc;
 	if (!ev->source.p && source) {
-		ev->source.p = source;
+		ev->source.p = source; /* lives in the state's arena */
 		ev->source.n = strlen(source);
 	}
 	st->job.n++;
 	return 0;
 }
 
+/* Read in the listener thread: headers are not touched once the request is handed over. */
 static bool is_ndjson(struct http_req *r)
 {
 	const char *ct = http_header(r, "Content-Type");
@@ -86,21 +116,21 @@ static size_t count_lines(const char *b, size_t n)
 	return c;
 }
 
-/* Parse and normalize the body into st. Returns HTTP_DONE with a reply queued when the
- * request ends here (400/422/500), else HTTP_SUSPENDED to go on. */
-static enum http_result parse_body(struct http_req *r, struct ingest_state *st, const char *source)
+/* Parse and normalize the body into st. Returns 0 to go on, or the HTTP status that ends
+ * the request here with detail filled in. Runs in the scratch section: it replies nothing. */
+static unsigned parse_body(struct http_req *r, struct ingest_state *st, const char *source,
+			   char *detail, size_t detlen)
 {
 	size_t len;
 	const char *body = http_body(r, &len);
 	int64_t now = ts_now_us();
 	json_error_t jerr;
-	char detail[300];
 	int rc = 0;
 
-	if (is_ndjson(r)) {
+	if (st->ndjson) {
 		size_t cap = count_lines(body, len);
 		if (!(st->job.ev = calloc(cap, sizeof(*st->job.ev))))
-			return http_reply_error(r, 500, "out of memory", NULL);
+			return 500;
 		size_t index = 0;
 		for (const char *p = body, *end = body + len; p < end && rc == 0;) {
 			const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -115,8 +145,8 @@ static enum http_result parse_body(struct http_req *r, struct ingest_state *st, 
 				continue;
 			json_t *v = json_loadb(ls, (size_t)(le - ls), JSON_ALLOW_NUL, &jerr);
 			if (!v) {
-				snprintf(detail, sizeof(detail), "malformed JSON at column %d: %s",
-					 jerr.column, jerr.text);
+				snprintf(detail, detlen, "malformed JSON at column %d: %s", jerr.column,
+					 jerr.text);
 				reject(st, index++, detail);
 				continue;
 			}
@@ -130,14 +160,14 @@ static enum http_result parse_body(struct http_req *r, struct ingest_state *st, 
 	} else {
 		json_t *v = json_loadb(body, len, JSON_ALLOW_NUL, &jerr);
 		if (!v) {
-			snprintf(detail, sizeof(detail), "line %d, column %d (position %d): %s",
-				 jerr.line, jerr.column, jerr.position, jerr.text);
-			return http_reply_error(r, 400, "malformed JSON", detail);
+			snprintf(detail, detlen, "line %d, column %d (position %d): %s", jerr.line,
+				 jerr.column, jerr.position, jerr.text);
+			return 400;
 		}
 		size_t n = json_is_array(v) ? json_array_size(v) : 1;
 		if (!(st->job.ev = calloc(n ? n : 1, sizeof(*st->job.ev)))) {
 			json_decref(v);
-			return http_reply_error(r, 500, "out of memory", NULL);
+			return 500;
 		}
 		if (json_is_array(v)) {
 			for (size_t i = 0; i < n && rc == 0; i++) {
@@ -154,9 +184,11 @@ static enum http_result parse_body(struct http_req *r, struct ingest_state *st, 
 		}
 		json_decref(v);
 	}
-	if (rc < 0)
-		return http_reply_error(r, 500, "internal error", siem_strerror(rc));
-	return HTTP_SUSPENDED;
+	if (rc < 0) {
+		snprintf(detail, detlen, "%s", siem_strerror(rc));
+		return 500;
+	}
+	return 0;
 }
 
 static json_t *result_body(struct ingest_state *st)
@@ -164,8 +196,8 @@ static json_t *result_body(struct ingest_state *st)
 	json_t *o = json_object();
 	json_object_set_new(o, "accepted", json_integer((json_int_t)st->job.accepted));
 	json_object_set_new(o, "duplicates", json_integer((json_int_t)st->job.duplicates));
-	json_object_set(o, "rejected", st->rejected);
-	if (st->nrejected > json_array_size(st->rejected))
+	json_object_set_new(o, "rejected", rejected_json(st));
+	if (st->nrejected > st->nlisted)
 		json_object_set_new(o, "rejected_total", json_integer((json_int_t)st->nrejected));
 	return o;
 }
@@ -192,43 +224,73 @@ static enum http_result finish(struct http_req *r, struct ingest_state *st)
 	return http_reply_json(r, 200, result_body(st));
 }
 
+/* On a parser thread: parse, normalize, hand the events to the writer. Whatever happens,
+ * the request is resumed exactly once: here on failure, by the writer after its commit. */
+static void parse_task(struct task *t)
+{
+	struct ingest_state *st = (struct ingest_state *)(void *)((char *)t - offsetof(struct ingest_state, task));
+	struct http_req *r = st->req;
+
+	/* Every JSON value of the body lives in this thread's scratch region and is dropped
+	 * before parse_body returns; the events keep only copies in st->arena. */
+	jsonalloc_begin();
+	st->status = parse_body(r, st, st->source, st->detail, sizeof(st->detail));
+	jsonalloc_end();
+	if (st->status == 0 && st->job.n == 0)
+		st->status = 422;
+	if (st->status == 0 && !(st->job.dup = calloc(st->job.n, sizeof(bool))))
+		st->status = 500;
+	if (st->status) {
+		http_resume(r);
+		return;
+	}
+	st->job.done = job_done;
+	st->job.ctx = st;
+	/* Once the job is queued the writer owns the request: it may be answered and freed
+	 * before pipeline_submit even returns, so st is touched only on failure. */
+	int rc = pipeline_submit(api_ctx->pipeline, &st->job);
+	if (rc < 0) {
+		st->submit_rc = rc;
+		http_resume(r);
+	}
+}
+
 enum http_result api_ingest(struct http_req *r)
 {
 	struct ingest_state *st = http_state(r);
-	if (st)
+	if (st) {
+		if (st->status == 400)
+			return http_reply_error(r, 400, "malformed JSON", st->detail);
+		if (st->status == 422) {
+			json_t *o = result_body(st);
+			json_object_set_new(o, "error", json_string("no valid event"));
+			json_object_set_new(o, "detail", st->nlisted ? json_string(st->rejected[0].error)
+								     : json_null());
+			return http_reply_json(r, 422, o);
+		}
+		if (st->status)
+			return http_reply_error(r, st->status, "internal error", st->detail);
 		return finish(r, st);
+	}
 
 	if (!(st = calloc(1, sizeof(*st))))
 		return http_reply_error(r, 500, "out of memory", NULL);
 	http_set_state(r, st, state_free);
 	st->req = r;
 	arena_init(&st->arena, 0);
-	st->rejected = json_array();
-
+	st->ndjson = is_ndjson(r);
 	char source[160];
 	snprintf(source, sizeof(source), "http:%s", http_identity(r));
-	if (parse_body(r, st, source) == HTTP_DONE)
-		return HTTP_DONE;
-	/* parse_body pointed sources at the stack buffer: copy once into the arena. */
-	const char *src = arena_strndup(&st->arena, source, strlen(source));
-	for (size_t i = 0; i < st->job.n; i++)
-		if (st->job.ev[i].source.p == source)
-			st->job.ev[i].source.p = src;
-
-	if (st->job.n == 0) {
-		json_t *o = result_body(st);
-		json_object_set_new(o, "error", json_string("no valid event"));
-		json_t *first = json_array_get(st->rejected, 0);
-		json_object_set(o, "detail", first ? json_object_get(first, "error") : json_null());
-		return http_reply_json(r, 422, o);
-	}
-	if (!(st->job.dup = calloc(st->job.n, sizeof(bool))))
+	if (!(st->source = arena_strndup(&st->arena, source, strlen(source))))
 		return http_reply_error(r, 500, "out of memory", NULL);
-	st->job.done = job_done;
-	st->job.ctx = st;
-	/* Suspend before submitting: the writer may resume us before we return. */
+
+	/* Suspend before handing over: the other threads may resume us before we return. */
+	st->task.run = parse_task;
 	http_suspend(r);
-	if ((st->submit_rc = pipeline_submit(api_ctx->pipeline, &st->job)) < 0)
+	int rc = taskpool_submit(api_ctx->parsers, &st->task);
+	if (rc < 0) {
+		st->submit_rc = rc;
 		http_resume(r);
+	}
 	return HTTP_SUSPENDED;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/config.h"
 
@@ -302,7 +303,8 @@ int64_t config_int(const struct config *c, const char *name)
 bool config_flag(const struct config *c, const char *name)
 {
 	const char *v = config_str(c, name);
-	return v && *v && strcmp(v, "0") != 0 && strcmp(v, "false") != 0 && strcmp(v, "no") != 0;
+	return v && *v && strcmp(v, "0") != 0 && strcasecmp(v, "false") != 0 &&
+	       strcasecmp(v, "no") != 0 && strcasecmp(v, "off") != 0;
 }
 
 void config_usage(const struct opt_def *defs, size_t n, FILE *out)

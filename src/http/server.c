@@ -178,20 +178,20 @@ static enum http_result send_text(struct http_req *r, unsigned status, char *tex
 
 enum http_result http_reply_json(struct http_req *r, unsigned status, json_t *body)
 {
-	char *text = json_dumps(body, JSON_COMPACT);
+	/* Into a malloc'd buffer (MHD frees it), with a newline that makes curl output
+	 * readable. */
+	size_t n = body ? json_dumpb(body, NULL, 0, JSON_COMPACT) : 0;
+	char *text = n ? malloc(n + 1) : NULL;
+	if (text && json_dumpb(body, text, n, JSON_COMPACT) != n) {
+		free(text);
+		text = NULL;
+	}
 	json_decref(body);
 	if (!text) {
-		static const char oom[] = "{\"error\":\"out of memory\"}";
+		static const char oom[] = "{\"error\":\"out of memory\"}\n";
 		return send_text(r, 500, strdup(oom), sizeof(oom) - 1);
 	}
-	size_t n = strlen(text);
-	/* A trailing newline makes curl output readable. */
-	char *t = realloc(text, n + 2);
-	if (t) {
-		t[n++] = '\n';
-		t[n] = '\0';
-		text = t;
-	}
+	text[n++] = '\n';
 	return send_text(r, status, text, n);
 }
 

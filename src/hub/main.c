@@ -13,6 +13,8 @@
 #include "auth/auth.h"
 #include "core/config.h"
 #include "core/err.h"
+#include "core/jsonalloc.h"
+#include "core/taskpool.h"
 #include "core/log.h"
 #include "http/http.h"
 #include "hub/pipeline.h"
@@ -40,8 +42,10 @@ static const struct opt_def serve_opts[] = {
 	{ "segment-rows", "SIEM_SEGMENT_ROWS", OPT_INT, "2000000", "N",
 	  "events per store segment", false, 1000, 1000000000 },
 	{ "cache-mb", "SIEM_CACHE_MB", OPT_INT, "64", "MB", "writer page cache", false, 1, 65536 },
-	{ "http-threads", "SIEM_HTTP_THREADS", OPT_INT, "2", "N", "HTTP worker threads", false, 1,
+	{ "http-threads", "SIEM_HTTP_THREADS", OPT_INT, "2", "N", "HTTP listener threads", false, 1,
 	  64 },
+	{ "parse-threads", "SIEM_PARSE_THREADS", OPT_INT, "0", "N",
+	  "threads that parse request bodies (0: one per CPU)", false, 0, 64 },
 	{ "max-conns", "SIEM_MAX_CONNS", OPT_INT, "1024", "N", "concurrent connections", false, 1,
 	  100000 },
 	{ "conn-timeout", "SIEM_CONN_TIMEOUT", OPT_DURATION, "60s", "DURATION",
@@ -174,8 +178,8 @@ static int setup_jwt(struct api *a, struct store *s)
 	int rc;
 	if (env && *env) {
 		size_t n = strlen(env);
-		if (n < 16) {
-			log_error("hub", "SIEM_JWT_SECRET must be at least 16 bytes");
+		if (n < 32) {
+			log_error("hub", "SIEM_JWT_SECRET must be at least 32 bytes");
 			return -EINVAL;
 		}
 		if (n > sizeof(a->jwt_key))
@@ -271,6 +275,14 @@ static int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	a.pipeline = p;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned nparse = (unsigned)config_int(&c, "parse-threads");
+	if (nparse == 0)
+		nparse = ncpu > 0 ? (unsigned)ncpu : 2;
+	if ((rc = taskpool_start(&a.parsers, nparse, 4096)) < 0) {
+		log_error("hub", "cannot start the parser threads: %s", siem_strerror(rc));
+		goto out;
+	}
 	api_ctx = &a;
 
 	struct http_config hc = {
@@ -318,6 +330,7 @@ static int cmd_serve(int argc, char **argv)
 out:
 	if (rc < 0)
 		log_error("hub", "cannot start: %s", siem_strerror(rc));
+	taskpool_stop(a.parsers);
 	pipeline_stop(p);
 	http_stop(srv);
 	api_release(&a);
@@ -431,10 +444,12 @@ static int cmd_keys(int argc, char **argv)
 			json_t *k;
 			json_array_foreach(keys, i, k)
 			{
-				char *line = json_dumps(k, JSON_COMPACT);
-				if (line)
+				char line[1024];
+				size_t n = json_dumpb(k, line, sizeof(line) - 1, JSON_COMPACT);
+				if (n < sizeof(line)) {
+					line[n] = '\0';
 					printf("%s\n", line);
-				free(line);
+				}
 			}
 			code = 0;
 		}
@@ -463,6 +478,7 @@ out:
 
 int main(int argc, char **argv)
 {
+	jsonalloc_install();
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

@@ -1,4 +1,5 @@
 /* facets.c — in-memory aggregation of distinct-value counts, flushed per transaction. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
@@ -9,13 +10,14 @@ enum { F_APP, F_EVENT_TYPE, F_HOST, F_APP_EVENT_TYPE };
 
 int facets_init(struct facets *f, sqlite3 *writer)
 {
+	facets_release(f);
 	memset(f->slot, 0, sizeof(f->slot));
 	f->db = writer;
 	f->used = 0;
 	arena_init(&f->arena, 0);
 	if (sqlite3_prepare_v3(writer,
-			       "INSERT INTO facets(seg, field, value, count) VALUES(?,?,?,?)"
-			       " ON CONFLICT(seg, field, value) DO UPDATE SET count = count + excluded.count",
+			       "INSERT INTO facets(field, value, count) VALUES(?,?,?)"
+			       " ON CONFLICT(field, value) DO UPDATE SET count = count + excluded.count",
 			       -1, SQLITE_PREPARE_PERSISTENT, &f->upsert, NULL) != SQLITE_OK) {
 		log_error("store", "facets: %s", sqlite3_errmsg(writer));
 		return SIEM_ESQL;
@@ -38,9 +40,9 @@ void facets_reset(struct facets *f)
 	arena_reset(&f->arena);
 }
 
-static uint64_t hash(int64_t seg, int field, const char *p, size_t n)
+static uint64_t hash(int field, const char *p, size_t n)
 {
-	uint64_t h = 1469598103934665603ULL ^ (uint64_t)seg ^ ((uint64_t)field << 56);
+	uint64_t h = 1469598103934665603ULL ^ ((uint64_t)field << 56);
 	for (size_t i = 0; i < n; i++) {
 		h ^= (unsigned char)p[i];
 		h *= 1099511628211ULL;
@@ -48,7 +50,7 @@ static uint64_t hash(int64_t seg, int field, const char *p, size_t n)
 	return h;
 }
 
-static int bump(struct facets *f, int64_t seg, int field, const char *p, size_t n)
+static int bump(struct facets *f, int field, const char *p, size_t n)
 {
 	int rc;
 	if (f->used >= FACETS_SLOTS * 3 / 4) {
@@ -56,43 +58,42 @@ static int bump(struct facets *f, int64_t seg, int field, const char *p, size_t 
 			return rc;
 		facets_reset(f);
 	}
-	size_t i = hash(seg, field, p, n) & (FACETS_SLOTS - 1);
+	size_t i = hash(field, p, n) & (FACETS_SLOTS - 1);
 	for (;; i = (i + 1) & (FACETS_SLOTS - 1)) {
 		struct facet_entry *e = &f->slot[i];
 		if (!e->value) {
 			if (!(e->value = arena_strndup(&f->arena, p, n)))
 				return -ENOMEM;
-			e->seg = seg;
 			e->field = field;
 			e->n = n;
 			e->count = 1;
 			f->used++;
 			return 0;
 		}
-		if (e->seg == seg && e->field == field && e->n == n && memcmp(e->value, p, n) == 0) {
+		if (e->field == field && e->n == n && memcmp(e->value, p, n) == 0) {
 			e->count++;
 			return 0;
 		}
 	}
 }
 
-int facets_add(struct facets *f, int64_t seg, const struct event *ev)
+int facets_add(struct facets *f, const struct event *ev)
 {
 	int rc = 0;
 	char buf[2 * EV_CAP_SHORT + 2];
-	if (ev->app.p && (rc = bump(f, seg, F_APP, ev->app.p, ev->app.n)) < 0)
+	if (ev->app.p && (rc = bump(f, F_APP, ev->app.p, ev->app.n)) < 0)
 		return rc;
-	if (ev->event_type.p && (rc = bump(f, seg, F_EVENT_TYPE, ev->event_type.p, ev->event_type.n)) < 0)
+	if (ev->event_type.p && (rc = bump(f, F_EVENT_TYPE, ev->event_type.p, ev->event_type.n)) < 0)
 		return rc;
 	if (ev->source_host.p &&
-	    (rc = bump(f, seg, F_HOST, ev->source_host.p, ev->source_host.n)) < 0)
+	    (rc = bump(f, F_HOST, ev->source_host.p, ev->source_host.n)) < 0)
 		return rc;
 	if (ev->app.p && ev->event_type.p && ev->app.n + ev->event_type.n + 1 <= sizeof(buf)) {
 		/* "app\x1fevent_type": event types per app, read by prefix. */
 		memcpy(buf, ev->app.p, ev->app.n);
 		buf[ev->app.n] = '\x1f';
 		memcpy(buf + ev->app.n + 1, ev->event_type.p, ev->event_type.n);
-		rc = bump(f, seg, F_APP_EVENT_TYPE, buf, ev->app.n + 1 + ev->event_type.n);
+		rc = bump(f, F_APP_EVENT_TYPE, buf, ev->app.n + 1 + ev->event_type.n);
 	}
 	return rc;
 }
@@ -103,10 +104,9 @@ int facets_flush(struct facets *f)
 		struct facet_entry *e = &f->slot[i];
 		if (!e->value)
 			continue;
-		sqlite3_bind_int64(f->upsert, 1, e->seg);
-		sqlite3_bind_int(f->upsert, 2, e->field);
-		sqlite3_bind_text(f->upsert, 3, e->value, (int)e->n, SQLITE_STATIC);
-		sqlite3_bind_int64(f->upsert, 4, e->count);
+		sqlite3_bind_int(f->upsert, 1, e->field);
+		sqlite3_bind_text(f->upsert, 2, e->value, (int)e->n, SQLITE_STATIC);
+		sqlite3_bind_int64(f->upsert, 3, e->count);
 		int r = sqlite3_step(f->upsert);
 		sqlite3_reset(f->upsert);
 		if (r != SQLITE_DONE) {
@@ -118,13 +118,12 @@ int facets_flush(struct facets *f)
 	return 0;
 }
 
-int facets_query(sqlite3 *db, enum store_distinct_field field, const char *app, json_t *out)
+int facets_query(sqlite3 *db, enum store_distinct_field field, const char *app, json_t *acc)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = 0;
 	char lo[EV_CAP_SHORT + 2], hi[EV_CAP_SHORT + 2];
-	const char *sql = "SELECT value, sum(count) AS c FROM facets WHERE field = ?"
-			  " GROUP BY value ORDER BY c DESC, value";
+	const char *sql = "SELECT value, count FROM facets WHERE field = ?";
 	int f = field == DISTINCT_APP ? F_APP : field == DISTINCT_HOST ? F_HOST : F_EVENT_TYPE;
 	size_t skip = 0;
 	if (field == DISTINCT_EVENT_TYPE && app) {
@@ -132,8 +131,7 @@ int facets_query(sqlite3 *db, enum store_distinct_field field, const char *app, 
 		if (n > EV_CAP_SHORT)
 			return 0; /* no stored app is that long */
 		f = F_APP_EVENT_TYPE;
-		sql = "SELECT value, sum(count) AS c FROM facets WHERE field = ? AND value >= ?"
-		      " AND value < ? GROUP BY value ORDER BY c DESC, value";
+		sql = "SELECT value, count FROM facets WHERE field = ? AND value >= ? AND value < ?";
 		memcpy(lo, app, n);
 		memcpy(hi, app, n);
 		lo[n] = '\x1f';
@@ -156,10 +154,11 @@ int facets_query(sqlite3 *db, enum store_distinct_field field, const char *app, 
 		int n = sqlite3_column_bytes(st, 0);
 		if (!v || (size_t)n < skip)
 			continue;
-		json_t *o = json_object();
-		json_object_set_new(o, "value", json_stringn(v + skip, (size_t)n - skip));
-		json_object_set_new(o, "count", json_integer(sqlite3_column_int64(st, 1)));
-		json_array_append_new(out, o);
+		/* Keys with their length: a value may hold NUL bytes. */
+		size_t kn = (size_t)n - skip;
+		json_t *cur = json_object_getn(acc, v + skip, kn);
+		json_int_t c = sqlite3_column_int64(st, 1) + (cur ? json_integer_value(cur) : 0);
+		json_object_setn_new(acc, v + skip, kn, json_integer(c));
 	}
 	if (r != SQLITE_DONE) {
 		log_error("store", "facets query: %s", sqlite3_errmsg(db));
@@ -169,13 +168,41 @@ int facets_query(sqlite3 *db, enum store_distinct_field field, const char *app, 
 	return rc;
 }
 
-int facets_drop_segment(sqlite3 *writer, int64_t seg)
+static int by_count(const void *a, const void *b)
 {
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(writer, "DELETE FROM facets WHERE seg = ?", -1, &st, NULL) != SQLITE_OK)
-		return SIEM_ESQL;
-	sqlite3_bind_int64(st, 1, seg);
-	int r = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return r == SQLITE_DONE ? 0 : SIEM_ESQL;
+	json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	json_int_t cx = json_integer_value(json_object_get(x, "count"));
+	json_int_t cy = json_integer_value(json_object_get(y, "count"));
+	if (cx != cy)
+		return cx > cy ? -1 : 1;
+	json_t *vx = json_object_get(x, "value"), *vy = json_object_get(y, "value");
+	size_t nx = json_string_length(vx), ny = json_string_length(vy);
+	int c = memcmp(json_string_value(vx), json_string_value(vy), nx < ny ? nx : ny);
+	return c ? c : (nx > ny) - (nx < ny);
+}
+
+json_t *facets_sorted(json_t *acc)
+{
+	size_t n = json_object_size(acc), i = 0;
+	json_t **items = calloc(n ? n : 1, sizeof(*items));
+	json_t *out = json_array();
+	const char *k;
+	json_t *v;
+	if (!items || !out) {
+		free(items);
+		json_decref(out);
+		return NULL;
+	}
+	json_object_foreach(acc, k, v)
+	{
+		json_t *o = json_object();
+		json_object_set_new(o, "value", json_stringn(k, json_object_iter_key_len(json_object_key_to_iter(k))));
+		json_object_set(o, "count", v);
+		items[i++] = o;
+	}
+	qsort(items, i, sizeof(*items), by_count);
+	for (size_t j = 0; j < i; j++)
+		json_array_append_new(out, items[j]);
+	free(items);
+	return out;
 }

@@ -1,6 +1,6 @@
-/* facets.h — per-segment counts of distinct apps, hosts and event types, aggregated in
+/* facets.h — counts of distinct apps, hosts and event types per segment, aggregated in
  * memory during a write transaction and upserted once at commit, so that /apps, /hosts and
- * /event-types read a few rows instead of scanning events. */
+ * /event-types read a few rows per segment instead of scanning events. */
 #ifndef SIEM_FACETS_H
 #define SIEM_FACETS_H
 
@@ -16,7 +16,6 @@
 #define FACETS_SLOTS 4096
 
 struct facet_entry {
-	int64_t seg;
 	int field;
 	const char *value;
 	size_t n;
@@ -31,15 +30,16 @@ struct facets {
 	struct facet_entry slot[FACETS_SLOTS];
 };
 
+/* Prepare against a segment file's writer connection (again after each new segment). */
 int facets_init(struct facets *f, sqlite3 *writer);
 void facets_release(struct facets *f);
 void facets_reset(struct facets *f);
-int facets_add(struct facets *f, int64_t seg, const struct event *ev);
+int facets_add(struct facets *f, const struct event *ev);
 /* Write the aggregated counts (inside the writer's transaction). */
 int facets_flush(struct facets *f);
-/* Distinct values of a field over all segments, most frequent first. */
-int facets_query(sqlite3 *db, enum store_distinct_field field, const char *app, json_t *out);
-/* Drop the counts of a removed segment (inside the writer's transaction). */
-int facets_drop_segment(sqlite3 *writer, int64_t seg);
+/* Add one segment's counts of a field into acc, a JSON object value -> count. */
+int facets_query(sqlite3 *db, enum store_distinct_field field, const char *app, json_t *acc);
+/* acc as [{"value", "count"}], most frequent first, then by value. */
+json_t *facets_sorted(json_t *acc);
 
 #endif

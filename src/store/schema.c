@@ -1,45 +1,55 @@
-/* schema.c — the embedded store's tables. Events live in segments ev_<n>, each with its
- * own small indices, so the indices being written stay in cache however large the store
- * grows; queries and retention work segment by segment. */
+/* schema.c — the embedded store's tables. Events live in segment files: ingest writes the
+ * active one with only its time and event_id indices; once full it is sealed and the query
+ * indices and the text index are built in bulk in the background. Indices being written
+ * therefore stay small and in cache however large the store grows, and retention deletes
+ * whole files. */
 #include "schema.h"
 
 const char *const schema_migrations[] = {
 	/* 0 -> 1 */
 	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-	"CREATE TABLE segments(id INTEGER PRIMARY KEY, min_ts INTEGER NOT NULL,"
-	" max_ts INTEGER NOT NULL, rows INTEGER NOT NULL DEFAULT 0,"
-	" sealed INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);"
-	"CREATE TABLE file_offsets(path TEXT PRIMARY KEY, dev INTEGER NOT NULL,"
-	" ino INTEGER NOT NULL, offset INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
 	"CREATE TABLE api_keys(id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
 	" hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL, last_seen INTEGER,"
 	" revoked INTEGER NOT NULL DEFAULT 0);"
 	"CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
 	" role TEXT NOT NULL, hash TEXT NOT NULL, created_at INTEGER NOT NULL);"
 	"CREATE TABLE audit_log(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, actor TEXT NOT NULL,"
-	" client TEXT, action TEXT NOT NULL, object TEXT, detail TEXT);"
-	"CREATE TABLE dead_letters(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
-	" source TEXT NOT NULL, source_file TEXT, source_offset INTEGER, reason TEXT NOT NULL,"
-	" raw BLOB);"
-	"CREATE INDEX dead_letters_ts ON dead_letters(ts);"
-	"CREATE TABLE facets(seg INTEGER NOT NULL, field INTEGER NOT NULL, value TEXT NOT NULL,"
-	" count INTEGER NOT NULL, PRIMARY KEY(seg, field, value)) WITHOUT ROWID;",
+	" client TEXT, action TEXT NOT NULL, object TEXT, detail TEXT);",
 };
 
 const int schema_version = (int)(sizeof(schema_migrations) / sizeof(schema_migrations[0]));
 
-const char *const segment_ddl =
-	"CREATE TABLE ev_%1$lld(seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, id BLOB NOT NULL,"
+const char *const segment_schema =
+	"CREATE TABLE segment(id INTEGER PRIMARY KEY, min_ts INTEGER NOT NULL,"
+	" max_ts INTEGER NOT NULL, rows INTEGER NOT NULL, state INTEGER NOT NULL,"
+	" created_at INTEGER NOT NULL);"
+	"CREATE TABLE events(seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, id BLOB NOT NULL,"
 	" received_at INTEGER NOT NULL, host TEXT, os_type TEXT, event_type TEXT,"
 	" severity INTEGER, level TEXT, ip BLOB, user TEXT, app TEXT, message TEXT, raw TEXT,"
 	" request_id TEXT, user_agent TEXT, http_method TEXT, http_path TEXT,"
 	" http_status INTEGER, latency_ms REAL, error_type TEXT, data TEXT, source TEXT,"
 	" source_file TEXT, source_offset INTEGER, flags INTEGER NOT NULL);"
-	"CREATE UNIQUE INDEX ev_%1$lld_id ON ev_%1$lld(id);"
-	"CREATE INDEX ev_%1$lld_ts ON ev_%1$lld(ts);"
-	"CREATE INDEX ev_%1$lld_type ON ev_%1$lld(event_type, ts);"
-	"CREATE INDEX ev_%1$lld_ip ON ev_%1$lld(ip, ts);"
-	"CREATE INDEX ev_%1$lld_app ON ev_%1$lld(app, ts);"
-	"CREATE INDEX ev_%1$lld_user ON ev_%1$lld(user, ts);"
-	"CREATE INDEX ev_%1$lld_req ON ev_%1$lld(request_id) WHERE request_id IS NOT NULL;"
-	"CREATE VIRTUAL TABLE ev_%1$lld_fts USING fts5(txt, content='', detail='none');";
+	"CREATE INDEX events_ts ON events(ts);"
+	"CREATE TABLE file_offsets(path TEXT PRIMARY KEY, dev INTEGER NOT NULL,"
+	" ino INTEGER NOT NULL, offset INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+	"CREATE TABLE facets(field INTEGER NOT NULL, value TEXT NOT NULL, count INTEGER NOT NULL,"
+	" PRIMARY KEY(field, value)) WITHOUT ROWID;"
+	"CREATE TABLE dead_letters(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
+	" source TEXT NOT NULL, source_file TEXT, source_offset INTEGER, reason TEXT NOT NULL,"
+	" raw BLOB);";
+
+const char *const segment_index_ddl =
+	"CREATE INDEX IF NOT EXISTS events_id ON events(id);"
+	"CREATE INDEX IF NOT EXISTS events_type ON events(event_type, ts);"
+	"CREATE INDEX IF NOT EXISTS events_ip ON events(ip, ts);"
+	"CREATE INDEX IF NOT EXISTS events_app ON events(app, ts);"
+	"CREATE INDEX IF NOT EXISTS events_user ON events(user, ts);"
+	"CREATE INDEX IF NOT EXISTS events_req ON events(request_id)"
+	" WHERE request_id IS NOT NULL;"
+	"DROP TABLE IF EXISTS events_fts;"
+	"CREATE VIRTUAL TABLE events_fts USING fts5(txt, content='', detail='none');"
+	"INSERT INTO events_fts(rowid, txt)"
+	" SELECT seq, siem_fts_text(message, raw, http_path) FROM events;"
+	"INSERT INTO events_fts(events_fts) VALUES('optimize');"
+	"PRAGMA analysis_limit=1000;"
+	"ANALYZE;";

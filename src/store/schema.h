@@ -1,13 +1,16 @@
-/* schema.h — SQL for the embedded store: migrations of the main tables and the DDL of one
- * events segment. Kept apart from the code that runs it. */
+/* schema.h — SQL for the embedded store: migrations of the main database (hub state) and
+ * the DDL of a segment file (events and what must commit with them). */
 #ifndef SIEM_SCHEMA_H
 #define SIEM_SCHEMA_H
 
-/* migrations[i] brings the schema from version i to i + 1. */
+/* main database: migrations[i] brings the schema from version i to i + 1. */
 extern const char *const schema_migrations[];
 extern const int schema_version;
 
-/* DDL of segment N: printf format with the segment number in every %1$lld. */
-extern const char *const segment_ddl;
+/* A new segment file: events with the one index ingest keeps up (time; event_ids of the
+ * active segment are checked in memory), plus the tables that commit with the events. */
+extern const char *const segment_schema;
+/* Run on a sealed segment by the background indexer: the query indices and text index. */
+extern const char *const segment_index_ddl;
 
 #endif

@@ -14,10 +14,11 @@
 struct store;
 
 struct store_config {
-	const char *dir;        /* directory of the embedded store (created if missing) */
-	int64_t segment_rows;   /* rows per events segment before a new one starts */
-	int cache_mb;           /* page cache of the writer connection */
-	int readers;            /* read connections kept open */
+	const char *dir;          /* main database file; segments go to "<dir>-segments/" */
+	int64_t segment_rows;     /* events per segment before a new one starts */
+	int64_t segment_max_age_s; /* a segment older than this is sealed too */
+	int cache_mb;             /* page cache of the writer connection */
+	int readers;              /* unused by SQLite: readers are pooled per segment */
 };
 
 void store_config_defaults(struct store_config *cfg);
@@ -96,6 +97,7 @@ int store_key_touch(struct store *s, int64_t id, int64_t now_us);
 /* Health: can the store be written, how many events, how many segments. */
 struct store_stats {
 	int64_t events, segments, last_commit_us;
+	int64_t unindexed; /* sealed segments waiting for their query indices */
 };
 int store_stats(struct store *s, struct store_stats *st);
 

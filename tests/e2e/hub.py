@@ -38,6 +38,8 @@ LISTEN_RE = re.compile(r"minisiem: listening on http://127\.0\.0\.1:(\d+)/")
 PASSWORD_RE = re.compile(r"minisiem: first run: admin password: (\S+)")
 
 _lock = threading.Lock()
+_aborted = False  # set by the runner's suite deadline: no new hub starts after it
+_start_timeouts = 0  # hubs that never printed the listening line; after two, wait less
 _live = {}  # pid -> Popen of every hub process still running
 _all_hubs = []  # every Hub ever created (for cleanup at exit)
 _touched = []  # hubs involved in the current test (the runner prints their stderr)
@@ -177,6 +179,7 @@ class Hub:
         self.stdout_path = self.stderr_path = None
         self.last_stderr = ""  # kept after the temp dir is gone, for the failure report
         self.returncode = None
+        self.stop_timeout = STOP_DEADLINE  # used by stop() and close() unless given
         with _lock:
             _all_hubs.append(self)
             _touched.append(self)
@@ -184,7 +187,12 @@ class Hub:
     # ---- lifecycle ----
 
     def start(self, timeout=START_DEADLINE):
+        global _start_timeouts
         assert self.proc is None, "hub already running"
+        if _aborted:
+            raise AssertionError("suite deadline passed: no more hubs are started")
+        if _start_timeouts >= 2:
+            timeout = min(timeout, 5.0)
         self.runs += 1
         self.stdout_path = os.path.join(self.tmpdir, "hub-%d.stdout" % self.runs)
         self.stderr_path = os.path.join(self.tmpdir, "hub-%d.stderr" % self.runs)
@@ -215,6 +223,7 @@ class Hub:
             self.port = wait_for(listening, timeout, "the hub's listening line")
         except AssertionError:
             if self.proc.poll() is None:
+                _start_timeouts += 1
                 self.kill()
             else:
                 self._reap(self.proc)
@@ -246,8 +255,9 @@ class Hub:
     def signal(self, sig):
         os.kill(self.proc.pid, sig)
 
-    def wait_exit(self, timeout=STOP_DEADLINE, check=True):
+    def wait_exit(self, timeout=None, check=True):
         """Wait for a signalled hub to exit; check exit code 0 and no sanitizer report."""
+        timeout = timeout or self.stop_timeout
         proc = self.proc
         try:
             proc.wait(timeout)
@@ -265,7 +275,7 @@ class Hub:
                                      % (self.returncode, tail(self.last_stderr)))
         return self.returncode
 
-    def stop(self, timeout=STOP_DEADLINE, check=True):
+    def stop(self, timeout=None, check=True):
         if self.proc is None:
             return self.returncode
         if self.proc.poll() is None:
@@ -309,6 +319,9 @@ class Hub:
         raise exc
 
     def connection(self, timeout=HTTP_TIMEOUT):
+        if self.proc is None and self.port is not None:
+            raise AssertionError("hub is not running (it exited with %s earlier; see the first "
+                                 "failure that used it)" % self.returncode)
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
     def request(self, method, path, body=None, headers=None, timeout=HTTP_TIMEOUT):
@@ -439,6 +452,13 @@ def begin_test():
 def touched_hubs():
     with _lock:
         return list(_touched)
+
+
+def abort():
+    """The suite ran out of time: kill every hub and refuse to start new ones."""
+    global _aborted
+    _aborted = True
+    kill_all()
 
 
 def kill_all():

@@ -338,10 +338,10 @@ class CliExitCodes(HubCase):
 
 
 class JwtSecretSetting(HubCase):
-    def test_short_jwt_secret_is_refused_at_start_or_works(self):
-        # A weak SIEM_JWT_SECRET may be refused at start-up (exit 1 or 2, with a reason), but a
-        # hub that starts must then be able to log people in: never a 500 on every login.
-        h = self.own_hub(start=False, env={"SIEM_JWT_SECRET": "short-secret"})
+    def check_secret(self, secret):
+        # A weak SIEM_JWT_SECRET may be refused at start-up (exit 1 or 2, with a reason), but
+        # a hub that starts must then be able to log people in: never a 500 on every login.
+        h = self.own_hub(start=False, env={"SIEM_JWT_SECRET": secret})
         try:
             h.start()
         except AssertionError as e:
@@ -349,6 +349,18 @@ class JwtSecretSetting(HubCase):
             self.assertIn("SIEM_JWT_SECRET", h.stderr() + H.read_text(h.stdout_path))
             return
         status, _, body = h.request("POST", "/auth/login", {"password": h.admin_password})
-        self.assertEqual(status, 200, "hub started with a short secret but login gives %r" % (body,))
+        self.assertEqual(status, 200, "hub started with a %d-byte SIEM_JWT_SECRET but login "
+                         "answers %r" % (len(secret), body))
         status, _, body = h.get("/auth/me", token=body["access_token"])
+        self.assertEqual(status, 200, body)
+
+    def test_12_byte_jwt_secret_refused_at_start_or_works(self):
+        self.check_secret("short-secret")
+
+    def test_24_byte_jwt_secret_refused_at_start_or_works(self):
+        self.check_secret("twenty-four-byte-secret!")
+
+    def test_32_byte_jwt_secret_works(self):
+        h = self.own_hub(env={"SIEM_JWT_SECRET": "x" * 32})
+        status, _, body = h.request("POST", "/auth/login", {"password": h.admin_password})
         self.assertEqual(status, 200, body)

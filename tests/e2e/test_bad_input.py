@@ -11,6 +11,7 @@ import socket
 from hub import API_KEY, HubCase, event_uuid
 
 MAX_BODY = 65536
+STOP = 15  # seconds a SIGTERM'd hub may take here
 
 
 def ev(tag, i=0, **kw):
@@ -230,38 +231,6 @@ class BadInput(HubCase):
         self.assertEqual(status, 413, data[:200])
         self.assertIn("error", json.loads(data))
 
-    def chunked(self, payload, chunk=4096):
-        """POST payload with chunked transfer encoding; stops sending once the hub answers."""
-        s = socket.create_connection(("127.0.0.1", self.hub.port), timeout=20)
-        try:
-            s.sendall(b"POST /ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                      b"X-API-Key: " + API_KEY.encode() + b"\r\nTransfer-Encoding: chunked\r\n\r\n")
-            try:
-                for i in range(0, len(payload), chunk):
-                    if select.select([s], [], [], 0)[0]:
-                        break  # an early answer is waiting
-                    part = payload[i:i + chunk]
-                    s.sendall(b"%x\r\n" % len(part) + part + b"\r\n")
-                else:
-                    s.sendall(b"0\r\n\r\n")
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the hub answered and closed; read its answer
-            resp = http.client.HTTPResponse(s)
-            resp.begin()
-            return resp.status, resp.headers, json.loads(resp.read())
-        finally:
-            s.close()
-
-    def test_chunked_body_over_max_body_is_413(self):
-        payload = json.dumps([ev("chunkbig", i, message="y" * 1000) for i in range(80)]).encode()
-        self.assertGreater(len(payload), MAX_BODY)
-        self.error_body(self.chunked(payload), 413)
-
-    def test_chunked_body_under_max_body_is_accepted(self):
-        good = [ev("chunk", i) for i in range(5)]
-        self.ok(self.chunked(json.dumps(good).encode(), chunk=100), 5, (),
-                [e["event_id"] for e in good])
-
     def test_gzip_bomb_is_413(self):
         bomb = gzip.compress(b"[" + b" " * (20 * 1024 * 1024) + b"]", 9)
         self.assertLess(len(bomb), MAX_BODY)
@@ -329,6 +298,7 @@ class BadInputMisc(HubCase):
             try:
                 s.sendall(junk)
                 s.shutdown(socket.SHUT_WR)
+                s.settimeout(3)  # the hub may keep an unfinished request open a while
                 while s.recv(65536):
                     pass
             except OSError:
@@ -337,16 +307,69 @@ class BadInputMisc(HubCase):
                 s.close()
         self.assertEqual(self.assertStatus(self.hub.request("GET", "/health"), 200)["status"], "ok")
 
-    def test_client_disconnect_mid_body_does_not_store_anything(self):
+    def test_health_body(self):
+        self.assertEqual(self.assertStatus(self.hub.request("GET", "/health"), 200)["status"], "ok")
+
+
+class Connections(HubCase):
+    """Transfer-level cases, each on its own hub (a stuck connection would otherwise hold
+    up the shared hub's shutdown and blame another test)."""
+
+    def hub(self):
+        h = self.own_hub(args=["--max-body", str(MAX_BODY)])
+        h.stop_timeout = STOP
+        return h
+
+    def chunked(self, hub, payload, chunk=4096):
+        """POST payload with chunked transfer encoding; stops sending once the hub answers."""
+        s = socket.create_connection(("127.0.0.1", hub.port), timeout=20)
+        try:
+            s.sendall(b"POST /ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                      b"X-API-Key: " + API_KEY.encode() + b"\r\nTransfer-Encoding: chunked\r\n\r\n")
+            try:
+                for i in range(0, len(payload), chunk):
+                    if select.select([s], [], [], 0)[0]:
+                        break  # an early answer is waiting
+                    part = payload[i:i + chunk]
+                    s.sendall(b"%x\r\n" % len(part) + part + b"\r\n")
+                else:
+                    s.sendall(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the hub answered and closed; read its answer
+            resp = http.client.HTTPResponse(s)
+            try:
+                resp.begin()
+            except socket.timeout:
+                self.fail("no answer to a chunked body within 20 s")
+            return resp.status, resp.headers, json.loads(resp.read())
+        finally:
+            s.close()
+
+    def test_chunked_body_over_max_body_is_413(self):
+        hub = self.hub()
+        payload = json.dumps([ev("chunkbig", i, message="y" * 1000) for i in range(80)]).encode()
+        self.assertGreater(len(payload), MAX_BODY)
+        status, _, body = self.chunked(hub, payload)
+        self.assertEqual(status, 413, body)
+        self.assertIn("error", body)
+        hub.stop()
+
+    def test_chunked_body_under_max_body_is_accepted(self):
+        hub = self.hub()
+        good = [ev("chunk", i) for i in range(5)]
+        self.assertIngested(self.chunked(hub, json.dumps(good).encode(), chunk=100), 5)
+        self.assertEqual(len(hub.all_events({"app": "badinput"})), 5)
+        hub.stop()
+
+    def test_client_disconnect_mid_body_then_sigterm_exits_promptly(self):
+        hub = self.hub()
         e = ev("disconnect")
         body = json.dumps([e]).encode()
-        s = socket.create_connection(("127.0.0.1", self.hub.port), timeout=10)
+        s = socket.create_connection(("127.0.0.1", hub.port), timeout=10)
         s.sendall(b"POST /ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                   b"X-API-Key: " + API_KEY.encode() + b"\r\nContent-Length: %d\r\n\r\n" % len(body)
                   + body[:-5])
         s.close()
-        self.assertStatus(self.hub.request("GET", "/health"), 200)
-        self.assertEqual(self.hub.get_event(e["event_id"])[0], 404)
-
-    def test_health_body(self):
-        self.assertEqual(self.assertStatus(self.hub.request("GET", "/health"), 200)["status"], "ok")
+        self.assertStatus(hub.request("GET", "/health"), 200)
+        self.assertEqual(hub.get_event(e["event_id"])[0], 404)
+        hub.stop()  # an aborted upload must not hold up shutdown

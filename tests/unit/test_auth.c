@@ -82,7 +82,7 @@ static void test_bcrypt_malformed(void **state)
 		/* $2x$ is the buggy pre-2011 variant: not accepted */
 		"$2x$05$/OK.fbVrR/bpIqNJ5ianF.CE5elHaaO4EbggVDjb8P19RukzXSM3e",
 		"$2b$03$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", /* cost < 4 */
-		"$2b$31$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", /* cost ceiling */
+		"$2b$17$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", /* over our ceiling */
 		"$2b$5$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeWx",
 		"$2b$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOe",   /* short */
 		"$2b$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeWW", /* long */
@@ -110,6 +110,10 @@ static void test_password_empty(void **state)
 	(void)state;
 	assert_int_equal(password_verify(h, ""), SIEM_EAUTH);
 	assert_int_equal(password_verify(h, NULL), SIEM_EAUTH);
+	/* Even against a real hash of "" (crypt_blowfish's vector), "" never logs in. */
+	assert_int_equal(password_verify("$2a$05$CCCCCCCCCCCCCCCCCCCCC.7uG0VCzI2bS7j6ymqJi9CdcdxiRTWNy",
+					 ""),
+			 SIEM_EAUTH);
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	assert_int_equal(password_verify(h, big), SIEM_EAUTH);

@@ -1,0 +1,93 @@
+/* store_int.h — internals shared by the embedded store's files: store_sqlite.c (files,
+ * writer, indexer), store_query.c (readers), store_state.c (hub state). */
+#ifndef SIEM_STORE_INT_H
+#define SIEM_STORE_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "store/facets.h"
+#include "store/idset.h"
+#include "store/store.h"
+
+enum seg_state { SEG_ACTIVE = 0, SEG_SEALED = 1, SEG_INDEXED = 2 };
+
+#define SEG_IDLE_READERS 2
+
+/* One segment file. Fields other than the writer's are guarded by store.seg_mu. */
+struct segment {
+	int64_t id;
+	char *path;
+	int64_t min_ts, max_ts; /* INT64_MAX / INT64_MIN while empty */
+	int64_t rows;
+	int64_t created_us;
+	enum seg_state state;
+	int refs;                 /* queries holding it */
+	sqlite3 *idle[SEG_IDLE_READERS];
+	int nidle;
+	sqlite3 *probe_db;        /* writer only: duplicate probes on a sealed segment */
+	sqlite3_stmt *probe;
+	struct idset *ids;        /* sealed, not yet indexed: its ids (guarded by ids_mu) */
+};
+
+/* A segment as a query sees it: a pinned pointer and the values at snapshot time. */
+struct seg_view {
+	struct segment *seg;
+	int64_t id, min_ts, max_ts, rows;
+	enum seg_state state;
+};
+
+struct store {
+	char *path;     /* main database */
+	char *segdir;   /* "<path>-segments" */
+	int64_t segment_rows, segment_max_age_us;
+	int cache_mb;
+
+	/* writer (one thread) */
+	sqlite3 *w;     /* the active segment */
+	sqlite3_stmt *ins, *seg_upd, *off_upsert;
+	bool in_txn;
+	int64_t next_seq;
+	int64_t txn_min_ts, txn_max_ts, txn_rows;
+	struct facets facets;
+	struct idset ids;          /* the active segment's event_ids; written under ids_mu */
+	pthread_mutex_t ids_mu;
+	uint8_t (*txn_ids)[16];    /* ids added by the open transaction, undone on rollback */
+	size_t ntxn_ids, captxn_ids;
+
+	/* segments, oldest first */
+	pthread_mutex_t seg_mu;
+	pthread_cond_t seg_cv;     /* wakes the indexer */
+	struct segment **segs;
+	size_t nseg, capseg;
+	int64_t events_total;
+	int64_t last_commit_us;
+	bool stopping;
+	pthread_t indexer;
+	bool indexer_started;
+
+	/* main database connection: meta, keys (any thread, serialized) */
+	pthread_mutex_t adm_mu;
+	sqlite3 *adm;
+};
+
+/* The seq of id in segment g from the in-memory ids (active or sealed-not-indexed).
+ * *known is false when g has no such set and its id index must be used. */
+int64_t store_ids_lookup(struct store *s, struct segment *g, const uint8_t id[16], bool *known);
+
+/* Shared helpers (store_sqlite.c). */
+int store_sql_err(sqlite3 *db, const char *what);
+int store_exec(sqlite3 *db, const char *sql);
+int store_open_conn(const char *path, bool readonly, int cache_mb, sqlite3 **out);
+
+/* Pin the segments for a query, newest first; release unpins. */
+int store_snapshot(struct store *s, struct seg_view **out, size_t *n);
+void store_snapshot_release(struct store *s, struct seg_view *v, size_t n);
+/* A read connection to a segment (pooled); put it back after use. */
+int store_reader_get(struct store *s, struct segment *g, sqlite3 **db);
+void store_reader_put(struct store *s, struct segment *g, sqlite3 *db);
+
+#endif

@@ -1,0 +1,422 @@
+/* store_query.c — reads: GET /events over the segments newest first (k-way merge of
+ * per-segment ordered queries), one event by id, distinct values, file offsets. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "store/store_int.h"
+
+#define sql_err store_sql_err
+
+#define EV_COLS                                                                            \
+	"seq, ts, id, received_at, host, os_type, event_type, severity, level, ip, user, app," \
+	" message, raw, request_id, user_agent, http_method, http_path, http_status,"        \
+	" latency_ms, error_type, data, source, source_file, source_offset, flags"
+
+static struct sv col_sv(sqlite3_stmt *st, int i)
+{
+	struct sv v = { NULL, 0 };
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return v;
+	v.p = (const char *)sqlite3_column_text(st, i);
+	v.n = (size_t)sqlite3_column_bytes(st, i);
+	if (!v.p)
+		v.p = "";
+	return v;
+}
+
+/* Row (selected with EV_COLS) -> JSON object. */
+static json_t *row_to_json(sqlite3_stmt *st, bool full)
+{
+	struct event ev;
+	char ipbuf[46];
+	memset(&ev, 0, sizeof(ev));
+	ev.ts = sqlite3_column_int64(st, 1);
+	if (sqlite3_column_bytes(st, 2) == 16)
+		memcpy(ev.id, sqlite3_column_blob(st, 2), 16);
+	ev.received_at = sqlite3_column_int64(st, 3);
+	ev.source_host = col_sv(st, 4);
+	ev.os_type = col_sv(st, 5);
+	ev.event_type = col_sv(st, 6);
+	ev.severity = sqlite3_column_int(st, 7);
+	ev.level = col_sv(st, 8);
+	ev.flags = (unsigned)sqlite3_column_int(st, 25);
+	ev.flags &= ~(unsigned)(EV_HAS_IP | EV_HAS_HTTP_STATUS | EV_HAS_LATENCY | EV_HAS_OFFSET);
+	if (sqlite3_column_bytes(st, 9) == 16) {
+		memcpy(ev.ip, sqlite3_column_blob(st, 9), 16);
+		ev.flags |= EV_HAS_IP;
+		ev.source_ip.n = ip_format(ev.ip, ipbuf);
+		ev.source_ip.p = ipbuf;
+	}
+	ev.user = col_sv(st, 10);
+	ev.app = col_sv(st, 11);
+	ev.message = col_sv(st, 12);
+	ev.raw_message = col_sv(st, 13);
+	ev.request_id = col_sv(st, 14);
+	ev.user_agent = col_sv(st, 15);
+	ev.http_method = col_sv(st, 16);
+	ev.http_path = col_sv(st, 17);
+	if (sqlite3_column_type(st, 18) != SQLITE_NULL) {
+		ev.http_status = sqlite3_column_int(st, 18);
+		ev.flags |= EV_HAS_HTTP_STATUS;
+	}
+	if (sqlite3_column_type(st, 19) != SQLITE_NULL) {
+		ev.latency_ms = sqlite3_column_double(st, 19);
+		ev.flags |= EV_HAS_LATENCY;
+	}
+	ev.error_type = col_sv(st, 20);
+	ev.data = col_sv(st, 21);
+	ev.source = col_sv(st, 22);
+	ev.source_file = col_sv(st, 23);
+	if (sqlite3_column_type(st, 24) != SQLITE_NULL) {
+		ev.source_offset = sqlite3_column_int64(st, 24);
+		ev.flags |= EV_HAS_OFFSET;
+	}
+	return event_to_json(&ev, full);
+}
+
+/* Growable SQL text with a hard cap. */
+struct sqlbuf {
+	char b[16384];
+	size_t n;
+	bool over;
+};
+
+static void sb_add(struct sqlbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_add(struct sqlbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int m = vsnprintf(sb->b + sb->n, sizeof(sb->b) - sb->n, fmt, ap);
+	va_end(ap);
+	if (m < 0 || (size_t)m >= sizeof(sb->b) - sb->n)
+		sb->over = true;
+	else
+		sb->n += (size_t)m;
+}
+
+static void sb_in(struct sqlbuf *sb, const char *col, size_t n)
+{
+	if (n == 0)
+		return;
+	sb_add(sb, " AND %s IN (", col);
+	for (size_t i = 0; i < n; i++)
+		sb_add(sb, i ? ",?" : "?");
+	sb_add(sb, ")");
+}
+
+/* Build the FTS5 query for q: every ASCII letter/digit run as a prefix token, ANDed. Other
+ * bytes separate tokens: the index only narrows candidates, siem_text_has decides, so a
+ * non-ASCII word is matched by that exact check instead (and never becomes an FTS phrase,
+ * which detail='none' refuses). */
+static int fts_query(const char *q, char *out, size_t outlen)
+{
+	size_t n = 0;
+	bool any = false;
+	for (const unsigned char *p = (const unsigned char *)q; *p;) {
+		while (*p && !isalnum(*p))
+			p++;
+		if (!*p)
+			break;
+		const unsigned char *t = p;
+		while (*p && isalnum(*p))
+			p++;
+		size_t tl = (size_t)(p - t);
+		if (n + tl + 8 >= outlen)
+			return -E2BIG;
+		if (any)
+			out[n++] = ' ';
+		out[n++] = '"';
+		memcpy(out + n, t, tl);
+		n += tl;
+		out[n++] = '"';
+		out[n++] = '*';
+		any = true;
+	}
+	out[n] = '\0';
+	return any ? 0 : -ENOENT;
+}
+
+struct hit {
+	int64_t ts, seq;
+	json_t *ev;
+};
+
+/* Keep hits sorted newest first, at most cap of them. */
+static void hits_insert(struct hit *h, size_t *n, size_t cap, struct hit x)
+{
+	size_t i = *n;
+	while (i > 0 && (h[i - 1].ts < x.ts || (h[i - 1].ts == x.ts && h[i - 1].seq < x.seq)))
+		i--;
+	if (i >= cap) {
+		json_decref(x.ev);
+		return;
+	}
+	if (*n == cap) {
+		json_decref(h[cap - 1].ev);
+		(*n)--;
+	}
+	memmove(&h[i + 1], &h[i], (*n - i) * sizeof(*h));
+	h[i] = x;
+	(*n)++;
+}
+
+static int query_segment(sqlite3 *db, const struct seg_view *g, const struct event_query *q,
+			 const char *fts, int want, struct hit *hits, size_t *nhits, size_t cap)
+{
+	struct sqlbuf sb = { .n = 0, .over = false };
+	sqlite3_stmt *st = NULL;
+	int rc = 0, k = 1;
+	/* The text index exists once the segment is indexed; before, the exact check scans. */
+	bool use_fts = fts && g->state == SEG_INDEXED;
+
+	sb_add(&sb, "SELECT " EV_COLS " FROM events WHERE ts >= ? AND ts <= ?");
+	if (q->has_cursor)
+		sb_add(&sb, " AND (ts < ? OR (ts = ? AND seq < ?))");
+	sb_in(&sb, "event_type", q->event_type.n);
+	sb_in(&sb, "app", q->app.n);
+	sb_in(&sb, "level", q->level.n);
+	sb_in(&sb, "os_type", q->os_type.n);
+	sb_in(&sb, "host", q->source_host.n);
+	sb_in(&sb, "user", q->user.n);
+	sb_in(&sb, "request_id", q->request_id.n);
+	sb_in(&sb, "severity", q->n_severity);
+	sb_in(&sb, "http_status", q->n_status);
+	if (q->n_cidr) {
+		sb_add(&sb, " AND (");
+		for (size_t i = 0; i < q->n_cidr; i++)
+			sb_add(&sb, "%s(ip BETWEEN ? AND ?)", i ? " OR " : "");
+		sb_add(&sb, ")");
+	}
+	if (use_fts)
+		sb_add(&sb, " AND seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)");
+	if (q->q && q->q[0])
+		sb_add(&sb, " AND siem_text_has(message, raw, http_path, ?)");
+	sb_add(&sb, " ORDER BY ts DESC, seq DESC LIMIT %d", want);
+	if (sb.over)
+		return -E2BIG;
+	if (sqlite3_prepare_v2(db, sb.b, (int)sb.n, &st, NULL) != SQLITE_OK)
+		return sql_err(db, "query");
+	sqlite3_bind_int64(st, k++, q->from);
+	sqlite3_bind_int64(st, k++, q->to);
+	if (q->has_cursor) {
+		sqlite3_bind_int64(st, k++, q->cursor_ts);
+		sqlite3_bind_int64(st, k++, q->cursor_ts);
+		sqlite3_bind_int64(st, k++, q->cursor_seq);
+	}
+	const struct strset *sets[] = { &q->event_type, &q->app, &q->level, &q->os_type,
+					&q->source_host, &q->user, &q->request_id };
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
+		for (size_t j = 0; j < sets[i]->n; j++)
+			sqlite3_bind_text(st, k++, sets[i]->v[j], -1, SQLITE_STATIC);
+	for (size_t i = 0; i < q->n_severity; i++)
+		sqlite3_bind_int(st, k++, q->severity[i]);
+	for (size_t i = 0; i < q->n_status; i++)
+		sqlite3_bind_int(st, k++, q->http_status[i]);
+	for (size_t i = 0; i < q->n_cidr; i++) {
+		sqlite3_bind_blob(st, k++, q->cidr_lo[i], 16, SQLITE_STATIC);
+		sqlite3_bind_blob(st, k++, q->cidr_hi[i], 16, SQLITE_STATIC);
+	}
+	if (use_fts)
+		sqlite3_bind_text(st, k++, fts, -1, SQLITE_STATIC);
+	if (q->q && q->q[0])
+		sqlite3_bind_text(st, k++, q->q, -1, SQLITE_STATIC);
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct hit h = { sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 0), NULL };
+		/* Rows come newest first: once one cannot enter the page, none after it can. */
+		if (*nhits == cap && (hits[cap - 1].ts > h.ts ||
+				      (hits[cap - 1].ts == h.ts && hits[cap - 1].seq > h.seq)))
+			break;
+		if (!(h.ev = row_to_json(st, false))) {
+			rc = -ENOMEM;
+			break;
+		}
+		hits_insert(hits, nhits, cap, h);
+	}
+	if (rc == 0 && r != SQLITE_DONE && r != SQLITE_ROW)
+		rc = sql_err(db, "query step");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int store_query_events(struct store *s, const struct event_query *q, json_t *out,
+		       bool *has_next, int64_t *next_ts, int64_t *next_seq)
+{
+	struct seg_view *segs = NULL;
+	size_t nseg = 0, nhits = 0, cap = (size_t)q->limit + 1;
+	struct hit *hits = NULL;
+	char ftsbuf[4096];
+	const char *fts = NULL;
+	int rc;
+
+	*has_next = false;
+	if (q->q && q->q[0]) {
+		rc = fts_query(q->q, ftsbuf, sizeof(ftsbuf));
+		if (rc == 0)
+			fts = ftsbuf;
+		else if (rc != -ENOENT) /* only punctuation: the exact check alone decides */
+			return rc;
+	}
+	if ((rc = store_snapshot(s, &segs, &nseg)) < 0)
+		return rc;
+	if (!(hits = calloc(cap, sizeof(*hits)))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	int64_t upper = q->has_cursor && q->cursor_ts < q->to ? q->cursor_ts : q->to;
+	/* Newest data first, so that the page fills early and older segments are skipped. */
+	for (size_t i = 1; i < nseg; i++) {
+		struct seg_view x = segs[i];
+		size_t j = i;
+		while (j > 0 && segs[j - 1].max_ts < x.max_ts) {
+			segs[j] = segs[j - 1];
+			j--;
+		}
+		segs[j] = x;
+	}
+	for (size_t i = 0; i < nseg && rc == 0; i++) {
+		struct seg_view *g = &segs[i];
+		if (g->rows == 0 || g->max_ts < q->from || g->min_ts > upper)
+			continue;
+		if (nhits == cap && g->max_ts < hits[cap - 1].ts)
+			break;
+		sqlite3 *db = NULL;
+		if ((rc = store_reader_get(s, g->seg, &db)) < 0)
+			break;
+		rc = query_segment(db, g, q, fts, (int)cap, hits, &nhits, cap);
+		store_reader_put(s, g->seg, db);
+	}
+	if (rc < 0)
+		goto out;
+	size_t keep = nhits > (size_t)q->limit ? (size_t)q->limit : nhits;
+	for (size_t i = 0; i < keep; i++) {
+		json_array_append_new(out, hits[i].ev);
+		hits[i].ev = NULL;
+	}
+	if (nhits > (size_t)q->limit) {
+		*has_next = true;
+		*next_ts = hits[keep - 1].ts;
+		*next_seq = hits[keep - 1].seq;
+	}
+out:
+	if (hits)
+		for (size_t i = 0; i < nhits; i++)
+			json_decref(hits[i].ev);
+	free(hits);
+	store_snapshot_release(s, segs, nseg);
+	return rc;
+}
+
+int store_get_event(struct store *s, const uint8_t id[16], json_t **out)
+{
+	struct seg_view *segs = NULL;
+	size_t nseg = 0;
+	int rc;
+	*out = NULL;
+	if ((rc = store_snapshot(s, &segs, &nseg)) < 0)
+		return rc;
+	rc = SIEM_ENOTFOUND;
+	for (size_t i = 0; i < nseg && rc == SIEM_ENOTFOUND; i++) {
+		sqlite3 *db = NULL;
+		sqlite3_stmt *st = NULL;
+		if (segs[i].rows == 0)
+			continue;
+		bool known = false;
+		int64_t seq = store_ids_lookup(s, segs[i].seg, id, &known);
+		if (known && seq == 0) {
+			rc = SIEM_ENOTFOUND;
+			continue;
+		}
+		if ((rc = store_reader_get(s, segs[i].seg, &db)) < 0)
+			break;
+		const char *sql = known ? "SELECT " EV_COLS " FROM events WHERE seq = ?"
+					: "SELECT " EV_COLS " FROM events WHERE id = ?";
+		if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+			rc = sql_err(db, "get event");
+		} else {
+			if (known)
+				sqlite3_bind_int64(st, 1, seq);
+			else
+				sqlite3_bind_blob(st, 1, id, 16, SQLITE_STATIC);
+			int r = sqlite3_step(st);
+			if (r == SQLITE_ROW)
+				rc = (*out = row_to_json(st, true)) ? 0 : -ENOMEM;
+			else if (r != SQLITE_DONE)
+				rc = sql_err(db, "get event");
+			else
+				rc = SIEM_ENOTFOUND;
+		}
+		sqlite3_finalize(st);
+		store_reader_put(s, segs[i].seg, db);
+	}
+	store_snapshot_release(s, segs, nseg);
+	return rc;
+}
+
+int store_distinct(struct store *s, enum store_distinct_field f, const char *app, json_t *out)
+{
+	struct seg_view *segs = NULL;
+	size_t nseg = 0;
+	json_t *acc = json_object();
+	int rc = acc ? store_snapshot(s, &segs, &nseg) : -ENOMEM;
+	for (size_t i = 0; i < nseg && rc == 0; i++) {
+		sqlite3 *db = NULL;
+		if (segs[i].rows == 0)
+			continue;
+		if ((rc = store_reader_get(s, segs[i].seg, &db)) < 0)
+			break;
+		rc = facets_query(db, f, app, acc);
+		store_reader_put(s, segs[i].seg, db);
+	}
+	if (rc == 0) {
+		json_t *sorted = facets_sorted(acc);
+		if (sorted)
+			json_array_extend(out, sorted);
+		else
+			rc = -ENOMEM;
+		json_decref(sorted);
+	}
+	if (segs)
+		store_snapshot_release(s, segs, nseg);
+	json_decref(acc);
+	return rc;
+}
+
+int store_get_offset(struct store *s, const char *path, uint64_t *dev, uint64_t *ino,
+		     int64_t *offset, bool *found)
+{
+	struct seg_view *segs = NULL;
+	size_t nseg = 0;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc;
+	*found = false;
+	*offset = 0;
+	if ((rc = store_snapshot(s, &segs, &nseg)) < 0)
+		return rc;
+	/* The active segment (newest) carries every offset forward. */
+	if ((rc = store_reader_get(s, segs[0].seg, &db)) < 0)
+		goto out;
+	if (sqlite3_prepare_v2(db, "SELECT dev, ino, offset FROM file_offsets WHERE path = ?", -1,
+			       &st, NULL) != SQLITE_OK) {
+		rc = sql_err(db, "get offset");
+	} else {
+		sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			*dev = (uint64_t)sqlite3_column_int64(st, 0);
+			*ino = (uint64_t)sqlite3_column_int64(st, 1);
+			*offset = sqlite3_column_int64(st, 2);
+			*found = true;
+		}
+	}
+	sqlite3_finalize(st);
+	store_reader_put(s, segs[0].seg, db);
+out:
+	store_snapshot_release(s, segs, nseg);
+	return rc;
+}
