@@ -158,7 +158,7 @@ static unsigned parse_body(struct http_req *r, struct ingest_state *st, const ch
 			index++;
 		}
 	} else {
-		json_t *v = json_loadb(body, len, JSON_ALLOW_NUL, &jerr);
+		json_t *v = json_loadb(body, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
 		if (!v) {
 			snprintf(detail, detlen, "line %d, column %d (position %d): %s", jerr.line,
 				 jerr.column, jerr.position, jerr.text);

@@ -31,8 +31,8 @@ enum http_result api_login(struct http_req *r)
 	if (strcmp(user, "admin") == 0 && api_ctx->admin_hash)
 		rc = password_verify(api_ctx->admin_hash, pw);
 	if (rc < 0) {
-		json_decref(v);
 		log_warn("auth", "failed login for '%.64s' from %s", user, http_client_addr(r));
+		json_decref(v);
 		return http_reply_error(r, 401, "unauthorized", "wrong user name or password");
 	}
 	struct jwt_claims c;

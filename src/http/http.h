@@ -60,7 +60,7 @@ int http_start(struct http_server **out, const struct http_config *cfg,
 unsigned http_port(struct http_server *srv);
 /* Stop accepting new connections; in-flight requests continue. */
 void http_quiesce(struct http_server *srv);
-/* Requests being handled now (suspended ones included). */
+/* Requests received whole and not yet answered (a body still uploading does not count). */
 unsigned http_inflight(struct http_server *srv);
 void http_stop(struct http_server *srv);
 

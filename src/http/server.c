@@ -27,7 +27,8 @@ struct http_server {
 	struct http_auth_ops auth;
 	size_t max_body;
 	char *cors;
-	atomic_uint inflight;
+	atomic_uint inflight; /* requests begun */
+	atomic_uint busy;     /* requests whose body is complete and not yet finished */
 	unsigned port;
 };
 
@@ -39,7 +40,8 @@ struct http_req {
 	const char *path_arg;
 	char *body;
 	size_t len, cap;
-	bool too_big, replied, suspended;
+	bool too_big, replied, suspended, counted;
+	size_t discarded;
 	char *decoded;
 	size_t decoded_len;
 	void *state;
@@ -170,9 +172,11 @@ static enum http_result send_text(struct http_req *r, unsigned status, char *tex
 	for (size_t i = 0; i < r->nextra; i++)
 		MHD_add_response_header(resp, r->extra_name[i], r->extra_value[i]);
 	add_cors(r, resp);
-	MHD_queue_response(r->conn, status, resp);
+	if (MHD_queue_response(r->conn, status, resp) == MHD_YES)
+		r->replied = true;
+	else
+		log_warn(SUB, "cannot queue a %u reply for %s %s", status, r->method, r->url);
 	MHD_destroy_response(resp);
-	r->replied = true;
 	return HTTP_DONE;
 }
 
@@ -464,11 +468,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (*upload_size) {
 		size_t n = *upload_size;
 		*upload_size = 0;
-		if (r->too_big)
-			return MHD_YES;
+		if (r->too_big) {
+			/* MHD cannot answer before the body ends: drop the rest as it comes, up to a
+			 * bound past which the connection is simply closed. */
+			r->discarded += n;
+			return r->discarded > 16 * srv->max_body ? MHD_NO : MHD_YES;
+		}
 		if (n > srv->max_body || r->len > srv->max_body - n) {
 			r->too_big = true;
-			http_reply_error(r, 413, "request body too large", NULL);
+			r->discarded = n;
+			free(r->body);
+			r->body = NULL;
+			r->len = r->cap = 0;
 			return MHD_YES;
 		}
 		if (r->len + n + 1 > r->cap) {
@@ -487,6 +498,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	/* The whole request is here (or we were resumed). */
+	if (r->too_big) {
+		http_reply_error(r, 413, "request body too large", NULL);
+		return MHD_YES;
+	}
+	if (!r->counted) {
+		r->counted = true;
+		atomic_fetch_add(&srv->busy, 1);
+	}
 	if (r->suspended) {
 		r->suspended = false;
 	} else if (r->route->body) {
@@ -525,6 +544,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		free(r->extra_value[i]);
 	free(r->body);
 	free(r->decoded);
+	if (r->counted)
+		atomic_fetch_sub(&srv->busy, 1);
 	free(r);
 	*con_cls = NULL;
 	atomic_fetch_sub(&srv->inflight, 1);
@@ -633,7 +654,7 @@ void http_quiesce(struct http_server *srv)
 		close(fd);
 }
 
-unsigned http_inflight(struct http_server *srv) { return atomic_load(&srv->inflight); }
+unsigned http_inflight(struct http_server *srv) { return atomic_load(&srv->busy); }
 
 void http_stop(struct http_server *srv)
 {

@@ -180,6 +180,7 @@ class Hub:
         self.last_stderr = ""  # kept after the temp dir is gone, for the failure report
         self.returncode = None
         self.stop_timeout = STOP_DEADLINE  # used by stop() and close() unless given
+        self.crashed = False  # died under a request; a class hub is restarted for the next test
         with _lock:
             _all_hubs.append(self)
             _touched.append(self)
@@ -311,9 +312,17 @@ class Hub:
     # ---- HTTP ----
 
     def _died(self, exc):
+        """A request failed at the connection level: report a dead hub as such (waiting a
+        moment, since a sanitizer report is written before the process ends)."""
+        if self.proc is not None and isinstance(exc, (ConnectionError, http.client.HTTPException)):
+            try:
+                self.proc.wait(3.0)
+            except subprocess.TimeoutExpired:
+                pass
         if self.proc is not None and self.proc.poll() is not None:
             rc = self.proc.returncode
             self._reap(self.proc)
+            self.crashed = True
             raise AssertionError("hub died (exit %s) during a request (%r); stderr:\n%s"
                                  % (rc, exc, tail(self.last_stderr, 60))) from exc
         raise exc
@@ -584,6 +593,14 @@ class HubCase(unittest.TestCase):
     """A TestCase with hubs whose cleanup is registered before they start."""
 
     hub = None  # the class's shared hub, if any
+
+    def setUp(self):
+        # A shared hub that died under an earlier test (already reported there) is started
+        # again on the same store, so one crash does not fail every later test of the class.
+        h = type(self).hub
+        if isinstance(h, Hub) and h.crashed and h.proc is None:
+            h.crashed = False
+            h.start()
 
     @classmethod
     def class_hub(cls, **kw):

@@ -19,6 +19,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SUITE_DEADLINE = 230.0  # seconds; past it every hub is killed so blocked tests fail fast
 
 
+def stderr_excerpt(text):
+    """A sanitizer report from its first line (bounded), else the last lines."""
+    import hub
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if any(m in line for m in hub.SANITIZER_MARKERS):
+            start = max(0, i - 2)
+            return "\n".join(lines[start:start + 80])
+    return hub.tail(text, 30)
+
+
 class Result(unittest.TestResult):
     """Counts tests (a test with failing subtests counts once) and reports failures as they
     happen, with the stderr of the hubs the test used."""
@@ -44,8 +55,8 @@ class Result(unittest.TestResult):
         w("".join(traceback.format_exception(*err)))
         for h in hub.touched_hubs():
             text = h.stderr()
-            w("--- hub stderr (tail; %s, run %d, port %s) ---\n" % (h.tmpdir, h.runs, h.port))
-            w(hub.tail(text, 30) + "\n" if text.strip() else "(empty)\n")
+            w("--- hub stderr (%s, run %d, port %s) ---\n" % (h.tmpdir, h.runs, h.port))
+            w(stderr_excerpt(text) + "\n" if text.strip() else "(empty)\n")
         w("---\n")
         self.stream.flush()
 
