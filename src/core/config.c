@@ -312,18 +312,19 @@ void config_usage(const struct opt_def *defs, size_t n, FILE *out)
 	for (size_t i = 0; i < n; i++) {
 		const struct opt_def *d = &defs[i];
 		char left[64];
+		const char *env = d->name ? d->env : NULL; /* environment-only: named on the left */
 		if (d->name)
 			snprintf(left, sizeof(left), "--%s%s%s", d->name, d->meta ? " " : "",
 				 d->meta ? d->meta : "");
 		else
-			snprintf(left, sizeof(left), "(environment)");
+			snprintf(left, sizeof(left), "%s", d->env);
 		fprintf(out, "  %-28s %s", left, d->help);
-		if (d->env || (d->def && *d->def)) {
+		if (env || (d->def && *d->def)) {
 			fprintf(out, " [");
-			if (d->env)
-				fprintf(out, "env %s", d->env);
+			if (env)
+				fprintf(out, "env %s", env);
 			if (d->def && *d->def)
-				fprintf(out, "%sdefault %s", d->env ? "; " : "", d->def);
+				fprintf(out, "%sdefault %s", env ? "; " : "", d->def);
 			fprintf(out, "]");
 		}
 		fputc('\n', out);

@@ -62,6 +62,8 @@ unsigned http_port(struct http_server *srv);
 void http_quiesce(struct http_server *srv);
 /* Requests received whole and not yet answered (a body still uploading does not count). */
 unsigned http_inflight(struct http_server *srv);
+/* Requests begun whose body is still arriving. */
+unsigned http_uploading(struct http_server *srv);
 void http_stop(struct http_server *srv);
 
 /* ---- request accessors, valid inside a handler ---- */

@@ -656,6 +656,12 @@ void http_quiesce(struct http_server *srv)
 
 unsigned http_inflight(struct http_server *srv) { return atomic_load(&srv->busy); }
 
+unsigned http_uploading(struct http_server *srv)
+{
+	unsigned all = atomic_load(&srv->inflight), busy = atomic_load(&srv->busy);
+	return all > busy ? all - busy : 0;
+}
+
 void http_stop(struct http_server *srv)
 {
 	if (!srv)

@@ -39,8 +39,8 @@ static const struct opt_def serve_opts[] = {
 	  "events waiting for the writer before ingest answers 503", false, 1, 100000000 },
 	{ "txn-max", "SIEM_TXN_MAX", OPT_INT, "50000", "EVENTS",
 	  "most events committed in one transaction", false, 1, 10000000 },
-	{ "segment-rows", "SIEM_SEGMENT_ROWS", OPT_INT, "2000000", "N",
-	  "events per store segment", false, 1000, 1000000000 },
+	{ "segment-rows", "SIEM_SEGMENT_ROWS", OPT_INT, "1000000", "N",
+	  "events per store segment (then it is sealed and indexed)", false, 1000, 1000000000 },
 	{ "cache-mb", "SIEM_CACHE_MB", OPT_INT, "64", "MB", "writer page cache", false, 1, 65536 },
 	{ "http-threads", "SIEM_HTTP_THREADS", OPT_INT, "2", "N", "HTTP listener threads", false, 1,
 	  64 },
@@ -321,8 +321,12 @@ static int cmd_serve(int argc, char **argv)
 		break;
 	}
 	/* Stop taking connections, let requests in flight get their answers, commit, stop. */
+	/* Requests received whole are always answered (30 s at most); uploads still arriving
+	 * get 5 s to finish, so that a stalled or vanished client cannot hold up the stop. */
 	http_quiesce(srv);
-	for (int i = 0; i < 3000 && http_inflight(srv) > 0; i++) {
+	for (int i = 0; i < 3000; i++) {
+		if (http_inflight(srv) == 0 && (http_uploading(srv) == 0 || i >= 500))
+			break;
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}

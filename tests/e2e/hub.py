@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import unittest
 import urllib.parse
 import uuid
 
@@ -585,9 +586,6 @@ class Load:
 
 
 # ---- unittest glue ----
-
-import unittest  # noqa: E402  (kept next to its only user)
-
 
 class HubCase(unittest.TestCase):
     """A TestCase with hubs whose cleanup is registered before they start."""

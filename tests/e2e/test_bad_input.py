@@ -4,7 +4,6 @@ crash; valid events next to bad ones are kept; the hub still works afterwards.""
 import gzip
 import http.client
 import json
-import re
 import select
 import socket
 

@@ -3,10 +3,13 @@ returns exactly the expected events in the expected order; body formats, aliases
 normalization and the distinct-value endpoints."""
 
 import datetime
+import http.client
 import ipaddress
+import json
 import re
+import socket
 
-from hub import HubCase, event_uuid
+from hub import API_KEY, HubCase, event_uuid
 
 BASE = 1710028800  # 2024-03-10T00:00:00Z
 STEP = 420  # seconds between events: 60 events span 7 hours
@@ -478,7 +481,6 @@ class IngestFormats(HubCase):
 
     def test_ndjson_blank_lines_and_crlf(self):
         evs = self.batch("fmt-ndjson-crlf", 3)
-        import json
         body = b"\r\n".join(json.dumps(e).encode() for e in evs[:2]) + b"\r\n\r\n\n" + \
             json.dumps(evs[2]).encode()  # no final newline
         self.assertIngested(self.hub.ingest(body, ndjson=True), 3)
@@ -617,3 +619,33 @@ class IngestFormats(HubCase):
         e = self.full(eid)
         for k, v in ev.items():
             self.assertEqual(e.get(k), v, k)
+
+    def test_default_max_body_is_8_mib(self):
+        # announced one byte over the default --max-body: refused from the header alone
+        s = socket.create_connection(("127.0.0.1", self.hub.port), timeout=20)
+        try:
+            s.sendall(b"POST /ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"X-API-Key: " + API_KEY.encode() + b"\r\nContent-Length: 8388609\r\n\r\n[")
+            resp = http.client.HTTPResponse(s)
+            resp.begin()
+            self.assertEqual(resp.status, 413, resp.read()[:200])
+        finally:
+            s.close()
+        # a 2 MB batch is well under it
+        evs = self.batch("fmt-big", 500, message="m" * 4000)
+        self.assertIngested(self.hub.ingest(evs), 500)
+        self.assertEqual(len(self.stored_ids("fmt-big")), 500)
+
+    def test_long_message_is_capped_and_marked(self):
+        eid = event_uuid("cap", 1)
+        msg = "é" * 6000  # 12,000 bytes of UTF-8, over the 8 KiB message cap
+        self.assertIngested(self.hub.ingest({"event_id": eid, "event_type": "cap_test",
+                                             "message": msg}), 1)
+        e = self.full(eid)
+        stored = e["message"]
+        self.assertTrue(msg.startswith(stored), "capped message is not a prefix of the input")
+        self.assertLessEqual(len(stored.encode()), 8 * 1024)
+        self.assertGreater(len(stored), 0)
+        self.assertIn("message", json.dumps(e.get("truncated")),
+                      "a capped value must be marked (DESIGN §2): %r" % {k: v for k, v in e.items()
+                                                                         if k != "message"})

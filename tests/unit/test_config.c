@@ -586,8 +586,8 @@ static void test_usage_text(void **state)
 		"  --verbose                    more logs [env SIEM_TEST_VERBOSE]\n"
 		"  --count N                    unbounded count [default 3]\n"
 		"  --name NAME                  a name\n"
-		"  (environment)                a secret [env SIEM_TEST_SECRET]\n"
-		"  (environment)                a secret number [env SIEM_TEST_PIN]\n";
+		"  SIEM_TEST_SECRET             a secret\n"
+		"  SIEM_TEST_PIN                a secret number\n";
 	assert_string_equal(buf, want);
 	free(buf);
 }
