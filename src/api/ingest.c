@@ -13,6 +13,7 @@
 #include "core/log.h"
 
 #define MAX_REJECTS_LISTED 1000
+#define INLINE_PARSE_MAX (16 * 1024)
 
 struct reject_entry {
 	size_t index;
@@ -284,9 +285,17 @@ enum http_result api_ingest(struct http_req *r)
 	if (!(st->source = arena_strndup(&st->arena, source, strlen(source))))
 		return http_reply_error(r, 500, "out of memory", NULL);
 
-	/* Suspend before handing over: the other threads may resume us before we return. */
+	/* Suspend before handing over: the other threads may resume us before we return. A
+	 * small body is parsed right here: handing it to another thread costs more than the
+	 * parse. */
 	st->task.run = parse_task;
 	http_suspend(r);
+	size_t len;
+	http_body(r, &len);
+	if (len <= INLINE_PARSE_MAX) {
+		parse_task(&st->task);
+		return HTTP_SUSPENDED;
+	}
 	int rc = taskpool_submit(api_ctx->parsers, &st->task);
 	if (rc < 0) {
 		st->submit_rc = rc;

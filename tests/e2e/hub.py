@@ -23,7 +23,7 @@ import urllib.parse
 import uuid
 
 # Set by run.py (--bin); the environment variable lets a single test file run alone.
-BIN = os.environ.get("MINISIEM_BIN", "build/rel/minisiem")
+BIN = os.path.abspath(os.environ.get("MINISIEM_BIN", "build/rel/minisiem"))
 
 API_KEY_NAME = "test"
 API_KEY = "testkey-0123456789"
