@@ -28,6 +28,8 @@ const struct http_route api_routes[] = {
 	{ "DELETE", "/keys/", AUTH_JWT, api_keys_delete, false, NULL },
 	{ "GET", "/health", AUTH_NONE, api_health, false, NULL },
 	{ "GET", "/ready", AUTH_NONE, api_ready, false, NULL },
+	{ "GET", "/metrics", AUTH_NONE, api_metrics, false, NULL },
+	{ "GET", "/dead-letters", AUTH_JWT, api_dead_letters, false, NULL },
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 
@@ -131,6 +133,7 @@ int api_init(struct api *a, struct store *s, struct pipeline *p)
 	a->pipeline = p;
 	a->started_us = ts_now_us();
 	pthread_mutex_init(&a->key_mu, NULL);
+	api_ingest_register_metrics();
 	return 0;
 }
 

@@ -60,6 +60,7 @@ int api_load_env_keys(struct api *a, const char *spec);
 
 /* Handlers, one group per file. */
 enum http_result api_ingest(struct http_req *r);
+void api_ingest_register_metrics(void);
 enum http_result api_events_list(struct http_req *r);
 enum http_result api_events_get(struct http_req *r);
 enum http_result api_apps(struct http_req *r);
@@ -73,6 +74,8 @@ enum http_result api_ready(struct http_req *r);
 enum http_result api_keys_list(struct http_req *r);
 enum http_result api_keys_create(struct http_req *r);
 enum http_result api_keys_delete(struct http_req *r);
+enum http_result api_metrics(struct http_req *r);
+enum http_result api_dead_letters(struct http_req *r);
 
 /* Cursor text <-> (ts, seq). */
 void cursor_encode(int64_t ts, int64_t seq, char out[33]);

@@ -9,10 +9,32 @@
 #include "api/api.h"
 #include "core/err.h"
 #include "core/jsonalloc.h"
+#include "core/metrics.h"
 #include "core/taskpool.h"
 #include "core/log.h"
 
 #define MAX_REJECTS_LISTED 1000
+
+static struct metric m_received = METRIC_COUNTER_INIT(
+	"minisiem_events_received_total", "source=\"http\"", "Events received, by source.");
+static struct metric m_rejected = METRIC_COUNTER_INIT(
+	"minisiem_events_rejected_total", "source=\"http\"", "Events refused as malformed, by source.");
+static struct metric m_accepted = METRIC_COUNTER_INIT(
+	"minisiem_events_accepted_total", "source=\"http\"", "Events stored, by source.");
+static struct metric m_dups = METRIC_COUNTER_INIT(
+	"minisiem_events_duplicates_total", "source=\"http\"",
+	"Events already stored (same event_id), by source.");
+static struct metric m_overload = METRIC_COUNTER_INIT(
+	"minisiem_ingest_overloaded_total", NULL, "Ingest requests answered 503 (queue full).");
+
+void api_ingest_register_metrics(void)
+{
+	metric_register(&m_received);
+	metric_register(&m_rejected);
+	metric_register(&m_accepted);
+	metric_register(&m_dups);
+	metric_register(&m_overload);
+}
 #define INLINE_PARSE_MAX (16 * 1024)
 
 struct reject_entry {
@@ -76,6 +98,10 @@ static json_t *rejected_json(const struct ingest_state *st)
 static void job_done(struct ingest_job *j)
 {
 	struct ingest_state *st = j->ctx;
+	if (j->rc == 0) {
+		metric_add(&m_accepted, (int64_t)j->accepted);
+		metric_add(&m_dups, (int64_t)j->duplicates);
+	}
 	http_resume(st->req);
 }
 
@@ -207,6 +233,7 @@ static enum http_result finish(struct http_req *r, struct ingest_state *st)
 {
 	int rc = st->submit_rc ? st->submit_rc : st->job.rc;
 	if (rc == SIEM_EFULL) {
+		metric_add(&m_overload, 1);
 		http_add_header(r, "Retry-After", "1");
 		return http_reply_error(r, 503, "overloaded", "the ingest queue is full, retry later");
 	}
@@ -237,6 +264,8 @@ static void parse_task(struct task *t)
 	jsonalloc_begin();
 	st->status = parse_body(r, st, st->source, st->detail, sizeof(st->detail));
 	jsonalloc_end();
+	metric_add(&m_received, (int64_t)(st->job.n + st->nrejected));
+	metric_add(&m_rejected, (int64_t)st->nrejected);
 	if (st->status == 0 && st->job.n == 0)
 		st->status = 422;
 	if (st->status == 0 && !(st->job.dup = calloc(st->job.n, sizeof(bool))))

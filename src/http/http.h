@@ -95,6 +95,9 @@ enum http_result http_reply_json(struct http_req *r, unsigned status, json_t *bo
 /* {"error": error, "detail": detail} (detail may be NULL). */
 enum http_result http_reply_error(struct http_req *r, unsigned status, const char *error,
 				  const char *detail);
+/* Reply with text of a given type; takes ownership of malloc'd text. */
+enum http_result http_reply_text(struct http_req *r, unsigned status, const char *type,
+				 char *text, size_t n);
 void http_add_header(struct http_req *r, const char *name, const char *value);
 
 /* Suspend: the handler returns HTTP_SUSPENDED; any thread later calls http_resume(). */

@@ -158,7 +158,8 @@ static void add_cors(struct http_req *r, struct MHD_Response *resp)
 	}
 }
 
-static enum http_result send_text(struct http_req *r, unsigned status, char *text, size_t n)
+static enum http_result send_typed(struct http_req *r, unsigned status, const char *type,
+				   char *text, size_t n)
 {
 	struct MHD_Response *resp =
 		MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
@@ -166,7 +167,7 @@ static enum http_result send_text(struct http_req *r, unsigned status, char *tex
 		free(text);
 		return HTTP_DONE;
 	}
-	MHD_add_response_header(resp, "Content-Type", "application/json");
+	MHD_add_response_header(resp, "Content-Type", type);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	for (size_t i = 0; i < r->nextra; i++)
@@ -178,6 +179,17 @@ static enum http_result send_text(struct http_req *r, unsigned status, char *tex
 		log_warn(SUB, "cannot queue a %u reply for %s %s", status, r->method, r->url);
 	MHD_destroy_response(resp);
 	return HTTP_DONE;
+}
+
+static enum http_result send_text(struct http_req *r, unsigned status, char *text, size_t n)
+{
+	return send_typed(r, status, "application/json", text, n);
+}
+
+enum http_result http_reply_text(struct http_req *r, unsigned status, const char *type,
+				 char *text, size_t n)
+{
+	return send_typed(r, status, type, text ? text : strdup(""), text ? n : 0);
 }
 
 enum http_result http_reply_json(struct http_req *r, unsigned status, json_t *body)

@@ -2,6 +2,7 @@
  * cap), appends their events in one transaction, commits, and only then answers them. */
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "core/err.h"
 #include "core/log.h"
@@ -13,6 +14,7 @@ struct pipeline {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct ingest_job *head, *tail;
+	pthread_cond_t room; /* signalled when the writer takes jobs */
 	size_t queued, max_events, txn_events;
 	bool stopping, started;
 	struct pipeline_stats st;
@@ -36,6 +38,13 @@ static void run_batch(struct pipeline *p, struct ingest_job *jobs)
 		}
 		rows += j->accepted;
 		dups += j->duplicates;
+		for (size_t i = 0; i < j->n_offsets && rc == 0; i++) {
+			const struct ingest_offset *o = &j->offsets[i];
+			rc = store_set_offset(p->store, o->path, o->dev, o->ino, o->offset);
+		}
+		for (size_t i = 0; i < j->n_dead && rc == 0; i++)
+			rc = store_add_dead_letter(p->store, j->dead[i].source, j->dead[i].file, j->dead[i].offset,
+						   j->dead[i].reason, j->dead[i].raw, j->dead[i].raw_n, t0);
 	}
 	if (rc == 0)
 		rc = store_commit(p->store);
@@ -94,6 +103,7 @@ static void *writer_main(void *arg)
 		pthread_mutex_lock(&p->mu);
 		p->queued -= n;
 		p->st.queued_events = p->queued;
+		pthread_cond_broadcast(&p->room);
 	}
 	p->st.writer_alive = false;
 	pthread_mutex_unlock(&p->mu);
@@ -112,10 +122,12 @@ int pipeline_start(struct pipeline **out, struct store *s, size_t max_events, si
 	p->st.writer_alive = true;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
+	pthread_cond_init(&p->room, NULL);
 	int err = pthread_create(&p->thread, NULL, writer_main, p);
 	if (err) {
 		pthread_mutex_destroy(&p->mu);
 		pthread_cond_destroy(&p->cv);
+		pthread_cond_destroy(&p->room);
 		free(p);
 		return -err;
 	}
@@ -124,17 +136,35 @@ int pipeline_start(struct pipeline **out, struct store *s, size_t max_events, si
 	return 0;
 }
 
-int pipeline_submit(struct pipeline *p, struct ingest_job *j)
+static int submit(struct pipeline *p, struct ingest_job *j, int timeout_ms)
 {
 	int rc = 0;
+	struct timespec until;
+	if (timeout_ms > 0) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += timeout_ms / 1000;
+		until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+	}
 	j->next = NULL;
 	pthread_mutex_lock(&p->mu);
-	if (p->stopping || !p->st.writer_alive) {
-		rc = SIEM_ECLOSED;
-	} else if (p->queued + j->n > p->max_events && p->queued > 0) {
+	for (;;) {
+		if (p->stopping || !p->st.writer_alive) {
+			rc = SIEM_ECLOSED;
+			break;
+		}
 		/* A single job larger than the queue is still taken when the queue is empty. */
-		rc = SIEM_EFULL;
-	} else {
+		if (p->queued + j->n <= p->max_events || p->queued == 0)
+			break;
+		if (timeout_ms <= 0 || pthread_cond_timedwait(&p->room, &p->mu, &until) != 0) {
+			rc = SIEM_EFULL;
+			break;
+		}
+	}
+	if (rc == 0) {
 		if (p->tail)
 			p->tail->next = j;
 		else
@@ -146,6 +176,16 @@ int pipeline_submit(struct pipeline *p, struct ingest_job *j)
 	}
 	pthread_mutex_unlock(&p->mu);
 	return rc;
+}
+
+int pipeline_submit(struct pipeline *p, struct ingest_job *j)
+{
+	return submit(p, j, 0);
+}
+
+int pipeline_submit_wait(struct pipeline *p, struct ingest_job *j, int timeout_ms)
+{
+	return submit(p, j, timeout_ms);
 }
 
 void pipeline_stats(struct pipeline *p, struct pipeline_stats *st)
@@ -162,10 +202,12 @@ void pipeline_stop(struct pipeline *p)
 	pthread_mutex_lock(&p->mu);
 	p->stopping = true;
 	pthread_cond_signal(&p->cv);
+	pthread_cond_broadcast(&p->room);
 	pthread_mutex_unlock(&p->mu);
 	if (p->started)
 		pthread_join(p->thread, NULL);
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->cv);
+	pthread_cond_destroy(&p->room);
 	free(p);
 }

@@ -11,9 +11,30 @@
 #include "core/event.h"
 #include "store/store.h"
 
+/* A file source's read position, committed with the events read before it. */
+struct ingest_offset {
+	const char *path;
+	uint64_t dev, ino;
+	int64_t offset;
+};
+
+/* A record that could not be parsed, kept with its reason (DESIGN §7). */
+struct ingest_dead {
+	const char *source;      /* "tail", "syslog_udp", ... */
+	const char *file;        /* or NULL */
+	int64_t offset;          /* -1 when none */
+	const char *reason;
+	const char *raw;
+	size_t raw_n;
+};
+
 struct ingest_job {
 	struct event *ev;
 	size_t n;
+	const struct ingest_offset *offsets; /* written in the same transaction */
+	size_t n_offsets;
+	const struct ingest_dead *dead;      /* likewise */
+	size_t n_dead;
 	bool *dup;   /* n flags, set by the writer */
 	int rc;      /* commit result, set by the writer */
 	size_t accepted, duplicates;
@@ -37,6 +58,9 @@ struct pipeline;
 int pipeline_start(struct pipeline **out, struct store *s, size_t max_events, size_t txn_events);
 /* Queue a job. SIEM_EFULL when it does not fit now (answer 503), SIEM_ECLOSED when stopping. */
 int pipeline_submit(struct pipeline *p, struct ingest_job *j);
+/* Queue a job, waiting up to timeout_ms for room (file sources wait rather than drop).
+ * SIEM_EFULL after the timeout, SIEM_ECLOSED when stopping. */
+int pipeline_submit_wait(struct pipeline *p, struct ingest_job *j, int timeout_ms);
 void pipeline_stats(struct pipeline *p, struct pipeline_stats *st);
 /* Commit everything queued, then stop the writer and free the pipeline. */
 void pipeline_stop(struct pipeline *p);

@@ -34,6 +34,9 @@ int store_append(struct store *s, const struct event *ev, bool *dup);
 /* Record a file source's read position in the same transaction as its events. */
 int store_set_offset(struct store *s, const char *path, uint64_t dev, uint64_t ino,
 		     int64_t offset);
+/* Keep a record that could not be parsed (inside the transaction). offset -1 for none. */
+int store_add_dead_letter(struct store *s, const char *source, const char *file, int64_t offset,
+			  const char *reason, const char *raw, size_t raw_n, int64_t now_us);
 int store_commit(struct store *s);
 void store_rollback(struct store *s);
 
@@ -71,6 +74,10 @@ int store_get_event(struct store *s, const uint8_t id[16], json_t **out);
 enum store_distinct_field { DISTINCT_APP, DISTINCT_EVENT_TYPE, DISTINCT_HOST };
 /* Distinct values with their counts: [{"value": "...", "count": n}, ...]. */
 int store_distinct(struct store *s, enum store_distinct_field f, const char *app, json_t *out);
+
+/* The newest dead letters, newest first, at most limit:
+ * [{"time", "source", "file", "offset", "reason", "raw"}]. */
+int store_list_dead_letters(struct store *s, int limit, json_t *out);
 
 /* Stored read position of a file, 0 with *found false when none. */
 int store_get_offset(struct store *s, const char *path, uint64_t *dev, uint64_t *ino,

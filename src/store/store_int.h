@@ -48,7 +48,7 @@ struct store {
 
 	/* writer (one thread) */
 	sqlite3 *w;     /* the active segment */
-	sqlite3_stmt *ins, *seg_upd, *off_upsert;
+	sqlite3_stmt *ins, *seg_upd, *off_upsert, *dead_ins;
 	bool in_txn;
 	int64_t next_seq;
 	int64_t txn_min_ts, txn_max_ts, txn_rows;

@@ -364,7 +364,8 @@ static void finalize_writer(struct store *s)
 	sqlite3_finalize(s->ins);
 	sqlite3_finalize(s->seg_upd);
 	sqlite3_finalize(s->off_upsert);
-	s->ins = s->seg_upd = s->off_upsert = NULL;
+	sqlite3_finalize(s->dead_ins);
+	s->ins = s->seg_upd = s->off_upsert = s->dead_ins = NULL;
 	facets_release(&s->facets);
 	if (s->w) {
 		sqlite3_close(s->w);
@@ -390,7 +391,11 @@ static int prepare_writer(struct store *s)
 			  "INSERT INTO file_offsets(path, dev, ino, offset, updated_at)"
 			  " VALUES(?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET dev=excluded.dev,"
 			  " ino=excluded.ino, offset=excluded.offset, updated_at=excluded.updated_at",
-			  &s->off_upsert)) < 0)
+			  &s->off_upsert)) < 0 ||
+	    (rc = prepare(s->w,
+			  "INSERT INTO dead_letters(ts, source, source_file, source_offset, reason, raw)"
+			  " VALUES(?,?,?,?,?,?)",
+			  &s->dead_ins)) < 0)
 		return rc;
 	return facets_init(&s->facets, s->w);
 }
@@ -516,7 +521,8 @@ static int roll_segment(struct store *s)
 	sqlite3_finalize(s->ins);
 	sqlite3_finalize(s->seg_upd);
 	sqlite3_finalize(s->off_upsert);
-	s->ins = s->seg_upd = s->off_upsert = NULL;
+	sqlite3_finalize(s->dead_ins);
+	s->ins = s->seg_upd = s->off_upsert = s->dead_ins = NULL;
 	facets_release(&s->facets);
 	rc = create_segment(s, cur->id + 1, prev);
 	sqlite3_close(prev);
@@ -908,6 +914,28 @@ int store_set_offset(struct store *s, const char *path, uint64_t dev, uint64_t i
 	int r = sqlite3_step(st);
 	sqlite3_reset(st);
 	return r == SQLITE_DONE ? 0 : store_sql_err(s->w, "save offset");
+}
+
+int store_add_dead_letter(struct store *s, const char *source, const char *file, int64_t offset,
+			  const char *reason, const char *raw, size_t raw_n, int64_t now_us)
+{
+	sqlite3_stmt *st = s->dead_ins;
+	sqlite3_bind_int64(st, 1, now_us);
+	sqlite3_bind_text(st, 2, source ? source : "unknown", -1, SQLITE_STATIC);
+	if (file)
+		sqlite3_bind_text(st, 3, file, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 3);
+	if (offset >= 0)
+		sqlite3_bind_int64(st, 4, offset);
+	else
+		sqlite3_bind_null(st, 4);
+	sqlite3_bind_text(st, 5, reason ? reason : "unknown", -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 6, raw ? raw : "", (int)(raw_n > EV_CAP_RAW ? EV_CAP_RAW : raw_n),
+			  SQLITE_STATIC);
+	int r = sqlite3_step(st);
+	sqlite3_reset(st);
+	return r == SQLITE_DONE ? 0 : store_sql_err(s->w, "dead letter");
 }
 
 int store_commit(struct store *s)

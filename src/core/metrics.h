@@ -1,0 +1,46 @@
+/* metrics.h — process-wide counters and gauges, exposed by GET /metrics in Prometheus text
+ * format. A metric is registered once (static storage) and bumped with relaxed atomics, so
+ * any thread may count on a hot path. */
+#ifndef SIEM_METRICS_H
+#define SIEM_METRICS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "core/strbuf.h"
+
+enum metric_kind { METRIC_COUNTER, METRIC_GAUGE };
+
+struct metric {
+	const char *name;   /* "minisiem_events_received_total" */
+	const char *labels; /* "source=\"syslog_udp\"" or NULL */
+	const char *help;
+	enum metric_kind kind;
+	_Atomic int64_t value;
+	struct metric *next; /* registry list, set by metric_register */
+};
+
+/* Declare a metric with static storage:
+ *   static struct metric m_drops = METRIC_COUNTER_INIT("minisiem_syslog_udp_dropped_total",
+ *                                                       NULL, "UDP datagrams dropped");
+ * and register it once at start-up with metric_register(&m_drops). */
+#define METRIC_COUNTER_INIT(n, l, h) { (n), (l), (h), METRIC_COUNTER, 0, NULL }
+#define METRIC_GAUGE_INIT(n, l, h) { (n), (l), (h), METRIC_GAUGE, 0, NULL }
+
+void metric_register(struct metric *m);
+static inline void metric_add(struct metric *m, int64_t v)
+{
+	atomic_fetch_add_explicit(&m->value, v, memory_order_relaxed);
+}
+static inline void metric_set(struct metric *m, int64_t v)
+{
+	atomic_store_explicit(&m->value, v, memory_order_relaxed);
+}
+static inline int64_t metric_get(struct metric *m)
+{
+	return atomic_load_explicit(&m->value, memory_order_relaxed);
+}
+/* Append every registered metric in Prometheus text format. */
+int metrics_render(struct strbuf *out);
+
+#endif
