@@ -1,0 +1,28 @@
+/* syslog.h — one syslog message (RFC 5424, RFC 3164 and the variants real devices send)
+ * split into its parts. The parts point into the caller's buffer. */
+#ifndef SIEM_SYSLOG_H
+#define SIEM_SYSLOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/event.h"
+
+struct syslog_msg {
+	int pri;                /* -1 when the message has no <PRI> */
+	int facility, severity; /* from pri, -1 when absent */
+	int64_t ts;             /* UTC microseconds; 0 when the message has no timestamp */
+	bool rfc5424;
+	struct sv host, app, procid, msgid, sd, msg; /* p == NULL when absent */
+};
+
+/* Parse one message. now_us completes a timestamp without a year (RFC 3164: the year that
+ * puts it nearest to now) and is what a missing timezone is taken relative to (UTC).
+ * Leading BOM, trailing NULs, CR and LF are ignored. Anything that is not recognizable
+ * syslog becomes the whole msg. Returns 0, or SIEM_EPARSE for an empty message. */
+int syslog_parse(const char *p, size_t n, int64_t now_us, struct syslog_msg *m);
+
+/* Severity 0..7 as the level name used in events ("EMERG" ... "DEBUG"). */
+const char *syslog_level_name(int severity);
+
+#endif

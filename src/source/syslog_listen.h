@@ -1,0 +1,26 @@
+/* syslog_listen.h — syslog receivers: UDP (batched recvmmsg, drops counted) and TCP
+ * (octet-counting and newline framing, many connections). */
+#ifndef SIEM_SYSLOG_LISTEN_H
+#define SIEM_SYSLOG_LISTEN_H
+
+#include <stddef.h>
+
+#include "hub/pipeline.h"
+
+struct syslog_listener;
+
+struct syslog_config {
+	const char *udp;  /* "ADDR:PORT" or NULL */
+	const char *tcp;  /* "ADDR:PORT" or NULL */
+	size_t max_msg;   /* longer messages are truncated and flagged (default 64 KiB) */
+	int rcvbuf;       /* UDP receive buffer bytes (default 8 MiB, as the kernel allows) */
+};
+
+int syslog_listen_start(struct syslog_listener **out, const struct syslog_config *cfg,
+			struct pipeline *p);
+/* The bound ports (port 0 in the config picks a free one); 0 when not listening. */
+unsigned syslog_listen_udp_port(struct syslog_listener *l);
+unsigned syslog_listen_tcp_port(struct syslog_listener *l);
+void syslog_listen_stop(struct syslog_listener *l);
+
+#endif

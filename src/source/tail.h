@@ -1,0 +1,24 @@
+/* tail.h — the JSON-lines directory tailer (--tail-dir / SIEM_LOG_DIR): finds every .jsonl file,
+ * follows files as they grow, rotate and disappear, and commits each file's offset in the
+ * same transaction as the events read from it. */
+#ifndef SIEM_TAIL_H
+#define SIEM_TAIL_H
+
+#include "hub/pipeline.h"
+#include "store/store.h"
+
+struct tailer;
+
+struct tail_config {
+	const char *dir;
+	int poll_ms;       /* rescan period when inotify is unavailable or as a safety net */
+	size_t batch_max;  /* lines per transaction */
+	size_t line_max;   /* longer lines are cut and flagged (default 1 MiB) */
+};
+
+int tailer_start(struct tailer **out, const struct tail_config *cfg, struct store *s,
+		 struct pipeline *p);
+/* Finish the batch in hand, stop, free. */
+void tailer_stop(struct tailer *t);
+
+#endif
