@@ -16,6 +16,11 @@ ifeq ($(SANITIZE),1)
 BUILD    := build/asan
 OPT      := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
+ifeq ($(FUZZ),1)
+CC       := clang
+BUILD    := build/fuzz
+OPT      := -O1 -g -fsanitize=address,undefined,fuzzer-no-link -fno-omit-frame-pointer
+endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS   += $(CSTD) $(WARN) $(OPT) -Isrc -DSIEM_VERSION='"$(VERSION)"' $(PKG_CFLAGS) -MMD -MP
@@ -29,8 +34,11 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 HUB      := $(BUILD)/minisiem
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps run check check-suite check-unit check-e2e check-asan bench clean format help
+.PHONY: all deps run check check-suite check-fuzz fuzz fuzz-build bench clean format help
 all: deps $(HUB)
 
 help:
@@ -63,6 +71,17 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS) -lcmocka
 
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+# Fuzz every driver for FUZZ_SECONDS each, starting from tests/fuzz/corpus/<name>/.
+fuzz-build:
+	@$(MAKE) --no-print-directory FUZZ=1 $(FUZZ_BIN)
+
+fuzz: deps fuzz-build
+	@tests/run_fuzz.sh $(FUZZ_SECONDS) build/results.txt
+
 run: all
 	@mkdir -p var
 	$(HUB) serve
@@ -74,6 +93,8 @@ check: deps
 	@rm -f build/results.txt
 	@$(MAKE) --no-print-directory check-suite BUILD=build/rel || echo "build:rel 0 1 0" >>build/results.txt
 	@$(MAKE) --no-print-directory check-suite SANITIZE=1 || echo "build:asan 0 1 0" >>build/results.txt
+	@$(MAKE) --no-print-directory fuzz-build >/dev/null && tests/run_fuzz.sh 10 build/results.txt \
+		|| echo "fuzz:build 0 1 0" >>build/results.txt
 	@tests/summary.sh build/results.txt
 
 check-suite: $(HUB) $(UNIT_BIN)
