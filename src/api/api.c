@@ -12,24 +12,28 @@ struct api *api_ctx;
 
 #define JSON_TYPES "application/json,application/x-ndjson,application/ndjson,*none*"
 
+#define R(m, p, a, f) .method = (m), .path = (p), .auth = (a), .fn = (f)
+
 const struct http_route api_routes[] = {
-	{ "POST", "/ingest", AUTH_APIKEY, api_ingest, true, JSON_TYPES },
+	{ R("POST", "/ingest", AUTH_APIKEY, api_ingest), .body = true, .types = JSON_TYPES },
 	/* Any type: `curl -d '{"password": ...}'` sends a form type with a JSON body. */
-	{ "POST", "/auth/login", AUTH_NONE, api_login, true, NULL },
-	{ "POST", "/auth/logout", AUTH_JWT, api_logout, false, NULL },
-	{ "GET", "/auth/me", AUTH_JWT, api_me, false, NULL },
-	{ "GET", "/events", AUTH_JWT, api_events_list, false, NULL },
-	{ "GET", "/events/", AUTH_JWT, api_events_get, false, NULL },
-	{ "GET", "/apps", AUTH_JWT, api_apps, false, NULL },
-	{ "GET", "/hosts", AUTH_JWT, api_hosts, false, NULL },
-	{ "GET", "/event-types", AUTH_JWT, api_event_types, false, NULL },
-	{ "GET", "/keys", AUTH_JWT, api_keys_list, false, NULL },
-	{ "POST", "/keys", AUTH_JWT, api_keys_create, true, "application/json,*none*" },
-	{ "DELETE", "/keys/", AUTH_JWT, api_keys_delete, false, NULL },
-	{ "GET", "/health", AUTH_NONE, api_health, false, NULL },
-	{ "GET", "/ready", AUTH_NONE, api_ready, false, NULL },
-	{ "GET", "/metrics", AUTH_NONE, api_metrics, false, NULL },
-	{ "GET", "/dead-letters", AUTH_JWT, api_dead_letters, false, NULL },
+	{ R("POST", "/auth/login", AUTH_NONE, api_login), .body = true },
+	{ R("POST", "/auth/logout", AUTH_JWT, api_logout) },
+	{ R("GET", "/auth/me", AUTH_JWT, api_me) },
+	{ R("GET", "/events", AUTH_JWT, api_events_list) },
+	{ R("GET", "/events/", AUTH_JWT, api_events_get) },
+	{ R("GET", "/apps", AUTH_JWT, api_apps) },
+	{ R("GET", "/hosts", AUTH_JWT, api_hosts) },
+	{ R("GET", "/event-types", AUTH_JWT, api_event_types) },
+	{ R("GET", "/dead-letters", AUTH_JWT, api_dead_letters) },
+	{ R("GET", "/keys", AUTH_JWT, api_keys_list), .admin = true },
+	{ R("POST", "/keys", AUTH_JWT, api_keys_create), .body = true,
+	  .types = "application/json,*none*", .admin = true },
+	{ R("DELETE", "/keys/", AUTH_JWT, api_keys_delete), .admin = true },
+	{ R("GET", "/audit", AUTH_JWT, api_audit), .admin = true },
+	{ R("GET", "/health", AUTH_NONE, api_health) },
+	{ R("GET", "/ready", AUTH_NONE, api_ready) },
+	{ R("GET", "/metrics", AUTH_NONE, api_metrics) },
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 
@@ -134,6 +138,7 @@ int api_init(struct api *a, struct store *s, struct pipeline *p)
 	a->started_us = ts_now_us();
 	pthread_mutex_init(&a->key_mu, NULL);
 	api_ingest_register_metrics();
+	api_session_register_metrics();
 	return 0;
 }
 

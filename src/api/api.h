@@ -69,6 +69,8 @@ enum http_result api_event_types(struct http_req *r);
 enum http_result api_login(struct http_req *r);
 enum http_result api_logout(struct http_req *r);
 enum http_result api_me(struct http_req *r);
+enum http_result api_audit(struct http_req *r);
+void api_session_register_metrics(void);
 enum http_result api_health(struct http_req *r);
 enum http_result api_ready(struct http_req *r);
 enum http_result api_keys_list(struct http_req *r);

@@ -45,6 +45,9 @@ enum http_result api_keys_create(struct http_req *r)
 		return http_reply_error(r, 500, "cannot create key", siem_strerror(rc));
 	}
 	log_info("api", "key %lld '%s' created by %s", (long long)id, name, http_identity(r));
+	char obj[32];
+	snprintf(obj, sizeof(obj), "key:%lld", (long long)id);
+	store_audit(api_ctx->store, http_identity(r), http_client_addr(r), "key.create", obj, name);
 	json_t *o = json_object();
 	json_object_set_new(o, "id", json_integer(id));
 	json_object_set_new(o, "name", json_string(name));
@@ -70,6 +73,9 @@ enum http_result api_keys_delete(struct http_req *r)
 	memset(api_ctx->key_cache, 0, sizeof(api_ctx->key_cache));
 	pthread_mutex_unlock(&api_ctx->key_mu);
 	log_info("api", "key %lld revoked by %s", id, http_identity(r));
+	char obj[32];
+	snprintf(obj, sizeof(obj), "key:%lld", id);
+	store_audit(api_ctx->store, http_identity(r), http_client_addr(r), "key.revoke", obj, NULL);
 	json_t *o = json_object();
 	json_object_set_new(o, "id", json_integer(id));
 	json_object_set_new(o, "revoked", json_true());

@@ -1,46 +1,158 @@
-/* session.c — POST /auth/login, /auth/logout, GET /auth/me: analysts trade the admin
- * password for an HS256 token. */
+/* session.c — POST /auth/login, /auth/logout, GET /auth/me: users trade a password for an
+ * HS256 token carrying their role. Failed logins are rate-limited per client address and
+ * stored as LOGIN_FAIL events, so the SIEM watches itself. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api.h"
+#include "api/ratelimit.h"
 #include "auth/auth.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/metrics.h"
+
+static struct metric m_login_fail = METRIC_COUNTER_INIT(
+	"minisiem_login_failures_total", NULL, "Failed logins to the hub.");
+static struct metric m_login_limited = METRIC_COUNTER_INIT(
+	"minisiem_login_rate_limited_total", NULL, "Logins refused by the rate limit.");
+static struct metric m_self_dropped = METRIC_COUNTER_INIT(
+	"minisiem_self_events_dropped_total", NULL,
+	"The hub's own events (failed logins) not stored because the writer queue was full.");
+
+void api_session_register_metrics(void)
+{
+	metric_register(&m_login_fail);
+	metric_register(&m_login_limited);
+	metric_register(&m_self_dropped);
+}
+
+/* A failed login as an event of its own, queued without waiting. */
+struct self_event {
+	struct ingest_job job;
+	struct event ev;
+	bool dup;
+	struct arena arena;
+};
+
+static void self_done(struct ingest_job *j)
+{
+	struct self_event *se = j->ctx;
+	arena_release(&se->arena);
+	free(se);
+}
+
+static struct sv sv_copy(struct arena *a, const char *s)
+{
+	struct sv v = { NULL, 0 };
+	if (s && (v.p = arena_strndup(a, s, strlen(s))))
+		v.n = strlen(s);
+	return v;
+}
+
+static void record_failure(struct http_req *r, const char *user)
+{
+	struct self_event *se = calloc(1, sizeof(*se));
+	char host[256] = "localhost", msg[300];
+	if (!se)
+		return;
+	arena_init(&se->arena, 64 * 1024);
+	struct event *ev = &se->ev;
+	const char *addr = http_client_addr(r);
+	gethostname(host, sizeof(host) - 1);
+	uuid_v4(ev->id);
+	ev->ts = ev->received_at = ts_now_us();
+	ev->severity = 3;
+	ev->flags = EV_ID_GENERATED;
+	if (ip_parse(addr, strlen(addr), ev->ip) == 0) {
+		ev->flags |= EV_HAS_IP;
+		ev->source_ip = sv_copy(&se->arena, addr);
+	}
+	snprintf(msg, sizeof(msg), "failed login to minisiem for '%.64s' from %s", user, addr);
+	ev->event_type = sv_copy(&se->arena, "LOGIN_FAIL");
+	ev->os_type = sv_copy(&se->arena, "APP");
+	ev->app = sv_copy(&se->arena, "minisiem");
+	ev->level = sv_copy(&se->arena, "WARNING");
+	ev->source = sv_copy(&se->arena, "minisiem");
+	ev->source_host = sv_copy(&se->arena, host);
+	ev->user = sv_copy(&se->arena, user);
+	ev->message = sv_copy(&se->arena, msg);
+	se->job.ev = ev;
+	se->job.n = 1;
+	se->job.dup = &se->dup;
+	se->job.done = self_done;
+	se->job.ctx = se;
+	if (pipeline_submit(api_ctx->pipeline, &se->job) < 0) {
+		metric_add(&m_self_dropped, 1);
+		self_done(&se->job);
+	}
+}
+
+/* Check name/password: a user of the users table, else "admin" against the admin hash. */
+static int check_login(const char *user, const char *pw, char *role, size_t rolelen)
+{
+	char *urole = NULL, *uhash = NULL;
+	int rc = store_user_get(api_ctx->store, user, &urole, &uhash);
+	if (rc == 0) {
+		rc = password_verify(uhash, pw);
+		snprintf(role, rolelen, "%s", urole);
+	} else if (rc == SIEM_ENOTFOUND && strcmp(user, "admin") == 0 && api_ctx->admin_hash) {
+		rc = password_verify(api_ctx->admin_hash, pw);
+		snprintf(role, rolelen, "admin");
+	} else if (rc == SIEM_ENOTFOUND) {
+		/* Same cost as a real check, so that timing does not tell names apart. */
+		password_verify(api_ctx->admin_hash ? api_ctx->admin_hash : "", pw);
+		rc = SIEM_EAUTH;
+	}
+	free(urole);
+	free(uhash);
+	return rc < 0 ? SIEM_EAUTH : 0;
+}
 
 enum http_result api_login(struct http_req *r)
 {
 	size_t len;
 	const char *body = http_body(r, &len);
+	const char *addr = http_client_addr(r);
+	int64_t now = ts_now_us();
+	int64_t wait = ratelimit_blocked(addr, now);
+	if (wait > 0) {
+		char ra[24];
+		snprintf(ra, sizeof(ra), "%lld", (long long)wait);
+		metric_add(&m_login_limited, 1);
+		http_add_header(r, "Retry-After", ra);
+		return http_reply_error(r, 429, "too many failed logins", "try again later");
+	}
 	json_error_t jerr;
 	json_t *v = json_loadb(body, len, 0, &jerr);
 	if (!v || !json_is_object(v)) {
 		json_decref(v);
 		return http_reply_error(r, 400, "malformed JSON", "expected {\"password\": \"...\"}");
 	}
-	const char *user = json_string_value(json_object_get(v, "username"));
+	const char *u = json_string_value(json_object_get(v, "username"));
 	const char *pw = json_string_value(json_object_get(v, "password"));
-	if (!pw || !*pw || strlen(pw) > 1024) {
+	if (!pw || !*pw || strlen(pw) > 1024 || (u && strlen(u) > 100)) {
 		json_decref(v);
 		return http_reply_error(r, 422, "invalid login", "password: required string");
 	}
-	if (!user || !*user)
-		user = "admin";
-	int rc = SIEM_EAUTH;
-	if (strcmp(user, "admin") == 0 && api_ctx->admin_hash)
-		rc = password_verify(api_ctx->admin_hash, pw);
+	char user[128], role[32];
+	snprintf(user, sizeof(user), "%s", u && *u ? u : "admin");
+	int rc = check_login(user, pw, role, sizeof(role));
+	json_decref(v);
 	if (rc < 0) {
-		log_warn("auth", "failed login for '%.64s' from %s", user, http_client_addr(r));
-		json_decref(v);
+		log_warn("auth", "failed login for '%.64s' from %s", user, addr);
+		metric_add(&m_login_fail, 1);
+		ratelimit_fail(addr, now);
+		record_failure(r, user);
 		return http_reply_error(r, 401, "unauthorized", "wrong user name or password");
 	}
+	ratelimit_reset(addr);
 	struct jwt_claims c;
 	memset(&c, 0, sizeof(c));
 	snprintf(c.sub, sizeof(c.sub), "%s", user);
-	snprintf(c.role, sizeof(c.role), "admin");
-	json_decref(v);
-	c.iat = ts_now_us() / 1000000;
+	snprintf(c.role, sizeof(c.role), "%s", role);
+	c.iat = now / 1000000;
 	c.exp = c.iat + api_ctx->jwt_ttl_s;
 	char *tok = NULL;
 	if ((rc = jwt_sign_hs256(&c, api_ctx->jwt_key, api_ctx->jwt_keylen, &tok)) < 0)
@@ -49,6 +161,7 @@ enum http_result api_login(struct http_req *r)
 	json_object_set_new(o, "access_token", json_string(tok));
 	json_object_set_new(o, "token_type", json_string("bearer"));
 	json_object_set_new(o, "expires_in", json_integer(api_ctx->jwt_ttl_s));
+	json_object_set_new(o, "role", json_string(role));
 	free(tok);
 	return http_reply_json(r, 200, o);
 }
@@ -66,5 +179,26 @@ enum http_result api_me(struct http_req *r)
 	json_t *o = json_object();
 	json_object_set_new(o, "user", json_string(http_identity(r)));
 	json_object_set_new(o, "role", json_string(http_role(r)));
+	return http_reply_json(r, 200, o);
+}
+
+enum http_result api_audit(struct http_req *r)
+{
+	const char *v = http_query(r, "limit");
+	long limit = 200;
+	if (v && *v) {
+		char *end = NULL;
+		limit = strtol(v, &end, 10);
+		if (*end || limit < 1 || limit > 1000)
+			return http_reply_error(r, 400, "invalid query", "limit: must be an integer 1..1000");
+	}
+	json_t *list = json_array();
+	int rc = store_audit_list(api_ctx->store, (int)limit, list);
+	if (rc < 0) {
+		json_decref(list);
+		return http_reply_error(r, 500, "query failed", siem_strerror(rc));
+	}
+	json_t *o = json_object();
+	json_object_set_new(o, "audit", list);
 	return http_reply_json(r, 200, o);
 }

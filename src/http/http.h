@@ -33,8 +33,10 @@ struct http_route {
 	enum http_auth auth;
 	http_handler fn;
 	bool body;          /* the handler reads a body (POST/PUT): it is buffered first */
-	const char *types;  /* accepted media types, comma-separated ("" = none given ok);
-			     * NULL accepts any. Others get 415 before the body is read. */
+	const char *types;  /* accepted media types, comma-separated ("*none*": a request
+			     * without Content-Type is fine); NULL accepts any. Others get 415
+			     * before the body is read. */
+	bool admin;         /* AUTH_JWT routes only the admin role may use (others: 403) */
 };
 
 /* Authentication callbacks, supplied by the api layer. Return 0 when allowed; on refusal

@@ -380,6 +380,10 @@ static bool authenticate(struct http_req *r)
 		http_reply_error(r, 401, "unauthorized", "invalid or expired token");
 		return false;
 	}
+	if (r->route->admin && strcmp(r->role, "admin") != 0) {
+		http_reply_error(r, 403, "forbidden", "this needs the admin role");
+		return false;
+	}
 	return true;
 }
 

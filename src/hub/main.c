@@ -70,17 +70,27 @@ static const struct opt_def db_opts[] = {
 	  0, 0 },
 };
 
+static const struct opt_def user_opts[] = {
+	{ "db", "SIEM_DB_PATH", OPT_STRING, "var/minisiem.db", "PATH", "SQLite store file", false,
+	  0, 0 },
+	{ "role", NULL, OPT_STRING, "analyst", "ROLE", "admin or analyst (users add)", false, 0, 0 },
+};
+
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: minisiem COMMAND [OPTIONS]\n\n"
 		"commands:\n"
-		"  serve                 run the hub (see 'minisiem serve --help')\n"
-		"  hash-password         read a password, print a hash for SIEM_ADMIN_PASSWORD_HASH\n"
-		"  keys create NAME      create an agent API key (printed once, stored hashed)\n"
-		"  keys list             list agent API keys\n"
-		"  keys revoke ID        revoke an agent API key\n"
-		"  version               print the version\n");
+		"  serve                      run the hub (see 'minisiem serve --help')\n"
+		"  hash-password              read a password, print a hash for SIEM_ADMIN_PASSWORD_HASH\n"
+		"  keys create NAME           create an agent API key (printed once, stored hashed)\n"
+		"  keys list                  list agent API keys\n"
+		"  keys revoke ID             revoke an agent API key\n"
+		"  users add NAME --role R    add a user (admin or analyst); password from stdin\n"
+		"  users list                 list users\n"
+		"  users passwd NAME          set a user's password (from stdin)\n"
+		"  users remove NAME          remove a user\n"
+		"  version                    print the version\n");
 }
 
 static int wants_help(int argc, char **argv)
@@ -438,6 +448,9 @@ static int cmd_keys(int argc, char **argv)
 		apikey_hash(key, strlen(key), hash);
 		if ((rc = store_key_add(s, pos[1], hash, &id)) < 0)
 			goto out;
+		char obj[32];
+		snprintf(obj, sizeof(obj), "key:%lld", (long long)id);
+		store_audit(s, "cli", NULL, "key.create", obj, pos[1]);
 		fprintf(stderr, "key %lld '%s' created; it is shown once:\n", (long long)id, pos[1]);
 		printf("%s\n", key);
 		code = 0;
@@ -470,10 +483,116 @@ static int cmd_keys(int argc, char **argv)
 		if (rc == SIEM_ENOTFOUND)
 			fprintf(stderr, "minisiem keys: no key %lld\n", id);
 		else if (rc == 0) {
+			char obj[32];
+			snprintf(obj, sizeof(obj), "key:%lld", id);
+			store_audit(s, "cli", NULL, "key.revoke", obj, NULL);
 			printf("key %lld revoked\n", id);
 			code = 0;
 		}
 	}
+out:
+	store_close(s);
+	config_release(&c);
+	return code;
+}
+
+static int new_hash(char *hash, size_t len)
+{
+	char pw[1100];
+	if (read_password(pw, sizeof(pw)) < 0) {
+		fprintf(stderr, "minisiem users: no password given\n");
+		return -EINVAL;
+	}
+	int rc = password_hash(pw, hash, len);
+	explicit_bzero(pw, sizeof(pw));
+	if (rc < 0)
+		fprintf(stderr, "minisiem users: %s\n", siem_strerror(rc));
+	return rc;
+}
+
+static int cmd_users(int argc, char **argv)
+{
+	struct config c;
+	const char *pos[3];
+	size_t npos = 0;
+	struct store *s = NULL;
+	int rc, code = 1;
+	if (wants_help(argc, argv) || argc == 0) {
+		printf("usage: minisiem users add NAME [--role admin|analyst] | list | passwd NAME |"
+		       " remove NAME [--db PATH]\n\nPasswords are read from the terminal or the first"
+		       " line of standard input.\n\noptions:\n");
+		config_usage(user_opts, 2, stdout);
+		return argc == 0 ? EXIT_USAGE : 0;
+	}
+	if (config_init(&c, user_opts, 2) < 0)
+		return 1;
+	if (config_parse(&c, argc, argv, pos, 3, &npos) < 0) {
+		fprintf(stderr, "minisiem users: %s\n", c.err);
+		config_release(&c);
+		return EXIT_USAGE;
+	}
+	const char *verb = npos ? pos[0] : "", *role = config_str(&c, "role");
+	bool named = npos == 2 && (strcmp(verb, "add") == 0 || strcmp(verb, "passwd") == 0 ||
+				   strcmp(verb, "remove") == 0);
+	if (!named && !(strcmp(verb, "list") == 0 && npos == 1)) {
+		fprintf(stderr, "minisiem users: expected 'add NAME', 'list', 'passwd NAME' or"
+				" 'remove NAME'\n");
+		config_release(&c);
+		return EXIT_USAGE;
+	}
+	if (strcmp(role, "admin") != 0 && strcmp(role, "analyst") != 0) {
+		fprintf(stderr, "minisiem users: role must be admin or analyst, not '%s'\n", role);
+		config_release(&c);
+		return EXIT_USAGE;
+	}
+	if (named && (!*pos[1] || strlen(pos[1]) > 100)) {
+		fprintf(stderr, "minisiem users: a name has 1 to 100 bytes\n");
+		config_release(&c);
+		return EXIT_USAGE;
+	}
+	log_set_level(LOG_LVL_WARN);
+	if ((rc = open_store(config_str(&c, "db"), &s, 0, 8)) < 0) {
+		fprintf(stderr, "minisiem users: cannot open store '%s'\n", config_str(&c, "db"));
+		goto out;
+	}
+	char hash[256];
+	if (strcmp(verb, "add") == 0) {
+		if (new_hash(hash, sizeof(hash)) < 0)
+			goto out;
+		rc = store_user_add(s, pos[1], role, hash);
+		if (rc == -EEXIST)
+			fprintf(stderr, "minisiem users: '%s' exists already\n", pos[1]);
+		if (rc == 0) {
+			store_audit(s, "cli", NULL, "user.add", pos[1], role);
+			printf("user '%s' added (%s)\n", pos[1], role);
+		}
+	} else if (strcmp(verb, "passwd") == 0) {
+		if (new_hash(hash, sizeof(hash)) < 0)
+			goto out;
+		if ((rc = store_user_set_hash(s, pos[1], hash)) == 0) {
+			store_audit(s, "cli", NULL, "user.passwd", pos[1], NULL);
+			printf("password of '%s' changed\n", pos[1]);
+		}
+	} else if (strcmp(verb, "remove") == 0) {
+		if ((rc = store_user_remove(s, pos[1])) == 0) {
+			store_audit(s, "cli", NULL, "user.remove", pos[1], NULL);
+			printf("user '%s' removed\n", pos[1]);
+		}
+	} else {
+		json_t *users = json_array();
+		if ((rc = store_user_list(s, users)) == 0) {
+			size_t i;
+			json_t *u;
+			json_array_foreach(users, i, u)
+				printf("%-24s %-8s %s\n", json_string_value(json_object_get(u, "name")),
+				       json_string_value(json_object_get(u, "role")),
+				       json_string_value(json_object_get(u, "created_at")));
+		}
+		json_decref(users);
+	}
+	if (rc == SIEM_ENOTFOUND)
+		fprintf(stderr, "minisiem users: no user '%s'\n", pos[1]);
+	code = rc == 0 ? 0 : 1;
 out:
 	store_close(s);
 	config_release(&c);
@@ -494,6 +613,8 @@ int main(int argc, char **argv)
 		return cmd_hash_password(argc - 2, argv + 2);
 	if (strcmp(cmd, "keys") == 0)
 		return cmd_keys(argc - 2, argv + 2);
+	if (strcmp(cmd, "users") == 0)
+		return cmd_users(argc - 2, argv + 2);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("minisiem %s\n", SIEM_VERSION);
 		return 0;

@@ -101,6 +101,21 @@ int store_key_list(struct store *s, json_t *out);
 int store_key_revoke(struct store *s, int64_t id);
 int store_key_touch(struct store *s, int64_t id, int64_t now_us);
 
+/* Users: role "admin" or "analyst", hash argon2id or bcrypt. -EEXIST for a taken name;
+ * SIEM_ENOTFOUND for an unknown one. */
+int store_user_add(struct store *s, const char *name, const char *role, const char *hash);
+/* *role and *hash are malloc'd. */
+int store_user_get(struct store *s, const char *name, char **role, char **hash);
+int store_user_set_hash(struct store *s, const char *name, const char *hash);
+int store_user_remove(struct store *s, const char *name);
+int store_user_list(struct store *s, json_t *out);
+
+/* Audit log: who changed what (keys, users, rules, settings). Never holds secrets. */
+int store_audit(struct store *s, const char *actor, const char *client, const char *action,
+		const char *object, const char *detail);
+/* Newest first: [{"id", "time", "actor", "client", "action", "object", "detail"}]. */
+int store_audit_list(struct store *s, int limit, json_t *out);
+
 /* Health: can the store be written, how many events, how many segments. */
 struct store_stats {
 	int64_t events, segments, last_commit_us;
