@@ -46,15 +46,16 @@ static int check_key(void *ctx, const char *key, struct http_req *r)
 	if (n == 0 || n > 512)
 		return SIEM_EAUTH;
 	apikey_hash(key, n, hash);
+	pthread_mutex_lock(&a->key_mu);
 	for (size_t i = 0; i < a->n_env_keys; i++) {
 		if (ct_equal(a->env_keys[i].hash, hash, 64)) {
 			http_set_identity(r, a->env_keys[i].name, "agent", 0);
+			pthread_mutex_unlock(&a->key_mu);
 			return 0;
 		}
 	}
 	/* Store keys: a short-lived cache so a busy agent does not query per request, while a
 	 * revocation takes effect within two seconds. */
-	pthread_mutex_lock(&a->key_mu);
 	for (size_t i = 0; i < API_KEY_CACHE; i++) {
 		struct api_key_entry *e = &a->key_cache[i];
 		if (e->checked_us && now - e->checked_us < 2000000 && ct_equal(e->hash, hash, 64)) {
@@ -102,32 +103,37 @@ const struct http_auth_ops api_auth_ops = { check_key, check_jwt, NULL };
 
 int api_load_env_keys(struct api *a, const char *spec)
 {
-	if (!spec || !*spec)
-		return 0;
-	size_t cap = 1;
-	for (const char *p = spec; *p; p++)
+	struct api_key_entry *keys = NULL;
+	size_t n = 0, cap = 1;
+	for (const char *p = spec ? spec : ""; *p; p++)
 		cap += *p == ',';
-	a->env_keys = calloc(cap, sizeof(*a->env_keys));
-	if (!a->env_keys)
+	if (spec && *spec && !(keys = calloc(cap, sizeof(*keys))))
 		return -ENOMEM;
-	for (const char *p = spec; *p;) {
+	for (const char *p = spec ? spec : ""; *p;) {
 		const char *e = strchr(p, ',');
-		size_t n = e ? (size_t)(e - p) : strlen(p);
-		const char *colon = memchr(p, ':', n);
-		if (n > 0) {
-			if (!colon || colon == p || colon + 1 == p + n) {
-				log_error("api", "SIEM_API_KEYS: entry %zu is not NAME:KEY",
-					  a->n_env_keys + 1);
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		const char *colon = memchr(p, ':', len);
+		if (len > 0) {
+			if (!colon || colon == p || colon + 1 == p + len) {
+				log_error("api", "SIEM_API_KEYS: entry %zu is not NAME:KEY", n + 1);
+				free(keys);
 				return -EINVAL;
 			}
-			struct api_key_entry *k = &a->env_keys[a->n_env_keys++];
+			struct api_key_entry *k = &keys[n++];
 			size_t nl = (size_t)(colon - p);
 			snprintf(k->name, sizeof(k->name), "%.*s", (int)nl, p);
-			apikey_hash(colon + 1, n - nl - 1, k->hash);
+			apikey_hash(colon + 1, len - nl - 1, k->hash);
 			k->valid = true;
 		}
-		p += n + (e ? 1 : 0);
+		p += len + (e ? 1 : 0);
 	}
+	/* Swap: requests in flight finish with the old list. */
+	pthread_mutex_lock(&a->key_mu);
+	struct api_key_entry *old = a->env_keys;
+	a->env_keys = keys;
+	a->n_env_keys = n;
+	pthread_mutex_unlock(&a->key_mu);
+	free(old);
 	return 0;
 }
 

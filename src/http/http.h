@@ -49,6 +49,10 @@ struct http_auth_ops {
 
 struct http_config {
 	const char *listen;     /* "127.0.0.1:8080", "[::1]:8080", port 0 picks a free one */
+	int listen_fd;          /* a socket from http_bind (>= 0), or -1 to bind listen here */
+	const char *tls_cert;   /* PEM files: HTTPS when both are set */
+	const char *tls_key;
+	const char *root_path;  /* serve everything under this prefix ("/siem"), NULL for "/" */
 	size_t max_body;        /* bytes, after decompression too */
 	unsigned threads;       /* listener threads */
 	unsigned max_conns;
@@ -56,6 +60,11 @@ struct http_config {
 	const char *cors_origins; /* comma-separated, NULL for none */
 };
 
+/* Bind and listen on "HOST:PORT" (so that a port below 1024 can be bound before privileges
+ * are dropped). */
+int http_bind(const char *listen, int *fd);
+/* Replace the CORS origins (SIGHUP); NULL or "" for none. */
+int http_set_cors(struct http_server *srv, const char *origins);
 int http_start(struct http_server **out, const struct http_config *cfg,
 	       const struct http_route *routes, size_t nroutes, const struct http_auth_ops *auth);
 /* The bound port (useful with port 0). */

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <zlib.h>
 
 #include "core/err.h"
@@ -26,7 +28,11 @@ struct http_server {
 	size_t nroutes;
 	struct http_auth_ops auth;
 	size_t max_body;
+	pthread_mutex_t cors_mu;
 	char *cors;
+	char *root;        /* "/siem" or NULL */
+	size_t root_len;
+	char *tls_cert, *tls_key; /* PEM text, kept while the daemon runs */
 	atomic_uint inflight; /* requests begun */
 	atomic_uint busy;     /* requests whose body is complete and not yet finished */
 	unsigned port;
@@ -142,20 +148,40 @@ void http_add_header(struct http_req *r, const char *name, const char *value)
 static void add_cors(struct http_req *r, struct MHD_Response *resp)
 {
 	const char *origin = http_header(r, "Origin");
-	if (!origin || !r->srv->cors)
+	if (!origin)
 		return;
 	size_t n = strlen(origin);
-	for (const char *p = r->srv->cors; *p;) {
+	pthread_mutex_lock(&r->srv->cors_mu);
+	for (const char *p = r->srv->cors; p && *p;) {
 		const char *e = strchr(p, ',');
 		size_t m = e ? (size_t)(e - p) : strlen(p);
+		while (m && *p == ' ') {
+			p++;
+			m--;
+		}
+		/* Exact origins only: never "*", which must not go with credentials. */
 		if (m == n && strncmp(p, origin, n) == 0) {
 			MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
 			MHD_add_response_header(resp, "Access-Control-Allow-Credentials", "true");
 			MHD_add_response_header(resp, "Vary", "Origin");
-			return;
+			break;
 		}
 		p += m + (e ? 1 : 0);
 	}
+	pthread_mutex_unlock(&r->srv->cors_mu);
+}
+
+int http_set_cors(struct http_server *srv, const char *origins)
+{
+	char *c = origins && *origins ? strdup(origins) : NULL;
+	if (origins && *origins && !c)
+		return -ENOMEM;
+	pthread_mutex_lock(&srv->cors_mu);
+	char *old = srv->cors;
+	srv->cors = c;
+	pthread_mutex_unlock(&srv->cors_mu);
+	free(old);
+	return 0;
 }
 
 static enum http_result send_typed(struct http_req *r, unsigned status, const char *type,
@@ -430,6 +456,13 @@ static enum http_result begin(struct http_req *r)
 	bool known = false;
 	if (strcmp(r->method, "OPTIONS") == 0)
 		return preflight(r);
+	if (srv->root) {
+		/* Everything lives under the prefix; "/prefix" alone is its "/". */
+		if (strncmp(r->url, srv->root, srv->root_len) != 0 ||
+		    (r->url[srv->root_len] != '/' && r->url[srv->root_len] != '\0'))
+			return http_reply_error(r, 404, "not found", NULL);
+		r->url = r->url[srv->root_len] ? r->url + srv->root_len : "/";
+	}
 	r->route = find_route(srv, r->url, r->method, &r->path_arg, &known);
 	if (!r->route) {
 		if (known)
@@ -618,47 +651,141 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, bool *v6)
 	return -EINVAL;
 }
 
-int http_start(struct http_server **out, const struct http_config *cfg,
-	       const struct http_route *routes, size_t nroutes, const struct http_auth_ops *auth)
+int http_bind(const char *listen_addr, int *fd)
 {
 	struct sockaddr_storage ss;
 	bool v6 = false;
-	if (parse_listen(cfg->listen, &ss, &v6) < 0) {
-		log_error(SUB, "invalid listen address '%s' (want HOST:PORT)", cfg->listen);
+	int one = 1;
+	if (parse_listen(listen_addr, &ss, &v6) < 0) {
+		log_error(SUB, "invalid listen address '%s' (want HOST:PORT)", listen_addr);
 		return -EINVAL;
 	}
+	int s = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	socklen_t len = v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	if (bind(s, (struct sockaddr *)&ss, len) < 0 || listen(s, 1024) < 0) {
+		int err = errno;
+		log_error(SUB, "cannot listen on '%s': %s", listen_addr, strerror(err));
+		close(s);
+		return -err;
+	}
+	*fd = s;
+	return 0;
+}
+
+static int read_pem(const char *path, char **out)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		log_error(SUB, "cannot open '%s': %s", path, strerror(errno));
+		return -errno;
+	}
+	char *buf = malloc(1024 * 1024 + 1);
+	size_t n = buf ? fread(buf, 1, 1024 * 1024 + 1, f) : 0;
+	fclose(f);
+	if (!buf)
+		return -ENOMEM;
+	if (n == 0 || n > 1024 * 1024) {
+		log_error(SUB, "'%s' is empty or larger than 1 MiB", path);
+		free(buf);
+		return -EINVAL;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	return 0;
+}
+
+static void server_free(struct http_server *srv)
+{
+	if (srv->tls_key)
+		explicit_bzero(srv->tls_key, strlen(srv->tls_key));
+	free(srv->tls_key);
+	free(srv->tls_cert);
+	free(srv->cors);
+	free(srv->root);
+	pthread_mutex_destroy(&srv->cors_mu);
+	free(srv);
+}
+
+int http_start(struct http_server **out, const struct http_config *cfg,
+	       const struct http_route *routes, size_t nroutes, const struct http_auth_ops *auth)
+{
+	int fd = cfg->listen_fd, rc;
 	struct http_server *srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		return -ENOMEM;
+	pthread_mutex_init(&srv->cors_mu, NULL);
 	srv->routes = routes;
 	srv->nroutes = nroutes;
 	srv->auth = *auth;
 	srv->max_body = cfg->max_body;
-	if (cfg->cors_origins && *cfg->cors_origins && !(srv->cors = strdup(cfg->cors_origins))) {
-		free(srv);
-		return -ENOMEM;
+	if ((rc = http_set_cors(srv, cfg->cors_origins)) < 0)
+		goto fail;
+	if (cfg->root_path && *cfg->root_path && strcmp(cfg->root_path, "/") != 0) {
+		size_t n = strlen(cfg->root_path);
+		while (n > 1 && cfg->root_path[n - 1] == '/')
+			n--;
+		if (cfg->root_path[0] != '/' || !(srv->root = strndup(cfg->root_path, n))) {
+			log_error(SUB, "root path '%s' must start with '/'", cfg->root_path);
+			rc = -EINVAL;
+			goto fail;
+		}
+		srv->root_len = n;
 	}
+	unsigned tls = 0;
+	if ((cfg->tls_cert && *cfg->tls_cert) || (cfg->tls_key && *cfg->tls_key)) {
+		if (!cfg->tls_cert || !*cfg->tls_cert || !cfg->tls_key || !*cfg->tls_key) {
+			log_error(SUB, "TLS needs both a certificate and a key");
+			rc = -EINVAL;
+			goto fail;
+		}
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			log_error(SUB, "this libmicrohttpd has no TLS support");
+			rc = -ENOTSUP;
+			goto fail;
+		}
+		if ((rc = read_pem(cfg->tls_cert, &srv->tls_cert)) < 0 ||
+		    (rc = read_pem(cfg->tls_key, &srv->tls_key)) < 0)
+			goto fail;
+		tls = MHD_USE_TLS;
+	}
+	if (fd < 0 && (rc = http_bind(cfg->listen, &fd)) < 0)
+		goto fail;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	bool v6 = ss.ss_family == AF_INET6;
+	srv->port = ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+			     : ((struct sockaddr_in *)&ss)->sin_port);
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-			 MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+			 MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) | tls;
+	struct MHD_OptionItem tls_opts[] = {
+		{ tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, srv->tls_key },
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 	srv->d = MHD_start_daemon(
 		flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_THREAD_POOL_SIZE, cfg->threads ? cfg->threads : 2,
-		MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns ? cfg->max_conns : 1024,
-		MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout ? cfg->conn_timeout : 60,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
-		MHD_OPTION_END);
+		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
+		cfg->threads ? cfg->threads : 2, MHD_OPTION_CONNECTION_LIMIT,
+		cfg->max_conns ? cfg->max_conns : 1024, MHD_OPTION_CONNECTION_TIMEOUT,
+		cfg->conn_timeout ? cfg->conn_timeout : 60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
 	if (!srv->d) {
-		log_error(SUB, "cannot listen on '%s': %s", cfg->listen, strerror(errno));
-		free(srv->cors);
-		free(srv);
-		return -EADDRINUSE;
+		log_error(SUB, "cannot start the HTTP server on '%s'", cfg->listen);
+		rc = -EIO;
+		goto fail;
 	}
-	const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
-	srv->port = di ? di->port : 0;
 	*out = srv;
 	return 0;
+fail:
+	if (fd >= 0)
+		close(fd); /* ours now, also when the caller bound it */
+	server_free(srv);
+	return rc;
 }
 
 unsigned http_port(struct http_server *srv) { return srv->port; }
@@ -683,6 +810,5 @@ void http_stop(struct http_server *srv)
 	if (!srv)
 		return;
 	MHD_stop_daemon(srv->d);
-	free(srv->cors);
-	free(srv);
+	server_free(srv);
 }

@@ -1,5 +1,9 @@
 /* main.c — the minisiem command: serve (the hub), hash-password, keys. */
+#include <dirent.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +20,7 @@
 #include "core/jsonalloc.h"
 #include "core/taskpool.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "http/http.h"
 #include "hub/pipeline.h"
 #include "store/store.h"
@@ -56,6 +61,19 @@ static const struct opt_def serve_opts[] = {
 	  "comma-separated origins allowed by CORS", false, 0, 0 },
 	{ "log-level", "SIEM_LOG_LEVEL", OPT_STRING, "info", "LEVEL", "error, warn, info or debug",
 	  false, 0, 0 },
+	{ "retention-days", "SIEM_RETENTION_DAYS", OPT_INT, "30", "DAYS",
+	  "events older than this are removed, a whole segment at a time (0 keeps all)", false, 0,
+	  36500 },
+	{ "retention-interval", "SIEM_RETENTION_INTERVAL", OPT_DURATION, "60s", "DURATION",
+	  "how often retention looks for expired segments", false, 1, 86400 },
+	{ "root-path", "SIEM_ROOT_PATH", OPT_STRING, "", "PREFIX",
+	  "serve everything under this path prefix (behind a reverse proxy)", false, 0, 0 },
+	{ "tls-cert", "SIEM_TLS_CERT", OPT_STRING, "", "FILE", "PEM certificate (chain): serve HTTPS",
+	  false, 0, 0 },
+	{ "tls-key", "SIEM_TLS_KEY", OPT_STRING, "", "FILE", "PEM private key of --tls-cert", false,
+	  0, 0 },
+	{ "user", "SIEM_USER", OPT_STRING, "", "NAME",
+	  "when started as root: run as this user once ports are bound", false, 0, 0 },
 	{ NULL, "SIEM_ADMIN_PASSWORD_HASH", OPT_STRING, NULL, NULL,
 	  "admin password hash (argon2id or bcrypt) from 'minisiem hash-password'", true, 0, 0 },
 	{ NULL, "SIEM_JWT_SECRET", OPT_STRING, NULL, NULL,
@@ -64,6 +82,11 @@ static const struct opt_def serve_opts[] = {
 	  "agent keys as NAME:KEY,NAME:KEY (in addition to 'minisiem keys')", true, 0, 0 },
 };
 #define N_SERVE_OPTS (sizeof(serve_opts) / sizeof(serve_opts[0]))
+
+static const struct opt_def backup_opts[] = {
+	{ "db", "SIEM_DB_PATH", OPT_STRING, "var/minisiem.db", "PATH", "SQLite store file", false,
+	  0, 0 },
+};
 
 static const struct opt_def db_opts[] = {
 	{ "db", "SIEM_DB_PATH", OPT_STRING, "var/minisiem.db", "PATH", "SQLite store file", false,
@@ -90,6 +113,7 @@ static void usage(FILE *out)
 		"  users list                 list users\n"
 		"  users passwd NAME          set a user's password (from stdin)\n"
 		"  users remove NAME          remove a user\n"
+		"  backup DEST                consistent copy of the store while the hub runs\n"
 		"  version                    print the version\n");
 }
 
@@ -122,11 +146,13 @@ static int mkdir_parent(const char *path)
 	return 0;
 }
 
-static int open_store(const char *path, struct store **s, int64_t segment_rows, int cache_mb)
+static int open_store(const char *path, struct store **s, int64_t segment_rows, int cache_mb,
+		      bool state_only)
 {
 	struct store_config sc;
 	store_config_defaults(&sc);
 	sc.dir = path;
+	sc.state_only = state_only;
 	if (segment_rows)
 		sc.segment_rows = segment_rows;
 	if (cache_mb)
@@ -229,6 +255,107 @@ static int setup_jwt(struct api *a, struct store *s)
 	return 0;
 }
 
+/* Settings SIGHUP can change, read by the writer thread's upkeep. */
+static _Atomic int64_t retention_days;
+static struct metric m_ret_segments = METRIC_COUNTER_INIT(
+	"minisiem_retention_segments_removed_total", NULL, "Segments removed by retention.");
+static struct metric m_ret_events = METRIC_COUNTER_INIT(
+	"minisiem_retention_events_removed_total", NULL, "Events removed by retention.");
+
+static void upkeep(void *arg)
+{
+	struct store *s = arg;
+	int64_t days = atomic_load(&retention_days);
+	int64_t segs = 0, evs = 0;
+	if (days <= 0)
+		return;
+	if (store_retain(s, ts_now_us() - days * 86400LL * 1000000, &segs, &evs) == 0) {
+		metric_add(&m_ret_segments, segs);
+		metric_add(&m_ret_events, evs);
+	}
+}
+
+/* SIGHUP: read flags, environment and the config file again; apply what can change live
+ * (log level, CORS origins, retention, SIEM_API_KEYS). Invalid new settings are refused and
+ * the running ones kept. */
+static void reload(int argc, char **argv, struct api *a, struct http_server *srv)
+{
+	struct config c;
+	const char *pos[1];
+	size_t npos = 0;
+	enum log_level lvl;
+	if (config_init(&c, serve_opts, N_SERVE_OPTS) < 0)
+		return;
+	if (config_parse(&c, argc, argv, pos, 0, &npos) < 0) {
+		log_error("hub", "reload refused, settings kept: %s", c.err);
+		goto out;
+	}
+	if (log_parse_level(config_str(&c, "log-level"), &lvl) < 0) {
+		log_error("hub", "reload refused, settings kept: invalid log level '%s'",
+			  config_str(&c, "log-level"));
+		goto out;
+	}
+	if (api_load_env_keys(a, config_str(&c, "SIEM_API_KEYS")) < 0) {
+		log_error("hub", "reload refused for SIEM_API_KEYS, old keys kept");
+		goto out;
+	}
+	log_set_level(lvl);
+	http_set_cors(srv, config_str(&c, "cors-origins"));
+	atomic_store(&retention_days, config_int(&c, "retention-days"));
+	store_audit(a->store, "sighup", NULL, "settings.reload", NULL, NULL);
+	log_info("hub", "settings reloaded (log level %s, retention %lld days)",
+		 config_str(&c, "log-level"), (long long)atomic_load(&retention_days));
+out:
+	config_release(&c);
+}
+
+/* Started as root: give the store to the user, then become it. Ports are bound already. */
+static int drop_privileges(const char *user, const char *db)
+{
+	struct passwd *pw = getpwnam(user);
+	if (!pw) {
+		log_error("hub", "no user '%s'", user);
+		return -EINVAL;
+	}
+	char path[4200];
+	const char *suffixes[] = { "", "-wal", "-shm", "-segments" };
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", db, suffixes[i]);
+		if (chown(path, pw->pw_uid, pw->pw_gid) < 0 && errno != ENOENT)
+			log_warn("hub", "cannot give '%s' to %s: %s", path, user, strerror(errno));
+	}
+	snprintf(path, sizeof(path), "%s-segments", db);
+	DIR *d = opendir(path);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		char f[4500];
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(f, sizeof(f), "%s/%s", path, de->d_name);
+		if (chown(f, pw->pw_uid, pw->pw_gid) < 0)
+			log_warn("hub", "cannot give '%s' to %s: %s", f, user, strerror(errno));
+	}
+	if (d)
+		closedir(d);
+	snprintf(path, sizeof(path), "%s", db);
+	char *slash = strrchr(path, '/');
+	if (slash) {
+		*slash = '\0';
+		if (chown(path, pw->pw_uid, pw->pw_gid) < 0)
+			log_warn("hub", "cannot give '%s' to %s: %s", path, user, strerror(errno));
+	}
+	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+		log_error("hub", "cannot become '%s': %s", user, strerror(errno));
+		return -errno;
+	}
+	if (setuid(0) == 0) {
+		log_error("hub", "privileges were not dropped");
+		return -EPERM;
+	}
+	log_info("hub", "running as %s", user);
+	return 0;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	struct config c;
@@ -238,11 +365,14 @@ static int cmd_serve(int argc, char **argv)
 	struct pipeline *p = NULL;
 	struct http_server *srv = NULL;
 	struct api a;
-	int rc, exit_code = 1;
+	int rc = 0, exit_code = 1, fd = -1;
 
 	memset(&a, 0, sizeof(a));
 	if (wants_help(argc, argv)) {
-		printf("usage: minisiem serve [OPTIONS]\n\nRun the hub.\n\noptions:\n");
+		printf("usage: minisiem serve [OPTIONS]\n\nRun the hub. Flags override SIEM_*"
+		       " environment variables, which override the config file.\n"
+		       "SIGTERM or SIGINT stops it cleanly; SIGHUP reloads log level, CORS origins,"
+		       " retention and SIEM_API_KEYS.\n\noptions:\n");
 		config_usage(serve_opts, N_SERVE_OPTS, stdout);
 		return 0;
 	}
@@ -260,6 +390,9 @@ static int cmd_serve(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	log_set_level(lvl);
+	atomic_store(&retention_days, config_int(&c, "retention-days"));
+	metric_register(&m_ret_segments);
+	metric_register(&m_ret_events);
 
 	/* Signals go to the main thread only: block them before any thread starts. */
 	sigset_t sigs;
@@ -270,14 +403,27 @@ static int cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if ((rc = open_store(config_str(&c, "db"), &s, config_int(&c, "segment-rows"),
-			     (int)config_int(&c, "cache-mb"))) < 0)
+	const char *db = config_str(&c, "db"), *user = config_str(&c, "user");
+	if ((rc = http_bind(config_str(&c, "listen"), &fd)) < 0)
+		goto out;
+	if ((rc = mkdir_parent(db)) < 0) {
+		log_error("hub", "cannot create the directory of '%s': %s", db, strerror(-rc));
+		goto out;
+	}
+	if (geteuid() == 0 && *user) {
+		if ((rc = drop_privileges(user, db)) < 0)
+			goto out;
+	} else if (geteuid() == 0) {
+		log_warn("hub", "running as root: use --user NAME to drop privileges");
+	}
+	if ((rc = open_store(db, &s, config_int(&c, "segment-rows"), (int)config_int(&c, "cache-mb"),
+			     false)) < 0)
 		goto out;
 	api_init(&a, s, NULL);
 	a.version = SIEM_VERSION;
 	a.jwt_ttl_s = config_int(&c, "jwt-ttl");
 	if ((rc = setup_admin(&a, s)) < 0 || (rc = setup_jwt(&a, s)) < 0 ||
-	    (rc = api_load_env_keys(&a, getenv("SIEM_API_KEYS"))) < 0)
+	    (rc = api_load_env_keys(&a, config_str(&c, "SIEM_API_KEYS"))) < 0)
 		goto out;
 	if ((rc = pipeline_start(&p, s, (size_t)config_int(&c, "queue-max"),
 				 (size_t)config_int(&c, "txn-max"))) < 0) {
@@ -285,6 +431,7 @@ static int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	a.pipeline = p;
+	pipeline_set_maintenance(p, upkeep, s, (int)config_int(&c, "retention-interval") * 1000);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned nparse = (unsigned)config_int(&c, "parse-threads");
 	if (nparse == 0)
@@ -297,6 +444,10 @@ static int cmd_serve(int argc, char **argv)
 
 	struct http_config hc = {
 		.listen = config_str(&c, "listen"),
+		.listen_fd = fd,
+		.tls_cert = config_str(&c, "tls-cert"),
+		.tls_key = config_str(&c, "tls-key"),
+		.root_path = config_str(&c, "root-path"),
 		.max_body = (size_t)config_int(&c, "max-body"),
 		.threads = (unsigned)config_int(&c, "http-threads"),
 		.max_conns = (unsigned)config_int(&c, "max-conns"),
@@ -305,6 +456,7 @@ static int cmd_serve(int argc, char **argv)
 	};
 	struct http_auth_ops ops = api_auth_ops;
 	ops.ctx = &a;
+	fd = -1; /* http_start owns it now, also on failure */
 	if ((rc = http_start(&srv, &hc, api_routes, api_nroutes, &ops)) < 0)
 		goto out;
 
@@ -315,22 +467,23 @@ static int cmd_serve(int argc, char **argv)
 		*colon = '\0';
 	if (!host[0] || strcmp(host, "0.0.0.0") == 0)
 		snprintf(host, sizeof(host), "127.0.0.1");
-	printf("minisiem: listening on http://%s:%u/\n", host, http_port(srv));
+	const char *root = config_str(&c, "root-path");
+	printf("minisiem: listening on http%s://%s:%u%s/\n", *hc.tls_cert ? "s" : "", host,
+	       http_port(srv), strcmp(root, "/") == 0 ? "" : root);
 	fflush(stdout);
-	log_info("hub", "minisiem %s ready, store '%s'", SIEM_VERSION, config_str(&c, "db"));
+	log_info("hub", "minisiem %s ready, store '%s'", SIEM_VERSION, db);
 
 	for (;;) {
 		int sig = 0;
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			log_info("hub", "SIGHUP: nothing to reload yet");
+			reload(argc, argv, &a, srv);
 			continue;
 		}
 		log_info("hub", "signal %d: stopping", sig);
 		break;
 	}
-	/* Stop taking connections, let requests in flight get their answers, commit, stop. */
 	/* Requests received whole are always answered (30 s at most); uploads still arriving
 	 * get 5 s to finish, so that a stalled or vanished client cannot hold up the stop. */
 	http_quiesce(srv);
@@ -344,15 +497,51 @@ static int cmd_serve(int argc, char **argv)
 out:
 	if (rc < 0)
 		log_error("hub", "cannot start: %s", siem_strerror(rc));
+	if (fd >= 0)
+		close(fd);
 	taskpool_stop(a.parsers);
 	pipeline_stop(p);
 	http_stop(srv);
-	api_release(&a);
+	if (a.store)
+		api_release(&a);
 	store_close(s);
 	config_release(&c);
 	if (exit_code == 0)
 		log_info("hub", "stopped");
 	return exit_code;
+}
+
+static int cmd_backup(int argc, char **argv)
+{
+	struct config c;
+	const char *pos[2];
+	size_t npos = 0;
+	if (wants_help(argc, argv)) {
+		printf("usage: minisiem backup DEST [--db PATH]\n\n"
+		       "Copies the store into the new directory DEST while the hub keeps running: the\n"
+		       "main database and every segment, each as of one moment, each checked.\n"
+		       "To restore: stop the hub, copy DEST's contents next to --db, start the hub.\n\n"
+		       "options:\n");
+		config_usage(backup_opts, 1, stdout);
+		return 0;
+	}
+	if (config_init(&c, backup_opts, 1) < 0)
+		return 1;
+	if (config_parse(&c, argc, argv, pos, 2, &npos) < 0 || npos != 1) {
+		fprintf(stderr, "minisiem backup: %s\n", npos != 1 ? "expected DEST" : c.err);
+		config_release(&c);
+		return EXIT_USAGE;
+	}
+	log_set_level(LOG_LVL_WARN);
+	int64_t t0 = ts_now_us();
+	int rc = store_backup(config_str(&c, "db"), pos[0]);
+	if (rc < 0)
+		fprintf(stderr, "minisiem backup: failed: %s\n", siem_strerror(rc));
+	else
+		printf("backup of '%s' written to '%s' in %.1f s\n", config_str(&c, "db"), pos[0],
+		       (double)(ts_now_us() - t0) / 1e6);
+	config_release(&c);
+	return rc < 0 ? 1 : 0;
 }
 
 static int read_password(char *buf, size_t len)
@@ -431,7 +620,7 @@ static int cmd_keys(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	log_set_level(LOG_LVL_WARN);
-	if ((rc = open_store(config_str(&c, "db"), &s, 0, 8)) < 0) {
+	if ((rc = open_store(config_str(&c, "db"), &s, 0, 8, true)) < 0) {
 		fprintf(stderr, "minisiem keys: cannot open store '%s'\n", config_str(&c, "db"));
 		goto out;
 	}
@@ -551,7 +740,7 @@ static int cmd_users(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	log_set_level(LOG_LVL_WARN);
-	if ((rc = open_store(config_str(&c, "db"), &s, 0, 8)) < 0) {
+	if ((rc = open_store(config_str(&c, "db"), &s, 0, 8, true)) < 0) {
 		fprintf(stderr, "minisiem users: cannot open store '%s'\n", config_str(&c, "db"));
 		goto out;
 	}
@@ -615,6 +804,8 @@ int main(int argc, char **argv)
 		return cmd_keys(argc - 2, argv + 2);
 	if (strcmp(cmd, "users") == 0)
 		return cmd_users(argc - 2, argv + 2);
+	if (strcmp(cmd, "backup") == 0)
+		return cmd_backup(argc - 2, argv + 2);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("minisiem %s\n", SIEM_VERSION);
 		return 0;

@@ -18,7 +18,34 @@ struct pipeline {
 	size_t queued, max_events, txn_events;
 	bool stopping, started;
 	struct pipeline_stats st;
+	void (*maint)(void *arg);
+	void *maint_arg;
+	int64_t maint_interval_us, maint_next_us;
 };
+
+/* Run the upkeep function when due. Called with p->mu held; releases it meanwhile. */
+static void maybe_maintain(struct pipeline *p)
+{
+	int64_t now = ts_now_us();
+	if (!p->maint || now < p->maint_next_us)
+		return;
+	p->maint_next_us = now + p->maint_interval_us;
+	pthread_mutex_unlock(&p->mu);
+	p->maint(p->maint_arg);
+	pthread_mutex_lock(&p->mu);
+}
+
+void pipeline_set_maintenance(struct pipeline *p, void (*fn)(void *arg), void *arg,
+			      int interval_ms)
+{
+	pthread_mutex_lock(&p->mu);
+	p->maint = fn;
+	p->maint_arg = arg;
+	p->maint_interval_us = (int64_t)(interval_ms > 0 ? interval_ms : 60000) * 1000;
+	p->maint_next_us = ts_now_us();
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
 
 static void run_batch(struct pipeline *p, struct ingest_job *jobs)
 {
@@ -81,8 +108,15 @@ static void *writer_main(void *arg)
 	struct pipeline *p = arg;
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->head && !p->stopping)
-			pthread_cond_wait(&p->cv, &p->mu);
+		while (!p->head && !p->stopping) {
+			maybe_maintain(p);
+			if (p->head || p->stopping)
+				break;
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += 1;
+			pthread_cond_timedwait(&p->cv, &p->mu, &until);
+		}
 		if (!p->head && p->stopping)
 			break;
 		/* Take jobs up to the transaction cap (at least one). */
@@ -104,6 +138,7 @@ static void *writer_main(void *arg)
 		p->queued -= n;
 		p->st.queued_events = p->queued;
 		pthread_cond_broadcast(&p->room);
+		maybe_maintain(p);
 	}
 	p->st.writer_alive = false;
 	pthread_mutex_unlock(&p->mu);

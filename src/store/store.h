@@ -19,6 +19,8 @@ struct store_config {
 	int64_t segment_max_age_s; /* a segment older than this is sealed too */
 	int cache_mb;             /* page cache of the writer connection */
 	int readers;              /* unused by SQLite: readers are pooled per segment */
+	bool state_only;          /* command-line tools beside a running hub: hub state (keys,
+				   * users, audit) only, no writer and no background thread */
 };
 
 void store_config_defaults(struct store_config *cfg);
@@ -116,10 +118,22 @@ int store_audit(struct store *s, const char *actor, const char *client, const ch
 /* Newest first: [{"id", "time", "actor", "client", "action", "object", "detail"}]. */
 int store_audit_list(struct store *s, int limit, json_t *out);
 
+/* Retention (writer thread): remove whole sealed segments whose newest event is older than
+ * cutoff_us. Segments a query is reading are left for the next call. */
+int store_retain(struct store *s, int64_t cutoff_us, int64_t *removed_segments,
+		 int64_t *removed_events);
+
+/* A consistent copy of every file of the store (each file as of one moment; VACUUM INTO)
+ * into directory dest, which must not exist yet; each copy is checked by opening it. Safe
+ * while a hub writes the store. */
+int store_backup(const char *db_path, const char *dest);
+
 /* Health: can the store be written, how many events, how many segments. */
 struct store_stats {
 	int64_t events, segments, last_commit_us;
 	int64_t unindexed; /* sealed segments waiting for their query indices */
+	int64_t oldest_ts; /* newest-event time of the oldest segment (retention's horizon) */
+	int64_t removed_segments, removed_events; /* by retention since start */
 };
 int store_stats(struct store *s, struct store_stats *st);
 

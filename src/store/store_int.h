@@ -65,6 +65,8 @@ struct store {
 	size_t nseg, capseg;
 	int64_t events_total;
 	int64_t last_commit_us;
+	int64_t removed_segments, removed_events;
+	bool state_only;
 	bool stopping;
 	pthread_t indexer;
 	bool indexer_started;

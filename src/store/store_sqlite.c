@@ -679,8 +679,13 @@ int store_open(struct store **out, const struct store_config *cfg)
 		log_error(SUB, "cannot create '%s': %s", s->segdir, strerror(errno));
 		goto fail;
 	}
-	if ((rc = store_open_conn(s->path, false, 2, &s->adm)) < 0 || (rc = migrate(s->adm)) < 0 ||
-	    (rc = load_segments(s)) < 0)
+	if ((rc = store_open_conn(s->path, false, 2, &s->adm)) < 0 || (rc = migrate(s->adm)) < 0)
+		goto fail;
+	if ((s->state_only = cfg->state_only)) {
+		*out = s;
+		return 0;
+	}
+	if ((rc = load_segments(s)) < 0)
 		goto fail;
 	struct segment *last = s->nseg ? s->segs[s->nseg - 1] : NULL;
 	if (last && last->state == SEG_ACTIVE) {
@@ -991,10 +996,132 @@ void store_rollback(struct store *s)
 	/* seq values handed out in the failed transaction are skipped, never reused. */
 }
 
+int store_retain(struct store *s, int64_t cutoff_us, int64_t *removed_segments,
+		 int64_t *removed_events)
+{
+	struct segment *gone[64];
+	size_t ngone = 0;
+	*removed_segments = *removed_events = 0;
+	pthread_mutex_lock(&s->seg_mu);
+	/* Oldest first; never the active segment; one that is in use waits for next time. */
+	for (size_t i = 0; i + 1 < s->nseg && ngone < sizeof(gone) / sizeof(gone[0]);) {
+		struct segment *g = s->segs[i];
+		if (g->max_ts >= cutoff_us)
+			break;
+		if (g->refs > 0) {
+			i++;
+			continue;
+		}
+		gone[ngone++] = g;
+		memmove(&s->segs[i], &s->segs[i + 1], (s->nseg - i - 1) * sizeof(*s->segs));
+		s->nseg--;
+		s->events_total -= g->rows;
+		s->removed_segments++;
+		s->removed_events += g->rows;
+		*removed_events += g->rows;
+	}
+	pthread_mutex_unlock(&s->seg_mu);
+	for (size_t i = 0; i < ngone; i++) {
+		struct segment *g = gone[i];
+		size_t n = strlen(g->path) + 8;
+		char *aux = malloc(n);
+		log_info(SUB, "retention: segment %lld removed (%lld events, newest %lld s old)",
+			 (long long)g->id, (long long)g->rows,
+			 (long long)((ts_now_us() - g->max_ts) / 1000000));
+		if (unlink(g->path) < 0)
+			log_warn(SUB, "cannot remove '%s': %s", g->path, strerror(errno));
+		for (int k = 0; aux && k < 2; k++) {
+			snprintf(aux, n, "%s%s", g->path, k ? "-shm" : "-wal");
+			unlink(aux);
+		}
+		free(aux);
+		seg_free(g);
+	}
+	*removed_segments = (int64_t)ngone;
+	return 0;
+}
+
+/* Copy one database file as of one moment, then check the copy. */
+static int vacuum_into(const char *from, const char *to)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = store_open_conn(from, true, 2, &db);
+	if (rc < 0)
+		goto out;
+	if (sqlite3_prepare_v2(db, "VACUUM INTO ?", -1, &st, NULL) != SQLITE_OK) {
+		rc = store_sql_err(db, "backup");
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, to, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = store_sql_err(db, "backup");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	sqlite3_close(db);
+	db = NULL;
+	/* The copy must open and pass a quick check. */
+	if ((rc = store_open_conn(to, true, 2, &db)) < 0)
+		goto out;
+	if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW ||
+	    strcmp((const char *)sqlite3_column_text(st, 0), "ok") != 0) {
+		log_error(SUB, "backup copy '%s' fails its check", to);
+		rc = SIEM_ESQL;
+	}
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}
+
+int store_backup(const char *db_path, const char *dest)
+{
+	char src[4096], dst[4096];
+	int rc;
+	const char *base = strrchr(db_path, '/');
+	base = base ? base + 1 : db_path;
+	if (mkdir(dest, 0750) < 0) {
+		log_error(SUB, "cannot create '%s': %s", dest, strerror(errno));
+		return -errno;
+	}
+	/* The same layout as the live store: DEST/NAME and DEST/NAME-segments/. */
+	snprintf(dst, sizeof(dst), "%s/%s-segments", dest, base);
+	if (mkdir(dst, 0750) < 0)
+		return -errno;
+	snprintf(dst, sizeof(dst), "%s/%s", dest, base);
+	if ((rc = vacuum_into(db_path, dst)) < 0)
+		return rc;
+	snprintf(src, sizeof(src), "%s-segments", db_path);
+	DIR *d = opendir(src);
+	if (!d)
+		return -errno;
+	struct dirent *de;
+	while (rc == 0 && (de = readdir(d))) {
+		long long id;
+		char tail[8], from[4200], to[4200];
+		if (sscanf(de->d_name, "seg-%8lld.%3s", &id, tail) != 2 || strcmp(tail, "db") != 0 ||
+		    strlen(de->d_name) != 15)
+			continue;
+		snprintf(from, sizeof(from), "%s/%s", src, de->d_name);
+		snprintf(to, sizeof(to), "%s/%s-segments/%s", dest, base, de->d_name);
+		if (access(from, F_OK) < 0)
+			continue; /* removed by retention meanwhile */
+		rc = vacuum_into(from, to);
+	}
+	closedir(d);
+	return rc;
+}
+
 int store_stats(struct store *s, struct store_stats *st)
 {
 	pthread_mutex_lock(&s->seg_mu);
 	st->events = s->events_total;
+	st->oldest_ts = s->nseg ? s->segs[0]->max_ts : 0;
+	st->removed_segments = s->removed_segments;
+	st->removed_events = s->removed_events;
 	st->segments = (int64_t)s->nseg;
 	st->last_commit_us = s->last_commit_us;
 	st->unindexed = 0;
