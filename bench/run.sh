@@ -85,9 +85,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+LOAD0=$(cut -d' ' -f1 /proc/loadavg)
+ge "$LOAD0" 0.5 && say "warning: load average $LOAD0 before the start: other work on this machine skews the numbers"
+
 # ---- start the hub ----
 PW=benchpass-4e1f
-ENV=(SIEM_API_KEYS="bench:$KEY" SIEM_JWT_SECRET=benchsecret-0123456789) # the hub wants >= 16 bytes
+ENV=(SIEM_API_KEYS="bench:$KEY" SIEM_JWT_SECRET=benchsecret-0123456789abcdef0123456789abcdef) # >= 32 bytes
 if HASH=$(printf '%s\n' "$PW" | timeout 30 "$HUB" hash-password 2>/dev/null | grep '^\$' | tail -1) && [ -n "$HASH" ]; then
 	ENV+=(SIEM_ADMIN_PASSWORD_HASH="$HASH")
 else
@@ -197,7 +200,8 @@ if [ "$QUICK" = 0 ]; then
 	fill_to "$D_AT"
 	IP=$("$LOADGEN" --pool-ip 0)
 	for q in "/events?event_type=LOGIN_FAIL&source_ip=$IP" "/events?q=vacuumed"; do
-		D_CMD=("$LOADGEN" --url "$URL" --token "$TOKEN" --query "$q" --requests 200 --warmup 5 --conns 1)
+		D_CMD=("$LOADGEN" --url "$URL" --token "$TOKEN" --query "$q" --requests 200 --warmup 5 --conns 1
+			--seconds 120)
 		say "(d): ${D_CMD[*]}"
 		D=$("${D_CMD[@]}") || say "(d): loadgen reported errors: $D"
 		printf '{"bench":"(d)","cmd":"%s","result":%s}\n' "${D_CMD[*]/$TOKEN/\$TOKEN}" "${D:-null}" >>"$JSONL"
@@ -236,7 +240,7 @@ row "footprint: binary size" "$SIZE bytes ($STRIPPED stripped)" "—" "—" "sta
 	echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
 		"$(awk '/MemTotal/ {printf "%.0f GB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r)," \
 		"SQLite $(pkg-config --modversion sqlite3), hub $(git describe --always --dirty 2>/dev/null || echo '?')," \
-		"store on $(df -P "$TMP" | awk 'NR==2 {print $1}')"
+		"store on $(df -P "$TMP" | awk 'NR==2 {print $1}'), load average $LOAD0 at the start"
 	echo "events: $(jget "$(head -1 "$JSONL")" avg_event_bytes) bytes on average (bench/gen.c)"
 	echo
 	echo "| benchmark | result | target | | command |"
