@@ -18,6 +18,8 @@ struct pipeline {
 	size_t queued, max_events, txn_events;
 	bool stopping, started;
 	struct pipeline_stats st;
+	void (*committed)(void *ctx, const struct event *ev);
+	void *committed_ctx;
 	void (*maint)(void *arg);
 	void *maint_arg;
 	int64_t maint_interval_us, maint_next_us;
@@ -33,6 +35,15 @@ static void maybe_maintain(struct pipeline *p)
 	pthread_mutex_unlock(&p->mu);
 	p->maint(p->maint_arg);
 	pthread_mutex_lock(&p->mu);
+}
+
+void pipeline_set_committed_hook(struct pipeline *p, void (*fn)(void *ctx, const struct event *ev),
+				 void *ctx)
+{
+	pthread_mutex_lock(&p->mu);
+	p->committed = fn;
+	p->committed_ctx = ctx;
+	pthread_mutex_unlock(&p->mu);
 }
 
 void pipeline_set_maintenance(struct pipeline *p, void (*fn)(void *arg), void *arg,
@@ -96,6 +107,14 @@ static void run_batch(struct pipeline *p, struct ingest_job *jobs)
 	if (rc < 0)
 		log_error("pipeline", "commit failed: %s", siem_strerror(rc));
 
+	pthread_mutex_lock(&p->mu);
+	void (*hook)(void *, const struct event *) = p->committed;
+	void *hook_ctx = p->committed_ctx;
+	pthread_mutex_unlock(&p->mu);
+	for (struct ingest_job *j = jobs; hook && rc == 0 && j; j = j->next)
+		for (size_t i = 0; i < j->n; i++)
+			if (!j->dup[i])
+				hook(hook_ctx, &j->ev[i]);
 	for (struct ingest_job *j = jobs, *next; j; j = next) {
 		next = j->next;
 		j->rc = rc;

@@ -62,6 +62,10 @@ int pipeline_submit(struct pipeline *p, struct ingest_job *j);
  * SIEM_EFULL after the timeout, SIEM_ECLOSED when stopping. */
 int pipeline_submit_wait(struct pipeline *p, struct ingest_job *j, int timeout_ms);
 void pipeline_stats(struct pipeline *p, struct pipeline_stats *st);
+/* Have the writer thread call fn(ctx, ev) for every event a transaction stored (not the
+ * duplicates), after its commit and before the jobs are answered: detection runs here. */
+void pipeline_set_committed_hook(struct pipeline *p, void (*fn)(void *ctx, const struct event *ev),
+				 void *ctx);
 /* Have the writer thread call fn(arg) every interval_ms, between transactions (store
  * upkeep such as retention runs there, so it never races the writer). */
 void pipeline_set_maintenance(struct pipeline *p, void (*fn)(void *arg), void *arg,

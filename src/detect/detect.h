@@ -1,0 +1,98 @@
+/* detect.h — the detection engine's public face: Sigma rules (detection and correlation)
+ * compiled once, evaluated on every committed event by the writer thread, reporting hits to
+ * a sink (the alerting module). The engine knows nothing of storage or notification; the
+ * alerting module knows nothing of Sigma. */
+#ifndef SIEM_DETECT_H
+#define SIEM_DETECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/event.h"
+
+/* ---- rules ---- */
+
+enum rule_kind { RULE_DETECTION, RULE_CORRELATION };
+
+/* What everything outside the engine may know of a rule. Strings live as long as the rule. */
+struct rule_info {
+	const char *id;          /* Sigma id (UUID), or a name when the rule has none */
+	const char *name;        /* Sigma "name" (correlations refer to rules by it), may be NULL */
+	const char *title;
+	const char *level;       /* informational|low|medium|high|critical */
+	int severity;            /* 1..5 from level */
+	const char *author;      /* kept on every alert (DRL 1.1) */
+	const char *status, *description;
+	const char *origin;      /* file path, "builtin:<file>", or "api" */
+	enum rule_kind kind;
+	bool generates;          /* a detection rule that raises its own alerts (correlation
+				  * rules' base rules do not, unless the correlation says so) */
+};
+
+struct rule; /* one compiled rule */
+
+/* Compile every rule (YAML documents, "---" separated) of text. On success *rules holds n
+ * compiled rules (free each with rule_free, and the array with free). On failure returns
+ * SIEM_EPARSE / SIEM_ESCHEMA with err saying which rule (title or index), which line, and
+ * what: a syntax error, or "unsupported: <feature>" — a rule using something the engine does
+ * not implement is refused, never evaluated wrongly. */
+int rule_compile(const char *text, size_t n, const char *origin, struct rule ***rules,
+		 size_t *nrules, char *err, size_t errlen);
+void rule_free(struct rule *r);
+const struct rule_info *rule_get_info(const struct rule *r);
+
+/* ---- the engine ---- */
+
+/* A hit: a detection rule matched an event, or a correlation's condition was met. */
+struct detect_hit {
+	const struct rule_info *rule;
+	const char *group_key;   /* "source_ip=1.2.3.4,user=root"; "" when ungrouped */
+	int64_t first_ts, last_ts;
+	int64_t count;           /* events in the window (1 for a detection rule) */
+	size_t n_events;         /* ids of (up to 100) events behind the hit, oldest first */
+	const uint8_t (*event_ids)[16];
+	const struct event *event; /* the event that completed it */
+};
+
+typedef void (*detect_sink)(void *ctx, const struct detect_hit *hit);
+
+struct detector;
+
+struct detector_config {
+	const char *state_path;  /* correlation window state survives restarts here (a file the
+				  * engine owns); NULL keeps it in memory only */
+	size_t max_groups;       /* correlation groups kept per rule; beyond, the oldest is
+				  * evicted and counted */
+};
+
+int detector_open(struct detector **out, const struct detector_config *cfg);
+void detector_close(struct detector *d);
+
+/* Replace the rule set (the engine takes ownership of rules, an array of n compiled rules
+ * whose correlations refer to each other by id or name). Any thread may call it (the API
+ * does, when a rule is added, changed, enabled or deleted); the engine synchronizes with
+ * evaluation. Unresolved references are an error (SIEM_ESCHEMA, err says which; the rules
+ * are freed and the old set stays). Correlation state of rules whose id is kept survives the
+ * swap. */
+int detector_set_rules(struct detector *d, struct rule **rules, size_t n, char *err,
+		       size_t errlen);
+
+/* Evaluate one committed event against every enabled rule, reporting hits to sink. Does not
+ * allocate per event on the common path. Events may come a little out of time order. */
+void detector_eval(struct detector *d, const struct event *ev, detect_sink sink, void *ctx);
+
+/* Match one detection rule against one event, outside the live engine (rules test,
+ * backtests). */
+bool rule_matches(const struct rule *r, const struct event *ev);
+
+/* Persist correlation state now (also done by detector_close). */
+int detector_save(struct detector *d);
+
+struct detector_stats {
+	uint64_t events, hits, groups, evicted_groups;
+	size_t rules, detection_rules, correlation_rules;
+};
+void detector_get_stats(struct detector *d, struct detector_stats *st);
+
+#endif
