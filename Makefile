@@ -110,4 +110,7 @@ format:
 clean:
 	rm -rf build
 
+# The dashboard's build (npm, bundling, embedding into the binary) lives with its sources.
+-include web/web.mk
+
 -include $(shell find build -name '*.d' 2>/dev/null)
