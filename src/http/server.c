@@ -448,6 +448,27 @@ static enum http_result preflight(struct http_req *r)
 	return HTTP_DONE;
 }
 
+static enum MHD_Result nul_cb(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+			      const char *value, size_t value_size)
+{
+	(void)kind;
+	bool *found = cls;
+	if ((key && strlen(key) != key_size) || (value && strlen(value) != value_size)) {
+		*found = true;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+/* Query values are handed around as C strings: one with a NUL inside ("%00") would be cut
+ * short and match something else, so such a request is refused whole. */
+static bool has_nul_argument(struct MHD_Connection *conn)
+{
+	bool found = false;
+	MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, nul_cb, &found);
+	return found;
+}
+
 /* First call for a request: route, authenticate, check type and announced size. Returns
  * HTTP_DONE when a reply was queued (the body, if any, is then not read). */
 static enum http_result begin(struct http_req *r)
@@ -456,6 +477,8 @@ static enum http_result begin(struct http_req *r)
 	bool known = false;
 	if (strcmp(r->method, "OPTIONS") == 0)
 		return preflight(r);
+	if (has_nul_argument(r->conn))
+		return http_reply_error(r, 400, "invalid query", "a parameter contains a NUL byte");
 	if (srv->root) {
 		/* Everything lives under the prefix; "/prefix" alone is its "/". */
 		if (strncmp(r->url, srv->root, srv->root_len) != 0 ||

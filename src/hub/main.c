@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "http/http.h"
+#include "hub/logtest.h"
 #include "hub/pipeline.h"
 #include "store/store.h"
 
@@ -114,6 +115,7 @@ static void usage(FILE *out)
 		"  users passwd NAME          set a user's password (from stdin)\n"
 		"  users remove NAME          remove a user\n"
 		"  backup DEST                consistent copy of the store while the hub runs\n"
+		"  logtest [FILE]             raw log lines in, normalized events (NDJSON) out\n"
 		"  version                    print the version\n");
 }
 
@@ -806,6 +808,8 @@ int main(int argc, char **argv)
 		return cmd_users(argc - 2, argv + 2);
 	if (strcmp(cmd, "backup") == 0)
 		return cmd_backup(argc - 2, argv + 2);
+	if (strcmp(cmd, "logtest") == 0)
+		return cmd_logtest(argc - 2, argv + 2);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("minisiem %s\n", SIEM_VERSION);
 		return 0;

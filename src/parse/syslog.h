@@ -16,13 +16,15 @@ struct syslog_msg {
 	struct sv host, app, procid, msgid, sd, msg; /* p == NULL when absent */
 };
 
-/* Parse one message. now_us completes a timestamp without a year (RFC 3164: the year that
- * puts it nearest to now) and is what a missing timezone is taken relative to (UTC).
+/* Parse one message. now_us completes a timestamp without a year (RFC 3164: the latest year
+ * that puts it no more than 7 days after now, so February lines read in November stay in
+ * this year) and is what a missing timezone is taken relative to (UTC).
  * Leading BOM, trailing NULs, CR and LF are ignored. Anything that is not recognizable
  * syslog becomes the whole msg. Returns 0, or SIEM_EPARSE for an empty message. */
 int syslog_parse(const char *p, size_t n, int64_t now_us, struct syslog_msg *m);
 
-/* Severity 0..7 as the level name used in events ("EMERG" ... "DEBUG"). */
+/* Severity 0..7 as the level name used in events ("EMERG" ... "DEBUG"); NULL outside 0..7
+ * (no PRI, no level). */
 const char *syslog_level_name(int severity);
 
 #endif

@@ -109,33 +109,43 @@ static void sb_in(struct sqlbuf *sb, const char *col, size_t n)
 	sb_add(sb, ")");
 }
 
-/* Build the FTS5 query for q: every ASCII letter/digit run as a prefix token, ANDed. Other
- * bytes separate tokens: the index only narrows candidates, siem_text_has decides, so a
- * non-ASCII word is matched by that exact check instead (and never becomes an FTS phrase,
- * which detail='none' refuses). */
+/* Build the FTS5 query for q: the ASCII letter/digit runs of every term made only of ASCII,
+ * as prefix tokens, ANDed. The index only narrows candidates and siem_text_has decides, so a
+ * term with non-ASCII letters (indexed accent-folded, "Zürich" as "zurich") is left to that
+ * exact check rather than turned into tokens the index does not hold. */
 static int fts_query(const char *q, char *out, size_t outlen)
 {
 	size_t n = 0;
 	bool any = false;
 	for (const unsigned char *p = (const unsigned char *)q; *p;) {
-		while (*p && !isalnum(*p))
+		while (*p && isspace(*p))
 			p++;
-		if (!*p)
-			break;
-		const unsigned char *t = p;
-		while (*p && isalnum(*p))
-			p++;
-		size_t tl = (size_t)(p - t);
-		if (n + tl + 8 >= outlen)
-			return -E2BIG;
-		if (any)
-			out[n++] = ' ';
-		out[n++] = '"';
-		memcpy(out + n, t, tl);
-		n += tl;
-		out[n++] = '"';
-		out[n++] = '*';
-		any = true;
+		const unsigned char *term = p;
+		bool ascii = true;
+		while (*p && !isspace(*p))
+			ascii &= *p++ < 0x80;
+		if (!ascii)
+			continue;
+		for (const unsigned char *t = term; t < p;) {
+			while (t < p && !isalnum(*t))
+				t++;
+			const unsigned char *w = t;
+			while (t < p && isalnum(*t))
+				t++;
+			size_t tl = (size_t)(t - w);
+			if (tl == 0)
+				continue;
+			if (n + tl + 8 >= outlen)
+				return -E2BIG;
+			if (any)
+				out[n++] = ' ';
+			out[n++] = '"';
+			memcpy(out + n, w, tl);
+			n += tl;
+			out[n++] = '"';
+			out[n++] = '*';
+			any = true;
+		}
 	}
 	out[n] = '\0';
 	return any ? 0 : -ENOENT;

@@ -95,9 +95,11 @@ static bool has_term(const unsigned char *t, size_t tn, const unsigned char *w, 
 	if (!t || wn > tn)
 		return false;
 	int first = tolower(w[0]);
-	bool word = isalnum(w[0]);
+	/* Bytes of non-ASCII letters count as word characters, as the index sees them. */
+	bool word = isalnum(w[0]) || w[0] >= 0x80;
 	for (size_t i = 0; i + wn <= tn; i++) {
-		if (tolower(t[i]) != first || (word && i > 0 && isalnum(t[i - 1])))
+		if (tolower(t[i]) != first ||
+		    (word && i > 0 && (isalnum(t[i - 1]) || t[i - 1] >= 0x80)))
 			continue;
 		size_t j = 1;
 		while (j < wn && tolower(t[i + j]) == tolower(w[j]))
@@ -1077,36 +1079,45 @@ out:
 	return rc;
 }
 
+/* snprintf that reports truncation instead of hiding it. */
+static int path_fmt(char *buf, size_t len, const char *fmt, const char *a, const char *b)
+{
+	int n = snprintf(buf, len, fmt, a, b);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
 int store_backup(const char *db_path, const char *dest)
 {
-	char src[4096], dst[4096];
+	char src[4096], dst[4096], from[4096], to[4096];
 	int rc;
 	const char *base = strrchr(db_path, '/');
 	base = base ? base + 1 : db_path;
+	if ((rc = path_fmt(src, sizeof(src), "%s%s", db_path, "-segments")) < 0 ||
+	    (rc = path_fmt(dst, sizeof(dst), "%s/%s-segments", dest, base)) < 0)
+		return rc;
 	if (mkdir(dest, 0750) < 0) {
 		log_error(SUB, "cannot create '%s': %s", dest, strerror(errno));
 		return -errno;
 	}
 	/* The same layout as the live store: DEST/NAME and DEST/NAME-segments/. */
-	snprintf(dst, sizeof(dst), "%s/%s-segments", dest, base);
 	if (mkdir(dst, 0750) < 0)
 		return -errno;
-	snprintf(dst, sizeof(dst), "%s/%s", dest, base);
-	if ((rc = vacuum_into(db_path, dst)) < 0)
+	if ((rc = path_fmt(to, sizeof(to), "%s/%s", dest, base)) < 0 ||
+	    (rc = vacuum_into(db_path, to)) < 0)
 		return rc;
-	snprintf(src, sizeof(src), "%s-segments", db_path);
 	DIR *d = opendir(src);
 	if (!d)
 		return -errno;
 	struct dirent *de;
 	while (rc == 0 && (de = readdir(d))) {
 		long long id;
-		char tail[8], from[4200], to[4200];
+		char tail[8];
 		if (sscanf(de->d_name, "seg-%8lld.%3s", &id, tail) != 2 || strcmp(tail, "db") != 0 ||
 		    strlen(de->d_name) != 15)
 			continue;
-		snprintf(from, sizeof(from), "%s/%s", src, de->d_name);
-		snprintf(to, sizeof(to), "%s/%s-segments/%s", dest, base, de->d_name);
+		if ((rc = path_fmt(from, sizeof(from), "%s/%s", src, de->d_name)) < 0 ||
+		    (rc = path_fmt(to, sizeof(to), "%s/%s", dst, de->d_name)) < 0)
+			break;
 		if (access(from, F_OK) < 0)
 			continue; /* removed by retention meanwhile */
 		rc = vacuum_into(from, to);

@@ -1,0 +1,253 @@
+/* logtest.c — `minisiem logtest`: reads raw log lines and prints one normalized event per
+ * line as NDJSON (or an error object), through logline_to_event like the hub. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/arena.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "core/event.h"
+#include "hub/logtest.h"
+#include "parse/decode.h"
+#include "parse/logline.h"
+
+#define EXIT_FAILED 1
+#define EXIT_USAGE 2
+#define LINE_MAX_BYTES (1024 * 1024)
+#define READ_CHUNK (64 * 1024)
+
+static const struct opt_def logtest_opts[] = {
+    {"format", NULL, OPT_STRING, "auto", "FORMAT",
+     "auto, syslog, auth or jsonl (auto: a line starting with '{' is jsonl, else syslog)", false, 0,
+     0},
+    {"explain", NULL, OPT_FLAG, NULL, NULL,
+     "add \"_explain\" to each event: the decoder, the pattern and the fields it set", false, 0, 0},
+};
+#define N_OPTS (sizeof(logtest_opts) / sizeof(logtest_opts[0]))
+
+static void usage(FILE *out)
+{
+	fprintf(
+	    out,
+	    "usage: minisiem logtest [--format auto|syslog|auth|jsonl] [--explain] [FILE|-]\n\n"
+	    "Read raw log lines from FILE (standard input when FILE is '-' or absent) and print\n"
+	    "one normalized event per line as NDJSON, parsed as the hub parses them.\n\n"
+	    "options:\n");
+	config_usage(logtest_opts, N_OPTS, out);
+	fprintf(
+	    out,
+	    "  --help, -h                   print this help\n\n"
+	    "A line that cannot be parsed prints {\"error\": \"...\", \"line\": N} instead, so\n"
+	    "output line N always belongs to input line N. Lines longer than 1 MiB are cut\n"
+	    "and the event lists \"raw_message\" under \"truncated\".\n"
+	    "With --explain, \"_explain\" is {\"decoder\": NAME|null, \"pattern\": NAME|null,\n"
+	    "\"fields\": \"user=... source_ip=...\"}.\n\n"
+	    "exit status: 0 every line parsed, 1 some line did not parse or FILE could not be\n"
+	    "read, 2 usage error\n");
+}
+
+struct reader {
+	FILE *f;
+	char *buf;
+	size_t pos, len;
+	bool eof;
+};
+
+/* Next line into line[0..*n) without its '\n', at most max bytes (the rest of a longer
+ * line is skipped and *cut set). Returns 1, 0 at the end, or -EIO. */
+static int read_line(struct reader *r, char *line, size_t max, size_t *n, bool *cut)
+{
+	bool any = false;
+	*n = 0;
+	*cut = false;
+	for (;;) {
+		if (r->pos == r->len) {
+			if (r->eof)
+				return any;
+			r->len = fread(r->buf, 1, READ_CHUNK, r->f);
+			r->pos = 0;
+			if (r->len == 0) {
+				if (ferror(r->f))
+					return -EIO;
+				r->eof = true;
+				return any;
+			}
+		}
+		any = true;
+		const char *s = r->buf + r->pos;
+		size_t avail = r->len - r->pos;
+		const char *nl = memchr(s, '\n', avail);
+		size_t take = nl ? (size_t)(nl - s) : avail, room = max - *n;
+		size_t c = take < room ? take : room;
+		memcpy(line + *n, s, c);
+		*n += c;
+		if (c < take)
+			*cut = true;
+		r->pos += take + (nl ? 1 : 0);
+		if (nl)
+			return 1;
+	}
+}
+
+static json_t *explain_json(const struct decode_explain *ex)
+{
+	json_t *o = json_object();
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "decoder", ex->decoder ? json_string(ex->decoder) : json_null());
+	json_object_set_new(o, "pattern", ex->pattern ? json_string(ex->pattern) : json_null());
+	json_t *f = json_string(ex->fields);
+	json_object_set_new(o, "fields", f ? f : json_string(""));
+	return o;
+}
+
+static json_t *error_json(const char *err, unsigned long lineno)
+{
+	json_t *o = json_object();
+	if (!o)
+		return NULL;
+	json_t *e = json_string(err && *err ? err : "unparsable line");
+	json_object_set_new(o, "error", e ? e : json_string("unparsable line"));
+	json_object_set_new(o, "line", json_integer((json_int_t)lineno));
+	return o;
+}
+
+static int print_json(json_t *o)
+{
+	if (!o)
+		return -ENOMEM;
+	int rc = json_dumpf(o, stdout, JSON_COMPACT);
+	json_decref(o);
+	if (rc || putchar('\n') == EOF)
+		return -EIO;
+	return 0;
+}
+
+static int run(FILE *in, enum log_format fmt, bool explain, bool *any_failed)
+{
+	struct arena a;
+	struct reader r = {in, malloc(READ_CHUNK), 0, 0, false};
+	char *line = malloc(LINE_MAX_BYTES);
+	const struct logline_ctx ctx = {"logtest", NULL, NULL};
+	unsigned long lineno = 0;
+	int rc = 0;
+
+	arena_init(&a, 0);
+	if (!r.buf || !line) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		size_t n;
+		bool cut;
+		char err[256];
+		struct event ev;
+		struct decode_explain ex;
+		json_t *o;
+
+		if ((rc = read_line(&r, line, LINE_MAX_BYTES, &n, &cut)) <= 0)
+			break;
+		lineno++;
+		arena_reset(&a);
+		int prc = logline_to_event(fmt, line, n, &ctx, ts_now_us(), &ev, &a, err,
+					   sizeof(err), explain ? &ex : NULL);
+		if (prc) {
+			*any_failed = true;
+			if (cut) {
+				char tmp[300];
+				int k =
+				    snprintf(tmp, sizeof(tmp), "line longer than %d bytes: %.200s",
+					     LINE_MAX_BYTES, err);
+				memcpy(err, tmp,
+				       k > 0 && (size_t)k < sizeof(err) ? (size_t)k + 1 : 1);
+				err[sizeof(err) - 1] = '\0';
+			}
+			o = error_json(err, lineno);
+		} else {
+			if (cut)
+				ev.flags |= EV_TRUNC_RAW;
+			o = event_to_json(&ev, true);
+			if (!o) {
+				*any_failed = true;
+				o = error_json("event cannot be written as JSON", lineno);
+			} else if (explain) {
+				json_object_set_new(o, "_explain", explain_json(&ex));
+			}
+		}
+		if ((rc = print_json(o)))
+			break;
+	}
+	if (!rc && fflush(stdout))
+		rc = -EIO;
+out:
+	arena_release(&a);
+	free(r.buf);
+	free(line);
+	return rc;
+}
+
+int cmd_logtest(int argc, char **argv)
+{
+	struct config c;
+	const char *pos[2];
+	size_t npos = 0;
+	enum log_format fmt;
+	FILE *in = stdin;
+	bool failed = false;
+	int status = 0, rc;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		}
+		if (argv[i][0] == '-' && argv[i][1] && argv[i][1] != '-') {
+			fprintf(stderr, "minisiem logtest: unknown option '%s'\n", argv[i]);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (config_init(&c, logtest_opts, N_OPTS) < 0)
+		return EXIT_FAILED;
+	if (config_parse(&c, argc, argv, pos, 1, &npos) < 0) {
+		fprintf(stderr, "minisiem logtest: %s\n", c.err);
+		usage(stderr);
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (log_format_parse(config_str(&c, "format"), &fmt) < 0) {
+		fprintf(stderr,
+			"minisiem logtest: unknown format '%s' (auto, syslog, auth, jsonl)\n",
+			config_str(&c, "format"));
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (npos && strcmp(pos[0], "-") != 0 && !(in = fopen(pos[0], "rb"))) {
+		fprintf(stderr, "minisiem logtest: cannot open '%s': %s\n", pos[0],
+			strerror(errno));
+		status = EXIT_FAILED;
+		goto out;
+	}
+	if ((rc = decode_init()) < 0) {
+		fprintf(stderr, "minisiem logtest: cannot compile the decoders: %s\n",
+			siem_strerror(rc));
+		status = EXIT_FAILED;
+		goto out;
+	}
+	if ((rc = run(in, fmt, config_flag(&c, "explain"), &failed)) < 0) {
+		fprintf(stderr, "minisiem logtest: %s\n", siem_strerror(rc));
+		status = EXIT_FAILED;
+	} else if (failed) {
+		status = EXIT_FAILED;
+	}
+	decode_release();
+out:
+	if (in && in != stdin)
+		fclose(in);
+	config_release(&c);
+	return status;
+}

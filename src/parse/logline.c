@@ -1,0 +1,437 @@
+/* logline.c — one raw line (syslog, auth.log, JSON lines) into a normalized event: the one
+ * path shared by logtest, the tailer, the syslog receivers and the agent. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "parse/jsonl.h"
+#include "parse/logline.h"
+#include "parse/syslog.h"
+
+/*
+ * A syslog or auth.log line becomes an event like this (the decoders may then refine it):
+ *   source_host  HOSTNAME, else ctx->host, else "unknown"
+ *   app          APP-NAME / the RFC 3164 tag without "[pid]" ("sshd(pam_unix)" is kept)
+ *   os_type      ctx->os_type, else "LINUX"
+ *   event_type   "SYSLOG"; a decoded line gets its type (LOGIN_FAIL, ...), a line of a
+ *                program with a decoder that no pattern knows gets the program's name in
+ *                upper case ("SSHD", "SUDO", "SYSTEMD_LOGIND": see decoders.h)
+ *   severity     from the syslog severity: emerg/alert 5, crit 4, err 3, warning 2, else
+ *                (and without PRI) 1; a decoder pattern's severity replaces it
+ *   level        "EMERG" ... "DEBUG" (syslog_level_name), absent without PRI
+ *   message      MSG (capped), or the whole line when there is none
+ *   raw_message  the whole line without its line terminator (capped)
+ *   timestamp    the message's, else the receive time with EV_TS_MISSING
+ *   data         {"syslog": {"format": "rfc5424"|"rfc3164", "facility": n, "severity": n,
+ *                 "pid": n or "text", "msgid": "...", "sd": {"SD-ID": {"name": "value"}}},
+ *                 "invalid_utf8": n, ...decoder fields at the top level}
+ * Invalid UTF-8 bytes and NULs inside the line are each replaced with U+FFFD before
+ * parsing (JSON output and C consumers need valid, NUL-free text) and counted in
+ * data.invalid_utf8; the raw_message holds the repaired text.
+ */
+
+#define SD_MAX (16 * 1024) /* larger STRUCTURED-DATA is left out of data and flagged */
+
+static const struct {
+	const char *name;
+	enum log_format fmt;
+} formats[] = {
+    {"auto", FMT_AUTO},
+    {"syslog", FMT_SYSLOG},
+    {"auth", FMT_AUTH},
+    {"jsonl", FMT_JSONL},
+};
+
+int log_format_parse(const char *s, enum log_format *out)
+{
+	for (size_t i = 0; s && i < sizeof(formats) / sizeof(formats[0]); i++) {
+		if (!strcmp(s, formats[i].name)) {
+			*out = formats[i].fmt;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int fail(char *err, size_t errlen, int rc, const char *reason)
+{
+	if (err && errlen)
+		snprintf(err, errlen, "%s", reason);
+	return rc;
+}
+
+/* Length of the valid UTF-8 sequence at s[i], or 0 when the byte starts none. A NUL
+ * counts as invalid: it would cut the value short in any C consumer downstream. */
+static size_t utf8_len(const unsigned char *s, size_t i, size_t n)
+{
+	unsigned char c = s[i];
+	if (c && c < 0x80)
+		return 1;
+	size_t len = c >= 0xc2 && c <= 0xdf   ? 2
+		     : c >= 0xe0 && c <= 0xef ? 3
+		     : c >= 0xf0 && c <= 0xf4 ? 4
+					      : 0;
+	if (!len || i + len > n)
+		return 0;
+	for (size_t k = 1; k < len; k++)
+		if ((s[i + k] & 0xc0) != 0x80)
+			return 0;
+	if (len == 3 && ((c == 0xe0 && s[i + 1] < 0xa0) || (c == 0xed && s[i + 1] > 0x9f)))
+		return 0;
+	if (len == 4 && ((c == 0xf0 && s[i + 1] < 0x90) || (c == 0xf4 && s[i + 1] > 0x8f)))
+		return 0;
+	return len;
+}
+
+/* Replace each invalid byte (and NUL) with U+FFFD in an arena copy. Returns the number
+ * replaced (0: *out is the input itself), or -ENOMEM. */
+static long utf8_repair(struct arena *a, const char *in, size_t n, const char **out, size_t *outn)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t i = 0, bad = 0;
+	*out = in;
+	*outn = n;
+	while (i < n && s[i] && s[i] < 0x80)
+		i++;
+	if (i == n)
+		return 0;
+	for (size_t k = i; k < n;) {
+		size_t l = utf8_len(s, k, n);
+		if (!l) {
+			bad++;
+			l = 1;
+		}
+		k += l;
+	}
+	if (!bad)
+		return 0;
+	char *c = arena_alloc(a, n + 2 * bad + 1);
+	if (!c)
+		return -ENOMEM;
+	memcpy(c, in, i);
+	size_t o = i;
+	while (i < n) {
+		size_t l = utf8_len(s, i, n);
+		if (l) {
+			memcpy(c + o, in + i, l);
+			o += l;
+			i += l;
+		} else {
+			memcpy(c + o, "\xEF\xBF\xBD", 3);
+			o += 3;
+			i++;
+		}
+	}
+	c[o] = '\0';
+	*out = c;
+	*outn = o;
+	return (long)bad;
+}
+
+static size_t utf8_cut(const char *p, size_t n, size_t cap)
+{
+	if (n <= cap)
+		return n;
+	size_t k = cap;
+	while (k > 0 && ((unsigned char)p[k] & 0xc0) == 0x80)
+		k--;
+	return k;
+}
+
+static int copy_sv(struct arena *a, struct sv *dst, struct sv src, size_t cap, unsigned flag,
+		   unsigned *flags)
+{
+	size_t k = utf8_cut(src.p, src.n, cap);
+	if (k < src.n)
+		*flags |= flag;
+	char *c = arena_strndup(a, src.p, k);
+	if (!c)
+		return -ENOMEM;
+	*dst = (struct sv){c, k};
+	return 0;
+}
+
+/* ---- data: a compact JSON object written by hand (no jansson on this path) ---- */
+
+struct obuf {
+	char *p;
+	size_t n;
+};
+
+static void put(struct obuf *b, const char *s, size_t n)
+{
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+}
+
+/* s is valid UTF-8 here (repaired above); only escapes are needed. */
+static void put_str(struct obuf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	b->p[b->n++] = '"';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\') {
+			b->p[b->n++] = '\\';
+			b->p[b->n++] = (char)c;
+		} else if (c < 0x20) {
+			put(b, "\\u00", 4);
+			b->p[b->n++] = hex[c >> 4];
+			b->p[b->n++] = hex[c & 15];
+		} else {
+			b->p[b->n++] = (char)c;
+		}
+	}
+	b->p[b->n++] = '"';
+}
+
+static void put_key(struct obuf *b, const char *k)
+{
+	if (b->n && b->p[b->n - 1] != '{')
+		b->p[b->n++] = ',';
+	put_str(b, k, strlen(k));
+	b->p[b->n++] = ':';
+}
+
+static bool all_digits(struct sv v)
+{
+	if (v.n == 0 || v.n > 15)
+		return false;
+	for (size_t i = 0; i < v.n; i++)
+		if (v.p[i] < '0' || v.p[i] > '9')
+			return false;
+	return true;
+}
+
+/* A PARAM-VALUE with its \" \\ \] escapes undone, as a JSON string. */
+static void put_sd_value(struct obuf *b, const char *s, size_t n, char *tmp)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\\' && i + 1 < n &&
+		    (s[i + 1] == '"' || s[i + 1] == '\\' || s[i + 1] == ']'))
+			i++;
+		tmp[k++] = s[i];
+	}
+	put_str(b, tmp, k);
+}
+
+/* STRUCTURED-DATA as {"SD-ID": {"name": "value", ...}, ...}. Returns false when it does not
+ * follow the grammar (b is then restored by the caller). tmp holds sd.n bytes. */
+static bool put_sd(struct obuf *b, struct sv sd, char *tmp)
+{
+	const char *p = sd.p, *e = sd.p + sd.n;
+	b->p[b->n++] = '{';
+	while (p < e) {
+		if (*p++ != '[')
+			return false;
+		const char *id = p;
+		while (p < e && *p != ' ' && *p != ']' && *p != '=' && *p != '"')
+			p++;
+		if (p == id || p >= e)
+			return false;
+		if (b->p[b->n - 1] != '{')
+			b->p[b->n++] = ',';
+		put_str(b, id, (size_t)(p - id));
+		put(b, ":{", 2);
+		while (p < e && *p == ' ') {
+			while (p < e && *p == ' ')
+				p++;
+			const char *name = p;
+			while (p < e && *p != '=' && *p != ' ' && *p != ']' && *p != '"')
+				p++;
+			if (p == name)
+				break;
+			const char *ne = p;
+			while (p < e && *p == ' ')
+				p++;
+			if (p >= e || *p++ != '=')
+				return false;
+			while (p < e && *p == ' ')
+				p++;
+			if (p >= e || *p++ != '"')
+				return false;
+			const char *v = p;
+			while (p < e && *p != '"') {
+				if (*p == '\\' && p + 1 < e)
+					p++;
+				p++;
+			}
+			if (p >= e)
+				return false;
+			if (b->p[b->n - 1] != '{')
+				b->p[b->n++] = ',';
+			put_str(b, name, (size_t)(ne - name));
+			b->p[b->n++] = ':';
+			put_sd_value(b, v, (size_t)(p - v), tmp);
+			p++;
+		}
+		if (p >= e || *p++ != ']')
+			return false;
+		b->p[b->n++] = '}';
+	}
+	b->p[b->n++] = '}';
+	return true;
+}
+
+static int syslog_data(struct event *ev, struct arena *a, const struct syslog_msg *m, long bad_utf8)
+{
+	struct sv sd = m->sd;
+	bool sd_cut = sd.p && sd.n > SD_MAX;
+	size_t bound = 256 + 6 * (m->procid.n + m->msgid.n) + (sd_cut ? 0 : 8 * sd.n);
+	struct obuf b = {arena_alloc(a, bound), 0};
+	char num[32];
+	if (!b.p)
+		return -ENOMEM;
+	put(&b, "{\"syslog\":{", 11);
+	put_key(&b, "format");
+	put_str(&b, m->rfc5424 ? "rfc5424" : "rfc3164", 7);
+	if (m->pri >= 0) {
+		put_key(&b, "facility");
+		put(&b, num, (size_t)snprintf(num, sizeof(num), "%d", m->facility));
+		put_key(&b, "severity");
+		put(&b, num, (size_t)snprintf(num, sizeof(num), "%d", m->severity));
+	}
+	if (m->procid.p) {
+		put_key(&b, "pid");
+		if (all_digits(m->procid)) {
+			struct sv v = m->procid;
+			while (v.n > 1 && *v.p == '0') /* JSON numbers have no leading zeros */
+				v.p++, v.n--;
+			put(&b, v.p, v.n);
+		} else {
+			put_str(&b, m->procid.p, m->procid.n);
+		}
+	}
+	if (m->msgid.p) {
+		put_key(&b, "msgid");
+		put_str(&b, m->msgid.p, m->msgid.n);
+	}
+	if (sd_cut) {
+		put_key(&b, "sd_truncated");
+		put(&b, "true", 4);
+		ev->flags |= EV_TRUNC_DATA;
+	} else if (sd.p) {
+		char *tmp = arena_alloc(a, sd.n + 1);
+		if (!tmp)
+			return -ENOMEM;
+		put_key(&b, "sd");
+		size_t mark = b.n;
+		if (!put_sd(&b, sd, tmp)) {
+			b.n = mark;
+			put_str(&b, sd.p, sd.n);
+		}
+	}
+	b.p[b.n++] = '}';
+	if (bad_utf8) {
+		put_key(&b, "invalid_utf8");
+		put(&b, num, (size_t)snprintf(num, sizeof(num), "%ld", bad_utf8));
+	}
+	b.p[b.n++] = '}';
+	b.p[b.n] = '\0';
+	ev->data = (struct sv){b.p, b.n};
+	return 0;
+}
+
+/* Syslog severity 0..7 to event severity 1..5. */
+static int severity_of(int s)
+{
+	static const int map[8] = {5, 5, 4, 3, 2, 1, 1, 1};
+	return s >= 0 && s < 8 ? map[s] : 1;
+}
+
+static int syslog_to_event(enum log_format fmt, const char *line, size_t n,
+			   const struct logline_ctx *ctx, int64_t now_us, struct event *ev,
+			   struct arena *a, char *err, size_t errlen, struct decode_explain *ex)
+{
+	struct syslog_msg m;
+	const char *s;
+	size_t sn;
+	int rc;
+
+	while (n && (line[n - 1] == '\0' || line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	if (n == 0)
+		return fail(err, errlen, SIEM_EPARSE, "empty line");
+	long bad = utf8_repair(a, line, n, &s, &sn);
+	if (bad < 0)
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	if (syslog_parse(s, sn, now_us, &m))
+		return fail(err, errlen, SIEM_EPARSE, "empty line");
+	if (fmt == FMT_AUTH && !m.ts)
+		return fail(err, errlen, SIEM_EPARSE,
+			    "not an auth log line: no 'Mmm dd HH:MM:SS' or ISO-8601 timestamp");
+
+	uuid_v4(ev->id);
+	ev->flags |= EV_ID_GENERATED;
+	ev->received_at = now_us;
+	if (m.ts) {
+		ev->ts = m.ts;
+	} else {
+		ev->ts = now_us;
+		ev->flags |= EV_TS_MISSING;
+	}
+	const char *os = ctx && ctx->os_type ? ctx->os_type : "LINUX";
+	ev->os_type = (struct sv){os, strlen(os)};
+	ev->event_type = (struct sv){"SYSLOG", 6};
+	ev->user = (struct sv){"system", 6};
+	ev->severity = severity_of(m.severity);
+	const char *lvl = syslog_level_name(m.severity);
+	if (lvl)
+		ev->level = (struct sv){lvl, strlen(lvl)};
+	if (ctx && ctx->source)
+		ev->source = (struct sv){ctx->source, strlen(ctx->source)};
+
+	struct sv host = m.host;
+	if (!host.p && ctx && ctx->host && *ctx->host)
+		host = (struct sv){ctx->host, strlen(ctx->host)};
+	if (!host.p)
+		host = (struct sv){"unknown", 7};
+	struct sv raw = {s, sn};
+	if ((rc = copy_sv(a, &ev->source_host, host, EV_CAP_SHORT, EV_TRUNC_OTHER, &ev->flags)) ||
+	    (m.app.p &&
+	     (rc = copy_sv(a, &ev->app, m.app, EV_CAP_SHORT, EV_TRUNC_OTHER, &ev->flags))) ||
+	    (rc = copy_sv(a, &ev->message, m.msg.p ? m.msg : raw, EV_CAP_MESSAGE, EV_TRUNC_MESSAGE,
+			  &ev->flags)) ||
+	    (rc = copy_sv(a, &ev->raw_message, raw, EV_CAP_RAW, EV_TRUNC_RAW, &ev->flags)) ||
+	    (rc = syslog_data(ev, a, &m, bad)))
+		return fail(err, errlen, rc, "out of memory");
+
+	if ((rc = decode_auth(ev, a, ex)) < 0)
+		return fail(err, errlen, rc, "decoder failed");
+	return 0;
+}
+
+int logline_to_event(enum log_format fmt, const char *line, size_t n, const struct logline_ctx *ctx,
+		     int64_t now_us, struct event *ev, struct arena *a, char *err, size_t errlen,
+		     struct decode_explain *ex)
+{
+	memset(ev, 0, sizeof(*ev));
+	if (err && errlen)
+		err[0] = '\0';
+	if (ex) {
+		ex->decoder = ex->pattern = NULL;
+		ex->fields[0] = '\0';
+	}
+	if (!line)
+		n = 0;
+	if (fmt == FMT_AUTO) {
+		size_t i = 0;
+		if (n >= 3 && !memcmp(line, "\xEF\xBB\xBF", 3))
+			i = 3;
+		while (i < n && (line[i] == ' ' || line[i] == '\t'))
+			i++;
+		fmt = i < n && line[i] == '{' ? FMT_JSONL : FMT_SYSLOG;
+	}
+	if (fmt != FMT_JSONL)
+		return syslog_to_event(fmt, line, n, ctx, now_us, ev, a, err, errlen, ex);
+
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	if (n == 0)
+		return fail(err, errlen, SIEM_EPARSE, "empty line");
+	int rc = jsonl_line_to_event(line, n, now_us, ev, a, err, errlen);
+	if (!rc && !ev->source.p && ctx && ctx->source)
+		ev->source = (struct sv){ctx->source, strlen(ctx->source)};
+	return rc;
+}
