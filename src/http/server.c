@@ -452,21 +452,22 @@ static enum MHD_Result nul_cb(void *cls, enum MHD_ValueKind kind, const char *ke
 			      const char *value, size_t value_size)
 {
 	(void)kind;
-	bool *found = cls;
+	char *name = cls;
 	if ((key && strlen(key) != key_size) || (value && strlen(value) != value_size)) {
-		*found = true;
+		snprintf(name, 64, "%s", key && *key ? key : "a parameter name");
 		return MHD_NO;
 	}
 	return MHD_YES;
 }
 
 /* Query values are handed around as C strings: one with a NUL inside ("%00") would be cut
- * short and match something else, so such a request is refused whole. */
-static bool has_nul_argument(struct MHD_Connection *conn)
+ * short and match something else, so such a request is refused whole. Fills name (64
+ * bytes) with the parameter. */
+static bool has_nul_argument(struct MHD_Connection *conn, char *name)
 {
-	bool found = false;
-	MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, nul_cb, &found);
-	return found;
+	name[0] = '\0';
+	MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, nul_cb, name);
+	return name[0] != '\0';
 }
 
 /* First call for a request: route, authenticate, check type and announced size. Returns
@@ -477,8 +478,11 @@ static enum http_result begin(struct http_req *r)
 	bool known = false;
 	if (strcmp(r->method, "OPTIONS") == 0)
 		return preflight(r);
-	if (has_nul_argument(r->conn))
-		return http_reply_error(r, 400, "invalid query", "a parameter contains a NUL byte");
+	char bad[64], detail[100];
+	if (has_nul_argument(r->conn, bad)) {
+		snprintf(detail, sizeof(detail), "%s: contains a NUL byte", bad);
+		return http_reply_error(r, 400, "invalid query", detail);
+	}
 	if (srv->root) {
 		/* Everything lives under the prefix; "/prefix" alone is its "/". */
 		if (strncmp(r->url, srv->root, srv->root_len) != 0 ||

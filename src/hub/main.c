@@ -25,6 +25,7 @@
 #include "hub/logtest.h"
 #include "hub/pipeline.h"
 #include "store/store.h"
+#include "source/syslog_listen.h"
 
 #ifndef SIEM_VERSION
 #define SIEM_VERSION "dev"
@@ -73,6 +74,15 @@ static const struct opt_def serve_opts[] = {
 	  false, 0, 0 },
 	{ "tls-key", "SIEM_TLS_KEY", OPT_STRING, "", "FILE", "PEM private key of --tls-cert", false,
 	  0, 0 },
+	{ "syslog-udp", "SIEM_SYSLOG_UDP", OPT_STRING, "", "ADDR:PORT",
+	  "receive syslog over UDP (port 0 picks a free port)", false, 0, 0 },
+	{ "syslog-tcp", "SIEM_SYSLOG_TCP", OPT_STRING, "", "ADDR:PORT",
+	  "receive syslog over TCP, octet-counted or newline-framed (port 0 picks a free port)",
+	  false, 0, 0 },
+	{ "syslog-max-msg", "SIEM_SYSLOG_MAX_MSG", OPT_SIZE, "64k", "BYTES",
+	  "longer syslog messages are stored truncated and flagged", false, 480, 16 << 20 },
+	{ "syslog-rcvbuf", "SIEM_SYSLOG_RCVBUF", OPT_SIZE, "8m", "BYTES",
+	  "UDP receive buffer (as much as the kernel grants)", false, 4096, 1 << 30 },
 	{ "user", "SIEM_USER", OPT_STRING, "", "NAME",
 	  "when started as root: run as this user once ports are bound", false, 0, 0 },
 	{ NULL, "SIEM_ADMIN_PASSWORD_HASH", OPT_STRING, NULL, NULL,
@@ -358,8 +368,18 @@ static int drop_privileges(const char *user, const char *db)
 	return 0;
 }
 
+/* "minisiem: syslog udp on ADDR:PORT", the address as given and the port as bound. */
+static void print_syslog(const char *proto, const char *spec, unsigned port)
+{
+	const char *colon = strrchr(spec, ':');
+	int hn = colon ? (int)(colon - spec) : 0;
+	printf("minisiem: syslog %s on %.*s:%u\n", proto, hn ? hn : 7, hn ? spec : "0.0.0.0",
+	       port);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
+	struct syslog_listener *sl = NULL;
 	struct config c;
 	const char *pos[1];
 	size_t npos = 0;
@@ -408,6 +428,14 @@ static int cmd_serve(int argc, char **argv)
 	const char *db = config_str(&c, "db"), *user = config_str(&c, "user");
 	if ((rc = http_bind(config_str(&c, "listen"), &fd)) < 0)
 		goto out;
+	struct syslog_config scfg = {
+		.udp = config_str(&c, "syslog-udp"),
+		.tcp = config_str(&c, "syslog-tcp"),
+		.max_msg = (size_t)config_int(&c, "syslog-max-msg"),
+		.rcvbuf = (int)config_int(&c, "syslog-rcvbuf"),
+	};
+	if ((*scfg.udp || *scfg.tcp) && (rc = syslog_listen_bind(&sl, &scfg)) < 0)
+		goto out;
 	if ((rc = mkdir_parent(db)) < 0) {
 		log_error("hub", "cannot create the directory of '%s': %s", db, strerror(-rc));
 		goto out;
@@ -433,6 +461,8 @@ static int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	a.pipeline = p;
+	if (sl && (rc = syslog_listen_run(sl, p)) < 0)
+		goto out;
 	pipeline_set_maintenance(p, upkeep, s, (int)config_int(&c, "retention-interval") * 1000);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned nparse = (unsigned)config_int(&c, "parse-threads");
@@ -472,6 +502,10 @@ static int cmd_serve(int argc, char **argv)
 	const char *root = config_str(&c, "root-path");
 	printf("minisiem: listening on http%s://%s:%u%s/\n", *hc.tls_cert ? "s" : "", host,
 	       http_port(srv), strcmp(root, "/") == 0 ? "" : root);
+	if (syslog_listen_udp_port(sl))
+		print_syslog("udp", scfg.udp, syslog_listen_udp_port(sl));
+	if (syslog_listen_tcp_port(sl))
+		print_syslog("tcp", scfg.tcp, syslog_listen_tcp_port(sl));
 	fflush(stdout);
 	log_info("hub", "minisiem %s ready, store '%s'", SIEM_VERSION, db);
 
@@ -501,6 +535,7 @@ out:
 		log_error("hub", "cannot start: %s", siem_strerror(rc));
 	if (fd >= 0)
 		close(fd);
+	syslog_listen_stop(sl); /* before the pipeline: its last batches are committed */
 	taskpool_stop(a.parsers);
 	pipeline_stop(p);
 	http_stop(srv);

@@ -18,6 +18,10 @@ struct syslog_config {
 
 int syslog_listen_start(struct syslog_listener **out, const struct syslog_config *cfg,
 			struct pipeline *p);
+/* The same in two steps, so that ports below 1024 are bound before privileges are dropped
+ * and the store is opened: bind (as root), then run (once the pipeline exists). */
+int syslog_listen_bind(struct syslog_listener **out, const struct syslog_config *cfg);
+int syslog_listen_run(struct syslog_listener *l, struct pipeline *p);
 /* The bound ports (port 0 in the config picks a free one); 0 when not listening. */
 unsigned syslog_listen_udp_port(struct syslog_listener *l);
 unsigned syslog_listen_tcp_port(struct syslog_listener *l);

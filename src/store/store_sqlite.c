@@ -21,6 +21,7 @@
 
 void store_config_defaults(struct store_config *cfg)
 {
+	memset(cfg, 0, sizeof(*cfg));
 	cfg->dir = "var/minisiem.db";
 	cfg->segment_rows = 1000000;
 	cfg->segment_max_age_s = 86400;

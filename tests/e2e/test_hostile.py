@@ -395,10 +395,10 @@ class Hostile(HubCase):
         refused = [
             ("1e400 in data", '{"n": 1e400}', "overflow"),
             ("-1e400 in data", '{"n": -1e400}', "overflow"),
-            ("big integer in data", '{"n": %s}' % big, "too big integer"),
-            ("negative big integer in data", '{"n": -%s}' % big, "too big integer"),
-            ("uint64 max in data", '{"n": 18446744073709551615}', "too big integer"),
-            ("big severity", '{"n": 1, "severity": %s}' % big, "too big integer"),
+            ("big integer in data", '{"n": %s}' % big, "too big"),
+            ("negative big integer in data", '{"n": -%s}' % big, "too big"),
+            ("uint64 max in data", '{"n": 18446744073709551615}', "too big"),
+            ("big severity", '{"n": 1, "severity": %s}' % big, "too big"),
         ]
         for i, (name, data, why) in enumerate(refused):
             with self.subTest(case=name):
