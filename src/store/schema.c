@@ -15,6 +15,23 @@ const char *const schema_migrations[] = {
 	" role TEXT NOT NULL, hash TEXT NOT NULL, created_at INTEGER NOT NULL);"
 	"CREATE TABLE audit_log(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, actor TEXT NOT NULL,"
 	" client TEXT, action TEXT NOT NULL, object TEXT, detail TEXT);",
+	/* 1 -> 2: alerts and rules (src/store/store_alerts.c) */
+	"CREATE TABLE alerts(id INTEGER PRIMARY KEY, rev INTEGER NOT NULL, rule_id TEXT NOT NULL,"
+	" rule_title TEXT NOT NULL, rule_level TEXT, rule_author TEXT, severity INTEGER NOT NULL,"
+	" group_key TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
+	" created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, count INTEGER NOT NULL,"
+	" event_ids BLOB NOT NULL, n_events INTEGER NOT NULL, status TEXT NOT NULL DEFAULT 'open',"
+	" acknowledged_by TEXT, acknowledged_at INTEGER, closed_by TEXT, closed_at INTEGER);"
+	"CREATE UNIQUE INDEX alerts_rev ON alerts(rev);"
+	"CREATE INDEX alerts_rule ON alerts(rule_id, id);"
+	"CREATE INDEX alerts_status ON alerts(status, id);"
+	"CREATE TABLE rules(id TEXT PRIMARY KEY, origin TEXT NOT NULL, yaml TEXT,"
+	" enabled INTEGER NOT NULL DEFAULT 1, created_at INTEGER NOT NULL, created_by TEXT,"
+	" updated_at INTEGER NOT NULL, updated_by TEXT);",
+	/* 2 -> 3: saved dashboards of the web UI, per user (src/store/store_stats.c) */
+	"CREATE TABLE dashboards(id INTEGER PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL,"
+	" spec TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+	" UNIQUE(owner, name));",
 };
 
 const int schema_version = (int)(sizeof(schema_migrations) / sizeof(schema_migrations[0]));
