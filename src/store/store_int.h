@@ -15,7 +15,7 @@
 
 enum seg_state { SEG_ACTIVE = 0, SEG_SEALED = 1, SEG_INDEXED = 2 };
 
-#define SEG_IDLE_READERS 2
+#define SEG_IDLE_READERS 1
 
 /* One segment file. Fields other than the writer's are guarded by store.seg_mu. */
 struct segment {

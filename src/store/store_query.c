@@ -175,14 +175,14 @@ static void hits_insert(struct hit *h, size_t *n, size_t cap, struct hit x)
 	(*n)++;
 }
 
-static int query_segment(sqlite3 *db, const struct seg_view *g, const struct event_query *q,
+static int query_segment(sqlite3 *db, enum seg_state state, const struct event_query *q,
 			 const char *fts, int want, struct hit *hits, size_t *nhits, size_t cap)
 {
 	struct sqlbuf sb = { .n = 0, .over = false };
 	sqlite3_stmt *st = NULL;
 	int rc = 0, k = 1;
-	/* The text index exists once the segment is indexed; before, the exact check scans. */
-	bool use_fts = fts && g->state == SEG_INDEXED;
+	/* The word index exists once the segment is indexed; before, the exact check scans. */
+	bool use_fts = fts && state == SEG_INDEXED;
 
 	sb_add(&sb, "SELECT " EV_COLS " FROM events WHERE ts >= ? AND ts <= ?");
 	if (q->has_cursor)
@@ -298,7 +298,7 @@ int store_query_events(struct store *s, const struct event_query *q, json_t *out
 		sqlite3 *db = NULL;
 		if ((rc = store_reader_get(s, g->seg, &db)) < 0)
 			break;
-		rc = query_segment(db, g, q, fts, (int)cap, hits, &nhits, cap);
+		rc = query_segment(db, g->state, q, fts, (int)cap, hits, &nhits, cap);
 		store_reader_put(s, g->seg, db);
 	}
 	if (rc < 0)

@@ -1182,7 +1182,9 @@ int store_reader_get(struct store *s, struct segment *g, sqlite3 **db)
 		return 0;
 	}
 	pthread_mutex_unlock(&s->seg_mu);
-	return store_open_conn(g->path, true, 8, db);
+	/* A small cache: queries read few pages of each segment, and one connection per
+	 * segment stays open, so this is what memory grows with as the store does. */
+	return store_open_conn(g->path, true, 2, db);
 }
 
 void store_reader_put(struct store *s, struct segment *g, sqlite3 *db)
