@@ -25,6 +25,7 @@ struct segment {
 	int64_t rows;
 	int64_t created_us;
 	enum seg_state state;
+	bool id_indexed;          /* sealed: its event_id index exists (built first) */
 	int refs;                 /* queries holding it */
 	sqlite3 *idle[SEG_IDLE_READERS];
 	int nidle;

@@ -572,6 +572,19 @@ static int index_segment(struct store *s, struct segment *g)
 	int rc = store_open_conn(g->path, false, 16, &db);
 	if (rc < 0)
 		return rc;
+	if (!g->id_indexed) {
+		/* The event_id index first, in its own transaction: with it the writer can drop
+		 * the segment's in-memory ids even while the rest waits for a busy indexer. */
+		if ((rc = store_exec(db, "CREATE INDEX IF NOT EXISTS events_id ON events(id)")) < 0) {
+			sqlite3_close(db);
+			return rc;
+		}
+		pthread_mutex_lock(&s->seg_mu);
+		g->id_indexed = true;
+		pthread_mutex_unlock(&s->seg_mu);
+		sqlite3_close(db);
+		return 0;
+	}
 	if ((rc = store_exec(db, "BEGIN IMMEDIATE")) == 0) {
 		if ((rc = store_exec(db, segment_index_ddl)) == 0 &&
 		    (rc = store_exec(db, "UPDATE segment SET state = 2")) == 0)
@@ -600,11 +613,15 @@ static void *indexer_main(void *arg)
 	pthread_mutex_lock(&s->seg_mu);
 	while (!s->stopping) {
 		struct segment *todo = NULL;
+		/* Every sealed segment's id index before any segment's other indices. */
 		for (size_t i = 0; i < s->nseg && !todo; i++)
-			if (s->segs[i]->state == SEG_SEALED) {
+			if (s->segs[i]->state == SEG_SEALED && !s->segs[i]->id_indexed)
 				todo = s->segs[i];
-				todo->refs++;
-			}
+		for (size_t i = 0; i < s->nseg && !todo; i++)
+			if (s->segs[i]->state == SEG_SEALED)
+				todo = s->segs[i];
+		if (todo)
+			todo->refs++;
 		struct segment *active = s->segs[s->nseg - 1];
 		int64_t active_id = active->id;
 		char *active_path = strdup(active->path);
@@ -760,7 +777,7 @@ int store_begin(struct store *s)
 	pthread_mutex_lock(&s->seg_mu);
 	for (size_t i = 0; i + 1 < s->nseg; i++) {
 		struct segment *x = s->segs[i];
-		if (x->ids && x->state == SEG_INDEXED) {
+		if (x->ids && (x->state == SEG_INDEXED || x->id_indexed)) {
 			pthread_mutex_lock(&s->ids_mu);
 			idset_release(x->ids);
 			free(x->ids);

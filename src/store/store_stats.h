@@ -1,0 +1,97 @@
+/* store_stats.h — what the dashboard draws: event counts per time bucket and per key
+ * (os_type, event_type, severity), top-N values of a field, and saved dashboards. Counts
+ * come from per-minute rollups kept beside the events in each segment when the writer
+ * maintains them (stats_rollup_*), else from scans with the segment's indices; both give
+ * the same exact numbers. */
+#ifndef SIEM_STORE_STATS_H
+#define SIEM_STORE_STATS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "core/event.h"
+#include "store/store.h"
+
+/* Which events a statistic counts. Times are inclusive microsecond bounds. */
+struct stats_filter {
+	int64_t from, to;
+	struct strset event_type, os_type, app, source_host;
+	size_t n_severity;
+	int severity[QUERY_MAX_VALUES];
+	bool no_rollups; /* scan the events even where rollups are kept (diagnostics) */
+};
+
+/* What a count is split by (a series per value), or the field of a top-N. */
+enum stats_field {
+	STATS_NONE,
+	STATS_OS_TYPE,
+	STATS_EVENT_TYPE,
+	STATS_SEVERITY,
+	STATS_SOURCE_IP,
+	STATS_USER,
+	STATS_HOST,
+	STATS_APP,
+	STATS_DOMAIN, /* DNS events: data.domain, else the first domain-like word of message */
+};
+
+/* "os_type" -> STATS_OS_TYPE ...; -1 when unknown. by_ok: only the low-cardinality fields a
+ * time series may be split by. */
+int stats_field_parse(const char *name, bool by_ok);
+const char *stats_field_name(enum stats_field f);
+
+/* Counts per bucket of width interval_us (a multiple of 60 s), buckets aligned to
+ * multiples of the width since the epoch, the first holding f->from. out gets
+ * {"buckets": [start seconds...], "series": [{"key", "counts": [...], "total"}...],
+ * "total"}: series most frequent first (then by key), at most max_series of them, the rest
+ * summed into one with key "(other)". *used_rollups tells whether rollups answered. */
+int store_stats_series(struct store *s, const struct stats_filter *f, int64_t interval_us,
+		       enum stats_field by, size_t max_series, json_t *out, bool *used_rollups);
+
+/* The n most frequent values of field among the filtered events, ties by value (byte order):
+ * out gets {"values": [{"value", "count"}...], "distinct", "total"} where total counts the
+ * events that have the field. */
+int store_stats_top(struct store *s, const struct stats_filter *f, enum stats_field field,
+		    size_t n, json_t *out, bool *used_rollups);
+
+/* Alerts raised (created) within [from, to]; *available is false when this store keeps no
+ * alerts (a hub without the alerts table). */
+int store_stats_alerts(struct store *s, int64_t from, int64_t to, int64_t *n, bool *available);
+
+/* ---- rollups, maintained by the writer in the events' own transaction ---- */
+
+struct stats_rollup;
+
+/* Against a segment's writer connection (again after each new segment): creates the rollup
+ * tables when missing, filling them from the events already in the segment. */
+int stats_rollup_init(struct stats_rollup **out, sqlite3 *writer);
+void stats_rollup_free(struct stats_rollup *r);
+/* Forget what the open transaction added (store_begin, store_rollback). */
+void stats_rollup_reset(struct stats_rollup *r);
+/* Count one appended event (store_append, after the row is written). */
+int stats_rollup_add(struct stats_rollup *r, const struct event *ev);
+/* Write the transaction's counts (store_commit, before COMMIT). */
+int stats_rollup_flush(struct stats_rollup *r);
+/* A sealed segment's totals per value (the background indexer, inside its transaction), so
+ * that a query covering the whole segment reads one row per value instead of one per value
+ * and 10-minute period. Nothing to do for a segment without rollups. */
+int stats_rollup_seal(sqlite3 *db);
+
+/* ---- saved dashboards (main database, per owner) ---- */
+
+/* [{"id", "name", "created_at", "updated_at"}] of owner, by name. */
+int store_dashboard_list(struct store *s, const char *owner, json_t *out);
+/* {"id", "name", "widgets", "created_at", "updated_at"}; SIEM_ENOTFOUND when owner has no
+ * such dashboard. */
+int store_dashboard_get(struct store *s, const char *owner, int64_t id, json_t **out);
+/* spec is the compact JSON of the widgets array. -EEXIST when owner has that name. */
+int store_dashboard_add(struct store *s, const char *owner, const char *name, const char *spec,
+			int64_t *id);
+int store_dashboard_update(struct store *s, const char *owner, int64_t id, const char *name,
+			   const char *spec);
+int store_dashboard_delete(struct store *s, const char *owner, int64_t id);
+
+#endif
