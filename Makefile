@@ -5,7 +5,7 @@ PKGS     := libmicrohttpd jansson sqlite3 libjwt libargon2 libcrypto zlib libpcr
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev \
             libjwt-dev libargon2-dev libssl-dev zlib1g-dev libcrypt-dev libcmocka-dev libpcre2-dev \
             libyaml-dev libcurl4-openssl-dev \
-            python3 curl sqlite3
+            python3 curl sqlite3 nodejs
 BUILD    ?= build/rel
 SANITIZE ?=
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
@@ -93,6 +93,7 @@ check: deps
 	@mkdir -p build
 	@rm -f build/results.txt
 	@$(MAKE) --no-print-directory check-suite BUILD=build/rel || echo "build:rel 0 1 0" >>build/results.txt
+	@$(MAKE) --no-print-directory check-web BUILD=build/rel || echo "web 0 1 0" >>build/results.txt
 	@$(MAKE) --no-print-directory check-suite SANITIZE=1 || echo "build:asan 0 1 0" >>build/results.txt
 	@$(MAKE) --no-print-directory fuzz-build >/dev/null && tests/run_fuzz.sh 10 build/results.txt \
 		|| echo "fuzz:build 0 1 0" >>build/results.txt

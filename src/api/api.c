@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/web_api.h"
 #include "auth/auth.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -34,6 +35,7 @@ const struct http_route api_routes[] = {
 	{ R("GET", "/health", AUTH_NONE, api_health) },
 	{ R("GET", "/ready", AUTH_NONE, api_ready) },
 	{ R("GET", "/metrics", AUTH_NONE, api_metrics) },
+	WEB_API_ROUTES,
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 

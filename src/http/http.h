@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <sys/types.h>
 
 struct http_server;
 struct http_req;
@@ -114,5 +115,34 @@ void http_add_header(struct http_req *r, const char *name, const char *value);
 /* Suspend: the handler returns HTTP_SUSPENDED; any thread later calls http_resume(). */
 void http_suspend(struct http_req *r);
 void http_resume(struct http_req *r);
+
+/* ---- streamed replies (stream.c): Server-Sent Events and the like ---- */
+
+struct http_stream;
+/* Write the next bytes of a stream into buf (at most max): > 0 bytes written; 0 nothing
+ * now (the connection is parked until http_stream_wake); -1 the response is complete. Runs
+ * on an HTTP thread and must not block. */
+typedef ssize_t (*http_stream_fill)(void *ctx, char *buf, size_t max);
+/* A stream to answer with; wakes before http_reply_stream are remembered. */
+struct http_stream *http_stream_new(void);
+/* Free a stream never given to http_reply_stream (NULL is fine). */
+void http_stream_free(struct http_stream *st);
+/* Answer 200 with a body produced by fill as data arrives (chunked), e.g. text/event-stream.
+ * Owns st and ctx from here: ctx_free(ctx) runs once the connection is done (also on
+ * failure), after which st is freed; http_stream_wake(st) is allowed until ctx_free returns. */
+enum http_result http_reply_stream(struct http_req *r, struct http_stream *st, const char *type,
+				   http_stream_fill fill, void *ctx, void (*ctx_free)(void *));
+/* Any thread: data may be ready, run fill again. */
+void http_stream_wake(struct http_stream *st);
+/* Shutdown: end every open stream (call after http_quiesce, before waiting for the requests
+ * in flight: a stream never ends by itself). */
+void http_streams_end(void);
+/* For stream.c: queue a response built elsewhere with the usual headers, CORS and the
+ * handler's extra headers, and mark the request answered; and the request's connection. */
+struct MHD_Response;
+struct MHD_Connection;
+enum http_result http_queue_response(struct http_req *r, unsigned status,
+				     struct MHD_Response *resp);
+struct MHD_Connection *http_connection(struct http_req *r);
 
 #endif

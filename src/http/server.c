@@ -194,7 +194,12 @@ static enum http_result send_typed(struct http_req *r, unsigned status, const ch
 		return HTTP_DONE;
 	}
 	MHD_add_response_header(resp, "Content-Type", type);
-	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	/* A handler's own Cache-Control (the dashboard's files) replaces the default. */
+	bool own_cache = false;
+	for (size_t i = 0; i < r->nextra; i++)
+		own_cache |= strcasecmp(r->extra_name[i], "Cache-Control") == 0;
+	if (!own_cache)
+		MHD_add_response_header(resp, "Cache-Control", "no-store");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	for (size_t i = 0; i < r->nextra; i++)
 		MHD_add_response_header(resp, r->extra_name[i], r->extra_value[i]);
@@ -246,6 +251,23 @@ enum http_result http_reply_error(struct http_req *r, unsigned status, const cha
 	return http_reply_json(r, status, o);
 }
 
+struct MHD_Connection *http_connection(struct http_req *r) { return r->conn; }
+
+enum http_result http_queue_response(struct http_req *r, unsigned status,
+				     struct MHD_Response *resp)
+{
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	for (size_t i = 0; i < r->nextra; i++)
+		MHD_add_response_header(resp, r->extra_name[i], r->extra_value[i]);
+	add_cors(r, resp);
+	if (MHD_queue_response(r->conn, status, resp) == MHD_YES)
+		r->replied = true;
+	else
+		log_warn(SUB, "cannot queue a %u reply for %s %s", status, r->method, r->url);
+	return HTTP_DONE;
+}
+
 void http_suspend(struct http_req *r)
 {
 	r->suspended = true;
@@ -259,6 +281,30 @@ void http_resume(struct http_req *r)
 
 /* ---- request lifecycle ---- */
 
+/* A route segment "*" matches one non-empty URL segment; the path arg is the first such
+ * segment (it runs to the next '/'). */
+static bool match_wild(const char *pat, const char *url, const char **arg)
+{
+	char prev = '\0';
+	*arg = NULL;
+	while (*pat && *url) {
+		if (pat[0] == '*' && prev == '/' && (pat[1] == '/' || !pat[1])) {
+			size_t n = strcspn(url, "/");
+			if (n == 0)
+				return false;
+			if (!*arg)
+				*arg = url;
+			url += n;
+			prev = *pat++;
+			continue;
+		}
+		if (*pat != *url++)
+			return false;
+		prev = *pat++;
+	}
+	return !*pat && !*url;
+}
+
 static const struct http_route *find_route(struct http_server *srv, const char *url,
 					   const char *method, const char **arg, bool *path_known)
 {
@@ -267,7 +313,9 @@ static const struct http_route *find_route(struct http_server *srv, const char *
 		const struct http_route *rt = &srv->routes[i];
 		size_t n = strlen(rt->path);
 		bool match = false;
-		if (n > 1 && rt->path[n - 1] == '/') {
+		if (strchr(rt->path, '*')) {
+			match = match_wild(rt->path, url, arg);
+		} else if (n > 1 && rt->path[n - 1] == '/') {
 			if (strncmp(url, rt->path, n) == 0 && url[n] && !strchr(url + n, '/')) {
 				match = true;
 				*arg = url + n;

@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "http/http.h"
+#include "http/static.h"
 #include "hub/logtest.h"
 #include "hub/pipeline.h"
 #include "store/store.h"
@@ -488,6 +489,7 @@ static int cmd_serve(int argc, char **argv)
 	};
 	struct http_auth_ops ops = api_auth_ops;
 	ops.ctx = &a;
+	http_static_init(web_assets, web_nassets);
 	fd = -1; /* http_start owns it now, also on failure */
 	if ((rc = http_start(&srv, &hc, api_routes, api_nroutes, &ops)) < 0)
 		goto out;
@@ -501,6 +503,8 @@ static int cmd_serve(int argc, char **argv)
 		snprintf(host, sizeof(host), "127.0.0.1");
 	const char *root = config_str(&c, "root-path");
 	printf("minisiem: listening on http%s://%s:%u%s/\n", *hc.tls_cert ? "s" : "", host,
+	       http_port(srv), strcmp(root, "/") == 0 ? "" : root);
+	printf("minisiem: dashboard at http%s://%s:%u%s/\n", *hc.tls_cert ? "s" : "", host,
 	       http_port(srv), strcmp(root, "/") == 0 ? "" : root);
 	if (syslog_listen_udp_port(sl))
 		print_syslog("udp", scfg.udp, syslog_listen_udp_port(sl));

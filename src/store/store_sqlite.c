@@ -370,6 +370,8 @@ static void finalize_writer(struct store *s)
 	sqlite3_finalize(s->dead_ins);
 	s->ins = s->seg_upd = s->off_upsert = s->dead_ins = NULL;
 	facets_release(&s->facets);
+	stats_rollup_free(s->rollup);
+	s->rollup = NULL;
 	if (s->w) {
 		sqlite3_close(s->w);
 		s->w = NULL;
@@ -400,7 +402,10 @@ static int prepare_writer(struct store *s)
 			  " VALUES(?,?,?,?,?,?)",
 			  &s->dead_ins)) < 0)
 		return rc;
-	return facets_init(&s->facets, s->w);
+	if ((rc = facets_init(&s->facets, s->w)) < 0)
+		return rc;
+	stats_rollup_free(s->rollup);
+	return stats_rollup_init(&s->rollup, s->w);
 }
 
 /* The active segment's event_ids into memory (after a restart). */
@@ -527,6 +532,8 @@ static int roll_segment(struct store *s)
 	sqlite3_finalize(s->dead_ins);
 	s->ins = s->seg_upd = s->off_upsert = s->dead_ins = NULL;
 	facets_release(&s->facets);
+	stats_rollup_free(s->rollup);
+	s->rollup = NULL;
 	rc = create_segment(s, cur->id + 1, prev);
 	sqlite3_close(prev);
 	if (rc < 0)
@@ -587,6 +594,7 @@ static int index_segment(struct store *s, struct segment *g)
 	}
 	if ((rc = store_exec(db, "BEGIN IMMEDIATE")) == 0) {
 		if ((rc = store_exec(db, segment_index_ddl)) == 0 &&
+		    (rc = stats_rollup_seal(db)) == 0 &&
 		    (rc = store_exec(db, "UPDATE segment SET state = 2")) == 0)
 			rc = store_exec(db, "COMMIT");
 		else
@@ -799,6 +807,7 @@ int store_begin(struct store *s)
 	s->txn_rows = 0;
 	s->ntxn_ids = 0;
 	facets_reset(&s->facets);
+	stats_rollup_reset(s->rollup);
 	return 0;
 }
 
@@ -924,7 +933,9 @@ int store_append(struct store *s, const struct event *ev, bool *dup)
 	if (ev->ts > s->txn_max_ts)
 		s->txn_max_ts = ev->ts;
 	s->txn_rows++;
-	return facets_add(&s->facets, ev);
+	if ((rc = facets_add(&s->facets, ev)) < 0)
+		return rc;
+	return stats_rollup_add(s->rollup, ev);
 }
 
 int store_set_offset(struct store *s, const char *path, uint64_t dev, uint64_t ino,
@@ -977,7 +988,7 @@ int store_commit(struct store *s)
 			store_rollback(s);
 			return rc;
 		}
-		if ((rc = facets_flush(&s->facets)) < 0) {
+		if ((rc = facets_flush(&s->facets)) < 0 || (rc = stats_rollup_flush(s->rollup)) < 0) {
 			store_rollback(s);
 			return rc;
 		}
@@ -1013,6 +1024,7 @@ void store_rollback(struct store *s)
 		idset_del(&s->ids, s->txn_ids[i]);
 	pthread_mutex_unlock(&s->ids_mu);
 	s->ntxn_ids = 0;
+	stats_rollup_reset(s->rollup);
 	/* seq values handed out in the failed transaction are skipped, never reused. */
 }
 

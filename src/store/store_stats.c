@@ -18,17 +18,17 @@
 #define MINUTE_US 60000000LL
 #define PERIOD_US (600LL * 1000000) /* a stats_top row covers 10 minutes */
 #define TS_MAX 253402300799999999LL /* 9999-12-31T23:59:59.999999Z */
-#define MAX_KEYS 2000000            /* distinct values one query may collect */
-#define SERIES_KEYS 1000            /* distinct series keys before the rest is "(other)" */
+#define MAX_KEYS 2000000	    /* distinct values one query may collect */
+#define SERIES_KEYS 1000	    /* distinct series keys before the rest is "(other)" */
 #define OTHER "(other)"
 
 static const char rollup_ddl[] =
-	"CREATE TABLE stats_minute(minute INTEGER NOT NULL, os_type TEXT NOT NULL,"
-	" event_type TEXT NOT NULL, severity INTEGER NOT NULL, count INTEGER NOT NULL,"
-	" PRIMARY KEY(minute, os_type, event_type, severity)) WITHOUT ROWID;"
-	"CREATE TABLE stats_top(field INTEGER NOT NULL, event_type TEXT NOT NULL,"
-	" period INTEGER NOT NULL, value TEXT NOT NULL, count INTEGER NOT NULL,"
-	" PRIMARY KEY(field, event_type, period, value)) WITHOUT ROWID;";
+    "CREATE TABLE stats_minute(minute INTEGER NOT NULL, os_type TEXT NOT NULL,"
+    " event_type TEXT NOT NULL, severity INTEGER NOT NULL, count INTEGER NOT NULL,"
+    " PRIMARY KEY(minute, os_type, event_type, severity)) WITHOUT ROWID;"
+    "CREATE TABLE stats_top(field INTEGER NOT NULL, event_type TEXT NOT NULL,"
+    " period INTEGER NOT NULL, value TEXT NOT NULL, count INTEGER NOT NULL,"
+    " PRIMARY KEY(field, event_type, period, value)) WITHOUT ROWID;";
 
 /* ---- fields ---- */
 
@@ -37,18 +37,18 @@ static const struct {
 	enum stats_field f;
 	bool by; /* low cardinality: a time series may be split by it */
 } fields[] = {
-	{ "none", STATS_NONE, true },
-	{ "os_type", STATS_OS_TYPE, true },
-	{ "event_type", STATS_EVENT_TYPE, true },
-	{ "severity", STATS_SEVERITY, true },
-	{ "source_ip", STATS_SOURCE_IP, false },
-	{ "src_ip", STATS_SOURCE_IP, false },
-	{ "user", STATS_USER, false },
-	{ "user_id", STATS_USER, false },
-	{ "source_host", STATS_HOST, false },
-	{ "host", STATS_HOST, false },
-	{ "app", STATS_APP, false },
-	{ "domain", STATS_DOMAIN, false },
+    {"none", STATS_NONE, true},
+    {"os_type", STATS_OS_TYPE, true},
+    {"event_type", STATS_EVENT_TYPE, true},
+    {"severity", STATS_SEVERITY, true},
+    {"source_ip", STATS_SOURCE_IP, false},
+    {"src_ip", STATS_SOURCE_IP, false},
+    {"user", STATS_USER, false},
+    {"user_id", STATS_USER, false},
+    {"source_host", STATS_HOST, false},
+    {"host", STATS_HOST, false},
+    {"app", STATS_APP, false},
+    {"domain", STATS_DOMAIN, false},
 };
 
 int stats_field_parse(const char *name, bool by_ok)
@@ -191,12 +191,10 @@ static void fn_domain(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	(void)argc;
 	char out[256];
-	size_t k = event_domain((const char *)sqlite3_value_text(argv[0]),
-				(size_t)sqlite3_value_bytes(argv[0]),
-				(const char *)sqlite3_value_text(argv[1]),
-				(size_t)sqlite3_value_bytes(argv[1]),
-				(const char *)sqlite3_value_text(argv[2]),
-				(size_t)sqlite3_value_bytes(argv[2]), out);
+	size_t k = event_domain(
+	    (const char *)sqlite3_value_text(argv[0]), (size_t)sqlite3_value_bytes(argv[0]),
+	    (const char *)sqlite3_value_text(argv[1]), (size_t)sqlite3_value_bytes(argv[1]),
+	    (const char *)sqlite3_value_text(argv[2]), (size_t)sqlite3_value_bytes(argv[2]), out);
 	if (k)
 		sqlite3_result_text(ctx, out, (int)k, SQLITE_TRANSIENT);
 	else
@@ -237,7 +235,7 @@ struct acc_key {
 };
 
 struct acc {
-	size_t nb;       /* buckets (1 for a top-N) */
+	size_t nb;	 /* buckets (1 for a top-N) */
 	size_t cap_keys; /* distinct keys kept; past it new ones go to "(other)" */
 	size_t nkeys, nslot;
 	struct acc_key *slot;
@@ -299,7 +297,8 @@ static int acc_add(struct acc *a, const char *k, size_t n, size_t bucket, int64_
 		/* Past the cap only keys already seen keep their own entry. */
 		uint64_t h = hash_bytes(k, n, 1469598103934665603ULL);
 		for (size_t i = h & (a->nslot - 1); a->slot[i].k; i = (i + 1) & (a->nslot - 1))
-			if (a->slot[i].h == h && a->slot[i].n == n && memcmp(a->slot[i].k, k, n) == 0)
+			if (a->slot[i].h == h && a->slot[i].n == n &&
+			    memcmp(a->slot[i].k, k, n) == 0)
 				goto found_or_new;
 		if (a->nb == 1)
 			return -E2BIG;
@@ -483,7 +482,7 @@ static int run_rows(sqlite3 *db, sqlite3_stmt *st, struct count_job *j)
 /* Events of [lo, hi] counted from the rows. */
 static int count_raw(sqlite3 *db, struct count_job *j, int64_t lo, int64_t hi)
 {
-	struct sql q = { .n = 0 };
+	struct sql q = {.n = 0};
 	sqlite3_stmt *st = NULL;
 	int rc;
 	sql_add(&q, "SELECT (ts - ?) / ?, %s, count(*) FROM events WHERE ts >= ? AND ts <= ?",
@@ -507,7 +506,7 @@ static int count_raw(sqlite3 *db, struct count_job *j, int64_t lo, int64_t hi)
 /* Whole minutes mlo..mhi from stats_minute. */
 static int count_rollup(sqlite3 *db, struct count_job *j, int64_t mlo, int64_t mhi)
 {
-	struct sql q = { .n = 0 };
+	struct sql q = {.n = 0};
 	sqlite3_stmt *st = NULL;
 	int rc;
 	sql_add(&q,
@@ -665,7 +664,7 @@ int store_stats_series(struct store *s, const struct stats_filter *filter, int64
 		return -E2BIG;
 	if ((rc = acc_init(&acc, (size_t)nb, SERIES_KEYS)) < 0)
 		goto out;
-	struct count_job j = { &f, by, base, interval_us, &acc, false };
+	struct count_job j = {&f, by, base, interval_us, &acc, false};
 	rc = each_segment(s, &f, count_segment, &j);
 	*used_rollups = j.used;
 	if (rc < 0)
@@ -689,7 +688,8 @@ int store_stats_series(struct store *s, const struct stats_filter *filter, int64
 			json_t *o = json_object(), *c = json_array();
 			json_object_set_new(o, "key", json_stringn(k->k, k->n));
 			for (int64_t b = 0; b < nb; b++)
-				json_array_append_new(c, json_integer(k->counts ? k->counts[b] : k->total));
+				json_array_append_new(
+				    c, json_integer(k->counts ? k->counts[b] : k->total));
 			json_object_set_new(o, "counts", c);
 			json_object_set_new(o, "total", json_integer(k->total));
 			json_array_append_new(series, o);
@@ -775,7 +775,7 @@ static int top_rows(sqlite3 *db, sqlite3_stmt *st, struct top_job *j, bool ip)
 
 static int top_raw(sqlite3 *db, struct top_job *j, int64_t lo, int64_t hi)
 {
-	struct sql q = { .n = 0 };
+	struct sql q = {.n = 0};
 	sqlite3_stmt *st = NULL;
 	const char *e = top_expr(j->field);
 	sql_add(&q, "SELECT %s AS v, count(*) FROM events WHERE ts >= ? AND ts <= ?", e);
@@ -795,7 +795,7 @@ static int top_raw(sqlite3 *db, struct top_job *j, int64_t lo, int64_t hi)
 
 static int top_rollup(sqlite3 *db, struct top_job *j, int64_t plo, int64_t phi)
 {
-	struct sql q = { .n = 0 };
+	struct sql q = {.n = 0};
 	sqlite3_stmt *st = NULL;
 	sql_add(&q, "SELECT value, count FROM stats_top WHERE field = ?");
 	sql_in(&q, "event_type", j->f->event_type.n);
@@ -817,7 +817,7 @@ static int top_rollup(sqlite3 *db, struct top_job *j, int64_t plo, int64_t phi)
 
 static int top_total(sqlite3 *db, struct top_job *j)
 {
-	struct sql q = { .n = 0 };
+	struct sql q = {.n = 0};
 	sqlite3_stmt *st = NULL;
 	sql_add(&q, "SELECT value, count FROM stats_total WHERE field = ?");
 	sql_in(&q, "event_type", j->f->event_type.n);
@@ -876,13 +876,14 @@ int store_stats_top(struct store *s, const struct stats_filter *filter, enum sta
 	if ((rc = acc_init(&acc, 1, MAX_KEYS)) < 0)
 		goto out;
 	if (top_field(field)) {
-		struct top_job j = { &f, field, &acc, false };
+		struct top_job j = {&f, field, &acc, false};
 		rc = each_segment(s, &f, top_segment, &j);
 		*used_rollups = j.used;
 	} else {
 		/* Low-cardinality fields: one bucket of the per-minute counts. */
-		struct count_job j = { &f, field, floor_div(f.from, MINUTE_US) * MINUTE_US,
-				       INT64_MAX / 2, &acc, false };
+		struct count_job j = {
+		    &f,	  field, floor_div(f.from, MINUTE_US) * MINUTE_US, INT64_MAX / 2,
+		    &acc, false};
 		rc = each_segment(s, &f, count_segment, &j);
 		*used_rollups = j.used;
 	}
@@ -924,8 +925,8 @@ enum { R_MINUTE, R_TOP };
 struct roll_entry {
 	const char *s1, *s2; /* minute: os_type, event_type; top: event_type, value */
 	size_t n1, n2;
-	int64_t t;           /* minute or period */
-	int kind, i;         /* i: severity or field */
+	int64_t t;   /* minute or period */
+	int kind, i; /* i: severity or field */
 	uint64_t h;
 	int64_t count;
 };
@@ -973,22 +974,22 @@ static int roll_cmp(const void *x, const void *y)
 }
 
 static const char backfill_sql[] =
-	"INSERT INTO stats_minute SELECT ts / 60000000, coalesce(os_type, ''),"
-	" coalesce(event_type, ''), coalesce(severity, 0), count(*) FROM events GROUP BY 1, 2, 3, 4;"
-	"INSERT INTO stats_top SELECT 4, coalesce(event_type, ''), ts / 600000000,"
-	" siem_stats_ip(ip) AS v, count(*) FROM events WHERE ip IS NOT NULL GROUP BY 2, 3, 4;"
-	"INSERT INTO stats_top SELECT 5, coalesce(event_type, ''), ts / 600000000, user, count(*)"
-	" FROM events WHERE user IS NOT NULL GROUP BY 2, 3, 4;"
-	"INSERT INTO stats_top SELECT 6, coalesce(event_type, ''), ts / 600000000, host, count(*)"
-	" FROM events WHERE host IS NOT NULL GROUP BY 2, 3, 4;"
-	"INSERT INTO stats_top SELECT 7, coalesce(event_type, ''), ts / 600000000, app, count(*)"
-	" FROM events WHERE app IS NOT NULL GROUP BY 2, 3, 4;"
-	"INSERT INTO stats_top SELECT 8, et, p, v, count(*) FROM (SELECT coalesce(event_type, '')"
-	" AS et, ts / 600000000 AS p, siem_stats_domain(event_type, data, message) AS v"
-	" FROM events) WHERE v IS NOT NULL GROUP BY 1, 2, 3;";
+    "INSERT INTO stats_minute SELECT ts / 60000000, coalesce(os_type, ''),"
+    " coalesce(event_type, ''), coalesce(severity, 0), count(*) FROM events GROUP BY 1, 2, 3, 4;"
+    "INSERT INTO stats_top SELECT 4, coalesce(event_type, ''), ts / 600000000,"
+    " siem_stats_ip(ip) AS v, count(*) FROM events WHERE ip IS NOT NULL GROUP BY 2, 3, 4;"
+    "INSERT INTO stats_top SELECT 5, coalesce(event_type, ''), ts / 600000000, user, count(*)"
+    " FROM events WHERE user IS NOT NULL GROUP BY 2, 3, 4;"
+    "INSERT INTO stats_top SELECT 6, coalesce(event_type, ''), ts / 600000000, host, count(*)"
+    " FROM events WHERE host IS NOT NULL GROUP BY 2, 3, 4;"
+    "INSERT INTO stats_top SELECT 7, coalesce(event_type, ''), ts / 600000000, app, count(*)"
+    " FROM events WHERE app IS NOT NULL GROUP BY 2, 3, 4;"
+    "INSERT INTO stats_top SELECT 8, et, p, v, count(*) FROM (SELECT coalesce(event_type, '')"
+    " AS et, ts / 600000000 AS p, siem_stats_domain(event_type, data, message) AS v"
+    " FROM events) WHERE v IS NOT NULL GROUP BY 1, 2, 3;";
 
 _Static_assert(STATS_SOURCE_IP == 4 && STATS_USER == 5 && STATS_HOST == 6 && STATS_APP == 7 &&
-		       STATS_DOMAIN == 8,
+		   STATS_DOMAIN == 8,
 	       "backfill_sql numbers the fields");
 
 int stats_rollup_init(struct stats_rollup **out, sqlite3 *writer)
@@ -1019,7 +1020,8 @@ int stats_rollup_init(struct stats_rollup **out, sqlite3 *writer)
 		}
 		int64_t ms = (ts_now_us() - t0) / 1000;
 		if (ms > 100)
-			log_info(SUB, "rollups of the active segment built in %lld ms", (long long)ms);
+			log_info(SUB, "rollups of the active segment built in %lld ms",
+				 (long long)ms);
 	}
 	if (sqlite3_prepare_v3(writer,
 			       "INSERT INTO stats_minute VALUES(?,?,?,?,?) ON CONFLICT DO UPDATE"
@@ -1145,7 +1147,7 @@ static int bump(struct stats_rollup *r, int kind, int64_t t, int i, struct sv a,
 
 static struct sv or_empty(struct sv v)
 {
-	return v.p ? v : (struct sv){ "", 0 };
+	return v.p ? v : (struct sv){"", 0};
 }
 
 int stats_rollup_add(struct stats_rollup *r, const struct event *ev)
@@ -1159,19 +1161,20 @@ int stats_rollup_add(struct stats_rollup *r, const struct event *ev)
 	if ((rc = bump(r, R_MINUTE, minute, ev->severity, or_empty(ev->os_type), type)) < 0)
 		return rc;
 	if (ev->flags & EV_HAS_IP) {
-		struct sv ip = { buf, ip_format(ev->ip, buf) };
+		struct sv ip = {buf, ip_format(ev->ip, buf)};
 		if ((rc = bump(r, R_TOP, period, STATS_SOURCE_IP, type, ip)) < 0)
 			return rc;
 	}
 	if (ev->user.p && (rc = bump(r, R_TOP, period, STATS_USER, type, ev->user)) < 0)
 		return rc;
-	if (ev->source_host.p && (rc = bump(r, R_TOP, period, STATS_HOST, type, ev->source_host)) < 0)
+	if (ev->source_host.p &&
+	    (rc = bump(r, R_TOP, period, STATS_HOST, type, ev->source_host)) < 0)
 		return rc;
 	if (ev->app.p && (rc = bump(r, R_TOP, period, STATS_APP, type, ev->app)) < 0)
 		return rc;
 	size_t k = event_domain(ev->event_type.p, ev->event_type.n, ev->data.p, ev->data.n,
 				ev->message.p, ev->message.n, buf);
-	if (k && (rc = bump(r, R_TOP, period, STATS_DOMAIN, type, (struct sv){ buf, k })) < 0)
+	if (k && (rc = bump(r, R_TOP, period, STATS_DOMAIN, type, (struct sv){buf, k})) < 0)
 		return rc;
 	return 0;
 }
@@ -1186,9 +1189,9 @@ int store_stats_alerts(struct store *s, int64_t from, int64_t to, int64_t *n, bo
 	*available = false;
 	pthread_mutex_lock(&s->adm_mu);
 	/* The alerts table comes with a later schema than this file's first: ask, don't fail. */
-	if (sqlite3_prepare_v2(s->adm,
-			       "SELECT count(*) FROM alerts WHERE created_at >= ? AND created_at <= ?",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		s->adm, "SELECT count(*) FROM alerts WHERE created_at >= ? AND created_at <= ?", -1,
+		&st, NULL) != SQLITE_OK)
 		goto out;
 	sqlite3_bind_int64(st, 1, from);
 	sqlite3_bind_int64(st, 2, to);
@@ -1234,7 +1237,8 @@ int store_dashboard_list(struct store *s, const char *owner, json_t *out)
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		json_t *o = json_object();
 		json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
-		json_object_set_new(o, "name", json_string((const char *)sqlite3_column_text(st, 1)));
+		json_object_set_new(o, "name",
+				    json_string((const char *)sqlite3_column_text(st, 1)));
 		json_object_set_new(o, "created_at", ts_json(sqlite3_column_int64(st, 2)));
 		json_object_set_new(o, "updated_at", ts_json(sqlite3_column_int64(st, 3)));
 		json_array_append_new(out, o);
@@ -1265,7 +1269,8 @@ int store_dashboard_get(struct store *s, const char *owner, int64_t id, json_t *
 		const char *spec = (const char *)sqlite3_column_text(st, 2);
 		json_t *w = spec ? json_loads(spec, 0, NULL) : NULL;
 		json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
-		json_object_set_new(o, "name", json_string((const char *)sqlite3_column_text(st, 1)));
+		json_object_set_new(o, "name",
+				    json_string((const char *)sqlite3_column_text(st, 1)));
 		json_object_set_new(o, "widgets", w ? w : json_array());
 		json_object_set_new(o, "created_at", ts_json(sqlite3_column_int64(st, 3)));
 		json_object_set_new(o, "updated_at", ts_json(sqlite3_column_int64(st, 4)));
@@ -1301,8 +1306,8 @@ static int dash_write(struct store *s, const char *sql, const char *owner, int64
 		sqlite3_bind_int64(st, k++, id);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		rc = (sqlite3_extended_errcode(s->adm) & 0xff) == SQLITE_CONSTRAINT
-			     ? -EEXIST
-			     : store_sql_err(s->adm, "dashboards");
+			 ? -EEXIST
+			 : store_sql_err(s->adm, "dashboards");
 		goto out;
 	}
 	if (sqlite3_changes(s->adm) == 0)
@@ -1335,6 +1340,6 @@ int store_dashboard_update(struct store *s, const char *owner, int64_t id, const
 
 int store_dashboard_delete(struct store *s, const char *owner, int64_t id)
 {
-	return dash_write(s, "DELETE FROM dashboards WHERE owner = ?1 AND id = ?2", owner, id,
-			  NULL, NULL, NULL);
+	return dash_write(s, "DELETE FROM dashboards WHERE owner = ?1 AND id = ?2", owner, id, NULL,
+			  NULL, NULL);
 }

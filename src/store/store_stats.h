@@ -54,8 +54,8 @@ int store_stats_series(struct store *s, const struct stats_filter *f, int64_t in
 /* The n most frequent values of field among the filtered events, ties by value (byte order):
  * out gets {"values": [{"value", "count"}...], "distinct", "total"} where total counts the
  * events that have the field. */
-int store_stats_top(struct store *s, const struct stats_filter *f, enum stats_field field,
-		    size_t n, json_t *out, bool *used_rollups);
+int store_stats_top(struct store *s, const struct stats_filter *f, enum stats_field field, size_t n,
+		    json_t *out, bool *used_rollups);
 
 /* Alerts raised (created) within [from, to]; *available is false when this store keeps no
  * alerts (a hub without the alerts table). */

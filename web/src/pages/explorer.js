@@ -1,0 +1,178 @@
+// explorer.js — search every stored event: each filter of GET /events, free text, a time
+// range, "load more" with the cursor, chosen columns, and a drawer with the whole event
+// (normalized fields, data and the raw line, copyable). The URL holds the query.
+import { api } from '../api.js';
+import { h, clear, fmtNum, fmtTime, pretty, copyButton, spinner, errorBox, empty, sevBadge } from '../dom.js';
+import { eventsTable, COLUMNS, DEFAULT_COLUMNS, FILTERABLE } from '../table.js';
+import * as range from '../range.js';
+
+const FILTERS = [
+  ['q', 'Text', 'words in message, raw line or path'],
+  ['event_type', 'Event type', 'LOGIN_FAIL, DNS_BLOCK'],
+  ['os_type', 'OS', 'LINUX, WINDOWS'],
+  ['severity', 'Severity', '3,4,5'],
+  ['source_ip', 'Source IP', '203.0.113.0/24'],
+  ['user', 'User', 'root'],
+  ['source_host', 'Host', 'web1'],
+  ['app', 'App', ''],
+  ['level', 'Level', 'ERROR'],
+  ['http_status', 'HTTP status', '500'],
+  ['request_id', 'Request id', ''],
+];
+const PAGE = 200;
+const FIELD_ORDER = ['event_id', 'timestamp', 'received_at', 'severity', 'level', 'os_type', 'event_type',
+  'source_host', 'source_ip', 'user', 'app', 'message', 'request_id', 'user_agent', 'http_method',
+  'http_path', 'http_status', 'latency_ms', 'error_type', 'source', 'source_file', 'source_offset',
+  'geo', 'tags', 'truncated'];
+
+export function mount(root, ctx) {
+  const p = ctx.params;
+  let state = range.fromParams(p, '7d');
+  const values = Object.fromEntries(FILTERS.map(([k]) => [k, p.get(k) || '']));
+  let columns = (p.get('cols') || localStorage.getItem('minisiem.cols') || DEFAULT_COLUMNS.join(','))
+    .split(',').filter((c) => COLUMNS.some(([k]) => k === c));
+  if (!columns.length) columns = [...DEFAULT_COLUMNS];
+  let events = [];
+  let cursor = null;
+  let alive = true;
+  let seq = 0;
+  let openId = p.get('event') || '';
+
+  const inputs = {};
+  const form = h('form', { class: 'filters-form card', 'data-testid': 'explorer-form', role: 'search' },
+    FILTERS.map(([k, label, ph]) => {
+      inputs[k] = h('input', { id: `f-${k}`, name: k, value: values[k], placeholder: ph, 'data-testid': `f-${k}`,
+        type: k === 'q' ? 'search' : 'text' });
+      return h('div', { class: k === 'q' ? 'field wide' : 'field' }, h('label', { for: `f-${k}` }, label), inputs[k]);
+    }),
+    h('div', { class: 'field actions' },
+      h('button', { type: 'submit', class: 'btn primary', 'data-testid': 'search' }, 'Search'),
+      h('button', { type: 'button', class: 'btn', onclick: () => { for (const k in inputs) inputs[k].value = ''; submit(); } }, 'Clear')));
+  form.addEventListener('submit', (e) => { e.preventDefault(); submit(); });
+
+  const colBox = h('details', { class: 'columns' }, h('summary', {}, 'Columns'),
+    h('div', { class: 'colgrid' }, COLUMNS.map(([k, label]) => {
+      const cb = h('input', { type: 'checkbox', id: `col-${k}`, checked: columns.includes(k), 'data-col': k });
+      cb.addEventListener('change', () => {
+        columns = COLUMNS.map(([c]) => c).filter((c) => c === k ? cb.checked : columns.includes(c));
+        localStorage.setItem('minisiem.cols', columns.join(','));
+        saveQuery(false);
+        renderTable();
+      });
+      return h('label', { class: 'check', for: `col-${k}` }, cb, ` ${label}`);
+    })));
+
+  const results = h('div', { 'data-testid': 'results' });
+  const count = h('span', { class: 'muted', role: 'status', 'data-testid': 'result-count' });
+  const more = h('button', { type: 'button', class: 'btn', 'data-testid': 'load-more', hidden: true }, 'Load more');
+  more.addEventListener('click', () => fetchPage(true));
+  const drawer = h('aside', { class: 'drawer', 'aria-label': 'Event details', 'data-testid': 'drawer', hidden: true });
+
+  clear(root,
+    h('div', { class: 'toolbar' }, h('h1', {}, 'Explorer'),
+      range.picker(state, (s) => { state = s; submit(); }), colBox),
+    form, h('section', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', {}, 'Events'), count), results,
+      h('div', { class: 'more' }, more)),
+    drawer);
+
+  function saveQuery(push) {
+    const q = new URLSearchParams();
+    range.toParams(state, q);
+    for (const [k] of FILTERS) if (values[k]) q.set(k, values[k]);
+    if (columns.join(',') !== DEFAULT_COLUMNS.join(',')) q.set('cols', columns.join(','));
+    if (openId) q.set('event', openId);
+    ctx.setQuery(q, { push });
+  }
+
+  function submit() {
+    for (const [k] of FILTERS) values[k] = inputs[k].value.trim();
+    saveQuery(true);
+    fetchPage(false);
+  }
+
+  function addFilter(field, value) {
+    const key = field === 'severity' ? 'severity' : field;
+    if (!(key in inputs)) return;
+    inputs[key].value = value;
+    submit();
+  }
+
+  function renderTable() {
+    clear(results, events.length
+      ? eventsTable(events, columns, { onOpen: (ev) => openEvent(ev.event_id), onValue: addFilter })
+      : empty('No events match this search.'));
+    count.textContent = `${fmtNum(events.length)} event${events.length === 1 ? '' : 's'} shown${cursor ? ', more available' : ''}`;
+    more.hidden = !cursor;
+  }
+
+  async function fetchPage(append) {
+    const my = ++seq;
+    const params = { ...range.resolve(state), limit: PAGE };
+    for (const [k] of FILTERS) if (values[k]) params[k] = values[k];
+    if (append && cursor) params.cursor = cursor;
+    if (!append) clear(results, spinner());
+    more.disabled = true;
+    try {
+      const r = await api('events', { params });
+      if (!alive || my !== seq) return;
+      events = append ? events.concat(r.events) : r.events;
+      cursor = r.next_cursor;
+      renderTable();
+    } catch (e) {
+      if (alive && my === seq) clear(results, errorBox(e));
+    } finally {
+      more.disabled = false;
+    }
+  }
+
+  function fieldValue(k, v) {
+    if (k === 'severity') return sevBadge(v);
+    if (k === 'timestamp' || k === 'received_at') return h('span', {}, `${v} (${fmtTime(v)} local)`);
+    if (typeof v === 'object') return h('code', {}, JSON.stringify(v));
+    if (FILTERABLE.has(k) && k in inputs) {
+      return h('button', { type: 'button', class: 'link value', title: `Filter on ${k} = ${v}`,
+        onclick: () => { closeEvent(); addFilter(k, String(v)); } }, String(v));
+    }
+    return String(v);
+  }
+
+  function closeEvent() {
+    drawer.hidden = true;
+    openId = '';
+    saveQuery(false);
+  }
+
+  async function openEvent(id) {
+    openId = id;
+    saveQuery(false);
+    drawer.hidden = false;
+    clear(drawer, spinner());
+    try {
+      const ev = await api(`events/${encodeURIComponent(id)}`);
+      if (!alive || openId !== id) return;
+      const keys = FIELD_ORDER.filter((k) => k in ev).concat(Object.keys(ev).filter((k) =>
+        !FIELD_ORDER.includes(k) && k !== 'data' && k !== 'raw_message'));
+      const close = h('button', { type: 'button', class: 'btn small', 'data-testid': 'drawer-close' }, 'Close');
+      close.addEventListener('click', closeEvent);
+      const dataText = ev.data === undefined ? '' : pretty(ev.data);
+      const rawText = ev.raw_message || '';
+      clear(drawer,
+        h('div', { class: 'card-head' }, h('h2', {}, ev.event_type || 'Event'), close),
+        h('dl', { class: 'fields' }, keys.map((k) => [h('dt', {}, k), h('dd', { 'data-field': k }, fieldValue(k, ev[k]))])),
+        h('div', { class: 'card-head' }, h('h3', {}, 'data'), copyButton(() => dataText, 'Copy data')),
+        dataText ? h('pre', { class: 'code', 'data-testid': 'event-data' }, dataText) : empty('No data.'),
+        h('div', { class: 'card-head' }, h('h3', {}, 'raw_message'), copyButton(() => rawText, 'Copy raw')),
+        rawText ? h('pre', { class: 'code', 'data-testid': 'event-raw' }, pretty(rawText)) : empty('No raw line.'),
+        h('div', { class: 'card-head' }, h('h3', {}, 'Whole event (JSON)'), copyButton(() => JSON.stringify(ev, null, 2), 'Copy JSON')));
+      close.focus();
+    } catch (e) {
+      if (alive) clear(drawer, errorBox(e), h('button', { type: 'button', class: 'btn small', onclick: closeEvent }, 'Close'));
+    }
+  }
+
+  const onKey = (e) => { if (e.key === 'Escape' && !drawer.hidden) closeEvent(); };
+  document.addEventListener('keydown', onKey);
+  fetchPage(false);
+  if (openId) openEvent(openId);
+  return () => { alive = false; document.removeEventListener('keydown', onKey); };
+}

@@ -1,0 +1,178 @@
+// overview.js — the seed layout: alerts, threats by OS and the most blocked domain on top;
+// events per minute by OS and the top attacking IPs in the middle; the latest events with
+// OS, severity and event-type filters below. Refresh by hand or every 30 s.
+import { api } from '../api.js';
+import { h, clear, fmtNum, fmtTime, spinner, errorBox, empty, SEVERITY } from '../dom.js';
+import { lineChart, barList } from '../charts.js';
+import { eventsTable, DEFAULT_COLUMNS } from '../table.js';
+import * as range from '../range.js';
+
+const OS_TYPES = ['LINUX', 'WINDOWS', 'PIHOLE', 'APP', 'NETWORK'];
+const TABLE_ROWS = 50;
+
+// Sources of attacks: failed logins and block events other than DNS (whose source is the
+// Pi-hole's own client, not an attacker).
+export function attackTypes(types) {
+  const t = new Set(['LOGIN_FAIL']);
+  for (const v of types) if (/BLOCK/.test(v) && !/^DNS/.test(v)) t.add(v);
+  return [...t].sort();
+}
+
+export function mount(root, ctx) {
+  const p = ctx.params;
+  let state = range.fromParams(p);
+  const filt = { os_type: p.get('os_type') || '', severity: p.get('severity') || '', event_type: p.get('event_type') || '' };
+  let auto = p.get('auto') !== '0';
+  let timer = null;
+  let alive = true;
+  let charts = [];
+  let seq = 0;
+
+  const metrics = h('section', { class: 'grid three', 'aria-label': 'Key metrics' });
+  const middle = h('section', { class: 'grid two', 'aria-label': 'Charts' });
+  const tableBox = h('div', { 'data-testid': 'overview-table' });
+  const updated = h('span', { class: 'muted', role: 'status', 'data-testid': 'updated' });
+
+  const osSel = h('select', { 'aria-label': 'OS', 'data-testid': 'filter-os' }, h('option', { value: '' }, 'All OS'),
+    OS_TYPES.map((o) => h('option', { value: o }, o)));
+  const sevSel = h('select', { 'aria-label': 'Severity', 'data-testid': 'filter-severity' }, h('option', { value: '' }, 'All severities'),
+    [1, 2, 3, 4, 5].map((s) => h('option', { value: String(s) }, `${SEVERITY[s]} (${s})`)));
+  const typeSel = h('select', { 'aria-label': 'Event type', 'data-testid': 'filter-type' }, h('option', { value: '' }, 'All event types'));
+  osSel.value = filt.os_type;
+  sevSel.value = filt.severity;
+
+  function saveQuery() {
+    const q = new URLSearchParams();
+    range.toParams(state, q);
+    for (const [k, v] of Object.entries(filt)) if (v) q.set(k, v);
+    if (!auto) q.set('auto', '0');
+    ctx.setQuery(q);
+  }
+
+  const refreshBtn = h('button', { type: 'button', class: 'btn', 'data-testid': 'refresh' }, 'Refresh');
+  const autoBox = h('input', { type: 'checkbox', id: 'auto-refresh', checked: auto, 'data-testid': 'auto-refresh' });
+  const toolbar = h('div', { class: 'toolbar' },
+    h('h1', {}, 'Overview'),
+    range.picker(state, (s) => { state = s; saveQuery(); load(); }),
+    refreshBtn,
+    h('label', { class: 'check', for: 'auto-refresh' }, autoBox, ' Auto-refresh every 30 s'),
+    updated);
+  refreshBtn.addEventListener('click', () => load());
+  autoBox.addEventListener('change', () => { auto = autoBox.checked; saveQuery(); schedule(); });
+
+  for (const [sel, key] of [[osSel, 'os_type'], [sevSel, 'severity'], [typeSel, 'event_type']]) {
+    sel.addEventListener('change', () => { filt[key] = sel.value; saveQuery(); loadTable(range.resolve(state)); });
+  }
+
+  clear(root, toolbar, metrics, middle,
+    h('section', { class: 'card', 'aria-labelledby': 'latest-h' },
+      h('div', { class: 'card-head' }, h('h2', { id: 'latest-h' }, 'Latest events'),
+        h('span', { class: 'filters' }, osSel, sevSel, typeSel)),
+      tableBox));
+
+  function schedule() {
+    clearInterval(timer);
+    if (auto) timer = setInterval(() => load(), 30000);
+  }
+
+  function metricCard(title, testid, body) {
+    return h('article', { class: 'card metric', 'data-testid': testid }, h('h2', {}, title), body);
+  }
+
+  function renderMetrics(sum) {
+    const threats = sum.threats_by_os.length
+      ? h('ul', { class: 'kv' }, sum.threats_by_os.map((t) =>
+        h('li', { 'data-os': t.os_type }, h('span', {}, t.os_type), h('strong', {}, fmtNum(t.count)))))
+      : empty('No events of severity ≥ 3.');
+    const dom = sum.top_blocked_domain;
+    clear(metrics,
+      metricCard(`Alerts · ${range.label(state).replace('Last ', 'last ')}`, 'metric-alerts',
+        sum.alerts === null
+          ? h('p', {}, h('span', { class: 'big', 'data-value': '' }, '—'), h('span', { class: 'muted block' }, 'alerts are not available on this hub yet'))
+          : h('p', {}, h('span', { class: 'big', 'data-value': String(sum.alerts) }, fmtNum(sum.alerts)),
+            h('span', { class: 'muted block' }, `alerts raised, ${fmtNum(sum.events)} events`))),
+      metricCard('Threats by OS (severity ≥ 3)', 'metric-threats', threats),
+      metricCard('Most blocked domain', 'metric-domain', dom
+        ? h('p', {}, h('span', { class: 'big domain', 'data-value': dom.domain }, dom.domain),
+          h('span', { class: 'muted block', 'data-count': String(dom.count) }, `${fmtNum(dom.count)} of ${fmtNum(sum.blocked)} blocked queries`))
+        : empty('No blocked DNS queries.')));
+  }
+
+  function renderMiddle(ts, top) {
+    charts.forEach((c) => c.destroy());
+    charts = [];
+    const chart = lineChart(ts, { label: `Events per ${ts.interval}` });
+    charts.push(chart);
+    const legend = h('p', { class: 'muted small' }, `Buckets of ${ts.interval}; ${fmtNum(ts.total)} events.`);
+    clear(middle,
+      h('article', { class: 'card', 'data-testid': 'chart-timeseries' }, h('h2', {}, `Events per ${ts.interval === '1m' ? 'minute' : ts.interval} by OS`),
+        ts.total ? chart.el : empty('No events in this range.'), legend),
+      h('article', { class: 'card', 'data-testid': 'chart-top-ips' }, h('h2', {}, 'Top attacking IPs'),
+        h('p', { class: 'muted small' }, `Sources of ${top.event_types.join(', ')} events`),
+        top.values.length ? barList(top.values, {
+          onPick: (ip) => ctx.navigate('explorer', new URLSearchParams({ source_ip: ip, ...rangeParams() })),
+        }) : empty('No attacks in this range.')));
+  }
+
+  function rangeParams() {
+    const q = new URLSearchParams();
+    range.toParams(state, q);
+    return Object.fromEntries(q);
+  }
+
+  async function loadTable(r) {
+    const my = ++seq;
+    try {
+      const ev = await api('events', { params: { ...r, limit: TABLE_ROWS, ...filt } });
+      if (!alive || my !== seq) return;
+      clear(tableBox, ev.events.length
+        ? eventsTable(ev.events, DEFAULT_COLUMNS, {
+          onOpen: (e) => ctx.navigate('explorer', new URLSearchParams({ ...rangeParams(), event: e.event_id })),
+          onValue: (f, v) => {
+            if (f === 'os_type' || f === 'event_type' || f === 'severity') {
+              filt[f] = v;
+              ({ os_type: osSel, event_type: typeSel, severity: sevSel })[f].value = v;
+              saveQuery();
+              loadTable(range.resolve(state));
+            } else {
+              ctx.navigate('explorer', new URLSearchParams({ ...rangeParams(), [f]: v }));
+            }
+          },
+        })
+        : empty('No events match these filters.'),
+      h('p', { class: 'muted small', 'data-testid': 'table-count' }, `${ev.events.length} latest events shown`));
+    } catch (e) {
+      if (alive && my === seq) clear(tableBox, errorBox(e));
+    }
+  }
+
+  async function load() {
+    const r = range.resolve(state);
+    if (!metrics.childElementCount) metrics.append(spinner());
+    try {
+      const types = await api('event-types');
+      const names = types.values.map((v) => v.value);
+      const cur = typeSel.value || filt.event_type;
+      clear(typeSel, h('option', { value: '' }, 'All event types'), names.sort().map((t) => h('option', { value: t }, t)));
+      typeSel.value = cur;
+      const attack = attackTypes(names);
+      const [sum, ts, top] = await Promise.all([
+        api('stats/summary', { params: r }),
+        api('stats/timeseries', { params: { ...r, interval: '1m', by: 'os_type' } }),
+        api('stats/top', { params: { ...r, field: 'source_ip', n: 10, event_type: attack } }),
+      ]);
+      if (!alive) return;
+      top.event_types = attack;
+      renderMetrics(sum);
+      renderMiddle(ts, top);
+      await loadTable(r);
+      updated.textContent = `Updated ${fmtTime(new Date().toISOString())}`;
+    } catch (e) {
+      if (alive) clear(metrics, errorBox(e));
+    }
+  }
+
+  load();
+  schedule();
+  return () => { alive = false; clearInterval(timer); charts.forEach((c) => c.destroy()); };
+}
