@@ -112,6 +112,9 @@ format:
 clean:
 	rm -rf build
 
+# The field mapping is embedded into the detection engine (.incbin), which -MMD cannot see.
+$(BUILD)/src/detect/fieldmap.o: rules/mapping.yml
+
 # The dashboard's build (npm, bundling, embedding into the binary) lives with its sources.
 -include web/web.mk
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/alerts_api.h"
 #include "api/api.h"
 #include "api/web_api.h"
 #include "auth/auth.h"
@@ -32,6 +33,7 @@ const struct http_route api_routes[] = {
 	  .types = "application/json,*none*", .admin = true },
 	{ R("DELETE", "/keys/", AUTH_JWT, api_keys_delete), .admin = true },
 	{ R("GET", "/audit", AUTH_JWT, api_audit), .admin = true },
+	ALERTS_API_ROUTES
 	{ R("GET", "/health", AUTH_NONE, api_health) },
 	{ R("GET", "/ready", AUTH_NONE, api_ready) },
 	{ R("GET", "/metrics", AUTH_NONE, api_metrics) },

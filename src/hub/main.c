@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/alerts_api.h"
 #include "api/api.h"
 #include "auth/auth.h"
 #include "core/config.h"
@@ -21,9 +22,12 @@
 #include "core/taskpool.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "detect/alerts.h"
+#include "detect/detect.h"
 #include "http/http.h"
 #include "http/static.h"
 #include "hub/logtest.h"
+#include "hub/rulestest.h"
 #include "hub/pipeline.h"
 #include "store/store.h"
 #include "source/syslog_listen.h"
@@ -86,6 +90,14 @@ static const struct opt_def serve_opts[] = {
 	  "UDP receive buffer (as much as the kernel grants)", false, 4096, 1 << 30 },
 	{ "user", "SIEM_USER", OPT_STRING, "", "NAME",
 	  "when started as root: run as this user once ports are bound", false, 0, 0 },
+	{ "rules-dir", "SIEM_RULES_DIR", OPT_STRING, "", "DIR",
+	  "built-in Sigma rules (*.yml), read again on SIGHUP (default: the rules/ shipped with"
+	  " the binary)", false, 0, 0 },
+	{ "alert-cooldown", "SIEM_ALERT_COOLDOWN", OPT_DURATION, "10m", "DURATION",
+	  "one alert per rule and group within this time; repeats are counted on it", false, 0,
+	  30LL * 86400 },
+	{ "notify-config", "SIEM_NOTIFY_CONFIG", OPT_STRING, "", "FILE",
+	  "notification channels (email, webhook, Slack): see docs/alerting.md", false, 0, 0 },
 	{ NULL, "SIEM_ADMIN_PASSWORD_HASH", OPT_STRING, NULL, NULL,
 	  "admin password hash (argon2id or bcrypt) from 'minisiem hash-password'", true, 0, 0 },
 	{ NULL, "SIEM_JWT_SECRET", OPT_STRING, NULL, NULL,
@@ -127,6 +139,7 @@ static void usage(FILE *out)
 		"  users remove NAME          remove a user\n"
 		"  backup DEST                consistent copy of the store while the hub runs\n"
 		"  logtest [FILE]             raw log lines in, normalized events (NDJSON) out\n"
+		"  rules test RULE.yml [EV]   which events a Sigma rule matches, which alerts it raises\n"
 		"  version                    print the version\n");
 }
 
@@ -275,11 +288,16 @@ static struct metric m_ret_segments = METRIC_COUNTER_INIT(
 static struct metric m_ret_events = METRIC_COUNTER_INIT(
 	"minisiem_retention_events_removed_total", NULL, "Events removed by retention.");
 
+static struct detector *upkeep_detector;
+
 static void upkeep(void *arg)
 {
 	struct store *s = arg;
 	int64_t days = atomic_load(&retention_days);
 	int64_t segs = 0, evs = 0;
+	/* Correlation windows survive a crash up to the last save. */
+	if (upkeep_detector)
+		detector_save(upkeep_detector);
 	if (days <= 0)
 		return;
 	if (store_retain(s, ts_now_us() - days * 86400LL * 1000000, &segs, &evs) == 0) {
@@ -313,6 +331,7 @@ static void reload(int argc, char **argv, struct api *a, struct http_server *srv
 		goto out;
 	}
 	log_set_level(lvl);
+	ruleset_reload_dir(alerts_api_ctx.rules);
 	http_set_cors(srv, config_str(&c, "cors-origins"));
 	atomic_store(&retention_days, config_int(&c, "retention-days"));
 	store_audit(a->store, "sighup", NULL, "settings.reload", NULL, NULL);
@@ -320,6 +339,43 @@ static void reload(int argc, char **argv, struct api *a, struct http_server *srv
 		 config_str(&c, "log-level"), (long long)atomic_load(&retention_days));
 out:
 	config_release(&c);
+}
+
+struct detect_hook {
+	struct detector *det;
+	struct alerts *alerts;
+};
+
+/* The writer thread, after each commit: detection, then alerting (neither blocks). */
+static void on_committed(void *ctx, const struct event *ev)
+{
+	struct detect_hook *h = ctx;
+	detector_eval(h->det, ev, alerts_sink, h->alerts);
+}
+
+/* The built-in rules: the flag, else rules/ beside the installed binary
+ * (PREFIX/share/minisiem/rules), else the source tree's (build/rel/minisiem -> rules/), else
+ * ./rules. */
+static const char *find_rules_dir(const char *flag, char *buf, size_t len)
+{
+	if (flag && *flag)
+		return flag;
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash)
+			*slash = '\0';
+		const char *rel[] = { "/../share/minisiem/rules", "/../../rules" };
+		for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+			struct stat st;
+			if (snprintf(buf, len, "%s%s", exe, rel[i]) < (int)len && stat(buf, &st) == 0 &&
+			    S_ISDIR(st.st_mode))
+				return buf;
+		}
+	}
+	return "rules";
 }
 
 /* Started as root: give the store to the user, then become it. Ports are bound already. */
@@ -389,6 +445,11 @@ static int cmd_serve(int argc, char **argv)
 	struct http_server *srv = NULL;
 	struct api a;
 	int rc = 0, exit_code = 1, fd = -1;
+	struct detector *det = NULL;
+	struct alerts *alerts = NULL;
+	struct ruleset *rules = NULL;
+	static struct detect_hook hook;
+	char state_path[4200], rules_buf[4200];
 
 	memset(&a, 0, sizeof(a));
 	if (wants_help(argc, argv)) {
@@ -462,6 +523,23 @@ static int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	a.pipeline = p;
+	snprintf(state_path, sizeof(state_path), "%s-detect.state", db);
+	struct detector_config dc = { .state_path = state_path, .max_groups = 100000 };
+	struct alerts_config ac = { .cooldown_s = config_int(&c, "alert-cooldown"),
+				    .channels_file = config_str(&c, "notify-config") };
+	const char *rules_dir = find_rules_dir(config_str(&c, "rules-dir"), rules_buf,
+					       sizeof(rules_buf));
+	if ((rc = detector_open(&det, &dc)) < 0 || (rc = alerts_open(&alerts, s, &ac)) < 0 ||
+	    (rc = ruleset_open(&rules, s, det, rules_dir)) < 0) {
+		log_error("hub", "cannot start detection: %s", siem_strerror(rc));
+		goto out;
+	}
+	alerts_api_ctx.alerts = alerts;
+	alerts_api_ctx.rules = rules;
+	hook.det = det;
+	hook.alerts = alerts;
+	upkeep_detector = det;
+	pipeline_set_committed_hook(p, on_committed, &hook);
 	if (sl && (rc = syslog_listen_run(sl, p)) < 0)
 		goto out;
 	pipeline_set_maintenance(p, upkeep, s, (int)config_int(&c, "retention-interval") * 1000);
@@ -527,6 +605,7 @@ static int cmd_serve(int argc, char **argv)
 	/* Requests received whole are always answered (30 s at most); uploads still arriving
 	 * get 5 s to finish, so that a stalled or vanished client cannot hold up the stop. */
 	http_quiesce(srv);
+	http_streams_end(); /* SSE clients: a stream never ends by itself */
 	for (int i = 0; i < 3000; i++) {
 		if (http_inflight(srv) == 0 && (http_uploading(srv) == 0 || i >= 500))
 			break;
@@ -543,6 +622,10 @@ out:
 	taskpool_stop(a.parsers);
 	pipeline_stop(p);
 	http_stop(srv);
+	upkeep_detector = NULL;
+	ruleset_close(rules); /* after the writer and the server: nothing uses them now */
+	alerts_close(alerts);
+	detector_close(det);
 	if (a.store)
 		api_release(&a);
 	store_close(s);
@@ -849,6 +932,8 @@ int main(int argc, char **argv)
 		return cmd_backup(argc - 2, argv + 2);
 	if (strcmp(cmd, "logtest") == 0)
 		return cmd_logtest(argc - 2, argv + 2);
+	if (strcmp(cmd, "rules") == 0)
+		return cmd_rules(argc - 2, argv + 2);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("minisiem %s\n", SIEM_VERSION);
 		return 0;

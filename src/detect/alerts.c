@@ -1,0 +1,1720 @@
+/* alerts.c — what happens after a hit: suppression in memory (one alert per rule and group
+ * within the cooldown), batched persistence and publication by the alerts thread (SSE
+ * subscribers, notifications), and the notifier: one thread and bounded queue per channel. */
+#include <ctype.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/alerts_api.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "detect/alerts.h"
+#include "notify/notify.h"
+#include "store/store_alerts.h"
+
+#define SUB "alerts"
+#define FLUSH_BATCH 1024
+#define PUBLISH_PAGE 500
+#define WRITE_RETRY_MS 1000
+
+static struct metric m_hits = METRIC_COUNTER_INIT("minisiem_alerts_hits_total", NULL,
+						  "Rule hits received from the detection engine.");
+static struct metric m_raised =
+    METRIC_COUNTER_INIT("minisiem_alerts_raised_total", NULL, "New alerts.");
+static struct metric m_suppressed = METRIC_COUNTER_INIT(
+    "minisiem_alerts_suppressed_total", NULL,
+    "Hits folded into an open alert of the same rule and group within the cooldown.");
+static struct metric m_evicted = METRIC_COUNTER_INIT(
+    "minisiem_alerts_evicted_total", NULL,
+    "Alerts forgotten by suppression before their cooldown ended (too many open groups).");
+static struct metric m_dropped =
+    METRIC_COUNTER_INIT("minisiem_alerts_dropped_total", NULL,
+			"Hits lost because the alerts table was full of unwritten changes.");
+static struct metric m_write_fail = METRIC_COUNTER_INIT("minisiem_alerts_write_failures_total",
+							NULL, "Failed alert writes (retried).");
+static struct metric m_sse_subs =
+    METRIC_GAUGE_INIT("minisiem_alerts_stream_subscribers", NULL, "Clients on GET /alerts/stream.");
+static struct metric m_sse_dropped =
+    METRIC_COUNTER_INIT("minisiem_alerts_stream_dropped_total", NULL,
+			"Stream subscribers dropped because they did not keep up.");
+
+/* ---- in-memory alerts, for suppression ---- */
+
+struct entry {
+	struct entry *hnext;	     /* hash chain, while in the table */
+	struct entry *older, *newer; /* age list, while in the table */
+	struct entry *dnext;	     /* dirty list */
+	uint64_t hash;
+	int64_t id;
+	char *rule_id, *rule_title, *rule_level, *rule_author, *group_key; /* one block */
+	int severity;
+	int64_t first_seen, last_seen, created_at, updated_at, count, n_events;
+	size_t n_ids, cap_ids;
+	uint8_t (*ids)[16];
+	uint64_t mods;
+	bool in_table, dirty, is_new;
+};
+
+struct alerts_msg {
+	atomic_int refs;
+	int64_t rev;
+	size_t n;
+	char text[];
+};
+
+struct alerts_sub {
+	struct alerts *a;
+	struct alerts_msg **q;
+	size_t head, n, cap;
+	bool dropped, ended;
+	void (*wake)(void *);
+	void *arg;
+	struct alerts_sub *prev, *next;
+};
+
+struct alerts {
+	struct store *s;
+	int64_t cooldown_us;
+	struct alerts_tuning t;
+
+	pthread_mutex_t mu; /* the table, the dirty list, clock */
+	pthread_cond_t cv;
+	struct entry **buckets;
+	size_t nbuckets, in_table, retired; /* retired: out of the table, not written yet */
+	struct entry *oldest, *newest;
+	struct entry *dirty, *dirty_tail; /* changes not written yet, oldest first */
+	int64_t next_id;
+	int64_t clock; /* newest hit time seen: expiry is measured on it */
+	bool stop;
+
+	pthread_mutex_t db_mu; /* writes and publication, in rev order */
+	int64_t rev, published_rev;
+	int64_t retry_at;
+
+	pthread_mutex_t sub_mu;
+	struct alerts_sub *subs;
+	size_t nsubs;
+
+	struct notifier *notifier;
+	pthread_t thread;
+	bool thread_started;
+	atomic_uint_fast64_t hits, raised, suppressed, evicted, dropped, write_failures,
+	    sse_dropped;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t key_hash(const char *rule, const char *group)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (const char *p = rule; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	h = (h ^ 0xff) * 1099511628211ULL;
+	for (const char *p = group; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return h;
+}
+
+static struct entry *lookup(struct alerts *a, uint64_t h, const char *rule, const char *group)
+{
+	for (struct entry *e = a->buckets[h & (a->nbuckets - 1)]; e; e = e->hnext)
+		if (e->hash == h && strcmp(e->rule_id, rule) == 0 &&
+		    strcmp(e->group_key, group) == 0)
+			return e;
+	return NULL;
+}
+
+static void entry_free(struct entry *e)
+{
+	if (!e)
+		return;
+	free(e->rule_id);
+	free(e->ids);
+	free(e);
+}
+
+static struct entry *entry_new(const char *rule_id, const char *title, const char *level,
+			       const char *author, const char *group)
+{
+	const char *src[5] = {rule_id, title ? title : "", level ? level : "", author ? author : "",
+			      group};
+	size_t len[5], total = 0;
+	for (int i = 0; i < 5; i++)
+		total += (len[i] = strlen(src[i])) + 1;
+	struct entry *e = calloc(1, sizeof(*e));
+	char *block = malloc(total);
+	if (!e || !block) {
+		free(e);
+		free(block);
+		return NULL;
+	}
+	char **dst[5] = {&e->rule_id, &e->rule_title, &e->rule_level, &e->rule_author,
+			 &e->group_key};
+	for (int i = 0; i < 5; i++) {
+		memcpy(block, src[i], len[i] + 1);
+		*dst[i] = block;
+		block += len[i] + 1;
+	}
+	return e;
+}
+
+static void table_insert(struct alerts *a, struct entry *e)
+{
+	size_t b = e->hash & (a->nbuckets - 1);
+	e->hnext = a->buckets[b];
+	a->buckets[b] = e;
+	e->older = a->newest;
+	e->newer = NULL;
+	if (a->newest)
+		a->newest->newer = e;
+	else
+		a->oldest = e;
+	a->newest = e;
+	e->in_table = true;
+	a->in_table++;
+}
+
+/* Take e out of the table; free it unless a write of it is pending. */
+static void table_remove(struct alerts *a, struct entry *e)
+{
+	struct entry **pp = &a->buckets[e->hash & (a->nbuckets - 1)];
+	while (*pp && *pp != e)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = e->hnext;
+	if (e->older)
+		e->older->newer = e->newer;
+	else
+		a->oldest = e->newer;
+	if (e->newer)
+		e->newer->older = e->older;
+	else
+		a->newest = e->older;
+	e->in_table = false;
+	a->in_table--;
+	if (e->dirty)
+		a->retired++;
+	else
+		entry_free(e);
+}
+
+static void dirty_append(struct alerts *a, struct entry *e)
+{
+	e->dnext = NULL;
+	if (a->dirty_tail)
+		a->dirty_tail->dnext = e;
+	else
+		a->dirty = e;
+	a->dirty_tail = e;
+}
+
+static void mark_dirty(struct alerts *a, struct entry *e)
+{
+	e->mods++;
+	if (e->dirty)
+		return;
+	e->dirty = true;
+	dirty_append(a, e);
+	pthread_cond_signal(&a->cv);
+}
+
+static int add_ids(struct entry *e, const uint8_t (*ids)[16], size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (e->n_ids >= ALERT_MAX_EVENTS) {
+			/* Past the cap repeats cannot be told apart: count the hit's newest. */
+			e->n_events++;
+			return 0;
+		}
+		bool seen = false;
+		for (size_t k = e->n_ids; k-- > 0 && !seen;)
+			seen = memcmp(e->ids[k], ids[i], 16) == 0;
+		if (seen)
+			continue;
+		if (e->n_ids == e->cap_ids) {
+			size_t cap = e->cap_ids ? e->cap_ids * 4 : 4;
+			if (cap > ALERT_MAX_EVENTS)
+				cap = ALERT_MAX_EVENTS;
+			uint8_t(*nids)[16] = realloc(e->ids, cap * 16);
+			if (!nids)
+				return -ENOMEM;
+			e->ids = nids;
+			e->cap_ids = cap;
+		}
+		memcpy(e->ids[e->n_ids++], ids[i], 16);
+		e->n_events++;
+	}
+	return 0;
+}
+
+/* Make room for one more alert: forget the oldest written one. False when every alert in
+ * the table still waits for its write (or too many retired ones do). */
+static bool make_room(struct alerts *a)
+{
+	if (a->retired >= a->t.max_open)
+		return false;
+	if (a->in_table < a->t.max_open)
+		return true;
+	int scanned = 0;
+	for (struct entry *e = a->oldest; e && scanned < 256; e = e->newer, scanned++) {
+		if (e->dirty)
+			continue;
+		/* Past its window it was of no use anyway; otherwise suppression is weakened. */
+		if (e->created_at + a->cooldown_us > a->clock) {
+			metric_add(&m_evicted, 1);
+			atomic_fetch_add(&a->evicted, 1);
+		}
+		table_remove(a, e);
+		return true;
+	}
+	return false;
+}
+
+void alerts_sink(void *ctx, const struct detect_hit *hit)
+{
+	struct alerts *a = ctx;
+	const struct rule_info *ri = hit->rule;
+	const char *group = hit->group_key ? hit->group_key : "";
+	int64_t now = hit->event && hit->event->received_at ? hit->event->received_at : ts_now_us();
+	const uint8_t(*ids)[16] = hit->event_ids;
+	size_t nids = hit->n_events;
+	if (!ri || !ri->id)
+		return;
+	if (nids == 0 && hit->event) {
+		ids = (const uint8_t(*)[16])hit->event->id;
+		nids = 1;
+	}
+	int64_t first = hit->first_ts, last = hit->last_ts;
+	if (!first && hit->event)
+		first = hit->event->ts;
+	if (!last && hit->event)
+		last = hit->event->ts;
+	if (last < first)
+		last = first;
+	metric_add(&m_hits, 1);
+	atomic_fetch_add(&a->hits, 1);
+	uint64_t h = key_hash(ri->id, group);
+
+	pthread_mutex_lock(&a->mu);
+	if (now > a->clock)
+		a->clock = now;
+	struct entry *e = lookup(a, h, ri->id, group);
+	if (e && now >= e->created_at + a->cooldown_us) {
+		table_remove(a, e);
+		e = NULL;
+	}
+	if (e) {
+		e->count++;
+		if (first < e->first_seen)
+			e->first_seen = first;
+		if (last > e->last_seen)
+			e->last_seen = last;
+		if (ri->severity > e->severity)
+			e->severity = ri->severity;
+		e->updated_at = ts_now_us();
+		add_ids(e, ids, nids);
+		mark_dirty(a, e);
+		metric_add(&m_suppressed, 1);
+		atomic_fetch_add(&a->suppressed, 1);
+		pthread_mutex_unlock(&a->mu);
+		return;
+	}
+	if (!make_room(a) || !(e = entry_new(ri->id, ri->title, ri->level, ri->author, group))) {
+		pthread_mutex_unlock(&a->mu);
+		metric_add(&m_dropped, 1);
+		atomic_fetch_add(&a->dropped, 1);
+		return;
+	}
+	e->hash = h;
+	e->id = ++a->next_id;
+	e->severity = ri->severity >= 1 && ri->severity <= 5 ? ri->severity : 3;
+	e->first_seen = first;
+	e->last_seen = last;
+	e->created_at = now;
+	e->updated_at = ts_now_us();
+	e->count = 1;
+	e->is_new = true;
+	add_ids(e, ids, nids);
+	table_insert(a, e);
+	mark_dirty(a, e);
+	pthread_mutex_unlock(&a->mu);
+	metric_add(&m_raised, 1);
+	atomic_fetch_add(&a->raised, 1);
+}
+
+/* ---- SSE messages and subscribers ---- */
+
+int alerts_format_sse(const json_t *alert, struct strbuf *out)
+{
+	char *data = json_dumps(alert, JSON_COMPACT);
+	if (!data)
+		return -ENOMEM;
+	int rc =
+	    strbuf_addf(out, "id: %lld-%lld\nevent: alert\ndata: %s\n\n",
+			(long long)json_integer_value(json_object_get(alert, "id")),
+			(long long)json_integer_value(json_object_get(alert, "version")), data);
+	free(data);
+	return rc;
+}
+
+static struct alerts_msg *msg_new(const json_t *alert)
+{
+	struct strbuf b;
+	strbuf_init(&b, 1024 * 1024);
+	struct alerts_msg *m = NULL;
+	if (alerts_format_sse(alert, &b) == 0 && (m = malloc(sizeof(*m) + b.n + 1))) {
+		atomic_init(&m->refs, 1);
+		m->rev = json_integer_value(json_object_get(alert, "version"));
+		m->n = b.n;
+		memcpy(m->text, b.p, b.n + 1);
+	}
+	strbuf_release(&b);
+	return m;
+}
+
+const char *alerts_msg_text(const struct alerts_msg *m, size_t *n)
+{
+	*n = m->n;
+	return m->text;
+}
+
+int64_t alerts_msg_rev(const struct alerts_msg *m)
+{
+	return m->rev;
+}
+
+void alerts_msg_put(struct alerts_msg *m)
+{
+	if (m && atomic_fetch_sub(&m->refs, 1) == 1)
+		free(m);
+}
+
+int alerts_subscribe(struct alerts *a, void (*wake)(void *), void *arg, struct alerts_sub **out)
+{
+	struct alerts_sub *s = calloc(1, sizeof(*s));
+	if (!s || !(s->q = calloc(a->t.sub_queue, sizeof(*s->q)))) {
+		free(s);
+		return -ENOMEM;
+	}
+	s->a = a;
+	s->cap = a->t.sub_queue;
+	s->wake = wake;
+	s->arg = arg;
+	pthread_mutex_lock(&a->sub_mu);
+	if (a->nsubs >= a->t.max_subs) {
+		pthread_mutex_unlock(&a->sub_mu);
+		free(s->q);
+		free(s);
+		return -EBUSY;
+	}
+	s->next = a->subs;
+	if (a->subs)
+		a->subs->prev = s;
+	a->subs = s;
+	a->nsubs++;
+	metric_set(&m_sse_subs, (int64_t)a->nsubs);
+	pthread_mutex_unlock(&a->sub_mu);
+	*out = s;
+	return 0;
+}
+
+int alerts_sub_next(struct alerts_sub *s, struct alerts_msg **m)
+{
+	struct alerts *a = s->a;
+	int rc;
+	pthread_mutex_lock(&a->sub_mu);
+	if (s->n > 0) {
+		*m = s->q[s->head];
+		s->q[s->head] = NULL;
+		s->head = (s->head + 1) % s->cap;
+		s->n--;
+		rc = 1;
+	} else {
+		rc = s->dropped || s->ended ? -1 : 0;
+	}
+	pthread_mutex_unlock(&a->sub_mu);
+	return rc;
+}
+
+bool alerts_sub_dropped(struct alerts_sub *s)
+{
+	pthread_mutex_lock(&s->a->sub_mu);
+	bool d = s->dropped;
+	pthread_mutex_unlock(&s->a->sub_mu);
+	return d;
+}
+
+void alerts_unsubscribe(struct alerts_sub *s)
+{
+	if (!s)
+		return;
+	struct alerts *a = s->a;
+	pthread_mutex_lock(&a->sub_mu);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		a->subs = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	a->nsubs--;
+	metric_set(&m_sse_subs, (int64_t)a->nsubs);
+	pthread_mutex_unlock(&a->sub_mu);
+	for (size_t i = 0; i < s->n; i++)
+		alerts_msg_put(s->q[(s->head + i) % s->cap]);
+	free(s->q);
+	free(s);
+}
+
+/* Give m to every subscriber; one that cannot take it is dropped (it will end after the
+ * messages it holds, and the client resumes from its Last-Event-ID). */
+static void fan_out(struct alerts *a, struct alerts_msg *m)
+{
+	pthread_mutex_lock(&a->sub_mu);
+	for (struct alerts_sub *s = a->subs; s; s = s->next) {
+		if (s->dropped || s->ended)
+			continue;
+		if (s->n == s->cap) {
+			s->dropped = true;
+			metric_add(&m_sse_dropped, 1);
+			atomic_fetch_add(&a->sse_dropped, 1);
+		} else {
+			atomic_fetch_add(&m->refs, 1);
+			s->q[(s->head + s->n) % s->cap] = m;
+			s->n++;
+		}
+		if (s->wake)
+			s->wake(s->arg);
+	}
+	pthread_mutex_unlock(&a->sub_mu);
+}
+
+static void wake_all(struct alerts *a, bool end)
+{
+	pthread_mutex_lock(&a->sub_mu);
+	for (struct alerts_sub *s = a->subs; s; s = s->next) {
+		if (end)
+			s->ended = true;
+		if (s->wake)
+			s->wake(s->arg);
+	}
+	pthread_mutex_unlock(&a->sub_mu);
+}
+
+int alerts_replay(struct alerts *a, int64_t after, int limit, struct alerts_msg ***out, size_t *n)
+{
+	json_t *rows = json_array();
+	struct alerts_msg **v = NULL;
+	size_t cnt = 0;
+	*out = NULL;
+	*n = 0;
+	if (!rows)
+		return -ENOMEM;
+	int rc = store_alerts_since(a->s, after, limit, rows);
+	if (rc == 0 && json_array_size(rows) && !(v = calloc(json_array_size(rows), sizeof(*v))))
+		rc = -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < json_array_size(rows); i++) {
+		if (!(v[cnt] = msg_new(json_array_get(rows, i))))
+			rc = -ENOMEM;
+		else
+			cnt++;
+	}
+	json_decref(rows);
+	if (rc < 0) {
+		for (size_t i = 0; i < cnt; i++)
+			alerts_msg_put(v[i]);
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+/* ---- writing and publishing (alerts thread, or alerts_flush) ---- */
+
+struct snap {
+	struct entry *e;
+	uint64_t mods;
+	bool is_new;
+};
+
+static bool id_in(const int64_t *ids, size_t n, int64_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+/* Publish every change after published_rev: to subscribers, and new alerts to the
+ * notifier. Called with db_mu held, right after a write. */
+static void publish(struct alerts *a, const int64_t *new_ids, size_t n_new)
+{
+	for (;;) {
+		json_t *rows = json_array();
+		if (!rows || store_alerts_since(a->s, a->published_rev, PUBLISH_PAGE, rows) < 0) {
+			json_decref(rows);
+			return;
+		}
+		size_t n = json_array_size(rows);
+		for (size_t i = 0; i < n; i++) {
+			json_t *row = json_array_get(rows, i);
+			struct alerts_msg *m = msg_new(row);
+			if (m) {
+				fan_out(a, m);
+				alerts_msg_put(m);
+			}
+			if (a->notifier &&
+			    id_in(new_ids, n_new, json_integer_value(json_object_get(row, "id"))))
+				notifier_submit(a->notifier, row);
+			a->published_rev = json_integer_value(json_object_get(row, "version"));
+		}
+		json_decref(rows);
+		if (n < PUBLISH_PAGE)
+			return;
+	}
+}
+
+int alerts_flush(struct alerts *a)
+{
+	struct alert_rec *recs = NULL;
+	struct snap *snaps = NULL;
+	bool *is_new = NULL;
+	uint8_t(*idbuf)[16] = NULL;
+	int64_t *new_ids = NULL;
+	size_t n = 0, n_new = 0, nid = 0;
+	int rc = 0;
+
+	pthread_mutex_lock(&a->db_mu);
+	pthread_mutex_lock(&a->mu);
+	size_t want = 0;
+	for (struct entry *e = a->dirty; e && want < FLUSH_BATCH; e = e->dnext)
+		want++;
+	if (want == 0) {
+		pthread_mutex_unlock(&a->mu);
+		goto out;
+	}
+	recs = calloc(want, sizeof(*recs));
+	snaps = calloc(want, sizeof(*snaps));
+	is_new = calloc(want, sizeof(*is_new));
+	new_ids = calloc(want, sizeof(*new_ids));
+	idbuf = malloc(want * ALERT_MAX_EVENTS * 16);
+	if (!recs || !snaps || !is_new || !new_ids || !idbuf) {
+		pthread_mutex_unlock(&a->mu);
+		rc = -ENOMEM;
+		goto out;
+	}
+	int64_t rev0 = a->rev;
+	/* Take the first `want` entries off the dirty list; they stay marked dirty (so the sink
+	 * does not list them again) until their write is known. */
+	struct entry *e = a->dirty;
+	for (; e && n < want; e = e->dnext) {
+		struct alert_rec *r = &recs[n];
+		snaps[n] = (struct snap){e, e->mods, e->is_new};
+		is_new[n] = e->is_new;
+		if (e->is_new)
+			new_ids[n_new++] = e->id;
+		memcpy(idbuf[nid], e->ids, e->n_ids * 16);
+		*r = (struct alert_rec){
+		    .id = e->id,
+		    .rev = ++a->rev,
+		    .rule_id = e->rule_id,
+		    .rule_title = e->rule_title,
+		    .rule_level = *e->rule_level ? e->rule_level : NULL,
+		    .rule_author = *e->rule_author ? e->rule_author : NULL,
+		    .severity = e->severity,
+		    .group_key = e->group_key,
+		    .first_seen = e->first_seen,
+		    .last_seen = e->last_seen,
+		    .created_at = e->created_at,
+		    .updated_at = e->updated_at,
+		    .count = e->count,
+		    .n_events = e->n_events,
+		    .n_ids = e->n_ids,
+		    .event_ids = (const uint8_t(*)[16])idbuf[nid],
+		};
+		nid += ALERT_MAX_EVENTS;
+		n++;
+	}
+	a->dirty = e; /* what is left for the next batch */
+	if (!e)
+		a->dirty_tail = NULL;
+	pthread_mutex_unlock(&a->mu);
+
+	/* Strings of dirty entries are stable: only this function frees a dirty entry. */
+	rc = store_alerts_write(a->s, recs, is_new, n);
+
+	pthread_mutex_lock(&a->mu);
+	for (size_t i = 0; i < n; i++) {
+		struct entry *x = snaps[i].e;
+		if (rc == 0) {
+			x->is_new = false;
+			if (x->mods == snaps[i].mods) {
+				x->dirty = false;
+				if (!x->in_table) {
+					a->retired--;
+					entry_free(x);
+				}
+				continue;
+			}
+		}
+		dirty_append(a, x);
+	}
+	if (rc < 0) {
+		a->rev = rev0;
+		a->retry_at = mono_ms() + WRITE_RETRY_MS;
+	}
+	pthread_mutex_unlock(&a->mu);
+	if (rc < 0) {
+		metric_add(&m_write_fail, 1);
+		atomic_fetch_add(&a->write_failures, 1);
+		log_error(SUB, "cannot write %zu alerts (kept, retried): %s", n, siem_strerror(rc));
+	} else {
+		publish(a, new_ids, n_new);
+	}
+out:
+	pthread_mutex_unlock(&a->db_mu);
+	free(recs);
+	free(snaps);
+	free(is_new);
+	free(new_ids);
+	free(idbuf);
+	return rc;
+}
+
+int alerts_set_status(struct alerts *a, int64_t id, enum alert_status to, const char *who,
+		      json_t **out)
+{
+	if (out)
+		*out = NULL;
+	pthread_mutex_lock(&a->db_mu);
+	int64_t rev = a->rev + 1;
+	int rc = store_alert_set_status(a->s, id, to, who, ts_now_us(), rev);
+	if (rc == 0) {
+		a->rev = rev;
+		pthread_mutex_lock(&a->mu);
+		for (struct entry *e = a->oldest; e; e = e->newer)
+			if (e->id == id) {
+				if (to == ALERT_CLOSED)
+					table_remove(a, e);
+				break;
+			}
+		pthread_mutex_unlock(&a->mu);
+		publish(a, NULL, 0);
+	} else if (rc == -EALREADY) {
+		rc = 0;
+	}
+	if (rc == 0 && out)
+		rc = store_alert_get(a->s, id, out);
+	pthread_mutex_unlock(&a->db_mu);
+	return rc;
+}
+
+/* Expired entries (their window is over by the newest hit's clock) that are written. */
+static void prune(struct alerts *a)
+{
+	pthread_mutex_lock(&a->mu);
+	for (struct entry *e = a->oldest, *nx; e; e = nx) {
+		nx = e->newer;
+		if (e->created_at + a->cooldown_us > a->clock)
+			break;
+		if (!e->dirty)
+			table_remove(a, e);
+	}
+	pthread_mutex_unlock(&a->mu);
+}
+
+/* How often subscribers are woken (so that each can send its keep-alive in time) and
+ * expired alerts are pruned. Streams may ask for keep-alives every second. */
+static int64_t tick_ms(const struct alerts *a)
+{
+	return a->t.keepalive_ms / 2 < 500 ? a->t.keepalive_ms / 2 : 500;
+}
+
+static void *alerts_main(void *arg)
+{
+	struct alerts *a = arg;
+	int64_t next_tick = mono_ms() + tick_ms(a);
+	pthread_mutex_lock(&a->mu);
+	while (!a->stop) {
+		int64_t now = mono_ms();
+		bool can_write = a->dirty && now >= a->retry_at;
+		if (!can_write && now < next_tick) {
+			int64_t until = next_tick;
+			if (a->dirty && a->retry_at < until)
+				until = a->retry_at;
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			int64_t ms = until - now;
+			ts.tv_sec += ms / 1000;
+			ts.tv_nsec += (ms % 1000) * 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&a->cv, &a->mu, &ts);
+			continue;
+		}
+		pthread_mutex_unlock(&a->mu);
+		if (can_write)
+			alerts_flush(a);
+		if (mono_ms() >= next_tick) {
+			wake_all(a, false);
+			prune(a);
+			next_tick = mono_ms() + tick_ms(a);
+		}
+		pthread_mutex_lock(&a->mu);
+	}
+	pthread_mutex_unlock(&a->mu);
+	return NULL;
+}
+
+/* ---- life cycle ---- */
+
+void alerts_tuning_defaults(struct alerts_tuning *t)
+{
+	t->max_open = 4096;
+	t->sub_queue = 256;
+	t->max_subs = 32;
+	t->keepalive_ms = 15000;
+	t->manual = false;
+}
+
+static void register_metrics(void)
+{
+	metric_register(&m_hits);
+	metric_register(&m_raised);
+	metric_register(&m_suppressed);
+	metric_register(&m_evicted);
+	metric_register(&m_dropped);
+	metric_register(&m_write_fail);
+	metric_register(&m_sse_subs);
+	metric_register(&m_sse_dropped);
+}
+
+/* Open alerts still inside their window come back into the suppression table. */
+static int load_open(struct alerts *a)
+{
+	struct alert_open_row *rows = NULL;
+	size_t n = 0;
+	int64_t now = ts_now_us();
+	int rc = store_alerts_open_since(a->s, a->cooldown_us > now ? 0 : now - a->cooldown_us,
+					 a->t.max_open, &rows, &n);
+	if (rc < 0)
+		return rc;
+	/* Oldest first, so that the age list is in order. */
+	for (size_t i = n; i-- > 0;) {
+		struct alert_open_row *r = &rows[i];
+		uint64_t h = key_hash(r->rule_id, r->group_key);
+		if (lookup(a, h, r->rule_id, r->group_key))
+			continue;
+		struct entry *e = entry_new(r->rule_id, r->rule_title, r->rule_level,
+					    r->rule_author, r->group_key);
+		if (!e) {
+			rc = -ENOMEM;
+			break;
+		}
+		e->hash = h;
+		e->id = r->id;
+		e->severity = r->severity;
+		e->first_seen = r->first_seen;
+		e->last_seen = r->last_seen;
+		e->created_at = r->created_at;
+		e->updated_at = r->created_at;
+		e->count = r->count;
+		e->n_events = r->n_events;
+		if (r->n_ids && (e->ids = malloc(ALERT_MAX_EVENTS * 16))) {
+			memcpy(e->ids, r->ids, r->n_ids * 16);
+			e->n_ids = r->n_ids;
+			e->cap_ids = ALERT_MAX_EVENTS;
+		}
+		table_insert(a, e);
+		if (e->created_at > a->clock)
+			a->clock = e->created_at;
+	}
+	store_alert_open_rows_free(rows, n);
+	return rc;
+}
+
+int alerts_open_tuned(struct alerts **out, struct store *s, const struct alerts_config *cfg,
+		      const struct alerts_tuning *t)
+{
+	struct notify_channel_config *chans = NULL;
+	size_t nchans = 0;
+	char err[512];
+	int rc;
+	struct alerts *a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	register_metrics();
+	a->s = s;
+	a->t = *t;
+	if (a->t.max_open < 16)
+		a->t.max_open = 16;
+	if (a->t.sub_queue < 4)
+		a->t.sub_queue = 4;
+	if (a->t.keepalive_ms < 20)
+		a->t.keepalive_ms = 20;
+	int64_t cd = cfg && cfg->cooldown_s >= 0 ? cfg->cooldown_s : 600;
+	a->cooldown_us = cd * 1000000;
+	for (a->nbuckets = 64; a->nbuckets < 2 * a->t.max_open; a->nbuckets *= 2)
+		;
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->cv, NULL);
+	pthread_mutex_init(&a->db_mu, NULL);
+	pthread_mutex_init(&a->sub_mu, NULL);
+	if (!(a->buckets = calloc(a->nbuckets, sizeof(*a->buckets)))) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if ((rc = store_alerts_max(s, &a->next_id, &a->rev)) < 0 || (rc = load_open(a)) < 0)
+		goto fail;
+	a->published_rev = a->rev;
+	if (cfg && cfg->channels_file && *cfg->channels_file) {
+		if ((rc = notify_config_load(cfg->channels_file, &chans, &nchans, err,
+					     sizeof(err))) < 0) {
+			log_error(SUB, "%s", err);
+			goto fail;
+		}
+		if ((rc = notifier_start(&a->notifier, chans, nchans)) < 0)
+			goto fail;
+		log_info(SUB, "%zu notification channels from '%s'", nchans, cfg->channels_file);
+	}
+	if (!a->t.manual && pthread_create(&a->thread, NULL, alerts_main, a) != 0) {
+		rc = -EAGAIN;
+		goto fail;
+	}
+	a->thread_started = !a->t.manual;
+	*out = a;
+	return 0;
+fail:
+	alerts_close(a);
+	return rc;
+}
+
+int alerts_open(struct alerts **out, struct store *s, const struct alerts_config *cfg)
+{
+	struct alerts_tuning t;
+	alerts_tuning_defaults(&t);
+	return alerts_open_tuned(out, s, cfg, &t);
+}
+
+int alerts_keepalive_ms(struct alerts *a)
+{
+	return a->t.keepalive_ms;
+}
+
+void alerts_channels(struct alerts *a, json_t *out)
+{
+	if (a->notifier)
+		notifier_status(a->notifier, out);
+}
+
+bool alerts_notify_idle(struct alerts *a, int timeout_ms)
+{
+	return !a->notifier || notifier_wait_idle(a->notifier, timeout_ms);
+}
+
+void alerts_get_stats(struct alerts *a, struct alerts_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->hits = atomic_load(&a->hits);
+	st->raised = atomic_load(&a->raised);
+	st->suppressed = atomic_load(&a->suppressed);
+	st->evicted = atomic_load(&a->evicted);
+	st->dropped = atomic_load(&a->dropped);
+	st->write_failures = atomic_load(&a->write_failures);
+	st->sse_dropped = atomic_load(&a->sse_dropped);
+	pthread_mutex_lock(&a->mu);
+	st->open_tracked = a->in_table;
+	pthread_mutex_unlock(&a->mu);
+	pthread_mutex_lock(&a->sub_mu);
+	st->subscribers = a->nsubs;
+	pthread_mutex_unlock(&a->sub_mu);
+}
+
+void alerts_close(struct alerts *a)
+{
+	if (!a)
+		return;
+	if (a->thread_started) {
+		pthread_mutex_lock(&a->mu);
+		a->stop = true;
+		pthread_cond_signal(&a->cv);
+		pthread_mutex_unlock(&a->mu);
+		pthread_join(a->thread, NULL);
+	}
+	if (a->buckets && alerts_flush(a) < 0)
+		log_error(SUB, "alerts not written at stop");
+	/* Streams end after what they hold; their connections unsubscribe as they close. */
+	wake_all(a, true);
+	for (int i = 0; i < 500; i++) {
+		pthread_mutex_lock(&a->sub_mu);
+		size_t n = a->nsubs;
+		pthread_mutex_unlock(&a->sub_mu);
+		if (n == 0)
+			break;
+		if (i == 499) {
+			/* A subscriber still points here: leaking beats a use after free. */
+			log_error(SUB, "%zu stream subscribers still open at stop", n);
+			notifier_stop(a->notifier);
+			return;
+		}
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	notifier_stop(a->notifier);
+	for (struct entry *e = a->dirty, *nx; e; e = nx) {
+		nx = e->dnext;
+		if (!e->in_table)
+			entry_free(e);
+	}
+	for (struct entry *e = a->oldest, *nx; e; e = nx) {
+		nx = e->newer;
+		entry_free(e);
+	}
+	free(a->buckets);
+	pthread_mutex_destroy(&a->mu);
+	pthread_cond_destroy(&a->cv);
+	pthread_mutex_destroy(&a->db_mu);
+	pthread_mutex_destroy(&a->sub_mu);
+	free(a);
+}
+
+/* ==== notification channels: configuration ==== */
+
+void notify_config_free(struct notify_channel_config *ch, size_t n)
+{
+	for (size_t i = 0; ch && i < n; i++) {
+		struct notify_channel_config *c = &ch[i];
+		free(c->url);
+		free(c->ca_file);
+		free(c->user);
+		if (c->password)
+			explicit_bzero(c->password, strlen(c->password));
+		free(c->password);
+		free(c->from);
+		if (c->secret)
+			explicit_bzero(c->secret, strlen(c->secret));
+		free(c->secret);
+		for (size_t k = 0; k < c->n_to; k++)
+			free(c->to[k]);
+		for (size_t k = 0; k < c->n_headers; k++)
+			free(c->headers[k]);
+	}
+	free(ch);
+}
+
+int64_t notify_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms)
+{
+	if (attempt < 1)
+		return 0;
+	int64_t d = base_ms > 0 ? base_ms : 1;
+	for (int i = 1; i < attempt && d < max_ms; i++)
+		d = d > INT64_MAX / 2 ? INT64_MAX : d * 2;
+	return d < max_ms ? d : max_ms;
+}
+
+static int parse_ms(const char *v, int64_t *out)
+{
+	size_t n = strlen(v);
+	if (n > 2 && strcmp(v + n - 2, "ms") == 0) {
+		char *end = NULL;
+		errno = 0;
+		long long x = strtoll(v, &end, 10);
+		if (errno || end != v + n - 2 || x < 0)
+			return -EINVAL;
+		*out = x;
+		return 0;
+	}
+	int64_t s;
+	if (parse_duration(v, &s) < 0 || s > INT64_MAX / 1000)
+		return -EINVAL;
+	*out = s * 1000;
+	return 0;
+}
+
+static bool valid_address(const char *v)
+{
+	const char *at = strchr(v, '@');
+	if (!at || at == v || !at[1])
+		return false;
+	for (const char *p = v; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == ',' || *p == ';' || *p == '"' || *p == '\\')
+			if (*p != ' ')
+				return false;
+	return true;
+}
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	size_t n = strlen(s);
+	while (n && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+		s[n - 1] = '\0';
+		s++;
+	}
+	return s;
+}
+
+struct cfg_parse {
+	char *err;
+	size_t errlen;
+	int line;
+};
+
+static int cfg_fail(struct cfg_parse *p, const char *fmt, const char *arg)
+{
+	char msg[256], a[128];
+	snprintf(a, sizeof(a), "%.100s", arg);
+	snprintf(msg, sizeof(msg), fmt, a);
+	snprintf(p->err, p->errlen, "channels: line %d: %s", p->line, msg);
+	return SIEM_EPARSE;
+}
+
+/* Value with ${NAME} replaced by the environment variable (secrets stay out of the file). */
+static int expand(struct cfg_parse *p, const char *v, char **out)
+{
+	size_t n = strlen(v);
+	if (n > 3 && v[0] == '$' && v[1] == '{' && v[n - 1] == '}') {
+		char name[128];
+		snprintf(name, sizeof(name), "%.*s", (int)(n - 3), v + 2);
+		const char *e = getenv(name);
+		if (!e)
+			return cfg_fail(p, "environment variable '%s' is not set", name);
+		v = e;
+	}
+	return (*out = strdup(v)) ? 0 : -ENOMEM;
+}
+
+static int set_key(struct cfg_parse *p, struct notify_channel_config *c, const char *k,
+		   const char *v, bool *have_type)
+{
+	int64_t x;
+	char **slot = NULL;
+	if (strcmp(k, "type") == 0) {
+		if (strcmp(v, "email") == 0 || strcmp(v, "smtp") == 0)
+			c->kind = NOTIFY_EMAIL;
+		else if (strcmp(v, "webhook") == 0)
+			c->kind = NOTIFY_WEBHOOK;
+		else if (strcmp(v, "slack") == 0)
+			c->kind = NOTIFY_SLACK;
+		else
+			return cfg_fail(p, "type must be email, webhook or slack, not '%s'", v);
+		*have_type = true;
+		return 0;
+	}
+	if (strcmp(k, "min_level") == 0) {
+		if ((c->min_severity = notify_level_severity(v)) < 0)
+			return cfg_fail(p,
+					"min_level must be informational, low, medium, high or"
+					" critical, not '%s'",
+					v);
+		return 0;
+	}
+	if (strcmp(k, "retries") == 0) {
+		char *end = NULL;
+		long r = strtol(v, &end, 10);
+		if (!*v || *end || r < 0 || r > 100)
+			return cfg_fail(p, "retries must be 0..100, not '%s'", v);
+		c->retries = (int)r;
+		return 0;
+	}
+	if (strcmp(k, "backoff") == 0 || strcmp(k, "backoff_max") == 0 ||
+	    strcmp(k, "timeout") == 0) {
+		if (parse_ms(v, &x) < 0 || x < 1 || x > 86400000LL)
+			return cfg_fail(p, "'%s' is not a duration (250ms, 2s, 5m)", v);
+		*(strcmp(k, "backoff") == 0   ? &c->backoff_ms
+		  : strcmp(k, "timeout") == 0 ? &c->timeout_ms
+					      : &c->backoff_max_ms) = x;
+		return 0;
+	}
+	if (strcmp(k, "queue") == 0) {
+		char *end = NULL;
+		long q = strtol(v, &end, 10);
+		if (!*v || *end || q < 1 || q > 100000)
+			return cfg_fail(p, "queue must be 1..100000, not '%s'", v);
+		c->queue_max = (size_t)q;
+		return 0;
+	}
+	if (strcmp(k, "starttls") == 0) {
+		if (strcmp(v, "off") == 0 || strcmp(v, "no") == 0)
+			c->starttls = NOTIFY_TLS_OFF;
+		else if (strcmp(v, "try") == 0)
+			c->starttls = NOTIFY_TLS_TRY;
+		else if (strcmp(v, "required") == 0 || strcmp(v, "yes") == 0)
+			c->starttls = NOTIFY_TLS_REQUIRED;
+		else
+			return cfg_fail(p, "starttls must be off, try or required, not '%s'", v);
+		return 0;
+	}
+	if (strcmp(k, "to") == 0) {
+		char buf[2048];
+		snprintf(buf, sizeof(buf), "%s", v);
+		for (char *save = NULL, *t = strtok_r(buf, ",", &save); t;
+		     t = strtok_r(NULL, ",", &save)) {
+			t = trim(t);
+			if (!*t)
+				continue;
+			if (!valid_address(t))
+				return cfg_fail(p, "'%s' is not an email address", t);
+			if (c->n_to >= NOTIFY_MAX_TO)
+				return cfg_fail(p, "more than %s recipients", "32");
+			if (!(c->to[c->n_to] = strdup(t)))
+				return -ENOMEM;
+			c->n_to++;
+		}
+		return 0;
+	}
+	if (strcmp(k, "header") == 0) {
+		const char *colon = strchr(v, ':');
+		if (!colon || colon == v)
+			return cfg_fail(p, "header must be 'Name: value', not '%s'", v);
+		if (c->n_headers >= NOTIFY_MAX_HEADERS)
+			return cfg_fail(p, "more than %s headers", "8");
+		return expand(p, v, &c->headers[c->n_headers++]);
+	}
+	if (strcmp(k, "url") == 0)
+		slot = &c->url;
+	else if (strcmp(k, "ca_file") == 0)
+		slot = &c->ca_file;
+	else if (strcmp(k, "user") == 0)
+		slot = &c->user;
+	else if (strcmp(k, "password") == 0)
+		slot = &c->password;
+	else if (strcmp(k, "from") == 0)
+		slot = &c->from;
+	else if (strcmp(k, "secret") == 0)
+		slot = &c->secret;
+	else
+		return cfg_fail(p, "unknown setting '%s'", k);
+	if (strcmp(k, "from") == 0 && !valid_address(v))
+		return cfg_fail(p, "'%s' is not an email address", v);
+	free(*slot);
+	*slot = NULL;
+	return expand(p, v, slot);
+}
+
+static bool has_scheme(const char *url, const char *a, const char *b)
+{
+	return url && (strncmp(url, a, strlen(a)) == 0 || strncmp(url, b, strlen(b)) == 0);
+}
+
+static int check_channel(struct cfg_parse *p, struct notify_channel_config *c, bool have_type)
+{
+	if (!have_type)
+		return cfg_fail(p, "channel '%s' has no type", c->name);
+	if (c->kind == NOTIFY_EMAIL) {
+		if (!has_scheme(c->url, "smtp://", "smtps://"))
+			return cfg_fail(p, "channel '%s': url must be smtp:// or smtps://",
+					c->name);
+		if (!c->from || c->n_to == 0)
+			return cfg_fail(p, "channel '%s': email needs from and to", c->name);
+	} else if (!has_scheme(c->url, "http://", "https://")) {
+		return cfg_fail(p, "channel '%s': url must be http:// or https://", c->name);
+	}
+	if (c->backoff_max_ms < c->backoff_ms)
+		c->backoff_max_ms = c->backoff_ms;
+	return 0;
+}
+
+static void channel_defaults(struct notify_channel_config *c)
+{
+	c->min_severity = 2;
+	c->retries = 5;
+	c->backoff_ms = 1000;
+	c->backoff_max_ms = 300000;
+	c->timeout_ms = 10000;
+	c->queue_max = 256;
+}
+
+int notify_config_parse(const char *text, size_t len, struct notify_channel_config **out, size_t *n,
+			char *err, size_t errlen)
+{
+	struct cfg_parse p = {err, errlen, 0};
+	struct notify_channel_config *ch = calloc(NOTIFY_MAX_CHANNELS, sizeof(*ch));
+	size_t cnt = 0;
+	bool have_type = false;
+	int rc = 0;
+	char line[4096];
+	*out = NULL;
+	*n = 0;
+	err[0] = '\0';
+	if (!ch)
+		return -ENOMEM;
+	for (size_t off = 0; off < len && rc == 0;) {
+		const char *nl = memchr(text + off, '\n', len - off);
+		size_t ll = nl ? (size_t)(nl - (text + off)) : len - off;
+		p.line++;
+		if (ll >= sizeof(line)) {
+			rc = cfg_fail(&p, "line longer than %s bytes", "4095");
+			break;
+		}
+		memcpy(line, text + off, ll);
+		line[ll] = '\0';
+		off += ll + (nl ? 1 : 0);
+		char *s = line;
+		while (isspace((unsigned char)*s))
+			s++;
+		if (!*s || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[') {
+			char *e = strchr(s, ']');
+			if (!e || e[1 + strspn(e + 1, " \t\r")] != '\0') {
+				rc = cfg_fail(&p, "malformed section '%s'", s);
+				break;
+			}
+			*e = '\0';
+			char *name = trim(s + 1);
+			if (strncmp(name, "channel ", 8) == 0)
+				name = trim(name + 8);
+			size_t nlen = strlen(name);
+			if (nlen == 0 || nlen > 48 ||
+			    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					 "abcdefghijklmnopqrstuvwxyz0123456789_.-") != nlen) {
+				rc = cfg_fail(
+				    &p, "channel name '%s' must be 1..48 of A-Z a-z 0-9 _ . -",
+				    name);
+				break;
+			}
+			for (size_t i = 0; i < cnt; i++)
+				if (strcmp(ch[i].name, name) == 0)
+					rc = cfg_fail(&p, "channel '%s' defined twice", name);
+			if (rc == 0 && cnt && (rc = check_channel(&p, &ch[cnt - 1], have_type)) < 0)
+				break;
+			if (rc == 0 && cnt == NOTIFY_MAX_CHANNELS)
+				rc = cfg_fail(&p, "more than %s channels", "32");
+			if (rc < 0)
+				break;
+			channel_defaults(&ch[cnt]);
+			memcpy(ch[cnt].name, name, nlen + 1);
+			cnt++;
+			have_type = false;
+			continue;
+		}
+		char *eq = strchr(s, '=');
+		if (!eq) {
+			rc = cfg_fail(&p, "expected 'name = value', got '%s'", s);
+			break;
+		}
+		*eq = '\0';
+		char *k = trim(s), *v = trim(eq + 1);
+		if (cnt == 0) {
+			rc = cfg_fail(&p, "'%s' outside a [channel] section", k);
+			break;
+		}
+		rc = set_key(&p, &ch[cnt - 1], k, v, &have_type);
+	}
+	if (rc == 0 && cnt) {
+		p.line++;
+		rc = check_channel(&p, &ch[cnt - 1], have_type);
+	}
+	explicit_bzero(line, sizeof(line));
+	if (rc < 0) {
+		notify_config_free(ch, cnt);
+		return rc;
+	}
+	*out = ch;
+	*n = cnt;
+	return 0;
+}
+
+int notify_config_load(const char *path, struct notify_channel_config **out, size_t *n, char *err,
+		       size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		int e = errno;
+		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(e));
+		return -e;
+	}
+	char *buf = malloc(1024 * 1024 + 1);
+	size_t len = buf ? fread(buf, 1, 1024 * 1024 + 1, f) : 0;
+	fclose(f);
+	if (!buf)
+		return -ENOMEM;
+	if (len > 1024 * 1024) {
+		free(buf);
+		snprintf(err, errlen, "'%s' is larger than 1 MiB", path);
+		return SIEM_ETOOBIG;
+	}
+	char perr[400];
+	int rc = notify_config_parse(buf, len, out, n, perr, sizeof(perr));
+	if (rc < 0)
+		snprintf(err, errlen, "%s: %s", path, perr);
+	explicit_bzero(buf, len);
+	free(buf);
+	return rc;
+}
+
+/* ==== the notifier ==== */
+
+/* Per-channel metrics live for the whole process (the registry keeps pointers), shared by
+ * every notifier that has a channel of that name. */
+#define CHAN_METRICS_MAX 64
+struct chan_metrics {
+	char name[49];
+	char labels[64];
+	struct metric sent, failed, dropped, retries;
+};
+static struct chan_metrics chan_metrics[CHAN_METRICS_MAX];
+static size_t n_chan_metrics;
+static pthread_mutex_t chan_metrics_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static struct chan_metrics *chan_metrics_for(const char *name)
+{
+	struct chan_metrics *m = NULL;
+	pthread_mutex_lock(&chan_metrics_mu);
+	for (size_t i = 0; i < n_chan_metrics && !m; i++)
+		if (strcmp(chan_metrics[i].name, name) == 0)
+			m = &chan_metrics[i];
+	if (!m) {
+		bool full = n_chan_metrics == CHAN_METRICS_MAX;
+		m = &chan_metrics[full ? CHAN_METRICS_MAX - 1 : n_chan_metrics++];
+		if (!full) {
+			snprintf(m->name, sizeof(m->name), "%s", name);
+			snprintf(m->labels, sizeof(m->labels), "channel=\"%s\"", name);
+			m->sent = (struct metric)METRIC_COUNTER_INIT(
+			    "minisiem_notify_sent_total", m->labels, "Notifications delivered.");
+			m->failed = (struct metric)METRIC_COUNTER_INIT(
+			    "minisiem_notify_failed_total", m->labels,
+			    "Notifications given up after their retries (or refused for good).");
+			m->dropped = (struct metric)METRIC_COUNTER_INIT(
+			    "minisiem_notify_dropped_total", m->labels,
+			    "Notifications dropped: channel queue full, or the hub stopping.");
+			m->retries = (struct metric)METRIC_COUNTER_INIT(
+			    "minisiem_notify_retries_total", m->labels,
+			    "Delivery attempts that failed and were retried.");
+			metric_register(&m->sent);
+			metric_register(&m->failed);
+			metric_register(&m->dropped);
+			metric_register(&m->retries);
+		}
+	}
+	pthread_mutex_unlock(&chan_metrics_mu);
+	return m;
+}
+
+struct delivery {
+	struct delivery *next;
+	int64_t alert_id;
+	size_t n;
+	char body[];
+};
+
+struct channel {
+	struct notifier *nt;
+	struct notify_channel_config cfg;
+	struct chan_metrics *m;
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct delivery *head, *tail;
+	size_t queued;
+	bool busy, stop;
+	char last_error[256];
+	int64_t last_error_at, last_sent_at;
+};
+
+struct notifier {
+	size_t n, ncfg;
+	struct channel *ch;
+	struct notify_channel_config *cfgs;
+};
+
+static bool chan_stopping(void *arg)
+{
+	struct channel *c = arg;
+	pthread_mutex_lock(&c->mu);
+	bool s = c->stop;
+	pthread_mutex_unlock(&c->mu);
+	return s;
+}
+
+/* Wait up to ms, or until the channel stops. Returns true when stopping. */
+static bool chan_sleep(struct channel *c, int64_t ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&c->mu);
+	while (!c->stop && pthread_cond_timedwait(&c->cv, &c->mu, &ts) == 0)
+		;
+	bool s = c->stop;
+	pthread_mutex_unlock(&c->mu);
+	return s;
+}
+
+static void deliver(struct channel *c, struct delivery *d)
+{
+	char err[256];
+	for (int attempt = 0;; attempt++) {
+		enum notify_result r =
+		    c->cfg.kind == NOTIFY_EMAIL
+			? notify_smtp_send(&c->cfg, d->body, d->n, chan_stopping, c, err,
+					   sizeof(err))
+			: notify_webhook_send(&c->cfg, d->body, d->n, chan_stopping, c, err,
+					      sizeof(err));
+		pthread_mutex_lock(&c->mu);
+		if (r == NOTIFY_OK) {
+			c->last_sent_at = ts_now_us();
+		} else {
+			snprintf(c->last_error, sizeof(c->last_error), "%s", err);
+			c->last_error_at = ts_now_us();
+		}
+		bool stop = c->stop;
+		pthread_mutex_unlock(&c->mu);
+		if (r == NOTIFY_OK) {
+			metric_add(&c->m->sent, 1);
+			return;
+		}
+		if (stop) {
+			metric_add(&c->m->dropped, 1);
+			return;
+		}
+		if (r == NOTIFY_FAIL || attempt >= c->cfg.retries) {
+			metric_add(&c->m->failed, 1);
+			log_warn("notify",
+				 "channel '%s': alert %lld not delivered after %d attempts: %s",
+				 c->cfg.name, (long long)d->alert_id, attempt + 1, err);
+			return;
+		}
+		metric_add(&c->m->retries, 1);
+		int64_t wait =
+		    notify_backoff_ms(attempt + 1, c->cfg.backoff_ms, c->cfg.backoff_max_ms);
+		log_info("notify", "channel '%s': alert %lld: %s; retry in %lld ms", c->cfg.name,
+			 (long long)d->alert_id, err, (long long)wait);
+		if (chan_sleep(c, wait)) {
+			metric_add(&c->m->dropped, 1);
+			return;
+		}
+	}
+}
+
+static void *chan_main(void *arg)
+{
+	struct channel *c = arg;
+	pthread_mutex_lock(&c->mu);
+	for (;;) {
+		while (!c->head && !c->stop)
+			pthread_cond_wait(&c->cv, &c->mu);
+		if (c->stop)
+			break;
+		struct delivery *d = c->head;
+		c->head = d->next;
+		if (!c->head)
+			c->tail = NULL;
+		c->queued--;
+		c->busy = true;
+		pthread_mutex_unlock(&c->mu);
+		deliver(c, d);
+		free(d);
+		pthread_mutex_lock(&c->mu);
+		c->busy = false;
+		pthread_cond_broadcast(&c->cv);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+int notifier_start(struct notifier **out, struct notify_channel_config *channels, size_t n)
+{
+	struct notifier *nt = calloc(1, sizeof(*nt));
+	if (!nt || (n && !(nt->ch = calloc(n, sizeof(*nt->ch))))) {
+		free(nt);
+		notify_config_free(channels, n);
+		return -ENOMEM;
+	}
+	nt->cfgs = channels;
+	nt->ncfg = n;
+	if (n && notify_curl_global() < 0) {
+		free(nt->ch);
+		free(nt);
+		notify_config_free(channels, n);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct channel *c = &nt->ch[i];
+		c->nt = nt;
+		c->cfg = channels[i];
+		c->m = chan_metrics_for(c->cfg.name);
+		pthread_mutex_init(&c->mu, NULL);
+		pthread_cond_init(&c->cv, NULL);
+		nt->n = i + 1;
+		if (pthread_create(&c->thread, NULL, chan_main, c) != 0) {
+			notifier_stop(nt);
+			return -EAGAIN;
+		}
+		c->started = true;
+	}
+	*out = nt;
+	return 0;
+}
+
+void notifier_submit(struct notifier *nt, const json_t *alert)
+{
+	int sev = (int)json_integer_value(json_object_get(alert, "severity"));
+	for (size_t i = 0; nt && i < nt->n; i++) {
+		struct channel *c = &nt->ch[i];
+		struct strbuf b;
+		if (sev < c->cfg.min_severity)
+			continue;
+		strbuf_init(&b, 1024 * 1024);
+		int rc = c->cfg.kind == NOTIFY_EMAIL
+			     ? notify_format_email(&c->cfg, alert, ts_now_us(), &b)
+			 : c->cfg.kind == NOTIFY_SLACK ? notify_format_slack(alert, &b)
+						       : notify_format_webhook(alert, &b);
+		struct delivery *d = rc == 0 ? malloc(sizeof(*d) + b.n + 1) : NULL;
+		if (d) {
+			d->next = NULL;
+			d->alert_id = json_integer_value(json_object_get(alert, "id"));
+			d->n = b.n;
+			memcpy(d->body, b.p ? b.p : "", b.n);
+			d->body[b.n] = '\0';
+		}
+		strbuf_release(&b);
+		pthread_mutex_lock(&c->mu);
+		if (!d || c->queued >= c->cfg.queue_max || c->stop) {
+			pthread_mutex_unlock(&c->mu);
+			free(d);
+			metric_add(&c->m->dropped, 1);
+			continue;
+		}
+		if (c->tail)
+			c->tail->next = d;
+		else
+			c->head = d;
+		c->tail = d;
+		c->queued++;
+		pthread_cond_broadcast(&c->cv);
+		pthread_mutex_unlock(&c->mu);
+	}
+}
+
+/* scheme://host[:port] of a URL: no credentials, path or query (webhook URLs are secrets). */
+static void redact_url(const char *url, char *out, size_t outlen)
+{
+	const char *p = strstr(url ? url : "", "://");
+	if (!p) {
+		snprintf(out, outlen, "(invalid)");
+		return;
+	}
+	const char *host = p + 3, *end = host + strcspn(host, "/?#");
+	const char *at = memchr(host, '@', (size_t)(end - host));
+	if (at)
+		host = at + 1;
+	snprintf(out, outlen, "%.*s%.*s", (int)(p + 3 - url), url, (int)(end - host), host);
+}
+
+void notifier_status(struct notifier *nt, json_t *out)
+{
+	static const char *const kinds[] = {"email", "webhook", "slack"};
+	static const char *const levels[] = {"informational", "low", "medium", "high", "critical"};
+	char buf[256], ts[32];
+	for (size_t i = 0; nt && i < nt->n; i++) {
+		struct channel *c = &nt->ch[i];
+		json_t *o = json_object();
+		redact_url(c->cfg.url, buf, sizeof(buf));
+		json_object_set_new(o, "name", json_string(c->cfg.name));
+		json_object_set_new(o, "type", json_string(kinds[c->cfg.kind]));
+		json_object_set_new(o, "url", json_string(buf));
+		json_object_set_new(o, "min_level", json_string(levels[c->cfg.min_severity - 1]));
+		json_object_set_new(o, "sent", json_integer(metric_get(&c->m->sent)));
+		json_object_set_new(o, "failed", json_integer(metric_get(&c->m->failed)));
+		json_object_set_new(o, "dropped", json_integer(metric_get(&c->m->dropped)));
+		json_object_set_new(o, "retries", json_integer(metric_get(&c->m->retries)));
+		pthread_mutex_lock(&c->mu);
+		json_object_set_new(o, "queued", json_integer((json_int_t)(c->queued + c->busy)));
+		json_object_set_new(o, "last_error",
+				    c->last_error_at ? json_string(c->last_error) : json_null());
+		json_object_set_new(o, "last_error_at",
+				    c->last_error_at
+					? json_stringn(ts, ts_format(c->last_error_at, ts))
+					: json_null());
+		json_object_set_new(o, "last_sent_at",
+				    c->last_sent_at
+					? json_stringn(ts, ts_format(c->last_sent_at, ts))
+					: json_null());
+		pthread_mutex_unlock(&c->mu);
+		json_array_append_new(out, o);
+	}
+}
+
+bool notifier_wait_idle(struct notifier *nt, int timeout_ms)
+{
+	int64_t end = mono_ms() + timeout_ms;
+	for (size_t i = 0; nt && i < nt->n; i++) {
+		struct channel *c = &nt->ch[i];
+		pthread_mutex_lock(&c->mu);
+		while ((c->head || c->busy) && mono_ms() < end) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 10 * 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+		}
+		bool idle = !c->head && !c->busy;
+		pthread_mutex_unlock(&c->mu);
+		if (!idle)
+			return false;
+	}
+	return true;
+}
+
+void notifier_stop(struct notifier *nt)
+{
+	if (!nt)
+		return;
+	for (size_t i = 0; i < nt->n; i++) {
+		struct channel *c = &nt->ch[i];
+		pthread_mutex_lock(&c->mu);
+		c->stop = true;
+		pthread_cond_broadcast(&c->cv);
+		pthread_mutex_unlock(&c->mu);
+	}
+	for (size_t i = 0; i < nt->n; i++) {
+		struct channel *c = &nt->ch[i];
+		if (c->started)
+			pthread_join(c->thread, NULL);
+		size_t left = 0;
+		for (struct delivery *d = c->head, *nx; d; d = nx) {
+			nx = d->next;
+			free(d);
+			left++;
+		}
+		if (left) {
+			metric_add(&c->m->dropped, (int64_t)left);
+			log_warn("notify", "channel '%s': %zu notifications not sent at stop",
+				 c->cfg.name, left);
+		}
+		pthread_mutex_destroy(&c->mu);
+		pthread_cond_destroy(&c->cv);
+	}
+	notify_config_free(nt->cfgs, nt->ncfg);
+	free(nt->ch);
+	free(nt);
+}

@@ -1,0 +1,797 @@
+/* correlate.c — Sigma correlation windows per group in event time, bounded (entries, groups
+ * with counted eviction, expiry), and their state as bytes for the detector's state file. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "detect/sigma_int.h"
+
+#define GRACE_US (60 * 1000000LL) /* how late an event may come and still count */
+#define VAL_MAX 512               /* bytes of a group value kept (longer values are cut) */
+#define KEY_MAX 8192
+#define NONE INT64_MIN
+
+struct centry {
+	int64_t ts;
+	uint64_t vh; /* value_count: hash of the value tuple */
+	uint8_t id[16];
+};
+
+struct cgroup {
+	struct cgroup *hnext;      /* hash chain */
+	struct cgroup *prev, *next; /* LRU: most recently fed first */
+	uint64_t hash;
+	char *key;
+	size_t keylen;
+	char **vals;
+	size_t *valn;
+	int64_t start;             /* close-evaluated windows: first event time */
+	int64_t last_ts;           /* newest event time seen */
+	int64_t count;             /* close-evaluated windows: events so far */
+	size_t n, cap;
+	struct centry *e;          /* by time, oldest first */
+	int64_t *t1, *t2;          /* temporal: per slot last time; ordered: chain start/end */
+	uint8_t (*tid)[16];        /* temporal: per slot id; ordered: chain ids per step */
+};
+
+struct cslot {
+	const struct rule *ref;
+	struct field_ref *group;   /* ngroup */
+	int *inner;                /* ngroup: index into the inner correlation's values, or -1 */
+	struct field_ref *value;   /* nfield */
+	int *vinner;
+};
+
+struct cstate {
+	const struct rule *r;
+	const struct corr *c;
+	struct arena a;
+	struct cslot *slot;
+	size_t nslot;
+	size_t max_groups, ngroups;
+	uint64_t evicted;
+	struct cgroup **ht;
+	size_t htcap;
+	struct cgroup *head, *tail;
+	uint8_t (*idbuf)[16];      /* ids of a hit */
+};
+
+/* ---- buffers ---- */
+
+void wb_put(struct wbuf *w, const void *p, size_t n)
+{
+	if (w->err)
+		return;
+	if (n > w->cap - w->n) {
+		size_t cap = w->cap ? w->cap : 4096;
+		while (cap - w->n < n) {
+			if (cap > ((size_t)1 << 40)) {
+				w->err = -E2BIG;
+				return;
+			}
+			cap *= 2;
+		}
+		uint8_t *q = realloc(w->p, cap);
+		if (!q) {
+			w->err = -ENOMEM;
+			return;
+		}
+		w->p = q;
+		w->cap = cap;
+	}
+	memcpy(w->p + w->n, p, n);
+	w->n += n;
+}
+
+void wb_u32(struct wbuf *w, uint32_t v)
+{
+	uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
+	wb_put(w, b, 4);
+}
+
+void wb_u64(struct wbuf *w, uint64_t v)
+{
+	wb_u32(w, (uint32_t)v);
+	wb_u32(w, (uint32_t)(v >> 32));
+}
+
+void wb_str(struct wbuf *w, const char *s, size_t n)
+{
+	wb_u32(w, (uint32_t)n);
+	wb_put(w, s, n);
+}
+
+const uint8_t *rb_get(struct rbuf *r, size_t n)
+{
+	if (r->err || n > r->n - r->pos) {
+		r->err = SIEM_EPARSE;
+		return NULL;
+	}
+	const uint8_t *p = r->p + r->pos;
+	r->pos += n;
+	return p;
+}
+
+uint32_t rb_u32(struct rbuf *r)
+{
+	const uint8_t *b = rb_get(r, 4);
+	if (!b)
+		return 0;
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+uint64_t rb_u64(struct rbuf *r)
+{
+	uint64_t lo = rb_u32(r);
+	return lo | (uint64_t)rb_u32(r) << 32;
+}
+
+const char *rb_str(struct rbuf *r, size_t *n)
+{
+	*n = rb_u32(r);
+	if (*n > (1u << 24)) {
+		r->err = SIEM_EPARSE;
+		return NULL;
+	}
+	return (const char *)rb_get(r, *n);
+}
+
+/* ---- setup ---- */
+
+static const char *alias_field(const struct corr *c, const char *name, const struct rule *ref)
+{
+	for (size_t i = 0; i < c->nalias; i++) {
+		const struct corr_alias *al = &c->alias[i];
+		if (strcmp(al->name, name))
+			continue;
+		for (size_t k = 0; k < al->n; k++)
+			if ((ref->info.name && !strcmp(al->rule[k], ref->info.name)) ||
+			    (ref->info.id && !strcmp(al->rule[k], ref->info.id)))
+				return al->field[k];
+	}
+	return name;
+}
+
+static int slot_fields(struct cstate *cs, struct cslot *sl, const char **names, size_t n,
+		       struct field_ref **refs, int **inner, char *err, size_t errlen)
+{
+	const struct rule *ref = sl->ref;
+	struct cctx cc = { &cs->a, err, errlen, NULL, ref->map, false, NULL };
+	if (ref->nvar)
+		cc.ls = ref->var[0].ls;
+	*refs = arena_alloc(&cs->a, (n ? n : 1) * sizeof(**refs));
+	*inner = arena_alloc(&cs->a, (n ? n : 1) * sizeof(**inner));
+	if (!*refs || !*inner)
+		return -ENOMEM;
+	for (size_t g = 0; g < n; g++) {
+		const char *f = alias_field(cs->c, names[g], ref);
+		(*inner)[g] = -1;
+		if (ref->corr)
+			for (size_t k = 0; k < ref->corr->ngroup; k++)
+				if (!strcmp(ref->corr->group[k], f))
+					(*inner)[g] = (int)k;
+		int rc = field_ref_compile(&cc, &(*refs)[g], f, strlen(f));
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int cstate_new(const struct rule *r, const struct rule *const *refs, size_t max_groups,
+	       struct cstate **out, char *err, size_t errlen)
+{
+	const struct corr *c = r->corr;
+	struct cstate *cs = calloc(1, sizeof(*cs));
+	int rc = 0;
+	if (!cs)
+		return -ENOMEM;
+	arena_init(&cs->a, 0);
+	cs->r = r;
+	cs->c = c;
+	cs->max_groups = max_groups ? max_groups : 10000;
+	cs->nslot = c->nrefs;
+	cs->htcap = 64;
+	while (cs->htcap < cs->max_groups && cs->htcap < (1u << 20))
+		cs->htcap *= 2;
+	cs->ht = calloc(cs->htcap, sizeof(*cs->ht));
+	cs->slot = arena_alloc(&cs->a, c->nrefs * sizeof(*cs->slot));
+	size_t nid = (size_t)(c->keep > SIGMA_MAX_IDS ? SIGMA_MAX_IDS : c->keep) + c->nrefs;
+	cs->idbuf = arena_alloc(&cs->a, (nid + 1) * 16);
+	if (!cs->ht || !cs->slot || !cs->idbuf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t k = 0; k < c->nrefs; k++) {
+		struct cslot *sl = &cs->slot[k];
+		memset(sl, 0, sizeof(*sl));
+		sl->ref = refs[k];
+		if ((rc = slot_fields(cs, sl, c->group, c->ngroup, &sl->group, &sl->inner, err,
+				      errlen)) ||
+		    (rc = slot_fields(cs, sl, c->field, c->nfield, &sl->value, &sl->vinner, err,
+				      errlen)))
+			goto out;
+	}
+out:
+	if (rc) {
+		cstate_free(cs);
+		return rc;
+	}
+	*out = cs;
+	return 0;
+}
+
+static void group_free(struct cgroup *g)
+{
+	free(g->e);
+	free(g);
+}
+
+void cstate_free(struct cstate *cs)
+{
+	if (!cs)
+		return;
+	for (struct cgroup *g = cs->head, *n; g; g = n) {
+		n = g->next;
+		group_free(g);
+	}
+	free(cs->ht);
+	arena_release(&cs->a);
+	free(cs);
+}
+
+size_t cstate_ngroups(const struct cstate *cs)
+{
+	return cs->ngroups;
+}
+
+uint64_t cstate_evicted(const struct cstate *cs)
+{
+	return cs->evicted;
+}
+
+const struct rule *cstate_rule(const struct cstate *cs)
+{
+	return cs->r;
+}
+
+bool cstate_refers(const struct cstate *cs, const struct rule *r)
+{
+	for (size_t k = 0; k < cs->nslot; k++)
+		if (cs->slot[k].ref == r)
+			return true;
+	return false;
+}
+
+/* ---- groups ---- */
+
+static void lru_unlink(struct cstate *cs, struct cgroup *g)
+{
+	if (g->prev)
+		g->prev->next = g->next;
+	else
+		cs->head = g->next;
+	if (g->next)
+		g->next->prev = g->prev;
+	else
+		cs->tail = g->prev;
+	g->prev = g->next = NULL;
+}
+
+static void lru_front(struct cstate *cs, struct cgroup *g)
+{
+	g->next = cs->head;
+	g->prev = NULL;
+	if (cs->head)
+		cs->head->prev = g;
+	cs->head = g;
+	if (!cs->tail)
+		cs->tail = g;
+}
+
+static void group_remove(struct cstate *cs, struct cgroup *g)
+{
+	struct cgroup **pp = &cs->ht[g->hash & (cs->htcap - 1)];
+	while (*pp && *pp != g)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = g->hnext;
+	lru_unlink(cs, g);
+	cs->ngroups--;
+	group_free(g);
+}
+
+static size_t nslots_mem(const struct corr *c)
+{
+	return c->type == CT_TEMPORAL_ORDERED ? c->nrefs * (c->nrefs + 1) / 2 : c->nrefs;
+}
+
+static void group_clear(const struct corr *c, struct cgroup *g)
+{
+	g->n = 0;
+	g->count = 0;
+	g->start = NONE;
+	if (c->type == CT_TEMPORAL || c->type == CT_TEMPORAL_ORDERED)
+		for (size_t k = 0; k < c->nrefs; k++)
+			g->t1[k] = g->t2[k] = NONE;
+}
+
+/* One allocation: the group, its key, its values, its temporal slots. */
+static struct cgroup *group_new(struct cstate *cs, uint64_t h, const char *key, size_t keylen,
+				size_t nvals, const char *const *vals, const size_t *valn)
+{
+	const struct corr *c = cs->c;
+	size_t vbytes = 0;
+	for (size_t i = 0; i < nvals; i++)
+		vbytes += valn[i] + 1;
+	size_t tmem = (c->type == CT_TEMPORAL || c->type == CT_TEMPORAL_ORDERED) ? c->nrefs : 0;
+	size_t idmem = tmem ? nslots_mem(c) : 0;
+	size_t sz = sizeof(struct cgroup) + idmem * 16 + tmem * 16 + nvals * (sizeof(char *) +
+		    sizeof(size_t)) + keylen + 1 + vbytes + 16;
+	struct cgroup *g = calloc(1, sz);
+	if (!g)
+		return NULL;
+	uint8_t *p = (uint8_t *)(g + 1);
+	g->tid = (uint8_t(*)[16])p;
+	p += idmem * 16;
+	g->t1 = (int64_t *)p;
+	g->t2 = g->t1 + tmem;
+	p += tmem * 16;
+	g->vals = (char **)p;
+	p += nvals * sizeof(char *);
+	g->valn = (size_t *)p;
+	p += nvals * sizeof(size_t);
+	g->key = (char *)p;
+	memcpy(g->key, key, keylen);
+	g->key[keylen] = '\0';
+	g->keylen = keylen;
+	p += keylen + 1;
+	for (size_t i = 0; i < nvals; i++) {
+		g->vals[i] = (char *)p;
+		memcpy(p, vals[i], valn[i]);
+		p[valn[i]] = '\0';
+		g->valn[i] = valn[i];
+		p += valn[i] + 1;
+	}
+	g->hash = h;
+	g->last_ts = NONE;
+	group_clear(c, g);
+	return g;
+}
+
+static struct cgroup *group_get(struct cstate *cs, const char *key, size_t keylen, size_t nvals,
+				const char *const *vals, const size_t *valn, bool create)
+{
+	uint64_t h = sigma_hash(key, keylen);
+	struct cgroup *g = cs->ht[h & (cs->htcap - 1)];
+	for (; g; g = g->hnext)
+		if (g->hash == h && g->keylen == keylen && !memcmp(g->key, key, keylen))
+			break;
+	if (g) {
+		lru_unlink(cs, g);
+		lru_front(cs, g);
+		return g;
+	}
+	if (!create)
+		return NULL;
+	if (cs->ngroups >= cs->max_groups && cs->tail) {
+		group_remove(cs, cs->tail);
+		cs->evicted++;
+	}
+	g = group_new(cs, h, key, keylen, nvals, vals, valn);
+	if (!g)
+		return NULL;
+	g->hnext = cs->ht[h & (cs->htcap - 1)];
+	cs->ht[h & (cs->htcap - 1)] = g;
+	lru_front(cs, g);
+	cs->ngroups++;
+	return g;
+}
+
+void cstate_expire(struct cstate *cs, int64_t watermark)
+{
+	int64_t limit = watermark - cs->c->span_us - GRACE_US;
+	while (cs->tail && cs->tail->last_ts != NONE && cs->tail->last_ts < limit)
+		group_remove(cs, cs->tail);
+}
+
+/* ---- windows ---- */
+
+static void entry_insert(struct cgroup *g, int64_t keep, int64_t ts, uint64_t vh,
+			 const uint8_t *id)
+{
+	size_t i = g->n;
+	while (i > 0 && g->e[i - 1].ts > ts)
+		i--;
+	if ((int64_t)g->n >= keep) {
+		if (i == 0)
+			return; /* older than everything kept: not needed */
+		memmove(&g->e[0], &g->e[1], (i - 1) * sizeof(g->e[0]));
+		i--;
+		g->n--;
+	} else if (g->n == g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 4;
+		if ((int64_t)cap > keep)
+			cap = (size_t)keep;
+		struct centry *e = realloc(g->e, cap * sizeof(*e));
+		if (!e)
+			return;
+		g->e = e;
+		g->cap = cap;
+	}
+	memmove(&g->e[i + 1], &g->e[i], (g->n - i) * sizeof(g->e[0]));
+	g->e[i].ts = ts;
+	g->e[i].vh = vh;
+	memcpy(g->e[i].id, id, 16);
+	g->n++;
+}
+
+static void entries_drop_before(struct cgroup *g, int64_t t)
+{
+	size_t k = 0;
+	while (k < g->n && g->e[k].ts < t)
+		k++;
+	if (k) {
+		memmove(&g->e[0], &g->e[k], (g->n - k) * sizeof(g->e[0]));
+		g->n -= k;
+	}
+}
+
+static bool cond_holds(const struct corr_cond *cd, int64_t n)
+{
+	if (cd->has_lo && n < cd->lo)
+		return false;
+	if (cd->has_hi && n > cd->hi)
+		return false;
+	if (cd->has_neq && n == cd->neq)
+		return false;
+	return true;
+}
+
+struct fire_ctx {
+	struct cstate *cs;
+	struct cgroup *g;
+	corr_fire_fn fire;
+	void *ctx;
+};
+
+static void fire_hit(struct fire_ctx *f, int64_t first, int64_t last, int64_t count, size_t nids)
+{
+	const struct corr *c = f->cs->c;
+	struct corr_hit h = { f->g->key,
+			      first,
+			      last,
+			      count,
+			      nids,
+			      (const uint8_t(*)[16])f->cs->idbuf,
+			      c->ngroup,
+			      (const char *const *)f->g->vals,
+			      f->g->valn,
+			      c->group };
+	f->fire(f->ctx, f->cs, &h);
+}
+
+static size_t ids_of_entries(struct cstate *cs, const struct cgroup *g, size_t from)
+{
+	size_t k = 0;
+	for (size_t i = from; i < g->n && k < SIGMA_MAX_IDS; i++)
+		memcpy(cs->idbuf[k++], g->e[i].id, 16);
+	return k;
+}
+
+/* Sliding window anchored at the newest event: the events no more than span before it. */
+static void count_sliding(struct fire_ctx *f, const struct corr_input *in, uint64_t vh)
+{
+	struct cstate *cs = f->cs;
+	const struct corr *c = cs->c;
+	struct cgroup *g = f->g;
+	if (c->type == CT_VALUE_COUNT) {
+		/* one entry per value, with its newest time */
+		size_t i = 0;
+		while (i < g->n && g->e[i].vh != vh)
+			i++;
+		if (i < g->n) {
+			if (g->e[i].ts >= in->ts)
+				goto evaluate;
+			memmove(&g->e[i], &g->e[i + 1], (g->n - i - 1) * sizeof(g->e[0]));
+			g->n--;
+		}
+	}
+	entry_insert(g, c->keep, in->ts, vh, in->id);
+evaluate:;
+	int64_t anchor = g->n ? g->e[g->n - 1].ts : in->ts;
+	entries_drop_before(g, anchor - c->span_us);
+	int64_t n = (int64_t)g->n; /* value_count keeps one entry per value */
+	if (!g->n || !cond_holds(&c->cond, n))
+		return;
+	size_t nids = ids_of_entries(cs, g, 0);
+	int64_t first = g->e[0].ts, last = g->e[g->n - 1].ts;
+	g->n = 0; /* the window is consumed: the next hit needs new events */
+	fire_hit(f, first, last, n, nids);
+}
+
+/* Tumbling window from a group's first event, judged when an event falls after it. */
+static void count_closing(struct fire_ctx *f, const struct corr_input *in, uint64_t vh)
+{
+	struct cstate *cs = f->cs;
+	const struct corr *c = cs->c;
+	struct cgroup *g = f->g;
+	if (g->start != NONE && in->ts > g->start + c->span_us) {
+		int64_t n = c->type == CT_VALUE_COUNT ? (int64_t)g->n : g->count;
+		if (g->n && cond_holds(&c->cond, n)) {
+			size_t nids = ids_of_entries(cs, g, 0);
+			int64_t first = g->start, last = g->e[g->n - 1].ts;
+			group_clear(c, g);
+			fire_hit(f, first, last, n, nids);
+		} else {
+			group_clear(c, g);
+		}
+	}
+	if (g->start == NONE)
+		g->start = in->ts;
+	g->count++;
+	if (c->type == CT_VALUE_COUNT) {
+		for (size_t i = 0; i < g->n; i++)
+			if (g->e[i].vh == vh)
+				return;
+	}
+	entry_insert(g, c->keep, in->ts, vh, in->id);
+}
+
+static void temporal(struct fire_ctx *f, const struct corr_input *in, size_t slot)
+{
+	struct cstate *cs = f->cs;
+	const struct corr *c = cs->c;
+	struct cgroup *g = f->g;
+	if (g->t1[slot] == NONE || in->ts > g->t1[slot]) {
+		g->t1[slot] = in->ts;
+		memcpy(g->tid[slot], in->id, 16);
+	}
+	int64_t anchor = NONE;
+	for (size_t k = 0; k < c->nrefs; k++)
+		if (g->t1[k] > anchor)
+			anchor = g->t1[k];
+	int64_t n = 0, first = anchor;
+	for (size_t k = 0; k < c->nrefs; k++)
+		if (g->t1[k] != NONE && g->t1[k] >= anchor - c->span_us) {
+			n++;
+			if (g->t1[k] < first)
+				first = g->t1[k];
+		}
+	if (!cond_holds(&c->cond, n))
+		return;
+	/* ids in time order */
+	size_t nids = 0;
+	bool used[64] = { false };
+	for (size_t r = 0; r < (size_t)n; r++) {
+		size_t best = c->nrefs;
+		for (size_t k = 0; k < c->nrefs; k++)
+			if (!used[k] && g->t1[k] != NONE && g->t1[k] >= anchor - c->span_us &&
+			    (best == c->nrefs || g->t1[k] < g->t1[best]))
+				best = k;
+		if (best == c->nrefs)
+			break;
+		used[best] = true;
+		memcpy(cs->idbuf[nids++], g->tid[best], 16);
+	}
+	group_clear(c, g);
+	fire_hit(f, first, anchor, n, nids);
+}
+
+/* Ordered: for each step k the partial chain through k with the latest start; the ids of
+ * chain k live at tid[k*(k+1)/2 .. +k]. */
+static void ordered(struct fire_ctx *f, const struct corr_input *in, size_t k)
+{
+	struct cstate *cs = f->cs;
+	const struct corr *c = cs->c;
+	struct cgroup *g = f->g;
+	int64_t start, end = in->ts;
+	uint8_t(*dst)[16] = &g->tid[k * (k + 1) / 2];
+	if (k == 0) {
+		start = in->ts;
+	} else {
+		if (g->t1[k - 1] == NONE || g->t2[k - 1] > in->ts ||
+		    in->ts - g->t1[k - 1] > c->span_us)
+			return;
+		start = g->t1[k - 1];
+	}
+	if (g->t1[k] != NONE && (start < g->t1[k] || (start == g->t1[k] && end >= g->t2[k])))
+		return;
+	if (k > 0)
+		memcpy(dst, &g->tid[(k - 1) * k / 2], k * 16);
+	memcpy(dst[k], in->id, 16);
+	g->t1[k] = start;
+	g->t2[k] = end;
+	if (k + 1 < c->nrefs)
+		return;
+	size_t nids = c->nrefs < SIGMA_MAX_IDS ? c->nrefs : SIGMA_MAX_IDS;
+	memcpy(cs->idbuf, dst, nids * 16);
+	group_clear(c, g);
+	fire_hit(f, start, end, (int64_t)c->nrefs, nids);
+}
+
+/* The text of one group or value field for slot k, or false when absent. */
+static bool slot_value(struct scratch *s, const struct corr_input *in, const struct field_ref *fr,
+		       int inner, const char **p, size_t *n)
+{
+	if (inner >= 0 && (size_t)inner < in->nvals) {
+		*p = in->vals[inner];
+		*n = in->valn[inner];
+		return true;
+	}
+	struct fval v;
+	field_get(s, fr, &v);
+	if (v.t == FV_ABSENT || v.t == FV_NULL)
+		return false;
+	*p = v.p;
+	*n = v.n > VAL_MAX ? VAL_MAX : v.n;
+	return true;
+}
+
+static void feed_slot(struct cstate *cs, struct scratch *s, const struct corr_input *in, size_t k,
+		      corr_fire_fn fire, void *ctx)
+{
+	const struct corr *c = cs->c;
+	const struct cslot *sl = &cs->slot[k];
+	const char *vals[16];
+	size_t valn[16];
+	char key[KEY_MAX];
+	size_t kn = 0;
+	for (size_t g = 0; g < c->ngroup; g++) {
+		if (!slot_value(s, in, &sl->group[g], sl->inner[g], &vals[g], &valn[g]))
+			return; /* no value to group by: not correlated */
+		size_t nl = strlen(c->group[g]);
+		if (kn + nl + valn[g] + 2 > sizeof(key))
+			return;
+		if (g)
+			key[kn++] = ',';
+		memcpy(key + kn, c->group[g], nl);
+		kn += nl;
+		key[kn++] = '=';
+		memcpy(key + kn, vals[g], valn[g]);
+		kn += valn[g];
+	}
+	uint64_t vh = 0;
+	if (c->type == CT_VALUE_COUNT) {
+		vh = 14695981039346656037ull;
+		for (size_t i = 0; i < c->nfield; i++) {
+			const char *p;
+			size_t n;
+			if (!slot_value(s, in, &sl->value[i], sl->vinner[i], &p, &n))
+				return; /* nothing to count */
+			/* case-insensitive like Sigma's string matching */
+			for (size_t j = 0; j < n; j++) {
+				char ch = sigma_lower(p[j]);
+				vh = sigma_hash_cont(vh, &ch, 1);
+			}
+			vh = sigma_hash_cont(vh, "\x1f", 1);
+		}
+	}
+	/* a later step of an ordered chain never starts a group: only the first step does */
+	bool create = !(c->type == CT_TEMPORAL_ORDERED && k > 0);
+	struct cgroup *g = group_get(cs, key, kn, c->ngroup, vals, valn, create);
+	if (!g)
+		return;
+	if (g->last_ts == NONE || in->ts > g->last_ts)
+		g->last_ts = in->ts;
+	struct fire_ctx f = { cs, g, fire, ctx };
+	switch (c->type) {
+	case CT_EVENT_COUNT:
+	case CT_VALUE_COUNT:
+		if (c->close_eval)
+			count_closing(&f, in, vh);
+		else
+			count_sliding(&f, in, vh);
+		break;
+	case CT_TEMPORAL: temporal(&f, in, k); break;
+	case CT_TEMPORAL_ORDERED: ordered(&f, in, k); break;
+	}
+}
+
+void cstate_feed(struct cstate *cs, struct scratch *s, const struct corr_input *in,
+		 corr_fire_fn fire, void *ctx)
+{
+	if (cs->c->type == CT_TEMPORAL_ORDERED) {
+		/* descending: one event never advances a chain by two steps */
+		for (size_t k = cs->nslot; k-- > 0;)
+			if (cs->slot[k].ref == in->from)
+				feed_slot(cs, s, in, k, fire, ctx);
+		return;
+	}
+	/* a rule listed twice counts once */
+	for (size_t k = 0; k < cs->nslot; k++)
+		if (cs->slot[k].ref == in->from) {
+			feed_slot(cs, s, in, k, fire, ctx);
+			return;
+		}
+}
+
+/* ---- persistence ---- */
+
+void cstate_save(const struct cstate *cs, struct wbuf *w)
+{
+	const struct corr *c = cs->c;
+	size_t tmem = (c->type == CT_TEMPORAL || c->type == CT_TEMPORAL_ORDERED) ? c->nrefs : 0;
+	size_t idmem = tmem ? nslots_mem(c) : 0;
+	wb_u64(w, cs->evicted);
+	wb_u32(w, (uint32_t)cs->ngroups);
+	/* oldest first, so loading rebuilds the same LRU order */
+	for (const struct cgroup *g = cs->tail; g; g = g->prev) {
+		wb_str(w, g->key, g->keylen);
+		wb_u32(w, (uint32_t)c->ngroup);
+		for (size_t i = 0; i < c->ngroup; i++)
+			wb_str(w, g->vals[i], g->valn[i]);
+		wb_u64(w, (uint64_t)g->start);
+		wb_u64(w, (uint64_t)g->last_ts);
+		wb_u64(w, (uint64_t)g->count);
+		wb_u32(w, (uint32_t)g->n);
+		for (size_t i = 0; i < g->n; i++) {
+			wb_u64(w, (uint64_t)g->e[i].ts);
+			wb_u64(w, g->e[i].vh);
+			wb_put(w, g->e[i].id, 16);
+		}
+		wb_u32(w, (uint32_t)tmem);
+		for (size_t i = 0; i < tmem; i++) {
+			wb_u64(w, (uint64_t)g->t1[i]);
+			wb_u64(w, (uint64_t)g->t2[i]);
+		}
+		wb_u32(w, (uint32_t)idmem);
+		for (size_t i = 0; i < idmem; i++)
+			wb_put(w, g->tid[i], 16);
+	}
+}
+
+int cstate_load(struct cstate *cs, struct rbuf *r)
+{
+	const struct corr *c = cs->c;
+	size_t tmem = (c->type == CT_TEMPORAL || c->type == CT_TEMPORAL_ORDERED) ? c->nrefs : 0;
+	size_t idmem = tmem ? nslots_mem(c) : 0;
+	uint64_t evicted = rb_u64(r);
+	uint32_t ng = rb_u32(r);
+	for (uint32_t i = 0; i < ng && !r->err; i++) {
+		size_t kn;
+		const char *key = rb_str(r, &kn);
+		uint32_t nv = rb_u32(r);
+		if (r->err || nv != c->ngroup || nv > 16 || kn > KEY_MAX)
+			return SIEM_EPARSE;
+		const char *vals[16];
+		size_t valn[16];
+		for (uint32_t v = 0; v < nv; v++)
+			vals[v] = rb_str(r, &valn[v]);
+		int64_t start = (int64_t)rb_u64(r), last = (int64_t)rb_u64(r);
+		int64_t count = (int64_t)rb_u64(r);
+		uint32_t n = rb_u32(r);
+		if (r->err || (int64_t)n > c->keep || n > r->n)
+			return SIEM_EPARSE;
+		struct cgroup *g = group_get(cs, key, kn, nv, vals, valn, true);
+		if (!g)
+			return -ENOMEM;
+		g->start = start;
+		g->last_ts = last;
+		g->count = count;
+		g->n = 0;
+		for (uint32_t e = 0; e < n && !r->err; e++) {
+			int64_t ts = (int64_t)rb_u64(r);
+			uint64_t vh = rb_u64(r);
+			const uint8_t *id = rb_get(r, 16);
+			if (id)
+				entry_insert(g, c->keep, ts, vh, id);
+		}
+		if (rb_u32(r) != tmem)
+			return SIEM_EPARSE;
+		for (size_t t = 0; t < tmem; t++) {
+			g->t1[t] = (int64_t)rb_u64(r);
+			g->t2[t] = (int64_t)rb_u64(r);
+		}
+		if (rb_u32(r) != idmem)
+			return SIEM_EPARSE;
+		for (size_t t = 0; t < idmem; t++) {
+			const uint8_t *id = rb_get(r, 16);
+			if (id)
+				memcpy(g->tid[t], id, 16);
+		}
+	}
+	cs->evicted += evicted;
+	return r->err ? SIEM_EPARSE : 0;
+}

@@ -1,0 +1,447 @@
+/* sigma_int.h — the detection engine's internals shared by its own files: compiled rules,
+ * field access, the per-evaluation scratch, correlation state. */
+#ifndef SIEM_SIGMA_INT_H
+#define SIEM_SIGMA_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "core/arena.h"
+#include "core/event.h"
+#include "detect/detect.h"
+
+/* Limits that keep a hostile rule file from costing unbounded time or memory. */
+#define SIGMA_MAX_DEPTH 64          /* YAML nesting and condition nesting */
+#define SIGMA_MAX_NODES 200000      /* YAML nodes visited per document (aliases included) */
+#define SIGMA_MAX_EXPANSION 4096    /* values one field item may expand to (windash ...) */
+#define SIGMA_MAX_COUNT 100000      /* largest correlation threshold */
+#define SIGMA_MAX_IDS 100           /* event ids carried on a hit */
+
+/* ---- field access ---- */
+
+/* Our normalized event fields, addressable by their canonical names in every rule. */
+enum evf {
+	EVF_EVENT_ID, EVF_TIMESTAMP, EVF_RECEIVED_AT, EVF_SOURCE_HOST, EVF_OS_TYPE,
+	EVF_EVENT_TYPE, EVF_SEVERITY, EVF_LEVEL, EVF_SOURCE_IP, EVF_USER, EVF_APP,
+	EVF_MESSAGE, EVF_RAW_MESSAGE, EVF_REQUEST_ID, EVF_USER_AGENT, EVF_HTTP_METHOD,
+	EVF_HTTP_PATH, EVF_HTTP_STATUS, EVF_LATENCY_MS, EVF_ERROR_TYPE, EVF_SOURCE,
+	EVF_SOURCE_FILE, EVF_SOURCE_OFFSET,
+	EVF_COUNT,
+	EVF_DATA = -1,     /* a field of the event's data object */
+	EVF_KEYWORDS = -2, /* full text: message or raw_message */
+};
+
+/* Look an event field name (or alias) up; returns EVF_DATA when it is not one of ours. */
+int evf_lookup(const char *name, size_t n);
+const char *evf_name(int evf);
+
+/* One place a field may be found. */
+struct field_cand {
+	int evf;            /* enum evf, or EVF_DATA */
+	const char *name;   /* data key (flat name, e.g. "TargetUserName" or "a.b") */
+	size_t n;
+	uint64_t hash;
+	size_t nparts;      /* > 1 when name is dotted: tried as a nested path too */
+	const char **part;
+	size_t *partn;
+};
+
+/* A field as a rule names it, with the places it maps to (first present wins). */
+struct field_ref {
+	const char *name;
+	size_t ncand;
+	struct field_cand *cand;
+};
+
+enum fv_type { FV_ABSENT, FV_NULL, FV_STR, FV_NUM, FV_BOOL, FV_ARRAY, FV_OBJECT };
+
+/* A field's value in one event. p/n is its text (strings decoded, numbers as written). */
+struct fval {
+	enum fv_type t;
+	const char *p;
+	size_t n;
+	int tok;  /* data token, or -1 */
+	int evf;  /* event field, or EVF_DATA */
+	const char *lp; /* lower-cased text once a matcher asked for it, else NULL */
+	size_t ln;
+};
+
+/* ---- compiled values ---- */
+
+enum vm_kind {
+	VM_EXACT, VM_PREFIX, VM_SUFFIX, VM_CONTAINS, VM_GLOB, /* string patterns */
+	VM_RE, VM_CIDR, VM_CMP, VM_ANY /* VM_ANY: empty pattern "*" */
+};
+
+enum cmp_op { CMP_GT, CMP_GTE, CMP_LT, CMP_LTE };
+
+struct vmatch {
+	enum vm_kind kind;
+	bool cased;
+	const char *s; /* the literal (lower-cased unless cased); for VM_GLOB the whole pattern */
+	size_t n;
+	const uint8_t *wild; /* VM_GLOB: per byte of s, 0 literal, '*' or '?' */
+	const char *req;     /* VM_GLOB: its longest literal run, which any match contains */
+	size_t reqn;
+	pcre2_code *re;
+	uint8_t lo[16], hi[16];
+	enum cmp_op op;
+	double num;
+	bool is_num;   /* the rule value was a number: also compare numerically */
+	int ac_id;     /* keyword literal (s, or req of a glob) id in the rule set's automaton,
+			* or -1 */
+};
+
+enum fc_kind { FC_VALUES, FC_NULL, FC_EXISTS, FC_FIELDREF };
+
+/* One "Field|modifiers: value(s)" item of a selection (or one keyword group). */
+struct fcond {
+	struct field_ref f;   /* f.ncand == 0 for keywords */
+	bool keywords;
+	enum fc_kind kind;
+	bool all;             /* values ANDed */
+	bool neq;             /* negated */
+	bool exists;          /* FC_EXISTS: wanted presence */
+	bool cased;           /* FC_FIELDREF */
+	struct field_ref ref; /* FC_FIELDREF */
+	bool or_null;         /* a null among the values: absent also matches */
+	size_t nplain;        /* keywords: the first nplain values are plain literals (ORed
+			       * ones share one automaton id) */
+	size_t nval;
+	struct vmatch *val;
+	unsigned line;
+};
+
+/* A search identifier: OR of alternatives, each an AND of items. */
+struct sel {
+	const char *name;
+	size_t nalt;
+	struct sel_alt {
+		size_t nfc;
+		struct fcond *fc;
+	} *alt;
+};
+
+enum cn_op { CN_AND, CN_OR, CN_NOT, CN_SEL, CN_ONE_OF, CN_ALL_OF };
+
+struct cnode {
+	enum cn_op op;
+	int a, b;       /* children (CN_AND/CN_OR: a and b, CN_NOT: a), node indices */
+	int sel;        /* CN_SEL */
+	int *sels;      /* CN_ONE_OF / CN_ALL_OF */
+	int nsels;
+};
+
+struct detection {
+	size_t nsel;
+	struct sel *sel;
+	size_t nnode;
+	struct cnode *node;
+	int root;
+};
+
+/* ---- logsource and field mapping (rules/mapping.yml) ---- */
+
+struct fmap_entry {
+	const char *from;
+	size_t nto;
+	const char **to;
+};
+
+struct logsource_map {
+	const char *name, *category, *product, *service;
+	struct sel *cond;           /* NULL: no condition (every event) */
+	size_t nfmap;
+	struct fmap_entry *fmap;
+};
+
+struct sigma_mapping {
+	struct arena a;
+	struct re_node *res;
+	size_t nls;
+	struct logsource_map *ls;
+	size_t nglobal;             /* field mappings for every logsource */
+	struct fmap_entry *global;
+};
+
+/* The mapping in force: the embedded rules/mapping.yml unless sigma_mapping_set replaced it.
+ * Never NULL after a successful sigma_mapping_get (it fails only on a broken embedded file). */
+int sigma_mapping_get(const struct sigma_mapping **out, char *err, size_t errlen);
+/* Replace the mapping (rules test --mapping, tests). Rules compiled before keep the old one,
+ * which stays allocated. text is YAML. */
+int sigma_mapping_set(const char *text, size_t n, char *err, size_t errlen);
+/* The embedded mapping text (fieldmap.c). */
+extern const char sigma_mapping_text[];
+extern const size_t sigma_mapping_len;
+
+/* ---- rules ---- */
+
+/* One way a rule applies: a logsource alternative and the detection compiled with its field
+ * mapping. Most rules have one. */
+struct variant {
+	const struct sel *logsrc;   /* NULL: every event */
+	const struct logsource_map *ls;
+	struct detection det;
+};
+
+enum corr_type { CT_EVENT_COUNT, CT_VALUE_COUNT, CT_TEMPORAL, CT_TEMPORAL_ORDERED };
+
+struct corr_cond {
+	bool has_lo, has_hi, has_neq;
+	int64_t lo, hi, neq;        /* inclusive bounds */
+};
+
+struct corr_alias {
+	const char *name;
+	size_t n;
+	const char **rule;          /* referenced rule name */
+	const char **field;
+};
+
+struct corr {
+	enum corr_type type;
+	size_t nrefs;
+	const char **refs;          /* rule ids or names as written */
+	size_t ngroup;
+	const char **group;
+	size_t nalias;
+	struct corr_alias *alias;
+	int64_t span_us;
+	struct corr_cond cond;
+	size_t nfield;              /* value_count: distinct combinations of these */
+	const char **field;
+	bool generate;
+	bool close_eval;            /* upper bound: evaluated when the window closes */
+	int64_t keep;               /* window entries worth keeping per group */
+};
+
+/* Prefilter: a rule needs the event's field `evf` (os_type, event_type or app) to equal one
+ * of `vals` (lower-case), or is unindexed (evf < 0). EventIDs: when neid > 0 the rule also
+ * needs data EventID among them. */
+struct prefilter {
+	int evf;
+	size_t nvals;
+	const char **vals;
+	size_t neid;
+	int64_t *eid;
+};
+
+struct rule {
+	struct rule_info info;
+	struct arena a;
+	unsigned line;              /* first line of its document */
+	size_t nvar;
+	struct variant *var;
+	struct corr *corr;
+	struct prefilter pf;
+	bool keywords;              /* uses full-text keywords */
+	const struct sigma_mapping *map;
+	struct re_node *res;
+	/* Set by the detector for the rule set it belongs to. */
+	int index;
+	size_t nkw_req;            /* > 0: the rule can only match when one of these keyword */
+	int kw_req[8];             /* automaton ids is set for the event */
+};
+
+/* ---- compiling (sigma_parse.c drives, sigma_match.c/sigma_cond.c build) ---- */
+
+/* Every regex a rule compiled, so a rule that fails half way frees them all. */
+struct re_node {
+	pcre2_code *re;
+	struct re_node *next;
+};
+
+struct cctx {
+	struct arena *a;
+	char *err;
+	size_t errlen;
+	const struct logsource_map *ls; /* field mappings in force, or NULL */
+	const struct sigma_mapping *map;
+	bool keywords;              /* set when a keyword item was compiled */
+	struct re_node **res;       /* where compiled regexes are recorded */
+};
+
+/* A YAML scalar handed to the value compiler. */
+enum yv_type { YV_STR, YV_INT, YV_NUM, YV_BOOL, YV_NULL };
+struct yval {
+	const char *s;
+	size_t n;
+	enum yv_type t;
+	unsigned line;
+};
+
+/* Write "line N: <msg>" into cc->err; returns SIEM_ESCHEMA. */
+int cc_fail(struct cctx *cc, unsigned line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Compile "key: values" (key may carry |modifiers, or be empty/"|mods" for keywords). */
+int fcond_compile(struct cctx *cc, struct fcond *fc, const char *key, size_t keylen,
+		  const struct yval *vals, size_t nvals, unsigned line);
+/* Compile a keyword (full-text) value list. */
+int fcond_keywords(struct cctx *cc, struct fcond *fc, const char *mods, size_t modlen,
+		   const struct yval *vals, size_t nvals, unsigned line);
+int field_ref_compile(struct cctx *cc, struct field_ref *f, const char *name, size_t n);
+
+/* Parse a condition (one string) into nodes of d, over the selections already in d. */
+int cond_parse(struct cctx *cc, struct detection *d, const char *text, size_t n, unsigned line,
+	       int *root);
+
+/* ---- evaluating ---- */
+
+struct jtok;
+struct jslot;
+
+/* Per-evaluation scratch, reused across events so evaluation does not allocate. */
+struct scratch {
+	const struct event *ev;
+	uint32_t gen;             /* bumped per event: caches compare against it */
+	char *buf;                /* decoded and lower-cased copies of this event's values */
+	size_t cap, used;
+	bool ready;               /* buf sized for this event */
+	int data_state;           /* 0 not parsed yet, 1 parsed, -1 absent or unparsable */
+	struct jtok *tok;
+	size_t ntok, tokcap;
+	struct jslot *ht;
+	size_t htcap;
+	uint32_t lgen[EVF_COUNT]; /* lower-cased copies of event fields */
+	const char *lp[EVF_COUNT];
+	size_t ln[EVF_COUNT];
+	uint32_t tgen[EVF_COUNT]; /* text of numeric event fields */
+	char txt[EVF_COUNT][48];
+	size_t txtn[EVF_COUNT];
+	uint8_t *memo;            /* selection results: 0 unknown, 1 false, 2 true */
+	size_t memocap;
+	pcre2_match_data *md;
+	pcre2_match_context *mctx; /* bounds the work of one regex on one value */
+	struct {                  /* logsource conditions already decided for this event */
+		const struct sel *sel;
+		uint32_t gen;
+		bool res;
+	} lsc[64];
+	bool eid_done, eid_ok;    /* data EventID, for the prefilter */
+	int64_t eid;
+	/* keyword automaton results for this event (detector only) */
+	const struct kw_automaton *ac;
+	uint32_t acgen;
+	uint64_t *acbits;
+	size_t acwords;
+};
+
+int scratch_init(struct scratch *s);
+void scratch_release(struct scratch *s);
+void scratch_begin(struct scratch *s, const struct event *ev);
+
+bool variant_match(struct scratch *s, const struct variant *v);
+bool rule_match_s(struct scratch *s, const struct rule *r);
+/* A field's value; for FV_STR/FV_NUM/FV_BOOL its text. Arrays and objects give their JSON. */
+void field_get(struct scratch *s, const struct field_ref *f, struct fval *out);
+/* The event's data EventID as an integer, if any. */
+bool scratch_eventid(struct scratch *s, int64_t *out);
+
+/* Keyword automaton over every case-insensitive keyword literal of a rule set. */
+struct kw_automaton;
+int kw_build(struct rule **rules, size_t n, struct kw_automaton **out);
+void kw_free(struct kw_automaton *ac);
+void kw_reset_ids(struct rule *r);
+/* Find the keyword ids a rule cannot match without (after kw_build). */
+void kw_requirements(struct rule *r);
+/* Is any of the rule's required keyword ids set for this event? */
+bool kw_pass(struct scratch *s, const struct rule *r);
+
+void vmatch_free_all(struct rule *r);
+
+/* ---- correlation state (correlate.c) ---- */
+
+struct cstate;
+struct corr_engine;
+
+/* What a correlation is fed: a detection rule's match or a correlation's hit. */
+struct corr_input {
+	const struct rule *from;  /* the rule that matched / hit */
+	const struct event *ev;
+	int64_t ts;
+	const uint8_t *id;        /* event id */
+	/* When from is a correlation: its group values, by its group-by names. */
+	size_t nvals;
+	const char *const *vals;
+	const size_t *valn;
+	const char *const *names;
+};
+
+/* A correlation's hit, handed back to the detector. */
+struct corr_hit {
+	const char *key;          /* "source_ip=1.2.3.4,user=root" */
+	int64_t first_ts, last_ts, count;
+	size_t nids;
+	const uint8_t (*ids)[16];
+	size_t nvals;             /* group values, by the correlation's group-by names */
+	const char *const *vals;
+	const size_t *valn;
+	const char *const *names;
+};
+
+typedef void (*corr_fire_fn)(void *ctx, struct cstate *cs, const struct corr_hit *h);
+
+/* Growable output and bounded input buffers for the state file. */
+struct wbuf {
+	uint8_t *p;
+	size_t n, cap;
+	int err;
+};
+struct rbuf {
+	const uint8_t *p;
+	size_t n, pos;
+	int err;
+};
+void wb_put(struct wbuf *w, const void *p, size_t n);
+void wb_u32(struct wbuf *w, uint32_t v);
+void wb_u64(struct wbuf *w, uint64_t v);
+void wb_str(struct wbuf *w, const char *s, size_t n);
+uint32_t rb_u32(struct rbuf *r);
+uint64_t rb_u64(struct rbuf *r);
+const uint8_t *rb_get(struct rbuf *r, size_t n);
+const char *rb_str(struct rbuf *r, size_t *n);
+
+/* State of one correlation rule. refs are its resolved referenced rules (nrefs of them). */
+int cstate_new(const struct rule *r, const struct rule *const *refs, size_t max_groups,
+	       struct cstate **out, char *err, size_t errlen);
+void cstate_free(struct cstate *cs);
+/* An input from rule in->from (one of the refs): update the groups, report hits. */
+void cstate_feed(struct cstate *cs, struct scratch *s, const struct corr_input *in,
+		 corr_fire_fn fire, void *ctx);
+/* Drop groups with nothing left inside a window that may still grow (event time). */
+void cstate_expire(struct cstate *cs, int64_t watermark);
+size_t cstate_ngroups(const struct cstate *cs);
+uint64_t cstate_evicted(const struct cstate *cs);
+const struct rule *cstate_rule(const struct cstate *cs);
+bool cstate_refers(const struct cstate *cs, const struct rule *r);
+void cstate_save(const struct cstate *cs, struct wbuf *w);
+int cstate_load(struct cstate *cs, struct rbuf *r);
+
+/* ---- small helpers ---- */
+
+uint64_t sigma_hash(const void *p, size_t n);
+uint64_t sigma_hash_cont(uint64_t h, const void *p, size_t n);
+static inline char sigma_lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+bool sigma_ieq(const char *a, size_t an, const char *b, size_t bn);
+/* Parse a level name; returns severity 1..5 or 0. */
+int sigma_level_severity(const char *s);
+/* "5m", "30s", "1h", "2d" -> microseconds. */
+int sigma_timespan(const char *s, size_t n, int64_t *us);
+
+/* Rule set compilation of text into rules (sigma_parse.c). */
+int sigma_compile(const char *text, size_t n, const char *origin, struct rule ***rules,
+		  size_t *nrules, char *err, size_t errlen);
+
+/* detector.c extras for rules test: report hits of every rule, also those that do not
+ * generate alerts on their own. */
+void detector_report_all(struct detector *d, bool on);
+
+#endif
