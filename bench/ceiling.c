@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,28 +15,27 @@
 #include "gen.h"
 
 static const char schema[] =
-	"CREATE TABLE events("
-	" id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, event_id BLOB NOT NULL,"
-	" received_at INTEGER NOT NULL, host TEXT, os_type TEXT, event_type TEXT,"
-	" severity INTEGER, level TEXT, source_ip TEXT, user TEXT, app TEXT, message TEXT,"
-	" raw TEXT, request_id TEXT, user_agent TEXT, http_method TEXT, http_path TEXT,"
-	" http_status INTEGER, latency_ms REAL, error_type TEXT, data TEXT)";
+    "CREATE TABLE events("
+    " id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, event_id BLOB NOT NULL,"
+    " received_at INTEGER NOT NULL, host TEXT, os_type TEXT, event_type TEXT,"
+    " severity INTEGER, level TEXT, source_ip TEXT, user TEXT, app TEXT, message TEXT,"
+    " raw TEXT, request_id TEXT, user_agent TEXT, http_method TEXT, http_path TEXT,"
+    " http_status INTEGER, latency_ms REAL, error_type TEXT, data TEXT)";
 
 /* The naive design's indices (DESIGN §5 list, all on the one table). */
-static const char indices[] =
-	"CREATE INDEX ev_ts ON events(ts);"
-	"CREATE INDEX ev_type_ts ON events(event_type, ts);"
-	"CREATE INDEX ev_ip_ts ON events(source_ip, ts);"
-	"CREATE INDEX ev_app_ts ON events(app, ts);"
-	"CREATE INDEX ev_user_ts ON events(user, ts);"
-	"CREATE INDEX ev_req ON events(request_id);"
-	"CREATE UNIQUE INDEX ev_id ON events(event_id);";
+static const char indices[] = "CREATE INDEX ev_ts ON events(ts);"
+			      "CREATE INDEX ev_type_ts ON events(event_type, ts);"
+			      "CREATE INDEX ev_ip_ts ON events(source_ip, ts);"
+			      "CREATE INDEX ev_app_ts ON events(app, ts);"
+			      "CREATE INDEX ev_user_ts ON events(user, ts);"
+			      "CREATE INDEX ev_req ON events(request_id);"
+			      "CREATE UNIQUE INDEX ev_id ON events(event_id);";
 
 static const char insert_sql[] =
-	"INSERT INTO events(ts, event_id, received_at, host, os_type, event_type, severity, level,"
-	" source_ip, user, app, message, raw, request_id, user_agent, http_method, http_path,"
-	" http_status, latency_ms, error_type, data)"
-	" VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    "INSERT INTO events(ts, event_id, received_at, host, os_type, event_type, severity, level,"
+    " source_ip, user, app, message, raw, request_id, user_agent, http_method, http_path,"
+    " http_status, latency_ms, error_type, data)"
+    " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 static double mono(void)
 {
@@ -59,6 +59,14 @@ static int parse_count(const char *s, long long min, long long max, long long *o
 		return -1;
 	*out = v;
 	return 0;
+}
+
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 static void usage(void)
@@ -91,11 +99,17 @@ static long long db_bytes(const char *path)
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{"db", 1, 0, 'd'},      {"rows", 1, 0, 'r'},         {"batch", 1, 0, 'b'},
-		{"indices", 0, 0, 'i'}, {"report-every", 1, 0, 'R'}, {"seconds", 1, 0, 's'},
-		{"cache-mb", 1, 0, 'c'}, {"pool", 1, 0, 'p'},        {"seed", 1, 0, 'S'},
-		{"help", 0, 0, 'h'},    {0, 0, 0, 0}};
+	static const struct option lo[] = {{"db", 1, 0, 'd'},
+					   {"rows", 1, 0, 'r'},
+					   {"batch", 1, 0, 'b'},
+					   {"indices", 0, 0, 'i'},
+					   {"report-every", 1, 0, 'R'},
+					   {"seconds", 1, 0, 's'},
+					   {"cache-mb", 1, 0, 'c'},
+					   {"pool", 1, 0, 'p'},
+					   {"seed", 1, 0, 'S'},
+					   {"help", 0, 0, 'h'},
+					   {0, 0, 0, 0}};
 	long long rows = 1000000, batch = 1000, every = 0, cache_mb = 0, npool = 10000, seed = 1;
 	double seconds = 3600;
 	bool with_indices = false, temp = false;
@@ -115,7 +129,9 @@ int main(int argc, char **argv)
 				usage();
 			memcpy(path, optarg, strlen(optarg) + 1);
 			continue;
-		case 'i': with_indices = true; continue;
+		case 'i':
+			with_indices = true;
+			continue;
 		case 's': {
 			char *end;
 			seconds = strtod(optarg, &end);
@@ -123,13 +139,30 @@ int main(int argc, char **argv)
 				usage();
 			continue;
 		}
-		case 'r': dst = &rows; break;
-		case 'b': dst = &batch; hi = 10000000; break;
-		case 'R': dst = &every; break;
-		case 'c': dst = &cache_mb; hi = 1 << 20; break;
-		case 'p': dst = &npool; hi = 1000000; break;
-		case 'S': dst = &seed; lo_ = 0; break;
-		default: usage();
+		case 'r':
+			dst = &rows;
+			break;
+		case 'b':
+			dst = &batch;
+			hi = 10000000;
+			break;
+		case 'R':
+			dst = &every;
+			break;
+		case 'c':
+			dst = &cache_mb;
+			hi = 1 << 20;
+			break;
+		case 'p':
+			dst = &npool;
+			hi = 1000000;
+			break;
+		case 'S':
+			dst = &seed;
+			lo_ = 0;
+			break;
+		default:
+			usage();
 		}
 		if (parse_count(optarg, lo_, hi, dst) < 0)
 			usage();
@@ -188,7 +221,7 @@ int main(int argc, char **argv)
 		goto sqlerr;
 
 	/* the pool is ready: the clock starts here */
-	double t0 = mono(), t_rep = t0, now = t0;
+	double cpu0 = cpu_seconds(), t0 = mono(), t_rep = t0, now = t0;
 	long long done = 0, rep_done = 0;
 	while (done < rows && now - t0 < seconds) {
 		long long n = rows - done < batch ? rows - done : batch;
@@ -234,8 +267,8 @@ int main(int argc, char **argv)
 		done += n;
 		now = mono();
 		if (every && done - rep_done >= every) {
-			printf("{\"rows\":%lld,\"elapsed_s\":%.2f,\"interval_rows_per_s\":%.0f}\n", done,
-			       now - t0, (double)(done - rep_done) / (now - t_rep));
+			printf("{\"rows\":%lld,\"elapsed_s\":%.2f,\"interval_rows_per_s\":%.0f}\n",
+			       done, now - t0, (double)(done - rep_done) / (now - t_rep));
 			fflush(stdout);
 			rep_done = done;
 			t_rep = now;
@@ -245,10 +278,10 @@ int main(int argc, char **argv)
 	if (secs <= 0)
 		secs = 1e-9;
 	printf("{\"rows\":%lld,\"seconds\":%.3f,\"rows_per_s\":%.0f,\"indices\":%s,\"batch\":%lld,"
-	       "\"avg_event_bytes\":%.0f,\"db_bytes\":%lld,\"sqlite\":\"%s\"}\n",
+	       "\"avg_event_bytes\":%.0f,\"db_bytes\":%lld,\"cpu_s\":%.3f,\"sqlite\":\"%s\"}\n",
 	       done, secs, (double)done / secs, with_indices ? "true" : "false", batch,
-	       (double)pool_bytes / (double)npool,
-	       db_bytes(path), sqlite3_libversion());
+	       (double)pool_bytes / (double)npool, db_bytes(path), cpu_seconds() - cpu0,
+	       sqlite3_libversion());
 	rc = 0;
 	goto out;
 sqlerr:

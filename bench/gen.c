@@ -33,31 +33,31 @@ static const struct {
 	int count;
 	enum host_class cls;
 } host_spec[] = {
-	{"web-%02d", 8, HC_LINUX},       {"db-%02d", 4, HC_LINUX},
-	{"cache-%02d", 2, HC_LINUX},     {"mail-%02d", 1, HC_LINUX},
-	{"vpn-%02d", 1, HC_LINUX},       {"bastion-%02d", 2, HC_LINUX},
-	{"ci-runner-%02d", 3, HC_LINUX}, {"k8s-node-%02d", 6, HC_LINUX},
-	{"backup-%02d", 1, HC_LINUX},    {"nas-%02d", 1, HC_LINUX},
-	{"monitor-%02d", 1, HC_LINUX},   {"dc%02d", 2, HC_WINDOWS},
-	{"fs%02d", 1, HC_WINDOWS},       {"ws-finance-%02d", 3, HC_WINDOWS},
-	{"ws-dev-%02d", 3, HC_WINDOWS},  {"rds%02d", 1, HC_WINDOWS},
-	{"pihole-%02d", 2, HC_PIHOLE},   {"api-%02d", 6, HC_APP},
-	{"worker-%02d", 2, HC_APP},
+    {"web-%02d", 8, HC_LINUX},	     {"db-%02d", 4, HC_LINUX},
+    {"cache-%02d", 2, HC_LINUX},     {"mail-%02d", 1, HC_LINUX},
+    {"vpn-%02d", 1, HC_LINUX},	     {"bastion-%02d", 2, HC_LINUX},
+    {"ci-runner-%02d", 3, HC_LINUX}, {"k8s-node-%02d", 6, HC_LINUX},
+    {"backup-%02d", 1, HC_LINUX},    {"nas-%02d", 1, HC_LINUX},
+    {"monitor-%02d", 1, HC_LINUX},   {"dc%02d", 2, HC_WINDOWS},
+    {"fs%02d", 1, HC_WINDOWS},	     {"ws-finance-%02d", 3, HC_WINDOWS},
+    {"ws-dev-%02d", 3, HC_WINDOWS},  {"rds%02d", 1, HC_WINDOWS},
+    {"pihole-%02d", 2, HC_PIHOLE},   {"api-%02d", 6, HC_APP},
+    {"worker-%02d", 2, HC_APP},
 };
 
 /* Names attackers try first; they open the user pool. */
-static const char *const attack_users[] = {"root", "admin", "test", "oracle", "ubuntu",
-					   "user", "guest", "pi", "postgres", "ftpuser"};
+static const char *const attack_users[] = {"root", "admin", "test", "oracle",	"ubuntu",
+					   "user", "guest", "pi",   "postgres", "ftpuser"};
 #define N_ATTACK_USERS 10
 static const char *const first_names[] = {
-	"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy",
-	"mallory", "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter",
-	"amir", "bianca", "chen", "dmitri", "elena", "fatima", "gustav", "hana", "igor",
-	"jonas", "kenji", "lena", "marco", "nadia", "oscar", "priya", "quentin", "rosa",
-	"sanjay", "tomas", "ursula", "vera", "wei", "xavier", "yara", "zoe", "anders",
-	"beatriz", "claude", "dara"};
-static const char *const last_names[] = {"smith", "garcia", "mueller", "rossi", "tanaka",
-					 "kowalski", "dubois", "silva", "novak", "larsen"};
+    "alice",  "bob",	 "carol",  "dave",   "erin",   "frank",	 "grace",  "heidi",  "ivan",
+    "judy",   "mallory", "niaj",   "olivia", "peggy",  "rupert", "sybil",  "trent",  "victor",
+    "walter", "amir",	 "bianca", "chen",   "dmitri", "elena",	 "fatima", "gustav", "hana",
+    "igor",   "jonas",	 "kenji",  "lena",   "marco",  "nadia",	 "oscar",  "priya",  "quentin",
+    "rosa",   "sanjay",	 "tomas",  "ursula", "vera",   "wei",	 "xavier", "yara",   "zoe",
+    "anders", "beatriz", "claude", "dara"};
+static const char *const last_names[] = {"smith",    "garcia", "mueller", "rossi", "tanaka",
+					 "kowalski", "dubois", "silva",	  "novak", "larsen"};
 
 static struct {
 	bool ready;
@@ -254,37 +254,50 @@ static void syslog_time(int64_t us, char out[16])
 
 /* ---- templates ---- */
 
-static const char *const sudo_cmds[] = {
-	"/usr/bin/systemctl restart nginx", "/usr/bin/apt-get upgrade -y",
-	"/usr/bin/journalctl -u sshd --since today", "/bin/cat /etc/shadow",
-	"/usr/bin/docker ps -a", "/usr/sbin/iptables -L -n", "/usr/bin/vim /etc/hosts",
-	"/usr/bin/tail -f /var/log/syslog"};
-static const char *const procs[] = {"java", "postgres", "node", "python3", "chrome",
-				    "mysqld", "elasticsearch", "dotnet"};
+static const char *const sudo_cmds[] = {"/usr/bin/systemctl restart nginx",
+					"/usr/bin/apt-get upgrade -y",
+					"/usr/bin/journalctl -u sshd --since today",
+					"/bin/cat /etc/shadow",
+					"/usr/bin/docker ps -a",
+					"/usr/sbin/iptables -L -n",
+					"/usr/bin/vim /etc/hosts",
+					"/usr/bin/tail -f /var/log/syslog"};
+static const char *const procs[] = {"java",   "postgres", "node",	   "python3",
+				    "chrome", "mysqld",	  "elasticsearch", "dotnet"};
 static const char *const win_procs[] = {
-	"C:\\Windows\\System32\\cmd.exe", "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
-	"C:\\Windows\\System32\\svchost.exe", "C:\\Program Files\\Mozilla Firefox\\firefox.exe",
-	"C:\\Windows\\System32\\whoami.exe", "C:\\Windows\\System32\\net.exe"};
-static const char *const blocked[] = {
-	"ads.doubleclick.net", "googleads.g.doubleclick.net", "telemetry.microsoft.com",
-	"graph.facebook.com", "app-measurement.com", "ssl.google-analytics.com",
-	"pixel.adsafeprotected.com", "tracking.intl.miui.com", "sb.scorecardresearch.com",
-	"device-metrics-us.amazon.com"};
-static const char *const resolved[] = {
-	"github.com", "api.github.com", "deb.debian.org", "www.wikipedia.org",
-	"time.cloudflare.com", "fonts.gstatic.com", "slack.com", "zoom.us",
-	"update.googleapis.com", "registry.npmjs.org"};
-static const char *const apps[] = {"billing-api", "auth-service", "storefront",
-				   "admin-portal"};
-static const char *const paths[] = {
-	"/api/v1/orders/%u", "/api/v1/invoices?page=%u", "/api/v1/users/%u/profile",
-	"/api/v1/cart/items", "/api/v1/products/%u", "/health", "/api/v1/search?q=item%u",
-	"/api/v1/payments/%u/status"};
+    "C:\\Windows\\System32\\cmd.exe",
+    "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+    "C:\\Windows\\System32\\svchost.exe",
+    "C:\\Program Files\\Mozilla Firefox\\firefox.exe",
+    "C:\\Windows\\System32\\whoami.exe",
+    "C:\\Windows\\System32\\net.exe"};
+static const char *const blocked[] = {"ads.doubleclick.net",	   "googleads.g.doubleclick.net",
+				      "telemetry.microsoft.com",   "graph.facebook.com",
+				      "app-measurement.com",	   "ssl.google-analytics.com",
+				      "pixel.adsafeprotected.com", "tracking.intl.miui.com",
+				      "sb.scorecardresearch.com",  "device-metrics-us.amazon.com"};
+static const char *const resolved[] = {"github.com",
+				       "api.github.com",
+				       "deb.debian.org",
+				       "www.wikipedia.org",
+				       "time.cloudflare.com",
+				       "fonts.gstatic.com",
+				       "slack.com",
+				       "zoom.us",
+				       "update.googleapis.com",
+				       "registry.npmjs.org"};
+static const char *const apps[] = {"billing-api", "auth-service", "storefront", "admin-portal"};
+static const char *const paths[] = {"/api/v1/orders/%u",	"/api/v1/invoices?page=%u",
+				    "/api/v1/users/%u/profile", "/api/v1/cart/items",
+				    "/api/v1/products/%u",	"/health",
+				    "/api/v1/search?q=item%u",	"/api/v1/payments/%u/status"};
 static const char *const agents[] = {
-	"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
-	"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36",
-	"Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
-	"curl/8.5.0", "python-requests/2.32.3", "okhttp/4.12.0"};
+    "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
+    "curl/8.5.0",
+    "python-requests/2.32.3",
+    "okhttp/4.12.0"};
 
 struct tpl;
 typedef void render_fn(struct gen *g, const struct tpl *t, struct gen_event *ev);
@@ -310,7 +323,8 @@ static void sshd_fail(struct gen *g, const struct tpl *t, struct gen_event *ev)
 
 static void sshd_ok(struct gen *g, const struct tpl *t, struct gen_event *ev)
 {
-	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	char fp[44];
 	for (int i = 0; i < 43; i++)
 		fp[i] = b64[below(&g->rng, 64)];
@@ -319,11 +333,12 @@ static void sshd_ok(struct gen *g, const struct tpl *t, struct gen_event *ev)
 	snprintf(ev->source_ip, sizeof(ev->source_ip), "%s", any_ip(g));
 	if (below(&g->rng, 3) == 0)
 		snprintf(ev->message, sizeof(ev->message),
-			 "Accepted publickey for %s from %s port %u ssh2: ED25519 SHA256:%s", ev->user,
-			 ev->source_ip, 1024 + below(&g->rng, 64000), fp);
+			 "Accepted publickey for %s from %s port %u ssh2: ED25519 SHA256:%s",
+			 ev->user, ev->source_ip, 1024 + below(&g->rng, 64000), fp);
 	else
-		snprintf(ev->message, sizeof(ev->message), "Accepted password for %s from %s port %u ssh2",
-			 ev->user, ev->source_ip, 1024 + below(&g->rng, 64000));
+		snprintf(ev->message, sizeof(ev->message),
+			 "Accepted password for %s from %s port %u ssh2", ev->user, ev->source_ip,
+			 1024 + below(&g->rng, 64000));
 	(void)t;
 }
 
@@ -349,9 +364,10 @@ static void useradd(struct gen *g, const struct tpl *t, struct gen_event *ev)
 {
 	unsigned uid = 1001 + below(&g->rng, 3000);
 	ev->user = person(g);
-	snprintf(ev->message, sizeof(ev->message),
-		 "new user: name=%s, UID=%u, GID=%u, home=/home/%s, shell=/bin/bash, from=/dev/pts/%u",
-		 ev->user, uid, uid, ev->user, below(&g->rng, 8));
+	snprintf(
+	    ev->message, sizeof(ev->message),
+	    "new user: name=%s, UID=%u, GID=%u, home=/home/%s, shell=/bin/bash, from=/dev/pts/%u",
+	    ev->user, uid, uid, ev->user, below(&g->rng, 8));
 	(void)t;
 }
 
@@ -359,18 +375,21 @@ static void journal_vacuum(struct gen *g, const struct tpl *t, struct gen_event 
 {
 	ev->user = person(g);
 	snprintf(ev->message, sizeof(ev->message),
-		 "journal files " GEN_RARE_WORD " by %s: deleted %u archived journal files, freed %u.%uG",
+		 "journal files " GEN_RARE_WORD
+		 " by %s: deleted %u archived journal files, freed %u.%uG",
 		 ev->user, 2 + below(&g->rng, 40), below(&g->rng, 8), below(&g->rng, 10));
 	(void)t;
 }
 
 static void oom_kill(struct gen *g, const struct tpl *t, struct gen_event *ev)
 {
-	snprintf(ev->message, sizeof(ev->message),
-		 "Out of memory: Killed process %u (%s) total-vm:%ukB, anon-rss:%ukB, file-rss:0kB, "
-		 "shmem-rss:0kB, UID:%u pgtables:%ukB oom_score_adj:0",
-		 1000 + below(&g->rng, 60000), PICK(&g->rng, procs), 1000000 + below(&g->rng, 8000000),
-		 500000 + below(&g->rng, 4000000), 1000 + below(&g->rng, 100), 1000 + below(&g->rng, 9000));
+	snprintf(
+	    ev->message, sizeof(ev->message),
+	    "Out of memory: Killed process %u (%s) total-vm:%ukB, anon-rss:%ukB, file-rss:0kB, "
+	    "shmem-rss:0kB, UID:%u pgtables:%ukB oom_score_adj:0",
+	    1000 + below(&g->rng, 60000), PICK(&g->rng, procs), 1000000 + below(&g->rng, 8000000),
+	    500000 + below(&g->rng, 4000000), 1000 + below(&g->rng, 100),
+	    1000 + below(&g->rng, 9000));
 	(void)t;
 }
 
@@ -387,16 +406,16 @@ static void win_logon(struct gen *g, const struct tpl *t, struct gen_event *ev)
 	int id = strcmp(t->event_type, "LOGIN_FAIL") == 0 ? 4625 : 4624;
 	unsigned type = below(&g->rng, 3) ? 3 : 10;
 	char xml[256];
-	ev->user = id == 4625 && below(&g->rng, 2) ? pool.user[below(&g->rng, N_ATTACK_USERS)]
-						   : person(g);
+	ev->user =
+	    id == 4625 && below(&g->rng, 2) ? pool.user[below(&g->rng, N_ATTACK_USERS)] : person(g);
 	snprintf(ev->source_ip, sizeof(ev->source_ip), "%s",
 		 below(&g->rng, 2) ? lan_ip(g) : any_ip(g));
 	snprintf(ev->message, sizeof(ev->message), "%s: %s from %s (logon type %u)",
-		 id == 4625 ? "An account failed to log on" : "An account was successfully logged on",
+		 id == 4625 ? "An account failed to log on"
+			    : "An account was successfully logged on",
 		 ev->user, ev->source_ip, type);
-	snprintf(ev->data, sizeof(ev->data),
-		 "{\"EventID\":%d,\"LogonType\":%u,\"Status\":\"%s\"}", id, type,
-		 id == 4625 ? "0xc000006d" : "0x0");
+	snprintf(ev->data, sizeof(ev->data), "{\"EventID\":%d,\"LogonType\":%u,\"Status\":\"%s\"}",
+		 id, type, id == 4625 ? "0xc000006d" : "0x0");
 	snprintf(xml, sizeof(xml),
 		 "<Data Name='TargetUserName'>%s</Data><Data Name='LogonType'>%u</Data>"
 		 "<Data Name='IpAddress'>%s</Data>",
@@ -482,18 +501,18 @@ static void app_common(struct gen *g, struct gen_event *ev, const char *method, 
 
 static void app_http(struct gen *g, const struct tpl *t, struct gen_event *ev)
 {
-	static const int status[] = {200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200,
-				     201, 204, 304, 304, 400, 401, 404, 404, 500};
-	static const char *const method[] = {"GET", "GET", "GET", "GET", "GET", "GET", "GET",
-					     "POST", "POST", "PUT", "DELETE"};
+	static const int status[] = {200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200,
+				     200, 201, 204, 304, 304, 400, 401, 404, 404, 500};
+	static const char *const method[] = {"GET", "GET",  "GET",  "GET", "GET",   "GET",
+					     "GET", "POST", "POST", "PUT", "DELETE"};
 	int st = PICK(&g->rng, status);
 	app_common(g, ev, PICK(&g->rng, method), st);
 	if (below(&g->rng, 3) == 0)
 		ev->user_agent = PICK(&g->rng, agents);
 	ev->severity = st >= 500 ? 3 : st >= 400 ? 2 : 1;
 	ev->level = st >= 500 ? "ERROR" : st >= 400 ? "WARNING" : "INFO";
-	snprintf(ev->message, sizeof(ev->message), "%s %s %d %.1fms", ev->http_method, ev->http_path,
-		 st, ev->latency_ms);
+	snprintf(ev->message, sizeof(ev->message), "%s %s %d %.1fms", ev->http_method,
+		 ev->http_path, st, ev->latency_ms);
 	(void)t;
 }
 
@@ -517,7 +536,8 @@ static void app_denied(struct gen *g, const struct tpl *t, struct gen_event *ev)
 	app_common(g, ev, "DELETE", 403);
 	ev->error_type = "permission_denied";
 	snprintf(ev->message, sizeof(ev->message),
-		 "permission denied: %s lacks role admin for DELETE /api/v1/users/%u", ev->user, id);
+		 "permission denied: %s lacks role admin for DELETE /api/v1/users/%u", ev->user,
+		 id);
 	(void)t;
 }
 
@@ -550,24 +570,24 @@ static void app_export(struct gen *g, const struct tpl *t, struct gen_event *ev)
  * one-in-ten-thousand event. Only applications send a level; local events carry no
  * source_ip and Pi-hole no user, as their agents would send them. */
 static const struct tpl tpls[] = {
-	{1800, HC_LINUX, "LINUX", "LOGIN_FAIL", "sshd", NULL, 3, sshd_fail},
-	{700, HC_LINUX, "LINUX", "LOGIN_SUCCESS", "sshd", NULL, 1, sshd_ok},
-	{500, HC_LINUX, "LINUX", "SESSION_OPEN", "sshd", NULL, 1, pam_session},
-	{300, HC_LINUX, "LINUX", "SUDO_ESCALATION", "sudo", NULL, 3, sudo_run},
-	{20, HC_LINUX, "LINUX", "ACCOUNT_CREATE", "useradd", NULL, 4, useradd},
-	{1, HC_LINUX, "LINUX", "LOG_TAMPERING", "systemd-journald", NULL, 5, journal_vacuum},
-	{30, HC_LINUX, "LINUX", "CRITICAL_ERROR", "kernel", NULL, 5, oom_kill},
-	{300, HC_WINDOWS, "WINDOWS", "LOGIN_FAIL", WIN_AUDIT, NULL, 3, win_logon},
-	{350, HC_WINDOWS, "WINDOWS", "LOGIN_SUCCESS", WIN_AUDIT, NULL, 1, win_logon},
-	{240, HC_WINDOWS, "WINDOWS", "PROCESS_CREATE", WIN_AUDIT, NULL, 1, win_process},
-	{10, HC_WINDOWS, "WINDOWS", "ACCOUNT_CREATE", WIN_AUDIT, NULL, 4, win_account},
-	{1500, HC_PIHOLE, "PIHOLE", "DNS_BLOCK", "pihole-FTL", NULL, 1, dns},
-	{2000, HC_PIHOLE, "PIHOLE", "DNS_QUERY", "pihole-FTL", NULL, 1, dns},
-	{1729, HC_APP, "APP", "http_request", NULL, NULL, 1, app_http},
-	{250, HC_APP, "APP", "auth_oauth_google_login_failed", NULL, "WARNING", 3, app_oauth},
-	{200, HC_APP, "APP", "permission_denied", NULL, "WARNING", 3, app_denied},
-	{40, HC_APP, "APP", "unhandled_exception", NULL, "ERROR", 4, app_exception},
-	{30, HC_APP, "APP", "audit_transactions_exported", NULL, "INFO", 2, app_export},
+    {1800, HC_LINUX, "LINUX", "LOGIN_FAIL", "sshd", NULL, 3, sshd_fail},
+    {700, HC_LINUX, "LINUX", "LOGIN_SUCCESS", "sshd", NULL, 1, sshd_ok},
+    {500, HC_LINUX, "LINUX", "SESSION_OPEN", "sshd", NULL, 1, pam_session},
+    {300, HC_LINUX, "LINUX", "SUDO_ESCALATION", "sudo", NULL, 3, sudo_run},
+    {20, HC_LINUX, "LINUX", "ACCOUNT_CREATE", "useradd", NULL, 4, useradd},
+    {1, HC_LINUX, "LINUX", "LOG_TAMPERING", "systemd-journald", NULL, 5, journal_vacuum},
+    {30, HC_LINUX, "LINUX", "CRITICAL_ERROR", "kernel", NULL, 5, oom_kill},
+    {300, HC_WINDOWS, "WINDOWS", "LOGIN_FAIL", WIN_AUDIT, NULL, 3, win_logon},
+    {350, HC_WINDOWS, "WINDOWS", "LOGIN_SUCCESS", WIN_AUDIT, NULL, 1, win_logon},
+    {240, HC_WINDOWS, "WINDOWS", "PROCESS_CREATE", WIN_AUDIT, NULL, 1, win_process},
+    {10, HC_WINDOWS, "WINDOWS", "ACCOUNT_CREATE", WIN_AUDIT, NULL, 4, win_account},
+    {1500, HC_PIHOLE, "PIHOLE", "DNS_BLOCK", "pihole-FTL", NULL, 1, dns},
+    {2000, HC_PIHOLE, "PIHOLE", "DNS_QUERY", "pihole-FTL", NULL, 1, dns},
+    {1729, HC_APP, "APP", "http_request", NULL, NULL, 1, app_http},
+    {250, HC_APP, "APP", "auth_oauth_google_login_failed", NULL, "WARNING", 3, app_oauth},
+    {200, HC_APP, "APP", "permission_denied", NULL, "WARNING", 3, app_denied},
+    {40, HC_APP, "APP", "unhandled_exception", NULL, "ERROR", 4, app_exception},
+    {30, HC_APP, "APP", "audit_transactions_exported", NULL, "INFO", 2, app_export},
 };
 #define N_TPLS (sizeof(tpls) / sizeof(tpls[0]))
 
@@ -604,7 +624,8 @@ static void render_raw(struct gen *g, struct gen_event *ev)
 		snprintf(ev->raw, sizeof(ev->raw),
 			 "{\"time\":\"%s\",\"level\":\"%s\",\"event\":\"%s\",\"request_id\":\"%s\","
 			 "\"status\":%d,\"ms\":%.1f}",
-			 ts, ev->level, ev->event_type, ev->request_id, ev->http_status, ev->latency_ms);
+			 ts, ev->level, ev->event_type, ev->request_id, ev->http_status,
+			 ev->latency_ms);
 		return;
 	}
 	syslog_time(ev->ts, when);
@@ -692,8 +713,7 @@ static void field_num(struct jw *w, const char *name, const char *fmt, double v)
 	put(w, num, (size_t)n);
 }
 
-size_t gen_json(const struct gen_event *ev, char *buf, size_t cap, size_t *id_off,
-		size_t *ts_off)
+size_t gen_json(const struct gen_event *ev, char *buf, size_t cap, size_t *id_off, size_t *ts_off)
 {
 	struct jw w = {buf, 0, cap, false};
 	struct gen_tscache c = {0};

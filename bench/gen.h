@@ -12,7 +12,7 @@
 #define GEN_HOSTS 50
 #define GEN_USERS 500
 #define GEN_IPS_PUBLIC 9500 /* public IPv4: the attackers and remote users */
-#define GEN_IPS_LAN 300     /* 192.168/16 and 10/8: Pi-hole clients, internal hosts */
+#define GEN_IPS_LAN 300	    /* 192.168/16 and 10/8: Pi-hole clients, internal hosts */
 #define GEN_IPS_V6 200
 #define GEN_IPS (GEN_IPS_PUBLIC + GEN_IPS_LAN + GEN_IPS_V6)
 
@@ -25,7 +25,7 @@
 #define GEN_RARE_WORD "vacuumed"
 
 struct gen {
-	uint64_t rng;     /* content stream, from --seed */
+	uint64_t rng;	  /* content stream, from --seed */
 	uint64_t id_salt; /* per process, from getrandom: ids differ between runs */
 	uint64_t id_tail; /* per process: the 58 id bits not taken by the counter */
 };
@@ -71,8 +71,7 @@ int64_t gen_now_us(void);
 /* Render ev as one JSON object into buf. On success returns the length and sets the
  * offsets of the 36 id characters and the 27 timestamp characters; returns 0 when buf
  * is too small. */
-size_t gen_json(const struct gen_event *ev, char *buf, size_t cap, size_t *id_off,
-		size_t *ts_off);
+size_t gen_json(const struct gen_event *ev, char *buf, size_t cap, size_t *id_off, size_t *ts_off);
 
 /* Pool address i (0..GEN_IPS-1) as text; 0..GEN_IPS_PUBLIC-1 are public IPv4. */
 const char *gen_pool_ip(size_t i);

@@ -12,21 +12,22 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "gen.h"
 
-#define HDR_ROOM 1024              /* request headers are written just before the body */
-#define RESP_MAX (64u << 20)        /* a response larger than this is an error */
+#define HDR_ROOM 1024	     /* request headers are written just before the body */
+#define RESP_MAX (64u << 20) /* a response larger than this is an error */
 #define RETRY_503_NS (10 * 1000000LL)
 #define MAX_CONNS 1024
-#define MAX_LOGGED 5                /* error responses echoed to stderr */
+#define MAX_LOGGED 5 /* error responses echoed to stderr */
 
 struct opts {
 	int port;
-	char prefix[256];   /* path prefix from --url (SIEM_ROOT_PATH) */
+	char prefix[256]; /* path prefix from --url (SIEM_ROOT_PATH) */
 	const char *key, *token, *query;
 	int conns, batch, warmup;
 	long long events, requests, pool, progress;
@@ -41,12 +42,12 @@ struct conn {
 	int fd;
 	enum cstate state;
 	bool rd_ready, wr_ready, reconnect;
-	bool resend;         /* sleeping on a 503: the request is kept and sent again */
-	char *req;           /* HDR_ROOM + body */
+	bool resend; /* sleeping on a 503: the request is kept and sent again */
+	char *req;   /* HDR_ROOM + body */
 	size_t req_cap, req_off, req_len, sent;
 	char *resp;
 	size_t resp_len, resp_cap;
-	int n_events;        /* events in the request in flight */
+	int n_events;			    /* events in the request in flight */
 	int64_t t_start, deadline, wake_at; /* monotonic ns */
 	struct gen_tscache tsc;
 };
@@ -94,7 +95,7 @@ static double h_quantile(uint64_t total, double q)
 
 static struct opts o;
 static struct gen gen;
-static char *pool_text;                          /* rendered events, back to back */
+static char *pool_text; /* rendered events, back to back */
 static size_t *pool_off, *pool_len, *pool_id, *pool_ts, pool_n, pool_max_len, pool_next;
 static uint64_t next_id = 1;
 static long long issued_events, issued_requests, in_flight;
@@ -104,6 +105,7 @@ static long long progress_mark;
 static int64_t t0, t_last, t_progress;
 static long long progress_events;
 static int n_logged;
+static double cpu0; /* client CPU seconds when the clock started */
 static int ep;
 
 static int64_t mono_ns(void)
@@ -267,10 +269,11 @@ static void request_build(struct conn *c)
 	int h;
 
 	if (o.query) {
-		h = snprintf(hdr, sizeof(hdr),
-			     "GET %s%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: Bearer %s\r\n"
-			     "Accept: application/json\r\n\r\n",
-			     o.prefix, o.query, o.port, o.token);
+		h = snprintf(
+		    hdr, sizeof(hdr),
+		    "GET %s%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: Bearer %s\r\n"
+		    "Accept: application/json\r\n\r\n",
+		    o.prefix, o.query, o.port, o.token);
 		c->n_events = 0;
 	} else {
 		long long left = o.events ? o.events - issued_events : o.batch;
@@ -303,7 +306,8 @@ static void conn_close(struct conn *c)
 
 static int conn_open(struct conn *c)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o.port),
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)o.port),
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
 				 .data.ptr = c};
@@ -376,9 +380,10 @@ static long long num_at(const char *p, const char *end)
 	return v;
 }
 
-/* Walk a chunked body: 1 when complete (*n = decoded length, compacted in place), 0 when
- * more is needed, -1 when malformed. */
-static int dechunk(char *p, size_t avail, size_t *n)
+/* Walk a chunked body: 1 when complete (*n = decoded length), 0 when more is needed, -1
+ * when malformed. With compact, the decoded body is moved to the front of p; only call
+ * it so once the body is known complete, as the move destroys the framing. */
+static int dechunk(char *p, size_t avail, size_t *n, bool compact)
 {
 	size_t r = 0, w = 0;
 	for (;;) {
@@ -394,23 +399,23 @@ static int dechunk(char *p, size_t avail, size_t *n)
 		r = (size_t)(eol - p) + 2;
 		if (sz == 0) {
 			/* trailers end with an empty line */
-			if (avail - r >= 2 && p[r] == '\r' && p[r + 1] == '\n') {
-				*n = w;
-				return 1;
-			}
-			return memmem(p + r, avail - r, "\r\n\r\n", 4) ? (*n = w, 1) : 0;
+			bool done = (avail - r >= 2 && p[r] == '\r' && p[r + 1] == '\n') ||
+				    memmem(p + r, avail - r, "\r\n\r\n", 4);
+			*n = w;
+			return done ? 1 : 0;
 		}
 		if (avail - r < sz + 2)
 			return 0;
-		memmove(p + w, p + r, sz);
+		if (compact)
+			memmove(p + w, p + r, sz);
 		w += sz;
 		r += sz + 2;
 	}
 }
 
 /* Is the response in c->resp complete? 1 yes (status and body set), 0 need more, -1 bad. */
-static int response_parse(struct conn *c, bool eof, int *status, const char **body,
-			  size_t *blen, bool *close_after)
+static int response_parse(struct conn *c, bool eof, int *status, const char **body, size_t *blen,
+			  bool *close_after)
 {
 	char *hend = memmem(c->resp, c->resp_len, "\r\n\r\n", 4);
 	const char *v;
@@ -426,9 +431,11 @@ static int response_parse(struct conn *c, bool eof, int *status, const char **bo
 	*close_after = (v && vl >= 5 && strncasecmp(v, "close", 5) == 0) ||
 		       memcmp(c->resp, "HTTP/1.0", 8) == 0;
 	*body = c->resp + hlen;
-	if ((v = find_hdr(c->resp, hlen, "transfer-encoding", &vl)) && memmem(v, vl, "chunked", 7)) {
-		/* the hdr scan above is done; decoding may move bytes in place */
-		int r = dechunk(c->resp + hlen, c->resp_len - hlen, blen);
+	if ((v = find_hdr(c->resp, hlen, "transfer-encoding", &vl)) &&
+	    memmem(v, vl, "chunked", 7)) {
+		int r = dechunk(c->resp + hlen, c->resp_len - hlen, blen, false);
+		if (r == 1)
+			dechunk(c->resp + hlen, c->resp_len - hlen, blen, true);
 		return r;
 	}
 	if ((v = find_hdr(c->resp, hlen, "content-length", &vl))) {
@@ -630,7 +637,8 @@ static void drive(struct conn *c)
 			c->resp_len += (size_t)n;
 			r = response_parse(c, eof, &status, &body, &blen, &close_after);
 			if (r < 0) {
-				request_fail(c, eof ? "connection closed by the hub" : "bad response");
+				request_fail(c,
+					     eof ? "connection closed by the hub" : "bad response");
 				break;
 			}
 			if (r == 0) {
@@ -690,6 +698,14 @@ static void usage(void)
 	exit(2);
 }
 
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 static void print_results(void)
 {
 	double secs = (double)((t_last > t0 ? t_last : mono_ns()) - t0) / 1e9;
@@ -701,10 +717,11 @@ static void print_results(void)
 		secs = 1e-9;
 	printf("{\"requests\":%lld,\"events\":%lld,\"seconds\":%.3f,\"events_per_s\":%.0f,"
 	       "\"requests_per_s\":%.0f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"errors\":%lld,"
-	       "\"retries_503\":%lld,\"max_ms\":%.3f,\"duplicates\":%lld,\"conns\":%d,",
-	       n_ok_requests, n_events, secs, (double)n_events / secs,
-	       (double)n_ok_requests / secs, h_quantile(total, 0.50), h_quantile(total, 0.99),
-	       n_errors, n_503, (double)max_us / 1000.0, n_dups, o.conns);
+	       "\"retries_503\":%lld,\"max_ms\":%.3f,\"duplicates\":%lld,\"conns\":%d,"
+	       "\"client_cpu_s\":%.3f,",
+	       n_ok_requests, n_events, secs, (double)n_events / secs, (double)n_ok_requests / secs,
+	       h_quantile(total, 0.50), h_quantile(total, 0.99), n_errors, n_503,
+	       (double)max_us / 1000.0, n_dups, o.conns, cpu_seconds() - cpu0);
 	if (o.query)
 		printf("\"mode\":\"query\",\"avg_bytes\":%.0f,\"avg_rows\":%.1f}\n",
 		       n_ok_requests ? (double)resp_bytes / (double)n_ok_requests : 0.0,
@@ -712,8 +729,9 @@ static void print_results(void)
 	else
 		printf("\"mode\":\"ingest\",\"batch\":%d,\"ndjson\":%s,\"avg_event_bytes\":%.0f}\n",
 		       o.batch, o.ndjson ? "true" : "false",
-		       pool_n ? (double)(pool_off[pool_n - 1] + pool_len[pool_n - 1]) / (double)pool_n
-			      : 0.0);
+		       pool_n
+			   ? (double)(pool_off[pool_n - 1] + pool_len[pool_n - 1]) / (double)pool_n
+			   : 0.0);
 	fflush(stdout);
 }
 
@@ -736,14 +754,25 @@ static void sample(long long n)
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{"url", 1, 0, 'u'},     {"key", 1, 0, 'k'},      {"token", 1, 0, 't'},
-		{"conns", 1, 0, 'c'},   {"batch", 1, 0, 'b'},    {"events", 1, 0, 'e'},
-		{"seconds", 1, 0, 's'}, {"ndjson", 0, 0, 'n'},   {"seed", 1, 0, 'S'},
-		{"query", 1, 0, 'q'},   {"requests", 1, 0, 'r'}, {"pool", 1, 0, 'p'},
-		{"progress", 1, 0, 'P'}, {"timeout", 1, 0, 'T'}, {"warmup", 1, 0, 'w'},
-		{"sample", 1, 0, 'x'},  {"pool-ip", 1, 0, 'i'},  {"help", 0, 0, 'h'},
-		{0, 0, 0, 0}};
+	static const struct option lo[] = {{"url", 1, 0, 'u'},
+					   {"key", 1, 0, 'k'},
+					   {"token", 1, 0, 't'},
+					   {"conns", 1, 0, 'c'},
+					   {"batch", 1, 0, 'b'},
+					   {"events", 1, 0, 'e'},
+					   {"seconds", 1, 0, 's'},
+					   {"ndjson", 0, 0, 'n'},
+					   {"seed", 1, 0, 'S'},
+					   {"query", 1, 0, 'q'},
+					   {"requests", 1, 0, 'r'},
+					   {"pool", 1, 0, 'p'},
+					   {"progress", 1, 0, 'P'},
+					   {"timeout", 1, 0, 'T'},
+					   {"warmup", 1, 0, 'w'},
+					   {"sample", 1, 0, 'x'},
+					   {"pool-ip", 1, 0, 'i'},
+					   {"help", 0, 0, 'h'},
+					   {0, 0, 0, 0}};
 	long long v, sample_n = 0, pool_ip = -1;
 	bool have_url = false;
 	int opt;
@@ -762,10 +791,18 @@ int main(int argc, char **argv)
 				die("--url must be http://127.0.0.1:PORT[/prefix] (loopback only)");
 			have_url = true;
 			break;
-		case 'k': o.key = optarg; break;
-		case 't': o.token = optarg; break;
-		case 'q': o.query = optarg; break;
-		case 'n': o.ndjson = true; break;
+		case 'k':
+			o.key = optarg;
+			break;
+		case 't':
+			o.token = optarg;
+			break;
+		case 'q':
+			o.query = optarg;
+			break;
+		case 'n':
+			o.ndjson = true;
+			break;
 		case 'c':
 			if (parse_count(optarg, 1, MAX_CONNS, &v) < 0)
 				die("bad --conns");
@@ -871,6 +908,7 @@ int main(int argc, char **argv)
 		}
 	}
 	/* pool ids and bodies are ready: the clock starts here */
+	cpu0 = cpu_seconds();
 	t0 = t_progress = mono_ns();
 	progress_mark = o.progress;
 	for (int i = 0; i < o.conns; i++)

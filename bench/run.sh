@@ -8,9 +8,10 @@ usage() {
 	cat >&2 <<'EOF'
 usage: bench/run.sh [--quick] [--curve]
   --quick   (a), (b), (e), (f) at small scale, under a minute
-  --curve   also run the naive-design curve: ceiling --indices, 20M rows (takes long)
+  --curve   also run the naive-design curve: ceiling --indices, 20M rows (up to 30 min)
 env: MINISIEM_BIN (hub binary; default build/rel/minisiem, built here), BENCH_REPEAT (3),
-     BENCH_TMPDIR (where the stores go; default $TMPDIR or /tmp), CC (cc)
+     BENCH_TMPDIR (where the stores go; default $TMPDIR or /tmp), CC (cc),
+     BENCH_WAIT_QUIET (seconds to wait for a load average under 0.5 before starting)
 EOF
 	exit 2
 }
@@ -41,8 +42,8 @@ fail() {
 }
 # jget JSON FIELD — a number from one of our JSON lines
 jget() { sed -n "s/.*\"$2\":\\([-0-9.]*\\).*/\\1/p" <<<"$1"; }
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-minmax() { printf '%s\n' "$@" | sort -g | awk 'NR==1{lo=$1} {hi=$1} END {print lo "–" hi}'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+minmax() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {print lo "–" hi}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
 ge() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a >= b)}'; }
 le() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a <= b)}'; }
@@ -70,11 +71,14 @@ HUB_PID=
 stop_hub() {
 	[ -n "$HUB_PID" ] || return 0
 	kill -TERM "$HUB_PID" 2>/dev/null || true
-	for _ in $(seq 200); do # up to 20 s for a clean shutdown, then force
+	for _ in $(seq 300); do # up to 30 s for a clean shutdown, then force
 		kill -0 "$HUB_PID" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -0 "$HUB_PID" 2>/dev/null && { say "hub did not stop on SIGTERM; killing it"; kill -KILL "$HUB_PID"; }
+	if kill -0 "$HUB_PID" 2>/dev/null; then
+		say "the hub did not stop on SIGTERM in 30 s; killing it"
+		kill -KILL "$HUB_PID"
+	fi
 	wait "$HUB_PID" 2>/dev/null || true
 	HUB_PID=
 }
@@ -85,13 +89,67 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# ---- what else runs on the machine ----
+# Other processes on a 2-core machine change every number, so each measurement records the
+# share of all CPUs that neither the hub nor the bench tool used (and the hypervisor's steal).
+TCK=$(getconf CLK_TCK) NCPU=$(nproc)
+if [ -n "${BENCH_WAIT_QUIET:-}" ]; then # up to that many seconds for a load average under 0.5
+	say "waiting up to ${BENCH_WAIT_QUIET} s for a quiet machine"
+	for _ in $(seq $((BENCH_WAIT_QUIET / 5))); do
+		ge "$(cut -d' ' -f1 /proc/loadavg)" 0.5 || break
+		sleep 5
+	done
+fi
 LOAD0=$(cut -d' ' -f1 /proc/loadavg)
-ge "$LOAD0" 0.5 && say "warning: load average $LOAD0 before the start: other work on this machine skews the numbers"
+ge "$LOAD0" 0.5 && say "warning: load average $LOAD0 at the start: other work on this machine skews the numbers"
+snap() { # wall busy steal hub — clock seconds and jiffies
+	local hub=0
+	[ -n "$HUB_PID" ] && hub=$(awk '{print $14 + $15}' "/proc/$HUB_PID/stat" 2>/dev/null || echo 0)
+	awk -v hub="$hub" -v now="$(date +%s.%N)" '/^cpu / {print now, $2 + $3 + $4 + $7 + $8, $9, hub}' /proc/stat
+}
+noise() { # SNAP0 SNAP1 OWN_CPU_S → other% steal% hub_cores
+	awk -v a="$1" -v b="$2" -v own="${3:-0}" -v tck="$TCK" -v n="$NCPU" 'BEGIN {
+		split(a, x, " "); split(b, y, " "); wall = y[1] - x[1]; cap = wall * tck * n
+		other = (y[2] - x[2]) - (y[4] - x[4]) - own * tck; if (other < 0) other = 0
+		printf "%.0f %.0f %.2f\n", 100 * other / cap, 100 * (y[3] - x[3]) / cap, (y[4] - x[4]) / tck / wall }'
+}
+MAX_OTHER=0 MAX_STEAL=0
+TOKEN=
+mask() { if [ -n "$TOKEN" ]; then printf '%s' "${1//$TOKEN/\$TOKEN}"; else printf '%s' "$1"; fi; }
+
+JSONL=$OUT/results.jsonl
+: >"$JSONL"
+STORED=0
+# measure LABEL CPU_FIELD CMD... — run one benchmark command: LAST is its JSON line, OTHER
+# and STEAL the % of the machine used meanwhile by other processes and the hypervisor,
+# HUBC the hub's busy cores.
+measure() {
+	local label=$1 field=$2 s0 s1 cmd
+	shift 2
+	cmd=$(mask "$*")
+	sync
+	say "$label: $cmd"
+	s0=$(snap)
+	LAST=$("$@") || say "$label: errors reported (above)"
+	s1=$(snap)
+	[ -n "$LAST" ] || fail "$label: no result from $cmd"
+	read -r OTHER STEAL HUBC <<<"$(noise "$s0" "$s1" "$(jget "$LAST" "$field")")"
+	[ "$OTHER" -gt "$MAX_OTHER" ] && MAX_OTHER=$OTHER
+	[ "$STEAL" -gt "$MAX_STEAL" ] && MAX_STEAL=$STEAL
+	printf '{"bench":"%s","cmd":"%s","other_cpu_pct":%s,"steal_pct":%s,"hub_cores":%s,"result":%s}\n' \
+		"$label" "$cmd" "$OTHER" "$STEAL" "$HUBC" "$LAST" >>"$JSONL"
+	[ -z "$HUB_PID" ] || kill -0 "$HUB_PID" 2>/dev/null || { tail -20 "$TMP/hub.err" >&2; fail "the hub died"; }
+}
+load() { # like measure, for loadgen ingest runs; counts what is stored
+	measure "$1" client_cpu_s "${@:2}"
+	STORED=$((STORED + $(jget "$LAST" events)))
+}
 
 # ---- start the hub ----
 PW=benchpass-4e1f
-ENV=(SIEM_API_KEYS="bench:$KEY" SIEM_JWT_SECRET=benchsecret-0123456789abcdef0123456789abcdef) # >= 32 bytes
-if HASH=$(printf '%s\n' "$PW" | timeout 30 "$HUB" hash-password 2>/dev/null | grep '^\$' | tail -1) && [ -n "$HASH" ]; then
+ENV=(SIEM_API_KEYS="bench:$KEY" SIEM_JWT_SECRET=benchsecret-0123456789abcdef0123456789abcdef)
+if HASH=$(printf '%s\n' "$PW" | timeout 30 "$HUB" hash-password 2>/dev/null | grep '^\$' | tail -1) &&
+	[ -n "$HASH" ]; then
 	ENV+=(SIEM_ADMIN_PASSWORD_HASH="$HASH")
 else
 	PW= # take the first-run password the hub prints
@@ -109,9 +167,8 @@ for _ in $(seq 600); do # the listening line, or 60 s
 	sleep 0.1
 done
 [ -n "$PORT" ] || { tail "$TMP/hub.out" "$TMP/hub.err" >&2; fail "no 'listening on' line from the hub in 60 s"; }
-if [ -z "$PW" ]; then
-	PW=$(sed -n 's/.*minisiem: first run: admin password: \([^ ]*\).*/\1/p' "$TMP/hub.out" "$TMP/hub.err" | head -1)
-fi
+[ -n "$PW" ] || PW=$(sed -n 's/.*minisiem: first run: admin password: \([^ ]*\).*/\1/p' \
+	"$TMP/hub.out" "$TMP/hub.err" | head -1)
 URL=http://127.0.0.1:$PORT
 say "hub pid $HUB_PID at $URL"
 
@@ -120,25 +177,10 @@ mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 # Forget the peak so far (Linux clear_refs 5), so VmHWM is the peak of what follows.
 HWM_RESET=yes
 reset_hwm() { echo 5 >"/proc/$HUB_PID/clear_refs" 2>/dev/null || HWM_RESET=no; }
-check_hub() { kill -0 "$HUB_PID" 2>/dev/null || { tail -20 "$TMP/hub.err" >&2; fail "the hub died"; }; }
 
-ROWS=()     # label|result|target|verdict|command
-JSONL=$OUT/results.jsonl
-: >"$JSONL"
+ROWS=() # label|result|target|verdict|command
 row() { ROWS+=("$1|$2|$3|$4|$5"); }
-STORED=0
-# run_load LABEL CMD... — run a loadgen command, keep its JSON line in $LAST
-run_load() {
-	local label=$1
-	shift
-	sync
-	say "$label: $*"
-	LAST=$("$@") || say "$label: loadgen reported errors: $LAST"
-	[ -n "$LAST" ] || fail "$label: loadgen printed no result"
-	printf '{"bench":"%s","cmd":"%s","result":%s}\n' "$label" "$*" "$LAST" >>"$JSONL"
-	STORED=$((STORED + $(jget "$LAST" events)))
-	check_hub
-}
+cpu_note() { echo "hub $HUBC cores, others ${OTHER}% CPU"; }
 
 # ---- (e) idle ----
 curl -fsS "$URL/health" >/dev/null || say "warning: GET /health failed"
@@ -149,41 +191,42 @@ row "(e) RSS idle" "$(mb "$IDLE_RSS") MB (peak since start $(mb "$IDLE_HWM") MB)
 # ---- (a) batched ingest and (f) the ceiling, interleaved so both see the same disk ----
 A_CMD=("$LOADGEN" --url "$URL" --key "$KEY" --conns 4 --batch 1000 --events "$A_EVENTS" --seconds 300)
 F_CMD=("$CEILING" --rows "$F_ROWS" --batch 1000)
-A_RATES=() F_RATES=() A_P99=() A_ERR=0 PEAK_A=0
+A_RATES=() F_RATES=() A_P99=() A_NOTE=() F_NOTE=() A_ERR=0 PEAK_A=0
 for _ in $(seq "$REPEAT"); do
 	reset_hwm
-	run_load "(a)" "${A_CMD[@]}"
+	load "(a)" "${A_CMD[@]}"
 	A_RATES+=("$(jget "$LAST" events_per_s)")
 	A_P99+=("$(jget "$LAST" p99_ms)")
+	A_NOTE+=("$(cpu_note)")
 	A_ERR=$((A_ERR + $(jget "$LAST" errors)))
 	h=$(rss VmHWM)
 	[ "$h" -gt "$PEAK_A" ] && PEAK_A=$h
-	sync
-	say "(f): ${F_CMD[*]} --db $TMP/ceiling.db"
-	F=$("${F_CMD[@]}" --db "$TMP/ceiling.db")
+	measure "(f)" cpu_s "${F_CMD[@]}" --db "$TMP/ceiling.db"
 	rm -f "$TMP/ceiling.db" "$TMP/ceiling.db-wal" "$TMP/ceiling.db-shm"
-	printf '{"bench":"(f)","cmd":"%s","result":%s}\n' "${F_CMD[*]}" "$F" >>"$JSONL"
-	F_RATES+=("$(jget "$F" rows_per_s)")
+	F_RATES+=("$(jget "$LAST" rows_per_s)")
+	F_NOTE+=("others ${OTHER}% CPU")
 done
 A=$(median "${A_RATES[@]}") F=$(median "${F_RATES[@]}")
 row "(a) ingest, 1000/request, 4 conns" \
-	"$A events/s (runs $(minmax "${A_RATES[@]}"); p99 $(median "${A_P99[@]}") ms; errors $A_ERR)" \
+	"$A events/s (runs $(minmax "${A_RATES[@]}"); p99 $(median "${A_P99[@]}") ms; errors $A_ERR; last run: ${A_NOTE[-1]})" \
 	"≥ 150,000/s" "$(verdict ge "$A" 150000)" "${A_CMD[*]}"
-row "(f) ceiling: straight SQLite, no index" "$F rows/s (runs $(minmax "${F_RATES[@]}"))" \
+row "(f) ceiling: straight SQLite, no index" \
+	"$F rows/s (runs $(minmax "${F_RATES[@]}"); last run: ${F_NOTE[-1]})" \
 	"—" "—" "${F_CMD[*]} --db STORE_DIR/ceiling.db"
-row "(a)/(f)" "$(ratio "$A" "$F")" "≥ 0.7" "$(verdict ge "$(ratio "$A" "$F")" 0.7)" "medians of $REPEAT interleaved runs"
+row "(a)/(f)" "$(ratio "$A" "$F")" "≥ 0.7" "$(verdict ge "$(ratio "$A" "$F")" 0.7)" \
+	"medians of $REPEAT interleaved runs"
 row "(e) peak RSS under (a)" "$(mb "$PEAK_A") MB" "≤ 150 MB" "$(verdict le "$PEAK_A" 153600)" \
-	"VmHWM after each (a) run$([ $HWM_RESET = yes ] && echo ', reset before it via /proc/PID/clear_refs')"
+	"VmHWM after each (a) run$([ $HWM_RESET = yes ] && echo ', reset before it through /proc/PID/clear_refs')"
 
 # ---- (b) one event per request ----
 B_CMD=("$LOADGEN" --url "$URL" --key "$KEY" --conns 32 --batch 1 --seconds "$B_SECONDS")
-run_load "(b)" "${B_CMD[@]}"
+load "(b)" "${B_CMD[@]}"
 B=$(jget "$LAST" requests_per_s)
 row "(b) one event/request, 32 conns" \
-	"$B requests/s (p50 $(jget "$LAST" p50_ms) ms, p99 $(jget "$LAST" p99_ms) ms; errors $(jget "$LAST" errors), 503s $(jget "$LAST" retries_503))" \
+	"$B requests/s (p50 $(jget "$LAST" p50_ms) ms, p99 $(jget "$LAST" p99_ms) ms; errors $(jget "$LAST" errors), 503s $(jget "$LAST" retries_503); $(cpu_note))" \
 	"≥ 20,000/s" "$(verdict ge "$B" 20000)" "${B_CMD[*]}"
 
-# ---- login (after the RSS rows: a password hash may take tens of MB for a moment) ----
+# ---- log in (after the RSS rows: hashing a password may take tens of MB for a moment) ----
 TOKEN=$(curl -fsS -H 'Content-Type: application/json' -d "{\"password\":\"$PW\"}" "$URL/auth/login" |
 	sed -n 's/.*"access_token" *: *"\([^"]*\)".*/\1/p') || true
 [ -n "$TOKEN" ] || say "warning: POST /auth/login gave no token"
@@ -192,7 +235,7 @@ TOKEN=$(curl -fsS -H 'Content-Type: application/json' -d "{\"password\":\"$PW\"}
 fill_to() {
 	local want=$1
 	[ "$STORED" -ge "$want" ] && return 0
-	run_load "fill to $want" "$LOADGEN" --url "$URL" --key "$KEY" --conns 4 --batch 1000 \
+	load "fill to $want" "$LOADGEN" --url "$URL" --key "$KEY" --conns 4 --batch 1000 \
 		--events $((want - STORED)) --progress 1M --seconds 3600
 	[ "$STORED" -ge "$want" ] || say "warning: only $STORED events stored (wanted $want)"
 }
@@ -200,25 +243,25 @@ if [ "$QUICK" = 0 ]; then
 	fill_to "$D_AT"
 	IP=$("$LOADGEN" --pool-ip 0)
 	for q in "/events?event_type=LOGIN_FAIL&source_ip=$IP" "/events?q=vacuumed"; do
-		D_CMD=("$LOADGEN" --url "$URL" --token "$TOKEN" --query "$q" --requests 200 --warmup 5 --conns 1
-			--seconds 120)
-		say "(d): ${D_CMD[*]}"
-		D=$("${D_CMD[@]}") || say "(d): loadgen reported errors: $D"
-		printf '{"bench":"(d)","cmd":"%s","result":%s}\n' "${D_CMD[*]/$TOKEN/\$TOKEN}" "${D:-null}" >>"$JSONL"
+		D_CMD=("$LOADGEN" --url "$URL" --token "$TOKEN" --query "$q" --requests 200 --warmup 5
+			--conns 1 --seconds 120)
+		measure "(d)" client_cpu_s "${D_CMD[@]}"
 		row "(d) GET $q at $STORED events" \
-			"p50 $(jget "$D" p50_ms) ms, p99 $(jget "$D" p99_ms) ms ($(jget "$D" avg_rows) rows/answer; errors $(jget "$D" errors))" \
-			"p99 ≤ 50 ms" "$(verdict le "$(jget "$D" p99_ms)" 50)" "${D_CMD[*]/$TOKEN/\$TOKEN}"
+			"p50 $(jget "$LAST" p50_ms) ms, p99 $(jget "$LAST" p99_ms) ms ($(jget "$LAST" requests) answers of $(jget "$LAST" avg_rows) events; errors $(jget "$LAST" errors); $(cpu_note))" \
+			"p99 ≤ 50 ms" "$(verdict le "$(jget "$LAST" p99_ms)" 50)" "$(mask "${D_CMD[*]}")"
 	done
 	fill_to "$C_AT"
 	C_RATES=()
 	for _ in $(seq "$REPEAT"); do
-		run_load "(c)" "${A_CMD[@]}"
+		load "(c)" "${A_CMD[@]}"
 		C_RATES+=("$(jget "$LAST" events_per_s)")
 	done
 	C=$(median "${C_RATES[@]}")
-	row "(c) = (a) at $C_AT+ events" "$C events/s (runs $(minmax "${C_RATES[@]}")); (c)/(a) = $(ratio "$C" "$A")" \
+	row "(c) = (a) at $C_AT+ events" \
+		"$C events/s (runs $(minmax "${C_RATES[@]}"); last run: $(cpu_note)); (c)/(a) = $(ratio "$C" "$A")" \
 		"≥ 0.8 × (a)" "$(verdict ge "$(ratio "$C" "$A")" 0.8)" "${A_CMD[*]}"
-	row "(e) peak RSS, whole run" "$(mb "$(rss VmHWM)") MB" "≤ 150 MB" "$(verdict le "$(rss VmHWM)" 153600)" "VmHWM at the end"
+	row "(e) peak RSS from the last (a) to the end" "$(mb "$(rss VmHWM)") MB" "≤ 150 MB" \
+		"$(verdict le "$(rss VmHWM)" 153600)" "VmHWM at the end"
 	row "store size at $STORED events" "$(du -sm "$TMP" | cut -f1) MB" "—" "—" "du -sm STORE_DIR"
 fi
 stop_hub
@@ -237,11 +280,18 @@ row "footprint: binary size" "$SIZE bytes ($STRIPPED stripped)" "—" "—" "sta
 {
 	echo "# minisiem bench $(date -u +%Y-%m-%dT%H:%M:%SZ)$([ "$QUICK" = 1 ] && echo ' (quick)')"
 	echo
-	echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
+	echo "machine: $NCPU cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
 		"$(awk '/MemTotal/ {printf "%.0f GB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r)," \
-		"SQLite $(pkg-config --modversion sqlite3), hub $(git describe --always --dirty 2>/dev/null || echo '?')," \
-		"store on $(df -P "$TMP" | awk 'NR==2 {print $1}'), load average $LOAD0 at the start"
+		"SQLite $(pkg-config --modversion sqlite3), store on $(df -P "$TMP" | awk 'NR == 2 {print $1}')"
+	if [ -n "${MINISIEM_BIN:-}" ]; then
+		echo "hub: $("$HUB" --version 2>/dev/null | head -1) ($HUB, from MINISIEM_BIN)"
+	else
+		echo "hub: $("$HUB" --version 2>/dev/null | head -1) (built from the tree at $(git describe --always --dirty 2>/dev/null || echo '?'))"
+	fi
 	echo "events: $(jget "$(head -1 "$JSONL")" avg_event_bytes) bytes on average (bench/gen.c)"
+	echo "other processes: load average $LOAD0 at the start; at most ${MAX_OTHER}% of all CPUs" \
+		"used by others, ${MAX_STEAL}% stolen by the hypervisor, during any measurement" \
+		"$(ge "$MAX_OTHER" 5 && echo '— NOT A CLEAN RUN')"
 	echo
 	echo "| benchmark | result | target | | command |"
 	echo "|---|---|---|---|---|"
