@@ -1,10 +1,11 @@
 # minisiem — build, run, test, bench. `make run` and `make check` install what they need.
 
 CC       ?= cc
-PKGS     := libmicrohttpd jansson sqlite3 libjwt libargon2 libcrypto zlib libpcre2-8 yaml-0.1 libcurl
+PKGS     := libmicrohttpd jansson sqlite3 libjwt libargon2 libcrypto zlib libpcre2-8 yaml-0.1 libcurl \
+            expat libevtx
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev \
             libjwt-dev libargon2-dev libssl-dev zlib1g-dev libcrypt-dev libcmocka-dev libpcre2-dev \
-            libyaml-dev libcurl4-openssl-dev \
+            libyaml-dev libcurl4-openssl-dev libexpat1-dev libevtx-dev libbfio-dev \
             python3 curl sqlite3 nodejs
 BUILD    ?= build/rel
 SANITIZE ?=

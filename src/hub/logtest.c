@@ -22,7 +22,7 @@
 
 static const struct opt_def logtest_opts[] = {
     {"format", NULL, OPT_STRING, "auto", "FORMAT",
-     "auto, syslog, auth or jsonl (auto: a line starting with '{' is jsonl, else syslog)", false, 0,
+     "auto, syslog, auth, jsonl or winxml (auto: '{' starts jsonl, '<Event' winxml, else syslog)", false, 0,
      0},
     {"explain", NULL, OPT_FLAG, NULL, NULL,
      "add \"_explain\" to each event: the decoder, the pattern and the fields it set", false, 0, 0},
@@ -33,7 +33,7 @@ static void usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: minisiem logtest [--format auto|syslog|auth|jsonl] [--explain] [FILE|-]\n\n"
+	    "usage: minisiem logtest [--format auto|syslog|auth|jsonl|winxml] [--explain] [FILE|-]\n\n"
 	    "Read raw log lines from FILE (standard input when FILE is '-' or absent) and print\n"
 	    "one normalized event per line as NDJSON, parsed as the hub parses them.\n\n"
 	    "options:\n");
@@ -153,8 +153,10 @@ static int run(FILE *in, enum log_format fmt, bool explain, bool *any_failed)
 			break;
 		lineno++;
 		arena_reset(&a);
-		int prc = logline_to_event(fmt, line, n, &ctx, ts_now_us(), &ev, &a, err,
-					   sizeof(err), explain ? &ex : NULL);
+		int64_t now = ts_now_us();
+		int prc = logline_to_event(fmt, line, n, &ctx, now, &ev, &a, err, sizeof(err),
+					   explain ? &ex : NULL);
+		ev.received_at = now; /* as the hub would stamp it */
 		if (prc) {
 			*any_failed = true;
 			if (cut) {
@@ -221,7 +223,7 @@ int cmd_logtest(int argc, char **argv)
 	}
 	if (log_format_parse(config_str(&c, "format"), &fmt) < 0) {
 		fprintf(stderr,
-			"minisiem logtest: unknown format '%s' (auto, syslog, auth, jsonl)\n",
+			"minisiem logtest: unknown format '%s' (auto, syslog, auth, jsonl, winxml)\n",
 			config_str(&c, "format"));
 		status = EXIT_USAGE;
 		goto out;

@@ -7,6 +7,7 @@
 #include "parse/jsonl.h"
 #include "parse/logline.h"
 #include "parse/syslog.h"
+#include "parse/winevent.h"
 
 /*
  * A syslog or auth.log line becomes an event like this (the decoders may then refine it):
@@ -40,6 +41,7 @@ static const struct {
     {"syslog", FMT_SYSLOG},
     {"auth", FMT_AUTH},
     {"jsonl", FMT_JSONL},
+    {"winxml", FMT_WINXML},
 };
 
 int log_format_parse(const char *s, enum log_format *out)
@@ -421,7 +423,20 @@ int logline_to_event(enum log_format fmt, const char *line, size_t n, const stru
 			i = 3;
 		while (i < n && (line[i] == ' ' || line[i] == '\t'))
 			i++;
-		fmt = i < n && line[i] == '{' ? FMT_JSONL : FMT_SYSLOG;
+		fmt = i < n && line[i] == '{'				 ? FMT_JSONL
+		      : n - i >= 6 && !memcmp(line + i, "<Event", 6) ? FMT_WINXML
+								 : FMT_SYSLOG;
+	}
+	if (fmt == FMT_WINXML) {
+		/* One <Event> document per line, as `wevtutil qe /f:xml` and evtx exports give. */
+		while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			n--;
+		if (n == 0)
+			return fail(err, errlen, SIEM_EPARSE, "empty line");
+		int wrc = winevent_from_xml(line, n, ev, a, err, errlen);
+		if (!wrc && !ev->source.p && ctx && ctx->source)
+			ev->source = (struct sv){ctx->source, strlen(ctx->source)};
+		return wrc;
 	}
 	if (fmt != FMT_JSONL)
 		return syslog_to_event(fmt, line, n, ctx, now_us, ev, a, err, errlen, ex);

@@ -12,10 +12,11 @@
 #include "parse/decode.h"
 
 enum log_format {
-	FMT_AUTO,   /* JSON object -> jsonl, else syslog */
+	FMT_AUTO,   /* JSON object -> jsonl, <Event -> winxml, else syslog */
 	FMT_SYSLOG, /* RFC 5424 / 3164, then the auth decoders on the message */
 	FMT_AUTH,   /* a line of /var/log/auth.log or /var/log/secure (syslog file format) */
 	FMT_JSONL,  /* a JSON-lines application log */
+	FMT_WINXML, /* a Windows <Event> XML document on one line */
 };
 
 int log_format_parse(const char *s, enum log_format *out);
