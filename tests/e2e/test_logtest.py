@@ -59,7 +59,7 @@ class Logtest(unittest.TestCase):
             self.assertIn(opt, text)
 
     def test_usage_errors_exit_2(self):
-        for args in (["--format", "winxml"], ["--bogus"], ["-x"], ["a", "b"], ["--format"]):
+        for args in (["--format", "xml"], ["--bogus"], ["-x"], ["a", "b"], ["--format"]):
             r = subprocess.run([hub.BIN, "logtest"] + args, stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30,
                                env=hub.base_env(), cwd=hub.cli_cwd())
