@@ -326,7 +326,7 @@ async function main() {
     try {
       const { page } = w;
       const tag = `WEBTEST_ALERT_${Date.now()}`;
-      const yaml = `title: Web test ${tag}\nid: ${crypto.randomUUID()}\nstatus: test\nlogsource:\n  product: any\ndetection:\n  selection:\n    event_type: ${tag}\n  condition: selection\nlevel: high\n`;
+      const yaml = `title: Web test ${tag}\nid: ${crypto.randomUUID()}\nstatus: test\nlogsource:\n  product: minisiem\ndetection:\n  selection:\n    event_type: ${tag}\n  condition: selection\nlevel: high\n`;
       const made = await hub.req('POST', '/rules', { body: yaml, headers: { 'Content-Type': 'application/yaml', Authorization: `Bearer ${await hub.login()}` } });
       assert(made.status === 200 || made.status === 201, `POST /rules: ${made.status} ${made.body}`);
       await login(w, hub);
