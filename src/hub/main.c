@@ -31,6 +31,7 @@
 #include "hub/pipeline.h"
 #include "store/store.h"
 #include "source/syslog_listen.h"
+#include "source/tail.h"
 
 #ifndef SIEM_VERSION
 #define SIEM_VERSION "dev"
@@ -90,6 +91,8 @@ static const struct opt_def serve_opts[] = {
 	  "UDP receive buffer (as much as the kernel grants)", false, 4096, 1 << 30 },
 	{ "user", "SIEM_USER", OPT_STRING, "", "NAME",
 	  "when started as root: run as this user once ports are bound", false, 0, 0 },
+	{ "tail-dir", "SIEM_LOG_DIR", OPT_STRING, "", "DIR",
+	  "follow every *.jsonl file under DIR, recursively (read-only)", false, 0, 0 },
 	{ "rules-dir", "SIEM_RULES_DIR", OPT_STRING, "", "DIR",
 	  "built-in Sigma rules (*.yml), read again on SIGHUP (default: the rules/ shipped with"
 	  " the binary)", false, 0, 0 },
@@ -446,6 +449,7 @@ static int cmd_serve(int argc, char **argv)
 	struct api a;
 	int rc = 0, exit_code = 1, fd = -1;
 	struct detector *det = NULL;
+	struct tailer *tl = NULL;
 	struct alerts *alerts = NULL;
 	struct ruleset *rules = NULL;
 	static struct detect_hook hook;
@@ -542,6 +546,11 @@ static int cmd_serve(int argc, char **argv)
 	pipeline_set_committed_hook(p, on_committed, &hook);
 	if (sl && (rc = syslog_listen_run(sl, p)) < 0)
 		goto out;
+	if (*config_str(&c, "tail-dir")) {
+		struct tail_config tc = { .dir = config_str(&c, "tail-dir") };
+		if ((rc = tailer_start(&tl, &tc, s, p)) < 0)
+			goto out;
+	}
 	pipeline_set_maintenance(p, upkeep, s, (int)config_int(&c, "retention-interval") * 1000);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned nparse = (unsigned)config_int(&c, "parse-threads");
@@ -619,6 +628,7 @@ out:
 	if (fd >= 0)
 		close(fd);
 	syslog_listen_stop(sl); /* before the pipeline: its last batches are committed */
+	tailer_stop(tl);
 	taskpool_stop(a.parsers);
 	pipeline_stop(p);
 	http_stop(srv);

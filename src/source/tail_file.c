@@ -1,0 +1,498 @@
+/* tail_file.c — one file the tailer reads: complete lines only, each normalized into the
+ * batch (or kept as a dead letter), and the file's offset saved with them. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "core/jsonalloc.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "parse/jsonl.h"
+#include "source/tail_int.h"
+
+static unsigned hash_path(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return (unsigned)(h >> 20) & (TAIL_HASH - 1);
+}
+
+static unsigned hash_id(uint64_t dev, uint64_t ino)
+{
+	uint64_t h = (ino ^ (dev << 32 | dev >> 32)) * 0x9e3779b97f4a7c15ULL;
+	return (unsigned)(h >> 40) & (TAIL_HASH - 1);
+}
+
+struct tail_file *tail_find_path(struct tailer *t, const char *path)
+{
+	for (struct tail_file *f = t->by_path[hash_path(path)]; f; f = f->next_path)
+		if (strcmp(f->name, path) == 0)
+			return f;
+	return NULL;
+}
+
+struct tail_file *tail_find_id(struct tailer *t, uint64_t dev, uint64_t ino)
+{
+	for (struct tail_file *f = t->by_id[hash_id(dev, ino)]; f; f = f->next_id)
+		if (f->dev == dev && f->ino == ino)
+			return f;
+	return NULL;
+}
+
+void tail_hash_path(struct tailer *t, struct tail_file *f)
+{
+	unsigned h = hash_path(f->name);
+	f->next_path = t->by_path[h];
+	t->by_path[h] = f;
+}
+
+void tail_unhash_path(struct tailer *t, struct tail_file *f)
+{
+	for (struct tail_file **pp = &t->by_path[hash_path(f->name)]; *pp; pp = &(*pp)->next_path)
+		if (*pp == f) {
+			*pp = f->next_path;
+			f->next_path = NULL;
+			return;
+		}
+}
+
+static void unhash_id(struct tailer *t, struct tail_file *f)
+{
+	for (struct tail_file **pp = &t->by_id[hash_id(f->dev, f->ino)]; *pp; pp = &(*pp)->next_id)
+		if (*pp == f) {
+			*pp = f->next_id;
+			return;
+		}
+}
+
+struct tail_file *tail_file_open(struct tailer *t, const char *path, const struct stat *st,
+				 int64_t offset, bool orphan)
+{
+	struct stat fs;
+	/* O_NONBLOCK: a FIFO put in place of the file between stat and open must not block us. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		/* Retried at every rescan: say so a few times, not every 2 s forever. */
+		if (errno != ENOENT && (t->open_errors++ < 10 || t->open_errors % 1000 == 0))
+			log_warn("tail", "cannot open '%s': %s (%" PRIu64 " such errors)", path,
+				 strerror(errno), t->open_errors);
+		return NULL;
+	}
+	if (fstat(fd, &fs) < 0 || !S_ISREG(fs.st_mode) || fs.st_dev != st->st_dev ||
+	    fs.st_ino != st->st_ino) {
+		close(fd); /* replaced between stat and open: the next scan sees the new one */
+		return NULL;
+	}
+	struct tail_file *f = calloc(1, sizeof(*f));
+	if (f && (!(f->name = strdup(path)) || !(f->key = strdup(path)))) {
+		free(f->name);
+		free(f);
+		f = NULL;
+	}
+	if (!f) {
+		close(fd);
+		log_error("tail", "cannot follow '%s': out of memory", path);
+		return NULL;
+	}
+	f->fd = fd;
+	f->dev = (uint64_t)fs.st_dev;
+	f->ino = (uint64_t)fs.st_ino;
+	f->pos = f->line_start = offset;
+	f->orphan = orphan;
+	f->ready = true;
+	f->active_us = tail_mono_us();
+	f->next = t->files;
+	t->files = f;
+	unsigned h = hash_id(f->dev, f->ino);
+	f->next_id = t->by_id[h];
+	t->by_id[h] = f;
+	if (!orphan)
+		tail_hash_path(t, f);
+	t->n_open++;
+	metric_add(&tail_m_files, 1);
+	if (offset > 0)
+		log_info("tail", "resuming '%s' at byte %" PRId64, path, offset);
+	else
+		log_info("tail", "following '%s'", path);
+	return f;
+}
+
+void tail_file_close(struct tailer *t, struct tail_file *f)
+{
+	for (struct tail_file **pp = &t->files; *pp; pp = &(*pp)->next)
+		if (*pp == f) {
+			*pp = f->next;
+			break;
+		}
+	if (!f->orphan)
+		tail_unhash_path(t, f);
+	unhash_id(t, f);
+	close(f->fd);
+	t->n_open--;
+	metric_add(&tail_m_files, -1);
+	free(f->name);
+	free(f->key);
+	free(f->part);
+	free(f->head);
+	free(f);
+}
+
+void tail_file_set_key(struct tailer *t, struct tail_file *f, const char *key)
+{
+	(void)t;
+	char *k = key ? strdup(key) : NULL;
+	char *n = key ? strdup(key) : NULL;
+	if (key && (!k || !n)) {
+		log_error("tail", "out of memory: the offset of '%s' is no longer saved", f->name);
+		free(k);
+		free(n);
+		k = n = NULL;
+	}
+	free(f->key);
+	f->key = k;
+	f->slot_gen = 0; /* a new row: the old key's entry in the batch stays as it is */
+	f->name_gen = 0;
+	if (n) {
+		free(f->name);
+		f->name = n;
+	}
+}
+
+void tail_file_rekey(struct tailer *t, struct tail_file *f)
+{
+	char link[64], cur[PATH_MAX];
+	struct stat st;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", f->fd);
+	ssize_t n = readlink(link, cur, sizeof(cur) - 1);
+	if (n > 0 && (size_t)n < sizeof(cur) - 1) {
+		cur[n] = '\0';
+		if ((size_t)n > t->root_n && memcmp(cur, t->root, t->root_n) == 0 &&
+		    cur[t->root_n] == '/' && stat(cur, &st) == 0 && (uint64_t)st.st_dev == f->dev &&
+		    (uint64_t)st.st_ino == f->ino) {
+			tail_file_set_key(t, f, cur);
+			return;
+		}
+	}
+	/* Deleted, or moved out of the directory: it is read to the end, but a crash before
+	 * that leaves its unread lines behind (nothing at a path says where it went). */
+	tail_file_set_key(t, f, NULL);
+}
+
+bool tail_batch_full(struct tailer *t)
+{
+	struct tail_batch *b = &t->b[t->cur];
+	return b->lines >= t->cfg.batch_max || b->bytes >= TAIL_BATCH_BYTES;
+}
+
+int tail_batch_offset(struct tailer *t, struct tail_file *f)
+{
+	struct tail_batch *b = &t->b[t->cur];
+	if (!f->key)
+		return 0;
+	if (f->slot_gen == b->gen) {
+		b->off[f->slot].offset = f->line_start;
+		return 0;
+	}
+	if (b->n_off == b->cap_off) {
+		size_t cap = b->cap_off ? b->cap_off * 2 : 16;
+		struct ingest_offset *o = realloc(b->off, cap * sizeof(*o));
+		if (!o)
+			return -ENOMEM;
+		b->off = o;
+		b->cap_off = cap;
+	}
+	const char *k = arena_strndup(&b->arena, f->key, strlen(f->key));
+	if (!k)
+		return -ENOMEM;
+	b->off[b->n_off] = (struct ingest_offset){k, f->dev, f->ino, f->line_start};
+	f->slot = b->n_off++;
+	f->slot_gen = b->gen;
+	return 0;
+}
+
+void tail_file_reset(struct tailer *t, struct tail_file *f)
+{
+	f->pos = f->line_start = 0;
+	free(f->part);
+	free(f->head);
+	f->part = f->head = NULL;
+	f->part_n = f->head_n = 0;
+	f->skipping = false;
+	f->mark_n = 0;
+	f->ready = true;
+	if (tail_batch_offset(t, f) < 0)
+		log_error("tail", "out of memory saving the offset of '%s'", f->name);
+}
+
+static int add_dead(struct tailer *t, struct tail_file *f, int64_t off, const char *reason,
+		    const char *raw, size_t n)
+{
+	struct tail_batch *b = &t->b[t->cur];
+	struct ingest_dead *d = &b->dead[b->n_dead];
+	if (n > EV_CAP_RAW)
+		n = EV_CAP_RAW; /* what the store keeps */
+	d->source = "tail";
+	d->file = arena_strndup(&b->arena, f->name, strlen(f->name));
+	d->offset = off;
+	d->reason = arena_strndup(&b->arena, reason, strlen(reason));
+	d->raw = arena_strndup(&b->arena, raw, n);
+	d->raw_n = n;
+	if (!d->file || !d->reason || !d->raw)
+		return -ENOMEM;
+	b->n_dead++;
+	b->lines++;
+	b->bytes += n;
+	b->rejected++;
+	metric_add(&tail_m_rejected, 1);
+	log_debug("tail", "'%s' at byte %" PRId64 ": %s", f->name, off, reason);
+	return 0;
+}
+
+static int add_overlong(struct tailer *t, struct tail_file *f, int64_t off, const char *head,
+			size_t n)
+{
+	char reason[64];
+	snprintf(reason, sizeof(reason), "line longer than %zu bytes", t->cfg.line_max);
+	metric_add(&tail_m_received, 1);
+	return add_dead(t, f, off, reason, head, n);
+}
+
+/* One complete line (without its "\n" or "\r\n") that starts at byte off. */
+static int add_line(struct tailer *t, struct tail_file *f, const char *p, size_t n, int64_t off,
+		    int64_t now_us)
+{
+	struct tail_batch *b = &t->b[t->cur];
+	char err[256];
+	size_t sp = 0;
+	while (sp < n && (p[sp] == ' ' || p[sp] == '\t' || p[sp] == '\r'))
+		sp++;
+	if (sp == n)
+		return 0; /* blank lines are skipped, as in NDJSON */
+	if (n > t->cfg.line_max)
+		return add_overlong(t, f, off, p, n < t->cfg.line_max ? n : t->cfg.line_max);
+	metric_add(&tail_m_received, 1);
+
+	struct event *ev = &b->ev[b->job.n];
+	jsonalloc_begin();
+	int rc = jsonl_line_to_event(p, n, now_us, ev, &b->arena, err, sizeof(err));
+	jsonalloc_end();
+	if (rc < 0)
+		return add_dead(t, f, off, err[0] ? err : siem_strerror(rc), p, n);
+
+	ev->source = (struct sv){"tail", 4};
+	if (f->name_gen != b->gen) { /* one copy of the name per batch */
+		size_t fn = strlen(f->name);
+		f->name_n = fn > EV_CAP_SHORT ? EV_CAP_SHORT : fn;
+		if (!(f->name_copy = arena_strndup(&b->arena, f->name, f->name_n)))
+			return add_dead(t, f, off, "out of memory", p, n);
+		f->name_gen = b->gen;
+	}
+	ev->source_file = (struct sv){f->name_copy, f->name_n};
+	if (f->name_n < strlen(f->name))
+		ev->flags |= EV_TRUNC_OTHER;
+	ev->source_offset = off;
+	ev->flags |= EV_HAS_OFFSET;
+	if (ev->flags & EV_ID_GENERATED) {
+		/* Deterministic: a line read again after a crash gets the same id, and the store
+		 * keeps it once. The line itself is part of the name: it tells apart the different
+		 * lines written at the same offset of the same inode (copy-truncate, a reused
+		 * inode). */
+		int len = snprintf(t->idbuf, TAIL_ID_PREFIX, "%" PRIu64 ":%" PRIu64 ":%" PRId64 ":",
+				   f->dev, f->ino, off);
+		memcpy(t->idbuf + len, p, n);
+		uuid_v5(t->idbuf, (size_t)len + n, ev->id);
+	}
+	b->job.n++;
+	b->lines++;
+	b->bytes += n;
+	return 0;
+}
+
+/* Remember the line that ends at line_start (its last TAIL_MARK bytes at most). */
+static void set_mark(struct tail_file *f, const char *from, const char *to)
+{
+	size_t n = (size_t)(to - from);
+	if (n > TAIL_MARK) {
+		from = to - TAIL_MARK;
+		n = TAIL_MARK;
+	}
+	memcpy(f->mark, from, n);
+	f->mark_n = n;
+}
+
+/* Split buf (which holds the file from byte base) into lines. */
+static int split(struct tailer *t, struct tail_file *f, char *buf, size_t len, int64_t base)
+{
+	char *p = buf, *end = buf + len;
+	int64_t now = ts_now_us();
+	bool moved = false;
+	int rc = 0;
+
+	char *last = buf; /* where the last complete line starts (or the tail of a long one) */
+
+	if (f->skipping) {
+		char *nl = memchr(p, '\n', len);
+		if (!nl)
+			return 0; /* still inside the long line: dropped as it is read */
+		rc = add_overlong(t, f, f->line_start, f->head, f->head_n);
+		free(f->head);
+		f->head = NULL;
+		f->head_n = 0;
+		f->skipping = false;
+		p = nl + 1;
+		f->line_start = base + (p - buf);
+		moved = true;
+	}
+	while (rc == 0 && p < end) {
+		if (tail_batch_full(t)) {
+			/* The rest is read again for the next batch. */
+			f->pos = f->line_start;
+			f->ready = true;
+			goto out;
+		}
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			break;
+		size_t n = (size_t)(nl - p);
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		rc = add_line(t, f, p, n, base + (p - buf), now);
+		last = p;
+		p = nl + 1;
+		f->line_start = base + (p - buf);
+		moved = true;
+	}
+	if (rc == 0 && p < end) {
+		size_t rem = (size_t)(end - p);
+		if (rem > t->cfg.line_max + 1) {
+			/* Longer than line_max, no newline yet: keep its head, skip the rest. */
+			size_t keep = t->cfg.line_max < EV_CAP_RAW ? t->cfg.line_max : EV_CAP_RAW;
+			if (!(f->head = malloc(keep)))
+				return -ENOMEM;
+			memcpy(f->head, p, keep);
+			f->head_n = keep;
+			f->skipping = true;
+		} else {
+			if (!(f->part = malloc(rem)))
+				return -ENOMEM;
+			memcpy(f->part, p, rem);
+			f->part_n = rem;
+		}
+	}
+out:
+	if (moved)
+		set_mark(f, last, buf + (f->line_start - base));
+	if (moved && rc == 0)
+		rc = tail_batch_offset(t, f);
+	return rc;
+}
+
+/* Is what we read before line_start still there? A file truncated and written again past
+ * our position (copytruncate, while we were not looking) has other bytes there: the line
+ * we read last, or when we have not read one since a restart, the newline before it. */
+static bool unchanged(struct tail_file *f)
+{
+	char buf[TAIL_MARK];
+	size_t n = f->mark_n ? f->mark_n : 1;
+	ssize_t r;
+	if (f->line_start == 0)
+		return true;
+	do
+		r = pread(f->fd, buf, n, (off_t)(f->line_start - (int64_t)n));
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return true; /* the read that follows reports it */
+	if (r != (ssize_t)n)
+		return false; /* shorter: truncated */
+	return f->mark_n ? memcmp(buf, f->mark, n) == 0 : buf[0] == '\n';
+}
+
+int tail_file_read(struct tailer *t, struct tail_file *f)
+{
+	struct stat st;
+	int rc = 0;
+	if (fstat(f->fd, &st) < 0) {
+		f->ready = false;
+		return 0;
+	}
+	if (st.st_size < f->pos) {
+		log_info("tail", "'%s' was truncated: reading it from the start", f->name);
+		tail_file_reset(t, f);
+	}
+	if (st.st_size == f->pos) {
+		f->ready = false;
+		return 0;
+	}
+	if (!unchanged(f)) {
+		log_warn("tail",
+			 "'%s' was rewritten (what we read before byte %" PRId64
+			 " changed): reading it from the start",
+			 f->name, f->line_start);
+		tail_file_reset(t, f);
+	}
+	while (!tail_batch_full(t)) {
+		size_t have = f->skipping ? 0 : f->part_n;
+		size_t room = t->buf_size - have;
+		if (room > TAIL_READ_CHUNK)
+			room = TAIL_READ_CHUNK;
+		ssize_t r = pread(f->fd, t->buf + have, room, (off_t)f->pos);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			if (!f->read_error)
+				log_error("tail", "cannot read '%s': %s", f->name, strerror(errno));
+			f->read_error = true;
+			f->ready = false;
+			return 0;
+		}
+		if (r == 0) {
+			f->ready = false;
+			break;
+		}
+		f->read_error = false;
+		f->active_us = tail_mono_us();
+		if (have) {
+			memcpy(t->buf, f->part, have);
+			free(f->part);
+			f->part = NULL;
+			f->part_n = 0;
+		}
+		int64_t base = f->skipping ? f->pos : f->line_start;
+		f->pos += r;
+		if ((rc = split(t, f, t->buf, have + (size_t)r, base)) < 0)
+			break;
+	}
+	if (tail_batch_full(t))
+		f->ready = true;
+	return rc;
+}
+
+int tail_file_finish(struct tailer *t, struct tail_file *f)
+{
+	int rc = 0;
+	if (f->skipping) {
+		rc = add_overlong(t, f, f->line_start, f->head, f->head_n);
+	} else if (f->part_n) {
+		size_t n = f->part_n;
+		if (f->part[n - 1] == '\r')
+			n--;
+		rc = add_line(t, f, f->part, n, f->line_start, ts_now_us());
+	} else {
+		return 0;
+	}
+	log_info("tail", "'%s' ended without a newline: its last %" PRId64 " bytes taken as a line",
+		 f->name, f->pos - f->line_start);
+	if (f->part_n)
+		set_mark(f, f->part, f->part + f->part_n);
+	f->line_start = f->pos;
+	if (rc == 0)
+		rc = tail_batch_offset(t, f);
+	return rc;
+}

@@ -1,0 +1,163 @@
+/* tail_int.h — what the tailer's files share: the tailer, the files it follows, and the batch
+ * (one pipeline job) that lines are read into. Private to src/source/tail*.c. */
+#ifndef SIEM_TAIL_INT_H
+#define SIEM_TAIL_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "core/arena.h"
+#include "core/metrics.h"
+#include "hub/pipeline.h"
+#include "source/tail.h"
+#include "store/store.h"
+
+#define TAIL_DEFAULT_POLL_MS 2000
+#define TAIL_DEFAULT_BATCH 5000
+#define TAIL_DEFAULT_LINE_MAX ((size_t)1 << 20)
+#define TAIL_BATCH_BYTES ((size_t)4 << 20) /* a batch is sent once it holds this much text */
+#define TAIL_READ_CHUNK ((size_t)1 << 20)
+#define TAIL_ROTATE_WAIT_US (5 * 1000000LL) /* a rotated file is read this long after EOF */
+#define TAIL_ORPHAN_POLL_MS 250
+#define TAIL_MAX_DEPTH 64
+#define TAIL_HASH 1024	  /* buckets of the path and identity tables */
+#define TAIL_MARK 1024	  /* bytes of the last line read, kept to notice a rewritten file */
+#define TAIL_ID_PREFIX 64 /* room for "dev:ino:offset:" in decimal */
+
+/* Test hook: when set before tailer_start, inotify is not used (the polling fallback). */
+extern bool tail_test_no_inotify;
+
+/* One file being read. A followed file is found by its path; an orphan is a file whose
+ * path now names another file or nothing (rotated, deleted): it is read to EOF, then for
+ * TAIL_ROTATE_WAIT_US more in case its writer still appends, then closed. */
+struct tail_file {
+	char *name; /* the path it was last known by: source_file, dead letters, logs */
+	char *key;  /* its file_offsets row (== name while followed), NULL: not saved */
+	bool orphan;
+	int fd;
+	uint64_t dev, ino;
+	int64_t pos;	    /* next byte to read */
+	int64_t line_start; /* first byte of the line in progress: the offset to save */
+	char *part;	    /* bytes [line_start, pos) of an unfinished line */
+	size_t part_n;
+	bool skipping; /* in a line longer than line_max: read up to its newline */
+	char *head;    /* the first bytes of that line, kept for its dead letter */
+	size_t head_n;
+	bool ready;	      /* may have unread data */
+	bool seen;	      /* found again by the rescan in progress */
+	bool read_error;      /* logged once */
+	int64_t active_us;    /* orphans: when data was last read */
+	char mark[TAIL_MARK]; /* the bytes just before line_start: the last line read */
+	size_t mark_n;
+	uint64_t slot_gen; /* the batch whose offsets[slot] is this file's entry */
+	size_t slot;
+	uint64_t name_gen; /* the batch holding name_copy, its copy of name (capped) */
+	const char *name_copy;
+	size_t name_n;
+	struct tail_file *next, *next_path, *next_id;
+};
+
+struct tail_batch {
+	struct ingest_job job;
+	struct event *ev;
+	bool *dup;
+	struct ingest_dead *dead;
+	size_t n_dead;
+	struct ingest_offset *off;
+	size_t n_off, cap_off;
+	size_t lines; /* events + dead letters */
+	size_t bytes; /* text read into it */
+	size_t rejected;
+	struct arena arena;
+	uint64_t gen;
+	bool inflight, done; /* done and rc are set by the writer thread, under t->mu */
+	int rc;
+	struct tailer *t;
+};
+
+struct tail_watch {
+	int wd;
+	char *path;
+};
+
+struct tailer {
+	struct tail_config cfg;
+	char *root; /* realpath of cfg.dir */
+	size_t root_n;
+	struct store *store;
+	struct pipeline *pipe;
+
+	pthread_t thread;
+	atomic_bool stopping;
+	int wake_fd;		    /* eventfd: stop, commits */
+	int ino_fd;		    /* inotify, -1 when polling only */
+	struct tail_watch *watches; /* indexed by wd */
+	size_t n_watches;
+	bool rescan_now;
+	bool siblings_checked;
+	int64_t next_rescan_us;
+
+	struct tail_file *files;
+	struct tail_file *by_path[TAIL_HASH], *by_id[TAIL_HASH];
+	size_t n_open;
+	uint64_t open_errors;
+
+	char *buf; /* read buffer: an unfinished line plus a chunk */
+	size_t buf_size;
+	char *idbuf; /* "dev:ino:offset:" and a line: the name of its event id */
+
+	pthread_mutex_t mu;
+	struct tail_batch b[2];
+	int cur; /* the batch being filled; the other may be in flight */
+	uint64_t gen;
+	int64_t retry_us; /* when a failed commit is tried again */
+	int64_t backoff_us;
+	bool closed; /* the pipeline refused a job: it is stopping */
+};
+
+/* tail.c */
+extern struct metric tail_m_received, tail_m_rejected, tail_m_accepted, tail_m_dups, tail_m_dead,
+    tail_m_files;
+int64_t tail_mono_us(void);
+/* Room left in the batch being filled. */
+bool tail_batch_full(struct tailer *t);
+
+/* tail_file.c */
+struct tail_file *tail_file_open(struct tailer *t, const char *path, const struct stat *st,
+				 int64_t offset, bool orphan);
+void tail_file_close(struct tailer *t, struct tail_file *f);
+/* Read f into the batch until EOF or the batch is full. Returns 0 or a negative error. */
+int tail_file_read(struct tailer *t, struct tail_file *f);
+/* A file about to be closed for good: its unfinished last line is taken as it is. */
+int tail_file_finish(struct tailer *t, struct tail_file *f);
+/* An orphan's offsets row moves to where it can still be found (or none: NULL key). */
+void tail_file_rekey(struct tailer *t, struct tail_file *f);
+/* Save f under key from now on, and name it so; a followed file's caller re-hashes it. */
+void tail_file_set_key(struct tailer *t, struct tail_file *f, const char *key);
+/* Start again at byte 0 (truncated or replaced). */
+void tail_file_reset(struct tailer *t, struct tail_file *f);
+/* Save f's position in the batch being filled. */
+int tail_batch_offset(struct tailer *t, struct tail_file *f);
+
+struct tail_file *tail_find_path(struct tailer *t, const char *path);
+struct tail_file *tail_find_id(struct tailer *t, uint64_t dev, uint64_t ino);
+void tail_hash_path(struct tailer *t, struct tail_file *f);
+void tail_unhash_path(struct tailer *t, struct tail_file *f);
+
+/* tail_fs.c */
+int tail_fs_init(struct tailer *t);
+void tail_fs_release(struct tailer *t);
+/* The first scan: resume every file from its saved offset. */
+int tail_fs_start(struct tailer *t);
+/* Walk the tree: new files and directories, rotations, deletions. */
+void tail_fs_rescan(struct tailer *t);
+/* Handle what inotify reported. */
+void tail_fs_events(struct tailer *t);
+/* f's path no longer names it: read it out as an orphan. */
+void tail_fs_orphan(struct tailer *t, struct tail_file *f);
+
+#endif
