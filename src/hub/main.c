@@ -52,7 +52,7 @@ static const struct opt_def serve_opts[] = {
 	  "events waiting for the writer before ingest answers 503", false, 1, 100000000 },
 	{ "txn-max", "SIEM_TXN_MAX", OPT_INT, "50000", "EVENTS",
 	  "most events committed in one transaction", false, 1, 10000000 },
-	{ "segment-rows", "SIEM_SEGMENT_ROWS", OPT_INT, "1000000", "N",
+	{ "segment-rows", "SIEM_SEGMENT_ROWS", OPT_INT, "500000", "N",
 	  "events per store segment (then it is sealed and indexed)", false, 1000, 1000000000 },
 	{ "cache-mb", "SIEM_CACHE_MB", OPT_INT, "64", "MB", "writer page cache", false, 1, 65536 },
 	{ "http-threads", "SIEM_HTTP_THREADS", OPT_INT, "2", "N", "HTTP listener threads", false, 1,

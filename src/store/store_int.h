@@ -11,6 +11,7 @@
 
 #include "store/facets.h"
 #include "store/idset.h"
+#include "store/memidx.h"
 #include "store/store.h"
 #include "store/store_stats.h"
 
@@ -33,6 +34,7 @@ struct segment {
 	sqlite3 *probe_db;        /* writer only: duplicate probes on a sealed segment */
 	sqlite3_stmt *probe;
 	struct idset *ids;        /* sealed, not yet indexed: its ids (guarded by ids_mu) */
+	struct memidx *mem;       /* sealed, not yet indexed: its postings (guarded by mem_mu) */
 };
 
 /* A segment as a query sees it: a pinned pointer and the values at snapshot time. */
@@ -59,6 +61,8 @@ struct store {
 	struct idset ids;          /* the active segment's event_ids; written under ids_mu */
 	pthread_mutex_t ids_mu;
 	uint8_t (*txn_ids)[16];    /* ids added by the open transaction, undone on rollback */
+	struct memidx *mem;        /* the active segment's postings; written under mem_mu */
+	pthread_rwlock_t mem_mu;
 	size_t ntxn_ids, captxn_ids;
 
 	/* segments, oldest first */
@@ -82,6 +86,12 @@ struct store {
 /* The seq of id in segment g from the in-memory ids (active or sealed-not-indexed).
  * *known is false when g has no such set and its id index must be used. */
 int64_t store_ids_lookup(struct store *s, struct segment *g, const uint8_t id[16], bool *known);
+
+/* Candidate events of segment g for q from its in-memory postings (a segment without query
+ * indices): 1 with *out holding their seqs (newest first; the caller frees), 0 when q has
+ * no filter the postings serve selectively, negative on error. */
+int store_mem_candidates(struct store *s, struct segment *g, const struct event_query *q,
+			 int64_t **out, size_t *n);
 
 /* Shared helpers (store_sqlite.c). */
 int store_sql_err(sqlite3 *db, const char *what);

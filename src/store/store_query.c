@@ -175,42 +175,35 @@ static void hits_insert(struct hit *h, size_t *n, size_t cap, struct hit x)
 	(*n)++;
 }
 
-static int query_segment(sqlite3 *db, enum seg_state state, const struct event_query *q,
-			 const char *fts, int want, struct hit *hits, size_t *nhits, size_t cap)
+/* The WHERE conditions of a query (after "WHERE "), and their bindings from index k on. */
+static void build_where(struct sqlbuf *sb, const struct event_query *q, bool use_fts)
 {
-	struct sqlbuf sb = { .n = 0, .over = false };
-	sqlite3_stmt *st = NULL;
-	int rc = 0, k = 1;
-	/* The word index exists once the segment is indexed; before, the exact check scans. */
-	bool use_fts = fts && state == SEG_INDEXED;
-
-	sb_add(&sb, "SELECT " EV_COLS " FROM events WHERE ts >= ? AND ts <= ?");
+	sb_add(sb, "ts >= ? AND ts <= ?");
 	if (q->has_cursor)
-		sb_add(&sb, " AND (ts < ? OR (ts = ? AND seq < ?))");
-	sb_in(&sb, "event_type", q->event_type.n);
-	sb_in(&sb, "app", q->app.n);
-	sb_in(&sb, "level", q->level.n);
-	sb_in(&sb, "os_type", q->os_type.n);
-	sb_in(&sb, "host", q->source_host.n);
-	sb_in(&sb, "user", q->user.n);
-	sb_in(&sb, "request_id", q->request_id.n);
-	sb_in(&sb, "severity", q->n_severity);
-	sb_in(&sb, "http_status", q->n_status);
+		sb_add(sb, " AND (ts < ? OR (ts = ? AND seq < ?))");
+	sb_in(sb, "event_type", q->event_type.n);
+	sb_in(sb, "app", q->app.n);
+	sb_in(sb, "level", q->level.n);
+	sb_in(sb, "os_type", q->os_type.n);
+	sb_in(sb, "host", q->source_host.n);
+	sb_in(sb, "user", q->user.n);
+	sb_in(sb, "request_id", q->request_id.n);
+	sb_in(sb, "severity", q->n_severity);
+	sb_in(sb, "http_status", q->n_status);
 	if (q->n_cidr) {
-		sb_add(&sb, " AND (");
+		sb_add(sb, " AND (");
 		for (size_t i = 0; i < q->n_cidr; i++)
-			sb_add(&sb, "%s(ip BETWEEN ? AND ?)", i ? " OR " : "");
-		sb_add(&sb, ")");
+			sb_add(sb, "%s(ip BETWEEN ? AND ?)", i ? " OR " : "");
+		sb_add(sb, ")");
 	}
 	if (use_fts)
-		sb_add(&sb, " AND seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)");
+		sb_add(sb, " AND seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)");
 	if (q->q && q->q[0])
-		sb_add(&sb, " AND siem_text_has(message, raw, http_path, ?)");
-	sb_add(&sb, " ORDER BY ts DESC, seq DESC LIMIT %d", want);
-	if (sb.over)
-		return -E2BIG;
-	if (sqlite3_prepare_v2(db, sb.b, (int)sb.n, &st, NULL) != SQLITE_OK)
-		return sql_err(db, "query");
+		sb_add(sb, " AND siem_text_has(message, raw, http_path, ?)");
+}
+
+static void bind_where(sqlite3_stmt *st, int k, const struct event_query *q, const char *fts)
+{
 	sqlite3_bind_int64(st, k++, q->from);
 	sqlite3_bind_int64(st, k++, q->to);
 	if (q->has_cursor) {
@@ -231,25 +224,80 @@ static int query_segment(sqlite3 *db, enum seg_state state, const struct event_q
 		sqlite3_bind_blob(st, k++, q->cidr_lo[i], 16, SQLITE_STATIC);
 		sqlite3_bind_blob(st, k++, q->cidr_hi[i], 16, SQLITE_STATIC);
 	}
-	if (use_fts)
+	if (fts)
 		sqlite3_bind_text(st, k++, fts, -1, SQLITE_STATIC);
 	if (q->q && q->q[0])
 		sqlite3_bind_text(st, k++, q->q, -1, SQLITE_STATIC);
-	int r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		struct hit h = { sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 0), NULL };
-		/* Rows come newest first: once one cannot enter the page, none after it can. */
-		if (*nhits == cap && (hits[cap - 1].ts > h.ts ||
-				      (hits[cap - 1].ts == h.ts && hits[cap - 1].seq > h.seq)))
-			break;
-		if (!(h.ev = row_to_json(st, false))) {
-			rc = -ENOMEM;
-			break;
-		}
-		hits_insert(hits, nhits, cap, h);
+}
+
+/* Add one result row to the page being built; false once no later row can enter it. */
+static int take_row(sqlite3_stmt *st, struct hit *hits, size_t *nhits, size_t cap, bool *stop)
+{
+	struct hit h = { sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 0), NULL };
+	*stop = false;
+	if (*nhits == cap &&
+	    (hits[cap - 1].ts > h.ts || (hits[cap - 1].ts == h.ts && hits[cap - 1].seq > h.seq))) {
+		*stop = true;
+		return 0;
 	}
-	if (rc == 0 && r != SQLITE_DONE && r != SQLITE_ROW)
+	if (!(h.ev = row_to_json(st, false)))
+		return -ENOMEM;
+	hits_insert(hits, nhits, cap, h);
+	return 0;
+}
+
+/* A segment with query indices, or one scanned newest first. */
+static int query_segment(sqlite3 *db, enum seg_state state, const struct event_query *q,
+			 const char *fts, int want, struct hit *hits, size_t *nhits, size_t cap)
+{
+	struct sqlbuf sb = { .n = 0, .over = false };
+	sqlite3_stmt *st = NULL;
+	int rc = 0, r;
+	bool stop = false;
+	/* The word index exists once the segment is indexed; before, the exact check scans. */
+	bool use_fts = fts && state == SEG_INDEXED;
+
+	sb_add(&sb, "SELECT " EV_COLS " FROM events WHERE ");
+	build_where(&sb, q, use_fts);
+	sb_add(&sb, " ORDER BY ts DESC, seq DESC LIMIT %d", want);
+	if (sb.over)
+		return -E2BIG;
+	if (sqlite3_prepare_v2(db, sb.b, (int)sb.n, &st, NULL) != SQLITE_OK)
+		return sql_err(db, "query");
+	bind_where(st, 1, q, use_fts ? fts : NULL);
+	while (!stop && rc == 0 && (r = sqlite3_step(st)) == SQLITE_ROW)
+		rc = take_row(st, hits, nhits, cap, &stop);
+	if (rc == 0 && !stop && r != SQLITE_DONE)
 		rc = sql_err(db, "query step");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* A segment without query indices whose in-memory postings named few candidate events:
+ * read just those rows by seq (each still checked against every condition). */
+static int query_candidates(sqlite3 *db, const struct event_query *q, const int64_t *cand,
+			    size_t ncand, struct hit *hits, size_t *nhits, size_t cap)
+{
+	struct sqlbuf sb = { .n = 0, .over = false };
+	sqlite3_stmt *st = NULL;
+	int rc = 0;
+	bool stop = false;
+	sb_add(&sb, "SELECT " EV_COLS " FROM events WHERE seq = ? AND ");
+	build_where(&sb, q, false);
+	if (sb.over)
+		return -E2BIG;
+	if (sqlite3_prepare_v2(db, sb.b, (int)sb.n, &st, NULL) != SQLITE_OK)
+		return sql_err(db, "query");
+	bind_where(st, 2, q, NULL);
+	for (size_t i = 0; i < ncand && rc == 0; i++) {
+		sqlite3_bind_int64(st, 1, cand[i]);
+		int r = sqlite3_step(st);
+		if (r == SQLITE_ROW)
+			rc = take_row(st, hits, nhits, cap, &stop);
+		else if (r != SQLITE_DONE)
+			rc = sql_err(db, "query step");
+		sqlite3_reset(st);
+	}
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -296,10 +344,23 @@ int store_query_events(struct store *s, const struct event_query *q, json_t *out
 		if (nhits == cap && g->max_ts < hits[cap - 1].ts)
 			break;
 		sqlite3 *db = NULL;
-		if ((rc = store_reader_get(s, g->seg, &db)) < 0)
+		int64_t *cand = NULL;
+		size_t ncand = 0;
+		int used = g->state == SEG_INDEXED ? 0 : store_mem_candidates(s, g->seg, q, &cand, &ncand);
+		if (used < 0) {
+			rc = used;
 			break;
-		rc = query_segment(db, g->state, q, fts, (int)cap, hits, &nhits, cap);
+		}
+		if ((rc = store_reader_get(s, g->seg, &db)) < 0) {
+			free(cand);
+			break;
+		}
+		if (used)
+			rc = query_candidates(db, q, cand, ncand, hits, &nhits, cap);
+		else
+			rc = query_segment(db, g->state, q, fts, (int)cap, hits, &nhits, cap);
 		store_reader_put(s, g->seg, db);
+		free(cand);
 	}
 	if (rc < 0)
 		goto out;

@@ -23,7 +23,7 @@ void store_config_defaults(struct store_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->dir = "var/minisiem.db";
-	cfg->segment_rows = 1000000;
+	cfg->segment_rows = 500000;
 	cfg->segment_max_age_s = 86400;
 	cfg->cache_mb = 64;
 	cfg->readers = 4;
@@ -243,6 +243,7 @@ static void seg_free(struct segment *g)
 		idset_release(g->ids);
 		free(g->ids);
 	}
+	memidx_free(g->mem);
 	free(g->path);
 	free(g);
 }
@@ -404,22 +405,52 @@ static int prepare_writer(struct store *s)
 		return rc;
 	if ((rc = facets_init(&s->facets, s->w)) < 0)
 		return rc;
-	stats_rollup_free(s->rollup);
+	/* stats rollups: one object for the store's life, attached to each segment's writer */
 	return stats_rollup_init(&s->rollup, s->w);
 }
 
-/* The active segment's event_ids into memory (after a restart). */
+/* The postings of one event: the fields a selective filter names. */
+static int mem_add(struct store *s, const struct sv *vals, const uint8_t *ip, int64_t seq)
+{
+	int rc = 0;
+	pthread_rwlock_wrlock(&s->mem_mu);
+	if (!s->mem && !(s->mem = memidx_new(seq)))
+		rc = -ENOMEM;
+	for (int f = 0; f < MI_IP && rc == 0; f++)
+		if (vals[f].p)
+			rc = memidx_add(s->mem, f, vals[f].p, vals[f].n, seq);
+	if (rc == 0 && ip)
+		rc = memidx_add(s->mem, MI_IP, ip, 16, seq);
+	pthread_rwlock_unlock(&s->mem_mu);
+	return rc;
+}
+
+/* The active segment's event_ids and postings into memory (after a restart). */
 static int load_ids(struct store *s)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = 0, r;
-	if (sqlite3_prepare_v2(s->w, "SELECT id, seq FROM events", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->w,
+			       "SELECT id, seq, event_type, app, host, user, request_id, ip"
+			       " FROM events ORDER BY seq",
+			       -1, &st, NULL) != SQLITE_OK)
 		return store_sql_err(s->w, "load ids");
-	pthread_mutex_lock(&s->ids_mu);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW && rc == 0)
-		if (sqlite3_column_bytes(st, 0) == 16)
-			rc = idset_put(&s->ids, sqlite3_column_blob(st, 0), sqlite3_column_int64(st, 1));
-	pthread_mutex_unlock(&s->ids_mu);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW && rc == 0) {
+		int64_t seq = sqlite3_column_int64(st, 1);
+		struct sv vals[MI_IP];
+		for (int f = 0; f < MI_IP; f++) {
+			vals[f].p = (const char *)sqlite3_column_text(st, 2 + f);
+			vals[f].n = (size_t)sqlite3_column_bytes(st, 2 + f);
+		}
+		const uint8_t *ip = sqlite3_column_bytes(st, 7) == 16 ? sqlite3_column_blob(st, 7) : NULL;
+		if ((rc = mem_add(s, vals, ip, seq)) < 0)
+			break;
+		if (sqlite3_column_bytes(st, 0) == 16) {
+			pthread_mutex_lock(&s->ids_mu);
+			rc = idset_put(&s->ids, sqlite3_column_blob(st, 0), seq);
+			pthread_mutex_unlock(&s->ids_mu);
+		}
+	}
 	if (rc == 0 && r != SQLITE_DONE)
 		rc = store_sql_err(s->w, "load ids");
 	sqlite3_finalize(st);
@@ -524,6 +555,10 @@ static int roll_segment(struct store *s)
 	cur->ids = keep;
 	idset_init(&s->ids);
 	pthread_mutex_unlock(&s->ids_mu);
+	pthread_rwlock_wrlock(&s->mem_mu);
+	cur->mem = s->mem;
+	s->mem = NULL;
+	pthread_rwlock_unlock(&s->mem_mu);
 	sqlite3 *prev = s->w;
 	s->w = NULL;
 	sqlite3_finalize(s->ins);
@@ -532,8 +567,7 @@ static int roll_segment(struct store *s)
 	sqlite3_finalize(s->dead_ins);
 	s->ins = s->seg_upd = s->off_upsert = s->dead_ins = NULL;
 	facets_release(&s->facets);
-	stats_rollup_free(s->rollup);
-	s->rollup = NULL;
+	stats_rollup_roll(s->rollup); /* stats rollups: its counts wait for the indexer */
 	rc = create_segment(s, cur->id + 1, prev);
 	sqlite3_close(prev);
 	if (rc < 0)
@@ -594,7 +628,7 @@ static int index_segment(struct store *s, struct segment *g)
 	}
 	if ((rc = store_exec(db, "BEGIN IMMEDIATE")) == 0) {
 		if ((rc = store_exec(db, segment_index_ddl)) == 0 &&
-		    (rc = stats_rollup_seal(db)) == 0 &&
+		    (rc = stats_rollup_seal(s->rollup, g->id, db)) == 0 &&
 		    (rc = store_exec(db, "UPDATE segment SET state = 2")) == 0)
 			rc = store_exec(db, "COMMIT");
 		else
@@ -604,6 +638,7 @@ static int index_segment(struct store *s, struct segment *g)
 		sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 	sqlite3_close(db);
 	if (rc == 0) {
+		stats_rollup_sealed(s->rollup, g->id); /* stats rollups: written, leave memory */
 		pthread_mutex_lock(&s->seg_mu);
 		g->state = SEG_INDEXED;
 		pthread_mutex_unlock(&s->seg_mu);
@@ -691,6 +726,7 @@ int store_open(struct store **out, const struct store_config *cfg)
 	pthread_cond_init(&s->seg_cv, NULL);
 	pthread_mutex_init(&s->adm_mu, NULL);
 	pthread_mutex_init(&s->ids_mu, NULL);
+	pthread_rwlock_init(&s->mem_mu, NULL);
 	idset_init(&s->ids);
 	s->segment_rows = cfg->segment_rows > 0 ? cfg->segment_rows : 1000000;
 	s->segment_max_age_us = (cfg->segment_max_age_s > 0 ? cfg->segment_max_age_s : 86400) *
@@ -766,8 +802,10 @@ void store_close(struct store *s)
 		seg_free(s->segs[i]);
 	sqlite3_close(s->adm);
 	idset_release(&s->ids);
+	memidx_free(s->mem);
 	free(s->txn_ids);
 	pthread_mutex_destroy(&s->ids_mu);
+	pthread_rwlock_destroy(&s->mem_mu);
 	pthread_mutex_destroy(&s->seg_mu);
 	pthread_cond_destroy(&s->seg_cv);
 	pthread_mutex_destroy(&s->adm_mu);
@@ -785,6 +823,12 @@ int store_begin(struct store *s)
 	pthread_mutex_lock(&s->seg_mu);
 	for (size_t i = 0; i + 1 < s->nseg; i++) {
 		struct segment *x = s->segs[i];
+		if (x->mem && x->state == SEG_INDEXED) {
+			pthread_rwlock_wrlock(&s->mem_mu);
+			memidx_free(x->mem);
+			x->mem = NULL;
+			pthread_rwlock_unlock(&s->mem_mu);
+		}
 		if (x->ids && (x->state == SEG_INDEXED || x->id_indexed)) {
 			pthread_mutex_lock(&s->ids_mu);
 			idset_release(x->ids);
@@ -927,6 +971,10 @@ int store_append(struct store *s, const struct event *ev, bool *dup)
 	if (rc < 0)
 		return rc;
 	memcpy(s->txn_ids[s->ntxn_ids++], ev->id, 16);
+	const struct sv vals[MI_IP] = { ev->event_type, ev->app, ev->source_host, ev->user,
+					ev->request_id };
+	if ((rc = mem_add(s, vals, (ev->flags & EV_HAS_IP) ? ev->ip : NULL, s->next_seq)) < 0)
+		return rc;
 	s->next_seq++;
 	if (ev->ts < s->txn_min_ts)
 		s->txn_min_ts = ev->ts;
@@ -997,6 +1045,7 @@ int store_commit(struct store *s)
 		store_rollback(s);
 		return rc;
 	}
+	stats_rollup_commit(s->rollup); /* stats rollups: readers may now see its counts */
 	s->in_txn = false;
 	pthread_mutex_lock(&s->seg_mu);
 	struct segment *g = s->segs[s->nseg - 1];
@@ -1242,4 +1291,79 @@ int64_t store_ids_lookup(struct store *s, struct segment *g, const uint8_t id[16
 	}
 	pthread_mutex_unlock(&s->ids_mu);
 	return seq;
+}
+
+/* Selective enough to read row by row rather than scan (a rowid lookup costs about as much
+ * as scanning a few dozen rows). */
+#define MEM_CANDIDATES_MAX 20000
+
+static int cmp_desc(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x > y ? -1 : x < y;
+}
+
+int store_mem_candidates(struct store *s, struct segment *g, const struct event_query *q,
+			 int64_t **out, size_t *n)
+{
+	const struct strset *sets[MI_IP] = { &q->event_type, &q->app, &q->source_host, &q->user,
+					     &q->request_id };
+	int rc = 0, best = -1;
+	size_t best_total = SIZE_MAX, cap = 0;
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&s->seg_mu);
+	bool active = g == s->segs[s->nseg - 1];
+	pthread_mutex_unlock(&s->seg_mu);
+	pthread_rwlock_rdlock(&s->mem_mu);
+	const struct memidx *m = active ? s->mem : g->mem;
+	if (!m)
+		goto out;
+	/* The filter with the fewest events; addresses only when each is a single one. */
+	bool exact_ips = q->n_cidr > 0;
+	for (size_t i = 0; i < q->n_cidr; i++)
+		exact_ips &= memcmp(q->cidr_lo[i], q->cidr_hi[i], 16) == 0;
+	for (int f = 0; f <= MI_IP; f++) {
+		size_t total = 0;
+		if (f < MI_IP && sets[f]->n) {
+			for (size_t j = 0; j < sets[f]->n; j++)
+				total += memidx_count(m, f, sets[f]->v[j], strlen(sets[f]->v[j]));
+		} else if (f == MI_IP && exact_ips) {
+			for (size_t j = 0; j < q->n_cidr; j++)
+				total += memidx_count(m, f, q->cidr_lo[j], 16);
+		} else {
+			continue;
+		}
+		if (total < best_total) {
+			best_total = total;
+			best = f;
+		}
+	}
+	if (best < 0 || best_total > MEM_CANDIDATES_MAX)
+		goto out;
+	if (best < MI_IP) {
+		for (size_t j = 0; j < sets[best]->n && rc == 0; j++)
+			rc = memidx_collect(m, best, sets[best]->v[j], strlen(sets[best]->v[j]), out, n,
+					    &cap);
+	} else {
+		for (size_t j = 0; j < q->n_cidr && rc == 0; j++)
+			rc = memidx_collect(m, best, q->cidr_lo[j], 16, out, n, &cap);
+	}
+	rc = rc < 0 ? rc : 1;
+out:
+	pthread_rwlock_unlock(&s->mem_mu);
+	if (rc == 1 && *n > 1) {
+		qsort(*out, *n, sizeof(**out), cmp_desc);
+		size_t k = 1;
+		for (size_t i = 1; i < *n; i++)
+			if ((*out)[i] != (*out)[k - 1])
+				(*out)[k++] = (*out)[i];
+		*n = k;
+	}
+	if (rc <= 0) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
 }
