@@ -1,6 +1,7 @@
 /* main.c — the minisiem command: serve (the hub), hash-password, keys. */
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdatomic.h>
@@ -54,7 +55,7 @@ static const struct opt_def serve_opts[] = {
 	  "most events committed in one transaction", false, 1, 10000000 },
 	{ "segment-rows", "SIEM_SEGMENT_ROWS", OPT_INT, "500000", "N",
 	  "events per store segment (then it is sealed and indexed)", false, 1000, 1000000000 },
-	{ "cache-mb", "SIEM_CACHE_MB", OPT_INT, "64", "MB", "writer page cache", false, 1, 65536 },
+	{ "cache-mb", "SIEM_CACHE_MB", OPT_INT, "16", "MB", "writer page cache", false, 1, 65536 },
 	{ "http-threads", "SIEM_HTTP_THREADS", OPT_INT, "2", "N", "HTTP listener threads", false, 1,
 	  64 },
 	{ "parse-threads", "SIEM_PARSE_THREADS", OPT_INT, "0", "N",
@@ -301,6 +302,8 @@ static void upkeep(void *arg)
 	/* Correlation windows survive a crash up to the last save. */
 	if (upkeep_detector)
 		detector_save(upkeep_detector);
+	/* Hand back the memory that bursts of large batches left free in the heaps. */
+	malloc_trim(0);
 	if (days <= 0)
 		return;
 	if (store_retain(s, ts_now_us() - days * 86400LL * 1000000, &segs, &evs) == 0) {
@@ -924,6 +927,11 @@ out:
 
 int main(int argc, char **argv)
 {
+	/* Large tables (id sets, postings, request bodies) come and go with segments and
+	 * requests: give them their own mappings, returned to the system when freed, instead of
+	 * a heap that only grows. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	mallopt(M_ARENA_MAX, 2);
 	jsonalloc_install();
 	if (argc < 2) {
 		usage(stderr);

@@ -25,7 +25,7 @@ void store_config_defaults(struct store_config *cfg)
 	cfg->dir = "var/minisiem.db";
 	cfg->segment_rows = 500000;
 	cfg->segment_max_age_s = 86400;
-	cfg->cache_mb = 64;
+	cfg->cache_mb = 16; /* the writer appends: it needs the right edge of two B-trees */
 	cfg->readers = 4;
 }
 
@@ -731,7 +731,7 @@ int store_open(struct store **out, const struct store_config *cfg)
 	s->segment_rows = cfg->segment_rows > 0 ? cfg->segment_rows : 1000000;
 	s->segment_max_age_us = (cfg->segment_max_age_s > 0 ? cfg->segment_max_age_s : 86400) *
 				1000000LL;
-	s->cache_mb = cfg->cache_mb > 0 ? cfg->cache_mb : 64;
+	s->cache_mb = cfg->cache_mb > 0 ? cfg->cache_mb : 16;
 	size_t n = strlen(cfg->dir) + 16;
 	if (!(s->path = strdup(cfg->dir)) || !(s->segdir = malloc(n))) {
 		rc = -ENOMEM;
