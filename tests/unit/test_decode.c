@@ -12,6 +12,8 @@
 #include <time.h>
 
 #include <cmocka.h>
+
+#include "testdata.h"
 #include <jansson.h>
 
 #include "core/err.h"
@@ -555,23 +557,7 @@ static void test_threads_and_reinit(void **state)
 
 static const char *data_dir(void)
 {
-	static const char *dirs[] = {NULL, "../shared/data", "../../shared/data",
-				     "../../../shared/data"};
-	static char found[512];
-	dirs[0] = getenv("SIEM_TEST_DATA");
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		char p[600];
-		if (!dirs[i])
-			continue;
-		snprintf(p, sizeof(p), "%s/loghub/SOURCE.md", dirs[i]);
-		FILE *f = fopen(p, "r");
-		if (f) {
-			fclose(f);
-			snprintf(found, sizeof(found), "%s", dirs[i]);
-			return found;
-		}
-	}
-	return NULL;
+	return test_data_dir("loghub/SOURCE.md");
 }
 
 static char **read_lines(const char *path, size_t *n)

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "testdata.h"
 #include <jansson.h>
 #include <sqlite3.h>
 
@@ -26,23 +28,7 @@ static char TMP[256]; /* a private directory for databases the tests write */
 
 static const char *data_dir(void)
 {
-	static const char *dirs[] = {NULL, "../shared/data", "../../shared/data",
-				     "../../../shared/data"};
-	static char found[512];
-	dirs[0] = getenv("SIEM_TEST_DATA");
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		char p[600];
-		if (!dirs[i])
-			continue;
-		snprintf(p, sizeof(p), "%s/pihole/SOURCE.md", dirs[i]);
-		FILE *f = fopen(p, "r");
-		if (f) {
-			fclose(f);
-			snprintf(found, sizeof(found), "%s", dirs[i]);
-			return found;
-		}
-	}
-	return NULL;
+	return test_data_dir("pihole/SOURCE.md");
 }
 
 static const char *need_data(void)

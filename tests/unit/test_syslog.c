@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "testdata.h"
+
 #include "core/err.h"
 #include "parse/syslog.h"
 
@@ -393,23 +395,7 @@ static void test_hostile(void **state)
 
 static const char *data_dir(void)
 {
-	static const char *dirs[] = {NULL, "../shared/data", "../../shared/data",
-				     "../../../shared/data"};
-	static char found[512];
-	dirs[0] = getenv("SIEM_TEST_DATA");
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		char p[600];
-		if (!dirs[i])
-			continue;
-		snprintf(p, sizeof(p), "%s/syslog/SOURCE.md", dirs[i]);
-		FILE *f = fopen(p, "r");
-		if (f) {
-			fclose(f);
-			snprintf(found, sizeof(found), "%s", dirs[i]);
-			return found;
-		}
-	}
-	return NULL;
+	return test_data_dir("syslog/SOURCE.md");
 }
 
 static size_t unescape_raw(const char *s, char *out)
