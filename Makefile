@@ -6,6 +6,7 @@ PKGS     := libmicrohttpd jansson sqlite3 libjwt libargon2 libcrypto zlib libpcr
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev \
             libjwt-dev libargon2-dev libssl-dev zlib1g-dev libcrypt-dev libcmocka-dev libpcre2-dev \
             libyaml-dev libcurl4-openssl-dev libexpat1-dev libevtx-dev libbfio-dev \
+            libsystemd-dev systemd-journal-remote gcc-mingw-w64-x86-64 libz-mingw-w64-dev \
             python3 curl sqlite3 nodejs
 BUILD    ?= build/rel
 SANITIZE ?=
@@ -98,6 +99,7 @@ check: deps
 	@$(MAKE) --no-print-directory check-suite SANITIZE=1 || echo "build:asan 0 1 0" >>build/results.txt
 	@$(MAKE) --no-print-directory fuzz-build >/dev/null && tests/run_fuzz.sh 10 build/results.txt \
 		|| echo "fuzz:build 0 1 0" >>build/results.txt
+	@$(MAKE) --no-print-directory check-agent-windows || echo "build:agent-windows 0 1 0" >>build/results.txt
 	@tests/summary.sh build/results.txt
 
 check-suite: $(HUB) $(UNIT_BIN)
@@ -118,5 +120,8 @@ $(BUILD)/src/detect/fieldmap.o: rules/mapping.yml
 
 # The dashboard's build (npm, bundling, embedding into the binary) lives with its sources.
 -include web/web.mk
+
+# The agent (its own binary; no hub server libraries) and its Windows build.
+-include src/agent/agent.mk
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -16,7 +16,7 @@ import traceback
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SUITE_DEADLINE = 230.0  # seconds; past it every hub is killed so blocked tests fail fast
+SUITE_DEADLINE = 420.0  # seconds; past it every hub is killed so blocked tests fail fast
 
 
 def stderr_excerpt(text):

@@ -1,0 +1,302 @@
+/* src_file.c — the file sources: linux-auth (one followed file, auth decoders) and jsonl:DIR
+ * (every *.jsonl below a directory), each line an event with a deterministic id. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "agent/follow.h"
+#include "agent/plat.h"
+#include "agent/sources.h"
+#include "agent/state.h"
+#include "core/err.h"
+#include "core/event.h"
+#include "core/log.h"
+#include "parse/logline.h"
+
+#define JSONL_RESCAN_MS 2000
+#define JSONL_MAX_FILES 1024
+#define JSONL_MAX_DEPTH 8
+
+struct ffile {
+	struct follow *f;
+	char *key; /* "file:<path>" */
+	bool seen;
+};
+
+struct fsrc {
+	enum log_format fmt;
+	char *dir; /* jsonl: the directory */
+	struct ffile *files;
+	size_t n, cap;
+	size_t rr; /* jsonl: the file read first next time (round robin) */
+	int64_t next_scan_ms;
+	char **forget; /* keys of files gone, removed from the state at the next commit */
+	size_t nforget;
+	bool full_logged;
+};
+
+static int jsonl_scan(struct source *s, struct agent *a);
+
+static int add_file(struct source *s, struct agent *a, const char *path)
+{
+	struct fsrc *fs = s->priv;
+	struct follow_pos pos, *saved = NULL;
+	struct follow_opts o = {0, a->cfg.once ? 0 : a->cfg.rotate_wait_ms};
+	if (fs->n == fs->cap) {
+		size_t cap = fs->cap ? fs->cap * 2 : 4;
+		struct ffile *v = realloc(fs->files, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		fs->files = v;
+		fs->cap = cap;
+	}
+	size_t kn = strlen(path) + 6;
+	char *key = malloc(kn);
+	if (!key)
+		return -ENOMEM;
+	snprintf(key, kn, "file:%s", path);
+	if (follow_pos_parse(state_get(a->state, key), &pos) == 0)
+		saved = &pos;
+	struct ffile *ff = &fs->files[fs->n];
+	int rc = follow_open(&ff->f, path, saved, &o);
+	if (rc < 0) {
+		free(key);
+		return rc;
+	}
+	ff->key = key;
+	ff->seen = true;
+	fs->n++;
+	return 0;
+}
+
+static void drop_file(struct fsrc *fs, size_t i)
+{
+	char **v = realloc(fs->forget, (fs->nforget + 1) * sizeof(*v));
+	if (v) {
+		fs->forget = v;
+		fs->forget[fs->nforget++] = fs->files[i].key;
+	} else {
+		free(fs->files[i].key);
+	}
+	follow_close(fs->files[i].f);
+	fs->files[i] = fs->files[--fs->n];
+}
+
+/* One line of the file at path into an event. */
+static void take_line(struct source *s, struct agent *a, const char *path,
+		      const struct follow_line *ln)
+{
+	struct fsrc *fs = s->priv;
+	struct event ev;
+	char err[256];
+	size_t sp = 0;
+	while (sp < ln->n && (ln->p[sp] == ' ' || ln->p[sp] == '\t' || ln->p[sp] == '\r'))
+		sp++;
+	if (sp == ln->n)
+		return; /* blank */
+	struct logline_ctx ctx = {"agent", fs->fmt == FMT_AUTH ? "LINUX" : NULL, a->cfg.host};
+	int rc = logline_to_event(fs->fmt, ln->p, ln->n, &ctx, ts_now_us(), &ev, &a->arena, err,
+				  sizeof(err), NULL);
+	if (rc < 0) {
+		char where[4200];
+		snprintf(where, sizeof(where), "'%s' at byte %lld", path, (long long)ln->off);
+		agent_reject_local(a, s, where, err[0] ? err : siem_strerror(rc));
+		return;
+	}
+	if (ev.flags & EV_ID_GENERATED) {
+		agent_line_id(a, ln->ino, ln->off, ln->p, ln->n, ev.id);
+		ev.flags &= ~(unsigned)EV_ID_GENERATED;
+	}
+	/* A JSON line that names no host: this machine (the parser's default is "unknown"). */
+	if (a->cfg.host && (!ev.source_host.p ||
+			    (ev.source_host.n == 7 && !memcmp(ev.source_host.p, "unknown", 7))))
+		ev.source_host = (struct sv){a->cfg.host, strlen(a->cfg.host)};
+	size_t pn = strlen(path);
+	ev.source_file = (struct sv){path, pn > EV_CAP_SHORT ? EV_CAP_SHORT : pn};
+	ev.source_offset = ln->off;
+	ev.flags |= EV_HAS_OFFSET;
+	agent_emit(a, s, &ev);
+}
+
+/* Read up to room lines from one followed file. Returns the lines consumed. */
+static int read_file(struct source *s, struct agent *a, struct ffile *ff, size_t room)
+{
+	struct follow_line ln;
+	int n = 0;
+	const char *path = follow_path(ff->f);
+	while ((size_t)n < room && follow_next(ff->f, &ln) > 0) {
+		n++;
+		take_line(s, a, path, &ln);
+	}
+	return n;
+}
+
+static int linux_auth_open(struct source *s, struct agent *a)
+{
+	struct fsrc *fs = calloc(1, sizeof(*fs));
+	if (!fs)
+		return -ENOMEM;
+	s->priv = fs;
+	fs->fmt = FMT_AUTH;
+	const char *path = s->arg;
+	if (!path) {
+		struct stat st;
+		path = stat("/var/log/auth.log", &st) == 0 || stat("/var/log/secure", &st) < 0
+			   ? "/var/log/auth.log"
+			   : "/var/log/secure";
+	}
+	log_info("agent", "linux-auth: following '%s'", path);
+	return add_file(s, a, path);
+}
+
+static int file_read(struct source *s, struct agent *a, size_t room)
+{
+	struct fsrc *fs = s->priv;
+	int total = 0;
+	if (fs->dir && plat_mono_ms() >= fs->next_scan_ms) {
+		jsonl_scan(s, a);
+		fs->next_scan_ms = plat_mono_ms() + JSONL_RESCAN_MS;
+	}
+	for (size_t k = 0; k < fs->n && (size_t)total < room; k++) {
+		size_t i = (fs->rr + k) % fs->n;
+		total += read_file(s, a, &fs->files[i], room - (size_t)total);
+	}
+	if (fs->n)
+		fs->rr = (fs->rr + 1) % fs->n;
+	return total;
+}
+
+static int file_commit(struct source *s, struct state *st)
+{
+	struct fsrc *fs = s->priv;
+	char buf[128];
+	for (size_t i = 0; i < fs->n; i++) {
+		struct follow_pos p;
+		follow_get_pos(fs->files[i].f, &p);
+		if (p.ino == 0 && p.off == 0)
+			continue; /* not opened yet: nothing to remember */
+		if (follow_pos_format(&p, buf, sizeof(buf)) == 0)
+			state_set(st, fs->files[i].key, buf);
+	}
+	for (size_t i = 0; i < fs->nforget; i++) {
+		state_set(st, fs->forget[i], NULL);
+		free(fs->forget[i]);
+	}
+	fs->nforget = 0;
+	return 0;
+}
+
+static void file_close(struct source *s)
+{
+	struct fsrc *fs = s->priv;
+	for (size_t i = 0; i < fs->n; i++) {
+		follow_close(fs->files[i].f);
+		free(fs->files[i].key);
+	}
+	for (size_t i = 0; i < fs->nforget; i++)
+		free(fs->forget[i]);
+	free(fs->forget);
+	free(fs->files);
+	free(fs->dir);
+	free(fs);
+	s->priv = NULL;
+}
+
+const struct source_ops src_linux_auth = {"linux-auth", linux_auth_open, file_read, file_commit,
+					  file_close};
+
+/* ---- jsonl:DIR ---- */
+
+static bool is_jsonl(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 6 && !strcmp(name + n - 6, ".jsonl") && name[0] != '.';
+}
+
+static void scan_dir(struct source *s, struct agent *a, const char *dir, int depth)
+{
+	struct fsrc *fs = s->priv;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char path[4096];
+		struct stat st;
+		if (e->d_name[0] == '.')
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path) ||
+		    lstat(path, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			if (depth < JSONL_MAX_DEPTH)
+				scan_dir(s, a, path, depth + 1);
+			continue;
+		}
+		if (!S_ISREG(st.st_mode) || !is_jsonl(e->d_name))
+			continue;
+		bool known = false;
+		for (size_t i = 0; i < fs->n && !known; i++)
+			if (!strcmp(follow_path(fs->files[i].f), path))
+				known = fs->files[i].seen = true;
+		if (known)
+			continue;
+		if (fs->n >= JSONL_MAX_FILES) {
+			if (!fs->full_logged)
+				log_error("agent",
+					  "%s: more than %d files: '%s' and later ones are "
+					  "not read",
+					  s->spec, JSONL_MAX_FILES, path);
+			fs->full_logged = true;
+			continue;
+		}
+		log_info("agent", "%s: following '%s'", s->spec, path);
+		add_file(s, a, path);
+	}
+	closedir(d);
+}
+
+static int jsonl_scan(struct source *s, struct agent *a)
+{
+	struct fsrc *fs = s->priv;
+	for (size_t i = 0; i < fs->n; i++)
+		fs->files[i].seen = false;
+	scan_dir(s, a, fs->dir, 0);
+	for (size_t i = 0; i < fs->n;) {
+		if (!fs->files[i].seen && follow_gone(fs->files[i].f)) {
+			log_info("agent", "%s: '%s' is gone", s->spec, follow_path(fs->files[i].f));
+			drop_file(fs, i);
+			continue;
+		}
+		i++;
+	}
+	return 0;
+}
+
+static int jsonl_open(struct source *s, struct agent *a)
+{
+	struct fsrc *fs = calloc(1, sizeof(*fs));
+	if (!fs)
+		return -ENOMEM;
+	s->priv = fs;
+	fs->fmt = FMT_JSONL;
+	size_t n = strlen(s->arg);
+	while (n > 1 && s->arg[n - 1] == '/')
+		n--;
+	if (!(fs->dir = strndup(s->arg, n)))
+		return -ENOMEM;
+	struct stat st;
+	if (stat(fs->dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		log_warn("agent", "%s: '%s' is not a directory (yet): looked for again", s->spec,
+			 fs->dir);
+	jsonl_scan(s, a);
+	fs->next_scan_ms = plat_mono_ms() + JSONL_RESCAN_MS;
+	return 0;
+}
+
+const struct source_ops src_jsonl = {"jsonl", jsonl_open, file_read, file_commit, file_close};
