@@ -252,7 +252,7 @@ static int query_segment(sqlite3 *db, enum seg_state state, const struct event_q
 {
 	struct sqlbuf sb = { .n = 0, .over = false };
 	sqlite3_stmt *st = NULL;
-	int rc = 0, r;
+	int rc = 0, r = SQLITE_DONE;
 	bool stop = false;
 	/* The word index exists once the segment is indexed; before, the exact check scans. */
 	bool use_fts = fts && state == SEG_INDEXED;
