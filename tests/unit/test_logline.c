@@ -95,7 +95,9 @@ static void test_format_names(void **state)
 	assert_int_equal(f, FMT_AUTH);
 	assert_int_equal(log_format_parse("jsonl", &f), 0);
 	assert_int_equal(f, FMT_JSONL);
-	assert_int_equal(log_format_parse("winxml", &f), -EINVAL);
+	assert_int_equal(log_format_parse("winxml", &f), 0);
+	assert_int_equal(f, FMT_WINXML);
+	assert_int_equal(log_format_parse("xml", &f), -EINVAL);
 	assert_int_equal(log_format_parse("SYSLOG", &f), -EINVAL);
 	assert_int_equal(log_format_parse("", &f), -EINVAL);
 	assert_int_equal(log_format_parse(NULL, &f), -EINVAL);
