@@ -12,6 +12,8 @@
 #include <time.h>
 
 #include <cmocka.h>
+
+#include "testdata.h"
 #include <jansson.h>
 
 #include "core/err.h"
@@ -41,26 +43,6 @@ static const char *data_dir(void)
 	return d ? d : "../shared/data";
 }
 
-static char *slurp(const char *path, size_t *n)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long len = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *b = malloc((size_t)len + 1);
-	if (b && fread(b, 1, (size_t)len, f) != (size_t)len) {
-		free(b);
-		b = NULL;
-	}
-	if (b)
-		b[len] = '\0';
-	if (n)
-		*n = (size_t)len;
-	fclose(f);
-	return b;
-}
 
 static void sink(void *ctx, const struct detect_hit *h)
 {
@@ -102,7 +84,7 @@ static size_t pack_files(char names[][256], size_t max)
 static struct rule **compile_file(const char *path, size_t *n)
 {
 	size_t len = 0;
-	char *text = slurp(path, &len);
+	char *text = test_slurp(path, &len);
 	if (!text)
 		fail_msg("cannot read %s", path);
 	struct rule **r;
@@ -115,7 +97,7 @@ static struct rule **compile_file(const char *path, size_t *n)
 
 static void run_events(struct detector *d, const char *path, struct arena *a)
 {
-	char *text = slurp(path, NULL);
+	char *text = test_slurp(path, NULL);
 	if (!text)
 		fail_msg("cannot read %s", path);
 	char *save = NULL;

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 
 #include <cmocka.h>
+
+#include "testdata.h"
 #include <jansson.h>
 
 #include "core/err.h"
@@ -56,26 +58,6 @@ static const char *data_dir(void)
 	return d ? d : "../shared/data";
 }
 
-static char *slurp(const char *path, size_t *n)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long len = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *b = malloc((size_t)len + 1);
-	if (b && fread(b, 1, (size_t)len, f) != (size_t)len) {
-		free(b);
-		b = NULL;
-	}
-	if (b)
-		b[len] = '\0';
-	if (n)
-		*n = (size_t)len;
-	fclose(f);
-	return b;
-}
 
 static void compile_ok(const char *yaml)
 {
@@ -739,7 +721,7 @@ static void test_sigmahq_corpus(void **state)
 	size_t ok = 0, refusals = 0;
 	for (size_t i = 0; i < l.n; i++) {
 		size_t n;
-		char *text = slurp(l.p[i], &n);
+		char *text = test_slurp(l.p[i], &n);
 		assert_non_null(text);
 		free_rules();
 		int rc = rule_compile(text, n, l.p[i], &R, &NR, ERR, sizeof(ERR));
@@ -817,7 +799,7 @@ static void test_sigmahq_regression(void **state)
 		*strrchr(base, '/') = '\0';
 		const char *rel = strstr(base, "regression_data/") + strlen("regression_data/");
 		snprintf(rule, sizeof(rule), "%s/sigma/%s.yml", data_dir(), rel);
-		char *info = slurp(l.p[i], NULL);
+		char *info = test_slurp(l.p[i], NULL);
 		assert_non_null(info);
 		long want = 1;
 		const char *mc = strstr(info, "match_count:");
@@ -830,7 +812,7 @@ static void test_sigmahq_regression(void **state)
 		char evpath[4200];
 		snprintf(evpath, sizeof(evpath), "%s/%s.json", base, id);
 		size_t n;
-		char *text = slurp(rule, &n);
+		char *text = test_slurp(rule, &n);
 		if (!text)
 			fail_msg("missing rule %s", rule);
 		free_rules();
@@ -977,7 +959,7 @@ static void evlist_add(struct evlist *l, struct event *e)
 static void load_evtx_xml(const char *path, struct evlist *out)
 {
 	size_t tn;
-	char *text = slurp(path, &tn);
+	char *text = test_slurp(path, &tn);
 	assert_non_null(text);
 	/* memmem with lengths: strstr would rescan the rest of a 10 MB file per event */
 	for (char *p = text; (p = memmem(p, tn - (size_t)(p - text), "<Event xmlns", 12));) {
@@ -1025,7 +1007,7 @@ static size_t count_matches(const char *rule_rel, const struct evlist *l)
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/sigma/%s", data_dir(), rule_rel);
 	size_t n;
-	char *text = slurp(path, &n);
+	char *text = test_slurp(path, &n);
 	if (!text)
 		fail_msg("missing %s", path);
 	free_rules();
@@ -1091,7 +1073,7 @@ static void test_pihole_dns(void **state)
 	(void)state;
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/pihole/pihole-FTL.queries.csv", data_dir());
-	char *text = slurp(path, NULL);
+	char *text = test_slurp(path, NULL);
 	if (!text)
 		skip();
 	static const char *qtype[] = { "", "A", "AAAA", "ANY", "SRV", "SOA", "PTR", "TXT",
@@ -1157,7 +1139,7 @@ static void test_pihole_dns(void **state)
 	for (size_t i = 0; i < sizeof(exp) / sizeof(exp[0]); i++) {
 		snprintf(path, sizeof(path), "%s/sigma/%s", data_dir(), exp[i].rule);
 		size_t n;
-		char *t = slurp(path, &n);
+		char *t = test_slurp(path, &n);
 		assert_non_null(t);
 		free_rules();
 		if (rule_compile(t, n, path, &R, &NR, ERR, sizeof(ERR)))
@@ -1182,7 +1164,7 @@ static void test_pihole_dns(void **state)
 /* "Mmm dd HH:MM:SS host prog[pid]: msg" -> app prog, message msg, raw the line. */
 static void load_syslog(const char *path, struct evlist *out)
 {
-	char *text = slurp(path, NULL);
+	char *text = test_slurp(path, NULL);
 	assert_non_null(text);
 	char *save = NULL;
 	for (char *line = strtok_r(text, "\r\n", &save); line;

@@ -27,4 +27,28 @@ static inline const char *test_data_dir(const char *probe)
 	return NULL;
 }
 
+/* The whole file at path, NUL-terminated (free it), its length in *n; NULL if unreadable. */
+static inline char *test_slurp(const char *path, size_t *n)
+{
+	if (n)
+		*n = 0;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long len = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *b = len >= 0 ? malloc((size_t)len + 1) : NULL;
+	if (b && fread(b, 1, (size_t)len, f) != (size_t)len) {
+		free(b);
+		b = NULL;
+	}
+	if (b)
+		b[len] = '\0';
+	if (n)
+		*n = b ? (size_t)len : 0;
+	fclose(f);
+	return b;
+}
+
 #endif
