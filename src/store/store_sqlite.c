@@ -406,7 +406,6 @@ static int prepare_writer(struct store *s)
 	if ((rc = facets_init(&s->facets, s->w)) < 0)
 		return rc;
 	/* stats rollups: one object for the store's life, attached to each segment's writer */
-	stats_rollup_free(s->rollup);
 	return stats_rollup_init(&s->rollup, s->w);
 }
 
@@ -568,8 +567,7 @@ static int roll_segment(struct store *s)
 	sqlite3_finalize(s->dead_ins);
 	s->ins = s->seg_upd = s->off_upsert = s->dead_ins = NULL;
 	facets_release(&s->facets);
-	stats_rollup_free(s->rollup);
-	s->rollup = NULL;
+	stats_rollup_roll(s->rollup); /* stats rollups: its counts wait for the indexer */
 	rc = create_segment(s, cur->id + 1, prev);
 	sqlite3_close(prev);
 	if (rc < 0)
@@ -630,7 +628,7 @@ static int index_segment(struct store *s, struct segment *g)
 	}
 	if ((rc = store_exec(db, "BEGIN IMMEDIATE")) == 0) {
 		if ((rc = store_exec(db, segment_index_ddl)) == 0 &&
-		    (rc = stats_rollup_seal(db)) == 0 &&
+		    (rc = stats_rollup_seal(s->rollup, g->id, db)) == 0 &&
 		    (rc = store_exec(db, "UPDATE segment SET state = 2")) == 0)
 			rc = store_exec(db, "COMMIT");
 		else
@@ -640,6 +638,7 @@ static int index_segment(struct store *s, struct segment *g)
 		sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 	sqlite3_close(db);
 	if (rc == 0) {
+		stats_rollup_sealed(s->rollup, g->id); /* stats rollups: written, leave memory */
 		pthread_mutex_lock(&s->seg_mu);
 		g->state = SEG_INDEXED;
 		pthread_mutex_unlock(&s->seg_mu);
@@ -1046,6 +1045,7 @@ int store_commit(struct store *s)
 		store_rollback(s);
 		return rc;
 	}
+	stats_rollup_commit(s->rollup); /* stats rollups: readers may now see its counts */
 	s->in_txn = false;
 	pthread_mutex_lock(&s->seg_mu);
 	struct segment *g = s->segs[s->nseg - 1];
