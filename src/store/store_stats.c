@@ -573,25 +573,63 @@ static int64_t floor_div(int64_t a, int64_t b)
 	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-/* Split [lo, hi] at multiples of unit: whole units ulo..uhi (none when ulo > uhi) and the
- * partial edges [lo, elo] and [ehi, hi] (empty when elo < lo / ehi > hi). */
+/* Which whole units (minutes, periods) of [from, to] a segment whose events span
+ * [smin, smax] can take from its rollups, and the edges to count from its events. A unit
+ * is whole when the range holds every event the segment has in it: a range reaching past
+ * a segment's newest or oldest event ("the last hour") needs no edge at that end. */
 struct split {
-	int64_t ulo, uhi, elo, ehi;
+	int64_t ulo, uhi;   /* none when ulo > uhi */
+	int64_t edge[2][2]; /* [lo, hi], empty when lo > hi */
 };
 
-static struct split split_range(int64_t lo, int64_t hi, int64_t unit)
+static struct split unit_split(int64_t from, int64_t to, int64_t smin, int64_t smax, int64_t unit)
 {
-	struct split s;
-	s.ulo = floor_div(lo + unit - 1, unit);
-	s.uhi = floor_div(hi + 1, unit) - 1;
-	if (s.ulo > s.uhi) {
-		s.elo = hi; /* everything is an edge */
-		s.ehi = hi + 1;
+	struct split s = {1, 0, {{1, 0}, {1, 0}}};
+	int64_t lo = from > smin ? from : smin, hi = to < smax ? to : smax;
+	if (lo > hi)
+		return s;
+	int64_t ulo = floor_div(lo, unit), uhi = floor_div(hi, unit);
+	bool lead = lo > smin && lo != ulo * unit;
+	bool trail = hi < smax && hi != (uhi + 1) * unit - 1;
+	if (ulo == uhi && (lead || trail)) {
+		s.edge[0][0] = lo;
+		s.edge[0][1] = hi;
 		return s;
 	}
-	s.elo = s.ulo * unit - 1;
-	s.ehi = (s.uhi + 1) * unit;
+	s.ulo = ulo + lead;
+	s.uhi = uhi - trail;
+	if (lead) {
+		s.edge[0][0] = lo;
+		s.edge[0][1] = (ulo + 1) * unit - 1;
+	}
+	if (trail) {
+		s.edge[1][0] = uhi * unit;
+		s.edge[1][1] = hi;
+	}
 	return s;
+}
+
+/* The time span of a segment's events as the reader's snapshot has it: an active
+ * segment's seg_view may be older. */
+static int snapshot_bounds(sqlite3 *db, const struct seg_view *g, int64_t *smin, int64_t *smax)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = 0;
+	*smin = g->min_ts;
+	*smax = g->max_ts;
+	if (g->state != SEG_ACTIVE)
+		return 0;
+	if (sqlite3_prepare_v2(db, "SELECT min_ts, max_ts FROM segment", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return store_sql_err(db, "stats bounds");
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*smin = sqlite3_column_int64(st, 0);
+		*smax = sqlite3_column_int64(st, 1);
+	} else {
+		rc = store_sql_err(db, "stats bounds");
+	}
+	sqlite3_finalize(st);
+	return rc;
 }
 
 /* Run fn on every segment overlapping [f->from, f->to], each inside one read transaction so
@@ -630,17 +668,20 @@ static int count_segment(sqlite3 *db, const struct seg_view *g, int rollups, voi
 	const struct stats_filter *f = j->f;
 	int64_t lo = f->from > g->min_ts ? f->from : g->min_ts;
 	int64_t hi = f->to < g->max_ts ? f->to : g->max_ts;
+	int64_t smin, smax;
 	int rc;
 	if (!rollups || f->no_rollups || f->app.n || f->source_host.n)
 		return count_raw(db, j, lo, hi);
-	struct split sp = split_range(lo, hi, MINUTE_US);
+	if ((rc = snapshot_bounds(db, g, &smin, &smax)) < 0)
+		return rc;
+	struct split sp = unit_split(f->from, f->to, smin, smax, MINUTE_US);
 	j->used |= sp.ulo <= sp.uhi;
 	if (sp.ulo <= sp.uhi && (rc = count_rollup(db, j, sp.ulo, sp.uhi)) < 0)
 		return rc;
-	if (sp.elo >= lo && (rc = count_raw(db, j, lo, sp.elo)) < 0)
-		return rc;
-	if (sp.ehi <= hi && (rc = count_raw(db, j, sp.ehi, hi)) < 0)
-		return rc;
+	for (int e = 0; e < 2; e++)
+		if (sp.edge[e][0] <= sp.edge[e][1] &&
+		    (rc = count_raw(db, j, sp.edge[e][0], sp.edge[e][1])) < 0)
+			return rc;
 	return 0;
 }
 
@@ -841,42 +882,6 @@ static int top_total(sqlite3 *db, struct top_job *j)
 	return rc;
 }
 
-/* Which 10-minute periods of [from, to] a segment whose events span [smin, smax] can take
- * whole from its counts, and the edges to count from its events. A period is whole when
- * the range holds every event the segment has in it: a range reaching past the segment's
- * newest event ("the last hour") needs no edge at that end. */
-struct psplit {
-	int64_t plo, phi;   /* none when plo > phi */
-	int64_t edge[2][2]; /* [lo, hi], empty when lo > hi */
-};
-
-static struct psplit period_split(int64_t from, int64_t to, int64_t smin, int64_t smax)
-{
-	struct psplit s = {1, 0, {{1, 0}, {1, 0}}};
-	int64_t lo = from > smin ? from : smin, hi = to < smax ? to : smax;
-	if (lo > hi)
-		return s;
-	int64_t plo = floor_div(lo, PERIOD_US), phi = floor_div(hi, PERIOD_US);
-	bool lead = lo > smin && lo != plo * PERIOD_US;
-	bool trail = hi < smax && hi != (phi + 1) * PERIOD_US - 1;
-	if (plo == phi && (lead || trail)) {
-		s.edge[0][0] = lo;
-		s.edge[0][1] = hi;
-		return s;
-	}
-	s.plo = plo + lead;
-	s.phi = phi - trail;
-	if (lead) {
-		s.edge[0][0] = lo;
-		s.edge[0][1] = (plo + 1) * PERIOD_US - 1;
-	}
-	if (trail) {
-		s.edge[1][0] = phi * PERIOD_US;
-		s.edge[1][1] = hi;
-	}
-	return s;
-}
-
 static int top_memory(struct store *s, sqlite3 *db, const struct seg_view *g, struct top_job *j,
 		      bool *kept);
 
@@ -898,8 +903,8 @@ static int top_segment(sqlite3 *db, const struct seg_view *g, int rollups, void 
 		j->used = true;
 		if (f->from <= g->min_ts && g->max_ts <= f->to)
 			return top_total(db, j);
-		struct psplit sp = period_split(f->from, f->to, g->min_ts, g->max_ts);
-		if (sp.plo <= sp.phi && (rc = top_rollup(db, j, sp.plo, sp.phi)) < 0)
+		struct split sp = unit_split(f->from, f->to, g->min_ts, g->max_ts, PERIOD_US);
+		if (sp.ulo <= sp.uhi && (rc = top_rollup(db, j, sp.ulo, sp.uhi)) < 0)
 			return rc;
 		for (int e = 0; e < 2; e++)
 			if (sp.edge[e][0] <= sp.edge[e][1] &&
@@ -983,8 +988,10 @@ out:
 #define CELL_FREE 0xffffu /* the type of a free cell */
 #define BATCH_EVENTS 32	  /* events whose top-field values are looked up together */
 #define BATCH_ITEMS (BATCH_EVENTS * TOP_FIELDS)
-#define PIPE 6			/* values between two steps of a lookup (top_resolve) */
-#define PENDING_MAX 2		/* sealed segments whose counts wait in memory for the indexer */
+#define PIPE 6 /* values between two steps of a lookup (top_resolve) */
+#define PENDING_LIMITS                                                                        \
+	2			/* sealed segments' counts waiting for the indexer: this many \
+				 * times a segment's memory bound, all together */
 #define WAIT_PUBLISH_US 2000000 /* a reader waits this long for a commit to be published */
 
 _Static_assert(STATS_SOURCE_IP == 4 && STATS_USER == 5 && STATS_HOST == 6 && STATS_APP == 7 &&
@@ -1033,6 +1040,27 @@ static void load_ends(const unsigned char *p, size_t n, uint64_t *a, uint64_t *b
 	}
 }
 
+/* Copy n <= 16 bytes: a few loads and stores, no call. */
+static void copy_short(char *to, const char *from, size_t n)
+{
+	uint64_t a, b;
+	uint32_t x, y;
+	if (n >= 8) {
+		memcpy(&a, from, 8);
+		memcpy(&b, from + n - 8, 8);
+		memcpy(to, &a, 8);
+		memcpy(to + n - 8, &b, 8);
+	} else if (n >= 4) {
+		memcpy(&x, from, 4);
+		memcpy(&y, from + n - 4, 4);
+		memcpy(to, &x, 4);
+		memcpy(to + n - 4, &y, 4);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			to[i] = from[i];
+	}
+}
+
 /* a and b, n <= 16 bytes each, are equal: a few loads, no call. */
 static bool eq_short(const void *a, const void *b, size_t n)
 {
@@ -1040,6 +1068,11 @@ static bool eq_short(const void *a, const void *b, size_t n)
 	load_ends(a, n, &a1, &a2);
 	load_ends(b, n, &b1, &b2);
 	return a1 == b1 && a2 == b2;
+}
+
+static bool bytes_eq(const char *a, const char *b, size_t n)
+{
+	return n <= 16 ? eq_short(a, b, n) : memcmp(a, b, n) == 0;
 }
 
 /* A seeded 64-bit hash: values come from the network, and this runs for every value of
@@ -1233,13 +1266,16 @@ struct topt {
 	struct names values; /* IPv6 source addresses as their 16 bytes, the others as text */
 	struct ptab *per;    /* by period id */
 	size_t nper, ncell;
-	uint64_t *log; /* cells the open transaction counted, period id << 32 | slot, an entry
-			* per event (the writer's own: its size follows the transaction's) */
+	uint64_t *log; /* what the open transaction counted, an entry per event and value
+			* (period id << 32 | slot): its counts are in the cells already, readers
+			* take them out and a rollback undoes them. Its size follows the
+			* transaction's. */
 	size_t nlog, caplog;
 };
 
 /* The top-N counts of one segment: the active one, or a sealed one the indexer has not
- * written out yet. Guarded by stats_rollup.mu; a sealed segment's never change again. */
+ * written out yet. Guarded by stats_rollup.mu (the writer, the only thread that changes
+ * them, reads them without it); a sealed segment's never change again. */
 struct segcounts {
 	int64_t seg_id;
 	int64_t rows, min_ts, max_ts; /* as of the last published commit */
@@ -1367,8 +1403,9 @@ static void field_over(struct segcounts *c, int i, const char *why)
 static void count_failed(struct segcounts *c, int i, int rc)
 {
 	field_over(c, i,
-		   rc == -E2BIG ? "too many event types, periods or values in one segment"
-				: "out of memory");
+		   rc == -E2BIG	      ? "too many event types, periods or values in one segment"
+		   : rc == -EOVERFLOW ? "a count outgrew 32 bits"
+				      : "out of memory");
 }
 
 /* Past the memory bound: drop the biggest field. */
@@ -1482,6 +1519,35 @@ static void ptab_each(const struct ptab *pt, const uint8_t *ok_type, cell_fn fn,
 	}
 }
 
+/* The count a log entry of t names. */
+static uint32_t *log_count(const struct topt *t, uint64_t e)
+{
+	struct ptab *pt = &t->per[e >> 32];
+	return pt->pk ? &pt->pk[(uint32_t)e].count : &pt->cell[(uint32_t)e].count;
+}
+
+/* The type and value of the cell a log entry of t names. */
+static void log_cell(const struct topt *t, uint64_t e, uint32_t *type, uint32_t *value)
+{
+	const struct ptab *pt = &t->per[e >> 32];
+	uint32_t k = (uint32_t)e;
+	if (!pt->pk) {
+		*type = pt->cell[k].type;
+		*value = pt->cell[k].value;
+		return;
+	}
+	uint32_t lo = 0, hi = pt->ntype; /* the last type whose range starts at or before k */
+	while (hi - lo > 1) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (pt->tstart[mid] <= k)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	*type = lo;
+	*value = pt->pk[k].value;
+}
+
 /* Twice the slots of period pid's table (made with 16 when new); the open transaction's log
  * follows its cells. */
 static int cells_grow(struct topt *t, uint32_t pid)
@@ -1589,7 +1655,12 @@ static int cell_count(struct topt *t, uint32_t value, uint32_t type, uint32_t pi
 		t->log = l;
 		t->caplog = cap;
 	}
-	t->log[t->nlog++] = (uint64_t)pid << 32 | i;
+	t->log[t->nlog] = (uint64_t)pid << 32 | i;
+	uint32_t *n = log_count(t, t->log[t->nlog]);
+	if (*n == UINT32_MAX)
+		return -EOVERFLOW;
+	++*n;
+	t->nlog++;
 	return 0;
 }
 
@@ -1721,7 +1792,7 @@ static void top_count(struct stats_rollup *r, struct segcounts *c, const struct 
 		x->period = (uint16_t)c->last_pid;
 		x->table = (uint8_t)i;
 		if (v[i].n <= NAME_INLINE) {
-			memcpy(x->in, v[i].p, v[i].n);
+			copy_short(x->in, v[i].p, v[i].n);
 			x->p = x->in;
 		} else if (!(x->p = arena_strndup(&r->barena, v[i].p, v[i].n))) {
 			pthread_mutex_lock(&r->mu);
@@ -1737,22 +1808,11 @@ static void top_count(struct stats_rollup *r, struct segcounts *c, const struct 
 		top_resolve(r, c);
 }
 
-/* The logged cells into the counts readers see (under the lock). */
+/* The transaction committed (under the lock): what it counted is no longer taken out. */
 static void publish(struct segcounts *c)
 {
-	for (int k = 0; k < TOP_TABLES; k++) {
-		struct topt *t = &c->t[k];
-		for (size_t j = 0; j < t->nlog && !c->over[table_field(k)]; j++) {
-			struct ptab *pt = &t->per[t->log[j] >> 32];
-			uint32_t *n = pt->pk ? &pt->pk[(uint32_t)t->log[j]].count
-					     : &pt->cell[(uint32_t)t->log[j]].count;
-			if (*n == UINT32_MAX)
-				field_over(c, table_field(k), "a count outgrew 32 bits");
-			else
-				++*n;
-		}
-		t->nlog = 0;
-	}
+	for (int k = 0; k < TOP_TABLES; k++)
+		c->t[k].nlog = 0;
 	if (c->newest_period - 2 <= c->packed_below)
 		return;
 	/* The events have moved on: pack the periods they left. */
@@ -1883,8 +1943,8 @@ static int minute_bump(struct stats_rollup *r, int64_t minute, int sev, struct s
 		if (!e->os)
 			break;
 		if (e->h == h && e->minute == minute && e->sev == sev && e->nos == os.n &&
-		    e->ntype == type.n && memcmp(e->os, os.p, os.n) == 0 &&
-		    memcmp(e->type, type.p, type.n) == 0) {
+		    e->ntype == type.n && bytes_eq(e->os, os.p, os.n) &&
+		    bytes_eq(e->type, type.p, type.n)) {
 			e->count++;
 			return 0;
 		}
@@ -2071,20 +2131,26 @@ void stats_rollup_roll(struct stats_rollup *r)
 	struct segcounts *c = r->cur;
 	r->cur = NULL;
 	if (c) {
+		/* Nothing counts into it any more: packed, it takes about half the memory. */
 		for (int k = 0; k < TOP_TABLES; k++) {
-			free(c->t[k].log);
-			c->t[k].log = NULL;
-			c->t[k].nlog = c->t[k].caplog = 0;
+			struct topt *t = &c->t[k];
+			free(t->log);
+			t->log = NULL;
+			t->nlog = t->caplog = 0;
+			for (uint32_t p = 0; p < t->nper && p < c->periods.n; p++)
+				if (t->per[p].nslot && !t->per[p].rehashed)
+					ptab_pack(t, p, (uint32_t)c->types.n);
 		}
 		c->next = r->sealed;
 		r->sealed = c;
 	}
-	/* A lagging indexer: the oldest sealed counts leave memory (their queries scan until
-	 * the indexer writes their tables from the events). */
+	/* A lagging indexer: past the bound, the oldest sealed counts leave memory (their
+	 * queries scan until the indexer writes their tables from the events). */
 	size_t n = 0;
 	for (struct segcounts **p = &r->sealed; *p;) {
 		struct segcounts *x = *p;
-		if (++n > PENDING_MAX && !x->pins) {
+		size_t b = counts_bytes(x);
+		if (n + b > PENDING_LIMITS * mem_limit && x != r->sealed && !x->pins) {
 			*p = x->next;
 			log_warn(SUB,
 				 "segment %lld: top-N counts dropped from memory before indexing",
@@ -2093,6 +2159,7 @@ void stats_rollup_roll(struct stats_rollup *r)
 			metric_add(&m_dropped, 1);
 			continue;
 		}
+		n += b;
 		p = &x->next;
 	}
 	update_bytes_metric(r);
@@ -2107,8 +2174,16 @@ void stats_rollup_reset(struct stats_rollup *r)
 	r->txn_rows = 0;
 	r->txn_min = INT64_MAX;
 	r->txn_max = INT64_MIN;
-	for (int k = 0; r->cur && k < TOP_TABLES; k++)
-		r->cur->t[k].nlog = 0; /* the writer's own */
+	if (r->cur) {
+		pthread_mutex_lock(&r->mu);
+		for (int k = 0; k < TOP_TABLES; k++) {
+			struct topt *t = &r->cur->t[k];
+			for (size_t j = 0; j < t->nlog; j++)
+				--*log_count(t, t->log[j]);
+			t->nlog = 0;
+		}
+		pthread_mutex_unlock(&r->mu);
+	}
 	r->nitem = r->nitem4 = r->nbatch = 0;
 	arena_reset(&r->barena);
 }
@@ -2436,7 +2511,8 @@ static int snapshot_rows(sqlite3 *db, int64_t *rows)
 }
 
 struct v4_sum {
-	uint32_t addr, count;
+	uint32_t addr;
+	int64_t count;
 };
 
 struct v4_ctx {
@@ -2498,6 +2574,13 @@ static int sum_cells(struct stats_rollup *r, struct segcounts *c, int i, struct 
 	for (size_t p = 0; p < t->nper && p < c->periods.n; p++)
 		if (ok_period[p])
 			ptab_each(&t->per[p], ok_type, sum_cb, sum);
+	/* The open transaction's counts, not committed: out. */
+	for (size_t k = 0; k < t->nlog; k++) {
+		uint32_t ty, v;
+		log_cell(t, t->log[k], &ty, &v);
+		if (ok_period[t->log[k] >> 32] && ok_type[ty])
+			sum[v]--;
+	}
 	for (size_t v = 0; v < t->values.n && rc == 0; v++) {
 		const struct name *nm = &t->values.v[v];
 		if (!sum[v])
@@ -2509,7 +2592,7 @@ static int sum_cells(struct stats_rollup *r, struct segcounts *c, int i, struct 
 			rc = acc_add(j->acc, name_bytes(nm), nm->n, 0, sum[v]);
 	}
 	if (rc == 0 && i == 0 && t4->ncell) {
-		if (!(*v4 = malloc(t4->ncell * sizeof(**v4)))) {
+		if (!(*v4 = malloc((t4->ncell + t4->nlog) * sizeof(**v4)))) {
 			rc = -ENOMEM;
 			goto out;
 		}
@@ -2517,6 +2600,12 @@ static int sum_cells(struct stats_rollup *r, struct segcounts *c, int i, struct 
 		for (size_t p = 0; p < t4->nper && p < c->periods.n; p++)
 			if (ok_period[p])
 				ptab_each(&t4->per[p], ok_type, v4_cb, &vc);
+		for (size_t k = 0; k < t4->nlog; k++) {
+			uint32_t ty, v;
+			log_cell(t4, t4->log[k], &ty, &v);
+			if (ok_period[t4->log[k] >> 32] && ok_type[ty])
+				vc.v[vc.n++] = (struct v4_sum){v, -1};
+		}
 		*nv4 = vc.n;
 	}
 out:
@@ -2537,7 +2626,8 @@ static int sum_v4(struct top_job *j, struct v4_sum *v, size_t n)
 		uint32_t a = v[k].addr;
 		for (; k < n && v[k].addr == a; k++)
 			sum += v[k].count;
-		rc = acc_add(j->acc, buf, ipv4_format(a, buf), 0, sum);
+		if (sum)
+			rc = acc_add(j->acc, buf, ipv4_format(a, buf), 0, sum);
 	}
 	return rc;
 }
@@ -2549,7 +2639,7 @@ static int top_memory(struct store *s, sqlite3 *db, const struct seg_view *g, st
 	int i = (int)j->field - STATS_SOURCE_IP, rc = 0;
 	struct v4_sum *v4 = NULL;
 	size_t nv4 = 0;
-	struct psplit sp;
+	struct split sp;
 	*kept = false;
 	if (!r)
 		return 0;
@@ -2584,9 +2674,9 @@ static int top_memory(struct store *s, sqlite3 *db, const struct seg_view *g, st
 				return rc;
 			continue;
 		}
-		sp = period_split(j->f->from, j->f->to, c->min_ts, c->max_ts);
-		if (sp.plo <= sp.phi) {
-			rc = sum_cells(r, c, i, j, sp.plo, sp.phi, &v4, &nv4);
+		sp = unit_split(j->f->from, j->f->to, c->min_ts, c->max_ts, PERIOD_US);
+		if (sp.ulo <= sp.uhi) {
+			rc = sum_cells(r, c, i, j, sp.ulo, sp.uhi, &v4, &nv4);
 			j->used = true;
 		}
 		pthread_mutex_unlock(&r->mu);
