@@ -5,6 +5,7 @@
 
 #include "api/alerts_api.h"
 #include "api/api.h"
+#include "api/tokens.h"
 #include "api/web_api.h"
 #include "auth/auth.h"
 #include "core/err.h"
@@ -27,7 +28,7 @@ const struct http_route api_routes[] = {
 	{ R("GET", "/apps", AUTH_JWT, api_apps) },
 	{ R("GET", "/hosts", AUTH_JWT, api_hosts) },
 	{ R("GET", "/event-types", AUTH_JWT, api_event_types) },
-	{ R("GET", "/dead-letters", AUTH_JWT, api_dead_letters) },
+	{ R("GET", "/dead-letters", AUTH_JWT, api_dead_letters), .admin = true },
 	{ R("GET", "/keys", AUTH_JWT, api_keys_list), .admin = true },
 	{ R("POST", "/keys", AUTH_JWT, api_keys_create), .body = true,
 	  .types = "application/json,*none*", .admin = true },
@@ -96,7 +97,7 @@ static int check_jwt(void *ctx, const char *token, struct http_req *r)
 {
 	struct api *a = ctx;
 	struct jwt_claims c;
-	int rc = jwt_verify_hs256(token, a->jwt_key, a->jwt_keylen, ts_now_us() / 1000000, &c);
+	int rc = tokens_check(a->tokens, token, ts_now_us() / 1000000, &c);
 	if (rc < 0)
 		return rc;
 	http_set_identity(r, c.sub, c.role, 0);
@@ -156,9 +157,9 @@ void api_release(struct api *a)
 {
 	pthread_mutex_destroy(&a->key_mu);
 	free(a->env_keys);
-	free(a->admin_hash);
+	tokens_close(a->tokens);
 	a->env_keys = NULL;
-	a->admin_hash = NULL;
+	a->tokens = NULL;
 }
 
 void cursor_encode(int64_t ts, int64_t seq, char out[33])

@@ -31,11 +31,9 @@ struct api {
 	const char *version;
 	int64_t started_us;
 
-	/* auth */
-	uint8_t jwt_key[64];
-	size_t jwt_keylen;
+	/* auth: the signing key, the built-in admin's hash and which tokens are still good */
+	struct tokens *tokens;
 	int64_t jwt_ttl_s;
-	char *admin_hash; /* argon2id or bcrypt */
 
 	/* API keys from the environment (hash, name), then a cache of store lookups */
 	size_t n_env_keys;

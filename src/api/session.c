@@ -8,6 +8,7 @@
 
 #include "api/api.h"
 #include "api/ratelimit.h"
+#include "api/tokens.h"
 #include "auth/auth.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -92,21 +93,22 @@ static void record_failure(struct http_req *r, const char *user)
 /* Check name/password: a user of the users table, else "admin" against the admin hash. */
 static int check_login(const char *user, const char *pw, char *role, size_t rolelen)
 {
-	char *urole = NULL, *uhash = NULL;
+	char *urole = NULL, *uhash = NULL, *admin = tokens_admin_hash(api_ctx->tokens);
 	int rc = store_user_get(api_ctx->store, user, &urole, &uhash);
 	if (rc == 0) {
 		rc = password_verify(uhash, pw);
 		snprintf(role, rolelen, "%s", urole);
-	} else if (rc == SIEM_ENOTFOUND && strcmp(user, "admin") == 0 && api_ctx->admin_hash) {
-		rc = password_verify(api_ctx->admin_hash, pw);
+	} else if (rc == SIEM_ENOTFOUND && strcmp(user, "admin") == 0 && admin) {
+		rc = password_verify(admin, pw);
 		snprintf(role, rolelen, "admin");
 	} else if (rc == SIEM_ENOTFOUND) {
 		/* Same cost as a real check, so that timing does not tell names apart. */
-		password_verify(api_ctx->admin_hash ? api_ctx->admin_hash : "", pw);
+		password_verify(admin ? admin : "", pw);
 		rc = SIEM_EAUTH;
 	}
 	free(urole);
 	free(uhash);
+	free(admin);
 	return rc < 0 ? SIEM_EAUTH : 0;
 }
 
@@ -148,14 +150,9 @@ enum http_result api_login(struct http_req *r)
 		return http_reply_error(r, 401, "unauthorized", "wrong user name or password");
 	}
 	ratelimit_reset(addr);
-	struct jwt_claims c;
-	memset(&c, 0, sizeof(c));
-	snprintf(c.sub, sizeof(c.sub), "%s", user);
-	snprintf(c.role, sizeof(c.role), "%s", role);
-	c.iat = now / 1000000;
-	c.exp = c.iat + api_ctx->jwt_ttl_s;
 	char *tok = NULL;
-	if ((rc = jwt_sign_hs256(&c, api_ctx->jwt_key, api_ctx->jwt_keylen, &tok)) < 0)
+	if ((rc = tokens_issue(api_ctx->tokens, user, role, now / 1000000, api_ctx->jwt_ttl_s,
+			       &tok)) < 0)
 		return http_reply_error(r, 500, "cannot sign token", NULL);
 	json_t *o = json_object();
 	json_object_set_new(o, "access_token", json_string(tok));
@@ -166,9 +163,26 @@ enum http_result api_login(struct http_req *r)
 	return http_reply_json(r, 200, o);
 }
 
+/* The token this request was let in with (the server checked it is a bearer token). */
+static const char *bearer_token(struct http_req *r)
+{
+	const char *h = http_header(r, "Authorization");
+	if (!h || strlen(h) < 7)
+		return NULL;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return h;
+}
+
 enum http_result api_logout(struct http_req *r)
 {
-	/* Tokens are stateless: the client drops its copy. */
+	struct jwt_claims c;
+	const char *tok = bearer_token(r);
+	if (!tok || tokens_check(api_ctx->tokens, tok, ts_now_us() / 1000000, &c) < 0)
+		return http_reply_error(r, 401, "unauthorized", "invalid or expired token");
+	if (tokens_revoke(api_ctx->tokens, tok, &c) < 0)
+		return http_reply_error(r, 500, "cannot revoke the token", NULL);
 	json_t *o = json_object();
 	json_object_set_new(o, "ok", json_true());
 	return http_reply_json(r, 200, o);

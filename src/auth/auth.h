@@ -18,6 +18,7 @@ int password_generate(char *out, size_t outlen, size_t len);
 struct jwt_claims {
 	char sub[128];  /* user name */
 	char role[32];  /* "admin" | "analyst" */
+	char gen[24];   /* the user's token generation when signed, decimal ("" for none) */
 	int64_t iat, exp; /* seconds since the epoch */
 };
 

@@ -36,6 +36,9 @@ static int add_claims(jwt_t *jwt, const struct jwt_claims *c)
 		return lib_err(e);
 	if (c->role[0] != '\0' && (e = jwt_add_grant(jwt, "role", c->role)) != 0)
 		return lib_err(e);
+	/* A string: the generation is a 64-bit number, wider than a long on a 32-bit Pi. */
+	if (c->gen[0] != '\0' && (e = jwt_add_grant(jwt, "gen", c->gen)) != 0)
+		return lib_err(e);
 	/* jwt_add_grant_int takes a long: 32 bits on a 32-bit Pi. */
 	if (c->iat < LONG_MIN || c->iat > LONG_MAX || c->exp < LONG_MIN || c->exp > LONG_MAX)
 		return -ERANGE;
@@ -55,7 +58,8 @@ int jwt_sign_hs256(const struct jwt_claims *c, const uint8_t *key, size_t keylen
 		*out = NULL;
 	if (c == NULL || out == NULL || !key_ok(key, keylen))
 		return -EINVAL;
-	if (c->sub[0] == '\0' || !fits(c->sub, sizeof(c->sub)) || !fits(c->role, sizeof(c->role)))
+	if (c->sub[0] == '\0' || !fits(c->sub, sizeof(c->sub)) || !fits(c->role, sizeof(c->role)) ||
+	    !fits(c->gen, sizeof(c->gen)))
 		return -EINVAL;
 	if ((rc = jwt_new(&jwt)) != 0) {
 		rc = lib_err(rc);
@@ -95,7 +99,7 @@ static int copy_str(char *dst, size_t cap, const char *src)
 
 static int read_claims(jwt_t *jwt, int64_t now, struct jwt_claims *c)
 {
-	const char *role;
+	const char *role, *gen;
 	long exp, iat;
 
 	if (get_int(jwt, "exp", &exp) < 0 || exp <= now)
@@ -105,6 +109,8 @@ static int read_claims(jwt_t *jwt, int64_t now, struct jwt_claims *c)
 	/* A missing role reads as "", which grants nothing; an oversize one is refused. */
 	if ((role = jwt_get_grant(jwt, "role")) != NULL &&
 	    copy_str(c->role, sizeof(c->role), role) < 0)
+		return SIEM_EAUTH;
+	if ((gen = jwt_get_grant(jwt, "gen")) != NULL && copy_str(c->gen, sizeof(c->gen), gen) < 0)
 		return SIEM_EAUTH;
 	if (get_int(jwt, "iat", &iat) == 0)
 		c->iat = iat;

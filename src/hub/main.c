@@ -1,6 +1,7 @@
 /* main.c — the minisiem command: serve (the hub), hash-password, keys. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <grp.h>
 #include <pwd.h>
@@ -16,6 +17,7 @@
 
 #include "api/alerts_api.h"
 #include "api/api.h"
+#include "api/tokens.h"
 #include "auth/auth.h"
 #include "core/config.h"
 #include "core/err.h"
@@ -105,7 +107,8 @@ static const struct opt_def serve_opts[] = {
 	{ NULL, "SIEM_ADMIN_PASSWORD_HASH", OPT_STRING, NULL, NULL,
 	  "admin password hash (argon2id or bcrypt) from 'minisiem hash-password'", true, 0, 0 },
 	{ NULL, "SIEM_JWT_SECRET", OPT_STRING, NULL, NULL,
-	  "token signing secret (default: generated once, kept in the store)", true, 0, 0 },
+	  "token signing secret, 32 bytes or more (default: generated once into the file"
+	  " DB-jwt-secret beside the store, mode 0600)", true, 0, 0 },
 	{ NULL, "SIEM_API_KEYS", OPT_STRING, NULL, NULL,
 	  "agent keys as NAME:KEY,NAME:KEY (in addition to 'minisiem keys')", true, 0, 0 },
 };
@@ -196,24 +199,25 @@ static int open_store(const char *path, struct store **s, int64_t segment_rows, 
 	return store_open(s, &sc);
 }
 
-/* The admin password hash: environment, else the store, else a new password printed once. */
-static int setup_admin(struct api *a, struct store *s)
+/* The admin password hash: SIEM_ADMIN_PASSWORD_HASH (flag, environment or config file),
+ * else the store, else a new password printed once (not on a reload). */
+static int setup_admin(struct api *a, struct store *s, const char *conf, bool first)
 {
-	const char *env = getenv("SIEM_ADMIN_PASSWORD_HASH");
 	char *h = NULL;
 	int rc;
-	if (env && *env) {
-		if (password_verify(env, "") == SIEM_EPARSE) {
+	if (conf && *conf) {
+		if (password_verify(conf, "") == SIEM_EPARSE) {
 			log_error("hub", "SIEM_ADMIN_PASSWORD_HASH is neither argon2id nor bcrypt");
 			return -EINVAL;
 		}
-		return (a->admin_hash = strdup(env)) ? 0 : -ENOMEM;
+		return tokens_set_admin_hash(a->tokens, conf);
 	}
 	if ((rc = store_meta_get(s, "admin_password_hash", &h)) < 0)
 		return rc;
-	if (h) {
-		a->admin_hash = h;
-		return 0;
+	if (h || !first) {
+		rc = h ? tokens_set_admin_hash(a->tokens, h) : 0;
+		free(h);
+		return rc;
 	}
 	char pw[32], hash[256];
 	if ((rc = password_generate(pw, sizeof(pw), 20)) < 0 ||
@@ -225,7 +229,7 @@ static int setup_admin(struct api *a, struct store *s)
 	       "choose your own.)\n");
 	fflush(stdout);
 	explicit_bzero(pw, sizeof(pw));
-	return (a->admin_hash = strdup(hash)) ? 0 : -ENOMEM;
+	return tokens_set_admin_hash(a->tokens, hash);
 }
 
 static int hexval(int c)
@@ -237,52 +241,97 @@ static int hexval(int c)
 	return -1;
 }
 
-static int setup_jwt(struct api *a, struct store *s)
+#define JWT_FILE_KEY 32 /* bytes of a generated signing key, kept as hex */
+
+/* The generated signing key lives in its own file beside the store (DB-jwt-secret, 0600),
+ * never in a database that readers of events could see. Created without following links. */
+static int jwt_file(const char *path, uint8_t *key)
 {
-	const char *env = getenv("SIEM_JWT_SECRET");
-	char *hex = NULL;
+	char hex[2 * JWT_FILE_KEY + 2];
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		if (random_bytes(key, JWT_FILE_KEY) < 0)
+			return -EIO;
+		for (size_t i = 0; i < JWT_FILE_KEY; i++)
+			snprintf(hex + 2 * i, 3, "%02x", key[i]);
+		hex[2 * JWT_FILE_KEY] = '\n';
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			log_error("hub", "cannot create '%s': %s", path, strerror(errno));
+			return -errno;
+		}
+		ssize_t n = write(fd, hex, 2 * JWT_FILE_KEY + 1);
+		int err = n == 2 * JWT_FILE_KEY + 1 && fsync(fd) == 0 ? 0 : errno ? errno : EIO;
+		close(fd);
+		if (err) {
+			unlink(path);
+			log_error("hub", "cannot write '%s': %s", path, strerror(err));
+			return -err;
+		}
+		log_info("hub", "token signing key generated in '%s'", path);
+		return 0;
+	}
+	if (fd < 0) {
+		log_error("hub", "cannot open '%s': %s", path, strerror(errno));
+		return -errno;
+	}
+	ssize_t n = -1;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		if (st.st_mode & 077) {
+			log_warn("hub", "'%s' was readable by others: made 0600", path);
+			fchmod(fd, 0600);
+		}
+		n = read(fd, hex, sizeof(hex));
+	}
+	close(fd);
+	if (n < 2 * JWT_FILE_KEY || (n > 2 * JWT_FILE_KEY && hex[2 * JWT_FILE_KEY] != '\n'))
+		goto corrupt;
+	for (size_t i = 0; i < JWT_FILE_KEY; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			goto corrupt;
+		key[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+corrupt:
+	log_error("hub", "'%s' is not a token signing key (64 hex digits): remove it to make a new"
+		  " one (every login token then ends)", path);
+	return -EINVAL;
+}
+
+/* The signing key: SIEM_JWT_SECRET (flag, environment or config file), else the key file. */
+static int setup_jwt(struct api *a, struct store *s, const char *db, const char *conf)
+{
+	uint8_t key[JWT_FILE_KEY];
+	char path[4200], *old = NULL;
 	int rc;
-	if (env && *env) {
-		size_t n = strlen(env);
+	if (conf && *conf) {
+		size_t n = strlen(conf);
 		if (n < 32) {
 			log_error("hub", "SIEM_JWT_SECRET must be at least 32 bytes");
 			return -EINVAL;
 		}
-		if (n > sizeof(a->jwt_key))
-			n = sizeof(a->jwt_key);
-		memcpy(a->jwt_key, env, n);
-		a->jwt_keylen = n;
-		return 0;
+		return tokens_set_key(a->tokens, (const uint8_t *)conf, n > 64 ? 64 : n);
 	}
-	if ((rc = store_meta_get(s, "jwt_secret", &hex)) < 0)
+	/* Older versions kept the key in the store's meta table: it goes, and a new one is made
+	 * in the key file (everyone logs in again once). */
+	if ((rc = store_meta_get(s, "jwt_secret", &old)) < 0)
 		return rc;
-	if (!hex) {
-		uint8_t key[32];
-		char buf[65];
-		if ((rc = random_bytes(key, sizeof(key))) < 0)
+	if (old) {
+		explicit_bzero(old, strlen(old));
+		free(old);
+		if ((rc = store_meta_delete(s, "jwt_secret")) < 0)
 			return rc;
-		for (size_t i = 0; i < sizeof(key); i++)
-			snprintf(buf + 2 * i, 3, "%02x", key[i]);
-		if ((rc = store_meta_set(s, "jwt_secret", buf)) < 0)
-			return rc;
-		if (!(hex = strdup(buf)))
-			return -ENOMEM;
+		log_info("hub", "the token signing key moved out of the store: log in again");
 	}
-	size_t n = strlen(hex) / 2;
-	if (n > sizeof(a->jwt_key))
-		n = sizeof(a->jwt_key);
-	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0) {
-			free(hex);
-			log_error("hub", "stored jwt secret is corrupt");
-			return -EINVAL;
-		}
-		a->jwt_key[i] = (uint8_t)(hi << 4 | lo);
-	}
-	a->jwt_keylen = n;
-	free(hex);
-	return 0;
+	if (snprintf(path, sizeof(path), "%s-jwt-secret", db) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	if ((rc = jwt_file(path, key)) < 0)
+		return rc;
+	rc = tokens_set_key(a->tokens, key, sizeof(key));
+	explicit_bzero(key, sizeof(key));
+	return rc;
 }
 
 /* Settings SIGHUP can change, read by the writer thread's upkeep. */
@@ -334,6 +383,11 @@ static void reload(int argc, char **argv, struct api *a, struct http_server *srv
 	}
 	if (api_load_env_keys(a, config_str(&c, "SIEM_API_KEYS")) < 0) {
 		log_error("hub", "reload refused for SIEM_API_KEYS, old keys kept");
+		goto out;
+	}
+	if (setup_admin(a, a->store, config_str(&c, "SIEM_ADMIN_PASSWORD_HASH"), false) < 0 ||
+	    setup_jwt(a, a->store, config_str(&c, "db"), config_str(&c, "SIEM_JWT_SECRET")) < 0) {
+		log_error("hub", "reload refused for the admin password hash or the token secret");
 		goto out;
 	}
 	log_set_level(lvl);
@@ -521,7 +575,9 @@ static int cmd_serve(int argc, char **argv)
 	api_init(&a, s, NULL);
 	a.version = SIEM_VERSION;
 	a.jwt_ttl_s = config_int(&c, "jwt-ttl");
-	if ((rc = setup_admin(&a, s)) < 0 || (rc = setup_jwt(&a, s)) < 0 ||
+	if ((rc = tokens_open(&a.tokens, s)) < 0 ||
+	    (rc = setup_admin(&a, s, config_str(&c, "SIEM_ADMIN_PASSWORD_HASH"), true)) < 0 ||
+	    (rc = setup_jwt(&a, s, db, config_str(&c, "SIEM_JWT_SECRET"))) < 0 ||
 	    (rc = api_load_env_keys(&a, config_str(&c, "SIEM_API_KEYS"))) < 0)
 		goto out;
 	if ((rc = pipeline_start(&p, s, (size_t)config_int(&c, "queue-max"),

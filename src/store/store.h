@@ -90,6 +90,7 @@ int store_get_offset(struct store *s, const char *path, uint64_t *dev, uint64_t 
 /* Value for key into a malloc'd string (*out NULL when absent). */
 int store_meta_get(struct store *s, const char *key, char **out);
 int store_meta_set(struct store *s, const char *key, const char *value);
+int store_meta_delete(struct store *s, const char *key);
 
 struct api_key_info {
 	int64_t id;
@@ -108,7 +109,19 @@ int store_key_touch(struct store *s, int64_t id, int64_t now_us);
 int store_user_add(struct store *s, const char *name, const char *role, const char *hash);
 /* *role and *hash are malloc'd. */
 int store_user_get(struct store *s, const char *name, char **role, char **hash);
+/* A new hash also ends every token of the user (its token generation moves on). */
 int store_user_set_hash(struct store *s, const char *name, const char *hash);
+/* Role and token generation of a user, for checking a token; SIEM_ENOTFOUND if none.
+ * *role is malloc'd. */
+int store_user_auth(struct store *s, const char *name, char **role, int64_t *gen);
+/* End every token of a user (move its generation on). */
+int store_user_end_tokens(struct store *s, const char *name);
+/* Logged-out tokens (by a digest of their signature) until they expire (exp in seconds);
+ * _each drops the expired ones and calls fn for the others. */
+int store_token_revoke(struct store *s, const uint8_t *sig, size_t n, int64_t exp);
+int store_token_revoked_each(struct store *s, int64_t now_s,
+			     void (*fn)(void *arg, const uint8_t *sig, size_t n, int64_t exp),
+			     void *arg);
 int store_user_remove(struct store *s, const char *name);
 int store_user_list(struct store *s, json_t *out);
 

@@ -492,6 +492,10 @@ out:
 	return rc;
 }
 
+/* At most this much of each dead letter's raw record is shown: enough to see what went
+ * wrong, not a way to read whole files through the API. */
+#define DEAD_LETTER_SHOWN 1024
+
 int store_list_dead_letters(struct store *s, int limit, json_t *out)
 {
 	struct seg_view *segs = NULL;
@@ -506,12 +510,14 @@ int store_list_dead_letters(struct store *s, int limit, json_t *out)
 		if ((rc = store_reader_get(s, segs[i].seg, &db)) < 0)
 			break;
 		if (sqlite3_prepare_v2(db,
-				       "SELECT ts, source, source_file, source_offset, reason, raw"
-				       " FROM dead_letters ORDER BY id DESC LIMIT ?",
+				       "SELECT ts, source, source_file, source_offset, reason,"
+				       " substr(raw, 1, ?), length(raw) FROM dead_letters"
+				       " ORDER BY id DESC LIMIT ?",
 				       -1, &st, NULL) != SQLITE_OK) {
 			rc = sql_err(db, "dead letters");
 		} else {
-			sqlite3_bind_int(st, 1, limit - (int)json_array_size(out));
+			sqlite3_bind_int(st, 1, DEAD_LETTER_SHOWN);
+			sqlite3_bind_int(st, 2, limit - (int)json_array_size(out));
 			while (sqlite3_step(st) == SQLITE_ROW) {
 				json_t *o = json_object();
 				ts_format(sqlite3_column_int64(st, 0), buf);
@@ -526,6 +532,12 @@ int store_list_dead_letters(struct store *s, int limit, json_t *out)
 				/* The raw record as text; bytes that are not UTF-8 become U+FFFD. */
 				const char *raw = sqlite3_column_blob(st, 5);
 				int rn = sqlite3_column_bytes(st, 5);
+				int64_t whole = sqlite3_column_int64(st, 6);
+				if (whole > rn) /* cut: end on a character boundary */
+					while (rn > 0 && ((unsigned char)raw[rn - 1] & 0xc0) == 0x80)
+						rn--;
+				if (whole > rn && rn > 0 && (unsigned char)raw[rn - 1] >= 0xc0)
+					rn--;
 				json_t *rj = json_stringn(raw ? raw : "", (size_t)rn);
 				if (!rj) {
 					char *c = malloc((size_t)rn * 3 + 1);
@@ -543,6 +555,8 @@ int store_list_dead_letters(struct store *s, int limit, json_t *out)
 					free(c);
 				}
 				json_object_set_new(o, "raw", rj);
+				json_object_set_new(o, "raw_bytes", json_integer(whole));
+				json_object_set_new(o, "raw_truncated", json_boolean(whole > rn));
 				json_array_append_new(out, o);
 			}
 		}

@@ -147,6 +147,11 @@ int store_meta_set(struct store *s, const char *key, const char *value)
 		       key, value);
 }
 
+int store_meta_delete(struct store *s, const char *key)
+{
+	return adm_run(s, "DELETE FROM meta WHERE key = ?", NULL, NULL, "t", key);
+}
+
 /* ---- API keys ---- */
 
 int store_key_add(struct store *s, const char *name, const char *hash, int64_t *id)
@@ -196,10 +201,96 @@ int store_key_touch(struct store *s, int64_t id, int64_t now_us)
 
 /* ---- users ---- */
 
+/* A user's token generation starts at the time of creation and only grows, so a name
+ * removed and added again does not bring its old tokens back. */
 int store_user_add(struct store *s, const char *name, const char *role, const char *hash)
 {
-	return adm_run(s, "INSERT INTO users(name, role, hash, created_at) VALUES(?, ?, ?, ?)", NULL,
-		       NULL, "ttti", name, role, hash, ts_now_us());
+	int64_t now = ts_now_us();
+	return adm_run(s,
+		       "INSERT INTO users(name, role, hash, created_at, token_gen)"
+		       " VALUES(?, ?, ?, ?, ?)",
+		       NULL, NULL, "tttii", name, role, hash, now, now);
+}
+
+int store_user_auth(struct store *s, const char *name, char **role, int64_t *gen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = SIEM_ENOTFOUND;
+	*role = NULL;
+	*gen = 0;
+	pthread_mutex_lock(&s->adm_mu);
+	if (sqlite3_prepare_v2(s->adm, "SELECT role, token_gen FROM users WHERE name = ?", -1, &st,
+			       NULL) != SQLITE_OK) {
+		rc = store_sql_err(s->adm, "prepare");
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	int r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(st, 0);
+		*gen = sqlite3_column_int64(st, 1);
+		rc = v && (*role = strdup(v)) ? 0 : -ENOMEM;
+	} else if (r != SQLITE_DONE) {
+		rc = store_sql_err(s->adm, "read state");
+	}
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->adm_mu);
+	return rc;
+}
+
+int store_user_end_tokens(struct store *s, const char *name)
+{
+	int64_t n = 0;
+	int rc = adm_run(s, "UPDATE users SET token_gen = max(token_gen + 1, ?) WHERE name = ?", &n,
+			 NULL, "it", ts_now_us(), name);
+	return rc < 0 ? rc : n == 0 ? SIEM_ENOTFOUND : 0;
+}
+
+int store_token_revoke(struct store *s, const uint8_t *sig, size_t n, int64_t exp)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = 0;
+	pthread_mutex_lock(&s->adm_mu);
+	if (sqlite3_prepare_v2(s->adm, "INSERT OR IGNORE INTO revoked_tokens(sig, exp) VALUES(?, ?)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = store_sql_err(s->adm, "prepare");
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, sig, (int)n, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, exp);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = store_sql_err(s->adm, "write state");
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->adm_mu);
+	return rc;
+}
+
+int store_token_revoked_each(struct store *s, int64_t now_s,
+			     void (*fn)(void *arg, const uint8_t *sig, size_t n, int64_t exp),
+			     void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = adm_run(s, "DELETE FROM revoked_tokens WHERE exp <= ?", NULL, NULL, "i", now_s);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&s->adm_mu);
+	if (sqlite3_prepare_v2(s->adm, "SELECT sig, exp FROM revoked_tokens", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		rc = store_sql_err(s->adm, "prepare");
+		goto out;
+	}
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW)
+		fn(arg, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+		   sqlite3_column_int64(st, 1));
+	if (r != SQLITE_DONE)
+		rc = store_sql_err(s->adm, "read state");
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->adm_mu);
+	return rc;
 }
 
 int store_user_get(struct store *s, const char *name, char **role, char **hash)
@@ -219,7 +310,9 @@ int store_user_get(struct store *s, const char *name, char **role, char **hash)
 int store_user_set_hash(struct store *s, const char *name, const char *hash)
 {
 	int64_t n = 0;
-	int rc = adm_run(s, "UPDATE users SET hash = ? WHERE name = ?", &n, NULL, "tt", hash, name);
+	int rc = adm_run(s,
+			 "UPDATE users SET hash = ?, token_gen = max(token_gen + 1, ?) WHERE name = ?",
+			 &n, NULL, "tit", hash, ts_now_us(), name);
 	return rc < 0 ? rc : n == 0 ? SIEM_ENOTFOUND : 0;
 }
 

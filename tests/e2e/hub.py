@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -382,14 +383,41 @@ class Hub:
         (HS256 over the secret's bytes, as the contract says), so a login bug fails the
         login tests only; without one it comes from POST /auth/login."""
         if self.token is None:
-            secret = self.env.get("SIEM_JWT_SECRET")
-            if secret:
-                now = int(time.time())
-                self.token = make_jwt({"sub": "admin", "role": "admin", "iat": now,
-                                       "exp": now + 3600}, secret)
+            if self.env.get("SIEM_JWT_SECRET"):
+                self.token = self.make_token("admin", "admin")
             else:
                 self.token = self.login()
         return self.token
+
+    def token_gen(self, user):
+        """The token generation the hub expects in user's tokens (from its store), or None:
+        a token forged with the known secret needs it, as a stolen secret would."""
+        con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True, timeout=30)
+        try:
+            row = con.execute("SELECT token_gen FROM users WHERE name = ?", (user,)).fetchone()
+            if row is None and user == "admin":
+                row = con.execute("SELECT value FROM meta WHERE key = 'admin_token_gen'").fetchone()
+        finally:
+            con.close()
+        return None if row is None else str(row[0])
+
+    def make_token(self, sub="admin", role="admin", ttl=3600, **extra):
+        """A token signed with SIEM_JWT_SECRET for a user the store knows."""
+        now = int(time.time())
+        claims = {"sub": sub, "role": role, "iat": now, "exp": now + ttl}
+        gen = self.token_gen(sub)
+        if gen is not None:
+            claims["gen"] = gen
+        claims.update(extra)
+        return make_jwt(claims, self.env["SIEM_JWT_SECRET"])
+
+    def add_user(self, name, role="analyst", password=None):
+        """Add a user with the CLI (works while the hub runs) and return its password."""
+        password = password or ("pw-%s-0123456789" % name)
+        r = cli("users", "add", name, "--role", role, "--db", self.db, stdin=password + "\n",
+                env=self.env)
+        assert r.returncode == 0 or "exists already" in r.stderr, "users add: %s" % r.stderr
+        return password
 
     def ingest(self, events, key=API_KEY, ndjson=False, gzip=False, headers=None,
                key_header="X-API-Key", timeout=HTTP_TIMEOUT):

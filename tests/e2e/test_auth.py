@@ -146,7 +146,8 @@ class Login(HubCase):
 
     def claims(self, **kw):
         now = int(time.time())
-        c = {"sub": "admin", "role": "admin", "iat": now, "exp": now + 3600}
+        c = {"sub": "admin", "role": "admin", "iat": now, "exp": now + 3600,
+             "gen": self.hub.token_gen("admin")}
         c.update(kw)
         return c
 

@@ -7,7 +7,7 @@ import time
 
 import re
 
-from hub import HubCase, event_uuid, make_jwt, wait_for
+from hub import HubCase, event_uuid, wait_for
 
 BASE = datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc)
 US = 1000000
@@ -301,8 +301,9 @@ class Dashboards(HubCase):
         cls.hub = cls.class_hub()
 
     def call(self, method, path, body=None, user="admin"):
-        now = int(time.time())
-        tok = make_jwt({"sub": user, "role": "analyst", "iat": now, "exp": now + 600})
+        if user != "admin":
+            self.hub.add_user(user, "analyst")
+        tok = self.hub.make_token(user, "admin" if user == "admin" else "analyst", ttl=600)
         status, _, data = self.hub.request(method, path, body,
                                            {"Authorization": "Bearer " + tok})
         return status, data
