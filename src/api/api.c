@@ -18,9 +18,11 @@ struct api *api_ctx;
 #define R(m, p, a, f) .method = (m), .path = (p), .auth = (a), .fn = (f)
 
 const struct http_route api_routes[] = {
-	{ R("POST", "/ingest", AUTH_APIKEY, api_ingest), .body = true, .types = JSON_TYPES },
-	/* Any type: `curl -d '{"password": ...}'` sends a form type with a JSON body. */
-	{ R("POST", "/auth/login", AUTH_NONE, api_login), .body = true },
+	{ R("POST", "/ingest", AUTH_APIKEY, api_ingest), .body = true, .types = JSON_TYPES,
+	  .max_body = HTTP_BODY_SERVER },
+	/* Any type: `curl -d '{"password": ...}'` sends a form type with a JSON body. Anyone may
+	 * call it: a few KiB are all a login needs. */
+	{ R("POST", "/auth/login", AUTH_NONE, api_login), .body = true, .max_body = 4096 },
 	{ R("POST", "/auth/logout", AUTH_JWT, api_logout) },
 	{ R("GET", "/auth/me", AUTH_JWT, api_me) },
 	{ R("GET", "/events", AUTH_JWT, api_events_list) },

@@ -309,6 +309,11 @@ int tokens_issue(struct tokens *t, const char *user, const char *role, int64_t n
 	snprintf(c.sub, sizeof(c.sub), "%s", user);
 	snprintf(c.role, sizeof(c.role), "%s", role);
 	snprintf(c.gen, sizeof(c.gen), "%" PRId64, e.gen);
+	uint8_t id[16];
+	if ((rc = random_bytes(id, sizeof(id))) < 0)
+		return rc;
+	for (size_t i = 0; i < sizeof(id); i++)
+		snprintf(c.jti + 2 * i, 3, "%02x", id[i]);
 	c.iat = now_s;
 	c.exp = now_s + ttl_s;
 	size_t n = copy_key(t, key);

@@ -19,6 +19,7 @@ struct jwt_claims {
 	char sub[128];  /* user name */
 	char role[32];  /* "admin" | "analyst" */
 	char gen[24];   /* the user's token generation when signed, decimal ("" for none) */
+	char jti[40];   /* a random id, so that two tokens never share a signature */
 	int64_t iat, exp; /* seconds since the epoch */
 };
 

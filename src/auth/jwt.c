@@ -39,6 +39,8 @@ static int add_claims(jwt_t *jwt, const struct jwt_claims *c)
 	/* A string: the generation is a 64-bit number, wider than a long on a 32-bit Pi. */
 	if (c->gen[0] != '\0' && (e = jwt_add_grant(jwt, "gen", c->gen)) != 0)
 		return lib_err(e);
+	if (c->jti[0] != '\0' && (e = jwt_add_grant(jwt, "jti", c->jti)) != 0)
+		return lib_err(e);
 	/* jwt_add_grant_int takes a long: 32 bits on a 32-bit Pi. */
 	if (c->iat < LONG_MIN || c->iat > LONG_MAX || c->exp < LONG_MIN || c->exp > LONG_MAX)
 		return -ERANGE;
@@ -59,7 +61,7 @@ int jwt_sign_hs256(const struct jwt_claims *c, const uint8_t *key, size_t keylen
 	if (c == NULL || out == NULL || !key_ok(key, keylen))
 		return -EINVAL;
 	if (c->sub[0] == '\0' || !fits(c->sub, sizeof(c->sub)) || !fits(c->role, sizeof(c->role)) ||
-	    !fits(c->gen, sizeof(c->gen)))
+	    !fits(c->gen, sizeof(c->gen)) || !fits(c->jti, sizeof(c->jti)))
 		return -EINVAL;
 	if ((rc = jwt_new(&jwt)) != 0) {
 		rc = lib_err(rc);

@@ -38,7 +38,12 @@ struct http_route {
 			     * without Content-Type is fine); NULL accepts any. Others get 415
 			     * before the body is read. */
 	bool admin;         /* AUTH_JWT routes only the admin role may use (others: 403) */
+	size_t max_body;    /* bytes, after gunzip too: 0 for HTTP_BODY_CONTROL, HTTP_BODY_SERVER
+			     * for the server's max_body (ingest) */
 };
+
+#define HTTP_BODY_CONTROL ((size_t)64 * 1024) /* JSON control routes: small bodies only */
+#define HTTP_BODY_SERVER ((size_t)-1)
 
 /* Authentication callbacks, supplied by the api layer. Return 0 when allowed; on refusal
  * fill a reason. */
@@ -54,10 +59,16 @@ struct http_config {
 	const char *tls_cert;   /* PEM files: HTTPS when both are set */
 	const char *tls_key;
 	const char *root_path;  /* serve everything under this prefix ("/siem"), NULL for "/" */
-	size_t max_body;        /* bytes, after decompression too */
+	size_t max_body;        /* bytes, after decompression too (routes with HTTP_BODY_SERVER) */
+	size_t body_budget;     /* bytes of request bodies held at once, all requests together;
+				 * past it a request is answered 503 + Retry-After */
 	unsigned threads;       /* listener threads */
 	unsigned max_conns;
+	unsigned max_conns_per_ip; /* 0: no per-address limit */
 	unsigned conn_timeout;  /* seconds of inactivity before a connection is closed */
+	unsigned header_timeout;  /* seconds for a request's headers to arrive (also an idle
+				   * keep-alive connection's wait for its next request) */
+	unsigned request_timeout; /* seconds for a request's body to arrive */
 	const char *cors_origins; /* comma-separated, NULL for none */
 };
 

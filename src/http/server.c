@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -17,10 +18,33 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "http/http.h"
 
 #define SUB "http"
 #define MAX_EXTRA_HEADERS 8
+
+static struct metric m_slow_closed = METRIC_COUNTER_INIT(
+	"minisiem_http_slow_closed_total", NULL,
+	"Connections closed because headers or a body did not arrive in time.");
+static struct metric m_budget_refused = METRIC_COUNTER_INIT(
+	"minisiem_http_body_budget_refused_total", NULL,
+	"Requests answered 503 because request bodies in memory were over the budget.");
+static struct metric m_body_bytes = METRIC_GAUGE_INIT(
+	"minisiem_http_body_bytes", NULL, "Bytes of request bodies held in memory now.");
+
+/* What a connection is waiting for, and since when: the watchdog closes one whose headers
+ * (or, on a keep-alive connection, next request) or body take longer than allowed. */
+enum watch_state { W_HEADERS, W_BODY, W_BUSY };
+
+struct conn_watch {
+	struct conn_watch *prev, *next;
+	int fd;
+	enum watch_state state;
+	int64_t since_us;
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+};
 
 struct http_server {
 	struct MHD_Daemon *d;
@@ -36,6 +60,16 @@ struct http_server {
 	atomic_uint inflight; /* requests begun */
 	atomic_uint busy;     /* requests whose body is complete and not yet finished */
 	unsigned port;
+	/* request bodies in memory, all requests together */
+	size_t body_budget;
+	atomic_size_t body_bytes;
+	/* the slow-client watchdog */
+	int64_t header_us, request_us;
+	pthread_mutex_t watch_mu;
+	pthread_cond_t watch_cv;
+	struct conn_watch *watched;
+	pthread_t watchdog;
+	bool watchdog_running, stopping;
 };
 
 struct http_req {
@@ -46,8 +80,10 @@ struct http_req {
 	const char *path_arg;
 	char *body;
 	size_t len, cap;
-	bool too_big, replied, suspended, counted;
+	bool too_big, over_budget, replied, suspended, counted;
 	size_t discarded;
+	size_t limit;     /* this route's body limit */
+	size_t reserved;  /* bytes of the body budget this request holds */
 	char *decoded;
 	size_t decoded_len;
 	void *state;
@@ -352,15 +388,40 @@ static bool type_allowed(const char *types, const char *ct)
 	return false;
 }
 
+/* Take n more bytes of the body budget for r; false when that would pass the budget. */
+static bool reserve(struct http_req *r, size_t n)
+{
+	struct http_server *srv = r->srv;
+	size_t before = atomic_fetch_add(&srv->body_bytes, n);
+	if (before + n > srv->body_budget) {
+		atomic_fetch_sub(&srv->body_bytes, n);
+		return false;
+	}
+	r->reserved += n;
+	metric_add(&m_body_bytes, (int64_t)n);
+	return true;
+}
+
+static void release(struct http_req *r)
+{
+	if (!r->reserved)
+		return;
+	atomic_fetch_sub(&r->srv->body_bytes, r->reserved);
+	metric_add(&m_body_bytes, -(int64_t)r->reserved);
+	r->reserved = 0;
+}
+
 static int gunzip(struct http_req *r)
 {
 	z_stream z;
 	memset(&z, 0, sizeof(z));
-	if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
-		return -ENOMEM;
-	size_t cap = r->len * 4 + 1024, max = r->srv->max_body;
+	size_t cap = r->len * 4 + 1024, max = r->limit;
 	if (cap > max + 1)
 		cap = max + 1;
+	if (!reserve(r, cap + 1))
+		return -EBUSY;
+	if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
+		return -ENOMEM;
 	char *out = malloc(cap + 1);
 	int rc = 0;
 	if (!out) {
@@ -377,6 +438,10 @@ static int gunzip(struct http_req *r)
 				break;
 			}
 			size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+			if (!reserve(r, ncap - cap)) {
+				rc = -EBUSY;
+				break;
+			}
 			char *n = realloc(out, ncap + 1);
 			if (!n) {
 				rc = -ENOMEM;
@@ -518,6 +583,13 @@ static bool has_nul_argument(struct MHD_Connection *conn, char *name)
 	return name[0] != '\0';
 }
 
+static enum http_result body_too_large(struct http_req *r)
+{
+	char detail[64];
+	snprintf(detail, sizeof(detail), "at most %zu bytes here", r->limit);
+	return http_reply_error(r, 413, "request body too large", detail);
+}
+
 /* First call for a request: route, authenticate, check type and announced size. Returns
  * HTTP_DONE when a reply was queued (the body, if any, is then not read). */
 static enum http_result begin(struct http_req *r)
@@ -544,6 +616,9 @@ static enum http_result begin(struct http_req *r)
 			return http_reply_error(r, 405, "method not allowed", r->method);
 		return http_reply_error(r, 404, "not found", r->url);
 	}
+	r->limit = r->route->max_body == HTTP_BODY_SERVER ? srv->max_body
+		   : r->route->max_body		     ? r->route->max_body
+						     : HTTP_BODY_CONTROL;
 	if (r->route->auth != AUTH_NONE && !authenticate(r))
 		return HTTP_DONE;
 	if (!r->route->body)
@@ -558,10 +633,77 @@ static enum http_result begin(struct http_req *r)
 		char *end = NULL;
 		errno = 0;
 		unsigned long long v = strtoull(cl, &end, 10);
-		if (errno || end == cl || v > srv->max_body)
-			return http_reply_error(r, 413, "request body too large", NULL);
+		if (errno || end == cl || v > r->limit)
+			return body_too_large(r);
 	}
 	return HTTP_SUSPENDED;
+}
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static struct conn_watch *watch_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+static void watch_set(struct http_server *srv, struct MHD_Connection *conn, enum watch_state st)
+{
+	struct conn_watch *w = watch_of(conn);
+	if (!w)
+		return;
+	pthread_mutex_lock(&srv->watch_mu);
+	w->state = st;
+	w->since_us = mono_us();
+	pthread_mutex_unlock(&srv->watch_mu);
+}
+
+/* A body chunk: kept while under the route's limit and the memory budget, else dropped as
+ * it comes (MHD cannot answer before the body ends) up to a bound past which the
+ * connection is simply closed. */
+static enum MHD_Result take_body(struct http_req *r, const char *upload, size_t n)
+{
+	if (r->too_big || r->over_budget) {
+		size_t bound = 16 * r->limit > 1024 * 1024 ? 16 * r->limit : 1024 * 1024;
+		r->discarded += n;
+		return r->discarded > bound ? MHD_NO : MHD_YES;
+	}
+	if (n > r->limit || r->len > r->limit - n) {
+		r->too_big = true;
+	} else if (r->len + n + 1 > r->cap) {
+		size_t cap = r->cap ? r->cap : (r->limit < 16384 ? r->limit + 1 : 16384);
+		while (cap < r->len + n + 1)
+			cap *= 2;
+		if (cap > r->limit + 1)
+			cap = r->limit + 1;
+		char *b = NULL;
+		if (!reserve(r, cap - r->cap))
+			r->over_budget = true;
+		else if (!(b = realloc(r->body, cap)))
+			return MHD_NO;
+		if (b) {
+			r->body = b;
+			r->cap = cap;
+		}
+	}
+	if (r->too_big || r->over_budget) {
+		r->discarded = n;
+		free(r->body);
+		r->body = NULL;
+		r->len = r->cap = 0;
+		release(r);
+		return MHD_YES;
+	}
+	memcpy(r->body + r->len, upload, n);
+	r->len += n;
+	r->body[r->len] = '\0';
+	return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -579,8 +721,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->conn = conn;
 		r->method = method;
 		r->url = url;
+		r->limit = HTTP_BODY_CONTROL;
 		*con_cls = r;
 		atomic_fetch_add(&srv->inflight, 1);
+		watch_set(srv, conn, W_BODY); /* the headers are here; a body may follow */
 		client_addr(r);
 		begin(r);
 		return MHD_YES;
@@ -592,38 +736,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (*upload_size) {
 		size_t n = *upload_size;
 		*upload_size = 0;
-		if (r->too_big) {
-			/* MHD cannot answer before the body ends: drop the rest as it comes, up to a
-			 * bound past which the connection is simply closed. */
-			r->discarded += n;
-			return r->discarded > 16 * srv->max_body ? MHD_NO : MHD_YES;
-		}
-		if (n > srv->max_body || r->len > srv->max_body - n) {
-			r->too_big = true;
-			r->discarded = n;
-			free(r->body);
-			r->body = NULL;
-			r->len = r->cap = 0;
-			return MHD_YES;
-		}
-		if (r->len + n + 1 > r->cap) {
-			size_t cap = r->cap ? r->cap : 16384;
-			while (cap < r->len + n + 1)
-				cap *= 2;
-			char *b = realloc(r->body, cap);
-			if (!b)
-				return MHD_NO;
-			r->body = b;
-			r->cap = cap;
-		}
-		memcpy(r->body + r->len, upload, n);
-		r->len += n;
-		r->body[r->len] = '\0';
-		return MHD_YES;
+		return take_body(r, upload, n);
 	}
 	/* The whole request is here (or we were resumed). */
+	watch_set(srv, conn, W_BUSY);
 	if (r->too_big) {
-		http_reply_error(r, 413, "request body too large", NULL);
+		body_too_large(r);
+		return MHD_YES;
+	}
+	if (r->over_budget) {
+		metric_add(&m_budget_refused, 1);
+		http_add_header(r, "Retry-After", "1");
+		http_reply_error(r, 503, "server busy", "request bodies over the memory budget");
 		return MHD_YES;
 	}
 	if (!r->counted) {
@@ -639,6 +763,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			if (rc == SIEM_ETOOBIG) {
 				http_reply_error(r, 413, "request body too large",
 						 "decompressed size over the limit");
+				return MHD_YES;
+			}
+			if (rc == -EBUSY) {
+				metric_add(&m_budget_refused, 1);
+				http_add_header(r, "Retry-After", "1");
+				http_reply_error(r, 503, "server busy",
+						 "request bodies over the memory budget");
 				return MHD_YES;
 			}
 			if (rc < 0) {
@@ -668,11 +799,87 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		free(r->extra_value[i]);
 	free(r->body);
 	free(r->decoded);
+	release(r);
 	if (r->counted)
 		atomic_fetch_sub(&srv->busy, 1);
 	free(r);
 	*con_cls = NULL;
 	atomic_fetch_sub(&srv->inflight, 1);
+	watch_set(srv, conn, W_HEADERS); /* keep-alive: the next request's headers */
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *srv = cls;
+	struct conn_watch *w = *socket_context;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (!ci || !(w = calloc(1, sizeof(*w))))
+			return;
+		w->fd = ci->connect_fd;
+		w->peer_len = sizeof(w->peer);
+		if (getpeername(w->fd, (struct sockaddr *)&w->peer, &w->peer_len) < 0)
+			w->peer_len = 0;
+		w->state = W_HEADERS;
+		w->since_us = mono_us();
+		pthread_mutex_lock(&srv->watch_mu);
+		w->next = srv->watched;
+		if (w->next)
+			w->next->prev = w;
+		srv->watched = w;
+		pthread_mutex_unlock(&srv->watch_mu);
+		*socket_context = w;
+		return;
+	}
+	if (!w)
+		return;
+	/* Unlinked before MHD closes the socket, so the watchdog never shuts down a descriptor
+	 * that was closed and reused. */
+	pthread_mutex_lock(&srv->watch_mu);
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		srv->watched = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	pthread_mutex_unlock(&srv->watch_mu);
+	free(w);
+	*socket_context = NULL;
+}
+
+/* Once a second: a connection still waiting for headers or a body past its deadline is
+ * shut down (MHD then sees the end of the stream and closes it). This is what keeps a
+ * client trickling bytes from holding a connection slot or a body buffer for long. */
+static void *watchdog_main(void *arg)
+{
+	struct http_server *srv = arg;
+	pthread_mutex_lock(&srv->watch_mu);
+	while (!srv->stopping) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&srv->watch_cv, &srv->watch_mu, &ts);
+		int64_t now = mono_us();
+		for (struct conn_watch *w = srv->watched; w; w = w->next) {
+			int64_t limit = w->state == W_HEADERS ? srv->header_us
+					: w->state == W_BODY  ? srv->request_us
+							      : 0;
+			if (!limit || now - w->since_us <= limit)
+				continue;
+			struct sockaddr_storage peer;
+			socklen_t len = sizeof(peer);
+			w->state = W_BUSY; /* once */
+			if (getpeername(w->fd, (struct sockaddr *)&peer, &len) < 0 || len != w->peer_len ||
+			    memcmp(&peer, &w->peer, len) != 0)
+				continue;
+			shutdown(w->fd, SHUT_RDWR);
+			metric_add(&m_slow_closed, 1);
+		}
+	}
+	pthread_mutex_unlock(&srv->watch_mu);
+	return NULL;
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -774,6 +981,15 @@ static int read_pem(const char *path, char **out)
 
 static void server_free(struct http_server *srv)
 {
+	if (srv->watchdog_running) {
+		pthread_mutex_lock(&srv->watch_mu);
+		srv->stopping = true;
+		pthread_cond_signal(&srv->watch_cv);
+		pthread_mutex_unlock(&srv->watch_mu);
+		pthread_join(srv->watchdog, NULL);
+	}
+	pthread_mutex_destroy(&srv->watch_mu);
+	pthread_cond_destroy(&srv->watch_cv);
 	if (srv->tls_key)
 		explicit_bzero(srv->tls_key, strlen(srv->tls_key));
 	free(srv->tls_key);
@@ -792,10 +1008,18 @@ int http_start(struct http_server **out, const struct http_config *cfg,
 	if (!srv)
 		return -ENOMEM;
 	pthread_mutex_init(&srv->cors_mu, NULL);
+	pthread_mutex_init(&srv->watch_mu, NULL);
+	pthread_cond_init(&srv->watch_cv, NULL);
 	srv->routes = routes;
 	srv->nroutes = nroutes;
 	srv->auth = *auth;
 	srv->max_body = cfg->max_body;
+	srv->body_budget = cfg->body_budget ? cfg->body_budget : (size_t)64 << 20;
+	srv->header_us = (int64_t)(cfg->header_timeout ? cfg->header_timeout : 10) * 1000000;
+	srv->request_us = (int64_t)(cfg->request_timeout ? cfg->request_timeout : 60) * 1000000;
+	metric_register(&m_slow_closed);
+	metric_register(&m_budget_refused);
+	metric_register(&m_body_bytes);
 	if ((rc = http_set_cors(srv, cfg->cors_origins)) < 0)
 		goto fail;
 	if (cfg->root_path && *cfg->root_path && strcmp(cfg->root_path, "/") != 0) {
@@ -847,13 +1071,20 @@ int http_start(struct http_server **out, const struct http_config *cfg,
 		cfg->threads ? cfg->threads : 2, MHD_OPTION_CONNECTION_LIMIT,
 		cfg->max_conns ? cfg->max_conns : 1024, MHD_OPTION_CONNECTION_TIMEOUT,
 		cfg->conn_timeout ? cfg->conn_timeout : 60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		(size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-		MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+		(size_t)64 * 1024, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conns_per_ip,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
+		on_connection, srv, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
 	if (!srv->d) {
 		log_error(SUB, "cannot start the HTTP server on '%s'", cfg->listen);
 		rc = -EIO;
 		goto fail;
 	}
+	if ((rc = pthread_create(&srv->watchdog, NULL, watchdog_main, srv)) != 0) {
+		MHD_stop_daemon(srv->d);
+		server_free(srv);
+		return -rc;
+	}
+	srv->watchdog_running = true;
 	*out = srv;
 	return 0;
 fail:
