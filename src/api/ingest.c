@@ -47,6 +47,8 @@ struct ingest_state {
 	struct task task;
 	struct http_req *req;
 	const char *source; /* "http:<key name>", in arena */
+	struct sv key;      /* the API key's name (in arena) and id: every event's ingest_key */
+	int64_t key_id;
 	bool ndjson;
 	unsigned status;    /* set by the parser when the request ends there */
 	char detail[300];
@@ -121,6 +123,9 @@ static int add_event(struct ingest_state *st, json_t *obj, size_t index, int64_t
 		ev->source.p = source; /* lives in the state's arena */
 		ev->source.n = strlen(source);
 	}
+	/* After event_from_json, which never sets it: the body cannot choose the key. */
+	ev->ingest_key = st->key;
+	ev->ingest_key_id = st->key_id;
 	st->job.n++;
 	return 0;
 }
@@ -312,6 +317,11 @@ enum http_result api_ingest(struct http_req *r)
 	char source[160];
 	snprintf(source, sizeof(source), "http:%s", http_identity(r));
 	if (!(st->source = arena_strndup(&st->arena, source, strlen(source))))
+		return http_reply_error(r, 500, "out of memory", NULL);
+	const char *who = http_identity(r);
+	st->key = (struct sv){ arena_strndup(&st->arena, who, strlen(who)), strlen(who) };
+	st->key_id = http_key_id(r);
+	if (!st->key.p)
 		return http_reply_error(r, 500, "out of memory", NULL);
 
 	/* Suspend before handing over: the other threads may resume us before we return. A

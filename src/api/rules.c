@@ -1032,7 +1032,10 @@ static int event_back(json_t *full, struct event *ev, struct arena *a)
 	const char *ra = json_string_value(json_object_get(full, "received_at"));
 	if (ra)
 		ts_parse(ra, strlen(ra), &recv);
+	/* Outputs of the hub, not event fields: back through event_from_json they would land
+	 * in data, which detection never saw them in. */
 	json_object_del(full, "truncated");
+	json_object_del(full, "ingest_key");
 	int rc = event_from_json(ev, full, a, recv, err, sizeof(err));
 	ev->received_at = recv;
 	return rc;

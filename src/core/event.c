@@ -24,6 +24,8 @@ struct key {
 	unsigned char len, fid, rank; /* rank 0 is the canonical name; lower rank wins */
 };
 
+/* "ingest_key" is not a name here on purpose: the hub sets it from the request's API key
+ * (src/api/ingest.c), and a client's "ingest_key" is an unknown field like any other. */
 #define K(s, f, r) { s, sizeof(s) - 1, f, r }
 static const struct key keys[] = {
 	K("@timestamp", F_TIMESTAMP, 2),
@@ -673,6 +675,14 @@ json_t *event_to_json(const struct event *ev, bool full)
 	bad |= set_sv(o, "source_file", ev->source_file, NULL);
 	if (ev->flags & EV_HAS_OFFSET)
 		bad |= json_object_set_new(o, "source_offset", json_integer(ev->source_offset));
+	if (ev->ingest_key.p) {
+		json_t *k = json_object();
+		bad |= !k || json_object_set_new(k, "name", sv_json(ev->ingest_key)) ||
+		       json_object_set_new(k, "id",
+					   ev->ingest_key_id > 0 ? json_integer(ev->ingest_key_id)
+								 : json_null());
+		bad |= json_object_set_new(o, "ingest_key", k);
+	}
 	if (ev->flags & (EV_TRUNC_MESSAGE | EV_TRUNC_RAW | EV_TRUNC_DATA | EV_TRUNC_OTHER))
 		bad |= json_object_set_new(o, "truncated", truncated_list(ev));
 	if (full) {

@@ -52,7 +52,14 @@ struct event {
 	struct sv message, raw_message;
 	struct sv request_id, user_agent, http_method, http_path, error_type;
 	struct sv data; /* compact JSON object text, or absent */
-	struct sv source, source_file;
+	struct sv source, source_file; /* where it came from, as the sender says (client-set) */
+
+	/* The API key that sent the event to POST /ingest: its name, and its id in the store (0
+	 * for a key of SIEM_API_KEYS, which has none). Set by the hub after normalization and
+	 * never read from the event's JSON, so a sender cannot claim another key; absent for
+	 * syslog, tailed files and the hub's own events. */
+	struct sv ingest_key;
+	int64_t ingest_key_id;
 };
 
 /* Turn one JSON object (seed schema or JSONL-app schema, with aliases) into an event.
@@ -61,8 +68,10 @@ struct event {
 int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_us,
 		    char *err, size_t errlen);
 
-/* The event as a JSON object, canonical field names. full adds raw_message and data
- * (the list view leaves raw out to keep pages small). Returns NULL on out of memory. */
+/* The event as a JSON object, canonical field names, plus "ingest_key": {"name", "id"}
+ * ("id" null for an environment key) when the event came with one. full adds raw_message
+ * and data (the list view leaves raw out to keep pages small). Returns NULL on out of
+ * memory. */
 json_t *event_to_json(const struct event *ev, bool full);
 
 /* Timestamp: ISO-8601 (Z or offset, optional fraction) or epoch seconds/milliseconds/

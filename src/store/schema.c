@@ -49,7 +49,8 @@ const char *const segment_schema =
 	" severity INTEGER, level TEXT, ip BLOB, user TEXT, app TEXT, message TEXT, raw TEXT,"
 	" request_id TEXT, user_agent TEXT, http_method TEXT, http_path TEXT,"
 	" http_status INTEGER, latency_ms REAL, error_type TEXT, data TEXT, source TEXT,"
-	" source_file TEXT, source_offset INTEGER, flags INTEGER NOT NULL);"
+	" source_file TEXT, source_offset INTEGER, flags INTEGER NOT NULL, ingest_key TEXT,"
+	" ingest_key_id INTEGER);"
 	"CREATE INDEX events_ts ON events(ts);"
 	"CREATE TABLE file_offsets(path TEXT PRIMARY KEY, dev INTEGER NOT NULL,"
 	" ino INTEGER NOT NULL, offset INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
@@ -58,6 +59,15 @@ const char *const segment_schema =
 	"CREATE TABLE dead_letters(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
 	" source TEXT NOT NULL, source_file TEXT, source_offset INTEGER, reason TEXT NOT NULL,"
 	" raw BLOB);";
+
+/* Keep in step with segment_schema: what it adds to an older file, column for column. */
+const char *const segment_migrations[] = {
+	/* 0 -> 1: the API key that sent each event, apart from its client-set source */
+	"ALTER TABLE events ADD COLUMN ingest_key TEXT;"
+	"ALTER TABLE events ADD COLUMN ingest_key_id INTEGER;",
+};
+
+const int segment_version = (int)(sizeof(segment_migrations) / sizeof(segment_migrations[0]));
 
 const char *const segment_index_ddl =
 	"CREATE INDEX IF NOT EXISTS events_id ON events(id);"

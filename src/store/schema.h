@@ -10,6 +10,11 @@ extern const int schema_version;
 /* A new segment file: events with the one index ingest keeps up (time; event_ids of the
  * active segment are checked in memory), plus the tables that commit with the events. */
 extern const char *const segment_schema;
+/* A segment file's version is its PRAGMA user_version: a new file is made at segment_version
+ * by segment_schema; segment_migrations[i] brings an older file from version i to i + 1 when
+ * the store opens it. A change to segment_schema needs a migration here too. */
+extern const char *const segment_migrations[];
+extern const int segment_version;
 /* Run on a sealed segment by the background indexer: the query indices and text index. */
 extern const char *const segment_index_ddl;
 

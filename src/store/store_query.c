@@ -12,10 +12,11 @@
 
 #define sql_err store_sql_err
 
-#define EV_COLS                                                                            \
+#define EV_COLS                                                                                \
 	"seq, ts, id, received_at, host, os_type, event_type, severity, level, ip, user, app," \
-	" message, raw, request_id, user_agent, http_method, http_path, http_status,"        \
-	" latency_ms, error_type, data, source, source_file, source_offset, flags"
+	" message, raw, request_id, user_agent, http_method, http_path, http_status,"          \
+	" latency_ms, error_type, data, source, source_file, source_offset, flags,"            \
+	" ingest_key, ingest_key_id"
 
 static struct sv col_sv(sqlite3_stmt *st, int i)
 {
@@ -76,6 +77,8 @@ static json_t *row_to_json(sqlite3_stmt *st, bool full)
 		ev.source_offset = sqlite3_column_int64(st, 24);
 		ev.flags |= EV_HAS_OFFSET;
 	}
+	ev.ingest_key = col_sv(st, 26);
+	ev.ingest_key_id = sqlite3_column_int64(st, 27); /* NULL reads as 0: no id */
 	return event_to_json(&ev, full);
 }
 

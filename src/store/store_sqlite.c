@@ -262,8 +262,43 @@ static int seg_append(struct store *s, struct segment *g)
 	return 0;
 }
 
-/* Read a segment file's own description. -ENOENT when it has none (a creation that did not
- * finish). */
+/* Bring a segment file made by an older version up to segment_version, in one transaction.
+ * Adding a column rewrites no row: the events already there read it as NULL. */
+static int seg_migrate(sqlite3 *db, int64_t id)
+{
+	sqlite3_stmt *st = NULL;
+	int version = 0, rc;
+	char sql[64];
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return store_sql_err(db, "segment version");
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version == segment_version)
+		return 0;
+	if (version > segment_version) {
+		log_error(SUB, "segment %lld has version %d, newer than this build (%d)",
+			  (long long)id, version, segment_version);
+		return SIEM_ESQL;
+	}
+	if ((rc = store_exec(db, "BEGIN IMMEDIATE")) < 0)
+		return rc;
+	for (int v = version; v < segment_version; v++)
+		if ((rc = store_exec(db, segment_migrations[v])) < 0)
+			goto fail;
+	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", segment_version);
+	if ((rc = store_exec(db, sql)) < 0 || (rc = store_exec(db, "COMMIT")) < 0)
+		goto fail;
+	log_info(SUB, "segment %lld migrated from version %d to %d", (long long)id, version,
+		 segment_version);
+	return 0;
+fail:
+	store_exec(db, "ROLLBACK");
+	return rc;
+}
+
+/* Read a segment file's own description, migrating an older file first. -ENOENT when it has
+ * none (a creation that did not finish). */
 static int seg_load(struct store *s, int64_t id, struct segment **out)
 {
 	struct segment *g = calloc(1, sizeof(*g));
@@ -288,6 +323,9 @@ static int seg_load(struct store *s, int64_t id, struct segment **out)
 	g->state = (enum seg_state)sqlite3_column_int(st, 3);
 	g->created_us = sqlite3_column_int64(st, 4);
 	sqlite3_finalize(st);
+	st = NULL;
+	if ((rc = seg_migrate(db, id)) < 0)
+		goto fail;
 	sqlite3_close(db);
 	*out = g;
 	return 0;
@@ -386,8 +424,9 @@ static int prepare_writer(struct store *s)
 			  "INSERT OR IGNORE INTO events(seq, ts, id, received_at, host, os_type,"
 			  " event_type, severity, level, ip, user, app, message, raw, request_id,"
 			  " user_agent, http_method, http_path, http_status, latency_ms, error_type,"
-			  " data, source, source_file, source_offset, flags)"
-			  " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+			  " data, source, source_file, source_offset, flags, ingest_key,"
+			  " ingest_key_id)"
+			  " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 			  &s->ins)) < 0 ||
 	    (rc = prepare(s->w,
 			  "UPDATE segment SET min_ts = min(min_ts, ?), max_ts = max(max_ts, ?),"
@@ -490,6 +529,9 @@ static int create_segment(struct store *s, int64_t id, sqlite3 *prev)
 	if ((rc = store_open_conn(g->path, false, 2, &db)) < 0)
 		goto fail;
 	if ((rc = store_exec(db, "BEGIN IMMEDIATE")) < 0 || (rc = store_exec(db, segment_schema)) < 0)
+		goto fail_txn;
+	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", segment_version);
+	if ((rc = store_exec(db, sql)) < 0)
 		goto fail_txn;
 	snprintf(sql, sizeof(sql),
 		 "INSERT INTO segment(id, min_ts, max_ts, rows, state, created_at)"
@@ -957,6 +999,11 @@ int store_append(struct store *s, const struct event *ev, bool *dup)
 	else
 		sqlite3_bind_null(st, 25);
 	sqlite3_bind_int(st, 26, (int)ev->flags);
+	bind_sv(st, 27, ev->ingest_key);
+	if (ev->ingest_key.p && ev->ingest_key_id > 0)
+		sqlite3_bind_int64(st, 28, ev->ingest_key_id);
+	else
+		sqlite3_bind_null(st, 28);
 	int r = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (r != SQLITE_DONE)

@@ -874,6 +874,49 @@ static void test_to_json_replaces_invalid_utf8(void **state)
 	json_decref(o);
 }
 
+/* ---- ingest_key: set by the hub, never from the JSON ---- */
+
+static void test_ingest_key_from_json_goes_to_data(void **state)
+{
+	(void)state;
+	ok("{\"event_type\": \"X\", \"source\": \"http:b\", \"ingest_key\": \"b\","
+	   " \"ingest_key_id\": 7}");
+	assert_null(EV.ingest_key.p);
+	assert_int_equal(EV.ingest_key_id, 0);
+	assert_sv(EV.source, "http:b");
+	assert_data("{\"ingest_key\": \"b\", \"ingest_key_id\": 7}");
+	ok("{\"event_type\": \"X\", \"ingest_key\": {\"name\": \"b\", \"id\": 2}}");
+	assert_null(EV.ingest_key.p);
+	assert_data("{\"ingest_key\": {\"name\": \"b\", \"id\": 2}}");
+}
+
+static void test_ingest_key_to_json(void **state)
+{
+	(void)state;
+	ok("{\"event_type\": \"X\"}");
+	json_t *o = event_to_json(&EV, true);
+	assert_null(json_object_get(o, "ingest_key"));
+	json_decref(o);
+
+	EV.ingest_key = (struct sv){ "agent-one", 9 };
+	EV.ingest_key_id = 42;
+	for (int full = 0; full < 2; full++) {
+		o = event_to_json(&EV, full);
+		json_t *want = load("{\"name\": \"agent-one\", \"id\": 42}");
+		assert_true(json_equal(json_object_get(o, "ingest_key"), want));
+		json_decref(want);
+		json_decref(o);
+	}
+
+	EV.ingest_key = (struct sv){ "env", 3 };
+	EV.ingest_key_id = 0; /* a key of SIEM_API_KEYS has no id */
+	o = event_to_json(&EV, false);
+	json_t *want = load("{\"name\": \"env\", \"id\": null}");
+	assert_true(json_equal(json_object_get(o, "ingest_key"), want));
+	json_decref(want);
+	json_decref(o);
+}
+
 /* ---- UUIDs ---- */
 
 static void test_uuid_parse_format_round_trip(void **state)
@@ -1017,6 +1060,8 @@ int main(void)
 		T(test_to_json_list_view_omits_raw_and_data),
 		T(test_to_json_round_trip),
 		T(test_to_json_replaces_invalid_utf8),
+		T(test_ingest_key_from_json_goes_to_data),
+		T(test_ingest_key_to_json),
 		T(test_uuid_parse_format_round_trip),
 		T(test_uuid_parse_rejects),
 		T(test_uuid_v5_deterministic),

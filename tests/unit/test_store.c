@@ -1,5 +1,6 @@
 /* test_store.c — the embedded SQLite store: append/commit/rollback, every query filter and
- * text search, cursor pages across segments, duplicates, facets, offsets, meta, keys, reopen. */
+ * text search, cursor pages across segments, duplicates, facets, offsets, meta, keys, reopen,
+ * the ingest key and the migration of segments written by an older version. */
 #include <ftw.h>
 #include <inttypes.h>
 #include <setjmp.h>
@@ -12,10 +13,12 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "core/err.h"
 #include "core/event.h"
 #include "core/log.h"
+#include "store/schema.h"
 #include "store/store.h"
 
 #define SEG_ROWS 50
@@ -1497,6 +1500,137 @@ static void test_nul_bytes_round_trip(void **state)
 	assert_string_equal(search("after"), "1");
 }
 
+/* ---- the ingest key, and segments from before it ---- */
+
+static void check_key(int n, const char *name, int64_t id)
+{
+	uint8_t eid[16];
+	json_t *e = NULL;
+	id_of(n, eid);
+	assert_int_equal(store_get_event(S, eid, &e), 0);
+	json_t *k = json_object_get(e, "ingest_key");
+	if (!name) {
+		assert_null(k);
+	} else {
+		assert_string_equal(json_string_value(json_object_get(k, "name")), name);
+		json_t *jid = json_object_get(k, "id");
+		if (id)
+			assert_int_equal(json_integer_value(jid), id);
+		else
+			assert_true(json_is_null(jid));
+	}
+	json_decref(e);
+}
+
+static void test_ingest_key_stored(void **state)
+{
+	(void)state;
+	struct event ev[3];
+	mk(&ev[0], 1, T(1), "{\"event_type\": \"A\", \"source\": \"http:other\"}");
+	ev[0].ingest_key = (struct sv){ "agent-one", 9 };
+	ev[0].ingest_key_id = 7;
+	mk(&ev[1], 2, T(2), "{\"event_type\": \"B\"}");
+	ev[1].ingest_key = (struct sv){ "env", 3 };
+	mk(&ev[2], 3, T(3), "{\"event_type\": \"C\"}");
+	put(ev, 3, NULL);
+	check_key(1, "agent-one", 7);
+	check_key(2, "env", 0);
+	check_key(3, NULL, 0);
+
+	/* The list view carries it too. */
+	struct event_query q;
+	qinit(&q);
+	json_t *a = json_array();
+	bool more = false;
+	int64_t nts = 0, nseq = 0;
+	assert_int_equal(store_query_events(S, &q, a, &more, &nts, &nseq), 0);
+	assert_int_equal(json_array_size(a), 3);
+	json_t *k = json_object_get(json_array_get(a, 2), "ingest_key"); /* event 1, oldest */
+	assert_string_equal(json_string_value(json_object_get(k, "name")), "agent-one");
+	assert_int_equal(json_integer_value(json_object_get(k, "id")), 7);
+	assert_null(json_object_get(json_array_get(a, 0), "ingest_key"));
+	json_decref(a);
+}
+
+/* Run sql on every segment file of the (closed) store. */
+static void each_segment(const char *sql)
+{
+	char path[256];
+	int done = 0;
+	for (int id = 1; id < 100; id++) {
+		snprintf(path, sizeof(path), "%s-segments/seg-%08d.db", DBPATH, id);
+		if (access(path, F_OK) < 0)
+			continue;
+		sqlite3 *db = NULL;
+		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+		char *msg = NULL;
+		if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+			fail_msg("%s: %s: %s", path, sql, msg ? msg : "?");
+		sqlite3_close(db);
+		done++;
+	}
+	assert_true(done > 0);
+}
+
+static int segment_user_version(int id)
+{
+	char path[256];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	snprintf(path, sizeof(path), "%s-segments/seg-%08d.db", DBPATH, id);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void test_old_segments_migrated_on_open(void **state)
+{
+	(void)state;
+	put_many(0, 120, 10, ts_distinct); /* three segments, two sealed */
+	store_close(S);
+	S = NULL;
+	for (int id = 1; id <= 3; id++)
+		assert_int_equal(segment_user_version(id), segment_version);
+	/* What a version without the ingest key wrote. */
+	each_segment("ALTER TABLE events DROP COLUMN ingest_key;"
+		     "ALTER TABLE events DROP COLUMN ingest_key_id; PRAGMA user_version=0;");
+	open_store();
+	for (int id = 1; id <= 3; id++)
+		assert_int_equal(segment_user_version(id), segment_version);
+	check_pages(120, 13, ts_distinct);
+	check_key(3, NULL, 0);
+	check_key(119, NULL, 0);
+	struct event ev;
+	mk_plain(&ev, 120, ts_distinct(120));
+	ev.ingest_key = (struct sv){ "k", 1 };
+	ev.ingest_key_id = 3;
+	put1(&ev, NULL);
+	check_key(120, "k", 3);
+	reopen();
+	check_key(120, "k", 3);
+	check_pages(121, 50, ts_distinct);
+}
+
+static void test_newer_segment_refused(void **state)
+{
+	(void)state;
+	put_many(0, 5, 5, ts_distinct);
+	store_close(S);
+	S = NULL;
+	char sql[64];
+	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", segment_version + 1);
+	each_segment(sql);
+	struct store_config c;
+	store_config_defaults(&c);
+	c.dir = DBPATH;
+	assert_int_equal(store_open(&S, &c), SIEM_ESQL);
+	assert_null(S);
+}
+
 /* ---- stats ---- */
 
 static void test_stats_counts(void **state)
@@ -1582,6 +1716,9 @@ int main(void)
 		TS(test_reopen_seq_continues_after_empty_segment),
 		TS(test_seq_not_reused_after_rollback),
 		TS(test_nul_bytes_round_trip),
+		TS(test_ingest_key_stored),
+		TS(test_old_segments_migrated_on_open),
+		TS(test_newer_segment_refused),
 		TS(test_stats_counts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
