@@ -2,6 +2,7 @@
  * /alerts/{id}/ack|close, GET /alerts/stream (Server-Sent Events, Last-Event-ID resume) and
  * GET /alerts/channels (notification channels and their counters). */
 #include <inttypes.h>
+#include <pthread.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "api/alerts_api.h"
 #include "api/api.h"
+#include "api/tokens.h"
 #include "core/err.h"
 #include "core/log.h"
 
@@ -273,6 +275,9 @@ enum http_result api_alerts_channels(struct http_req *r)
 	return http_reply_json(r, 200, o);
 }
 
+#define SIEM_STR_(x) #x
+#define SIEM_STR(x) SIEM_STR_(x)
+
 /* ---- GET /alerts/stream ---- */
 
 struct sse {
@@ -289,7 +294,61 @@ struct sse {
 	bool finishing; /* the last note is out: end after it */
 	int64_t last_write_ms;
 	int keepalive_ms;
+	/* the login behind the stream: it ends when the token does */
+	char *token;
+	char user[128];
+	int64_t next_check_ms;
 };
+
+/* Streams one user may hold at once, so that one user cannot take every slot. */
+#define STREAMS_PER_USER 4
+/* How often a stream checks that its token is still good (expiry, logout, password). */
+#define STREAM_CHECK_MS 1000
+
+static pthread_mutex_t streams_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct stream_user {
+	char name[128];
+	int n;
+} stream_users[64];
+
+/* Count a stream for user; false when it has STREAMS_PER_USER already or the table is
+ * full. */
+static bool stream_take(const char *user)
+{
+	struct stream_user *free_slot = NULL;
+	bool ok = false;
+	pthread_mutex_lock(&streams_mu);
+	for (size_t i = 0; i < sizeof(stream_users) / sizeof(stream_users[0]); i++) {
+		struct stream_user *u = &stream_users[i];
+		if (u->n && strcmp(u->name, user) == 0) {
+			ok = u->n < STREAMS_PER_USER;
+			u->n += ok;
+			goto out;
+		}
+		if (!u->n && !free_slot)
+			free_slot = u;
+	}
+	if (free_slot) {
+		snprintf(free_slot->name, sizeof(free_slot->name), "%s", user);
+		free_slot->n = 1;
+		ok = true;
+	}
+out:
+	pthread_mutex_unlock(&streams_mu);
+	return ok;
+}
+
+static void stream_give(const char *user)
+{
+	pthread_mutex_lock(&streams_mu);
+	for (size_t i = 0; i < sizeof(stream_users) / sizeof(stream_users[0]); i++) {
+		if (stream_users[i].n && strcmp(stream_users[i].name, user) == 0) {
+			stream_users[i].n--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&streams_mu);
+}
 
 static int64_t now_ms(void)
 {
@@ -383,6 +442,21 @@ static ssize_t sse_fill(void *ctx, char *buf, size_t max)
 {
 	struct sse *s = ctx;
 	size_t n = 0;
+	int64_t t = now_ms();
+	if (!s->finishing && t >= s->next_check_ms) {
+		struct jwt_claims c;
+		s->next_check_ms = t + STREAM_CHECK_MS;
+		if (tokens_check(api_ctx->tokens, s->token, ts_now_us() / 1000000, &c) < 0) {
+			/* Whatever is being written is cut: the client is no longer let in. */
+			if (s->cur) {
+				alerts_msg_put(s->cur);
+				s->cur = NULL;
+			}
+			set_note(s, "event: end\ndata: {\"reason\":\"the login token expired or was"
+				    " revoked\"}\n\n");
+			s->finishing = true;
+		}
+	}
 	while (n < max) {
 		if (!s->text) {
 			if (s->finishing)
@@ -423,6 +497,8 @@ static void sse_free(void *ctx)
 	alerts_unsubscribe(s->sub);
 	alerts_msg_put(s->cur);
 	release_page(s);
+	stream_give(s->user);
+	free(s->token);
 	free(s);
 }
 
@@ -477,10 +553,27 @@ enum http_result api_alerts_stream(struct http_req *r)
 		s->keepalive_ms = (int)v * 1000;
 	}
 	s->last_write_ms = now_ms();
+	s->next_check_ms = s->last_write_ms + STREAM_CHECK_MS;
+	snprintf(s->user, sizeof(s->user), "%s", http_identity(r));
+	if (!(s->token = strdup(http_bearer(r) ? http_bearer(r) : ""))) {
+		free(s);
+		http_stream_free(st);
+		return http_reply_error(r, 500, "out of memory", NULL);
+	}
+	if (!stream_take(s->user)) {
+		free(s->token);
+		free(s);
+		http_stream_free(st);
+		http_add_header(r, "Retry-After", "10");
+		return http_reply_error(r, 429, "too many streams",
+					"at most " SIEM_STR(STREAMS_PER_USER) " streams per user");
+	}
 	/* Subscribe before reading the store: a change made in between is in one or the
 	 * other, and the version filter drops the copy. */
 	int rc = alerts_subscribe(a, sse_wake, st, &s->sub);
 	if (rc < 0) {
+		stream_give(s->user);
+		free(s->token);
 		free(s);
 		http_stream_free(st);
 		if (rc == -EBUSY) {

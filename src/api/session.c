@@ -163,22 +163,10 @@ enum http_result api_login(struct http_req *r)
 	return http_reply_json(r, 200, o);
 }
 
-/* The token this request was let in with (the server checked it is a bearer token). */
-static const char *bearer_token(struct http_req *r)
-{
-	const char *h = http_header(r, "Authorization");
-	if (!h || strlen(h) < 7)
-		return NULL;
-	h += 7;
-	while (*h == ' ')
-		h++;
-	return h;
-}
-
 enum http_result api_logout(struct http_req *r)
 {
 	struct jwt_claims c;
-	const char *tok = bearer_token(r);
+	const char *tok = http_bearer(r);
 	if (!tok || tokens_check(api_ctx->tokens, tok, ts_now_us() / 1000000, &c) < 0)
 		return http_reply_error(r, 401, "unauthorized", "invalid or expired token");
 	if (tokens_revoke(api_ctx->tokens, tok, &c) < 0)

@@ -103,6 +103,8 @@ int http_query_each(struct http_req *r, const char *name,
 /* Decoded body (gunzipped when Content-Encoding: gzip). */
 const char *http_body(struct http_req *r, size_t *len);
 const char *http_client_addr(struct http_req *r);
+/* The token of "Authorization: Bearer <token>", or NULL. */
+const char *http_bearer(struct http_req *r);
 /* Per-request slot for the handler's own state across suspend/resume; freed with free_fn. */
 void *http_state(struct http_req *r);
 void http_set_state(struct http_req *r, void *state, void (*free_fn)(void *));

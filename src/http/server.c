@@ -489,6 +489,12 @@ static bool bearer(const char *auth, const char **tok)
 	return **tok != '\0';
 }
 
+const char *http_bearer(struct http_req *r)
+{
+	const char *tok = NULL;
+	return bearer(http_header(r, "Authorization"), &tok) ? tok : NULL;
+}
+
 /* Returns true when the request may go on; otherwise a 401 was queued. */
 static bool authenticate(struct http_req *r)
 {

@@ -425,3 +425,89 @@ class DeadLetters(HubCase):
         self.assertEqual(status, 200, body)
         status, _, body = h.get("/dead-letters", token=body["access_token"])
         self.assertEqual(status, 403, body)
+
+
+class AlertStreams(HubCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.hub = cls.class_hub()
+
+    def open_stream(self, tok):
+        s = socket.create_connection(("127.0.0.1", self.hub.port), timeout=10)
+        s.sendall(b"GET /alerts/stream?keepalive=1 HTTP/1.1\r\nHost: x\r\n"
+                  b"Authorization: Bearer %s\r\n\r\n" % tok.encode())
+        head = read_reply(s)
+        return s, head
+
+    def ended_with(self, s, deadline=15):
+        """Everything the stream sent until the hub ended it (or deadline)."""
+        s.settimeout(0.5)
+        data, end = b"", time.monotonic() + deadline
+        while time.monotonic() < end:
+            try:
+                chunk = s.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            if not chunk:
+                break
+            data += chunk
+            if b"event: end" in data and data.endswith(b"\r\n0\r\n\r\n"):
+                break
+        return data
+
+    def test_stream_ends_with_its_token(self):
+        h = self.hub
+        s, head = self.open_stream(h.make_token("admin", "admin", ttl=3))
+        try:
+            self.assertTrue(head.startswith(b"HTTP/1.1 200"), head[:200])
+            data = self.ended_with(s)
+        finally:
+            s.close()
+        self.assertIn(b"event: end", data)
+        self.assertIn(b"expired or was revoked", data)
+
+    def test_stream_ends_at_logout(self):
+        h = self.hub
+        pw = h.add_user("streamer", "analyst")
+        status, _, body = h.request("POST", "/auth/login", {"username": "streamer", "password": pw})
+        self.assertEqual(status, 200, body)
+        tok = body["access_token"]
+        s, head = self.open_stream(tok)
+        try:
+            self.assertTrue(head.startswith(b"HTTP/1.1 200"), head[:200])
+            status, _, body = h.request("POST", "/auth/logout",
+                                        headers={"Authorization": "Bearer " + tok})
+            self.assertEqual(status, 200, body)
+            data = self.ended_with(s)
+        finally:
+            s.close()
+        self.assertIn(b"event: end", data)
+
+    def test_streams_per_user_are_limited(self):
+        h = self.hub
+        h.add_user("greedy", "analyst")
+        h.add_user("patient", "analyst")
+        tok = h.make_token("greedy", "analyst")
+        socks = []
+        try:
+            for _ in range(4):
+                s, head = self.open_stream(tok)
+                socks.append(s)
+                self.assertTrue(head.startswith(b"HTTP/1.1 200"), head[:200])
+            s, head = self.open_stream(tok)
+            socks.append(s)
+            self.assertTrue(head.startswith(b"HTTP/1.1 429"), head[:200])
+            s, head = self.open_stream(h.make_token("patient", "analyst"))
+            socks.append(s)
+            self.assertTrue(head.startswith(b"HTTP/1.1 200"), head[:200])
+        finally:
+            for s in socks:
+                s.close()
+        # closed streams give their slots back
+        def again():
+            s, head = self.open_stream(tok)
+            s.close()
+            return head.startswith(b"HTTP/1.1 200")
+        wait_for(again, 10, "a stream slot given back")
