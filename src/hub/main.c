@@ -529,7 +529,8 @@ static int cmd_serve(int argc, char **argv)
 		printf("usage: minisiem serve [OPTIONS]\n\nRun the hub. Flags override SIEM_*"
 		       " environment variables, which override the config file.\n"
 		       "SIGTERM or SIGINT stops it cleanly; SIGHUP reloads log level, CORS origins,"
-		       " retention and SIEM_API_KEYS.\n\noptions:\n");
+		       " retention, SIEM_API_KEYS, the admin password hash and the token secret.\n\n"
+		       "options:\n");
 		config_usage(serve_opts, N_SERVE_OPTS, stdout);
 		return 0;
 	}
