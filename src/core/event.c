@@ -174,8 +174,7 @@ static int fail(char *err, size_t errlen, const char *field, const char *reason)
 	return SIEM_ESCHEMA;
 }
 
-/* Longest prefix of p[0..n) no longer than cap that does not split a UTF-8 sequence. */
-static size_t utf8_cut(const char *p, size_t n, size_t cap)
+size_t utf8_cut(const char *p, size_t n, size_t cap)
 {
 	if (n <= cap)
 		return n;
@@ -185,8 +184,8 @@ static size_t utf8_cut(const char *p, size_t n, size_t cap)
 	return k;
 }
 
-static int store_sv(struct arena *a, struct sv *dst, const char *p, size_t n, size_t cap,
-		    unsigned flag, unsigned *flags)
+int sv_capped(struct arena *a, struct sv *dst, const char *p, size_t n, size_t cap,
+	      unsigned flag, unsigned *flags)
 {
 	size_t k = utf8_cut(p, n, cap);
 	if (k < n)
@@ -454,7 +453,7 @@ int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_
 		}
 		if (n == 0)
 			continue;
-		if ((rc = store_sv(a, (struct sv *)((char *)ev + f->off), p, n, f->cap, f->flag,
+		if ((rc = sv_capped(a, (struct sv *)((char *)ev + f->off), p, n, f->cap, f->flag,
 				   &ev->flags)))
 			goto out;
 	}
@@ -543,7 +542,7 @@ int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_
 			ev->message = ev->event_type;
 		else if (ev->raw_message.n <= EV_CAP_MESSAGE)
 			ev->message = ev->raw_message;
-		else if ((rc = store_sv(a, &ev->message, ev->raw_message.p, ev->raw_message.n,
+		else if ((rc = sv_capped(a, &ev->message, ev->raw_message.p, ev->raw_message.n,
 					EV_CAP_MESSAGE, EV_TRUNC_MESSAGE, &ev->flags)))
 			goto out;
 	}

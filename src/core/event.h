@@ -62,6 +62,13 @@ struct event {
 	int64_t ingest_key_id;
 };
 
+/* Longest prefix of p[0..n) no longer than cap that does not split a UTF-8 sequence. */
+size_t utf8_cut(const char *p, size_t n, size_t cap);
+/* Copy p[0..n) into the arena as *dst, cut at cap bytes on a character boundary; a cut sets
+ * flag (EV_TRUNC_*) in *flags. */
+int sv_capped(struct arena *a, struct sv *dst, const char *p, size_t n, size_t cap,
+	      unsigned flag, unsigned *flags);
+
 /* Turn one JSON object (seed schema or JSONL-app schema, with aliases) into an event.
  * Strings are copied into the arena. now_us is the receive time. On a schema failure
  * returns SIEM_ESCHEMA and writes "field: reason" into err. */

@@ -362,26 +362,9 @@ static bool all_digits(const char *s, size_t n)
 	return true;
 }
 
-static size_t utf8_cut(const char *p, size_t n, size_t cap)
-{
-	if (n <= cap)
-		return n;
-	size_t k = cap;
-	while (k > 0 && ((unsigned char)p[k] & 0xc0) == 0x80)
-		k--;
-	return k;
-}
-
 static int set_user(struct event *ev, struct arena *a, const char *s, size_t n)
 {
-	size_t k = utf8_cut(s, n, EV_CAP_SHORT);
-	char *c = arena_strndup(a, s, k);
-	if (!c)
-		return -ENOMEM;
-	if (k < n)
-		ev->flags |= EV_TRUNC_OTHER;
-	ev->user = (struct sv){c, k};
-	return 0;
+	return sv_capped(a, &ev->user, s, n, EV_CAP_SHORT, EV_TRUNC_OTHER, &ev->flags);
 }
 
 static int set_ip(struct event *ev, struct arena *a, const uint8_t ip[16])

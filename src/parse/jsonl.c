@@ -351,17 +351,6 @@ static bool has_value(json_t *obj, const char *key)
 	return v && !json_is_null(v) && !(json_is_string(v) && json_string_length(v) == 0);
 }
 
-/* Longest prefix of p[0..n) no longer than cap that does not split a UTF-8 sequence. */
-static size_t utf8_cut(const char *p, size_t n, size_t cap)
-{
-	if (n <= cap)
-		return n;
-	size_t k = cap;
-	while (k > 0 && ((unsigned char)p[k] & 0xc0) == 0x80)
-		k--;
-	return k;
-}
-
 int jsonl_line_to_event(const char *line, size_t n, int64_t now_us, struct event *ev,
 			struct arena *a, char *err, size_t errlen)
 {

@@ -130,29 +130,6 @@ static long utf8_repair(struct arena *a, const char *in, size_t n, const char **
 	return (long)bad;
 }
 
-static size_t utf8_cut(const char *p, size_t n, size_t cap)
-{
-	if (n <= cap)
-		return n;
-	size_t k = cap;
-	while (k > 0 && ((unsigned char)p[k] & 0xc0) == 0x80)
-		k--;
-	return k;
-}
-
-static int copy_sv(struct arena *a, struct sv *dst, struct sv src, size_t cap, unsigned flag,
-		   unsigned *flags)
-{
-	size_t k = utf8_cut(src.p, src.n, cap);
-	if (k < src.n)
-		*flags |= flag;
-	char *c = arena_strndup(a, src.p, k);
-	if (!c)
-		return -ENOMEM;
-	*dst = (struct sv){c, k};
-	return 0;
-}
-
 /* ---- data: a compact JSON object written by hand (no jansson on this path) ---- */
 
 struct obuf {
@@ -389,13 +366,13 @@ static int syslog_to_event(enum log_format fmt, const char *line, size_t n,
 		host = (struct sv){ctx->host, strlen(ctx->host)};
 	if (!host.p)
 		host = (struct sv){"unknown", 7};
-	struct sv raw = {s, sn};
-	if ((rc = copy_sv(a, &ev->source_host, host, EV_CAP_SHORT, EV_TRUNC_OTHER, &ev->flags)) ||
+	struct sv raw = {s, sn}, msg = m.msg.p ? m.msg : raw;
+	unsigned *fl = &ev->flags;
+	if ((rc = sv_capped(a, &ev->source_host, host.p, host.n, EV_CAP_SHORT, EV_TRUNC_OTHER, fl)) ||
 	    (m.app.p &&
-	     (rc = copy_sv(a, &ev->app, m.app, EV_CAP_SHORT, EV_TRUNC_OTHER, &ev->flags))) ||
-	    (rc = copy_sv(a, &ev->message, m.msg.p ? m.msg : raw, EV_CAP_MESSAGE, EV_TRUNC_MESSAGE,
-			  &ev->flags)) ||
-	    (rc = copy_sv(a, &ev->raw_message, raw, EV_CAP_RAW, EV_TRUNC_RAW, &ev->flags)) ||
+	     (rc = sv_capped(a, &ev->app, m.app.p, m.app.n, EV_CAP_SHORT, EV_TRUNC_OTHER, fl))) ||
+	    (rc = sv_capped(a, &ev->message, msg.p, msg.n, EV_CAP_MESSAGE, EV_TRUNC_MESSAGE, fl)) ||
+	    (rc = sv_capped(a, &ev->raw_message, raw.p, raw.n, EV_CAP_RAW, EV_TRUNC_RAW, fl)) ||
 	    (rc = syslog_data(ev, a, &m, bad)))
 		return fail(err, errlen, rc, "out of memory");
 

@@ -339,29 +339,6 @@ static void XMLCALL on_doctype(void *ud, const char *name, const char *sysid, co
 
 /* ---- the event ---- */
 
-static size_t utf8_cut(const char *p, size_t n, size_t cap)
-{
-	if (n <= cap)
-		return n;
-	size_t k = cap;
-	while (k > 0 && ((unsigned char)p[k] & 0xc0) == 0x80)
-		k--;
-	return k;
-}
-
-static int put_sv(struct arena *a, struct sv *dst, const char *p, size_t n, size_t cap,
-		  unsigned flag, unsigned *flags)
-{
-	size_t k = utf8_cut(p, n, cap);
-	if (k < n)
-		*flags |= flag;
-	char *c = arena_strndup(a, p, k);
-	if (!c)
-		return -ENOMEM;
-	*dst = (struct sv){c, k};
-	return 0;
-}
-
 /* A field's text: strings as they are, integers in decimal. NULL when absent. */
 static const char *field_text(json_t *data, const char *k, char num[24], size_t *n)
 {
@@ -593,7 +570,7 @@ static int fill_event(struct event *ev, struct wx *w, const char *xml, size_t n,
 		ev->severity = m->severity;
 	} else {
 		int len = snprintf(tbuf, sizeof(tbuf), "WINEVENT_%" JSON_INTEGER_FORMAT, id);
-		if ((rc = put_sv(a, &ev->event_type, tbuf, (size_t)len, EV_CAP_SHORT,
+		if ((rc = sv_capped(a, &ev->event_type, tbuf, (size_t)len, EV_CAP_SHORT,
 				 EV_TRUNC_OTHER, &ev->flags)))
 			goto out;
 		ev->severity = severity_of_level(data);
@@ -608,7 +585,7 @@ static int fill_event(struct event *ev, struct wx *w, const char *xml, size_t n,
 	const char *chan = field_text(data, "Channel", num, &cn);
 	const char *rec = field_text(data, "EventRecordID", rnum, &rn);
 	if (host &&
-	    (rc = put_sv(a, &ev->source_host, host, hn, EV_CAP_SHORT, EV_TRUNC_OTHER, &ev->flags)))
+	    (rc = sv_capped(a, &ev->source_host, host, hn, EV_CAP_SHORT, EV_TRUNC_OTHER, &ev->flags)))
 		goto out;
 
 	/* user: the account acted upon, else the one acting. */
@@ -616,7 +593,7 @@ static int fill_event(struct event *ev, struct wx *w, const char *xml, size_t n,
 	if (blank(user, un))
 		user = field_text(data, "SubjectUserName", num, &un);
 	if (!blank(user, un) &&
-	    (rc = put_sv(a, &ev->user, user, un, EV_CAP_SHORT, EV_TRUNC_OTHER, &ev->flags)))
+	    (rc = sv_capped(a, &ev->user, user, un, EV_CAP_SHORT, EV_TRUNC_OTHER, &ev->flags)))
 		goto out;
 
 	size_t ipn = 0;
@@ -666,9 +643,9 @@ static int fill_event(struct event *ev, struct wx *w, const char *xml, size_t n,
 		rc = render(&msg, m ? m->msg : generic_msg, data);
 	if (rc)
 		goto out;
-	if ((rc = put_sv(a, &ev->message, msg.p ? msg.p : "", msg.n, EV_CAP_MESSAGE,
+	if ((rc = sv_capped(a, &ev->message, msg.p ? msg.p : "", msg.n, EV_CAP_MESSAGE,
 			 EV_TRUNC_MESSAGE, &ev->flags)) ||
-	    (rc = put_sv(a, &ev->raw_message, xml, n, EV_CAP_RAW, EV_TRUNC_RAW, &ev->flags)))
+	    (rc = sv_capped(a, &ev->raw_message, xml, n, EV_CAP_RAW, EV_TRUNC_RAW, &ev->flags)))
 		goto out;
 	rc = store_data(ev, data, w->sys, a);
 out:

@@ -282,16 +282,6 @@ static char *utf8_clean(struct arena *a, const unsigned char *s, size_t n, size_
 	return o;
 }
 
-static size_t utf8_cut(const char *p, size_t n, size_t cap)
-{
-	if (n <= cap)
-		return n;
-	size_t k = cap;
-	while (k > 0 && ((unsigned char)p[k] & 0xc0) == 0x80)
-		k--;
-	return k;
-}
-
 /* A text column, valid UTF-8, at most EV_CAP_SHORT bytes; NULL for SQL NULL. */
 static const char *col_text(sqlite3_stmt *q, int c, struct arena *a, size_t *n, unsigned *flags,
 			    int *rc)
