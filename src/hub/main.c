@@ -156,9 +156,9 @@ static int wants_help(int argc, char **argv)
 	return 0;
 }
 
-/* Create the missing folders of the store's path. *made, when not NULL, is set to the length
- * of the first folder created (a prefix of the path): that one and those below it are the
- * hub's own; 0 when every folder existed. */
+/* Create the missing folders of the store's path, private (0700 whatever the umask). *made,
+ * when not NULL, is set to the length of the first folder created (a prefix of the path):
+ * that one and those below it are the hub's own; 0 when every folder existed. */
 static int mkdir_parent(const char *path, size_t *made)
 {
 	char dir[4096];
@@ -175,7 +175,7 @@ static int mkdir_parent(const char *path, size_t *made)
 			continue;
 		char c = *p;
 		*p = '\0';
-		if (mkdir(dir, 0750) == 0) {
+		if (mkdir(dir, 0700) == 0) {
 			if (made && !*made)
 				*made = (size_t)(p - dir);
 		} else if (errno != EEXIST) {
