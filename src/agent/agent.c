@@ -347,8 +347,15 @@ static int open_all(struct agent *a)
 		snprintf(aside, sizeof(aside), "%s" PLAT_SEP "rejected", a->cfg.state_dir);
 		if ((rc = spool_open(&a->spool, path, aside, a->cfg.spool_max)) < 0)
 			return rc;
-		struct sender_config sc = {a->cfg.server,   a->cfg.api_key, a->cfg.ca_file,
-					   a->cfg.insecure, a->cfg.gzip,    a->cfg.timeout_s};
+		struct sender_config sc = {
+		    .server = a->cfg.server,
+		    .api_key = a->cfg.api_key,
+		    .ca_file = a->cfg.ca_file,
+		    .insecure = a->cfg.insecure,
+		    .allow_http = a->cfg.insecure_http,
+		    .gzip = a->cfg.gzip,
+		    .timeout_s = a->cfg.timeout_s,
+		};
 		if ((rc = sender_open(&a->sender, &sc)) < 0) {
 			log_error("agent", "cannot set up the HTTP client: %s", strerror(-rc));
 			return rc;

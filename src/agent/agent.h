@@ -21,6 +21,7 @@ struct source;
 struct agent_config {
 	const char *server, *api_key, *ca_file, *state_dir, *host;
 	bool insecure, gzip, once, dry_run, pihole_all;
+	bool insecure_http; /* an http:// server was asked for explicitly */
 	size_t batch_max;   /* events per batch */
 	int64_t flush_ms;   /* a batch is sent this long after its first event at the latest */
 	uint64_t spool_max; /* bytes */

@@ -47,6 +47,10 @@ static const struct opt_def agent_opts[] = {
      "PEM certificates to verify the hub with (default: the system's)", false, 0, 0},
     {"insecure", "SIEM_AGENT_INSECURE", OPT_FLAG, NULL, NULL,
      "do not verify the hub's TLS certificate", false, 0, 0},
+    {"insecure-http", "SIEM_AGENT_INSECURE_HTTP", OPT_FLAG, NULL, NULL,
+     "allow an http:// --server: the API key and the events then cross the network in clear "
+     "text (refused without it)",
+     false, 0, 0},
     {"once", "SIEM_AGENT_ONCE", OPT_FLAG, NULL, NULL,
      "read what is there, deliver it, exit: 0 when the hub acknowledged every batch, else 1", false,
      0, 0},
@@ -198,6 +202,7 @@ int agent_main(int argc, char **argv, int (*run)(struct agent *a))
 	    .state_dir = config_str(&c, "state-dir"),
 	    .host = config_str(&c, "host"),
 	    .insecure = config_flag(&c, "insecure"),
+	    .insecure_http = config_flag(&c, "insecure-http"),
 	    .gzip = config_flag(&c, "gzip"),
 	    .once = config_flag(&c, "once"),
 	    .dry_run = config_flag(&c, "dry-run"),
@@ -231,6 +236,21 @@ int agent_main(int argc, char **argv, int (*run)(struct agent *a))
 				"--api-key or 'api-key = ...' in the config file\n");
 			goto out_cfg;
 		}
+		bool plain = !strncmp(ac.server, "http://", 7);
+		if (plain && !ac.insecure_http) {
+			fprintf(stderr,
+				"minisiem-agent: refusing the http:// --server: the API key "
+				"and the events would cross the network in clear text; use "
+				"https://, or --insecure-http (SIEM_AGENT_INSECURE_HTTP=1, "
+				"'insecure-http = true' in the config file) to send them "
+				"unencrypted anyway\n");
+			goto out_cfg;
+		}
+		if (plain)
+			log_warn("agent",
+				 "--insecure-http: the API key and the events go to the hub "
+				 "UNENCRYPTED (http://): anyone on the way can read them "
+				 "and reuse the key");
 		if (ac.insecure)
 			log_warn("agent", "--insecure: the hub's TLS certificate is not verified");
 	}

@@ -14,6 +14,7 @@ struct sender_config {
 	const char *api_key;
 	const char *ca_file; /* PEM bundle to verify the hub with, NULL: the system's */
 	bool insecure;	     /* no certificate verification (explicit) */
+	bool allow_http;     /* http:// allowed (explicit: --insecure-http) */
 	bool gzip;
 	int64_t timeout_s;
 };

@@ -99,7 +99,8 @@ int sender_open(struct sender **out, const struct sender_config *cfg)
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)cfg->timeout_s);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* The API key goes in every request: in clear text only when asked for. */
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, cfg->allow_http ? "http,https" : "https");
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "minisiem-agent/" SIEM_VERSION);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, cfg->insecure ? 0L : 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, cfg->insecure ? 0L : 2L);

@@ -51,6 +51,12 @@ int sender_open(struct sender **out, const struct sender_config *cfg)
 	if (pn < 7 || wcscmp(s->path + pn - 7, L"/ingest"))
 		wcscat_s(s->path, 1024, L"/ingest");
 	s->secure = uc.nScheme == INTERNET_SCHEME_HTTPS;
+	if (!s->secure && !cfg->allow_http) {
+		/* The API key goes in every request: in clear text only when asked for. */
+		log_error("agent", "the server URL is not https:// (see --insecure-http)");
+		free(s);
+		return -EINVAL;
+	}
 	s->insecure = cfg->insecure;
 	s->gzip = cfg->gzip;
 	s->timeout_ms = (DWORD)cfg->timeout_s * 1000;

@@ -170,25 +170,35 @@ static int wants_help(int argc, char **argv)
 	return 0;
 }
 
-static int mkdir_parent(const char *path)
+/* Create the missing folders of the store's path, private (0700 whatever the umask). *made,
+ * when not NULL, is set to the length of the first folder created (a prefix of the path):
+ * that one and those below it are the hub's own; 0 when every folder existed. */
+static int mkdir_parent(const char *path, size_t *made)
 {
 	char dir[4096];
-	snprintf(dir, sizeof(dir), "%s", path);
+	if (made)
+		*made = 0;
+	if ((size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
+		return -ENAMETOOLONG;
 	char *slash = strrchr(dir, '/');
 	if (!slash || slash == dir)
 		return 0;
 	*slash = '\0';
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
+	for (char *p = dir + 1;; p++) {
+		if (*p && *p != '/')
 			continue;
+		char c = *p;
 		*p = '\0';
-		if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+		if (mkdir(dir, 0700) == 0) {
+			if (made && !*made)
+				*made = (size_t)(p - dir);
+		} else if (errno != EEXIST) {
 			return -errno;
-		*p = '/';
+		}
+		if (!c)
+			return 0;
+		*p = c;
 	}
-	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
 }
 
 static int open_store(const char *path, struct store **s, int64_t segment_rows, int cache_mb,
@@ -202,7 +212,7 @@ static int open_store(const char *path, struct store **s, int64_t segment_rows, 
 		sc.segment_rows = segment_rows;
 	if (cache_mb)
 		sc.cache_mb = cache_mb;
-	int rc = mkdir_parent(path);
+	int rc = mkdir_parent(path, NULL);
 	if (rc < 0) {
 		fprintf(stderr, "minisiem: cannot create the directory of '%s': %s\n", path,
 			strerror(-rc));
@@ -450,8 +460,43 @@ static const char *find_rules_dir(const char *flag, char *buf, size_t len)
 	return "rules";
 }
 
-/* Started as root: give the store to the user, then become it. Ports are bound already. */
-static int drop_privileges(const char *user, const char *db)
+/* Give what is at name (in the folder dfd) to pw's user, if it is what the hub put there: a
+ * regular file with no other name, or with dir, a folder. A symbolic link is not followed
+ * and a hard link not touched, so that nothing planted in the store hands another file to
+ * the service account. */
+static void give(int dfd, const char *name, const char *shown, bool dir, const struct passwd *pw)
+{
+	struct stat st;
+	const char *why = NULL;
+	int fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			log_warn("hub", "cannot give '%s' to %s: %s", shown, pw->pw_name,
+				 strerror(errno));
+		return;
+	}
+	if (fstat(fd, &st) < 0)
+		why = strerror(errno);
+	else if (S_ISLNK(st.st_mode))
+		why = "a symbolic link";
+	else if (dir && !S_ISDIR(st.st_mode))
+		why = "not a folder";
+	else if (!dir && !S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if (!dir && st.st_nlink > 1)
+		why = "a file with other names (hard links)";
+	if (why)
+		log_warn("hub", "not giving '%s' to %s: %s", shown, pw->pw_name, why);
+	else if ((st.st_uid != pw->pw_uid || st.st_gid != pw->pw_gid) &&
+		 fchownat(fd, "", pw->pw_uid, pw->pw_gid, AT_EMPTY_PATH) < 0)
+		log_warn("hub", "cannot give '%s' to %s: %s", shown, pw->pw_name, strerror(errno));
+	close(fd);
+}
+
+/* Started as root: give the store to the user, then become it. Ports are bound already.
+ * made: from mkdir_parent, the folders of the store's path the hub created (only those are
+ * given; a folder that was there stays as it is). */
+static int drop_privileges(const char *user, const char *db, size_t made)
 {
 	struct passwd *pw = getpwnam(user);
 	if (!pw) {
@@ -459,31 +504,49 @@ static int drop_privileges(const char *user, const char *db)
 		return -EINVAL;
 	}
 	char path[4200];
-	const char *suffixes[] = { "", "-wal", "-shm", "-segments" };
-	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-		snprintf(path, sizeof(path), "%s%s", db, suffixes[i]);
-		if (chown(path, pw->pw_uid, pw->pw_gid) < 0 && errno != ENOENT)
-			log_warn("hub", "cannot give '%s' to %s: %s", path, user, strerror(errno));
-	}
-	snprintf(path, sizeof(path), "%s-segments", db);
-	DIR *d = opendir(path);
-	struct dirent *de;
-	while (d && (de = readdir(d))) {
-		char f[4500];
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(f, sizeof(f), "%s/%s", path, de->d_name);
-		if (chown(f, pw->pw_uid, pw->pw_gid) < 0)
-			log_warn("hub", "cannot give '%s' to %s: %s", f, user, strerror(errno));
-	}
-	if (d)
-		closedir(d);
 	snprintf(path, sizeof(path), "%s", db);
 	char *slash = strrchr(path, '/');
-	if (slash) {
+	if (slash && made) {
 		*slash = '\0';
-		if (chown(path, pw->pw_uid, pw->pw_gid) < 0)
-			log_warn("hub", "cannot give '%s' to %s: %s", path, user, strerror(errno));
+		for (size_t i = made;; i++) {
+			if (path[i] && path[i] != '/')
+				continue;
+			char c = path[i];
+			path[i] = '\0';
+			give(AT_FDCWD, path, path, true, pw);
+			if (!c)
+				break;
+			path[i] = c;
+		}
+	}
+	const char *suffixes[] = { "", "-wal", "-shm" };
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", db, suffixes[i]);
+		give(AT_FDCWD, path, path, false, pw);
+	}
+	/* The segments folder is the hub's own: it and the files in it. */
+	snprintf(path, sizeof(path), "%s-segments", db);
+	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0 && errno == ELOOP)
+		log_warn("hub", "not giving '%s' to %s: a symbolic link", path, user);
+	else if (dfd < 0 && errno != ENOENT)
+		log_warn("hub", "cannot give '%s' to %s: %s", path, user, strerror(errno));
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (dfd >= 0 && !d) {
+		log_warn("hub", "cannot read '%s': %s", path, strerror(errno));
+		close(dfd);
+	}
+	if (d) {
+		give(dirfd(d), ".", path, true, pw);
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			char f[4500];
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(f, sizeof(f), "%s/%s", path, de->d_name);
+			give(dirfd(d), de->d_name, f, false, pw);
+		}
+		closedir(d);
 	}
 	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
 		log_error("hub", "cannot become '%s': %s", user, strerror(errno));
@@ -494,6 +557,16 @@ static int drop_privileges(const char *user, const char *db)
 		return -EPERM;
 	}
 	log_info("hub", "running as %s", user);
+	snprintf(path, sizeof(path), "%s", db);
+	slash = strrchr(path, '/');
+	if (slash)
+		*slash = '\0';
+	const char *dir = !slash ? "." : slash == path ? "/" : path;
+	if (access(dir, W_OK | X_OK) < 0)
+		log_warn("hub",
+			 "%s cannot write in '%s' (%s): the store needs it; the hub gives away "
+			 "only the folders it creates",
+			 user, dir, strerror(errno));
 	return 0;
 }
 
@@ -572,12 +645,13 @@ static int cmd_serve(int argc, char **argv)
 	};
 	if ((*scfg.udp || *scfg.tcp) && (rc = syslog_listen_bind(&sl, &scfg)) < 0)
 		goto out;
-	if ((rc = mkdir_parent(db)) < 0) {
+	size_t made = 0;
+	if ((rc = mkdir_parent(db, &made)) < 0) {
 		log_error("hub", "cannot create the directory of '%s': %s", db, strerror(-rc));
 		goto out;
 	}
 	if (geteuid() == 0 && *user) {
-		if ((rc = drop_privileges(user, db)) < 0)
+		if ((rc = drop_privileges(user, db, made)) < 0)
 			goto out;
 	} else if (geteuid() == 0) {
 		log_warn("hub", "running as root: use --user NAME to drop privileges");

@@ -16,8 +16,11 @@
 
 /* How it behaves (for docs/):
  *
- * - Files: every regular file named *.jsonl under the directory, recursively (symbolic links
- *   to files are followed, to directories not), also those created later. inotify watches
+ * - Files: every regular file named *.jsonl under the directory, recursively, also those
+ *   created later. Symbolic links are never followed, to files or to directories, nor put in
+ *   place of a file or a directory while it is being opened: every path is opened from the
+ *   root down with O_NOFOLLOW, and a link is skipped, logged and counted once
+ *   (minisiem_tail_links_skipped_total). inotify watches
  *   every directory; a full rescan every poll_ms (2 s) catches what it missed, and is all
  *   there is when inotify is unavailable or out of watches.
  * - Lines: only complete ones ("\n" or "\r\n"); blank lines are skipped. A line longer than
@@ -66,6 +69,9 @@ struct metric tail_m_dead =
 			"Records that could not be parsed, kept in dead_letters, by source.");
 struct metric tail_m_files =
     METRIC_GAUGE_INIT("minisiem_tail_files", NULL, "Files the JSON-lines tailer has open.");
+struct metric tail_m_links =
+    METRIC_COUNTER_INIT("minisiem_tail_links_skipped_total", NULL,
+			"Symbolic links in the tailed folder, not followed (each counted once).");
 
 #define SUBMIT_WAIT_MS 200
 #define BACKOFF_MIN_US 100000LL
@@ -445,6 +451,7 @@ int tailer_start(struct tailer **out, const struct tail_config *cfg, struct stor
 	metric_register(&tail_m_dups);
 	metric_register(&tail_m_dead);
 	metric_register(&tail_m_files);
+	metric_register(&tail_m_links);
 	if ((rc = -pthread_create(&t->thread, NULL, tail_main, t)) < 0)
 		goto fail;
 	log_info("tail", "tailing *.jsonl under '%s' (%s, rescan every %d ms)", t->root,

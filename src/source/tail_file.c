@@ -16,7 +16,7 @@
 #include "parse/jsonl.h"
 #include "source/tail_int.h"
 
-static unsigned hash_path(const char *s)
+unsigned tail_path_hash(const char *s)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
 	for (; *s; s++)
@@ -32,7 +32,7 @@ static unsigned hash_id(uint64_t dev, uint64_t ino)
 
 struct tail_file *tail_find_path(struct tailer *t, const char *path)
 {
-	for (struct tail_file *f = t->by_path[hash_path(path)]; f; f = f->next_path)
+	for (struct tail_file *f = t->by_path[tail_path_hash(path)]; f; f = f->next_path)
 		if (strcmp(f->name, path) == 0)
 			return f;
 	return NULL;
@@ -48,14 +48,15 @@ struct tail_file *tail_find_id(struct tailer *t, uint64_t dev, uint64_t ino)
 
 void tail_hash_path(struct tailer *t, struct tail_file *f)
 {
-	unsigned h = hash_path(f->name);
+	unsigned h = tail_path_hash(f->name);
 	f->next_path = t->by_path[h];
 	t->by_path[h] = f;
 }
 
 void tail_unhash_path(struct tailer *t, struct tail_file *f)
 {
-	for (struct tail_file **pp = &t->by_path[hash_path(f->name)]; *pp; pp = &(*pp)->next_path)
+	for (struct tail_file **pp = &t->by_path[tail_path_hash(f->name)]; *pp;
+	     pp = &(*pp)->next_path)
 		if (*pp == f) {
 			*pp = f->next_path;
 			f->next_path = NULL;
@@ -76,15 +77,22 @@ struct tail_file *tail_file_open(struct tailer *t, const char *path, const struc
 				 int64_t offset, bool orphan)
 {
 	struct stat fs;
-	/* O_NONBLOCK: a FIFO put in place of the file between stat and open must not block us. */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0) {
-		/* Retried at every rescan: say so a few times, not every 2 s forever. */
-		if (errno != ENOENT && (t->open_errors++ < 10 || t->open_errors % 1000 == 0))
-			log_warn("tail", "cannot open '%s': %s (%" PRIu64 " such errors)", path,
-				 strerror(errno), t->open_errors);
+	/* O_NONBLOCK: a FIFO put in place of the file between stat and open must not block us.
+	 * A symbolic link put there is not followed (ELOOP). */
+	int fd = tail_open(t, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+	if (fd == -ELOOP) {
+		tail_skip_link(t, path);
 		return NULL;
 	}
+	if (fd < 0) {
+		/* Retried at every rescan: say so a few times, not every 2 s forever. */
+		if (fd != -ENOENT && (t->open_errors++ < 10 || t->open_errors % 1000 == 0))
+			log_warn("tail", "cannot open '%s': %s (%" PRIu64 " such errors)", path,
+				 fd == -EXDEV ? "not under the tailed folder" : strerror(-fd),
+				 t->open_errors);
+		return NULL;
+	}
+	/* The very file that was examined: a regular file, same device and inode. */
 	if (fstat(fd, &fs) < 0 || !S_ISREG(fs.st_mode) || fs.st_dev != st->st_dev ||
 	    fs.st_ino != st->st_ino) {
 		close(fd); /* replaced between stat and open: the next scan sees the new one */
@@ -174,8 +182,8 @@ void tail_file_rekey(struct tailer *t, struct tail_file *f)
 	if (n > 0 && (size_t)n < sizeof(cur) - 1) {
 		cur[n] = '\0';
 		if ((size_t)n > t->root_n && memcmp(cur, t->root, t->root_n) == 0 &&
-		    cur[t->root_n] == '/' && stat(cur, &st) == 0 && (uint64_t)st.st_dev == f->dev &&
-		    (uint64_t)st.st_ino == f->ino) {
+		    cur[t->root_n] == '/' && tail_lstat(t, cur, &st) == 0 &&
+		    (uint64_t)st.st_dev == f->dev && (uint64_t)st.st_ino == f->ino) {
 			tail_file_set_key(t, f, cur);
 			return;
 		}

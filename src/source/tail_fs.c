@@ -3,6 +3,7 @@
  * rotation, truncation, deletion and where to resume after a restart. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -19,7 +20,7 @@ bool tail_test_no_inotify;
 
 #define DIR_MASK                                                                            \
 	(IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_MODIFY | IN_DELETE_SELF | \
-	 IN_MOVE_SELF | IN_ONLYDIR | IN_EXCL_UNLINK)
+	 IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
 
 /* A candidate of the first scan: a *.jsonl file, or a sibling whose name contains ".jsonl"
  * (a.jsonl.1, a.jsonl-20240101: what rotation by rename leaves behind). */
@@ -55,6 +56,100 @@ static bool same_file(const struct stat *st, const struct tail_file *f)
 	return (uint64_t)st->st_dev == f->dev && (uint64_t)st->st_ino == f->ino;
 }
 
+/* The directory holding path, opened from the root one component at a time with
+ * O_NOFOLLOW; *name is set to path's last component. A descriptor or a negative errno. */
+static int open_parent(struct tailer *t, const char *path, const char **name)
+{
+	if (strncmp(path, t->root, t->root_n) != 0 || path[t->root_n] != '/')
+		return -EXDEV;
+	const char *p = path + t->root_n + 1;
+	int dfd = open(t->root_n ? t->root : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+		if (n == 0 || n > NAME_MAX ||
+		    (p[0] == '.' && (n == 1 || (n == 2 && p[1] == '.')))) {
+			close(dfd);
+			return -EINVAL; /* never made by the walk: "//", "." or ".." */
+		}
+		if (!slash)
+			break;
+		char comp[NAME_MAX + 1];
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		int fd = openat(dfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int err = errno;
+		close(dfd);
+		if (fd < 0)
+			return -err;
+		dfd = fd;
+		p = slash + 1;
+	}
+	*name = p;
+	return dfd;
+}
+
+int tail_open(struct tailer *t, const char *path, int flags)
+{
+	const char *name;
+	int dfd = open_parent(t, path, &name);
+	if (dfd < 0)
+		return dfd;
+	int fd = openat(dfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
+	int rc = fd < 0 ? -errno : fd;
+	close(dfd);
+	return rc;
+}
+
+int tail_lstat(struct tailer *t, const char *path, struct stat *st)
+{
+	const char *name;
+	int dfd = open_parent(t, path, &name);
+	if (dfd < 0)
+		return dfd;
+	int rc = fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	close(dfd);
+	return rc;
+}
+
+/* The root (as the operator named it) or a directory below it. */
+static int open_dir(struct tailer *t, const char *dir)
+{
+	if (strcmp(dir, t->root) != 0)
+		return tail_open(t, dir, O_RDONLY | O_DIRECTORY);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+void tail_skip_link(struct tailer *t, const char *path)
+{
+	unsigned h = tail_path_hash(path);
+	for (struct tail_link *l = t->links[h]; l; l = l->next)
+		if (strcmp(l->path, path) == 0)
+			return;
+	if (t->n_links == TAIL_LINKS_MAX)
+		return;
+	size_t n = strlen(path) + 1;
+	struct tail_link *l = malloc(sizeof(*l) + n);
+	if (!l)
+		return;
+	memcpy(l->path, path, n);
+	l->next = t->links[h];
+	t->links[h] = l;
+	metric_add(&tail_m_links, 1);
+	if (++t->n_links == TAIL_LINKS_MAX)
+		log_warn("tail",
+			 "skipping '%s': symbolic links are not followed (%d links skipped; "
+			 "others are skipped without a word)",
+			 path, TAIL_LINKS_MAX);
+	else
+		log_warn("tail",
+			 "skipping '%s': symbolic links in the tailed folder are not followed",
+			 path);
+}
+
 int tail_fs_init(struct tailer *t)
 {
 	t->ino_fd = -1;
@@ -77,6 +172,15 @@ void tail_fs_release(struct tailer *t)
 	if (t->ino_fd >= 0)
 		close(t->ino_fd);
 	t->ino_fd = -1;
+	for (size_t i = 0; i < TAIL_HASH; i++) {
+		struct tail_link *next;
+		for (struct tail_link *l = t->links[i]; l; l = next) {
+			next = l->next;
+			free(l);
+		}
+		t->links[i] = NULL;
+	}
+	t->n_links = 0;
 }
 
 static void watch_dir(struct tailer *t, const char *path)
@@ -149,8 +253,8 @@ static void found(struct tailer *t, const char *path, const struct stat *st)
 		}
 		struct stat o;
 		if (!f->orphan) {
-			if (stat(f->name, &o) == 0 && same_file(&o, f))
-				return; /* a second name (hard or symbolic link): read it once */
+			if (tail_lstat(t, f->name, &o) == 0 && same_file(&o, f))
+				return; /* a second name (a hard link): read it once */
 			tail_unhash_path(t, f);
 			f->orphan = true;
 		}
@@ -181,12 +285,16 @@ static void found(struct tailer *t, const char *path, const struct stat *st)
 static void check_path(struct tailer *t, struct tail_file *f)
 {
 	struct stat st;
-	if (f->orphan || (stat(f->name, &st) == 0 && same_file(&st, f)))
+	if (f->orphan || (tail_lstat(t, f->name, &st) == 0 && same_file(&st, f)))
 		return;
 	char *path = strdup(f->name);
 	tail_fs_orphan(t, f);
-	if (path && stat(path, &st) == 0 && S_ISREG(st.st_mode))
-		found(t, path, &st);
+	if (path && tail_lstat(t, path, &st) == 0) {
+		if (S_ISREG(st.st_mode))
+			found(t, path, &st);
+		else if (S_ISLNK(st.st_mode))
+			tail_skip_link(t, path);
+	}
 	free(path);
 }
 
@@ -208,13 +316,14 @@ static void add_cand(struct scan *sc, const char *path, const struct stat *st, b
 	sc->c[sc->n++] = (struct cand){p, *st, jsonl};
 }
 
-static void walk(struct tailer *t, char *path, size_t len, int depth, struct scan *sc)
+/* Walk the directory open as dfd (whose path is path[0..len)), and what is below it. */
+static void walk(struct tailer *t, int dfd, char *path, size_t len, int depth, struct scan *sc)
 {
 	watch_dir(t, path);
-	DIR *d = opendir(path);
+	DIR *d = fdopendir(dfd);
 	if (!d) {
-		if (errno != ENOENT && errno != ENOTDIR)
-			log_warn("tail", "cannot read directory '%s': %s", path, strerror(errno));
+		log_warn("tail", "cannot read directory '%s': %s", path, strerror(errno));
+		close(dfd);
 		return;
 	}
 	struct dirent *de;
@@ -229,23 +338,46 @@ static void walk(struct tailer *t, char *path, size_t len, int depth, struct sca
 		memcpy(path + len + 1, name, nl + 1);
 		unsigned char type = de->d_type;
 		struct stat st;
+		bool have_st = false;
 		if (type == DT_UNKNOWN) {
-			if (lstat(path, &st) < 0)
+			if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 				continue;
-			type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISLNK(st.st_mode) ? DT_LNK : DT_REG;
+			have_st = true;
+			type = S_ISDIR(st.st_mode)   ? DT_DIR
+			       : S_ISLNK(st.st_mode) ? DT_LNK
+			       : S_ISREG(st.st_mode) ? DT_REG
+						     : DT_UNKNOWN;
 		}
-		if (type == DT_DIR) {
-			/* Symbolic links to directories are not followed: no loops. */
-			if (depth < TAIL_MAX_DEPTH)
-				walk(t, path, len + 1 + nl, depth + 1, sc);
+		if (type == DT_LNK) {
+			tail_skip_link(t, path);
 			continue;
 		}
-		if (type != DT_REG && type != DT_LNK)
+		if (type == DT_DIR) {
+			if (depth >= TAIL_MAX_DEPTH)
+				continue;
+			int sub =
+			    openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub >= 0)
+				walk(t, sub, path, len + 1 + nl, depth + 1, sc);
+			else if (errno == ELOOP)
+				tail_skip_link(t, path); /* made a link since readdir */
+			else if (errno != ENOENT && errno != ENOTDIR)
+				log_warn("tail", "cannot read directory '%s': %s", path,
+					 strerror(errno));
+			continue;
+		}
+		if (type != DT_REG)
 			continue;
 		bool jl = is_jsonl(name);
 		if (!jl && !((sc->initial || sc->siblings) && strstr(name, ".jsonl")))
 			continue;
-		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		if (!have_st && fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISLNK(st.st_mode)) {
+			tail_skip_link(t, path);
+			continue;
+		}
+		if (!S_ISREG(st.st_mode))
 			continue;
 		if (sc->initial)
 			add_cand(sc, path, &st, jl);
@@ -265,7 +397,13 @@ static void walk_from(struct tailer *t, const char *dir, struct scan *sc)
 	if (n >= sizeof(path))
 		return;
 	memcpy(path, dir, n + 1);
-	walk(t, path, n, 0, sc);
+	int fd = open_dir(t, dir);
+	if (fd == -ELOOP)
+		tail_skip_link(t, dir);
+	else if (fd < 0 && fd != -ENOENT && fd != -ENOTDIR)
+		log_warn("tail", "cannot read directory '%s': %s", dir, strerror(-fd));
+	if (fd >= 0)
+		walk(t, fd, path, n, 0, sc);
 }
 
 static struct saved *saved_find(struct saved *s, size_t n, uint64_t dev, uint64_t ino)
@@ -277,7 +415,8 @@ static struct saved *saved_find(struct saved *s, size_t n, uint64_t dev, uint64_
 }
 
 /* The file with identity (dev, ino) in the directory of path, under any name. */
-static char *find_in_dir(const char *path, uint64_t dev, uint64_t ino, struct stat *st)
+static char *find_in_dir(struct tailer *t, const char *path, uint64_t dev, uint64_t ino,
+			 struct stat *st)
 {
 	char dir[PATH_MAX], p[PATH_MAX];
 	snprintf(dir, sizeof(dir), "%s", path);
@@ -285,9 +424,13 @@ static char *find_in_dir(const char *path, uint64_t dev, uint64_t ino, struct st
 	if (!slash)
 		return NULL;
 	*slash = '\0';
-	DIR *d = opendir(dir[0] ? dir : "/");
-	if (!d)
+	int dfd = open_dir(t, dir[0] ? dir : "/");
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
 		return NULL;
+	}
 	char *out = NULL;
 	struct dirent *de;
 	while (!out && (de = readdir(d))) {
@@ -295,7 +438,8 @@ static char *find_in_dir(const char *path, uint64_t dev, uint64_t ino, struct st
 			continue;
 		if ((size_t)snprintf(p, sizeof(p), "%s/%s", dir, de->d_name) >= sizeof(p))
 			continue;
-		if (lstat(p, st) == 0 && S_ISREG(st->st_mode) && (uint64_t)st->st_dev == dev &&
+		if (fstatat(dirfd(d), de->d_name, st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st->st_mode) && (uint64_t)st->st_dev == dev &&
 		    (uint64_t)st->st_ino == ino)
 			out = strdup(p);
 	}
@@ -401,7 +545,7 @@ int tail_fs_start(struct tailer *t)
 		struct stat st;
 		if (sv[i].used || tail_find_id(t, sv[i].dev, sv[i].ino))
 			continue;
-		char *p = find_in_dir(sv[i].path, sv[i].dev, sv[i].ino, &st);
+		char *p = find_in_dir(t, sv[i].path, sv[i].dev, sv[i].ino, &st);
 		if (p && st.st_size > sv[i].off) {
 			log_info("tail", "'%s' was rotated to '%s' while the hub was down",
 				 sv[i].path, p);
@@ -451,7 +595,7 @@ static void sibling_appeared(struct tailer *t, const char *path)
 	struct saved sv[2];
 	size_t nsv = 0;
 	struct stat st;
-	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+	if (tail_lstat(t, path, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    tail_find_id(t, (uint64_t)st.st_dev, (uint64_t)st.st_ino))
 		return;
 	char *base = rotated_from(path);
@@ -513,9 +657,14 @@ static void on_event(struct tailer *t, const struct inotify_event *e)
 		return;
 	}
 	struct stat st;
-	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+	int rc = tail_lstat(t, path, &st);
+	if (rc == 0 && S_ISREG(st.st_mode)) {
 		found(t, path, &st);
-	else if (f)
+		return;
+	}
+	if (rc == 0 && S_ISLNK(st.st_mode))
+		tail_skip_link(t, path);
+	if (f)
 		check_path(t, f);
 }
 

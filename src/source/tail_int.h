@@ -24,9 +24,10 @@
 #define TAIL_ROTATE_WAIT_US (5 * 1000000LL) /* a rotated file is read this long after EOF */
 #define TAIL_ORPHAN_POLL_MS 250
 #define TAIL_MAX_DEPTH 64
-#define TAIL_HASH 1024	  /* buckets of the path and identity tables */
-#define TAIL_MARK 1024	  /* bytes of the last line read, kept to notice a rewritten file */
-#define TAIL_ID_PREFIX 64 /* room for "dev:ino:offset:" in decimal */
+#define TAIL_HASH 1024	    /* buckets of the path and identity tables */
+#define TAIL_MARK 1024	    /* bytes of the last line read, kept to notice a rewritten file */
+#define TAIL_ID_PREFIX 64   /* room for "dev:ino:offset:" in decimal */
+#define TAIL_LINKS_MAX 4096 /* symbolic links remembered, so that each is logged once */
 
 /* Test hook: when set before tailer_start, inotify is not used (the polling fallback). */
 extern bool tail_test_no_inotify;
@@ -84,6 +85,12 @@ struct tail_watch {
 	char *path;
 };
 
+/* A symbolic link found in the folder: never followed, logged and counted once. */
+struct tail_link {
+	struct tail_link *next;
+	char path[];
+};
+
 struct tailer {
 	struct tail_config cfg;
 	char *root; /* realpath of cfg.dir */
@@ -105,6 +112,8 @@ struct tailer {
 	struct tail_file *by_path[TAIL_HASH], *by_id[TAIL_HASH];
 	size_t n_open;
 	uint64_t open_errors;
+	struct tail_link *links[TAIL_HASH];
+	size_t n_links;
 
 	char *buf; /* read buffer: an unfinished line plus a chunk */
 	size_t buf_size;
@@ -121,7 +130,7 @@ struct tailer {
 
 /* tail.c */
 extern struct metric tail_m_received, tail_m_rejected, tail_m_accepted, tail_m_dups, tail_m_dead,
-    tail_m_files;
+    tail_m_files, tail_m_links;
 int64_t tail_mono_us(void);
 /* Room left in the batch being filled. */
 bool tail_batch_full(struct tailer *t);
@@ -143,12 +152,21 @@ void tail_file_reset(struct tailer *t, struct tail_file *f);
 /* Save f's position in the batch being filled. */
 int tail_batch_offset(struct tailer *t, struct tail_file *f);
 
+unsigned tail_path_hash(const char *path);
 struct tail_file *tail_find_path(struct tailer *t, const char *path);
 struct tail_file *tail_find_id(struct tailer *t, uint64_t dev, uint64_t ino);
 void tail_hash_path(struct tailer *t, struct tail_file *f);
 void tail_unhash_path(struct tailer *t, struct tail_file *f);
 
 /* tail_fs.c */
+/* Paths are reached from the root down without following any symbolic link, so that a link
+ * in the folder (to a file or a folder, or put in place of one at any moment) never leads
+ * out of it. Both return a negative errno: -ELOOP when a link is on the way, -EXDEV when
+ * path is not under the root. tail_open adds O_NOFOLLOW and O_CLOEXEC to flags. */
+int tail_open(struct tailer *t, const char *path, int flags);
+int tail_lstat(struct tailer *t, const char *path, struct stat *st);
+/* A symbolic link at path was not followed: logged and counted the first time only. */
+void tail_skip_link(struct tailer *t, const char *path);
 int tail_fs_init(struct tailer *t);
 void tail_fs_release(struct tailer *t);
 /* The first scan: resume every file from its saved offset. */

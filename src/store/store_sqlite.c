@@ -4,6 +4,7 @@
  * and text indices in bulk, and checkpoints the active segment's WAL off the write path. */
 #include <ctype.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +137,15 @@ static void fn_text_has(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	sqlite3_result_int(ctx, ok);
 }
 
+/* A new database file is made 0600 before SQLite opens it: SQLite would create it 0644 less
+ * the umask, and gives its -wal and -shm the mode of the main file. */
+static void create_private(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+}
+
 int store_open_conn(const char *path, bool readonly, int cache_mb, sqlite3 **out)
 {
 	int flags = SQLITE_OPEN_NOMUTEX |
@@ -143,6 +153,8 @@ int store_open_conn(const char *path, bool readonly, int cache_mb, sqlite3 **out
 	sqlite3 *db = NULL;
 	char sql[320];
 	int rc;
+	if (!readonly)
+		create_private(path);
 	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
 		log_error(SUB, "cannot open '%s': %s", path, db ? sqlite3_errmsg(db) : "out of memory");
 		sqlite3_close(db);
@@ -758,6 +770,18 @@ static void *indexer_main(void *arg)
 
 /* ---- open / close ---- */
 
+/* Stores made before their files were private keep their modes: say so once. */
+static void warn_if_shared(const struct store *s)
+{
+	struct stat a, b;
+	if ((stat(s->path, &a) == 0 && (a.st_mode & 077)) ||
+	    (stat(s->segdir, &b) == 0 && (b.st_mode & 077)))
+		log_warn(SUB,
+			 "'%s' or '%s' can be read by other users: chmod 600 the store files and "
+			 "chmod 700 the folders (see docs/operations.md)",
+			 s->path, s->segdir);
+}
+
 int store_open(struct store **out, const struct store_config *cfg)
 {
 	struct store *s = calloc(1, sizeof(*s));
@@ -780,13 +804,14 @@ int store_open(struct store **out, const struct store_config *cfg)
 		goto fail;
 	}
 	snprintf(s->segdir, n, "%s-segments", cfg->dir);
-	if (mkdir(s->segdir, 0750) < 0 && errno != EEXIST) {
+	if (mkdir(s->segdir, 0700) < 0 && errno != EEXIST) {
 		rc = -errno;
 		log_error(SUB, "cannot create '%s': %s", s->segdir, strerror(errno));
 		goto fail;
 	}
 	if ((rc = store_open_conn(s->path, false, 2, &s->adm)) < 0 || (rc = migrate(s->adm)) < 0)
 		goto fail;
+	warn_if_shared(s);
 	if ((s->state_only = cfg->state_only)) {
 		*out = s;
 		return 0;
@@ -1181,6 +1206,7 @@ static int vacuum_into(const char *from, const char *to)
 		rc = store_sql_err(db, "backup");
 		goto out;
 	}
+	create_private(to); /* VACUUM INTO takes an empty file */
 	sqlite3_bind_text(st, 1, to, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		rc = store_sql_err(db, "backup");
@@ -1221,12 +1247,12 @@ int store_backup(const char *db_path, const char *dest)
 	if ((rc = path_fmt(src, sizeof(src), "%s%s", db_path, "-segments")) < 0 ||
 	    (rc = path_fmt(dst, sizeof(dst), "%s/%s-segments", dest, base)) < 0)
 		return rc;
-	if (mkdir(dest, 0750) < 0) {
+	if (mkdir(dest, 0700) < 0) {
 		log_error(SUB, "cannot create '%s': %s", dest, strerror(errno));
 		return -errno;
 	}
 	/* The same layout as the live store: DEST/NAME and DEST/NAME-segments/. */
-	if (mkdir(dst, 0750) < 0)
+	if (mkdir(dst, 0700) < 0)
 		return -errno;
 	if ((rc = path_fmt(to, sizeof(to), "%s/%s", dest, base)) < 0 ||
 	    (rc = vacuum_into(db_path, to)) < 0)

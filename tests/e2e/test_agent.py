@@ -73,7 +73,7 @@ class Agent:
         self.logs = []
 
     def argv(self, *more):
-        a = [agent_bin(), "--server", "http://127.0.0.1:%d" % self.port,
+        a = [agent_bin(), "--server", "http://127.0.0.1:%d" % self.port, "--insecure-http",
              "--state-dir", self.state_dir, "--flush-ms", "100", "--batch", "100",
              "--retry-max", "1s", "--poll-ms", "20", "--heartbeat", "1s",
              "--rotate-wait-ms", "200"]
@@ -359,7 +359,7 @@ class TestAgentOnce(AgentCase):
 
     def test_usage_errors(self):
         for args in (["--source", "linux-auth"], ["--server", "ftp://x", "--source", "journald"],
-                     ["--server", "http://127.0.0.1:1", "--source", "nope"],
+                     ["--server", "http://127.0.0.1:1", "--insecure-http", "--source", "nope"],
                      ["--bogus"]):
             r = subprocess.run([agent_bin()] + args, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, timeout=30,
@@ -477,7 +477,7 @@ class TestAgentHttp(unittest.TestCase):
                           (200, {}, {"accepted": 0, "duplicates": 0, "rejected": [
                               {"index": 0, "error": "severity: must be an integer 1..5"}]})])
         t0 = time.monotonic()
-        r = self.once("http://127.0.0.1:%d/" % f.port, "--gzip")
+        r = self.once("http://127.0.0.1:%d/" % f.port, "--gzip", "--insecure-http")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertGreaterEqual(time.monotonic() - t0, 1.0, "Retry-After: 1 was not honoured")
         self.assertEqual(len(f.requests), 2)

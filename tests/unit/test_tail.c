@@ -1,6 +1,7 @@
 /* test_tail.c — the JSON-lines tailer against a real store and pipeline: complete lines only,
  * CRLF, new files and subdirectories, rotation (rename, copy-truncate), deletion, dead
- * letters, long lines, backpressure, polling, and resuming exactly after a restart. */
+ * letters, long lines, backpressure, polling, resuming exactly after a restart, and symbolic
+ * links never followed. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -945,6 +946,60 @@ static void test_polling_without_inotify(void **state)
 	assert_no_rereads();
 }
 
+/* Symbolic links are never followed: to a file or a folder outside, made after the start,
+ * or put in place of a file being followed; found by inotify, or by the rescans alone. */
+static void links_not_followed(bool poll)
+{
+	char out[PATH_MAX], dir[PATH_MAX], staged[PATH_MAX];
+	tail_test_no_inotify = poll;
+	CFG.poll_ms = 50;
+	int64_t links0 = metric_get(&tail_m_links);
+	assert_true((size_t)snprintf(out, sizeof(out), "%s/outside.jsonl", BASE) < sizeof(out));
+	assert_true((size_t)snprintf(dir, sizeof(dir), "%s/outdir", BASE) < sizeof(dir));
+	assert_true((size_t)snprintf(staged, sizeof(staged), "%s/staged", BASE) < sizeof(staged));
+	assert_int_equal(mkdir(dir, 0755), 0);
+	append_lines("../outside.jsonl", "leak", 0, 3);
+	append("../outside.jsonl", "secret: not json\n");
+	append_lines("../outdir/in.jsonl", "leak", 3, 5);
+	assert_int_equal(symlink(out, path_of("link.jsonl")), 0);
+	assert_int_equal(symlink(dir, path_of("sub")), 0);
+	append_lines("a.jsonl", "links", 0, 2);
+	append_lines("swap.jsonl", "links", 2, 3);
+	start_all();
+	wait_exactly("links", 3);
+
+	assert_int_equal(symlink(out, path_of("late.jsonl")), 0);
+	assert_int_equal(symlink(out, staged), 0);
+	assert_int_equal(rename(staged, path_of("swap.jsonl")), 0);
+	append_lines("a.jsonl", "links", 3, 4);
+	wait_exactly("links", 4);
+	int64_t end = mono_ms() + DEADLINE_MS;
+	while (metric_get(&tail_m_links) - links0 < 4) {
+		if (mono_ms() > end)
+			fail_msg("%" PRId64 " links skipped, want 4",
+				 metric_get(&tail_m_links) - links0);
+		pause_ms(5);
+	}
+	assert_int_equal(metric_get(&tail_m_links) - links0, 4); /* each counted once */
+	assert_int_equal(count_of("leak"), 0);
+	json_t *all = json_array();
+	assert_int_equal(store_list_dead_letters(S, 1000, all), 0);
+	assert_int_equal(json_array_size(all), 0);
+	json_decref(all);
+}
+
+static void test_links_not_followed(void **state)
+{
+	(void)state;
+	links_not_followed(false);
+}
+
+static void test_links_not_followed_polling(void **state)
+{
+	(void)state;
+	links_not_followed(true);
+}
+
 static void test_own_event_id(void **state)
 {
 	(void)state;
@@ -987,6 +1042,8 @@ int main(void)
 	    T(test_rewritten_behind_our_back),
 	    T(test_polling_without_inotify),
 	    T(test_own_event_id),
+	    T(test_links_not_followed),
+	    T(test_links_not_followed_polling),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
