@@ -888,15 +888,34 @@ static void *watchdog_main(void *arg)
 	return NULL;
 }
 
+/* libmicrohttpd's own messages are mostly about clients that went away; a client can make
+ * many of them, so at most one line every ten seconds is logged, saying how many were not. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	(void)cls;
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static int64_t next_us;
+	static long skipped;
 	char buf[512];
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	size_t n = strlen(buf);
 	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		buf[--n] = '\0';
-	log_warn(SUB, "%s", buf);
+	int64_t now = mono_us();
+	pthread_mutex_lock(&mu);
+	long before = skipped;
+	bool show = now >= next_us;
+	if (show) {
+		next_us = now + 10 * 1000000;
+		skipped = 0;
+	} else {
+		skipped++;
+	}
+	pthread_mutex_unlock(&mu);
+	if (show && before)
+		log_warn(SUB, "%s (%ld similar messages not shown)", buf, before);
+	else if (show)
+		log_warn(SUB, "%s", buf);
 }
 
 static int parse_listen(const char *s, struct sockaddr_storage *ss, bool *v6)

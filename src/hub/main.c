@@ -519,7 +519,7 @@ static int drop_privileges(const char *user, const char *db, size_t made)
 			path[i] = c;
 		}
 	}
-	const char *suffixes[] = { "", "-wal", "-shm" };
+	const char *suffixes[] = { "", "-wal", "-shm", "-jwt-secret", "-detect.state" };
 	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
 		snprintf(path, sizeof(path), "%s%s", db, suffixes[i]);
 		give(AT_FDCWD, path, path, false, pw);

@@ -190,7 +190,8 @@ class BodiesAndSlowClients(HubCase):
                 s.sendall(b"POST /ingest HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\n"
                           b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
                           % (h.env["SIEM_API_KEYS"].split(":", 1)[1].encode(), n))
-                s.sendall(b"[" + b" " * (n - 2))
+                head = b'[{"app": "budget", "event_type": "x"}'
+                s.sendall(head + b" " * (n - len(head) - 1))
                 socks.append((s, n))
             replies = []
             for s, n in socks:
