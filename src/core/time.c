@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "calendar.h"
 #include "err.h"
 #include "event.h"
 
@@ -13,8 +14,7 @@
 /* Accepted range: 1970-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999Z. */
 #define TS_MAX_US 253402300799999999LL
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 {
 	y -= m <= 2;
 	int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -24,7 +24,7 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 	return era * 146097 + (int64_t)doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 {
 	z += 719468;
 	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -37,10 +37,15 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 	*y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
-static unsigned days_in_month(int64_t y, unsigned m)
+bool is_leap_year(int64_t y)
+{
+	return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+}
+
+unsigned days_in_month(int64_t y, unsigned m)
 {
 	static const unsigned char dim[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	if (m == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+	if (m == 2 && is_leap_year(y))
 		return 29;
 	return dim[m - 1];
 }

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "core/calendar.h"
 #include "core/err.h"
 #include "parse/syslog.h"
 
@@ -54,38 +55,19 @@ static int digits(const char *p, size_t n)
 	return v;
 }
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
 static int64_t year_of(int64_t us)
 {
-	int64_t z = us / (86400 * US_PER_SEC) + 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	unsigned doe = (unsigned)(z - era * 146097);
-	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	unsigned mp = (5 * doy + 2) / 153;
-	return (int64_t)yoe + era * 400 + (mp >= 10);
-}
-
-static bool leap(int64_t y)
-{
-	return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+	int64_t y;
+	unsigned m, d;
+	civil_from_days(us / (86400 * US_PER_SEC), &y, &m, &d);
+	return y;
 }
 
 static bool valid_date(int64_t y, int mo, int d)
 {
-	static const unsigned char dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1)
 		return false;
-	return d <= dim[mo - 1] + (mo == 2 && leap(y));
+	return (unsigned)d <= days_in_month(y, (unsigned)mo);
 }
 
 static int64_t civil_us(int64_t y, int mo, int d, int h, int mi, int s)
