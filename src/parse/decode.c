@@ -12,6 +12,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/jsonw.h"
 #include "parse/decode.h"
 #include "parse/decoders.h"
 
@@ -237,105 +238,13 @@ void decode_release(void)
 
 /* ---- output helpers ---- */
 
-/* JSON string body of s[0..n): escapes, invalid UTF-8 and NUL as U+FFFD. out holds 6n
- * bytes. */
-static size_t json_escape(char *out, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	char *o = out;
-	for (size_t i = 0; i < n;) {
-		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-			*o++ = (char)c;
-			i++;
-			continue;
-		}
-		if (c == 0) {
-			/* As logline does: a NUL would cut the value in C consumers. */
-			memcpy(o, "\\ufffd", 6);
-			o += 6;
-			i++;
-			continue;
-		}
-		if (c < 0x80) {
-			*o++ = '\\';
-			switch (c) {
-			case '"':
-				*o++ = '"';
-				break;
-			case '\\':
-				*o++ = '\\';
-				break;
-			case '\n':
-				*o++ = 'n';
-				break;
-			case '\r':
-				*o++ = 'r';
-				break;
-			case '\t':
-				*o++ = 't';
-				break;
-			default:
-				*o++ = 'u';
-				*o++ = '0';
-				*o++ = '0';
-				*o++ = hex[c >> 4];
-				*o++ = hex[c & 15];
-			}
-			i++;
-			continue;
-		}
-		size_t len = c >= 0xc2 && c <= 0xdf   ? 2
-			     : c >= 0xe0 && c <= 0xef ? 3
-			     : c >= 0xf0 && c <= 0xf4 ? 4
-						      : 0;
-		bool ok = len && i + len <= n;
-		for (size_t k = 1; ok && k < len; k++)
-			ok = ((unsigned char)s[i + k] & 0xc0) == 0x80;
-		if (ok && len == 3)
-			ok = !(c == 0xe0 && (unsigned char)s[i + 1] < 0xa0) &&
-			     !(c == 0xed && (unsigned char)s[i + 1] > 0x9f);
-		if (ok && len == 4)
-			ok = !(c == 0xf0 && (unsigned char)s[i + 1] < 0x90) &&
-			     !(c == 0xf4 && (unsigned char)s[i + 1] > 0x8f);
-		if (!ok) {
-			memcpy(o, "\\ufffd", 6);
-			o += 6;
-			i++;
-			continue;
-		}
-		memcpy(o, s + i, len);
-		o += len;
-		i += len;
-	}
-	return (size_t)(o - out);
-}
-
-struct obuf {
-	char *p;
-	size_t n;
-};
-
-static void put(struct obuf *b, const char *s, size_t n)
-{
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-}
-
-static void put_key(struct obuf *b, const char *name, size_t n)
+static void put_key(struct jsonw *b, const char *name, size_t n)
 {
 	if (b->n)
 		b->p[b->n++] = ',';
 	b->p[b->n++] = '"';
-	put(b, name, n);
-	put(b, "\":", 2);
-}
-
-static void put_str(struct obuf *b, const char *s, size_t n)
-{
-	b->p[b->n++] = '"';
-	b->n += json_escape(b->p + b->n, s, n);
-	b->p[b->n++] = '"';
+	jsonw_raw(b, name, n);
+	jsonw_raw(b, "\":", 2);
 }
 
 /* "name=value " for --explain, quoted when the value has a space; cut with "..." when
@@ -381,7 +290,7 @@ static int set_ip(struct event *ev, struct arena *a, const uint8_t ip[16])
 }
 
 /* Splice the members in b into ev->data (a compact JSON object) in the arena. */
-static int merge_data(struct event *ev, struct arena *a, const struct obuf *b)
+static int merge_data(struct event *ev, struct arena *a, const struct jsonw *b)
 {
 	if (!b->n)
 		return 0;
@@ -483,7 +392,7 @@ static int apply(struct event *ev, struct arena *a, const struct pattern *p, pcr
 		if (f->group < ovn && ov[2 * f->group] != PCRE2_UNSET)
 			bound += f->namelen + 8 + 6 * (ov[2 * f->group + 1] - ov[2 * f->group]);
 	}
-	struct obuf b = {arena_alloc(a, bound), 0};
+	struct jsonw b = {arena_alloc(a, bound), 0};
 	if (!b.p)
 		return -ENOMEM;
 
@@ -524,7 +433,7 @@ static int apply(struct event *ev, struct arena *a, const struct pattern *p, pcr
 				while (vn > 1 && *v == '0')
 					v++, vn--;
 				put_key(&b, f->name, f->namelen);
-				put(&b, v, vn);
+				jsonw_raw(&b, v, vn);
 				if (ex)
 					explain_add(ex, f->name, v, vn);
 				continue;
@@ -532,7 +441,7 @@ static int apply(struct event *ev, struct arena *a, const struct pattern *p, pcr
 			break;
 		}
 		put_key(&b, f->name, f->namelen);
-		put_str(&b, v, vn);
+		jsonw_str(&b, v, vn);
 		if (ex)
 			explain_add(ex, f->name, v, vn);
 	}
@@ -540,7 +449,7 @@ static int apply(struct event *ev, struct arena *a, const struct pattern *p, pcr
 		size_t xn = strlen(def->extra);
 		if (b.n)
 			b.p[b.n++] = ',';
-		put(&b, def->extra, xn);
+		jsonw_raw(&b, def->extra, xn);
 		if (ex)
 			explain_add(ex, "extra", def->extra, xn);
 	}
@@ -548,7 +457,7 @@ static int apply(struct event *ev, struct arena *a, const struct pattern *p, pcr
 		char num[32];
 		int len = snprintf(num, sizeof(num), "%lld", (long long)repeated);
 		put_key(&b, "repeated", 8);
-		put(&b, num, (size_t)len);
+		jsonw_raw(&b, num, (size_t)len);
 	}
 	if ((rc = merge_data(ev, a, &b)))
 		return rc;
@@ -619,7 +528,7 @@ int decode_auth(struct event *ev, struct arena *a, struct decode_explain *ex)
 	/* A program we decode, a message we do not know: the program's generic event. */
 	if (repeated) {
 		char num[48];
-		struct obuf b = {num, 0};
+		struct jsonw b = {num, 0};
 		int len = snprintf(num, sizeof(num), "\"repeated\":%lld", (long long)repeated);
 		b.n = (size_t)len;
 		if ((rc = merge_data(ev, a, &b)))

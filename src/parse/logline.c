@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/jsonw.h"
 #include "parse/jsonl.h"
 #include "parse/logline.h"
 #include "parse/syslog.h"
@@ -132,43 +133,11 @@ static long utf8_repair(struct arena *a, const char *in, size_t n, const char **
 
 /* ---- data: a compact JSON object written by hand (no jansson on this path) ---- */
 
-struct obuf {
-	char *p;
-	size_t n;
-};
-
-static void put(struct obuf *b, const char *s, size_t n)
-{
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-}
-
-/* s is valid UTF-8 here (repaired above); only escapes are needed. */
-static void put_str(struct obuf *b, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	b->p[b->n++] = '"';
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\') {
-			b->p[b->n++] = '\\';
-			b->p[b->n++] = (char)c;
-		} else if (c < 0x20) {
-			put(b, "\\u00", 4);
-			b->p[b->n++] = hex[c >> 4];
-			b->p[b->n++] = hex[c & 15];
-		} else {
-			b->p[b->n++] = (char)c;
-		}
-	}
-	b->p[b->n++] = '"';
-}
-
-static void put_key(struct obuf *b, const char *k)
+static void put_key(struct jsonw *b, const char *k)
 {
 	if (b->n && b->p[b->n - 1] != '{')
 		b->p[b->n++] = ',';
-	put_str(b, k, strlen(k));
+	jsonw_str(b, k, strlen(k));
 	b->p[b->n++] = ':';
 }
 
@@ -183,7 +152,7 @@ static bool all_digits(struct sv v)
 }
 
 /* A PARAM-VALUE with its \" \\ \] escapes undone, as a JSON string. */
-static void put_sd_value(struct obuf *b, const char *s, size_t n, char *tmp)
+static void put_sd_value(struct jsonw *b, const char *s, size_t n, char *tmp)
 {
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -192,12 +161,12 @@ static void put_sd_value(struct obuf *b, const char *s, size_t n, char *tmp)
 			i++;
 		tmp[k++] = s[i];
 	}
-	put_str(b, tmp, k);
+	jsonw_str(b, tmp, k);
 }
 
 /* STRUCTURED-DATA as {"SD-ID": {"name": "value", ...}, ...}. Returns false when it does not
  * follow the grammar (b is then restored by the caller). tmp holds sd.n bytes. */
-static bool put_sd(struct obuf *b, struct sv sd, char *tmp)
+static bool put_sd(struct jsonw *b, struct sv sd, char *tmp)
 {
 	const char *p = sd.p, *e = sd.p + sd.n;
 	b->p[b->n++] = '{';
@@ -211,8 +180,8 @@ static bool put_sd(struct obuf *b, struct sv sd, char *tmp)
 			return false;
 		if (b->p[b->n - 1] != '{')
 			b->p[b->n++] = ',';
-		put_str(b, id, (size_t)(p - id));
-		put(b, ":{", 2);
+		jsonw_str(b, id, (size_t)(p - id));
+		jsonw_raw(b, ":{", 2);
 		while (p < e && *p == ' ') {
 			while (p < e && *p == ' ')
 				p++;
@@ -240,7 +209,7 @@ static bool put_sd(struct obuf *b, struct sv sd, char *tmp)
 				return false;
 			if (b->p[b->n - 1] != '{')
 				b->p[b->n++] = ',';
-			put_str(b, name, (size_t)(ne - name));
+			jsonw_str(b, name, (size_t)(ne - name));
 			b->p[b->n++] = ':';
 			put_sd_value(b, v, (size_t)(p - v), tmp);
 			p++;
@@ -258,18 +227,18 @@ static int syslog_data(struct event *ev, struct arena *a, const struct syslog_ms
 	struct sv sd = m->sd;
 	bool sd_cut = sd.p && sd.n > SD_MAX;
 	size_t bound = 256 + 6 * (m->procid.n + m->msgid.n) + (sd_cut ? 0 : 8 * sd.n);
-	struct obuf b = {arena_alloc(a, bound), 0};
+	struct jsonw b = {arena_alloc(a, bound), 0};
 	char num[32];
 	if (!b.p)
 		return -ENOMEM;
-	put(&b, "{\"syslog\":{", 11);
+	jsonw_raw(&b, "{\"syslog\":{", 11);
 	put_key(&b, "format");
-	put_str(&b, m->rfc5424 ? "rfc5424" : "rfc3164", 7);
+	jsonw_str(&b, m->rfc5424 ? "rfc5424" : "rfc3164", 7);
 	if (m->pri >= 0) {
 		put_key(&b, "facility");
-		put(&b, num, (size_t)snprintf(num, sizeof(num), "%d", m->facility));
+		jsonw_raw(&b, num, (size_t)snprintf(num, sizeof(num), "%d", m->facility));
 		put_key(&b, "severity");
-		put(&b, num, (size_t)snprintf(num, sizeof(num), "%d", m->severity));
+		jsonw_raw(&b, num, (size_t)snprintf(num, sizeof(num), "%d", m->severity));
 	}
 	if (m->procid.p) {
 		put_key(&b, "pid");
@@ -277,18 +246,18 @@ static int syslog_data(struct event *ev, struct arena *a, const struct syslog_ms
 			struct sv v = m->procid;
 			while (v.n > 1 && *v.p == '0') /* JSON numbers have no leading zeros */
 				v.p++, v.n--;
-			put(&b, v.p, v.n);
+			jsonw_raw(&b, v.p, v.n);
 		} else {
-			put_str(&b, m->procid.p, m->procid.n);
+			jsonw_str(&b, m->procid.p, m->procid.n);
 		}
 	}
 	if (m->msgid.p) {
 		put_key(&b, "msgid");
-		put_str(&b, m->msgid.p, m->msgid.n);
+		jsonw_str(&b, m->msgid.p, m->msgid.n);
 	}
 	if (sd_cut) {
 		put_key(&b, "sd_truncated");
-		put(&b, "true", 4);
+		jsonw_raw(&b, "true", 4);
 		ev->flags |= EV_TRUNC_DATA;
 	} else if (sd.p) {
 		char *tmp = arena_alloc(a, sd.n + 1);
@@ -298,13 +267,13 @@ static int syslog_data(struct event *ev, struct arena *a, const struct syslog_ms
 		size_t mark = b.n;
 		if (!put_sd(&b, sd, tmp)) {
 			b.n = mark;
-			put_str(&b, sd.p, sd.n);
+			jsonw_str(&b, sd.p, sd.n);
 		}
 	}
 	b.p[b.n++] = '}';
 	if (bad_utf8) {
 		put_key(&b, "invalid_utf8");
-		put(&b, num, (size_t)snprintf(num, sizeof(num), "%ld", bad_utf8));
+		jsonw_raw(&b, num, (size_t)snprintf(num, sizeof(num), "%ld", bad_utf8));
 	}
 	b.p[b.n++] = '}';
 	b.p[b.n] = '\0';
