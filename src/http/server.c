@@ -424,7 +424,7 @@ static bool bearer(const char *auth, const char **tok)
 	return **tok != '\0';
 }
 
-/* Returns true when the request may go on; otherwise a 401 was queued. */
+/* Returns true when the request may go on; otherwise a 401, 403 or 429 was queued. */
 static bool authenticate(struct http_req *r)
 {
 	struct http_server *srv = r->srv;
@@ -437,6 +437,11 @@ static bool authenticate(struct http_req *r)
 			return false;
 		}
 		rc = srv->auth.check_key(srv->auth.ctx, tok, r);
+		if (rc == SIEM_ELIMITED) { /* check_key added Retry-After */
+			http_reply_error(r, 429, "too many requests",
+					 "too many invalid API keys from this address");
+			return false;
+		}
 		if (rc < 0) {
 			http_reply_error(r, 401, "unauthorized", "invalid API key");
 			return false;

@@ -66,6 +66,16 @@ static const struct opt_def serve_opts[] = {
 	  "idle connection timeout", false, 1, 86400 },
 	{ "jwt-ttl", "SIEM_JWT_TTL", OPT_DURATION, "7d", "DURATION", "login token lifetime", false,
 	  60, 366LL * 86400 },
+	{ "login-max-failures", "SIEM_LOGIN_MAX_FAILURES", OPT_INT, "5", "N",
+	  "failed logins per client address a minute, and per user name before its backoff",
+	  false, 1, 1000 },
+	{ "login-backoff-max", "SIEM_LOGIN_BACKOFF_MAX", OPT_DURATION, "60s", "DURATION",
+	  "longest wait of a user name past its failed logins (the wait doubles from 2 s)", false,
+	  2, 86400 },
+	{ "apikey-max-failures", "SIEM_APIKEY_MAX_FAILURES", OPT_INT, "20", "N",
+	  "wrong API keys per client address a minute before it gets 429", false, 1, 100000 },
+	{ "max-password-checks", "SIEM_MAX_PASSWORD_CHECKS", OPT_INT, "2", "N",
+	  "logins verified at once (64 MiB each); more get 503", false, 1, 64 },
 	{ "cors-origins", "SIEM_CORS_ORIGINS", OPT_STRING, "", "ORIGINS",
 	  "comma-separated origins allowed by CORS", false, 0, 0 },
 	{ "log-level", "SIEM_LOG_LEVEL", OPT_STRING, "info", "LEVEL", "error, warn, info or debug",
@@ -521,8 +531,15 @@ static int cmd_serve(int argc, char **argv)
 	api_init(&a, s, NULL);
 	a.version = SIEM_VERSION;
 	a.jwt_ttl_s = config_int(&c, "jwt-ttl");
+	struct api_limits lim = {
+		.login_max_failures = (int)config_int(&c, "login-max-failures"),
+		.login_backoff_max_s = config_int(&c, "login-backoff-max"),
+		.apikey_max_failures = (int)config_int(&c, "apikey-max-failures"),
+		.max_password_checks = (int)config_int(&c, "max-password-checks"),
+	};
 	if ((rc = setup_admin(&a, s)) < 0 || (rc = setup_jwt(&a, s)) < 0 ||
-	    (rc = api_load_env_keys(&a, config_str(&c, "SIEM_API_KEYS"))) < 0)
+	    (rc = api_load_env_keys(&a, config_str(&c, "SIEM_API_KEYS"))) < 0 ||
+	    (rc = api_set_limits(&a, &lim)) < 0)
 		goto out;
 	if ((rc = pipeline_start(&p, s, (size_t)config_int(&c, "queue-max"),
 				 (size_t)config_int(&c, "txn-max"))) < 0) {
