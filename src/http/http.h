@@ -59,6 +59,8 @@ struct http_config {
 	unsigned max_conns;
 	unsigned conn_timeout;  /* seconds of inactivity before a connection is closed */
 	const char *cors_origins; /* comma-separated, NULL for none */
+	const char *trusted_proxies; /* "CIDR[,CIDR...]": peers whose X-Forwarded-For names the
+				      * client (http_client_addr); NULL or "" for none */
 };
 
 /* Bind and listen on "HOST:PORT" (so that a port below 1024 can be bound before privileges
@@ -91,6 +93,8 @@ int http_query_each(struct http_req *r, const char *name,
 		    int (*fn)(void *arg, const char *value), void *arg);
 /* Decoded body (gunzipped when Content-Encoding: gzip). */
 const char *http_body(struct http_req *r, size_t *len);
+/* The client's address, canonical ("192.0.2.1", "2001:db8::1"): the peer's, or behind a
+ * trusted proxy the rightmost X-Forwarded-For address that is not a trusted proxy. */
 const char *http_client_addr(struct http_req *r);
 /* Per-request slot for the handler's own state across suspend/resume; freed with free_fn. */
 void *http_state(struct http_req *r);

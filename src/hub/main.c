@@ -66,6 +66,9 @@ static const struct opt_def serve_opts[] = {
 	  "idle connection timeout", false, 1, 86400 },
 	{ "jwt-ttl", "SIEM_JWT_TTL", OPT_DURATION, "7d", "DURATION", "login token lifetime", false,
 	  60, 366LL * 86400 },
+	{ "trusted-proxies", "SIEM_TRUSTED_PROXIES", OPT_STRING, "", "CIDR[,CIDR...]",
+	  "reverse proxies whose X-Forwarded-For names the client (rate limits, audit, events)",
+	  false, 0, 0 },
 	{ "login-max-failures", "SIEM_LOGIN_MAX_FAILURES", OPT_INT, "5", "N",
 	  "failed logins per client address a minute, and per user name before its backoff",
 	  false, 1, 1000 },
@@ -593,6 +596,7 @@ static int cmd_serve(int argc, char **argv)
 		.max_conns = (unsigned)config_int(&c, "max-conns"),
 		.conn_timeout = (unsigned)config_int(&c, "conn-timeout"),
 		.cors_origins = config_str(&c, "cors-origins"),
+		.trusted_proxies = config_str(&c, "trusted-proxies"),
 	};
 	struct http_auth_ops ops = api_auth_ops;
 	ops.ctx = &a;
