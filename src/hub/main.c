@@ -39,6 +39,7 @@
 #endif
 
 #define EXIT_USAGE 2
+#define PASSWORD_MIN 12 /* characters, for 'users add' and 'users passwd' */
 
 static const struct opt_def serve_opts[] = {
 	{ "config", "SIEM_CONFIG", OPT_STRING, NULL, "FILE",
@@ -843,11 +844,26 @@ out:
 	return code;
 }
 
+/* Characters, not bytes: "pässwörd" is 8 of them. */
+static size_t utf8_len(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
 static int new_hash(char *hash, size_t len)
 {
 	char pw[1100];
 	if (read_password(pw, sizeof(pw)) < 0) {
 		fprintf(stderr, "minisiem users: no password given\n");
+		return -EINVAL;
+	}
+	if (utf8_len(pw) < PASSWORD_MIN) {
+		fprintf(stderr, "minisiem users: a password needs at least %d characters, this one"
+				" has %zu\n", PASSWORD_MIN, utf8_len(pw));
+		explicit_bzero(pw, sizeof(pw));
 		return -EINVAL;
 	}
 	int rc = password_hash(pw, hash, len);
@@ -867,7 +883,8 @@ static int cmd_users(int argc, char **argv)
 	if (wants_help(argc, argv) || argc == 0) {
 		printf("usage: minisiem users add NAME [--role admin|analyst] | list | passwd NAME |"
 		       " remove NAME [--db PATH]\n\nPasswords are read from the terminal or the first"
-		       " line of standard input.\n\noptions:\n");
+		       " line of standard input, and have at least %d characters.\n\noptions:\n",
+		       PASSWORD_MIN);
 		config_usage(user_opts, 2, stdout);
 		return argc == 0 ? EXIT_USAGE : 0;
 	}
