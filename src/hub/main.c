@@ -19,6 +19,7 @@
 #include "auth/auth.h"
 #include "core/config.h"
 #include "core/err.h"
+#include "core/event.h"
 #include "core/jsonalloc.h"
 #include "core/taskpool.h"
 #include "core/log.h"
@@ -454,6 +455,27 @@ static void print_syslog(const char *proto, const char *spec, unsigned port)
 	       port);
 }
 
+/* --trusted-proxies, checked before anything starts (the HTTP server keeps the ranges). */
+static int check_proxies(const char *list)
+{
+	uint8_t lo[16], hi[16];
+	for (const char *p = list; *p;) {
+		const char *e = strchr(p, ',');
+		size_t n = e ? (size_t)(e - p) : strlen(p), a = 0, b = n;
+		while (a < b && p[a] == ' ')
+			a++;
+		while (b > a && p[b - 1] == ' ')
+			b--;
+		if (b > a && cidr_parse(p + a, b - a, lo, hi) < 0) {
+			fprintf(stderr, "minisiem serve: invalid --trusted-proxies entry '%.*s' (want"
+					" CIDR[,CIDR...])\n", (int)(b - a), p + a);
+			return -EINVAL;
+		}
+		p += n + (e ? 1 : 0);
+	}
+	return 0;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	struct syslog_listener *sl = NULL;
@@ -491,6 +513,10 @@ static int cmd_serve(int argc, char **argv)
 	enum log_level lvl;
 	if (log_parse_level(config_str(&c, "log-level"), &lvl) < 0) {
 		fprintf(stderr, "minisiem serve: invalid log level '%s'\n", config_str(&c, "log-level"));
+		config_release(&c);
+		return EXIT_USAGE;
+	}
+	if (check_proxies(config_str(&c, "trusted-proxies")) < 0) {
 		config_release(&c);
 		return EXIT_USAGE;
 	}
@@ -541,8 +567,9 @@ static int cmd_serve(int argc, char **argv)
 		.apikey_max_failures = (int)config_int(&c, "apikey-max-failures"),
 		.max_password_checks = (int)config_int(&c, "max-password-checks"),
 	};
-	if ((rc = setup_admin(&a, s)) < 0 || (rc = setup_jwt(&a, s)) < 0 ||
-	    (rc = api_load_env_keys(&a, config_str(&c, "SIEM_API_KEYS"))) < 0 ||
+	/* Settings first: a first-run password must not be printed by a start that fails. */
+	if ((rc = api_load_env_keys(&a, config_str(&c, "SIEM_API_KEYS"))) < 0 ||
+	    (rc = setup_jwt(&a, s)) < 0 || (rc = setup_admin(&a, s)) < 0 ||
 	    (rc = api_set_limits(&a, &lim)) < 0)
 		goto out;
 	if ((rc = pipeline_start(&p, s, (size_t)config_int(&c, "queue-max"),

@@ -175,6 +175,18 @@ class PasswordCheckCap(HubCase):
         self.assertTrue(h.login())
 
 
+class ProxySetting(HubCase):
+    def test_invalid_trusted_proxies_are_a_usage_error(self):
+        h = self.own_hub(start=False)
+        for bad in ("10.0.0.0/33", "proxy.lan", "10.0.0.1,,nonsense", "10.0.0.1:80"):
+            with self.subTest(value=bad):
+                r = cli("serve", "--listen", "127.0.0.1:0", "--db", h.db, "--trusted-proxies", bad)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn("--trusted-proxies", r.stderr)
+                self.assertNotIn("listening", r.stdout)
+                self.assertNotIn("admin password", r.stdout)
+
+
 @unittest.skipUnless(HAVE_PROXY_ADDR, "cannot bind %s" % PROXY)
 class TrustedProxies(HubCase):
     def proxy_hub(self, proxies="127.0.0.2/32", **kw):
@@ -320,6 +332,7 @@ class ApiKeys(HubCase):
         self.assertIn("'tiny'", err)
         self.assertIn("20 characters", err)
         self.assertNotIn("k3yZ", err, "the key itself is printed")
+        self.assertIsNone(h.printed_password, "a failed start printed the first-run password")
         # 20 characters are enough
         h2 = self.own_hub(env={"SIEM_API_KEYS": "edge:" + "k" * 20})
         self.assertIngested(h2.ingest({"event_type": "t", "app": "keys"}, key="k" * 20), 1)
