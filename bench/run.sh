@@ -28,7 +28,7 @@ done
 REPEAT=${BENCH_REPEAT:-3}
 OUT=build/bench
 HUB=${MINISIEM_BIN:-build/rel/minisiem}
-KEY=benchkey-0123456789
+KEY=benchkey-0123456789abcdef
 if [ "$QUICK" = 1 ]; then
 	A_EVENTS=200000 B_SECONDS=10 F_ROWS=500000
 else

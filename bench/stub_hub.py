@@ -35,7 +35,7 @@ class Handler(BaseHTTPRequestHandler):
                                     "expires_in": 3600})
         if not self.path.endswith("/ingest"):
             return self.reply(404, {"error": "not found"})
-        if self.headers.get("X-API-Key") != "benchkey-0123456789":
+        if self.headers.get("X-API-Key") != "benchkey-0123456789abcdef":
             return self.reply(401, {"error": "unauthenticated"})
         if P503 and random.random() < P503:
             return self.reply(503, {"error": "overloaded"}, [("Retry-After", "1")])

@@ -5,13 +5,22 @@
 
 #include "api/alerts_api.h"
 #include "api/api.h"
+#include "api/ratelimit.h"
 #include "api/tokens.h"
 #include "api/web_api.h"
 #include "auth/auth.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/metrics.h"
 
 struct api *api_ctx;
+
+static struct metric m_key_fail = METRIC_COUNTER_INIT(
+	"minisiem_apikey_failures_total", NULL,
+	"Requests with a wrong, unknown or revoked API key.");
+static struct metric m_key_limited = METRIC_COUNTER_INIT(
+	"minisiem_apikey_rate_limited_total", NULL,
+	"Requests refused (429) because their address sent too many wrong API keys.");
 
 #define JSON_TYPES "application/json,application/x-ndjson,application/ndjson,*none*"
 
@@ -44,11 +53,10 @@ const struct http_route api_routes[] = {
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 
-static int check_key(void *ctx, const char *key, struct http_req *r)
+/* The key's identity, or SIEM_EAUTH when it is no (longer a) valid key. */
+static int find_key(struct api *a, const char *key, struct http_req *r, int64_t now)
 {
-	struct api *a = ctx;
 	char hash[65];
-	int64_t now = ts_now_us();
 	size_t n = strnlen(key, 513);
 	if (n == 0 || n > 512)
 		return SIEM_EAUTH;
@@ -95,6 +103,34 @@ static int check_key(void *ctx, const char *key, struct http_req *r)
 	return 0;
 }
 
+/* Failed keys are counted per client address (IPv6 per /64); past the limit the address is
+ * refused before its key is even looked at. A right key does not wipe the failures: agents
+ * behind one address share its allowance. */
+static int check_key(void *ctx, const char *key, struct http_req *r)
+{
+	struct api *a = ctx;
+	char who[64];
+	int64_t now = ts_now_us();
+	ratelimit_addr_key(http_client_addr(r), who, sizeof(who));
+	if (a->key_addr) {
+		int64_t wait = ratelimit_acquire(a->key_addr, who, now);
+		if (wait > 0) {
+			char ra[24];
+			snprintf(ra, sizeof(ra), "%lld", (long long)wait);
+			http_add_header(r, "Retry-After", ra);
+			metric_add(&m_key_limited, 1);
+			return SIEM_ELIMITED;
+		}
+	}
+	int rc = find_key(a, key, r, now);
+	if (rc == SIEM_EAUTH)
+		metric_add(&m_key_fail, 1);
+	if (a->key_addr)
+		ratelimit_release(a->key_addr, who, now,
+				  rc == SIEM_EAUTH ? RATELIMIT_FAILED : RATELIMIT_RELEASE);
+	return rc;
+}
+
 static int check_jwt(void *ctx, const char *token, struct http_req *r)
 {
 	struct api *a = ctx;
@@ -107,6 +143,14 @@ static int check_jwt(void *ctx, const char *token, struct http_req *r)
 }
 
 const struct http_auth_ops api_auth_ops = { check_key, check_jwt, NULL };
+
+static size_t utf8_chars(const char *s, size_t n)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < n; i++)
+		c += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return c;
+}
 
 int api_load_env_keys(struct api *a, const char *spec)
 {
@@ -126,8 +170,16 @@ int api_load_env_keys(struct api *a, const char *spec)
 				free(keys);
 				return -EINVAL;
 			}
-			struct api_key_entry *k = &keys[n++];
 			size_t nl = (size_t)(colon - p);
+			if (utf8_chars(colon + 1, len - nl - 1) < API_KEY_MIN) {
+				log_error("api",
+					  "SIEM_API_KEYS: the key of entry %zu ('%.*s') is shorter"
+					  " than %d characters",
+					  n + 1, (int)(nl < 64 ? nl : 64), p, API_KEY_MIN);
+				free(keys);
+				return -EINVAL;
+			}
+			struct api_key_entry *k = &keys[n++];
 			snprintf(k->name, sizeof(k->name), "%.*s", (int)nl, p);
 			apikey_hash(colon + 1, len - nl - 1, k->hash);
 			k->valid = true;
@@ -155,8 +207,33 @@ int api_init(struct api *a, struct store *s, struct pipeline *p)
 	return 0;
 }
 
+int api_set_limits(struct api *a, const struct api_limits *l)
+{
+	/* Per address: failures count for a minute. Per name: past the limit the wait doubles
+	 * with each failure, up to the cap; forgotten after 15 quiet minutes. */
+	struct ratelimit_config addr = { .max_failures = l->login_max_failures, .window_s = 60,
+					 .slots = 4096 };
+	struct ratelimit_config name = { .max_failures = l->login_max_failures, .window_s = 900,
+					 .backoff_max_s = l->login_backoff_max_s, .slots = 4096 };
+	struct ratelimit_config key = { .max_failures = l->apikey_max_failures, .window_s = 60,
+					.slots = 4096 };
+	int rc;
+	if ((rc = ratelimit_new(&a->login_addr, &addr)) < 0 ||
+	    (rc = ratelimit_new(&a->login_name, &name)) < 0 ||
+	    (rc = ratelimit_new(&a->key_addr, &key)) < 0)
+		return rc;
+	a->max_password_checks = l->max_password_checks;
+	metric_register(&m_key_fail);
+	metric_register(&m_key_limited);
+	return 0;
+}
+
 void api_release(struct api *a)
 {
+	ratelimit_free(a->login_addr);
+	ratelimit_free(a->login_name);
+	ratelimit_free(a->key_addr);
+	a->login_addr = a->login_name = a->key_addr = NULL;
 	pthread_mutex_destroy(&a->key_mu);
 	free(a->env_keys);
 	tokens_close(a->tokens);

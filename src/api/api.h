@@ -4,6 +4,7 @@
 #define SIEM_API_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +24,15 @@ struct api_key_entry {
 };
 
 struct taskpool;
+struct ratelimit;
+
+/* Brute-force limits (docs/operations.md, "Login and API-key rate limits"). */
+struct api_limits {
+	int login_max_failures;      /* per client address a minute, and per user name */
+	int64_t login_backoff_max_s; /* longest wait of a user name past its failures */
+	int apikey_max_failures;     /* failed API keys per client address a minute */
+	int max_password_checks;     /* password hashes verified at once (64 MiB each) */
+};
 
 struct api {
 	struct store *store;
@@ -41,6 +51,11 @@ struct api {
 	pthread_mutex_t key_mu;
 	struct api_key_entry key_cache[API_KEY_CACHE];
 	size_t key_cache_next;
+
+	/* brute-force limits, from api_set_limits (none when NULL) */
+	struct ratelimit *login_addr, *login_name, *key_addr;
+	int max_password_checks;
+	atomic_int password_checks; /* running now */
 };
 
 /* The route table and auth callbacks the server is started with. */
@@ -53,8 +68,12 @@ extern struct api *api_ctx;
 
 int api_init(struct api *a, struct store *s, struct pipeline *p);
 void api_release(struct api *a);
-/* Parse "name:key,name2:key2" (SIEM_API_KEYS). */
+/* Parse "name:key,name2:key2" (SIEM_API_KEYS); every key has API_KEY_MIN characters or
+ * more. */
+#define API_KEY_MIN 20
 int api_load_env_keys(struct api *a, const char *spec);
+/* Start the brute-force limits (once, before http_start); api_release ends them. */
+int api_set_limits(struct api *a, const struct api_limits *l);
 
 /* Handlers, one group per file. */
 enum http_result api_ingest(struct http_req *r);

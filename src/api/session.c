@@ -1,6 +1,6 @@
 /* session.c — POST /auth/login, /auth/logout, GET /auth/me: users trade a password for an
- * HS256 token carrying their role. Failed logins are rate-limited per client address and
- * stored as LOGIN_FAIL events, so the SIEM watches itself. */
+ * HS256 token carrying their role. Failed logins are rate-limited per client address and per
+ * user name and stored as LOGIN_FAIL events, so the SIEM watches itself. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +18,9 @@ static struct metric m_login_fail = METRIC_COUNTER_INIT(
 	"minisiem_login_failures_total", NULL, "Failed logins to the hub.");
 static struct metric m_login_limited = METRIC_COUNTER_INIT(
 	"minisiem_login_rate_limited_total", NULL, "Logins refused by the rate limit.");
+static struct metric m_login_busy = METRIC_COUNTER_INIT(
+	"minisiem_login_busy_total", NULL,
+	"Logins refused (503) because --max-password-checks were running.");
 static struct metric m_self_dropped = METRIC_COUNTER_INIT(
 	"minisiem_self_events_dropped_total", NULL,
 	"The hub's own events (failed logins) not stored because the writer queue was full.");
@@ -26,6 +29,7 @@ void api_session_register_metrics(void)
 {
 	metric_register(&m_login_fail);
 	metric_register(&m_login_limited);
+	metric_register(&m_login_busy);
 	metric_register(&m_self_dropped);
 }
 
@@ -112,44 +116,89 @@ static int check_login(const char *user, const char *pw, char *role, size_t role
 	return rc < 0 ? SIEM_EAUTH : 0;
 }
 
+/* The login limits give their places back: how says whether a password was checked. */
+static void login_release(const char *bucket, const char *user, enum ratelimit_outcome how)
+{
+	int64_t now = ts_now_us();
+	if (user && api_ctx->login_name)
+		ratelimit_release(api_ctx->login_name, user, now, how);
+	if (api_ctx->login_addr)
+		ratelimit_release(api_ctx->login_addr, bucket, now, how);
+}
+
+static enum http_result refuse(struct http_req *r, unsigned status, int64_t wait_s,
+			       const char *error, const char *detail)
+{
+	char ra[24];
+	snprintf(ra, sizeof(ra), "%lld", (long long)wait_s);
+	http_add_header(r, "Retry-After", ra);
+	return http_reply_error(r, status, error, detail);
+}
+
+/* Each check holds an argon2id hash's 64 MiB: a burst of logins must not exhaust memory. */
+static bool password_check_begin(void)
+{
+	int cap = api_ctx->max_password_checks;
+	if (atomic_fetch_add(&api_ctx->password_checks, 1) < cap || cap <= 0)
+		return true;
+	atomic_fetch_sub(&api_ctx->password_checks, 1);
+	return false;
+}
+
+/* Limits, in order: the client address (IPv6 per /64), the user name (backoff), the number
+ * of password checks running. The first two take their place before the password is
+ * checked, so that parallel guesses count at once. */
 enum http_result api_login(struct http_req *r)
 {
 	size_t len;
 	const char *body = http_body(r, &len);
 	const char *addr = http_client_addr(r);
-	int64_t now = ts_now_us();
-	int64_t wait = ratelimit_blocked(addr, now);
-	if (wait > 0) {
-		char ra[24];
-		snprintf(ra, sizeof(ra), "%lld", (long long)wait);
+	char bucket[64], user[128], role[32];
+	int64_t now = ts_now_us(), wait;
+	ratelimit_addr_key(addr, bucket, sizeof(bucket));
+	if (api_ctx->login_addr &&
+	    (wait = ratelimit_acquire(api_ctx->login_addr, bucket, now)) > 0) {
 		metric_add(&m_login_limited, 1);
-		http_add_header(r, "Retry-After", ra);
-		return http_reply_error(r, 429, "too many failed logins", "try again later");
+		return refuse(r, 429, wait, "too many failed logins", "try again later");
 	}
 	json_error_t jerr;
 	json_t *v = json_loadb(body, len, 0, &jerr);
 	if (!v || !json_is_object(v)) {
 		json_decref(v);
+		login_release(bucket, NULL, RATELIMIT_RELEASE);
 		return http_reply_error(r, 400, "malformed JSON", "expected {\"password\": \"...\"}");
 	}
 	const char *u = json_string_value(json_object_get(v, "username"));
 	const char *pw = json_string_value(json_object_get(v, "password"));
 	if (!pw || !*pw || strlen(pw) > 1024 || (u && strlen(u) > 100)) {
 		json_decref(v);
+		login_release(bucket, NULL, RATELIMIT_RELEASE);
 		return http_reply_error(r, 422, "invalid login", "password: required string");
 	}
-	char user[128], role[32];
 	snprintf(user, sizeof(user), "%s", u && *u ? u : "admin");
+	if (api_ctx->login_name && (wait = ratelimit_acquire(api_ctx->login_name, user, now)) > 0) {
+		json_decref(v);
+		login_release(bucket, NULL, RATELIMIT_RELEASE);
+		metric_add(&m_login_limited, 1);
+		return refuse(r, 429, wait, "too many failed logins",
+			      "too many failed logins for this user name; try again later");
+	}
+	if (!password_check_begin()) {
+		json_decref(v);
+		login_release(bucket, user, RATELIMIT_RELEASE);
+		metric_add(&m_login_busy, 1);
+		return refuse(r, 503, 1, "busy", "too many logins at once; try again");
+	}
 	int rc = check_login(user, pw, role, sizeof(role));
+	atomic_fetch_sub(&api_ctx->password_checks, 1);
 	json_decref(v);
+	login_release(bucket, user, rc < 0 ? RATELIMIT_FAILED : RATELIMIT_PASSED);
 	if (rc < 0) {
 		log_warn("auth", "failed login for '%.64s' from %s", user, addr);
 		metric_add(&m_login_fail, 1);
-		ratelimit_fail(addr, now);
 		record_failure(r, user);
 		return http_reply_error(r, 401, "unauthorized", "wrong user name or password");
 	}
-	ratelimit_reset(addr);
 	char *tok = NULL;
 	if ((rc = tokens_issue(api_ctx->tokens, user, role, now / 1000000, api_ctx->jwt_ttl_s,
 			       &tok)) < 0)

@@ -16,6 +16,7 @@ const char *siem_strerror(int err)
 	case SIEM_ECLOSED: return "shutting down";
 	case SIEM_ECRYPTO: return "cryptographic failure";
 	case SIEM_ENOTFOUND: return "not found";
+	case SIEM_ELIMITED: return "rate limited";
 	default:
 		if (err < 0 && err > SIEM_EFIRST)
 			return strerror(-err);

@@ -15,6 +15,7 @@ enum {
 	SIEM_ECLOSED,   /* the subsystem is shutting down */
 	SIEM_ECRYPTO,   /* a crypto library call failed */
 	SIEM_ENOTFOUND, /* no such object */
+	SIEM_ELIMITED,  /* too many failed attempts from this client: try again later */
 	SIEM_ELAST
 };
 

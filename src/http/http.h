@@ -70,6 +70,8 @@ struct http_config {
 				   * keep-alive connection's wait for its next request) */
 	unsigned request_timeout; /* seconds for a request's body to arrive */
 	const char *cors_origins; /* comma-separated, NULL for none */
+	const char *trusted_proxies; /* "CIDR[,CIDR...]": peers whose X-Forwarded-For names the
+				      * client (http_client_addr); NULL or "" for none */
 };
 
 /* Bind and listen on "HOST:PORT" (so that a port below 1024 can be bound before privileges
@@ -102,6 +104,8 @@ int http_query_each(struct http_req *r, const char *name,
 		    int (*fn)(void *arg, const char *value), void *arg);
 /* Decoded body (gunzipped when Content-Encoding: gzip). */
 const char *http_body(struct http_req *r, size_t *len);
+/* The client's address, canonical ("192.0.2.1", "2001:db8::1"): the peer's, or behind a
+ * trusted proxy the rightmost X-Forwarded-For address that is not a trusted proxy. */
 const char *http_client_addr(struct http_req *r);
 /* The token of "Authorization: Bearer <token>", or NULL. */
 const char *http_bearer(struct http_req *r);

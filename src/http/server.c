@@ -17,12 +17,16 @@
 #include <zlib.h>
 
 #include "core/err.h"
+#include "core/event.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "http/http.h"
 
 #define SUB "http"
 #define MAX_EXTRA_HEADERS 8
+#define MAX_PROXIES 32
+#define MAX_FORWARDED_HEADERS 8
+#define MAX_FORWARDED_HOPS 64
 
 static struct metric m_slow_closed = METRIC_COUNTER_INIT(
 	"minisiem_http_slow_closed_total", NULL,
@@ -70,6 +74,8 @@ struct http_server {
 	struct conn_watch *watched;
 	pthread_t watchdog;
 	bool watchdog_running, stopping;
+	struct { uint8_t lo[16], hi[16]; } proxies[MAX_PROXIES]; /* --trusted-proxies */
+	size_t nproxies;
 };
 
 struct http_req {
@@ -495,7 +501,7 @@ const char *http_bearer(struct http_req *r)
 	return bearer(http_header(r, "Authorization"), &tok) ? tok : NULL;
 }
 
-/* Returns true when the request may go on; otherwise a 401 was queued. */
+/* Returns true when the request may go on; otherwise a 401, 403 or 429 was queued. */
 static bool authenticate(struct http_req *r)
 {
 	struct http_server *srv = r->srv;
@@ -508,6 +514,11 @@ static bool authenticate(struct http_req *r)
 			return false;
 		}
 		rc = srv->auth.check_key(srv->auth.ctx, tok, r);
+		if (rc == SIEM_ELIMITED) { /* check_key added Retry-After */
+			http_reply_error(r, 429, "too many requests",
+					 "too many invalid API keys from this address");
+			return false;
+		}
 		if (rc < 0) {
 			http_reply_error(r, 401, "unauthorized", "invalid API key");
 			return false;
@@ -532,20 +543,113 @@ static bool authenticate(struct http_req *r)
 	return true;
 }
 
+static bool trusted_proxy(const struct http_server *srv, const uint8_t ip[16])
+{
+	for (size_t i = 0; i < srv->nproxies; i++) {
+		if (memcmp(ip, srv->proxies[i].lo, 16) >= 0 &&
+		    memcmp(ip, srv->proxies[i].hi, 16) <= 0)
+			return true;
+	}
+	return false;
+}
+
+struct forwarded {
+	const char *v[MAX_FORWARDED_HEADERS];
+	size_t n;
+};
+
+static enum MHD_Result forwarded_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+				    const char *value)
+{
+	(void)kind;
+	struct forwarded *f = cls;
+	if (key && value && strcasecmp(key, "X-Forwarded-For") == 0) {
+		if (f->n < MAX_FORWARDED_HEADERS)
+			f->v[f->n] = value;
+		f->n++;
+	}
+	return MHD_YES;
+}
+
+/* The peer, or behind a trusted proxy the client it names: walking X-Forwarded-For from the
+ * right (the hops our proxies added), the first address that is not a trusted proxy. A
+ * malformed hop ends the walk at the last trusted address: what lies left of it was written
+ * by whoever spoke to that proxy and cannot be believed. */
 static void client_addr(struct http_req *r)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	uint8_t ip[16] = { [10] = 0xff, [11] = 0xff };
 	snprintf(r->addr, sizeof(r->addr), "unknown");
 	if (!ci || !ci->client_addr)
 		return;
 	const struct sockaddr *sa = ci->client_addr;
 	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, r->addr,
-			  sizeof(r->addr));
+		memcpy(ip + 12, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
 	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-			  r->addr, sizeof(r->addr));
+		memcpy(ip, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+	else
+		return;
+	struct forwarded f = { .n = 0 };
+	if (r->srv->nproxies && trusted_proxy(r->srv, ip))
+		MHD_get_connection_values(r->conn, MHD_HEADER_KIND, forwarded_cb, &f);
+	size_t hops = 0;
+	bool done = f.n > MAX_FORWARDED_HEADERS; /* cannot see the rightmost: the peer it is */
+	for (size_t h = f.n; !done && h-- > 0;) {
+		const char *v = f.v[h];
+		size_t end = strlen(v);
+		while (!done) {
+			size_t start = end;
+			while (start > 0 && v[start - 1] != ',')
+				start--;
+			size_t a = start, b = end;
+			while (a < b && (v[a] == ' ' || v[a] == '\t'))
+				a++;
+			while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t'))
+				b--;
+			uint8_t hop[16];
+			if (++hops > MAX_FORWARDED_HOPS || ip_parse(v + a, b - a, hop) < 0) {
+				done = true;
+				break;
+			}
+			memcpy(ip, hop, sizeof(ip));
+			if (!trusted_proxy(r->srv, ip))
+				done = true;
+			if (start == 0)
+				break;
+			end = start - 1;
+		}
+	}
+	ip_format(ip, r->addr);
+}
+
+/* "CIDR[,CIDR...]" into srv->proxies. */
+static int set_proxies(struct http_server *srv, const char *list)
+{
+	for (const char *p = list ? list : ""; *p;) {
+		const char *e = strchr(p, ',');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		size_t a = 0, b = n;
+		while (a < b && p[a] == ' ')
+			a++;
+		while (b > a && p[b - 1] == ' ')
+			b--;
+		if (b > a) {
+			if (srv->nproxies == MAX_PROXIES) {
+				log_error(SUB, "more than %d trusted proxies", MAX_PROXIES);
+				return -EINVAL;
+			}
+			if (cidr_parse(p + a, b - a, srv->proxies[srv->nproxies].lo,
+				       srv->proxies[srv->nproxies].hi) < 0) {
+				log_error(SUB, "invalid trusted proxy '%.*s' (want CIDR[,CIDR...])",
+					  (int)(b - a), p + a);
+				return -EINVAL;
+			}
+			srv->nproxies++;
+		}
+		p += n + (e ? 1 : 0);
+	}
+	return 0;
 }
 
 static enum http_result preflight(struct http_req *r)
@@ -1045,7 +1149,8 @@ int http_start(struct http_server **out, const struct http_config *cfg,
 	metric_register(&m_slow_closed);
 	metric_register(&m_budget_refused);
 	metric_register(&m_body_bytes);
-	if ((rc = http_set_cors(srv, cfg->cors_origins)) < 0)
+	if ((rc = http_set_cors(srv, cfg->cors_origins)) < 0 ||
+	    (rc = set_proxies(srv, cfg->trusted_proxies)) < 0)
 		goto fail;
 	if (cfg->root_path && *cfg->root_path && strcmp(cfg->root_path, "/") != 0) {
 		size_t n = strlen(cfg->root_path);

@@ -21,6 +21,7 @@
 #include "auth/auth.h"
 #include "core/config.h"
 #include "core/err.h"
+#include "core/event.h"
 #include "core/jsonalloc.h"
 #include "core/taskpool.h"
 #include "core/log.h"
@@ -41,6 +42,7 @@
 #endif
 
 #define EXIT_USAGE 2
+#define PASSWORD_MIN 12 /* characters, for 'users add' and 'users passwd' */
 
 static const struct opt_def serve_opts[] = {
 	{ "config", "SIEM_CONFIG", OPT_STRING, NULL, "FILE",
@@ -80,6 +82,19 @@ static const struct opt_def serve_opts[] = {
 	  64 * 1024, 1LL << 40 },
 	{ "jwt-ttl", "SIEM_JWT_TTL", OPT_DURATION, "7d", "DURATION", "login token lifetime", false,
 	  60, 366LL * 86400 },
+	{ "trusted-proxies", "SIEM_TRUSTED_PROXIES", OPT_STRING, "", "CIDR[,CIDR...]",
+	  "reverse proxies whose X-Forwarded-For names the client (rate limits, audit, events)",
+	  false, 0, 0 },
+	{ "login-max-failures", "SIEM_LOGIN_MAX_FAILURES", OPT_INT, "5", "N",
+	  "failed logins per client address a minute, and per user name before its backoff",
+	  false, 1, 1000 },
+	{ "login-backoff-max", "SIEM_LOGIN_BACKOFF_MAX", OPT_DURATION, "60s", "DURATION",
+	  "longest wait of a user name past its failed logins (the wait doubles from 2 s)", false,
+	  2, 86400 },
+	{ "apikey-max-failures", "SIEM_APIKEY_MAX_FAILURES", OPT_INT, "20", "N",
+	  "wrong API keys per client address a minute before it gets 429", false, 1, 100000 },
+	{ "max-password-checks", "SIEM_MAX_PASSWORD_CHECKS", OPT_INT, "2", "N",
+	  "logins verified at once (64 MiB each); more get 503", false, 1, 64 },
 	{ "cors-origins", "SIEM_CORS_ORIGINS", OPT_STRING, "", "ORIGINS",
 	  "comma-separated origins allowed by CORS", false, 0, 0 },
 	{ "log-level", "SIEM_LOG_LEVEL", OPT_STRING, "info", "LEVEL", "error, warn, info or debug",
@@ -579,6 +594,27 @@ static void print_syslog(const char *proto, const char *spec, unsigned port)
 	       port);
 }
 
+/* --trusted-proxies, checked before anything starts (the HTTP server keeps the ranges). */
+static int check_proxies(const char *list)
+{
+	uint8_t lo[16], hi[16];
+	for (const char *p = list; *p;) {
+		const char *e = strchr(p, ',');
+		size_t n = e ? (size_t)(e - p) : strlen(p), a = 0, b = n;
+		while (a < b && p[a] == ' ')
+			a++;
+		while (b > a && p[b - 1] == ' ')
+			b--;
+		if (b > a && cidr_parse(p + a, b - a, lo, hi) < 0) {
+			fprintf(stderr, "minisiem serve: invalid --trusted-proxies entry '%.*s' (want"
+					" CIDR[,CIDR...])\n", (int)(b - a), p + a);
+			return -EINVAL;
+		}
+		p += n + (e ? 1 : 0);
+	}
+	return 0;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	struct syslog_listener *sl = NULL;
@@ -617,6 +653,10 @@ static int cmd_serve(int argc, char **argv)
 	enum log_level lvl;
 	if (log_parse_level(config_str(&c, "log-level"), &lvl) < 0) {
 		fprintf(stderr, "minisiem serve: invalid log level '%s'\n", config_str(&c, "log-level"));
+		config_release(&c);
+		return EXIT_USAGE;
+	}
+	if (check_proxies(config_str(&c, "trusted-proxies")) < 0) {
 		config_release(&c);
 		return EXIT_USAGE;
 	}
@@ -662,10 +702,18 @@ static int cmd_serve(int argc, char **argv)
 	api_init(&a, s, NULL);
 	a.version = SIEM_VERSION;
 	a.jwt_ttl_s = config_int(&c, "jwt-ttl");
-	if ((rc = tokens_open(&a.tokens, s)) < 0 ||
-	    (rc = setup_admin(&a, s, config_str(&c, "SIEM_ADMIN_PASSWORD_HASH"), true)) < 0 ||
+	struct api_limits lim = {
+		.login_max_failures = (int)config_int(&c, "login-max-failures"),
+		.login_backoff_max_s = config_int(&c, "login-backoff-max"),
+		.apikey_max_failures = (int)config_int(&c, "apikey-max-failures"),
+		.max_password_checks = (int)config_int(&c, "max-password-checks"),
+	};
+	/* Settings first: a first-run password must not be printed by a start that fails. */
+	if ((rc = api_load_env_keys(&a, config_str(&c, "SIEM_API_KEYS"))) < 0 ||
+	    (rc = tokens_open(&a.tokens, s)) < 0 ||
 	    (rc = setup_jwt(&a, s, db, config_str(&c, "SIEM_JWT_SECRET"))) < 0 ||
-	    (rc = api_load_env_keys(&a, config_str(&c, "SIEM_API_KEYS"))) < 0)
+	    (rc = setup_admin(&a, s, config_str(&c, "SIEM_ADMIN_PASSWORD_HASH"), true)) < 0 ||
+	    (rc = api_set_limits(&a, &lim)) < 0)
 		goto out;
 	if ((rc = pipeline_start(&p, s, (size_t)config_int(&c, "queue-max"),
 				 (size_t)config_int(&c, "txn-max"))) < 0) {
@@ -723,6 +771,7 @@ static int cmd_serve(int argc, char **argv)
 		.request_timeout = (unsigned)config_int(&c, "request-timeout"),
 		.body_budget = (size_t)config_int(&c, "body-budget"),
 		.cors_origins = config_str(&c, "cors-origins"),
+		.trusted_proxies = config_str(&c, "trusted-proxies"),
 	};
 	struct http_auth_ops ops = api_auth_ops;
 	ops.ctx = &a;
@@ -969,11 +1018,26 @@ out:
 	return code;
 }
 
+/* Characters, not bytes: "pässwörd" is 8 of them. */
+static size_t utf8_len(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
 static int new_hash(char *hash, size_t len)
 {
 	char pw[1100];
 	if (read_password(pw, sizeof(pw)) < 0) {
 		fprintf(stderr, "minisiem users: no password given\n");
+		return -EINVAL;
+	}
+	if (utf8_len(pw) < PASSWORD_MIN) {
+		fprintf(stderr, "minisiem users: a password needs at least %d characters, this one"
+				" has %zu\n", PASSWORD_MIN, utf8_len(pw));
+		explicit_bzero(pw, sizeof(pw));
 		return -EINVAL;
 	}
 	int rc = password_hash(pw, hash, len);
@@ -993,7 +1057,8 @@ static int cmd_users(int argc, char **argv)
 	if (wants_help(argc, argv) || argc == 0) {
 		printf("usage: minisiem users add NAME [--role admin|analyst] | list | passwd NAME |"
 		       " remove NAME [--db PATH]\n\nPasswords are read from the terminal or the first"
-		       " line of standard input.\n\noptions:\n");
+		       " line of standard input, and have at least %d characters.\n\noptions:\n",
+		       PASSWORD_MIN);
 		config_usage(user_opts, 2, stdout);
 		return argc == 0 ? EXIT_USAGE : 0;
 	}

@@ -27,7 +27,7 @@ import uuid
 BIN = os.path.abspath(os.environ.get("MINISIEM_BIN", "build/rel/minisiem"))
 
 API_KEY_NAME = "test"
-API_KEY = "testkey-0123456789"
+API_KEY = "testkey-0123456789abcdef"
 JWT_SECRET = "e2e-jwt-secret-7d1f0c9a2b3e4f56-a8c1d2e3f4b5a6c7"  # 48 bytes
 
 START_DEADLINE = 30.0  # seconds until the listening line must appear

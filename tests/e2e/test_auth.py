@@ -25,7 +25,7 @@ class IngestKeys(HubCase):
     @classmethod
     def setUpClass(cls):
         # a second env key, to check the comma-separated list
-        cls.hub = cls.class_hub(env={"SIEM_API_KEYS": "test:%s,other:second-key-abcdef" % API_KEY})
+        cls.hub = cls.class_hub(env={"SIEM_API_KEYS": "test:%s,other:second-key-abcdef-0123" % API_KEY})
 
     def test_no_key_is_401(self):
         status, _, body = self.hub.ingest(one_event("nokey"), key=None)
@@ -54,7 +54,7 @@ class IngestKeys(HubCase):
         self.assertIngested(self.hub.ingest(one_event("bearer"), key_header="Authorization"), 1)
 
     def test_second_env_key(self):
-        self.assertIngested(self.hub.ingest(one_event("second"), key="second-key-abcdef"), 1)
+        self.assertIngested(self.hub.ingest(one_event("second"), key="second-key-abcdef-0123"), 1)
 
     def test_jwt_is_not_an_ingest_key(self):
         status, _, body = self.hub.ingest(one_event("jwtingest"), key=self.hub.login(),
