@@ -16,7 +16,6 @@
 #include "core/log.h"
 
 #define SUB "rules"
-#define RULE_FILE_MAX (1024 * 1024)
 #define TEST_SCAN_DEFAULT 10000
 #define TEST_SCAN_MAX 100000
 
@@ -372,7 +371,13 @@ static int load_dir(struct ruleset *rs)
 		size_t len = 0;
 		snprintf(path, sizeof(path), "%s/%s", rs->dir, names[i]);
 		int rc = read_file(path, &text, &len);
-		if (rc < 0) {
+		if (rc == SIEM_ETOOBIG) {
+			log_error(SUB,
+				  "'%s' is larger than %d bytes (%d KiB), the limit for a rule "
+				  "file: skipped",
+				  path, RULE_FILE_MAX, RULE_FILE_MAX / 1024);
+			failed++;
+		} else if (rc < 0) {
 			log_error(SUB, "cannot read '%s': %s", path, siem_strerror(rc));
 			failed++;
 		} else {
