@@ -117,6 +117,13 @@ enum http_result api_rules_put(struct http_req *r);
 enum http_result api_rules_delete(struct http_req *r);
 enum http_result api_rules_enable(struct http_req *r);
 enum http_result api_rules_disable(struct http_req *r);
+/* Shared by the rules handlers: {"error": what, "detail": err, "line": N} (the line when err
+ * names one); and 413 for text over limit bytes, naming the limit. */
+enum http_result rules_reply_error(struct http_req *r, unsigned status, const char *what,
+				   const char *err);
+enum http_result rules_reply_too_big(struct http_req *r, size_t limit, const char *what);
+/* A rule request's JSON body may be this large (its text, RULE_TEXT_MAX, escaped). */
+#define RULE_JSON_BODY_MAX (4 * RULE_TEXT_MAX)
 
 /* Route-table fragment for api.c's api_routes[] (before any other "/alerts..." or
  * "/rules..." entry). Paths with a "*" segment need the one-segment wildcard proposed for

@@ -510,6 +510,20 @@ size_t ruleset_count(struct ruleset *rs)
 	return n;
 }
 
+int ruleset_rule_text(struct ruleset *rs, const char *id, char **text)
+{
+	int rc = SIEM_ENOTFOUND;
+	*text = NULL;
+	if (!rs)
+		return rc;
+	pthread_mutex_lock(&rs->mu);
+	struct rentry *e = find(rs, id);
+	if (e)
+		rc = (*text = strdup(e->text)) ? 0 : -ENOMEM;
+	pthread_mutex_unlock(&rs->mu);
+	return rc;
+}
+
 void ruleset_close(struct ruleset *rs)
 {
 	if (!rs)
@@ -581,8 +595,7 @@ static enum http_result no_rules(struct http_req *r)
 	return http_reply_error(r, 503, "detection is not running", NULL);
 }
 
-/* {"error": "invalid rule", "detail": err, "line": N} when err names a line. */
-static enum http_result rule_error(struct http_req *r, unsigned status, const char *what,
+enum http_result rules_reply_error(struct http_req *r, unsigned status, const char *what,
 				   const char *err)
 {
 	json_t *o = json_object();
@@ -592,6 +605,25 @@ static enum http_result rule_error(struct http_req *r, unsigned status, const ch
 	if (l && l[5] >= '0' && l[5] <= '9')
 		json_object_set_new(o, "line", json_integer(strtol(l + 5, NULL, 10)));
 	return http_reply_json(r, status, o);
+}
+
+enum http_result rules_reply_too_big(struct http_req *r, size_t limit, const char *what)
+{
+	char detail[200];
+	if (limit == RULE_TEXT_MAX)
+		snprintf(detail, sizeof(detail),
+			 "%s over %zu bytes (%zu KiB), the limit for a rule", what, limit,
+			 limit / 1024);
+	else
+		snprintf(detail, sizeof(detail),
+			 "%s over %zu bytes (%zu KiB), the limit for a rule request (its rule text "
+			 "may have up to %d bytes, 64 KiB)",
+			 what, limit, limit / 1024, RULE_TEXT_MAX);
+	json_t *o = json_object();
+	set_str(o, "error", "rule too large");
+	set_str(o, "detail", detail);
+	json_object_set_new(o, "limit", json_integer((json_int_t)limit));
+	return http_reply_json(r, 413, o);
 }
 
 /* The rule id of the path ("{id}" or "{id}/enable"), into buf. */
@@ -656,22 +688,34 @@ enum http_result api_rules_get(struct http_req *r)
 
 /* ---- POST /rules ---- */
 
-/* The rule text of a request: a JSON {"yaml": "..."} body, or the body itself. *owned is
- * set when the text was allocated. */
-static const char *body_text(struct http_req *r, json_t **json, size_t *len)
+/* The rule text of a request: a JSON {"yaml": "..."} body, or the body itself. NULL when
+ * the body or the text is over its limit: a 413 was queued into *res. The limits are checked
+ * before anything is parsed, so that parsing costs a bounded time. */
+static const char *body_text(struct http_req *r, json_t **json, size_t *len, enum http_result *res)
 {
 	size_t n;
 	const char *b = http_body(r, &n);
 	const char *ct = http_header(r, "Content-Type");
+	bool is_json = ct && strncmp(ct, "application/json", 16) == 0;
 	*json = NULL;
 	*len = n;
-	if (ct && strncmp(ct, "application/json", 16) == 0) {
+	if (is_json && n > RULE_JSON_BODY_MAX) {
+		*res = rules_reply_too_big(r, RULE_JSON_BODY_MAX, "JSON body");
+		return NULL;
+	}
+	if (is_json) {
 		*json = json_loadb(b, n, 0, NULL);
 		const char *y = json_string_value(json_object_get(*json, "yaml"));
 		if (y) {
 			*len = strlen(y);
-			return y;
+			b = y;
 		}
+	}
+	if (*len > RULE_TEXT_MAX) {
+		json_decref(*json);
+		*json = NULL;
+		*res = rules_reply_too_big(r, RULE_TEXT_MAX, "rule text");
+		return NULL;
 	}
 	return b;
 }
@@ -718,22 +762,25 @@ enum http_result api_rules_create(struct http_req *r)
 	json_t *json = NULL;
 	size_t len;
 	int rc;
+	enum http_result res = HTTP_DONE;
 	if (!rs)
 		return no_rules(r);
-	const char *text = body_text(r, &json, &len);
+	const char *text = body_text(r, &json, &len, &res);
+	if (!text)
+		return res;
 	/* The whole body first, so that error lines count from its first line. */
 	struct rule **rules = NULL;
 	size_t nr = 0;
 	if ((rc = rule_compile(text, len, "api", &rules, &nr, err, sizeof(err))) < 0) {
 		json_decref(json);
-		return rule_error(r, 422, "invalid rule", err);
+		return rules_reply_error(r, 422, "invalid rule", err);
 	}
 	for (size_t i = 0; i < nr; i++)
 		rule_free(rules[i]);
 	free(rules);
 	if (nr == 0) {
 		json_decref(json);
-		return rule_error(r, 422, "invalid rule", "no rule in the body");
+		return rules_reply_error(r, 422, "invalid rule", "no rule in the body");
 	}
 	rc = each_doc(text, len, create_doc, &c);
 	json_decref(json);
@@ -741,11 +788,10 @@ enum http_result api_rules_create(struct http_req *r)
 		for (size_t i = 0; i < c.n; i++)
 			rentry_release(&c.v[i]);
 		free(c.v);
-		return rule_error(r, 422, "invalid rule", c.err);
+		return rules_reply_error(r, 422, "invalid rule", c.err);
 	}
 	bool enabled =
 	    !(http_query(r, "enabled") && strcmp(http_query(r, "enabled"), "false") == 0);
-	enum http_result res = HTTP_DONE;
 	pthread_mutex_lock(&rs->mu);
 	size_t n0 = rs->n;
 	for (size_t i = 0; i < c.n; i++) {
@@ -770,7 +816,7 @@ enum http_result api_rules_create(struct http_req *r)
 		}
 	}
 	if ((rc = apply(rs, err, sizeof(err))) < 0) {
-		res = rule_error(r, 422, "rule refused by the engine", err);
+		res = rules_reply_error(r, 422, "rule refused by the engine", err);
 		goto undo;
 	}
 	for (size_t i = n0; i < rs->n; i++) {
@@ -830,7 +876,7 @@ static enum http_result set_enabled(struct http_req *r, const char *id, bool ena
 		apply(rs, err2, sizeof(err2));
 		pthread_mutex_unlock(&rs->mu);
 		return rc == SIEM_ESCHEMA || rc == SIEM_EPARSE
-			   ? rule_error(r, 409, "the rule set would be invalid", err)
+			   ? rules_reply_error(r, 409, "the rule set would be invalid", err)
 			   : http_reply_error(r, 500, "cannot change the rule", siem_strerror(rc));
 	}
 	if (!e->builtin) {
@@ -877,7 +923,10 @@ enum http_result api_rules_put(struct http_req *r)
 		return no_rules(r);
 	if (!id)
 		return http_reply_error(r, 400, "invalid rule id", NULL);
-	const char *text = body_text(r, &json, &len);
+	enum http_result res = HTTP_DONE;
+	const char *text = body_text(r, &json, &len, &res);
+	if (!text)
+		return res;
 	/* {"enabled": bool} alone switches the rule on or off. */
 	json_t *en = json_object_get(json, "enabled");
 	if (json_is_boolean(en) && !json_object_get(json, "yaml")) {
@@ -892,11 +941,11 @@ enum http_result api_rules_put(struct http_req *r)
 	free(t);
 	json_decref(json);
 	if (rc < 0)
-		return rule_error(r, 422, "invalid rule", err);
+		return rules_reply_error(r, 422, "invalid rule", err);
 	if (strcmp(e.id, id) != 0) {
 		snprintf(err, sizeof(err), "the rule's id is '%s', not '%s'", e.id, id);
 		rentry_release(&e);
-		return rule_error(r, 422, "invalid rule", err);
+		return rules_reply_error(r, 422, "invalid rule", err);
 	}
 	pthread_mutex_lock(&rs->mu);
 	struct rentry *old = find(rs, id);
@@ -923,7 +972,7 @@ enum http_result api_rules_put(struct http_req *r)
 		apply(rs, err2, sizeof(err2));
 		pthread_mutex_unlock(&rs->mu);
 		return rc == SIEM_ESCHEMA || rc == SIEM_EPARSE
-			   ? rule_error(r, 422, "rule refused by the engine", err)
+			   ? rules_reply_error(r, 422, "rule refused by the engine", err)
 			   : http_reply_error(r, 500, "cannot store the rule", siem_strerror(rc));
 	}
 	rentry_release(&saved);
@@ -966,7 +1015,7 @@ enum http_result api_rules_delete(struct http_req *r)
 		apply(rs, err2, sizeof(err2));
 		pthread_mutex_unlock(&rs->mu);
 		return rc == SIEM_ESCHEMA || rc == SIEM_EPARSE
-			   ? rule_error(r, 409, "other rules refer to it", err)
+			   ? rules_reply_error(r, 409, "other rules refer to it", err)
 			   : http_reply_error(r, 500, "cannot delete the rule", siem_strerror(rc));
 	}
 	audit(r, "rule.delete", saved.id, saved.title);
@@ -1057,7 +1106,13 @@ enum http_result api_rules_test(struct http_req *r)
 	ta.from = ts_now_us() - 86400LL * 1000000;
 	const char *body = http_body(r, &len);
 	const char *ct = http_header(r, "Content-Type");
-	if (ct && strncmp(ct, "application/json", 16) == 0) {
+	bool is_json = ct && strncmp(ct, "application/json", 16) == 0;
+	/* Refused before anything is parsed. A JSON body may be larger than the text it holds
+	 * (escapes), within reason. */
+	if (len > (is_json ? RULE_JSON_BODY_MAX : RULE_TEXT_MAX))
+		return is_json ? rules_reply_too_big(r, RULE_JSON_BODY_MAX, "JSON body")
+			       : rules_reply_too_big(r, RULE_TEXT_MAX, "rule text");
+	if (is_json) {
 		json = json_loadb(body, len, 0, NULL);
 		if (!json_is_object(json)) {
 			json_decref(json);
@@ -1085,6 +1140,11 @@ enum http_result api_rules_test(struct http_req *r)
 						"rule: a Sigma rule (YAML text) is required");
 		}
 		len = strlen(text);
+		if (len > RULE_TEXT_MAX) {
+			json_decref(json);
+			free(owned);
+			return rules_reply_too_big(r, RULE_TEXT_MAX, "rule text");
+		}
 	} else {
 		text = body;
 	}
@@ -1118,7 +1178,7 @@ enum http_result api_rules_test(struct http_req *r)
 	json_decref(json);
 	free(owned);
 	if (rc < 0)
-		return rule_error(r, 422, "invalid rule", err);
+		return rules_reply_error(r, 422, "invalid rule", err);
 	size_t ndet = 0;
 	for (size_t i = 0; i < nr; i++)
 		if (rule_get_info(rules[i])->kind == RULE_DETECTION)
@@ -1127,7 +1187,7 @@ enum http_result api_rules_test(struct http_req *r)
 			rule_free(rules[i]);
 	if (ndet == 0) {
 		free(rules);
-		return rule_error(r, 422, "invalid rule",
+		return rules_reply_error(r, 422, "invalid rule",
 				  "no detection rule: the test evaluates detection rules only");
 	}
 
