@@ -91,6 +91,22 @@ int ruleset_open(struct ruleset **out, struct store *s, struct detector *d, cons
 int ruleset_reload_dir(struct ruleset *rs);
 void ruleset_close(struct ruleset *rs);
 size_t ruleset_count(struct ruleset *rs);
+/* The text of rule id, malloc'd into *text; SIEM_ENOTFOUND when there is no such rule. */
+int ruleset_rule_text(struct ruleset *rs, const char *id, char **text);
+
+/* ==== POST /rules/test: tests scanned by a small pool of workers, off the HTTP threads ==== */
+
+#define RULE_TEST_BUDGET_MS 5000 /* scanning time of one test; past it, what was found */
+
+struct ruletest_pool;
+/* Start the workers; budget_ms 0 for RULE_TEST_BUDGET_MS. */
+int ruletest_pool_start(struct ruletest_pool **out, struct store *s, int64_t budget_ms);
+/* Shutdown: waiting tests are answered 503, scans under way stop at their next page and
+ * answer what they found, the workers are joined; later tests get 503. Call after
+ * http_quiesce, before waiting for the requests in flight. Idempotent. */
+void ruletest_pool_stop(struct ruletest_pool *p);
+/* Stop if needed, then free (after http_stop: handlers may look at the pool until then). */
+void ruletest_pool_free(struct ruletest_pool *p);
 
 /* ==== context and handlers ==== */
 
@@ -98,6 +114,7 @@ struct alerts_api {
 	struct alerts *alerts;
 	struct ruleset *rules;
 	int test_max_scan; /* POST /rules/test scans at most this many events (default 10000) */
+	struct ruletest_pool *tests; /* NULL: POST /rules/test answers 503 */
 };
 /* Set by the hub before http_start. */
 extern struct alerts_api alerts_api_ctx;
