@@ -1,7 +1,8 @@
 /* rules.c — the rule set (built-in rules from a directory, rules added through the API kept
  * in the store) and its resource: GET|POST /rules, GET|PUT|DELETE /rules/{id},
- * POST /rules/{id}/enable|disable, POST /rules/test. Every change is validated by the engine,
- * takes effect at once (detector_set_rules), is stored and is written to the audit log. */
+ * POST /rules/{id}/enable|disable (POST /rules/test is rules_test.c). Every change is
+ * validated by the engine, takes effect at once (detector_set_rules), is stored and is
+ * written to the audit log. */
 #include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
@@ -16,9 +17,6 @@
 #include "core/log.h"
 
 #define SUB "rules"
-#define RULE_FILE_MAX (1024 * 1024)
-#define TEST_SCAN_DEFAULT 10000
-#define TEST_SCAN_MAX 100000
 
 struct rentry {
 	char *id, *origin, *text;
@@ -372,7 +370,13 @@ static int load_dir(struct ruleset *rs)
 		size_t len = 0;
 		snprintf(path, sizeof(path), "%s/%s", rs->dir, names[i]);
 		int rc = read_file(path, &text, &len);
-		if (rc < 0) {
+		if (rc == SIEM_ETOOBIG) {
+			log_error(SUB,
+				  "'%s' is larger than %d bytes (%d KiB), the limit for a rule "
+				  "file: skipped",
+				  path, RULE_FILE_MAX, RULE_FILE_MAX / 1024);
+			failed++;
+		} else if (rc < 0) {
 			log_error(SUB, "cannot read '%s': %s", path, siem_strerror(rc));
 			failed++;
 		} else {
@@ -505,6 +509,20 @@ size_t ruleset_count(struct ruleset *rs)
 	return n;
 }
 
+int ruleset_rule_text(struct ruleset *rs, const char *id, char **text)
+{
+	int rc = SIEM_ENOTFOUND;
+	*text = NULL;
+	if (!rs)
+		return rc;
+	pthread_mutex_lock(&rs->mu);
+	struct rentry *e = find(rs, id);
+	if (e)
+		rc = (*text = strdup(e->text)) ? 0 : -ENOMEM;
+	pthread_mutex_unlock(&rs->mu);
+	return rc;
+}
+
 void ruleset_close(struct ruleset *rs)
 {
 	if (!rs)
@@ -576,8 +594,7 @@ static enum http_result no_rules(struct http_req *r)
 	return http_reply_error(r, 503, "detection is not running", NULL);
 }
 
-/* {"error": "invalid rule", "detail": err, "line": N} when err names a line. */
-static enum http_result rule_error(struct http_req *r, unsigned status, const char *what,
+enum http_result rules_reply_error(struct http_req *r, unsigned status, const char *what,
 				   const char *err)
 {
 	json_t *o = json_object();
@@ -587,6 +604,25 @@ static enum http_result rule_error(struct http_req *r, unsigned status, const ch
 	if (l && l[5] >= '0' && l[5] <= '9')
 		json_object_set_new(o, "line", json_integer(strtol(l + 5, NULL, 10)));
 	return http_reply_json(r, status, o);
+}
+
+enum http_result rules_reply_too_big(struct http_req *r, size_t limit, const char *what)
+{
+	char detail[200];
+	if (limit == RULE_TEXT_MAX)
+		snprintf(detail, sizeof(detail),
+			 "%s over %zu bytes (%zu KiB), the limit for a rule", what, limit,
+			 limit / 1024);
+	else
+		snprintf(detail, sizeof(detail),
+			 "%s over %zu bytes (%zu KiB), the limit for a rule request (its rule text "
+			 "may have up to %d bytes, 64 KiB)",
+			 what, limit, limit / 1024, RULE_TEXT_MAX);
+	json_t *o = json_object();
+	set_str(o, "error", "rule too large");
+	set_str(o, "detail", detail);
+	json_object_set_new(o, "limit", json_integer((json_int_t)limit));
+	return http_reply_json(r, 413, o);
 }
 
 /* The rule id of the path ("{id}" or "{id}/enable"), into buf. */
@@ -651,22 +687,34 @@ enum http_result api_rules_get(struct http_req *r)
 
 /* ---- POST /rules ---- */
 
-/* The rule text of a request: a JSON {"yaml": "..."} body, or the body itself. *owned is
- * set when the text was allocated. */
-static const char *body_text(struct http_req *r, json_t **json, size_t *len)
+/* The rule text of a request: a JSON {"yaml": "..."} body, or the body itself. NULL when
+ * the body or the text is over its limit: a 413 was queued into *res. The limits are checked
+ * before anything is parsed, so that parsing costs a bounded time. */
+static const char *body_text(struct http_req *r, json_t **json, size_t *len, enum http_result *res)
 {
 	size_t n;
 	const char *b = http_body(r, &n);
 	const char *ct = http_header(r, "Content-Type");
+	bool is_json = ct && strncmp(ct, "application/json", 16) == 0;
 	*json = NULL;
 	*len = n;
-	if (ct && strncmp(ct, "application/json", 16) == 0) {
+	if (is_json && n > RULE_JSON_BODY_MAX) {
+		*res = rules_reply_too_big(r, RULE_JSON_BODY_MAX, "JSON body");
+		return NULL;
+	}
+	if (is_json) {
 		*json = json_loadb(b, n, 0, NULL);
 		const char *y = json_string_value(json_object_get(*json, "yaml"));
 		if (y) {
 			*len = strlen(y);
-			return y;
+			b = y;
 		}
+	}
+	if (*len > RULE_TEXT_MAX) {
+		json_decref(*json);
+		*json = NULL;
+		*res = rules_reply_too_big(r, RULE_TEXT_MAX, "rule text");
+		return NULL;
 	}
 	return b;
 }
@@ -713,22 +761,25 @@ enum http_result api_rules_create(struct http_req *r)
 	json_t *json = NULL;
 	size_t len;
 	int rc;
+	enum http_result res = HTTP_DONE;
 	if (!rs)
 		return no_rules(r);
-	const char *text = body_text(r, &json, &len);
+	const char *text = body_text(r, &json, &len, &res);
+	if (!text)
+		return res;
 	/* The whole body first, so that error lines count from its first line. */
 	struct rule **rules = NULL;
 	size_t nr = 0;
 	if ((rc = rule_compile(text, len, "api", &rules, &nr, err, sizeof(err))) < 0) {
 		json_decref(json);
-		return rule_error(r, 422, "invalid rule", err);
+		return rules_reply_error(r, 422, "invalid rule", err);
 	}
 	for (size_t i = 0; i < nr; i++)
 		rule_free(rules[i]);
 	free(rules);
 	if (nr == 0) {
 		json_decref(json);
-		return rule_error(r, 422, "invalid rule", "no rule in the body");
+		return rules_reply_error(r, 422, "invalid rule", "no rule in the body");
 	}
 	rc = each_doc(text, len, create_doc, &c);
 	json_decref(json);
@@ -736,11 +787,10 @@ enum http_result api_rules_create(struct http_req *r)
 		for (size_t i = 0; i < c.n; i++)
 			rentry_release(&c.v[i]);
 		free(c.v);
-		return rule_error(r, 422, "invalid rule", c.err);
+		return rules_reply_error(r, 422, "invalid rule", c.err);
 	}
 	bool enabled =
 	    !(http_query(r, "enabled") && strcmp(http_query(r, "enabled"), "false") == 0);
-	enum http_result res = HTTP_DONE;
 	pthread_mutex_lock(&rs->mu);
 	size_t n0 = rs->n;
 	for (size_t i = 0; i < c.n; i++) {
@@ -765,7 +815,7 @@ enum http_result api_rules_create(struct http_req *r)
 		}
 	}
 	if ((rc = apply(rs, err, sizeof(err))) < 0) {
-		res = rule_error(r, 422, "rule refused by the engine", err);
+		res = rules_reply_error(r, 422, "rule refused by the engine", err);
 		goto undo;
 	}
 	for (size_t i = n0; i < rs->n; i++) {
@@ -825,7 +875,7 @@ static enum http_result set_enabled(struct http_req *r, const char *id, bool ena
 		apply(rs, err2, sizeof(err2));
 		pthread_mutex_unlock(&rs->mu);
 		return rc == SIEM_ESCHEMA || rc == SIEM_EPARSE
-			   ? rule_error(r, 409, "the rule set would be invalid", err)
+			   ? rules_reply_error(r, 409, "the rule set would be invalid", err)
 			   : http_reply_error(r, 500, "cannot change the rule", siem_strerror(rc));
 	}
 	if (!e->builtin) {
@@ -872,7 +922,10 @@ enum http_result api_rules_put(struct http_req *r)
 		return no_rules(r);
 	if (!id)
 		return http_reply_error(r, 400, "invalid rule id", NULL);
-	const char *text = body_text(r, &json, &len);
+	enum http_result res = HTTP_DONE;
+	const char *text = body_text(r, &json, &len, &res);
+	if (!text)
+		return res;
 	/* {"enabled": bool} alone switches the rule on or off. */
 	json_t *en = json_object_get(json, "enabled");
 	if (json_is_boolean(en) && !json_object_get(json, "yaml")) {
@@ -887,11 +940,11 @@ enum http_result api_rules_put(struct http_req *r)
 	free(t);
 	json_decref(json);
 	if (rc < 0)
-		return rule_error(r, 422, "invalid rule", err);
+		return rules_reply_error(r, 422, "invalid rule", err);
 	if (strcmp(e.id, id) != 0) {
 		snprintf(err, sizeof(err), "the rule's id is '%s', not '%s'", e.id, id);
 		rentry_release(&e);
-		return rule_error(r, 422, "invalid rule", err);
+		return rules_reply_error(r, 422, "invalid rule", err);
 	}
 	pthread_mutex_lock(&rs->mu);
 	struct rentry *old = find(rs, id);
@@ -918,7 +971,7 @@ enum http_result api_rules_put(struct http_req *r)
 		apply(rs, err2, sizeof(err2));
 		pthread_mutex_unlock(&rs->mu);
 		return rc == SIEM_ESCHEMA || rc == SIEM_EPARSE
-			   ? rule_error(r, 422, "rule refused by the engine", err)
+			   ? rules_reply_error(r, 422, "rule refused by the engine", err)
 			   : http_reply_error(r, 500, "cannot store the rule", siem_strerror(rc));
 	}
 	rentry_release(&saved);
@@ -961,7 +1014,7 @@ enum http_result api_rules_delete(struct http_req *r)
 		apply(rs, err2, sizeof(err2));
 		pthread_mutex_unlock(&rs->mu);
 		return rc == SIEM_ESCHEMA || rc == SIEM_EPARSE
-			   ? rule_error(r, 409, "other rules refer to it", err)
+			   ? rules_reply_error(r, 409, "other rules refer to it", err)
 			   : http_reply_error(r, 500, "cannot delete the rule", siem_strerror(rc));
 	}
 	audit(r, "rule.delete", saved.id, saved.title);
@@ -971,241 +1024,5 @@ enum http_result api_rules_delete(struct http_req *r)
 	json_object_set_new(o, "deleted", json_true());
 	pthread_mutex_unlock(&rs->mu);
 	rentry_release(&saved);
-	return http_reply_json(r, 200, o);
-}
-
-/* ---- POST /rules/test ---- */
-
-struct test_args {
-	int64_t from, to;
-	long max_scan, limit;
-	char err[200];
-};
-
-static int num_arg(json_t *j, const char *q, long lo, long hi, long *out, const char *name,
-		   char *err, size_t errlen)
-{
-	long v;
-	if (j && json_is_integer(j)) {
-		v = (long)json_integer_value(j);
-	} else if (q) {
-		char *end = NULL;
-		v = strtol(q, &end, 10);
-		if (!*q || *end)
-			v = lo - 1;
-	} else {
-		return 0;
-	}
-	if (v < lo || v > hi) {
-		snprintf(err, errlen, "%s: must be an integer %ld..%ld", name, lo, hi);
-		return SIEM_EPARSE;
-	}
-	*out = v;
-	return 0;
-}
-
-static int time_arg(json_t *j, const char *q, int64_t *out, const char *name, char *err,
-		    size_t errlen)
-{
-	const char *s = j ? json_string_value(j) : q;
-	if (j && json_is_integer(j)) {
-		char buf[32];
-		snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(j));
-		if (ts_parse(buf, strlen(buf), out) == 0)
-			return 0;
-		s = NULL;
-	}
-	if (!j && !q)
-		return 0;
-	if (!s || ts_parse(s, strlen(s), out) < 0) {
-		snprintf(err, errlen, "%s: not ISO-8601 or epoch", name);
-		return SIEM_EPARSE;
-	}
-	return 0;
-}
-
-/* A stored event (full JSON) back into an event, as detection saw it. */
-static int event_back(json_t *full, struct event *ev, struct arena *a)
-{
-	char err[160];
-	int64_t recv = 0;
-	const char *ra = json_string_value(json_object_get(full, "received_at"));
-	if (ra)
-		ts_parse(ra, strlen(ra), &recv);
-	/* Outputs of the hub, not event fields: back through event_from_json they would land
-	 * in data, which detection never saw them in. */
-	json_object_del(full, "truncated");
-	json_object_del(full, "ingest_key");
-	int rc = event_from_json(ev, full, a, recv, err, sizeof(err));
-	ev->received_at = recv;
-	return rc;
-}
-
-enum http_result api_rules_test(struct http_req *r)
-{
-	struct test_args ta = {.from = 0, .to = INT64_MAX, .max_scan = 0, .limit = 100};
-	char err[600];
-	size_t len;
-	json_t *json = NULL;
-	const char *text = NULL;
-	char *owned = NULL;
-	int rc;
-	ta.max_scan =
-	    alerts_api_ctx.test_max_scan > 0 ? alerts_api_ctx.test_max_scan : TEST_SCAN_DEFAULT;
-	ta.from = ts_now_us() - 86400LL * 1000000;
-	const char *body = http_body(r, &len);
-	const char *ct = http_header(r, "Content-Type");
-	if (ct && strncmp(ct, "application/json", 16) == 0) {
-		json = json_loadb(body, len, 0, NULL);
-		if (!json_is_object(json)) {
-			json_decref(json);
-			return http_reply_error(r, 400, "malformed JSON", NULL);
-		}
-		text = json_string_value(json_object_get(json, "rule"));
-		if (!text)
-			text = json_string_value(json_object_get(json, "yaml"));
-		const char *rid = json_string_value(json_object_get(json, "rule_id"));
-		if (!text && rid && ctx_rules()) {
-			struct ruleset *rs = ctx_rules();
-			pthread_mutex_lock(&rs->mu);
-			struct rentry *e = find(rs, rid);
-			owned = e ? strdup(e->text) : NULL;
-			pthread_mutex_unlock(&rs->mu);
-			text = owned;
-			if (!text) {
-				json_decref(json);
-				return http_reply_error(r, 404, "not found", rid);
-			}
-		}
-		if (!text) {
-			json_decref(json);
-			return http_reply_error(r, 422, "invalid request",
-						"rule: a Sigma rule (YAML text) is required");
-		}
-		len = strlen(text);
-	} else {
-		text = body;
-	}
-	rc = time_arg(json_object_get(json, "from"), json ? NULL : http_query(r, "from"), &ta.from,
-		      "from", ta.err, sizeof(ta.err));
-	if (rc == 0)
-		rc = time_arg(json_object_get(json, "to"), json ? NULL : http_query(r, "to"),
-			      &ta.to, "to", ta.err, sizeof(ta.err));
-	if (rc == 0)
-		rc = num_arg(json_object_get(json, "max_events"),
-			     json ? NULL : http_query(r, "max_events"), 1, TEST_SCAN_MAX,
-			     &ta.max_scan, "max_events", ta.err, sizeof(ta.err));
-	if (rc == 0)
-		rc = num_arg(json_object_get(json, "limit"), json ? NULL : http_query(r, "limit"),
-			     1, 1000, &ta.limit, "limit", ta.err, sizeof(ta.err));
-	const char *cur =
-	    json ? json_string_value(json_object_get(json, "cursor")) : http_query(r, "cursor");
-	int64_t cur_ts = 0, cur_seq = 0;
-	if (rc == 0 && cur && cursor_decode(cur, &cur_ts, &cur_seq) < 0) {
-		snprintf(ta.err, sizeof(ta.err), "cursor: not a cursor from this API");
-		rc = SIEM_EPARSE;
-	}
-	if (rc < 0) {
-		json_decref(json);
-		free(owned);
-		return http_reply_error(r, 400, "invalid request", ta.err);
-	}
-	struct rule **rules = NULL;
-	size_t nr = 0;
-	rc = rule_compile(text, len, "test", &rules, &nr, err, sizeof(err));
-	json_decref(json);
-	free(owned);
-	if (rc < 0)
-		return rule_error(r, 422, "invalid rule", err);
-	size_t ndet = 0;
-	for (size_t i = 0; i < nr; i++)
-		if (rule_get_info(rules[i])->kind == RULE_DETECTION)
-			rules[ndet++] = rules[i];
-		else
-			rule_free(rules[i]);
-	if (ndet == 0) {
-		free(rules);
-		return rule_error(r, 422, "invalid rule",
-				  "no detection rule: the test evaluates detection rules only");
-	}
-
-	struct event_query q;
-	struct arena ar;
-	json_t *matches = json_array();
-	long scanned = 0, matched = 0;
-	bool has_next = true;
-	int64_t nts = 0, nseq = 0;
-	memset(&q, 0, sizeof(q));
-	q.from = ta.from;
-	q.to = ta.to;
-	if (cur) {
-		q.has_cursor = true;
-		q.cursor_ts = cur_ts;
-		q.cursor_seq = cur_seq;
-	}
-	arena_init(&ar, 0);
-	rc = 0;
-	while (has_next && scanned < ta.max_scan && rc == 0) {
-		json_t *page = json_array();
-		q.limit = (int)(ta.max_scan - scanned < 1000 ? ta.max_scan - scanned : 1000);
-		has_next = false;
-		rc = store_query_events(api_ctx->store, &q, page, &has_next, &nts, &nseq);
-		size_t i;
-		json_t *ev;
-		json_array_foreach (page, i, ev) {
-			const char *sid = json_string_value(json_object_get(ev, "event_id"));
-			uint8_t id[16];
-			json_t *full = NULL;
-			struct event e;
-			scanned++;
-			if (!sid || uuid_parse(sid, strlen(sid), id) < 0 ||
-			    store_get_event(api_ctx->store, id, &full) < 0 || !full)
-				continue;
-			json_t *shown = json_deep_copy(full);
-			arena_reset(&ar);
-			bool hit = false;
-			if (event_back(full, &e, &ar) == 0)
-				for (size_t k = 0; k < ndet && !hit; k++)
-					hit = rule_matches(rules[k], &e);
-			json_decref(full);
-			if (hit) {
-				matched++;
-				if (matched <= ta.limit) {
-					json_array_append(matches, shown);
-				}
-			}
-			json_decref(shown);
-		}
-		json_decref(page);
-		q.has_cursor = true;
-		q.cursor_ts = nts;
-		q.cursor_seq = nseq;
-	}
-	arena_release(&ar);
-	for (size_t i = 0; i < ndet; i++)
-		rule_free(rules[i]);
-	free(rules);
-	if (rc < 0) {
-		json_decref(matches);
-		return http_reply_error(r, 500, "query failed", siem_strerror(rc));
-	}
-	json_t *o = json_object();
-	json_object_set_new(o, "matches", matches);
-	json_object_set_new(o, "matched", json_integer(matched));
-	json_object_set_new(o, "scanned", json_integer(scanned));
-	json_object_set_new(o, "max_events", json_integer(ta.max_scan));
-	json_object_set_new(o, "complete", json_boolean(!has_next));
-	json_object_set_new(o, "matches_truncated", json_boolean(matched > ta.limit));
-	if (has_next) {
-		char c[33];
-		cursor_encode(nts, nseq, c);
-		json_object_set_new(o, "next_cursor", json_string(c));
-		json_object_set_new(
-		    o, "note",
-		    json_string("scan limit reached: older events in the range were not"
-				" scanned (raise max_events or narrow from/to)"));
-	} else {
-		json_object_set_new(o, "next_cursor", json_null());
-	}
 	return http_reply_json(r, 200, o);
 }

@@ -32,11 +32,21 @@ struct rule_info {
 
 struct rule; /* one compiled rule */
 
+/* Limits on rule text. They are checked on the YAML parser's events before any document
+ * tree is built, and the first event past one stops the parse, so hostile text costs time
+ * linear in its length (libyaml's cost grows with the nesting it holds open). */
+#define RULE_TEXT_MAX (64 * 1024)   /* bytes of one rule (one YAML document) */
+#define RULE_FILE_MAX (1024 * 1024) /* bytes of one text of several rules (a rule file) */
+#define RULE_MAX_DEPTH 64           /* nested sequences and maps */
+#define RULE_MAX_NODES 10000        /* YAML nodes (scalars, sequences, maps, aliases) */
+
 /* Compile every rule (YAML documents, "---" separated) of text. On success *rules holds n
  * compiled rules (free each with rule_free, and the array with free). On failure returns
  * SIEM_EPARSE / SIEM_ESCHEMA with err saying which rule (title or index), which line, and
  * what: a syntax error, or "unsupported: <feature>" — a rule using something the engine does
- * not implement is refused, never evaluated wrongly. */
+ * not implement is refused, never evaluated wrongly. A document nested deeper than
+ * RULE_MAX_DEPTH or with more than RULE_MAX_NODES nodes is SIEM_EPARSE; a text over
+ * RULE_FILE_MAX bytes or a document over RULE_TEXT_MAX bytes is SIEM_ETOOBIG. */
 int rule_compile(const char *text, size_t n, const char *origin, struct rule ***rules,
 		 size_t *nrules, char *err, size_t errlen);
 void rule_free(struct rule *r);

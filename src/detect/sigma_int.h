@@ -15,7 +15,7 @@
 #include "detect/detect.h"
 
 /* Limits that keep a hostile rule file from costing unbounded time or memory. */
-#define SIGMA_MAX_DEPTH 64          /* YAML nesting and condition nesting */
+#define SIGMA_MAX_DEPTH 64          /* condition nesting (YAML: RULE_MAX_DEPTH) */
 #define SIGMA_MAX_NODES 200000      /* YAML nodes visited per document (aliases included) */
 #define SIGMA_MAX_EXPANSION 4096    /* values one field item may expand to (windash ...) */
 #define SIGMA_MAX_COUNT 100000      /* largest correlation threshold */

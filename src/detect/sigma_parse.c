@@ -113,6 +113,109 @@ static char *adup(struct arena *a, const char *s, size_t n)
 	return arena_strndup(a, s, n);
 }
 
+/* ---- limits, checked on the parser's events before any document tree is built ---- */
+
+struct ylimits {
+	size_t doc_bytes; /* one document */
+	int depth;	  /* nested sequences and maps */
+	size_t nodes;	  /* per document */
+};
+
+static const struct ylimits rule_limits = { RULE_TEXT_MAX, RULE_MAX_DEPTH, RULE_MAX_NODES };
+static const struct ylimits map_limits = { RULE_FILE_MAX, RULE_MAX_DEPTH, SIGMA_MAX_NODES };
+
+static int yaml_error(const yaml_parser_t *p, size_t docno, char *err, size_t errlen)
+{
+	if (err && errlen)
+		snprintf(err, errlen, "document %zu: line %zu, column %zu: %s%s%s", docno,
+			 (size_t)p->problem_mark.line + 1, (size_t)p->problem_mark.column + 1,
+			 p->problem ? p->problem : "YAML error", p->context ? " " : "",
+			 p->context ? p->context : "");
+	return SIEM_EPARSE;
+}
+
+/* Walk every event of text and refuse at the first one past a limit. libyaml's scanner
+ * costs time in proportion to the nesting it holds open for each token, and loading a
+ * document builds the whole tree before anything can look at it: without this pass a
+ * deeply nested text costs time quadratic in its length. With it, the scanner never holds
+ * open more than the limit (plus the 1024 characters it may look ahead for a key). */
+static int yaml_check_limits(const char *text, size_t n, const struct ylimits *lim, char *err,
+			     size_t errlen)
+{
+	yaml_parser_t p;
+	size_t docno = 0, nodes = 0, doc_start = 0;
+	int depth = 0, rc = 0;
+	bool in_doc = false, done = false;
+	if (!yaml_parser_initialize(&p))
+		return -ENOMEM;
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, n);
+	while (!done && rc == 0) {
+		yaml_event_t ev;
+		if (!yaml_parser_parse(&p, &ev)) {
+			rc = yaml_error(&p, in_doc ? docno : docno + 1, err, errlen);
+			break;
+		}
+		switch (ev.type) {
+		case YAML_DOCUMENT_START_EVENT:
+			docno++;
+			in_doc = true;
+			nodes = 0;
+			depth = 0;
+			doc_start = ev.start_mark.index;
+			break;
+		case YAML_DOCUMENT_END_EVENT:
+			in_doc = false;
+			break;
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			depth++;
+			nodes++;
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			depth--;
+			break;
+		case YAML_SCALAR_EVENT:
+		case YAML_ALIAS_EVENT:
+			nodes++;
+			break;
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		default:
+			break;
+		}
+		size_t line = (size_t)ev.start_mark.line + 1,
+		       col = (size_t)ev.start_mark.column + 1;
+		size_t span = ev.end_mark.index > doc_start ? ev.end_mark.index - doc_start : 0;
+		yaml_event_delete(&ev);
+		if (depth > lim->depth) {
+			if (err && errlen)
+				snprintf(
+				    err, errlen,
+				    "document %zu: line %zu, column %zu: nesting deeper than %d "
+				    "levels",
+				    docno, line, col, lim->depth);
+			rc = SIEM_EPARSE;
+		} else if (nodes > lim->nodes) {
+			if (err && errlen)
+				snprintf(err, errlen,
+					 "document %zu: line %zu: more than %zu YAML nodes", docno,
+					 line, lim->nodes);
+			rc = SIEM_EPARSE;
+		} else if (in_doc && span > lim->doc_bytes) {
+			if (err && errlen)
+				snprintf(
+				    err, errlen,
+				    "document %zu: larger than %zu bytes (%zu KiB) at line %zu",
+				    docno, lim->doc_bytes, lim->doc_bytes / 1024, line);
+			rc = SIEM_ETOOBIG;
+		}
+	}
+	yaml_parser_delete(&p);
+	return rc;
+}
+
 /* ---- small parsers shared with the detector ---- */
 
 int sigma_level_severity(const char *s)
@@ -441,6 +544,12 @@ static int map_parse(struct sigma_mapping *m, const char *text, size_t n, char *
 	memset(&y, 0, sizeof(y));
 	struct cctx cc = { &m->a, err, errlen, NULL, NULL, false, &m->res };
 	int rc = 0;
+	char lerr[256];
+	if ((rc = yaml_check_limits(text, n, &map_limits, lerr, sizeof(lerr))) < 0) {
+		if (rc == -ENOMEM)
+			return rc;
+		return cc_fail(&cc, 0, "mapping: %s", lerr);
+	}
 	if (!yaml_parser_initialize(&parser))
 		return -ENOMEM;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, n);
@@ -1219,6 +1328,15 @@ int sigma_compile(const char *text, size_t n, const char *origin, struct rule **
 		err[0] = '\0';
 	if ((rc = sigma_mapping_get(&map, err, errlen)))
 		return rc;
+	if (n > RULE_FILE_MAX) {
+		if (err && errlen)
+			snprintf(err, errlen, "rule text larger than %d bytes (%d KiB)",
+				 RULE_FILE_MAX, RULE_FILE_MAX / 1024);
+		return SIEM_ETOOBIG;
+	}
+	/* Within the limits, loading the documents below costs a bounded time. */
+	if ((rc = yaml_check_limits(text, n, &rule_limits, err, errlen)) < 0)
+		return rc;
 	if (!yaml_parser_initialize(&parser))
 		return -ENOMEM;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, n);
@@ -1226,14 +1344,7 @@ int sigma_compile(const char *text, size_t n, const char *origin, struct rule **
 		struct ydoc y;
 		memset(&y, 0, sizeof(y));
 		if (!yaml_parser_load(&parser, &y.doc)) {
-			if (err && errlen)
-				snprintf(err, errlen, "document %zu: line %zu, column %zu: %s%s%s",
-					 docno + 1, (size_t)parser.problem_mark.line + 1,
-					 (size_t)parser.problem_mark.column + 1,
-					 parser.problem ? parser.problem : "YAML error",
-					 parser.context ? " " : "",
-					 parser.context ? parser.context : "");
-			rc = SIEM_EPARSE;
+			rc = yaml_error(&parser, docno + 1, err, errlen);
 			goto out;
 		}
 		yaml_node_t *root = yaml_document_get_root_node(&y.doc);

@@ -754,6 +754,10 @@ static int cmd_serve(int argc, char **argv)
 		log_error("hub", "cannot start the parser threads: %s", siem_strerror(rc));
 		goto out;
 	}
+	if ((rc = ruletest_pool_start(&alerts_api_ctx.tests, s, 0)) < 0) {
+		log_error("hub", "cannot start the rule test threads: %s", siem_strerror(rc));
+		goto out;
+	}
 	api_ctx = &a;
 
 	struct http_config hc = {
@@ -814,6 +818,7 @@ static int cmd_serve(int argc, char **argv)
 	 * get 5 s to finish, so that a stalled or vanished client cannot hold up the stop. */
 	http_quiesce(srv);
 	http_streams_end(); /* SSE clients: a stream never ends by itself */
+	ruletest_pool_stop(alerts_api_ctx.tests); /* rule tests answer what they have found */
 	for (int i = 0; i < 3000; i++) {
 		if (http_inflight(srv) == 0 && (http_uploading(srv) == 0 || i >= 500))
 			break;
@@ -831,6 +836,8 @@ out:
 	taskpool_stop(a.parsers);
 	pipeline_stop(p);
 	http_stop(srv);
+	ruletest_pool_free(alerts_api_ctx.tests);
+	alerts_api_ctx.tests = NULL;
 	upkeep_detector = NULL;
 	ruleset_close(rules); /* after the writer and the server: nothing uses them now */
 	alerts_close(alerts);

@@ -16,7 +16,7 @@
 
 #define EXIT_FAILED 1
 #define EXIT_USAGE 2
-#define FILE_MAX (16u << 20)
+#define FILE_MAX RULE_FILE_MAX /* a rule or mapping file, read whole */
 #define LINE_MAX_BYTES (1u << 20)
 
 static const struct opt_def rules_opts[] = {
@@ -85,6 +85,18 @@ out:
 	}
 	*out = buf;
 	return 0;
+}
+
+static void read_error(const char *path, int rc)
+{
+	if (rc == SIEM_ETOOBIG)
+		fprintf(stderr,
+			"minisiem rules test: '%s' is larger than %d bytes (%d KiB), the limit "
+			"for a rule file\n",
+			path, FILE_MAX, FILE_MAX / 1024);
+	else
+		fprintf(stderr, "minisiem rules test: cannot read '%s': %s\n", path,
+			siem_strerror(rc));
 }
 
 struct run {
@@ -261,8 +273,7 @@ int cmd_rules(int argc, char **argv)
 	const char *mapping = config_str(&c, "mapping");
 	if (mapping) {
 		if ((rc = read_file(mapping, &text, &n))) {
-			fprintf(stderr, "minisiem rules test: cannot read '%s': %s\n", mapping,
-				siem_strerror(rc));
+			read_error(mapping, rc);
 			status = EXIT_FAILED;
 			goto out;
 		}
@@ -275,8 +286,7 @@ int cmd_rules(int argc, char **argv)
 		text = NULL;
 	}
 	if ((rc = read_file(pos[0], &text, &n))) {
-		fprintf(stderr, "minisiem rules test: cannot read '%s': %s\n", pos[0],
-			siem_strerror(rc));
+		read_error(pos[0], rc);
 		status = EXIT_FAILED;
 		goto out;
 	}

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <dirent.h>
 #include <sys/stat.h>
 
@@ -17,6 +18,7 @@
 
 #include "core/err.h"
 #include "core/event.h"
+#include "core/strbuf.h"
 #include "detect/detect.h"
 #include "detect/sigma_int.h"
 
@@ -590,6 +592,154 @@ static void test_refusals(void **state)
 	refused("title: t\nlogsource:\n  product: minisiem\ndetection:\n  s: &x [*x]\n"
 		"  condition: s\n",
 		"");
+}
+
+/* A valid rule whose extra key "x" holds depth nested lists: flow "[[...]]" (closed or not)
+ * or block "- - - v". The root map is the first level. */
+static char *nested_rule(int depth, bool flow, bool closed)
+{
+	static const char head[] = "title: t\nlogsource:\n  product: minisiem\ndetection:\n"
+				   "  s:\n    a: b\n  condition: s\nx:";
+	size_t n = sizeof(head) + 2 * (size_t)depth + 16;
+	char *t = malloc(n), *p = t;
+	assert_non_null(t);
+	p += sprintf(p, "%s%s", head, flow ? " " : "\n");
+	for (int i = 0; i < depth; i++) {
+		if (flow) {
+			*p++ = '[';
+		} else {
+			*p++ = '-';
+			*p++ = ' ';
+		}
+	}
+	*p++ = 'v';
+	for (int i = 0; flow && closed && i < depth; i++)
+		*p++ = ']';
+	*p++ = '\n';
+	*p = '\0';
+	return t;
+}
+
+static void sb_add(struct strbuf *b, const char *p, size_t n)
+{
+	assert_int_equal(strbuf_add(b, p, n), 0);
+}
+
+static void sb_reset(struct strbuf *b)
+{
+	b->n = 0;
+	if (b->p)
+		b->p[0] = '\0';
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Refused with rc, err containing want, within a time bound (before the limits were
+ * checked on the parser's events, 40,000 levels took seconds and 8 MiB took hours). */
+static void refused_rc(const char *text, size_t n, int want_rc, const char *want)
+{
+	struct timespec t0;
+	free_rules();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc = rule_compile(text, n, "test", &R, &NR, ERR, sizeof(ERR));
+	double took = seconds_since(&t0);
+	if (rc != want_rc)
+		fail_msg("rc %d (%s), want %d", rc, ERR, want_rc);
+	if (!strstr(ERR, want))
+		fail_msg("error \"%s\" lacks \"%s\"", ERR, want);
+	if (took > 5.0)
+		fail_msg("refusal took %.1f s", took);
+}
+
+static void test_limits(void **state)
+{
+	(void)state;
+	char *t;
+	/* nesting: 64 levels in all are fine, the 65th is refused where it opens */
+	t = nested_rule(63, true, true);
+	compile_ok(t);
+	free(t);
+	t = nested_rule(63, false, false);
+	compile_ok(t);
+	free(t);
+	t = nested_rule(64, true, true);
+	refused_rc(t, strlen(t), SIEM_EPARSE,
+		   "document 1: line 8, column 67: nesting deeper than 64 levels");
+	free(t);
+	t = nested_rule(64, false, false);
+	refused_rc(t, strlen(t), SIEM_EPARSE,
+		   "document 1: line 9, column 127: nesting deeper than 64 levels");
+	free(t);
+	/* the attack: 40,000 levels, closed or not, flow or block (80 KB: over the byte limit
+	 * of a document too, but the 65th level comes first) */
+	for (int k = 0; k < 3; k++) {
+		t = nested_rule(40000, k != 2, k == 0);
+		refused_rc(t, strlen(t), SIEM_EPARSE, "nesting deeper than 64 levels");
+		free(t);
+		t = nested_rule(30000, k != 2, k == 0);
+		refused_rc(t, strlen(t), SIEM_EPARSE, "nesting deeper than 64 levels");
+		free(t);
+	}
+	/* flow maps, and the second document of a text */
+	struct strbuf b;
+	strbuf_init(&b, 4 * RULE_FILE_MAX);
+	sb_add(&b, "title: a\n---\ntitle: t\nx: ", 24);
+	for (int i = 0; i < 10000; i++)
+		sb_add(&b, "{a: ", 4);
+	refused_rc(b.p, b.n, SIEM_EPARSE, "document 2: line 4, column ");
+	assert_non_null(strstr(ERR, "nesting deeper than 64 levels"));
+	/* node count */
+	sb_reset(&b);
+	const char *base = "title: t\nlogsource:\n  product: minisiem\ndetection:\n  s:\n    a: b\n"
+			   "  condition: s\nx: [v";
+	sb_add(&b, base, strlen(base));
+	for (int i = 0; i < RULE_MAX_NODES - 100; i++)
+		sb_add(&b, ",v", 2);
+	sb_add(&b, "]\n", 2);
+	compile_ok(b.p);
+	b.n -= 2;
+	for (int i = 0; i < 100; i++)
+		sb_add(&b, ",v", 2);
+	sb_add(&b, "]\n", 2);
+	refused_rc(b.p, b.n, SIEM_EPARSE, "more than 10000 YAML nodes");
+	/* bytes: a document of up to 64 KiB, a text of up to 1 MiB */
+	const char *rule = "title: t\nlogsource:\n  product: minisiem\ndetection:\n  s:\n    a: b\n"
+			   "  condition: s\ndescription: ";
+	sb_reset(&b);
+	sb_add(&b, rule, strlen(rule));
+	while (b.n < RULE_TEXT_MAX - 1)
+		sb_add(&b, "d", 1);
+	sb_add(&b, "\n", 1);
+	assert_int_equal(b.n, RULE_TEXT_MAX);
+	compile_ok(b.p);
+	sb_add(&b, "description2: more\n", 19);
+	refused_rc(b.p, b.n, SIEM_ETOOBIG, "document 1: larger than 65536 bytes (64 KiB)");
+	sb_reset(&b);
+	for (int d = 0; d < 3; d++) { /* three documents of 40 KB */
+		sb_add(&b, d ? "---\n" : "", d ? 4 : 0);
+		sb_add(&b, rule, strlen(rule));
+		for (int i = 0; i < 40000; i++)
+			sb_add(&b, "d", 1);
+		sb_add(&b, "\n", 1);
+	}
+	compile_ok(b.p);
+	assert_int_equal(NR, 3);
+	while (b.n <= RULE_FILE_MAX)
+		sb_add(&b, "# comment\n", 10);
+	refused_rc(b.p, b.n, SIEM_ETOOBIG, "rule text larger than 1048576 bytes (1024 KiB)");
+	strbuf_release(&b);
+	/* the mapping has the same nesting limit; a refused one leaves the current in place */
+	t = nested_rule(40000, true, false);
+	assert_int_not_equal(sigma_mapping_set(t, strlen(t), ERR, sizeof(ERR)), 0);
+	assert_non_null(strstr(ERR, "nesting deeper than 64 levels"));
+	free(t);
+	compile_ok("title: t\nlogsource:\n  product: minisiem\ndetection:\n  s:\n    a: b\n"
+		   "  condition: s\n");
 }
 
 static void test_metadata(void **state)
@@ -1267,6 +1417,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_data_access, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conditions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metadata, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prefilter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigmahq_corpus, setup, teardown),
