@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "http/http.h"
-#include "hub/pipeline.h"
+#include "ingest/pipeline.h"
 #include "store/store.h"
 
 #define API_KEY_CACHE 64

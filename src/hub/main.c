@@ -32,7 +32,7 @@
 #include "http/static.h"
 #include "hub/logtest.h"
 #include "hub/rulestest.h"
-#include "hub/pipeline.h"
+#include "ingest/pipeline.h"
 #include "store/store.h"
 #include "source/syslog_listen.h"
 #include "source/tail.h"

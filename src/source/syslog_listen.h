@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "hub/pipeline.h"
+#include "ingest/pipeline.h"
 
 struct syslog_listener;
 

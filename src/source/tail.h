@@ -4,7 +4,7 @@
 #ifndef SIEM_TAIL_H
 #define SIEM_TAIL_H
 
-#include "hub/pipeline.h"
+#include "ingest/pipeline.h"
 #include "store/store.h"
 
 struct tailer;

@@ -12,7 +12,7 @@
 
 #include "core/arena.h"
 #include "core/metrics.h"
-#include "hub/pipeline.h"
+#include "ingest/pipeline.h"
 #include "source/tail.h"
 #include "store/store.h"
 

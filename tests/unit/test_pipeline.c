@@ -19,7 +19,7 @@
 #include "core/err.h"
 #include "core/event.h"
 #include "core/log.h"
-#include "hub/pipeline.h"
+#include "ingest/pipeline.h"
 #include "store/store.h"
 
 #define NOW 1710506096000000LL

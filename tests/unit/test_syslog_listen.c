@@ -24,7 +24,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/strbuf.h"
-#include "hub/pipeline.h"
+#include "ingest/pipeline.h"
 #include "source/syslog_int.h"
 #include "source/syslog_listen.h"
 #include "store/store.h"

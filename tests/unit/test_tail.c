@@ -25,7 +25,7 @@
 #include "core/err.h"
 #include "core/event.h"
 #include "core/log.h"
-#include "hub/pipeline.h"
+#include "ingest/pipeline.h"
 #include "source/tail.h"
 #include "source/tail_int.h"
 #include "store/store.h"

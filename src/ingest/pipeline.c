@@ -6,7 +6,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
-#include "hub/pipeline.h"
+#include "ingest/pipeline.h"
 
 struct pipeline {
 	struct store *store;
