@@ -39,20 +39,22 @@ void api_ingest_register_metrics(void)
 
 struct reject_entry {
 	size_t index;
-	const char *error; /* in the state's arena */
+	const char *error; /* in the batch's arena */
 };
 
+/* The request's batch is made once its events are counted; the strings every event carries
+ * are copied into it then, so that it stands alone once submitted. */
 struct ingest_state {
-	struct ingest_job job;
+	struct ingest_batch batch;
 	struct task task;
 	struct http_req *req;
-	const char *source; /* "http:<key name>", in arena */
-	struct sv key;      /* the API key's name (in arena) and id: every event's ingest_key */
+	char source[160];   /* "http:<key name>" */
+	const char *who;    /* the API key's name (the request's) */
+	struct sv key;      /* that name (in the batch's arena) and id: every event's ingest_key */
 	int64_t key_id;
 	bool ndjson;
 	unsigned status;    /* set by the parser when the request ends there */
 	char detail[300];
-	struct arena arena;
 	struct reject_entry *rejected; /* the first MAX_REJECTS_LISTED */
 	size_t nrejected, nlisted;
 	int submit_rc;
@@ -61,10 +63,8 @@ struct ingest_state {
 static void state_free(void *p)
 {
 	struct ingest_state *st = p;
-	arena_release(&st->arena);
+	ingest_batch_release(&st->batch);
 	free(st->rejected);
-	free(st->job.ev);
-	free(st->job.dup);
 	free(st);
 }
 
@@ -77,7 +77,7 @@ static void reject(struct ingest_state *st, size_t index, const char *msg)
 		return;
 	if (!st->rejected && !(st->rejected = calloc(MAX_REJECTS_LISTED, sizeof(*st->rejected))))
 		return;
-	const char *copy = arena_strndup(&st->arena, msg, strlen(msg));
+	const char *copy = arena_strndup(&st->batch.arena, msg, strlen(msg));
 	if (!copy)
 		return;
 	st->rejected[st->nlisted++] = (struct reject_entry){ index, copy };
@@ -97,12 +97,12 @@ static json_t *rejected_json(const struct ingest_state *st)
 
 /* Called by the writer thread after the commit. Resuming is the last thing it does: the
  * request (and this state) may be finished and freed right after. */
-static void job_done(struct ingest_job *j)
+static void batch_done(struct ingest_batch *b)
 {
-	struct ingest_state *st = j->ctx;
-	if (j->rc == 0) {
-		metric_add(&m_accepted, (int64_t)j->accepted);
-		metric_add(&m_dups, (int64_t)j->duplicates);
+	struct ingest_state *st = b->ctx;
+	if (b->rc == 0) {
+		metric_add(&m_accepted, (int64_t)b->accepted);
+		metric_add(&m_dups, (int64_t)b->duplicates);
 	}
 	http_resume(st->req);
 }
@@ -111,8 +111,12 @@ static int add_event(struct ingest_state *st, json_t *obj, size_t index, int64_t
 		     const char *source)
 {
 	char err[256];
-	struct event *ev = &st->job.ev[st->job.n];
-	int rc = event_from_json(ev, obj, &st->arena, now, err, sizeof(err));
+	struct event *ev = ingest_batch_add_event(&st->batch);
+	if (!ev)
+		return -ENOSPC;
+	int rc = event_from_json(ev, obj, &st->batch.arena, now, err, sizeof(err));
+	if (rc < 0)
+		ingest_batch_cancel_event(&st->batch);
 	if (rc == SIEM_ESCHEMA) {
 		reject(st, index, err);
 		return 0;
@@ -120,14 +124,24 @@ static int add_event(struct ingest_state *st, json_t *obj, size_t index, int64_t
 	if (rc < 0)
 		return rc;
 	if (!ev->source.p && source) {
-		ev->source.p = source; /* lives in the state's arena */
+		ev->source.p = source; /* lives in the batch's arena */
 		ev->source.n = strlen(source);
 	}
 	/* After event_from_json, which never sets it: the body cannot choose the key. */
 	ev->ingest_key = st->key;
 	ev->ingest_key_id = st->key_id;
-	st->job.n++;
 	return 0;
+}
+
+/* The batch for cap events, with the strings every event carries (*source and st->key). */
+static int batch_open(struct ingest_state *st, size_t cap, const char **source)
+{
+	struct arena *a = &st->batch.arena;
+	if (ingest_batch_init(&st->batch, cap, 0, 0) < 0)
+		return -ENOMEM;
+	*source = arena_strndup(a, st->source, strlen(st->source));
+	st->key = (struct sv){ arena_strndup(a, st->who, strlen(st->who)), strlen(st->who) };
+	return *source && st->key.p ? 0 : -ENOMEM;
 }
 
 /* Read in the listener thread: headers are not touched once the request is handed over. */
@@ -150,18 +164,18 @@ static size_t count_lines(const char *b, size_t n)
 
 /* Parse and normalize the body into st. Returns 0 to go on, or the HTTP status that ends
  * the request here with detail filled in. Runs in the scratch section: it replies nothing. */
-static unsigned parse_body(struct http_req *r, struct ingest_state *st, const char *source,
-			   char *detail, size_t detlen)
+static unsigned parse_body(struct http_req *r, struct ingest_state *st, char *detail,
+			   size_t detlen)
 {
 	size_t len;
 	const char *body = http_body(r, &len);
+	const char *source = NULL;
 	int64_t now = ts_now_us();
 	json_error_t jerr;
 	int rc = 0;
 
 	if (st->ndjson) {
-		size_t cap = count_lines(body, len);
-		if (!(st->job.ev = calloc(cap, sizeof(*st->job.ev))))
+		if (batch_open(st, count_lines(body, len), &source) < 0)
 			return 500;
 		size_t index = 0;
 		for (const char *p = body, *end = body + len; p < end && rc == 0;) {
@@ -197,7 +211,7 @@ static unsigned parse_body(struct http_req *r, struct ingest_state *st, const ch
 			return 400;
 		}
 		size_t n = json_is_array(v) ? json_array_size(v) : 1;
-		if (!(st->job.ev = calloc(n ? n : 1, sizeof(*st->job.ev)))) {
+		if (batch_open(st, n ? n : 1, &source) < 0) {
 			json_decref(v);
 			return 500;
 		}
@@ -226,8 +240,8 @@ static unsigned parse_body(struct http_req *r, struct ingest_state *st, const ch
 static json_t *result_body(struct ingest_state *st)
 {
 	json_t *o = json_object();
-	json_object_set_new(o, "accepted", json_integer((json_int_t)st->job.accepted));
-	json_object_set_new(o, "duplicates", json_integer((json_int_t)st->job.duplicates));
+	json_object_set_new(o, "accepted", json_integer((json_int_t)st->batch.accepted));
+	json_object_set_new(o, "duplicates", json_integer((json_int_t)st->batch.duplicates));
 	json_object_set_new(o, "rejected", rejected_json(st));
 	if (st->nrejected > st->nlisted)
 		json_object_set_new(o, "rejected_total", json_integer((json_int_t)st->nrejected));
@@ -236,7 +250,7 @@ static json_t *result_body(struct ingest_state *st)
 
 static enum http_result finish(struct http_req *r, struct ingest_state *st)
 {
-	int rc = st->submit_rc ? st->submit_rc : st->job.rc;
+	int rc = st->submit_rc ? st->submit_rc : st->batch.rc;
 	if (rc == SIEM_EFULL) {
 		metric_add(&m_overload, 1);
 		http_add_header(r, "Retry-After", "1");
@@ -265,25 +279,23 @@ static void parse_task(struct task *t)
 	struct http_req *r = st->req;
 
 	/* Every JSON value of the body lives in this thread's scratch region and is dropped
-	 * before parse_body returns; the events keep only copies in st->arena. */
+	 * before parse_body returns; the events keep only copies in the batch's arena. */
 	jsonalloc_begin();
-	st->status = parse_body(r, st, st->source, st->detail, sizeof(st->detail));
+	st->status = parse_body(r, st, st->detail, sizeof(st->detail));
 	jsonalloc_end();
-	metric_add(&m_received, (int64_t)(st->job.n + st->nrejected));
+	metric_add(&m_received, (int64_t)(st->batch.n + st->nrejected));
 	metric_add(&m_rejected, (int64_t)st->nrejected);
-	if (st->status == 0 && st->job.n == 0)
+	if (st->status == 0 && st->batch.n == 0)
 		st->status = 422;
-	if (st->status == 0 && !(st->job.dup = calloc(st->job.n, sizeof(bool))))
-		st->status = 500;
 	if (st->status) {
 		http_resume(r);
 		return;
 	}
-	st->job.done = job_done;
-	st->job.ctx = st;
-	/* Once the job is queued the writer owns the request: it may be answered and freed
+	st->batch.done = batch_done;
+	st->batch.ctx = st;
+	/* Once the batch is queued the writer owns the request: it may be answered and freed
 	 * before pipeline_submit even returns, so st is touched only on failure. */
-	int rc = pipeline_submit(api_ctx->pipeline, &st->job);
+	int rc = pipeline_submit(api_ctx->pipeline, &st->batch);
 	if (rc < 0) {
 		st->submit_rc = rc;
 		http_resume(r);
@@ -312,17 +324,10 @@ enum http_result api_ingest(struct http_req *r)
 		return http_reply_error(r, 500, "out of memory", NULL);
 	http_set_state(r, st, state_free);
 	st->req = r;
-	arena_init(&st->arena, 0);
 	st->ndjson = is_ndjson(r);
-	char source[160];
-	snprintf(source, sizeof(source), "http:%s", http_identity(r));
-	if (!(st->source = arena_strndup(&st->arena, source, strlen(source))))
-		return http_reply_error(r, 500, "out of memory", NULL);
-	const char *who = http_identity(r);
-	st->key = (struct sv){ arena_strndup(&st->arena, who, strlen(who)), strlen(who) };
+	snprintf(st->source, sizeof(st->source), "http:%s", http_identity(r));
+	st->who = http_identity(r);
 	st->key_id = http_key_id(r);
-	if (!st->key.p)
-		return http_reply_error(r, 500, "out of memory", NULL);
 
 	/* Suspend before handing over: the other threads may resume us before we return. A
 	 * small body is parsed right here: handing it to another thread costs more than the

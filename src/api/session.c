@@ -33,19 +33,11 @@ void api_session_register_metrics(void)
 	metric_register(&m_self_dropped);
 }
 
-/* A failed login as an event of its own, queued without waiting. */
-struct self_event {
-	struct ingest_job job;
-	struct event ev;
-	bool dup;
-	struct arena arena;
-};
-
-static void self_done(struct ingest_job *j)
+/* A failed login is an event of its own: a batch of one, queued without waiting. */
+static void self_done(struct ingest_batch *b)
 {
-	struct self_event *se = j->ctx;
-	arena_release(&se->arena);
-	free(se);
+	ingest_batch_release(b);
+	free(b);
 }
 
 static struct sv sv_copy(struct arena *a, const char *s)
@@ -58,12 +50,15 @@ static struct sv sv_copy(struct arena *a, const char *s)
 
 static void record_failure(struct http_req *r, const char *user)
 {
-	struct self_event *se = calloc(1, sizeof(*se));
+	struct ingest_batch *b = malloc(sizeof(*b));
 	char host[256] = "localhost", msg[300];
-	if (!se)
+	if (!b)
 		return;
-	arena_init(&se->arena, 64 * 1024);
-	struct event *ev = &se->ev;
+	if (ingest_batch_init(b, 1, 0, 64 * 1024) < 0) {
+		free(b);
+		return;
+	}
+	struct event *ev = ingest_batch_add_event(b);
 	const char *addr = http_client_addr(r);
 	gethostname(host, sizeof(host) - 1);
 	uuid_v4(ev->id);
@@ -72,25 +67,21 @@ static void record_failure(struct http_req *r, const char *user)
 	ev->flags = EV_ID_GENERATED;
 	if (ip_parse(addr, strlen(addr), ev->ip) == 0) {
 		ev->flags |= EV_HAS_IP;
-		ev->source_ip = sv_copy(&se->arena, addr);
+		ev->source_ip = sv_copy(&b->arena, addr);
 	}
 	snprintf(msg, sizeof(msg), "failed login to minisiem for '%.64s' from %s", user, addr);
-	ev->event_type = sv_copy(&se->arena, "LOGIN_FAIL");
-	ev->os_type = sv_copy(&se->arena, "APP");
-	ev->app = sv_copy(&se->arena, "minisiem");
-	ev->level = sv_copy(&se->arena, "WARNING");
-	ev->source = sv_copy(&se->arena, "minisiem");
-	ev->source_host = sv_copy(&se->arena, host);
-	ev->user = sv_copy(&se->arena, user);
-	ev->message = sv_copy(&se->arena, msg);
-	se->job.ev = ev;
-	se->job.n = 1;
-	se->job.dup = &se->dup;
-	se->job.done = self_done;
-	se->job.ctx = se;
-	if (pipeline_submit(api_ctx->pipeline, &se->job) < 0) {
+	ev->event_type = sv_copy(&b->arena, "LOGIN_FAIL");
+	ev->os_type = sv_copy(&b->arena, "APP");
+	ev->app = sv_copy(&b->arena, "minisiem");
+	ev->level = sv_copy(&b->arena, "WARNING");
+	ev->source = sv_copy(&b->arena, "minisiem");
+	ev->source_host = sv_copy(&b->arena, host);
+	ev->user = sv_copy(&b->arena, user);
+	ev->message = sv_copy(&b->arena, msg);
+	b->done = self_done;
+	if (pipeline_submit(api_ctx->pipeline, b) < 0) {
 		metric_add(&m_self_dropped, 1);
-		self_done(&se->job);
+		self_done(b);
 	}
 }
 

@@ -1,4 +1,4 @@
-/* pipeline.c — group commit: one writer thread takes every queued job (up to a transaction
+/* pipeline.c — group commit: one writer thread takes every queued batch (up to a transaction
  * cap), appends their events in one transaction, commits, and only then answers them. */
 #include <pthread.h>
 #include <stdlib.h>
@@ -13,8 +13,8 @@ struct pipeline {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct ingest_job *head, *tail;
-	pthread_cond_t room; /* signalled when the writer takes jobs */
+	struct ingest_batch *head, *tail;
+	pthread_cond_t room; /* signalled when the writer takes batches */
 	size_t queued, max_events, txn_events;
 	bool stopping, started;
 	struct pipeline_stats st;
@@ -58,31 +58,31 @@ void pipeline_set_maintenance(struct pipeline *p, void (*fn)(void *arg), void *a
 	pthread_mutex_unlock(&p->mu);
 }
 
-static void run_batch(struct pipeline *p, struct ingest_job *jobs)
+static void run_batch(struct pipeline *p, struct ingest_batch *batches)
 {
 	int64_t t0 = ts_now_us();
 	uint64_t rows = 0, dups = 0;
 	int rc = store_begin(p->store);
-	for (struct ingest_job *j = jobs; j && rc == 0; j = j->next) {
-		j->accepted = j->duplicates = 0;
-		for (size_t i = 0; i < j->n && rc == 0; i++) {
-			j->ev[i].received_at = t0;
-			if ((rc = store_append(p->store, &j->ev[i], &j->dup[i])) < 0)
+	for (struct ingest_batch *b = batches; b && rc == 0; b = b->next) {
+		b->accepted = b->duplicates = 0;
+		for (size_t i = 0; i < b->n && rc == 0; i++) {
+			b->ev[i].received_at = t0;
+			if ((rc = store_append(p->store, &b->ev[i], &b->dup[i])) < 0)
 				break;
-			if (j->dup[i])
-				j->duplicates++;
+			if (b->dup[i])
+				b->duplicates++;
 			else
-				j->accepted++;
+				b->accepted++;
 		}
-		rows += j->accepted;
-		dups += j->duplicates;
-		for (size_t i = 0; i < j->n_offsets && rc == 0; i++) {
-			const struct ingest_offset *o = &j->offsets[i];
+		rows += b->accepted;
+		dups += b->duplicates;
+		for (size_t i = 0; i < b->n_offsets && rc == 0; i++) {
+			const struct ingest_offset *o = &b->offsets[i];
 			rc = store_set_offset(p->store, o->path, o->dev, o->ino, o->offset);
 		}
-		for (size_t i = 0; i < j->n_dead && rc == 0; i++)
-			rc = store_add_dead_letter(p->store, j->dead[i].source, j->dead[i].file, j->dead[i].offset,
-						   j->dead[i].reason, j->dead[i].raw, j->dead[i].raw_n, t0);
+		for (size_t i = 0; i < b->n_dead && rc == 0; i++)
+			rc = store_add_dead_letter(p->store, b->dead[i].source, b->dead[i].file, b->dead[i].offset,
+						   b->dead[i].reason, b->dead[i].raw, b->dead[i].raw_n, t0);
 	}
 	if (rc == 0)
 		rc = store_commit(p->store);
@@ -111,14 +111,14 @@ static void run_batch(struct pipeline *p, struct ingest_job *jobs)
 	void (*hook)(void *, const struct event *) = p->committed;
 	void *hook_ctx = p->committed_ctx;
 	pthread_mutex_unlock(&p->mu);
-	for (struct ingest_job *j = jobs; hook && rc == 0 && j; j = j->next)
-		for (size_t i = 0; i < j->n; i++)
-			if (!j->dup[i])
-				hook(hook_ctx, &j->ev[i]);
-	for (struct ingest_job *j = jobs, *next; j; j = next) {
-		next = j->next;
-		j->rc = rc;
-		j->done(j); /* may free j */
+	for (struct ingest_batch *b = batches; hook && rc == 0 && b; b = b->next)
+		for (size_t i = 0; i < b->n; i++)
+			if (!b->dup[i])
+				hook(hook_ctx, &b->ev[i]);
+	for (struct ingest_batch *b = batches, *next; b; b = next) {
+		next = b->next;
+		b->rc = rc;
+		b->done(b); /* may free b */
 	}
 }
 
@@ -138,8 +138,8 @@ static void *writer_main(void *arg)
 		}
 		if (!p->head && p->stopping)
 			break;
-		/* Take jobs up to the transaction cap (at least one). */
-		struct ingest_job *first = p->head, *last = p->head;
+		/* Take batches up to the transaction cap (at least one). */
+		struct ingest_batch *first = p->head, *last = p->head;
 		size_t n = last->n;
 		while (last->next && n + last->next->n <= p->txn_events) {
 			last = last->next;
@@ -190,7 +190,7 @@ int pipeline_start(struct pipeline **out, struct store *s, size_t max_events, si
 	return 0;
 }
 
-static int submit(struct pipeline *p, struct ingest_job *j, int timeout_ms)
+static int submit(struct pipeline *p, struct ingest_batch *b, int timeout_ms)
 {
 	int rc = 0;
 	struct timespec until;
@@ -203,15 +203,15 @@ static int submit(struct pipeline *p, struct ingest_job *j, int timeout_ms)
 			until.tv_nsec -= 1000000000L;
 		}
 	}
-	j->next = NULL;
+	b->next = NULL;
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		if (p->stopping || !p->st.writer_alive) {
 			rc = SIEM_ECLOSED;
 			break;
 		}
-		/* A single job larger than the queue is still taken when the queue is empty. */
-		if (p->queued + j->n <= p->max_events || p->queued == 0)
+		/* A single batch larger than the queue is still taken when the queue is empty. */
+		if (p->queued + b->n <= p->max_events || p->queued == 0)
 			break;
 		if (timeout_ms <= 0 || pthread_cond_timedwait(&p->room, &p->mu, &until) != 0) {
 			rc = SIEM_EFULL;
@@ -220,11 +220,11 @@ static int submit(struct pipeline *p, struct ingest_job *j, int timeout_ms)
 	}
 	if (rc == 0) {
 		if (p->tail)
-			p->tail->next = j;
+			p->tail->next = b;
 		else
-			p->head = j;
-		p->tail = j;
-		p->queued += j->n;
+			p->head = b;
+		p->tail = b;
+		p->queued += b->n;
 		p->st.queued_events = p->queued;
 		pthread_cond_signal(&p->cv);
 	}
@@ -232,14 +232,14 @@ static int submit(struct pipeline *p, struct ingest_job *j, int timeout_ms)
 	return rc;
 }
 
-int pipeline_submit(struct pipeline *p, struct ingest_job *j)
+int pipeline_submit(struct pipeline *p, struct ingest_batch *b)
 {
-	return submit(p, j, 0);
+	return submit(p, b, 0);
 }
 
-int pipeline_submit_wait(struct pipeline *p, struct ingest_job *j, int timeout_ms)
+int pipeline_submit_wait(struct pipeline *p, struct ingest_batch *b, int timeout_ms)
 {
-	return submit(p, j, timeout_ms);
+	return submit(p, b, timeout_ms);
 }
 
 void pipeline_stats(struct pipeline *p, struct pipeline_stats *st)

@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/arena.h"
 #include "core/metrics.h"
+#include "ingest/batch.h"
 #include "source/syslog_listen.h"
 
 #define SYSLOG_MAX_MSG_DEFAULT (64 * 1024)
@@ -18,7 +18,7 @@
 #define SYSLOG_MAX_MSG_MAX (16 * 1024 * 1024)
 #define SYSLOG_RCVBUF_DEFAULT (8 * 1024 * 1024)
 
-/* A batch becomes one pipeline job at this many messages, arena bytes, or age. */
+/* A batch goes to the pipeline at this many messages, arena bytes, or age. */
 #define SYSLOG_BATCH_MSGS 1000
 #define SYSLOG_BATCH_BYTES (4u * 1024 * 1024)
 #define SYSLOG_BATCH_MS 50
@@ -30,16 +30,11 @@
 #define SYSLOG_TCP_MAX_CONNS_DEFAULT 1024
 #define SYSLOG_TCP_IDLE_MS_DEFAULT (15 * 60 * 1000)
 
-/* Messages of one protocol on their way to the pipeline, and their memory: everything the
- * job points to lives in the batch until the writer calls done(). */
+/* Messages of one protocol on their way to the pipeline (SYSLOG_BATCH_MSGS at most, events
+ * and dead letters), and which receiver made them. */
 struct syslog_batch {
-	struct ingest_job job;
+	struct ingest_batch batch;
 	struct syslog_rx *rx;
-	struct arena arena;
-	struct event *ev; /* SYSLOG_BATCH_MSGS each */
-	bool *dup;
-	struct ingest_dead *dead;
-	size_t n_dead;
 	int64_t first_us; /* when its first message arrived (syslog_mono_us) */
 	struct syslog_batch *next_free;
 };

@@ -182,10 +182,7 @@ static void batch_free(struct syslog_batch *b)
 {
 	if (!b)
 		return;
-	arena_release(&b->arena);
-	free(b->ev);
-	free(b->dup);
-	free(b->dead);
+	ingest_batch_release(&b->batch);
 	free(b);
 }
 
@@ -210,30 +207,21 @@ static struct syslog_batch *batch_get(struct syslog_rx *rx)
 		b = calloc(1, sizeof(*b));
 		if (!b)
 			return NULL;
-		arena_init(&b->arena, 0);
-		b->ev = malloc(SYSLOG_BATCH_MSGS * sizeof(*b->ev));
-		b->dup = malloc(SYSLOG_BATCH_MSGS * sizeof(*b->dup));
-		b->dead = malloc(SYSLOG_BATCH_MSGS * sizeof(*b->dead));
-		if (!b->ev || !b->dup || !b->dead) {
+		if (ingest_batch_init(&b->batch, SYSLOG_BATCH_MSGS, SYSLOG_BATCH_MSGS, 0) < 0) {
 			batch_free(b);
 			return NULL;
 		}
 	}
 	b->rx = rx;
-	b->n_dead = 0;
 	b->first_us = syslog_mono_us();
-	memset(&b->job, 0, sizeof(b->job));
-	b->job.ev = b->ev;
-	b->job.dup = b->dup;
-	b->job.dead = b->dead;
-	b->job.ctx = b;
+	b->batch.ctx = b;
 	return b;
 }
 
 /* Back to the free list (or freed), from the writer thread or at stop. */
 static void batch_put(struct syslog_listener *l, struct syslog_batch *b, bool was_inflight)
 {
-	arena_reset(&b->arena);
+	ingest_batch_reset(&b->batch);
 	pthread_mutex_lock(&l->mu);
 	if (l->n_free < FREE_BATCHES_MAX) {
 		b->next_free = l->free_list;
@@ -247,17 +235,17 @@ static void batch_put(struct syslog_listener *l, struct syslog_batch *b, bool wa
 	batch_free(b);
 }
 
-static void batch_done(struct ingest_job *j)
+static void batch_done(struct ingest_batch *ib)
 {
-	struct syslog_batch *b = j->ctx;
+	struct syslog_batch *b = ib->ctx;
 	struct syslog_rx *rx = b->rx;
-	if (j->rc < 0) {
-		metric_add(&rx->m->dropped, (int64_t)(j->n + j->n_dead));
+	if (ib->rc < 0) {
+		metric_add(&rx->m->dropped, (int64_t)ingest_batch_records(ib));
 		log_error("syslog", "%s: %zu messages lost: commit failed: %s", rx->source,
-			  j->n + j->n_dead, siem_strerror(j->rc));
+			  ingest_batch_records(ib), siem_strerror(ib->rc));
 	} else {
-		metric_add(&rx->m->accepted, (int64_t)j->accepted);
-		metric_add(&rx->m->dead, (int64_t)j->n_dead);
+		metric_add(&rx->m->accepted, (int64_t)ib->accepted);
+		metric_add(&rx->m->dead, (int64_t)ib->n_dead);
 	}
 	batch_put(rx->l, b, true);
 }
@@ -266,22 +254,12 @@ static void add_dead(struct syslog_batch *b, const char *msg, size_t n, const ch
 		     bool cut)
 {
 	struct syslog_rx *rx = b->rx;
-	struct ingest_dead *d = &b->dead[b->n_dead];
 	char why[320];
 	snprintf(why, sizeof(why), "%s%s", reason, cut ? " (message truncated)" : "");
-	d->source = rx->source;
-	d->file = NULL;
-	d->offset = -1;
-	d->reason = arena_strndup(&b->arena, why, strlen(why));
-	d->raw_n = n > EV_CAP_RAW ? EV_CAP_RAW : n;
-	d->raw = arena_strndup(&b->arena, msg, d->raw_n);
+	int rc = ingest_batch_add_dead(&b->batch, rx->source, NULL, -1, why, msg, n);
 	metric_add(&rx->m->rejected, 1);
-	if (!d->reason || !d->raw) {
+	if (rc < 0)
 		syslog_rx_lost(rx, 1, "out of memory");
-		return;
-	}
-	b->n_dead++;
-	b->job.n_dead = b->n_dead;
 }
 
 void syslog_rx_message(struct syslog_rx *rx, const char *msg, size_t n, const char *host, bool cut,
@@ -295,22 +273,21 @@ void syslog_rx_message(struct syslog_rx *rx, const char *msg, size_t n, const ch
 		return;
 	}
 	struct syslog_batch *b = rx->cur;
-	struct event *ev = &b->ev[b->job.n];
+	struct event *ev = ingest_batch_add_event(&b->batch); /* never full: flushed at the cap */
 	struct logline_ctx ctx = { .source = rx->source, .os_type = NULL, .host = host };
 	char err[256] = "";
-	memset(ev, 0, sizeof(*ev));
-	int rc = logline_to_event(FMT_SYSLOG, msg, n, &ctx, now_us, ev, &b->arena, err, sizeof(err),
-				  NULL);
+	int rc = logline_to_event(FMT_SYSLOG, msg, n, &ctx, now_us, ev, &b->batch.arena, err,
+				  sizeof(err), NULL);
 	if (rc == 0) {
 		if (cut)
 			ev->flags |= EV_TRUNC_RAW | EV_TRUNC_MESSAGE;
 		if (!ev->source.p)
 			ev->source = (struct sv){ rx->source, strlen(rx->source) };
-		b->job.n++;
 	} else {
+		ingest_batch_cancel_event(&b->batch);
 		add_dead(b, msg, n, err[0] ? err : siem_strerror(rc), cut);
 	}
-	if (b->job.n + b->n_dead >= SYSLOG_BATCH_MSGS || b->arena.used >= SYSLOG_BATCH_BYTES)
+	if (ingest_batch_full(&b->batch) || b->batch.arena.used >= SYSLOG_BATCH_BYTES)
 		syslog_rx_flush(rx, syslog_mono_us(), true);
 }
 
@@ -329,12 +306,12 @@ void syslog_rx_flush(struct syslog_rx *rx, int64_t mono_us, bool force)
 	if (!b || (!force && syslog_rx_due_ms(rx, mono_us) > 0))
 		return;
 	rx->cur = NULL;
-	size_t msgs = b->job.n + b->n_dead;
+	size_t msgs = ingest_batch_records(&b->batch);
 	if (msgs == 0) {
 		batch_put(l, b, false);
 		return;
 	}
-	b->job.done = batch_done;
+	b->batch.done = batch_done;
 	pthread_mutex_lock(&l->mu);
 	l->inflight++;
 	pthread_mutex_unlock(&l->mu);
@@ -344,7 +321,7 @@ void syslog_rx_flush(struct syslog_rx *rx, int64_t mono_us, bool force)
 	int rc, waited = 0;
 	for (;;) {
 		int step = rx->udp ? SYSLOG_UDP_SUBMIT_WAIT_MS : 250;
-		rc = pipeline_submit_wait(l->p, &b->job, step);
+		rc = pipeline_submit_wait(l->p, &b->batch, step);
 		waited += step;
 		if (rc != SIEM_EFULL || rx->udp)
 			break;

@@ -1,6 +1,6 @@
 /* tail.c — the JSON-lines directory tailer: one thread that waits on inotify (and a rescan
- * timer), reads what grew into a batch and hands it to the writer as one job carrying the
- * files' offsets, so that lines and positions commit together. */
+ * timer), reads what grew into a batch and hands it to the writer with the files' offsets,
+ * so that lines and positions commit together. */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -28,7 +28,7 @@
  *   as the store keeps, 64 KiB at most), the rest is skipped up to its newline: never held
  *   in memory. Lines that are not JSON objects, or fail the schema, are dead letters too.
  * - Offsets: a file's row (path, dev, inode, first unread byte) commits in the transaction
- *   of the lines read before it. One job is in flight at a time; the next is sent once it
+ *   of the lines read before it. One batch is in flight at a time; the next is sent once it
  *   has committed (a failed commit is retried), so rows only move forward.
  * - Event ids: a line without its own event_id gets uuid_v5 (the project namespace) of
  *   "<dev>:<ino>:<offset>:<line>": st_dev, st_ino and the byte offset of the line in decimal,
@@ -93,12 +93,11 @@ static void wake(struct tailer *t)
 }
 
 /* From the writer thread, after the commit (or its failure). */
-static void batch_done(struct ingest_job *j)
+static void batch_done(struct ingest_batch *ib)
 {
-	struct tail_batch *b = j->ctx;
+	struct tail_batch *b = ib->ctx;
 	struct tailer *t = b->t;
 	pthread_mutex_lock(&t->mu);
-	b->rc = j->rc;
 	b->done = true;
 	wake(t); /* under the lock: once the tailer sees done, we no longer touch it */
 	pthread_mutex_unlock(&t->mu);
@@ -114,17 +113,14 @@ static bool batch_done_now(struct tailer *t, struct tail_batch *b)
 
 static bool batch_has_work(const struct tail_batch *b)
 {
-	return b->job.n || b->n_dead || b->n_off;
+	return b->batch.n || b->batch.n_dead || b->batch.n_offsets;
 }
 
 static void batch_reset(struct tailer *t, struct tail_batch *b)
 {
-	arena_reset(&b->arena);
-	b->job.n = 0;
-	b->n_dead = b->n_off = 0;
-	b->lines = b->bytes = b->rejected = 0;
+	ingest_batch_reset(&b->batch);
+	b->bytes = 0;
 	b->inflight = b->done = false;
-	b->rc = 0;
 	b->gen = ++t->gen;
 }
 
@@ -132,43 +128,23 @@ static int batch_init(struct tailer *t, struct tail_batch *b)
 {
 	size_t n = t->cfg.batch_max;
 	b->t = t;
-	arena_init(&b->arena, 0);
-	b->ev = calloc(n, sizeof(*b->ev));
-	b->dup = calloc(n, sizeof(*b->dup));
-	b->dead = calloc(n, sizeof(*b->dead));
-	if (!b->ev || !b->dup || !b->dead)
+	if (ingest_batch_init(&b->batch, n, n, 0) < 0)
 		return -ENOMEM;
+	b->batch.done = batch_done;
+	b->batch.ctx = b;
 	batch_reset(t, b);
 	return 0;
-}
-
-static void batch_release(struct tail_batch *b)
-{
-	arena_release(&b->arena);
-	free(b->ev);
-	free(b->dup);
-	free(b->dead);
-	free(b->off);
 }
 
 /* Queue b, waiting while the queue is full (backpressure: the tailer never drops). Gives
  * up only when the pipeline closes, or at stop after STOP_SUBMIT_US. */
 static int submit(struct tailer *t, struct tail_batch *b)
 {
-	struct ingest_job *j = &b->job;
-	j->ev = b->ev;
-	j->dup = b->dup;
-	j->offsets = b->off;
-	j->n_offsets = b->n_off;
-	j->dead = b->dead;
-	j->n_dead = b->n_dead;
-	j->done = batch_done;
-	j->ctx = b;
-	j->rc = 0;
+	b->batch.rc = 0;
 	b->done = false;
 	int64_t give_up = 0;
 	for (;;) {
-		int rc = pipeline_submit_wait(t->pipe, j, SUBMIT_WAIT_MS);
+		int rc = pipeline_submit_wait(t->pipe, &b->batch, SUBMIT_WAIT_MS);
 		if (rc == 0) {
 			b->inflight = true;
 			return 0;
@@ -185,17 +161,17 @@ static int submit(struct tailer *t, struct tail_batch *b)
 	}
 }
 
-/* The job in flight, if it has finished: count it, or retry it after a failed commit.
+/* The batch in flight, if it has finished: count it, or retry it after a failed commit.
  * Nothing read after it is sent before it has committed, so offsets only move forward. */
 static void collect(struct tailer *t)
 {
 	struct tail_batch *b = &t->b[t->cur ^ 1];
 	if (!b->inflight || !batch_done_now(t, b))
 		return;
-	if (b->rc == 0) {
-		metric_add(&tail_m_accepted, (int64_t)b->job.accepted);
-		metric_add(&tail_m_dups, (int64_t)b->job.duplicates);
-		metric_add(&tail_m_dead, (int64_t)b->n_dead);
+	if (b->batch.rc == 0) {
+		metric_add(&tail_m_accepted, (int64_t)b->batch.accepted);
+		metric_add(&tail_m_dups, (int64_t)b->batch.duplicates);
+		metric_add(&tail_m_dead, (int64_t)b->batch.n_dead);
 		t->backoff_us = 0;
 		t->retry_us = 0;
 		batch_reset(t, b);
@@ -207,8 +183,9 @@ static void collect(struct tailer *t)
 		if (t->backoff_us > BACKOFF_MAX_US)
 			t->backoff_us = BACKOFF_MAX_US;
 		t->retry_us = now + t->backoff_us;
-		log_error("tail", "commit of %zu lines failed (%s): retrying in %lld ms", b->lines,
-			  siem_strerror(b->rc), (long long)(t->backoff_us / 1000));
+		log_error("tail", "commit of %zu lines failed (%s): retrying in %lld ms",
+			  ingest_batch_records(&b->batch), siem_strerror(b->batch.rc),
+			  (long long)(t->backoff_us / 1000));
 		return;
 	}
 	if (now < t->retry_us)
@@ -219,7 +196,7 @@ static void collect(struct tailer *t)
 		b->inflight = false;
 		t->closed = true;
 		log_warn("tail", "the writer is stopping: %zu lines left for the next start",
-			 b->lines);
+			 ingest_batch_records(&b->batch));
 		batch_reset(t, b);
 	}
 }
@@ -234,7 +211,7 @@ static void flush(struct tailer *t)
 	if (rc < 0) {
 		t->closed = true;
 		log_warn("tail", "the writer is stopping: %zu lines left for the next start",
-			 b->lines);
+			 ingest_batch_records(&b->batch));
 		batch_reset(t, b);
 		return;
 	}
@@ -325,11 +302,12 @@ static void finish(struct tailer *t)
 		struct tail_batch *f = &t->b[t->cur ^ 1];
 		while (f->inflight) {
 			if (batch_done_now(t, f)) {
-				if (f->rc < 0) {
+				if (f->batch.rc < 0) {
 					log_error("tail",
 						  "commit of %zu lines failed at stop (%s): they "
 						  "are read again at the next start",
-						  f->lines, siem_strerror(f->rc));
+						  ingest_batch_records(&f->batch),
+						  siem_strerror(f->batch.rc));
 					batch_reset(t, f);
 					t->closed = true; /* what came after it must not commit */
 				} else {
@@ -385,8 +363,8 @@ static void tailer_free(struct tailer *t)
 	while (t->files)
 		tail_file_close(t, t->files);
 	tail_fs_release(t);
-	batch_release(&t->b[0]);
-	batch_release(&t->b[1]);
+	ingest_batch_release(&t->b[0].batch);
+	ingest_batch_release(&t->b[1].batch);
 	if (t->wake_fd >= 0)
 		close(t->wake_fd);
 	pthread_mutex_destroy(&t->mu);

@@ -196,7 +196,7 @@ void tail_file_rekey(struct tailer *t, struct tail_file *f)
 bool tail_batch_full(struct tailer *t)
 {
 	struct tail_batch *b = &t->b[t->cur];
-	return b->lines >= t->cfg.batch_max || b->bytes >= TAIL_BATCH_BYTES;
+	return ingest_batch_full(&b->batch) || b->bytes >= TAIL_BATCH_BYTES;
 }
 
 int tail_batch_offset(struct tailer *t, struct tail_file *f)
@@ -204,23 +204,11 @@ int tail_batch_offset(struct tailer *t, struct tail_file *f)
 	struct tail_batch *b = &t->b[t->cur];
 	if (!f->key)
 		return 0;
-	if (f->slot_gen == b->gen) {
-		b->off[f->slot].offset = f->line_start;
-		return 0;
-	}
-	if (b->n_off == b->cap_off) {
-		size_t cap = b->cap_off ? b->cap_off * 2 : 16;
-		struct ingest_offset *o = realloc(b->off, cap * sizeof(*o));
-		if (!o)
-			return -ENOMEM;
-		b->off = o;
-		b->cap_off = cap;
-	}
-	const char *k = arena_strndup(&b->arena, f->key, strlen(f->key));
-	if (!k)
-		return -ENOMEM;
-	b->off[b->n_off] = (struct ingest_offset){k, f->dev, f->ino, f->line_start};
-	f->slot = b->n_off++;
+	size_t row = f->slot_gen == b->gen ? f->slot : INGEST_NO_ROW;
+	int rc = ingest_batch_set_offset(&b->batch, &row, f->key, f->dev, f->ino, f->line_start);
+	if (rc < 0)
+		return rc;
+	f->slot = row;
 	f->slot_gen = b->gen;
 	return 0;
 }
@@ -243,21 +231,12 @@ static int add_dead(struct tailer *t, struct tail_file *f, int64_t off, const ch
 		    const char *raw, size_t n)
 {
 	struct tail_batch *b = &t->b[t->cur];
-	struct ingest_dead *d = &b->dead[b->n_dead];
 	if (n > EV_CAP_RAW)
 		n = EV_CAP_RAW; /* what the store keeps */
-	d->source = "tail";
-	d->file = arena_strndup(&b->arena, f->name, strlen(f->name));
-	d->offset = off;
-	d->reason = arena_strndup(&b->arena, reason, strlen(reason));
-	d->raw = arena_strndup(&b->arena, raw, n);
-	d->raw_n = n;
-	if (!d->file || !d->reason || !d->raw)
-		return -ENOMEM;
-	b->n_dead++;
-	b->lines++;
+	int rc = ingest_batch_add_dead(&b->batch, "tail", f->name, off, reason, raw, n);
+	if (rc < 0)
+		return rc;
 	b->bytes += n;
-	b->rejected++;
 	metric_add(&tail_m_rejected, 1);
 	log_debug("tail", "'%s' at byte %" PRId64 ": %s", f->name, off, reason);
 	return 0;
@@ -287,19 +266,23 @@ static int add_line(struct tailer *t, struct tail_file *f, const char *p, size_t
 		return add_overlong(t, f, off, p, n < t->cfg.line_max ? n : t->cfg.line_max);
 	metric_add(&tail_m_received, 1);
 
-	struct event *ev = &b->ev[b->job.n];
+	struct event *ev = ingest_batch_add_event(&b->batch); /* the caller checked for room */
 	jsonalloc_begin();
-	int rc = jsonl_line_to_event(p, n, now_us, ev, &b->arena, err, sizeof(err));
+	int rc = jsonl_line_to_event(p, n, now_us, ev, &b->batch.arena, err, sizeof(err));
 	jsonalloc_end();
-	if (rc < 0)
+	if (rc < 0) {
+		ingest_batch_cancel_event(&b->batch);
 		return add_dead(t, f, off, err[0] ? err : siem_strerror(rc), p, n);
+	}
 
 	ev->source = (struct sv){"tail", 4};
 	if (f->name_gen != b->gen) { /* one copy of the name per batch */
 		size_t fn = strlen(f->name);
 		f->name_n = fn > EV_CAP_SHORT ? EV_CAP_SHORT : fn;
-		if (!(f->name_copy = arena_strndup(&b->arena, f->name, f->name_n)))
+		if (!(f->name_copy = arena_strndup(&b->batch.arena, f->name, f->name_n))) {
+			ingest_batch_cancel_event(&b->batch);
 			return add_dead(t, f, off, "out of memory", p, n);
+		}
 		f->name_gen = b->gen;
 	}
 	ev->source_file = (struct sv){f->name_copy, f->name_n};
@@ -317,8 +300,6 @@ static int add_line(struct tailer *t, struct tail_file *f, const char *p, size_t
 		memcpy(t->idbuf + len, p, n);
 		uuid_v5(t->idbuf, (size_t)len + n, ev->id);
 	}
-	b->job.n++;
-	b->lines++;
 	b->bytes += n;
 	return 0;
 }

@@ -1,5 +1,5 @@
 /* tail_int.h — what the tailer's files share: the tailer, the files it follows, and the batch
- * (one pipeline job) that lines are read into. Private to src/source/tail*.c. */
+ * that lines are read into. Private to src/source/tail*.c. */
 #ifndef SIEM_TAIL_INT_H
 #define SIEM_TAIL_INT_H
 
@@ -10,8 +10,8 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "core/arena.h"
 #include "core/metrics.h"
+#include "ingest/batch.h"
 #include "ingest/pipeline.h"
 #include "source/tail.h"
 #include "store/store.h"
@@ -54,7 +54,7 @@ struct tail_file {
 	int64_t active_us;    /* orphans: when data was last read */
 	char mark[TAIL_MARK]; /* the bytes just before line_start: the last line read */
 	size_t mark_n;
-	uint64_t slot_gen; /* the batch whose offsets[slot] is this file's entry */
+	uint64_t slot_gen; /* the batch whose offsets[slot] is this file's row */
 	size_t slot;
 	uint64_t name_gen; /* the batch holding name_copy, its copy of name (capped) */
 	const char *name_copy;
@@ -62,21 +62,12 @@ struct tail_file {
 	struct tail_file *next, *next_path, *next_id;
 };
 
+/* Lines read (batch_max at most, events and dead letters) and the files' offsets after them. */
 struct tail_batch {
-	struct ingest_job job;
-	struct event *ev;
-	bool *dup;
-	struct ingest_dead *dead;
-	size_t n_dead;
-	struct ingest_offset *off;
-	size_t n_off, cap_off;
-	size_t lines; /* events + dead letters */
+	struct ingest_batch batch;
 	size_t bytes; /* text read into it */
-	size_t rejected;
-	struct arena arena;
 	uint64_t gen;
-	bool inflight, done; /* done and rc are set by the writer thread, under t->mu */
-	int rc;
+	bool inflight, done; /* done is set by the writer thread, under t->mu */
 	struct tailer *t;
 };
 
@@ -125,7 +116,7 @@ struct tailer {
 	uint64_t gen;
 	int64_t retry_us; /* when a failed commit is tried again */
 	int64_t backoff_us;
-	bool closed; /* the pipeline refused a job: it is stopping */
+	bool closed; /* the pipeline refused a batch: it is stopping */
 };
 
 /* tail.c */

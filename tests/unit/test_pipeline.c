@@ -136,13 +136,13 @@ static void open_gate(void)
 }
 
 struct job {
-	struct ingest_job j;
+	struct ingest_batch j;
 	bool gated;
 	bool was_done;
 	int order; /* position among done() calls */
 };
 
-static void on_done(struct ingest_job *ij)
+static void on_done(struct ingest_batch *ij)
 {
 	struct job *jb = (struct job *)ij->ctx;
 	/* done() comes after commit: the job's first new event is visible to readers. */
@@ -287,7 +287,7 @@ static void test_many_submitters_every_event_once(void **state)
 	assert_int_equal(TR.not_visible, 0);
 	for (int t = 0; t < THREADS; t++) {
 		for (int i = 0; i < JOBS_PER_THREAD; i++) {
-			struct ingest_job *j = &jobs[t][i]->j;
+			struct ingest_batch *j = &jobs[t][i]->j;
 			assert_int_equal(j->rc, 0);
 			assert_int_equal(j->accepted, EVENTS_PER_JOB);
 			assert_int_equal(j->duplicates, 1);

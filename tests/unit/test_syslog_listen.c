@@ -833,13 +833,13 @@ static void bind_then_run(void **state)
 /* ---- the writer blocked: UDP drops are counted, TCP waits, stop commits everything ---- */
 
 struct gate {
-	struct ingest_job j;
+	struct ingest_batch j;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool entered, open;
 };
 
-static void gate_done(struct ingest_job *j)
+static void gate_done(struct ingest_batch *j)
 {
 	struct gate *g = j->ctx;
 	pthread_mutex_lock(&g->mu);

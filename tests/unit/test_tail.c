@@ -796,7 +796,7 @@ static void test_many_files_small_batches(void **state)
 
 /* ---- backpressure: the writer is held, the queue is full, the tailer waits ---- */
 
-static void gate_done(struct ingest_job *j)
+static void gate_done(struct ingest_batch *j)
 {
 	pthread_mutex_lock(&GMU);
 	if (j->ctx) {
@@ -810,7 +810,7 @@ static void gate_done(struct ingest_job *j)
 	pthread_mutex_unlock(&GMU);
 }
 
-static void make_job(struct ingest_job *j, struct event *ev, bool *dup, size_t n, int first,
+static void make_job(struct ingest_batch *j, struct event *ev, bool *dup, size_t n, int first,
 		     struct arena *a, bool gate)
 {
 	char err[128];
@@ -836,7 +836,7 @@ static void test_backpressure_waits(void **state)
 	(void)state;
 	static struct event ev1[1], ev2[99];
 	static bool d1[1], d2[99];
-	struct ingest_job g, fill;
+	struct ingest_batch g, fill;
 	struct arena a;
 	arena_init(&a, 0);
 	QUEUE_MAX = 100;
@@ -882,7 +882,7 @@ static void test_rewritten_behind_our_back(void **state)
 	(void)state;
 	static struct event ev1[1], ev2[99];
 	static bool d1[1], d2[99];
-	struct ingest_job g, fill;
+	struct ingest_batch g, fill;
 	struct arena a;
 	arena_init(&a, 0);
 	QUEUE_MAX = 100;
