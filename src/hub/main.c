@@ -30,19 +30,13 @@
 #include "detect/detect.h"
 #include "http/http.h"
 #include "http/static.h"
+#include "hub/cmd.h"
 #include "hub/logtest.h"
 #include "hub/rulestest.h"
 #include "ingest/pipeline.h"
 #include "store/store.h"
 #include "source/syslog_listen.h"
 #include "source/tail.h"
-
-#ifndef SIEM_VERSION
-#define SIEM_VERSION "dev"
-#endif
-
-#define EXIT_USAGE 2
-#define PASSWORD_MIN 12 /* characters, for 'users add' and 'users passwd' */
 
 static const struct opt_def serve_opts[] = {
 	{ "config", "SIEM_CONFIG", OPT_STRING, NULL, "FILE",
@@ -141,22 +135,6 @@ static const struct opt_def serve_opts[] = {
 };
 #define N_SERVE_OPTS (sizeof(serve_opts) / sizeof(serve_opts[0]))
 
-static const struct opt_def backup_opts[] = {
-	{ "db", "SIEM_DB_PATH", OPT_STRING, "var/minisiem.db", "PATH", "SQLite store file", false,
-	  0, 0 },
-};
-
-static const struct opt_def db_opts[] = {
-	{ "db", "SIEM_DB_PATH", OPT_STRING, "var/minisiem.db", "PATH", "SQLite store file", false,
-	  0, 0 },
-};
-
-static const struct opt_def user_opts[] = {
-	{ "db", "SIEM_DB_PATH", OPT_STRING, "var/minisiem.db", "PATH", "SQLite store file", false,
-	  0, 0 },
-	{ "role", NULL, OPT_STRING, "analyst", "ROLE", "admin or analyst (users add)", false, 0, 0 },
-};
-
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -175,65 +153,6 @@ static void usage(FILE *out)
 		"  logtest [FILE]             raw log lines in, normalized events (NDJSON) out\n"
 		"  rules test RULE.yml [EV]   which events a Sigma rule matches, which alerts it raises\n"
 		"  version                    print the version\n");
-}
-
-static int wants_help(int argc, char **argv)
-{
-	for (int i = 0; i < argc; i++)
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-			return 1;
-	return 0;
-}
-
-/* Create the missing folders of the store's path, private (0700 whatever the umask). *made,
- * when not NULL, is set to the length of the first folder created (a prefix of the path):
- * that one and those below it are the hub's own; 0 when every folder existed. */
-static int mkdir_parent(const char *path, size_t *made)
-{
-	char dir[4096];
-	if (made)
-		*made = 0;
-	if ((size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
-		return -ENAMETOOLONG;
-	char *slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1;; p++) {
-		if (*p && *p != '/')
-			continue;
-		char c = *p;
-		*p = '\0';
-		if (mkdir(dir, 0700) == 0) {
-			if (made && !*made)
-				*made = (size_t)(p - dir);
-		} else if (errno != EEXIST) {
-			return -errno;
-		}
-		if (!c)
-			return 0;
-		*p = c;
-	}
-}
-
-static int open_store(const char *path, struct store **s, int64_t segment_rows, int cache_mb,
-		      bool state_only)
-{
-	struct store_config sc;
-	store_config_defaults(&sc);
-	sc.dir = path;
-	sc.state_only = state_only;
-	if (segment_rows)
-		sc.segment_rows = segment_rows;
-	if (cache_mb)
-		sc.cache_mb = cache_mb;
-	int rc = mkdir_parent(path, NULL);
-	if (rc < 0) {
-		fprintf(stderr, "minisiem: cannot create the directory of '%s': %s\n", path,
-			strerror(-rc));
-		return rc;
-	}
-	return store_open(s, &sc);
 }
 
 /* The admin password hash: SIEM_ADMIN_PASSWORD_HASH (flag, environment or config file),
@@ -615,7 +534,7 @@ static int check_proxies(const char *list)
 	return 0;
 }
 
-static int cmd_serve(int argc, char **argv)
+int cmd_serve(int argc, char **argv)
 {
 	struct syslog_listener *sl = NULL;
 	struct config c;
@@ -634,7 +553,7 @@ static int cmd_serve(int argc, char **argv)
 	char state_path[4200], rules_buf[4200];
 
 	memset(&a, 0, sizeof(a));
-	if (wants_help(argc, argv)) {
+	if (cmd_wants_help(argc, argv)) {
 		printf("usage: minisiem serve [OPTIONS]\n\nRun the hub. Flags override SIEM_*"
 		       " environment variables, which override the config file.\n"
 		       "SIGTERM or SIGINT stops it cleanly; SIGHUP reloads log level, CORS origins,"
@@ -686,7 +605,7 @@ static int cmd_serve(int argc, char **argv)
 	if ((*scfg.udp || *scfg.tcp) && (rc = syslog_listen_bind(&sl, &scfg)) < 0)
 		goto out;
 	size_t made = 0;
-	if ((rc = mkdir_parent(db, &made)) < 0) {
+	if ((rc = cmd_mkdir_parent(db, &made)) < 0) {
 		log_error("hub", "cannot create the directory of '%s': %s", db, strerror(-rc));
 		goto out;
 	}
@@ -696,7 +615,7 @@ static int cmd_serve(int argc, char **argv)
 	} else if (geteuid() == 0) {
 		log_warn("hub", "running as root: use --user NAME to drop privileges");
 	}
-	if ((rc = open_store(db, &s, config_int(&c, "segment-rows"), (int)config_int(&c, "cache-mb"),
+	if ((rc = cmd_open_store(db, &s, config_int(&c, "segment-rows"), (int)config_int(&c, "cache-mb"),
 			     false)) < 0)
 		goto out;
 	api_init(&a, s, NULL);
@@ -849,299 +768,6 @@ out:
 	if (exit_code == 0)
 		log_info("hub", "stopped");
 	return exit_code;
-}
-
-static int cmd_backup(int argc, char **argv)
-{
-	struct config c;
-	const char *pos[2];
-	size_t npos = 0;
-	if (wants_help(argc, argv)) {
-		printf("usage: minisiem backup DEST [--db PATH]\n\n"
-		       "Copies the store into the new directory DEST while the hub keeps running: the\n"
-		       "main database and every segment, each as of one moment, each checked.\n"
-		       "To restore: stop the hub, copy DEST's contents next to --db, start the hub.\n\n"
-		       "options:\n");
-		config_usage(backup_opts, 1, stdout);
-		return 0;
-	}
-	if (config_init(&c, backup_opts, 1) < 0)
-		return 1;
-	if (config_parse(&c, argc, argv, pos, 2, &npos) < 0 || npos != 1) {
-		fprintf(stderr, "minisiem backup: %s\n", npos != 1 ? "expected DEST" : c.err);
-		config_release(&c);
-		return EXIT_USAGE;
-	}
-	log_set_level(LOG_LVL_WARN);
-	int64_t t0 = ts_now_us();
-	int rc = store_backup(config_str(&c, "db"), pos[0]);
-	if (rc < 0)
-		fprintf(stderr, "minisiem backup: failed: %s\n", siem_strerror(rc));
-	else
-		printf("backup of '%s' written to '%s' in %.1f s\n", config_str(&c, "db"), pos[0],
-		       (double)(ts_now_us() - t0) / 1e6);
-	config_release(&c);
-	return rc < 0 ? 1 : 0;
-}
-
-static int read_password(char *buf, size_t len)
-{
-	struct termios old, quiet;
-	bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
-	if (tty) {
-		fprintf(stderr, "password: ");
-		quiet = old;
-		quiet.c_lflag &= ~(tcflag_t)ECHO;
-		tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
-	}
-	char *ok = fgets(buf, (int)len, stdin);
-	if (tty) {
-		tcsetattr(STDIN_FILENO, TCSANOW, &old);
-		fputc('\n', stderr);
-	}
-	if (!ok)
-		return -EINVAL;
-	buf[strcspn(buf, "\r\n")] = '\0';
-	return buf[0] ? 0 : -EINVAL;
-}
-
-static int cmd_hash_password(int argc, char **argv)
-{
-	if (wants_help(argc, argv)) {
-		printf("usage: minisiem hash-password < password\n\n"
-		       "Reads a password (first line of standard input, or typed at the terminal)\n"
-		       "and prints an argon2id hash to use as SIEM_ADMIN_PASSWORD_HASH.\n");
-		return 0;
-	}
-	if (argc > 0) {
-		fprintf(stderr, "minisiem hash-password: unexpected argument '%s'\n", argv[0]);
-		return EXIT_USAGE;
-	}
-	char pw[1100], hash[256];
-	if (read_password(pw, sizeof(pw)) < 0) {
-		fprintf(stderr, "minisiem hash-password: no password given\n");
-		return 1;
-	}
-	int rc = password_hash(pw, hash, sizeof(hash));
-	explicit_bzero(pw, sizeof(pw));
-	if (rc < 0) {
-		fprintf(stderr, "minisiem hash-password: %s\n", siem_strerror(rc));
-		return 1;
-	}
-	printf("%s\n", hash);
-	return 0;
-}
-
-static int cmd_keys(int argc, char **argv)
-{
-	struct config c;
-	const char *pos[3];
-	size_t npos = 0;
-	struct store *s = NULL;
-	int rc, code = 1;
-	if (wants_help(argc, argv) || argc == 0) {
-		printf("usage: minisiem keys create NAME | list | revoke ID [--db PATH]\n\noptions:\n");
-		config_usage(db_opts, 1, stdout);
-		return argc == 0 ? EXIT_USAGE : 0;
-	}
-	if (config_init(&c, db_opts, 1) < 0)
-		return 1;
-	if (config_parse(&c, argc, argv, pos, 3, &npos) < 0) {
-		fprintf(stderr, "minisiem keys: %s\n", c.err);
-		config_release(&c);
-		return EXIT_USAGE;
-	}
-	const char *verb = npos ? pos[0] : "";
-	bool ok = (strcmp(verb, "create") == 0 && npos == 2) || (strcmp(verb, "list") == 0 && npos == 1) ||
-		  (strcmp(verb, "revoke") == 0 && npos == 2);
-	if (!ok) {
-		fprintf(stderr, "minisiem keys: expected 'create NAME', 'list' or 'revoke ID'\n");
-		config_release(&c);
-		return EXIT_USAGE;
-	}
-	log_set_level(LOG_LVL_WARN);
-	if ((rc = open_store(config_str(&c, "db"), &s, 0, 8, true)) < 0) {
-		fprintf(stderr, "minisiem keys: cannot open store '%s'\n", config_str(&c, "db"));
-		goto out;
-	}
-	if (strcmp(verb, "create") == 0) {
-		char key[64], hash[65];
-		int64_t id = 0;
-		if (strlen(pos[1]) > 100) {
-			fprintf(stderr, "minisiem keys: name longer than 100 bytes\n");
-			code = EXIT_USAGE;
-			goto out;
-		}
-		if ((rc = apikey_generate(key, sizeof(key))) < 0)
-			goto out;
-		apikey_hash(key, strlen(key), hash);
-		if ((rc = store_key_add(s, pos[1], hash, &id)) < 0)
-			goto out;
-		char obj[32];
-		snprintf(obj, sizeof(obj), "key:%lld", (long long)id);
-		store_audit(s, "cli", NULL, "key.create", obj, pos[1]);
-		fprintf(stderr, "key %lld '%s' created; it is shown once:\n", (long long)id, pos[1]);
-		printf("%s\n", key);
-		code = 0;
-	} else if (strcmp(verb, "list") == 0) {
-		json_t *keys = json_array();
-		if ((rc = store_key_list(s, keys)) == 0) {
-			size_t i;
-			json_t *k;
-			json_array_foreach(keys, i, k)
-			{
-				char line[1024];
-				size_t n = json_dumpb(k, line, sizeof(line) - 1, JSON_COMPACT);
-				if (n < sizeof(line)) {
-					line[n] = '\0';
-					printf("%s\n", line);
-				}
-			}
-			code = 0;
-		}
-		json_decref(keys);
-	} else {
-		char *end = NULL;
-		long long id = strtoll(pos[1], &end, 10);
-		if (!*pos[1] || *end || id <= 0) {
-			fprintf(stderr, "minisiem keys: '%s' is not a key id\n", pos[1]);
-			code = EXIT_USAGE;
-			goto out;
-		}
-		rc = store_key_revoke(s, id);
-		if (rc == SIEM_ENOTFOUND)
-			fprintf(stderr, "minisiem keys: no key %lld\n", id);
-		else if (rc == 0) {
-			char obj[32];
-			snprintf(obj, sizeof(obj), "key:%lld", id);
-			store_audit(s, "cli", NULL, "key.revoke", obj, NULL);
-			printf("key %lld revoked\n", id);
-			code = 0;
-		}
-	}
-out:
-	store_close(s);
-	config_release(&c);
-	return code;
-}
-
-/* Characters, not bytes: "pässwörd" is 8 of them. */
-static size_t utf8_len(const char *s)
-{
-	size_t n = 0;
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xc0) != 0x80;
-	return n;
-}
-
-static int new_hash(char *hash, size_t len)
-{
-	char pw[1100];
-	if (read_password(pw, sizeof(pw)) < 0) {
-		fprintf(stderr, "minisiem users: no password given\n");
-		return -EINVAL;
-	}
-	if (utf8_len(pw) < PASSWORD_MIN) {
-		fprintf(stderr, "minisiem users: a password needs at least %d characters, this one"
-				" has %zu\n", PASSWORD_MIN, utf8_len(pw));
-		explicit_bzero(pw, sizeof(pw));
-		return -EINVAL;
-	}
-	int rc = password_hash(pw, hash, len);
-	explicit_bzero(pw, sizeof(pw));
-	if (rc < 0)
-		fprintf(stderr, "minisiem users: %s\n", siem_strerror(rc));
-	return rc;
-}
-
-static int cmd_users(int argc, char **argv)
-{
-	struct config c;
-	const char *pos[3];
-	size_t npos = 0;
-	struct store *s = NULL;
-	int rc, code = 1;
-	if (wants_help(argc, argv) || argc == 0) {
-		printf("usage: minisiem users add NAME [--role admin|analyst] | list | passwd NAME |"
-		       " remove NAME [--db PATH]\n\nPasswords are read from the terminal or the first"
-		       " line of standard input, and have at least %d characters.\n\noptions:\n",
-		       PASSWORD_MIN);
-		config_usage(user_opts, 2, stdout);
-		return argc == 0 ? EXIT_USAGE : 0;
-	}
-	if (config_init(&c, user_opts, 2) < 0)
-		return 1;
-	if (config_parse(&c, argc, argv, pos, 3, &npos) < 0) {
-		fprintf(stderr, "minisiem users: %s\n", c.err);
-		config_release(&c);
-		return EXIT_USAGE;
-	}
-	const char *verb = npos ? pos[0] : "", *role = config_str(&c, "role");
-	bool named = npos == 2 && (strcmp(verb, "add") == 0 || strcmp(verb, "passwd") == 0 ||
-				   strcmp(verb, "remove") == 0);
-	if (!named && !(strcmp(verb, "list") == 0 && npos == 1)) {
-		fprintf(stderr, "minisiem users: expected 'add NAME', 'list', 'passwd NAME' or"
-				" 'remove NAME'\n");
-		config_release(&c);
-		return EXIT_USAGE;
-	}
-	if (strcmp(role, "admin") != 0 && strcmp(role, "analyst") != 0) {
-		fprintf(stderr, "minisiem users: role must be admin or analyst, not '%s'\n", role);
-		config_release(&c);
-		return EXIT_USAGE;
-	}
-	if (named && (!*pos[1] || strlen(pos[1]) > 100)) {
-		fprintf(stderr, "minisiem users: a name has 1 to 100 bytes\n");
-		config_release(&c);
-		return EXIT_USAGE;
-	}
-	log_set_level(LOG_LVL_WARN);
-	if ((rc = open_store(config_str(&c, "db"), &s, 0, 8, true)) < 0) {
-		fprintf(stderr, "minisiem users: cannot open store '%s'\n", config_str(&c, "db"));
-		goto out;
-	}
-	char hash[256];
-	if (strcmp(verb, "add") == 0) {
-		if (new_hash(hash, sizeof(hash)) < 0)
-			goto out;
-		rc = store_user_add(s, pos[1], role, hash);
-		if (rc == -EEXIST)
-			fprintf(stderr, "minisiem users: '%s' exists already\n", pos[1]);
-		if (rc == 0) {
-			store_audit(s, "cli", NULL, "user.add", pos[1], role);
-			printf("user '%s' added (%s)\n", pos[1], role);
-		}
-	} else if (strcmp(verb, "passwd") == 0) {
-		if (new_hash(hash, sizeof(hash)) < 0)
-			goto out;
-		if ((rc = store_user_set_hash(s, pos[1], hash)) == 0) {
-			store_audit(s, "cli", NULL, "user.passwd", pos[1], NULL);
-			printf("password of '%s' changed\n", pos[1]);
-		}
-	} else if (strcmp(verb, "remove") == 0) {
-		if ((rc = store_user_remove(s, pos[1])) == 0) {
-			store_audit(s, "cli", NULL, "user.remove", pos[1], NULL);
-			printf("user '%s' removed\n", pos[1]);
-		}
-	} else {
-		json_t *users = json_array();
-		if ((rc = store_user_list(s, users)) == 0) {
-			size_t i;
-			json_t *u;
-			json_array_foreach(users, i, u)
-				printf("%-24s %-8s %s\n", json_string_value(json_object_get(u, "name")),
-				       json_string_value(json_object_get(u, "role")),
-				       json_string_value(json_object_get(u, "created_at")));
-		}
-		json_decref(users);
-	}
-	if (rc == SIEM_ENOTFOUND)
-		fprintf(stderr, "minisiem users: no user '%s'\n", pos[1]);
-	code = rc == 0 ? 0 : 1;
-out:
-	store_close(s);
-	config_release(&c);
-	return code;
 }
 
 int main(int argc, char **argv)

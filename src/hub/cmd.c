@@ -1,0 +1,63 @@
+/* cmd.c — what the hub's commands share: --help, and opening the store with its folders. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "hub/cmd.h"
+
+int cmd_wants_help(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 1;
+	return 0;
+}
+
+int cmd_mkdir_parent(const char *path, size_t *made)
+{
+	char dir[4096];
+	if (made)
+		*made = 0;
+	if ((size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	for (char *p = dir + 1;; p++) {
+		if (*p && *p != '/')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(dir, 0700) == 0) {
+			if (made && !*made)
+				*made = (size_t)(p - dir);
+		} else if (errno != EEXIST) {
+			return -errno;
+		}
+		if (!c)
+			return 0;
+		*p = c;
+	}
+}
+
+int cmd_open_store(const char *path, struct store **s, int64_t segment_rows, int cache_mb,
+		   bool state_only)
+{
+	struct store_config sc;
+	store_config_defaults(&sc);
+	sc.dir = path;
+	sc.state_only = state_only;
+	if (segment_rows)
+		sc.segment_rows = segment_rows;
+	if (cache_mb)
+		sc.cache_mb = cache_mb;
+	int rc = cmd_mkdir_parent(path, NULL);
+	if (rc < 0) {
+		fprintf(stderr, "minisiem: cannot create the directory of '%s': %s\n", path,
+			strerror(-rc));
+		return rc;
+	}
+	return store_open(s, &sc);
+}

@@ -1,0 +1,36 @@
+/* cmd.h — the hub's commands (the table in main.c runs them) and what they share: --help,
+ * the usage exit status, and opening the store. */
+#ifndef SIEM_HUB_CMD_H
+#define SIEM_HUB_CMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+#ifndef SIEM_VERSION
+#define SIEM_VERSION "dev"
+#endif
+
+#define EXIT_USAGE 2
+
+/* argv[0] is the first argument after the command's name; each returns the exit status. */
+int cmd_serve(int argc, char **argv);         /* serve.c */
+int cmd_backup(int argc, char **argv);        /* cmd_admin.c */
+int cmd_hash_password(int argc, char **argv); /* cmd_admin.c */
+int cmd_keys(int argc, char **argv);          /* cmd_admin.c */
+int cmd_users(int argc, char **argv);         /* cmd_admin.c */
+
+/* Is --help or -h among the arguments? */
+int cmd_wants_help(int argc, char **argv);
+/* Create the missing folders of the store's path, private (0700 whatever the umask). *made,
+ * when not NULL, is set to the length of the first folder created (a prefix of the path):
+ * that one and those below it are the hub's own; 0 when every folder existed. */
+int cmd_mkdir_parent(const char *path, size_t *made);
+/* Open the store at path, its folders created first (0 segment_rows or cache_mb: the
+ * defaults; state_only: the settings tables, not the events). */
+int cmd_open_store(const char *path, struct store **s, int64_t segment_rows, int cache_mb,
+		   bool state_only);
+
+#endif
