@@ -1,4 +1,5 @@
-/* main.c — the minisiem command: serve (the hub), hash-password, keys. */
+/* main.c — the minisiem command: the table of commands (name, function, usage line, help),
+ * the usage text printed from it, and the dispatch. */
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,24 +10,68 @@
 #include "hub/logtest.h"
 #include "hub/rulestest.h"
 
+struct command {
+	const char *name; /* argv[1] */
+	int (*run)(int argc, char **argv);
+	const char *args; /* after the name in its usage line; NULL: an alias, not listed */
+	const char *help;
+};
+
+static int cmd_version(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+/* A command with several forms has a row per form, all running the same function. */
+static const struct command commands[] = {
+	{ "serve", cmd_serve, "", "run the hub (see 'minisiem serve --help')" },
+	{ "hash-password", cmd_hash_password, "",
+	  "read a password, print a hash for SIEM_ADMIN_PASSWORD_HASH" },
+	{ "keys", cmd_keys, "create NAME", "create an agent API key (printed once, stored hashed)" },
+	{ "keys", cmd_keys, "list", "list agent API keys" },
+	{ "keys", cmd_keys, "revoke ID", "revoke an agent API key" },
+	{ "users", cmd_users, "add NAME --role R",
+	  "add a user (admin or analyst); password from stdin" },
+	{ "users", cmd_users, "list", "list users" },
+	{ "users", cmd_users, "passwd NAME", "set a user's password (from stdin)" },
+	{ "users", cmd_users, "remove NAME", "remove a user" },
+	{ "backup", cmd_backup, "DEST", "consistent copy of the store while the hub runs" },
+	{ "logtest", cmd_logtest, "[FILE]", "raw log lines in, normalized events (NDJSON) out" },
+	{ "rules", cmd_rules, "test RULE.yml [EV]",
+	  "which events a Sigma rule matches, which alerts it raises" },
+	{ "version", cmd_version, "", "print the version" },
+	{ "--version", cmd_version, NULL, NULL },
+	{ "help", cmd_help, NULL, NULL },
+	{ "--help", cmd_help, NULL, NULL },
+	{ "-h", cmd_help, NULL, NULL },
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: minisiem COMMAND [OPTIONS]\n\n"
-		"commands:\n"
-		"  serve                      run the hub (see 'minisiem serve --help')\n"
-		"  hash-password              read a password, print a hash for SIEM_ADMIN_PASSWORD_HASH\n"
-		"  keys create NAME           create an agent API key (printed once, stored hashed)\n"
-		"  keys list                  list agent API keys\n"
-		"  keys revoke ID             revoke an agent API key\n"
-		"  users add NAME --role R    add a user (admin or analyst); password from stdin\n"
-		"  users list                 list users\n"
-		"  users passwd NAME          set a user's password (from stdin)\n"
-		"  users remove NAME          remove a user\n"
-		"  backup DEST                consistent copy of the store while the hub runs\n"
-		"  logtest [FILE]             raw log lines in, normalized events (NDJSON) out\n"
-		"  rules test RULE.yml [EV]   which events a Sigma rule matches, which alerts it raises\n"
-		"  version                    print the version\n");
+	fprintf(out, "usage: minisiem COMMAND [OPTIONS]\n\ncommands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		const struct command *c = &commands[i];
+		char line[64];
+		if (!c->args)
+			continue;
+		snprintf(line, sizeof(line), "%s%s%s", c->name, *c->args ? " " : "", c->args);
+		fprintf(out, "  %-26s %s\n", line, c->help);
+	}
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("minisiem %s\n", SIEM_VERSION);
+	return 0;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	usage(stdout);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -43,30 +88,10 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	const char *cmd = argv[1];
-	if (strcmp(cmd, "serve") == 0)
-		return cmd_serve(argc - 2, argv + 2);
-	if (strcmp(cmd, "hash-password") == 0)
-		return cmd_hash_password(argc - 2, argv + 2);
-	if (strcmp(cmd, "keys") == 0)
-		return cmd_keys(argc - 2, argv + 2);
-	if (strcmp(cmd, "users") == 0)
-		return cmd_users(argc - 2, argv + 2);
-	if (strcmp(cmd, "backup") == 0)
-		return cmd_backup(argc - 2, argv + 2);
-	if (strcmp(cmd, "logtest") == 0)
-		return cmd_logtest(argc - 2, argv + 2);
-	if (strcmp(cmd, "rules") == 0)
-		return cmd_rules(argc - 2, argv + 2);
-	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-		printf("minisiem %s\n", SIEM_VERSION);
-		return 0;
-	}
-	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-		usage(stdout);
-		return 0;
-	}
-	fprintf(stderr, "minisiem: unknown command '%s'\n", cmd);
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 2, argv + 2);
+	fprintf(stderr, "minisiem: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return EXIT_USAGE;
 }
