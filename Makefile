@@ -40,6 +40,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 60
+E2E_JOBS ?= 2   # end-to-end test files run in this many processes (most of a test is waiting)
 
 .PHONY: all deps run check check-suite check-fuzz fuzz fuzz-build bench clean format help
 all: deps $(HUB)
@@ -104,7 +105,7 @@ check: deps
 
 check-suite: $(HUB) $(UNIT_BIN)
 	@tests/run_unit.sh $(BUILD) build/results.txt
-	@python3 tests/e2e/run.py --bin $(HUB) --results build/results.txt --label $(BUILD)
+	@python3 tests/e2e/run.py --bin $(HUB) --results build/results.txt --label $(BUILD) --jobs $(E2E_JOBS)
 
 bench: all
 	@bench/run.sh $(if $(QUICK),--quick)

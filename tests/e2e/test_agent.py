@@ -295,8 +295,16 @@ class TestAgentDelivery(AgentCase):
                          "the oldest events are the ones dropped")
         wait_for(lambda: re.search(r"heartbeat: .* dropped %d " % dropped, a.last_log()),
                  DEADLINE, "the heartbeat to report %d dropped" % dropped)
-        with open(os.path.join(a.state_dir, "metrics.prom")) as f:
-            self.assertIn("minisiem_agent_events_dropped_total", f.read())
+        # the heartbeat logs, then writes metrics.prom
+        prom = os.path.join(a.state_dir, "metrics.prom")
+
+        def prom_counts():
+            try:
+                with open(prom) as f:
+                    return re.search(r"minisiem_agent_events_dropped_total %d\b" % dropped, f.read())
+            except OSError:
+                return None
+        wait_for(prom_counts, DEADLINE, "metrics.prom to count %d dropped" % dropped)
         a.stop()
 
 
