@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,112 +110,164 @@ static int expand(struct cfg_parse *p, const char *v, char **out)
 	return (*out = strdup(v)) ? 0 : -ENOMEM;
 }
 
+/* ---- the settings of a [channel] section: one row each ---- */
+
+enum setting_type {
+	SET_WORD,      /* one of words[], into an enum field */
+	SET_LEVEL,     /* a level name or 1..5: the minimum severity */
+	SET_INT,       /* an int in min..max */
+	SET_SIZE,      /* a size_t in min..max */
+	SET_MS,	       /* a duration (250ms, 2s, 5m) in ms, min..max */
+	SET_STRING,    /* a string; ${NAME} is read from the environment */
+	SET_ADDRESS,   /* a string that must be an email address */
+	SET_ADDRESSES, /* comma-separated email addresses, added to to[] */
+	SET_HEADER,    /* "Name: value" (${NAME} expanded), added to headers[] */
+};
+
+struct keyword {
+	const char *name;
+	int value;
+};
+
+struct setting {
+	const char *name;
+	enum setting_type type;
+	size_t off; /* the field of struct notify_channel_config */
+	long long min, max;
+	const struct keyword *words; /* SET_WORD, ending with a NULL name */
+	const char *err;	     /* why a value is refused ('%s' is the value) */
+};
+
+#define FIELD(f) offsetof(struct notify_channel_config, f)
+
+static const struct keyword kinds[] = {
+    {"email", NOTIFY_EMAIL},
+    {"smtp", NOTIFY_EMAIL},
+    {"webhook", NOTIFY_WEBHOOK},
+    {"slack", NOTIFY_SLACK},
+    {NULL, 0},
+};
+static const struct keyword tls_modes[] = {
+    {"off", NOTIFY_TLS_OFF},	       {"no", NOTIFY_TLS_OFF},	     {"try", NOTIFY_TLS_TRY},
+    {"required", NOTIFY_TLS_REQUIRED}, {"yes", NOTIFY_TLS_REQUIRED}, {NULL, 0},
+};
+/* SET_WORD stores an int into the enum field. */
+_Static_assert(sizeof(enum notify_kind) == sizeof(int), "enum notify_kind is an int");
+_Static_assert(sizeof(enum notify_tls) == sizeof(int), "enum notify_tls is an int");
+
+/* clang-format off */
+static const struct setting settings[] = {
+	{ "type", SET_WORD, FIELD(kind), 0, 0, kinds,
+	  "type must be email, webhook or slack, not '%s'" },
+	{ "min_level", SET_LEVEL, FIELD(min_severity), 0, 0, NULL,
+	  "min_level must be informational, low, medium, high or critical, not '%s'" },
+	{ "retries", SET_INT, FIELD(retries), 0, 100, NULL, "retries must be 0..100, not '%s'" },
+	{ "backoff", SET_MS, FIELD(backoff_ms), 1, 86400000LL, NULL,
+	  "'%s' is not a duration (250ms, 2s, 5m)" },
+	{ "backoff_max", SET_MS, FIELD(backoff_max_ms), 1, 86400000LL, NULL,
+	  "'%s' is not a duration (250ms, 2s, 5m)" },
+	{ "timeout", SET_MS, FIELD(timeout_ms), 1, 86400000LL, NULL,
+	  "'%s' is not a duration (250ms, 2s, 5m)" },
+	{ "queue", SET_SIZE, FIELD(queue_max), 1, 100000, NULL,
+	  "queue must be 1..100000, not '%s'" },
+	{ "starttls", SET_WORD, FIELD(starttls), 0, 0, tls_modes,
+	  "starttls must be off, try or required, not '%s'" },
+	{ "to", SET_ADDRESSES, FIELD(to), 0, 0, NULL, "'%s' is not an email address" },
+	{ "header", SET_HEADER, FIELD(headers), 0, 0, NULL,
+	  "header must be 'Name: value', not '%s'" },
+	{ "url", SET_STRING, FIELD(url), 0, 0, NULL, NULL },
+	{ "ca_file", SET_STRING, FIELD(ca_file), 0, 0, NULL, NULL },
+	{ "user", SET_STRING, FIELD(user), 0, 0, NULL, NULL },
+	{ "password", SET_STRING, FIELD(password), 0, 0, NULL, NULL },
+	{ "from", SET_ADDRESS, FIELD(from), 0, 0, NULL, "'%s' is not an email address" },
+	{ "secret", SET_STRING, FIELD(secret), 0, 0, NULL, NULL },
+};
+/* clang-format on */
+
+static int set_addresses(struct cfg_parse *p, const struct setting *s,
+			 struct notify_channel_config *c, const char *v)
+{
+	char buf[2048];
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		t = trim(t);
+		if (!*t)
+			continue;
+		if (!valid_address(t))
+			return cfg_fail(p, s->err, t);
+		if (c->n_to >= NOTIFY_MAX_TO)
+			return cfg_fail(p, "more than %s recipients", "32");
+		if (!(c->to[c->n_to] = strdup(t)))
+			return -ENOMEM;
+		c->n_to++;
+	}
+	return 0;
+}
+
 static int set_key(struct cfg_parse *p, struct notify_channel_config *c, const char *k,
 		   const char *v, bool *have_type)
 {
+	const struct setting *s = NULL;
+	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]) && !s; i++)
+		if (strcmp(settings[i].name, k) == 0)
+			s = &settings[i];
+	if (!s)
+		return cfg_fail(p, "unknown setting '%s'", k);
+	char *field = (char *)c + s->off;
 	int64_t x;
-	char **slot = NULL;
-	if (strcmp(k, "type") == 0) {
-		if (strcmp(v, "email") == 0 || strcmp(v, "smtp") == 0)
-			c->kind = NOTIFY_EMAIL;
-		else if (strcmp(v, "webhook") == 0)
-			c->kind = NOTIFY_WEBHOOK;
-		else if (strcmp(v, "slack") == 0)
-			c->kind = NOTIFY_SLACK;
-		else
-			return cfg_fail(p, "type must be email, webhook or slack, not '%s'", v);
-		*have_type = true;
+	switch (s->type) {
+	case SET_WORD:
+		for (const struct keyword *w = s->words; w->name; w++)
+			if (strcmp(v, w->name) == 0) {
+				memcpy(field, &w->value, sizeof(int));
+				if (s->off == FIELD(kind))
+					*have_type = true;
+				return 0;
+			}
+		return cfg_fail(p, s->err, v);
+	case SET_LEVEL:
+		if ((*(int *)field = notify_level_severity(v)) < 0)
+			return cfg_fail(p, s->err, v);
 		return 0;
-	}
-	if (strcmp(k, "min_level") == 0) {
-		if ((c->min_severity = notify_level_severity(v)) < 0)
-			return cfg_fail(p,
-					"min_level must be informational, low, medium, high or"
-					" critical, not '%s'",
-					v);
-		return 0;
-	}
-	if (strcmp(k, "retries") == 0) {
+	case SET_INT:
+	case SET_SIZE: {
 		char *end = NULL;
 		long r = strtol(v, &end, 10);
-		if (!*v || *end || r < 0 || r > 100)
-			return cfg_fail(p, "retries must be 0..100, not '%s'", v);
-		c->retries = (int)r;
-		return 0;
-	}
-	if (strcmp(k, "backoff") == 0 || strcmp(k, "backoff_max") == 0 ||
-	    strcmp(k, "timeout") == 0) {
-		if (parse_ms(v, &x) < 0 || x < 1 || x > 86400000LL)
-			return cfg_fail(p, "'%s' is not a duration (250ms, 2s, 5m)", v);
-		*(strcmp(k, "backoff") == 0   ? &c->backoff_ms
-		  : strcmp(k, "timeout") == 0 ? &c->timeout_ms
-					      : &c->backoff_max_ms) = x;
-		return 0;
-	}
-	if (strcmp(k, "queue") == 0) {
-		char *end = NULL;
-		long q = strtol(v, &end, 10);
-		if (!*v || *end || q < 1 || q > 100000)
-			return cfg_fail(p, "queue must be 1..100000, not '%s'", v);
-		c->queue_max = (size_t)q;
-		return 0;
-	}
-	if (strcmp(k, "starttls") == 0) {
-		if (strcmp(v, "off") == 0 || strcmp(v, "no") == 0)
-			c->starttls = NOTIFY_TLS_OFF;
-		else if (strcmp(v, "try") == 0)
-			c->starttls = NOTIFY_TLS_TRY;
-		else if (strcmp(v, "required") == 0 || strcmp(v, "yes") == 0)
-			c->starttls = NOTIFY_TLS_REQUIRED;
+		if (!*v || *end || r < s->min || r > s->max)
+			return cfg_fail(p, s->err, v);
+		if (s->type == SET_INT)
+			*(int *)field = (int)r;
 		else
-			return cfg_fail(p, "starttls must be off, try or required, not '%s'", v);
+			*(size_t *)field = (size_t)r;
 		return 0;
 	}
-	if (strcmp(k, "to") == 0) {
-		char buf[2048];
-		snprintf(buf, sizeof(buf), "%s", v);
-		for (char *save = NULL, *t = strtok_r(buf, ",", &save); t;
-		     t = strtok_r(NULL, ",", &save)) {
-			t = trim(t);
-			if (!*t)
-				continue;
-			if (!valid_address(t))
-				return cfg_fail(p, "'%s' is not an email address", t);
-			if (c->n_to >= NOTIFY_MAX_TO)
-				return cfg_fail(p, "more than %s recipients", "32");
-			if (!(c->to[c->n_to] = strdup(t)))
-				return -ENOMEM;
-			c->n_to++;
-		}
+	case SET_MS:
+		if (parse_ms(v, &x) < 0 || x < s->min || x > s->max)
+			return cfg_fail(p, s->err, v);
+		*(int64_t *)field = x;
 		return 0;
-	}
-	if (strcmp(k, "header") == 0) {
+	case SET_ADDRESSES:
+		return set_addresses(p, s, c, v);
+	case SET_HEADER: {
 		const char *colon = strchr(v, ':');
 		if (!colon || colon == v)
-			return cfg_fail(p, "header must be 'Name: value', not '%s'", v);
+			return cfg_fail(p, s->err, v);
 		if (c->n_headers >= NOTIFY_MAX_HEADERS)
 			return cfg_fail(p, "more than %s headers", "8");
 		return expand(p, v, &c->headers[c->n_headers++]);
 	}
-	if (strcmp(k, "url") == 0)
-		slot = &c->url;
-	else if (strcmp(k, "ca_file") == 0)
-		slot = &c->ca_file;
-	else if (strcmp(k, "user") == 0)
-		slot = &c->user;
-	else if (strcmp(k, "password") == 0)
-		slot = &c->password;
-	else if (strcmp(k, "from") == 0)
-		slot = &c->from;
-	else if (strcmp(k, "secret") == 0)
-		slot = &c->secret;
-	else
-		return cfg_fail(p, "unknown setting '%s'", k);
-	if (strcmp(k, "from") == 0 && !valid_address(v))
-		return cfg_fail(p, "'%s' is not an email address", v);
-	free(*slot);
-	*slot = NULL;
-	return expand(p, v, slot);
+	case SET_ADDRESS:
+		if (!valid_address(v))
+			return cfg_fail(p, s->err, v);
+		/* fall through */
+	case SET_STRING: {
+		char **slot = (char **)field;
+		free(*slot);
+		*slot = NULL;
+		return expand(p, v, slot);
+	}
+	}
+	return cfg_fail(p, "unknown setting '%s'", k);
 }
 
 static bool has_scheme(const char *url, const char *a, const char *b)
