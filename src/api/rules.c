@@ -15,6 +15,7 @@
 #include "core/arena.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "store/store_alerts.h"
 
 #define SUB "rules"
 
