@@ -1,5 +1,5 @@
-/* alerts_api.h — the alerts and rules resources (api/alerts.c, api/rules.c), the rule set
- * they manage, and what they need beyond alerts.h and http.h (proposed additions, marked). */
+/* alerts_api.h — the alerts and rules resources (api/alerts.c, api/rules.c, api/rules_test.c):
+ * their context, handlers and route-table fragment, and the POST /rules/test worker pool. */
 #ifndef SIEM_ALERTS_API_H
 #define SIEM_ALERTS_API_H
 
@@ -12,21 +12,7 @@
 #include "store/store.h"
 
 struct alerts;
-
-/* ==== the rule set: built-in rules (a directory) and API rules (the store) ==== */
-
 struct ruleset;
-
-/* Load every *.yml / *.yaml of dir (origin "builtin:<file>"; may be NULL) and the API rules
- * of the store, apply the stored enabled flags, and hand the enabled ones to d. A rule that
- * fails to compile or to resolve is logged, listed with its error, and left out. */
-int ruleset_open(struct ruleset **out, struct store *s, struct detector *d, const char *dir);
-/* SIGHUP: read the directory again (API rules and enabled flags stay). */
-int ruleset_reload_dir(struct ruleset *rs);
-void ruleset_close(struct ruleset *rs);
-size_t ruleset_count(struct ruleset *rs);
-/* The text of rule id, malloc'd into *text; SIEM_ENOTFOUND when there is no such rule. */
-int ruleset_rule_text(struct ruleset *rs, const char *id, char **text);
 
 /* ==== POST /rules/test: tests scanned by a small pool of workers, off the HTTP threads ==== */
 

@@ -28,6 +28,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "detect/detect.h"
+#include "detect/ruleset.h"
 #include "http/http.h"
 #include "http/static.h"
 #include "hub/logtest.h"
