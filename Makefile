@@ -31,7 +31,7 @@ LDLIBS   += $(PKG_LIBS) -lcrypt -lpthread -lm
 LDFLAGS  += $(if $(filter 1,$(SANITIZE)),-fsanitize=address$(,)undefined)
 , := ,
 
-LIB_DIRS := core store auth http api hub parse source detect notify enrich
+LIB_DIRS := core store auth http api hub parse source detect alert notify enrich
 LIB_SRC  := $(filter-out src/hub/main.c $(EXCLUDE),$(foreach d,$(LIB_DIRS),$(wildcard src/$(d)/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 HUB      := $(BUILD)/minisiem

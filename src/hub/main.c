@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alert/alert.h"
 #include "api/alerts_api.h"
 #include "api/api.h"
 #include "api/tokens.h"
@@ -26,8 +27,8 @@
 #include "core/taskpool.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "detect/alerts.h"
 #include "detect/detect.h"
+#include "detect/ruleset.h"
 #include "http/http.h"
 #include "http/static.h"
 #include "hub/logtest.h"
