@@ -627,8 +627,8 @@ class Hostile(HubCase):
         self.assertGreaterEqual(len(times), 3, "too few requests completed while clients trickled")
         self.assertLess(max(times), 5.0, "a normal request waited %.1f s behind slow clients"
                         % max(times))
-        # The slow clients finish their requests: each is answered, or was cut off by the hub
-        # (a header deadline is a fair defence); none hangs.
+        # The slow clients finish their requests well inside the header deadline (10 s) and
+        # were never idle for --conn-timeout: each is answered.
         answers = []
         for s in socks:
             try:
@@ -643,7 +643,7 @@ class Hostile(HubCase):
                 answers.append("closed")
             finally:
                 s.close()
-        self.assertTrue(all(a in (200, 408, "closed") for a in answers), answers)
+        self.assertEqual(answers, [200] * n_slow)
         self.hub_intact()
 
     def test_many_idle_connections(self):
