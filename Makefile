@@ -22,7 +22,8 @@ endif
 ifeq ($(FUZZ),1)
 CC       := clang
 BUILD    := build/fuzz
-OPT      := -O1 -g -fsanitize=address,undefined,fuzzer-no-link -fno-omit-frame-pointer
+OPT      := -O1 -g -fsanitize=address,undefined,fuzzer-no-link -fno-omit-frame-pointer \
+            -DSIEM_TEST_SEAMS
 endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -37,6 +38,11 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 HUB      := $(BUILD)/minisiem
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Files with test seams (globals a unit test flips) are built a second time, with
+# -DSIEM_TEST_SEAMS, for the unit tests only; the binaries never have them.
+SEAM_SRC := src/source/tail_fs.c src/parse/jsonl.c
+SEAM_OBJ := $(SEAM_SRC:%.c=$(BUILD)/seams/%.o)
+UNIT_OBJ := $(filter-out $(SEAM_SRC:%.c=$(BUILD)/%.o),$(LIB_OBJ)) $(SEAM_OBJ)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 60
@@ -71,9 +77,14 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
+.SECONDARY: $(SEAM_OBJ)
+$(BUILD)/seams/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -DSIEM_TEST_SEAMS -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DSIEM_TEST_SEAMS $(LDFLAGS) -o $@ $< $(UNIT_OBJ) $(LDLIBS) -lcmocka
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
