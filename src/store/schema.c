@@ -34,8 +34,8 @@ const char *const schema_migrations[] = {
 	" UNIQUE(owner, name));",
 	/* 3 -> 4: login tokens end when their user's generation moves on (password change,
 	 * removal) or when they are logged out (src/api/tokens.c) */
-	"ALTER TABLE users ADD COLUMN token_gen INTEGER NOT NULL DEFAULT 0;"
-	"CREATE TABLE revoked_tokens(sig BLOB PRIMARY KEY, exp INTEGER NOT NULL) WITHOUT ROWID;",
+	("ALTER TABLE users ADD COLUMN token_gen INTEGER NOT NULL DEFAULT 0;"
+	 "CREATE TABLE revoked_tokens(sig BLOB PRIMARY KEY, exp INTEGER NOT NULL) WITHOUT ROWID;"),
 };
 
 const int schema_version = (int)(sizeof(schema_migrations) / sizeof(schema_migrations[0]));
@@ -63,8 +63,8 @@ const char *const segment_schema =
 /* Keep in step with segment_schema: what it adds to an older file, column for column. */
 const char *const segment_migrations[] = {
 	/* 0 -> 1: the API key that sent each event, apart from its client-set source */
-	"ALTER TABLE events ADD COLUMN ingest_key TEXT;"
-	"ALTER TABLE events ADD COLUMN ingest_key_id INTEGER;",
+	("ALTER TABLE events ADD COLUMN ingest_key TEXT;"
+	 "ALTER TABLE events ADD COLUMN ingest_key_id INTEGER;"),
 };
 
 const int segment_version = (int)(sizeof(segment_migrations) / sizeof(segment_migrations[0]));
