@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "core/err.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "store/store_int.h"
@@ -267,16 +268,6 @@ static void acc_release(struct acc *a)
 	arena_release(&a->arena);
 }
 
-static uint64_t hash_bytes(const void *p, size_t n, uint64_t h)
-{
-	const unsigned char *b = p;
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 static int acc_grow(struct acc *a)
 {
 	size_t nslot = a->nslot * 2;
@@ -301,7 +292,7 @@ static int acc_add(struct acc *a, const char *k, size_t n, size_t bucket, int64_
 {
 	if (a->nkeys >= a->cap_keys) {
 		/* Past the cap only keys already seen keep their own entry. */
-		uint64_t h = hash_bytes(k, n, 1469598103934665603ULL);
+		uint64_t h = hash_cont(1469598103934665603ULL, k, n);
 		for (size_t i = h & (a->nslot - 1); a->slot[i].k; i = (i + 1) & (a->nslot - 1))
 			if (a->slot[i].h == h && a->slot[i].n == n &&
 			    memcmp(a->slot[i].k, k, n) == 0)
@@ -312,7 +303,7 @@ static int acc_add(struct acc *a, const char *k, size_t n, size_t bucket, int64_
 		n = sizeof(OTHER) - 1;
 	}
 found_or_new:;
-	uint64_t h = hash_bytes(k, n, 1469598103934665603ULL);
+	uint64_t h = hash_cont(1469598103934665603ULL, k, n);
 	size_t i = h & (a->nslot - 1);
 	for (; a->slot[i].k; i = (i + 1) & (a->nslot - 1))
 		if (a->slot[i].h == h && a->slot[i].n == n && memcmp(a->slot[i].k, k, n) == 0)
