@@ -1,8 +1,8 @@
 /* store_stats.h — what the dashboard draws: event counts per time bucket and per key
- * (os_type, event_type, severity), top-N values of a field, and saved dashboards. Counts
- * come from rollups the writer maintains (stats_rollup_*): per-minute counts in each
- * segment, top-value counts in memory for the active segment and in the segment once it is
- * sealed; else from scans with the segment's indices. Both give the same exact numbers. */
+ * (os_type, event_type, severity), and top-N values of a field. Counts come from rollups
+ * the writer maintains (stats_rollup_*): per-minute counts in each segment, top-value counts
+ * in memory for the active segment and in the segment once it is sealed; else from scans
+ * with the segment's indices. Both give the same exact numbers. */
 #ifndef SIEM_STORE_STATS_H
 #define SIEM_STORE_STATS_H
 
@@ -96,19 +96,5 @@ void stats_rollup_sealed(struct stats_rollup *r, int64_t seg_id);
 /* Memory bound of one segment's top-N counts in bytes (default 16 MiB); lower it before
  * store_open to exercise the fallback (tests). */
 void stats_rollup_set_limit(size_t bytes);
-
-/* ---- saved dashboards (main database, per owner) ---- */
-
-/* [{"id", "name", "created_at", "updated_at"}] of owner, by name. */
-int store_dashboard_list(struct store *s, const char *owner, json_t *out);
-/* {"id", "name", "widgets", "created_at", "updated_at"}; SIEM_ENOTFOUND when owner has no
- * such dashboard. */
-int store_dashboard_get(struct store *s, const char *owner, int64_t id, json_t **out);
-/* spec is the compact JSON of the widgets array. -EEXIST when owner has that name. */
-int store_dashboard_add(struct store *s, const char *owner, const char *name, const char *spec,
-			int64_t *id);
-int store_dashboard_update(struct store *s, const char *owner, int64_t id, const char *name,
-			   const char *spec);
-int store_dashboard_delete(struct store *s, const char *owner, int64_t id);
 
 #endif
