@@ -13,7 +13,8 @@
 #include "store/idset.h"
 #include "store/memidx.h"
 #include "store/store.h"
-#include "store/store_stats.h"
+
+struct stats_rollup;
 
 enum seg_state { SEG_ACTIVE = 0, SEG_SEALED = 1, SEG_INDEXED = 2 };
 
@@ -57,7 +58,7 @@ struct store {
 	int64_t next_seq;
 	int64_t txn_min_ts, txn_max_ts, txn_rows;
 	struct facets facets;
-	struct stats_rollup *rollup; /* dashboard counts (store_stats.c), same transaction */
+	struct stats_rollup *rollup; /* dashboard counts (stats_rollup.c), same transaction */
 	struct idset ids;          /* the active segment's event_ids; written under ids_mu */
 	pthread_mutex_t ids_mu;
 	uint8_t (*txn_ids)[16];    /* ids added by the open transaction, undone on rollback */

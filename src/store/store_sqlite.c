@@ -16,6 +16,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "store/schema.h"
+#include "store/stats_rollup.h"
 #include "store/store_int.h"
 
 #define SUB "store"
