@@ -23,7 +23,7 @@ struct stats_rollup;
  * from the events already there, and counts the segment's events into memory. */
 int stats_rollup_init(struct stats_rollup **out, sqlite3 *writer);
 void stats_rollup_free(struct stats_rollup *r);
-/* The active segment is being sealed (roll_segment, before the next one is attached): its
+/* The active segment is being sealed (seg_roll, before the next one is attached): its
  * counts stay in memory, for queries and for the indexer, until stats_rollup_sealed. */
 void stats_rollup_roll(struct stats_rollup *r);
 /* Forget what the open transaction added (store_begin, store_rollback). */
