@@ -28,7 +28,7 @@ const char *const schema_migrations[] = {
 	"CREATE TABLE rules(id TEXT PRIMARY KEY, origin TEXT NOT NULL, yaml TEXT,"
 	" enabled INTEGER NOT NULL DEFAULT 1, created_at INTEGER NOT NULL, created_by TEXT,"
 	" updated_at INTEGER NOT NULL, updated_by TEXT);",
-	/* 2 -> 3: saved dashboards of the web UI, per user (src/store/store_stats.c) */
+	/* 2 -> 3: saved dashboards of the web UI, per user (src/store/dashboards.c) */
 	"CREATE TABLE dashboards(id INTEGER PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL,"
 	" spec TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
 	" UNIQUE(owner, name));",
