@@ -22,7 +22,8 @@ endif
 ifeq ($(FUZZ),1)
 CC       := clang
 BUILD    := build/fuzz
-OPT      := -O1 -g -fsanitize=address,undefined,fuzzer-no-link -fno-omit-frame-pointer
+OPT      := -O1 -g -fsanitize=address,undefined,fuzzer-no-link -fno-omit-frame-pointer \
+            -DSIEM_TEST_SEAMS
 endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -31,15 +32,21 @@ LDLIBS   += $(PKG_LIBS) -lcrypt -lpthread -lm
 LDFLAGS  += $(if $(filter 1,$(SANITIZE)),-fsanitize=address$(,)undefined)
 , := ,
 
-LIB_DIRS := core ingest store auth http api hub parse source detect notify enrich
+LIB_DIRS := core ingest store auth http api hub parse source detect alert notify enrich
 LIB_SRC  := $(filter-out src/hub/main.c $(EXCLUDE),$(foreach d,$(LIB_DIRS),$(wildcard src/$(d)/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 HUB      := $(BUILD)/minisiem
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Files with test seams (globals a unit test flips) are built a second time, with
+# -DSIEM_TEST_SEAMS, for the unit tests only; the binaries never have them.
+SEAM_SRC := src/source/tail_fs.c src/parse/jsonl.c
+SEAM_OBJ := $(SEAM_SRC:%.c=$(BUILD)/seams/%.o)
+UNIT_OBJ := $(filter-out $(SEAM_SRC:%.c=$(BUILD)/%.o),$(LIB_OBJ)) $(SEAM_OBJ)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 60
+E2E_JOBS ?= 2   # end-to-end test files run in this many processes (most of a test is waiting)
 
 .PHONY: all deps run check check-suite check-fuzz fuzz fuzz-build bench clean format help
 all: deps $(HUB)
@@ -70,9 +77,14 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
+.SECONDARY: $(SEAM_OBJ)
+$(BUILD)/seams/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -DSIEM_TEST_SEAMS -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DSIEM_TEST_SEAMS $(LDFLAGS) -o $@ $< $(UNIT_OBJ) $(LDLIBS) -lcmocka
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -104,7 +116,7 @@ check: deps
 
 check-suite: $(HUB) $(UNIT_BIN)
 	@tests/run_unit.sh $(BUILD) build/results.txt
-	@python3 tests/e2e/run.py --bin $(HUB) --results build/results.txt --label $(BUILD)
+	@python3 tests/e2e/run.py --bin $(HUB) --results build/results.txt --label $(BUILD) --jobs $(E2E_JOBS)
 
 bench: all
 	@bench/run.sh $(if $(QUICK),--quick)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alert/alert.h"
 #include "api/alerts_api.h"
 #include "api/api.h"
 #include "api/tokens.h"

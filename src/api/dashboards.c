@@ -8,7 +8,7 @@
 #include "api/api.h"
 #include "api/web_api.h"
 #include "core/err.h"
-#include "store/store_stats.h"
+#include "store/dashboards.h"
 
 #define NAME_MAX_LEN 200
 #define MAX_WIDGETS 50

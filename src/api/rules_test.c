@@ -18,6 +18,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "detect/ruleset.h"
 
 #define SUB "rules"
 #define TEST_SCAN_DEFAULT 10000

@@ -22,6 +22,8 @@ void arena_init(struct arena *a, size_t limit)
 
 void *arena_alloc(struct arena *a, size_t n)
 {
+	if (n > SIZE_MAX - 15)
+		return NULL; /* rounding up would wrap */
 	n = (n + 15) & ~(size_t)15;
 	if (n == 0)
 		n = 16;

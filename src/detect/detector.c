@@ -31,7 +31,7 @@ struct ibucket {
 	size_t nidx, cap;
 };
 
-struct ruleset {
+struct detect_set {
 	struct rule **r;
 	size_t n, ndet, ncorr;
 	struct ibucket *bk;
@@ -55,7 +55,7 @@ struct pending {
 
 struct detector {
 	pthread_mutex_t lock, save_lock;
-	struct ruleset *set;
+	struct detect_set *set;
 	struct scratch s;
 	char *state_path;
 	size_t max_groups;
@@ -71,7 +71,7 @@ struct detector {
 
 /* ---- rule sets ---- */
 
-static void set_free(struct ruleset *rs)
+static void set_free(struct detect_set *rs)
 {
 	if (!rs)
 		return;
@@ -99,7 +99,7 @@ static uint64_t ikey(int evf, const char *v, size_t n)
 	return sigma_hash(v, n) ^ ((uint64_t)(unsigned)evf * 0x9e3779b97f4a7c15ull);
 }
 
-static struct ibucket *bucket_find(const struct ruleset *rs, int evf, const char *v, size_t n,
+static struct ibucket *bucket_find(const struct detect_set *rs, int evf, const char *v, size_t n,
 				   uint64_t h)
 {
 	if (!rs->bkcap)
@@ -114,7 +114,7 @@ static struct ibucket *bucket_find(const struct ruleset *rs, int evf, const char
 	}
 }
 
-static int bucket_add(struct ruleset *rs, int evf, const char *v, size_t n, int rule)
+static int bucket_add(struct detect_set *rs, int evf, const char *v, size_t n, int rule)
 {
 	uint64_t h = ikey(evf, v, n);
 	size_t mask = rs->bkcap - 1;
@@ -164,7 +164,7 @@ static bool indexable(const struct rule *r)
 	return true;
 }
 
-static int set_index(struct ruleset *rs)
+static int set_index(struct detect_set *rs)
 {
 	size_t nv = 0;
 	for (size_t i = 0; i < rs->n; i++)
@@ -211,7 +211,7 @@ static int set_index(struct ruleset *rs)
 	return 0;
 }
 
-static int find_ref(struct ruleset *rs, const char *ref)
+static int find_ref(struct detect_set *rs, const char *ref)
 {
 	for (size_t i = 0; i < rs->n; i++)
 		if (rs->r[i]->info.id && !strcmp(rs->r[i]->info.id, ref))
@@ -223,7 +223,7 @@ static int find_ref(struct ruleset *rs, const char *ref)
 }
 
 /* Depth-first: a correlation chain must not loop back on itself. */
-static bool cyclic(const struct ruleset *rs, const int *const *refs, int i, uint8_t *mark)
+static bool cyclic(const struct detect_set *rs, const int *const *refs, int i, uint8_t *mark)
 {
 	if (mark[i] == 1)
 		return true;
@@ -237,7 +237,7 @@ static bool cyclic(const struct ruleset *rs, const int *const *refs, int i, uint
 	return false;
 }
 
-static int set_link(struct ruleset *rs, size_t max_groups, char *err, size_t errlen)
+static int set_link(struct detect_set *rs, size_t max_groups, char *err, size_t errlen)
 {
 	int **refs = calloc(rs->n ? rs->n : 1, sizeof(*refs));
 	uint8_t *mark = calloc(rs->n ? rs->n : 1, 1);
@@ -371,7 +371,7 @@ static bool compatible(const struct corr *c, uint32_t type, uint32_t nrefs, uint
 
 /* Carry a kept rule's windows into the new set (same id, same shape); the evictions of
  * rules that go away are remembered in the detector's total. */
-static void migrate(struct detector *d, struct ruleset *old, struct ruleset *nw)
+static void migrate(struct detector *d, struct detect_set *old, struct detect_set *nw)
 {
 	for (size_t j = 0; old && j < old->n; j++) {
 		if (!old->cs[j])
@@ -410,7 +410,7 @@ static void pending_free(struct detector *d)
 	d->npend = 0;
 }
 
-static void adopt_pending(struct detector *d, struct ruleset *nw)
+static void adopt_pending(struct detector *d, struct detect_set *nw)
 {
 	for (size_t i = 0; i < nw->n; i++) {
 		if (!nw->cs[i])
@@ -539,7 +539,7 @@ int detector_save(struct detector *d)
 	pthread_mutex_lock(&d->lock);
 	wb_put(&w, STATE_MAGIC, 8);
 	wb_u64(&w, (uint64_t)d->watermark);
-	struct ruleset *rs = d->set;
+	struct detect_set *rs = d->set;
 	uint32_t nrec = 0;
 	for (size_t i = 0; rs && i < rs->n; i++)
 		nrec += rs->cs[i] != NULL;
@@ -673,7 +673,7 @@ void detector_close(struct detector *d)
 int detector_set_rules(struct detector *d, struct rule **rules, size_t n, char *err,
 		       size_t errlen)
 {
-	struct ruleset *rs = calloc(1, sizeof(*rs));
+	struct detect_set *rs = calloc(1, sizeof(*rs));
 	char dummy[8];
 	int rc = 0;
 	if (!err || !errlen) {
@@ -704,7 +704,7 @@ int detector_set_rules(struct detector *d, struct rule **rules, size_t n, char *
 		return -ENOMEM;
 	}
 	pthread_mutex_lock(&d->lock);
-	struct ruleset *old = d->set;
+	struct detect_set *old = d->set;
 	migrate(d, old, rs);
 	if (!d->pend_done)
 		adopt_pending(d, rs);
@@ -764,12 +764,12 @@ static void on_corr_hit(void *ctx, struct cstate *cs, const struct corr_hit *h)
 
 static void feed_users(struct eval_ctx *x, const struct rule *r, const struct corr_input *in)
 {
-	struct ruleset *rs = x->d->set;
+	struct detect_set *rs = x->d->set;
 	for (size_t u = 0; u < rs->nusers[r->index]; u++)
 		cstate_feed(rs->cs[rs->users[r->index][u]], &x->d->s, in, on_corr_hit, x);
 }
 
-static const int *lookup(const struct ruleset *rs, int evf, const struct sv *v, size_t *n)
+static const int *lookup(const struct detect_set *rs, int evf, const struct sv *v, size_t *n)
 {
 	char low[IVAL_MAX];
 	*n = 0;
@@ -801,7 +801,7 @@ void detector_eval(struct detector *d, const struct event *ev, detect_sink sink,
 {
 	pthread_mutex_lock(&d->lock);
 	d->events++;
-	struct ruleset *rs = d->set;
+	struct detect_set *rs = d->set;
 	if (!rs || !rs->n)
 		goto out;
 	if (!ev->received_at || ev->ts <= ev->received_at + LATE_CLOCK_US) {
@@ -871,7 +871,7 @@ void detector_get_stats(struct detector *d, struct detector_stats *st)
 	st->events = d->events;
 	st->hits = d->hits;
 	st->evicted_groups = d->evicted_gone;
-	struct ruleset *rs = d->set;
+	struct detect_set *rs = d->set;
 	if (rs) {
 		st->rules = rs->n;
 		st->detection_rules = rs->ndet;

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alert/alert.h"
 #include "api/alerts_api.h"
 #include "api/api.h"
 #include "api/tokens.h"
@@ -26,7 +27,7 @@
 #include "core/taskpool.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "detect/alerts.h"
+#include "detect/ruleset.h"
 #include "detect/detect.h"
 #include "http/http.h"
 #include "hub/cmd.h"

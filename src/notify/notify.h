@@ -1,6 +1,6 @@
 /* notify.h — notification channels: email over SMTP (smtp.c), generic and Slack-compatible
- * webhooks (webhook.c), their configuration file, and the notifier (one thread and one bounded
- * queue per channel, retries with exponential backoff; in detect/alerts.c). */
+ * webhooks (webhook.c), their configuration file (channels.c), and the notifier (one thread
+ * and one bounded queue per channel, retries with exponential backoff; notifier.c). */
 #ifndef SIEM_NOTIFY_H
 #define SIEM_NOTIFY_H
 

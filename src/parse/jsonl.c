@@ -19,8 +19,11 @@ static int fail(char *err, size_t errlen, int rc, const char *reason)
 	return rc;
 }
 
-/* Test hook (the fuzz driver compares both paths): parse every line with json_loadb. */
+#ifdef SIEM_TEST_SEAMS
 bool jsonl_test_no_fast_path;
+#else
+#define jsonl_test_no_fast_path false
+#endif
 
 /* ---- the fast reader ----
  *

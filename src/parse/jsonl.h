@@ -3,6 +3,7 @@
 #ifndef SIEM_JSONL_H
 #define SIEM_JSONL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/arena.h"
@@ -13,5 +14,12 @@
  * accepted with the receive time and EV_TS_MISSING set. */
 int jsonl_line_to_event(const char *line, size_t n, int64_t now_us, struct event *ev,
 			struct arena *a, char *err, size_t errlen);
+
+#ifdef SIEM_TEST_SEAMS
+/* Test seam, compiled in only with -DSIEM_TEST_SEAMS (unit-test and fuzz builds): when set,
+ * every line is parsed by json_loadb alone, so that a test can compare it with the fast
+ * reader. Elsewhere the fast reader is always tried first. */
+extern bool jsonl_test_no_fast_path;
+#endif
 
 #endif

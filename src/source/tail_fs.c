@@ -16,7 +16,9 @@
 #include "core/log.h"
 #include "source/tail_int.h"
 
+#ifdef SIEM_TEST_SEAMS
 bool tail_test_no_inotify;
+#endif
 
 #define DIR_MASK                                                                            \
 	(IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_MODIFY | IN_DELETE_SELF | \

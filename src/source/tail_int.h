@@ -29,8 +29,13 @@
 #define TAIL_ID_PREFIX 64   /* room for "dev:ino:offset:" in decimal */
 #define TAIL_LINKS_MAX 4096 /* symbolic links remembered, so that each is logged once */
 
-/* Test hook: when set before tailer_start, inotify is not used (the polling fallback). */
+/* Test seam, compiled in only with -DSIEM_TEST_SEAMS (the unit-test build): when set before
+ * tailer_start, inotify is not used (the polling fallback). Elsewhere it is constant false. */
+#ifdef SIEM_TEST_SEAMS
 extern bool tail_test_no_inotify;
+#else
+#define tail_test_no_inotify false
+#endif
 
 /* One file being read. A followed file is found by its path; an orphan is a file whose
  * path now names another file or nothing (rotated, deleted): it is read to EOF, then for

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "store/facets.h"
 
@@ -42,12 +43,7 @@ void facets_reset(struct facets *f)
 
 static uint64_t hash(int field, const char *p, size_t n)
 {
-	uint64_t h = 1469598103934665603ULL ^ ((uint64_t)field << 56);
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
+	return hash_cont(1469598103934665603ULL ^ ((uint64_t)field << 56), p, n);
 }
 
 static int bump(struct facets *f, int field, const char *p, size_t n)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "store/memidx.h"
 
 struct entry {
@@ -27,13 +28,8 @@ struct memidx {
 
 static uint64_t hash(int field, const void *key, size_t n)
 {
-	const unsigned char *p = key;
 	uint64_t h = 1469598103934665603ULL ^ (uint64_t)(field + 1) * 0x9e3779b97f4a7c15ULL;
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 1099511628211ULL;
-	}
-	return h | 1; /* 0 marks an empty slot */
+	return hash_cont(h, key, n) | 1; /* 0 marks an empty slot */
 }
 
 struct memidx *memidx_new(int64_t base_seq)

@@ -28,14 +28,14 @@ const char *const schema_migrations[] = {
 	"CREATE TABLE rules(id TEXT PRIMARY KEY, origin TEXT NOT NULL, yaml TEXT,"
 	" enabled INTEGER NOT NULL DEFAULT 1, created_at INTEGER NOT NULL, created_by TEXT,"
 	" updated_at INTEGER NOT NULL, updated_by TEXT);",
-	/* 2 -> 3: saved dashboards of the web UI, per user (src/store/store_stats.c) */
+	/* 2 -> 3: saved dashboards of the web UI, per user (src/store/dashboards.c) */
 	"CREATE TABLE dashboards(id INTEGER PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL,"
 	" spec TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
 	" UNIQUE(owner, name));",
 	/* 3 -> 4: login tokens end when their user's generation moves on (password change,
 	 * removal) or when they are logged out (src/api/tokens.c) */
-	"ALTER TABLE users ADD COLUMN token_gen INTEGER NOT NULL DEFAULT 0;"
-	"CREATE TABLE revoked_tokens(sig BLOB PRIMARY KEY, exp INTEGER NOT NULL) WITHOUT ROWID;",
+	("ALTER TABLE users ADD COLUMN token_gen INTEGER NOT NULL DEFAULT 0;"
+	 "CREATE TABLE revoked_tokens(sig BLOB PRIMARY KEY, exp INTEGER NOT NULL) WITHOUT ROWID;"),
 };
 
 const int schema_version = (int)(sizeof(schema_migrations) / sizeof(schema_migrations[0]));
@@ -63,8 +63,8 @@ const char *const segment_schema =
 /* Keep in step with segment_schema: what it adds to an older file, column for column. */
 const char *const segment_migrations[] = {
 	/* 0 -> 1: the API key that sent each event, apart from its client-set source */
-	"ALTER TABLE events ADD COLUMN ingest_key TEXT;"
-	"ALTER TABLE events ADD COLUMN ingest_key_id INTEGER;",
+	("ALTER TABLE events ADD COLUMN ingest_key TEXT;"
+	 "ALTER TABLE events ADD COLUMN ingest_key_id INTEGER;"),
 };
 
 const int segment_version = (int)(sizeof(segment_migrations) / sizeof(segment_migrations[0]));

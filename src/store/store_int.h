@@ -1,5 +1,7 @@
-/* store_int.h — internals shared by the embedded store's files: store_sqlite.c (files,
- * writer, indexer), store_query.c (readers), store_state.c (hub state). */
+/* store_int.h — internals shared by the embedded store's files: store_sqlite.c (open,
+ * close, the writer), conn.c (connections), segment.c (segment files), indexer.c (the
+ * background indexer), snapshot.c (what readers pin), store_query.c (readers), retain.c,
+ * backup.c, store_state.c (hub state), and the stats and alerts files. */
 #ifndef SIEM_STORE_INT_H
 #define SIEM_STORE_INT_H
 
@@ -13,7 +15,8 @@
 #include "store/idset.h"
 #include "store/memidx.h"
 #include "store/store.h"
-#include "store/store_stats.h"
+
+struct stats_rollup;
 
 enum seg_state { SEG_ACTIVE = 0, SEG_SEALED = 1, SEG_INDEXED = 2 };
 
@@ -57,7 +60,7 @@ struct store {
 	int64_t next_seq;
 	int64_t txn_min_ts, txn_max_ts, txn_rows;
 	struct facets facets;
-	struct stats_rollup *rollup; /* dashboard counts (store_stats.c), same transaction */
+	struct stats_rollup *rollup; /* dashboard counts (stats_rollup.c), same transaction */
 	struct idset ids;          /* the active segment's event_ids; written under ids_mu */
 	pthread_mutex_t ids_mu;
 	uint8_t (*txn_ids)[16];    /* ids added by the open transaction, undone on rollback */
@@ -83,6 +86,44 @@ struct store {
 	sqlite3 *adm;
 };
 
+/* ---- connections (conn.c) ---- */
+
+int store_sql_err(sqlite3 *db, const char *what);
+int store_exec(sqlite3 *db, const char *sql);
+int store_open_conn(const char *path, bool readonly, int cache_mb, sqlite3 **out);
+/* Create a database file 0600 when it does not exist yet, before SQLite opens it. */
+void store_create_private(const char *path);
+
+/* ---- segment files (segment.c) ---- */
+
+void seg_free(struct segment *g);
+/* Read the segment files of s->segdir, oldest first (store_open). */
+int seg_load_all(struct store *s);
+/* A new segment file id, made the writer's; prev: the segment before it, or NULL. */
+int seg_create(struct store *s, int64_t id, sqlite3 *prev);
+/* Seal the active segment and start the next one (writer thread). */
+int seg_roll(struct store *s);
+
+/* ---- the writer (store_sqlite.c) ---- */
+
+/* Open segment g as the writer's, with its statements and in-memory ids. */
+int store_open_writer(struct store *s, struct segment *g);
+
+/* ---- the background indexer (indexer.c) ---- */
+
+/* Its thread, from store_open to store_close. */
+int indexer_start(struct store *s);
+void indexer_stop(struct store *s);
+
+/* ---- what queries read (snapshot.c) ---- */
+
+/* Pin the segments for a query, newest first; release unpins. */
+int store_snapshot(struct store *s, struct seg_view **out, size_t *n);
+void store_snapshot_release(struct store *s, struct seg_view *v, size_t n);
+/* A read connection to a segment (pooled); put it back after use. */
+int store_reader_get(struct store *s, struct segment *g, sqlite3 **db);
+void store_reader_put(struct store *s, struct segment *g, sqlite3 *db);
+
 /* The seq of id in segment g from the in-memory ids (active or sealed-not-indexed).
  * *known is false when g has no such set and its id index must be used. */
 int64_t store_ids_lookup(struct store *s, struct segment *g, const uint8_t id[16], bool *known);
@@ -92,17 +133,5 @@ int64_t store_ids_lookup(struct store *s, struct segment *g, const uint8_t id[16
  * no filter the postings serve selectively, negative on error. */
 int store_mem_candidates(struct store *s, struct segment *g, const struct event_query *q,
 			 int64_t **out, size_t *n);
-
-/* Shared helpers (store_sqlite.c). */
-int store_sql_err(sqlite3 *db, const char *what);
-int store_exec(sqlite3 *db, const char *sql);
-int store_open_conn(const char *path, bool readonly, int cache_mb, sqlite3 **out);
-
-/* Pin the segments for a query, newest first; release unpins. */
-int store_snapshot(struct store *s, struct seg_view **out, size_t *n);
-void store_snapshot_release(struct store *s, struct seg_view *v, size_t n);
-/* A read connection to a segment (pooled); put it back after use. */
-int store_reader_get(struct store *s, struct segment *g, sqlite3 **db);
-void store_reader_put(struct store *s, struct segment *g, sqlite3 *db);
 
 #endif

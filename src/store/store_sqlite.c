@@ -1,21 +1,17 @@
 /* store_sqlite.c — the embedded store: a main SQLite database for hub state and a
- * directory of segment files for events. The writer thread appends to the active segment
- * (WAL, group commit); a full segment is sealed and a background thread builds its query
- * and text indices in bulk, and checkpoints the active segment's WAL off the write path. */
-#include <ctype.h>
-#include <dirent.h>
-#include <fcntl.h>
+ * directory of segment files for events (segment.c). store_open and store_close, and the
+ * writer thread's side: it appends to the active segment (WAL, group commit) and seals it
+ * when full; indexer.c builds a sealed segment's indices in the background. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "core/err.h"
 #include "core/log.h"
 #include "store/schema.h"
+#include "store/stats_rollup.h"
 #include "store/store_int.h"
 
 #define SUB "store"
@@ -28,163 +24,6 @@ void store_config_defaults(struct store_config *cfg)
 	cfg->segment_max_age_s = 86400;
 	cfg->cache_mb = 16; /* the writer appends: it needs the right edge of two B-trees */
 	cfg->readers = 4;
-}
-
-int store_sql_err(sqlite3 *db, const char *what)
-{
-	log_error(SUB, "%s: %s", what, sqlite3_errmsg(db));
-	int ext = sqlite3_extended_errcode(db);
-	if ((ext & 0xff) == SQLITE_FULL)
-		return -ENOSPC;
-	if ((ext & 0xff) == SQLITE_BUSY || (ext & 0xff) == SQLITE_LOCKED)
-		return -EBUSY;
-	return SIEM_ESQL;
-}
-
-int store_exec(sqlite3 *db, const char *sql)
-{
-	char *msg = NULL;
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		log_error(SUB, "'%.60s': %s", sql, msg ? msg : "?");
-		sqlite3_free(msg);
-		return (sqlite3_extended_errcode(db) & 0xff) == SQLITE_FULL ? -ENOSPC : SIEM_ESQL;
-	}
-	return 0;
-}
-
-/* The text a segment's FTS index holds for an event: message, the raw line when it says
- * more, and the HTTP path. */
-static void fn_fts_text(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	(void)argc;
-	const char *m = (const char *)sqlite3_value_text(argv[0]);
-	size_t mn = (size_t)sqlite3_value_bytes(argv[0]);
-	const char *r = (const char *)sqlite3_value_text(argv[1]);
-	size_t rn = (size_t)sqlite3_value_bytes(argv[1]);
-	const char *p = (const char *)sqlite3_value_text(argv[2]);
-	size_t pn = (size_t)sqlite3_value_bytes(argv[2]);
-	if (r && m && rn == mn && memcmp(r, m, mn) == 0)
-		r = NULL, rn = 0;
-	size_t n = (m ? mn + 1 : 0) + (r ? rn + 1 : 0) + (p ? pn : 0);
-	char *out = sqlite3_malloc64(n + 1);
-	if (!out) {
-		sqlite3_result_error_nomem(ctx);
-		return;
-	}
-	size_t k = 0;
-	if (m) {
-		memcpy(out, m, mn);
-		k = mn;
-		out[k++] = '\n';
-	}
-	if (r) {
-		memcpy(out + k, r, rn);
-		k += rn;
-		out[k++] = '\n';
-	}
-	if (p) {
-		memcpy(out + k, p, pn);
-		k += pn;
-	}
-	sqlite3_result_text(ctx, out, (int)k, sqlite3_free);
-}
-
-/* siem_text_has(message, raw, path, q): every whitespace-separated term of q occurs in one
- * of the three texts, ASCII case-insensitively, starting at the start of a word (as the text
- * index matches word prefixes). The exact check behind the text index. */
-static bool has_term(const unsigned char *t, size_t tn, const unsigned char *w, size_t wn)
-{
-	if (!t || wn > tn)
-		return false;
-	int first = tolower(w[0]);
-	/* Bytes of non-ASCII letters count as word characters, as the index sees them. */
-	bool word = isalnum(w[0]) || w[0] >= 0x80;
-	for (size_t i = 0; i + wn <= tn; i++) {
-		if (tolower(t[i]) != first ||
-		    (word && i > 0 && (isalnum(t[i - 1]) || t[i - 1] >= 0x80)))
-			continue;
-		size_t j = 1;
-		while (j < wn && tolower(t[i + j]) == tolower(w[j]))
-			j++;
-		if (j == wn)
-			return true;
-	}
-	return false;
-}
-
-static void fn_text_has(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	const unsigned char *q = sqlite3_value_text(argv[argc - 1]);
-	const unsigned char *txt[3];
-	size_t len[3];
-	for (int i = 0; i < 3; i++) {
-		txt[i] = sqlite3_value_text(argv[i]);
-		len[i] = (size_t)sqlite3_value_bytes(argv[i]);
-	}
-	int ok = 1;
-	for (const unsigned char *p = q; ok && p && *p;) {
-		while (*p && isspace(*p))
-			p++;
-		const unsigned char *w = p;
-		while (*p && !isspace(*p))
-			p++;
-		size_t wn = (size_t)(p - w);
-		if (wn == 0)
-			break;
-		ok = has_term(txt[0], len[0], w, wn) || has_term(txt[1], len[1], w, wn) ||
-		     has_term(txt[2], len[2], w, wn);
-	}
-	sqlite3_result_int(ctx, ok);
-}
-
-/* A new database file is made 0600 before SQLite opens it: SQLite would create it 0644 less
- * the umask, and gives its -wal and -shm the mode of the main file. */
-static void create_private(const char *path)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		close(fd);
-}
-
-int store_open_conn(const char *path, bool readonly, int cache_mb, sqlite3 **out)
-{
-	int flags = SQLITE_OPEN_NOMUTEX |
-		    (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-	sqlite3 *db = NULL;
-	char sql[320];
-	int rc;
-	if (!readonly)
-		create_private(path);
-	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
-		log_error(SUB, "cannot open '%s': %s", path, db ? sqlite3_errmsg(db) : "out of memory");
-		sqlite3_close(db);
-		return SIEM_ESQL;
-	}
-	sqlite3_busy_timeout(db, 10000);
-	sqlite3_extended_result_codes(db, 1);
-	if (readonly)
-		snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%d; PRAGMA temp_store=MEMORY;",
-			 cache_mb * 1024);
-	else
-		snprintf(sql, sizeof(sql),
-			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-%d;"
-			 " PRAGMA temp_store=MEMORY; PRAGMA secure_delete=OFF;"
-			 " PRAGMA journal_size_limit=67108864;",
-			 cache_mb * 1024);
-	if ((rc = store_exec(db, sql)) < 0)
-		goto fail;
-	if (sqlite3_create_function(db, "siem_text_has", 4, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
-				    NULL, fn_text_has, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_create_function(db, "siem_fts_text", 3, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
-				    NULL, fn_fts_text, NULL, NULL) != SQLITE_OK) {
-		rc = store_sql_err(db, "register functions");
-		goto fail;
-	}
-	*out = db;
-	return 0;
-fail:
-	sqlite3_close(db);
-	return rc;
 }
 
 static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
@@ -232,186 +71,7 @@ fail:
 	return rc;
 }
 
-/* ---- segments ---- */
-
-static char *seg_path(struct store *s, int64_t id)
-{
-	size_t n = strlen(s->segdir) + 32;
-	char *p = malloc(n);
-	if (p)
-		snprintf(p, n, "%s/seg-%08lld.db", s->segdir, (long long)id);
-	return p;
-}
-
-static void seg_free(struct segment *g)
-{
-	if (!g)
-		return;
-	for (int i = 0; i < g->nidle; i++)
-		sqlite3_close(g->idle[i]);
-	sqlite3_finalize(g->probe);
-	sqlite3_close(g->probe_db);
-	if (g->ids) {
-		idset_release(g->ids);
-		free(g->ids);
-	}
-	memidx_free(g->mem);
-	free(g->path);
-	free(g);
-}
-
-static int seg_append(struct store *s, struct segment *g)
-{
-	if (s->nseg == s->capseg) {
-		size_t cap = s->capseg ? s->capseg * 2 : 16;
-		struct segment **n = realloc(s->segs, cap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		s->segs = n;
-		s->capseg = cap;
-	}
-	s->segs[s->nseg++] = g;
-	return 0;
-}
-
-/* Bring a segment file made by an older version up to segment_version, in one transaction.
- * Adding a column rewrites no row: the events already there read it as NULL. */
-static int seg_migrate(sqlite3 *db, int64_t id)
-{
-	sqlite3_stmt *st = NULL;
-	int version = 0, rc;
-	char sql[64];
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-		return store_sql_err(db, "segment version");
-	if (sqlite3_step(st) == SQLITE_ROW)
-		version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	if (version == segment_version)
-		return 0;
-	if (version > segment_version) {
-		log_error(SUB, "segment %lld has version %d, newer than this build (%d)",
-			  (long long)id, version, segment_version);
-		return SIEM_ESQL;
-	}
-	if ((rc = store_exec(db, "BEGIN IMMEDIATE")) < 0)
-		return rc;
-	for (int v = version; v < segment_version; v++)
-		if ((rc = store_exec(db, segment_migrations[v])) < 0)
-			goto fail;
-	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", segment_version);
-	if ((rc = store_exec(db, sql)) < 0 || (rc = store_exec(db, "COMMIT")) < 0)
-		goto fail;
-	log_info(SUB, "segment %lld migrated from version %d to %d", (long long)id, version,
-		 segment_version);
-	return 0;
-fail:
-	store_exec(db, "ROLLBACK");
-	return rc;
-}
-
-/* Read a segment file's own description, migrating an older file first. -ENOENT when it has
- * none (a creation that did not finish). */
-static int seg_load(struct store *s, int64_t id, struct segment **out)
-{
-	struct segment *g = calloc(1, sizeof(*g));
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	int rc;
-	if (!g || !(g->path = seg_path(s, id))) {
-		free(g);
-		return -ENOMEM;
-	}
-	g->id = id;
-	if ((rc = store_open_conn(g->path, false, 2, &db)) < 0)
-		goto fail;
-	if (sqlite3_prepare_v2(db, "SELECT min_ts, max_ts, rows, state, created_at FROM segment",
-			       -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
-		rc = -ENOENT;
-		goto fail;
-	}
-	g->min_ts = sqlite3_column_int64(st, 0);
-	g->max_ts = sqlite3_column_int64(st, 1);
-	g->rows = sqlite3_column_int64(st, 2);
-	g->state = (enum seg_state)sqlite3_column_int(st, 3);
-	g->created_us = sqlite3_column_int64(st, 4);
-	sqlite3_finalize(st);
-	st = NULL;
-	if ((rc = seg_migrate(db, id)) < 0)
-		goto fail;
-	sqlite3_close(db);
-	*out = g;
-	return 0;
-fail:
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	seg_free(g);
-	return rc;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static int load_segments(struct store *s)
-{
-	DIR *d = opendir(s->segdir);
-	int64_t *ids = NULL;
-	size_t n = 0, cap = 0;
-	int rc = 0;
-	if (!d)
-		return -errno;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		long long id;
-		char tail[8];
-		if (sscanf(de->d_name, "seg-%8lld.%3s", &id, tail) != 2 || strcmp(tail, "db") != 0 ||
-		    strlen(de->d_name) != 15)
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			int64_t *t = realloc(ids, cap * sizeof(*t));
-			if (!t) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			ids = t;
-		}
-		ids[n++] = id;
-	}
-	if (n > 1)
-		qsort(ids, n, sizeof(*ids), cmp_i64);
-	for (size_t i = 0; i < n; i++) {
-		struct segment *g = NULL;
-		rc = seg_load(s, ids[i], &g);
-		if (rc == -ENOENT && i == n - 1) {
-			/* The newest file was being created when the hub stopped: start it again. */
-			char *p = seg_path(s, ids[i]);
-			log_warn(SUB, "removing unfinished segment '%s'", p ? p : "?");
-			if (p) {
-				unlink(p);
-				free(p);
-			}
-			rc = 0;
-			break;
-		}
-		if (rc < 0) {
-			log_error(SUB, "cannot read segment %lld: %s", (long long)ids[i],
-				  siem_strerror(rc));
-			goto out;
-		}
-		if ((rc = seg_append(s, g)) < 0) {
-			seg_free(g);
-			goto out;
-		}
-		s->events_total += g->rows;
-	}
-out:
-	closedir(d);
-	free(ids);
-	return rc;
-}
+/* ---- the writer's connection ---- */
 
 static void finalize_writer(struct store *s)
 {
@@ -508,7 +168,7 @@ static int load_ids(struct store *s)
 	return rc;
 }
 
-static int open_writer(struct store *s, struct segment *g)
+int store_open_writer(struct store *s, struct segment *g)
 {
 	int rc = store_open_conn(g->path, false, s->cache_mb, &s->w);
 	if (rc < 0)
@@ -518,121 +178,6 @@ static int open_writer(struct store *s, struct segment *g)
 	    (rc = prepare_writer(s)) < 0)
 		return rc;
 	return g->rows > 0 ? load_ids(s) : 0;
-}
-
-/* Create segment file id, carrying over the file offsets of prev (NULL for none), and make
- * it the writer's. */
-static int create_segment(struct store *s, int64_t id, sqlite3 *prev)
-{
-	struct segment *g = calloc(1, sizeof(*g));
-	sqlite3 *db = NULL;
-	char sql[256];
-	int rc;
-	if (!g || !(g->path = seg_path(s, id))) {
-		free(g);
-		return -ENOMEM;
-	}
-	g->id = id;
-	g->min_ts = INT64_MAX;
-	g->max_ts = INT64_MIN;
-	g->created_us = ts_now_us();
-	g->state = SEG_ACTIVE;
-	unlink(g->path);
-	if ((rc = store_open_conn(g->path, false, 2, &db)) < 0)
-		goto fail;
-	if ((rc = store_exec(db, "BEGIN IMMEDIATE")) < 0 || (rc = store_exec(db, segment_schema)) < 0)
-		goto fail_txn;
-	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", segment_version);
-	if ((rc = store_exec(db, sql)) < 0)
-		goto fail_txn;
-	snprintf(sql, sizeof(sql),
-		 "INSERT INTO segment(id, min_ts, max_ts, rows, state, created_at)"
-		 " VALUES(%lld, %lld, %lld, 0, 0, %lld)",
-		 (long long)id, (long long)INT64_MAX, (long long)INT64_MIN, (long long)g->created_us);
-	if ((rc = store_exec(db, sql)) < 0)
-		goto fail_txn;
-	if (prev) {
-		sqlite3_stmt *rd = NULL, *wr = NULL;
-		if (sqlite3_prepare_v2(prev, "SELECT path, dev, ino, offset, updated_at FROM file_offsets",
-				       -1, &rd, NULL) != SQLITE_OK ||
-		    sqlite3_prepare_v2(db, "INSERT INTO file_offsets VALUES(?,?,?,?,?)", -1, &wr,
-				       NULL) != SQLITE_OK) {
-			sqlite3_finalize(rd);
-			rc = store_sql_err(db, "carry offsets");
-			goto fail_txn;
-		}
-		while (rc == 0 && sqlite3_step(rd) == SQLITE_ROW) {
-			for (int i = 0; i < 5; i++)
-				sqlite3_bind_value(wr, i + 1, sqlite3_column_value(rd, i));
-			if (sqlite3_step(wr) != SQLITE_DONE)
-				rc = store_sql_err(db, "carry offsets");
-			sqlite3_reset(wr);
-		}
-		sqlite3_finalize(rd);
-		sqlite3_finalize(wr);
-		if (rc < 0)
-			goto fail_txn;
-	}
-	if ((rc = store_exec(db, "COMMIT")) < 0)
-		goto fail_txn;
-	sqlite3_close(db);
-	db = NULL;
-	pthread_mutex_lock(&s->seg_mu);
-	rc = seg_append(s, g);
-	pthread_mutex_unlock(&s->seg_mu);
-	if (rc < 0)
-		goto fail;
-	return open_writer(s, g);
-fail_txn:
-	store_exec(db, "ROLLBACK");
-fail:
-	sqlite3_close(db);
-	seg_free(g);
-	return rc;
-}
-
-/* Seal the active segment and start the next one. */
-static int roll_segment(struct store *s)
-{
-	struct segment *cur = s->segs[s->nseg - 1];
-	struct idset *keep = malloc(sizeof(*keep));
-	int rc;
-	if (!keep)
-		return -ENOMEM;
-	if ((rc = store_exec(s->w, "UPDATE segment SET state = 1")) < 0) {
-		free(keep);
-		return rc;
-	}
-	/* Its ids stay in memory until the indexer has built its id index. */
-	pthread_mutex_lock(&s->ids_mu);
-	*keep = s->ids;
-	cur->ids = keep;
-	idset_init(&s->ids);
-	pthread_mutex_unlock(&s->ids_mu);
-	pthread_rwlock_wrlock(&s->mem_mu);
-	cur->mem = s->mem;
-	s->mem = NULL;
-	pthread_rwlock_unlock(&s->mem_mu);
-	sqlite3 *prev = s->w;
-	s->w = NULL;
-	sqlite3_finalize(s->ins);
-	sqlite3_finalize(s->seg_upd);
-	sqlite3_finalize(s->off_upsert);
-	sqlite3_finalize(s->dead_ins);
-	s->ins = s->seg_upd = s->off_upsert = s->dead_ins = NULL;
-	facets_release(&s->facets);
-	stats_rollup_roll(s->rollup); /* stats rollups: its counts wait for the indexer */
-	rc = create_segment(s, cur->id + 1, prev);
-	sqlite3_close(prev);
-	if (rc < 0)
-		return rc;
-	pthread_mutex_lock(&s->seg_mu);
-	cur->state = SEG_SEALED;
-	pthread_cond_signal(&s->seg_cv);
-	pthread_mutex_unlock(&s->seg_mu);
-	log_info(SUB, "segment %lld sealed (%lld events), segment %lld started", (long long)cur->id,
-		 (long long)cur->rows, (long long)cur->id + 1);
-	return 0;
 }
 
 static int find_next_seq(struct store *s)
@@ -656,116 +201,6 @@ static int find_next_seq(struct store *s)
 			break;
 	}
 	return 0;
-}
-
-/* ---- indexer thread: bulk indices for sealed segments, WAL checkpoints ---- */
-
-static int index_segment(struct store *s, struct segment *g)
-{
-	sqlite3 *db = NULL;
-	int64_t t0 = ts_now_us();
-	int rc = store_open_conn(g->path, false, 16, &db);
-	if (rc < 0)
-		return rc;
-	if (!g->id_indexed) {
-		/* The event_id index first, in its own transaction: with it the writer can drop
-		 * the segment's in-memory ids even while the rest waits for a busy indexer. */
-		if ((rc = store_exec(db, "CREATE INDEX IF NOT EXISTS events_id ON events(id)")) < 0) {
-			sqlite3_close(db);
-			return rc;
-		}
-		pthread_mutex_lock(&s->seg_mu);
-		g->id_indexed = true;
-		pthread_mutex_unlock(&s->seg_mu);
-		sqlite3_close(db);
-		return 0;
-	}
-	if ((rc = store_exec(db, "BEGIN IMMEDIATE")) == 0) {
-		if ((rc = store_exec(db, segment_index_ddl)) == 0 &&
-		    (rc = stats_rollup_seal(s->rollup, g->id, db)) == 0 &&
-		    (rc = store_exec(db, "UPDATE segment SET state = 2")) == 0)
-			rc = store_exec(db, "COMMIT");
-		else
-			store_exec(db, "ROLLBACK");
-	}
-	if (rc == 0)
-		sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
-	sqlite3_close(db);
-	if (rc == 0) {
-		stats_rollup_sealed(s->rollup, g->id); /* stats rollups: written, leave memory */
-		pthread_mutex_lock(&s->seg_mu);
-		g->state = SEG_INDEXED;
-		pthread_mutex_unlock(&s->seg_mu);
-		log_info(SUB, "segment %lld indexed in %.1f s", (long long)g->id,
-			 (double)(ts_now_us() - t0) / 1e6);
-	}
-	return rc;
-}
-
-static void *indexer_main(void *arg)
-{
-	struct store *s = arg;
-	sqlite3 *ckpt = NULL;
-	int64_t ckpt_id = 0;
-	pthread_mutex_lock(&s->seg_mu);
-	while (!s->stopping) {
-		struct segment *todo = NULL;
-		/* Every sealed segment's id index before any segment's other indices. */
-		for (size_t i = 0; i < s->nseg && !todo; i++)
-			if (s->segs[i]->state == SEG_SEALED && !s->segs[i]->id_indexed)
-				todo = s->segs[i];
-		for (size_t i = 0; i < s->nseg && !todo; i++)
-			if (s->segs[i]->state == SEG_SEALED)
-				todo = s->segs[i];
-		if (todo)
-			todo->refs++;
-		struct segment *active = s->segs[s->nseg - 1];
-		int64_t active_id = active->id;
-		char *active_path = strdup(active->path);
-		pthread_mutex_unlock(&s->seg_mu);
-
-		if (todo) {
-			int rc = index_segment(s, todo);
-			if (rc < 0)
-				log_error(SUB, "cannot index segment %lld: %s", (long long)todo->id,
-					  siem_strerror(rc));
-			pthread_mutex_lock(&s->seg_mu);
-			todo->refs--;
-			if (rc < 0) {
-				/* Leave it sealed; queries scan it. Retry on the next wake-up. */
-				struct timespec until;
-				clock_gettime(CLOCK_REALTIME, &until);
-				until.tv_sec += 30;
-				pthread_cond_timedwait(&s->seg_cv, &s->seg_mu, &until);
-			}
-			pthread_mutex_unlock(&s->seg_mu);
-		}
-		/* Checkpoint the active segment's WAL so that the writer never has to. */
-		if (active_path && active_id != ckpt_id) {
-			sqlite3_close(ckpt);
-			ckpt = NULL;
-			if (store_open_conn(active_path, false, 1, &ckpt) == 0)
-				ckpt_id = active_id;
-		}
-		free(active_path);
-		if (ckpt)
-			sqlite3_wal_checkpoint_v2(ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-
-		pthread_mutex_lock(&s->seg_mu);
-		if (!todo && !s->stopping) {
-			struct timespec until;
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_nsec += 500 * 1000 * 1000;
-			if (until.tv_nsec >= 1000000000) {
-				until.tv_sec++;
-				until.tv_nsec -= 1000000000;
-			}
-			pthread_cond_timedwait(&s->seg_cv, &s->seg_mu, &until);
-		}
-	}
-	pthread_mutex_unlock(&s->seg_mu);
-	sqlite3_close(ckpt);
-	return NULL;
 }
 
 /* ---- open / close ---- */
@@ -816,30 +251,26 @@ int store_open(struct store **out, const struct store_config *cfg)
 		*out = s;
 		return 0;
 	}
-	if ((rc = load_segments(s)) < 0)
+	if ((rc = seg_load_all(s)) < 0)
 		goto fail;
 	struct segment *last = s->nseg ? s->segs[s->nseg - 1] : NULL;
 	if (last && last->state == SEG_ACTIVE) {
-		if ((rc = open_writer(s, last)) < 0)
+		if ((rc = store_open_writer(s, last)) < 0)
 			goto fail;
 	} else {
 		/* No segment yet, or the hub stopped between sealing one and starting the next. */
 		sqlite3 *prev = NULL;
 		if (last && (rc = store_open_conn(last->path, true, 1, &prev)) < 0)
 			goto fail;
-		rc = create_segment(s, last ? last->id + 1 : 1, prev);
+		rc = seg_create(s, last ? last->id + 1 : 1, prev);
 		sqlite3_close(prev);
 		if (rc < 0)
 			goto fail;
 	}
 	if ((rc = find_next_seq(s)) < 0)
 		goto fail;
-	int err = pthread_create(&s->indexer, NULL, indexer_main, s);
-	if (err) {
-		rc = -err;
+	if ((rc = indexer_start(s)) < 0)
 		goto fail;
-	}
-	s->indexer_started = true;
 	log_info(SUB, "opened '%s': %zu segments, %" PRId64 " events", s->path, s->nseg,
 		 s->events_total);
 	*out = s;
@@ -853,13 +284,7 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
-	if (s->indexer_started) {
-		pthread_mutex_lock(&s->seg_mu);
-		s->stopping = true;
-		pthread_cond_signal(&s->seg_cv);
-		pthread_mutex_unlock(&s->seg_mu);
-		pthread_join(s->indexer, NULL);
-	}
+	indexer_stop(s);
 	if (s->in_txn)
 		store_rollback(s);
 	if (s->w)
@@ -908,7 +333,7 @@ int store_begin(struct store *s)
 	struct segment *g = s->segs[s->nseg - 1];
 	bool full = g->rows >= s->segment_rows ||
 		    (g->rows > 0 && ts_now_us() - g->created_us > s->segment_max_age_us);
-	if (full && (rc = roll_segment(s)) < 0)
+	if (full && (rc = seg_roll(s)) < 0)
 		return rc;
 	if ((rc = store_exec(s->w, "BEGIN IMMEDIATE")) < 0)
 		return rc;
@@ -1149,135 +574,6 @@ void store_rollback(struct store *s)
 	/* seq values handed out in the failed transaction are skipped, never reused. */
 }
 
-int store_retain(struct store *s, int64_t cutoff_us, int64_t *removed_segments,
-		 int64_t *removed_events)
-{
-	struct segment *gone[64];
-	size_t ngone = 0;
-	*removed_segments = *removed_events = 0;
-	pthread_mutex_lock(&s->seg_mu);
-	/* Oldest first; never the active segment; one that is in use waits for next time. */
-	for (size_t i = 0; i + 1 < s->nseg && ngone < sizeof(gone) / sizeof(gone[0]);) {
-		struct segment *g = s->segs[i];
-		if (g->max_ts >= cutoff_us)
-			break;
-		if (g->refs > 0) {
-			i++;
-			continue;
-		}
-		gone[ngone++] = g;
-		memmove(&s->segs[i], &s->segs[i + 1], (s->nseg - i - 1) * sizeof(*s->segs));
-		s->nseg--;
-		s->events_total -= g->rows;
-		s->removed_segments++;
-		s->removed_events += g->rows;
-		*removed_events += g->rows;
-	}
-	pthread_mutex_unlock(&s->seg_mu);
-	for (size_t i = 0; i < ngone; i++) {
-		struct segment *g = gone[i];
-		size_t n = strlen(g->path) + 8;
-		char *aux = malloc(n);
-		log_info(SUB, "retention: segment %lld removed (%lld events, newest %lld s old)",
-			 (long long)g->id, (long long)g->rows,
-			 (long long)((ts_now_us() - g->max_ts) / 1000000));
-		if (unlink(g->path) < 0)
-			log_warn(SUB, "cannot remove '%s': %s", g->path, strerror(errno));
-		for (int k = 0; aux && k < 2; k++) {
-			snprintf(aux, n, "%s%s", g->path, k ? "-shm" : "-wal");
-			unlink(aux);
-		}
-		free(aux);
-		seg_free(g);
-	}
-	*removed_segments = (int64_t)ngone;
-	return 0;
-}
-
-/* Copy one database file as of one moment, then check the copy. */
-static int vacuum_into(const char *from, const char *to)
-{
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	int rc = store_open_conn(from, true, 2, &db);
-	if (rc < 0)
-		goto out;
-	if (sqlite3_prepare_v2(db, "VACUUM INTO ?", -1, &st, NULL) != SQLITE_OK) {
-		rc = store_sql_err(db, "backup");
-		goto out;
-	}
-	create_private(to); /* VACUUM INTO takes an empty file */
-	sqlite3_bind_text(st, 1, to, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		rc = store_sql_err(db, "backup");
-		goto out;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-	sqlite3_close(db);
-	db = NULL;
-	/* The copy must open and pass a quick check. */
-	if ((rc = store_open_conn(to, true, 2, &db)) < 0)
-		goto out;
-	if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW ||
-	    strcmp((const char *)sqlite3_column_text(st, 0), "ok") != 0) {
-		log_error(SUB, "backup copy '%s' fails its check", to);
-		rc = SIEM_ESQL;
-	}
-out:
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return rc;
-}
-
-/* snprintf that reports truncation instead of hiding it. */
-static int path_fmt(char *buf, size_t len, const char *fmt, const char *a, const char *b)
-{
-	int n = snprintf(buf, len, fmt, a, b);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-int store_backup(const char *db_path, const char *dest)
-{
-	char src[4096], dst[4096], from[4096], to[4096];
-	int rc;
-	const char *base = strrchr(db_path, '/');
-	base = base ? base + 1 : db_path;
-	if ((rc = path_fmt(src, sizeof(src), "%s%s", db_path, "-segments")) < 0 ||
-	    (rc = path_fmt(dst, sizeof(dst), "%s/%s-segments", dest, base)) < 0)
-		return rc;
-	if (mkdir(dest, 0700) < 0) {
-		log_error(SUB, "cannot create '%s': %s", dest, strerror(errno));
-		return -errno;
-	}
-	/* The same layout as the live store: DEST/NAME and DEST/NAME-segments/. */
-	if (mkdir(dst, 0700) < 0)
-		return -errno;
-	if ((rc = path_fmt(to, sizeof(to), "%s/%s", dest, base)) < 0 ||
-	    (rc = vacuum_into(db_path, to)) < 0)
-		return rc;
-	DIR *d = opendir(src);
-	if (!d)
-		return -errno;
-	struct dirent *de;
-	while (rc == 0 && (de = readdir(d))) {
-		long long id;
-		char tail[8];
-		if (sscanf(de->d_name, "seg-%8lld.%3s", &id, tail) != 2 || strcmp(tail, "db") != 0 ||
-		    strlen(de->d_name) != 15)
-			continue;
-		if ((rc = path_fmt(from, sizeof(from), "%s/%s", src, de->d_name)) < 0 ||
-		    (rc = path_fmt(to, sizeof(to), "%s/%s", dst, de->d_name)) < 0)
-			break;
-		if (access(from, F_OK) < 0)
-			continue; /* removed by retention meanwhile */
-		rc = vacuum_into(from, to);
-	}
-	closedir(d);
-	return rc;
-}
-
 int store_stats(struct store *s, struct store_stats *st)
 {
 	pthread_mutex_lock(&s->seg_mu);
@@ -1292,151 +588,4 @@ int store_stats(struct store *s, struct store_stats *st)
 		st->unindexed += s->segs[i]->state == SEG_SEALED;
 	pthread_mutex_unlock(&s->seg_mu);
 	return 0;
-}
-
-/* ---- snapshots and read connections (used by store_query.c) ---- */
-
-int store_snapshot(struct store *s, struct seg_view **out, size_t *n)
-{
-	pthread_mutex_lock(&s->seg_mu);
-	struct seg_view *v = malloc((s->nseg ? s->nseg : 1) * sizeof(*v));
-	if (!v) {
-		pthread_mutex_unlock(&s->seg_mu);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < s->nseg; i++) {
-		struct segment *g = s->segs[s->nseg - 1 - i];
-		g->refs++;
-		v[i] = (struct seg_view){ g, g->id, g->min_ts, g->max_ts, g->rows, g->state };
-	}
-	*n = s->nseg;
-	pthread_mutex_unlock(&s->seg_mu);
-	*out = v;
-	return 0;
-}
-
-void store_snapshot_release(struct store *s, struct seg_view *v, size_t n)
-{
-	pthread_mutex_lock(&s->seg_mu);
-	for (size_t i = 0; i < n; i++)
-		v[i].seg->refs--;
-	pthread_mutex_unlock(&s->seg_mu);
-	free(v);
-}
-
-int store_reader_get(struct store *s, struct segment *g, sqlite3 **db)
-{
-	pthread_mutex_lock(&s->seg_mu);
-	if (g->nidle > 0) {
-		*db = g->idle[--g->nidle];
-		pthread_mutex_unlock(&s->seg_mu);
-		return 0;
-	}
-	pthread_mutex_unlock(&s->seg_mu);
-	/* A small cache: queries read few pages of each segment, and one connection per
-	 * segment stays open, so this is what memory grows with as the store does. */
-	return store_open_conn(g->path, true, 2, db);
-}
-
-void store_reader_put(struct store *s, struct segment *g, sqlite3 *db)
-{
-	pthread_mutex_lock(&s->seg_mu);
-	if (g->nidle < SEG_IDLE_READERS) {
-		g->idle[g->nidle++] = db;
-		db = NULL;
-	}
-	pthread_mutex_unlock(&s->seg_mu);
-	sqlite3_close(db);
-}
-
-int64_t store_ids_lookup(struct store *s, struct segment *g, const uint8_t id[16], bool *known)
-{
-	int64_t seq = 0;
-	*known = false;
-	pthread_mutex_lock(&s->seg_mu);
-	bool active = g == s->segs[s->nseg - 1];
-	pthread_mutex_unlock(&s->seg_mu);
-	pthread_mutex_lock(&s->ids_mu);
-	struct idset *set = active ? &s->ids : g->ids;
-	if (set) {
-		*known = true;
-		seq = idset_get(set, id);
-	}
-	pthread_mutex_unlock(&s->ids_mu);
-	return seq;
-}
-
-/* Selective enough to read row by row rather than scan (a rowid lookup costs about as much
- * as scanning a few dozen rows). */
-#define MEM_CANDIDATES_MAX 20000
-
-static int cmp_desc(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return x > y ? -1 : x < y;
-}
-
-int store_mem_candidates(struct store *s, struct segment *g, const struct event_query *q,
-			 int64_t **out, size_t *n)
-{
-	const struct strset *sets[MI_IP] = { &q->event_type, &q->app, &q->source_host, &q->user,
-					     &q->request_id };
-	int rc = 0, best = -1;
-	size_t best_total = SIZE_MAX, cap = 0;
-	*out = NULL;
-	*n = 0;
-	pthread_mutex_lock(&s->seg_mu);
-	bool active = g == s->segs[s->nseg - 1];
-	pthread_mutex_unlock(&s->seg_mu);
-	pthread_rwlock_rdlock(&s->mem_mu);
-	const struct memidx *m = active ? s->mem : g->mem;
-	if (!m)
-		goto out;
-	/* The filter with the fewest events; addresses only when each is a single one. */
-	bool exact_ips = q->n_cidr > 0;
-	for (size_t i = 0; i < q->n_cidr; i++)
-		exact_ips &= memcmp(q->cidr_lo[i], q->cidr_hi[i], 16) == 0;
-	for (int f = 0; f <= MI_IP; f++) {
-		size_t total = 0;
-		if (f < MI_IP && sets[f]->n) {
-			for (size_t j = 0; j < sets[f]->n; j++)
-				total += memidx_count(m, f, sets[f]->v[j], strlen(sets[f]->v[j]));
-		} else if (f == MI_IP && exact_ips) {
-			for (size_t j = 0; j < q->n_cidr; j++)
-				total += memidx_count(m, f, q->cidr_lo[j], 16);
-		} else {
-			continue;
-		}
-		if (total < best_total) {
-			best_total = total;
-			best = f;
-		}
-	}
-	if (best < 0 || best_total > MEM_CANDIDATES_MAX)
-		goto out;
-	if (best < MI_IP) {
-		for (size_t j = 0; j < sets[best]->n && rc == 0; j++)
-			rc = memidx_collect(m, best, sets[best]->v[j], strlen(sets[best]->v[j]), out, n,
-					    &cap);
-	} else {
-		for (size_t j = 0; j < q->n_cidr && rc == 0; j++)
-			rc = memidx_collect(m, best, q->cidr_lo[j], 16, out, n, &cap);
-	}
-	rc = rc < 0 ? rc : 1;
-out:
-	pthread_rwlock_unlock(&s->mem_mu);
-	if (rc == 1 && *n > 1) {
-		qsort(*out, *n, sizeof(**out), cmp_desc);
-		size_t k = 1;
-		for (size_t i = 1; i < *n; i++)
-			if ((*out)[i] != (*out)[k - 1])
-				(*out)[k++] = (*out)[i];
-		*n = k;
-	}
-	if (rc <= 0) {
-		free(*out);
-		*out = NULL;
-		*n = 0;
-	}
-	return rc;
 }

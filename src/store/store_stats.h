@@ -1,8 +1,8 @@
 /* store_stats.h — what the dashboard draws: event counts per time bucket and per key
- * (os_type, event_type, severity), top-N values of a field, and saved dashboards. Counts
- * come from rollups the writer maintains (stats_rollup_*): per-minute counts in each
- * segment, top-value counts in memory for the active segment and in the segment once it is
- * sealed; else from scans with the segment's indices. Both give the same exact numbers. */
+ * (os_type, event_type, severity), and top-N values of a field. Counts come from rollups
+ * the writer maintains (stats_rollup_*): per-minute counts in each segment, top-value counts
+ * in memory for the active segment and in the segment once it is sealed; else from scans
+ * with the segment's indices. Both give the same exact numbers. */
 #ifndef SIEM_STORE_STATS_H
 #define SIEM_STORE_STATS_H
 
@@ -11,7 +11,6 @@
 #include <stdint.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "core/event.h"
 #include "store/store.h"
@@ -61,54 +60,10 @@ int store_stats_top(struct store *s, const struct stats_filter *f, enum stats_fi
  * alerts (a hub without the alerts table). */
 int store_stats_alerts(struct store *s, int64_t from, int64_t to, int64_t *n, bool *available);
 
-/* ---- rollups, maintained by the writer ---- */
+/* ---- rollups, maintained by the writer (store/stats_rollup.h) ---- */
 
-/* One per store (struct store.rollup), from the first writer connection to store_close.
- * Per-minute counts (os_type, event_type, severity) are written in each transaction with
- * its events. The top-N counts (source IP, user, host, app, DNS domain per event type and
- * 10-minute period) of the active segment are kept in memory only, published to readers
- * when a transaction commits, and written into the segment once, when the indexer seals
- * it. A field whose values outgrow the memory bound is counted from the events instead. */
-struct stats_rollup;
-
-/* Attach to a segment's writer connection (at open, and again after each roll; the first
- * call allocates *out): creates the rollup tables when missing, filling the per-minute ones
- * from the events already there, and counts the segment's events into memory. */
-int stats_rollup_init(struct stats_rollup **out, sqlite3 *writer);
-void stats_rollup_free(struct stats_rollup *r);
-/* The active segment is being sealed (roll_segment, before the next one is attached): its
- * counts stay in memory, for queries and for the indexer, until stats_rollup_sealed. */
-void stats_rollup_roll(struct stats_rollup *r);
-/* Forget what the open transaction added (store_begin, store_rollback). */
-void stats_rollup_reset(struct stats_rollup *r);
-/* Count one appended event (store_append, after the row is written). */
-int stats_rollup_add(struct stats_rollup *r, const struct event *ev);
-/* Write the transaction's per-minute counts (store_commit, before COMMIT). */
-int stats_rollup_flush(struct stats_rollup *r);
-/* The transaction committed: readers may see its top-N counts (store_commit, after COMMIT). */
-void stats_rollup_commit(struct stats_rollup *r);
-/* Write a sealed segment's top-N counts, per period (stats_top) and for the whole segment
- * (stats_total), from memory or, where memory has none, from its events (the indexer,
- * inside its transaction). Nothing to do for a segment without rollups. */
-int stats_rollup_seal(struct stats_rollup *r, int64_t seg_id, sqlite3 *db);
-/* The indexer committed seg_id's tables: drop its counts from memory. */
-void stats_rollup_sealed(struct stats_rollup *r, int64_t seg_id);
 /* Memory bound of one segment's top-N counts in bytes (default 16 MiB); lower it before
  * store_open to exercise the fallback (tests). */
 void stats_rollup_set_limit(size_t bytes);
-
-/* ---- saved dashboards (main database, per owner) ---- */
-
-/* [{"id", "name", "created_at", "updated_at"}] of owner, by name. */
-int store_dashboard_list(struct store *s, const char *owner, json_t *out);
-/* {"id", "name", "widgets", "created_at", "updated_at"}; SIEM_ENOTFOUND when owner has no
- * such dashboard. */
-int store_dashboard_get(struct store *s, const char *owner, int64_t id, json_t **out);
-/* spec is the compact JSON of the widgets array. -EEXIST when owner has that name. */
-int store_dashboard_add(struct store *s, const char *owner, const char *name, const char *spec,
-			int64_t *id);
-int store_dashboard_update(struct store *s, const char *owner, int64_t id, const char *name,
-			   const char *spec);
-int store_dashboard_delete(struct store *s, const char *owner, int64_t id);
 
 #endif

@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
 """run.py — run the end-to-end suite (tests/e2e/test_*.py) against a minisiem binary.
 
-    python3 tests/e2e/run.py --bin build/rel/minisiem --results build/results.txt --label rel [-k PATTERN]
+    python3 tests/e2e/run.py --bin build/rel/minisiem --results build/results.txt --label rel [-k PATTERN] [--jobs N]
 
 Prints each failure with its traceback and the tail of the hubs' stderr, then
 `e2e (LABEL): N passed, N failed, N skipped`, and appends `e2e:LABEL P F S` to the results
 file. Exits 0 even when tests fail: the summary carries the counts."""
 
 import argparse
+import collections
+import json
+import shutil
+import subprocess
+import tempfile
 import os
 import sys
 import threading
@@ -16,7 +21,7 @@ import traceback
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SUITE_DEADLINE = 420.0  # seconds; past it every hub is killed so blocked tests fail fast
+SUITE_DEADLINE = 900.0  # seconds; past it every hub is killed so blocked tests fail fast
 
 
 def stderr_excerpt(text):
@@ -40,6 +45,7 @@ class Result(unittest.TestResult):
         self.passed = 0
         self.failed_ids = set()
         self.started = {}
+        self.module_times = collections.defaultdict(float)
 
     def startTest(self, test):
         import hub
@@ -88,6 +94,8 @@ class Result(unittest.TestResult):
 
     def stopTest(self, test):
         super().stopTest(test)
+        self.module_times[test.id().split(".")[0]] += \
+            time.monotonic() - self.started.get(test.id(), time.monotonic())
         if test.id() in self.failed_ids:
             self._progress(test, "FAILED")
         elif not any(t is test for t, _ in self.skipped):
@@ -106,7 +114,12 @@ def main():
     ap.add_argument("--label", required=True)
     ap.add_argument("-k", dest="pattern", action="append",
                     help="only tests whose id contains PATTERN (repeatable)")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="run the test files in N processes at once (most tests wait on hubs)")
+    ap.add_argument("--modules", help=argparse.SUPPRESS)  # a shard: these test files only
     a = ap.parse_args()
+    if a.jobs > 1 and not a.modules:
+        return run_sharded(a)
 
     binpath = os.path.abspath(a.bin)
     os.environ["MINISIEM_BIN"] = binpath
@@ -123,7 +136,10 @@ def main():
         loader = unittest.TestLoader()
         if a.pattern:
             loader.testNamePatterns = ["*%s*" % p for p in a.pattern]
-        suite = loader.discover(HERE, pattern="test_*.py", top_level_dir=HERE)
+        if a.modules:
+            suite = unittest.TestSuite(loader.loadTestsFromName(m) for m in a.modules.split(","))
+        else:
+            suite = loader.discover(HERE, pattern="test_*.py", top_level_dir=HERE)
         result = Result(out)
 
         def watchdog():
@@ -142,8 +158,81 @@ def main():
         passed = result.passed
         failed = len(result.failed_ids)
         skipped = len(result.skipped)
+    if a.modules:
+        # for the next run's balancing: this shard's time per file
+        for m, t in result.module_times.items():
+            out.write("e2e-module-time %s %.1f\n" % (m, t))
     out.write("e2e: %.0f s\n" % (time.monotonic() - t0))
     out.write("e2e (%s): %d passed, %d failed, %d skipped\n" % (a.label, passed, failed, skipped))
+    with open(a.results, "a") as f:
+        f.write("e2e:%s %d %d %d\n" % (a.label, passed, failed, skipped))
+    return 0
+
+
+TIMES = os.path.join(HERE, "..", "..", "build", "e2e-times.json")
+
+
+def run_sharded(a):
+    """Split the test files over a.jobs processes, balanced by the last run's times, run
+    them at once, then print each shard's output in turn and add up the counts."""
+    modules = sorted(f[:-3] for f in os.listdir(HERE)
+                     if f.startswith("test_") and f.endswith(".py"))
+    try:
+        with open(TIMES) as f:
+            known = json.load(f).get(a.label, {})
+    except (OSError, ValueError):
+        known = {}
+    shards = [[] for _ in range(a.jobs)]
+    load = [0.0] * a.jobs
+    for m in sorted(modules, key=lambda m: -known.get(m, 30.0)):
+        i = load.index(min(load))
+        shards[i].append(m)
+        load[i] += known.get(m, 30.0)
+    t0 = time.monotonic()
+    tmp = tempfile.mkdtemp(prefix="minisiem-e2e-shards-")
+    procs = []
+    for i, mods in enumerate(s for s in shards if s):
+        res = os.path.join(tmp, "results-%d" % i)
+        log = open(os.path.join(tmp, "out-%d" % i), "w+")
+        cmd = [sys.executable, os.path.abspath(__file__), "--bin", a.bin, "--results", res,
+               "--label", a.label, "--modules", ",".join(mods)]
+        for p in a.pattern or []:
+            cmd += ["-k", p]
+        procs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log, res))
+    passed = failed = skipped = 0
+    times = {}
+    for proc, log, res in procs:
+        proc.wait()
+        log.seek(0)
+        for line in log:
+            if line.startswith("e2e-module-time "):
+                _, m, t = line.split()
+                times[m] = float(t)
+            elif not line.startswith("e2e ("):
+                sys.stdout.write(line)
+        log.close()
+        try:
+            with open(res) as f:
+                for line in f:
+                    _, p, fl, sk = line.split()
+                    passed, failed, skipped = passed + int(p), failed + int(fl), skipped + int(sk)
+        except (OSError, ValueError):
+            sys.stdout.write("e2e: a shard ended without results (exit %s)\n" % proc.returncode)
+            failed += 1
+    try:
+        data = {}
+        if os.path.exists(TIMES):
+            with open(TIMES) as f:
+                data = json.load(f)
+        data[a.label] = times
+        with open(TIMES, "w") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+    except (OSError, ValueError):
+        pass
+    shutil.rmtree(tmp, ignore_errors=True)
+    sys.stdout.write("e2e: %.0f s in %d processes\n" % (time.monotonic() - t0, len(procs)))
+    sys.stdout.write("e2e (%s): %d passed, %d failed, %d skipped\n"
+                     % (a.label, passed, failed, skipped))
     with open(a.results, "a") as f:
         f.write("e2e:%s %d %d %d\n" % (a.label, passed, failed, skipped))
     return 0

@@ -7,6 +7,7 @@ import json
 import select
 import socket
 
+from helpers import raw_exchange
 from hub import API_KEY, HubCase, event_uuid
 
 MAX_BODY = 65536
@@ -83,9 +84,9 @@ class BadInput(HubCase):
     def test_overlong_utf8_encoding_is_400(self):
         self.error_body(self.post(b'{"event_type": "a", "message": "\xc0\xaf"}'), 400)
 
-    def test_lone_surrogate_escape_is_400_or_rejected(self):
-        status, _, body = self.post(b'{"event_type": "a", "message": "x\\ud800y"}')
-        self.assertIn(status, (400, 422), body)
+    def test_lone_surrogate_escape_is_400(self):
+        ans = self.error_body(self.post(b'{"event_type": "a", "message": "x\\ud800y"}'), 400)
+        self.assertIn("invalid Unicode", ans["detail"])
 
     def test_deeply_nested_arrays_are_400_not_a_crash(self):
         self.error_body(self.post(b"[" * 10000 + b"]" * 10000), 400)
@@ -127,9 +128,9 @@ class BadInput(HubCase):
                                   ctype="application/x-www-form-urlencoded"), 415)
 
     def test_unknown_content_encoding_is_refused(self):
-        status, _, body = self.post(json.dumps(ev("enc")).encode(), encoding="br")
-        self.assertIn(status, (400, 415), body)
-        self.assertIsInstance(body, dict)
+        ans = self.error_body(self.post(json.dumps(ev("enc")).encode(), encoding="br"), 415)
+        self.assertEqual(ans["error"], "unsupported content encoding")
+        self.assertEqual(ans["detail"], "br")
 
     # ---- schema errors: 422 for one object, named field ----
 
@@ -286,24 +287,14 @@ class BadInputMisc(HubCase):
 
     def test_wrong_method_on_ingest(self):
         status, _, body = self.hub.request("GET", "/ingest", headers={"X-API-Key": API_KEY})
-        self.assertIn(status, (404, 405), body)
-        self.assertIsInstance(body, dict)
+        self.assertEqual(status, 405, body)
+        self.assertEqual(body, {"error": "method not allowed", "detail": "GET"})
 
     def test_garbage_request_line_does_not_kill_the_hub(self):
         for junk in (b"\x00\x01\x02garbage\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n",
                      b"POST /ingest HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
                      b"GET /" + b"a" * 100000 + b" HTTP/1.1\r\n\r\n"):
-            s = socket.create_connection(("127.0.0.1", self.hub.port), timeout=10)
-            try:
-                s.sendall(junk)
-                s.shutdown(socket.SHUT_WR)
-                s.settimeout(3)  # the hub may keep an unfinished request open a while
-                while s.recv(65536):
-                    pass
-            except OSError:
-                pass
-            finally:
-                s.close()
+            raw_exchange(self.hub.port, junk, 3)  # it may keep an unfinished request a while
         self.assertEqual(self.assertStatus(self.hub.request("GET", "/health"), 200)["status"], "ok")
 
     def test_health_body(self):

@@ -404,8 +404,8 @@ class QueryFilters(HubCase):
 
     def test_get_event_malformed_id(self):
         status, _, body = self.hub.get_event("not-a-uuid")
-        self.assertIn(status, (400, 404), body)
-        self.assertIn("error", body)
+        self.assertEqual(status, 400, body)
+        self.assertEqual(body, {"error": "invalid event id", "detail": "not a UUID"})
 
     def _values(self, path, params=None):
         status, _, body = self.hub.get(path, params)

@@ -16,15 +16,6 @@ DATA = os.environ.get("SIEM_TEST_DATA") or os.path.normpath(
     os.path.join(HERE, "..", "..", "..", "shared", "data"))
 
 
-def logtest_supported():
-    try:
-        r = subprocess.run([hub.BIN, "logtest", "--help"], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=30)
-    except OSError:
-        return False
-    return r.returncode == 0 and b"--explain" in r.stdout
-
-
 def run(*args, stdin=b""):
     """minisiem logtest ARGS with bytes on stdin -> (exit code, [parsed lines], stderr)."""
     r = subprocess.run([hub.BIN, "logtest"] + [str(a) for a in args], input=stdin,
@@ -38,13 +29,15 @@ def run(*args, stdin=b""):
     return r.returncode, lines, err
 
 
-@unittest.skipUnless(logtest_supported(), "minisiem logtest is not wired into this binary")
 class Logtest(unittest.TestCase):
 
     def data(self, *parts):
         p = os.path.join(DATA, *parts)
         if not os.path.exists(p):
-            self.skipTest("no shared data at %s" % p)
+            # the public samples live in the shared data folder beside the repository, not
+            # in it; a checkout without that folder cannot run these comparisons
+            self.skipTest("sample data %s is not on this machine (SIEM_TEST_DATA names the "
+                          "shared data folder)" % p)
         return p
 
     def test_help_lists_every_option(self):

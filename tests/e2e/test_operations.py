@@ -4,21 +4,19 @@ segments, `minisiem backup` while ingesting and a restore from it, SIGHUP reload
 (and refusing invalid settings), a full disk answered with 503 and recovered without restart,
 and --user dropping root privileges."""
 
-import http.client
 import json
 import os
 import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import threading
 import time
 import unittest
 
 import hub as hubmod
+from helpers import metric, raw_exchange
 from hub import API_KEY, Hub, HubCase, Load, cli, event_uuid, read_text, wait_for
 
 NOW = int(time.time())
@@ -52,11 +50,6 @@ def evs(tag, n, start=0, base=NOW - 3600, msg=None):
     return [{"event_id": event_uuid(tag, i), "timestamp": base + i, "event_type": "ops_test",
              "app": tag, "message": msg(i) if msg else "%s %d" % (tag, i)}
             for i in range(start, start + n)]
-
-
-def metric(text, name):
-    m = re.search(r"^%s(?:\{[^}]*\})?\s+(\S+)\s*$" % re.escape(name), text, re.M)
-    return float(m.group(1)) if m else None
 
 
 def run(argv, timeout=CMD_TIMEOUT, **kw):
@@ -141,21 +134,8 @@ class Tls(Ops):
                          "got %d %s %r" % (rc, code, err))
 
         # plain HTTP to the TLS port never gets a 200
-        s = socket.create_connection(("127.0.0.1", hub.port), timeout=10)
-        got = b""
-        try:
-            s.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-            end = time.monotonic() + 10
-            while time.monotonic() < end and len(got) < 4096:
-                try:
-                    chunk = s.recv(4096)
-                except (socket.timeout, ConnectionError):
-                    break
-                if not chunk:
-                    break
-                got += chunk
-        finally:
-            s.close()
+        got, _ = raw_exchange(hub.port, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                              b"Connection: close\r\n\r\n", 10, shut=False)
         self.assertFalse(got.startswith(b"HTTP/1.1 200") or got.startswith(b"HTTP/1.0 200"),
                          "plain http to the https port answered %r" % got[:200])
         # the hub is still fine after the bad client
@@ -226,16 +206,10 @@ class Retention(Ops):
         new = evs("retnew", 5, base=NOW - 60)
         self.assertIngested(hub.ingest(new), 5)
 
-        def removed():
-            st, _, text = hub.request("GET", "/metrics")
-            text = text.decode() if isinstance(text, bytes) else str(text)
-            v = metric(text, "minisiem_retention_events_removed_total")
-            return v if v else None
-
-        got = wait_for(removed, 30, "minisiem_retention_events_removed_total > 0")
+        got = wait_for(lambda: metric(hub, "minisiem_retention_events_removed_total"), 30,
+                       "minisiem_retention_events_removed_total > 0")
         self.assertEqual(got, 1000)
-        st, _, text = hub.request("GET", "/metrics")
-        self.assertEqual(metric(text.decode(), "minisiem_retention_segments_removed_total"), 1)
+        self.assertEqual(metric(hub, "minisiem_retention_segments_removed_total"), 1)
         self.assertEqual(hub.all_events({"from": "2019-12-31T00:00:00Z",
                                          "to": "2020-01-02T00:00:00Z"}), [])
         self.assertEqual(hub.all_events({"app": "retold"}), [])

@@ -7,7 +7,6 @@ agent refuses an http:// hub unless --insecure-http says otherwise."""
 import json
 import os
 import pwd
-import re
 import shutil
 import socket
 import stat
@@ -17,18 +16,11 @@ import unittest
 import uuid
 
 import hub
+from helpers import agent_bin, metric, require_agent
 from hub import HubCase, cli, event_uuid, wait_for
 
 DEADLINE = 30.0
 TS = "2024-03-15T12:00:00Z"
-
-
-def metric(h, name):
-    """The value of an unlabelled metric of /metrics, or None."""
-    status, _, body = h.request("GET", "/metrics")
-    text = body.decode() if isinstance(body, bytes) else str(body)
-    m = re.search(r"^%s\s+(\S+)\s*$" % re.escape(name), text, re.M)
-    return float(m.group(1)) if m else None
 
 
 def write(path, text, mode="w"):
@@ -38,10 +30,6 @@ def write(path, text, mode="w"):
 
 def jline(app, message):
     return json.dumps({"ts": TS, "app": app, "message": message}) + "\n"
-
-
-def agent_bin():
-    return os.path.join(os.path.dirname(hub.BIN), "minisiem-agent")
 
 
 class Base(HubCase):
@@ -109,7 +97,7 @@ class TailSymlinks(Base):
         self.assertNotIn(token, dead, "the secret text is in a dead letter")
         self.assertEqual(messages(), sorted(want + ["marker"]))
         # Seen and skipped, not merely missed: link.jsonl, sub, late.jsonl, swap.jsonl.
-        wait_for(lambda: (metric(h, "minisiem_tail_links_skipped_total") or 0) >= 4,
+        wait_for(lambda: metric(h, "minisiem_tail_links_skipped_total", 0) >= 4,
                  DEADLINE, "four links counted as skipped")
         self.assertIn("symbolic links in the tailed folder are not followed", h.stderr())
 
@@ -121,7 +109,8 @@ def nobody():
         return None
 
 
-@unittest.skipUnless(os.geteuid() == 0, "--user acts only when the hub is started as root")
+@unittest.skipUnless(os.geteuid() == 0, "needs root: --user acts only when the hub is started "
+                     "as root")
 @unittest.skipUnless(nobody(), "no unprivileged account 'nobody' to run the hub as")
 class UserDrop(Base):
     """Started as root with --user, the hub gives its store to the account: never the target
@@ -231,7 +220,6 @@ class StoreModes(Base):
         self.assertPrivate(self.tree(dest))
 
 
-@unittest.skipUnless(os.access(agent_bin(), os.X_OK), "minisiem-agent not built beside the hub")
 class AgentPlainHttp(Base):
     """The agent's API key must not cross the network in clear text by accident."""
 
@@ -248,6 +236,7 @@ class AgentPlainHttp(Base):
 
     def setUp(self):
         super().setUp()
+        require_agent()
         self.base = self.tmp()
         self.logs = os.path.join(self.base, "logs")
         os.mkdir(self.logs)

@@ -6,27 +6,16 @@ the store, log lines that a user name cannot forge, and dead letters for admins 
 
 import json
 import os
-import re
 import signal
 import socket
 import sqlite3
 import stat
-import threading
 import time
 
+from helpers import closed_by_peer, health_time, metric, read_reply
 from hub import HubCase, cli, wait_for
 
 MB = 1024 * 1024
-
-
-def metric(hub, series):
-    status, _, body = hub.request("GET", "/metrics")
-    assert status == 200, status
-    text = body.decode() if isinstance(body, bytes) else str(body)
-    for line in text.splitlines():
-        if line.startswith(series + " "):
-            return float(line.split()[-1])
-    raise AssertionError("no %s in /metrics" % series)
 
 
 def rss_kb(pid):
@@ -35,58 +24,6 @@ def rss_kb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise AssertionError("no VmRSS for %d" % pid)
-
-
-def health_time(port, source="127.0.0.1", timeout=10):
-    """Seconds for GET /health to answer 200 on a new connection from source."""
-    t0 = time.monotonic()
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=(source, 0))
-    try:
-        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        s.close()
-    assert data.startswith(b"HTTP/1.1 200"), data[:100]
-    return time.monotonic() - t0
-
-
-def closed_by_peer(sock, deadline):
-    """True when the hub closes sock (EOF or reset) within deadline seconds, while the
-    client keeps trickling a byte every 0.5 s."""
-    end = time.monotonic() + deadline
-    sock.settimeout(0.5)
-    while time.monotonic() < end:
-        try:
-            if sock.recv(4096) == b"":
-                return True
-        except socket.timeout:
-            pass
-        except OSError:
-            return True
-        try:
-            sock.sendall(b"x")
-        except OSError:
-            return True
-    return False
-
-
-def read_reply(sock, timeout=10):
-    sock.settimeout(timeout)
-    data = b""
-    try:
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    except OSError:
-        pass
-    return data
 
 
 def hash_password(pw):
@@ -165,7 +102,6 @@ class BodiesAndSlowClients(HubCase):
             for s in socks:
                 s.close()
         self.assertLess(health_time(h.port), 2.0)
-        print("\n  RSS before %d KB, with 200 slow clients %d KB" % (before, during))
 
     def test_slow_headers_are_cut_at_the_header_deadline(self):
         h = self.hub

@@ -34,7 +34,7 @@ detection:
 """ % RULE_ID
 
 # The scan tests' store: N events one second apart from BASE, every 10th a hit.
-N = 100000
+N = 20000
 BASE = 1700000000
 HITS = N // 10
 
@@ -269,7 +269,7 @@ def post_test(hub, tok, body, timeout=LONG):
 
 
 class Scans(HubCase):
-    """(c) rule tests over 100,000 stored events run off the HTTP threads; (d) their caps."""
+    """(c) rule tests over 20,000 stored events run off the HTTP threads; (d) their caps."""
 
     @classmethod
     def setUpClass(cls):
@@ -426,7 +426,7 @@ class Scans(HubCase):
 class Shutdown(HubCase):
     def test_stop_while_tests_run(self):
         hub = self.own_hub()
-        n = 30000
+        n = 10000
         for lo in range(0, n, 5000):
             hub.ingest_ok([{"event_id": event_uuid("stop", i), "timestamp": BASE + i,
                             "event_type": "SEC_HIT", "message": "e"}
@@ -458,6 +458,13 @@ class Shutdown(HubCase):
                 self.assertIsInstance(a, (ConnectionError, OSError), a)
                 continue
             status, headers, r, _ = a
-            self.assertIn(status, (200, 503), r)
+            # A scan under way answers with what it found; a test still queued or arriving
+            # while the pool stops is refused for now. Which one a request meets is a race.
             if status == 503:
-                self.assertTrue(headers.get("Retry-After"))
+                self.assertTrue(headers.get("Retry-After"), r)
+                continue
+            self.assertEqual(status, 200, r)
+            if not r["complete"]:
+                self.assertTrue(r["truncated"], r)
+                self.assertEqual(r["note"], "the hub is stopping: older events in the range "
+                                 "were not scanned", r)

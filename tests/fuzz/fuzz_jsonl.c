@@ -14,8 +14,6 @@
 
 #define NOW 1700000000000000LL
 
-extern bool jsonl_test_no_fast_path; /* test hook in src/parse/jsonl.c */
-
 static void same_sv(struct sv a, struct sv b)
 {
 	if (!a.p != !b.p || a.n != b.n || (a.p && memcmp(a.p, b.p, a.n) != 0))

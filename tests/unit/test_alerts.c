@@ -14,10 +14,9 @@
 
 #include <cmocka.h>
 
-#include "api/alerts_api.h"
+#include "alert/alert.h"
 #include "core/err.h"
 #include "core/log.h"
-#include "detect/alerts.h"
 #include "store/store_alerts.h"
 
 #define SEC 1000000LL

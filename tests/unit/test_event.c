@@ -1,5 +1,5 @@
-/* test_event.c — event_from_json / event_to_json (names, aliases, defaults, caps, errors)
- * and the UUID helpers. */
+/* test_event.c — event_from_json / event_to_json (names, aliases, defaults, caps, errors).
+ * The UUID helpers are tested in test_uuid.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -917,89 +917,6 @@ static void test_ingest_key_to_json(void **state)
 	json_decref(o);
 }
 
-/* ---- UUIDs ---- */
-
-static void test_uuid_parse_format_round_trip(void **state)
-{
-	(void)state;
-	static const uint8_t want[16] = { 0x3f, 0x25, 0x04, 0xe0, 0x4f, 0x89, 0x41, 0xd3,
-					  0x9a, 0x0c, 0x03, 0x05, 0xe8, 0x2c, 0x33, 0x01 };
-	uint8_t id[16];
-	char buf[37];
-	assert_int_equal(uuid_parse("3F2504E0-4f89-41D3-9a0c-0305e82c3301", 36, id), 0);
-	assert_memory_equal(id, want, 16);
-	uuid_format(id, buf);
-	assert_string_equal(buf, "3f2504e0-4f89-41d3-9a0c-0305e82c3301");
-	memset(id, 0, 16);
-	assert_int_equal(uuid_parse("3f2504e04f8941d39a0c0305e82c3301", 32, id), 0);
-	assert_memory_equal(id, want, 16);
-}
-
-static void test_uuid_parse_rejects(void **state)
-{
-	(void)state;
-	static const char *bad[] = {
-		"",
-		"3f2504e0-4f89-41d3-9a0c-0305e82c330",
-		"3f2504e0-4f89-41d3-9a0c-0305e82c33011",
-		"3f2504e04f89-41d3-9a0c-0305e82c3301-",
-		"3f2504e0-4f89-41d3-9a0c-0305e82c330g",
-		"3f2504e0+4f89-41d3-9a0c-0305e82c3301",
-		"3f2504e0-4f89+41d3-9a0c-0305e82c3301",
-		"3f2504e0-4f89-41d3+9a0c-0305e82c3301",
-		"3f2504e0-4f89-41d3-9a0c+0305e82c3301",
-		"{3f2504e0-4f89-41d3-9a0c-0305e82c33}",
-		"3f2504e04f8941d39a0c0305e82c330z",
-	};
-	uint8_t id[16];
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (uuid_parse(bad[i], strlen(bad[i]), id) != SIEM_EPARSE)
-			fail_msg("accepted \"%s\"", bad[i]);
-}
-
-static void test_uuid_v5_deterministic(void **state)
-{
-	(void)state;
-	uint8_t a[16], b[16], c[16];
-	char buf[37];
-	uuid_v5("auth.log:1234:0", 15, a);
-	uuid_v5("auth.log:1234:0", 15, b);
-	uuid_v5("auth.log:1234:1", 15, c);
-	assert_memory_equal(a, b, 16);
-	assert_memory_not_equal(a, c, 16);
-	/* Same as Python: uuid5(UUID("e0fb347a-3294-52db-9bc2-9be6fe9d520b"), name) */
-	uuid_format(a, buf);
-	assert_string_equal(buf, "dae762d2-39aa-5685-b42e-4e34ba5c08b7");
-	uuid_v5("", 0, a);
-	uuid_format(a, buf);
-	assert_string_equal(buf, "1be4a182-e91a-59d2-b982-8dab46f13586");
-}
-
-static void test_uuid_v5_version_and_variant(void **state)
-{
-	(void)state;
-	for (unsigned i = 0; i < 64; i++) {
-		uint8_t id[16];
-		uuid_v5(&i, sizeof(i), id);
-		assert_int_equal(id[6] >> 4, 5);
-		assert_int_equal(id[8] & 0xc0, 0x80);
-	}
-}
-
-static void test_uuid_v4_version_and_unique(void **state)
-{
-	(void)state;
-	uint8_t prev[16] = { 0 };
-	for (int i = 0; i < 64; i++) {
-		uint8_t id[16];
-		uuid_v4(id);
-		assert_int_equal(id[6] >> 4, 4);
-		assert_int_equal(id[8] & 0xc0, 0x80);
-		assert_memory_not_equal(id, prev, 16);
-		memcpy(prev, id, 16);
-	}
-}
-
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1062,11 +979,6 @@ int main(void)
 		T(test_to_json_replaces_invalid_utf8),
 		T(test_ingest_key_from_json_goes_to_data),
 		T(test_ingest_key_to_json),
-		T(test_uuid_parse_format_round_trip),
-		T(test_uuid_parse_rejects),
-		T(test_uuid_v5_deterministic),
-		T(test_uuid_v5_version_and_variant),
-		T(test_uuid_v4_version_and_unique),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,142 @@
+/* indexer.c — the background thread that builds a sealed segment's query and text indices
+ * (and writes its statistics tables) in bulk, and checkpoints the active segment's WAL off
+ * the write path. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "store/schema.h"
+#include "store/stats_rollup.h"
+#include "store/store_int.h"
+
+#define SUB "store"
+
+static int index_segment(struct store *s, struct segment *g)
+{
+	sqlite3 *db = NULL;
+	int64_t t0 = ts_now_us();
+	int rc = store_open_conn(g->path, false, 16, &db);
+	if (rc < 0)
+		return rc;
+	if (!g->id_indexed) {
+		/* The event_id index first, in its own transaction: with it the writer can drop
+		 * the segment's in-memory ids even while the rest waits for a busy indexer. */
+		if ((rc = store_exec(db, "CREATE INDEX IF NOT EXISTS events_id ON events(id)")) < 0) {
+			sqlite3_close(db);
+			return rc;
+		}
+		pthread_mutex_lock(&s->seg_mu);
+		g->id_indexed = true;
+		pthread_mutex_unlock(&s->seg_mu);
+		sqlite3_close(db);
+		return 0;
+	}
+	if ((rc = store_exec(db, "BEGIN IMMEDIATE")) == 0) {
+		if ((rc = store_exec(db, segment_index_ddl)) == 0 &&
+		    (rc = stats_rollup_seal(s->rollup, g->id, db)) == 0 &&
+		    (rc = store_exec(db, "UPDATE segment SET state = 2")) == 0)
+			rc = store_exec(db, "COMMIT");
+		else
+			store_exec(db, "ROLLBACK");
+	}
+	if (rc == 0)
+		sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+	sqlite3_close(db);
+	if (rc == 0) {
+		stats_rollup_sealed(s->rollup, g->id); /* stats rollups: written, leave memory */
+		pthread_mutex_lock(&s->seg_mu);
+		g->state = SEG_INDEXED;
+		pthread_mutex_unlock(&s->seg_mu);
+		log_info(SUB, "segment %lld indexed in %.1f s", (long long)g->id,
+			 (double)(ts_now_us() - t0) / 1e6);
+	}
+	return rc;
+}
+
+static void *indexer_main(void *arg)
+{
+	struct store *s = arg;
+	sqlite3 *ckpt = NULL;
+	int64_t ckpt_id = 0;
+	pthread_mutex_lock(&s->seg_mu);
+	while (!s->stopping) {
+		struct segment *todo = NULL;
+		/* Every sealed segment's id index before any segment's other indices. */
+		for (size_t i = 0; i < s->nseg && !todo; i++)
+			if (s->segs[i]->state == SEG_SEALED && !s->segs[i]->id_indexed)
+				todo = s->segs[i];
+		for (size_t i = 0; i < s->nseg && !todo; i++)
+			if (s->segs[i]->state == SEG_SEALED)
+				todo = s->segs[i];
+		if (todo)
+			todo->refs++;
+		struct segment *active = s->segs[s->nseg - 1];
+		int64_t active_id = active->id;
+		char *active_path = strdup(active->path);
+		pthread_mutex_unlock(&s->seg_mu);
+
+		if (todo) {
+			int rc = index_segment(s, todo);
+			if (rc < 0)
+				log_error(SUB, "cannot index segment %lld: %s", (long long)todo->id,
+					  siem_strerror(rc));
+			pthread_mutex_lock(&s->seg_mu);
+			todo->refs--;
+			if (rc < 0) {
+				/* Leave it sealed; queries scan it. Retry on the next wake-up. */
+				struct timespec until;
+				clock_gettime(CLOCK_REALTIME, &until);
+				until.tv_sec += 30;
+				pthread_cond_timedwait(&s->seg_cv, &s->seg_mu, &until);
+			}
+			pthread_mutex_unlock(&s->seg_mu);
+		}
+		/* Checkpoint the active segment's WAL so that the writer never has to. */
+		if (active_path && active_id != ckpt_id) {
+			sqlite3_close(ckpt);
+			ckpt = NULL;
+			if (store_open_conn(active_path, false, 1, &ckpt) == 0)
+				ckpt_id = active_id;
+		}
+		free(active_path);
+		if (ckpt)
+			sqlite3_wal_checkpoint_v2(ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+
+		pthread_mutex_lock(&s->seg_mu);
+		if (!todo && !s->stopping) {
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += 500 * 1000 * 1000;
+			if (until.tv_nsec >= 1000000000) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&s->seg_cv, &s->seg_mu, &until);
+		}
+	}
+	pthread_mutex_unlock(&s->seg_mu);
+	sqlite3_close(ckpt);
+	return NULL;
+}
+
+int indexer_start(struct store *s)
+{
+	int err = pthread_create(&s->indexer, NULL, indexer_main, s);
+	if (err)
+		return -err;
+	s->indexer_started = true;
+	return 0;
+}
+
+void indexer_stop(struct store *s)
+{
+	if (s->indexer_started) {
+		pthread_mutex_lock(&s->seg_mu);
+		s->stopping = true;
+		pthread_cond_signal(&s->seg_cv);
+		pthread_mutex_unlock(&s->seg_mu);
+		pthread_join(s->indexer, NULL);
+	}
+}

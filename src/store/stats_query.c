@@ -1,0 +1,644 @@
+/* stats_query.c — the statistics queries: counts per time bucket (store_stats_series) and
+ * top-N values of a field (store_stats_top), segment by segment, from the rollups for whole
+ * minutes (periods) and from the events at the edges and where no rollup holds them; and
+ * the alerts raised in a time range. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "store/stats_int.h"
+
+#define TS_MAX 253402300799999999LL /* 9999-12-31T23:59:59.999999Z */
+#define SERIES_KEYS 1000	    /* distinct series keys before the rest is "(other)" */
+
+/* ---- fields ---- */
+
+static const struct {
+	const char *name;
+	enum stats_field f;
+	bool by; /* low cardinality: a time series may be split by it */
+} fields[] = {
+    {"none", STATS_NONE, true},
+    {"os_type", STATS_OS_TYPE, true},
+    {"event_type", STATS_EVENT_TYPE, true},
+    {"severity", STATS_SEVERITY, true},
+    {"source_ip", STATS_SOURCE_IP, false},
+    {"src_ip", STATS_SOURCE_IP, false},
+    {"user", STATS_USER, false},
+    {"user_id", STATS_USER, false},
+    {"source_host", STATS_HOST, false},
+    {"host", STATS_HOST, false},
+    {"app", STATS_APP, false},
+    {"domain", STATS_DOMAIN, false},
+};
+
+int stats_field_parse(const char *name, bool by_ok)
+{
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (strcmp(fields[i].name, name) == 0) {
+			if (by_ok && !fields[i].by)
+				return -1;
+			if (!by_ok && fields[i].f == STATS_NONE)
+				return -1;
+			return (int)fields[i].f;
+		}
+	return -1;
+}
+
+const char *stats_field_name(enum stats_field f)
+{
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (fields[i].f == f)
+			return fields[i].name;
+	return "?";
+}
+
+/* The fields kept in stats_top; the others come from stats_minute. */
+static bool top_field(enum stats_field f)
+{
+	return f == STATS_SOURCE_IP || f == STATS_USER || f == STATS_HOST || f == STATS_APP ||
+	       f == STATS_DOMAIN;
+}
+
+/* ---- SQL text ---- */
+
+struct sql {
+	char b[8192];
+	size_t n;
+	bool over;
+};
+
+static void sql_add(struct sql *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sql_add(struct sql *q, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int m = vsnprintf(q->b + q->n, sizeof(q->b) - q->n, fmt, ap);
+	va_end(ap);
+	if (m < 0 || (size_t)m >= sizeof(q->b) - q->n)
+		q->over = true;
+	else
+		q->n += (size_t)m;
+}
+
+static void sql_in(struct sql *q, const char *col, size_t n)
+{
+	if (n == 0)
+		return;
+	sql_add(q, " AND %s IN (", col);
+	for (size_t i = 0; i < n; i++)
+		sql_add(q, i ? ",?" : "?");
+	sql_add(q, ")");
+}
+
+/* Filters on events; raw adds the columns only events have. Bind with bind_filter. */
+static void sql_filter(struct sql *q, const struct stats_filter *f, bool raw)
+{
+	sql_in(q, "event_type", f->event_type.n);
+	sql_in(q, "os_type", f->os_type.n);
+	sql_in(q, "severity", f->n_severity);
+	if (raw) {
+		sql_in(q, "app", f->app.n);
+		sql_in(q, "host", f->source_host.n);
+	}
+}
+
+static int bind_filter(sqlite3_stmt *st, int k, const struct stats_filter *f, bool raw)
+{
+	for (size_t i = 0; i < f->event_type.n; i++)
+		sqlite3_bind_text(st, k++, f->event_type.v[i], -1, SQLITE_STATIC);
+	for (size_t i = 0; i < f->os_type.n; i++)
+		sqlite3_bind_text(st, k++, f->os_type.v[i], -1, SQLITE_STATIC);
+	for (size_t i = 0; i < f->n_severity; i++)
+		sqlite3_bind_int(st, k++, f->severity[i]);
+	if (raw) {
+		for (size_t i = 0; i < f->app.n; i++)
+			sqlite3_bind_text(st, k++, f->app.v[i], -1, SQLITE_STATIC);
+		for (size_t i = 0; i < f->source_host.n; i++)
+			sqlite3_bind_text(st, k++, f->source_host.v[i], -1, SQLITE_STATIC);
+	}
+	return k;
+}
+
+/* ---- per-segment work ---- */
+
+struct count_job {
+	const struct stats_filter *f;
+	enum stats_field by; /* STATS_NONE..STATS_SEVERITY */
+	int64_t base, width; /* bucket b holds [base + b*width, base + (b+1)*width) */
+	struct acc *acc;
+	bool used; /* rollups answered some of it */
+};
+
+static const char *minute_key(enum stats_field by)
+{
+	switch (by) {
+	case STATS_OS_TYPE:
+		return "os_type";
+	case STATS_EVENT_TYPE:
+		return "event_type";
+	case STATS_SEVERITY:
+		return "severity";
+	default:
+		return "NULL";
+	}
+}
+
+static const char *raw_key(enum stats_field by)
+{
+	switch (by) {
+	case STATS_OS_TYPE:
+		return "coalesce(os_type, '')";
+	case STATS_EVENT_TYPE:
+		return "coalesce(event_type, '')";
+	case STATS_SEVERITY:
+		return "coalesce(severity, 0)";
+	default:
+		return "NULL";
+	}
+}
+
+static int add_row(struct count_job *j, sqlite3_stmt *st)
+{
+	int64_t b = sqlite3_column_int64(st, 0);
+	const char *k = "all";
+	size_t n = 3;
+	if (j->by != STATS_NONE) {
+		k = (const char *)sqlite3_column_text(st, 1);
+		n = (size_t)sqlite3_column_bytes(st, 1);
+		if (!k)
+			k = "", n = 0;
+	}
+	if (b < 0 || (size_t)b >= j->acc->nb)
+		return 0;
+	return acc_add(j->acc, k, n, (size_t)b, sqlite3_column_int64(st, 2));
+}
+
+static int run_rows(sqlite3 *db, sqlite3_stmt *st, struct count_job *j)
+{
+	int r, rc = 0;
+	while (rc == 0 && (r = sqlite3_step(st)) == SQLITE_ROW)
+		rc = add_row(j, st);
+	if (rc == 0 && r != SQLITE_DONE)
+		rc = store_sql_err(db, "stats");
+	return rc;
+}
+
+/* Events of [lo, hi] counted from the rows. */
+static int count_raw(sqlite3 *db, struct count_job *j, int64_t lo, int64_t hi)
+{
+	struct sql q = {.n = 0};
+	sqlite3_stmt *st = NULL;
+	int rc;
+	sql_add(&q, "SELECT (ts - ?) / ?, %s, count(*) FROM events WHERE ts >= ? AND ts <= ?",
+		raw_key(j->by));
+	sql_filter(&q, j->f, true);
+	sql_add(&q, " GROUP BY 1, 2");
+	if (q.over)
+		return -E2BIG;
+	if (sqlite3_prepare_v2(db, q.b, (int)q.n, &st, NULL) != SQLITE_OK)
+		return store_sql_err(db, "stats scan");
+	sqlite3_bind_int64(st, 1, j->base);
+	sqlite3_bind_int64(st, 2, j->width);
+	sqlite3_bind_int64(st, 3, lo);
+	sqlite3_bind_int64(st, 4, hi);
+	bind_filter(st, 5, j->f, true);
+	rc = run_rows(db, st, j);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Whole minutes mlo..mhi from stats_minute. */
+static int count_rollup(sqlite3 *db, struct count_job *j, int64_t mlo, int64_t mhi)
+{
+	struct sql q = {.n = 0};
+	sqlite3_stmt *st = NULL;
+	int rc;
+	sql_add(&q,
+		"SELECT (minute * %lld - ?) / ?, %s, count FROM stats_minute"
+		" WHERE minute >= ? AND minute <= ?",
+		MINUTE_US, minute_key(j->by));
+	/* No GROUP BY: the rows stream into the accumulator, which is cheaper than a sort. */
+	sql_filter(&q, j->f, false);
+	if (q.over)
+		return -E2BIG;
+	if (sqlite3_prepare_v2(db, q.b, (int)q.n, &st, NULL) != SQLITE_OK)
+		return store_sql_err(db, "stats rollup");
+	sqlite3_bind_int64(st, 1, j->base);
+	sqlite3_bind_int64(st, 2, j->width);
+	sqlite3_bind_int64(st, 3, mlo);
+	sqlite3_bind_int64(st, 4, mhi);
+	bind_filter(st, 5, j->f, false);
+	rc = run_rows(db, st, j);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+struct split stats_unit_split(int64_t from, int64_t to, int64_t smin, int64_t smax, int64_t unit)
+{
+	struct split s = {1, 0, {{1, 0}, {1, 0}}};
+	int64_t lo = from > smin ? from : smin, hi = to < smax ? to : smax;
+	if (lo > hi)
+		return s;
+	int64_t ulo = floor_div(lo, unit), uhi = floor_div(hi, unit);
+	bool lead = lo > smin && lo != ulo * unit;
+	bool trail = hi < smax && hi != (uhi + 1) * unit - 1;
+	if (ulo == uhi && (lead || trail)) {
+		s.edge[0][0] = lo;
+		s.edge[0][1] = hi;
+		return s;
+	}
+	s.ulo = ulo + lead;
+	s.uhi = uhi - trail;
+	if (lead) {
+		s.edge[0][0] = lo;
+		s.edge[0][1] = (ulo + 1) * unit - 1;
+	}
+	if (trail) {
+		s.edge[1][0] = uhi * unit;
+		s.edge[1][1] = hi;
+	}
+	return s;
+}
+
+/* The time span of a segment's events as the reader's snapshot has it: an active
+ * segment's seg_view may be older. */
+static int snapshot_bounds(sqlite3 *db, const struct seg_view *g, int64_t *smin, int64_t *smax)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = 0;
+	*smin = g->min_ts;
+	*smax = g->max_ts;
+	if (g->state != SEG_ACTIVE)
+		return 0;
+	if (sqlite3_prepare_v2(db, "SELECT min_ts, max_ts FROM segment", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return store_sql_err(db, "stats bounds");
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*smin = sqlite3_column_int64(st, 0);
+		*smax = sqlite3_column_int64(st, 1);
+	} else {
+		rc = store_sql_err(db, "stats bounds");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Run fn on every segment overlapping [f->from, f->to], each inside one read transaction so
+ * that its rollups and rows are seen as of one commit. */
+typedef int (*seg_fn)(sqlite3 *db, const struct seg_view *g, int rollups, void *arg);
+
+static int each_segment(struct store *s, const struct stats_filter *f, seg_fn fn, void *arg)
+{
+	struct seg_view *segs = NULL;
+	size_t nseg = 0;
+	int rc = store_snapshot(s, &segs, &nseg);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < nseg && rc == 0; i++) {
+		struct seg_view *g = &segs[i];
+		sqlite3 *db = NULL;
+		int roll = 0;
+		if (g->rows == 0 || g->max_ts < f->from || g->min_ts > f->to)
+			continue;
+		if ((rc = store_reader_get(s, g->seg, &db)) < 0)
+			break;
+		if ((rc = stats_register_fns(db)) == 0 && (rc = store_exec(db, "BEGIN")) == 0) {
+			if ((rc = stats_rollup_tables(db, &roll)) == 0)
+				rc = fn(db, g, roll, arg);
+			sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+		}
+		store_reader_put(s, g->seg, db);
+	}
+	store_snapshot_release(s, segs, nseg);
+	return rc;
+}
+
+static int count_segment(sqlite3 *db, const struct seg_view *g, int rollups, void *arg)
+{
+	struct count_job *j = arg;
+	const struct stats_filter *f = j->f;
+	int64_t lo = f->from > g->min_ts ? f->from : g->min_ts;
+	int64_t hi = f->to < g->max_ts ? f->to : g->max_ts;
+	int64_t smin, smax;
+	int rc;
+	if (!rollups || f->no_rollups || f->app.n || f->source_host.n)
+		return count_raw(db, j, lo, hi);
+	if ((rc = snapshot_bounds(db, g, &smin, &smax)) < 0)
+		return rc;
+	struct split sp = stats_unit_split(f->from, f->to, smin, smax, MINUTE_US);
+	j->used |= sp.ulo <= sp.uhi;
+	if (sp.ulo <= sp.uhi && (rc = count_rollup(db, j, sp.ulo, sp.uhi)) < 0)
+		return rc;
+	for (int e = 0; e < 2; e++)
+		if (sp.edge[e][0] <= sp.edge[e][1] &&
+		    (rc = count_raw(db, j, sp.edge[e][0], sp.edge[e][1])) < 0)
+			return rc;
+	return 0;
+}
+
+static void clamp(struct stats_filter *f)
+{
+	if (f->from < 0)
+		f->from = 0;
+	if (f->to > TS_MAX)
+		f->to = TS_MAX;
+}
+
+int store_stats_series(struct store *s, const struct stats_filter *filter, int64_t interval_us,
+		       enum stats_field by, size_t max_series, json_t *out, bool *used_rollups)
+{
+	struct stats_filter f = *filter;
+	struct acc acc;
+	struct acc_key **keys = NULL;
+	int rc;
+	*used_rollups = false;
+	clamp(&f);
+	if (interval_us < MINUTE_US || interval_us % MINUTE_US || f.from > f.to ||
+	    by > STATS_SEVERITY)
+		return -EINVAL;
+	int64_t base = floor_div(f.from, interval_us) * interval_us;
+	int64_t nb = floor_div(f.to, interval_us) - floor_div(f.from, interval_us) + 1;
+	if (nb > 100000)
+		return -E2BIG;
+	if ((rc = acc_init(&acc, (size_t)nb, SERIES_KEYS)) < 0)
+		goto out;
+	struct count_job j = {&f, by, base, interval_us, &acc, false};
+	rc = each_segment(s, &f, count_segment, &j);
+	*used_rollups = j.used;
+	if (rc < 0)
+		goto out;
+	if (!(keys = acc_sorted(&acc))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	json_t *buckets = json_array(), *series = json_array();
+	json_object_set_new(out, "buckets", buckets);
+	json_object_set_new(out, "series", series);
+	for (int64_t b = 0; b < nb; b++)
+		json_array_append_new(buckets, json_integer((base + b * interval_us) / 1000000));
+	int64_t total = 0, *other = NULL;
+	bool has_other = false;
+	for (size_t i = 0; i < acc.nkeys; i++) {
+		struct acc_key *k = keys[i];
+		total += k->total;
+		bool is_other = k->n == sizeof(OTHER) - 1 && memcmp(k->k, OTHER, k->n) == 0;
+		if (i < max_series && !is_other) {
+			json_t *o = json_object(), *c = json_array();
+			json_object_set_new(o, "key", json_stringn(k->k, k->n));
+			for (int64_t b = 0; b < nb; b++)
+				json_array_append_new(
+				    c, json_integer(k->counts ? k->counts[b] : k->total));
+			json_object_set_new(o, "counts", c);
+			json_object_set_new(o, "total", json_integer(k->total));
+			json_array_append_new(series, o);
+			continue;
+		}
+		if (!other && !(other = calloc((size_t)nb, sizeof(*other)))) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		has_other = true;
+		for (int64_t b = 0; b < nb; b++)
+			other[b] += k->counts ? k->counts[b] : k->total;
+	}
+	if (has_other) {
+		json_t *o = json_object(), *c = json_array();
+		int64_t t = 0;
+		for (int64_t b = 0; b < nb; b++) {
+			json_array_append_new(c, json_integer(other[b]));
+			t += other[b];
+		}
+		json_object_set_new(o, "key", json_string(OTHER));
+		json_object_set_new(o, "counts", c);
+		json_object_set_new(o, "total", json_integer(t));
+		json_array_append_new(series, o);
+	}
+	free(other);
+	json_object_set_new(out, "total", json_integer(total));
+out:
+	free(keys);
+	acc_release(&acc);
+	return rc;
+}
+
+/* ---- top-N ---- */
+
+static const char *top_expr(enum stats_field f)
+{
+	switch (f) {
+	case STATS_SOURCE_IP:
+		return "ip";
+	case STATS_USER:
+		return "user";
+	case STATS_HOST:
+		return "host";
+	case STATS_APP:
+		return "app";
+	default:
+		return "siem_stats_domain(event_type, data, message)";
+	}
+}
+
+static int top_rows(sqlite3 *db, sqlite3_stmt *st, struct top_job *j, bool ip)
+{
+	int r, rc = 0;
+	char buf[46];
+	while (rc == 0 && (r = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *v;
+		size_t n;
+		if (ip) {
+			if (sqlite3_column_bytes(st, 0) != 16)
+				continue;
+			n = ip_format(sqlite3_column_blob(st, 0), buf);
+			v = buf;
+		} else {
+			v = (const char *)sqlite3_column_text(st, 0);
+			n = (size_t)sqlite3_column_bytes(st, 0);
+			if (!v)
+				continue;
+		}
+		rc = acc_add(j->acc, v, n, 0, sqlite3_column_int64(st, 1));
+	}
+	if (rc == 0 && r != SQLITE_DONE)
+		rc = store_sql_err(db, "stats top");
+	return rc;
+}
+
+int stats_top_raw(sqlite3 *db, struct top_job *j, int64_t lo, int64_t hi)
+{
+	struct sql q = {.n = 0};
+	sqlite3_stmt *st = NULL;
+	const char *e = top_expr(j->field);
+	sql_add(&q, "SELECT %s AS v, count(*) FROM events WHERE ts >= ? AND ts <= ?", e);
+	sql_filter(&q, j->f, true);
+	sql_add(&q, " AND v IS NOT NULL GROUP BY v");
+	if (q.over)
+		return -E2BIG;
+	if (sqlite3_prepare_v2(db, q.b, (int)q.n, &st, NULL) != SQLITE_OK)
+		return store_sql_err(db, "stats top scan");
+	sqlite3_bind_int64(st, 1, lo);
+	sqlite3_bind_int64(st, 2, hi);
+	bind_filter(st, 3, j->f, true);
+	int rc = top_rows(db, st, j, j->field == STATS_SOURCE_IP);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int top_rollup(sqlite3 *db, struct top_job *j, int64_t plo, int64_t phi)
+{
+	struct sql q = {.n = 0};
+	sqlite3_stmt *st = NULL;
+	sql_add(&q, "SELECT value, count FROM stats_top WHERE field = ?");
+	sql_in(&q, "event_type", j->f->event_type.n);
+	sql_add(&q, " AND period >= ? AND period <= ?");
+	if (q.over)
+		return -E2BIG;
+	if (sqlite3_prepare_v2(db, q.b, (int)q.n, &st, NULL) != SQLITE_OK)
+		return store_sql_err(db, "stats top rollup");
+	int k = 1;
+	sqlite3_bind_int(st, k++, (int)j->field);
+	for (size_t i = 0; i < j->f->event_type.n; i++)
+		sqlite3_bind_text(st, k++, j->f->event_type.v[i], -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, k++, plo);
+	sqlite3_bind_int64(st, k++, phi);
+	int rc = top_rows(db, st, j, false);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int top_total(sqlite3 *db, struct top_job *j)
+{
+	struct sql q = {.n = 0};
+	sqlite3_stmt *st = NULL;
+	sql_add(&q, "SELECT value, count FROM stats_total WHERE field = ?");
+	sql_in(&q, "event_type", j->f->event_type.n);
+	if (q.over)
+		return -E2BIG;
+	if (sqlite3_prepare_v2(db, q.b, (int)q.n, &st, NULL) != SQLITE_OK)
+		return store_sql_err(db, "stats top totals");
+	int k = 1;
+	sqlite3_bind_int(st, k++, (int)j->field);
+	for (size_t i = 0; i < j->f->event_type.n; i++)
+		sqlite3_bind_text(st, k++, j->f->event_type.v[i], -1, SQLITE_STATIC);
+	int rc = top_rows(db, st, j, false);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int top_segment(sqlite3 *db, const struct seg_view *g, int rollups, void *arg)
+{
+	struct top_job *j = arg;
+	const struct stats_filter *f = j->f;
+	int64_t lo = f->from > g->min_ts ? f->from : g->min_ts;
+	int64_t hi = f->to < g->max_ts ? f->to : g->max_ts;
+	bool kept = false;
+	int rc;
+	/* The counts are split by event type only. */
+	if (!rollups || f->no_rollups || f->os_type.n || f->n_severity || f->app.n ||
+	    f->source_host.n)
+		return stats_top_raw(db, j, lo, hi);
+	if ((rollups & ROLL_TOTALS) && g->state != SEG_ACTIVE) {
+		/* Sealed and written out: its totals, a row per value, when the range holds it
+		 * whole; else its periods and the edges. */
+		j->used = true;
+		if (f->from <= g->min_ts && g->max_ts <= f->to)
+			return top_total(db, j);
+		struct split sp = stats_unit_split(f->from, f->to, g->min_ts, g->max_ts, PERIOD_US);
+		if (sp.ulo <= sp.uhi && (rc = top_rollup(db, j, sp.ulo, sp.uhi)) < 0)
+			return rc;
+		for (int e = 0; e < 2; e++)
+			if (sp.edge[e][0] <= sp.edge[e][1] &&
+			    (rc = stats_top_raw(db, j, sp.edge[e][0], sp.edge[e][1])) < 0)
+				return rc;
+		return 0;
+	}
+	/* The active segment, or a sealed one the indexer has not written out: memory. */
+	if ((rc = stats_rollup_top(j->s, db, g, j, &kept)) < 0 || kept)
+		return rc;
+	return stats_top_raw(db, j, lo, hi);
+}
+
+int store_stats_top(struct store *s, const struct stats_filter *filter, enum stats_field field,
+		    size_t n, json_t *out, bool *used_rollups)
+{
+	struct stats_filter f = *filter;
+	struct acc acc;
+	struct acc_key **keys = NULL;
+	int rc;
+	*used_rollups = false;
+	clamp(&f);
+	if (field == STATS_NONE || f.from > f.to)
+		return -EINVAL;
+	if ((rc = acc_init(&acc, 1, MAX_KEYS)) < 0)
+		goto out;
+	if (top_field(field)) {
+		struct top_job j = {&f, field, &acc, false, s};
+		rc = each_segment(s, &f, top_segment, &j);
+		*used_rollups = j.used;
+	} else {
+		/* Low-cardinality fields: one bucket of the per-minute counts. */
+		struct count_job j = {
+		    &f,	  field, floor_div(f.from, MINUTE_US) * MINUTE_US, INT64_MAX / 2,
+		    &acc, false};
+		rc = each_segment(s, &f, count_segment, &j);
+		*used_rollups = j.used;
+	}
+	if (rc < 0)
+		goto out;
+	if (!(keys = acc_sorted(&acc))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	json_t *values = json_array();
+	int64_t total = 0;
+	for (size_t i = 0; i < acc.nkeys; i++) {
+		total += keys[i]->total;
+		if (i >= n)
+			continue;
+		json_t *o = json_object();
+		if (field == STATS_SEVERITY)
+			json_object_set_new(o, "value", json_integer(strtol(keys[i]->k, NULL, 10)));
+		else
+			json_object_set_new(o, "value", json_stringn(keys[i]->k, keys[i]->n));
+		json_object_set_new(o, "count", json_integer(keys[i]->total));
+		json_array_append_new(values, o);
+	}
+	json_object_set_new(out, "values", values);
+	json_object_set_new(out, "distinct", json_integer((json_int_t)acc.nkeys));
+	json_object_set_new(out, "total", json_integer(total));
+out:
+	free(keys);
+	acc_release(&acc);
+	return rc;
+}
+
+/* ---- alerts ---- */
+
+int store_stats_alerts(struct store *s, int64_t from, int64_t to, int64_t *n, bool *available)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = 0;
+	*n = 0;
+	*available = false;
+	pthread_mutex_lock(&s->adm_mu);
+	/* The alerts table comes with a later schema than this file's first: ask, don't fail. */
+	if (sqlite3_prepare_v2(
+		s->adm, "SELECT count(*) FROM alerts WHERE created_at >= ? AND created_at <= ?", -1,
+		&st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, from);
+	sqlite3_bind_int64(st, 2, to);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*n = sqlite3_column_int64(st, 0);
+		*available = true;
+	} else {
+		rc = store_sql_err(s->adm, "count alerts");
+	}
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->adm_mu);
+	return rc;
+}
