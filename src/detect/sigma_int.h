@@ -424,8 +424,6 @@ int cstate_load(struct cstate *cs, struct rbuf *r);
 
 /* ---- small helpers ---- */
 
-uint64_t sigma_hash(const void *p, size_t n);
-uint64_t sigma_hash_cont(uint64_t h, const void *p, size_t n);
 static inline char sigma_lower(char c)
 {
 	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;

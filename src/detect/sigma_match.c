@@ -9,24 +9,10 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/hash.h"
 #include "detect/sigma_int.h"
 
 /* ---- helpers ---- */
-
-uint64_t sigma_hash_cont(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *s = p;
-	for (size_t i = 0; i < n; i++) {
-		h ^= s[i];
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
-uint64_t sigma_hash(const void *p, size_t n)
-{
-	return sigma_hash_cont(14695981039346656037ull, p, n);
-}
 
 bool sigma_ieq(const char *a, size_t an, const char *b, size_t bn)
 {
@@ -433,7 +419,7 @@ static void ht_put(struct scratch *s, int k1, int k2, int v, int scope)
 	const char *p;
 	size_t n;
 	tok_text(s, k1, &p, &n);
-	uint64_t h = sigma_hash(p, n);
+	uint64_t h = hash_bytes(p, n);
 	char name[512];
 	size_t nn = n;
 	if (k2 >= 0) {
@@ -446,7 +432,7 @@ static void ht_put(struct scratch *s, int k1, int k2, int v, int scope)
 		name[n] = '_';
 		memcpy(name + n + 1, p2, n2);
 		nn = n + 1 + n2;
-		h = sigma_hash_cont(sigma_hash_cont(h, "_", 1), p2, n2);
+		h = hash_cont(hash_cont(h, "_", 1), p2, n2);
 	}
 	size_t mask = s->htcap - 1;
 	for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
@@ -745,7 +731,7 @@ bool scratch_eventid(struct scratch *s, int64_t *out)
 	if (!s->eid_done) {
 		static const char *name = "EventID";
 		struct field_cand c = { EVF_DATA, name, 7, 0, 0, NULL, NULL };
-		c.hash = sigma_hash(name, 7);
+		c.hash = hash_bytes(name, 7);
 		s->eid_done = true;
 		s->eid_ok = false;
 		if (s->ev->data.p && memmem(s->ev->data.p, s->ev->data.n, "EventID", 7)) {
@@ -1945,7 +1931,7 @@ int field_ref_compile(struct cctx *cc, struct field_ref *f, const char *name, si
 		c->name = to[i];
 		c->n = tn;
 		c->evf = evf_lookup(to[i], tn);
-		c->hash = sigma_hash(to[i], tn);
+		c->hash = hash_bytes(to[i], tn);
 		size_t dots = 0;
 		for (size_t k = 0; k < tn; k++)
 			dots += to[i][k] == '.';
