@@ -9,6 +9,7 @@
 
 #include <yaml.h>
 
+#include "core/config.h"
 #include "core/err.h"
 #include "detect/sigma_int.h"
 
@@ -227,27 +228,22 @@ int sigma_level_severity(const char *s)
 	return 0;
 }
 
+/* parse_duration's syntax, narrowed: a unit is required, only digits before it, and the span
+ * is 1 second to a year. */
 int sigma_timespan(const char *s, size_t n, int64_t *us)
 {
-	if (n < 2 || n > 12)
+	char b[16];
+	int64_t sec;
+	if (n < 2 || n > 12 || !s[n - 1] || !strchr("smhd", s[n - 1]))
 		return -EINVAL;
-	int64_t v = 0;
-	for (size_t i = 0; i + 1 < n; i++) {
+	for (size_t i = 0; i + 1 < n; i++)
 		if (s[i] < '0' || s[i] > '9')
 			return -EINVAL;
-		v = v * 10 + (s[i] - '0');
-	}
-	int64_t mul;
-	switch (s[n - 1]) {
-	case 's': mul = 1; break;
-	case 'm': mul = 60; break;
-	case 'h': mul = 3600; break;
-	case 'd': mul = 86400; break;
-	default: return -EINVAL;
-	}
-	if (v <= 0 || v > 366 * 86400 / mul)
+	memcpy(b, s, n);
+	b[n] = '\0';
+	if (parse_duration(b, &sec) < 0 || sec <= 0 || sec > 366 * 86400)
 		return -EINVAL;
-	*us = v * mul * 1000000;
+	*us = sec * 1000000;
 	return 0;
 }
 
