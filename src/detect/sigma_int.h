@@ -292,6 +292,9 @@ int field_ref_compile(struct cctx *cc, struct field_ref *f, const char *name, si
 int cond_parse(struct cctx *cc, struct detection *d, const char *text, size_t n, unsigned line,
 	       int *root);
 
+/* Work out r->pf from a rule's compiled variants (sigma_prefilter.c). */
+int prefilter_build(struct rule *r);
+
 /* ---- evaluating ---- */
 
 /* A token of the event's data JSON, indexed once per event (sigma_fields.c). */
