@@ -1,5 +1,5 @@
 /* sigma_int.h — the detection engine's internals shared by its own files: compiled rules,
- * field access, the per-evaluation scratch, correlation state. */
+ * the YAML reader, field access, the per-evaluation scratch, correlation state. */
 #ifndef SIEM_SIGMA_INT_H
 #define SIEM_SIGMA_INT_H
 
@@ -10,6 +10,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <yaml.h>
 
 #include "core/arena.h"
 #include "core/event.h"
@@ -294,6 +295,41 @@ int cond_parse(struct cctx *cc, struct detection *d, const char *text, size_t n,
 
 /* Work out r->pf from a rule's compiled variants (sigma_prefilter.c). */
 int prefilter_build(struct rule *r);
+/* The mapping entries a rule's logsource selects; none is an error (sigma_mapping.c). */
+int logsource_resolve(struct cctx *cc, const char *cat, const char *prod, const char *svc,
+		      const struct logsource_map ***out, size_t *nout, unsigned line);
+
+/* ---- reading YAML (sigma_yaml.c) ---- */
+
+/* A loaded document, and the nodes visited in it (aliases can make a walk unbounded). */
+struct ydoc {
+	yaml_document_t doc;
+	size_t visits;
+};
+
+/* A node by index; NULL past SIGMA_MAX_NODES visits. */
+yaml_node_t *yget(struct ydoc *y, int idx);
+unsigned yline(const yaml_node_t *n);
+bool yscalar(const yaml_node_t *n, const char **s, size_t *len);
+bool ykey_is(const yaml_node_t *n, const char *w);
+yaml_node_t *ymap_get(struct ydoc *y, yaml_node_t *map, const char *key);
+/* A scalar with the type YAML's core schema gives a plain scalar; quoted ones are strings. */
+void yval_of(const yaml_node_t *n, struct yval *v);
+
+/* Limits checked on the parser's events before any document tree is built. */
+struct ylimits {
+	size_t doc_bytes; /* one document */
+	int depth;	  /* nested sequences and maps */
+	size_t nodes;	  /* per document */
+};
+int ylimits_check(const char *text, size_t n, const struct ylimits *lim, char *err,
+		  size_t errlen);
+/* The parser's error as "document N: line L, column C: problem"; returns SIEM_EPARSE. */
+int yerror(const yaml_parser_t *p, size_t docno, char *err, size_t errlen);
+
+/* A search identifier: a map (AND), a list of maps (OR), or a list of keywords
+ * (sigma_parse.c; the mapping's logsource conditions too). */
+int sel_compile(struct cctx *cc, struct ydoc *y, yaml_node_t *v, struct sel *sel);
 
 /* ---- evaluating ---- */
 

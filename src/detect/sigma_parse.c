@@ -1,221 +1,21 @@
-/* sigma_parse.c — Sigma YAML (libyaml) into compiled rules: metadata, logsource through
- * rules/mapping.yml, selections, condition, correlation; the unsupported refused. */
+/* sigma_parse.c — Sigma rule documents into compiled rules: metadata, logsource, selections,
+ * condition, correlation; the unsupported refused. */
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <yaml.h>
-
 #include "core/config.h"
 #include "core/err.h"
 #include "detect/sigma_int.h"
-
-struct ydoc {
-	yaml_document_t doc;
-	size_t visits;
-};
-
-static yaml_node_t *yget(struct ydoc *y, int idx)
-{
-	if (++y->visits > SIGMA_MAX_NODES)
-		return NULL;
-	return yaml_document_get_node(&y->doc, idx);
-}
-
-static unsigned yline(const yaml_node_t *n)
-{
-	return n ? (unsigned)n->start_mark.line + 1 : 0;
-}
-
-static bool yscalar(const yaml_node_t *n, const char **s, size_t *len)
-{
-	if (!n || n->type != YAML_SCALAR_NODE)
-		return false;
-	*s = (const char *)n->data.scalar.value;
-	*len = n->data.scalar.length;
-	return true;
-}
-
-static bool ykey_is(const yaml_node_t *n, const char *w)
-{
-	const char *s;
-	size_t len;
-	return yscalar(n, &s, &len) && len == strlen(w) && !memcmp(s, w, len);
-}
-
-static yaml_node_t *ymap_get(struct ydoc *y, yaml_node_t *map, const char *key)
-{
-	if (!map || map->type != YAML_MAPPING_NODE)
-		return NULL;
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-	     p++)
-		if (ykey_is(yget(y, p->key), key))
-			return yget(y, p->value);
-	return NULL;
-}
-
-static bool plain(const yaml_node_t *n)
-{
-	return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ||
-	       n->data.scalar.style == YAML_ANY_SCALAR_STYLE;
-}
-
-static bool all_digits(const char *s, size_t n)
-{
-	size_t i = (n && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
-	if (i == n)
-		return false;
-	for (; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	return true;
-}
-
-static bool floatish(const char *s, size_t n)
-{
-	size_t i = (n && (s[0] == '-' || s[0] == '+')) ? 1 : 0, digits = 0, dots = 0;
-	for (; i < n; i++) {
-		if (s[i] >= '0' && s[i] <= '9')
-			digits++;
-		else if (s[i] == '.')
-			dots++;
-		else
-			return false;
-	}
-	return digits && dots == 1;
-}
-
-/* A scalar with the type YAML's core schema gives a plain scalar; quoted ones are strings. */
-static void yval_of(const yaml_node_t *n, struct yval *v)
-{
-	yscalar(n, &v->s, &v->n);
-	v->t = YV_STR;
-	v->line = yline(n);
-	if (!plain(n))
-		return;
-	if (v->n == 0 || (v->n == 1 && v->s[0] == '~') ||
-	    (v->n == 4 && (!memcmp(v->s, "null", 4) || !memcmp(v->s, "Null", 4) ||
-			   !memcmp(v->s, "NULL", 4))))
-		v->t = YV_NULL;
-	else if ((v->n == 4 && sigma_ieq(v->s, 4, "true", 4)) ||
-		 (v->n == 5 && sigma_ieq(v->s, 5, "false", 5)))
-		v->t = YV_BOOL;
-	else if (all_digits(v->s, v->n))
-		v->t = YV_INT;
-	else if (floatish(v->s, v->n))
-		v->t = YV_NUM;
-}
 
 static char *adup(struct arena *a, const char *s, size_t n)
 {
 	return arena_strndup(a, s, n);
 }
 
-/* ---- limits, checked on the parser's events before any document tree is built ---- */
-
-struct ylimits {
-	size_t doc_bytes; /* one document */
-	int depth;	  /* nested sequences and maps */
-	size_t nodes;	  /* per document */
-};
-
 static const struct ylimits rule_limits = { RULE_TEXT_MAX, RULE_MAX_DEPTH, RULE_MAX_NODES };
-static const struct ylimits map_limits = { RULE_FILE_MAX, RULE_MAX_DEPTH, SIGMA_MAX_NODES };
-
-static int yaml_error(const yaml_parser_t *p, size_t docno, char *err, size_t errlen)
-{
-	if (err && errlen)
-		snprintf(err, errlen, "document %zu: line %zu, column %zu: %s%s%s", docno,
-			 (size_t)p->problem_mark.line + 1, (size_t)p->problem_mark.column + 1,
-			 p->problem ? p->problem : "YAML error", p->context ? " " : "",
-			 p->context ? p->context : "");
-	return SIEM_EPARSE;
-}
-
-/* Walk every event of text and refuse at the first one past a limit. libyaml's scanner
- * costs time in proportion to the nesting it holds open for each token, and loading a
- * document builds the whole tree before anything can look at it: without this pass a
- * deeply nested text costs time quadratic in its length. With it, the scanner never holds
- * open more than the limit (plus the 1024 characters it may look ahead for a key). */
-static int yaml_check_limits(const char *text, size_t n, const struct ylimits *lim, char *err,
-			     size_t errlen)
-{
-	yaml_parser_t p;
-	size_t docno = 0, nodes = 0, doc_start = 0;
-	int depth = 0, rc = 0;
-	bool in_doc = false, done = false;
-	if (!yaml_parser_initialize(&p))
-		return -ENOMEM;
-	yaml_parser_set_input_string(&p, (const unsigned char *)text, n);
-	while (!done && rc == 0) {
-		yaml_event_t ev;
-		if (!yaml_parser_parse(&p, &ev)) {
-			rc = yaml_error(&p, in_doc ? docno : docno + 1, err, errlen);
-			break;
-		}
-		switch (ev.type) {
-		case YAML_DOCUMENT_START_EVENT:
-			docno++;
-			in_doc = true;
-			nodes = 0;
-			depth = 0;
-			doc_start = ev.start_mark.index;
-			break;
-		case YAML_DOCUMENT_END_EVENT:
-			in_doc = false;
-			break;
-		case YAML_SEQUENCE_START_EVENT:
-		case YAML_MAPPING_START_EVENT:
-			depth++;
-			nodes++;
-			break;
-		case YAML_SEQUENCE_END_EVENT:
-		case YAML_MAPPING_END_EVENT:
-			depth--;
-			break;
-		case YAML_SCALAR_EVENT:
-		case YAML_ALIAS_EVENT:
-			nodes++;
-			break;
-		case YAML_STREAM_END_EVENT:
-			done = true;
-			break;
-		default:
-			break;
-		}
-		size_t line = (size_t)ev.start_mark.line + 1,
-		       col = (size_t)ev.start_mark.column + 1;
-		size_t span = ev.end_mark.index > doc_start ? ev.end_mark.index - doc_start : 0;
-		yaml_event_delete(&ev);
-		if (depth > lim->depth) {
-			if (err && errlen)
-				snprintf(
-				    err, errlen,
-				    "document %zu: line %zu, column %zu: nesting deeper than %d "
-				    "levels",
-				    docno, line, col, lim->depth);
-			rc = SIEM_EPARSE;
-		} else if (nodes > lim->nodes) {
-			if (err && errlen)
-				snprintf(err, errlen,
-					 "document %zu: line %zu: more than %zu YAML nodes", docno,
-					 line, lim->nodes);
-			rc = SIEM_EPARSE;
-		} else if (in_doc && span > lim->doc_bytes) {
-			if (err && errlen)
-				snprintf(
-				    err, errlen,
-				    "document %zu: larger than %zu bytes (%zu KiB) at line %zu",
-				    docno, lim->doc_bytes, lim->doc_bytes / 1024, line);
-			rc = SIEM_ETOOBIG;
-		}
-	}
-	yaml_parser_delete(&p);
-	return rc;
-}
 
 /* ---- small parsers shared with the detector ---- */
 
@@ -312,7 +112,7 @@ static int compile_map(struct cctx *cc, struct ydoc *y, yaml_node_t *map, struct
 }
 
 /* A search identifier: a map (AND), a list of maps (OR), or a list of keywords. */
-static int compile_sel(struct cctx *cc, struct ydoc *y, yaml_node_t *v, struct sel *sel)
+int sel_compile(struct cctx *cc, struct ydoc *y, yaml_node_t *v, struct sel *sel)
 {
 	if (v->type == YAML_MAPPING_NODE) {
 		sel->alt = arena_alloc(cc->a, sizeof(*sel->alt));
@@ -414,7 +214,7 @@ static int compile_detection(struct cctx *cc, struct ydoc *y, yaml_node_t *det,
 		memset(sel, 0, sizeof(*sel));
 		if (!(sel->name = adup(cc->a, ks, kn)))
 			return -ENOMEM;
-		int rc = compile_sel(cc, y, v, sel);
+		int rc = sel_compile(cc, y, v, sel);
 		if (rc)
 			return rc;
 		d->nsel++;
@@ -463,251 +263,6 @@ static int compile_detection(struct cctx *cc, struct ydoc *y, yaml_node_t *det,
 	if (!text)
 		return -ENOMEM;
 	return cond_parse(cc, d, text, tn, cond_line, &d->root);
-}
-
-/* ---- the mapping ---- */
-
-static int map_targets(struct arena *a, struct ydoc *y, yaml_node_t *v, struct fmap_entry *e)
-{
-	const char *s;
-	size_t n;
-	if (yscalar(v, &s, &n)) {
-		e->to = arena_alloc(a, sizeof(*e->to));
-		if (!e->to || !(e->to[0] = adup(a, s, n)))
-			return -ENOMEM;
-		e->nto = 1;
-		return 0;
-	}
-	if (v->type != YAML_SEQUENCE_NODE)
-		return -EINVAL;
-	size_t cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
-	if (!cnt)
-		return -EINVAL;
-	e->to = arena_alloc(a, cnt * sizeof(*e->to));
-	if (!e->to)
-		return -ENOMEM;
-	e->nto = 0;
-	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
-	     it++) {
-		if (!yscalar(yget(y, *it), &s, &n))
-			return -EINVAL;
-		if (!(e->to[e->nto++] = adup(a, s, n)))
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-static int map_fieldmappings(struct cctx *cc, struct ydoc *y, yaml_node_t *m,
-			     struct fmap_entry **out, size_t *nout)
-{
-	*nout = 0;
-	if (!m)
-		return 0;
-	if (m->type != YAML_MAPPING_NODE)
-		return cc_fail(cc, yline(m), "fieldmappings must be a map");
-	size_t cnt = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
-	*out = arena_alloc(cc->a, (cnt ? cnt : 1) * sizeof(**out));
-	if (!*out)
-		return -ENOMEM;
-	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
-	     p++) {
-		const char *s;
-		size_t n;
-		yaml_node_t *k = yget(y, p->key), *v = yget(y, p->value);
-		if (!yscalar(k, &s, &n) || !v)
-			return cc_fail(cc, yline(m), "fieldmappings keys must be strings");
-		struct fmap_entry *e = &(*out)[*nout];
-		if (!(e->from = adup(cc->a, s, n)))
-			return -ENOMEM;
-		int rc = map_targets(cc->a, y, v, e);
-		if (rc == -ENOMEM)
-			return rc;
-		if (rc)
-			return cc_fail(cc, yline(v),
-				       "fieldmapping '%s' must be a name or a list of "
-				       "names",
-				       e->from);
-		(*nout)++;
-	}
-	return 0;
-}
-
-static int map_parse(struct sigma_mapping *m, const char *text, size_t n, char *err,
-		     size_t errlen)
-{
-	yaml_parser_t parser;
-	struct ydoc y;
-	memset(&y, 0, sizeof(y));
-	struct cctx cc = { &m->a, err, errlen, NULL, NULL, false, &m->res };
-	int rc = 0;
-	char lerr[256];
-	if ((rc = yaml_check_limits(text, n, &map_limits, lerr, sizeof(lerr))) < 0) {
-		if (rc == -ENOMEM)
-			return rc;
-		return cc_fail(&cc, 0, "mapping: %s", lerr);
-	}
-	if (!yaml_parser_initialize(&parser))
-		return -ENOMEM;
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, n);
-	if (!yaml_parser_load(&parser, &y.doc)) {
-		rc = cc_fail(&cc, (unsigned)parser.problem_mark.line + 1, "mapping: %s",
-			     parser.problem ? parser.problem : "YAML error");
-		yaml_parser_delete(&parser);
-		return rc;
-	}
-	yaml_node_t *root = yaml_document_get_root_node(&y.doc);
-	if (!root || root->type != YAML_MAPPING_NODE) {
-		rc = cc_fail(&cc, 1, "mapping: not a map");
-		goto out;
-	}
-	if ((rc = map_fieldmappings(&cc, &y, ymap_get(&y, root, "fieldmappings"), &m->global,
-				    &m->nglobal)))
-		goto out;
-	cc.map = m;
-	yaml_node_t *ls = ymap_get(&y, root, "logsources");
-	if (!ls || ls->type != YAML_MAPPING_NODE) {
-		rc = cc_fail(&cc, yline(root), "mapping: 'logsources' must be a map");
-		goto out;
-	}
-	size_t cnt = (size_t)(ls->data.mapping.pairs.top - ls->data.mapping.pairs.start);
-	m->ls = arena_alloc(&m->a, (cnt ? cnt : 1) * sizeof(*m->ls));
-	if (!m->ls) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (yaml_node_pair_t *p = ls->data.mapping.pairs.start; p < ls->data.mapping.pairs.top;
-	     p++) {
-		const char *s;
-		size_t sn;
-		yaml_node_t *k = yget(&y, p->key), *v = yget(&y, p->value);
-		struct logsource_map *e = &m->ls[m->nls];
-		memset(e, 0, sizeof(*e));
-		if (!yscalar(k, &s, &sn) || !v || v->type != YAML_MAPPING_NODE) {
-			rc = cc_fail(&cc, yline(k), "mapping: each logsource is a named map");
-			goto out;
-		}
-		e->name = adup(&m->a, s, sn);
-		static const char *keys[3] = { "category", "product", "service" };
-		const char **dst[3] = { &e->category, &e->product, &e->service };
-		for (int i = 0; i < 3; i++) {
-			yaml_node_t *kv = ymap_get(&y, v, keys[i]);
-			if (!kv)
-				continue;
-			if (!yscalar(kv, &s, &sn)) {
-				rc = cc_fail(&cc, yline(kv), "mapping: %s must be a string",
-					     keys[i]);
-				goto out;
-			}
-			*dst[i] = adup(&m->a, s, sn);
-		}
-		if ((rc = map_fieldmappings(&cc, &y, ymap_get(&y, v, "fieldmappings"), &e->fmap,
-					    &e->nfmap)))
-			goto out;
-		yaml_node_t *cond = ymap_get(&y, v, "conditions");
-		if (cond) {
-			struct sel *sel = arena_alloc(&m->a, sizeof(*sel));
-			if (!sel) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			memset(sel, 0, sizeof(*sel));
-			sel->name = e->name;
-			cc.ls = NULL; /* conditions name the event's own fields */
-			if ((rc = compile_sel(&cc, &y, cond, sel)))
-				goto out;
-			e->cond = sel;
-		}
-		m->nls++;
-	}
-out:
-	yaml_document_delete(&y.doc);
-	yaml_parser_delete(&parser);
-	return rc;
-}
-
-static pthread_mutex_t map_lock = PTHREAD_MUTEX_INITIALIZER;
-static const struct sigma_mapping *map_current;
-
-static int map_new(const char *text, size_t n, struct sigma_mapping **out, char *err,
-		   size_t errlen)
-{
-	struct sigma_mapping *m = calloc(1, sizeof(*m));
-	if (!m)
-		return -ENOMEM;
-	arena_init(&m->a, 0);
-	int rc = map_parse(m, text, n, err, errlen);
-	if (rc) {
-		for (struct re_node *q = m->res; q; q = q->next)
-			pcre2_code_free(q->re);
-		arena_release(&m->a);
-		free(m);
-		return rc;
-	}
-	*out = m;
-	return 0;
-}
-
-int sigma_mapping_get(const struct sigma_mapping **out, char *err, size_t errlen)
-{
-	int rc = 0;
-	pthread_mutex_lock(&map_lock);
-	if (!map_current) {
-		struct sigma_mapping *m;
-		rc = map_new(sigma_mapping_text, sigma_mapping_len, &m, err, errlen);
-		if (!rc)
-			map_current = m;
-	}
-	*out = map_current;
-	pthread_mutex_unlock(&map_lock);
-	return rc;
-}
-
-int sigma_mapping_set(const char *text, size_t n, char *err, size_t errlen)
-{
-	struct sigma_mapping *m;
-	int rc = map_new(text, n, &m, err, errlen);
-	if (rc)
-		return rc;
-	/* the previous mapping stays allocated: rules compiled with it point into it */
-	pthread_mutex_lock(&map_lock);
-	map_current = m;
-	pthread_mutex_unlock(&map_lock);
-	return 0;
-}
-
-/* ---- logsource resolution ---- */
-
-static bool ls_eq(const char *a, const char *b)
-{
-	if (!a || !b)
-		return a == b;
-	return !strcmp(a, b);
-}
-
-/* Mapping entries for a rule's logsource: category and service must agree exactly (both
- * absent or equal); product must agree unless the rule names none. */
-static int resolve_logsource(struct cctx *cc, const char *cat, const char *prod, const char *svc,
-			     const struct logsource_map ***out, size_t *nout, unsigned line)
-{
-	const struct sigma_mapping *m = cc->map;
-	*nout = 0;
-	*out = arena_alloc(cc->a, (m->nls ? m->nls : 1) * sizeof(**out));
-	if (!*out)
-		return -ENOMEM;
-	for (size_t i = 0; i < m->nls; i++) {
-		const struct logsource_map *e = &m->ls[i];
-		if (!ls_eq(cat, e->category) || !ls_eq(svc, e->service))
-			continue;
-		if (prod && !ls_eq(prod, e->product))
-			continue;
-		(*out)[(*nout)++] = e;
-	}
-	if (*nout == 0)
-		return cc_fail(cc, line, "unsupported: logsource%s%s%s%s%s%s (no mapping in "
-			       "rules/mapping.yml)", cat ? " category=" : "", cat ? cat : "",
-			       prod ? " product=" : "", prod ? prod : "", svc ? " service=" : "",
-			       svc ? svc : "");
-	return 0;
 }
 
 /* ---- metadata ---- */
@@ -1042,7 +597,7 @@ static int compile_doc(struct ydoc *y, yaml_node_t *root, const char *origin, st
 		return rc;
 	const struct logsource_map **lsm;
 	size_t nls;
-	if ((rc = resolve_logsource(&cc, cat, prod, svc, &lsm, &nls, yline(ls))))
+	if ((rc = logsource_resolve(&cc, cat, prod, svc, &lsm, &nls, yline(ls))))
 		return rc;
 	r->var = arena_alloc(&r->a, nls * sizeof(*r->var));
 	if (!r->var)
@@ -1140,7 +695,7 @@ int sigma_compile(const char *text, size_t n, const char *origin, struct rule **
 		return SIEM_ETOOBIG;
 	}
 	/* Within the limits, loading the documents below costs a bounded time. */
-	if ((rc = yaml_check_limits(text, n, &rule_limits, err, errlen)) < 0)
+	if ((rc = ylimits_check(text, n, &rule_limits, err, errlen)) < 0)
 		return rc;
 	if (!yaml_parser_initialize(&parser))
 		return -ENOMEM;
@@ -1149,7 +704,7 @@ int sigma_compile(const char *text, size_t n, const char *origin, struct rule **
 		struct ydoc y;
 		memset(&y, 0, sizeof(y));
 		if (!yaml_parser_load(&parser, &y.doc)) {
-			rc = yaml_error(&parser, docno + 1, err, errlen);
+			rc = yerror(&parser, docno + 1, err, errlen);
 			goto out;
 		}
 		yaml_node_t *root = yaml_document_get_root_node(&y.doc);
