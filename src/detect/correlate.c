@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/hash.h"
 #include "detect/sigma_int.h"
 
 #define GRACE_US (60 * 1000000LL) /* how late an event may come and still count */
@@ -363,7 +364,7 @@ static struct cgroup *group_new(struct cstate *cs, uint64_t h, const char *key, 
 static struct cgroup *group_get(struct cstate *cs, const char *key, size_t keylen, size_t nvals,
 				const char *const *vals, const size_t *valn, bool create)
 {
-	uint64_t h = sigma_hash(key, keylen);
+	uint64_t h = hash_bytes(key, keylen);
 	struct cgroup *g = cs->ht[h & (cs->htcap - 1)];
 	for (; g; g = g->hnext)
 		if (g->hash == h && g->keylen == keylen && !memcmp(g->key, key, keylen))
@@ -654,7 +655,7 @@ static void feed_slot(struct cstate *cs, struct scratch *s, const struct corr_in
 	}
 	uint64_t vh = 0;
 	if (c->type == CT_VALUE_COUNT) {
-		vh = 14695981039346656037ull;
+		vh = HASH_FNV_OFFSET;
 		for (size_t i = 0; i < c->nfield; i++) {
 			const char *p;
 			size_t n;
@@ -663,9 +664,9 @@ static void feed_slot(struct cstate *cs, struct scratch *s, const struct corr_in
 			/* case-insensitive like Sigma's string matching */
 			for (size_t j = 0; j < n; j++) {
 				char ch = sigma_lower(p[j]);
-				vh = sigma_hash_cont(vh, &ch, 1);
+				vh = hash_cont(vh, &ch, 1);
 			}
-			vh = sigma_hash_cont(vh, "\x1f", 1);
+			vh = hash_cont(vh, "\x1f", 1);
 		}
 	}
 	/* a later step of an ordered chain never starts a group: only the first step does */

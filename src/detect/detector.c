@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "detect/sigma_int.h"
 
@@ -96,7 +97,7 @@ static void set_free(struct detect_set *rs)
 
 static uint64_t ikey(int evf, const char *v, size_t n)
 {
-	return sigma_hash(v, n) ^ ((uint64_t)(unsigned)evf * 0x9e3779b97f4a7c15ull);
+	return hash_bytes(v, n) ^ ((uint64_t)(unsigned)evf * 0x9e3779b97f4a7c15ull);
 }
 
 static struct ibucket *bucket_find(const struct detect_set *rs, int evf, const char *v, size_t n,
@@ -435,7 +436,7 @@ static void adopt_pending(struct detector *d, struct detect_set *nw)
 
 static uint64_t checksum(const uint8_t *p, size_t n)
 {
-	return sigma_hash(p, n);
+	return hash_bytes(p, n);
 }
 
 static int state_load(struct detector *d)

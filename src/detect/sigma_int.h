@@ -1,14 +1,16 @@
 /* sigma_int.h — the detection engine's internals shared by its own files: compiled rules,
- * field access, the per-evaluation scratch, correlation state. */
+ * the YAML reader, field access, the per-evaluation scratch, correlation state. */
 #ifndef SIEM_SIGMA_INT_H
 #define SIEM_SIGMA_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <yaml.h>
 
 #include "core/arena.h"
 #include "core/event.h"
@@ -247,7 +249,7 @@ struct rule {
 	int kw_req[8];             /* automaton ids is set for the event */
 };
 
-/* ---- compiling (sigma_parse.c drives, sigma_match.c/sigma_cond.c build) ---- */
+/* ---- compiling (sigma_parse.c drives, sigma_compile.c/sigma_cond.c build) ---- */
 
 /* Every regex a rule compiled, so a rule that fails half way frees them all. */
 struct re_node {
@@ -284,15 +286,64 @@ int fcond_compile(struct cctx *cc, struct fcond *fc, const char *key, size_t key
 /* Compile a keyword (full-text) value list. */
 int fcond_keywords(struct cctx *cc, struct fcond *fc, const char *mods, size_t modlen,
 		   const struct yval *vals, size_t nvals, unsigned line);
+/* A field name through the mapping in force to the places it may be found (sigma_fields.c). */
 int field_ref_compile(struct cctx *cc, struct field_ref *f, const char *name, size_t n);
 
 /* Parse a condition (one string) into nodes of d, over the selections already in d. */
 int cond_parse(struct cctx *cc, struct detection *d, const char *text, size_t n, unsigned line,
 	       int *root);
 
+/* Work out r->pf from a rule's compiled variants (sigma_prefilter.c). */
+int prefilter_build(struct rule *r);
+/* The mapping entries a rule's logsource selects; none is an error (sigma_mapping.c). */
+int logsource_resolve(struct cctx *cc, const char *cat, const char *prod, const char *svc,
+		      const struct logsource_map ***out, size_t *nout, unsigned line);
+
+/* ---- reading YAML (sigma_yaml.c) ---- */
+
+/* A loaded document, and the nodes visited in it (aliases can make a walk unbounded). */
+struct ydoc {
+	yaml_document_t doc;
+	size_t visits;
+};
+
+/* A node by index; NULL past SIGMA_MAX_NODES visits. */
+yaml_node_t *yget(struct ydoc *y, int idx);
+unsigned yline(const yaml_node_t *n);
+bool yscalar(const yaml_node_t *n, const char **s, size_t *len);
+bool ykey_is(const yaml_node_t *n, const char *w);
+yaml_node_t *ymap_get(struct ydoc *y, yaml_node_t *map, const char *key);
+/* A scalar with the type YAML's core schema gives a plain scalar; quoted ones are strings. */
+void yval_of(const yaml_node_t *n, struct yval *v);
+
+/* Limits checked on the parser's events before any document tree is built. */
+struct ylimits {
+	size_t doc_bytes; /* one document */
+	int depth;	  /* nested sequences and maps */
+	size_t nodes;	  /* per document */
+};
+int ylimits_check(const char *text, size_t n, const struct ylimits *lim, char *err,
+		  size_t errlen);
+/* The parser's error as "document N: line L, column C: problem"; returns SIEM_EPARSE. */
+int yerror(const yaml_parser_t *p, size_t docno, char *err, size_t errlen);
+
+/* A search identifier: a map (AND), a list of maps (OR), or a list of keywords
+ * (sigma_parse.c; the mapping's logsource conditions too). */
+int sel_compile(struct cctx *cc, struct ydoc *y, yaml_node_t *v, struct sel *sel);
+
 /* ---- evaluating ---- */
 
-struct jtok;
+/* A token of the event's data JSON, indexed once per event (sigma_fields.c). */
+enum jt { JT_OBJ, JT_ARR, JT_STR, JT_NUM, JT_TRUE, JT_FALSE, JT_NULL };
+struct jtok {
+	uint8_t type, esc, key, cls, dec, low;
+	uint32_t off, len; /* strings: between the quotes; others: the whole text */
+	uint32_t next;     /* the token after this subtree */
+	int32_t parent;    /* enclosing container */
+	const char *dp;    /* decoded text (dec) */
+	uint32_t dn;
+	const char *lp;    /* lower-cased decoded text (low) */
+};
 struct jslot;
 
 /* Per-evaluation scratch, reused across events so evaluation does not allocate. */
@@ -336,9 +387,16 @@ void scratch_release(struct scratch *s);
 void scratch_begin(struct scratch *s, const struct event *ev);
 
 bool variant_match(struct scratch *s, const struct variant *v);
+/* One matcher against one scalar value (string, number or boolean). */
+bool vmatch_scalar(struct scratch *s, const struct vmatch *m, struct fval *v);
 bool rule_match_s(struct scratch *s, const struct rule *r);
 /* A field's value; for FV_STR/FV_NUM/FV_BOOL its text. Arrays and objects give their JSON. */
 void field_get(struct scratch *s, const struct field_ref *f, struct fval *out);
+/* One of our event fields (enum evf), or one token of the data JSON. */
+void field_event(struct scratch *s, int evf, struct fval *out);
+void field_token(struct scratch *s, int k, struct fval *out);
+/* Lower-cased text of a value (cached per event field or data token). */
+void field_lower(struct scratch *s, const struct fval *v, const char **p, size_t *n);
 /* The event's data EventID as an integer, if any. */
 bool scratch_eventid(struct scratch *s, int64_t *out);
 
@@ -351,6 +409,8 @@ void kw_reset_ids(struct rule *r);
 void kw_requirements(struct rule *r);
 /* Is any of the rule's required keyword ids set for this event? */
 bool kw_pass(struct scratch *s, const struct rule *r);
+/* A keyword item against message and raw_message. */
+bool kw_match(struct scratch *s, const struct fcond *fc);
 
 void vmatch_free_all(struct rule *r);
 
@@ -424,13 +484,35 @@ int cstate_load(struct cstate *cs, struct rbuf *r);
 
 /* ---- small helpers ---- */
 
-uint64_t sigma_hash(const void *p, size_t n);
-uint64_t sigma_hash_cont(uint64_t h, const void *p, size_t n);
 static inline char sigma_lower(char c)
 {
 	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 bool sigma_ieq(const char *a, size_t an, const char *b, size_t bn);
+/* Byte equality: a loop beats a memcmp call for the short values rules compare. */
+static inline bool sigma_eqb(const char *a, const char *b, size_t n)
+{
+	if (n > 16)
+		return !memcmp(a, b, n);
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+/* Length of the UTF-8 sequence starting at p[0] (1 for anything malformed). */
+static inline size_t sigma_u8len(const char *p, size_t left)
+{
+	unsigned char b = (unsigned char)p[0];
+	size_t k = b < 0xc0 ? 1 : b < 0xe0 ? 2 : b < 0xf0 ? 3 : 4;
+	if (k > left)
+		return 1;
+	for (size_t i = 1; i < k; i++)
+		if (((unsigned char)p[i] & 0xc0) != 0x80)
+			return 1;
+	return k;
+}
+/* A number as rules and events write it: decimal, or hexadecimal after 0x. */
+bool sigma_parse_number(const char *p, size_t n, double *out);
 /* Parse a level name; returns severity 1..5 or 0. */
 int sigma_level_severity(const char *s);
 /* "5m", "30s", "1h", "2d" -> microseconds. */

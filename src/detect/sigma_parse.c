@@ -1,220 +1,21 @@
-/* sigma_parse.c — Sigma YAML (libyaml) into compiled rules: metadata, logsource through
- * rules/mapping.yml, selections, condition, correlation, prefilter; the unsupported refused. */
+/* sigma_parse.c — Sigma rule documents into compiled rules: metadata, logsource, selections,
+ * condition, correlation; the unsupported refused. */
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <yaml.h>
-
+#include "core/config.h"
 #include "core/err.h"
 #include "detect/sigma_int.h"
-
-struct ydoc {
-	yaml_document_t doc;
-	size_t visits;
-};
-
-static yaml_node_t *yget(struct ydoc *y, int idx)
-{
-	if (++y->visits > SIGMA_MAX_NODES)
-		return NULL;
-	return yaml_document_get_node(&y->doc, idx);
-}
-
-static unsigned yline(const yaml_node_t *n)
-{
-	return n ? (unsigned)n->start_mark.line + 1 : 0;
-}
-
-static bool yscalar(const yaml_node_t *n, const char **s, size_t *len)
-{
-	if (!n || n->type != YAML_SCALAR_NODE)
-		return false;
-	*s = (const char *)n->data.scalar.value;
-	*len = n->data.scalar.length;
-	return true;
-}
-
-static bool ykey_is(const yaml_node_t *n, const char *w)
-{
-	const char *s;
-	size_t len;
-	return yscalar(n, &s, &len) && len == strlen(w) && !memcmp(s, w, len);
-}
-
-static yaml_node_t *ymap_get(struct ydoc *y, yaml_node_t *map, const char *key)
-{
-	if (!map || map->type != YAML_MAPPING_NODE)
-		return NULL;
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-	     p++)
-		if (ykey_is(yget(y, p->key), key))
-			return yget(y, p->value);
-	return NULL;
-}
-
-static bool plain(const yaml_node_t *n)
-{
-	return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ||
-	       n->data.scalar.style == YAML_ANY_SCALAR_STYLE;
-}
-
-static bool all_digits(const char *s, size_t n)
-{
-	size_t i = (n && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
-	if (i == n)
-		return false;
-	for (; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	return true;
-}
-
-static bool floatish(const char *s, size_t n)
-{
-	size_t i = (n && (s[0] == '-' || s[0] == '+')) ? 1 : 0, digits = 0, dots = 0;
-	for (; i < n; i++) {
-		if (s[i] >= '0' && s[i] <= '9')
-			digits++;
-		else if (s[i] == '.')
-			dots++;
-		else
-			return false;
-	}
-	return digits && dots == 1;
-}
-
-/* A scalar with the type YAML's core schema gives a plain scalar; quoted ones are strings. */
-static void yval_of(const yaml_node_t *n, struct yval *v)
-{
-	yscalar(n, &v->s, &v->n);
-	v->t = YV_STR;
-	v->line = yline(n);
-	if (!plain(n))
-		return;
-	if (v->n == 0 || (v->n == 1 && v->s[0] == '~') ||
-	    (v->n == 4 && (!memcmp(v->s, "null", 4) || !memcmp(v->s, "Null", 4) ||
-			   !memcmp(v->s, "NULL", 4))))
-		v->t = YV_NULL;
-	else if ((v->n == 4 && sigma_ieq(v->s, 4, "true", 4)) ||
-		 (v->n == 5 && sigma_ieq(v->s, 5, "false", 5)))
-		v->t = YV_BOOL;
-	else if (all_digits(v->s, v->n))
-		v->t = YV_INT;
-	else if (floatish(v->s, v->n))
-		v->t = YV_NUM;
-}
 
 static char *adup(struct arena *a, const char *s, size_t n)
 {
 	return arena_strndup(a, s, n);
 }
 
-/* ---- limits, checked on the parser's events before any document tree is built ---- */
-
-struct ylimits {
-	size_t doc_bytes; /* one document */
-	int depth;	  /* nested sequences and maps */
-	size_t nodes;	  /* per document */
-};
-
 static const struct ylimits rule_limits = { RULE_TEXT_MAX, RULE_MAX_DEPTH, RULE_MAX_NODES };
-static const struct ylimits map_limits = { RULE_FILE_MAX, RULE_MAX_DEPTH, SIGMA_MAX_NODES };
-
-static int yaml_error(const yaml_parser_t *p, size_t docno, char *err, size_t errlen)
-{
-	if (err && errlen)
-		snprintf(err, errlen, "document %zu: line %zu, column %zu: %s%s%s", docno,
-			 (size_t)p->problem_mark.line + 1, (size_t)p->problem_mark.column + 1,
-			 p->problem ? p->problem : "YAML error", p->context ? " " : "",
-			 p->context ? p->context : "");
-	return SIEM_EPARSE;
-}
-
-/* Walk every event of text and refuse at the first one past a limit. libyaml's scanner
- * costs time in proportion to the nesting it holds open for each token, and loading a
- * document builds the whole tree before anything can look at it: without this pass a
- * deeply nested text costs time quadratic in its length. With it, the scanner never holds
- * open more than the limit (plus the 1024 characters it may look ahead for a key). */
-static int yaml_check_limits(const char *text, size_t n, const struct ylimits *lim, char *err,
-			     size_t errlen)
-{
-	yaml_parser_t p;
-	size_t docno = 0, nodes = 0, doc_start = 0;
-	int depth = 0, rc = 0;
-	bool in_doc = false, done = false;
-	if (!yaml_parser_initialize(&p))
-		return -ENOMEM;
-	yaml_parser_set_input_string(&p, (const unsigned char *)text, n);
-	while (!done && rc == 0) {
-		yaml_event_t ev;
-		if (!yaml_parser_parse(&p, &ev)) {
-			rc = yaml_error(&p, in_doc ? docno : docno + 1, err, errlen);
-			break;
-		}
-		switch (ev.type) {
-		case YAML_DOCUMENT_START_EVENT:
-			docno++;
-			in_doc = true;
-			nodes = 0;
-			depth = 0;
-			doc_start = ev.start_mark.index;
-			break;
-		case YAML_DOCUMENT_END_EVENT:
-			in_doc = false;
-			break;
-		case YAML_SEQUENCE_START_EVENT:
-		case YAML_MAPPING_START_EVENT:
-			depth++;
-			nodes++;
-			break;
-		case YAML_SEQUENCE_END_EVENT:
-		case YAML_MAPPING_END_EVENT:
-			depth--;
-			break;
-		case YAML_SCALAR_EVENT:
-		case YAML_ALIAS_EVENT:
-			nodes++;
-			break;
-		case YAML_STREAM_END_EVENT:
-			done = true;
-			break;
-		default:
-			break;
-		}
-		size_t line = (size_t)ev.start_mark.line + 1,
-		       col = (size_t)ev.start_mark.column + 1;
-		size_t span = ev.end_mark.index > doc_start ? ev.end_mark.index - doc_start : 0;
-		yaml_event_delete(&ev);
-		if (depth > lim->depth) {
-			if (err && errlen)
-				snprintf(
-				    err, errlen,
-				    "document %zu: line %zu, column %zu: nesting deeper than %d "
-				    "levels",
-				    docno, line, col, lim->depth);
-			rc = SIEM_EPARSE;
-		} else if (nodes > lim->nodes) {
-			if (err && errlen)
-				snprintf(err, errlen,
-					 "document %zu: line %zu: more than %zu YAML nodes", docno,
-					 line, lim->nodes);
-			rc = SIEM_EPARSE;
-		} else if (in_doc && span > lim->doc_bytes) {
-			if (err && errlen)
-				snprintf(
-				    err, errlen,
-				    "document %zu: larger than %zu bytes (%zu KiB) at line %zu",
-				    docno, lim->doc_bytes, lim->doc_bytes / 1024, line);
-			rc = SIEM_ETOOBIG;
-		}
-	}
-	yaml_parser_delete(&p);
-	return rc;
-}
 
 /* ---- small parsers shared with the detector ---- */
 
@@ -227,27 +28,22 @@ int sigma_level_severity(const char *s)
 	return 0;
 }
 
+/* parse_duration's syntax, narrowed: a unit is required, only digits before it, and the span
+ * is 1 second to a year. */
 int sigma_timespan(const char *s, size_t n, int64_t *us)
 {
-	if (n < 2 || n > 12)
+	char b[16];
+	int64_t sec;
+	if (n < 2 || n > 12 || !s[n - 1] || !strchr("smhd", s[n - 1]))
 		return -EINVAL;
-	int64_t v = 0;
-	for (size_t i = 0; i + 1 < n; i++) {
+	for (size_t i = 0; i + 1 < n; i++)
 		if (s[i] < '0' || s[i] > '9')
 			return -EINVAL;
-		v = v * 10 + (s[i] - '0');
-	}
-	int64_t mul;
-	switch (s[n - 1]) {
-	case 's': mul = 1; break;
-	case 'm': mul = 60; break;
-	case 'h': mul = 3600; break;
-	case 'd': mul = 86400; break;
-	default: return -EINVAL;
-	}
-	if (v <= 0 || v > 366 * 86400 / mul)
+	memcpy(b, s, n);
+	b[n] = '\0';
+	if (parse_duration(b, &sec) < 0 || sec <= 0 || sec > 366 * 86400)
 		return -EINVAL;
-	*us = v * mul * 1000000;
+	*us = sec * 1000000;
 	return 0;
 }
 
@@ -316,7 +112,7 @@ static int compile_map(struct cctx *cc, struct ydoc *y, yaml_node_t *map, struct
 }
 
 /* A search identifier: a map (AND), a list of maps (OR), or a list of keywords. */
-static int compile_sel(struct cctx *cc, struct ydoc *y, yaml_node_t *v, struct sel *sel)
+int sel_compile(struct cctx *cc, struct ydoc *y, yaml_node_t *v, struct sel *sel)
 {
 	if (v->type == YAML_MAPPING_NODE) {
 		sel->alt = arena_alloc(cc->a, sizeof(*sel->alt));
@@ -418,7 +214,7 @@ static int compile_detection(struct cctx *cc, struct ydoc *y, yaml_node_t *det,
 		memset(sel, 0, sizeof(*sel));
 		if (!(sel->name = adup(cc->a, ks, kn)))
 			return -ENOMEM;
-		int rc = compile_sel(cc, y, v, sel);
+		int rc = sel_compile(cc, y, v, sel);
 		if (rc)
 			return rc;
 		d->nsel++;
@@ -467,442 +263,6 @@ static int compile_detection(struct cctx *cc, struct ydoc *y, yaml_node_t *det,
 	if (!text)
 		return -ENOMEM;
 	return cond_parse(cc, d, text, tn, cond_line, &d->root);
-}
-
-/* ---- the mapping ---- */
-
-static int map_targets(struct arena *a, struct ydoc *y, yaml_node_t *v, struct fmap_entry *e)
-{
-	const char *s;
-	size_t n;
-	if (yscalar(v, &s, &n)) {
-		e->to = arena_alloc(a, sizeof(*e->to));
-		if (!e->to || !(e->to[0] = adup(a, s, n)))
-			return -ENOMEM;
-		e->nto = 1;
-		return 0;
-	}
-	if (v->type != YAML_SEQUENCE_NODE)
-		return -EINVAL;
-	size_t cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
-	if (!cnt)
-		return -EINVAL;
-	e->to = arena_alloc(a, cnt * sizeof(*e->to));
-	if (!e->to)
-		return -ENOMEM;
-	e->nto = 0;
-	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
-	     it++) {
-		if (!yscalar(yget(y, *it), &s, &n))
-			return -EINVAL;
-		if (!(e->to[e->nto++] = adup(a, s, n)))
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-static int map_fieldmappings(struct cctx *cc, struct ydoc *y, yaml_node_t *m,
-			     struct fmap_entry **out, size_t *nout)
-{
-	*nout = 0;
-	if (!m)
-		return 0;
-	if (m->type != YAML_MAPPING_NODE)
-		return cc_fail(cc, yline(m), "fieldmappings must be a map");
-	size_t cnt = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
-	*out = arena_alloc(cc->a, (cnt ? cnt : 1) * sizeof(**out));
-	if (!*out)
-		return -ENOMEM;
-	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
-	     p++) {
-		const char *s;
-		size_t n;
-		yaml_node_t *k = yget(y, p->key), *v = yget(y, p->value);
-		if (!yscalar(k, &s, &n) || !v)
-			return cc_fail(cc, yline(m), "fieldmappings keys must be strings");
-		struct fmap_entry *e = &(*out)[*nout];
-		if (!(e->from = adup(cc->a, s, n)))
-			return -ENOMEM;
-		int rc = map_targets(cc->a, y, v, e);
-		if (rc == -ENOMEM)
-			return rc;
-		if (rc)
-			return cc_fail(cc, yline(v),
-				       "fieldmapping '%s' must be a name or a list of "
-				       "names",
-				       e->from);
-		(*nout)++;
-	}
-	return 0;
-}
-
-static int map_parse(struct sigma_mapping *m, const char *text, size_t n, char *err,
-		     size_t errlen)
-{
-	yaml_parser_t parser;
-	struct ydoc y;
-	memset(&y, 0, sizeof(y));
-	struct cctx cc = { &m->a, err, errlen, NULL, NULL, false, &m->res };
-	int rc = 0;
-	char lerr[256];
-	if ((rc = yaml_check_limits(text, n, &map_limits, lerr, sizeof(lerr))) < 0) {
-		if (rc == -ENOMEM)
-			return rc;
-		return cc_fail(&cc, 0, "mapping: %s", lerr);
-	}
-	if (!yaml_parser_initialize(&parser))
-		return -ENOMEM;
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, n);
-	if (!yaml_parser_load(&parser, &y.doc)) {
-		rc = cc_fail(&cc, (unsigned)parser.problem_mark.line + 1, "mapping: %s",
-			     parser.problem ? parser.problem : "YAML error");
-		yaml_parser_delete(&parser);
-		return rc;
-	}
-	yaml_node_t *root = yaml_document_get_root_node(&y.doc);
-	if (!root || root->type != YAML_MAPPING_NODE) {
-		rc = cc_fail(&cc, 1, "mapping: not a map");
-		goto out;
-	}
-	if ((rc = map_fieldmappings(&cc, &y, ymap_get(&y, root, "fieldmappings"), &m->global,
-				    &m->nglobal)))
-		goto out;
-	cc.map = m;
-	yaml_node_t *ls = ymap_get(&y, root, "logsources");
-	if (!ls || ls->type != YAML_MAPPING_NODE) {
-		rc = cc_fail(&cc, yline(root), "mapping: 'logsources' must be a map");
-		goto out;
-	}
-	size_t cnt = (size_t)(ls->data.mapping.pairs.top - ls->data.mapping.pairs.start);
-	m->ls = arena_alloc(&m->a, (cnt ? cnt : 1) * sizeof(*m->ls));
-	if (!m->ls) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (yaml_node_pair_t *p = ls->data.mapping.pairs.start; p < ls->data.mapping.pairs.top;
-	     p++) {
-		const char *s;
-		size_t sn;
-		yaml_node_t *k = yget(&y, p->key), *v = yget(&y, p->value);
-		struct logsource_map *e = &m->ls[m->nls];
-		memset(e, 0, sizeof(*e));
-		if (!yscalar(k, &s, &sn) || !v || v->type != YAML_MAPPING_NODE) {
-			rc = cc_fail(&cc, yline(k), "mapping: each logsource is a named map");
-			goto out;
-		}
-		e->name = adup(&m->a, s, sn);
-		static const char *keys[3] = { "category", "product", "service" };
-		const char **dst[3] = { &e->category, &e->product, &e->service };
-		for (int i = 0; i < 3; i++) {
-			yaml_node_t *kv = ymap_get(&y, v, keys[i]);
-			if (!kv)
-				continue;
-			if (!yscalar(kv, &s, &sn)) {
-				rc = cc_fail(&cc, yline(kv), "mapping: %s must be a string",
-					     keys[i]);
-				goto out;
-			}
-			*dst[i] = adup(&m->a, s, sn);
-		}
-		if ((rc = map_fieldmappings(&cc, &y, ymap_get(&y, v, "fieldmappings"), &e->fmap,
-					    &e->nfmap)))
-			goto out;
-		yaml_node_t *cond = ymap_get(&y, v, "conditions");
-		if (cond) {
-			struct sel *sel = arena_alloc(&m->a, sizeof(*sel));
-			if (!sel) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			memset(sel, 0, sizeof(*sel));
-			sel->name = e->name;
-			cc.ls = NULL; /* conditions name the event's own fields */
-			if ((rc = compile_sel(&cc, &y, cond, sel)))
-				goto out;
-			e->cond = sel;
-		}
-		m->nls++;
-	}
-out:
-	yaml_document_delete(&y.doc);
-	yaml_parser_delete(&parser);
-	return rc;
-}
-
-static pthread_mutex_t map_lock = PTHREAD_MUTEX_INITIALIZER;
-static const struct sigma_mapping *map_current;
-
-static int map_new(const char *text, size_t n, struct sigma_mapping **out, char *err,
-		   size_t errlen)
-{
-	struct sigma_mapping *m = calloc(1, sizeof(*m));
-	if (!m)
-		return -ENOMEM;
-	arena_init(&m->a, 0);
-	int rc = map_parse(m, text, n, err, errlen);
-	if (rc) {
-		for (struct re_node *q = m->res; q; q = q->next)
-			pcre2_code_free(q->re);
-		arena_release(&m->a);
-		free(m);
-		return rc;
-	}
-	*out = m;
-	return 0;
-}
-
-int sigma_mapping_get(const struct sigma_mapping **out, char *err, size_t errlen)
-{
-	int rc = 0;
-	pthread_mutex_lock(&map_lock);
-	if (!map_current) {
-		struct sigma_mapping *m;
-		rc = map_new(sigma_mapping_text, sigma_mapping_len, &m, err, errlen);
-		if (!rc)
-			map_current = m;
-	}
-	*out = map_current;
-	pthread_mutex_unlock(&map_lock);
-	return rc;
-}
-
-int sigma_mapping_set(const char *text, size_t n, char *err, size_t errlen)
-{
-	struct sigma_mapping *m;
-	int rc = map_new(text, n, &m, err, errlen);
-	if (rc)
-		return rc;
-	/* the previous mapping stays allocated: rules compiled with it point into it */
-	pthread_mutex_lock(&map_lock);
-	map_current = m;
-	pthread_mutex_unlock(&map_lock);
-	return 0;
-}
-
-/* ---- logsource resolution ---- */
-
-static bool ls_eq(const char *a, const char *b)
-{
-	if (!a || !b)
-		return a == b;
-	return !strcmp(a, b);
-}
-
-/* Mapping entries for a rule's logsource: category and service must agree exactly (both
- * absent or equal); product must agree unless the rule names none. */
-static int resolve_logsource(struct cctx *cc, const char *cat, const char *prod, const char *svc,
-			     const struct logsource_map ***out, size_t *nout, unsigned line)
-{
-	const struct sigma_mapping *m = cc->map;
-	*nout = 0;
-	*out = arena_alloc(cc->a, (m->nls ? m->nls : 1) * sizeof(**out));
-	if (!*out)
-		return -ENOMEM;
-	for (size_t i = 0; i < m->nls; i++) {
-		const struct logsource_map *e = &m->ls[i];
-		if (!ls_eq(cat, e->category) || !ls_eq(svc, e->service))
-			continue;
-		if (prod && !ls_eq(prod, e->product))
-			continue;
-		(*out)[(*nout)++] = e;
-	}
-	if (*nout == 0)
-		return cc_fail(cc, line, "unsupported: logsource%s%s%s%s%s%s (no mapping in "
-			       "rules/mapping.yml)", cat ? " category=" : "", cat ? cat : "",
-			       prod ? " product=" : "", prod ? prod : "", svc ? " service=" : "",
-			       svc ? svc : "");
-	return 0;
-}
-
-/* ---- prefilter ---- */
-
-static const int pf_fields[3] = { EVF_EVENT_TYPE, EVF_APP, EVF_OS_TYPE };
-#define PF_EID 3
-#define PF_N 4
-#define PF_MAXV 64
-
-struct pfset {
-	bool on;             /* the field is constrained to vals */
-	size_t n;
-	const char *v[PF_MAXV];
-	size_t vn[PF_MAXV];
-};
-
-struct pfc {
-	struct pfset f[PF_N];
-};
-
-static void pf_union(struct pfset *dst, const struct pfset *a, const struct pfset *b)
-{
-	/* OR: constrained only when both are; values united */
-	struct pfset r = { false, 0, { 0 }, { 0 } };
-	if (a->on && b->on && a->n + b->n <= PF_MAXV) {
-		r = *a;
-		for (size_t i = 0; i < b->n; i++) {
-			bool dup = false;
-			for (size_t j = 0; j < r.n && !dup; j++)
-				dup = r.vn[j] == b->vn[i] && !memcmp(r.v[j], b->v[i], b->vn[i]);
-			if (!dup) {
-				r.v[r.n] = b->v[i];
-				r.vn[r.n++] = b->vn[i];
-			}
-		}
-	}
-	*dst = r;
-}
-
-static void pf_inter(struct pfset *dst, const struct pfset *a, const struct pfset *b)
-{
-	/* AND: either constraint is necessary; keep the smaller */
-	if (a->on && (!b->on || a->n <= b->n))
-		*dst = *a;
-	else
-		*dst = *b;
-}
-
-static bool eid_text(const struct vmatch *m)
-{
-	if (m->kind != VM_EXACT || m->n == 0 || m->n > 9)
-		return false;
-	for (size_t i = 0; i < m->n; i++)
-		if (m->s[i] < '0' || m->s[i] > '9')
-			return false;
-	return true;
-}
-
-static void pf_fcond(const struct fcond *fc, struct pfc *c)
-{
-	memset(c, 0, sizeof(*c));
-	if (fc->keywords || fc->kind != FC_VALUES || fc->neq || fc->or_null || fc->f.ncand != 1 ||
-	    fc->nval == 0 || fc->nval > PF_MAXV)
-		return;
-	const struct field_cand *cand = &fc->f.cand[0];
-	int slot = -1;
-	for (int i = 0; i < 3; i++)
-		if (cand->evf == pf_fields[i])
-			slot = i;
-	if (cand->evf == EVF_DATA && cand->n == 7 && !memcmp(cand->name, "EventID", 7))
-		slot = PF_EID;
-	if (slot < 0)
-		return;
-	struct pfset *s = &c->f[slot];
-	for (size_t i = 0; i < fc->nval; i++) {
-		const struct vmatch *m = &fc->val[i];
-		if (m->kind != VM_EXACT || m->cased || (slot == PF_EID && !eid_text(m)))
-			return;
-		if (slot != PF_EID && m->is_num)
-			return; /* numeric equality is looser than the text index */
-		s->v[s->n] = m->s;
-		s->vn[s->n++] = m->n;
-	}
-	s->on = true;
-}
-
-static void pf_sel(const struct sel *sel, struct pfc *c)
-{
-	for (size_t a = 0; a < sel->nalt; a++) {
-		struct pfc ac;
-		memset(&ac, 0, sizeof(ac));
-		for (size_t i = 0; i < sel->alt[a].nfc; i++) {
-			struct pfc fcc;
-			pf_fcond(&sel->alt[a].fc[i], &fcc);
-			for (int f = 0; f < PF_N; f++)
-				pf_inter(&ac.f[f], &ac.f[f], &fcc.f[f]);
-		}
-		if (a == 0) {
-			*c = ac;
-		} else {
-			for (int f = 0; f < PF_N; f++)
-				pf_union(&c->f[f], &c->f[f], &ac.f[f]);
-		}
-	}
-}
-
-static void pf_node(const struct detection *d, int n, struct pfc *c, int depth)
-{
-	memset(c, 0, sizeof(*c));
-	if (depth > SIGMA_MAX_DEPTH * 2)
-		return;
-	const struct cnode *nd = &d->node[n];
-	struct pfc a, b;
-	switch (nd->op) {
-	case CN_AND:
-	case CN_OR:
-		pf_node(d, nd->a, &a, depth + 1);
-		pf_node(d, nd->b, &b, depth + 1);
-		for (int f = 0; f < PF_N; f++) {
-			if (nd->op == CN_AND)
-				pf_inter(&c->f[f], &a.f[f], &b.f[f]);
-			else
-				pf_union(&c->f[f], &a.f[f], &b.f[f]);
-		}
-		return;
-	case CN_NOT: return;
-	case CN_SEL: pf_sel(&d->sel[nd->sel], c); return;
-	case CN_ONE_OF:
-	case CN_ALL_OF:
-		for (int i = 0; i < nd->nsels; i++) {
-			pf_sel(&d->sel[nd->sels[i]], &a);
-			if (i == 0) {
-				*c = a;
-				continue;
-			}
-			for (int f = 0; f < PF_N; f++) {
-				if (nd->op == CN_ALL_OF)
-					pf_inter(&c->f[f], &c->f[f], &a.f[f]);
-				else
-					pf_union(&c->f[f], &c->f[f], &a.f[f]);
-			}
-		}
-		return;
-	}
-}
-
-static int prefilter(struct rule *r)
-{
-	struct pfc all, v;
-	for (size_t i = 0; i < r->nvar; i++) {
-		pf_node(&r->var[i].det, r->var[i].det.root, &v, 0);
-		if (r->var[i].logsrc) {
-			struct pfc l;
-			pf_sel(r->var[i].logsrc, &l);
-			for (int f = 0; f < PF_N; f++)
-				pf_inter(&v.f[f], &v.f[f], &l.f[f]);
-		}
-		if (i == 0) {
-			all = v;
-			continue;
-		}
-		for (int f = 0; f < PF_N; f++)
-			pf_union(&all.f[f], &all.f[f], &v.f[f]);
-	}
-	r->pf.evf = -1;
-	for (int f = 0; f < 3 && r->pf.evf < 0; f++) {
-		if (!all.f[f].on)
-			continue;
-		r->pf.evf = pf_fields[f];
-		r->pf.nvals = all.f[f].n;
-		r->pf.vals = arena_alloc(&r->a, (all.f[f].n + 1) * sizeof(char *));
-		if (!r->pf.vals)
-			return -ENOMEM;
-		for (size_t k = 0; k < all.f[f].n; k++)
-			if (!(r->pf.vals[k] = adup(&r->a, all.f[f].v[k], all.f[f].vn[k])))
-				return -ENOMEM;
-	}
-	struct pfset *e = &all.f[PF_EID];
-	if (e->on) {
-		r->pf.eid = arena_alloc(&r->a, (e->n + 1) * sizeof(int64_t));
-		if (!r->pf.eid)
-			return -ENOMEM;
-		for (size_t k = 0; k < e->n; k++) {
-			int64_t x = 0;
-			for (size_t j = 0; j < e->vn[k]; j++)
-				x = x * 10 + (e->v[k][j] - '0');
-			r->pf.eid[k] = x;
-		}
-		r->pf.neid = e->n;
-	}
-	return 0;
 }
 
 /* ---- metadata ---- */
@@ -1237,7 +597,7 @@ static int compile_doc(struct ydoc *y, yaml_node_t *root, const char *origin, st
 		return rc;
 	const struct logsource_map **lsm;
 	size_t nls;
-	if ((rc = resolve_logsource(&cc, cat, prod, svc, &lsm, &nls, yline(ls))))
+	if ((rc = logsource_resolve(&cc, cat, prod, svc, &lsm, &nls, yline(ls))))
 		return rc;
 	r->var = arena_alloc(&r->a, nls * sizeof(*r->var));
 	if (!r->var)
@@ -1254,7 +614,7 @@ static int compile_doc(struct ydoc *y, yaml_node_t *root, const char *origin, st
 			return rc;
 	}
 	r->keywords = cc.keywords;
-	return prefilter(r);
+	return prefilter_build(r);
 }
 
 /* ---- public ---- */
@@ -1335,7 +695,7 @@ int sigma_compile(const char *text, size_t n, const char *origin, struct rule **
 		return SIEM_ETOOBIG;
 	}
 	/* Within the limits, loading the documents below costs a bounded time. */
-	if ((rc = yaml_check_limits(text, n, &rule_limits, err, errlen)) < 0)
+	if ((rc = ylimits_check(text, n, &rule_limits, err, errlen)) < 0)
 		return rc;
 	if (!yaml_parser_initialize(&parser))
 		return -ENOMEM;
@@ -1344,7 +704,7 @@ int sigma_compile(const char *text, size_t n, const char *origin, struct rule **
 		struct ydoc y;
 		memset(&y, 0, sizeof(y));
 		if (!yaml_parser_load(&parser, &y.doc)) {
-			rc = yaml_error(&parser, docno + 1, err, errlen);
+			rc = yerror(&parser, docno + 1, err, errlen);
 			goto out;
 		}
 		yaml_node_t *root = yaml_document_get_root_node(&y.doc);
