@@ -27,7 +27,8 @@ OPT      := -O1 -g -fsanitize=address,undefined,fuzzer-no-link -fno-omit-frame-p
 endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CFLAGS   += $(CSTD) $(WARN) $(OPT) -Isrc -DSIEM_VERSION='"$(VERSION)"' $(PKG_CFLAGS) -MMD -MP
+CFLAGS   += $(CSTD) $(WARN) $(OPT) -Isrc -include src/core/banned.h -DSIEM_VERSION='"$(VERSION)"' $(PKG_CFLAGS) \
+            -MMD -MP
 LDLIBS   += $(PKG_LIBS) -lcrypt -lpthread -lm
 LDFLAGS  += $(if $(filter 1,$(SANITIZE)),-fsanitize=address$(,)undefined)
 , := ,

@@ -603,7 +603,7 @@ static char *nested_rule(int depth, bool flow, bool closed)
 	size_t n = sizeof(head) + 2 * (size_t)depth + 16;
 	char *t = malloc(n), *p = t;
 	assert_non_null(t);
-	p += sprintf(p, "%s%s", head, flow ? " " : "\n");
+	p += snprintf(p, n, "%s%s", head, flow ? " " : "\n");
 	for (int i = 0; i < depth; i++) {
 		if (flow) {
 			*p++ = '[';
