@@ -7,7 +7,7 @@ DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlit
             libjwt-dev libargon2-dev libssl-dev zlib1g-dev libcrypt-dev libcmocka-dev libpcre2-dev \
             libyaml-dev libcurl4-openssl-dev libexpat1-dev libevtx-dev libbfio-dev \
             libsystemd-dev systemd-journal-remote gcc-mingw-w64-x86-64 libz-mingw-w64-dev \
-            python3 curl sqlite3 nodejs
+            python3 curl sqlite3 nodejs clang clang-format libclang-rt-dev
 BUILD    ?= build/rel
 SANITIZE ?=
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
