@@ -236,20 +236,7 @@ static enum http_result send_typed(struct http_req *r, unsigned status, const ch
 		return HTTP_DONE;
 	}
 	MHD_add_response_header(resp, "Content-Type", type);
-	/* A handler's own Cache-Control (the dashboard's files) replaces the default. */
-	bool own_cache = false;
-	for (size_t i = 0; i < r->nextra; i++)
-		own_cache |= strcasecmp(r->extra_name[i], "Cache-Control") == 0;
-	if (!own_cache)
-		MHD_add_response_header(resp, "Cache-Control", "no-store");
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	for (size_t i = 0; i < r->nextra; i++)
-		MHD_add_response_header(resp, r->extra_name[i], r->extra_value[i]);
-	add_cors(r, resp);
-	if (MHD_queue_response(r->conn, status, resp) == MHD_YES)
-		r->replied = true;
-	else
-		log_warn(SUB, "cannot queue a %u reply for %s %s", status, r->method, r->url);
+	http_queue_response(r, status, resp);
 	MHD_destroy_response(resp);
 	return HTTP_DONE;
 }
@@ -298,7 +285,12 @@ struct MHD_Connection *http_connection(struct http_req *r) { return r->conn; }
 enum http_result http_queue_response(struct http_req *r, unsigned status,
 				     struct MHD_Response *resp)
 {
-	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	/* A handler's own Cache-Control (the dashboard's files) replaces the default. */
+	bool own_cache = false;
+	for (size_t i = 0; i < r->nextra; i++)
+		own_cache |= strcasecmp(r->extra_name[i], "Cache-Control") == 0;
+	if (!own_cache)
+		MHD_add_response_header(resp, "Cache-Control", "no-store");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	for (size_t i = 0; i < r->nextra; i++)
 		MHD_add_response_header(resp, r->extra_name[i], r->extra_value[i]);
