@@ -14,12 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/agent.h"
-#include "agent/sources.h"
-#include "agent/state.h"
 #include "core/log.h"
 #include "core/strbuf.h"
 #include "parse/winevent_table.h"
+#include "source/source.h"
 
 /*
  * Mapping (the same as src/parse/winevent.c on other platforms, see docs/windows.md):
@@ -429,7 +427,7 @@ static bool format_message(struct wsrc *w, EVT_HANDLE ev, const wchar_t *prov, s
 	return ok;
 }
 
-static int render_event(struct wsrc *w, struct agent *a, struct source *s, EVT_HANDLE ev)
+static int render_event(struct wsrc *w, struct source *s, EVT_HANDLE ev)
 {
 	static struct fields f; /* one thread: the agent loop */
 	char tmp[VALUE_CAP], ts[40], tc[40], id[37];
@@ -546,7 +544,7 @@ static int render_event(struct wsrc *w, struct agent *a, struct source *s, EVT_H
 	jkv(b, "event_id", id);
 	if (ft)
 		jkv(b, "timestamp", ts);
-	jkv(b, "source_host", usable(host) ? host : a->cfg.host);
+	jkv(b, "source_host", usable(host) ? host : s->cfg->host);
 	jkv(b, "os_type", "WINDOWS");
 	jkv(b, "event_type", type);
 	jkey(b, "severity");
@@ -604,7 +602,7 @@ static int render_event(struct wsrc *w, struct agent *a, struct source *s, EVT_H
 			jstr(b, f.value[i], strlen(f.value[i]));
 	}
 	strbuf_add(b, "}}", 2);
-	return agent_emit_json(a, s, b->p, b->n);
+	return source_emit_json(s, b->p, b->n);
 }
 
 /* ---- the source ---- */
@@ -655,7 +653,7 @@ static int open_subscription(struct wsrc *w, const char *saved)
 	return 0;
 }
 
-static int win_open(struct source *s, struct agent *a)
+static int win_open(struct source *s)
 {
 	struct wsrc *w = calloc(1, sizeof(*w));
 	LPCWSTR paths[N_ED + N_UD];
@@ -683,10 +681,10 @@ static int win_open(struct source *s, struct agent *a)
 			  (unsigned long)GetLastError());
 		return -EIO;
 	}
-	return open_subscription(w, state_get(a->state, w->key));
+	return open_subscription(w, source_saved(s, w->key));
 }
 
-static int win_read(struct source *s, struct agent *a, size_t room)
+static int win_read(struct source *s, size_t room)
 {
 	struct wsrc *w = s->priv;
 	EVT_HANDLE h[BATCH_HANDLES];
@@ -704,8 +702,8 @@ static int win_read(struct source *s, struct agent *a, size_t room)
 			break;
 		}
 		for (DWORD i = 0; i < got; i++) {
-			if (render_event(w, a, s, h[i]) < 0)
-				agent_reject_local(a, s, "event", "cannot render");
+			if (render_event(w, s, h[i]) < 0)
+				source_reject(s, "event", "cannot render");
 			EvtUpdateBookmark(w->bookmark, h[i]);
 			w->any = true;
 			EvtClose(h[i]);
@@ -715,7 +713,7 @@ static int win_read(struct source *s, struct agent *a, size_t room)
 	return total;
 }
 
-static int win_commit(struct source *s, struct state *st)
+static int win_commit(struct source *s)
 {
 	struct wsrc *w = s->priv;
 	DWORD used = 0, props = 0;
@@ -733,7 +731,7 @@ static int win_commit(struct source *s, struct state *st)
 		for (char *p = u8; *p; p++)
 			if (*p == '\r' || *p == '\n' || *p == '\t')
 				*p = ' '; /* one state line */
-		rc = state_set(st, w->key, u8);
+		rc = source_checkpoint(s, w->key, u8);
 	}
 	free(xml);
 	free(u8);

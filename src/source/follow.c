@@ -8,13 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <zlib.h>
 
-#include "agent/follow.h"
-#include "agent/plat.h"
 #include "core/log.h"
+#include "source/follow.h"
 
 #define FOLLOW_BUF_MIN ((size_t)16 << 10)
 
@@ -35,6 +35,13 @@ struct follow {
 	size_t mark_n;
 	bool missing_logged, error_logged;
 };
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static uint32_t crc_of(const void *p, size_t n)
 {
@@ -126,7 +133,7 @@ static int attach(struct follow *f, int fd, const struct stat *st, const struct 
 	f->fd = fd;
 	f->dev = (uint64_t)st->st_dev;
 	f->ino = (uint64_t)st->st_ino;
-	f->last_data_ms = plat_mono_ms();
+	f->last_data_ms = mono_ms();
 	reset_to(f, 0);
 	if (!at || at->off == 0)
 		return 0;
@@ -350,7 +357,7 @@ static int at_eof(struct follow *f, struct follow_line *ln)
 		return 0;
 	if (s == 0 && (uint64_t)st.st_ino == f->ino && (uint64_t)st.st_dev == f->dev)
 		return 0;
-	int64_t now = plat_mono_ms();
+	int64_t now = mono_ms();
 	if (!f->rotated) {
 		f->rotated = true;
 		f->rotated_ms = now;
@@ -425,7 +432,7 @@ int follow_next(struct follow *f, struct follow_line *ln)
 		}
 		f->len += (size_t)r;
 		f->pos += r;
-		f->last_data_ms = plat_mono_ms();
+		f->last_data_ms = mono_ms();
 		if ((rc = take_line(f, ln)) != 0)
 			return rc;
 	}

@@ -1,7 +1,7 @@
 /* follow.h — follow one log file by path, line by line, across rename rotation, copy-truncate
  * and rewrites, resuming at a saved position (inode, offset, checksum of the bytes before). */
-#ifndef SIEM_AGENT_FOLLOW_H
-#define SIEM_AGENT_FOLLOW_H
+#ifndef SIEM_SOURCE_FOLLOW_H
+#define SIEM_SOURCE_FOLLOW_H
 
 #include <stdbool.h>
 #include <stddef.h>

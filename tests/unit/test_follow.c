@@ -1,4 +1,4 @@
-/* test_agent_follow.c — the agent's single-file follower: complete lines only, partial lines
+/* test_follow.c — the single-file follower (source/follow.h): complete lines only, partial lines
  * completed later, rotation by rename (the old file read to its end first), copy-truncate,
  * a rewrite behind our back, long lines, and resuming at a saved position — also after the
  * file was rotated or rewritten while the agent was stopped. */
@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "agent/follow.h"
+#include "source/follow.h"
 
 static char DIR_[64], LOG[128], LOG1[128];
 static const struct follow_opts NOW = {0, 0}; /* leave a rotated file at once */
