@@ -58,8 +58,7 @@ static int sink_emit_json(struct source_sink *k, struct source *s, const char *j
 	return agent_emit_json(sink_agent(k), s, json, n);
 }
 
-static void sink_reject(struct source_sink *k, struct source *s, const char *where,
-			const char *why)
+static void sink_reject(struct source_sink *k, struct source *s, const char *where, const char *why)
 {
 	agent_reject_local(sink_agent(k), s, where, why);
 }

@@ -19,7 +19,8 @@ AGENT_SRC      := $(filter-out %_win.c src/agent/main.c,$(wildcard src/agent/*.c
 AGENT_LIB_SRC  := $(filter-out $(EXCLUDE) src/core/taskpool.c src/core/jsonalloc.c \
                     $(if $(AGENT_HAVE_EVTX),,src/parse/winevent.c), \
                     $(wildcard src/core/*.c src/parse/*.c)) \
-                  $(addprefix src/source/,follow.c file_source.c pihole.c pihole_source.c) \
+                  $(addprefix src/source/,nofollow.c follow.c file_source.c pihole.c \
+                    pihole_source.c) \
                   $(if $(AGENT_HAVE_EVTX),src/source/evtx.c src/source/evtx_source.c) \
                   $(if $(AGENT_HAVE_JOURNALD),src/source/journald.c)
 AGENT_OBJ      := $(AGENT_SRC:%.c=$(BUILD)/%.o) $(AGENT_LIB_SRC:%.c=$(BUILD)/%.o)

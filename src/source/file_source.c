@@ -2,6 +2,7 @@
  * (every *.jsonl below a directory), each line an event with a deterministic id. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "core/log.h"
 #include "parse/logline.h"
 #include "source/follow.h"
+#include "source/nofollow.h"
 #include "source/source.h"
 
 #define JSONL_RESCAN_MS 2000
@@ -51,8 +53,8 @@ static int64_t mono_ms(void)
 /* Deterministic event id of a line of a file: UUIDv5 of host, inode, offset and the line.
  * The path is left out: a renamed file keeps its inode, and its lines their ids. The line is
  * in: it tells apart lines written at one offset of one inode (copy-truncate). */
-static void line_id(const struct source *s, uint64_t ino, int64_t off, const char *line,
-		    size_t n, uint8_t id[16])
+static void line_id(const struct source *s, uint64_t ino, int64_t off, const char *line, size_t n,
+		    uint8_t id[16])
 {
 	char stack[2048], *buf = stack;
 	int k = snprintf(stack, 320, "agent:%.255s:%" PRIu64 ":%" PRId64 ":",
@@ -74,7 +76,9 @@ static int add_file(struct source *s, const char *path)
 {
 	struct fsrc *fs = s->priv;
 	struct follow_pos pos, *saved = NULL;
-	struct follow_opts o = {0, s->cfg->once ? 0 : s->cfg->rotate_wait_ms};
+	/* jsonl: no symbolic link leads out of the folder; linux-auth: out of the file's own. */
+	struct follow_opts o = {.rotate_wait_ms = s->cfg->once ? 0 : s->cfg->rotate_wait_ms,
+				.root = fs->dir};
 	if (fs->n == fs->cap) {
 		size_t cap = fs->cap ? fs->cap * 2 : 4;
 		struct ffile *v = realloc(fs->files, cap * sizeof(*v));
@@ -246,20 +250,29 @@ static bool is_jsonl(const char *name)
 	return n > 6 && !strcmp(name + n - 6, ".jsonl") && name[0] != '.';
 }
 
+/* The folder, and each one below it, is opened without following a symbolic link (a link
+ * is skipped like any other entry that is not a *.jsonl regular file or a folder). */
 static void scan_dir(struct source *s, const char *dir, int depth)
 {
 	struct fsrc *fs = s->priv;
-	DIR *d = opendir(dir);
+	size_t root_n = strcmp(fs->dir, "/") ? strlen(fs->dir) : 0;
+	int fd = depth == 0 ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+			    : nofollow_open(fs->dir, root_n, dir, O_RDONLY | O_DIRECTORY);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *e;
-	if (!d)
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
 		return;
+	}
 	while ((e = readdir(d))) {
 		char path[4096];
 		struct stat st;
 		if (e->d_name[0] == '.')
 			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path) ||
-		    lstat(path, &st) < 0)
+		if (snprintf(path, sizeof(path), "%s/%s", root_n || depth ? dir : "", e->d_name) >=
+			(int)sizeof(path) ||
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (S_ISDIR(st.st_mode)) {
 			if (depth < JSONL_MAX_DEPTH)

@@ -35,8 +35,7 @@ struct source_sink {
 	/* An event as a JSON object text, without a newline. */
 	int (*emit_json)(struct source_sink *k, struct source *s, const char *json, size_t n);
 	/* A record that is not an event: counted and logged (rate-limited). */
-	void (*reject)(struct source_sink *k, struct source *s, const char *where,
-		       const char *why);
+	void (*reject)(struct source_sink *k, struct source *s, const char *where, const char *why);
 	/* The position checkpointed under key, or NULL. */
 	const char *(*saved)(struct source_sink *k, const char *key);
 	/* Where the source has got to, under key; value NULL forgets key. */
