@@ -34,7 +34,9 @@ LDFLAGS  += $(if $(filter 1,$(SANITIZE)),-fsanitize=address$(,)undefined)
 , := ,
 
 LIB_DIRS := core ingest store auth http api hub parse source detect alert notify enrich
-LIB_SRC  := $(filter-out src/hub/main.c $(EXCLUDE),$(foreach d,$(LIB_DIRS),$(wildcard src/$(d)/*.c)))
+# Not in the hub: Windows files (*_win.c) and the journald source (libsystemd; src/agent/agent.mk).
+LIB_SRC  := $(filter-out src/hub/main.c $(EXCLUDE) %_win.c src/source/journald.c,\
+              $(foreach d,$(LIB_DIRS),$(wildcard src/$(d)/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 HUB      := $(BUILD)/minisiem
 UNIT_SRC := $(wildcard tests/unit/test_*.c)

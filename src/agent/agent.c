@@ -1,6 +1,7 @@
 /* agent.c — the agent's loop: batch the sources' events, send or spool them, drain the spool
  * oldest first, and save positions only once their events are acknowledged or fsync'd. */
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,12 +39,64 @@ static struct metric m_spool_files =
 static struct metric m_spool_bytes =
     METRIC_GAUGE_INIT("minisiem_agent_spool_bytes", NULL, "Bytes waiting in the spool.");
 
+/* ---- the sink: events into the batch, positions into the state (saved after the ack) ---- */
+
+static struct agent *sink_agent(struct source_sink *k)
+{
+	return (struct agent *)(void *)((char *)k - offsetof(struct agent, sink));
+}
+
+#ifndef _WIN32
+static int sink_emit(struct source_sink *k, struct source *s, const struct event *ev)
+{
+	return agent_emit(sink_agent(k), s, ev);
+}
+#endif
+
+static int sink_emit_json(struct source_sink *k, struct source *s, const char *json, size_t n)
+{
+	return agent_emit_json(sink_agent(k), s, json, n);
+}
+
+static void sink_reject(struct source_sink *k, struct source *s, const char *where, const char *why)
+{
+	agent_reject_local(sink_agent(k), s, where, why);
+}
+
+static const char *sink_saved(struct source_sink *k, const char *key)
+{
+	return state_get(sink_agent(k)->state, key);
+}
+
+static int sink_checkpoint(struct source_sink *k, const char *key, const char *value)
+{
+	return state_set(sink_agent(k)->state, key, value);
+}
+
 int agent_init(struct agent *a, const struct agent_config *cfg, volatile sig_atomic_t *stop)
 {
 	memset(a, 0, sizeof(*a));
 	a->cfg = *cfg;
 	a->stop = stop;
 	arena_init(&a->arena, 0);
+	a->scfg = (struct source_config){
+	    .host = cfg->host,
+	    .once = cfg->once,
+	    .pihole_all = cfg->pihole_all,
+	    .batch_max = cfg->batch_max,
+	    .pihole_ms = cfg->pihole_ms,
+	    .rotate_wait_ms = cfg->rotate_wait_ms,
+	};
+	a->sink = (struct source_sink){
+	    .arena = &a->arena,
+#ifndef _WIN32
+	    .emit = sink_emit,
+#endif
+	    .emit_json = sink_emit_json,
+	    .reject = sink_reject,
+	    .saved = sink_saved,
+	    .checkpoint = sink_checkpoint,
+	};
 	a->body_max = BODY_MAX;
 	if (cfg->spool_max / 4 < a->body_max)
 		a->body_max = (size_t)(cfg->spool_max / 4);
@@ -106,7 +159,7 @@ static void commit_positions(struct agent *a)
 		return;
 	for (size_t i = 0; i < a->nsrc; i++)
 		if (a->src[i].priv)
-			a->src[i].ops->commit(&a->src[i], a->state);
+			a->src[i].ops->commit(&a->src[i]);
 	state_save(a->state);
 	a->pos_dirty = false;
 }
@@ -367,7 +420,9 @@ static int open_all(struct agent *a)
 	for (size_t i = 0; i < a->nsrc; i++) {
 		struct source *s = &a->src[i];
 		s->poll_ms = a->cfg.poll_ms;
-		if ((rc = s->ops->open(s, a)) < 0) {
+		s->cfg = &a->scfg;
+		s->sink = &a->sink;
+		if ((rc = s->ops->open(s)) < 0) {
 			log_error("agent", "cannot open source '%s': %s", s->spec, strerror(-rc));
 			return rc;
 		}
@@ -405,7 +460,7 @@ static bool read_sources(struct agent *a)
 		if (now < s->next_ms)
 			continue;
 		size_t room = a->cfg.dry_run ? a->cfg.batch_max : a->cfg.batch_max - a->nbody;
-		int n = s->ops->read(s, a, room);
+		int n = s->ops->read(s, room);
 		arena_reset(&a->arena);
 		if (n > 0) {
 			any = true;

@@ -10,13 +10,13 @@
 
 #include "core/arena.h"
 #include "core/strbuf.h"
+#include "source/source.h"
 
 struct agent;
 struct event;
 struct state;
 struct spool;
 struct sender;
-struct source;
 
 struct agent_config {
 	const char *server, *api_key, *ca_file, *state_dir, *host;
@@ -29,31 +29,10 @@ struct agent_config {
 	int64_t rotate_wait_ms; /* a renamed log file is read this long after its last line */
 };
 
-/* One input. read() emits at most room events with agent_emit*() and returns how many
- * records it consumed (> 0), 0 when nothing is waiting, or a negative error; commit() writes
- * the position after everything read so far into the state. The loop calls commit() only
- * once every event read before is acknowledged by the hub or fsync'd in the spool. */
-struct source_ops {
-	const char *kind;
-	int (*open)(struct source *s, struct agent *a);
-	int (*read)(struct source *s, struct agent *a, size_t room);
-	int (*commit)(struct source *s, struct state *st);
-	void (*close)(struct source *s);
-};
-
-struct source {
-	const struct source_ops *ops;
-	char *spec;	 /* the --source value */
-	const char *arg; /* after "kind:", or NULL */
-	void *priv;
-	int64_t poll_ms; /* how often an idle source is read */
-	int64_t next_ms;
-	bool idle; /* its last read found nothing */
-	uint64_t n_read, n_rejected;
-};
-
 struct agent {
 	struct agent_config cfg;
+	struct source_config scfg; /* what the sources are told (from cfg) */
+	struct source_sink sink;   /* where they put events and positions (agent.c) */
 	struct source *src;
 	size_t nsrc;
 	struct state *state;
@@ -78,7 +57,7 @@ struct agent {
 	bool failed; /* --once: something was not acknowledged */
 };
 
-/* Table of source kinds (sources.c). */
+/* Table of source kinds (sources.c): the kinds this build has, from source/source.h. */
 const struct source_ops *source_find(const char *kind);
 /* Split "kind[:arg]" into s (kind must exist on this platform). */
 int source_init(struct source *s, const char *spec, char *err, size_t errlen);
@@ -90,9 +69,6 @@ int agent_emit_json(struct agent *a, struct source *s, const char *json, size_t 
 int agent_emit(struct agent *a, struct source *s, const struct event *ev);
 /* A record the source could not turn into an event: counted and logged (rate-limited). */
 void agent_reject_local(struct agent *a, struct source *s, const char *where, const char *why);
-/* Deterministic event id of a line of a file: UUIDv5 of host, inode, offset and the line. */
-void agent_line_id(const struct agent *a, uint64_t ino, int64_t off, const char *line, size_t n,
-		   uint8_t id[16]);
 
 int agent_init(struct agent *a, const struct agent_config *cfg, volatile sig_atomic_t *stop);
 /* Run until *stop (or, with --once, until every source is read out). Returns the exit code. */

@@ -15,14 +15,14 @@ AGENT_LIBS     := $(shell pkg-config --libs $(AGENT_PKGS) 2>/dev/null) -lpthread
 
 # Platform files (*_win.c) are for the Windows build only; the source kinds whose library is
 # missing are left out (and refused with a clear message at run time).
-AGENT_SRC      := $(filter-out %_win.c src/agent/main.c \
-                    $(if $(AGENT_HAVE_EVTX),,src/agent/src_evtx.c) \
-                    $(if $(AGENT_HAVE_JOURNALD),,src/agent/journald.c), \
-                    $(wildcard src/agent/*.c))
+AGENT_SRC      := $(filter-out %_win.c src/agent/main.c,$(wildcard src/agent/*.c))
 AGENT_LIB_SRC  := $(filter-out $(EXCLUDE) src/core/taskpool.c src/core/jsonalloc.c \
                     $(if $(AGENT_HAVE_EVTX),,src/parse/winevent.c), \
                     $(wildcard src/core/*.c src/parse/*.c)) \
-                  src/source/pihole.c $(if $(AGENT_HAVE_EVTX),src/source/evtx.c)
+                  $(addprefix src/source/,nofollow.c follow.c file_source.c pihole.c \
+                    pihole_source.c) \
+                  $(if $(AGENT_HAVE_EVTX),src/source/evtx.c src/source/evtx_source.c) \
+                  $(if $(AGENT_HAVE_JOURNALD),src/source/journald.c)
 AGENT_OBJ      := $(AGENT_SRC:%.c=$(BUILD)/%.o) $(AGENT_LIB_SRC:%.c=$(BUILD)/%.o)
 
 $(AGENT_OBJ) $(BUILD)/src/agent/main.o: CFLAGS += $(AGENT_CFLAGS)
@@ -31,7 +31,7 @@ $(AGENT): $(AGENT_OBJ) $(BUILD)/src/agent/main.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(AGENT_LIBS)
 
 # The agent's unit tests link the agent's objects, not the hub's library.
-AGENT_TESTS    := $(BUILD)/tests/test_spool $(BUILD)/tests/test_agent_follow
+AGENT_TESTS    := $(BUILD)/tests/test_spool
 $(AGENT_TESTS): $(BUILD)/tests/%: tests/unit/%.c $(AGENT_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(AGENT_CFLAGS) $(LDFLAGS) -o $@ $< $(AGENT_OBJ) $(AGENT_LIBS) -lcmocka
@@ -47,8 +47,9 @@ WIN_CC         ?= x86_64-w64-mingw32-gcc
 WIN_BUILD      := build/win
 WIN_AGENT      := $(WIN_BUILD)/minisiem-agent.exe
 WIN_SRC        := $(addprefix src/agent/,agent.c main.c spool.c state.c gz.c reply.c sources.c \
-                    plat_win.c sender_win.c wineventlog_win.c service_win.c) \
-                  $(addprefix src/core/,config.c log.c strbuf.c arena.c err.c metrics.c)
+                    plat_win.c sender_win.c service_win.c) \
+                  $(addprefix src/core/,config.c log.c strbuf.c arena.c err.c metrics.c) \
+                  src/parse/winevent_table.c src/source/wineventlog_win.c
 WIN_CFLAGS     := -std=c17 -D__USE_MINGW_ANSI_STDIO=1 -D_POSIX_THREAD_SAFE_FUNCTIONS -D_WIN32_WINNT=0x0601 -DWINVER=0x0601 \
                   $(WARN) -O2 -Isrc -DSIEM_VERSION='"$(VERSION)"'
 WIN_LIBS       := -static -lwinhttp -lwevtapi -ladvapi32 -lbcrypt -lws2_32 -lz -lpthread

@@ -1,11 +1,11 @@
-/* sources.c — the table of source kinds a --source names, per platform. */
+/* sources.c — the table of source kinds a --source names, per platform (the kinds are in
+ * src/source/, behind source.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/agent.h"
-#include "agent/sources.h"
 
 static const struct source_ops *const kinds[] = {
 #ifndef _WIN32

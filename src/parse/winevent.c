@@ -14,52 +14,12 @@
 #include "core/err.h"
 #include "core/strbuf.h"
 #include "parse/winevent.h"
+#include "parse/winevent_table.h"
 
 #define WX_MAX_XML (1024 * 1024) /* a rendered event is a few KiB; refuse anything larger */
 #define WX_MAX_DEPTH 12		 /* Event/UserData/Wrapper/Field/... is 4; leave room */
 #define WX_MAX_NAME 256		 /* element and Data Name lengths */
 #define WX_SHRINK_VALUE 1024	 /* when data is over its cap, values are cut to this */
-
-#define PROV_SECURITY "Microsoft-Windows-Security-Auditing"
-#define PROV_EVENTLOG "Microsoft-Windows-Eventlog"
-
-/* The events with a type of their own. A row applies when EventID matches and the event's
- * provider is the row's (or the event names none). The message is a template: {Field} is
- * a data field, and a [segment] is left out when a field in it is absent, empty or "-". */
-static const struct wmap {
-	unsigned id;
-	const char *provider;
-	const char *type;
-	int severity;
-	const char *msg;
-} wmap[] = {
-    {4624, PROV_SECURITY, "LOGIN_SUCCESS", 1,
-     "logon of {TargetUserName}[ from {IpAddress}][, logon type {LogonType}]"},
-    {4625, PROV_SECURITY, "LOGIN_FAIL", 3,
-     "failed logon for {TargetUserName}[ from {IpAddress}][, logon type {LogonType}][, status "
-     "{Status}][/{SubStatus}]"},
-    {4672, PROV_SECURITY, "SPECIAL_PRIVILEGES", 2,
-     "special privileges assigned to {SubjectUserName}[: {PrivilegeList}]"},
-    {4688, PROV_SECURITY, "PROCESS_CREATE", 1,
-     "process {NewProcessName} created by {SubjectUserName}[ (parent {ParentProcessName})]"},
-    {4720, PROV_SECURITY, "ACCOUNT_CREATE", 4,
-     "account {TargetUserName} created[ in {TargetDomainName}][ by {SubjectUserName}]"},
-    {1102, PROV_EVENTLOG, "LOG_TAMPERING", 5, "audit log cleared[ by {SubjectUserName}]"},
-};
-
-static const char generic_msg[] = "event {EventID} from {Provider_Name}[ in {Channel}]";
-
-/* System values that are numbers become JSON integers. */
-static const char *const sys_ints[] = {
-    "EventID",
-    "Version",
-    "Level",
-    "Task",
-    "Opcode",
-    "EventRecordID",
-    "Execution_ProcessID",
-    "Execution_ThreadID",
-};
 
 enum ctx {
 	C_ROOT,
@@ -149,8 +109,8 @@ static int put_first(json_t *o, const char *k, json_t *v)
 
 static int put_sys(json_t *sys, const char *k, const char *v, size_t n)
 {
-	for (size_t i = 0; i < sizeof(sys_ints) / sizeof(sys_ints[0]); i++)
-		if (!strcmp(k, sys_ints[i]) && all_digits(v, n))
+	for (size_t i = 0; i < winevent_n_sys_ints; i++)
+		if (!strcmp(k, winevent_sys_ints[i]) && all_digits(v, n))
 			return put_first(sys, k, json_integer(strtoll(v, NULL, 10)));
 	return put_first(sys, k, json_stringn(v, n));
 }
@@ -520,13 +480,10 @@ static int severity_of_level(json_t *data)
 	return l == 1 ? 4 : l == 2 ? 3 : l == 3 ? 2 : 1;
 }
 
-static const struct wmap *lookup(json_int_t id, json_t *data)
+static const struct winevent_type *lookup(json_int_t id, json_t *data)
 {
 	const char *prov = json_string_value(json_object_get(data, "Provider_Name"));
-	for (size_t i = 0; i < sizeof(wmap) / sizeof(wmap[0]); i++)
-		if (wmap[i].id == id && (!prov || !strcmp(prov, wmap[i].provider)))
-			return &wmap[i];
-	return NULL;
+	return winevent_type_find((unsigned)id, prov);
 }
 
 static int fill_event(struct event *ev, struct wx *w, const char *xml, size_t n, struct arena *a,
@@ -563,7 +520,7 @@ static int fill_event(struct event *ev, struct wx *w, const char *xml, size_t n,
 	if (json_object_size(w->ud) && (rc = put_first(data, "UserData", json_incref(w->ud))))
 		goto out;
 
-	const struct wmap *m = lookup(id, data);
+	const struct winevent_type *m = lookup(id, data);
 	ev->os_type = (struct sv){"WINDOWS", 7};
 	if (m) {
 		ev->event_type = (struct sv){m->type, strlen(m->type)};
@@ -640,7 +597,7 @@ static int fill_event(struct event *ev, struct wx *w, const char *xml, size_t n,
 		rc = strbuf_add(&msg, json_string_value(w->rendered),
 				json_string_length(w->rendered));
 	else
-		rc = render(&msg, m ? m->msg : generic_msg, data);
+		rc = render(&msg, m ? m->msg : winevent_generic_msg, data);
 	if (rc)
 		goto out;
 	if ((rc = sv_capped(a, &ev->message, msg.p ? msg.p : "", msg.n, EV_CAP_MESSAGE,

@@ -241,7 +241,9 @@ static void close_orphans(struct tailer *t)
 	struct tail_file *next;
 	for (struct tail_file *f = t->files; f; f = next) {
 		next = f->next;
-		if (!f->orphan || f->ready || now - f->active_us < TAIL_ROTATE_WAIT_US)
+		int64_t data_us = follow_last_data_ms(f->fl) * 1000;
+		int64_t active = f->active_us > data_us ? f->active_us : data_us;
+		if (!f->orphan || f->ready || now - active < TAIL_ROTATE_WAIT_US)
 			continue;
 		if (tail_batch_full(t))
 			return;
@@ -368,7 +370,6 @@ static void tailer_free(struct tailer *t)
 	if (t->wake_fd >= 0)
 		close(t->wake_fd);
 	pthread_mutex_destroy(&t->mu);
-	free(t->buf);
 	free(t->idbuf);
 	free(t->root);
 	free(t);
@@ -411,9 +412,7 @@ int tailer_start(struct tailer **out, const struct tail_config *cfg, struct stor
 	t->root_n = strlen(t->root);
 	if (t->root_n == 1) /* "/": paths below it are "/x", not "//x" */
 		t->root_n = 0;
-	t->buf_size = t->cfg.line_max + 2 + TAIL_READ_CHUNK;
-	if (!(t->buf = malloc(t->buf_size)) ||
-	    !(t->idbuf = malloc(TAIL_ID_PREFIX + t->cfg.line_max)) || batch_init(t, &t->b[0]) < 0 ||
+	if (!(t->idbuf = malloc(TAIL_ID_PREFIX + t->cfg.line_max)) || batch_init(t, &t->b[0]) < 0 ||
 	    batch_init(t, &t->b[1]) < 0) {
 		rc = -ENOMEM;
 		goto fail;

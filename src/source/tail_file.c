@@ -1,5 +1,5 @@
-/* tail_file.c — one file the tailer reads: complete lines only, each normalized into the
- * batch (or kept as a dead letter), and the file's offset saved with them. */
+/* tail_file.c — one file the tailer reads (source/follow.h): its complete lines, each
+ * normalized into the batch (or kept as a dead letter), and the file's offset saved with them. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -99,8 +99,16 @@ struct tail_file *tail_file_open(struct tailer *t, const char *path, const struc
 		return NULL;
 	}
 	struct tail_file *f = calloc(1, sizeof(*f));
-	if (f && (!(f->name = strdup(path)) || !(f->key = strdup(path)))) {
+	size_t line_max = t->cfg.line_max;
+	/* An overlong line becomes a dead letter with as much of its start as the store keeps. */
+	struct follow_opts o = {.line_max = line_max,
+				.head_max = line_max < EV_CAP_RAW ? line_max : EV_CAP_RAW,
+				.read_max = TAIL_READ_CHUNK,
+				.log_as = "tail"};
+	if (f && (!(f->name = strdup(path)) || !(f->key = strdup(path)) ||
+		  follow_attach(&f->fl, fd, &fs, offset, f->name, &o) < 0)) {
 		free(f->name);
+		free(f->key);
 		free(f);
 		f = NULL;
 	}
@@ -109,10 +117,8 @@ struct tail_file *tail_file_open(struct tailer *t, const char *path, const struc
 		log_error("tail", "cannot follow '%s': out of memory", path);
 		return NULL;
 	}
-	f->fd = fd;
 	f->dev = (uint64_t)fs.st_dev;
 	f->ino = (uint64_t)fs.st_ino;
-	f->pos = f->line_start = offset;
 	f->orphan = orphan;
 	f->ready = true;
 	f->active_us = tail_mono_us();
@@ -142,13 +148,11 @@ void tail_file_close(struct tailer *t, struct tail_file *f)
 	if (!f->orphan)
 		tail_unhash_path(t, f);
 	unhash_id(t, f);
-	close(f->fd);
+	follow_close(f->fl);
 	t->n_open--;
 	metric_add(&tail_m_files, -1);
 	free(f->name);
 	free(f->key);
-	free(f->part);
-	free(f->head);
 	free(f);
 }
 
@@ -170,6 +174,7 @@ void tail_file_set_key(struct tailer *t, struct tail_file *f, const char *key)
 	if (n) {
 		free(f->name);
 		f->name = n;
+		follow_set_name(f->fl, n);
 	}
 }
 
@@ -177,7 +182,7 @@ void tail_file_rekey(struct tailer *t, struct tail_file *f)
 {
 	char link[64], cur[PATH_MAX];
 	struct stat st;
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", f->fd);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", follow_fd(f->fl));
 	ssize_t n = readlink(link, cur, sizeof(cur) - 1);
 	if (n > 0 && (size_t)n < sizeof(cur) - 1) {
 		cur[n] = '\0';
@@ -205,26 +210,13 @@ int tail_batch_offset(struct tailer *t, struct tail_file *f)
 	if (!f->key)
 		return 0;
 	size_t row = f->slot_gen == b->gen ? f->slot : INGEST_NO_ROW;
-	int rc = ingest_batch_set_offset(&b->batch, &row, f->key, f->dev, f->ino, f->line_start);
+	int rc =
+	    ingest_batch_set_offset(&b->batch, &row, f->key, f->dev, f->ino, follow_offset(f->fl));
 	if (rc < 0)
 		return rc;
 	f->slot = row;
 	f->slot_gen = b->gen;
 	return 0;
-}
-
-void tail_file_reset(struct tailer *t, struct tail_file *f)
-{
-	f->pos = f->line_start = 0;
-	free(f->part);
-	free(f->head);
-	f->part = f->head = NULL;
-	f->part_n = f->head_n = 0;
-	f->skipping = false;
-	f->mark_n = 0;
-	f->ready = true;
-	if (tail_batch_offset(t, f) < 0)
-		log_error("tail", "out of memory saving the offset of '%s'", f->name);
 }
 
 static int add_dead(struct tailer *t, struct tail_file *f, int64_t off, const char *reason,
@@ -304,183 +296,42 @@ static int add_line(struct tailer *t, struct tail_file *f, const char *p, size_t
 	return 0;
 }
 
-/* Remember the line that ends at line_start (its last TAIL_MARK bytes at most). */
-static void set_mark(struct tail_file *f, const char *from, const char *to)
-{
-	size_t n = (size_t)(to - from);
-	if (n > TAIL_MARK) {
-		from = to - TAIL_MARK;
-		n = TAIL_MARK;
-	}
-	memcpy(f->mark, from, n);
-	f->mark_n = n;
-}
-
-/* Split buf (which holds the file from byte base) into lines. */
-static int split(struct tailer *t, struct tail_file *f, char *buf, size_t len, int64_t base)
-{
-	char *p = buf, *end = buf + len;
-	int64_t now = ts_now_us();
-	bool moved = false;
-	int rc = 0;
-
-	char *last = buf; /* where the last complete line starts (or the tail of a long one) */
-
-	if (f->skipping) {
-		char *nl = memchr(p, '\n', len);
-		if (!nl)
-			return 0; /* still inside the long line: dropped as it is read */
-		rc = add_overlong(t, f, f->line_start, f->head, f->head_n);
-		free(f->head);
-		f->head = NULL;
-		f->head_n = 0;
-		f->skipping = false;
-		p = nl + 1;
-		f->line_start = base + (p - buf);
-		moved = true;
-	}
-	while (rc == 0 && p < end) {
-		if (tail_batch_full(t)) {
-			/* The rest is read again for the next batch. */
-			f->pos = f->line_start;
-			f->ready = true;
-			goto out;
-		}
-		char *nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl)
-			break;
-		size_t n = (size_t)(nl - p);
-		if (n > 0 && p[n - 1] == '\r')
-			n--;
-		rc = add_line(t, f, p, n, base + (p - buf), now);
-		last = p;
-		p = nl + 1;
-		f->line_start = base + (p - buf);
-		moved = true;
-	}
-	if (rc == 0 && p < end) {
-		size_t rem = (size_t)(end - p);
-		if (rem > t->cfg.line_max + 1) {
-			/* Longer than line_max, no newline yet: keep its head, skip the rest. */
-			size_t keep = t->cfg.line_max < EV_CAP_RAW ? t->cfg.line_max : EV_CAP_RAW;
-			if (!(f->head = malloc(keep)))
-				return -ENOMEM;
-			memcpy(f->head, p, keep);
-			f->head_n = keep;
-			f->skipping = true;
-		} else {
-			if (!(f->part = malloc(rem)))
-				return -ENOMEM;
-			memcpy(f->part, p, rem);
-			f->part_n = rem;
-		}
-	}
-out:
-	if (moved)
-		set_mark(f, last, buf + (f->line_start - base));
-	if (moved && rc == 0)
-		rc = tail_batch_offset(t, f);
-	return rc;
-}
-
-/* Is what we read before line_start still there? A file truncated and written again past
- * our position (copytruncate, while we were not looking) has other bytes there: the line
- * we read last, or when we have not read one since a restart, the newline before it. */
-static bool unchanged(struct tail_file *f)
-{
-	char buf[TAIL_MARK];
-	size_t n = f->mark_n ? f->mark_n : 1;
-	ssize_t r;
-	if (f->line_start == 0)
-		return true;
-	do
-		r = pread(f->fd, buf, n, (off_t)(f->line_start - (int64_t)n));
-	while (r < 0 && errno == EINTR);
-	if (r < 0)
-		return true; /* the read that follows reports it */
-	if (r != (ssize_t)n)
-		return false; /* shorter: truncated */
-	return f->mark_n ? memcmp(buf, f->mark, n) == 0 : buf[0] == '\n';
-}
-
 int tail_file_read(struct tailer *t, struct tail_file *f)
 {
-	struct stat st;
+	struct follow_line ln;
+	int64_t before = follow_offset(f->fl), now = ts_now_us();
 	int rc = 0;
-	if (fstat(f->fd, &st) < 0) {
-		f->ready = false;
-		return 0;
-	}
-	if (st.st_size < f->pos) {
-		log_info("tail", "'%s' was truncated: reading it from the start", f->name);
-		tail_file_reset(t, f);
-	}
-	if (st.st_size == f->pos) {
-		f->ready = false;
-		return 0;
-	}
-	if (!unchanged(f)) {
-		log_warn("tail",
-			 "'%s' was rewritten (what we read before byte %" PRId64
-			 " changed): reading it from the start",
-			 f->name, f->line_start);
-		tail_file_reset(t, f);
-	}
 	while (!tail_batch_full(t)) {
-		size_t have = f->skipping ? 0 : f->part_n;
-		size_t room = t->buf_size - have;
-		if (room > TAIL_READ_CHUNK)
-			room = TAIL_READ_CHUNK;
-		ssize_t r = pread(f->fd, t->buf + have, room, (off_t)f->pos);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			if (!f->read_error)
-				log_error("tail", "cannot read '%s': %s", f->name, strerror(errno));
-			f->read_error = true;
-			f->ready = false;
-			return 0;
-		}
-		if (r == 0) {
-			f->ready = false;
+		rc = follow_next(f->fl, &ln);
+		if (rc <= 0) {
+			/* A read error is logged by the follower and tried again later. */
+			f->ready = rc == 0 && !follow_at_end(f->fl);
+			rc = rc == -ENOMEM ? rc : 0;
 			break;
 		}
-		f->read_error = false;
-		f->active_us = tail_mono_us();
-		if (have) {
-			memcpy(t->buf, f->part, have);
-			free(f->part);
-			f->part = NULL;
-			f->part_n = 0;
-		}
-		int64_t base = f->skipping ? f->pos : f->line_start;
-		f->pos += r;
-		if ((rc = split(t, f, t->buf, have + (size_t)r, base)) < 0)
+		rc = ln.cut ? add_overlong(t, f, ln.off, ln.p, ln.n)
+			    : add_line(t, f, ln.p, ln.n, ln.off, now);
+		if (rc < 0)
 			break;
 	}
 	if (tail_batch_full(t))
 		f->ready = true;
+	/* Truncated, or lines read: the offset moves, in the transaction of those lines. */
+	if (rc == 0 && follow_offset(f->fl) != before)
+		rc = tail_batch_offset(t, f);
 	return rc;
 }
 
 int tail_file_finish(struct tailer *t, struct tail_file *f)
 {
-	int rc = 0;
-	if (f->skipping) {
-		rc = add_overlong(t, f, f->line_start, f->head, f->head_n);
-	} else if (f->part_n) {
-		size_t n = f->part_n;
-		if (f->part[n - 1] == '\r')
-			n--;
-		rc = add_line(t, f, f->part, n, f->line_start, ts_now_us());
-	} else {
+	struct follow_line ln;
+	int64_t end = follow_read_pos(f->fl);
+	if (follow_finish(f->fl, &ln) == 0)
 		return 0;
-	}
+	int rc = ln.cut ? add_overlong(t, f, ln.off, ln.p, ln.n)
+			: add_line(t, f, ln.p, ln.n, ln.off, ts_now_us());
 	log_info("tail", "'%s' ended without a newline: its last %" PRId64 " bytes taken as a line",
-		 f->name, f->pos - f->line_start);
-	if (f->part_n)
-		set_mark(f, f->part, f->part + f->part_n);
-	f->line_start = f->pos;
+		 f->name, end - ln.off);
 	if (rc == 0)
 		rc = tail_batch_offset(t, f);
 	return rc;

@@ -14,6 +14,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "source/nofollow.h"
 #include "source/tail_int.h"
 
 #ifdef SIEM_TEST_SEAMS
@@ -58,62 +59,14 @@ static bool same_file(const struct stat *st, const struct tail_file *f)
 	return (uint64_t)st->st_dev == f->dev && (uint64_t)st->st_ino == f->ino;
 }
 
-/* The directory holding path, opened from the root one component at a time with
- * O_NOFOLLOW; *name is set to path's last component. A descriptor or a negative errno. */
-static int open_parent(struct tailer *t, const char *path, const char **name)
-{
-	if (strncmp(path, t->root, t->root_n) != 0 || path[t->root_n] != '/')
-		return -EXDEV;
-	const char *p = path + t->root_n + 1;
-	int dfd = open(t->root_n ? t->root : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return -errno;
-	for (;;) {
-		const char *slash = strchr(p, '/');
-		size_t n = slash ? (size_t)(slash - p) : strlen(p);
-		if (n == 0 || n > NAME_MAX ||
-		    (p[0] == '.' && (n == 1 || (n == 2 && p[1] == '.')))) {
-			close(dfd);
-			return -EINVAL; /* never made by the walk: "//", "." or ".." */
-		}
-		if (!slash)
-			break;
-		char comp[NAME_MAX + 1];
-		memcpy(comp, p, n);
-		comp[n] = '\0';
-		int fd = openat(dfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		int err = errno;
-		close(dfd);
-		if (fd < 0)
-			return -err;
-		dfd = fd;
-		p = slash + 1;
-	}
-	*name = p;
-	return dfd;
-}
-
 int tail_open(struct tailer *t, const char *path, int flags)
 {
-	const char *name;
-	int dfd = open_parent(t, path, &name);
-	if (dfd < 0)
-		return dfd;
-	int fd = openat(dfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
-	int rc = fd < 0 ? -errno : fd;
-	close(dfd);
-	return rc;
+	return nofollow_open(t->root, t->root_n, path, flags);
 }
 
 int tail_lstat(struct tailer *t, const char *path, struct stat *st)
 {
-	const char *name;
-	int dfd = open_parent(t, path, &name);
-	if (dfd < 0)
-		return dfd;
-	int rc = fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
-	close(dfd);
-	return rc;
+	return nofollow_lstat(t->root, t->root_n, path, st);
 }
 
 /* The root (as the operator named it) or a directory below it. */
@@ -249,7 +202,7 @@ static void found(struct tailer *t, const char *path, const struct stat *st)
 	if (f) {
 		f->seen = true;
 		if (!f->orphan && strcmp(f->name, path) == 0) {
-			if (st->st_size != f->pos)
+			if (st->st_size != follow_read_pos(f->fl))
 				f->ready = true;
 			return;
 		}

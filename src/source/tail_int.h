@@ -13,6 +13,7 @@
 #include "core/metrics.h"
 #include "ingest/batch.h"
 #include "ingest/pipeline.h"
+#include "source/follow.h"
 #include "source/tail.h"
 #include "store/store.h"
 
@@ -25,7 +26,6 @@
 #define TAIL_ORPHAN_POLL_MS 250
 #define TAIL_MAX_DEPTH 64
 #define TAIL_HASH 1024	    /* buckets of the path and identity tables */
-#define TAIL_MARK 1024	    /* bytes of the last line read, kept to notice a rewritten file */
 #define TAIL_ID_PREFIX 64   /* room for "dev:ino:offset:" in decimal */
 #define TAIL_LINKS_MAX 4096 /* symbolic links remembered, so that each is logged once */
 
@@ -37,28 +37,19 @@ extern bool tail_test_no_inotify;
 #define tail_test_no_inotify false
 #endif
 
-/* One file being read. A followed file is found by its path; an orphan is a file whose
- * path now names another file or nothing (rotated, deleted): it is read to EOF, then for
- * TAIL_ROTATE_WAIT_US more in case its writer still appends, then closed. */
+/* One file being read (its lines through source/follow.h). A followed file is found by its
+ * path; an orphan is a file whose path now names another file or nothing (rotated,
+ * deleted): it is read to EOF, then for TAIL_ROTATE_WAIT_US more in case its writer still
+ * appends, then closed. */
 struct tail_file {
 	char *name; /* the path it was last known by: source_file, dead letters, logs */
 	char *key;  /* its file_offsets row (== name while followed), NULL: not saved */
 	bool orphan;
-	int fd;
+	struct follow *fl; /* the open file, its position (the offset to save) and lines */
 	uint64_t dev, ino;
-	int64_t pos;	    /* next byte to read */
-	int64_t line_start; /* first byte of the line in progress: the offset to save */
-	char *part;	    /* bytes [line_start, pos) of an unfinished line */
-	size_t part_n;
-	bool skipping; /* in a line longer than line_max: read up to its newline */
-	char *head;    /* the first bytes of that line, kept for its dead letter */
-	size_t head_n;
-	bool ready;	      /* may have unread data */
-	bool seen;	      /* found again by the rescan in progress */
-	bool read_error;      /* logged once */
-	int64_t active_us;    /* orphans: when data was last read */
-	char mark[TAIL_MARK]; /* the bytes just before line_start: the last line read */
-	size_t mark_n;
+	bool ready;	   /* may have unread data */
+	bool seen;	   /* found again by the rescan in progress */
+	int64_t active_us; /* orphans: when it became one */
 	uint64_t slot_gen; /* the batch whose offsets[slot] is this file's row */
 	size_t slot;
 	uint64_t name_gen; /* the batch holding name_copy, its copy of name (capped) */
@@ -111,8 +102,6 @@ struct tailer {
 	struct tail_link *links[TAIL_HASH];
 	size_t n_links;
 
-	char *buf; /* read buffer: an unfinished line plus a chunk */
-	size_t buf_size;
 	char *idbuf; /* "dev:ino:offset:" and a line: the name of its event id */
 
 	pthread_mutex_t mu;
@@ -143,8 +132,6 @@ int tail_file_finish(struct tailer *t, struct tail_file *f);
 void tail_file_rekey(struct tailer *t, struct tail_file *f);
 /* Save f under key from now on, and name it so; a followed file's caller re-hashes it. */
 void tail_file_set_key(struct tailer *t, struct tail_file *f, const char *key);
-/* Start again at byte 0 (truncated or replaced). */
-void tail_file_reset(struct tailer *t, struct tail_file *f);
 /* Save f's position in the batch being filled. */
 int tail_batch_offset(struct tailer *t, struct tail_file *f);
 
@@ -155,10 +142,10 @@ void tail_hash_path(struct tailer *t, struct tail_file *f);
 void tail_unhash_path(struct tailer *t, struct tail_file *f);
 
 /* tail_fs.c */
-/* Paths are reached from the root down without following any symbolic link, so that a link
- * in the folder (to a file or a folder, or put in place of one at any moment) never leads
- * out of it. Both return a negative errno: -ELOOP when a link is on the way, -EXDEV when
- * path is not under the root. tail_open adds O_NOFOLLOW and O_CLOEXEC to flags. */
+/* Paths are reached from the root down without following any symbolic link (nofollow.h), so
+ * that a link in the folder never leads out of it. Both return a negative errno: -ELOOP
+ * when a link is on the way, -EXDEV when path is not under the root. tail_open adds
+ * O_NOFOLLOW and O_CLOEXEC to flags. */
 int tail_open(struct tailer *t, const char *path, int flags);
 int tail_lstat(struct tailer *t, const char *path, struct stat *st);
 /* A symbolic link at path was not followed: logged and counted the first time only. */

@@ -102,6 +102,39 @@ class TailSymlinks(Base):
         self.assertIn("symbolic links in the tailed folder are not followed", h.stderr())
 
 
+class AgentSymlinks(Base):
+    """The agent often runs as root: a link among the files it reads (its jsonl folder, the
+    auth log path) must not read a file from elsewhere into events."""
+
+    def test_links_among_the_agents_files_are_not_followed(self):
+        require_agent()
+        base = self.tmp()
+        token = "SECRET-%s" % uuid.uuid4().hex
+        app = "sec-agent-%s" % uuid.uuid4().hex[:8]
+        logs, outside = os.path.join(base, "logs"), os.path.join(base, "outside")
+        os.makedirs(os.path.join(logs, "real"))
+        os.makedirs(os.path.join(outside, "dir"))
+        secret = os.path.join(outside, "shadow")
+        write(secret, "Nov 21 07:00:00 h sshd[1]: %s\n" % token + jline(app, token))
+        write(os.path.join(outside, "dir", "leak.jsonl"), jline(app, token))
+        write(os.path.join(logs, "good.jsonl"), jline(app, "good"))
+        write(os.path.join(logs, "real", "inner.jsonl"), jline(app, "inner"))
+        os.symlink(secret, os.path.join(logs, "link.jsonl"))                  # a file
+        os.symlink(os.path.join(outside, "dir"), os.path.join(logs, "sub"))  # a folder
+        auth = os.path.join(base, "auth.log")
+        os.symlink(secret, auth)
+        r = subprocess.run([agent_bin(), "--dry-run", "--once", "--source", "jsonl:" + logs,
+                            "--source", "linux-auth:" + auth], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=60, env=hub.base_env())
+        hub.check_sanitizers(r.stderr, "minisiem-agent --dry-run")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn(token, r.stdout, "the secret text is in an event")
+        messages = sorted(json.loads(x)["message"] for x in r.stdout.splitlines())
+        self.assertEqual(messages, ["good", "inner"])
+        self.assertIn("symbolic links are not followed", r.stderr)
+
+
 def nobody():
     try:
         return pwd.getpwnam("nobody")

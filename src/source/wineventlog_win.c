@@ -14,16 +14,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/agent.h"
-#include "agent/sources.h"
-#include "agent/state.h"
 #include "core/log.h"
 #include "core/strbuf.h"
+#include "parse/winevent_table.h"
+#include "source/source.h"
 
 /*
  * Mapping (the same as src/parse/winevent.c on other platforms, see docs/windows.md):
- * event_type and severity by (provider, EventID); message from a template where {Field} is a
- * value and [segment] is left out when a field in it is empty or "-"; user TargetUserName,
+ * event_type, severity and message template by (provider, EventID) from the one table in
+ * src/parse/winevent_table.c ({Field} is a value, [segment] is left out when a field in it is
+ * empty or "-"); user TargetUserName,
  * else SubjectUserName; source_ip IpAddress when it is an address; event_id UUIDv5 of
  * "winevent:<Computer>:<Channel>:<EventRecordID>", so a record read here and from an .evtx
  * export of the same log is one event. What differs (documented in docs/agent.md): data holds
@@ -31,31 +31,9 @@
  * every field, and raw_message is the XML EvtRender produces.
  */
 
-#define PROV_SECURITY "Microsoft-Windows-Security-Auditing"
-#define PROV_EVENTLOG "Microsoft-Windows-Eventlog"
 #define RAW_CAP (64 * 1024)
 #define VALUE_CAP 1024
 #define BATCH_HANDLES 64
-
-static const struct {
-	unsigned id;
-	const char *provider, *type;
-	int severity;
-	const char *tmpl;
-} wmap[] = {
-    {4624, PROV_SECURITY, "LOGIN_SUCCESS", 1,
-     "logon of {TargetUserName}[ from {IpAddress}][, logon type {LogonType}]"},
-    {4625, PROV_SECURITY, "LOGIN_FAIL", 3,
-     "failed logon for {TargetUserName}[ from {IpAddress}][, logon type {LogonType}][, status "
-     "{Status}][/{SubStatus}]"},
-    {4672, PROV_SECURITY, "SPECIAL_PRIVILEGES", 2,
-     "special privileges assigned to {SubjectUserName}[: {PrivilegeList}]"},
-    {4688, PROV_SECURITY, "PROCESS_CREATE", 1,
-     "process {NewProcessName} created by {SubjectUserName}[ (parent {ParentProcessName})]"},
-    {4720, PROV_SECURITY, "ACCOUNT_CREATE", 4,
-     "account {TargetUserName} created[ in {TargetDomainName}][ by {SubjectUserName}]"},
-    {1102, PROV_EVENTLOG, "LOG_TAMPERING", 5, "audit log cleared[ by {SubjectUserName}]"},
-};
 
 /* EventData fields rendered by name (the ones the mapping, the built-in rules and the common
  * Sigma Windows rules use); UserData leaves (1102) through the "*" step. */
@@ -449,7 +427,7 @@ static bool format_message(struct wsrc *w, EVT_HANDLE ev, const wchar_t *prov, s
 	return ok;
 }
 
-static int render_event(struct wsrc *w, struct agent *a, struct source *s, EVT_HANDLE ev)
+static int render_event(struct wsrc *w, struct source *s, EVT_HANDLE ev)
 {
 	static struct fields f; /* one thread: the agent loop */
 	char tmp[VALUE_CAP], ts[40], tc[40], id[37];
@@ -513,15 +491,15 @@ static int render_event(struct wsrc *w, struct agent *a, struct source *s, EVT_H
 
 	const char *eid = get(&f, "EventID"), *prov = get(&f, "Provider_Name");
 	unsigned evid = eid ? (unsigned)strtoul(eid, NULL, 10) : 0;
-	const char *type = NULL, *tmpl = "event {EventID} from {Provider_Name}[ in {Channel}]";
+	const char *type = NULL, *tmpl = winevent_generic_msg;
 	int sev = 1;
 	char type_buf[32];
-	for (size_t i = 0; i < sizeof(wmap) / sizeof(wmap[0]) && !type; i++)
-		if (wmap[i].id == evid && (!prov || !strcmp(prov, wmap[i].provider))) {
-			type = wmap[i].type;
-			sev = wmap[i].severity;
-			tmpl = wmap[i].tmpl;
-		}
+	const struct winevent_type *m = winevent_type_find(evid, prov);
+	if (m) {
+		type = m->type;
+		sev = m->severity;
+		tmpl = m->msg;
+	}
 	const char *lvl;
 	switch (level) {
 	case 1:
@@ -566,7 +544,7 @@ static int render_event(struct wsrc *w, struct agent *a, struct source *s, EVT_H
 	jkv(b, "event_id", id);
 	if (ft)
 		jkv(b, "timestamp", ts);
-	jkv(b, "source_host", usable(host) ? host : a->cfg.host);
+	jkv(b, "source_host", usable(host) ? host : s->cfg->host);
 	jkv(b, "os_type", "WINDOWS");
 	jkv(b, "event_type", type);
 	jkey(b, "severity");
@@ -613,18 +591,10 @@ static int render_event(struct wsrc *w, struct agent *a, struct source *s, EVT_H
 	}
 	jkey(b, "data");
 	strbuf_add(b, "{", 1);
-	static const char *const ints[] = {"EventID",
-					   "Version",
-					   "Level",
-					   "Task",
-					   "Opcode",
-					   "EventRecordID",
-					   "Execution_ProcessID",
-					   "Execution_ThreadID"};
 	for (size_t i = 0; i < f.n; i++) {
 		bool num = false;
-		for (size_t j = 0; j < sizeof(ints) / sizeof(ints[0]) && !num; j++)
-			num = !strcmp(f.name[i], ints[j]);
+		for (size_t j = 0; j < winevent_n_sys_ints && !num; j++)
+			num = !strcmp(f.name[i], winevent_sys_ints[j]);
 		jkey(b, f.name[i]);
 		if (num)
 			strbuf_add(b, f.value[i], strlen(f.value[i]));
@@ -632,7 +602,7 @@ static int render_event(struct wsrc *w, struct agent *a, struct source *s, EVT_H
 			jstr(b, f.value[i], strlen(f.value[i]));
 	}
 	strbuf_add(b, "}}", 2);
-	return agent_emit_json(a, s, b->p, b->n);
+	return source_emit_json(s, b->p, b->n);
 }
 
 /* ---- the source ---- */
@@ -683,7 +653,7 @@ static int open_subscription(struct wsrc *w, const char *saved)
 	return 0;
 }
 
-static int win_open(struct source *s, struct agent *a)
+static int win_open(struct source *s)
 {
 	struct wsrc *w = calloc(1, sizeof(*w));
 	LPCWSTR paths[N_ED + N_UD];
@@ -711,10 +681,10 @@ static int win_open(struct source *s, struct agent *a)
 			  (unsigned long)GetLastError());
 		return -EIO;
 	}
-	return open_subscription(w, state_get(a->state, w->key));
+	return open_subscription(w, source_saved(s, w->key));
 }
 
-static int win_read(struct source *s, struct agent *a, size_t room)
+static int win_read(struct source *s, size_t room)
 {
 	struct wsrc *w = s->priv;
 	EVT_HANDLE h[BATCH_HANDLES];
@@ -732,8 +702,8 @@ static int win_read(struct source *s, struct agent *a, size_t room)
 			break;
 		}
 		for (DWORD i = 0; i < got; i++) {
-			if (render_event(w, a, s, h[i]) < 0)
-				agent_reject_local(a, s, "event", "cannot render");
+			if (render_event(w, s, h[i]) < 0)
+				source_reject(s, "event", "cannot render");
 			EvtUpdateBookmark(w->bookmark, h[i]);
 			w->any = true;
 			EvtClose(h[i]);
@@ -743,7 +713,7 @@ static int win_read(struct source *s, struct agent *a, size_t room)
 	return total;
 }
 
-static int win_commit(struct source *s, struct state *st)
+static int win_commit(struct source *s)
 {
 	struct wsrc *w = s->priv;
 	DWORD used = 0, props = 0;
@@ -761,7 +731,7 @@ static int win_commit(struct source *s, struct state *st)
 		for (char *p = u8; *p; p++)
 			if (*p == '\r' || *p == '\n' || *p == '\t')
 				*p = ' '; /* one state line */
-		rc = state_set(st, w->key, u8);
+		rc = source_checkpoint(s, w->key, u8);
 	}
 	free(xml);
 	free(u8);

@@ -1,7 +1,7 @@
-/* test_agent_follow.c — the agent's single-file follower: complete lines only, partial lines
+/* test_follow.c — the single-file follower (source/follow.h): complete lines only, partial lines
  * completed later, rotation by rename (the old file read to its end first), copy-truncate,
  * a rewrite behind our back, long lines, and resuming at a saved position — also after the
- * file was rotated or rewritten while the agent was stopped. */
+ * file was rotated or rewritten while the agent was stopped; links at the path not followed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -16,10 +16,10 @@
 
 #include <cmocka.h>
 
-#include "agent/follow.h"
+#include "source/follow.h"
 
 static char DIR_[64], LOG[128], LOG1[128];
-static const struct follow_opts NOW = {0, 0}; /* leave a rotated file at once */
+static const struct follow_opts NOW = {.rotate_wait_ms = 0}; /* leave a rotated file at once */
 
 static int setup(void **state)
 {
@@ -136,7 +136,7 @@ static void test_rotation_waits_for_late_writes(void **state)
 {
 	(void)state;
 	struct follow *f;
-	const struct follow_opts wait = {0, 60000};
+	const struct follow_opts wait = {.rotate_wait_ms = 60000};
 	append(LOG, "a1\n");
 	assert_int_equal(follow_open(&f, LOG, NULL, &wait), 0);
 	expect(f, "a1", 0);
@@ -177,7 +177,7 @@ static void test_long_line_cut(void **state)
 {
 	(void)state;
 	struct follow *f;
-	const struct follow_opts o = {100, 0};
+	const struct follow_opts o = {.line_max = 100};
 	char big[400];
 	memset(big, 'z', sizeof(big));
 	big[sizeof(big) - 1] = '\0';
@@ -266,6 +266,33 @@ static void test_resume_after_rewrite_while_stopped(void **state)
 	follow_close(f);
 }
 
+/* The agent often runs as root: a link at the followed path, put there before or while it
+ * runs, must not read a file from elsewhere. */
+static void test_links_not_followed(void **state)
+{
+	(void)state;
+	struct follow *f;
+	char secret[160], staged[160];
+	snprintf(secret, sizeof(secret), "%s/secret", DIR_);
+	snprintf(staged, sizeof(staged), "%s/staged", DIR_);
+	append(secret, "SECRET\n");
+	assert_int_equal(symlink(secret, LOG), 0);
+	assert_int_equal(follow_open(&f, LOG, NULL, &NOW), 0);
+	expect_none(f);
+	expect_none(f);
+	/* A regular file in its place is read. */
+	assert_int_equal(unlink(LOG), 0);
+	append(LOG, "real1\n");
+	expect(f, "real1", 0);
+	/* Replaced by a link while followed: the old file is finished, the link not read. */
+	assert_int_equal(symlink(secret, staged), 0);
+	assert_int_equal(rename(staged, LOG), 0);
+	expect_none(f);
+	expect_none(f);
+	follow_close(f);
+	unlink(secret);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -280,6 +307,7 @@ int main(void)
 	    T(test_resume_at_saved_position),
 	    T(test_resume_after_rotation_while_stopped),
 	    T(test_resume_after_rewrite_while_stopped),
+	    T(test_links_not_followed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

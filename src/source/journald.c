@@ -8,14 +8,12 @@
 
 #include <systemd/sd-journal.h>
 
-#include "agent/agent.h"
-#include "agent/sources.h"
-#include "agent/state.h"
 #include "core/err.h"
 #include "core/event.h"
 #include "core/log.h"
 #include "core/strbuf.h"
 #include "parse/logline.h"
+#include "source/source.h"
 
 #define FIELD_MAX (64 * 1024)
 
@@ -67,8 +65,9 @@ static int small_int(const char *p, size_t n, int def, int max)
 }
 
 /* The current entry into an event. 1 emitted, 0 skipped. */
-static int take_entry(struct source *s, struct agent *a, struct jsrc *js, const char *cursor)
+static int take_entry(struct source *s, struct jsrc *js, const char *cursor)
 {
+	const char *me = s->cfg->host;
 	size_t mn = 0, an = 0, hn = 0, pn = 0, prn = 0, fn = 0;
 	const char *msg = field(js->j, "MESSAGE", &mn);
 	const char *app = field(js->j, "SYSLOG_IDENTIFIER", &an);
@@ -96,7 +95,7 @@ static int take_entry(struct source *s, struct agent *a, struct jsrc *js, const 
 	if (rc == 0)
 		rc = strbuf_add(b, " ", 1);
 	if (rc == 0)
-		rc = add_token(b, host ? host : a->cfg.host, host ? hn : strlen(a->cfg.host), 255);
+		rc = add_token(b, host ? host : me, host ? hn : strlen(me), 255);
 	if (rc == 0)
 		rc = strbuf_add(b, " ", 1);
 	if (rc == 0)
@@ -110,27 +109,27 @@ static int take_entry(struct source *s, struct agent *a, struct jsrc *js, const 
 	if (rc == 0)
 		rc = strbuf_add(b, msg, mn);
 	if (rc < 0 && rc != -E2BIG) {
-		agent_reject_local(a, s, "entry", "out of memory");
+		source_reject(s, "entry", "out of memory");
 		return 0;
 	}
 	struct event ev;
 	char err[256];
-	struct logline_ctx ctx = {"agent", "LINUX", a->cfg.host};
-	rc = logline_to_event(FMT_SYSLOG, b->p, b->n, &ctx, ts_now_us(), &ev, &a->arena, err,
+	struct logline_ctx ctx = {"agent", "LINUX", me};
+	rc = logline_to_event(FMT_SYSLOG, b->p, b->n, &ctx, ts_now_us(), &ev, s->sink->arena, err,
 			      sizeof(err), NULL);
 	if (rc < 0) {
-		agent_reject_local(a, s, "entry", err[0] ? err : siem_strerror(rc));
+		source_reject(s, "entry", err[0] ? err : siem_strerror(rc));
 		return 0;
 	}
 	char name[1100];
 	int k = snprintf(name, sizeof(name), "journald:%s", cursor);
 	uuid_v5(name, (size_t)(k < (int)sizeof(name) ? k : (int)sizeof(name) - 1), ev.id);
 	ev.flags &= ~(unsigned)EV_ID_GENERATED;
-	agent_emit(a, s, &ev);
+	source_emit(s, &ev);
 	return 1;
 }
 
-static int journald_open(struct source *s, struct agent *a)
+static int journald_open(struct source *s)
 {
 	struct jsrc *js = calloc(1, sizeof(*js));
 	int rc;
@@ -149,7 +148,7 @@ static int journald_open(struct source *s, struct agent *a)
 	}
 	sd_journal_set_data_threshold(js->j, FIELD_MAX);
 	sd_journal_get_fd(js->j); /* watch for new and rotated journal files */
-	const char *cur = state_get(a->state, js->key);
+	const char *cur = source_saved(s, js->key);
 	if (cur && (js->cursor = strdup(cur)) && sd_journal_seek_cursor(js->j, cur) >= 0 &&
 	    sd_journal_next(js->j) > 0) {
 		/* On the saved entry, or on the next one when it was vacuumed meanwhile. */
@@ -168,7 +167,7 @@ static int journald_open(struct source *s, struct agent *a)
 	return 0;
 }
 
-static int journald_read(struct source *s, struct agent *a, size_t room)
+static int journald_read(struct source *s, size_t room)
 {
 	struct jsrc *js = s->priv;
 	int n = 0;
@@ -187,10 +186,10 @@ static int journald_read(struct source *s, struct agent *a, size_t room)
 		js->at_entry = false;
 		char *cur = NULL;
 		if (sd_journal_get_cursor(js->j, &cur) < 0 || !cur) {
-			agent_reject_local(a, s, "entry", "no cursor");
+			source_reject(s, "entry", "no cursor");
 			continue;
 		}
-		take_entry(s, a, js, cur);
+		take_entry(s, js, cur);
 		free(js->cursor);
 		js->cursor = cur;
 		n++;
@@ -200,10 +199,10 @@ static int journald_read(struct source *s, struct agent *a, size_t room)
 	return n;
 }
 
-static int journald_commit(struct source *s, struct state *st)
+static int journald_commit(struct source *s)
 {
 	struct jsrc *js = s->priv;
-	return js->cursor ? state_set(st, js->key, js->cursor) : 0;
+	return js->cursor ? source_checkpoint(s, js->key, js->cursor) : 0;
 }
 
 static void journald_close(struct source *s)

@@ -1,4 +1,4 @@
-/* src_pihole.c — pihole[:DB]: Pi-hole's FTL query database read every --pihole-interval
+/* pihole_source.c — pihole[:DB]: Pi-hole's FTL query database read every --pihole-interval
  * (source/pihole.h), remembering the id of the last query examined. */
 #include <errno.h>
 #include <inttypes.h>
@@ -6,13 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/agent.h"
-#include "agent/sources.h"
-#include "agent/state.h"
 #include "core/err.h"
 #include "core/event.h"
 #include "core/log.h"
 #include "source/pihole.h"
+#include "source/source.h"
 
 struct psrc {
 	struct pihole_config cfg;
@@ -24,29 +22,29 @@ struct psrc {
 	bool open_logged;
 };
 
-static int pihole_src_open(struct source *s, struct agent *a)
+static int pihole_src_open(struct source *s)
 {
 	struct psrc *p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	s->priv = p;
 	p->cfg.db_path = s->arg ? s->arg : "/etc/pihole/pihole-FTL.db";
-	p->cfg.all_queries = a->cfg.pihole_all;
-	p->cfg.host = a->cfg.host;
+	p->cfg.all_queries = s->cfg->pihole_all;
+	p->cfg.host = s->cfg->host;
 	snprintf(p->key, sizeof(p->key), "pihole:%s", p->cfg.db_path);
-	const char *v = state_get(a->state, p->key);
+	const char *v = source_saved(s, p->key);
 	if (v)
 		p->last_id = strtoll(v, NULL, 10);
-	s->poll_ms = a->cfg.pihole_ms;
-	p->ev_cap = a->cfg.batch_max;
+	s->poll_ms = s->cfg->pihole_ms;
+	p->ev_cap = s->cfg->batch_max;
 	if (!(p->ev = calloc(p->ev_cap, sizeof(*p->ev))))
 		return -ENOMEM;
 	log_info("agent", "pihole: reading '%s' every %" PRId64 " s after query %" PRId64,
-		 p->cfg.db_path, a->cfg.pihole_ms / 1000, p->last_id);
+		 p->cfg.db_path, s->cfg->pihole_ms / 1000, p->last_id);
 	return 0;
 }
 
-static int pihole_src_read(struct source *s, struct agent *a, size_t room)
+static int pihole_src_read(struct source *s, size_t room)
 {
 	struct psrc *p = s->priv;
 	size_t n = 0;
@@ -67,7 +65,7 @@ static int pihole_src_read(struct source *s, struct agent *a, size_t room)
 		room = p->ev_cap;
 	if (room == 0)
 		return 0;
-	int rc = pihole_read(p->r, p->last_id, room, p->ev, &n, &a->arena, &last);
+	int rc = pihole_read(p->r, p->last_id, room, p->ev, &n, s->sink->arena, &last);
 	if (rc == -EBUSY)
 		return 0; /* FTL is writing: the next poll */
 	if (rc < 0) {
@@ -76,7 +74,7 @@ static int pihole_src_read(struct source *s, struct agent *a, size_t room)
 		return 0;
 	}
 	for (size_t i = 0; i < n; i++)
-		agent_emit(a, s, &p->ev[i]);
+		source_emit(s, &p->ev[i]);
 	if (last == p->last_id)
 		return 0;
 	int64_t consumed = last - p->last_id;
@@ -84,12 +82,12 @@ static int pihole_src_read(struct source *s, struct agent *a, size_t room)
 	return consumed > 0 && consumed < 1000000 ? (int)consumed : 1;
 }
 
-static int pihole_src_commit(struct source *s, struct state *st)
+static int pihole_src_commit(struct source *s)
 {
 	struct psrc *p = s->priv;
 	char buf[32];
 	snprintf(buf, sizeof(buf), "%" PRId64, p->last_id);
-	return state_set(st, p->key, buf);
+	return source_checkpoint(s, p->key, buf);
 }
 
 static void pihole_src_close(struct source *s)

@@ -1,4 +1,4 @@
-/* src_evtx.c — evtx:FILE|DIR: exported Windows event logs read record by record (source/evtx.h),
+/* evtx_source.c — evtx:FILE|DIR: exported Windows event logs read record by record (source/evtx.h),
  * with each file's inode and next record remembered; growing and new files picked up. */
 #include <dirent.h>
 #include <errno.h>
@@ -8,15 +8,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 
-#include "agent/agent.h"
-#include "agent/plat.h"
-#include "agent/sources.h"
-#include "agent/state.h"
 #include "core/err.h"
 #include "core/event.h"
 #include "core/log.h"
 #include "source/evtx.h"
+#include "source/source.h"
 
 #define EVTX_RESCAN_MS 10000
 #define EVTX_MAX_FILES 4096
@@ -36,12 +34,18 @@ struct esrc {
 	struct efile *f;
 	size_t n, cap;
 	int64_t next_scan_ms;
-	struct state *st;
 };
 
-static void load_pos(struct esrc *e, struct efile *f)
+static int64_t mono_ms(void)
 {
-	const char *v = state_get(e->st, f->key);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void load_pos(struct source *s, struct efile *f)
+{
+	const char *v = source_saved(s, f->key);
 	uint64_t ino;
 	size_t next;
 	if (v && sscanf(v, "ino=%" SCNu64 " next=%zu", &ino, &next) == 2 && ino == f->ino)
@@ -105,7 +109,7 @@ static void see(struct source *s, const char *path, const struct stat *st)
 	}
 	snprintf(f->key, kn, "evtx:%s", path);
 	f->ino = (uint64_t)st->st_ino;
-	load_pos(e, f);
+	load_pos(s, f);
 	f->ino = 0; /* refresh opens it */
 	f->seen = true;
 	e->n++;
@@ -143,43 +147,42 @@ static void scan(struct source *s)
 	closedir(d);
 }
 
-static int evtx_src_open(struct source *s, struct agent *a)
+static int evtx_src_open(struct source *s)
 {
 	struct esrc *e = calloc(1, sizeof(*e));
 	struct stat st;
 	if (!e)
 		return -ENOMEM;
 	s->priv = e;
-	e->st = a->state;
 	if (!(e->root = strdup(s->arg)))
 		return -ENOMEM;
 	e->is_dir = stat(e->root, &st) == 0 && S_ISDIR(st.st_mode);
 	scan(s);
-	e->next_scan_ms = plat_mono_ms() + EVTX_RESCAN_MS;
+	e->next_scan_ms = mono_ms() + EVTX_RESCAN_MS;
 	return 0;
 }
 
-static int evtx_src_read(struct source *s, struct agent *a, size_t room)
+static int evtx_src_read(struct source *s, size_t room)
 {
 	struct esrc *e = s->priv;
 	int n = 0;
 	char err[256];
-	if (plat_mono_ms() >= e->next_scan_ms) {
+	if (mono_ms() >= e->next_scan_ms) {
 		scan(s);
-		e->next_scan_ms = plat_mono_ms() + EVTX_RESCAN_MS;
+		e->next_scan_ms = mono_ms() + EVTX_RESCAN_MS;
 	}
 	for (size_t i = 0; i < e->n && (size_t)n < room; i++) {
 		struct efile *f = &e->f[i];
 		while (f->r && f->next < f->count && (size_t)n < room) {
 			struct event ev;
 			err[0] = '\0';
-			int rc = evtx_read(f->r, f->next, &ev, &a->arena, err, sizeof(err));
+			int rc = evtx_read(f->r, f->next, &ev, s->sink->arena, err, sizeof(err));
 			if (rc < 0) {
 				char where[4200];
 				snprintf(where, sizeof(where), "'%s' record %zu", f->path, f->next);
-				agent_reject_local(a, s, where, err[0] ? err : siem_strerror(rc));
+				source_reject(s, where, err[0] ? err : siem_strerror(rc));
 			} else {
-				agent_emit(a, s, &ev);
+				source_emit(s, &ev);
 			}
 			f->next++;
 			n++;
@@ -188,7 +191,7 @@ static int evtx_src_read(struct source *s, struct agent *a, size_t room)
 	return n;
 }
 
-static int evtx_src_commit(struct source *s, struct state *st)
+static int evtx_src_commit(struct source *s)
 {
 	struct esrc *e = s->priv;
 	char buf[64];
@@ -196,7 +199,7 @@ static int evtx_src_commit(struct source *s, struct state *st)
 		if (!e->f[i].ino)
 			continue;
 		snprintf(buf, sizeof(buf), "ino=%" PRIu64 " next=%zu", e->f[i].ino, e->f[i].next);
-		state_set(st, e->f[i].key, buf);
+		source_checkpoint(s, e->f[i].key, buf);
 	}
 	return 0;
 }
