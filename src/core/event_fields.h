@@ -17,18 +17,21 @@
  *              INT    int, I64 int64_t, REAL double: a number, set when FLAG is (0: always)
  *              TIME   int64_t microseconds, written as ISO-8601
  *              UUID   uint8_t[16], written as text
- *            special, with hand-written code where they are read and written:
+ *            special, one field each, with code of its own where it is read and written:
  *              IP     uint8_t[16] with EV_HAS_IP, and its text in source_ip
  *              DATA   compact JSON object text
  *              FLAGS  enum event_flags; JSON shows only the capped fields, as "truncated"
  *              KEY    the API key's name, written as {"name", "id"} with KEYID
  *              KEYID  the API key's id in the store (0: none)
- *   FLAG     STR: the EV_TRUNC_* bit a cut sets; INT, I64, REAL, IP: the EV_HAS_* bit that
- *            says it is set
- *   CAP      STR: the EV_CAP_* it is cut at
+ *            event_from_json reads STR fields from the table and every other kind by hand
+ *            (each has its own rules: ranges, formats, aliases of values)
+ *   FLAG     STR, DATA: the EV_TRUNC_* bit a cut sets; INT, I64, REAL, IP: the EV_HAS_* bit
+ *            that says it is set
+ *   CAP      STR, DATA: the EV_CAP_* it is cut at
  *   NAME     the canonical JSON name (NULL: none)
- *   IN       1: event_from_json reads NAME from a client's object; 0: the hub sets the field
- *            and a client's NAME is an unknown field like any other (it goes to data)
+ *   IN       1: event_from_json reads NAME from a client's object (received_at: and drops
+ *            it, the hub sets it); 0: the hub sets the field and a client's NAME is an
+ *            unknown field like any other (it goes to data)
  *   SIGMA    1: a rule may name it (sigma_fields.c); 0: a rule's NAME is a data key
  *   POS      where event_to_json writes it: its keys come in this order (0 first)
  *   FULL     1: only the full view writes it (the list view leaves it out to keep pages small)
