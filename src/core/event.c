@@ -579,12 +579,17 @@ static json_t *truncated_list(const struct event *ev)
 	return t;
 }
 
+/* Is a number or address set: its presence flag, if it has one. */
+static bool field_set(const struct event *ev, const struct event_field_info *f)
+{
+	return !f->flag || (ev->flags & f->flag);
+}
+
 /* One field into o, as its kind is written. */
 static int field_json(json_t *o, const struct event *ev, const struct event_field_info *f)
 {
 	const void *m = (const char *)ev + f->off;
 	char buf[64];
-	bool set = !f->flag || (ev->flags & f->flag);
 	switch ((enum event_field_kind)f->kind) {
 	case EFK_STR:
 		return set_sv(o, f->name, *(const struct sv *)m, f->dflt);
@@ -595,13 +600,19 @@ static int field_json(json_t *o, const struct event *ev, const struct event_fiel
 		return json_object_set_new(o, f->name,
 					   json_stringn(buf, ts_format(*(const int64_t *)m, buf)));
 	case EFK_INT:
-		return set ? json_object_set_new(o, f->name, json_integer(*(const int *)m)) : 0;
+		if (!field_set(ev, f))
+			return 0;
+		return json_object_set_new(o, f->name, json_integer(*(const int *)m));
 	case EFK_I64:
-		return set ? json_object_set_new(o, f->name, json_integer(*(const int64_t *)m)) : 0;
+		if (!field_set(ev, f))
+			return 0;
+		return json_object_set_new(o, f->name, json_integer(*(const int64_t *)m));
 	case EFK_REAL:
-		return set ? json_object_set_new(o, f->name, json_real(*(const double *)m)) : 0;
+		if (!field_set(ev, f))
+			return 0;
+		return json_object_set_new(o, f->name, json_real(*(const double *)m));
 	case EFK_IP:
-		if (set)
+		if (field_set(ev, f))
 			return json_object_set_new(o, f->name, json_stringn(buf, ip_format(m, buf)));
 		return json_object_set_new(o, f->name, json_string(f->dflt));
 	case EFK_KEY:
