@@ -1,5 +1,6 @@
-/* event.c — one JSON object (any client's names) into a struct event (DESIGN §2), and back.
- * On the ingest hot path: one pass over the object, keys found through a small hash table. */
+/* event.c — one JSON object (any client's names) into a struct event (DESIGN §2), and back,
+ * by the field table (event_fields.h). On the ingest hot path: one pass over the object, keys
+ * found through a small hash table. */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -11,86 +12,31 @@
 #include "err.h"
 #include "event.h"
 
-enum fid {
-	F_EVENT_ID, F_TIMESTAMP, F_RECEIVED_AT, F_SOURCE_HOST, F_OS_TYPE, F_EVENT_TYPE,
-	F_SEVERITY, F_LEVEL, F_SOURCE_IP, F_USER, F_APP, F_MESSAGE, F_RAW_MESSAGE,
-	F_REQUEST_ID, F_USER_AGENT, F_HTTP_METHOD, F_HTTP_PATH, F_HTTP_STATUS, F_LATENCY_MS,
-	F_ERROR_TYPE, F_DATA, F_SOURCE, F_SOURCE_FILE, F_SOURCE_OFFSET,
-	F_COUNT
-};
-
 struct key {
 	const char *name;
-	unsigned char len, fid, rank; /* rank 0 is the canonical name; lower rank wins */
+	unsigned char len, fid, rank; /* fid: enum event_field; lower rank wins, 0 is canonical */
 };
 
-/* "ingest_key" is not a name here on purpose: the hub sets it from the request's API key
- * (src/api/ingest.c), and a client's "ingest_key" is an unknown field like any other. */
-#define K(s, f, r) { s, sizeof(s) - 1, f, r }
-static const struct key keys[] = {
-	K("@timestamp", F_TIMESTAMP, 2),
-	K("app", F_APP, 0),
-	K("client_ip", F_SOURCE_IP, 3),
-	K("data", F_DATA, 0),
-	K("error_type", F_ERROR_TYPE, 0),
-	K("event_id", F_EVENT_ID, 0),
-	K("event_type", F_EVENT_TYPE, 0),
-	K("host", F_SOURCE_HOST, 1),
-	K("hostname", F_SOURCE_HOST, 2),
-	K("http_method", F_HTTP_METHOD, 0),
-	K("http_path", F_HTTP_PATH, 0),
-	K("http_status", F_HTTP_STATUS, 0),
-	K("ip", F_SOURCE_IP, 2),
-	K("latency_ms", F_LATENCY_MS, 0),
-	K("level", F_LEVEL, 0),
-	K("message", F_MESSAGE, 0),
-	K("msg", F_MESSAGE, 1),
-	K("os_type", F_OS_TYPE, 0),
-	K("raw", F_RAW_MESSAGE, 1),
-	K("raw_message", F_RAW_MESSAGE, 0),
-	K("received_at", F_RECEIVED_AT, 0),
-	K("request_id", F_REQUEST_ID, 0),
-	K("severity", F_SEVERITY, 0),
-	K("source", F_SOURCE, 0),
-	K("source_file", F_SOURCE_FILE, 0),
-	K("source_host", F_SOURCE_HOST, 0),
-	K("source_ip", F_SOURCE_IP, 0),
-	K("source_offset", F_SOURCE_OFFSET, 0),
-	K("src_ip", F_SOURCE_IP, 1),
-	K("time", F_TIMESTAMP, 3),
-	K("timestamp", F_TIMESTAMP, 0),
-	K("ts", F_TIMESTAMP, 1),
-	K("user", F_USER, 0),
-	K("user_agent", F_USER_AGENT, 0),
-	K("user_id", F_USER, 1),
-	K("username", F_USER, 2),
-};
+/* The canonical names a client may use (IN), then the aliases. "ingest_key" is not a name
+ * here on purpose: the hub sets it from the request's API key (src/api/ingest.c), and a
+ * client's "ingest_key" is an unknown field like any other. */
+#define KEY_ROW(ID, MEMBER, KIND, FLAG, CAP, NAME, IN, ...)                                   \
+	EF_IF_##IN({ NAME, sizeof(NAME) - 1, EF_##ID, 0 },)
+#define KEY_ALIAS(NAME, ID, RANK, SIGMA) { NAME, sizeof(NAME) - 1, EF_##ID, RANK },
+static const struct key keys[] = { EVENT_FIELDS(KEY_ROW) EVENT_ALIASES(KEY_ALIAS) };
 
-/* Plain string fields: where they go, their cap and the flag a cut sets. */
-struct str_field {
-	unsigned char fid;
-	unsigned short off;
-	const char *name;
-	unsigned cap, flag;
-};
-#define S(f, m, cap, flag) { f, offsetof(struct event, m), #m, cap, flag }
-static const struct str_field str_fields[] = {
-	S(F_SOURCE_HOST, source_host, EV_CAP_SHORT, EV_TRUNC_OTHER),
-	S(F_OS_TYPE, os_type, EV_CAP_SHORT, EV_TRUNC_OTHER),
-	S(F_EVENT_TYPE, event_type, EV_CAP_SHORT, EV_TRUNC_OTHER),
-	S(F_LEVEL, level, EV_CAP_SHORT, EV_TRUNC_OTHER),
-	S(F_USER, user, EV_CAP_SHORT, EV_TRUNC_OTHER),
-	S(F_APP, app, EV_CAP_SHORT, EV_TRUNC_OTHER),
-	S(F_MESSAGE, message, EV_CAP_MESSAGE, EV_TRUNC_MESSAGE),
-	S(F_RAW_MESSAGE, raw_message, EV_CAP_RAW, EV_TRUNC_RAW),
-	S(F_REQUEST_ID, request_id, EV_CAP_SHORT, EV_TRUNC_OTHER),
-	S(F_USER_AGENT, user_agent, EV_CAP_SHORT, EV_TRUNC_OTHER),
-	S(F_HTTP_METHOD, http_method, EV_CAP_SHORT, EV_TRUNC_OTHER),
-	S(F_HTTP_PATH, http_path, EV_CAP_SHORT, EV_TRUNC_OTHER),
-	S(F_ERROR_TYPE, error_type, EV_CAP_SHORT, EV_TRUNC_OTHER),
-	S(F_SOURCE, source, EV_CAP_SHORT, EV_TRUNC_OTHER),
-	S(F_SOURCE_FILE, source_file, EV_CAP_SHORT, EV_TRUNC_OTHER),
-};
+/* The shortest and longest names in keys[]: bit n of KEY_LENS is set when one is n bytes
+ * long (all are shorter than 32). */
+#define KEY_LEN_ROW(ID, MEMBER, KIND, FLAG, CAP, NAME, IN, ...)                               \
+	EF_IF_##IN(| (1u << (sizeof(NAME) - 1)))
+#define KEY_LEN_ALIAS(NAME, ...) | (1u << (sizeof(NAME) - 1))
+#define KEY_LENS (0u EVENT_FIELDS(KEY_LEN_ROW) EVENT_ALIASES(KEY_LEN_ALIAS))
+#define KEY_MIN_LEN ((size_t)__builtin_ctz(KEY_LENS))
+#define KEY_MAX_LEN ((size_t)(31 - __builtin_clz(KEY_LENS)))
+
+/* The plain string fields (KIND STR), in the table's order. */
+#define STR_ROW(ID, MEMBER, KIND, ...) EF_IF_STR(KIND, EF_##ID, )
+static const unsigned char str_fields[] = { EVENT_FIELDS(STR_ROW) };
 
 static const struct {
 	const char *name;
@@ -142,7 +88,7 @@ static void key_index(void)
 
 static const struct key *key_find(const char *s, size_t n)
 {
-	if (n < 2 || n > 13) /* shortest and longest names in keys[] */
+	if (n < KEY_MIN_LEN || n > KEY_MAX_LEN)
 		return NULL;
 	pthread_once(&key_once, key_index);
 	for (unsigned h = key_hash(s, n); key_slot[h]; h = (h + 1) & (KEY_SLOTS - 1)) {
@@ -356,7 +302,7 @@ static int store_data(struct event *ev, json_t *d, struct arena *a)
 int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_us, char *err,
 		    size_t errlen)
 {
-	struct slot sl[F_COUNT] = { 0 };
+	struct slot sl[EF_COUNT] = { 0 };
 	json_t *extra = NULL;
 	char tmp[64];
 	int rc = 0;
@@ -380,7 +326,7 @@ int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_
 				goto out;
 			continue;
 		}
-		if (kd->fid == F_RECEIVED_AT || json_is_null(v))
+		if (kd->fid == EF_RECEIVED_AT || json_is_null(v))
 			continue;
 		struct slot *s = &sl[kd->fid];
 		if (s->v && s->rank <= kd->rank) {
@@ -396,7 +342,7 @@ int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_
 		s->rank = kd->rank;
 	}
 
-	struct slot *s = &sl[F_EVENT_ID];
+	struct slot *s = &sl[EF_EVENT_ID];
 	if (s->v && !(json_is_string(s->v) && json_string_length(s->v) == 0)) {
 		if (!json_is_string(s->v) ||
 		    uuid_parse(json_string_value(s->v), json_string_length(s->v), ev->id)) {
@@ -408,7 +354,7 @@ int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_
 		ev->flags |= EV_ID_GENERATED;
 	}
 
-	s = &sl[F_TIMESTAMP];
+	s = &sl[EF_TIMESTAMP];
 	if (s->v && !(json_is_string(s->v) && json_string_length(s->v) == 0)) {
 		int r;
 		if (json_is_string(s->v)) {
@@ -433,18 +379,18 @@ int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_
 		ev->flags |= EV_TS_MISSING;
 	}
 
-	s = &sl[F_DATA];
+	s = &sl[EF_DATA];
 	if (s->v && !json_is_object(s->v)) {
 		rc = fail(err, errlen, s->key, "must be an object");
 		goto out;
 	}
 
 	/* Plain strings. An empty string counts as absent, like null. */
-	for (size_t i = 0; i < sizeof(str_fields) / sizeof(str_fields[0]); i++) {
-		const struct str_field *f = &str_fields[i];
+	for (size_t i = 0; i < sizeof(str_fields); i++) {
+		const struct event_field_info *f = &event_fields[str_fields[i]];
 		const char *p;
 		size_t n;
-		s = &sl[f->fid];
+		s = &sl[str_fields[i]];
 		if (!s->v)
 			continue;
 		if (scalar_text(s->v, tmp, &p, &n)) {
@@ -458,7 +404,7 @@ int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_
 			goto out;
 	}
 
-	s = &sl[F_SOURCE_IP];
+	s = &sl[EF_SOURCE_IP];
 	if (s->v) {
 		const char *p = json_string_value(s->v);
 		size_t n = json_string_length(s->v);
@@ -479,7 +425,7 @@ int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_
 		}
 	}
 
-	s = &sl[F_SEVERITY];
+	s = &sl[EF_SEVERITY];
 	if (s->v) {
 		if (parse_severity(s->v, &ev->severity)) {
 			rc = fail(err, errlen, s->key, "must be an integer 1..5");
@@ -490,7 +436,7 @@ int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_
 	}
 
 	int64_t x;
-	s = &sl[F_HTTP_STATUS];
+	s = &sl[EF_HTTP_STATUS];
 	if (s->v) {
 		if (int_value(s->v, &x) || x < 100 || x > 599) {
 			rc = fail(err, errlen, s->key, "must be an integer 100..599");
@@ -499,7 +445,7 @@ int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_
 		ev->http_status = (int)x;
 		ev->flags |= EV_HAS_HTTP_STATUS;
 	}
-	s = &sl[F_LATENCY_MS];
+	s = &sl[EF_LATENCY_MS];
 	if (s->v) {
 		if (parse_latency(s->v, &ev->latency_ms)) {
 			rc = fail(err, errlen, s->key, "must be a number >= 0");
@@ -507,7 +453,7 @@ int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_
 		}
 		ev->flags |= EV_HAS_LATENCY;
 	}
-	s = &sl[F_SOURCE_OFFSET];
+	s = &sl[EF_SOURCE_OFFSET];
 	if (s->v) {
 		if (int_value(s->v, &x) || x < 0) {
 			rc = fail(err, errlen, s->key, "must be an integer >= 0");
@@ -548,7 +494,7 @@ int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_
 	}
 
 	/* Unknown fields and the explicit data object, whose keys win. */
-	json_t *d = sl[F_DATA].v;
+	json_t *d = sl[EF_DATA].v;
 	if (extra && d && json_object_update(extra, d)) {
 		rc = -ENOMEM;
 		goto out;
@@ -620,10 +566,8 @@ static json_t *truncated_list(const struct event *ev)
 		bad |= json_array_append_new(t, json_string("raw_message"));
 	if (!bad && (ev->flags & EV_TRUNC_DATA))
 		bad |= json_array_append_new(t, json_string("data"));
-	for (size_t i = 0; !bad && (ev->flags & EV_TRUNC_OTHER) &&
-			   i < sizeof(str_fields) / sizeof(str_fields[0]);
-	     i++) {
-		const struct str_field *f = &str_fields[i];
+	for (size_t i = 0; !bad && (ev->flags & EV_TRUNC_OTHER) && i < sizeof(str_fields); i++) {
+		const struct event_field_info *f = &event_fields[str_fields[i]];
 		const struct sv *v = (const struct sv *)((const char *)ev + f->off);
 		if (f->flag == EV_TRUNC_OTHER && v->p && v->n + 3 >= f->cap)
 			bad |= json_array_append_new(t, json_string(f->name));
@@ -635,65 +579,83 @@ static json_t *truncated_list(const struct event *ev)
 	return t;
 }
 
-json_t *event_to_json(const struct event *ev, bool full)
+/* Is a number or address set: its presence flag, if it has one. */
+static bool field_set(const struct event *ev, const struct event_field_info *f)
 {
-	json_t *o = json_object();
-	char buf[64];
-	int bad = !o;
-	if (bad)
-		return NULL;
+	return !f->flag || (ev->flags & f->flag);
+}
 
-	uuid_format(ev->id, buf);
-	bad |= json_object_set_new(o, "event_id", json_stringn(buf, 36));
-	bad |= json_object_set_new(o, "timestamp", json_stringn(buf, ts_format(ev->ts, buf)));
-	bad |= json_object_set_new(o, "received_at",
-				   json_stringn(buf, ts_format(ev->received_at, buf)));
-	bad |= set_sv(o, "source_host", ev->source_host, "unknown");
-	bad |= set_sv(o, "os_type", ev->os_type, "UNKNOWN");
-	bad |= set_sv(o, "event_type", ev->event_type, "GENERIC");
-	bad |= json_object_set_new(o, "severity", json_integer(ev->severity));
-	bad |= set_sv(o, "level", ev->level, NULL);
-	if (ev->flags & EV_HAS_IP)
-		bad |= json_object_set_new(o, "source_ip",
-					   json_stringn(buf, ip_format(ev->ip, buf)));
-	else
-		bad |= json_object_set_new(o, "source_ip", json_string("N/A"));
-	bad |= set_sv(o, "user", ev->user, "system");
-	bad |= set_sv(o, "message", ev->message, "");
-	bad |= set_sv(o, "app", ev->app, NULL);
-	bad |= set_sv(o, "request_id", ev->request_id, NULL);
-	bad |= set_sv(o, "user_agent", ev->user_agent, NULL);
-	bad |= set_sv(o, "http_method", ev->http_method, NULL);
-	bad |= set_sv(o, "http_path", ev->http_path, NULL);
-	if (ev->flags & EV_HAS_HTTP_STATUS)
-		bad |= json_object_set_new(o, "http_status", json_integer(ev->http_status));
-	if (ev->flags & EV_HAS_LATENCY)
-		bad |= json_object_set_new(o, "latency_ms", json_real(ev->latency_ms));
-	bad |= set_sv(o, "error_type", ev->error_type, NULL);
-	bad |= set_sv(o, "source", ev->source, NULL);
-	bad |= set_sv(o, "source_file", ev->source_file, NULL);
-	if (ev->flags & EV_HAS_OFFSET)
-		bad |= json_object_set_new(o, "source_offset", json_integer(ev->source_offset));
-	if (ev->ingest_key.p) {
-		json_t *k = json_object();
-		bad |= !k || json_object_set_new(k, "name", sv_json(ev->ingest_key)) ||
-		       json_object_set_new(k, "id",
-					   ev->ingest_key_id > 0 ? json_integer(ev->ingest_key_id)
-								 : json_null());
-		bad |= json_object_set_new(o, "ingest_key", k);
-	}
-	if (ev->flags & (EV_TRUNC_MESSAGE | EV_TRUNC_RAW | EV_TRUNC_DATA | EV_TRUNC_OTHER))
-		bad |= json_object_set_new(o, "truncated", truncated_list(ev));
-	if (full) {
-		bad |= set_sv(o, "raw_message", ev->raw_message, NULL);
+/* One field into o, as its kind is written. */
+static int field_json(json_t *o, const struct event *ev, const struct event_field_info *f)
+{
+	const void *m = (const char *)ev + f->off;
+	char buf[64];
+	switch ((enum event_field_kind)f->kind) {
+	case EFK_STR:
+		return set_sv(o, f->name, *(const struct sv *)m, f->dflt);
+	case EFK_UUID:
+		uuid_format(m, buf);
+		return json_object_set_new(o, f->name, json_stringn(buf, 36));
+	case EFK_TIME:
+		return json_object_set_new(o, f->name,
+					   json_stringn(buf, ts_format(*(const int64_t *)m, buf)));
+	case EFK_INT:
+		if (!field_set(ev, f))
+			return 0;
+		return json_object_set_new(o, f->name, json_integer(*(const int *)m));
+	case EFK_I64:
+		if (!field_set(ev, f))
+			return 0;
+		return json_object_set_new(o, f->name, json_integer(*(const int64_t *)m));
+	case EFK_REAL:
+		if (!field_set(ev, f))
+			return 0;
+		return json_object_set_new(o, f->name, json_real(*(const double *)m));
+	case EFK_IP:
+		if (field_set(ev, f))
+			return json_object_set_new(o, f->name, json_stringn(buf, ip_format(m, buf)));
+		return json_object_set_new(o, f->name, json_string(f->dflt));
+	case EFK_KEY:
+		if (ev->ingest_key.p) {
+			json_t *k = json_object();
+			int bad = !k || json_object_set_new(k, "name", sv_json(ev->ingest_key)) ||
+				  json_object_set_new(k, "id",
+						      ev->ingest_key_id > 0
+							  ? json_integer(ev->ingest_key_id)
+							  : json_null());
+			return bad | json_object_set_new(o, f->name, k);
+		}
+		return 0;
+	case EFK_FLAGS:
+		if (ev->flags & (EV_TRUNC_MESSAGE | EV_TRUNC_RAW | EV_TRUNC_DATA | EV_TRUNC_OTHER))
+			return json_object_set_new(o, f->name, truncated_list(ev));
+		return 0;
+	case EFK_DATA:
 		if (ev->data.p) {
 			json_t *d = json_loadb(ev->data.p, ev->data.n, JSON_ALLOW_NUL, NULL);
 			if (!json_is_object(d)) {
 				json_decref(d);
 				d = sv_json(ev->data);
 			}
-			bad |= json_object_set_new(o, "data", d);
+			return json_object_set_new(o, f->name, d);
 		}
+		return 0;
+	case EFK_KEYID: /* inside ingest_key */
+		return 0;
+	}
+	return 0;
+}
+
+json_t *event_to_json(const struct event *ev, bool full)
+{
+	json_t *o = json_object();
+	int bad = !o;
+	if (bad)
+		return NULL;
+	for (size_t i = 0; i < EF_COUNT; i++) {
+		const struct event_field_info *f = &event_fields[event_fields_json_order[i]];
+		if (!f->full || full)
+			bad |= field_json(o, ev, f);
 	}
 	if (bad) {
 		json_decref(o);

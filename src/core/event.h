@@ -1,4 +1,5 @@
-/* event.h — the unified event (DESIGN §2) and its JSON normalization. */
+/* event.h — the unified event (DESIGN §2), its field table (event_fields.h) and its JSON
+ * normalization. */
 #ifndef SIEM_EVENT_H
 #define SIEM_EVENT_H
 
@@ -9,6 +10,7 @@
 #include <jansson.h>
 
 #include "arena.h"
+#include "event_fields.h"
 
 /* Caps on string fields (bytes). A capped field is cut at a UTF-8 boundary and its
  * EV_TRUNC_* bit set; the output lists it under "truncated". */

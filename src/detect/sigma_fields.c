@@ -11,25 +11,14 @@
 
 /* ---- our event fields ---- */
 
+/* The names a rule may use for them: canonical first, then aliases (core/event_fields.h). */
+#define EVF_NAME(ID, MEMBER, KIND, FLAG, CAP, NAME, IN, SIGMA, ...)                           \
+	EF_IF_##SIGMA({ NAME, EVF_##ID },)
+#define EVF_ALIAS(NAME, ID, RANK, SIGMA) EF_IF_##SIGMA({ NAME, EVF_##ID },)
 static const struct {
 	const char *name;
 	int evf;
-} evf_names[] = {
-	{ "event_id", EVF_EVENT_ID },	    { "timestamp", EVF_TIMESTAMP },
-	{ "ts", EVF_TIMESTAMP },	    { "received_at", EVF_RECEIVED_AT },
-	{ "source_host", EVF_SOURCE_HOST }, { "host", EVF_SOURCE_HOST },
-	{ "os_type", EVF_OS_TYPE },	    { "event_type", EVF_EVENT_TYPE },
-	{ "severity", EVF_SEVERITY },	    { "level", EVF_LEVEL },
-	{ "source_ip", EVF_SOURCE_IP },	    { "src_ip", EVF_SOURCE_IP },
-	{ "user", EVF_USER },		    { "user_id", EVF_USER },
-	{ "app", EVF_APP },		    { "message", EVF_MESSAGE },
-	{ "raw_message", EVF_RAW_MESSAGE }, { "request_id", EVF_REQUEST_ID },
-	{ "user_agent", EVF_USER_AGENT },   { "http_method", EVF_HTTP_METHOD },
-	{ "http_path", EVF_HTTP_PATH },	    { "http_status", EVF_HTTP_STATUS },
-	{ "latency_ms", EVF_LATENCY_MS },   { "error_type", EVF_ERROR_TYPE },
-	{ "source", EVF_SOURCE },	    { "source_file", EVF_SOURCE_FILE },
-	{ "source_offset", EVF_SOURCE_OFFSET },
-};
+} evf_names[] = { EVENT_FIELDS(EVF_NAME) EVENT_ALIASES(EVF_ALIAS) };
 
 int evf_lookup(const char *name, size_t n)
 {
@@ -47,18 +36,18 @@ const char *evf_name(int evf)
 	return "data";
 }
 
-/* Plain string fields of struct event, by evf: their offsets (0: not a plain string). */
-#define SVO(m) (uint16_t)offsetof(struct event, m)
-static const uint16_t sv_off[EVF_COUNT] = {
-	[EVF_SOURCE_HOST] = SVO(source_host), [EVF_OS_TYPE] = SVO(os_type),
-	[EVF_EVENT_TYPE] = SVO(event_type),   [EVF_LEVEL] = SVO(level),
-	[EVF_SOURCE_IP] = SVO(source_ip),     [EVF_USER] = SVO(user),
-	[EVF_APP] = SVO(app),		      [EVF_MESSAGE] = SVO(message),
-	[EVF_RAW_MESSAGE] = SVO(raw_message), [EVF_REQUEST_ID] = SVO(request_id),
-	[EVF_USER_AGENT] = SVO(user_agent),   [EVF_HTTP_METHOD] = SVO(http_method),
-	[EVF_HTTP_PATH] = SVO(http_path),     [EVF_ERROR_TYPE] = SVO(error_type),
-	[EVF_SOURCE] = SVO(source),	      [EVF_SOURCE_FILE] = SVO(source_file),
-};
+/* Each evf's row of the field table. */
+#define EVF_ROW(ID, MEMBER, KIND, FLAG, CAP, NAME, IN, SIGMA, ...)                            \
+	EF_IF_##SIGMA([EVF_##ID] = EF_##ID,)
+static const unsigned char evf_field[EVF_COUNT] = { EVENT_FIELDS(EVF_ROW) };
+
+/* The fields a rule reads as a struct sv, by evf: plain strings, and the source address as
+ * text (source_ip, set with EV_HAS_IP). Their offsets; 0: not one. */
+#define SV_OFF(ID, MEMBER, KIND, FLAG, CAP, NAME, IN, SIGMA, ...)                             \
+	EF_IF_##SIGMA([EVF_##ID] = EFK_##KIND == EFK_STR ? offsetof(struct event, MEMBER) :     \
+				   EFK_##KIND == EFK_IP	 ? offsetof(struct event, source_ip) : \
+							   0,)
+static const uint16_t sv_off[EVF_COUNT] = { EVENT_FIELDS(SV_OFF) };
 
 static inline const struct sv *ev_sv(const struct event *ev, int evf)
 {
@@ -618,43 +607,29 @@ void field_event(struct scratch *s, int evf, struct fval *out)
 		}
 		return;
 	}
-	bool have = true;
+	/* the others as text, once per event */
+	const struct event_field_info *f = &event_fields[evf_field[evf]];
 	if (s->tgen[evf] != s->gen) {
+		const void *m = (const char *)ev + f->off;
+		bool set = !f->flag || (ev->flags & f->flag);
 		char *b = s->txt[evf];
 		int k = 0;
-		switch (evf) {
-		case EVF_EVENT_ID: uuid_format(ev->id, b); k = 36; break;
-		case EVF_TIMESTAMP: k = (int)ts_format(ev->ts, b); break;
-		case EVF_RECEIVED_AT: k = (int)ts_format(ev->received_at, b); break;
-		case EVF_SEVERITY: k = snprintf(b, 48, "%d", ev->severity); break;
-		case EVF_HTTP_STATUS:
-			if (ev->flags & EV_HAS_HTTP_STATUS)
-				k = snprintf(b, 48, "%d", ev->http_status);
-			else
-				k = -1;
-			break;
-		case EVF_LATENCY_MS:
-			if (ev->flags & EV_HAS_LATENCY)
-				k = snprintf(b, 48, "%.17g", ev->latency_ms);
-			else
-				k = -1;
-			break;
-		case EVF_SOURCE_OFFSET:
-			if (ev->flags & EV_HAS_OFFSET)
-				k = snprintf(b, 48, "%lld", (long long)ev->source_offset);
-			else
-				k = -1;
+		switch ((enum event_field_kind)f->kind) {
+		case EFK_UUID: uuid_format(m, b); k = 36; break;
+		case EFK_TIME: k = (int)ts_format(*(const int64_t *)m, b); break;
+		case EFK_INT: k = set ? snprintf(b, 48, "%d", *(const int *)m) : -1; break;
+		case EFK_REAL: k = set ? snprintf(b, 48, "%.17g", *(const double *)m) : -1; break;
+		case EFK_I64:
+			k = set ? snprintf(b, 48, "%lld", (long long)*(const int64_t *)m) : -1;
 			break;
 		default: k = -1; break;
 		}
 		s->txtn[evf] = k < 0 || k >= 48 ? (size_t)-1 : (size_t)k;
 		s->tgen[evf] = s->gen;
 	}
-	have = s->txtn[evf] != (size_t)-1;
-	if (!have)
+	if (s->txtn[evf] == (size_t)-1)
 		return;
-	bool num = evf == EVF_SEVERITY || evf == EVF_HTTP_STATUS || evf == EVF_LATENCY_MS ||
-		   evf == EVF_SOURCE_OFFSET;
+	bool num = f->kind == EFK_INT || f->kind == EFK_I64 || f->kind == EFK_REAL;
 	out->t = num ? FV_NUM : FV_STR;
 	out->p = s->txt[evf];
 	out->n = s->txtn[evf];

@@ -25,13 +25,12 @@
 
 /* ---- field access ---- */
 
-/* Our normalized event fields, addressable by their canonical names in every rule. */
+/* Our normalized event fields a rule may name (SIGMA in core/event_fields.h), addressable by
+ * their canonical names and aliases in every rule. */
 enum evf {
-	EVF_EVENT_ID, EVF_TIMESTAMP, EVF_RECEIVED_AT, EVF_SOURCE_HOST, EVF_OS_TYPE,
-	EVF_EVENT_TYPE, EVF_SEVERITY, EVF_LEVEL, EVF_SOURCE_IP, EVF_USER, EVF_APP,
-	EVF_MESSAGE, EVF_RAW_MESSAGE, EVF_REQUEST_ID, EVF_USER_AGENT, EVF_HTTP_METHOD,
-	EVF_HTTP_PATH, EVF_HTTP_STATUS, EVF_LATENCY_MS, EVF_ERROR_TYPE, EVF_SOURCE,
-	EVF_SOURCE_FILE, EVF_SOURCE_OFFSET,
+#define EVF_ENUM(ID, MEMBER, KIND, FLAG, CAP, NAME, IN, SIGMA, ...) EF_IF_##SIGMA(EVF_##ID,)
+	EVENT_FIELDS(EVF_ENUM)
+#undef EVF_ENUM
 	EVF_COUNT,
 	EVF_DATA = -1,     /* a field of the event's data object */
 	EVF_KEYWORDS = -2, /* full text: message or raw_message */

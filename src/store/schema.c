@@ -44,13 +44,7 @@ const char *const segment_schema =
 	"CREATE TABLE segment(id INTEGER PRIMARY KEY, min_ts INTEGER NOT NULL,"
 	" max_ts INTEGER NOT NULL, rows INTEGER NOT NULL, state INTEGER NOT NULL,"
 	" created_at INTEGER NOT NULL);"
-	"CREATE TABLE events(seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, id BLOB NOT NULL,"
-	" received_at INTEGER NOT NULL, host TEXT, os_type TEXT, event_type TEXT,"
-	" severity INTEGER, level TEXT, ip BLOB, user TEXT, app TEXT, message TEXT, raw TEXT,"
-	" request_id TEXT, user_agent TEXT, http_method TEXT, http_path TEXT,"
-	" http_status INTEGER, latency_ms REAL, error_type TEXT, data TEXT, source TEXT,"
-	" source_file TEXT, source_offset INTEGER, flags INTEGER NOT NULL, ingest_key TEXT,"
-	" ingest_key_id INTEGER);"
+	"CREATE TABLE events(seq INTEGER PRIMARY KEY" EVENT_FIELDS(EVENT_COL_DDL) ");"
 	"CREATE INDEX events_ts ON events(ts);"
 	"CREATE TABLE file_offsets(path TEXT PRIMARY KEY, dev INTEGER NOT NULL,"
 	" ino INTEGER NOT NULL, offset INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
@@ -60,7 +54,8 @@ const char *const segment_schema =
 	" source TEXT NOT NULL, source_file TEXT, source_offset INTEGER, reason TEXT NOT NULL,"
 	" raw BLOB);";
 
-/* Keep in step with segment_schema: what it adds to an older file, column for column. */
+/* Keep in step with segment_schema: what it adds to an older file, column for column (a new
+ * last row of EVENT_FIELDS is a new events column, added here to the files made before it). */
 const char *const segment_migrations[] = {
 	/* 0 -> 1: the API key that sent each event, apart from its client-set source */
 	("ALTER TABLE events ADD COLUMN ingest_key TEXT;"

@@ -3,6 +3,8 @@
 #ifndef SIEM_SCHEMA_H
 #define SIEM_SCHEMA_H
 
+#include "core/event_fields.h"
+
 /* main database: migrations[i] brings the schema from version i to i + 1. */
 extern const char *const schema_migrations[];
 extern const int schema_version;
@@ -15,6 +17,22 @@ extern const char *const segment_schema;
  * the store opens it. A change to segment_schema needs a migration here too. */
 extern const char *const segment_migrations[];
 extern const int segment_version;
+/* The events table's columns after seq, one per row of the field table
+ * (core/event_fields.h), as SQL text: EVENT_FIELDS(EVENT_COL_DDL) is
+ * ", ts INTEGER NOT NULL, id BLOB NOT NULL, ...", EVENT_FIELDS(EVENT_COL_NAME) ", ts, id, ..."
+ * and EVENT_FIELDS(EVENT_COL_PARAM) ",?,?,...". */
+#define EVENT_COL_DDL(ID, MEMBER, KIND, FLAG, CAP, NAME, IN, SIGMA, POS, FULL, DFLT, COLUMN,  \
+		      SQLTYPE)                                                                  \
+	", " COLUMN " " SQLTYPE
+#define EVENT_COL_NAME(ID, MEMBER, KIND, FLAG, CAP, NAME, IN, SIGMA, POS, FULL, DFLT, COLUMN, \
+		       SQLTYPE)                                                                 \
+	", " COLUMN
+#define EVENT_COL_PARAM(...) ",?"
+/* Where field EF_<ID> is in a row selected as "seq" EVENT_FIELDS(EVENT_COL_NAME) (seq is 0),
+ * and its parameter in an insert of those columns (seq is 1). */
+#define EVENT_COL(ID) (EF_##ID + 1)
+#define EVENT_PARAM(ID) (EF_##ID + 2)
+
 /* Run on a sealed segment by the background indexer: the query indices and text index. */
 extern const char *const segment_index_ddl;
 

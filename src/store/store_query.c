@@ -8,15 +8,12 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "store/schema.h"
 #include "store/store_int.h"
 
 #define sql_err store_sql_err
 
-#define EV_COLS                                                                                \
-	"seq, ts, id, received_at, host, os_type, event_type, severity, level, ip, user, app," \
-	" message, raw, request_id, user_agent, http_method, http_path, http_status,"          \
-	" latency_ms, error_type, data, source, source_file, source_offset, flags,"            \
-	" ingest_key, ingest_key_id"
+#define EV_COLS "seq" EVENT_FIELDS(EVENT_COL_NAME)
 
 static struct sv col_sv(sqlite3_stmt *st, int i)
 {
@@ -30,55 +27,48 @@ static struct sv col_sv(sqlite3_stmt *st, int i)
 	return v;
 }
 
+/* A column of a row selected with EV_COLS into field m of ev, as its kind is stored
+ * (core/event_fields.h): a NULL number leaves its presence flag clear. */
+#define READ_STR(st, i, ev, m, flag) (ev)->m = col_sv(st, i)
+#define READ_DATA READ_STR
+#define READ_KEY READ_STR
+#define READ_TIME(st, i, ev, m, flag) (ev)->m = sqlite3_column_int64(st, i)
+#define READ_KEYID READ_TIME /* NULL reads as 0: no id */
+#define READ_NUM(st, i, ev, m, flag, get)                                                     \
+	do {                                                                                  \
+		if (!(flag) || sqlite3_column_type(st, i) != SQLITE_NULL) {                  \
+			(ev)->m = get(st, i);                                                 \
+			(ev)->flags |= (flag);                                                \
+		}                                                                             \
+	} while (0)
+#define READ_INT(st, i, ev, m, flag) READ_NUM(st, i, ev, m, flag, sqlite3_column_int)
+#define READ_I64(st, i, ev, m, flag) READ_NUM(st, i, ev, m, flag, sqlite3_column_int64)
+#define READ_REAL(st, i, ev, m, flag) READ_NUM(st, i, ev, m, flag, sqlite3_column_double)
+#define READ_BLOB16(st, i, ev, m, flag)                                                       \
+	do {                                                                                  \
+		if (sqlite3_column_bytes(st, i) == 16) {                                      \
+			memcpy((ev)->m, sqlite3_column_blob(st, i), 16);                      \
+			(ev)->flags |= (flag);                                                \
+		}                                                                             \
+	} while (0)
+#define READ_UUID READ_BLOB16
+#define READ_IP READ_BLOB16
+#define READ_FLAGS(st, i, ev, m, flag) (void)0 /* read before the others */
+#define READ_FIELD(ID, MEMBER, KIND, FLAG, ...) READ_##KIND(st, EVENT_COL(ID), &ev, MEMBER, FLAG);
+
 /* Row (selected with EV_COLS) -> JSON object. */
 static json_t *row_to_json(sqlite3_stmt *st, bool full)
 {
 	struct event ev;
 	char ipbuf[46];
 	memset(&ev, 0, sizeof(ev));
-	ev.ts = sqlite3_column_int64(st, 1);
-	if (sqlite3_column_bytes(st, 2) == 16)
-		memcpy(ev.id, sqlite3_column_blob(st, 2), 16);
-	ev.received_at = sqlite3_column_int64(st, 3);
-	ev.source_host = col_sv(st, 4);
-	ev.os_type = col_sv(st, 5);
-	ev.event_type = col_sv(st, 6);
-	ev.severity = sqlite3_column_int(st, 7);
-	ev.level = col_sv(st, 8);
-	ev.flags = (unsigned)sqlite3_column_int(st, 25);
+	ev.flags = (unsigned)sqlite3_column_int(st, EVENT_COL(FLAGS));
 	ev.flags &= ~(unsigned)(EV_HAS_IP | EV_HAS_HTTP_STATUS | EV_HAS_LATENCY | EV_HAS_OFFSET);
-	if (sqlite3_column_bytes(st, 9) == 16) {
-		memcpy(ev.ip, sqlite3_column_blob(st, 9), 16);
-		ev.flags |= EV_HAS_IP;
+	EVENT_FIELDS(READ_FIELD)
+	if (ev.flags & EV_HAS_IP) {
 		ev.source_ip.n = ip_format(ev.ip, ipbuf);
 		ev.source_ip.p = ipbuf;
 	}
-	ev.user = col_sv(st, 10);
-	ev.app = col_sv(st, 11);
-	ev.message = col_sv(st, 12);
-	ev.raw_message = col_sv(st, 13);
-	ev.request_id = col_sv(st, 14);
-	ev.user_agent = col_sv(st, 15);
-	ev.http_method = col_sv(st, 16);
-	ev.http_path = col_sv(st, 17);
-	if (sqlite3_column_type(st, 18) != SQLITE_NULL) {
-		ev.http_status = sqlite3_column_int(st, 18);
-		ev.flags |= EV_HAS_HTTP_STATUS;
-	}
-	if (sqlite3_column_type(st, 19) != SQLITE_NULL) {
-		ev.latency_ms = sqlite3_column_double(st, 19);
-		ev.flags |= EV_HAS_LATENCY;
-	}
-	ev.error_type = col_sv(st, 20);
-	ev.data = col_sv(st, 21);
-	ev.source = col_sv(st, 22);
-	ev.source_file = col_sv(st, 23);
-	if (sqlite3_column_type(st, 24) != SQLITE_NULL) {
-		ev.source_offset = sqlite3_column_int64(st, 24);
-		ev.flags |= EV_HAS_OFFSET;
-	}
-	ev.ingest_key = col_sv(st, 26);
-	ev.ingest_key_id = sqlite3_column_int64(st, 27); /* NULL reads as 0: no id */
 	return event_to_json(&ev, full);
 }
 

@@ -93,12 +93,8 @@ static int prepare_writer(struct store *s)
 {
 	int rc;
 	if ((rc = prepare(s->w,
-			  "INSERT OR IGNORE INTO events(seq, ts, id, received_at, host, os_type,"
-			  " event_type, severity, level, ip, user, app, message, raw, request_id,"
-			  " user_agent, http_method, http_path, http_status, latency_ms, error_type,"
-			  " data, source, source_file, source_offset, flags, ingest_key,"
-			  " ingest_key_id)"
-			  " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+			  "INSERT OR IGNORE INTO events(seq" EVENT_FIELDS(EVENT_COL_NAME)
+			  ") VALUES(?" EVENT_FIELDS(EVENT_COL_PARAM) ")",
 			  &s->ins)) < 0 ||
 	    (rc = prepare(s->w,
 			  "UPDATE segment SET min_ts = min(min_ts, ?), max_ts = max(max_ts, ?),"
@@ -355,6 +351,55 @@ static void bind_sv(sqlite3_stmt *st, int i, struct sv v)
 		sqlite3_bind_null(st, i);
 }
 
+static void bind_int_if(sqlite3_stmt *st, int i, bool set, int v)
+{
+	if (set)
+		sqlite3_bind_int(st, i, v);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void bind_int64_if(sqlite3_stmt *st, int i, bool set, int64_t v)
+{
+	if (set)
+		sqlite3_bind_int64(st, i, v);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void bind_double_if(sqlite3_stmt *st, int i, bool set, double v)
+{
+	if (set)
+		sqlite3_bind_double(st, i, v);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void bind_blob16_if(sqlite3_stmt *st, int i, bool set, const uint8_t *v)
+{
+	if (set)
+		sqlite3_bind_blob(st, i, v, 16, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* A field of ev to parameter i of the insert, as its kind is stored (core/event_fields.h):
+ * a number whose presence flag is clear, an absent string or address, is NULL. */
+#define EV_SET(ev, flag) (!(flag) || ((ev)->flags & (flag)) != 0)
+#define BIND_STR(st, i, ev, m, flag) bind_sv(st, i, (ev)->m)
+#define BIND_DATA BIND_STR
+#define BIND_KEY BIND_STR
+#define BIND_TIME(st, i, ev, m, flag) sqlite3_bind_int64(st, i, (ev)->m)
+#define BIND_UUID(st, i, ev, m, flag) sqlite3_bind_blob(st, i, (ev)->m, 16, SQLITE_STATIC)
+#define BIND_INT(st, i, ev, m, flag) bind_int_if(st, i, EV_SET(ev, flag), (ev)->m)
+#define BIND_I64(st, i, ev, m, flag) bind_int64_if(st, i, EV_SET(ev, flag), (ev)->m)
+#define BIND_REAL(st, i, ev, m, flag) bind_double_if(st, i, EV_SET(ev, flag), (ev)->m)
+#define BIND_IP(st, i, ev, m, flag) bind_blob16_if(st, i, ((ev)->flags & (flag)) != 0, (ev)->m)
+#define BIND_FLAGS(st, i, ev, m, flag) sqlite3_bind_int(st, i, (int)(ev)->m)
+#define BIND_KEYID(st, i, ev, m, flag)                                                        \
+	bind_int64_if(st, i, (ev)->ingest_key.p && (ev)->m > 0, (ev)->m)
+#define BIND_FIELD(ID, MEMBER, KIND, FLAG, ...) BIND_##KIND(st, EVENT_PARAM(ID), ev, MEMBER, FLAG);
+
 /* Is the id already in a sealed segment whose time range can hold it? Live events are newer
  * than everything sealed, so only late or replayed ones ever reach a probe. */
 static int probe_sealed(struct store *s, const struct event *ev, bool *found)
@@ -412,48 +457,7 @@ int store_append(struct store *s, const struct event *ev, bool *dup)
 		s->captxn_ids = cap;
 	}
 	sqlite3_bind_int64(st, 1, s->next_seq);
-	sqlite3_bind_int64(st, 2, ev->ts);
-	sqlite3_bind_blob(st, 3, ev->id, 16, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, ev->received_at);
-	bind_sv(st, 5, ev->source_host);
-	bind_sv(st, 6, ev->os_type);
-	bind_sv(st, 7, ev->event_type);
-	sqlite3_bind_int(st, 8, ev->severity);
-	bind_sv(st, 9, ev->level);
-	if (ev->flags & EV_HAS_IP)
-		sqlite3_bind_blob(st, 10, ev->ip, 16, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 10);
-	bind_sv(st, 11, ev->user);
-	bind_sv(st, 12, ev->app);
-	bind_sv(st, 13, ev->message);
-	bind_sv(st, 14, ev->raw_message);
-	bind_sv(st, 15, ev->request_id);
-	bind_sv(st, 16, ev->user_agent);
-	bind_sv(st, 17, ev->http_method);
-	bind_sv(st, 18, ev->http_path);
-	if (ev->flags & EV_HAS_HTTP_STATUS)
-		sqlite3_bind_int(st, 19, ev->http_status);
-	else
-		sqlite3_bind_null(st, 19);
-	if (ev->flags & EV_HAS_LATENCY)
-		sqlite3_bind_double(st, 20, ev->latency_ms);
-	else
-		sqlite3_bind_null(st, 20);
-	bind_sv(st, 21, ev->error_type);
-	bind_sv(st, 22, ev->data);
-	bind_sv(st, 23, ev->source);
-	bind_sv(st, 24, ev->source_file);
-	if (ev->flags & EV_HAS_OFFSET)
-		sqlite3_bind_int64(st, 25, ev->source_offset);
-	else
-		sqlite3_bind_null(st, 25);
-	sqlite3_bind_int(st, 26, (int)ev->flags);
-	bind_sv(st, 27, ev->ingest_key);
-	if (ev->ingest_key.p && ev->ingest_key_id > 0)
-		sqlite3_bind_int64(st, 28, ev->ingest_key_id);
-	else
-		sqlite3_bind_null(st, 28);
+	EVENT_FIELDS(BIND_FIELD)
 	int r = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (r != SQLITE_DONE)

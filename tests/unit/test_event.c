@@ -917,6 +917,50 @@ static void test_ingest_key_to_json(void **state)
 	json_decref(o);
 }
 
+/* The order of the output's keys is what the API and logtest have always written. */
+static void test_to_json_key_order(void **state)
+{
+	(void)state;
+	char big[1100];
+	memset(big, 'u', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	char text[2048];
+	snprintf(text, sizeof(text),
+		 "{\"event_id\": \"3F2504E0-4F89-41D3-9A0C-0305E82C3301\", \"ts\": 1710506096.5,"
+		 " \"source_host\": \"web1\", \"os_type\": \"linux\", \"event_type\": \"T\","
+		 " \"severity\": 2, \"level\": \"warn\", \"source_ip\": \"10.0.0.1\","
+		 " \"user\": \"bob\", \"app\": \"api\", \"message\": \"m\", \"raw_message\": \"r\","
+		 " \"request_id\": \"q\", \"user_agent\": \"%s\", \"http_method\": \"GET\","
+		 " \"http_path\": \"/\", \"http_status\": 200, \"latency_ms\": 1.5,"
+		 " \"error_type\": \"E\", \"source\": \"s\", \"source_file\": \"f\","
+		 " \"source_offset\": 3, \"extra\": 1}",
+		 big);
+	ok(text);
+	EV.ingest_key = (struct sv){ "k", 1 };
+	EV.ingest_key_id = 7;
+	static const char *const want[] = {
+		"event_id", "timestamp", "received_at", "source_host", "os_type", "event_type",
+		"severity", "level", "source_ip", "user", "message", "app", "request_id",
+		"user_agent", "http_method", "http_path", "http_status", "latency_ms",
+		"error_type", "source", "source_file", "source_offset", "ingest_key",
+		"truncated", "raw_message", "data",
+	};
+	for (int full = 0; full < 2; full++) {
+		json_t *o = event_to_json(&EV, full);
+		size_t n = full ? 26 : 24, i = 0;
+		assert_int_equal(json_object_size(o), n);
+		const char *k;
+		json_t *v;
+		json_object_foreach(o, k, v)
+		{
+			assert_true(i < n);
+			assert_string_equal(k, want[i]);
+			i++;
+		}
+		json_decref(o);
+	}
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -979,6 +1023,7 @@ int main(void)
 		T(test_to_json_replaces_invalid_utf8),
 		T(test_ingest_key_from_json_goes_to_data),
 		T(test_ingest_key_to_json),
+		T(test_to_json_key_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1401,9 +1401,55 @@ static void test_loghub_linux(void **state)
 	free(lin.ev);
 }
 
+/* The event fields a rule may name, by canonical name or alias; other names are data keys
+ * (the ingest-only aliases and the fields the hub sets among them). */
+static void test_event_field_names(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name;
+		int evf;
+	} want[] = {
+		{ "event_id", EVF_EVENT_ID },	    { "timestamp", EVF_TIMESTAMP },
+		{ "ts", EVF_TIMESTAMP },	    { "received_at", EVF_RECEIVED_AT },
+		{ "source_host", EVF_SOURCE_HOST }, { "host", EVF_SOURCE_HOST },
+		{ "os_type", EVF_OS_TYPE },	    { "event_type", EVF_EVENT_TYPE },
+		{ "severity", EVF_SEVERITY },	    { "level", EVF_LEVEL },
+		{ "source_ip", EVF_SOURCE_IP },	    { "src_ip", EVF_SOURCE_IP },
+		{ "user", EVF_USER },		    { "user_id", EVF_USER },
+		{ "app", EVF_APP },		    { "message", EVF_MESSAGE },
+		{ "raw_message", EVF_RAW_MESSAGE }, { "request_id", EVF_REQUEST_ID },
+		{ "user_agent", EVF_USER_AGENT },   { "http_method", EVF_HTTP_METHOD },
+		{ "http_path", EVF_HTTP_PATH },	    { "http_status", EVF_HTTP_STATUS },
+		{ "latency_ms", EVF_LATENCY_MS },   { "error_type", EVF_ERROR_TYPE },
+		{ "source", EVF_SOURCE },	    { "source_file", EVF_SOURCE_FILE },
+		{ "source_offset", EVF_SOURCE_OFFSET },
+		{ "@timestamp", EVF_DATA },	    { "time", EVF_DATA },
+		{ "hostname", EVF_DATA },	    { "ip", EVF_DATA },
+		{ "client_ip", EVF_DATA },	    { "username", EVF_DATA },
+		{ "msg", EVF_DATA },		    { "raw", EVF_DATA },
+		{ "data", EVF_DATA },		    { "flags", EVF_DATA },
+		{ "truncated", EVF_DATA },	    { "ingest_key", EVF_DATA },
+		{ "ingest_key_id", EVF_DATA },	    { "Timestamp", EVF_DATA },
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		if (evf_lookup(want[i].name, strlen(want[i].name)) != want[i].evf)
+			fail_msg("%s: %d, want %d", want[i].name,
+				 evf_lookup(want[i].name, strlen(want[i].name)), want[i].evf);
+	}
+	for (int evf = 0; evf < EVF_COUNT; evf++) {
+		const char *name = evf_name(evf);
+		assert_int_equal(evf_lookup(name, strlen(name)), evf);
+	}
+	assert_string_equal(evf_name(EVF_TIMESTAMP), "timestamp");
+	assert_string_equal(evf_name(EVF_SOURCE_IP), "source_ip");
+	assert_string_equal(evf_name(EVF_DATA), "data");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_event_field_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_equality_case_and_lists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wildcards_and_escapes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_string_modifiers, setup, teardown),

@@ -1615,6 +1615,57 @@ static void test_old_segments_migrated_on_open(void **state)
 	check_pages(121, 50, ts_distinct);
 }
 
+/* The stored format: a new segment's events table, text and columns, is what every version
+ * wrote (a store written by one version is read by the next and the one before). */
+static void test_segment_events_table_format(void **state)
+{
+	(void)state;
+	static const char want_sql[] =
+		"CREATE TABLE events(seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, id BLOB NOT NULL,"
+		" received_at INTEGER NOT NULL, host TEXT, os_type TEXT, event_type TEXT,"
+		" severity INTEGER, level TEXT, ip BLOB, user TEXT, app TEXT, message TEXT, raw TEXT,"
+		" request_id TEXT, user_agent TEXT, http_method TEXT, http_path TEXT,"
+		" http_status INTEGER, latency_ms REAL, error_type TEXT, data TEXT, source TEXT,"
+		" source_file TEXT, source_offset INTEGER, flags INTEGER NOT NULL, ingest_key TEXT,"
+		" ingest_key_id INTEGER)";
+	static const char want_cols[] =
+		"0 seq INTEGER 0 1|1 ts INTEGER 1 0|2 id BLOB 1 0|3 received_at INTEGER 1 0|"
+		"4 host TEXT 0 0|5 os_type TEXT 0 0|6 event_type TEXT 0 0|7 severity INTEGER 0 0|"
+		"8 level TEXT 0 0|9 ip BLOB 0 0|10 user TEXT 0 0|11 app TEXT 0 0|"
+		"12 message TEXT 0 0|13 raw TEXT 0 0|14 request_id TEXT 0 0|15 user_agent TEXT 0 0|"
+		"16 http_method TEXT 0 0|17 http_path TEXT 0 0|18 http_status INTEGER 0 0|"
+		"19 latency_ms REAL 0 0|20 error_type TEXT 0 0|21 data TEXT 0 0|22 source TEXT 0 0|"
+		"23 source_file TEXT 0 0|24 source_offset INTEGER 0 0|25 flags INTEGER 1 0|"
+		"26 ingest_key TEXT 0 0|27 ingest_key_id INTEGER 0 0|";
+	put_many(0, 5, 5, ts_distinct);
+	store_close(S);
+	S = NULL;
+	char path[256], cols[2048] = "";
+	snprintf(path, sizeof(path), "%s-segments/seg-%08d.db", DBPATH, 1);
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE name='events'",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), want_sql);
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA table_info(events)", -1, &st, NULL),
+			 SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		size_t n = strlen(cols);
+		snprintf(cols + n, sizeof(cols) - n, "%d %s %s %d %d|", sqlite3_column_int(st, 0),
+			 (const char *)sqlite3_column_text(st, 1),
+			 (const char *)sqlite3_column_text(st, 2), sqlite3_column_int(st, 3),
+			 sqlite3_column_int(st, 5));
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	assert_string_equal(cols, want_cols);
+	open_store();
+}
+
 static void test_newer_segment_refused(void **state)
 {
 	(void)state;
@@ -1719,6 +1770,7 @@ int main(void)
 		TS(test_ingest_key_stored),
 		TS(test_old_segments_migrated_on_open),
 		TS(test_newer_segment_refused),
+		TS(test_segment_events_table_format),
 		TS(test_stats_counts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
