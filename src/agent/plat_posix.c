@@ -81,23 +81,9 @@ const char *plat_hostname(void)
 	return name;
 }
 
-int plat_mkdirs(const char *dir)
+int plat_mkdir(const char *dir)
 {
-	char buf[4096];
-	int n = snprintf(buf, sizeof(buf), "%s", dir);
-	if (n <= 0 || (size_t)n >= sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
+	return mkdir(dir, 0700) < 0 && errno != EEXIST ? -errno : 0;
 }
 
 static int fsync_dir_of(const char *path)
@@ -159,15 +145,6 @@ int plat_write_new(const char *tmp, const char *path, const void *p, size_t n)
 		return rc;
 	}
 	return fsync_dir_of(path);
-}
-
-int plat_write_atomic(const char *path, const void *p, size_t n)
-{
-	char tmp[4200];
-	int k = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (k <= 0 || (size_t)k >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	return plat_write_new(tmp, path, p, n);
 }
 
 int plat_read_file(const char *path, size_t max, char **out, size_t *n)
