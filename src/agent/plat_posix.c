@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "agent/plat.h"
+#include "core/random.h"
 
 static int wake_pipe[2] = {-1, -1};
 
@@ -59,18 +59,9 @@ void plat_wake(void)
 void plat_random(void *p, size_t n)
 {
 	unsigned char *b = p;
-	while (n) {
-		ssize_t r = getrandom(b, n, 0);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			for (size_t i = 0; i < n; i++) /* never happens on Linux >= 3.17 */
-				b[i] = (unsigned char)(plat_mono_ms() * 2654435761u >> (i % 24));
-			return;
-		}
-		b += r;
-		n -= (size_t)r;
-	}
+	if (random_bytes(p, n) < 0)
+		for (size_t i = 0; i < n; i++) /* never happens on Linux >= 3.17 */
+			b[i] = (unsigned char)(plat_mono_ms() * 2654435761u >> (i % 24));
 }
 
 const char *plat_hostname(void)
