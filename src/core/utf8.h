@@ -3,6 +3,7 @@
 #ifndef SIEM_UTF8_H
 #define SIEM_UTF8_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Length of the valid UTF-8 sequence at s[i] (s has n bytes), or 0 when the byte starts
@@ -27,5 +28,10 @@ static inline size_t utf8_seq_len(const unsigned char *s, size_t i, size_t n)
 		return 0;
 	return len;
 }
+
+/* s[0..n) into dst, each byte that starts no valid sequence (and each NUL unless keep_nul)
+ * replaced by U+FFFD; dst has room for what that takes (3 * n is always enough) and a NUL
+ * after it. Returns the length written. */
+size_t utf8_copy_repair(char *dst, const unsigned char *s, size_t n, bool keep_nul);
 
 #endif

@@ -97,20 +97,7 @@ static long utf8_repair(struct arena *a, const char *in, size_t n, const char **
 	if (!c)
 		return -ENOMEM;
 	memcpy(c, in, i);
-	size_t o = i;
-	while (i < n) {
-		size_t l = utf8_len(s, i, n);
-		if (l) {
-			memcpy(c + o, in + i, l);
-			o += l;
-			i += l;
-		} else {
-			memcpy(c + o, "\xEF\xBF\xBD", 3);
-			o += 3;
-			i++;
-		}
-	}
-	c[o] = '\0';
+	size_t o = i + utf8_copy_repair(c + i, s + i, n - i, false);
 	*out = c;
 	*outn = o;
 	return (long)bad;

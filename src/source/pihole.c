@@ -250,23 +250,8 @@ out:
 static char *utf8_clean(struct arena *a, const unsigned char *s, size_t n, size_t *outn)
 {
 	char *o = arena_alloc(a, 3 * n + 1);
-	size_t k = 0;
-	if (!o)
-		return NULL;
-	for (size_t i = 0; i < n;) {
-		size_t len = utf8_seq_len(s, i, n);
-		if (len) {
-			memcpy(o + k, s + i, len);
-			k += len;
-			i += len;
-		} else {
-			memcpy(o + k, "\xEF\xBF\xBD", 3);
-			k += 3;
-			i++;
-		}
-	}
-	o[k] = '\0';
-	*outn = k;
+	if (o)
+		*outn = utf8_copy_repair(o, s, n, true);
 	return o;
 }
 
