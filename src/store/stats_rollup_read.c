@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "store/stats_int.h"
 
@@ -188,13 +189,7 @@ int stats_rollup_top(struct store *s, sqlite3 *db, const struct seg_view *g, str
 		int64_t until = ts_now_us() + WAIT_PUBLISH_US;
 		/* The writer has committed what this snapshot sees and is about to publish. */
 		while (c && !c->over[i] && c->rows < rows && ts_now_us() < until) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 10 * 1000 * 1000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
+			struct timespec ts = clock_deadline_ms(10);
 			pthread_cond_timedwait(&r->published, &r->mu, &ts);
 			c = stats_rollup_counts(r, g->id);
 		}
