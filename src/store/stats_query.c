@@ -261,22 +261,16 @@ struct split stats_unit_split(int64_t from, int64_t to, int64_t smin, int64_t sm
  * segment's seg_view may be older. */
 static int snapshot_bounds(sqlite3 *db, const struct seg_view *g, int64_t *smin, int64_t *smax)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = 0;
+	struct seg_row sr;
+	int rc;
 	*smin = g->min_ts;
 	*smax = g->max_ts;
 	if (g->state != SEG_ACTIVE)
 		return 0;
-	if (sqlite3_prepare_v2(db, "SELECT min_ts, max_ts FROM segment", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return store_sql_err(db, "stats bounds");
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		*smin = sqlite3_column_int64(st, 0);
-		*smax = sqlite3_column_int64(st, 1);
-	} else {
-		rc = store_sql_err(db, "stats bounds");
+	if ((rc = stats_segment_row(db, "stats bounds", &sr)) == 0) {
+		*smin = sr.min_ts;
+		*smax = sr.max_ts;
 	}
-	sqlite3_finalize(st);
 	return rc;
 }
 
