@@ -47,8 +47,8 @@ WIN_CC         ?= x86_64-w64-mingw32-gcc
 WIN_BUILD      := build/win
 WIN_AGENT      := $(WIN_BUILD)/minisiem-agent.exe
 WIN_SRC        := $(addprefix src/agent/,agent.c main.c spool.c state.c gz.c reply.c sources.c \
-                    plat_win.c sender_win.c service_win.c) \
-                  $(addprefix src/core/,config.c log.c strbuf.c arena.c err.c metrics.c) \
+                    plat.c plat_win.c sender_win.c service_win.c) \
+                  $(addprefix src/core/,config.c file.c log.c strbuf.c arena.c err.c metrics.c) \
                   src/parse/winevent_table.c src/source/wineventlog_win.c
 WIN_CFLAGS     := -std=c17 -D__USE_MINGW_ANSI_STDIO=1 -D_POSIX_THREAD_SAFE_FUNCTIONS -D_WIN32_WINNT=0x0601 -DWINVER=0x0601 \
                   $(WARN) -O2 -Isrc -DSIEM_VERSION='"$(VERSION)"'

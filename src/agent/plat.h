@@ -1,5 +1,6 @@
 /* plat.h — the few operating-system services the agent core needs (files made durable,
- * directory listings, clocks, randomness), one API over plat_posix.c and plat_win.c. */
+ * directory listings, clocks, randomness), one API over plat_posix.c and plat_win.c (plat.c
+ * holds what is the same on both). */
 #ifndef SIEM_AGENT_PLAT_H
 #define SIEM_AGENT_PLAT_H
 
@@ -25,6 +26,8 @@ const char *plat_hostname(void);
 
 /* Create dir and its parents (mode 0700 on POSIX). */
 int plat_mkdirs(const char *dir);
+/* Create dir (its parent exists); 0 when it exists already. */
+int plat_mkdir(const char *dir);
 /* Replace path with n bytes, durably: write a temporary file beside it, flush it to disk,
  * rename it over path, flush the directory. A crash leaves the old or the new content. */
 int plat_write_atomic(const char *path, const void *p, size_t n);

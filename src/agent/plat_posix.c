@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "agent/plat.h"
+#include "core/random.h"
 
 static int wake_pipe[2] = {-1, -1};
 
@@ -59,18 +59,9 @@ void plat_wake(void)
 void plat_random(void *p, size_t n)
 {
 	unsigned char *b = p;
-	while (n) {
-		ssize_t r = getrandom(b, n, 0);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			for (size_t i = 0; i < n; i++) /* never happens on Linux >= 3.17 */
-				b[i] = (unsigned char)(plat_mono_ms() * 2654435761u >> (i % 24));
-			return;
-		}
-		b += r;
-		n -= (size_t)r;
-	}
+	if (random_bytes(p, n) < 0)
+		for (size_t i = 0; i < n; i++) /* never happens on Linux >= 3.17 */
+			b[i] = (unsigned char)(plat_mono_ms() * 2654435761u >> (i % 24));
 }
 
 const char *plat_hostname(void)
@@ -81,23 +72,9 @@ const char *plat_hostname(void)
 	return name;
 }
 
-int plat_mkdirs(const char *dir)
+int plat_mkdir(const char *dir)
 {
-	char buf[4096];
-	int n = snprintf(buf, sizeof(buf), "%s", dir);
-	if (n <= 0 || (size_t)n >= sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
+	return mkdir(dir, 0700) < 0 && errno != EEXIST ? -errno : 0;
 }
 
 static int fsync_dir_of(const char *path)
@@ -159,15 +136,6 @@ int plat_write_new(const char *tmp, const char *path, const void *p, size_t n)
 		return rc;
 	}
 	return fsync_dir_of(path);
-}
-
-int plat_write_atomic(const char *path, const void *p, size_t n)
-{
-	char tmp[4200];
-	int k = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (k <= 0 || (size_t)k >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	return plat_write_new(tmp, path, p, n);
 }
 
 int plat_read_file(const char *path, size_t max, char **out, size_t *n)

@@ -70,24 +70,9 @@ const char *plat_hostname(void)
 	return name;
 }
 
-int plat_mkdirs(const char *dir)
+int plat_mkdir(const char *dir)
 {
-	char buf[4096];
-	int n = snprintf(buf, sizeof(buf), "%s", dir);
-	if (n <= 0 || (size_t)n >= sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1; *p; p++) {
-		if ((*p != '\\' && *p != '/') || p[-1] == ':')
-			continue;
-		char c = *p;
-		*p = '\0';
-		if (!CreateDirectoryA(buf, NULL) && GetLastError() != ERROR_ALREADY_EXISTS)
-			return werr();
-		*p = c;
-	}
-	if (!CreateDirectoryA(buf, NULL) && GetLastError() != ERROR_ALREADY_EXISTS)
-		return werr();
-	return 0;
+	return CreateDirectoryA(dir, NULL) || GetLastError() == ERROR_ALREADY_EXISTS ? 0 : werr();
 }
 
 static int write_tmp(const char *tmp, const void *p, size_t n)
@@ -123,15 +108,6 @@ int plat_write_new(const char *tmp, const char *path, const void *p, size_t n)
 		DeleteFileA(tmp);
 	}
 	return rc;
-}
-
-int plat_write_atomic(const char *path, const void *p, size_t n)
-{
-	char tmp[4200];
-	int k = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (k <= 0 || (size_t)k >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	return plat_write_new(tmp, path, p, n);
 }
 
 int plat_read_file(const char *path, size_t max, char **out, size_t *n)

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "alert/alert_int.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -511,15 +512,7 @@ static void *alerts_main(void *arg)
 			int64_t until = next_tick;
 			if (a->dirty && a->retry_at < until)
 				until = a->retry_at;
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			int64_t ms = until - now;
-			ts.tv_sec += ms / 1000;
-			ts.tv_nsec += (ms % 1000) * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
+			struct timespec ts = clock_deadline_ms(until - now);
 			pthread_cond_timedwait(&a->cv, &a->mu, &ts);
 			continue;
 		}

@@ -12,6 +12,7 @@
 #include "alert/alert.h"
 #include "api/alerts_api.h"
 #include "api/api.h"
+#include "api/qparam.h"
 #include "api/tokens.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -44,36 +45,30 @@ static enum http_result no_alerts(struct http_req *r)
 /* ---- GET /alerts ---- */
 
 struct list_parse {
+	struct qparam qp;
 	struct alert_query *q;
-	const char *param;
-	char err[160];
 };
 
-static int bad(struct list_parse *p, const char *why)
+static int add_value(void *arg, const char *v, size_t n)
 {
-	snprintf(p->err, sizeof(p->err), "%s: %s", p->param, why);
-	return SIEM_EPARSE;
-}
-
-static int add_value(struct list_parse *p, const char *v, size_t n)
-{
+	struct list_parse *p = arg;
 	char buf[256];
 	struct alert_query *q = p->q;
 	if (n >= sizeof(buf))
-		return bad(p, "value too long");
+		return qparam_bad(&p->qp, "value too long");
 	memcpy(buf, v, n);
 	buf[n] = '\0';
-	if (strcmp(p->param, "status") == 0) {
+	if (strcmp(p->qp.name, "status") == 0) {
 		enum alert_status st;
 		if (alert_status_parse(buf, &st) < 0)
-			return bad(p, "must be open, acknowledged or closed");
+			return qparam_bad(&p->qp, "must be open, acknowledged or closed");
 		for (size_t i = 0; i < q->n_status; i++)
 			if (q->status[i] == st)
 				return 0;
 		q->status[q->n_status++] = st;
 		return 0;
 	}
-	if (strcmp(p->param, "severity") == 0) {
+	if (strcmp(p->qp.name, "severity") == 0) {
 		int sev = buf[0] >= '1' && buf[0] <= '5' && !buf[1] ? buf[0] - '0' : -1;
 		static const char *const names[] = {"informational", "low", "medium", "high",
 						    "critical"};
@@ -81,7 +76,8 @@ static int add_value(struct list_parse *p, const char *v, size_t n)
 			if (strcmp(buf, names[i]) == 0 || (i == 0 && strcmp(buf, "info") == 0))
 				sev = i + 1;
 		if (sev < 0)
-			return bad(p, "must be 1..5 or informational, low, medium, high, critical");
+			return qparam_bad(
+			    &p->qp, "must be 1..5 or informational, low, medium, high, critical");
 		for (size_t i = 0; i < q->n_severity; i++)
 			if (q->severity[i] == sev)
 				return 0;
@@ -89,78 +85,47 @@ static int add_value(struct list_parse *p, const char *v, size_t n)
 		return 0;
 	}
 	if (q->n_rule >= QUERY_MAX_VALUES)
-		return bad(p, "too many values");
+		return qparam_bad(&p->qp, "too many values");
 	if (!(q->rule[q->n_rule] = strdup(buf)))
 		return -ENOMEM;
 	q->n_rule++;
 	return 0;
 }
 
-static int each_value(void *arg, const char *value)
-{
-	struct list_parse *p = arg;
-	for (const char *s = value;;) {
-		const char *c = strchr(s, ',');
-		size_t n = c ? (size_t)(c - s) : strlen(s);
-		if (n > 0) {
-			int rc = add_value(p, s, n);
-			if (rc)
-				return rc;
-		}
-		if (!c)
-			return 0;
-		s = c + 1;
-	}
-}
-
-static int parse_time(struct list_parse *p, const char *v, int64_t *out)
-{
-	if (!v)
-		return 0;
-	if (ts_parse(v, strlen(v), out) < 0)
-		return bad(p, "not ISO-8601 or epoch");
-	return 0;
-}
-
 enum http_result api_alerts_list(struct http_req *r)
 {
 	struct alert_query q;
-	struct list_parse p = {&q, NULL, ""};
-	static const char *const multi[] = {"status", "severity", "rule"};
+	struct list_parse p = {.q = &q};
+	static const char *const multi[] = {"status", "severity", "rule", "rule_id"};
 	int rc = 0;
 	memset(&q, 0, sizeof(q));
 	q.from = INT64_MIN;
 	q.to = INT64_MAX;
 	q.limit = 100;
-	for (size_t i = 0; i < 3 && rc == 0; i++) {
-		p.param = multi[i];
-		rc = http_query_each(r, multi[i], each_value, &p);
-	}
-	if (rc == 0) {
-		p.param = "rule_id";
-		rc = http_query_each(r, "rule_id", each_value, &p);
-	}
-	p.param = "from";
+	for (size_t i = 0; i < 4 && rc == 0; i++)
+		rc = qparam_each(r, &p.qp, multi[i], add_value, &p);
+	/* An empty from or to is an error here. */
+	p.qp.name = "from";
 	if (rc == 0)
-		rc = parse_time(&p, http_query(r, "from"), &q.from);
-	p.param = "to";
+		rc = qparam_time(&p.qp, http_query(r, "from"), &q.from);
+	p.qp.name = "to";
 	if (rc == 0)
-		rc = parse_time(&p, http_query(r, "to"), &q.to);
+		rc = qparam_time(&p.qp, http_query(r, "to"), &q.to);
 	const char *lim = http_query(r, "limit"), *cur = http_query(r, "cursor");
 	if (rc == 0 && lim) {
 		char *end = NULL;
 		long v = strtol(lim, &end, 10);
-		p.param = "limit";
+		p.qp.name = "limit";
 		if (!*lim || *end || v < 1 || v > 1000)
-			rc = bad(&p, "must be an integer 1..1000");
+			rc = qparam_bad(&p.qp, "must be an integer 1..1000");
 		else
 			q.limit = (int)v;
 	}
 	if (rc == 0 && cur) {
 		int64_t ts = 0;
-		p.param = "cursor";
+		p.qp.name = "cursor";
 		if (cursor_decode(cur, &ts, &q.before_id) < 0)
-			rc = bad(&p, "not a cursor from this API");
+			rc = qparam_bad(&p.qp, "not a cursor from this API");
 	}
 	json_t *alerts = NULL;
 	int64_t next = 0;
@@ -171,7 +136,7 @@ enum http_result api_alerts_list(struct http_req *r)
 	for (size_t i = 0; i < q.n_rule; i++)
 		free((char *)q.rule[i]);
 	if (rc == SIEM_EPARSE)
-		return http_reply_error(r, 400, "invalid query", p.err);
+		return http_reply_error(r, 400, "invalid query", p.qp.err);
 	if (rc < 0) {
 		json_decref(alerts);
 		return http_reply_error(r, 500, "query failed", siem_strerror(rc));

@@ -267,3 +267,14 @@ int cursor_decode(const char *s, int64_t *ts, int64_t *seq)
 		return SIEM_EPARSE;
 	return 0;
 }
+
+enum http_result api_reply_list(struct http_req *r, int rc, const char *key, json_t *list)
+{
+	if (rc < 0) {
+		json_decref(list);
+		return http_reply_error(r, 500, "query failed", siem_strerror(rc));
+	}
+	json_t *o = json_object();
+	json_object_set_new(o, key, list);
+	return http_reply_json(r, 200, o);
+}

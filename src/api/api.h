@@ -100,4 +100,8 @@ enum http_result api_dead_letters(struct http_req *r);
 void cursor_encode(int64_t ts, int64_t seq, char out[33]);
 int cursor_decode(const char *s, int64_t *ts, int64_t *seq);
 
+/* {key: list} (200) for a list the store filled, or when rc < 0 a 500 "query failed" (list
+ * is dropped). */
+enum http_result api_reply_list(struct http_req *r, int rc, const char *key, json_t *list);
+
 #endif

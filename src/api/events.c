@@ -7,41 +7,16 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/qparam.h"
 #include "core/err.h"
 
 #define Q_MAX_LEN 1024
 
 struct qparse {
+	struct qparam qp;
 	struct event_query *q;
 	struct arena *a;
-	const char *param; /* for error messages */
-	char err[160];
 };
-
-/* Split one parameter value on commas and hand each piece to add. */
-static int split_each(struct qparse *p, const char *value,
-		      int (*add)(struct qparse *p, const char *v, size_t n), const char *param)
-{
-	p->param = param;
-	for (const char *s = value;;) {
-		const char *c = strchr(s, ',');
-		size_t n = c ? (size_t)(c - s) : strlen(s);
-		if (n > 0) {
-			int rc = add(p, s, n);
-			if (rc)
-				return rc;
-		}
-		if (!c)
-			return 0;
-		s = c + 1;
-	}
-}
-
-static int bad(struct qparse *p, const char *why)
-{
-	snprintf(p->err, sizeof(p->err), "%s: %s", p->param, why);
-	return SIEM_EPARSE;
-}
 
 static struct strset *set_for(struct event_query *q, const char *param)
 {
@@ -65,15 +40,16 @@ static struct strset *set_for(struct event_query *q, const char *param)
 	return NULL;
 }
 
-static int add_str(struct qparse *p, const char *v, size_t n)
+static int add_str(void *arg, const char *v, size_t n)
 {
-	struct strset *set = set_for(p->q, p->param);
+	struct qparse *p = arg;
+	struct strset *set = set_for(p->q, p->qp.name);
 	if (set->n >= QUERY_MAX_VALUES)
-		return bad(p, "too many values");
+		return qparam_bad(&p->qp, "too many values");
 	if (!(set->v[set->n] = arena_strndup(p->a, v, n)))
 		return -ENOMEM;
 	/* os_type is stored upper-case. */
-	if (strcmp(p->param, "os_type") == 0)
+	if (strcmp(p->qp.name, "os_type") == 0)
 		for (char *c = (char *)set->v[set->n]; *c; c++)
 			if (*c >= 'a' && *c <= 'z')
 				*c = (char)(*c - 'a' + 'A');
@@ -97,51 +73,45 @@ static int parse_int(const char *v, size_t n, long lo, long hi, int *out)
 	return 0;
 }
 
-static int add_severity(struct qparse *p, const char *v, size_t n)
+/* One more integer lo..hi into vals (*nvals of them). */
+static int add_int(struct qparse *p, const char *v, size_t n, int *vals, size_t *nvals, long lo,
+		   long hi, const char *why)
 {
-	if (p->q->n_severity >= QUERY_MAX_VALUES)
-		return bad(p, "too many values");
-	if (parse_int(v, n, 1, 5, &p->q->severity[p->q->n_severity]) < 0)
-		return bad(p, "must be an integer 1..5");
-	p->q->n_severity++;
+	if (*nvals >= QUERY_MAX_VALUES)
+		return qparam_bad(&p->qp, "too many values");
+	if (parse_int(v, n, lo, hi, &vals[*nvals]) < 0)
+		return qparam_bad(&p->qp, why);
+	(*nvals)++;
 	return 0;
 }
 
-static int add_status(struct qparse *p, const char *v, size_t n)
+static int add_severity(void *arg, const char *v, size_t n)
 {
-	if (p->q->n_status >= QUERY_MAX_VALUES)
-		return bad(p, "too many values");
-	if (parse_int(v, n, 100, 599, &p->q->http_status[p->q->n_status]) < 0)
-		return bad(p, "must be an integer 100..599");
-	p->q->n_status++;
-	return 0;
+	struct qparse *p = arg;
+	return add_int(p, v, n, p->q->severity, &p->q->n_severity, 1, 5,
+		       "must be an integer 1..5");
 }
 
-static int add_cidr(struct qparse *p, const char *v, size_t n)
+static int add_status(void *arg, const char *v, size_t n)
 {
+	struct qparse *p = arg;
+	return add_int(p, v, n, p->q->http_status, &p->q->n_status, 100, 599,
+		       "must be an integer 100..599");
+}
+
+static int add_cidr(void *arg, const char *v, size_t n)
+{
+	struct qparse *p = arg;
 	struct event_query *q = p->q;
 	if (q->n_cidr >= QUERY_MAX_VALUES)
-		return bad(p, "too many values");
+		return qparam_bad(&p->qp, "too many values");
 	if (cidr_parse(v, n, q->cidr_lo[q->n_cidr], q->cidr_hi[q->n_cidr]) < 0)
-		return bad(p, "not an IP address or CIDR block");
+		return qparam_bad(&p->qp, "not an IP address or CIDR block");
 	q->n_cidr++;
 	return 0;
 }
 
-struct each_arg {
-	struct qparse *p;
-	int (*add)(struct qparse *, const char *, size_t);
-	const char *param;
-};
-
-static int each_value(void *arg, const char *value)
-{
-	struct each_arg *e = arg;
-	return split_each(e->p, value, e->add, e->param);
-}
-
-
-/* Fill q from the request's query string; on error p->err names the parameter. */
+/* Fill q from the request's query string; on error p->qp.err names the parameter. */
 static int parse_query(struct http_req *r, struct qparse *p)
 {
 	struct event_query *q = p->q;
@@ -153,47 +123,29 @@ static int parse_query(struct http_req *r, struct qparse *p)
 	q->from = INT64_MIN;
 	q->to = INT64_MAX;
 	q->limit = 200;
-	for (size_t i = 0; i < sizeof(str_params) / sizeof(str_params[0]); i++) {
-		struct each_arg e = { p, add_str, str_params[i] };
-		if ((rc = http_query_each(r, str_params[i], each_value, &e)))
+	for (size_t i = 0; i < sizeof(str_params) / sizeof(str_params[0]); i++)
+		if ((rc = qparam_each(r, &p->qp, str_params[i], add_str, p)))
 			return rc;
-	}
-	struct each_arg sev = { p, add_severity, "severity" };
-	struct each_arg st = { p, add_status, "http_status" };
-	struct each_arg ip = { p, add_cidr, "source_ip" };
-	struct each_arg ip2 = { p, add_cidr, "src_ip" };
-	if ((rc = http_query_each(r, "severity", each_value, &sev)) ||
-	    (rc = http_query_each(r, "http_status", each_value, &st)) ||
-	    (rc = http_query_each(r, "source_ip", each_value, &ip)) ||
-	    (rc = http_query_each(r, "src_ip", each_value, &ip2)))
+	if ((rc = qparam_each(r, &p->qp, "severity", add_severity, p)) ||
+	    (rc = qparam_each(r, &p->qp, "http_status", add_status, p)) ||
+	    (rc = qparam_each(r, &p->qp, "source_ip", add_cidr, p)) ||
+	    (rc = qparam_each(r, &p->qp, "src_ip", add_cidr, p)))
 		return rc;
 
 	const char *v;
-	if ((v = http_query(r, "from")) && *v) {
-		p->param = "from";
-		if (ts_parse(v, strlen(v), &q->from) < 0)
-			return bad(p, "not ISO-8601 or epoch");
-	}
-	if ((v = http_query(r, "to")) && *v) {
-		p->param = "to";
-		if (ts_parse(v, strlen(v), &q->to) < 0)
-			return bad(p, "not ISO-8601 or epoch");
-	}
-	if ((v = http_query(r, "limit")) && *v) {
-		p->param = "limit";
-		if (parse_int(v, strlen(v), 1, 1000, &q->limit) < 0)
-			return bad(p, "must be an integer 1..1000");
-	}
-	if ((v = http_query(r, "q")) && *v) {
-		p->param = "q";
+	if ((rc = qparam_time(&p->qp, qparam_get(r, &p->qp, "from"), &q->from)) < 0 ||
+	    (rc = qparam_time(&p->qp, qparam_get(r, &p->qp, "to"), &q->to)) < 0)
+		return rc;
+	if ((v = qparam_get(r, &p->qp, "limit")) && parse_int(v, strlen(v), 1, 1000, &q->limit) < 0)
+		return qparam_bad(&p->qp, "must be an integer 1..1000");
+	if ((v = qparam_get(r, &p->qp, "q"))) {
 		if (strlen(v) > Q_MAX_LEN)
-			return bad(p, "longer than 1024 bytes");
+			return qparam_bad(&p->qp, "longer than 1024 bytes");
 		q->q = v;
 	}
-	if ((v = http_query(r, "cursor")) && *v) {
-		p->param = "cursor";
+	if ((v = qparam_get(r, &p->qp, "cursor"))) {
 		if (cursor_decode(v, &q->cursor_ts, &q->cursor_seq) < 0)
-			return bad(p, "invalid cursor");
+			return qparam_bad(&p->qp, "invalid cursor");
 		q->has_cursor = true;
 	}
 	return 0;
@@ -210,7 +162,7 @@ enum http_result api_events_list(struct http_req *r)
 		return http_reply_error(r, 500, "out of memory", NULL);
 	int rc = parse_query(r, &p);
 	if (rc < 0) {
-		res = rc == SIEM_EPARSE ? http_reply_error(r, 400, "invalid query", p.err)
+		res = rc == SIEM_EPARSE ? http_reply_error(r, 400, "invalid query", p.qp.err)
 					: http_reply_error(r, 500, "internal error", NULL);
 		goto out;
 	}
@@ -258,13 +210,7 @@ static enum http_result distinct(struct http_req *r, enum store_distinct_field f
 {
 	json_t *values = json_array();
 	int rc = store_distinct(api_ctx->store, f, app, values);
-	if (rc < 0) {
-		json_decref(values);
-		return http_reply_error(r, 500, "query failed", siem_strerror(rc));
-	}
-	json_t *o = json_object();
-	json_object_set_new(o, "values", values);
-	return http_reply_json(r, 200, o);
+	return api_reply_list(r, rc, "values", values);
 }
 
 enum http_result api_apps(struct http_req *r) { return distinct(r, DISTINCT_APP, NULL); }

@@ -13,13 +13,7 @@ enum http_result api_keys_list(struct http_req *r)
 {
 	json_t *keys = json_array();
 	int rc = store_key_list(api_ctx->store, keys);
-	if (rc < 0) {
-		json_decref(keys);
-		return http_reply_error(r, 500, "query failed", siem_strerror(rc));
-	}
-	json_t *o = json_object();
-	json_object_set_new(o, "keys", keys);
-	return http_reply_json(r, 200, o);
+	return api_reply_list(r, rc, "keys", keys);
 }
 
 enum http_result api_keys_create(struct http_req *r)

@@ -91,11 +91,5 @@ enum http_result api_dead_letters(struct http_req *r)
 	}
 	json_t *list = json_array();
 	int rc = store_list_dead_letters(api_ctx->store, limit, list);
-	if (rc < 0) {
-		json_decref(list);
-		return http_reply_error(r, 500, "query failed", siem_strerror(rc));
-	}
-	json_t *o = json_object();
-	json_object_set_new(o, "dead_letters", list);
-	return http_reply_json(r, 200, o);
+	return api_reply_list(r, rc, "dead_letters", list);
 }

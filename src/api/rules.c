@@ -376,22 +376,24 @@ static enum http_result set_enabled(struct http_req *r, const char *id, bool ena
 	return http_reply_json(r, 200, o);
 }
 
-enum http_result api_rules_enable(struct http_req *r)
+/* POST /rules/{id}/enable and /disable. */
+static enum http_result enable_path(struct http_req *r, bool enabled)
 {
 	char idbuf[256];
 	const char *id = path_rule_id(r, idbuf, sizeof(idbuf));
 	if (!ctx_rules())
 		return no_rules(r);
-	return id ? set_enabled(r, id, true) : http_reply_error(r, 400, "invalid rule id", NULL);
+	return id ? set_enabled(r, id, enabled) : http_reply_error(r, 400, "invalid rule id", NULL);
+}
+
+enum http_result api_rules_enable(struct http_req *r)
+{
+	return enable_path(r, true);
 }
 
 enum http_result api_rules_disable(struct http_req *r)
 {
-	char idbuf[256];
-	const char *id = path_rule_id(r, idbuf, sizeof(idbuf));
-	if (!ctx_rules())
-		return no_rules(r);
-	return id ? set_enabled(r, id, false) : http_reply_error(r, 400, "invalid rule id", NULL);
+	return enable_path(r, false);
 }
 
 enum http_result api_rules_put(struct http_req *r)

@@ -3,14 +3,12 @@
  * scans the events within a time budget and resumes the request with the answer. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
-
-#include <sys/resource.h>
 
 #include "api/alerts_api.h"
 #include "api/api.h"
@@ -18,6 +16,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/taskpool.h"
 #include "detect/ruleset.h"
 
 #define SUB "rules"
@@ -54,7 +53,8 @@ struct test_args {
 
 /* One request's test: its state across suspend and resume. */
 struct rtest {
-	struct rtest *next; /* in the queue */
+	struct task task; /* on the workers' queue */
+	struct ruletest_pool *pool;
 	struct http_req *req;
 	char who[128];
 	struct test_args ta;
@@ -67,18 +67,20 @@ struct rtest {
 };
 
 struct ruletest_pool {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct rtest *head, *tail;
+	pthread_mutex_t mu;		   /* admission: queued and active */
 	size_t queued;			   /* admitted and not yet taken by a worker */
 	char active[TEST_ACTIVE_MAX][128]; /* who has a test waiting or scanning */
 	size_t nactive;
 	atomic_bool stopping;
 	struct store *store;
 	int64_t budget_ms;
-	unsigned nthreads;
-	pthread_t threads[TEST_WORKERS];
+	struct taskpool *workers; /* NULL once stopped */
 };
+
+static struct rtest *rtest_of(struct task *task)
+{
+	return (struct rtest *)(void *)((char *)task - offsetof(struct rtest, task));
+}
 
 static void rtest_free(void *arg)
 {
@@ -143,26 +145,31 @@ static void release(struct ruletest_pool *p, const struct rtest *t)
 	}
 }
 
+/* Give back t's place: it left the queue (taken by a worker: taken, else refused). */
+static void unqueue(struct ruletest_pool *p, const struct rtest *t, bool taken)
+{
+	pthread_mutex_lock(&p->mu);
+	p->queued--;
+	if (!taken)
+		release(p, t);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void run(struct task *task);
+
 /* Queue an admitted test; SIEM_ECLOSED when the pool stopped since (the place is given
- * back then). */
+ * back then). The admission bounds the queue below the workers' own bound. */
 static int enqueue(struct ruletest_pool *p, struct rtest *t)
 {
-	int rc = 0;
+	int rc = SIEM_ECLOSED;
+	t->task.run = run;
+	t->pool = p;
 	pthread_mutex_lock(&p->mu);
-	if (atomic_load(&p->stopping)) {
-		p->queued--;
-		release(p, t);
-		rc = SIEM_ECLOSED;
-	} else {
-		t->next = NULL;
-		if (p->tail)
-			p->tail->next = t;
-		else
-			p->head = t;
-		p->tail = t;
-		pthread_cond_signal(&p->cv);
-	}
+	if (!atomic_load(&p->stopping))
+		rc = taskpool_submit(p->workers, &t->task);
 	pthread_mutex_unlock(&p->mu);
+	if (rc < 0)
+		unqueue(p, t, false);
 	return rc;
 }
 
@@ -295,37 +302,19 @@ static void run_test(struct ruletest_pool *p, struct rtest *t)
 	set_answer(t, 200, o, NULL);
 }
 
-static void *worker(void *arg)
+/* A test on a worker; the answer resumes its request. */
+static void run(struct task *task)
 {
-	struct ruletest_pool *p = arg;
-#ifdef __linux__
-	/* Background work: on a busy machine ingest and the HTTP threads go first (Linux gives
-	 * each thread its own nice value). */
-	setpriority(PRIO_PROCESS, (id_t)gettid(), TEST_NICE);
-#endif
+	struct rtest *t = rtest_of(task);
+	struct ruletest_pool *p = t->pool;
+	unqueue(p, t, true);
+	run_test(p, t);
+	struct http_req *r = t->req;
 	pthread_mutex_lock(&p->mu);
-	for (;;) {
-		while (!p->head && !atomic_load(&p->stopping))
-			pthread_cond_wait(&p->cv, &p->mu);
-		struct rtest *t = p->head;
-		if (!t)
-			break;
-		p->head = t->next;
-		if (!p->head)
-			p->tail = NULL;
-		p->queued--;
-		pthread_mutex_unlock(&p->mu);
-		run_test(p, t);
-		struct http_req *r = t->req;
-		pthread_mutex_lock(&p->mu);
-		release(p, t); /* before the answer: the user may send the next test at once */
-		pthread_mutex_unlock(&p->mu);
-		/* The last touch: the request (and t) may be answered and freed right after. */
-		http_resume(r);
-		pthread_mutex_lock(&p->mu);
-	}
+	release(p, t); /* before the answer: the user may send the next test at once */
 	pthread_mutex_unlock(&p->mu);
-	return NULL;
+	/* The last touch: the request (and t) may be answered and freed right after. */
+	http_resume(r);
 }
 
 static void register_metrics(void)
@@ -343,16 +332,13 @@ int ruletest_pool_start(struct ruletest_pool **out, struct store *s, int64_t bud
 		return -ENOMEM;
 	register_metrics(); /* registering twice is harmless */
 	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
 	p->store = s;
 	p->budget_ms = budget_ms > 0 ? budget_ms : RULE_TEST_BUDGET_MS;
-	for (unsigned i = 0; i < TEST_WORKERS; i++) {
-		int err = pthread_create(&p->threads[i], NULL, worker, p);
-		if (err) {
-			ruletest_pool_free(p);
-			return -err;
-		}
-		p->nthreads++;
+	/* Background work: on a busy machine ingest and the HTTP threads go first. */
+	int rc = taskpool_start_nice(&p->workers, TEST_WORKERS, TEST_QUEUE_MAX, TEST_NICE);
+	if (rc < 0) {
+		ruletest_pool_free(p);
+		return rc;
 	}
 	*out = p;
 	return 0;
@@ -364,24 +350,20 @@ void ruletest_pool_stop(struct ruletest_pool *p)
 		return;
 	pthread_mutex_lock(&p->mu);
 	atomic_store(&p->stopping, true);
-	struct rtest *waiting = p->head;
-	p->head = p->tail = NULL;
-	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
+	if (!p->workers)
+		return;
+	struct task *waiting = taskpool_close(p->workers);
 	while (waiting) {
-		struct rtest *t = waiting;
-		waiting = t->next;
+		struct rtest *t = rtest_of(waiting);
+		waiting = waiting->next;
 		set_answer(t, 503, error_body("shutting down", NULL), "5");
-		pthread_mutex_lock(&p->mu);
-		p->queued--;
-		release(p, t);
-		pthread_mutex_unlock(&p->mu);
+		unqueue(p, t, false);
 		http_resume(t->req);
 	}
 	/* Scans under way stop at their next page and answer with what they found. */
-	for (unsigned i = 0; i < p->nthreads; i++)
-		pthread_join(p->threads[i], NULL);
-	p->nthreads = 0;
+	taskpool_stop(p->workers);
+	p->workers = NULL;
 }
 
 void ruletest_pool_free(struct ruletest_pool *p)
@@ -390,7 +372,6 @@ void ruletest_pool_free(struct ruletest_pool *p)
 		return;
 	ruletest_pool_stop(p);
 	pthread_mutex_destroy(&p->mu);
-	pthread_cond_destroy(&p->cv);
 	free(p);
 }
 

@@ -236,11 +236,5 @@ enum http_result api_audit(struct http_req *r)
 	}
 	json_t *list = json_array();
 	int rc = store_audit_list(api_ctx->store, (int)limit, list);
-	if (rc < 0) {
-		json_decref(list);
-		return http_reply_error(r, 500, "query failed", siem_strerror(rc));
-	}
-	json_t *o = json_object();
-	json_object_set_new(o, "audit", list);
-	return http_reply_json(r, 200, o);
+	return api_reply_list(r, rc, "audit", list);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/qparam.h"
 #include "api/web_api.h"
 #include "core/err.h"
 #include "store/store_stats.h"
@@ -16,17 +17,10 @@
 #define MAX_TOP 100
 
 struct sparse {
+	struct qparam qp;
 	struct stats_filter *f;
 	struct arena *a;
-	const char *param;
-	char err[160];
 };
-
-static int bad(struct sparse *p, const char *why)
-{
-	snprintf(p->err, sizeof(p->err), "%s: %s", p->param, why);
-	return SIEM_EPARSE;
-}
 
 static int parse_long(const char *v, long lo, long hi, long *out)
 {
@@ -39,19 +33,21 @@ static int parse_long(const char *v, long lo, long hi, long *out)
 	return 0;
 }
 
-static int add_value(struct sparse *p, const char *v, size_t n)
+static int add_value(void *arg, const char *v, size_t n)
 {
+	struct sparse *p = arg;
 	struct stats_filter *f = p->f;
-	if (strcmp(p->param, "severity") == 0 || strcmp(p->param, "min_severity") == 0) {
+	const char *param = p->qp.name;
+	if (strcmp(param, "severity") == 0 || strcmp(param, "min_severity") == 0) {
 		char buf[8];
 		long x;
 		if (n >= sizeof(buf))
-			return bad(p, "must be an integer 1..5");
+			return qparam_bad(&p->qp, "must be an integer 1..5");
 		memcpy(buf, v, n);
 		buf[n] = '\0';
 		if (parse_long(buf, 1, 5, &x) < 0)
-			return bad(p, "must be an integer 1..5");
-		for (long s = x; s <= (p->param[0] == 'm' ? 5 : x); s++) {
+			return qparam_bad(&p->qp, "must be an integer 1..5");
+		for (long s = x; s <= (param[0] == 'm' ? 5 : x); s++) {
 			bool have = false;
 			for (size_t i = 0; i < f->n_severity; i++)
 				have |= f->severity[i] == s;
@@ -60,12 +56,12 @@ static int add_value(struct sparse *p, const char *v, size_t n)
 		}
 		return 0;
 	}
-	struct strset *set = strcmp(p->param, "event_type") == 0 ? &f->event_type
-			     : strcmp(p->param, "os_type") == 0	 ? &f->os_type
-			     : strcmp(p->param, "app") == 0	 ? &f->app
-								 : &f->source_host;
+	struct strset *set = strcmp(param, "event_type") == 0 ? &f->event_type
+			     : strcmp(param, "os_type") == 0  ? &f->os_type
+			     : strcmp(param, "app") == 0      ? &f->app
+							      : &f->source_host;
 	if (set->n >= QUERY_MAX_VALUES)
-		return bad(p, "too many values");
+		return qparam_bad(&p->qp, "too many values");
 	char *c = arena_strndup(p->a, v, n);
 	if (!c)
 		return -ENOMEM;
@@ -77,68 +73,68 @@ static int add_value(struct sparse *p, const char *v, size_t n)
 	return 0;
 }
 
-static int each_value(void *arg, const char *value)
-{
-	struct sparse *p = arg;
-	for (const char *s = value;;) {
-		const char *c = strchr(s, ',');
-		size_t n = c ? (size_t)(c - s) : strlen(s);
-		int rc;
-		if (n > 0 && (rc = add_value(p, s, n)))
-			return rc;
-		if (!c)
-			return 0;
-		s = c + 1;
-	}
-}
-
 /* from, to (default: the 24 hours up to now) and the filters every stats endpoint takes. */
 static int parse_filter(struct http_req *r, struct sparse *p)
 {
 	static const char *const params[] = {"event_type", "os_type",  "app",	      "source_host",
 					     "host",	   "severity", "min_severity"};
 	struct stats_filter *f = p->f;
+	struct qparam *qp = &p->qp;
 	const char *v;
 	int rc;
 	memset(f, 0, sizeof(*f));
 	f->to = ts_now_us();
-	if ((v = http_query(r, "to")) && *v) {
-		p->param = "to";
-		if (ts_parse(v, strlen(v), &f->to) < 0)
-			return bad(p, "not ISO-8601 or epoch");
-	}
+	if ((rc = qparam_time(qp, qparam_get(r, qp, "to"), &f->to)) < 0)
+		return rc;
 	f->from = f->to - DAY_US + 1;
-	if ((v = http_query(r, "from")) && *v) {
-		p->param = "from";
-		if (ts_parse(v, strlen(v), &f->from) < 0)
-			return bad(p, "not ISO-8601 or epoch");
-	}
-	if ((v = http_query(r, "rollups")) && *v) {
-		p->param = "rollups";
+	if ((rc = qparam_time(qp, qparam_get(r, qp, "from"), &f->from)) < 0)
+		return rc;
+	if ((v = qparam_get(r, qp, "rollups"))) {
 		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
-			return bad(p, "0 or 1");
+			return qparam_bad(qp, "0 or 1");
 		f->no_rollups = v[0] == '0';
 	}
 	if (f->from > f->to) {
-		p->param = "from";
-		return bad(p, "after 'to'");
+		qp->name = "from";
+		return qparam_bad(qp, "after 'to'");
 	}
-	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
-		p->param = params[i];
-		if ((rc = http_query_each(r, params[i], each_value, p)))
+	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++)
+		if ((rc = qparam_each(r, qp, params[i], add_value, p)))
 			return rc;
-	}
 	return 0;
 }
 
-static enum http_result fail(struct http_req *r, int rc, struct sparse *p)
+/* A stats endpoint: fn answers into o once the range and filters are read; rollups: whether
+ * rollups answered any of it. */
+typedef int (*stats_fn)(struct http_req *r, struct sparse *p, json_t *o, bool *rollups);
+
+static enum http_result stats_reply(struct http_req *r, stats_fn fn)
 {
-	if (rc == SIEM_EPARSE)
-		return http_reply_error(r, 400, "invalid query", p->err);
-	if (rc == -E2BIG)
-		return http_reply_error(r, 400, "invalid query",
-					"too many distinct values or buckets");
-	return http_reply_error(r, 500, "query failed", siem_strerror(rc));
+	struct stats_filter f;
+	struct arena a;
+	struct sparse p = {.f = &f, .a = &a};
+	json_t *o = json_object();
+	enum http_result res;
+	bool roll = false;
+	arena_init(&a, 64 * 1024);
+	int rc = parse_filter(r, &p);
+	if (rc >= 0)
+		rc = fn(r, &p, o, &roll);
+	if (rc == SIEM_EPARSE) {
+		res = http_reply_error(r, 400, "invalid query", p.qp.err);
+	} else if (rc == -E2BIG) {
+		res = http_reply_error(r, 400, "invalid query",
+				       "too many distinct values or buckets");
+	} else if (rc < 0) {
+		res = http_reply_error(r, 500, "query failed", siem_strerror(rc));
+	} else {
+		json_object_set_new(o, "rollups", json_boolean(roll));
+		res = http_reply_json(r, 200, o);
+		o = NULL;
+	}
+	json_decref(o);
+	arena_release(&a);
+	return res;
 }
 
 static void put_range(json_t *o, const struct stats_filter *f)
@@ -150,39 +146,42 @@ static void put_range(json_t *o, const struct stats_filter *f)
 	json_object_set_new(o, "to", json_string(buf));
 }
 
-enum http_result api_stats_summary(struct http_req *r)
+/* store_stats_top into o, any_roll set when the rollups answered. */
+static int top_into(const struct stats_filter *f, enum stats_field field, size_t n, json_t *o,
+		    bool *any_roll)
 {
-	struct stats_filter f, t;
-	struct arena a;
-	struct sparse p = {.f = &f, .a = &a};
-	json_t *o = json_object(), *sev = json_object(), *os = json_object(), *dom = json_object();
-	enum http_result res;
-	bool roll = false, any_roll = false, avail = false;
+	bool roll = false;
+	int rc = store_stats_top(api_ctx->store, f, field, n, o, &roll);
+	*any_roll |= roll;
+	return rc;
+}
+
+static int summary(struct http_req *r, struct sparse *p, json_t *o, bool *any_roll)
+{
+	const struct stats_filter *f = p->f;
+	struct stats_filter t;
+	json_t *sev = json_object(), *os = json_object(), *dom = json_object();
+	bool avail = false;
 	int64_t alerts = 0;
-	arena_init(&a, 64 * 1024);
-	int rc = parse_filter(r, &p);
-	if (rc < 0)
-		goto fail;
+	int rc;
+	(void)r;
 	/* Every event by severity; threats (severity >= 3) by OS; the most blocked domain. */
-	if ((rc = store_stats_top(api_ctx->store, &f, STATS_SEVERITY, 5, sev, &roll)) < 0)
-		goto fail;
-	any_roll |= roll;
-	t = f;
+	if ((rc = top_into(f, STATS_SEVERITY, 5, sev, any_roll)) < 0)
+		goto out;
+	t = *f;
 	t.n_severity = 3;
 	t.severity[0] = 3, t.severity[1] = 4, t.severity[2] = 5;
-	if ((rc = store_stats_top(api_ctx->store, &t, STATS_OS_TYPE, 50, os, &roll)) < 0)
-		goto fail;
-	any_roll |= roll;
-	t = f;
+	if ((rc = top_into(&t, STATS_OS_TYPE, 50, os, any_roll)) < 0)
+		goto out;
+	t = *f;
 	t.event_type.n = 1;
 	t.event_type.v[0] = "DNS_BLOCK";
-	if ((rc = store_stats_top(api_ctx->store, &t, STATS_DOMAIN, 1, dom, &roll)) < 0)
-		goto fail;
-	any_roll |= roll;
-	if ((rc = store_stats_alerts(api_ctx->store, f.from, f.to, &alerts, &avail)) < 0)
-		goto fail;
+	if ((rc = top_into(&t, STATS_DOMAIN, 1, dom, any_roll)) < 0)
+		goto out;
+	if ((rc = store_stats_alerts(api_ctx->store, f->from, f->to, &alerts, &avail)) < 0)
+		goto out;
 
-	put_range(o, &f);
+	put_range(o, f);
 	json_object_set(o, "events", json_object_get(sev, "total"));
 	json_object_set(o, "by_severity", json_object_get(sev, "values"));
 	json_object_set_new(o, "alerts", avail ? json_integer(alerts) : json_null());
@@ -206,19 +205,16 @@ enum http_result api_stats_summary(struct http_req *r)
 		json_object_set_new(o, "top_blocked_domain", json_null());
 	}
 	json_object_set(o, "blocked", json_object_get(dom, "total"));
-	json_object_set_new(o, "rollups", json_boolean(any_roll));
-	res = http_reply_json(r, 200, o);
-	o = NULL;
-	goto out;
-fail:
-	res = fail(r, rc, &p);
 out:
-	json_decref(o);
 	json_decref(sev);
 	json_decref(os);
 	json_decref(dom);
-	arena_release(&a);
-	return res;
+	return rc;
+}
+
+enum http_result api_stats_summary(struct http_req *r)
+{
+	return stats_reply(r, summary);
 }
 
 /* "90", "90s", "5m", "1h", "2d", "1w" -> seconds; -1 when malformed. */
@@ -276,99 +272,54 @@ static long choose_interval(const struct stats_filter *f, long want)
 	return s;
 }
 
-enum http_result api_stats_timeseries(struct http_req *r)
+static int timeseries(struct http_req *r, struct sparse *p, json_t *o, bool *roll)
 {
-	struct stats_filter f;
-	struct arena a;
-	struct sparse p = {.f = &f, .a = &a};
-	json_t *o = NULL;
-	enum http_result res;
 	const char *v;
 	long want = 60, nseries = DEFAULT_SERIES;
-	int by = STATS_OS_TYPE;
-	bool roll = false;
-	arena_init(&a, 64 * 1024);
-	int rc = parse_filter(r, &p);
-	if (rc < 0)
-		goto fail;
-	if ((v = http_query(r, "interval")) && *v && (want = parse_interval(v)) < 0) {
-		p.param = "interval";
-		rc = bad(&p, "a duration such as 60s, 5m, 1h or 1d");
-		goto fail;
-	}
-	if ((v = http_query(r, "by")) && *v && (by = stats_field_parse(v, true)) < 0) {
-		p.param = "by";
-		rc = bad(&p, "one of none, os_type, event_type, severity");
-		goto fail;
-	}
-	if ((v = http_query(r, "series")) && *v && parse_long(v, 1, 50, &nseries) < 0) {
-		p.param = "series";
-		rc = bad(&p, "must be an integer 1..50");
-		goto fail;
-	}
-	long interval = choose_interval(&f, want);
-	o = json_object();
-	if ((rc = store_stats_series(api_ctx->store, &f, (int64_t)interval * 1000000,
-				     (enum stats_field)by, (size_t)nseries, o, &roll)) < 0)
-		goto fail;
+	int by = STATS_OS_TYPE, rc;
+	if ((v = qparam_get(r, &p->qp, "interval")) && (want = parse_interval(v)) < 0)
+		return qparam_bad(&p->qp, "a duration such as 60s, 5m, 1h or 1d");
+	if ((v = qparam_get(r, &p->qp, "by")) && (by = stats_field_parse(v, true)) < 0)
+		return qparam_bad(&p->qp, "one of none, os_type, event_type, severity");
+	if ((v = qparam_get(r, &p->qp, "series")) && parse_long(v, 1, 50, &nseries) < 0)
+		return qparam_bad(&p->qp, "must be an integer 1..50");
+	long interval = choose_interval(p->f, want);
+	if ((rc = store_stats_series(api_ctx->store, p->f, (int64_t)interval * 1000000,
+				     (enum stats_field)by, (size_t)nseries, o, roll)) < 0)
+		return rc;
 	char buf[24];
-	put_range(o, &f);
+	put_range(o, p->f);
 	format_interval(interval, buf);
 	json_object_set_new(o, "interval", json_string(buf));
 	json_object_set_new(o, "interval_s", json_integer(interval));
 	json_object_set_new(o, "by", json_string(stats_field_name((enum stats_field)by)));
-	json_object_set_new(o, "rollups", json_boolean(roll));
-	res = http_reply_json(r, 200, o);
-	o = NULL;
-	goto out;
-fail:
-	res = fail(r, rc, &p);
-out:
-	json_decref(o);
-	arena_release(&a);
-	return res;
+	return 0;
+}
+
+enum http_result api_stats_timeseries(struct http_req *r)
+{
+	return stats_reply(r, timeseries);
+}
+
+static int top(struct http_req *r, struct sparse *p, json_t *o, bool *roll)
+{
+	const char *v;
+	long n = DEFAULT_TOP;
+	int field = STATS_SOURCE_IP, rc;
+	if ((v = qparam_get(r, &p->qp, "field")) && (field = stats_field_parse(v, false)) < 0)
+		return qparam_bad(&p->qp, "one of source_ip, user, source_host, app, domain, "
+					  "event_type, os_type, severity");
+	if ((v = qparam_get(r, &p->qp, "n")) && parse_long(v, 1, MAX_TOP, &n) < 0)
+		return qparam_bad(&p->qp, "must be an integer 1..100");
+	if ((rc = store_stats_top(api_ctx->store, p->f, (enum stats_field)field, (size_t)n, o,
+				  roll)) < 0)
+		return rc;
+	put_range(o, p->f);
+	json_object_set_new(o, "field", json_string(stats_field_name((enum stats_field)field)));
+	return 0;
 }
 
 enum http_result api_stats_top(struct http_req *r)
 {
-	struct stats_filter f;
-	struct arena a;
-	struct sparse p = {.f = &f, .a = &a};
-	json_t *o = NULL;
-	enum http_result res;
-	const char *v;
-	long n = DEFAULT_TOP;
-	int field = STATS_SOURCE_IP;
-	bool roll = false;
-	arena_init(&a, 64 * 1024);
-	int rc = parse_filter(r, &p);
-	if (rc < 0)
-		goto fail;
-	if ((v = http_query(r, "field")) && *v && (field = stats_field_parse(v, false)) < 0) {
-		p.param = "field";
-		rc = bad(&p, "one of source_ip, user, source_host, app, domain, event_type, "
-			     "os_type, severity");
-		goto fail;
-	}
-	if ((v = http_query(r, "n")) && *v && parse_long(v, 1, MAX_TOP, &n) < 0) {
-		p.param = "n";
-		rc = bad(&p, "must be an integer 1..100");
-		goto fail;
-	}
-	o = json_object();
-	if ((rc = store_stats_top(api_ctx->store, &f, (enum stats_field)field, (size_t)n, o,
-				  &roll)) < 0)
-		goto fail;
-	put_range(o, &f);
-	json_object_set_new(o, "field", json_string(stats_field_name((enum stats_field)field)));
-	json_object_set_new(o, "rollups", json_boolean(roll));
-	res = http_reply_json(r, 200, o);
-	o = NULL;
-	goto out;
-fail:
-	res = fail(r, rc, &p);
-out:
-	json_decref(o);
-	arena_release(&a);
-	return res;
+	return stats_reply(r, top);
 }

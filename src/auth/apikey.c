@@ -1,8 +1,7 @@
 /* apikey.c — agent API keys (generated, stored as SHA-256 hex) and the shared
- * primitives: kernel randomness and constant-time comparison. */
+ * constant-time comparison. */
 #include <errno.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
@@ -12,25 +11,6 @@
 
 #define APIKEY_PREFIX "msk_"
 #define APIKEY_BODY_LEN 40
-
-int random_bytes(void *buf, size_t n)
-{
-	unsigned char *p = buf;
-
-	/* getrandom() may return fewer bytes than asked (over 256) or be interrupted. */
-	while (n > 0) {
-		ssize_t got = getrandom(p, n, 0);
-
-		if (got < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += got;
-		n -= (size_t)got;
-	}
-	return 0;
-}
 
 bool ct_equal(const void *a, const void *b, size_t n)
 {

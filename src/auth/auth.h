@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/random.h" /* random_bytes */
+
 /* Check a password against a stored hash: bcrypt ($2a$ $2b$ $2y$) or argon2id
  * ($argon2id$...). Returns 0 when it matches, SIEM_EAUTH when not, SIEM_EPARSE when
  * the hash is of no supported kind. Constant-time in the comparison. */
@@ -36,7 +38,5 @@ void apikey_hash(const char *key, size_t n, char out[65]);
 int apikey_generate(char *out, size_t outlen);
 /* Constant-time equality of two equal-length buffers. */
 bool ct_equal(const void *a, const void *b, size_t n);
-/* Fill buf with cryptographically random bytes. */
-int random_bytes(void *buf, size_t n);
 
 #endif

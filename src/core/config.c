@@ -7,6 +7,8 @@
 #include <strings.h>
 
 #include "core/config.h"
+#include "core/err.h"
+#include "core/file.h"
 
 #define CONFIG_FILE_MAX (1024 * 1024)
 
@@ -54,54 +56,64 @@ static long find_any(const struct config *c, const char *name, size_t len)
 	return -1;
 }
 
-int parse_duration(const char *s, int64_t *out)
+struct unit {
+	char c;
+	int64_t mul;
+};
+
+/* s as a non-negative integer and an optional unit letter of units (case folded when
+ * fold): the integer times the unit's multiplier, and what follows the letter in *rest. */
+static int parse_scaled(const char *s, const struct unit *units, size_t nunits, bool fold,
+			int64_t *v, const char **rest)
 {
 	char *end = NULL;
 	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || end == s || v < 0)
+	long long x = strtoll(s, &end, 10);
+	if (errno || end == s || x < 0)
 		return -EINVAL;
 	int64_t mul = 1;
+	*rest = end;
 	if (*end) {
-		switch (*end) {
-		case 's': mul = 1; break;
-		case 'm': mul = 60; break;
-		case 'h': mul = 3600; break;
-		case 'd': mul = 86400; break;
-		default: return -EINVAL;
-		}
-		if (end[1])
+		int ch = fold ? tolower((unsigned char)*end) : *end;
+		size_t i = 0;
+		while (i < nunits && units[i].c != ch)
+			i++;
+		if (i == nunits)
 			return -EINVAL;
+		mul = units[i].mul;
+		*rest = end + 1;
 	}
-	if (v > INT64_MAX / mul)
+	if (x > INT64_MAX / mul)
 		return -EINVAL;
-	*out = v * mul;
+	*v = x * mul;
+	return 0;
+}
+
+int parse_duration(const char *s, int64_t *out)
+{
+	static const struct unit units[] = { { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 } };
+	const char *rest;
+	int64_t v;
+	if (parse_scaled(s, units, 4, false, &v, &rest) < 0 || *rest)
+		return -EINVAL;
+	*out = v;
 	return 0;
 }
 
 int parse_size(const char *s, int64_t *out)
 {
-	char *end = NULL;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || end == s || v < 0)
+	static const struct unit units[] = { { 'k', 1024 }, { 'm', 1024 * 1024 },
+					     { 'g', 1024LL * 1024 * 1024 } };
+	const char *rest;
+	int64_t v;
+	if (parse_scaled(s, units, 3, true, &v, &rest) < 0)
 		return -EINVAL;
-	int64_t mul = 1;
-	if (*end) {
-		switch (tolower((unsigned char)*end)) {
-		case 'k': mul = 1024; break;
-		case 'm': mul = 1024 * 1024; break;
-		case 'g': mul = 1024LL * 1024 * 1024; break;
-		default: return -EINVAL;
-		}
-		if (end[1] && !(tolower((unsigned char)end[1]) == 'b' && !end[2]) &&
-		    !(tolower((unsigned char)end[1]) == 'i' && tolower((unsigned char)end[2]) == 'b' &&
-		      !end[3]))
-			return -EINVAL;
-	}
-	if (v > INT64_MAX / mul)
+	/* "10m", "10mb" or "10mib" */
+	if (*rest && !(tolower((unsigned char)rest[0]) == 'b' && !rest[1]) &&
+	    !(tolower((unsigned char)rest[0]) == 'i' && tolower((unsigned char)rest[1]) == 'b' &&
+	      !rest[2]))
 		return -EINVAL;
-	*out = v * mul;
+	*out = v;
 	return 0;
 }
 
@@ -137,23 +149,20 @@ static int check_value(struct config *c, size_t i, const char *v, const char *fr
 
 static int load_file(struct config *c, const char *path, bool *seen)
 {
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		snprintf(c->err, sizeof(c->err), "cannot open config file '%s': %s", path,
-			 strerror(errno));
-		return -EINVAL;
-	}
-	char *text = malloc(CONFIG_FILE_MAX + 1);
-	size_t n = text ? fread(text, 1, CONFIG_FILE_MAX + 1, f) : 0;
-	fclose(f);
-	if (!text)
-		return -ENOMEM;
-	if (n > CONFIG_FILE_MAX) {
-		free(text);
+	char *text = NULL;
+	size_t n = 0;
+	int rc = file_read_all(path, CONFIG_FILE_MAX, &text, &n);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc == SIEM_ETOOBIG) {
 		snprintf(c->err, sizeof(c->err), "config file '%s' is larger than 1 MiB", path);
 		return -EINVAL;
 	}
-	text[n] = '\0';
+	if (rc < 0) {
+		snprintf(c->err, sizeof(c->err), "cannot open config file '%s': %s", path,
+			 strerror(-rc));
+		return -EINVAL;
+	}
 	c->file_text = text;
 	int line = 0;
 	for (char *p = text; p && *p;) {

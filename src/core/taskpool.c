@@ -2,6 +2,9 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <unistd.h>
+
+#include <sys/resource.h>
 
 #include "core/err.h"
 #include "core/taskpool.h"
@@ -12,6 +15,7 @@ struct taskpool {
 	struct task *head, *tail;
 	size_t queued, max_queued;
 	bool stopping;
+	int nice;
 	unsigned nthreads;
 	pthread_t threads[];
 };
@@ -19,6 +23,10 @@ struct taskpool {
 static void *worker(void *arg)
 {
 	struct taskpool *p = arg;
+#ifdef __linux__
+	if (p->nice)
+		setpriority(PRIO_PROCESS, (id_t)gettid(), p->nice);
+#endif
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		while (!p->head && !p->stopping)
@@ -40,6 +48,11 @@ static void *worker(void *arg)
 
 int taskpool_start(struct taskpool **out, unsigned threads, size_t max_queued)
 {
+	return taskpool_start_nice(out, threads, max_queued, 0);
+}
+
+int taskpool_start_nice(struct taskpool **out, unsigned threads, size_t max_queued, int nice)
+{
 	if (threads == 0)
 		threads = 1;
 	struct taskpool *p = calloc(1, sizeof(*p) + threads * sizeof(pthread_t));
@@ -48,6 +61,7 @@ int taskpool_start(struct taskpool **out, unsigned threads, size_t max_queued)
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	p->max_queued = max_queued ? max_queued : 1024;
+	p->nice = nice;
 	for (unsigned i = 0; i < threads; i++) {
 		int err = pthread_create(&p->threads[i], NULL, worker, p);
 		if (err) {
@@ -80,6 +94,18 @@ int taskpool_submit(struct taskpool *p, struct task *t)
 	}
 	pthread_mutex_unlock(&p->mu);
 	return rc;
+}
+
+struct task *taskpool_close(struct taskpool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	struct task *waiting = p->head;
+	p->stopping = true;
+	p->head = p->tail = NULL;
+	p->queued = 0;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	return waiting;
 }
 
 void taskpool_stop(struct taskpool *p)

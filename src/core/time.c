@@ -55,18 +55,6 @@ static int is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-/* Exactly n decimal digits at s. Returns -1 when one is not a digit. */
-static int num(const char *s, size_t n)
-{
-	int v = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!is_digit(s[i]))
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
-}
-
 static int check_range(int64_t us, int64_t *out_us)
 {
 	if (us < 0 || us > TS_MAX_US)
@@ -82,8 +70,8 @@ static int parse_iso(const char *s, size_t n, int64_t *out_us)
 		return SIEM_EPARSE;
 	if (s[10] != 'T' && s[10] != 't' && s[10] != ' ')
 		return SIEM_EPARSE;
-	int y = num(s, 4), mo = num(s + 5, 2), d = num(s + 8, 2);
-	int h = num(s + 11, 2), mi = num(s + 14, 2), sec = num(s + 17, 2);
+	int y = date_digits(s, 4), mo = date_digits(s + 5, 2), d = date_digits(s + 8, 2);
+	int h = date_digits(s + 11, 2), mi = date_digits(s + 14, 2), sec = date_digits(s + 17, 2);
 	if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
 	    sec < 0 || sec > 60)
 		return SIEM_EPARSE;
@@ -112,11 +100,11 @@ static int parse_iso(const char *s, size_t n, int64_t *out_us)
 		} else if (c == '+' || c == '-') {
 			int oh, om;
 			if (n - i == 6 && s[i + 3] == ':') {
-				oh = num(s + i + 1, 2);
-				om = num(s + i + 4, 2);
+				oh = date_digits(s + i + 1, 2);
+				om = date_digits(s + i + 4, 2);
 			} else if (n - i == 5) {
-				oh = num(s + i + 1, 2);
-				om = num(s + i + 3, 2);
+				oh = date_digits(s + i + 1, 2);
+				om = date_digits(s + i + 3, 2);
 			} else {
 				return SIEM_EPARSE;
 			}

@@ -4,7 +4,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -13,6 +12,7 @@
 #include "err.h"
 #include "event.h"
 #include "log.h"
+#include "random.h"
 
 /* uuid5(NAMESPACE_URL, "urn:minisiem:event") = e0fb347a-3294-52db-9bc2-9be6fe9d520b.
  * Never change it: every deterministic event id depends on it. */
@@ -89,27 +89,12 @@ static void pool_atfork(void)
 	pthread_atfork(NULL, NULL, pool_drop);
 }
 
-static int fill_random(uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t r = getrandom(p, n, 0);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 static int pool_take(uint8_t out[16])
 {
 	pthread_once(&pool_once, pool_atfork);
 	if (!pool.filled || pool.off + 16 > sizeof(pool.buf)) {
 		pool.filled = false;
-		if (fill_random(pool.buf, sizeof(pool.buf)))
+		if (random_bytes(pool.buf, sizeof(pool.buf)))
 			return -1;
 		pool.filled = true;
 		pool.off = 0;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "detect/ruleset.h"
 #include "store/store_alerts.h"
@@ -293,26 +294,6 @@ static int by_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int read_file(const char *path, char **out, size_t *len)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -errno;
-	char *buf = malloc(RULE_FILE_MAX + 1);
-	size_t n = buf ? fread(buf, 1, RULE_FILE_MAX + 1, f) : 0;
-	fclose(f);
-	if (!buf)
-		return -ENOMEM;
-	if (n > RULE_FILE_MAX) {
-		free(buf);
-		return SIEM_ETOOBIG;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	return 0;
-}
-
 /* Every *.yml / *.yaml of the directory, in name order. */
 static int load_dir(struct ruleset *rs)
 {
@@ -356,7 +337,7 @@ static int load_dir(struct ruleset *rs)
 		char path[4096], *text = NULL;
 		size_t len = 0;
 		snprintf(path, sizeof(path), "%s/%s", rs->dir, names[i]);
-		int rc = read_file(path, &text, &len);
+		int rc = file_read_all(path, RULE_FILE_MAX, &text, &len);
 		if (rc == SIEM_ETOOBIG) {
 			log_error(SUB,
 				  "'%s' is larger than %d bytes (%d KiB), the limit for a rule "

@@ -80,6 +80,27 @@ static int yvals(struct cctx *cc, struct ydoc *y, yaml_node_t *n, struct yval **
 	return 0;
 }
 
+/* A pair of a map: its key, a string, and its value. */
+struct ykv {
+	yaml_node_t *k, *v;
+	const char *s;
+	size_t n;
+};
+
+/* Pair p of map into kv; the error when the document is too large or the key is not a
+ * string ("a <what> must be a string"). */
+static int ypair(struct cctx *cc, struct ydoc *y, yaml_node_t *map, const yaml_node_pair_t *p,
+		 const char *what, struct ykv *kv)
+{
+	kv->k = yget(y, p->key);
+	kv->v = yget(y, p->value);
+	if (!kv->k || !kv->v)
+		return cc_fail(cc, yline(map), "document too large");
+	if (!yscalar(kv->k, &kv->s, &kv->n))
+		return cc_fail(cc, yline(kv->k), "a %s must be a string", what);
+	return 0;
+}
+
 /* One map of a selection: its items ANDed. */
 static int compile_map(struct cctx *cc, struct ydoc *y, yaml_node_t *map, struct sel_alt *alt)
 {
@@ -92,23 +113,30 @@ static int compile_map(struct cctx *cc, struct ydoc *y, yaml_node_t *map, struct
 	alt->nfc = 0;
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
 	     p++) {
-		yaml_node_t *k = yget(y, p->key), *v = yget(y, p->value);
-		const char *ks;
-		size_t kn;
-		if (!k || !v)
-			return cc_fail(cc, yline(map), "document too large");
-		if (!yscalar(k, &ks, &kn))
-			return cc_fail(cc, yline(k), "a field name must be a string");
+		struct ykv kv;
 		struct yval *vals;
 		size_t nv;
-		int rc = yvals(cc, y, v, &vals, &nv);
-		if (rc)
+		int rc = ypair(cc, y, map, p, "field name", &kv);
+		if (rc || (rc = yvals(cc, y, kv.v, &vals, &nv)))
 			return rc;
-		if ((rc = fcond_compile(cc, &alt->fc[alt->nfc], ks, kn, vals, nv, yline(k))))
+		if ((rc = fcond_compile(cc, &alt->fc[alt->nfc], kv.s, kv.n, vals, nv, yline(kv.k))))
 			return rc;
 		alt->nfc++;
 	}
 	return 0;
+}
+
+/* A selection of keywords, ORed. */
+static int sel_keywords(struct cctx *cc, struct sel *sel, const struct yval *vals, size_t nv,
+			unsigned line)
+{
+	sel->alt = arena_alloc(cc->a, sizeof(*sel->alt));
+	struct fcond *fc = arena_alloc(cc->a, sizeof(*fc));
+	if (!sel->alt || !fc)
+		return -ENOMEM;
+	sel->nalt = 1;
+	sel->alt[0] = (struct sel_alt){ 1, fc };
+	return fcond_keywords(cc, fc, "", 0, vals, nv, line);
 }
 
 /* A search identifier: a map (AND), a list of maps (OR), or a list of keywords. */
@@ -126,13 +154,7 @@ int sel_compile(struct cctx *cc, struct ydoc *y, yaml_node_t *v, struct sel *sel
 		yval_of(v, &yv);
 		if (yv.t == YV_NULL)
 			return cc_fail(cc, yline(v), "search identifier '%s' is empty", sel->name);
-		sel->alt = arena_alloc(cc->a, sizeof(*sel->alt));
-		struct fcond *fc = arena_alloc(cc->a, sizeof(*fc));
-		if (!sel->alt || !fc)
-			return -ENOMEM;
-		sel->nalt = 1;
-		sel->alt[0] = (struct sel_alt){ 1, fc };
-		return fcond_keywords(cc, fc, "", 0, &yv, 1, yline(v));
+		return sel_keywords(cc, sel, &yv, 1, yline(v));
 	}
 	size_t cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
 	if (cnt == 0)
@@ -152,13 +174,7 @@ int sel_compile(struct cctx *cc, struct ydoc *y, yaml_node_t *v, struct sel *sel
 		int rc = yvals(cc, y, v, &vals, &nv);
 		if (rc)
 			return rc;
-		sel->alt = arena_alloc(cc->a, sizeof(*sel->alt));
-		struct fcond *fc = arena_alloc(cc->a, sizeof(*fc));
-		if (!sel->alt || !fc)
-			return -ENOMEM;
-		sel->nalt = 1;
-		sel->alt[0] = (struct sel_alt){ 1, fc };
-		return fcond_keywords(cc, fc, "", 0, vals, nv, yline(v));
+		return sel_keywords(cc, sel, vals, nv, yline(v));
 	}
 	if (maps != cnt)
 		return cc_fail(cc, yline(v), "unsupported: search identifier '%s' mixes maps and "
@@ -191,31 +207,27 @@ static int compile_detection(struct cctx *cc, struct ydoc *y, yaml_node_t *det,
 	unsigned cond_line = yline(det);
 	for (yaml_node_pair_t *p = det->data.mapping.pairs.start; p < det->data.mapping.pairs.top;
 	     p++) {
-		yaml_node_t *k = yget(y, p->key), *v = yget(y, p->value);
-		const char *ks;
-		size_t kn;
-		if (!k || !v)
-			return cc_fail(cc, yline(det), "document too large");
-		if (!yscalar(k, &ks, &kn))
-			return cc_fail(cc, yline(k), "a search identifier must be a string");
-		if (kn == 9 && !memcmp(ks, "condition", 9)) {
-			cond = v;
-			cond_line = yline(k);
+		struct ykv kv;
+		int rc = ypair(cc, y, det, p, "search identifier", &kv);
+		if (rc)
+			return rc;
+		if (kv.n == 9 && !memcmp(kv.s, "condition", 9)) {
+			cond = kv.v;
+			cond_line = yline(kv.k);
 			continue;
 		}
-		if (kn == 9 && !memcmp(ks, "timeframe", 9))
-			return cc_fail(cc, yline(k), "unsupported: 'timeframe' in detection (use a "
+		if (kv.n == 9 && !memcmp(kv.s, "timeframe", 9))
+			return cc_fail(cc, yline(kv.k), "unsupported: 'timeframe' in detection (use a "
 				       "correlation rule)");
 		for (size_t i = 0; i < d->nsel; i++)
-			if (strlen(d->sel[i].name) == kn && !memcmp(d->sel[i].name, ks, kn))
-				return cc_fail(cc, yline(k), "duplicate search identifier '%.*s'",
-					       (int)kn, ks);
+			if (strlen(d->sel[i].name) == kv.n && !memcmp(d->sel[i].name, kv.s, kv.n))
+				return cc_fail(cc, yline(kv.k), "duplicate search identifier '%.*s'",
+					       (int)kv.n, kv.s);
 		struct sel *sel = &d->sel[d->nsel];
 		memset(sel, 0, sizeof(*sel));
-		if (!(sel->name = adup(cc->a, ks, kn)))
+		if (!(sel->name = adup(cc->a, kv.s, kv.n)))
 			return -ENOMEM;
-		int rc = sel_compile(cc, y, v, sel);
-		if (rc)
+		if ((rc = sel_compile(cc, y, kv.v, sel)))
 			return rc;
 		d->nsel++;
 	}

@@ -18,6 +18,7 @@
 
 #include "core/err.h"
 #include "core/event.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "http/http.h"
@@ -1080,22 +1081,20 @@ int http_bind(const char *listen_addr, int *fd)
 
 static int read_pem(const char *path, char **out)
 {
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		log_error(SUB, "cannot open '%s': %s", path, strerror(errno));
-		return -errno;
+	char *buf = NULL;
+	size_t n = 0;
+	int rc = file_read_all(path, 1024 * 1024, &buf, &n);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc < 0 && rc != SIEM_ETOOBIG) {
+		log_error(SUB, "cannot open '%s': %s", path, strerror(-rc));
+		return rc;
 	}
-	char *buf = malloc(1024 * 1024 + 1);
-	size_t n = buf ? fread(buf, 1, 1024 * 1024 + 1, f) : 0;
-	fclose(f);
-	if (!buf)
-		return -ENOMEM;
-	if (n == 0 || n > 1024 * 1024) {
+	if (rc < 0 || n == 0) {
 		log_error(SUB, "'%s' is empty or larger than 1 MiB", path);
 		free(buf);
 		return -EINVAL;
 	}
-	buf[n] = '\0';
 	*out = buf;
 	return 0;
 }

@@ -14,6 +14,22 @@ int cmd_wants_help(int argc, char **argv)
 	return 0;
 }
 
+int cmd_help_or_bad_option(const char *name, int argc, char **argv, void (*usage)(FILE *out))
+{
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		}
+		if (argv[i][0] == '-' && argv[i][1] && argv[i][1] != '-') {
+			fprintf(stderr, "minisiem %s: unknown option '%s'\n", name, argv[i]);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	return -1;
+}
+
 int cmd_mkdir_parent(const char *path, size_t *made)
 {
 	char dir[4096];

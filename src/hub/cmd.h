@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "store/store.h"
 
@@ -24,6 +25,10 @@ int cmd_users(int argc, char **argv);         /* cmd_admin.c */
 
 /* Is --help or -h among the arguments? */
 int cmd_wants_help(int argc, char **argv);
+/* The arguments in order: --help or -h prints usage on stdout and gives 0; an unknown
+ * short option ("-x") gives "minisiem NAME: unknown option", usage on stderr and
+ * EXIT_USAGE; -1 when there is neither. */
+int cmd_help_or_bad_option(const char *name, int argc, char **argv, void (*usage)(FILE *out));
 /* Create the missing folders of the store's path, private (0700 whatever the umask). *made,
  * when not NULL, is set to the length of the first folder created (a prefix of the path):
  * that one and those below it are the hub's own; 0 when every folder existed. */

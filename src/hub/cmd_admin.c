@@ -16,11 +16,8 @@
 #include "store/store.h"
 
 #define PASSWORD_MIN 12 /* characters, for 'users add' and 'users passwd' */
-
-static const struct opt_def backup_opts[] = {
-	{ "db", "SIEM_DB_PATH", OPT_STRING, "var/minisiem.db", "PATH", "SQLite store file", false,
-	  0, 0 },
-};
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 static const struct opt_def db_opts[] = {
 	{ "db", "SIEM_DB_PATH", OPT_STRING, "var/minisiem.db", "PATH", "SQLite store file", false,
@@ -33,45 +30,50 @@ static const struct opt_def user_opts[] = {
 	{ "role", NULL, OPT_STRING, "analyst", "ROLE", "admin or analyst (users add)", false, 0, 0 },
 };
 
-/* A command that works on the store's settings (keys, users): its options, and a check of
- * its words that says what is wrong (0, or EXIT_USAGE). */
+/* A command that works on the store's settings (keys, users): its usage, its options, a
+ * check of its words that says what is wrong (0, or EXIT_USAGE), and its verb, run on the
+ * store with up to three words (the exit status). */
 struct store_cmd {
-	const char *name;
+	const char *name, *usage;
 	const struct opt_def *opts;
 	size_t nopts;
 	int (*check)(const struct config *c, const char **pos, size_t npos);
+	int (*run)(struct store *s, const struct config *c, const char **pos);
 };
 
-/* What keys and users do before their verb: parse options and up to three words, check
- * them, open the store state-only. 0 when done (the caller closes *s and releases c), else
- * the exit status (nothing left to release). */
-static int store_cmd_begin(const struct store_cmd *sc, int argc, char **argv, struct config *c,
-			   const char *pos[3], size_t *npos, struct store **s)
+/* Parse options and words, check them, open the store state-only and run the verb. */
+static int store_cmd_main(const struct store_cmd *sc, int argc, char **argv)
 {
+	struct config c;
+	const char *pos[3];
+	size_t npos = 0;
+	struct store *s = NULL;
 	int code;
-	*npos = 0;
-	*s = NULL;
-	if (config_init(c, sc->opts, sc->nopts) < 0)
+	if (cmd_wants_help(argc, argv) || argc == 0) {
+		fputs(sc->usage, stdout);
+		config_usage(sc->opts, sc->nopts, stdout);
+		return argc == 0 ? EXIT_USAGE : 0;
+	}
+	if (config_init(&c, sc->opts, sc->nopts) < 0)
 		return 1;
-	if (config_parse(c, argc, argv, pos, 3, npos) < 0) {
-		fprintf(stderr, "minisiem %s: %s\n", sc->name, c->err);
+	if (config_parse(&c, argc, argv, pos, 3, &npos) < 0) {
+		fprintf(stderr, "minisiem %s: %s\n", sc->name, c.err);
 		code = EXIT_USAGE;
-		goto fail;
+		goto out;
 	}
-	if ((code = sc->check(c, pos, *npos)) != 0)
-		goto fail;
+	if ((code = sc->check(&c, pos, npos)) != 0)
+		goto out;
 	log_set_level(LOG_LVL_WARN);
-	if (cmd_open_store(config_str(c, "db"), s, 0, 8, true) < 0) {
+	if (cmd_open_store(config_str(&c, "db"), &s, 0, 8, true) < 0) {
 		fprintf(stderr, "minisiem %s: cannot open store '%s'\n", sc->name,
-			config_str(c, "db"));
+			config_str(&c, "db"));
 		code = 1;
-		goto fail;
+		goto out;
 	}
-	return 0;
-fail:
-	store_close(*s);
-	*s = NULL;
-	config_release(c);
+	code = sc->run(s, &c, pos);
+out:
+	store_close(s);
+	config_release(&c);
 	return code;
 }
 
@@ -86,10 +88,10 @@ int cmd_backup(int argc, char **argv)
 		       "main database and every segment, each as of one moment, each checked.\n"
 		       "To restore: stop the hub, copy DEST's contents next to --db, start the hub.\n\n"
 		       "options:\n");
-		config_usage(backup_opts, 1, stdout);
+		config_usage(db_opts, 1, stdout);
 		return 0;
 	}
-	if (config_init(&c, backup_opts, 1) < 0)
+	if (config_init(&c, db_opts, 1) < 0)
 		return 1;
 	if (config_parse(&c, argc, argv, pos, 2, &npos) < 0 || npos != 1) {
 		fprintf(stderr, "minisiem backup: %s\n", npos != 1 ? "expected DEST" : c.err);
@@ -169,44 +171,31 @@ static int keys_check(const struct config *c, const char **pos, size_t npos)
 	return 0;
 }
 
-static const struct store_cmd keys_cmd = { "keys", db_opts, 1, keys_check };
-
-int cmd_keys(int argc, char **argv)
+static int keys_run(struct store *s, const struct config *c, const char **pos)
 {
-	struct config c;
-	const char *pos[3];
-	size_t npos = 0;
-	struct store *s = NULL;
-	int rc = 0, code;
-	if (cmd_wants_help(argc, argv) || argc == 0) {
-		printf("usage: minisiem keys create NAME | list | revoke ID [--db PATH]\n\noptions:\n");
-		config_usage(db_opts, 1, stdout);
-		return argc == 0 ? EXIT_USAGE : 0;
-	}
-	if ((code = store_cmd_begin(&keys_cmd, argc, argv, &c, pos, &npos, &s)) != 0)
-		return code;
-	code = 1;
 	const char *verb = pos[0];
+	int rc;
+	(void)c;
 	if (strcmp(verb, "create") == 0) {
 		char key[64], hash[65];
 		int64_t id = 0;
 		if (strlen(pos[1]) > 100) {
 			fprintf(stderr, "minisiem keys: name longer than 100 bytes\n");
-			code = EXIT_USAGE;
-			goto out;
+			return EXIT_USAGE;
 		}
 		if ((rc = apikey_generate(key, sizeof(key))) < 0)
-			goto out;
+			return 1;
 		apikey_hash(key, strlen(key), hash);
 		if ((rc = store_key_add(s, pos[1], hash, &id)) < 0)
-			goto out;
+			return 1;
 		char obj[32];
 		snprintf(obj, sizeof(obj), "key:%lld", (long long)id);
 		store_audit(s, "cli", NULL, "key.create", obj, pos[1]);
 		fprintf(stderr, "key %lld '%s' created; it is shown once:\n", (long long)id, pos[1]);
 		printf("%s\n", key);
-		code = 0;
-	} else if (strcmp(verb, "list") == 0) {
+		return 0;
+	}
+	if (strcmp(verb, "list") == 0) {
 		json_t *keys = json_array();
 		if ((rc = store_key_list(s, keys)) == 0) {
 			size_t i;
@@ -220,32 +209,36 @@ int cmd_keys(int argc, char **argv)
 					printf("%s\n", line);
 				}
 			}
-			code = 0;
 		}
 		json_decref(keys);
-	} else {
-		char *end = NULL;
-		long long id = strtoll(pos[1], &end, 10);
-		if (!*pos[1] || *end || id <= 0) {
-			fprintf(stderr, "minisiem keys: '%s' is not a key id\n", pos[1]);
-			code = EXIT_USAGE;
-			goto out;
-		}
-		rc = store_key_revoke(s, id);
-		if (rc == SIEM_ENOTFOUND)
-			fprintf(stderr, "minisiem keys: no key %lld\n", id);
-		else if (rc == 0) {
-			char obj[32];
-			snprintf(obj, sizeof(obj), "key:%lld", id);
-			store_audit(s, "cli", NULL, "key.revoke", obj, NULL);
-			printf("key %lld revoked\n", id);
-			code = 0;
-		}
+		return rc == 0 ? 0 : 1;
 	}
-out:
-	store_close(s);
-	config_release(&c);
-	return code;
+	char *end = NULL;
+	long long id = strtoll(pos[1], &end, 10);
+	if (!*pos[1] || *end || id <= 0) {
+		fprintf(stderr, "minisiem keys: '%s' is not a key id\n", pos[1]);
+		return EXIT_USAGE;
+	}
+	rc = store_key_revoke(s, id);
+	if (rc == SIEM_ENOTFOUND)
+		fprintf(stderr, "minisiem keys: no key %lld\n", id);
+	else if (rc == 0) {
+		char obj[32];
+		snprintf(obj, sizeof(obj), "key:%lld", id);
+		store_audit(s, "cli", NULL, "key.revoke", obj, NULL);
+		printf("key %lld revoked\n", id);
+	}
+	return rc == 0 ? 0 : 1;
+}
+
+static const struct store_cmd keys_cmd = {
+	"keys", "usage: minisiem keys create NAME | list | revoke ID [--db PATH]\n\noptions:\n",
+	db_opts, 1, keys_check, keys_run
+};
+
+int cmd_keys(int argc, char **argv)
+{
+	return store_cmd_main(&keys_cmd, argc, argv);
 }
 
 /* Characters, not bytes: "pässwörd" is 8 of them. */
@@ -298,31 +291,14 @@ static int users_check(const struct config *c, const char **pos, size_t npos)
 	return 0;
 }
 
-static const struct store_cmd users_cmd = { "users", user_opts, 2, users_check };
-
-int cmd_users(int argc, char **argv)
+static int users_run(struct store *s, const struct config *c, const char **pos)
 {
-	struct config c;
-	const char *pos[3];
-	size_t npos = 0;
-	struct store *s = NULL;
-	int rc = 0, code;
-	if (cmd_wants_help(argc, argv) || argc == 0) {
-		printf("usage: minisiem users add NAME [--role admin|analyst] | list | passwd NAME |"
-		       " remove NAME [--db PATH]\n\nPasswords are read from the terminal or the first"
-		       " line of standard input, and have at least %d characters.\n\noptions:\n",
-		       PASSWORD_MIN);
-		config_usage(user_opts, 2, stdout);
-		return argc == 0 ? EXIT_USAGE : 0;
-	}
-	if ((code = store_cmd_begin(&users_cmd, argc, argv, &c, pos, &npos, &s)) != 0)
-		return code;
-	code = 1;
-	const char *verb = pos[0], *role = config_str(&c, "role");
+	const char *verb = pos[0], *role = config_str(c, "role");
 	char hash[256];
+	int rc;
 	if (strcmp(verb, "add") == 0) {
 		if (new_hash(hash, sizeof(hash)) < 0)
-			goto out;
+			return 1;
 		rc = store_user_add(s, pos[1], role, hash);
 		if (rc == -EEXIST)
 			fprintf(stderr, "minisiem users: '%s' exists already\n", pos[1]);
@@ -332,7 +308,7 @@ int cmd_users(int argc, char **argv)
 		}
 	} else if (strcmp(verb, "passwd") == 0) {
 		if (new_hash(hash, sizeof(hash)) < 0)
-			goto out;
+			return 1;
 		if ((rc = store_user_set_hash(s, pos[1], hash)) == 0) {
 			store_audit(s, "cli", NULL, "user.passwd", pos[1], NULL);
 			printf("password of '%s' changed\n", pos[1]);
@@ -356,9 +332,18 @@ int cmd_users(int argc, char **argv)
 	}
 	if (rc == SIEM_ENOTFOUND)
 		fprintf(stderr, "minisiem users: no user '%s'\n", pos[1]);
-	code = rc == 0 ? 0 : 1;
-out:
-	store_close(s);
-	config_release(&c);
-	return code;
+	return rc == 0 ? 0 : 1;
+}
+
+static const struct store_cmd users_cmd = {
+	"users",
+	"usage: minisiem users add NAME [--role admin|analyst] | list | passwd NAME | remove NAME"
+	" [--db PATH]\n\nPasswords are read from the terminal or the first line of standard input,"
+	" and have at least " STR(PASSWORD_MIN) " characters.\n\noptions:\n",
+	user_opts, 2, users_check, users_run
+};
+
+int cmd_users(int argc, char **argv)
+{
+	return store_cmd_main(&users_cmd, argc, argv);
 }

@@ -11,12 +11,12 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/event.h"
+#include "hub/cmd.h"
 #include "hub/logtest.h"
 #include "parse/decode.h"
 #include "parse/logline.h"
 
 #define EXIT_FAILED 1
-#define EXIT_USAGE 2
 #define LINE_MAX_BYTES (1024 * 1024)
 #define READ_CHUNK (64 * 1024)
 
@@ -202,17 +202,9 @@ int cmd_logtest(int argc, char **argv)
 	bool failed = false;
 	int status = 0, rc;
 
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			usage(stdout);
-			return 0;
-		}
-		if (argv[i][0] == '-' && argv[i][1] && argv[i][1] != '-') {
-			fprintf(stderr, "minisiem logtest: unknown option '%s'\n", argv[i]);
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
+	if ((status = cmd_help_or_bad_option("logtest", argc, argv, usage)) >= 0)
+		return status;
+	status = 0;
 	if (config_init(&c, logtest_opts, N_OPTS) < 0)
 		return EXIT_FAILED;
 	if (config_parse(&c, argc, argv, pos, 1, &npos) < 0) {

@@ -11,11 +11,11 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/event.h"
+#include "hub/cmd.h"
 #include "detect/sigma_int.h"
 #include "hub/rulestest.h"
 
 #define EXIT_FAILED 1
-#define EXIT_USAGE 2
 #define FILE_MAX RULE_FILE_MAX /* a rule or mapping file, read whole */
 #define LINE_MAX_BYTES (1u << 20)
 
@@ -249,17 +249,9 @@ int cmd_rules(int argc, char **argv)
 	}
 	argc--;
 	argv++;
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			usage(stdout);
-			return 0;
-		}
-		if (argv[i][0] == '-' && argv[i][1] && argv[i][1] != '-') {
-			fprintf(stderr, "minisiem rules test: unknown option '%s'\n", argv[i]);
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
+	if ((status = cmd_help_or_bad_option("rules test", argc, argv, usage)) >= 0)
+		return status;
+	status = 0;
 	if (config_init(&c, rules_opts, N_OPTS) < 0)
 		return EXIT_FAILED;
 	cinit = true;

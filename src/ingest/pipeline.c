@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "ingest/pipeline.h"
@@ -194,15 +195,8 @@ static int submit(struct pipeline *p, struct ingest_batch *b, int timeout_ms)
 {
 	int rc = 0;
 	struct timespec until;
-	if (timeout_ms > 0) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += timeout_ms / 1000;
-		until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-	}
+	if (timeout_ms > 0)
+		until = clock_deadline_ms(timeout_ms);
 	b->next = NULL;
 	pthread_mutex_lock(&p->mu);
 	for (;;) {

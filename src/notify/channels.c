@@ -11,6 +11,7 @@
 
 #include "core/config.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "notify/notify.h"
 
 void notify_config_free(struct notify_channel_config *ch, size_t n)
@@ -397,24 +398,17 @@ int notify_config_parse(const char *text, size_t len, struct notify_channel_conf
 int notify_config_load(const char *path, struct notify_channel_config **out, size_t *n, char *err,
 		       size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		int e = errno;
-		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(e));
-		return -e;
-	}
-	char *buf = malloc(1024 * 1024 + 1);
-	size_t len = buf ? fread(buf, 1, 1024 * 1024 + 1, f) : 0;
-	fclose(f);
-	if (!buf)
-		return -ENOMEM;
-	if (len > 1024 * 1024) {
-		free(buf);
+	char *buf = NULL;
+	size_t len = 0;
+	int rc = file_read_all(path, 1024 * 1024, &buf, &len);
+	if (rc == SIEM_ETOOBIG)
 		snprintf(err, errlen, "'%s' is larger than 1 MiB", path);
-		return SIEM_ETOOBIG;
-	}
+	else if (rc < 0 && rc != -ENOMEM)
+		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(-rc));
+	if (rc < 0)
+		return rc;
 	char perr[400];
-	int rc = notify_config_parse(buf, len, out, n, perr, sizeof(perr));
+	rc = notify_config_parse(buf, len, out, n, perr, sizeof(perr));
 	if (rc < 0)
 		snprintf(err, errlen, "%s: %s", path, perr);
 	explicit_bzero(buf, len);

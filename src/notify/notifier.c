@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/event.h"
 #include "core/log.h"
@@ -117,14 +118,7 @@ static bool chan_stopping(void *arg)
 /* Wait up to ms, or until the channel stops. Returns true when stopping. */
 static bool chan_sleep(struct channel *c, int64_t ms)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	struct timespec ts = clock_deadline_ms(ms);
 	pthread_mutex_lock(&c->mu);
 	while (!c->stop && pthread_cond_timedwait(&c->cv, &c->mu, &ts) == 0)
 		;
@@ -335,13 +329,7 @@ bool notifier_wait_idle(struct notifier *nt, int timeout_ms)
 		struct channel *c = &nt->ch[i];
 		pthread_mutex_lock(&c->mu);
 		while ((c->head || c->busy) && mono_ms() < end) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 10 * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
+			struct timespec ts = clock_deadline_ms(10);
 			pthread_cond_timedwait(&c->cv, &c->mu, &ts);
 		}
 		bool idle = !c->head && !c->busy;

@@ -102,10 +102,11 @@ void notify_level_upper(const json_t *alert, char *out, size_t outlen);
 int notify_level_severity(const char *s);
 int notify_curl_global(void);
 #define NOTIFY_ABORT_CTX_SIZE 32
-/* Set the options every transfer shares (URL, timeouts, abort hook, CA file) on a CURL
- * handle; storage (NOTIFY_ABORT_CTX_SIZE bytes) must outlive the transfer. */
-void notify_curl_common(void *curl, const struct notify_channel_config *ch,
-			notify_abort_fn abort_fn, void *abort_arg, void *storage);
+/* A CURL handle with the options every transfer shares (URL, timeouts, abort hook, CA
+ * file); storage (NOTIFY_ABORT_CTX_SIZE bytes) must outlive the transfer. err is emptied;
+ * NULL with the reason in err when libcurl cannot start or make a handle (retry later). */
+void *notify_curl_open(const struct notify_channel_config *ch, notify_abort_fn abort_fn,
+		       void *abort_arg, void *storage, char *err, size_t errlen);
 /* Classify a finished transfer (CURLcode, HTTP status or last SMTP reply code). */
 enum notify_result notify_curl_result(int code, long status, bool smtp, char *err, size_t errlen);
 

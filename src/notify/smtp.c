@@ -270,17 +270,9 @@ enum notify_result notify_smtp_send(const struct notify_channel_config *ch, cons
 	struct curl_slist *rcpt = NULL, *t;
 	struct upload u = {msg, n, 0};
 	long code = 0;
-	err[0] = '\0';
-	if (notify_curl_global() < 0) {
-		snprintf(err, errlen, "libcurl initialization failed");
+	CURL *c = notify_curl_open(ch, abort_fn, abort_arg, abort_store, err, errlen);
+	if (!c)
 		return NOTIFY_RETRY;
-	}
-	CURL *c = curl_easy_init();
-	if (!c) {
-		snprintf(err, errlen, "out of memory");
-		return NOTIFY_RETRY;
-	}
-	notify_curl_common(c, ch, abort_fn, abort_arg, abort_store);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
 	enum notify_tls tls = ch->starttls;
 	if (tls == NOTIFY_TLS_DEFAULT)

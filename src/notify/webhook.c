@@ -171,11 +171,20 @@ static size_t discard(char *p, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-void notify_curl_common(void *handle, const struct notify_channel_config *ch,
-			notify_abort_fn abort_fn, void *abort_arg, void *abort_ctx_storage)
+void *notify_curl_open(const struct notify_channel_config *ch, notify_abort_fn abort_fn,
+		       void *abort_arg, void *abort_ctx_storage, char *err, size_t errlen)
 {
-	CURL *c = handle;
 	struct abort_ctx *a = abort_ctx_storage;
+	err[0] = '\0';
+	if (notify_curl_global() < 0) {
+		snprintf(err, errlen, "libcurl initialization failed");
+		return NULL;
+	}
+	CURL *c = curl_easy_init();
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
 	a->fn = abort_fn;
 	a->arg = abort_arg;
 	curl_easy_setopt(c, CURLOPT_URL, ch->url);
@@ -190,6 +199,7 @@ void notify_curl_common(void *handle, const struct notify_channel_config *ch,
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	if (ch->ca_file)
 		curl_easy_setopt(c, CURLOPT_CAINFO, ch->ca_file);
+	return c;
 }
 
 _Static_assert(sizeof(struct abort_ctx) <= NOTIFY_ABORT_CTX_SIZE, "abort context too large");
@@ -228,17 +238,9 @@ enum notify_result notify_webhook_send(const struct notify_channel_config *ch, c
 	char abort_store[NOTIFY_ABORT_CTX_SIZE];
 	char line[160];
 	long status = 0;
-	err[0] = '\0';
-	if (notify_curl_global() < 0) {
-		snprintf(err, errlen, "libcurl initialization failed");
+	CURL *c = notify_curl_open(ch, abort_fn, abort_arg, abort_store, err, errlen);
+	if (!c)
 		return NOTIFY_RETRY;
-	}
-	CURL *c = curl_easy_init();
-	if (!c) {
-		snprintf(err, errlen, "out of memory");
-		return NOTIFY_RETRY;
-	}
-	notify_curl_common(c, ch, abort_fn, abort_arg, abort_store);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_POST, 1L);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);

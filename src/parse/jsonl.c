@@ -207,17 +207,43 @@ static json_t *fast_number(struct fast *s)
 	return json_real(v);
 }
 
+/* Past the opening bracket: true when close follows at once (consumed). */
+static bool fast_open(struct fast *s, char close)
+{
+	s->p++;
+	fast_ws(s);
+	if (s->p < s->end && *s->p == close) {
+		s->p++;
+		return true;
+	}
+	return false;
+}
+
+/* After a member or an element: 1 at close (consumed), 0 past a comma and the white space
+ * after it, -1 at anything else. */
+static int fast_next(struct fast *s, char close)
+{
+	fast_ws(s);
+	if (s->p >= s->end)
+		return -1;
+	if (*s->p == close) {
+		s->p++;
+		return 1;
+	}
+	if (*s->p != ',')
+		return -1;
+	s->p++;
+	fast_ws(s);
+	return 0;
+}
+
 static json_t *fast_object(struct fast *s)
 {
 	json_t *o = json_object();
 	if (!o)
 		return NULL;
-	s->p++;
-	fast_ws(s);
-	if (s->p < s->end && *s->p == '}') {
-		s->p++;
+	if (fast_open(s, '}'))
 		return o;
-	}
 	for (;;) {
 		const char *k;
 		size_t kn;
@@ -241,17 +267,11 @@ static json_t *fast_object(struct fast *s)
 			free(key);
 		if (bad)
 			goto fail;
-		fast_ws(s);
-		if (s->p >= s->end)
+		int next = fast_next(s, '}');
+		if (next < 0)
 			goto fail;
-		if (*s->p == '}') {
-			s->p++;
+		if (next)
 			return o;
-		}
-		if (*s->p != ',')
-			goto fail;
-		s->p++;
-		fast_ws(s);
 	}
 fail:
 	json_decref(o);
@@ -263,26 +283,14 @@ static json_t *fast_array(struct fast *s)
 	json_t *a = json_array();
 	if (!a)
 		return NULL;
-	s->p++;
-	fast_ws(s);
-	if (s->p < s->end && *s->p == ']') {
-		s->p++;
+	if (fast_open(s, ']'))
 		return a;
-	}
 	for (;;) {
-		if (json_array_append_new(a, fast_value(s)))
+		int next;
+		if (json_array_append_new(a, fast_value(s)) || (next = fast_next(s, ']')) < 0)
 			goto fail;
-		fast_ws(s);
-		if (s->p >= s->end)
-			goto fail;
-		if (*s->p == ']') {
-			s->p++;
+		if (next)
 			return a;
-		}
-		if (*s->p != ',')
-			goto fail;
-		s->p++;
-		fast_ws(s);
 	}
 fail:
 	json_decref(a);

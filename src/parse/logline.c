@@ -5,6 +5,7 @@
 
 #include "core/err.h"
 #include "core/jsonw.h"
+#include "core/utf8.h"
 #include "parse/jsonl.h"
 #include "parse/logline.h"
 #include "parse/syslog.h"
@@ -67,23 +68,7 @@ static int fail(char *err, size_t errlen, int rc, const char *reason)
  * counts as invalid: it would cut the value short in any C consumer downstream. */
 static size_t utf8_len(const unsigned char *s, size_t i, size_t n)
 {
-	unsigned char c = s[i];
-	if (c && c < 0x80)
-		return 1;
-	size_t len = c >= 0xc2 && c <= 0xdf   ? 2
-		     : c >= 0xe0 && c <= 0xef ? 3
-		     : c >= 0xf0 && c <= 0xf4 ? 4
-					      : 0;
-	if (!len || i + len > n)
-		return 0;
-	for (size_t k = 1; k < len; k++)
-		if ((s[i + k] & 0xc0) != 0x80)
-			return 0;
-	if (len == 3 && ((c == 0xe0 && s[i + 1] < 0xa0) || (c == 0xed && s[i + 1] > 0x9f)))
-		return 0;
-	if (len == 4 && ((c == 0xf0 && s[i + 1] < 0x90) || (c == 0xf4 && s[i + 1] > 0x8f)))
-		return 0;
-	return len;
+	return s[i] ? utf8_seq_len(s, i, n) : 0;
 }
 
 /* Replace each invalid byte (and NUL) with U+FFFD in an arena copy. Returns the number
@@ -112,20 +97,7 @@ static long utf8_repair(struct arena *a, const char *in, size_t n, const char **
 	if (!c)
 		return -ENOMEM;
 	memcpy(c, in, i);
-	size_t o = i;
-	while (i < n) {
-		size_t l = utf8_len(s, i, n);
-		if (l) {
-			memcpy(c + o, in + i, l);
-			o += l;
-			i += l;
-		} else {
-			memcpy(c + o, "\xEF\xBF\xBD", 3);
-			o += 3;
-			i++;
-		}
-	}
-	c[o] = '\0';
+	size_t o = i + utf8_copy_repair(c + i, s + i, n - i, false);
 	*out = c;
 	*outn = o;
 	return (long)bad;

@@ -43,18 +43,6 @@ static const char *word_end(const char *p, const char *e)
 	return p;
 }
 
-/* Exactly n digits at p (bounds checked by the caller). */
-static int digits(const char *p, size_t n)
-{
-	int v = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!is_digit(p[i]))
-			return -1;
-		v = v * 10 + (p[i] - '0');
-	}
-	return v;
-}
-
 static int64_t year_of(int64_t us)
 {
 	int64_t y;
@@ -94,9 +82,9 @@ static const char *parse_hms(const char *p, const char *e, int *h, int *mi, int 
 {
 	if (e - p < 8 || p[2] != ':' || p[5] != ':')
 		return NULL;
-	*h = digits(p, 2);
-	*mi = digits(p + 3, 2);
-	*s = digits(p + 6, 2);
+	*h = date_digits(p, 2);
+	*mi = date_digits(p + 3, 2);
+	*s = date_digits(p + 6, 2);
 	if (*h < 0 || *h > 23 || *mi < 0 || *mi > 59 || *s < 0 || *s > 60)
 		return NULL;
 	p += 8;
@@ -136,7 +124,7 @@ static const char *parse_bsd_time(const char *p, const char *e, int64_t now_us, 
 	if (*q == ' ')
 		q++;
 	if (q < e && is_digit(*q) && q + 1 < e && is_digit(q[1])) {
-		d = digits(q, 2);
+		d = date_digits(q, 2);
 		q += 2;
 	} else if (q < e && is_digit(*q)) {
 		d = *q - '0';
@@ -148,8 +136,8 @@ static const char *parse_bsd_time(const char *p, const char *e, int64_t now_us, 
 		return NULL;
 	q++;
 	int64_t y = 0;
-	if (e - q >= 5 && digits(q, 4) >= 0 && q[4] == ' ') {
-		y = digits(q, 4);
+	if (e - q >= 5 && date_digits(q, 4) >= 0 && q[4] == ' ') {
+		y = date_digits(q, 4);
 		q += 5;
 	}
 	int h, mi, s;
@@ -161,9 +149,9 @@ static const char *parse_bsd_time(const char *p, const char *e, int64_t now_us, 
 	if (q < e && *q != ' ')
 		return NULL;
 	/* A year after the time: "AUG 10 22:18:24 2009 host". */
-	if (!y && e - q >= 5 && digits(q + 1, 4) >= 1970 && digits(q + 1, 4) <= 2099 &&
+	if (!y && e - q >= 5 && date_digits(q + 1, 4) >= 1970 && date_digits(q + 1, 4) <= 2099 &&
 	    (e - q == 5 || q[5] == ' ')) {
-		y = digits(q + 1, 4);
+		y = date_digits(q + 1, 4);
 		q += 5;
 	}
 	if (!y)
@@ -177,7 +165,7 @@ static const char *parse_bsd_time(const char *p, const char *e, int64_t now_us, 
 /* ISO-8601 / RFC 3339 up to the next space. Returns the end or NULL. */
 static const char *parse_iso_time(const char *p, const char *e, int64_t *ts)
 {
-	if (e - p < 19 || p[4] != '-' || p[7] != '-' || digits(p, 4) < 0)
+	if (e - p < 19 || p[4] != '-' || p[7] != '-' || date_digits(p, 4) < 0)
 		return NULL;
 	const char *q = word_end(p, e);
 	if (ts_parse(p, (size_t)(q - p), ts))
@@ -319,7 +307,7 @@ static bool parse_5424(const char *p, const char *e, struct syslog_msg *m)
 	const char *t = p + 2, *w = word_end(t, e);
 	if (!(w - t == 1 && *t == '-')) {
 		/* The timestamp decides: "1 2003-10-11T22:14:15.003Z" or nil. */
-		if (w - t < 10 || t[4] != '-' || digits(t, 4) < 0)
+		if (w - t < 10 || t[4] != '-' || date_digits(t, 4) < 0)
 			return false;
 		if (ts_parse(t, (size_t)(w - t), &m->ts))
 			m->ts = 0;

@@ -121,6 +121,16 @@ size_t evtx_count(struct evtx_reader *r)
 	return r ? r->live + r->recovered : 0;
 }
 
+/* Record i could not be read: libevtx's reason into err; SIEM_EPARSE. */
+static int record_error(libevtx_error_t **e, size_t i, char *err, size_t errlen)
+{
+	char m[256];
+	evtx_errmsg(e, m, sizeof(m));
+	if (err && errlen)
+		snprintf(err, errlen, "record %zu: %s", i, *m ? m : "unreadable");
+	return SIEM_EPARSE;
+}
+
 int evtx_read(struct evtx_reader *r, size_t i, struct event *ev, struct arena *a, char *err,
 	      size_t errlen)
 {
@@ -144,11 +154,7 @@ int evtx_read(struct evtx_reader *r, size_t i, struct event *ev, struct arena *a
 	else
 		got = libevtx_file_get_record_by_index(r->file, (int)i, &rec, &e);
 	if (got != 1 || libevtx_record_get_utf8_xml_string_size(rec, &size, &e) != 1) {
-		char m[256];
-		evtx_errmsg(&e, m, sizeof(m));
-		if (err && errlen)
-			snprintf(err, errlen, "record %zu: %s", i, *m ? m : "unreadable");
-		rc = SIEM_EPARSE;
+		rc = record_error(&e, i, err, errlen);
 		goto out;
 	}
 	if (size == 0 || size > EVTX_MAX_XML) {
@@ -167,11 +173,7 @@ int evtx_read(struct evtx_reader *r, size_t i, struct event *ev, struct arena *a
 		r->cap = size;
 	}
 	if (libevtx_record_get_utf8_xml_string(rec, (uint8_t *)r->buf, size, &e) != 1) {
-		char m[256];
-		evtx_errmsg(&e, m, sizeof(m));
-		if (err && errlen)
-			snprintf(err, errlen, "record %zu: %s", i, *m ? m : "unreadable");
-		rc = SIEM_EPARSE;
+		rc = record_error(&e, i, err, errlen);
 		goto out;
 	}
 	r->buf[size - 1] = '\0';

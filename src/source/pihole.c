@@ -13,6 +13,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/utf8.h"
 #include "source/pihole.h"
 
 #define PIHOLE_DEFAULT_DB "/etc/pihole/pihole-FTL.db"
@@ -249,36 +250,8 @@ out:
 static char *utf8_clean(struct arena *a, const unsigned char *s, size_t n, size_t *outn)
 {
 	char *o = arena_alloc(a, 3 * n + 1);
-	size_t k = 0;
-	if (!o)
-		return NULL;
-	for (size_t i = 0; i < n;) {
-		unsigned char c = s[i];
-		size_t len = c < 0x80		  ? 1
-			     : (c & 0xe0) == 0xc0 ? 2
-			     : (c & 0xf0) == 0xe0 ? 3
-			     : (c & 0xf8) == 0xf0 ? 4
-						  : 0;
-		bool ok = len && i + len <= n && !(len == 2 && c < 0xc2);
-		for (size_t j = 1; ok && j < len; j++)
-			ok = (s[i + j] & 0xc0) == 0x80;
-		if (ok && len == 3) /* overlong forms and surrogates */
-			ok = !(c == 0xe0 && s[i + 1] < 0xa0) && !(c == 0xed && s[i + 1] >= 0xa0);
-		if (ok && len == 4)
-			ok = !(c == 0xf0 && s[i + 1] < 0x90) && !(c == 0xf4 && s[i + 1] >= 0x90) &&
-			     c <= 0xf4;
-		if (ok) {
-			memcpy(o + k, s + i, len);
-			k += len;
-			i += len;
-		} else {
-			memcpy(o + k, "\xEF\xBF\xBD", 3);
-			k += 3;
-			i++;
-		}
-	}
-	o[k] = '\0';
-	*outn = k;
+	if (o)
+		*outn = utf8_copy_repair(o, s, n, true);
 	return o;
 }
 

@@ -3,13 +3,6 @@
 #include "store/dashboards.h"
 #include "store/store_int.h"
 
-static int adm_prepare(struct store *s, const char *sql, sqlite3_stmt **st)
-{
-	if (sqlite3_prepare_v2(s->adm, sql, -1, st, NULL) != SQLITE_OK)
-		return store_sql_err(s->adm, "dashboards");
-	return 0;
-}
-
 static json_t *ts_json(int64_t us)
 {
 	char buf[32];
@@ -17,44 +10,41 @@ static json_t *ts_json(int64_t us)
 	return json_string(buf);
 }
 
+static int list_row(sqlite3_stmt *st, void *arg)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
+	json_object_set_new(o, "name", json_string((const char *)sqlite3_column_text(st, 1)));
+	json_object_set_new(o, "created_at", ts_json(sqlite3_column_int64(st, 2)));
+	json_object_set_new(o, "updated_at", ts_json(sqlite3_column_int64(st, 3)));
+	json_array_append_new(arg, o);
+	return 0;
+}
+
 int store_dashboard_list(struct store *s, const char *owner, json_t *out)
 {
-	sqlite3_stmt *st = NULL;
-	int rc, r;
-	pthread_mutex_lock(&s->adm_mu);
-	if ((rc = adm_prepare(s,
-			      "SELECT id, name, created_at, updated_at FROM dashboards"
-			      " WHERE owner = ? ORDER BY name, id",
-			      &st)) < 0)
-		goto out;
-	sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *o = json_object();
-		json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
-		json_object_set_new(o, "name",
-				    json_string((const char *)sqlite3_column_text(st, 1)));
-		json_object_set_new(o, "created_at", ts_json(sqlite3_column_int64(st, 2)));
-		json_object_set_new(o, "updated_at", ts_json(sqlite3_column_int64(st, 3)));
-		json_array_append_new(out, o);
+	sqlite3_stmt *st;
+	int rc = adm_prepare(s,
+			     "SELECT id, name, created_at, updated_at FROM dashboards"
+			     " WHERE owner = ? ORDER BY name, id",
+			     &st, "dashboards");
+	if (rc == 0) {
+		sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
+		rc = adm_each_row(s, st, list_row, out, "dashboards");
 	}
-	if (r != SQLITE_DONE)
-		rc = store_sql_err(s->adm, "dashboards");
-out:
-	sqlite3_finalize(st);
-	pthread_mutex_unlock(&s->adm_mu);
+	adm_end(s, st);
 	return rc;
 }
 
 int store_dashboard_get(struct store *s, const char *owner, int64_t id, json_t **out)
 {
-	sqlite3_stmt *st = NULL;
-	int rc, r;
+	sqlite3_stmt *st;
+	int r, rc;
 	*out = NULL;
-	pthread_mutex_lock(&s->adm_mu);
 	if ((rc = adm_prepare(s,
 			      "SELECT id, name, spec, created_at, updated_at FROM dashboards"
 			      " WHERE owner = ? AND id = ?",
-			      &st)) < 0)
+			      &st, "dashboards")) < 0)
 		goto out;
 	sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, id);
@@ -75,8 +65,7 @@ int store_dashboard_get(struct store *s, const char *owner, int64_t id, json_t *
 		rc = store_sql_err(s->adm, "dashboards");
 	}
 out:
-	sqlite3_finalize(st);
-	pthread_mutex_unlock(&s->adm_mu);
+	adm_end(s, st);
 	return rc;
 }
 
@@ -84,10 +73,9 @@ out:
 static int dash_write(struct store *s, const char *sql, const char *owner, int64_t id,
 		      const char *name, const char *spec, int64_t *rowid)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	int rc, k = 1;
-	pthread_mutex_lock(&s->adm_mu);
-	if ((rc = adm_prepare(s, sql, &st)) < 0)
+	if ((rc = adm_prepare(s, sql, &st, "dashboards")) < 0)
 		goto out;
 	if (name)
 		sqlite3_bind_text(st, k++, name, -1, SQLITE_STATIC);
@@ -109,8 +97,7 @@ static int dash_write(struct store *s, const char *sql, const char *owner, int64
 	else if (rowid)
 		*rowid = sqlite3_last_insert_rowid(s->adm);
 out:
-	sqlite3_finalize(st);
-	pthread_mutex_unlock(&s->adm_mu);
+	adm_end(s, st);
 	return rc;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "store/schema.h"
@@ -106,13 +107,7 @@ static void *indexer_main(void *arg)
 
 		pthread_mutex_lock(&s->seg_mu);
 		if (!todo && !s->stopping) {
-			struct timespec until;
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_nsec += 500 * 1000 * 1000;
-			if (until.tv_nsec >= 1000000000) {
-				until.tv_sec++;
-				until.tv_nsec -= 1000000000;
-			}
+			struct timespec until = clock_deadline_ms(500);
 			pthread_cond_timedwait(&s->seg_cv, &s->seg_mu, &until);
 		}
 	}

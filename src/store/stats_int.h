@@ -93,6 +93,13 @@ int stats_top_raw(sqlite3 *db, struct top_job *j, int64_t lo, int64_t hi);
 
 /* ---- rollups (stats_rollup.c) ---- */
 
+/* The row of a segment's "segment" table as db's transaction sees it (an error is logged
+ * as what). */
+struct seg_row {
+	int64_t id, rows, min_ts, max_ts;
+};
+int stats_segment_row(sqlite3 *db, const char *what, struct seg_row *out);
+
 enum { ROLL_KEPT = 1, ROLL_TOTALS = 2 };
 
 /* Which rollup tables a segment has: ROLL_KEPT (stats_minute and stats_top, complete since

@@ -132,32 +132,21 @@ struct count_job {
 	bool used; /* rollups answered some of it */
 };
 
-static const char *minute_key(enum stats_field by)
-{
-	switch (by) {
-	case STATS_OS_TYPE:
-		return "os_type";
-	case STATS_EVENT_TYPE:
-		return "event_type";
-	case STATS_SEVERITY:
-		return "severity";
-	default:
-		return "NULL";
-	}
-}
+/* The key a count is split by: the column of stats_minute, and the expression on events. */
+static const struct {
+	const char *minute, *raw;
+} count_keys[] = {
+    [STATS_NONE] = {"NULL", "NULL"},
+    [STATS_OS_TYPE] = {"os_type", "coalesce(os_type, '')"},
+    [STATS_EVENT_TYPE] = {"event_type", "coalesce(event_type, '')"},
+    [STATS_SEVERITY] = {"severity", "coalesce(severity, 0)"},
+};
 
-static const char *raw_key(enum stats_field by)
+static const char *count_key(enum stats_field by, bool raw)
 {
-	switch (by) {
-	case STATS_OS_TYPE:
-		return "coalesce(os_type, '')";
-	case STATS_EVENT_TYPE:
-		return "coalesce(event_type, '')";
-	case STATS_SEVERITY:
-		return "coalesce(severity, 0)";
-	default:
+	if (by > STATS_SEVERITY)
 		return "NULL";
-	}
+	return raw ? count_keys[by].raw : count_keys[by].minute;
 }
 
 static int add_row(struct count_job *j, sqlite3_stmt *st)
@@ -186,54 +175,59 @@ static int run_rows(sqlite3 *db, sqlite3_stmt *st, struct count_job *j)
 	return rc;
 }
 
-/* Events of [lo, hi] counted from the rows. */
-static int count_raw(sqlite3 *db, struct count_job *j, int64_t lo, int64_t hi)
+/* q prepared on db, or its error (what names the query in the message). */
+static int sql_prepare(sqlite3 *db, const struct sql *q, sqlite3_stmt **st, const char *what)
 {
-	struct sql q = {.n = 0};
+	if (q->over)
+		return -E2BIG;
+	if (sqlite3_prepare_v2(db, q->b, (int)q->n, st, NULL) != SQLITE_OK)
+		return store_sql_err(db, what);
+	return 0;
+}
+
+/* Run a count query: its first parameters are the bucket base and width and the range
+ * [lo, hi], then the filter (raw: with the columns only events have). */
+static int count_query(sqlite3 *db, struct count_job *j, const struct sql *q, bool raw, int64_t lo,
+		       int64_t hi, const char *what)
+{
 	sqlite3_stmt *st = NULL;
 	int rc;
-	sql_add(&q, "SELECT (ts - ?) / ?, %s, count(*) FROM events WHERE ts >= ? AND ts <= ?",
-		raw_key(j->by));
-	sql_filter(&q, j->f, true);
-	sql_add(&q, " GROUP BY 1, 2");
-	if (q.over)
-		return -E2BIG;
-	if (sqlite3_prepare_v2(db, q.b, (int)q.n, &st, NULL) != SQLITE_OK)
-		return store_sql_err(db, "stats scan");
+	if ((rc = sql_prepare(db, q, &st, what)) < 0)
+		return rc;
 	sqlite3_bind_int64(st, 1, j->base);
 	sqlite3_bind_int64(st, 2, j->width);
 	sqlite3_bind_int64(st, 3, lo);
 	sqlite3_bind_int64(st, 4, hi);
-	bind_filter(st, 5, j->f, true);
+	bind_filter(st, 5, j->f, raw);
 	rc = run_rows(db, st, j);
 	sqlite3_finalize(st);
 	return rc;
 }
 
-/* Whole minutes mlo..mhi from stats_minute. */
-static int count_rollup(sqlite3 *db, struct count_job *j, int64_t mlo, int64_t mhi)
+/* Events of [lo, hi] counted from the rows. */
+static int count_raw(sqlite3 *db, void *job, int64_t lo, int64_t hi)
 {
+	struct count_job *j = job;
 	struct sql q = {.n = 0};
-	sqlite3_stmt *st = NULL;
-	int rc;
+	sql_add(&q, "SELECT (ts - ?) / ?, %s, count(*) FROM events WHERE ts >= ? AND ts <= ?",
+		count_key(j->by, true));
+	sql_filter(&q, j->f, true);
+	sql_add(&q, " GROUP BY 1, 2");
+	return count_query(db, j, &q, true, lo, hi, "stats scan");
+}
+
+/* Whole minutes mlo..mhi from stats_minute. */
+static int count_rollup(sqlite3 *db, void *job, int64_t mlo, int64_t mhi)
+{
+	struct count_job *j = job;
+	struct sql q = {.n = 0};
 	sql_add(&q,
 		"SELECT (minute * %lld - ?) / ?, %s, count FROM stats_minute"
 		" WHERE minute >= ? AND minute <= ?",
-		MINUTE_US, minute_key(j->by));
+		MINUTE_US, count_key(j->by, false));
 	/* No GROUP BY: the rows stream into the accumulator, which is cheaper than a sort. */
 	sql_filter(&q, j->f, false);
-	if (q.over)
-		return -E2BIG;
-	if (sqlite3_prepare_v2(db, q.b, (int)q.n, &st, NULL) != SQLITE_OK)
-		return store_sql_err(db, "stats rollup");
-	sqlite3_bind_int64(st, 1, j->base);
-	sqlite3_bind_int64(st, 2, j->width);
-	sqlite3_bind_int64(st, 3, mlo);
-	sqlite3_bind_int64(st, 4, mhi);
-	bind_filter(st, 5, j->f, false);
-	rc = run_rows(db, st, j);
-	sqlite3_finalize(st);
-	return rc;
+	return count_query(db, j, &q, false, mlo, mhi, "stats rollup");
 }
 
 struct split stats_unit_split(int64_t from, int64_t to, int64_t smin, int64_t smax, int64_t unit)
@@ -267,22 +261,16 @@ struct split stats_unit_split(int64_t from, int64_t to, int64_t smin, int64_t sm
  * segment's seg_view may be older. */
 static int snapshot_bounds(sqlite3 *db, const struct seg_view *g, int64_t *smin, int64_t *smax)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = 0;
+	struct seg_row sr;
+	int rc;
 	*smin = g->min_ts;
 	*smax = g->max_ts;
 	if (g->state != SEG_ACTIVE)
 		return 0;
-	if (sqlite3_prepare_v2(db, "SELECT min_ts, max_ts FROM segment", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return store_sql_err(db, "stats bounds");
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		*smin = sqlite3_column_int64(st, 0);
-		*smax = sqlite3_column_int64(st, 1);
-	} else {
-		rc = store_sql_err(db, "stats bounds");
+	if ((rc = stats_segment_row(db, "stats bounds", &sr)) == 0) {
+		*smin = sr.min_ts;
+		*smax = sr.max_ts;
 	}
-	sqlite3_finalize(st);
 	return rc;
 }
 
@@ -316,64 +304,100 @@ static int each_segment(struct store *s, const struct stats_filter *f, seg_fn fn
 	return rc;
 }
 
-static int count_segment(sqlite3 *db, const struct seg_view *g, int rollups, void *arg)
+/* A count over [lo, hi] of a segment: its events (a scan), or whole units of its rollups. */
+typedef int (*range_fn)(sqlite3 *db, void *job, int64_t lo, int64_t hi);
+
+/* scan over the part of g's events that [f->from, f->to] holds. */
+static int scan_segment(sqlite3 *db, const struct stats_filter *f, const struct seg_view *g,
+			range_fn scan, void *job)
 {
-	struct count_job *j = arg;
-	const struct stats_filter *f = j->f;
 	int64_t lo = f->from > g->min_ts ? f->from : g->min_ts;
 	int64_t hi = f->to < g->max_ts ? f->to : g->max_ts;
-	int64_t smin, smax;
+	return scan(db, job, lo, hi);
+}
+
+/* The whole units of sp from the rollups, its edges from the events. */
+static int scan_split(sqlite3 *db, const struct split *sp, range_fn units, range_fn scan, void *job)
+{
 	int rc;
-	if (!rollups || f->no_rollups || f->app.n || f->source_host.n)
-		return count_raw(db, j, lo, hi);
-	if ((rc = snapshot_bounds(db, g, &smin, &smax)) < 0)
-		return rc;
-	struct split sp = stats_unit_split(f->from, f->to, smin, smax, MINUTE_US);
-	j->used |= sp.ulo <= sp.uhi;
-	if (sp.ulo <= sp.uhi && (rc = count_rollup(db, j, sp.ulo, sp.uhi)) < 0)
+	if (sp->ulo <= sp->uhi && (rc = units(db, job, sp->ulo, sp->uhi)) < 0)
 		return rc;
 	for (int e = 0; e < 2; e++)
-		if (sp.edge[e][0] <= sp.edge[e][1] &&
-		    (rc = count_raw(db, j, sp.edge[e][0], sp.edge[e][1])) < 0)
+		if (sp->edge[e][0] <= sp->edge[e][1] &&
+		    (rc = scan(db, job, sp->edge[e][0], sp->edge[e][1])) < 0)
 			return rc;
 	return 0;
 }
 
-static void clamp(struct stats_filter *f)
+static int count_segment(sqlite3 *db, const struct seg_view *g, int rollups, void *arg)
 {
-	if (f->from < 0)
-		f->from = 0;
-	if (f->to > TS_MAX)
-		f->to = TS_MAX;
+	struct count_job *j = arg;
+	const struct stats_filter *f = j->f;
+	int64_t smin, smax;
+	int rc;
+	if (!rollups || f->no_rollups || f->app.n || f->source_host.n)
+		return scan_segment(db, f, g, count_raw, j);
+	if ((rc = snapshot_bounds(db, g, &smin, &smax)) < 0)
+		return rc;
+	struct split sp = stats_unit_split(f->from, f->to, smin, smax, MINUTE_US);
+	j->used |= sp.ulo <= sp.uhi;
+	return scan_split(db, &sp, count_rollup, count_raw, j);
+}
+
+/* What a statistics query collects: counts per key, from the caller's filter with its range
+ * clamped to what timestamps can be. */
+struct query {
+	struct stats_filter f;
+	struct acc acc;
+	struct acc_key **keys; /* after query_sort */
+};
+
+/* -EINVAL when the range is empty. */
+static int query_start(struct query *q, const struct stats_filter *filter, bool *used_rollups)
+{
+	q->f = *filter;
+	q->keys = NULL;
+	*used_rollups = false;
+	if (q->f.from < 0)
+		q->f.from = 0;
+	if (q->f.to > TS_MAX)
+		q->f.to = TS_MAX;
+	return q->f.from > q->f.to ? -EINVAL : 0;
+}
+
+/* The counted keys, most frequent first. */
+static int query_sort(struct query *q)
+{
+	return (q->keys = acc_sorted(&q->acc)) ? 0 : -ENOMEM;
+}
+
+/* After acc_init. */
+static void query_release(struct query *q)
+{
+	free(q->keys);
+	acc_release(&q->acc);
 }
 
 int store_stats_series(struct store *s, const struct stats_filter *filter, int64_t interval_us,
 		       enum stats_field by, size_t max_series, json_t *out, bool *used_rollups)
 {
-	struct stats_filter f = *filter;
-	struct acc acc;
-	struct acc_key **keys = NULL;
+	struct query q;
 	int rc;
-	*used_rollups = false;
-	clamp(&f);
-	if (interval_us < MINUTE_US || interval_us % MINUTE_US || f.from > f.to ||
-	    by > STATS_SEVERITY)
+	if ((rc = query_start(&q, filter, used_rollups)) < 0)
+		return rc;
+	if (interval_us < MINUTE_US || interval_us % MINUTE_US || by > STATS_SEVERITY)
 		return -EINVAL;
-	int64_t base = floor_div(f.from, interval_us) * interval_us;
-	int64_t nb = floor_div(f.to, interval_us) - floor_div(f.from, interval_us) + 1;
+	int64_t base = floor_div(q.f.from, interval_us) * interval_us;
+	int64_t nb = floor_div(q.f.to, interval_us) - floor_div(q.f.from, interval_us) + 1;
 	if (nb > 100000)
 		return -E2BIG;
-	if ((rc = acc_init(&acc, (size_t)nb, SERIES_KEYS)) < 0)
+	if ((rc = acc_init(&q.acc, (size_t)nb, SERIES_KEYS)) < 0)
 		goto out;
-	struct count_job j = {&f, by, base, interval_us, &acc, false};
-	rc = each_segment(s, &f, count_segment, &j);
+	struct count_job j = {&q.f, by, base, interval_us, &q.acc, false};
+	rc = each_segment(s, &q.f, count_segment, &j);
 	*used_rollups = j.used;
-	if (rc < 0)
+	if (rc < 0 || (rc = query_sort(&q)) < 0)
 		goto out;
-	if (!(keys = acc_sorted(&acc))) {
-		rc = -ENOMEM;
-		goto out;
-	}
 	json_t *buckets = json_array(), *series = json_array();
 	json_object_set_new(out, "buckets", buckets);
 	json_object_set_new(out, "series", series);
@@ -381,8 +405,8 @@ int store_stats_series(struct store *s, const struct stats_filter *filter, int64
 		json_array_append_new(buckets, json_integer((base + b * interval_us) / 1000000));
 	int64_t total = 0, *other = NULL;
 	bool has_other = false;
-	for (size_t i = 0; i < acc.nkeys; i++) {
-		struct acc_key *k = keys[i];
+	for (size_t i = 0; i < q.acc.nkeys; i++) {
+		struct acc_key *k = q.keys[i];
 		total += k->total;
 		bool is_other = k->n == sizeof(OTHER) - 1 && memcmp(k->k, OTHER, k->n) == 0;
 		if (i < max_series && !is_other) {
@@ -419,8 +443,7 @@ int store_stats_series(struct store *s, const struct stats_filter *filter, int64
 	free(other);
 	json_object_set_new(out, "total", json_integer(total));
 out:
-	free(keys);
-	acc_release(&acc);
+	query_release(&q);
 	return rc;
 }
 
@@ -472,146 +495,127 @@ int stats_top_raw(sqlite3 *db, struct top_job *j, int64_t lo, int64_t hi)
 	struct sql q = {.n = 0};
 	sqlite3_stmt *st = NULL;
 	const char *e = top_expr(j->field);
+	int rc;
 	sql_add(&q, "SELECT %s AS v, count(*) FROM events WHERE ts >= ? AND ts <= ?", e);
 	sql_filter(&q, j->f, true);
 	sql_add(&q, " AND v IS NOT NULL GROUP BY v");
-	if (q.over)
-		return -E2BIG;
-	if (sqlite3_prepare_v2(db, q.b, (int)q.n, &st, NULL) != SQLITE_OK)
-		return store_sql_err(db, "stats top scan");
+	if ((rc = sql_prepare(db, &q, &st, "stats top scan")) < 0)
+		return rc;
 	sqlite3_bind_int64(st, 1, lo);
 	sqlite3_bind_int64(st, 2, hi);
 	bind_filter(st, 3, j->f, true);
-	int rc = top_rows(db, st, j, j->field == STATS_SOURCE_IP);
+	rc = top_rows(db, st, j, j->field == STATS_SOURCE_IP);
 	sqlite3_finalize(st);
 	return rc;
 }
 
-static int top_rollup(sqlite3 *db, struct top_job *j, int64_t plo, int64_t phi)
+/* The stored counts of j's field: periods plo..phi of stats_top, or with whole the
+ * segment's stats_total. */
+static int top_stored(sqlite3 *db, struct top_job *j, bool whole, int64_t plo, int64_t phi)
 {
 	struct sql q = {.n = 0};
 	sqlite3_stmt *st = NULL;
-	sql_add(&q, "SELECT value, count FROM stats_top WHERE field = ?");
+	int rc;
+	sql_add(&q, "SELECT value, count FROM %s WHERE field = ?",
+		whole ? "stats_total" : "stats_top");
 	sql_in(&q, "event_type", j->f->event_type.n);
-	sql_add(&q, " AND period >= ? AND period <= ?");
-	if (q.over)
-		return -E2BIG;
-	if (sqlite3_prepare_v2(db, q.b, (int)q.n, &st, NULL) != SQLITE_OK)
-		return store_sql_err(db, "stats top rollup");
+	if (!whole)
+		sql_add(&q, " AND period >= ? AND period <= ?");
+	if ((rc = sql_prepare(db, &q, &st, whole ? "stats top totals" : "stats top rollup")) < 0)
+		return rc;
 	int k = 1;
 	sqlite3_bind_int(st, k++, (int)j->field);
 	for (size_t i = 0; i < j->f->event_type.n; i++)
 		sqlite3_bind_text(st, k++, j->f->event_type.v[i], -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, k++, plo);
-	sqlite3_bind_int64(st, k++, phi);
-	int rc = top_rows(db, st, j, false);
+	if (!whole) {
+		sqlite3_bind_int64(st, k++, plo);
+		sqlite3_bind_int64(st, k++, phi);
+	}
+	rc = top_rows(db, st, j, false);
 	sqlite3_finalize(st);
 	return rc;
 }
 
-static int top_total(sqlite3 *db, struct top_job *j)
+static int top_scan(sqlite3 *db, void *job, int64_t lo, int64_t hi)
 {
-	struct sql q = {.n = 0};
-	sqlite3_stmt *st = NULL;
-	sql_add(&q, "SELECT value, count FROM stats_total WHERE field = ?");
-	sql_in(&q, "event_type", j->f->event_type.n);
-	if (q.over)
-		return -E2BIG;
-	if (sqlite3_prepare_v2(db, q.b, (int)q.n, &st, NULL) != SQLITE_OK)
-		return store_sql_err(db, "stats top totals");
-	int k = 1;
-	sqlite3_bind_int(st, k++, (int)j->field);
-	for (size_t i = 0; i < j->f->event_type.n; i++)
-		sqlite3_bind_text(st, k++, j->f->event_type.v[i], -1, SQLITE_STATIC);
-	int rc = top_rows(db, st, j, false);
-	sqlite3_finalize(st);
-	return rc;
+	return stats_top_raw(db, job, lo, hi);
+}
+
+static int top_periods(sqlite3 *db, void *job, int64_t plo, int64_t phi)
+{
+	return top_stored(db, job, false, plo, phi);
 }
 
 static int top_segment(sqlite3 *db, const struct seg_view *g, int rollups, void *arg)
 {
 	struct top_job *j = arg;
 	const struct stats_filter *f = j->f;
-	int64_t lo = f->from > g->min_ts ? f->from : g->min_ts;
-	int64_t hi = f->to < g->max_ts ? f->to : g->max_ts;
 	bool kept = false;
 	int rc;
 	/* The counts are split by event type only. */
 	if (!rollups || f->no_rollups || f->os_type.n || f->n_severity || f->app.n ||
 	    f->source_host.n)
-		return stats_top_raw(db, j, lo, hi);
+		return scan_segment(db, f, g, top_scan, j);
 	if ((rollups & ROLL_TOTALS) && g->state != SEG_ACTIVE) {
 		/* Sealed and written out: its totals, a row per value, when the range holds it
 		 * whole; else its periods and the edges. */
 		j->used = true;
 		if (f->from <= g->min_ts && g->max_ts <= f->to)
-			return top_total(db, j);
+			return top_stored(db, j, true, 0, 0);
 		struct split sp = stats_unit_split(f->from, f->to, g->min_ts, g->max_ts, PERIOD_US);
-		if (sp.ulo <= sp.uhi && (rc = top_rollup(db, j, sp.ulo, sp.uhi)) < 0)
-			return rc;
-		for (int e = 0; e < 2; e++)
-			if (sp.edge[e][0] <= sp.edge[e][1] &&
-			    (rc = stats_top_raw(db, j, sp.edge[e][0], sp.edge[e][1])) < 0)
-				return rc;
-		return 0;
+		return scan_split(db, &sp, top_periods, top_scan, j);
 	}
 	/* The active segment, or a sealed one the indexer has not written out: memory. */
 	if ((rc = stats_rollup_top(j->s, db, g, j, &kept)) < 0 || kept)
 		return rc;
-	return stats_top_raw(db, j, lo, hi);
+	return scan_segment(db, f, g, top_scan, j);
 }
 
 int store_stats_top(struct store *s, const struct stats_filter *filter, enum stats_field field,
 		    size_t n, json_t *out, bool *used_rollups)
 {
-	struct stats_filter f = *filter;
-	struct acc acc;
-	struct acc_key **keys = NULL;
+	struct query q;
 	int rc;
-	*used_rollups = false;
-	clamp(&f);
-	if (field == STATS_NONE || f.from > f.to)
+	if ((rc = query_start(&q, filter, used_rollups)) < 0)
+		return rc;
+	if (field == STATS_NONE)
 		return -EINVAL;
-	if ((rc = acc_init(&acc, 1, MAX_KEYS)) < 0)
+	if ((rc = acc_init(&q.acc, 1, MAX_KEYS)) < 0)
 		goto out;
 	if (top_field(field)) {
-		struct top_job j = {&f, field, &acc, false, s};
-		rc = each_segment(s, &f, top_segment, &j);
+		struct top_job j = {&q.f, field, &q.acc, false, s};
+		rc = each_segment(s, &q.f, top_segment, &j);
 		*used_rollups = j.used;
 	} else {
 		/* Low-cardinality fields: one bucket of the per-minute counts. */
 		struct count_job j = {
-		    &f,	  field, floor_div(f.from, MINUTE_US) * MINUTE_US, INT64_MAX / 2,
-		    &acc, false};
-		rc = each_segment(s, &f, count_segment, &j);
+		    &q.f,	   field,  floor_div(q.f.from, MINUTE_US) * MINUTE_US,
+		    INT64_MAX / 2, &q.acc, false};
+		rc = each_segment(s, &q.f, count_segment, &j);
 		*used_rollups = j.used;
 	}
-	if (rc < 0)
+	if (rc < 0 || (rc = query_sort(&q)) < 0)
 		goto out;
-	if (!(keys = acc_sorted(&acc))) {
-		rc = -ENOMEM;
-		goto out;
-	}
 	json_t *values = json_array();
 	int64_t total = 0;
-	for (size_t i = 0; i < acc.nkeys; i++) {
-		total += keys[i]->total;
+	for (size_t i = 0; i < q.acc.nkeys; i++) {
+		total += q.keys[i]->total;
 		if (i >= n)
 			continue;
 		json_t *o = json_object();
 		if (field == STATS_SEVERITY)
-			json_object_set_new(o, "value", json_integer(strtol(keys[i]->k, NULL, 10)));
+			json_object_set_new(o, "value",
+					    json_integer(strtol(q.keys[i]->k, NULL, 10)));
 		else
-			json_object_set_new(o, "value", json_stringn(keys[i]->k, keys[i]->n));
-		json_object_set_new(o, "count", json_integer(keys[i]->total));
+			json_object_set_new(o, "value", json_stringn(q.keys[i]->k, q.keys[i]->n));
+		json_object_set_new(o, "count", json_integer(q.keys[i]->total));
 		json_array_append_new(values, o);
 	}
 	json_object_set_new(out, "values", values);
-	json_object_set_new(out, "distinct", json_integer((json_int_t)acc.nkeys));
+	json_object_set_new(out, "distinct", json_integer((json_int_t)q.acc.nkeys));
 	json_object_set_new(out, "total", json_integer(total));
 out:
-	free(keys);
-	acc_release(&acc);
+	query_release(&q);
 	return rc;
 }
 

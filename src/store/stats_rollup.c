@@ -882,20 +882,20 @@ static const char backfill_minute_sql[] =
     "INSERT INTO stats_minute SELECT ts / 60000000, coalesce(os_type, ''),"
     " coalesce(event_type, ''), coalesce(severity, 0), count(*) FROM events GROUP BY 1, 2, 3, 4;";
 
-static int segment_row(sqlite3 *db, int64_t *id, int64_t *rows, int64_t *min_ts, int64_t *max_ts)
+int stats_segment_row(sqlite3 *db, const char *what, struct seg_row *out)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = 0;
 	if (sqlite3_prepare_v2(db, "SELECT id, rows, min_ts, max_ts FROM segment", -1, &st, NULL) !=
 	    SQLITE_OK)
-		return store_sql_err(db, "stats segment");
+		return store_sql_err(db, what);
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		*id = sqlite3_column_int64(st, 0);
-		*rows = sqlite3_column_int64(st, 1);
-		*min_ts = sqlite3_column_int64(st, 2);
-		*max_ts = sqlite3_column_int64(st, 3);
+		out->id = sqlite3_column_int64(st, 0);
+		out->rows = sqlite3_column_int64(st, 1);
+		out->min_ts = sqlite3_column_int64(st, 2);
+		out->max_ts = sqlite3_column_int64(st, 3);
 	} else {
-		rc = store_sql_err(db, "stats segment");
+		rc = store_sql_err(db, what);
 	}
 	sqlite3_finalize(st);
 	return rc;
@@ -962,8 +962,13 @@ int stats_rollup_init(struct stats_rollup **out, sqlite3 *writer)
 		rc = -ENOMEM;
 		goto fail;
 	}
-	if ((rc = segment_row(writer, &c->seg_id, &c->rows, &c->min_ts, &c->max_ts)) < 0)
+	struct seg_row sr;
+	if ((rc = stats_segment_row(writer, "stats segment", &sr)) < 0)
 		goto fail;
+	c->seg_id = sr.id;
+	c->rows = sr.rows;
+	c->min_ts = sr.min_ts;
+	c->max_ts = sr.max_ts;
 	if (c->rows > 0) {
 		/* After a restart: the counts were in memory only. */
 		int64_t t0 = ts_now_us(), rows = c->rows;

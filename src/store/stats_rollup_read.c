@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "store/stats_int.h"
 
@@ -29,21 +30,6 @@ static void log_cell(const struct topt *t, uint64_t e, uint32_t *type, uint32_t 
 	}
 	*type = lo;
 	*value = pt->pk[k].value;
-}
-
-/* The rows the reader's snapshot of a segment holds. */
-static int snapshot_rows(sqlite3 *db, int64_t *rows)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = 0;
-	if (sqlite3_prepare_v2(db, "SELECT rows FROM segment", -1, &st, NULL) != SQLITE_OK)
-		return store_sql_err(db, "stats rows");
-	if (sqlite3_step(st) == SQLITE_ROW)
-		*rows = sqlite3_column_int64(st, 0);
-	else
-		rc = store_sql_err(db, "stats rows");
-	sqlite3_finalize(st);
-	return rc;
 }
 
 struct v4_sum {
@@ -180,21 +166,17 @@ int stats_rollup_top(struct store *s, sqlite3 *db, const struct seg_view *g, str
 	if (!r)
 		return 0;
 	for (int attempt = 0; attempt < 8; attempt++) {
-		int64_t rows = 0;
-		if ((rc = snapshot_rows(db, &rows)) < 0)
+		/* The rows the reader's snapshot of the segment holds. */
+		struct seg_row sr;
+		if ((rc = stats_segment_row(db, "stats rows", &sr)) < 0)
 			return rc;
+		int64_t rows = sr.rows;
 		pthread_mutex_lock(&r->mu);
 		struct segcounts *c = stats_rollup_counts(r, g->id);
 		int64_t until = ts_now_us() + WAIT_PUBLISH_US;
 		/* The writer has committed what this snapshot sees and is about to publish. */
 		while (c && !c->over[i] && c->rows < rows && ts_now_us() < until) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 10 * 1000 * 1000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
+			struct timespec ts = clock_deadline_ms(10);
 			pthread_cond_timedwait(&r->published, &r->mu, &ts);
 			c = stats_rollup_counts(r, g->id);
 		}

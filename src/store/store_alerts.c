@@ -1,5 +1,6 @@
 /* store_alerts.c — the alerts and rules tables of the main database: batched alert writes
  * from the alerting module, status changes, filtered pages, and rule rows. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,29 +101,19 @@ static json_t *alert_row_json(sqlite3_stmt *st)
 
 /* ---- writes from the alerting module ---- */
 
-int store_alerts_write(struct store *s, const struct alert_rec *recs, const bool *is_new, size_t n)
+/* The end of a transaction on the main database: commit when rc is 0, else (or when the
+ * commit fails) roll back; the result. */
+static int txn_end(struct store *s, int rc)
 {
-	static const char ins_sql[] =
-	    "INSERT INTO alerts(id, rev, rule_id, rule_title, rule_level, rule_author, severity,"
-	    " group_key, first_seen, last_seen, created_at, updated_at, count, event_ids,"
-	    " n_events) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
-	static const char upd_sql[] =
-	    "UPDATE alerts SET rev = ?2, first_seen = ?9, last_seen = ?10, updated_at = ?12,"
-	    " count = ?13, event_ids = ?14, n_events = ?15, severity = ?7 WHERE id = ?1";
-	sqlite3_stmt *ins = NULL, *upd = NULL;
-	int rc = 0;
-	bool began = false;
-	if (n == 0)
+	if (rc == 0 && (rc = store_exec(s->adm, "COMMIT")) == 0)
 		return 0;
-	pthread_mutex_lock(&s->adm_mu);
-	if (sqlite3_prepare_v2(s->adm, ins_sql, -1, &ins, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(s->adm, upd_sql, -1, &upd, NULL) != SQLITE_OK) {
-		rc = store_sql_err(s->adm, "prepare alerts");
-		goto out;
-	}
-	if ((rc = store_exec(s->adm, "BEGIN IMMEDIATE")) < 0)
-		goto out;
-	began = true;
+	store_exec(s->adm, "ROLLBACK");
+	return rc;
+}
+
+static int write_recs(struct store *s, sqlite3_stmt *ins, sqlite3_stmt *upd,
+		      const struct alert_rec *recs, const bool *is_new, size_t n)
+{
 	for (size_t i = 0; i < n; i++) {
 		const struct alert_rec *a = &recs[i];
 		sqlite3_stmt *st = is_new[i] ? ins : upd;
@@ -146,16 +137,31 @@ int store_alerts_write(struct store *s, const struct alert_rec *recs, const bool
 		sqlite3_bind_blob(st, 14, a->n_ids ? (const void *)a->event_ids : "",
 				  (int)(a->n_ids * 16), SQLITE_STATIC);
 		sqlite3_bind_int64(st, 15, a->n_events);
-		if (sqlite3_step(st) != SQLITE_DONE) {
-			rc = store_sql_err(s->adm, "write alert");
-			goto out;
-		}
+		if (sqlite3_step(st) != SQLITE_DONE)
+			return store_sql_err(s->adm, "write alert");
 	}
-	rc = store_exec(s->adm, "COMMIT");
-	began = rc < 0;
-out:
-	if (began)
-		store_exec(s->adm, "ROLLBACK");
+	return 0;
+}
+
+int store_alerts_write(struct store *s, const struct alert_rec *recs, const bool *is_new, size_t n)
+{
+	static const char ins_sql[] =
+	    "INSERT INTO alerts(id, rev, rule_id, rule_title, rule_level, rule_author, severity,"
+	    " group_key, first_seen, last_seen, created_at, updated_at, count, event_ids,"
+	    " n_events) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	static const char upd_sql[] =
+	    "UPDATE alerts SET rev = ?2, first_seen = ?9, last_seen = ?10, updated_at = ?12,"
+	    " count = ?13, event_ids = ?14, n_events = ?15, severity = ?7 WHERE id = ?1";
+	sqlite3_stmt *ins = NULL, *upd = NULL;
+	int rc;
+	if (n == 0)
+		return 0;
+	pthread_mutex_lock(&s->adm_mu);
+	if (sqlite3_prepare_v2(s->adm, ins_sql, -1, &ins, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->adm, upd_sql, -1, &upd, NULL) != SQLITE_OK)
+		rc = store_sql_err(s->adm, "prepare alerts");
+	else if ((rc = store_exec(s->adm, "BEGIN IMMEDIATE")) == 0)
+		rc = txn_end(s, write_recs(s, ins, upd, recs, is_new, n));
 	sqlite3_finalize(ins);
 	sqlite3_finalize(upd);
 	pthread_mutex_unlock(&s->adm_mu);
@@ -164,15 +170,11 @@ out:
 
 int store_alerts_max(struct store *s, int64_t *max_id, int64_t *max_rev)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = 0;
+	sqlite3_stmt *st;
+	int rc;
 	*max_id = *max_rev = 0;
-	pthread_mutex_lock(&s->adm_mu);
-	if (sqlite3_prepare_v2(s->adm, "SELECT MAX(id), MAX(rev) FROM alerts", -1, &st, NULL) !=
-	    SQLITE_OK) {
-		rc = store_sql_err(s->adm, "prepare");
+	if ((rc = adm_prepare(s, "SELECT MAX(id), MAX(rev) FROM alerts", &st, "prepare")) < 0)
 		goto out;
-	}
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		*max_id = sqlite3_column_int64(st, 0);
 		*max_rev = sqlite3_column_int64(st, 1);
@@ -180,28 +182,21 @@ int store_alerts_max(struct store *s, int64_t *max_id, int64_t *max_rev)
 		rc = store_sql_err(s->adm, "read alerts");
 	}
 out:
-	sqlite3_finalize(st);
-	pthread_mutex_unlock(&s->adm_mu);
+	adm_end(s, st);
 	return rc;
 }
 
-int store_alert_set_status(struct store *s, int64_t id, enum alert_status to, const char *who,
-			   int64_t now_us, int64_t rev)
+/* Inside the transaction of store_alert_set_status. */
+static int set_status(struct store *s, int64_t id, enum alert_status to, const char *who,
+		      int64_t now_us, int64_t rev)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = 0;
-	bool began = false;
 	const char *sql = to == ALERT_CLOSED
 			      ? "UPDATE alerts SET status = 'closed', closed_by = ?, closed_at = ?,"
 				" rev = ?, updated_at = ?2 WHERE id = ?"
 			      : "UPDATE alerts SET status = 'acknowledged', acknowledged_by = ?,"
 				" acknowledged_at = ?, rev = ?, updated_at = ?2 WHERE id = ?";
-	if (to == ALERT_OPEN)
-		return -EINVAL;
-	pthread_mutex_lock(&s->adm_mu);
-	if ((rc = store_exec(s->adm, "BEGIN IMMEDIATE")) < 0)
-		goto out;
-	began = true;
 	if (sqlite3_prepare_v2(s->adm, "SELECT status FROM alerts WHERE id = ?", -1, &st, NULL) !=
 	    SQLITE_OK) {
 		rc = store_sql_err(s->adm, "prepare");
@@ -233,51 +228,58 @@ int store_alert_set_status(struct store *s, int64_t id, enum alert_status to, co
 	sqlite3_bind_int64(st, 2, now_us);
 	sqlite3_bind_int64(st, 3, rev);
 	sqlite3_bind_int64(st, 4, id);
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = store_sql_err(s->adm, "write alert status");
-		goto out;
-	}
-	rc = store_exec(s->adm, "COMMIT");
-	began = rc < 0;
 out:
-	if (began)
-		store_exec(s->adm, "ROLLBACK");
 	sqlite3_finalize(st);
+	return rc;
+}
+
+int store_alert_set_status(struct store *s, int64_t id, enum alert_status to, const char *who,
+			   int64_t now_us, int64_t rev)
+{
+	int rc;
+	if (to == ALERT_OPEN)
+		return -EINVAL;
+	pthread_mutex_lock(&s->adm_mu);
+	if ((rc = store_exec(s->adm, "BEGIN IMMEDIATE")) == 0)
+		rc = txn_end(s, set_status(s, id, to, who, now_us, rev));
 	pthread_mutex_unlock(&s->adm_mu);
 	return rc;
 }
 
 /* ---- reads ---- */
 
+struct json_rows {
+	json_t *out;
+	size_t n;
+};
+
+static int json_row(sqlite3_stmt *st, void *arg)
+{
+	struct json_rows *a = arg;
+	json_t *o = alert_row_json(st);
+	if (!o)
+		return -ENOMEM;
+	json_array_append_new(a->out, o);
+	a->n++;
+	return 0;
+}
+
 /* Run sql (with binds done by bind(st, arg)) and append each row's JSON to out. */
 static int alert_rows(struct store *s, const char *sql, void (*bind)(sqlite3_stmt *, const void *),
 		      const void *arg, json_t *out, size_t *nrows)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = 0, r;
-	size_t n = 0;
-	pthread_mutex_lock(&s->adm_mu);
-	if (sqlite3_prepare_v2(s->adm, sql, -1, &st, NULL) != SQLITE_OK) {
-		rc = store_sql_err(s->adm, "prepare alerts query");
-		goto out;
+	sqlite3_stmt *st;
+	struct json_rows rows = {out, 0};
+	int rc = adm_prepare(s, sql, &st, "prepare alerts query");
+	if (rc == 0) {
+		bind(st, arg);
+		rc = adm_each_row(s, st, json_row, &rows, "read alerts");
 	}
-	bind(st, arg);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *o = alert_row_json(st);
-		if (!o) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		json_array_append_new(out, o);
-		n++;
-	}
-	if (r != SQLITE_DONE)
-		rc = store_sql_err(s->adm, "read alerts");
-out:
-	sqlite3_finalize(st);
-	pthread_mutex_unlock(&s->adm_mu);
+	adm_end(s, st);
 	if (nrows)
-		*nrows = n;
+		*nrows = rows.n;
 	return rc;
 }
 
@@ -385,197 +387,197 @@ static char *dup_col(sqlite3_stmt *st, int i)
 	return v ? strdup(v) : NULL;
 }
 
+/* How the rows of a query become an array of structs. */
+struct row_type {
+	size_t size;				   /* of an element */
+	int (*fill)(sqlite3_stmt *st, void *elem); /* an element from a row (zeroed before) */
+	size_t nstr, str[5];			   /* offsets of the element's malloc'd strings */
+};
+
+static void rows_free(const struct row_type *t, void *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		for (size_t k = 0; k < t->nstr; k++)
+			free(*(char **)(void *)((char *)v + i * t->size + t->str[k]));
+	free(v);
+}
+
+/* The rows read so far: room for first of them at the first row, then twice as much. */
+struct collect {
+	const struct row_type *t;
+	size_t first;
+	char *v;
+	size_t n, cap;
+};
+
+static int collect_row(sqlite3_stmt *st, void *arg)
+{
+	struct collect *c = arg;
+	if (c->n == c->cap) {
+		size_t ncap = c->cap ? c->cap * 2 : c->first;
+		char *nv = realloc(c->v, ncap * c->t->size);
+		if (!nv)
+			return -ENOMEM;
+		c->v = nv;
+		c->cap = ncap;
+	}
+	void *e = c->v + c->n++ * c->t->size;
+	memset(e, 0, c->t->size);
+	return c->t->fill(st, e);
+}
+
+/* Run sql with its int64 parameters args[0..nargs) into c; on error c holds nothing. */
+static int collect(struct store *s, const char *sql, const int64_t *args, int nargs,
+		   struct collect *c, const char *what)
+{
+	sqlite3_stmt *st;
+	int rc = adm_prepare(s, sql, &st, "prepare");
+	if (rc == 0) {
+		for (int i = 0; i < nargs; i++)
+			sqlite3_bind_int64(st, i + 1, args[i]);
+		rc = adm_each_row(s, st, collect_row, c, what);
+	}
+	adm_end(s, st);
+	if (rc < 0) {
+		rows_free(c->t, c->v, c->n);
+		c->v = NULL;
+		c->n = 0;
+	}
+	return rc;
+}
+
+static int open_row(sqlite3_stmt *st, void *elem)
+{
+	struct alert_open_row *o = elem;
+	o->id = sqlite3_column_int64(st, 0);
+	o->created_at = sqlite3_column_int64(st, 1);
+	o->first_seen = sqlite3_column_int64(st, 2);
+	o->last_seen = sqlite3_column_int64(st, 3);
+	o->count = sqlite3_column_int64(st, 4);
+	o->n_events = sqlite3_column_int64(st, 5);
+	o->rule_id = dup_col(st, 6);
+	o->group_key = dup_col(st, 7);
+	o->rule_title = dup_col(st, 8);
+	o->rule_level = dup_col(st, 9);
+	o->rule_author = dup_col(st, 10);
+	o->severity = sqlite3_column_int(st, 11);
+	o->acknowledged = strcmp((const char *)sqlite3_column_text(st, 12), "acknowledged") == 0;
+	size_t nb = (size_t)sqlite3_column_bytes(st, 13) / 16;
+	if (nb > ALERT_MAX_EVENTS)
+		nb = ALERT_MAX_EVENTS;
+	if (nb)
+		memcpy(o->ids, sqlite3_column_blob(st, 13), nb * 16);
+	o->n_ids = nb;
+	return !o->rule_id || !o->group_key || !o->rule_title ? -ENOMEM : 0;
+}
+
+static const struct row_type open_rows = {
+    sizeof(struct alert_open_row),
+    open_row,
+    5,
+    {offsetof(struct alert_open_row, rule_id), offsetof(struct alert_open_row, group_key),
+     offsetof(struct alert_open_row, rule_title), offsetof(struct alert_open_row, rule_level),
+     offsetof(struct alert_open_row, rule_author)}};
+
 void store_alert_open_rows_free(struct alert_open_row *rows, size_t n)
 {
-	for (size_t i = 0; rows && i < n; i++) {
-		free(rows[i].rule_id);
-		free(rows[i].group_key);
-		free(rows[i].rule_title);
-		free(rows[i].rule_level);
-		free(rows[i].rule_author);
-	}
-	free(rows);
+	rows_free(&open_rows, rows, n);
 }
 
 int store_alerts_open_since(struct store *s, int64_t since_us, size_t limit,
 			    struct alert_open_row **rows, size_t *n)
 {
-	sqlite3_stmt *st = NULL;
-	struct alert_open_row *v = NULL;
-	size_t cnt = 0;
-	int rc = 0, r;
+	/* At most limit rows: room for them all at the first. */
+	struct collect c = {&open_rows, limit, NULL, 0, 0};
+	const int64_t args[] = {since_us, (int64_t)limit};
 	*rows = NULL;
 	*n = 0;
 	if (limit == 0)
 		return 0;
-	pthread_mutex_lock(&s->adm_mu);
-	if (sqlite3_prepare_v2(
-		s->adm,
-		"SELECT id, created_at, first_seen, last_seen, count, n_events, rule_id,"
-		" group_key, rule_title, rule_level, rule_author, severity, status,"
-		" event_ids FROM alerts WHERE status != 'closed' AND created_at >= ?"
-		" ORDER BY id DESC LIMIT ?",
-		-1, &st, NULL) != SQLITE_OK) {
-		rc = store_sql_err(s->adm, "prepare");
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, since_us);
-	sqlite3_bind_int64(st, 2, (int64_t)limit);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		if (!v && !(v = calloc(limit, sizeof(*v)))) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		struct alert_open_row *o = &v[cnt++];
-		o->id = sqlite3_column_int64(st, 0);
-		o->created_at = sqlite3_column_int64(st, 1);
-		o->first_seen = sqlite3_column_int64(st, 2);
-		o->last_seen = sqlite3_column_int64(st, 3);
-		o->count = sqlite3_column_int64(st, 4);
-		o->n_events = sqlite3_column_int64(st, 5);
-		o->rule_id = dup_col(st, 6);
-		o->group_key = dup_col(st, 7);
-		o->rule_title = dup_col(st, 8);
-		o->rule_level = dup_col(st, 9);
-		o->rule_author = dup_col(st, 10);
-		o->severity = sqlite3_column_int(st, 11);
-		o->acknowledged =
-		    strcmp((const char *)sqlite3_column_text(st, 12), "acknowledged") == 0;
-		size_t nb = (size_t)sqlite3_column_bytes(st, 13) / 16;
-		if (nb > ALERT_MAX_EVENTS)
-			nb = ALERT_MAX_EVENTS;
-		if (nb)
-			memcpy(o->ids, sqlite3_column_blob(st, 13), nb * 16);
-		o->n_ids = nb;
-		if (!o->rule_id || !o->group_key || !o->rule_title) {
-			rc = -ENOMEM;
-			goto out;
-		}
-	}
-	if (r != SQLITE_DONE)
-		rc = store_sql_err(s->adm, "read alerts");
-out:
-	sqlite3_finalize(st);
-	pthread_mutex_unlock(&s->adm_mu);
-	if (rc < 0) {
-		store_alert_open_rows_free(v, cnt);
-		return rc;
-	}
-	*rows = v;
-	*n = cnt;
+	int rc = collect(s,
+			 "SELECT id, created_at, first_seen, last_seen, count, n_events, rule_id,"
+			 " group_key, rule_title, rule_level, rule_author, severity, status,"
+			 " event_ids FROM alerts WHERE status != 'closed' AND created_at >= ?"
+			 " ORDER BY id DESC LIMIT ?",
+			 args, 2, &c, "read alerts");
+	*rows = (struct alert_open_row *)(void *)c.v;
+	*n = c.n;
+	return rc;
+}
+
+static int rule_stats_row(sqlite3_stmt *st, void *out)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "alerts", json_integer(sqlite3_column_int64(st, 1)));
+	json_object_set_new(o, "hits", json_integer(sqlite3_column_int64(st, 2)));
+	json_object_set_new(o, "open", json_integer(sqlite3_column_int64(st, 3)));
+	json_object_set_new(o, "last_hit", col_time(st, 4));
+	json_object_set_new(out, (const char *)sqlite3_column_text(st, 0), o);
 	return 0;
 }
 
 int store_alerts_rule_stats(struct store *s, json_t *out)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = 0, r;
-	pthread_mutex_lock(&s->adm_mu);
-	if (sqlite3_prepare_v2(s->adm,
-			       "SELECT rule_id, COUNT(*), SUM(count), SUM(status != 'closed'),"
-			       " MAX(last_seen) FROM alerts GROUP BY rule_id",
-			       -1, &st, NULL) != SQLITE_OK) {
-		rc = store_sql_err(s->adm, "prepare");
-		goto out;
-	}
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *o = json_object();
-		json_object_set_new(o, "alerts", json_integer(sqlite3_column_int64(st, 1)));
-		json_object_set_new(o, "hits", json_integer(sqlite3_column_int64(st, 2)));
-		json_object_set_new(o, "open", json_integer(sqlite3_column_int64(st, 3)));
-		json_object_set_new(o, "last_hit", col_time(st, 4));
-		json_object_set_new(out, (const char *)sqlite3_column_text(st, 0), o);
-	}
-	if (r != SQLITE_DONE)
-		rc = store_sql_err(s->adm, "read alerts");
-out:
-	sqlite3_finalize(st);
-	pthread_mutex_unlock(&s->adm_mu);
+	sqlite3_stmt *st;
+	int rc = adm_prepare(s,
+			     "SELECT rule_id, COUNT(*), SUM(count), SUM(status != 'closed'),"
+			     " MAX(last_seen) FROM alerts GROUP BY rule_id",
+			     &st, "prepare");
+	if (rc == 0)
+		rc = adm_each_row(s, st, rule_stats_row, out, "read alerts");
+	adm_end(s, st);
 	return rc;
 }
 
 /* ---- rules ---- */
 
+static int rule_row(sqlite3_stmt *st, void *elem)
+{
+	struct rule_row *o = elem;
+	o->id = dup_col(st, 0);
+	o->origin = dup_col(st, 1);
+	o->yaml = dup_col(st, 2);
+	o->enabled = sqlite3_column_int(st, 3) != 0;
+	o->created_at = sqlite3_column_int64(st, 4);
+	o->updated_at = sqlite3_column_int64(st, 5);
+	o->created_by = dup_col(st, 6);
+	o->updated_by = dup_col(st, 7);
+	return !o->id || !o->origin ? -ENOMEM : 0;
+}
+
+static const struct row_type rule_rows = {
+    sizeof(struct rule_row),
+    rule_row,
+    5,
+    {offsetof(struct rule_row, id), offsetof(struct rule_row, origin),
+     offsetof(struct rule_row, yaml), offsetof(struct rule_row, created_by),
+     offsetof(struct rule_row, updated_by)}};
+
 void store_rule_rows_free(struct rule_row *rows, size_t n)
 {
-	for (size_t i = 0; rows && i < n; i++) {
-		free(rows[i].id);
-		free(rows[i].origin);
-		free(rows[i].yaml);
-		free(rows[i].created_by);
-		free(rows[i].updated_by);
-	}
-	free(rows);
+	rows_free(&rule_rows, rows, n);
 }
 
 int store_rules_list(struct store *s, struct rule_row **rows, size_t *n)
 {
-	sqlite3_stmt *st = NULL;
-	struct rule_row *v = NULL;
-	size_t cnt = 0, cap = 0;
-	int rc = 0, r;
-	*rows = NULL;
-	*n = 0;
-	pthread_mutex_lock(&s->adm_mu);
-	if (sqlite3_prepare_v2(
-		s->adm,
-		"SELECT id, origin, yaml, enabled, created_at, updated_at, created_by,"
-		" updated_by FROM rules ORDER BY created_at, id",
-		-1, &st, NULL) != SQLITE_OK) {
-		rc = store_sql_err(s->adm, "prepare");
-		goto out;
-	}
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			struct rule_row *nv = realloc(v, ncap * sizeof(*v));
-			if (!nv) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			v = nv;
-			cap = ncap;
-		}
-		struct rule_row *o = &v[cnt++];
-		memset(o, 0, sizeof(*o));
-		o->id = dup_col(st, 0);
-		o->origin = dup_col(st, 1);
-		o->yaml = dup_col(st, 2);
-		o->enabled = sqlite3_column_int(st, 3) != 0;
-		o->created_at = sqlite3_column_int64(st, 4);
-		o->updated_at = sqlite3_column_int64(st, 5);
-		o->created_by = dup_col(st, 6);
-		o->updated_by = dup_col(st, 7);
-		if (!o->id || !o->origin) {
-			rc = -ENOMEM;
-			goto out;
-		}
-	}
-	if (r != SQLITE_DONE)
-		rc = store_sql_err(s->adm, "read rules");
-out:
-	sqlite3_finalize(st);
-	pthread_mutex_unlock(&s->adm_mu);
-	if (rc < 0) {
-		store_rule_rows_free(v, cnt);
-		return rc;
-	}
-	*rows = v;
-	*n = cnt;
-	return 0;
+	struct collect c = {&rule_rows, 16, NULL, 0, 0};
+	int rc = collect(s,
+			 "SELECT id, origin, yaml, enabled, created_at, updated_at, created_by,"
+			 " updated_by FROM rules ORDER BY created_at, id",
+			 NULL, 0, &c, "read rules");
+	*rows = (struct rule_row *)(void *)c.v;
+	*n = c.n;
+	return rc;
 }
 
 /* One statement on the state connection; *changes gets the rows changed. */
 static int rule_stmt(struct store *s, const char *sql, const char *id, const char *origin,
 		     const char *yaml, int enabled, const char *who, int64_t *changes)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = 0;
-	pthread_mutex_lock(&s->adm_mu);
-	if (sqlite3_prepare_v2(s->adm, sql, -1, &st, NULL) != SQLITE_OK) {
-		rc = store_sql_err(s->adm, "prepare");
+	sqlite3_stmt *st;
+	int rc;
+	if ((rc = adm_prepare(s, sql, &st, "prepare")) < 0)
 		goto out;
-	}
 	/* Named parameters: absent ones are simply not in the statement. */
 	int i;
 	if ((i = sqlite3_bind_parameter_index(st, ":id")))
@@ -597,8 +599,7 @@ static int rule_stmt(struct store *s, const char *sql, const char *id, const cha
 	if (changes)
 		*changes = sqlite3_changes(s->adm);
 out:
-	sqlite3_finalize(st);
-	pthread_mutex_unlock(&s->adm_mu);
+	adm_end(s, st);
 	return rc;
 }
 

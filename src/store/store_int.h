@@ -1,7 +1,8 @@
 /* store_int.h — internals shared by the embedded store's files: store_sqlite.c (open,
  * close, the writer), conn.c (connections), segment.c (segment files), indexer.c (the
  * background indexer), snapshot.c (what readers pin), store_query.c (readers), retain.c,
- * backup.c, store_state.c (hub state), and the stats and alerts files. */
+ * backup.c, adm.c (statements on the main database), store_state.c (hub state), and the
+ * stats, alerts and dashboards files. */
 #ifndef SIEM_STORE_INT_H
 #define SIEM_STORE_INT_H
 
@@ -93,6 +94,22 @@ int store_exec(sqlite3 *db, const char *sql);
 int store_open_conn(const char *path, bool readonly, int cache_mb, sqlite3 **out);
 /* Create a database file 0600 when it does not exist yet, before SQLite opens it. */
 void store_create_private(const char *path);
+
+/* ---- statements on the main database (adm.c) ---- */
+
+/* Lock the main database and prepare sql on it (an error is logged as what, *st NULL).
+ * Every adm_prepare, failed or not, is ended by adm_end: finalize st and unlock. */
+int adm_prepare(struct store *s, const char *sql, sqlite3_stmt **st, const char *what);
+void adm_end(struct store *s, sqlite3_stmt *st);
+/* Step st, row(st, arg) for each row until one returns non-zero (the result); a step error
+ * is logged as what. */
+int adm_each_row(struct store *s, sqlite3_stmt *st, int (*row)(sqlite3_stmt *st, void *arg),
+		 void *arg, const char *what);
+/* Prepare sql, bind its arguments described by types ('t' text, const char *, NULL binds
+ * NULL; 'i' int64_t), and let step(s, st, arg) run it; all under the lock. */
+int adm_exec(struct store *s, const char *sql,
+	     int (*step)(struct store *s, sqlite3_stmt *st, void *arg), void *arg,
+	     const char *types, ...);
 
 /* ---- segment files (segment.c) ---- */
 

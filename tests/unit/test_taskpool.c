@@ -1,6 +1,6 @@
 /* test_taskpool.c — the worker pool: every task runs (stop drains the queue), in order on
- * one thread, in parallel on several, a full queue refuses with SIEM_EFULL, and a pool
- * that is stopping refuses with SIEM_ECLOSED. */
+ * one thread, in parallel on several, a full queue refuses with SIEM_EFULL, a pool that is
+ * stopping refuses with SIEM_ECLOSED, and a closed one hands its queued tasks back. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -221,6 +221,29 @@ static void test_stopping_pool_refuses(void **state)
 	assert_int_equal(atomic_load(&late_rc), SIEM_ECLOSED);
 }
 
+/* Close hands back what is queued, oldest first, unrun; the task under way finishes; the
+ * pool refuses new tasks; workers at a lower priority run the same. */
+static void test_close_returns_queued(void **state)
+{
+	(void)state;
+	static struct job jobs[4];
+	reset(jobs, 4);
+	struct taskpool *p = NULL;
+	assert_int_equal(taskpool_start_nice(&p, 1, 8, 5), 0);
+	jobs[0].gated = true;
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(taskpool_submit(p, &jobs[i].t), 0);
+	assert_true(gate_reached(1)); /* the worker holds job 0; 1 and 2 wait */
+	struct task *back = taskpool_close(p);
+	assert_ptr_equal(back, &jobs[1].t);
+	assert_ptr_equal(back->next, &jobs[2].t);
+	assert_null(back->next->next);
+	assert_int_equal(taskpool_submit(p, &jobs[3].t), SIEM_ECLOSED);
+	gate_release();
+	taskpool_stop(p);
+	assert_int_equal(atomic_load(&ran), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +253,7 @@ int main(void)
 		cmocka_unit_test(test_default_queue_bound),
 		cmocka_unit_test(test_threads_run_in_parallel),
 		cmocka_unit_test(test_stopping_pool_refuses),
+		cmocka_unit_test(test_close_returns_queued),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
