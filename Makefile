@@ -51,7 +51,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 60
 E2E_JOBS ?= 2   # end-to-end test files run in this many processes (most of a test is waiting)
 
-.PHONY: all deps run check check-suite check-fuzz fuzz fuzz-build bench clean format help
+.PHONY: all deps run check check-suite check-fuzz check-format fuzz fuzz-build bench clean format help
 all: deps $(HUB)
 
 help:
@@ -115,7 +115,16 @@ check: deps
 	@$(MAKE) --no-print-directory fuzz-build >/dev/null && tests/run_fuzz.sh 10 build/results.txt \
 		|| echo "fuzz:build 0 1 0" >>build/results.txt
 	@$(MAKE) --no-print-directory check-agent-windows || echo "build:agent-windows 0 1 0" >>build/results.txt
+	@$(MAKE) --no-print-directory check-format
 	@tests/summary.sh build/results.txt
+
+# Every C file as .clang-format says (`make format` fixes them); recorded as one result.
+check-format:
+	@mkdir -p build; \
+	if clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h') 2>build/format.log; then \
+	  echo "format: every C file is formatted"; echo "format 1 0 0" >>build/results.txt; \
+	else head -40 build/format.log; echo "format: run 'make format'"; \
+	  echo "format 0 1 0" >>build/results.txt; fi
 
 check-suite: $(HUB) $(UNIT_BIN)
 	@tests/run_unit.sh $(BUILD) build/results.txt
