@@ -16,40 +16,38 @@
 struct api *api_ctx;
 
 static struct metric m_key_fail = METRIC_COUNTER_INIT(
-	"minisiem_apikey_failures_total", NULL,
-	"Requests with a wrong, unknown or revoked API key.");
+    "minisiem_apikey_failures_total", NULL, "Requests with a wrong, unknown or revoked API key.");
 static struct metric m_key_limited = METRIC_COUNTER_INIT(
-	"minisiem_apikey_rate_limited_total", NULL,
-	"Requests refused (429) because their address sent too many wrong API keys.");
+    "minisiem_apikey_rate_limited_total", NULL,
+    "Requests refused (429) because their address sent too many wrong API keys.");
 
 #define JSON_TYPES "application/json,application/x-ndjson,application/ndjson,*none*"
 
 #define R(m, p, a, f) .method = (m), .path = (p), .auth = (a), .fn = (f)
 
 const struct http_route api_routes[] = {
-	{ R("POST", "/ingest", AUTH_APIKEY, api_ingest), .body = true, .types = JSON_TYPES,
-	  .max_body = HTTP_BODY_SERVER },
-	/* Any type: `curl -d '{"password": ...}'` sends a form type with a JSON body. Anyone may
-	 * call it: a few KiB are all a login needs. */
-	{ R("POST", "/auth/login", AUTH_NONE, api_login), .body = true, .max_body = 4096 },
-	{ R("POST", "/auth/logout", AUTH_JWT, api_logout) },
-	{ R("GET", "/auth/me", AUTH_JWT, api_me) },
-	{ R("GET", "/events", AUTH_JWT, api_events_list) },
-	{ R("GET", "/events/", AUTH_JWT, api_events_get) },
-	{ R("GET", "/apps", AUTH_JWT, api_apps) },
-	{ R("GET", "/hosts", AUTH_JWT, api_hosts) },
-	{ R("GET", "/event-types", AUTH_JWT, api_event_types) },
-	{ R("GET", "/dead-letters", AUTH_JWT, api_dead_letters), .admin = true },
-	{ R("GET", "/keys", AUTH_JWT, api_keys_list), .admin = true },
-	{ R("POST", "/keys", AUTH_JWT, api_keys_create), .body = true,
-	  .types = "application/json,*none*", .admin = true },
-	{ R("DELETE", "/keys/", AUTH_JWT, api_keys_delete), .admin = true },
-	{ R("GET", "/audit", AUTH_JWT, api_audit), .admin = true },
-	ALERTS_API_ROUTES
-	{ R("GET", "/health", AUTH_NONE, api_health) },
-	{ R("GET", "/ready", AUTH_NONE, api_ready) },
-	{ R("GET", "/metrics", AUTH_NONE, api_metrics) },
-	WEB_API_ROUTES,
+    {R("POST", "/ingest", AUTH_APIKEY, api_ingest), .body = true, .types = JSON_TYPES,
+     .max_body = HTTP_BODY_SERVER},
+    /* Any type: `curl -d '{"password": ...}'` sends a form type with a JSON body. Anyone may
+     * call it: a few KiB are all a login needs. */
+    {R("POST", "/auth/login", AUTH_NONE, api_login), .body = true, .max_body = 4096},
+    {R("POST", "/auth/logout", AUTH_JWT, api_logout)},
+    {R("GET", "/auth/me", AUTH_JWT, api_me)},
+    {R("GET", "/events", AUTH_JWT, api_events_list)},
+    {R("GET", "/events/", AUTH_JWT, api_events_get)},
+    {R("GET", "/apps", AUTH_JWT, api_apps)},
+    {R("GET", "/hosts", AUTH_JWT, api_hosts)},
+    {R("GET", "/event-types", AUTH_JWT, api_event_types)},
+    {R("GET", "/dead-letters", AUTH_JWT, api_dead_letters), .admin = true},
+    {R("GET", "/keys", AUTH_JWT, api_keys_list), .admin = true},
+    {R("POST", "/keys", AUTH_JWT, api_keys_create), .body = true,
+     .types = "application/json,*none*", .admin = true},
+    {R("DELETE", "/keys/", AUTH_JWT, api_keys_delete), .admin = true},
+    {R("GET", "/audit", AUTH_JWT, api_audit), .admin = true},
+    ALERTS_API_ROUTES{R("GET", "/health", AUTH_NONE, api_health)},
+    {R("GET", "/ready", AUTH_NONE, api_ready)},
+    {R("GET", "/metrics", AUTH_NONE, api_metrics)},
+    WEB_API_ROUTES,
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 
@@ -88,7 +86,7 @@ static int find_key(struct api *a, const char *key, struct http_req *r, int64_t 
 	int rc = store_key_find(a->store, hash, &info, &found);
 	if (rc < 0)
 		return rc;
-	struct api_key_entry e = { .id = found ? info.id : 0, .checked_us = now };
+	struct api_key_entry e = {.id = found ? info.id : 0, .checked_us = now};
 	memcpy(e.hash, hash, sizeof(e.hash));
 	e.valid = found && !info.revoked;
 	if (found)
@@ -142,7 +140,7 @@ static int check_jwt(void *ctx, const char *token, struct http_req *r)
 	return 0;
 }
 
-const struct http_auth_ops api_auth_ops = { check_key, check_jwt, NULL };
+const struct http_auth_ops api_auth_ops = {check_key, check_jwt, NULL};
 
 static size_t utf8_chars(const char *s, size_t n)
 {
@@ -211,12 +209,14 @@ int api_set_limits(struct api *a, const struct api_limits *l)
 {
 	/* Per address: failures count for a minute. Per name: past the limit the wait doubles
 	 * with each failure, up to the cap; forgotten after 15 quiet minutes. */
-	struct ratelimit_config addr = { .max_failures = l->login_max_failures, .window_s = 60,
-					 .slots = 4096 };
-	struct ratelimit_config name = { .max_failures = l->login_max_failures, .window_s = 900,
-					 .backoff_max_s = l->login_backoff_max_s, .slots = 4096 };
-	struct ratelimit_config key = { .max_failures = l->apikey_max_failures, .window_s = 60,
-					.slots = 4096 };
+	struct ratelimit_config addr = {
+	    .max_failures = l->login_max_failures, .window_s = 60, .slots = 4096};
+	struct ratelimit_config name = {.max_failures = l->login_max_failures,
+					.window_s = 900,
+					.backoff_max_s = l->login_backoff_max_s,
+					.slots = 4096};
+	struct ratelimit_config key = {
+	    .max_failures = l->apikey_max_failures, .window_s = 60, .slots = 4096};
 	int rc;
 	if ((rc = ratelimit_new(&a->login_addr, &addr)) < 0 ||
 	    (rc = ratelimit_new(&a->login_name, &name)) < 0 ||
@@ -248,7 +248,7 @@ void cursor_encode(int64_t ts, int64_t seq, char out[33])
 
 int cursor_decode(const char *s, int64_t *ts, int64_t *seq)
 {
-	uint64_t v[2] = { 0, 0 };
+	uint64_t v[2] = {0, 0};
 	if (strlen(s) != 32)
 		return SIEM_EPARSE;
 	for (int i = 0; i < 32; i++) {

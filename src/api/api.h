@@ -18,7 +18,7 @@
 struct api_key_entry {
 	char hash[65];
 	char name[128];
-	int64_t id;        /* 0 for keys from SIEM_API_KEYS */
+	int64_t id; /* 0 for keys from SIEM_API_KEYS */
 	int64_t checked_us;
 	bool valid;
 };
@@ -28,7 +28,7 @@ struct ratelimit;
 
 /* Brute-force limits (docs/operations.md, "Login and API-key rate limits"). */
 struct api_limits {
-	int login_max_failures;      /* per client address a minute, and per user name */
+	int login_max_failures;	     /* per client address a minute, and per user name */
 	int64_t login_backoff_max_s; /* longest wait of a user name past its failures */
 	int apikey_max_failures;     /* failed API keys per client address a minute */
 	int max_password_checks;     /* password hashes verified at once (64 MiB each) */

@@ -24,15 +24,15 @@ static struct strset *set_for(struct event_query *q, const char *param)
 		const char *name;
 		size_t off;
 	} map[] = {
-		{ "event_type", offsetof(struct event_query, event_type) },
-		{ "app", offsetof(struct event_query, app) },
-		{ "level", offsetof(struct event_query, level) },
-		{ "os_type", offsetof(struct event_query, os_type) },
-		{ "source_host", offsetof(struct event_query, source_host) },
-		{ "host", offsetof(struct event_query, source_host) },
-		{ "user", offsetof(struct event_query, user) },
-		{ "user_id", offsetof(struct event_query, user) },
-		{ "request_id", offsetof(struct event_query, request_id) },
+	    {"event_type", offsetof(struct event_query, event_type)},
+	    {"app", offsetof(struct event_query, app)},
+	    {"level", offsetof(struct event_query, level)},
+	    {"os_type", offsetof(struct event_query, os_type)},
+	    {"source_host", offsetof(struct event_query, source_host)},
+	    {"host", offsetof(struct event_query, source_host)},
+	    {"user", offsetof(struct event_query, user)},
+	    {"user_id", offsetof(struct event_query, user)},
+	    {"request_id", offsetof(struct event_query, request_id)},
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (strcmp(map[i].name, param) == 0)
@@ -88,8 +88,7 @@ static int add_int(struct qparse *p, const char *v, size_t n, int *vals, size_t 
 static int add_severity(void *arg, const char *v, size_t n)
 {
 	struct qparse *p = arg;
-	return add_int(p, v, n, p->q->severity, &p->q->n_severity, 1, 5,
-		       "must be an integer 1..5");
+	return add_int(p, v, n, p->q->severity, &p->q->n_severity, 1, 5, "must be an integer 1..5");
 }
 
 static int add_status(void *arg, const char *v, size_t n)
@@ -115,9 +114,9 @@ static int add_cidr(void *arg, const char *v, size_t n)
 static int parse_query(struct http_req *r, struct qparse *p)
 {
 	struct event_query *q = p->q;
-	static const char *const str_params[] = { "event_type", "app", "level", "os_type",
-						   "source_host", "host", "user", "user_id",
-						   "request_id" };
+	static const char *const str_params[] = {"event_type", "app",	      "level",
+						 "os_type",    "source_host", "host",
+						 "user",       "user_id",     "request_id"};
 	int rc;
 	memset(q, 0, sizeof(*q));
 	q->from = INT64_MIN;
@@ -155,7 +154,7 @@ enum http_result api_events_list(struct http_req *r)
 {
 	struct event_query *q = calloc(1, sizeof(*q));
 	struct arena a;
-	struct qparse p = { .q = q, .a = &a };
+	struct qparse p = {.q = q, .a = &a};
 	enum http_result res;
 	arena_init(&a, 64 * 1024);
 	if (!q)
@@ -213,8 +212,14 @@ static enum http_result distinct(struct http_req *r, enum store_distinct_field f
 	return api_reply_list(r, rc, "values", values);
 }
 
-enum http_result api_apps(struct http_req *r) { return distinct(r, DISTINCT_APP, NULL); }
-enum http_result api_hosts(struct http_req *r) { return distinct(r, DISTINCT_HOST, NULL); }
+enum http_result api_apps(struct http_req *r)
+{
+	return distinct(r, DISTINCT_APP, NULL);
+}
+enum http_result api_hosts(struct http_req *r)
+{
+	return distinct(r, DISTINCT_HOST, NULL);
+}
 
 enum http_result api_event_types(struct http_req *r)
 {

@@ -16,16 +16,16 @@
 #define MAX_REJECTS_LISTED 1000
 
 static struct metric m_received = METRIC_COUNTER_INIT(
-	"minisiem_events_received_total", "source=\"http\"", "Events received, by source.");
+    "minisiem_events_received_total", "source=\"http\"", "Events received, by source.");
 static struct metric m_rejected = METRIC_COUNTER_INIT(
-	"minisiem_events_rejected_total", "source=\"http\"", "Events refused as malformed, by source.");
+    "minisiem_events_rejected_total", "source=\"http\"", "Events refused as malformed, by source.");
 static struct metric m_accepted = METRIC_COUNTER_INIT(
-	"minisiem_events_accepted_total", "source=\"http\"", "Events stored, by source.");
-static struct metric m_dups = METRIC_COUNTER_INIT(
-	"minisiem_events_duplicates_total", "source=\"http\"",
-	"Events already stored (same event_id), by source.");
-static struct metric m_overload = METRIC_COUNTER_INIT(
-	"minisiem_ingest_overloaded_total", NULL, "Ingest requests answered 503 (queue full).");
+    "minisiem_events_accepted_total", "source=\"http\"", "Events stored, by source.");
+static struct metric m_dups =
+    METRIC_COUNTER_INIT("minisiem_events_duplicates_total", "source=\"http\"",
+			"Events already stored (same event_id), by source.");
+static struct metric m_overload = METRIC_COUNTER_INIT("minisiem_ingest_overloaded_total", NULL,
+						      "Ingest requests answered 503 (queue full).");
 
 void api_ingest_register_metrics(void)
 {
@@ -48,12 +48,12 @@ struct ingest_state {
 	struct ingest_batch batch;
 	struct task task;
 	struct http_req *req;
-	char source[160];   /* "http:<key name>" */
-	const char *who;    /* the API key's name (the request's) */
-	struct sv key;      /* that name (in the batch's arena) and id: every event's ingest_key */
+	char source[160]; /* "http:<key name>" */
+	const char *who;  /* the API key's name (the request's) */
+	struct sv key;	  /* that name (in the batch's arena) and id: every event's ingest_key */
 	int64_t key_id;
 	bool ndjson;
-	unsigned status;    /* set by the parser when the request ends there */
+	unsigned status; /* set by the parser when the request ends there */
 	char detail[300];
 	struct reject_entry *rejected; /* the first MAX_REJECTS_LISTED */
 	size_t nrejected, nlisted;
@@ -80,7 +80,7 @@ static void reject(struct ingest_state *st, size_t index, const char *msg)
 	const char *copy = arena_strndup(&st->batch.arena, msg, strlen(msg));
 	if (!copy)
 		return;
-	st->rejected[st->nlisted++] = (struct reject_entry){ index, copy };
+	st->rejected[st->nlisted++] = (struct reject_entry){index, copy};
 }
 
 static json_t *rejected_json(const struct ingest_state *st)
@@ -140,7 +140,7 @@ static int batch_open(struct ingest_state *st, size_t cap, const char **source)
 	if (ingest_batch_init(&st->batch, cap, 0, 0) < 0)
 		return -ENOMEM;
 	*source = arena_strndup(a, st->source, strlen(st->source));
-	st->key = (struct sv){ arena_strndup(a, st->who, strlen(st->who)), strlen(st->who) };
+	st->key = (struct sv){arena_strndup(a, st->who, strlen(st->who)), strlen(st->who)};
 	return *source && st->key.p ? 0 : -ENOMEM;
 }
 
@@ -164,8 +164,7 @@ static size_t count_lines(const char *b, size_t n)
 
 /* Parse and normalize the body into st. Returns 0 to go on, or the HTTP status that ends
  * the request here with detail filled in. Runs in the scratch section: it replies nothing. */
-static unsigned parse_body(struct http_req *r, struct ingest_state *st, char *detail,
-			   size_t detlen)
+static unsigned parse_body(struct http_req *r, struct ingest_state *st, char *detail, size_t detlen)
 {
 	size_t len;
 	const char *body = http_body(r, &len);
@@ -191,8 +190,8 @@ static unsigned parse_body(struct http_req *r, struct ingest_state *st, char *de
 				continue;
 			json_t *v = json_loadb(ls, (size_t)(le - ls), JSON_ALLOW_NUL, &jerr);
 			if (!v) {
-				snprintf(detail, detlen, "malformed JSON at column %d: %s", jerr.column,
-					 jerr.text);
+				snprintf(detail, detlen, "malformed JSON at column %d: %s",
+					 jerr.column, jerr.text);
 				reject(st, index++, detail);
 				continue;
 			}
@@ -254,7 +253,8 @@ static enum http_result finish(struct http_req *r, struct ingest_state *st)
 	if (rc == SIEM_EFULL) {
 		metric_add(&m_overload, 1);
 		http_add_header(r, "Retry-After", "1");
-		return http_reply_error(r, 503, "overloaded", "the ingest queue is full, retry later");
+		return http_reply_error(r, 503, "overloaded",
+					"the ingest queue is full, retry later");
 	}
 	if (rc == SIEM_ECLOSED) {
 		http_add_header(r, "Retry-After", "5");
@@ -275,7 +275,8 @@ static enum http_result finish(struct http_req *r, struct ingest_state *st)
  * the request is resumed exactly once: here on failure, by the writer after its commit. */
 static void parse_task(struct task *t)
 {
-	struct ingest_state *st = (struct ingest_state *)(void *)((char *)t - offsetof(struct ingest_state, task));
+	struct ingest_state *st =
+	    (struct ingest_state *)(void *)((char *)t - offsetof(struct ingest_state, task));
 	struct http_req *r = st->req;
 
 	/* Every JSON value of the body lives in this thread's scratch region and is dropped
@@ -311,8 +312,9 @@ enum http_result api_ingest(struct http_req *r)
 		if (st->status == 422) {
 			json_t *o = result_body(st);
 			json_object_set_new(o, "error", json_string("no valid event"));
-			json_object_set_new(o, "detail", st->nlisted ? json_string(st->rejected[0].error)
-								     : json_null());
+			json_object_set_new(o, "detail",
+					    st->nlisted ? json_string(st->rejected[0].error)
+							: json_null());
 			return http_reply_json(r, 422, o);
 		}
 		if (st->status)

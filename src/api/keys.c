@@ -25,7 +25,8 @@ enum http_result api_keys_create(struct http_req *r)
 	const char *name = v ? json_string_value(json_object_get(v, "name")) : NULL;
 	if (!name || !*name || strlen(name) > 100) {
 		json_decref(v);
-		return http_reply_error(r, 422, "invalid key", "name: required string of 1..100 bytes");
+		return http_reply_error(r, 422, "invalid key",
+					"name: required string of 1..100 bytes");
 	}
 	char key[64], hash[65];
 	int64_t id = 0;

@@ -4,17 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "api/api.h"
 #include "core/err.h"
 #include "core/metrics.h"
 #include "core/strbuf.h"
 
-static int gauge(struct strbuf *b, const char *name, const char *help, const char *type,
-		 double v)
+static int gauge(struct strbuf *b, const char *name, const char *help, const char *type, double v)
 {
-	return strbuf_addf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.15g\n", name, help, name, type, name,
-			   v);
+	return strbuf_addf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.15g\n", name, help, name, type,
+			   name, v);
 }
 
 enum http_result api_metrics(struct http_req *r)
@@ -37,8 +35,8 @@ enum http_result api_metrics(struct http_req *r)
 		rc = gauge(&b, "minisiem_queue_events", "Events waiting for the writer.", "gauge",
 			   (double)ps.queued_events);
 	if (rc == 0)
-		rc = gauge(&b, "minisiem_queue_max_events", "Capacity of the writer queue.", "gauge",
-			   (double)ps.max_events);
+		rc = gauge(&b, "minisiem_queue_max_events", "Capacity of the writer queue.",
+			   "gauge", (double)ps.max_events);
 	if (rc == 0)
 		rc = gauge(&b, "minisiem_commits_total", "Write transactions committed.", "counter",
 			   (double)ps.commits);
@@ -50,11 +48,11 @@ enum http_result api_metrics(struct http_req *r)
 			   (double)ps.committed_events);
 	if (rc == 0)
 		rc = gauge(&b, "minisiem_events_duplicate_total",
-			   "Events not stored because their event_id was already stored.", "counter",
-			   (double)ps.duplicate_events);
+			   "Events not stored because their event_id was already stored.",
+			   "counter", (double)ps.duplicate_events);
 	if (rc == 0)
-		rc = gauge(&b, "minisiem_last_commit_rows", "Events in the last transaction.", "gauge",
-			   (double)ps.last_commit_rows);
+		rc = gauge(&b, "minisiem_last_commit_rows", "Events in the last transaction.",
+			   "gauge", (double)ps.last_commit_rows);
 	if (rc == 0)
 		rc = gauge(&b, "minisiem_last_commit_seconds", "Duration of the last transaction.",
 			   "gauge", (double)ps.last_commit_latency_us / 1e6);
@@ -66,7 +64,8 @@ enum http_result api_metrics(struct http_req *r)
 			   (double)ss.segments);
 	if (rc == 0)
 		rc = gauge(&b, "minisiem_store_segments_unindexed",
-			   "Sealed segments waiting for their indices.", "gauge", (double)ss.unindexed);
+			   "Sealed segments waiting for their indices.", "gauge",
+			   (double)ss.unindexed);
 	if (rc == 0)
 		rc = metrics_render(&b);
 	if (rc < 0) {
@@ -86,7 +85,8 @@ enum http_result api_dead_letters(struct http_req *r)
 		char *end = NULL;
 		long x = strtol(v, &end, 10);
 		if (*end || x < 1 || x > 1000)
-			return http_reply_error(r, 400, "invalid query", "limit: must be an integer 1..1000");
+			return http_reply_error(r, 400, "invalid query",
+						"limit: must be an integer 1..1000");
 		limit = (int)x;
 	}
 	json_t *list = json_array();

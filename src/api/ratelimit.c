@@ -205,7 +205,7 @@ void ratelimit_release(struct ratelimit *rl, const char *key, int64_t now_us,
 
 void ratelimit_addr_key(const char *addr, char *out, size_t len)
 {
-	static const uint8_t v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 	uint8_t ip[16];
 	char buf[46];
 	if (ip_parse(addr, strlen(addr), ip) < 0) {

@@ -16,7 +16,7 @@ struct ratelimit_config {
 	int64_t backoff_max_s; /* 0: past the limit a key waits for its window to end; else it
 				* may try once more 2, 4, 8... s after each further failure, at
 				* most this long */
-	size_t slots;          /* keys tracked at once: the memory bound */
+	size_t slots;	       /* keys tracked at once: the memory bound */
 };
 
 /* How an attempt ended. */

@@ -14,16 +14,16 @@
 #include "core/log.h"
 #include "core/metrics.h"
 
-static struct metric m_login_fail = METRIC_COUNTER_INIT(
-	"minisiem_login_failures_total", NULL, "Failed logins to the hub.");
+static struct metric m_login_fail =
+    METRIC_COUNTER_INIT("minisiem_login_failures_total", NULL, "Failed logins to the hub.");
 static struct metric m_login_limited = METRIC_COUNTER_INIT(
-	"minisiem_login_rate_limited_total", NULL, "Logins refused by the rate limit.");
-static struct metric m_login_busy = METRIC_COUNTER_INIT(
-	"minisiem_login_busy_total", NULL,
-	"Logins refused (503) because --max-password-checks were running.");
+    "minisiem_login_rate_limited_total", NULL, "Logins refused by the rate limit.");
+static struct metric m_login_busy =
+    METRIC_COUNTER_INIT("minisiem_login_busy_total", NULL,
+			"Logins refused (503) because --max-password-checks were running.");
 static struct metric m_self_dropped = METRIC_COUNTER_INIT(
-	"minisiem_self_events_dropped_total", NULL,
-	"The hub's own events (failed logins) not stored because the writer queue was full.");
+    "minisiem_self_events_dropped_total", NULL,
+    "The hub's own events (failed logins) not stored because the writer queue was full.");
 
 void api_session_register_metrics(void)
 {
@@ -42,7 +42,7 @@ static void self_done(struct ingest_batch *b)
 
 static struct sv sv_copy(struct arena *a, const char *s)
 {
-	struct sv v = { NULL, 0 };
+	struct sv v = {NULL, 0};
 	if (s && (v.p = arena_strndup(a, s, strlen(s))))
 		v.n = strlen(s);
 	return v;
@@ -157,7 +157,8 @@ enum http_result api_login(struct http_req *r)
 	if (!v || !json_is_object(v)) {
 		json_decref(v);
 		login_release(bucket, NULL, RATELIMIT_RELEASE);
-		return http_reply_error(r, 400, "malformed JSON", "expected {\"password\": \"...\"}");
+		return http_reply_error(r, 400, "malformed JSON",
+					"expected {\"password\": \"...\"}");
 	}
 	const char *u = json_string_value(json_object_get(v, "username"));
 	const char *pw = json_string_value(json_object_get(v, "password"));
@@ -232,7 +233,8 @@ enum http_result api_audit(struct http_req *r)
 		char *end = NULL;
 		limit = strtol(v, &end, 10);
 		if (*end || limit < 1 || limit > 1000)
-			return http_reply_error(r, 400, "invalid query", "limit: must be an integer 1..1000");
+			return http_reply_error(r, 400, "invalid query",
+						"limit: must be an integer 1..1000");
 	}
 	json_t *list = json_array();
 	int rc = store_audit_list(api_ctx->store, (int)limit, list);

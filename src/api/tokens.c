@@ -133,7 +133,8 @@ static void load_revoked(void *arg, const uint8_t *sig, size_t n, int64_t exp)
 {
 	struct tokens *t = arg;
 	if (n == DIGEST && rev_add(t, sig, exp, ts_now_us() / 1000000) == -ENOSPC)
-		log_warn(SUB, "more than %d logged-out tokens: the rest are not loaded", REVOKED_MAX);
+		log_warn(SUB, "more than %d logged-out tokens: the rest are not loaded",
+			 REVOKED_MAX);
 }
 
 int tokens_open(struct tokens **out, struct store *s)
@@ -294,8 +295,8 @@ static size_t copy_key(struct tokens *t, uint8_t *key)
 	return n;
 }
 
-int tokens_issue(struct tokens *t, const char *user, const char *role, int64_t now_s,
-		 int64_t ttl_s, char **out)
+int tokens_issue(struct tokens *t, const char *user, const char *role, int64_t now_s, int64_t ttl_s,
+		 char **out)
 {
 	struct user_entry e;
 	struct jwt_claims c;
@@ -360,9 +361,10 @@ int tokens_revoke(struct tokens *t, const char *token, const struct jwt_claims *
 	pthread_mutex_unlock(&t->mu);
 	if (rc == -ENOSPC) {
 		/* Too many live logged-out tokens to remember each: end all of this user's. */
-		log_warn(SUB, "logout of '%s': revocation list full, ending all of its tokens", c->sub);
-		if (strcmp(c->sub, "admin") == 0 && (rc = store_user_end_tokens(t->store, c->sub)) ==
-							    SIEM_ENOTFOUND) {
+		log_warn(SUB, "logout of '%s': revocation list full, ending all of its tokens",
+			 c->sub);
+		if (strcmp(c->sub, "admin") == 0 &&
+		    (rc = store_user_end_tokens(t->store, c->sub)) == SIEM_ENOTFOUND) {
 			char *h = tokens_admin_hash(t);
 			rc = store_meta_delete(t->store, "admin_hash_digest");
 			if (rc == 0)

@@ -28,8 +28,8 @@ int tokens_set_admin_hash(struct tokens *t, const char *hash);
 char *tokens_admin_hash(struct tokens *t);
 
 /* Sign a token for user with role, valid ttl_s seconds from now_s; *out is malloc'd. */
-int tokens_issue(struct tokens *t, const char *user, const char *role, int64_t now_s,
-		 int64_t ttl_s, char **out);
+int tokens_issue(struct tokens *t, const char *user, const char *role, int64_t now_s, int64_t ttl_s,
+		 char **out);
 /* 0 and the claims when the token is good now; SIEM_EAUTH when not (bad signature,
  * expired, logged out, user gone, role or generation changed). */
 int tokens_check(struct tokens *t, const char *token, int64_t now_s, struct jwt_claims *c);

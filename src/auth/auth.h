@@ -18,10 +18,10 @@ int password_hash(const char *password, char *out, size_t outlen);
 int password_generate(char *out, size_t outlen, size_t len);
 
 struct jwt_claims {
-	char sub[128];  /* user name */
-	char role[32];  /* "admin" | "analyst" */
-	char gen[24];   /* the user's token generation when signed, decimal ("" for none) */
-	char jti[40];   /* a random id, so that two tokens never share a signature */
+	char sub[128];	  /* user name */
+	char role[32];	  /* "admin" | "analyst" */
+	char gen[24];	  /* the user's token generation when signed, decimal ("" for none) */
+	char jti[40];	  /* a random id, so that two tokens never share a signature */
 	int64_t iat, exp; /* seconds since the epoch */
 };
 

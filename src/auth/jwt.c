@@ -10,7 +10,7 @@
 #include "core/err.h"
 
 #define JWT_MAX_TOKEN 8192 /* bytes; a token of ours is a few hundred */
-#define JWT_MIN_KEY 32     /* RFC 7518 §3.2: an HS256 key has at least 256 bits */
+#define JWT_MIN_KEY 32	   /* RFC 7518 §3.2: an HS256 key has at least 256 bits */
 
 static bool key_ok(const uint8_t *key, size_t keylen)
 {

@@ -41,8 +41,7 @@
 
 enum hash_kind { HASH_BCRYPT, HASH_ARGON2ID };
 
-static const char base62[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+static const char base62[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 static bool is_digit(char c)
 {

@@ -91,7 +91,7 @@ static int parse_scaled(const char *s, const struct unit *units, size_t nunits, 
 
 int parse_duration(const char *s, int64_t *out)
 {
-	static const struct unit units[] = { { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 } };
+	static const struct unit units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
 	const char *rest;
 	int64_t v;
 	if (parse_scaled(s, units, 4, false, &v, &rest) < 0 || *rest)
@@ -102,8 +102,8 @@ int parse_duration(const char *s, int64_t *out)
 
 int parse_size(const char *s, int64_t *out)
 {
-	static const struct unit units[] = { { 'k', 1024 }, { 'm', 1024 * 1024 },
-					     { 'g', 1024LL * 1024 * 1024 } };
+	static const struct unit units[] = {
+	    {'k', 1024}, {'m', 1024 * 1024}, {'g', 1024LL * 1024 * 1024}};
 	const char *rest;
 	int64_t v;
 	if (parse_scaled(s, units, 3, true, &v, &rest) < 0)
@@ -133,9 +133,14 @@ static int check_value(struct config *c, size_t i, const char *v, const char *fr
 		x = t;
 		break;
 	}
-	case OPT_DURATION: rc = parse_duration(v, &x); break;
-	case OPT_SIZE: rc = parse_size(v, &x); break;
-	default: return 0;
+	case OPT_DURATION:
+		rc = parse_duration(v, &x);
+		break;
+	case OPT_SIZE:
+		rc = parse_size(v, &x);
+		break;
+	default:
+		return 0;
 	}
 	if (rc == 0 && (d->min || d->max) && (x < d->min || x > d->max))
 		rc = -ERANGE;
@@ -178,7 +183,8 @@ static int load_file(struct config *c, const char *path, bool *seen)
 			continue;
 		char *eq = strchr(s, '=');
 		if (!eq) {
-			snprintf(c->err, sizeof(c->err), "%s:%d: expected 'name = value'", path, line);
+			snprintf(c->err, sizeof(c->err), "%s:%d: expected 'name = value'", path,
+				 line);
 			return -EINVAL;
 		}
 		char *ke = eq;
@@ -196,8 +202,8 @@ static int load_file(struct config *c, const char *path, bool *seen)
 		}
 		long i = find_any(c, s, (size_t)(ke - s));
 		if (i < 0) {
-			snprintf(c->err, sizeof(c->err), "%s:%d: unknown setting '%.*s'", path, line,
-				 (int)(ke - s), s);
+			snprintf(c->err, sizeof(c->err), "%s:%d: unknown setting '%.*s'", path,
+				 line, (int)(ke - s), s);
 			return -EINVAL;
 		}
 		if (seen[i])
@@ -250,7 +256,8 @@ int config_parse(struct config *c, int argc, char **argv, const char **pos, size
 		} else if (k + 1 < argc) {
 			v = argv[++k];
 		} else {
-			snprintf(c->err, sizeof(c->err), "option '--%s' needs a value", c->defs[i].name);
+			snprintf(c->err, sizeof(c->err), "option '--%s' needs a value",
+				 c->defs[i].name);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -302,9 +309,15 @@ int64_t config_int(const struct config *c, const char *name)
 	if (i < 0 || !c->val[i])
 		return 0;
 	switch (c->defs[i].kind) {
-	case OPT_DURATION: parse_duration(c->val[i], &x); break;
-	case OPT_SIZE: parse_size(c->val[i], &x); break;
-	default: x = strtoll(c->val[i], NULL, 10); break;
+	case OPT_DURATION:
+		parse_duration(c->val[i], &x);
+		break;
+	case OPT_SIZE:
+		parse_size(c->val[i], &x);
+		break;
+	default:
+		x = strtoll(c->val[i], NULL, 10);
+		break;
 	}
 	return x;
 }

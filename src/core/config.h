@@ -12,21 +12,21 @@
 enum opt_kind { OPT_STRING, OPT_INT, OPT_DURATION, OPT_SIZE, OPT_FLAG };
 
 struct opt_def {
-	const char *name;  /* long flag without "--"; NULL for environment-only settings */
-	const char *env;   /* SIEM_* variable, or NULL */
+	const char *name; /* long flag without "--"; NULL for environment-only settings */
+	const char *env;  /* SIEM_* variable, or NULL */
 	enum opt_kind kind;
-	const char *def;   /* default as text, NULL for none */
-	const char *meta;  /* placeholder in --help ("ADDR:PORT") */
+	const char *def;  /* default as text, NULL for none */
+	const char *meta; /* placeholder in --help ("ADDR:PORT") */
 	const char *help;
-	bool secret;       /* never echoed */
-	int64_t min, max;  /* bounds for numbers */
+	bool secret;	  /* never echoed */
+	int64_t min, max; /* bounds for numbers */
 };
 
 struct config {
 	const struct opt_def *defs;
 	size_t n;
-	const char **val;  /* current value per option (points into argv, environ, file, or def) */
-	char *file_text;   /* config file contents, values point into it */
+	const char **val; /* current value per option (points into argv, environ, file, or def) */
+	char *file_text;  /* config file contents, values point into it */
 	char err[256];
 };
 

@@ -6,17 +6,28 @@
 const char *siem_strerror(int err)
 {
 	switch (err) {
-	case 0: return "success";
-	case SIEM_ESQL: return "store error";
-	case SIEM_EPARSE: return "malformed input";
-	case SIEM_ESCHEMA: return "input does not fit the schema";
-	case SIEM_ETOOBIG: return "input too large";
-	case SIEM_EAUTH: return "authentication failed";
-	case SIEM_EFULL: return "queue full";
-	case SIEM_ECLOSED: return "shutting down";
-	case SIEM_ECRYPTO: return "cryptographic failure";
-	case SIEM_ENOTFOUND: return "not found";
-	case SIEM_ELIMITED: return "rate limited";
+	case 0:
+		return "success";
+	case SIEM_ESQL:
+		return "store error";
+	case SIEM_EPARSE:
+		return "malformed input";
+	case SIEM_ESCHEMA:
+		return "input does not fit the schema";
+	case SIEM_ETOOBIG:
+		return "input too large";
+	case SIEM_EAUTH:
+		return "authentication failed";
+	case SIEM_EFULL:
+		return "queue full";
+	case SIEM_ECLOSED:
+		return "shutting down";
+	case SIEM_ECRYPTO:
+		return "cryptographic failure";
+	case SIEM_ENOTFOUND:
+		return "not found";
+	case SIEM_ELIMITED:
+		return "rate limited";
 	default:
 		if (err < 0 && err > SIEM_EFIRST)
 			return strerror(-err);

@@ -6,16 +6,16 @@
 
 enum {
 	SIEM_EFIRST = -10000,
-	SIEM_ESQL,      /* store engine failure */
-	SIEM_EPARSE,    /* malformed input (JSON, timestamp, config) */
-	SIEM_ESCHEMA,   /* well-formed input that fails the event schema */
-	SIEM_ETOOBIG,   /* input over its configured limit */
-	SIEM_EAUTH,     /* bad credentials or token */
-	SIEM_EFULL,     /* a bounded queue is full: try again later */
-	SIEM_ECLOSED,   /* the subsystem is shutting down */
-	SIEM_ECRYPTO,   /* a crypto library call failed */
+	SIEM_ESQL,	/* store engine failure */
+	SIEM_EPARSE,	/* malformed input (JSON, timestamp, config) */
+	SIEM_ESCHEMA,	/* well-formed input that fails the event schema */
+	SIEM_ETOOBIG,	/* input over its configured limit */
+	SIEM_EAUTH,	/* bad credentials or token */
+	SIEM_EFULL,	/* a bounded queue is full: try again later */
+	SIEM_ECLOSED,	/* the subsystem is shutting down */
+	SIEM_ECRYPTO,	/* a crypto library call failed */
 	SIEM_ENOTFOUND, /* no such object */
-	SIEM_ELIMITED,  /* too many failed attempts from this client: try again later */
+	SIEM_ELIMITED,	/* too many failed attempts from this client: try again later */
 	SIEM_ELAST
 };
 

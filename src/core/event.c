@@ -20,14 +20,14 @@ struct key {
 /* The canonical names a client may use (IN), then the aliases. "ingest_key" is not a name
  * here on purpose: the hub sets it from the request's API key (src/api/ingest.c), and a
  * client's "ingest_key" is an unknown field like any other. */
-#define KEY_ROW(ID, MEMBER, KIND, FLAG, CAP, NAME, IN, ...)                                   \
-	EF_IF_##IN({ NAME, sizeof(NAME) - 1, EF_##ID, 0 },)
-#define KEY_ALIAS(NAME, ID, RANK, SIGMA) { NAME, sizeof(NAME) - 1, EF_##ID, RANK },
-static const struct key keys[] = { EVENT_FIELDS(KEY_ROW) EVENT_ALIASES(KEY_ALIAS) };
+#define KEY_ROW(ID, MEMBER, KIND, FLAG, CAP, NAME, IN, ...) \
+	EF_IF_##IN({NAME, sizeof(NAME) - 1, EF_##ID, 0}, )
+#define KEY_ALIAS(NAME, ID, RANK, SIGMA) {NAME, sizeof(NAME) - 1, EF_##ID, RANK},
+static const struct key keys[] = {EVENT_FIELDS(KEY_ROW) EVENT_ALIASES(KEY_ALIAS)};
 
 /* The shortest and longest names in keys[]: bit n of KEY_LENS is set when one is n bytes
  * long (all are shorter than 32). */
-#define KEY_LEN_ROW(ID, MEMBER, KIND, FLAG, CAP, NAME, IN, ...)                               \
+#define KEY_LEN_ROW(ID, MEMBER, KIND, FLAG, CAP, NAME, IN, ...) \
 	EF_IF_##IN(| (1u << (sizeof(NAME) - 1)))
 #define KEY_LEN_ALIAS(NAME, ...) | (1u << (sizeof(NAME) - 1))
 #define KEY_LENS (0u EVENT_FIELDS(KEY_LEN_ROW) EVENT_ALIASES(KEY_LEN_ALIAS))
@@ -36,23 +36,22 @@ static const struct key keys[] = { EVENT_FIELDS(KEY_ROW) EVENT_ALIASES(KEY_ALIAS
 
 /* The plain string fields (KIND STR), in the table's order. */
 #define STR_ROW(ID, MEMBER, KIND, ...) EF_IF_STR(KIND, EF_##ID, )
-static const unsigned char str_fields[] = { EVENT_FIELDS(STR_ROW) };
+static const unsigned char str_fields[] = {EVENT_FIELDS(STR_ROW)};
 
 static const struct {
 	const char *name;
 	int sev;
 } severity_names[] = {
-	{ "info", 1 }, { "low", 2 }, { "medium", 3 }, { "high", 4 }, { "critical", 5 },
+    {"info", 1}, {"low", 2}, {"medium", 3}, {"high", 4}, {"critical", 5},
 };
 
 static const struct {
 	const char *name;
 	int sev;
 } level_severity[] = {
-	{ "debug", 1 },	   { "trace", 1 },    { "info", 1 },	 { "notice", 1 },
-	{ "warn", 2 },	   { "warning", 2 },  { "error", 3 },	 { "err", 3 },
-	{ "critical", 4 }, { "crit", 4 },     { "alert", 4 },	 { "fatal", 4 },
-	{ "emerg", 5 },	   { "emergency", 5 },
+    {"debug", 1},   {"trace", 1}, {"info", 1},	{"notice", 1},	  {"warn", 2},
+    {"warning", 2}, {"error", 3}, {"err", 3},	{"critical", 4},  {"crit", 4},
+    {"alert", 4},   {"fatal", 4}, {"emerg", 5}, {"emergency", 5},
 };
 
 struct slot {
@@ -130,8 +129,8 @@ size_t utf8_cut(const char *p, size_t n, size_t cap)
 	return k;
 }
 
-int sv_capped(struct arena *a, struct sv *dst, const char *p, size_t n, size_t cap,
-	      unsigned flag, unsigned *flags)
+int sv_capped(struct arena *a, struct sv *dst, const char *p, size_t n, size_t cap, unsigned flag,
+	      unsigned *flags)
 {
 	size_t k = utf8_cut(p, n, cap);
 	if (k < n)
@@ -257,8 +256,7 @@ static bool ip_absent(const char *s, size_t n)
 {
 	if (n > 7 || (n && s[0] >= '0' && s[0] <= '9'))
 		return false;
-	return n == 0 || word_ieq(s, n, "n/a") || word_ieq(s, n, "-") ||
-	       word_ieq(s, n, "unknown");
+	return n == 0 || word_ieq(s, n, "n/a") || word_ieq(s, n, "-") || word_ieq(s, n, "unknown");
 }
 
 static int put_in_data(json_t **extra, const char *key, size_t keylen, json_t *v)
@@ -302,7 +300,7 @@ static int store_data(struct event *ev, json_t *d, struct arena *a)
 int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_us, char *err,
 		    size_t errlen)
 {
-	struct slot sl[EF_COUNT] = { 0 };
+	struct slot sl[EF_COUNT] = {0};
 	json_t *extra = NULL;
 	char tmp[64];
 	int rc = 0;
@@ -400,7 +398,7 @@ int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_
 		if (n == 0)
 			continue;
 		if ((rc = sv_capped(a, (struct sv *)((char *)ev + f->off), p, n, f->cap, f->flag,
-				   &ev->flags)))
+				    &ev->flags)))
 			goto out;
 	}
 
@@ -470,26 +468,26 @@ int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_
 
 	/* Defaults. */
 	if (!ev->event_type.p)
-		ev->event_type = (struct sv){ "GENERIC", 7 };
+		ev->event_type = (struct sv){"GENERIC", 7};
 	if (ev->os_type.p) {
 		char *p = (char *)ev->os_type.p; /* our own arena copy */
 		for (size_t i = 0; i < ev->os_type.n; i++)
 			if (p[i] >= 'a' && p[i] <= 'z')
 				p[i] = (char)(p[i] - 'a' + 'A');
 	} else {
-		ev->os_type = ev->app.p ? (struct sv){ "APP", 3 } : (struct sv){ "UNKNOWN", 7 };
+		ev->os_type = ev->app.p ? (struct sv){"APP", 3} : (struct sv){"UNKNOWN", 7};
 	}
 	if (!ev->user.p)
-		ev->user = (struct sv){ "system", 6 };
+		ev->user = (struct sv){"system", 6};
 	if (!ev->source_host.p)
-		ev->source_host = (struct sv){ "unknown", 7 };
+		ev->source_host = (struct sv){"unknown", 7};
 	if (!ev->message.p) {
 		if (!ev->raw_message.p)
 			ev->message = ev->event_type;
 		else if (ev->raw_message.n <= EV_CAP_MESSAGE)
 			ev->message = ev->raw_message;
 		else if ((rc = sv_capped(a, &ev->message, ev->raw_message.p, ev->raw_message.n,
-					EV_CAP_MESSAGE, EV_TRUNC_MESSAGE, &ev->flags)))
+					 EV_CAP_MESSAGE, EV_TRUNC_MESSAGE, &ev->flags)))
 			goto out;
 	}
 
@@ -524,8 +522,11 @@ static json_t *sv_json(struct sv v)
 	memcpy(c, v.p, v.n);
 	for (size_t i = 0; i < v.n;) {
 		unsigned char b = c[i];
-		size_t len = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 :
-				b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+		size_t len = b < 0x80		      ? 1
+			     : b >= 0xc2 && b <= 0xdf ? 2
+			     : b >= 0xe0 && b <= 0xef ? 3
+			     : b >= 0xf0 && b <= 0xf4 ? 4
+						      : 0;
 		bool ok = len && i + len <= v.n;
 		for (size_t k = 1; ok && k < len; k++)
 			ok = (c[i + k] & 0xc0) == 0x80;
@@ -549,7 +550,7 @@ static int set_sv(json_t *o, const char *key, struct sv v, const char *dflt)
 	if (!v.p) {
 		if (!dflt)
 			return 0;
-		v = (struct sv){ dflt, strlen(dflt) };
+		v = (struct sv){dflt, strlen(dflt)};
 	}
 	return json_object_set_new(o, key, sv_json(v));
 }
@@ -613,7 +614,8 @@ static int field_json(json_t *o, const struct event *ev, const struct event_fiel
 		return json_object_set_new(o, f->name, json_real(*(const double *)m));
 	case EFK_IP:
 		if (field_set(ev, f))
-			return json_object_set_new(o, f->name, json_stringn(buf, ip_format(m, buf)));
+			return json_object_set_new(o, f->name,
+						   json_stringn(buf, ip_format(m, buf)));
 		return json_object_set_new(o, f->name, json_string(f->dflt));
 	case EFK_KEY:
 		if (ev->ingest_key.p) {

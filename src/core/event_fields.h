@@ -144,12 +144,21 @@ enum event_field {
 #define EF_ENUM(ID, ...) EF_##ID,
 	EVENT_FIELDS(EF_ENUM)
 #undef EF_ENUM
-	EF_COUNT
+	    EF_COUNT
 };
 
 enum event_field_kind {
-	EFK_STR, EFK_INT, EFK_I64, EFK_REAL, EFK_TIME, EFK_UUID,
-	EFK_IP, EFK_DATA, EFK_FLAGS, EFK_KEY, EFK_KEYID,
+	EFK_STR,
+	EFK_INT,
+	EFK_I64,
+	EFK_REAL,
+	EFK_TIME,
+	EFK_UUID,
+	EFK_IP,
+	EFK_DATA,
+	EFK_FLAGS,
+	EFK_KEY,
+	EFK_KEYID,
 };
 
 /* A row of EVENT_FIELDS for code that walks the fields at run time. */
@@ -158,7 +167,7 @@ struct event_field_info {
 	const char *dflt;   /* DFLT */
 	unsigned short off; /* offsetof(struct event, MEMBER) */
 	unsigned char kind; /* enum event_field_kind */
-	bool full;          /* FULL */
+	bool full;	    /* FULL */
 	unsigned flag, cap;
 };
 

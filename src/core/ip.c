@@ -7,7 +7,7 @@
 #include "err.h"
 #include "event.h"
 
-static const uint8_t v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 /* Dotted quad, our own parser: libcs differ on "010.1.1.1" (octal or decimal?), so a
  * leading zero is refused outright, as are fewer than four parts and anything else. */

@@ -7,10 +7,16 @@
 #include "log.h"
 
 static enum log_level cur_level = LOG_LVL_INFO;
-static const char *const names[] = { "error", "warn", "info", "debug" };
+static const char *const names[] = {"error", "warn", "info", "debug"};
 
-void log_set_level(enum log_level lvl) { cur_level = lvl; }
-enum log_level log_get_level(void) { return cur_level; }
+void log_set_level(enum log_level lvl)
+{
+	cur_level = lvl;
+}
+enum log_level log_get_level(void)
+{
+	return cur_level;
+}
 
 int log_parse_level(const char *s, enum log_level *out)
 {

@@ -10,7 +10,7 @@ enum log_level log_get_level(void);
 int log_parse_level(const char *s, enum log_level *out);
 
 void log_msg(enum log_level lvl, const char *subsys, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #define log_error(sub, ...) log_msg(LOG_LVL_ERROR, sub, __VA_ARGS__)
 #define log_warn(sub, ...) log_msg(LOG_LVL_WARN, sub, __VA_ARGS__)

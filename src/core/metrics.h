@@ -24,8 +24,14 @@ struct metric {
  *   static struct metric m_drops = METRIC_COUNTER_INIT("minisiem_syslog_udp_dropped_total",
  *                                                       NULL, "UDP datagrams dropped");
  * and register it once at start-up with metric_register(&m_drops). */
-#define METRIC_COUNTER_INIT(n, l, h) { (n), (l), (h), METRIC_COUNTER, 0, NULL }
-#define METRIC_GAUGE_INIT(n, l, h) { (n), (l), (h), METRIC_GAUGE, 0, NULL }
+#define METRIC_COUNTER_INIT(n, l, h)                   \
+	{                                              \
+		(n), (l), (h), METRIC_COUNTER, 0, NULL \
+	}
+#define METRIC_GAUGE_INIT(n, l, h)                   \
+	{                                            \
+		(n), (l), (h), METRIC_GAUGE, 0, NULL \
+	}
 
 void metric_register(struct metric *m);
 static inline void metric_add(struct metric *m, int64_t v)

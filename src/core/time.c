@@ -44,7 +44,7 @@ bool is_leap_year(int64_t y)
 
 unsigned days_in_month(int64_t y, unsigned m)
 {
-	static const unsigned char dim[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const unsigned char dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	if (m == 2 && is_leap_year(y))
 		return 29;
 	return dim[m - 1];
@@ -120,8 +120,8 @@ static int parse_iso(const char *s, size_t n, int64_t *out_us)
 		return SIEM_EPARSE;
 
 	/* A leap second (:60) simply lands on the next minute's :00. */
-	int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
-		       mi * 60 + sec - off_s;
+	int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 +
+		       sec - off_s;
 	return check_range(secs * US_PER_SEC + frac, out_us);
 }
 

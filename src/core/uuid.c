@@ -16,8 +16,8 @@
 
 /* uuid5(NAMESPACE_URL, "urn:minisiem:event") = e0fb347a-3294-52db-9bc2-9be6fe9d520b.
  * Never change it: every deterministic event id depends on it. */
-static const uint8_t ns_minisiem[16] = { 0xe0, 0xfb, 0x34, 0x7a, 0x32, 0x94, 0x52, 0xdb,
-					 0x9b, 0xc2, 0x9b, 0xe6, 0xfe, 0x9d, 0x52, 0x0b };
+static const uint8_t ns_minisiem[16] = {0xe0, 0xfb, 0x34, 0x7a, 0x32, 0x94, 0x52, 0xdb,
+					0x9b, 0xc2, 0x9b, 0xe6, 0xfe, 0x9d, 0x52, 0x0b};
 
 static void set_version(uint8_t id[16], unsigned version)
 {
@@ -110,9 +110,10 @@ void uuid_v4(uint8_t out[16])
 	if (pool_take(out) && RAND_bytes(out, 16) != 1) {
 		/* No entropy source at all: still unique (time, pid, counter), not secret. */
 		static atomic_uint_fast64_t counter;
-		uint64_t seed[4] = { (uint64_t)ts_now_us(), (uint64_t)getpid(),
-				     (uint64_t)atomic_fetch_add(&counter, 1), (uint64_t)(uintptr_t)out };
-		uint8_t h[20] = { 0 };
+		uint64_t seed[4] = {(uint64_t)ts_now_us(), (uint64_t)getpid(),
+				    (uint64_t)atomic_fetch_add(&counter, 1),
+				    (uint64_t)(uintptr_t)out};
+		uint8_t h[20] = {0};
 		log_error("uuid", "no random source, ids from time and counter");
 		sha1_2(seed, sizeof(seed), "", 0, h);
 		memcpy(out, h, 16);
@@ -136,10 +137,9 @@ void uuid_v5(const void *name, size_t n, uint8_t out[16])
 
 /* Hex digit value plus one, 0 for anything else (a table: ids are parsed per event). */
 static const unsigned char hex1[256] = {
-	['0'] = 1,  ['1'] = 2,	['2'] = 3,  ['3'] = 4,	['4'] = 5,  ['5'] = 6,	['6'] = 7,
-	['7'] = 8,  ['8'] = 9,	['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14,
-	['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15,
-	['F'] = 16,
+    ['0'] = 1,	['1'] = 2,  ['2'] = 3,	['3'] = 4,  ['4'] = 5,	['5'] = 6,  ['6'] = 7,	['7'] = 8,
+    ['8'] = 9,	['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+    ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
 };
 
 int uuid_parse(const char *s, size_t n, uint8_t out[16])

@@ -10,7 +10,7 @@
 #include "detect/sigma_int.h"
 
 #define GRACE_US (60 * 1000000LL) /* how late an event may come and still count */
-#define VAL_MAX 512               /* bytes of a group value kept (longer values are cut) */
+#define VAL_MAX 512		  /* bytes of a group value kept (longer values are cut) */
 #define KEY_MAX 8192
 #define NONE INT64_MIN
 
@@ -21,27 +21,27 @@ struct centry {
 };
 
 struct cgroup {
-	struct cgroup *hnext;      /* hash chain */
+	struct cgroup *hnext;	    /* hash chain */
 	struct cgroup *prev, *next; /* LRU: most recently fed first */
 	uint64_t hash;
 	char *key;
 	size_t keylen;
 	char **vals;
 	size_t *valn;
-	int64_t start;             /* close-evaluated windows: first event time */
-	int64_t last_ts;           /* newest event time seen */
-	int64_t count;             /* close-evaluated windows: events so far */
+	int64_t start;	 /* close-evaluated windows: first event time */
+	int64_t last_ts; /* newest event time seen */
+	int64_t count;	 /* close-evaluated windows: events so far */
 	size_t n, cap;
-	struct centry *e;          /* by time, oldest first */
-	int64_t *t1, *t2;          /* temporal: per slot last time; ordered: chain start/end */
-	uint8_t (*tid)[16];        /* temporal: per slot id; ordered: chain ids per step */
+	struct centry *e;   /* by time, oldest first */
+	int64_t *t1, *t2;   /* temporal: per slot last time; ordered: chain start/end */
+	uint8_t (*tid)[16]; /* temporal: per slot id; ordered: chain ids per step */
 };
 
 struct cslot {
 	const struct rule *ref;
-	struct field_ref *group;   /* ngroup */
-	int *inner;                /* ngroup: index into the inner correlation's values, or -1 */
-	struct field_ref *value;   /* nfield */
+	struct field_ref *group; /* ngroup */
+	int *inner;		 /* ngroup: index into the inner correlation's values, or -1 */
+	struct field_ref *value; /* nfield */
 	int *vinner;
 };
 
@@ -56,7 +56,7 @@ struct cstate {
 	struct cgroup **ht;
 	size_t htcap;
 	struct cgroup *head, *tail;
-	uint8_t (*idbuf)[16];      /* ids of a hit */
+	uint8_t (*idbuf)[16]; /* ids of a hit */
 };
 
 /* ---- buffers ---- */
@@ -88,7 +88,7 @@ void wb_put(struct wbuf *w, const void *p, size_t n)
 
 void wb_u32(struct wbuf *w, uint32_t v)
 {
-	uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
+	uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
 	wb_put(w, b, 4);
 }
 
@@ -159,7 +159,7 @@ static int slot_fields(struct cstate *cs, struct cslot *sl, const char **names, 
 		       struct field_ref **refs, int **inner, char *err, size_t errlen)
 {
 	const struct rule *ref = sl->ref;
-	struct cctx cc = { &cs->a, err, errlen, NULL, ref->map, false, NULL };
+	struct cctx cc = {&cs->a, err, errlen, NULL, ref->map, false, NULL};
 	if (ref->nvar)
 		cc.ls = ref->var[0].ls;
 	*refs = arena_alloc(&cs->a, (n ? n : 1) * sizeof(**refs));
@@ -328,8 +328,8 @@ static struct cgroup *group_new(struct cstate *cs, uint64_t h, const char *key, 
 		vbytes += valn[i] + 1;
 	size_t tmem = (c->type == CT_TEMPORAL || c->type == CT_TEMPORAL_ORDERED) ? c->nrefs : 0;
 	size_t idmem = tmem ? nslots_mem(c) : 0;
-	size_t sz = sizeof(struct cgroup) + idmem * 16 + tmem * 16 + nvals * (sizeof(char *) +
-		    sizeof(size_t)) + keylen + 1 + vbytes + 16;
+	size_t sz = sizeof(struct cgroup) + idmem * 16 + tmem * 16 +
+		    nvals * (sizeof(char *) + sizeof(size_t)) + keylen + 1 + vbytes + 16;
 	struct cgroup *g = calloc(1, sz);
 	if (!g)
 		return NULL;
@@ -399,8 +399,7 @@ void cstate_expire(struct cstate *cs, int64_t watermark)
 
 /* ---- windows ---- */
 
-static void entry_insert(struct cgroup *g, int64_t keep, int64_t ts, uint64_t vh,
-			 const uint8_t *id)
+static void entry_insert(struct cgroup *g, int64_t keep, int64_t ts, uint64_t vh, const uint8_t *id)
 {
 	size_t i = g->n;
 	while (i > 0 && g->e[i - 1].ts > ts)
@@ -460,16 +459,11 @@ struct fire_ctx {
 static void fire_hit(struct fire_ctx *f, int64_t first, int64_t last, int64_t count, size_t nids)
 {
 	const struct corr *c = f->cs->c;
-	struct corr_hit h = { f->g->key,
-			      first,
-			      last,
-			      count,
-			      nids,
-			      (const uint8_t(*)[16])f->cs->idbuf,
-			      c->ngroup,
-			      (const char *const *)f->g->vals,
-			      f->g->valn,
-			      c->group };
+	struct corr_hit h = {f->g->key,	 first,
+			     last,	 count,
+			     nids,	 (const uint8_t(*)[16])f->cs->idbuf,
+			     c->ngroup,	 (const char *const *)f->g->vals,
+			     f->g->valn, c->group};
 	f->fire(f->ctx, f->cs, &h);
 }
 
@@ -564,7 +558,7 @@ static void temporal(struct fire_ctx *f, const struct corr_input *in, size_t slo
 		return;
 	/* ids in time order */
 	size_t nids = 0;
-	bool used[64] = { false };
+	bool used[64] = {false};
 	for (size_t r = 0; r < (size_t)n; r++) {
 		size_t best = c->nrefs;
 		for (size_t k = 0; k < c->nrefs; k++)
@@ -676,7 +670,7 @@ static void feed_slot(struct cstate *cs, struct scratch *s, const struct corr_in
 		return;
 	if (g->last_ts == NONE || in->ts > g->last_ts)
 		g->last_ts = in->ts;
-	struct fire_ctx f = { cs, g, fire, ctx };
+	struct fire_ctx f = {cs, g, fire, ctx};
 	switch (c->type) {
 	case CT_EVENT_COUNT:
 	case CT_VALUE_COUNT:
@@ -685,8 +679,12 @@ static void feed_slot(struct cstate *cs, struct scratch *s, const struct corr_in
 		else
 			count_sliding(&f, in, vh);
 		break;
-	case CT_TEMPORAL: temporal(&f, in, k); break;
-	case CT_TEMPORAL_ORDERED: ordered(&f, in, k); break;
+	case CT_TEMPORAL:
+		temporal(&f, in, k);
+		break;
+	case CT_TEMPORAL_ORDERED:
+		ordered(&f, in, k);
+		break;
 	}
 }
 

@@ -17,17 +17,17 @@ enum rule_kind { RULE_DETECTION, RULE_CORRELATION };
 
 /* What everything outside the engine may know of a rule. Strings live as long as the rule. */
 struct rule_info {
-	const char *id;          /* Sigma id (UUID), or a name when the rule has none */
-	const char *name;        /* Sigma "name" (correlations refer to rules by it), may be NULL */
+	const char *id;	  /* Sigma id (UUID), or a name when the rule has none */
+	const char *name; /* Sigma "name" (correlations refer to rules by it), may be NULL */
 	const char *title;
-	const char *level;       /* informational|low|medium|high|critical */
-	int severity;            /* 1..5 from level */
-	const char *author;      /* kept on every alert (DRL 1.1) */
+	const char *level;  /* informational|low|medium|high|critical */
+	int severity;	    /* 1..5 from level */
+	const char *author; /* kept on every alert (DRL 1.1) */
 	const char *status, *description;
-	const char *origin;      /* file path, "builtin:<file>", or "api" */
+	const char *origin; /* file path, "builtin:<file>", or "api" */
 	enum rule_kind kind;
-	bool generates;          /* a detection rule that raises its own alerts (correlation
-				  * rules' base rules do not, unless the correlation says so) */
+	bool generates; /* a detection rule that raises its own alerts (correlation
+			 * rules' base rules do not, unless the correlation says so) */
 };
 
 struct rule; /* one compiled rule */
@@ -37,8 +37,8 @@ struct rule; /* one compiled rule */
  * linear in its length (libyaml's cost grows with the nesting it holds open). */
 #define RULE_TEXT_MAX (64 * 1024)   /* bytes of one rule (one YAML document) */
 #define RULE_FILE_MAX (1024 * 1024) /* bytes of one text of several rules (a rule file) */
-#define RULE_MAX_DEPTH 64           /* nested sequences and maps */
-#define RULE_MAX_NODES 10000        /* YAML nodes (scalars, sequences, maps, aliases) */
+#define RULE_MAX_DEPTH 64	    /* nested sequences and maps */
+#define RULE_MAX_NODES 10000	    /* YAML nodes (scalars, sequences, maps, aliases) */
 
 /* Compile every rule (YAML documents, "---" separated) of text. On success *rules holds n
  * compiled rules (free each with rule_free, and the array with free). On failure returns
@@ -57,10 +57,10 @@ const struct rule_info *rule_get_info(const struct rule *r);
 /* A hit: a detection rule matched an event, or a correlation's condition was met. */
 struct detect_hit {
 	const struct rule_info *rule;
-	const char *group_key;   /* "source_ip=1.2.3.4,user=root"; "" when ungrouped */
+	const char *group_key; /* "source_ip=1.2.3.4,user=root"; "" when ungrouped */
 	int64_t first_ts, last_ts;
-	int64_t count;           /* events in the window (1 for a detection rule) */
-	size_t n_events;         /* ids of (up to 100) events behind the hit, oldest first */
+	int64_t count;	 /* events in the window (1 for a detection rule) */
+	size_t n_events; /* ids of (up to 100) events behind the hit, oldest first */
 	const uint8_t (*event_ids)[16];
 	const struct event *event; /* the event that completed it */
 };
@@ -70,10 +70,10 @@ typedef void (*detect_sink)(void *ctx, const struct detect_hit *hit);
 struct detector;
 
 struct detector_config {
-	const char *state_path;  /* correlation window state survives restarts here (a file the
-				  * engine owns); NULL keeps it in memory only */
-	size_t max_groups;       /* correlation groups kept per rule; beyond, the oldest is
-				  * evicted and counted */
+	const char *state_path; /* correlation window state survives restarts here (a file the
+				 * engine owns); NULL keeps it in memory only */
+	size_t max_groups;	/* correlation groups kept per rule; beyond, the oldest is
+				 * evicted and counted */
 };
 
 int detector_open(struct detector **out, const struct detector_config *cfg);
@@ -85,8 +85,7 @@ void detector_close(struct detector *d);
  * evaluation. Unresolved references are an error (SIEM_ESCHEMA, err says which; the rules
  * are freed and the old set stays). Correlation state of rules whose id is kept survives the
  * swap. */
-int detector_set_rules(struct detector *d, struct rule **rules, size_t n, char *err,
-		       size_t errlen);
+int detector_set_rules(struct detector *d, struct rule **rules, size_t n, char *err, size_t errlen);
 
 /* Evaluate one committed event against every enabled rule, reporting hits to sink. Does not
  * allocate per event on the common path. Events may come a little out of time order. */

@@ -24,7 +24,7 @@
 #define EVF_EID (EVF_COUNT + 1) /* index key: data EventID, for rules that need one */
 
 struct ibucket {
-	int evf;          /* -1: empty slot */
+	int evf; /* -1: empty slot */
 	const char *v;
 	size_t n;
 	uint64_t h;
@@ -40,9 +40,9 @@ struct detect_set {
 	int *unidx;
 	size_t nunidx;
 	struct kw_automaton *ac;
-	bool has_eid;         /* some rules are indexed by EventID */
-	struct cstate **cs;   /* per rule: its state when a correlation */
-	int **users;          /* per rule: the correlations that refer to it */
+	bool has_eid;	    /* some rules are indexed by EventID */
+	struct cstate **cs; /* per rule: its state when a correlation */
+	int **users;	    /* per rule: the correlations that refer to it */
 	size_t *nusers;
 };
 
@@ -203,8 +203,8 @@ static int set_index(struct detect_set *rs)
 			continue;
 		}
 		for (size_t k = 0; k < r->pf.nvals; k++) {
-			int rc = bucket_add(rs, r->pf.evf, r->pf.vals[k], strlen(r->pf.vals[k]),
-					    (int)i);
+			int rc =
+			    bucket_add(rs, r->pf.evf, r->pf.vals[k], strlen(r->pf.vals[k]), (int)i);
 			if (rc)
 				return rc;
 		}
@@ -385,9 +385,9 @@ static void migrate(struct detector *d, struct detect_set *old, struct detect_se
 			if (!compatible(nw->r[i]->corr, o->corr->type, (uint32_t)o->corr->nrefs,
 					(uint32_t)o->corr->ngroup))
 				break;
-			struct wbuf w = { 0 };
+			struct wbuf w = {0};
 			cstate_save(old->cs[j], &w);
-			struct rbuf rb = { w.p, w.n, 0, w.err };
+			struct rbuf rb = {w.p, w.n, 0, w.err};
 			if (!w.err && !cstate_load(nw->cs[i], &rb))
 				carried = true;
 			else
@@ -422,10 +422,12 @@ static void adopt_pending(struct detector *d, struct detect_set *nw)
 			if (strcmp(p->id, r->info.id))
 				continue;
 			if (compatible(r->corr, p->type, p->nrefs, p->ngroup)) {
-				struct rbuf rb = { p->blob, p->n, 0, 0 };
+				struct rbuf rb = {p->blob, p->n, 0, 0};
 				if (cstate_load(nw->cs[i], &rb))
-					log_warn(SUB, "rule '%s': saved window state unreadable, "
-						 "starting empty", r->info.title);
+					log_warn(SUB,
+						 "rule '%s': saved window state unreadable, "
+						 "starting empty",
+						 r->info.title);
 			}
 			break;
 		}
@@ -468,7 +470,7 @@ static int state_load(struct detector *d)
 		rc = SIEM_EPARSE;
 		goto out;
 	}
-	struct rbuf r = { buf, n - 8, 8, 0 };
+	struct rbuf r = {buf, n - 8, 8, 0};
 	int64_t wm = (int64_t)rb_u64(&r);
 	uint32_t nrec = rb_u32(&r);
 	if (r.err || nrec > 1000000) {
@@ -483,7 +485,7 @@ static int state_load(struct detector *d)
 	for (uint32_t i = 0; i < nrec; i++) {
 		size_t idn;
 		const char *id = rb_str(&r, &idn);
-		struct pending p = { 0 };
+		struct pending p = {0};
 		p.type = rb_u32(&r);
 		p.nrefs = rb_u32(&r);
 		p.ngroup = rb_u32(&r);
@@ -535,7 +537,7 @@ int detector_save(struct detector *d)
 {
 	if (!d->state_path)
 		return 0;
-	struct wbuf w = { 0 };
+	struct wbuf w = {0};
 	pthread_mutex_lock(&d->save_lock);
 	pthread_mutex_lock(&d->lock);
 	wb_put(&w, STATE_MAGIC, 8);
@@ -550,7 +552,7 @@ int detector_save(struct detector *d)
 		if (!rs->cs[i])
 			continue;
 		state_header(&w, rs->r[i]);
-		struct wbuf b = { 0 };
+		struct wbuf b = {0};
 		cstate_save(rs->cs[i], &b);
 		if (b.err)
 			w.err = b.err;
@@ -671,8 +673,7 @@ void detector_close(struct detector *d)
 	free(d);
 }
 
-int detector_set_rules(struct detector *d, struct rule **rules, size_t n, char *err,
-		       size_t errlen)
+int detector_set_rules(struct detector *d, struct rule **rules, size_t n, char *err, size_t errlen)
 {
 	struct detect_set *rs = calloc(1, sizeof(*rs));
 	char dummy[8];
@@ -741,7 +742,7 @@ static void emit(struct eval_ctx *x, const struct rule *r, const char *key, int6
 {
 	if (!r->info.generates && !x->d->report_all)
 		return;
-	struct detect_hit h = { &r->info, key, first, last, count, nids, ids, x->ev };
+	struct detect_hit h = {&r->info, key, first, last, count, nids, ids, x->ev};
 	x->d->hits++;
 	if (x->sink)
 		x->sink(x->sctx, &h);
@@ -757,7 +758,7 @@ static void on_corr_hit(void *ctx, struct cstate *cs, const struct corr_hit *h)
 	if (x->depth >= MAX_CHAIN)
 		return;
 	const uint8_t *id = h->nids ? h->ids[h->nids - 1] : x->ev->id;
-	struct corr_input in = { r, x->ev, h->last_ts, id, h->nvals, h->vals, h->valn, h->names };
+	struct corr_input in = {r, x->ev, h->last_ts, id, h->nvals, h->vals, h->valn, h->names};
 	x->depth++;
 	feed_users(x, r, &in);
 	x->depth--;
@@ -814,7 +815,7 @@ void detector_eval(struct detector *d, const struct event *ev, detect_sink sink,
 	/* candidates: the index lists for this event's event_type, app and os_type, and the
 	 * unindexed rules, merged in rule order */
 	const int *list[5];
-	size_t len[5], pos[5] = { 0, 0, 0, 0, 0 };
+	size_t len[5], pos[5] = {0, 0, 0, 0, 0};
 	list[0] = lookup(rs, EVF_EVENT_TYPE, &ev->event_type, &len[0]);
 	list[1] = lookup(rs, EVF_APP, &ev->app, &len[1]);
 	list[2] = lookup(rs, EVF_OS_TYPE, &ev->os_type, &len[2]);
@@ -826,7 +827,7 @@ void detector_eval(struct detector *d, const struct event *ev, detect_sink sink,
 	if (rs->has_eid && scratch_eventid(s, &eid)) {
 		char num[24];
 		int k = snprintf(num, sizeof(num), "%lld", (long long)eid);
-		struct sv v = { num, (size_t)k };
+		struct sv v = {num, (size_t)k};
 		list[4] = lookup(rs, EVF_EID, &v, &len[4]);
 	}
 	size_t nm = 0;
@@ -844,7 +845,7 @@ void detector_eval(struct detector *d, const struct event *ev, detect_sink sink,
 		if (eid_ok(s, r) && kw_pass(s, r) && rule_match_s(s, r))
 			d->matched[nm++] = best;
 	}
-	struct eval_ctx x = { d, ev, sink, ctx, 0 };
+	struct eval_ctx x = {d, ev, sink, ctx, 0};
 	for (size_t i = 0; i < nm; i++)
 		emit(&x, rs->r[d->matched[i]], "", ev->ts, ev->ts, 1, 1,
 		     (const uint8_t(*)[16])ev->id);
@@ -852,7 +853,7 @@ void detector_eval(struct detector *d, const struct event *ev, detect_sink sink,
 		const struct rule *r = rs->r[d->matched[i]];
 		if (!rs->nusers[r->index])
 			continue;
-		struct corr_input in = { r, ev, ev->ts, ev->id, 0, NULL, NULL, NULL };
+		struct corr_input in = {r, ev, ev->ts, ev->id, 0, NULL, NULL, NULL};
 		feed_users(&x, r, &in);
 	}
 	if (rs->ncorr && d->watermark >= d->next_expire) {

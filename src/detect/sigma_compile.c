@@ -36,9 +36,9 @@ struct pat {
 enum mod_xform { X_BASE64, X_BASE64OFF, X_UTF16LE, X_UTF16BE, X_UTF16, X_WINDASH };
 
 struct mods {
-	int mode;        /* 0, 'c' contains, 's' startswith, 'e' endswith */
+	int mode; /* 0, 'c' contains, 's' startswith, 'e' endswith */
 	bool all, cased, neq, re, cidr, exists, fieldref;
-	int cmp;         /* -1 or enum cmp_op */
+	int cmp; /* -1 or enum cmp_op */
 	uint32_t reflags;
 	int nx;
 	enum mod_xform x[8];
@@ -65,8 +65,9 @@ static int mods_parse(struct cctx *cc, const char *p, size_t n, struct mods *m, 
 		i = j + (j < n);
 		bool after_re = m->re && (!strcmp(w, "i") || !strcmp(w, "m") || !strcmp(w, "s"));
 		if (after_re) {
-			m->reflags |= w[0] == 'i' ? PCRE2_CASELESS : w[0] == 'm' ? PCRE2_MULTILINE :
-										PCRE2_DOTALL;
+			m->reflags |= w[0] == 'i'   ? PCRE2_CASELESS
+				      : w[0] == 'm' ? PCRE2_MULTILINE
+						    : PCRE2_DOTALL;
 			continue;
 		}
 		const char *type = NULL;
@@ -98,19 +99,21 @@ static int mods_parse(struct cctx *cc, const char *p, size_t n, struct mods *m, 
 		} else if (!strcmp(w, "gt") || !strcmp(w, "gte") || !strcmp(w, "lt") ||
 			   !strcmp(w, "lte")) {
 			type = "gt/gte/lt/lte";
-			m->cmp = !strcmp(w, "gt") ? CMP_GT : !strcmp(w, "gte") ? CMP_GTE :
-				 !strcmp(w, "lt") ? CMP_LT : CMP_LTE;
+			m->cmp = !strcmp(w, "gt")    ? CMP_GT
+				 : !strcmp(w, "gte") ? CMP_GTE
+				 : !strcmp(w, "lt")  ? CMP_LT
+						     : CMP_LTE;
 		} else if (!strcmp(w, "base64") || !strcmp(w, "base64offset") ||
 			   !strcmp(w, "wide") || !strcmp(w, "utf16le") || !strcmp(w, "utf16be") ||
 			   !strcmp(w, "utf16") || !strcmp(w, "windash")) {
 			if (m->nx == 8)
 				return cc_fail(cc, line, "too many modifiers");
-			m->x[m->nx++] = !strcmp(w, "base64")	   ? X_BASE64 :
-					!strcmp(w, "base64offset") ? X_BASE64OFF :
-					!strcmp(w, "windash")	   ? X_WINDASH :
-					!strcmp(w, "utf16be")	   ? X_UTF16BE :
-					!strcmp(w, "utf16")	   ? X_UTF16 :
-								     X_UTF16LE;
+			m->x[m->nx++] = !strcmp(w, "base64")	     ? X_BASE64
+					: !strcmp(w, "base64offset") ? X_BASE64OFF
+					: !strcmp(w, "windash")	     ? X_WINDASH
+					: !strcmp(w, "utf16be")	     ? X_UTF16BE
+					: !strcmp(w, "utf16")	     ? X_UTF16
+								     : X_UTF16LE;
 		} else if (!strcmp(w, "expand")) {
 			return cc_fail(cc, line, "unsupported: modifier 'expand' (placeholders)");
 		} else if (!strcmp(w, "minute") || !strcmp(w, "hour") || !strcmp(w, "day") ||
@@ -132,8 +135,8 @@ static int mods_parse(struct cctx *cc, const char *p, size_t n, struct mods *m, 
 	bool typed = m->re || m->cidr || m->exists || m->fieldref || m->cmp >= 0;
 	if (typed && (m->mode || m->nx))
 		return cc_fail(cc, line, "unsupported: modifier '%s' combined with %s",
-			       m->first_type, m->mode ? "contains/startswith/endswith" :
-							"an encoding modifier");
+			       m->first_type,
+			       m->mode ? "contains/startswith/endswith" : "an encoding modifier");
 	if ((m->exists || m->cidr || m->cmp >= 0) && m->cased)
 		return cc_fail(cc, line, "unsupported: modifier 'cased' with '%s'", m->first_type);
 	if (keywords && (typed || m->neq))
@@ -316,7 +319,8 @@ static int pats_xform(struct cctx *cc, struct pat **ps, size_t *np, const struct
 			case X_BASE64:
 			case X_BASE64OFF: {
 				if (pat_has_wild(&p))
-					return cc_fail(cc, line, "unsupported: base64 of a value "
+					return cc_fail(cc, line,
+						       "unsupported: base64 of a value "
 						       "with wildcards");
 				char *enc = arena_alloc(cc->a, (p.n + 4) / 3 * 4 + 8);
 				uint8_t *in = arena_alloc(cc->a, p.n + 3);
@@ -330,8 +334,8 @@ static int pats_xform(struct cctx *cc, struct pat **ps, size_t *np, const struct
 				}
 				/* pySigma: b64encode(i * b" " + value)[start[i] : end[(len + i) %
 				 * 3]] */
-				static const int start[3] = { 0, 2, 3 };
-				static const int end[3] = { 0, -3, -2 };
+				static const int start[3] = {0, 2, 3};
+				static const int end[3] = {0, -3, -2};
 				for (int sh = 0; sh < 3; sh++) {
 					memset(in, ' ', (size_t)sh);
 					memcpy(in + sh, p.b, p.n);
@@ -353,8 +357,8 @@ static int pats_xform(struct cctx *cc, struct pat **ps, size_t *np, const struct
 					    (j == 0 || !is_word(&p, j - 1)) && j + 1 < p.n &&
 					    is_word(&p, j + 1))
 						pos[npos++] = j;
-				static const char *dash[5] = { "-", "/", "\xe2\x80\x93",
-							       "\xe2\x80\x94", "\xe2\x80\x95" };
+				static const char *dash[5] = {"-", "/", "\xe2\x80\x93",
+							      "\xe2\x80\x94", "\xe2\x80\x95"};
 				size_t combos = 1;
 				for (size_t j = 0; j < npos; j++)
 					combos *= 5;
@@ -432,8 +436,10 @@ static int vm_from_pat(struct cctx *cc, struct vmatch *vm, const struct pat *p0,
 		}
 		vm->s = p.b + lead;
 		vm->n = p.n - lead - trail;
-		vm->kind = lead && trail ? VM_CONTAINS : lead ? VM_SUFFIX : trail ? VM_PREFIX :
-			   VM_EXACT;
+		vm->kind = lead && trail ? VM_CONTAINS
+			   : lead	 ? VM_SUFFIX
+			   : trail	 ? VM_PREFIX
+					 : VM_EXACT;
 		return 0;
 	}
 	vm->kind = VM_GLOB;
@@ -557,7 +563,8 @@ static int values_compile(struct cctx *cc, struct fcond *fc, const struct mods *
 			cap = ncap;
 		}
 		double num;
-		bool isnum = (v->t == YV_INT || v->t == YV_NUM) && sigma_parse_number(v->s, v->n, &num);
+		bool isnum =
+		    (v->t == YV_INT || v->t == YV_NUM) && sigma_parse_number(v->s, v->n, &num);
 		for (size_t k = 0; k < np; k++) {
 			struct vmatch *vm = &out[nout++];
 			memset(vm, 0, sizeof(*vm));

@@ -9,8 +9,20 @@
 
 #define MAX_NODES 4096
 
-enum tk { TK_END, TK_LP, TK_RP, TK_AND, TK_OR, TK_NOT, TK_ONE, TK_ALL, TK_OF, TK_THEM, TK_ID,
-	  TK_PIPE };
+enum tk {
+	TK_END,
+	TK_LP,
+	TK_RP,
+	TK_AND,
+	TK_OR,
+	TK_NOT,
+	TK_ONE,
+	TK_ALL,
+	TK_OF,
+	TK_THEM,
+	TK_ID,
+	TK_PIPE
+};
 
 struct cparser {
 	struct cctx *cc;
@@ -53,21 +65,21 @@ static void next(struct cparser *p)
 	p->tn = p->pos - st;
 	const char *w = p->s + st;
 	size_t n = p->tn;
-	p->tk = word_is(w, n, "and")  ? TK_AND :
-		word_is(w, n, "or")   ? TK_OR :
-		word_is(w, n, "not")  ? TK_NOT :
-		word_is(w, n, "1")    ? TK_ONE :
-		word_is(w, n, "any")  ? TK_ONE :
-		word_is(w, n, "all")  ? TK_ALL :
-		word_is(w, n, "of")   ? TK_OF :
-		word_is(w, n, "them") ? TK_THEM :
-					TK_ID;
+	p->tk = word_is(w, n, "and")	? TK_AND
+		: word_is(w, n, "or")	? TK_OR
+		: word_is(w, n, "not")	? TK_NOT
+		: word_is(w, n, "1")	? TK_ONE
+		: word_is(w, n, "any")	? TK_ONE
+		: word_is(w, n, "all")	? TK_ALL
+		: word_is(w, n, "of")	? TK_OF
+		: word_is(w, n, "them") ? TK_THEM
+					: TK_ID;
 }
 
 static int fail(struct cparser *p, const char *what)
 {
-	return cc_fail(p->cc, p->line, "condition '%.*s': %s", (int)(p->n > 120 ? 120 : p->n),
-		       p->s, what);
+	return cc_fail(p->cc, p->line, "condition '%.*s': %s", (int)(p->n > 120 ? 120 : p->n), p->s,
+		       what);
 }
 
 static int node(struct cparser *p, enum cn_op op, int a, int b)
@@ -122,8 +134,8 @@ static int quant(struct cparser *p, bool all)
 {
 	next(p);
 	if (p->tk != TK_OF)
-		return fail(p, all ? "'all' must be followed by 'of'" :
-				     "'1' must be followed by 'of' (other counts are unsupported)");
+		return fail(p, all ? "'all' must be followed by 'of'"
+				   : "'1' must be followed by 'of' (other counts are unsupported)");
 	next(p);
 	bool them = p->tk == TK_THEM;
 	if (!them && p->tk != TK_ID)
@@ -166,8 +178,10 @@ static int primary(struct cparser *p, int depth)
 		next(p);
 		return n;
 	}
-	case TK_ONE: return quant(p, false);
-	case TK_ALL: return quant(p, true);
+	case TK_ONE:
+		return quant(p, false);
+	case TK_ALL:
+		return quant(p, true);
 	case TK_ID: {
 		for (size_t i = 0; i < p->d->nsel; i++) {
 			const char *nm = p->d->sel[i].name;
@@ -181,21 +195,28 @@ static int primary(struct cparser *p, int depth)
 			}
 		}
 		if (memchr(p->tp, '*', p->tn))
-			return cc_fail(p->cc, p->line, "condition: pattern '%.*s' needs '1 of' or "
-				       "'all of'", (int)(p->tn > 60 ? 60 : p->tn), p->tp);
+			return cc_fail(p->cc, p->line,
+				       "condition: pattern '%.*s' needs '1 of' or "
+				       "'all of'",
+				       (int)(p->tn > 60 ? 60 : p->tn), p->tp);
 		if (p->tn && strspn(p->tp, "0123456789") >= p->tn)
-			return cc_fail(p->cc, p->line, "unsupported: '%.*s of' (only '1 of' and "
-				       "'all of')", (int)(p->tn > 20 ? 20 : p->tn), p->tp);
+			return cc_fail(p->cc, p->line,
+				       "unsupported: '%.*s of' (only '1 of' and "
+				       "'all of')",
+				       (int)(p->tn > 20 ? 20 : p->tn), p->tp);
 		if (word_is(p->tp, p->tn, "near"))
-			return cc_fail(p->cc, p->line, "unsupported: condition operator 'near' "
+			return cc_fail(p->cc, p->line,
+				       "unsupported: condition operator 'near' "
 				       "(use a temporal correlation rule)");
 		return cc_fail(p->cc, p->line, "condition: unknown search identifier '%.*s'",
 			       (int)(p->tn > 60 ? 60 : p->tn), p->tp);
 	}
 	case TK_PIPE:
-		return cc_fail(p->cc, p->line, "unsupported: aggregation in condition ('| ...'; "
+		return cc_fail(p->cc, p->line,
+			       "unsupported: aggregation in condition ('| ...'; "
 			       "use a correlation rule)");
-	case TK_END: return fail(p, "unexpected end");
+	case TK_END:
+		return fail(p, "unexpected end");
 	default:
 		return cc_fail(p->cc, p->line, "condition: unexpected '%.*s'", (int)p->tn, p->tp);
 	}
@@ -245,7 +266,7 @@ int cond_parse(struct cctx *cc, struct detection *d, const char *text, size_t n,
 	       int *root)
 {
 	/* nodes already there were allocated exactly: the first new one copies them */
-	struct cparser p = { cc, d, text, n, 0, line, TK_END, NULL, 0, (int)d->nnode };
+	struct cparser p = {cc, d, text, n, 0, line, TK_END, NULL, 0, (int)d->nnode};
 	next(&p);
 	if (p.tk == TK_END)
 		return cc_fail(cc, line, "empty condition");
@@ -255,7 +276,8 @@ int cond_parse(struct cctx *cc, struct detection *d, const char *text, size_t n,
 	if (r < 0)
 		return r;
 	if (p.tk == TK_PIPE)
-		return cc_fail(cc, line, "unsupported: aggregation in condition ('| ...'; use a "
+		return cc_fail(cc, line,
+			       "unsupported: aggregation in condition ('| ...'; use a "
 			       "correlation rule)");
 	if (p.tk != TK_END)
 		return cc_fail(cc, line, "condition '%.*s': unexpected '%.*s'",

@@ -12,13 +12,13 @@
 /* ---- our event fields ---- */
 
 /* The names a rule may use for them: canonical first, then aliases (core/event_fields.h). */
-#define EVF_NAME(ID, MEMBER, KIND, FLAG, CAP, NAME, IN, SIGMA, ...)                           \
-	EF_IF_##SIGMA({ NAME, EVF_##ID },)
-#define EVF_ALIAS(NAME, ID, RANK, SIGMA) EF_IF_##SIGMA({ NAME, EVF_##ID },)
+#define EVF_NAME(ID, MEMBER, KIND, FLAG, CAP, NAME, IN, SIGMA, ...) \
+	EF_IF_##SIGMA({NAME, EVF_##ID}, )
+#define EVF_ALIAS(NAME, ID, RANK, SIGMA) EF_IF_##SIGMA({NAME, EVF_##ID}, )
 static const struct {
 	const char *name;
 	int evf;
-} evf_names[] = { EVENT_FIELDS(EVF_NAME) EVENT_ALIASES(EVF_ALIAS) };
+} evf_names[] = {EVENT_FIELDS(EVF_NAME) EVENT_ALIASES(EVF_ALIAS)};
 
 int evf_lookup(const char *name, size_t n)
 {
@@ -37,17 +37,17 @@ const char *evf_name(int evf)
 }
 
 /* Each evf's row of the field table. */
-#define EVF_ROW(ID, MEMBER, KIND, FLAG, CAP, NAME, IN, SIGMA, ...)                            \
-	EF_IF_##SIGMA([EVF_##ID] = EF_##ID,)
-static const unsigned char evf_field[EVF_COUNT] = { EVENT_FIELDS(EVF_ROW) };
+#define EVF_ROW(ID, MEMBER, KIND, FLAG, CAP, NAME, IN, SIGMA, ...) \
+	EF_IF_##SIGMA([EVF_##ID] = EF_##ID, )
+static const unsigned char evf_field[EVF_COUNT] = {EVENT_FIELDS(EVF_ROW)};
 
 /* The fields a rule reads as a struct sv, by evf: plain strings, and the source address as
  * text (source_ip, set with EV_HAS_IP). Their offsets; 0: not one. */
 #define SV_OFF(ID, MEMBER, KIND, FLAG, CAP, NAME, IN, SIGMA, ...)                             \
-	EF_IF_##SIGMA([EVF_##ID] = EFK_##KIND == EFK_STR ? offsetof(struct event, MEMBER) :     \
-				   EFK_##KIND == EFK_IP	 ? offsetof(struct event, source_ip) : \
-							   0,)
-static const uint16_t sv_off[EVF_COUNT] = { EVENT_FIELDS(SV_OFF) };
+	EF_IF_##SIGMA([EVF_##ID] = EFK_##KIND == EFK_STR  ? offsetof(struct event, MEMBER)    \
+				   : EFK_##KIND == EFK_IP ? offsetof(struct event, source_ip) \
+							  : 0, )
+static const uint16_t sv_off[EVF_COUNT] = {EVENT_FIELDS(SV_OFF)};
 
 static inline const struct sv *ev_sv(const struct event *ev, int evf)
 {
@@ -60,7 +60,7 @@ static inline const struct sv *ev_sv(const struct event *ev, int evf)
 
 int field_ref_compile(struct cctx *cc, struct field_ref *f, const char *name, size_t n)
 {
-	const char *tmp[1] = { NULL };
+	const char *tmp[1] = {NULL};
 	const char **to = NULL;
 	size_t nto = 0;
 	char *nm = arena_strndup(cc->a, name, n);
@@ -69,8 +69,8 @@ int field_ref_compile(struct cctx *cc, struct field_ref *f, const char *name, si
 	f->name = nm;
 	/* the logsource's mapping first, then the global one */
 	for (int pass = 0; pass < 2 && !to; pass++) {
-		const struct fmap_entry *e = pass == 0 ? (cc->ls ? cc->ls->fmap : NULL) :
-				(cc->map ? cc->map->global : NULL);
+		const struct fmap_entry *e =
+		    pass == 0 ? (cc->ls ? cc->ls->fmap : NULL) : (cc->map ? cc->map->global : NULL);
 		size_t ne =
 		    pass == 0 ? (cc->ls ? cc->ls->nfmap : 0) : (cc->map ? cc->map->nglobal : 0);
 		for (size_t i = 0; i < ne; i++)
@@ -121,14 +121,22 @@ int field_ref_compile(struct cctx *cc, struct field_ref *f, const char *name, si
 /* ---- the data JSON index ---- */
 
 /* Where an object sits (jtok.cls), which decides how its keys are indexed. */
-enum jcls { JC_NONE, JC_ROOT, JC_EVENTDATA, JC_SYSTEM, JC_USERDATA, JC_USERDATA_CHILD,
-	    JC_ROOT_CHILD, JC_SYSTEM_CHILD };
+enum jcls {
+	JC_NONE,
+	JC_ROOT,
+	JC_EVENTDATA,
+	JC_SYSTEM,
+	JC_USERDATA,
+	JC_USERDATA_CHILD,
+	JC_ROOT_CHILD,
+	JC_SYSTEM_CHILD
+};
 
 struct jslot {
 	uint64_t h;
 	int32_t k1, k2; /* key token; k2 >= 0: composite name "k1_k2" */
-	int32_t v;      /* value token */
-	int32_t scope;  /* lower wins */
+	int32_t v;	/* value token */
+	int32_t scope;	/* lower wins */
 };
 
 struct jparser {
@@ -344,11 +352,21 @@ static size_t json_unescape(const char *in, size_t n, char *out)
 		}
 		c = in[++i];
 		switch (c) {
-		case 'b': out[o++] = '\b'; break;
-		case 'f': out[o++] = '\f'; break;
-		case 'n': out[o++] = '\n'; break;
-		case 'r': out[o++] = '\r'; break;
-		case 't': out[o++] = '\t'; break;
+		case 'b':
+			out[o++] = '\b';
+			break;
+		case 'f':
+			out[o++] = '\f';
+			break;
+		case 'n':
+			out[o++] = '\n';
+			break;
+		case 'r':
+			out[o++] = '\r';
+			break;
+		case 't':
+			out[o++] = '\t';
+			break;
 		case 'u': {
 			int v = hex4(in + i + 1, n - i - 1);
 			if (v < 0) {
@@ -369,7 +387,9 @@ static size_t json_unescape(const char *in, size_t n, char *out)
 			o += utf8_put(out + o, cp);
 			break;
 		}
-		default: out[o++] = c; break;
+		default:
+			out[o++] = c;
+			break;
 		}
 	}
 	return o;
@@ -439,12 +459,12 @@ static void ht_put(struct scratch *s, int k1, int k2, int v, int scope)
 	for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
 		struct jslot *e = &s->ht[i];
 		if (e->v < 0) {
-			*e = (struct jslot){ h, k1, k2, v, scope };
+			*e = (struct jslot){h, k1, k2, v, scope};
 			return;
 		}
 		if (e->h == h && slot_eq(s, e, k2 >= 0 ? name : p, nn)) {
 			if (scope < e->scope)
-				*e = (struct jslot){ h, k1, k2, v, scope };
+				*e = (struct jslot){h, k1, k2, v, scope};
 			return;
 		}
 	}
@@ -459,7 +479,7 @@ static void data_parse(struct scratch *s)
 	s->ntok = 0;
 	if (!ev->data.p || ev->data.n == 0 || ev->data.n > (1u << 30))
 		return;
-	struct jparser p = { s, ev->data.p, ev->data.n, 0 };
+	struct jparser p = {s, ev->data.p, ev->data.n, 0};
 	int root = jvalue(&p, -1, 0);
 	if (root != 0 || s->tok[0].type != JT_OBJ)
 		return;
@@ -486,10 +506,10 @@ static void data_parse(struct scratch *s)
 		int pc = s->tok[t->parent].cls;
 		int k = (int)i - 1;
 		if (pc == JC_ROOT)
-			t->cls = tok_is(s, k, "EventData") ? JC_EVENTDATA :
-				 tok_is(s, k, "System")	   ? JC_SYSTEM :
-				 tok_is(s, k, "UserData")  ? JC_USERDATA :
-							     JC_ROOT_CHILD;
+			t->cls = tok_is(s, k, "EventData")  ? JC_EVENTDATA
+				 : tok_is(s, k, "System")   ? JC_SYSTEM
+				 : tok_is(s, k, "UserData") ? JC_USERDATA
+							    : JC_ROOT_CHILD;
 		else if (pc == JC_USERDATA)
 			t->cls = JC_USERDATA_CHILD;
 		else if (pc == JC_SYSTEM)
@@ -501,16 +521,25 @@ static void data_parse(struct scratch *s)
 			continue;
 		int k = (int)i, v = k + 1, par = t->parent;
 		switch (s->tok[par].cls) {
-		case JC_ROOT: ht_put(s, k, -1, v, 0); break;
-		case JC_EVENTDATA: ht_put(s, k, -1, v, 1); break;
-		case JC_SYSTEM: ht_put(s, k, -1, v, 2); break;
-		case JC_USERDATA_CHILD: ht_put(s, k, -1, v, 3); break;
+		case JC_ROOT:
+			ht_put(s, k, -1, v, 0);
+			break;
+		case JC_EVENTDATA:
+			ht_put(s, k, -1, v, 1);
+			break;
+		case JC_SYSTEM:
+			ht_put(s, k, -1, v, 2);
+			break;
+		case JC_USERDATA_CHILD:
+			ht_put(s, k, -1, v, 3);
+			break;
 		case JC_ROOT_CHILD:
 		case JC_SYSTEM_CHILD:
 			if (s->tok[v].type != JT_OBJ && s->tok[v].type != JT_ARR)
 				ht_put(s, par - 1, k, v, 4);
 			break;
-		default: break;
+		default:
+			break;
 		}
 	}
 	s->data_state = 1;
@@ -538,8 +567,7 @@ static int data_find(struct scratch *s, const struct field_cand *c)
 		if (s->tok[obj].type != JT_OBJ)
 			return -1;
 		int found = -1;
-		for (uint32_t i = (uint32_t)obj + 1; i < s->tok[obj].next;
-		     i = s->tok[i + 1].next) {
+		for (uint32_t i = (uint32_t)obj + 1; i < s->tok[obj].next; i = s->tok[i + 1].next) {
 			if (key_eq(s, (int)i, c->part[k], c->partn[k])) {
 				found = (int)i + 1;
 				break;
@@ -593,7 +621,7 @@ static void lower_copy(char *o, const char *p, size_t n)
 void field_event(struct scratch *s, int evf, struct fval *out)
 {
 	const struct event *ev = s->ev;
-	*out = (struct fval){ FV_ABSENT, NULL, 0, -1, evf, NULL, 0 };
+	*out = (struct fval){FV_ABSENT, NULL, 0, -1, evf, NULL, 0};
 	if (evf < 0 || evf >= EVF_COUNT)
 		return;
 	const struct sv *v = ev_sv(ev, evf);
@@ -615,14 +643,25 @@ void field_event(struct scratch *s, int evf, struct fval *out)
 		char *b = s->txt[evf];
 		int k = 0;
 		switch ((enum event_field_kind)f->kind) {
-		case EFK_UUID: uuid_format(m, b); k = 36; break;
-		case EFK_TIME: k = (int)ts_format(*(const int64_t *)m, b); break;
-		case EFK_INT: k = set ? snprintf(b, 48, "%d", *(const int *)m) : -1; break;
-		case EFK_REAL: k = set ? snprintf(b, 48, "%.17g", *(const double *)m) : -1; break;
+		case EFK_UUID:
+			uuid_format(m, b);
+			k = 36;
+			break;
+		case EFK_TIME:
+			k = (int)ts_format(*(const int64_t *)m, b);
+			break;
+		case EFK_INT:
+			k = set ? snprintf(b, 48, "%d", *(const int *)m) : -1;
+			break;
+		case EFK_REAL:
+			k = set ? snprintf(b, 48, "%.17g", *(const double *)m) : -1;
+			break;
 		case EFK_I64:
 			k = set ? snprintf(b, 48, "%lld", (long long)*(const int64_t *)m) : -1;
 			break;
-		default: k = -1; break;
+		default:
+			k = -1;
+			break;
 		}
 		s->txtn[evf] = k < 0 || k >= 48 ? (size_t)-1 : (size_t)k;
 		s->tgen[evf] = s->gen;
@@ -638,8 +677,8 @@ void field_event(struct scratch *s, int evf, struct fval *out)
 void field_token(struct scratch *s, int k, struct fval *out)
 {
 	const struct jtok *t = &s->tok[k];
-	static const enum fv_type map[] = { FV_OBJECT, FV_ARRAY, FV_STR, FV_NUM,
-					    FV_BOOL, FV_BOOL, FV_NULL };
+	static const enum fv_type map[] = {FV_OBJECT, FV_ARRAY, FV_STR, FV_NUM,
+					   FV_BOOL,   FV_BOOL,	FV_NULL};
 	out->t = map[t->type];
 	out->tok = k;
 	out->evf = EVF_DATA;
@@ -650,7 +689,7 @@ void field_token(struct scratch *s, int k, struct fval *out)
 
 void field_get(struct scratch *s, const struct field_ref *f, struct fval *out)
 {
-	*out = (struct fval){ FV_ABSENT, NULL, 0, -1, EVF_DATA, NULL, 0 };
+	*out = (struct fval){FV_ABSENT, NULL, 0, -1, EVF_DATA, NULL, 0};
 	for (size_t i = 0; i < f->ncand; i++) {
 		const struct field_cand *c = &f->cand[i];
 		if (c->evf >= 0) {
@@ -670,7 +709,7 @@ bool scratch_eventid(struct scratch *s, int64_t *out)
 {
 	if (!s->eid_done) {
 		static const char *name = "EventID";
-		struct field_cand c = { EVF_DATA, name, 7, 0, 0, NULL, NULL };
+		struct field_cand c = {EVF_DATA, name, 7, 0, 0, NULL, NULL};
 		c.hash = hash_bytes(name, 7);
 		s->eid_done = true;
 		s->eid_ok = false;

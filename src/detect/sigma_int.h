@@ -17,22 +17,22 @@
 #include "detect/detect.h"
 
 /* Limits that keep a hostile rule file from costing unbounded time or memory. */
-#define SIGMA_MAX_DEPTH 64          /* condition nesting (YAML: RULE_MAX_DEPTH) */
-#define SIGMA_MAX_NODES 200000      /* YAML nodes visited per document (aliases included) */
-#define SIGMA_MAX_EXPANSION 4096    /* values one field item may expand to (windash ...) */
-#define SIGMA_MAX_COUNT 100000      /* largest correlation threshold */
-#define SIGMA_MAX_IDS 100           /* event ids carried on a hit */
+#define SIGMA_MAX_DEPTH 64	 /* condition nesting (YAML: RULE_MAX_DEPTH) */
+#define SIGMA_MAX_NODES 200000	 /* YAML nodes visited per document (aliases included) */
+#define SIGMA_MAX_EXPANSION 4096 /* values one field item may expand to (windash ...) */
+#define SIGMA_MAX_COUNT 100000	 /* largest correlation threshold */
+#define SIGMA_MAX_IDS 100	 /* event ids carried on a hit */
 
 /* ---- field access ---- */
 
 /* Our normalized event fields a rule may name (SIGMA in core/event_fields.h), addressable by
  * their canonical names and aliases in every rule. */
 enum evf {
-#define EVF_ENUM(ID, MEMBER, KIND, FLAG, CAP, NAME, IN, SIGMA, ...) EF_IF_##SIGMA(EVF_##ID,)
+#define EVF_ENUM(ID, MEMBER, KIND, FLAG, CAP, NAME, IN, SIGMA, ...) EF_IF_##SIGMA(EVF_##ID, )
 	EVENT_FIELDS(EVF_ENUM)
 #undef EVF_ENUM
-	EVF_COUNT,
-	EVF_DATA = -1,     /* a field of the event's data object */
+	    EVF_COUNT,
+	EVF_DATA = -1,	   /* a field of the event's data object */
 	EVF_KEYWORDS = -2, /* full text: message or raw_message */
 };
 
@@ -42,11 +42,11 @@ const char *evf_name(int evf);
 
 /* One place a field may be found. */
 struct field_cand {
-	int evf;            /* enum evf, or EVF_DATA */
-	const char *name;   /* data key (flat name, e.g. "TargetUserName" or "a.b") */
+	int evf;	  /* enum evf, or EVF_DATA */
+	const char *name; /* data key (flat name, e.g. "TargetUserName" or "a.b") */
 	size_t n;
 	uint64_t hash;
-	size_t nparts;      /* > 1 when name is dotted: tried as a nested path too */
+	size_t nparts; /* > 1 when name is dotted: tried as a nested path too */
 	const char **part;
 	size_t *partn;
 };
@@ -65,8 +65,8 @@ struct fval {
 	enum fv_type t;
 	const char *p;
 	size_t n;
-	int tok;  /* data token, or -1 */
-	int evf;  /* event field, or EVF_DATA */
+	int tok;	/* data token, or -1 */
+	int evf;	/* event field, or EVF_DATA */
 	const char *lp; /* lower-cased text once a matcher asked for it, else NULL */
 	size_t ln;
 };
@@ -74,8 +74,15 @@ struct fval {
 /* ---- compiled values ---- */
 
 enum vm_kind {
-	VM_EXACT, VM_PREFIX, VM_SUFFIX, VM_CONTAINS, VM_GLOB, /* string patterns */
-	VM_RE, VM_CIDR, VM_CMP, VM_ANY /* VM_ANY: empty pattern "*" */
+	VM_EXACT,
+	VM_PREFIX,
+	VM_SUFFIX,
+	VM_CONTAINS,
+	VM_GLOB, /* string patterns */
+	VM_RE,
+	VM_CIDR,
+	VM_CMP,
+	VM_ANY /* VM_ANY: empty pattern "*" */
 };
 
 enum cmp_op { CMP_GT, CMP_GTE, CMP_LT, CMP_LTE };
@@ -92,25 +99,25 @@ struct vmatch {
 	uint8_t lo[16], hi[16];
 	enum cmp_op op;
 	double num;
-	bool is_num;   /* the rule value was a number: also compare numerically */
-	int ac_id;     /* keyword literal (s, or req of a glob) id in the rule set's automaton,
-			* or -1 */
+	bool is_num; /* the rule value was a number: also compare numerically */
+	int ac_id;   /* keyword literal (s, or req of a glob) id in the rule set's automaton,
+		      * or -1 */
 };
 
 enum fc_kind { FC_VALUES, FC_NULL, FC_EXISTS, FC_FIELDREF };
 
 /* One "Field|modifiers: value(s)" item of a selection (or one keyword group). */
 struct fcond {
-	struct field_ref f;   /* f.ncand == 0 for keywords */
+	struct field_ref f; /* f.ncand == 0 for keywords */
 	bool keywords;
 	enum fc_kind kind;
-	bool all;             /* values ANDed */
-	bool neq;             /* negated */
-	bool exists;          /* FC_EXISTS: wanted presence */
-	bool cased;           /* FC_FIELDREF */
+	bool all;	      /* values ANDed */
+	bool neq;	      /* negated */
+	bool exists;	      /* FC_EXISTS: wanted presence */
+	bool cased;	      /* FC_FIELDREF */
 	struct field_ref ref; /* FC_FIELDREF */
-	bool or_null;         /* a null among the values: absent also matches */
-	size_t nplain;        /* keywords: the first nplain values are plain literals (ORed
+	bool or_null;	      /* a null among the values: absent also matches */
+	size_t nplain;	      /* keywords: the first nplain values are plain literals (ORed
 			       * ones share one automaton id) */
 	size_t nval;
 	struct vmatch *val;
@@ -124,16 +131,16 @@ struct sel {
 	struct sel_alt {
 		size_t nfc;
 		struct fcond *fc;
-	} *alt;
+	} * alt;
 };
 
 enum cn_op { CN_AND, CN_OR, CN_NOT, CN_SEL, CN_ONE_OF, CN_ALL_OF };
 
 struct cnode {
 	enum cn_op op;
-	int a, b;       /* children (CN_AND/CN_OR: a and b, CN_NOT: a), node indices */
-	int sel;        /* CN_SEL */
-	int *sels;      /* CN_ONE_OF / CN_ALL_OF */
+	int a, b;  /* children (CN_AND/CN_OR: a and b, CN_NOT: a), node indices */
+	int sel;   /* CN_SEL */
+	int *sels; /* CN_ONE_OF / CN_ALL_OF */
 	int nsels;
 };
 
@@ -155,7 +162,7 @@ struct fmap_entry {
 
 struct logsource_map {
 	const char *name, *category, *product, *service;
-	struct sel *cond;           /* NULL: no condition (every event) */
+	struct sel *cond; /* NULL: no condition (every event) */
 	size_t nfmap;
 	struct fmap_entry *fmap;
 };
@@ -165,7 +172,7 @@ struct sigma_mapping {
 	struct re_node *res;
 	size_t nls;
 	struct logsource_map *ls;
-	size_t nglobal;             /* field mappings for every logsource */
+	size_t nglobal; /* field mappings for every logsource */
 	struct fmap_entry *global;
 };
 
@@ -184,7 +191,7 @@ extern const size_t sigma_mapping_len;
 /* One way a rule applies: a logsource alternative and the detection compiled with its field
  * mapping. Most rules have one. */
 struct variant {
-	const struct sel *logsrc;   /* NULL: every event */
+	const struct sel *logsrc; /* NULL: every event */
 	const struct logsource_map *ls;
 	struct detection det;
 };
@@ -193,31 +200,31 @@ enum corr_type { CT_EVENT_COUNT, CT_VALUE_COUNT, CT_TEMPORAL, CT_TEMPORAL_ORDERE
 
 struct corr_cond {
 	bool has_lo, has_hi, has_neq;
-	int64_t lo, hi, neq;        /* inclusive bounds */
+	int64_t lo, hi, neq; /* inclusive bounds */
 };
 
 struct corr_alias {
 	const char *name;
 	size_t n;
-	const char **rule;          /* referenced rule name */
+	const char **rule; /* referenced rule name */
 	const char **field;
 };
 
 struct corr {
 	enum corr_type type;
 	size_t nrefs;
-	const char **refs;          /* rule ids or names as written */
+	const char **refs; /* rule ids or names as written */
 	size_t ngroup;
 	const char **group;
 	size_t nalias;
 	struct corr_alias *alias;
 	int64_t span_us;
 	struct corr_cond cond;
-	size_t nfield;              /* value_count: distinct combinations of these */
+	size_t nfield; /* value_count: distinct combinations of these */
 	const char **field;
 	bool generate;
-	bool close_eval;            /* upper bound: evaluated when the window closes */
-	int64_t keep;               /* window entries worth keeping per group */
+	bool close_eval; /* upper bound: evaluated when the window closes */
+	int64_t keep;	 /* window entries worth keeping per group */
 };
 
 /* Prefilter: a rule needs the event's field `evf` (os_type, event_type or app) to equal one
@@ -234,18 +241,18 @@ struct prefilter {
 struct rule {
 	struct rule_info info;
 	struct arena a;
-	unsigned line;              /* first line of its document */
+	unsigned line; /* first line of its document */
 	size_t nvar;
 	struct variant *var;
 	struct corr *corr;
 	struct prefilter pf;
-	bool keywords;              /* uses full-text keywords */
+	bool keywords; /* uses full-text keywords */
 	const struct sigma_mapping *map;
 	struct re_node *res;
 	/* Set by the detector for the rule set it belongs to. */
 	int index;
-	size_t nkw_req;            /* > 0: the rule can only match when one of these keyword */
-	int kw_req[8];             /* automaton ids is set for the event */
+	size_t nkw_req; /* > 0: the rule can only match when one of these keyword */
+	int kw_req[8];	/* automaton ids is set for the event */
 };
 
 /* ---- compiling (sigma_parse.c drives, sigma_compile.c/sigma_cond.c build) ---- */
@@ -262,8 +269,8 @@ struct cctx {
 	size_t errlen;
 	const struct logsource_map *ls; /* field mappings in force, or NULL */
 	const struct sigma_mapping *map;
-	bool keywords;              /* set when a keyword item was compiled */
-	struct re_node **res;       /* where compiled regexes are recorded */
+	bool keywords;	      /* set when a keyword item was compiled */
+	struct re_node **res; /* where compiled regexes are recorded */
 };
 
 /* A YAML scalar handed to the value compiler. */
@@ -277,7 +284,7 @@ struct yval {
 
 /* Write "line N: <msg>" into cc->err; returns SIEM_ESCHEMA. */
 int cc_fail(struct cctx *cc, unsigned line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Compile "key: values" (key may carry |modifiers, or be empty/"|mods" for keywords). */
 int fcond_compile(struct cctx *cc, struct fcond *fc, const char *key, size_t keylen,
@@ -321,8 +328,7 @@ struct ylimits {
 	int depth;	  /* nested sequences and maps */
 	size_t nodes;	  /* per document */
 };
-int ylimits_check(const char *text, size_t n, const struct ylimits *lim, char *err,
-		  size_t errlen);
+int ylimits_check(const char *text, size_t n, const struct ylimits *lim, char *err, size_t errlen);
 /* The parser's error as "document N: line L, column C: problem"; returns SIEM_EPARSE. */
 int yerror(const yaml_parser_t *p, size_t docno, char *err, size_t errlen);
 
@@ -337,22 +343,22 @@ enum jt { JT_OBJ, JT_ARR, JT_STR, JT_NUM, JT_TRUE, JT_FALSE, JT_NULL };
 struct jtok {
 	uint8_t type, esc, key, cls, dec, low;
 	uint32_t off, len; /* strings: between the quotes; others: the whole text */
-	uint32_t next;     /* the token after this subtree */
-	int32_t parent;    /* enclosing container */
-	const char *dp;    /* decoded text (dec) */
+	uint32_t next;	   /* the token after this subtree */
+	int32_t parent;	   /* enclosing container */
+	const char *dp;	   /* decoded text (dec) */
 	uint32_t dn;
-	const char *lp;    /* lower-cased decoded text (low) */
+	const char *lp; /* lower-cased decoded text (low) */
 };
 struct jslot;
 
 /* Per-evaluation scratch, reused across events so evaluation does not allocate. */
 struct scratch {
 	const struct event *ev;
-	uint32_t gen;             /* bumped per event: caches compare against it */
-	char *buf;                /* decoded and lower-cased copies of this event's values */
+	uint32_t gen; /* bumped per event: caches compare against it */
+	char *buf;    /* decoded and lower-cased copies of this event's values */
 	size_t cap, used;
-	bool ready;               /* buf sized for this event */
-	int data_state;           /* 0 not parsed yet, 1 parsed, -1 absent or unparsable */
+	bool ready;	/* buf sized for this event */
+	int data_state; /* 0 not parsed yet, 1 parsed, -1 absent or unparsable */
 	struct jtok *tok;
 	size_t ntok, tokcap;
 	struct jslot *ht;
@@ -363,16 +369,16 @@ struct scratch {
 	uint32_t tgen[EVF_COUNT]; /* text of numeric event fields */
 	char txt[EVF_COUNT][48];
 	size_t txtn[EVF_COUNT];
-	uint8_t *memo;            /* selection results: 0 unknown, 1 false, 2 true */
+	uint8_t *memo; /* selection results: 0 unknown, 1 false, 2 true */
 	size_t memocap;
 	pcre2_match_data *md;
 	pcre2_match_context *mctx; /* bounds the work of one regex on one value */
-	struct {                  /* logsource conditions already decided for this event */
+	struct {		   /* logsource conditions already decided for this event */
 		const struct sel *sel;
 		uint32_t gen;
 		bool res;
 	} lsc[64];
-	bool eid_done, eid_ok;    /* data EventID, for the prefilter */
+	bool eid_done, eid_ok; /* data EventID, for the prefilter */
 	int64_t eid;
 	/* keyword automaton results for this event (detector only) */
 	const struct kw_automaton *ac;
@@ -420,10 +426,10 @@ struct corr_engine;
 
 /* What a correlation is fed: a detection rule's match or a correlation's hit. */
 struct corr_input {
-	const struct rule *from;  /* the rule that matched / hit */
+	const struct rule *from; /* the rule that matched / hit */
 	const struct event *ev;
 	int64_t ts;
-	const uint8_t *id;        /* event id */
+	const uint8_t *id; /* event id */
 	/* When from is a correlation: its group values, by its group-by names. */
 	size_t nvals;
 	const char *const *vals;
@@ -433,11 +439,11 @@ struct corr_input {
 
 /* A correlation's hit, handed back to the detector. */
 struct corr_hit {
-	const char *key;          /* "source_ip=1.2.3.4,user=root" */
+	const char *key; /* "source_ip=1.2.3.4,user=root" */
 	int64_t first_ts, last_ts, count;
 	size_t nids;
 	const uint8_t (*ids)[16];
-	size_t nvals;             /* group values, by the correlation's group-by names */
+	size_t nvals; /* group values, by the correlation's group-by names */
 	const char *const *vals;
 	const size_t *valn;
 	const char *const *names;

@@ -14,12 +14,12 @@
 struct kw_automaton {
 	size_t npat, nids, nstates, nclass;
 	uint8_t cls[256];
-	uint16_t *delta;    /* nstates * nclass: 16 bits keep the table in cache */
-	int32_t *out;       /* per state: first output node, or -1 */
-	int32_t *out_next;  /* per output node (one per pattern): the next in the state's list */
-	int32_t *out_id;    /* per output node: the id it sets */
-	uint32_t *dict;     /* per state: nearest proper suffix state with output, or 0 */
-	uint8_t *has_out;   /* per state: an output here or on a suffix */
+	uint16_t *delta;   /* nstates * nclass: 16 bits keep the table in cache */
+	int32_t *out;	   /* per state: first output node, or -1 */
+	int32_t *out_next; /* per output node (one per pattern): the next in the state's list */
+	int32_t *out_id;   /* per output node: the id it sets */
+	uint32_t *dict;	   /* per state: nearest proper suffix state with output, or 0 */
+	uint8_t *has_out;  /* per state: an output here or on a suffix */
 };
 
 void kw_free(struct kw_automaton *ac)
@@ -78,7 +78,7 @@ void kw_reset_ids(struct rule *r)
 }
 
 struct kw_build_ctx {
-	int pass;           /* 0 count, 1 byte classes, 2 trie */
+	int pass; /* 0 count, 1 byte classes, 2 trie */
 	size_t npat, total, ncls, ns, id, node;
 	struct kw_automaton *ac;
 };
@@ -132,7 +132,7 @@ static void kw_visit(struct fcond *fc, void *ctx)
 /* Build one automaton over every keyword literal of the rule set and number them. */
 int kw_build(struct rule **rules, size_t n, struct kw_automaton **out)
 {
-	struct kw_build_ctx b = { 0, 0, 1, 1, 1, 0, 0, NULL };
+	struct kw_build_ctx b = {0, 0, 1, 1, 1, 0, 0, NULL};
 	*out = NULL;
 	for (size_t r = 0; r < n; r++) {
 		kw_reset_ids(rules[r]);
@@ -305,7 +305,8 @@ static size_t node_kw(const struct detection *d, int n, int *ids, int depth)
 		memcpy(ids + na, b, nb * sizeof(int));
 		return na + nb;
 	}
-	default: return 0;
+	default:
+		return 0;
 	}
 }
 

@@ -8,7 +8,7 @@
 
 #include "detect/sigma_int.h"
 
-static const struct ylimits map_limits = { RULE_FILE_MAX, RULE_MAX_DEPTH, SIGMA_MAX_NODES };
+static const struct ylimits map_limits = {RULE_FILE_MAX, RULE_MAX_DEPTH, SIGMA_MAX_NODES};
 
 /* ---- the mapping ---- */
 
@@ -77,13 +77,12 @@ static int map_fieldmappings(struct cctx *cc, struct ydoc *y, yaml_node_t *m,
 	return 0;
 }
 
-static int map_parse(struct sigma_mapping *m, const char *text, size_t n, char *err,
-		     size_t errlen)
+static int map_parse(struct sigma_mapping *m, const char *text, size_t n, char *err, size_t errlen)
 {
 	yaml_parser_t parser;
 	struct ydoc y;
 	memset(&y, 0, sizeof(y));
-	struct cctx cc = { &m->a, err, errlen, NULL, NULL, false, &m->res };
+	struct cctx cc = {&m->a, err, errlen, NULL, NULL, false, &m->res};
 	int rc = 0;
 	char lerr[256];
 	if ((rc = ylimits_check(text, n, &map_limits, lerr, sizeof(lerr))) < 0) {
@@ -132,8 +131,8 @@ static int map_parse(struct sigma_mapping *m, const char *text, size_t n, char *
 			goto out;
 		}
 		e->name = arena_strndup(&m->a, s, sn);
-		static const char *keys[3] = { "category", "product", "service" };
-		const char **dst[3] = { &e->category, &e->product, &e->service };
+		static const char *keys[3] = {"category", "product", "service"};
+		const char **dst[3] = {&e->category, &e->product, &e->service};
 		for (int i = 0; i < 3; i++) {
 			yaml_node_t *kv = ymap_get(&y, v, keys[i]);
 			if (!kv)
@@ -173,8 +172,7 @@ out:
 static pthread_mutex_t map_lock = PTHREAD_MUTEX_INITIALIZER;
 static const struct sigma_mapping *map_current;
 
-static int map_new(const char *text, size_t n, struct sigma_mapping **out, char *err,
-		   size_t errlen)
+static int map_new(const char *text, size_t n, struct sigma_mapping **out, char *err, size_t errlen)
 {
 	struct sigma_mapping *m = calloc(1, sizeof(*m));
 	if (!m)
@@ -248,9 +246,10 @@ int logsource_resolve(struct cctx *cc, const char *cat, const char *prod, const 
 		(*out)[(*nout)++] = e;
 	}
 	if (*nout == 0)
-		return cc_fail(cc, line, "unsupported: logsource%s%s%s%s%s%s (no mapping in "
-			       "rules/mapping.yml)", cat ? " category=" : "", cat ? cat : "",
-			       prod ? " product=" : "", prod ? prod : "", svc ? " service=" : "",
-			       svc ? svc : "");
+		return cc_fail(cc, line,
+			       "unsupported: logsource%s%s%s%s%s%s (no mapping in "
+			       "rules/mapping.yml)",
+			       cat ? " category=" : "", cat ? cat : "", prod ? " product=" : "",
+			       prod ? prod : "", svc ? " service=" : "", svc ? svc : "");
 	return 0;
 }

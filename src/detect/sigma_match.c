@@ -157,7 +157,8 @@ static bool vm_str(struct scratch *s, const struct vmatch *m, struct fval *v)
 		n = v->ln;
 	}
 	switch (m->kind) {
-	case VM_ANY: return true;
+	case VM_ANY:
+		return true;
 	case VM_EXACT:
 		/* the first byte rejects most candidates before a memcmp call */
 		if (n == m->n && (n == 0 || (p[0] == m->s[0] && sigma_eqb(p, m->s, n))))
@@ -170,14 +171,16 @@ static bool vm_str(struct scratch *s, const struct vmatch *m, struct fval *v)
 	case VM_PREFIX:
 		return n >= m->n && (m->n == 0 || (p[0] == m->s[0] && sigma_eqb(p, m->s, m->n)));
 	case VM_SUFFIX:
-		return n >= m->n &&
-		       (m->n == 0 || (p[n - 1] == m->s[m->n - 1] && sigma_eqb(p + n - m->n, m->s, m->n)));
-	case VM_CONTAINS: return contains(p, n, m->s, m->n);
+		return n >= m->n && (m->n == 0 || (p[n - 1] == m->s[m->n - 1] &&
+						   sigma_eqb(p + n - m->n, m->s, m->n)));
+	case VM_CONTAINS:
+		return contains(p, n, m->s, m->n);
 	case VM_GLOB:
 		if (m->reqn && !contains(p, n, m->req, m->reqn))
 			return false;
 		return glob_match(m->s, m->wild, m->n, p, n);
-	default: return false;
+	default:
+		return false;
 	}
 }
 
@@ -201,14 +204,19 @@ bool vmatch_scalar(struct scratch *s, const struct vmatch *m, struct fval *v)
 		if (!sigma_parse_number(v->p, v->n, &d))
 			return false;
 		switch (m->op) {
-		case CMP_GT: return d > m->num;
-		case CMP_GTE: return d >= m->num;
-		case CMP_LT: return d < m->num;
-		case CMP_LTE: return d <= m->num;
+		case CMP_GT:
+			return d > m->num;
+		case CMP_GTE:
+			return d >= m->num;
+		case CMP_LT:
+			return d < m->num;
+		case CMP_LTE:
+			return d <= m->num;
 		}
 		return false;
 	}
-	default: return vm_str(s, m, v);
+	default:
+		return vm_str(s, m, v);
 	}
 }
 
@@ -252,8 +260,10 @@ static bool fcond_match(struct scratch *s, const struct fcond *fc)
 	struct fval v;
 	field_get(s, &fc->f, &v);
 	switch (fc->kind) {
-	case FC_NULL: return v.t == FV_ABSENT || v.t == FV_NULL;
-	case FC_EXISTS: return (v.t != FV_ABSENT) == fc->exists;
+	case FC_NULL:
+		return v.t == FV_ABSENT || v.t == FV_NULL;
+	case FC_EXISTS:
+		return (v.t != FV_ABSENT) == fc->exists;
 	case FC_FIELDREF: {
 		struct fval w;
 		field_get(s, &fc->ref, &w);
@@ -262,7 +272,8 @@ static bool fcond_match(struct scratch *s, const struct fcond *fc)
 		r = scal && fv_text_eq(s, &v, &w, fc->cased);
 		return fc->neq ? !r : r;
 	}
-	case FC_VALUES: break;
+	case FC_VALUES:
+		break;
 	}
 	if (v.t == FV_ABSENT || v.t == FV_NULL) {
 		r = fc->or_null;
@@ -303,10 +314,14 @@ static bool cond_eval(struct scratch *s, const struct detection *d, int n)
 {
 	const struct cnode *c = &d->node[n];
 	switch (c->op) {
-	case CN_AND: return cond_eval(s, d, c->a) && cond_eval(s, d, c->b);
-	case CN_OR: return cond_eval(s, d, c->a) || cond_eval(s, d, c->b);
-	case CN_NOT: return !cond_eval(s, d, c->a);
-	case CN_SEL: return sel_memo(s, d, c->sel);
+	case CN_AND:
+		return cond_eval(s, d, c->a) && cond_eval(s, d, c->b);
+	case CN_OR:
+		return cond_eval(s, d, c->a) || cond_eval(s, d, c->b);
+	case CN_NOT:
+		return !cond_eval(s, d, c->a);
+	case CN_SEL:
+		return sel_memo(s, d, c->sel);
 	case CN_ONE_OF:
 		for (int i = 0; i < c->nsels; i++)
 			if (sel_memo(s, d, c->sels[i]))

@@ -15,13 +15,13 @@ static char *adup(struct arena *a, const char *s, size_t n)
 	return arena_strndup(a, s, n);
 }
 
-static const struct ylimits rule_limits = { RULE_TEXT_MAX, RULE_MAX_DEPTH, RULE_MAX_NODES };
+static const struct ylimits rule_limits = {RULE_TEXT_MAX, RULE_MAX_DEPTH, RULE_MAX_NODES};
 
 /* ---- small parsers shared with the detector ---- */
 
 int sigma_level_severity(const char *s)
 {
-	static const char *lv[] = { "informational", "low", "medium", "high", "critical" };
+	static const char *lv[] = {"informational", "low", "medium", "high", "critical"};
 	for (int i = 0; i < 5; i++)
 		if (s && !strcmp(s, lv[i]))
 			return i + 1;
@@ -135,7 +135,7 @@ static int sel_keywords(struct cctx *cc, struct sel *sel, const struct yval *val
 	if (!sel->alt || !fc)
 		return -ENOMEM;
 	sel->nalt = 1;
-	sel->alt[0] = (struct sel_alt){ 1, fc };
+	sel->alt[0] = (struct sel_alt){1, fc};
 	return fcond_keywords(cc, fc, "", 0, vals, nv, line);
 }
 
@@ -177,8 +177,10 @@ int sel_compile(struct cctx *cc, struct ydoc *y, yaml_node_t *v, struct sel *sel
 		return sel_keywords(cc, sel, vals, nv, yline(v));
 	}
 	if (maps != cnt)
-		return cc_fail(cc, yline(v), "unsupported: search identifier '%s' mixes maps and "
-			       "other values in one list", sel->name);
+		return cc_fail(cc, yline(v),
+			       "unsupported: search identifier '%s' mixes maps and "
+			       "other values in one list",
+			       sel->name);
 	sel->alt = arena_alloc(cc->a, cnt * sizeof(*sel->alt));
 	if (!sel->alt)
 		return -ENOMEM;
@@ -193,8 +195,7 @@ int sel_compile(struct cctx *cc, struct ydoc *y, yaml_node_t *v, struct sel *sel
 	return 0;
 }
 
-static int compile_detection(struct cctx *cc, struct ydoc *y, yaml_node_t *det,
-			     struct detection *d)
+static int compile_detection(struct cctx *cc, struct ydoc *y, yaml_node_t *det, struct detection *d)
 {
 	memset(d, 0, sizeof(*d));
 	if (!det || det->type != YAML_MAPPING_NODE)
@@ -217,12 +218,14 @@ static int compile_detection(struct cctx *cc, struct ydoc *y, yaml_node_t *det,
 			continue;
 		}
 		if (kv.n == 9 && !memcmp(kv.s, "timeframe", 9))
-			return cc_fail(cc, yline(kv.k), "unsupported: 'timeframe' in detection (use a "
+			return cc_fail(cc, yline(kv.k),
+				       "unsupported: 'timeframe' in detection (use a "
 				       "correlation rule)");
 		for (size_t i = 0; i < d->nsel; i++)
 			if (strlen(d->sel[i].name) == kv.n && !memcmp(d->sel[i].name, kv.s, kv.n))
-				return cc_fail(cc, yline(kv.k), "duplicate search identifier '%.*s'",
-					       (int)kv.n, kv.s);
+				return cc_fail(cc, yline(kv.k),
+					       "duplicate search identifier '%.*s'", (int)kv.n,
+					       kv.s);
 		struct sel *sel = &d->sel[d->nsel];
 		memset(sel, 0, sizeof(*sel));
 		if (!(sel->name = adup(cc->a, kv.s, kv.n)))
@@ -357,8 +360,10 @@ static int parse_count(struct cctx *cc, yaml_node_t *v, const char *key, int64_t
 	if (yv.s[0] == '-')
 		x = -x;
 	if (x < 0 || x > SIGMA_MAX_COUNT)
-		return cc_fail(cc, yv.line, "unsupported: correlation condition '%s: %lld' outside "
-			       "0..%d", key, (long long)x, SIGMA_MAX_COUNT);
+		return cc_fail(cc, yv.line,
+			       "unsupported: correlation condition '%s: %lld' outside "
+			       "0..%d",
+			       key, (long long)x, SIGMA_MAX_COUNT);
 	*out = x;
 	return 0;
 }
@@ -415,7 +420,8 @@ static int compile_corr(struct cctx *cc, struct ydoc *y, yaml_node_t *root, yaml
 	const char *s;
 	size_t n;
 	if (!yscalar(v, &s, &n) || sigma_timespan(s, n, &co->span_us))
-		return cc_fail(cc, yline(v ? v : c), "correlation timespan must be like 30s, 5m, "
+		return cc_fail(cc, yline(v ? v : c),
+			       "correlation timespan must be like 30s, 5m, "
 			       "1h or 2d (up to a year)");
 	if ((v = ymap_get(y, c, "aliases"))) {
 		if (v->type != YAML_MAPPING_NODE)
@@ -470,7 +476,7 @@ static int compile_corr(struct cctx *cc, struct ydoc *y, yaml_node_t *root, yaml
 					return rc;
 				continue;
 			}
-			const char *ops[6] = { "gt", "gte", "lt", "lte", "eq", "neq" };
+			const char *ops[6] = {"gt", "gte", "lt", "lte", "eq", "neq"};
 			int op = -1;
 			for (int i = 0; i < 6; i++)
 				if (ykey_is(k, ops[i]))
@@ -487,18 +493,30 @@ static int compile_corr(struct cctx *cc, struct ydoc *y, yaml_node_t *root, yaml
 				return rc;
 			struct corr_cond *cd = &co->cond;
 			switch (op) {
-			case 0: cd->has_lo = true; cd->lo = x + 1; break;
-			case 1: cd->has_lo = true; cd->lo = x; break;
+			case 0:
+				cd->has_lo = true;
+				cd->lo = x + 1;
+				break;
+			case 1:
+				cd->has_lo = true;
+				cd->lo = x;
+				break;
 			case 2:
 				cd->has_hi = true;
 				cd->hi = x - 1;
 				break;
-			case 3: cd->has_hi = true; cd->hi = x; break;
+			case 3:
+				cd->has_hi = true;
+				cd->hi = x;
+				break;
 			case 4:
 				cd->has_lo = cd->has_hi = true;
 				cd->lo = cd->hi = x;
 				break;
-			case 5: cd->has_neq = true; cd->neq = x; break;
+			case 5:
+				cd->has_neq = true;
+				cd->neq = x;
+				break;
 			}
 		}
 	}
@@ -529,7 +547,8 @@ static int compile_corr(struct cctx *cc, struct ydoc *y, yaml_node_t *root, yaml
 			return cc_fail(cc, yline(v), "a %s condition counts 1..%zu rules", type,
 				       co->nrefs);
 		if (co->type == CT_TEMPORAL_ORDERED && cd->lo != (int64_t)co->nrefs)
-			return cc_fail(cc, yline(v), "unsupported: temporal_ordered with a partial "
+			return cc_fail(cc, yline(v),
+				       "unsupported: temporal_ordered with a partial "
 				       "condition");
 		co->keep = (int64_t)co->nrefs;
 	}
@@ -552,7 +571,7 @@ static int compile_corr(struct cctx *cc, struct ydoc *y, yaml_node_t *root, yaml
 static int compile_doc(struct ydoc *y, yaml_node_t *root, const char *origin, struct rule *r,
 		       const struct sigma_mapping *map, char *err, size_t errlen)
 {
-	struct cctx cc = { &r->a, err, errlen, NULL, map, false, &r->res };
+	struct cctx cc = {&r->a, err, errlen, NULL, map, false, &r->res};
 	struct rule_info *in = &r->info;
 	int rc;
 	r->line = yline(root);
@@ -574,12 +593,14 @@ static int compile_doc(struct ydoc *y, yaml_node_t *root, const char *origin, st
 	if (!in->title)
 		return cc_fail(&cc, yline(root), "a rule needs a title");
 	if (ymap_get(y, root, "action"))
-		return cc_fail(&cc, yline(root), "unsupported: 'action' documents (Sigma 1 "
+		return cc_fail(&cc, yline(root),
+			       "unsupported: 'action' documents (Sigma 1 "
 			       "collections)");
 	if (ymap_get(y, root, "filter"))
 		return cc_fail(&cc, yline(root), "unsupported: Sigma filter documents");
 	if (in->level && !sigma_level_severity(in->level))
-		return cc_fail(&cc, yline(ymap_get(y, root, "level")), "level must be "
+		return cc_fail(&cc, yline(ymap_get(y, root, "level")),
+			       "level must be "
 			       "informational, low, medium, high or critical");
 	if (!in->level)
 		in->level = "medium";

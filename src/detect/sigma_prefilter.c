@@ -6,13 +6,13 @@
 
 #include "detect/sigma_int.h"
 
-static const int pf_fields[3] = { EVF_EVENT_TYPE, EVF_APP, EVF_OS_TYPE };
+static const int pf_fields[3] = {EVF_EVENT_TYPE, EVF_APP, EVF_OS_TYPE};
 #define PF_EID 3
 #define PF_N 4
 #define PF_MAXV 64
 
 struct pfset {
-	bool on;             /* the field is constrained to vals */
+	bool on; /* the field is constrained to vals */
 	size_t n;
 	const char *v[PF_MAXV];
 	size_t vn[PF_MAXV];
@@ -25,7 +25,7 @@ struct pfc {
 static void pf_union(struct pfset *dst, const struct pfset *a, const struct pfset *b)
 {
 	/* OR: constrained only when both are; values united */
-	struct pfset r = { false, 0, { 0 }, { 0 } };
+	struct pfset r = {false, 0, {0}, {0}};
 	if (a->on && b->on && a->n + b->n <= PF_MAXV) {
 		r = *a;
 		for (size_t i = 0; i < b->n; i++) {
@@ -127,8 +127,11 @@ static void pf_node(const struct detection *d, int n, struct pfc *c, int depth)
 				pf_union(&c->f[f], &a.f[f], &b.f[f]);
 		}
 		return;
-	case CN_NOT: return;
-	case CN_SEL: pf_sel(&d->sel[nd->sel], c); return;
+	case CN_NOT:
+		return;
+	case CN_SEL:
+		pf_sel(&d->sel[nd->sel], c);
+		return;
 	case CN_ONE_OF:
 	case CN_ALL_OF:
 		for (int i = 0; i < nd->nsels; i++) {

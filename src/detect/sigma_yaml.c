@@ -86,8 +86,8 @@ void yval_of(const yaml_node_t *n, struct yval *v)
 	if (!plain(n))
 		return;
 	if (v->n == 0 || (v->n == 1 && v->s[0] == '~') ||
-	    (v->n == 4 && (!memcmp(v->s, "null", 4) || !memcmp(v->s, "Null", 4) ||
-			   !memcmp(v->s, "NULL", 4))))
+	    (v->n == 4 &&
+	     (!memcmp(v->s, "null", 4) || !memcmp(v->s, "Null", 4) || !memcmp(v->s, "NULL", 4))))
 		v->t = YV_NULL;
 	else if ((v->n == 4 && sigma_ieq(v->s, 4, "true", 4)) ||
 		 (v->n == 5 && sigma_ieq(v->s, 5, "false", 5)))
@@ -115,8 +115,7 @@ int yerror(const yaml_parser_t *p, size_t docno, char *err, size_t errlen)
  * document builds the whole tree before anything can look at it: without this pass a
  * deeply nested text costs time quadratic in its length. With it, the scanner never holds
  * open more than the limit (plus the 1024 characters it may look ahead for a key). */
-int ylimits_check(const char *text, size_t n, const struct ylimits *lim, char *err,
-		  size_t errlen)
+int ylimits_check(const char *text, size_t n, const struct ylimits *lim, char *err, size_t errlen)
 {
 	yaml_parser_t p;
 	size_t docno = 0, nodes = 0, doc_start = 0;

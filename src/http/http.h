@@ -16,7 +16,7 @@ struct http_req;
 
 /* What a handler returns. */
 enum http_result {
-	HTTP_DONE,      /* a reply was queued */
+	HTTP_DONE,	/* a reply was queued */
 	HTTP_SUSPENDED, /* http_resume() will be called later; the handler runs again then */
 };
 
@@ -33,13 +33,13 @@ struct http_route {
 	const char *path;   /* exact path, or a prefix ending in '/' that takes one segment */
 	enum http_auth auth;
 	http_handler fn;
-	bool body;          /* the handler reads a body (POST/PUT): it is buffered first */
-	const char *types;  /* accepted media types, comma-separated ("*none*": a request
-			     * without Content-Type is fine); NULL accepts any. Others get 415
-			     * before the body is read. */
-	bool admin;         /* AUTH_JWT routes only the admin role may use (others: 403) */
-	size_t max_body;    /* bytes, after gunzip too: 0 for HTTP_BODY_CONTROL, HTTP_BODY_SERVER
-			     * for the server's max_body (ingest) */
+	bool body;	   /* the handler reads a body (POST/PUT): it is buffered first */
+	const char *types; /* accepted media types, comma-separated ("*none*": a request
+			    * without Content-Type is fine); NULL accepts any. Others get 415
+			    * before the body is read. */
+	bool admin;	   /* AUTH_JWT routes only the admin role may use (others: 403) */
+	size_t max_body;   /* bytes, after gunzip too: 0 for HTTP_BODY_CONTROL, HTTP_BODY_SERVER
+			    * for the server's max_body (ingest) */
 };
 
 #define HTTP_BODY_CONTROL ((size_t)64 * 1024) /* JSON control routes: small bodies only */
@@ -54,22 +54,22 @@ struct http_auth_ops {
 };
 
 struct http_config {
-	const char *listen;     /* "127.0.0.1:8080", "[::1]:8080", port 0 picks a free one */
-	int listen_fd;          /* a socket from http_bind (>= 0), or -1 to bind listen here */
-	const char *tls_cert;   /* PEM files: HTTPS when both are set */
+	const char *listen;   /* "127.0.0.1:8080", "[::1]:8080", port 0 picks a free one */
+	int listen_fd;	      /* a socket from http_bind (>= 0), or -1 to bind listen here */
+	const char *tls_cert; /* PEM files: HTTPS when both are set */
 	const char *tls_key;
-	const char *root_path;  /* serve everything under this prefix ("/siem"), NULL for "/" */
-	size_t max_body;        /* bytes, after decompression too (routes with HTTP_BODY_SERVER) */
-	size_t body_budget;     /* bytes of request bodies held at once, all requests together;
-				 * past it a request is answered 503 + Retry-After */
-	unsigned threads;       /* listener threads */
+	const char *root_path; /* serve everything under this prefix ("/siem"), NULL for "/" */
+	size_t max_body;       /* bytes, after decompression too (routes with HTTP_BODY_SERVER) */
+	size_t body_budget;    /* bytes of request bodies held at once, all requests together;
+				* past it a request is answered 503 + Retry-After */
+	unsigned threads;      /* listener threads */
 	unsigned max_conns;
-	unsigned max_conns_per_ip; /* 0: no per-address limit */
-	unsigned conn_timeout;  /* seconds of inactivity before a connection is closed */
-	unsigned header_timeout;  /* seconds for a request's headers to arrive (also an idle
-				   * keep-alive connection's wait for its next request) */
-	unsigned request_timeout; /* seconds for a request's body to arrive */
-	const char *cors_origins; /* comma-separated, NULL for none */
+	unsigned max_conns_per_ip;   /* 0: no per-address limit */
+	unsigned conn_timeout;	     /* seconds of inactivity before a connection is closed */
+	unsigned header_timeout;     /* seconds for a request's headers to arrive (also an idle
+				      * keep-alive connection's wait for its next request) */
+	unsigned request_timeout;    /* seconds for a request's body to arrive */
+	const char *cors_origins;    /* comma-separated, NULL for none */
 	const char *trusted_proxies; /* "CIDR[,CIDR...]": peers whose X-Forwarded-For names the
 				      * client (http_client_addr); NULL or "" for none */
 };
@@ -100,8 +100,8 @@ const char *http_header(struct http_req *r, const char *name);
 /* First value of a query parameter, or NULL. */
 const char *http_query(struct http_req *r, const char *name);
 /* Every value of a query parameter (repetitions), calling fn for each; stops on non-zero. */
-int http_query_each(struct http_req *r, const char *name,
-		    int (*fn)(void *arg, const char *value), void *arg);
+int http_query_each(struct http_req *r, const char *name, int (*fn)(void *arg, const char *value),
+		    void *arg);
 /* Decoded body (gunzipped when Content-Encoding: gzip). */
 const char *http_body(struct http_req *r, size_t *len);
 /* The client's address, canonical ("192.0.2.1", "2001:db8::1"): the peer's, or behind a
@@ -125,8 +125,8 @@ enum http_result http_reply_json(struct http_req *r, unsigned status, json_t *bo
 enum http_result http_reply_error(struct http_req *r, unsigned status, const char *error,
 				  const char *detail);
 /* Reply with text of a given type; takes ownership of malloc'd text. */
-enum http_result http_reply_text(struct http_req *r, unsigned status, const char *type,
-				 char *text, size_t n);
+enum http_result http_reply_text(struct http_req *r, unsigned status, const char *type, char *text,
+				 size_t n);
 void http_add_header(struct http_req *r, const char *name, const char *value);
 
 /* Suspend: the handler returns HTTP_SUSPENDED; any thread later calls http_resume(). */

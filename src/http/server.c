@@ -29,14 +29,14 @@
 #define MAX_FORWARDED_HEADERS 8
 #define MAX_FORWARDED_HOPS 64
 
-static struct metric m_slow_closed = METRIC_COUNTER_INIT(
-	"minisiem_http_slow_closed_total", NULL,
-	"Connections closed because headers or a body did not arrive in time.");
+static struct metric m_slow_closed =
+    METRIC_COUNTER_INIT("minisiem_http_slow_closed_total", NULL,
+			"Connections closed because headers or a body did not arrive in time.");
 static struct metric m_budget_refused = METRIC_COUNTER_INIT(
-	"minisiem_http_body_budget_refused_total", NULL,
-	"Requests answered 503 because request bodies in memory were over the budget.");
+    "minisiem_http_body_budget_refused_total", NULL,
+    "Requests answered 503 because request bodies in memory were over the budget.");
 static struct metric m_body_bytes = METRIC_GAUGE_INIT(
-	"minisiem_http_body_bytes", NULL, "Bytes of request bodies held in memory now.");
+    "minisiem_http_body_bytes", NULL, "Bytes of request bodies held in memory now.");
 
 /* What a connection is waiting for, and since when: the watchdog closes one whose headers
  * (or, on a keep-alive connection, next request) or body take longer than allowed. */
@@ -59,11 +59,11 @@ struct http_server {
 	size_t max_body;
 	pthread_mutex_t cors_mu;
 	char *cors;
-	char *root;        /* "/siem" or NULL */
+	char *root; /* "/siem" or NULL */
 	size_t root_len;
 	char *tls_cert, *tls_key; /* PEM text, kept while the daemon runs */
-	atomic_uint inflight; /* requests begun */
-	atomic_uint busy;     /* requests whose body is complete and not yet finished */
+	atomic_uint inflight;	  /* requests begun */
+	atomic_uint busy;	  /* requests whose body is complete and not yet finished */
 	unsigned port;
 	/* request bodies in memory, all requests together */
 	size_t body_budget;
@@ -75,7 +75,9 @@ struct http_server {
 	struct conn_watch *watched;
 	pthread_t watchdog;
 	bool watchdog_running, stopping;
-	struct { uint8_t lo[16], hi[16]; } proxies[MAX_PROXIES]; /* --trusted-proxies */
+	struct {
+		uint8_t lo[16], hi[16];
+	} proxies[MAX_PROXIES]; /* --trusted-proxies */
 	size_t nproxies;
 };
 
@@ -89,8 +91,8 @@ struct http_req {
 	size_t len, cap;
 	bool too_big, over_budget, replied, suspended, counted;
 	size_t discarded;
-	size_t limit;     /* this route's body limit */
-	size_t reserved;  /* bytes of the body budget this request holds */
+	size_t limit;	 /* this route's body limit */
+	size_t reserved; /* bytes of the body budget this request holds */
 	char *decoded;
 	size_t decoded_len;
 	void *state;
@@ -105,14 +107,38 @@ struct http_req {
 
 /* ---- accessors ---- */
 
-const char *http_method(struct http_req *r) { return r->method; }
-const char *http_path(struct http_req *r) { return r->url; }
-const char *http_path_arg(struct http_req *r) { return r->path_arg; }
-void *http_state(struct http_req *r) { return r->state; }
-const char *http_identity(struct http_req *r) { return r->who; }
-const char *http_role(struct http_req *r) { return r->role; }
-int64_t http_key_id(struct http_req *r) { return r->key_id; }
-const char *http_client_addr(struct http_req *r) { return r->addr; }
+const char *http_method(struct http_req *r)
+{
+	return r->method;
+}
+const char *http_path(struct http_req *r)
+{
+	return r->url;
+}
+const char *http_path_arg(struct http_req *r)
+{
+	return r->path_arg;
+}
+void *http_state(struct http_req *r)
+{
+	return r->state;
+}
+const char *http_identity(struct http_req *r)
+{
+	return r->who;
+}
+const char *http_role(struct http_req *r)
+{
+	return r->role;
+}
+int64_t http_key_id(struct http_req *r)
+{
+	return r->key_id;
+}
+const char *http_client_addr(struct http_req *r)
+{
+	return r->addr;
+}
 
 void http_set_state(struct http_req *r, void *state, void (*free_fn)(void *))
 {
@@ -160,7 +186,7 @@ static enum MHD_Result each_cb(void *cls, enum MHD_ValueKind kind, const char *k
 int http_query_each(struct http_req *r, const char *name, int (*fn)(void *, const char *),
 		    void *arg)
 {
-	struct each_ctx c = { name, fn, arg, 0 };
+	struct each_ctx c = {name, fn, arg, 0};
 	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, each_cb, &c);
 	return c.rc;
 }
@@ -230,8 +256,7 @@ int http_set_cors(struct http_server *srv, const char *origins)
 static enum http_result send_typed(struct http_req *r, unsigned status, const char *type,
 				   char *text, size_t n)
 {
-	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *resp = MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
 		free(text);
 		return HTTP_DONE;
@@ -247,8 +272,8 @@ static enum http_result send_text(struct http_req *r, unsigned status, char *tex
 	return send_typed(r, status, "application/json", text, n);
 }
 
-enum http_result http_reply_text(struct http_req *r, unsigned status, const char *type,
-				 char *text, size_t n)
+enum http_result http_reply_text(struct http_req *r, unsigned status, const char *type, char *text,
+				 size_t n)
 {
 	return send_typed(r, status, type, text ? text : strdup(""), text ? n : 0);
 }
@@ -281,10 +306,12 @@ enum http_result http_reply_error(struct http_req *r, unsigned status, const cha
 	return http_reply_json(r, status, o);
 }
 
-struct MHD_Connection *http_connection(struct http_req *r) { return r->conn; }
+struct MHD_Connection *http_connection(struct http_req *r)
+{
+	return r->conn;
+}
 
-enum http_result http_queue_response(struct http_req *r, unsigned status,
-				     struct MHD_Response *resp)
+enum http_result http_queue_response(struct http_req *r, unsigned status, struct MHD_Response *resp)
 {
 	/* A handler's own Cache-Control (the dashboard's files) replaces the default. */
 	bool own_cache = false;
@@ -571,8 +598,8 @@ static enum MHD_Result forwarded_cb(void *cls, enum MHD_ValueKind kind, const ch
 static void client_addr(struct http_req *r)
 {
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	uint8_t ip[16] = { [10] = 0xff, [11] = 0xff };
+	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	uint8_t ip[16] = {[10] = 0xff, [11] = 0xff};
 	snprintf(r->addr, sizeof(r->addr), "unknown");
 	if (!ci || !ci->client_addr)
 		return;
@@ -583,7 +610,7 @@ static void client_addr(struct http_req *r)
 		memcpy(ip, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
 	else
 		return;
-	struct forwarded f = { .n = 0 };
+	struct forwarded f = {.n = 0};
 	if (r->srv->nproxies && trusted_proxy(r->srv, ip))
 		MHD_get_connection_values(r->conn, MHD_HEADER_KIND, forwarded_cb, &f);
 	size_t hops = 0;
@@ -647,7 +674,8 @@ static int set_proxies(struct http_server *srv, const char *list)
 
 static enum http_result preflight(struct http_req *r)
 {
-	struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *resp =
+	    MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
 	if (!resp)
 		return HTTP_DONE;
 	add_cors(r, resp);
@@ -720,8 +748,8 @@ static enum http_result begin(struct http_req *r)
 		return http_reply_error(r, 404, "not found", r->url);
 	}
 	r->limit = r->route->max_body == HTTP_BODY_SERVER ? srv->max_body
-		   : r->route->max_body		     ? r->route->max_body
-						     : HTTP_BODY_CONTROL;
+		   : r->route->max_body			  ? r->route->max_body
+							  : HTTP_BODY_CONTROL;
 	if (r->route->auth != AUTH_NONE && !authenticate(r))
 		return HTTP_DONE;
 	if (!r->route->body)
@@ -752,7 +780,7 @@ static int64_t mono_us(void)
 static struct conn_watch *watch_of(struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	return ci ? ci->socket_context : NULL;
 }
 
@@ -918,7 +946,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	struct conn_watch *w = *socket_context;
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
 		const union MHD_ConnectionInfo *ci =
-			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 		if (!ci || !(w = calloc(1, sizeof(*w))))
 			return;
 		w->fd = ci->connect_fd;
@@ -974,8 +1002,8 @@ static void *watchdog_main(void *arg)
 			struct sockaddr_storage peer;
 			socklen_t len = sizeof(peer);
 			w->state = W_BUSY; /* once */
-			if (getpeername(w->fd, (struct sockaddr *)&peer, &len) < 0 || len != w->peer_len ||
-			    memcmp(&peer, &w->peer, len) != 0)
+			if (getpeername(w->fd, (struct sockaddr *)&peer, &len) < 0 ||
+			    len != w->peer_len || memcmp(&peer, &w->peer, len) != 0)
 				continue;
 			shutdown(w->fd, SHUT_RDWR);
 			metric_add(&m_slow_closed, 1);
@@ -1179,22 +1207,23 @@ int http_start(struct http_server **out, const struct http_config *cfg,
 	bool v6 = ss.ss_family == AF_INET6;
 	srv->port = ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
 			     : ((struct sockaddr_in *)&ss)->sin_port);
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-			 MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) | tls;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) |
+			 tls;
 	struct MHD_OptionItem tls_opts[] = {
-		{ tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, srv->tls_key },
-		{ MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert },
-		{ MHD_OPTION_END, 0, NULL },
+	    {tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, srv->tls_key},
+	    {MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert},
+	    {MHD_OPTION_END, 0, NULL},
 	};
 	srv->d = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
-		cfg->threads ? cfg->threads : 2, MHD_OPTION_CONNECTION_LIMIT,
-		cfg->max_conns ? cfg->max_conns : 1024, MHD_OPTION_CONNECTION_TIMEOUT,
-		cfg->conn_timeout ? cfg->conn_timeout : 60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		(size_t)64 * 1024, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conns_per_ip,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
-		on_connection, srv, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+	    flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
+	    cfg->threads ? cfg->threads : 2, MHD_OPTION_CONNECTION_LIMIT,
+	    cfg->max_conns ? cfg->max_conns : 1024, MHD_OPTION_CONNECTION_TIMEOUT,
+	    cfg->conn_timeout ? cfg->conn_timeout : 60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)64 * 1024, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conns_per_ip,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
+	    on_connection, srv, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
 	if (!srv->d) {
 		log_error(SUB, "cannot start the HTTP server on '%s'", cfg->listen);
 		rc = -EIO;
@@ -1215,7 +1244,10 @@ fail:
 	return rc;
 }
 
-unsigned http_port(struct http_server *srv) { return srv->port; }
+unsigned http_port(struct http_server *srv)
+{
+	return srv->port;
+}
 
 void http_quiesce(struct http_server *srv)
 {
@@ -1224,7 +1256,10 @@ void http_quiesce(struct http_server *srv)
 		close(fd);
 }
 
-unsigned http_inflight(struct http_server *srv) { return atomic_load(&srv->busy); }
+unsigned http_inflight(struct http_server *srv)
+{
+	return atomic_load(&srv->busy);
+}
 
 unsigned http_uploading(struct http_server *srv)
 {

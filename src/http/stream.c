@@ -10,7 +10,6 @@
 #include "core/log.h"
 #include "http/http.h"
 
-
 struct http_stream {
 	pthread_mutex_t mu;
 	struct MHD_Connection *conn; /* valid while the response lives */

@@ -17,11 +17,11 @@
 #define EXIT_USAGE 2
 
 /* argv[0] is the first argument after the command's name; each returns the exit status. */
-int cmd_serve(int argc, char **argv);         /* serve.c */
-int cmd_backup(int argc, char **argv);        /* cmd_admin.c */
+int cmd_serve(int argc, char **argv);	      /* serve.c */
+int cmd_backup(int argc, char **argv);	      /* cmd_admin.c */
 int cmd_hash_password(int argc, char **argv); /* cmd_admin.c */
-int cmd_keys(int argc, char **argv);          /* cmd_admin.c */
-int cmd_users(int argc, char **argv);         /* cmd_admin.c */
+int cmd_keys(int argc, char **argv);	      /* cmd_admin.c */
+int cmd_users(int argc, char **argv);	      /* cmd_admin.c */
 
 /* Is --help or -h among the arguments? */
 int cmd_wants_help(int argc, char **argv);

@@ -20,14 +20,12 @@
 #define STR(x) STR_(x)
 
 static const struct opt_def db_opts[] = {
-	{ "db", "SIEM_DB_PATH", OPT_STRING, "var/minisiem.db", "PATH", "SQLite store file", false,
-	  0, 0 },
+    {"db", "SIEM_DB_PATH", OPT_STRING, "var/minisiem.db", "PATH", "SQLite store file", false, 0, 0},
 };
 
 static const struct opt_def user_opts[] = {
-	{ "db", "SIEM_DB_PATH", OPT_STRING, "var/minisiem.db", "PATH", "SQLite store file", false,
-	  0, 0 },
-	{ "role", NULL, OPT_STRING, "analyst", "ROLE", "admin or analyst (users add)", false, 0, 0 },
+    {"db", "SIEM_DB_PATH", OPT_STRING, "var/minisiem.db", "PATH", "SQLite store file", false, 0, 0},
+    {"role", NULL, OPT_STRING, "analyst", "ROLE", "admin or analyst (users add)", false, 0, 0},
 };
 
 /* A command that works on the store's settings (keys, users): its usage, its options, a
@@ -84,9 +82,11 @@ int cmd_backup(int argc, char **argv)
 	size_t npos = 0;
 	if (cmd_wants_help(argc, argv)) {
 		printf("usage: minisiem backup DEST [--db PATH]\n\n"
-		       "Copies the store into the new directory DEST while the hub keeps running: the\n"
+		       "Copies the store into the new directory DEST while the hub keeps running: "
+		       "the\n"
 		       "main database and every segment, each as of one moment, each checked.\n"
-		       "To restore: stop the hub, copy DEST's contents next to --db, start the hub.\n\n"
+		       "To restore: stop the hub, copy DEST's contents next to --db, start the "
+		       "hub.\n\n"
 		       "options:\n");
 		config_usage(db_opts, 1, stdout);
 		return 0;
@@ -162,7 +162,8 @@ static int keys_check(const struct config *c, const char **pos, size_t npos)
 {
 	(void)c;
 	const char *verb = npos ? pos[0] : "";
-	bool ok = (strcmp(verb, "create") == 0 && npos == 2) || (strcmp(verb, "list") == 0 && npos == 1) ||
+	bool ok = (strcmp(verb, "create") == 0 && npos == 2) ||
+		  (strcmp(verb, "list") == 0 && npos == 1) ||
 		  (strcmp(verb, "revoke") == 0 && npos == 2);
 	if (!ok) {
 		fprintf(stderr, "minisiem keys: expected 'create NAME', 'list' or 'revoke ID'\n");
@@ -191,7 +192,8 @@ static int keys_run(struct store *s, const struct config *c, const char **pos)
 		char obj[32];
 		snprintf(obj, sizeof(obj), "key:%lld", (long long)id);
 		store_audit(s, "cli", NULL, "key.create", obj, pos[1]);
-		fprintf(stderr, "key %lld '%s' created; it is shown once:\n", (long long)id, pos[1]);
+		fprintf(stderr, "key %lld '%s' created; it is shown once:\n", (long long)id,
+			pos[1]);
 		printf("%s\n", key);
 		return 0;
 	}
@@ -200,8 +202,7 @@ static int keys_run(struct store *s, const struct config *c, const char **pos)
 		if ((rc = store_key_list(s, keys)) == 0) {
 			size_t i;
 			json_t *k;
-			json_array_foreach(keys, i, k)
-			{
+			json_array_foreach (keys, i, k) {
 				char line[1024];
 				size_t n = json_dumpb(k, line, sizeof(line) - 1, JSON_COMPACT);
 				if (n < sizeof(line)) {
@@ -232,9 +233,9 @@ static int keys_run(struct store *s, const struct config *c, const char **pos)
 }
 
 static const struct store_cmd keys_cmd = {
-	"keys", "usage: minisiem keys create NAME | list | revoke ID [--db PATH]\n\noptions:\n",
-	db_opts, 1, keys_check, keys_run
-};
+    "keys",	"usage: minisiem keys create NAME | list | revoke ID [--db PATH]\n\noptions:\n",
+    db_opts,	1,
+    keys_check, keys_run};
 
 int cmd_keys(int argc, char **argv)
 {
@@ -258,8 +259,10 @@ static int new_hash(char *hash, size_t len)
 		return -EINVAL;
 	}
 	if (utf8_len(pw) < PASSWORD_MIN) {
-		fprintf(stderr, "minisiem users: a password needs at least %d characters, this one"
-				" has %zu\n", PASSWORD_MIN, utf8_len(pw));
+		fprintf(stderr,
+			"minisiem users: a password needs at least %d characters, this one"
+			" has %zu\n",
+			PASSWORD_MIN, utf8_len(pw));
 		explicit_bzero(pw, sizeof(pw));
 		return -EINVAL;
 	}
@@ -323,8 +326,9 @@ static int users_run(struct store *s, const struct config *c, const char **pos)
 		if ((rc = store_user_list(s, users)) == 0) {
 			size_t i;
 			json_t *u;
-			json_array_foreach(users, i, u)
-				printf("%-24s %-8s %s\n", json_string_value(json_object_get(u, "name")),
+			json_array_foreach (users, i, u)
+				printf("%-24s %-8s %s\n",
+				       json_string_value(json_object_get(u, "name")),
 				       json_string_value(json_object_get(u, "role")),
 				       json_string_value(json_object_get(u, "created_at")));
 		}
@@ -336,12 +340,14 @@ static int users_run(struct store *s, const struct config *c, const char **pos)
 }
 
 static const struct store_cmd users_cmd = {
-	"users",
-	"usage: minisiem users add NAME [--role admin|analyst] | list | passwd NAME | remove NAME"
-	" [--db PATH]\n\nPasswords are read from the terminal or the first line of standard input,"
-	" and have at least " STR(PASSWORD_MIN) " characters.\n\noptions:\n",
-	user_opts, 2, users_check, users_run
-};
+    "users",
+    "usage: minisiem users add NAME [--role admin|analyst] | list | passwd NAME | remove NAME"
+    " [--db PATH]\n\nPasswords are read from the terminal or the first line of standard input,"
+    " and have at least " STR(PASSWORD_MIN) " characters.\n\noptions:\n",
+    user_opts,
+    2,
+    users_check,
+    users_run};
 
 int cmd_users(int argc, char **argv)
 {

@@ -22,8 +22,8 @@
 
 static const struct opt_def logtest_opts[] = {
     {"format", NULL, OPT_STRING, "auto", "FORMAT",
-     "auto, syslog, auth, jsonl or winxml (auto: '{' starts jsonl, '<Event' winxml, else syslog)", false, 0,
-     0},
+     "auto, syslog, auth, jsonl or winxml (auto: '{' starts jsonl, '<Event' winxml, else syslog)",
+     false, 0, 0},
     {"explain", NULL, OPT_FLAG, NULL, NULL,
      "add \"_explain\" to each event: the decoder, the pattern and the fields it set", false, 0, 0},
 };
@@ -33,7 +33,8 @@ static void usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: minisiem logtest [--format auto|syslog|auth|jsonl|winxml] [--explain] [FILE|-]\n\n"
+	    "usage: minisiem logtest [--format auto|syslog|auth|jsonl|winxml] [--explain] "
+	    "[FILE|-]\n\n"
 	    "Read raw log lines from FILE (standard input when FILE is '-' or absent) and print\n"
 	    "one normalized event per line as NDJSON, parsed as the hub parses them.\n\n"
 	    "options:\n");
@@ -214,9 +215,10 @@ int cmd_logtest(int argc, char **argv)
 		goto out;
 	}
 	if (log_format_parse(config_str(&c, "format"), &fmt) < 0) {
-		fprintf(stderr,
-			"minisiem logtest: unknown format '%s' (auto, syslog, auth, jsonl, winxml)\n",
-			config_str(&c, "format"));
+		fprintf(
+		    stderr,
+		    "minisiem logtest: unknown format '%s' (auto, syslog, auth, jsonl, winxml)\n",
+		    config_str(&c, "format"));
 		status = EXIT_USAGE;
 		goto out;
 	}

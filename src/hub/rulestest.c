@@ -20,12 +20,11 @@
 #define LINE_MAX_BYTES (1u << 20)
 
 static const struct opt_def rules_opts[] = {
-	{ "mapping", NULL, OPT_STRING, NULL, "FILE",
-	  "logsource and field mapping to use instead of the built-in rules/mapping.yml", false,
-	  0, 0 },
-	{ "alerts-only", NULL, OPT_FLAG, NULL, NULL,
-	  "print only what raises alerts (not the matches of rules a correlation consumes)",
-	  false, 0, 0 },
+    {"mapping", NULL, OPT_STRING, NULL, "FILE",
+     "logsource and field mapping to use instead of the built-in rules/mapping.yml", false, 0, 0},
+    {"alerts-only", NULL, OPT_FLAG, NULL, NULL,
+     "print only what raises alerts (not the matches of rules a correlation consumes)", false, 0,
+     0},
 };
 #define N_OPTS (sizeof(rules_opts) / sizeof(rules_opts[0]))
 
@@ -256,8 +255,8 @@ int cmd_rules(int argc, char **argv)
 		return EXIT_FAILED;
 	cinit = true;
 	if (config_parse(&c, argc, argv, pos, 2, &npos) < 0 || npos < 1) {
-		fprintf(stderr, "minisiem rules test: %s\n", npos < 1 && !c.err[0] ?
-			"a rule file is needed" : c.err);
+		fprintf(stderr, "minisiem rules test: %s\n",
+			npos < 1 && !c.err[0] ? "a rule file is needed" : c.err);
 		usage(stderr);
 		status = EXIT_USAGE;
 		goto out;
@@ -290,7 +289,7 @@ int cmd_rules(int argc, char **argv)
 	size_t ncorr = 0;
 	for (size_t i = 0; i < nrules; i++)
 		ncorr += rule_get_info(rules[i])->kind == RULE_CORRELATION;
-	struct detector_config dc = { NULL, 0 };
+	struct detector_config dc = {NULL, 0};
 	if ((rc = detector_open(&d, &dc))) {
 		fprintf(stderr, "minisiem rules test: %s\n", siem_strerror(rc));
 		status = EXIT_FAILED;
@@ -310,7 +309,7 @@ int cmd_rules(int argc, char **argv)
 		status = EXIT_FAILED;
 		goto out;
 	}
-	struct run r = { 0, 0, 0, 0, config_flag(&c, "alerts-only"), 0 };
+	struct run r = {0, 0, 0, 0, config_flag(&c, "alerts-only"), 0};
 	unsigned long bad = 0, events = 0;
 	rc = run_events(d, in, &r, &bad, &events);
 	if (fflush(stdout) && !rc)

@@ -111,8 +111,10 @@ static int jwt_file(const char *path, uint8_t *key)
 	}
 	return 0;
 corrupt:
-	log_error("hub", "'%s' is not a token signing key (64 hex digits): remove it to make a new"
-		  " one (every login token then ends)", path);
+	log_error("hub",
+		  "'%s' is not a token signing key (64 hex digits): remove it to make a new"
+		  " one (every login token then ends)",
+		  path);
 	return -EINVAL;
 }
 

@@ -38,108 +38,110 @@
 #include "source/tail.h"
 
 static const struct opt_def serve_opts[] = {
-	{ "config", "SIEM_CONFIG", OPT_STRING, NULL, "FILE",
-	  "config file of 'name = value' lines (names as flags or SIEM_* variables)", false, 0, 0 },
-	{ "listen", "SIEM_LISTEN", OPT_STRING, "127.0.0.1:8080", "ADDR:PORT",
-	  "HTTP address (port 0 picks a free port)", false, 0, 0 },
-	{ "db", "SIEM_DB_PATH", OPT_STRING, "var/minisiem.db", "PATH", "SQLite store file", false,
-	  0, 0 },
-	{ "max-body", "SIEM_MAX_BODY", OPT_SIZE, "8m", "BYTES",
-	  "largest POST /ingest body, also after gunzip (other routes take a few KiB)", false, 1024,
-	  1LL << 30 },
-	{ "queue-max", "SIEM_QUEUE_MAX", OPT_INT, "200000", "EVENTS",
-	  "events waiting for the writer before ingest answers 503", false, 1, 100000000 },
-	{ "txn-max", "SIEM_TXN_MAX", OPT_INT, "50000", "EVENTS",
-	  "most events committed in one transaction", false, 1, 10000000 },
-	{ "segment-rows", "SIEM_SEGMENT_ROWS", OPT_INT, "500000", "N",
-	  "events per store segment (then it is sealed and indexed)", false, 1000, 1000000000 },
-	{ "cache-mb", "SIEM_CACHE_MB", OPT_INT, "16", "MB", "writer page cache", false, 1, 65536 },
-	{ "http-threads", "SIEM_HTTP_THREADS", OPT_INT, "2", "N", "HTTP listener threads", false, 1,
-	  64 },
-	{ "parse-threads", "SIEM_PARSE_THREADS", OPT_INT, "0", "N",
-	  "threads that parse request bodies (0: one per CPU)", false, 0, 64 },
-	{ "max-conns", "SIEM_MAX_CONNS", OPT_INT, "1024", "N", "concurrent connections", false, 1,
-	  100000 },
-	{ "conn-timeout", "SIEM_CONN_TIMEOUT", OPT_DURATION, "60s", "DURATION",
-	  "idle connection timeout", false, 1, 86400 },
-	{ "max-conns-per-ip", "SIEM_MAX_CONNS_PER_IP", OPT_INT, "64", "N",
-	  "concurrent connections from one address (0: no limit; raise it behind a reverse"
-	  " proxy)", false, 0, 100000 },
-	{ "header-timeout", "SIEM_HEADER_TIMEOUT", OPT_DURATION, "10s", "DURATION",
-	  "time for a request's headers to arrive (and for a kept-alive connection's next"
-	  " request)", false, 1, 3600 },
-	{ "request-timeout", "SIEM_REQUEST_TIMEOUT", OPT_DURATION, "60s", "DURATION",
-	  "time for a request's body to arrive", false, 1, 86400 },
-	{ "body-budget", "SIEM_BODY_BUDGET", OPT_SIZE, "64m", "BYTES",
-	  "request bodies held in memory at once, all clients together (then 503)", false,
-	  64 * 1024, 1LL << 40 },
-	{ "jwt-ttl", "SIEM_JWT_TTL", OPT_DURATION, "7d", "DURATION", "login token lifetime", false,
-	  60, 366LL * 86400 },
-	{ "trusted-proxies", "SIEM_TRUSTED_PROXIES", OPT_STRING, "", "CIDR[,CIDR...]",
-	  "reverse proxies whose X-Forwarded-For names the client (rate limits, audit, events)",
-	  false, 0, 0 },
-	{ "login-max-failures", "SIEM_LOGIN_MAX_FAILURES", OPT_INT, "5", "N",
-	  "failed logins per client address a minute, and per user name before its backoff",
-	  false, 1, 1000 },
-	{ "login-backoff-max", "SIEM_LOGIN_BACKOFF_MAX", OPT_DURATION, "60s", "DURATION",
-	  "longest wait of a user name past its failed logins (the wait doubles from 2 s)", false,
-	  2, 86400 },
-	{ "apikey-max-failures", "SIEM_APIKEY_MAX_FAILURES", OPT_INT, "20", "N",
-	  "wrong API keys per client address a minute before it gets 429", false, 1, 100000 },
-	{ "max-password-checks", "SIEM_MAX_PASSWORD_CHECKS", OPT_INT, "2", "N",
-	  "logins verified at once (64 MiB each); more get 503", false, 1, 64 },
-	{ "cors-origins", "SIEM_CORS_ORIGINS", OPT_STRING, "", "ORIGINS",
-	  "comma-separated origins allowed by CORS", false, 0, 0 },
-	{ "log-level", "SIEM_LOG_LEVEL", OPT_STRING, "info", "LEVEL", "error, warn, info or debug",
-	  false, 0, 0 },
-	{ "retention-days", "SIEM_RETENTION_DAYS", OPT_INT, "30", "DAYS",
-	  "events older than this are removed, a whole segment at a time (0 keeps all)", false, 0,
-	  36500 },
-	{ "retention-interval", "SIEM_RETENTION_INTERVAL", OPT_DURATION, "60s", "DURATION",
-	  "how often retention looks for expired segments", false, 1, 86400 },
-	{ "root-path", "SIEM_ROOT_PATH", OPT_STRING, "", "PREFIX",
-	  "serve everything under this path prefix (behind a reverse proxy)", false, 0, 0 },
-	{ "tls-cert", "SIEM_TLS_CERT", OPT_STRING, "", "FILE", "PEM certificate (chain): serve HTTPS",
-	  false, 0, 0 },
-	{ "tls-key", "SIEM_TLS_KEY", OPT_STRING, "", "FILE", "PEM private key of --tls-cert", false,
-	  0, 0 },
-	{ "syslog-udp", "SIEM_SYSLOG_UDP", OPT_STRING, "", "ADDR:PORT",
-	  "receive syslog over UDP (port 0 picks a free port)", false, 0, 0 },
-	{ "syslog-tcp", "SIEM_SYSLOG_TCP", OPT_STRING, "", "ADDR:PORT",
-	  "receive syslog over TCP, octet-counted or newline-framed (port 0 picks a free port)",
-	  false, 0, 0 },
-	{ "syslog-max-msg", "SIEM_SYSLOG_MAX_MSG", OPT_SIZE, "64k", "BYTES",
-	  "longer syslog messages are stored truncated and flagged", false, 480, 16 << 20 },
-	{ "syslog-rcvbuf", "SIEM_SYSLOG_RCVBUF", OPT_SIZE, "8m", "BYTES",
-	  "UDP receive buffer (as much as the kernel grants)", false, 4096, 1 << 30 },
-	{ "user", "SIEM_USER", OPT_STRING, "", "NAME",
-	  "when started as root: run as this user once ports are bound", false, 0, 0 },
-	{ "tail-dir", "SIEM_LOG_DIR", OPT_STRING, "", "DIR",
-	  "follow every *.jsonl file under DIR, recursively (read-only)", false, 0, 0 },
-	{ "rules-dir", "SIEM_RULES_DIR", OPT_STRING, "", "DIR",
-	  "built-in Sigma rules (*.yml), read again on SIGHUP (default: the rules/ shipped with"
-	  " the binary)", false, 0, 0 },
-	{ "alert-cooldown", "SIEM_ALERT_COOLDOWN", OPT_DURATION, "10m", "DURATION",
-	  "one alert per rule and group within this time; repeats are counted on it", false, 0,
-	  30LL * 86400 },
-	{ "notify-config", "SIEM_NOTIFY_CONFIG", OPT_STRING, "", "FILE",
-	  "notification channels (email, webhook, Slack): see docs/alerting.md", false, 0, 0 },
-	{ NULL, "SIEM_ADMIN_PASSWORD_HASH", OPT_STRING, NULL, NULL,
-	  "admin password hash (argon2id or bcrypt) from 'minisiem hash-password'", true, 0, 0 },
-	{ NULL, "SIEM_JWT_SECRET", OPT_STRING, NULL, NULL,
-	  "token signing secret, 32 bytes or more (default: generated once into the file"
-	  " DB-jwt-secret beside the store, mode 0600)", true, 0, 0 },
-	{ NULL, "SIEM_API_KEYS", OPT_STRING, NULL, NULL,
-	  "agent keys as NAME:KEY,NAME:KEY (in addition to 'minisiem keys')", true, 0, 0 },
+    {"config", "SIEM_CONFIG", OPT_STRING, NULL, "FILE",
+     "config file of 'name = value' lines (names as flags or SIEM_* variables)", false, 0, 0},
+    {"listen", "SIEM_LISTEN", OPT_STRING, "127.0.0.1:8080", "ADDR:PORT",
+     "HTTP address (port 0 picks a free port)", false, 0, 0},
+    {"db", "SIEM_DB_PATH", OPT_STRING, "var/minisiem.db", "PATH", "SQLite store file", false, 0, 0},
+    {"max-body", "SIEM_MAX_BODY", OPT_SIZE, "8m", "BYTES",
+     "largest POST /ingest body, also after gunzip (other routes take a few KiB)", false, 1024,
+     1LL << 30},
+    {"queue-max", "SIEM_QUEUE_MAX", OPT_INT, "200000", "EVENTS",
+     "events waiting for the writer before ingest answers 503", false, 1, 100000000},
+    {"txn-max", "SIEM_TXN_MAX", OPT_INT, "50000", "EVENTS",
+     "most events committed in one transaction", false, 1, 10000000},
+    {"segment-rows", "SIEM_SEGMENT_ROWS", OPT_INT, "500000", "N",
+     "events per store segment (then it is sealed and indexed)", false, 1000, 1000000000},
+    {"cache-mb", "SIEM_CACHE_MB", OPT_INT, "16", "MB", "writer page cache", false, 1, 65536},
+    {"http-threads", "SIEM_HTTP_THREADS", OPT_INT, "2", "N", "HTTP listener threads", false, 1, 64},
+    {"parse-threads", "SIEM_PARSE_THREADS", OPT_INT, "0", "N",
+     "threads that parse request bodies (0: one per CPU)", false, 0, 64},
+    {"max-conns", "SIEM_MAX_CONNS", OPT_INT, "1024", "N", "concurrent connections", false, 1,
+     100000},
+    {"conn-timeout", "SIEM_CONN_TIMEOUT", OPT_DURATION, "60s", "DURATION",
+     "idle connection timeout", false, 1, 86400},
+    {"max-conns-per-ip", "SIEM_MAX_CONNS_PER_IP", OPT_INT, "64", "N",
+     "concurrent connections from one address (0: no limit; raise it behind a reverse"
+     " proxy)",
+     false, 0, 100000},
+    {"header-timeout", "SIEM_HEADER_TIMEOUT", OPT_DURATION, "10s", "DURATION",
+     "time for a request's headers to arrive (and for a kept-alive connection's next"
+     " request)",
+     false, 1, 3600},
+    {"request-timeout", "SIEM_REQUEST_TIMEOUT", OPT_DURATION, "60s", "DURATION",
+     "time for a request's body to arrive", false, 1, 86400},
+    {"body-budget", "SIEM_BODY_BUDGET", OPT_SIZE, "64m", "BYTES",
+     "request bodies held in memory at once, all clients together (then 503)", false, 64 * 1024,
+     1LL << 40},
+    {"jwt-ttl", "SIEM_JWT_TTL", OPT_DURATION, "7d", "DURATION", "login token lifetime", false, 60,
+     366LL * 86400},
+    {"trusted-proxies", "SIEM_TRUSTED_PROXIES", OPT_STRING, "", "CIDR[,CIDR...]",
+     "reverse proxies whose X-Forwarded-For names the client (rate limits, audit, events)", false,
+     0, 0},
+    {"login-max-failures", "SIEM_LOGIN_MAX_FAILURES", OPT_INT, "5", "N",
+     "failed logins per client address a minute, and per user name before its backoff", false, 1,
+     1000},
+    {"login-backoff-max", "SIEM_LOGIN_BACKOFF_MAX", OPT_DURATION, "60s", "DURATION",
+     "longest wait of a user name past its failed logins (the wait doubles from 2 s)", false, 2,
+     86400},
+    {"apikey-max-failures", "SIEM_APIKEY_MAX_FAILURES", OPT_INT, "20", "N",
+     "wrong API keys per client address a minute before it gets 429", false, 1, 100000},
+    {"max-password-checks", "SIEM_MAX_PASSWORD_CHECKS", OPT_INT, "2", "N",
+     "logins verified at once (64 MiB each); more get 503", false, 1, 64},
+    {"cors-origins", "SIEM_CORS_ORIGINS", OPT_STRING, "", "ORIGINS",
+     "comma-separated origins allowed by CORS", false, 0, 0},
+    {"log-level", "SIEM_LOG_LEVEL", OPT_STRING, "info", "LEVEL", "error, warn, info or debug",
+     false, 0, 0},
+    {"retention-days", "SIEM_RETENTION_DAYS", OPT_INT, "30", "DAYS",
+     "events older than this are removed, a whole segment at a time (0 keeps all)", false, 0,
+     36500},
+    {"retention-interval", "SIEM_RETENTION_INTERVAL", OPT_DURATION, "60s", "DURATION",
+     "how often retention looks for expired segments", false, 1, 86400},
+    {"root-path", "SIEM_ROOT_PATH", OPT_STRING, "", "PREFIX",
+     "serve everything under this path prefix (behind a reverse proxy)", false, 0, 0},
+    {"tls-cert", "SIEM_TLS_CERT", OPT_STRING, "", "FILE", "PEM certificate (chain): serve HTTPS",
+     false, 0, 0},
+    {"tls-key", "SIEM_TLS_KEY", OPT_STRING, "", "FILE", "PEM private key of --tls-cert", false, 0,
+     0},
+    {"syslog-udp", "SIEM_SYSLOG_UDP", OPT_STRING, "", "ADDR:PORT",
+     "receive syslog over UDP (port 0 picks a free port)", false, 0, 0},
+    {"syslog-tcp", "SIEM_SYSLOG_TCP", OPT_STRING, "", "ADDR:PORT",
+     "receive syslog over TCP, octet-counted or newline-framed (port 0 picks a free port)", false,
+     0, 0},
+    {"syslog-max-msg", "SIEM_SYSLOG_MAX_MSG", OPT_SIZE, "64k", "BYTES",
+     "longer syslog messages are stored truncated and flagged", false, 480, 16 << 20},
+    {"syslog-rcvbuf", "SIEM_SYSLOG_RCVBUF", OPT_SIZE, "8m", "BYTES",
+     "UDP receive buffer (as much as the kernel grants)", false, 4096, 1 << 30},
+    {"user", "SIEM_USER", OPT_STRING, "", "NAME",
+     "when started as root: run as this user once ports are bound", false, 0, 0},
+    {"tail-dir", "SIEM_LOG_DIR", OPT_STRING, "", "DIR",
+     "follow every *.jsonl file under DIR, recursively (read-only)", false, 0, 0},
+    {"rules-dir", "SIEM_RULES_DIR", OPT_STRING, "", "DIR",
+     "built-in Sigma rules (*.yml), read again on SIGHUP (default: the rules/ shipped with"
+     " the binary)",
+     false, 0, 0},
+    {"alert-cooldown", "SIEM_ALERT_COOLDOWN", OPT_DURATION, "10m", "DURATION",
+     "one alert per rule and group within this time; repeats are counted on it", false, 0,
+     30LL * 86400},
+    {"notify-config", "SIEM_NOTIFY_CONFIG", OPT_STRING, "", "FILE",
+     "notification channels (email, webhook, Slack): see docs/alerting.md", false, 0, 0},
+    {NULL, "SIEM_ADMIN_PASSWORD_HASH", OPT_STRING, NULL, NULL,
+     "admin password hash (argon2id or bcrypt) from 'minisiem hash-password'", true, 0, 0},
+    {NULL, "SIEM_JWT_SECRET", OPT_STRING, NULL, NULL,
+     "token signing secret, 32 bytes or more (default: generated once into the file"
+     " DB-jwt-secret beside the store, mode 0600)",
+     true, 0, 0},
+    {NULL, "SIEM_API_KEYS", OPT_STRING, NULL, NULL,
+     "agent keys as NAME:KEY,NAME:KEY (in addition to 'minisiem keys')", true, 0, 0},
 };
 #define N_SERVE_OPTS (sizeof(serve_opts) / sizeof(serve_opts[0]))
 
 /* Settings SIGHUP can change, read by the writer thread's upkeep. */
 static _Atomic int64_t retention_days;
 static struct metric m_ret_segments = METRIC_COUNTER_INIT(
-	"minisiem_retention_segments_removed_total", NULL, "Segments removed by retention.");
-static struct metric m_ret_events = METRIC_COUNTER_INIT(
-	"minisiem_retention_events_removed_total", NULL, "Events removed by retention.");
+    "minisiem_retention_segments_removed_total", NULL, "Segments removed by retention.");
+static struct metric m_ret_events = METRIC_COUNTER_INIT("minisiem_retention_events_removed_total",
+							NULL, "Events removed by retention.");
 
 static struct detector *upkeep_detector;
 
@@ -229,11 +231,11 @@ static const char *find_rules_dir(const char *flag, char *buf, size_t len)
 		char *slash = strrchr(exe, '/');
 		if (slash)
 			*slash = '\0';
-		const char *rel[] = { "/../share/minisiem/rules", "/../../rules" };
+		const char *rel[] = {"/../share/minisiem/rules", "/../../rules"};
 		for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
 			struct stat st;
-			if (snprintf(buf, len, "%s%s", exe, rel[i]) < (int)len && stat(buf, &st) == 0 &&
-			    S_ISDIR(st.st_mode))
+			if (snprintf(buf, len, "%s%s", exe, rel[i]) < (int)len &&
+			    stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
 				return buf;
 		}
 	}
@@ -299,7 +301,7 @@ static int drop_privileges(const char *user, const char *db, size_t made)
 			path[i] = c;
 		}
 	}
-	const char *suffixes[] = { "", "-wal", "-shm", "-jwt-secret", "-detect.state" };
+	const char *suffixes[] = {"", "-wal", "-shm", "-jwt-secret", "-detect.state"};
 	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
 		snprintf(path, sizeof(path), "%s%s", db, suffixes[i]);
 		give(AT_FDCWD, path, path, false, pw);
@@ -355,8 +357,7 @@ static void print_syslog(const char *proto, const char *spec, unsigned port)
 {
 	const char *colon = strrchr(spec, ':');
 	int hn = colon ? (int)(colon - spec) : 0;
-	printf("minisiem: syslog %s on %.*s:%u\n", proto, hn ? hn : 7, hn ? spec : "0.0.0.0",
-	       port);
+	printf("minisiem: syslog %s on %.*s:%u\n", proto, hn ? hn : 7, hn ? spec : "0.0.0.0", port);
 }
 
 /* --trusted-proxies, checked before anything starts (the HTTP server keeps the ranges). */
@@ -371,8 +372,10 @@ static int check_proxies(const char *list)
 		while (b > a && p[b - 1] == ' ')
 			b--;
 		if (b > a && cidr_parse(p + a, b - a, lo, hi) < 0) {
-			fprintf(stderr, "minisiem serve: invalid --trusted-proxies entry '%.*s' (want"
-					" CIDR[,CIDR...])\n", (int)(b - a), p + a);
+			fprintf(stderr,
+				"minisiem serve: invalid --trusted-proxies entry '%.*s' (want"
+				" CIDR[,CIDR...])\n",
+				(int)(b - a), p + a);
 			return -EINVAL;
 		}
 		p += n + (e ? 1 : 0);
@@ -464,10 +467,10 @@ static int bind_ports(struct hub *h)
 	if ((rc = http_bind(config_str(&h->c, "listen"), &h->fd)) < 0)
 		return rc;
 	h->scfg = (struct syslog_config){
-		.udp = config_str(&h->c, "syslog-udp"),
-		.tcp = config_str(&h->c, "syslog-tcp"),
-		.max_msg = (size_t)config_int(&h->c, "syslog-max-msg"),
-		.rcvbuf = (int)config_int(&h->c, "syslog-rcvbuf"),
+	    .udp = config_str(&h->c, "syslog-udp"),
+	    .tcp = config_str(&h->c, "syslog-tcp"),
+	    .max_msg = (size_t)config_int(&h->c, "syslog-max-msg"),
+	    .rcvbuf = (int)config_int(&h->c, "syslog-rcvbuf"),
 	};
 	if ((*h->scfg.udp || *h->scfg.tcp) && (rc = syslog_listen_bind(&h->sl, &h->scfg)) < 0)
 		return rc;
@@ -506,10 +509,10 @@ static int serve_open(struct hub *h)
 	h->a.version = SIEM_VERSION;
 	h->a.jwt_ttl_s = config_int(c, "jwt-ttl");
 	struct api_limits lim = {
-		.login_max_failures = (int)config_int(c, "login-max-failures"),
-		.login_backoff_max_s = config_int(c, "login-backoff-max"),
-		.apikey_max_failures = (int)config_int(c, "apikey-max-failures"),
-		.max_password_checks = (int)config_int(c, "max-password-checks"),
+	    .login_max_failures = (int)config_int(c, "login-max-failures"),
+	    .login_backoff_max_s = config_int(c, "login-backoff-max"),
+	    .apikey_max_failures = (int)config_int(c, "apikey-max-failures"),
+	    .max_password_checks = (int)config_int(c, "max-password-checks"),
 	};
 	/* Settings first: a first-run password must not be printed by a start that fails. */
 	if ((rc = api_load_env_keys(&h->a, config_str(c, "SIEM_API_KEYS"))) < 0 ||
@@ -534,11 +537,11 @@ static int start_writer(struct hub *h)
 	}
 	h->a.pipeline = h->p;
 	snprintf(h->state_path, sizeof(h->state_path), "%s-detect.state", config_str(c, "db"));
-	struct detector_config dc = { .state_path = h->state_path, .max_groups = 100000 };
-	struct alerts_config ac = { .cooldown_s = config_int(c, "alert-cooldown"),
-				    .channels_file = config_str(c, "notify-config") };
-	const char *rules_dir = find_rules_dir(config_str(c, "rules-dir"), h->rules_buf,
-					       sizeof(h->rules_buf));
+	struct detector_config dc = {.state_path = h->state_path, .max_groups = 100000};
+	struct alerts_config ac = {.cooldown_s = config_int(c, "alert-cooldown"),
+				   .channels_file = config_str(c, "notify-config")};
+	const char *rules_dir =
+	    find_rules_dir(config_str(c, "rules-dir"), h->rules_buf, sizeof(h->rules_buf));
 	if ((rc = detector_open(&h->det, &dc)) < 0 ||
 	    (rc = alerts_open(&h->alerts, h->s, &ac)) < 0 ||
 	    (rc = ruleset_open(&h->rules, h->s, h->det, rules_dir)) < 0) {
@@ -561,7 +564,7 @@ static int start_sources(struct hub *h)
 	if (h->sl && (rc = syslog_listen_run(h->sl, h->p)) < 0)
 		return rc;
 	if (*config_str(&h->c, "tail-dir")) {
-		struct tail_config tc = { .dir = config_str(&h->c, "tail-dir") };
+		struct tail_config tc = {.dir = config_str(&h->c, "tail-dir")};
 		if ((rc = tailer_start(&h->tl, &tc, h->s, h->p)) < 0)
 			return rc;
 	}
@@ -588,21 +591,21 @@ static int start_http(struct hub *h)
 	api_ctx = &h->a;
 
 	h->hc = (struct http_config){
-		.listen = config_str(c, "listen"),
-		.listen_fd = h->fd,
-		.tls_cert = config_str(c, "tls-cert"),
-		.tls_key = config_str(c, "tls-key"),
-		.root_path = config_str(c, "root-path"),
-		.max_body = (size_t)config_int(c, "max-body"),
-		.threads = (unsigned)config_int(c, "http-threads"),
-		.max_conns = (unsigned)config_int(c, "max-conns"),
-		.max_conns_per_ip = (unsigned)config_int(c, "max-conns-per-ip"),
-		.conn_timeout = (unsigned)config_int(c, "conn-timeout"),
-		.header_timeout = (unsigned)config_int(c, "header-timeout"),
-		.request_timeout = (unsigned)config_int(c, "request-timeout"),
-		.body_budget = (size_t)config_int(c, "body-budget"),
-		.cors_origins = config_str(c, "cors-origins"),
-		.trusted_proxies = config_str(c, "trusted-proxies"),
+	    .listen = config_str(c, "listen"),
+	    .listen_fd = h->fd,
+	    .tls_cert = config_str(c, "tls-cert"),
+	    .tls_key = config_str(c, "tls-key"),
+	    .root_path = config_str(c, "root-path"),
+	    .max_body = (size_t)config_int(c, "max-body"),
+	    .threads = (unsigned)config_int(c, "http-threads"),
+	    .max_conns = (unsigned)config_int(c, "max-conns"),
+	    .max_conns_per_ip = (unsigned)config_int(c, "max-conns-per-ip"),
+	    .conn_timeout = (unsigned)config_int(c, "conn-timeout"),
+	    .header_timeout = (unsigned)config_int(c, "header-timeout"),
+	    .request_timeout = (unsigned)config_int(c, "request-timeout"),
+	    .body_budget = (size_t)config_int(c, "body-budget"),
+	    .cors_origins = config_str(c, "cors-origins"),
+	    .trusted_proxies = config_str(c, "trusted-proxies"),
 	};
 	h->ops = api_auth_ops;
 	h->ops.ctx = &h->a;
@@ -667,12 +670,12 @@ static void wait_for_signals(struct hub *h)
 static void drain(struct hub *h)
 {
 	http_quiesce(h->srv);
-	http_streams_end(); /* SSE clients: a stream never ends by itself */
+	http_streams_end();			  /* SSE clients: a stream never ends by itself */
 	ruletest_pool_stop(alerts_api_ctx.tests); /* rule tests answer what they have found */
 	for (int i = 0; i < 3000; i++) {
 		if (http_inflight(h->srv) == 0 && (http_uploading(h->srv) == 0 || i >= 500))
 			break;
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
 }

@@ -76,7 +76,7 @@ int ingest_batch_set_offset(struct ingest_batch *b, size_t *row, const char *pat
 	const char *k = arena_strndup(&b->arena, path, strlen(path));
 	if (!k)
 		return -ENOMEM;
-	b->offsets[b->n_offsets] = (struct ingest_offset){ k, dev, ino, offset };
+	b->offsets[b->n_offsets] = (struct ingest_offset){k, dev, ino, offset};
 	*row = b->n_offsets++;
 	return 0;
 }

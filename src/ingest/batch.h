@@ -19,9 +19,9 @@ struct ingest_offset {
 
 /* A record that could not be parsed, kept with its reason (DESIGN §7). */
 struct ingest_dead {
-	const char *source;      /* "tail", "syslog_udp", ... */
-	const char *file;        /* or NULL */
-	int64_t offset;          /* -1 when none */
+	const char *source; /* "tail", "syslog_udp", ... */
+	const char *file;   /* or NULL */
+	int64_t offset;	    /* -1 when none */
 	const char *reason;
 	const char *raw;
 	size_t raw_n;
@@ -35,19 +35,19 @@ struct ingest_dead {
 struct ingest_batch {
 	struct event *ev;
 	size_t n;
-	bool *dup;                     /* n flags, set by the writer */
-	struct ingest_dead *dead;      /* committed in the same transaction */
+	bool *dup;		  /* n flags, set by the writer */
+	struct ingest_dead *dead; /* committed in the same transaction */
 	size_t n_dead;
 	struct ingest_offset *offsets; /* likewise */
 	size_t n_offsets;
 	size_t cap, cap_dead, cap_offsets;
 	struct arena arena;
 
-	int rc;                                /* commit result, set by the writer */
-	size_t accepted, duplicates;           /* likewise */
-	void (*done)(struct ingest_batch *b);  /* from the writer thread, after commit */
+	int rc;				      /* commit result, set by the writer */
+	size_t accepted, duplicates;	      /* likewise */
+	void (*done)(struct ingest_batch *b); /* from the writer thread, after commit */
 	void *ctx;
-	struct ingest_batch *next;             /* the pipeline's queue */
+	struct ingest_batch *next; /* the pipeline's queue */
 };
 
 /* Room for cap records (events and dead letters together), max_dead of which may be dead

@@ -47,8 +47,7 @@ void pipeline_set_committed_hook(struct pipeline *p, void (*fn)(void *ctx, const
 	pthread_mutex_unlock(&p->mu);
 }
 
-void pipeline_set_maintenance(struct pipeline *p, void (*fn)(void *arg), void *arg,
-			      int interval_ms)
+void pipeline_set_maintenance(struct pipeline *p, void (*fn)(void *arg), void *arg, int interval_ms)
 {
 	pthread_mutex_lock(&p->mu);
 	p->maint = fn;
@@ -82,8 +81,9 @@ static void run_batch(struct pipeline *p, struct ingest_batch *batches)
 			rc = store_set_offset(p->store, o->path, o->dev, o->ino, o->offset);
 		}
 		for (size_t i = 0; i < b->n_dead && rc == 0; i++)
-			rc = store_add_dead_letter(p->store, b->dead[i].source, b->dead[i].file, b->dead[i].offset,
-						   b->dead[i].reason, b->dead[i].raw, b->dead[i].raw_n, t0);
+			rc = store_add_dead_letter(p->store, b->dead[i].source, b->dead[i].file,
+						   b->dead[i].offset, b->dead[i].reason,
+						   b->dead[i].raw, b->dead[i].raw_n, t0);
 	}
 	if (rc == 0)
 		rc = store_commit(p->store);

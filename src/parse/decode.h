@@ -12,9 +12,9 @@
 
 /* What matched, for `minisiem logtest --explain`. */
 struct decode_explain {
-	const char *decoder;  /* "sshd", or NULL when nothing matched */
-	const char *pattern;  /* the pattern's name, e.g. "failed_password" */
-	char fields[1024];    /* "user=root source_ip=1.2.3.4 ..." */
+	const char *decoder; /* "sshd", or NULL when nothing matched */
+	const char *pattern; /* the pattern's name, e.g. "failed_password" */
+	char fields[1024];   /* "user=root source_ip=1.2.3.4 ..." */
 };
 
 /* Compile the pattern table once (thread-safe to call more than once). */

@@ -39,11 +39,8 @@ static const struct {
 	const char *name;
 	enum log_format fmt;
 } formats[] = {
-    {"auto", FMT_AUTO},
-    {"syslog", FMT_SYSLOG},
-    {"auth", FMT_AUTH},
-    {"jsonl", FMT_JSONL},
-    {"winxml", FMT_WINXML},
+    {"auto", FMT_AUTO},	  {"syslog", FMT_SYSLOG}, {"auth", FMT_AUTH},
+    {"jsonl", FMT_JSONL}, {"winxml", FMT_WINXML},
 };
 
 int log_format_parse(const char *s, enum log_format *out)
@@ -309,7 +306,8 @@ static int syslog_to_event(enum log_format fmt, const char *line, size_t n,
 		host = (struct sv){"unknown", 7};
 	struct sv raw = {s, sn}, msg = m.msg.p ? m.msg : raw;
 	unsigned *fl = &ev->flags;
-	if ((rc = sv_capped(a, &ev->source_host, host.p, host.n, EV_CAP_SHORT, EV_TRUNC_OTHER, fl)) ||
+	if ((rc = sv_capped(a, &ev->source_host, host.p, host.n, EV_CAP_SHORT, EV_TRUNC_OTHER,
+			    fl)) ||
 	    (m.app.p &&
 	     (rc = sv_capped(a, &ev->app, m.app.p, m.app.n, EV_CAP_SHORT, EV_TRUNC_OTHER, fl))) ||
 	    (rc = sv_capped(a, &ev->message, msg.p, msg.n, EV_CAP_MESSAGE, EV_TRUNC_MESSAGE, fl)) ||
@@ -341,9 +339,9 @@ int logline_to_event(enum log_format fmt, const char *line, size_t n, const stru
 			i = 3;
 		while (i < n && (line[i] == ' ' || line[i] == '\t'))
 			i++;
-		fmt = i < n && line[i] == '{'				 ? FMT_JSONL
+		fmt = i < n && line[i] == '{'			     ? FMT_JSONL
 		      : n - i >= 6 && !memcmp(line + i, "<Event", 6) ? FMT_WINXML
-								 : FMT_SYSLOG;
+								     : FMT_SYSLOG;
 	}
 	if (fmt == FMT_WINXML) {
 		/* One <Event> document per line, as `wevtutil qe /f:xml` and evtx exports give. */

@@ -31,8 +31,8 @@ struct logline_ctx {
  * dead_letters). ex may be NULL. Strings are copied into a. The event id is a fresh v4 with
  * EV_ID_GENERATED set unless the line carried one: file sources replace it with a
  * deterministic one. */
-int logline_to_event(enum log_format fmt, const char *line, size_t n,
-		     const struct logline_ctx *ctx, int64_t now_us, struct event *ev,
-		     struct arena *a, char *err, size_t errlen, struct decode_explain *ex);
+int logline_to_event(enum log_format fmt, const char *line, size_t n, const struct logline_ctx *ctx,
+		     int64_t now_us, struct event *ev, struct arena *a, char *err, size_t errlen,
+		     struct decode_explain *ex);
 
 #endif

@@ -9,9 +9,9 @@
 #include "core/event.h"
 
 struct syslog_msg {
-	int pri;                /* -1 when the message has no <PRI> */
+	int pri;		/* -1 when the message has no <PRI> */
 	int facility, severity; /* from pri, -1 when absent */
-	int64_t ts;             /* UTC microseconds; 0 when the message has no timestamp */
+	int64_t ts;		/* UTC microseconds; 0 when the message has no timestamp */
 	bool rfc5424;
 	struct sv host, app, procid, msgid, sd, msg; /* p == NULL when absent */
 };

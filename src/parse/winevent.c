@@ -528,7 +528,7 @@ static int fill_event(struct event *ev, struct wx *w, const char *xml, size_t n,
 	} else {
 		int len = snprintf(tbuf, sizeof(tbuf), "WINEVENT_%" JSON_INTEGER_FORMAT, id);
 		if ((rc = sv_capped(a, &ev->event_type, tbuf, (size_t)len, EV_CAP_SHORT,
-				 EV_TRUNC_OTHER, &ev->flags)))
+				    EV_TRUNC_OTHER, &ev->flags)))
 			goto out;
 		ev->severity = severity_of_level(data);
 	}
@@ -541,8 +541,8 @@ static int fill_event(struct event *ev, struct wx *w, const char *xml, size_t n,
 	const char *host = field_text(data, "Computer", num, &hn);
 	const char *chan = field_text(data, "Channel", num, &cn);
 	const char *rec = field_text(data, "EventRecordID", rnum, &rn);
-	if (host &&
-	    (rc = sv_capped(a, &ev->source_host, host, hn, EV_CAP_SHORT, EV_TRUNC_OTHER, &ev->flags)))
+	if (host && (rc = sv_capped(a, &ev->source_host, host, hn, EV_CAP_SHORT, EV_TRUNC_OTHER,
+				    &ev->flags)))
 		goto out;
 
 	/* user: the account acted upon, else the one acting. */
@@ -601,7 +601,7 @@ static int fill_event(struct event *ev, struct wx *w, const char *xml, size_t n,
 	if (rc)
 		goto out;
 	if ((rc = sv_capped(a, &ev->message, msg.p ? msg.p : "", msg.n, EV_CAP_MESSAGE,
-			 EV_TRUNC_MESSAGE, &ev->flags)) ||
+			    EV_TRUNC_MESSAGE, &ev->flags)) ||
 	    (rc = sv_capped(a, &ev->raw_message, xml, n, EV_CAP_RAW, EV_TRUNC_RAW, &ev->flags)))
 		goto out;
 	rc = store_data(ev, data, w->sys, a);

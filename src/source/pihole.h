@@ -14,9 +14,9 @@
 struct pihole_reader;
 
 struct pihole_config {
-	const char *db_path;  /* default /etc/pihole/pihole-FTL.db */
-	bool all_queries;     /* also allowed queries, as DNS_QUERY severity 1 */
-	const char *host;     /* source_host of the events (default: this machine's name) */
+	const char *db_path; /* default /etc/pihole/pihole-FTL.db */
+	bool all_queries;    /* also allowed queries, as DNS_QUERY severity 1 */
+	const char *host;    /* source_host of the events (default: this machine's name) */
 };
 
 int pihole_open(struct pihole_reader **out, const struct pihole_config *cfg);
@@ -25,8 +25,8 @@ void pihole_close(struct pihole_reader *r);
  * written, *last_id the id of the last query examined (also when it made no event). A
  * locked or busy database is retried briefly, then -EBUSY (the caller tries again later;
  * never fatal). */
-int pihole_read(struct pihole_reader *r, int64_t after_id, size_t max, struct event *ev,
-		size_t *n, struct arena *a, int64_t *last_id);
+int pihole_read(struct pihole_reader *r, int64_t after_id, size_t max, struct event *ev, size_t *n,
+		struct arena *a, int64_t *last_id);
 /* Is this FTL status a blocked one (FTL's is_blocked(): 1 4 5 6 7 8 9 10 11 15 16 18)? */
 bool pihole_status_blocked(int status);
 

@@ -25,31 +25,32 @@
 
 /* Per source; the families shared with other sources (received, rejected, accepted) keep
  * the HTTP ingest's help text, since /metrics prints one HELP per family. */
-#define SOURCE_METRICS(src, dropped_name, dropped_help)                                            \
-	{                                                                                          \
-		METRIC_COUNTER_INIT("minisiem_events_received_total", "source=\"" src "\"",        \
-				    "Events received, by source."),                                \
-		METRIC_COUNTER_INIT("minisiem_events_rejected_total", "source=\"" src "\"",        \
-				    "Events refused as malformed, by source."),                    \
-		METRIC_COUNTER_INIT("minisiem_events_accepted_total", "source=\"" src "\"",        \
-				    "Events stored, by source."),                                  \
-		METRIC_COUNTER_INIT("minisiem_dead_letters_total", "source=\"" src "\"",           \
-				    "Records kept as dead letters (they could not be parsed), "    \
-				    "by source."),                                                 \
-		METRIC_COUNTER_INIT(dropped_name, NULL, dropped_help),                             \
-		METRIC_COUNTER_INIT("minisiem_syslog_truncated_total", "source=\"" src "\"",       \
-				    "Syslog messages longer than the maximum, stored "             \
-				    "truncated and flagged."),                                     \
+#define SOURCE_METRICS(src, dropped_name, dropped_help)                                          \
+	{                                                                                        \
+		METRIC_COUNTER_INIT("minisiem_events_received_total", "source=\"" src "\"",      \
+				    "Events received, by source."),                              \
+		    METRIC_COUNTER_INIT("minisiem_events_rejected_total", "source=\"" src "\"",  \
+					"Events refused as malformed, by source."),              \
+		    METRIC_COUNTER_INIT("minisiem_events_accepted_total", "source=\"" src "\"",  \
+					"Events stored, by source."),                            \
+		    METRIC_COUNTER_INIT(                                                         \
+			"minisiem_dead_letters_total", "source=\"" src "\"",                     \
+			"Records kept as dead letters (they could not be parsed), "              \
+			"by source."),                                                           \
+		    METRIC_COUNTER_INIT(dropped_name, NULL, dropped_help),                       \
+		    METRIC_COUNTER_INIT("minisiem_syslog_truncated_total", "source=\"" src "\"", \
+					"Syslog messages longer than the maximum, stored "       \
+					"truncated and flagged."),                               \
 	}
 
 static struct syslog_metrics m_udp =
-	SOURCE_METRICS("syslog_udp", "minisiem_syslog_udp_dropped_total",
-		       "UDP syslog datagrams lost: the kernel's receive buffer was full, or the "
-		       "writer's queue stayed full.");
+    SOURCE_METRICS("syslog_udp", "minisiem_syslog_udp_dropped_total",
+		   "UDP syslog datagrams lost: the kernel's receive buffer was full, or the "
+		   "writer's queue stayed full.");
 static struct syslog_metrics m_tcp =
-	SOURCE_METRICS("syslog_tcp", "minisiem_syslog_tcp_dropped_total",
-		       "TCP syslog messages lost: a failed commit, or a stop that found the "
-		       "writer gone.");
+    SOURCE_METRICS("syslog_tcp", "minisiem_syslog_tcp_dropped_total",
+		   "TCP syslog messages lost: a failed commit, or a stop that found the "
+		   "writer gone.");
 
 static unsigned limit_conns = SYSLOG_TCP_MAX_CONNS_DEFAULT;
 static int limit_idle_ms = SYSLOG_TCP_IDLE_MS_DEFAULT;
@@ -75,7 +76,7 @@ static void register_metrics(struct syslog_metrics *m)
 void syslog_peer_text(const void *sa, char buf[46])
 {
 	const struct sockaddr *s = sa;
-	uint8_t ip[16] = { 0 };
+	uint8_t ip[16] = {0};
 	if (s->sa_family == AF_INET) {
 		const struct sockaddr_in *in = sa;
 		ip[10] = ip[11] = 0xff;
@@ -120,8 +121,8 @@ int syslog_bind(struct syslog_rx *rx, const char *spec, int type)
 {
 	char host[256], port[8];
 	const char *proto = type == SOCK_DGRAM ? "udp" : "tcp";
-	struct addrinfo hints = { .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV,
-				  .ai_socktype = type };
+	struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV,
+				 .ai_socktype = type};
 	struct addrinfo *ai = NULL;
 	int rc = 0, fd = -1, one = 1;
 
@@ -274,7 +275,7 @@ void syslog_rx_message(struct syslog_rx *rx, const char *msg, size_t n, const ch
 	}
 	struct syslog_batch *b = rx->cur;
 	struct event *ev = ingest_batch_add_event(&b->batch); /* never full: flushed at the cap */
-	struct logline_ctx ctx = { .source = rx->source, .os_type = NULL, .host = host };
+	struct logline_ctx ctx = {.source = rx->source, .os_type = NULL, .host = host};
 	char err[256] = "";
 	int rc = logline_to_event(FMT_SYSLOG, msg, n, &ctx, now_us, ev, &b->batch.arena, err,
 				  sizeof(err), NULL);
@@ -282,7 +283,7 @@ void syslog_rx_message(struct syslog_rx *rx, const char *msg, size_t n, const ch
 		if (cut)
 			ev->flags |= EV_TRUNC_RAW | EV_TRUNC_MESSAGE;
 		if (!ev->source.p)
-			ev->source = (struct sv){ rx->source, strlen(rx->source) };
+			ev->source = (struct sv){rx->source, strlen(rx->source)};
 	} else {
 		ingest_batch_cancel_event(&b->batch);
 		add_dead(b, msg, n, err[0] ? err : siem_strerror(rc), cut);
@@ -361,7 +362,7 @@ static void stop_threads(struct syslog_listener *l)
 	if (l->tcp.started)
 		pthread_join(l->tcp.thread, NULL);
 	l->udp.started = l->tcp.started = false;
-	struct syslog_rx *rxs[] = { &l->udp, &l->tcp };
+	struct syslog_rx *rxs[] = {&l->udp, &l->tcp};
 	for (size_t i = 0; i < 2; i++)
 		if (rxs[i]->lost_unlogged)
 			log_warn("syslog", "%s: %" PRIu64 " messages dropped", rxs[i]->source,

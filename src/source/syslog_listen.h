@@ -10,10 +10,10 @@
 struct syslog_listener;
 
 struct syslog_config {
-	const char *udp;  /* "ADDR:PORT" or NULL */
-	const char *tcp;  /* "ADDR:PORT" or NULL */
-	size_t max_msg;   /* longer messages are truncated and flagged (default 64 KiB) */
-	int rcvbuf;       /* UDP receive buffer bytes (default 8 MiB, as the kernel allows) */
+	const char *udp; /* "ADDR:PORT" or NULL */
+	const char *tcp; /* "ADDR:PORT" or NULL */
+	size_t max_msg;	 /* longer messages are truncated and flagged (default 64 KiB) */
+	int rcvbuf;	 /* UDP receive buffer bytes (default 8 MiB, as the kernel allows) */
 };
 
 int syslog_listen_start(struct syslog_listener **out, const struct syslog_config *cfg,

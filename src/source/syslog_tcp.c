@@ -19,23 +19,23 @@
 #define STOP_READS 4 /* reads per connection at stop, for what the kernel holds */
 #define LOG_EVERY_US (10 * 1000000LL)
 
-static struct metric m_conns = METRIC_GAUGE_INIT("minisiem_syslog_tcp_connections", NULL,
-						 "Open TCP syslog connections.");
-static struct metric m_refused = METRIC_COUNTER_INIT(
-	"minisiem_syslog_tcp_connections_refused_total", NULL,
-	"TCP syslog connections closed at once: the connection limit was reached.");
-static struct metric m_idle = METRIC_COUNTER_INIT(
-	"minisiem_syslog_tcp_idle_closed_total", NULL,
-	"TCP syslog connections closed after the idle timeout.");
+static struct metric m_conns =
+    METRIC_GAUGE_INIT("minisiem_syslog_tcp_connections", NULL, "Open TCP syslog connections.");
+static struct metric m_refused =
+    METRIC_COUNTER_INIT("minisiem_syslog_tcp_connections_refused_total", NULL,
+			"TCP syslog connections closed at once: the connection limit was reached.");
+static struct metric m_idle =
+    METRIC_COUNTER_INIT("minisiem_syslog_tcp_idle_closed_total", NULL,
+			"TCP syslog connections closed after the idle timeout.");
 
 struct conn {
 	int fd;
 	char host[46];
 	char *buf; /* the start of a frame that has not arrived whole */
 	size_t len, cap;
-	size_t skip;	   /* octets of an oversize counted frame still to discard */
-	bool discard_line; /* an oversize line: discard up to its LF */
-	bool after_count;  /* an LF right after a counted frame is its sender's trailer */
+	size_t skip;		  /* octets of an oversize counted frame still to discard */
+	bool discard_line;	  /* an oversize line: discard up to its LF */
+	bool after_count;	  /* an LF right after a counted frame is its sender's trailer */
 	int64_t last_us;	  /* last data, syslog_mono_us like every time here */
 	struct conn *prev, *next; /* by last activity, oldest first */
 };
@@ -64,8 +64,8 @@ int syslog_tcp_setup(struct syslog_rx *rx)
 		return -ENOMEM;
 	if ((t->ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		return -errno;
-	struct epoll_event lev = { .events = EPOLLIN, .data.ptr = NULL };
-	struct epoll_event wev = { .events = EPOLLIN, .data.ptr = t };
+	struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
+	struct epoll_event wev = {.events = EPOLLIN, .data.ptr = t};
 	if (epoll_ctl(t->ep, EPOLL_CTL_ADD, rx->fd, &lev) < 0 ||
 	    epoll_ctl(t->ep, EPOLL_CTL_ADD, rx->l->wake_fd, &wev) < 0)
 		return -errno;
@@ -258,7 +258,7 @@ static bool conn_read(struct syslog_rx *rx, struct tcp_state *t, struct conn *c,
 
 static void set_accepting(struct syslog_rx *rx, struct tcp_state *t, bool on, int64_t now)
 {
-	struct epoll_event lev = { .events = EPOLLIN, .data.ptr = NULL };
+	struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
 	if (on == !t->accept_paused)
 		return;
 	epoll_ctl(t->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, rx->fd, &lev);
@@ -292,7 +292,7 @@ static void accept_some(struct syslog_rx *rx, struct tcp_state *t, int64_t now)
 			continue;
 		}
 		struct conn *c = calloc(1, sizeof(*c));
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
 		if (!c || epoll_ctl(t->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			log_error("syslog", "tcp: cannot take a connection: %s",
 				  c ? strerror(errno) : "out of memory");

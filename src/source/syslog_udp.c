@@ -18,9 +18,9 @@
 #define PROC_CHECK_US 1000000
 
 static struct metric m_kernel = METRIC_COUNTER_INIT(
-	"minisiem_syslog_udp_kernel_dropped_total", NULL,
-	"UDP syslog datagrams the kernel dropped because the receive buffer was full (part of "
-	"minisiem_syslog_udp_dropped_total).");
+    "minisiem_syslog_udp_kernel_dropped_total", NULL,
+    "UDP syslog datagrams the kernel dropped because the receive buffer was full (part of "
+    "minisiem_syslog_udp_dropped_total).");
 static struct metric m_rcvbuf = METRIC_GAUGE_INIT("minisiem_syslog_udp_rcvbuf_bytes", NULL,
 						  "UDP receive buffer the kernel granted.");
 
@@ -39,7 +39,7 @@ struct udp_state {
 	uint32_t drops_seen; /* the socket's drop counter as last seen */
 	ino_t ino;
 	int family;
-	int64_t next_proc_us; /* syslog_mono_us, like next_err_log_us */
+	int64_t next_proc_us;	      /* syslog_mono_us, like next_err_log_us */
 	struct sockaddr_storage last; /* the sender whose text is in host */
 	socklen_t last_len;
 	char host[46];
@@ -203,8 +203,8 @@ void *syslog_udp_main(void *arg)
 	struct syslog_rx *rx = arg;
 	struct syslog_listener *l = rx->l;
 	struct udp_state *u = rx->priv;
-	struct pollfd pf[2] = { { .fd = rx->fd, .events = POLLIN },
-				{ .fd = l->wake_fd, .events = POLLIN } };
+	struct pollfd pf[2] = {{.fd = rx->fd, .events = POLLIN},
+			       {.fd = l->wake_fd, .events = POLLIN}};
 	int64_t now = syslog_mono_us();
 	u->next_proc_us = now + PROC_CHECK_US;
 	while (!atomic_load(&l->stopping)) {

@@ -11,9 +11,9 @@ struct tailer;
 
 struct tail_config {
 	const char *dir;
-	int poll_ms;       /* rescan period when inotify is unavailable or as a safety net */
-	size_t batch_max;  /* lines per transaction */
-	size_t line_max;   /* longer lines are cut and flagged (default 1 MiB) */
+	int poll_ms;	  /* rescan period when inotify is unavailable or as a safety net */
+	size_t batch_max; /* lines per transaction */
+	size_t line_max;  /* longer lines are cut and flagged (default 1 MiB) */
 };
 
 int tailer_start(struct tailer **out, const struct tail_config *cfg, struct store *s,

@@ -83,8 +83,8 @@ int store_backup(const char *db_path, const char *dest)
 	while (rc == 0 && (de = readdir(d))) {
 		long long id;
 		char tail[8];
-		if (sscanf(de->d_name, "seg-%8lld.%3s", &id, tail) != 2 || strcmp(tail, "db") != 0 ||
-		    strlen(de->d_name) != 15)
+		if (sscanf(de->d_name, "seg-%8lld.%3s", &id, tail) != 2 ||
+		    strcmp(tail, "db") != 0 || strlen(de->d_name) != 15)
 			continue;
 		if ((rc = path_fmt(from, sizeof(from), "%s/%s", src, de->d_name)) < 0 ||
 		    (rc = path_fmt(to, sizeof(to), "%s/%s", dst, de->d_name)) < 0)

@@ -139,7 +139,8 @@ int store_open_conn(const char *path, bool readonly, int cache_mb, sqlite3 **out
 	if (!readonly)
 		store_create_private(path);
 	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
-		log_error(SUB, "cannot open '%s': %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+		log_error(SUB, "cannot open '%s': %s", path,
+			  db ? sqlite3_errmsg(db) : "out of memory");
 		sqlite3_close(db);
 		return SIEM_ESQL;
 	}
@@ -149,11 +150,12 @@ int store_open_conn(const char *path, bool readonly, int cache_mb, sqlite3 **out
 		snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%d; PRAGMA temp_store=MEMORY;",
 			 cache_mb * 1024);
 	else
-		snprintf(sql, sizeof(sql),
-			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-%d;"
-			 " PRAGMA temp_store=MEMORY; PRAGMA secure_delete=OFF;"
-			 " PRAGMA journal_size_limit=67108864;",
-			 cache_mb * 1024);
+		snprintf(
+		    sql, sizeof(sql),
+		    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-%d;"
+		    " PRAGMA temp_store=MEMORY; PRAGMA secure_delete=OFF;"
+		    " PRAGMA journal_size_limit=67108864;",
+		    cache_mb * 1024);
 	if ((rc = store_exec(db, sql)) < 0)
 		goto fail;
 	if (sqlite3_create_function(db, "siem_text_has", 4, SQLITE_UTF8 | SQLITE_DETERMINISTIC,

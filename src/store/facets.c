@@ -16,10 +16,11 @@ int facets_init(struct facets *f, sqlite3 *writer)
 	f->db = writer;
 	f->used = 0;
 	arena_init(&f->arena, 0);
-	if (sqlite3_prepare_v3(writer,
-			       "INSERT INTO facets(field, value, count) VALUES(?,?,?)"
-			       " ON CONFLICT(field, value) DO UPDATE SET count = count + excluded.count",
-			       -1, SQLITE_PREPARE_PERSISTENT, &f->upsert, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v3(
+		writer,
+		"INSERT INTO facets(field, value, count) VALUES(?,?,?)"
+		" ON CONFLICT(field, value) DO UPDATE SET count = count + excluded.count",
+		-1, SQLITE_PREPARE_PERSISTENT, &f->upsert, NULL) != SQLITE_OK) {
 		log_error("store", "facets: %s", sqlite3_errmsg(writer));
 		return SIEM_ESQL;
 	}
@@ -79,10 +80,10 @@ int facets_add(struct facets *f, const struct event *ev)
 	char buf[2 * EV_CAP_SHORT + 2];
 	if (ev->app.p && (rc = bump(f, F_APP, ev->app.p, ev->app.n)) < 0)
 		return rc;
-	if (ev->event_type.p && (rc = bump(f, F_EVENT_TYPE, ev->event_type.p, ev->event_type.n)) < 0)
+	if (ev->event_type.p &&
+	    (rc = bump(f, F_EVENT_TYPE, ev->event_type.p, ev->event_type.n)) < 0)
 		return rc;
-	if (ev->source_host.p &&
-	    (rc = bump(f, F_HOST, ev->source_host.p, ev->source_host.n)) < 0)
+	if (ev->source_host.p && (rc = bump(f, F_HOST, ev->source_host.p, ev->source_host.n)) < 0)
 		return rc;
 	if (ev->app.p && ev->event_type.p && ev->app.n + ev->event_type.n + 1 <= sizeof(buf)) {
 		/* "app\x1fevent_type": event types per app, read by prefix. */
@@ -127,7 +128,8 @@ int facets_query(sqlite3 *db, enum store_distinct_field field, const char *app, 
 		if (n > EV_CAP_SHORT)
 			return 0; /* no stored app is that long */
 		f = F_APP_EVENT_TYPE;
-		sql = "SELECT value, count FROM facets WHERE field = ? AND value >= ? AND value < ?";
+		sql =
+		    "SELECT value, count FROM facets WHERE field = ? AND value >= ? AND value < ?";
 		memcpy(lo, app, n);
 		memcpy(hi, app, n);
 		lo[n] = '\x1f';
@@ -189,10 +191,11 @@ json_t *facets_sorted(json_t *acc)
 		json_decref(out);
 		return NULL;
 	}
-	json_object_foreach(acc, k, v)
-	{
+	json_object_foreach (acc, k, v) {
 		json_t *o = json_object();
-		json_object_set_new(o, "value", json_stringn(k, json_object_iter_key_len(json_object_key_to_iter(k))));
+		json_object_set_new(
+		    o, "value",
+		    json_stringn(k, json_object_iter_key_len(json_object_key_to_iter(k))));
 		json_object_set(o, "count", v);
 		items[i++] = o;
 	}

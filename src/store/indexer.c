@@ -24,7 +24,8 @@ static int index_segment(struct store *s, struct segment *g)
 	if (!g->id_indexed) {
 		/* The event_id index first, in its own transaction: with it the writer can drop
 		 * the segment's in-memory ids even while the rest waits for a busy indexer. */
-		if ((rc = store_exec(db, "CREATE INDEX IF NOT EXISTS events_id ON events(id)")) < 0) {
+		if ((rc = store_exec(db, "CREATE INDEX IF NOT EXISTS events_id ON events(id)")) <
+		    0) {
 			sqlite3_close(db);
 			return rc;
 		}
@@ -103,7 +104,8 @@ static void *indexer_main(void *arg)
 		}
 		free(active_path);
 		if (ckpt)
-			sqlite3_wal_checkpoint_v2(ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+			sqlite3_wal_checkpoint_v2(ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+						  NULL);
 
 		pthread_mutex_lock(&s->seg_mu);
 		if (!todo && !s->stopping) {

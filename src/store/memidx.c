@@ -51,8 +51,7 @@ void memidx_free(struct memidx *m)
 	free(m);
 }
 
-static struct entry *find(const struct memidx *m, int field, const void *key, size_t n,
-			  uint64_t h)
+static struct entry *find(const struct memidx *m, int field, const void *key, size_t n, uint64_t h)
 {
 	if (!m->cap)
 		return NULL;

@@ -6,76 +6,80 @@
 #include "schema.h"
 
 const char *const schema_migrations[] = {
-	/* 0 -> 1 */
-	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-	"CREATE TABLE api_keys(id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-	" hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL, last_seen INTEGER,"
-	" revoked INTEGER NOT NULL DEFAULT 0);"
-	"CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
-	" role TEXT NOT NULL, hash TEXT NOT NULL, created_at INTEGER NOT NULL);"
-	"CREATE TABLE audit_log(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, actor TEXT NOT NULL,"
-	" client TEXT, action TEXT NOT NULL, object TEXT, detail TEXT);",
-	/* 1 -> 2: alerts and rules (src/store/store_alerts.c) */
-	"CREATE TABLE alerts(id INTEGER PRIMARY KEY, rev INTEGER NOT NULL, rule_id TEXT NOT NULL,"
-	" rule_title TEXT NOT NULL, rule_level TEXT, rule_author TEXT, severity INTEGER NOT NULL,"
-	" group_key TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
-	" created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, count INTEGER NOT NULL,"
-	" event_ids BLOB NOT NULL, n_events INTEGER NOT NULL, status TEXT NOT NULL DEFAULT 'open',"
-	" acknowledged_by TEXT, acknowledged_at INTEGER, closed_by TEXT, closed_at INTEGER);"
-	"CREATE UNIQUE INDEX alerts_rev ON alerts(rev);"
-	"CREATE INDEX alerts_rule ON alerts(rule_id, id);"
-	"CREATE INDEX alerts_status ON alerts(status, id);"
-	"CREATE TABLE rules(id TEXT PRIMARY KEY, origin TEXT NOT NULL, yaml TEXT,"
-	" enabled INTEGER NOT NULL DEFAULT 1, created_at INTEGER NOT NULL, created_by TEXT,"
-	" updated_at INTEGER NOT NULL, updated_by TEXT);",
-	/* 2 -> 3: saved dashboards of the web UI, per user (src/store/dashboards.c) */
-	"CREATE TABLE dashboards(id INTEGER PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL,"
-	" spec TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
-	" UNIQUE(owner, name));",
-	/* 3 -> 4: login tokens end when their user's generation moves on (password change,
-	 * removal) or when they are logged out (src/api/tokens.c) */
-	("ALTER TABLE users ADD COLUMN token_gen INTEGER NOT NULL DEFAULT 0;"
-	 "CREATE TABLE revoked_tokens(sig BLOB PRIMARY KEY, exp INTEGER NOT NULL) WITHOUT ROWID;"),
+    /* 0 -> 1 */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE api_keys(id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+    " hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL, last_seen INTEGER,"
+    " revoked INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    " role TEXT NOT NULL, hash TEXT NOT NULL, created_at INTEGER NOT NULL);"
+    "CREATE TABLE audit_log(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, actor TEXT NOT NULL,"
+    " client TEXT, action TEXT NOT NULL, object TEXT, detail TEXT);",
+    /* 1 -> 2: alerts and rules (src/store/store_alerts.c) */
+    "CREATE TABLE alerts(id INTEGER PRIMARY KEY, rev INTEGER NOT NULL, rule_id TEXT NOT NULL,"
+    " rule_title TEXT NOT NULL, rule_level TEXT, rule_author TEXT, severity INTEGER NOT NULL,"
+    " group_key TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, count INTEGER NOT NULL,"
+    " event_ids BLOB NOT NULL, n_events INTEGER NOT NULL, status TEXT NOT NULL DEFAULT 'open',"
+    " acknowledged_by TEXT, acknowledged_at INTEGER, closed_by TEXT, closed_at INTEGER);"
+    "CREATE UNIQUE INDEX alerts_rev ON alerts(rev);"
+    "CREATE INDEX alerts_rule ON alerts(rule_id, id);"
+    "CREATE INDEX alerts_status ON alerts(status, id);"
+    "CREATE TABLE rules(id TEXT PRIMARY KEY, origin TEXT NOT NULL, yaml TEXT,"
+    " enabled INTEGER NOT NULL DEFAULT 1, created_at INTEGER NOT NULL, created_by TEXT,"
+    " updated_at INTEGER NOT NULL, updated_by TEXT);",
+    /* 2 -> 3: saved dashboards of the web UI, per user (src/store/dashboards.c) */
+    "CREATE TABLE dashboards(id INTEGER PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL,"
+    " spec TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+    " UNIQUE(owner, name));",
+    /* 3 -> 4: login tokens end when their user's generation moves on (password change,
+     * removal) or when they are logged out (src/api/tokens.c) */
+    ("ALTER TABLE users ADD COLUMN token_gen INTEGER NOT NULL DEFAULT 0;"
+     "CREATE TABLE revoked_tokens(sig BLOB PRIMARY KEY, exp INTEGER NOT NULL) WITHOUT ROWID;"),
 };
 
 const int schema_version = (int)(sizeof(schema_migrations) / sizeof(schema_migrations[0]));
 
 const char *const segment_schema =
-	"CREATE TABLE segment(id INTEGER PRIMARY KEY, min_ts INTEGER NOT NULL,"
-	" max_ts INTEGER NOT NULL, rows INTEGER NOT NULL, state INTEGER NOT NULL,"
-	" created_at INTEGER NOT NULL);"
-	"CREATE TABLE events(seq INTEGER PRIMARY KEY" EVENT_FIELDS(EVENT_COL_DDL) ");"
-	"CREATE INDEX events_ts ON events(ts);"
-	"CREATE TABLE file_offsets(path TEXT PRIMARY KEY, dev INTEGER NOT NULL,"
-	" ino INTEGER NOT NULL, offset INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
-	"CREATE TABLE facets(field INTEGER NOT NULL, value TEXT NOT NULL, count INTEGER NOT NULL,"
-	" PRIMARY KEY(field, value)) WITHOUT ROWID;"
-	"CREATE TABLE dead_letters(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
-	" source TEXT NOT NULL, source_file TEXT, source_offset INTEGER, reason TEXT NOT NULL,"
-	" raw BLOB);";
+    "CREATE TABLE segment(id INTEGER PRIMARY KEY, min_ts INTEGER NOT NULL,"
+    " max_ts INTEGER NOT NULL, rows INTEGER NOT NULL, state INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE TABLE events(seq INTEGER PRIMARY KEY" EVENT_FIELDS(
+	EVENT_COL_DDL) ");"
+		       "CREATE INDEX events_ts ON events(ts);"
+		       "CREATE TABLE file_offsets(path TEXT PRIMARY KEY, dev INTEGER NOT NULL,"
+		       " ino INTEGER NOT NULL, offset INTEGER NOT NULL, updated_at INTEGER NOT "
+		       "NULL);"
+		       "CREATE TABLE facets(field INTEGER NOT NULL, value TEXT NOT NULL, count "
+		       "INTEGER NOT NULL,"
+		       " PRIMARY KEY(field, value)) WITHOUT ROWID;"
+		       "CREATE TABLE dead_letters(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
+		       " source TEXT NOT NULL, source_file TEXT, source_offset INTEGER, reason "
+		       "TEXT NOT NULL,"
+		       " raw BLOB);";
 
 /* Keep in step with segment_schema: what it adds to an older file, column for column (a new
  * last row of EVENT_FIELDS is a new events column, added here to the files made before it). */
 const char *const segment_migrations[] = {
-	/* 0 -> 1: the API key that sent each event, apart from its client-set source */
-	("ALTER TABLE events ADD COLUMN ingest_key TEXT;"
-	 "ALTER TABLE events ADD COLUMN ingest_key_id INTEGER;"),
+    /* 0 -> 1: the API key that sent each event, apart from its client-set source */
+    ("ALTER TABLE events ADD COLUMN ingest_key TEXT;"
+     "ALTER TABLE events ADD COLUMN ingest_key_id INTEGER;"),
 };
 
 const int segment_version = (int)(sizeof(segment_migrations) / sizeof(segment_migrations[0]));
 
 const char *const segment_index_ddl =
-	"CREATE INDEX IF NOT EXISTS events_id ON events(id);"
-	"CREATE INDEX IF NOT EXISTS events_type ON events(event_type, ts);"
-	"CREATE INDEX IF NOT EXISTS events_ip ON events(ip, ts);"
-	"CREATE INDEX IF NOT EXISTS events_app ON events(app, ts);"
-	"CREATE INDEX IF NOT EXISTS events_user ON events(user, ts);"
-	"CREATE INDEX IF NOT EXISTS events_req ON events(request_id)"
-	" WHERE request_id IS NOT NULL;"
-	"DROP TABLE IF EXISTS events_fts;"
-	"CREATE VIRTUAL TABLE events_fts USING fts5(txt, content='', detail='none');"
-	"INSERT INTO events_fts(rowid, txt)"
-	" SELECT seq, siem_fts_text(message, raw, http_path) FROM events;"
-	"INSERT INTO events_fts(events_fts) VALUES('optimize');"
-	"PRAGMA analysis_limit=1000;"
-	"ANALYZE;";
+    "CREATE INDEX IF NOT EXISTS events_id ON events(id);"
+    "CREATE INDEX IF NOT EXISTS events_type ON events(event_type, ts);"
+    "CREATE INDEX IF NOT EXISTS events_ip ON events(ip, ts);"
+    "CREATE INDEX IF NOT EXISTS events_app ON events(app, ts);"
+    "CREATE INDEX IF NOT EXISTS events_user ON events(user, ts);"
+    "CREATE INDEX IF NOT EXISTS events_req ON events(request_id)"
+    " WHERE request_id IS NOT NULL;"
+    "DROP TABLE IF EXISTS events_fts;"
+    "CREATE VIRTUAL TABLE events_fts USING fts5(txt, content='', detail='none');"
+    "INSERT INTO events_fts(rowid, txt)"
+    " SELECT seq, siem_fts_text(message, raw, http_path) FROM events;"
+    "INSERT INTO events_fts(events_fts) VALUES('optimize');"
+    "PRAGMA analysis_limit=1000;"
+    "ANALYZE;";

@@ -21,11 +21,11 @@ extern const int segment_version;
  * (core/event_fields.h), as SQL text: EVENT_FIELDS(EVENT_COL_DDL) is
  * ", ts INTEGER NOT NULL, id BLOB NOT NULL, ...", EVENT_FIELDS(EVENT_COL_NAME) ", ts, id, ..."
  * and EVENT_FIELDS(EVENT_COL_PARAM) ",?,?,...". */
-#define EVENT_COL_DDL(ID, MEMBER, KIND, FLAG, CAP, NAME, IN, SIGMA, POS, FULL, DFLT, COLUMN,  \
-		      SQLTYPE)                                                                  \
+#define EVENT_COL_DDL(ID, MEMBER, KIND, FLAG, CAP, NAME, IN, SIGMA, POS, FULL, DFLT, COLUMN, \
+		      SQLTYPE)                                                               \
 	", " COLUMN " " SQLTYPE
 #define EVENT_COL_NAME(ID, MEMBER, KIND, FLAG, CAP, NAME, IN, SIGMA, POS, FULL, DFLT, COLUMN, \
-		       SQLTYPE)                                                                 \
+		       SQLTYPE)                                                               \
 	", " COLUMN
 #define EVENT_COL_PARAM(...) ",?"
 /* Where field EF_<ID> is in a row selected as "seq" EVENT_FIELDS(EVENT_COL_NAME) (seq is 0),

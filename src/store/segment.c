@@ -105,7 +105,8 @@ static int seg_load(struct store *s, int64_t id, struct segment **out)
 	if ((rc = store_open_conn(g->path, false, 2, &db)) < 0)
 		goto fail;
 	if (sqlite3_prepare_v2(db, "SELECT min_ts, max_ts, rows, state, created_at FROM segment",
-			       -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+			       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
 		rc = -ENOENT;
 		goto fail;
 	}
@@ -146,8 +147,8 @@ int seg_load_all(struct store *s)
 	while ((de = readdir(d))) {
 		long long id;
 		char tail[8];
-		if (sscanf(de->d_name, "seg-%8lld.%3s", &id, tail) != 2 || strcmp(tail, "db") != 0 ||
-		    strlen(de->d_name) != 15)
+		if (sscanf(de->d_name, "seg-%8lld.%3s", &id, tail) != 2 ||
+		    strcmp(tail, "db") != 0 || strlen(de->d_name) != 15)
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
@@ -166,7 +167,8 @@ int seg_load_all(struct store *s)
 		struct segment *g = NULL;
 		rc = seg_load(s, ids[i], &g);
 		if (rc == -ENOENT && i == n - 1) {
-			/* The newest file was being created when the hub stopped: start it again. */
+			/* The newest file was being created when the hub stopped: start it again.
+			 */
 			char *p = seg_path(s, ids[i]);
 			log_warn(SUB, "removing unfinished segment '%s'", p ? p : "?");
 			if (p) {
@@ -213,7 +215,8 @@ int seg_create(struct store *s, int64_t id, sqlite3 *prev)
 	unlink(g->path);
 	if ((rc = store_open_conn(g->path, false, 2, &db)) < 0)
 		goto fail;
-	if ((rc = store_exec(db, "BEGIN IMMEDIATE")) < 0 || (rc = store_exec(db, segment_schema)) < 0)
+	if ((rc = store_exec(db, "BEGIN IMMEDIATE")) < 0 ||
+	    (rc = store_exec(db, segment_schema)) < 0)
 		goto fail_txn;
 	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", segment_version);
 	if ((rc = store_exec(db, sql)) < 0)
@@ -221,13 +224,15 @@ int seg_create(struct store *s, int64_t id, sqlite3 *prev)
 	snprintf(sql, sizeof(sql),
 		 "INSERT INTO segment(id, min_ts, max_ts, rows, state, created_at)"
 		 " VALUES(%lld, %lld, %lld, 0, 0, %lld)",
-		 (long long)id, (long long)INT64_MAX, (long long)INT64_MIN, (long long)g->created_us);
+		 (long long)id, (long long)INT64_MAX, (long long)INT64_MIN,
+		 (long long)g->created_us);
 	if ((rc = store_exec(db, sql)) < 0)
 		goto fail_txn;
 	if (prev) {
 		sqlite3_stmt *rd = NULL, *wr = NULL;
-		if (sqlite3_prepare_v2(prev, "SELECT path, dev, ino, offset, updated_at FROM file_offsets",
-				       -1, &rd, NULL) != SQLITE_OK ||
+		if (sqlite3_prepare_v2(
+			prev, "SELECT path, dev, ino, offset, updated_at FROM file_offsets", -1,
+			&rd, NULL) != SQLITE_OK ||
 		    sqlite3_prepare_v2(db, "INSERT INTO file_offsets VALUES(?,?,?,?,?)", -1, &wr,
 				       NULL) != SQLITE_OK) {
 			sqlite3_finalize(rd);

@@ -17,7 +17,7 @@ int store_snapshot(struct store *s, struct seg_view **out, size_t *n)
 	for (size_t i = 0; i < s->nseg; i++) {
 		struct segment *g = s->segs[s->nseg - 1 - i];
 		g->refs++;
-		v[i] = (struct seg_view){ g, g->id, g->min_ts, g->max_ts, g->rows, g->state };
+		v[i] = (struct seg_view){g, g->id, g->min_ts, g->max_ts, g->rows, g->state};
 	}
 	*n = s->nseg;
 	pthread_mutex_unlock(&s->seg_mu);
@@ -89,8 +89,8 @@ static int cmp_desc(const void *a, const void *b)
 int store_mem_candidates(struct store *s, struct segment *g, const struct event_query *q,
 			 int64_t **out, size_t *n)
 {
-	const struct strset *sets[MI_IP] = { &q->event_type, &q->app, &q->source_host, &q->user,
-					     &q->request_id };
+	const struct strset *sets[MI_IP] = {&q->event_type, &q->app, &q->source_host, &q->user,
+					    &q->request_id};
 	int rc = 0, best = -1;
 	size_t best_total = SIZE_MAX, cap = 0;
 	*out = NULL;
@@ -126,8 +126,8 @@ int store_mem_candidates(struct store *s, struct segment *g, const struct event_
 		goto out;
 	if (best < MI_IP) {
 		for (size_t j = 0; j < sets[best]->n && rc == 0; j++)
-			rc = memidx_collect(m, best, sets[best]->v[j], strlen(sets[best]->v[j]), out, n,
-					    &cap);
+			rc = memidx_collect(m, best, sets[best]->v[j], strlen(sets[best]->v[j]),
+					    out, n, &cap);
 	} else {
 		for (size_t j = 0; j < q->n_cidr && rc == 0; j++)
 			rc = memidx_collect(m, best, q->cidr_lo[j], 16, out, n, &cap);

@@ -14,13 +14,13 @@
 struct store;
 
 struct store_config {
-	const char *dir;          /* main database file; segments go to "<dir>-segments/" */
-	int64_t segment_rows;     /* events per segment before a new one starts */
+	const char *dir;	   /* main database file; segments go to "<dir>-segments/" */
+	int64_t segment_rows;	   /* events per segment before a new one starts */
 	int64_t segment_max_age_s; /* a segment older than this is sealed too */
-	int cache_mb;             /* page cache of the writer connection */
-	int readers;              /* unused by SQLite: readers are pooled per segment */
-	bool state_only;          /* command-line tools beside a running hub: hub state (keys,
-				   * users, audit) only, no writer and no background thread */
+	int cache_mb;		   /* page cache of the writer connection */
+	int readers;		   /* unused by SQLite: readers are pooled per segment */
+	bool state_only;	   /* command-line tools beside a running hub: hub state (keys,
+				    * users, audit) only, no writer and no background thread */
 };
 
 void store_config_defaults(struct store_config *cfg);
@@ -34,8 +34,7 @@ int store_begin(struct store *s);
 /* Append one event. *dup is set when its event_id is already stored (nothing written). */
 int store_append(struct store *s, const struct event *ev, bool *dup);
 /* Record a file source's read position in the same transaction as its events. */
-int store_set_offset(struct store *s, const char *path, uint64_t dev, uint64_t ino,
-		     int64_t offset);
+int store_set_offset(struct store *s, const char *path, uint64_t dev, uint64_t ino, int64_t offset);
 /* Keep a record that could not be parsed (inside the transaction). offset -1 for none. */
 int store_add_dead_letter(struct store *s, const char *source, const char *file, int64_t offset,
 			  const char *reason, const char *raw, size_t raw_n, int64_t now_us);
@@ -52,7 +51,7 @@ struct strset {
 };
 
 struct event_query {
-	int64_t from, to;           /* inclusive microsecond bounds; INT64_MIN/MAX when open */
+	int64_t from, to; /* inclusive microsecond bounds; INT64_MIN/MAX when open */
 	struct strset event_type, app, level, os_type, source_host, user, request_id;
 	size_t n_severity;
 	int severity[QUERY_MAX_VALUES];
@@ -60,16 +59,16 @@ struct event_query {
 	int http_status[QUERY_MAX_VALUES];
 	size_t n_cidr;
 	uint8_t cidr_lo[QUERY_MAX_VALUES][16], cidr_hi[QUERY_MAX_VALUES][16];
-	const char *q;              /* text search, NULL for none */
-	int limit;                  /* 1..1000 */
-	bool has_cursor;            /* continue strictly after (cursor_ts, cursor_seq) */
+	const char *q;	 /* text search, NULL for none */
+	int limit;	 /* 1..1000 */
+	bool has_cursor; /* continue strictly after (cursor_ts, cursor_seq) */
 	int64_t cursor_ts, cursor_seq;
 };
 
 /* Newest first. Appends event objects to out (a JSON array). When more may follow,
  * *has_next is set and *next_ts, *next_seq name the last event returned. */
-int store_query_events(struct store *s, const struct event_query *q, json_t *out,
-		       bool *has_next, int64_t *next_ts, int64_t *next_seq);
+int store_query_events(struct store *s, const struct event_query *q, json_t *out, bool *has_next,
+		       int64_t *next_ts, int64_t *next_seq);
 /* The whole event by event_id (text UUID), with raw_message and data. */
 int store_get_event(struct store *s, const uint8_t id[16], json_t **out);
 

@@ -31,14 +31,14 @@ struct segment {
 	int64_t rows;
 	int64_t created_us;
 	enum seg_state state;
-	bool id_indexed;          /* sealed: its event_id index exists (built first) */
-	int refs;                 /* queries holding it */
+	bool id_indexed; /* sealed: its event_id index exists (built first) */
+	int refs;	 /* queries holding it */
 	sqlite3 *idle[SEG_IDLE_READERS];
 	int nidle;
-	sqlite3 *probe_db;        /* writer only: duplicate probes on a sealed segment */
+	sqlite3 *probe_db; /* writer only: duplicate probes on a sealed segment */
 	sqlite3_stmt *probe;
-	struct idset *ids;        /* sealed, not yet indexed: its ids (guarded by ids_mu) */
-	struct memidx *mem;       /* sealed, not yet indexed: its postings (guarded by mem_mu) */
+	struct idset *ids;  /* sealed, not yet indexed: its ids (guarded by ids_mu) */
+	struct memidx *mem; /* sealed, not yet indexed: its postings (guarded by mem_mu) */
 };
 
 /* A segment as a query sees it: a pinned pointer and the values at snapshot time. */
@@ -49,29 +49,29 @@ struct seg_view {
 };
 
 struct store {
-	char *path;     /* main database */
-	char *segdir;   /* "<path>-segments" */
+	char *path;   /* main database */
+	char *segdir; /* "<path>-segments" */
 	int64_t segment_rows, segment_max_age_us;
 	int cache_mb;
 
 	/* writer (one thread) */
-	sqlite3 *w;     /* the active segment */
+	sqlite3 *w; /* the active segment */
 	sqlite3_stmt *ins, *seg_upd, *off_upsert, *dead_ins;
 	bool in_txn;
 	int64_t next_seq;
 	int64_t txn_min_ts, txn_max_ts, txn_rows;
 	struct facets facets;
 	struct stats_rollup *rollup; /* dashboard counts (stats_rollup.c), same transaction */
-	struct idset ids;          /* the active segment's event_ids; written under ids_mu */
+	struct idset ids;	     /* the active segment's event_ids; written under ids_mu */
 	pthread_mutex_t ids_mu;
-	uint8_t (*txn_ids)[16];    /* ids added by the open transaction, undone on rollback */
-	struct memidx *mem;        /* the active segment's postings; written under mem_mu */
+	uint8_t (*txn_ids)[16]; /* ids added by the open transaction, undone on rollback */
+	struct memidx *mem;	/* the active segment's postings; written under mem_mu */
 	pthread_rwlock_t mem_mu;
 	size_t ntxn_ids, captxn_ids;
 
 	/* segments, oldest first */
 	pthread_mutex_t seg_mu;
-	pthread_cond_t seg_cv;     /* wakes the indexer */
+	pthread_cond_t seg_cv; /* wakes the indexer */
 	struct segment **segs;
 	size_t nseg, capseg;
 	int64_t events_total;

@@ -17,7 +17,7 @@
 
 static struct sv col_sv(sqlite3_stmt *st, int i)
 {
-	struct sv v = { NULL, 0 };
+	struct sv v = {NULL, 0};
 	if (sqlite3_column_type(st, i) == SQLITE_NULL)
 		return v;
 	v.p = (const char *)sqlite3_column_text(st, i);
@@ -34,22 +34,22 @@ static struct sv col_sv(sqlite3_stmt *st, int i)
 #define READ_KEY READ_STR
 #define READ_TIME(st, i, ev, m, flag) (ev)->m = sqlite3_column_int64(st, i)
 #define READ_KEYID READ_TIME /* NULL reads as 0: no id */
-#define READ_NUM(st, i, ev, m, flag, get)                                                     \
-	do {                                                                                  \
-		if (!(flag) || sqlite3_column_type(st, i) != SQLITE_NULL) {                  \
-			(ev)->m = get(st, i);                                                 \
-			(ev)->flags |= (flag);                                                \
-		}                                                                             \
+#define READ_NUM(st, i, ev, m, flag, get)                                   \
+	do {                                                                \
+		if (!(flag) || sqlite3_column_type(st, i) != SQLITE_NULL) { \
+			(ev)->m = get(st, i);                               \
+			(ev)->flags |= (flag);                              \
+		}                                                           \
 	} while (0)
 #define READ_INT(st, i, ev, m, flag) READ_NUM(st, i, ev, m, flag, sqlite3_column_int)
 #define READ_I64(st, i, ev, m, flag) READ_NUM(st, i, ev, m, flag, sqlite3_column_int64)
 #define READ_REAL(st, i, ev, m, flag) READ_NUM(st, i, ev, m, flag, sqlite3_column_double)
-#define READ_BLOB16(st, i, ev, m, flag)                                                       \
-	do {                                                                                  \
-		if (sqlite3_column_bytes(st, i) == 16) {                                      \
-			memcpy((ev)->m, sqlite3_column_blob(st, i), 16);                      \
-			(ev)->flags |= (flag);                                                \
-		}                                                                             \
+#define READ_BLOB16(st, i, ev, m, flag)                                  \
+	do {                                                             \
+		if (sqlite3_column_bytes(st, i) == 16) {                 \
+			memcpy((ev)->m, sqlite3_column_blob(st, i), 16); \
+			(ev)->flags |= (flag);                           \
+		}                                                        \
 	} while (0)
 #define READ_UUID READ_BLOB16
 #define READ_IP READ_BLOB16
@@ -204,8 +204,8 @@ static void bind_where(sqlite3_stmt *st, int k, const struct event_query *q, con
 		sqlite3_bind_int64(st, k++, q->cursor_ts);
 		sqlite3_bind_int64(st, k++, q->cursor_seq);
 	}
-	const struct strset *sets[] = { &q->event_type, &q->app, &q->level, &q->os_type,
-					&q->source_host, &q->user, &q->request_id };
+	const struct strset *sets[] = {&q->event_type,	&q->app,  &q->level,	 &q->os_type,
+				       &q->source_host, &q->user, &q->request_id};
 	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
 		for (size_t j = 0; j < sets[i]->n; j++)
 			sqlite3_bind_text(st, k++, sets[i]->v[j], -1, SQLITE_STATIC);
@@ -226,7 +226,7 @@ static void bind_where(sqlite3_stmt *st, int k, const struct event_query *q, con
 /* Add one result row to the page being built; false once no later row can enter it. */
 static int take_row(sqlite3_stmt *st, struct hit *hits, size_t *nhits, size_t cap, bool *stop)
 {
-	struct hit h = { sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 0), NULL };
+	struct hit h = {sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 0), NULL};
 	*stop = false;
 	if (*nhits == cap &&
 	    (hits[cap - 1].ts > h.ts || (hits[cap - 1].ts == h.ts && hits[cap - 1].seq > h.seq))) {
@@ -243,7 +243,7 @@ static int take_row(sqlite3_stmt *st, struct hit *hits, size_t *nhits, size_t ca
 static int query_segment(sqlite3 *db, enum seg_state state, const struct event_query *q,
 			 const char *fts, int want, struct hit *hits, size_t *nhits, size_t cap)
 {
-	struct sqlbuf sb = { .n = 0, .over = false };
+	struct sqlbuf sb = {.n = 0, .over = false};
 	sqlite3_stmt *st = NULL;
 	int rc = 0, r = SQLITE_DONE;
 	bool stop = false;
@@ -271,7 +271,7 @@ static int query_segment(sqlite3 *db, enum seg_state state, const struct event_q
 static int query_candidates(sqlite3 *db, const struct event_query *q, const int64_t *cand,
 			    size_t ncand, struct hit *hits, size_t *nhits, size_t cap)
 {
-	struct sqlbuf sb = { .n = 0, .over = false };
+	struct sqlbuf sb = {.n = 0, .over = false};
 	sqlite3_stmt *st = NULL;
 	int rc = 0;
 	bool stop = false;
@@ -295,8 +295,8 @@ static int query_candidates(sqlite3 *db, const struct event_query *q, const int6
 	return rc;
 }
 
-int store_query_events(struct store *s, const struct event_query *q, json_t *out,
-		       bool *has_next, int64_t *next_ts, int64_t *next_seq)
+int store_query_events(struct store *s, const struct event_query *q, json_t *out, bool *has_next,
+		       int64_t *next_ts, int64_t *next_seq)
 {
 	struct seg_view *segs = NULL;
 	size_t nseg = 0, nhits = 0, cap = (size_t)q->limit + 1;
@@ -339,7 +339,8 @@ int store_query_events(struct store *s, const struct event_query *q, json_t *out
 		sqlite3 *db = NULL;
 		int64_t *cand = NULL;
 		size_t ncand = 0;
-		int used = g->state == SEG_INDEXED ? 0 : store_mem_candidates(s, g->seg, q, &cand, &ncand);
+		int used =
+		    g->state == SEG_INDEXED ? 0 : store_mem_candidates(s, g->seg, q, &cand, &ncand);
 		if (used < 0) {
 			rc = used;
 			break;
@@ -515,19 +516,27 @@ int store_list_dead_letters(struct store *s, int limit, json_t *out)
 				json_t *o = json_object();
 				ts_format(sqlite3_column_int64(st, 0), buf);
 				json_object_set_new(o, "time", json_string(buf));
-				json_object_set_new(o, "source", json_string((const char *)sqlite3_column_text(st, 1)));
+				json_object_set_new(
+				    o, "source",
+				    json_string((const char *)sqlite3_column_text(st, 1)));
 				const char *f = (const char *)sqlite3_column_text(st, 2);
 				json_object_set_new(o, "file", f ? json_string(f) : json_null());
-				json_object_set_new(o, "offset", sqlite3_column_type(st, 3) == SQLITE_NULL
-									 ? json_null()
-									 : json_integer(sqlite3_column_int64(st, 3)));
-				json_object_set_new(o, "reason", json_string((const char *)sqlite3_column_text(st, 4)));
-				/* The raw record as text; bytes that are not UTF-8 become U+FFFD. */
+				json_object_set_new(
+				    o, "offset",
+				    sqlite3_column_type(st, 3) == SQLITE_NULL
+					? json_null()
+					: json_integer(sqlite3_column_int64(st, 3)));
+				json_object_set_new(
+				    o, "reason",
+				    json_string((const char *)sqlite3_column_text(st, 4)));
+				/* The raw record as text; bytes that are not UTF-8 become U+FFFD.
+				 */
 				const char *raw = sqlite3_column_blob(st, 5);
 				int rn = sqlite3_column_bytes(st, 5);
 				int64_t whole = sqlite3_column_int64(st, 6);
 				if (whole > rn) /* cut: end on a character boundary */
-					while (rn > 0 && ((unsigned char)raw[rn - 1] & 0xc0) == 0x80)
+					while (rn > 0 &&
+					       ((unsigned char)raw[rn - 1] & 0xc0) == 0x80)
 						rn--;
 				if (whole > rn && rn > 0 && (unsigned char)raw[rn - 1] >= 0xc0)
 					rn--;

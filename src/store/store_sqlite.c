@@ -93,22 +93,24 @@ static int prepare_writer(struct store *s)
 {
 	int rc;
 	if ((rc = prepare(s->w,
-			  "INSERT OR IGNORE INTO events(seq" EVENT_FIELDS(EVENT_COL_NAME)
-			  ") VALUES(?" EVENT_FIELDS(EVENT_COL_PARAM) ")",
+			  "INSERT OR IGNORE INTO events(seq" EVENT_FIELDS(
+			      EVENT_COL_NAME) ") VALUES(?" EVENT_FIELDS(EVENT_COL_PARAM) ")",
 			  &s->ins)) < 0 ||
 	    (rc = prepare(s->w,
 			  "UPDATE segment SET min_ts = min(min_ts, ?), max_ts = max(max_ts, ?),"
 			  " rows = rows + ?",
 			  &s->seg_upd)) < 0 ||
-	    (rc = prepare(s->w,
-			  "INSERT INTO file_offsets(path, dev, ino, offset, updated_at)"
-			  " VALUES(?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET dev=excluded.dev,"
-			  " ino=excluded.ino, offset=excluded.offset, updated_at=excluded.updated_at",
-			  &s->off_upsert)) < 0 ||
-	    (rc = prepare(s->w,
-			  "INSERT INTO dead_letters(ts, source, source_file, source_offset, reason, raw)"
-			  " VALUES(?,?,?,?,?,?)",
-			  &s->dead_ins)) < 0)
+	    (rc = prepare(
+		 s->w,
+		 "INSERT INTO file_offsets(path, dev, ino, offset, updated_at)"
+		 " VALUES(?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET dev=excluded.dev,"
+		 " ino=excluded.ino, offset=excluded.offset, updated_at=excluded.updated_at",
+		 &s->off_upsert)) < 0 ||
+	    (rc = prepare(
+		 s->w,
+		 "INSERT INTO dead_letters(ts, source, source_file, source_offset, reason, raw)"
+		 " VALUES(?,?,?,?,?,?)",
+		 &s->dead_ins)) < 0)
 		return rc;
 	if ((rc = facets_init(&s->facets, s->w)) < 0)
 		return rc;
@@ -149,7 +151,8 @@ static int load_ids(struct store *s)
 			vals[f].p = (const char *)sqlite3_column_text(st, 2 + f);
 			vals[f].n = (size_t)sqlite3_column_bytes(st, 2 + f);
 		}
-		const uint8_t *ip = sqlite3_column_bytes(st, 7) == 16 ? sqlite3_column_blob(st, 7) : NULL;
+		const uint8_t *ip =
+		    sqlite3_column_bytes(st, 7) == 16 ? sqlite3_column_blob(st, 7) : NULL;
 		if ((rc = mem_add(s, vals, ip, seq)) < 0)
 			break;
 		if (sqlite3_column_bytes(st, 0) == 16) {
@@ -186,7 +189,8 @@ static int find_next_seq(struct store *s)
 		if (rc < 0)
 			return rc;
 		bool found = false;
-		if (sqlite3_prepare_v2(db, "SELECT max(seq) FROM events", -1, &st, NULL) == SQLITE_OK &&
+		if (sqlite3_prepare_v2(db, "SELECT max(seq) FROM events", -1, &st, NULL) ==
+			SQLITE_OK &&
 		    sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
 			s->next_seq = sqlite3_column_int64(st, 0) + 1;
 			found = true;
@@ -226,8 +230,8 @@ int store_open(struct store **out, const struct store_config *cfg)
 	pthread_rwlock_init(&s->mem_mu, NULL);
 	idset_init(&s->ids);
 	s->segment_rows = cfg->segment_rows > 0 ? cfg->segment_rows : 1000000;
-	s->segment_max_age_us = (cfg->segment_max_age_s > 0 ? cfg->segment_max_age_s : 86400) *
-				1000000LL;
+	s->segment_max_age_us =
+	    (cfg->segment_max_age_s > 0 ? cfg->segment_max_age_s : 86400) * 1000000LL;
 	s->cache_mb = cfg->cache_mb > 0 ? cfg->cache_mb : 16;
 	size_t n = strlen(cfg->dir) + 16;
 	if (!(s->path = strdup(cfg->dir)) || !(s->segdir = malloc(n))) {
@@ -396,7 +400,7 @@ static void bind_blob16_if(sqlite3_stmt *st, int i, bool set, const uint8_t *v)
 #define BIND_REAL(st, i, ev, m, flag) bind_double_if(st, i, EV_SET(ev, flag), (ev)->m)
 #define BIND_IP(st, i, ev, m, flag) bind_blob16_if(st, i, ((ev)->flags & (flag)) != 0, (ev)->m)
 #define BIND_FLAGS(st, i, ev, m, flag) sqlite3_bind_int(st, i, (int)(ev)->m)
-#define BIND_KEYID(st, i, ev, m, flag)                                                        \
+#define BIND_KEYID(st, i, ev, m, flag) \
 	bind_int64_if(st, i, (ev)->ingest_key.p && (ev)->m > 0, (ev)->m)
 #define BIND_FIELD(ID, MEMBER, KIND, FLAG, ...) BIND_##KIND(st, EVENT_PARAM(ID), ev, MEMBER, FLAG);
 
@@ -421,8 +425,9 @@ static int probe_sealed(struct store *s, const struct event *ev, bool *found)
 		}
 		if (!g->probe) {
 			int rc = store_open_conn(g->path, true, 2, &g->probe_db);
-			if (rc < 0 || (rc = prepare(g->probe_db, "SELECT 1 FROM events WHERE id = ?",
-						    &g->probe)) < 0)
+			if (rc < 0 ||
+			    (rc = prepare(g->probe_db, "SELECT 1 FROM events WHERE id = ?",
+					  &g->probe)) < 0)
 				return rc;
 		}
 		sqlite3_bind_blob(g->probe, 1, ev->id, 16, SQLITE_STATIC);
@@ -472,8 +477,8 @@ int store_append(struct store *s, const struct event *ev, bool *dup)
 	if (rc < 0)
 		return rc;
 	memcpy(s->txn_ids[s->ntxn_ids++], ev->id, 16);
-	const struct sv vals[MI_IP] = { ev->event_type, ev->app, ev->source_host, ev->user,
-					ev->request_id };
+	const struct sv vals[MI_IP] = {ev->event_type, ev->app, ev->source_host, ev->user,
+				       ev->request_id};
 	if ((rc = mem_add(s, vals, (ev->flags & EV_HAS_IP) ? ev->ip : NULL, s->next_seq)) < 0)
 		return rc;
 	s->next_seq++;
@@ -487,8 +492,7 @@ int store_append(struct store *s, const struct event *ev, bool *dup)
 	return stats_rollup_add(s->rollup, ev);
 }
 
-int store_set_offset(struct store *s, const char *path, uint64_t dev, uint64_t ino,
-		     int64_t offset)
+int store_set_offset(struct store *s, const char *path, uint64_t dev, uint64_t ino, int64_t offset)
 {
 	sqlite3_stmt *st = s->off_upsert;
 	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
@@ -537,7 +541,8 @@ int store_commit(struct store *s)
 			store_rollback(s);
 			return rc;
 		}
-		if ((rc = facets_flush(&s->facets)) < 0 || (rc = stats_rollup_flush(s->rollup)) < 0) {
+		if ((rc = facets_flush(&s->facets)) < 0 ||
+		    (rc = stats_rollup_flush(s->rollup)) < 0) {
 			store_rollback(s);
 			return rc;
 		}

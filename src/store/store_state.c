@@ -14,8 +14,8 @@ static int write_done(struct store *s, sqlite3_stmt *st)
 {
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return (sqlite3_extended_errcode(s->adm) & 0xff) == SQLITE_CONSTRAINT
-			       ? -EEXIST
-			       : store_sql_err(s->adm, "write state");
+			   ? -EEXIST
+			   : store_sql_err(s->adm, "write state");
 	return 0;
 }
 
@@ -126,8 +126,8 @@ int store_key_add(struct store *s, const char *name, const char *hash, int64_t *
 
 int store_key_find(struct store *s, const char *hash, struct api_key_info *info, bool *found)
 {
-	static const char *const cols[] = { "id", "name", "revoked", NULL };
-	struct json_rows rows = { cols, json_array() };
+	static const char *const cols[] = {"id", "name", "revoked", NULL};
+	struct json_rows rows = {cols, json_array()};
 	int rc = adm_exec(s, "SELECT id, name, revoked FROM api_keys WHERE hash = ?", step_rows,
 			  &rows, "t", hash);
 	json_t *k = json_array_get(rows.out, 0);
@@ -144,10 +144,11 @@ int store_key_find(struct store *s, const char *hash, struct api_key_info *info,
 
 int store_key_list(struct store *s, json_t *out)
 {
-	static const char *const cols[] = { "id", "name", "created_at", "last_seen", "revoked",
-					    NULL };
-	struct json_rows rows = { cols, out };
-	return adm_exec(s, "SELECT id, name, created_at, last_seen, revoked FROM api_keys ORDER BY id",
+	static const char *const cols[] = {"id",	"name",	   "created_at",
+					   "last_seen", "revoked", NULL};
+	struct json_rows rows = {cols, out};
+	return adm_exec(s,
+			"SELECT id, name, created_at, last_seen, revoked FROM api_keys ORDER BY id",
 			step_rows, &rows, "");
 }
 
@@ -160,7 +161,8 @@ static int changed_one(int rc, int64_t n)
 int store_key_revoke(struct store *s, int64_t id)
 {
 	int64_t n = 0;
-	int rc = adm_exec(s, "UPDATE api_keys SET revoked = 1 WHERE id = ?", step_write, &n, "i", id);
+	int rc =
+	    adm_exec(s, "UPDATE api_keys SET revoked = 1 WHERE id = ?", step_write, &n, "i", id);
 	return changed_one(rc, n);
 }
 
@@ -202,7 +204,7 @@ static int step_auth(struct store *s, sqlite3_stmt *st, void *arg)
 
 int store_user_auth(struct store *s, const char *name, char **role, int64_t *gen)
 {
-	struct auth_row a = { role, gen };
+	struct auth_row a = {role, gen};
 	*role = NULL;
 	*gen = 0;
 	return adm_exec(s, "SELECT role, token_gen FROM users WHERE name = ?", step_auth, &a, "t",
@@ -249,10 +251,10 @@ int store_token_revoked_each(struct store *s, int64_t now_s,
 			     void (*fn)(void *arg, const uint8_t *sig, size_t n, int64_t exp),
 			     void *arg)
 {
-	struct revoked_each e = { fn, arg };
+	struct revoked_each e = {fn, arg};
 	sqlite3_stmt *st;
-	int rc = adm_exec(s, "DELETE FROM revoked_tokens WHERE exp <= ?", step_write, NULL, "i",
-			  now_s);
+	int rc =
+	    adm_exec(s, "DELETE FROM revoked_tokens WHERE exp <= ?", step_write, NULL, "i", now_s);
 	if (rc < 0)
 		return rc;
 	if ((rc = adm_prepare(s, "SELECT sig, exp FROM revoked_tokens", &st, "prepare")) == 0)
@@ -281,9 +283,9 @@ int store_user_get(struct store *s, const char *name, char **role, char **hash)
 int store_user_set_hash(struct store *s, const char *name, const char *hash)
 {
 	int64_t n = 0;
-	int rc = adm_exec(s,
-			  "UPDATE users SET hash = ?, token_gen = max(token_gen + 1, ?) WHERE name = ?",
-			  step_write, &n, "tit", hash, ts_now_us(), name);
+	int rc = adm_exec(
+	    s, "UPDATE users SET hash = ?, token_gen = max(token_gen + 1, ?) WHERE name = ?",
+	    step_write, &n, "tit", hash, ts_now_us(), name);
 	return changed_one(rc, n);
 }
 
@@ -296,8 +298,8 @@ int store_user_remove(struct store *s, const char *name)
 
 int store_user_list(struct store *s, json_t *out)
 {
-	static const char *const cols[] = { "name", "role", "created_at", NULL };
-	struct json_rows rows = { cols, out };
+	static const char *const cols[] = {"name", "role", "created_at", NULL};
+	struct json_rows rows = {cols, out};
 	return adm_exec(s, "SELECT name, role, created_at FROM users ORDER BY name", step_rows,
 			&rows, "");
 }
@@ -316,9 +318,9 @@ int store_audit(struct store *s, const char *actor, const char *client, const ch
 
 int store_audit_list(struct store *s, int limit, json_t *out)
 {
-	static const char *const cols[] = { "id", "time", "actor", "client", "action", "object",
-					    "detail", NULL };
-	struct json_rows rows = { cols, out };
+	static const char *const cols[] = {"id",     "time",   "actor",	 "client",
+					   "action", "object", "detail", NULL};
+	struct json_rows rows = {cols, out};
 	return adm_exec(s,
 			"SELECT id, ts, actor, client, action, object, detail FROM audit_log"
 			" ORDER BY id DESC LIMIT ?",

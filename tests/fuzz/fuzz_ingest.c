@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 	if (json_is_array(v)) {
 		size_t i;
 		json_t *e;
-		json_array_foreach(v, i, e)
+		json_array_foreach (v, i, e)
 			normalize(e, &a);
 	} else {
 		normalize(v, &a);

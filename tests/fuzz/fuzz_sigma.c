@@ -50,7 +50,7 @@ static void fuzz_condition(const char *s, size_t n)
 {
 	struct arena a;
 	arena_init(&a, 0);
-	static const char *names[] = { "sel", "sel_a", "sel_b", "filter", "_x", "keywords" };
+	static const char *names[] = {"sel", "sel_a", "sel_b", "filter", "_x", "keywords"};
 	struct detection d;
 	memset(&d, 0, sizeof(d));
 	d.sel = arena_alloc(&a, 6 * sizeof(*d.sel));
@@ -60,7 +60,7 @@ static void fuzz_condition(const char *s, size_t n)
 			d.sel[i].name = names[i];
 		d.nsel = 6;
 		char err[256];
-		struct cctx cc = { &a, err, sizeof(err), NULL, NULL, false, NULL };
+		struct cctx cc = {&a, err, sizeof(err), NULL, NULL, false, NULL};
 		int root;
 		if (cond_parse(&cc, &d, s, n, 1, &root) == 0 &&
 		    (root < 0 || (size_t)root >= d.nnode))
@@ -91,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 			for (size_t e = 0; e < 3; e++)
 				rule_matches(r[i], &evs[e]);
 		struct detector *d;
-		struct detector_config cfg = { NULL, 16 };
+		struct detector_config cfg = {NULL, 16};
 		if (detector_open(&d, &cfg) == 0) {
 			if (detector_set_rules(d, r, nr, err, sizeof(err)) == 0)
 				for (int k = 0; k < 3; k++)

@@ -132,7 +132,7 @@ static void test_overflowing_sizes_are_refused(void **state)
 	(void)state;
 	struct arena a;
 	arena_init(&a, 0);
-	const size_t sizes[] = { SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - 14, SIZE_MAX - 15 };
+	const size_t sizes[] = {SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - 14, SIZE_MAX - 15};
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		void *p = arena_alloc(&a, sizes[i]);
 		if (p)
@@ -147,13 +147,13 @@ static void test_overflowing_sizes_are_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_alloc_is_aligned_and_counted),
-		cmocka_unit_test(test_allocations_do_not_overlap),
-		cmocka_unit_test(test_strndup_copies_and_terminates),
-		cmocka_unit_test(test_limit),
-		cmocka_unit_test(test_big_allocation_gets_its_own_chunk),
-		cmocka_unit_test(test_reset_keeps_the_arena_usable),
-		cmocka_unit_test(test_overflowing_sizes_are_refused),
+	    cmocka_unit_test(test_alloc_is_aligned_and_counted),
+	    cmocka_unit_test(test_allocations_do_not_overlap),
+	    cmocka_unit_test(test_strndup_copies_and_terminates),
+	    cmocka_unit_test(test_limit),
+	    cmocka_unit_test(test_big_allocation_gets_its_own_chunk),
+	    cmocka_unit_test(test_reset_keeps_the_arena_usable),
+	    cmocka_unit_test(test_overflowing_sizes_are_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,15 +30,15 @@ static const uint8_t other_key[] = "fedcba9876543210fedcba9876543210";
 static const struct {
 	const char *hash, *password;
 } bcrypt_vectors[] = {
-	{ "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", "U*U" },
-	{ "$2a$05$CCCCCCCCCCCCCCCCCCCCC.VGOzA784oUp/Z0DY336zx7pLYAy0lwK", "U*U*" },
-	{ "$2b$04$cVWp4XaNU8a4v1uMRum2SO026BWLIoQMD/TXg5uZV.0P.uO8m3YEm", "Kk4DQuMMfZL9o" },
-	{ "$2b$05$/OK.fbVrR/bpIqNJ5ianF.Sa7shbm4.OzKpvFnX1pQLmQW96oUlCq", "\xa3" },
-	{ "$2y$05$/OK.fbVrR/bpIqNJ5ianF.Sa7shbm4.OzKpvFnX1pQLmQW96oUlCq", "\xa3" },
-	/* 8-bit bytes: the fixed $2b$/$2y$ and the safe $2a$ give different hashes. */
-	{ "$2b$05$/OK.fbVrR/bpIqNJ5ianF.CE5elHaaO4EbggVDjb8P19RukzXSM3e", "\xff\xff\xa3" },
-	{ "$2y$05$/OK.fbVrR/bpIqNJ5ianF.CE5elHaaO4EbggVDjb8P19RukzXSM3e", "\xff\xff\xa3" },
-	{ "$2a$05$/OK.fbVrR/bpIqNJ5ianF.nqd1wy.pTMdcvrRWxyiGL2eMz.2a85.", "\xff\xff\xa3" },
+    {"$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", "U*U"},
+    {"$2a$05$CCCCCCCCCCCCCCCCCCCCC.VGOzA784oUp/Z0DY336zx7pLYAy0lwK", "U*U*"},
+    {"$2b$04$cVWp4XaNU8a4v1uMRum2SO026BWLIoQMD/TXg5uZV.0P.uO8m3YEm", "Kk4DQuMMfZL9o"},
+    {"$2b$05$/OK.fbVrR/bpIqNJ5ianF.Sa7shbm4.OzKpvFnX1pQLmQW96oUlCq", "\xa3"},
+    {"$2y$05$/OK.fbVrR/bpIqNJ5ianF.Sa7shbm4.OzKpvFnX1pQLmQW96oUlCq", "\xa3"},
+    /* 8-bit bytes: the fixed $2b$/$2y$ and the safe $2a$ give different hashes. */
+    {"$2b$05$/OK.fbVrR/bpIqNJ5ianF.CE5elHaaO4EbggVDjb8P19RukzXSM3e", "\xff\xff\xa3"},
+    {"$2y$05$/OK.fbVrR/bpIqNJ5ianF.CE5elHaaO4EbggVDjb8P19RukzXSM3e", "\xff\xff\xa3"},
+    {"$2a$05$/OK.fbVrR/bpIqNJ5ianF.nqd1wy.pTMdcvrRWxyiGL2eMz.2a85.", "\xff\xff\xa3"},
 };
 
 static void test_bcrypt_vectors(void **state)
@@ -79,21 +79,21 @@ static void test_bcrypt_72_bytes(void **state)
 static void test_bcrypt_malformed(void **state)
 {
 	static const char *bad[] = {
-		/* $2x$ is the buggy pre-2011 variant: not accepted */
-		"$2x$05$/OK.fbVrR/bpIqNJ5ianF.CE5elHaaO4EbggVDjb8P19RukzXSM3e",
-		"$2b$03$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", /* cost < 4 */
-		"$2b$17$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", /* over our ceiling */
-		"$2b$5$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeWx",
-		"$2b$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOe",   /* short */
-		"$2b$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeWW", /* long */
-		"$2b$05$?CCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",  /* bad char */
-		"$2b$",
-		"$2",
-		"$6$saltsalt$qFmFH.bQmmtXzyBY0s9v7Oicd2z4XSIecDzlB5KiA2/", /* sha512crypt */
-		"$argon2i$v=19$m=256,t=2,p=1$c29tZXNhbHQ$iekCn0Y3spW+sCcFanM2xBT63UP2sghkUoHLIUpWRS8",
-		"$argon2d$v=19$m=256,t=2,p=1$c29tZXNhbHQ$iekCn0Y3spW+sCcFanM2xBT63UP2sghkUoHLIUpWRS8",
-		"plaintext",
-		"",
+	    /* $2x$ is the buggy pre-2011 variant: not accepted */
+	    "$2x$05$/OK.fbVrR/bpIqNJ5ianF.CE5elHaaO4EbggVDjb8P19RukzXSM3e",
+	    "$2b$03$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", /* cost < 4 */
+	    "$2b$17$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", /* over our ceiling */
+	    "$2b$5$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeWx",
+	    "$2b$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOe",   /* short */
+	    "$2b$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeWW", /* long */
+	    "$2b$05$?CCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",  /* bad char */
+	    "$2b$",
+	    "$2",
+	    "$6$saltsalt$qFmFH.bQmmtXzyBY0s9v7Oicd2z4XSIecDzlB5KiA2/", /* sha512crypt */
+	    "$argon2i$v=19$m=256,t=2,p=1$c29tZXNhbHQ$iekCn0Y3spW+sCcFanM2xBT63UP2sghkUoHLIUpWRS8",
+	    "$argon2d$v=19$m=256,t=2,p=1$c29tZXNhbHQ$iekCn0Y3spW+sCcFanM2xBT63UP2sghkUoHLIUpWRS8",
+	    "plaintext",
+	    "",
 	};
 
 	(void)state;
@@ -111,9 +111,9 @@ static void test_password_empty(void **state)
 	assert_int_equal(password_verify(h, ""), SIEM_EAUTH);
 	assert_int_equal(password_verify(h, NULL), SIEM_EAUTH);
 	/* Even against a real hash of "" (crypt_blowfish's vector), "" never logs in. */
-	assert_int_equal(password_verify("$2a$05$CCCCCCCCCCCCCCCCCCCCC.7uG0VCzI2bS7j6ymqJi9CdcdxiRTWNy",
-					 ""),
-			 SIEM_EAUTH);
+	assert_int_equal(
+	    password_verify("$2a$05$CCCCCCCCCCCCCCCCCCCCC.7uG0VCzI2bS7j6ymqJi9CdcdxiRTWNy", ""),
+	    SIEM_EAUTH);
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	assert_int_equal(password_verify(h, big), SIEM_EAUTH);
@@ -126,7 +126,7 @@ static void test_password_empty(void **state)
 /* The reference implementation's own vector (phc-winner-argon2 src/test.c), as printed by
  * `echo -n password | argon2 somesalt -id -t 2 -k 256 -p 1`. */
 static const char a2_ref[] =
-	"$argon2id$v=19$m=256,t=2,p=1$c29tZXNhbHQ$nf65EOgLrQMR/uIPnA4rEsF5h7TKyQwu9U1bMCHGi/4";
+    "$argon2id$v=19$m=256,t=2,p=1$c29tZXNhbHQ$nf65EOgLrQMR/uIPnA4rEsF5h7TKyQwu9U1bMCHGi/4";
 
 static void test_argon2id_reference(void **state)
 {
@@ -134,18 +134,18 @@ static void test_argon2id_reference(void **state)
 
 	(void)state;
 	/* The library makes the published string from the same inputs at a fixed salt. */
-	assert_int_equal(argon2id_hash_encoded(2, 256, 1, "password", 8, "somesalt", 8, 32, enc,
-					       sizeof(enc)),
-			 ARGON2_OK);
+	assert_int_equal(
+	    argon2id_hash_encoded(2, 256, 1, "password", 8, "somesalt", 8, 32, enc, sizeof(enc)),
+	    ARGON2_OK);
 	assert_string_equal(enc, a2_ref);
 	assert_int_equal(password_verify(a2_ref, "password"), 0);
 	assert_int_equal(password_verify(a2_ref, "passwore"), SIEM_EAUTH);
 	assert_int_equal(password_verify(a2_ref, "Password"), SIEM_EAUTH);
-	assert_int_equal(password_verify(
-				 "$argon2id$v=19$m=256,t=2,p=2$c29tZXNhbHQ$bQk8UB/VmZZF4Oo79iDXuL5/"
-				 "0ttZwg2f/5U52iv1cDc",
-				 "password"),
-			 0);
+	assert_int_equal(
+	    password_verify("$argon2id$v=19$m=256,t=2,p=2$c29tZXNhbHQ$bQk8UB/VmZZF4Oo79iDXuL5/"
+			    "0ttZwg2f/5U52iv1cDc",
+			    "password"),
+	    0);
 }
 
 static void test_argon2id_corrupted(void **state)
@@ -226,7 +226,7 @@ static void test_password_generate(void **state)
 {
 	enum { CHUNK = 1000, ROUNDS = 62, EXPECT = CHUNK * ROUNDS / 62 };
 	static char buf[CHUNK + 1];
-	long count[62] = { 0 };
+	long count[62] = {0};
 	double chi2 = 0;
 
 	(void)state;
@@ -298,7 +298,7 @@ static void test_apikey_generate(void **state)
 
 static void test_ct_equal_random(void **state)
 {
-	uint8_t x[256] = { 0 }, y[256];
+	uint8_t x[256] = {0}, y[256];
 	size_t zeros = 0;
 
 	(void)state;
@@ -370,7 +370,7 @@ static int verify(const char *tok)
 
 static void test_jwt_roundtrip(void **state)
 {
-	struct jwt_claims in = { .sub = "alice", .role = "analyst", .iat = NOW, .exp = NOW + 3600 };
+	struct jwt_claims in = {.sub = "alice", .role = "analyst", .iat = NOW, .exp = NOW + 3600};
 	struct jwt_claims out;
 	char *tok = NULL;
 
@@ -392,7 +392,7 @@ static void test_jwt_roundtrip(void **state)
 
 static void test_jwt_sign_args(void **state)
 {
-	struct jwt_claims c = { .sub = "alice", .role = "admin", .iat = NOW, .exp = NOW + 60 };
+	struct jwt_claims c = {.sub = "alice", .role = "admin", .iat = NOW, .exp = NOW + 60};
 	char *tok = (char *)"unchanged";
 
 	(void)state;
@@ -409,8 +409,8 @@ static void test_jwt_sign_args(void **state)
 
 static void test_jwt_expired(void **state)
 {
-	struct jwt_claims in = { .sub = "alice", .role = "admin", .iat = NOW - 7200,
-				 .exp = NOW - 3600 };
+	struct jwt_claims in = {
+	    .sub = "alice", .role = "admin", .iat = NOW - 7200, .exp = NOW - 3600};
 	char *tok = NULL;
 
 	(void)state;
@@ -422,15 +422,15 @@ static void test_jwt_expired(void **state)
 static void test_jwt_claims_required(void **state)
 {
 	static const char *bad[] = {
-		"{\"sub\":\"alice\",\"role\":\"admin\",\"iat\":1700000000}", /* no exp */
-		"{\"sub\":\"alice\",\"role\":\"admin\",\"exp\":\"1800000000\"}",
-		"{\"sub\":\"alice\",\"role\":\"admin\",\"exp\":1.8e9}",
-		"{\"sub\":\"alice\",\"role\":\"admin\",\"exp\":null}",
-		"{\"role\":\"admin\",\"exp\":1800000000}", /* no sub */
-		"{\"sub\":\"\",\"role\":\"admin\",\"exp\":1800000000}",
-		"{\"sub\":42,\"role\":\"admin\",\"exp\":1800000000}",
-		/* a role of 32 bytes */
-		"{\"sub\":\"a\",\"role\":\"administrator-of-everything-here\",\"exp\":1800000000}",
+	    "{\"sub\":\"alice\",\"role\":\"admin\",\"iat\":1700000000}", /* no exp */
+	    "{\"sub\":\"alice\",\"role\":\"admin\",\"exp\":\"1800000000\"}",
+	    "{\"sub\":\"alice\",\"role\":\"admin\",\"exp\":1.8e9}",
+	    "{\"sub\":\"alice\",\"role\":\"admin\",\"exp\":null}",
+	    "{\"role\":\"admin\",\"exp\":1800000000}", /* no sub */
+	    "{\"sub\":\"\",\"role\":\"admin\",\"exp\":1800000000}",
+	    "{\"sub\":42,\"role\":\"admin\",\"exp\":1800000000}",
+	    /* a role of 32 bytes */
+	    "{\"sub\":\"a\",\"role\":\"administrator-of-everything-here\",\"exp\":1800000000}",
 	};
 	char grants[512], longsub[200];
 
@@ -506,7 +506,7 @@ static void test_jwt_other_algs_and_keys(void **state)
 
 static void test_jwt_tampered(void **state)
 {
-	struct jwt_claims in = { .sub = "bob", .role = "analyst", .iat = NOW, .exp = NOW + 60 };
+	struct jwt_claims in = {.sub = "bob", .role = "analyst", .iat = NOW, .exp = NOW + 60};
 	char *tok = NULL, *d1, *d2, forged[2048], body[256], b64[512];
 	size_t siglen;
 
@@ -517,8 +517,8 @@ static void test_jwt_tampered(void **state)
 	assert_true(d1 != NULL && d2 != NULL && d1 < d2);
 
 	/* Payload changed (role raised), header and signature kept. */
-	snprintf(body, sizeof(body), "{\"exp\":%lld,\"iat\":%lld,\"role\":\"admin\",\"sub\":\"bob\"}",
-		 NOW + 60, NOW);
+	snprintf(body, sizeof(body),
+		 "{\"exp\":%lld,\"iat\":%lld,\"role\":\"admin\",\"sub\":\"bob\"}", NOW + 60, NOW);
 	b64url(body, strlen(body), b64);
 	snprintf(forged, sizeof(forged), "%.*s.%s%s", (int)(d1 - tok), tok, b64, d2);
 	assert_int_equal(verify(forged), SIEM_EAUTH);
@@ -547,9 +547,18 @@ static void test_jwt_tampered(void **state)
 
 static void test_jwt_garbage(void **state)
 {
-	static const char *bad[] = { "", ".", "..", "...", "a.b.c", "a.b", "abc", "%%%.%%%.%%%",
-				     "eyJhbGciOiJIUzI1NiJ9..", "eyJ.eyJ.eyJ",
-				     "e30.e30.", "e30.e30.e30" };
+	static const char *bad[] = {"",
+				    ".",
+				    "..",
+				    "...",
+				    "a.b.c",
+				    "a.b",
+				    "abc",
+				    "%%%.%%%.%%%",
+				    "eyJhbGciOiJIUzI1NiJ9..",
+				    "eyJ.eyJ.eyJ",
+				    "e30.e30.",
+				    "e30.e30.e30"};
 	struct jwt_claims c;
 	char *big;
 
@@ -586,8 +595,8 @@ static void test_jwt_size_limit(void **state)
 	assert_int_equal(verify(tok), SIEM_EAUTH);
 	free(tok);
 	/* Under the limit, the same shape passes. */
-	snprintf(grants, pad + 128, "{\"sub\":\"alice\",\"exp\":1800000000,\"pad\":\"%0*d\"}",
-		 5000, 0);
+	snprintf(grants, pad + 128, "{\"sub\":\"alice\",\"exp\":1800000000,\"pad\":\"%0*d\"}", 5000,
+		 0);
 	tok = lib_sign(JWT_ALG_HS256, key, KEYLEN, grants);
 	assert_true(strlen(tok) < 8192);
 	assert_int_equal(verify(tok), 0);
@@ -598,28 +607,28 @@ static void test_jwt_size_limit(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bcrypt_vectors),
-		cmocka_unit_test(test_bcrypt_72_bytes),
-		cmocka_unit_test(test_bcrypt_malformed),
-		cmocka_unit_test(test_password_empty),
-		cmocka_unit_test(test_argon2id_reference),
-		cmocka_unit_test(test_argon2id_corrupted),
-		cmocka_unit_test(test_password_hash_roundtrip),
-		cmocka_unit_test(test_password_hash_args),
-		cmocka_unit_test(test_password_generate),
-		cmocka_unit_test(test_password_generate_args),
-		cmocka_unit_test(test_apikey_hash),
-		cmocka_unit_test(test_apikey_generate),
-		cmocka_unit_test(test_ct_equal_random),
-		cmocka_unit_test(test_jwt_roundtrip),
-		cmocka_unit_test(test_jwt_sign_args),
-		cmocka_unit_test(test_jwt_expired),
-		cmocka_unit_test(test_jwt_claims_required),
-		cmocka_unit_test(test_jwt_alg_none),
-		cmocka_unit_test(test_jwt_other_algs_and_keys),
-		cmocka_unit_test(test_jwt_tampered),
-		cmocka_unit_test(test_jwt_garbage),
-		cmocka_unit_test(test_jwt_size_limit),
+	    cmocka_unit_test(test_bcrypt_vectors),
+	    cmocka_unit_test(test_bcrypt_72_bytes),
+	    cmocka_unit_test(test_bcrypt_malformed),
+	    cmocka_unit_test(test_password_empty),
+	    cmocka_unit_test(test_argon2id_reference),
+	    cmocka_unit_test(test_argon2id_corrupted),
+	    cmocka_unit_test(test_password_hash_roundtrip),
+	    cmocka_unit_test(test_password_hash_args),
+	    cmocka_unit_test(test_password_generate),
+	    cmocka_unit_test(test_password_generate_args),
+	    cmocka_unit_test(test_apikey_hash),
+	    cmocka_unit_test(test_apikey_generate),
+	    cmocka_unit_test(test_ct_equal_random),
+	    cmocka_unit_test(test_jwt_roundtrip),
+	    cmocka_unit_test(test_jwt_sign_args),
+	    cmocka_unit_test(test_jwt_expired),
+	    cmocka_unit_test(test_jwt_claims_required),
+	    cmocka_unit_test(test_jwt_alg_none),
+	    cmocka_unit_test(test_jwt_other_algs_and_keys),
+	    cmocka_unit_test(test_jwt_tampered),
+	    cmocka_unit_test(test_jwt_garbage),
+	    cmocka_unit_test(test_jwt_size_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

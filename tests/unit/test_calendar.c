@@ -15,10 +15,9 @@ static const struct {
 	unsigned m, d;
 	int64_t days; /* (date(y, m, d) - date(1970, 1, 1)).days */
 } known[] = {
-	{ 1970, 1, 1, 0 },	   { 1969, 12, 31, -1 },     { 2000, 2, 29, 11016 },
-	{ 2000, 3, 1, 11017 },	   { 1900, 3, 1, -25508 },   { 2024, 12, 31, 20088 },
-	{ 1, 1, 1, -719162 },	   { 9999, 12, 31, 2932896 }, { 2100, 3, 1, 47541 },
-	{ 1600, 2, 29, -135081 },  { 2038, 1, 19, 24855 },   { 1972, 2, 29, 789 },
+    {1970, 1, 1, 0},	  {1969, 12, 31, -1},	  {2000, 2, 29, 11016}, {2000, 3, 1, 11017},
+    {1900, 3, 1, -25508}, {2024, 12, 31, 20088},  {1, 1, 1, -719162},	{9999, 12, 31, 2932896},
+    {2100, 3, 1, 47541},  {1600, 2, 29, -135081}, {2038, 1, 19, 24855}, {1972, 2, 29, 789},
 };
 
 static void test_known_dates(void **state)
@@ -51,8 +50,9 @@ static void test_consecutive_days_round_trip(void **state)
 				unsigned mm, dd;
 				civil_from_days(z, &yy, &mm, &dd);
 				if (yy != y || mm != m || dd != d)
-					fail_msg("day %lld: %lld-%u-%u, want %lld-%u-%u", (long long)z,
-						 (long long)yy, mm, dd, (long long)y, m, d);
+					fail_msg("day %lld: %lld-%u-%u, want %lld-%u-%u",
+						 (long long)z, (long long)yy, mm, dd, (long long)y,
+						 m, d);
 			}
 		}
 	}
@@ -62,8 +62,8 @@ static void test_consecutive_days_round_trip(void **state)
 static void test_leap_years(void **state)
 {
 	(void)state;
-	static const int64_t leap[] = { 1600, 1972, 1996, 2000, 2004, 2024, 2400, 0, -4 };
-	static const int64_t common[] = { 1700, 1800, 1900, 1970, 1999, 2023, 2100, 2200, 2300, -1 };
+	static const int64_t leap[] = {1600, 1972, 1996, 2000, 2004, 2024, 2400, 0, -4};
+	static const int64_t common[] = {1700, 1800, 1900, 1970, 1999, 2023, 2100, 2200, 2300, -1};
 	for (size_t i = 0; i < sizeof(leap) / sizeof(leap[0]); i++) {
 		assert_true(is_leap_year(leap[i]));
 		assert_int_equal(days_in_month(leap[i], 2), 29);
@@ -81,12 +81,13 @@ static void test_leap_years(void **state)
 static void test_month_lengths(void **state)
 {
 	(void)state;
-	static const unsigned want[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const unsigned want[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	for (unsigned m = 1; m <= 12; m++) {
 		assert_int_equal(days_in_month(2023, m), want[m - 1]);
 		assert_int_equal(days_in_month(2024, m), m == 2 ? 29 : want[m - 1]);
 		/* the month's length is the distance to the first of the next month */
-		int64_t next = m == 12 ? days_from_civil(2024, 1, 1) : days_from_civil(2023, m + 1, 1);
+		int64_t next =
+		    m == 12 ? days_from_civil(2024, 1, 1) : days_from_civil(2023, m + 1, 1);
 		assert_int_equal(next - days_from_civil(2023, m, 1), want[m - 1]);
 	}
 }
@@ -94,10 +95,10 @@ static void test_month_lengths(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_known_dates),
-		cmocka_unit_test(test_consecutive_days_round_trip),
-		cmocka_unit_test(test_leap_years),
-		cmocka_unit_test(test_month_lengths),
+	    cmocka_unit_test(test_known_dates),
+	    cmocka_unit_test(test_consecutive_days_round_trip),
+	    cmocka_unit_test(test_leap_years),
+	    cmocka_unit_test(test_month_lengths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,19 +15,19 @@
 #include "core/config.h"
 
 static const struct opt_def defs[] = {
-	{ "config", "SIEM_TEST_CONFIG", OPT_STRING, NULL, "FILE", "config file", false, 0, 0 },
-	{ "listen", "SIEM_TEST_LISTEN", OPT_STRING, "127.0.0.1:8080", "ADDR:PORT", "HTTP address",
-	  false, 0, 0 },
-	{ "port", "SIEM_TEST_PORT", OPT_INT, "8080", "N", "port", false, 1, 65535 },
-	{ "max-body", "SIEM_TEST_MAX_BODY", OPT_SIZE, "8m", "BYTES", "largest body", false, 1024,
-	  1LL << 30 },
-	{ "ttl", "SIEM_TEST_TTL", OPT_DURATION, "7d", "DURATION", "token lifetime", false, 60,
-	  366LL * 86400 },
-	{ "verbose", "SIEM_TEST_VERBOSE", OPT_FLAG, NULL, NULL, "more logs", false, 0, 0 },
-	{ "count", NULL, OPT_INT, "3", "N", "unbounded count", false, 0, 0 },
-	{ "name", NULL, OPT_STRING, "", "NAME", "a name", false, 0, 0 },
-	{ NULL, "SIEM_TEST_SECRET", OPT_STRING, NULL, NULL, "a secret", true, 0, 0 },
-	{ NULL, "SIEM_TEST_PIN", OPT_INT, NULL, NULL, "a secret number", true, 0, 9999 },
+    {"config", "SIEM_TEST_CONFIG", OPT_STRING, NULL, "FILE", "config file", false, 0, 0},
+    {"listen", "SIEM_TEST_LISTEN", OPT_STRING, "127.0.0.1:8080", "ADDR:PORT", "HTTP address", false,
+     0, 0},
+    {"port", "SIEM_TEST_PORT", OPT_INT, "8080", "N", "port", false, 1, 65535},
+    {"max-body", "SIEM_TEST_MAX_BODY", OPT_SIZE, "8m", "BYTES", "largest body", false, 1024,
+     1LL << 30},
+    {"ttl", "SIEM_TEST_TTL", OPT_DURATION, "7d", "DURATION", "token lifetime", false, 60,
+     366LL * 86400},
+    {"verbose", "SIEM_TEST_VERBOSE", OPT_FLAG, NULL, NULL, "more logs", false, 0, 0},
+    {"count", NULL, OPT_INT, "3", "N", "unbounded count", false, 0, 0},
+    {"name", NULL, OPT_STRING, "", "NAME", "a name", false, 0, 0},
+    {NULL, "SIEM_TEST_SECRET", OPT_STRING, NULL, NULL, "a secret", true, 0, 0},
+    {NULL, "SIEM_TEST_PIN", OPT_INT, NULL, NULL, "a secret number", true, 0, 9999},
 };
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))
 
@@ -330,8 +330,18 @@ static void test_parse_size(void **state)
 	assert_int_equal(v, 8 * 1024 * 1024);
 	assert_int_equal(parse_size("1g", &v), 0);
 	assert_int_equal(v, 1LL << 30);
-	const char *bad[] = { "", "m", "-1", "8x", "8mm", "8mbx", "8mi", "8 m", " ", "1.5m",
-			      "99999999999999999999", "9000000000g" };
+	const char *bad[] = {"",
+			     "m",
+			     "-1",
+			     "8x",
+			     "8mm",
+			     "8mbx",
+			     "8mi",
+			     "8 m",
+			     " ",
+			     "1.5m",
+			     "99999999999999999999",
+			     "9000000000g"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (parse_size(bad[i], &v) != -EINVAL)
 			fail_msg("parse_size('%s') accepted", bad[i]);
@@ -353,8 +363,16 @@ static void test_parse_duration(void **state)
 	assert_int_equal(v, 604800);
 	assert_int_equal(parse_duration("0", &v), 0);
 	assert_int_equal(v, 0);
-	const char *bad[] = { "", "d", "-1", "-1d", "5x", "5mm", "1.5h", "5 m",
-			      "99999999999999999999", "200000000000000d" };
+	const char *bad[] = {"",
+			     "d",
+			     "-1",
+			     "-1d",
+			     "5x",
+			     "5mm",
+			     "1.5h",
+			     "5 m",
+			     "99999999999999999999",
+			     "200000000000000d"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (parse_duration(bad[i], &v) != -EINVAL)
 			fail_msg("parse_duration('%s') accepted", bad[i]);
@@ -578,16 +596,17 @@ static void test_usage_text(void **state)
 	config_usage(defs, NDEFS, f);
 	fclose(f);
 	const char *want =
-		"  --config FILE                config file [env SIEM_TEST_CONFIG]\n"
-		"  --listen ADDR:PORT           HTTP address [env SIEM_TEST_LISTEN; default 127.0.0.1:8080]\n"
-		"  --port N                     port [env SIEM_TEST_PORT; default 8080]\n"
-		"  --max-body BYTES             largest body [env SIEM_TEST_MAX_BODY; default 8m]\n"
-		"  --ttl DURATION               token lifetime [env SIEM_TEST_TTL; default 7d]\n"
-		"  --verbose                    more logs [env SIEM_TEST_VERBOSE]\n"
-		"  --count N                    unbounded count [default 3]\n"
-		"  --name NAME                  a name\n"
-		"  SIEM_TEST_SECRET             a secret\n"
-		"  SIEM_TEST_PIN                a secret number\n";
+	    "  --config FILE                config file [env SIEM_TEST_CONFIG]\n"
+	    "  --listen ADDR:PORT           HTTP address [env SIEM_TEST_LISTEN; default "
+	    "127.0.0.1:8080]\n"
+	    "  --port N                     port [env SIEM_TEST_PORT; default 8080]\n"
+	    "  --max-body BYTES             largest body [env SIEM_TEST_MAX_BODY; default 8m]\n"
+	    "  --ttl DURATION               token lifetime [env SIEM_TEST_TTL; default 7d]\n"
+	    "  --verbose                    more logs [env SIEM_TEST_VERBOSE]\n"
+	    "  --count N                    unbounded count [default 3]\n"
+	    "  --name NAME                  a name\n"
+	    "  SIEM_TEST_SECRET             a secret\n"
+	    "  SIEM_TEST_PIN                a secret number\n";
 	assert_string_equal(buf, want);
 	free(buf);
 }
@@ -597,44 +616,44 @@ static void test_usage_text(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_defaults),
-		T(test_flag_with_separate_value),
-		T(test_flag_with_equals),
-		T(test_flag_empty_value),
-		T(test_last_flag_wins),
-		T(test_unknown_option),
-		T(test_missing_value),
-		T(test_flag_option),
-		T(test_flag_option_explicit_values),
-		T(test_flag_option_from_env),
-		T(test_positional_args),
-		T(test_double_dash_ends_options),
-		T(test_too_many_positional_args),
-		T(test_bad_number),
-		T(test_number_bounds),
-		T(test_unbounded_number),
-		T(test_size_option),
-		T(test_duration_option),
-		T(test_parse_size),
-		T(test_parse_duration),
-		T(test_env_sets_value),
-		T(test_env_bad_value),
-		T(test_flag_overrides_env),
-		T(test_secret_never_echoed),
-		T(test_file_values),
-		T(test_file_quotes),
-		T(test_file_unknown_setting),
-		T(test_file_line_without_equals),
-		T(test_file_bad_value),
-		T(test_file_missing),
-		T(test_file_named_by_env),
-		T(test_config_flag_overrides_config_env),
-		T(test_env_overrides_file),
-		T(test_flag_overrides_env_and_file),
-		T(test_file_value_overridden_is_not_checked),
-		T(test_file_flag_option),
-		T(test_file_last_line_wins),
-		T(test_usage_text),
+	    T(test_defaults),
+	    T(test_flag_with_separate_value),
+	    T(test_flag_with_equals),
+	    T(test_flag_empty_value),
+	    T(test_last_flag_wins),
+	    T(test_unknown_option),
+	    T(test_missing_value),
+	    T(test_flag_option),
+	    T(test_flag_option_explicit_values),
+	    T(test_flag_option_from_env),
+	    T(test_positional_args),
+	    T(test_double_dash_ends_options),
+	    T(test_too_many_positional_args),
+	    T(test_bad_number),
+	    T(test_number_bounds),
+	    T(test_unbounded_number),
+	    T(test_size_option),
+	    T(test_duration_option),
+	    T(test_parse_size),
+	    T(test_parse_duration),
+	    T(test_env_sets_value),
+	    T(test_env_bad_value),
+	    T(test_flag_overrides_env),
+	    T(test_secret_never_echoed),
+	    T(test_file_values),
+	    T(test_file_quotes),
+	    T(test_file_unknown_setting),
+	    T(test_file_line_without_equals),
+	    T(test_file_bad_value),
+	    T(test_file_missing),
+	    T(test_file_named_by_env),
+	    T(test_config_flag_overrides_config_env),
+	    T(test_env_overrides_file),
+	    T(test_flag_overrides_env_and_file),
+	    T(test_file_value_overridden_is_not_checked),
+	    T(test_file_flag_option),
+	    T(test_file_last_line_wins),
+	    T(test_usage_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

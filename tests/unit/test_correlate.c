@@ -24,8 +24,8 @@ struct hit {
 	char rule[64], key[256];
 	int64_t first, last, count;
 	size_t nids;
-	int ids[8];    /* event numbers behind the hit (from their ids) */
-	int event;     /* the event that completed it */
+	int ids[8]; /* event numbers behind the hit (from their ids) */
+	int event;  /* the event that completed it */
 };
 
 static struct detector *D;
@@ -59,7 +59,7 @@ static void sink(void *ctx, const struct detect_hit *h)
 
 static void open_detector(size_t max_groups)
 {
-	struct detector_config cfg = { STATE[0] ? STATE : NULL, max_groups };
+	struct detector_config cfg = {STATE[0] ? STATE : NULL, max_groups};
 	assert_int_equal(detector_open(&D, &cfg), 0);
 }
 
@@ -138,10 +138,10 @@ static int fail_from(int64_t ms, const char *ip, const char *user)
 }
 
 static const char *COUNT5 =
-	"title: bf\nid: bf\ncorrelation:\n  type: event_count\n  rules: [fail]\n"
-	"  group-by: [source_ip]\n  timespan: 5m\n  condition:\n    gte: 5\nlevel: high\n---\n"
-	"title: f\nname: fail\nlogsource:\n  product: minisiem\ndetection:\n  s:\n"
-	"    event_type: LOGIN_FAIL\n  condition: s\n";
+    "title: bf\nid: bf\ncorrelation:\n  type: event_count\n  rules: [fail]\n"
+    "  group-by: [source_ip]\n  timespan: 5m\n  condition:\n    gte: 5\nlevel: high\n---\n"
+    "title: f\nname: fail\nlogsource:\n  product: minisiem\ndetection:\n  s:\n"
+    "    event_type: LOGIN_FAIL\n  condition: s\n";
 
 static void test_event_count_thresholds(void **state)
 {
@@ -222,7 +222,7 @@ static void test_event_count_out_of_order(void **state)
 	assert_int_equal(NH, 1);
 	assert_int_equal(H[0].first, T0 + 5 * SEC);
 	assert_int_equal(H[0].last, T0 + 20 * SEC);
-	int want[5] = { 2, 1, 5, 4, 3 }; /* by event time */
+	int want[5] = {2, 1, 5, 4, 3}; /* by event time */
 	for (int i = 0; i < 5; i++)
 		assert_int_equal(H[0].ids[i], want[i]);
 	/* a late event older than the window of the newest does not count */
@@ -264,12 +264,12 @@ static void test_value_count(void **state)
 }
 
 static const char *TEMPORAL =
-	"title: tmp\nid: tmp\ncorrelation:\n  type: temporal\n  rules: [ra, rb]\n"
-	"  group-by: [user]\n  timespan: 1m\n---\n"
-	"title: a\nname: ra\nlogsource:\n  product: minisiem\ndetection:\n  s:\n"
-	"    event_type: A\n  condition: s\n---\n"
-	"title: b\nname: rb\nlogsource:\n  product: minisiem\ndetection:\n  s:\n"
-	"    event_type: B\n  condition: s\n";
+    "title: tmp\nid: tmp\ncorrelation:\n  type: temporal\n  rules: [ra, rb]\n"
+    "  group-by: [user]\n  timespan: 1m\n---\n"
+    "title: a\nname: ra\nlogsource:\n  product: minisiem\ndetection:\n  s:\n"
+    "    event_type: A\n  condition: s\n---\n"
+    "title: b\nname: rb\nlogsource:\n  product: minisiem\ndetection:\n  s:\n"
+    "    event_type: B\n  condition: s\n";
 
 static void test_temporal(void **state)
 {
@@ -307,14 +307,14 @@ static void test_temporal(void **state)
 }
 
 static const char *ORDERED =
-	"title: ord\nid: ord\ncorrelation:\n  type: temporal_ordered\n  rules: [ra, rb, rc]\n"
-	"  group-by: [user]\n  timespan: 1m\n---\n"
-	"title: a\nname: ra\nlogsource:\n  product: minisiem\ndetection:\n  s:\n"
-	"    event_type: A\n  condition: s\n---\n"
-	"title: b\nname: rb\nlogsource:\n  product: minisiem\ndetection:\n  s:\n"
-	"    event_type: B\n  condition: s\n---\n"
-	"title: c\nname: rc\nlogsource:\n  product: minisiem\ndetection:\n  s:\n"
-	"    event_type: C\n  condition: s\n";
+    "title: ord\nid: ord\ncorrelation:\n  type: temporal_ordered\n  rules: [ra, rb, rc]\n"
+    "  group-by: [user]\n  timespan: 1m\n---\n"
+    "title: a\nname: ra\nlogsource:\n  product: minisiem\ndetection:\n  s:\n"
+    "    event_type: A\n  condition: s\n---\n"
+    "title: b\nname: rb\nlogsource:\n  product: minisiem\ndetection:\n  s:\n"
+    "    event_type: B\n  condition: s\n---\n"
+    "title: c\nname: rc\nlogsource:\n  product: minisiem\ndetection:\n  s:\n"
+    "    event_type: C\n  condition: s\n";
 
 static void test_temporal_ordered(void **state)
 {
@@ -635,23 +635,23 @@ static void test_keywords_in_engine(void **state)
 		const char *msg;
 		const char *want;
 	} t[] = {
-		{ "sshd: Corrupted MAC on input", "k1" },
-		{ "sshd: BAD DH VALUE received", "k1" },
-		{ "sshd: fine", "" },
-		{ "bash: rm /var/log/syslog", "k2" },
-		{ "bash: rm /var/log/syslog.1", "" },
-		{ "x alpha y", "k3" },
-		{ "x BETA y", "k3" },
-		{ "clamd: /tmp/a: Win.Trojan.X FOUND", "k4" },
-		{ "clamd: /tmp/a: Trojan found nothing", "k4" },
-		{ "clamd: FOUND Trojan", "" },
-		{ "pkexec: XAUTHORITY contains suspicious content", "k5" },
-		{ "pkexec: nothing", "" },
-		{ "useradd: new user: name=a, UID=0, GID=5,", "k6" },
-		{ "useradd: new user: name=a, UID=5, GID=5,", "" },
-		{ "casesensitive", "k7" },
-		{ "exact", "k7" },
-		{ "EXACT", "" },
+	    {"sshd: Corrupted MAC on input", "k1"},
+	    {"sshd: BAD DH VALUE received", "k1"},
+	    {"sshd: fine", ""},
+	    {"bash: rm /var/log/syslog", "k2"},
+	    {"bash: rm /var/log/syslog.1", ""},
+	    {"x alpha y", "k3"},
+	    {"x BETA y", "k3"},
+	    {"clamd: /tmp/a: Win.Trojan.X FOUND", "k4"},
+	    {"clamd: /tmp/a: Trojan found nothing", "k4"},
+	    {"clamd: FOUND Trojan", ""},
+	    {"pkexec: XAUTHORITY contains suspicious content", "k5"},
+	    {"pkexec: nothing", ""},
+	    {"useradd: new user: name=a, UID=0, GID=5,", "k6"},
+	    {"useradd: new user: name=a, UID=5, GID=5,", ""},
+	    {"casesensitive", "k7"},
+	    {"exact", "k7"},
+	    {"EXACT", ""},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		char b[512];
@@ -705,19 +705,19 @@ static void test_set_rules_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_event_count_thresholds, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_event_count_time_edges, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_event_count_out_of_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_value_count, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_temporal, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_temporal_ordered, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_chain_and_aliases, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_upper_bounds, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_restart_mid_window, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bounded_groups, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refs_and_prefilter, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_keywords_in_engine, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_set_rules_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_event_count_thresholds, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_event_count_time_edges, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_event_count_out_of_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_value_count, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_temporal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_temporal_ordered, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chain_and_aliases, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_upper_bounds, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_restart_mid_window, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bounded_groups, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refs_and_prefilter, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keywords_in_engine, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_set_rules_errors, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -71,7 +71,8 @@ static void test_decode_rejects_wrong_length(void **state)
 	rejects("0000000000000064000000000000007");   /* 31 */
 	rejects("000000000000006400000000000000070"); /* 33 */
 	rejects("00000000000000640000000000000007 ");
-	rejects("0000000000000064\0" "000000000000007");
+	rejects("0000000000000064\0"
+		"000000000000007");
 }
 
 static void test_decode_rejects_uppercase_hex(void **state)
@@ -105,13 +106,13 @@ static void test_decode_rejects_seq_zero_or_negative(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_encode_is_lowercase_hex),
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_round_trip_negative_timestamps),
-		cmocka_unit_test(test_decode_rejects_wrong_length),
-		cmocka_unit_test(test_decode_rejects_uppercase_hex),
-		cmocka_unit_test(test_decode_rejects_non_hex),
-		cmocka_unit_test(test_decode_rejects_seq_zero_or_negative),
+	    cmocka_unit_test(test_encode_is_lowercase_hex),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_round_trip_negative_timestamps),
+	    cmocka_unit_test(test_decode_rejects_wrong_length),
+	    cmocka_unit_test(test_decode_rejects_uppercase_hex),
+	    cmocka_unit_test(test_decode_rejects_non_hex),
+	    cmocka_unit_test(test_decode_rejects_seq_zero_or_negative),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

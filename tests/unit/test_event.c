@@ -137,8 +137,8 @@ static void test_canonical_names(void **state)
 	   " \"http_path\": \"/login\", \"http_status\": 401, \"latency_ms\": 12.5,"
 	   " \"error_type\": \"auth\", \"source\": \"tail\", \"source_file\": \"/var/log/x\","
 	   " \"source_offset\": 4096}");
-	static const uint8_t id[16] = { 0x3f, 0x25, 0x04, 0xe0, 0x4f, 0x89, 0x41, 0xd3,
-					0x9a, 0x0c, 0x03, 0x05, 0xe8, 0x2c, 0x33, 0x01 };
+	static const uint8_t id[16] = {0x3f, 0x25, 0x04, 0xe0, 0x4f, 0x89, 0x41, 0xd3,
+				       0x9a, 0x0c, 0x03, 0x05, 0xe8, 0x2c, 0x33, 0x01};
 	assert_memory_equal(EV.id, id, 16);
 	assert_int_equal(EV.ts, T0);
 	assert_sv(EV.source_host, "web1");
@@ -161,8 +161,7 @@ static void test_canonical_names(void **state)
 	assert_sv(EV.source, "tail");
 	assert_sv(EV.source_file, "/var/log/x");
 	assert_int_equal(EV.source_offset, 4096);
-	assert_int_equal(EV.flags,
-			 EV_HAS_IP | EV_HAS_HTTP_STATUS | EV_HAS_LATENCY | EV_HAS_OFFSET);
+	assert_int_equal(EV.flags, EV_HAS_IP | EV_HAS_HTTP_STATUS | EV_HAS_LATENCY | EV_HAS_OFFSET);
 	assert_null(EV.data.p);
 }
 
@@ -173,12 +172,12 @@ static void test_string_aliases(void **state)
 		const char *alias;
 		size_t off;
 	} rows[] = {
-		{ "host", offsetof(struct event, source_host) },
-		{ "hostname", offsetof(struct event, source_host) },
-		{ "user_id", offsetof(struct event, user) },
-		{ "username", offsetof(struct event, user) },
-		{ "msg", offsetof(struct event, message) },
-		{ "raw", offsetof(struct event, raw_message) },
+	    {"host", offsetof(struct event, source_host)},
+	    {"hostname", offsetof(struct event, source_host)},
+	    {"user_id", offsetof(struct event, user)},
+	    {"username", offsetof(struct event, user)},
+	    {"msg", offsetof(struct event, message)},
+	    {"raw", offsetof(struct event, raw_message)},
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		char text[128];
@@ -198,7 +197,7 @@ static void test_string_aliases(void **state)
 static void test_source_ip_aliases(void **state)
 {
 	(void)state;
-	static const char *aliases[] = { "src_ip", "ip", "client_ip" };
+	static const char *aliases[] = {"src_ip", "ip", "client_ip"};
 	for (size_t i = 0; i < 3; i++) {
 		char text[128];
 		snprintf(text, sizeof(text), "{\"event_type\": \"X\", \"%s\": \"1.2.3.%zu\"}",
@@ -216,7 +215,7 @@ static void test_source_ip_aliases(void **state)
 static void test_timestamp_aliases(void **state)
 {
 	(void)state;
-	static const char *aliases[] = { "ts", "@timestamp", "time" };
+	static const char *aliases[] = {"ts", "@timestamp", "time"};
 	for (size_t i = 0; i < 3; i++) {
 		char text[128];
 		snprintf(text, sizeof(text),
@@ -288,7 +287,8 @@ static void test_unknown_fields_into_data(void **state)
 	(void)state;
 	ok("{\"event_type\": \"X\", \"foo\": 1, \"bar\": {\"a\": [1, 2]}, \"Message\": \"m\","
 	   " \"nothing\": null}");
-	assert_data("{\"foo\": 1, \"bar\": {\"a\": [1, 2]}, \"Message\": \"m\", \"nothing\": null}");
+	assert_data(
+	    "{\"foo\": 1, \"bar\": {\"a\": [1, 2]}, \"Message\": \"m\", \"nothing\": null}");
 	assert_sv(EV.message, "X");
 }
 
@@ -302,7 +302,8 @@ static void test_data_is_compact_json(void **state)
 static void test_data_merge_explicit_wins(void **state)
 {
 	(void)state;
-	ok("{\"k\": \"outer\", \"event_type\": \"X\", \"z\": 1, \"data\": {\"k\": \"inner\", \"y\": 2}}");
+	ok("{\"k\": \"outer\", \"event_type\": \"X\", \"z\": 1, \"data\": {\"k\": \"inner\", "
+	   "\"y\": 2}}");
 	assert_data("{\"k\": \"inner\", \"y\": 2, \"z\": 1}");
 }
 
@@ -393,8 +394,8 @@ static void test_message_from_long_raw_is_capped(void **state)
 static void test_severity_integers_and_strings(void **state)
 {
 	(void)state;
-	static const char *in[] = { "1", "2", "3", "4", "5", "\"1\"", "\"5\"", "3.0" };
-	static const int want[] = { 1, 2, 3, 4, 5, 1, 5, 3 };
+	static const char *in[] = {"1", "2", "3", "4", "5", "\"1\"", "\"5\"", "3.0"};
+	static const int want[] = {1, 2, 3, 4, 5, 1, 5, 3};
 	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
 		char text[96];
 		snprintf(text, sizeof(text), "{\"event_type\": \"X\", \"severity\": %s}", in[i]);
@@ -407,10 +408,11 @@ static void test_severity_integers_and_strings(void **state)
 static void test_severity_names(void **state)
 {
 	(void)state;
-	static const char *in[] = { "info", "LOW", "Medium", "high", "CRITICAL" };
+	static const char *in[] = {"info", "LOW", "Medium", "high", "CRITICAL"};
 	for (size_t i = 0; i < 5; i++) {
 		char text[96];
-		snprintf(text, sizeof(text), "{\"event_type\": \"X\", \"severity\": \"%s\"}", in[i]);
+		snprintf(text, sizeof(text), "{\"event_type\": \"X\", \"severity\": \"%s\"}",
+			 in[i]);
 		ok(text);
 		if (EV.severity != (int)i + 1)
 			fail_msg("severity %s gave %d", in[i], EV.severity);
@@ -424,10 +426,10 @@ static void test_severity_from_level(void **state)
 		const char *level;
 		int sev;
 	} rows[] = {
-		{ "DEBUG", 1 },	   { "trace", 1 },	{ "Info", 1 },	   { "NOTICE", 1 },
-		{ "warn", 2 },	   { "WARNING", 2 },	{ "error", 3 },	   { "ERR", 3 },
-		{ "critical", 4 }, { "CRIT", 4 },	{ "alert", 4 },	   { "Fatal", 4 },
-		{ "EMERG", 5 },	   { "emergency", 5 },	{ "verbose", 1 },  { "errors", 1 },
+	    {"DEBUG", 1},    {"trace", 1},     {"Info", 1},    {"NOTICE", 1},
+	    {"warn", 2},     {"WARNING", 2},   {"error", 3},   {"ERR", 3},
+	    {"critical", 4}, {"CRIT", 4},      {"alert", 4},   {"Fatal", 4},
+	    {"EMERG", 5},    {"emergency", 5}, {"verbose", 1}, {"errors", 1},
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		char text[96];
@@ -435,7 +437,8 @@ static void test_severity_from_level(void **state)
 			 rows[i].level);
 		ok(text);
 		if (EV.severity != rows[i].sev)
-			fail_msg("level %s gave %d, want %d", rows[i].level, EV.severity, rows[i].sev);
+			fail_msg("level %s gave %d, want %d", rows[i].level, EV.severity,
+				 rows[i].sev);
 	}
 }
 
@@ -456,17 +459,17 @@ static void test_timestamp_forms(void **state)
 		const char *v;
 		int64_t us;
 	} rows[] = {
-		{ "\"2024-03-15T12:34:56Z\"", T0 },
-		{ "\"2024-03-15T14:34:56+02:00\"", T0 },
-		{ "\"2024-03-15 07:04:56.5-0530\"", T0 + 500000 },
-		{ "1710506096", T0 },
-		{ "1710506096123", T0 + 123000 },
-		{ "1710506096123456", T0 + 123456 },
-		{ "1710506096.25", T0 + 250000 },
-		{ "\"1710506096\"", T0 },
-		{ "\"1710506096123\"", T0 + 123000 },
-		{ "\"1710506096123456\"", T0 + 123456 },
-		{ "\"1710506096.000001\"", T0 + 1 },
+	    {"\"2024-03-15T12:34:56Z\"", T0},
+	    {"\"2024-03-15T14:34:56+02:00\"", T0},
+	    {"\"2024-03-15 07:04:56.5-0530\"", T0 + 500000},
+	    {"1710506096", T0},
+	    {"1710506096123", T0 + 123000},
+	    {"1710506096123456", T0 + 123456},
+	    {"1710506096.25", T0 + 250000},
+	    {"\"1710506096\"", T0},
+	    {"\"1710506096123\"", T0 + 123000},
+	    {"\"1710506096123456\"", T0 + 123456},
+	    {"\"1710506096.000001\"", T0 + 1},
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		char text[128];
@@ -530,8 +533,8 @@ static void test_error_timestamp_out_of_range(void **state)
 static void test_error_severity(void **state)
 {
 	(void)state;
-	static const char *bad[] = { "0", "6", "-1", "2.5", "\"6\"", "\"urgent\"", "true",
-				     "[1]", "\" 3\"", "\"\"" };
+	static const char *bad[] = {"0",	  "6",	  "-1",	 "2.5",	   "\"6\"",
+				    "\"urgent\"", "true", "[1]", "\" 3\"", "\"\""};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char text[96];
 		snprintf(text, sizeof(text), "{\"event_type\": \"X\", \"severity\": %s}", bad[i]);
@@ -554,10 +557,11 @@ static void test_error_source_ip(void **state)
 static void test_error_http_status(void **state)
 {
 	(void)state;
-	static const char *bad[] = { "99", "600", "\"abc\"", "\"2000\"", "200.5", "true" };
+	static const char *bad[] = {"99", "600", "\"abc\"", "\"2000\"", "200.5", "true"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char text[96];
-		snprintf(text, sizeof(text), "{\"event_type\": \"X\", \"http_status\": %s}", bad[i]);
+		snprintf(text, sizeof(text), "{\"event_type\": \"X\", \"http_status\": %s}",
+			 bad[i]);
 		expect_err(text, "http_status: must be an integer 100..599");
 	}
 }
@@ -565,8 +569,8 @@ static void test_error_http_status(void **state)
 static void test_error_latency(void **state)
 {
 	(void)state;
-	static const char *bad[] = { "-1", "\"abc\"", "\"inf\"", "\"1 \"", "\"0x10\"",
-				     "\"-0.5\"", "true", "[]" };
+	static const char *bad[] = {"-1",	"\"abc\"",  "\"inf\"", "\"1 \"",
+				    "\"0x10\"", "\"-0.5\"", "true",    "[]"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char text[96];
 		snprintf(text, sizeof(text), "{\"event_type\": \"X\", \"latency_ms\": %s}", bad[i]);
@@ -577,10 +581,11 @@ static void test_error_latency(void **state)
 static void test_error_source_offset(void **state)
 {
 	(void)state;
-	static const char *bad[] = { "-1", "1.5", "\"x\"", "\"-3\"", "{}" };
+	static const char *bad[] = {"-1", "1.5", "\"x\"", "\"-3\"", "{}"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char text[96];
-		snprintf(text, sizeof(text), "{\"event_type\": \"X\", \"source_offset\": %s}", bad[i]);
+		snprintf(text, sizeof(text), "{\"event_type\": \"X\", \"source_offset\": %s}",
+			 bad[i]);
 		expect_err(text, "source_offset: must be an integer >= 0");
 	}
 }
@@ -610,7 +615,8 @@ static void test_http_numbers_from_strings(void **state)
 	assert_int_equal(EV.http_status, 404);
 	assert_true(EV.latency_ms == 12.5);
 	assert_int_equal(EV.source_offset, 123);
-	ok("{\"event_type\": \"X\", \"http_status\": 100, \"latency_ms\": 0, \"source_offset\": 0}");
+	ok("{\"event_type\": \"X\", \"http_status\": 100, \"latency_ms\": 0, \"source_offset\": "
+	   "0}");
 	assert_int_equal(EV.http_status, 100);
 	assert_true(EV.latency_ms == 0);
 	assert_int_equal(EV.flags & (EV_HAS_HTTP_STATUS | EV_HAS_LATENCY | EV_HAS_OFFSET),
@@ -625,10 +631,10 @@ static void test_source_ip_canonical(void **state)
 	static const struct {
 		const char *in, *out;
 	} rows[] = {
-		{ "2001:DB8:0:0:0:0:0:1", "2001:db8::1" },
-		{ "::ffff:1.2.3.4", "1.2.3.4" },
-		{ "[::1]", "::1" },
-		{ "192.168.0.1", "192.168.0.1" },
+	    {"2001:DB8:0:0:0:0:0:1", "2001:db8::1"},
+	    {"::ffff:1.2.3.4", "1.2.3.4"},
+	    {"[::1]", "::1"},
+	    {"192.168.0.1", "192.168.0.1"},
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		char text[96];
@@ -645,7 +651,7 @@ static void test_source_ip_canonical(void **state)
 static void test_source_ip_absent_words(void **state)
 {
 	(void)state;
-	static const char *words[] = { "N/A", "n/a", "-", "unknown", "UNKNOWN", "" };
+	static const char *words[] = {"N/A", "n/a", "-", "unknown", "UNKNOWN", ""};
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
 		char text[96];
 		snprintf(text, sizeof(text), "{\"event_type\": \"X\", \"source_ip\": \"%s\"}",
@@ -729,7 +735,8 @@ static void test_data_cap_marker(void **state)
 {
 	(void)state;
 	char *s = repeat('x', 70000);
-	assert_int_equal(norm_j(json_pack("{s:s, s:{s:s}}", "event_type", "X", "data", "big", s)), 0);
+	assert_int_equal(norm_j(json_pack("{s:s, s:{s:s}}", "event_type", "X", "data", "big", s)),
+			 0);
 	assert_sv(EV.data, "{\"_truncated\":true,\"_original_bytes\":70010}");
 	assert_true(EV.flags & EV_TRUNC_DATA);
 	free(s);
@@ -758,9 +765,9 @@ static void test_data_one_byte_over_cap_marked(void **state)
 	json_t *o = event_to_json(&EV, true);
 	assert_string_equal(json_string_value(json_array_get(json_object_get(o, "truncated"), 0)),
 			    "data");
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "data"),
-							    "_original_bytes")),
-			 65537);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(o, "data"), "_original_bytes")),
+	    65537);
 	json_decref(o);
 	free(s);
 }
@@ -805,15 +812,15 @@ static void test_to_json_full(void **state)
 	   " \"src_ip\": \"2001:db8::0:1\", \"user_id\": \"bob\", \"app\": \"api\","
 	   " \"msg\": \"bad password\", \"raw\": \"line\", \"http_status\": 401,"
 	   " \"latency_ms\": 2.5, \"source_offset\": 7, \"extra\": {\"a\": 1}}");
-	json_t *want = load(
-		"{\"event_id\": \"3f2504e0-4f89-41d3-9a0c-0305e82c3301\","
-		" \"timestamp\": \"2024-03-15T12:34:56.500000Z\","
-		" \"received_at\": \"2024-03-15T12:34:56.000000Z\", \"source_host\": \"web1\","
-		" \"os_type\": \"APP\", \"event_type\": \"LOGIN_FAIL\", \"severity\": 3,"
-		" \"level\": \"error\", \"source_ip\": \"2001:db8::1\", \"user\": \"bob\","
-		" \"message\": \"bad password\", \"app\": \"api\", \"http_status\": 401,"
-		" \"latency_ms\": 2.5, \"source_offset\": 7, \"raw_message\": \"line\","
-		" \"data\": {\"extra\": {\"a\": 1}}}");
+	json_t *want =
+	    load("{\"event_id\": \"3f2504e0-4f89-41d3-9a0c-0305e82c3301\","
+		 " \"timestamp\": \"2024-03-15T12:34:56.500000Z\","
+		 " \"received_at\": \"2024-03-15T12:34:56.000000Z\", \"source_host\": \"web1\","
+		 " \"os_type\": \"APP\", \"event_type\": \"LOGIN_FAIL\", \"severity\": 3,"
+		 " \"level\": \"error\", \"source_ip\": \"2001:db8::1\", \"user\": \"bob\","
+		 " \"message\": \"bad password\", \"app\": \"api\", \"http_status\": 401,"
+		 " \"latency_ms\": 2.5, \"source_offset\": 7, \"raw_message\": \"line\","
+		 " \"data\": {\"extra\": {\"a\": 1}}}");
 	json_t *got = event_to_json(&EV, true);
 	if (!json_equal(got, want)) {
 		char *g = json_dumps(got, JSON_COMPACT);
@@ -866,7 +873,7 @@ static void test_to_json_replaces_invalid_utf8(void **state)
 	struct event ev;
 	memset(&ev, 0, sizeof(ev));
 	ev.severity = 1;
-	ev.message = (struct sv){ "ok\xff\xe2\x82", 5 };
+	ev.message = (struct sv){"ok\xff\xe2\x82", 5};
 	json_t *o = event_to_json(&ev, false);
 	assert_non_null(o);
 	assert_string_equal(json_string_value(json_object_get(o, "message")), "ok???");
@@ -898,7 +905,7 @@ static void test_ingest_key_to_json(void **state)
 	assert_null(json_object_get(o, "ingest_key"));
 	json_decref(o);
 
-	EV.ingest_key = (struct sv){ "agent-one", 9 };
+	EV.ingest_key = (struct sv){"agent-one", 9};
 	EV.ingest_key_id = 42;
 	for (int full = 0; full < 2; full++) {
 		o = event_to_json(&EV, full);
@@ -908,7 +915,7 @@ static void test_ingest_key_to_json(void **state)
 		json_decref(o);
 	}
 
-	EV.ingest_key = (struct sv){ "env", 3 };
+	EV.ingest_key = (struct sv){"env", 3};
 	EV.ingest_key_id = 0; /* a key of SIEM_API_KEYS has no id */
 	o = event_to_json(&EV, false);
 	json_t *want = load("{\"name\": \"env\", \"id\": null}");
@@ -936,14 +943,15 @@ static void test_to_json_key_order(void **state)
 		 " \"source_offset\": 3, \"extra\": 1}",
 		 big);
 	ok(text);
-	EV.ingest_key = (struct sv){ "k", 1 };
+	EV.ingest_key = (struct sv){"k", 1};
 	EV.ingest_key_id = 7;
 	static const char *const want[] = {
-		"event_id", "timestamp", "received_at", "source_host", "os_type", "event_type",
-		"severity", "level", "source_ip", "user", "message", "app", "request_id",
-		"user_agent", "http_method", "http_path", "http_status", "latency_ms",
-		"error_type", "source", "source_file", "source_offset", "ingest_key",
-		"truncated", "raw_message", "data",
+	    "event_id",	   "timestamp",	    "received_at", "source_host", "os_type",
+	    "event_type",  "severity",	    "level",	   "source_ip",	  "user",
+	    "message",	   "app",	    "request_id",  "user_agent",  "http_method",
+	    "http_path",   "http_status",   "latency_ms",  "error_type",  "source",
+	    "source_file", "source_offset", "ingest_key",  "truncated",	  "raw_message",
+	    "data",
 	};
 	for (int full = 0; full < 2; full++) {
 		json_t *o = event_to_json(&EV, full);
@@ -951,8 +959,7 @@ static void test_to_json_key_order(void **state)
 		assert_int_equal(json_object_size(o), n);
 		const char *k;
 		json_t *v;
-		json_object_foreach(o, k, v)
-		{
+		json_object_foreach (o, k, v) {
 			assert_true(i < n);
 			assert_string_equal(k, want[i]);
 			i++;
@@ -966,64 +973,64 @@ static void test_to_json_key_order(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_minimal_event_gets_defaults),
-		T(test_canonical_names),
-		T(test_string_aliases),
-		T(test_source_ip_aliases),
-		T(test_timestamp_aliases),
-		T(test_canonical_beats_alias),
-		T(test_canonical_beats_alias_given_first),
-		T(test_first_listed_alias_wins),
-		T(test_alias_order_for_host_user_time),
-		T(test_null_field_is_absent),
-		T(test_unknown_fields_into_data),
-		T(test_data_is_compact_json),
-		T(test_data_merge_explicit_wins),
-		T(test_empty_data_is_absent),
-		T(test_received_at_ignored),
-		T(test_scalars_become_text),
-		T(test_empty_strings_are_absent),
-		T(test_os_type_upper_cased),
-		T(test_os_type_app_when_app_set),
-		T(test_message_from_raw_message),
-		T(test_message_from_event_type),
-		T(test_message_from_long_raw_is_capped),
-		T(test_severity_integers_and_strings),
-		T(test_severity_names),
-		T(test_severity_from_level),
-		T(test_severity_beats_level),
-		T(test_timestamp_forms),
-		T(test_error_not_an_object),
-		T(test_error_needs_type_or_message),
-		T(test_error_event_id),
-		T(test_error_timestamp),
-		T(test_error_timestamp_out_of_range),
-		T(test_error_severity),
-		T(test_error_source_ip),
-		T(test_error_http_status),
-		T(test_error_latency),
-		T(test_error_source_offset),
-		T(test_error_string_field_not_string),
-		T(test_error_data_not_object),
-		T(test_http_numbers_from_strings),
-		T(test_source_ip_canonical),
-		T(test_source_ip_absent_words),
-		T(test_message_cap_exact_fits),
-		T(test_message_cap_cuts_before_straddling_char),
-		T(test_raw_message_cap),
-		T(test_short_field_cap_utf8),
-		T(test_data_cap_marker),
-		T(test_data_just_under_cap_kept),
-		T(test_data_one_byte_over_cap_marked),
-		T(test_arena_limit_is_enomem),
-		T(test_nul_bytes_round_trip),
-		T(test_to_json_full),
-		T(test_to_json_list_view_omits_raw_and_data),
-		T(test_to_json_round_trip),
-		T(test_to_json_replaces_invalid_utf8),
-		T(test_ingest_key_from_json_goes_to_data),
-		T(test_ingest_key_to_json),
-		T(test_to_json_key_order),
+	    T(test_minimal_event_gets_defaults),
+	    T(test_canonical_names),
+	    T(test_string_aliases),
+	    T(test_source_ip_aliases),
+	    T(test_timestamp_aliases),
+	    T(test_canonical_beats_alias),
+	    T(test_canonical_beats_alias_given_first),
+	    T(test_first_listed_alias_wins),
+	    T(test_alias_order_for_host_user_time),
+	    T(test_null_field_is_absent),
+	    T(test_unknown_fields_into_data),
+	    T(test_data_is_compact_json),
+	    T(test_data_merge_explicit_wins),
+	    T(test_empty_data_is_absent),
+	    T(test_received_at_ignored),
+	    T(test_scalars_become_text),
+	    T(test_empty_strings_are_absent),
+	    T(test_os_type_upper_cased),
+	    T(test_os_type_app_when_app_set),
+	    T(test_message_from_raw_message),
+	    T(test_message_from_event_type),
+	    T(test_message_from_long_raw_is_capped),
+	    T(test_severity_integers_and_strings),
+	    T(test_severity_names),
+	    T(test_severity_from_level),
+	    T(test_severity_beats_level),
+	    T(test_timestamp_forms),
+	    T(test_error_not_an_object),
+	    T(test_error_needs_type_or_message),
+	    T(test_error_event_id),
+	    T(test_error_timestamp),
+	    T(test_error_timestamp_out_of_range),
+	    T(test_error_severity),
+	    T(test_error_source_ip),
+	    T(test_error_http_status),
+	    T(test_error_latency),
+	    T(test_error_source_offset),
+	    T(test_error_string_field_not_string),
+	    T(test_error_data_not_object),
+	    T(test_http_numbers_from_strings),
+	    T(test_source_ip_canonical),
+	    T(test_source_ip_absent_words),
+	    T(test_message_cap_exact_fits),
+	    T(test_message_cap_cuts_before_straddling_char),
+	    T(test_raw_message_cap),
+	    T(test_short_field_cap_utf8),
+	    T(test_data_cap_marker),
+	    T(test_data_just_under_cap_kept),
+	    T(test_data_one_byte_over_cap_marked),
+	    T(test_arena_limit_is_enomem),
+	    T(test_nul_bytes_round_trip),
+	    T(test_to_json_full),
+	    T(test_to_json_list_view_omits_raw_and_data),
+	    T(test_to_json_round_trip),
+	    T(test_to_json_replaces_invalid_utf8),
+	    T(test_ingest_key_from_json_goes_to_data),
+	    T(test_ingest_key_to_json),
+	    T(test_to_json_key_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

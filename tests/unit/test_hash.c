@@ -18,13 +18,13 @@ static void test_fnv1a_64_vectors(void **state)
 		size_t n;
 		uint64_t h;
 	} v[] = {
-		{ "", 0, 0xcbf29ce484222325ULL },
-		{ "a", 1, 0xaf63dc4c8601ec8cULL },
-		{ "b", 1, 0xaf63df4c8601f1a5ULL },
-		{ "foobar", 6, 0x85944171f73967e8ULL },
-		{ "\0", 1, 0xaf63bd4c8601b7dfULL },
-		{ "chongo was here!\n", 17, 0x46810940eff5f915ULL },
-		{ "\xff\xff\xff\xff", 4, 0x994f76653e2a3951ULL },
+	    {"", 0, 0xcbf29ce484222325ULL},
+	    {"a", 1, 0xaf63dc4c8601ec8cULL},
+	    {"b", 1, 0xaf63df4c8601f1a5ULL},
+	    {"foobar", 6, 0x85944171f73967e8ULL},
+	    {"\0", 1, 0xaf63bd4c8601b7dfULL},
+	    {"chongo was here!\n", 17, 0x46810940eff5f915ULL},
+	    {"\xff\xff\xff\xff", 4, 0x994f76653e2a3951ULL},
 	};
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
 		if (hash_bytes(v[i].s, v[i].n) != v[i].h)
@@ -61,9 +61,9 @@ static void test_bytes_not_strings(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fnv1a_64_vectors),
-		cmocka_unit_test(test_cont_is_hash_of_the_concatenation),
-		cmocka_unit_test(test_bytes_not_strings),
+	    cmocka_unit_test(test_fnv1a_64_vectors),
+	    cmocka_unit_test(test_cont_is_hash_of_the_concatenation),
+	    cmocka_unit_test(test_bytes_not_strings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

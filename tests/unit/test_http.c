@@ -31,26 +31,26 @@ static enum http_result echo(struct http_req *r)
 	size_t n = 0;
 	const char *body = http_body(r, &n);
 	const char *arg = http_path_arg(r), *tok = http_bearer(r);
-	json_t *o = json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:s, s:I, s:I, s:s%}", "method",
-			      http_method(r), "path", http_path(r), "arg", arg, "bearer", tok,
-			      "who", http_identity(r), "role", http_role(r), "key_id",
-			      (json_int_t)http_key_id(r), "len", (json_int_t)n, "body",
-			      body ? body : "", body ? n : 0);
+	json_t *o =
+	    json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:s, s:I, s:I, s:s%}", "method", http_method(r),
+		      "path", http_path(r), "arg", arg, "bearer", tok, "who", http_identity(r),
+		      "role", http_role(r), "key_id", (json_int_t)http_key_id(r), "len",
+		      (json_int_t)n, "body", body ? body : "", body ? n : 0);
 	return http_reply_json(r, 200, o);
 }
 
 static const struct http_route routes[] = {
-	{ "GET", "/health", AUTH_NONE, echo, false, NULL, false, 0 },
-	{ "GET", "/events", AUTH_JWT, echo, false, NULL, false, 0 },
-	{ "GET", "/events/", AUTH_JWT, echo, false, NULL, false, 0 },
-	{ "DELETE", "/keys/", AUTH_JWT, echo, false, NULL, true, 0 },
-	{ "POST", "/rules/*/enable", AUTH_JWT, echo, false, NULL, false, 0 },
-	{ "GET", "/dash/*/panel/*", AUTH_NONE, echo, false, NULL, false, 0 },
-	{ "POST", "/ingest", AUTH_APIKEY, echo, true, "application/json,application/x-ndjson",
-	  false, HTTP_BODY_SERVER },
-	{ "POST", "/control", AUTH_JWT, echo, true, "application/json", false, 0 },
-	{ "POST", "/small", AUTH_NONE, echo, true, NULL, false, 16 },
-	{ "POST", "/logout", AUTH_NONE, echo, true, "*none*,application/json", false, 0 },
+    {"GET", "/health", AUTH_NONE, echo, false, NULL, false, 0},
+    {"GET", "/events", AUTH_JWT, echo, false, NULL, false, 0},
+    {"GET", "/events/", AUTH_JWT, echo, false, NULL, false, 0},
+    {"DELETE", "/keys/", AUTH_JWT, echo, false, NULL, true, 0},
+    {"POST", "/rules/*/enable", AUTH_JWT, echo, false, NULL, false, 0},
+    {"GET", "/dash/*/panel/*", AUTH_NONE, echo, false, NULL, false, 0},
+    {"POST", "/ingest", AUTH_APIKEY, echo, true, "application/json,application/x-ndjson", false,
+     HTTP_BODY_SERVER},
+    {"POST", "/control", AUTH_JWT, echo, true, "application/json", false, 0},
+    {"POST", "/small", AUTH_NONE, echo, true, NULL, false, 16},
+    {"POST", "/logout", AUTH_NONE, echo, true, "*none*,application/json", false, 0},
 };
 
 static int check_key(void *ctx, const char *key, struct http_req *r)
@@ -77,7 +77,7 @@ static int check_jwt(void *ctx, const char *token, struct http_req *r)
 	return 0;
 }
 
-static const struct http_auth_ops auth = { check_key, check_jwt, NULL };
+static const struct http_auth_ops auth = {check_key, check_jwt, NULL};
 
 struct server {
 	struct http_server *srv;
@@ -88,8 +88,8 @@ static struct server plain, rooted;
 
 static int start(struct server *s, const char *root)
 {
-	struct http_config cfg = { .listen = "127.0.0.1:0", .listen_fd = -1, .root_path = root,
-				   .max_body = MAX_BODY };
+	struct http_config cfg = {
+	    .listen = "127.0.0.1:0", .listen_fd = -1, .root_path = root, .max_body = MAX_BODY};
 	if (http_start(&s->srv, &cfg, routes, sizeof(routes) / sizeof(routes[0]), &auth) < 0)
 		return -1;
 	s->port = http_port(s->srv);
@@ -143,8 +143,8 @@ static size_t on_head(char *p, size_t size, size_t n, void *arg)
 }
 
 /* method path on a server, with NULL-ended "Name: value" headers and an optional body. */
-static void call(struct reply *out, const struct server *s, const char *method,
-		 const char *path, const char *const *headers, const void *body, size_t n)
+static void call(struct reply *out, const struct server *s, const char *method, const char *path,
+		 const char *const *headers, const void *body, size_t n)
 {
 	memset(out, 0, sizeof(*out));
 	char url[2048];
@@ -210,16 +210,16 @@ static void done(struct reply *r)
 	r->json = NULL;
 }
 
-static const char *const admin[] = { "Authorization: Bearer admin-token", NULL };
+static const char *const admin[] = {"Authorization: Bearer admin-token", NULL};
 
 /* The whole exchange over a plain socket (for what libcurl will not send). */
 static void raw(const struct server *s, const char *req, size_t n, char *out, size_t cap)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(fd >= 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)s->port) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	struct timeval tv = { .tv_sec = 20 };
+	struct timeval tv = {.tv_sec = 20};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	size_t sent = 0;
@@ -255,7 +255,7 @@ static void test_exact_route(void **state)
 	assert_non_null(strstr(r.head, "Content-Type: application/json"));
 	done(&r);
 	/* neither a longer path nor one with a trailing slash is the route */
-	const char *paths[] = { "/health/", "/healthz", "/health/x", "/HEALTH", "/" };
+	const char *paths[] = {"/health/", "/healthz", "/health/x", "/HEALTH", "/"};
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		call(&r, &plain, "GET", paths[i], NULL, NULL, 0);
 		expect_error(&r, 404, "not found", paths[i]);
@@ -275,7 +275,7 @@ static void test_prefix_route_takes_one_segment(void **state)
 	expect_status(&r, 200);
 	assert_true(json_is_null(json_object_get(r.json, "arg")));
 	done(&r);
-	const char *paths[] = { "/events/", "/events/a/b", "/events/a/" };
+	const char *paths[] = {"/events/", "/events/a/b", "/events/a/"};
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		call(&r, &plain, "GET", paths[i], admin, NULL, 0);
 		expect_error(&r, 404, "not found", paths[i]);
@@ -296,8 +296,8 @@ static void test_wildcard_route(void **state)
 	expect_status(&r, 200);
 	assert_string_equal(str(&r, "arg"), "d1/panel/p2");
 	done(&r);
-	const char *paths[] = { "/rules//enable", "/rules/r-1/enable/x", "/rules/r-1/disable",
-				"/rules/enable", "/rules/a/b/enable", "/dash/d1/panel/" };
+	const char *paths[] = {"/rules//enable", "/rules/r-1/enable/x", "/rules/r-1/disable",
+			       "/rules/enable",	 "/rules/a/b/enable",	"/dash/d1/panel/"};
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		call(&r, &plain, strncmp(paths[i], "/dash", 5) ? "POST" : "GET", paths[i], admin,
 		     NULL, 0);
@@ -343,7 +343,7 @@ static void test_root_path(void **state)
 	assert_string_equal(str(&r, "arg"), "e1");
 	done(&r);
 	/* outside the prefix: 404 without echoing the path */
-	const char *paths[] = { "/health", "/siemx/health", "/sie" };
+	const char *paths[] = {"/health", "/siemx/health", "/sie"};
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		call(&r, &rooted, "GET", paths[i], NULL, NULL, 0);
 		expect_error(&r, 404, "not found", NULL);
@@ -360,11 +360,11 @@ static void test_bearer_parsing(void **state)
 {
 	(void)state;
 	struct reply r;
-	const char *ok[] = { "Authorization: Bearer admin-token", "Authorization: bearer admin-token",
-			     "Authorization: BEARER admin-token",
-			     "Authorization: Bearer    admin-token" };
+	const char *ok[] = {
+	    "Authorization: Bearer admin-token", "Authorization: bearer admin-token",
+	    "Authorization: BEARER admin-token", "Authorization: Bearer    admin-token"};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-		const char *h[] = { ok[i], NULL };
+		const char *h[] = {ok[i], NULL};
 		call(&r, &plain, "GET", "/events", h, NULL, 0);
 		expect_status(&r, 200);
 		assert_string_equal(str(&r, "bearer"), "admin-token");
@@ -373,28 +373,32 @@ static void test_bearer_parsing(void **state)
 		done(&r);
 	}
 	/* no token at all: WWW-Authenticate: Bearer */
-	const char *missing[] = { NULL, "Authorization: Bearer", "Authorization: Bearer    ",
-				  "Authorization: Basic YWRtaW46eA==", "Authorization: Bearer-admin-token",
-				  "Authorization: admin-token", "X-API-Key: good-key" };
+	const char *missing[] = {NULL,
+				 "Authorization: Bearer",
+				 "Authorization: Bearer    ",
+				 "Authorization: Basic YWRtaW46eA==",
+				 "Authorization: Bearer-admin-token",
+				 "Authorization: admin-token",
+				 "X-API-Key: good-key"};
 	for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
-		const char *h[] = { missing[i], NULL };
+		const char *h[] = {missing[i], NULL};
 		call(&r, &plain, "GET", "/events", missing[i] ? h : NULL, NULL, 0);
 		expect_error(&r, 401, "unauthorized", "a bearer token is required");
 		assert_non_null(strstr(r.head, "WWW-Authenticate: Bearer\r\n"));
 		done(&r);
 	}
 	/* a token the callback refuses */
-	const char *bad[] = { "Authorization: Bearer nope", "Authorization: Bearer admin-token x",
-			      "Authorization: Bearer good-key" };
+	const char *bad[] = {"Authorization: Bearer nope", "Authorization: Bearer admin-token x",
+			     "Authorization: Bearer good-key"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		const char *h[] = { bad[i], NULL };
+		const char *h[] = {bad[i], NULL};
 		call(&r, &plain, "GET", "/events", h, NULL, 0);
 		expect_error(&r, 401, "unauthorized", "invalid or expired token");
 		assert_non_null(strstr(r.head, "WWW-Authenticate: Bearer error=\"invalid_token\""));
 		done(&r);
 	}
 	/* a public route passes the token through but does not need it */
-	const char *h[] = { "Authorization: Bearer whatever", NULL };
+	const char *h[] = {"Authorization: Bearer whatever", NULL};
 	call(&r, &plain, "GET", "/health", h, NULL, 0);
 	expect_status(&r, 200);
 	assert_string_equal(str(&r, "bearer"), "whatever");
@@ -406,7 +410,7 @@ static void test_admin_route_needs_admin_role(void **state)
 {
 	(void)state;
 	struct reply r;
-	const char *ana[] = { "Authorization: Bearer analyst-token", NULL };
+	const char *ana[] = {"Authorization: Bearer analyst-token", NULL};
 	call(&r, &plain, "DELETE", "/keys/3", ana, NULL, 0);
 	expect_error(&r, 403, "forbidden", "this needs the admin role");
 	done(&r);
@@ -424,31 +428,30 @@ static void test_api_key_headers(void **state)
 {
 	(void)state;
 	struct reply r;
-	const char *ok[] = { "X-API-Key: good-key", "api_key: good-key",
-			     "Authorization: Bearer good-key" };
+	const char *ok[] = {"X-API-Key: good-key", "api_key: good-key",
+			    "Authorization: Bearer good-key"};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-		const char *h[] = { ok[i], "Content-Type: application/json", NULL };
+		const char *h[] = {ok[i], "Content-Type: application/json", NULL};
 		call(&r, &plain, "POST", "/ingest", h, "{}", 2);
 		expect_status(&r, 200);
 		assert_string_equal(str(&r, "who"), "agent-7");
 		assert_int_equal(num(&r, "key_id"), 7);
 		done(&r);
 	}
-	const char *none[] = { "Content-Type: application/json", NULL };
+	const char *none[] = {"Content-Type: application/json", NULL};
 	call(&r, &plain, "POST", "/ingest", none, "{}", 2);
 	expect_error(&r, 401, "unauthorized", "an API key is required");
 	done(&r);
-	const char *wrong[] = { "X-API-Key: bad-key", "Content-Type: application/json", NULL };
+	const char *wrong[] = {"X-API-Key: bad-key", "Content-Type: application/json", NULL};
 	call(&r, &plain, "POST", "/ingest", wrong, "{}", 2);
 	expect_error(&r, 401, "unauthorized", "invalid API key");
 	done(&r);
-	const char *limited[] = { "X-API-Key: limited-key", "Content-Type: application/json",
-				  NULL };
+	const char *limited[] = {"X-API-Key: limited-key", "Content-Type: application/json", NULL};
 	call(&r, &plain, "POST", "/ingest", limited, "{}", 2);
 	expect_error(&r, 429, "too many requests", "too many invalid API keys from this address");
 	done(&r);
 	/* the key is checked before the media type: no key, wrong type -> 401 */
-	const char *plain_text[] = { "Content-Type: text/plain", NULL };
+	const char *plain_text[] = {"Content-Type: text/plain", NULL};
 	call(&r, &plain, "POST", "/ingest", plain_text, "{}", 2);
 	expect_error(&r, 401, "unauthorized", "an API key is required");
 	done(&r);
@@ -460,38 +463,41 @@ static void test_content_type_checks(void **state)
 {
 	(void)state;
 	struct reply r;
-	const char *ok[] = { "Content-Type: application/json",
-			     "Content-Type: application/x-ndjson",
-			     "Content-Type: application/json; charset=utf-8",
-			     "Content-Type: APPLICATION/JSON", "Content-Type: application/json ;q=1" };
+	const char *ok[] = {"Content-Type: application/json", "Content-Type: application/x-ndjson",
+			    "Content-Type: application/json; charset=utf-8",
+			    "Content-Type: APPLICATION/JSON",
+			    "Content-Type: application/json ;q=1"};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-		const char *h[] = { "X-API-Key: good-key", ok[i], NULL };
+		const char *h[] = {"X-API-Key: good-key", ok[i], NULL};
 		call(&r, &plain, "POST", "/ingest", h, "[1]", 3);
 		expect_status(&r, 200);
 		assert_string_equal(str(&r, "body"), "[1]");
 		done(&r);
 	}
-	const char *bad[] = { "Content-Type: text/plain", "Content-Type: application/jsonx",
-			      "Content-Type: application/js", "Content-Type: json",
-			      "Content-Type: application/x-www-form-urlencoded", "Content-Type:" };
+	const char *bad[] = {"Content-Type: text/plain",
+			     "Content-Type: application/jsonx",
+			     "Content-Type: application/js",
+			     "Content-Type: json",
+			     "Content-Type: application/x-www-form-urlencoded",
+			     "Content-Type:"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		const char *h[] = { "X-API-Key: good-key", bad[i], NULL };
+		const char *h[] = {"X-API-Key: good-key", bad[i], NULL};
 		call(&r, &plain, "POST", "/ingest", h, "[1]", 3);
 		expect_error(&r, 415, "unsupported media type",
 			     "application/json,application/x-ndjson");
 		done(&r);
 	}
 	/* "*none*": a body without Content-Type is fine there, and only there */
-	const char *no_type[] = { "Content-Type:", NULL }; /* curl: send no Content-Type */
+	const char *no_type[] = {"Content-Type:", NULL}; /* curl: send no Content-Type */
 	call(&r, &plain, "POST", "/logout", no_type, "", 0);
 	expect_status(&r, 200);
 	done(&r);
-	const char *ctl[] = { "Authorization: Bearer admin-token", NULL };
+	const char *ctl[] = {"Authorization: Bearer admin-token", NULL};
 	call(&r, &plain, "POST", "/control", ctl, "{}", 2);
 	expect_error(&r, 415, "unsupported media type", "application/json");
 	done(&r);
 	/* a route without a type list takes any */
-	const char *any[] = { "Content-Type: image/png", NULL };
+	const char *any[] = {"Content-Type: image/png", NULL};
 	call(&r, &plain, "POST", "/small", any, "x", 1);
 	expect_status(&r, 200);
 	done(&r);
@@ -520,21 +526,21 @@ static void test_content_encoding(void **state)
 	static unsigned char zipped[4096];
 	const char *text = "{\"event_type\":\"zipped\"}";
 	size_t zn = gz(text, strlen(text), zipped, sizeof(zipped));
-	const char *h_gzip[] = { "X-API-Key: good-key", "Content-Type: application/json",
-				 "Content-Encoding: gzip", NULL };
+	const char *h_gzip[] = {"X-API-Key: good-key", "Content-Type: application/json",
+				"Content-Encoding: gzip", NULL};
 	call(&r, &plain, "POST", "/ingest", h_gzip, zipped, zn);
 	expect_status(&r, 200);
 	assert_string_equal(str(&r, "body"), text); /* the handler reads it decoded */
 	assert_int_equal(num(&r, "len"), (json_int_t)strlen(text));
 	done(&r);
-	const char *h_id[] = { "X-API-Key: good-key", "Content-Type: application/json",
-			       "Content-Encoding: identity", NULL };
+	const char *h_id[] = {"X-API-Key: good-key", "Content-Type: application/json",
+			      "Content-Encoding: identity", NULL};
 	call(&r, &plain, "POST", "/ingest", h_id, text, strlen(text));
 	expect_status(&r, 200);
 	assert_string_equal(str(&r, "body"), text);
 	done(&r);
-	const char *h_br[] = { "X-API-Key: good-key", "Content-Type: application/json",
-			       "Content-Encoding: br", NULL };
+	const char *h_br[] = {"X-API-Key: good-key", "Content-Type: application/json",
+			      "Content-Encoding: br", NULL};
 	call(&r, &plain, "POST", "/ingest", h_br, text, strlen(text));
 	expect_error(&r, 415, "unsupported content encoding", "br");
 	done(&r);
@@ -578,7 +584,7 @@ static void test_body_limits_per_route(void **state)
 	expect_error(&r, 413, "request body too large", "at most 16 bytes here");
 	done(&r);
 	/* HTTP_BODY_SERVER: the server's max_body */
-	const char *h_ing[] = { "X-API-Key: good-key", "Content-Type: application/json", NULL };
+	const char *h_ing[] = {"X-API-Key: good-key", "Content-Type: application/json", NULL};
 	call(&r, &plain, "POST", "/ingest", h_ing, buf, MAX_BODY);
 	expect_status(&r, 200);
 	assert_int_equal(num(&r, "len"), MAX_BODY);
@@ -587,8 +593,8 @@ static void test_body_limits_per_route(void **state)
 	expect_error(&r, 413, "request body too large", "at most 1024 bytes here");
 	done(&r);
 	/* 0: a control route's 64 KiB */
-	const char *h_ctl[] = { "Authorization: Bearer admin-token", "Content-Type: application/json",
-				NULL };
+	const char *h_ctl[] = {"Authorization: Bearer admin-token",
+			       "Content-Type: application/json", NULL};
 	call(&r, &plain, "POST", "/control", h_ctl, buf, HTTP_BODY_CONTROL);
 	expect_status(&r, 200);
 	assert_int_equal(num(&r, "len"), HTTP_BODY_CONTROL);
@@ -633,19 +639,19 @@ static void test_body_limit_without_content_length(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_exact_route),
-		cmocka_unit_test(test_prefix_route_takes_one_segment),
-		cmocka_unit_test(test_wildcard_route),
-		cmocka_unit_test(test_known_path_other_method_is_405),
-		cmocka_unit_test(test_nul_in_query_is_400),
-		cmocka_unit_test(test_root_path),
-		cmocka_unit_test(test_bearer_parsing),
-		cmocka_unit_test(test_admin_route_needs_admin_role),
-		cmocka_unit_test(test_api_key_headers),
-		cmocka_unit_test(test_content_type_checks),
-		cmocka_unit_test(test_content_encoding),
-		cmocka_unit_test(test_body_limits_per_route),
-		cmocka_unit_test(test_body_limit_without_content_length),
+	    cmocka_unit_test(test_exact_route),
+	    cmocka_unit_test(test_prefix_route_takes_one_segment),
+	    cmocka_unit_test(test_wildcard_route),
+	    cmocka_unit_test(test_known_path_other_method_is_405),
+	    cmocka_unit_test(test_nul_in_query_is_400),
+	    cmocka_unit_test(test_root_path),
+	    cmocka_unit_test(test_bearer_parsing),
+	    cmocka_unit_test(test_admin_route_needs_admin_role),
+	    cmocka_unit_test(test_api_key_headers),
+	    cmocka_unit_test(test_content_type_checks),
+	    cmocka_unit_test(test_content_encoding),
+	    cmocka_unit_test(test_body_limits_per_route),
+	    cmocka_unit_test(test_body_limit_without_content_length),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -32,7 +32,7 @@ static int parse_rc(const char *s)
 static void test_ipv4_is_mapped(void **state)
 {
 	(void)state;
-	static const uint8_t want[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 168, 1, 20 };
+	static const uint8_t want[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 168, 1, 20};
 	uint8_t ip[16];
 	assert_int_equal(ip_parse("192.168.1.20", 12, ip), 0);
 	assert_memory_equal(ip, want, 16);
@@ -76,10 +76,28 @@ static void test_invalid_rejected(void **state)
 {
 	(void)state;
 	static const char *bad[] = {
-		"", "1.2.3", "256.1.1.1", "1.2.3.4.5", "1.2.3.", ".1.2.3", "1..2.3", "010.1.1.1",
-		"1.2.3.04", "1234.1.1.1", "-1.2.3.4", " 1.2.3.4", "1.2.3.4 ", "a.b.c.d",
-		"fe80::1%eth0", "::ffff:010.1.1.1", "1:2:3:4:5:6:7:8:9", "::g", ":::", "1::2::3",
-		"localhost", "N/A",
+	    "",
+	    "1.2.3",
+	    "256.1.1.1",
+	    "1.2.3.4.5",
+	    "1.2.3.",
+	    ".1.2.3",
+	    "1..2.3",
+	    "010.1.1.1",
+	    "1.2.3.04",
+	    "1234.1.1.1",
+	    "-1.2.3.4",
+	    " 1.2.3.4",
+	    "1.2.3.4 ",
+	    "a.b.c.d",
+	    "fe80::1%eth0",
+	    "::ffff:010.1.1.1",
+	    "1:2:3:4:5:6:7:8:9",
+	    "::g",
+	    ":::",
+	    "1::2::3",
+	    "localhost",
+	    "N/A",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (parse_rc(bad[i]) != SIEM_EPARSE)
@@ -131,9 +149,9 @@ static void test_cidr_v4(void **state)
 static void test_cidr_v4_zero_stays_v4(void **state)
 {
 	(void)state;
-	static const uint8_t lo_want[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0 };
-	static const uint8_t hi_want[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff,
-					     0xff, 0xff, 0xff, 0xff };
+	static const uint8_t lo_want[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0};
+	static const uint8_t hi_want[16] = {0, 0, 0,	0,    0,    0,	  0,	0,
+					    0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 	uint8_t lo[16], hi[16];
 	assert_int_equal(cidr_parse("0.0.0.0/0", 9, lo, hi), 0);
 	assert_memory_equal(lo, lo_want, 16);
@@ -163,9 +181,9 @@ static void test_cidr_bad_prefix(void **state)
 {
 	(void)state;
 	static const char *bad[] = {
-		"10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/+8", "10.0.0.0/08",
-		"10.0.0.0/8/8", "10.0.0.0/ 8", "10.0.0.0/8a", "::/129", "::/1000", "/8",
-		"10.0.0/8", "fe80::/64%eth0",
+	    "10.0.0.0/33",  "10.0.0.0/",   "10.0.0.0/-1",    "10.0.0.0/+8", "10.0.0.0/08",
+	    "10.0.0.0/8/8", "10.0.0.0/ 8", "10.0.0.0/8a",    "::/129",	    "::/1000",
+	    "/8",	    "10.0.0/8",	   "fe80::/64%eth0",
 	};
 	uint8_t lo[16], hi[16];
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -176,18 +194,18 @@ static void test_cidr_bad_prefix(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ipv4_is_mapped),
-		cmocka_unit_test(test_ipv6_rfc5952),
-		cmocka_unit_test(test_ipv4_mapped_ipv6_shown_dotted),
-		cmocka_unit_test(test_brackets_accepted),
-		cmocka_unit_test(test_invalid_rejected),
-		cmocka_unit_test(test_embedded_nul_rejected),
-		cmocka_unit_test(test_length_bounds),
-		cmocka_unit_test(test_cidr_v4),
-		cmocka_unit_test(test_cidr_v4_zero_stays_v4),
-		cmocka_unit_test(test_cidr_v6),
-		cmocka_unit_test(test_cidr_v4_in_v6_form),
-		cmocka_unit_test(test_cidr_bad_prefix),
+	    cmocka_unit_test(test_ipv4_is_mapped),
+	    cmocka_unit_test(test_ipv6_rfc5952),
+	    cmocka_unit_test(test_ipv4_mapped_ipv6_shown_dotted),
+	    cmocka_unit_test(test_brackets_accepted),
+	    cmocka_unit_test(test_invalid_rejected),
+	    cmocka_unit_test(test_embedded_nul_rejected),
+	    cmocka_unit_test(test_length_bounds),
+	    cmocka_unit_test(test_cidr_v4),
+	    cmocka_unit_test(test_cidr_v4_zero_stays_v4),
+	    cmocka_unit_test(test_cidr_v6),
+	    cmocka_unit_test(test_cidr_v4_in_v6_form),
+	    cmocka_unit_test(test_cidr_bad_prefix),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

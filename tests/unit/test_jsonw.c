@@ -53,7 +53,7 @@ static void test_control_characters(void **state)
 	EXPECT("\x01\x08\x0c\x1b\x1f", "\\u0001\\u0008\\u000c\\u001b\\u001f");
 	/* every control character becomes a valid escape */
 	for (int c = 1; c < 0x20; c++) {
-		char in[1] = { (char)c }, out[JSON_ESCAPE_MAX(1) + 3];
+		char in[1] = {(char)c}, out[JSON_ESCAPE_MAX(1) + 3];
 		out[0] = '"';
 		size_t m = json_escape(out + 1, in, 1);
 		out[m + 1] = '"';
@@ -75,32 +75,34 @@ static void test_nul_is_replacement_character(void **state)
 static void test_valid_utf8_kept(void **state)
 {
 	(void)state;
-	EXPECT("\xc3\xa9t\xc3\xa9", "\xc3\xa9t\xc3\xa9");   /* été */
-	EXPECT("\xe2\x98\x83", "\xe2\x98\x83");             /* U+2603 */
-	EXPECT("\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80");     /* U+1F600 */
-	EXPECT("\xc2\x80", "\xc2\x80");                     /* U+0080, the smallest 2-byte */
-	EXPECT("\xe0\xa0\x80", "\xe0\xa0\x80");             /* U+0800 */
-	EXPECT("\xed\x9f\xbf", "\xed\x9f\xbf");             /* U+D7FF, below the surrogates */
-	EXPECT("\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf");     /* U+10FFFF */
+	EXPECT("\xc3\xa9t\xc3\xa9", "\xc3\xa9t\xc3\xa9"); /* été */
+	EXPECT("\xe2\x98\x83", "\xe2\x98\x83");		  /* U+2603 */
+	EXPECT("\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80");	  /* U+1F600 */
+	EXPECT("\xc2\x80", "\xc2\x80");			  /* U+0080, the smallest 2-byte */
+	EXPECT("\xe0\xa0\x80", "\xe0\xa0\x80");		  /* U+0800 */
+	EXPECT("\xed\x9f\xbf", "\xed\x9f\xbf");		  /* U+D7FF, below the surrogates */
+	EXPECT("\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf");	  /* U+10FFFF */
 }
 
 static void test_invalid_utf8_replaced_byte_by_byte(void **state)
 {
 	(void)state;
 	EXPECT("\xff", FFFD);
-	EXPECT("a\xfe" "b", "a" FFFD "b");
-	EXPECT("\x80", FFFD);                         /* a lone continuation byte */
-	EXPECT("\xc0\xaf", FFFD FFFD);                /* overlong '/' */
-	EXPECT("\xc1\xbf", FFFD FFFD);                /* overlong */
-	EXPECT("\xe0\x80\xaf", FFFD FFFD FFFD);       /* overlong, 3 bytes */
+	EXPECT("a\xfe"
+	       "b",
+	       "a" FFFD "b");
+	EXPECT("\x80", FFFD);				 /* a lone continuation byte */
+	EXPECT("\xc0\xaf", FFFD FFFD);			 /* overlong '/' */
+	EXPECT("\xc1\xbf", FFFD FFFD);			 /* overlong */
+	EXPECT("\xe0\x80\xaf", FFFD FFFD FFFD);		 /* overlong, 3 bytes */
 	EXPECT("\xf0\x80\x80\xaf", FFFD FFFD FFFD FFFD); /* overlong, 4 bytes */
-	EXPECT("\xed\xa0\x80", FFFD FFFD FFFD);       /* U+D800, a surrogate */
-	EXPECT("\xed\xbf\xbf", FFFD FFFD FFFD);       /* U+DFFF */
+	EXPECT("\xed\xa0\x80", FFFD FFFD FFFD);		 /* U+D800, a surrogate */
+	EXPECT("\xed\xbf\xbf", FFFD FFFD FFFD);		 /* U+DFFF */
 	EXPECT("\xf4\x90\x80\x80", FFFD FFFD FFFD FFFD); /* U+110000 */
 	EXPECT("\xf5\x80\x80\x80", FFFD FFFD FFFD FFFD); /* no such lead byte */
-	EXPECT("\xe2\x98", FFFD FFFD);                /* cut short at the end */
-	EXPECT("\xe2\x98x", FFFD FFFD "x");           /* cut short by ASCII */
-	EXPECT("\xc3\xc3\xa9", FFFD "\xc3\xa9");      /* a lead byte, then a whole character */
+	EXPECT("\xe2\x98", FFFD FFFD);			 /* cut short at the end */
+	EXPECT("\xe2\x98x", FFFD FFFD "x");		 /* cut short by ASCII */
+	EXPECT("\xc3\xc3\xa9", FFFD "\xc3\xa9");	 /* a lead byte, then a whole character */
 	EXPECT("\xf0\x9f\x98", FFFD FFFD FFFD);
 }
 
@@ -150,7 +152,7 @@ static void test_writer(void **state)
 {
 	(void)state;
 	char buf[128];
-	struct jsonw w = { buf, 0 };
+	struct jsonw w = {buf, 0};
 	jsonw_raw(&w, "{", 1);
 	jsonw_str(&w, "k\"ey", 4);
 	jsonw_raw(&w, ":", 1);
@@ -171,15 +173,15 @@ static void test_writer(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_plain_ascii_unchanged),
-		cmocka_unit_test(test_quotes_and_backslashes),
-		cmocka_unit_test(test_control_characters),
-		cmocka_unit_test(test_nul_is_replacement_character),
-		cmocka_unit_test(test_valid_utf8_kept),
-		cmocka_unit_test(test_invalid_utf8_replaced_byte_by_byte),
-		cmocka_unit_test(test_worst_case_fits),
-		cmocka_unit_test(test_random_bytes_give_valid_json),
-		cmocka_unit_test(test_writer),
+	    cmocka_unit_test(test_plain_ascii_unchanged),
+	    cmocka_unit_test(test_quotes_and_backslashes),
+	    cmocka_unit_test(test_control_characters),
+	    cmocka_unit_test(test_nul_is_replacement_character),
+	    cmocka_unit_test(test_valid_utf8_kept),
+	    cmocka_unit_test(test_invalid_utf8_replaced_byte_by_byte),
+	    cmocka_unit_test(test_worst_case_fits),
+	    cmocka_unit_test(test_random_bytes_give_valid_json),
+	    cmocka_unit_test(test_writer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,7 +18,8 @@ static void test_counts_and_collects_in_order(void **state)
 	struct memidx *m = memidx_new(1000);
 	assert_non_null(m);
 	for (int64_t seq = 1000; seq < 1100; seq++) {
-		assert_int_equal(memidx_add(m, MI_USER, seq % 2 ? "odd" : "even", seq % 2 ? 3 : 4, seq), 0);
+		assert_int_equal(
+		    memidx_add(m, MI_USER, seq % 2 ? "odd" : "even", seq % 2 ? 3 : 4, seq), 0);
 		assert_int_equal(memidx_add(m, MI_APP, "web", 3, seq), 0);
 	}
 	assert_int_equal(memidx_count(m, MI_USER, "odd", 3), 50);
@@ -40,7 +41,7 @@ static void test_keys_with_nul_bytes_and_growth(void **state)
 {
 	(void)state;
 	struct memidx *m = memidx_new(1);
-	char key[8] = { 'a', '\0', 'b' };
+	char key[8] = {'a', '\0', 'b'};
 	assert_int_equal(memidx_add(m, MI_HOST, key, 3, 1), 0);
 	assert_int_equal(memidx_count(m, MI_HOST, "a", 1), 0);
 	assert_int_equal(memidx_count(m, MI_HOST, key, 3), 1);
@@ -65,8 +66,8 @@ static void test_keys_with_nul_bytes_and_growth(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_counts_and_collects_in_order),
-		cmocka_unit_test(test_keys_with_nul_bytes_and_growth),
+	    cmocka_unit_test(test_counts_and_collects_in_order),
+	    cmocka_unit_test(test_keys_with_nul_bytes_and_growth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -275,7 +275,7 @@ static void test_many_submitters_every_event_once(void **state)
 	struct submitter sub[THREADS];
 	pthread_t th[THREADS];
 	for (int t = 0; t < THREADS; t++) {
-		sub[t] = (struct submitter){ p, jobs[t], JOBS_PER_THREAD, 0 };
+		sub[t] = (struct submitter){p, jobs[t], JOBS_PER_THREAD, 0};
 		assert_int_equal(pthread_create(&th[t], NULL, submit_main, &sub[t]), 0);
 	}
 	for (int t = 0; t < THREADS; t++) {
@@ -323,8 +323,7 @@ static void test_many_submitters_every_event_once(void **state)
 	assert_int_equal(json_array_size(a), total);
 	size_t i;
 	json_t *e;
-	json_array_foreach(a, i, e)
-	{
+	json_array_foreach (a, i, e) {
 		/* newest first: timestamps NOW + n, so event total-1-i */
 		const char *id = json_string_value(json_object_get(e, "event_id"));
 		assert_int_equal(strtol(id + 24, NULL, 10), total - 1 - (long)i);
@@ -528,7 +527,7 @@ static void test_stop_drains_queued_jobs(void **state)
 	assert_int_equal(pipeline_submit(p, &c->j), 0);
 
 	/* Stop from another thread while b and c wait; once stopping, submit says ECLOSED. */
-	struct stopper sp = { p };
+	struct stopper sp = {p};
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, stop_main, &sp), 0);
 	struct timespec t0, now;
@@ -582,15 +581,15 @@ static void test_stop_idle_pipeline(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_many_submitters_every_event_once),
-		T(test_duplicates_across_jobs_and_batches),
-		T(test_full_queue_answers_efull),
-		T(test_job_larger_than_queue_taken_when_empty),
-		T(test_job_larger_than_queue_refused_when_busy),
-		T(test_transaction_cap_splits_batches),
-		T(test_empty_job_is_answered),
-		T(test_stop_drains_queued_jobs),
-		T(test_stop_idle_pipeline),
+	    T(test_many_submitters_every_event_once),
+	    T(test_duplicates_across_jobs_and_batches),
+	    T(test_full_queue_answers_efull),
+	    T(test_job_larger_than_queue_taken_when_empty),
+	    T(test_job_larger_than_queue_refused_when_busy),
+	    T(test_transaction_cap_splits_batches),
+	    T(test_empty_job_is_answered),
+	    T(test_stop_drains_queued_jobs),
+	    T(test_stop_idle_pipeline),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

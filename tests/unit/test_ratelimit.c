@@ -17,8 +17,8 @@
 static struct ratelimit *make(int max, int64_t window_s, int64_t backoff_s, size_t slots)
 {
 	struct ratelimit *rl = NULL;
-	struct ratelimit_config c = { .max_failures = max, .window_s = window_s,
-				      .backoff_max_s = backoff_s, .slots = slots };
+	struct ratelimit_config c = {
+	    .max_failures = max, .window_s = window_s, .backoff_max_s = backoff_s, .slots = slots};
 	assert_int_equal(ratelimit_new(&rl, &c), 0);
 	return rl;
 }
@@ -96,7 +96,7 @@ static void test_backoff_doubles_and_is_capped(void **state)
 	(void)state;
 	struct ratelimit *rl = make(5, 900, 20, 64);
 	fail_n(rl, "alice", 5, T0);
-	int64_t now = T0, want[] = { 2, 4, 8, 16, 20, 20 };
+	int64_t now = T0, want[] = {2, 4, 8, 16, 20, 20};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		assert_int_equal(ratelimit_acquire(rl, "alice", now), want[i]);
 		assert_true(ratelimit_acquire(rl, "alice", now + (want[i] - 1) * S) > 0);
@@ -178,13 +178,13 @@ static void test_address_buckets(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_places_in_flight_count),
-		cmocka_unit_test(test_window_ends),
-		cmocka_unit_test(test_success_forgets_release_keeps),
-		cmocka_unit_test(test_backoff_doubles_and_is_capped),
-		cmocka_unit_test(test_tables_are_separate),
-		cmocka_unit_test(test_bounded_and_eviction_order),
-		cmocka_unit_test(test_address_buckets),
+	    cmocka_unit_test(test_places_in_flight_count),
+	    cmocka_unit_test(test_window_ends),
+	    cmocka_unit_test(test_success_forgets_release_keeps),
+	    cmocka_unit_test(test_backoff_doubles_and_is_capped),
+	    cmocka_unit_test(test_tables_are_separate),
+	    cmocka_unit_test(test_bounded_and_eviction_order),
+	    cmocka_unit_test(test_address_buckets),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

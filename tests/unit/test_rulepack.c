@@ -43,7 +43,6 @@ static const char *data_dir(void)
 	return d ? d : "../shared/data";
 }
 
-
 static void sink(void *ctx, const struct detect_hit *h)
 {
 	(void)ctx;
@@ -129,8 +128,7 @@ static void check_expect(const char *name, const char *path)
 	assert_true(json_is_array(al));
 	size_t i;
 	json_t *v;
-	json_array_foreach(al, i, v)
-	{
+	json_array_foreach (al, i, v) {
 		if ((int)i >= NGOT)
 			fail_msg("%s: alert %zu (line %lld) not raised", name, i + 1,
 				 (long long)json_integer_value(json_object_get(v, "line")));
@@ -173,7 +171,7 @@ static void test_pack(void **state)
 				fail_msg("%s: rule '%s' has no author", path,
 					 rule_get_info(r[k])->title);
 		struct detector *d;
-		struct detector_config cfg = { NULL, 0 };
+		struct detector_config cfg = {NULL, 0};
 		char err[512];
 		assert_int_equal(detector_open(&d, &cfg), 0);
 		if (detector_set_rules(d, r, nr, err, sizeof(err)))
@@ -213,7 +211,7 @@ static void test_pack_together(void **state)
 	size_t n;
 	struct rule **all = load_pack(&n);
 	struct detector *d;
-	struct detector_config cfg = { NULL, 0 };
+	struct detector_config cfg = {NULL, 0};
 	char err[512];
 	assert_int_equal(detector_open(&d, &cfg), 0);
 	if (detector_set_rules(d, all, n, err, sizeof(err)))
@@ -282,14 +280,13 @@ static json_t *bench_event(unsigned i)
 				 "3", "WorkstationName", "WKS042", "AuthenticationPackageName",
 				 "NTLM", "SubStatus", "0xc000006a", "SubjectUserSid", "S-1-0-0");
 	case 3:
-		return json_pack("{s:s, s:s, s:s, s:{s:i, s:s, s:s, s:s, s:s, s:s, s:s}}",
-				 "os_type", "WINDOWS", "event_type", "PROCESS_START", "message",
-				 "A new process has been created.", "data", "EventID", 4688,
-				 "Channel", "Security", "NewProcessName",
-				 "C:\\Windows\\System32\\cmd.exe", "ParentProcessName",
-				 "C:\\Windows\\explorer.exe", "CommandLine",
-				 "cmd.exe /c dir C:\\Users\\Public", "SubjectUserName", user,
-				 "Computer", "WKS042");
+		return json_pack(
+		    "{s:s, s:s, s:s, s:{s:i, s:s, s:s, s:s, s:s, s:s, s:s}}", "os_type", "WINDOWS",
+		    "event_type", "PROCESS_START", "message", "A new process has been created.",
+		    "data", "EventID", 4688, "Channel", "Security", "NewProcessName",
+		    "C:\\Windows\\System32\\cmd.exe", "ParentProcessName",
+		    "C:\\Windows\\explorer.exe", "CommandLine", "cmd.exe /c dir C:\\Users\\Public",
+		    "SubjectUserName", user, "Computer", "WKS042");
 	case 4:
 		return json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:i}}", "os_type", "PIHOLE",
 				 "event_type", i % 3 ? "DNS_QUERY" : "DNS_BLOCK", "source_ip",
@@ -338,7 +335,7 @@ static void test_throughput(void **state)
 	snprintf(dir, sizeof(dir), "%s/sigma/rules-emerging-threats", data_dir());
 	add_sigmahq(dir, &all, &n);
 	struct detector *d;
-	struct detector_config cfg = { NULL, 0 };
+	struct detector_config cfg = {NULL, 0};
 	char err[512];
 	assert_int_equal(detector_open(&d, &cfg), 0);
 	if (detector_set_rules(d, all, n, err, sizeof(err)))
@@ -375,9 +372,9 @@ static void test_throughput(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pack),
-		cmocka_unit_test(test_pack_together),
-		cmocka_unit_test(test_throughput),
+	    cmocka_unit_test(test_pack),
+	    cmocka_unit_test(test_pack_together),
+	    cmocka_unit_test(test_throughput),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -60,7 +60,6 @@ static const char *data_dir(void)
 	return d ? d : "../shared/data";
 }
 
-
 static void compile_ok(const char *yaml)
 {
 	free_rules();
@@ -155,7 +154,8 @@ static void test_wildcards_and_escapes(void **state)
 	NO("{\"message\":\"abcd\"}");
 	sel("    message: 'a?c'");
 	YES("{\"message\":\"abc\"}");
-	YES("{\"message\":\"a\xc3\xa9" "c\"}"); /* ? is one character, not one byte */
+	YES("{\"message\":\"a\xc3\xa9"
+	    "c\"}"); /* ? is one character, not one byte */
 	NO("{\"message\":\"ac\"}");
 	NO("{\"message\":\"abbc\"}");
 	sel("    message: '*mid*dle*'");
@@ -860,7 +860,7 @@ static void test_sigmahq_corpus(void **state)
 {
 	(void)state;
 	char dir[4096];
-	struct pathlist l = { 0 };
+	struct pathlist l = {0};
 	snprintf(dir, sizeof(dir), "%s/sigma/rules", data_dir());
 	walk(dir, ".yml", &l);
 	snprintf(dir, sizeof(dir), "%s/sigma/rules-emerging-threats", data_dir());
@@ -901,14 +901,13 @@ static struct event *regression_event(json_t *root)
 	json_object_set(data, "EventID", json_object_get(sys, "EventID"));
 	json_object_set(data, "Channel", json_object_get(sys, "Channel"));
 	json_object_set(data, "Computer", json_object_get(sys, "Computer"));
-	json_t *prov = json_object_get(json_object_get(json_object_get(sys, "Provider"),
-						       "#attributes"), "Name");
+	json_t *prov = json_object_get(
+	    json_object_get(json_object_get(sys, "Provider"), "#attributes"), "Name");
 	if (prov)
 		json_object_set(data, "Provider_Name", prov);
 	const char *k;
 	json_t *v;
-	json_object_foreach(json_object_get(e, "EventData"), k, v)
-	{
+	json_object_foreach (json_object_get(e, "EventData"), k, v) {
 		if (k[0] != '#')
 			json_object_set(data, k, v);
 	}
@@ -917,10 +916,10 @@ static struct event *regression_event(json_t *root)
 	json_t *ev = json_object();
 	json_object_set_new(ev, "os_type", json_string("WINDOWS"));
 	json_object_set_new(ev, "event_type", json_string("WIN_EVENT"));
-	json_object_set(ev, "timestamp",
-			json_object_get(json_object_get(json_object_get(sys, "TimeCreated"),
-							"#attributes"),
-					"SystemTime"));
+	json_object_set(
+	    ev, "timestamp",
+	    json_object_get(json_object_get(json_object_get(sys, "TimeCreated"), "#attributes"),
+			    "SystemTime"));
 	json_object_set_new(ev, "data", data);
 	struct event *out = arena_alloc(&A, sizeof(*out));
 	char err[256];
@@ -935,7 +934,7 @@ static void test_sigmahq_regression(void **state)
 {
 	(void)state;
 	char dir[4096];
-	struct pathlist l = { 0 };
+	struct pathlist l = {0};
 	snprintf(dir, sizeof(dir), "%s/sigma/regression_data", data_dir());
 	walk(dir, "info.yml", &l);
 	if (l.n == 0)
@@ -996,8 +995,11 @@ static json_t *xml_text(const char *p, size_t n)
 		static const struct {
 			const char *e;
 			char c;
-		} ent[] = { { "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' },
-			    { "&quot;", '"' }, { "&apos;", '\'' } };
+		} ent[] = {{"&amp;", '&'},
+			   {"&lt;", '<'},
+			   {"&gt;", '>'},
+			   {"&quot;", '"'},
+			   {"&apos;", '\''}};
 		bool done = false;
 		for (size_t e = 0; e < 5 && !done && p[i] == '&'; e++) {
 			size_t el = strlen(ent[e].e);
@@ -1015,8 +1017,7 @@ static json_t *xml_text(const char *p, size_t n)
 	return s;
 }
 
-static const char *between(const char *s, const char *end, const char *a, const char *b,
-			   size_t *n)
+static const char *between(const char *s, const char *end, const char *a, const char *b, size_t *n)
 {
 	const char *p = strstr(s, a);
 	if (!p || p > end)
@@ -1174,12 +1175,12 @@ static void test_evtx_exports(void **state)
 {
 	(void)state;
 	char dir[4096];
-	struct pathlist files = { 0 };
+	struct pathlist files = {0};
 	snprintf(dir, sizeof(dir), "%s/evtx", data_dir());
 	walk(dir, ".evtx.xml", &files);
 	if (files.n == 0)
 		skip();
-	struct evlist l = { 0 };
+	struct evlist l = {0};
 	for (size_t i = 0; i < files.n; i++)
 		load_evtx_xml(files.p[i], &l);
 	assert_int_equal(l.n, 3912); /* SOURCE.md: allocated records across the 17 files */
@@ -1226,16 +1227,16 @@ static void test_pihole_dns(void **state)
 	char *text = test_slurp(path, NULL);
 	if (!text)
 		skip();
-	static const char *qtype[] = { "", "A", "AAAA", "ANY", "SRV", "SOA", "PTR", "TXT",
-				       "NAPTR", "MX", "DS", "RRSIG", "DNSKEY", "NS", "OTHER",
-				       "SVCB", "HTTPS" };
-	static const int blocked[] = { 1, 4, 5, 6, 7, 8, 9, 10, 11, 15, 16, 18 };
-	struct evlist l = { 0 };
+	static const char *qtype[] = {"",	"A",   "AAAA",	"ANY",	"SRV",	"SOA",
+				      "PTR",	"TXT", "NAPTR", "MX",	"DS",	"RRSIG",
+				      "DNSKEY", "NS",  "OTHER", "SVCB", "HTTPS"};
+	static const int blocked[] = {1, 4, 5, 6, 7, 8, 9, 10, 11, 15, 16, 18};
+	struct evlist l = {0};
 	long ids[600];
 	char *save = NULL;
 	char *line = strtok_r(text, "\n", &save); /* header */
 	while ((line = strtok_r(NULL, "\n", &save))) {
-		char *f[13] = { NULL };
+		char *f[13] = {NULL};
 		int nf = 0;
 		for (char *p = line; nf < 13; nf++) {
 			f[nf] = p;
@@ -1252,9 +1253,9 @@ static void test_pihole_dns(void **state)
 		bool blk = false;
 		for (size_t i = 0; i < sizeof(blocked) / sizeof(blocked[0]); i++)
 			blk |= blocked[i] == status;
-		json_t *data = json_pack("{s:s, s:s, s:i}", "query", f[4], "record_type",
-					 type > 0 && type <= 16 ? qtype[type] : "OTHER", "status",
-					 status);
+		json_t *data =
+		    json_pack("{s:s, s:s, s:i}", "query", f[4], "record_type",
+			      type > 0 && type <= 16 ? qtype[type] : "OTHER", "status", status);
 		json_t *ev =
 		    json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "timestamp", f[1], "os_type",
 			      "PIHOLE", "event_type", blk ? "DNS_BLOCK" : "DNS_QUERY", "source_ip",
@@ -1332,8 +1333,8 @@ static void load_syslog(const char *path, struct evlist *out)
 				if (br && colon && br < colon)
 					end = br;
 				if (end) {
-					snprintf(prog, sizeof(prog), "%.*s",
-						 (int)(end - host - 1), host + 1);
+					snprintf(prog, sizeof(prog), "%.*s", (int)(end - host - 1),
+						 host + 1);
 					msg = colon ? colon + 2 : line;
 				}
 			}
@@ -1354,7 +1355,7 @@ static void test_loghub_linux(void **state)
 {
 	(void)state;
 	char path[4096];
-	struct evlist ssh = { 0 }, lin = { 0 };
+	struct evlist ssh = {0}, lin = {0};
 	snprintf(path, sizeof(path), "%s/loghub/OpenSSH/OpenSSH_2k.log", data_dir());
 	FILE *f = fopen(path, "rb");
 	if (!f)
@@ -1369,7 +1370,7 @@ static void test_loghub_linux(void **state)
 	 * case-insensitive regex, '*' as '.*', over every line, in Python) finds none of their
 	 * keywords in either file, except lnx_file_copy's filter ('@', ':') whose 'tools'
 	 * selection ('scp ', 'rsync ', 'sftp ') never occurs. */
-	struct pathlist rl = { 0 };
+	struct pathlist rl = {0};
 	snprintf(path, sizeof(path), "%s/sigma/rules/linux", data_dir());
 	walk(path, ".yml", &rl);
 	snprintf(path, sizeof(path), "%s/sigma/rules-emerging-threats", data_dir());
@@ -1410,27 +1411,47 @@ static void test_event_field_names(void **state)
 		const char *name;
 		int evf;
 	} want[] = {
-		{ "event_id", EVF_EVENT_ID },	    { "timestamp", EVF_TIMESTAMP },
-		{ "ts", EVF_TIMESTAMP },	    { "received_at", EVF_RECEIVED_AT },
-		{ "source_host", EVF_SOURCE_HOST }, { "host", EVF_SOURCE_HOST },
-		{ "os_type", EVF_OS_TYPE },	    { "event_type", EVF_EVENT_TYPE },
-		{ "severity", EVF_SEVERITY },	    { "level", EVF_LEVEL },
-		{ "source_ip", EVF_SOURCE_IP },	    { "src_ip", EVF_SOURCE_IP },
-		{ "user", EVF_USER },		    { "user_id", EVF_USER },
-		{ "app", EVF_APP },		    { "message", EVF_MESSAGE },
-		{ "raw_message", EVF_RAW_MESSAGE }, { "request_id", EVF_REQUEST_ID },
-		{ "user_agent", EVF_USER_AGENT },   { "http_method", EVF_HTTP_METHOD },
-		{ "http_path", EVF_HTTP_PATH },	    { "http_status", EVF_HTTP_STATUS },
-		{ "latency_ms", EVF_LATENCY_MS },   { "error_type", EVF_ERROR_TYPE },
-		{ "source", EVF_SOURCE },	    { "source_file", EVF_SOURCE_FILE },
-		{ "source_offset", EVF_SOURCE_OFFSET },
-		{ "@timestamp", EVF_DATA },	    { "time", EVF_DATA },
-		{ "hostname", EVF_DATA },	    { "ip", EVF_DATA },
-		{ "client_ip", EVF_DATA },	    { "username", EVF_DATA },
-		{ "msg", EVF_DATA },		    { "raw", EVF_DATA },
-		{ "data", EVF_DATA },		    { "flags", EVF_DATA },
-		{ "truncated", EVF_DATA },	    { "ingest_key", EVF_DATA },
-		{ "ingest_key_id", EVF_DATA },	    { "Timestamp", EVF_DATA },
+	    {"event_id", EVF_EVENT_ID},
+	    {"timestamp", EVF_TIMESTAMP},
+	    {"ts", EVF_TIMESTAMP},
+	    {"received_at", EVF_RECEIVED_AT},
+	    {"source_host", EVF_SOURCE_HOST},
+	    {"host", EVF_SOURCE_HOST},
+	    {"os_type", EVF_OS_TYPE},
+	    {"event_type", EVF_EVENT_TYPE},
+	    {"severity", EVF_SEVERITY},
+	    {"level", EVF_LEVEL},
+	    {"source_ip", EVF_SOURCE_IP},
+	    {"src_ip", EVF_SOURCE_IP},
+	    {"user", EVF_USER},
+	    {"user_id", EVF_USER},
+	    {"app", EVF_APP},
+	    {"message", EVF_MESSAGE},
+	    {"raw_message", EVF_RAW_MESSAGE},
+	    {"request_id", EVF_REQUEST_ID},
+	    {"user_agent", EVF_USER_AGENT},
+	    {"http_method", EVF_HTTP_METHOD},
+	    {"http_path", EVF_HTTP_PATH},
+	    {"http_status", EVF_HTTP_STATUS},
+	    {"latency_ms", EVF_LATENCY_MS},
+	    {"error_type", EVF_ERROR_TYPE},
+	    {"source", EVF_SOURCE},
+	    {"source_file", EVF_SOURCE_FILE},
+	    {"source_offset", EVF_SOURCE_OFFSET},
+	    {"@timestamp", EVF_DATA},
+	    {"time", EVF_DATA},
+	    {"hostname", EVF_DATA},
+	    {"ip", EVF_DATA},
+	    {"client_ip", EVF_DATA},
+	    {"username", EVF_DATA},
+	    {"msg", EVF_DATA},
+	    {"raw", EVF_DATA},
+	    {"data", EVF_DATA},
+	    {"flags", EVF_DATA},
+	    {"truncated", EVF_DATA},
+	    {"ingest_key", EVF_DATA},
+	    {"ingest_key_id", EVF_DATA},
+	    {"Timestamp", EVF_DATA},
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		if (evf_lookup(want[i].name, strlen(want[i].name)) != want[i].evf)
@@ -1449,28 +1470,28 @@ static void test_event_field_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_event_field_names, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_equality_case_and_lists, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wildcards_and_escapes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_string_modifiers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_re, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cidr, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_encodings, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_windash, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_numeric, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_null_exists_fieldref, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_keywords, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_data_access, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_conditions, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_metadata, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_prefilter, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sigmahq_corpus, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sigmahq_regression, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_evtx_exports, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pihole_dns, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_loghub_linux, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_event_field_names, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_equality_case_and_lists, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wildcards_and_escapes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_string_modifiers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_re, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cidr, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_encodings, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_windash, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_numeric, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_null_exists_fieldref, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keywords, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_data_access, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_conditions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_metadata, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_prefilter, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sigmahq_corpus, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sigmahq_regression, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_evtx_exports, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pihole_dns, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_loghub_linux, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -189,8 +189,7 @@ static const char *found(const struct event_query *q)
 	size_t n = 0, i;
 	json_t *e;
 	buf[0] = '\0';
-	json_array_foreach(a, i, e)
-	{
+	json_array_foreach (a, i, e) {
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%d", i ? "," : "", num_of(e));
 		assert_true(n < sizeof(buf));
 	}
@@ -227,20 +226,24 @@ static void set1(struct strset *s, const char *v)
 
 /* ---- a small data set for the filters ---- */
 
-#define T(k) (NOW + (k) * SEC)
+#define T(k) (NOW + (k)*SEC)
 
 static void load_dataset(void)
 {
 	struct event ev[6];
 	mk(&ev[0], 1, T(1),
-	   "{\"event_type\":\"LOGIN_FAIL\",\"app\":\"web\",\"level\":\"ERROR\",\"os_type\":\"LINUX\","
+	   "{\"event_type\":\"LOGIN_FAIL\",\"app\":\"web\",\"level\":\"ERROR\",\"os_type\":"
+	   "\"LINUX\","
 	   "\"host\":\"h1\",\"user\":\"alice\",\"request_id\":\"r-1\",\"severity\":3,"
 	   "\"http_status\":401,\"source_ip\":\"10.0.0.5\","
-	   "\"message\":\"Failed password for alice from 10.0.0.5\",\"http_path\":\"/api/v1/login\"}");
+	   "\"message\":\"Failed password for alice from "
+	   "10.0.0.5\",\"http_path\":\"/api/v1/login\"}");
 	mk(&ev[1], 2, T(2),
-	   "{\"event_type\":\"LOGIN_SUCCESS\",\"app\":\"web\",\"level\":\"INFO\",\"os_type\":\"LINUX\","
+	   "{\"event_type\":\"LOGIN_SUCCESS\",\"app\":\"web\",\"level\":\"INFO\",\"os_type\":"
+	   "\"LINUX\","
 	   "\"host\":\"h2\",\"user\":\"bob\",\"request_id\":\"r-2\",\"severity\":1,"
-	   "\"http_status\":200,\"source_ip\":\"10.0.1.7\",\"message\":\"Accepted publickey for bob\"}");
+	   "\"http_status\":200,\"source_ip\":\"10.0.1.7\",\"message\":\"Accepted publickey for "
+	   "bob\"}");
 	mk(&ev[2], 3, T(3),
 	   "{\"event_type\":\"SUDO_ESCALATION\",\"level\":\"WARNING\",\"os_type\":\"LINUX\","
 	   "\"host\":\"h1\",\"user\":\"alice\",\"severity\":4,\"source_ip\":\"192.168.1.10\","
@@ -249,7 +252,8 @@ static void load_dataset(void)
 	   "{\"event_type\":\"DNS_BLOCK\",\"os_type\":\"PIHOLE\",\"host\":\"pi\",\"severity\":2,"
 	   "\"source_ip\":\"2001:db8::1\",\"message\":\"blocked ads.example.com\"}");
 	mk(&ev[4], 5, T(5),
-	   "{\"event_type\":\"auth_oauth_google_login_failed\",\"app\":\"billing\",\"level\":\"ERROR\","
+	   "{\"event_type\":\"auth_oauth_google_login_failed\",\"app\":\"billing\",\"level\":"
+	   "\"ERROR\","
 	   "\"host\":\"h2\",\"user\":\"carol\",\"request_id\":\"r-5\",\"severity\":3,"
 	   "\"http_status\":500,\"source_ip\":\"2001:db8:1::9\","
 	   "\"message\":\"OAuth login failed: invalid_grant\",\"http_path\":\"/api/v2/oauth\"}");
@@ -656,7 +660,8 @@ static void test_search_non_ascii_punctuation(void **state)
 	(void)state;
 	struct event ev[2];
 	mk(&ev[0], 1, T(1),
-	   "{\"event_type\":\"E\",\"message\":\"Can\\u2019t open /etc/shadow\\u2014permission denied\"}");
+	   "{\"event_type\":\"E\",\"message\":\"Can\\u2019t open /etc/shadow\\u2014permission "
+	   "denied\"}");
 	mk(&ev[1], 2, T(2), "{\"event_type\":\"E\",\"message\":\"caf\\u00e9 ol\\u00e9\"}");
 	put(ev, 2, NULL);
 	assert_string_equal(search("caf\xc3\xa9"), "2");
@@ -713,13 +718,13 @@ static void check_pages(int n, int limit, int64_t (*ts)(int))
 		size_t i;
 		json_t *e;
 		pages++;
-		json_array_foreach(a, i, e)
-		{
+		json_array_foreach (a, i, e) {
 			if (got >= n)
 				fail_msg("more than %d events", n);
 			int k = num_of(e);
 			if (k != want[got])
-				fail_msg("page %d item %zu: event %d, want %d", pages, i, k, want[got]);
+				fail_msg("page %d item %zu: event %d, want %d", pages, i, k,
+					 want[got]);
 			got++;
 		}
 		if (more)
@@ -818,8 +823,7 @@ static void test_pages_with_filter_and_search(void **state)
 		assert_int_equal(store_query_events(S, &q, a, &more, &nts, &nseq), 0);
 		size_t i;
 		json_t *e;
-		json_array_foreach(a, i, e)
-		{
+		json_array_foreach (a, i, e) {
 			assert_int_equal(num_of(e), expect);
 			expect -= 3;
 			got++;
@@ -876,7 +880,7 @@ static void test_dup_across_transactions(void **state)
 static void test_dup_in_sealed_segment(void **state)
 {
 	(void)state;
-	put_many(0, SEG_ROWS, 10, ts_distinct); /* fills segment 1 */
+	put_many(0, SEG_ROWS, 10, ts_distinct);	 /* fills segment 1 */
 	put_many(SEG_ROWS, 10, 10, ts_distinct); /* segment 2 */
 	struct store_stats st;
 	store_stats(S, &st);
@@ -964,7 +968,8 @@ static void test_rollback_leaves_nothing(void **state)
 	struct event ev[3];
 	bool dup;
 	for (int i = 0; i < 3; i++)
-		mk(&ev[i], i + 1, T(i + 1), "{\"event_type\":\"E\",\"app\":\"a\",\"message\":\"gone\"}");
+		mk(&ev[i], i + 1, T(i + 1),
+		   "{\"event_type\":\"E\",\"app\":\"a\",\"message\":\"gone\"}");
 	assert_int_equal(store_begin(S), 0);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(store_append(S, &ev[i], &dup), 0);
@@ -1089,11 +1094,12 @@ static void test_distinct_event_types(void **state)
 {
 	(void)state;
 	load_dataset();
-	check_distinct(DISTINCT_EVENT_TYPE, NULL,
-		       "[{\"value\":\"CRITICAL_ERROR\",\"count\":1},{\"value\":\"DNS_BLOCK\",\"count\":1},"
-		       "{\"value\":\"LOGIN_FAIL\",\"count\":1},{\"value\":\"LOGIN_SUCCESS\",\"count\":1},"
-		       "{\"value\":\"SUDO_ESCALATION\",\"count\":1},"
-		       "{\"value\":\"auth_oauth_google_login_failed\",\"count\":1}]");
+	check_distinct(
+	    DISTINCT_EVENT_TYPE, NULL,
+	    "[{\"value\":\"CRITICAL_ERROR\",\"count\":1},{\"value\":\"DNS_BLOCK\",\"count\":1},"
+	    "{\"value\":\"LOGIN_FAIL\",\"count\":1},{\"value\":\"LOGIN_SUCCESS\",\"count\":1},"
+	    "{\"value\":\"SUDO_ESCALATION\",\"count\":1},"
+	    "{\"value\":\"auth_oauth_google_login_failed\",\"count\":1}]");
 }
 
 static void test_distinct_event_types_per_app(void **state)
@@ -1105,8 +1111,9 @@ static void test_distinct_event_types_per_app(void **state)
 	put1(&ev, NULL);
 	mk(&ev, 8, T(8), "{\"event_type\":\"X\",\"app\":\"web2\",\"message\":\"m\"}");
 	put1(&ev, NULL);
-	check_distinct(DISTINCT_EVENT_TYPE, "web",
-		       "[{\"value\":\"LOGIN_FAIL\",\"count\":2},{\"value\":\"LOGIN_SUCCESS\",\"count\":1}]");
+	check_distinct(
+	    DISTINCT_EVENT_TYPE, "web",
+	    "[{\"value\":\"LOGIN_FAIL\",\"count\":2},{\"value\":\"LOGIN_SUCCESS\",\"count\":1}]");
 	check_distinct(DISTINCT_EVENT_TYPE, "billing",
 		       "[{\"value\":\"CRITICAL_ERROR\",\"count\":1},"
 		       "{\"value\":\"auth_oauth_google_login_failed\",\"count\":1}]");
@@ -1185,8 +1192,7 @@ static void test_distinct_many_values_in_one_transaction(void **state)
 	assert_int_equal(json_array_size(a), N);
 	size_t i;
 	json_t *o;
-	json_array_foreach(a, i, o)
-	{
+	json_array_foreach (a, i, o) {
 		char want[32];
 		snprintf(want, sizeof(want), "host%04zu", i);
 		assert_string_equal(json_string_value(json_object_get(o, "value")), want);
@@ -1527,10 +1533,10 @@ static void test_ingest_key_stored(void **state)
 	(void)state;
 	struct event ev[3];
 	mk(&ev[0], 1, T(1), "{\"event_type\": \"A\", \"source\": \"http:other\"}");
-	ev[0].ingest_key = (struct sv){ "agent-one", 9 };
+	ev[0].ingest_key = (struct sv){"agent-one", 9};
 	ev[0].ingest_key_id = 7;
 	mk(&ev[1], 2, T(2), "{\"event_type\": \"B\"}");
-	ev[1].ingest_key = (struct sv){ "env", 3 };
+	ev[1].ingest_key = (struct sv){"env", 3};
 	mk(&ev[2], 3, T(3), "{\"event_type\": \"C\"}");
 	put(ev, 3, NULL);
 	check_key(1, "agent-one", 7);
@@ -1606,7 +1612,7 @@ static void test_old_segments_migrated_on_open(void **state)
 	check_key(119, NULL, 0);
 	struct event ev;
 	mk_plain(&ev, 120, ts_distinct(120));
-	ev.ingest_key = (struct sv){ "k", 1 };
+	ev.ingest_key = (struct sv){"k", 1};
 	ev.ingest_key_id = 3;
 	put1(&ev, NULL);
 	check_key(120, "k", 3);
@@ -1621,22 +1627,22 @@ static void test_segment_events_table_format(void **state)
 {
 	(void)state;
 	static const char want_sql[] =
-		"CREATE TABLE events(seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, id BLOB NOT NULL,"
-		" received_at INTEGER NOT NULL, host TEXT, os_type TEXT, event_type TEXT,"
-		" severity INTEGER, level TEXT, ip BLOB, user TEXT, app TEXT, message TEXT, raw TEXT,"
-		" request_id TEXT, user_agent TEXT, http_method TEXT, http_path TEXT,"
-		" http_status INTEGER, latency_ms REAL, error_type TEXT, data TEXT, source TEXT,"
-		" source_file TEXT, source_offset INTEGER, flags INTEGER NOT NULL, ingest_key TEXT,"
-		" ingest_key_id INTEGER)";
+	    "CREATE TABLE events(seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, id BLOB NOT NULL,"
+	    " received_at INTEGER NOT NULL, host TEXT, os_type TEXT, event_type TEXT,"
+	    " severity INTEGER, level TEXT, ip BLOB, user TEXT, app TEXT, message TEXT, raw TEXT,"
+	    " request_id TEXT, user_agent TEXT, http_method TEXT, http_path TEXT,"
+	    " http_status INTEGER, latency_ms REAL, error_type TEXT, data TEXT, source TEXT,"
+	    " source_file TEXT, source_offset INTEGER, flags INTEGER NOT NULL, ingest_key TEXT,"
+	    " ingest_key_id INTEGER)";
 	static const char want_cols[] =
-		"0 seq INTEGER 0 1|1 ts INTEGER 1 0|2 id BLOB 1 0|3 received_at INTEGER 1 0|"
-		"4 host TEXT 0 0|5 os_type TEXT 0 0|6 event_type TEXT 0 0|7 severity INTEGER 0 0|"
-		"8 level TEXT 0 0|9 ip BLOB 0 0|10 user TEXT 0 0|11 app TEXT 0 0|"
-		"12 message TEXT 0 0|13 raw TEXT 0 0|14 request_id TEXT 0 0|15 user_agent TEXT 0 0|"
-		"16 http_method TEXT 0 0|17 http_path TEXT 0 0|18 http_status INTEGER 0 0|"
-		"19 latency_ms REAL 0 0|20 error_type TEXT 0 0|21 data TEXT 0 0|22 source TEXT 0 0|"
-		"23 source_file TEXT 0 0|24 source_offset INTEGER 0 0|25 flags INTEGER 1 0|"
-		"26 ingest_key TEXT 0 0|27 ingest_key_id INTEGER 0 0|";
+	    "0 seq INTEGER 0 1|1 ts INTEGER 1 0|2 id BLOB 1 0|3 received_at INTEGER 1 0|"
+	    "4 host TEXT 0 0|5 os_type TEXT 0 0|6 event_type TEXT 0 0|7 severity INTEGER 0 0|"
+	    "8 level TEXT 0 0|9 ip BLOB 0 0|10 user TEXT 0 0|11 app TEXT 0 0|"
+	    "12 message TEXT 0 0|13 raw TEXT 0 0|14 request_id TEXT 0 0|15 user_agent TEXT 0 0|"
+	    "16 http_method TEXT 0 0|17 http_path TEXT 0 0|18 http_status INTEGER 0 0|"
+	    "19 latency_ms REAL 0 0|20 error_type TEXT 0 0|21 data TEXT 0 0|22 source TEXT 0 0|"
+	    "23 source_file TEXT 0 0|24 source_offset INTEGER 0 0|25 flags INTEGER 1 0|"
+	    "26 ingest_key TEXT 0 0|27 ingest_key_id INTEGER 0 0|";
 	put_many(0, 5, 5, ts_distinct);
 	store_close(S);
 	S = NULL;
@@ -1705,73 +1711,73 @@ static void test_stats_counts(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		TS(test_query_newest_first),
-		TS(test_query_empty_store),
-		TS(test_list_view_fields),
-		TS(test_filter_event_type),
-		TS(test_filter_app),
-		TS(test_filter_level),
-		TS(test_filter_os_type),
-		TS(test_filter_source_host),
-		TS(test_filter_user),
-		TS(test_filter_request_id),
-		TS(test_filter_severity_list),
-		TS(test_filter_http_status),
-		TS(test_filter_cidr_v4),
-		TS(test_filter_cidr_v6),
-		TS(test_filter_several_cidrs),
-		TS(test_filter_time_bounds_inclusive),
-		TS(test_filters_combine_with_and),
-		TS(test_filter_many_values),
-		TS(test_search_word),
-		TS(test_search_prefix),
-		TS(test_search_case_insensitive),
-		TS(test_search_all_words),
-		TS(test_search_ip_and_path),
-		TS(test_search_raw_message),
-		TS(test_search_no_match),
-		TS(test_search_empty_query_matches_all),
-		TS(test_search_fts_syntax_is_literal),
-		TS(test_search_non_ascii_punctuation),
-		TS(test_pages_across_segments),
-		TS(test_pages_with_equal_timestamps),
-		TS(test_pages_with_late_events),
-		TS(test_next_cursor_names_last_event),
-		TS(test_pages_with_filter_and_search),
-		TS(test_dup_in_same_transaction),
-		TS(test_dup_across_transactions),
-		TS(test_dup_in_sealed_segment),
-		TS(test_dup_of_late_event_in_later_segment),
-		TS(test_dup_without_timestamp_within_a_day),
-		TS(test_rollback_leaves_nothing),
-		TS(test_get_event_full),
-		TS(test_get_event_in_sealed_segment),
-		TS(test_get_event_unknown),
-		TS(test_distinct_apps),
-		TS(test_distinct_hosts),
-		TS(test_distinct_event_types),
-		TS(test_distinct_event_types_per_app),
-		TS(test_distinct_counts_across_segments),
-		TS(test_distinct_ignores_duplicates_and_rollbacks),
-		TS(test_distinct_many_values_in_one_transaction),
-		TS(test_offset_commits_with_events),
-		TS(test_offset_rollback_keeps_old),
-		TS(test_offset_unknown_path),
-		TS(test_offsets_survive_reopen),
-		TS(test_meta_get_set),
-		TS(test_keys_add_find_revoke),
-		TS(test_keys_list),
-		TS(test_key_same_hash_twice_fails),
-		TS(test_reopen_sees_everything),
-		TS(test_reopen_seq_continues),
-		TS(test_reopen_seq_continues_after_empty_segment),
-		TS(test_seq_not_reused_after_rollback),
-		TS(test_nul_bytes_round_trip),
-		TS(test_ingest_key_stored),
-		TS(test_old_segments_migrated_on_open),
-		TS(test_newer_segment_refused),
-		TS(test_segment_events_table_format),
-		TS(test_stats_counts),
+	    TS(test_query_newest_first),
+	    TS(test_query_empty_store),
+	    TS(test_list_view_fields),
+	    TS(test_filter_event_type),
+	    TS(test_filter_app),
+	    TS(test_filter_level),
+	    TS(test_filter_os_type),
+	    TS(test_filter_source_host),
+	    TS(test_filter_user),
+	    TS(test_filter_request_id),
+	    TS(test_filter_severity_list),
+	    TS(test_filter_http_status),
+	    TS(test_filter_cidr_v4),
+	    TS(test_filter_cidr_v6),
+	    TS(test_filter_several_cidrs),
+	    TS(test_filter_time_bounds_inclusive),
+	    TS(test_filters_combine_with_and),
+	    TS(test_filter_many_values),
+	    TS(test_search_word),
+	    TS(test_search_prefix),
+	    TS(test_search_case_insensitive),
+	    TS(test_search_all_words),
+	    TS(test_search_ip_and_path),
+	    TS(test_search_raw_message),
+	    TS(test_search_no_match),
+	    TS(test_search_empty_query_matches_all),
+	    TS(test_search_fts_syntax_is_literal),
+	    TS(test_search_non_ascii_punctuation),
+	    TS(test_pages_across_segments),
+	    TS(test_pages_with_equal_timestamps),
+	    TS(test_pages_with_late_events),
+	    TS(test_next_cursor_names_last_event),
+	    TS(test_pages_with_filter_and_search),
+	    TS(test_dup_in_same_transaction),
+	    TS(test_dup_across_transactions),
+	    TS(test_dup_in_sealed_segment),
+	    TS(test_dup_of_late_event_in_later_segment),
+	    TS(test_dup_without_timestamp_within_a_day),
+	    TS(test_rollback_leaves_nothing),
+	    TS(test_get_event_full),
+	    TS(test_get_event_in_sealed_segment),
+	    TS(test_get_event_unknown),
+	    TS(test_distinct_apps),
+	    TS(test_distinct_hosts),
+	    TS(test_distinct_event_types),
+	    TS(test_distinct_event_types_per_app),
+	    TS(test_distinct_counts_across_segments),
+	    TS(test_distinct_ignores_duplicates_and_rollbacks),
+	    TS(test_distinct_many_values_in_one_transaction),
+	    TS(test_offset_commits_with_events),
+	    TS(test_offset_rollback_keeps_old),
+	    TS(test_offset_unknown_path),
+	    TS(test_offsets_survive_reopen),
+	    TS(test_meta_get_set),
+	    TS(test_keys_add_find_revoke),
+	    TS(test_keys_list),
+	    TS(test_key_same_hash_twice_fails),
+	    TS(test_reopen_sees_everything),
+	    TS(test_reopen_seq_continues),
+	    TS(test_reopen_seq_continues_after_empty_segment),
+	    TS(test_seq_not_reused_after_rollback),
+	    TS(test_nul_bytes_round_trip),
+	    TS(test_ingest_key_stored),
+	    TS(test_old_segments_migrated_on_open),
+	    TS(test_newer_segment_refused),
+	    TS(test_segment_events_table_format),
+	    TS(test_stats_counts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

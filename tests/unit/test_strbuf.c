@@ -148,13 +148,13 @@ static void test_detach(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_add_and_terminate),
-		cmocka_unit_test(test_empty_add_gives_an_empty_string),
-		cmocka_unit_test(test_cap_is_exact),
-		cmocka_unit_test(test_growth_keeps_content),
-		cmocka_unit_test(test_addf),
-		cmocka_unit_test(test_addf_respects_the_cap),
-		cmocka_unit_test(test_detach),
+	    cmocka_unit_test(test_add_and_terminate),
+	    cmocka_unit_test(test_empty_add_gives_an_empty_string),
+	    cmocka_unit_test(test_cap_is_exact),
+	    cmocka_unit_test(test_growth_keeps_content),
+	    cmocka_unit_test(test_addf),
+	    cmocka_unit_test(test_addf_respects_the_cap),
+	    cmocka_unit_test(test_detach),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -54,7 +54,7 @@ static int64_t now_ms(void)
 
 static void pause_ms(int ms)
 {
-	struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
 	nanosleep(&t, NULL);
 }
 
@@ -64,13 +64,13 @@ static int open_all(size_t queue_max, const char *udp, const char *tcp, int rcvb
 	if (!mkdtemp(DIRPATH))
 		return -1;
 	snprintf(DBPATH, sizeof(DBPATH), "%s/store", DIRPATH);
-	struct store_config c = { 0 };
+	struct store_config c = {0};
 	store_config_defaults(&c);
 	c.dir = DBPATH;
 	c.cache_mb = 2;
 	if (store_open(&S, &c) < 0 || pipeline_start(&P, S, queue_max, 0) < 0)
 		return -1;
-	struct syslog_config sc = { .udp = udp, .tcp = tcp, .max_msg = MAX_MSG, .rcvbuf = rcvbuf };
+	struct syslog_config sc = {.udp = udp, .tcp = tcp, .max_msg = MAX_MSG, .rcvbuf = rcvbuf};
 	return syslog_listen_start(&L, &sc, P) < 0 ? -1 : 0;
 }
 
@@ -330,7 +330,7 @@ static void wait_closed(int fd)
 	int64_t end = now_ms() + DEADLINE_MS;
 	char c[64];
 	for (;;) {
-		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
 		int left = (int)(end - now_ms());
 		if (left <= 0)
 			fail_msg("the server did not close the connection");
@@ -423,7 +423,7 @@ static void udp_empty_and_garbage(void **state)
 	(void)state;
 	int fd = udp_sock();
 	unsigned port = syslog_listen_udp_port(L);
-	static const unsigned char garbage[] = { 0x00, 0xff, 0xfe, 0x01, 0x80, 0x00, 0x7f, 0xc3 };
+	static const unsigned char garbage[] = {0x00, 0xff, 0xfe, 0x01, 0x80, 0x00, 0x7f, 0xc3};
 	int64_t rej = metric("minisiem_events_rejected_total{source=\"syslog_udp\"}");
 	udp_send_fd(fd, AF_INET, port, "", 0);
 	udp_send_fd(fd, AF_INET, port, "\r\n", 2);
@@ -563,7 +563,7 @@ static void tcp_many_connections(void **state)
 	enum { CONNS = 60, MSGS = 25 };
 	static struct sender s[CONNS];
 	for (int i = 0; i < CONNS; i++) {
-		s[i] = (struct sender){ .id = i, .msgs = MSGS, .port = syslog_listen_tcp_port(L) };
+		s[i] = (struct sender){.id = i, .msgs = MSGS, .port = syslog_listen_tcp_port(L)};
 		assert_int_equal(pthread_create(&s[i].th, NULL, send_conn, &s[i]), 0);
 	}
 	for (int i = 0; i < CONNS; i++)
@@ -661,7 +661,7 @@ static void tcp_empty_and_garbage(void **state)
 	int fd = tcp_connect();
 	/* An empty line, an empty counted frame ("0 "), then binary garbage with a NUL. */
 	tcp_send(fd, "\n0 ", 3);
-	static const unsigned char garbage[] = { 0x01, 0x00, 0xff, 0xfe, 0x80, '\n' };
+	static const unsigned char garbage[] = {0x01, 0x00, 0xff, 0xfe, 0x80, '\n'};
 	tcp_send(fd, garbage, sizeof(garbage));
 	tcp_sends(fd, "<13>1 2024-03-15T12:00:00Z h a - - - still fine\n");
 	close(fd);
@@ -787,24 +787,24 @@ static void bad_addresses(void **state)
 {
 	(void)state;
 	static const char *bad[] = {
-		"127.0.0.1", "::1:514", "[::1]514", "127.0.0.1:99999",
-		"127.0.0.1:x", "[::1:514", "999.1.1.1:514", "host.invalid:514",
+	    "127.0.0.1",   "::1:514",  "[::1]514",	"127.0.0.1:99999",
+	    "127.0.0.1:x", "[::1:514", "999.1.1.1:514", "host.invalid:514",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct syslog_listener *l = NULL;
-		struct syslog_config c = { .udp = bad[i] };
+		struct syslog_config c = {.udp = bad[i]};
 		assert_true(syslog_listen_start(&l, &c, P) < 0);
 		assert_null(l);
-		c = (struct syslog_config){ .tcp = bad[i] };
+		c = (struct syslog_config){.tcp = bad[i]};
 		assert_true(syslog_listen_start(&l, &c, P) < 0);
 	}
 	struct syslog_listener *l = NULL;
-	struct syslog_config none = { 0 };
+	struct syslog_config none = {0};
 	assert_true(syslog_listen_start(&l, &none, P) < 0);
 	/* A port in use. */
 	char busy[32];
 	snprintf(busy, sizeof(busy), "127.0.0.1:%u", syslog_listen_tcp_port(L));
-	struct syslog_config c = { .tcp = busy };
+	struct syslog_config c = {.tcp = busy};
 	assert_true(syslog_listen_start(&l, &c, P) < 0);
 	assert_int_equal(syslog_listen_udp_port(NULL), 0);
 }
@@ -814,7 +814,7 @@ static void bind_then_run(void **state)
 {
 	(void)state;
 	struct syslog_listener *l = NULL;
-	struct syslog_config c = { .udp = "127.0.0.1:0", .tcp = "127.0.0.1:0" };
+	struct syslog_config c = {.udp = "127.0.0.1:0", .tcp = "127.0.0.1:0"};
 	assert_int_equal(syslog_listen_bind(&l, &c), 0);
 	assert_true(syslog_listen_udp_port(l) > 0);
 	assert_true(syslog_listen_tcp_port(l) > 0);
@@ -960,7 +960,7 @@ static void tcp_backpressure_no_loss(void **state)
 	int64_t rx0 = metric("minisiem_events_received_total{source=\"syslog_tcp\"}");
 	struct gate g;
 	gate_close(&g);
-	struct sender s = { .msgs = N, .port = syslog_listen_tcp_port(L) };
+	struct sender s = {.msgs = N, .port = syslog_listen_tcp_port(L)};
 	assert_int_equal(pthread_create(&s.th, NULL, send_many_tcp, &s), 0);
 	/* The receiver has read some and now waits for room instead of dropping. */
 	wait_metric("minisiem_events_received_total{source=\"syslog_tcp\"}", rx0 + 100);
@@ -1043,6 +1043,6 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(udp_drops_counted, setup, teardown),
 	    cmocka_unit_test_setup_teardown(tcp_backpressure_no_loss, setup, teardown),
 	    cmocka_unit_test_setup_teardown(stop_commits_everything, setup, teardown),
-	 };
+	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -88,7 +88,7 @@ static void reset(struct job *jobs, int n)
 	atomic_store(&order_n, 0);
 	gate_reset();
 	for (int i = 0; i < n; i++)
-		jobs[i] = (struct job){ .t = { .run = run_job }, .index = i };
+		jobs[i] = (struct job){.t = {.run = run_job}, .index = i};
 }
 
 static void test_stop_runs_everything_queued(void **state)
@@ -187,10 +187,10 @@ static void submit_late(struct task *t)
 	gate_wait();
 	int rc = 0;
 	for (int i = 0; i < 1000 && rc == 0; i++) { /* until the stopper has marked the pool */
-		late = (struct job){ .t = { .run = run_job }, .index = 0 };
+		late = (struct job){.t = {.run = run_job}, .index = 0};
 		rc = taskpool_submit(closing, &late.t);
 		if (rc == 0) {
-			struct timespec ms = { 0, 10 * 1000 * 1000 };
+			struct timespec ms = {0, 10 * 1000 * 1000};
 			nanosleep(&ms, NULL);
 		}
 	}
@@ -210,7 +210,7 @@ static void test_stopping_pool_refuses(void **state)
 	static struct job jobs[1];
 	reset(jobs, 1);
 	atomic_store(&late_rc, 1);
-	struct task t = { .run = submit_late };
+	struct task t = {.run = submit_late};
 	assert_int_equal(taskpool_start(&closing, 1, 8), 0);
 	assert_int_equal(taskpool_submit(closing, &t), 0);
 	assert_true(gate_reached(1));
@@ -247,13 +247,13 @@ static void test_close_returns_queued(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_stop_runs_everything_queued),
-		cmocka_unit_test(test_one_thread_keeps_order),
-		cmocka_unit_test(test_full_queue_is_refused),
-		cmocka_unit_test(test_default_queue_bound),
-		cmocka_unit_test(test_threads_run_in_parallel),
-		cmocka_unit_test(test_stopping_pool_refuses),
-		cmocka_unit_test(test_close_returns_queued),
+	    cmocka_unit_test(test_stop_runs_everything_queued),
+	    cmocka_unit_test(test_one_thread_keeps_order),
+	    cmocka_unit_test(test_full_queue_is_refused),
+	    cmocka_unit_test(test_default_queue_bound),
+	    cmocka_unit_test(test_threads_run_in_parallel),
+	    cmocka_unit_test(test_stopping_pool_refuses),
+	    cmocka_unit_test(test_close_returns_queued),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

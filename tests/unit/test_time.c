@@ -89,9 +89,9 @@ static void test_iso_field_ranges(void **state)
 {
 	(void)state;
 	static const char *bad[] = {
-		"2024-00-10T00:00:00Z", "2024-13-10T00:00:00Z", "2024-04-31T00:00:00Z",
-		"2024-01-00T00:00:00Z", "2024-01-10T24:00:00Z", "2024-01-10T23:60:00Z",
-		"2024-01-10T23:59:61Z", "2024-01-10T00:00:00+24:00", "2024-01-10T00:00:00+01:60",
+	    "2024-00-10T00:00:00Z", "2024-13-10T00:00:00Z",	 "2024-04-31T00:00:00Z",
+	    "2024-01-00T00:00:00Z", "2024-01-10T24:00:00Z",	 "2024-01-10T23:60:00Z",
+	    "2024-01-10T23:59:61Z", "2024-01-10T00:00:00+24:00", "2024-01-10T00:00:00+01:60",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (parse_rc(bad[i]) != SIEM_EPARSE)
@@ -108,22 +108,22 @@ static void test_iso_malformed(void **state)
 {
 	(void)state;
 	static const char *bad[] = {
-		"",
-		"2024-03-15",
-		"2024-03-15T12:34",
-		"2024-03-15T12:34:56.",
-		"2024-03-15T12:34:56.1234567890Z",
-		"2024-03-15T12:34:56ZZ",
-		"2024-03-15T12:34:56+02",
-		"2024-03-15T12:34:56+2:00",
-		"2024-03-15X12:34:56Z",
-		"2024/03/15T12:34:56Z",
-		"24-03-15T12:34:56Z",
-		" 2024-03-15T12:34:56Z",
-		"2024-03-15T12:34:56Z ",
-		"yesterday",
-		"1.2.3",
-		".5",
+	    "",
+	    "2024-03-15",
+	    "2024-03-15T12:34",
+	    "2024-03-15T12:34:56.",
+	    "2024-03-15T12:34:56.1234567890Z",
+	    "2024-03-15T12:34:56ZZ",
+	    "2024-03-15T12:34:56+02",
+	    "2024-03-15T12:34:56+2:00",
+	    "2024-03-15X12:34:56Z",
+	    "2024/03/15T12:34:56Z",
+	    "24-03-15T12:34:56Z",
+	    " 2024-03-15T12:34:56Z",
+	    "2024-03-15T12:34:56Z ",
+	    "yesterday",
+	    "1.2.3",
+	    ".5",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (parse_rc(bad[i]) != SIEM_EPARSE)
@@ -238,25 +238,25 @@ static void test_now_is_recent(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_iso_z),
-		cmocka_unit_test(test_iso_no_zone_is_utc),
-		cmocka_unit_test(test_iso_space_separator),
-		cmocka_unit_test(test_iso_positive_offset),
-		cmocka_unit_test(test_iso_negative_offset),
-		cmocka_unit_test(test_iso_fraction_digits),
-		cmocka_unit_test(test_iso_leap_day),
-		cmocka_unit_test(test_iso_field_ranges),
-		cmocka_unit_test(test_iso_leap_second_is_next_minute),
-		cmocka_unit_test(test_iso_malformed),
-		cmocka_unit_test(test_iso_embedded_nul_rejected),
-		cmocka_unit_test(test_range_limits),
-		cmocka_unit_test(test_epoch_strings),
-		cmocka_unit_test(test_epoch_strings_out_of_range),
-		cmocka_unit_test(test_epoch_numbers),
-		cmocka_unit_test(test_epoch_numbers_rejected),
-		cmocka_unit_test(test_format_exact),
-		cmocka_unit_test(test_format_parse_round_trip),
-		cmocka_unit_test(test_now_is_recent),
+	    cmocka_unit_test(test_iso_z),
+	    cmocka_unit_test(test_iso_no_zone_is_utc),
+	    cmocka_unit_test(test_iso_space_separator),
+	    cmocka_unit_test(test_iso_positive_offset),
+	    cmocka_unit_test(test_iso_negative_offset),
+	    cmocka_unit_test(test_iso_fraction_digits),
+	    cmocka_unit_test(test_iso_leap_day),
+	    cmocka_unit_test(test_iso_field_ranges),
+	    cmocka_unit_test(test_iso_leap_second_is_next_minute),
+	    cmocka_unit_test(test_iso_malformed),
+	    cmocka_unit_test(test_iso_embedded_nul_rejected),
+	    cmocka_unit_test(test_range_limits),
+	    cmocka_unit_test(test_epoch_strings),
+	    cmocka_unit_test(test_epoch_strings_out_of_range),
+	    cmocka_unit_test(test_epoch_numbers),
+	    cmocka_unit_test(test_epoch_numbers_rejected),
+	    cmocka_unit_test(test_format_exact),
+	    cmocka_unit_test(test_format_parse_round_trip),
+	    cmocka_unit_test(test_now_is_recent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,8 +18,8 @@
 static void test_uuid_parse_format_round_trip(void **state)
 {
 	(void)state;
-	static const uint8_t want[16] = { 0x3f, 0x25, 0x04, 0xe0, 0x4f, 0x89, 0x41, 0xd3,
-					  0x9a, 0x0c, 0x03, 0x05, 0xe8, 0x2c, 0x33, 0x01 };
+	static const uint8_t want[16] = {0x3f, 0x25, 0x04, 0xe0, 0x4f, 0x89, 0x41, 0xd3,
+					 0x9a, 0x0c, 0x03, 0x05, 0xe8, 0x2c, 0x33, 0x01};
 	uint8_t id[16];
 	char buf[37];
 	assert_int_equal(uuid_parse("3F2504E0-4f89-41D3-9a0c-0305e82c3301", 36, id), 0);
@@ -35,17 +35,17 @@ static void test_uuid_parse_rejects(void **state)
 {
 	(void)state;
 	static const char *bad[] = {
-		"",
-		"3f2504e0-4f89-41d3-9a0c-0305e82c330",
-		"3f2504e0-4f89-41d3-9a0c-0305e82c33011",
-		"3f2504e04f89-41d3-9a0c-0305e82c3301-",
-		"3f2504e0-4f89-41d3-9a0c-0305e82c330g",
-		"3f2504e0+4f89-41d3-9a0c-0305e82c3301",
-		"3f2504e0-4f89+41d3-9a0c-0305e82c3301",
-		"3f2504e0-4f89-41d3+9a0c-0305e82c3301",
-		"3f2504e0-4f89-41d3-9a0c+0305e82c3301",
-		"{3f2504e0-4f89-41d3-9a0c-0305e82c33}",
-		"3f2504e04f8941d39a0c0305e82c330z",
+	    "",
+	    "3f2504e0-4f89-41d3-9a0c-0305e82c330",
+	    "3f2504e0-4f89-41d3-9a0c-0305e82c33011",
+	    "3f2504e04f89-41d3-9a0c-0305e82c3301-",
+	    "3f2504e0-4f89-41d3-9a0c-0305e82c330g",
+	    "3f2504e0+4f89-41d3-9a0c-0305e82c3301",
+	    "3f2504e0-4f89+41d3-9a0c-0305e82c3301",
+	    "3f2504e0-4f89-41d3+9a0c-0305e82c3301",
+	    "3f2504e0-4f89-41d3-9a0c+0305e82c3301",
+	    "{3f2504e0-4f89-41d3-9a0c-0305e82c33}",
+	    "3f2504e04f8941d39a0c0305e82c330z",
 	};
 	uint8_t id[16];
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -85,7 +85,7 @@ static void test_uuid_v5_version_and_variant(void **state)
 static void test_uuid_v4_version_and_unique(void **state)
 {
 	(void)state;
-	uint8_t prev[16] = { 0 };
+	uint8_t prev[16] = {0};
 	for (int i = 0; i < 64; i++) {
 		uint8_t id[16];
 		uuid_v4(id);
@@ -105,9 +105,9 @@ static void test_uuid_v5_known_vectors(void **state)
 	static const struct {
 		const char *name, *id;
 	} v[] = {
-		{ "a", "d8754f8d-16c7-5027-9adc-421537baaa5b" },
-		{ "hello", "0a0348bd-fd99-5ae4-8a13-d1653cf9ce6c" },
-		{ "dev:1:2:3:line", "f630e35c-bade-55fe-9fa5-5324cdffcd21" },
+	    {"a", "d8754f8d-16c7-5027-9adc-421537baaa5b"},
+	    {"hello", "0a0348bd-fd99-5ae4-8a13-d1653cf9ce6c"},
+	    {"dev:1:2:3:line", "f630e35c-bade-55fe-9fa5-5324cdffcd21"},
 	};
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		uint8_t id[16];
@@ -180,14 +180,14 @@ static void test_uuid_v4_unique_across_threads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_uuid_parse_format_round_trip),
-		cmocka_unit_test(test_uuid_parse_rejects),
-		cmocka_unit_test(test_uuid_v5_deterministic),
-		cmocka_unit_test(test_uuid_v5_known_vectors),
-		cmocka_unit_test(test_uuid_v5_version_and_variant),
-		cmocka_unit_test(test_uuid_v4_version_and_unique),
-		cmocka_unit_test(test_uuid_v4_text_form),
-		cmocka_unit_test(test_uuid_v4_unique_across_threads),
+	    cmocka_unit_test(test_uuid_parse_format_round_trip),
+	    cmocka_unit_test(test_uuid_parse_rejects),
+	    cmocka_unit_test(test_uuid_v5_deterministic),
+	    cmocka_unit_test(test_uuid_v5_known_vectors),
+	    cmocka_unit_test(test_uuid_v5_version_and_variant),
+	    cmocka_unit_test(test_uuid_v4_version_and_unique),
+	    cmocka_unit_test(test_uuid_v4_text_form),
+	    cmocka_unit_test(test_uuid_v4_unique_across_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,8 +10,8 @@
 static inline const char *test_data_dir(const char *probe)
 {
 	static char found[512];
-	const char *dirs[] = { getenv("SIEM_TEST_DATA"), "../shared/data", "../../shared/data",
-			       "../../../shared/data" };
+	const char *dirs[] = {getenv("SIEM_TEST_DATA"), "../shared/data", "../../shared/data",
+			      "../../../shared/data"};
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		char p[600];
 		if (!dirs[i])
