@@ -293,12 +293,7 @@ int seg_roll(struct store *s)
 	pthread_rwlock_unlock(&s->mem_mu);
 	sqlite3 *prev = s->w;
 	s->w = NULL;
-	sqlite3_finalize(s->ins);
-	sqlite3_finalize(s->seg_upd);
-	sqlite3_finalize(s->off_upsert);
-	sqlite3_finalize(s->dead_ins);
-	s->ins = s->seg_upd = s->off_upsert = s->dead_ins = NULL;
-	facets_release(&s->facets);
+	store_writer_release_stmts(s);
 	stats_rollup_roll(s->rollup); /* stats rollups: its counts wait for the indexer */
 	rc = seg_create(s, cur->id + 1, prev);
 	sqlite3_close(prev);

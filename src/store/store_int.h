@@ -151,4 +151,8 @@ int64_t store_ids_lookup(struct store *s, struct segment *g, const uint8_t id[16
 int store_mem_candidates(struct store *s, struct segment *g, const struct event_query *q,
 			 int64_t **out, size_t *n);
 
+/* The writer's prepared statements and in-memory facets, released when the writer closes or
+ * moves to a new segment. */
+void store_writer_release_stmts(struct store *s);
+
 #endif

@@ -73,7 +73,7 @@ fail:
 
 /* ---- the writer's connection ---- */
 
-static void finalize_writer(struct store *s)
+void store_writer_release_stmts(struct store *s)
 {
 	sqlite3_finalize(s->ins);
 	sqlite3_finalize(s->seg_upd);
@@ -81,6 +81,11 @@ static void finalize_writer(struct store *s)
 	sqlite3_finalize(s->dead_ins);
 	s->ins = s->seg_upd = s->off_upsert = s->dead_ins = NULL;
 	facets_release(&s->facets);
+}
+
+static void finalize_writer(struct store *s)
+{
+	store_writer_release_stmts(s);
 	stats_rollup_free(s->rollup);
 	s->rollup = NULL;
 	if (s->w) {
