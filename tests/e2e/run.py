@@ -229,7 +229,7 @@ def run_sharded(a):
         if os.path.exists(TIMES):
             with open(TIMES) as f:
                 data = json.load(f)
-        data[a.label] = times
+        data.setdefault(a.label, {}).update(times)  # a -k run updates only its files
         with open(TIMES, "w") as f:
             json.dump(data, f, indent=1, sort_keys=True)
     except (OSError, ValueError):
