@@ -1569,6 +1569,8 @@ static void each_segment(const char *sql)
 			continue;
 		sqlite3 *db = NULL;
 		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+		/* a checkpoint of the closed store may still be ending */
+		sqlite3_busy_timeout(db, 10000);
 		char *msg = NULL;
 		if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
 			fail_msg("%s: %s: %s", path, sql, msg ? msg : "?");
@@ -1585,6 +1587,7 @@ static int segment_user_version(int id)
 	sqlite3_stmt *st = NULL;
 	snprintf(path, sizeof(path), "%s-segments/seg-%08d.db", DBPATH, id);
 	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 10000);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	int v = sqlite3_column_int(st, 0);
