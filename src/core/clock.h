@@ -1,4 +1,5 @@
-/* clock.h — waiting with a timeout: the realtime deadline pthread_cond_timedwait takes. */
+/* clock.h — time for waits: the realtime deadline pthread_cond_timedwait takes, and a
+ * monotonic clock for intervals. */
 #ifndef SIEM_CLOCK_H
 #define SIEM_CLOCK_H
 
@@ -17,6 +18,14 @@ static inline struct timespec clock_deadline_ms(int64_t ms)
 		ts.tv_nsec -= 1000000000;
 	}
 	return ts;
+}
+
+/* Microseconds on CLOCK_MONOTONIC, for intervals and deadlines. */
+static inline int64_t clock_mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 #endif

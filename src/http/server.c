@@ -21,7 +21,9 @@
 #include "core/file.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/clock.h"
 #include "http/http.h"
+#include "http/watchdog.h"
 
 #define SUB "http"
 #define MAX_EXTRA_HEADERS 8
@@ -29,27 +31,11 @@
 #define MAX_FORWARDED_HEADERS 8
 #define MAX_FORWARDED_HOPS 64
 
-static struct metric m_slow_closed =
-    METRIC_COUNTER_INIT("minisiem_http_slow_closed_total", NULL,
-			"Connections closed because headers or a body did not arrive in time.");
 static struct metric m_budget_refused = METRIC_COUNTER_INIT(
     "minisiem_http_body_budget_refused_total", NULL,
     "Requests answered 503 because request bodies in memory were over the budget.");
 static struct metric m_body_bytes = METRIC_GAUGE_INIT(
     "minisiem_http_body_bytes", NULL, "Bytes of request bodies held in memory now.");
-
-/* What a connection is waiting for, and since when: the watchdog closes one whose headers
- * (or, on a keep-alive connection, next request) or body take longer than allowed. */
-enum watch_state { W_HEADERS, W_BODY, W_BUSY };
-
-struct conn_watch {
-	struct conn_watch *prev, *next;
-	int fd;
-	enum watch_state state;
-	int64_t since_us;
-	struct sockaddr_storage peer;
-	socklen_t peer_len;
-};
 
 struct http_server {
 	struct MHD_Daemon *d;
@@ -68,13 +54,7 @@ struct http_server {
 	/* request bodies in memory, all requests together */
 	size_t body_budget;
 	atomic_size_t body_bytes;
-	/* the slow-client watchdog */
-	int64_t header_us, request_us;
-	pthread_mutex_t watch_mu;
-	pthread_cond_t watch_cv;
-	struct conn_watch *watched;
-	pthread_t watchdog;
-	bool watchdog_running, stopping;
+	struct http_watchdog *watchdog; /* closes slow clients */
 	struct {
 		uint8_t lo[16], hi[16];
 	} proxies[MAX_PROXIES]; /* --trusted-proxies */
@@ -770,31 +750,6 @@ static enum http_result begin(struct http_req *r)
 	return HTTP_SUSPENDED;
 }
 
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static struct conn_watch *watch_of(struct MHD_Connection *conn)
-{
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	return ci ? ci->socket_context : NULL;
-}
-
-static void watch_set(struct http_server *srv, struct MHD_Connection *conn, enum watch_state st)
-{
-	struct conn_watch *w = watch_of(conn);
-	if (!w)
-		return;
-	pthread_mutex_lock(&srv->watch_mu);
-	w->state = st;
-	w->since_us = mono_us();
-	pthread_mutex_unlock(&srv->watch_mu);
-}
-
 /* A body chunk: kept while under the route's limit and the memory budget, else dropped as
  * it comes (MHD cannot answer before the body ends) up to a bound past which the
  * connection is simply closed. */
@@ -855,7 +810,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->limit = HTTP_BODY_CONTROL;
 		*con_cls = r;
 		atomic_fetch_add(&srv->inflight, 1);
-		watch_set(srv, conn, W_BODY); /* the headers are here; a body may follow */
+		watchdog_set(srv->watchdog, conn,
+			     WATCH_BODY); /* the headers are here; a body may follow */
 		client_addr(r);
 		begin(r);
 		return MHD_YES;
@@ -870,7 +826,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return take_body(r, upload, n);
 	}
 	/* The whole request is here (or we were resumed). */
-	watch_set(srv, conn, W_BUSY);
+	watchdog_set(srv->watchdog, conn, WATCH_BUSY);
 	if (r->too_big) {
 		body_too_large(r);
 		return MHD_YES;
@@ -936,81 +892,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(r);
 	*con_cls = NULL;
 	atomic_fetch_sub(&srv->inflight, 1);
-	watch_set(srv, conn, W_HEADERS); /* keep-alive: the next request's headers */
-}
-
-static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-			  enum MHD_ConnectionNotificationCode code)
-{
-	struct http_server *srv = cls;
-	struct conn_watch *w = *socket_context;
-	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-		const union MHD_ConnectionInfo *ci =
-		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-		if (!ci || !(w = calloc(1, sizeof(*w))))
-			return;
-		w->fd = ci->connect_fd;
-		w->peer_len = sizeof(w->peer);
-		if (getpeername(w->fd, (struct sockaddr *)&w->peer, &w->peer_len) < 0)
-			w->peer_len = 0;
-		w->state = W_HEADERS;
-		w->since_us = mono_us();
-		pthread_mutex_lock(&srv->watch_mu);
-		w->next = srv->watched;
-		if (w->next)
-			w->next->prev = w;
-		srv->watched = w;
-		pthread_mutex_unlock(&srv->watch_mu);
-		*socket_context = w;
-		return;
-	}
-	if (!w)
-		return;
-	/* Unlinked before MHD closes the socket, so the watchdog never shuts down a descriptor
-	 * that was closed and reused. */
-	pthread_mutex_lock(&srv->watch_mu);
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		srv->watched = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
-	pthread_mutex_unlock(&srv->watch_mu);
-	free(w);
-	*socket_context = NULL;
-}
-
-/* Once a second: a connection still waiting for headers or a body past its deadline is
- * shut down (MHD then sees the end of the stream and closes it). This is what keeps a
- * client trickling bytes from holding a connection slot or a body buffer for long. */
-static void *watchdog_main(void *arg)
-{
-	struct http_server *srv = arg;
-	pthread_mutex_lock(&srv->watch_mu);
-	while (!srv->stopping) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
-		pthread_cond_timedwait(&srv->watch_cv, &srv->watch_mu, &ts);
-		int64_t now = mono_us();
-		for (struct conn_watch *w = srv->watched; w; w = w->next) {
-			int64_t limit = w->state == W_HEADERS ? srv->header_us
-					: w->state == W_BODY  ? srv->request_us
-							      : 0;
-			if (!limit || now - w->since_us <= limit)
-				continue;
-			struct sockaddr_storage peer;
-			socklen_t len = sizeof(peer);
-			w->state = W_BUSY; /* once */
-			if (getpeername(w->fd, (struct sockaddr *)&peer, &len) < 0 ||
-			    len != w->peer_len || memcmp(&peer, &w->peer, len) != 0)
-				continue;
-			shutdown(w->fd, SHUT_RDWR);
-			metric_add(&m_slow_closed, 1);
-		}
-	}
-	pthread_mutex_unlock(&srv->watch_mu);
-	return NULL;
+	watchdog_set(srv->watchdog, conn,
+		     WATCH_HEADERS); /* keep-alive: the next request's headers */
 }
 
 /* libmicrohttpd's own messages are mostly about clients that went away; a client can make
@@ -1026,7 +909,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	size_t n = strlen(buf);
 	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		buf[--n] = '\0';
-	int64_t now = mono_us();
+	int64_t now = clock_mono_us();
 	pthread_mutex_lock(&mu);
 	long before = skipped;
 	bool show = now >= next_us;
@@ -1129,15 +1012,7 @@ static int read_pem(const char *path, char **out)
 
 static void server_free(struct http_server *srv)
 {
-	if (srv->watchdog_running) {
-		pthread_mutex_lock(&srv->watch_mu);
-		srv->stopping = true;
-		pthread_cond_signal(&srv->watch_cv);
-		pthread_mutex_unlock(&srv->watch_mu);
-		pthread_join(srv->watchdog, NULL);
-	}
-	pthread_mutex_destroy(&srv->watch_mu);
-	pthread_cond_destroy(&srv->watch_cv);
+	watchdog_free(srv->watchdog);
 	if (srv->tls_key)
 		explicit_bzero(srv->tls_key, strlen(srv->tls_key));
 	free(srv->tls_key);
@@ -1156,19 +1031,16 @@ int http_start(struct http_server **out, const struct http_config *cfg,
 	if (!srv)
 		return -ENOMEM;
 	pthread_mutex_init(&srv->cors_mu, NULL);
-	pthread_mutex_init(&srv->watch_mu, NULL);
-	pthread_cond_init(&srv->watch_cv, NULL);
 	srv->routes = routes;
 	srv->nroutes = nroutes;
 	srv->auth = *auth;
 	srv->max_body = cfg->max_body;
 	srv->body_budget = cfg->body_budget ? cfg->body_budget : (size_t)64 << 20;
-	srv->header_us = (int64_t)(cfg->header_timeout ? cfg->header_timeout : 10) * 1000000;
-	srv->request_us = (int64_t)(cfg->request_timeout ? cfg->request_timeout : 60) * 1000000;
-	metric_register(&m_slow_closed);
 	metric_register(&m_budget_refused);
 	metric_register(&m_body_bytes);
-	if ((rc = http_set_cors(srv, cfg->cors_origins)) < 0 ||
+	if ((rc = watchdog_start(&srv->watchdog, cfg->header_timeout ? cfg->header_timeout : 10,
+				 cfg->request_timeout ? cfg->request_timeout : 60)) < 0 ||
+	    (rc = http_set_cors(srv, cfg->cors_origins)) < 0 ||
 	    (rc = set_proxies(srv, cfg->trusted_proxies)) < 0)
 		goto fail;
 	if (cfg->root_path && *cfg->root_path && strcmp(cfg->root_path, "/") != 0) {
@@ -1223,18 +1095,12 @@ int http_start(struct http_server **out, const struct http_config *cfg,
 	    cfg->conn_timeout ? cfg->conn_timeout : 60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    (size_t)64 * 1024, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conns_per_ip,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
-	    on_connection, srv, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+	    watchdog_notify, srv->watchdog, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
 	if (!srv->d) {
 		log_error(SUB, "cannot start the HTTP server on '%s'", cfg->listen);
 		rc = -EIO;
 		goto fail;
 	}
-	if ((rc = pthread_create(&srv->watchdog, NULL, watchdog_main, srv)) != 0) {
-		MHD_stop_daemon(srv->d);
-		server_free(srv);
-		return -rc;
-	}
-	srv->watchdog_running = true;
 	*out = srv;
 	return 0;
 fail:
