@@ -2,12 +2,13 @@
 
 CC       ?= cc
 PKGS     := libmicrohttpd jansson sqlite3 libjwt libargon2 libcrypto zlib libpcre2-8 yaml-0.1 libcurl \
-            expat libevtx
+            expat libevtx libpq
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev \
             libjwt-dev libargon2-dev libssl-dev zlib1g-dev libcrypt-dev libcmocka-dev libpcre2-dev \
             libyaml-dev libcurl4-openssl-dev libexpat1-dev libevtx-dev libbfio-dev \
             libsystemd-dev systemd-journal-remote gcc-mingw-w64-x86-64 libz-mingw-w64-dev \
-            python3 curl sqlite3 nodejs clang clang-format libclang-rt-dev
+            python3 curl sqlite3 nodejs clang clang-format libclang-rt-dev \
+            libpq-dev postgresql-15 postgresql-client-15
 BUILD    ?= build/rel
 SANITIZE ?=
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
@@ -33,7 +34,7 @@ LDLIBS   += $(PKG_LIBS) -lcrypt -lpthread -lm
 LDFLAGS  += $(if $(filter 1,$(SANITIZE)),-fsanitize=address$(,)undefined)
 , := ,
 
-LIB_DIRS := core ingest store auth http api hub parse source detect alert notify enrich
+LIB_DIRS := core ingest store store/pg auth http api hub parse source detect alert notify enrich
 # Not in the hub: Windows files (*_win.c) and the journald source (libsystemd; src/agent/agent.mk).
 LIB_SRC  := $(filter-out src/hub/main.c $(EXCLUDE) %_win.c src/source/journald.c,\
               $(foreach d,$(LIB_DIRS),$(wildcard src/$(d)/*.c)))
@@ -129,6 +130,8 @@ check-format:
 check-suite: $(HUB) $(UNIT_BIN)
 	@tests/run_unit.sh $(BUILD) build/results.txt
 	@python3 tests/e2e/run.py --bin $(HUB) --results build/results.txt --label $(BUILD) --jobs $(E2E_JOBS)
+	@if [ "$(BUILD)" = build/rel ]; then python3 tests/e2e/run.py --bin $(HUB) --results build/results.txt \
+	  --label $(BUILD) --jobs $(E2E_JOBS) --backend postgres; fi
 
 bench: all
 	@bench/run.sh $(if $(QUICK),--quick)

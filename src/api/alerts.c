@@ -139,7 +139,7 @@ enum http_result api_alerts_list(struct http_req *r)
 		return http_reply_error(r, 400, "invalid query", p.qp.err);
 	if (rc < 0) {
 		json_decref(alerts);
-		return http_reply_error(r, 500, "query failed", siem_strerror(rc));
+		return api_store_error(r, rc, "query failed");
 	}
 	json_t *o = json_object();
 	json_object_set_new(o, "alerts", alerts);
@@ -163,7 +163,7 @@ enum http_result api_alerts_get(struct http_req *r)
 		return http_reply_error(r, 400, "invalid alert id", http_path_arg(r));
 	int rc = store_alert_get(api_ctx->store, id, &alert);
 	if (rc < 0)
-		return http_reply_error(r, 500, "query failed", siem_strerror(rc));
+		return api_store_error(r, rc, "query failed");
 	if (!alert)
 		return http_reply_error(r, 404, "not found", http_path_arg(r));
 	json_t *events = json_array(), *missing = json_array();
@@ -213,7 +213,7 @@ static enum http_result change_status(struct http_req *r, enum alert_status to)
 	if (rc == -EPERM)
 		return http_reply_error(r, 409, "conflict", "the alert is closed");
 	if (rc < 0)
-		return http_reply_error(r, 500, "cannot change the alert", siem_strerror(rc));
+		return api_store_error(r, rc, "cannot change the alert");
 	snprintf(obj, sizeof(obj), "alert:%lld", (long long)id);
 	store_audit(api_ctx->store, http_identity(r), http_client_addr(r),
 		    to == ALERT_CLOSED ? "alert.close" : "alert.ack", obj,
@@ -546,7 +546,7 @@ enum http_result api_alerts_stream(struct http_req *r)
 			http_add_header(r, "Retry-After", "10");
 			return http_reply_error(r, 503, "too many stream clients", NULL);
 		}
-		return http_reply_error(r, 500, "cannot subscribe", siem_strerror(rc));
+		return api_store_error(r, rc, "cannot subscribe");
 	}
 	if (after >= 0) {
 		s->last_rev = after;

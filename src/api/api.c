@@ -272,9 +272,18 @@ enum http_result api_reply_list(struct http_req *r, int rc, const char *key, jso
 {
 	if (rc < 0) {
 		json_decref(list);
-		return http_reply_error(r, 500, "query failed", siem_strerror(rc));
+		return api_store_error(r, rc, "query failed");
 	}
 	json_t *o = json_object();
 	json_object_set_new(o, key, list);
 	return http_reply_json(r, 200, o);
+}
+
+enum http_result api_store_error(struct http_req *r, int rc, const char *error)
+{
+	if (rc == SIEM_EUNAVAIL) {
+		http_add_header(r, "Retry-After", "5");
+		return http_reply_error(r, 503, "store unavailable", siem_strerror(rc));
+	}
+	return http_reply_error(r, 500, error, siem_strerror(rc));
 }

@@ -76,6 +76,9 @@ int api_load_env_keys(struct api *a, const char *spec);
 int api_set_limits(struct api *a, const struct api_limits *l);
 
 /* Handlers, one group per file. */
+/* A store call failed with rc: 503 + Retry-After while the store's database cannot be
+ * reached (SIEM_EUNAVAIL), else 500; error names what failed. */
+enum http_result api_store_error(struct http_req *r, int rc, const char *error);
 enum http_result api_ingest(struct http_req *r);
 void api_ingest_register_metrics(void);
 enum http_result api_events_list(struct http_req *r);

@@ -100,7 +100,7 @@ static enum http_result store_fail(struct http_req *r, int rc)
 		return http_reply_error(r, 404, "not found", "no such dashboard");
 	if (rc == -EEXIST)
 		return http_reply_error(r, 409, "conflict", "a dashboard of that name exists");
-	return http_reply_error(r, 500, "store failed", siem_strerror(rc));
+	return api_store_error(r, rc, "store failed");
 }
 
 static enum http_result reply_one(struct http_req *r, unsigned status, int64_t id)

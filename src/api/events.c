@@ -171,7 +171,7 @@ enum http_result api_events_list(struct http_req *r)
 	if ((rc = store_query_events(api_ctx->store, q, events, &more, &nts, &nseq)) < 0) {
 		json_decref(events);
 		res = rc == -E2BIG ? http_reply_error(r, 400, "invalid query", "query too complex")
-				   : http_reply_error(r, 500, "query failed", siem_strerror(rc));
+				   : api_store_error(r, rc, "query failed");
 		goto out;
 	}
 	json_t *o = json_object();
@@ -201,7 +201,7 @@ enum http_result api_events_get(struct http_req *r)
 	if (rc == SIEM_ENOTFOUND)
 		return http_reply_error(r, 404, "not found", id);
 	if (rc < 0)
-		return http_reply_error(r, 500, "query failed", siem_strerror(rc));
+		return api_store_error(r, rc, "query failed");
 	return http_reply_json(r, 200, ev);
 }
 

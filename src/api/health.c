@@ -1,5 +1,5 @@
-/* health.c — GET /health (the process answers) and GET /ready (store writable, writer
- * alive, queue depth). Neither needs a login. */
+/* health.c — GET /health (the process answers) and GET /ready (store reachable and
+ * writable, writer alive and its lag, queue depth). Neither needs a login. */
 #include <stdio.h>
 
 #include "api/api.h"
@@ -19,13 +19,19 @@ enum http_result api_ready(struct http_req *r)
 	char buf[32];
 	pipeline_stats(api_ctx->pipeline, &ps);
 	store_stats(api_ctx->store, &ss);
-	bool ready = ps.writer_alive && ps.failed_commits_in_row == 0;
+	bool ready = ps.writer_alive && ps.failed_commits_in_row == 0 && ss.reachable;
+	/* How far behind the writer is: the time since its last commit while events wait. */
+	int64_t lag_us =
+	    ps.queued_events && ss.last_commit_us ? ts_now_us() - ss.last_commit_us : 0;
 	json_t *o = json_object();
 	json_object_set_new(o, "ready", json_boolean(ready));
 	json_object_set_new(o, "writer_alive", json_boolean(ps.writer_alive));
 	json_object_set_new(o, "store_writable", json_boolean(ps.failed_commits_in_row == 0));
 	json_object_set_new(o, "queue_depth", json_integer((json_int_t)ps.queued_events));
 	json_object_set_new(o, "queue_max", json_integer((json_int_t)ps.max_events));
+	json_object_set_new(o, "store_backend", json_string(ss.backend ? ss.backend : "?"));
+	json_object_set_new(o, "store_reachable", json_boolean(ss.reachable));
+	json_object_set_new(o, "writer_lag_ms", json_integer(lag_us > 0 ? lag_us / 1000 : 0));
 	json_object_set_new(o, "events_stored", json_integer(ss.events));
 	json_object_set_new(o, "segments", json_integer(ss.segments));
 	if (ss.last_commit_us) {

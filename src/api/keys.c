@@ -37,7 +37,7 @@ enum http_result api_keys_create(struct http_req *r)
 	}
 	if (rc < 0) {
 		json_decref(v);
-		return http_reply_error(r, 500, "cannot create key", siem_strerror(rc));
+		return api_store_error(r, rc, "cannot create key");
 	}
 	log_info("api", "key %lld '%s' created by %s", (long long)id, name, http_identity(r));
 	char obj[32];
@@ -62,7 +62,7 @@ enum http_result api_keys_delete(struct http_req *r)
 	if (rc == SIEM_ENOTFOUND)
 		return http_reply_error(r, 404, "not found", arg);
 	if (rc < 0)
-		return http_reply_error(r, 500, "cannot revoke key", siem_strerror(rc));
+		return api_store_error(r, rc, "cannot revoke key");
 	/* Forget cached answers so the revocation is immediate. */
 	pthread_mutex_lock(&api_ctx->key_mu);
 	memset(api_ctx->key_cache, 0, sizeof(api_ctx->key_cache));

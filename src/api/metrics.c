@@ -67,6 +67,13 @@ enum http_result api_metrics(struct http_req *r)
 			   "Sealed segments waiting for their indices.", "gauge",
 			   (double)ss.unindexed);
 	if (rc == 0)
+		rc = gauge(&b, "minisiem_store_up", "1 when the store's database answers.", "gauge",
+			   ss.reachable ? 1.0 : 0.0);
+	if (rc == 0)
+		rc = gauge(&b, "minisiem_store_connection_errors_total",
+			   "Failed attempts to reach the store's database.", "counter",
+			   (double)ss.conn_errors);
+	if (rc == 0)
 		rc = metrics_render(&b);
 	if (rc < 0) {
 		strbuf_release(&b);

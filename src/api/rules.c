@@ -306,7 +306,7 @@ enum http_result api_rules_create(struct http_req *r)
 					 http_identity(r))) < 0) {
 			for (size_t k = n0; k < i; k++)
 				store_rule_delete(api_ctx->store, ruleset_at(rs, k)->id);
-			res = http_reply_error(r, 500, "cannot store the rule", siem_strerror(rc));
+			res = api_store_error(r, rc, "cannot store the rule");
 			goto undo;
 		}
 	}
@@ -359,7 +359,7 @@ static enum http_result set_enabled(struct http_req *r, const char *id, bool ena
 		ruleset_unlock(rs);
 		return rc == SIEM_ESCHEMA || rc == SIEM_EPARSE
 			   ? rules_reply_error(r, 409, "the rule set would be invalid", err)
-			   : http_reply_error(r, 500, "cannot change the rule", siem_strerror(rc));
+			   : api_store_error(r, rc, "cannot change the rule");
 	}
 	if (!e->builtin) {
 		e->updated_at = ts_now_us();
@@ -457,7 +457,7 @@ enum http_result api_rules_put(struct http_req *r)
 		ruleset_unlock(rs);
 		return rc == SIEM_ESCHEMA || rc == SIEM_EPARSE
 			   ? rules_reply_error(r, 422, "rule refused by the engine", err)
-			   : http_reply_error(r, 500, "cannot store the rule", siem_strerror(rc));
+			   : api_store_error(r, rc, "cannot store the rule");
 	}
 	ruleset_entry_release(&saved);
 	audit(r, "rule.update", id, old->title);
@@ -496,7 +496,7 @@ enum http_result api_rules_delete(struct http_req *r)
 		ruleset_unlock(rs);
 		return rc == SIEM_ESCHEMA || rc == SIEM_EPARSE
 			   ? rules_reply_error(r, 409, "other rules refer to it", err)
-			   : http_reply_error(r, 500, "cannot delete the rule", siem_strerror(rc));
+			   : api_store_error(r, rc, "cannot delete the rule");
 	}
 	audit(r, "rule.delete", saved.id, saved.title);
 	log_info(SUB, "rule '%s' deleted by %s", saved.id, http_identity(r));

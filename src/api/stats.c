@@ -126,7 +126,7 @@ static enum http_result stats_reply(struct http_req *r, stats_fn fn)
 		res = http_reply_error(r, 400, "invalid query",
 				       "too many distinct values or buckets");
 	} else if (rc < 0) {
-		res = http_reply_error(r, 500, "query failed", siem_strerror(rc));
+		res = api_store_error(r, rc, "query failed");
 	} else {
 		json_object_set_new(o, "rollups", json_boolean(roll));
 		res = http_reply_json(r, 200, o);

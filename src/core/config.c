@@ -117,6 +117,17 @@ int parse_size(const char *s, int64_t *out)
 	return 0;
 }
 
+bool url_has_password(const char *s)
+{
+	const char *scheme = strstr(s, "://");
+	if (!scheme) /* key=value words */
+		return strstr(s, "password=") != NULL || strstr(s, "password =") != NULL;
+	const char *host = scheme + 3, *at = strchr(host, '@'), *slash = strchr(host, '/');
+	if (at && (!slash || at < slash) && memchr(host, ':', (size_t)(at - host)))
+		return true;
+	return strstr(s, "password=") != NULL;
+}
+
 static int check_value(struct config *c, size_t i, const char *v, const char *from)
 {
 	const struct opt_def *d = &c->defs[i];
@@ -139,6 +150,16 @@ static int check_value(struct config *c, size_t i, const char *v, const char *fr
 	case OPT_SIZE:
 		rc = parse_size(v, &x);
 		break;
+	case OPT_URL:
+		if (strcmp(from, "the command line") == 0 && url_has_password(v)) {
+			snprintf(
+			    c->err, sizeof(c->err),
+			    "'--%s' holds a password, which the command line shows to every "
+			    "user: put it in PGPASSFILE or PGPASSWORD (or %s in a config file)",
+			    label, d->env ? d->env : "the setting");
+			return -EINVAL;
+		}
+		return 0;
 	default:
 		return 0;
 	}

@@ -9,7 +9,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum opt_kind { OPT_STRING, OPT_INT, OPT_DURATION, OPT_SIZE, OPT_FLAG };
+/* OPT_URL: a string naming a server (URL or "key=value" connection string) that must not carry
+ * a password when it is given on the command line, where every user's ps would show it. */
+enum opt_kind { OPT_STRING, OPT_INT, OPT_DURATION, OPT_SIZE, OPT_FLAG, OPT_URL };
 
 struct opt_def {
 	const char *name; /* long flag without "--"; NULL for environment-only settings */
@@ -46,5 +48,8 @@ void config_usage(const struct opt_def *defs, size_t n, FILE *out);
 /* "30", "30s", "5m", "2h", "7d" -> seconds; "512", "64k", "8m", "1g" -> bytes. */
 int parse_duration(const char *s, int64_t *out);
 int parse_size(const char *s, int64_t *out);
+/* Does a URL ("scheme://user:secret@host") or connection string ("password=...") hold a
+ * password? */
+bool url_has_password(const char *s);
 
 #endif

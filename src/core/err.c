@@ -28,6 +28,8 @@ const char *siem_strerror(int err)
 		return "not found";
 	case SIEM_ELIMITED:
 		return "rate limited";
+	case SIEM_EUNAVAIL:
+		return "database unavailable";
 	default:
 		if (err < 0 && err > SIEM_EFIRST)
 			return strerror(-err);

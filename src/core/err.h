@@ -16,6 +16,7 @@ enum {
 	SIEM_ECRYPTO,	/* a crypto library call failed */
 	SIEM_ENOTFOUND, /* no such object */
 	SIEM_ELIMITED,	/* too many failed attempts from this client: try again later */
+	SIEM_EUNAVAIL,	/* the store's database cannot be reached now: try again later */
 	SIEM_ELAST
 };
 

@@ -39,6 +39,7 @@ static struct metric m_body_bytes = METRIC_GAUGE_INIT(
 
 struct http_server {
 	struct MHD_Daemon *d;
+	MHD_socket quiesced; /* the listening socket after http_quiesce, closed by http_stop */
 	const struct http_route *routes;
 	size_t nroutes;
 	struct http_auth_ops auth;
@@ -501,7 +502,16 @@ const char *http_bearer(struct http_req *r)
 	return bearer(http_header(r, "Authorization"), &tok) ? tok : NULL;
 }
 
-/* Returns true when the request may go on; otherwise a 401, 403 or 429 was queued. */
+/* A credential could not be checked because the store's database cannot be reached: the
+ * client is not told it is wrong, only to come back (an agent keeps its spool). */
+static bool unavailable(struct http_req *r)
+{
+	http_add_header(r, "Retry-After", "5");
+	http_reply_error(r, 503, "store unavailable", "cannot check credentials now, retry later");
+	return false;
+}
+
+/* Returns true when the request may go on; otherwise a 401, 403, 429 or 503 was queued. */
 static bool authenticate(struct http_req *r)
 {
 	struct http_server *srv = r->srv;
@@ -514,6 +524,8 @@ static bool authenticate(struct http_req *r)
 			return false;
 		}
 		rc = srv->auth.check_key(srv->auth.ctx, tok, r);
+		if (rc == SIEM_EUNAVAIL)
+			return unavailable(r);
 		if (rc == SIEM_ELIMITED) { /* check_key added Retry-After */
 			http_reply_error(r, 429, "too many requests",
 					 "too many invalid API keys from this address");
@@ -531,6 +543,8 @@ static bool authenticate(struct http_req *r)
 		return false;
 	}
 	rc = srv->auth.check_jwt(srv->auth.ctx, tok, r);
+	if (rc == SIEM_EUNAVAIL)
+		return unavailable(r);
 	if (rc < 0) {
 		http_add_header(r, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
 		http_reply_error(r, 401, "unauthorized", "invalid or expired token");
@@ -1031,6 +1045,7 @@ int http_start(struct http_server **out, const struct http_config *cfg,
 	if (!srv)
 		return -ENOMEM;
 	pthread_mutex_init(&srv->cors_mu, NULL);
+	srv->quiesced = MHD_INVALID_SOCKET;
 	srv->routes = routes;
 	srv->nroutes = nroutes;
 	srv->auth = *auth;
@@ -1115,11 +1130,13 @@ unsigned http_port(struct http_server *srv)
 	return srv->port;
 }
 
+/* The listening socket is closed only after the daemon stopped: its pool threads take it
+ * out of their epoll sets one by one after quiesce returns, and a socket closed under them
+ * makes libmicrohttpd abort ("Failed to remove listen FD from epoll set"). */
 void http_quiesce(struct http_server *srv)
 {
-	MHD_socket fd = MHD_quiesce_daemon(srv->d);
-	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
+	if (srv->quiesced == MHD_INVALID_SOCKET)
+		srv->quiesced = MHD_quiesce_daemon(srv->d);
 }
 
 unsigned http_inflight(struct http_server *srv)
@@ -1138,5 +1155,7 @@ void http_stop(struct http_server *srv)
 	if (!srv)
 		return;
 	MHD_stop_daemon(srv->d);
+	if (srv->quiesced != MHD_INVALID_SOCKET)
+		close(srv->quiesced);
 	server_free(srv);
 }

@@ -58,22 +58,32 @@ int cmd_mkdir_parent(const char *path, size_t *made)
 	}
 }
 
-int cmd_open_store(const char *path, struct store **s, int64_t segment_rows, int cache_mb,
-		   bool state_only)
+int cmd_open_store(const char *path, const char *postgres, struct store **s,
+		   const struct cmd_store_tuning *t, bool state_only)
 {
 	struct store_config sc;
 	store_config_defaults(&sc);
 	sc.dir = path;
+	sc.postgres = postgres && *postgres ? postgres : NULL;
 	sc.state_only = state_only;
-	if (segment_rows)
-		sc.segment_rows = segment_rows;
-	if (cache_mb)
-		sc.cache_mb = cache_mb;
-	int rc = cmd_mkdir_parent(path, NULL);
-	if (rc < 0) {
-		fprintf(stderr, "minisiem: cannot create the directory of '%s': %s\n", path,
-			strerror(-rc));
-		return rc;
+	if (t && t->segment_rows)
+		sc.segment_rows = t->segment_rows;
+	if (t && t->cache_mb)
+		sc.cache_mb = t->cache_mb;
+	if (t)
+		sc.retention_days = t->retention_days;
+	if (!sc.postgres) {
+		int rc = cmd_mkdir_parent(path, NULL);
+		if (rc < 0) {
+			fprintf(stderr, "minisiem: cannot create the directory of '%s': %s\n", path,
+				strerror(-rc));
+			return rc;
+		}
 	}
 	return store_open(s, &sc);
+}
+
+const char *cmd_store_name(const char *path, const char *postgres)
+{
+	return postgres && *postgres ? "PostgreSQL (--postgres)" : path;
 }

@@ -22,6 +22,7 @@ int cmd_backup(int argc, char **argv);	      /* cmd_admin.c */
 int cmd_hash_password(int argc, char **argv); /* cmd_admin.c */
 int cmd_keys(int argc, char **argv);	      /* cmd_admin.c */
 int cmd_users(int argc, char **argv);	      /* cmd_admin.c */
+int cmd_migrate(int argc, char **argv);	      /* cmd_migrate.c */
 
 /* Is --help or -h among the arguments? */
 int cmd_wants_help(int argc, char **argv);
@@ -33,9 +34,28 @@ int cmd_help_or_bad_option(const char *name, int argc, char **argv, void (*usage
  * when not NULL, is set to the length of the first folder created (a prefix of the path):
  * that one and those below it are the hub's own; 0 when every folder existed. */
 int cmd_mkdir_parent(const char *path, size_t *made);
-/* Open the store at path, its folders created first (0 segment_rows or cache_mb: the
- * defaults; state_only: the settings tables, not the events). */
-int cmd_open_store(const char *path, struct store **s, int64_t segment_rows, int cache_mb,
-		   bool state_only);
+/* Store settings of `serve` (0: the defaults). */
+struct cmd_store_tuning {
+	int64_t segment_rows;
+	int cache_mb;
+	int retention_days;
+};
+/* Open the store: PostgreSQL when postgres is set (not NULL or empty), else the SQLite file at
+ * path, its folders created first. t may be NULL; state_only: the settings tables, not the
+ * events. */
+int cmd_open_store(const char *path, const char *postgres, struct store **s,
+		   const struct cmd_store_tuning *t, bool state_only);
+/* What to call the store in a message (never the connection string: it may hold secrets). */
+const char *cmd_store_name(const char *path, const char *postgres);
+
+/* The --postgres option of every command that opens the store. */
+#define CMD_OPT_POSTGRES                                                                    \
+	{                                                                                   \
+		"postgres", "SIEM_POSTGRES_URL", OPT_URL, NULL, "URL",                      \
+		    "PostgreSQL store instead of the SQLite file (libpq URL or connection " \
+		    "string; password "                                                     \
+		    "from PGPASSFILE or PGPASSWORD)",                                       \
+		    false, 0, 0                                                             \
+	}
 
 #endif

@@ -2,7 +2,9 @@
  * hash-password, keys (agent API keys) and users (dashboard logins). */
 #include <errno.h>
 #include <stdbool.h>
+#include <spawn.h>
 #include <stdio.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
@@ -21,10 +23,12 @@
 
 static const struct opt_def db_opts[] = {
     {"db", "SIEM_DB_PATH", OPT_STRING, "var/minisiem.db", "PATH", "SQLite store file", false, 0, 0},
+    CMD_OPT_POSTGRES,
 };
 
 static const struct opt_def user_opts[] = {
     {"db", "SIEM_DB_PATH", OPT_STRING, "var/minisiem.db", "PATH", "SQLite store file", false, 0, 0},
+    CMD_OPT_POSTGRES,
     {"role", NULL, OPT_STRING, "analyst", "ROLE", "admin or analyst (users add)", false, 0, 0},
 };
 
@@ -62,9 +66,11 @@ static int store_cmd_main(const struct store_cmd *sc, int argc, char **argv)
 	if ((code = sc->check(&c, pos, npos)) != 0)
 		goto out;
 	log_set_level(LOG_LVL_WARN);
-	if (cmd_open_store(config_str(&c, "db"), &s, 0, 8, true) < 0) {
+	const struct cmd_store_tuning tune = {.cache_mb = 8};
+	const char *db = config_str(&c, "db"), *pg = config_str(&c, "postgres");
+	if (cmd_open_store(db, pg, &s, &tune, true) < 0) {
 		fprintf(stderr, "minisiem %s: cannot open store '%s'\n", sc->name,
-			config_str(&c, "db"));
+			cmd_store_name(db, pg));
 		code = 1;
 		goto out;
 	}
@@ -75,28 +81,72 @@ out:
 	return code;
 }
 
+/* A PostgreSQL store is copied by pg_dump (directory format, two jobs), which takes a
+ * consistent snapshot while hubs keep writing; pg_restore puts it back. */
+static int backup_postgres(const char *url, const char *dest)
+{
+	if (url_has_password(url)) {
+		fprintf(stderr,
+			"minisiem backup: the connection string holds a password, which "
+			"pg_dump's command line would show: use PGPASSFILE or PGPASSWORD\n");
+		return 1;
+	}
+	char file[4200], db[4200];
+	snprintf(file, sizeof(file), "--file=%s", dest);
+	snprintf(db, sizeof(db), "--dbname=%s", url);
+	char *argv[] = {"pg_dump", "--format=directory", "--jobs=2", file, db, NULL};
+	pid_t pid;
+	int status = 0, err = posix_spawnp(&pid, "pg_dump", NULL, NULL, argv, environ);
+	if (err) {
+		fprintf(stderr,
+			"minisiem backup: cannot run pg_dump: %s (apt-get install "
+			"postgresql-client-15)\n",
+			strerror(err));
+		return 1;
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "minisiem backup: pg_dump failed\n");
+		return 1;
+	}
+	printf("backup of the PostgreSQL store written to '%s' (restore: createdb, then "
+	       "pg_restore --jobs=2 --dbname=URL '%s')\n",
+	       dest, dest);
+	return 0;
+}
+
 int cmd_backup(int argc, char **argv)
 {
 	struct config c;
 	const char *pos[2];
 	size_t npos = 0;
 	if (cmd_wants_help(argc, argv)) {
-		printf("usage: minisiem backup DEST [--db PATH]\n\n"
-		       "Copies the store into the new directory DEST while the hub keeps running: "
-		       "the\n"
-		       "main database and every segment, each as of one moment, each checked.\n"
-		       "To restore: stop the hub, copy DEST's contents next to --db, start the "
-		       "hub.\n\n"
-		       "options:\n");
-		config_usage(db_opts, 1, stdout);
+		printf(
+		    "usage: minisiem backup DEST [--db PATH | --postgres URL]\n\n"
+		    "Copies the store into the new directory DEST while the hub keeps running: "
+		    "the\n"
+		    "main database and every segment, each as of one moment, each checked.\n"
+		    "To restore: stop the hub, copy DEST's contents next to --db, start the "
+		    "hub.\n"
+		    "With --postgres it runs pg_dump --format=directory into DEST; restore with\n"
+		    "pg_restore (docs/postgres.md).\n\n"
+		    "options:\n");
+		config_usage(db_opts, sizeof(db_opts) / sizeof(db_opts[0]), stdout);
 		return 0;
 	}
-	if (config_init(&c, db_opts, 1) < 0)
+	if (config_init(&c, db_opts, sizeof(db_opts) / sizeof(db_opts[0])) < 0)
 		return 1;
 	if (config_parse(&c, argc, argv, pos, 2, &npos) < 0 || npos != 1) {
 		fprintf(stderr, "minisiem backup: %s\n", npos != 1 ? "expected DEST" : c.err);
 		config_release(&c);
 		return EXIT_USAGE;
+	}
+	const char *pg = config_str(&c, "postgres");
+	if (pg && *pg) {
+		int code = backup_postgres(pg, pos[0]);
+		config_release(&c);
+		return code;
 	}
 	log_set_level(LOG_LVL_WARN);
 	int64_t t0 = ts_now_us();
@@ -232,10 +282,13 @@ static int keys_run(struct store *s, const struct config *c, const char **pos)
 	return rc == 0 ? 0 : 1;
 }
 
-static const struct store_cmd keys_cmd = {
-    "keys",	"usage: minisiem keys create NAME | list | revoke ID [--db PATH]\n\noptions:\n",
-    db_opts,	1,
-    keys_check, keys_run};
+static const struct store_cmd keys_cmd = {"keys",
+					  "usage: minisiem keys create NAME | list | revoke ID "
+					  "[--db PATH | --postgres URL]\n\noptions:\n",
+					  db_opts,
+					  sizeof(db_opts) / sizeof(db_opts[0]),
+					  keys_check,
+					  keys_run};
 
 int cmd_keys(int argc, char **argv)
 {
@@ -342,10 +395,10 @@ static int users_run(struct store *s, const struct config *c, const char **pos)
 static const struct store_cmd users_cmd = {
     "users",
     "usage: minisiem users add NAME [--role admin|analyst] | list | passwd NAME | remove NAME"
-    " [--db PATH]\n\nPasswords are read from the terminal or the first line of standard input,"
-    " and have at least " STR(PASSWORD_MIN) " characters.\n\noptions:\n",
+    " [--db PATH | --postgres URL]\n\nPasswords are read from the terminal or the first line of"
+    " standard input, and have at least " STR(PASSWORD_MIN) " characters.\n\noptions:\n",
     user_opts,
-    2,
+    sizeof(user_opts) / sizeof(user_opts[0]),
     users_check,
     users_run};
 

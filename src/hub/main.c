@@ -33,6 +33,7 @@ static const struct command commands[] = {
     {"users", cmd_users, "passwd NAME", "set a user's password (from stdin)"},
     {"users", cmd_users, "remove NAME", "remove a user"},
     {"backup", cmd_backup, "DEST", "consistent copy of the store while the hub runs"},
+    {"migrate", cmd_migrate, "--from DB --to URL", "copy a SQLite store into PostgreSQL"},
     {"logtest", cmd_logtest, "[FILE]", "raw log lines in, normalized events (NDJSON) out"},
     {"rules", cmd_rules, "test RULE.yml [EV]",
      "which events a Sigma rule matches, which alerts it raises"},

@@ -42,7 +42,9 @@ static const struct opt_def serve_opts[] = {
      "config file of 'name = value' lines (names as flags or SIEM_* variables)", false, 0, 0},
     {"listen", "SIEM_LISTEN", OPT_STRING, "127.0.0.1:8080", "ADDR:PORT",
      "HTTP address (port 0 picks a free port)", false, 0, 0},
-    {"db", "SIEM_DB_PATH", OPT_STRING, "var/minisiem.db", "PATH", "SQLite store file", false, 0, 0},
+    {"db", "SIEM_DB_PATH", OPT_STRING, "var/minisiem.db", "PATH",
+     "SQLite store file (with --postgres: where the hub's local files go, PATH-*)", false, 0, 0},
+    CMD_OPT_POSTGRES,
     {"max-body", "SIEM_MAX_BODY", OPT_SIZE, "8m", "BYTES",
      "largest POST /ingest body, also after gunzip (other routes take a few KiB)", false, 1024,
      1LL << 30},
@@ -502,8 +504,12 @@ static int serve_open(struct hub *h)
 	const struct config *c = &h->c;
 	const char *db = config_str(c, "db");
 	int rc;
-	if ((rc = cmd_open_store(db, &h->s, config_int(c, "segment-rows"),
-				 (int)config_int(c, "cache-mb"), false)) < 0)
+	const struct cmd_store_tuning tune = {
+	    .segment_rows = config_int(c, "segment-rows"),
+	    .cache_mb = (int)config_int(c, "cache-mb"),
+	    .retention_days = (int)config_int(c, "retention-days"),
+	};
+	if ((rc = cmd_open_store(db, config_str(c, "postgres"), &h->s, &tune, false)) < 0)
 		return rc;
 	api_init(&h->a, h->s, NULL);
 	h->a.version = SIEM_VERSION;
@@ -646,7 +652,8 @@ static void announce(struct hub *h)
 	if (syslog_listen_tcp_port(h->sl))
 		print_syslog("tcp", h->scfg.tcp, syslog_listen_tcp_port(h->sl));
 	fflush(stdout);
-	log_info("hub", "minisiem %s ready, store '%s'", SIEM_VERSION, config_str(&h->c, "db"));
+	log_info("hub", "minisiem %s ready, store '%s'", SIEM_VERSION,
+		 cmd_store_name(config_str(&h->c, "db"), config_str(&h->c, "postgres")));
 }
 
 /* Until SIGTERM or SIGINT; SIGHUP reloads the settings. */

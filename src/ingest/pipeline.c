@@ -64,18 +64,11 @@ static void run_batch(struct pipeline *p, struct ingest_batch *batches)
 	uint64_t rows = 0, dups = 0;
 	int rc = store_begin(p->store);
 	for (struct ingest_batch *b = batches; b && rc == 0; b = b->next) {
-		b->accepted = b->duplicates = 0;
 		for (size_t i = 0; i < b->n && rc == 0; i++) {
 			b->ev[i].received_at = t0;
-			if ((rc = store_append(p->store, &b->ev[i], &b->dup[i])) < 0)
-				break;
-			if (b->dup[i])
-				b->duplicates++;
-			else
-				b->accepted++;
+			b->dup[i] = false;
+			rc = store_append(p->store, &b->ev[i], &b->dup[i]);
 		}
-		rows += b->accepted;
-		dups += b->duplicates;
 		for (size_t i = 0; i < b->n_offsets && rc == 0; i++) {
 			const struct ingest_offset *o = &b->offsets[i];
 			rc = store_set_offset(p->store, o->path, o->dev, o->ino, o->offset);
@@ -90,6 +83,14 @@ static void run_batch(struct pipeline *p, struct ingest_batch *batches)
 	else
 		store_rollback(p->store);
 	int64_t t1 = ts_now_us();
+	/* The duplicate flags are final only after the commit. */
+	for (struct ingest_batch *b = batches; b; b = b->next) {
+		b->accepted = b->duplicates = 0;
+		for (size_t i = 0; rc == 0 && i < b->n; i++)
+			*(b->dup[i] ? &b->duplicates : &b->accepted) += 1;
+		rows += b->accepted;
+		dups += b->duplicates;
+	}
 
 	pthread_mutex_lock(&p->mu);
 	if (rc == 0) {

@@ -4,7 +4,7 @@
 
 #include "store/store_int.h"
 
-int adm_prepare(struct store *s, const char *sql, sqlite3_stmt **st, const char *what)
+int adm_prepare(struct sq_store *s, const char *sql, sqlite3_stmt **st, const char *what)
 {
 	*st = NULL;
 	pthread_mutex_lock(&s->adm_mu);
@@ -13,13 +13,13 @@ int adm_prepare(struct store *s, const char *sql, sqlite3_stmt **st, const char 
 	return 0;
 }
 
-void adm_end(struct store *s, sqlite3_stmt *st)
+void adm_end(struct sq_store *s, sqlite3_stmt *st)
 {
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&s->adm_mu);
 }
 
-int adm_each_row(struct store *s, sqlite3_stmt *st, int (*row)(sqlite3_stmt *st, void *arg),
+int adm_each_row(struct sq_store *s, sqlite3_stmt *st, int (*row)(sqlite3_stmt *st, void *arg),
 		 void *arg, const char *what)
 {
 	int r, rc = 0;
@@ -30,8 +30,8 @@ int adm_each_row(struct store *s, sqlite3_stmt *st, int (*row)(sqlite3_stmt *st,
 	return rc;
 }
 
-int adm_exec(struct store *s, const char *sql,
-	     int (*step)(struct store *s, sqlite3_stmt *st, void *arg), void *arg,
+int adm_exec(struct sq_store *s, const char *sql,
+	     int (*step)(struct sq_store *s, sqlite3_stmt *st, void *arg), void *arg,
 	     const char *types, ...)
 {
 	sqlite3_stmt *st = NULL;

@@ -73,18 +73,15 @@ static void fn_fts_text(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 }
 
 /* siem_text_has(message, raw, path, q): every whitespace-separated term of q occurs in one
- * of the three texts, ASCII case-insensitively, starting at the start of a word (as the text
- * index matches word prefixes). The exact check behind the text index. */
+ * of the three texts, ASCII case-insensitively, anywhere (a substring). The exact check
+ * behind the trigram index; PostgreSQL's siem_text LIKE answers the same (pg/pg_events.c). */
 static bool has_term(const unsigned char *t, size_t tn, const unsigned char *w, size_t wn)
 {
 	if (!t || wn > tn)
 		return false;
 	int first = tolower(w[0]);
-	/* Bytes of non-ASCII letters count as word characters, as the index sees them. */
-	bool word = isalnum(w[0]) || w[0] >= 0x80;
 	for (size_t i = 0; i + wn <= tn; i++) {
-		if (tolower(t[i]) != first ||
-		    (word && i > 0 && (isalnum(t[i - 1]) || t[i - 1] >= 0x80)))
+		if (tolower(t[i]) != first)
 			continue;
 		size_t j = 1;
 		while (j < wn && tolower(t[i + j]) == tolower(w[j]))

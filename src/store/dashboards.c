@@ -21,7 +21,7 @@ static int list_row(sqlite3_stmt *st, void *arg)
 	return 0;
 }
 
-int store_dashboard_list(struct store *s, const char *owner, json_t *out)
+int sq_dashboard_list(struct sq_store *s, const char *owner, json_t *out)
 {
 	sqlite3_stmt *st;
 	int rc = adm_prepare(s,
@@ -36,7 +36,7 @@ int store_dashboard_list(struct store *s, const char *owner, json_t *out)
 	return rc;
 }
 
-int store_dashboard_get(struct store *s, const char *owner, int64_t id, json_t **out)
+int sq_dashboard_get(struct sq_store *s, const char *owner, int64_t id, json_t **out)
 {
 	sqlite3_stmt *st;
 	int r, rc;
@@ -70,7 +70,7 @@ out:
 }
 
 /* One write; -EEXIST on a taken name, SIEM_ENOTFOUND when nothing matched. */
-static int dash_write(struct store *s, const char *sql, const char *owner, int64_t id,
+static int dash_write(struct sq_store *s, const char *sql, const char *owner, int64_t id,
 		      const char *name, const char *spec, int64_t *rowid)
 {
 	sqlite3_stmt *st;
@@ -101,8 +101,8 @@ out:
 	return rc;
 }
 
-int store_dashboard_add(struct store *s, const char *owner, const char *name, const char *spec,
-			int64_t *id)
+int sq_dashboard_add(struct sq_store *s, const char *owner, const char *name, const char *spec,
+		     int64_t *id)
 {
 	return dash_write(s,
 			  "INSERT INTO dashboards(name, spec, created_at, updated_at, owner)"
@@ -110,8 +110,8 @@ int store_dashboard_add(struct store *s, const char *owner, const char *name, co
 			  owner, 0, name, spec, id);
 }
 
-int store_dashboard_update(struct store *s, const char *owner, int64_t id, const char *name,
-			   const char *spec)
+int sq_dashboard_update(struct sq_store *s, const char *owner, int64_t id, const char *name,
+			const char *spec)
 {
 	return dash_write(s,
 			  "UPDATE dashboards SET name = ?1, spec = ?2, updated_at = ?3"
@@ -119,7 +119,7 @@ int store_dashboard_update(struct store *s, const char *owner, int64_t id, const
 			  owner, id, name, spec, NULL);
 }
 
-int store_dashboard_delete(struct store *s, const char *owner, int64_t id)
+int sq_dashboard_delete(struct sq_store *s, const char *owner, int64_t id)
 {
 	return dash_write(s, "DELETE FROM dashboards WHERE owner = ?1 AND id = ?2", owner, id, NULL,
 			  NULL, NULL);

@@ -14,7 +14,7 @@
 
 #define SUB "store"
 
-static int index_segment(struct store *s, struct segment *g)
+static int index_segment(struct sq_store *s, struct segment *g)
 {
 	sqlite3 *db = NULL;
 	int64_t t0 = ts_now_us();
@@ -59,7 +59,7 @@ static int index_segment(struct store *s, struct segment *g)
 
 static void *indexer_main(void *arg)
 {
-	struct store *s = arg;
+	struct sq_store *s = arg;
 	sqlite3 *ckpt = NULL;
 	int64_t ckpt_id = 0;
 	pthread_mutex_lock(&s->seg_mu);
@@ -118,7 +118,7 @@ static void *indexer_main(void *arg)
 	return NULL;
 }
 
-int indexer_start(struct store *s)
+int indexer_start(struct sq_store *s)
 {
 	int err = pthread_create(&s->indexer, NULL, indexer_main, s);
 	if (err)
@@ -127,7 +127,7 @@ int indexer_start(struct store *s)
 	return 0;
 }
 
-void indexer_stop(struct store *s)
+void indexer_stop(struct sq_store *s)
 {
 	if (s->indexer_started) {
 		pthread_mutex_lock(&s->seg_mu);

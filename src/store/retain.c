@@ -11,8 +11,8 @@
 
 #define SUB "store"
 
-int store_retain(struct store *s, int64_t cutoff_us, int64_t *removed_segments,
-		 int64_t *removed_events)
+int sq_retain(struct sq_store *s, int64_t cutoff_us, int64_t *removed_segments,
+	      int64_t *removed_events)
 {
 	struct segment *gone[64];
 	size_t ngone = 0;

@@ -64,6 +64,13 @@ const char *const segment_migrations[] = {
     /* 0 -> 1: the API key that sent each event, apart from its client-set source */
     ("ALTER TABLE events ADD COLUMN ingest_key TEXT;"
      "ALTER TABLE events ADD COLUMN ingest_key_id INTEGER;"),
+    /* 1 -> 2: q finds substrings: an indexed segment's word index becomes a trigram index
+     * (rebuilt here; a segment not indexed yet gets it when it is) */
+    ("DROP TABLE IF EXISTS events_fts;"
+     "CREATE VIRTUAL TABLE events_fts USING fts5(txt, content='', detail='none',"
+     " tokenize='trigram');"
+     "INSERT INTO events_fts(rowid, txt) SELECT seq, siem_fts_text(message, raw, http_path)"
+     " FROM events WHERE (SELECT state FROM segment) = 2;"),
 };
 
 const int segment_version = (int)(sizeof(segment_migrations) / sizeof(segment_migrations[0]));
@@ -77,7 +84,8 @@ const char *const segment_index_ddl =
     "CREATE INDEX IF NOT EXISTS events_req ON events(request_id)"
     " WHERE request_id IS NOT NULL;"
     "DROP TABLE IF EXISTS events_fts;"
-    "CREATE VIRTUAL TABLE events_fts USING fts5(txt, content='', detail='none');"
+    "CREATE VIRTUAL TABLE events_fts USING fts5(txt, content='', detail='none',"
+    " tokenize='trigram');"
     "INSERT INTO events_fts(rowid, txt)"
     " SELECT seq, siem_fts_text(message, raw, http_path) FROM events;"
     "INSERT INTO events_fts(events_fts) VALUES('optimize');"

@@ -14,7 +14,7 @@
 
 #define SUB "store"
 
-static char *seg_path(struct store *s, int64_t id)
+static char *seg_path(struct sq_store *s, int64_t id)
 {
 	size_t n = strlen(s->segdir) + 32;
 	char *p = malloc(n);
@@ -40,7 +40,7 @@ void seg_free(struct segment *g)
 	free(g);
 }
 
-static int seg_append(struct store *s, struct segment *g)
+static int seg_append(struct sq_store *s, struct segment *g)
 {
 	if (s->nseg == s->capseg) {
 		size_t cap = s->capseg ? s->capseg * 2 : 16;
@@ -91,7 +91,7 @@ fail:
 
 /* Read a segment file's own description, migrating an older file first. -ENOENT when it has
  * none (a creation that did not finish). */
-static int seg_load(struct store *s, int64_t id, struct segment **out)
+static int seg_load(struct sq_store *s, int64_t id, struct segment **out)
 {
 	struct segment *g = calloc(1, sizeof(*g));
 	sqlite3 *db = NULL;
@@ -135,7 +135,7 @@ static int cmp_i64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int seg_load_all(struct store *s)
+int seg_load_all(struct sq_store *s)
 {
 	DIR *d = opendir(s->segdir);
 	int64_t *ids = NULL;
@@ -197,7 +197,7 @@ out:
 
 /* Create segment file id, carrying over the file offsets of prev (NULL for none), and make
  * it the writer's. */
-int seg_create(struct store *s, int64_t id, sqlite3 *prev)
+int seg_create(struct sq_store *s, int64_t id, sqlite3 *prev)
 {
 	struct segment *g = calloc(1, sizeof(*g));
 	sqlite3 *db = NULL;
@@ -270,7 +270,7 @@ fail:
 }
 
 /* Seal the active segment and start the next one. */
-int seg_roll(struct store *s)
+int seg_roll(struct sq_store *s)
 {
 	struct segment *cur = s->segs[s->nseg - 1];
 	struct idset *keep = malloc(sizeof(*keep));

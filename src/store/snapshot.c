@@ -6,7 +6,7 @@
 #include "core/err.h"
 #include "store/store_int.h"
 
-int store_snapshot(struct store *s, struct seg_view **out, size_t *n)
+int store_snapshot(struct sq_store *s, struct seg_view **out, size_t *n)
 {
 	pthread_mutex_lock(&s->seg_mu);
 	struct seg_view *v = malloc((s->nseg ? s->nseg : 1) * sizeof(*v));
@@ -25,7 +25,7 @@ int store_snapshot(struct store *s, struct seg_view **out, size_t *n)
 	return 0;
 }
 
-void store_snapshot_release(struct store *s, struct seg_view *v, size_t n)
+void store_snapshot_release(struct sq_store *s, struct seg_view *v, size_t n)
 {
 	pthread_mutex_lock(&s->seg_mu);
 	for (size_t i = 0; i < n; i++)
@@ -34,7 +34,7 @@ void store_snapshot_release(struct store *s, struct seg_view *v, size_t n)
 	free(v);
 }
 
-int store_reader_get(struct store *s, struct segment *g, sqlite3 **db)
+int store_reader_get(struct sq_store *s, struct segment *g, sqlite3 **db)
 {
 	pthread_mutex_lock(&s->seg_mu);
 	if (g->nidle > 0) {
@@ -48,7 +48,7 @@ int store_reader_get(struct store *s, struct segment *g, sqlite3 **db)
 	return store_open_conn(g->path, true, 2, db);
 }
 
-void store_reader_put(struct store *s, struct segment *g, sqlite3 *db)
+void store_reader_put(struct sq_store *s, struct segment *g, sqlite3 *db)
 {
 	pthread_mutex_lock(&s->seg_mu);
 	if (g->nidle < SEG_IDLE_READERS) {
@@ -59,7 +59,7 @@ void store_reader_put(struct store *s, struct segment *g, sqlite3 *db)
 	sqlite3_close(db);
 }
 
-int64_t store_ids_lookup(struct store *s, struct segment *g, const uint8_t id[16], bool *known)
+int64_t store_ids_lookup(struct sq_store *s, struct segment *g, const uint8_t id[16], bool *known)
 {
 	int64_t seq = 0;
 	*known = false;
@@ -86,7 +86,7 @@ static int cmp_desc(const void *a, const void *b)
 	return x > y ? -1 : x < y;
 }
 
-int store_mem_candidates(struct store *s, struct segment *g, const struct event_query *q,
+int store_mem_candidates(struct sq_store *s, struct segment *g, const struct event_query *q,
 			 int64_t **out, size_t *n)
 {
 	const struct strset *sets[MI_IP] = {&q->event_type, &q->app, &q->source_host, &q->user,

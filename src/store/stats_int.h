@@ -85,7 +85,7 @@ struct top_job {
 	enum stats_field field;
 	struct acc *acc;
 	bool used;
-	struct store *s;
+	struct sq_store *s;
 };
 
 /* Top-N values of [lo, hi] counted from a segment's events. */
@@ -268,7 +268,7 @@ size_t stats_ipv4_format(uint32_t a, char buf[46]);
 
 /* The top-N counts of g's whole periods from memory, the edges from its events: *kept is
  * false when memory has no counts for g (the caller scans its events). */
-int stats_rollup_top(struct store *s, sqlite3 *db, const struct seg_view *g, struct top_job *j,
+int stats_rollup_top(struct sq_store *s, sqlite3 *db, const struct seg_view *g, struct top_job *j,
 		     bool *kept);
 
 #endif

@@ -278,7 +278,7 @@ static int snapshot_bounds(sqlite3 *db, const struct seg_view *g, int64_t *smin,
  * that its rollups and rows are seen as of one commit. */
 typedef int (*seg_fn)(sqlite3 *db, const struct seg_view *g, int rollups, void *arg);
 
-static int each_segment(struct store *s, const struct stats_filter *f, seg_fn fn, void *arg)
+static int each_segment(struct sq_store *s, const struct stats_filter *f, seg_fn fn, void *arg)
 {
 	struct seg_view *segs = NULL;
 	size_t nseg = 0;
@@ -378,8 +378,8 @@ static void query_release(struct query *q)
 	acc_release(&q->acc);
 }
 
-int store_stats_series(struct store *s, const struct stats_filter *filter, int64_t interval_us,
-		       enum stats_field by, size_t max_series, json_t *out, bool *used_rollups)
+int sq_stats_series(struct sq_store *s, const struct stats_filter *filter, int64_t interval_us,
+		    enum stats_field by, size_t max_series, json_t *out, bool *used_rollups)
 {
 	struct query q;
 	int rc;
@@ -571,8 +571,8 @@ static int top_segment(sqlite3 *db, const struct seg_view *g, int rollups, void 
 	return scan_segment(db, f, g, top_scan, j);
 }
 
-int store_stats_top(struct store *s, const struct stats_filter *filter, enum stats_field field,
-		    size_t n, json_t *out, bool *used_rollups)
+int sq_stats_top(struct sq_store *s, const struct stats_filter *filter, enum stats_field field,
+		 size_t n, json_t *out, bool *used_rollups)
 {
 	struct query q;
 	int rc;
@@ -621,7 +621,7 @@ out:
 
 /* ---- alerts ---- */
 
-int store_stats_alerts(struct store *s, int64_t from, int64_t to, int64_t *n, bool *available)
+int sq_stats_alerts(struct sq_store *s, int64_t from, int64_t to, int64_t *n, bool *available)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = 0;

@@ -10,7 +10,7 @@
 
 #include "core/event.h"
 
-/* One per store (struct store.rollup), from the first writer connection to store_close.
+/* One per store (struct sq_store.rollup), from the first writer connection to store_close.
  * Per-minute counts (os_type, event_type, severity) are written in each transaction with
  * its events. The top-N counts (source IP, user, host, app, DNS domain per event type and
  * 10-minute period) of the active segment are kept in memory only, published to readers

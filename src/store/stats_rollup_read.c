@@ -154,7 +154,7 @@ static int sum_v4(struct top_job *j, struct v4_sum *v, size_t n)
 	return rc;
 }
 
-int stats_rollup_top(struct store *s, sqlite3 *db, const struct seg_view *g, struct top_job *j,
+int stats_rollup_top(struct sq_store *s, sqlite3 *db, const struct seg_view *g, struct top_job *j,
 		     bool *kept)
 {
 	struct stats_rollup *r = s->rollup;

@@ -1,5 +1,6 @@
-/* store.h — where events and hub state live. One writer thread, many readers.
- * store_sqlite.c implements it; a PostgreSQL backend implements the same calls. */
+/* store.h — where events and hub state live. One writer thread, many readers. store.c hands
+ * each call to one of two backends: the embedded SQLite store (store_sqlite.c and its
+ * neighbours) or PostgreSQL (pg/), chosen by store_config.postgres. */
 #ifndef SIEM_STORE_H
 #define SIEM_STORE_H
 
@@ -15,6 +16,10 @@ struct store;
 
 struct store_config {
 	const char *dir;	   /* main database file; segments go to "<dir>-segments/" */
+	const char *postgres;	   /* set: PostgreSQL at this libpq connection string or URL
+				    * (dir and the segment settings are not used then) */
+	int retention_days;	   /* PostgreSQL: day partitions are made only for days that
+				    * retention keeps (0: no retention) */
 	int64_t segment_rows;	   /* events per segment before a new one starts */
 	int64_t segment_max_age_s; /* a segment older than this is sealed too */
 	int cache_mb;		   /* page cache of the writer connection */
@@ -26,12 +31,14 @@ struct store_config {
 void store_config_defaults(struct store_config *cfg);
 int store_open(struct store **out, const struct store_config *cfg);
 void store_close(struct store *s);
+bool store_is_postgres(const struct store *s);
 
 /* ---- writer side: called from one thread only ---- */
 
 /* Start a write transaction. Appends and offsets become durable together at commit. */
 int store_begin(struct store *s);
-/* Append one event. *dup is set when its event_id is already stored (nothing written). */
+/* Append one event. *dup is set when its event_id is already stored (nothing written); a
+ * backend may set it only at store_commit, so read it after a successful commit. */
 int store_append(struct store *s, const struct event *ev, bool *dup);
 /* Record a file source's read position in the same transaction as its events. */
 int store_set_offset(struct store *s, const char *path, uint64_t dev, uint64_t ino, int64_t offset);
@@ -140,13 +147,59 @@ int store_retain(struct store *s, int64_t cutoff_us, int64_t *removed_segments,
  * while a hub writes the store. */
 int store_backup(const char *db_path, const char *dest);
 
-/* Health: can the store be written, how many events, how many segments. */
+/* Health: can the store be reached, how many events, how many segments (PostgreSQL: day
+ * partitions). */
 struct store_stats {
 	int64_t events, segments, last_commit_us;
 	int64_t unindexed; /* sealed segments waiting for their query indices */
 	int64_t oldest_ts; /* newest-event time of the oldest segment (retention's horizon) */
 	int64_t removed_segments, removed_events; /* by retention since start */
+	bool reachable;	     /* the database answered (always, for the embedded store) */
+	int64_t conn_errors; /* failed attempts to reach the database since start */
+	const char *backend; /* "sqlite" or "postgres" */
 };
 int store_stats(struct store *s, struct store_stats *st);
+
+/* ---- moving a store to PostgreSQL ---- */
+
+/* Where a migration is; progress is called with it every few hundred events and at each
+ * phase. The event counts include what earlier, interrupted runs copied. */
+struct store_migrate_progress {
+	const char *phase;		   /* "state", "events", "dead letters", "verify" */
+	int64_t events_done, events_total; /* of the source's events */
+	int64_t run_events;		   /* read by this run (its rate) */
+	int64_t segment, segments;	   /* the segment file being read (from 1), of how many */
+};
+
+struct store_migrate_opts {
+	const char *from; /* the embedded store's main database file (opened read-only) */
+	const char *to;	  /* PostgreSQL connection string or URL */
+	int batch;	  /* events per transaction */
+	int sample;	  /* events compared (as JSON, source against destination) at the end */
+	int64_t max_rate; /* events per second at most; 0: as fast as it goes */
+	const volatile int *stop; /* set (by a signal handler): stop after the batch at hand */
+	void (*progress)(void *arg, const struct store_migrate_progress *p);
+	void *arg;
+};
+
+struct store_migrate_result {
+	int64_t events_source, events_dest; /* counted at the end */
+	int64_t copied, present;	    /* by this run: events written, found there already */
+	int64_t segments, state_rows, dead_letters;
+	int sampled, mismatched;
+	char msg[768]; /* why it failed, or the first difference found (for the command) */
+};
+
+/* Copy everything of the SQLite store o->from into the PostgreSQL database o->to (events,
+ * alerts, rules, users, keys, revoked tokens, audit log, meta, dashboards, file offsets,
+ * dead letters), then check it: event and row counts, and o->sample events compared as
+ * store_get_event gives them. The destination must be empty, or hold an earlier, unfinished
+ * migration of the same file: the progress is kept in its meta table ("migrate.*"), and a
+ * second run carries on where the first stopped, writing nothing twice. Texts that
+ * PostgreSQL cannot hold (a NUL, bytes that are not UTF-8) are stored with U+FFFD instead,
+ * as the PostgreSQL writer does, and compared so. Returns 0 when copied and verified;
+ * -EINTR when *stop ended it (run again to continue); -EBADMSG when the check found a
+ * difference; another error otherwise; r->msg says what. */
+int store_migrate(const struct store_migrate_opts *o, struct store_migrate_result *r);
 
 #endif

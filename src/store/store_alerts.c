@@ -103,7 +103,7 @@ static json_t *alert_row_json(sqlite3_stmt *st)
 
 /* The end of a transaction on the main database: commit when rc is 0, else (or when the
  * commit fails) roll back; the result. */
-static int txn_end(struct store *s, int rc)
+static int txn_end(struct sq_store *s, int rc)
 {
 	if (rc == 0 && (rc = store_exec(s->adm, "COMMIT")) == 0)
 		return 0;
@@ -111,7 +111,7 @@ static int txn_end(struct store *s, int rc)
 	return rc;
 }
 
-static int write_recs(struct store *s, sqlite3_stmt *ins, sqlite3_stmt *upd,
+static int write_recs(struct sq_store *s, sqlite3_stmt *ins, sqlite3_stmt *upd,
 		      const struct alert_rec *recs, const bool *is_new, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -143,7 +143,7 @@ static int write_recs(struct store *s, sqlite3_stmt *ins, sqlite3_stmt *upd,
 	return 0;
 }
 
-int store_alerts_write(struct store *s, const struct alert_rec *recs, const bool *is_new, size_t n)
+int sq_alerts_write(struct sq_store *s, const struct alert_rec *recs, const bool *is_new, size_t n)
 {
 	static const char ins_sql[] =
 	    "INSERT INTO alerts(id, rev, rule_id, rule_title, rule_level, rule_author, severity,"
@@ -168,7 +168,7 @@ int store_alerts_write(struct store *s, const struct alert_rec *recs, const bool
 	return rc;
 }
 
-int store_alerts_max(struct store *s, int64_t *max_id, int64_t *max_rev)
+int sq_alerts_max(struct sq_store *s, int64_t *max_id, int64_t *max_rev)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -187,7 +187,7 @@ out:
 }
 
 /* Inside the transaction of store_alert_set_status. */
-static int set_status(struct store *s, int64_t id, enum alert_status to, const char *who,
+static int set_status(struct sq_store *s, int64_t id, enum alert_status to, const char *who,
 		      int64_t now_us, int64_t rev)
 {
 	sqlite3_stmt *st = NULL;
@@ -235,8 +235,8 @@ out:
 	return rc;
 }
 
-int store_alert_set_status(struct store *s, int64_t id, enum alert_status to, const char *who,
-			   int64_t now_us, int64_t rev)
+int sq_alert_set_status(struct sq_store *s, int64_t id, enum alert_status to, const char *who,
+			int64_t now_us, int64_t rev)
 {
 	int rc;
 	if (to == ALERT_OPEN)
@@ -267,8 +267,9 @@ static int json_row(sqlite3_stmt *st, void *arg)
 }
 
 /* Run sql (with binds done by bind(st, arg)) and append each row's JSON to out. */
-static int alert_rows(struct store *s, const char *sql, void (*bind)(sqlite3_stmt *, const void *),
-		      const void *arg, json_t *out, size_t *nrows)
+static int alert_rows(struct sq_store *s, const char *sql,
+		      void (*bind)(sqlite3_stmt *, const void *), const void *arg, json_t *out,
+		      size_t *nrows)
 {
 	sqlite3_stmt *st;
 	struct json_rows rows = {out, 0};
@@ -310,7 +311,7 @@ static void add_in(char *sql, size_t cap, size_t *len, const char *col, size_t n
 		*len += (size_t)snprintf(sql + *len, cap - *len, ")");
 }
 
-int store_alerts_query(struct store *s, const struct alert_query *q, json_t *out, int64_t *next_id)
+int sq_alerts_query(struct sq_store *s, const struct alert_query *q, json_t *out, int64_t *next_id)
 {
 	char sql[4096];
 	size_t len = 0, n = 0;
@@ -348,7 +349,7 @@ static void bind_id(sqlite3_stmt *st, const void *arg)
 	sqlite3_bind_int64(st, 1, *(const int64_t *)arg);
 }
 
-int store_alert_get(struct store *s, int64_t id, json_t **out)
+int sq_alert_get(struct sq_store *s, int64_t id, json_t **out)
 {
 	json_t *rows = json_array();
 	*out = NULL;
@@ -374,7 +375,7 @@ static void bind_since(sqlite3_stmt *st, const void *arg)
 	sqlite3_bind_int(st, 2, a->limit);
 }
 
-int store_alerts_since(struct store *s, int64_t rev, int limit, json_t *out)
+int sq_alerts_since(struct sq_store *s, int64_t rev, int limit, json_t *out)
 {
 	struct since_arg a = {rev, limit};
 	return alert_rows(s, "SELECT " ALERT_COLS " FROM alerts WHERE rev > ? ORDER BY rev LIMIT ?",
@@ -427,7 +428,7 @@ static int collect_row(sqlite3_stmt *st, void *arg)
 }
 
 /* Run sql with its int64 parameters args[0..nargs) into c; on error c holds nothing. */
-static int collect(struct store *s, const char *sql, const int64_t *args, int nargs,
+static int collect(struct sq_store *s, const char *sql, const int64_t *args, int nargs,
 		   struct collect *c, const char *what)
 {
 	sqlite3_stmt *st;
@@ -484,8 +485,8 @@ void store_alert_open_rows_free(struct alert_open_row *rows, size_t n)
 	rows_free(&open_rows, rows, n);
 }
 
-int store_alerts_open_since(struct store *s, int64_t since_us, size_t limit,
-			    struct alert_open_row **rows, size_t *n)
+int sq_alerts_open_since(struct sq_store *s, int64_t since_us, size_t limit,
+			 struct alert_open_row **rows, size_t *n)
 {
 	/* At most limit rows: room for them all at the first. */
 	struct collect c = {&open_rows, limit, NULL, 0, 0};
@@ -516,7 +517,7 @@ static int rule_stats_row(sqlite3_stmt *st, void *out)
 	return 0;
 }
 
-int store_alerts_rule_stats(struct store *s, json_t *out)
+int sq_alerts_rule_stats(struct sq_store *s, json_t *out)
 {
 	sqlite3_stmt *st;
 	int rc = adm_prepare(s,
@@ -558,7 +559,7 @@ void store_rule_rows_free(struct rule_row *rows, size_t n)
 	rows_free(&rule_rows, rows, n);
 }
 
-int store_rules_list(struct store *s, struct rule_row **rows, size_t *n)
+int sq_rules_list(struct sq_store *s, struct rule_row **rows, size_t *n)
 {
 	struct collect c = {&rule_rows, 16, NULL, 0, 0};
 	int rc = collect(s,
@@ -571,7 +572,7 @@ int store_rules_list(struct store *s, struct rule_row **rows, size_t *n)
 }
 
 /* One statement on the state connection; *changes gets the rows changed. */
-static int rule_stmt(struct store *s, const char *sql, const char *id, const char *origin,
+static int rule_stmt(struct sq_store *s, const char *sql, const char *id, const char *origin,
 		     const char *yaml, int enabled, const char *who, int64_t *changes)
 {
 	sqlite3_stmt *st;
@@ -603,8 +604,8 @@ out:
 	return rc;
 }
 
-int store_rule_put(struct store *s, const char *id, const char *origin, const char *yaml,
-		   bool enabled, const char *who)
+int sq_rule_put(struct sq_store *s, const char *id, const char *origin, const char *yaml,
+		bool enabled, const char *who)
 {
 	return rule_stmt(
 	    s,
@@ -616,8 +617,8 @@ int store_rule_put(struct store *s, const char *id, const char *origin, const ch
 	    id, origin, yaml, enabled, who, NULL);
 }
 
-int store_rule_set_enabled(struct store *s, const char *id, const char *origin, bool enabled,
-			   const char *who)
+int sq_rule_set_enabled(struct sq_store *s, const char *id, const char *origin, bool enabled,
+			const char *who)
 {
 	return rule_stmt(s,
 			 "INSERT INTO rules(id, origin, yaml, enabled, created_at, created_by,"
@@ -627,7 +628,7 @@ int store_rule_set_enabled(struct store *s, const char *id, const char *origin, 
 			 id, origin, NULL, enabled, who, NULL);
 }
 
-int store_rule_delete(struct store *s, const char *id)
+int sq_rule_delete(struct sq_store *s, const char *id)
 {
 	int64_t n = 0;
 	int rc = rule_stmt(s, "DELETE FROM rules WHERE id = :id", id, NULL, NULL, 0, NULL, &n);

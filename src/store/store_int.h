@@ -15,6 +15,7 @@
 #include "store/facets.h"
 #include "store/idset.h"
 #include "store/memidx.h"
+#include "store/sqlite.h"
 #include "store/store.h"
 
 struct stats_rollup;
@@ -48,7 +49,7 @@ struct seg_view {
 	enum seg_state state;
 };
 
-struct store {
+struct sq_store {
 	char *path;   /* main database */
 	char *segdir; /* "<path>-segments" */
 	int64_t segment_rows, segment_max_age_us;
@@ -99,60 +100,65 @@ void store_create_private(const char *path);
 
 /* Lock the main database and prepare sql on it (an error is logged as what, *st NULL).
  * Every adm_prepare, failed or not, is ended by adm_end: finalize st and unlock. */
-int adm_prepare(struct store *s, const char *sql, sqlite3_stmt **st, const char *what);
-void adm_end(struct store *s, sqlite3_stmt *st);
+int adm_prepare(struct sq_store *s, const char *sql, sqlite3_stmt **st, const char *what);
+void adm_end(struct sq_store *s, sqlite3_stmt *st);
 /* Step st, row(st, arg) for each row until one returns non-zero (the result); a step error
  * is logged as what. */
-int adm_each_row(struct store *s, sqlite3_stmt *st, int (*row)(sqlite3_stmt *st, void *arg),
+int adm_each_row(struct sq_store *s, sqlite3_stmt *st, int (*row)(sqlite3_stmt *st, void *arg),
 		 void *arg, const char *what);
 /* Prepare sql, bind its arguments described by types ('t' text, const char *, NULL binds
  * NULL; 'i' int64_t), and let step(s, st, arg) run it; all under the lock. */
-int adm_exec(struct store *s, const char *sql,
-	     int (*step)(struct store *s, sqlite3_stmt *st, void *arg), void *arg,
+int adm_exec(struct sq_store *s, const char *sql,
+	     int (*step)(struct sq_store *s, sqlite3_stmt *st, void *arg), void *arg,
 	     const char *types, ...);
 
 /* ---- segment files (segment.c) ---- */
 
 void seg_free(struct segment *g);
 /* Read the segment files of s->segdir, oldest first (store_open). */
-int seg_load_all(struct store *s);
+int seg_load_all(struct sq_store *s);
 /* A new segment file id, made the writer's; prev: the segment before it, or NULL. */
-int seg_create(struct store *s, int64_t id, sqlite3 *prev);
+int seg_create(struct sq_store *s, int64_t id, sqlite3 *prev);
 /* Seal the active segment and start the next one (writer thread). */
-int seg_roll(struct store *s);
+int seg_roll(struct sq_store *s);
 
 /* ---- the writer (store_sqlite.c) ---- */
 
 /* Open segment g as the writer's, with its statements and in-memory ids. */
-int store_open_writer(struct store *s, struct segment *g);
+int store_open_writer(struct sq_store *s, struct segment *g);
 
 /* ---- the background indexer (indexer.c) ---- */
 
 /* Its thread, from store_open to store_close. */
-int indexer_start(struct store *s);
-void indexer_stop(struct store *s);
+int indexer_start(struct sq_store *s);
+void indexer_stop(struct sq_store *s);
 
 /* ---- what queries read (snapshot.c) ---- */
 
 /* Pin the segments for a query, newest first; release unpins. */
-int store_snapshot(struct store *s, struct seg_view **out, size_t *n);
-void store_snapshot_release(struct store *s, struct seg_view *v, size_t n);
+int store_snapshot(struct sq_store *s, struct seg_view **out, size_t *n);
+void store_snapshot_release(struct sq_store *s, struct seg_view *v, size_t n);
 /* A read connection to a segment (pooled); put it back after use. */
-int store_reader_get(struct store *s, struct segment *g, sqlite3 **db);
-void store_reader_put(struct store *s, struct segment *g, sqlite3 *db);
+int store_reader_get(struct sq_store *s, struct segment *g, sqlite3 **db);
+void store_reader_put(struct sq_store *s, struct segment *g, sqlite3 *db);
+
+/* A row of a segment's events table selected as "seq" EVENT_FIELDS(EVENT_COL_NAME) into *ev
+ * (store_query.c; migrate.c reads segments with it too). Its strings point into the row:
+ * valid until the statement steps again; the address text goes into ipbuf. */
+void store_row_event(sqlite3_stmt *st, struct event *ev, char ipbuf[46]);
 
 /* The seq of id in segment g from the in-memory ids (active or sealed-not-indexed).
  * *known is false when g has no such set and its id index must be used. */
-int64_t store_ids_lookup(struct store *s, struct segment *g, const uint8_t id[16], bool *known);
+int64_t store_ids_lookup(struct sq_store *s, struct segment *g, const uint8_t id[16], bool *known);
 
 /* Candidate events of segment g for q from its in-memory postings (a segment without query
  * indices): 1 with *out holding their seqs (newest first; the caller frees), 0 when q has
  * no filter the postings serve selectively, negative on error. */
-int store_mem_candidates(struct store *s, struct segment *g, const struct event_query *q,
+int store_mem_candidates(struct sq_store *s, struct segment *g, const struct event_query *q,
 			 int64_t **out, size_t *n);
 
 /* The writer's prepared statements and in-memory facets, released when the writer closes or
  * moves to a new segment. */
-void store_writer_release_stmts(struct store *s);
+void store_writer_release_stmts(struct sq_store *s);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/utf8.h"
 #include "store/schema.h"
 #include "store/store_int.h"
 
@@ -56,11 +57,9 @@ static struct sv col_sv(sqlite3_stmt *st, int i)
 #define READ_FLAGS(st, i, ev, m, flag) (void)0 /* read before the others */
 #define READ_FIELD(ID, MEMBER, KIND, FLAG, ...) READ_##KIND(st, EVENT_COL(ID), &ev, MEMBER, FLAG);
 
-/* Row (selected with EV_COLS) -> JSON object. */
-static json_t *row_to_json(sqlite3_stmt *st, bool full)
+void store_row_event(sqlite3_stmt *st, struct event *out, char ipbuf[46])
 {
 	struct event ev;
-	char ipbuf[46];
 	memset(&ev, 0, sizeof(ev));
 	ev.flags = (unsigned)sqlite3_column_int(st, EVENT_COL(FLAGS));
 	ev.flags &= ~(unsigned)(EV_HAS_IP | EV_HAS_HTTP_STATUS | EV_HAS_LATENCY | EV_HAS_OFFSET);
@@ -69,6 +68,15 @@ static json_t *row_to_json(sqlite3_stmt *st, bool full)
 		ev.source_ip.n = ip_format(ev.ip, ipbuf);
 		ev.source_ip.p = ipbuf;
 	}
+	*out = ev;
+}
+
+/* Row (selected with EV_COLS) -> JSON object. */
+static json_t *row_to_json(sqlite3_stmt *st, bool full)
+{
+	struct event ev;
+	char ipbuf[46];
+	store_row_event(st, &ev, ipbuf);
 	return event_to_json(&ev, full);
 }
 
@@ -102,46 +110,52 @@ static void sb_in(struct sqlbuf *sb, const char *col, size_t n)
 	sb_add(sb, ")");
 }
 
-/* Build the FTS5 query for q: the ASCII letter/digit runs of every term made only of ASCII,
- * as prefix tokens, ANDed. The index only narrows candidates and siem_text_has decides, so a
- * term with non-ASCII letters (indexed accent-folded, "Zürich" as "zurich") is left to that
- * exact check rather than turned into tokens the index does not hold. */
+/* Trigrams the FTS5 query takes from one term, and from all of q: enough to narrow the
+ * candidates (siem_text_has decides), few enough to keep a query cheap. */
+#define FTS_TRIGRAMS_PER_TERM 12
+#define FTS_TRIGRAMS 36
+
+/* Build the FTS5 query for q: the trigrams (three characters, UTF-8) of every term of three
+ * or more characters, each a quoted token, ANDed. The trigram index finds substrings, case
+ * folded; it only narrows candidates, and siem_text_has decides. -ENOENT when no term is long
+ * enough: the exact check alone decides then. */
 static int fts_query(const char *q, char *out, size_t outlen)
 {
-	size_t n = 0;
-	bool any = false;
-	for (const unsigned char *p = (const unsigned char *)q; *p;) {
+	size_t n = 0, total = 0;
+	for (const unsigned char *p = (const unsigned char *)q; *p && total < FTS_TRIGRAMS;) {
 		while (*p && isspace(*p))
 			p++;
 		const unsigned char *term = p;
-		bool ascii = true;
 		while (*p && !isspace(*p))
-			ascii &= *p++ < 0x80;
-		if (!ascii)
-			continue;
-		for (const unsigned char *t = term; t < p;) {
-			while (t < p && !isalnum(*t))
-				t++;
-			const unsigned char *w = t;
-			while (t < p && isalnum(*t))
-				t++;
-			size_t tl = (size_t)(t - w);
-			if (tl == 0)
+			p++;
+		size_t tn = (size_t)(p - term), start[3], k = 0;
+		for (size_t i = 0, per = 0;
+		     i < tn && per < FTS_TRIGRAMS_PER_TERM && total < FTS_TRIGRAMS;) {
+			size_t len = utf8_seq_len(term, i, tn);
+			if (!len)
+				break; /* not UTF-8: the exact check alone */
+			start[k % 3] = i;
+			i += len;
+			if (++k < 3)
 				continue;
-			if (n + tl + 8 >= outlen)
+			size_t from = start[(k - 3) % 3];
+			if (n + 2 * (i - from) + 8 >= outlen)
 				return -E2BIG;
-			if (any)
-				out[n++] = ' ';
+			if (total)
+				n += (size_t)snprintf(out + n, outlen - n, " AND ");
 			out[n++] = '"';
-			memcpy(out + n, w, tl);
-			n += tl;
+			for (size_t j = from; j < i; j++) {
+				if (term[j] == '"')
+					out[n++] = '"';
+				out[n++] = (char)term[j];
+			}
 			out[n++] = '"';
-			out[n++] = '*';
-			any = true;
+			per++;
+			total++;
 		}
 	}
 	out[n] = '\0';
-	return any ? 0 : -ENOENT;
+	return total ? 0 : -ENOENT;
 }
 
 struct hit {
@@ -247,7 +261,7 @@ static int query_segment(sqlite3 *db, enum seg_state state, const struct event_q
 	sqlite3_stmt *st = NULL;
 	int rc = 0, r = SQLITE_DONE;
 	bool stop = false;
-	/* The word index exists once the segment is indexed; before, the exact check scans. */
+	/* The text index exists once the segment is indexed; before, the exact check scans. */
 	bool use_fts = fts && state == SEG_INDEXED;
 
 	sb_add(&sb, "SELECT " EV_COLS " FROM events WHERE ");
@@ -295,8 +309,8 @@ static int query_candidates(sqlite3 *db, const struct event_query *q, const int6
 	return rc;
 }
 
-int store_query_events(struct store *s, const struct event_query *q, json_t *out, bool *has_next,
-		       int64_t *next_ts, int64_t *next_seq)
+int sq_query_events(struct sq_store *s, const struct event_query *q, json_t *out, bool *has_next,
+		    int64_t *next_ts, int64_t *next_seq)
 {
 	struct seg_view *segs = NULL;
 	size_t nseg = 0, nhits = 0, cap = (size_t)q->limit + 1;
@@ -377,7 +391,7 @@ out:
 	return rc;
 }
 
-int store_get_event(struct store *s, const uint8_t id[16], json_t **out)
+int sq_get_event(struct sq_store *s, const uint8_t id[16], json_t **out)
 {
 	struct seg_view *segs = NULL;
 	size_t nseg = 0;
@@ -423,7 +437,7 @@ int store_get_event(struct store *s, const uint8_t id[16], json_t **out)
 	return rc;
 }
 
-int store_distinct(struct store *s, enum store_distinct_field f, const char *app, json_t *out)
+int sq_distinct(struct sq_store *s, enum store_distinct_field f, const char *app, json_t *out)
 {
 	struct seg_view *segs = NULL;
 	size_t nseg = 0;
@@ -452,8 +466,8 @@ int store_distinct(struct store *s, enum store_distinct_field f, const char *app
 	return rc;
 }
 
-int store_get_offset(struct store *s, const char *path, uint64_t *dev, uint64_t *ino,
-		     int64_t *offset, bool *found)
+int sq_get_offset(struct sq_store *s, const char *path, uint64_t *dev, uint64_t *ino,
+		  int64_t *offset, bool *found)
 {
 	struct seg_view *segs = NULL;
 	size_t nseg = 0;
@@ -490,7 +504,7 @@ out:
  * wrong, not a way to read whole files through the API. */
 #define DEAD_LETTER_SHOWN 1024
 
-int store_list_dead_letters(struct store *s, int limit, json_t *out)
+int sq_list_dead_letters(struct sq_store *s, int limit, json_t *out)
 {
 	struct seg_view *segs = NULL;
 	size_t nseg = 0;

@@ -73,7 +73,7 @@ fail:
 
 /* ---- the writer's connection ---- */
 
-void store_writer_release_stmts(struct store *s)
+void store_writer_release_stmts(struct sq_store *s)
 {
 	sqlite3_finalize(s->ins);
 	sqlite3_finalize(s->seg_upd);
@@ -83,7 +83,7 @@ void store_writer_release_stmts(struct store *s)
 	facets_release(&s->facets);
 }
 
-static void finalize_writer(struct store *s)
+static void finalize_writer(struct sq_store *s)
 {
 	store_writer_release_stmts(s);
 	stats_rollup_free(s->rollup);
@@ -94,7 +94,7 @@ static void finalize_writer(struct store *s)
 	}
 }
 
-static int prepare_writer(struct store *s)
+static int prepare_writer(struct sq_store *s)
 {
 	int rc;
 	if ((rc = prepare(s->w,
@@ -124,7 +124,7 @@ static int prepare_writer(struct store *s)
 }
 
 /* The postings of one event: the fields a selective filter names. */
-static int mem_add(struct store *s, const struct sv *vals, const uint8_t *ip, int64_t seq)
+static int mem_add(struct sq_store *s, const struct sv *vals, const uint8_t *ip, int64_t seq)
 {
 	int rc = 0;
 	pthread_rwlock_wrlock(&s->mem_mu);
@@ -140,7 +140,7 @@ static int mem_add(struct store *s, const struct sv *vals, const uint8_t *ip, in
 }
 
 /* The active segment's event_ids and postings into memory (after a restart). */
-static int load_ids(struct store *s)
+static int load_ids(struct sq_store *s)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = 0, r;
@@ -172,7 +172,7 @@ static int load_ids(struct store *s)
 	return rc;
 }
 
-int store_open_writer(struct store *s, struct segment *g)
+int store_open_writer(struct sq_store *s, struct segment *g)
 {
 	int rc = store_open_conn(g->path, false, s->cache_mb, &s->w);
 	if (rc < 0)
@@ -184,7 +184,7 @@ int store_open_writer(struct store *s, struct segment *g)
 	return g->rows > 0 ? load_ids(s) : 0;
 }
 
-static int find_next_seq(struct store *s)
+static int find_next_seq(struct sq_store *s)
 {
 	s->next_seq = 1;
 	for (size_t i = s->nseg; i-- > 0;) {
@@ -211,7 +211,7 @@ static int find_next_seq(struct store *s)
 /* ---- open / close ---- */
 
 /* Stores made before their files were private keep their modes: say so once. */
-static void warn_if_shared(const struct store *s)
+static void warn_if_shared(const struct sq_store *s)
 {
 	struct stat a, b;
 	if ((stat(s->path, &a) == 0 && (a.st_mode & 077)) ||
@@ -222,9 +222,9 @@ static void warn_if_shared(const struct store *s)
 			 s->path, s->segdir);
 }
 
-int store_open(struct store **out, const struct store_config *cfg)
+int sq_open(struct sq_store **out, const struct store_config *cfg)
 {
-	struct store *s = calloc(1, sizeof(*s));
+	struct sq_store *s = calloc(1, sizeof(*s));
 	int rc = 0;
 	if (!s)
 		return -ENOMEM;
@@ -281,17 +281,17 @@ int store_open(struct store **out, const struct store_config *cfg)
 	*out = s;
 	return 0;
 fail:
-	store_close(s);
+	sq_close(s);
 	return rc;
 }
 
-void store_close(struct store *s)
+void sq_close(struct sq_store *s)
 {
 	if (!s)
 		return;
 	indexer_stop(s);
 	if (s->in_txn)
-		store_rollback(s);
+		sq_rollback(s);
 	if (s->w)
 		sqlite3_exec(s->w, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 	finalize_writer(s);
@@ -314,7 +314,7 @@ void store_close(struct store *s)
 
 /* ---- writer ---- */
 
-int store_begin(struct store *s)
+int sq_begin(struct sq_store *s)
 {
 	int rc;
 	pthread_mutex_lock(&s->seg_mu);
@@ -411,7 +411,7 @@ static void bind_blob16_if(sqlite3_stmt *st, int i, bool set, const uint8_t *v)
 
 /* Is the id already in a sealed segment whose time range can hold it? Live events are newer
  * than everything sealed, so only late or replayed ones ever reach a probe. */
-static int probe_sealed(struct store *s, const struct event *ev, bool *found)
+static int probe_sealed(struct sq_store *s, const struct event *ev, bool *found)
 {
 	int64_t lo = ev->ts, hi = ev->ts;
 	*found = false;
@@ -448,7 +448,7 @@ static int probe_sealed(struct store *s, const struct event *ev, bool *found)
 	return 0;
 }
 
-int store_append(struct store *s, const struct event *ev, bool *dup)
+int sq_append(struct sq_store *s, const struct event *ev, bool *dup)
 {
 	sqlite3_stmt *st = s->ins;
 	int rc;
@@ -497,7 +497,7 @@ int store_append(struct store *s, const struct event *ev, bool *dup)
 	return stats_rollup_add(s->rollup, ev);
 }
 
-int store_set_offset(struct store *s, const char *path, uint64_t dev, uint64_t ino, int64_t offset)
+int sq_set_offset(struct sq_store *s, const char *path, uint64_t dev, uint64_t ino, int64_t offset)
 {
 	sqlite3_stmt *st = s->off_upsert;
 	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
@@ -510,8 +510,8 @@ int store_set_offset(struct store *s, const char *path, uint64_t dev, uint64_t i
 	return r == SQLITE_DONE ? 0 : store_sql_err(s->w, "save offset");
 }
 
-int store_add_dead_letter(struct store *s, const char *source, const char *file, int64_t offset,
-			  const char *reason, const char *raw, size_t raw_n, int64_t now_us)
+int sq_add_dead_letter(struct sq_store *s, const char *source, const char *file, int64_t offset,
+		       const char *reason, const char *raw, size_t raw_n, int64_t now_us)
 {
 	sqlite3_stmt *st = s->dead_ins;
 	sqlite3_bind_int64(st, 1, now_us);
@@ -532,7 +532,7 @@ int store_add_dead_letter(struct store *s, const char *source, const char *file,
 	return r == SQLITE_DONE ? 0 : store_sql_err(s->w, "dead letter");
 }
 
-int store_commit(struct store *s)
+int sq_commit(struct sq_store *s)
 {
 	int rc;
 	if (s->txn_rows > 0) {
@@ -543,17 +543,17 @@ int store_commit(struct store *s)
 		sqlite3_reset(s->seg_upd);
 		if (r != SQLITE_DONE) {
 			rc = store_sql_err(s->w, "update segment");
-			store_rollback(s);
+			sq_rollback(s);
 			return rc;
 		}
 		if ((rc = facets_flush(&s->facets)) < 0 ||
 		    (rc = stats_rollup_flush(s->rollup)) < 0) {
-			store_rollback(s);
+			sq_rollback(s);
 			return rc;
 		}
 	}
 	if ((rc = store_exec(s->w, "COMMIT")) < 0) {
-		store_rollback(s);
+		sq_rollback(s);
 		return rc;
 	}
 	stats_rollup_commit(s->rollup); /* stats rollups: readers may now see its counts */
@@ -573,7 +573,7 @@ int store_commit(struct store *s)
 	return 0;
 }
 
-void store_rollback(struct store *s)
+void sq_rollback(struct sq_store *s)
 {
 	if (!s->in_txn)
 		return;
@@ -588,7 +588,7 @@ void store_rollback(struct store *s)
 	/* seq values handed out in the failed transaction are skipped, never reused. */
 }
 
-int store_stats(struct store *s, struct store_stats *st)
+int sq_stats(struct sq_store *s, struct store_stats *st)
 {
 	pthread_mutex_lock(&s->seg_mu);
 	st->events = s->events_total;
@@ -598,6 +598,9 @@ int store_stats(struct store *s, struct store_stats *st)
 	st->segments = (int64_t)s->nseg;
 	st->last_commit_us = s->last_commit_us;
 	st->unindexed = 0;
+	st->reachable = true;
+	st->conn_errors = 0;
+	st->backend = "sqlite";
 	for (size_t i = 0; i < s->nseg; i++)
 		st->unindexed += s->segs[i]->state == SEG_SEALED;
 	pthread_mutex_unlock(&s->seg_mu);

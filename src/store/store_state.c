@@ -10,7 +10,7 @@
 
 /* Steps for adm_exec. */
 
-static int write_done(struct store *s, sqlite3_stmt *st)
+static int write_done(struct sq_store *s, sqlite3_stmt *st)
 {
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return (sqlite3_extended_errcode(s->adm) & 0xff) == SQLITE_CONSTRAINT
@@ -20,7 +20,7 @@ static int write_done(struct store *s, sqlite3_stmt *st)
 }
 
 /* A write; arg: where the count of rows changed goes (int64_t *, may be NULL). */
-static int step_write(struct store *s, sqlite3_stmt *st, void *arg)
+static int step_write(struct sq_store *s, sqlite3_stmt *st, void *arg)
 {
 	int64_t *changes = arg;
 	int rc = write_done(s, st);
@@ -30,7 +30,7 @@ static int step_write(struct store *s, sqlite3_stmt *st, void *arg)
 }
 
 /* An insert; arg: where the new row's id goes (int64_t *, may be NULL). */
-static int step_insert(struct store *s, sqlite3_stmt *st, void *arg)
+static int step_insert(struct sq_store *s, sqlite3_stmt *st, void *arg)
 {
 	int64_t *rowid = arg;
 	int rc = write_done(s, st);
@@ -76,14 +76,14 @@ static int json_row(sqlite3_stmt *st, void *arg)
 }
 
 /* arg: struct json_rows. */
-static int step_rows(struct store *s, sqlite3_stmt *st, void *arg)
+static int step_rows(struct sq_store *s, sqlite3_stmt *st, void *arg)
 {
 	return adm_each_row(s, st, json_row, arg, "read state");
 }
 
 /* The first column of the first row as a malloc'd string; arg: char ** (the caller sets it
  * to NULL: it stays so when there is no row). */
-static int step_text(struct store *s, sqlite3_stmt *st, void *arg)
+static int step_text(struct sq_store *s, sqlite3_stmt *st, void *arg)
 {
 	char **out = arg;
 	int r = sqlite3_step(st);
@@ -99,32 +99,32 @@ static int step_text(struct store *s, sqlite3_stmt *st, void *arg)
 
 /* ---- meta ---- */
 
-int store_meta_get(struct store *s, const char *key, char **out)
+int sq_meta_get(struct sq_store *s, const char *key, char **out)
 {
 	*out = NULL;
 	return adm_exec(s, "SELECT value FROM meta WHERE key = ?", step_text, out, "t", key);
 }
 
-int store_meta_set(struct store *s, const char *key, const char *value)
+int sq_meta_set(struct sq_store *s, const char *key, const char *value)
 {
 	return adm_exec(s, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", step_write, NULL,
 			"tt", key, value);
 }
 
-int store_meta_delete(struct store *s, const char *key)
+int sq_meta_delete(struct sq_store *s, const char *key)
 {
 	return adm_exec(s, "DELETE FROM meta WHERE key = ?", step_write, NULL, "t", key);
 }
 
 /* ---- API keys ---- */
 
-int store_key_add(struct store *s, const char *name, const char *hash, int64_t *id)
+int sq_key_add(struct sq_store *s, const char *name, const char *hash, int64_t *id)
 {
 	return adm_exec(s, "INSERT INTO api_keys(name, hash, created_at) VALUES(?, ?, ?)",
 			step_insert, id, "tti", name, hash, ts_now_us());
 }
 
-int store_key_find(struct store *s, const char *hash, struct api_key_info *info, bool *found)
+int sq_key_find(struct sq_store *s, const char *hash, struct api_key_info *info, bool *found)
 {
 	static const char *const cols[] = {"id", "name", "revoked", NULL};
 	struct json_rows rows = {cols, json_array()};
@@ -142,7 +142,7 @@ int store_key_find(struct store *s, const char *hash, struct api_key_info *info,
 	return rc;
 }
 
-int store_key_list(struct store *s, json_t *out)
+int sq_key_list(struct sq_store *s, json_t *out)
 {
 	static const char *const cols[] = {"id",	"name",	   "created_at",
 					   "last_seen", "revoked", NULL};
@@ -158,7 +158,7 @@ static int changed_one(int rc, int64_t n)
 	return rc < 0 ? rc : n == 0 ? SIEM_ENOTFOUND : 0;
 }
 
-int store_key_revoke(struct store *s, int64_t id)
+int sq_key_revoke(struct sq_store *s, int64_t id)
 {
 	int64_t n = 0;
 	int rc =
@@ -166,7 +166,7 @@ int store_key_revoke(struct store *s, int64_t id)
 	return changed_one(rc, n);
 }
 
-int store_key_touch(struct store *s, int64_t id, int64_t now_us)
+int sq_key_touch(struct sq_store *s, int64_t id, int64_t now_us)
 {
 	return adm_exec(s, "UPDATE api_keys SET last_seen = ? WHERE id = ?", step_write, NULL, "ii",
 			now_us, id);
@@ -176,7 +176,7 @@ int store_key_touch(struct store *s, int64_t id, int64_t now_us)
 
 /* A user's token generation starts at the time of creation and only grows, so a name
  * removed and added again does not bring its old tokens back. */
-int store_user_add(struct store *s, const char *name, const char *role, const char *hash)
+int sq_user_add(struct sq_store *s, const char *name, const char *role, const char *hash)
 {
 	int64_t now = ts_now_us();
 	return adm_exec(s,
@@ -190,7 +190,7 @@ struct auth_row {
 	int64_t *gen;
 };
 
-static int step_auth(struct store *s, sqlite3_stmt *st, void *arg)
+static int step_auth(struct sq_store *s, sqlite3_stmt *st, void *arg)
 {
 	const struct auth_row *a = arg;
 	int r = sqlite3_step(st);
@@ -202,7 +202,7 @@ static int step_auth(struct store *s, sqlite3_stmt *st, void *arg)
 	return r == SQLITE_DONE ? SIEM_ENOTFOUND : store_sql_err(s->adm, "read state");
 }
 
-int store_user_auth(struct store *s, const char *name, char **role, int64_t *gen)
+int sq_user_auth(struct sq_store *s, const char *name, char **role, int64_t *gen)
 {
 	struct auth_row a = {role, gen};
 	*role = NULL;
@@ -211,7 +211,7 @@ int store_user_auth(struct store *s, const char *name, char **role, int64_t *gen
 			name);
 }
 
-int store_user_end_tokens(struct store *s, const char *name)
+int sq_user_end_tokens(struct sq_store *s, const char *name)
 {
 	int64_t n = 0;
 	int rc = adm_exec(s, "UPDATE users SET token_gen = max(token_gen + 1, ?) WHERE name = ?",
@@ -219,7 +219,7 @@ int store_user_end_tokens(struct store *s, const char *name)
 	return changed_one(rc, n);
 }
 
-int store_token_revoke(struct store *s, const uint8_t *sig, size_t n, int64_t exp)
+int sq_token_revoke(struct sq_store *s, const uint8_t *sig, size_t n, int64_t exp)
 {
 	sqlite3_stmt *st;
 	int rc = adm_prepare(s, "INSERT OR IGNORE INTO revoked_tokens(sig, exp) VALUES(?, ?)", &st,
@@ -247,9 +247,9 @@ static int revoked_row(sqlite3_stmt *st, void *arg)
 	return 0;
 }
 
-int store_token_revoked_each(struct store *s, int64_t now_s,
-			     void (*fn)(void *arg, const uint8_t *sig, size_t n, int64_t exp),
-			     void *arg)
+int sq_token_revoked_each(struct sq_store *s, int64_t now_s,
+			  void (*fn)(void *arg, const uint8_t *sig, size_t n, int64_t exp),
+			  void *arg)
 {
 	struct revoked_each e = {fn, arg};
 	sqlite3_stmt *st;
@@ -263,7 +263,7 @@ int store_token_revoked_each(struct store *s, int64_t now_s,
 	return rc;
 }
 
-int store_user_get(struct store *s, const char *name, char **role, char **hash)
+int sq_user_get(struct sq_store *s, const char *name, char **role, char **hash)
 {
 	*role = NULL;
 	int rc = adm_exec(s, "SELECT role FROM users WHERE name = ?", step_text, role, "t", name);
@@ -280,7 +280,7 @@ int store_user_get(struct store *s, const char *name, char **role, char **hash)
 	return 0;
 }
 
-int store_user_set_hash(struct store *s, const char *name, const char *hash)
+int sq_user_set_hash(struct sq_store *s, const char *name, const char *hash)
 {
 	int64_t n = 0;
 	int rc = adm_exec(
@@ -289,14 +289,14 @@ int store_user_set_hash(struct store *s, const char *name, const char *hash)
 	return changed_one(rc, n);
 }
 
-int store_user_remove(struct store *s, const char *name)
+int sq_user_remove(struct sq_store *s, const char *name)
 {
 	int64_t n = 0;
 	int rc = adm_exec(s, "DELETE FROM users WHERE name = ?", step_write, &n, "t", name);
 	return changed_one(rc, n);
 }
 
-int store_user_list(struct store *s, json_t *out)
+int sq_user_list(struct sq_store *s, json_t *out)
 {
 	static const char *const cols[] = {"name", "role", "created_at", NULL};
 	struct json_rows rows = {cols, out};
@@ -306,8 +306,8 @@ int store_user_list(struct store *s, json_t *out)
 
 /* ---- audit log ---- */
 
-int store_audit(struct store *s, const char *actor, const char *client, const char *action,
-		const char *object, const char *detail)
+int sq_audit(struct sq_store *s, const char *actor, const char *client, const char *action,
+	     const char *object, const char *detail)
 {
 	return adm_exec(s,
 			"INSERT INTO audit_log(ts, actor, client, action, object, detail)"
@@ -316,7 +316,7 @@ int store_audit(struct store *s, const char *actor, const char *client, const ch
 			detail);
 }
 
-int store_audit_list(struct store *s, int limit, json_t *out)
+int sq_audit_list(struct sq_store *s, int limit, json_t *out)
 {
 	static const char *const cols[] = {"id",     "time",   "actor",	 "client",
 					   "action", "object", "detail", NULL};

@@ -1,5 +1,12 @@
 """hub.py — harness for the end-to-end tests: start the real `minisiem serve` on a loopback
-port in a temporary directory, talk HTTP to it, stop it, and check it exited cleanly."""
+port in a temporary directory, talk HTTP to it, stop it, and check it exited cleanly.
+
+The store is the embedded one (SQLite, `--db` in the hub's temporary directory) unless
+SIEM_TEST_PG holds the URL of a PostgreSQL server's admin database (run.py --backend
+postgres sets it): then every Hub gets an empty database of its own there (`--postgres URL`;
+`--db` still names where the hub's local files go, e.g. DB-jwt-secret). Tests that call the
+CLI on a hub's store use hub.store_args(); tests that check the embedded store's own files
+are marked @sqlite_only."""
 
 import atexit
 import base64
@@ -25,6 +32,16 @@ import uuid
 
 # Set by run.py (--bin); the environment variable lets a single test file run alone.
 BIN = os.path.abspath(os.environ.get("MINISIEM_BIN", "build/rel/minisiem"))
+
+# The store backend of this run: "postgres" when SIEM_TEST_PG names a server's admin
+# database (postgresql://postgres@127.0.0.1:PORT/postgres), else "sqlite". SIEM_* variables
+# never reach the processes the tests start (base_env).
+PG_ADMIN_URL = os.environ.get("SIEM_TEST_PG") or None
+BACKEND = "postgres" if PG_ADMIN_URL else "sqlite"
+# On PostgreSQL retention deletes every event older than its horizon (SQLite never removes
+# the active segment), and the tests' events carry fixed dates of 2024: a hub whose test
+# chose no retention (--retention-days, SIEM_RETENTION_DAYS or a --config file) keeps all.
+PG_DEFAULT_ARGS = ["--retention-days", "0"]
 
 API_KEY_NAME = "test"
 API_KEY = "testkey-0123456789abcdef"
@@ -104,6 +121,37 @@ def cli_cwd():
     return _cli_cwd
 
 
+def as_stored(value):
+    """A string as the store gives it back: PostgreSQL text cannot hold a NUL, so the
+    PostgreSQL store keeps each NUL of a field as U+FFFD (docs/postgres.md); data keeps it,
+    JSON-escaped."""
+    if BACKEND == "postgres" and isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    return value
+
+
+def sqlite_only(test):
+    """For a test (or class) that checks the embedded store's own files (segment files, the
+    sqlite3 module on the store, file modes and owners, `backup`): skipped on PostgreSQL."""
+    return unittest.skipUnless(BACKEND == "sqlite", "checks the embedded store's files")(test)
+
+
+_extra_dbs = []  # PostgreSQL databases made by fresh_store_args (dropped at exit)
+
+
+def fresh_store_args(tmpdir):
+    """Arguments naming a new, empty store for a `minisiem serve` that a test runs itself:
+    ["--db", TMPDIR/store.db], on PostgreSQL with ["--postgres", URL of a new database]."""
+    args = ["--db", os.path.join(tmpdir, "store.db")]
+    if BACKEND == "sqlite":
+        return args
+    import pgserver
+    url = pgserver.new_database(PG_ADMIN_URL)
+    with _lock:
+        _extra_dbs.append(url)
+    return args + ["--postgres", url]
+
+
 def cli(*args, stdin=None, env=None, timeout=60):
     """Run `minisiem ARGS` to completion; returns CompletedProcess with text output."""
     r = subprocess.run([BIN] + [str(a) for a in args], input=stdin, env=base_env(env),
@@ -163,12 +211,19 @@ def encode_body(events, ndjson=False):
 
 
 class Hub:
-    """One `minisiem serve` process at a time on a --db in tmpdir; restartable."""
+    """One `minisiem serve` process at a time on its own store (a --db in tmpdir, or a
+    PostgreSQL database of its own, kept across restarts); restartable."""
 
-    def __init__(self, tmpdir=None, env=None, args=None, db=None):
+    def __init__(self, tmpdir=None, env=None, args=None, db=None, pg_admin_url=None):
         self.own_tmp = tmpdir is None
         self.tmpdir = tmpdir or tempfile.mkdtemp(prefix="minisiem-e2e-")
+        # pg_admin_url: this hub on a PostgreSQL of the test's own (a pgserver.PgServer it may
+        # stop and start), whatever the run's backend; never pause the run's shared server
+        self.pg_admin_url = pg_admin_url or PG_ADMIN_URL
+        self.backend = "postgres" if self.pg_admin_url else "sqlite"
+        # the SQLite store file; on PostgreSQL where the hub's local files go (DB-jwt-secret)
         self.db = db or os.path.join(self.tmpdir, "store.db")
+        self._pg_url = None  # made on first use (see pg_url)
         self.env = {"SIEM_API_KEYS": API_KEY_NAME + ":" + API_KEY, "SIEM_JWT_SECRET": JWT_SECRET}
         self.env.update(env or {})
         self.args = list(args or [])
@@ -199,7 +254,13 @@ class Hub:
         self.runs += 1
         self.stdout_path = os.path.join(self.tmpdir, "hub-%d.stdout" % self.runs)
         self.stderr_path = os.path.join(self.tmpdir, "hub-%d.stderr" % self.runs)
-        argv = [BIN, "serve", "--listen", "127.0.0.1:0", "--db", self.db] + self.args
+        argv = [BIN, "serve", "--listen", "127.0.0.1:0", "--db", self.db]
+        if self.backend == "postgres":
+            argv += ["--postgres", self.pg_url]
+            if not any(a.startswith(("--retention-days", "--config")) for a in self.args) \
+                    and "SIEM_RETENTION_DAYS" not in self.env:
+                argv += PG_DEFAULT_ARGS
+        argv += self.args
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                          env=base_env(self.env), cwd=self.tmpdir,
@@ -298,11 +359,64 @@ class Hub:
         return self.start()
 
     def cleanup(self):
-        """Kill whatever still runs and remove the temp dir. Safe to call twice."""
+        """Kill whatever still runs, remove the temp dir and drop the hub's PostgreSQL
+        database. Safe to call twice."""
         self.kill()
         self.stderr()
         if self.own_tmp and os.path.isdir(self.tmpdir):
             shutil.rmtree(self.tmpdir, ignore_errors=True)
+        url, self._pg_url = self._pg_url, None
+        if url is not None:
+            import pgserver
+            pgserver.drop_database(url, self.pg_admin_url)
+
+    # ---- the store ----
+
+    @property
+    def pg_url(self):
+        """The URL of this hub's own PostgreSQL database (made empty on first use)."""
+        assert self.backend == "postgres", "pg_url of a hub on the embedded store"
+        if self._pg_url is None:
+            import pgserver
+            self._pg_url = pgserver.new_database(self.pg_admin_url)
+        return self._pg_url
+
+    def store_args(self):
+        """The arguments that name this hub's store, for `serve` and for the CLI commands
+        (keys, users): ["--db", PATH] or ["--postgres", URL]."""
+        if self.backend == "postgres":
+            return ["--postgres", self.pg_url]
+        return ["--db", self.db]
+
+    def store_rows(self, sql, *params):
+        """Rows of a read-only query on the hub's store (its main database: users, api_keys,
+        meta, audit_log, alerts, rules, dashboards), as tuples of str (None for NULL).
+        Placeholders are "?" (never inside a string literal of sql); the values are text.
+        Write it in SQL that both SQLite and PostgreSQL take."""
+        return self._store_sql(sql, params, write=False)
+
+    def store_exec(self, sql, *params):
+        """Run one writing statement on the hub's store (as store_rows; e.g. to plant what an
+        older version left). The hub should be stopped."""
+        self._store_sql(sql, params, write=True)
+
+    def _store_sql(self, sql, params, write):
+        if self.backend == "postgres":
+            import pgserver
+            parts = sql.split("?")
+            assert len(parts) == len(params) + 1, "placeholders and values differ in number"
+            text = parts[0] + "".join(":'p%d'%s" % (i, p) for i, p in enumerate(parts[1:]))
+            return pgserver.psql(self.pg_url, text + ";\n",
+                                 {"p%d" % i: str(v) for i, v in enumerate(params)})
+        uri = "file:%s?mode=%s" % (self.db, "rw" if write else "ro")
+        con = sqlite3.connect(uri, uri=True, timeout=30)
+        try:
+            rows = con.execute(sql, params).fetchall()
+            if write:
+                con.commit()
+        finally:
+            con.close()
+        return [tuple(None if v is None else str(v) for v in r) for r in rows]
 
     def close(self, check=True):
         """Stop cleanly (checking exit status), then clean up even if the check fails."""
@@ -392,14 +506,10 @@ class Hub:
     def token_gen(self, user):
         """The token generation the hub expects in user's tokens (from its store), or None:
         a token forged with the known secret needs it, as a stolen secret would."""
-        con = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True, timeout=30)
-        try:
-            row = con.execute("SELECT token_gen FROM users WHERE name = ?", (user,)).fetchone()
-            if row is None and user == "admin":
-                row = con.execute("SELECT value FROM meta WHERE key = 'admin_token_gen'").fetchone()
-        finally:
-            con.close()
-        return None if row is None else str(row[0])
+        rows = self.store_rows("SELECT token_gen FROM users WHERE name = ?", user)
+        if not rows and user == "admin":
+            rows = self.store_rows("SELECT value FROM meta WHERE key = 'admin_token_gen'")
+        return rows[0][0] if rows else None
 
     def make_token(self, sub="admin", role="admin", ttl=3600, **extra):
         """A token signed with SIEM_JWT_SECRET for a user the store knows."""
@@ -414,7 +524,7 @@ class Hub:
     def add_user(self, name, role="analyst", password=None):
         """Add a user with the CLI (works while the hub runs) and return its password."""
         password = password or ("pw-%s-0123456789" % name)
-        r = cli("users", "add", name, "--role", role, "--db", self.db, stdin=password + "\n",
+        r = cli("users", "add", name, "--role", role, *self.store_args(), stdin=password + "\n",
                 env=self.env)
         assert r.returncode == 0 or "exists already" in r.stderr, "users add: %s" % r.stderr
         return password
@@ -520,6 +630,10 @@ def _cleanup_at_exit():
             h.cleanup()
         except Exception:
             pass
+    if _extra_dbs:
+        import pgserver
+        for url in _extra_dbs:
+            pgserver.drop_database(url, PG_ADMIN_URL)
     if _cli_cwd:
         shutil.rmtree(_cli_cwd, ignore_errors=True)
 

@@ -1,16 +1,24 @@
 #!/usr/bin/env python3
 """run.py — run the end-to-end suite (tests/e2e/test_*.py) against a minisiem binary.
 
-    python3 tests/e2e/run.py --bin build/rel/minisiem --results build/results.txt --label rel [-k PATTERN] [--jobs N]
+    python3 tests/e2e/run.py --bin build/rel/minisiem [--results build/results.txt] [--label rel]
+        [--backend sqlite|postgres] [-k PATTERN] [--jobs N]
 
 Prints each failure with its traceback and the tail of the hubs' stderr, then
 `e2e (LABEL): N passed, N failed, N skipped`, and appends `e2e:LABEL P F S` to the results
-file. Exits 0 even when tests fail: the summary carries the counts."""
+file (if one is given). Exits 0 even when tests fail: the summary carries the counts.
+
+--backend postgres runs the test files that use the store (all but NO_STORE_MODULES) with
+every hub on a PostgreSQL database of its own: one private PostgreSQL 15 (pgserver.py) is
+started for the whole run and stopped at its end; its admin URL reaches the test processes
+in SIEM_TEST_PG (a SIEM_TEST_PG already set names a server to use instead). LABEL becomes
+LABEL:postgres."""
 
 import argparse
 import collections
 import json
 import shutil
+import signal
 import subprocess
 import tempfile
 import os
@@ -22,6 +30,51 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SUITE_DEADLINE = 900.0  # seconds; past it every hub is killed so blocked tests fail fast
+SHARD_GRACE = 120.0  # seconds past SUITE_DEADLINE until a shard that still runs is ended
+
+# Test files that never open a store (no hub, no store-using CLI command): the PostgreSQL
+# pass leaves them out. Every other test_*.py runs on both backends.
+NO_STORE_MODULES = ("test_docs", "test_logtest")
+
+
+def test_modules(backend):
+    """The test files (module names) a run on backend covers."""
+    names = sorted(f[:-3] for f in os.listdir(HERE) if f.startswith("test_") and f.endswith(".py"))
+    if backend == "postgres":
+        names = [m for m in names if m not in NO_STORE_MODULES]
+    return names
+
+
+def load_module(loader, name):
+    """The tests of one file; a file that cannot be imported is one failing test."""
+    try:
+        return loader.loadTestsFromName(name)
+    except Exception:
+        why = traceback.format_exc()
+
+        def import_failed():
+            raise ImportError("cannot load %s:\n%s" % (name, why))
+        import_failed.__name__ = name + ".import"
+        return unittest.TestSuite([unittest.FunctionTestCase(import_failed)])
+
+
+def run_label(a):
+    """The label of the results line and of the times file: LABEL, or LABEL:postgres."""
+    return a.label if a.backend == "sqlite" else "%s:%s" % (a.label, a.backend)
+
+
+def record(a, label, passed, failed, skipped):
+    sys.stdout.write("e2e (%s): %d passed, %d failed, %d skipped\n"
+                     % (label, passed, failed, skipped))
+    if a.results:
+        with open(a.results, "a") as f:
+            f.write("e2e:%s %d %d %d\n" % (label, passed, failed, skipped))
+
+
+def sigterm_interrupts(signum, frame):
+    """SIGTERM ends the run as Ctrl-C does (unittest lets KeyboardInterrupt through, where it
+    would record SystemExit as one test's error): hubs killed, PostgreSQL stopped."""
+    raise KeyboardInterrupt("SIGTERM")
 
 
 def stderr_excerpt(text):
@@ -110,17 +163,67 @@ class Result(unittest.TestResult):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bin", required=True, help="the minisiem binary")
-    ap.add_argument("--results", required=True, help="file to append 'e2e:LABEL P F S' to")
-    ap.add_argument("--label", required=True)
+    ap.add_argument("--results", help="file to append 'e2e:LABEL P F S' to")
+    ap.add_argument("--label", help="names the run in the results (default: the binary's folder)")
+    ap.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite",
+                    help="the hubs' store: the embedded SQLite one or a private PostgreSQL")
     ap.add_argument("-k", dest="pattern", action="append",
                     help="only tests whose id contains PATTERN (repeatable)")
     ap.add_argument("--jobs", type=int, default=1,
                     help="run the test files in N processes at once (most tests wait on hubs)")
     ap.add_argument("--modules", help=argparse.SUPPRESS)  # a shard: these test files only
     a = ap.parse_args()
-    if a.jobs > 1 and not a.modules:
-        return run_sharded(a)
+    if a.label is None:
+        a.label = os.path.relpath(os.path.dirname(os.path.abspath(a.bin)))
+    signal.signal(signal.SIGTERM, sigterm_interrupts)
+    label = run_label(a)
+    if a.backend == "sqlite":
+        os.environ.pop("SIEM_TEST_PG", None)  # hub.py picks its backend from this variable
+    server = None
+    try:
+        if a.backend == "postgres" and not os.environ.get("SIEM_TEST_PG"):
+            if os.path.isfile(a.bin):  # else the shards report the missing binary
+                try:
+                    server = start_postgres()
+                except (AssertionError, OSError, subprocess.SubprocessError) as e:
+                    sys.stdout.write("e2e (%s): could not start PostgreSQL: %s\n" % (label, e))
+                    record(a, label, 0, 1, 0)
+                    return 0
+        if a.jobs > 1 and not a.modules:
+            return run_sharded(a, label)
+        return run_tests(a, label)
+    finally:
+        if server is not None:
+            stop_postgres(server)
 
+
+def start_postgres():
+    """One private PostgreSQL for the whole run; its admin URL in SIEM_TEST_PG."""
+    sys.path.insert(0, HERE)
+    import pgserver
+    t0 = time.monotonic()
+    server = pgserver.PgServer().start()
+    os.environ["SIEM_TEST_PG"] = server.admin_url
+    sys.stdout.write("e2e: PostgreSQL on 127.0.0.1:%d (%s), started in %.1f s\n"
+                     % (server.port, server.dir, time.monotonic() - t0))
+    sys.stdout.flush()
+    return server
+
+
+def stop_postgres(server):
+    """Stop the run's PostgreSQL (by its postmaster's PID) and remove it; print what its log
+    says about crashed server processes, if anything."""
+    crashed = server.crash_lines()
+    try:
+        server.stop()
+    finally:
+        os.environ.pop("SIEM_TEST_PG", None)
+    for line in crashed[:20]:
+        sys.stdout.write("e2e: PostgreSQL log: %s\n" % line)
+
+
+def run_tests(a, label):
+    """Run the tests in this process."""
     binpath = os.path.abspath(a.bin)
     os.environ["MINISIEM_BIN"] = binpath
     sys.path.insert(0, HERE)
@@ -129,17 +232,16 @@ def main():
 
     out = sys.stdout
     t0 = time.monotonic()
+    result = None
     if not (os.path.isfile(binpath) and os.access(binpath, os.X_OK)):
-        out.write("e2e (%s): binary %s not found or not executable\n" % (a.label, binpath))
+        out.write("e2e (%s): binary %s not found or not executable\n" % (label, binpath))
         passed, failed, skipped = 0, 1, 0
     else:
         loader = unittest.TestLoader()
         if a.pattern:
             loader.testNamePatterns = ["*%s*" % p for p in a.pattern]
-        if a.modules:
-            suite = unittest.TestSuite(loader.loadTestsFromName(m) for m in a.modules.split(","))
-        else:
-            suite = loader.discover(HERE, pattern="test_*.py", top_level_dir=HERE)
+        names = a.modules.split(",") if a.modules else test_modules(a.backend)
+        suite = unittest.TestSuite(load_module(loader, m) for m in names)
         result = Result(out)
 
         def watchdog():
@@ -158,14 +260,12 @@ def main():
         passed = result.passed
         failed = len(result.failed_ids)
         skipped = len(result.skipped)
-    if a.modules:
+    if a.modules and result is not None:
         # for the next run's balancing: this shard's time per file
         for m, t in result.module_times.items():
             out.write("e2e-module-time %s %.1f\n" % (m, t))
     out.write("e2e: %.0f s\n" % (time.monotonic() - t0))
-    out.write("e2e (%s): %d passed, %d failed, %d skipped\n" % (a.label, passed, failed, skipped))
-    with open(a.results, "a") as f:
-        f.write("e2e:%s %d %d %d\n" % (a.label, passed, failed, skipped))
+    record(a, label, passed, failed, skipped)
     return 0
 
 
@@ -173,18 +273,21 @@ TIMES = os.path.join(HERE, "..", "..", "build", "e2e-times.json")
 DEFAULT_TIMES = os.path.join(HERE, "e2e-times.json")
 
 
-def run_sharded(a):
+def run_sharded(a, label):
     """Split the test files over a.jobs processes, balanced by the last run's times, run
     them at once, then print each shard's output in turn and add up the counts."""
-    modules = sorted(f[:-3] for f in os.listdir(HERE)
-                     if f.startswith("test_") and f.endswith(".py"))
+    modules = test_modules(a.backend)
     known = {}
-    for path in (TIMES, DEFAULT_TIMES):  # this machine's last run, else the shipped one
-        try:
-            with open(path) as f:
-                known = json.load(f).get(a.label, {})
-        except (OSError, ValueError):
-            continue
+    # this machine's last run, else the shipped one; a backend's first run: the SQLite times
+    for key in (label, a.label):
+        for path in (TIMES, DEFAULT_TIMES):
+            try:
+                with open(path) as f:
+                    known = json.load(f).get(key, {})
+            except (OSError, ValueError):
+                continue
+            if known:
+                break
         if known:
             break
     shards = [[] for _ in range(a.jobs)]
@@ -196,18 +299,33 @@ def run_sharded(a):
     t0 = time.monotonic()
     tmp = tempfile.mkdtemp(prefix="minisiem-e2e-shards-")
     procs = []
-    for i, mods in enumerate(s for s in shards if s):
-        res = os.path.join(tmp, "results-%d" % i)
-        log = open(os.path.join(tmp, "out-%d" % i), "w+")
-        cmd = [sys.executable, os.path.abspath(__file__), "--bin", a.bin, "--results", res,
-               "--label", a.label, "--modules", ",".join(mods)]
-        for p in a.pattern or []:
-            cmd += ["-k", p]
-        procs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log, res))
+    try:
+        for i, mods in enumerate(s for s in shards if s):
+            res = os.path.join(tmp, "results-%d" % i)
+            log = open(os.path.join(tmp, "out-%d" % i), "w+")
+            cmd = [sys.executable, os.path.abspath(__file__), "--bin", a.bin, "--results", res,
+                   "--label", a.label, "--backend", a.backend, "--modules", ",".join(mods)]
+            for p in a.pattern or []:
+                cmd += ["-k", p]
+            procs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log, res))
+        end = t0 + SUITE_DEADLINE + SHARD_GRACE
+        for proc, _, _ in procs:
+            try:
+                proc.wait(max(1.0, end - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                sys.stdout.write("e2e: a shard still ran %.0f s after the suite deadline\n"
+                                 % SHARD_GRACE)
+                break
+    except BaseException:
+        end_shards(procs)
+        for _, log, _ in procs:
+            log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    end_shards(procs)
     passed = failed = skipped = 0
     times = {}
     for proc, log, res in procs:
-        proc.wait()
         log.seek(0)
         for line in log:
             if line.startswith("e2e-module-time "):
@@ -229,19 +347,34 @@ def run_sharded(a):
         if os.path.exists(TIMES):
             with open(TIMES) as f:
                 data = json.load(f)
-        data.setdefault(a.label, {}).update(times)  # a -k run updates only its files
+        data.setdefault(label, {}).update(times)  # a -k run updates only its files
         with open(TIMES, "w") as f:
             json.dump(data, f, indent=1, sort_keys=True)
     except (OSError, ValueError):
         pass
     shutil.rmtree(tmp, ignore_errors=True)
     sys.stdout.write("e2e: %.0f s in %d processes\n" % (time.monotonic() - t0, len(procs)))
-    sys.stdout.write("e2e (%s): %d passed, %d failed, %d skipped\n"
-                     % (a.label, passed, failed, skipped))
-    with open(a.results, "a") as f:
-        f.write("e2e:%s %d %d %d\n" % (a.label, passed, failed, skipped))
+    record(a, label, passed, failed, skipped)
     return 0
 
 
+def end_shards(procs):
+    """Shards still running (a deadline, Ctrl-C, SIGTERM) get SIGTERM: they kill their hubs
+    on the way out; SIGKILL after 30 s."""
+    for proc, _, _ in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc, _, _ in procs:
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt as e:
+        sys.stdout.write("\ne2e: interrupted (%s)\n" % (e or "Ctrl-C"))
+        sys.exit(130)

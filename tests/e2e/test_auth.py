@@ -10,6 +10,7 @@ import subprocess
 import time
 
 import hub as H
+from helpers import free_port
 from hub import API_KEY, JWT_SECRET, HubCase, b64url, cli, decode_jwt, event_uuid, make_jwt
 
 DATA_ENDPOINTS = ["/events", "/events/" + event_uuid("auth", "none"), "/apps", "/hosts",
@@ -261,17 +262,17 @@ class AdminPasswordHash(HubCase):
 
 
 class KeysCli(HubCase):
-    def keys(self, *args, db):
-        return cli("keys", *args, "--db", db)
+    def keys(self, *args, hub):
+        return cli("keys", *args, *hub.store_args())
 
     def test_created_key_works_and_revoked_key_is_refused(self):
         hub = self.own_hub(start=False)
-        r = self.keys("create", "agent-one", db=hub.db)
+        r = self.keys("create", "agent-one", hub=hub)
         self.assertEqual(r.returncode, 0, r.stderr)
         key = r.stdout.strip().splitlines()[-1].strip()
         self.assertGreaterEqual(len(key), 20, r.stdout)
         self.assertNotIn(" ", key)
-        r = self.keys("list", db=hub.db)
+        r = self.keys("list", hub=hub)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("agent-one", r.stdout)
         self.assertNotIn(key, r.stdout, "keys list shows the key itself (must be stored hashed)")
@@ -280,7 +281,7 @@ class KeysCli(HubCase):
         self.assertIngested(hub.ingest(one_event("created"), key=key), 1)
         self.assertIngested(hub.ingest(one_event("created-env")), 1)  # env keys still work
         hub.stop()
-        r = self.keys("revoke", key_id, db=hub.db)
+        r = self.keys("revoke", key_id, hub=hub)
         self.assertEqual(r.returncode, 0, r.stderr)
         hub.start()
         status, _, body = hub.ingest(one_event("revoked"), key=key)
@@ -302,8 +303,8 @@ class KeysCli(HubCase):
 
     def test_two_keys_are_different(self):
         hub = self.own_hub(start=False)
-        a = self.keys("create", "a", db=hub.db).stdout.strip().splitlines()[-1]
-        b = self.keys("create", "b", db=hub.db).stdout.strip().splitlines()[-1]
+        a = self.keys("create", "a", hub=hub).stdout.strip().splitlines()[-1]
+        b = self.keys("create", "b", hub=hub).stdout.strip().splitlines()[-1]
         self.assertNotEqual(a, b)
 
 
@@ -315,9 +316,9 @@ class CliExitCodes(HubCase):
             self.fail("minisiem %s did not exit within %d s" % (" ".join(args), timeout))
 
     def test_usage_errors_exit_2(self):
-        tmp = self.own_hub(start=False).db
+        store = self.own_hub(start=False).store_args()
         for args in (["serve", "--no-such-flag"], ["frobnicate"], ["keys"], ["keys", "create"],
-                     ["keys", "revoke"], ["keys", "frob", "--db", tmp], ["serve", "--listen"],
+                     ["keys", "revoke"], ["keys", "frob", *store], ["serve", "--listen"],
                      ["serve", "--max-body"], []):
             with self.subTest(args=args):
                 r = self.run_cli(*args)
@@ -329,8 +330,12 @@ class CliExitCodes(HubCase):
         blocker = os.path.join(hub.tmpdir, "file")
         with open(blocker, "w") as f:
             f.write("not a directory")
-        p = subprocess.Popen([H.BIN, "serve", "--listen", "127.0.0.1:0", "--db",
-                              os.path.join(blocker, "sub", "store.db")], env=H.base_env(hub.env),
+        if hub.backend == "postgres":  # a server that is not there
+            store = ["--postgres", "postgresql://postgres@127.0.0.1:%d/none" % free_port()]
+        else:
+            store = ["--db", os.path.join(blocker, "sub", "store.db")]
+        p = subprocess.Popen([H.BIN, "serve", "--listen", "127.0.0.1:0"] + store,
+                             env=H.base_env(hub.env),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             out, err = p.communicate(timeout=30)

@@ -61,9 +61,10 @@ class AuthMatrix(HubCase):
         h = Hub(args=["--apikey-max-failures", "1000"])
         cls.addClassCleanup(h.close)
         cls.hub = h
-        r = cli("users", "add", ANALYST, "--role", "analyst", "--db", h.db, stdin=ANALYST_PW + "\n")
+        r = cli("users", "add", ANALYST, "--role", "analyst", *h.store_args(),
+                stdin=ANALYST_PW + "\n")
         assert r.returncode == 0, "users add: %s %s" % (r.returncode, r.stderr)
-        r = cli("keys", "create", "agent-managed", "--db", h.db)
+        r = cli("keys", "create", "agent-managed", *h.store_args())
         assert r.returncode == 0, "keys create: %s" % r.stderr
         cls.managed_key = key_from(r.stdout)
         h.start()
@@ -306,14 +307,14 @@ class AuthMatrix(HubCase):
 
     def test_revoke_through_the_cli_within_two_seconds(self):
         h = self.hub
-        r = cli("keys", "create", "cli-revoked", "--db", h.db)
+        r = cli("keys", "create", "cli-revoked", *h.store_args())
         self.assertEqual(r.returncode, 0, r.stderr)
         key = key_from(r.stdout)
         self.assertIngested(h.ingest({"event_type": "k", "app": "matrix"}, key=key), 1)
-        r = cli("keys", "list", "--db", h.db)
+        r = cli("keys", "list", *h.store_args())
         m = [re.search(r"\b(\d+)\b", line) for line in r.stdout.splitlines() if "cli-revoked" in line]
         self.assertTrue(m and m[0], r.stdout)
-        r = cli("keys", "revoke", m[0].group(1), "--db", h.db)
+        r = cli("keys", "revoke", m[0].group(1), *h.store_args())
         self.assertEqual(r.returncode, 0, r.stderr)
         t0 = time.monotonic()
         n = [0]

@@ -11,7 +11,7 @@ import time
 import urllib.parse
 
 from helpers import metrics, post_stream, raw_exchange, status_of, timed_get
-from hub import API_KEY, HubCase, event_uuid, wait_for
+from hub import API_KEY, HubCase, as_stored, event_uuid, wait_for
 
 CONN_TIMEOUT = 4  # seconds: the class hub's --conn-timeout (idle connections are closed)
 SEGMENT_ROWS = 1000  # the smallest --segment-rows: the seed fills one segment, then rolls
@@ -58,8 +58,7 @@ Q_TERMS = [
     "(", ")", "{", "}", "fn(arg)", "a*", "*a", "+", "a+b", "nulq\x00zzz", "alpha  beta",
     "alpha\tbeta", "Zürich", "über", "Zurich", "rich",
 ]
-# Whether "rich" starts a word in "Zürich" depends on what a letter is; whatever the answer,
-# it must not depend on the segment (indexed or not) that holds the event.
+# Whatever "rich" finds must not depend on the segment (indexed or not) that holds the event.
 Q_CONSISTENT_ONLY = {"rich"}
 
 
@@ -73,16 +72,8 @@ def stored(field, v):
 
 
 def term_in(text, term):
-    """docs/storage.md: a term occurs case-insensitively at the start of a word (a term
-    beginning with punctuation, like '/api/v1' or '10.0.0.5', matches where it occurs)."""
-    t, w = text.encode().lower(), term.encode().lower()
-    word = w[:1].isalnum()
-    i = t.find(w)
-    while i >= 0:
-        if not word or i == 0 or not t[i - 1:i].isalnum():
-            return True
-        i = t.find(w, i + 1)
-    return False
+    """docs/storage.md: a term occurs anywhere (a substring), ASCII case-insensitively."""
+    return term.encode().lower() in text.encode().lower()
 
 
 def q_matches(message, q):
@@ -142,7 +133,8 @@ class Hostile(HubCase):
             m = metrics(h)
             return (m.get("minisiem_store_segments", 0) >= 2 and
                     m.get("minisiem_store_segments_unindexed", 1) == 0)
-        wait_for(indexed, 60, "the first segment to be sealed and indexed")
+        if h.backend == "sqlite":  # PostgreSQL has no segments: one table holds both copies
+            wait_for(indexed, 60, "the first segment to be sealed and indexed")
 
     # ---- after every case ----
 
@@ -259,7 +251,7 @@ class Hostile(HubCase):
         self.assertIngested(self.hub.ingest(e), 1)
         got = self.stored_event(e["event_id"])
         for f in ("event_type", "message", "raw_message", "user", "source_host", "request_id"):
-            self.assertEqual(got.get(f), e[f], f)
+            self.assertEqual(got.get(f), as_stored(e[f]), f)
         self.assertEqual(got.get("data"), e["data"])
         # A NUL in a key: the body is refused (400, jansson's "NUL byte in object key"), never
         # stored with a key cut short at the NUL.
@@ -708,5 +700,5 @@ class Hostile(HubCase):
                 continue
             got = self.stored_event(eid)
             for f in ("app", "user", "source_host", "event_type", "level", "request_id"):
-                self.assertEqual(got.get(f), e[f], "%s of %r" % (f, e["app"]))
-            self.assertEqual(got.get("os_type"), ascii_upper(e["os_type"]))
+                self.assertEqual(got.get(f), as_stored(e[f]), "%s of %r" % (f, e["app"]))
+            self.assertEqual(got.get("os_type"), as_stored(ascii_upper(e["os_type"])))

@@ -161,7 +161,8 @@ class ProxySetting(HubCase):
         h = self.own_hub(start=False)
         for bad in ("10.0.0.0/33", "proxy.lan", "10.0.0.1,,nonsense", "10.0.0.1:80"):
             with self.subTest(value=bad):
-                r = cli("serve", "--listen", "127.0.0.1:0", "--db", h.db, "--trusted-proxies", bad)
+                r = cli("serve", "--listen", "127.0.0.1:0", *h.store_args(), "--trusted-proxies",
+                        bad)
                 self.assertEqual(r.returncode, 2, r.stderr)
                 self.assertIn("--trusted-proxies", r.stderr)
                 self.assertNotIn("listening", r.stdout)
@@ -255,7 +256,7 @@ class TrustedProxies(HubCase):
     def test_user_name_backoff_across_addresses(self):
         h = self.proxy_hub(start=False)
         for name in ("victim", "bystander"):
-            r = cli("users", "add", name, "--role", "analyst", "--db", h.db,
+            r = cli("users", "add", name, "--role", "analyst", *h.store_args(),
                     stdin="pw-of-%s-0123456789\n" % name)
             self.assertEqual(r.returncode, 0, r.stderr)
         h.start()
@@ -279,22 +280,22 @@ class TrustedProxies(HubCase):
 
 
 class PasswordMinimum(HubCase):
-    def users(self, db, *args, stdin=None):
-        return cli("users", *args, "--db", db, stdin=stdin)
+    def users(self, h, *args, stdin=None):
+        return cli("users", *args, *h.store_args(), stdin=stdin)
 
     def test_short_passwords_are_refused(self):
         h = self.own_hub(start=False)
         for pw in ("8chars!!", "eleven-char", "ääääääääääa"):  # the last: 11 characters, 22 bytes
             with self.subTest(pw=pw):
-                r = self.users(h.db, "add", "shorty", "--role", "analyst", stdin=pw + "\n")
+                r = self.users(h, "add", "shorty", "--role", "analyst", stdin=pw + "\n")
                 self.assertEqual(r.returncode, 1, r.stderr)
                 self.assertIn("at least 12 characters", r.stderr)
                 self.assertNotIn(pw, r.stderr + r.stdout)
-        r = self.users(h.db, "list")
+        r = self.users(h, "list")
         self.assertNotIn("shorty", r.stdout)
-        r = self.users(h.db, "add", "longer", "--role", "analyst", stdin="ääääääääääää\n")
+        r = self.users(h, "add", "longer", "--role", "analyst", stdin="ääääääääääää\n")
         self.assertEqual(r.returncode, 0, r.stderr)
-        r = self.users(h.db, "passwd", "longer", stdin="short\n")
+        r = self.users(h, "passwd", "longer", stdin="short\n")
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("at least 12 characters", r.stderr)
         h.start()  # the password is unchanged

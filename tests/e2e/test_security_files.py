@@ -17,7 +17,7 @@ import uuid
 
 import hub
 from helpers import agent_bin, metric, require_agent
-from hub import HubCase, cli, event_uuid, wait_for
+from hub import HubCase, cli, event_uuid, sqlite_only, wait_for
 
 DEADLINE = 30.0
 TS = "2024-03-15T12:00:00Z"
@@ -149,6 +149,7 @@ class UserDrop(Base):
     """Started as root with --user, the hub gives its store to the account: never the target
     of a link, a hard-linked file, or a folder it did not create."""
 
+    @sqlite_only  # links planted in the segments folder of the SQLite store
     def test_links_planted_in_the_store_keep_their_targets_owner(self):
         pw = nobody()
         base = self.tmp(0o755)  # nobody must reach the store
@@ -187,6 +188,7 @@ class UserDrop(Base):
         for p in (secret, secret2):
             self.assertEqual(os.stat(p).st_uid, 0)
 
+    @sqlite_only  # the folders of the SQLite store's path
     def test_folders_it_creates_are_given_and_private(self):
         pw = nobody()
         base = self.tmp(0o755)
@@ -219,6 +221,7 @@ class StoreModes(Base):
             out += [os.path.join(d, x) for x in dirs + files]
         return out
 
+    @sqlite_only  # modes of the SQLite files, -wal, -shm, segments and a backup
     def test_store_files_and_folders_private_under_umask_022(self):
         self.base = base = self.tmp()
         db = os.path.join(base, "new", "store.db")

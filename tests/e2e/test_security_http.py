@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import stat
 import time
 
@@ -204,7 +203,8 @@ class Sessions(HubCase):
         other_pw = h.add_user("bystander", "analyst")
         toks = [self.login("changer", pw) for _ in range(2)]
         other = self.login("bystander", other_pw)
-        r = cli("users", "passwd", "changer", "--db", h.db, stdin="a-new-long-password-1\n")
+        r = cli("users", "passwd", "changer", *h.store_args(),
+                stdin="a-new-long-password-1\n")
         self.assertEqual(r.returncode, 0, r.stderr)
         for t in toks:
             wait_for(lambda: self.me(t) == 401, 5, "the old token refused after passwd")
@@ -217,7 +217,7 @@ class Sessions(HubCase):
         tok = self.login("demoted", pw)
         self.assertEqual(h.request("GET", "/keys", headers={"Authorization": "Bearer " + tok})[0],
                          200)
-        self.assertEqual(cli("users", "remove", "demoted", "--db", h.db).returncode, 0)
+        self.assertEqual(cli("users", "remove", "demoted", *h.store_args()).returncode, 0)
         wait_for(lambda: self.me(tok) == 401, 5, "token refused after removal")
         # the same name back, as an analyst: the old admin token stays dead
         pw2 = h.add_user("demoted", "analyst", password="another-long-password")
@@ -285,11 +285,8 @@ class SigningKeyOutOfTheStore(HubCase):
         # a store made by an older version: its key in the meta table
         h.start()
         h.stop()
-        con = sqlite3.connect(h.db)
-        con.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('jwt_secret', ?)",
-                    ("ab" * 32,))
-        con.commit()
-        con.close()
+        h.store_exec("INSERT INTO meta(key, value) VALUES('jwt_secret', ?)"
+                     " ON CONFLICT(key) DO UPDATE SET value = excluded.value", "ab" * 32)
         h.start()
         keyfile = h.db + "-jwt-secret"
         st = os.stat(keyfile)
@@ -298,9 +295,7 @@ class SigningKeyOutOfTheStore(HubCase):
             key = f.read().strip()
         self.assertRegex(key, r"^[0-9a-f]{64}$")
         self.assertNotEqual(key, "ab" * 32)
-        con = sqlite3.connect("file:%s?mode=ro" % h.db, uri=True)
-        rows = con.execute("SELECT key FROM meta WHERE key LIKE '%secret%'").fetchall()
-        con.close()
+        rows = h.store_rows("SELECT key FROM meta WHERE key LIKE '%secret%'")
         self.assertEqual(rows, [])
         tok = h.login()
         self.assertEqual(h.request("GET", "/auth/me",
@@ -308,7 +303,8 @@ class SigningKeyOutOfTheStore(HubCase):
         h.restart()  # the same key again: the token still works
         self.assertEqual(h.request("GET", "/auth/me",
                                    headers={"Authorization": "Bearer " + tok})[0], 200)
-        # the key is in no file of the store
+        # the key is in no file of the store, nor in its tables
+        self.assertEqual(h.store_rows("SELECT key FROM meta WHERE value = ?", key), [])
         for name in os.listdir(h.tmpdir):
             p = os.path.join(h.tmpdir, name)
             if os.path.isfile(p) and not p.endswith("-jwt-secret"):

@@ -12,12 +12,13 @@ import socket
 import sqlite3
 import time
 
-from hub import HubCase, cli, event_uuid, read_text, wait_for
+from hub import HubCase, cli, event_uuid, read_text, sqlite_only, wait_for
 
 KEY_A = "agent-a-key-0123456789abcdef"
 KEY_B = "agent-b-key-0123456789abcdef"
 TWO_KEYS = {"SIEM_API_KEYS": "a:%s,b:%s" % (KEY_A, KEY_B)}
 DEADLINE = 30.0
+SEGMENT_VERSION = 2  # src/store/schema.c segment_migrations
 SYSLOG_UDP_RE = re.compile(r"minisiem: syslog udp on (\S+):(\d+)")
 
 
@@ -95,10 +96,10 @@ class StoreKeys(HubCase):
         ids = {}
         keys = {}
         for name in ("agent-x", "a"):  # "a" also names an environment key
-            r = cli("keys", "create", name, "--db", h.db)
+            r = cli("keys", "create", name, *h.store_args())
             self.assertEqual(r.returncode, 0, r.stderr)
             keys[name] = r.stdout.strip().splitlines()[-1].strip()
-        r = cli("keys", "list", "--db", h.db)
+        r = cli("keys", "list", *h.store_args())
         self.assertEqual(r.returncode, 0, r.stderr)
         for line in r.stdout.splitlines():
             o = json.loads(line)
@@ -173,6 +174,7 @@ def columns(con):
     return [r[1] for r in con.execute("PRAGMA table_info(events)")]
 
 
+@sqlite_only  # rewrites the segment files with sqlite3
 class OldSegments(HubCase):
     """A store whose segments predate ingest_key: made here from a current one by dropping
     the two columns and the segment version, which is what an older hub wrote."""
@@ -190,7 +192,7 @@ class OldSegments(HubCase):
         for path in segs:
             con = sqlite3.connect(path)
             try:
-                self.assertEqual(con.execute("PRAGMA user_version").fetchone()[0], 1, path)
+                self.assertEqual(con.execute("PRAGMA user_version").fetchone()[0], SEGMENT_VERSION, path)
                 self.assertIn("ingest_key", columns(con), path)
                 con.execute("ALTER TABLE events DROP COLUMN ingest_key")
                 con.execute("ALTER TABLE events DROP COLUMN ingest_key_id")
@@ -219,7 +221,7 @@ class OldSegments(HubCase):
         for path in segment_files(h.db):
             con = sqlite3.connect(path)
             try:
-                self.assertEqual(con.execute("PRAGMA user_version").fetchone()[0], 1, path)
+                self.assertEqual(con.execute("PRAGMA user_version").fetchone()[0], SEGMENT_VERSION, path)
                 self.assertIn("ingest_key_id", columns(con), path)
             finally:
                 con.close()

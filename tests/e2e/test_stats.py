@@ -7,7 +7,7 @@ import time
 
 import re
 
-from hub import HubCase, event_uuid, wait_for
+from hub import HubCase, event_uuid, sqlite_only, wait_for
 
 BASE = datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc)
 US = 1000000
@@ -358,6 +358,7 @@ class Dashboards(HubCase):
         self.assertEqual(self.call("GET", "/dashboards/999999")[0], 404)
 
 
+@sqlite_only  # the embedded store's segment files, each with its own rollups
 class StatsSegmented(Stats):
     """The same numbers when the events are spread over many segments (sealed, indexed and
     active), each with its own rollups: every few seeded events come after 1000 others from

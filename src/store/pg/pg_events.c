@@ -1,0 +1,597 @@
+/* pg_events.c — event reads on PostgreSQL: GET /events (filters, text search, pages newest
+ * first after a (ts, seq) cursor), one event by id, distinct values with their counts, dead
+ * letters and file offsets; the twin of store_query.c, answering with the same JSON. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/event.h"
+#include "core/strbuf.h"
+#include "core/utf8.h"
+#include "store/pg/pg_int.h"
+
+/* For pg_int.h (other files of the backend read events too):
+ *
+ * A row selected with pg_event_cols (text format) as event_to_json writes it; full adds
+ * raw_message and data. NULL when out of memory.
+ */
+json_t *pg_row_to_json(const PGresult *r, int row, bool full);
+
+#define SQL_MAX (64 * 1024)
+
+/* ---- SQL text and owned parameters ---- */
+
+/* SQL text with a hard cap (core/strbuf); the first error is kept and reported when the
+ * text is used. */
+struct sql {
+	struct strbuf b;
+	int rc;
+};
+
+static void sql_rc(struct sql *q, int rc)
+{
+	if (rc < 0 && q->rc == 0)
+		q->rc = rc;
+}
+
+#define sql_add(q, ...) sql_rc((q), strbuf_addf(&(q)->b, __VA_ARGS__))
+
+/* Parameters whose text this file made (freed with qp_release). */
+struct qparams {
+	struct pg_params p;
+	char *own[PG_MAX_PARAMS];
+	int nown;
+};
+
+/* Bind s (owned from now on) as the next text parameter: its number, or -ENOMEM. */
+static int qp_own(struct qparams *x, char *s)
+{
+	if (!s)
+		return -ENOMEM;
+	if (x->nown >= PG_MAX_PARAMS) {
+		free(s);
+		return -E2BIG;
+	}
+	x->own[x->nown++] = s;
+	pg_p_text(&x->p, s);
+	return x->p.n;
+}
+
+static int qp_i64(struct qparams *x, int64_t v)
+{
+	pg_p_i64(&x->p, v);
+	return x->p.n;
+}
+
+static void qp_release(struct qparams *x)
+{
+	for (int i = 0; i < x->nown; i++)
+		free(x->own[i]);
+	x->nown = 0;
+}
+
+/* Client text as the writer stores text (pg_write.c): valid UTF-8, a broken sequence as
+ * U+FFFD, so that a value finds what was stored from the same bytes. */
+static char *text_repair(const char *s, size_t n)
+{
+	char *d = malloc(3 * n + 1);
+	if (d)
+		d[utf8_copy_repair(d, (const unsigned char *)s, n, false)] = '\0';
+	return d;
+}
+
+/* A set of values as one text[] literal, {"v1","v2"}, with \ and " escaped. One parameter
+ * per set keeps a query with many values within PG_MAX_PARAMS. */
+static char *values_array(const char *const *vals, size_t n)
+{
+	size_t cap = 3;
+	for (size_t i = 0; i < n; i++)
+		cap += 6 * strlen(vals[i]) + 3;
+	char *out = malloc(cap);
+	size_t k = 0;
+	if (!out)
+		return NULL;
+	out[k++] = '{';
+	for (size_t i = 0; i < n; i++) {
+		char *v = text_repair(vals[i], strlen(vals[i]));
+		if (!v) {
+			free(out);
+			return NULL;
+		}
+		if (i)
+			out[k++] = ',';
+		out[k++] = '"';
+		for (const char *c = v; *c; c++) {
+			if (*c == '\\' || *c == '"')
+				out[k++] = '\\';
+			out[k++] = *c;
+		}
+		out[k++] = '"';
+		free(v);
+	}
+	out[k++] = '}';
+	out[k] = '\0';
+	return out;
+}
+
+static char *text_array(const struct strset *set)
+{
+	return values_array(set->v, set->n);
+}
+
+/* " AND col = ANY($n::text[])" for a non-empty set. */
+static int where_set(struct sql *q, struct qparams *x, const char *col, const struct strset *set)
+{
+	if (set->n == 0)
+		return 0;
+	int k = qp_own(x, text_array(set));
+	if (k < 0)
+		return k;
+	sql_add(q, " AND %s = ANY($%d::text[])", col, k);
+	return 0;
+}
+
+/* " AND col IN (1,2)": numbers we parsed ourselves, written into the text. */
+static void where_ints(struct sql *q, const char *col, const int *v, size_t n)
+{
+	if (n == 0)
+		return;
+	sql_add(q, " AND %s IN (", col);
+	for (size_t i = 0; i < n; i++)
+		sql_add(q, "%s%d", i ? "," : "", v[i]);
+	sql_add(q, ")");
+}
+
+/* ---- row -> JSON ---- */
+
+#define COL(ID) (EF_##ID + 1) /* seq is column 0 */
+
+static struct sv col_sv(const PGresult *r, int row, int i)
+{
+	struct sv v = {NULL, 0};
+	if (pg_null(r, row, i))
+		return v;
+	v.p = PQgetvalue(r, row, i);
+	v.n = (size_t)PQgetlength(r, row, i);
+	return v;
+}
+
+static double col_f64(const PGresult *r, int row, int i)
+{
+	const char *v = pg_str(r, row, i);
+	return v ? strtod(v, NULL) : 0;
+}
+
+static void col_uuid(const PGresult *r, int row, int i, uint8_t out[16])
+{
+	const char *v = pg_str(r, row, i);
+	if (v)
+		uuid_parse(v, strlen(v), out);
+}
+
+static bool col_ip(const PGresult *r, int row, int i, uint8_t out[16])
+{
+	uint8_t b[16];
+	if (pg_bytea(r, row, i, b, sizeof(b)) != 16)
+		return false;
+	memcpy(out, b, 16);
+	return true;
+}
+
+/* A column into field m of ev, as its kind is stored (core/event_fields.h): a NULL number
+ * leaves its presence flag clear, as store_query.c reads SQLite's rows. */
+#define READ_STR(r, row, i, ev, m, flag) (ev)->m = col_sv(r, row, i)
+#define READ_DATA READ_STR
+#define READ_KEY READ_STR
+#define READ_TIME(r, row, i, ev, m, flag) (ev)->m = pg_i64(r, row, i)
+#define READ_KEYID READ_TIME /* NULL reads as 0: no id */
+#define READ_NUM(r, row, i, ev, m, flag, get)         \
+	do {                                          \
+		if (!(flag) || !pg_null(r, row, i)) { \
+			(ev)->m = get;                \
+			(ev)->flags |= (flag);        \
+		}                                     \
+	} while (0)
+#define READ_INT(r, row, i, ev, m, flag) READ_NUM(r, row, i, ev, m, flag, (int)pg_i64(r, row, i))
+#define READ_I64(r, row, i, ev, m, flag) READ_NUM(r, row, i, ev, m, flag, pg_i64(r, row, i))
+#define READ_REAL(r, row, i, ev, m, flag) READ_NUM(r, row, i, ev, m, flag, col_f64(r, row, i))
+#define READ_UUID(r, row, i, ev, m, flag) col_uuid(r, row, i, (ev)->m)
+#define READ_IP(r, row, i, ev, m, flag)         \
+	do {                                    \
+		if (col_ip(r, row, i, (ev)->m)) \
+			(ev)->flags |= (flag);  \
+	} while (0)
+#define READ_FLAGS(r, row, i, ev, m, flag) (void)0 /* read before the others */
+#define READ_FIELD(ID, MEMBER, KIND, FLAG, ...) READ_##KIND(r, row, COL(ID), &ev, MEMBER, FLAG);
+
+json_t *pg_row_to_json(const PGresult *r, int row, bool full)
+{
+	struct event ev;
+	char ipbuf[46];
+	memset(&ev, 0, sizeof(ev));
+	ev.flags = (unsigned)pg_i64(r, row, COL(FLAGS));
+	ev.flags &= ~(unsigned)(EV_HAS_IP | EV_HAS_HTTP_STATUS | EV_HAS_LATENCY | EV_HAS_OFFSET);
+	EVENT_FIELDS(READ_FIELD)
+	if (ev.flags & EV_HAS_IP) {
+		ev.source_ip.n = ip_format(ev.ip, ipbuf);
+		ev.source_ip.p = ipbuf;
+	}
+	return event_to_json(&ev, full);
+}
+
+/* ---- GET /events ---- */
+
+/* pats grown by half again (or to 8): the new array, or NULL (pats freed) when out of
+ * memory. */
+static char **reallocarray_or_free(char **pats, size_t *cap)
+{
+	size_t c = *cap ? *cap * 3 / 2 : 8;
+	char **n = realloc(pats, c * sizeof(*n));
+	if (!n) {
+		free(pats);
+		return NULL;
+	}
+	*cap = c;
+	return n;
+}
+
+/* The terms of q that also get a LIKE of their own, which the trigram index can serve (the
+ * longest ones of three bytes or more); LIKE ALL over every term decides. */
+#define Q_INDEXED_TERMS 3
+
+/* A term as a LIKE pattern, %term%: ASCII upper case lowered (siem_text() is lowered as
+ * SQLite's check folds case: ASCII only), and LIKE's \ % _ escaped with its default escape,
+ * the backslash. Malloc'd. */
+static char *like_pattern(const char *w, size_t n)
+{
+	char *out = malloc(2 * n + 3);
+	size_t k = 0;
+	if (!out)
+		return NULL;
+	out[k++] = '%';
+	for (size_t i = 0; i < n; i++) {
+		char c = w[i];
+		if (c == '\\' || c == '%' || c == '_')
+			out[k++] = '\\';
+		out[k++] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+	}
+	out[k++] = '%';
+	out[k] = '\0';
+	return out;
+}
+
+static int cmp_len_desc(const void *a, const void *b)
+{
+	size_t x = strlen(*(char *const *)a), y = strlen(*(char *const *)b);
+	return (x < y) - (x > y);
+}
+
+/* q's condition: every whitespace-separated term occurs in message, raw or http_path, ASCII
+ * case-insensitively (the same rule as SQLite's siem_text_has). No term (only whitespace):
+ * no condition. */
+static int where_text(struct sql *sq, struct qparams *x, const char *q)
+{
+	char *text = text_repair(q, strlen(q)), **pats = NULL;
+	size_t n = 0, cap = 0;
+	int rc = text ? 0 : -ENOMEM;
+	for (char *p = text; rc == 0 && p && *p;) {
+		while (*p && isspace((unsigned char)*p))
+			p++;
+		char *w = p;
+		while (*p && !isspace((unsigned char)*p))
+			p++;
+		if (p == w)
+			break;
+		char *pat = like_pattern(w, (size_t)(p - w));
+		bool seen = false;
+		for (size_t i = 0; pat && i < n && !seen; i++)
+			seen = strcmp(pats[i], pat) == 0;
+		if (!pat || (!seen && n == cap && !(pats = reallocarray_or_free(pats, &cap))))
+			rc = -ENOMEM;
+		if (rc == 0 && !seen)
+			pats[n++] = pat;
+		else
+			free(pat);
+	}
+	if (rc == 0 && n > 0) {
+		int all = qp_own(x, values_array((const char *const *)pats, n));
+		if ((rc = all < 0 ? all : 0) == 0) {
+			qsort(pats, n, sizeof(*pats), cmp_len_desc);
+			for (size_t i = 0; rc == 0 && i < n && i < Q_INDEXED_TERMS; i++) {
+				if (strlen(pats[i]) < 5) /* %ab%: too short for a trigram */
+					break;
+				int k = qp_own(x, strdup(pats[i]));
+				if (k < 0)
+					rc = k;
+				else
+					sql_add(sq,
+						" AND siem_text(message, raw, http_path) LIKE $%d",
+						k);
+			}
+			sql_add(sq,
+				" AND siem_text(message, raw, http_path) LIKE ALL ($%d::text[])",
+				all);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(pats[i]);
+	free(pats);
+	free(text);
+	return rc;
+}
+
+/* The 16 bytes of an address range bound as SQL text: hex of our own bytes. */
+static void sql_ip(struct sql *q, const uint8_t b[16])
+{
+	char hex[33];
+	for (int i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", b[i]);
+	sql_add(q, "decode('%s', 'hex')", hex);
+}
+
+/* The WHERE conditions of an event query (after "WHERE "), with their parameters. */
+static int build_where(struct sql *q, struct qparams *x, const struct event_query *eq)
+{
+	int rc, a = qp_i64(x, eq->from), b = qp_i64(x, eq->to);
+	sql_add(q, "ts >= $%d AND ts <= $%d", a, b);
+	if (eq->has_cursor) {
+		a = qp_i64(x, eq->cursor_ts);
+		b = qp_i64(x, eq->cursor_seq);
+		sql_add(q, " AND (ts < $%d OR (ts = $%d AND seq < $%d))", a, a, b);
+	}
+	if ((rc = where_set(q, x, "event_type", &eq->event_type)) < 0 ||
+	    (rc = where_set(q, x, "app", &eq->app)) < 0 ||
+	    (rc = where_set(q, x, "level", &eq->level)) < 0 ||
+	    (rc = where_set(q, x, "os_type", &eq->os_type)) < 0 ||
+	    (rc = where_set(q, x, "host", &eq->source_host)) < 0 ||
+	    (rc = where_set(q, x, "\"user\"", &eq->user)) < 0 ||
+	    (rc = where_set(q, x, "request_id", &eq->request_id)) < 0)
+		return rc;
+	where_ints(q, "severity", eq->severity, eq->n_severity);
+	where_ints(q, "http_status", eq->http_status, eq->n_status);
+	if (eq->n_cidr) {
+		sql_add(q, " AND (");
+		for (size_t i = 0; i < eq->n_cidr; i++) {
+			sql_add(q, "%sip BETWEEN ", i ? " OR " : "");
+			sql_ip(q, eq->cidr_lo[i]);
+			sql_add(q, " AND ");
+			sql_ip(q, eq->cidr_hi[i]);
+		}
+		sql_add(q, ")");
+	}
+	if (eq->q && eq->q[0] && (rc = where_text(q, x, eq->q)) < 0)
+		return rc;
+	return 0;
+}
+
+int pg_query_events(struct pg_store *s, const struct event_query *q, json_t *out, bool *has_next,
+		    int64_t *next_ts, int64_t *next_seq)
+{
+	struct sql sql = {.rc = 0};
+	struct qparams x = {.nown = 0};
+	PGresult *r = NULL;
+	json_t *page = NULL;
+	int rc;
+
+	*has_next = false;
+	if (q->limit < 1)
+		return -EINVAL;
+	strbuf_init(&sql.b, SQL_MAX);
+	sql_add(&sql, "SELECT %s FROM events WHERE ", pg_event_cols);
+	if ((rc = build_where(&sql, &x, q)) < 0)
+		goto out;
+	sql_add(&sql, " ORDER BY ts DESC, seq DESC LIMIT %d", q->limit + 1);
+	if ((rc = sql.rc) < 0 || (rc = pg_run(s, sql.b.p, &x.p, &r, "query events")) < 0)
+		goto out;
+	/* One more row than the page says whether another page follows. */
+	int n = PQntuples(r), keep = n > q->limit ? q->limit : n;
+	if (!(page = json_array())) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < keep; i++) {
+		json_t *e = pg_row_to_json(r, i, false);
+		if (!e || json_array_append_new(page, e) < 0) {
+			rc = -ENOMEM;
+			goto out;
+		}
+	}
+	json_array_extend(out, page);
+	if (n > q->limit) {
+		*has_next = true;
+		*next_ts = pg_i64(r, keep - 1, COL(TIMESTAMP));
+		*next_seq = pg_i64(r, keep - 1, 0);
+	}
+out:
+	json_decref(page);
+	PQclear(r);
+	qp_release(&x);
+	strbuf_release(&sql.b);
+	return rc;
+}
+
+/* ---- one event, distinct values ---- */
+
+int pg_get_event(struct pg_store *s, const uint8_t id[16], json_t **out)
+{
+	struct sql sql = {.rc = 0};
+	struct pg_params p = {0};
+	PGresult *r = NULL;
+	char text[37];
+	int rc;
+	*out = NULL;
+	uuid_format(id, text);
+	pg_p_text(&p, text);
+	strbuf_init(&sql.b, SQL_MAX);
+	/* The id is unique with the event time (the partition key): the first stored wins. */
+	sql_add(&sql, "SELECT %s FROM events WHERE id = $1 ORDER BY seq LIMIT 1", pg_event_cols);
+	if ((rc = sql.rc) < 0 || (rc = pg_run(s, sql.b.p, &p, &r, "get event")) < 0)
+		goto out;
+	if (PQntuples(r) == 0)
+		rc = SIEM_ENOTFOUND;
+	else if (!(*out = pg_row_to_json(r, 0, true)))
+		rc = -ENOMEM;
+out:
+	PQclear(r);
+	strbuf_release(&sql.b);
+	return rc;
+}
+
+/* Most frequent first, then by value in byte order (facets.c facets_sorted): COLLATE "C"
+ * compares UTF-8 text bytewise. */
+#define DISTINCT(col, cond)                                                              \
+	"SELECT " col ", count(*) FROM events WHERE " cond col " IS NOT NULL GROUP BY 1" \
+	" ORDER BY 2 DESC, " col " COLLATE \"C\""
+
+static const char *const distinct_sql[] = {
+    [DISTINCT_APP] = DISTINCT("app", ""),
+    [DISTINCT_EVENT_TYPE] = DISTINCT("event_type", ""),
+    [DISTINCT_HOST] = DISTINCT("host", ""),
+};
+
+#define DISTINCT_TYPES_OF_APP DISTINCT("event_type", "app = $1 AND ")
+
+int pg_distinct(struct pg_store *s, enum store_distinct_field f, const char *app, json_t *out)
+{
+	struct pg_params p = {0};
+	PGresult *r = NULL;
+	json_t *acc = json_array();
+	char *app_text = NULL;
+	const char *sql = distinct_sql[f];
+	int rc = acc ? 0 : -ENOMEM;
+	if (rc == 0 && f == DISTINCT_EVENT_TYPE && app) {
+		if (!(app_text = text_repair(app, strlen(app))))
+			rc = -ENOMEM;
+		pg_p_text(&p, app_text);
+		sql = DISTINCT_TYPES_OF_APP;
+	}
+	if (rc == 0)
+		rc = pg_run(s, sql, p.n ? &p : NULL, &r, "distinct values");
+	for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
+		json_t *o = json_object();
+		if (!o || json_array_append_new(acc, o) < 0) {
+			rc = -ENOMEM;
+			break;
+		}
+		json_object_set_new(
+		    o, "value", json_stringn(PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0)));
+		json_object_set_new(o, "count", json_integer(pg_i64(r, i, 1)));
+	}
+	if (rc == 0)
+		json_array_extend(out, acc);
+	PQclear(r);
+	free(app_text);
+	json_decref(acc);
+	return rc;
+}
+
+/* ---- dead letters, file offsets ---- */
+
+/* At most this much of each dead letter's raw record is shown (as store_query.c). */
+#define DEAD_LETTER_SHOWN 1024
+
+/* The shown part of a raw record as a JSON string; bytes that are not UTF-8 make every
+ * non-ASCII byte U+FFFD (as store_query.c writes them). */
+static json_t *raw_json(const uint8_t *raw, long rn)
+{
+	json_t *rj = json_stringn((const char *)raw, (size_t)rn);
+	if (rj)
+		return rj;
+	char *c = malloc((size_t)rn * 3 + 1);
+	size_t k = 0;
+	for (long j = 0; c && j < rn; j++) {
+		if (raw[j] < 0x80) {
+			c[k++] = (char)raw[j];
+		} else {
+			memcpy(c + k, "\xef\xbf\xbd", 3);
+			k += 3;
+		}
+	}
+	rj = c ? json_stringn(c, k) : json_null();
+	free(c);
+	return rj;
+}
+
+/* One row of the dead letters query as store_list_dead_letters writes it. */
+static json_t *dead_letter_json(const PGresult *r, int i)
+{
+	uint8_t raw[DEAD_LETTER_SHOWN];
+	char buf[32];
+	json_t *o = json_object();
+	if (!o)
+		return NULL;
+	ts_format(pg_i64(r, i, 0), buf);
+	json_object_set_new(o, "time", json_string(buf));
+	json_object_set_new(o, "source", json_string(pg_str(r, i, 1)));
+	const char *f = pg_str(r, i, 2);
+	json_object_set_new(o, "file", f ? json_string(f) : json_null());
+	json_object_set_new(o, "offset",
+			    pg_null(r, i, 3) ? json_null() : json_integer(pg_i64(r, i, 3)));
+	json_object_set_new(o, "reason", json_string(pg_str(r, i, 4)));
+	long rn = pg_bytea(r, i, 5, raw, sizeof(raw));
+	int64_t whole = pg_i64(r, i, 6);
+	if (rn < 0)
+		rn = 0;
+	if (whole > rn) /* cut: end on a character boundary */
+		while (rn > 0 && (raw[rn - 1] & 0xc0) == 0x80)
+			rn--;
+	if (whole > rn && rn > 0 && raw[rn - 1] >= 0xc0)
+		rn--;
+	json_object_set_new(o, "raw", raw_json(raw, rn));
+	json_object_set_new(o, "raw_bytes", json_integer(whole));
+	json_object_set_new(o, "raw_truncated", json_boolean(whole > rn));
+	return o;
+}
+
+int pg_list_dead_letters(struct pg_store *s, int limit, json_t *out)
+{
+	struct pg_params p = {0};
+	PGresult *r = NULL;
+	int rc, want = limit - (int)json_array_size(out);
+	if (want <= 0)
+		return 0;
+	pg_p_i64(&p, DEAD_LETTER_SHOWN);
+	pg_p_i64(&p, want);
+	if ((rc =
+		 pg_run(s,
+			"SELECT ts, source, source_file, source_offset, reason, substr(raw, 1, $1),"
+			" length(raw) FROM dead_letters ORDER BY id DESC LIMIT $2",
+			&p, &r, "dead letters")) < 0)
+		return rc;
+	for (int i = 0; i < PQntuples(r); i++) {
+		json_t *o = dead_letter_json(r, i);
+		if (!o || json_array_append_new(out, o) < 0) {
+			rc = -ENOMEM;
+			break;
+		}
+	}
+	PQclear(r);
+	return rc;
+}
+
+int pg_get_offset(struct pg_store *s, const char *path, uint64_t *dev, uint64_t *ino,
+		  int64_t *offset, bool *found)
+{
+	struct pg_params p = {0};
+	PGresult *r = NULL;
+	char *text = text_repair(path, strlen(path));
+	int rc;
+	*found = false;
+	*offset = 0;
+	if (!text)
+		return -ENOMEM;
+	pg_p_text(&p, text);
+	rc = pg_run(s, "SELECT dev, ino, \"offset\" FROM file_offsets WHERE path = $1", &p, &r,
+		    "get offset");
+	if (rc == 0 && PQntuples(r) > 0) {
+		*dev = (uint64_t)pg_i64(r, 0, 0);
+		*ino = (uint64_t)pg_i64(r, 0, 1);
+		*offset = pg_i64(r, 0, 2);
+		*found = true;
+	}
+	PQclear(r);
+	free(text);
+	return rc;
+}
