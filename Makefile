@@ -127,14 +127,17 @@ check-format:
 	else head -40 build/format.log; echo "format: run 'make format'"; \
 	  echo "format 0 1 0" >>build/results.txt; fi
 
+# The end-to-end suite runs on the SQLite store in both builds, and once more on a private
+# PostgreSQL (tests/e2e/pgserver.py) in the sanitizer build, which also checks that backend's
+# memory.
 check-suite: $(HUB) $(UNIT_BIN)
 	@tests/run_unit.sh $(BUILD) build/results.txt
 	@python3 tests/e2e/run.py --bin $(HUB) --results build/results.txt --label $(BUILD) --jobs $(E2E_JOBS)
-	@if [ "$(BUILD)" = build/rel ]; then python3 tests/e2e/run.py --bin $(HUB) --results build/results.txt \
+	@if [ "$(BUILD)" = build/asan ]; then python3 tests/e2e/run.py --bin $(HUB) --results build/results.txt \
 	  --label $(BUILD) --jobs $(E2E_JOBS) --backend postgres; fi
 
 bench: all
-	@bench/run.sh $(if $(QUICK),--quick)
+	@bench/run.sh $(if $(QUICK),--quick) $(if $(BACKEND),--backend $(BACKEND))
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -611,6 +611,56 @@ static void test_usage_text(void **state)
 	free(buf);
 }
 
+/* A password in a server's URL or connection string, wherever libpq and AMQP take one. */
+static void test_url_has_password(void **state)
+{
+	(void)state;
+	assert_true(url_has_password("postgresql://siem:secret@db/siem"));
+	assert_true(url_has_password("postgres://siem:@db"));
+	assert_true(url_has_password("amqps://u:p@mq:5671/vhost"));
+	assert_true(url_has_password("postgresql://db/siem?user=siem&password=x"));
+	assert_true(url_has_password("host=db user=siem password=x"));
+	assert_true(url_has_password("host=db password = x"));
+	assert_false(url_has_password("postgresql://siem@db/siem"));
+	assert_false(url_has_password("postgresql://siem@db:5432/siem?sslmode=verify-full"));
+	assert_false(url_has_password("postgresql://db:5432/siem")); /* port, not a password */
+	assert_false(url_has_password("postgresql:///siem?host=/run/postgresql"));
+	assert_false(url_has_password("host=db user=siem dbname=siem"));
+}
+
+/* OPT_URL: a password is refused on the command line (ps shows it), taken from the
+ * environment. */
+static void test_url_option_refuses_password_on_command_line(void **state)
+{
+	(void)state;
+	static const struct opt_def url_defs[] = {
+	    {"postgres", "SIEM_TEST_PG", OPT_URL, NULL, "URL", "server", false, 0, 0},
+	};
+	struct config c;
+	char a0[] = "--postgres", a1[] = "postgresql://u:hunter2@db/x";
+	char *argv[] = {a0, a1};
+	size_t npos = 0;
+	assert_int_equal(config_init(&c, url_defs, 1), 0);
+	assert_int_equal(config_parse(&c, 2, argv, POS, 4, &npos), -EINVAL);
+	assert_non_null(strstr(c.err, "PGPASSFILE"));
+	assert_null(strstr(c.err, "hunter2"));
+	config_release(&c);
+
+	char b1[] = "postgresql://u@db/x";
+	char *ok_argv[] = {a0, b1};
+	assert_int_equal(config_init(&c, url_defs, 1), 0);
+	assert_int_equal(config_parse(&c, 2, ok_argv, POS, 4, &npos), 0);
+	assert_string_equal(config_str(&c, "postgres"), "postgresql://u@db/x");
+	config_release(&c);
+
+	setenv("SIEM_TEST_PG", "postgresql://u:hunter2@db/x", 1);
+	assert_int_equal(config_init(&c, url_defs, 1), 0);
+	assert_int_equal(config_parse(&c, 0, NULL, POS, 4, &npos), 0);
+	assert_string_equal(config_str(&c, "postgres"), "postgresql://u:hunter2@db/x");
+	config_release(&c);
+	unsetenv("SIEM_TEST_PG");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -654,6 +704,8 @@ int main(void)
 	    T(test_file_flag_option),
 	    T(test_file_last_line_wins),
 	    T(test_usage_text),
+	    T(test_url_has_password),
+	    T(test_url_option_refuses_password_on_command_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
