@@ -244,13 +244,9 @@ int mig_meta_i64(struct mig *m, const char *key, int64_t *v)
 
 int mig_meta_set_i64(PGconn *c, const char *key, int64_t v)
 {
-	struct pg_params p = {0};
-	pg_p_text(&p, key);
-	pg_p_i64(&p, v);
-	return pg_exec(c,
-		       "INSERT INTO meta(key, value) VALUES($1, $2)"
-		       " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-		       &p, NULL, "migration progress");
+	char num[24];
+	snprintf(num, sizeof(num), "%" PRId64, v);
+	return pg_meta_put(c, key, num, "migration progress");
 }
 
 /* Connect, and make sure the database is empty or holds a migration of this same file. */

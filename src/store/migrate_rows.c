@@ -118,12 +118,8 @@ static int copy_table(struct mig *m, sqlite3 *db, const struct mig_table *t, int
 	}
 	if (rc == 0 && s != SQLITE_DONE)
 		rc = store_sql_err(db, t->name);
-	if (rc == 0)
-		rc = pg_exec(c, "COMMIT", NULL, NULL, t->name);
-	if (rc < 0) {
-		pg_exec(c, "ROLLBACK", NULL, NULL, t->name);
+	if ((rc = pg_txn_end(c, rc, t->name)) < 0)
 		mig_fail(m, rc, "copying table %s failed: %s", t->name, siem_strerror(rc));
-	}
 	*rows += n;
 out:
 	if (c)
@@ -193,10 +189,9 @@ static int copy_dead(struct mig *m, struct mig_seg *g)
 	}
 	if (rc == 0 && s != SQLITE_DONE)
 		rc = store_sql_err(db, "dead letters");
-	if (rc == 0 && (rc = mig_meta_set_i64(c, key, last)) == 0)
-		rc = pg_exec(c, "COMMIT", NULL, NULL, key);
-	if (rc < 0)
-		pg_exec(c, "ROLLBACK", NULL, NULL, key);
+	if (rc == 0)
+		rc = mig_meta_set_i64(c, key, last);
+	rc = pg_txn_end(c, rc, key);
 	m->r->dead_letters += n;
 out:
 	if (rc < 0 && !m->r->msg[0])

@@ -1,8 +1,8 @@
-/* stats_int.h — internals shared by the files of the dashboard statistics (private to
- * src/store/): stats_query.c (the queries), stats_acc.c (counts per key), stats_domain.c (the
- * domain of a DNS event, SQL functions), stats_rollup.c (counting at ingest),
- * stats_rollup_seal.c (writing a sealed segment's counts), stats_rollup_read.c (top-N counts
- * read from memory). */
+/* stats_int.h — internals shared by the SQLite files of the dashboard statistics (private to
+ * src/store/): stats_query.c (the queries), stats_domain.c (the domain of a DNS event, SQL
+ * functions), stats_rollup.c (counting at ingest), stats_rollup_seal.c (writing a sealed
+ * segment's counts), stats_rollup_read.c (top-N counts read from memory). What PostgreSQL's
+ * pg_stats.c shares with them is in stats_acc.h. */
 #ifndef SIEM_STATS_INT_H
 #define SIEM_STATS_INT_H
 
@@ -16,54 +16,15 @@
 
 #include "core/arena.h"
 #include "core/event.h"
+#include "store/stats_acc.h"
 #include "store/stats_rollup.h"
 #include "store/store_int.h"
 #include "store/store_stats.h"
 
-#define MINUTE_US 60000000LL
 #define PERIOD_US (600LL * 1000000) /* a stats_top row covers 10 minutes */
-#define MAX_KEYS 2000000	    /* distinct values one query may collect */
-#define OTHER "(other)"
 
-static inline int64_t floor_div(int64_t a, int64_t b)
-{
-	int64_t q = a / b;
-	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
+/* ---- SQL functions (stats_domain.c) ---- */
 
-/* ---- counts per key and per bucket (stats_acc.c) ---- */
-
-struct acc_key {
-	char *k;
-	size_t n;
-	uint64_t h;
-	int64_t total;
-	int64_t *counts; /* nb entries when nb > 1 */
-};
-
-struct acc {
-	size_t nb;	 /* buckets (1 for a top-N) */
-	size_t cap_keys; /* distinct keys kept; past it new ones go to "(other)" */
-	size_t nkeys, nslot;
-	struct acc_key *slot;
-	struct arena arena;
-};
-
-int acc_init(struct acc *a, size_t nb, size_t cap_keys);
-void acc_release(struct acc *a);
-/* Add count to key k (bucket: its index when nb > 1). Past cap_keys new keys go to "(other)"
- * (a time series) or fail with -E2BIG (a top-N). */
-int acc_add(struct acc *a, const char *k, size_t n, size_t bucket, int64_t count);
-/* The keys, most frequent first (then by key); the caller frees the array. */
-struct acc_key **acc_sorted(struct acc *a);
-
-/* ---- the domain of a DNS event, and SQL functions (stats_domain.c) ---- */
-
-bool stats_dns_type(const char *t, size_t n);
-/* The domain of an event of a DNS type (data's "domain", else the first host name in the
- * message), lower case, into out; its length, 0 when it has none. */
-size_t stats_event_domain(const char *type, size_t tn, const char *data, size_t dn, const char *msg,
-			  size_t mn, char out[256]);
 /* siem_stats_domain() and siem_stats_ip() on db, for scans and backfills. */
 int stats_register_fns(sqlite3 *db);
 

@@ -4,14 +4,10 @@
  * the alerts raised in a time range. */
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
 #include "store/stats_int.h"
-
-#define TS_MAX 253402300799999999LL /* 9999-12-31T23:59:59.999999Z */
-#define SERIES_KEYS 1000	    /* distinct series keys before the rest is "(other)" */
 
 /* ---- fields ---- */
 
@@ -344,106 +340,19 @@ static int count_segment(sqlite3 *db, const struct seg_view *g, int rollups, voi
 	return scan_split(db, &sp, count_rollup, count_raw, j);
 }
 
-/* What a statistics query collects: counts per key, from the caller's filter with its range
- * clamped to what timestamps can be. */
-struct query {
-	struct stats_filter f;
-	struct acc acc;
-	struct acc_key **keys; /* after query_sort */
-};
-
-/* -EINVAL when the range is empty. */
-static int query_start(struct query *q, const struct stats_filter *filter, bool *used_rollups)
-{
-	q->f = *filter;
-	q->keys = NULL;
-	*used_rollups = false;
-	if (q->f.from < 0)
-		q->f.from = 0;
-	if (q->f.to > TS_MAX)
-		q->f.to = TS_MAX;
-	return q->f.from > q->f.to ? -EINVAL : 0;
-}
-
-/* The counted keys, most frequent first. */
-static int query_sort(struct query *q)
-{
-	return (q->keys = acc_sorted(&q->acc)) ? 0 : -ENOMEM;
-}
-
-/* After acc_init. */
-static void query_release(struct query *q)
-{
-	free(q->keys);
-	acc_release(&q->acc);
-}
-
 int sq_stats_series(struct sq_store *s, const struct stats_filter *filter, int64_t interval_us,
 		    enum stats_field by, size_t max_series, json_t *out, bool *used_rollups)
 {
-	struct query q;
+	struct stats_query q;
 	int rc;
-	if ((rc = query_start(&q, filter, used_rollups)) < 0)
+	if ((rc = stats_series_start(&q, filter, interval_us, by, used_rollups)) < 0)
 		return rc;
-	if (interval_us < MINUTE_US || interval_us % MINUTE_US || by > STATS_SEVERITY)
-		return -EINVAL;
-	int64_t base = floor_div(q.f.from, interval_us) * interval_us;
-	int64_t nb = floor_div(q.f.to, interval_us) - floor_div(q.f.from, interval_us) + 1;
-	if (nb > 100000)
-		return -E2BIG;
-	if ((rc = acc_init(&q.acc, (size_t)nb, SERIES_KEYS)) < 0)
-		goto out;
-	struct count_job j = {&q.f, by, base, interval_us, &q.acc, false};
+	struct count_job j = {&q.f, by, q.base, q.width, &q.acc, false};
 	rc = each_segment(s, &q.f, count_segment, &j);
 	*used_rollups = j.used;
-	if (rc < 0 || (rc = query_sort(&q)) < 0)
-		goto out;
-	json_t *buckets = json_array(), *series = json_array();
-	json_object_set_new(out, "buckets", buckets);
-	json_object_set_new(out, "series", series);
-	for (int64_t b = 0; b < nb; b++)
-		json_array_append_new(buckets, json_integer((base + b * interval_us) / 1000000));
-	int64_t total = 0, *other = NULL;
-	bool has_other = false;
-	for (size_t i = 0; i < q.acc.nkeys; i++) {
-		struct acc_key *k = q.keys[i];
-		total += k->total;
-		bool is_other = k->n == sizeof(OTHER) - 1 && memcmp(k->k, OTHER, k->n) == 0;
-		if (i < max_series && !is_other) {
-			json_t *o = json_object(), *c = json_array();
-			json_object_set_new(o, "key", json_stringn(k->k, k->n));
-			for (int64_t b = 0; b < nb; b++)
-				json_array_append_new(
-				    c, json_integer(k->counts ? k->counts[b] : k->total));
-			json_object_set_new(o, "counts", c);
-			json_object_set_new(o, "total", json_integer(k->total));
-			json_array_append_new(series, o);
-			continue;
-		}
-		if (!other && !(other = calloc((size_t)nb, sizeof(*other)))) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		has_other = true;
-		for (int64_t b = 0; b < nb; b++)
-			other[b] += k->counts ? k->counts[b] : k->total;
-	}
-	if (has_other) {
-		json_t *o = json_object(), *c = json_array();
-		int64_t t = 0;
-		for (int64_t b = 0; b < nb; b++) {
-			json_array_append_new(c, json_integer(other[b]));
-			t += other[b];
-		}
-		json_object_set_new(o, "key", json_string(OTHER));
-		json_object_set_new(o, "counts", c);
-		json_object_set_new(o, "total", json_integer(t));
-		json_array_append_new(series, o);
-	}
-	free(other);
-	json_object_set_new(out, "total", json_integer(total));
-out:
-	query_release(&q);
+	if (rc == 0)
+		rc = stats_series_json(&q, max_series, out);
+	stats_query_release(&q);
 	return rc;
 }
 
@@ -574,14 +483,10 @@ static int top_segment(sqlite3 *db, const struct seg_view *g, int rollups, void 
 int sq_stats_top(struct sq_store *s, const struct stats_filter *filter, enum stats_field field,
 		 size_t n, json_t *out, bool *used_rollups)
 {
-	struct query q;
+	struct stats_query q;
 	int rc;
-	if ((rc = query_start(&q, filter, used_rollups)) < 0)
+	if ((rc = stats_top_start(&q, filter, field, used_rollups)) < 0)
 		return rc;
-	if (field == STATS_NONE)
-		return -EINVAL;
-	if ((rc = acc_init(&q.acc, 1, MAX_KEYS)) < 0)
-		goto out;
 	if (top_field(field)) {
 		struct top_job j = {&q.f, field, &q.acc, false, s};
 		rc = each_segment(s, &q.f, top_segment, &j);
@@ -594,28 +499,9 @@ int sq_stats_top(struct sq_store *s, const struct stats_filter *filter, enum sta
 		rc = each_segment(s, &q.f, count_segment, &j);
 		*used_rollups = j.used;
 	}
-	if (rc < 0 || (rc = query_sort(&q)) < 0)
-		goto out;
-	json_t *values = json_array();
-	int64_t total = 0;
-	for (size_t i = 0; i < q.acc.nkeys; i++) {
-		total += q.keys[i]->total;
-		if (i >= n)
-			continue;
-		json_t *o = json_object();
-		if (field == STATS_SEVERITY)
-			json_object_set_new(o, "value",
-					    json_integer(strtol(q.keys[i]->k, NULL, 10)));
-		else
-			json_object_set_new(o, "value", json_stringn(q.keys[i]->k, q.keys[i]->n));
-		json_object_set_new(o, "count", json_integer(q.keys[i]->total));
-		json_array_append_new(values, o);
-	}
-	json_object_set_new(out, "values", values);
-	json_object_set_new(out, "distinct", json_integer((json_int_t)q.acc.nkeys));
-	json_object_set_new(out, "total", json_integer(total));
-out:
-	query_release(&q);
+	if (rc == 0)
+		rc = stats_top_json(&q, field, n, out);
+	stats_query_release(&q);
 	return rc;
 }
 

@@ -1,18 +1,13 @@
 /* store_alerts.c — the alerts and rules tables of the main database: batched alert writes
  * from the alerting module, status changes, filtered pages, and rule rows. */
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
+#include "store/alert_json.h"
 #include "store/store_alerts.h"
 #include "store/store_int.h"
-
-#define ALERT_COLS                                                                            \
-	"id, rev, rule_id, rule_title, rule_level, rule_author, severity, group_key,"         \
-	" first_seen, last_seen, created_at, updated_at, count, event_ids, n_events, status," \
-	" acknowledged_by, acknowledged_at, closed_by, closed_at"
 
 static const char *const status_names[] = {"open", "acknowledged", "closed"};
 
@@ -51,52 +46,50 @@ static json_t *col_time(sqlite3_stmt *st, int i)
 	return json_stringn(buf, ts_format(sqlite3_column_int64(st, i), buf));
 }
 
-static json_t *col_text(sqlite3_stmt *st, int i)
+static const char *col_str(sqlite3_stmt *st, int i)
 {
-	const char *v = (const char *)sqlite3_column_text(st, i);
-	return v ? json_string(v) : json_null();
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+/* A time column that may be NULL: into *v, and v, or NULL. */
+static const int64_t *col_opt(sqlite3_stmt *st, int i, int64_t *v)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return NULL;
+	*v = sqlite3_column_int64(st, i);
+	return v;
 }
 
 /* A row selected with ALERT_COLS as the API shows it. */
 static json_t *alert_row_json(sqlite3_stmt *st)
 {
-	json_t *o = json_object(), *ids = json_array();
-	char buf[37];
-	if (!o || !ids) {
-		json_decref(o);
-		json_decref(ids);
-		return NULL;
-	}
-	int64_t count = sqlite3_column_int64(st, 12), n_events = sqlite3_column_int64(st, 14);
-	const uint8_t *blob = sqlite3_column_blob(st, 13);
+	int64_t ack_at, closed_at;
+	const uint8_t *ids = sqlite3_column_blob(st, 13);
 	size_t nb = (size_t)sqlite3_column_bytes(st, 13) / 16;
-	for (size_t i = 0; blob && i < nb; i++) {
-		uuid_format(blob + 16 * i, buf);
-		json_array_append_new(ids, json_stringn(buf, 36));
-	}
-	json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
-	json_object_set_new(o, "version", json_integer(sqlite3_column_int64(st, 1)));
-	json_object_set_new(o, "rule_id", col_text(st, 2));
-	json_object_set_new(o, "rule_title", col_text(st, 3));
-	json_object_set_new(o, "rule_level", col_text(st, 4));
-	json_object_set_new(o, "rule_author", col_text(st, 5));
-	json_object_set_new(o, "severity", json_integer(sqlite3_column_int(st, 6)));
-	json_object_set_new(o, "group_key", col_text(st, 7));
-	json_object_set_new(o, "first_seen", col_time(st, 8));
-	json_object_set_new(o, "last_seen", col_time(st, 9));
-	json_object_set_new(o, "created_at", col_time(st, 10));
-	json_object_set_new(o, "updated_at", col_time(st, 11));
-	json_object_set_new(o, "count", json_integer(count));
-	json_object_set_new(o, "suppressed", json_integer(count > 0 ? count - 1 : 0));
-	json_object_set_new(o, "events_total", json_integer(n_events));
-	json_object_set_new(o, "event_ids", ids);
-	json_object_set_new(o, "event_ids_truncated", json_boolean(n_events > (int64_t)nb));
-	json_object_set_new(o, "status", col_text(st, 15));
-	json_object_set_new(o, "acknowledged_by", col_text(st, 16));
-	json_object_set_new(o, "acknowledged_at", col_time(st, 17));
-	json_object_set_new(o, "closed_by", col_text(st, 18));
-	json_object_set_new(o, "closed_at", col_time(st, 19));
-	return o;
+	struct alert_vals a = {
+	    .id = sqlite3_column_int64(st, 0),
+	    .rev = sqlite3_column_int64(st, 1),
+	    .rule_id = col_str(st, 2),
+	    .rule_title = col_str(st, 3),
+	    .rule_level = col_str(st, 4),
+	    .rule_author = col_str(st, 5),
+	    .severity = sqlite3_column_int(st, 6),
+	    .group_key = col_str(st, 7),
+	    .first_seen = sqlite3_column_int64(st, 8),
+	    .last_seen = sqlite3_column_int64(st, 9),
+	    .created_at = sqlite3_column_int64(st, 10),
+	    .updated_at = sqlite3_column_int64(st, 11),
+	    .count = sqlite3_column_int64(st, 12),
+	    .event_ids = ids,
+	    .n_ids = ids ? nb : 0,
+	    .n_events = sqlite3_column_int64(st, 14),
+	    .status = col_str(st, 15),
+	    .acknowledged_by = col_str(st, 16),
+	    .acknowledged_at = col_opt(st, 17, &ack_at),
+	    .closed_by = col_str(st, 18),
+	    .closed_at = col_opt(st, 19, &closed_at),
+	};
+	return alert_json(&a);
 }
 
 /* ---- writes from the alerting module ---- */
@@ -300,46 +293,19 @@ static void bind_query(sqlite3_stmt *st, const void *arg)
 	sqlite3_bind_int(st, i, q->limit + 1);
 }
 
-static void add_in(char *sql, size_t cap, size_t *len, const char *col, size_t n)
-{
-	if (n == 0)
-		return;
-	*len += (size_t)snprintf(sql + *len, cap - *len, " AND %s IN (", col);
-	for (size_t i = 0; i < n && *len < cap; i++)
-		*len += (size_t)snprintf(sql + *len, cap - *len, i ? ",?" : "?");
-	if (*len < cap)
-		*len += (size_t)snprintf(sql + *len, cap - *len, ")");
-}
-
 int sq_alerts_query(struct sq_store *s, const struct alert_query *q, json_t *out, int64_t *next_id)
 {
 	char sql[4096];
-	size_t len = 0, n = 0;
-	if (q->limit < 1 || q->limit > 1000 || q->n_status > 3 || q->n_severity > 5 ||
-	    q->n_rule > QUERY_MAX_VALUES)
-		return -EINVAL;
-	len = (size_t)snprintf(sql, sizeof(sql), "SELECT " ALERT_COLS " FROM alerts WHERE 1");
-	add_in(sql, sizeof(sql), &len, "status", q->n_status);
-	add_in(sql, sizeof(sql), &len, "severity", q->n_severity);
-	add_in(sql, sizeof(sql), &len, "rule_id", q->n_rule);
-	if (len < sizeof(sql))
-		len += (size_t)snprintf(sql + len, sizeof(sql) - len,
-					" AND last_seen >= ? AND first_seen <= ? AND id < ?"
-					" ORDER BY id DESC LIMIT ?");
-	if (len >= sizeof(sql))
-		return -E2BIG;
+	size_t n = 0;
+	int rc;
+	*next_id = 0;
+	if ((rc = alert_query_sql(q, '?', sql, sizeof(sql))) < 0)
+		return rc;
 	json_t *rows = json_array();
 	if (!rows)
 		return -ENOMEM;
-	int rc = alert_rows(s, sql, bind_query, q, rows, &n);
-	*next_id = 0;
-	if (rc == 0 && n > (size_t)q->limit) {
-		json_array_remove(rows, (size_t)q->limit);
-		*next_id = json_integer_value(
-		    json_object_get(json_array_get(rows, (size_t)q->limit - 1), "id"));
-	}
-	if (rc == 0)
-		json_array_extend(out, rows);
+	if ((rc = alert_rows(s, sql, bind_query, q, rows, &n)) == 0)
+		alert_page(rows, n, q->limit, out, next_id);
 	json_decref(rows);
 	return rc;
 }

@@ -3,18 +3,13 @@
  * Text is sorted with COLLATE "C": the byte order SQLite's BINARY collation gives, whatever
  * the database's locale. */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
 #include "core/event.h"
+#include "store/alert_json.h"
 #include "store/pg/pg_int.h"
-
-#define ALERT_COLS                                                                            \
-	"id, rev, rule_id, rule_title, rule_level, rule_author, severity, group_key,"         \
-	" first_seen, last_seen, created_at, updated_at, count, event_ids, n_events, status," \
-	" acknowledged_by, acknowledged_at, closed_by, closed_at"
 
 /* ---- helpers ---- */
 
@@ -29,108 +24,7 @@ static json_t *text_json(const char *v)
 	return v ? json_string(v) : json_null();
 }
 
-/* The bytea at (row, col) decoded into a malloc'd buffer (*out NULL and *n 0 for SQL NULL). */
-static int bytea_get(const PGresult *r, int row, int col, uint8_t **out, size_t *n)
-{
-	/* Its text is at least as long as its bytes, in either output format. */
-	size_t cap = (size_t)PQgetlength(r, row, col) + 1;
-	long len;
-	*out = NULL;
-	*n = 0;
-	if (pg_null(r, row, col))
-		return 0;
-	if (!(*out = malloc(cap)))
-		return -ENOMEM;
-	if ((len = pg_bytea(r, row, col, *out, cap)) < 0) {
-		free(*out);
-		*out = NULL;
-		return SIEM_ESQL;
-	}
-	*n = (size_t)len;
-	return 0;
-}
-
-/* A LIMIT parameter: SQLite reads a negative limit as none, PostgreSQL refuses it, so a
- * negative one is bound as NULL (LIMIT NULL: no limit). */
-static void p_limit(struct pg_params *p, int64_t limit)
-{
-	if (limit < 0)
-		pg_p_text(p, NULL);
-	else
-		pg_p_i64(p, limit);
-}
-
-static int64_t changes(PGresult *r)
-{
-	const char *t = r ? PQcmdTuples(r) : "";
-	return *t ? strtoll(t, NULL, 10) : 0;
-}
-
-/* The end of a transaction on c: commit when rc is 0, else (or when the commit fails) roll
- * back; the result. */
-static int txn_end(PGconn *c, int rc)
-{
-	if (rc == 0 && (rc = pg_exec(c, "COMMIT", NULL, NULL, "commit")) == 0)
-		return 0;
-	pg_exec(c, "ROLLBACK", NULL, NULL, "rollback");
-	return rc;
-}
-
 /* ---- the alert object ---- */
-
-/* One alert's values (strings borrowed, NULL for SQL NULL). Backend-independent: a candidate
- * to share with store_alerts.c, whose alert_row_json builds the same object from a row. */
-struct alert_vals {
-	int64_t id, rev;
-	const char *rule_id, *rule_title, *rule_level, *rule_author, *group_key, *status;
-	int severity;
-	int64_t first_seen, last_seen, created_at, updated_at, count, n_events;
-	const uint8_t *event_ids; /* n_ids * 16 bytes */
-	size_t n_ids;
-	const char *acknowledged_by, *closed_by;
-	const int64_t *acknowledged_at, *closed_at; /* NULL when not set */
-};
-
-/* The alert as the API shows it. */
-static json_t *alert_json(const struct alert_vals *a)
-{
-	json_t *o = json_object(), *ids = json_array();
-	char buf[37];
-	if (!o || !ids) {
-		json_decref(o);
-		json_decref(ids);
-		return NULL;
-	}
-	for (size_t i = 0; i < a->n_ids; i++) {
-		uuid_format(a->event_ids + 16 * i, buf);
-		json_array_append_new(ids, json_stringn(buf, 36));
-	}
-	json_object_set_new(o, "id", json_integer(a->id));
-	json_object_set_new(o, "version", json_integer(a->rev));
-	json_object_set_new(o, "rule_id", text_json(a->rule_id));
-	json_object_set_new(o, "rule_title", text_json(a->rule_title));
-	json_object_set_new(o, "rule_level", text_json(a->rule_level));
-	json_object_set_new(o, "rule_author", text_json(a->rule_author));
-	json_object_set_new(o, "severity", json_integer(a->severity));
-	json_object_set_new(o, "group_key", text_json(a->group_key));
-	json_object_set_new(o, "first_seen", time_json(a->first_seen));
-	json_object_set_new(o, "last_seen", time_json(a->last_seen));
-	json_object_set_new(o, "created_at", time_json(a->created_at));
-	json_object_set_new(o, "updated_at", time_json(a->updated_at));
-	json_object_set_new(o, "count", json_integer(a->count));
-	json_object_set_new(o, "suppressed", json_integer(a->count > 0 ? a->count - 1 : 0));
-	json_object_set_new(o, "events_total", json_integer(a->n_events));
-	json_object_set_new(o, "event_ids", ids);
-	json_object_set_new(o, "event_ids_truncated",
-			    json_boolean(a->n_events > (int64_t)a->n_ids));
-	json_object_set_new(o, "status", text_json(a->status));
-	json_object_set_new(o, "acknowledged_by", text_json(a->acknowledged_by));
-	json_object_set_new(o, "acknowledged_at",
-			    a->acknowledged_at ? time_json(*a->acknowledged_at) : json_null());
-	json_object_set_new(o, "closed_by", text_json(a->closed_by));
-	json_object_set_new(o, "closed_at", a->closed_at ? time_json(*a->closed_at) : json_null());
-	return o;
-}
 
 /* Row `row` of a result selected with ALERT_COLS as the API shows it. */
 static int alert_row_json(const PGresult *r, int row, json_t **out)
@@ -138,7 +32,7 @@ static int alert_row_json(const PGresult *r, int row, json_t **out)
 	uint8_t *ids = NULL;
 	size_t nb = 0;
 	int64_t ack_at = pg_i64(r, row, 17), closed_at = pg_i64(r, row, 19);
-	int rc = bytea_get(r, row, 13, &ids, &nb);
+	int rc = pg_bytea_dup(r, row, 13, &ids, &nb);
 	if (rc < 0)
 		return rc;
 	struct alert_vals a = {
@@ -239,7 +133,7 @@ int pg_alerts_write(struct pg_store *s, const struct alert_rec *recs, const bool
 	if ((rc = pg_exec(c, "BEGIN", NULL, NULL, "write alerts")) == 0) {
 		for (size_t i = 0; rc == 0 && i < n; i++)
 			rc = write_rec(c, &recs[i], is_new[i]);
-		rc = txn_end(c, rc);
+		rc = pg_txn_end(c, rc, "write alerts");
 	}
 	pg_conn_put(s, c);
 	return rc;
@@ -305,46 +199,22 @@ int pg_alert_set_status(struct pg_store *s, int64_t id, enum alert_status to, co
 	if ((rc = pg_conn_get(s, &c)) < 0)
 		return rc;
 	if ((rc = pg_exec(c, "BEGIN", NULL, NULL, "alert status")) == 0)
-		rc = txn_end(c, set_status(c, id, to, who, now_us, rev));
+		rc = pg_txn_end(c, set_status(c, id, to, who, now_us, rev), "alert status");
 	pg_conn_put(s, c);
 	return rc;
 }
 
 /* ---- reads ---- */
 
-/* " AND col IN ($k,...)" for n values, numbered from *k on. */
-static void add_in(char *sql, size_t cap, size_t *len, const char *col, size_t n, int *k)
-{
-	if (n == 0 || *len >= cap)
-		return;
-	*len += (size_t)snprintf(sql + *len, cap - *len, " AND %s IN (", col);
-	for (size_t i = 0; i < n && *len < cap; i++)
-		*len += (size_t)snprintf(sql + *len, cap - *len, i ? ",$%d" : "$%d", (*k)++);
-	if (*len < cap)
-		*len += (size_t)snprintf(sql + *len, cap - *len, ")");
-}
-
 int pg_alerts_query(struct pg_store *s, const struct alert_query *q, json_t *out, int64_t *next_id)
 {
 	char sql[4096];
-	size_t len, n = 0;
-	int k = 1;
+	size_t n = 0;
 	struct pg_params p = {0};
+	int rc;
 	*next_id = 0;
-	if (q->limit < 1 || q->limit > 1000 || q->n_status > 3 || q->n_severity > 5 ||
-	    q->n_rule > QUERY_MAX_VALUES)
-		return -EINVAL;
-	len = (size_t)snprintf(sql, sizeof(sql), "SELECT " ALERT_COLS " FROM alerts WHERE true");
-	add_in(sql, sizeof(sql), &len, "status", q->n_status, &k);
-	add_in(sql, sizeof(sql), &len, "severity", q->n_severity, &k);
-	add_in(sql, sizeof(sql), &len, "rule_id", q->n_rule, &k);
-	if (len < sizeof(sql))
-		len += (size_t)snprintf(sql + len, sizeof(sql) - len,
-					" AND last_seen >= $%d AND first_seen <= $%d AND id < $%d"
-					" ORDER BY id DESC LIMIT $%d",
-					k, k + 1, k + 2, k + 3);
-	if (len >= sizeof(sql))
-		return -E2BIG;
+	if ((rc = alert_query_sql(q, '$', sql, sizeof(sql))) < 0)
+		return rc;
 	for (size_t i = 0; i < q->n_status; i++)
 		pg_p_text(&p, alert_status_name(q->status[i]));
 	for (size_t i = 0; i < q->n_severity; i++)
@@ -355,18 +225,11 @@ int pg_alerts_query(struct pg_store *s, const struct alert_query *q, json_t *out
 	pg_p_i64(&p, q->to);
 	pg_p_i64(&p, q->before_id > 0 ? q->before_id : INT64_MAX);
 	pg_p_i64(&p, (int64_t)q->limit + 1);
-
 	json_t *rows = json_array();
 	if (!rows)
 		return -ENOMEM;
-	int rc = alert_rows(s, sql, &p, rows, &n);
-	if (rc == 0 && n > (size_t)q->limit) {
-		json_array_remove(rows, (size_t)q->limit);
-		*next_id = json_integer_value(
-		    json_object_get(json_array_get(rows, (size_t)q->limit - 1), "id"));
-	}
-	if (rc == 0)
-		json_array_extend(out, rows);
+	if ((rc = alert_rows(s, sql, &p, rows, &n)) == 0)
+		alert_page(rows, n, q->limit, out, next_id);
 	json_decref(rows);
 	return rc;
 }
@@ -391,7 +254,7 @@ int pg_alerts_since(struct pg_store *s, int64_t rev, int limit, json_t *out)
 {
 	struct pg_params p = {0};
 	pg_p_i64(&p, rev);
-	p_limit(&p, limit);
+	pg_p_limit(&p, limit);
 	return alert_rows(s,
 			  "SELECT " ALERT_COLS " FROM alerts WHERE rev > $1 ORDER BY rev LIMIT $2",
 			  &p, out, NULL);
@@ -403,9 +266,49 @@ static char *dup_col(const PGresult *r, int row, int col)
 	return v ? strdup(v) : NULL;
 }
 
-/* Row `row` into o (zeroed), as store_alerts.c's open_row fills it. */
-static int open_row(const PGresult *r, int row, struct alert_open_row *o)
+/* How the rows of a query become a calloc'd array of structs with malloc'd strings, as
+ * store_alerts.c allocates them (its *_free calls free either). */
+struct row_type {
+	size_t size;					     /* of an element */
+	int (*fill)(const PGresult *r, int row, void *elem); /* from a row (zeroed before) */
+	void (*free_rows)(void *v, size_t n);
+};
+
+/* Run sql with p into *rows (*n of them; NULL and 0 when there are none); on an error
+ * nothing is kept. */
+static int rows_read(struct pg_store *s, const struct row_type *t, const char *sql,
+		     const struct pg_params *p, void **rows, size_t *n, const char *what)
 {
+	PGresult *r = NULL;
+	char *v = NULL;
+	size_t nrows = 0;
+	*rows = NULL;
+	*n = 0;
+	int rc = pg_run(s, sql, p, &r, what);
+	if (rc < 0 || PQntuples(r) == 0)
+		goto out;
+	nrows = (size_t)PQntuples(r);
+	if (!(v = calloc(nrows, t->size))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; rc == 0 && i < nrows; i++)
+		rc = t->fill(r, (int)i, v + i * t->size);
+	if (rc < 0) {
+		t->free_rows(v, nrows); /* calloc'd: unfilled rows hold NULLs */
+		goto out;
+	}
+	*rows = v;
+	*n = nrows;
+out:
+	PQclear(r);
+	return rc;
+}
+
+/* Row `row` into elem (zeroed), as store_alerts.c's open_row fills it. */
+static int open_row(const PGresult *r, int row, void *elem)
+{
+	struct alert_open_row *o = elem;
 	const char *status = pg_str(r, row, 12);
 	uint8_t *ids = NULL;
 	size_t nb = 0;
@@ -424,7 +327,7 @@ static int open_row(const PGresult *r, int row, struct alert_open_row *o)
 	o->acknowledged = status && strcmp(status, "acknowledged") == 0;
 	if (!o->rule_id || !o->group_key || !o->rule_title)
 		return -ENOMEM;
-	int rc = bytea_get(r, row, 13, &ids, &nb);
+	int rc = pg_bytea_dup(r, row, 13, &ids, &nb);
 	if (rc < 0)
 		return rc;
 	nb /= 16;
@@ -437,44 +340,31 @@ static int open_row(const PGresult *r, int row, struct alert_open_row *o)
 	return 0;
 }
 
-/* One malloc'd array of rows with malloc'd strings, as store_alerts.c allocates them:
- * store_alert_open_rows_free frees either. */
+static void open_rows_free(void *v, size_t n)
+{
+	store_alert_open_rows_free(v, n);
+}
+
+static const struct row_type open_rows = {sizeof(struct alert_open_row), open_row, open_rows_free};
+
 int pg_alerts_open_since(struct pg_store *s, int64_t since_us, size_t limit,
 			 struct alert_open_row **rows, size_t *n)
 {
 	struct pg_params p = {0};
-	PGresult *r = NULL;
-	struct alert_open_row *v = NULL;
-	size_t nrows = 0;
+	void *v = NULL;
 	*rows = NULL;
 	*n = 0;
 	if (limit == 0)
 		return 0;
 	pg_p_i64(&p, since_us);
-	p_limit(&p, (int64_t)limit);
-	int rc = pg_run(s,
-			"SELECT id, created_at, first_seen, last_seen, count, n_events, rule_id,"
-			" group_key, rule_title, rule_level, rule_author, severity, status,"
-			" event_ids FROM alerts WHERE status <> 'closed' AND created_at >= $1"
-			" ORDER BY id DESC LIMIT $2",
-			&p, &r, "read alerts");
-	if (rc < 0 || PQntuples(r) == 0)
-		goto out;
-	nrows = (size_t)PQntuples(r);
-	if (!(v = calloc(nrows, sizeof(*v)))) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; rc == 0 && i < nrows; i++)
-		rc = open_row(r, (int)i, &v[i]);
-	if (rc < 0) {
-		store_alert_open_rows_free(v, nrows); /* calloc'd: unfilled rows hold NULLs */
-		goto out;
-	}
+	pg_p_limit(&p, (int64_t)limit);
+	int rc = rows_read(s, &open_rows,
+			   "SELECT id, created_at, first_seen, last_seen, count, n_events, rule_id,"
+			   " group_key, rule_title, rule_level, rule_author, severity, status,"
+			   " event_ids FROM alerts WHERE status <> 'closed' AND created_at >= $1"
+			   " ORDER BY id DESC LIMIT $2",
+			   &p, &v, n, "read alerts");
 	*rows = v;
-	*n = nrows;
-out:
-	PQclear(r);
 	return rc;
 }
 
@@ -506,8 +396,9 @@ int pg_alerts_rule_stats(struct pg_store *s, json_t *out)
 
 /* ---- rules ---- */
 
-static int rule_row(const PGresult *r, int row, struct rule_row *o)
+static int rule_row(const PGresult *r, int row, void *elem)
 {
+	struct rule_row *o = elem;
 	const char *enabled = pg_str(r, row, 3);
 	o->id = dup_col(r, row, 0);
 	o->origin = dup_col(r, row, 1);
@@ -520,35 +411,21 @@ static int rule_row(const PGresult *r, int row, struct rule_row *o)
 	return !o->id || !o->origin ? -ENOMEM : 0;
 }
 
-/* Allocated as store_alerts.c does: store_rule_rows_free frees either. */
+static void rule_rows_free(void *v, size_t n)
+{
+	store_rule_rows_free(v, n);
+}
+
+static const struct row_type rule_rows = {sizeof(struct rule_row), rule_row, rule_rows_free};
+
 int pg_rules_list(struct pg_store *s, struct rule_row **rows, size_t *n)
 {
-	PGresult *r = NULL;
-	struct rule_row *v = NULL;
-	size_t nrows = 0;
-	*rows = NULL;
-	*n = 0;
-	int rc = pg_run(s,
-			"SELECT id, origin, yaml, enabled, created_at, updated_at, created_by,"
-			" updated_by FROM rules ORDER BY created_at, id COLLATE \"C\"",
-			NULL, &r, "read rules");
-	if (rc < 0 || PQntuples(r) == 0)
-		goto out;
-	nrows = (size_t)PQntuples(r);
-	if (!(v = calloc(nrows, sizeof(*v)))) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; rc == 0 && i < nrows; i++)
-		rc = rule_row(r, (int)i, &v[i]);
-	if (rc < 0) {
-		store_rule_rows_free(v, nrows);
-		goto out;
-	}
+	void *v = NULL;
+	int rc = rows_read(s, &rule_rows,
+			   "SELECT id, origin, yaml, enabled, created_at, updated_at, created_by,"
+			   " updated_by FROM rules ORDER BY created_at, id COLLATE \"C\"",
+			   NULL, &v, n, "read rules");
 	*rows = v;
-	*n = nrows;
-out:
-	PQclear(r);
 	return rc;
 }
 
@@ -598,7 +475,7 @@ int pg_rule_delete(struct pg_store *s, const char *id)
 	PGresult *r = NULL;
 	pg_p_text(&p, id);
 	int rc = pg_run(s, "DELETE FROM rules WHERE id = $1", &p, &r, "write rule");
-	if (rc == 0 && changes(r) == 0)
+	if (rc == 0 && pg_changes(r) == 0)
 		rc = SIEM_ENOTFOUND;
 	PQclear(r);
 	return rc;
@@ -672,7 +549,7 @@ static int dash_write(struct pg_store *s, const char *sql, const struct pg_param
 {
 	PGresult *r = NULL;
 	int rc = pg_run(s, sql, p, &r, "dashboards");
-	if (rc == 0 && changes(r) == 0)
+	if (rc == 0 && pg_changes(r) == 0)
 		rc = SIEM_ENOTFOUND;
 	else if (rc == 0 && id)
 		*id = pg_i64(r, 0, 0);

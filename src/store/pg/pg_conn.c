@@ -178,6 +178,14 @@ void pg_p_bytes(struct pg_params *p, const void *b, size_t n)
 	}
 }
 
+void pg_p_limit(struct pg_params *p, int64_t limit)
+{
+	if (limit < 0)
+		pg_p_text(p, NULL);
+	else
+		pg_p_i64(p, limit);
+}
+
 /* ---- statements ---- */
 
 int pg_err(PGconn *c, const PGresult *r, const char *what)
@@ -238,6 +246,20 @@ int pg_run(struct pg_store *s, const char *sql, const struct pg_params *p, PGres
 	return rc;
 }
 
+int64_t pg_changes(PGresult *r)
+{
+	const char *t = r ? PQcmdTuples(r) : "";
+	return *t ? strtoll(t, NULL, 10) : 0;
+}
+
+int pg_txn_end(PGconn *c, int rc, const char *what)
+{
+	if (rc == 0 && (rc = pg_exec(c, "COMMIT", NULL, NULL, what)) == 0)
+		return 0;
+	pg_exec(c, "ROLLBACK", NULL, NULL, what);
+	return rc;
+}
+
 /* ---- columns ---- */
 
 bool pg_null(const PGresult *r, int row, int col)
@@ -283,4 +305,24 @@ long pg_bytea(const PGresult *r, int row, int col, uint8_t *out, size_t cap)
 		out[i] = (uint8_t)(hi << 4 | lo);
 	}
 	return (long)(n / 2);
+}
+
+int pg_bytea_dup(const PGresult *r, int row, int col, uint8_t **out, size_t *n)
+{
+	/* Its text is at least as long as its bytes, in either output format. */
+	size_t cap = (size_t)PQgetlength(r, row, col) + 1;
+	long len;
+	*out = NULL;
+	*n = 0;
+	if (pg_null(r, row, col))
+		return 0;
+	if (!(*out = malloc(cap)))
+		return -ENOMEM;
+	if ((len = pg_bytea(r, row, col, *out, cap)) < 0) {
+		free(*out);
+		*out = NULL;
+		return SIEM_ESQL;
+	}
+	*n = (size_t)len;
+	return 0;
 }

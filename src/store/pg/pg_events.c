@@ -8,9 +8,7 @@
 
 #include "core/err.h"
 #include "core/event.h"
-#include "core/strbuf.h"
-#include "core/utf8.h"
-#include "store/pg/pg_int.h"
+#include "store/pg/pg_sql.h"
 
 /* For pg_int.h (other files of the backend read events too):
  *
@@ -20,129 +18,6 @@
 json_t *pg_row_to_json(const PGresult *r, int row, bool full);
 
 #define SQL_MAX (64 * 1024)
-
-/* ---- SQL text and owned parameters ---- */
-
-/* SQL text with a hard cap (core/strbuf); the first error is kept and reported when the
- * text is used. */
-struct sql {
-	struct strbuf b;
-	int rc;
-};
-
-static void sql_rc(struct sql *q, int rc)
-{
-	if (rc < 0 && q->rc == 0)
-		q->rc = rc;
-}
-
-#define sql_add(q, ...) sql_rc((q), strbuf_addf(&(q)->b, __VA_ARGS__))
-
-/* Parameters whose text this file made (freed with qp_release). */
-struct qparams {
-	struct pg_params p;
-	char *own[PG_MAX_PARAMS];
-	int nown;
-};
-
-/* Bind s (owned from now on) as the next text parameter: its number, or -ENOMEM. */
-static int qp_own(struct qparams *x, char *s)
-{
-	if (!s)
-		return -ENOMEM;
-	if (x->nown >= PG_MAX_PARAMS) {
-		free(s);
-		return -E2BIG;
-	}
-	x->own[x->nown++] = s;
-	pg_p_text(&x->p, s);
-	return x->p.n;
-}
-
-static int qp_i64(struct qparams *x, int64_t v)
-{
-	pg_p_i64(&x->p, v);
-	return x->p.n;
-}
-
-static void qp_release(struct qparams *x)
-{
-	for (int i = 0; i < x->nown; i++)
-		free(x->own[i]);
-	x->nown = 0;
-}
-
-/* Client text as the writer stores text (pg_write.c): valid UTF-8, a broken sequence as
- * U+FFFD, so that a value finds what was stored from the same bytes. */
-static char *text_repair(const char *s, size_t n)
-{
-	char *d = malloc(3 * n + 1);
-	if (d)
-		d[utf8_copy_repair(d, (const unsigned char *)s, n, false)] = '\0';
-	return d;
-}
-
-/* A set of values as one text[] literal, {"v1","v2"}, with \ and " escaped. One parameter
- * per set keeps a query with many values within PG_MAX_PARAMS. */
-static char *values_array(const char *const *vals, size_t n)
-{
-	size_t cap = 3;
-	for (size_t i = 0; i < n; i++)
-		cap += 6 * strlen(vals[i]) + 3;
-	char *out = malloc(cap);
-	size_t k = 0;
-	if (!out)
-		return NULL;
-	out[k++] = '{';
-	for (size_t i = 0; i < n; i++) {
-		char *v = text_repair(vals[i], strlen(vals[i]));
-		if (!v) {
-			free(out);
-			return NULL;
-		}
-		if (i)
-			out[k++] = ',';
-		out[k++] = '"';
-		for (const char *c = v; *c; c++) {
-			if (*c == '\\' || *c == '"')
-				out[k++] = '\\';
-			out[k++] = *c;
-		}
-		out[k++] = '"';
-		free(v);
-	}
-	out[k++] = '}';
-	out[k] = '\0';
-	return out;
-}
-
-static char *text_array(const struct strset *set)
-{
-	return values_array(set->v, set->n);
-}
-
-/* " AND col = ANY($n::text[])" for a non-empty set. */
-static int where_set(struct sql *q, struct qparams *x, const char *col, const struct strset *set)
-{
-	if (set->n == 0)
-		return 0;
-	int k = qp_own(x, text_array(set));
-	if (k < 0)
-		return k;
-	sql_add(q, " AND %s = ANY($%d::text[])", col, k);
-	return 0;
-}
-
-/* " AND col IN (1,2)": numbers we parsed ourselves, written into the text. */
-static void where_ints(struct sql *q, const char *col, const int *v, size_t n)
-{
-	if (n == 0)
-		return;
-	sql_add(q, " AND %s IN (", col);
-	for (size_t i = 0; i < n; i++)
-		sql_add(q, "%s%d", i ? "," : "", v[i]);
-	sql_add(q, ")");
-}
 
 /* ---- row -> JSON ---- */
 
@@ -271,9 +146,9 @@ static int cmp_len_desc(const void *a, const void *b)
 /* q's condition: every whitespace-separated term occurs in message, raw or http_path, ASCII
  * case-insensitively (the same rule as SQLite's siem_text_has). No term (only whitespace):
  * no condition. */
-static int where_text(struct sql *sq, struct qparams *x, const char *q)
+static int where_text(struct pg_sql *sq, struct pg_qparams *x, const char *q)
 {
-	char *text = text_repair(q, strlen(q)), **pats = NULL;
+	char *text = pg_text_repair(q, strlen(q)), **pats = NULL;
 	size_t n = 0, cap = 0;
 	int rc = text ? 0 : -ENOMEM;
 	for (char *p = text; rc == 0 && p && *p;) {
@@ -296,23 +171,23 @@ static int where_text(struct sql *sq, struct qparams *x, const char *q)
 			free(pat);
 	}
 	if (rc == 0 && n > 0) {
-		int all = qp_own(x, values_array((const char *const *)pats, n));
+		int all = pg_qp_own(x, pg_values_array((const char *const *)pats, n));
 		if ((rc = all < 0 ? all : 0) == 0) {
 			qsort(pats, n, sizeof(*pats), cmp_len_desc);
 			for (size_t i = 0; rc == 0 && i < n && i < Q_INDEXED_TERMS; i++) {
 				if (strlen(pats[i]) < 5) /* %ab%: too short for a trigram */
 					break;
-				int k = qp_own(x, strdup(pats[i]));
+				int k = pg_qp_own(x, strdup(pats[i]));
 				if (k < 0)
 					rc = k;
 				else
-					sql_add(sq,
-						" AND siem_text(message, raw, http_path) LIKE $%d",
-						k);
+					pg_sql_add(
+					    sq, " AND siem_text(message, raw, http_path) LIKE $%d",
+					    k);
 			}
-			sql_add(sq,
-				" AND siem_text(message, raw, http_path) LIKE ALL ($%d::text[])",
-				all);
+			pg_sql_add(sq,
+				   " AND siem_text(message, raw, http_path) LIKE ALL ($%d::text[])",
+				   all);
 		}
 	}
 	for (size_t i = 0; i < n; i++)
@@ -323,43 +198,43 @@ static int where_text(struct sql *sq, struct qparams *x, const char *q)
 }
 
 /* The 16 bytes of an address range bound as SQL text: hex of our own bytes. */
-static void sql_ip(struct sql *q, const uint8_t b[16])
+static void sql_ip(struct pg_sql *q, const uint8_t b[16])
 {
 	char hex[33];
 	for (int i = 0; i < 16; i++)
 		snprintf(hex + 2 * i, 3, "%02x", b[i]);
-	sql_add(q, "decode('%s', 'hex')", hex);
+	pg_sql_add(q, "decode('%s', 'hex')", hex);
 }
 
 /* The WHERE conditions of an event query (after "WHERE "), with their parameters. */
-static int build_where(struct sql *q, struct qparams *x, const struct event_query *eq)
+static int build_where(struct pg_sql *q, struct pg_qparams *x, const struct event_query *eq)
 {
-	int rc, a = qp_i64(x, eq->from), b = qp_i64(x, eq->to);
-	sql_add(q, "ts >= $%d AND ts <= $%d", a, b);
+	int rc, a = pg_qp_i64(x, eq->from), b = pg_qp_i64(x, eq->to);
+	pg_sql_add(q, "ts >= $%d AND ts <= $%d", a, b);
 	if (eq->has_cursor) {
-		a = qp_i64(x, eq->cursor_ts);
-		b = qp_i64(x, eq->cursor_seq);
-		sql_add(q, " AND (ts < $%d OR (ts = $%d AND seq < $%d))", a, a, b);
+		a = pg_qp_i64(x, eq->cursor_ts);
+		b = pg_qp_i64(x, eq->cursor_seq);
+		pg_sql_add(q, " AND (ts < $%d OR (ts = $%d AND seq < $%d))", a, a, b);
 	}
-	if ((rc = where_set(q, x, "event_type", &eq->event_type)) < 0 ||
-	    (rc = where_set(q, x, "app", &eq->app)) < 0 ||
-	    (rc = where_set(q, x, "level", &eq->level)) < 0 ||
-	    (rc = where_set(q, x, "os_type", &eq->os_type)) < 0 ||
-	    (rc = where_set(q, x, "host", &eq->source_host)) < 0 ||
-	    (rc = where_set(q, x, "\"user\"", &eq->user)) < 0 ||
-	    (rc = where_set(q, x, "request_id", &eq->request_id)) < 0)
+	if ((rc = pg_where_set(q, x, "event_type", &eq->event_type)) < 0 ||
+	    (rc = pg_where_set(q, x, "app", &eq->app)) < 0 ||
+	    (rc = pg_where_set(q, x, "level", &eq->level)) < 0 ||
+	    (rc = pg_where_set(q, x, "os_type", &eq->os_type)) < 0 ||
+	    (rc = pg_where_set(q, x, "host", &eq->source_host)) < 0 ||
+	    (rc = pg_where_set(q, x, "\"user\"", &eq->user)) < 0 ||
+	    (rc = pg_where_set(q, x, "request_id", &eq->request_id)) < 0)
 		return rc;
-	where_ints(q, "severity", eq->severity, eq->n_severity);
-	where_ints(q, "http_status", eq->http_status, eq->n_status);
+	pg_where_ints(q, "severity", eq->severity, eq->n_severity);
+	pg_where_ints(q, "http_status", eq->http_status, eq->n_status);
 	if (eq->n_cidr) {
-		sql_add(q, " AND (");
+		pg_sql_add(q, " AND (");
 		for (size_t i = 0; i < eq->n_cidr; i++) {
-			sql_add(q, "%sip BETWEEN ", i ? " OR " : "");
+			pg_sql_add(q, "%sip BETWEEN ", i ? " OR " : "");
 			sql_ip(q, eq->cidr_lo[i]);
-			sql_add(q, " AND ");
+			pg_sql_add(q, " AND ");
 			sql_ip(q, eq->cidr_hi[i]);
 		}
-		sql_add(q, ")");
+		pg_sql_add(q, ")");
 	}
 	if (eq->q && eq->q[0] && (rc = where_text(q, x, eq->q)) < 0)
 		return rc;
@@ -369,8 +244,8 @@ static int build_where(struct sql *q, struct qparams *x, const struct event_quer
 int pg_query_events(struct pg_store *s, const struct event_query *q, json_t *out, bool *has_next,
 		    int64_t *next_ts, int64_t *next_seq)
 {
-	struct sql sql = {.rc = 0};
-	struct qparams x = {.nown = 0};
+	struct pg_sql sql = {.rc = 0};
+	struct pg_qparams x = {.nown = 0};
 	PGresult *r = NULL;
 	json_t *page = NULL;
 	int rc;
@@ -379,10 +254,10 @@ int pg_query_events(struct pg_store *s, const struct event_query *q, json_t *out
 	if (q->limit < 1)
 		return -EINVAL;
 	strbuf_init(&sql.b, SQL_MAX);
-	sql_add(&sql, "SELECT %s FROM events WHERE ", pg_event_cols);
+	pg_sql_add(&sql, "SELECT %s FROM events WHERE ", pg_event_cols);
 	if ((rc = build_where(&sql, &x, q)) < 0)
 		goto out;
-	sql_add(&sql, " ORDER BY ts DESC, seq DESC LIMIT %d", q->limit + 1);
+	pg_sql_add(&sql, " ORDER BY ts DESC, seq DESC LIMIT %d", q->limit + 1);
 	if ((rc = sql.rc) < 0 || (rc = pg_run(s, sql.b.p, &x.p, &r, "query events")) < 0)
 		goto out;
 	/* One more row than the page says whether another page follows. */
@@ -407,7 +282,7 @@ int pg_query_events(struct pg_store *s, const struct event_query *q, json_t *out
 out:
 	json_decref(page);
 	PQclear(r);
-	qp_release(&x);
+	pg_qp_release(&x);
 	strbuf_release(&sql.b);
 	return rc;
 }
@@ -416,7 +291,7 @@ out:
 
 int pg_get_event(struct pg_store *s, const uint8_t id[16], json_t **out)
 {
-	struct sql sql = {.rc = 0};
+	struct pg_sql sql = {.rc = 0};
 	struct pg_params p = {0};
 	PGresult *r = NULL;
 	char text[37];
@@ -426,7 +301,7 @@ int pg_get_event(struct pg_store *s, const uint8_t id[16], json_t **out)
 	pg_p_text(&p, text);
 	strbuf_init(&sql.b, SQL_MAX);
 	/* The id is unique with the event time (the partition key): the first stored wins. */
-	sql_add(&sql, "SELECT %s FROM events WHERE id = $1 ORDER BY seq LIMIT 1", pg_event_cols);
+	pg_sql_add(&sql, "SELECT %s FROM events WHERE id = $1 ORDER BY seq LIMIT 1", pg_event_cols);
 	if ((rc = sql.rc) < 0 || (rc = pg_run(s, sql.b.p, &p, &r, "get event")) < 0)
 		goto out;
 	if (PQntuples(r) == 0)
@@ -462,7 +337,7 @@ int pg_distinct(struct pg_store *s, enum store_distinct_field f, const char *app
 	const char *sql = distinct_sql[f];
 	int rc = acc ? 0 : -ENOMEM;
 	if (rc == 0 && f == DISTINCT_EVENT_TYPE && app) {
-		if (!(app_text = text_repair(app, strlen(app))))
+		if (!(app_text = pg_text_repair(app, strlen(app))))
 			rc = -ENOMEM;
 		pg_p_text(&p, app_text);
 		sql = DISTINCT_TYPES_OF_APP;
@@ -576,7 +451,7 @@ int pg_get_offset(struct pg_store *s, const char *path, uint64_t *dev, uint64_t 
 {
 	struct pg_params p = {0};
 	PGresult *r = NULL;
-	char *text = text_repair(path, strlen(path));
+	char *text = pg_text_repair(path, strlen(path));
 	int rc;
 	*found = false;
 	*offset = 0;

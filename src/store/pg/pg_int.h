@@ -1,7 +1,8 @@
 /* pg_int.h — internals shared by the PostgreSQL backend's files: pg_conn.c (connections,
  * statements, errors), pg_schema.c (migrations, day partitions), pg_write.c (the writer: COPY,
- * group commit), pg_events.c (event reads), pg_stats.c (dashboard counts), pg_state.c (meta,
- * keys, users, tokens, audit), pg_alerts.c (alerts, rules, dashboards).
+ * group commit), pg_events.c (event reads), pg_stats.c (dashboard counts), pg_sql.c (the SQL
+ * text of those reads, pg_sql.h), pg_state.c (meta, keys, users, tokens, audit), pg_alerts.c
+ * (alerts, rules, dashboards).
  *
  * Every reader or state call borrows a connection from a small pool (pg_conn_get/put); the
  * writer thread has its own. A broken connection is dropped when it is put back and the next
@@ -71,6 +72,9 @@ struct pg_params {
 void pg_p_text(struct pg_params *p, const char *s);
 void pg_p_i64(struct pg_params *p, int64_t v);
 void pg_p_bytes(struct pg_params *p, const void *b, size_t n);
+/* A LIMIT parameter: SQLite reads a negative limit as none, PostgreSQL refuses it, so a
+ * negative one is bound as NULL (LIMIT NULL: no limit). */
+void pg_p_limit(struct pg_params *p, int64_t limit);
 
 /* Run sql with p (may be NULL) on c. *res (may be NULL: cleared) holds the result on
  * success (PQclear it). Errors are logged with what and mapped: a lost connection ->
@@ -82,6 +86,11 @@ int pg_run(struct pg_store *s, const char *sql, const struct pg_params *p, PGres
 	   const char *what);
 /* The error code of a failed result or connection (as pg_exec maps it), logged as what. */
 int pg_err(PGconn *c, const PGresult *r, const char *what);
+/* Rows a write changed, from its command tag (0 for a NULL result). */
+int64_t pg_changes(PGresult *r);
+/* The end of a transaction on c (opened with "BEGIN"): commit when rc is 0, else (or when
+ * the commit fails) roll back, errors logged as what; the result. */
+int pg_txn_end(PGconn *c, int rc, const char *what);
 
 /* Column helpers on a text-format result: NULL reads as 0 / NULL. */
 int64_t pg_i64(const PGresult *r, int row, int col);
@@ -90,6 +99,9 @@ bool pg_null(const PGresult *r, int row, int col);
 /* A bytea column in text format (\x hex) decoded into out (at most cap bytes); the length,
  * or -1 when NULL or malformed. */
 long pg_bytea(const PGresult *r, int row, int col, uint8_t *out, size_t cap);
+/* The same into a malloc'd buffer (*out NULL and *n 0 for SQL NULL); SIEM_ESQL when
+ * malformed. */
+int pg_bytea_dup(const PGresult *r, int row, int col, uint8_t **out, size_t *n);
 
 void pg_note_up(struct pg_store *s, bool up);
 
@@ -103,6 +115,11 @@ int pg_migrate(PGconn *c);
  * retention):
  * events of other days go to the default partition. */
 int pg_partitions_ensure(PGconn *c, int64_t from_us, int64_t to_us, int retention_days);
+
+/* ---- hub state (pg_state.c) ---- */
+
+/* Set meta key to value on c (in c's transaction, if one is open); errors logged as what. */
+int pg_meta_put(PGconn *c, const char *key, const char *value, const char *what);
 
 /* ---- the writer (pg_write.c) ---- */
 

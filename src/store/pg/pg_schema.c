@@ -128,13 +128,11 @@ int pg_migrate(PGconn *c)
 		pg_p_i64(&p, v + 1);
 		if ((rc = pg_exec(c, "BEGIN", NULL, NULL, "migration")) < 0)
 			goto out;
-		if ((rc = pg_exec(c, migrations[v], NULL, NULL, "migration")) < 0 ||
-		    (rc = pg_exec(c, "INSERT INTO schema_migrations(version) VALUES ($1)", &p, NULL,
-				  "migration")) < 0 ||
-		    (rc = pg_exec(c, "COMMIT", NULL, NULL, "migration")) < 0) {
-			pg_exec(c, "ROLLBACK", NULL, NULL, "migration");
+		if ((rc = pg_exec(c, migrations[v], NULL, NULL, "migration")) == 0)
+			rc = pg_exec(c, "INSERT INTO schema_migrations(version) VALUES ($1)", &p,
+				     NULL, "migration");
+		if ((rc = pg_txn_end(c, rc, "migration")) < 0)
 			goto out;
-		}
 		log_info(SUB, "schema migrated to version %d", v + 1);
 	}
 out:
@@ -172,12 +170,11 @@ static int make_partition(PGconn *c, int64_t d)
 	if (rc < 0)
 		return rc;
 	if ((rc = pg_exec(c, "SELECT pg_advisory_xact_lock(" LOCK_PARTITIONS ")", NULL, NULL,
-			  "partition lock")) < 0 ||
-	    (rc = pg_exec(c, "SELECT 1 FROM pg_class WHERE relname = $1", &p, &r, "partition")) < 0)
-		goto fail;
-	bool exists = PQntuples(r) > 0;
+			  "partition lock")) == 0)
+		rc = pg_exec(c, "SELECT 1 FROM pg_class WHERE relname = $1", &p, &r, "partition");
+	bool exists = rc == 0 && PQntuples(r) > 0;
 	PQclear(r);
-	if (!exists) {
+	if (rc == 0 && !exists) {
 		snprintf(sql, sizeof(sql),
 			 "CREATE TABLE %s (LIKE events INCLUDING DEFAULTS);"
 			 "WITH moved AS (DELETE FROM events_default WHERE ts >= %" PRId64
@@ -185,16 +182,10 @@ static int make_partition(PGconn *c, int64_t d)
 			 "ALTER TABLE events ATTACH PARTITION %s FOR VALUES FROM (%" PRId64
 			 ") TO (%" PRId64 ")",
 			 name, lo, hi, name, name, lo, hi);
-		if ((rc = pg_exec(c, sql, NULL, NULL, "partition")) < 0)
-			goto fail;
+		rc = pg_exec(c, sql, NULL, NULL, "partition");
 	}
-	if ((rc = pg_exec(c, "COMMIT", NULL, NULL, "partition")) < 0)
-		goto fail;
-	if (!exists)
+	if ((rc = pg_txn_end(c, rc, "partition")) == 0 && !exists)
 		log_info(SUB, "partition %s created", name);
-	return 0;
-fail:
-	pg_exec(c, "ROLLBACK", NULL, NULL, "partition");
 	return rc;
 }
 

@@ -12,30 +12,13 @@
 
 /* ---- helpers ---- */
 
-/* A LIMIT parameter: SQLite reads a negative limit as none, PostgreSQL refuses it, so a
- * negative one is bound as NULL (LIMIT NULL: no limit). */
-static void p_limit(struct pg_params *p, int64_t limit)
-{
-	if (limit < 0)
-		pg_p_text(p, NULL);
-	else
-		pg_p_i64(p, limit);
-}
-
-/* Rows a write changed, from its command tag. */
-static int64_t changes(PGresult *r)
-{
-	const char *t = r ? PQcmdTuples(r) : "";
-	return *t ? strtoll(t, NULL, 10) : 0;
-}
-
 /* A write; *n (may be NULL) gets the count of rows it changed. */
 static int write_n(struct pg_store *s, const char *sql, const struct pg_params *p, int64_t *n)
 {
 	PGresult *r = NULL;
 	int rc = pg_run(s, sql, p, &r, "write state");
 	if (rc == 0 && n)
-		*n = changes(r);
+		*n = pg_changes(r);
 	PQclear(r);
 	return rc;
 }
@@ -118,15 +101,26 @@ int pg_meta_get(struct pg_store *s, const char *key, char **out)
 	return select_text(s, "SELECT value FROM meta WHERE key = $1", &p, out);
 }
 
-int pg_meta_set(struct pg_store *s, const char *key, const char *value)
+int pg_meta_put(PGconn *c, const char *key, const char *value, const char *what)
 {
 	struct pg_params p = {0};
 	pg_p_text(&p, key);
 	pg_p_text(&p, value);
-	return write_n(s,
+	return pg_exec(c,
 		       "INSERT INTO meta(key, value) VALUES($1, $2)"
 		       " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-		       &p, NULL);
+		       &p, NULL, what);
+}
+
+int pg_meta_set(struct pg_store *s, const char *key, const char *value)
+{
+	PGconn *c = NULL;
+	int rc = pg_conn_get(s, &c);
+	if (rc < 0)
+		return rc;
+	rc = pg_meta_put(c, key, value, "write state");
+	pg_conn_put(s, c);
+	return rc;
 }
 
 int pg_meta_delete(struct pg_store *s, const char *key)
@@ -375,7 +369,7 @@ int pg_audit_list(struct pg_store *s, int limit, json_t *out)
 	    {"id", COL_INT},	  {"time", COL_TIME},	{"actor", COL_TEXT}, {"client", COL_TEXT},
 	    {"action", COL_TEXT}, {"object", COL_TEXT}, {"detail", COL_TEXT}};
 	struct pg_params p = {0};
-	p_limit(&p, limit);
+	pg_p_limit(&p, limit);
 	return select_json(s,
 			   "SELECT id, ts, actor, client, action, object, detail FROM audit_log"
 			   " ORDER BY id DESC LIMIT $1",

@@ -94,11 +94,10 @@ static int drop_day(PGconn *c, const char *name, int64_t day, int64_t *events)
 		return rc;
 	snprintf(sql, sizeof(sql), "DROP TABLE %s", name);
 	if ((rc = pg_exec(c, "DELETE FROM event_days WHERE day = $1 RETURNING events", &p, &r,
-			  "retention")) < 0 ||
-	    (rc = pg_exec(c, sql, NULL, NULL, "retention")) < 0 ||
-	    (rc = pg_exec(c, "COMMIT", NULL, NULL, "retention")) < 0) {
+			  "retention")) == 0)
+		rc = pg_exec(c, sql, NULL, NULL, "retention");
+	if ((rc = pg_txn_end(c, rc, "retention")) < 0) {
 		PQclear(r);
-		pg_exec(c, "ROLLBACK", NULL, NULL, "retention");
 		return rc;
 	}
 	*events = PQntuples(r) ? pg_i64(r, 0, 0) : 0;
