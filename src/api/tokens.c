@@ -175,43 +175,70 @@ int tokens_set_key(struct tokens *t, const uint8_t *key, size_t n)
 	return 0;
 }
 
-/* The built-in admin's generation: kept in the store with a digest of the hash it belongs
- * to, and moved on when the hash changes (a new SIEM_ADMIN_PASSWORD_HASH). */
-static int admin_generation(struct store *s, const char *hash, int64_t *gen)
+/* The built-in admin's generation, kept in the store as "GEN DIGEST" (meta admin_token) with
+ * a digest of the hash it belongs to, and moved on when the hash changes (a new
+ * SIEM_ADMIN_PASSWORD_HASH) or when force asks it (all admin tokens end). Hubs sharing a
+ * store move it on once: the change is a compare-and-set, and a hub that loses the race
+ * takes the winner's value. Older stores kept it in admin_token_gen and admin_hash_digest. */
+static int admin_generation(struct store *s, const char *hash, bool force, int64_t *gen)
 {
 	uint8_t d[SHA256_DIGEST_LENGTH];
-	char fp[2 * SHA256_DIGEST_LENGTH + 1], num[24];
-	char *old_fp = NULL, *old_gen = NULL;
-	int rc;
+	char fp[2 * SHA256_DIGEST_LENGTH + 1], val[24 + sizeof(fp)];
+	int rc = 0;
 	SHA256((const unsigned char *)hash, strlen(hash), d);
 	for (size_t i = 0; i < sizeof(d); i++)
 		snprintf(fp + 2 * i, 3, "%02x", d[i]);
-	if ((rc = store_meta_get(s, "admin_hash_digest", &old_fp)) < 0 ||
-	    (rc = store_meta_get(s, "admin_token_gen", &old_gen)) < 0)
-		goto out;
-	*gen = old_gen ? strtoll(old_gen, NULL, 10) : 0;
-	if (old_fp && old_gen && strcmp(old_fp, fp) == 0)
-		goto out;
-	int64_t now = ts_now_us();
-	*gen = *gen + 1 > now ? *gen + 1 : now;
-	snprintf(num, sizeof(num), "%" PRId64, *gen);
-	if ((rc = store_meta_set(s, "admin_token_gen", num)) < 0 ||
-	    (rc = store_meta_set(s, "admin_hash_digest", fp)) < 0)
-		goto out;
-	if (old_fp)
-		log_info(SUB, "the admin password changed: earlier admin tokens are refused");
-out:
-	free(old_fp);
-	free(old_gen);
+	for (int tries = 0; tries < 8; tries++) {
+		char *cur = NULL, *legacy_fp = NULL, *legacy_gen = NULL, old_fp[sizeof(fp)] = "";
+		long long old_gen = 0;
+		if ((rc = store_meta_get(s, "admin_token", &cur)) < 0)
+			return rc;
+		if (cur) {
+			if (sscanf(cur, "%lld %64s", &old_gen, old_fp) != 2)
+				old_fp[0] = '\0';
+		} else if ((rc = store_meta_get(s, "admin_hash_digest", &legacy_fp)) < 0 ||
+			   (rc = store_meta_get(s, "admin_token_gen", &legacy_gen)) < 0) {
+			free(legacy_fp);
+			return rc;
+		} else if (legacy_fp && legacy_gen) {
+			old_gen = strtoll(legacy_gen, NULL, 10);
+			snprintf(old_fp, sizeof(old_fp), "%s", legacy_fp);
+		}
+		free(legacy_fp);
+		free(legacy_gen);
+		bool same = !force && strcmp(old_fp, fp) == 0;
+		if (same && cur) {
+			free(cur);
+			*gen = old_gen;
+			return 0;
+		}
+		int64_t now = ts_now_us(), next = same		      ? old_gen
+						  : old_gen + 1 > now ? old_gen + 1
+								      : now;
+		snprintf(val, sizeof(val), "%" PRId64 " %s", next, fp);
+		rc = store_meta_cas(s, "admin_token", cur, val);
+		free(cur);
+		if (rc == 0) {
+			*gen = next;
+			if (old_fp[0] && !same)
+				log_info(SUB,
+					 "the admin password changed or its tokens were ended: "
+					 "earlier admin tokens are refused");
+			return 0;
+		}
+		if (rc != -EAGAIN)
+			return rc;
+	}
 	return rc;
 }
 
-int tokens_set_admin_hash(struct tokens *t, const char *hash)
+static int admin_set(struct tokens *t, const char *hash, bool force)
 {
 	int64_t gen = 0;
 	char *copy = NULL;
 	int rc;
-	if (hash && (!(copy = strdup(hash)) || (rc = admin_generation(t->store, hash, &gen)) < 0)) {
+	if (hash &&
+	    (!(copy = strdup(hash)) || (rc = admin_generation(t->store, hash, force, &gen)) < 0)) {
 		free(copy);
 		return copy ? rc : -ENOMEM;
 	}
@@ -222,6 +249,11 @@ int tokens_set_admin_hash(struct tokens *t, const char *hash)
 	memset(t->cache, 0, sizeof(t->cache));
 	pthread_mutex_unlock(&t->mu);
 	return 0;
+}
+
+int tokens_set_admin_hash(struct tokens *t, const char *hash)
+{
+	return admin_set(t, hash, false);
 }
 
 char *tokens_admin_hash(struct tokens *t)
@@ -366,9 +398,7 @@ int tokens_revoke(struct tokens *t, const char *token, const struct jwt_claims *
 		if (strcmp(c->sub, "admin") == 0 &&
 		    (rc = store_user_end_tokens(t->store, c->sub)) == SIEM_ENOTFOUND) {
 			char *h = tokens_admin_hash(t);
-			rc = store_meta_delete(t->store, "admin_hash_digest");
-			if (rc == 0)
-				rc = tokens_set_admin_hash(t, h);
+			rc = admin_set(t, h, true);
 			free(h);
 		} else if (strcmp(c->sub, "admin") != 0) {
 			rc = store_user_end_tokens(t->store, c->sub);

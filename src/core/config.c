@@ -117,15 +117,34 @@ int parse_size(const char *s, int64_t *out)
 	return 0;
 }
 
+/* s with its %XX escapes decoded, ASCII lowered, into out (cut to cap - 1 bytes). */
+static void url_decode_lower(const char *s, char *out, size_t cap)
+{
+	size_t k = 0;
+	for (const char *p = s; *p && k + 1 < cap; p++) {
+		unsigned v;
+		char c = *p;
+		if (c == '%' && sscanf(p + 1, "%2x", &v) == 1 && isxdigit((unsigned char)p[1]) &&
+		    isxdigit((unsigned char)p[2])) {
+			c = (char)v;
+			p += 2;
+		}
+		out[k++] = (char)tolower((unsigned char)c);
+	}
+	out[k] = '\0';
+}
+
 bool url_has_password(const char *s)
 {
-	const char *scheme = strstr(s, "://");
-	if (!scheme) /* key=value words */
-		return strstr(s, "password=") != NULL || strstr(s, "password =") != NULL;
+	char d[4096];
+	url_decode_lower(s, d, sizeof(d));
+	if (strstr(d, "password=") || strstr(d, "password ="))
+		return true; /* a keyword, in key=value words or a URL's query */
+	const char *scheme = strstr(d, "://");
+	if (!scheme)
+		return false;
 	const char *host = scheme + 3, *at = strchr(host, '@'), *slash = strchr(host, '/');
-	if (at && (!slash || at < slash) && memchr(host, ':', (size_t)(at - host)))
-		return true;
-	return strstr(s, "password=") != NULL;
+	return at && (!slash || at < slash) && memchr(host, ':', (size_t)(at - host));
 }
 
 static int check_value(struct config *c, size_t i, const char *v, const char *from)

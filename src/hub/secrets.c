@@ -37,8 +37,15 @@ int secrets_admin_hash(struct api *a, struct store *s, const char *conf, bool fi
 	}
 	char pw[32], hash[256];
 	if ((rc = password_generate(pw, sizeof(pw), 20)) < 0 ||
-	    (rc = password_hash(pw, hash, sizeof(hash))) < 0 ||
-	    (rc = store_meta_set(s, "admin_password_hash", hash)) < 0)
+	    (rc = password_hash(pw, hash, sizeof(hash))) < 0)
+		return rc;
+	/* Hubs starting at once on one new database: the first to store its hash wins, and the
+	 * others take that one (and print nothing: the winner printed the password). */
+	if ((rc = store_meta_cas(s, "admin_password_hash", NULL, hash)) == -EAGAIN) {
+		explicit_bzero(pw, sizeof(pw));
+		return secrets_admin_hash(a, s, conf, false);
+	}
+	if (rc < 0)
 		return rc;
 	printf("minisiem: first run: admin password: %s\n", pw);
 	printf("minisiem: (shown once; only its hash is stored. Set SIEM_ADMIN_PASSWORD_HASH to "

@@ -24,7 +24,10 @@ struct pipeline {
 	void (*maint)(void *arg);
 	void *maint_arg;
 	int64_t maint_interval_us, maint_next_us;
+	int64_t probe_next_us;
 };
+
+#define PROBE_INTERVAL_US 1000000
 
 /* Run the upkeep function when due. Called with p->mu held; releases it meanwhile. */
 static void maybe_maintain(struct pipeline *p)
@@ -124,6 +127,22 @@ static void run_batch(struct pipeline *p, struct ingest_batch *batches)
 	}
 }
 
+/* After failed commits, with nothing queued: ask the store whether a commit can succeed
+ * again, so that /ready recovers without waiting for the next event. Called with p->mu held;
+ * releases it meanwhile. */
+static void maybe_probe(struct pipeline *p)
+{
+	int64_t now = ts_now_us();
+	if (p->st.failed_commits_in_row == 0 || p->head || now < p->probe_next_us)
+		return;
+	p->probe_next_us = now + PROBE_INTERVAL_US;
+	pthread_mutex_unlock(&p->mu);
+	int rc = store_ping(p->store);
+	pthread_mutex_lock(&p->mu);
+	if (rc == 0 && !p->head)
+		p->st.failed_commits_in_row = 0;
+}
+
 static void *writer_main(void *arg)
 {
 	struct pipeline *p = arg;
@@ -131,6 +150,7 @@ static void *writer_main(void *arg)
 	for (;;) {
 		while (!p->head && !p->stopping) {
 			maybe_maintain(p);
+			maybe_probe(p);
 			if (p->head || p->stopping)
 				break;
 			struct timespec until;

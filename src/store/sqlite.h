@@ -28,6 +28,7 @@ int sq_add_dead_letter(struct sq_store *s, const char *source, const char *file,
 		       const char *reason, const char *raw, size_t raw_n, int64_t now_us);
 int sq_commit(struct sq_store *s);
 void sq_rollback(struct sq_store *s);
+int sq_ping(struct sq_store *s);
 int sq_retain(struct sq_store *s, int64_t cutoff_us, int64_t *removed_segments,
 	      int64_t *removed_events);
 int sq_stats(struct sq_store *s, struct store_stats *st);
@@ -52,6 +53,7 @@ int sq_stats_alerts(struct sq_store *s, int64_t from, int64_t to, int64_t *n, bo
 int sq_meta_get(struct sq_store *s, const char *key, char **out);
 int sq_meta_set(struct sq_store *s, const char *key, const char *value);
 int sq_meta_delete(struct sq_store *s, const char *key);
+int sq_meta_cas(struct sq_store *s, const char *key, const char *expect, const char *value);
 int sq_key_add(struct sq_store *s, const char *name, const char *hash, int64_t *id);
 int sq_key_find(struct sq_store *s, const char *hash, struct api_key_info *info, bool *found);
 int sq_key_list(struct sq_store *s, json_t *out);

@@ -75,6 +75,11 @@ int store_commit(struct store *s)
 	return BACKEND0(commit);
 }
 
+int store_ping(struct store *s)
+{
+	return BACKEND0(ping);
+}
+
 void store_rollback(struct store *s)
 {
 	BACKEND0(rollback);
@@ -143,6 +148,11 @@ int store_meta_get(struct store *s, const char *key, char **out)
 int store_meta_set(struct store *s, const char *key, const char *value)
 {
 	return BACKEND(meta_set, key, value);
+}
+
+int store_meta_cas(struct store *s, const char *key, const char *expect, const char *value)
+{
+	return BACKEND(meta_cas, key, expect, value);
 }
 
 int store_meta_delete(struct store *s, const char *key)

@@ -47,6 +47,10 @@ int store_add_dead_letter(struct store *s, const char *source, const char *file,
 			  const char *reason, const char *raw, size_t raw_n, int64_t now_us);
 int store_commit(struct store *s);
 void store_rollback(struct store *s);
+/* After failed commits, with nothing to write: can a commit succeed again? 0 when the store's
+ * database answers the writer again; -ENOTSUP when only a commit can tell (the embedded store:
+ * a full disk); another error while it cannot. */
+int store_ping(struct store *s);
 
 /* ---- readers: any thread ---- */
 
@@ -97,6 +101,9 @@ int store_get_offset(struct store *s, const char *path, uint64_t *dev, uint64_t 
 int store_meta_get(struct store *s, const char *key, char **out);
 int store_meta_set(struct store *s, const char *key, const char *value);
 int store_meta_delete(struct store *s, const char *key);
+/* Set key to value only if it still holds expect (NULL: only if it is absent): 0 when set,
+ * -EAGAIN when another value is there (hubs sharing a store settle first-run values so). */
+int store_meta_cas(struct store *s, const char *key, const char *expect, const char *value);
 
 struct api_key_info {
 	int64_t id;

@@ -111,6 +111,16 @@ int sq_meta_set(struct sq_store *s, const char *key, const char *value)
 			"tt", key, value);
 }
 
+int sq_meta_cas(struct sq_store *s, const char *key, const char *expect, const char *value)
+{
+	int64_t n = 0;
+	int rc = expect ? adm_exec(s, "UPDATE meta SET value = ? WHERE key = ? AND value = ?",
+				   step_write, &n, "ttt", value, key, expect)
+			: adm_exec(s, "INSERT OR IGNORE INTO meta(key, value) VALUES(?, ?)",
+				   step_write, &n, "tt", key, value);
+	return rc < 0 ? rc : n == 1 ? 0 : -EAGAIN;
+}
+
 int sq_meta_delete(struct sq_store *s, const char *key)
 {
 	return adm_exec(s, "DELETE FROM meta WHERE key = ?", step_write, NULL, "t", key);

@@ -507,8 +507,9 @@ class Hub:
         """The token generation the hub expects in user's tokens (from its store), or None:
         a token forged with the known secret needs it, as a stolen secret would."""
         rows = self.store_rows("SELECT token_gen FROM users WHERE name = ?", user)
-        if not rows and user == "admin":
-            rows = self.store_rows("SELECT value FROM meta WHERE key = 'admin_token_gen'")
+        if not rows and user == "admin":  # meta admin_token: "GEN DIGEST" (src/api/tokens.c)
+            rows = [(v.split()[0],) for (v,) in
+                    self.store_rows("SELECT value FROM meta WHERE key = 'admin_token'")]
         return rows[0][0] if rows else None
 
     def make_token(self, sub="admin", role="admin", ttl=3600, **extra):

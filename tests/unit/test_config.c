@@ -621,6 +621,8 @@ static void test_url_has_password(void **state)
 	assert_true(url_has_password("postgresql://db/siem?user=siem&password=x"));
 	assert_true(url_has_password("host=db user=siem password=x"));
 	assert_true(url_has_password("host=db password = x"));
+	assert_true(url_has_password("postgresql://u@db/x?pass%77ord=secret")); /* libpq decodes */
+	assert_true(url_has_password("PostgreSQL://db/x?PASSWORD=y"));
 	assert_false(url_has_password("postgresql://siem@db/siem"));
 	assert_false(url_has_password("postgresql://siem@db:5432/siem?sslmode=verify-full"));
 	assert_false(url_has_password("postgresql://db:5432/siem")); /* port, not a password */

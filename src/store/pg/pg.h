@@ -30,6 +30,7 @@ int pg_add_dead_letter(struct pg_store *s, const char *source, const char *file,
 		       const char *reason, const char *raw, size_t raw_n, int64_t now_us);
 int pg_commit(struct pg_store *s);
 void pg_rollback(struct pg_store *s);
+int pg_ping(struct pg_store *s);
 int pg_retain(struct pg_store *s, int64_t cutoff_us, int64_t *removed_partitions,
 	      int64_t *removed_events);
 int pg_stats(struct pg_store *s, struct store_stats *st);
@@ -54,6 +55,7 @@ int pg_stats_alerts(struct pg_store *s, int64_t from, int64_t to, int64_t *n, bo
 int pg_meta_get(struct pg_store *s, const char *key, char **out);
 int pg_meta_set(struct pg_store *s, const char *key, const char *value);
 int pg_meta_delete(struct pg_store *s, const char *key);
+int pg_meta_cas(struct pg_store *s, const char *key, const char *expect, const char *value);
 int pg_key_add(struct pg_store *s, const char *name, const char *hash, int64_t *id);
 int pg_key_find(struct pg_store *s, const char *hash, struct api_key_info *info, bool *found);
 int pg_key_list(struct pg_store *s, json_t *out);

@@ -45,6 +45,7 @@ struct pg_store {
 	pthread_mutex_t stat_mu;
 	int64_t last_commit_us, commit_latency_us, commits, commit_errors, conn_errors;
 	int64_t removed_partitions, removed_events;
+	int64_t known_events, known_partitions, known_oldest_ts; /* as pg_stats last read them */
 	bool up; /* the last attempt to reach the database succeeded */
 };
 

@@ -123,6 +123,22 @@ int pg_meta_set(struct pg_store *s, const char *key, const char *value)
 	return rc;
 }
 
+int pg_meta_cas(struct pg_store *s, const char *key, const char *expect, const char *value)
+{
+	struct pg_params p = {0};
+	int64_t n = 0;
+	pg_p_text(&p, key);
+	pg_p_text(&p, value);
+	if (expect)
+		pg_p_text(&p, expect);
+	int rc =
+	    write_n(s,
+		    expect ? "UPDATE meta SET value = $2 WHERE key = $1 AND value = $3"
+			   : "INSERT INTO meta(key, value) VALUES($1, $2) ON CONFLICT DO NOTHING",
+		    &p, &n);
+	return rc < 0 ? rc : n == 1 ? 0 : -EAGAIN;
+}
+
 int pg_meta_delete(struct pg_store *s, const char *key)
 {
 	struct pg_params p = {0};

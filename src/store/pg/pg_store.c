@@ -67,6 +67,11 @@ int pg_stats(struct pg_store *s, struct store_stats *st)
 	st->removed_events = s->removed_events;
 	st->conn_errors = s->conn_errors;
 	st->backend = "postgres";
+	/* While the database is away, the counts it last gave (not zeros, which would look like
+	 * lost events on a dashboard of /metrics). */
+	st->events = s->known_events;
+	st->segments = s->known_partitions;
+	st->oldest_ts = s->known_oldest_ts;
 	pthread_mutex_unlock(&s->stat_mu);
 	PGresult *r = NULL;
 	int rc = pg_run(s, "SELECT coalesce(sum(events), 0), count(*), min(day) FROM event_days",
@@ -76,9 +81,13 @@ int pg_stats(struct pg_store *s, struct store_stats *st)
 	st->reachable = true;
 	st->events = pg_i64(r, 0, 0);
 	st->segments = pg_i64(r, 0, 1);
-	if (!pg_null(r, 0, 2))
-		st->oldest_ts = (pg_i64(r, 0, 2) + 1) * DAY_US - 1;
+	st->oldest_ts = pg_null(r, 0, 2) ? 0 : (pg_i64(r, 0, 2) + 1) * DAY_US - 1;
 	PQclear(r);
+	pthread_mutex_lock(&s->stat_mu);
+	s->known_events = st->events;
+	s->known_partitions = st->segments;
+	s->known_oldest_ts = st->oldest_ts;
+	pthread_mutex_unlock(&s->stat_mu);
 	return 0;
 }
 

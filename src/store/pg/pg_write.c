@@ -563,6 +563,16 @@ int pg_commit(struct pg_store *s)
 	return rc;
 }
 
+int pg_ping(struct pg_store *s)
+{
+	if (!s->wr && !(s->wr = calloc(1, sizeof(*s->wr))))
+		return -ENOMEM;
+	int rc = writer_conn(s);
+	if (rc == 0)
+		rc = pg_exec(s->w, "SELECT 1", NULL, NULL, "ping");
+	return rc;
+}
+
 void pg_rollback(struct pg_store *s)
 {
 	if (s->wr) {
