@@ -52,6 +52,7 @@ struct pg_writer {
 	size_t n, cap;
 	struct pending *pend;
 	size_t npend, cappend;
+	size_t untimed; /* pending events sent without a timestamp */
 	struct offset_rec *off;
 	size_t noff, capoff;
 	struct dead_rec *dead;
@@ -217,6 +218,7 @@ static void writer_reset(struct pg_writer *w)
 {
 	w->n = 0;
 	w->npend = 0;
+	w->untimed = 0;
 	for (size_t i = 0; i < w->noff; i++)
 		free(w->off[i].path);
 	w->noff = 0;
@@ -262,6 +264,7 @@ int pg_append(struct pg_store *s, const struct event *ev, bool *dup)
 	p->ts = ev->ts;
 	p->dup = dup;
 	*dup = false;
+	w->untimed += (ev->flags & EV_TS_MISSING) != 0;
 	put_event(w, ev);
 	return w->failed ? -ENOMEM : 0;
 }
@@ -508,7 +511,7 @@ static int commit_txn(struct pg_store *s)
 	if ((rc = pg_exec(s->w, "BEGIN", NULL, NULL, "begin")) < 0)
 		return rc;
 	if (w->npend > 0) {
-		if ((rc = copy_events(s)) < 0 || (rc = drop_retries(s)) < 0)
+		if ((rc = copy_events(s)) < 0 || (w->untimed && (rc = drop_retries(s)) < 0))
 			goto fail;
 		if ((rc = pg_exec(s->w,
 				  "WITH ins AS (INSERT INTO events SELECT * FROM stage ORDER BY seq"
