@@ -110,6 +110,73 @@ static int add_cidr(void *arg, const char *v, size_t n)
 	return 0;
 }
 
+/* Every parameter GET /events takes (docs/api.md). */
+static const char *const event_params[] = {
+    "event_type", "app",     "level",	   "os_type",	"source_host", "host",
+    "user",	  "user_id", "request_id", "severity",	"http_status", "source_ip",
+    "src_ip",	  "from",    "to",	   "start",	"end",	       "limit",
+    "q",	  "cursor",  "before_ts",  "before_id", NULL};
+
+/* A time bound given under either of its names (from/start, to/end), not both. */
+static int time_bound(struct http_req *r, struct qparam *qp, const char *name, const char *alias,
+		      int64_t *out)
+{
+	const char *v = qparam_get(r, qp, name), *a = qparam_get(r, qp, alias);
+	char why[48];
+	if (!v && a)
+		return qparam_time(qp, a, out); /* an error names the alias, as sent */
+	qp->name = name;
+	if (v && a) {
+		snprintf(why, sizeof(why), "given twice (also as %s)", alias);
+		return qparam_bad(qp, why);
+	}
+	return qparam_time(qp, v, out);
+}
+
+/* Where a page continues: the opaque cursor, or the event it follows (before_id, with
+ * before_ts its time), or a time alone (before_ts: strictly older events). */
+static int parse_position(struct http_req *r, struct qparse *p)
+{
+	struct event_query *q = p->q;
+	const char *cur = qparam_get(r, &p->qp, "cursor");
+	const char *bts = qparam_get(r, &p->qp, "before_ts");
+	const char *bid = qparam_get(r, &p->qp, "before_id");
+	int64_t ts = 0;
+	uint8_t id[16];
+	int rc;
+	if (cur && (bts || bid)) {
+		p->qp.name = "cursor";
+		return qparam_bad(&p->qp, "give either cursor or before_ts/before_id");
+	}
+	if (cur) {
+		p->qp.name = "cursor";
+		if (cursor_decode(cur, &q->cursor_ts, &q->cursor_seq) < 0)
+			return qparam_bad(&p->qp, "invalid cursor");
+		q->has_cursor = true;
+		return 0;
+	}
+	p->qp.name = "before_ts";
+	if ((rc = qparam_time(&p->qp, bts, &ts)) < 0)
+		return rc;
+	if (!bid) {
+		if (bts) /* strictly older than that time */
+			q->to = ts - 1 < q->to ? ts - 1 : q->to;
+		return 0;
+	}
+	p->qp.name = "before_id";
+	if (uuid_parse(bid, strlen(bid), id) < 0)
+		return qparam_bad(&p->qp, "not a UUID");
+	rc = store_event_position(api_ctx->store, id, &q->cursor_ts, &q->cursor_seq);
+	if (rc == SIEM_ENOTFOUND)
+		return qparam_bad(&p->qp, "no such event");
+	if (rc < 0)
+		return rc;
+	if (bts && ts != q->cursor_ts)
+		return qparam_bad(&p->qp, "its event has another timestamp than before_ts");
+	q->has_cursor = true;
+	return 0;
+}
+
 /* Fill q from the request's query string; on error p->qp.err names the parameter. */
 static int parse_query(struct http_req *r, struct qparse *p)
 {
@@ -119,6 +186,8 @@ static int parse_query(struct http_req *r, struct qparse *p)
 						 "user",       "user_id",     "request_id"};
 	int rc;
 	memset(q, 0, sizeof(*q));
+	if ((rc = qparam_known(r, &p->qp, event_params)) < 0)
+		return rc;
 	q->from = INT64_MIN;
 	q->to = INT64_MAX;
 	q->limit = 200;
@@ -132,8 +201,8 @@ static int parse_query(struct http_req *r, struct qparse *p)
 		return rc;
 
 	const char *v;
-	if ((rc = qparam_time(&p->qp, qparam_get(r, &p->qp, "from"), &q->from)) < 0 ||
-	    (rc = qparam_time(&p->qp, qparam_get(r, &p->qp, "to"), &q->to)) < 0)
+	if ((rc = time_bound(r, &p->qp, "from", "start", &q->from)) < 0 ||
+	    (rc = time_bound(r, &p->qp, "to", "end", &q->to)) < 0)
 		return rc;
 	if ((v = qparam_get(r, &p->qp, "limit")) && parse_int(v, strlen(v), 1, 1000, &q->limit) < 0)
 		return qparam_bad(&p->qp, "must be an integer 1..1000");
@@ -142,12 +211,7 @@ static int parse_query(struct http_req *r, struct qparse *p)
 			return qparam_bad(&p->qp, "longer than 1024 bytes");
 		q->q = v;
 	}
-	if ((v = qparam_get(r, &p->qp, "cursor"))) {
-		if (cursor_decode(v, &q->cursor_ts, &q->cursor_seq) < 0)
-			return qparam_bad(&p->qp, "invalid cursor");
-		q->has_cursor = true;
-	}
-	return 0;
+	return parse_position(r, p);
 }
 
 enum http_result api_events_list(struct http_req *r)
@@ -162,7 +226,7 @@ enum http_result api_events_list(struct http_req *r)
 	int rc = parse_query(r, &p);
 	if (rc < 0) {
 		res = rc == SIEM_EPARSE ? http_reply_error(r, 400, "invalid query", p.qp.err)
-					: http_reply_error(r, 500, "internal error", NULL);
+					: api_store_error(r, rc, "internal error");
 		goto out;
 	}
 	json_t *events = json_array();

@@ -47,6 +47,33 @@ int qparam_each(struct http_req *r, struct qparam *p, const char *name,
 	return http_query_each(r, name, split, &sp);
 }
 
+struct known {
+	struct qparam *p;
+	const char *const *names;
+};
+
+static int check_name(void *arg, const char *name)
+{
+	struct known *k = arg;
+	for (const char *const *n = k->names; *n; n++)
+		if (strcmp(*n, name) == 0)
+			return 0;
+	/* The name as the client sent it, cut and made printable for the message. */
+	char shown[48];
+	size_t i = 0;
+	for (; name[i] && i + 1 < sizeof(shown); i++)
+		shown[i] = (name[i] >= 0x20 && name[i] < 0x7f) ? name[i] : '?';
+	shown[i] = '\0';
+	snprintf(k->p->err, sizeof(k->p->err), "%s: unknown parameter", shown);
+	return SIEM_EPARSE;
+}
+
+int qparam_known(struct http_req *r, struct qparam *p, const char *const *known)
+{
+	struct known k = {p, known};
+	return http_query_names(r, check_name, &k);
+}
+
 int qparam_time(struct qparam *p, const char *v, int64_t *out)
 {
 	if (v && ts_parse(v, strlen(v), out) < 0)

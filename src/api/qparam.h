@@ -25,6 +25,12 @@ const char *qparam_get(struct http_req *r, struct qparam *p, const char *name);
 int qparam_each(struct http_req *r, struct qparam *p, const char *name,
 		int (*add)(void *arg, const char *v, size_t n), void *arg);
 
+/* Every parameter of the request is one of known (a NULL-terminated list), else an error
+ * naming the first that is not ("unknown parameter"). A client that misspells a filter or
+ * pages with a parameter this endpoint does not take is told, not answered as if it had
+ * sent nothing. */
+int qparam_known(struct http_req *r, struct qparam *p, const char *const *known);
+
 /* v (ISO-8601 or epoch; NULL: absent, 0) into *out; an error names p->name. */
 int qparam_time(struct qparam *p, const char *v, int64_t *out);
 

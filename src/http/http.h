@@ -102,6 +102,9 @@ const char *http_query(struct http_req *r, const char *name);
 /* Every value of a query parameter (repetitions), calling fn for each; stops on non-zero. */
 int http_query_each(struct http_req *r, const char *name, int (*fn)(void *arg, const char *value),
 		    void *arg);
+/* The name of every query parameter (once per occurrence), calling fn for each; stops on
+ * non-zero and returns it. */
+int http_query_names(struct http_req *r, int (*fn)(void *arg, const char *name), void *arg);
 /* Decoded body (gunzipped when Content-Encoding: gzip). */
 const char *http_body(struct http_req *r, size_t *len);
 /* The client's address, canonical ("192.0.2.1", "2001:db8::1"): the peer's, or behind a

@@ -172,6 +172,30 @@ int http_query_each(struct http_req *r, const char *name, int (*fn)(void *, cons
 	return c.rc;
 }
 
+struct names_ctx {
+	int (*fn)(void *, const char *);
+	void *arg;
+	int rc;
+};
+
+static enum MHD_Result names_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+				const char *value)
+{
+	(void)kind;
+	(void)value;
+	struct names_ctx *c = cls;
+	if (key && (c->rc = c->fn(c->arg, key)))
+		return MHD_NO;
+	return MHD_YES;
+}
+
+int http_query_names(struct http_req *r, int (*fn)(void *, const char *), void *arg)
+{
+	struct names_ctx c = {fn, arg, 0};
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, names_cb, &c);
+	return c.rc;
+}
+
 const char *http_body(struct http_req *r, size_t *len)
 {
 	if (r->decoded) {

@@ -82,6 +82,9 @@ int store_query_events(struct store *s, const struct event_query *q, json_t *out
 		       int64_t *next_ts, int64_t *next_seq);
 /* The whole event by event_id (text UUID), with raw_message and data. */
 int store_get_event(struct store *s, const uint8_t id[16], json_t **out);
+/* Where the event with id stands in the newest-first order: its time and sequence number (a
+ * cursor continuing after it); SIEM_ENOTFOUND when there is none. */
+int store_event_position(struct store *s, const uint8_t id[16], int64_t *ts, int64_t *seq);
 
 enum store_distinct_field { DISTINCT_APP, DISTINCT_EVENT_TYPE, DISTINCT_HOST };
 /* Distinct values with their counts: [{"value": "...", "count": n}, ...]. */

@@ -391,12 +391,14 @@ out:
 	return rc;
 }
 
-int sq_get_event(struct sq_store *s, const uint8_t id[16], json_t **out)
+/* Find the event with id and call row(st, arg) on its row (selected with EV_COLS): its
+ * result, or SIEM_ENOTFOUND. */
+static int find_event(struct sq_store *s, const uint8_t id[16],
+		      int (*row)(sqlite3_stmt *st, void *arg), void *arg)
 {
 	struct seg_view *segs = NULL;
 	size_t nseg = 0;
 	int rc;
-	*out = NULL;
 	if ((rc = store_snapshot(s, &segs, &nseg)) < 0)
 		return rc;
 	rc = SIEM_ENOTFOUND;
@@ -424,7 +426,7 @@ int sq_get_event(struct sq_store *s, const uint8_t id[16], json_t **out)
 				sqlite3_bind_blob(st, 1, id, 16, SQLITE_STATIC);
 			int r = sqlite3_step(st);
 			if (r == SQLITE_ROW)
-				rc = (*out = row_to_json(st, true)) ? 0 : -ENOMEM;
+				rc = row(st, arg);
 			else if (r != SQLITE_DONE)
 				rc = sql_err(db, "get event");
 			else
@@ -434,6 +436,39 @@ int sq_get_event(struct sq_store *s, const uint8_t id[16], json_t **out)
 		store_reader_put(s, segs[i].seg, db);
 	}
 	store_snapshot_release(s, segs, nseg);
+	return rc;
+}
+
+static int row_event(sqlite3_stmt *st, void *arg)
+{
+	json_t **out = arg;
+	return (*out = row_to_json(st, true)) ? 0 : -ENOMEM;
+}
+
+int sq_get_event(struct sq_store *s, const uint8_t id[16], json_t **out)
+{
+	*out = NULL;
+	return find_event(s, id, row_event, out);
+}
+
+struct position {
+	int64_t ts, seq;
+};
+
+static int row_position(sqlite3_stmt *st, void *arg)
+{
+	struct position *p = arg;
+	p->seq = sqlite3_column_int64(st, 0);
+	p->ts = sqlite3_column_int64(st, EVENT_COL(TIMESTAMP));
+	return 0;
+}
+
+int sq_event_position(struct sq_store *s, const uint8_t id[16], int64_t *ts, int64_t *seq)
+{
+	struct position p = {0, 0};
+	int rc = find_event(s, id, row_position, &p);
+	*ts = p.ts;
+	*seq = p.seq;
 	return rc;
 }
 

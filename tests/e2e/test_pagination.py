@@ -57,6 +57,56 @@ class Pagination(HubCase):
         stamps = [e["timestamp"] for p in pages for e in p]
         self.assertEqual(stamps, sorted(stamps, reverse=True))
 
+    def test_before_ts_and_before_id_page_like_the_cursor(self):
+        # DESIGN: the cursor's other form: continue after the last event of the page, named by
+        # its timestamp and event_id.
+        want = [e["event_id"] for p in self.page_all({"app": "pag"}, N // PAGE + 3) for e in p]
+        got, params = [], {"app": "pag", "limit": PAGE}
+        for _ in range(N // PAGE + 3):
+            page = self.hub.events(params)["events"]
+            got.extend(e["event_id"] for e in page)
+            if len(page) < PAGE:
+                break
+            params.update(before_ts=page[-1]["timestamp"], before_id=page[-1]["event_id"])
+        self.assertEqual(got, want)
+
+    def test_before_ts_alone_is_strictly_older(self):
+        t = ts_of(600)
+        got = self.hub.events({"app": "pag", "before_ts": str(t), "limit": 1000})["events"]
+        want = [self.ids[i] for i in sorted(range(N), key=lambda i: (ts_of(i), i), reverse=True)
+                if ts_of(i) < t]
+        self.assertEqual([e["event_id"] for e in got], want)
+
+    def test_start_and_end_are_from_and_to(self):
+        lo, hi = str(ts_of(100)), str(ts_of(300))
+        a = self.hub.events({"app": "pag", "from": lo, "to": hi, "limit": 1000})["events"]
+        b = self.hub.events({"app": "pag", "start": lo, "end": hi, "limit": 1000})["events"]
+        self.assertEqual([e["event_id"] for e in a], [e["event_id"] for e in b])
+        self.assertGreater(len(a), 0)
+
+    def test_paging_mistakes_are_400_naming_the_parameter(self):
+        first = self.hub.events({"app": "pag", "limit": 2})
+        last = first["events"][-1]
+        cases = [
+            ({"app": "pag", "bogus": "1"}, "bogus: unknown parameter"),
+            ({"app": "pag", "befor_ts": "1"}, "befor_ts: unknown parameter"),
+            ({"app": "pag", "count": "true"}, "count: unknown parameter"),
+            ({"app": "pag", "from": "1", "start": "2"}, "from: given twice (also as start)"),
+            ({"app": "pag", "cursor": first["next_cursor"], "before_id": last["event_id"]},
+             "cursor: give either cursor or before_ts/before_id"),
+            ({"app": "pag", "before_id": "not-a-uuid"}, "before_id: not a UUID"),
+            ({"app": "pag", "before_id": event_uuid("pag", "nonesuch")},
+             "before_id: no such event"),
+            ({"app": "pag", "before_ts": "2024-03-10T00:00:01Z", "before_id": last["event_id"]},
+             "before_id: its event has another timestamp than before_ts"),
+            ({"app": "pag", "before_ts": "yesterday"}, "before_ts: not ISO-8601 or epoch"),
+        ]
+        for params, detail in cases:
+            with self.subTest(params=params):
+                status, _, body = self.hub.get("/events", params)
+                self.assertEqual(status, 400, body)
+                self.assertEqual(body.get("detail"), detail, body)
+
     def test_default_limit_is_200(self):
         data = self.hub.events({"app": "pag"})
         self.assertEqual(len(data["events"]), 200)

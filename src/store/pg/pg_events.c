@@ -314,6 +314,26 @@ out:
 	return rc;
 }
 
+int pg_event_position(struct pg_store *s, const uint8_t id[16], int64_t *ts, int64_t *seq)
+{
+	struct pg_params p = {0};
+	PGresult *r = NULL;
+	char text[37];
+	*ts = *seq = 0;
+	uuid_format(id, text);
+	pg_p_text(&p, text);
+	int rc = pg_run(s, "SELECT ts, seq FROM events WHERE id = $1 ORDER BY seq LIMIT 1", &p, &r,
+			"event position");
+	if (rc == 0 && PQntuples(r) == 0)
+		rc = SIEM_ENOTFOUND;
+	else if (rc == 0) {
+		*ts = pg_i64(r, 0, 0);
+		*seq = pg_i64(r, 0, 1);
+	}
+	PQclear(r);
+	return rc;
+}
+
 /* Most frequent first, then by value in byte order (facets.c facets_sorted): COLLATE "C"
  * compares UTF-8 text bytewise. */
 #define DISTINCT(col, cond)                                                              \

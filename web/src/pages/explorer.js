@@ -7,7 +7,7 @@ import { eventsTable, COLUMNS, DEFAULT_COLUMNS, FILTERABLE } from '../table.js';
 import * as range from '../range.js';
 
 const FILTERS = [
-  ['q', 'Text', 'words in message, raw line or path'],
+  ['q', 'Text', 'text in message, raw line or path'],
   ['event_type', 'Event type', 'LOGIN_FAIL, DNS_BLOCK'],
   ['os_type', 'OS', 'LINUX, WINDOWS'],
   ['severity', 'Severity', '3,4,5'],
