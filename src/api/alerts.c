@@ -97,8 +97,10 @@ enum http_result api_alerts_list(struct http_req *r)
 	struct alert_query q;
 	struct list_parse p = {.q = &q};
 	static const char *const multi[] = {"status", "severity", "rule", "rule_id"};
-	int rc = 0;
+	static const char *const known[] = {"status", "severity", "rule",   "rule_id", "from",
+					    "to",     "limit",	  "cursor", NULL};
 	memset(&q, 0, sizeof(q));
+	int rc = qparam_known(r, &p.qp, known);
 	q.from = INT64_MIN;
 	q.to = INT64_MAX;
 	q.limit = 100;

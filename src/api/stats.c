@@ -108,7 +108,12 @@ static int parse_filter(struct http_req *r, struct sparse *p)
  * rollups answered any of it. */
 typedef int (*stats_fn)(struct http_req *r, struct sparse *p, json_t *o, bool *rollups);
 
-static enum http_result stats_reply(struct http_req *r, stats_fn fn)
+/* The parameters every stats endpoint takes (parse_filter), then an endpoint's own. */
+#define STATS_PARAMS                                                                    \
+	"from", "to", "rollups", "event_type", "os_type", "app", "source_host", "host", \
+	    "severity", "min_severity"
+
+static enum http_result stats_reply(struct http_req *r, stats_fn fn, const char *const *known)
 {
 	struct stats_filter f;
 	struct arena a;
@@ -117,7 +122,9 @@ static enum http_result stats_reply(struct http_req *r, stats_fn fn)
 	enum http_result res;
 	bool roll = false;
 	arena_init(&a, 64 * 1024);
-	int rc = parse_filter(r, &p);
+	int rc = qparam_known(r, &p.qp, known);
+	if (rc >= 0)
+		rc = parse_filter(r, &p);
 	if (rc >= 0)
 		rc = fn(r, &p, o, &roll);
 	if (rc == SIEM_EPARSE) {
@@ -214,7 +221,8 @@ out:
 
 enum http_result api_stats_summary(struct http_req *r)
 {
-	return stats_reply(r, summary);
+	static const char *const known[] = {STATS_PARAMS, NULL};
+	return stats_reply(r, summary, known);
 }
 
 /* "90", "90s", "5m", "1h", "2d", "1w" -> seconds; -1 when malformed. */
@@ -298,7 +306,8 @@ static int timeseries(struct http_req *r, struct sparse *p, json_t *o, bool *rol
 
 enum http_result api_stats_timeseries(struct http_req *r)
 {
-	return stats_reply(r, timeseries);
+	static const char *const known[] = {STATS_PARAMS, "interval", "by", "series", NULL};
+	return stats_reply(r, timeseries, known);
 }
 
 static int top(struct http_req *r, struct sparse *p, json_t *o, bool *roll)
@@ -321,5 +330,6 @@ static int top(struct http_req *r, struct sparse *p, json_t *o, bool *roll)
 
 enum http_result api_stats_top(struct http_req *r)
 {
-	return stats_reply(r, top);
+	static const char *const known[] = {STATS_PARAMS, "field", "n", NULL};
+	return stats_reply(r, top, known);
 }

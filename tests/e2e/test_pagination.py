@@ -107,6 +107,15 @@ class Pagination(HubCase):
                 self.assertEqual(status, 400, body)
                 self.assertEqual(body.get("detail"), detail, body)
 
+    def test_unknown_parameters_of_the_list_endpoints_are_400(self):
+        for path in ("/stats/summary", "/stats/timeseries", "/stats/top", "/alerts"):
+            with self.subTest(path=path):
+                status, _, body = self.hub.get(path, {"from": str(BASE), "bogus": "1"})
+                self.assertEqual(status, 400, body)
+                self.assertEqual(body.get("detail"), "bogus: unknown parameter", body)
+                status, _, body = self.hub.get(path, {"from": str(BASE)})
+                self.assertEqual(status, 200, body)
+
     def test_default_limit_is_200(self):
         data = self.hub.events({"app": "pag"})
         self.assertEqual(len(data["events"]), 200)
