@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,31 +41,6 @@ static double mono(void)
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static int parse_count(const char *s, long long min, long long max, long long *out)
-{
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || end == s)
-		return -1;
-	if (*end == 'k' || *end == 'K')
-		v *= 1000, end++;
-	else if (*end == 'M' || *end == 'm')
-		v *= 1000000, end++;
-	if (*end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static double cpu_seconds(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 static void usage(void)
@@ -164,7 +138,7 @@ int main(int argc, char **argv)
 		default:
 			usage();
 		}
-		if (parse_count(optarg, lo_, hi, dst) < 0)
+		if (gen_parse_count(optarg, lo_, hi, dst) < 0)
 			usage();
 	}
 	if (optind != argc)
@@ -221,7 +195,7 @@ int main(int argc, char **argv)
 		goto sqlerr;
 
 	/* the pool is ready: the clock starts here */
-	double cpu0 = cpu_seconds(), t0 = mono(), t_rep = t0, now = t0;
+	double cpu0 = gen_cpu_seconds(), t0 = mono(), t_rep = t0, now = t0;
 	long long done = 0, rep_done = 0;
 	while (done < rows && now - t0 < seconds) {
 		long long n = rows - done < batch ? rows - done : batch;
@@ -280,7 +254,7 @@ int main(int argc, char **argv)
 	printf("{\"rows\":%lld,\"seconds\":%.3f,\"rows_per_s\":%.0f,\"indices\":%s,\"batch\":%lld,"
 	       "\"avg_event_bytes\":%.0f,\"db_bytes\":%lld,\"cpu_s\":%.3f,\"sqlite\":\"%s\"}\n",
 	       done, secs, (double)done / secs, with_indices ? "true" : "false", batch,
-	       (double)pool_bytes / (double)npool, db_bytes(path), cpu_seconds() - cpu0,
+	       (double)pool_bytes / (double)npool, db_bytes(path), gen_cpu_seconds() - cpu0,
 	       sqlite3_libversion());
 	rc = 0;
 	goto out;

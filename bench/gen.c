@@ -2,9 +2,12 @@
  * log, Pi-hole, JSON-lines apps), drawn from fixed pools by a weighted template table. */
 #include "gen.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <time.h>
 
 /* ---- random numbers ---- */
@@ -760,4 +763,29 @@ size_t gen_json(const struct gen_event *ev, char *buf, size_t cap, size_t *id_of
 	}
 	put(&w, "}", 1);
 	return w.full ? 0 : w.n;
+}
+
+int gen_parse_count(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	if (*end == 'k' || *end == 'K')
+		v *= 1000, end++;
+	else if (*end == 'M' || *end == 'm')
+		v *= 1000000, end++;
+	if (*end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+double gen_cpu_seconds(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }

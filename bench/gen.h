@@ -76,4 +76,10 @@ size_t gen_json(const struct gen_event *ev, char *buf, size_t cap, size_t *id_of
 /* Pool address i (0..GEN_IPS-1) as text; 0..GEN_IPS_PUBLIC-1 are public IPv4. */
 const char *gen_pool_ip(size_t i);
 
+/* A count for a command-line option: digits with an optional k (thousand) or M (million)
+ * suffix, within min..max. 0, or -1 when it is not one. */
+int gen_parse_count(const char *s, long long min, long long max, long long *out);
+/* CPU seconds (user and system) this process used so far. */
+double gen_cpu_seconds(void);
+
 #endif

@@ -12,7 +12,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -121,23 +120,6 @@ static void die(const char *msg)
 	exit(2);
 }
 
-static int parse_count(const char *s, long long min, long long max, long long *out)
-{
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || end == s)
-		return -1;
-	if (*end == 'k' || *end == 'K')
-		v *= 1000, end++;
-	else if (*end == 'M' || *end == 'm')
-		v *= 1000000, end++;
-	if (*end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int parse_url(const char *url)
 {
 	static const char want[] = "http://127.0.0.1:";
@@ -155,7 +137,7 @@ static int parse_url(const char *url)
 		return -1;
 	memcpy(num, p, n);
 	num[n] = 0;
-	if (parse_count(num, 1, 65535, &port) < 0)
+	if (gen_parse_count(num, 1, 65535, &port) < 0)
 		return -1;
 	o.port = (int)port;
 	if (slash) {
@@ -698,14 +680,6 @@ static void usage(void)
 	exit(2);
 }
 
-static double cpu_seconds(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
 static void print_results(void)
 {
 	double secs = (double)((t_last > t0 ? t_last : mono_ns()) - t0) / 1e9;
@@ -721,7 +695,7 @@ static void print_results(void)
 	       "\"client_cpu_s\":%.3f,",
 	       n_ok_requests, n_events, secs, (double)n_events / secs, (double)n_ok_requests / secs,
 	       h_quantile(total, 0.50), h_quantile(total, 0.99), n_errors, n_503,
-	       (double)max_us / 1000.0, n_dups, o.conns, cpu_seconds() - cpu0);
+	       (double)max_us / 1000.0, n_dups, o.conns, gen_cpu_seconds() - cpu0);
 	if (o.query)
 		printf("\"mode\":\"query\",\"avg_bytes\":%.0f,\"avg_rows\":%.1f}\n",
 		       n_ok_requests ? (double)resp_bytes / (double)n_ok_requests : 0.0,
@@ -804,47 +778,47 @@ int main(int argc, char **argv)
 			o.ndjson = true;
 			break;
 		case 'c':
-			if (parse_count(optarg, 1, MAX_CONNS, &v) < 0)
+			if (gen_parse_count(optarg, 1, MAX_CONNS, &v) < 0)
 				die("bad --conns");
 			o.conns = (int)v;
 			break;
 		case 'b':
-			if (parse_count(optarg, 1, 100000, &v) < 0)
+			if (gen_parse_count(optarg, 1, 100000, &v) < 0)
 				die("bad --batch");
 			o.batch = (int)v;
 			break;
 		case 'e':
-			if (parse_count(optarg, 1, 1000000000000LL, &o.events) < 0)
+			if (gen_parse_count(optarg, 1, 1000000000000LL, &o.events) < 0)
 				die("bad --events");
 			break;
 		case 'r':
-			if (parse_count(optarg, 1, 100000000, &o.requests) < 0)
+			if (gen_parse_count(optarg, 1, 100000000, &o.requests) < 0)
 				die("bad --requests");
 			break;
 		case 'p':
-			if (parse_count(optarg, 1, 1000000, &o.pool) < 0)
+			if (gen_parse_count(optarg, 1, 1000000, &o.pool) < 0)
 				die("bad --pool");
 			break;
 		case 'P':
-			if (parse_count(optarg, 1, 1000000000000LL, &o.progress) < 0)
+			if (gen_parse_count(optarg, 1, 1000000000000LL, &o.progress) < 0)
 				die("bad --progress");
 			break;
 		case 'w':
-			if (parse_count(optarg, 0, 1000000, &v) < 0)
+			if (gen_parse_count(optarg, 0, 1000000, &v) < 0)
 				die("bad --warmup");
 			o.warmup = (int)v;
 			break;
 		case 'S':
-			if (parse_count(optarg, 0, INT64_MAX / 1000000, &v) < 0)
+			if (gen_parse_count(optarg, 0, INT64_MAX / 1000000, &v) < 0)
 				die("bad --seed");
 			o.seed = (uint64_t)v;
 			break;
 		case 'x':
-			if (parse_count(optarg, 1, 100000, &sample_n) < 0)
+			if (gen_parse_count(optarg, 1, 100000, &sample_n) < 0)
 				die("bad --sample");
 			break;
 		case 'i':
-			if (parse_count(optarg, 0, GEN_IPS - 1, &pool_ip) < 0)
+			if (gen_parse_count(optarg, 0, GEN_IPS - 1, &pool_ip) < 0)
 				die("bad --pool-ip");
 			break;
 		case 's':
@@ -908,7 +882,7 @@ int main(int argc, char **argv)
 		}
 	}
 	/* pool ids and bodies are ready: the clock starts here */
-	cpu0 = cpu_seconds();
+	cpu0 = gen_cpu_seconds();
 	t0 = t_progress = mono_ns();
 	progress_mark = o.progress;
 	for (int i = 0; i < o.conns; i++)

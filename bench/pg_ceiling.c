@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 
 #include <libpq-fe.h>
@@ -46,31 +45,6 @@ static double mono(void)
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static double cpu_seconds(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-static int parse_count(const char *s, long long min, long long max, long long *out)
-{
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || end == s)
-		return -1;
-	if (*end == 'k' || *end == 'K')
-		v *= 1000, end++;
-	else if (*end == 'M' || *end == 'm')
-		v *= 1000000, end++;
-	if (*end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
 }
 
 static void usage(void)
@@ -299,7 +273,7 @@ int main(int argc, char **argv)
 		default:
 			usage();
 		}
-		if (parse_count(optarg, lo_, hi, dst) < 0)
+		if (gen_parse_count(optarg, lo_, hi, dst) < 0)
 			usage();
 	}
 	if (optind != argc || !url)
@@ -337,7 +311,7 @@ int main(int argc, char **argv)
 		goto out;
 
 	/* the pool is ready: the clock starts here */
-	double cpu0 = cpu_seconds(), t0 = mono(), now = t0;
+	double cpu0 = gen_cpu_seconds(), t0 = mono(), now = t0;
 	long long done = 0;
 	while (done < rows && now - t0 < seconds) {
 		long long n = rows - done < batch ? rows - done : batch;
@@ -363,7 +337,7 @@ int main(int argc, char **argv)
 		done += n;
 		now = mono();
 	}
-	double secs = now - t0, cpu = cpu_seconds() - cpu0;
+	double secs = now - t0, cpu = gen_cpu_seconds() - cpu0;
 	if (secs <= 0)
 		secs = 1e-9;
 	long long tb = table_bytes(c);
