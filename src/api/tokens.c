@@ -1,7 +1,8 @@
 /* tokens.c — which login tokens are still good. A token carries its user's name, role and
  * token generation; a request is let in only while the store has that user with that role
  * and generation, and the token was not logged out. A password change or a removal moves
- * the generation on (store_user_set_hash), which ends every token of that user at once.
+ * the generation on (store_user_set_hash), which ends every token of that user at once; the
+ * built-in admin's generation is kept in the store's meta table beside its hash.
  * Logged-out tokens are kept, by a digest of their signature, until they expire. */
 #include <errno.h>
 #include <inttypes.h>
@@ -42,6 +43,7 @@ struct tokens {
 	size_t keylen;
 	char *admin_hash;
 	int64_t admin_gen;
+	bool admin_stored; /* admin_hash is the store's, which `users passwd admin` may change */
 	struct user_entry cache[USER_CACHE];
 	size_t cache_next;
 	struct revoked *rev;
@@ -232,7 +234,7 @@ static int admin_generation(struct store *s, const char *hash, bool force, int64
 	return rc;
 }
 
-static int admin_set(struct tokens *t, const char *hash, bool force)
+static int admin_set(struct tokens *t, const char *hash, bool force, bool stored)
 {
 	int64_t gen = 0;
 	char *copy = NULL;
@@ -246,18 +248,57 @@ static int admin_set(struct tokens *t, const char *hash, bool force)
 	free(t->admin_hash);
 	t->admin_hash = copy;
 	t->admin_gen = gen;
+	t->admin_stored = hash && stored;
 	memset(t->cache, 0, sizeof(t->cache));
 	pthread_mutex_unlock(&t->mu);
 	return 0;
 }
 
-int tokens_set_admin_hash(struct tokens *t, const char *hash)
+int tokens_set_admin_hash(struct tokens *t, const char *hash, bool stored)
 {
-	return admin_set(t, hash, false);
+	return admin_set(t, hash, false, stored);
+}
+
+int tokens_store_admin_hash(struct store *s, const char *hash)
+{
+	int64_t gen;
+	int rc = store_meta_set(s, "admin_password_hash", hash);
+	return rc < 0 ? rc : admin_generation(s, hash, true, &gen);
+}
+
+/* A hash kept in the store may have been changed by `minisiem users passwd admin` (which
+ * also moved the generation on): read both again. Without a hash there, the last one stays. */
+static int admin_refresh(struct tokens *t)
+{
+	char *hash = NULL;
+	int64_t gen = 0;
+	int rc = 0;
+	pthread_mutex_lock(&t->mu);
+	bool stored = t->admin_stored;
+	pthread_mutex_unlock(&t->mu);
+	if (!stored || (rc = store_meta_get(t->store, "admin_password_hash", &hash)) < 0 || !hash)
+		return rc;
+	if ((rc = admin_generation(t->store, hash, false, &gen)) == 0) {
+		pthread_mutex_lock(&t->mu);
+		if (t->admin_stored) { /* not meanwhile set from SIEM_ADMIN_PASSWORD_HASH */
+			if (gen != t->admin_gen)
+				log_info(SUB,
+					 "the admin password was changed in the store: earlier "
+					 "admin tokens are refused");
+			free(t->admin_hash);
+			t->admin_hash = hash;
+			t->admin_gen = gen;
+			hash = NULL;
+		}
+		pthread_mutex_unlock(&t->mu);
+	}
+	free(hash);
+	return rc;
 }
 
 char *tokens_admin_hash(struct tokens *t)
 {
+	admin_refresh(t); /* the store unreachable: the last hash known */
 	pthread_mutex_lock(&t->mu);
 	char *h = t->admin_hash ? strdup(t->admin_hash) : NULL;
 	pthread_mutex_unlock(&t->mu);
@@ -289,6 +330,8 @@ static int lookup(struct tokens *t, const char *user, struct user_entry *e, bool
 		snprintf(e->role, sizeof(e->role), "%s", role);
 		free(role);
 	} else if (rc != SIEM_ENOTFOUND) {
+		return rc;
+	} else if (strcmp(user, "admin") == 0 && (rc = admin_refresh(t)) < 0) {
 		return rc;
 	}
 	pthread_mutex_lock(&t->mu);
@@ -398,7 +441,10 @@ int tokens_revoke(struct tokens *t, const char *token, const struct jwt_claims *
 		if (strcmp(c->sub, "admin") == 0 &&
 		    (rc = store_user_end_tokens(t->store, c->sub)) == SIEM_ENOTFOUND) {
 			char *h = tokens_admin_hash(t);
-			rc = admin_set(t, h, true);
+			pthread_mutex_lock(&t->mu);
+			bool stored = t->admin_stored;
+			pthread_mutex_unlock(&t->mu);
+			rc = admin_set(t, h, true, stored);
 			free(h);
 		} else if (strcmp(c->sub, "admin") != 0) {
 			rc = store_user_end_tokens(t->store, c->sub);

@@ -4,6 +4,7 @@
 #ifndef SIEM_TOKENS_H
 #define SIEM_TOKENS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,8 +23,14 @@ void tokens_close(struct tokens *t);
 /* The signing key (32..64 bytes). Replacing it ends every token signed with the old one. */
 int tokens_set_key(struct tokens *t, const uint8_t *key, size_t n);
 /* The built-in admin's password hash (NULL for none). A hash different from the last one
- * this store saw ends every token of the built-in admin. */
-int tokens_set_admin_hash(struct tokens *t, const char *hash);
+ * this store saw ends every token of the built-in admin. stored: the hash is the store's
+ * (meta admin_password_hash), which `minisiem users passwd admin` may change beside a
+ * running hub: it is read again at each login and, with the admin's generation, at most
+ * TOKENS_USER_TTL_US apart when a token is checked. */
+int tokens_set_admin_hash(struct tokens *t, const char *hash, bool stored);
+/* Keep hash as the built-in admin's password hash in store s, and end every token of the
+ * built-in admin (`minisiem users passwd admin`). */
+int tokens_store_admin_hash(struct store *s, const char *hash);
 /* A malloc'd copy of the built-in admin's hash, or NULL. */
 char *tokens_admin_hash(struct tokens *t);
 

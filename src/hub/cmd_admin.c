@@ -10,6 +10,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "api/tokens.h"
 #include "auth/auth.h"
 #include "core/config.h"
 #include "core/err.h"
@@ -26,10 +27,17 @@ static const struct opt_def db_opts[] = {
     CMD_OPT_POSTGRES,
 };
 
+static const struct opt_def key_opts[] = {
+    {"db", "SIEM_DB_PATH", OPT_STRING, "var/minisiem.db", "PATH", "SQLite store file", false, 0, 0},
+    CMD_OPT_POSTGRES,
+    {"json", NULL, OPT_FLAG, NULL, NULL, "list: a JSON array instead of a table", false, 0, 0},
+};
+
 static const struct opt_def user_opts[] = {
     {"db", "SIEM_DB_PATH", OPT_STRING, "var/minisiem.db", "PATH", "SQLite store file", false, 0, 0},
     CMD_OPT_POSTGRES,
     {"role", NULL, OPT_STRING, "analyst", "ROLE", "admin or analyst (users add)", false, 0, 0},
+    {"json", NULL, OPT_FLAG, NULL, NULL, "list: a JSON array instead of a table", false, 0, 0},
 };
 
 /* A command that works on the store's settings (keys, users): its usage, its options, a
@@ -208,15 +216,98 @@ int cmd_hash_password(int argc, char **argv)
 	return 0;
 }
 
+/* Characters, not bytes: "pässwörd" is 8 of them. */
+static size_t utf8_len(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+#define TABLE_COLS 8
+
+/* A cell as it is printed: a name may hold any byte, and a control character would move
+ * the cursor (or worse) on the reader's terminal, so it shows as '?'. */
+static void print_cell(const char *v, size_t width, bool last)
+{
+	for (const char *p = v; *p; p++)
+		putchar((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p);
+	for (size_t n = utf8_len(v); !last && n < width + 2; n++)
+		putchar(' ');
+}
+
+/* `keys list` and `users list`: rows (arrays of strings, the first the header) as a table
+ * for people, each column as wide as its widest cell and two spaces from the next; or with
+ * --json the objects themselves, one per row, for scripts. */
+static int print_list(json_t *objects, json_t *rows, bool as_json)
+{
+	size_t width[TABLE_COLS] = {0}, ncols = json_array_size(json_array_get(rows, 0)), i;
+	json_t *row;
+	if (as_json) {
+		int rc = json_dumpf(objects, stdout, JSON_INDENT(2));
+		putchar('\n');
+		return rc == 0 ? 0 : 1;
+	}
+	if (ncols > TABLE_COLS)
+		return 1;
+	json_array_foreach (rows, i, row)
+		for (size_t c = 0; c < ncols; c++) {
+			size_t n = utf8_len(json_string_value(json_array_get(row, c)));
+			width[c] = n > width[c] ? n : width[c];
+		}
+	json_array_foreach (rows, i, row) {
+		for (size_t c = 0; c < ncols; c++)
+			print_cell(json_string_value(json_array_get(row, c)), width[c],
+				   c + 1 == ncols);
+		putchar('\n');
+	}
+	return 0;
+}
+
+/* A string of a row object, or "-" for none (a key never seen). */
+static const char *cell(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+	return v ? v : "-";
+}
+
+static int keys_list(struct store *s, bool as_json)
+{
+	json_t *keys = json_array(), *rows = json_array(), *k;
+	size_t i;
+	int rc = store_key_list(s, keys);
+	json_array_append_new(rows,
+			      json_pack("[sssss]", "ID", "NAME", "CREATED", "LAST SEEN", "STATUS"));
+	json_array_foreach (keys, i, k) {
+		char id[24];
+		snprintf(id, sizeof(id), "%" JSON_INTEGER_FORMAT,
+			 json_integer_value(json_object_get(k, "id")));
+		json_array_append_new(
+		    rows,
+		    json_pack("[sssss]", id, cell(k, "name"), cell(k, "created_at"),
+			      cell(k, "last_seen"),
+			      json_is_true(json_object_get(k, "revoked")) ? "revoked" : "active"));
+	}
+	if (rc == 0)
+		rc = print_list(keys, rows, as_json);
+	json_decref(rows);
+	json_decref(keys);
+	return rc == 0 ? 0 : 1;
+}
+
 static int keys_check(const struct config *c, const char **pos, size_t npos)
 {
-	(void)c;
 	const char *verb = npos ? pos[0] : "";
 	bool ok = (strcmp(verb, "create") == 0 && npos == 2) ||
 		  (strcmp(verb, "list") == 0 && npos == 1) ||
 		  (strcmp(verb, "revoke") == 0 && npos == 2);
 	if (!ok) {
 		fprintf(stderr, "minisiem keys: expected 'create NAME', 'list' or 'revoke ID'\n");
+		return EXIT_USAGE;
+	}
+	if (config_flag(c, "json") && strcmp(verb, "list") != 0) {
+		fprintf(stderr, "minisiem keys: --json goes with 'list'\n");
 		return EXIT_USAGE;
 	}
 	return 0;
@@ -226,7 +317,6 @@ static int keys_run(struct store *s, const struct config *c, const char **pos)
 {
 	const char *verb = pos[0];
 	int rc;
-	(void)c;
 	if (strcmp(verb, "create") == 0) {
 		char key[64], hash[65];
 		int64_t id = 0;
@@ -247,23 +337,8 @@ static int keys_run(struct store *s, const struct config *c, const char **pos)
 		printf("%s\n", key);
 		return 0;
 	}
-	if (strcmp(verb, "list") == 0) {
-		json_t *keys = json_array();
-		if ((rc = store_key_list(s, keys)) == 0) {
-			size_t i;
-			json_t *k;
-			json_array_foreach (keys, i, k) {
-				char line[1024];
-				size_t n = json_dumpb(k, line, sizeof(line) - 1, JSON_COMPACT);
-				if (n < sizeof(line)) {
-					line[n] = '\0';
-					printf("%s\n", line);
-				}
-			}
-		}
-		json_decref(keys);
-		return rc == 0 ? 0 : 1;
-	}
+	if (strcmp(verb, "list") == 0)
+		return keys_list(s, config_flag(c, "json"));
 	char *end = NULL;
 	long long id = strtoll(pos[1], &end, 10);
 	if (!*pos[1] || *end || id <= 0) {
@@ -282,26 +357,20 @@ static int keys_run(struct store *s, const struct config *c, const char **pos)
 	return rc == 0 ? 0 : 1;
 }
 
-static const struct store_cmd keys_cmd = {"keys",
-					  "usage: minisiem keys create NAME | list | revoke ID "
-					  "[--db PATH | --postgres URL]\n\noptions:\n",
-					  db_opts,
-					  sizeof(db_opts) / sizeof(db_opts[0]),
-					  keys_check,
-					  keys_run};
+static const struct store_cmd keys_cmd = {
+    "keys",
+    "usage: minisiem keys create NAME | list [--json] | revoke ID [--db PATH | --postgres URL]\n\n"
+    "'list' prints a table (ID, NAME, CREATED, LAST SEEN, STATUS); with --json a JSON array of\n"
+    "objects {\"id\", \"name\", \"created_at\", \"last_seen\", \"revoked\"}, for scripts.\n\n"
+    "options:\n",
+    key_opts,
+    sizeof(key_opts) / sizeof(key_opts[0]),
+    keys_check,
+    keys_run};
 
 int cmd_keys(int argc, char **argv)
 {
 	return store_cmd_main(&keys_cmd, argc, argv);
-}
-
-/* Characters, not bytes: "pässwörd" is 8 of them. */
-static size_t utf8_len(const char *s)
-{
-	size_t n = 0;
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xc0) != 0x80;
-	return n;
 }
 
 static int new_hash(char *hash, size_t len)
@@ -344,6 +413,81 @@ static int users_check(const struct config *c, const char **pos, size_t npos)
 		fprintf(stderr, "minisiem users: a name has 1 to 100 bytes\n");
 		return EXIT_USAGE;
 	}
+	if (config_flag(c, "json") && strcmp(verb, "list") != 0) {
+		fprintf(stderr, "minisiem users: --json goes with 'list'\n");
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* The built-in admin first (unless a user of the table is named admin, who then takes its
+ * place), then the users of the table by name. */
+static int users_list(struct store *s, bool as_json)
+{
+	json_t *users = json_array(), *rows = json_array(), *u;
+	size_t i, first = 0;
+	int rc = store_user_list(s, users);
+	json_array_foreach (users, i, u)
+		json_object_set_new(u, "builtin", json_false());
+	for (i = 0; i < json_array_size(users); i++)
+		if (strcmp(cell(json_array_get(users, i), "name"), "admin") == 0)
+			break;
+	if (i < json_array_size(users)) {
+		u = json_incref(json_array_get(users, i));
+		json_array_remove(users, i);
+		json_array_insert_new(users, 0, u);
+	} else {
+		json_array_insert_new(users, 0,
+				      json_pack("{s:s, s:s, s:n, s:b}", "name", "admin", "role",
+						"admin", "created_at", "builtin", 1));
+		first = 1;
+	}
+	json_array_append_new(rows, json_pack("[sss]", "NAME", "ROLE", "CREATED"));
+	json_array_foreach (users, i, u)
+		json_array_append_new(rows,
+				      json_pack("[sss]", cell(u, "name"), cell(u, "role"),
+						i < first ? "built-in" : cell(u, "created_at")));
+	if (rc == 0)
+		rc = print_list(users, rows, as_json);
+	json_decref(rows);
+	json_decref(users);
+	return rc == 0 ? 0 : 1;
+}
+
+/* A user of the table, else the built-in admin: its hash is the store's unless
+ * SIEM_ADMIN_PASSWORD_HASH sets it, and then the environment wins and this is refused. */
+static int users_passwd(struct store *s, const char *name)
+{
+	char hash[256], *role = NULL, *old = NULL;
+	int rc = store_user_get(s, name, &role, &old);
+	bool builtin = rc == SIEM_ENOTFOUND && strcmp(name, "admin") == 0;
+	const char *env = getenv("SIEM_ADMIN_PASSWORD_HASH");
+	free(role);
+	free(old);
+	if (builtin && env && *env) {
+		fprintf(stderr,
+			"minisiem users: the built-in admin's password is set by "
+			"SIEM_ADMIN_PASSWORD_HASH, which wins over the store: put a new hash there"
+			" ('minisiem hash-password'), then restart the hub or send it SIGHUP\n");
+		return 1;
+	}
+	if (rc < 0 && !builtin) {
+		if (rc == SIEM_ENOTFOUND)
+			fprintf(stderr, "minisiem users: no user '%s'\n", name);
+		return 1;
+	}
+	if (new_hash(hash, sizeof(hash)) < 0)
+		return 1;
+	rc = builtin ? tokens_store_admin_hash(s, hash) : store_user_set_hash(s, name, hash);
+	if (rc == SIEM_ENOTFOUND)
+		fprintf(stderr, "minisiem users: no user '%s'\n", name);
+	if (rc < 0)
+		return 1;
+	store_audit(s, "cli", NULL, "user.passwd", name, builtin ? "built-in" : NULL);
+	if (builtin)
+		printf("password of the built-in admin changed; its tokens end within a second\n");
+	else
+		printf("password of '%s' changed\n", name);
 	return 0;
 }
 
@@ -363,29 +507,18 @@ static int users_run(struct store *s, const struct config *c, const char **pos)
 			printf("user '%s' added (%s)\n", pos[1], role);
 		}
 	} else if (strcmp(verb, "passwd") == 0) {
-		if (new_hash(hash, sizeof(hash)) < 0)
-			return 1;
-		if ((rc = store_user_set_hash(s, pos[1], hash)) == 0) {
-			store_audit(s, "cli", NULL, "user.passwd", pos[1], NULL);
-			printf("password of '%s' changed\n", pos[1]);
-		}
+		return users_passwd(s, pos[1]);
 	} else if (strcmp(verb, "remove") == 0) {
 		if ((rc = store_user_remove(s, pos[1])) == 0) {
 			store_audit(s, "cli", NULL, "user.remove", pos[1], NULL);
 			printf("user '%s' removed\n", pos[1]);
+		} else if (rc == SIEM_ENOTFOUND && strcmp(pos[1], "admin") == 0) {
+			fprintf(stderr, "minisiem users: the built-in admin cannot be removed (its"
+					" password can be changed: 'users passwd admin')\n");
+			return 1;
 		}
 	} else {
-		json_t *users = json_array();
-		if ((rc = store_user_list(s, users)) == 0) {
-			size_t i;
-			json_t *u;
-			json_array_foreach (users, i, u)
-				printf("%-24s %-8s %s\n",
-				       json_string_value(json_object_get(u, "name")),
-				       json_string_value(json_object_get(u, "role")),
-				       json_string_value(json_object_get(u, "created_at")));
-		}
-		json_decref(users);
+		return users_list(s, config_flag(c, "json"));
 	}
 	if (rc == SIEM_ENOTFOUND)
 		fprintf(stderr, "minisiem users: no user '%s'\n", pos[1]);
@@ -394,9 +527,23 @@ static int users_run(struct store *s, const struct config *c, const char **pos)
 
 static const struct store_cmd users_cmd = {
     "users",
-    "usage: minisiem users add NAME [--role admin|analyst] | list | passwd NAME | remove NAME"
-    " [--db PATH | --postgres URL]\n\nPasswords are read from the terminal or the first line of"
-    " standard input, and have at least " STR(PASSWORD_MIN) " characters.\n\noptions:\n",
+    "usage: minisiem users add NAME [--role admin|analyst] | list [--json] | passwd NAME |"
+    " remove NAME\n       [--db PATH | --postgres URL]\n\n"
+    "Passwords are read from the terminal or the first line of standard input, and have at\n"
+    "least " STR(PASSWORD_MIN) " characters (characters, not bytes).\n\n"
+			       "'passwd admin' sets the built-in admin's password, a lost one too "
+			       "(unless a user of the\n"
+			       "table is named admin). It is refused while "
+			       "SIEM_ADMIN_PASSWORD_HASH is set: that\n"
+			       "variable wins over the store, also in a hub started with it. A "
+			       "running hub takes the\n"
+			       "new password at once and refuses the admin's earlier tokens within "
+			       "a second.\n\n"
+			       "'list' prints a table (NAME, ROLE, CREATED), the built-in admin "
+			       "first; with --json a\n"
+			       "JSON array of objects {\"name\", \"role\", \"created_at\", "
+			       "\"builtin\"}, for scripts.\n\n"
+			       "options:\n",
     user_opts,
     sizeof(user_opts) / sizeof(user_opts[0]),
     users_check,

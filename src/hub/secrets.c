@@ -26,12 +26,12 @@ int secrets_admin_hash(struct api *a, struct store *s, const char *conf, bool fi
 			log_error("hub", "SIEM_ADMIN_PASSWORD_HASH is neither argon2id nor bcrypt");
 			return -EINVAL;
 		}
-		return tokens_set_admin_hash(a->tokens, conf);
+		return tokens_set_admin_hash(a->tokens, conf, false);
 	}
 	if ((rc = store_meta_get(s, "admin_password_hash", &h)) < 0)
 		return rc;
 	if (h || !first) {
-		rc = h ? tokens_set_admin_hash(a->tokens, h) : 0;
+		rc = h ? tokens_set_admin_hash(a->tokens, h, true) : 0;
 		free(h);
 		return rc;
 	}
@@ -52,7 +52,7 @@ int secrets_admin_hash(struct api *a, struct store *s, const char *conf, bool fi
 	       "choose your own.)\n");
 	fflush(stdout);
 	explicit_bzero(pw, sizeof(pw));
-	return tokens_set_admin_hash(a->tokens, hash);
+	return tokens_set_admin_hash(a->tokens, hash, true);
 }
 
 static int hexval(int c)

@@ -1,5 +1,6 @@
 """test_auth.py — API keys on /ingest, admin login and JWTs on the data endpoints, the
-open endpoints, `hash-password`, `keys`, and the CLI's exit codes."""
+open endpoints, `hash-password`, `keys`, `users passwd admin` and the list formats of `keys`
+and `users`, and the CLI's exit codes."""
 
 import hashlib
 import hmac
@@ -11,7 +12,8 @@ import time
 
 import hub as H
 from helpers import free_port
-from hub import API_KEY, JWT_SECRET, HubCase, b64url, cli, decode_jwt, event_uuid, make_jwt
+from hub import (API_KEY, JWT_SECRET, HubCase, b64url, cli, decode_jwt, event_uuid, make_jwt,
+                 wait_for)
 
 DATA_ENDPOINTS = ["/events", "/events/" + event_uuid("auth", "none"), "/apps", "/hosts",
                   "/event-types", "/auth/me"]
@@ -306,6 +308,170 @@ class KeysCli(HubCase):
         a = self.keys("create", "a", hub=hub).stdout.strip().splitlines()[-1]
         b = self.keys("create", "b", hub=hub).stdout.strip().splitlines()[-1]
         self.assertNotEqual(a, b)
+
+
+def table(stdout):
+    """`keys list` / `users list` as people see it: rows of cells (columns two or more spaces
+    apart; a cell may hold one space) and where each cell starts."""
+    rows = []
+    for line in stdout.splitlines():
+        cells = list(re.finditer(r"\S+(?: \S+)*", line))
+        rows.append(([m.group(0) for m in cells], [m.start() for m in cells]))
+    return rows
+
+
+class UsersCli(HubCase):
+    """A lost admin password reset with `users passwd admin`, the password minimum, and what
+    `users list` and `keys list` print."""
+    NEW = "a-new-admin-password-1"
+
+    def users(self, h, *args, stdin=None, env=None):
+        return cli("users", *args, *h.store_args(), stdin=stdin, env=env)
+
+    def me(self, h, token):
+        return h.request("GET", "/auth/me", headers={"Authorization": "Bearer " + token})[0]
+
+    def login_status(self, h, password, username=None):
+        body = {"password": password}
+        if username:
+            body["username"] = username
+        return h.request("POST", "/auth/login", body)[0]
+
+    def test_passwd_admin_on_a_running_hub(self):
+        h = self.own_hub()
+        old = h.admin_password
+        tokens = [h.login(old), h.login(old, username="admin")]
+        for t in tokens:
+            self.assertEqual(self.me(h, t), 200)
+        r = self.users(h, "passwd", "admin", stdin=self.NEW + "\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("built-in admin", r.stdout)
+        self.assertNotIn(self.NEW, r.stdout + r.stderr)
+        t0 = time.monotonic()
+        for t in tokens:  # docs/operations.md: within a second
+            wait_for(lambda: self.me(h, t) == 401, 10, "the old admin token refused")
+        took = time.monotonic() - t0
+        self.assertLess(took, 3.0, "old admin token accepted %.1f s after passwd admin" % took)
+        self.assertEqual(self.login_status(h, old), 401, "the old password still logs in")
+        fresh = h.login(self.NEW)
+        self.assertEqual(self.me(h, fresh), 200)
+        self.assertEqual(self.me(h, h.login(self.NEW, username="admin")), 200)
+        h.admin_password = self.NEW
+        h.restart()
+        self.assertIsNone(h.printed_password, "a first-run password printed after passwd admin")
+        self.assertEqual(self.me(h, fresh), 200)
+        for t in tokens:
+            self.assertEqual(self.me(h, t), 401)
+        self.assertEqual(self.login_status(h, old), 401)
+        self.assertTrue(h.login(self.NEW))
+        audit = h.request("GET", "/audit", headers={"Authorization": "Bearer " + fresh})[2]
+        self.assertTrue(any(a["action"] == "user.passwd" and a["object"] == "admin"
+                            for a in audit["audit"]), audit)
+
+    def test_passwd_admin_is_refused_while_the_hash_is_in_the_environment(self):
+        hashed = cli("hash-password", stdin="environment-password-1\n").stdout.strip()
+        h = self.own_hub(start=False)
+        r = self.users(h, "passwd", "admin", stdin=self.NEW + "\n",
+                       env={"SIEM_ADMIN_PASSWORD_HASH": hashed})
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("SIEM_ADMIN_PASSWORD_HASH", r.stderr)
+        self.assertIn("wins", r.stderr)
+        h.start()  # nothing was stored: the first run makes a password
+        self.assertTrue(h.printed_password)
+        self.assertEqual(self.login_status(h, self.NEW), 401)
+        self.assertTrue(h.login())
+        # a hub started with the variable keeps it, whatever the store says
+        h.stop()
+        h.env["SIEM_ADMIN_PASSWORD_HASH"] = hashed
+        h.start()
+        tok = h.login("environment-password-1")
+        r = self.users(h, "passwd", "admin", stdin=self.NEW + "\n")  # this shell lacks it
+        self.assertEqual(r.returncode, 0, r.stderr)
+        time.sleep(1.5)
+        self.assertEqual(self.me(h, tok), 200)
+        self.assertEqual(self.login_status(h, self.NEW), 401)
+        self.assertTrue(h.login("environment-password-1"))
+
+    def test_short_passwords_are_refused_with_the_minimum(self):
+        h = self.own_hub()
+        old = h.admin_password
+        for args in (["passwd", "admin"], ["add", "shorty", "--role", "analyst"]):
+            with self.subTest(args=args):
+                r = self.users(h, *args, stdin="elevenchars\n")
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn("at least 12 characters", r.stderr)
+                self.assertNotIn("elevenchars", r.stdout + r.stderr)
+        self.assertNotIn("shorty", self.users(h, "list").stdout)
+        self.assertTrue(h.login(old))  # the admin's password is unchanged
+        r = self.users(h, "passwd", "admin", stdin="twelve-chars\n")  # exactly the minimum
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(h.login("twelve-chars"))
+        h.admin_password = "twelve-chars"
+
+    def test_users_list_table_and_json(self):
+        h = self.own_hub(start=False)
+        for name, role in (("alice", "analyst"), ("Zed Admin", "admin")):
+            r = self.users(h, "add", name, "--role", role, stdin="pw-of-someone-0123\n")
+            self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.users(h, "list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = table(r.stdout)
+        self.assertEqual(rows[0][0], ["NAME", "ROLE", "CREATED"], r.stdout)
+        self.assertEqual(rows[1][0], ["admin", "admin", "built-in"], r.stdout)
+        self.assertEqual(sorted(row[0][:2] for row in rows[2:]),
+                         [["Zed Admin", "admin"], ["alice", "analyst"]], r.stdout)
+        for cells, starts in rows:
+            self.assertEqual(starts, rows[0][1], "columns not aligned:\n" + r.stdout)
+            if cells[0] not in ("NAME", "admin"):
+                self.assertRegex(cells[2], r"^\d{4}-\d\d-\d\dT")
+        r = self.users(h, "list", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        users = json.loads(r.stdout)
+        self.assertEqual(users[0], {"name": "admin", "role": "admin", "created_at": None,
+                                    "builtin": True})
+        for u in users:
+            self.assertEqual(set(u), {"name", "role", "created_at", "builtin"})
+        self.assertEqual({u["name"]: (u["role"], u["builtin"]) for u in users[1:]},
+                         {"alice": ("analyst", False), "Zed Admin": ("admin", False)})
+        r = self.users(h, "remove", "admin")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("built-in admin", r.stderr)
+        r = self.users(h, "passwd", "alice", "--json", stdin="pw-of-someone-0123\n")
+        self.assertEqual(r.returncode, 2, r.stderr)
+
+    def test_keys_list_table_and_json(self):
+        h = self.own_hub(start=False)
+        made = {}
+        for name in ("web one", "pihole"):
+            r = cli("keys", "create", name, *h.store_args())
+            self.assertEqual(r.returncode, 0, r.stderr)
+            made[name] = r.stdout.strip().splitlines()[-1]
+        r = cli("keys", "list", "--json", *h.store_args())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        keys = json.loads(r.stdout)
+        self.assertEqual([k["name"] for k in keys], ["web one", "pihole"])
+        for k in keys:
+            self.assertEqual(set(k), {"id", "name", "created_at", "last_seen", "revoked"})
+            self.assertIsInstance(k["id"], int)
+            self.assertIsNone(k["last_seen"])
+            self.assertIs(k["revoked"], False)
+        self.assertEqual(cli("keys", "revoke", keys[0]["id"], *h.store_args()).returncode, 0)
+        r = cli("keys", "list", *h.store_args())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for key in made.values():
+            self.assertNotIn(key, r.stdout)
+        rows = table(r.stdout)
+        self.assertEqual(rows[0][0], ["ID", "NAME", "CREATED", "LAST SEEN", "STATUS"], r.stdout)
+        self.assertEqual([(c[0], c[1], c[3], c[4]) for c, _ in rows[1:]],
+                         [(str(keys[0]["id"]), "web one", "-", "revoked"),
+                          (str(keys[1]["id"]), "pihole", "-", "active")], r.stdout)
+        for _, starts in rows:
+            self.assertEqual(starts, rows[0][1], "columns not aligned:\n" + r.stdout)
+        self.assertTrue(json.loads(cli("keys", "list", "--json", *h.store_args()).stdout)[0]
+                        ["revoked"])
+        r = cli("keys", "create", "x", "--json", *h.store_args())
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--json", r.stderr)
 
 
 class CliExitCodes(HubCase):

@@ -99,10 +99,9 @@ class StoreKeys(HubCase):
             r = cli("keys", "create", name, *h.store_args())
             self.assertEqual(r.returncode, 0, r.stderr)
             keys[name] = r.stdout.strip().splitlines()[-1].strip()
-        r = cli("keys", "list", *h.store_args())
+        r = cli("keys", "list", "--json", *h.store_args())
         self.assertEqual(r.returncode, 0, r.stderr)
-        for line in r.stdout.splitlines():
-            o = json.loads(line)
+        for o in json.loads(r.stdout):
             ids[o["name"]] = o["id"]
         self.assertEqual(sorted(ids), ["a", "agent-x"], r.stdout)
         h.start()
