@@ -1,5 +1,5 @@
-/* events.c — GET /events (filters, cursor), GET /events/{id}, and the distinct-value lists
- * /apps, /hosts, /event-types. */
+/* events.c — GET /events (filters, cursor, count), GET /events/{id}, and the distinct-value
+ * lists /apps, /hosts, /event-types. */
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -12,10 +12,17 @@
 
 #define Q_MAX_LEN 1024
 
+/* count=true counts the matching events up to this many; past it the answer says "more than"
+ * (a count reads every matching event up to the bound: this keeps it fast enough for a
+ * header above a page). */
+#define COUNT_BOUND 100000
+
 struct qparse {
 	struct qparam qp;
 	struct event_query *q;
 	struct arena *a;
+	bool count;	/* count=true */
+	int64_t to_all; /* q->to before a position narrows it: the count's upper bound */
 };
 
 static struct strset *set_for(struct event_query *q, const char *param)
@@ -115,7 +122,7 @@ static const char *const event_params[] = {
     "event_type", "app",     "level",	   "os_type",	"source_host", "host",
     "user",	  "user_id", "request_id", "severity",	"http_status", "source_ip",
     "src_ip",	  "from",    "to",	   "start",	"end",	       "limit",
-    "q",	  "cursor",  "before_ts",  "before_id", NULL};
+    "q",	  "cursor",  "before_ts",  "before_id", "count",       NULL};
 
 /* A time bound given under either of its names (from/start, to/end), not both. */
 static int time_bound(struct http_req *r, struct qparam *qp, const char *name, const char *alias,
@@ -211,6 +218,12 @@ static int parse_query(struct http_req *r, struct qparse *p)
 			return qparam_bad(&p->qp, "longer than 1024 bytes");
 		q->q = v;
 	}
+	if ((v = qparam_get(r, &p->qp, "count"))) {
+		if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
+			return qparam_bad(&p->qp, "true or false");
+		p->count = v[0] == 't';
+	}
+	p->to_all = q->to;
 	return parse_position(r, p);
 }
 
@@ -238,8 +251,27 @@ enum http_result api_events_list(struct http_req *r)
 				   : api_store_error(r, rc, "query failed");
 		goto out;
 	}
+	int64_t total = 0;
+	bool exact = true;
+	if (p.count) {
+		/* The events of every page: without the cursor, and without before_ts alone (where
+		 * a page starts too). */
+		q->has_cursor = false;
+		q->to = p.to_all;
+		rc = store_count_events(api_ctx->store, q, COUNT_BOUND, &total, &exact);
+	}
+	if (rc < 0) {
+		json_decref(events);
+		res = rc == -E2BIG ? http_reply_error(r, 400, "invalid query", "query too complex")
+				   : api_store_error(r, rc, "count failed");
+		goto out;
+	}
 	json_t *o = json_object();
 	json_object_set_new(o, "events", events);
+	if (p.count) {
+		json_object_set_new(o, "total", json_integer(total));
+		json_object_set_new(o, "total_exact", json_boolean(exact));
+	}
 	if (more) {
 		char cur[33];
 		cursor_encode(nts, nseq, cur);

@@ -36,6 +36,8 @@ int sq_stats(struct sq_store *s, struct store_stats *st);
 /* events (sq_events.c) */
 int sq_query_events(struct sq_store *s, const struct event_query *q, json_t *out, bool *has_next,
 		    int64_t *next_ts, int64_t *next_seq);
+int sq_count_events(struct sq_store *s, const struct event_query *q, int64_t bound, int64_t *n,
+		    bool *exact);
 int sq_get_event(struct sq_store *s, const uint8_t id[16], json_t **out);
 int sq_event_position(struct sq_store *s, const uint8_t id[16], int64_t *ts, int64_t *seq);
 int sq_distinct(struct sq_store *s, enum store_distinct_field f, const char *app, json_t *out);

@@ -102,6 +102,12 @@ int store_query_events(struct store *s, const struct event_query *q, json_t *out
 	return BACKEND(query_events, q, out, has_next, next_ts, next_seq);
 }
 
+int store_count_events(struct store *s, const struct event_query *q, int64_t bound, int64_t *n,
+		       bool *exact)
+{
+	return BACKEND(count_events, q, bound, n, exact);
+}
+
 int store_event_position(struct store *s, const uint8_t id[16], int64_t *ts, int64_t *seq)
 {
 	return BACKEND(event_position, id, ts, seq);

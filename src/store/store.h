@@ -80,6 +80,12 @@ struct event_query {
  * *has_next is set and *next_ts, *next_seq name the last event returned. */
 int store_query_events(struct store *s, const struct event_query *q, json_t *out, bool *has_next,
 		       int64_t *next_ts, int64_t *next_seq);
+/* How many events match every filter of q (its cursor and limit aside), counting no further
+ * than bound: *n is the number and *exact true when it is at most bound, else *n is bound and
+ * *exact false (more match). A count reads what a query would (indices, text search), and
+ * stops early past bound, so a large bound costs no more than the matching events up to it. */
+int store_count_events(struct store *s, const struct event_query *q, int64_t bound, int64_t *n,
+		       bool *exact);
 /* The whole event by event_id (text UUID), with raw_message and data. */
 int store_get_event(struct store *s, const uint8_t id[16], json_t **out);
 /* Where the event with id stands in the newest-first order: its time and sequence number (a

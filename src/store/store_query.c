@@ -1,5 +1,6 @@
 /* store_query.c — reads: GET /events over the segments newest first (k-way merge of
- * per-segment ordered queries), one event by id, distinct values, file offsets. */
+ * per-segment ordered queries) and its count, one event by id, distinct values, file
+ * offsets. */
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -156,6 +157,19 @@ static int fts_query(const char *q, char *out, size_t outlen)
 	}
 	out[n] = '\0';
 	return total ? 0 : -ENOENT;
+}
+
+/* The FTS5 query of q's text into buf: *fts is buf, or NULL when q has no text or no term
+ * long enough (only punctuation: the exact check alone decides then). */
+static int text_query(const struct event_query *q, char *buf, size_t len, const char **fts)
+{
+	*fts = NULL;
+	if (!q->q || !q->q[0])
+		return 0;
+	int rc = fts_query(q->q, buf, len);
+	if (rc == 0)
+		*fts = buf;
+	return rc == -ENOENT ? 0 : rc;
 }
 
 struct hit {
@@ -320,13 +334,8 @@ int sq_query_events(struct sq_store *s, const struct event_query *q, json_t *out
 	int rc;
 
 	*has_next = false;
-	if (q->q && q->q[0]) {
-		rc = fts_query(q->q, ftsbuf, sizeof(ftsbuf));
-		if (rc == 0)
-			fts = ftsbuf;
-		else if (rc != -ENOENT) /* only punctuation: the exact check alone decides */
-			return rc;
-	}
+	if ((rc = text_query(q, ftsbuf, sizeof(ftsbuf), &fts)) < 0)
+		return rc;
 	if ((rc = store_snapshot(s, &segs, &nseg)) < 0)
 		return rc;
 	if (!(hits = calloc(cap, sizeof(*hits)))) {
@@ -389,6 +398,135 @@ out:
 	free(hits);
 	store_snapshot_release(s, segs, nseg);
 	return rc;
+}
+
+/* ---- counting ---- */
+
+/* Does q select by anything but time? */
+static bool has_filters(const struct event_query *q)
+{
+	const struct strset *sets[] = {&q->event_type,	&q->app,  &q->level,	 &q->os_type,
+				       &q->source_host, &q->user, &q->request_id};
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
+		if (sets[i]->n)
+			return true;
+	return q->n_severity || q->n_status || q->n_cidr || (q->q && q->q[0]);
+}
+
+/* The events of a segment matching q (with its text index once indexed, as query_segment
+ * reads it), counted up to max. */
+static int count_segment(sqlite3 *db, enum seg_state state, const struct event_query *q,
+			 const char *fts, int64_t max, int64_t *n)
+{
+	struct sqlbuf sb = {.n = 0, .over = false};
+	sqlite3_stmt *st = NULL;
+	int rc = 0;
+	bool use_fts = fts && state == SEG_INDEXED;
+
+	sb_add(&sb, "SELECT count(*) FROM (SELECT 1 FROM events WHERE ");
+	build_where(&sb, q, use_fts);
+	sb_add(&sb, " LIMIT %lld)", (long long)max);
+	if (sb.over)
+		return -E2BIG;
+	if (sqlite3_prepare_v2(db, sb.b, (int)sb.n, &st, NULL) != SQLITE_OK)
+		return sql_err(db, "count");
+	bind_where(st, 1, q, use_fts ? fts : NULL);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*n = sqlite3_column_int64(st, 0);
+	else
+		rc = sql_err(db, "count step");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The candidate events (store_mem_candidates) that match every condition of q, counted up
+ * to max. */
+static int count_candidates(sqlite3 *db, const struct event_query *q, const int64_t *cand,
+			    size_t ncand, int64_t max, int64_t *n)
+{
+	struct sqlbuf sb = {.n = 0, .over = false};
+	sqlite3_stmt *st = NULL;
+	int rc = 0;
+	*n = 0;
+	sb_add(&sb, "SELECT 1 FROM events WHERE seq = ? AND ");
+	build_where(&sb, q, false);
+	if (sb.over)
+		return -E2BIG;
+	if (sqlite3_prepare_v2(db, sb.b, (int)sb.n, &st, NULL) != SQLITE_OK)
+		return sql_err(db, "count");
+	bind_where(st, 2, q, NULL);
+	for (size_t i = 0; i < ncand && rc == 0 && *n < max; i++) {
+		sqlite3_bind_int64(st, 1, cand[i]);
+		int r = sqlite3_step(st);
+		if (r == SQLITE_ROW)
+			(*n)++;
+		else if (r != SQLITE_DONE)
+			rc = sql_err(db, "count step");
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int sq_count_events(struct sq_store *s, const struct event_query *q, int64_t bound, int64_t *n,
+		    bool *exact)
+{
+	struct event_query c = *q; /* every page's events: no cursor */
+	struct seg_view *segs = NULL;
+	size_t nseg = 0;
+	char ftsbuf[4096];
+	const char *fts = NULL;
+	int64_t total = 0;
+	int rc;
+
+	*n = 0;
+	*exact = true;
+	if (bound < 0 || bound == INT64_MAX)
+		return -EINVAL;
+	c.has_cursor = false;
+	if ((rc = text_query(&c, ftsbuf, sizeof(ftsbuf), &fts)) < 0)
+		return rc;
+	if ((rc = store_snapshot(s, &segs, &nseg)) < 0)
+		return rc;
+	bool filtered = has_filters(&c);
+	/* One event past bound is enough to know there are more. */
+	for (size_t i = 0; i < nseg && rc == 0 && total <= bound; i++) {
+		struct seg_view *g = &segs[i];
+		int64_t k = 0, max = bound + 1 - total;
+		if (g->rows == 0 || g->max_ts < c.from || g->min_ts > c.to)
+			continue;
+		if (!filtered && g->min_ts >= c.from && g->max_ts <= c.to) {
+			total += g->rows; /* the whole segment: no need to read it */
+			continue;
+		}
+		sqlite3 *db = NULL;
+		int64_t *cand = NULL;
+		size_t ncand = 0;
+		int used = g->state == SEG_INDEXED
+			       ? 0
+			       : store_mem_candidates(s, g->seg, &c, &cand, &ncand);
+		if (used < 0) {
+			rc = used;
+			break;
+		}
+		if ((rc = store_reader_get(s, g->seg, &db)) < 0) {
+			free(cand);
+			break;
+		}
+		if (used)
+			rc = count_candidates(db, &c, cand, ncand, max, &k);
+		else
+			rc = count_segment(db, g->state, &c, fts, max, &k);
+		store_reader_put(s, g->seg, db);
+		free(cand);
+		total += k;
+	}
+	store_snapshot_release(s, segs, nseg);
+	if (rc < 0)
+		return rc;
+	*exact = total <= bound;
+	*n = *exact ? total : bound;
+	return 0;
 }
 
 /* Find the event with id and call row(st, arg) on its row (selected with EV_COLS): its

@@ -1,14 +1,16 @@
 """test_ingest_query.py — ingest a known set of events, then check every /events filter
-returns exactly the expected events in the expected order; body formats, aliases,
-normalization and the distinct-value endpoints."""
+returns exactly the expected events in the expected order, and count=true counts them (also
+over many segments); body formats, aliases, normalization and the distinct-value
+endpoints."""
 
 import datetime
 import http.client
 import ipaddress
 import json
+import re
 import socket
 
-from hub import API_KEY, HubCase, event_uuid
+from hub import API_KEY, BACKEND, HubCase, event_uuid, wait_for
 
 BASE = 1710028800  # 2024-03-10T00:00:00Z
 STEP = 420  # seconds between events: 60 events span 7 hours
@@ -372,7 +374,7 @@ class QueryFilters(HubCase):
         cases = [("from", "yesterday"), ("to", "2024-13-45T99:00:00Z"), ("source_ip", "10.0.0.0/99"),
                  ("source_ip", "not-an-ip"), ("src_ip", "300.1.2.3"), ("cursor", "garbage!!"),
                  ("severity", "high-ish"), ("severity", "abc"), ("limit", "ten"),
-                 ("http_status", "abc")]
+                 ("http_status", "abc"), ("count", "yes")]
         for name, value in cases:
             with self.subTest(param=name, value=value):
                 status, _, body = self.hub.get("/events", {name: value})
@@ -383,6 +385,95 @@ class QueryFilters(HubCase):
                 text = str(body)
                 self.assertTrue(name in text or canonical in text,
                                 "%s=%s: error does not name the parameter: %r" % (name, value, body))
+
+    # ---- count=true ----
+
+    def check_count(self, params, pred):
+        """count=true: total is every matching event (exact at this size), beside a page of 5."""
+        data = self.hub.events(list(params) + [("count", "true"), ("limit", 5)])
+        want = self.expect(pred)
+        self.assertEqual((data.get("total"), data.get("total_exact")), (len(want), True),
+                         "count of %r" % (params,))
+        self.assertEqual([e["event_id"] for e in data["events"]], want[:5], "page of %r" % (params,))
+
+    def test_count_filter_combinations(self):
+        lo, hi = self.recs[11], self.recs[37]
+        cases = [
+            ([], lambda r: True),
+            ([("app", "billing,web")], lambda r: r["app"] in ("billing", "web")),
+            ([("event_type", "LOGIN_FAIL"), ("level", "ERROR,WARNING")],
+             lambda r: r["event_type"] == "LOGIN_FAIL" and r["level"] in ("ERROR", "WARNING")),
+            ([("severity", "4,5"), ("os_type", "LINUX")],
+             lambda r: r["severity"] in (4, 5) and r["os_type"] == "LINUX"),
+            ([("user", "alice"), ("source_host", "web-01,db-01")],
+             lambda r: r["user"] == "alice" and r["source_host"] in ("web-01", "db-01")),
+            ([("request_id", "req-004,req-010")],
+             lambda r: r.get("request_id") in ("req-004", "req-010")),
+            ([("http_status", "404,500")], lambda r: r.get("http_status") in (404, 500)),
+            ([("from", lo["timestamp"]), ("to", hi["timestamp"])],
+             lambda r: lo["us"] <= r["us"] <= hi["us"]),
+            ([("to", self.recs[9]["timestamp"])], lambda r: r["us"] <= self.recs[9]["us"]),
+            ([("source_ip", "10.0.0.0/8")], lambda r: self._in(r, "10.0.0.0/8")),
+            ([("source_ip", "192.168.0.0/16,2001:db8::/32"), ("from", self.recs[20]["timestamp"])],
+             lambda r: self._in(r, "192.168.0.0/16", "2001:db8::/32")
+             and r["us"] >= self.recs[20]["us"]),
+            ([("source_ip", "2001:db8::abcd")], lambda r: r["source_ip"] == "2001:db8::abcd"),
+            ([("q", "password")], lambda r: q_match(r, "password")),
+            ([("q", "word")], lambda r: q_match(r, "word")),
+            ([("q", "failed password"), ("level", "WARNING")],
+             lambda r: q_match(r, "failed password") and r["level"] == "WARNING"),
+            ([("q", "sshd"), ("from", lo["timestamp"]), ("to", hi["timestamp"])],
+             lambda r: q_match(r, "sshd") and lo["us"] <= r["us"] <= hi["us"]),
+            ([("q", "api"), ("source_ip", "10.0.0.0/8,2001:db8::/32")],
+             lambda r: q_match(r, "api") and self._in(r, "10.0.0.0/8", "2001:db8::/32")),
+            ([("app", "web,auth"), ("level", "INFO"), ("from", self.recs[5]["timestamp"])],
+             lambda r: r["app"] in ("web", "auth") and r["level"] == "INFO"
+             and r["us"] >= self.recs[5]["us"]),
+        ]
+        for params, pred in cases:
+            with self.subTest(params=params):
+                self.assertTrue(self.expect(pred), "test data must select something for %r"
+                                % (params,))
+                self.check_count(params, pred)
+
+    def test_count_of_nothing_is_exact_zero(self):
+        for params in ([("q", "zebra")], [("from", fmt_us((BASE + N * STEP) * 1_000_000))],
+                       [("app", "billing"), ("event_type", "no-such-type")]):
+            with self.subTest(params=params):
+                data = self.hub.events(params + [("count", "true")])
+                self.assertEqual((data["events"], data["total"], data["total_exact"]),
+                                 ([], 0, True))
+
+    def test_count_only_when_asked(self):
+        for params in ({}, {"count": "false"}, {"count": ""}):
+            with self.subTest(params=params):
+                data = self.hub.events(params)
+                self.assertNotIn("total", data)
+                self.assertNotIn("total_exact", data)
+                self.assertEqual(len(data["events"]), N)
+
+    def test_count_bad_values_are_400_naming_it(self):
+        for value in ("yes", "1", "TRUE", "true,false"):
+            with self.subTest(value=value):
+                body = self.assertStatus(self.hub.get("/events", {"count": value}), 400)
+                self.assertEqual(body, {"error": "invalid query",
+                                        "detail": "count: true or false"})
+
+    def test_count_is_of_every_page(self):
+        """The cursor and before_ts/before_id say where a page starts, not what is counted."""
+        want = len(self.expect(lambda r: r["app"] == "billing"))
+        first = self.hub.events({"limit": 4, "app": "billing", "count": "true"})
+        last = first["events"][-1]
+        pages = [first,
+                 self.hub.events({"limit": 4, "app": "billing", "count": "true",
+                                  "cursor": first["next_cursor"]}),
+                 self.hub.events({"limit": 4, "app": "billing", "count": "true",
+                                  "before_ts": last["timestamp"], "before_id": last["event_id"]}),
+                 self.hub.events({"limit": 4, "app": "billing", "count": "true",
+                                  "before_ts": last["timestamp"]})]
+        for i, page in enumerate(pages):
+            self.assertEqual((page["total"], page["total_exact"]), (want, True), "request %d" % i)
+        self.assertEqual(pages[1]["events"], pages[2]["events"])
 
     def test_get_event_by_id_has_raw_message_and_fields(self):
         r = self.recs[13]  # i % 4 == 1: has raw_message
@@ -435,6 +526,67 @@ class QueryFilters(HubCase):
     def test_event_types_of_one_app(self):
         self.assertEqual(self._values("/event-types", {"app": "web"}),
                          self._counts("event_type", lambda r: r["app"] == "web"))
+
+
+SEG_N = 2600  # with --segment-rows 1000: two sealed (indexed) segments and the active one
+SEG_BASE = 1712000000  # 2024-04-01T19:33:20Z; one event a second
+
+
+def seg_event(i):
+    return {"event_id": event_uuid("seg", i), "timestamp": SEG_BASE + i,
+            "event_type": TYPES[i % 5], "app": "seg%d" % (i % 3),
+            "source_ip": "10.0.%d.%d" % (i // 256, i % 256),
+            "message": ("needle in segment %d" if i % 7 == 0 else "hay %d") % i}
+
+
+class QueryCountSegmented(HubCase):
+    """count=true over events spread across segments: whole segments inside the time range,
+    ranges cutting through segments, the text index of indexed ones and the active one."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.hub = cls.class_hub(args=["--segment-rows", "1000", "--retention-days", "0"])
+        cls.evs = [seg_event(i) for i in range(SEG_N)]
+        for k in range(0, SEG_N, 500):
+            cls.hub.ingest_ok(cls.evs[k:k + 500])
+        if BACKEND == "sqlite":
+            _, _, ready = cls.hub.get("/ready")
+            assert ready["segments"] == 3, ready
+
+        def indexed():
+            _, _, text = cls.hub.request("GET", "/metrics")
+            m = re.search(rb"^minisiem_store_segments_unindexed (\d+)", text, re.M)
+            return m is not None and int(m.group(1)) == 0
+        wait_for(indexed, 60, "the sealed segments' indices")
+
+    def check(self, params, pred):
+        want = sum(1 for i in range(SEG_N) if pred(i))
+        data = self.hub.events(list(params) + [("count", "true"), ("limit", 1)])
+        self.assertEqual((data["total"], data["total_exact"]), (want, True), "count of %r" % (params,))
+
+    def at(self, i):
+        return str(SEG_BASE + i)
+
+    def test_all(self):
+        self.check([], lambda i: True)
+
+    def test_time_range_across_segments(self):
+        self.check([("from", self.at(500)), ("to", self.at(2100))], lambda i: 500 <= i <= 2100)
+        self.check([("from", self.at(1000)), ("to", self.at(1999))], lambda i: 1000 <= i <= 1999)
+        self.check([("from", self.at(2599))], lambda i: i == 2599)
+
+    def test_filters(self):
+        self.check([("event_type", "DNS_BLOCK")], lambda i: i % 5 == 3)
+        self.check([("app", "seg1"), ("from", self.at(700)), ("to", self.at(2300))],
+                   lambda i: i % 3 == 1 and 700 <= i <= 2300)
+        self.check([("source_ip", "10.0.4.0/22")], lambda i: 4 <= i // 256 <= 7)
+
+    def test_text(self):
+        self.check([("q", "needle")], lambda i: i % 7 == 0)
+        self.check([("q", "NEEDLE segment"), ("event_type", "LOGIN_FAIL")],
+                   lambda i: i % 7 == 0 and i % 5 == 0)
+        self.check([("q", "hay"), ("from", self.at(900)), ("to", self.at(2050))],
+                   lambda i: i % 7 != 0 and 900 <= i <= 2050)
 
 
 class IngestFormats(HubCase):

@@ -90,7 +90,8 @@ class Pagination(HubCase):
         cases = [
             ({"app": "pag", "bogus": "1"}, "bogus: unknown parameter"),
             ({"app": "pag", "befor_ts": "1"}, "befor_ts: unknown parameter"),
-            ({"app": "pag", "count": "true"}, "count: unknown parameter"),
+            ({"app": "pag", "total": "true"}, "total: unknown parameter"),
+            ({"app": "pag", "count": "yes"}, "count: true or false"),
             ({"app": "pag", "from": "1", "start": "2"}, "from: given twice (also as start)"),
             ({"app": "pag", "cursor": first["next_cursor"], "before_id": last["event_id"]},
              "cursor: give either cursor or before_ts/before_id"),

@@ -1,6 +1,7 @@
 /* test_store.c — the embedded SQLite store: append/commit/rollback, every query filter and
- * text search, cursor pages across segments, duplicates, facets, offsets, meta, keys, reopen,
- * the ingest key and the migration of segments written by an older version. */
+ * text search, cursor pages across segments, bounded counts, duplicates, facets, offsets,
+ * meta, keys, reopen, the ingest key and the migration of segments written by an older
+ * version. */
 #include <ftw.h>
 #include <inttypes.h>
 #include <setjmp.h>
@@ -836,6 +837,134 @@ static void test_pages_with_filter_and_search(void **state)
 		q.cursor_seq = nseq;
 	}
 	assert_int_equal(got, 50);
+}
+
+/* ---- counts ---- */
+
+/* store_count_events of q up to bound; *exact set when given. */
+static int64_t count_of(const struct event_query *q, int64_t bound, bool *exact)
+{
+	int64_t n = -1;
+	bool ex = false;
+	int rc = store_count_events(S, q, bound, &n, &ex);
+	if (rc)
+		fail_msg("count failed: %d (%s)", rc, siem_strerror(rc));
+	if (exact)
+		*exact = ex;
+	return n;
+}
+
+/* The count of q equals the number of events its query returns (one page holds them all). */
+static void check_count(const struct event_query *q)
+{
+	const char *ids = found(q);
+	int64_t want = ids[0] ? 1 : 0;
+	for (const char *c = ids; *c; c++)
+		want += *c == ',';
+	bool exact = false;
+	assert_int_equal(count_of(q, 100000, &exact), want);
+	assert_true(exact);
+}
+
+static void test_count_filters(void **state)
+{
+	(void)state;
+	load_dataset();
+	struct event_query q;
+	qinit(&q);
+	check_count(&q);
+	set1(&q.app, "web");
+	check_count(&q);
+	set1(&q.level, "ERROR");
+	check_count(&q);
+	qinit(&q);
+	q.from = T(2);
+	q.to = T(4);
+	check_count(&q);
+	qinit(&q);
+	add_cidr(&q, "10.0.0.0/8");
+	check_count(&q);
+	add_cidr(&q, "2001:db8::/32");
+	q.severity[q.n_severity++] = 3;
+	check_count(&q);
+	qinit(&q);
+	q.q = "failed";
+	check_count(&q);
+	q.q = "ADS.example";
+	check_count(&q);
+	q.q = "zebra";
+	check_count(&q);
+	q.q = "!!"; /* no term long enough for the text index */
+	check_count(&q);
+	qinit(&q);
+	q.from = T(7);
+	check_count(&q);
+}
+
+static void test_count_bound(void **state)
+{
+	(void)state;
+	bool exact = false;
+	struct event_query q;
+	qinit(&q);
+	assert_int_equal(count_of(&q, 10, &exact), 0);
+	assert_true(exact);
+	put_many(0, 230, 10, ts_distinct); /* 5 segments */
+	assert_int_equal(count_of(&q, 100000, &exact), 230);
+	assert_true(exact);
+	assert_int_equal(count_of(&q, 230, &exact), 230);
+	assert_true(exact);
+	assert_int_equal(count_of(&q, 229, &exact), 229);
+	assert_false(exact);
+	assert_int_equal(count_of(&q, 100, &exact), 100);
+	assert_false(exact);
+	assert_int_equal(count_of(&q, 0, &exact), 0);
+	assert_false(exact);
+	/* Within segments, and across some of them. */
+	q.from = ts_distinct(20);
+	q.to = ts_distinct(139);
+	assert_int_equal(count_of(&q, 100000, &exact), 120);
+	assert_true(exact);
+	assert_int_equal(count_of(&q, 119, &exact), 119);
+	assert_false(exact);
+	/* The cursor and the limit do not change it: it counts every page. */
+	q.limit = 7;
+	q.has_cursor = true;
+	q.cursor_ts = ts_distinct(30);
+	q.cursor_seq = 31;
+	assert_int_equal(count_of(&q, 100000, &exact), 120);
+	int64_t n = 0;
+	assert_int_equal(store_count_events(S, &q, -1, &n, &exact), -EINVAL);
+}
+
+static void test_count_filter_and_search_across_segments(void **state)
+{
+	(void)state;
+	struct event ev[10];
+	for (int i = 0; i < 150; i += 10) {
+		for (int j = 0; j < 10; j++)
+			mk(&ev[j], i + j, ts_distinct(i + j),
+			   (i + j) % 3 == 0 ? "{\"event_type\":\"A\",\"message\":\"needle here\"}"
+					    : "{\"event_type\":\"B\",\"message\":\"hay\"}");
+		put(ev, 10, NULL);
+		arena_reset(&A);
+	}
+	bool exact = false;
+	struct event_query q;
+	qinit(&q);
+	set1(&q.event_type, "A");
+	assert_int_equal(count_of(&q, 1000, &exact), 50);
+	assert_true(exact);
+	q.q = "needle";
+	assert_int_equal(count_of(&q, 1000, &exact), 50);
+	assert_true(exact);
+	assert_int_equal(count_of(&q, 49, &exact), 49);
+	assert_false(exact);
+	qinit(&q);
+	q.q = "hay";
+	q.from = ts_distinct(100);
+	assert_int_equal(count_of(&q, 1000, &exact), 34); /* 100..149 but 102, 105, ..., 147 */
+	assert_true(exact);
 }
 
 /* ---- duplicates ---- */
@@ -1747,6 +1876,9 @@ int main(void)
 	    TS(test_pages_with_late_events),
 	    TS(test_next_cursor_names_last_event),
 	    TS(test_pages_with_filter_and_search),
+	    TS(test_count_filters),
+	    TS(test_count_bound),
+	    TS(test_count_filter_and_search_across_segments),
 	    TS(test_dup_in_same_transaction),
 	    TS(test_dup_across_transactions),
 	    TS(test_dup_in_sealed_segment),

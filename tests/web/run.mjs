@@ -267,8 +267,15 @@ async function main() {
     try {
       const { page } = w;
       await login(w, hub);
+      const counts = []; // the count parameter of each GET /events
+      page.on('request', (r) => {
+        const u = new URL(r.url());
+        if (u.pathname.endsWith('/events')) counts.push(u.searchParams.get('count'));
+      });
       await page.goto(`${hub.base()}ui/explorer?event_type=PAGE_TEST&range=24h`);
       await page.waitForSelector('[data-testid=results] tbody tr');
+      const header = `${PAGE_EVENTS.toLocaleString('en-US')} events`;
+      assertEq(await page.textContent('[data-testid=result-total]'), header, 'the header counts every page');
       for (let i = 0; i < 20; i++) {
         const more = await page.isVisible('[data-testid=load-more]');
         if (!more) break;
@@ -282,6 +289,9 @@ async function main() {
       assertEq(new Set(ids).size, PAGE_EVENTS, 'no repeats');
       assertEq(ids, api, 'same events in the same order as one API page of 1000');
       assert(!(await page.isVisible('[data-testid=load-more]')), 'no more pages');
+      assertEq(await page.textContent('[data-testid=result-total]'), header, 'the header after every page');
+      assert(counts.length > 1 && counts[0] === 'true' && counts.slice(1).every((c) => c === null),
+        `count=true with the first page only: ${JSON.stringify(counts)}`);
       clean(w, 'explorer');
     } finally {
       await w.close();
@@ -297,6 +307,7 @@ async function main() {
       await page.goto(`${hub.base()}ui/explorer?q=${RAW_MARKER}&range=24h`);
       await page.waitForSelector('[data-testid=results] tbody tr');
       assertEq(await page.$$eval('[data-testid=results] tbody tr', (r) => r.length), 1, 'one match');
+      assertEq(await page.textContent('[data-testid=result-total]'), '1 event', 'the header of one match');
       await page.click('[data-testid=open-event]');
       await page.waitForSelector('[data-testid=event-raw]');
       assertEq((await page.textContent('[data-testid=event-raw]')).trim(), RAW_LINE, 'raw line');

@@ -38,6 +38,8 @@ int pg_stats(struct pg_store *s, struct store_stats *st);
 /* events (pg_events.c) */
 int pg_query_events(struct pg_store *s, const struct event_query *q, json_t *out, bool *has_next,
 		    int64_t *next_ts, int64_t *next_seq);
+int pg_count_events(struct pg_store *s, const struct event_query *q, int64_t bound, int64_t *n,
+		    bool *exact);
 int pg_get_event(struct pg_store *s, const uint8_t id[16], json_t **out);
 int pg_event_position(struct pg_store *s, const uint8_t id[16], int64_t *ts, int64_t *seq);
 int pg_distinct(struct pg_store *s, enum store_distinct_field f, const char *app, json_t *out);

@@ -1,6 +1,7 @@
 /* pg_events.c — event reads on PostgreSQL: GET /events (filters, text search, pages newest
- * first after a (ts, seq) cursor), one event by id, distinct values with their counts, dead
- * letters and file offsets; the twin of store_query.c, answering with the same JSON. */
+ * first after a (ts, seq) cursor, a bounded count), one event by id, distinct values with
+ * their counts, dead letters and file offsets; the twin of store_query.c, answering with the
+ * same JSON. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,6 +282,38 @@ int pg_query_events(struct pg_store *s, const struct event_query *q, json_t *out
 	}
 out:
 	json_decref(page);
+	PQclear(r);
+	pg_qp_release(&x);
+	strbuf_release(&sql.b);
+	return rc;
+}
+
+int pg_count_events(struct pg_store *s, const struct event_query *q, int64_t bound, int64_t *n,
+		    bool *exact)
+{
+	struct event_query c = *q; /* every page's events: no cursor */
+	struct pg_sql sql = {.rc = 0};
+	struct pg_qparams x = {.nown = 0};
+	PGresult *r = NULL;
+	int rc;
+
+	*n = 0;
+	*exact = true;
+	if (bound < 0 || bound == INT64_MAX)
+		return -EINVAL;
+	c.has_cursor = false;
+	strbuf_init(&sql.b, SQL_MAX);
+	/* One row past bound is enough to know there are more. */
+	pg_sql_add(&sql, "SELECT count(*) FROM (SELECT 1 FROM events WHERE ");
+	if ((rc = build_where(&sql, &x, &c)) < 0)
+		goto out;
+	pg_sql_add(&sql, " LIMIT $%d) t", pg_qp_i64(&x, bound + 1));
+	if ((rc = sql.rc) < 0 || (rc = pg_run(s, sql.b.p, &x.p, &r, "count events")) < 0)
+		goto out;
+	int64_t total = PQntuples(r) == 1 ? pg_i64(r, 0, 0) : 0;
+	*exact = total <= bound;
+	*n = *exact ? total : bound;
+out:
 	PQclear(r);
 	pg_qp_release(&x);
 	strbuf_release(&sql.b);

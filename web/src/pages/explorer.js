@@ -1,6 +1,7 @@
 // explorer.js — search every stored event: each filter of GET /events, free text, a time
-// range, "load more" with the cursor, chosen columns, and a drawer with the whole event
-// (normalized fields, data and the raw line, copyable). The URL holds the query.
+// range, how many events match (count=true with the first page), "load more" with the cursor,
+// chosen columns, and a drawer with the whole event (normalized fields, data and the raw
+// line, copyable). The URL holds the query.
 import { api } from '../api.js';
 import { h, clear, fmtNum, fmtTime, pretty, copyButton, spinner, errorBox, empty, sevBadge } from '../dom.js';
 import { eventsTable, COLUMNS, DEFAULT_COLUMNS, FILTERABLE } from '../table.js';
@@ -63,6 +64,7 @@ export function mount(root, ctx) {
     })));
 
   const results = h('div', { 'data-testid': 'results' });
+  const total = h('h2', { 'data-testid': 'result-total' }, 'Events');
   const count = h('span', { class: 'muted', role: 'status', 'data-testid': 'result-count' });
   const more = h('button', { type: 'button', class: 'btn', 'data-testid': 'load-more', hidden: true }, 'Load more');
   more.addEventListener('click', () => fetchPage(true));
@@ -71,7 +73,7 @@ export function mount(root, ctx) {
   clear(root,
     h('div', { class: 'toolbar' }, h('h1', {}, 'Explorer'),
       range.picker(state, (s) => { state = s; submit(); }), colBox),
-    form, h('section', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', {}, 'Events'), count), results,
+    form, h('section', { class: 'card' }, h('div', { class: 'card-head' }, total, count), results,
       h('div', { class: 'more' }, more)),
     drawer);
 
@@ -101,8 +103,20 @@ export function mount(root, ctx) {
     clear(results, events.length
       ? eventsTable(events, columns, { onOpen: (ev) => openEvent(ev.event_id), onValue: addFilter })
       : empty('No events match this search.'));
-    count.textContent = `${fmtNum(events.length)} event${events.length === 1 ? '' : 's'} shown${cursor ? ', more available' : ''}`;
+    count.textContent = `${fmtNum(events.length)} shown${cursor ? ', more available' : ''}`;
     more.hidden = !cursor;
+  }
+
+  // How many events the search matches: the hub counts exactly up to a bound (100,000), past
+  // which it says only that there are more.
+  function showTotal(r) {
+    if (!r || typeof r.total !== 'number') {
+      total.textContent = 'Events';
+    } else if (r.total_exact) {
+      total.textContent = `${fmtNum(r.total)} event${r.total === 1 ? '' : 's'}`;
+    } else {
+      total.textContent = `more than ${fmtNum(r.total)} events`;
+    }
   }
 
   async function fetchPage(append) {
@@ -110,13 +124,18 @@ export function mount(root, ctx) {
     const params = { ...range.resolve(state), limit: PAGE };
     for (const [k] of FILTERS) if (values[k]) params[k] = values[k];
     if (append && cursor) params.cursor = cursor;
-    if (!append) clear(results, spinner());
+    if (!append) {
+      params.count = true; // of every page: asked with the first one only
+      clear(results, spinner());
+      showTotal(null);
+    }
     more.disabled = true;
     try {
       const r = await api('events', { params });
       if (!alive || my !== seq) return;
       events = append ? events.concat(r.events) : r.events;
       cursor = r.next_cursor;
+      if (!append) showTotal(r);
       renderTable();
     } catch (e) {
       if (alive && my === seq) clear(results, errorBox(e));
