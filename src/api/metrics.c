@@ -46,10 +46,8 @@ enum http_result api_metrics(struct http_req *r)
 	if (rc == 0)
 		rc = gauge(&b, "minisiem_events_committed_total", "Events stored.", "counter",
 			   (double)ps.committed_events);
-	if (rc == 0)
-		rc = gauge(&b, "minisiem_events_duplicate_total",
-			   "Events not stored because their event_id was already stored.",
-			   "counter", (double)ps.duplicate_events);
+	/* Duplicates are counted per source (minisiem_events_duplicates_total{source}), where
+	 * the receivers count what they hear back from the writer. */
 	if (rc == 0)
 		rc = gauge(&b, "minisiem_last_commit_rows", "Events in the last transaction.",
 			   "gauge", (double)ps.last_commit_rows);

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import time
 
+from helpers import metrics
 from hub import API_KEY, HubCase, Load, event_uuid, wait_for
 
 BASE = 1710028800
@@ -107,6 +108,18 @@ class Dedup(HubCase):
         status, _, e = self.hub.get_event(first["event_id"])
         self.assertEqual(status, 200, e)
         self.assertEqual(e["message"], "first")
+
+    def test_duplicates_are_counted_once_by_source(self):
+        series = 'minisiem_events_duplicates_total{source="http"}'
+        before = metrics(self.hub).get(series, 0)
+        e = {"event_id": event_uuid("dupcount", 1), "timestamp": 1710028800,
+             "event_type": "dur_test", "app": "dupcount"}
+        self.assertIngested(self.hub.ingest(e), 1, 0)
+        self.assertIngested(self.hub.ingest([e, e]), 0, 2)
+        got = metrics(self.hub)
+        self.assertEqual(got.get(series, 0) - before, 2)
+        # one name for one thing: no unlabelled near-twin
+        self.assertFalse([k for k in got if k.startswith("minisiem_events_duplicate_total")])
 
     def test_same_id_different_case_is_a_duplicate(self):
         e = {"event_id": event_uuid("case", 1), "event_type": "dur_test", "app": "caseid"}
