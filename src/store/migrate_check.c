@@ -10,8 +10,8 @@
 
 #include "core/err.h"
 #include "core/random.h"
-#include "core/utf8.h"
 #include "store/migrate_int.h"
+#include "store/pg/pg_sql.h"
 
 /* One count on the destination. Counting every event may take longer than the session's
  * statement timeout: this process's connections go without one from here on. */
@@ -104,10 +104,9 @@ static int check_counts(struct mig *m)
 static void repair(struct sv *v, char **keep)
 {
 	*keep = NULL;
-	if (!v->p || !(*keep = malloc(3 * v->n + 1)))
+	if (!v->p || !(*keep = pg_text_repair(v->p, v->n)))
 		return;
-	v->n = utf8_copy_repair(*keep, (const unsigned char *)v->p, v->n, false);
-	(*keep)[v->n] = '\0';
+	v->n = strlen(*keep); /* no NUL is left in it */
 	v->p = *keep;
 }
 

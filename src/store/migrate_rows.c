@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "core/err.h"
-#include "core/utf8.h"
 #include "store/migrate_int.h"
+#include "store/pg/pg_sql.h"
 
 #define STATE_CHUNK 1000 /* rows per transaction */
 
@@ -80,9 +80,8 @@ static int bind_col(struct pg_params *p, sqlite3_stmt *st, int i, char type, cha
 	} else {
 		const unsigned char *s = sqlite3_column_text(st, i);
 		size_t n = (size_t)sqlite3_column_bytes(st, i);
-		if (!(*tmp = malloc(3 * n + 1)))
+		if (!(*tmp = pg_text_repair(s ? (const char *)s : "", n)))
 			return -ENOMEM;
-		(*tmp)[utf8_copy_repair(*tmp, s ? s : (const unsigned char *)"", n, false)] = '\0';
 		pg_p_text(p, *tmp);
 	}
 	return 0;

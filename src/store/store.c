@@ -44,11 +44,6 @@ void store_close(struct store *s)
 	free(s);
 }
 
-bool store_is_postgres(const struct store *s)
-{
-	return s->pg != NULL;
-}
-
 int store_begin(struct store *s)
 {
 	return BACKEND0(begin);

@@ -31,7 +31,6 @@ struct store_config {
 void store_config_defaults(struct store_config *cfg);
 int store_open(struct store **out, const struct store_config *cfg);
 void store_close(struct store *s);
-bool store_is_postgres(const struct store *s);
 
 /* ---- writer side: called from one thread only ---- */
 

@@ -323,6 +323,25 @@ static int query_candidates(sqlite3 *db, const struct event_query *q, const int6
 	return rc;
 }
 
+/* A read connection to segment g for q, and q's candidates from the segment's in-memory
+ * postings when it has them and they serve q (store_mem_candidates; *cand is then the
+ * caller's to free): 1 with candidates, 0 without (read the segment with SQL), negative on
+ * error (nothing to release). */
+static int segment_open(struct sq_store *s, struct seg_view *g, const struct event_query *q,
+			sqlite3 **db, int64_t **cand, size_t *ncand)
+{
+	int used = g->state == SEG_INDEXED ? 0 : store_mem_candidates(s, g->seg, q, cand, ncand);
+	if (used < 0)
+		return used;
+	int rc = store_reader_get(s, g->seg, db);
+	if (rc < 0) {
+		free(*cand);
+		*cand = NULL;
+		return rc;
+	}
+	return used;
+}
+
 int sq_query_events(struct sq_store *s, const struct event_query *q, json_t *out, bool *has_next,
 		    int64_t *next_ts, int64_t *next_seq)
 {
@@ -362,14 +381,9 @@ int sq_query_events(struct sq_store *s, const struct event_query *q, json_t *out
 		sqlite3 *db = NULL;
 		int64_t *cand = NULL;
 		size_t ncand = 0;
-		int used =
-		    g->state == SEG_INDEXED ? 0 : store_mem_candidates(s, g->seg, q, &cand, &ncand);
+		int used = segment_open(s, g, q, &db, &cand, &ncand);
 		if (used < 0) {
 			rc = used;
-			break;
-		}
-		if ((rc = store_reader_get(s, g->seg, &db)) < 0) {
-			free(cand);
 			break;
 		}
 		if (used)
@@ -502,15 +516,9 @@ int sq_count_events(struct sq_store *s, const struct event_query *q, int64_t bou
 		sqlite3 *db = NULL;
 		int64_t *cand = NULL;
 		size_t ncand = 0;
-		int used = g->state == SEG_INDEXED
-			       ? 0
-			       : store_mem_candidates(s, g->seg, &c, &cand, &ncand);
+		int used = segment_open(s, g, &c, &db, &cand, &ncand);
 		if (used < 0) {
 			rc = used;
-			break;
-		}
-		if ((rc = store_reader_get(s, g->seg, &db)) < 0) {
-			free(cand);
 			break;
 		}
 		if (used)

@@ -799,9 +799,10 @@ static void test_next_cursor_names_last_event(void **state)
 	assert_string_equal(found(&q), "");
 }
 
-static void test_pages_with_filter_and_search(void **state)
+/* 150 events in batches of 10: every third one type A with "needle here", the others type B
+ * with "hay". */
+static void put_needles_and_hay(void)
 {
-	(void)state;
 	struct event ev[10];
 	for (int i = 0; i < 150; i += 10) {
 		for (int j = 0; j < 10; j++)
@@ -811,6 +812,12 @@ static void test_pages_with_filter_and_search(void **state)
 		put(ev, 10, NULL);
 		arena_reset(&A);
 	}
+}
+
+static void test_pages_with_filter_and_search(void **state)
+{
+	(void)state;
+	put_needles_and_hay();
 	struct event_query q;
 	qinit(&q);
 	q.limit = 4;
@@ -940,15 +947,7 @@ static void test_count_bound(void **state)
 static void test_count_filter_and_search_across_segments(void **state)
 {
 	(void)state;
-	struct event ev[10];
-	for (int i = 0; i < 150; i += 10) {
-		for (int j = 0; j < 10; j++)
-			mk(&ev[j], i + j, ts_distinct(i + j),
-			   (i + j) % 3 == 0 ? "{\"event_type\":\"A\",\"message\":\"needle here\"}"
-					    : "{\"event_type\":\"B\",\"message\":\"hay\"}");
-		put(ev, 10, NULL);
-		arena_reset(&A);
-	}
+	put_needles_and_hay();
 	bool exact = false;
 	struct event_query q;
 	qinit(&q);

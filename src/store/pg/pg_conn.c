@@ -28,12 +28,10 @@ static void notice_quiet(void *arg, const char *msg)
 	(void)msg; /* "relation already exists, skipping" and the like */
 }
 
-void pg_note_up(struct pg_store *s, bool up)
+void pg_note_conn_error(struct pg_store *s)
 {
 	pthread_mutex_lock(&s->stat_mu);
-	s->up = up;
-	if (!up)
-		s->conn_errors++;
+	s->conn_errors++;
 	pthread_mutex_unlock(&s->stat_mu);
 }
 
@@ -51,7 +49,7 @@ int pg_connect(struct pg_store *s, PGconn **out)
 		msg[strcspn(msg, "\n")] = '\0';
 		log_warn(SUB, "cannot connect: %s", msg);
 		PQfinish(c);
-		pg_note_up(s, false);
+		pg_note_conn_error(s);
 		return SIEM_EUNAVAIL;
 	}
 	PQsetNoticeProcessor(c, notice_quiet, NULL);
@@ -68,7 +66,6 @@ int pg_connect(struct pg_store *s, PGconn **out)
 		PQfinish(c);
 		return rc;
 	}
-	pg_note_up(s, true);
 	*out = c;
 	return 0;
 }

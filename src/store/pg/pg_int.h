@@ -23,11 +23,18 @@
 
 #define PG_POOL_MAX 16
 
+/* Events are partitioned by UTC day: day d holds [d * PG_DAY_US, (d + 1) * PG_DAY_US). */
+#define PG_DAY_US INT64_C(86400000000)
+static inline int64_t pg_day(int64_t us)
+{
+	return us >= 0 ? us / PG_DAY_US : (us - PG_DAY_US + 1) / PG_DAY_US;
+}
+
 struct pg_writer; /* pg_write.c */
 
 struct pg_store {
-	char *conninfo; /* libpq connection string or URL */
-	int retention_days;
+	char *conninfo;	    /* libpq connection string or URL */
+	int retention_days; /* the writer's: from the config, then from each retention run */
 
 	/* the writer's connection and its batch (writer thread only) */
 	PGconn *w;
@@ -46,7 +53,6 @@ struct pg_store {
 	int64_t last_commit_us, commit_latency_us, commits, commit_errors, conn_errors;
 	int64_t removed_partitions, removed_events;
 	int64_t known_events, known_partitions, known_oldest_ts; /* as pg_stats last read them */
-	bool up; /* the last attempt to reach the database succeeded */
 };
 
 /* ---- connections (pg_conn.c) ---- */
@@ -104,7 +110,8 @@ long pg_bytea(const PGresult *r, int row, int col, uint8_t *out, size_t cap);
  * malformed. */
 int pg_bytea_dup(const PGresult *r, int row, int col, uint8_t **out, size_t *n);
 
-void pg_note_up(struct pg_store *s, bool up);
+/* A failed attempt to reach the database (counted for /metrics). */
+void pg_note_conn_error(struct pg_store *s);
 
 /* ---- schema (pg_schema.c) ---- */
 

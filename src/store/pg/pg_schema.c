@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/calendar.h"
 #include "core/err.h"
 #include "core/event.h"
 #include "core/log.h"
@@ -144,29 +145,21 @@ out:
 	return rc;
 }
 
-#define DAY_US INT64_C(86400000000)
-
 /* Days before now and after it that get partitions of their own; events of other days go to
  * the default partition (a burst of hostile timestamps must not make thousands of tables). */
 #define PART_DAYS_BACK 400
 #define PART_DAYS_AHEAD 7
-
-static int64_t day_floor(int64_t us)
-{
-	return (us >= 0 ? us / DAY_US : (us - DAY_US + 1) / DAY_US);
-}
 
 /* Partition of day d (days since the epoch): created empty like events, filled with what the
  * default partition holds of that day, and attached, in one transaction. */
 static int make_partition(PGconn *c, int64_t d)
 {
 	char name[40], sql[1024];
-	time_t t = (time_t)(d * 86400);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	snprintf(name, sizeof(name), "events_%04d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday);
-	int64_t lo = d * DAY_US, hi = lo + DAY_US;
+	int64_t y;
+	unsigned m, md;
+	civil_from_days(d, &y, &m, &md);
+	snprintf(name, sizeof(name), "events_%04lld%02u%02u", (long long)y, m, md);
+	int64_t lo = d * PG_DAY_US, hi = lo + PG_DAY_US;
 	PGresult *r = NULL;
 	struct pg_params p = {0};
 	pg_p_text(&p, name);
@@ -195,8 +188,8 @@ static int make_partition(PGconn *c, int64_t d)
 
 int pg_partitions_ensure(PGconn *c, int64_t from_us, int64_t to_us, int retention_days)
 {
-	int64_t today = day_floor(ts_now_us());
-	int64_t a = day_floor(from_us), b = day_floor(to_us);
+	int64_t today = pg_day(ts_now_us());
+	int64_t a = pg_day(from_us), b = pg_day(to_us);
 	int64_t back = retention_days > 0 ? retention_days + 2 : PART_DAYS_BACK;
 	if (a < today - back)
 		a = today - back;

@@ -6,13 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/calendar.h"
 #include "core/err.h"
 #include "core/event.h"
 #include "core/log.h"
 #include "store/pg/pg_int.h"
 
 #define SUB "postgres"
-#define DAY_US INT64_C(86400000000)
 #define LOCK_RETAIN "7283546103"
 
 int pg_open(struct pg_store **out, const struct store_config *cfg)
@@ -31,7 +31,8 @@ int pg_open(struct pg_store **out, const struct store_config *cfg)
 	int rc = pg_conn_get(s, &c);
 	if (rc == 0 && (rc = pg_migrate(c)) == 0 && !cfg->state_only) {
 		int64_t now = ts_now_us();
-		rc = pg_partitions_ensure(c, now - DAY_US, now + 2 * DAY_US, s->retention_days);
+		rc = pg_partitions_ensure(c, now - PG_DAY_US, now + 2 * PG_DAY_US,
+					  s->retention_days);
 	}
 	pg_conn_put(s, c);
 	if (rc < 0) {
@@ -81,7 +82,7 @@ int pg_stats(struct pg_store *s, struct store_stats *st)
 	st->reachable = true;
 	st->events = pg_i64(r, 0, 0);
 	st->segments = pg_i64(r, 0, 1);
-	st->oldest_ts = pg_null(r, 0, 2) ? 0 : (pg_i64(r, 0, 2) + 1) * DAY_US - 1;
+	st->oldest_ts = pg_null(r, 0, 2) ? 0 : (pg_i64(r, 0, 2) + 1) * PG_DAY_US - 1;
 	PQclear(r);
 	pthread_mutex_lock(&s->stat_mu);
 	s->known_events = st->events;
@@ -141,6 +142,9 @@ static int trim_default(PGconn *c, int64_t cutoff_us, int64_t *events)
 int pg_retain(struct pg_store *s, int64_t cutoff_us, int64_t *removed_partitions,
 	      int64_t *removed_events)
 {
+	/* The retention setting may have changed since start (SIGHUP): the cutoff carries it, and
+	 * the writer (this thread) makes partitions for the days it keeps. */
+	s->retention_days = (int)((ts_now_us() - cutoff_us + PG_DAY_US / 2) / PG_DAY_US);
 	*removed_partitions = *removed_events = 0;
 	PGconn *c = NULL;
 	PGresult *r = NULL;
@@ -157,7 +161,7 @@ int pg_retain(struct pg_store *s, int64_t cutoff_us, int64_t *removed_partitions
 		goto out;
 	/* Partitions for the days ahead, made before the events that need them arrive. */
 	int64_t now = ts_now_us();
-	pg_partitions_ensure(c, now, now + 2 * DAY_US, s->retention_days);
+	pg_partitions_ensure(c, now, now + 2 * PG_DAY_US, s->retention_days);
 	rc = pg_exec(c,
 		     "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
 		     " WHERE i.inhparent = 'events'::regclass AND c.relname ~ '^events_[0-9]{8}$'"
@@ -165,13 +169,10 @@ int pg_retain(struct pg_store *s, int64_t cutoff_us, int64_t *removed_partitions
 		     NULL, &r, "partitions");
 	for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
 		const char *name = pg_str(r, i, 0);
-		struct tm tm = {0};
-		if (sscanf(name, "events_%4d%2d%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3)
-			continue;
-		tm.tm_year -= 1900;
-		tm.tm_mon -= 1;
-		int64_t day = (int64_t)timegm(&tm) / 86400;
-		if ((day + 1) * DAY_US > cutoff_us)
+		int64_t day =
+		    days_from_civil(date_digits(name + 7, 4), (unsigned)date_digits(name + 11, 2),
+				    (unsigned)date_digits(name + 13, 2));
+		if ((day + 1) * PG_DAY_US > cutoff_us)
 			break; /* in name order: the rest are newer */
 		int64_t n = 0;
 		if ((rc = drop_day(c, name, day, &n)) == 0) {

@@ -19,10 +19,9 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/utf8.h"
-#include "store/pg/pg_int.h"
+#include "store/pg/pg_sql.h"
 
 #define SUB "postgres"
-#define DAY_US INT64_C(86400000000)
 #define KNOWN_DAYS 64
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -61,7 +60,7 @@ struct pg_writer {
 	size_t capscratch;
 	int64_t known[KNOWN_DAYS]; /* days whose partition was ensured (ring) */
 	size_t nknown;
-	bool open, failed;
+	bool failed;
 };
 
 /* ---- growing buffers ---- */
@@ -250,7 +249,6 @@ int pg_begin(struct pg_store *s)
 	if (!s->wr && !(s->wr = calloc(1, sizeof(*s->wr))))
 		return -ENOMEM;
 	writer_reset(s->wr);
-	s->wr->open = true;
 	return 0;
 }
 
@@ -270,21 +268,13 @@ int pg_append(struct pg_store *s, const struct event *ev, bool *dup)
 }
 
 /* s[0..n) as valid UTF-8 without NUL (a parameter PostgreSQL accepts as text). */
-static char *text_dup(const char *s, size_t n)
-{
-	char *d = malloc(3 * n + 1);
-	if (d)
-		d[utf8_copy_repair(d, (const unsigned char *)s, n, false)] = '\0';
-	return d;
-}
-
 int pg_set_offset(struct pg_store *s, const char *path, uint64_t dev, uint64_t ino, int64_t offset)
 {
 	struct pg_writer *w = s->wr;
 	if (grow((void **)&w->off, &w->capoff, w->noff + 1, sizeof(*w->off)) < 0)
 		return -ENOMEM;
 	struct offset_rec *o = &w->off[w->noff];
-	if (!(o->path = text_dup(path, strlen(path))))
+	if (!(o->path = pg_text_repair(path, strlen(path))))
 		return -ENOMEM;
 	o->dev = dev;
 	o->ino = ino;
@@ -304,9 +294,9 @@ int pg_add_dead_letter(struct pg_store *s, const char *source, const char *file,
 	source = source ? source : "unknown";
 	reason = reason ? reason : "unknown";
 	d->raw_n = raw_n > EV_CAP_RAW ? EV_CAP_RAW : raw_n;
-	d->source = text_dup(source, strlen(source));
-	d->reason = text_dup(reason, strlen(reason));
-	d->file = file ? text_dup(file, strlen(file)) : NULL;
+	d->source = pg_text_repair(source, strlen(source));
+	d->reason = pg_text_repair(reason, strlen(reason));
+	d->file = file ? pg_text_repair(file, strlen(file)) : NULL;
 	d->raw = malloc(d->raw_n + 1);
 	d->offset = offset;
 	d->now_us = now_us;
@@ -349,12 +339,16 @@ static bool day_known(const struct pg_writer *w, int64_t d)
 static int ensure_partitions(struct pg_store *s)
 {
 	struct pg_writer *w = s->wr;
+	int64_t last = INT64_MIN; /* a batch's events are mostly of one day */
 	for (size_t i = 0; i < w->npend; i++) {
-		int64_t ts = w->pend[i].ts;
-		int64_t d = ts >= 0 ? ts / DAY_US : (ts - DAY_US + 1) / DAY_US;
+		int64_t d = pg_day(w->pend[i].ts);
+		if (d == last)
+			continue;
+		last = d;
 		if (day_known(w, d))
 			continue;
-		int rc = pg_partitions_ensure(s->w, d * DAY_US, d * DAY_US, s->retention_days);
+		int rc =
+		    pg_partitions_ensure(s->w, d * PG_DAY_US, d * PG_DAY_US, s->retention_days);
 		if (rc < 0)
 			return rc;
 		w->known[w->nknown++ % KNOWN_DAYS] = d;
@@ -562,7 +556,6 @@ int pg_commit(struct pg_store *s)
 	}
 	pthread_mutex_unlock(&s->stat_mu);
 	writer_reset(w);
-	w->open = false;
 	return rc;
 }
 
@@ -578,8 +571,6 @@ int pg_ping(struct pg_store *s)
 
 void pg_rollback(struct pg_store *s)
 {
-	if (s->wr) {
+	if (s->wr)
 		writer_reset(s->wr);
-		s->wr->open = false;
-	}
 }
