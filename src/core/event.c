@@ -586,37 +586,57 @@ static bool field_set(const struct event *ev, const struct event_field_info *f)
 	return !f->flag || (ev->flags & f->flag);
 }
 
-/* One field into o, as its kind is written. */
-static int field_json(json_t *o, const struct event *ev, const struct event_field_info *f)
+/* Tags joined by ',' as a JSON array. */
+static json_t *tags_json(struct sv v)
+{
+	json_t *t = json_array();
+	for (size_t i = 0; t && i < v.n;) {
+		const char *c = memchr(v.p + i, ',', v.n - i);
+		size_t e = c ? (size_t)(c - v.p) : v.n;
+		if (e > i && json_array_append_new(t, sv_json((struct sv){v.p + i, e - i}))) {
+			json_decref(t);
+			return NULL;
+		}
+		i = e + 1;
+	}
+	return t;
+}
+
+/* One field into o under key, as its kind is written. */
+static int field_json(json_t *o, const char *key, const struct event *ev,
+		      const struct event_field_info *f)
 {
 	const void *m = (const char *)ev + f->off;
 	char buf[64];
 	switch ((enum event_field_kind)f->kind) {
 	case EFK_STR:
-		return set_sv(o, f->name, *(const struct sv *)m, f->dflt);
+		return set_sv(o, key, *(const struct sv *)m, f->dflt);
 	case EFK_UUID:
 		uuid_format(m, buf);
-		return json_object_set_new(o, f->name, json_stringn(buf, 36));
+		return json_object_set_new(o, key, json_stringn(buf, 36));
 	case EFK_TIME:
-		return json_object_set_new(o, f->name,
+		return json_object_set_new(o, key,
 					   json_stringn(buf, ts_format(*(const int64_t *)m, buf)));
 	case EFK_INT:
 		if (!field_set(ev, f))
 			return 0;
-		return json_object_set_new(o, f->name, json_integer(*(const int *)m));
+		return json_object_set_new(o, key, json_integer(*(const int *)m));
 	case EFK_I64:
 		if (!field_set(ev, f))
 			return 0;
-		return json_object_set_new(o, f->name, json_integer(*(const int64_t *)m));
+		return json_object_set_new(o, key, json_integer(*(const int64_t *)m));
 	case EFK_REAL:
 		if (!field_set(ev, f))
 			return 0;
-		return json_object_set_new(o, f->name, json_real(*(const double *)m));
+		return json_object_set_new(o, key, json_real(*(const double *)m));
 	case EFK_IP:
 		if (field_set(ev, f))
-			return json_object_set_new(o, f->name,
-						   json_stringn(buf, ip_format(m, buf)));
-		return json_object_set_new(o, f->name, json_string(f->dflt));
+			return json_object_set_new(o, key, json_stringn(buf, ip_format(m, buf)));
+		return json_object_set_new(o, key, json_string(f->dflt));
+	case EFK_TAGS:
+		if (ev->tags.p && ev->tags.n)
+			return json_object_set_new(o, key, tags_json(ev->tags));
+		return 0;
 	case EFK_KEY:
 		if (ev->ingest_key.p) {
 			json_t *k = json_object();
@@ -625,12 +645,12 @@ static int field_json(json_t *o, const struct event *ev, const struct event_fiel
 						      ev->ingest_key_id > 0
 							  ? json_integer(ev->ingest_key_id)
 							  : json_null());
-			return bad | json_object_set_new(o, f->name, k);
+			return bad | json_object_set_new(o, key, k);
 		}
 		return 0;
 	case EFK_FLAGS:
 		if (ev->flags & (EV_TRUNC_MESSAGE | EV_TRUNC_RAW | EV_TRUNC_DATA | EV_TRUNC_OTHER))
-			return json_object_set_new(o, f->name, truncated_list(ev));
+			return json_object_set_new(o, key, truncated_list(ev));
 		return 0;
 	case EFK_DATA:
 		if (ev->data.p) {
@@ -639,7 +659,7 @@ static int field_json(json_t *o, const struct event *ev, const struct event_fiel
 				json_decref(d);
 				d = sv_json(ev->data);
 			}
-			return json_object_set_new(o, f->name, d);
+			return json_object_set_new(o, key, d);
 		}
 		return 0;
 	case EFK_KEYID: /* inside ingest_key */
@@ -654,10 +674,29 @@ json_t *event_to_json(const struct event *ev, bool full)
 	int bad = !o;
 	if (bad)
 		return NULL;
-	for (size_t i = 0; i < EF_COUNT; i++) {
+	for (size_t i = 0; i < EF_COUNT && !bad; i++) {
 		const struct event_field_info *f = &event_fields[event_fields_json_order[i]];
-		if (!f->full || full)
-			bad |= field_json(o, ev, f);
+		if (f->full && !full)
+			continue;
+		const char *dot = f->name ? strchr(f->name, '.') : NULL;
+		if (!dot) {
+			bad |= field_json(o, f->name, ev, f);
+			continue;
+		}
+		/* "geo.country": key country of object geo, made when a key of it is set */
+		char parent[16];
+		size_t pn = (size_t)(dot - f->name);
+		if (pn >= sizeof(parent))
+			abort(); /* a name of the field table */
+		memcpy(parent, f->name, pn);
+		parent[pn] = 0;
+		json_t *sub = json_object_get(o, parent);
+		bool made = !sub;
+		if (made && (bad |= json_object_set_new(o, parent, sub = json_object())))
+			break;
+		bad |= field_json(sub, dot + 1, ev, f);
+		if (made && json_object_size(sub) == 0)
+			json_object_del(o, parent);
 	}
 	if (bad) {
 		json_decref(o);

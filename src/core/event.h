@@ -37,7 +37,13 @@ enum event_flags {
 	EV_HAS_HTTP_STATUS = 1u << 7,
 	EV_HAS_LATENCY = 1u << 8,
 	EV_HAS_OFFSET = 1u << 9,
+	EV_HAS_GEO_LOC = 1u << 10, /* geo_lat and geo_lon are set */
+	EV_HAS_ASN = 1u << 11,	   /* geo_asn is set */
 };
+/* The presence bits of numbers and the address: a store sets them from its columns. */
+#define EV_HAS_ANY                                                                          \
+	(EV_HAS_IP | EV_HAS_HTTP_STATUS | EV_HAS_LATENCY | EV_HAS_OFFSET | EV_HAS_GEO_LOC | \
+	 EV_HAS_ASN)
 
 struct event {
 	uint8_t id[16];	       /* event_id (UUID bytes) */
@@ -62,6 +68,15 @@ struct event {
 	 * syslog, tailed files and the hub's own events. */
 	struct sv ingest_key;
 	int64_t ingest_key_id;
+
+	/* Enrichment (src/enrich), set by the hub after normalization and never read from the
+	 * event's JSON: a client's "geo", "tags" or "rdns" is an unknown field (it goes to data).
+	 * geo_* describe source_ip (JSON: one "geo" object); tags are joined by ',' (JSON: an
+	 * array), each of [A-Za-z0-9_.:/-]; rdns is source_ip's reverse DNS name. */
+	struct sv geo_country, geo_country_name, geo_city, geo_as_org;
+	double geo_lat, geo_lon; /* valid with EV_HAS_GEO_LOC */
+	int64_t geo_asn;	 /* valid with EV_HAS_ASN */
+	struct sv tags, rdns;
 };
 
 /* Longest prefix of p[0..n) no longer than cap that does not split a UTF-8 sequence. */

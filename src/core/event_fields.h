@@ -23,12 +23,13 @@
  *              FLAGS  enum event_flags; JSON shows only the capped fields, as "truncated"
  *              KEY    the API key's name, written as {"name", "id"} with KEYID
  *              KEYID  the API key's id in the store (0: none)
+ *              TAGS   struct sv, tags joined by ',', written as a JSON array
  *            event_from_json reads STR fields from the table and every other kind by hand
  *            (each has its own rules: ranges, formats, aliases of values)
  *   FLAG     STR, DATA: the EV_TRUNC_* bit a cut sets; INT, I64, REAL, IP: the EV_HAS_* bit
  *            that says it is set
  *   CAP      STR, DATA: the EV_CAP_* it is cut at
- *   NAME     the canonical JSON name (NULL: none)
+ *   NAME     the canonical JSON name (NULL: none); "a.b" is key b of object a (geo.country)
  *   IN       1: event_from_json reads NAME from a client's object (received_at: and drops
  *            it, the hub sets it); 0: the hub sets the field and a client's NAME is an
  *            unknown field like any other (it goes to data)
@@ -100,7 +101,25 @@
   X(INGEST_KEY,     ingest_key,     KEY,   0,                   0,                              \
       "ingest_key",       0, 0,    22, 0,   NULL,         "ingest_key",    "TEXT")              \
   X(INGEST_KEY_ID,  ingest_key_id,  KEYID, 0,                   0,                              \
-      NULL,               0, 0,    26, 0,   NULL,         "ingest_key_id", "INTEGER")
+      NULL,               0, 0,    35, 0,   NULL,         "ingest_key_id", "INTEGER")           \
+  X(GEO_COUNTRY,    geo_country,    STR,   EV_TRUNC_OTHER,      EV_CAP_SHORT,                   \
+      "geo.country",      0, 1,    26, 0,   NULL,         "geo_country",   "TEXT")              \
+  X(GEO_COUNTRY_NAME, geo_country_name, STR, EV_TRUNC_OTHER,    EV_CAP_SHORT,                   \
+      "geo.country_name", 0, 1,    27, 0,   NULL,         "geo_country_name", "TEXT")           \
+  X(GEO_CITY,       geo_city,       STR,   EV_TRUNC_OTHER,      EV_CAP_SHORT,                   \
+      "geo.city",         0, 1,    28, 0,   NULL,         "geo_city",      "TEXT")              \
+  X(GEO_LAT,        geo_lat,        REAL,  EV_HAS_GEO_LOC,      0,                              \
+      "geo.lat",          0, 1,    29, 0,   NULL,         "geo_lat",       "REAL")              \
+  X(GEO_LON,        geo_lon,        REAL,  EV_HAS_GEO_LOC,      0,                              \
+      "geo.lon",          0, 1,    30, 0,   NULL,         "geo_lon",       "REAL")              \
+  X(GEO_ASN,        geo_asn,        I64,   EV_HAS_ASN,          0,                              \
+      "geo.asn",          0, 1,    31, 0,   NULL,         "geo_asn",       "INTEGER")           \
+  X(GEO_AS_ORG,     geo_as_org,     STR,   EV_TRUNC_OTHER,      EV_CAP_SHORT,                   \
+      "geo.as_org",       0, 1,    32, 0,   NULL,         "geo_as_org",    "TEXT")              \
+  X(TAGS,           tags,           TAGS,  EV_TRUNC_OTHER,      EV_CAP_SHORT,                   \
+      "tags",             0, 1,    33, 0,   NULL,         "tags",          "TEXT")              \
+  X(RDNS,           rdns,           STR,   EV_TRUNC_OTHER,      EV_CAP_SHORT,                   \
+      "rdns",             0, 1,    34, 0,   NULL,         "rdns",          "TEXT")
 
 /*
  * EVENT_ALIASES(X) calls X(NAME, ID, RANK, SIGMA) for each other name of a field. A client's
@@ -139,6 +158,7 @@
 #define EF_IF_STR_FLAGS(...)
 #define EF_IF_STR_KEY(...)
 #define EF_IF_STR_KEYID(...)
+#define EF_IF_STR_TAGS(...)
 
 enum event_field {
 #define EF_ENUM(ID, ...) EF_##ID,
@@ -159,6 +179,7 @@ enum event_field_kind {
 	EFK_FLAGS,
 	EFK_KEY,
 	EFK_KEYID,
+	EFK_TAGS,
 };
 
 /* A row of EVENT_FIELDS for code that walks the fields at run time. */

@@ -41,10 +41,12 @@ const char *evf_name(int evf)
 	EF_IF_##SIGMA([EVF_##ID] = EF_##ID, )
 static const unsigned char evf_field[EVF_COUNT] = {EVENT_FIELDS(EVF_ROW)};
 
-/* The fields a rule reads as a struct sv, by evf: plain strings, and the source address as
- * text (source_ip, set with EV_HAS_IP). Their offsets; 0: not one. */
+/* The fields a rule reads as a struct sv, by evf: plain strings, tags (joined by ','; a
+ * value matches any one of them, sigma_match.c) and the source address as text (source_ip,
+ * set with EV_HAS_IP). Their offsets; 0: not one. */
 #define SV_OFF(ID, MEMBER, KIND, FLAG, CAP, NAME, IN, SIGMA, ...)                             \
-	EF_IF_##SIGMA([EVF_##ID] = EFK_##KIND == EFK_STR  ? offsetof(struct event, MEMBER)    \
+	EF_IF_##SIGMA([EVF_##ID] = EFK_##KIND == EFK_STR || EFK_##KIND == EFK_TAGS            \
+				       ? offsetof(struct event, MEMBER)                       \
 				   : EFK_##KIND == EFK_IP ? offsetof(struct event, source_ip) \
 							  : 0, )
 static const uint16_t sv_off[EVF_COUNT] = {EVENT_FIELDS(SV_OFF)};

@@ -220,9 +220,26 @@ bool vmatch_scalar(struct scratch *s, const struct vmatch *m, struct fval *v)
 	}
 }
 
-/* A value, or any element of an array value. */
+/* Any one of the event's tags (joined by ','; lower-case, so as their own lower-cased
+ * text). */
+static bool vm_tags(struct scratch *s, const struct vmatch *m, const struct fval *v)
+{
+	for (size_t i = 0; i < v->n;) {
+		const char *c = memchr(v->p + i, ',', v->n - i);
+		size_t e = c ? (size_t)(c - v->p) : v->n;
+		struct fval t = {FV_STR, v->p + i, e - i, -1, EVF_DATA, NULL, 0};
+		if (vmatch_scalar(s, m, &t))
+			return true;
+		i = e + 1;
+	}
+	return false;
+}
+
+/* A value, or any element of an array value (or of the tags). */
 static bool vm_value(struct scratch *s, const struct vmatch *m, struct fval *v)
 {
+	if (v->evf == EVF_TAGS && v->t == FV_STR)
+		return vm_tags(s, m, v);
 	if (v->t == FV_STR || v->t == FV_NUM || v->t == FV_BOOL)
 		return vmatch_scalar(s, m, v);
 	if (v->t != FV_ARRAY)

@@ -113,6 +113,7 @@ static void repair(struct sv *v, char **keep)
 #define REPAIR_STR(ev, m) repair(&(ev)->m, &keep[nkeep++])
 #define REPAIR_DATA REPAIR_STR
 #define REPAIR_KEY REPAIR_STR
+#define REPAIR_TAGS REPAIR_STR
 #define REPAIR_NONE(ev, m) (void)0
 #define REPAIR_INT REPAIR_NONE
 #define REPAIR_I64 REPAIR_NONE

@@ -71,6 +71,16 @@ const char *const segment_migrations[] = {
      " tokenize='trigram');"
      "INSERT INTO events_fts(rowid, txt) SELECT seq, siem_fts_text(message, raw, http_path)"
      " FROM events WHERE (SELECT state FROM segment) = 2;"),
+    /* 2 -> 3: enrichment (src/enrich): geo of the source address, tags, reverse DNS name */
+    ("ALTER TABLE events ADD COLUMN geo_country TEXT;"
+     "ALTER TABLE events ADD COLUMN geo_country_name TEXT;"
+     "ALTER TABLE events ADD COLUMN geo_city TEXT;"
+     "ALTER TABLE events ADD COLUMN geo_lat REAL;"
+     "ALTER TABLE events ADD COLUMN geo_lon REAL;"
+     "ALTER TABLE events ADD COLUMN geo_asn INTEGER;"
+     "ALTER TABLE events ADD COLUMN geo_as_org TEXT;"
+     "ALTER TABLE events ADD COLUMN tags TEXT;"
+     "ALTER TABLE events ADD COLUMN rdns TEXT;"),
 };
 
 const int segment_version = (int)(sizeof(segment_migrations) / sizeof(segment_migrations[0]));
@@ -81,6 +91,8 @@ const char *const segment_index_ddl =
     "CREATE INDEX IF NOT EXISTS events_ip ON events(ip, ts);"
     "CREATE INDEX IF NOT EXISTS events_app ON events(app, ts);"
     "CREATE INDEX IF NOT EXISTS events_user ON events(user, ts);"
+    "CREATE INDEX IF NOT EXISTS events_country ON events(geo_country, ts)"
+    " WHERE geo_country IS NOT NULL;"
     "CREATE INDEX IF NOT EXISTS events_req ON events(request_id)"
     " WHERE request_id IS NOT NULL;"
     "DROP TABLE IF EXISTS events_fts;"

@@ -34,6 +34,7 @@ static struct sv col_sv(sqlite3_stmt *st, int i)
 #define READ_STR(st, i, ev, m, flag) (ev)->m = col_sv(st, i)
 #define READ_DATA READ_STR
 #define READ_KEY READ_STR
+#define READ_TAGS READ_STR
 #define READ_TIME(st, i, ev, m, flag) (ev)->m = sqlite3_column_int64(st, i)
 #define READ_KEYID READ_TIME /* NULL reads as 0: no id */
 #define READ_NUM(st, i, ev, m, flag, get)                                   \
@@ -63,7 +64,7 @@ void store_row_event(sqlite3_stmt *st, struct event *out, char ipbuf[46])
 	struct event ev;
 	memset(&ev, 0, sizeof(ev));
 	ev.flags = (unsigned)sqlite3_column_int(st, EVENT_COL(FLAGS));
-	ev.flags &= ~(unsigned)(EV_HAS_IP | EV_HAS_HTTP_STATUS | EV_HAS_LATENCY | EV_HAS_OFFSET);
+	ev.flags &= ~(unsigned)EV_HAS_ANY;
 	EVENT_FIELDS(READ_FIELD)
 	if (ev.flags & EV_HAS_IP) {
 		ev.source_ip.n = ip_format(ev.ip, ipbuf);

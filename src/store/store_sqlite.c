@@ -398,6 +398,7 @@ static void bind_blob16_if(sqlite3_stmt *st, int i, bool set, const uint8_t *v)
 #define BIND_STR(st, i, ev, m, flag) bind_sv(st, i, (ev)->m)
 #define BIND_DATA BIND_STR
 #define BIND_KEY BIND_STR
+#define BIND_TAGS BIND_STR
 #define BIND_TIME(st, i, ev, m, flag) sqlite3_bind_int64(st, i, (ev)->m)
 #define BIND_UUID(st, i, ev, m, flag) sqlite3_bind_blob(st, i, (ev)->m, 16, SQLITE_STATIC)
 #define BIND_INT(st, i, ev, m, flag) bind_int_if(st, i, EV_SET(ev, flag), (ev)->m)

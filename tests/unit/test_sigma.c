@@ -427,15 +427,35 @@ static void test_data_access(void **state)
 	YES("{\"event_type\":\"x\",\"data\":{\"UserData\":{\"Operation_ClientFailure\":{"
 	    "\"Operation\":\"ExecMethod Win32_NTEventlogFile.Name=\\\"x\\\"::ClearEventLog\"}}}}");
 	/* dotted path, escapes, arrays */
-	sel("    geo.country: FR");
-	YES("{\"event_type\":\"x\",\"data\":{\"geo\":{\"country\":\"fr\"}}}");
-	YES("{\"event_type\":\"x\",\"data\":{\"geo.country\":\"FR\"}}");
-	NO("{\"event_type\":\"x\",\"data\":{\"geo\":{\"city\":\"FR\"}}}");
+	sel("    loc.country: FR");
+	YES("{\"event_type\":\"x\",\"data\":{\"loc\":{\"country\":\"fr\"}}}");
+	YES("{\"event_type\":\"x\",\"data\":{\"loc.country\":\"FR\"}}");
+	NO("{\"event_type\":\"x\",\"data\":{\"loc\":{\"city\":\"FR\"}}}");
 	sel("    Path|endswith: '\\caf\xc3\xa9.txt'");
 	YES("{\"event_type\":\"x\",\"data\":{\"Path\":\"C:\\\\caf\\u00e9.txt\"}}");
-	sel("    tags: bad");
-	YES("{\"event_type\":\"x\",\"data\":{\"tags\":[\"good\",\"BAD\"]}}");
-	NO("{\"event_type\":\"x\",\"data\":{\"tags\":[\"good\"]}}");
+	sel("    labels: bad");
+	YES("{\"event_type\":\"x\",\"data\":{\"labels\":[\"good\",\"BAD\"]}}");
+	NO("{\"event_type\":\"x\",\"data\":{\"labels\":[\"good\"]}}");
+	/* the hub's enrichment: geo.* and tags name our fields, never the client's data */
+	sel("    geo.country: FR\n    geo.asn|gte: 1000\n    tags: intel:drop");
+	NO("{\"event_type\":\"x\",\"data\":{\"geo\":{\"country\":\"FR\",\"asn\":2000},"
+	   "\"tags\":[\"intel:drop\"]}}");
+	struct event *ge = mkev("{\"event_type\":\"x\"}");
+	ge->geo_country = (struct sv){"FR", 2};
+	ge->geo_asn = 3215;
+	ge->flags |= EV_HAS_ASN;
+	ge->tags = (struct sv){"intel:tor,intel:drop,intel:drop/botnet", 38};
+	assert_true(rule_matches(R[0], ge));
+	ge->tags = (struct sv){"intel:drop/botnet,intel:dropx", 29};
+	assert_false(rule_matches(R[0], ge)); /* a whole tag, not a part of one */
+	ge->tags = (struct sv){"intel:drop", 10};
+	ge->geo_asn = 999;
+	assert_false(rule_matches(R[0], ge));
+	sel("    tags|startswith: 'intel:'");
+	ge->tags = (struct sv){"ssh,intel:tor", 13};
+	assert_true(rule_matches(R[0], ge));
+	ge->tags = (struct sv){"ssh,xintel:tor", 14};
+	assert_false(rule_matches(R[0], ge));
 	/* our own fields and their aliases */
 	sel("    src_ip: 10.0.0.1\n    host: web1\n    os_type: linux");
 	YES("{\"message\":\"x\",\"source_ip\":\"10.0.0.1\",\"source_host\":\"web1\","

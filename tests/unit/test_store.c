@@ -1724,6 +1724,15 @@ static int segment_user_version(int id)
 	return v;
 }
 
+/* What a segment made before enrichment lacks (segment migration 2 -> 3). */
+#define DROP_ENRICHMENT                                                                       \
+	"DROP INDEX IF EXISTS events_country; ALTER TABLE events DROP COLUMN geo_country; "   \
+	"ALTER TABLE events DROP COLUMN "                                                     \
+	"geo_country_name; ALTER TABLE events DROP COLUMN geo_city; ALTER TABLE events DROP " \
+	"COLUMN geo_lat; ALTER TABLE events DROP COLUMN geo_lon; ALTER TABLE events DROP "    \
+	"COLUMN geo_asn; ALTER TABLE events DROP COLUMN geo_as_org; ALTER TABLE events DROP " \
+	"COLUMN tags; ALTER TABLE events DROP COLUMN rdns;"
+
 static void test_old_segments_migrated_on_open(void **state)
 {
 	(void)state;
@@ -1734,7 +1743,8 @@ static void test_old_segments_migrated_on_open(void **state)
 		assert_int_equal(segment_user_version(id), segment_version);
 	/* What a version without the ingest key wrote. */
 	each_segment("ALTER TABLE events DROP COLUMN ingest_key;"
-		     "ALTER TABLE events DROP COLUMN ingest_key_id; PRAGMA user_version=0;");
+		     "ALTER TABLE events DROP COLUMN ingest_key_id;" DROP_ENRICHMENT
+		     "PRAGMA user_version=0;");
 	open_store();
 	for (int id = 1; id <= 3; id++)
 		assert_int_equal(segment_user_version(id), segment_version);
@@ -1764,7 +1774,8 @@ static void test_segment_events_table_format(void **state)
 	    " request_id TEXT, user_agent TEXT, http_method TEXT, http_path TEXT,"
 	    " http_status INTEGER, latency_ms REAL, error_type TEXT, data TEXT, source TEXT,"
 	    " source_file TEXT, source_offset INTEGER, flags INTEGER NOT NULL, ingest_key TEXT,"
-	    " ingest_key_id INTEGER)";
+	    " ingest_key_id INTEGER, geo_country TEXT, geo_country_name TEXT, geo_city TEXT,"
+	    " geo_lat REAL, geo_lon REAL, geo_asn INTEGER, geo_as_org TEXT, tags TEXT, rdns TEXT)";
 	static const char want_cols[] =
 	    "0 seq INTEGER 0 1|1 ts INTEGER 1 0|2 id BLOB 1 0|3 received_at INTEGER 1 0|"
 	    "4 host TEXT 0 0|5 os_type TEXT 0 0|6 event_type TEXT 0 0|7 severity INTEGER 0 0|"
@@ -1773,7 +1784,10 @@ static void test_segment_events_table_format(void **state)
 	    "16 http_method TEXT 0 0|17 http_path TEXT 0 0|18 http_status INTEGER 0 0|"
 	    "19 latency_ms REAL 0 0|20 error_type TEXT 0 0|21 data TEXT 0 0|22 source TEXT 0 0|"
 	    "23 source_file TEXT 0 0|24 source_offset INTEGER 0 0|25 flags INTEGER 1 0|"
-	    "26 ingest_key TEXT 0 0|27 ingest_key_id INTEGER 0 0|";
+	    "26 ingest_key TEXT 0 0|27 ingest_key_id INTEGER 0 0|28 geo_country TEXT 0 0|"
+	    "29 geo_country_name TEXT 0 0|30 geo_city TEXT 0 0|31 geo_lat REAL 0 0|"
+	    "32 geo_lon REAL 0 0|33 geo_asn INTEGER 0 0|34 geo_as_org TEXT 0 0|35 tags TEXT 0 0|"
+	    "36 rdns TEXT 0 0|";
 	put_many(0, 5, 5, ts_distinct);
 	store_close(S);
 	S = NULL;

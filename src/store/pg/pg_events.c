@@ -61,6 +61,7 @@ static bool col_ip(const PGresult *r, int row, int i, uint8_t out[16])
 #define READ_STR(r, row, i, ev, m, flag) (ev)->m = col_sv(r, row, i)
 #define READ_DATA READ_STR
 #define READ_KEY READ_STR
+#define READ_TAGS READ_STR
 #define READ_TIME(r, row, i, ev, m, flag) (ev)->m = pg_i64(r, row, i)
 #define READ_KEYID READ_TIME /* NULL reads as 0: no id */
 #define READ_NUM(r, row, i, ev, m, flag, get)         \
@@ -88,7 +89,7 @@ json_t *pg_row_to_json(const PGresult *r, int row, bool full)
 	char ipbuf[46];
 	memset(&ev, 0, sizeof(ev));
 	ev.flags = (unsigned)pg_i64(r, row, COL(FLAGS));
-	ev.flags &= ~(unsigned)(EV_HAS_IP | EV_HAS_HTTP_STATUS | EV_HAS_LATENCY | EV_HAS_OFFSET);
+	ev.flags &= ~(unsigned)EV_HAS_ANY;
 	EVENT_FIELDS(READ_FIELD)
 	if (ev.flags & EV_HAS_IP) {
 		ev.source_ip.n = ip_format(ev.ip, ipbuf);

@@ -29,6 +29,7 @@
 #define PG_TYPE_FLAGS "integer NOT NULL"
 #define PG_TYPE_KEY "text"
 #define PG_TYPE_KEYID "bigint"
+#define PG_TYPE_TAGS "text"
 #define PG_COL_DDL(ID, MEMBER, KIND, FLAG, CAP, NAME, IN, SIGMA, POS, FULL, DFLT, COLUMN, T) \
 	", \"" COLUMN "\" " PG_TYPE_##KIND
 #define PG_COL_NAME(ID, MEMBER, KIND, FLAG, CAP, NAME, IN, SIGMA, POS, FULL, DFLT, COLUMN, T) \
@@ -96,6 +97,15 @@ static const char *const migrations[] = {
 		    "CREATE INDEX events_text ON events USING gin"
 		    " (siem_text(message, raw, http_path) gin_trgm_ops)"
 		    " WITH (gin_pending_list_limit = 32768);",
+    /* 1 -> 2: enrichment (src/enrich): geo of the source address, tags, reverse DNS name.
+     * A database made by this build has them from migration 1 (its columns come from the
+     * field table). */
+    "ALTER TABLE events ADD COLUMN IF NOT EXISTS geo_country text,"
+    " ADD COLUMN IF NOT EXISTS geo_country_name text, ADD COLUMN IF NOT EXISTS geo_city text,"
+    " ADD COLUMN IF NOT EXISTS geo_lat double precision,"
+    " ADD COLUMN IF NOT EXISTS geo_lon double precision,"
+    " ADD COLUMN IF NOT EXISTS geo_asn bigint, ADD COLUMN IF NOT EXISTS geo_as_org text,"
+    " ADD COLUMN IF NOT EXISTS tags text, ADD COLUMN IF NOT EXISTS rdns text;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

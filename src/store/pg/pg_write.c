@@ -190,6 +190,7 @@ static void put_bytea(struct pg_writer *w, const uint8_t *b, size_t n)
 #define PUT_STR(w, ev, m, flag) put_sv(w, (ev)->m)
 #define PUT_DATA PUT_STR
 #define PUT_KEY PUT_STR
+#define PUT_TAGS PUT_STR
 #define PUT_TIME(w, ev, m, flag) put_i64(w, (ev)->m)
 #define PUT_UUID(w, ev, m, flag) put_uuid(w, (ev)->m)
 #define PUT_INT(w, ev, m, flag) (EV_SET(ev, flag) ? put_i64(w, (ev)->m) : put_null(w))
