@@ -117,12 +117,80 @@ static int add_cidr(void *arg, const char *v, size_t n)
 	return 0;
 }
 
+static int add_country(void *arg, const char *v, size_t n)
+{
+	struct qparse *p = arg;
+	struct strset *set = &p->q->country;
+	if (set->n >= QUERY_MAX_VALUES)
+		return qparam_bad(&p->qp, "too many values");
+	char *c = n == 2 ? arena_strndup(p->a, v, n) : NULL;
+	if (n == 2 && !c)
+		return -ENOMEM;
+	for (size_t i = 0; c && i < 2; i++) {
+		if (c[i] >= 'a' && c[i] <= 'z')
+			c[i] = (char)(c[i] - 'a' + 'A');
+		if (c[i] < 'A' || c[i] > 'Z')
+			c = NULL;
+	}
+	if (!c)
+		return qparam_bad(&p->qp, "a two-letter country code (ISO 3166-1)");
+	set->v[set->n++] = c;
+	return 0;
+}
+
+/* "AS15169" or "15169". */
+static int add_asn(void *arg, const char *v, size_t n)
+{
+	struct qparse *p = arg;
+	struct event_query *q = p->q;
+	if (q->n_asn >= QUERY_MAX_VALUES)
+		return qparam_bad(&p->qp, "too many values");
+	if (n > 2 && (v[0] == 'A' || v[0] == 'a') && (v[1] == 'S' || v[1] == 's')) {
+		v += 2;
+		n -= 2;
+	}
+	int64_t x = 0;
+	for (size_t i = 0; i < n && x <= UINT32_MAX; i++)
+		x = v[i] >= '0' && v[i] <= '9' ? x * 10 + (v[i] - '0') : INT64_MAX;
+	if (n == 0 || n > 10 || x > UINT32_MAX)
+		return qparam_bad(&p->qp, "an AS number (15169 or AS15169)");
+	q->asn[q->n_asn++] = x;
+	return 0;
+}
+
+/* A tag as the store matches it: ",tag," for the whole tag, ",prefix" for "prefix*". */
+static int add_tag(void *arg, const char *v, size_t n)
+{
+	struct qparse *p = arg;
+	struct strset *set = &p->q->tag;
+	bool prefix = n && v[n - 1] == '*';
+	size_t k = n - prefix;
+	if (set->n >= QUERY_MAX_VALUES)
+		return qparam_bad(&p->qp, "too many values");
+	if (k == 0 || k > 256)
+		return qparam_bad(&p->qp, "a tag (intel:NAME), or a prefix and * (intel:*)");
+	char *t = arena_alloc(p->a, k + 3);
+	if (!t)
+		return -ENOMEM;
+	t[0] = ',';
+	for (size_t i = 0; i < k; i++) {
+		char c = v[i] >= 'A' && v[i] <= 'Z' ? (char)(v[i] - 'A' + 'a') : v[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr("_.:/-", c)) || !c)
+			return qparam_bad(&p->qp, "tags are made of a-z 0-9 _ . : / -");
+		t[i + 1] = c;
+	}
+	t[k + 1] = prefix ? '\0' : ',';
+	t[k + 2] = '\0';
+	set->v[set->n++] = t;
+	return 0;
+}
+
 /* Every parameter GET /events takes (docs/api.md). */
 static const char *const event_params[] = {
-    "event_type", "app",     "level",	   "os_type",	"source_host", "host",
-    "user",	  "user_id", "request_id", "severity",	"http_status", "source_ip",
-    "src_ip",	  "from",    "to",	   "start",	"end",	       "limit",
-    "q",	  "cursor",  "before_ts",  "before_id", "count",       NULL};
+    "event_type", "app",	"level",     "os_type",	    "source_host", "host",   "user",
+    "user_id",	  "request_id", "severity",  "http_status", "source_ip",   "src_ip", "country",
+    "asn",	  "tag",	"from",	     "to",	    "start",	   "end",    "limit",
+    "q",	  "cursor",	"before_ts", "before_id",   "count",	   NULL};
 
 /* A time bound given under either of its names (from/start, to/end), not both. */
 static int time_bound(struct http_req *r, struct qparam *qp, const char *name, const char *alias,
@@ -204,7 +272,10 @@ static int parse_query(struct http_req *r, struct qparse *p)
 	if ((rc = qparam_each(r, &p->qp, "severity", add_severity, p)) ||
 	    (rc = qparam_each(r, &p->qp, "http_status", add_status, p)) ||
 	    (rc = qparam_each(r, &p->qp, "source_ip", add_cidr, p)) ||
-	    (rc = qparam_each(r, &p->qp, "src_ip", add_cidr, p)))
+	    (rc = qparam_each(r, &p->qp, "src_ip", add_cidr, p)) ||
+	    (rc = qparam_each(r, &p->qp, "country", add_country, p)) ||
+	    (rc = qparam_each(r, &p->qp, "asn", add_asn, p)) ||
+	    (rc = qparam_each(r, &p->qp, "tag", add_tag, p)))
 		return rc;
 
 	const char *v;

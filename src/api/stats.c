@@ -317,7 +317,7 @@ static int top(struct http_req *r, struct sparse *p, json_t *o, bool *roll)
 	int field = STATS_SOURCE_IP, rc;
 	if ((v = qparam_get(r, &p->qp, "field")) && (field = stats_field_parse(v, false)) < 0)
 		return qparam_bad(&p->qp, "one of source_ip, user, source_host, app, domain, "
-					  "event_type, os_type, severity");
+					  "country, asn, tag, event_type, os_type, severity");
 	if ((v = qparam_get(r, &p->qp, "n")) && parse_long(v, 1, MAX_TOP, &n) < 0)
 		return qparam_bad(&p->qp, "must be an integer 1..100");
 	if ((rc = store_stats_top(api_ctx->store, p->f, (enum stats_field)field, (size_t)n, o,

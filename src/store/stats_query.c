@@ -28,6 +28,9 @@ static const struct {
     {"host", STATS_HOST, false},
     {"app", STATS_APP, false},
     {"domain", STATS_DOMAIN, false},
+    {"country", STATS_COUNTRY, false},
+    {"asn", STATS_ASN, false},
+    {"tag", STATS_TAG, false},
 };
 
 int stats_field_parse(const char *name, bool by_ok)
@@ -49,6 +52,12 @@ const char *stats_field_name(enum stats_field f)
 		if (fields[i].f == f)
 			return fields[i].name;
 	return "?";
+}
+
+/* The fields counted from the events alone (no rollup keeps them). */
+static bool scan_field(enum stats_field f)
+{
+	return f == STATS_COUNTRY || f == STATS_ASN || f == STATS_TAG;
 }
 
 /* The fields kept in stats_top; the others come from stats_minute. */
@@ -369,9 +378,29 @@ static const char *top_expr(enum stats_field f)
 		return "host";
 	case STATS_APP:
 		return "app";
+	case STATS_COUNTRY:
+		return "geo_country";
+	case STATS_ASN:
+		return "geo_asn";
+	case STATS_TAG:
+		return "tags";
 	default:
 		return "siem_stats_domain(event_type, data, message)";
 	}
+}
+
+/* A row's count for each tag of its tags (joined by ','). */
+static int top_tags(struct top_job *j, const char *v, size_t n, int64_t count)
+{
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n;) {
+		const char *c = memchr(v + i, ',', n - i);
+		size_t e = c ? (size_t)(c - v) : n;
+		if (e > i)
+			rc = acc_add(j->acc, v + i, e - i, 0, count);
+		i = e + 1;
+	}
+	return rc;
 }
 
 static int top_rows(sqlite3 *db, sqlite3_stmt *st, struct top_job *j, bool ip)
@@ -392,7 +421,10 @@ static int top_rows(sqlite3 *db, sqlite3_stmt *st, struct top_job *j, bool ip)
 			if (!v)
 				continue;
 		}
-		rc = acc_add(j->acc, v, n, 0, sqlite3_column_int64(st, 1));
+		if (j->field == STATS_TAG)
+			rc = top_tags(j, v, n, sqlite3_column_int64(st, 1));
+		else
+			rc = acc_add(j->acc, v, n, 0, sqlite3_column_int64(st, 1));
 	}
 	if (rc == 0 && r != SQLITE_DONE)
 		rc = store_sql_err(db, "stats top");
@@ -462,8 +494,8 @@ static int top_segment(sqlite3 *db, const struct seg_view *g, int rollups, void 
 	bool kept = false;
 	int rc;
 	/* The counts are split by event type only. */
-	if (!rollups || f->no_rollups || f->os_type.n || f->n_severity || f->app.n ||
-	    f->source_host.n)
+	if (!rollups || scan_field(j->field) || f->no_rollups || f->os_type.n || f->n_severity ||
+	    f->app.n || f->source_host.n)
 		return scan_segment(db, f, g, top_scan, j);
 	if ((rollups & ROLL_TOTALS) && g->state != SEG_ACTIVE) {
 		/* Sealed and written out: its totals, a row per value, when the range holds it
@@ -487,7 +519,7 @@ int sq_stats_top(struct sq_store *s, const struct stats_filter *filter, enum sta
 	int rc;
 	if ((rc = stats_top_start(&q, filter, field, used_rollups)) < 0)
 		return rc;
-	if (top_field(field)) {
+	if (top_field(field) || scan_field(field)) {
 		struct top_job j = {&q.f, field, &q.acc, false, s};
 		rc = each_segment(s, &q.f, top_segment, &j);
 		*used_rollups = j.used;

@@ -69,6 +69,12 @@ struct event_query {
 	int http_status[QUERY_MAX_VALUES];
 	size_t n_cidr;
 	uint8_t cidr_lo[QUERY_MAX_VALUES][16], cidr_hi[QUERY_MAX_VALUES][16];
+	struct strset country; /* geo.country, ISO code upper-case */
+	size_t n_asn;
+	int64_t asn[QUERY_MAX_VALUES]; /* geo.asn */
+	/* Events with any of these tags: ",tag," matches the whole tag, ",prefix" every tag
+	 * that starts with prefix (the API's "intel:*"). */
+	struct strset tag;
 	const char *q;	 /* text search, NULL for none */
 	int limit;	 /* 1..1000 */
 	bool has_cursor; /* continue strictly after (cursor_ts, cursor_seq) */

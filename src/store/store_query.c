@@ -218,6 +218,11 @@ static void build_where(struct sqlbuf *sb, const struct event_query *q, bool use
 			sb_add(sb, "%s(ip BETWEEN ? AND ?)", i ? " OR " : "");
 		sb_add(sb, ")");
 	}
+	sb_in(sb, "geo_country", q->country.n);
+	sb_in(sb, "geo_asn", q->n_asn);
+	for (size_t i = 0; i < q->tag.n; i++)
+		sb_add(sb, "%sinstr(',' || tags || ',', ?) > 0%s", i ? " OR " : " AND (",
+		       i + 1 == q->tag.n ? ")" : "");
 	if (use_fts)
 		sb_add(sb, " AND seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)");
 	if (q->q && q->q[0])
@@ -246,6 +251,12 @@ static void bind_where(sqlite3_stmt *st, int k, const struct event_query *q, con
 		sqlite3_bind_blob(st, k++, q->cidr_lo[i], 16, SQLITE_STATIC);
 		sqlite3_bind_blob(st, k++, q->cidr_hi[i], 16, SQLITE_STATIC);
 	}
+	for (size_t i = 0; i < q->country.n; i++)
+		sqlite3_bind_text(st, k++, q->country.v[i], -1, SQLITE_STATIC);
+	for (size_t i = 0; i < q->n_asn; i++)
+		sqlite3_bind_int64(st, k++, q->asn[i]);
+	for (size_t i = 0; i < q->tag.n; i++)
+		sqlite3_bind_text(st, k++, q->tag.v[i], -1, SQLITE_STATIC);
 	if (fts)
 		sqlite3_bind_text(st, k++, fts, -1, SQLITE_STATIC);
 	if (q->q && q->q[0])
@@ -425,7 +436,8 @@ static bool has_filters(const struct event_query *q)
 	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
 		if (sets[i]->n)
 			return true;
-	return q->n_severity || q->n_status || q->n_cidr || (q->q && q->q[0]);
+	return q->n_severity || q->n_status || q->n_cidr || q->country.n || q->n_asn || q->tag.n ||
+	       (q->q && q->q[0]);
 }
 
 /* The events of a segment matching q (with its text index once indexed, as query_segment

@@ -35,6 +35,11 @@ enum stats_field {
 	STATS_HOST,
 	STATS_APP,
 	STATS_DOMAIN, /* DNS events: data.domain, else the first domain-like word of message */
+	/* Enrichment (no rollups: counted from the events in range). These numbers are stored
+	 * in rollup tables for the ones above: a new field is a new last one. */
+	STATS_COUNTRY, /* geo.country */
+	STATS_ASN,     /* geo.asn */
+	STATS_TAG,     /* each of an event's tags ("total" counts tags, not events) */
 };
 
 /* "os_type" -> STATS_OS_TYPE ...; -1 when unknown. by_ok: only the low-cardinality fields a

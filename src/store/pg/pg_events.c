@@ -238,6 +238,18 @@ static int build_where(struct pg_sql *q, struct pg_qparams *x, const struct even
 		}
 		pg_sql_add(q, ")");
 	}
+	if ((rc = pg_where_set(q, x, "geo_country", &eq->country)) < 0)
+		return rc;
+	for (size_t i = 0; i < eq->n_asn; i++)
+		pg_sql_add(q, "%s%lld%s", i ? "," : " AND geo_asn IN (", (long long)eq->asn[i],
+			   i + 1 == eq->n_asn ? ")" : "");
+	for (size_t i = 0; i < eq->tag.n; i++) {
+		int k = pg_qp_own(x, strdup(eq->tag.v[i]));
+		if (k < 0)
+			return k;
+		pg_sql_add(q, "%sstrpos(',' || tags || ',', $%d) > 0%s", i ? " OR " : " AND (", k,
+			   i + 1 == eq->tag.n ? ")" : "");
+	}
 	if (eq->q && eq->q[0] && (rc = where_text(q, x, eq->q)) < 0)
 		return rc;
 	return 0;

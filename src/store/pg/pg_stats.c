@@ -3,6 +3,8 @@
  * same JSON. There are no rollups: PostgreSQL groups and counts the events of the range, and
  * the counts are gathered and ordered by stats_acc.c as SQLite's are. Rows are streamed in
  * single-row mode, so a query with many distinct values never holds its whole result. */
+#include <string.h>
+
 #include "core/err.h"
 #include "core/event.h"
 #include "store/pg/pg_sql.h"
@@ -167,6 +169,22 @@ static int top_ip_row(void *arg, const PGresult *r, int row)
 	return acc_add(arg, buf, n, 0, pg_i64(r, row, 1));
 }
 
+/* Row (tags, count): the count for each of the tags (joined by ','). */
+static int top_tags_row(void *arg, const PGresult *r, int row)
+{
+	const char *v = pg_str(r, row, 0);
+	size_t n = v ? (size_t)PQgetlength(r, row, 0) : 0;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n;) {
+		const char *c = memchr(v + i, ',', n - i);
+		size_t e = c ? (size_t)(c - v) : n;
+		if (e > i)
+			rc = acc_add(arg, v + i, e - i, 0, pg_i64(r, row, 1));
+		i = e + 1;
+	}
+	return rc;
+}
+
 /* Row (data, message) of a DNS event: its domain, as siem_stats_domain() finds it. The
  * query keeps only event types stats_dns_type admits, so the type is not sent. */
 static int top_domain_row(void *arg, const PGresult *r, int row)
@@ -197,6 +215,13 @@ static const char *top_value(enum stats_field field, row_fn *fn)
 		return "host";
 	case STATS_APP:
 		return "app";
+	case STATS_COUNTRY:
+		return "geo_country";
+	case STATS_ASN:
+		return "geo_asn";
+	case STATS_TAG:
+		*fn = top_tags_row;
+		return "tags";
 	default:
 		*fn = top_domain_row;
 		return NULL;
