@@ -19,6 +19,7 @@ struct enrich_config {
 	const char *geoip_db;	  /* a GeoIP2/GeoLite2 City or Country database, or NULL */
 	const char *asn_db;	  /* a GeoLite2 ASN (or GeoIP2 ISP) database, or NULL */
 	const char *intel_dir;	  /* a directory of indicator lists, or NULL */
+	int intel_min_confidence; /* CSV rows with a lower "confidence" are left out; 0: none */
 	bool rdns;		  /* reverse DNS of source addresses */
 	const char *rdns_servers; /* "ADDR[:PORT],..." (c-ares syntax), NULL: the system's */
 	int rdns_ttl_s;		  /* how long a name (or a failure) is kept; 0: 300 */
@@ -30,8 +31,8 @@ struct enrich_config {
 struct enrich;
 
 /* Start the enrichers cfg names. A database or list that cannot be loaded is logged with
- * its reason and left out (the hub runs without it; enrich_status names it); only running
- * out of memory or failing to start a thread fails this (-ENOMEM, SIEM_EIO). *out is NULL
+ * its reason and left out (the hub runs without it; enrich_problems names it); only running
+ * out of memory or failing to start a thread fails this (-ENOMEM, -EIO). *out is NULL
  * when cfg names no enricher at all. */
 int enrich_open(struct enrich **out, const struct enrich_config *cfg);
 
