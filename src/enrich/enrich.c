@@ -331,13 +331,17 @@ static void load_part(struct enrich *e, int k, bool initial)
 
 	if (k == EN_INTEL) {
 		const struct intel_stats *st = intel_stats(obj);
-		char a[32], b[32], c[32], d[32], f[32], g[32];
+		char a[32], b[32], c[32], d[32], f[32], more[96] = "";
+		if (st->bad || st->below_conf)
+			snprintf(more, sizeof(more),
+				 "; %s entries skipped, %s under the minimum confidence",
+				 thousands(st->bad, a), thousands(st->below_conf, b));
 		log_info("intel",
 			 "%s lists, %s indicators (%s IPv4 ranges, %s IPv6 ranges, %s domains) in "
-			 "%.1f s; %s entries skipped, %zu under the minimum confidence",
+			 "%.1f s%s",
 			 thousands(st->lists, a), thousands(st->ip4 + st->ip6 + st->domains, b),
 			 thousands(st->ip4, c), thousands(st->ip6, d), thousands(st->domains, f),
-			 secs, thousands(st->bad, g), st->below_conf);
+			 secs, more);
 		metric_set(&enrich_m_intel_lists, (int64_t)st->lists);
 		metric_set(&enrich_m_intel_ip, (int64_t)(st->ip4 + st->ip6));
 		metric_set(&enrich_m_intel_domain, (int64_t)st->domains);

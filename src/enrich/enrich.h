@@ -41,7 +41,9 @@ int enrich_open(struct enrich **out, const struct enrich_config *cfg);
 void enrich_events(struct enrich *e, struct event *ev, size_t n, struct arena *a);
 
 /* Reload every database and list now (SIGHUP); they are also reloaded by themselves when
- * their files change. A reload that fails keeps what was loaded before. */
+ * their files change (and then stayed the same for one check). A reload that fails keeps
+ * what was loaded before. Replace a file by writing the new one beside it and rename()-ing
+ * it over the old one, so that no reload ever reads half a file. */
 void enrich_reload(struct enrich *e);
 
 /* For GET /ready: one line per enricher configured that is not working, "geoip: <reason>",

@@ -888,7 +888,8 @@ static int build4(struct intel *in, struct active *a)
 	free(in->it4.p);
 	in->it4.p = NULL;
 	in->it4.n = in->it4.cap = 0;
-	qsort(e, ne, sizeof(*e), ev4_cmp);
+	if (ne)
+		qsort(e, ne, sizeof(*e), ev4_cmp);
 	uint32_t set = NO_SET;
 	for (size_t i = 0; i < ne;) {
 		uint64_t pos = e[i].pos;
@@ -930,7 +931,8 @@ static int build6(struct intel *in, struct active *a)
 	free(in->it6.p);
 	in->it6.p = NULL;
 	in->it6.n = in->it6.cap = 0;
-	qsort(e, ne, sizeof(*e), ev6_cmp);
+	if (ne)
+		qsort(e, ne, sizeof(*e), ev6_cmp);
 	uint32_t set = NO_SET;
 	for (size_t i = 0; i < ne;) {
 		struct u128 pos = e[i].pos;

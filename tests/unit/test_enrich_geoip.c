@@ -541,7 +541,7 @@ static void test_hot_reload(void **state)
 	assert_int_equal(enrich_problems(e, &p), 0);
 	strbuf_release(&p);
 
-	/* Readers during reloads: batches keep coming while the file is swapped again. */
+	/* And once more by the watcher, after SIGHUP's reload. */
 	replace_file(db("GeoIP2-Country-Test.mmdb"), path);
 	assert_true(wait_city(e, "81.2.69.142", NULL));
 	enrich_close(e);
