@@ -303,7 +303,6 @@ static void load_part(struct enrich *e, int k, bool initial)
 			 path, prob.p ? prob.p : "");
 		intel_free(obj);
 		obj = NULL;
-		rc = SIEM_EPARSE;
 	}
 	if (!obj) {
 		if (!keep_old)
@@ -328,6 +327,8 @@ static void load_part(struct enrich *e, int k, bool initial)
 	atomic_init(&p->ref, 1);
 	p->kind = k;
 	p->obj = obj;
+	if (nprob) /* lists left out of a load that went on without them */
+		log_error("enrich", "%s", prob.p);
 
 	if (k == EN_INTEL) {
 		const struct intel_stats *st = intel_stats(obj);

@@ -122,6 +122,20 @@ static int vec_grow(void *pp, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
+/* Give back the room past n elements (the tables stay as loaded until the next reload). */
+static void vec_shrink(void *pp, size_t *cap, size_t n, size_t elem)
+{
+	void *p;
+	memcpy(&p, pp, sizeof(p));
+	if (n == 0 || n == *cap || !p)
+		return;
+	void *q = realloc(p, n * elem);
+	if (!q)
+		return;
+	memcpy(pp, &q, sizeof(q));
+	*cap = n;
+}
+
 #define VEC_PUSH(v, x)                                                       \
 	(vec_grow(&(v).p, &(v).cap, (v).n + 1, sizeof(*(v).p)) < 0 ? -ENOMEM \
 								   : ((v).p[(v).n++] = (x), 0))
@@ -969,7 +983,11 @@ static int build(struct intel *in)
 		goto out;
 	memset(a.cnt, 0, nt * sizeof(*a.cnt));
 	a.n = 0;
-	rc = build6(in, &a);
+	if ((rc = build6(in, &a)) < 0)
+		goto out;
+	vec_shrink(&in->v4.p, &in->v4.cap, in->v4.n, sizeof(*in->v4.p));
+	vec_shrink(&in->v6.p, &in->v6.cap, in->v6.n, sizeof(*in->v6.p));
+	vec_shrink(&in->names.p, &in->names.cap, in->names.n, 1);
 out:
 	free(a.cnt);
 	free(a.ids);
@@ -1283,8 +1301,8 @@ static bool has_key(const struct sv *data, const char *key)
 static void match_data(const struct intel *in, const struct sv *data, struct found *f,
 		       struct enrich_tally *t)
 {
-	bool any = false;
-	for (size_t i = 0; !any && i < sizeof(IP_KEYS) / sizeof(*IP_KEYS); i++)
+	bool any = false, ips = in->v4.n || in->v6.n;
+	for (size_t i = 0; ips && !any && i < sizeof(IP_KEYS) / sizeof(*IP_KEYS); i++)
 		any = has_key(data, IP_KEYS[i]);
 	for (size_t i = 0; !any && in->dom_n && i < sizeof(DOMAIN_KEYS) / sizeof(*DOMAIN_KEYS); i++)
 		any = has_key(data, DOMAIN_KEYS[i]);
@@ -1293,7 +1311,7 @@ static void match_data(const struct intel *in, const struct sv *data, struct fou
 	json_t *o = json_loadb(data->p, data->n, 0, NULL);
 	if (!json_is_object(o))
 		goto out;
-	for (size_t i = 0; i < sizeof(IP_KEYS) / sizeof(*IP_KEYS); i++) {
+	for (size_t i = 0; ips && i < sizeof(IP_KEYS) / sizeof(*IP_KEYS); i++) {
 		json_t *v = json_object_get(o, IP_KEYS[i]);
 		uint8_t ip[16];
 		if (!json_is_string(v) ||
