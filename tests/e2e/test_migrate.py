@@ -41,6 +41,9 @@ detection:
     condition: selection
 """ % RULE_ID
 RULES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "rules")
+MM = os.path.join(os.environ.get("SIEM_TEST_DATA") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "data"),
+    "maxmind", "test-data")
 N_EVENTS = 3000
 TAIL_TS = "2024-03-15T12:00:00Z"
 
@@ -91,6 +94,10 @@ def odd_events(now_us):
          "data": {}},
         {"event_id": event_uuid("mig-odd", 6), "timestamp": iso(now_us - 86400 * 10 ** 6 * 3),
          "message": "three days ago", "latency_ms": 0.1, "http_status": 200},
+        # enriched by the source hub: geo (location, AS) and an intel tag
+        {"event_id": event_uuid("mig-odd", 7), "timestamp": iso(now_us - 5000),
+         "message": "from Link\u00f6ping", "source_ip": "89.160.20.112",
+         "event_type": "LOGIN_FAIL"},
     ]
 
 
@@ -215,9 +222,20 @@ class Migrate(HubCase):
     def test_migrate_sqlite_to_postgres(self):
         logs = tempfile.mkdtemp(prefix="minisiem-e2e-migrate-logs-")
         self.addCleanup(shutil.rmtree, logs, True)
+        intel = os.path.join(logs, "..", os.path.basename(logs) + "-intel")
+        os.makedirs(intel)
+        self.addCleanup(shutil.rmtree, intel, True)
+        with open(os.path.join(intel, "mig.txt"), "w") as f:
+            f.write("89.160.20.0/24\n")
         h = self.own_hub(args=["--segment-rows", "1000", "--retention-days", "0",
-                               "--tail-dir", logs, "--rules-dir", RULES_DIR])
+                               "--tail-dir", logs, "--rules-dir", RULES_DIR,
+                               "--geoip-db", os.path.join(MM, "GeoIP2-City-Test.mmdb"),
+                               "--asn-db", os.path.join(MM, "GeoLite2-ASN-Test.mmdb"),
+                               "--intel-dir", intel])
         before = self.fill(h, logs)
+        enriched = before["full"][event_uuid("mig-odd", 7)]
+        self.assertEqual((enriched["geo"]["country"], enriched["geo"]["asn"], enriched["tags"]),
+                         ("SE", 29518, ["intel:mig"]))
         h.stop()
         segments = glob.glob(h.db + "-segments/seg-*.db")
         self.assertGreaterEqual(len(segments), 3, segments)
