@@ -2,13 +2,13 @@
 
 CC       ?= cc
 PKGS     := libmicrohttpd jansson sqlite3 libjwt libargon2 libcrypto zlib libpcre2-8 yaml-0.1 libcurl \
-            expat libevtx libpq
+            expat libevtx libpq libmaxminddb libcares
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev \
             libjwt-dev libargon2-dev libssl-dev zlib1g-dev libcrypt-dev libcmocka-dev libpcre2-dev \
             libyaml-dev libcurl4-openssl-dev libexpat1-dev libevtx-dev libbfio-dev \
             libsystemd-dev systemd-journal-remote gcc-mingw-w64-x86-64 libz-mingw-w64-dev \
             python3 curl sqlite3 nodejs clang clang-format libclang-rt-dev \
-            libpq-dev postgresql-15 postgresql-client-15
+            libpq-dev postgresql-15 postgresql-client-15 libmaxminddb-dev libc-ares-dev libcsv-dev
 BUILD    ?= build/rel
 SANITIZE ?=
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
@@ -30,7 +30,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS   += $(CSTD) $(WARN) $(OPT) -Isrc -include src/core/banned.h -DSIEM_VERSION='"$(VERSION)"' $(PKG_CFLAGS) \
             -MMD -MP
-LDLIBS   += $(PKG_LIBS) -lcrypt -lpthread -lm
+LDLIBS   += $(PKG_LIBS) -lcsv -lcrypt -lpthread -lm
 LDFLAGS  += $(if $(filter 1,$(SANITIZE)),-fsanitize=address$(,)undefined)
 , := ,
 

@@ -19,6 +19,7 @@ struct enrich_config {
 	const char *geoip_db;	  /* a GeoIP2/GeoLite2 City or Country database, or NULL */
 	const char *asn_db;	  /* a GeoLite2 ASN (or GeoIP2 ISP) database, or NULL */
 	const char *intel_dir;	  /* a directory of indicator lists, or NULL */
+	int intel_min_confidence; /* CSV rows with a lower "confidence" are left out; 0: none */
 	bool rdns;		  /* reverse DNS of source addresses */
 	const char *rdns_servers; /* "ADDR[:PORT],..." (c-ares syntax), NULL: the system's */
 	int rdns_ttl_s;		  /* how long a name (or a failure) is kept; 0: 300 */
@@ -30,8 +31,8 @@ struct enrich_config {
 struct enrich;
 
 /* Start the enrichers cfg names. A database or list that cannot be loaded is logged with
- * its reason and left out (the hub runs without it; enrich_status names it); only running
- * out of memory or failing to start a thread fails this (-ENOMEM, SIEM_EIO). *out is NULL
+ * its reason and left out (the hub runs without it; enrich_problems names it); only running
+ * out of memory or failing to start a thread fails this (-ENOMEM, -EIO). *out is NULL
  * when cfg names no enricher at all. */
 int enrich_open(struct enrich **out, const struct enrich_config *cfg);
 
@@ -40,7 +41,9 @@ int enrich_open(struct enrich **out, const struct enrich_config *cfg);
 void enrich_events(struct enrich *e, struct event *ev, size_t n, struct arena *a);
 
 /* Reload every database and list now (SIGHUP); they are also reloaded by themselves when
- * their files change. A reload that fails keeps what was loaded before. */
+ * their files change (and then stayed the same for one check). A reload that fails keeps
+ * what was loaded before. Replace a file by writing the new one beside it and rename()-ing
+ * it over the old one, so that no reload ever reads half a file. */
 void enrich_reload(struct enrich *e);
 
 /* For GET /ready: one line per enricher configured that is not working, "geoip: <reason>",
