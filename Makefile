@@ -90,6 +90,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(UNIT_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DSIEM_TEST_SEAMS $(LDFLAGS) -o $@ $< $(UNIT_OBJ) $(LDLIBS) -lcmocka
 
+$(BUILD)/bench/%: bench/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_OBJ) $(LDLIBS)
@@ -138,6 +142,7 @@ check-suite: $(HUB) $(UNIT_BIN)
 
 bench: all
 	@bench/run.sh $(if $(QUICK),--quick) $(if $(BACKEND),--backend $(BACKEND))
+	@$(if $(BACKEND),:,bench/enrich.sh $(if $(QUICK),--quick))
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

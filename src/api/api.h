@@ -38,6 +38,7 @@ struct api {
 	struct store *store;
 	struct pipeline *pipeline;
 	struct taskpool *parsers; /* request bodies are parsed here */
+	struct enrich *enrich;	  /* for /ready: what failed to load (NULL: nothing enabled) */
 	const char *version;
 	int64_t started_us;
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "api/api.h"
+#include "enrich/enrich.h"
 
 enum http_result api_health(struct http_req *r)
 {
@@ -40,5 +41,11 @@ enum http_result api_ready(struct http_req *r)
 	}
 	json_object_set_new(o, "commit_latency_ms",
 			    json_real((double)ps.last_commit_latency_us / 1000.0));
+	/* An enricher that failed to load: the hub runs on without it (not a reason for 503) */
+	struct strbuf eb;
+	strbuf_init(&eb, 4096);
+	if (enrich_problems(api_ctx->enrich, &eb) > 0 && eb.p)
+		json_object_set_new(o, "enrichment_problems", json_string(eb.p));
+	strbuf_release(&eb);
 	return http_reply_json(r, ready ? 200 : 503, o);
 }

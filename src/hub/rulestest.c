@@ -11,6 +11,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/event.h"
+#include "enrich/enrich.h"
 #include "hub/cmd.h"
 #include "detect/sigma_int.h"
 #include "hub/rulestest.h"
@@ -25,6 +26,10 @@ static const struct opt_def rules_opts[] = {
     {"alerts-only", NULL, OPT_FLAG, NULL, NULL,
      "print only what raises alerts (not the matches of rules a correlation consumes)", false, 0,
      0},
+    {"geoip-db", NULL, OPT_STRING, NULL, "FILE",
+     "enrich the events as the hub does: geo from this City or Country database", false, 0, 0},
+    {"asn-db", NULL, OPT_STRING, NULL, "FILE", "likewise geo.asn and geo.as_org", false, 0, 0},
+    {"intel-dir", NULL, OPT_STRING, NULL, "DIR", "likewise the intel:<list> tags", false, 0, 0},
 };
 #define N_OPTS (sizeof(rules_opts) / sizeof(rules_opts[0]))
 
@@ -32,7 +37,8 @@ static void usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: minisiem rules test [--mapping FILE] [--alerts-only] RULE.yml "
+	    "usage: minisiem rules test [--mapping FILE] [--alerts-only] [--geoip-db FILE]\n"
+	    "                           [--asn-db FILE] [--intel-dir DIR] RULE.yml "
 	    "[EVENTS.ndjson|-]\n\n"
 	    "Compile the Sigma rules of RULE.yml (detection and correlation rules, '---'\n"
 	    "separated), read events as NDJSON in the hub's event schema (standard input when\n"
@@ -169,8 +175,8 @@ static void event_error(struct run *r, const char *msg)
 	print_obj(r, o);
 }
 
-static int run_events(struct detector *d, FILE *in, struct run *r, unsigned long *bad,
-		      unsigned long *events)
+static int run_events(struct detector *d, struct enrich *e, FILE *in, struct run *r,
+		      unsigned long *bad, unsigned long *events)
 {
 	char *line = NULL;
 	size_t cap = 0;
@@ -211,6 +217,7 @@ static int run_events(struct detector *d, FILE *in, struct run *r, unsigned long
 			continue;
 		}
 		(*events)++;
+		enrich_events(e, &ev, 1, &a);
 		detector_eval(d, &ev, sink, r);
 		if (r->io)
 			break;
@@ -231,6 +238,7 @@ int cmd_rules(int argc, char **argv)
 	struct rule **rules = NULL;
 	size_t nrules = 0;
 	struct detector *d = NULL;
+	struct enrich *e = NULL;
 	FILE *in = stdin;
 	int status = 0, rc;
 	bool cinit = false;
@@ -309,9 +317,22 @@ int cmd_rules(int argc, char **argv)
 		status = EXIT_FAILED;
 		goto out;
 	}
+	struct enrich_config ec = {.geoip_db = config_str(&c, "geoip-db"),
+				   .asn_db = config_str(&c, "asn-db"),
+				   .intel_dir = config_str(&c, "intel-dir")};
+	struct strbuf eb;
+	strbuf_init(&eb, 4096);
+	if ((rc = enrich_open(&e, &ec)) < 0 || enrich_problems(e, &eb) > 0) {
+		fprintf(stderr, "minisiem rules test: enrichment: %s\n",
+			rc < 0 ? siem_strerror(rc) : eb.p);
+		strbuf_release(&eb);
+		status = EXIT_FAILED;
+		goto out;
+	}
+	strbuf_release(&eb);
 	struct run r = {0, 0, 0, 0, config_flag(&c, "alerts-only"), 0};
 	unsigned long bad = 0, events = 0;
-	rc = run_events(d, in, &r, &bad, &events);
+	rc = run_events(d, e, in, &r, &bad, &events);
 	if (fflush(stdout) && !rc)
 		rc = -EIO;
 	fprintf(stderr,
@@ -331,6 +352,7 @@ out:
 		free(rules);
 	}
 	detector_close(d);
+	enrich_close(e);
 	if (in && in != stdin)
 		fclose(in);
 	free(text);

@@ -31,6 +31,7 @@
 #include "detect/detect.h"
 #include "http/http.h"
 #include "hub/cmd.h"
+#include "enrich/enrich.h"
 #include "hub/secrets.h"
 #include "ingest/pipeline.h"
 #include "store/store.h"
@@ -118,6 +119,27 @@ static const struct opt_def serve_opts[] = {
      "when started as root: run as this user once ports are bound", false, 0, 0},
     {"tail-dir", "SIEM_LOG_DIR", OPT_STRING, "", "DIR",
      "follow every *.jsonl file under DIR, recursively (read-only)", false, 0, 0},
+    {"geoip-db", "SIEM_GEOIP_DB", OPT_STRING, "", "FILE",
+     "MaxMind GeoIP2/GeoLite2 City or Country database: geo of public source addresses"
+     " (reloaded when the file changes and on SIGHUP)",
+     false, 0, 0},
+    {"asn-db", "SIEM_ASN_DB", OPT_STRING, "", "FILE",
+     "MaxMind GeoLite2 ASN (or GeoIP2 ISP) database: geo.asn and geo.as_org", false, 0, 0},
+    {"intel-dir", "SIEM_INTEL_DIR", OPT_STRING, "", "DIR",
+     "threat-intel lists (IP/CIDR/domain per line, or CSV): events that match get the tag"
+     " intel:<list> (reloaded when a file changes)",
+     false, 0, 0},
+    {"intel-min-confidence", "SIEM_INTEL_MIN_CONFIDENCE", OPT_INT, "0", "N",
+     "CSV indicators with a confidence column below N (0..100) are left out", false, 0, 100},
+    {"rdns", "SIEM_RDNS", OPT_FLAG, NULL, NULL,
+     "reverse DNS of public source addresses, in the background (the name fills later events)",
+     false, 0, 0},
+    {"rdns-servers", "SIEM_RDNS_SERVERS", OPT_STRING, "", "ADDR[:PORT],...",
+     "DNS servers for --rdns (default: the system's)", false, 0, 0},
+    {"rdns-ttl", "SIEM_RDNS_TTL", OPT_DURATION, "5m", "DURATION",
+     "how long a reverse DNS answer (or failure) is kept", false, 1, 7 * 86400},
+    {"enrich-check-interval", "SIEM_ENRICH_CHECK_INTERVAL", OPT_DURATION, "5s", "DURATION",
+     "how often the GeoIP databases and intel lists are checked for a change", false, 1, 3600},
     {"rules-dir", "SIEM_RULES_DIR", OPT_STRING, "", "DIR",
      "built-in Sigma rules (*.yml), read again on SIGHUP (default: the rules/ shipped with"
      " the binary)",
@@ -168,7 +190,7 @@ static void upkeep(void *arg)
 /* SIGHUP: read flags, environment and the config file again; apply what can change live
  * (log level, CORS origins, retention, SIEM_API_KEYS). Invalid new settings are refused and
  * the running ones kept. */
-static void reload(int argc, char **argv, struct api *a, struct http_server *srv)
+static void reload(int argc, char **argv, struct api *a, struct http_server *srv, struct enrich *e)
 {
 	struct config c;
 	const char *pos[1];
@@ -198,6 +220,7 @@ static void reload(int argc, char **argv, struct api *a, struct http_server *srv
 	}
 	log_set_level(lvl);
 	ruleset_reload_dir(alerts_api_ctx.rules);
+	enrich_reload(e);
 	http_set_cors(srv, config_str(&c, "cors-origins"));
 	atomic_store(&retention_days, config_int(&c, "retention-days"));
 	store_audit(a->store, "sighup", NULL, "settings.reload", NULL, NULL);
@@ -403,6 +426,7 @@ struct hub {
 	struct ruleset *rules;
 	struct detect_hook hook;
 	struct tailer *tl;
+	struct enrich *enrich;
 	struct http_config hc;
 	struct http_auth_ops ops;
 	struct http_server *srv;
@@ -542,6 +566,22 @@ static int start_writer(struct hub *h)
 		return rc;
 	}
 	h->a.pipeline = h->p;
+	struct enrich_config ec = {
+	    .geoip_db = config_str(c, "geoip-db"),
+	    .asn_db = config_str(c, "asn-db"),
+	    .intel_dir = config_str(c, "intel-dir"),
+	    .intel_min_confidence = (int)config_int(c, "intel-min-confidence"),
+	    .rdns = config_flag(c, "rdns"),
+	    .rdns_servers = config_str(c, "rdns-servers"),
+	    .rdns_ttl_s = (int)config_int(c, "rdns-ttl"),
+	    .reload_check_ms = (int)config_int(c, "enrich-check-interval") * 1000,
+	};
+	if ((rc = enrich_open(&h->enrich, &ec)) < 0) {
+		log_error("hub", "cannot start enrichment: %s", siem_strerror(rc));
+		return rc;
+	}
+	pipeline_set_enrich(h->p, h->enrich);
+	h->a.enrich = h->enrich;
 	snprintf(h->state_path, sizeof(h->state_path), "%s-detect.state", config_str(c, "db"));
 	struct detector_config dc = {.state_path = h->state_path, .max_groups = 100000};
 	struct alerts_config ac = {.cooldown_s = config_int(c, "alert-cooldown"),
@@ -664,7 +704,7 @@ static void wait_for_signals(struct hub *h)
 		if (sigwait(&h->sigs, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			reload(h->argc, h->argv, &h->a, h->srv);
+			reload(h->argc, h->argv, &h->a, h->srv, h->enrich);
 			continue;
 		}
 		log_info("hub", "signal %d: stopping", sig);
@@ -698,6 +738,7 @@ static void serve_stop(struct hub *h)
 	taskpool_stop(h->a.parsers);
 	pipeline_stop(h->p);
 	http_stop(h->srv);
+	enrich_close(h->enrich); /* after the server: a request may still be enriching */
 	ruletest_pool_free(alerts_api_ctx.tests);
 	alerts_api_ctx.tests = NULL;
 	upkeep_detector = NULL;

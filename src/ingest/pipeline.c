@@ -7,6 +7,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "enrich/enrich.h"
 #include "ingest/pipeline.h"
 
 struct pipeline {
@@ -25,6 +26,7 @@ struct pipeline {
 	void *maint_arg;
 	int64_t maint_interval_us, maint_next_us;
 	int64_t probe_next_us;
+	struct enrich *enrich; /* set before the first submit, then only read */
 };
 
 #define PROBE_INTERVAL_US 1000000
@@ -219,6 +221,10 @@ static int submit(struct pipeline *p, struct ingest_batch *b, int timeout_ms)
 	if (timeout_ms > 0)
 		until = clock_deadline_ms(timeout_ms);
 	b->next = NULL;
+	/* Enrichment, on the receiver's thread (once: a batch may be offered again). */
+	if (!b->enriched)
+		enrich_events(p->enrich, b->ev, b->n, &b->arena);
+	b->enriched = true;
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		if (p->stopping || !p->st.writer_alive) {
@@ -255,6 +261,11 @@ int pipeline_submit(struct pipeline *p, struct ingest_batch *b)
 int pipeline_submit_wait(struct pipeline *p, struct ingest_batch *b, int timeout_ms)
 {
 	return submit(p, b, timeout_ms);
+}
+
+void pipeline_set_enrich(struct pipeline *p, struct enrich *e)
+{
+	p->enrich = e;
 }
 
 void pipeline_stats(struct pipeline *p, struct pipeline_stats *st)

@@ -32,6 +32,10 @@ int pipeline_submit(struct pipeline *p, struct ingest_batch *b);
  * SIEM_EFULL after the timeout, SIEM_ECLOSED when stopping. */
 int pipeline_submit_wait(struct pipeline *p, struct ingest_batch *b, int timeout_ms);
 void pipeline_stats(struct pipeline *p, struct pipeline_stats *st);
+/* Have every submitted batch enriched (src/enrich) on its submitter's thread before it is
+ * queued, so the store and detection see geo, tags and rdns. Call before the first submit. */
+struct enrich;
+void pipeline_set_enrich(struct pipeline *p, struct enrich *e);
 /* Have the writer thread call fn(ctx, ev) for every event a transaction stored (not the
  * duplicates), after its commit and before the batches are answered: detection runs here. */
 void pipeline_set_committed_hook(struct pipeline *p, void (*fn)(void *ctx, const struct event *ev),

@@ -1,5 +1,6 @@
 /* test_rulepack.c — each built-in rule file's sample events raise exactly its expected alerts
- * (rules/tests/NAME.*); also prints the detector's throughput with ~100 rules. */
+ * (rules/tests/NAME.*), enriched as the hub would with the MaxMind test databases and the
+ * lists of rules/tests/intel/; also prints the detector's throughput with ~100 rules. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include "core/err.h"
 #include "core/event.h"
 #include "detect/detect.h"
+#include "enrich/enrich.h"
 
 #define MAXALERTS 256
 
@@ -94,6 +96,27 @@ static struct rule **compile_file(const char *path, size_t *n)
 	return r;
 }
 
+static struct enrich *ENRICH;
+
+/* GeoIP2-City-Test and GeoLite2-ASN-Test of the shared data, and rules/tests/intel/. */
+static void enrich_start(void)
+{
+	char city[1024], asn[1024], intel[1024];
+	const char *dd = test_data_dir("maxmind/SOURCE.md");
+	if (!dd)
+		fail_msg("the MaxMind test databases (shared/data/maxmind) are missing");
+	snprintf(city, sizeof(city), "%s/maxmind/test-data/GeoIP2-City-Test.mmdb", dd);
+	snprintf(asn, sizeof(asn), "%s/maxmind/test-data/GeoLite2-ASN-Test.mmdb", dd);
+	snprintf(intel, sizeof(intel), "%s/tests/intel", rules_dir());
+	struct enrich_config ec = {.geoip_db = city, .asn_db = asn, .intel_dir = intel};
+	assert_int_equal(enrich_open(&ENRICH, &ec), 0);
+	struct strbuf pb;
+	strbuf_init(&pb, 4096);
+	if (enrich_problems(ENRICH, &pb) > 0)
+		fail_msg("enrichment: %s", pb.p);
+	strbuf_release(&pb);
+}
+
 static void run_events(struct detector *d, const char *path, struct arena *a)
 {
 	char *text = test_slurp(path, NULL);
@@ -113,6 +136,7 @@ static void run_events(struct detector *d, const char *path, struct arena *a)
 		if (event_from_json(&ev, j, a, 1750000000000000LL, err, sizeof(err)))
 			fail_msg("%s:%d: %s", path, LINE, err);
 		json_decref(j);
+		enrich_events(ENRICH, &ev, 1, a);
 		detector_eval(d, &ev, sink, NULL);
 	}
 	free(text);
@@ -159,6 +183,7 @@ static void test_pack(void **state)
 	assert_true(n >= 12);
 	struct arena a;
 	arena_init(&a, 0);
+	enrich_start();
 	for (size_t i = 0; i < n; i++) {
 		char path[1024], evp[1024], exp[1024];
 		snprintf(path, sizeof(path), "%s/%s.yml", rules_dir(), names[i]);
@@ -183,6 +208,8 @@ static void test_pack(void **state)
 		detector_close(d);
 	}
 	arena_release(&a);
+	enrich_close(ENRICH);
+	ENRICH = NULL;
 }
 
 /* All pack rules together: ids and names are unique across files. */
