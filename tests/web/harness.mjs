@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 
 export const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(HERE, '..', '..');
+// The shared sample data (GeoIP test databases...), as the unit and end-to-end tests find it.
+export const DATA = process.env.SIEM_TEST_DATA || path.resolve(ROOT, '..', 'shared', 'data');
 export const JWT_SECRET = 'web-tests-jwt-secret-5f0e1d2c3b4a59687766554433221100';
 export const API_KEY = 'webtest-key-0123456789';
 const CHROMIUM = '/usr/bin/chromium';

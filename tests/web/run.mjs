@@ -1,7 +1,10 @@
 // run.mjs — the dashboard's browser tests (see tests/web/run.sh): seed a fresh hub with known
 // events, then log in, check every page against what the API answers, page through the
 // explorer, save a dashboard, log out; assert no console error and no failed request on the
-// way. Screenshots of each page go to --shots (docs/screenshots/ when refreshing the docs).
+// way. The hub enriches events (GeoIP and ASN from the MaxMind test databases of the shared
+// data, a threat-intel list of one address): the overview's countries and intel panels, the
+// explorer's country and tags. Screenshots of each page go to --shots (docs/screenshots/
+// when refreshing the docs).
 //
 //   node tests/web/run.mjs --hub build/rel/minisiem --results build/results.txt
 //        [--shots DIR] [-k NAME]
@@ -10,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import {
-  Hub, Runner, Skip, assert, assertEq, chromiumPath, log, makeJwt, openPage, playwright, request, ROOT,
+  DATA, Hub, Runner, Skip, assert, assertEq, chromiumPath, log, makeJwt, openPage, playwright, request, ROOT,
 } from './harness.mjs';
 
 const SUITE_DEADLINE_MS = 300000;
@@ -80,6 +83,44 @@ function seed(now) {
   return evs;
 }
 
+// Public addresses the MaxMind test databases know: [address, country, city, events]. The
+// last is on the hub's threat-intel list (drop.txt), so its events are tagged intel:...
+export const GEO = [['81.2.69.142', 'GB', 'London', 9], ['2.125.160.216', 'GB', 'Boxford', 5],
+  ['89.160.20.112', 'SE', 'Linköping', 7]];
+export const INTEL_IP = '89.160.20.112';
+export const AS_LABEL = 'AS29518 Bredband2 AB'; // of 89.160.20.112 in GeoLite2-ASN-Test
+const GEO_DBS = ['GeoIP2-City-Test.mmdb', 'GeoLite2-ASN-Test.mmdb'];
+
+// Firewall drops from those addresses, the newest events of the seed (within 9 minutes).
+function seedGeo(now) {
+  const evs = [];
+  for (const [ip, , , n] of GEO) {
+    for (let i = 0; i < n; i++) {
+      evs.push({ event_id: crypto.randomUUID(), timestamp: new Date(now - i * 60000 - 2000 - n * 100).toISOString(),
+        os_type: 'LINUX', event_type: 'FIREWALL_BLOCK', severity: 3, source_ip: ip, source_host: 'gw1',
+        message: `iptables DROP IN=eth0 SRC=${ip} DST=10.0.0.5 PROTO=TCP DPT=${[22, 23, 3389][i % 3]}` });
+    }
+  }
+  return evs;
+}
+
+// How many events were seeded from an address or a country.
+const count = (ip) => GEO.filter((g) => g[0] === ip || g[1] === ip).reduce((s, g) => s + g[3], 0);
+
+// The hub's enrichment options, or why the enrichment tests are skipped.
+function enrichment(dir) {
+  const db = path.join(DATA, 'maxmind', 'test-data');
+  const missing = GEO_DBS.filter((f) => !fs.existsSync(path.join(db, f)));
+  if (missing.length) return { args: [], why: `no ${missing.join(', ')} in ${db} (SIEM_TEST_DATA names the shared data)` };
+  const intel = path.join(dir, 'intel');
+  fs.mkdirSync(intel, { recursive: true });
+  fs.writeFileSync(path.join(intel, 'drop.txt'), `# the web tests' list\n${INTEL_IP}\n`);
+  return { args: ['--geoip-db', path.join(db, GEO_DBS[0]), '--asn-db', path.join(db, GEO_DBS[1]), '--intel-dir', intel], why: null };
+}
+
+// A country's flag: its two letters as regional indicators.
+export function flag(cc) { return String.fromCodePoint(...[...cc].map((c) => 0x1f1e6 + c.charCodeAt(0) - 65)); }
+
 // ---- helpers on pages ----
 
 async function login(w, hub) {
@@ -111,8 +152,22 @@ async function overviewReady(page) {
   await page.waitForSelector('[data-testid=metric-threats] li, [data-testid=metric-threats] .empty');
   await page.waitForSelector('[data-testid=chart-timeseries] .uplot canvas');
   await page.waitForSelector('[data-testid=chart-top-ips] li.bar');
+  await page.waitForSelector('[data-testid=top-countries] li.bar, [data-testid=top-countries] .empty');
+  await page.waitForSelector('[data-testid=intel-events] .intel-list, [data-testid=intel-events] .empty');
   await page.waitForSelector('[data-testid=overview-table] tbody tr');
   await page.waitForSelector('[data-testid=updated]:has-text("Updated")');
+}
+
+// The overview from its top down to the countries and intel panels (below the fold at
+// 1280×800, so the shot is taller than the window).
+async function overviewShot(w, dir, name) {
+  const { page } = w;
+  const vp = page.viewportSize();
+  const bottom = await page.$eval('[data-testid=intel-events]', (el) => {
+    const row = el.closest('section').getBoundingClientRect();
+    return row.bottom + window.scrollY;
+  });
+  await shot(w, dir, name, { fullPage: true, clip: { x: 0, y: 0, width: vp.width, height: Math.max(vp.height, Math.ceil(bottom + 16)) } });
 }
 
 // ---- the tests ----
@@ -131,11 +186,26 @@ async function main() {
   const exe = chromiumPath();
   let hub = null;
   let setupError = null;
+  let enrich = { args: [], why: 'not set up' };
   try {
     hub = new Hub(a.hub);
     hubs.push(hub);
-    await hub.start();
-    await hub.ingest(seed(Date.now()));
+    enrich = enrichment(hub.dir);
+    hub.args = enrich.args;
+    try {
+      await hub.start();
+    } catch (e) {
+      // A hub from before enrichment refuses the options: the other tests still run.
+      if (!enrich.args.length || !/unknown option '--(geoip-db|asn-db|intel-dir)'/.test(e.message)) throw e;
+      hub.cleanup();
+      hubs.pop();
+      enrich = { args: [], why: 'this hub has no --geoip-db, --asn-db, --intel-dir yet' };
+      hub = new Hub(a.hub);
+      hubs.push(hub);
+      await hub.start();
+    }
+    const now = Date.now();
+    await hub.ingest(seed(now).concat(seedGeo(now)));
     if (exe) {
       // A persistent context is how Playwright takes a fresh --user-data-dir of our own.
       browser = await playwright().chromium.launchPersistentContext(fs.mkdtempSync(path.join(hub.dir, 'chromium-')), {
@@ -151,6 +221,10 @@ async function main() {
   const needBrowser = () => {
     if (setupError) throw setupError;
     if (!browser) throw new Skip('no /usr/bin/chromium (apt-get install chromium)');
+  };
+  const needEnrich = () => {
+    needBrowser();
+    if (enrich.why) throw new Skip(enrich.why);
   };
 
   runner.test('static: page and assets carry cache, gzip and security headers', async () => {
@@ -230,7 +304,7 @@ async function main() {
       const ids = await page.$$eval('[data-testid=overview-table] tbody tr', (r) => r.map((x) => x.dataset.id));
       assertEq(ids, ev.events.map((e) => e.event_id), 'latest events table');
       clean(w, 'overview');
-      await shot(w, a.shots, 'overview');
+      await overviewShot(w, a.shots, 'overview');
     } finally {
       await w.close();
     }
@@ -314,15 +388,128 @@ async function main() {
       const data = JSON.parse(await page.textContent('[data-testid=event-data]'));
       assertEq(data, { method: 'publickey', port: 50022 }, 'data, pretty-printed JSON');
       assert(page.url().includes('event='), 'the open event is in the URL');
-      await shot(w, a.shots, 'explorer-event');
+      if (enrich.why) await shot(w, a.shots, 'explorer-event'); // else of an enriched event, below
       await page.click('[data-testid=drawer] dd[data-field=source_host] button');
       await page.waitForFunction(() => document.querySelector('[data-testid=f-source_host]').value === 'bastion');
       await page.waitForSelector('[data-testid=drawer]', { state: 'hidden' });
       assert(page.url().includes('source_host=bastion'), `filter in the URL: ${page.url()}`);
       await page.goto(`${hub.base()}ui/explorer?range=24h&event_type=LOGIN_FAIL`);
       await page.waitForSelector('[data-testid=results] tbody tr');
-      await shot(w, a.shots, 'explorer');
+      if (enrich.why) await shot(w, a.shots, 'explorer');
       clean(w, 'event drawer');
+    } finally {
+      await w.close();
+    }
+  });
+
+  runner.test('overview: top countries and intel panels open the explorer on them', async () => {
+    needEnrich();
+    const w = await openPage(browser);
+    try {
+      const { page } = w;
+      await login(w, hub);
+      await overviewReady(page);
+      const sum = await hub.getJson('/stats/summary');
+      const r = { from: sum.from, to: sum.to };
+      const top = await hub.getJson('/stats/top', { field: 'country', n: 10, ...r });
+      const bars = await page.$$eval('[data-testid=top-countries] li.bar', (li) => li.map((x) => [x.dataset.value,
+        x.querySelector('.bar-label').textContent, Number(x.querySelector('.bar-count').textContent.replace(/,/g, ''))]));
+      assertEq(bars.map((b) => [b[0], b[2]]), top.values.map((v) => [v.value, v.count]), 'top countries = GET /stats/top');
+      assertEq(top.values.filter((v) => v.value === 'GB' || v.value === 'SE').map((v) => [v.value, v.count]),
+        [['GB', count('GB')], ['SE', count('SE')]], 'seeded countries');
+      for (const [cc, label] of bars.map((b) => [b[0], b[1]])) assertEq(label, `${flag(cc)}${cc}`, 'flag and code');
+
+      const intel = await hub.getJson('/events', { tag: 'intel:*', count: 'true', limit: 5, ...r });
+      assertEq(intel.total, count(INTEL_IP), 'intel-listed events (API)');
+      assertEq(await page.getAttribute('[data-testid=intel-count]', 'data-value'), String(intel.total), 'intel count');
+      assertEq((await page.textContent('[data-testid=intel-count]')).trim(), String(intel.total), 'intel count text');
+      const newest = await page.$$eval('[data-testid=intel-events] .intel-list li', (li) => li.map((x) =>
+        [x.dataset.id, x.querySelector('.ip').textContent, [...x.querySelectorAll('.chip')].map((c) => c.dataset.tag)]));
+      assertEq(newest, intel.events.map((e) => [e.event_id, INTEL_IP, e.tags]), 'newest intel-listed events');
+      assert(newest[0][2].some((t) => t.startsWith('intel:')), `an intel tag: ${newest[0][2]}`);
+      assert(await page.isVisible('[data-testid=intel-events] .intel-list li .chip.intel'), 'intel chips are marked');
+
+      await page.click('[data-testid=top-countries] li.bar[data-value=GB] button');
+      await page.waitForSelector('main#page[data-page=explorer] [data-testid=results] tbody tr');
+      assert(new URL(page.url()).searchParams.get('country') === 'GB', `country in the URL: ${page.url()}`);
+      assertEq(await page.inputValue('[data-testid=f-country]'), 'GB', 'the country filter');
+      const gb = await hub.getJson('/events', { country: 'GB', limit: 200, ...r });
+      const ids = await page.$$eval('[data-testid=results] tbody tr', (rows) => rows.map((x) => x.dataset.id));
+      assertEq(ids, gb.events.map((e) => e.event_id), 'the GB events');
+      assertEq(ids.length, count('GB'), 'every GB event');
+      assertEq(await page.textContent('[data-testid=result-total]'), `${count('GB')} events`, 'the header');
+      const codes = await page.$$eval('[data-testid=results] tbody [data-field=country]', (b) => b.map((x) => x.dataset.value));
+      assertEq(codes, Array(count('GB')).fill('GB'), 'a GB in each row');
+
+      await page.goBack();
+      await overviewReady(page);
+      await page.click('[data-testid=intel-count]');
+      await page.waitForSelector('main#page[data-page=explorer] [data-testid=results] tbody tr');
+      assert(new URL(page.url()).searchParams.get('tag') === 'intel:*', `tag in the URL: ${page.url()}`);
+      assertEq(await page.inputValue('[data-testid=f-tag]'), 'intel:*', 'the tag filter');
+      const listed = await page.$$eval('[data-testid=results] tbody tr', (rows) => rows.map((x) => x.dataset.id));
+      const api = await hub.getJson('/events', { tag: 'intel:*', limit: 200, ...r });
+      assertEq(listed, api.events.map((e) => e.event_id), 'the intel-listed events');
+      assertEq(await page.textContent('[data-testid=result-total]'), `${count(INTEL_IP)} events`, 'the header');
+      clean(w, 'countries and intel');
+    } finally {
+      await w.close();
+    }
+  });
+
+  runner.test('explorer: country flags and tag chips; geo and tags in the detail', async () => {
+    needEnrich();
+    const w = await openPage(browser);
+    try {
+      const { page } = w;
+      await login(w, hub);
+      await page.goto(`${hub.base()}ui/explorer?range=24h&source_ip=${INTEL_IP}`);
+      await page.waitForSelector('[data-testid=results] tbody tr');
+      const api = await hub.getJson('/events', { source_ip: INTEL_IP, limit: 200 });
+      assertEq(api.events.length, count(INTEL_IP), 'API: events of the listed address');
+      const g = api.events[0].geo;
+      assertEq([g.country, g.city, `AS${g.asn} ${g.as_org}`], ['SE', 'Linköping', AS_LABEL], 'API: its geo');
+      const rows = await page.$$eval('[data-testid=results] tbody tr', (tr) => tr.map((x) => {
+        const c = x.querySelector('[data-field=country]');
+        return [x.dataset.id, c.textContent, c.title, [...x.querySelectorAll('td.tags .chip')].map((t) => t.dataset.tag),
+          [...x.querySelectorAll('td.tags .chip.intel')].length];
+      }));
+      assertEq(rows.map((x) => x[0]), api.events.map((e) => e.event_id), 'the rows');
+      for (const [, text, title, tags, intel] of rows) {
+        assertEq(text, `${flag('SE')}SE`, 'flag and code');
+        assertEq(title, `${g.country_name}, ${g.city}`, 'country name and city in the title');
+        assertEq(tags, api.events[0].tags, 'tag chips');
+        assert(intel >= 1, 'an intel chip');
+      }
+      await page.click('[data-testid=results] tbody tr:first-child [data-testid=open-event]');
+      await page.waitForSelector('[data-testid=drawer] dd[data-field=geo] [data-geo=city]');
+      assertEq(await page.textContent('[data-testid=drawer] [data-geo=city]'), 'Linköping', 'city');
+      assertEq(await page.textContent('[data-testid=drawer] [data-geo=asn]'), AS_LABEL, 'ASN');
+      const country = await page.textContent('[data-testid=drawer] [data-geo=country]');
+      assertEq(country, `${g.country_name} ${flag('SE')}SE`, 'country name and code');
+      assertEq(await page.textContent('[data-testid=drawer] [data-geo=location]'), `${g.lat}, ${g.lon}`, 'lat/lon');
+      const chips = await page.$$eval('[data-testid=drawer] dd[data-field=tags] .chip', (c) => c.map((x) => x.dataset.tag));
+      assertEq(chips, api.events[0].tags, 'the tag chips');
+      await shot(w, a.shots, 'explorer-event');
+      const tag = chips.find((t) => t.startsWith('intel:'));
+      await page.click(`[data-testid=drawer] dd[data-field=tags] .chip[data-tag="${tag}"]`);
+      await page.waitForSelector('[data-testid=drawer]', { state: 'hidden' });
+      await page.waitForFunction((t) => document.querySelector('[data-testid=f-tag]').value === t, tag);
+      assert(new URL(page.url()).searchParams.get('tag') === tag, `tag in the URL: ${page.url()}`);
+      await page.waitForFunction((n) => document.querySelector('[data-testid=result-total]').textContent === `${n} events`, count(INTEL_IP));
+
+      // A link straight to a country, and a click on a row's country.
+      await page.goto(`${hub.base()}ui/explorer?range=24h&country=GB`);
+      await page.waitForSelector('[data-testid=results] tbody tr');
+      assertEq(await page.$$eval('[data-testid=results] tbody tr', (r) => r.length), count('GB'), 'rows of ?country=GB');
+      await page.goto(`${hub.base()}ui/explorer?range=24h&event_type=FIREWALL_BLOCK`);
+      await page.waitForSelector('[data-testid=results] tbody tr');
+      await shot(w, a.shots, 'explorer');
+      await page.click('[data-testid=results] tbody [data-field=country][data-value=GB] >> nth=0');
+      await page.waitForFunction(() => document.querySelector('[data-testid=f-country]').value === 'GB');
+      await page.waitForFunction((n) => document.querySelector('[data-testid=result-total]').textContent === `${n} events`, count('GB'));
+      assert(page.url().includes('event_type=FIREWALL_BLOCK') && page.url().includes('country=GB'), `filters in the URL: ${page.url()}`);
+      clean(w, 'explorer enrichment');
     } finally {
       await w.close();
     }
@@ -460,7 +647,7 @@ async function main() {
       await overviewReady(page);
       const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       assert(over <= 1, `no sideways scrolling at 390 px (${over} px too wide)`);
-      await shot(w, a.shots, 'overview-phone');
+      await overviewShot(w, a.shots, 'overview-phone');
       await page.click('[data-testid=theme]');
       await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
       await overviewReady(page);
@@ -470,7 +657,7 @@ async function main() {
       assertEq(await page.evaluate(() => document.documentElement.dataset.theme), 'dark', 'theme kept');
       const sev = await page.$$eval('.sev', (s) => s.slice(0, 3).map((x) => x.textContent));
       assert(sev.every((t) => /^(Info|Low|Medium|High|Critical) \(\d\)$/.test(t)), `severity as text: ${sev}`);
-      await shot(w, a.shots, 'overview-dark');
+      await overviewShot(w, a.shots, 'overview-dark');
       clean(w, 'phone and dark');
     } finally {
       await w.close();

@@ -42,15 +42,16 @@ export function lineChart(data, { height = 240, label = 'Events' } = {}) {
   return { el, destroy() { ro.disconnect(); if (plot) plot.destroy(); } };
 }
 
-// values: [{value, count}], onPick(value) when a bar is chosen.
-export function barList(values, { onPick, unit = 'events' } = {}) {
+// values: [{value, count}], onPick(value) when a bar is chosen; label(value) draws a value
+// (its text by default), title(value) says more of it on hover.
+export function barList(values, { onPick, unit = 'events', label = String, title = () => null } = {}) {
   const max = Math.max(1, ...values.map((v) => v.count));
   return h('ol', { class: 'bars' }, values.map((v) => {
     const bar = h('span', { class: 'bar-fill' });
     bar.style.width = `${Math.max(2, (100 * v.count) / max)}%`;
-    const name = onPick ? h('button', { type: 'button', class: 'link', onclick: () => onPick(v.value) }, String(v.value))
-      : h('span', {}, String(v.value));
-    return h('li', { class: 'bar' },
+    const name = onPick ? h('button', { type: 'button', class: 'link', title: title(v.value), onclick: () => onPick(v.value) }, label(v.value))
+      : h('span', { title: title(v.value) }, label(v.value));
+    return h('li', { class: 'bar', 'data-value': String(v.value) },
       h('span', { class: 'bar-label' }, name),
       h('span', { class: 'bar-track' }, bar),
       h('span', { class: 'bar-count', title: `${v.count} ${unit}` }, fmtNum(v.count)));

@@ -84,3 +84,48 @@ export function errorBox(err) {
 export function empty(text) {
   return h('p', { class: 'empty' }, text);
 }
+
+// ---- enrichment: countries, autonomous systems, tags ----
+
+// The flag of a two-letter country code, made of its two regional-indicator letters ('' for
+// anything that is not two capital letters).
+export function flagEmoji(code) {
+  if (!/^[A-Z]{2}$/.test(code || '')) return '';
+  return String.fromCodePoint(...[...code].map((c) => 0x1f1e6 + c.charCodeAt(0) - 65));
+}
+
+const regionNames = typeof Intl.DisplayNames === 'function' ? new Intl.DisplayNames(['en'], { type: 'region' }) : null;
+
+// The English name of a country code, or '' when unknown.
+export function countryName(code) {
+  try { return regionNames && /^[A-Z]{2}$/.test(code || '') ? regionNames.of(code) || '' : ''; } catch { return ''; }
+}
+
+// "🇬🇧 GB" as a span (the flag hidden from screen readers: the code says it).
+export function countryCode(code) {
+  const f = flagEmoji(code);
+  return h('span', { class: 'country' }, f ? h('span', { class: 'flag', 'aria-hidden': 'true' }, f) : null,
+    h('span', { class: 'cc' }, code));
+}
+
+// "AS29518 Bredband2 AB"
+export function asnLabel(geo) {
+  if (!geo || geo.asn === undefined || geo.asn === null) return '';
+  return geo.as_org ? `AS${geo.asn} ${geo.as_org}` : `AS${geo.asn}`;
+}
+
+export const isIntelTag = (t) => /^intel:/.test(t);
+
+// Tags as small chips (threat-intel ones in a warning colour, and said so in their title);
+// onPick(tag) makes each one a button that filters on it.
+export function tagChips(tags, onPick) {
+  if (!Array.isArray(tags) || !tags.length) return null;
+  return h('span', { class: 'chips' }, tags.map((t) => {
+    const cls = isIntelTag(t) ? 'chip intel' : 'chip';
+    const title = isIntelTag(t) ? `threat intelligence: the source address is on the list ${t.slice(6)}` : `tag ${t}`;
+    return onPick
+      ? h('button', { type: 'button', class: cls, 'data-tag': t, title: `${title} — filter on it`,
+        onclick: (e) => { e.stopPropagation(); onPick(t); } }, t)
+      : h('span', { class: cls, 'data-tag': t, title }, t);
+  }));
+}

@@ -1,9 +1,11 @@
 // explorer.js — search every stored event: each filter of GET /events, free text, a time
 // range, how many events match (count=true with the first page), "load more" with the cursor,
-// chosen columns, and a drawer with the whole event (normalized fields, data and the raw
-// line, copyable). The URL holds the query.
+// chosen columns, and a drawer with the whole event (normalized fields, where the source
+// address is — country, city, autonomous system — with its reverse name and tags, data and
+// the raw line, copyable). The URL holds the query.
 import { api } from '../api.js';
-import { h, clear, fmtNum, fmtTime, pretty, copyButton, spinner, errorBox, empty, sevBadge } from '../dom.js';
+import { h, clear, fmtNum, fmtTime, pretty, copyButton, spinner, errorBox, empty, sevBadge, countryCode, asnLabel,
+  tagChips } from '../dom.js';
 import { eventsTable, COLUMNS, DEFAULT_COLUMNS, FILTERABLE } from '../table.js';
 import * as range from '../range.js';
 
@@ -13,6 +15,9 @@ const FILTERS = [
   ['os_type', 'OS', 'LINUX, WINDOWS'],
   ['severity', 'Severity', '3,4,5'],
   ['source_ip', 'Source IP', '203.0.113.0/24'],
+  ['country', 'Country', 'GB,SE'],
+  ['asn', 'ASN', 'AS29518'],
+  ['tag', 'Tag', 'intel:*'],
   ['user', 'User', 'root'],
   ['source_host', 'Host', 'web1'],
   ['app', 'App', ''],
@@ -22,9 +27,9 @@ const FILTERS = [
 ];
 const PAGE = 200;
 const FIELD_ORDER = ['event_id', 'timestamp', 'received_at', 'severity', 'level', 'os_type', 'event_type',
-  'source_host', 'source_ip', 'user', 'app', 'message', 'request_id', 'user_agent', 'http_method',
+  'source_host', 'source_ip', 'rdns', 'geo', 'tags', 'user', 'app', 'message', 'request_id', 'user_agent', 'http_method',
   'http_path', 'http_status', 'latency_ms', 'error_type', 'source', 'source_file', 'source_offset',
-  'geo', 'tags', 'truncated'];
+  'truncated'];
 
 export function mount(root, ctx) {
   const p = ctx.params;
@@ -144,14 +149,33 @@ export function mount(root, ctx) {
     }
   }
 
+  // A value of the drawer that filters on field = value when clicked.
+  function filterLink(field, value, content, title) {
+    return h('button', { type: 'button', class: 'link value', title: title || `Filter on ${field} = ${value}`,
+      'data-filter': field, onclick: () => { closeEvent(); addFilter(field, String(value)); } }, content);
+  }
+
+  // geo: the country (name and code, a filter), city, autonomous system (a filter), lat/lon.
+  function geoValue(g) {
+    const rows = [];
+    if (g.country) {
+      rows.push(['country', filterLink('country', g.country,
+        [g.country_name ? `${g.country_name} ` : '', countryCode(g.country)])]);
+    }
+    if (g.city) rows.push(['city', g.city]);
+    if (g.asn !== undefined && g.asn !== null) rows.push(['asn', filterLink('asn', `AS${g.asn}`, asnLabel(g))]);
+    if (typeof g.lat === 'number' && typeof g.lon === 'number') rows.push(['location', `${g.lat}, ${g.lon}`]);
+    if (!rows.length) return h('code', {}, JSON.stringify(g));
+    return h('dl', { class: 'geo' }, rows.map(([k, v]) => [h('dt', {}, k), h('dd', { 'data-geo': k }, v)]));
+  }
+
   function fieldValue(k, v) {
     if (k === 'severity') return sevBadge(v);
+    if (k === 'geo' && v && typeof v === 'object') return geoValue(v);
+    if (k === 'tags' && Array.isArray(v)) return tagChips(v, (t) => { closeEvent(); addFilter('tag', t); });
     if (k === 'timestamp' || k === 'received_at') return h('span', {}, `${v} (${fmtTime(v)} local)`);
     if (typeof v === 'object') return h('code', {}, JSON.stringify(v));
-    if (FILTERABLE.has(k) && k in inputs) {
-      return h('button', { type: 'button', class: 'link value', title: `Filter on ${k} = ${v}`,
-        onclick: () => { closeEvent(); addFilter(k, String(v)); } }, String(v));
-    }
+    if (FILTERABLE.has(k) && k in inputs) return filterLink(k, v, String(v));
     return String(v);
   }
 

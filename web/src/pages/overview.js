@@ -1,14 +1,19 @@
 // overview.js — the seed layout: alerts, threats by OS and the most blocked domain on top;
-// events per minute by OS and the top attacking IPs in the middle; the latest events with
-// OS, severity and event-type filters below. Refresh by hand or every 30 s.
+// events per minute by OS and the top attacking IPs in the middle; then the top countries of
+// source addresses and the events from addresses on a threat-intelligence list (both from
+// the hub's enrichment); the latest events with OS, severity and event-type filters below.
+// Refresh by hand or every 30 s.
 import { api } from '../api.js';
-import { h, clear, fmtNum, fmtTime, spinner, errorBox, empty, SEVERITY } from '../dom.js';
+import { h, clear, fmtNum, fmtTime, spinner, errorBox, empty, SEVERITY, countryCode, countryName,
+  tagChips } from '../dom.js';
 import { lineChart, barList } from '../charts.js';
 import { eventsTable, DEFAULT_COLUMNS } from '../table.js';
 import * as range from '../range.js';
 
 const OS_TYPES = ['LINUX', 'WINDOWS', 'PIHOLE', 'APP', 'NETWORK'];
 const TABLE_ROWS = 50;
+const INTEL = 'intel:*'; // every tag of a threat-intelligence list
+const INTEL_ROWS = 5;
 
 // Sources of attacks: failed logins and block events other than DNS (whose source is the
 // Pi-hole's own client, not an attacker).
@@ -30,6 +35,7 @@ export function mount(root, ctx) {
 
   const metrics = h('section', { class: 'grid three', 'aria-label': 'Key metrics' });
   const middle = h('section', { class: 'grid two', 'aria-label': 'Charts' });
+  const enriched = h('section', { class: 'grid two even', 'aria-label': 'Countries and threat intelligence' });
   const tableBox = h('div', { 'data-testid': 'overview-table' });
   const updated = h('span', { class: 'muted', role: 'status', 'data-testid': 'updated' });
 
@@ -64,7 +70,7 @@ export function mount(root, ctx) {
     sel.addEventListener('change', () => { filt[key] = sel.value; saveQuery(); loadTable(range.resolve(state)); });
   }
 
-  clear(root, toolbar, metrics, middle,
+  clear(root, toolbar, metrics, middle, enriched,
     h('section', { class: 'card', 'aria-labelledby': 'latest-h' },
       h('div', { class: 'card-head' }, h('h2', { id: 'latest-h' }, 'Latest events'),
         h('span', { class: 'filters' }, osSel, sevSel, typeSel)),
@@ -114,6 +120,53 @@ export function mount(root, ctx) {
         }) : empty('No attacks in this range.')));
   }
 
+  // Top countries (GET /stats/top?field=country) and the events from intel-listed addresses
+  // (GET /events?tag=intel:*&count=true: their number and the newest few).
+  function renderEnriched(countries, intel) {
+    const toExplorer = (extra) => ctx.navigate('explorer', new URLSearchParams({ ...rangeParams(), ...extra }));
+    const n = intel.total;
+    const more = intel.total_exact === false;
+    const countText = more ? `more than ${fmtNum(n)}` : fmtNum(n);
+    const intelBody = intel.events.length
+      ? [h('p', {},
+        h('button', { type: 'button', class: 'link big', 'data-testid': 'intel-count', 'data-value': String(n),
+          title: 'Show them in the explorer', onclick: () => toExplorer({ tag: INTEL }) }, countText),
+        h('span', { class: 'muted block' }, `event${n === 1 ? '' : 's'} whose source address is on a threat-intelligence list`)),
+      h('h3', {}, 'Newest'),
+      h('ul', { class: 'intel-list' }, intel.events.map((e) => h('li', { 'data-id': e.event_id },
+        h('button', { type: 'button', class: 'link', title: 'Open it in the explorer',
+          onclick: () => toExplorer({ tag: INTEL, event: e.event_id }) },
+        h('time', { datetime: e.timestamp }, fmtTime(e.timestamp)), ' ', h('span', { class: 'ip' }, e.source_ip || '')),
+        tagChips(e.tags, (t) => toExplorer({ tag: t }))))),
+      n > intel.events.length
+        ? h('p', { class: 'small' }, h('button', { type: 'button', class: 'link', 'data-testid': 'intel-all',
+          onclick: () => toExplorer({ tag: INTEL }) }, `All ${countText} in the explorer`))
+        : null]
+      : empty('No intel-listed addresses seen in this range.');
+    clear(enriched,
+      h('article', { class: 'card', 'data-testid': 'top-countries' }, h('h2', {}, 'Top countries'),
+        h('p', { class: 'muted small' }, 'Of the source addresses of every event (public addresses, by GeoIP)'),
+        countries.values.length ? barList(countries.values, {
+          label: (c) => countryCode(c),
+          title: (c) => countryName(c) || null,
+          onPick: (c) => toExplorer({ country: c }),
+        }) : empty('No source address with a known country in this range.')),
+      h('article', { class: 'card metric', 'data-testid': 'intel-events' },
+        h('h2', {}, 'Events from intel-listed addresses'), intelBody));
+  }
+
+  async function loadEnriched(r) {
+    try {
+      const [countries, intel] = await Promise.all([
+        api('stats/top', { params: { ...r, field: 'country', n: 10 } }),
+        api('events', { params: { ...r, tag: INTEL, count: true, limit: INTEL_ROWS } }),
+      ]);
+      if (alive) renderEnriched(countries, intel);
+    } catch (e) {
+      if (alive) clear(enriched, h('article', { class: 'card' }, h('h2', {}, 'Countries and threat intelligence'), errorBox(e)));
+    }
+  }
+
   function rangeParams() {
     const q = new URLSearchParams();
     range.toParams(state, q);
@@ -156,6 +209,7 @@ export function mount(root, ctx) {
       clear(typeSel, h('option', { value: '' }, 'All event types'), names.sort().map((t) => h('option', { value: t }, t)));
       typeSel.value = cur;
       const attack = attackTypes(names);
+      const enrichedDone = loadEnriched(r);
       const [sum, ts, top] = await Promise.all([
         api('stats/summary', { params: r }),
         api('stats/timeseries', { params: { ...r, interval: '1m', by: 'os_type' } }),
@@ -165,7 +219,7 @@ export function mount(root, ctx) {
       top.event_types = attack;
       renderMetrics(sum);
       renderMiddle(ts, top);
-      await loadTable(r);
+      await Promise.all([loadTable(r), enrichedDone]);
       updated.textContent = `Updated ${fmtTime(new Date().toISOString())}`;
     } catch (e) {
       if (alive) clear(metrics, errorBox(e));
