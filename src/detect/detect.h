@@ -28,6 +28,17 @@ struct rule_info {
 	enum rule_kind kind;
 	bool generates; /* a detection rule that raises its own alerts (correlation
 			 * rules' base rules do not, unless the correlation says so) */
+	/* What an alert of this rule is about and says (the rule's "minisiem:" block, or the
+	 * defaults; docs/detection.md): the fields one alert is per (detection rules; a
+	 * correlation's are its group-by), and the summary template. */
+	const char *const *group_by;
+	size_t n_group_by;
+	const char *summary;	 /* template ("Account {user} created on {source_host}"), or NULL */
+	const char *const *tags; /* Sigma tags (attack.t1110, ...) and references (URLs) */
+	size_t n_tags;
+	const char *const *references;
+	size_t n_references;
+	const char *used_by; /* a rule only a correlation uses: that correlation's id, else NULL */
 };
 
 struct rule; /* one compiled rule */
@@ -63,6 +74,13 @@ struct detect_hit {
 	size_t n_events; /* ids of (up to 100) events behind the hit, oldest first */
 	const uint8_t (*event_ids)[16];
 	const struct event *event; /* the event that completed it */
+	/* The one-line summary of this hit: the rule's template rendered with the event's
+	 * fields, or the default one (never NULL; valid during the sink call). */
+	const char *summary;
+	/* Events this hit adds to what earlier hits of its rule and group reported: 1 for a
+	 * detection rule, the events new in the window since the group's last hit for a
+	 * correlation (so summing it over an alert's hits counts each event once). */
+	int64_t new_events;
 };
 
 typedef void (*detect_sink)(void *ctx, const struct detect_hit *hit);

@@ -742,7 +742,10 @@ static void emit(struct eval_ctx *x, const struct rule *r, const char *key, int6
 {
 	if (!r->info.generates && !x->d->report_all)
 		return;
-	struct detect_hit h = {&r->info, key, first, last, count, nids, ids, x->ev};
+	/* (summary and new_events: placeholders until the rule's template and the windows'
+	 * new events are worked out) */
+	struct detect_hit h = {&r->info, key, first, last,	    count,
+			       nids,	 ids, x->ev, r->info.title, 1};
 	x->d->hits++;
 	if (x->sink)
 		x->sink(x->sctx, &h);
