@@ -22,6 +22,11 @@ struct alerts;
 struct alerts_config {
 	int64_t cooldown_s;	   /* suppression window per rule and group (default 600) */
 	const char *channels_file; /* notification channels (format documented in docs/), or NULL */
+	/* An alert whose completing event arrived more than this after its timestamp is a
+	 * backfill (imported history): marked, and not notified unless a channel asks. 0: one
+	 * hour; negative: never. */
+	int64_t backfill_after_s;
+	const char *public_url; /* the dashboard's address, for links in notifications */
 };
 
 int alerts_open(struct alerts **out, struct store *s, const struct alerts_config *cfg);

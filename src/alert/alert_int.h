@@ -17,6 +17,8 @@ struct notifier;
 struct alerts {
 	struct store *s;
 	int64_t cooldown_us;
+	int64_t backfill_us; /* an event older than this at arrival raises a backfill alert */
+	char *public_url;    /* the dashboard's address for links in notifications, or NULL */
 	struct alerts_tuning t;
 
 	pthread_mutex_t mu; /* the table, the dirty list, clock */

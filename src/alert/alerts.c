@@ -46,6 +46,9 @@ struct entry {
 	uint64_t hash;
 	int64_t id;
 	char *rule_id, *rule_title, *rule_level, *rule_author, *group_key; /* one block */
+	char *summary; /* the latest hit's (malloc'd; replaced under a->mu) */
+	json_t *meta;  /* what a notification says of the rule: description, tags, references */
+	bool backfill;
 	int severity;
 	int64_t first_seen, last_seen, created_at, updated_at, count, n_events;
 	size_t n_ids, cap_ids;
@@ -86,6 +89,8 @@ static void entry_free(struct entry *e)
 	if (!e)
 		return;
 	free(e->rule_id);
+	free(e->summary);
+	json_decref(e->meta);
 	free(e->ids);
 	free(e);
 }
@@ -175,14 +180,13 @@ static void mark_dirty(struct alerts *a, struct entry *e)
 	pthread_cond_signal(&a->cv);
 }
 
+/* The first ALERT_MAX_EVENTS distinct ids behind the alert (how many events are behind it
+ * is counted apart, from the hits' new_events). */
 static int add_ids(struct entry *e, const uint8_t (*ids)[16], size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (e->n_ids >= ALERT_MAX_EVENTS) {
-			/* Past the cap repeats cannot be told apart: count the hit's newest. */
-			e->n_events++;
+		if (e->n_ids >= ALERT_MAX_EVENTS)
 			return 0;
-		}
 		bool seen = false;
 		for (size_t k = e->n_ids; k-- > 0 && !seen;)
 			seen = memcmp(e->ids[k], ids[i], 16) == 0;
@@ -199,7 +203,6 @@ static int add_ids(struct entry *e, const uint8_t (*ids)[16], size_t n)
 			e->cap_ids = cap;
 		}
 		memcpy(e->ids[e->n_ids++], ids[i], 16);
-		e->n_events++;
 	}
 	return 0;
 }
@@ -225,6 +228,42 @@ static bool make_room(struct alerts *a)
 		return true;
 	}
 	return false;
+}
+
+/* A rule's strings as a JSON array (NULL when none). */
+static json_t *str_array(const char *const *v, size_t n)
+{
+	if (!n)
+		return NULL;
+	json_t *arr = json_array();
+	for (size_t i = 0; arr && i < n; i++)
+		if (v[i])
+			json_array_append_new(arr, json_string(v[i]));
+	return arr;
+}
+
+/* What notifications say of the rule, kept with the alert (the rule may change meanwhile). */
+static json_t *rule_meta(const struct rule_info *ri)
+{
+	json_t *m = json_object();
+	if (!m)
+		return NULL;
+	if (ri->description)
+		json_object_set_new(m, "rule_description", json_string(ri->description));
+	json_t *t = str_array(ri->tags, ri->n_tags),
+	       *r = str_array(ri->references, ri->n_references);
+	if (t)
+		json_object_set_new(m, "rule_tags", t);
+	if (r)
+		json_object_set_new(m, "rule_references", r);
+	return m;
+}
+
+/* The hit's summary as the alert keeps it: its own copy (NULL when out of memory). */
+static char *summary_dup(const struct detect_hit *hit)
+{
+	const char *s = hit->summary && *hit->summary ? hit->summary : hit->rule->title;
+	return strdup(s ? s : "");
 }
 
 void alerts_sink(void *ctx, const struct detect_hit *hit)
@@ -261,6 +300,11 @@ void alerts_sink(void *ctx, const struct detect_hit *hit)
 		e = NULL;
 	}
 	if (e) {
+		char *sum = summary_dup(hit);
+		if (sum) {
+			free(e->summary);
+			e->summary = sum;
+		}
 		e->count++;
 		if (first < e->first_seen)
 			e->first_seen = first;
@@ -270,6 +314,7 @@ void alerts_sink(void *ctx, const struct detect_hit *hit)
 			e->severity = ri->severity;
 		e->updated_at = ts_now_us();
 		add_ids(e, ids, nids);
+		e->n_events += hit->new_events > 0 ? hit->new_events : 1;
 		mark_dirty(a, e);
 		metric_add(&m_suppressed, 1);
 		atomic_fetch_add(&a->suppressed, 1);
@@ -291,7 +336,13 @@ void alerts_sink(void *ctx, const struct detect_hit *hit)
 	e->updated_at = ts_now_us();
 	e->count = 1;
 	e->is_new = true;
+	e->summary = summary_dup(hit);
+	e->meta = rule_meta(ri);
+	/* Imported history: the event that completed the hit came long after it happened. */
+	e->backfill = a->backfill_us >= 0 && hit->event && hit->event->received_at &&
+		      hit->event->received_at - last > a->backfill_us;
 	add_ids(e, ids, nids);
+	e->n_events = hit->new_events > 0 ? hit->new_events : (int64_t)e->n_ids;
 	table_insert(a, e);
 	mark_dirty(a, e);
 	pthread_mutex_unlock(&a->mu);
@@ -307,17 +358,56 @@ struct snap {
 	bool is_new;
 };
 
-static bool id_in(const int64_t *ids, size_t n, int64_t id)
+/* Where id is in ids, or -1. */
+static ssize_t id_at(const int64_t *ids, size_t n, int64_t id)
 {
 	for (size_t i = 0; i < n; i++)
 		if (ids[i] == id)
-			return true;
-	return false;
+			return (ssize_t)i;
+	return -1;
+}
+
+#define NOTIFY_EVENTS 5 /* events a notification shows */
+
+/* What a notification needs beyond the alert as the API shows it: the rule's description,
+ * tags and references (meta), the first few events behind it as GET /events lists them,
+ * and a link to its page. */
+static json_t *notification(struct alerts *a, const json_t *row, const json_t *meta)
+{
+	json_t *o = json_deep_copy(row), *evs = json_array();
+	if (!o || !evs) {
+		json_decref(o);
+		json_decref(evs);
+		return NULL;
+	}
+	if (meta)
+		json_object_update(o, (json_t *)meta);
+	json_t *ids = json_object_get(row, "event_ids");
+	for (size_t i = 0; i < json_array_size(ids) && json_array_size(evs) < NOTIFY_EVENTS; i++) {
+		const char *t = json_string_value(json_array_get(ids, i));
+		uint8_t id[16];
+		json_t *ev = NULL;
+		if (!t || uuid_parse(t, strlen(t), id) < 0 || store_get_event(a->s, id, &ev) < 0 ||
+		    !ev)
+			continue;
+		json_object_del(ev, "raw_message");
+		json_object_del(ev, "data");
+		json_array_append_new(evs, ev);
+	}
+	json_object_set_new(o, "events", evs);
+	json_object_set_new(o, "n_events", json_incref(json_object_get(row, "events_total")));
+	if (a->public_url) {
+		char link[2048];
+		snprintf(link, sizeof(link), "%s/ui/alerts?id=%lld", a->public_url,
+			 (long long)json_integer_value(json_object_get(row, "id")));
+		json_object_set_new(o, "link", json_string(link));
+	}
+	return o;
 }
 
 /* Publish every change after published_rev: to subscribers, and new alerts to the
  * notifier. Called with db_mu held, right after a write. */
-static void publish(struct alerts *a, const int64_t *new_ids, size_t n_new)
+static void publish(struct alerts *a, const int64_t *new_ids, json_t *const *new_meta, size_t n_new)
 {
 	for (;;) {
 		json_t *rows = json_array();
@@ -333,9 +423,13 @@ static void publish(struct alerts *a, const int64_t *new_ids, size_t n_new)
 				alerts_fan_out(a, m);
 				alerts_msg_put(m);
 			}
-			if (a->notifier &&
-			    id_in(new_ids, n_new, json_integer_value(json_object_get(row, "id"))))
-				notifier_submit(a->notifier, row);
+			ssize_t k =
+			    id_at(new_ids, n_new, json_integer_value(json_object_get(row, "id")));
+			json_t *note =
+			    a->notifier && k >= 0 ? notification(a, row, new_meta[k]) : NULL;
+			if (note)
+				notifier_submit(a->notifier, note);
+			json_decref(note);
 			a->published_rev = json_integer_value(json_object_get(row, "version"));
 		}
 		json_decref(rows);
@@ -351,6 +445,8 @@ int alerts_flush(struct alerts *a)
 	bool *is_new = NULL;
 	uint8_t(*idbuf)[16] = NULL;
 	int64_t *new_ids = NULL;
+	json_t **new_meta = NULL;
+	char **sums = NULL;
 	size_t n = 0, n_new = 0, nid = 0;
 	int rc = 0;
 
@@ -367,8 +463,10 @@ int alerts_flush(struct alerts *a)
 	snaps = calloc(want, sizeof(*snaps));
 	is_new = calloc(want, sizeof(*is_new));
 	new_ids = calloc(want, sizeof(*new_ids));
+	new_meta = calloc(want, sizeof(*new_meta));
+	sums = calloc(want, sizeof(*sums));
 	idbuf = malloc(want * ALERT_MAX_EVENTS * 16);
-	if (!recs || !snaps || !is_new || !new_ids || !idbuf) {
+	if (!recs || !snaps || !is_new || !new_ids || !new_meta || !sums || !idbuf) {
 		pthread_mutex_unlock(&a->mu);
 		rc = -ENOMEM;
 		goto out;
@@ -381,8 +479,12 @@ int alerts_flush(struct alerts *a)
 		struct alert_rec *r = &recs[n];
 		snaps[n] = (struct snap){e, e->mods, e->is_new};
 		is_new[n] = e->is_new;
-		if (e->is_new)
+		if (e->is_new) {
+			new_meta[n_new] = json_incref(e->meta);
 			new_ids[n_new++] = e->id;
+		}
+		/* the sink replaces the summary meanwhile: this write's own copy */
+		sums[n] = e->summary ? strdup(e->summary) : NULL;
 		memcpy(idbuf[nid], e->ids, e->n_ids * 16);
 		*r = (struct alert_rec){
 		    .id = e->id,
@@ -401,6 +503,8 @@ int alerts_flush(struct alerts *a)
 		    .n_events = e->n_events,
 		    .n_ids = e->n_ids,
 		    .event_ids = (const uint8_t(*)[16])idbuf[nid],
+		    .summary = sums[n],
+		    .backfill = e->backfill,
 		};
 		nid += ALERT_MAX_EVENTS;
 		n++;
@@ -439,7 +543,7 @@ int alerts_flush(struct alerts *a)
 		atomic_fetch_add(&a->write_failures, 1);
 		log_error(SUB, "cannot write %zu alerts (kept, retried): %s", n, siem_strerror(rc));
 	} else {
-		publish(a, new_ids, n_new);
+		publish(a, new_ids, new_meta, n_new);
 	}
 out:
 	pthread_mutex_unlock(&a->db_mu);
@@ -447,6 +551,12 @@ out:
 	free(snaps);
 	free(is_new);
 	free(new_ids);
+	for (size_t i = 0; new_meta && i < n_new; i++)
+		json_decref(new_meta[i]);
+	free(new_meta);
+	for (size_t i = 0; sums && i < n; i++)
+		free(sums[i]);
+	free(sums);
 	free(idbuf);
 	return rc;
 }
@@ -469,7 +579,7 @@ int alerts_set_status(struct alerts *a, int64_t id, enum alert_status to, const 
 				break;
 			}
 		pthread_mutex_unlock(&a->mu);
-		publish(a, NULL, 0);
+		publish(a, NULL, NULL, 0);
 	} else if (rc == -EALREADY) {
 		rc = 0;
 	}
@@ -583,6 +693,8 @@ static int load_open(struct alerts *a)
 		e->updated_at = r->created_at;
 		e->count = r->count;
 		e->n_events = r->n_events;
+		e->backfill = r->backfill;
+		e->summary = r->summary ? strdup(r->summary) : NULL;
 		if (r->n_ids && (e->ids = malloc(ALERT_MAX_EVENTS * 16))) {
 			memcpy(e->ids, r->ids, r->n_ids * 16);
 			e->n_ids = r->n_ids;
@@ -617,6 +729,17 @@ int alerts_open_tuned(struct alerts **out, struct store *s, const struct alerts_
 		a->t.keepalive_ms = 20;
 	int64_t cd = cfg && cfg->cooldown_s >= 0 ? cfg->cooldown_s : 600;
 	a->cooldown_us = cd * 1000000;
+	int64_t bf = cfg && cfg->backfill_after_s ? cfg->backfill_after_s : 3600;
+	a->backfill_us = bf < 0 ? -1 : bf * 1000000;
+	if (cfg && cfg->public_url && *cfg->public_url) {
+		size_t n = strlen(cfg->public_url);
+		while (n && cfg->public_url[n - 1] == '/')
+			n--;
+		if (!(a->public_url = strndup(cfg->public_url, n))) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+	}
 	for (a->nbuckets = 64; a->nbuckets < 2 * a->t.max_open; a->nbuckets *= 2)
 		;
 	pthread_mutex_init(&a->mu, NULL);
@@ -734,6 +857,7 @@ void alerts_close(struct alerts *a)
 		entry_free(e);
 	}
 	free(a->buckets);
+	free(a->public_url);
 	pthread_mutex_destroy(&a->mu);
 	pthread_cond_destroy(&a->cv);
 	pthread_mutex_destroy(&a->db_mu);

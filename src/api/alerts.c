@@ -97,8 +97,8 @@ enum http_result api_alerts_list(struct http_req *r)
 	struct alert_query q;
 	struct list_parse p = {.q = &q};
 	static const char *const multi[] = {"status", "severity", "rule", "rule_id"};
-	static const char *const known[] = {"status", "severity", "rule",   "rule_id", "from",
-					    "to",     "limit",	  "cursor", NULL};
+	static const char *const known[] = {"status", "severity", "rule",   "rule_id",	"from",
+					    "to",     "limit",	  "cursor", "backfill", NULL};
 	memset(&q, 0, sizeof(q));
 	int rc = qparam_known(r, &p.qp, known);
 	q.from = INT64_MIN;
@@ -122,6 +122,16 @@ enum http_result api_alerts_list(struct http_req *r)
 			rc = qparam_bad(&p.qp, "must be an integer 1..1000");
 		else
 			q.limit = (int)v;
+	}
+	const char *bf = http_query(r, "backfill");
+	if (rc == 0 && bf) {
+		p.qp.name = "backfill";
+		if (!strcmp(bf, "true"))
+			q.backfill = ALERTS_BACKFILL;
+		else if (!strcmp(bf, "false"))
+			q.backfill = ALERTS_LIVE;
+		else
+			rc = qparam_bad(&p.qp, "true or false");
 	}
 	if (rc == 0 && cur) {
 		int64_t ts = 0;

@@ -53,6 +53,10 @@ static json_t *rule_json(const struct ruleset_entry *e, json_t *stats, bool with
 			    json_integer(json_integer_value(json_object_get(st, "alerts"))));
 	json_object_set_new(o, "open_alerts",
 			    json_integer(json_integer_value(json_object_get(st, "open"))));
+	json_object_set_new(o, "alerts_24h",
+			    json_integer(json_integer_value(json_object_get(st, "alerts_24h"))));
+	json_object_set_new(o, "alert_events",
+			    json_integer(json_integer_value(json_object_get(st, "events"))));
 	json_t *lh = json_object_get(st, "last_hit");
 	json_object_set_new(o, "last_hit", lh ? json_incref(lh) : json_null());
 	if (!e->builtin) {

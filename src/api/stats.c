@@ -169,7 +169,7 @@ static int summary(struct http_req *r, struct sparse *p, json_t *o, bool *any_ro
 	struct stats_filter t;
 	json_t *sev = json_object(), *os = json_object(), *dom = json_object();
 	bool avail = false;
-	int64_t alerts = 0;
+	int64_t alerts = 0, backfill = 0;
 	int rc;
 	(void)r;
 	/* Every event by severity; threats (severity >= 3) by OS; the most blocked domain. */
@@ -185,13 +185,15 @@ static int summary(struct http_req *r, struct sparse *p, json_t *o, bool *any_ro
 	t.event_type.v[0] = "DNS_BLOCK";
 	if ((rc = top_into(&t, STATS_DOMAIN, 1, dom, any_roll)) < 0)
 		goto out;
-	if ((rc = store_stats_alerts(api_ctx->store, f->from, f->to, &alerts, &avail)) < 0)
+	if ((rc = store_stats_alerts(api_ctx->store, f->from, f->to, &alerts, &backfill, &avail)) <
+	    0)
 		goto out;
 
 	put_range(o, f);
 	json_object_set(o, "events", json_object_get(sev, "total"));
 	json_object_set(o, "by_severity", json_object_get(sev, "values"));
 	json_object_set_new(o, "alerts", avail ? json_integer(alerts) : json_null());
+	json_object_set_new(o, "alerts_backfill", avail ? json_integer(backfill) : json_null());
 	json_t *threats = json_array(), *v;
 	size_t i;
 	json_array_foreach (json_object_get(os, "values"), i, v) {

@@ -149,6 +149,14 @@ static const struct opt_def serve_opts[] = {
      30LL * 86400},
     {"notify-config", "SIEM_NOTIFY_CONFIG", OPT_STRING, "", "FILE",
      "notification channels (email, webhook, Slack): see docs/alerting.md", false, 0, 0},
+    {"backfill-after", "SIEM_BACKFILL_AFTER", OPT_DURATION, "1h", "DURATION",
+     "an alert whose events arrived this long after they happened is imported history:"
+     " marked backfill and not notified (unless a channel asks)",
+     false, 60, 3650LL * 86400},
+    {"public-url", "SIEM_PUBLIC_URL", OPT_STRING, "", "URL",
+     "the dashboard's address as users reach it (https://siem.example): links in"
+     " notifications",
+     false, 0, 0},
     {NULL, "SIEM_ADMIN_PASSWORD_HASH", OPT_STRING, NULL, NULL,
      "admin password hash (argon2id or bcrypt) from 'minisiem hash-password'", true, 0, 0},
     {NULL, "SIEM_JWT_SECRET", OPT_STRING, NULL, NULL,
@@ -466,6 +474,13 @@ static int serve_config(struct hub *h, int argc, char **argv)
 		config_release(&h->c);
 		return EXIT_USAGE;
 	}
+	const char *pub = config_str(&h->c, "public-url");
+	if (pub && *pub && strncmp(pub, "https://", 8) && strncmp(pub, "http://", 7)) {
+		fprintf(stderr,
+			"minisiem serve: --public-url must be an http:// or https:// URL\n");
+		config_release(&h->c);
+		return EXIT_USAGE;
+	}
 	log_set_level(lvl);
 	atomic_store(&retention_days, config_int(&h->c, "retention-days"));
 	metric_register(&m_ret_segments);
@@ -585,7 +600,9 @@ static int start_writer(struct hub *h)
 	snprintf(h->state_path, sizeof(h->state_path), "%s-detect.state", config_str(c, "db"));
 	struct detector_config dc = {.state_path = h->state_path, .max_groups = 100000};
 	struct alerts_config ac = {.cooldown_s = config_int(c, "alert-cooldown"),
-				   .channels_file = config_str(c, "notify-config")};
+				   .channels_file = config_str(c, "notify-config"),
+				   .backfill_after_s = config_int(c, "backfill-after"),
+				   .public_url = config_str(c, "public-url")};
 	const char *rules_dir =
 	    find_rules_dir(config_str(c, "rules-dir"), h->rules_buf, sizeof(h->rules_buf));
 	if ((rc = detector_open(&h->det, &dc)) < 0 ||

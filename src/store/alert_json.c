@@ -36,6 +36,8 @@ json_t *alert_json(const struct alert_vals *a)
 	json_object_set_new(o, "rule_title", text_json(a->rule_title));
 	json_object_set_new(o, "rule_level", text_json(a->rule_level));
 	json_object_set_new(o, "rule_author", text_json(a->rule_author));
+	json_object_set_new(o, "summary", text_json(a->summary ? a->summary : a->rule_title));
+	json_object_set_new(o, "backfill", json_boolean(a->backfill));
 	json_object_set_new(o, "severity", json_integer(a->severity));
 	json_object_set_new(o, "group_key", text_json(a->group_key));
 	json_object_set_new(o, "first_seen", time_json(a->first_seen));
@@ -83,6 +85,9 @@ int alert_query_sql(const struct alert_query *q, char mark, char *sql, size_t ca
 	add_in(sql, cap, &len, mark, "status", q->n_status, &k);
 	add_in(sql, cap, &len, mark, "severity", q->n_severity, &k);
 	add_in(sql, cap, &len, mark, "rule_id", q->n_rule, &k);
+	if (q->backfill != ALERTS_ANY && len < cap)
+		len += (size_t)snprintf(sql + len, cap - len, " AND backfill = %s",
+					q->backfill == ALERTS_BACKFILL ? "true" : "false");
 	if (len < cap)
 		len +=
 		    (size_t)snprintf(sql + len, cap - len,

@@ -5,6 +5,7 @@
 #ifndef SIEM_ALERT_JSON_H
 #define SIEM_ALERT_JSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,7 +17,7 @@
 #define ALERT_COLS                                                                            \
 	"id, rev, rule_id, rule_title, rule_level, rule_author, severity, group_key,"         \
 	" first_seen, last_seen, created_at, updated_at, count, event_ids, n_events, status," \
-	" acknowledged_by, acknowledged_at, closed_by, closed_at"
+	" acknowledged_by, acknowledged_at, closed_by, closed_at, summary, backfill"
 
 /* One alert's values (strings borrowed, NULL for SQL NULL). */
 struct alert_vals {
@@ -28,6 +29,8 @@ struct alert_vals {
 	size_t n_ids;
 	const char *acknowledged_by, *closed_by;
 	const int64_t *acknowledged_at, *closed_at; /* NULL when not set */
+	const char *summary;			    /* NULL: the rule's title stands for it */
+	bool backfill;
 };
 
 /* The alert as the API shows it; NULL when out of memory. */

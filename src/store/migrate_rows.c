@@ -24,8 +24,8 @@ const struct mig_table mig_state_tables[] = {
     {"alerts", "id",
      "id,rev,rule_id,rule_title,rule_level,rule_author,severity,group_key,first_seen,"
      "last_seen,created_at,updated_at,count,event_ids,n_events,status,acknowledged_by,"
-     "acknowledged_at,closed_by,closed_at",
-     "iittttitiiiiixittiti", NULL},
+     "acknowledged_at,closed_by,closed_at,summary,backfill",
+     "iittttitiiiiixittititb", NULL},
     {"dashboards", "id", "id,owner,name,spec,created_at,updated_at", "itttii", NULL},
 };
 const size_t mig_n_state = sizeof(mig_state_tables) / sizeof(mig_state_tables[0]);

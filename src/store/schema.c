@@ -36,6 +36,9 @@ const char *const schema_migrations[] = {
      * removal) or when they are logged out (src/api/tokens.c) */
     ("ALTER TABLE users ADD COLUMN token_gen INTEGER NOT NULL DEFAULT 0;"
      "CREATE TABLE revoked_tokens(sig BLOB PRIMARY KEY, exp INTEGER NOT NULL) WITHOUT ROWID;"),
+    /* 4 -> 5: what an alert says (its summary) and whether old events raised it (backfill) */
+    ("ALTER TABLE alerts ADD COLUMN summary TEXT;"
+     "ALTER TABLE alerts ADD COLUMN backfill INTEGER NOT NULL DEFAULT 0;"),
 };
 
 const int schema_version = (int)(sizeof(schema_migrations) / sizeof(schema_migrations[0]));

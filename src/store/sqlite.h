@@ -50,7 +50,8 @@ int sq_stats_series(struct sq_store *s, const struct stats_filter *f, int64_t in
 		    enum stats_field by, size_t max_series, json_t *out, bool *used_rollups);
 int sq_stats_top(struct sq_store *s, const struct stats_filter *f, enum stats_field field, size_t n,
 		 json_t *out, bool *used_rollups);
-int sq_stats_alerts(struct sq_store *s, int64_t from, int64_t to, int64_t *n, bool *available);
+int sq_stats_alerts(struct sq_store *s, int64_t from, int64_t to, int64_t *n, int64_t *backfill,
+		    bool *available);
 
 /* hub state (sq_state.c) */
 int sq_meta_get(struct sq_store *s, const char *key, char **out);

@@ -539,22 +539,25 @@ int sq_stats_top(struct sq_store *s, const struct stats_filter *filter, enum sta
 
 /* ---- alerts ---- */
 
-int sq_stats_alerts(struct sq_store *s, int64_t from, int64_t to, int64_t *n, bool *available)
+int sq_stats_alerts(struct sq_store *s, int64_t from, int64_t to, int64_t *n, int64_t *backfill,
+		    bool *available)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = 0;
-	*n = 0;
+	*n = *backfill = 0;
 	*available = false;
 	pthread_mutex_lock(&s->adm_mu);
 	/* The alerts table comes with a later schema than this file's first: ask, don't fail. */
-	if (sqlite3_prepare_v2(
-		s->adm, "SELECT count(*) FROM alerts WHERE created_at >= ? AND created_at <= ?", -1,
-		&st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->adm,
+			       "SELECT count(*) - total(backfill), total(backfill) FROM alerts"
+			       " WHERE created_at >= ? AND created_at <= ?",
+			       -1, &st, NULL) != SQLITE_OK)
 		goto out;
 	sqlite3_bind_int64(st, 1, from);
 	sqlite3_bind_int64(st, 2, to);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		*n = sqlite3_column_int64(st, 0);
+		*backfill = sqlite3_column_int64(st, 1);
 		*available = true;
 	} else {
 		rc = store_sql_err(s->adm, "count alerts");

@@ -141,9 +141,10 @@ int store_stats_top(struct store *s, const struct stats_filter *f, enum stats_fi
 	return BACKEND(stats_top, f, field, n, out, used_rollups);
 }
 
-int store_stats_alerts(struct store *s, int64_t from, int64_t to, int64_t *n, bool *available)
+int store_stats_alerts(struct store *s, int64_t from, int64_t to, int64_t *n, int64_t *backfill,
+		       bool *available)
 {
-	return BACKEND(stats_alerts, from, to, n, available);
+	return BACKEND(stats_alerts, from, to, n, backfill, available);
 }
 
 int store_meta_get(struct store *s, const char *key, char **out)

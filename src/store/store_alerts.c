@@ -88,6 +88,8 @@ static json_t *alert_row_json(sqlite3_stmt *st)
 	    .acknowledged_at = col_opt(st, 17, &ack_at),
 	    .closed_by = col_str(st, 18),
 	    .closed_at = col_opt(st, 19, &closed_at),
+	    .summary = col_str(st, 20),
+	    .backfill = sqlite3_column_int(st, 21) != 0,
 	};
 	return alert_json(&a);
 }
@@ -130,6 +132,9 @@ static int write_recs(struct sq_store *s, sqlite3_stmt *ins, sqlite3_stmt *upd,
 		sqlite3_bind_blob(st, 14, a->n_ids ? (const void *)a->event_ids : "",
 				  (int)(a->n_ids * 16), SQLITE_STATIC);
 		sqlite3_bind_int64(st, 15, a->n_events);
+		bind_text(st, 16, a->summary);
+		if (is_new[i])
+			sqlite3_bind_int(st, 17, a->backfill);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			return store_sql_err(s->adm, "write alert");
 	}
@@ -141,10 +146,11 @@ int sq_alerts_write(struct sq_store *s, const struct alert_rec *recs, const bool
 	static const char ins_sql[] =
 	    "INSERT INTO alerts(id, rev, rule_id, rule_title, rule_level, rule_author, severity,"
 	    " group_key, first_seen, last_seen, created_at, updated_at, count, event_ids,"
-	    " n_events) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	    " n_events, summary, backfill) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 	static const char upd_sql[] =
 	    "UPDATE alerts SET rev = ?2, first_seen = ?9, last_seen = ?10, updated_at = ?12,"
-	    " count = ?13, event_ids = ?14, n_events = ?15, severity = ?7 WHERE id = ?1";
+	    " count = ?13, event_ids = ?14, n_events = ?15, severity = ?7,"
+	    " summary = coalesce(?16, summary) WHERE id = ?1";
 	sqlite3_stmt *ins = NULL, *upd = NULL;
 	int rc;
 	if (n == 0)
@@ -358,7 +364,7 @@ static char *dup_col(sqlite3_stmt *st, int i)
 struct row_type {
 	size_t size;				   /* of an element */
 	int (*fill)(sqlite3_stmt *st, void *elem); /* an element from a row (zeroed before) */
-	size_t nstr, str[5];			   /* offsets of the element's malloc'd strings */
+	size_t nstr, str[6];			   /* offsets of the element's malloc'd strings */
 };
 
 static void rows_free(const struct row_type *t, void *v, size_t n)
@@ -429,6 +435,8 @@ static int open_row(sqlite3_stmt *st, void *elem)
 	o->rule_author = dup_col(st, 10);
 	o->severity = sqlite3_column_int(st, 11);
 	o->acknowledged = strcmp((const char *)sqlite3_column_text(st, 12), "acknowledged") == 0;
+	o->summary = dup_col(st, 14);
+	o->backfill = sqlite3_column_int(st, 15) != 0;
 	size_t nb = (size_t)sqlite3_column_bytes(st, 13) / 16;
 	if (nb > ALERT_MAX_EVENTS)
 		nb = ALERT_MAX_EVENTS;
@@ -441,10 +449,10 @@ static int open_row(sqlite3_stmt *st, void *elem)
 static const struct row_type open_rows = {
     sizeof(struct alert_open_row),
     open_row,
-    5,
+    6,
     {offsetof(struct alert_open_row, rule_id), offsetof(struct alert_open_row, group_key),
      offsetof(struct alert_open_row, rule_title), offsetof(struct alert_open_row, rule_level),
-     offsetof(struct alert_open_row, rule_author)}};
+     offsetof(struct alert_open_row, rule_author), offsetof(struct alert_open_row, summary)}};
 
 void store_alert_open_rows_free(struct alert_open_row *rows, size_t n)
 {
@@ -464,7 +472,8 @@ int sq_alerts_open_since(struct sq_store *s, int64_t since_us, size_t limit,
 	int rc = collect(s,
 			 "SELECT id, created_at, first_seen, last_seen, count, n_events, rule_id,"
 			 " group_key, rule_title, rule_level, rule_author, severity, status,"
-			 " event_ids FROM alerts WHERE status != 'closed' AND created_at >= ?"
+			 " event_ids, summary, backfill FROM alerts WHERE status != 'closed'"
+			 " AND created_at >= ?"
 			 " ORDER BY id DESC LIMIT ?",
 			 args, 2, &c, "read alerts");
 	*rows = (struct alert_open_row *)(void *)c.v;
@@ -479,6 +488,8 @@ static int rule_stats_row(sqlite3_stmt *st, void *out)
 	json_object_set_new(o, "hits", json_integer(sqlite3_column_int64(st, 2)));
 	json_object_set_new(o, "open", json_integer(sqlite3_column_int64(st, 3)));
 	json_object_set_new(o, "last_hit", col_time(st, 4));
+	json_object_set_new(o, "alerts_24h", json_integer(sqlite3_column_int64(st, 5)));
+	json_object_set_new(o, "events", json_integer(sqlite3_column_int64(st, 6)));
 	json_object_set_new(out, (const char *)sqlite3_column_text(st, 0), o);
 	return 0;
 }
@@ -488,8 +499,11 @@ int sq_alerts_rule_stats(struct sq_store *s, json_t *out)
 	sqlite3_stmt *st;
 	int rc = adm_prepare(s,
 			     "SELECT rule_id, COUNT(*), SUM(count), SUM(status != 'closed'),"
-			     " MAX(last_seen) FROM alerts GROUP BY rule_id",
+			     " MAX(last_seen), SUM(created_at >= ?), SUM(n_events) FROM alerts"
+			     " GROUP BY rule_id",
 			     &st, "prepare");
+	if (rc == 0)
+		sqlite3_bind_int64(st, 1, ts_now_us() - 86400LL * 1000000);
 	if (rc == 0)
 		rc = adm_each_row(s, st, rule_stats_row, out, "read alerts");
 	adm_end(s, st);

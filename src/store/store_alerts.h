@@ -26,6 +26,8 @@ struct alert_rec {
 	int64_t n_events;		/* events behind it (ids beyond event_ids not kept) */
 	size_t n_ids;
 	const uint8_t (*event_ids)[16]; /* at most ALERT_MAX_EVENTS */
+	const char *summary;		/* what happened where, one line (written every time) */
+	bool backfill;			/* raised by events older than the backfill bound */
 };
 
 /* Insert new alerts (is_new[i]) or update the counters of existing ones, in one
@@ -54,7 +56,8 @@ struct alert_query {
 	const char *rule[QUERY_MAX_VALUES];
 	int64_t from, to;  /* activity overlaps [from, to]; INT64_MIN / INT64_MAX when open */
 	int64_t before_id; /* cursor: only ids below it; 0 for none */
-	int limit;	   /* 1..1000 */
+	enum { ALERTS_ANY, ALERTS_LIVE, ALERTS_BACKFILL } backfill;
+	int limit; /* 1..1000 */
 };
 
 /* Newest first (by id). Appends alert objects to out; *next_id is the id to continue below
@@ -69,8 +72,9 @@ int store_alerts_since(struct store *s, int64_t rev, int limit, json_t *out);
 struct alert_open_row {
 	int64_t id, created_at, first_seen, last_seen, count, n_events;
 	char *rule_id, *group_key, *rule_title, *rule_level, *rule_author; /* malloc'd */
+	char *summary;							   /* or NULL */
 	int severity;
-	bool acknowledged;
+	bool acknowledged, backfill;
 	size_t n_ids;
 	uint8_t ids[ALERT_MAX_EVENTS][16];
 };

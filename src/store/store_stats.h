@@ -61,9 +61,11 @@ int store_stats_series(struct store *s, const struct stats_filter *f, int64_t in
 int store_stats_top(struct store *s, const struct stats_filter *f, enum stats_field field, size_t n,
 		    json_t *out, bool *used_rollups);
 
-/* Alerts raised (created) within [from, to]; *available is false when this store keeps no
- * alerts (a hub without the alerts table). */
-int store_stats_alerts(struct store *s, int64_t from, int64_t to, int64_t *n, bool *available);
+/* Alerts raised (created) within [from, to]: *n live ones, *backfill those of imported
+ * history; *available is false when this store keeps no alerts (a hub without the alerts
+ * table). */
+int store_stats_alerts(struct store *s, int64_t from, int64_t to, int64_t *n, int64_t *backfill,
+		       bool *available);
 
 /* ---- rollups, maintained by the writer (store/stats_rollup.h) ---- */
 

@@ -52,7 +52,8 @@ int pg_stats_series(struct pg_store *s, const struct stats_filter *f, int64_t in
 		    enum stats_field by, size_t max_series, json_t *out, bool *used_rollups);
 int pg_stats_top(struct pg_store *s, const struct stats_filter *f, enum stats_field field, size_t n,
 		 json_t *out, bool *used_rollups);
-int pg_stats_alerts(struct pg_store *s, int64_t from, int64_t to, int64_t *n, bool *available);
+int pg_stats_alerts(struct pg_store *s, int64_t from, int64_t to, int64_t *n, int64_t *backfill,
+		    bool *available);
 
 /* hub state (pg_state.c) */
 int pg_meta_get(struct pg_store *s, const char *key, char **out);

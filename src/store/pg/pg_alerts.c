@@ -57,6 +57,8 @@ static int alert_row_json(const PGresult *r, int row, json_t **out)
 	    .acknowledged_at = pg_null(r, row, 17) ? NULL : &ack_at,
 	    .closed_by = pg_str(r, row, 18),
 	    .closed_at = pg_null(r, row, 19) ? NULL : &closed_at,
+	    .summary = pg_str(r, row, 20),
+	    .backfill = pg_str(r, row, 21) && pg_str(r, row, 21)[0] == 't',
 	};
 	*out = alert_json(&a);
 	free(ids);
@@ -93,10 +95,12 @@ static int write_rec(PGconn *c, const struct alert_rec *a, bool is_new)
 	static const char ins_sql[] =
 	    "INSERT INTO alerts(id, rev, rule_id, rule_title, rule_level, rule_author, severity,"
 	    " group_key, first_seen, last_seen, created_at, updated_at, count, event_ids,"
-	    " n_events) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)";
+	    " n_events, summary, backfill)"
+	    " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)";
 	static const char upd_sql[] =
 	    "UPDATE alerts SET rev = $2, severity = $3, first_seen = $4, last_seen = $5,"
-	    " updated_at = $6, count = $7, event_ids = $8, n_events = $9 WHERE id = $1";
+	    " updated_at = $6, count = $7, event_ids = $8, n_events = $9,"
+	    " summary = coalesce($10, summary) WHERE id = $1";
 	struct pg_params p = {0};
 	pg_p_i64(&p, a->id);
 	pg_p_i64(&p, a->rev);
@@ -117,6 +121,9 @@ static int write_rec(PGconn *c, const struct alert_rec *a, bool is_new)
 	pg_p_i64(&p, a->count);
 	pg_p_bytes(&p, a->n_ids ? (const void *)a->event_ids : "", a->n_ids * 16);
 	pg_p_i64(&p, a->n_events);
+	pg_p_text(&p, a->summary);
+	if (is_new)
+		pg_p_text(&p, a->backfill ? "true" : "false");
 	int rc = pg_exec(c, is_new ? ins_sql : upd_sql, &p, NULL, "write alert");
 	/* A taken id or rev is a store error here, as SQLite reports it (not "name taken"). */
 	return rc == -EEXIST ? SIEM_ESQL : rc;
@@ -325,6 +332,8 @@ static int open_row(const PGresult *r, int row, void *elem)
 	o->rule_author = dup_col(r, row, 10);
 	o->severity = (int)pg_i64(r, row, 11);
 	o->acknowledged = status && strcmp(status, "acknowledged") == 0;
+	o->summary = pg_null(r, row, 14) ? NULL : dup_col(r, row, 14);
+	o->backfill = pg_str(r, row, 15) && pg_str(r, row, 15)[0] == 't';
 	if (!o->rule_id || !o->group_key || !o->rule_title)
 		return -ENOMEM;
 	int rc = pg_bytea_dup(r, row, 13, &ids, &nb);
@@ -361,7 +370,8 @@ int pg_alerts_open_since(struct pg_store *s, int64_t since_us, size_t limit,
 	int rc = rows_read(s, &open_rows,
 			   "SELECT id, created_at, first_seen, last_seen, count, n_events, rule_id,"
 			   " group_key, rule_title, rule_level, rule_author, severity, status,"
-			   " event_ids FROM alerts WHERE status <> 'closed' AND created_at >= $1"
+			   " event_ids, summary, backfill FROM alerts WHERE status <> 'closed'"
+			   " AND created_at >= $1"
 			   " ORDER BY id DESC LIMIT $2",
 			   &p, &v, n, "read alerts");
 	*rows = v;
@@ -372,11 +382,14 @@ int pg_alerts_open_since(struct pg_store *s, int64_t since_us, size_t limit,
 int pg_alerts_rule_stats(struct pg_store *s, json_t *out)
 {
 	PGresult *r = NULL;
+	struct pg_params p = {0};
+	pg_p_i64(&p, ts_now_us() - 86400LL * 1000000);
 	int rc = pg_run(s,
 			"SELECT rule_id, count(*), sum(count)::bigint,"
-			" count(*) FILTER (WHERE status <> 'closed'), max(last_seen)"
+			" count(*) FILTER (WHERE status <> 'closed'), max(last_seen),"
+			" count(*) FILTER (WHERE created_at >= $1), sum(n_events)::bigint"
 			" FROM alerts GROUP BY rule_id ORDER BY rule_id COLLATE \"C\"",
-			NULL, &r, "read alerts");
+			&p, &r, "read alerts");
 	for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
 		json_t *o = json_object();
 		if (!o) {
@@ -388,6 +401,8 @@ int pg_alerts_rule_stats(struct pg_store *s, json_t *out)
 		json_object_set_new(o, "open", json_integer(pg_i64(r, i, 3)));
 		json_object_set_new(o, "last_hit",
 				    pg_null(r, i, 4) ? json_null() : time_json(pg_i64(r, i, 4)));
+		json_object_set_new(o, "alerts_24h", json_integer(pg_i64(r, i, 5)));
+		json_object_set_new(o, "events", json_integer(pg_i64(r, i, 6)));
 		json_object_set_new(out, pg_str(r, i, 0), o);
 	}
 	PQclear(r);

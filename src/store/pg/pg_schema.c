@@ -106,6 +106,9 @@ static const char *const migrations[] = {
     " ADD COLUMN IF NOT EXISTS geo_lon double precision,"
     " ADD COLUMN IF NOT EXISTS geo_asn bigint, ADD COLUMN IF NOT EXISTS geo_as_org text,"
     " ADD COLUMN IF NOT EXISTS tags text, ADD COLUMN IF NOT EXISTS rdns text;",
+    /* 2 -> 3: what an alert says (its summary) and whether old events raised it (backfill) */
+    "ALTER TABLE alerts ADD COLUMN summary text,"
+    " ADD COLUMN backfill boolean NOT NULL DEFAULT false;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

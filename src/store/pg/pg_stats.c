@@ -271,19 +271,23 @@ int pg_stats_top(struct pg_store *s, const struct stats_filter *filter, enum sta
 
 /* ---- alerts ---- */
 
-int pg_stats_alerts(struct pg_store *s, int64_t from, int64_t to, int64_t *n, bool *available)
+int pg_stats_alerts(struct pg_store *s, int64_t from, int64_t to, int64_t *n, int64_t *backfill,
+		    bool *available)
 {
 	struct pg_params p = {0};
 	PGresult *r = NULL;
-	*n = 0;
+	*n = *backfill = 0;
 	*available = false;
 	pg_p_i64(&p, from);
 	pg_p_i64(&p, to);
 	int rc =
-	    pg_run(s, "SELECT count(*) FROM alerts WHERE created_at >= $1 AND created_at <= $2", &p,
-		   &r, "count alerts");
+	    pg_run(s,
+		   "SELECT count(*) FILTER (WHERE NOT backfill), count(*) FILTER (WHERE backfill)"
+		   " FROM alerts WHERE created_at >= $1 AND created_at <= $2",
+		   &p, &r, "count alerts");
 	if (rc == 0) {
 		*n = pg_i64(r, 0, 0);
+		*backfill = pg_i64(r, 0, 1);
 		*available = true;
 	}
 	PQclear(r);
