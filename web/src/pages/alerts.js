@@ -1,46 +1,99 @@
-// alerts.js — open, acknowledged and closed alerts with their severity (colour and name), the
-// events behind each, acknowledge/close buttons, and new alerts arriving live over
-// GET /alerts/stream (SSE read with fetch, so the bearer token can be sent).
+// alerts.js — open, acknowledged and closed live alerts, and apart from them the alerts raised
+// by imported history (events that reached the hub long after they happened: backfill). Each
+// alert says what happened in one line (its summary) under its severity and rule, how many
+// events are behind it and how often the rule fired, what it is about (host, user, address as
+// chips), with the events behind it, acknowledge/close buttons, and new alerts arriving live
+// over GET /alerts/stream (SSE read with fetch, so the bearer token can be sent).
+// ui/alerts?id=42 (a notification's link) opens that alert first, expanded with its events.
 import { api, sse } from '../api.js';
 import { h, clear, fmtNum, fmtTime, spinner, errorBox, empty, sevBadge } from '../dom.js';
-import { eventsTable } from '../table.js';
+import { eventsTable, FILTERABLE } from '../table.js';
 
-const TABS = [['open', 'Open'], ['acknowledged', 'Acknowledged'], ['closed', 'Closed']];
+const STATUS_TABS = [['open', 'Open'], ['acknowledged', 'Acknowledged'], ['closed', 'Closed']];
+const HISTORY = 'history'; // the imported-history view: backfill alerts of every status
+const TABS = [...STATUS_TABS, [HISTORY, 'Imported history']];
 const EVENTS_SHOWN = 20;
 
-const title = (a) => a.rule_title || a.title || a.rule_id || a.rule || `Alert ${a.id}`;
+const ruleTitle = (a) => a.rule_title || a.title || a.rule_id || a.rule || `Alert ${a.id}`;
+const headline = (a) => a.summary || ruleTitle(a);
 const first = (a) => a.first_seen || a.first_ts || a.created_at;
 const last = (a) => a.last_seen || a.last_ts || a.updated_at || a.created_at;
+const plural = (n, one, many) => `${fmtNum(n)} ${n === 1 ? one : many}`;
+
+// What the fields of a group key are called on a chip.
+const GROUP_LABELS = { source_host: 'host', host: 'host', user: 'user', source_ip: 'address', src_ip: 'address' };
+
+// "source_host=nas,user=svc-backup" -> [['source_host', 'nas'], ['user', 'svc-backup']] (a
+// comma splits only before another "name=", so a value may hold commas).
+export function groupFields(key) {
+  if (!key) return [];
+  return String(key).split(/,(?=[A-Za-z_][\w.]*=)/).map((p) => {
+    const i = p.indexOf('=');
+    return i < 0 ? ['', p] : [p.slice(0, i), p.slice(i + 1)];
+  }).filter(([, v]) => v !== '');
+}
+
+// "30 events · fired 6 times" (how many events are behind the alert; how many times its rule
+// fired for it, when more than once).
+export function countsText(a) {
+  const n = a.events_total ?? a.n_events ?? (Array.isArray(a.event_ids) ? a.event_ids.length : null);
+  const parts = [];
+  if (n !== null && n !== undefined) parts.push(plural(n, 'event', 'events'));
+  if ((a.count ?? 1) > 1) parts.push(`fired ${fmtNum(a.count)} times`);
+  return parts.join(' · ');
+}
 
 export function mount(root, ctx) {
-  let status = TABS.some(([k]) => k === ctx.params.get('status')) ? ctx.params.get('status') : 'open';
+  const p = ctx.params;
+  const focusId = /^\d+$/.test(p.get('id') || '') ? p.get('id') : null;
+  let view = p.get('view') === HISTORY ? HISTORY
+    : STATUS_TABS.some(([k]) => k === p.get('status')) ? p.get('status') : 'open';
   let alive = true;
   let alerts = [];
   let cursor = null;
   let available = true;
+  let focus = null; // the alert of ?id=, with its events
+  let focusMissing = false;
+  let scrolled = false;
   const fresh = new Set();
+  const expanded = new Map(); // id -> GET /alerts/{id} (with its events), null while it loads, or an Error
 
   const liveState = h('span', { class: 'live muted', role: 'status', 'data-testid': 'live-state' }, 'Connecting…');
   const tabs = h('div', { class: 'tabs', role: 'tablist' });
+  const note = h('p', { class: 'notice', 'data-testid': 'history-note', hidden: true },
+    'Imported history: alerts raised by events that reached the hub long after they happened ',
+    '(by default more than an hour late: the hub\'s --backfill-after) — a backlog being imported, an ',
+    'agent catching up after an outage. They are kept apart from the live alerts, are not counted with ',
+    'them on the overview, and are not notified unless a notification channel asks for them.');
   const list = h('div', { 'data-testid': 'alerts-list' });
   const more = h('button', { type: 'button', class: 'btn', hidden: true }, 'Load more');
   more.addEventListener('click', () => load(true));
 
   clear(root, h('div', { class: 'toolbar' }, h('h1', {}, 'Alerts'), tabs, liveState),
-    h('section', { class: 'card' }, list, h('div', { class: 'more' }, more)));
+    h('section', { class: 'card' }, note, list, h('div', { class: 'more' }, more)));
+
+  // Whether an alert belongs in the current view.
+  const belongs = (a) => (view === HISTORY ? a.backfill === true : a.backfill !== true && (a.status || 'open') === view);
+
+  function saveQuery() {
+    ctx.setQuery(new URLSearchParams(view === HISTORY ? { view } : { status: view }));
+  }
 
   function renderTabs() {
     clear(tabs, TABS.map(([k, label]) => {
-      const b = h('button', { type: 'button', role: 'tab', class: k === status ? 'tab active' : 'tab',
-        'aria-selected': k === status ? 'true' : 'false', 'data-testid': `tab-${k}` }, label);
+      const b = h('button', { type: 'button', role: 'tab', class: k === view ? 'tab active' : 'tab',
+        'aria-selected': k === view ? 'true' : 'false', 'data-testid': `tab-${k}` }, label);
       b.addEventListener('click', () => {
-        status = k;
-        ctx.setQuery(new URLSearchParams({ status }));
+        view = k;
+        focus = null;
+        focusMissing = false;
+        saveQuery();
         renderTabs();
         load(false);
       });
       return b;
     }));
+    note.hidden = view !== HISTORY;
   }
 
   async function act(a, what, btn) {
@@ -48,8 +101,9 @@ export function mount(root, ctx) {
     try {
       const r = await api(`alerts/${encodeURIComponent(a.id)}/${what}`, { method: 'POST' });
       const upd = r && typeof r === 'object' && r.id !== undefined ? r : { ...a, status: what === 'ack' ? 'acknowledged' : 'closed' };
-      alerts = alerts.filter((x) => String(x.id) !== String(a.id) || upd.status === status);
-      alerts = alerts.map((x) => (String(x.id) === String(a.id) ? upd : x));
+      const id = String(a.id);
+      if (focus && String(focus.id) === id) focus = { ...focus, ...upd };
+      alerts = alerts.filter((x) => String(x.id) !== id || belongs(upd)).map((x) => (String(x.id) === id ? upd : x));
       render();
     } catch (e) {
       btn.disabled = false;
@@ -57,29 +111,86 @@ export function mount(root, ctx) {
     }
   }
 
-  async function showEvents(a, box) {
-    if (!box.hidden) { box.hidden = true; return; }
-    box.hidden = false;
-    clear(box, spinner());
-    try {
-      const full = await api(`alerts/${encodeURIComponent(a.id)}`);
-      const ids = (full.event_ids || full.events?.map((e) => e.event_id) || []).slice(0, EVENTS_SHOWN);
-      const evs = full.events && full.events.length ? full.events.slice(0, EVENTS_SHOWN)
-        : await Promise.all(ids.map((id) => api(`events/${encodeURIComponent(id)}`).catch(() => null)));
-      const got = evs.filter(Boolean);
-      clear(box, got.length
-        ? eventsTable(got, ['timestamp', 'severity', 'event_type', 'source_host', 'source_ip', 'user', 'message'], {
-          onOpen: (ev) => ctx.navigate('explorer', new URLSearchParams({ range: '7d', event: ev.event_id })),
-        })
-        : empty('The events behind this alert are no longer stored.'),
-      h('p', { class: 'muted small' }, `${fmtNum(full.events_total ?? full.n_events ?? ids.length)} events behind this alert`));
-    } catch (e) {
-      clear(box, errorBox(e));
-    }
+  // The events behind an alert (the first EVENTS_SHOWN), from GET /alerts/{id}.
+  async function eventsOf(full) {
+    const ids = (full.event_ids || full.events?.map((e) => e.event_id) || []).slice(0, EVENTS_SHOWN);
+    const evs = full.events ? full.events.slice(0, EVENTS_SHOWN)
+      : await Promise.all(ids.map((id) => api(`events/${encodeURIComponent(id)}`).catch(() => null)));
+    return evs.filter(Boolean);
   }
 
-  function row(a) {
-    const box = h('div', { class: 'alert-events', hidden: true });
+  async function fetchFull(id) {
+    const full = await api(`alerts/${encodeURIComponent(id)}`);
+    full.shown = await eventsOf(full);
+    return full;
+  }
+
+  function eventsBox(id) {
+    const box = h('div', { class: 'alert-events', 'data-testid': 'alert-events', hidden: !expanded.has(id) });
+    if (!expanded.has(id)) return box;
+    const full = expanded.get(id);
+    if (full === null) return clear(box, spinner());
+    if (full instanceof Error) return clear(box, errorBox(full));
+    const n = full.events_total ?? full.n_events ?? (full.event_ids || []).length;
+    return clear(box, full.shown.length
+      ? eventsTable(full.shown, ['timestamp', 'severity', 'event_type', 'source_host', 'source_ip', 'user', 'message'], {
+        onOpen: (ev) => ctx.navigate('explorer', new URLSearchParams({ ...around(full), event: ev.event_id })),
+      })
+      : empty('The events behind this alert are no longer stored.'),
+    h('p', { class: 'muted small' }, n > full.shown.length
+      ? `The first ${fmtNum(full.shown.length)} of ${plural(n, 'event', 'events')} behind this alert`
+      : `${plural(n, 'event', 'events')} behind this alert`));
+  }
+
+  async function toggleEvents(a) {
+    const id = String(a.id);
+    if (expanded.has(id)) { expanded.delete(id); render(); return; }
+    expanded.set(id, null);
+    render();
+    let full;
+    try { full = await fetchFull(id); } catch (e) { full = e; }
+    if (!alive || !expanded.has(id)) return;
+    expanded.set(id, full);
+    render();
+  }
+
+  // An open alert's events again, after it changed (shown as they were meanwhile).
+  async function refetch(id) {
+    try {
+      const full = await fetchFull(id);
+      if (!alive || !expanded.get(id)) return;
+      expanded.set(id, full);
+      render();
+    } catch { /* the events shown stay */ }
+  }
+
+  // The explorer's range around an alert: from a minute before its first event to a minute
+  // after its last.
+  function around(a) {
+    const f = Date.parse(first(a)), l = Date.parse(last(a));
+    if (Number.isNaN(f) || Number.isNaN(l)) return { range: '7d' };
+    return { from: new Date(f - 60e3).toISOString(), to: new Date(l + 60e3).toISOString() };
+  }
+
+  // What the alert is about: a chip per field of its group (host, user, address...); a click
+  // opens the explorer on that value around the alert.
+  function groupChips(a) {
+    const fields = groupFields(a.group_key);
+    if (!fields.length) return null;
+    return h('span', { class: 'chips', 'data-testid': 'alert-group' }, fields.map(([k, v]) => {
+      const label = GROUP_LABELS[k] || k;
+      const body = [label ? h('span', { class: 'chip-key' }, label) : null, ' ', v];
+      const attrs = { class: 'chip', 'data-field': k, 'data-value': v };
+      const field = k === 'host' ? 'source_host' : k === 'src_ip' ? 'source_ip' : k;
+      return FILTERABLE.has(field)
+        ? h('button', { type: 'button', ...attrs, title: `Events with ${k} = ${v} around this alert, in the explorer`,
+          onclick: () => ctx.navigate('explorer', new URLSearchParams({ ...around(a), [field]: v })) }, body)
+        : h('span', { ...attrs, title: `${k} = ${v}` }, body);
+    }));
+  }
+
+  function row(a, focused) {
+    const id = String(a.id);
     const actions = [];
     if (a.status !== 'closed') {
       if (a.status !== 'acknowledged') {
@@ -91,19 +202,27 @@ export function mount(root, ctx) {
       close.addEventListener('click', () => act(a, 'close', close));
       actions.push(close);
     }
-    const evBtn = h('button', { type: 'button', class: 'btn small ghost' }, 'Events');
-    evBtn.addEventListener('click', () => showEvents(a, box));
-    return h('article', { class: `alert sev-border-${a.severity}${fresh.has(String(a.id)) ? ' fresh' : ''}`,
-      'data-id': String(a.id), 'data-testid': 'alert' },
-    h('div', { class: 'alert-head' }, sevBadge(a.severity), h('strong', {}, title(a)),
-      fresh.has(String(a.id)) ? h('span', { class: 'tag' }, 'new') : null,
-      h('span', { class: 'muted' }, a.status || status)),
-    h('p', { class: 'muted small' },
-      a.group_key ? `${a.group_key} · ` : '', `${fmtNum(a.count ?? 1)} hit${a.count === 1 ? '' : 's'} · `,
-      `first ${fmtTime(first(a))} · last ${fmtTime(last(a))}`,
+    const evBtn = h('button', { type: 'button', class: 'btn small ghost', 'data-testid': 'alert-events-toggle',
+      'aria-expanded': expanded.has(id) ? 'true' : 'false' }, expanded.has(id) ? 'Hide events' : 'Events');
+    evBtn.addEventListener('click', () => toggleEvents(a));
+    const rule = ruleTitle(a);
+    const cls = ['alert', `sev-border-${a.severity}`];
+    if (fresh.has(id)) cls.push('fresh');
+    if (focused) cls.push('focus');
+    return h('article', { class: cls.join(' '), 'data-id': id, 'data-testid': 'alert',
+      'data-backfill': a.backfill ? 'true' : 'false', 'data-focus': focused ? 'true' : null },
+    h('div', { class: 'alert-head' }, sevBadge(a.severity),
+      rule !== headline(a) ? h('span', { class: 'muted small', 'data-testid': 'alert-rule' }, rule) : null,
+      fresh.has(id) ? h('span', { class: 'tag' }, 'new') : null,
+      h('span', { class: 'muted push' }, a.status || view)),
+    h('h2', { class: 'alert-summary', 'data-testid': 'alert-summary' }, headline(a)),
+    h('p', { class: 'alert-meta muted small' },
+      h('span', { 'data-testid': 'alert-counts' }, countsText(a)),
+      ` · first ${fmtTime(first(a))} · last ${fmtTime(last(a))}`,
       a.acknowledged_by ? ` · acknowledged by ${a.acknowledged_by}` : '',
       a.closed_by ? ` · closed by ${a.closed_by}` : ''),
-    h('div', { class: 'alert-actions' }, actions, evBtn), box);
+    groupChips(a),
+    h('div', { class: 'alert-actions' }, actions, evBtn), eventsBox(id));
   }
 
   function render() {
@@ -112,14 +231,22 @@ export function mount(root, ctx) {
       more.hidden = true;
       return;
     }
-    clear(list, alerts.length ? alerts.map(row) : empty(`No ${status} alerts.`));
+    const shown = focus ? [focus, ...alerts.filter((x) => String(x.id) !== String(focus.id))] : alerts;
+    const none = view === HISTORY ? 'No alerts from imported history.' : `No ${view} alerts.`;
+    clear(list,
+      focusMissing ? h('p', { class: 'error', role: 'alert', 'data-testid': 'focus-missing' }, `There is no alert ${focusId}.`) : null,
+      shown.length ? shown.map((a) => row(a, focus && String(a.id) === String(focus.id))) : empty(none));
     more.hidden = !cursor;
+    if (focus && !scrolled) {
+      scrolled = true;
+      list.querySelector('[data-focus]')?.scrollIntoView({ block: 'start' });
+    }
   }
 
   async function load(append) {
     if (!append) clear(list, spinner());
     try {
-      const params = { status, limit: 100 };
+      const params = view === HISTORY ? { backfill: true, limit: 100 } : { status: view, backfill: false, limit: 100 };
       if (append && cursor) params.cursor = cursor;
       const r = await api('alerts', { params });
       if (!alive) return;
@@ -135,7 +262,31 @@ export function mount(root, ctx) {
     }
   }
 
+  // ?id=42: that alert first, in the view it belongs to, expanded with its events.
+  async function start() {
+    if (focusId) {
+      clear(list, spinner());
+      try {
+        const full = await fetchFull(focusId);
+        if (!alive) return;
+        focus = full;
+        view = full.backfill === true ? HISTORY : (full.status || 'open');
+        expanded.set(String(full.id), full);
+      } catch (e) {
+        if (!alive) return;
+        if (e.status === 404) focusMissing = true;
+        else { clear(list, errorBox(e)); return; }
+      }
+    }
+    renderTabs();
+    load(false);
+  }
+
+  // A keepalive every 5 s (the hub's default is 30 s): the hub notices a stream whose page
+  // is gone at a write, and holds at most 4 streams per user, so a user going back and forth
+  // between pages gets the slots of the old pages back within seconds.
   const stop = sse('alerts/stream', {
+    params: { keepalive: 5 },
     onState: (s) => {
       liveState.textContent = s === 'live' ? 'Live' : s === 'reconnecting' ? 'Reconnecting…' : 'Live updates unavailable';
       liveState.dataset.state = s;
@@ -145,17 +296,23 @@ export function mount(root, ctx) {
       try { a = JSON.parse(m.data); } catch { return; }
       if (!a || typeof a !== 'object' || a.id === undefined) return;
       const id = String(a.id);
-      const st = a.status || 'open';
-      alerts = alerts.filter((x) => String(x.id) !== id);
-      if (st === status) {
+      if (!a.status) a.status = 'open';
+      if (focus && String(focus.id) === id) focus = { ...focus, ...a };
+      const at = alerts.findIndex((x) => String(x.id) === id);
+      if (!belongs(a)) {
+        if (at >= 0) alerts.splice(at, 1);
+      } else if (at >= 0) {
+        alerts[at] = a; // a change of one already shown (fired again, acknowledged...)
+      } else {
         fresh.add(id);
         alerts.unshift(a);
       }
       if (alive) render();
+      const shown = expanded.get(id);
+      if (shown && !(shown instanceof Error) && shown.version !== a.version) refetch(id); // more events behind it
     },
   });
 
-  renderTabs();
-  load(false);
+  start();
   return () => { alive = false; stop(); };
 }

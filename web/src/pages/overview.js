@@ -1,8 +1,8 @@
-// overview.js — the seed layout: alerts, threats by OS and the most blocked domain on top;
-// events per minute by OS and the top attacking IPs in the middle; then the top countries of
-// source addresses and the events from addresses on a threat-intelligence list (both from
-// the hub's enrichment); the latest events with OS, severity and event-type filters below.
-// Refresh by hand or every 30 s.
+// overview.js — the seed layout: live alerts (those raised by imported history said apart),
+// threats by OS and the most blocked domain on top; events per minute by OS and the top
+// attacking IPs in the middle; then the top countries of source addresses and the events from
+// addresses on a threat-intelligence list (both from the hub's enrichment); the latest events
+// with OS, severity and event-type filters below. Refresh by hand or every 30 s.
 import { api } from '../api.js';
 import { h, clear, fmtNum, fmtTime, spinner, errorBox, empty, SEVERITY, countryCode, countryName,
   tagChips } from '../dom.js';
@@ -85,6 +85,16 @@ export function mount(root, ctx) {
     return h('article', { class: 'card metric', 'data-testid': testid }, h('h2', {}, title), body);
   }
 
+  // Alerts raised by imported history (events that arrived long after they happened) are not
+  // live alerts: said apart, never added to the count, and a link to them on the alerts page.
+  function backfillNote(n) {
+    if (!n) return null;
+    return h('p', { class: 'small more-note' },
+      h('a', { href: ctx.href('alerts', new URLSearchParams({ view: 'history' })), 'data-testid': 'alerts-backfill',
+        'data-value': String(n), title: 'Alerts raised by events that reached the hub long after they happened' },
+      `+${fmtNum(n)} from imported history`));
+  }
+
   function renderMetrics(sum) {
     const threats = sum.threats_by_os.length
       ? h('ul', { class: 'kv' }, sum.threats_by_os.map((t) =>
@@ -95,8 +105,9 @@ export function mount(root, ctx) {
       metricCard(`Alerts · ${range.label(state).replace('Last ', 'last ')}`, 'metric-alerts',
         sum.alerts === null
           ? h('p', {}, h('span', { class: 'big', 'data-value': '' }, '—'), h('span', { class: 'muted block' }, 'alerts are not available on this hub yet'))
-          : h('p', {}, h('span', { class: 'big', 'data-value': String(sum.alerts) }, fmtNum(sum.alerts)),
-            h('span', { class: 'muted block' }, `alerts raised, ${fmtNum(sum.events)} events`))),
+          : [h('p', {}, h('span', { class: 'big', 'data-value': String(sum.alerts) }, fmtNum(sum.alerts)),
+            h('span', { class: 'muted block' }, `live alerts raised, ${fmtNum(sum.events)} events`)),
+          backfillNote(sum.alerts_backfill)]),
       metricCard('Threats by OS (severity ≥ 3)', 'metric-threats', threats),
       metricCard('Most blocked domain', 'metric-domain', dom
         ? h('p', {}, h('span', { class: 'big domain', 'data-value': dom.domain }, dom.domain),

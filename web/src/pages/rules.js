@@ -1,6 +1,8 @@
-// rules.js — detection rules: the list with enabled state and hit counts, a YAML editor that
-// is validated by the hub on save (errors shown against their line numbers), enable/disable,
-// delete, and a test of the rule against the last 24 hours of stored events.
+// rules.js — detection rules: the list with enabled state, the events each matched since the
+// hub started and the alerts it raised (last 24 h / all time), helper rules (those only a
+// correlation uses) indented under the correlation they feed; a YAML editor that is validated
+// by the hub on save (errors shown against their line numbers), enable/disable, delete, and a
+// test of the rule against the last 24 hours of stored events.
 import { api } from '../api.js';
 import { h, clear, fmtNum, fmtTime, spinner, errorBox, empty, sevBadge } from '../dom.js';
 import { eventsTable } from '../table.js';
@@ -27,6 +29,34 @@ export function errorLines(text) {
   return [...out];
 }
 
+// The rules in the order they are listed: each rule that raises alerts of its own, then the
+// helper rules that feed it (used_by: its id), depth first -> [{rule, depth, parent}]. A
+// helper whose correlation is missing is listed as a rule of its own.
+export function nest(rules) {
+  const byId = new Map(rules.map((r) => [r.id, r]));
+  const feeds = new Map();
+  const top = [];
+  for (const r of rules) {
+    if (r.used_by && r.used_by !== r.id && byId.has(r.used_by)) {
+      if (!feeds.has(r.used_by)) feeds.set(r.used_by, []);
+      feeds.get(r.used_by).push(r);
+    } else {
+      top.push(r);
+    }
+  }
+  const out = [];
+  const seen = new Set();
+  const walk = (r, depth, parent) => {
+    if (seen.has(r.id)) return;
+    seen.add(r.id);
+    out.push({ rule: r, depth, parent });
+    for (const k of feeds.get(r.id) || []) walk(k, depth + 1, r);
+  };
+  top.forEach((r) => walk(r, 0, null));
+  rules.forEach((r) => walk(r, 0, null)); // helpers in a loop of used_by
+  return out;
+}
+
 export function mount(root, ctx) {
   let alive = true;
   let rules = [];
@@ -37,7 +67,8 @@ export function mount(root, ctx) {
   const editor = h('section', { class: 'card', hidden: true, 'data-testid': 'rule-editor' });
   const newBtn = h('button', { type: 'button', class: 'btn primary', 'data-testid': 'new-rule' }, 'New rule');
   newBtn.addEventListener('click', () => edit('', TEMPLATE));
-  clear(root, h('div', { class: 'toolbar' }, h('h1', {}, 'Rules'), newBtn), editor, h('section', { class: 'card' }, list));
+  const counted = h('span', { class: 'muted', 'data-testid': 'rules-count' });
+  clear(root, h('div', { class: 'toolbar' }, h('h1', {}, 'Rules'), counted, newBtn), editor, h('section', { class: 'card' }, list));
 
   function edit(id, yaml) {
     editing = id;
@@ -149,18 +180,38 @@ export function mount(root, ctx) {
       newBtn.disabled = true;
       return;
     }
+    const rows = nest(rules);
+    const detections = rows.filter((x) => x.depth === 0).length;
+    const helpers = rows.length - detections;
+    counted.dataset.value = String(detections);
+    counted.textContent = `${fmtNum(detections)} detection${detections === 1 ? '' : 's'}` +
+      (helpers ? ` (and ${fmtNum(helpers)} helper rule${helpers === 1 ? '' : 's'} that feed correlations)` : '');
     if (!rules.length) { clear(list, empty('No rules.')); return; }
-    clear(list, h('div', { class: 'table-wrap' }, h('table', { class: 'events' },
-      h('thead', {}, h('tr', {}, ['Enabled', 'Rule', 'Level', 'Hits', 'Last hit', 'Origin', ''].map((c) => h('th', { scope: 'col' }, c)))),
-      h('tbody', {}, rules.map((r) => {
+    clear(list, h('div', { class: 'table-wrap' }, h('table', { class: 'events rules' },
+      h('thead', {}, h('tr', {}, ['Enabled', 'Rule', 'Level', 'Matches since start', 'Alerts (24 h / all)', 'Last hit', 'Origin', '']
+        .map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, rows.map(({ rule: r, depth, parent }) => {
         const cb = h('input', { type: 'checkbox', checked: r.enabled !== false, 'aria-label': `Enable ${r.title || r.id}`, 'data-testid': 'rule-enabled' });
         cb.addEventListener('change', () => toggle(r, cb));
         const sev = r.severity || LEVEL_SEV[r.level] || 0;
-        return h('tr', { 'data-id': r.id },
+        const groupBy = Array.isArray(r.group_by) && r.group_by.length ? r.group_by : null;
+        const matches = r.matches ?? null;
+        return h('tr', { 'data-id': r.id, 'data-depth': String(depth), class: depth ? `helper depth-${Math.min(depth, 3)}` : null },
           h('td', {}, h('label', { class: 'check' }, cb, r.enabled !== false ? ' on' : ' off')),
-          h('td', {}, h('strong', {}, r.title || r.id), h('span', { class: 'muted block small' }, r.id)),
+          h('td', { class: 'rule-name' }, h('strong', { title: r.summary ? `Alerts say: ${r.summary}` : null }, r.title || r.id),
+            parent ? h('span', { class: 'feeds muted block small', 'data-testid': 'feeds', 'data-parent': parent.id },
+              `feeds ${parent.title || parent.id}`) : null,
+            groupBy && !parent ? h('span', { class: 'muted block small', 'data-testid': 'group-by' }, `one alert per ${groupBy.join(', ')}`) : null,
+            h('span', { class: 'muted block small' }, r.id)),
           h('td', {}, sev ? sevBadge(sev) : (r.level || '')),
-          h('td', {}, fmtNum(r.hits ?? r.stats?.hits ?? 0)),
+          h('td', { class: 'num', 'data-testid': 'matches', 'data-value': matches === null ? '' : String(matches),
+            title: matches === null ? 'this hub does not count matches' : 'events the rule matched since the hub started' },
+          fmtNum(matches)),
+          parent
+            ? h('td', { class: 'num muted', 'data-testid': 'alerts', title: 'a helper rule raises no alerts of its own' }, '—')
+            : h('td', { class: 'num', 'data-testid': 'alerts', 'data-value': `${r.alerts_24h ?? ''}/${r.alerts ?? ''}` },
+              `${fmtNum(r.alerts_24h)} / ${fmtNum(r.alerts ?? 0)}`,
+              r.alert_events ? h('span', { class: 'muted block small' }, `${fmtNum(r.alert_events)} event${r.alert_events === 1 ? '' : 's'}`) : null),
           h('td', {}, fmtTime(r.last_hit ?? r.stats?.last_hit)),
           h('td', { class: 'muted' }, r.origin || ''),
           h('td', { class: 'nowrap' },
