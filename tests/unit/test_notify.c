@@ -778,6 +778,66 @@ static void test_config_parse(void **state)
 	}
 }
 
+static void test_config_new_options(void **state)
+{
+	(void)state;
+	struct notify_channel_config *ch = NULL;
+	size_t n = 0;
+	char err[300];
+	const char *good = "[a]\ntype = slack\nurl = https://x\n"
+			   "digest = 1h\ndigest_max_severity = medium\n"
+			   "rate_limit = 20/1h\nbackfill = true\n"
+			   "[b]\ntype = webhook\nurl = https://y\n"
+			   "digest = 90s\nrate_limit = 5/250ms\nbackfill = no\n"
+			   "[c]\ntype = webhook\nurl = https://z\n"
+			   "digest = off\nrate_limit = off\n";
+	assert_int_equal(notify_config_parse(good, strlen(good), &ch, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(ch[0].digest_ms, 3600000);
+	assert_int_equal(ch[0].digest_max_severity, 3);
+	assert_int_equal(ch[0].rate_limit, 20);
+	assert_int_equal(ch[0].rate_window_ms, 3600000);
+	assert_true(ch[0].backfill);
+	assert_int_equal(ch[1].digest_ms, 90000);
+	assert_int_equal(ch[1].digest_max_severity, 2); /* default: low */
+	assert_int_equal(ch[1].rate_limit, 5);
+	assert_int_equal(ch[1].rate_window_ms, 250);
+	assert_false(ch[1].backfill);
+	assert_int_equal(ch[2].digest_ms, 0); /* off, as by default */
+	assert_int_equal(ch[2].rate_limit, 0);
+	assert_false(ch[2].backfill);
+	notify_config_free(ch, n);
+
+	static const struct {
+		const char *text;
+		const char *want;
+	} bad[] = {
+	    {"[a]\ntype = slack\nurl = https://x\ndigest = soon\n",
+	     "line 4: digest must be off or a duration up to 7d (15m, 1h), not 'soon'"},
+	    {"[a]\ntype = slack\nurl = https://x\ndigest = 8d\n", "line 4: digest must be"},
+	    {"[a]\ntype = slack\nurl = https://x\n\ndigest_max_severity = 6\n",
+	     "line 5: digest_max_severity must be 1..5"},
+	    {"[a]\ntype = slack\nurl = https://x\nrate_limit = 20\n",
+	     "line 4: rate_limit must be off or N/duration (20/1h; N 1..100000, up to 7d), not "
+	     "'20'"},
+	    {"[a]\ntype = slack\nurl = https://x\nrate_limit = 0/1h\n", "line 4: rate_limit"},
+	    {"[a]\ntype = slack\nurl = https://x\nrate_limit = 20/soon\n", "line 4: rate_limit"},
+	    {"[a]\ntype = slack\nurl = https://x\nrate_limit = x/1h\n", "line 4: rate_limit"},
+	    {"[a]\ntype = slack\nurl = https://x\nrate_limit = 20/1h/2\n", "line 4: rate_limit"},
+	    {"[a]\ntype = slack\nurl = https://x\nbackfill = maybe\n",
+	     "line 4: backfill must be true or false, not 'maybe'"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ch = NULL;
+		assert_int_equal(notify_config_parse(bad[i].text, strlen(bad[i].text), &ch, &n, err,
+						     sizeof(err)),
+				 SIEM_EPARSE);
+		if (!strstr(err, bad[i].want))
+			fail_msg("case %zu: '%s' does not contain '%s'", i, err, bad[i].want);
+		assert_null(ch);
+	}
+}
+
 /* ---- loopback servers ---- */
 
 struct server {
@@ -1183,6 +1243,7 @@ int main(void)
 	    cmocka_unit_test(test_absent_members),
 	    cmocka_unit_test(test_digest_and_notice_format),
 	    cmocka_unit_test(test_config_parse),
+	    cmocka_unit_test(test_config_new_options),
 	    cmocka_unit_test(test_webhook_delivery_signed_with_retry),
 	    cmocka_unit_test(test_slack_permanent_failure),
 	    cmocka_unit_test(test_smtp_delivery),
