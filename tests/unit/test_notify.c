@@ -688,6 +688,95 @@ static void test_digest_and_notice_format(void **state)
 	json_decref(a);
 }
 
+/* ---- digests and rate limits on a clock of our own ---- */
+
+static void test_digest_state(void **state)
+{
+	(void)state;
+	struct notify_digest d;
+	struct notify_list out;
+	struct notify_item it = {.id = 1, .severity = 2};
+	assert_int_equal(notify_digest_init(&d, 60000, 2), 0);
+	assert_int_equal(notify_list_init(&out, NOTIFY_DIGEST_ITEMS), 0);
+	assert_true(notify_digest_wants(&d, 1));
+	assert_true(notify_digest_wants(&d, 2));
+	assert_false(notify_digest_wants(&d, 3));
+	assert_int_equal(notify_digest_deadline(&d), INT64_MAX);
+	assert_false(notify_digest_take(&d, 1000000, &out));
+	notify_digest_hold(&d, &it, 1000); /* the first one starts the interval */
+	it.id = 2;
+	notify_digest_hold(&d, &it, 30000);
+	assert_int_equal(notify_digest_deadline(&d), 61000);
+	assert_false(notify_digest_take(&d, 60999, &out));
+	assert_true(notify_digest_take(&d, 61000, &out));
+	assert_int_equal(out.total, 2);
+	assert_int_equal(out.items[1].id, 2);
+	assert_int_equal(notify_digest_deadline(&d), INT64_MAX);
+	assert_int_equal(d.held.total, 0);
+	assert_int_equal(d.held.cap, NOTIFY_DIGEST_ITEMS);
+	notify_digest_hold(&d, &it, 70000);
+	assert_int_equal(notify_digest_deadline(&d), 130000);
+	notify_digest_release(&d);
+	notify_list_release(&out);
+
+	/* off: nothing waits */
+	assert_int_equal(notify_digest_init(&d, 0, 2), 0);
+	assert_false(notify_digest_wants(&d, 1));
+	notify_digest_release(&d);
+}
+
+static void test_ratelimit_state(void **state)
+{
+	(void)state;
+	struct notify_ratelimit r;
+	struct notify_list out;
+	struct notify_item it = {.id = 1};
+	assert_int_equal(notify_ratelimit_init(&r, 2, 1000), 0);
+	assert_int_equal(notify_list_init(&out, NOTIFY_NOTICE_ITEMS), 0);
+	assert_true(notify_ratelimit_allow(&r, 100)); /* the window is 100..1100 */
+	assert_true(notify_ratelimit_allow(&r, 500));
+	assert_int_equal(notify_ratelimit_deadline(&r), INT64_MAX);
+	assert_false(notify_ratelimit_allow(&r, 600));
+	notify_ratelimit_refuse(&r, &it);
+	for (int i = 0; i < 30; i++) {
+		assert_false(notify_ratelimit_allow(&r, 1099));
+		it.id = 2 + i;
+		notify_ratelimit_refuse(&r, &it);
+	}
+	assert_int_equal(notify_ratelimit_deadline(&r), 1100);
+	assert_false(notify_ratelimit_take_notice(&r, 1099, &out));
+	assert_true(notify_ratelimit_take_notice(&r, 1100, &out));
+	assert_int_equal(out.total, 31);
+	assert_int_equal(out.n, NOTIFY_NOTICE_ITEMS); /* bounded */
+	assert_int_equal(out.items[0].id, 1);
+	assert_int_equal(notify_ratelimit_deadline(&r), INT64_MAX);
+	assert_false(notify_ratelimit_take_notice(&r, 5000, &out));
+	notify_list_clear(&out);
+
+	/* a new window starts with the next message */
+	assert_true(notify_ratelimit_allow(&r, 5000));
+	assert_true(notify_ratelimit_allow(&r, 5999));
+	assert_false(notify_ratelimit_allow(&r, 5999));
+	notify_ratelimit_refuse(&r, &it);
+	/* the window ended, the notice is not taken yet, and a message comes: it opens the
+	 * next window; the notice is due at once */
+	assert_true(notify_ratelimit_allow(&r, 6000));
+	assert_int_equal(notify_ratelimit_deadline(&r), INT64_MIN);
+	assert_true(notify_ratelimit_take_notice(&r, 6000, &out));
+	assert_int_equal(out.total, 1);
+	notify_list_clear(&out);
+	assert_true(notify_ratelimit_allow(&r, 6500));
+	assert_false(notify_ratelimit_allow(&r, 6600));
+	notify_ratelimit_release(&r);
+	notify_list_release(&out);
+
+	/* off: everything goes */
+	assert_int_equal(notify_ratelimit_init(&r, 0, 0), 0);
+	for (int i = 0; i < 1000; i++)
+		assert_true(notify_ratelimit_allow(&r, 0));
+	notify_ratelimit_release(&r);
+}
+
 /* ---- the channels file ---- */
 
 static void test_config_parse(void **state)
@@ -1228,6 +1317,274 @@ static void test_refused_channel_never_blocks(void **state)
 	json_decref(a);
 }
 
+/* A clock the test moves by hand: what is due is sent by notifier_wait_idle, never by
+ * waiting. */
+static _Atomic int64_t fake_now = 1000000;
+
+static int64_t fake_clock(void *arg)
+{
+	(void)arg;
+	return atomic_load(&fake_now);
+}
+
+static int server_requests(struct server *s)
+{
+	pthread_mutex_lock(&s->mu);
+	int n = s->requests;
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
+/* Body i as JSON (the caller frees). */
+static json_t *server_body(struct server *s, int i)
+{
+	pthread_mutex_lock(&s->mu);
+	json_t *o = json_loads(s->bodies[i], 0, NULL);
+	pthread_mutex_unlock(&s->mu);
+	assert_non_null(o);
+	return o;
+}
+
+static json_t *alert_with(int id, const char *level, int sev, const char *summary)
+{
+	json_t *a = sample_alert("Rule", level, sev);
+	json_object_set_new(a, "id", json_integer(id));
+	json_object_set_new(a, "summary", json_string(summary));
+	char link[64];
+	snprintf(link, sizeof(link), "https://siem.example/ui/alerts?id=%d", id);
+	json_object_set_new(a, "link", json_string(link));
+	return a;
+}
+
+static void test_notifier_digest(void **state)
+{
+	(void)state;
+	struct server srv;
+	struct notifier *nt = NULL;
+	char cfg[512];
+	server_start(&srv, http_main);
+	snprintf(cfg, sizeof(cfg),
+		 "[dig1]\ntype = webhook\nurl = http://127.0.0.1:%d/\nmin_level = informational\n"
+		 "digest = 1h\ndigest_max_severity = low\nbackoff = 10ms\n",
+		 srv.port);
+	atomic_store(&fake_now, 1000000);
+	assert_int_equal(notifier_start_clock(&nt, parse_one(cfg), 1, fake_clock, NULL), 0);
+	for (int i = 0; i < 53; i++) {
+		char sum[64];
+		snprintf(sum, sizeof(sum), "low alert %d", i);
+		json_t *a =
+		    alert_with(100 + i, i % 2 ? "low" : "informational", i % 2 ? 2 : 1, sum);
+		notifier_submit(nt, a);
+		json_decref(a);
+		if (i == 0)
+			atomic_store(&fake_now, 1000000 + 60000); /* later ones join the digest */
+	}
+	json_t *high = alert_with(7, "high", 4, "the high one");
+	notifier_submit(nt, high); /* at once */
+	json_decref(high);
+	assert_true(notifier_wait_idle(nt, 10000));
+	assert_int_equal(server_requests(&srv), 1);
+	json_t *o = server_body(&srv, 0);
+	assert_string_equal(json_string_value(json_object_get(o, "type")), "alert");
+	assert_string_equal(json_string_value(json_object_get(o, "summary")), "the high one");
+	json_decref(o);
+	json_t *st = channel_status(nt, "dig1");
+	assert_int_equal(jint(st, "held"), 53);
+	assert_string_equal(json_string_value(json_object_get(st, "digest")), "1h");
+	json_decref(st);
+
+	/* the interval started with the first one held */
+	atomic_store(&fake_now, 1000000 + 3600000 - 1);
+	assert_true(notifier_wait_idle(nt, 10000));
+	assert_int_equal(server_requests(&srv), 1);
+	atomic_store(&fake_now, 1000000 + 3600000);
+	assert_true(notifier_wait_idle(nt, 10000));
+	assert_int_equal(server_requests(&srv), 2);
+	o = server_body(&srv, 1);
+	assert_string_equal(json_string_value(json_object_get(o, "type")), "digest");
+	assert_string_equal(json_string_value(json_object_get(o, "text")),
+			    "53 alerts at LOW or below in the last 1h (digest of channel dig1)");
+	json_t *items = json_object_get(o, "alerts");
+	assert_int_equal(json_array_size(items), 50);
+	assert_int_equal(jint(o, "more"), 3);
+	json_t *it = json_array_get(items, 1);
+	assert_string_equal(json_string_value(json_object_get(it, "summary")), "low alert 1");
+	assert_string_equal(json_string_value(json_object_get(it, "level")), "low");
+	assert_string_equal(json_string_value(json_object_get(it, "link")),
+			    "https://siem.example/ui/alerts?id=101");
+	assert_string_equal(json_string_value(json_object_get(it, "time")), "2026-11-21 07:00:00");
+	json_decref(o);
+	st = channel_status(nt, "dig1");
+	assert_int_equal(jint(st, "held"), 0);
+	assert_int_equal(jint(st, "sent"), 2);
+	json_decref(st);
+
+	/* nothing held: nothing more is sent */
+	atomic_store(&fake_now, 1000000 + 3 * 3600000);
+	assert_true(notifier_wait_idle(nt, 10000));
+	assert_int_equal(server_requests(&srv), 2);
+
+	/* held at stop: dropped and counted (the metrics outlive the notifier) */
+	json_t *low = alert_with(9, "low", 2, "late");
+	notifier_submit(nt, low);
+	json_decref(low);
+	st = channel_status(nt, "dig1");
+	long long dropped = jint(st, "dropped");
+	json_decref(st);
+	notifier_stop(nt);
+	assert_int_equal(notifier_start_clock(&nt, parse_one(cfg), 1, fake_clock, NULL), 0);
+	st = channel_status(nt, "dig1");
+	assert_int_equal(jint(st, "dropped"), dropped + 1);
+	json_decref(st);
+	notifier_stop(nt);
+	server_stop(&srv);
+}
+
+static void test_notifier_rate_limit(void **state)
+{
+	(void)state;
+	struct server srv;
+	struct notifier *nt = NULL;
+	char cfg[512];
+	server_start(&srv, http_main);
+	snprintf(cfg, sizeof(cfg),
+		 "[rl1]\ntype = slack\nurl = http://127.0.0.1:%d/\nrate_limit = 2/1h\n"
+		 "backoff = 10ms\n",
+		 srv.port);
+	atomic_store(&fake_now, 5000000);
+	assert_int_equal(notifier_start_clock(&nt, parse_one(cfg), 1, fake_clock, NULL), 0);
+	json_t *st = channel_status(nt, "rl1");
+	long long limited0 = jint(st, "rate_limited");
+	assert_string_equal(json_string_value(json_object_get(st, "rate_limit")), "2/1h");
+	json_decref(st);
+	for (int i = 0; i < 6; i++) {
+		char sum[64];
+		snprintf(sum, sizeof(sum), "brute force <%d> on nas", i);
+		json_t *a = alert_with(200 + i, "high", 4, sum);
+		notifier_submit(nt, a);
+		json_decref(a);
+	}
+	assert_true(notifier_wait_idle(nt, 10000));
+	assert_int_equal(server_requests(&srv), 2);
+	st = channel_status(nt, "rl1");
+	assert_int_equal(jint(st, "rate_limited") - limited0, 4);
+	assert_int_equal(jint(st, "sent"), 2);
+	json_decref(st);
+
+	/* the window ends: one notice, with the summaries */
+	atomic_store(&fake_now, 5000000 + 3600000);
+	assert_true(notifier_wait_idle(nt, 10000));
+	assert_int_equal(server_requests(&srv), 3);
+	json_t *o = server_body(&srv, 2);
+	const char *t = json_string_value(json_object_get(o, "text"));
+	assert_non_null(t);
+	assert_non_null(strstr(t,
+			       "*4 alerts were not sent (rate limit of 2 per 1h on channel rl1)*\n"
+			       "• 2026-11-21 07:00:00  HIGH  brute force &lt;2&gt; on nas "
+			       "<https://siem.example/ui/alerts?id=202|open>\n"));
+	assert_non_null(strstr(t, "brute force &lt;5&gt; on nas"));
+	json_decref(o);
+
+	/* a new window: two more go, and nothing is due after */
+	for (int i = 0; i < 2; i++) {
+		json_t *a = alert_with(300 + i, "high", 4, "again");
+		notifier_submit(nt, a);
+		json_decref(a);
+	}
+	assert_true(notifier_wait_idle(nt, 10000));
+	assert_int_equal(server_requests(&srv), 5);
+	atomic_store(&fake_now, 5000000 + 3 * 3600000);
+	assert_true(notifier_wait_idle(nt, 10000));
+	assert_int_equal(server_requests(&srv), 5);
+	st = channel_status(nt, "rl1");
+	assert_int_equal(jint(st, "rate_limited") - limited0, 4);
+	assert_int_equal(jint(st, "sent"), 5);
+	json_decref(st);
+	notifier_stop(nt);
+	server_stop(&srv);
+}
+
+/* A digest is one message for the rate limit; refused, its alerts join the notice. */
+static void test_notifier_digest_rate_limited(void **state)
+{
+	(void)state;
+	struct server srv;
+	struct notifier *nt = NULL;
+	char cfg[512];
+	server_start(&srv, http_main);
+	snprintf(cfg, sizeof(cfg),
+		 "[dr1]\ntype = webhook\nurl = http://127.0.0.1:%d/\nmin_level = low\n"
+		 "digest = 10m\nrate_limit = 1/1h\n",
+		 srv.port);
+	atomic_store(&fake_now, 9000000);
+	assert_int_equal(notifier_start_clock(&nt, parse_one(cfg), 1, fake_clock, NULL), 0);
+	json_t *high = alert_with(1, "high", 4, "high one"), *low = alert_with(2, "low", 2, "low");
+	notifier_submit(nt, high);
+	notifier_submit(nt, low);
+	notifier_submit(nt, low);
+	assert_true(notifier_wait_idle(nt, 10000));
+	assert_int_equal(server_requests(&srv), 1);
+	atomic_store(&fake_now, 9000000 + 600000); /* the digest is due; the limit is reached */
+	assert_true(notifier_wait_idle(nt, 10000));
+	assert_int_equal(server_requests(&srv), 1);
+	json_t *st = channel_status(nt, "dr1");
+	assert_int_equal(jint(st, "held"), 0);
+	json_decref(st);
+	atomic_store(&fake_now, 9000000 + 3600000);
+	assert_true(notifier_wait_idle(nt, 10000));
+	assert_int_equal(server_requests(&srv), 2);
+	json_t *o = server_body(&srv, 1);
+	assert_string_equal(json_string_value(json_object_get(o, "type")), "rate_limited");
+	assert_int_equal(jint(o, "total"), 2);
+	assert_int_equal(jint(o, "limit"), 1);
+	assert_string_equal(json_string_value(json_object_get(o, "window")), "1h");
+	json_decref(o);
+	json_decref(high);
+	json_decref(low);
+	notifier_stop(nt);
+	server_stop(&srv);
+}
+
+static void test_notifier_backfill(void **state)
+{
+	(void)state;
+	struct server srv;
+	struct notifier *nt = NULL;
+	char cfg[1024];
+	server_start(&srv, http_main);
+	snprintf(cfg, sizeof(cfg),
+		 "[bf-no]\ntype = webhook\nurl = http://127.0.0.1:%d/no\n"
+		 "[bf-yes]\ntype = webhook\nurl = http://127.0.0.1:%d/yes\nbackfill = true\n",
+		 srv.port, srv.port);
+	struct notify_channel_config *ch = NULL;
+	size_t n = 0;
+	char err[300];
+	assert_int_equal(notify_config_parse(cfg, strlen(cfg), &ch, &n, err, sizeof(err)), 0);
+	assert_int_equal(notifier_start(&nt, ch, n), 0);
+	json_t *st = channel_status(nt, "bf-no");
+	long long skipped0 = jint(st, "backfill_skipped");
+	json_decref(st);
+	json_t *a = alert_with(77, "high", 4, "old history");
+	json_object_set_new(a, "backfill", json_true());
+	notifier_submit(nt, a);
+	assert_true(notifier_wait_idle(nt, 10000));
+	assert_int_equal(server_requests(&srv), 1);
+	st = channel_status(nt, "bf-no");
+	assert_int_equal(jint(st, "backfill_skipped") - skipped0, 1);
+	assert_int_equal(jint(st, "sent"), 0);
+	json_decref(st);
+	st = channel_status(nt, "bf-yes");
+	assert_int_equal(jint(st, "sent"), 1);
+	json_decref(st);
+	json_t *o = server_body(&srv, 0);
+	assert_string_equal(json_string_value(json_object_get(o, "summary")), "old history");
+	assert_true(json_is_true(json_object_get(json_object_get(o, "alert"), "backfill")));
+	json_decref(o);
+	json_decref(a);
+	notifier_stop(nt);
+	server_stop(&srv);
+}
+
 int main(void)
 {
 	log_set_level(LOG_LVL_ERROR);
@@ -1242,12 +1599,18 @@ int main(void)
 	    cmocka_unit_test(test_huge_alert_bounded),
 	    cmocka_unit_test(test_absent_members),
 	    cmocka_unit_test(test_digest_and_notice_format),
+	    cmocka_unit_test(test_digest_state),
+	    cmocka_unit_test(test_ratelimit_state),
 	    cmocka_unit_test(test_config_parse),
 	    cmocka_unit_test(test_config_new_options),
 	    cmocka_unit_test(test_webhook_delivery_signed_with_retry),
 	    cmocka_unit_test(test_slack_permanent_failure),
 	    cmocka_unit_test(test_smtp_delivery),
 	    cmocka_unit_test(test_refused_channel_never_blocks),
+	    cmocka_unit_test(test_notifier_digest),
+	    cmocka_unit_test(test_notifier_rate_limit),
+	    cmocka_unit_test(test_notifier_digest_rate_limited),
+	    cmocka_unit_test(test_notifier_backfill),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
