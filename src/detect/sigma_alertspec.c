@@ -109,6 +109,8 @@ static int meta_strings(struct cctx *cc, struct ydoc *y, yaml_node_t *root, cons
 	return 0;
 }
 
+static int spec_field(struct cctx *cc, struct field_ref *f, const char *name, size_t n);
+
 /* ---- the summary template ---- */
 
 static const struct {
@@ -222,7 +224,7 @@ static int tpl_compile(struct cctx *cc, struct rule *r, const char *s, size_t le
 				       "minisiem: summary placeholder '{values}' is for "
 				       "value_count correlations");
 		if (p->kind == TP_FIELD) {
-			if ((rc = field_ref_compile(cc, &p->f, name, nn)))
+			if ((rc = spec_field(cc, &p->f, name, nn)))
 				return rc;
 			for (size_t g = 0; co && g < co->ngroup; g++)
 				if (strlen(co->group[g]) == nn && !memcmp(co->group[g], name, nn))
@@ -274,6 +276,15 @@ static bool default_by_ip(const struct rule *r)
 	return false;
 }
 
+/* A field name of the block: any name a rule may use, or "data.X" for the key X of the
+ * event's data (never one of our fields of that name). */
+static int spec_field(struct cctx *cc, struct field_ref *f, const char *name, size_t n)
+{
+	if (n > 5 && !memcmp(name, "data.", 5))
+		return field_ref_compile_data(cc, f, name + 5, n - 5);
+	return field_ref_compile(cc, f, name, n);
+}
+
 static int compile_fields(struct cctx *cc, const char *const *names, size_t n,
 			  struct field_ref **out)
 {
@@ -281,7 +292,7 @@ static int compile_fields(struct cctx *cc, const char *const *names, size_t n,
 	if (!*out)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		int rc = field_ref_compile(cc, &(*out)[i], names[i], strlen(names[i]));
+		int rc = spec_field(cc, &(*out)[i], names[i], strlen(names[i]));
 		if (rc)
 			return rc;
 	}
@@ -614,7 +625,9 @@ static void default_summary(const struct rule *r, struct scratch *s, const struc
 			p = v.p;
 			n = v.n;
 		}
-		if (!n)
+		/* nothing, or what normalization writes when the event named none */
+		if (!n || (i == 0 && n == 7 && !memcmp(p, "unknown", 7)) ||
+		    (i == 1 && n == 6 && !memcmp(p, "system", 6)))
 			continue;
 		sb_raw(b, pre[i], strlen(pre[i]));
 		sb_put(b, p, n, SUMMARY_VALUE_MAX);

@@ -338,6 +338,8 @@ int fcond_keywords(struct cctx *cc, struct fcond *fc, const char *mods, size_t m
 		   const struct yval *vals, size_t nvals, unsigned line);
 /* A field name through the mapping in force to the places it may be found (sigma_fields.c). */
 int field_ref_compile(struct cctx *cc, struct field_ref *f, const char *name, size_t n);
+/* A key of the event's data only (found as field_ref_compile finds data keys, no mapping). */
+int field_ref_compile_data(struct cctx *cc, struct field_ref *f, const char *name, size_t n);
 
 /* Parse a condition (one string) into nodes of d, over the selections already in d. */
 int cond_parse(struct cctx *cc, struct detection *d, const char *text, size_t n, unsigned line,
