@@ -1,5 +1,6 @@
 /* correlate.c — Sigma correlation windows per group in event time, bounded (entries, groups
- * with counted eviction, expiry), and their state as bytes for the detector's state file. */
+ * with counted eviction, expiry), what each hit adds (new events, value_count's values), and
+ * their state as bytes for the detector's state file. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,10 +14,13 @@
 #define VAL_MAX 512		  /* bytes of a group value kept (longer values are cut) */
 #define KEY_MAX 8192
 #define NONE INT64_MIN
+#define VT_LEN 64	/* value_count: bytes of a value's text kept for summaries (with NUL) */
+#define VALUES_SHOWN 10 /* values a hit's summary lists */
 
 struct centry {
 	int64_t ts;
-	uint64_t vh; /* value_count: hash of the value tuple */
+	uint64_t vh;  /* value_count: hash of the value tuple */
+	uint32_t nev; /* events this entry stands for (value_count: repeats of its value) */
 	uint8_t id[16];
 };
 
@@ -33,6 +37,7 @@ struct cgroup {
 	int64_t count;	 /* close-evaluated windows: events so far */
 	size_t n, cap;
 	struct centry *e;   /* by time, oldest first */
+	char (*vt)[VT_LEN]; /* value_count: each entry's value text, parallel to e */
 	int64_t *t1, *t2;   /* temporal: per slot last time; ordered: chain start/end */
 	uint8_t (*tid)[16]; /* temporal: per slot id; ordered: chain ids per step */
 };
@@ -56,7 +61,8 @@ struct cstate {
 	struct cgroup **ht;
 	size_t htcap;
 	struct cgroup *head, *tail;
-	uint8_t (*idbuf)[16]; /* ids of a hit */
+	uint8_t (*idbuf)[16];			      /* ids of a hit */
+	char valbuf[VALUES_SHOWN * (VT_LEN + 2) + 8]; /* a value_count hit's values */
 };
 
 /* ---- buffers ---- */
@@ -226,6 +232,7 @@ out:
 static void group_free(struct cgroup *g)
 {
 	free(g->e);
+	free(g->vt);
 	free(g);
 }
 
@@ -399,7 +406,36 @@ void cstate_expire(struct cstate *cs, int64_t watermark)
 
 /* ---- windows ---- */
 
-static void entry_insert(struct cgroup *g, int64_t keep, int64_t ts, uint64_t vh, const uint8_t *id)
+static bool entries_grow(struct cgroup *g, int64_t keep, bool text)
+{
+	size_t cap = g->cap ? g->cap * 2 : 4;
+	if ((int64_t)cap > keep)
+		cap = (size_t)keep;
+	struct centry *e = realloc(g->e, cap * sizeof(*e));
+	if (!e)
+		return false;
+	g->e = e;
+	if (text) {
+		char(*vt)[VT_LEN] = realloc(g->vt, cap * sizeof(*vt));
+		if (!vt)
+			return false;
+		g->vt = vt;
+	}
+	g->cap = cap;
+	return true;
+}
+
+/* Move entries [from, from + n) to start at to (and their texts). */
+static void entries_move(struct cgroup *g, size_t to, size_t from, size_t n)
+{
+	memmove(&g->e[to], &g->e[from], n * sizeof(g->e[0]));
+	if (g->vt)
+		memmove(&g->vt[to], &g->vt[from], n * sizeof(g->vt[0]));
+}
+
+/* Insert an entry in time order; vt is value_count's value text (NULL for other types). */
+static void entry_insert(struct cgroup *g, int64_t keep, int64_t ts, uint64_t vh, const uint8_t *id,
+			 uint32_t nev, const char *vt)
 {
 	size_t i = g->n;
 	while (i > 0 && g->e[i - 1].ts > ts)
@@ -407,23 +443,19 @@ static void entry_insert(struct cgroup *g, int64_t keep, int64_t ts, uint64_t vh
 	if ((int64_t)g->n >= keep) {
 		if (i == 0)
 			return; /* older than everything kept: not needed */
-		memmove(&g->e[0], &g->e[1], (i - 1) * sizeof(g->e[0]));
+		entries_move(g, 0, 1, i - 1);
 		i--;
 		g->n--;
-	} else if (g->n == g->cap) {
-		size_t cap = g->cap ? g->cap * 2 : 4;
-		if ((int64_t)cap > keep)
-			cap = (size_t)keep;
-		struct centry *e = realloc(g->e, cap * sizeof(*e));
-		if (!e)
-			return;
-		g->e = e;
-		g->cap = cap;
+	} else if (g->n == g->cap && !entries_grow(g, keep, vt != NULL)) {
+		return;
 	}
-	memmove(&g->e[i + 1], &g->e[i], (g->n - i) * sizeof(g->e[0]));
+	entries_move(g, i + 1, i, g->n - i);
 	g->e[i].ts = ts;
 	g->e[i].vh = vh;
+	g->e[i].nev = nev;
 	memcpy(g->e[i].id, id, 16);
+	if (vt && g->vt)
+		snprintf(g->vt[i], VT_LEN, "%s", vt);
 	g->n++;
 }
 
@@ -433,9 +465,46 @@ static void entries_drop_before(struct cgroup *g, int64_t t)
 	while (k < g->n && g->e[k].ts < t)
 		k++;
 	if (k) {
-		memmove(&g->e[0], &g->e[k], (g->n - k) * sizeof(g->e[0]));
+		entries_move(g, 0, k, g->n - k);
 		g->n -= k;
 	}
+}
+
+/* Events behind the entries (each at least one). */
+static int64_t entries_events(const struct cgroup *g)
+{
+	int64_t n = 0;
+	for (size_t i = 0; i < g->n; i++)
+		n += g->e[i].nev ? g->e[i].nev : 1;
+	return n;
+}
+
+/* value_count: the distinct values of the window, oldest first, "a, b, …" past
+ * VALUES_SHOWN; NULL for other types. */
+static const char *entries_values(struct cstate *cs, const struct cgroup *g)
+{
+	if (cs->c->type != CT_VALUE_COUNT || !g->vt)
+		return NULL;
+	size_t n = 0, cap = sizeof(cs->valbuf);
+	for (size_t i = 0; i < g->n; i++) {
+		const char *v = g->vt[i];
+		size_t vn = strlen(v);
+		if (i == VALUES_SHOWN) {
+			memcpy(cs->valbuf + n, ", \xe2\x80\xa6", 5);
+			n += 5;
+			break;
+		}
+		if (i) {
+			memcpy(cs->valbuf + n, ", ", 2);
+			n += 2;
+		}
+		if (vn > cap - n - 8)
+			vn = cap - n - 8;
+		memcpy(cs->valbuf + n, v, vn);
+		n += vn;
+	}
+	cs->valbuf[n] = '\0';
+	return cs->valbuf;
 }
 
 static bool cond_holds(const struct corr_cond *cd, int64_t n)
@@ -456,14 +525,16 @@ struct fire_ctx {
 	void *ctx;
 };
 
-static void fire_hit(struct fire_ctx *f, int64_t first, int64_t last, int64_t count, size_t nids)
+static void fire_hit(struct fire_ctx *f, int64_t first, int64_t last, int64_t count, size_t nids,
+		     int64_t new_events, const char *values)
 {
 	const struct corr *c = f->cs->c;
 	struct corr_hit h = {f->g->key,	 first,
 			     last,	 count,
 			     nids,	 (const uint8_t(*)[16])f->cs->idbuf,
 			     c->ngroup,	 (const char *const *)f->g->vals,
-			     f->g->valn, c->group};
+			     f->g->valn, c->group,
+			     new_events, values};
 	f->fire(f->ctx, f->cs, &h);
 }
 
@@ -475,25 +546,31 @@ static size_t ids_of_entries(struct cstate *cs, const struct cgroup *g, size_t f
 	return k;
 }
 
-/* Sliding window anchored at the newest event: the events no more than span before it. */
-static void count_sliding(struct fire_ctx *f, const struct corr_input *in, uint64_t vh)
+/* Sliding window anchored at the newest event: the events no more than span before it. A
+ * hit consumes the window, so every event in a hit's window is new to the group's hits. */
+static void count_sliding(struct fire_ctx *f, const struct corr_input *in, uint64_t vh,
+			  const char *vt)
 {
 	struct cstate *cs = f->cs;
 	const struct corr *c = cs->c;
 	struct cgroup *g = f->g;
+	uint32_t nev = 1;
 	if (c->type == CT_VALUE_COUNT) {
-		/* one entry per value, with its newest time */
+		/* one entry per value, with its newest time and how many events had it */
 		size_t i = 0;
 		while (i < g->n && g->e[i].vh != vh)
 			i++;
 		if (i < g->n) {
+			if (g->e[i].nev < UINT32_MAX)
+				g->e[i].nev++;
 			if (g->e[i].ts >= in->ts)
 				goto evaluate;
-			memmove(&g->e[i], &g->e[i + 1], (g->n - i - 1) * sizeof(g->e[0]));
+			nev = g->e[i].nev;
+			entries_move(g, i, i + 1, g->n - i - 1);
 			g->n--;
 		}
 	}
-	entry_insert(g, c->keep, in->ts, vh, in->id);
+	entry_insert(g, c->keep, in->ts, vh, in->id, nev, vt);
 evaluate:;
 	int64_t anchor = g->n ? g->e[g->n - 1].ts : in->ts;
 	entries_drop_before(g, anchor - c->span_us);
@@ -502,12 +579,16 @@ evaluate:;
 		return;
 	size_t nids = ids_of_entries(cs, g, 0);
 	int64_t first = g->e[0].ts, last = g->e[g->n - 1].ts;
+	int64_t fresh = entries_events(g);
+	const char *values = entries_values(cs, g);
 	g->n = 0; /* the window is consumed: the next hit needs new events */
-	fire_hit(f, first, last, n, nids);
+	fire_hit(f, first, last, n, nids, fresh, values);
 }
 
-/* Tumbling window from a group's first event, judged when an event falls after it. */
-static void count_closing(struct fire_ctx *f, const struct corr_input *in, uint64_t vh)
+/* Tumbling window from a group's first event, judged when an event falls after it; a hit
+ * clears it, so all of its events are new. */
+static void count_closing(struct fire_ctx *f, const struct corr_input *in, uint64_t vh,
+			  const char *vt)
 {
 	struct cstate *cs = f->cs;
 	const struct corr *c = cs->c;
@@ -517,8 +598,10 @@ static void count_closing(struct fire_ctx *f, const struct corr_input *in, uint6
 		if (g->n && cond_holds(&c->cond, n)) {
 			size_t nids = ids_of_entries(cs, g, 0);
 			int64_t first = g->start, last = g->e[g->n - 1].ts;
+			int64_t fresh = g->count;
+			const char *values = entries_values(cs, g);
 			group_clear(c, g);
-			fire_hit(f, first, last, n, nids);
+			fire_hit(f, first, last, n, nids, fresh, values);
 		} else {
 			group_clear(c, g);
 		}
@@ -528,10 +611,13 @@ static void count_closing(struct fire_ctx *f, const struct corr_input *in, uint6
 	g->count++;
 	if (c->type == CT_VALUE_COUNT) {
 		for (size_t i = 0; i < g->n; i++)
-			if (g->e[i].vh == vh)
+			if (g->e[i].vh == vh) {
+				if (g->e[i].nev < UINT32_MAX)
+					g->e[i].nev++;
 				return;
+			}
 	}
-	entry_insert(g, c->keep, in->ts, vh, in->id);
+	entry_insert(g, c->keep, in->ts, vh, in->id, 1, vt);
 }
 
 static void temporal(struct fire_ctx *f, const struct corr_input *in, size_t slot)
@@ -571,7 +657,7 @@ static void temporal(struct fire_ctx *f, const struct corr_input *in, size_t slo
 		memcpy(cs->idbuf[nids++], g->tid[best], 16);
 	}
 	group_clear(c, g);
-	fire_hit(f, first, anchor, n, nids);
+	fire_hit(f, first, anchor, n, nids, n, NULL);
 }
 
 /* Ordered: for each step k the partial chain through k with the latest start; the ids of
@@ -603,7 +689,7 @@ static void ordered(struct fire_ctx *f, const struct corr_input *in, size_t k)
 	size_t nids = c->nrefs < SIGMA_MAX_IDS ? c->nrefs : SIGMA_MAX_IDS;
 	memcpy(cs->idbuf, dst, nids * 16);
 	group_clear(c, g);
-	fire_hit(f, start, end, (int64_t)c->nrefs, nids);
+	fire_hit(f, start, end, (int64_t)c->nrefs, nids, (int64_t)c->nrefs, NULL);
 }
 
 /* The text of one group or value field for slot k, or false when absent. */
@@ -648,6 +734,8 @@ static void feed_slot(struct cstate *cs, struct scratch *s, const struct corr_in
 		kn += valn[g];
 	}
 	uint64_t vh = 0;
+	char vt[VT_LEN];
+	size_t vtn = 0;
 	if (c->type == CT_VALUE_COUNT) {
 		vh = HASH_FNV_OFFSET;
 		for (size_t i = 0; i < c->nfield; i++) {
@@ -661,8 +749,17 @@ static void feed_slot(struct cstate *cs, struct scratch *s, const struct corr_in
 				vh = hash_cont(vh, &ch, 1);
 			}
 			vh = hash_cont(vh, "\x1f", 1);
+			/* the text shown: the values joined by '/', cut at a character */
+			if (i && vtn < sizeof(vt) - 1)
+				vt[vtn++] = '/';
+			size_t take = n < sizeof(vt) - 1 - vtn ? n : sizeof(vt) - 1 - vtn;
+			while (take < n && take && ((unsigned char)p[take] & 0xc0) == 0x80)
+				take--;
+			memcpy(vt + vtn, p, take);
+			vtn += take;
 		}
 	}
+	vt[vtn] = '\0';
 	/* a later step of an ordered chain never starts a group: only the first step does */
 	bool create = !(c->type == CT_TEMPORAL_ORDERED && k > 0);
 	struct cgroup *g = group_get(cs, key, kn, c->ngroup, vals, valn, create);
@@ -675,9 +772,9 @@ static void feed_slot(struct cstate *cs, struct scratch *s, const struct corr_in
 	case CT_EVENT_COUNT:
 	case CT_VALUE_COUNT:
 		if (c->close_eval)
-			count_closing(&f, in, vh);
+			count_closing(&f, in, vh, c->type == CT_VALUE_COUNT ? vt : NULL);
 		else
-			count_sliding(&f, in, vh);
+			count_sliding(&f, in, vh, c->type == CT_VALUE_COUNT ? vt : NULL);
 		break;
 	case CT_TEMPORAL:
 		temporal(&f, in, k);
@@ -729,6 +826,9 @@ void cstate_save(const struct cstate *cs, struct wbuf *w)
 			wb_u64(w, (uint64_t)g->e[i].ts);
 			wb_u64(w, g->e[i].vh);
 			wb_put(w, g->e[i].id, 16);
+			wb_u32(w, g->e[i].nev);
+			const char *vt = g->vt ? g->vt[i] : "";
+			wb_str(w, vt, strlen(vt));
 		}
 		wb_u32(w, (uint32_t)tmem);
 		for (size_t i = 0; i < tmem; i++) {
@@ -741,8 +841,9 @@ void cstate_save(const struct cstate *cs, struct wbuf *w)
 	}
 }
 
-int cstate_load(struct cstate *cs, struct rbuf *r)
+int cstate_load(struct cstate *cs, struct rbuf *r, int version)
 {
+	bool text = cs->c->type == CT_VALUE_COUNT;
 	const struct corr *c = cs->c;
 	size_t tmem = (c->type == CT_TEMPORAL || c->type == CT_TEMPORAL_ORDERED) ? c->nrefs : 0;
 	size_t idmem = tmem ? nslots_mem(c) : 0;
@@ -774,8 +875,20 @@ int cstate_load(struct cstate *cs, struct rbuf *r)
 			int64_t ts = (int64_t)rb_u64(r);
 			uint64_t vh = rb_u64(r);
 			const uint8_t *id = rb_get(r, 16);
-			if (id)
-				entry_insert(g, c->keep, ts, vh, id);
+			uint32_t nev = 1;
+			char vt[VT_LEN] = "";
+			if (version >= 2) {
+				size_t vn;
+				nev = rb_u32(r);
+				const char *v = rb_str(r, &vn);
+				if (v && vn < VT_LEN) {
+					memcpy(vt, v, vn);
+					vt[vn] = '\0';
+				}
+			}
+			if (id && !r->err)
+				entry_insert(g, c->keep, ts, vh, id, nev ? nev : 1,
+					     text ? vt : NULL);
 		}
 		if (rb_u32(r) != tmem)
 			return SIEM_EPARSE;

@@ -113,13 +113,22 @@ void detector_eval(struct detector *d, const struct event *ev, detect_sink sink,
  * backtests). */
 bool rule_matches(const struct rule *r, const struct event *ev);
 
-/* Persist correlation state now (also done by detector_close). */
+/* Persist correlation and new-value state now (also done by detector_close). */
 int detector_save(struct detector *d);
 
 struct detector_stats {
 	uint64_t events, hits, groups, evicted_groups;
 	size_t rules, detection_rules, correlation_rules;
+	uint64_t new_values, evicted_new_values; /* new-value rules' remembered combinations,
+						  * and those forgotten for room */
 };
 void detector_get_stats(struct detector *d, struct detector_stats *st);
+
+/* Matches of each rule of the set in force since the detector started (a detection rule:
+ * events it matched, new or not for a new-value rule; a correlation: its hits), counted
+ * across rule-set swaps that keep the rule's id. fn is called under the engine's lock, once
+ * per rule in set order: it must not call back into the detector. */
+void detector_rule_counts(struct detector *d,
+			  void (*fn)(void *ctx, const char *rule_id, uint64_t matches), void *ctx);
 
 #endif

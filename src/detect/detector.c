@@ -1,8 +1,10 @@
 /* detector.c — the engine: rule set indexed by logsource, the evaluation loop feeding
- * correlations and reporting hits, rule-set swaps that keep windows, the state file. */
+ * correlations and new-value memories and reporting hits (with their group key, summary and
+ * new events), per-rule match counts, rule-set swaps that keep windows, the state file. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +17,9 @@
 #include "detect/sigma_int.h"
 
 #define SUB "detect"
-#define STATE_MAGIC "MSCORR1\n"
+#define STATE_MAGIC_V1 "MSCORR1\n" /* correlation windows only */
+#define STATE_MAGIC "MSCORR2\n"	   /* and entries' event counts and values, new-value memories */
+#define STATE_VERSION 2
 #define STATE_MAX (256u << 20)
 #define LATE_CLOCK_US (300 * 1000000LL) /* event times this far past arrival are not trusted */
 #define EXPIRE_EVERY_US (10 * 1000000LL)
@@ -40,16 +44,21 @@ struct detect_set {
 	int *unidx;
 	size_t nunidx;
 	struct kw_automaton *ac;
-	bool has_eid;	    /* some rules are indexed by EventID */
-	struct cstate **cs; /* per rule: its state when a correlation */
-	int **users;	    /* per rule: the correlations that refer to it */
+	bool has_eid;	     /* some rules are indexed by EventID */
+	struct cstate **cs;  /* per rule: its state when a correlation */
+	struct nvstate **nv; /* per rule: its memory when a new-value rule */
+	int **users;	     /* per rule: the correlations that refer to it */
 	size_t *nusers;
+	_Atomic uint64_t *matches; /* per rule: matches (correlations: hits) */
 };
 
+/* A record of the state file waiting for its rule's first rule set. */
 struct pending {
 	char *id;
-	uint32_t type, nrefs, ngroup;
+	uint32_t type, nrefs, ngroup; /* correlation windows */
 	int64_t span;
+	uint64_t sig; /* new-value memory: its fields' signature */
+	int version;
 	uint8_t *blob;
 	size_t n;
 };
@@ -63,11 +72,17 @@ struct detector {
 	int64_t watermark, next_expire;
 	uint64_t events, hits, evicted_gone;
 	bool report_all;
-	struct pending *pend;
+	struct pending *pend; /* correlation windows */
 	size_t npend;
+	struct pending *pnv; /* new-value memories */
+	size_t npnv;
 	bool pend_done;
 	int *matched;
 	size_t matchcap;
+	size_t max_new_values;
+	uint64_t evicted_nv_gone;
+	char key[KEY_BUF];	       /* a detection hit's group key */
+	char summary[SUMMARY_MAX + 1]; /* the hit's summary, during the sink call */
 };
 
 /* ---- rule sets ---- */
@@ -79,6 +94,8 @@ static void set_free(struct detect_set *rs)
 	for (size_t i = 0; i < rs->n; i++) {
 		if (rs->cs)
 			cstate_free(rs->cs[i]);
+		if (rs->nv)
+			nvstate_free(rs->nv[i]);
 		if (rs->users)
 			free(rs->users[i]);
 		rule_free(rs->r[i]);
@@ -89,8 +106,10 @@ static void set_free(struct detect_set *rs)
 	free(rs->unidx);
 	kw_free(rs->ac);
 	free(rs->cs);
+	free(rs->nv);
 	free(rs->users);
 	free(rs->nusers);
+	free(rs->matches);
 	free(rs->r);
 	free(rs);
 }
@@ -238,16 +257,22 @@ static bool cyclic(const struct detect_set *rs, const int *const *refs, int i, u
 	return false;
 }
 
-static int set_link(struct detect_set *rs, size_t max_groups, char *err, size_t errlen)
+static int set_link(struct detect_set *rs, size_t max_groups, size_t max_nv, char *err,
+		    size_t errlen)
 {
-	int **refs = calloc(rs->n ? rs->n : 1, sizeof(*refs));
-	uint8_t *mark = calloc(rs->n ? rs->n : 1, 1);
+	size_t n1 = rs->n ? rs->n : 1;
+	int **refs = calloc(n1, sizeof(*refs));
+	uint8_t *mark = calloc(n1, 1);
+	int *user = malloc(n1 * sizeof(*user)); /* the first correlation referring to a rule */
 	const struct rule **rr = NULL;
 	int rc = 0;
-	rs->cs = calloc(rs->n ? rs->n : 1, sizeof(*rs->cs));
-	rs->users = calloc(rs->n ? rs->n : 1, sizeof(*rs->users));
-	rs->nusers = calloc(rs->n ? rs->n : 1, sizeof(*rs->nusers));
-	if (!refs || !mark || !rs->cs || !rs->users || !rs->nusers) {
+	rs->cs = calloc(n1, sizeof(*rs->cs));
+	rs->nv = calloc(n1, sizeof(*rs->nv));
+	rs->users = calloc(n1, sizeof(*rs->users));
+	rs->nusers = calloc(n1, sizeof(*rs->nusers));
+	rs->matches = malloc(n1 * sizeof(*rs->matches));
+	if (!refs || !mark || !user || !rs->cs || !rs->nv || !rs->users || !rs->nusers ||
+	    !rs->matches) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -255,6 +280,11 @@ static int set_link(struct detect_set *rs, size_t max_groups, char *err, size_t 
 		struct rule *r = rs->r[i];
 		r->index = (int)i;
 		r->info.generates = true;
+		r->info.used_by = NULL;
+		user[i] = -1;
+		atomic_init(&rs->matches[i], 0);
+		if (r->spec.nnew && (rc = nvstate_new(max_nv, r->spec.new_span_us, &rs->nv[i])))
+			goto out;
 		for (size_t j = 0; j < i; j++) {
 			const struct rule_info *a = &rs->r[j]->info;
 			if (!strcmp(a->id, r->info.id)) {
@@ -292,12 +322,23 @@ static int set_link(struct detect_set *rs, size_t max_groups, char *err, size_t 
 			}
 			refs[i][k] = j;
 			mark[j] |= c->generate ? 2 : 1;
+			if (user[j] < 0)
+				user[j] = (int)i;
 		}
 	}
-	/* a referred rule alerts on its own only when a correlation asks (generate: true) */
+	/* a referred rule alerts on its own only when a correlation asks (generate: true);
+	 * otherwise it is a helper, used by that correlation */
 	for (size_t j = 0; j < rs->n; j++) {
+		struct rule_info *in = &rs->r[j]->info;
 		if (mark[j])
-			rs->r[j]->info.generates = (mark[j] & 2) != 0;
+			in->generates = (mark[j] & 2) != 0;
+		if (mark[j] && !in->generates) {
+			const char *id = rs->r[user[j]]->info.id;
+			if (!(in->used_by = arena_strndup(&rs->r[j]->a, id, strlen(id)))) {
+				rc = -ENOMEM;
+				goto out;
+			}
+		}
 		mark[j] = 0;
 	}
 	for (size_t i = 0; i < rs->n; i++) {
@@ -349,6 +390,7 @@ out:
 			free(refs[i]);
 	free(refs);
 	free(mark);
+	free(user);
 	free(rr);
 	return rc;
 }
@@ -388,7 +430,7 @@ static void migrate(struct detector *d, struct detect_set *old, struct detect_se
 			struct wbuf w = {0};
 			cstate_save(old->cs[j], &w);
 			struct rbuf rb = {w.p, w.n, 0, w.err};
-			if (!w.err && !cstate_load(nw->cs[i], &rb))
+			if (!w.err && !cstate_load(nw->cs[i], &rb, STATE_VERSION))
 				carried = true;
 			else
 				log_warn(SUB, "rule '%s': window state not carried over",
@@ -398,17 +440,49 @@ static void migrate(struct detector *d, struct detect_set *old, struct detect_se
 		if (!carried)
 			d->evicted_gone += cstate_evicted(old->cs[j]);
 	}
+	/* new-value memories move to the rule with the same id and fields */
+	for (size_t j = 0; old && j < old->n; j++) {
+		if (!old->nv[j])
+			continue;
+		const struct rule *o = old->r[j];
+		for (size_t i = 0; i < nw->n; i++) {
+			const struct rule *r = nw->r[i];
+			if (!nw->nv[i] || strcmp(r->info.id, o->info.id) ||
+			    r->spec.new_sig != o->spec.new_sig)
+				continue;
+			nvstate_free(nw->nv[i]);
+			nw->nv[i] = old->nv[j];
+			nvstate_set_span(nw->nv[i], r->spec.new_span_us);
+			old->nv[j] = NULL;
+			break;
+		}
+		if (old->nv[j])
+			d->evicted_nv_gone += nvstate_evicted(old->nv[j]);
+	}
+	/* match counts stay with the rule id */
+	for (size_t i = 0; old && i < nw->n; i++)
+		for (size_t j = 0; j < old->n; j++)
+			if (!strcmp(nw->r[i]->info.id, old->r[j]->info.id)) {
+				atomic_store(&nw->matches[i], atomic_load(&old->matches[j]));
+				break;
+			}
+}
+
+static void pending_release(struct pending **p, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++) {
+		free((*p)[i].id);
+		free((*p)[i].blob);
+	}
+	free(*p);
+	*p = NULL;
+	*n = 0;
 }
 
 static void pending_free(struct detector *d)
 {
-	for (size_t i = 0; i < d->npend; i++) {
-		free(d->pend[i].id);
-		free(d->pend[i].blob);
-	}
-	free(d->pend);
-	d->pend = NULL;
-	d->npend = 0;
+	pending_release(&d->pend, &d->npend);
+	pending_release(&d->pnv, &d->npnv);
 }
 
 static void adopt_pending(struct detector *d, struct detect_set *nw)
@@ -423,9 +497,28 @@ static void adopt_pending(struct detector *d, struct detect_set *nw)
 				continue;
 			if (compatible(r->corr, p->type, p->nrefs, p->ngroup)) {
 				struct rbuf rb = {p->blob, p->n, 0, 0};
-				if (cstate_load(nw->cs[i], &rb))
+				if (cstate_load(nw->cs[i], &rb, p->version))
 					log_warn(SUB,
 						 "rule '%s': saved window state unreadable, "
+						 "starting empty",
+						 r->info.title);
+			}
+			break;
+		}
+	}
+	for (size_t i = 0; i < nw->n; i++) {
+		if (!nw->nv[i])
+			continue;
+		const struct rule *r = nw->r[i];
+		for (size_t k = 0; k < d->npnv; k++) {
+			struct pending *p = &d->pnv[k];
+			if (strcmp(p->id, r->info.id))
+				continue;
+			if (p->sig == r->spec.new_sig) {
+				struct rbuf rb = {p->blob, p->n, 0, 0};
+				if (nvstate_load(nw->nv[i], &rb))
+					log_warn(SUB,
+						 "rule '%s': saved new-value memory unreadable, "
 						 "starting empty",
 						 r->info.title);
 			}
@@ -439,6 +532,21 @@ static void adopt_pending(struct detector *d, struct detect_set *nw)
 static uint64_t checksum(const uint8_t *p, size_t n)
 {
 	return hash_bytes(p, n);
+}
+
+static int pending_copy(struct pending *p, const char *id, size_t idn, const uint8_t *blob,
+			size_t bn)
+{
+	p->id = strndup(id, idn);
+	p->blob = malloc(bn ? bn : 1);
+	if (!p->id || !p->blob) {
+		free(p->id);
+		free(p->blob);
+		return -ENOMEM;
+	}
+	memcpy(p->blob, blob, bn);
+	p->n = bn;
+	return 0;
 }
 
 static int state_load(struct detector *d)
@@ -466,7 +574,10 @@ static int state_load(struct detector *d)
 	uint64_t sum = 0;
 	for (int i = 0; i < 8; i++)
 		sum |= (uint64_t)buf[n - 8 + i] << (8 * i);
-	if (memcmp(buf, STATE_MAGIC, 8) || checksum(buf, n - 8) != sum) {
+	int version = !memcmp(buf, STATE_MAGIC, 8)	? STATE_VERSION
+		      : !memcmp(buf, STATE_MAGIC_V1, 8) ? 1
+							: 0;
+	if (!version || checksum(buf, n - 8) != sum) {
 		rc = SIEM_EPARSE;
 		goto out;
 	}
@@ -496,17 +607,34 @@ static int state_load(struct detector *d)
 			rc = SIEM_EPARSE;
 			goto out;
 		}
-		p.id = strndup(id, idn);
-		p.blob = malloc(bn ? bn : 1);
-		if (!p.id || !p.blob) {
-			free(p.id);
-			free(p.blob);
-			rc = -ENOMEM;
+		p.version = version;
+		if ((rc = pending_copy(&p, id, idn, blob, bn)))
+			goto out;
+		d->pend[d->npend++] = p;
+	}
+	uint32_t nnv = version >= 2 ? rb_u32(&r) : 0;
+	if (r.err || nnv > 1000000) {
+		rc = SIEM_EPARSE;
+		goto out;
+	}
+	d->pnv = calloc(nnv ? nnv : 1, sizeof(*d->pnv));
+	if (!d->pnv) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < nnv; i++) {
+		size_t idn, bn;
+		const char *id = rb_str(&r, &idn);
+		struct pending p = {0};
+		p.sig = rb_u64(&r);
+		const uint8_t *blob = (const uint8_t *)rb_str(&r, &bn);
+		if (r.err) {
+			rc = SIEM_EPARSE;
 			goto out;
 		}
-		memcpy(p.blob, blob, bn);
-		p.n = bn;
-		d->pend[d->npend++] = p;
+		if ((rc = pending_copy(&p, id, idn, blob, bn)))
+			goto out;
+		d->pnv[d->npnv++] = p;
 	}
 	d->watermark = wm;
 out:
@@ -546,7 +674,8 @@ int detector_save(struct detector *d)
 	uint32_t nrec = 0;
 	for (size_t i = 0; rs && i < rs->n; i++)
 		nrec += rs->cs[i] != NULL;
-	nrec += d->pend_done ? 0 : (uint32_t)d->npend;
+	for (size_t i = 0; !d->pend_done && i < d->npend; i++)
+		nrec += d->pend[i].version == STATE_VERSION;
 	wb_u32(&w, nrec);
 	for (size_t i = 0; rs && i < rs->n; i++) {
 		if (!rs->cs[i])
@@ -561,11 +690,37 @@ int detector_save(struct detector *d)
 	}
 	for (size_t i = 0; !d->pend_done && i < d->npend; i++) {
 		const struct pending *p = &d->pend[i];
+		if (p->version != STATE_VERSION)
+			continue; /* an older layout cannot be written under the new magic */
 		wb_str(&w, p->id, strlen(p->id));
 		wb_u32(&w, p->type);
 		wb_u32(&w, p->nrefs);
 		wb_u32(&w, p->ngroup);
 		wb_u64(&w, (uint64_t)p->span);
+		wb_str(&w, (const char *)p->blob, p->n);
+	}
+	uint32_t nnv = 0;
+	for (size_t i = 0; rs && i < rs->n; i++)
+		nnv += rs->nv[i] != NULL;
+	nnv += d->pend_done ? 0 : (uint32_t)d->npnv;
+	wb_u32(&w, nnv);
+	for (size_t i = 0; rs && i < rs->n; i++) {
+		if (!rs->nv[i])
+			continue;
+		const struct rule *r = rs->r[i];
+		wb_str(&w, r->info.id, strlen(r->info.id));
+		wb_u64(&w, r->spec.new_sig);
+		struct wbuf b = {0};
+		nvstate_save(rs->nv[i], &b);
+		if (b.err)
+			w.err = b.err;
+		wb_str(&w, (const char *)b.p, b.n);
+		free(b.p);
+	}
+	for (size_t i = 0; !d->pend_done && i < d->npnv; i++) {
+		const struct pending *p = &d->pnv[i];
+		wb_str(&w, p->id, strlen(p->id));
+		wb_u64(&w, p->sig);
 		wb_str(&w, (const char *)p->blob, p->n);
 	}
 	pthread_mutex_unlock(&d->lock);
@@ -632,6 +787,7 @@ int detector_open(struct detector **out, const struct detector_config *cfg)
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_mutex_init(&d->save_lock, NULL);
 	d->max_groups = cfg && cfg->max_groups ? cfg->max_groups : 10000;
+	d->max_new_values = NEWVALUE_MAX;
 	d->watermark = INT64_MIN;
 	if ((rc = scratch_init(&d->s)))
 		goto fail;
@@ -691,8 +847,8 @@ int detector_set_rules(struct detector *d, struct rule **rules, size_t n, char *
 	}
 	rs->r = rules;
 	rs->n = n;
-	if ((rc = set_link(rs, d->max_groups, err, errlen)) || (rc = set_index(rs)) ||
-	    (rc = kw_build(rs->r, rs->n, &rs->ac))) {
+	if ((rc = set_link(rs, d->max_groups, d->max_new_values, err, errlen)) ||
+	    (rc = set_index(rs)) || (rc = kw_build(rs->r, rs->n, &rs->ac))) {
 		if (rc == -ENOMEM && !err[0])
 			snprintf(err, errlen, "out of memory");
 		set_free(rs);
@@ -720,6 +876,13 @@ int detector_set_rules(struct detector *d, struct rule **rules, size_t n, char *
 	return 0;
 }
 
+void detector_set_max_new_values(struct detector *d, size_t max)
+{
+	pthread_mutex_lock(&d->lock);
+	d->max_new_values = max ? max : NEWVALUE_MAX;
+	pthread_mutex_unlock(&d->lock);
+}
+
 void detector_report_all(struct detector *d, bool on)
 {
 	pthread_mutex_lock(&d->lock);
@@ -737,18 +900,33 @@ struct eval_ctx {
 	int depth;
 };
 
-static void emit(struct eval_ctx *x, const struct rule *r, const char *key, int64_t first,
-		 int64_t last, int64_t count, size_t nids, const uint8_t (*ids)[16])
+/* Report a hit of r: a detection rule's match of the event (h NULL), or a correlation's hit. */
+static void emit(struct eval_ctx *x, const struct rule *r, const struct corr_hit *h)
 {
-	if (!r->info.generates && !x->d->report_all)
+	struct detector *d = x->d;
+	if (!r->info.generates && !d->report_all)
 		return;
-	/* (summary and new_events: placeholders until the rule's template and the windows'
-	 * new events are worked out) */
-	struct detect_hit h = {&r->info, key, first, last,	    count,
-			       nids,	 ids, x->ev, r->info.title, 1};
-	x->d->hits++;
+	struct hit_view v = {d->key, x->ev->ts, x->ev->ts, 1, 0, NULL, NULL, NULL};
+	struct detect_hit dh = {
+	    &r->info, d->key,	  x->ev->ts, x->ev->ts, 1, 1, (const uint8_t(*)[16])x->ev->id,
+	    x->ev,    d->summary, 1};
+	if (h) {
+		v = (struct hit_view){h->key,	h->first_ts, h->last_ts, h->count,
+				      h->nvals, h->vals,     h->valn,	 h->values};
+		dh.group_key = h->key;
+		dh.first_ts = h->first_ts;
+		dh.last_ts = h->last_ts;
+		dh.count = h->count;
+		dh.n_events = h->nids;
+		dh.event_ids = h->ids;
+		dh.new_events = h->new_events;
+	} else {
+		alertspec_key(r, &d->s, d->key);
+	}
+	alertspec_summary(r, &d->s, &v, d->summary);
+	d->hits++;
 	if (x->sink)
-		x->sink(x->sctx, &h);
+		x->sink(x->sctx, &dh);
 }
 
 static void feed_users(struct eval_ctx *x, const struct rule *r, const struct corr_input *in);
@@ -757,7 +935,8 @@ static void on_corr_hit(void *ctx, struct cstate *cs, const struct corr_hit *h)
 {
 	struct eval_ctx *x = ctx;
 	const struct rule *r = cstate_rule(cs);
-	emit(x, r, h->key, h->first_ts, h->last_ts, h->count, h->nids, h->ids);
+	atomic_fetch_add_explicit(&x->d->set->matches[r->index], 1, memory_order_relaxed);
+	emit(x, r, h);
 	if (x->depth >= MAX_CHAIN)
 		return;
 	const uint8_t *id = h->nids ? h->ids[h->nids - 1] : x->ev->id;
@@ -845,13 +1024,18 @@ void detector_eval(struct detector *d, const struct event *ev, detect_sink sink,
 			break;
 		pos[bi]++;
 		const struct rule *r = rs->r[best];
-		if (eid_ok(s, r) && kw_pass(s, r) && rule_match_s(s, r))
-			d->matched[nm++] = best;
+		if (!eid_ok(s, r) || !kw_pass(s, r) || !rule_match_s(s, r))
+			continue;
+		atomic_fetch_add_explicit(&rs->matches[best], 1, memory_order_relaxed);
+		/* a new-value rule hits only for a combination it has not seen lately */
+		if (rs->nv[best] &&
+		    !nvstate_check(rs->nv[best], alertspec_newvalue_hash(r, s), ev->ts))
+			continue;
+		d->matched[nm++] = best;
 	}
 	struct eval_ctx x = {d, ev, sink, ctx, 0};
 	for (size_t i = 0; i < nm; i++)
-		emit(&x, rs->r[d->matched[i]], "", ev->ts, ev->ts, 1, 1,
-		     (const uint8_t(*)[16])ev->id);
+		emit(&x, rs->r[d->matched[i]], NULL);
 	for (size_t i = 0; i < nm; i++) {
 		const struct rule *r = rs->r[d->matched[i]];
 		if (!rs->nusers[r->index])
@@ -859,10 +1043,13 @@ void detector_eval(struct detector *d, const struct event *ev, detect_sink sink,
 		struct corr_input in = {r, ev, ev->ts, ev->id, 0, NULL, NULL, NULL};
 		feed_users(&x, r, &in);
 	}
-	if (rs->ncorr && d->watermark >= d->next_expire) {
-		for (size_t i = 0; i < rs->n; i++)
+	if (d->watermark >= d->next_expire) {
+		for (size_t i = 0; i < rs->n; i++) {
 			if (rs->cs[i])
 				cstate_expire(rs->cs[i], d->watermark);
+			if (rs->nv[i])
+				nvstate_expire(rs->nv[i], d->watermark);
+		}
 		d->next_expire = d->watermark + EXPIRE_EVERY_US;
 	}
 out:
@@ -876,17 +1063,34 @@ void detector_get_stats(struct detector *d, struct detector_stats *st)
 	st->events = d->events;
 	st->hits = d->hits;
 	st->evicted_groups = d->evicted_gone;
+	st->evicted_new_values = d->evicted_nv_gone;
 	struct detect_set *rs = d->set;
 	if (rs) {
 		st->rules = rs->n;
 		st->detection_rules = rs->ndet;
 		st->correlation_rules = rs->ncorr;
-		for (size_t i = 0; i < rs->n; i++)
+		for (size_t i = 0; i < rs->n; i++) {
 			if (rs->cs[i]) {
 				st->groups += cstate_ngroups(rs->cs[i]);
 				st->evicted_groups += cstate_evicted(rs->cs[i]);
 			}
+			if (rs->nv[i]) {
+				st->new_values += nvstate_count(rs->nv[i]);
+				st->evicted_new_values += nvstate_evicted(rs->nv[i]);
+			}
+		}
 	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+void detector_rule_counts(struct detector *d,
+			  void (*fn)(void *ctx, const char *rule_id, uint64_t matches), void *ctx)
+{
+	pthread_mutex_lock(&d->lock);
+	struct detect_set *rs = d->set;
+	for (size_t i = 0; rs && i < rs->n; i++)
+		fn(ctx, rs->r[i]->info.id,
+		   atomic_load_explicit(&rs->matches[i], memory_order_relaxed));
 	pthread_mutex_unlock(&d->lock);
 }
 

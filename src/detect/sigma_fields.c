@@ -60,6 +60,36 @@ static inline const struct sv *ev_sv(const struct event *ev, int evf)
 
 /* ---- resolving the names a rule uses ---- */
 
+/* One place a name may be found: our field of that name (unless data_only), else the data
+ * key, and a dotted name also as a nested path. */
+static int cand_init(struct cctx *cc, struct field_cand *c, const char *to, bool data_only)
+{
+	memset(c, 0, sizeof(*c));
+	size_t tn = strlen(to);
+	c->name = to;
+	c->n = tn;
+	c->evf = data_only ? EVF_DATA : evf_lookup(to, tn);
+	c->hash = hash_bytes(to, tn);
+	size_t dots = 0;
+	for (size_t k = 0; k < tn; k++)
+		dots += to[k] == '.';
+	if (c->evf == EVF_DATA && dots) {
+		c->nparts = dots + 1;
+		c->part = arena_alloc(cc->a, c->nparts * sizeof(*c->part));
+		c->partn = arena_alloc(cc->a, c->nparts * sizeof(*c->partn));
+		if (!c->part || !c->partn)
+			return -ENOMEM;
+		size_t k = 0, st = 0;
+		for (size_t j = 0; j <= tn; j++)
+			if (j == tn || to[j] == '.') {
+				c->part[k] = to + st;
+				c->partn[k++] = j - st;
+				st = j + 1;
+			}
+	}
+	return 0;
+}
+
 int field_ref_compile(struct cctx *cc, struct field_ref *f, const char *name, size_t n)
 {
 	const char *tmp[1] = {NULL};
@@ -92,32 +122,22 @@ int field_ref_compile(struct cctx *cc, struct field_ref *f, const char *name, si
 		return -ENOMEM;
 	f->ncand = nto;
 	for (size_t i = 0; i < nto; i++) {
-		struct field_cand *c = &f->cand[i];
-		memset(c, 0, sizeof(*c));
-		size_t tn = strlen(to[i]);
-		c->name = to[i];
-		c->n = tn;
-		c->evf = evf_lookup(to[i], tn);
-		c->hash = hash_bytes(to[i], tn);
-		size_t dots = 0;
-		for (size_t k = 0; k < tn; k++)
-			dots += to[i][k] == '.';
-		if (c->evf == EVF_DATA && dots) {
-			c->nparts = dots + 1;
-			c->part = arena_alloc(cc->a, c->nparts * sizeof(*c->part));
-			c->partn = arena_alloc(cc->a, c->nparts * sizeof(*c->partn));
-			if (!c->part || !c->partn)
-				return -ENOMEM;
-			size_t k = 0, st = 0;
-			for (size_t j = 0; j <= tn; j++)
-				if (j == tn || to[i][j] == '.') {
-					c->part[k] = to[i] + st;
-					c->partn[k++] = j - st;
-					st = j + 1;
-				}
-		}
+		int rc = cand_init(cc, &f->cand[i], to[i], false);
+		if (rc)
+			return rc;
 	}
 	return 0;
+}
+
+int field_ref_compile_data(struct cctx *cc, struct field_ref *f, const char *name, size_t n)
+{
+	char *nm = arena_strndup(cc->a, name, n);
+	f->cand = arena_alloc(cc->a, sizeof(*f->cand));
+	if (!nm || !f->cand)
+		return -ENOMEM;
+	f->name = nm;
+	f->ncand = 1;
+	return cand_init(cc, &f->cand[0], nm, true);
 }
 
 /* ---- the data JSON index ---- */

@@ -219,6 +219,7 @@ struct corr {
 	size_t nalias;
 	struct corr_alias *alias;
 	int64_t span_us;
+	const char *window; /* the timespan as written ("5m"), for summaries */
 	struct corr_cond cond;
 	size_t nfield; /* value_count: distinct combinations of these */
 	const char **field;
@@ -238,8 +239,51 @@ struct prefilter {
 	int64_t *eid;
 };
 
+/* ---- what an alert of a rule is about and says (sigma_alertspec.c) ---- */
+
+#define SUMMARY_MAX 300	      /* bytes of a rendered summary (cut at a UTF-8 boundary) */
+#define SUMMARY_VALUE_MAX 100 /* bytes of one substituted value */
+#define SPEC_MAX_FIELDS 16    /* group-by and new-value fields */
+#define NEWVALUE_DAYS 30      /* default new-value-days */
+
+enum tpl_kind {
+	TP_TEXT,
+	TP_FIELD,
+	TP_COUNT,
+	TP_WINDOW,
+	TP_RULE,
+	TP_GROUP,
+	TP_VALUES,
+	TP_FIRST,
+	TP_LAST
+};
+
+/* One piece of a summary template: literal text or a placeholder. */
+struct tpl_part {
+	enum tpl_kind kind;
+	const char *s; /* TP_TEXT */
+	size_t n;
+	struct field_ref f; /* TP_FIELD */
+	int group;	    /* TP_FIELD of a correlation: the group-by field it names, or -1 */
+};
+
+/* The rule's "minisiem:" block compiled, or its defaults. */
+struct alert_spec {
+	size_t ngroup; /* detection rules: the group-by fields */
+	struct field_ref *group;
+	size_t nparts; /* the summary template; none: the default summary */
+	struct tpl_part *parts;
+	int dgroup[3]; /* correlations' default summary: the group-by index of source_host,
+			* user and source_ip, or -1 */
+	size_t nnew;   /* new-value fields (detection rules) */
+	struct field_ref *newv;
+	int64_t new_span_us; /* new-value-days */
+	uint64_t new_sig;    /* the fields' names: state is kept across changes of the rest */
+};
+
 struct rule {
 	struct rule_info info;
+	struct alert_spec spec;
 	struct arena a;
 	unsigned line; /* first line of its document */
 	size_t nvar;
@@ -294,6 +338,8 @@ int fcond_keywords(struct cctx *cc, struct fcond *fc, const char *mods, size_t m
 		   const struct yval *vals, size_t nvals, unsigned line);
 /* A field name through the mapping in force to the places it may be found (sigma_fields.c). */
 int field_ref_compile(struct cctx *cc, struct field_ref *f, const char *name, size_t n);
+/* A key of the event's data only (found as field_ref_compile finds data keys, no mapping). */
+int field_ref_compile_data(struct cctx *cc, struct field_ref *f, const char *name, size_t n);
 
 /* Parse a condition (one string) into nodes of d, over the selections already in d. */
 int cond_parse(struct cctx *cc, struct detection *d, const char *text, size_t n, unsigned line,
@@ -335,6 +381,10 @@ int yerror(const yaml_parser_t *p, size_t docno, char *err, size_t errlen);
 /* A search identifier: a map (AND), a list of maps (OR), or a list of keywords
  * (sigma_parse.c; the mapping's logsource conditions too). */
 int sel_compile(struct cctx *cc, struct ydoc *y, yaml_node_t *v, struct sel *sel);
+
+/* The rule's "minisiem:" block (or its defaults), tags and references; after its detection or
+ * correlation is compiled (sigma_alertspec.c). */
+int alertspec_compile(struct cctx *cc, struct ydoc *y, yaml_node_t *root, struct rule *r);
 
 /* ---- evaluating ---- */
 
@@ -447,6 +497,8 @@ struct corr_hit {
 	const char *const *vals;
 	const size_t *valn;
 	const char *const *names;
+	int64_t new_events; /* events in the window that no earlier hit of the group had */
+	const char *values; /* value_count: the distinct values, "a, b, …"; else NULL */
 };
 
 typedef void (*corr_fire_fn)(void *ctx, struct cstate *cs, const struct corr_hit *h);
@@ -484,8 +536,50 @@ size_t cstate_ngroups(const struct cstate *cs);
 uint64_t cstate_evicted(const struct cstate *cs);
 const struct rule *cstate_rule(const struct cstate *cs);
 bool cstate_refers(const struct cstate *cs, const struct rule *r);
+/* State as bytes; version is the state file's (1: entries without event counts and value
+ * texts, 2: with). */
 void cstate_save(const struct cstate *cs, struct wbuf *w);
-int cstate_load(struct cstate *cs, struct rbuf *r);
+int cstate_load(struct cstate *cs, struct rbuf *r, int version);
+
+/* ---- rendering hits (sigma_alertspec.c) ---- */
+
+/* What a hit's summary may say, besides the fields of its event (the scratch's). */
+struct hit_view {
+	const char *key;
+	int64_t first, last, count;
+	size_t nvals; /* a correlation's group values, by its group-by names */
+	const char *const *vals;
+	const size_t *valn;
+	const char *values; /* value_count's distinct values, or NULL */
+};
+
+/* The group key of a detection rule's hit: "source_host=nas,user=svc-backup" from the event,
+ * absent fields empty; "" without group-by fields. out has KEY_BUF bytes. */
+#define KEY_BUF 8192
+void alertspec_key(const struct rule *r, struct scratch *s, char *out);
+/* The one-line summary of a hit into out (SUMMARY_MAX + 1 bytes). */
+void alertspec_summary(const struct rule *r, struct scratch *s, const struct hit_view *h,
+		       char *out);
+/* The hash of a new-value rule's field values for this event (case-insensitive). */
+uint64_t alertspec_newvalue_hash(const struct rule *r, struct scratch *s);
+
+/* ---- new-value state (newvalue.c) ---- */
+
+/* The value combinations one new-value rule has seen, each with its newest event time,
+ * bounded (the least recently seen forgotten and counted). */
+struct nvstate;
+int nvstate_new(size_t max, int64_t span_us, struct nvstate **out);
+void nvstate_free(struct nvstate *nv);
+void nvstate_set_span(struct nvstate *nv, int64_t span_us);
+/* Is the combination with hash h new at time ts (not seen within the span before)? Either
+ * way it is recorded as seen at ts. */
+bool nvstate_check(struct nvstate *nv, uint64_t h, int64_t ts);
+/* Forget combinations last seen more than the span before watermark. */
+void nvstate_expire(struct nvstate *nv, int64_t watermark);
+size_t nvstate_count(const struct nvstate *nv);
+uint64_t nvstate_evicted(const struct nvstate *nv);
+void nvstate_save(const struct nvstate *nv, struct wbuf *w);
+int nvstate_load(struct nvstate *nv, struct rbuf *r);
 
 /* ---- small helpers ---- */
 
@@ -530,5 +624,9 @@ int sigma_compile(const char *text, size_t n, const char *origin, struct rule **
 /* detector.c extras for rules test: report hits of every rule, also those that do not
  * generate alerts on their own. */
 void detector_report_all(struct detector *d, bool on);
+/* Value combinations a new-value rule remembers (default NEWVALUE_MAX; tests set fewer).
+ * Takes effect for rule sets set after it. */
+#define NEWVALUE_MAX 100000
+void detector_set_max_new_values(struct detector *d, size_t max);
 
 #endif

@@ -423,6 +423,8 @@ static int compile_corr(struct cctx *cc, struct ydoc *y, yaml_node_t *root, yaml
 		return cc_fail(cc, yline(v ? v : c),
 			       "correlation timespan must be like 30s, 5m, "
 			       "1h or 2d (up to a year)");
+	if (!(co->window = adup(cc->a, s, n)))
+		return -ENOMEM;
 	if ((v = ymap_get(y, c, "aliases"))) {
 		if (v->type != YAML_MAPPING_NODE)
 			return cc_fail(cc, yline(v), "aliases must be a map");
@@ -615,8 +617,11 @@ static int compile_doc(struct ydoc *y, yaml_node_t *root, const char *origin, st
 	yaml_node_t *det = ymap_get(y, root, "detection");
 	if (corr && det)
 		return cc_fail(&cc, yline(corr), "a rule has detection or correlation, not both");
-	if (corr)
-		return compile_corr(&cc, y, root, corr, r);
+	if (corr) {
+		if ((rc = compile_corr(&cc, y, root, corr, r)))
+			return rc;
+		return alertspec_compile(&cc, y, root, r);
+	}
 	if (!det)
 		return cc_fail(&cc, yline(root),
 			       "a rule needs a detection (or correlation) section");
@@ -647,7 +652,9 @@ static int compile_doc(struct ydoc *y, yaml_node_t *root, const char *origin, st
 			return rc;
 	}
 	r->keywords = cc.keywords;
-	return prefilter_build(r);
+	if ((rc = prefilter_build(r)))
+		return rc;
+	return alertspec_compile(&cc, y, root, r);
 }
 
 /* ---- public ---- */
@@ -686,23 +693,29 @@ static int prefix_err(char *err, size_t errlen, const char *lbl)
 
 /* Same-text references: a detection rule a correlation refers to does not alert on its own
  * unless the correlation says generate: true (the detector recomputes this over the set). */
-static void mark_generates(struct rule **rules, size_t n)
+static int mark_generates(struct rule **rules, size_t n)
 {
 	for (size_t j = 0; j < n; j++) {
 		struct rule_info *in = &rules[j]->info;
-		bool referred = false, asked = false;
+		const char *user = NULL;
+		bool asked = false;
 		for (size_t i = 0; i < n; i++) {
 			const struct corr *co = rules[i]->corr;
 			for (size_t k = 0; co && i != j && k < co->nrefs; k++)
 				if ((in->id && !strcmp(in->id, co->refs[k])) ||
 				    (in->name && !strcmp(in->name, co->refs[k]))) {
-					referred = true;
+					if (!user)
+						user = rules[i]->info.id;
 					asked |= co->generate;
 				}
 		}
-		if (referred)
-			in->generates = asked;
+		if (!user)
+			continue;
+		in->generates = asked;
+		if (!asked && !(in->used_by = adup(&rules[j]->a, user, strlen(user))))
+			return -ENOMEM;
 	}
+	return 0;
 }
 
 int sigma_compile(const char *text, size_t n, const char *origin, struct rule ***rules,
@@ -792,7 +805,11 @@ int sigma_compile(const char *text, size_t n, const char *origin, struct rule **
 		rc = SIEM_ESCHEMA;
 		goto out;
 	}
-	mark_generates(out, nout);
+	if ((rc = mark_generates(out, nout))) {
+		if (err && errlen)
+			snprintf(err, errlen, "out of memory");
+		goto out;
+	}
 	*rules = out;
 	*nrules = nout;
 	out = NULL;

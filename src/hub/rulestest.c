@@ -45,16 +45,21 @@ static void usage(FILE *out)
 	    "EVENTS is '-' or absent), run them through a fresh detector and print, one JSON\n"
 	    "object per line:\n"
 	    "  {\"type\":\"match\",\"line\":N,\"rule\":ID,\"title\":...,\"alert\":true|false,"
-	    "\"event_id\":...}\n"
+	    "\"group_key\":...,\n"
+	    "   \"summary\":...,\"new_events\":1,\"event_id\":...}\n"
 	    "      a detection rule matched the event on input line N\n"
 	    "  {\"type\":\"hit\",\"line\":N,\"rule\":ID,\"title\":...,\"alert\":true|false,"
 	    "\"group_key\":...,\n"
-	    "   \"count\":C,\"first_ts\":...,\"last_ts\":...,\"event_ids\":[...]}\n"
+	    "   \"summary\":...,\"count\":C,\"new_events\":E,\"first_ts\":...,\"last_ts\":...,"
+	    "\"event_ids\":[...]}\n"
 	    "      a correlation's condition was met by the event on input line N\n"
 	    "  {\"error\":...,\"line\":N}\n"
 	    "      input line N is not a valid event\n"
 	    "\"alert\" says whether the hub would raise an alert for it (rules that a correlation\n"
-	    "refers to raise none of their own unless it says 'generate: true').\n\n"
+	    "refers to raise none of their own unless it says 'generate: true'). An alert is per\n"
+	    "rule and group_key; \"summary\" is its one-line text and \"new_events\" the events\n"
+	    "it adds to the earlier hits of its group. A new-value rule matches only a\n"
+	    "combination of values it has not seen before in this run.\n\n"
 	    "options:\n");
 	config_usage(rules_opts, N_OPTS, out);
 	fprintf(
@@ -146,14 +151,17 @@ static void sink(void *ctx, const struct detect_hit *h)
 	json_object_set_new(o, "title", json_string(h->rule->title));
 	json_object_set_new(o, "level", json_string(h->rule->level));
 	json_object_set_new(o, "alert", json_boolean(h->rule->generates));
+	json_object_set_new(o, "group_key", json_string(h->group_key));
+	json_object_set_new(o, "summary", json_string(h->summary));
 	if (!corr) {
+		json_object_set_new(o, "new_events", json_integer((json_int_t)h->new_events));
 		uuid_format(h->event->id, buf);
 		json_object_set_new(o, "event_id", json_stringn(buf, 36));
 		print_obj(r, o);
 		return;
 	}
-	json_object_set_new(o, "group_key", json_string(h->group_key));
 	json_object_set_new(o, "count", json_integer((json_int_t)h->count));
+	json_object_set_new(o, "new_events", json_integer((json_int_t)h->new_events));
 	json_object_set_new(o, "first_ts", json_stringn(buf, ts_format(h->first_ts, buf)));
 	json_object_set_new(o, "last_ts", json_stringn(buf, ts_format(h->last_ts, buf)));
 	json_t *ids = json_array();

@@ -123,6 +123,9 @@ enum setting_type {
 	SET_ADDRESS,   /* a string that must be an email address */
 	SET_ADDRESSES, /* comma-separated email addresses, added to to[] */
 	SET_HEADER,    /* "Name: value" (${NAME} expanded), added to headers[] */
+	SET_MS_OFF,    /* SET_MS, or "off" for 0 */
+	SET_RATE,      /* "N/duration" (20/1h) into rate_limit and rate_window_ms, or "off" */
+	SET_BOOL,      /* true, false, yes, no, on, off, 1, 0 */
 };
 
 struct keyword {
@@ -182,6 +185,15 @@ static const struct setting settings[] = {
 	{ "password", SET_STRING, FIELD(password), 0, 0, NULL, NULL },
 	{ "from", SET_ADDRESS, FIELD(from), 0, 0, NULL, "'%s' is not an email address" },
 	{ "secret", SET_STRING, FIELD(secret), 0, 0, NULL, NULL },
+	{ "digest", SET_MS_OFF, FIELD(digest_ms), 1, 7 * 86400000LL, NULL,
+	  "digest must be off or a duration up to 7d (15m, 1h), not '%s'" },
+	{ "digest_max_severity", SET_LEVEL, FIELD(digest_max_severity), 0, 0, NULL,
+	  "digest_max_severity must be 1..5 or informational, low, medium, high, critical, "
+	  "not '%s'" },
+	{ "rate_limit", SET_RATE, FIELD(rate_limit), 1, 100000, NULL,
+	  "rate_limit must be off or N/duration (20/1h; N 1..100000, up to 7d), not '%s'" },
+	{ "backfill", SET_BOOL, FIELD(backfill), 0, 0, NULL,
+	  "backfill must be true or false, not '%s'" },
 };
 /* clang-format on */
 
@@ -204,6 +216,31 @@ static int set_addresses(struct cfg_parse *p, const struct setting *s,
 	}
 	return 0;
 }
+
+/* "20/1h": 20 messages per hour; "off". */
+static int set_rate(struct cfg_parse *p, const struct setting *s, struct notify_channel_config *c,
+		    const char *v)
+{
+	char *end = NULL;
+	int64_t w;
+	if (strcmp(v, "off") == 0) {
+		c->rate_limit = 0;
+		c->rate_window_ms = 0;
+		return 0;
+	}
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (errno || end == v || *end != '/' || n < s->min || n > s->max ||
+	    parse_ms(end + 1, &w) < 0 || w < 1 || w > 7 * 86400000LL)
+		return cfg_fail(p, s->err, v);
+	c->rate_limit = (int)n;
+	c->rate_window_ms = w;
+	return 0;
+}
+
+static const struct keyword bools[] = {
+    {"true", 1}, {"yes", 1}, {"on", 1}, {"1", 1}, {"false", 0}, {"no", 0}, {"off", 0}, {"0", 0},
+};
 
 static int set_key(struct cfg_parse *p, struct notify_channel_config *c, const char *k,
 		   const char *v, bool *have_type)
@@ -243,10 +280,22 @@ static int set_key(struct cfg_parse *p, struct notify_channel_config *c, const c
 		return 0;
 	}
 	case SET_MS:
-		if (parse_ms(v, &x) < 0 || x < s->min || x > s->max)
+	case SET_MS_OFF:
+		if (s->type == SET_MS_OFF && strcmp(v, "off") == 0)
+			x = 0;
+		else if (parse_ms(v, &x) < 0 || x < s->min || x > s->max)
 			return cfg_fail(p, s->err, v);
 		*(int64_t *)field = x;
 		return 0;
+	case SET_RATE:
+		return set_rate(p, s, c, v);
+	case SET_BOOL:
+		for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++)
+			if (strcmp(v, bools[i].name) == 0) {
+				*(bool *)field = bools[i].value;
+				return 0;
+			}
+		return cfg_fail(p, s->err, v);
 	case SET_ADDRESSES:
 		return set_addresses(p, s, c, v);
 	case SET_HEADER: {
@@ -302,6 +351,7 @@ static void channel_defaults(struct notify_channel_config *c)
 	c->backoff_max_ms = 300000;
 	c->timeout_ms = 10000;
 	c->queue_max = 256;
+	c->digest_max_severity = 2;
 }
 
 int notify_config_parse(const char *text, size_t len, struct notify_channel_config **out, size_t *n,

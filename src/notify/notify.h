@@ -1,6 +1,8 @@
-/* notify.h — notification channels: email over SMTP (smtp.c), generic and Slack-compatible
- * webhooks (webhook.c), their configuration file (channels.c), and the notifier (one thread
- * and one bounded queue per channel, retries with exponential backoff; notifier.c). */
+/* notify.h — notification channels: what a message says (content.c), email over SMTP
+ * (smtp.c), generic and Slack-compatible webhooks (webhook.c), their configuration file
+ * (channels.c), digests of low alerts (digest.c), per-channel rate limits (ratelimit.c), and
+ * the notifier (one thread and one bounded queue per channel, retries with exponential
+ * backoff; notifier.c). */
 #ifndef SIEM_NOTIFY_H
 #define SIEM_NOTIFY_H
 
@@ -38,6 +40,14 @@ struct notify_channel_config {
 	char *secret; /* HMAC-SHA256 key for X-Minisiem-Signature, or NULL */
 	size_t n_headers;
 	char *headers[NOTIFY_MAX_HEADERS]; /* "Name: value" */
+	/* digest: alerts at or below digest_max_severity are held and sent together, one
+	 * message per digest_ms (0: off) */
+	int64_t digest_ms;
+	int digest_max_severity;
+	/* rate limit: at most rate_limit messages per rate_window_ms (0: off) */
+	int rate_limit;
+	int64_t rate_window_ms;
+	bool backfill; /* send alerts raised by imported history ("backfill": true) */
 };
 
 /* Parse a channels file (format in docs/alerting.md). On failure returns SIEM_EPARSE with
@@ -53,18 +63,109 @@ void notify_config_free(struct notify_channel_config *ch, size_t n);
  * in the logs. */
 int64_t notify_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms);
 
+/* ---- what a message says (content.c) ---- */
+
+#define NOTIFY_EVENTS_MAX 5    /* events shown per alert */
+#define NOTIFY_MESSAGE_MAX 300 /* bytes of an event's message, or of a summary */
+#define NOTIFY_LINK_MAX 500    /* a longer link is left out (a cut URL is wrong) */
+#define NOTIFY_TAGS_MAX 16
+#define NOTIFY_REFS_MAX 5
+#define NOTIFY_DIGEST_ITEMS 50 /* alerts listed in a digest ("and N more" past it) */
+#define NOTIFY_NOTICE_ITEMS 20 /* summaries listed in a rate-limit notice */
+
+/* s without control characters (as spaces) and bidirectional overrides (dropped), cut at a
+ * UTF-8 boundary to at most max bytes with "…" after a cut; invalid UTF-8 becomes '?'.
+ * Writes at most outlen bytes with the NUL; returns the length. */
+size_t notify_clean(char *out, size_t outlen, const char *s, size_t max);
+/* An absolute http:// or https:// URL without spaces, quotes or angle brackets. */
+bool notify_is_web_url(const char *s);
+
+/* What a notification about one alert says, from the alert object. Every string is
+ * attacker-influenced text made safe by notify_clean: a format only escapes it. Empty
+ * strings are absent members. */
+struct notify_content {
+	char summary[NOTIFY_MESSAGE_MAX + 4];	 /* the alert's "summary" */
+	char headline[NOTIFY_MESSAGE_MAX + 240]; /* summary, else "title (group)" */
+	char title[204], rule_id[104], author[204], group[304], status[32];
+	char level[16]; /* "HIGH" */
+	long long severity, id, count;
+	char first_seen[40], last_seen[40];
+	bool backfill;
+	char hosts[200], users[200], addresses[200]; /* "nas, nas2": group_key, then events */
+	size_t n_events;			     /* lines in events[] */
+	long long events_total;			     /* events behind the alert */
+	char events[NOTIFY_EVENTS_MAX][NOTIFY_MESSAGE_MAX + 120]; /* "date time  host  message" */
+	size_t n_event_ids; /* event ids (when no events are given) */
+	char description[1004];
+	size_t n_attack, n_tags, n_refs;
+	char attack[NOTIFY_TAGS_MAX][68]; /* "attack.t1110", ... */
+	char tags[NOTIFY_TAGS_MAX][68];	  /* the other tags */
+	char refs[NOTIFY_REFS_MAX][NOTIFY_LINK_MAX + 4];
+	char link[NOTIFY_LINK_MAX + 4]; /* a web URL, or "" */
+};
+void notify_content_build(const json_t *alert, struct notify_content *c);
+
+/* One alert as a line of a digest or of a rate-limit notice. */
+struct notify_item {
+	long long id;
+	int severity;
+	char level[16];
+	char time[24]; /* "2026-12-07 10:01:02" (first seen) */
+	char summary[NOTIFY_MESSAGE_MAX + 240];
+	char link[NOTIFY_LINK_MAX + 4];
+};
+void notify_item_build(const json_t *alert, struct notify_item *it);
+
+/* Alerts listed in one message: the first cap are kept, total counts them all. */
+struct notify_list {
+	size_t cap, n, total;
+	struct notify_item *items;
+};
+int notify_list_init(struct notify_list *l, size_t cap);
+void notify_list_add(struct notify_list *l, const struct notify_item *it);
+/* Count every alert of src into l, keeping items while there is room. */
+void notify_list_merge(struct notify_list *l, const struct notify_list *src);
+void notify_list_clear(struct notify_list *l);
+void notify_list_release(struct notify_list *l);
+
+enum notify_list_kind { NOTIFY_DIGEST, NOTIFY_RATE_NOTICE };
+/* "12 alerts at LOW or below in the last 1h (digest of channel ops-mail)" or "7 alerts were
+ * not sent (rate limit of 20 per 1h on channel ops-mail)". */
+void notify_list_headline(const struct notify_channel_config *ch, enum notify_list_kind kind,
+			  const struct notify_list *l, char *out, size_t outlen);
+/* "1h", "90m", "30s", "250ms". */
+void notify_duration_text(int64_t ms, char *out, size_t outlen);
+
 /* ---- message formats (alert is the JSON object the API shows) ---- */
 
-/* {"source": "minisiem", "type": "alert", "alert": {...}} */
+/* {"source": "minisiem", "type": "alert", "alert": {...}, "summary", "severity", "level",
+ *  "link", "description", "tags", "references", "events": [...], "n_events"}: the alert
+ * without its events, which are at the top, cut to NOTIFY_EVENTS_MAX; every string and
+ * array bounded. */
 int notify_format_webhook(const json_t *alert, struct strbuf *out);
-/* {"text": "..."} with Slack's &, <, > escaped. */
+/* {"text": "..."} with Slack's &, <, > escaped: the headline, the alert's facts, the events
+ * as a short list, the link as <url|Open in minisiem>. */
 int notify_format_slack(const json_t *alert, struct strbuf *out);
-/* The subject line: "[minisiem] HIGH: <title> (<group>)", control characters removed. */
+/* The subject line: "[minisiem] HIGH: <summary>" (or "<title> (<group>)" without one),
+ * control characters removed. */
 int notify_format_subject(const json_t *alert, struct strbuf *out);
 /* A whole RFC 5322 message (CRLF lines): Date (now_us), From, To, Subject (RFC 2047 when
- * not ASCII), Message-ID, MIME-Version, text/plain UTF-8 quoted-printable body. */
+ * not ASCII), Message-ID, MIME-Version, multipart/alternative of a text/plain and a
+ * text/html part (UTF-8, quoted-printable). */
 int notify_format_email(const struct notify_channel_config *ch, const json_t *alert, int64_t now_us,
 			struct strbuf *out);
+/* The message for ch's kind. */
+int notify_format_alert(const struct notify_channel_config *ch, const json_t *alert, int64_t now_us,
+			struct strbuf *out);
+/* A digest or a rate-limit notice for ch's kind. */
+int notify_format_list(const struct notify_channel_config *ch, enum notify_list_kind kind,
+		       const struct notify_list *l, int64_t now_us, struct strbuf *out);
+int notify_format_list_email(const struct notify_channel_config *ch, enum notify_list_kind kind,
+			     const struct notify_list *l, int64_t now_us, struct strbuf *out);
+int notify_format_list_webhook(const struct notify_channel_config *ch, enum notify_list_kind kind,
+			       const struct notify_list *l, struct strbuf *out);
+int notify_format_list_slack(const struct notify_channel_config *ch, enum notify_list_kind kind,
+			     const struct notify_list *l, struct strbuf *out);
 /* Lower-case hex HMAC-SHA256 of data under key; out holds 65 bytes. */
 int notify_hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t n,
 			   char out[65]);
@@ -110,21 +211,77 @@ void *notify_curl_open(const struct notify_channel_config *ch, notify_abort_fn a
 /* Classify a finished transfer (CURLcode, HTTP status or last SMTP reply code). */
 enum notify_result notify_curl_result(int code, long status, bool smtp, char *err, size_t errlen);
 
+/* ---- digests and rate limits: per channel, on a monotonic clock in ms (now) ---- */
+
+/* Alerts at or below max_severity wait; the first one held starts an interval, at whose
+ * end they go out as one message. */
+struct notify_digest {
+	int64_t interval_ms;
+	int max_severity;
+	bool pending;
+	int64_t due_ms;
+	struct notify_list held;
+};
+int notify_digest_init(struct notify_digest *d, int64_t interval_ms, int max_severity);
+/* Does an alert of this severity wait for the digest? */
+bool notify_digest_wants(const struct notify_digest *d, int severity);
+void notify_digest_hold(struct notify_digest *d, const struct notify_item *it, int64_t now);
+/* When the held alerts are due (INT64_MAX: none held). */
+int64_t notify_digest_deadline(const struct notify_digest *d);
+/* Swap the held alerts (when due at now) into out, which must be empty and as large;
+ * false when nothing is due. */
+bool notify_digest_take(struct notify_digest *d, int64_t now, struct notify_list *out);
+void notify_digest_release(struct notify_digest *d);
+
+/* At most limit messages per window; the window starts with the first message after the
+ * previous one ended. What is refused is remembered for one notice, due when the window
+ * ends. */
+struct notify_ratelimit {
+	int limit;
+	int64_t window_ms;
+	bool active;
+	int64_t end_ms;
+	int used;
+	struct notify_list refused; /* in this window */
+	struct notify_list notice;  /* of ended windows, not yet taken */
+};
+int notify_ratelimit_init(struct notify_ratelimit *r, int limit, int64_t window_ms);
+/* May one more message go at now? Counts it when so. */
+bool notify_ratelimit_allow(struct notify_ratelimit *r, int64_t now);
+/* Remember alerts that were not sent (the caller counts them). */
+void notify_ratelimit_refuse(struct notify_ratelimit *r, const struct notify_item *it);
+void notify_ratelimit_refuse_list(struct notify_ratelimit *r, const struct notify_list *l);
+/* When the notice is due (INT64_MIN: now; INT64_MAX: nothing was refused). */
+int64_t notify_ratelimit_deadline(const struct notify_ratelimit *r);
+/* Swap the refused alerts (when their window has ended at now) into out, which must be
+ * empty and as large; false when no notice is due. The notice itself is not limited. */
+bool notify_ratelimit_take_notice(struct notify_ratelimit *r, int64_t now, struct notify_list *out);
+void notify_ratelimit_release(struct notify_ratelimit *r);
+
 /* ---- the notifier: one thread and one bounded queue per channel ---- */
 
 struct notifier;
 
 /* Starts a thread per channel (takes ownership of channels). Registers the metrics
- * minisiem_notify_{sent,failed,dropped,retries}_total{channel="..."}. */
+ * minisiem_notify_{sent,failed,dropped,retries,rate_limited,backfill_skipped}_total
+ * {channel="..."}. */
 int notifier_start(struct notifier **out, struct notify_channel_config *channels, size_t n);
-/* Queue alert (a new alert's JSON) on every channel whose minimum level it reaches. Never
- * blocks: a full queue drops the message and counts it. */
+/* The clock digests and rate limits use: milliseconds, never going back. */
+typedef int64_t (*notify_clock_fn)(void *arg);
+/* notifier_start on another clock (tests: a fake one, moved by hand; notifier_wait_idle
+ * then sends what became due). */
+int notifier_start_clock(struct notifier **out, struct notify_channel_config *channels, size_t n,
+			 notify_clock_fn clock, void *clock_arg);
+/* Queue alert (a new alert's JSON) on every channel whose minimum level it reaches, unless
+ * it is a backfill the channel does not want, waits for the channel's digest, or is over
+ * its rate limit. Never blocks: a full queue drops the message and counts it. */
 void notifier_submit(struct notifier *nt, const json_t *alert);
-/* [{"name", "type", "url" (without credentials or path), "min_level", "queued", "sent",
- *   "failed", "dropped", "retries", "last_error", "last_error_at", "last_sent_at"}] */
+/* [{"name", "type", "url" (without credentials or path), "min_level", "queued", "held",
+ *   "sent", "failed", "dropped", "retries", "rate_limited", "backfill_skipped",
+ *   "last_error", "last_error_at", "last_sent_at"}] */
 void notifier_status(struct notifier *nt, json_t *out);
-/* Wait until every queue is empty and no delivery is in progress, up to timeout_ms (tests).
- * Returns true when idle. */
+/* Wait until every queue is empty, no delivery is in progress and no digest or rate-limit
+ * notice is due, up to timeout_ms (tests). Returns true when idle. */
 bool notifier_wait_idle(struct notifier *nt, int timeout_ms);
 /* Stop: an attempt in progress is aborted; what is still queued is dropped and counted. */
 void notifier_stop(struct notifier *nt);

@@ -1,6 +1,7 @@
 /* webhook.c — alert notifications as HTTP POSTs: a generic JSON webhook signed with
- * HMAC-SHA256 (X-Minisiem-Signature) and a Slack-compatible {"text"} webhook. Also the libcurl
- * settings both HTTP and SMTP deliveries share. */
+ * HMAC-SHA256 (X-Minisiem-Signature) and a Slack-compatible {"text"} webhook, for alerts,
+ * digests and rate-limit notices. Also the libcurl settings both HTTP and SMTP deliveries
+ * share. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,13 +68,73 @@ int notify_hmac_sha256_hex(const void *key, size_t keylen, const void *data, siz
 	return 0;
 }
 
-int notify_format_webhook(const json_t *alert, struct strbuf *out)
+/* ---- the generic webhook ---- */
+
+/* How many bytes of s (n long) fit in max, cut at a UTF-8 boundary. */
+static size_t utf8_cut(const char *s, size_t n, size_t max)
 {
-	json_t *o =
-	    json_pack("{s:s, s:s, s:O}", "source", "minisiem", "type", "alert", "alert", alert);
-	if (!o)
-		return -ENOMEM;
-	char *text = json_dumps(o, JSON_COMPACT);
+	if (n <= max)
+		return n;
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return max;
+}
+
+/* A copy of v with strings cut at max bytes, arrays and objects at 100 members, nothing
+ * deeper than depth, and *budget bytes of text in all (then strings are cut to nothing and
+ * members left out): the body stays bounded whatever the alert holds. */
+static json_t *bounded(const json_t *v, size_t max, int depth, size_t *budget)
+{
+	size_t cost = 16, i;
+	json_t *o = NULL, *x;
+	if (*budget < cost)
+		return NULL;
+	*budget -= cost;
+	switch (json_typeof(v)) {
+	case JSON_STRING: {
+		size_t n = json_string_length(v), lim = max < *budget ? max : *budget;
+		n = utf8_cut(json_string_value(v), n, lim);
+		*budget -= n;
+		return json_stringn(json_string_value(v), n);
+	}
+	case JSON_ARRAY:
+		if (depth <= 0 || !(o = json_array()))
+			return NULL;
+		json_array_foreach (v, i, x) {
+			json_t *c = i < 100 ? bounded(x, max, depth - 1, budget) : NULL;
+			if (!c || json_array_append_new(o, c) < 0)
+				break;
+		}
+		return o;
+	case JSON_OBJECT: {
+		const char *k;
+		if (depth <= 0 || !(o = json_object()))
+			return NULL;
+		i = 0;
+		json_object_foreach ((json_t *)v, k, x) {
+			size_t kn = strlen(k);
+			if (i++ >= 100 || kn > 128 || *budget < kn)
+				break;
+			*budget -= kn;
+			json_t *c = bounded(x, max, depth - 1, budget);
+			if (!c || json_object_set_new(o, k, c) < 0)
+				break;
+		}
+		return o;
+	}
+	default:
+		return json_deep_copy(v);
+	}
+}
+
+static json_t *string_or_null(const char *s)
+{
+	return *s ? json_string(s) : json_null();
+}
+
+static int add_json(struct strbuf *out, json_t *o)
+{
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	if (!text)
 		return -ENOMEM;
@@ -81,6 +142,62 @@ int notify_format_webhook(const json_t *alert, struct strbuf *out)
 	free(text);
 	return rc;
 }
+
+/* "HIGH" -> "high", as rule_level spells it. */
+static void lower(const char *s, char *out, size_t outlen)
+{
+	size_t i = 0;
+	for (; s[i] && i + 1 < outlen; i++)
+		out[i] = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] - 'A' + 'a') : s[i];
+	out[i] = '\0';
+}
+
+int notify_format_webhook(const json_t *alert, struct strbuf *out)
+{
+	char level[16];
+	struct notify_content *c = malloc(sizeof(*c));
+	size_t budget = 64 * 1024, i;
+	json_t *inner = NULL, *o = NULL, *ev;
+	if (!c)
+		return -ENOMEM;
+	notify_content_build(alert, c);
+	lower(c->level, level, sizeof(level));
+	json_t *events = json_array(), *tags = json_array(), *refs = json_array();
+	inner = bounded(alert, 1024, 6, &budget);
+	if (!events || !tags || !refs || !json_is_object(inner))
+		goto fail;
+	json_object_del(inner, "events");
+	json_array_foreach (json_object_get(alert, "events"), i, ev) {
+		size_t ev_budget = 8 * 1024; /* each event its share */
+		json_t *e =
+		    i < NOTIFY_EVENTS_MAX ? bounded(ev, NOTIFY_MESSAGE_MAX, 3, &ev_budget) : NULL;
+		if (!e || json_array_append_new(events, e) < 0)
+			break;
+	}
+	for (i = 0; i < c->n_attack; i++)
+		json_array_append_new(tags, json_string(c->attack[i]));
+	for (i = 0; i < c->n_tags; i++)
+		json_array_append_new(tags, json_string(c->tags[i]));
+	for (i = 0; i < c->n_refs; i++)
+		json_array_append_new(refs, json_string(c->refs[i]));
+	o = json_pack("{s:s, s:s, s:o, s:s, s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:I}", "source",
+		      "minisiem", "type", "alert", "alert", inner, "summary", c->headline,
+		      "severity", (json_int_t)c->severity, "level", level, "link",
+		      string_or_null(c->link), "description", string_or_null(c->description),
+		      "tags", tags, "references", refs, "events", events, "n_events",
+		      (json_int_t)c->events_total);
+	free(c);
+	return add_json(out, o); /* json_pack took the references, even on failure */
+fail:
+	json_decref(inner);
+	json_decref(events);
+	json_decref(tags);
+	json_decref(refs);
+	free(c);
+	return -ENOMEM;
+}
+
+/* ---- Slack ---- */
 
 static int add_slack_escaped(struct strbuf *b, const char *s)
 {
@@ -98,37 +215,154 @@ static int add_slack_escaped(struct strbuf *b, const char *s)
 	return rc;
 }
 
+/* <url|text>: the URL with '|' encoded (it ends the URL) and & escaped. */
+static int add_slack_link(struct strbuf *b, const char *url, const char *text)
+{
+	int rc = strbuf_add(b, "<", 1);
+	for (const char *p = url; *p && rc == 0; p++)
+		rc = *p == '|' ? strbuf_add(b, "%7C", 3) : add_slack_escaped(b, (char[2]){*p, 0});
+	rc = rc ? rc : strbuf_add(b, "|", 1);
+	rc = rc ? rc : add_slack_escaped(b, text);
+	return rc ? rc : strbuf_add(b, ">", 1);
+}
+
+static int slack_text(const struct notify_content *c, struct strbuf *t)
+{
+	int rc = strbuf_addf(t, "*[%s] ", c->level);
+	rc = rc ? rc
+		: add_slack_escaped(t, *c->summary ? c->summary
+				       : *c->title ? c->title
+						   : c->headline);
+	rc = rc ? rc : strbuf_add(t, "*", 1);
+	if (!rc && c->backfill)
+		rc = strbuf_addf(t, " (backfill: raised by imported history)");
+	const char *names[3] = {"Host ", "User ", "Address "};
+	const char *vals[3] = {c->hosts, c->users, c->addresses};
+	bool first = true;
+	for (int i = 0; i < 3 && rc == 0; i++) {
+		if (!*vals[i])
+			continue;
+		rc = strbuf_addf(t, "%s%s", first ? "\n" : " · ", names[i]);
+		rc = rc ? rc : add_slack_escaped(t, vals[i]);
+		first = false;
+	}
+	for (size_t i = 0; i < c->n_events && rc == 0; i++) {
+		rc = strbuf_add(t, "\n• ", strlen("\n• "));
+		rc = rc ? rc : add_slack_escaped(t, c->events[i]);
+	}
+	if (!rc && c->events_total > (long long)c->n_events)
+		rc = strbuf_addf(t, "\nand %lld more", c->events_total - (long long)c->n_events);
+	rc = rc ? rc : strbuf_add(t, "\nrule ", 6);
+	rc = rc ? rc : add_slack_escaped(t, c->title);
+	if (!rc && *c->author) {
+		rc = strbuf_add(t, " by ", 4);
+		rc = rc ? rc : add_slack_escaped(t, c->author);
+	}
+	for (size_t i = 0; i < c->n_attack && rc == 0; i++) {
+		rc = strbuf_add(t, i ? ", " : " · ", i ? 2 : strlen(" · "));
+		rc = rc ? rc : add_slack_escaped(t, c->attack[i]);
+	}
+	rc = rc ? rc : strbuf_addf(t, "\nalert #%lld", c->id);
+	if (!rc && *c->group) {
+		rc = strbuf_add(t, " · group ", strlen(" · group "));
+		rc = rc ? rc : add_slack_escaped(t, c->group);
+	}
+	rc = rc ? rc : strbuf_addf(t, " · count %lld · first seen ", c->count);
+	rc = rc ? rc : add_slack_escaped(t, c->first_seen);
+	rc = rc ? rc : strbuf_add(t, " · rule id ", strlen(" · rule id "));
+	rc = rc ? rc : add_slack_escaped(t, c->rule_id);
+	if (!rc && *c->link) {
+		rc = strbuf_add(t, "\n", 1);
+		rc = rc ? rc : add_slack_link(t, c->link, "Open in minisiem");
+	}
+	return rc;
+}
+
+/* {"text": t} */
+static int slack_body(struct strbuf *t, struct strbuf *out)
+{
+	return add_json(out, json_pack("{s:s}", "text", t->p ? t->p : ""));
+}
+
 int notify_format_slack(const json_t *alert, struct strbuf *out)
 {
+	struct notify_content *c = malloc(sizeof(*c));
 	struct strbuf t;
-	char level[16];
 	int rc;
-	strbuf_init(&t, 16 * 1024);
-	notify_level_upper(alert, level, sizeof(level));
-	const char *group = notify_str(alert, "group_key");
-	rc = strbuf_addf(&t, "*[%s] ", level);
-	rc = rc ? rc : add_slack_escaped(&t, notify_str(alert, "rule_title"));
-	rc = rc ? rc : strbuf_addf(&t, "*\nalert #%lld", (long long)notify_int(alert, "id"));
-	if (!rc && *group) {
-		rc = strbuf_add(&t, " · group ", strlen(" · group "));
-		rc = rc ? rc : add_slack_escaped(&t, group);
+	if (!c)
+		return -ENOMEM;
+	notify_content_build(alert, c);
+	strbuf_init(&t, 64 * 1024);
+	rc = slack_text(c, &t);
+	rc = rc ? rc : slack_body(&t, out);
+	strbuf_release(&t);
+	free(c);
+	return rc;
+}
+
+/* ---- digests and rate-limit notices ---- */
+
+int notify_format_list_webhook(const struct notify_channel_config *ch, enum notify_list_kind kind,
+			       const struct notify_list *l, struct strbuf *out)
+{
+	char head[400], d[32];
+	json_t *alerts = json_array(), *o;
+	if (!alerts)
+		return -ENOMEM;
+	notify_list_headline(ch, kind, l, head, sizeof(head));
+	for (size_t i = 0; i < l->n; i++) {
+		const struct notify_item *it = &l->items[i];
+		char level[16];
+		lower(it->level, level, sizeof(level));
+		json_array_append_new(
+		    alerts, json_pack("{s:I, s:i, s:s, s:s, s:s, s:o}", "id", (json_int_t)it->id,
+				      "severity", it->severity, "level", level, "time", it->time,
+				      "summary", it->summary, "link", string_or_null(it->link)));
 	}
-	rc = rc ? rc
-		: strbuf_addf(&t, " · count %lld · first seen %s · rule ",
-			      (long long)notify_int(alert, "count"),
-			      notify_str(alert, "first_seen"));
-	rc = rc ? rc : add_slack_escaped(&t, notify_str(alert, "rule_id"));
-	if (!rc && *notify_str(alert, "rule_author")) {
-		rc = strbuf_add(&t, " by ", 4);
-		rc = rc ? rc : add_slack_escaped(&t, notify_str(alert, "rule_author"));
+	if (kind == NOTIFY_DIGEST) {
+		notify_duration_text(ch->digest_ms, d, sizeof(d));
+		o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:I, s:s, s:i}", "source", "minisiem",
+			      "type", "digest", "channel", ch->name, "text", head, "total",
+			      (json_int_t)l->total, "alerts", alerts, "more",
+			      (json_int_t)(l->total - l->n), "interval", d, "max_severity",
+			      ch->digest_max_severity);
+	} else {
+		notify_duration_text(ch->rate_window_ms, d, sizeof(d));
+		o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:I, s:i, s:s}", "source", "minisiem",
+			      "type", "rate_limited", "channel", ch->name, "text", head, "total",
+			      (json_int_t)l->total, "alerts", alerts, "more",
+			      (json_int_t)(l->total - l->n), "limit", ch->rate_limit, "window", d);
 	}
-	if (rc == 0) {
-		json_t *o = json_pack("{s:s}", "text", t.p ? t.p : "");
-		char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-		json_decref(o);
-		rc = text ? strbuf_add(out, text, strlen(text)) : -ENOMEM;
-		free(text);
+	return add_json(out, o);
+}
+
+int notify_format_list_slack(const struct notify_channel_config *ch, enum notify_list_kind kind,
+			     const struct notify_list *l, struct strbuf *out)
+{
+	char head[400];
+	struct strbuf t;
+	int rc;
+	notify_list_headline(ch, kind, l, head, sizeof(head));
+	strbuf_init(&t, 256 * 1024);
+	rc = strbuf_add(&t, "*", 1);
+	rc = rc ? rc : add_slack_escaped(&t, head);
+	rc = rc ? rc : strbuf_add(&t, "*", 1);
+	size_t shown = 0;
+	/* 50 lines fit; escaped worst cases stop the list early, "and N more" says so */
+	for (; shown < l->n && rc == 0 && t.n < 128 * 1024; shown++) {
+		const struct notify_item *it = &l->items[shown];
+		rc = strbuf_add(&t, "\n• ", strlen("\n• "));
+		rc = rc ? rc : add_slack_escaped(&t, it->time);
+		rc = rc ? rc : strbuf_addf(&t, "  %s  ", it->level);
+		rc = rc ? rc : add_slack_escaped(&t, it->summary);
+		if (!rc && *it->link) {
+			rc = strbuf_add(&t, " ", 1);
+			rc = rc ? rc : add_slack_link(&t, it->link, "open");
+		}
 	}
+	if (!rc && l->total > shown)
+		rc = strbuf_addf(&t, "\nand %zu more", l->total - shown);
+	rc = rc ? rc : slack_body(&t, out);
 	strbuf_release(&t);
 	return rc;
 }

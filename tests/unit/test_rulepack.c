@@ -1,6 +1,7 @@
 /* test_rulepack.c — each built-in rule file's sample events raise exactly its expected alerts
- * (rules/tests/NAME.*), enriched as the hub would with the MaxMind test databases and the
- * lists of rules/tests/intel/; also prints the detector's throughput with ~100 rules. */
+ * (rules/tests/NAME.*: line, rule, group key, count, summary, new events), enriched as the hub
+ * would with the MaxMind test databases and the lists of rules/tests/intel/; every pack rule
+ * says what its alerts are about; also prints the detector's throughput with ~100 rules. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,8 +27,8 @@
 
 struct alert {
 	int line;
-	char rule[64], key[256];
-	int64_t count;
+	char rule[64], key[256], summary[512];
+	int64_t count, new_events;
 };
 
 static struct alert GOT[MAXALERTS];
@@ -54,6 +55,9 @@ static void sink(void *ctx, const struct detect_hit *h)
 	snprintf(a->rule, sizeof(a->rule), "%s", h->rule->id);
 	snprintf(a->key, sizeof(a->key), "%s", h->group_key);
 	a->count = h->count;
+	a->new_events = h->new_events;
+	assert_non_null(h->summary);
+	snprintf(a->summary, sizeof(a->summary), "%s", h->summary);
 	assert_non_null(h->rule->author); /* DRL 1.1: every alert names the rule's author */
 }
 
@@ -161,12 +165,23 @@ static void check_expect(const char *name, const char *path)
 		const char *rule = json_string_value(json_object_get(v, "rule"));
 		const char *key = json_string_value(json_object_get(v, "group_key"));
 		int64_t count = json_integer_value(json_object_get(v, "count"));
+		const char *summary = json_string_value(json_object_get(v, "summary"));
+		json_t *nev = json_object_get(v, "new_events");
+		if (!key || !summary)
+			fail_msg("%s: expected alert %zu lacks group_key or summary", name, i + 1);
 		if (g->line != line || strcmp(g->rule, rule) || strcmp(g->key, key) ||
 		    g->count != count)
 			fail_msg("%s: alert %zu is line %d %s \"%s\" x%lld, want line %d %s \"%s\" "
 				 "x%lld",
 				 name, i + 1, g->line, g->rule, g->key, (long long)g->count, line,
 				 rule, key, (long long)count);
+		if (strcmp(g->summary, summary))
+			fail_msg("%s: alert %zu (line %d) says \"%s\", want \"%s\"", name, i + 1,
+				 line, g->summary, summary);
+		if (nev && g->new_events != json_integer_value(nev))
+			fail_msg("%s: alert %zu (line %d) adds %lld events, want %lld", name, i + 1,
+				 line, (long long)g->new_events,
+				 (long long)json_integer_value(nev));
 	}
 	if ((size_t)NGOT != json_array_size(al))
 		fail_msg("%s: %d alerts, want %zu (extra: line %d %s)", name, NGOT,
@@ -191,10 +206,19 @@ static void test_pack(void **state)
 		snprintf(exp, sizeof(exp), "%s/tests/%s.expect.json", rules_dir(), names[i]);
 		size_t nr;
 		struct rule **r = compile_file(path, &nr);
-		for (size_t k = 0; k < nr; k++)
-			if (!rule_get_info(r[k])->author)
-				fail_msg("%s: rule '%s' has no author", path,
-					 rule_get_info(r[k])->title);
+		for (size_t k = 0; k < nr; k++) {
+			const struct rule_info *in = rule_get_info(r[k]);
+			if (!in->author)
+				fail_msg("%s: rule '%s' has no author", path, in->title);
+			/* every pack rule says what its alerts are about (its minisiem: block) */
+			if (!in->summary)
+				fail_msg("%s: rule '%s' has no summary", path, in->title);
+			if (in->kind == RULE_DETECTION && !in->n_group_by)
+				fail_msg("%s: rule '%s' groups nothing", path, in->title);
+			if (!in->generates && !in->used_by)
+				fail_msg("%s: helper rule '%s' names no correlation", path,
+					 in->title);
+		}
 		struct detector *d;
 		struct detector_config cfg = {NULL, 0};
 		char err[512];

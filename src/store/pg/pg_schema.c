@@ -100,15 +100,15 @@ static const char *const migrations[] = {
     /* 1 -> 2: enrichment (src/enrich): geo of the source address, tags, reverse DNS name.
      * A database made by this build has them from migration 1 (its columns come from the
      * field table). */
-    "ALTER TABLE events ADD COLUMN IF NOT EXISTS geo_country text,"
-    " ADD COLUMN IF NOT EXISTS geo_country_name text, ADD COLUMN IF NOT EXISTS geo_city text,"
-    " ADD COLUMN IF NOT EXISTS geo_lat double precision,"
-    " ADD COLUMN IF NOT EXISTS geo_lon double precision,"
-    " ADD COLUMN IF NOT EXISTS geo_asn bigint, ADD COLUMN IF NOT EXISTS geo_as_org text,"
-    " ADD COLUMN IF NOT EXISTS tags text, ADD COLUMN IF NOT EXISTS rdns text;",
+    ("ALTER TABLE events ADD COLUMN IF NOT EXISTS geo_country text,"
+     " ADD COLUMN IF NOT EXISTS geo_country_name text, ADD COLUMN IF NOT EXISTS geo_city text,"
+     " ADD COLUMN IF NOT EXISTS geo_lat double precision,"
+     " ADD COLUMN IF NOT EXISTS geo_lon double precision,"
+     " ADD COLUMN IF NOT EXISTS geo_asn bigint, ADD COLUMN IF NOT EXISTS geo_as_org text,"
+     " ADD COLUMN IF NOT EXISTS tags text, ADD COLUMN IF NOT EXISTS rdns text;"),
     /* 2 -> 3: what an alert says (its summary) and whether old events raised it (backfill) */
-    "ALTER TABLE alerts ADD COLUMN summary text,"
-    " ADD COLUMN backfill boolean NOT NULL DEFAULT false;",
+    ("ALTER TABLE alerts ADD COLUMN summary text,"
+     " ADD COLUMN backfill boolean NOT NULL DEFAULT false;"),
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
