@@ -72,7 +72,8 @@ function seed(now) {
   }
   for (let i = 0; i < 20; i++) {
     evs.push({ event_id: crypto.randomUUID(), timestamp: at(i * 2, 11), os_type: 'LINUX', event_type: 'SUDO_ESCALATION',
-      severity: i % 4 === 0 ? 5 : 4, user: 'deploy', source_host: hosts[i % 3], message: 'deploy : TTY=pts/0 ; USER=root ; COMMAND=/bin/bash' });
+      severity: i % 4 === 0 ? 5 : 4, user: 'deploy', source_host: hosts[i % 3], message: 'deploy : TTY=pts/0 ; USER=root ; COMMAND=/bin/bash',
+      data: { tty: 'pts/0', target_user: 'root', command: '/bin/bash' } });
   }
   for (let i = 0; i < PAGE_EVENTS; i++) {
     // Timestamps repeat (every 7th second of every minute), so the cursor must break ties.
@@ -90,7 +91,9 @@ function seed(now) {
 // minutes (bruteforce.yml), and audit logs cleared two days ago (audit_log_cleared.yml), which
 // arrive now: an alert of imported history (backfill), apart from the live ones.
 export const NEW_ACCOUNTS = [['nas', 'svc-backup'], ['web1', 'svc-report']];
-export const BURST = ['203.0.113.9', 20]; // fewer than the second attacker's 30, so the top IPs keep their order
+// From an address the GeoIP test database places (US, Milton), so that the summary names its
+// country; fewer than the second attacker's 30, so the top IPs keep their order.
+export const BURST = ['216.160.83.56', 20];
 export const OLD_HOST = 'legacy-db';
 export const OLD_EVENTS = 3;
 const RULE_ACCOUNT = '4e8c8fff-38fb-4c45-b629-05bfb04e5614';
@@ -151,7 +154,7 @@ function alertCards(page) {
     [...c.querySelectorAll('[data-testid=alert-group] .chip')].map((x) => [x.dataset.field, x.dataset.value])]));
 }
 
-// "source_ip=203.0.113.9,user=root" -> [['source_ip', '203.0.113.9'], ['user', 'root']]
+// "source_host=nas,user=svc-backup" -> [['source_host', 'nas'], ['user', 'svc-backup']]
 const groupPairs = (k) => (k ? k.split(/,(?=[A-Za-z_][\w.]*=)/).map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]) : []);
 
 // The helpers the correlation rules of a hub without used_by in GET /rules name: used_by
