@@ -483,8 +483,13 @@ int alerts_flush(struct alerts *a)
 			new_meta[n_new] = json_incref(e->meta);
 			new_ids[n_new++] = e->id;
 		}
-		/* the sink replaces the summary meanwhile: this write's own copy */
-		sums[n] = e->summary ? strdup(e->summary) : NULL;
+		/* the sink replaces the summary meanwhile: this write's own copy, with the
+		 * alert's event count where the template says {events} */
+		if (e->summary) {
+			char buf[1024];
+			detect_summary_fill(e->summary, e->n_events, buf, sizeof(buf));
+			sums[n] = strdup(buf);
+		}
 		memcpy(idbuf[nid], e->ids, e->n_ids * 16);
 		*r = (struct alert_rec){
 		    .id = e->id,

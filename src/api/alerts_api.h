@@ -33,6 +33,7 @@ void ruletest_pool_free(struct ruletest_pool *p);
 struct alerts_api {
 	struct alerts *alerts;
 	struct ruleset *rules;
+	struct detector *detector; /* the running rules' matches, grouping and summaries */
 	int test_max_scan; /* POST /rules/test scans at most this many events (default 10000) */
 	struct ruletest_pool *tests; /* NULL: POST /rules/test answers 503 */
 };

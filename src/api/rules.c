@@ -30,6 +30,33 @@ static void set_time(json_t *o, const char *k, int64_t us)
 	json_object_set_new(o, k, us ? json_stringn(buf, ts_format(us, buf)) : json_null());
 }
 
+/* One running rule into the stats object (under the engine's lock: no calls back). */
+static void running_rule(void *ctx, const struct rule_info *ri, uint64_t matches)
+{
+	json_t *stats = ctx, *st = json_object_get(stats, ri->id);
+	if (!st) {
+		st = json_object();
+		if (!st || json_object_set_new(stats, ri->id, st) < 0)
+			return;
+	}
+	json_t *gb = json_array();
+	for (size_t i = 0; gb && i < ri->n_group_by; i++)
+		json_array_append_new(gb, json_string(ri->group_by[i]));
+	json_object_set_new(st, "matches", json_integer((json_int_t)matches));
+	json_object_set_new(st, "group_by", gb ? gb : json_null());
+	json_object_set_new(st, "summary", ri->summary ? json_string(ri->summary) : json_null());
+	json_object_set_new(st, "used_by", ri->used_by ? json_string(ri->used_by) : json_null());
+}
+
+/* Per rule id: its alerts (the store) and, while it runs, its matches since the hub started
+ * and how its alerts are grouped and summed up (the engine). */
+static void rule_stats(json_t *stats)
+{
+	store_alerts_rule_stats(api_ctx->store, stats);
+	if (alerts_api_ctx.detector)
+		detector_rule_counts(alerts_api_ctx.detector, running_rule, stats);
+}
+
 static json_t *rule_json(const struct ruleset_entry *e, json_t *stats, bool with_text)
 {
 	json_t *o = json_object(), *st = stats ? json_object_get(stats, e->id) : NULL;
@@ -57,6 +84,13 @@ static json_t *rule_json(const struct ruleset_entry *e, json_t *stats, bool with
 			    json_integer(json_integer_value(json_object_get(st, "alerts_24h"))));
 	json_object_set_new(o, "alert_events",
 			    json_integer(json_integer_value(json_object_get(st, "events"))));
+	json_object_set_new(o, "matches",
+			    json_integer(json_integer_value(json_object_get(st, "matches"))));
+	static const char *const running[] = {"group_by", "summary", "used_by"};
+	for (size_t i = 0; i < sizeof(running) / sizeof(running[0]); i++) {
+		json_t *v = json_object_get(st, running[i]);
+		json_object_set_new(o, running[i], v ? json_incref(v) : json_null());
+	}
 	json_t *lh = json_object_get(st, "last_hit");
 	json_object_set_new(o, "last_hit", lh ? json_incref(lh) : json_null());
 	if (!e->builtin) {
@@ -138,7 +172,7 @@ enum http_result api_rules_list(struct http_req *r)
 	if (!rs)
 		return no_rules(r);
 	json_t *stats = json_object(), *list = json_array();
-	store_alerts_rule_stats(api_ctx->store, stats);
+	rule_stats(stats);
 	ruleset_lock(rs);
 	for (size_t i = 0; i < ruleset_len(rs); i++)
 		json_array_append_new(list, rule_json(ruleset_at(rs, i), stats, false));
@@ -159,7 +193,7 @@ enum http_result api_rules_get(struct http_req *r)
 	if (!id)
 		return http_reply_error(r, 400, "invalid rule id", NULL);
 	json_t *stats = json_object(), *o = NULL;
-	store_alerts_rule_stats(api_ctx->store, stats);
+	rule_stats(stats);
 	ruleset_lock(rs);
 	struct ruleset_entry *e = ruleset_find(rs, id);
 	if (e)
@@ -373,7 +407,7 @@ static enum http_result set_enabled(struct http_req *r, const char *id, bool ena
 	if (was != enabled)
 		audit(r, enabled ? "rule.enable" : "rule.disable", id, NULL);
 	json_t *stats = json_object();
-	store_alerts_rule_stats(api_ctx->store, stats);
+	rule_stats(stats);
 	json_t *o = rule_json(e, stats, false);
 	json_decref(stats);
 	ruleset_unlock(rs);

@@ -75,7 +75,9 @@ struct detect_hit {
 	const uint8_t (*event_ids)[16];
 	const struct event *event; /* the event that completed it */
 	/* The one-line summary of this hit: the rule's template rendered with the event's
-	 * fields, or the default one (never NULL; valid during the sink call). */
+	 * fields, or the default one (never NULL; valid during the sink call). Where the
+	 * template says {events} it holds DETECT_SUMMARY_EVENTS: the alerting module writes the
+	 * alert's event count there (detect_summary_fill). */
 	const char *summary;
 	/* Events this hit adds to what earlier hits of its rule and group reported: 1 for a
 	 * detection rule, the events new in the window since the group's last hit for a
@@ -84,6 +86,12 @@ struct detect_hit {
 };
 
 typedef void (*detect_sink)(void *ctx, const struct detect_hit *hit);
+
+/* {events} in a rendered summary: a byte no rendered value or template text holds. */
+#define DETECT_SUMMARY_EVENTS '\x1e'
+/* summary with each {events} mark replaced by events, into out (cap bytes, cut there,
+ * always terminated); the length. */
+size_t detect_summary_fill(const char *summary, int64_t events, char *out, size_t cap);
 
 struct detector;
 
@@ -124,11 +132,13 @@ struct detector_stats {
 };
 void detector_get_stats(struct detector *d, struct detector_stats *st);
 
-/* Matches of each rule of the set in force since the detector started (a detection rule:
- * events it matched, new or not for a new-value rule; a correlation: its hits), counted
- * across rule-set swaps that keep the rule's id. fn is called under the engine's lock, once
- * per rule in set order: it must not call back into the detector. */
+/* Each rule of the set in force (its info as the running set resolved it: used_by, the
+ * grouping) with its matches since the detector started (a detection rule: events it
+ * matched, new or not for a new-value rule; a correlation: its hits), counted across
+ * rule-set swaps that keep the rule's id. fn is called under the engine's lock, once per
+ * rule in set order: it must not call back into the detector. */
 void detector_rule_counts(struct detector *d,
-			  void (*fn)(void *ctx, const char *rule_id, uint64_t matches), void *ctx);
+			  void (*fn)(void *ctx, const struct rule_info *ri, uint64_t matches),
+			  void *ctx);
 
 #endif

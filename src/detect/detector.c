@@ -1084,12 +1084,13 @@ void detector_get_stats(struct detector *d, struct detector_stats *st)
 }
 
 void detector_rule_counts(struct detector *d,
-			  void (*fn)(void *ctx, const char *rule_id, uint64_t matches), void *ctx)
+			  void (*fn)(void *ctx, const struct rule_info *ri, uint64_t matches),
+			  void *ctx)
 {
 	pthread_mutex_lock(&d->lock);
 	struct detect_set *rs = d->set;
 	for (size_t i = 0; rs && i < rs->n; i++)
-		fn(ctx, rs->r[i]->info.id,
+		fn(ctx, &rs->r[i]->info,
 		   atomic_load_explicit(&rs->matches[i], memory_order_relaxed));
 	pthread_mutex_unlock(&d->lock);
 }

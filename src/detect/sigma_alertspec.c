@@ -118,7 +118,7 @@ static const struct {
 	enum tpl_kind kind;
 } specials[] = {
     {"count", TP_COUNT},   {"window", TP_WINDOW}, {"rule", TP_RULE}, {"group", TP_GROUP},
-    {"values", TP_VALUES}, {"first", TP_FIRST},	  {"last", TP_LAST},
+    {"values", TP_VALUES}, {"first", TP_FIRST},	  {"last", TP_LAST}, {"events", TP_EVENTS},
 };
 
 static int tpl_add(struct cctx *cc, struct tpl_part **parts, size_t *n, size_t *cap,
@@ -638,6 +638,7 @@ void alertspec_summary(const struct rule *r, struct scratch *s, const struct hit
 {
 	struct sbuild b = {out, 0, SUMMARY_MAX, false};
 	const struct alert_spec *sp = &r->spec;
+	bool unparen = false; /* an absent field's " (" was taken back: drop the ")" after it */
 	if (!sp->nparts)
 		default_summary(r, s, h, &b);
 	for (size_t i = 0; i < sp->nparts && !b.cut; i++) {
@@ -646,10 +647,17 @@ void alertspec_summary(const struct rule *r, struct scratch *s, const struct hit
 		size_t n = 0;
 		switch (p->kind) {
 		case TP_TEXT:
-			sb_put(&b, p->s, p->n, SUMMARY_MAX);
+			if (unparen && p->n && p->s[0] == ')')
+				sb_put(&b, p->s + 1, p->n - 1, SUMMARY_MAX);
+			else
+				sb_put(&b, p->s, p->n, SUMMARY_MAX);
+			unparen = false;
 			continue;
 		case TP_COUNT:
 			sb_fmt_i64(&b, h->count);
+			continue;
+		case TP_EVENTS: /* the alert's count: written by detect_summary_fill */
+			sb_raw(&b, (const char[]){DETECT_SUMMARY_EVENTS}, 1);
 			continue;
 		case TP_FIRST:
 			put_time(&b, h->first);
@@ -677,10 +685,17 @@ void alertspec_summary(const struct rule *r, struct scratch *s, const struct hit
 			} else if (!event_text(s, &p->f, &t, &n)) {
 				t = NULL;
 			}
-			if (t)
+			if (t) {
 				sb_put(&b, t, n, SUMMARY_VALUE_MAX);
-			else
+			} else if (b.n >= 2 && !memcmp(b.p + b.n - 2, " (", 2) &&
+				   i + 1 < sp->nparts && sp->parts[i + 1].kind == TP_TEXT &&
+				   sp->parts[i + 1].n && sp->parts[i + 1].s[0] == ')') {
+				/* " ({geo.country})" with no country: nothing rather than " (?)" */
+				b.n -= 2;
+				unparen = true;
+			} else {
 				sb_raw(&b, "?", 1);
+			}
 			continue;
 		}
 		if (!t)
@@ -706,4 +721,27 @@ uint64_t alertspec_newvalue_hash(const struct rule *r, struct scratch *s)
 		h = hash_cont(h, "\x1f", 1);
 	}
 	return h;
+}
+
+size_t detect_summary_fill(const char *summary, int64_t events, char *out, size_t cap)
+{
+	size_t o = 0;
+	char num[24];
+	int k = snprintf(num, sizeof(num), "%lld", (long long)events);
+	if (cap == 0)
+		return 0;
+	for (const char *p = summary ? summary : ""; *p; p++) {
+		const char *piece = p;
+		size_t n = 1;
+		if (*p == DETECT_SUMMARY_EVENTS) {
+			piece = num;
+			n = (size_t)k;
+		}
+		if (o + n >= cap)
+			break;
+		memcpy(out + o, piece, n);
+		o += n;
+	}
+	out[o] = '\0';
+	return o;
 }

@@ -255,7 +255,8 @@ enum tpl_kind {
 	TP_GROUP,
 	TP_VALUES,
 	TP_FIRST,
-	TP_LAST
+	TP_LAST,
+	TP_EVENTS
 };
 
 /* One piece of a summary template: literal text or a placeholder. */

@@ -152,7 +152,9 @@ static void sink(void *ctx, const struct detect_hit *h)
 	json_object_set_new(o, "level", json_string(h->rule->level));
 	json_object_set_new(o, "alert", json_boolean(h->rule->generates));
 	json_object_set_new(o, "group_key", json_string(h->group_key));
-	json_object_set_new(o, "summary", json_string(h->summary));
+	char sum[1024];
+	detect_summary_fill(h->summary, h->new_events, sum, sizeof(sum));
+	json_object_set_new(o, "summary", json_string(sum));
 	if (!corr) {
 		json_object_set_new(o, "new_events", json_integer((json_int_t)h->new_events));
 		uuid_format(h->event->id, buf);

@@ -613,6 +613,7 @@ static int start_writer(struct hub *h)
 	}
 	alerts_api_ctx.alerts = h->alerts;
 	alerts_api_ctx.rules = h->rules;
+	alerts_api_ctx.detector = h->det;
 	h->hook.det = h->det;
 	h->hook.alerts = h->alerts;
 	upkeep_detector = h->det;
@@ -759,6 +760,7 @@ static void serve_stop(struct hub *h)
 	ruletest_pool_free(alerts_api_ctx.tests);
 	alerts_api_ctx.tests = NULL;
 	upkeep_detector = NULL;
+	alerts_api_ctx.detector = NULL;
 	ruleset_close(h->rules); /* after the writer and the server: nothing uses them now */
 	alerts_close(h->alerts);
 	detector_close(h->det);

@@ -419,7 +419,7 @@ static void test_summary_correlations(void **state)
 	assert_int_equal(NH, 1);
 	assert_string_equal(H[0].rule, "bf");
 	assert_string_equal(H[0].summary,
-			    "Brute force: 3 failed logins from 81.2.69.142 (?) in 5m, admin");
+			    "Brute force: 3 failed logins from 81.2.69.142 in 5m, admin");
 	/* the group's value when the completing event has it only under an alias */
 	NH = 0;
 	feed(3000, "\"event_type\":\"LOGIN_FAIL\",\"source_ip\":\"198.51.100.1\",\"user\":\"u\"");
@@ -430,7 +430,7 @@ static void test_summary_correlations(void **state)
 	assert_string_equal(H[0].rule, "dc"); /* the default summary names the group's values */
 	assert_string_equal(H[0].summary, "Default corr for u from 198.51.100.1");
 	assert_string_equal(H[1].summary,
-			    "Brute force: 3 failed logins from 198.51.100.1 (?) in 5m, system");
+			    "Brute force: 3 failed logins from 198.51.100.1 in 5m, system");
 	/* value_count lists its values, oldest first, at most 10 */
 	NH = 0;
 	for (int i = 0; i < 12; i++) {
@@ -755,11 +755,11 @@ struct counts {
 	int len;
 };
 
-static void count_fn(void *ctx, const char *id, uint64_t matches)
+static void count_fn(void *ctx, const struct rule_info *ri, uint64_t matches)
 {
 	struct counts *c = ctx;
 	assert_true(c->len < 8);
-	snprintf(c->id[c->len], sizeof(c->id[0]), "%s", id);
+	snprintf(c->id[c->len], sizeof(c->id[0]), "%s", ri->id);
 	c->n[c->len++] = matches;
 }
 
@@ -880,6 +880,28 @@ static void test_state_file_v1(void **state)
 	assert_memory_equal(magic, "MSCORR2\n", 8);
 }
 
+/* {events} is left to the alerting module (detect_summary_fill writes the alert's count); an
+ * absent field in " ({x})" takes its parentheses with it, elsewhere it is "?". */
+static void test_summary_events_and_absent(void **state)
+{
+	(void)state;
+	open_detector();
+	rules("title: E\nid: e\nlogsource:\n  product: minisiem\ndetection:\n  s:\n"
+	      "    event_type: X\n  condition: s\nminisiem:\n"
+	      "  summary: '{events} from {source_ip} ({geo.country}) [{geo.city}] ({user})'\n");
+	feed(0, "\"event_type\":\"X\",\"source_ip\":\"203.0.113.1\",\"user\":\"u\"");
+	assert_int_equal(NH, 1);
+	char out[64];
+	assert_int_equal(detect_summary_fill(H[0].summary, 30, out, sizeof(out)),
+			 strlen("30 from 203.0.113.1 [?] (u)"));
+	assert_string_equal(out, "30 from 203.0.113.1 [?] (u)");
+	/* cut at the buffer, always terminated */
+	assert_int_equal(detect_summary_fill(H[0].summary, 123456, out, 8), 7);
+	assert_string_equal(out, "123456 ");
+	assert_int_equal(detect_summary_fill("", 1, out, sizeof(out)), 0);
+	assert_string_equal(out, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -890,6 +912,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_summary_placeholders, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_summary_correlations, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_summary_hostile, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_summary_events_and_absent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_new_events, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_new_value, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_new_value_days_and_bounds, setup, teardown),

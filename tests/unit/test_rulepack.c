@@ -57,7 +57,8 @@ static void sink(void *ctx, const struct detect_hit *h)
 	a->count = h->count;
 	a->new_events = h->new_events;
 	assert_non_null(h->summary);
-	snprintf(a->summary, sizeof(a->summary), "%s", h->summary);
+	/* {events}: the hit's new events (the alerting module writes the alert's total) */
+	detect_summary_fill(h->summary, h->new_events, a->summary, sizeof(a->summary));
 	assert_non_null(h->rule->author); /* DRL 1.1: every alert names the rule's author */
 }
 
