@@ -157,28 +157,6 @@ function alertCards(page) {
 // "source_host=nas,user=svc-backup" -> [['source_host', 'nas'], ['user', 'svc-backup']]
 const groupPairs = (k) => (k ? k.split(/,(?=[A-Za-z_][\w.]*=)/).map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]) : []);
 
-// The helpers the correlation rules of a hub without used_by in GET /rules name: used_by
-// from each correlation's YAML (its correlation.rules, by rule name), as a newer hub says it.
-async function withUsedBy(hub, rules) {
-  const byName = new Map(rules.filter((r) => r.name).map((r) => [r.name, r]));
-  const used = new Map();
-  for (const c of rules.filter((r) => r.kind === 'correlation')) {
-    const lines = ((await hub.getJson(`/rules/${c.id}`)).yaml || '').split('\n');
-    let i = lines.findIndex((l) => /^correlation:\s*$/.test(l));
-    if (i < 0) continue;
-    for (i++; i < lines.length && /^\s/.test(lines[i]); i++) {
-      if (!/^\s+rules:\s*$/.test(lines[i])) continue;
-      for (i++; i < lines.length; i++) {
-        const m = /^\s+-\s+(\S+)\s*$/.exec(lines[i]);
-        if (!m) break;
-        if (byName.has(m[1])) used.set(byName.get(m[1]).id, c.id);
-      }
-      break;
-    }
-  }
-  return rules.map((r) => ({ ...r, used_by: used.get(r.id) ?? null }));
-}
-
 // Public addresses the MaxMind test databases know: [address, country, city, events]. The
 // last is on the hub's threat-intel list (drop.txt), so its events are tagged intel:...
 export const GEO = [['81.2.69.142', 'GB', 'London', 9], ['2.125.160.216', 'GB', 'Boxford', 5],
@@ -757,23 +735,14 @@ async function main() {
     needBrowser();
     const probe = await hub.get('/rules');
     if (probe.status === 404) throw new Skip('GET /rules is not in this hub yet (detection issue)');
-    let rules = probe.json().rules;
-    // A hub that does not say used_by yet: GET /rules answered with it added from the rules'
-    // own YAML, so that the nesting is checked all the same.
-    const stub = !rules.some((r) => 'used_by' in r);
-    if (stub) rules = await withUsedBy(hub, rules);
+    const rules = probe.json().rules;
+    if (!rules.some((r) => 'used_by' in r)) throw new Skip('GET /rules does not say used_by in this hub yet');
     const byId = new Map(rules.map((r) => [r.id, r]));
     const helpers = rules.filter((r) => r.used_by && byId.has(r.used_by));
     assert(helpers.length >= 5, `the built-in correlations have helper rules (${helpers.length})`);
     const w = await openPage(browser);
     try {
       const { page } = w;
-      if (stub) {
-        const path = `${new URL(hub.base()).pathname}rules`;
-        await page.route((u) => u.pathname === path, (route) => (route.request().method() === 'GET'
-          ? route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ rules }) })
-          : route.continue()));
-      }
       await login(w, hub);
       await page.click('[data-testid=nav-rules]');
       await page.waitForSelector('[data-testid=rules-list] tbody tr');
@@ -808,6 +777,12 @@ async function main() {
       }
       const brute = rows.find((r) => r.id === RULE_BRUTE);
       assert(Number(brute.alerts.split('/')[0]) >= 1, `the seeded brute force counts in the last 24 h: ${brute.alerts}`);
+      const failed = rows.find((r) => byId.get(r.id).used_by === RULE_BRUTE && byId.get(r.id).name === 'minisiem_bf_login_failed');
+      assert(failed && failed.depth === 1, 'the failed-login helper under the brute force');
+      if (failed.matches !== '') {
+        const seeded = ATTACKERS.reduce((n, x) => n + x[1], 0) + BURST[1];
+        assert(Number(failed.matches) >= seeded, `it matched every seeded failed login (${failed.matches} of ${seeded})`);
+      }
       await shot(w, a.shots, 'rules');
       clean(w, 'rules list');
     } finally {
