@@ -203,3 +203,57 @@ class AlertQuality(HubCase):
         first = [a for a in admin if a not in shell][0]
         self.assertEqual(first["events_total"], 1, first)  # the first sudo, not all twenty
         self.assertIn("/usr/bin/apt update", first["summary"])
+
+
+class DigestAndRateLimit(HubCase):
+    """A low-severity digest on one webhook (every 2 s) and a rate limit of 2 an hour on
+    another: the first gets one message listing the held alerts, the second the first two
+    alerts and then nothing until its window ends (counted in /alerts/channels)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="minisiem-e2e-aq-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
+        cls.web = serve(Receiver())
+        cls.addClassCleanup(cls.web.server_close)
+        cls.addClassCleanup(cls.web.shutdown)
+        conf = os.path.join(cls.tmp, "channels.conf")
+        with open(conf, "w") as f:
+            f.write("[digest]\ntype = webhook\nurl = http://127.0.0.1:%d/digest\nmin_level = low\n"
+                    "digest = 2s\ndigest_max_severity = medium\n\n"
+                    "[limited]\ntype = webhook\nurl = http://127.0.0.1:%d/limited\n"
+                    "min_level = low\nrate_limit = 2/1h\n" % (cls.web.port, cls.web.port))
+        cls.hub = cls.class_hub(args=["--notify-config", conf])
+
+    def posts(self, path):
+        with self.web.lock:
+            return [json.loads(b) for p, _, b in self.web.posts if p == path]
+
+    def test_digest_and_rate_limit(self):
+        # three users' first sudo (medium): held for the digest; on the limited channel two
+        # go out and the third is held back
+        evs = [{"event_id": event_uuid("aq-dig", i), "timestamp": now_minus(seconds=10 - i),
+                "event_type": "SUDO_ESCALATION", "user": "dig%d" % i, "source_host": "dg",
+                "os_type": "LINUX", "app": "sudo",
+                "message": "dig%d : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/usr/bin/id" % i,
+                "data": {"target_user": "root", "command": "/usr/bin/id"}} for i in range(3)]
+        self.hub.ingest_ok(evs)
+        digest = wait_for(lambda: self.posts("/digest"), DEADLINE, "the digest")
+        self.assertEqual(len(digest), 1, digest)
+        d = digest[0]
+        self.assertEqual(d["type"], "digest", d)
+        self.assertEqual(d["total"], 3, d)
+        self.assertEqual(sorted(a["summary"].split()[0] for a in d["alerts"]),
+                         ["dig0", "dig1", "dig2"])
+        limited = wait_for(lambda: self.posts("/limited") if len(self.posts("/limited")) >= 2
+                           else None, DEADLINE, "two alerts on the limited channel")
+
+        def channel():
+            status, _, body = self.hub.get("/alerts/channels")
+            self.assertEqual(status, 200, body)
+            ch = {c["name"]: c for c in body["channels"]}["limited"]
+            return ch if ch["rate_limited"] >= 1 else None
+        ch = wait_for(channel, DEADLINE, "the third alert counted as rate limited")
+        self.assertEqual(ch["rate_limited"], 1, ch)
+        self.assertEqual(len(self.posts("/limited")), 2, limited)
+        self.assertTrue(all(p["type"] == "alert" for p in limited), limited)

@@ -117,7 +117,7 @@ class SMTPHandler(socketserver.BaseRequestHandler):
                     d = self.line()
                     if d is None or d == ".":
                         break
-                    data.append(d)
+                    data.append(d[1:] if d.startswith(".") else d)  # RFC 5321 4.5.2
                 msg["data"] = "\r\n".join(data)
                 msg["tls"] = self.tls
                 with self.server.lock:
