@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "core/err.h"
+#include "core/file.h"
 #include "core/hash.h"
 #include "core/log.h"
 #include "enrich/enrich_int.h"
@@ -514,53 +515,6 @@ static void list_name(const char *file, char *out, size_t cap)
 	out[n] = '\0';
 }
 
-static int read_file(const char *path, char **out, size_t *n)
-{
-	int rc = 0;
-	char *buf = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = -EINVAL;
-		goto out;
-	}
-	if ((size_t)st.st_size > LIST_MAX_BYTES) {
-		rc = SIEM_ETOOBIG;
-		goto out;
-	}
-	size_t size = (size_t)st.st_size, len = 0;
-	if (!(buf = malloc(size + 1))) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	while (len < size) {
-		ssize_t k = read(fd, buf + len, size - len);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			rc = -errno;
-			goto out;
-		}
-		if (k == 0)
-			break; /* shrunk while read: take what is there */
-		len += (size_t)k;
-	}
-	buf[len] = '\0';
-	*out = buf;
-	*n = len;
-	buf = NULL;
-out:
-	free(buf);
-	close(fd);
-	return rc;
-}
-
 /* What one list's parse found. */
 struct list_result {
 	size_t bad, first_bad; /* lines (or CSV rows) refused, the first one's number */
@@ -799,7 +753,7 @@ static int load_list(struct intel *in, const char *path, const char *file, int m
 {
 	char *text = NULL;
 	size_t n = 0;
-	int rc = read_file(path, &text, &n);
+	int rc = file_read_all(path, LIST_MAX_BYTES, &text, &n);
 	if (rc < 0) {
 		snprintf(res->reason, sizeof(res->reason), "cannot read: %s", siem_strerror(rc));
 		return rc == -ENOMEM ? rc : SIEM_EPARSE;

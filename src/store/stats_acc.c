@@ -252,3 +252,16 @@ int stats_top_json(struct stats_query *q, enum stats_field field, size_t n, json
 	json_object_set_new(out, "total", json_integer(total));
 	return 0;
 }
+
+int acc_add_tags(struct acc *a, const char *v, size_t n, int64_t count)
+{
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n;) {
+		const char *c = memchr(v + i, ',', n - i);
+		size_t e = c ? (size_t)(c - v) : n;
+		if (e > i)
+			rc = acc_add(a, v + i, e - i, 0, count);
+		i = e + 1;
+	}
+	return rc;
+}

@@ -48,6 +48,8 @@ void acc_release(struct acc *a);
 /* Add count to key k (bucket: its index when nb > 1). Past cap_keys new keys go to "(other)"
  * (a time series) or fail with -E2BIG (a top-N). */
 int acc_add(struct acc *a, const char *k, size_t n, size_t bucket, int64_t count);
+/* count for each of the tags of v[0..n) (an event's tags, joined by ','). */
+int acc_add_tags(struct acc *a, const char *v, size_t n, int64_t count);
 /* The keys, most frequent first (then by key); the caller frees the array. */
 struct acc_key **acc_sorted(struct acc *a);
 

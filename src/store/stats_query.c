@@ -389,20 +389,6 @@ static const char *top_expr(enum stats_field f)
 	}
 }
 
-/* A row's count for each tag of its tags (joined by ','). */
-static int top_tags(struct top_job *j, const char *v, size_t n, int64_t count)
-{
-	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < n;) {
-		const char *c = memchr(v + i, ',', n - i);
-		size_t e = c ? (size_t)(c - v) : n;
-		if (e > i)
-			rc = acc_add(j->acc, v + i, e - i, 0, count);
-		i = e + 1;
-	}
-	return rc;
-}
-
 static int top_rows(sqlite3 *db, sqlite3_stmt *st, struct top_job *j, bool ip)
 {
 	int r, rc = 0;
@@ -422,7 +408,7 @@ static int top_rows(sqlite3 *db, sqlite3_stmt *st, struct top_job *j, bool ip)
 				continue;
 		}
 		if (j->field == STATS_TAG)
-			rc = top_tags(j, v, n, sqlite3_column_int64(st, 1));
+			rc = acc_add_tags(j->acc, v, n, sqlite3_column_int64(st, 1));
 		else
 			rc = acc_add(j->acc, v, n, 0, sqlite3_column_int64(st, 1));
 	}

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "testdata.h"
+
 #include "alert/alert.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -36,13 +38,6 @@ static void open_store(void)
 	assert_int_equal(store_open(&S, &c), 0);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *f)
-{
-	(void)sb;
-	(void)f;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static int setup(void **state)
 {
 	(void)state;
@@ -60,7 +55,7 @@ static int teardown(void **state)
 	(void)state;
 	store_close(S);
 	S = NULL;
-	nftw(DIRPATH, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_rm_tree(DIRPATH);
 	return 0;
 }
 

@@ -53,13 +53,6 @@ static const char *db(const char *name)
 	return pathf("%s/test-data/%s", DATA, name);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *f)
-{
-	(void)sb;
-	(void)f;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static int setup(void **state)
 {
 	(void)state;
@@ -79,7 +72,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	arena_release(&A);
-	nftw(TMP, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_rm_tree(TMP);
 	return 0;
 }
 

@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "testdata.h"
+
 #include "core/arena.h"
 #include "core/err.h"
 #include "core/event.h"
@@ -32,13 +34,6 @@
 static char DIR_[PATH_MAX];
 static struct arena A;
 static char OUT[2048];
-
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *f)
-{
-	(void)sb;
-	(void)f;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
 
 /* Each test gets an empty list directory. */
 static int setup(void **state)
@@ -56,7 +51,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	arena_release(&A);
-	nftw(DIR_, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_rm_tree(DIR_);
 	return 0;
 }
 

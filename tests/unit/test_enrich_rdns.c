@@ -25,6 +25,8 @@
 
 #include <cmocka.h>
 
+#include "testdata.h"
+
 #include "core/arena.h"
 #include "core/event.h"
 #include "core/log.h"
@@ -169,13 +171,6 @@ static char TMP[PATH_MAX];
 static char SERVERS[64];
 static struct arena A;
 
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *f)
-{
-	(void)sb;
-	(void)f;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static int setup(void **state)
 {
 	(void)state;
@@ -207,7 +202,7 @@ static int teardown(void **state)
 	pthread_join(RESPONDER, NULL);
 	close(SOCK);
 	arena_release(&A);
-	nftw(TMP, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_rm_tree(TMP);
 	return 0;
 }
 

@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "testdata.h"
+
 #include "core/err.h"
 #include "core/event.h"
 #include "core/log.h"
@@ -29,13 +31,6 @@ static char DIRPATH[64];
 static char DBPATH[128];
 static struct store *S;
 static struct arena A;
-
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *f)
-{
-	(void)sb;
-	(void)f;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
 
 static int setup(void **state)
 {
@@ -61,7 +56,7 @@ static int teardown(void **state)
 	store_close(S);
 	S = NULL;
 	arena_release(&A);
-	nftw(DIRPATH, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_rm_tree(DIRPATH);
 	return 0;
 }
 

@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "testdata.h"
+
 #include "core/err.h"
 #include "core/event.h"
 #include "core/log.h"
@@ -86,13 +88,6 @@ static int setup(void **state)
 	return R ? 0 : -1;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *f)
-{
-	(void)sb;
-	(void)f;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static int teardown(void **state)
 {
 	(void)state;
@@ -100,7 +95,7 @@ static int teardown(void **state)
 	S = NULL;
 	arena_release(&A);
 	free(R);
-	nftw(DIRPATH, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_rm_tree(DIRPATH);
 	stats_rollup_set_limit(16u << 20);
 	return 0;
 }

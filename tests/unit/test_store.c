@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "testdata.h"
 #include <sqlite3.h>
 
 #include "core/err.h"
@@ -64,20 +66,13 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *f)
-{
-	(void)sb;
-	(void)f;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static int teardown(void **state)
 {
 	(void)state;
 	store_close(S);
 	S = NULL;
 	arena_release(&A);
-	nftw(DIRPATH, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_rm_tree(DIRPATH);
 	return 0;
 }
 

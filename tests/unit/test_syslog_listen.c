@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "testdata.h"
+
 #include "core/err.h"
 #include "core/event.h"
 #include "core/log.h"
@@ -37,13 +39,6 @@ static char DBPATH[128];
 static struct store *S;
 static struct pipeline *P;
 static struct syslog_listener *L;
-
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *f)
-{
-	(void)sb;
-	(void)f;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
 
 static int64_t now_ms(void)
 {
@@ -92,7 +87,7 @@ static int teardown(void **state)
 	store_close(S);
 	S = NULL;
 	syslog_listen_set_limits(0, 0);
-	nftw(DIRPATH, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_rm_tree(DIRPATH);
 	return 0;
 }
 

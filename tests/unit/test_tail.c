@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include "testdata.h"
+
 #include "core/err.h"
 #include "core/event.h"
 #include "core/log.h"
@@ -48,13 +50,6 @@ static bool GATE_IN, GATE_OPEN;
 static int JOBS_DONE;
 
 /* ---- fixture ---- */
-
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *f)
-{
-	(void)sb;
-	(void)f;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
 
 static int setup(void **state)
 {
@@ -112,7 +107,7 @@ static int teardown(void **state)
 	if (S)
 		stop_all();
 	tail_test_no_inotify = false;
-	nftw(BASE, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_rm_tree(BASE);
 	return 0;
 }
 

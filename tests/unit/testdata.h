@@ -1,10 +1,13 @@
 /* testdata.h — where the shared real-world samples are: $SIEM_TEST_DATA, else shared/data
- * beside the repository (found from the test's working directory). Tests skip when absent. */
+ * beside the repository (found from the test's working directory; tests skip when absent);
+ * a file read whole; a temporary directory removed with everything in it. */
 #ifndef SIEM_TESTDATA_H
 #define SIEM_TESTDATA_H
 
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* The data directory holding probe (e.g. "evtx/SOURCE.md"), or NULL. */
 static inline const char *test_data_dir(const char *probe)
@@ -49,6 +52,19 @@ static inline char *test_slurp(const char *path, size_t *n)
 		*n = b ? (size_t)len : 0;
 	fclose(f);
 	return b;
+}
+
+static inline int test_rm_entry(const char *path, const struct stat *sb, int type, struct FTW *f)
+{
+	(void)sb;
+	(void)f;
+	return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* dir and everything below it (links are removed, not followed). */
+static inline void test_rm_tree(const char *dir)
+{
+	nftw(dir, test_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 #endif

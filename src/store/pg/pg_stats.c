@@ -173,16 +173,7 @@ static int top_ip_row(void *arg, const PGresult *r, int row)
 static int top_tags_row(void *arg, const PGresult *r, int row)
 {
 	const char *v = pg_str(r, row, 0);
-	size_t n = v ? (size_t)PQgetlength(r, row, 0) : 0;
-	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < n;) {
-		const char *c = memchr(v + i, ',', n - i);
-		size_t e = c ? (size_t)(c - v) : n;
-		if (e > i)
-			rc = acc_add(arg, v + i, e - i, 0, pg_i64(r, row, 1));
-		i = e + 1;
-	}
-	return rc;
+	return v ? acc_add_tags(arg, v, (size_t)PQgetlength(r, row, 0), pg_i64(r, row, 1)) : 0;
 }
 
 /* Row (data, message) of a DNS event: its domain, as siem_stats_domain() finds it. The
