@@ -194,6 +194,26 @@ enum http_result api_alerts_get(struct http_req *r)
 	}
 	json_object_set_new(alert, "events", events);
 	json_object_set_new(alert, "events_missing", missing);
+	/* Who acknowledged or closed it, when, and what they wrote: the audit log's entries
+	 * about it, oldest first. */
+	char obj[32];
+	snprintf(obj, sizeof(obj), "alert:%lld", (long long)id);
+	json_t *audit = json_array(), *history = json_array();
+	if (store_audit_list(api_ctx->store, 100, obj, audit) == 0)
+		for (size_t k = json_array_size(audit); k-- > 0;) {
+			json_t *a = json_array_get(audit, k), *h = json_object();
+			const char *act = json_string_value(json_object_get(a, "action"));
+			json_object_set(h, "time", json_object_get(a, "time"));
+			json_object_set(h, "actor", json_object_get(a, "actor"));
+			json_object_set_new(h, "action",
+					    json_string(act && !strncmp(act, "alert.", 6) ? act + 6
+							: act				  ? act
+											  : ""));
+			json_object_set(h, "comment", json_object_get(a, "detail"));
+			json_array_append_new(history, h);
+		}
+	json_decref(audit);
+	json_object_set_new(alert, "history", history);
 	return http_reply_json(r, 200, alert);
 }
 

@@ -237,6 +237,6 @@ enum http_result api_audit(struct http_req *r)
 						"limit: must be an integer 1..1000");
 	}
 	json_t *list = json_array();
-	int rc = store_audit_list(api_ctx->store, (int)limit, list);
+	int rc = store_audit_list(api_ctx->store, (int)limit, NULL, list);
 	return api_reply_list(r, rc, "audit", list);
 }

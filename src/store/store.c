@@ -245,9 +245,9 @@ int store_audit(struct store *s, const char *actor, const char *client, const ch
 	return BACKEND(audit, actor, client, action, object, detail);
 }
 
-int store_audit_list(struct store *s, int limit, json_t *out)
+int store_audit_list(struct store *s, int limit, const char *object, json_t *out)
 {
-	return BACKEND(audit_list, limit, out);
+	return BACKEND(audit_list, limit, object, out);
 }
 
 int store_alerts_write(struct store *s, const struct alert_rec *recs, const bool *is_new, size_t n)

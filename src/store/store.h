@@ -155,8 +155,9 @@ int store_user_list(struct store *s, json_t *out);
 /* Audit log: who changed what (keys, users, rules, settings). Never holds secrets. */
 int store_audit(struct store *s, const char *actor, const char *client, const char *action,
 		const char *object, const char *detail);
-/* Newest first: [{"id", "time", "actor", "client", "action", "object", "detail"}]. */
-int store_audit_list(struct store *s, int limit, json_t *out);
+/* Newest first: [{"id", "time", "actor", "client", "action", "object", "detail"}]; only the
+ * entries about object ("alert:42") when it is not NULL. */
+int store_audit_list(struct store *s, int limit, const char *object, json_t *out);
 
 /* Retention (writer thread): remove whole sealed segments whose newest event is older than
  * cutoff_us. Segments a query is reading are left for the next call. */

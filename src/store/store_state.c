@@ -326,13 +326,13 @@ int sq_audit(struct sq_store *s, const char *actor, const char *client, const ch
 			detail);
 }
 
-int sq_audit_list(struct sq_store *s, int limit, json_t *out)
+int sq_audit_list(struct sq_store *s, int limit, const char *object, json_t *out)
 {
 	static const char *const cols[] = {"id",     "time",   "actor",	 "client",
 					   "action", "object", "detail", NULL};
 	struct json_rows rows = {cols, out};
 	return adm_exec(s,
 			"SELECT id, ts, actor, client, action, object, detail FROM audit_log"
-			" ORDER BY id DESC LIMIT ?",
-			step_rows, &rows, "i", (int64_t)limit);
+			" WHERE ?2 IS NULL OR object = ?2 ORDER BY id DESC LIMIT ?1",
+			step_rows, &rows, "it", (int64_t)limit, object);
 }

@@ -106,6 +106,25 @@ class AlertQuality(HubCase):
             self.assertEqual(len(msgs), 1, body)
             self.assertIn("new user", msgs[0])
 
+    def test_acknowledge_and_close_with_comments_kept_in_history(self):
+        self.hub.ingest_ok([{"event_id": event_uuid("aq-hist", 0), "timestamp": now_minus(seconds=5),
+                             "event_type": "ACCOUNT_CREATE", "severity": 4, "user": "histuser",
+                             "source_host": "h9", "message": "new user: name=histuser"}])
+        a = self.wait_alerts(lambda x: "histuser" in x["summary"], 1, "the alert")[0]
+        token = self.hub.login_token()
+        for what, comment in (("ack", "looking into it"), ("close", "expected: new backup job")):
+            status, _, body = self.hub.request(
+                "POST", "/alerts/%d/%s" % (a["id"], what),
+                json.dumps({"comment": comment}).encode(),
+                {"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+            self.assertEqual(status, 200, body)
+        status, _, full = self.hub.get("/alerts/%d" % a["id"])
+        self.assertEqual(status, 200, full)
+        self.assertEqual([(h["action"], h["actor"], h["comment"]) for h in full["history"]],
+                         [("ack", "admin", "looking into it"),
+                          ("close", "admin", "expected: new backup job")])
+        self.assertEqual([e["user"] for e in full["events"]], ["histuser"])
+
     def test_thirty_failed_logins_are_thirty_events(self):
         ip = "203.0.113.9"
         evs = [{"event_id": event_uuid("aq-bf", i), "timestamp": now_minus(seconds=120 - 3 * i),

@@ -379,15 +379,16 @@ int pg_audit(struct pg_store *s, const char *actor, const char *client, const ch
 		       &p, NULL);
 }
 
-int pg_audit_list(struct pg_store *s, int limit, json_t *out)
+int pg_audit_list(struct pg_store *s, int limit, const char *object, json_t *out)
 {
 	static const struct col cols[] = {
 	    {"id", COL_INT},	  {"time", COL_TIME},	{"actor", COL_TEXT}, {"client", COL_TEXT},
 	    {"action", COL_TEXT}, {"object", COL_TEXT}, {"detail", COL_TEXT}};
 	struct pg_params p = {0};
 	pg_p_limit(&p, limit);
+	pg_p_text(&p, object);
 	return select_json(s,
 			   "SELECT id, ts, actor, client, action, object, detail FROM audit_log"
-			   " ORDER BY id DESC LIMIT $1",
+			   " WHERE $2::text IS NULL OR object = $2 ORDER BY id DESC LIMIT $1",
 			   &p, cols, sizeof(cols) / sizeof(cols[0]), out);
 }
