@@ -731,6 +731,47 @@ async function main() {
     }
   });
 
+  runner.test('alerts: investigating one — its rule, the explorer on its events, a comment kept in its history', async () => {
+    needBrowser();
+    const live = (await hub.getJson('/alerts', { status: 'open', backfill: 'false', limit: 100 })).alerts;
+    const target = live.find((a) => /source_ip=/.test(a.group_key)) || live[0];
+    const rule = await hub.getJson(`/rules/${encodeURIComponent(target.rule_id)}`);
+    const w = await openPage(browser);
+    try {
+      const { page } = w;
+      streamSlots(w);
+      await login(w, hub);
+      await page.goto(`${hub.base()}ui/alerts?id=${target.id}`);
+      const card = '[data-testid=alert][data-focus]';
+      await page.waitForSelector(`${card} [data-testid=alert-investigation]`);
+      const ruleText = await page.textContent(`${card} [data-testid=alert-rule-detail]`);
+      assert(ruleText.includes(rule.title), `the rule's title: ${ruleText}`);
+      if (rule.description) assert(ruleText.includes(rule.description.slice(0, 40)), 'and its description');
+      assertEq(await page.$eval(`${card} [data-testid=alert-rule-detail] pre`, (p) => p.textContent), rule.yaml, 'its YAML');
+      assert((await page.textContent(`${card} [data-testid=alert-history]`)).includes('Not acknowledged'), 'no history yet');
+      await page.fill(`${card} [data-testid=alert-comment]`, 'checked with the owner');
+      await page.click(`${card} [data-testid=ack]`);
+      await page.waitForSelector(`${card} [data-testid=alert-history] li[data-action=ack]`);
+      const hist = await page.textContent(`${card} [data-testid=alert-history] li[data-action=ack]`);
+      assert(hist.includes('admin acknowledged') && hist.includes('checked with the owner'), `history: ${hist}`);
+      const api = await hub.getJson(`/alerts/${target.id}`);
+      assertEq(api.history.map((x) => [x.action, x.comment]), [['ack', 'checked with the owner']], 'the API keeps it');
+      // the explorer, filtered to the alert's group and time
+      await page.click(`${card} [data-testid=alert-explorer-link]`);
+      await page.waitForSelector('main#page[data-page=explorer]');
+      const url = new URL(page.url());
+      for (const kv of target.group_key.split(',').filter(Boolean)) {
+        const [k, v] = kv.split('=');
+        const field = k === 'host' ? 'source_host' : k;
+        assertEq(url.searchParams.get(field), v, `the explorer filters ${field}`);
+      }
+      assert(url.searchParams.get('from') && url.searchParams.get('to'), 'and the alert\'s time');
+      clean(w, 'alert investigation');
+    } finally {
+      await w.close();
+    }
+  });
+
   runner.test('rules: matches and alerts per rule; helpers under the correlation they feed', async () => {
     needBrowser();
     const probe = await hub.get('/rules');

@@ -98,8 +98,12 @@ export function mount(root, ctx) {
 
   async function act(a, what, btn) {
     btn.disabled = true;
+    const input = btn.closest('article')?.querySelector('[data-testid=alert-comment]');
+    const comment = input && input.value.trim();
     try {
-      const r = await api(`alerts/${encodeURIComponent(a.id)}/${what}`, { method: 'POST' });
+      const r = await api(`alerts/${encodeURIComponent(a.id)}/${what}`,
+        comment ? { method: 'POST', body: { comment } } : { method: 'POST' });
+      if (comment && expanded.has(String(a.id))) refetch(String(a.id));
       const upd = r && typeof r === 'object' && r.id !== undefined ? r : { ...a, status: what === 'ack' ? 'acknowledged' : 'closed' };
       const id = String(a.id);
       if (focus && String(focus.id) === id) focus = { ...focus, ...upd };
@@ -122,7 +126,39 @@ export function mount(root, ctx) {
   async function fetchFull(id) {
     const full = await api(`alerts/${encodeURIComponent(id)}`);
     full.shown = await eventsOf(full);
+    full.rule = full.rule_id ? await api(`rules/${encodeURIComponent(full.rule_id)}`).catch(() => null) : null;
     return full;
+  }
+
+  // The explorer on the alert's events: its time range and its group's values.
+  function explorerParams(a) {
+    const p = { ...around(a) };
+    for (const [k, v] of groupFields(a.group_key)) {
+      const field = k === 'host' ? 'source_host' : k === 'src_ip' ? 'source_ip' : k;
+      if (FILTERABLE.has(field)) p[field] = v;
+    }
+    return new URLSearchParams(p);
+  }
+
+  // What an analyst needs beside the events: the rule (description, YAML), the history of
+  // the alert (who acknowledged or closed it, with their comments) and a comment box.
+  function investigation(full) {
+    const hist = Array.isArray(full.history) ? full.history : [];
+    const r = full.rule;
+    return h('div', { class: 'alert-investigation', 'data-testid': 'alert-investigation' },
+      h('p', {}, h('a', { href: ctx.href('explorer', explorerParams(full)), 'data-testid': 'alert-explorer-link' },
+        'Open these events in the explorer')),
+      r ? h('div', { 'data-testid': 'alert-rule-detail' },
+        h('p', { class: 'small' }, h('strong', {}, r.title || full.rule_title), r.description ? ` — ${r.description}` : ''),
+        r.yaml ? h('details', {}, h('summary', {}, 'Rule YAML'), h('pre', { class: 'yaml-view' }, r.yaml)) : null) : null,
+      h('div', { 'data-testid': 'alert-history' },
+        h('h3', { class: 'small' }, 'History'),
+        hist.length ? h('ul', { class: 'history' }, hist.map((x) => h('li', { 'data-action': x.action },
+          `${fmtTime(x.time)} · ${x.actor} ${x.action === 'ack' ? 'acknowledged' : x.action === 'close' ? 'closed' : x.action}`,
+          x.comment ? h('span', { class: 'comment' }, `: ${x.comment}`) : '')))
+          : h('p', { class: 'muted small' }, 'Not acknowledged or closed yet.')),
+      full.status !== 'closed' ? h('label', { class: 'small block' }, 'Comment for acknowledge or close ',
+        h('input', { type: 'text', maxlength: '500', 'data-testid': 'alert-comment', placeholder: 'optional' })) : null);
   }
 
   function eventsBox(id) {
@@ -132,7 +168,7 @@ export function mount(root, ctx) {
     if (full === null) return clear(box, spinner());
     if (full instanceof Error) return clear(box, errorBox(full));
     const n = full.events_total ?? full.n_events ?? (full.event_ids || []).length;
-    return clear(box, full.shown.length
+    return clear(box, investigation(full), full.shown.length
       ? eventsTable(full.shown, ['timestamp', 'severity', 'event_type', 'source_host', 'source_ip', 'user', 'message'], {
         onOpen: (ev) => ctx.navigate('explorer', new URLSearchParams({ ...around(full), event: ev.event_id })),
       })
