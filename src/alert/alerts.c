@@ -251,11 +251,14 @@ static json_t *rule_meta(const struct rule_info *ri)
 	if (ri->description)
 		json_object_set_new(m, "rule_description", json_string(ri->description));
 	json_t *t = str_array(ri->tags, ri->n_tags),
-	       *r = str_array(ri->references, ri->n_references);
+	       *r = str_array(ri->references, ri->n_references),
+	       *c = str_array(ri->channels, ri->n_channels);
 	if (t)
 		json_object_set_new(m, "rule_tags", t);
 	if (r)
 		json_object_set_new(m, "rule_references", r);
+	if (c)
+		json_object_set_new(m, "rule_channels", c);
 	return m;
 }
 

@@ -39,6 +39,10 @@ struct rule_info {
 	const char *const *references;
 	size_t n_references;
 	const char *used_by; /* a rule only a correlation uses: that correlation's id, else NULL */
+	/* minisiem: channels: the notification channels its alerts go to (only those, each
+	 * still with its min_level); none: every channel that takes them */
+	const char *const *channels;
+	size_t n_channels;
 };
 
 struct rule; /* one compiled rule */

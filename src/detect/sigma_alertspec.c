@@ -13,7 +13,7 @@
 #define KEY_VALUE_MAX 512 /* bytes of one group-key value (as correlations keep) */
 #define NEWVALUE_MAX_DAYS 3650
 
-static const char *const block_keys = "group-by, summary, new-value, new-value-days";
+static const char *const block_keys = "group-by, summary, new-value, new-value-days, channels";
 
 /* Event types about an address: a rule naming one (or source_ip) groups by source_ip. */
 static const char *const ip_types[] = {"LOGIN_FAIL", "LOGIN_SUCCESS", "DNS_QUERY", "DNS_BLOCK",
@@ -312,7 +312,7 @@ int alertspec_compile(struct cctx *cc, struct ydoc *y, yaml_node_t *root, struct
 	struct rule_info *in = &r->info;
 	struct alert_spec *sp = &r->spec;
 	const struct corr *co = r->corr;
-	yaml_node_t *gb = NULL, *sum = NULL, *nv = NULL, *nvd = NULL;
+	yaml_node_t *gb = NULL, *sum = NULL, *nv = NULL, *nvd = NULL, *chn = NULL;
 	int rc;
 	sp->dgroup[0] = sp->dgroup[1] = sp->dgroup[2] = -1;
 	if ((rc = meta_strings(cc, y, root, "tags", &in->tags, &in->n_tags)) ||
@@ -337,6 +337,7 @@ int alertspec_compile(struct cctx *cc, struct ydoc *y, yaml_node_t *root, struct
 				     : ykey_is(k, "summary")	    ? &sum
 				     : ykey_is(k, "new-value")	    ? &nv
 				     : ykey_is(k, "new-value-days") ? &nvd
+				     : ykey_is(k, "channels")	    ? &chn
 								    : NULL;
 		if (!slot)
 			return cc_fail(cc, yline(k), "minisiem: unknown key '%.*s' (%s)",
@@ -395,6 +396,25 @@ int alertspec_compile(struct cctx *cc, struct ydoc *y, yaml_node_t *root, struct
 			return rc;
 		if (!(in->summary = arena_strndup(cc->a, yv.s, yv.n)))
 			return -ENOMEM;
+	}
+
+	/* channels: names as the channels file spells them ([A-Za-z0-9_.-]) */
+	if (chn) {
+		const char **names;
+		size_t n;
+		if ((rc = name_list(cc, y, chn, "channels", false, &names, &n)))
+			return rc;
+		for (size_t i = 0; i < n; i++)
+			for (const char *c = names[i]; *c; c++)
+				if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+				      (*c >= '0' && *c <= '9') || *c == '_' || *c == '.' ||
+				      *c == '-'))
+					return cc_fail(cc, yline(chn),
+						       "minisiem: channel name '%s' is not one of "
+						       "[A-Za-z0-9_.-]",
+						       names[i]);
+		in->channels = names;
+		in->n_channels = n;
 	}
 
 	/* new-value */

@@ -28,6 +28,8 @@ void notify_config_free(struct notify_channel_config *ch, size_t n)
 		if (c->secret)
 			explicit_bzero(c->secret, strlen(c->secret));
 		free(c->secret);
+		free(c->rules);
+		free(c->rule_tags);
 		for (size_t k = 0; k < c->n_to; k++)
 			free(c->to[k]);
 		for (size_t k = 0; k < c->n_headers; k++)
@@ -185,6 +187,8 @@ static const struct setting settings[] = {
 	{ "password", SET_STRING, FIELD(password), 0, 0, NULL, NULL },
 	{ "from", SET_ADDRESS, FIELD(from), 0, 0, NULL, "'%s' is not an email address" },
 	{ "secret", SET_STRING, FIELD(secret), 0, 0, NULL, NULL },
+	{ "rules", SET_STRING, FIELD(rules), 0, 0, NULL, NULL },
+	{ "rule_tags", SET_STRING, FIELD(rule_tags), 0, 0, NULL, NULL },
 	{ "digest", SET_MS_OFF, FIELD(digest_ms), 1, 7 * 86400000LL, NULL,
 	  "digest must be off or a duration up to 7d (15m, 1h), not '%s'" },
 	{ "digest_max_severity", SET_LEVEL, FIELD(digest_max_severity), 0, 0, NULL,

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "core/clock.h"
@@ -359,6 +360,53 @@ int notifier_start(struct notifier **out, struct notify_channel_config *channels
 	return notifier_start_clock(out, channels, n, NULL, NULL);
 }
 
+/* Whether word (n bytes) is one of the comma-separated items of list (spaces around items
+ * ignored; case ignored when fold). */
+static bool in_list(const char *list, const char *word, size_t n, bool fold)
+{
+	for (const char *p = list; p && *p;) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		const char *e = p;
+		while (*e && *e != ',')
+			e++;
+		const char *t = e;
+		while (t > p && t[-1] == ' ')
+			t--;
+		if ((size_t)(t - p) == n && n &&
+		    (fold ? !strncasecmp(p, word, n) : !memcmp(p, word, n)))
+			return true;
+		p = e;
+	}
+	return false;
+}
+
+/* Routing: a rule that names its channels goes only to them; a channel with rules or
+ * rule_tags takes only the alerts of those rules or tags. */
+static bool routed_here(const struct notify_channel_config *c, const json_t *alert)
+{
+	size_t i;
+	json_t *v, *want = json_object_get(alert, "rule_channels");
+	if (json_array_size(want)) {
+		bool named = false;
+		json_array_foreach (want, i, v)
+			named |= json_is_string(v) && !strcmp(json_string_value(v), c->name);
+		if (!named)
+			return false;
+	}
+	if (!(c->rules && *c->rules) && !(c->rule_tags && *c->rule_tags))
+		return true;
+	const char *id = json_string_value(json_object_get(alert, "rule_id"));
+	if (id && c->rules && in_list(c->rules, id, strlen(id), false))
+		return true;
+	json_array_foreach (json_object_get(alert, "rule_tags"), i, v) {
+		const char *t = json_string_value(v);
+		if (t && c->rule_tags && in_list(c->rule_tags, t, strlen(t), true))
+			return true;
+	}
+	return false;
+}
+
 void notifier_submit(struct notifier *nt, const json_t *alert)
 {
 	int sev = (int)json_integer_value(json_object_get(alert, "severity"));
@@ -371,7 +419,7 @@ void notifier_submit(struct notifier *nt, const json_t *alert)
 	for (size_t i = 0; nt && i < nt->n; i++) {
 		struct channel *c = &nt->ch[i];
 		struct strbuf b;
-		if (sev < c->cfg.min_severity)
+		if (sev < c->cfg.min_severity || !routed_here(&c->cfg, alert))
 			continue;
 		if (backfill && !c->cfg.backfill) {
 			metric_add(&c->m->backfill_skipped, 1);

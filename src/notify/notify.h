@@ -38,6 +38,9 @@ struct notify_channel_config {
 	char *to[NOTIFY_MAX_TO];
 	/* webhook */
 	char *secret; /* HMAC-SHA256 key for X-Minisiem-Signature, or NULL */
+	/* routing: when set, only alerts of these rule ids, or of rules with one of these tags
+	 * (comma-separated; tags any case), come to this channel */
+	char *rules, *rule_tags;
 	size_t n_headers;
 	char *headers[NOTIFY_MAX_HEADERS]; /* "Name: value" */
 	/* digest: alerts at or below digest_max_severity are held and sent together, one

@@ -276,3 +276,71 @@ class DigestAndRateLimit(HubCase):
         self.assertEqual(ch["rate_limited"], 1, ch)
         self.assertEqual(len(self.posts("/limited")), 2, limited)
         self.assertTrue(all(p["type"] == "alert" for p in limited), limited)
+
+
+ROUTED_RULE = """title: E2E routed rule
+id: 0e2e0000-0000-4000-8000-00000000r001
+level: high
+logsource:
+    product: minisiem
+detection:
+    selection:
+        event_type: E2E_ROUTED
+    condition: selection
+minisiem:
+    channels: [only]
+"""
+
+
+class Routing(HubCase):
+    """Per-rule routing: a channel with rule_tags or rules takes only those rules' alerts; a
+    rule that names its channels goes only to them."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="minisiem-e2e-aq-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
+        cls.web = serve(Receiver())
+        cls.addClassCleanup(cls.web.server_close)
+        cls.addClassCleanup(cls.web.shutdown)
+        conf = os.path.join(cls.tmp, "channels.conf")
+        with open(conf, "w") as f:
+            f.write("[auth]\ntype = webhook\nurl = http://127.0.0.1:%d/auth\nmin_level = low\n"
+                    "rule_tags = ATTACK.T1110.001, attack.t1110.003\n\n"
+                    "[accounts]\ntype = webhook\nurl = http://127.0.0.1:%d/accounts\n"
+                    "min_level = low\nrules = 4e8c8fff-38fb-4c45-b629-05bfb04e5614\n\n"
+                    "[all]\ntype = webhook\nurl = http://127.0.0.1:%d/all\nmin_level = low\n\n"
+                    "[only]\ntype = webhook\nurl = http://127.0.0.1:%d/only\nmin_level = low\n"
+                    % ((cls.web.port,) * 4))
+        cls.hub = cls.class_hub(args=["--notify-config", conf])
+
+    def posts(self, path):
+        with self.web.lock:
+            return [json.loads(b)["alert"]["rule_id"] for p, _, b in self.web.posts if p == path]
+
+    def test_routes(self):
+        status, _, body = self.hub.request(
+            "POST", "/rules", ROUTED_RULE.encode(),
+            {"Authorization": "Bearer " + self.hub.login_token(),
+             "Content-Type": "application/yaml"})
+        self.assertEqual(status, 201, body)
+        self.hub.ingest_ok(
+            [{"event_id": event_uuid("aq-route", i), "timestamp": now_minus(seconds=20 - i),
+              "event_type": "LOGIN_FAIL", "source_ip": "203.0.113.50", "user": "root",
+              "source_host": "r1", "message": "Failed password"} for i in range(5)] +
+            [{"event_id": event_uuid("aq-route", 10), "timestamp": now_minus(seconds=5),
+              "event_type": "ACCOUNT_CREATE", "user": "routed", "source_host": "r1",
+              "message": "new user: name=routed"},
+             {"event_id": event_uuid("aq-route", 11), "timestamp": now_minus(seconds=4),
+              "event_type": "E2E_ROUTED", "source_host": "r1", "message": "routed"}])
+        want_all = {BRUTE_RULE, "4e8c8fff-38fb-4c45-b629-05bfb04e5614"}
+        wait_for(lambda: want_all <= set(self.posts("/all")) and want_all <= set(self.posts("/only"))
+                 and "0e2e0000-0000-4000-8000-00000000r001" in self.posts("/only")
+                 and self.posts("/auth") and self.posts("/accounts"), DEADLINE,
+                 "every channel's alerts")
+        self.assertEqual(set(self.posts("/auth")), {BRUTE_RULE})
+        self.assertEqual(set(self.posts("/accounts")), {"4e8c8fff-38fb-4c45-b629-05bfb04e5614"})
+        self.assertIn("0e2e0000-0000-4000-8000-00000000r001", self.posts("/only"))
+        self.assertNotIn("0e2e0000-0000-4000-8000-00000000r001", self.posts("/all"))
+        self.assertNotIn("0e2e0000-0000-4000-8000-00000000r001", self.posts("/accounts"))
+        self.assertNotIn("0e2e0000-0000-4000-8000-00000000r001", self.posts("/auth"))

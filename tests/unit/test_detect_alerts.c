@@ -164,7 +164,9 @@ static void test_block_refusals(void **state)
 	    {"minisiem: [a]\n", "minisiem must be a map (group-by, summary, new-value"},
 	    {"minisiem:\n  groupby: [user]\n",
 	     "line 9: minisiem: unknown key 'groupby' (group-by, summary, new-value, "
-	     "new-value-days)"},
+	     "new-value-days, channels)"},
+	    {"minisiem:\n  channels: ['ops mail']\n", "channel name 'ops mail' is not one of"},
+	    {"minisiem:\n  channels: [a, a]\n", "minisiem: channels lists 'a' twice"},
 	    {"minisiem:\n  group-by:\n    a: b\n", "minisiem: group-by must be a list of strings"},
 	    {"minisiem:\n  group-by: [[a]]\n", "minisiem: group-by must be a list of strings"},
 	    {"minisiem:\n  group-by: [user, user]\n", "minisiem: group-by lists 'user' twice"},
