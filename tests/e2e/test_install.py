@@ -1,0 +1,191 @@
+"""`make install` and `make run` as an operator uses them: the installed tree (binaries, the
+rules where the hub looks for them, docs, configuration, systemd units checked by
+`systemd-analyze verify`), the installed hub finding its rules and answering, `make
+uninstall`, and `make run` passing ARGS through without running the hub as root."""
+import glob
+import os
+import pwd
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import tempfile
+import unittest
+import urllib.request
+
+import hub as hubmod
+from hub import BIN, Hub, base_env, read_text, tail, wait_for
+
+ROOT = os.path.realpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+MAKE_TIMEOUT = 900  # the agent may still have to be built for this build directory
+UNITS = ("minisiem.service", "minisiem-agent.service")
+
+
+def make_args():
+    """The make variables that name BIN's build (build/asan is SANITIZE=1), or None when BIN
+    is not a build of this checkout."""
+    build = os.path.relpath(os.path.dirname(os.path.realpath(BIN)), ROOT)
+    if build.startswith("..") or not shutil.which("make"):
+        return None
+    return ["SANITIZE=1"] if build == "build/asan" else ["BUILD=" + build]
+
+
+def make(*args, timeout=MAKE_TIMEOUT):
+    # the make of `make check` must not hand its jobserver or its variables to this one
+    env = base_env({"MAKEFLAGS": None, "MAKELEVEL": None, "MFLAGS": None})
+    r = subprocess.run(["make", "--no-print-directory", "-s", *args, *make_args()], cwd=ROOT,
+                       env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=timeout)
+    if r.returncode != 0:
+        raise AssertionError("make %s failed (%d):\n%s" % (" ".join(args), r.returncode,
+                                                           tail(r.stdout, 60)))
+    return r.stdout
+
+
+@unittest.skipIf(make_args() is None, "the binary is not a build of this checkout (or no make)")
+class Install(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="minisiem-e2e-install-")
+        self.dest = os.path.join(self.tmp, "stage")
+        os.chmod(self.tmp, 0o755)  # the hub may run as another user below
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def path(self, *parts):
+        return os.path.join(self.dest, *parts)
+
+    def test_install_tree_run_and_uninstall(self):
+        make("install", "DESTDIR=" + self.dest)
+        prefix = self.path("usr", "local")
+        for b in ("minisiem", "minisiem-agent"):
+            st = os.stat(os.path.join(prefix, "bin", b))
+            self.assertEqual(stat.S_IMODE(st.st_mode), 0o755, b)
+        want_rules = sorted(os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "rules", "*.yml"))
+                            if not p.endswith("/mapping.yml"))
+        rules_dir = os.path.join(prefix, "share", "minisiem", "rules")
+        self.assertGreater(len(want_rules), 5)
+        self.assertEqual(sorted(os.listdir(rules_dir)), want_rules)
+        doc = os.path.join(prefix, "share", "doc", "minisiem")
+        for f in ("README.md", "docs/install.md", "docs/operations.md", "minisiem.conf.example",
+                  "agent.conf.example"):
+            self.assertTrue(os.path.isfile(os.path.join(doc, f)), f)
+        self.assertTrue(os.path.isfile(os.path.join(prefix, "lib", "sysusers.d", "minisiem.conf")))
+        conf = self.path("etc", "minisiem", "minisiem.conf")
+        self.assertEqual(stat.S_IMODE(os.stat(conf).st_mode), 0o640)
+        # the units name the installed paths, hardened as promised
+        units = {u: read_text(os.path.join(prefix, "lib", "systemd", "system", u)) for u in UNITS}
+        for u, text in units.items():
+            self.assertNotRegex(text, r"@[A-Z]+@", u)
+            for line in ("NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes",
+                         "StateDirectory=", "ReadWritePaths=/var/lib/"):
+                self.assertIn(line, text, u)
+        self.assertIn("ExecStart=/usr/local/bin/minisiem serve --config /etc/minisiem/minisiem.conf"
+                      " --db /var/lib/minisiem/minisiem.db", units["minisiem.service"])
+        self.assertRegex(units["minisiem.service"], r"(?m)^User=minisiem$")
+        self.assertIn("ExecStart=/usr/local/bin/minisiem-agent --config /etc/minisiem/agent.conf",
+                      units["minisiem-agent.service"])
+        self.assertRegex(units["minisiem-agent.service"], r"(?m)^User=minisiem-agent$")
+
+        # The installed hub, started from elsewhere with the installed configuration, finds
+        # the installed rules beside its binary and answers.
+        installed = os.path.join(prefix, "bin", "minisiem")
+        h = Hub(tmpdir=os.path.join(self.tmp, "run"), args=["--config", conf])
+        os.makedirs(h.tmpdir)
+        saved, hubmod.BIN = hubmod.BIN, installed
+        try:
+            h.start()
+        finally:
+            hubmod.BIN = saved
+        try:
+            status, _, body = h.get("/rules")
+            self.assertEqual(status, 200, body)
+            origins = sorted({r["origin"][len("builtin:"):] for r in body["rules"]
+                              if r.get("builtin")})
+            self.assertEqual(origins, want_rules)
+            self.assertIn("built-in rules from '%s/../share/minisiem/rules'"
+                          % os.path.join(prefix, "bin"), h.stderr() + read_text(h.stdout_path))
+            status, _, body = h.get("/health", token=False)
+            self.assertEqual(status, 200, body)
+        finally:
+            h.close()
+        # the README's commands work with the installed binaries
+        r = subprocess.run([installed, "keys", "create", "laptop"] + h.store_args(),
+                           env=base_env(), capture_output=True, text=True, timeout=60,
+                           cwd=h.tmpdir)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"^\S{20,}\n$")
+        r = subprocess.run([os.path.join(prefix, "bin", "minisiem-agent"), "--version"],
+                           env=base_env(), capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+        # A second install keeps an edited configuration; uninstall keeps it too.
+        with open(conf, "a", encoding="utf-8") as f:
+            f.write("# edited\n")
+        out = make("install", "DESTDIR=" + self.dest)
+        self.assertIn("kept", out)
+        self.assertTrue(read_text(conf).endswith("# edited\n"))
+        make("uninstall", "DESTDIR=" + self.dest)
+        left = sorted(os.path.relpath(os.path.join(d, f), self.dest)
+                      for d, _, fs in os.walk(self.dest) for f in fs)
+        self.assertEqual(left, ["etc/minisiem/minisiem.conf"])
+
+    def test_units_verify(self):
+        """systemd-analyze verify on the units as installed under a PREFIX of their own
+        (DESTDIR=/ installs there for real without making service accounts), so that the
+        programs they start exist."""
+        if not shutil.which("systemd-analyze"):
+            self.skipTest("no systemd-analyze (Debian: apt-get install systemd)")
+        prefix = os.path.join(self.tmp, "prefix")
+        make("install", "DESTDIR=/", "PREFIX=" + prefix, "SYSCONFDIR=" + prefix + "/etc")
+        units = [os.path.join(prefix, "lib", "systemd", "system", u) for u in UNITS]
+        for u in units:
+            self.assertIn("ExecStart=%s/bin/" % prefix, read_text(u))
+        r = subprocess.run(["systemd-analyze", "verify", *units], capture_output=True, text=True,
+                           timeout=120)
+        # it reports unknown or malformed settings on stderr and still exits 0
+        self.assertEqual((r.returncode, r.stdout + r.stderr), (0, ""))
+
+
+@unittest.skipIf(make_args() is None, "the binary is not a build of this checkout (or no make)")
+class Run(unittest.TestCase):
+    def test_make_run_passes_args_and_does_not_run_as_root(self):
+        tmp = tempfile.mkdtemp(prefix="minisiem-e2e-run-")
+        os.chmod(tmp, 0o755)
+        db = os.path.join(tmp, "var", "minisiem.db")
+        log = os.path.join(tmp, "make.log")
+        args = ["make", "--no-print-directory", "run", *make_args(), "RUN_DB=" + db,
+                "RUN_USER=nobody", "ARGS=--listen 127.0.0.1:0 --root-path /siem"]
+        env = base_env({"MAKEFLAGS": None, "MAKELEVEL": None, "MFLAGS": None})
+        with open(log, "wb") as out:
+            p = subprocess.Popen(args, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                 stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            def listening():
+                m = re.search(r"listening on http://127\.0\.0\.1:(\d+)/siem/", read_text(log))
+                if m:
+                    return int(m.group(1))
+                if p.poll() is not None:
+                    raise AssertionError("make run exited with %s:\n%s"
+                                         % (p.returncode, tail(read_text(log))))
+                return None
+            port = wait_for(listening, MAKE_TIMEOUT, "make run's listening line")
+            self.assertNotEqual(port, 8080)  # both flags of ARGS: --listen and --root-path
+            with urllib.request.urlopen("http://127.0.0.1:%d/siem/health" % port,
+                                        timeout=30) as r:
+                self.assertEqual(r.status, 200)
+            text = read_text(log)
+            self.assertNotIn("running as root", text)
+            if os.geteuid() == 0:
+                self.assertIn("the hub runs as nobody", text)
+                self.assertEqual(os.stat(db).st_uid, pwd.getpwnam("nobody").pw_uid)
+        finally:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+            p.wait(timeout=60)
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    unittest.main()
