@@ -117,17 +117,18 @@ fuzz-build:
 fuzz: deps fuzz-build
 	@tests/run_fuzz.sh $(FUZZ_SECONDS) build/results.txt
 
-# The hub with its store in RUN_DB (var/minisiem.db) and ARGS added to `minisiem serve`.
+# The hub with its store in var/ (RUN_DB=PATH: --db PATH) and ARGS added to `minisiem serve`.
 # Started as root (for the packages), the hub runs as RUN_USER: by default the user behind
 # sudo, else the owner of this folder, else the system user minisiem (created when missing);
 # the store's folder is theirs.
 ARGS     ?=
 RUN_USER ?=
-RUN_DB   ?= var/minisiem.db
+RUN_DB   ?=
+RUN_DIR   = $(dir $(or $(RUN_DB),var/minisiem.db))
+RUN_HUB   = $(HUB) serve $(if $(RUN_DB),--db "$(RUN_DB)")
 run: all
-	@mkdir -p $(dir $(RUN_DB))
-	@export SIEM_DB_PATH="$(RUN_DB)"; \
-	if [ "$$(id -u)" != 0 ]; then exec $(HUB) serve $(ARGS); fi; \
+	@mkdir -p $(RUN_DIR)
+	@if [ "$$(id -u)" != 0 ]; then exec $(RUN_HUB) $(ARGS); fi; \
 	u="$(RUN_USER)"; [ -n "$$u" ] || u="$${SUDO_USER:-}"; \
 	[ -n "$$u" ] && [ "$$u" != root ] || u=$$(stat -c %U .); \
 	if [ "$$u" = root ]; then \
@@ -135,14 +136,14 @@ run: all
 	  id -u minisiem >/dev/null 2>&1 || useradd --system --home-dir /var/lib/minisiem \
 	    --no-create-home --shell /usr/sbin/nologin --comment "minisiem SIEM hub" minisiem || exit 1; \
 	fi; \
-	chown "$$u:" $(dir $(RUN_DB)) || exit 1; \
-	if ! runuser -u "$$u" -- test -w $(dir $(RUN_DB)) -a -r rules/mapping.yml; then \
-	  echo "make run: user $$u cannot reach $(abspath $(dir $(RUN_DB))) or $(CURDIR)/rules" \
+	chown "$$u:" $(RUN_DIR) || exit 1; \
+	if ! runuser -u "$$u" -- test -w $(RUN_DIR) -a -r rules/mapping.yml; then \
+	  echo "make run: user $$u cannot reach $(abspath $(RUN_DIR)) or $(CURDIR)/rules" \
 	       "(a folder above is closed to it): run make run as a user who can, or set RUN_USER=NAME"; \
 	  exit 1; \
 	fi; \
 	echo "make run: started as root: the hub runs as $$u (--user $$u)"; \
-	exec $(HUB) serve --user "$$u" $(ARGS)
+	exec $(RUN_HUB) --user "$$u" $(ARGS)
 
 # ---- Installing (docs/install.md) ----
 # PREFIX/bin: minisiem and minisiem-agent; PREFIX/share/minisiem/rules: the built-in rules
