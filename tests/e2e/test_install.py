@@ -20,6 +20,16 @@ from hub import BIN, Hub, base_env, read_text, tail, wait_for
 ROOT = os.path.realpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 MAKE_TIMEOUT = 900  # the agent may still have to be built for this build directory
 UNITS = ("minisiem.service", "minisiem-agent.service")
+TEST_RULE = """title: E2E failed login
+id: 5d0f3c52-61a4-4c0e-9b0e-2b7c1e0f7a01
+level: low
+logsource:
+    product: minisiem
+detection:
+    selection:
+        event_type: LOGIN_FAIL
+    condition: selection
+"""
 
 
 def make_args():
@@ -146,6 +156,158 @@ class Install(unittest.TestCase):
                            timeout=120)
         # it reports unknown or malformed settings on stderr and still exits 0
         self.assertEqual((r.returncode, r.stdout + r.stderr), (0, ""))
+
+    def test_hub_stays_within_the_units_system_call_filter(self):
+        """The hub unit's SystemCallFilter= refuses system calls outside it (EPERM): run the
+        installed hub under strace through start-up, logins, ingest, queries, a rule test
+        and a clean stop, and check every system call it made is one the filter allows."""
+        if not shutil.which("systemd-analyze") or not shutil.which("strace"):
+            self.skipTest("needs systemd-analyze and strace (Debian: apt-get install systemd strace)")
+        if make_args() == ["SANITIZE=1"]:
+            self.skipTest("the sanitizer runtime makes system calls of its own; the unit runs "
+                          "the release build")
+        make("install", "DESTDIR=" + self.dest)
+        prefix = self.path("usr", "local")
+        unit = read_text(os.path.join(prefix, "lib", "systemd", "system", "minisiem.service"))
+        allowed = unit_syscalls(unit)
+        self.assertIn("read", allowed)
+        self.assertNotIn("setuid", allowed)
+        self.assertNotIn("setrlimit", allowed)
+        summary = os.path.join(self.tmp, "traced", "strace.txt")
+        wrapper = os.path.join(self.tmp, "traced-minisiem")
+        h = TracedHub(tmpdir=os.path.join(self.tmp, "traced"))
+        os.makedirs(h.tmpdir)
+        # as the unit runs it: not as root (SQLite, for one, gives new files to the store's
+        # owner when it runs as root)
+        become = ""
+        if os.geteuid() == 0:
+            nobody = pwd.getpwnam("nobody")
+            os.chown(h.tmpdir, nobody.pw_uid, nobody.pw_gid)
+            become = "setpriv --reuid=%d --regid=%d --clear-groups " % (nobody.pw_uid,
+                                                                        nobody.pw_gid)
+        with open(wrapper, "w", encoding="utf-8") as f:
+            f.write("#!/bin/sh\nexec %sstrace -f -qq -c -o '%s' '%s' \"$@\"\n"
+                    % (become, summary, os.path.join(prefix, "bin", "minisiem")))
+        os.chmod(wrapper, 0o755)
+        saved, hubmod.BIN = hubmod.BIN, wrapper
+        try:
+            h.start(timeout=120)
+        finally:
+            hubmod.BIN = saved
+        try:
+            h.ingest_ok([{"timestamp": "2026-11-21T07:00:00Z", "source_host": "web1",
+                          "os_type": "LINUX", "event_type": "LOGIN_FAIL", "severity": 3,
+                          "source_ip": "203.0.113.7", "user": "root",
+                          "raw_message": "Failed password for root from 203.0.113.7 port 1 ssh2"}])
+            status, _, body = h.get("/events")
+            self.assertEqual(status, 200, body)
+            self.assertEqual(len(body["events"]), 1, body)
+            for path in ("/rules", "/alerts", "/metrics", "/ready"):
+                status, _, body = h.get(path)
+                self.assertEqual(status, 200, (path, body))
+            # the scan runs on the rule-test workers, which lower their priority
+            status, _, body = h.request(
+                "POST", "/rules/test", body={"rule": TEST_RULE, "from": "2026-11-01T00:00:00Z"},
+                headers={"Authorization": "Bearer " + h.login_token()})
+            self.assertEqual((status, body.get("matched")), (200, 1), body)
+            h.add_user("alice", "analyst", "correct horse battery staple")
+            self.assertTrue(h.login("correct horse battery staple", "alice"))
+        finally:
+            h.stop(timeout=120)
+        used = strace_calls(read_text(summary))
+        self.assertIn("openat", used)
+        self.assertEqual(sorted(used - allowed), [],
+                         "system calls the unit's filter would refuse:\n" + read_text(summary))
+
+    def test_agent_stays_within_its_units_system_call_filter(self):
+        """The same for the agent: a pass over a JSON-lines folder and an auth log."""
+        if not shutil.which("systemd-analyze") or not shutil.which("strace"):
+            self.skipTest("needs systemd-analyze and strace (Debian: apt-get install systemd strace)")
+        if make_args() == ["SANITIZE=1"]:
+            self.skipTest("the sanitizer runtime makes system calls of its own; the unit runs "
+                          "the release build")
+        make("install", "DESTDIR=" + self.dest)
+        prefix = self.path("usr", "local")
+        allowed = unit_syscalls(read_text(os.path.join(prefix, "lib", "systemd", "system",
+                                                       "minisiem-agent.service")))
+        work = os.path.join(self.tmp, "agent")
+        os.makedirs(os.path.join(work, "logs"))
+        with open(os.path.join(work, "logs", "app.jsonl"), "w", encoding="utf-8") as f:
+            f.write('{"timestamp": "2026-11-21T07:00:00Z", "level": "ERROR", "message": "boom"}\n')
+        with open(os.path.join(work, "auth.log"), "w", encoding="utf-8") as f:
+            f.write("Nov 21 07:00:00 web1 sshd[1]: Failed password for root from 203.0.113.7 "
+                    "port 1 ssh2\n")
+        become = []
+        if os.geteuid() == 0:
+            nobody = pwd.getpwnam("nobody")
+            for d, _, fs in os.walk(work):
+                for x in [d] + [os.path.join(d, f) for f in fs]:
+                    os.chown(x, nobody.pw_uid, nobody.pw_gid)
+            become = ["setpriv", "--reuid=%d" % nobody.pw_uid, "--regid=%d" % nobody.pw_gid,
+                      "--clear-groups"]
+        summary = os.path.join(work, "strace.txt")
+        r = subprocess.run(
+            become + ["strace", "-f", "-qq", "-c", "-o", summary,
+                      os.path.join(prefix, "bin", "minisiem-agent"), "--dry-run", "--once",
+                      "--state-dir", os.path.join(work, "state"),
+                      "--source", "jsonl:" + os.path.join(work, "logs"),
+                      "--source", "linux-auth:" + os.path.join(work, "auth.log")],
+            env=base_env(), capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("boom", r.stdout)
+        self.assertIn("203.0.113.7", r.stdout)
+        used = strace_calls(read_text(summary))
+        self.assertIn("openat", used)
+        self.assertEqual(sorted(used - allowed), [],
+                         "system calls the unit's filter would refuse:\n" + read_text(summary))
+
+
+def strace_calls(summary):
+    """The system calls named in a `strace -c` summary."""
+    calls = set(re.findall(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+\d+\s+(?:\d+\s+)?(\w+)\s*$",
+                           summary, re.M))
+    calls.discard("total")
+    return calls
+
+
+def unit_syscalls(unit):
+    """The system calls a unit's SystemCallFilter= lines allow (the first line an allow
+    list, then each line adding to it, or with ~ taking from it), expanded by systemd."""
+    groups = {}
+
+    def expand(name):
+        if not name.startswith("@"):
+            return {name}
+        if name not in groups:
+            out = subprocess.run(["systemd-analyze", "syscall-filter", name], check=True,
+                                 capture_output=True, text=True, timeout=60).stdout
+            groups[name] = set()
+            for line in out.splitlines()[1:]:
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    groups[name] |= expand(line)
+        return groups[name]
+
+    allowed = None
+    for value in re.findall(r"(?m)^SystemCallFilter=(.*)$", unit):
+        deny = value.startswith("~")
+        names = set().union(*(expand(n) for n in value.lstrip("~").split()))
+        if allowed is None:
+            assert not deny, "the unit's first SystemCallFilter= is an allow list"
+            allowed = names
+        elif deny:
+            allowed -= names
+        else:
+            allowed |= names
+    return allowed or set()
+
+
+class TracedHub(Hub):
+    """A hub started by strace: signals go to the hub, strace's child."""
+
+    def signal(self, sig):
+        with open("/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)) as f:
+            os.kill(int(f.read().split()[0]), sig)
 
 
 @unittest.skipIf(make_args() is None, "the binary is not a build of this checkout (or no make)")
