@@ -236,7 +236,8 @@ check-suite: $(HUB) $(UNIT_BIN)
 	@if [ "$(BUILD)" = build/asan ]; then python3 tests/e2e/run.py --bin $(HUB) --results build/results.txt \
 	  --label $(BUILD) --jobs $(E2E_JOBS) --backend postgres; fi
 
-bench: all
+# A PostgreSQL run needs the server that only `make check` installs otherwise.
+bench: all $(if $(BACKEND),deps)
 	@bench/run.sh $(if $(QUICK),--quick) $(if $(BACKEND),--backend $(BACKEND))
 	@$(if $(BACKEND),:,bench/enrich.sh $(if $(QUICK),--quick))
 
