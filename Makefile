@@ -190,7 +190,6 @@ install: all
 	  else \
 	    for u in minisiem minisiem-agent; do id -u $$u >/dev/null 2>&1 || \
 	      useradd --system --home-dir /var/lib/$$u --no-create-home --shell /usr/sbin/nologin $$u; done; \
-	    usermod -a -G adm minisiem-agent; \
 	  fi; \
 	  chgrp minisiem $(SYSCONFDIR)/minisiem/minisiem.conf; \
 	  if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \

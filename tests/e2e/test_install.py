@@ -72,7 +72,8 @@ class Install(unittest.TestCase):
         for b in ("minisiem", "minisiem-agent"):
             st = os.stat(os.path.join(prefix, "bin", b))
             self.assertEqual(stat.S_IMODE(st.st_mode), 0o755, b)
-        want_rules = sorted(os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "rules", "*.yml"))
+        want_rules = sorted(os.path.basename(p)
+                            for p in glob.glob(os.path.join(ROOT, "rules", "*.yml"))
                             if not p.endswith("/mapping.yml"))
         rules_dir = os.path.join(prefix, "share", "minisiem", "rules")
         self.assertGreater(len(want_rules), 5)
@@ -156,13 +157,28 @@ class Install(unittest.TestCase):
                            timeout=120)
         # it reports unknown or malformed settings on stderr and still exits 0
         self.assertEqual((r.returncode, r.stdout + r.stderr), (0, ""))
+        # the units' users, made by systemd-sysusers from the installed file (in a root of
+        # its own here), have no login shell
+        if shutil.which("systemd-sysusers"):
+            sysroot = os.path.join(self.tmp, "sysroot")
+            os.makedirs(os.path.join(sysroot, "etc"))
+            r = subprocess.run(["systemd-sysusers", "--root=" + sysroot,
+                                os.path.join(prefix, "lib", "sysusers.d", "minisiem.conf")],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            users = {line.split(":")[0]: line.split(":")
+                     for line in read_text(os.path.join(sysroot, "etc", "passwd")).splitlines()}
+            for u, home in (("minisiem", "/var/lib/minisiem"),
+                            ("minisiem-agent", "/var/lib/minisiem-agent")):
+                self.assertEqual(users[u][5:], [home, "/usr/sbin/nologin"], u)
+                self.assertLess(int(users[u][2]), 1000, u)  # a system user
 
     def test_hub_stays_within_the_units_system_call_filter(self):
         """The hub unit's SystemCallFilter= refuses system calls outside it (EPERM): run the
         installed hub under strace through start-up, logins, ingest, queries, a rule test
         and a clean stop, and check every system call it made is one the filter allows."""
         if not shutil.which("systemd-analyze") or not shutil.which("strace"):
-            self.skipTest("needs systemd-analyze and strace (Debian: apt-get install systemd strace)")
+            self.skipTest("needs systemd-analyze and strace (apt-get install systemd strace)")
         if make_args() == ["SANITIZE=1"]:
             self.skipTest("the sanitizer runtime makes system calls of its own; the unit runs "
                           "the release build")
@@ -222,7 +238,7 @@ class Install(unittest.TestCase):
     def test_agent_stays_within_its_units_system_call_filter(self):
         """The same for the agent: a pass over a JSON-lines folder and an auth log."""
         if not shutil.which("systemd-analyze") or not shutil.which("strace"):
-            self.skipTest("needs systemd-analyze and strace (Debian: apt-get install systemd strace)")
+            self.skipTest("needs systemd-analyze and strace (apt-get install systemd strace)")
         if make_args() == ["SANITIZE=1"]:
             self.skipTest("the sanitizer runtime makes system calls of its own; the unit runs "
                           "the release build")
