@@ -157,6 +157,13 @@ class Install(unittest.TestCase):
                            timeout=120)
         # it reports unknown or malformed settings on stderr and still exits 0
         self.assertEqual((r.returncode, r.stdout + r.stderr), (0, ""))
+        # systemd's own rating of the sandboxing: "OK" is up to 3.9 of 10; both are 1.7
+        for u in units:
+            r = subprocess.run(["systemd-analyze", "security", "--offline=yes", u],
+                               capture_output=True, text=True, timeout=120)
+            m = re.search(r"Overall exposure level for \S+: ([\d.]+)", r.stdout)
+            self.assertTrue(m, r.stdout + r.stderr)
+            self.assertLessEqual(float(m.group(1)), 2.0, r.stdout)
         # the units' users, made by systemd-sysusers from the installed file (in a root of
         # its own here), have no login shell
         if shutil.which("systemd-sysusers"):
