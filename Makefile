@@ -1,14 +1,19 @@
-# minisiem — build, run, test, bench. `make run` and `make check` install what they need.
+# minisiem — build, run, install, test, bench. `make run` and `make check` install what they need.
 
 CC       ?= cc
 PKGS     := libmicrohttpd jansson sqlite3 libjwt libargon2 libcrypto zlib libpcre2-8 yaml-0.1 libcurl \
             expat libevtx libpq libmaxminddb libcares
-DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev \
-            libjwt-dev libargon2-dev libssl-dev zlib1g-dev libcrypt-dev libcmocka-dev libpcre2-dev \
+# Debian packages: what building and running the hub and the agent need (`make`, `make run`,
+# `make install`), and what only the tests need besides (`make check`: cmocka, the Windows
+# cross compiler, journal-remote, a PostgreSQL server, clang for the fuzzers and the format
+# check; tests/web/run.sh adds the browser).
+RUN_DEB_PKGS   := build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev \
+            libjwt-dev libargon2-dev libssl-dev zlib1g-dev libcrypt-dev libpcre2-dev \
             libyaml-dev libcurl4-openssl-dev libexpat1-dev libevtx-dev libbfio-dev \
-            libsystemd-dev systemd-journal-remote gcc-mingw-w64-x86-64 libz-mingw-w64-dev \
-            python3 curl sqlite3 nodejs clang clang-format libclang-rt-dev \
-            libpq-dev postgresql-15 postgresql-client-15 libmaxminddb-dev libc-ares-dev libcsv-dev
+            libsystemd-dev python3 nodejs libpq-dev postgresql-client-15 libmaxminddb-dev \
+            libc-ares-dev libcsv-dev
+CHECK_DEB_PKGS := libcmocka-dev systemd-journal-remote gcc-mingw-w64-x86-64 libz-mingw-w64-dev \
+            curl sqlite3 clang clang-format libclang-rt-dev postgresql-15 strace
 BUILD    ?= build/rel
 SANITIZE ?=
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
@@ -52,17 +57,18 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 60
 E2E_JOBS ?= 2   # end-to-end test files run in this many processes (most of a test is waiting)
 
-.PHONY: all deps run check check-suite check-fuzz check-format fuzz fuzz-build bench clean format help
-all: deps $(HUB)
+.PHONY: all deps deps-run run install uninstall check check-suite check-fuzz check-format fuzz \
+        fuzz-build bench clean format help
+all: deps-run $(HUB)
 
 help:
-	@echo "make run     build and start the hub on 127.0.0.1:8080 (store in ./var/)"
+	@echo "make run     build and start the hub on 127.0.0.1:8080 (store in ./var/; ARGS=\"...\" adds flags)"
+	@echo "make install install into PREFIX (/usr/local) with systemd units; DESTDIR for staging"
 	@echo "make check   build and run every test suite (unit, end-to-end, sanitizers)"
 	@echo "make bench   benchmarks (QUICK=1 for a short run); results in BENCHMARKS.md"
 
-# Install missing Debian build dependencies (as root), or print the exact command.
-deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+# Install the missing Debian packages of a list (as root), or print the exact command.
+apt_missing = missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -70,9 +76,15 @@ deps:
 	    echo "installing:$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
 	  else \
-	    echo "missing build dependencies; run:"; echo "  sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; \
+	    echo "missing $(2); run:"; echo "  sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; \
 	  fi; \
 	fi
+
+# What building and running need; deps: also what the tests need.
+deps-run:
+	@$(call apt_missing,$(RUN_DEB_PKGS),build dependencies)
+deps:
+	@$(call apt_missing,$(RUN_DEB_PKGS) $(CHECK_DEB_PKGS),build and test dependencies)
 
 $(HUB): $(LIB_OBJ) $(BUILD)/src/hub/main.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -105,9 +117,92 @@ fuzz-build:
 fuzz: deps fuzz-build
 	@tests/run_fuzz.sh $(FUZZ_SECONDS) build/results.txt
 
+# The hub with its store in var/ (RUN_DB=PATH: --db PATH) and ARGS added to `minisiem serve`.
+# Started as root (for the packages), the hub runs as RUN_USER: by default the user behind
+# sudo, else the owner of this folder, else the system user minisiem (created when missing);
+# the store's folder is theirs.
+ARGS     ?=
+RUN_USER ?=
+RUN_DB   ?=
+RUN_DIR   = $(dir $(or $(RUN_DB),var/minisiem.db))
+RUN_HUB   = $(HUB) serve $(if $(RUN_DB),--db "$(RUN_DB)")
 run: all
-	@mkdir -p var
-	$(HUB) serve
+	@mkdir -p $(RUN_DIR)
+	@if [ "$$(id -u)" != 0 ]; then exec $(RUN_HUB) $(ARGS); fi; \
+	u="$(RUN_USER)"; [ -n "$$u" ] || u="$${SUDO_USER:-}"; \
+	[ -n "$$u" ] && [ "$$u" != root ] || u=$$(stat -c %U .); \
+	if [ "$$u" = root ]; then \
+	  u=minisiem; \
+	  id -u minisiem >/dev/null 2>&1 || useradd --system --home-dir /var/lib/minisiem \
+	    --no-create-home --shell /usr/sbin/nologin --comment "minisiem SIEM hub" minisiem || exit 1; \
+	fi; \
+	chown "$$u:" $(RUN_DIR) || exit 1; \
+	if ! runuser -u "$$u" -- test -w $(RUN_DIR) -a -r rules/mapping.yml; then \
+	  echo "make run: user $$u cannot reach $(abspath $(RUN_DIR)) or $(CURDIR)/rules" \
+	       "(a folder above is closed to it): run make run as a user who can, or set RUN_USER=NAME"; \
+	  exit 1; \
+	fi; \
+	echo "make run: started as root: the hub runs as $$u (--user $$u)"; \
+	exec $(RUN_HUB) --user "$$u" $(ARGS)
+
+# ---- Installing (docs/install.md) ----
+# PREFIX/bin: minisiem and minisiem-agent; PREFIX/share/minisiem/rules: the built-in rules
+# (where the hub looks, beside its binary); PREFIX/share/doc/minisiem: README, docs and the
+# configuration examples; the systemd units and the sysusers.d file of their service accounts
+# under PREFIX/lib; SYSCONFDIR/minisiem/minisiem.conf, only when there is none. Installed into
+# the real root (no DESTDIR) as root, it also creates the service accounts and reloads systemd.
+# The files under deploy/ name their paths as @BINDIR@, @DOCDIR@ and @SYSCONFDIR@.
+PREFIX      ?= /usr/local
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+BINDIR      := $(PREFIX)/bin
+RULESDIR    := $(PREFIX)/share/minisiem/rules
+DOCDIR      := $(PREFIX)/share/doc/minisiem
+RULE_FILES  := $(filter-out rules/mapping.yml,$(wildcard rules/*.yml))
+DOC_FILES   := $(wildcard docs/*.md)
+UNITS       := minisiem.service minisiem-agent.service
+SUBST       := sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
+                   -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+D           := $(DESTDIR)
+
+install: all
+	install -d -m 755 $(D)$(BINDIR) $(D)$(RULESDIR) $(D)$(DOCDIR)/docs $(D)$(UNITDIR) \
+	  $(D)$(SYSUSERSDIR) $(D)$(SYSCONFDIR)/minisiem
+	install -m 755 $(HUB) $(AGENT) $(D)$(BINDIR)/
+	install -m 644 $(RULE_FILES) $(D)$(RULESDIR)/
+	install -m 644 README.md $(D)$(DOCDIR)/
+	install -m 644 $(DOC_FILES) $(D)$(DOCDIR)/docs/
+	$(SUBST) deploy/minisiem.conf >$(D)$(DOCDIR)/minisiem.conf.example
+	$(SUBST) deploy/agent.conf >$(D)$(DOCDIR)/agent.conf.example
+	$(foreach u,$(UNITS),$(SUBST) deploy/$(u) >$(D)$(UNITDIR)/$(u) && chmod 644 $(D)$(UNITDIR)/$(u);)
+	install -m 644 deploy/minisiem.sysusers $(D)$(SYSUSERSDIR)/minisiem.conf
+	@chmod 644 $(D)$(DOCDIR)/*.example
+	@if [ -e $(D)$(SYSCONFDIR)/minisiem/minisiem.conf ]; then \
+	  echo "kept $(D)$(SYSCONFDIR)/minisiem/minisiem.conf (the new example: $(DOCDIR)/minisiem.conf.example)"; \
+	else \
+	  echo "installed $(D)$(SYSCONFDIR)/minisiem/minisiem.conf (mode 0640)"; \
+	  (umask 027 && $(SUBST) deploy/minisiem.conf >$(D)$(SYSCONFDIR)/minisiem/minisiem.conf); \
+	fi
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+	  if command -v systemd-sysusers >/dev/null 2>&1; then \
+	    systemd-sysusers $(SYSUSERSDIR)/minisiem.conf; \
+	  else \
+	    for u in minisiem minisiem-agent; do id -u $$u >/dev/null 2>&1 || \
+	      useradd --system --home-dir /var/lib/$$u --no-create-home --shell /usr/sbin/nologin $$u; done; \
+	  fi; \
+	  chgrp minisiem $(SYSCONFDIR)/minisiem/minisiem.conf; \
+	  if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
+	fi
+
+# Removes what `make install` put there; keeps SYSCONFDIR/minisiem (settings, keys), the
+# stores in /var/lib and the service accounts. Stop and disable the units first.
+uninstall:
+	rm -f $(D)$(BINDIR)/minisiem $(D)$(BINDIR)/minisiem-agent $(D)$(SYSUSERSDIR)/minisiem.conf \
+	  $(addprefix $(D)$(UNITDIR)/,$(UNITS))
+	rm -rf $(D)$(PREFIX)/share/minisiem $(D)$(DOCDIR)
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && [ -d /run/systemd/system ]; then \
+	  systemctl daemon-reload; fi
 
 # Every suite writes "suite passed failed skipped" lines into $(BUILD)/results; the last
 # line of `make check` is the total.
@@ -140,7 +235,8 @@ check-suite: $(HUB) $(UNIT_BIN)
 	@if [ "$(BUILD)" = build/asan ]; then python3 tests/e2e/run.py --bin $(HUB) --results build/results.txt \
 	  --label $(BUILD) --jobs $(E2E_JOBS) --backend postgres; fi
 
-bench: all
+# A PostgreSQL run needs the server that only `make check` installs otherwise.
+bench: all $(if $(BACKEND),deps)
 	@bench/run.sh $(if $(QUICK),--quick) $(if $(BACKEND),--backend $(BACKEND))
 	@$(if $(BACKEND),:,bench/enrich.sh $(if $(QUICK),--quick))
 
