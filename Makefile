@@ -139,8 +139,9 @@ run: all
 	chown "$$u:" $(RUN_DIR) || exit 1; \
 	if ! runuser -u "$$u" -- test -w $(RUN_DIR) -a -r rules/mapping.yml; then \
 	  echo "make run: user $$u cannot reach $(abspath $(RUN_DIR)) or $(CURDIR)/rules" \
-	       "(a folder above is closed to it): run make run as a user who can, or set RUN_USER=NAME"; \
-	  exit 1; \
+	       "(a folder above is closed to it), so the hub runs as root; to run it unprivileged," \
+	       "put the tree where $$u can read it or set RUN_USER=NAME (docs/install.md)"; \
+	  exec $(RUN_HUB) $(ARGS); \
 	fi; \
 	echo "make run: started as root: the hub runs as $$u (--user $$u)"; \
 	exec $(RUN_HUB) --user "$$u" $(ARGS)
