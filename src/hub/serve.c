@@ -653,6 +653,7 @@ static int start_http(struct hub *h)
 		return rc;
 	}
 	api_ctx = &h->a;
+	api_set_sources(&h->a, h->tl, h->sl);
 
 	h->hc = (struct http_config){
 	    .listen = config_str(c, "listen"),
@@ -751,6 +752,8 @@ static void serve_stop(struct hub *h)
 {
 	if (h->fd >= 0)
 		close(h->fd);
+	if (h->a.store)
+		api_set_sources(&h->a, NULL, NULL); /* /ready stops looking at them */
 	syslog_listen_stop(h->sl); /* before the pipeline: its last batches are committed */
 	tailer_stop(h->tl);
 	taskpool_stop(h->a.parsers);
