@@ -9,12 +9,13 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
 import unittest
 
-from helpers import SSE, metric, metrics_text
+from helpers import SSE, free_port, metric, metrics_text
 from hub import API_KEY, HubCase, event_uuid, wait_for
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -225,7 +226,6 @@ class Ready(HubCase):
     def test_syslog_counts_what_it_received(self):
         h = self.hub
         port = h.request("GET", "/ready")[2]["components"]["syslog"]["tcp"]["port"]
-        import socket
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
             s.sendall(b"<13>May  1 00:00:00 host app: ready over tcp\n")
         wait_for(lambda: h.request("GET", "/ready")[2]["components"]["syslog"]["tcp"]
@@ -245,6 +245,34 @@ class NotReady(HubCase):
         self.assertTrue(body["ready"], body)
         self.assertFalse(det["ready"], det)
         self.assertEqual(det["reason"], "no rules are loaded")
+
+
+    def test_a_failing_notification_channel_is_named(self):
+        d = tempfile.mkdtemp(prefix="minisiem-e2e-notify-")
+        self.addCleanup(shutil.rmtree, d, True)
+        conf = os.path.join(d, "channels.conf")
+        with open(conf, "w") as f:  # nothing listens there
+            f.write("[hook]\ntype = webhook\nurl = http://127.0.0.1:%d/hook\n"
+                    "min_level = low\nretries = 1\nbackoff = 100ms\ntimeout = 5s\n"
+                    % free_port())
+        h = self.own_hub(args=["--notify-config", conf])
+        body = h.request("GET", "/ready")[2]
+        self.assertEqual(body["components"]["notifier"]["channels"], 1, body)
+        self.assertEqual(body["components"]["notifier"]["failing"], [])
+        h.ingest_ok([{"event_id": event_uuid("ready-notify"), "event_type": "ACCOUNT_CREATE",
+                      "source_host": "web1", "user": "mallory", "message": "useradd mallory",
+                      "timestamp": int(time.time())}])
+
+        def failing():
+            st, _, b = h.request("GET", "/ready")
+            return (st, b) if b["components"]["notifier"]["failing"] else None
+        st, body = wait_for(failing, DEADLINE, "the channel to fail")
+        self.assertEqual(st, 200, body)  # notifications do not stop ingest
+        self.assertTrue(body["ready"])
+        n = body["components"]["notifier"]
+        self.assertEqual(n["failing"], ["hook"])
+        self.assertFalse(n["ready"])
+        self.assertEqual(n["reason"], "1 of 1 channels failing")
 
 
 class HttpMetrics(HubCase):
