@@ -47,6 +47,7 @@ static json_t *success_content(const struct http_route *rt)
 {
 	const char *ctype = "application/json";
 	json_t *sch = schema("object");
+	size_t n = strlen(rt->path);
 	if (rt->fn == http_static_serve) {
 		ctype =
 		    strcmp(rt->path, "/assets/") == 0 ? "application/octet-stream" : "text/html";
@@ -56,7 +57,8 @@ static json_t *success_content(const struct http_route *rt)
 		ctype = "text/plain";
 		json_decref(sch);
 		sch = schema("string");
-	} else if (rt->fn == api_alerts_stream) {
+	} else if (rt->fn == api_alerts_stream ||
+		   (n >= 7 && strcmp(rt->path + n - 7, "/stream") == 0)) { /* event streams */
 		ctype = "text/event-stream";
 		json_decref(sch);
 		sch = schema("string");

@@ -454,8 +454,9 @@ enum http_result http_queue_response(struct http_req *r, unsigned status, struct
 	if (MHD_queue_response(r->conn, status, resp) == MHD_YES) {
 		r->replied = true;
 		count_reply(r, status);
-	} else
+	} else {
 		log_warn(SUB, "cannot queue a %u reply for %s %s", status, r->method, r->url);
+	}
 	return HTTP_DONE;
 }
 
