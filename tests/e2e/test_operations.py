@@ -248,6 +248,11 @@ class RootPath(Ops):
         self.assertNotEqual(h1["ETag"], h2["ETag"])
         st, _, _ = hub.request("GET", "/", headers=dict(fwd, **{"If-None-Match": h1["ETag"]}))
         self.assertEqual(st, 304)
+        # without --root-path the header alone names the prefix
+        bare = self.own_hub(args=["--trusted-proxies", "127.0.0.1/32"])
+        base, text, _ = self.page(bare, "/ui/alerts", fwd)
+        self.assertEqual(base, "/tools/siem/")
+        self.assets_load(bare, base, text, "/tools/siem")
         # a value that is no path is ignored
         for bad in ("tools", "/a b", "/x\"><script>", "/" + "a" * 300):
             with self.subTest(bad=bad[:20]):
