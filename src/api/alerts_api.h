@@ -68,29 +68,43 @@ enum http_result rules_reply_too_big(struct http_req *r, size_t limit, const cha
  * server's small default for control routes. */
 /* clang-format off */
 #define ALERTS_API_ROUTES                                                                        \
-	{ .method = "GET", .path = "/alerts", .auth = AUTH_JWT, .fn = api_alerts_list },          \
-	{ .method = "GET", .path = "/alerts/stream", .auth = AUTH_JWT, .fn = api_alerts_stream }, \
-	{ .method = "GET", .path = "/alerts/channels", .auth = AUTH_JWT,                          \
-	  .fn = api_alerts_channels },                                                            \
-	{ .method = "GET", .path = "/alerts/", .auth = AUTH_JWT, .fn = api_alerts_get },          \
-	{ .method = "POST", .path = "/alerts/*/ack", .auth = AUTH_JWT, .fn = api_alerts_ack,      \
-	  .body = true },                                                                         \
-	{ .method = "POST", .path = "/alerts/*/close", .auth = AUTH_JWT, .fn = api_alerts_close,  \
-	  .body = true },                                                                         \
-	{ .method = "GET", .path = "/rules", .auth = AUTH_JWT, .fn = api_rules_list },            \
-	{ .method = "POST", .path = "/rules", .auth = AUTH_JWT, .fn = api_rules_create,           \
-	  .body = true, .admin = true, .max_body = RULE_JSON_BODY_MAX },                          \
-	{ .method = "POST", .path = "/rules/test", .auth = AUTH_JWT, .fn = api_rules_test,        \
-	  .body = true, .max_body = RULE_JSON_BODY_MAX },                                         \
-	{ .method = "GET", .path = "/rules/", .auth = AUTH_JWT, .fn = api_rules_get },            \
-	{ .method = "PUT", .path = "/rules/", .auth = AUTH_JWT, .fn = api_rules_put,              \
-	  .body = true, .admin = true, .max_body = RULE_JSON_BODY_MAX },                          \
-	{ .method = "DELETE", .path = "/rules/", .auth = AUTH_JWT, .fn = api_rules_delete,        \
-	  .admin = true },                                                                        \
-	{ .method = "POST", .path = "/rules/*/enable", .auth = AUTH_JWT, .fn = api_rules_enable,  \
-	  .body = true, .admin = true },                                                          \
-	{ .method = "POST", .path = "/rules/*/disable", .auth = AUTH_JWT,                         \
-	  .fn = api_rules_disable, .body = true, .admin = true },
+	{ .method = "GET", .path = "/alerts", .auth = AUTH_JWT, .fn = api_alerts_list,           \
+	  HTTP_DOC("List alerts, newest first", "status:string,severity:string,rule:string,"     \
+		   "rule_id:string,from:string,to:string,limit:integer,cursor:string,"           \
+		   "backfill:boolean", "200") },                                                 \
+	{ .method = "GET", .path = "/alerts/stream", .auth = AUTH_JWT, .fn = api_alerts_stream,  \
+	  HTTP_DOC("New and changed alerts as Server-Sent Events",                               \
+		   "last_event_id:string,since:string,keepalive:integer", "200,503") },          \
+	{ .method = "GET", .path = "/alerts/channels", .auth = AUTH_JWT,                         \
+	  .fn = api_alerts_channels,                                                             \
+	  HTTP_DOC("Notification channels and their counters", NULL, "200") },                   \
+	{ .method = "GET", .path = "/alerts/", .auth = AUTH_JWT, .fn = api_alerts_get,           \
+	  HTTP_DOC("One alert with its events", NULL, "200,400,404") },                          \
+	{ .method = "POST", .path = "/alerts/*/ack", .auth = AUTH_JWT, .fn = api_alerts_ack,     \
+	  .body = true, HTTP_DOC("Acknowledge an alert", NULL, "200,404,409") },                 \
+	{ .method = "POST", .path = "/alerts/*/close", .auth = AUTH_JWT, .fn = api_alerts_close, \
+	  .body = true, HTTP_DOC("Close an alert", NULL, "200,404,409") },                       \
+	{ .method = "GET", .path = "/rules", .auth = AUTH_JWT, .fn = api_rules_list,             \
+	  HTTP_DOC("The rules and their matches", "enabled:boolean", "200") },                   \
+	{ .method = "POST", .path = "/rules", .auth = AUTH_JWT, .fn = api_rules_create,          \
+	  .body = true, .admin = true, .max_body = RULE_JSON_BODY_MAX,                           \
+	  HTTP_DOC("Add a rule (Sigma YAML)", NULL, "201,409,422") },                            \
+	{ .method = "POST", .path = "/rules/test", .auth = AUTH_JWT, .fn = api_rules_test,       \
+	  .body = true, .max_body = RULE_JSON_BODY_MAX,                                          \
+	  HTTP_DOC("Run a rule over stored events", "from:string,to:string,max_events:integer,"  \
+		   "limit:integer,cursor:string", "200,422,429,503") },                          \
+	{ .method = "GET", .path = "/rules/", .auth = AUTH_JWT, .fn = api_rules_get,             \
+	  HTTP_DOC("One rule with its YAML", NULL, "200,404") },                                 \
+	{ .method = "PUT", .path = "/rules/", .auth = AUTH_JWT, .fn = api_rules_put,             \
+	  .body = true, .admin = true, .max_body = RULE_JSON_BODY_MAX,                           \
+	  HTTP_DOC("Replace a rule", NULL, "200,404,409,422") },                                 \
+	{ .method = "DELETE", .path = "/rules/", .auth = AUTH_JWT, .fn = api_rules_delete,       \
+	  .admin = true, HTTP_DOC("Delete a rule (not a built-in one)", NULL, "200,404,409") },  \
+	{ .method = "POST", .path = "/rules/*/enable", .auth = AUTH_JWT, .fn = api_rules_enable, \
+	  .body = true, .admin = true, HTTP_DOC("Enable a rule", NULL, "200,404") },             \
+	{ .method = "POST", .path = "/rules/*/disable", .auth = AUTH_JWT,                        \
+	  .fn = api_rules_disable, .body = true, .admin = true,                                  \
+	  HTTP_DOC("Disable a rule", NULL, "200,404") },
 /* clang-format on */
 
 #endif

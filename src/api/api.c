@@ -23,30 +23,56 @@ static struct metric m_key_limited = METRIC_COUNTER_INIT(
 
 #define JSON_TYPES "application/json,application/x-ndjson,application/ndjson,*none*"
 
+/* GET /events: the parameters events.c takes (event_params) */
+#define EVENT_QUERY                                                             \
+	"event_type:string,app:string,level:string,os_type:string,"             \
+	"source_host:string,host:string,user:string,user_id:string,"            \
+	"request_id:string,severity:integer,http_status:integer,"               \
+	"source_ip:string,src_ip:string,country:string,asn:string,tag:string,"  \
+	"from:string,to:string,start:string,end:string,limit:integer,q:string," \
+	"cursor:string,before_ts:string,before_id:string,count:boolean"
+
 #define R(m, p, a, f) .method = (m), .path = (p), .auth = (a), .fn = (f)
 
 const struct http_route api_routes[] = {
     {R("POST", "/ingest", AUTH_APIKEY, api_ingest), .body = true, .types = JSON_TYPES,
-     .max_body = HTTP_BODY_SERVER},
+     .max_body = HTTP_BODY_SERVER,
+     HTTP_DOC("Store events: a JSON array or object, or NDJSON; answered after the commit", NULL,
+	      "200,429,503")},
     /* Any type: `curl -d '{"password": ...}'` sends a form type with a JSON body. Anyone may
      * call it: a few KiB are all a login needs. */
-    {R("POST", "/auth/login", AUTH_NONE, api_login), .body = true, .max_body = 4096},
-    {R("POST", "/auth/logout", AUTH_JWT, api_logout)},
-    {R("GET", "/auth/me", AUTH_JWT, api_me)},
-    {R("GET", "/events", AUTH_JWT, api_events_list)},
-    {R("GET", "/events/", AUTH_JWT, api_events_get)},
-    {R("GET", "/apps", AUTH_JWT, api_apps)},
-    {R("GET", "/hosts", AUTH_JWT, api_hosts)},
-    {R("GET", "/event-types", AUTH_JWT, api_event_types)},
-    {R("GET", "/dead-letters", AUTH_JWT, api_dead_letters), .admin = true},
-    {R("GET", "/keys", AUTH_JWT, api_keys_list), .admin = true},
+    {R("POST", "/auth/login", AUTH_NONE, api_login), .body = true, .max_body = 4096,
+     HTTP_DOC("Log in with a user name and password: a JWT", NULL, "200,401,422,429,503")},
+    {R("POST", "/auth/logout", AUTH_JWT, api_logout),
+     HTTP_DOC("Revoke the token of the request", NULL, "200")},
+    {R("GET", "/auth/me", AUTH_JWT, api_me), HTTP_DOC("The token's user and role", NULL, "200")},
+    {R("GET", "/events", AUTH_JWT, api_events_list),
+     HTTP_DOC("Search events, newest first, a page at a time", EVENT_QUERY, "200,503")},
+    {R("GET", "/events/", AUTH_JWT, api_events_get),
+     HTTP_DOC("One whole event by its event_id", NULL, "200,400,404")},
+    {R("GET", "/apps", AUTH_JWT, api_apps), HTTP_DOC("The apps seen", NULL, "200")},
+    {R("GET", "/hosts", AUTH_JWT, api_hosts), HTTP_DOC("The hosts seen", NULL, "200")},
+    {R("GET", "/event-types", AUTH_JWT, api_event_types),
+     HTTP_DOC("The event types seen", NULL, "200")},
+    {R("GET", "/dead-letters", AUTH_JWT, api_dead_letters), .admin = true,
+     HTTP_DOC("The newest records that could not be parsed", "limit:integer", "200")},
+    {R("GET", "/keys", AUTH_JWT, api_keys_list), .admin = true,
+     HTTP_DOC("The agents' API keys (without the keys)", NULL, "200")},
     {R("POST", "/keys", AUTH_JWT, api_keys_create), .body = true,
-     .types = "application/json,*none*", .admin = true},
-    {R("DELETE", "/keys/", AUTH_JWT, api_keys_delete), .admin = true},
-    {R("GET", "/audit", AUTH_JWT, api_audit), .admin = true},
-    ALERTS_API_ROUTES{R("GET", "/health", AUTH_NONE, api_health)},
-    {R("GET", "/ready", AUTH_NONE, api_ready)},
-    {R("GET", "/metrics", AUTH_NONE, api_metrics)},
+     .types = "application/json,*none*", .admin = true,
+     HTTP_DOC("Create an API key: the key is shown only in this answer", NULL, "201,409")},
+    {R("DELETE", "/keys/", AUTH_JWT, api_keys_delete), .admin = true,
+     HTTP_DOC("Revoke an API key", NULL, "200,404")},
+    {R("GET", "/audit", AUTH_JWT, api_audit), .admin = true,
+     HTTP_DOC("The audit log, newest first", "limit:integer", "200")},
+    ALERTS_API_ROUTES{R("GET", "/health", AUTH_NONE, api_health),
+		      HTTP_DOC("The process answers", NULL, "200")},
+    {R("GET", "/ready", AUTH_NONE, api_ready),
+     HTTP_DOC("Ready to ingest (the store writer), and each component's state", NULL, "200,503")},
+    {R("GET", "/metrics", AUTH_NONE, api_metrics),
+     HTTP_DOC("Prometheus metrics (text format)", NULL, "200")},
+    {R("GET", "/openapi.json", AUTH_NONE, api_openapi),
+     HTTP_DOC("This API's OpenAPI 3.1 description, made from the route table", NULL, "200")},
     WEB_API_ROUTES,
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
@@ -200,9 +226,18 @@ int api_init(struct api *a, struct store *s, struct pipeline *p)
 	a->pipeline = p;
 	a->started_us = ts_now_us();
 	pthread_mutex_init(&a->key_mu, NULL);
+	pthread_mutex_init(&a->sources_mu, NULL);
 	api_ingest_register_metrics();
 	api_session_register_metrics();
 	return 0;
+}
+
+void api_set_sources(struct api *a, struct tailer *t, struct syslog_listener *l)
+{
+	pthread_mutex_lock(&a->sources_mu);
+	a->tailer = t;
+	a->syslog = l;
+	pthread_mutex_unlock(&a->sources_mu);
 }
 
 int api_set_limits(struct api *a, const struct api_limits *l)
@@ -235,6 +270,7 @@ void api_release(struct api *a)
 	ratelimit_free(a->key_addr);
 	a->login_addr = a->login_name = a->key_addr = NULL;
 	pthread_mutex_destroy(&a->key_mu);
+	pthread_mutex_destroy(&a->sources_mu);
 	free(a->env_keys);
 	tokens_close(a->tokens);
 	a->env_keys = NULL;

@@ -39,6 +39,11 @@ struct api {
 	struct pipeline *pipeline;
 	struct taskpool *parsers; /* request bodies are parsed here */
 	struct enrich *enrich;	  /* for /ready: what failed to load (NULL: nothing enabled) */
+	/* for /ready: the receivers besides HTTP (NULL when not configured), set and cleared
+	 * with api_set_sources under sources_mu */
+	pthread_mutex_t sources_mu;
+	struct tailer *tailer;
+	struct syslog_listener *syslog;
 	const char *version;
 	int64_t started_us;
 
@@ -69,6 +74,10 @@ extern struct api *api_ctx;
 
 int api_init(struct api *a, struct store *s, struct pipeline *p);
 void api_release(struct api *a);
+/* The tailer and syslog listener /ready reports on; NULL, NULL before stopping them. */
+struct tailer;
+struct syslog_listener;
+void api_set_sources(struct api *a, struct tailer *t, struct syslog_listener *l);
 /* Parse "name:key,name2:key2" (SIEM_API_KEYS); every key has API_KEY_MIN characters or
  * more. */
 #define API_KEY_MIN 20
@@ -98,6 +107,9 @@ enum http_result api_keys_list(struct http_req *r);
 enum http_result api_keys_create(struct http_req *r);
 enum http_result api_keys_delete(struct http_req *r);
 enum http_result api_metrics(struct http_req *r);
+/* GET /openapi.json (openapi.c): the document made from api_routes[]. */
+enum http_result api_openapi(struct http_req *r);
+json_t *api_openapi_document(const char *prefix);
 enum http_result api_dead_letters(struct http_req *r);
 
 /* Cursor text <-> (ts, seq). */

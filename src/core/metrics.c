@@ -8,6 +8,10 @@
 
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct metric *head, *tail;
+static struct metric_family *families;
+
+const double metric_buckets_s[METRIC_NBUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+						  0.5,	 1,    2.5,   5,    10};
 
 void metric_register(struct metric *m)
 {
@@ -46,6 +50,72 @@ int metrics_render(struct strbuf *out)
 						 x->labels ? "{" : "", x->labels ? x->labels : "",
 						 x->labels ? "}" : "", metric_get(x));
 	}
+	for (struct metric_family *f = families; f && rc == 0; f = f->next)
+		rc = f->render(out, f->arg);
 	pthread_mutex_unlock(&reg_mu);
+	return rc;
+}
+
+void metric_family_register(struct metric_family *f)
+{
+	pthread_mutex_lock(&reg_mu);
+	struct metric_family **p = &families;
+	while (*p && *p != f)
+		p = &(*p)->next;
+	if (!*p) {
+		f->next = NULL;
+		*p = f;
+	}
+	pthread_mutex_unlock(&reg_mu);
+}
+
+void metric_family_unregister(struct metric_family *f)
+{
+	pthread_mutex_lock(&reg_mu);
+	for (struct metric_family **p = &families; *p; p = &(*p)->next)
+		if (*p == f) {
+			*p = f->next;
+			break;
+		}
+	pthread_mutex_unlock(&reg_mu);
+}
+
+void metric_histogram_observe(struct metric_histogram *h, int64_t us)
+{
+	if (us < 0)
+		us = 0;
+	for (int i = 0; i < METRIC_NBUCKETS; i++)
+		if ((double)us <= metric_buckets_s[i] * 1e6) {
+			atomic_fetch_add_explicit(&h->bucket[i], 1, memory_order_relaxed);
+			break;
+		}
+	atomic_fetch_add_explicit(&h->sum_us, us, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
+}
+
+int metric_histogram_render(struct strbuf *out, const char *name, const char *labels,
+			    struct metric_histogram *h)
+{
+	const char *sep = labels && *labels ? "," : "";
+	labels = labels ? labels : "";
+	int64_t cum = 0, count = atomic_load_explicit(&h->count, memory_order_relaxed);
+	int rc = 0;
+	for (int i = 0; i < METRIC_NBUCKETS && rc == 0; i++) {
+		cum += atomic_load_explicit(&h->bucket[i], memory_order_relaxed);
+		rc = strbuf_addf(out, "%s_bucket{%s%sle=\"%g\"} %" PRId64 "\n", name, labels, sep,
+				 metric_buckets_s[i], cum);
+	}
+	/* The count was read first: one racing this render may be in a bucket already */
+	if (count < cum)
+		count = cum;
+	const char *lo = *labels ? "{" : "", *lc = *labels ? "}" : "";
+	if (rc == 0)
+		rc = strbuf_addf(out,
+				 "%s_bucket{%s%sle=\"+Inf\"} %" PRId64 "\n%s_sum%s%s%s %.6f\n"
+				 "%s_count%s%s%s %" PRId64 "\n",
+				 name, labels, sep, count, name, lo, labels, lc,
+				 (double)atomic_load_explicit(&h->sum_us, memory_order_relaxed) /
+				     1e6,
+				 name, lo, labels, lc, count);
 	return rc;
 }

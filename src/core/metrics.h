@@ -46,7 +46,32 @@ static inline int64_t metric_get(struct metric *m)
 {
 	return atomic_load_explicit(&m->value, memory_order_relaxed);
 }
-/* Append every registered metric in Prometheus text format. */
+/* Append every registered metric in Prometheus text format, then every family. */
 int metrics_render(struct strbuf *out);
+
+/* A latency histogram with the fixed buckets METRIC_BUCKETS_S (seconds, 0.005..10). */
+#define METRIC_NBUCKETS 11
+extern const double metric_buckets_s[METRIC_NBUCKETS];
+struct metric_histogram {
+	_Atomic int64_t bucket[METRIC_NBUCKETS]; /* observations <= the bound (not cumulative) */
+	_Atomic int64_t count;
+	_Atomic int64_t sum_us;
+};
+void metric_histogram_observe(struct metric_histogram *h, int64_t us);
+/* The series of one histogram (no HELP/TYPE lines): name_bucket{labels,le=...}, _sum, _count.
+ * labels may be NULL. */
+int metric_histogram_render(struct strbuf *out, const char *name, const char *labels,
+			    struct metric_histogram *h);
+
+/* Series whose labels are only known at run time (a bounded set: the HTTP routes), rendered
+ * by their owner after the static metrics. Register with static or owner-held storage and
+ * unregister before freeing it. */
+struct metric_family {
+	int (*render)(struct strbuf *out, void *arg);
+	void *arg;
+	struct metric_family *next;
+};
+void metric_family_register(struct metric_family *f);
+void metric_family_unregister(struct metric_family *f);
 
 #endif

@@ -40,7 +40,21 @@ struct http_route {
 	bool admin;	   /* AUTH_JWT routes only the admin role may use (others: 403) */
 	size_t max_body;   /* bytes, after gunzip too: 0 for HTTP_BODY_CONTROL, HTTP_BODY_SERVER
 			    * for the server's max_body (ingest) */
+	/* For GET /openapi.json (api/openapi.c): what the route does in one line, its query
+	 * parameters ("name:type,name:type", type one of string, integer, number, boolean;
+	 * NULL for none) and its answers besides the ones the table implies (401 for a login,
+	 * 403 for admin, 413/415 for a body, 400 for parameters): "200,404". */
+	const char *summary;
+	const char *query;
+	const char *codes;
 };
+
+/* The route's path as OpenAPI and /metrics show it: "/events/" -> "/events/{id}",
+ * "/alerts/x/ack" with a '*' segment -> "/alerts/{id}/ack". */
+void http_route_pattern(const struct http_route *rt, char *buf, size_t n);
+
+/* The route table's documentation columns: HTTP_DOC("List events", "limit:integer", "200") */
+#define HTTP_DOC(s, q, c) .summary = (s), .query = (q), .codes = (c)
 
 #define HTTP_BODY_CONTROL ((size_t)64 * 1024) /* JSON control routes: small bodies only */
 #define HTTP_BODY_SERVER ((size_t)-1)
@@ -107,6 +121,10 @@ int http_query_each(struct http_req *r, const char *name, int (*fn)(void *arg, c
 int http_query_names(struct http_req *r, int (*fn)(void *arg, const char *name), void *arg);
 /* Decoded body (gunzipped when Content-Encoding: gzip). */
 const char *http_body(struct http_req *r, size_t *len);
+/* The prefix the client sees this server under ("/siem", "" at the root): X-Forwarded-Prefix
+ * from a trusted proxy, else the configured root path; NULL when neither is known (no root
+ * path, no header), so that a page can keep relative URLs. */
+const char *http_prefix(struct http_req *r);
 /* The client's address, canonical ("192.0.2.1", "2001:db8::1"): the peer's, or behind a
  * trusted proxy the rightmost X-Forwarded-For address that is not a trusted proxy. */
 const char *http_client_addr(struct http_req *r);

@@ -2,6 +2,7 @@
  * CORS, and suspend/resume for answers given from other threads. */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -56,10 +57,23 @@ struct http_server {
 	size_t body_budget;
 	atomic_size_t body_bytes;
 	struct http_watchdog *watchdog; /* closes slow clients */
+	struct route_stat *stats;	/* per route, then per method of unknown routes */
+	struct metric_family stats_family;
 	struct {
 		uint8_t lo[16], hi[16];
 	} proxies[MAX_PROXIES]; /* --trusted-proxies */
 	size_t nproxies;
+};
+
+/* Requests answered per route and status code, and their latency to the reply's headers. */
+static const unsigned stat_codes[] = {200, 201, 204, 206, 301, 302, 304, 400, 401, 403, 404,
+				      405, 408, 409, 410, 413, 415, 422, 429, 500, 501, 503};
+#define NCODES (sizeof(stat_codes) / sizeof(stat_codes[0]))
+static const char *const stat_methods[] = {"GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD"};
+#define NMETHODS (sizeof(stat_methods) / sizeof(stat_methods[0]))
+struct route_stat {
+	_Atomic int64_t codes[NCODES + 1]; /* the last: any other code */
+	struct metric_histogram latency;
 };
 
 struct http_req {
@@ -81,6 +95,10 @@ struct http_req {
 	char who[128], role[32];
 	int64_t key_id;
 	char addr[64];
+	bool peer_trusted;    /* the peer is a --trusted-proxies address */
+	int64_t start_us;     /* monotonic, when the headers were in */
+	const char *prefix;   /* http_prefix(), NULL until set */
+	char fwd_prefix[128]; /* a trusted X-Forwarded-Prefix */
 	size_t nextra;
 	const char *extra_name[MAX_EXTRA_HEADERS];
 	char *extra_value[MAX_EXTRA_HEADERS];
@@ -119,6 +137,10 @@ int64_t http_key_id(struct http_req *r)
 const char *http_client_addr(struct http_req *r)
 {
 	return r->addr;
+}
+const char *http_prefix(struct http_req *r)
+{
+	return r->prefix;
 }
 
 void http_set_state(struct http_req *r, void *state, void (*free_fn)(void *))
@@ -316,6 +338,107 @@ struct MHD_Connection *http_connection(struct http_req *r)
 	return r->conn;
 }
 
+static void count_reply(struct http_req *r, unsigned status)
+{
+	struct http_server *srv = r->srv;
+	size_t slot = srv->nroutes + NMETHODS; /* an unknown route with an unusual method */
+	if (r->route) {
+		slot = (size_t)(r->route - srv->routes);
+	} else {
+		for (size_t i = 0; i < NMETHODS; i++)
+			if (strcmp(r->method, stat_methods[i]) == 0)
+				slot = srv->nroutes + i;
+	}
+	struct route_stat *st = &srv->stats[slot];
+	size_t c = NCODES;
+	for (size_t i = 0; i < NCODES; i++)
+		if (stat_codes[i] == status)
+			c = i;
+	atomic_fetch_add_explicit(&st->codes[c], 1, memory_order_relaxed);
+	metric_histogram_observe(&st->latency, clock_mono_us() - r->start_us);
+}
+
+static int render_stats(struct strbuf *out, void *arg)
+{
+	struct http_server *srv = arg;
+	size_t nslots = srv->nroutes + NMETHODS + 1;
+	char route[128], labels[256];
+	int rc = strbuf_addf(out, "# HELP minisiem_http_requests_total HTTP requests answered, by"
+				  " route pattern (\"other\": no route), method and status code.\n"
+				  "# TYPE minisiem_http_requests_total counter\n");
+	for (int pass = 0; pass < 2 && rc == 0; pass++) {
+		if (pass == 1)
+			rc = strbuf_addf(
+			    out,
+			    "# HELP minisiem_http_request_duration_seconds Time from a request's"
+			    " headers to its reply's, by route pattern and method.\n"
+			    "# TYPE minisiem_http_request_duration_seconds histogram\n");
+		for (size_t i = 0; i < nslots && rc == 0; i++) {
+			struct route_stat *st = &srv->stats[i];
+			const char *method = "other";
+			if (i < srv->nroutes) {
+				http_route_pattern(&srv->routes[i], route, sizeof(route));
+				method = srv->routes[i].method;
+			} else {
+				snprintf(route, sizeof(route), "other");
+				if (i - srv->nroutes < NMETHODS)
+					method = stat_methods[i - srv->nroutes];
+			}
+			snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\"", route,
+				 method);
+			if (pass == 1) {
+				if (atomic_load_explicit(&st->latency.count, memory_order_relaxed))
+					rc = metric_histogram_render(
+					    out, "minisiem_http_request_duration_seconds", labels,
+					    &st->latency);
+				continue;
+			}
+			for (size_t c = 0; c <= NCODES && rc == 0; c++) {
+				int64_t v =
+				    atomic_load_explicit(&st->codes[c], memory_order_relaxed);
+				if (!v)
+					continue;
+				char code[8];
+				if (c < NCODES)
+					snprintf(code, sizeof(code), "%u", stat_codes[c]);
+				else
+					snprintf(code, sizeof(code), "other");
+				rc = strbuf_addf(
+				    out,
+				    "minisiem_http_requests_total{%s,code=\"%s\"} %" PRId64 "\n",
+				    labels, code, v);
+			}
+		}
+	}
+	return rc;
+}
+
+void http_route_pattern(const struct http_route *rt, char *buf, size_t n)
+{
+	size_t o = 0;
+	const char *p = rt->path;
+	for (; *p && o + 1 < n; p++) {
+		const char *sub = NULL;
+		if (p[0] == '*' && p > rt->path && p[-1] == '/' && (p[1] == '/' || !p[1]))
+			sub = "{id}";
+		if (!sub) {
+			buf[o++] = *p;
+			continue;
+		}
+		size_t m = strlen(sub);
+		if (o + m >= n)
+			break;
+		memcpy(buf + o, sub, m);
+		o += m;
+	}
+	size_t len = strlen(rt->path);
+	if (len > 1 && rt->path[len - 1] == '/' && o + 4 < n) {
+		memcpy(buf + o, "{id}", 4);
+		o += 4;
+	}
+	buf[o] = '\0';
+}
+
 enum http_result http_queue_response(struct http_req *r, unsigned status, struct MHD_Response *resp)
 {
 	/* A handler's own Cache-Control (the dashboard's files) replaces the default. */
@@ -328,10 +451,12 @@ enum http_result http_queue_response(struct http_req *r, unsigned status, struct
 	for (size_t i = 0; i < r->nextra; i++)
 		MHD_add_response_header(resp, r->extra_name[i], r->extra_value[i]);
 	add_cors(r, resp);
-	if (MHD_queue_response(r->conn, status, resp) == MHD_YES)
+	if (MHD_queue_response(r->conn, status, resp) == MHD_YES) {
 		r->replied = true;
-	else
+		count_reply(r, status);
+	} else {
 		log_warn(SUB, "cannot queue a %u reply for %s %s", status, r->method, r->url);
+	}
 	return HTTP_DONE;
 }
 
@@ -629,7 +754,8 @@ static void client_addr(struct http_req *r)
 	else
 		return;
 	struct forwarded f = {.n = 0};
-	if (r->srv->nproxies && trusted_proxy(r->srv, ip))
+	r->peer_trusted = r->srv->nproxies && trusted_proxy(r->srv, ip);
+	if (r->peer_trusted)
 		MHD_get_connection_values(r->conn, MHD_HEADER_KIND, forwarded_cb, &f);
 	size_t hops = 0;
 	bool done = f.n > MAX_FORWARDED_HEADERS; /* cannot see the rightmost: the peer it is */
@@ -739,6 +865,31 @@ static enum http_result body_too_large(struct http_req *r)
 	return http_reply_error(r, 413, "request body too large", detail);
 }
 
+/* X-Forwarded-Prefix from a trusted proxy: "/" and segments of [A-Za-z0-9._~-]. */
+static bool forwarded_prefix(struct http_req *r)
+{
+	const char *v = r->peer_trusted ? http_header(r, "X-Forwarded-Prefix") : NULL;
+	size_t n = v ? strlen(v) : 0;
+	if (!v || n >= sizeof(r->fwd_prefix) || (n && v[0] != '/'))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)v[i]) && !strchr("/._~-", v[i]))
+			return false;
+	while (n > 0 && v[n - 1] == '/')
+		n--;
+	memcpy(r->fwd_prefix, v, n);
+	r->fwd_prefix[n] = '\0';
+	return true;
+}
+
+static void set_prefix(struct http_req *r)
+{
+	if (forwarded_prefix(r))
+		r->prefix = r->fwd_prefix;
+	else if (r->srv->root)
+		r->prefix = r->srv->root;
+}
+
 /* First call for a request: route, authenticate, check type and announced size. Returns
  * HTTP_DONE when a reply was queued (the body, if any, is then not read). */
 static enum http_result begin(struct http_req *r)
@@ -752,13 +903,12 @@ static enum http_result begin(struct http_req *r)
 		snprintf(detail, sizeof(detail), "%s: contains a NUL byte", bad);
 		return http_reply_error(r, 400, "invalid query", detail);
 	}
-	if (srv->root) {
-		/* Everything lives under the prefix; "/prefix" alone is its "/". */
-		if (strncmp(r->url, srv->root, srv->root_len) != 0 ||
-		    (r->url[srv->root_len] != '/' && r->url[srv->root_len] != '\0'))
-			return http_reply_error(r, 404, "not found", NULL);
+	set_prefix(r);
+	/* Under a root path, a proxy may keep the prefix or strip it: both arrive here ("/prefix"
+	 * alone is its "/"). */
+	if (srv->root && strncmp(r->url, srv->root, srv->root_len) == 0 &&
+	    (r->url[srv->root_len] == '/' || r->url[srv->root_len] == '\0'))
 		r->url = r->url[srv->root_len] ? r->url + srv->root_len : "/";
-	}
 	r->route = find_route(srv, r->url, r->method, &r->path_arg, &known);
 	if (!r->route) {
 		if (known)
@@ -846,6 +996,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->method = method;
 		r->url = url;
 		r->limit = HTTP_BODY_CONTROL;
+		r->start_us = clock_mono_us();
 		*con_cls = r;
 		atomic_fetch_add(&srv->inflight, 1);
 		watchdog_set(srv->watchdog, conn,
@@ -934,6 +1085,18 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		     WATCH_HEADERS); /* keep-alive: the next request's headers */
 }
 
+/* What libmicrohttpd says when a client went away (a closed browser tab under an event
+ * stream, a dropped connection): normal, not worth a warning. */
+static const char *const client_gone[] = {
+    "no longer available",
+    "reset by peer",
+    "Broken pipe",
+    "closed by remote",
+    "Socket disconnected",
+    "Connection was closed",
+    "Socket has been disconnected",
+};
+
 /* libmicrohttpd's own messages are mostly about clients that went away; a client can make
  * many of them, so at most one line every ten seconds is logged, saying how many were not. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -947,6 +1110,11 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	size_t n = strlen(buf);
 	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		buf[--n] = '\0';
+	for (size_t i = 0; i < sizeof(client_gone) / sizeof(client_gone[0]); i++)
+		if (strcasestr(buf, client_gone[i])) {
+			log_debug(SUB, "%s", buf);
+			return;
+		}
 	int64_t now = clock_mono_us();
 	pthread_mutex_lock(&mu);
 	long before = skipped;
@@ -1050,6 +1218,8 @@ static int read_pem(const char *path, char **out)
 
 static void server_free(struct http_server *srv)
 {
+	metric_family_unregister(&srv->stats_family);
+	free(srv->stats);
 	watchdog_free(srv->watchdog);
 	if (srv->tls_key)
 		explicit_bzero(srv->tls_key, strlen(srv->tls_key));
@@ -1077,6 +1247,13 @@ int http_start(struct http_server **out, const struct http_config *cfg,
 	srv->body_budget = cfg->body_budget ? cfg->body_budget : (size_t)64 << 20;
 	metric_register(&m_budget_refused);
 	metric_register(&m_body_bytes);
+	if (!(srv->stats = calloc(nroutes + NMETHODS + 1, sizeof(*srv->stats)))) {
+		server_free(srv);
+		return -ENOMEM;
+	}
+	srv->stats_family.render = render_stats;
+	srv->stats_family.arg = srv;
+	metric_family_register(&srv->stats_family);
 	if ((rc = watchdog_start(&srv->watchdog, cfg->header_timeout ? cfg->header_timeout : 10,
 				 cfg->request_timeout ? cfg->request_timeout : 60)) < 0 ||
 	    (rc = http_set_cors(srv, cfg->cors_origins)) < 0 ||

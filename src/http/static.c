@@ -1,6 +1,8 @@
 /* static.c — serves the embedded dashboard: the page for / and /ui/{page}, hashed assets
  * under /assets/ with a year of caching, the gzip copy made at build time when the client
  * takes it, 304 on a matching If-None-Match, and the security headers of every page. */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -83,6 +85,48 @@ static bool not_modified(const char *inm, const char *etag)
 	return false;
 }
 
+static void page_headers(struct http_req *r)
+{
+	http_add_header(r, "Content-Security-Policy", CSP);
+	http_add_header(r, "X-Frame-Options", "DENY");
+	http_add_header(r, "Referrer-Policy", "no-referrer");
+}
+
+/* A page with <base href="PREFIX/">: its validator is the file's with the prefix's hash. */
+static enum http_result serve_page(struct http_req *r, const struct web_asset *a,
+				   const char *prefix)
+{
+	static const char tag[] = "<base href=\"";
+	const char *base = memmem(a->data, a->len, tag, sizeof(tag) - 1);
+	const char *start = base ? base + sizeof(tag) - 1 : NULL;
+	const char *end =
+	    start ? memchr(start, '"', a->len - (size_t)(start - (const char *)a->data)) : NULL;
+	if (!end)
+		return http_reply_error(r, 500, "page without a <base href>", a->name);
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (const char *p = prefix; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	char etag[96];
+	size_t el = strlen(a->etag);
+	snprintf(etag, sizeof(etag), "%.*s-%08x\"", (int)(el > 1 ? el - 1 : 0), a->etag, h);
+	page_headers(r);
+	http_add_header(r, "Cache-Control", "no-cache");
+	http_add_header(r, "ETag", etag);
+	http_add_header(r, "Vary", "X-Forwarded-Prefix");
+	if (not_modified(http_header(r, "If-None-Match"), etag))
+		return http_reply_text(r, 304, a->type, NULL, 0);
+	size_t head = (size_t)(start - (const char *)a->data), pl = strlen(prefix);
+	size_t tail = a->len - (size_t)(end - (const char *)a->data);
+	char *page = malloc(head + pl + 1 + tail);
+	if (!page)
+		return http_reply_error(r, 500, "out of memory", NULL);
+	memcpy(page, a->data, head);
+	memcpy(page + head, prefix, pl);
+	page[head + pl] = '/';
+	memcpy(page + head + pl + 1, end, tail);
+	return http_reply_text(r, 200, a->type, page, head + pl + 1 + tail);
+}
+
 enum http_result http_static_serve(struct http_req *r)
 {
 	const char *path = http_path(r), *name;
@@ -98,9 +142,13 @@ enum http_result http_static_serve(struct http_req *r)
 					nassets ? path
 						: "the dashboard is not built into this binary");
 
-	http_add_header(r, "Content-Security-Policy", CSP);
-	http_add_header(r, "X-Frame-Options", "DENY");
-	http_add_header(r, "Referrer-Policy", "no-referrer");
+	/* A page's <base href> is relative ("./", "../") unless the prefix the browser sees is
+	 * known: then it is absolute, right under any URL the page is reached by. */
+	const char *prefix = http_prefix(r);
+	if (prefix && (strcmp(name, "index.html") == 0 || strcmp(name, "ui.html") == 0))
+		return serve_page(r, a, prefix);
+
+	page_headers(r);
 	http_add_header(r, "Cache-Control",
 			a->immutable ? "public, max-age=31536000, immutable" : "no-cache");
 	http_add_header(r, "ETag", a->etag);

@@ -101,7 +101,7 @@ static const struct opt_def serve_opts[] = {
     {"retention-interval", "SIEM_RETENTION_INTERVAL", OPT_DURATION, "60s", "DURATION",
      "how often retention looks for expired segments", false, 1, 86400},
     {"root-path", "SIEM_ROOT_PATH", OPT_STRING, "", "PREFIX",
-     "serve everything under this path prefix (behind a reverse proxy)", false, 0, 0},
+     "the path prefix a reverse proxy serves the hub under (it may keep or strip it)", false, 0, 0},
     {"tls-cert", "SIEM_TLS_CERT", OPT_STRING, "", "FILE", "PEM certificate (chain): serve HTTPS",
      false, 0, 0},
     {"tls-key", "SIEM_TLS_KEY", OPT_STRING, "", "FILE", "PEM private key of --tls-cert", false, 0,
@@ -653,6 +653,7 @@ static int start_http(struct hub *h)
 		return rc;
 	}
 	api_ctx = &h->a;
+	api_set_sources(&h->a, h->tl, h->sl);
 
 	h->hc = (struct http_config){
 	    .listen = config_str(c, "listen"),
@@ -751,6 +752,8 @@ static void serve_stop(struct hub *h)
 {
 	if (h->fd >= 0)
 		close(h->fd);
+	if (h->a.store)
+		api_set_sources(&h->a, NULL, NULL); /* /ready stops looking at them */
 	syslog_listen_stop(h->sl); /* before the pipeline: its last batches are committed */
 	tailer_stop(h->tl);
 	taskpool_stop(h->a.parsers);

@@ -502,6 +502,16 @@ unsigned syslog_listen_tcp_port(struct syslog_listener *l)
 	return l && l->tcp.fd >= 0 ? l->tcp.port : 0;
 }
 
+void syslog_listen_get_stats(struct syslog_listener *l, bool udp, struct syslog_listen_stats *st)
+{
+	struct syslog_rx *rx = udp ? &l->udp : &l->tcp;
+	*st = (struct syslog_listen_stats){.bound = rx->fd >= 0, .port = rx->port};
+	if (st->bound && rx->m) {
+		st->received = metric_get(&rx->m->received);
+		st->dropped = metric_get(&rx->m->dropped);
+	}
+}
+
 void syslog_listen_stop(struct syslog_listener *l)
 {
 	if (!l)

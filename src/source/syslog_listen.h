@@ -3,7 +3,9 @@
 #ifndef SIEM_SYSLOG_LISTEN_H
 #define SIEM_SYSLOG_LISTEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ingest/pipeline.h"
 
@@ -25,6 +27,13 @@ int syslog_listen_run(struct syslog_listener *l, struct pipeline *p);
 /* The bound ports (port 0 in the config picks a free one); 0 when not listening. */
 unsigned syslog_listen_udp_port(struct syslog_listener *l);
 unsigned syslog_listen_tcp_port(struct syslog_listener *l);
+/* One protocol's receiver for GET /ready: bound, its port, messages received and dropped. */
+struct syslog_listen_stats {
+	bool bound;
+	unsigned port;
+	int64_t received, dropped;
+};
+void syslog_listen_get_stats(struct syslog_listener *l, bool udp, struct syslog_listen_stats *st);
 void syslog_listen_stop(struct syslog_listener *l);
 
 #endif

@@ -440,6 +440,13 @@ fail:
 	return rc;
 }
 
+void tailer_get_stats(struct tailer *t, struct tailer_stats *st)
+{
+	st->dir = t->root;
+	st->running = !atomic_load(&t->stopping);
+	st->files = metric_get(&tail_m_files);
+}
+
 void tailer_stop(struct tailer *t)
 {
 	if (!t)

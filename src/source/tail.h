@@ -4,6 +4,9 @@
 #ifndef SIEM_TAIL_H
 #define SIEM_TAIL_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "ingest/pipeline.h"
 #include "store/store.h"
 
@@ -18,6 +21,13 @@ struct tail_config {
 
 int tailer_start(struct tailer **out, const struct tail_config *cfg, struct store *s,
 		 struct pipeline *p);
+/* For GET /ready: the folder, whether the tailer runs and how many files it follows. */
+struct tailer_stats {
+	const char *dir;
+	bool running;
+	int64_t files;
+};
+void tailer_get_stats(struct tailer *t, struct tailer_stats *st);
 /* Finish the batch in hand, stop, free. */
 void tailer_stop(struct tailer *t);
 

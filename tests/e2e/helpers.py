@@ -15,7 +15,9 @@ import time
 import hub
 
 _MISSING = object()
-_SERIES_RE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?)\s+(\S+)\s*$")
+# label values are quoted and may hold braces (route="/events/{id}")
+_SERIES_RE = re.compile(
+    r'^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})?)\s+(\S+)\s*$')
 
 
 # ---- /metrics ----

@@ -1,5 +1,6 @@
 """test_operations.py — running the hub for real (docs/operations.md): HTTPS with
---tls-cert/--tls-key, a reverse-proxy prefix (--root-path), retention removing whole old
+--tls-cert/--tls-key, a reverse-proxy prefix (--root-path, kept or stripped by the proxy,
+X-Forwarded-Prefix), retention removing whole old
 segments, `minisiem backup` while ingesting and a restore from it, SIGHUP reloading API keys
 (and refusing invalid settings), a full disk answered with 503 and recovered without restart,
 and --user dropping root privileges."""
@@ -172,29 +173,104 @@ class Tls(Ops):
 
 
 class RootPath(Ops):
-    def test_every_route_lives_under_the_prefix(self):
+    """--root-path behind a proxy that keeps the prefix (location /siem/ { proxy_pass
+    http://hub:8080; }) and one that strips it (proxy_pass http://hub:8080/;): both work."""
+
+    def test_every_route_answers_with_and_without_the_prefix(self):
         hub = self.own_ops_hub(args=["--root-path", "/siem"])
         self.assertEqual(hub.listening_line(),
                          "minisiem: listening on http://127.0.0.1:%d/siem/" % hub.port)
-        body = self.assertStatus(hub.request("GET", "/siem/health"), 200, "/siem/health")
-        self.assertEqual(body["status"], "ok")
-        self.assertStatus(hub.request("GET", "/siem/ready"), 200, "/siem/ready")
-        self.assertStatus(hub.request("GET", "/health"), 404, "/health without the prefix")
+        for prefix in ("/siem", ""):
+            with self.subTest(prefix=prefix or "stripped"):
+                body = self.assertStatus(hub.request("GET", prefix + "/health"), 200,
+                                         prefix + "/health")
+                self.assertEqual(body["status"], "ok")
+                self.assertStatus(hub.request("GET", prefix + "/ready"), 200, "ready")
+                self.assertStatus(hub.request("GET", prefix + "/events"), 401, "no token")
+                ev = evs("rootpath" + prefix.replace("/", "-"), 4)
+                body = self.assertStatus(hub.request(
+                    "POST", prefix + "/ingest", json.dumps(ev).encode(),
+                    {"Content-Type": "application/json", "X-API-Key": API_KEY}), 200, "ingest")
+                self.assertEqual(body["accepted"], 4, body)
+                body = self.assertStatus(hub.get(prefix + "/events",
+                                                 {"app": ev[0]["app"], "limit": 100}), 200,
+                                         "events with a token")
+                self.assertEqual(sorted(e["event_id"] for e in body["events"]),
+                                 sorted(e["event_id"] for e in ev))
+        # a path that only starts like the prefix is no route
         self.assertStatus(hub.request("GET", "/siemx/health"), 404, "/siemx/health")
-        self.assertStatus(hub.request("GET", "/siem/events"), 401, "/siem/events no token")
-        ev = evs("rootpath", 4)
-        body = self.assertStatus(hub.request(
-            "POST", "/siem/ingest", json.dumps(ev).encode(),
-            {"Content-Type": "application/json", "X-API-Key": API_KEY}), 200, "/siem/ingest")
-        self.assertEqual(body["accepted"], 4, body)
-        self.assertStatus(hub.request(
-            "POST", "/ingest", json.dumps(evs("rootpath-bare", 1)).encode(),
-            {"Content-Type": "application/json", "X-API-Key": API_KEY}), 404, "/ingest bare")
-        body = self.assertStatus(hub.get("/siem/events", {"app": "rootpath", "limit": 100}), 200,
-                                 "/siem/events with token")
-        self.assertEqual(sorted(e["event_id"] for e in body["events"]),
-                         sorted(e["event_id"] for e in ev))
-        self.assertStatus(hub.get("/events", {"app": "rootpath"}), 404, "/events bare")
+
+    def page(self, hub, path, headers=None):
+        st, h, body = hub.request("GET", path, headers=headers)
+        self.assertEqual(st, 200, "%s: %s %r" % (path, st, body))
+        text = body.decode() if isinstance(body, bytes) else str(body)
+        m = re.search(r'<base href="([^"]*)">', text)
+        self.assertIsNotNone(m, "%s has no <base href>: %r" % (path, text[:300]))
+        return m.group(1), text, h
+
+    def assets_load(self, hub, base, text, strip):
+        """Every asset the page names, resolved against its base as a browser does, loads
+        through the proxy (which strips `strip` when set)."""
+        refs = re.findall(r'(?:href|src)="(assets/[^"]+)"', text)
+        self.assertGreaterEqual(len(refs), 2, text[:400])
+        for ref in refs:
+            url = base + ref
+            if strip:
+                self.assertTrue(url.startswith(strip + "/"), url)
+                url = url[len(strip):]
+            st, _, body = hub.request("GET", url)
+            self.assertEqual(st, 200, "%s (%s): %s" % (ref, url, st))
+
+    def test_dashboard_links_and_assets_under_either_proxy(self):
+        hub = self.own_ops_hub(args=["--root-path", "/siem"])
+        for strip in (None, "/siem"):
+            for page in ("/siem/", "/siem", "/siem/ui/alerts", "/siem/ui/explorer"):
+                with self.subTest(page=page, proxy="strips" if strip else "keeps"):
+                    path = page[len(strip):] or "/" if strip else page
+                    base, text, _ = self.page(hub, path)
+                    self.assertEqual(base, "/siem/")
+                    self.assertNotIn('href="./"', text)
+                    self.assertEqual(text.count("<base "), 1)
+                    self.assets_load(hub, base, text, strip)
+
+    def test_forwarded_prefix_from_a_trusted_proxy(self):
+        hub = self.own_ops_hub(args=["--root-path", "/siem", "--trusted-proxies",
+                                     "127.0.0.1/32"])
+        fwd = {"X-Forwarded-Prefix": "/tools/siem/"}
+        base, text, h1 = self.page(hub, "/", fwd)
+        self.assertEqual(base, "/tools/siem/")
+        self.assets_load(hub, base, text, "/tools/siem")
+        st, _, doc = hub.request("GET", "/openapi.json", headers=fwd)
+        self.assertEqual(doc["servers"], [{"url": "/tools/siem/"}])
+        # the page under another prefix is another page: its validator differs
+        base, _, h2 = self.page(hub, "/", {"If-None-Match": h1["ETag"]})
+        self.assertEqual(base, "/siem/")
+        self.assertNotEqual(h1["ETag"], h2["ETag"])
+        st, _, _ = hub.request("GET", "/", headers=dict(fwd, **{"If-None-Match": h1["ETag"]}))
+        self.assertEqual(st, 304)
+        # without --root-path the header alone names the prefix
+        bare = self.own_hub(args=["--trusted-proxies", "127.0.0.1/32"])
+        base, text, _ = self.page(bare, "/ui/alerts", fwd)
+        self.assertEqual(base, "/tools/siem/")
+        self.assets_load(bare, base, text, "/tools/siem")
+        # a value that is no path is ignored
+        for bad in ("tools", "/a b", "/x\"><script>", "/" + "a" * 300):
+            with self.subTest(bad=bad[:20]):
+                base, _, _ = self.page(hub, "/", {"X-Forwarded-Prefix": bad})
+                self.assertEqual(base, "/siem/")
+
+    def test_forwarded_prefix_from_anyone_else_is_ignored(self):
+        hub = self.own_ops_hub(args=["--root-path", "/siem"])
+        base, _, _ = self.page(hub, "/siem/", {"X-Forwarded-Prefix": "/evil"})
+        self.assertEqual(base, "/siem/")
+        # without a root path or a trusted header the page keeps its relative base
+        plain = self.own_hub()
+        base, _, _ = self.page(plain, "/", {"X-Forwarded-Prefix": "/evil"})
+        self.assertEqual(base, "./")
+        base, _, _ = self.page(plain, "/ui/alerts")
+        self.assertEqual(base, "../")
+        st, _, doc = plain.request("GET", "/openapi.json")
+        self.assertEqual(doc["servers"], [{"url": "/"}])
 
 
 class Retention(Ops):

@@ -40,17 +40,18 @@ static enum http_result echo(struct http_req *r)
 }
 
 static const struct http_route routes[] = {
-    {"GET", "/health", AUTH_NONE, echo, false, NULL, false, 0},
-    {"GET", "/events", AUTH_JWT, echo, false, NULL, false, 0},
-    {"GET", "/events/", AUTH_JWT, echo, false, NULL, false, 0},
-    {"DELETE", "/keys/", AUTH_JWT, echo, false, NULL, true, 0},
-    {"POST", "/rules/*/enable", AUTH_JWT, echo, false, NULL, false, 0},
-    {"GET", "/dash/*/panel/*", AUTH_NONE, echo, false, NULL, false, 0},
+    {"GET", "/health", AUTH_NONE, echo, false, NULL, false, 0, NULL, NULL, NULL},
+    {"GET", "/events", AUTH_JWT, echo, false, NULL, false, 0, NULL, NULL, NULL},
+    {"GET", "/events/", AUTH_JWT, echo, false, NULL, false, 0, NULL, NULL, NULL},
+    {"DELETE", "/keys/", AUTH_JWT, echo, false, NULL, true, 0, NULL, NULL, NULL},
+    {"POST", "/rules/*/enable", AUTH_JWT, echo, false, NULL, false, 0, NULL, NULL, NULL},
+    {"GET", "/dash/*/panel/*", AUTH_NONE, echo, false, NULL, false, 0, NULL, NULL, NULL},
     {"POST", "/ingest", AUTH_APIKEY, echo, true, "application/json,application/x-ndjson", false,
-     HTTP_BODY_SERVER},
-    {"POST", "/control", AUTH_JWT, echo, true, "application/json", false, 0},
-    {"POST", "/small", AUTH_NONE, echo, true, NULL, false, 16},
-    {"POST", "/logout", AUTH_NONE, echo, true, "*none*,application/json", false, 0},
+     HTTP_BODY_SERVER, NULL, NULL, NULL},
+    {"POST", "/control", AUTH_JWT, echo, true, "application/json", false, 0, NULL, NULL, NULL},
+    {"POST", "/small", AUTH_NONE, echo, true, NULL, false, 16, NULL, NULL, NULL},
+    {"POST", "/logout", AUTH_NONE, echo, true, "*none*,application/json", false, 0, NULL, NULL,
+     NULL},
 };
 
 static int check_key(void *ctx, const char *key, struct http_req *r)
@@ -342,16 +343,43 @@ static void test_root_path(void **state)
 	expect_status(&r, 200);
 	assert_string_equal(str(&r, "arg"), "e1");
 	done(&r);
-	/* outside the prefix: 404 without echoing the path */
-	const char *paths[] = {"/health", "/siemx/health", "/sie"};
+	/* a proxy that strips the prefix: the same routes without it */
+	call(&r, &rooted, "GET", "/health", NULL, NULL, 0);
+	expect_status(&r, 200);
+	assert_string_equal(str(&r, "path"), "/health");
+	done(&r);
+	call(&r, &rooted, "GET", "/events/e2", admin, NULL, 0);
+	expect_status(&r, 200);
+	assert_string_equal(str(&r, "arg"), "e2");
+	done(&r);
+	/* a path that only starts like the prefix is no route */
+	const char *paths[] = {"/siemx/health", "/sie"};
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		call(&r, &rooted, "GET", paths[i], NULL, NULL, 0);
-		expect_error(&r, 404, "not found", NULL);
+		expect_error(&r, 404, "not found", paths[i]);
 		done(&r);
 	}
 	call(&r, &rooted, "GET", "/siem", NULL, NULL, 0); /* the prefix alone is its "/" */
 	expect_error(&r, 404, "not found", "/");
 	done(&r);
+}
+
+static void test_route_pattern(void **state)
+{
+	(void)state;
+	char buf[64];
+	const char *want[] = {"/health",
+			      "/events",
+			      "/events/{id}",
+			      "/keys/{id}",
+			      "/rules/{id}/enable",
+			      "/dash/{id}/panel/{id}"};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		http_route_pattern(&routes[i], buf, sizeof(buf));
+		assert_string_equal(buf, want[i]);
+	}
+	http_route_pattern(&routes[4], buf, 8); /* cut, still terminated */
+	assert_true(strlen(buf) < 8);
 }
 
 /* ---- authentication ---- */
@@ -645,6 +673,7 @@ int main(void)
 	    cmocka_unit_test(test_known_path_other_method_is_405),
 	    cmocka_unit_test(test_nul_in_query_is_400),
 	    cmocka_unit_test(test_root_path),
+	    cmocka_unit_test(test_route_pattern),
 	    cmocka_unit_test(test_bearer_parsing),
 	    cmocka_unit_test(test_admin_route_needs_admin_role),
 	    cmocka_unit_test(test_api_key_headers),
