@@ -34,6 +34,7 @@ const struct http_route api_routes[] = {
     {R("POST", "/auth/logout", AUTH_JWT, api_logout)},
     {R("GET", "/auth/me", AUTH_JWT, api_me)},
     {R("GET", "/events", AUTH_JWT, api_events_list)},
+    {R("GET", "/events/stream", AUTH_JWT, api_events_stream)},
     {R("GET", "/events/", AUTH_JWT, api_events_get)},
     {R("GET", "/apps", AUTH_JWT, api_apps)},
     {R("GET", "/hosts", AUTH_JWT, api_hosts)},
