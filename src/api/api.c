@@ -48,6 +48,10 @@ const struct http_route api_routes[] = {
     {R("GET", "/auth/me", AUTH_JWT, api_me), HTTP_DOC("The token's user and role", NULL, "200")},
     {R("GET", "/events", AUTH_JWT, api_events_list),
      HTTP_DOC("Search events, newest first, a page at a time", EVENT_QUERY, "200,503")},
+    {R("GET", "/events/stream", AUTH_JWT, api_events_stream),
+     HTTP_DOC("New events as they are committed (Server-Sent Events), with the filters of"
+	      " GET /events that one event can be checked against",
+	      NULL, "200,400,429,503")},
     {R("GET", "/events/", AUTH_JWT, api_events_get),
      HTTP_DOC("One whole event by its event_id", NULL, "200,400,404")},
     {R("GET", "/apps", AUTH_JWT, api_apps), HTTP_DOC("The apps seen", NULL, "200")},

@@ -93,6 +93,16 @@ enum http_result api_ingest(struct http_req *r);
 void api_ingest_register_metrics(void);
 enum http_result api_events_list(struct http_req *r);
 enum http_result api_events_get(struct http_req *r);
+/* GET /events' filters from r's query string into q (strings in a), taking only the
+ * parameters in known (a NULL-terminated subset of GET /events'); SIEM_EPARSE with err
+ * naming the parameter. */
+struct arena;
+int api_events_filter(struct http_req *r, const char *const *known, struct event_query *q,
+		      struct arena *a, char *err, size_t errlen);
+/* GET /events/stream (events_stream.c), and the writer's hook that feeds it: every stored
+ * event, after its commit; never blocks. */
+enum http_result api_events_stream(struct http_req *r);
+void events_stream_publish(const struct event *ev);
 enum http_result api_apps(struct http_req *r);
 enum http_result api_hosts(struct http_req *r);
 enum http_result api_event_types(struct http_req *r);

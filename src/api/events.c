@@ -21,8 +21,9 @@ struct qparse {
 	struct qparam qp;
 	struct event_query *q;
 	struct arena *a;
-	bool count;	/* count=true */
-	int64_t to_all; /* q->to before a position narrows it: the count's upper bound */
+	bool count;		  /* count=true */
+	int64_t to_all;		  /* q->to before a position narrows it: the count's upper bound */
+	const char *const *known; /* the parameters taken (NULL: every one of GET /events) */
 };
 
 static struct strset *set_for(struct event_query *q, const char *param)
@@ -261,7 +262,7 @@ static int parse_query(struct http_req *r, struct qparse *p)
 						 "user",       "user_id",     "request_id"};
 	int rc;
 	memset(q, 0, sizeof(*q));
-	if ((rc = qparam_known(r, &p->qp, event_params)) < 0)
+	if ((rc = qparam_known(r, &p->qp, p->known ? p->known : event_params)) < 0)
 		return rc;
 	q->from = INT64_MIN;
 	q->to = INT64_MAX;
@@ -355,6 +356,16 @@ out:
 	arena_release(&a);
 	free(q);
 	return res;
+}
+
+int api_events_filter(struct http_req *r, const char *const *known, struct event_query *q,
+		      struct arena *a, char *err, size_t errlen)
+{
+	struct qparse p = {.q = q, .a = a, .known = known};
+	int rc = parse_query(r, &p);
+	if (rc == SIEM_EPARSE)
+		snprintf(err, errlen, "%s", p.qp.err);
+	return rc;
 }
 
 enum http_result api_events_get(struct http_req *r)

@@ -243,11 +243,13 @@ struct detect_hook {
 	struct alerts *alerts;
 };
 
-/* The writer thread, after each commit: detection, then alerting (neither blocks). */
+/* The writer thread, after each commit: detection, then alerting, then the live tails of
+ * GET /events/stream (none blocks). */
 static void on_committed(void *ctx, const struct event *ev)
 {
 	struct detect_hook *h = ctx;
 	detector_eval(h->det, ev, alerts_sink, h->alerts);
+	events_stream_publish(ev);
 }
 
 /* The built-in rules: the flag, else rules/ beside the installed binary

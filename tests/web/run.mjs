@@ -925,6 +925,187 @@ async function main() {
     }
   });
 
+  // ---- the explorer's live tail and the dashboard's traps ----
+
+  // Events of a type of their own, committed now (the live tail's test events).
+  // Failed SSH logins on a host of their own (the live tail's filter), from one address.
+  let liveN = 0;
+  const liveEvents = (host, n) => Array.from({ length: n }, () => {
+    const i = liveN++;
+    const user = ['root', 'admin', 'ubuntu', 'git'][i % 4];
+    return { event_id: crypto.randomUUID(), os_type: 'LINUX', event_type: 'LOGIN_FAIL', severity: 3, source_host: host,
+      source_ip: '81.2.69.142', user, message: `Failed password for invalid user ${user} from 81.2.69.142 port ${51000 + i} ssh2` };
+  });
+  const rowIds = (page) => page.$$eval('[data-testid=results] tbody tr', (r) => r.map((x) => x.dataset.id));
+  const TIME_RE = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC([+-]\d\d:\d\d)?$/;
+
+  runner.test('explorer: live tail streams new events on top, pauses and resumes', async () => {
+    needBrowser();
+    const w = await openPage(browser);
+    try {
+      const { page } = w;
+      await login(w, hub);
+      await page.goto(`${hub.base()}ui/explorer?range=24h&source_host=edge-gw`);
+      await page.waitForSelector('[data-testid=results] .empty');
+      await page.click('[data-testid=live-toggle]');
+      await page.waitForSelector('[data-testid=live-state][data-state=live]');
+      assertEq(await page.getAttribute('[data-testid=live-toggle]', 'aria-pressed'), 'true', 'the toggle says it is on');
+      assert(page.url().includes('live=1'), `live in the URL: ${page.url()}`);
+      const first = liveEvents('edge-gw', 3);
+      await hub.ingest([first[0], ...liveEvents('edge-gw2', 2), first[1]]);
+      await hub.ingest([first[2]]);
+      await page.waitForFunction((n) => document.querySelectorAll('[data-testid=results] tbody tr').length === n, 3);
+      assertEq(await rowIds(page), first.map((e) => e.event_id).reverse(), 'the matching events, newest on top');
+      await page.waitForSelector('[data-testid=result-total]:has-text("3 events")'); // the count follows
+      // Paused: new events are counted, not shown; resumed: they go on top.
+      await page.click('[data-testid=live-pause]');
+      const more = liveEvents('edge-gw', 2);
+      await hub.ingest(more);
+      await page.waitForSelector('[data-testid=live-state][data-pending="2"]');
+      assertEq((await rowIds(page)).length, 3, 'nothing added while paused');
+      assert((await page.textContent('[data-testid=live-state]')).includes('Paused: 2 new events'), 'the counter');
+      assert((await page.textContent('[data-testid=live-pause]')).startsWith('Resume (2 new)'), 'the resume button says how many');
+      await page.click('[data-testid=live-pause]');
+      await page.waitForFunction((n) => document.querySelectorAll('[data-testid=results] tbody tr').length === n, 5);
+      assertEq(await rowIds(page), [...first, ...more].map((e) => e.event_id).reverse(), 'resumed: the waiting events on top');
+      // Every row as GET /events lists it.
+      const api = await hub.getJson('/events', { source_host: 'edge-gw', limit: 10 });
+      assertEq(await rowIds(page), api.events.map((e) => e.event_id), 'the same events as the API');
+      await shot(w, a.shots, 'explorer-live');
+      // Phone width and the dark theme: still no sideways scrolling, still live.
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.click('[data-testid=theme]');
+      await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
+      const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert(over <= 1, `no sideways scrolling at 390 px (${over} px too wide)`);
+      assert(await page.isVisible('[data-testid=live-pause]'), 'the pause button at phone width');
+      const last = liveEvents('edge-gw', 1);
+      await hub.ingest(last);
+      await page.waitForSelector(`[data-testid=results] tbody tr[data-id="${last[0].event_id}"]`);
+      await page.click('[data-testid=theme]');
+      await page.waitForFunction(() => document.documentElement.dataset.theme !== 'dark');
+      // Off: the stream stops.
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await page.click('[data-testid=live-toggle]');
+      assertEq(await page.getAttribute('[data-testid=live-toggle]', 'aria-pressed'), 'false', 'off');
+      assert(await page.isHidden('[data-testid=live-pause]'), 'no pause button when off');
+      clean(w, 'live tail');
+    } finally {
+      await w.close();
+    }
+  });
+
+  runner.test('explorer: "All time" and a jump to a date reach imported history', async () => {
+    needBrowser();
+    const day = 86400e3;
+    const old = Array.from({ length: 3 }, (_, i) => ({ event_id: crypto.randomUUID(), os_type: 'LINUX',
+      event_type: 'OLD_HISTORY', severity: 2, source_host: 'archive', message: `old ${i}`,
+      timestamp: new Date(Date.now() - 20 * day + i * 60000).toISOString() }));
+    await hub.ingest(old);
+    const w = await openPage(browser);
+    try {
+      const { page } = w;
+      await login(w, hub);
+      await page.goto(`${hub.base()}ui/explorer?event_type=OLD_HISTORY`);
+      await page.waitForSelector('[data-testid=results] .empty'); // the last 7 days: none
+      await page.selectOption('[data-testid=range]', 'all');
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid=results] tbody tr').length === 3);
+      assertEq(await rowIds(page), old.map((e) => e.event_id).reverse(), 'all time: the old events');
+      assert(page.url().includes('range=all'), `range=all in the URL: ${page.url()}`);
+      await page.reload();
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid=results] tbody tr').length === 3);
+      assertEq(await page.inputValue('[data-testid=range]'), 'all', 'kept over a reload');
+      // A jump to the day before them: none; to their day: the newest up to its end.
+      const iso = (t) => { const d = new Date(t); const p = (x) => String(x).padStart(2, '0'); return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`; };
+      const t0 = new Date(old[0].timestamp).getTime();
+      await page.fill('[data-testid=jump-date]', iso(t0 - day));
+      await page.waitForSelector('[data-testid=results] .empty');
+      assert(/[?&]to=/.test(page.url()), `the jump sets the upper bound: ${page.url()}`);
+      await page.fill('[data-testid=jump-date]', iso(t0));
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid=results] tbody tr').length >= 1);
+      const ids = await rowIds(page);
+      assert(ids.includes(old[0].event_id), 'the jump reaches the old events');
+      assertEq(await page.inputValue('[data-testid=range]'), 'custom', 'shown as a custom range');
+      clean(w, 'all time and jump');
+    } finally {
+      await w.close();
+    }
+  });
+
+  runner.test('explorer: the drawer shows the whole event as JSON; times show their zone', async () => {
+    needBrowser();
+    const w = await openPage(browser);
+    try {
+      const { page } = w;
+      await login(w, hub);
+      await page.goto(`${hub.base()}ui/explorer?range=24h&event_type=LOGIN_SUCCESS`);
+      await page.waitForSelector('[data-testid=results] tbody tr');
+      const times = await page.$$eval('[data-testid=results] tbody time', (t) => t.map((x) => x.textContent));
+      assert(times.length && times.every((t) => TIME_RE.test(t)), `table times with their zone: ${times.slice(0, 3)}`);
+      await page.click('[data-testid=results] tbody tr [data-testid=open-event]');
+      await page.waitForSelector('[data-testid=event-json]');
+      const id = await page.getAttribute('[data-testid=results] tbody tr', 'data-id');
+      const shown = JSON.parse(await page.textContent('[data-testid=event-json]'));
+      assertEq(shown, await hub.getJson(`/events/${id}`), 'the whole event, as GET /events/{id} answers');
+      const dt = await page.textContent('[data-field=timestamp] time');
+      assert(TIME_RE.test(dt), `the drawer's time: ${dt}`);
+      // The overview's chart: its time axis and legend name the zone too.
+      await page.click('[data-testid=nav-overview]');
+      await overviewReady(page);
+      // The chart (its axis is drawn on a canvas): the zone it draws in, and the time under
+      // the cursor in the legend, written as the tables write it.
+      const zone = await page.getAttribute('[data-testid=chart-timeseries] .chart', 'data-zone');
+      assert(/^UTC([+-]\d\d:\d\d)?$/.test(zone), `the chart's zone: ${zone}`);
+      assert((await page.getAttribute('[data-testid=chart-timeseries] .chart', 'aria-label')).endsWith(`times in ${zone}`), 'said to screen readers');
+      const over = await page.$('[data-testid=chart-timeseries] .u-over');
+      const box = await over.boundingBox();
+      await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+      await page.waitForFunction(() => /\d/.test(document.querySelector('[data-testid=chart-timeseries] .u-legend .u-series .u-value')?.textContent || ''));
+      const cur = await page.textContent('[data-testid=chart-timeseries] .u-legend .u-series .u-value');
+      assert(TIME_RE.test(cur), `the legend's time: ${cur}`);
+      const ov = await page.$$eval('[data-testid=overview-table] time', (t) => t.map((x) => x.textContent));
+      assert(ov.length && ov.every((t) => TIME_RE.test(t)), `overview times: ${ov.slice(0, 3)}`);
+      clean(w, 'drawer and times');
+    } finally {
+      await w.close();
+    }
+  });
+
+  runner.test('rules: built-in rules offer Disable/Enable instead of Edit/Delete', async () => {
+    needBrowser();
+    const probe = await hub.get('/rules');
+    if (probe.status === 404) throw new Skip('GET /rules is not in this hub yet (detection issue)');
+    const builtin = probe.json().rules.find((r) => r.builtin && r.enabled !== false && r.id === RULE_AUDIT) ||
+      probe.json().rules.find((r) => r.builtin && r.enabled !== false);
+    assert(builtin, 'a built-in rule that is on');
+    const w = await openPage(browser);
+    try {
+      const { page } = w;
+      await login(w, hub);
+      await page.click('[data-testid=nav-rules]');
+      await page.waitForSelector('[data-testid=rules-list] tbody tr');
+      const rows = await page.$$eval('[data-testid=rules-list] tbody tr', (tr) => tr.map((x) => ({ id: x.dataset.id,
+        edit: !!x.querySelector('[data-testid=rule-edit]'), del: !!x.querySelector('[data-testid=rule-delete]'),
+        sw: x.querySelector('[data-testid=rule-switch]')?.textContent ?? null })));
+      const byId = new Map(probe.json().rules.map((r) => [r.id, r]));
+      for (const r of rows) {
+        const rule = byId.get(r.id);
+        if (rule.builtin) assertEq([r.edit, r.del, r.sw], [false, false, rule.enabled === false ? 'Enable' : 'Disable'], `${r.id}: built-in`);
+        else assertEq([r.edit, r.del, r.sw], [true, true, null], `${r.id}: the hub's own`);
+      }
+      const row = `[data-testid=rules-list] tbody tr[data-id="${builtin.id}"]`;
+      await page.click(`${row} [data-testid=rule-switch]`);
+      await page.waitForSelector(`${row} [data-testid=rule-switch]:has-text("Enable")`);
+      assertEq((await hub.getJson(`/rules/${builtin.id}`)).enabled, false, 'the API says it is off');
+      await page.click(`${row} [data-testid=rule-switch]`);
+      await page.waitForSelector(`${row} [data-testid=rule-switch]:has-text("Disable")`);
+      assertEq((await hub.getJson(`/rules/${builtin.id}`)).enabled, true, 'and on again');
+      clean(w, 'built-in rules');
+    } finally {
+      await w.close();
+    }
+  });
+
   runner.test('phone width and the dark theme', async () => {
     needBrowser();
     const w = await openPage(browser, { viewport: { width: 390, height: 844 } });

@@ -37,13 +37,24 @@ export function sevBadge(s) {
   return h('span', { class: `sev sev-${n}`, title: `severity ${n}` }, `${SEVERITY[n] || '?'} (${n})`);
 }
 
+// The browser's zone as an offset: "UTC", "UTC+01:00", "UTC-05:30" (at time d).
+export function zoneLabel(d = new Date()) {
+  const off = -d.getTimezoneOffset();
+  if (off === 0) return 'UTC';
+  const a = Math.abs(off);
+  const p = (x) => String(x).padStart(2, '0');
+  return `UTC${off > 0 ? '+' : '-'}${p(Math.floor(a / 60))}:${p(a % 60)}`;
+}
+
+// Every time the dashboard shows, in tables and charts alike: local time and its zone,
+// "2026-03-01 14:05:09 UTC+01:00". ms or an ISO string.
 export function fmtTime(iso) {
-  if (!iso) return '';
+  if (iso === undefined || iso === null || iso === '') return '';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return String(iso);
   const p = (x, n = 2) => String(x).padStart(n, '0');
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ` +
-    `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+    `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${zoneLabel(d)}`;
 }
 
 export function fmtNum(n) {

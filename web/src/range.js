@@ -1,5 +1,6 @@
-// range.js — the time-range picker: 15 min, 1 h, 24 h, 7 days or a custom from/to, kept in
-// the page's URL (range=1h, or from=...&to=...) so that a view can be shared.
+// range.js — the time-range picker: 15 min, 1 h, 24 h, 7 days, all time (where a page allows
+// it), a custom from/to or a jump to a date (the newest events up to the end of that day),
+// kept in the page's URL (range=1h, or from=...&to=...) so that a view can be shared.
 import { h } from './dom.js';
 
 export const RANGES = [
@@ -11,6 +12,7 @@ export const RANGES = [
 
 // {from, to} as ISO strings for a picker state {range, from, to}.
 export function resolve(state) {
+  if (state.range === 'all') return {};
   if (state.range === 'custom') {
     return { from: state.from ? new Date(state.from).toISOString() : undefined,
       to: state.to ? new Date(state.to).toISOString() : undefined };
@@ -21,14 +23,17 @@ export function resolve(state) {
 }
 
 export function label(state) {
+  if (state.range === 'all') return 'All time';
   if (state.range === 'custom') return 'Custom range';
   const r = RANGES.find((x) => x[0] === state.range) || RANGES[2];
   return r[1];
 }
 
-export function fromParams(p, dflt = '24h') {
+// allTime: the page offers "All time" (range=all).
+export function fromParams(p, dflt = '24h', { allTime = false } = {}) {
   if (p.get('from') || p.get('to')) return { range: 'custom', from: p.get('from') || '', to: p.get('to') || '' };
   const r = p.get('range');
+  if (allTime && r === 'all') return { range: 'all' };
   return { range: RANGES.some((x) => x[0] === r) ? r : dflt };
 }
 
@@ -51,10 +56,12 @@ function local(iso) {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
 }
 
-// The picker; onChange(state) when the user picks a range.
-export function picker(state, onChange) {
-  const sel = h('select', { 'aria-label': 'Time range', class: 'range-select' },
+// The picker; onChange(state) when the user picks a range. allTime adds "All time" and
+// jumpTo a date field whose day's end becomes the upper bound (history imported long ago).
+export function picker(state, onChange, { allTime = false, jumpTo = false } = {}) {
+  const sel = h('select', { 'aria-label': 'Time range', class: 'range-select', 'data-testid': 'range' },
     RANGES.map(([v, l]) => h('option', { value: v }, l)),
+    allTime ? h('option', { value: 'all' }, 'All time') : null,
     h('option', { value: 'custom' }, 'Custom…'));
   sel.value = state.range;
   const from = h('input', { type: 'datetime-local', 'aria-label': 'From', value: local(state.from) });
@@ -71,5 +78,21 @@ export function picker(state, onChange) {
     const t = to.value ? new Date(to.value).toISOString() : '';
     onChange({ range: 'custom', from: f, to: t });
   });
-  return h('span', { class: 'range' }, sel, custom);
+  let jump = null;
+  if (jumpTo) {
+    const day = h('input', { type: 'date', 'aria-label': 'Jump to date', 'data-testid': 'jump-date',
+      value: state.range === 'custom' && !state.from && state.to ? local(state.to).slice(0, 10) : '' });
+    day.addEventListener('change', () => {
+      if (!day.value) return;
+      const end = new Date(`${day.value}T23:59:59.999`); // the end of that day, local time
+      if (Number.isNaN(end.getTime())) return;
+      sel.value = 'custom';
+      custom.hidden = false;
+      from.value = '';
+      to.value = local(end.toISOString());
+      onChange({ range: 'custom', from: '', to: end.toISOString() });
+    });
+    jump = h('label', { class: 'range-jump' }, 'Jump to ', day);
+  }
+  return h('span', { class: 'range' }, sel, custom, jump);
 }

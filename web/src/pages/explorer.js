@@ -2,8 +2,10 @@
 // range, how many events match (count=true with the first page), "load more" with the cursor,
 // chosen columns, and a drawer with the whole event (normalized fields, where the source
 // address is — country, city, autonomous system — with its reverse name and tags, data and
-// the raw line, copyable). The URL holds the query.
-import { api } from '../api.js';
+// the raw line, copyable). The URL holds the query. "Live" tails GET /events/stream with the
+// same filters: new events go on top of the table (at most LIVE_MAX rows), and while paused
+// they wait, counted, until resumed.
+import { api, sse } from '../api.js';
 import { h, clear, fmtNum, fmtTime, pretty, copyButton, spinner, errorBox, empty, sevBadge, countryCode, asnLabel,
   tagChips } from '../dom.js';
 import { eventsTable, COLUMNS, DEFAULT_COLUMNS, FILTERABLE } from '../table.js';
@@ -26,6 +28,7 @@ const FILTERS = [
   ['request_id', 'Request id', ''],
 ];
 const PAGE = 200;
+const LIVE_MAX = 500; // rows kept while live; older ones fall off the bottom
 const FIELD_ORDER = ['event_id', 'timestamp', 'received_at', 'severity', 'level', 'os_type', 'event_type',
   'source_host', 'source_ip', 'rdns', 'geo', 'tags', 'user', 'app', 'message', 'request_id', 'user_agent', 'http_method',
   'http_path', 'http_status', 'latency_ms', 'error_type', 'source', 'source_file', 'source_offset',
@@ -33,7 +36,7 @@ const FIELD_ORDER = ['event_id', 'timestamp', 'received_at', 'severity', 'level'
 
 export function mount(root, ctx) {
   const p = ctx.params;
-  let state = range.fromParams(p, '7d');
+  let state = range.fromParams(p, '7d', { allTime: true });
   const values = Object.fromEntries(FILTERS.map(([k]) => [k, p.get(k) || '']));
   let columns = (p.get('cols') || localStorage.getItem('minisiem.cols') || DEFAULT_COLUMNS.join(','))
     .split(',').filter((c) => COLUMNS.some(([k]) => k === c));
@@ -43,6 +46,12 @@ export function mount(root, ctx) {
   let alive = true;
   let seq = 0;
   let openId = p.get('event') || '';
+  let live = p.get('live') === '1';
+  let paused = false;
+  let pending = []; // events that came while paused, newest first
+  let skipped = 0; // events the hub could not send (the stream fell behind)
+  let stopLive = null;
+  let drawQueued = false;
 
   const inputs = {};
   const form = h('form', { class: 'filters-form card', 'data-testid': 'explorer-form', role: 'search' },
@@ -73,12 +82,19 @@ export function mount(root, ctx) {
   const count = h('span', { class: 'muted', role: 'status', 'data-testid': 'result-count' });
   const more = h('button', { type: 'button', class: 'btn', 'data-testid': 'load-more', hidden: true }, 'Load more');
   more.addEventListener('click', () => fetchPage(true));
+  const liveBtn = h('button', { type: 'button', class: 'btn small', 'data-testid': 'live-toggle',
+    'aria-pressed': String(live), title: 'Show new events as they arrive' }, 'Live');
+  const pauseBtn = h('button', { type: 'button', class: 'btn small', 'data-testid': 'live-pause', hidden: true }, 'Pause');
+  const liveState = h('span', { class: 'live-state muted', role: 'status', 'data-testid': 'live-state' });
+  const liveBox = h('span', { class: 'live' }, liveBtn, pauseBtn, liveState);
+  liveBtn.addEventListener('click', () => { live = !live; saveQuery(false); liveChanged(); });
+  pauseBtn.addEventListener('click', () => { if (paused) resume(); else { paused = true; showLive(); } });
   const drawer = h('aside', { class: 'drawer', 'aria-label': 'Event details', 'data-testid': 'drawer', hidden: true });
 
   clear(root,
     h('div', { class: 'toolbar' }, h('h1', {}, 'Explorer'),
-      range.picker(state, (s) => { state = s; submit(); }), colBox),
-    form, h('section', { class: 'card' }, h('div', { class: 'card-head' }, total, count), results,
+      range.picker(state, (s) => { state = s; submit(); }, { allTime: true, jumpTo: true }), colBox),
+    form, h('section', { class: 'card' }, h('div', { class: 'card-head' }, total, count, liveBox), results,
       h('div', { class: 'more' }, more)),
     drawer);
 
@@ -88,6 +104,7 @@ export function mount(root, ctx) {
     for (const [k] of FILTERS) if (values[k]) q.set(k, values[k]);
     if (columns.join(',') !== DEFAULT_COLUMNS.join(',')) q.set('cols', columns.join(','));
     if (openId) q.set('event', openId);
+    if (live) q.set('live', '1');
     ctx.setQuery(q, { push });
   }
 
@@ -95,6 +112,79 @@ export function mount(root, ctx) {
     for (const [k] of FILTERS) values[k] = inputs[k].value.trim();
     saveQuery(true);
     fetchPage(false);
+    if (live) startLive(); // the stream follows the new filters
+  }
+
+  // ---- live tail ----
+
+  function showLive() {
+    liveBtn.setAttribute('aria-pressed', String(live));
+    liveBtn.classList.toggle('primary', live);
+    pauseBtn.hidden = !live;
+    pauseBtn.textContent = paused ? `Resume${pending.length ? ` (${fmtNum(pending.length)} new)` : ''}` : 'Pause';
+    pauseBtn.setAttribute('aria-pressed', String(paused));
+    if (!live) { liveState.textContent = ''; delete liveState.dataset.state; return; }
+    const st = liveState.dataset.state;
+    const parts = [paused ? `Paused: ${fmtNum(pending.length)} new event${pending.length === 1 ? '' : 's'}`
+      : st === 'live' ? 'Live' : st === 'reconnecting' ? 'Reconnecting…' : st === 'unavailable' ? 'Live tail unavailable' : 'Connecting…'];
+    if (skipped) parts.push(`${fmtNum(skipped)} skipped (too many at once)`);
+    liveState.textContent = parts.join(' · ');
+    liveState.dataset.pending = String(pending.length);
+  }
+
+  function drawSoon() {
+    if (drawQueued) return;
+    drawQueued = true;
+    requestAnimationFrame(() => { drawQueued = false; if (alive) renderTable(); });
+  }
+
+  function addLive(evs) {
+    events = evs.concat(events).slice(0, LIVE_MAX);
+    if (counted && evs.length) showTotal({ ...counted, total: counted.total + evs.length });
+    drawSoon();
+  }
+
+  function resume() {
+    paused = false;
+    addLive(pending);
+    pending = [];
+    showLive();
+  }
+
+  function startLive() {
+    if (stopLive) stopLive();
+    pending = [];
+    paused = false;
+    skipped = 0;
+    const params = { keepalive: 5 };
+    for (const [k] of FILTERS) if (values[k]) params[k] = values[k];
+    liveState.dataset.state = 'connecting';
+    stopLive = sse('events/stream', {
+      params,
+      onState: (s) => { liveState.dataset.state = s; showLive(); },
+      onEvent: (m) => {
+        let d;
+        try { d = JSON.parse(m.data); } catch { return; }
+        if (m.event === 'dropped') { skipped += Number(d.dropped) || 0; showLive(); return; }
+        if (m.event !== 'event' || !d || !d.event_id) return;
+        if (events.some((e) => e.event_id === d.event_id)) return; // already on the page
+        if (paused) pending = [d].concat(pending).slice(0, LIVE_MAX);
+        else addLive([d]);
+        showLive();
+      },
+    });
+    showLive();
+  }
+
+  function liveChanged() {
+    if (live) startLive();
+    else {
+      if (stopLive) stopLive();
+      stopLive = null;
+      if (paused) resume();
+      paused = false;
+    }
+    showLive();
   }
 
   function addFilter(field, value) {
@@ -109,12 +199,15 @@ export function mount(root, ctx) {
       ? eventsTable(events, columns, { onOpen: (ev) => openEvent(ev.event_id), onValue: addFilter })
       : empty('No events match this search.'));
     count.textContent = `${fmtNum(events.length)} shown${cursor ? ', more available' : ''}`;
+    count.dataset.shown = String(events.length);
     more.hidden = !cursor;
   }
 
   // How many events the search matches: the hub counts exactly up to a bound (100,000), past
   // which it says only that there are more.
+  let counted = null; // the last count shown: live events add to it
   function showTotal(r) {
+    counted = r && typeof r.total === 'number' ? { total: r.total, total_exact: r.total_exact } : null;
     if (!r || typeof r.total !== 'number') {
       total.textContent = 'Events';
     } else if (r.total_exact) {
@@ -173,7 +266,7 @@ export function mount(root, ctx) {
     if (k === 'severity') return sevBadge(v);
     if (k === 'geo' && v && typeof v === 'object') return geoValue(v);
     if (k === 'tags' && Array.isArray(v)) return tagChips(v, (t) => { closeEvent(); addFilter('tag', t); });
-    if (k === 'timestamp' || k === 'received_at') return h('span', {}, `${v} (${fmtTime(v)} local)`);
+    if (k === 'timestamp' || k === 'received_at') return h('span', {}, h('time', { datetime: v }, fmtTime(v)), ` (${v})`);
     if (typeof v === 'object') return h('code', {}, JSON.stringify(v));
     if (FILTERABLE.has(k) && k in inputs) return filterLink(k, v, String(v));
     return String(v);
@@ -206,7 +299,8 @@ export function mount(root, ctx) {
         dataText ? h('pre', { class: 'code', 'data-testid': 'event-data' }, dataText) : empty('No data.'),
         h('div', { class: 'card-head' }, h('h3', {}, 'raw_message'), copyButton(() => rawText, 'Copy raw')),
         rawText ? h('pre', { class: 'code', 'data-testid': 'event-raw' }, pretty(rawText)) : empty('No raw line.'),
-        h('div', { class: 'card-head' }, h('h3', {}, 'Whole event (JSON)'), copyButton(() => JSON.stringify(ev, null, 2), 'Copy JSON')));
+        h('div', { class: 'card-head' }, h('h3', {}, 'Whole event (JSON)'), copyButton(() => JSON.stringify(ev, null, 2), 'Copy JSON')),
+        h('pre', { class: 'code', 'data-testid': 'event-json' }, JSON.stringify(ev, null, 2)));
       close.focus();
     } catch (e) {
       if (alive) clear(drawer, errorBox(e), h('button', { type: 'button', class: 'btn small', onclick: closeEvent }, 'Close'));
@@ -217,5 +311,10 @@ export function mount(root, ctx) {
   document.addEventListener('keydown', onKey);
   fetchPage(false);
   if (openId) openEvent(openId);
-  return () => { alive = false; document.removeEventListener('keydown', onKey); };
+  if (live) liveChanged();
+  return () => {
+    alive = false;
+    if (stopLive) stopLive();
+    document.removeEventListener('keydown', onKey);
+  };
 }

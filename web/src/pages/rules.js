@@ -214,9 +214,13 @@ export function mount(root, ctx) {
               r.alert_events ? h('span', { class: 'muted block small' }, `${fmtNum(r.alert_events)} event${r.alert_events === 1 ? '' : 's'}`) : null),
           h('td', {}, fmtTime(r.last_hit ?? r.stats?.last_hit)),
           h('td', { class: 'muted' }, r.origin || ''),
-          h('td', { class: 'nowrap' },
-            h('button', { type: 'button', class: 'btn small', onclick: () => openRule(r) }, 'Edit'), ' ',
-            h('button', { type: 'button', class: 'btn small danger', onclick: () => remove(r) }, 'Delete')));
+          // Built-in rules can only be turned on or off (the hub refuses to change or delete them).
+          h('td', { class: 'nowrap' }, r.builtin
+            ? h('button', { type: 'button', class: 'btn small', 'data-testid': 'rule-switch',
+              onclick: () => { cb.checked = r.enabled === false; toggle(r, cb).then(render); } },
+            r.enabled !== false ? 'Disable' : 'Enable')
+            : [h('button', { type: 'button', class: 'btn small', 'data-testid': 'rule-edit', onclick: () => openRule(r) }, 'Edit'), ' ',
+              h('button', { type: 'button', class: 'btn small danger', 'data-testid': 'rule-delete', onclick: () => remove(r) }, 'Delete')]));
       })))));
   }
 
