@@ -99,6 +99,12 @@ enum http_result api_keys_create(struct http_req *r);
 enum http_result api_keys_delete(struct http_req *r);
 enum http_result api_metrics(struct http_req *r);
 enum http_result api_dead_letters(struct http_req *r);
+/* users.c */
+enum http_result api_users_list(struct http_req *r);
+enum http_result api_users_create(struct http_req *r);
+enum http_result api_users_put(struct http_req *r);
+enum http_result api_users_password(struct http_req *r);
+enum http_result api_users_delete(struct http_req *r);
 
 /* Cursor text <-> (ts, seq). */
 void cursor_encode(int64_t ts, int64_t seq, char out[33]);

@@ -66,6 +66,7 @@ int sq_key_touch(struct sq_store *s, int64_t id, int64_t now_us);
 int sq_user_add(struct sq_store *s, const char *name, const char *role, const char *hash);
 int sq_user_get(struct sq_store *s, const char *name, char **role, char **hash);
 int sq_user_set_hash(struct sq_store *s, const char *name, const char *hash);
+int sq_user_set_role(struct sq_store *s, const char *name, const char *role);
 int sq_user_auth(struct sq_store *s, const char *name, char **role, int64_t *gen);
 int sq_user_end_tokens(struct sq_store *s, const char *name);
 int sq_token_revoke(struct sq_store *s, const uint8_t *sig, size_t n, int64_t exp);

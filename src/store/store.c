@@ -207,6 +207,11 @@ int store_user_set_hash(struct store *s, const char *name, const char *hash)
 	return BACKEND(user_set_hash, name, hash);
 }
 
+int store_user_set_role(struct store *s, const char *name, const char *role)
+{
+	return BACKEND(user_set_role, name, role);
+}
+
 int store_user_auth(struct store *s, const char *name, char **role, int64_t *gen)
 {
 	return BACKEND(user_auth, name, role, gen);

@@ -138,6 +138,8 @@ int store_user_add(struct store *s, const char *name, const char *role, const ch
 int store_user_get(struct store *s, const char *name, char **role, char **hash);
 /* A new hash also ends every token of the user (its token generation moves on). */
 int store_user_set_hash(struct store *s, const char *name, const char *hash);
+/* A new role also ends every token of the user (they carry the old one). */
+int store_user_set_role(struct store *s, const char *name, const char *role);
 /* Role and token generation of a user, for checking a token; SIEM_ENOTFOUND if none.
  * *role is malloc'd. */
 int store_user_auth(struct store *s, const char *name, char **role, int64_t *gen);

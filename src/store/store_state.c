@@ -299,6 +299,15 @@ int sq_user_set_hash(struct sq_store *s, const char *name, const char *hash)
 	return changed_one(rc, n);
 }
 
+int sq_user_set_role(struct sq_store *s, const char *name, const char *role)
+{
+	int64_t n = 0;
+	int rc = adm_exec(
+	    s, "UPDATE users SET role = ?, token_gen = max(token_gen + 1, ?) WHERE name = ?",
+	    step_write, &n, "tit", role, ts_now_us(), name);
+	return changed_one(rc, n);
+}
+
 int sq_user_remove(struct sq_store *s, const char *name)
 {
 	int64_t n = 0;

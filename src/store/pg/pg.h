@@ -68,6 +68,7 @@ int pg_key_touch(struct pg_store *s, int64_t id, int64_t now_us);
 int pg_user_add(struct pg_store *s, const char *name, const char *role, const char *hash);
 int pg_user_get(struct pg_store *s, const char *name, char **role, char **hash);
 int pg_user_set_hash(struct pg_store *s, const char *name, const char *hash);
+int pg_user_set_role(struct pg_store *s, const char *name, const char *role);
 int pg_user_auth(struct pg_store *s, const char *name, char **role, int64_t *gen);
 int pg_user_end_tokens(struct pg_store *s, const char *name);
 int pg_token_revoke(struct pg_store *s, const uint8_t *sig, size_t n, int64_t exp);

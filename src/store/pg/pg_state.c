@@ -266,6 +266,18 @@ int pg_user_set_hash(struct pg_store *s, const char *name, const char *hash)
 			 &p);
 }
 
+int pg_user_set_role(struct pg_store *s, const char *name, const char *role)
+{
+	struct pg_params p = {0};
+	pg_p_text(&p, role);
+	pg_p_i64(&p, ts_now_us());
+	pg_p_text(&p, name);
+	return write_one(s,
+			 "UPDATE users SET role = $1, token_gen = greatest(token_gen + 1, $2)"
+			 " WHERE name = $3",
+			 &p);
+}
+
 int pg_user_auth(struct pg_store *s, const char *name, char **role, int64_t *gen)
 {
 	struct pg_params p = {0};

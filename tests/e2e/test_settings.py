@@ -1,0 +1,140 @@
+"""test_settings.py — what the dashboard's Settings page drives: users (GET/POST /users,
+PUT /users/{name}, POST /users/{name}/password, DELETE /users/{name}), agent keys with their
+event counts, the audit log's filters; an analyst reads nothing here and changes nothing."""
+
+import urllib.parse
+
+from hub import API_KEY, HubCase, event_uuid
+
+
+def bearer(tok):
+    return {"Authorization": "Bearer " + tok}
+
+
+class Users(HubCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.hub = cls.class_hub()
+        cls.hub.add_user("reader", "analyst", "reader-password-123")
+
+    def admin(self):
+        return bearer(self.hub.login_token())
+
+    def analyst(self):
+        return bearer(self.hub.login("reader-password-123", "reader"))
+
+    def users(self):
+        body = self.assertStatus(self.hub.request("GET", "/users", headers=self.admin()), 200)
+        return {u["name"]: u for u in body["users"]}
+
+    def audit(self, **filters):
+        q = "/audit?" + urllib.parse.urlencode(filters) if filters else "/audit"
+        return self.assertStatus(self.hub.request("GET", q, headers=self.admin()), 200)["audit"]
+
+    def test_list_has_the_builtin_admin_first(self):
+        st, _, body = self.hub.request("GET", "/users", headers=self.admin())
+        self.assertEqual(st, 200, body)
+        first = body["users"][0]
+        self.assertEqual((first["name"], first["role"], first["builtin"]), ("admin", "admin", True))
+        reader = [u for u in body["users"] if u["name"] == "reader"][0]
+        self.assertEqual((reader["role"], reader["builtin"]), ("analyst", False))
+        self.assertNotIn("hash", reader)
+
+    def test_add_login_role_password_remove(self):
+        h = self.hub
+        st, _, body = h.request("POST", "/users", {"name": "carol", "role": "analyst",
+                                                   "password": "carol-password-1"},
+                                headers=self.admin())
+        self.assertEqual(st, 201, body)
+        self.assertEqual(self.users()["carol"]["role"], "analyst")
+        tok = h.login("carol-password-1", "carol")
+        self.assertEqual(h.request("GET", "/events", headers=bearer(tok))[0], 200)
+        # taken name
+        st, _, body = h.request("POST", "/users", {"name": "carol", "role": "admin",
+                                                   "password": "carol-password-2"},
+                                headers=self.admin())
+        self.assertEqual(st, 409, body)
+        # a new role ends her tokens: she logs in again and is an admin now
+        st, _, body = h.request("PUT", "/users/carol", {"role": "admin"}, headers=self.admin())
+        self.assertEqual((st, body.get("role")), (200, "admin"), body)
+        self.assertEqual(h.request("GET", "/events", headers=bearer(tok))[0], 401)
+        tok = h.login("carol-password-1", "carol")
+        self.assertEqual(h.request("GET", "/users", headers=bearer(tok))[0], 200)
+        # a new password: the old one and the old tokens stop working
+        st, _, body = h.request("POST", "/users/carol/password",
+                                {"password": "carol-password-new"}, headers=self.admin())
+        self.assertEqual(st, 200, body)
+        self.assertEqual(h.request("GET", "/events", headers=bearer(tok))[0], 401)
+        st, _, _ = h.request("POST", "/auth/login", {"username": "carol",
+                                                     "password": "carol-password-1"})
+        self.assertEqual(st, 401)
+        tok = h.login("carol-password-new", "carol")
+        # not herself
+        self.assertEqual(h.request("DELETE", "/users/carol", headers=bearer(tok))[0], 409)
+        self.assertEqual(h.request("PUT", "/users/carol", {"role": "analyst"},
+                                   headers=bearer(tok))[0], 409)
+        st, _, body = h.request("DELETE", "/users/carol", headers=self.admin())
+        self.assertEqual(st, 200, body)
+        self.assertNotIn("carol", self.users())
+        self.assertEqual(h.request("GET", "/events", headers=bearer(tok))[0], 401)
+        self.assertEqual(h.request("DELETE", "/users/carol", headers=self.admin())[0], 404)
+        actions = [(a["action"], a["object"]) for a in self.audit() if a["object"] == "carol"]
+        for want in ("user.add", "user.role", "user.passwd", "user.remove"):
+            self.assertIn((want, "carol"), actions)
+        entry = [a for a in self.audit() if a["action"] == "user.add" and a["object"] == "carol"]
+        self.assertEqual(entry[0]["actor"], "admin")
+
+    def test_the_builtin_admin_stays(self):
+        h = self.hub
+        self.assertEqual(h.request("DELETE", "/users/admin", headers=self.admin())[0], 409)
+        self.assertEqual(h.request("PUT", "/users/admin", {"role": "analyst"},
+                                   headers=self.admin())[0], 409)
+        self.assertEqual(h.request("POST", "/users", {"name": "admin", "role": "admin",
+                                                      "password": "admin-password-99"},
+                                   headers=self.admin())[0], 409)
+        self.assertEqual(h.request("GET", "/users", headers=self.admin())[0], 200)
+
+    def test_invalid_input_is_422(self):
+        h = self.hub
+        cases = [
+            {"name": "dave", "role": "analyst", "password": "short"},      # < 12 characters
+            {"name": "dave", "role": "root", "password": "dave-password-1"},
+            {"name": "", "role": "analyst", "password": "dave-password-1"},
+            {"name": "a/b", "role": "analyst", "password": "dave-password-1"},
+            {"name": "x" * 101, "role": "analyst", "password": "dave-password-1"},
+            {"role": "analyst", "password": "dave-password-1"},
+        ]
+        for c in cases:
+            with self.subTest(body=c):
+                st, _, body = h.request("POST", "/users", c, headers=self.admin())
+                self.assertEqual(st, 422, body)
+        self.assertNotIn("dave", self.users())
+        st, _, _ = h.request("POST", "/users", b"not json", headers=dict(
+            self.admin(), **{"Content-Type": "application/json"}))
+        self.assertEqual(st, 400)
+        self.assertEqual(h.request("PUT", "/users/reader", {"role": "boss"},
+                                   headers=self.admin())[0], 422)
+        self.assertEqual(h.request("POST", "/users/reader/password", {"password": "x" * 11},
+                                   headers=self.admin())[0], 422)
+        self.assertEqual(h.request("PUT", "/users/nobody", {"role": "admin"},
+                                   headers=self.admin())[0], 404)
+
+    def test_analyst_gets_403_and_changes_nothing(self):
+        h, tok = self.hub, self.analyst()
+        calls = [("GET", "/users", None),
+                 ("POST", "/users", {"name": "eve", "role": "admin", "password": "eve-password-12"}),
+                 ("PUT", "/users/reader", {"role": "admin"}),
+                 ("POST", "/users/reader/password", {"password": "eve-password-12"}),
+                 ("DELETE", "/users/reader", None)]
+        for method, path, body in calls:
+            with self.subTest(call=method + " " + path):
+                st, _, data = h.request(method, path, body, headers=tok)
+                self.assertEqual(st, 403, data)
+        users = self.users()
+        self.assertNotIn("eve", users)
+        self.assertEqual(users["reader"]["role"], "analyst")
+        h.login("reader-password-123", "reader")
+
+    def test_no_token_is_401(self):
+        self.assertEqual(self.hub.request("GET", "/users")[0], 401)
+        self.assertEqual(self.hub.request("DELETE", "/users/reader")[0], 401)
