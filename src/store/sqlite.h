@@ -77,7 +77,7 @@ int sq_user_remove(struct sq_store *s, const char *name);
 int sq_user_list(struct sq_store *s, json_t *out);
 int sq_audit(struct sq_store *s, const char *actor, const char *client, const char *action,
 	     const char *object, const char *detail);
-int sq_audit_list(struct sq_store *s, int limit, const char *object, json_t *out);
+int sq_audit_list(struct sq_store *s, int limit, const struct audit_filter *f, json_t *out);
 
 /* alerts, rules, dashboards (sq_alerts.c) */
 int sq_alerts_write(struct sq_store *s, const struct alert_rec *recs, const bool *is_new, size_t n);

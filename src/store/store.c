@@ -252,7 +252,13 @@ int store_audit(struct store *s, const char *actor, const char *client, const ch
 
 int store_audit_list(struct store *s, int limit, const char *object, json_t *out)
 {
-	return BACKEND(audit_list, limit, object, out);
+	struct audit_filter f = {.object = object};
+	return BACKEND(audit_list, limit, &f, out);
+}
+
+int store_audit_find(struct store *s, int limit, const struct audit_filter *f, json_t *out)
+{
+	return BACKEND(audit_list, limit, f, out);
 }
 
 int store_alerts_write(struct store *s, const struct alert_rec *recs, const bool *is_new, size_t n)

@@ -160,6 +160,12 @@ int store_audit(struct store *s, const char *actor, const char *client, const ch
 /* Newest first: [{"id", "time", "actor", "client", "action", "object", "detail"}]; only the
  * entries about object ("alert:42") when it is not NULL. */
 int store_audit_list(struct store *s, int limit, const char *object, json_t *out);
+/* The same, filtered by what is not NULL: object, actor, and action ("user.add", or "user"
+ * for every "user.*"). */
+struct audit_filter {
+	const char *object, *actor, *action;
+};
+int store_audit_find(struct store *s, int limit, const struct audit_filter *f, json_t *out);
 
 /* Retention (writer thread): remove whole sealed segments whose newest event is older than
  * cutoff_us. Segments a query is reading are left for the next call. */

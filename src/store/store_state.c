@@ -335,13 +335,16 @@ int sq_audit(struct sq_store *s, const char *actor, const char *client, const ch
 			detail);
 }
 
-int sq_audit_list(struct sq_store *s, int limit, const char *object, json_t *out)
+int sq_audit_list(struct sq_store *s, int limit, const struct audit_filter *f, json_t *out)
 {
 	static const char *const cols[] = {"id",     "time",   "actor",	 "client",
 					   "action", "object", "detail", NULL};
 	struct json_rows rows = {cols, out};
-	return adm_exec(s,
-			"SELECT id, ts, actor, client, action, object, detail FROM audit_log"
-			" WHERE ?2 IS NULL OR object = ?2 ORDER BY id DESC LIMIT ?1",
-			step_rows, &rows, "it", (int64_t)limit, object);
+	return adm_exec(
+	    s,
+	    "SELECT id, ts, actor, client, action, object, detail FROM audit_log"
+	    " WHERE (?2 IS NULL OR object = ?2) AND (?3 IS NULL OR actor = ?3)"
+	    " AND (?4 IS NULL OR action = ?4 OR substr(action, 1, length(?4) + 1) = ?4 || '.')"
+	    " ORDER BY id DESC LIMIT ?1",
+	    step_rows, &rows, "itttt", (int64_t)limit, f->object, f->actor, f->action);
 }

@@ -138,3 +138,93 @@ class Users(HubCase):
     def test_no_token_is_401(self):
         self.assertEqual(self.hub.request("GET", "/users")[0], 401)
         self.assertEqual(self.hub.request("DELETE", "/users/reader")[0], 401)
+
+
+class Keys(HubCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.hub = cls.class_hub()
+        cls.hub.add_user("keyreader", "analyst", "keyreader-password")
+
+    def admin(self):
+        return bearer(self.hub.login_token())
+
+    def keys(self):
+        return self.assertStatus(self.hub.request("GET", "/keys", headers=self.admin()), 200)
+
+    def test_events_counted_per_key_since_start(self):
+        h = self.hub
+        st, _, made = h.request("POST", "/keys", {"name": "web-agent"}, headers=self.admin())
+        self.assertEqual(st, 201, made)
+        body = self.keys()
+        mine = [k for k in body["keys"] if k["id"] == made["id"]][0]
+        self.assertEqual((mine["name"], mine["events"], mine["last_event"]), ("web-agent", 0, None))
+        self.assertNotIn("key", mine)
+        evs = [{"event_id": event_uuid("settings", "key", str(i)), "event_type": "KEY_TEST",
+                "message": "from the web agent %d" % i} for i in range(3)]
+        self.assertIngested(h.ingest(evs, key=made["key"]), 3)
+        self.assertIngested(h.ingest(evs[:1], key=made["key"]), 0, duplicates=1)
+        self.assertIngested(h.ingest([{"event_id": event_uuid("settings", "env"),
+                                       "message": "from the env key"}], key=API_KEY), 1)
+        body = self.keys()
+        mine = [k for k in body["keys"] if k["id"] == made["id"]][0]
+        self.assertEqual(mine["events"], 3, mine)
+        self.assertRegex(mine["last_event"], r"^\d{4}-\d\d-\d\dT")
+        self.assertIsNotNone(mine["last_seen"])
+        env = {k["name"]: k for k in body["env_keys"]}
+        self.assertGreaterEqual(env["test"]["events"], 1, env)
+        self.assertEqual(body["events_uncounted"], 0)
+        # revoked: still listed, no more events
+        self.assertEqual(h.request("DELETE", "/keys/%d" % made["id"], headers=self.admin())[0], 200)
+        st, _, _ = h.ingest(evs, key=made["key"])
+        self.assertEqual(st, 401)
+        mine = [k for k in self.keys()["keys"] if k["id"] == made["id"]][0]
+        self.assertEqual((mine["revoked"] in (1, True), mine["events"]), (True, 3), mine)
+
+    def test_analyst_cannot_list_create_or_revoke(self):
+        h = self.hub
+        tok = bearer(h.login("keyreader-password", "keyreader"))
+        self.assertEqual(h.request("GET", "/keys", headers=tok)[0], 403)
+        self.assertEqual(h.request("POST", "/keys", {"name": "sneaky"}, headers=tok)[0], 403)
+        self.assertNotIn("sneaky", [k["name"] for k in self.keys()["keys"]])
+        st, _, made = h.request("POST", "/keys", {"name": "kept"}, headers=self.admin())
+        self.assertEqual(h.request("DELETE", "/keys/%d" % made["id"], headers=tok)[0], 403)
+        mine = [k for k in self.keys()["keys"] if k["id"] == made["id"]][0]
+        self.assertIn(mine["revoked"], (0, False))
+
+
+class Audit(HubCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.hub = cls.class_hub()
+        cls.hub.add_user("auditor", "analyst", "auditor-password")
+
+    def test_filters_by_actor_and_action(self):
+        h = self.hub
+        admin = bearer(h.login_token())
+        h.request("POST", "/keys", {"name": "audited"}, headers=admin)
+        h.request("POST", "/users", {"name": "frank", "role": "analyst",
+                                     "password": "frank-password-1"}, headers=admin)
+        h.request("DELETE", "/users/frank", headers=admin)
+
+        def audit(**q):
+            st, _, body = h.request("GET", "/audit?" + urllib.parse.urlencode(q), headers=admin)
+            self.assertEqual(st, 200, body)
+            return body["audit"]
+        every = audit()
+        self.assertGreaterEqual(len(every), 3)
+        users = audit(action="user")
+        self.assertEqual([(a["action"], a["object"]) for a in users],
+                         [("user.remove", "frank"), ("user.add", "frank"), ("user.add", "auditor")])
+        self.assertEqual([a["object"] for a in audit(action="user.add")], ["frank", "auditor"])
+        self.assertEqual(audit(action="use"), [])
+        self.assertEqual({a["actor"] for a in audit(actor="admin")}, {"admin"})
+        self.assertEqual(len(audit(actor="admin", action="key.create")), 1)
+        self.assertEqual(audit(actor="nobody"), [])
+        # the cli added the analyst: actor "cli"
+        self.assertEqual([a["object"] for a in audit(actor="cli", action="user.add")], ["auditor"])
+        self.assertEqual(audit(actor="", action=""), every)
+
+    def test_analyst_gets_403(self):
+        tok = bearer(self.hub.login("auditor-password", "auditor"))
+        self.assertEqual(self.hub.request("GET", "/audit", headers=tok)[0], 403)

@@ -79,7 +79,7 @@ int pg_user_remove(struct pg_store *s, const char *name);
 int pg_user_list(struct pg_store *s, json_t *out);
 int pg_audit(struct pg_store *s, const char *actor, const char *client, const char *action,
 	     const char *object, const char *detail);
-int pg_audit_list(struct pg_store *s, int limit, const char *object, json_t *out);
+int pg_audit_list(struct pg_store *s, int limit, const struct audit_filter *f, json_t *out);
 
 /* alerts, rules, dashboards (pg_alerts.c) */
 int pg_alerts_write(struct pg_store *s, const struct alert_rec *recs, const bool *is_new, size_t n);
