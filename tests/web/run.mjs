@@ -925,6 +925,167 @@ async function main() {
     }
   });
 
+  // ---- Settings (web/src/pages/settings.js): agent keys, users, audit log ----
+
+  async function settingsPage(w, hubX, tab) {
+    await w.page.click('[data-testid=nav-settings]');
+    await w.page.waitForSelector('main#page[data-page=settings]');
+    if (tab) await w.page.click(`[data-testid=tab-${tab}]`);
+  }
+
+  async function loginAs(w, hubX, name, password) {
+    const { page } = w;
+    await page.goto(hubX.base());
+    await page.waitForSelector('[data-testid=login-form]');
+    await page.fill('#login-user', name);
+    await page.fill('#login-pass', password);
+    await page.click('[data-testid=login-form] button[type=submit]');
+    await page.waitForSelector('main#page[data-page=overview]');
+  }
+
+  const adminReq = async (method, p, body) => hub.req(method, p, { body,
+    headers: { Authorization: `Bearer ${await hub.login()}`, ...(body ? { 'Content-Type': 'application/json' } : {}) } });
+
+  runner.test('settings: an agent key is shown once with the agent command, counts its events, and is revoked', async () => {
+    needBrowser();
+    const w = await openPage(browser);
+    try {
+      const { page } = w;
+      await login(w, hub);
+      await settingsPage(w, hub);
+      await page.waitForSelector('[data-testid=keys-table] tbody tr');
+      await page.fill('[data-testid=key-name]', 'browser-agent');
+      await page.click('[data-testid=key-form] button[type=submit]');
+      const key = (await page.textContent('[data-testid=new-key]')).trim();
+      assert(/^\S{20,}$/.test(key), `a key: ${key}`);
+      const cmd = (await page.textContent('[data-testid=agent-command]')).trim();
+      assertEq(cmd, `minisiem-agent --server ${hub.base().replace(/\/$/, '')} --api-key ${key} --source linux-auth`, 'agent command');
+      await shot(w, a.shots, 'settings');
+      const keys = (await hub.getJson('/keys')).keys;
+      const made = keys.find((k) => k.name === 'browser-agent');
+      assert(made && !keys.some((k) => 'key' in k), 'listed without its key');
+      const row = `[data-testid=keys-table] tr[data-key-id="${made.id}"]`;
+      assertEq((await page.textContent(`${row} [data-testid=key-events]`)).trim(), '0', 'no events yet');
+      // two events from the new key, then the tab again: its count
+      const evs = [0, 1].map((i) => ({ event_id: crypto.randomUUID(), event_type: 'KEY_TEST', message: `browser agent ${i}` }));
+      const r = await hub.req('POST', '/ingest', { body: evs, headers: { 'Content-Type': 'application/json', 'X-API-Key': key } });
+      assertEq(r.status, 200, 'ingest with the new key');
+      await page.click('[data-testid=tab-keys]');
+      await page.waitForSelector(`${row} [data-testid=key-events]:text-is("2")`);
+      assert(!(await page.$('[data-testid=new-key]')), 'the key is not shown again');
+      // revoke, confirmed
+      page.once('dialog', (d) => d.accept());
+      await page.click(`${row} [data-testid=revoke]`);
+      await page.waitForSelector(`${row}.revoked`);
+      const after = (await hub.getJson('/keys')).keys.find((k) => k.id === made.id);
+      assert(after.revoked === true || after.revoked === 1, 'revoked in the API');
+      const r2 = await hub.req('POST', '/ingest', { body: evs, headers: { 'Content-Type': 'application/json', 'X-API-Key': key } });
+      assertEq(r2.status, 401, 'the revoked key is refused');
+      clean(w, 'settings keys');
+    } finally {
+      await w.close();
+    }
+  });
+
+  runner.test('settings: users are added, given a role, a new password and removed; analysts see it is admin-only', async () => {
+    needBrowser();
+    const w = await openPage(browser);
+    const w2 = await openPage(browser);
+    try {
+      const { page } = w;
+      await login(w, hub);
+      await settingsPage(w, hub, 'users');
+      await page.waitForSelector('[data-testid=users-table] tr[data-user=admin]');
+      assert(await page.$eval('[data-testid=users-table] tr[data-user=admin] [data-testid=remove-user]', (b) => b.disabled), 'the built-in admin cannot be removed');
+      await page.fill('[data-testid=user-name]', 'webuser');
+      await page.selectOption('[data-testid=user-role]', 'analyst');
+      await page.fill('[data-testid=user-pass]', 'webuser-password-1');
+      await page.click('[data-testid=user-form] button[type=submit]');
+      const row = '[data-testid=users-table] tr[data-user=webuser]';
+      await page.waitForSelector(row);
+      const users = async () => (await hub.getJson('/users')).users;
+      assertEq((await users()).find((u) => u.name === 'webuser').role, 'analyst', 'added as analyst');
+      // a short password is refused with the hub's reason
+      w.allow(/^422 POST .*\/users$/);
+      await page.fill('[data-testid=user-name]', 'shorty');
+      await page.fill('[data-testid=user-pass]', 'short-pw-12');
+      await page.$eval('[data-testid=user-pass]', (i) => i.removeAttribute('minlength'));
+      await page.click('[data-testid=user-form] button[type=submit]');
+      await page.waitForSelector('[data-testid=user-msg].error:has-text("password")');
+      // role
+      await page.selectOption(`${row} [data-testid=row-role]`, 'admin');
+      await page.waitForSelector('[data-testid=user-msg]:has-text("webuser is now an admin")');
+      assertEq((await users()).find((u) => u.name === 'webuser').role, 'admin', 'role changed');
+      // password, through the prompt
+      page.once('dialog', (d) => d.accept('webuser-password-2'));
+      await page.click(`${row} [data-testid=reset-password]`);
+      await page.waitForSelector('[data-testid=user-msg]:has-text("Password of webuser changed")');
+      const login2 = await hub.req('POST', '/auth/login', { body: { username: 'webuser', password: 'webuser-password-2' }, headers: { 'Content-Type': 'application/json' } });
+      assertEq(login2.status, 200, 'the new password logs in');
+      // remove, confirmed
+      page.once('dialog', (d) => d.accept());
+      await page.click(`${row} [data-testid=remove-user]`);
+      await page.waitForSelector('[data-testid=user-msg]:has-text("removed")');
+      assert(!(await page.$(row)), 'row gone');
+      assert(!(await users()).some((u) => u.name === 'webuser'), 'removed in the API');
+      clean(w, 'settings users');
+
+      // an analyst: every tab says it is for admins, and offers no form
+      assertEq((await adminReq('POST', '/users', { name: 'webanalyst', role: 'analyst', password: 'webanalyst-password' })).status, 201, 'analyst added');
+      w2.allow(/^403 GET .*\/(keys|users|audit)/);
+      await loginAs(w2, hub, 'webanalyst', 'webanalyst-password');
+      for (const tab of ['keys', 'users', 'audit']) {
+        await settingsPage(w2, hub, tab);
+        await w2.page.waitForSelector(`[data-testid=tab-${tab}][aria-selected=true]`);
+        await w2.page.waitForSelector('[data-testid=admin-only]');
+        assert(!(await w2.page.isVisible('form')), `${tab}: no form for an analyst`);
+      }
+      clean(w2, 'settings analyst');
+    } finally {
+      await w.close();
+      await w2.close();
+    }
+  });
+
+  runner.test('settings: the audit log filtered by actor and action; phone width, dark theme', async () => {
+    needBrowser();
+    const w = await openPage(browser, { viewport: { width: 390, height: 844 } });
+    try {
+      const { page } = w;
+      assertEq((await adminReq('POST', '/users', { name: 'audited1', role: 'analyst', password: 'audited1-password' })).status, 201, 'user added');
+      assertEq((await adminReq('DELETE', '/users/audited1')).status, 200, 'user removed');
+      await login(w, hub);
+      await page.click('[data-testid=theme]');
+      await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
+      await settingsPage(w, hub, 'audit');
+      await page.waitForSelector('[data-testid=audit-table] tbody tr');
+      await page.fill('[data-testid=audit-actor]', 'admin');
+      await page.fill('[data-testid=audit-action]', 'user');
+      await page.click('[data-testid=audit-form] button[type=submit]');
+      const want = (await hub.getJson('/audit', { actor: 'admin', action: 'user', limit: 500 })).audit;
+      assert(want.length >= 2, `API: ${JSON.stringify(want)}`);
+      await page.waitForFunction((n) => document.querySelectorAll('[data-testid=audit-table] tbody tr').length === n, want.length);
+      const rows = await page.$$eval('[data-testid=audit-table] tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+      assert(rows.every((r) => r[1] === 'admin' && /^user\./.test(r[3])), `filtered rows: ${JSON.stringify(rows)}`);
+      assertEq(rows[0][4], 'audited1', 'newest first');
+      assertEq(rows[0][3], 'user.remove', 'newest first');
+      assert(/actor=admin/.test(page.url()) && /action=user/.test(page.url()), `filters kept in the URL: ${page.url()}`);
+      assertEq(await page.evaluate(() => document.documentElement.dataset.theme), 'dark', 'dark theme');
+      for (const tab of ['audit', 'users', 'keys']) {
+        await settingsPage(w, hub, tab);
+        await page.waitForSelector(`[data-testid=${tab}-table] tbody tr`);
+        const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert(over <= 1, `${tab}: no sideways scrolling at 390 px (${over} px too wide)`);
+      }
+      await shot(w, a.shots, 'settings-phone-dark', { fullPage: true });
+      await page.click('[data-testid=theme]'); // back to light for the tests after this one
+      await page.waitForFunction(() => document.documentElement.dataset.theme === 'light');
+      clean(w, 'settings audit');
+    } finally {
+      await w.close();
+    }
+  });
+
   runner.test('phone width and the dark theme', async () => {
     needBrowser();
     const w = await openPage(browser, { viewport: { width: 390, height: 844 } });

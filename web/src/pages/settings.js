@@ -1,0 +1,237 @@
+// settings.js — what an admin manages from the dashboard: agent API keys (created keys shown
+// once with the agent's command line, events per key, revoke), users (add, change role,
+// reset password, remove) and the audit log filtered by actor and action. Analysts see why
+// these are closed to them.
+import { api, user } from '../api.js';
+import { h, clear, fmtNum, fmtTime, spinner, errorBox, empty, copyButton } from '../dom.js';
+
+const TABS = [['keys', 'Agent keys'], ['users', 'Users'], ['audit', 'Audit log']];
+const PASSWORD_MIN = 12;
+
+// The hub's URL as an agent reaches it (with the root path, without the final slash).
+export function hubUrl() {
+  return new URL('.', document.baseURI).href.replace(/\/$/, '');
+}
+
+export function agentCommand(key) {
+  return `minisiem-agent --server ${hubUrl()} --api-key ${key} --source linux-auth`;
+}
+
+function table(cols, rows, testid) {
+  return h('div', { class: 'table-wrap' },
+    h('table', { class: 'events settings-table', 'data-testid': testid },
+      h('thead', {}, h('tr', {}, cols.map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, rows)));
+}
+
+function closedTo(err) {
+  return err && err.status === 403
+    ? h('p', { class: 'notice', 'data-testid': 'admin-only' }, 'Only an admin can see and change this.')
+    : errorBox(err);
+}
+
+function msgLine(testid) {
+  return h('p', { class: 'hidden', role: 'status', 'data-testid': testid });
+}
+
+function say(el, text, isError) {
+  el.textContent = text;
+  el.className = isError ? 'error' : 'notice';
+}
+
+// ---- agent keys ----
+
+function keysTab(body) {
+  const name = h('input', { id: 'key-name', placeholder: 'web1-agent', maxlength: 100, required: true, 'data-testid': 'key-name' });
+  const msg = msgLine('key-msg');
+  const created = h('div', { 'data-testid': 'key-created', hidden: true });
+  const list = h('div', {}, spinner());
+  const form = h('form', { class: 'toolbar', 'data-testid': 'key-form' },
+    h('label', { for: 'key-name' }, 'New key for'), name,
+    h('button', { type: 'submit', class: 'btn primary' }, 'Create key'));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      const k = await api('keys', { method: 'POST', body: { name: name.value.trim() } });
+      name.value = '';
+      const cmd = agentCommand(k.key);
+      clear(created,
+        h('p', { class: 'notice' }, `Key "${k.name}" created. It is shown only now: copy it before leaving this page.`),
+        h('div', { class: 'secret-row' }, h('code', { class: 'secret', 'data-testid': 'new-key' }, k.key), copyButton(() => k.key, 'Copy key')),
+        h('p', { class: 'muted' }, 'On the machine to watch, run:'),
+        h('div', { class: 'secret-row' }, h('code', { class: 'secret', 'data-testid': 'agent-command' }, cmd), copyButton(() => cmd, 'Copy command')));
+      created.hidden = false;
+      msg.className = 'hidden';
+      await load();
+    } catch (ex) {
+      say(msg, ex.message, true);
+    }
+  });
+  clear(body, h('section', { class: 'card stack' }, h('h2', {}, 'Agent API keys'), form, msg, created, list));
+
+  async function revoke(k) {
+    if (!window.confirm(`Revoke key "${k.name}" (${k.id})? Agents using it stop being accepted.`)) return;
+    try {
+      await api(`keys/${k.id}`, { method: 'DELETE' });
+      say(msg, `Key "${k.name}" revoked.`);
+      await load();
+    } catch (ex) {
+      say(msg, ex.message, true);
+    }
+  }
+
+  async function load() {
+    let r;
+    try {
+      r = await api('keys');
+    } catch (ex) {
+      form.hidden = true;
+      clear(list, closedTo(ex));
+      return;
+    }
+    const rows = r.keys.map((k) => {
+      const revoked = k.revoked === true || k.revoked === 1;
+      return h('tr', { 'data-key-id': k.id, class: revoked ? 'revoked' : '' },
+        h('td', {}, k.name), h('td', { class: 'num' }, k.id), h('td', { class: 'nowrap' }, fmtTime(k.created_at)),
+        h('td', { class: 'nowrap' }, k.last_seen ? fmtTime(k.last_seen) : h('span', { class: 'muted' }, 'never')),
+        h('td', { class: 'num', 'data-testid': 'key-events' }, fmtNum(k.events)),
+        h('td', {}, revoked ? h('span', { class: 'muted' }, 'revoked')
+          : h('button', { type: 'button', class: 'btn small danger', 'data-testid': 'revoke', onclick: () => revoke(k) }, 'Revoke')));
+    });
+    const env = (r.env_keys || []).map((k) => h('tr', { 'data-env-key': k.name },
+      h('td', {}, k.name), h('td', { class: 'muted' }, 'env'), h('td', { class: 'muted' }, 'SIEM_API_KEYS'),
+      h('td', { class: 'nowrap' }, k.last_event ? fmtTime(k.last_event) : h('span', { class: 'muted' }, '—')),
+      h('td', { class: 'num', 'data-testid': 'key-events' }, fmtNum(k.events)),
+      h('td', { class: 'muted' }, 'set by the hub\'s environment')));
+    clear(list, rows.length || env.length
+      ? table(['Name', 'Id', 'Created', 'Last seen', 'Events since start', ''], [...rows, ...env], 'keys-table')
+      : empty('No agent keys yet.'));
+  }
+  load();
+}
+
+// ---- users ----
+
+function usersTab(body, me) {
+  const name = h('input', { id: 'user-name', maxlength: 100, required: true, autocomplete: 'off', 'data-testid': 'user-name' });
+  const role = h('select', { id: 'user-role', 'data-testid': 'user-role' }, h('option', { value: 'analyst' }, 'analyst'), h('option', { value: 'admin' }, 'admin'));
+  const pass = h('input', { id: 'user-pass', type: 'password', minlength: PASSWORD_MIN, required: true, autocomplete: 'new-password', 'data-testid': 'user-pass' });
+  const msg = msgLine('user-msg');
+  const list = h('div', {}, spinner());
+  const form = h('form', { class: 'toolbar', 'data-testid': 'user-form' },
+    h('label', { for: 'user-name' }, 'Name'), name, h('label', { for: 'user-role' }, 'Role'), role,
+    h('label', { for: 'user-pass' }, `Password (${PASSWORD_MIN}+ characters)`), pass,
+    h('button', { type: 'submit', class: 'btn primary' }, 'Add user'));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      await api('users', { method: 'POST', body: { name: name.value.trim(), role: role.value, password: pass.value } });
+      say(msg, `User "${name.value.trim()}" added.`);
+      name.value = '';
+      pass.value = '';
+      await load();
+    } catch (ex) {
+      say(msg, ex.status === 409 ? `There is a user "${name.value.trim()}" already.` : ex.message, true);
+    }
+  });
+  clear(body, h('section', { class: 'card stack' }, h('h2', {}, 'Users'), form, msg, list));
+
+  async function act(fn, ok) {
+    try {
+      await fn();
+      say(msg, ok);
+      await load();
+    } catch (ex) {
+      say(msg, ex.message, true);
+    }
+  }
+
+  function row(u) {
+    const fixed = u.builtin || u.name === me;
+    const roleSel = h('select', { 'aria-label': `Role of ${u.name}`, 'data-testid': 'row-role', disabled: fixed },
+      ['analyst', 'admin'].map((r) => h('option', { value: r, selected: r === u.role ? '' : null }, r)));
+    roleSel.value = u.role;
+    roleSel.addEventListener('change', () => act(
+      () => api(`users/${encodeURIComponent(u.name)}`, { method: 'PUT', body: { role: roleSel.value } }),
+      `${u.name} is now ${roleSel.value === 'admin' ? 'an admin' : 'an analyst'}.`));
+    const reset = h('button', { type: 'button', class: 'btn small', 'data-testid': 'reset-password', disabled: u.builtin }, 'Reset password');
+    reset.addEventListener('click', () => {
+      const pw = window.prompt(`New password for ${u.name} (${PASSWORD_MIN} characters or more):`);
+      if (pw === null) return;
+      act(() => api(`users/${encodeURIComponent(u.name)}/password`, { method: 'POST', body: { password: pw } }),
+        `Password of ${u.name} changed; their sessions have ended.`);
+    });
+    const remove = h('button', { type: 'button', class: 'btn small danger', 'data-testid': 'remove-user', disabled: fixed }, 'Remove');
+    remove.addEventListener('click', () => {
+      if (!window.confirm(`Remove user "${u.name}"?`)) return;
+      act(() => api(`users/${encodeURIComponent(u.name)}`, { method: 'DELETE' }), `User "${u.name}" removed.`);
+    });
+    return h('tr', { 'data-user': u.name },
+      h('td', {}, u.name, u.builtin ? h('span', { class: 'muted' }, ' (built-in)') : null, u.name === me ? h('span', { class: 'muted' }, ' (you)') : null),
+      h('td', {}, roleSel),
+      h('td', { class: 'nowrap' }, u.builtin ? h('span', { class: 'muted' }, '—') : fmtTime(u.created_at)),
+      h('td', { class: 'actions' }, reset, ' ', remove));
+  }
+
+  async function load() {
+    try {
+      const r = await api('users');
+      clear(list, table(['Name', 'Role', 'Created', ''], r.users.map(row), 'users-table'),
+        h('p', { class: 'muted' }, 'The built-in admin\'s password is changed with ', h('code', {}, 'minisiem users passwd admin'), '.'));
+    } catch (ex) {
+      form.hidden = true;
+      clear(list, closedTo(ex));
+    }
+  }
+  load();
+}
+
+// ---- audit log ----
+
+function auditTab(body, ctx) {
+  const actor = h('input', { id: 'audit-actor', placeholder: 'admin', value: ctx.params.get('actor') || '', 'data-testid': 'audit-actor' });
+  const action = h('input', { id: 'audit-action', placeholder: 'user or user.add', value: ctx.params.get('action') || '', 'data-testid': 'audit-action' });
+  const list = h('div', {}, spinner());
+  const form = h('form', { class: 'toolbar', role: 'search', 'data-testid': 'audit-form' },
+    h('label', { for: 'audit-actor' }, 'Actor'), actor, h('label', { for: 'audit-action' }, 'Action'), action,
+    h('button', { type: 'submit', class: 'btn primary' }, 'Filter'));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const p = new URLSearchParams({ tab: 'audit' });
+    if (actor.value.trim()) p.set('actor', actor.value.trim());
+    if (action.value.trim()) p.set('action', action.value.trim());
+    ctx.setQuery(p);
+    load();
+  });
+  clear(body, h('section', { class: 'card stack' }, h('h2', {}, 'Audit log'), form, list));
+
+  async function load() {
+    clear(list, spinner());
+    try {
+      const r = await api('audit', { params: { actor: actor.value.trim(), action: action.value.trim(), limit: 500 } });
+      clear(list, r.audit.length
+        ? table(['Time', 'Actor', 'Client', 'Action', 'Object', 'Detail'], r.audit.map((a) => h('tr', { 'data-audit-id': a.id },
+          h('td', { class: 'nowrap' }, fmtTime(a.time)), h('td', {}, a.actor || ''), h('td', { class: 'muted' }, a.client || ''),
+          h('td', { class: 'nowrap' }, a.action), h('td', {}, a.object || ''), h('td', { class: 'msg' }, a.detail || ''))), 'audit-table')
+        : empty('No entry matches.'));
+    } catch (ex) {
+      form.hidden = true;
+      clear(list, closedTo(ex));
+    }
+  }
+  load();
+}
+
+export function mount(root, ctx) {
+  const tab = TABS.some(([id]) => id === ctx.params.get('tab')) ? ctx.params.get('tab') : 'keys';
+  const body = h('div', { 'data-testid': 'settings-body' });
+  const tabs = h('div', { class: 'tabs', role: 'tablist' }, TABS.map(([id, label]) =>
+    h('button', { type: 'button', role: 'tab', class: id === tab ? 'tab active' : 'tab', 'aria-selected': id === tab ? 'true' : 'false',
+      'data-testid': `tab-${id}`, onclick: () => ctx.navigate('settings', new URLSearchParams({ tab: id })) }, label)));
+  clear(root, h('div', { class: 'toolbar' }, h('h1', {}, 'Settings')), tabs, body);
+  const me = user();
+  if (tab === 'keys') keysTab(body);
+  else if (tab === 'users') usersTab(body, me);
+  else auditTab(body, ctx);
+  return null;
+}
