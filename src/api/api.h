@@ -114,6 +114,8 @@ enum http_result api_keys_delete(struct http_req *r);
 void api_keys_count(struct api *a, int64_t id, const char *name, uint64_t events, int64_t now_us);
 enum http_result api_metrics(struct http_req *r);
 enum http_result api_dead_letters(struct http_req *r);
+/* settings.c */
+enum http_result api_channel_test(struct http_req *r);
 /* users.c */
 enum http_result api_users_list(struct http_req *r);
 enum http_result api_users_create(struct http_req *r);

@@ -2,9 +2,16 @@
 PUT /users/{name}, POST /users/{name}/password, DELETE /users/{name}), agent keys with their
 event counts, the audit log's filters; an analyst reads nothing here and changes nothing."""
 
+import http.server
+import json
+import os
+import shutil
+import tempfile
+import threading
 import urllib.parse
 
-from hub import API_KEY, HubCase, event_uuid
+from helpers import free_port
+from hub import API_KEY, HubCase, event_uuid, wait_for
 
 
 def bearer(tok):
@@ -228,3 +235,99 @@ class Audit(HubCase):
     def test_analyst_gets_403(self):
         tok = bearer(self.hub.login("auditor-password", "auditor"))
         self.assertEqual(self.hub.request("GET", "/audit", headers=tok)[0], 403)
+
+
+class Hook(http.server.BaseHTTPRequestHandler):
+    """200 for /ok, 403 for anything else; keeps what it received."""
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with self.server.lock:
+            self.server.posts.append((self.path, body))
+        self.send_response(200 if self.path == "/ok" else 403)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+class Channels(HubCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="minisiem-e2e-settings-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
+        cls.web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+        cls.web.daemon_threads = True
+        cls.web.lock, cls.web.posts = threading.Lock(), []
+        threading.Thread(target=cls.web.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+        cls.addClassCleanup(cls.web.server_close)
+        cls.addClassCleanup(cls.web.shutdown)
+        closed = free_port()
+        conf = os.path.join(cls.tmp, "channels.conf")
+        with open(conf, "w") as f:
+            f.write("[good]\ntype = webhook\nurl = http://hookuser:hookpass@127.0.0.1:%d/ok\n"
+                    "min_level = high\n\n"
+                    "[refused]\ntype = webhook\nurl = http://127.0.0.1:%d/fail\n\n"
+                    "[down]\ntype = webhook\nurl = http://127.0.0.1:%d/x\ntimeout = 5s\n"
+                    % (cls.web.server_address[1],
+                       cls.web.server_address[1], closed))
+        cls.hub = cls.class_hub(args=["--notify-config", conf])
+        cls.hub.add_user("chanreader", "analyst", "chanreader-password")
+
+    def admin(self):
+        return bearer(self.hub.login_token())
+
+    def channels(self):
+        st, _, body = self.hub.request("GET", "/alerts/channels", headers=self.admin())
+        self.assertEqual(st, 200, body)
+        return {c["name"]: c for c in body["channels"]}
+
+    def test_list_hides_credentials(self):
+        ch = self.channels()
+        self.assertEqual(set(ch), {"good", "refused", "down"})
+        self.assertNotIn("hookpass", json.dumps(ch))
+        self.assertEqual((ch["good"]["type"], ch["good"]["min_level"]), ("webhook", "high"))
+
+    def test_a_test_message_is_delivered_now(self):
+        with self.web.lock:
+            before = len(self.web.posts)
+        st, _, body = self.hub.request("POST", "/alerts/channels/good/test", headers=self.admin())
+        self.assertEqual(st, 200, body)
+        self.assertEqual(body, {"channel": "good", "delivered": True})
+        with self.web.lock:  # delivered before the answer, not queued
+            posts = self.web.posts[before:]
+        self.assertEqual(len(posts), 1)
+        self.assertEqual(posts[0][0], "/ok")
+        self.assertIn("Test message from minisiem", posts[0][1].decode())
+        ch = self.channels()["good"]
+        self.assertIsNotNone(ch["last_sent_at"])
+        self.assertEqual((ch["sent"], ch["failed"]), (0, 0))  # alert counters do not move
+        audit = self.hub.request("GET", "/audit?action=channel.test", headers=self.admin())[2]
+        self.assertIn(("good", "delivered"),
+                      [(a["object"], a["detail"]) for a in audit["audit"]])
+
+    def test_a_failed_test_is_502_with_the_reason(self):
+        for name, reason in (("refused", "403"), ("down", "")):
+            with self.subTest(channel=name):
+                st, _, body = self.hub.request("POST", "/alerts/channels/%s/test" % name,
+                                               headers=self.admin())
+                self.assertEqual(st, 502, body)
+                self.assertEqual(body["error"], "not delivered")
+                self.assertIn(reason, body["detail"])
+                ch = self.channels()[name]
+                self.assertIn(body["detail"], ch["last_error"])
+                self.assertIsNotNone(ch["last_error_at"])
+
+    def test_unknown_channel_is_404_and_analyst_403(self):
+        h = self.hub
+        self.assertEqual(h.request("POST", "/alerts/channels/nope/test",
+                                   headers=self.admin())[0], 404)
+        tok = bearer(h.login("chanreader-password", "chanreader"))
+        with self.web.lock:
+            before = len(self.web.posts)
+        self.assertEqual(h.request("POST", "/alerts/channels/good/test", headers=tok)[0], 403)
+        with self.web.lock:
+            self.assertEqual(len(self.web.posts), before)
