@@ -12,6 +12,7 @@
 //        [--shots DIR] [-k NAME]
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import {
@@ -1044,6 +1045,53 @@ async function main() {
     } finally {
       await w.close();
       await w2.close();
+    }
+  });
+
+  runner.test('settings: a notification channel sends a test message; a failing one shows its error', async () => {
+    needBrowser();
+    const posts = [];
+    const sink = http.createServer((req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        posts.push([req.url, Buffer.concat(chunks).toString('utf8')]);
+        res.writeHead(req.url === '/ok' ? 200 : 403, { 'Content-Length': 0 });
+        res.end();
+      });
+    });
+    await new Promise((r) => sink.listen(0, '127.0.0.1', r));
+    const port = sink.address().port;
+    const dir = fs.mkdtempSync(path.join(hub.dir, 'channels-'));
+    const conf = path.join(dir, 'channels.conf');
+    fs.writeFileSync(conf, `[team]\ntype = webhook\nurl = http://u:secretpw@127.0.0.1:${port}/ok\nmin_level = high\n\n`
+      + `[broken]\ntype = webhook\nurl = http://127.0.0.1:${port}/nope\n`);
+    const h2 = new Hub(a.hub, { args: ['--notify-config', conf] });
+    hubs.push(h2);
+    const w = await openPage(browser);
+    try {
+      await h2.start();
+      const { page } = w;
+      await login(w, h2);
+      await settingsPage(w, h2, 'channels');
+      const team = '[data-testid=channels-table] tr[data-channel=team]';
+      await page.waitForSelector(team);
+      assert(!(await page.textContent('[data-testid=channels-table]')).includes('secretpw'), 'no password in the URL shown');
+      await page.click(`${team} [data-testid=channel-test]`);
+      await page.waitForSelector('[data-testid=channel-msg].notice:has-text("Test message delivered on")');
+      assertEq(posts.filter((p) => p[0] === '/ok').length, 1, 'one message at the sink');
+      assert(/Test message from minisiem/.test(posts[0][1]), posts[0][1]);
+      assert(!/never/.test(await page.textContent(`${team} td:nth-child(7)`)), 'last sent shown');
+      w.allow(/^502 POST .*\/alerts\/channels\/broken\/test/);
+      await page.click('[data-testid=channels-table] tr[data-channel=broken] [data-testid=channel-test]');
+      await page.waitForSelector('[data-testid=channel-msg].error:has-text("not delivered")');
+      await page.waitForSelector('[data-testid=channels-table] tr[data-channel=broken] [data-testid=channel-error]:has-text("403")');
+      clean(w, 'settings channels');
+    } finally {
+      await w.close();
+      await h2.stop();
+      h2.cleanup();
+      await new Promise((r) => sink.close(r));
     }
   });
 

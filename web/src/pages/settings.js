@@ -1,11 +1,11 @@
 // settings.js — what an admin manages from the dashboard: agent API keys (created keys shown
 // once with the agent's command line, events per key, revoke), users (add, change role,
-// reset password, remove) and the audit log filtered by actor and action. Analysts see why
-// these are closed to them.
+// reset password, remove), notification channels (counters, last error, a test message) and
+// the audit log filtered by actor and action. Analysts see why these are closed to them.
 import { api, user } from '../api.js';
 import { h, clear, fmtNum, fmtTime, spinner, errorBox, empty, copyButton } from '../dom.js';
 
-const TABS = [['keys', 'Agent keys'], ['users', 'Users'], ['audit', 'Audit log']];
+const TABS = [['keys', 'Agent keys'], ['users', 'Users'], ['channels', 'Channels'], ['audit', 'Audit log']];
 const PASSWORD_MIN = 12;
 
 // The hub's URL as an agent reaches it (with the root path, without the final slash).
@@ -186,6 +186,56 @@ function usersTab(body, me) {
   load();
 }
 
+// ---- notification channels ----
+
+function channelsTab(body) {
+  const msg = msgLine('channel-msg');
+  const list = h('div', {}, spinner());
+  clear(body, h('section', { class: 'card stack' }, h('h2', {}, 'Notification channels'),
+    h('p', { class: 'muted' }, 'Channels come from the file of --notify-config. ', h('b', {}, 'Send test'),
+      ' sends a message through a channel now and says whether it arrived.'), msg, list));
+
+  async function test(c, btn) {
+    btn.disabled = true;
+    msg.className = 'hidden';
+    try {
+      await api(`alerts/channels/${encodeURIComponent(c.name)}/test`, { method: 'POST' });
+      say(msg, `Test message delivered on "${c.name}".`);
+    } catch (ex) {
+      say(msg, ex.status === 403 ? 'Only an admin can send a test message.'
+        : `Test message on "${c.name}" not delivered: ${ex.detail || ex.message}`, true);
+    }
+    btn.disabled = false;
+    await load();
+  }
+
+  async function load() {
+    let r;
+    try {
+      r = await api('alerts/channels');
+    } catch (ex) {
+      clear(list, errorBox(ex));
+      return;
+    }
+    const rows = (r.channels || []).map((c) => {
+      const btn = h('button', { type: 'button', class: 'btn small', 'data-testid': 'channel-test' }, 'Send test');
+      btn.addEventListener('click', () => test(c, btn));
+      return h('tr', { 'data-channel': c.name },
+        h('td', {}, c.name), h('td', {}, c.type), h('td', { class: 'msg' }, h('code', {}, c.url)), h('td', {}, c.min_level),
+        h('td', { class: 'num', 'data-testid': 'channel-sent' }, fmtNum(c.sent)),
+        h('td', { class: 'num', 'data-testid': 'channel-failed' }, fmtNum(c.failed)),
+        h('td', { class: 'nowrap' }, c.last_sent_at ? fmtTime(c.last_sent_at) : h('span', { class: 'muted' }, 'never')),
+        h('td', { class: 'msg', 'data-testid': 'channel-error' }, c.last_error
+          ? [h('span', { class: 'nowrap' }, fmtTime(c.last_error_at)), ' ', c.last_error] : h('span', { class: 'muted' }, 'none')),
+        h('td', {}, btn));
+    });
+    clear(list, rows.length
+      ? table(['Name', 'Type', 'URL', 'Min level', 'Sent', 'Failed', 'Last sent', 'Last error', ''], rows, 'channels-table')
+      : empty('No notification channels: start the hub with --notify-config FILE (see docs/alerting.md).'));
+  }
+  load();
+}
+
 // ---- audit log ----
 
 function auditTab(body, ctx) {
@@ -232,6 +282,7 @@ export function mount(root, ctx) {
   const me = user();
   if (tab === 'keys') keysTab(body);
   else if (tab === 'users') usersTab(body, me);
+  else if (tab === 'channels') channelsTab(body);
   else auditTab(body, ctx);
   return null;
 }
