@@ -1,12 +1,79 @@
-/* settings.c — the parts of the Settings page that act on the running hub rather than on the
- * store: a test message on a notification channel (POST /alerts/channels/{name}/test). */
+/* settings.c — the parts of the Settings page that read or act on the running hub rather than
+ * on the store: its options with the secrets masked (GET /config), a test message on a
+ * notification channel (POST /alerts/channels/{name}/test). */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "alert/alert.h"
 #include "api/alerts_api.h"
 #include "api/api.h"
+#include "core/config.h"
 #include "core/err.h"
+
+#define MASK "********"
+
+/* Is an option a secret by its name, whatever its table says? */
+static bool secret_name(const char *s)
+{
+	static const char *const words[] = {"PASSWORD", "SECRET", "API_KEYS", "TOKEN",
+					    "password", "secret", "api-keys", "token"};
+	for (size_t i = 0; s && i < sizeof(words) / sizeof(words[0]); i++)
+		if (strstr(s, words[i]))
+			return true;
+	return false;
+}
+
+/* A value with its password masked: "scheme://user:***@host/..." or "... password=*** ...".
+ * Anything else that holds a password is masked whole. */
+static json_t *masked_url(const char *v)
+{
+	char out[1024];
+	const char *scheme = strstr(v, "://");
+	if (scheme && !strcasestr(v, "password")) {
+		const char *host = scheme + 3, *at = strchr(host, '@');
+		const char *colon = at ? memchr(host, ':', (size_t)(at - host)) : NULL;
+		if (colon) {
+			snprintf(out, sizeof(out), "%.*s:" MASK "%s", (int)(colon - v), v, at);
+			return json_string(out);
+		}
+	}
+	return json_string(MASK);
+}
+
+/* {"options": [{"name", "env", "value", "default", "secret"}]}: every option of `minisiem
+ * serve` as it runs; a secret's value is "********" when set (null when not), a URL's
+ * password is masked. */
+enum http_result api_config(struct http_req *r)
+{
+	const struct config *c = api_ctx->config;
+	json_t *list = json_array();
+	for (size_t i = 0; c && i < c->n; i++) {
+		const struct opt_def *d = &c->defs[i];
+		const char *v = c->val[i];
+		bool secret = d->secret || secret_name(d->name) || secret_name(d->env);
+		json_t *value;
+		if (d->kind == OPT_FLAG && d->name)
+			value = json_boolean(config_flag(c, d->name));
+		else if (!v)
+			value = json_null();
+		else if (secret && *v)
+			value = json_string(MASK);
+		else if (url_has_password(v))
+			value = masked_url(v);
+		else
+			value = json_string(v);
+		json_t *o = json_pack("{s:s?, s:s?, s:o, s:b}", "name", d->name, "env", d->env,
+				      "value", value, "secret", secret);
+		json_object_set_new(o, "default",
+				    d->def && !secret ? json_string(d->def) : json_null());
+		json_array_append_new(list, o);
+	}
+	json_t *o = json_object();
+	json_object_set_new(o, "options", list);
+	json_object_set_new(o, "version", json_string(api_ctx->version ? api_ctx->version : ""));
+	return http_reply_json(r, 200, o);
+}
 
 /* 200 when the channel took the message, 502 with its error when not, 404 for no such
  * channel. The send runs on this request's thread, bounded by the channel's timeout. */

@@ -652,6 +652,7 @@ static int start_http(struct hub *h)
 		log_error("hub", "cannot start the rule test threads: %s", siem_strerror(rc));
 		return rc;
 	}
+	h->a.config = &h->c;
 	api_ctx = &h->a;
 
 	h->hc = (struct http_config){

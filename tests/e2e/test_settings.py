@@ -331,3 +331,39 @@ class Channels(HubCase):
         self.assertEqual(h.request("POST", "/alerts/channels/good/test", headers=tok)[0], 403)
         with self.web.lock:
             self.assertEqual(len(self.web.posts), before)
+
+
+class Config(HubCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.hub = cls.class_hub(env={"SIEM_PUBLIC_URL": "https://ops:urlpass-42@siem.example/x",
+                                     "SIEM_RETENTION_DAYS": "12"},
+                                args=["--alert-cooldown", "7m"])
+        cls.hub.add_user("cfgreader", "analyst", "cfgreader-password")
+
+    def test_running_options_with_secrets_masked(self):
+        h = self.hub
+        st, _, body = h.request("GET", "/config", headers=bearer(h.login_token()))
+        self.assertEqual(st, 200, body)
+        opts = {o["name"] or o["env"]: o for o in body["options"]}
+        text = json.dumps(body)
+        # every secret the hub was given is absent, whatever the option
+        for secret in (h.env["SIEM_JWT_SECRET"], API_KEY, "urlpass-42"):
+            self.assertNotIn(secret, text)
+        self.assertEqual(opts["SIEM_JWT_SECRET"]["value"], "********")
+        self.assertTrue(opts["SIEM_JWT_SECRET"]["secret"])
+        self.assertEqual(opts["SIEM_API_KEYS"]["value"], "********")
+        self.assertEqual(opts["public-url"]["value"], "https://ops:********@siem.example/x")
+        # what was set, from the environment or the command line, and the defaults
+        self.assertEqual(opts["retention-days"]["value"], "12")
+        self.assertEqual(opts["retention-days"]["env"], "SIEM_RETENTION_DAYS")
+        self.assertEqual(opts["alert-cooldown"]["value"], "7m")
+        self.assertEqual(opts["jwt-ttl"]["value"], "7d")
+        self.assertEqual(opts["jwt-ttl"]["default"], "7d")
+        self.assertIn(opts["rdns"]["value"], (False,))
+        self.assertIsNone(opts["SIEM_ADMIN_PASSWORD_HASH"]["default"])
+
+    def test_analyst_gets_403(self):
+        tok = bearer(self.hub.login("cfgreader-password", "cfgreader"))
+        self.assertEqual(self.hub.request("GET", "/config", headers=tok)[0], 403)
+        self.assertEqual(self.hub.request("GET", "/config")[0], 401)
