@@ -13,15 +13,19 @@
 
 #define MASK "********"
 
-/* Is an option a secret by its name, whatever its table says? */
-static bool secret_name(const char *s)
+/* Is an option a secret by its variable's name, whatever its table says? (SIEM_..._PASSWORD,
+ * ..._PASSWORD_HASH, ..._TOKEN, ...SECRET..., ...API_KEYS; not SIEM_MAX_PASSWORD_CHECKS.) */
+static bool ends_with(const char *s, const char *tail)
 {
-	static const char *const words[] = {"PASSWORD", "SECRET", "API_KEYS", "TOKEN",
-					    "password", "secret", "api-keys", "token"};
-	for (size_t i = 0; s && i < sizeof(words) / sizeof(words[0]); i++)
-		if (strstr(s, words[i]))
-			return true;
-	return false;
+	size_t n = strlen(s), m = strlen(tail);
+	return n >= m && strcmp(s + n - m, tail) == 0;
+}
+
+static bool secret_name(const char *env)
+{
+	return env && (ends_with(env, "_PASSWORD") || ends_with(env, "_PASSWORD_HASH") ||
+		       ends_with(env, "_TOKEN") || ends_with(env, "API_KEYS") ||
+		       strstr(env, "SECRET") != NULL);
 }
 
 /* A value with its password masked: "scheme://user:***@host/..." or "... password=*** ...".
@@ -51,7 +55,7 @@ enum http_result api_config(struct http_req *r)
 	for (size_t i = 0; c && i < c->n; i++) {
 		const struct opt_def *d = &c->defs[i];
 		const char *v = c->val[i];
-		bool secret = d->secret || secret_name(d->name) || secret_name(d->env);
+		bool secret = d->secret || secret_name(d->env);
 		json_t *value;
 		if (d->kind == OPT_FLAG && d->name)
 			value = json_boolean(config_flag(c, d->name));

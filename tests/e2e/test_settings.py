@@ -362,6 +362,9 @@ class Config(HubCase):
         self.assertEqual(opts["jwt-ttl"]["default"], "7d")
         self.assertIn(opts["rdns"]["value"], (False,))
         self.assertIsNone(opts["SIEM_ADMIN_PASSWORD_HASH"]["default"])
+        # a number about passwords is no secret
+        self.assertEqual(opts["max-password-checks"]["value"], "2")
+        self.assertFalse(opts["max-password-checks"]["secret"])
 
     def test_analyst_gets_403(self):
         tok = bearer(self.hub.login("cfgreader-password", "cfgreader"))

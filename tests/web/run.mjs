@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { API_KEY as WEB_API_KEY, JWT_SECRET as WEB_JWT_SECRET } from './harness.mjs';
 import {
   DATA, Hub, Runner, Skip, assert, assertEq, chromiumPath, log, makeJwt, openPage, playwright, request, ROOT,
 } from './harness.mjs';
@@ -1033,9 +1034,9 @@ async function main() {
 
       // an analyst: every tab says it is for admins, and offers no form
       assertEq((await adminReq('POST', '/users', { name: 'webanalyst', role: 'analyst', password: 'webanalyst-password' })).status, 201, 'analyst added');
-      w2.allow(/^403 GET .*\/(keys|users|audit)/);
+      w2.allow(/^403 GET .*\/(keys|users|audit|config)/);
       await loginAs(w2, hub, 'webanalyst', 'webanalyst-password');
-      for (const tab of ['keys', 'users', 'audit']) {
+      for (const tab of ['keys', 'users', 'audit', 'config']) {
         await settingsPage(w2, hub, tab);
         await w2.page.waitForSelector(`[data-testid=tab-${tab}][aria-selected=true]`);
         await w2.page.waitForSelector('[data-testid=admin-only]');
@@ -1119,7 +1120,16 @@ async function main() {
       assertEq(rows[0][3], 'user.remove', 'newest first');
       assert(/actor=admin/.test(page.url()) && /action=user/.test(page.url()), `filters kept in the URL: ${page.url()}`);
       assertEq(await page.evaluate(() => document.documentElement.dataset.theme), 'dark', 'dark theme');
-      for (const tab of ['audit', 'users', 'keys']) {
+      // the configuration: the secrets masked, a filter
+      await settingsPage(w, hub, 'config');
+      await page.waitForSelector('[data-testid=config-table] tr[data-option=SIEM_JWT_SECRET]');
+      const cfgText = await page.textContent('[data-testid=config-table]');
+      assert(!cfgText.includes(WEB_JWT_SECRET) && !cfgText.includes(WEB_API_KEY), 'no secret on the page');
+      assertEq((await page.textContent('[data-testid=config-table] tr[data-option=SIEM_JWT_SECRET] [data-testid=config-value]')).trim(), '******** (secret)', 'masked');
+      await page.fill('[data-testid=config-filter]', 'retention');
+      await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=config-table] tbody tr')].every((tr) => /retention/i.test(tr.dataset.option)));
+      assert((await page.$$('[data-testid=config-table] tbody tr')).length >= 2, 'retention options listed');
+      for (const tab of ['audit', 'users', 'keys', 'config']) {
         await settingsPage(w, hub, tab);
         await page.waitForSelector(`[data-testid=${tab}-table] tbody tr`);
         const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

@@ -1,11 +1,12 @@
 // settings.js — what an admin manages from the dashboard: agent API keys (created keys shown
 // once with the agent's command line, events per key, revoke), users (add, change role,
-// reset password, remove), notification channels (counters, last error, a test message) and
-// the audit log filtered by actor and action. Analysts see why these are closed to them.
+// reset password, remove), notification channels (counters, last error, a test message), the
+// audit log filtered by actor and action, and the running configuration with its secrets
+// masked. Analysts see why these are closed to them.
 import { api, user } from '../api.js';
 import { h, clear, fmtNum, fmtTime, spinner, errorBox, empty, copyButton } from '../dom.js';
 
-const TABS = [['keys', 'Agent keys'], ['users', 'Users'], ['channels', 'Channels'], ['audit', 'Audit log']];
+const TABS = [['keys', 'Agent keys'], ['users', 'Users'], ['channels', 'Channels'], ['audit', 'Audit log'], ['config', 'Configuration']];
 const PASSWORD_MIN = 12;
 
 // The hub's URL as an agent reaches it (with the root path, without the final slash).
@@ -20,7 +21,8 @@ export function agentCommand(key) {
 function table(cols, rows, testid) {
   return h('div', { class: 'table-wrap' },
     h('table', { class: 'events settings-table', 'data-testid': testid },
-      h('thead', {}, h('tr', {}, cols.map((c) => h('th', { scope: 'col' }, c)))),
+      h('thead', {}, h('tr', {}, cols.map((c) => (Array.isArray(c)
+        ? h('th', { scope: 'col', class: c[1] }, c[0]) : h('th', { scope: 'col' }, c))))),
       h('tbody', {}, rows)));
 }
 
@@ -236,6 +238,32 @@ function channelsTab(body) {
   load();
 }
 
+// ---- the running configuration ----
+
+function configTab(body) {
+  const filter = h('input', { id: 'config-filter', type: 'search', placeholder: 'retention, syslog, SIEM_…', 'data-testid': 'config-filter' });
+  const list = h('div', {}, spinner());
+  clear(body, h('section', { class: 'card stack' }, h('h2', {}, 'Running configuration'),
+    h('p', { class: 'muted' }, 'The options this hub runs with (read-only: flags, SIEM_* variables or the config file). Secrets are masked.'),
+    h('div', { class: 'toolbar' }, h('label', { for: 'config-filter' }, 'Find'), filter), list));
+  let opts = [];
+  function draw() {
+    const q = filter.value.trim().toLowerCase();
+    const shown = opts.filter((o) => !q || `${o.name || ''} ${o.env || ''}`.toLowerCase().includes(q));
+    clear(list, shown.length ? table(['Option', 'Value', ['Default', 'opt-def']], shown.map((o) => {
+      const v = o.value === null ? h('span', { class: 'muted' }, 'not set') : typeof o.value === 'boolean' ? (o.value ? 'on' : 'off')
+        : o.value === '' ? h('span', { class: 'muted' }, '(empty)') : h('code', {}, o.value);
+      const changed = o.value !== null && typeof o.value === 'string' && o.default !== null && o.value !== o.default;
+      return h('tr', { 'data-option': o.name || o.env, class: changed ? 'changed' : '' },
+        h('td', { class: 'opt-name' }, o.name ? `--${o.name}` : null, o.env ? h('span', { class: 'muted opt-env' }, o.env) : null),
+        h('td', { class: 'msg', 'data-testid': 'config-value' }, v, o.secret ? h('span', { class: 'muted' }, ' (secret)') : null),
+        h('td', { class: 'muted opt-def' }, o.default === null ? '' : o.default));
+    }), 'config-table') : empty('No option matches.'));
+  }
+  filter.addEventListener('input', draw);
+  api('config').then((r) => { opts = r.options; draw(); }).catch((ex) => { filter.disabled = true; clear(list, closedTo(ex)); });
+}
+
 // ---- audit log ----
 
 function auditTab(body, ctx) {
@@ -283,6 +311,7 @@ export function mount(root, ctx) {
   if (tab === 'keys') keysTab(body);
   else if (tab === 'users') usersTab(body, me);
   else if (tab === 'channels') channelsTab(body);
+  else if (tab === 'config') configTab(body);
   else auditTab(body, ctx);
   return null;
 }
