@@ -54,6 +54,7 @@ const struct http_route api_routes[] = {
      .types = "application/json,*none*", .admin = true, .max_body = 4096},
     {R("DELETE", "/users/", AUTH_JWT, api_users_delete), .admin = true},
     {R("GET", "/config", AUTH_JWT, api_config), .admin = true},
+    {R("GET", "/sources", AUTH_JWT, api_sources)},
     {R("POST", "/alerts/channels/*/test", AUTH_JWT, api_channel_test), .body = true,
      .types = "application/json,*none*", .admin = true, .max_body = 4096},
     ALERTS_API_ROUTES{R("GET", "/health", AUTH_NONE, api_health)},

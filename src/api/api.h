@@ -33,6 +33,7 @@ struct api_key_count {
 };
 
 struct taskpool;
+struct syslog_listener;
 struct ratelimit;
 
 /* Brute-force limits (docs/operations.md, "Login and API-key rate limits"). */
@@ -49,7 +50,9 @@ struct api {
 	struct taskpool *parsers; /* request bodies are parsed here */
 	struct enrich *enrich;	  /* for /ready: what failed to load (NULL: nothing enabled) */
 	const char *version;
-	const struct config *config; /* the running options, for GET /config (NULL: none) */
+	const struct config *config;	/* the running options, for GET /config (NULL: none) */
+	struct syslog_listener *syslog; /* for GET /sources (NULL: no syslog) */
+	const char *tail_dir;		/* --tail-dir ("" or NULL: none) */
 	int64_t started_us;
 
 	/* auth: the signing key, the built-in admin's hash and which tokens are still good */
@@ -118,6 +121,7 @@ enum http_result api_dead_letters(struct http_req *r);
 /* settings.c */
 enum http_result api_channel_test(struct http_req *r);
 enum http_result api_config(struct http_req *r);
+enum http_result api_sources(struct http_req *r);
 /* users.c */
 enum http_result api_users_list(struct http_req *r);
 enum http_result api_users_create(struct http_req *r);

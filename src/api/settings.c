@@ -1,15 +1,18 @@
 /* settings.c — the parts of the Settings page that read or act on the running hub rather than
- * on the store: its options with the secrets masked (GET /config), a test message on a
- * notification channel (POST /alerts/channels/{name}/test). */
+ * on the store: its options with the secrets masked (GET /config), its sources' health
+ * (GET /sources), a test message on a notification channel (POST
+ * /alerts/channels/{name}/test). */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "alert/alert.h"
 #include "api/alerts_api.h"
 #include "api/api.h"
 #include "core/config.h"
 #include "core/err.h"
+#include "source/syslog_listen.h"
 
 #define MASK "********"
 
@@ -100,4 +103,58 @@ enum http_result api_channel_test(struct http_req *r)
 	if (rc < 0)
 		return http_reply_error(r, 502, "not delivered", err);
 	return http_reply_json(r, 200, json_pack("{s:s, s:b}", "channel", name, "delivered", 1));
+}
+
+/* The files the tailer follows (at most this many listed). */
+#define SOURCES_FILES_MAX 500
+
+/* {"tail": {"dir", "files": [{"path", "offset", "size", "behind"}]} | null,
+ *  "syslog": [{"protocol", "address", "received", ...}],
+ *  "agents": [{"name", "id", "events", "last_event"}]}: what feeds the hub, and how far each
+ * part has come. A file's offset is what the store has committed; size is the file's now
+ * (null when it is gone), behind the bytes not read yet. */
+enum http_result api_sources(struct http_req *r)
+{
+	json_t *o = json_object(), *tail = json_null();
+	if (api_ctx->tail_dir && *api_ctx->tail_dir) {
+		json_t *files = json_array(), *f;
+		size_t i;
+		int rc = store_list_offsets(api_ctx->store, SOURCES_FILES_MAX, files);
+		if (rc < 0) {
+			json_decref(files);
+			json_decref(o);
+			return api_store_error(r, rc, "cannot read file offsets");
+		}
+		json_array_foreach (files, i, f) {
+			struct stat st;
+			const char *path = json_string_value(json_object_get(f, "path"));
+			json_int_t off = json_integer_value(json_object_get(f, "offset"));
+			bool here = path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+			json_object_set_new(f, "size",
+					    here ? json_integer(st.st_size) : json_null());
+			json_object_set_new(f, "behind",
+					    here && st.st_size > off
+						? json_integer(st.st_size - off)
+						: json_integer(0));
+		}
+		tail = json_pack("{s:s, s:o}", "dir", api_ctx->tail_dir, "files", files);
+	}
+	json_object_set_new(o, "tail", tail);
+	json_t *sys = json_array();
+	syslog_listen_status(api_ctx->syslog, sys);
+	json_object_set_new(o, "syslog", sys);
+	json_t *agents = json_array();
+	pthread_mutex_lock(&api_ctx->key_mu);
+	for (size_t i = 0; i < api_ctx->n_key_counts; i++) {
+		const struct api_key_count *c = &api_ctx->key_counts[i];
+		char t[32];
+		ts_format(c->last_us, t);
+		json_array_append_new(agents,
+				      json_pack("{s:s, s:o, s:I, s:s}", "name", c->name, "id",
+						c->id ? json_integer(c->id) : json_null(), "events",
+						(json_int_t)c->events, "last_event", t));
+	}
+	pthread_mutex_unlock(&api_ctx->key_mu);
+	json_object_set_new(o, "agents", agents);
+	return http_reply_json(r, 200, o);
 }

@@ -3,6 +3,7 @@
 #ifndef SIEM_SYSLOG_LISTEN_H
 #define SIEM_SYSLOG_LISTEN_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "ingest/pipeline.h"
@@ -25,6 +26,9 @@ int syslog_listen_run(struct syslog_listener *l, struct pipeline *p);
 /* The bound ports (port 0 in the config picks a free one); 0 when not listening. */
 unsigned syslog_listen_udp_port(struct syslog_listener *l);
 unsigned syslog_listen_tcp_port(struct syslog_listener *l);
+/* Each listening receiver's counters: [{"protocol": "udp"|"tcp", "address", "received",
+ * "accepted", "rejected", "dead_letters", "dropped", "truncated"}] appended to out. */
+void syslog_listen_status(struct syslog_listener *l, json_t *out);
 void syslog_listen_stop(struct syslog_listener *l);
 
 #endif

@@ -118,6 +118,11 @@ int store_distinct(struct store *s, enum store_distinct_field f, const char *app
 	return BACKEND(distinct, f, app, out);
 }
 
+int store_list_offsets(struct store *s, int limit, json_t *out)
+{
+	return BACKEND(list_offsets, limit, out);
+}
+
 int store_list_dead_letters(struct store *s, int limit, json_t *out)
 {
 	return BACKEND(list_dead_letters, limit, out);

@@ -108,6 +108,9 @@ int store_list_dead_letters(struct store *s, int limit, json_t *out);
 /* Stored read position of a file, 0 with *found false when none. */
 int store_get_offset(struct store *s, const char *path, uint64_t *dev, uint64_t *ino,
 		     int64_t *offset, bool *found);
+/* The committed offset of every file a tailer follows (or followed), by path, at most limit:
+ * [{"path", "offset"}]. */
+int store_list_offsets(struct store *s, int limit, json_t *out);
 
 /* ---- hub state (meta key/value, API keys) ---- */
 

@@ -370,3 +370,67 @@ class Config(HubCase):
         tok = bearer(self.hub.login("cfgreader-password", "cfgreader"))
         self.assertEqual(self.hub.request("GET", "/config", headers=tok)[0], 403)
         self.assertEqual(self.hub.request("GET", "/config")[0], 401)
+
+
+class Sources(HubCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="minisiem-e2e-sources-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
+        cls.logs = os.path.join(cls.tmp, "logs")
+        os.makedirs(cls.logs)
+        cls.hub = cls.class_hub(args=["--tail-dir", cls.logs, "--syslog-udp", "127.0.0.1:0",
+                                      "--syslog-tcp", "127.0.0.1:0"])
+        cls.hub.add_user("srcreader", "analyst", "srcreader-password")
+
+    def sources(self, tok=None):
+        st, _, body = self.hub.request("GET", "/sources", headers=tok or bearer(self.hub.login_token()))
+        self.assertEqual(st, 200, body)
+        return body
+
+    def test_tailer_files_and_offsets(self):
+        path = os.path.join(self.logs, "app.jsonl")
+        lines = b"".join(json.dumps({"event_id": event_uuid("sources", str(i)), "app": "srcs",
+                                     "message": "tail %d" % i}).encode() + b"\n"
+                         for i in range(3))
+        with open(path, "wb") as f:
+            f.write(lines)
+
+        def caught_up():
+            files = {f["path"]: f for f in (self.sources()["tail"] or {}).get("files", [])}
+            f = files.get(os.path.realpath(path)) or files.get(path)
+            return f if f and f["offset"] == len(lines) else None
+        f = wait_for(caught_up, 30, "the tailer to commit app.jsonl's offset")
+        self.assertEqual((f["size"], f["behind"]), (len(lines), 0))
+        self.assertEqual(self.sources()["tail"]["dir"], self.logs)
+        # a line more, not read yet or read: behind is size - offset either way
+        body = self.sources()
+        f2 = [x for x in body["tail"]["files"] if x["path"] == f["path"]][0]
+        self.assertEqual(f2["behind"], f2["size"] - f2["offset"])
+
+    def test_syslog_listeners_count_what_they_receive(self):
+        import socket
+        sys = {s["protocol"]: s for s in self.sources()["syslog"]}
+        self.assertEqual(set(sys), {"udp", "tcp"})
+        host, port = sys["udp"]["address"].rsplit(":", 1)
+        before, acc_before = sys["udp"]["received"], sys["udp"]["accepted"]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for i in range(3):
+                s.sendto(b"<38>Mar 15 12:34:56 web1 sshd[77]: sources test %d" % i,
+                         (host, int(port)))
+
+        def counted():
+            u = {x["protocol"]: x for x in self.sources()["syslog"]}["udp"]
+            return u if u["accepted"] >= acc_before + 3 else None  # stored: counted after
+        u = wait_for(counted, 30, "the UDP listener to count 3 messages stored")
+        self.assertGreaterEqual(u["received"], before + 3)
+        self.assertEqual(u["dropped"], 0)
+
+    def test_agents_seen_per_key_and_analysts_may_read(self):
+        self.assertIngested(self.hub.ingest([{"event_id": event_uuid("sources", "agent"),
+                                              "message": "from an agent"}]), 1)
+        tok = bearer(self.hub.login("srcreader-password", "srcreader"))
+        agents = {a["name"]: a for a in self.sources(tok)["agents"]}
+        self.assertGreaterEqual(agents["test"]["events"], 1)
+        self.assertIsNone(agents["test"]["id"])
+        self.assertEqual(self.hub.request("GET", "/sources")[0], 401)

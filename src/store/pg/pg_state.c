@@ -92,6 +92,17 @@ static int select_text(struct pg_store *s, const char *sql, const struct pg_para
 	return rc;
 }
 
+/* ---- file offsets (the tailer's) ---- */
+
+int pg_list_offsets(struct pg_store *s, int limit, json_t *out)
+{
+	static const struct col cols[] = {{"path", COL_TEXT}, {"offset", COL_INT}};
+	struct pg_params p = {0};
+	pg_p_limit(&p, limit);
+	return select_json(s, "SELECT path, \"offset\" FROM file_offsets ORDER BY path LIMIT $1",
+			   &p, cols, sizeof(cols) / sizeof(cols[0]), out);
+}
+
 /* ---- meta ---- */
 
 int pg_meta_get(struct pg_store *s, const char *key, char **out)
