@@ -1120,6 +1120,15 @@ async function main() {
       assertEq(rows[0][3], 'user.remove', 'newest first');
       assert(/actor=admin/.test(page.url()) && /action=user/.test(page.url()), `filters kept in the URL: ${page.url()}`);
       assertEq(await page.evaluate(() => document.documentElement.dataset.theme), 'dark', 'dark theme');
+      // sources: the agents seen per key, as the API counts them
+      await settingsPage(w, hub, 'sources');
+      await page.waitForSelector('[data-testid=agents-table] tr[data-agent=web]');
+      const src = await hub.getJson('/sources');
+      const webAgent = src.agents.find((k) => k.name === 'web');
+      assertEq((await page.textContent('[data-testid=agents-table] tr[data-agent=web] [data-testid=agent-events]')).trim(),
+        webAgent.events.toLocaleString('en-US'), 'events of the web key');
+      await page.waitForSelector('[data-testid=sources-syslog] .empty:has-text("No syslog listener")');
+      await page.waitForSelector('[data-testid=sources-tail] .empty:has-text("No folder is tailed")');
       // the configuration: the secrets masked, a filter
       await settingsPage(w, hub, 'config');
       await page.waitForSelector('[data-testid=config-table] tr[data-option=SIEM_JWT_SECRET]');
@@ -1129,9 +1138,9 @@ async function main() {
       await page.fill('[data-testid=config-filter]', 'retention');
       await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=config-table] tbody tr')].every((tr) => /retention/i.test(tr.dataset.option)));
       assert((await page.$$('[data-testid=config-table] tbody tr')).length >= 2, 'retention options listed');
-      for (const tab of ['audit', 'users', 'keys', 'config']) {
+      for (const [tab, tbl] of [['audit', 'audit'], ['users', 'users'], ['keys', 'keys'], ['config', 'config'], ['sources', 'agents']]) {
         await settingsPage(w, hub, tab);
-        await page.waitForSelector(`[data-testid=${tab}-table] tbody tr`);
+        await page.waitForSelector(`[data-testid=${tbl}-table] tbody tr`);
         const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
         assert(over <= 1, `${tab}: no sideways scrolling at 390 px (${over} px too wide)`);
       }

@@ -1,12 +1,12 @@
 // settings.js — what an admin manages from the dashboard: agent API keys (created keys shown
 // once with the agent's command line, events per key, revoke), users (add, change role,
 // reset password, remove), notification channels (counters, last error, a test message), the
-// audit log filtered by actor and action, and the running configuration with its secrets
-// masked. Analysts see why these are closed to them.
+// audit log filtered by actor and action, the sources' health (tailed files, syslog
+// listeners, agents) and the running configuration with its secrets masked. Analysts see why these are closed to them.
 import { api, user } from '../api.js';
 import { h, clear, fmtNum, fmtTime, spinner, errorBox, empty, copyButton } from '../dom.js';
 
-const TABS = [['keys', 'Agent keys'], ['users', 'Users'], ['channels', 'Channels'], ['audit', 'Audit log'], ['config', 'Configuration']];
+const TABS = [['keys', 'Agent keys'], ['users', 'Users'], ['channels', 'Channels'], ['audit', 'Audit log'], ['sources', 'Sources'], ['config', 'Configuration']];
 const PASSWORD_MIN = 12;
 
 // The hub's URL as an agent reaches it (with the root path, without the final slash).
@@ -238,6 +238,56 @@ function channelsTab(body) {
   load();
 }
 
+// ---- sources' health ----
+
+function fmtBytes(n) {
+  if (n === null || n === undefined) return '—';
+  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = Number(n);
+  while (v >= 1024 && i < u.length - 1) { v /= 1024; i++; }
+  return i ? `${v.toFixed(1)} ${u[i]}` : `${v} B`;
+}
+
+function sourcesTab(body) {
+  const tail = h('section', { class: 'card stack', 'data-testid': 'sources-tail' }, h('h2', {}, 'Tailed files'), spinner());
+  const sys = h('section', { class: 'card stack', 'data-testid': 'sources-syslog' }, h('h2', {}, 'Syslog listeners'), spinner());
+  const agents = h('section', { class: 'card stack', 'data-testid': 'sources-agents' }, h('h2', {}, 'Agents seen (since the hub started)'), spinner());
+  const refresh = h('button', { type: 'button', class: 'btn', 'data-testid': 'sources-refresh' }, 'Refresh');
+  clear(body, h('div', { class: 'toolbar' }, refresh), tail, sys, agents);
+  async function load() {
+    let r;
+    try {
+      r = await api('sources');
+    } catch (ex) {
+      clear(tail, closedTo(ex));
+      sys.hidden = true;
+      agents.hidden = true;
+      return;
+    }
+    clear(tail, h('h2', {}, 'Tailed files'), !r.tail ? empty('No folder is tailed (--tail-dir).')
+      : [h('p', { class: 'muted' }, 'Folder ', h('code', {}, r.tail.dir), ': each file with the offset the store has committed.'),
+        r.tail.files.length ? table(['File', 'Offset', 'Size', 'Behind'], r.tail.files.map((f) => h('tr', { 'data-file': f.path },
+          h('td', { class: 'msg' }, h('code', {}, f.path)), h('td', { class: 'num' }, fmtNum(f.offset)),
+          h('td', { class: 'num' }, f.size === null ? h('span', { class: 'muted' }, 'gone') : fmtBytes(f.size)),
+          h('td', { class: 'num', 'data-testid': 'file-behind' }, f.behind ? fmtBytes(f.behind) : 'up to date'))), 'files-table')
+          : empty('No file read yet.')]);
+    clear(sys, h('h2', {}, 'Syslog listeners'), r.syslog.length
+      ? table(['Protocol', 'Address', 'Received', 'Stored', 'Rejected', 'Dead letters', 'Dropped', 'Truncated'], r.syslog.map((l) => h('tr', { 'data-protocol': l.protocol },
+        h('td', {}, l.protocol.toUpperCase()), h('td', {}, h('code', {}, l.address)), h('td', { class: 'num' }, fmtNum(l.received)),
+        h('td', { class: 'num' }, fmtNum(l.accepted)), h('td', { class: 'num' }, fmtNum(l.rejected)), h('td', { class: 'num' }, fmtNum(l.dead_letters)),
+        h('td', { class: l.dropped ? 'num warn-text' : 'num' }, fmtNum(l.dropped)), h('td', { class: 'num' }, fmtNum(l.truncated)))), 'syslog-table')
+      : empty('No syslog listener (--syslog-udp, --syslog-tcp).'));
+    clear(agents, h('h2', {}, 'Agents seen (since the hub started)'), r.agents.length
+      ? table(['Key', 'Id', 'Events', 'Last event'], r.agents.map((k) => h('tr', { 'data-agent': k.name },
+        h('td', {}, k.name), h('td', { class: 'num' }, k.id === null ? h('span', { class: 'muted' }, 'env') : k.id),
+        h('td', { class: 'num', 'data-testid': 'agent-events' }, fmtNum(k.events)), h('td', { class: 'nowrap' }, fmtTime(k.last_event)))), 'agents-table')
+      : empty('No events from an agent key since the hub started.'));
+  }
+  refresh.addEventListener('click', load);
+  load();
+}
+
 // ---- the running configuration ----
 
 function configTab(body) {
@@ -302,7 +352,7 @@ function auditTab(body, ctx) {
 
 export function mount(root, ctx) {
   const tab = TABS.some(([id]) => id === ctx.params.get('tab')) ? ctx.params.get('tab') : 'keys';
-  const body = h('div', { 'data-testid': 'settings-body' });
+  const body = h('div', { class: 'stack', 'data-testid': 'settings-body' });
   const tabs = h('div', { class: 'tabs', role: 'tablist' }, TABS.map(([id, label]) =>
     h('button', { type: 'button', role: 'tab', class: id === tab ? 'tab active' : 'tab', 'aria-selected': id === tab ? 'true' : 'false',
       'data-testid': `tab-${id}`, onclick: () => ctx.navigate('settings', new URLSearchParams({ tab: id })) }, label)));
@@ -312,6 +362,7 @@ export function mount(root, ctx) {
   else if (tab === 'users') usersTab(body, me);
   else if (tab === 'channels') channelsTab(body);
   else if (tab === 'config') configTab(body);
+  else if (tab === 'sources') sourcesTab(body);
   else auditTab(body, ctx);
   return null;
 }
