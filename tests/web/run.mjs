@@ -1034,9 +1034,9 @@ async function main() {
 
       // an analyst: every tab says it is for admins, and offers no form
       assertEq((await adminReq('POST', '/users', { name: 'webanalyst', role: 'analyst', password: 'webanalyst-password' })).status, 201, 'analyst added');
-      w2.allow(/^403 GET .*\/(keys|users|audit|config)/);
+      w2.allow(/^403 GET .*\/(keys|users|audit|config|dead-letters)/);
       await loginAs(w2, hub, 'webanalyst', 'webanalyst-password');
-      for (const tab of ['keys', 'users', 'audit', 'config']) {
+      for (const tab of ['keys', 'users', 'audit', 'config', 'dead']) {
         await settingsPage(w2, hub, tab);
         await w2.page.waitForSelector(`[data-testid=tab-${tab}][aria-selected=true]`);
         await w2.page.waitForSelector('[data-testid=admin-only]');
@@ -1093,6 +1093,45 @@ async function main() {
       await h2.stop();
       h2.cleanup();
       await new Promise((r) => sink.close(r));
+    }
+  });
+
+  runner.test('settings: dead letters show the reason and the record; the tailed file and its offset under Sources', async () => {
+    needBrowser();
+    const dir = fs.mkdtempSync(path.join(hub.dir, 'tail-'));
+    const logs = path.join(dir, 'logs');
+    fs.mkdirSync(logs);
+    const h2 = new Hub(a.hub, { args: ['--tail-dir', logs] });
+    hubs.push(h2);
+    const w = await openPage(browser);
+    try {
+      await h2.start();
+      const good = JSON.stringify({ event_id: crypto.randomUUID(), app: 'deadtest', message: 'fine' });
+      const file = path.join(logs, 'app.jsonl');
+      fs.writeFileSync(file, `${good}\nthis is not json deadmarker42\n`);
+      let dead = [];
+      for (let i = 0; i < 150 && !dead.length; i++) {
+        dead = (await h2.getJson('/dead-letters')).dead_letters;
+        if (!dead.length) await new Promise((r) => setTimeout(r, 200));
+      }
+      assert(dead.length === 1, `one dead letter: ${JSON.stringify(dead)}`);
+      const { page } = w;
+      await login(w, h2);
+      await settingsPage(w, h2, 'dead');
+      await page.waitForSelector('[data-testid=dead-table] tbody tr');
+      assertEq((await page.textContent('[data-testid=dead-reason]')).trim(), dead[0].reason, 'the reason');
+      await page.click('[data-testid=dead-table] details summary');
+      assertEq((await page.textContent('[data-testid=dead-raw]')).trim(), 'this is not json deadmarker42', 'the record');
+      assert((await page.textContent('[data-testid=dead-table]')).includes('app.jsonl'), 'the file');
+      // Sources: the file, read to its end
+      await settingsPage(w, h2, 'sources');
+      await page.waitForSelector('[data-testid=files-table] tbody tr');
+      assertEq((await page.textContent('[data-testid=files-table] [data-testid=file-behind]')).trim(), 'up to date', 'read to the end');
+      clean(w, 'settings dead letters');
+    } finally {
+      await w.close();
+      await h2.stop();
+      h2.cleanup();
     }
   });
 

@@ -1,12 +1,12 @@
 // settings.js — what an admin manages from the dashboard: agent API keys (created keys shown
 // once with the agent's command line, events per key, revoke), users (add, change role,
 // reset password, remove), notification channels (counters, last error, a test message), the
-// audit log filtered by actor and action, the sources' health (tailed files, syslog
+// audit log filtered by actor and action, dead letters, the sources' health (tailed files, syslog
 // listeners, agents) and the running configuration with its secrets masked. Analysts see why these are closed to them.
 import { api, user } from '../api.js';
 import { h, clear, fmtNum, fmtTime, spinner, errorBox, empty, copyButton } from '../dom.js';
 
-const TABS = [['keys', 'Agent keys'], ['users', 'Users'], ['channels', 'Channels'], ['audit', 'Audit log'], ['sources', 'Sources'], ['config', 'Configuration']];
+const TABS = [['keys', 'Agent keys'], ['users', 'Users'], ['channels', 'Channels'], ['audit', 'Audit log'], ['dead', 'Dead letters'], ['sources', 'Sources'], ['config', 'Configuration']];
 const PASSWORD_MIN = 12;
 
 // The hub's URL as an agent reaches it (with the root path, without the final slash).
@@ -238,6 +238,26 @@ function channelsTab(body) {
   load();
 }
 
+// ---- dead letters ----
+
+function deadTab(body) {
+  const list = h('div', {}, spinner());
+  clear(body, h('section', { class: 'card stack' }, h('h2', {}, 'Dead letters'),
+    h('p', { class: 'muted' }, 'Records a source could not turn into an event (the newest 200), with the reason and the record as it came (its first KiB).'), list));
+  api('dead-letters', { params: { limit: 200 } }).then((r) => {
+    const rows = r.dead_letters.map((d, i) => {
+      const raw = h('pre', { class: 'raw', 'data-testid': 'dead-raw' }, d.raw);
+      const more = d.raw_truncated ? h('p', { class: 'muted' }, `${fmtNum(d.raw_bytes)} bytes in all: only the first KiB is shown.`) : null;
+      return h('tr', { 'data-dead': i },
+        h('td', { class: 'nowrap' }, fmtTime(d.time)), h('td', {}, d.source),
+        h('td', { class: 'msg' }, d.file ? h('code', {}, d.file) : h('span', { class: 'muted' }, '—'), d.offset >= 0 && d.file ? h('span', { class: 'muted' }, ` @ ${fmtNum(d.offset)}`) : null),
+        h('td', { class: 'msg', 'data-testid': 'dead-reason' }, d.reason),
+        h('td', { class: 'msg' }, h('details', {}, h('summary', {}, `${fmtNum(d.raw_bytes)} bytes`), raw, more, copyButton(() => d.raw, 'Copy'))));
+    });
+    clear(list, rows.length ? table(['Time', 'Source', 'File', 'Reason', 'Record'], rows, 'dead-table') : empty('No dead letters: every record so far became an event.'));
+  }).catch((ex) => clear(list, closedTo(ex)));
+}
+
 // ---- sources' health ----
 
 function fmtBytes(n) {
@@ -363,6 +383,7 @@ export function mount(root, ctx) {
   else if (tab === 'channels') channelsTab(body);
   else if (tab === 'config') configTab(body);
   else if (tab === 'sources') sourcesTab(body);
+  else if (tab === 'dead') deadTab(body);
   else auditTab(body, ctx);
   return null;
 }
