@@ -570,7 +570,7 @@ int notifier_test(struct notifier *nt, const char *name, const char *who, char *
 		strbuf_release(&b);
 		return rc;
 	}
-	char why[256] = "";
+	char why[200] = ""; /* room for "test message: " in last_error */
 	enum notify_result r =
 	    c->cfg.kind == NOTIFY_EMAIL
 		? notify_smtp_send(&c->cfg, b.p ? b.p : "", b.n, chan_stopping, c, why, sizeof(why))
