@@ -44,7 +44,7 @@ const struct http_route api_routes[] = {
      .types = "application/json,*none*", .admin = true},
     {R("DELETE", "/keys/", AUTH_JWT, api_keys_delete), .admin = true},
     {R("GET", "/audit", AUTH_JWT, api_audit), .admin = true},
-    /* Settings: users (users.c). */
+    /* Settings (users.c, settings.c): users, the running options, sources, a channel test. */
     {R("GET", "/users", AUTH_JWT, api_users_list), .admin = true},
     {R("POST", "/users", AUTH_JWT, api_users_create), .body = true,
      .types = "application/json,*none*", .admin = true, .max_body = 4096},
