@@ -60,6 +60,9 @@ int alerts_set_status(struct alerts *a, int64_t id, enum alert_status to, const 
 
 /* Notification channels and their counters (see notifier_status). */
 void alerts_channels(struct alerts *a, json_t *out);
+/* Send a test message on one channel now (notifier_test); SIEM_ENOTFOUND without it. */
+int alerts_channel_test(struct alerts *a, const char *name, const char *who, char *err,
+			size_t errlen);
 /* Wait until the notification queues are empty (tests). */
 bool alerts_notify_idle(struct alerts *a, int timeout_ms);
 

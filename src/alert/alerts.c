@@ -801,6 +801,13 @@ void alerts_channels(struct alerts *a, json_t *out)
 		notifier_status(a->notifier, out);
 }
 
+int alerts_channel_test(struct alerts *a, const char *name, const char *who, char *err,
+			size_t errlen)
+{
+	snprintf(err, errlen, "no channel '%s'", name);
+	return a->notifier ? notifier_test(a->notifier, name, who, err, errlen) : SIEM_ENOTFOUND;
+}
+
 bool alerts_notify_idle(struct alerts *a, int timeout_ms)
 {
 	return !a->notifier || notifier_wait_idle(a->notifier, timeout_ms);

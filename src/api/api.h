@@ -23,7 +23,17 @@ struct api_key_entry {
 	bool valid;
 };
 
+/* Events received per key since the hub started (GET /keys, the Settings page). */
+#define API_KEY_COUNTS 256
+struct api_key_count {
+	int64_t id; /* 0 for keys from SIEM_API_KEYS, which are told apart by name */
+	char name[128];
+	uint64_t events;
+	int64_t last_us; /* the last batch with events */
+};
+
 struct taskpool;
+struct syslog_listener;
 struct ratelimit;
 
 /* Brute-force limits (docs/operations.md, "Login and API-key rate limits"). */
@@ -45,6 +55,9 @@ struct api {
 	struct tailer *tailer;
 	struct syslog_listener *syslog;
 	const char *version;
+	const struct config *config;	/* the running options, for GET /config (NULL: none) */
+	struct syslog_listener *syslog; /* for GET /sources (NULL: no syslog) */
+	const char *tail_dir;		/* --tail-dir ("" or NULL: none) */
 	int64_t started_us;
 
 	/* auth: the signing key, the built-in admin's hash and which tokens are still good */
@@ -57,6 +70,10 @@ struct api {
 	pthread_mutex_t key_mu;
 	struct api_key_entry key_cache[API_KEY_CACHE];
 	size_t key_cache_next;
+	/* events per key (under key_mu); a key past the table's end counts in key_counts_other */
+	struct api_key_count key_counts[API_KEY_COUNTS];
+	size_t n_key_counts;
+	uint64_t key_counts_other;
 
 	/* brute-force limits, from api_set_limits (none when NULL) */
 	struct ratelimit *login_addr, *login_name, *key_addr;
@@ -116,11 +133,23 @@ enum http_result api_ready(struct http_req *r);
 enum http_result api_keys_list(struct http_req *r);
 enum http_result api_keys_create(struct http_req *r);
 enum http_result api_keys_delete(struct http_req *r);
+/* Count events stored from a key (id 0: a SIEM_API_KEYS key, by name). */
+void api_keys_count(struct api *a, int64_t id, const char *name, uint64_t events, int64_t now_us);
 enum http_result api_metrics(struct http_req *r);
 /* GET /openapi.json (openapi.c): the document made from api_routes[]. */
 enum http_result api_openapi(struct http_req *r);
 json_t *api_openapi_document(const char *prefix);
 enum http_result api_dead_letters(struct http_req *r);
+/* settings.c */
+enum http_result api_channel_test(struct http_req *r);
+enum http_result api_config(struct http_req *r);
+enum http_result api_sources(struct http_req *r);
+/* users.c */
+enum http_result api_users_list(struct http_req *r);
+enum http_result api_users_create(struct http_req *r);
+enum http_result api_users_put(struct http_req *r);
+enum http_result api_users_password(struct http_req *r);
+enum http_result api_users_delete(struct http_req *r);
 
 /* Cursor text <-> (ts, seq). */
 void cursor_encode(int64_t ts, int64_t seq, char out[33]);

@@ -103,6 +103,8 @@ static void batch_done(struct ingest_batch *b)
 	if (b->rc == 0) {
 		metric_add(&m_accepted, (int64_t)b->accepted);
 		metric_add(&m_dups, (int64_t)b->duplicates);
+		if (b->accepted)
+			api_keys_count(api_ctx, st->key_id, st->who, b->accepted, ts_now_us());
 	}
 	http_resume(st->req);
 }

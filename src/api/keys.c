@@ -9,11 +9,80 @@
 #include "core/err.h"
 #include "core/log.h"
 
+void api_keys_count(struct api *a, int64_t id, const char *name, uint64_t events, int64_t now_us)
+{
+	name = name ? name : "";
+	pthread_mutex_lock(&a->key_mu);
+	size_t i;
+	for (i = 0; i < a->n_key_counts; i++) {
+		struct api_key_count *c = &a->key_counts[i];
+		if (c->id == id && (id != 0 || strcmp(c->name, name) == 0))
+			break;
+	}
+	if (i == a->n_key_counts && i < API_KEY_COUNTS) {
+		a->key_counts[i].id = id;
+		snprintf(a->key_counts[i].name, sizeof(a->key_counts[i].name), "%s", name);
+		a->n_key_counts++;
+	}
+	if (i < a->n_key_counts) {
+		a->key_counts[i].events += events;
+		a->key_counts[i].last_us = now_us;
+	} else {
+		a->key_counts_other += events;
+	}
+	pthread_mutex_unlock(&a->key_mu);
+}
+
+static void set_count(json_t *o, const struct api_key_count *c)
+{
+	json_object_set_new(o, "events", json_integer(c ? (json_int_t)c->events : 0));
+	if (c && c->last_us) {
+		char t[32];
+		ts_format(c->last_us, t);
+		json_object_set_new(o, "last_event", json_string(t));
+	} else {
+		json_object_set_new(o, "last_event", json_null());
+	}
+}
+
+/* The store's keys with the events each sent since the hub started; the keys of
+ * SIEM_API_KEYS apart (env_keys: name and events only, they cannot be revoked here). */
 enum http_result api_keys_list(struct http_req *r)
 {
-	json_t *keys = json_array();
+	json_t *keys = json_array(), *k, *env = json_array();
+	size_t i;
 	int rc = store_key_list(api_ctx->store, keys);
-	return api_reply_list(r, rc, "keys", keys);
+	if (rc < 0) {
+		json_decref(env);
+		return api_reply_list(r, rc, "keys", keys);
+	}
+	pthread_mutex_lock(&api_ctx->key_mu);
+	json_array_foreach (keys, i, k) {
+		int64_t id = json_integer_value(json_object_get(k, "id"));
+		const struct api_key_count *c = NULL;
+		for (size_t j = 0; j < api_ctx->n_key_counts && !c; j++)
+			if (api_ctx->key_counts[j].id == id)
+				c = &api_ctx->key_counts[j];
+		set_count(k, c);
+	}
+	for (i = 0; i < api_ctx->n_env_keys; i++) {
+		const char *name = api_ctx->env_keys[i].name;
+		const struct api_key_count *c = NULL;
+		for (size_t j = 0; j < api_ctx->n_key_counts && !c; j++)
+			if (api_ctx->key_counts[j].id == 0 &&
+			    strcmp(api_ctx->key_counts[j].name, name) == 0)
+				c = &api_ctx->key_counts[j];
+		json_t *o = json_pack("{s:s}", "name", name);
+		set_count(o, c);
+		json_array_append_new(env, o);
+	}
+	json_int_t other = (json_int_t)api_ctx->key_counts_other;
+	pthread_mutex_unlock(&api_ctx->key_mu);
+	json_t *o = json_object();
+	json_object_set_new(o, "keys", keys);
+	json_object_set_new(o, "env_keys", env);
+	json_object_set_new(o, "events_uncounted", json_integer(other));
+	return http_reply_json(r, 200, o);
 }
 
 enum http_result api_keys_create(struct http_req *r)

@@ -236,7 +236,11 @@ enum http_result api_audit(struct http_req *r)
 			return http_reply_error(r, 400, "invalid query",
 						"limit: must be an integer 1..1000");
 	}
+	/* An empty filter is no filter: the page's fields send them as they are. */
+	const char *actor = http_query(r, "actor"), *action = http_query(r, "action");
+	struct audit_filter f = {.actor = actor && *actor ? actor : NULL,
+				 .action = action && *action ? action : NULL};
 	json_t *list = json_array();
-	int rc = store_audit_list(api_ctx->store, (int)limit, NULL, list);
+	int rc = store_audit_find(api_ctx->store, (int)limit, &f, list);
 	return api_reply_list(r, rc, "audit", list);
 }

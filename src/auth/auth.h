@@ -14,6 +14,8 @@
 int password_verify(const char *hash, const char *password);
 /* A new argon2id hash of password into out (>= 128 bytes). */
 int password_hash(const char *password, char *out, size_t outlen);
+/* The shortest password a user may choose, in characters (`users add`, POST /users). */
+#define PASSWORD_MIN 12
 /* A random password of len characters from [A-Za-z0-9] (len < outlen). */
 int password_generate(char *out, size_t outlen, size_t len);
 

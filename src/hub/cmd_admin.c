@@ -18,7 +18,6 @@
 #include "hub/cmd.h"
 #include "store/store.h"
 
-#define PASSWORD_MIN 12 /* characters, for 'users add' and 'users passwd' */
 #define STR_(x) #x
 #define STR(x) STR_(x)
 

@@ -654,6 +654,9 @@ static int start_http(struct hub *h)
 		log_error("hub", "cannot start the rule test threads: %s", siem_strerror(rc));
 		return rc;
 	}
+	h->a.config = &h->c;
+	h->a.syslog = h->sl;
+	h->a.tail_dir = config_str(c, "tail-dir");
 	api_ctx = &h->a;
 	api_set_sources(&h->a, h->tl, h->sl);
 

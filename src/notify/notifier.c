@@ -542,6 +542,55 @@ void notifier_status(struct notifier *nt, json_t *out)
 	}
 }
 
+int notifier_test(struct notifier *nt, const char *name, const char *who, char *err, size_t errlen)
+{
+	struct channel *c = NULL;
+	for (size_t i = 0; nt && i < nt->n && !c; i++)
+		if (strcmp(nt->ch[i].cfg.name, name) == 0)
+			c = &nt->ch[i];
+	snprintf(err, errlen, "no channel '%s'", name);
+	if (!c)
+		return SIEM_ENOTFOUND;
+	char ts[32], summary[300];
+	int64_t now = ts_now_us();
+	ts_format(now, ts);
+	snprintf(summary, sizeof(summary),
+		 "Test message from minisiem to channel '%s', sent by %s: it works", name, who);
+	json_t *alert =
+	    json_pack("{s:I, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:b}", "id", (json_int_t)0,
+		      "rule_title", "minisiem test message", "summary", summary, "rule_id", "test",
+		      "severity", 1, "rule_level", "informational", "status", "open", "first_seen",
+		      ts, "last_seen", ts, "test", 1);
+	struct strbuf b;
+	strbuf_init(&b, 1024 * 1024);
+	int rc = alert ? notify_format_alert(&c->cfg, alert, now, &b) : -ENOMEM;
+	json_decref(alert);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot format the message: %s", siem_strerror(rc));
+		strbuf_release(&b);
+		return rc;
+	}
+	char why[200] = ""; /* room for "test message: " in last_error */
+	enum notify_result r =
+	    c->cfg.kind == NOTIFY_EMAIL
+		? notify_smtp_send(&c->cfg, b.p ? b.p : "", b.n, chan_stopping, c, why, sizeof(why))
+		: notify_webhook_send(&c->cfg, b.p ? b.p : "", b.n, chan_stopping, c, why,
+				      sizeof(why));
+	strbuf_release(&b);
+	pthread_mutex_lock(&c->mu);
+	if (r == NOTIFY_OK) {
+		c->last_sent_at = ts_now_us();
+	} else {
+		snprintf(c->last_error, sizeof(c->last_error), "test message: %s", why);
+		c->last_error_at = ts_now_us();
+	}
+	pthread_mutex_unlock(&c->mu);
+	log_info("notify", "channel '%s': test message by %s: %s", name, who,
+		 r == NOTIFY_OK ? "delivered" : why);
+	snprintf(err, errlen, "%s", r == NOTIFY_OK ? "" : why);
+	return r == NOTIFY_OK ? 0 : SIEM_EUNAVAIL;
+}
+
 /* Nothing queued, sending or due. With mu held. */
 static bool chan_idle(struct channel *c)
 {

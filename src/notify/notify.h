@@ -283,6 +283,11 @@ void notifier_submit(struct notifier *nt, const json_t *alert);
  *   "sent", "failed", "dropped", "retries", "rate_limited", "backfill_skipped",
  *   "last_error", "last_error_at", "last_sent_at"}] */
 void notifier_status(struct notifier *nt, json_t *out);
+/* Send a test message on the channel named name now, from the caller's thread: one attempt,
+ * no queue, digest or rate limit; the channel's last_error / last_sent_at tell the result
+ * (its alert counters do not move). 0 when delivered, SIEM_ENOTFOUND for no such channel,
+ * else a negative code with the reason in err. */
+int notifier_test(struct notifier *nt, const char *name, const char *who, char *err, size_t errlen);
 /* Wait until every queue is empty, no delivery is in progress and no digest or rate-limit
  * notice is due, up to timeout_ms (tests). Returns true when idle. */
 bool notifier_wait_idle(struct notifier *nt, int timeout_ms);

@@ -512,6 +512,26 @@ void syslog_listen_get_stats(struct syslog_listener *l, bool udp, struct syslog_
 	}
 }
 
+void syslog_listen_status(struct syslog_listener *l, json_t *out)
+{
+	struct syslog_rx *rxs[2] = {l ? &l->udp : NULL, l ? &l->tcp : NULL};
+	for (int i = 0; i < 2; i++) {
+		struct syslog_rx *rx = rxs[i];
+		if (!rx || rx->fd < 0 || !rx->m)
+			continue;
+		json_t *o = json_object();
+		json_object_set_new(o, "protocol", json_string(rx->udp ? "udp" : "tcp"));
+		json_object_set_new(o, "address", json_string(rx->bound));
+		json_object_set_new(o, "received", json_integer(metric_get(&rx->m->received)));
+		json_object_set_new(o, "accepted", json_integer(metric_get(&rx->m->accepted)));
+		json_object_set_new(o, "rejected", json_integer(metric_get(&rx->m->rejected)));
+		json_object_set_new(o, "dead_letters", json_integer(metric_get(&rx->m->dead)));
+		json_object_set_new(o, "dropped", json_integer(metric_get(&rx->m->dropped)));
+		json_object_set_new(o, "truncated", json_integer(metric_get(&rx->m->truncated)));
+		json_array_append_new(out, o);
+	}
+}
+
 void syslog_listen_stop(struct syslog_listener *l)
 {
 	if (!l)

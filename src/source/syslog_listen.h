@@ -4,6 +4,7 @@
 #define SIEM_SYSLOG_LISTEN_H
 
 #include <stdbool.h>
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,9 @@ struct syslog_listen_stats {
 	int64_t received, dropped;
 };
 void syslog_listen_get_stats(struct syslog_listener *l, bool udp, struct syslog_listen_stats *st);
+/* Each listening receiver's counters: [{"protocol": "udp"|"tcp", "address", "received",
+ * "accepted", "rejected", "dead_letters", "dropped", "truncated"}] appended to out. */
+void syslog_listen_status(struct syslog_listener *l, json_t *out);
 void syslog_listen_stop(struct syslog_listener *l);
 
 #endif

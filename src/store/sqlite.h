@@ -42,6 +42,7 @@ int sq_get_event(struct sq_store *s, const uint8_t id[16], json_t **out);
 int sq_event_position(struct sq_store *s, const uint8_t id[16], int64_t *ts, int64_t *seq);
 int sq_distinct(struct sq_store *s, enum store_distinct_field f, const char *app, json_t *out);
 int sq_list_dead_letters(struct sq_store *s, int limit, json_t *out);
+int sq_list_offsets(struct sq_store *s, int limit, json_t *out);
 int sq_get_offset(struct sq_store *s, const char *path, uint64_t *dev, uint64_t *ino,
 		  int64_t *offset, bool *found);
 
@@ -66,6 +67,7 @@ int sq_key_touch(struct sq_store *s, int64_t id, int64_t now_us);
 int sq_user_add(struct sq_store *s, const char *name, const char *role, const char *hash);
 int sq_user_get(struct sq_store *s, const char *name, char **role, char **hash);
 int sq_user_set_hash(struct sq_store *s, const char *name, const char *hash);
+int sq_user_set_role(struct sq_store *s, const char *name, const char *role);
 int sq_user_auth(struct sq_store *s, const char *name, char **role, int64_t *gen);
 int sq_user_end_tokens(struct sq_store *s, const char *name);
 int sq_token_revoke(struct sq_store *s, const uint8_t *sig, size_t n, int64_t exp);
@@ -76,7 +78,7 @@ int sq_user_remove(struct sq_store *s, const char *name);
 int sq_user_list(struct sq_store *s, json_t *out);
 int sq_audit(struct sq_store *s, const char *actor, const char *client, const char *action,
 	     const char *object, const char *detail);
-int sq_audit_list(struct sq_store *s, int limit, const char *object, json_t *out);
+int sq_audit_list(struct sq_store *s, int limit, const struct audit_filter *f, json_t *out);
 
 /* alerts, rules, dashboards (sq_alerts.c) */
 int sq_alerts_write(struct sq_store *s, const struct alert_rec *recs, const bool *is_new, size_t n);

@@ -118,6 +118,11 @@ int store_distinct(struct store *s, enum store_distinct_field f, const char *app
 	return BACKEND(distinct, f, app, out);
 }
 
+int store_list_offsets(struct store *s, int limit, json_t *out)
+{
+	return BACKEND(list_offsets, limit, out);
+}
+
 int store_list_dead_letters(struct store *s, int limit, json_t *out)
 {
 	return BACKEND(list_dead_letters, limit, out);
@@ -207,6 +212,11 @@ int store_user_set_hash(struct store *s, const char *name, const char *hash)
 	return BACKEND(user_set_hash, name, hash);
 }
 
+int store_user_set_role(struct store *s, const char *name, const char *role)
+{
+	return BACKEND(user_set_role, name, role);
+}
+
 int store_user_auth(struct store *s, const char *name, char **role, int64_t *gen)
 {
 	return BACKEND(user_auth, name, role, gen);
@@ -247,7 +257,13 @@ int store_audit(struct store *s, const char *actor, const char *client, const ch
 
 int store_audit_list(struct store *s, int limit, const char *object, json_t *out)
 {
-	return BACKEND(audit_list, limit, object, out);
+	struct audit_filter f = {.object = object};
+	return BACKEND(audit_list, limit, &f, out);
+}
+
+int store_audit_find(struct store *s, int limit, const struct audit_filter *f, json_t *out)
+{
+	return BACKEND(audit_list, limit, f, out);
 }
 
 int store_alerts_write(struct store *s, const struct alert_rec *recs, const bool *is_new, size_t n)

@@ -108,6 +108,9 @@ int store_list_dead_letters(struct store *s, int limit, json_t *out);
 /* Stored read position of a file, 0 with *found false when none. */
 int store_get_offset(struct store *s, const char *path, uint64_t *dev, uint64_t *ino,
 		     int64_t *offset, bool *found);
+/* The committed offset of every file a tailer follows (or followed), by path, at most limit:
+ * [{"path", "offset"}]. */
+int store_list_offsets(struct store *s, int limit, json_t *out);
 
 /* ---- hub state (meta key/value, API keys) ---- */
 
@@ -138,6 +141,8 @@ int store_user_add(struct store *s, const char *name, const char *role, const ch
 int store_user_get(struct store *s, const char *name, char **role, char **hash);
 /* A new hash also ends every token of the user (its token generation moves on). */
 int store_user_set_hash(struct store *s, const char *name, const char *hash);
+/* A new role also ends every token of the user (they carry the old one). */
+int store_user_set_role(struct store *s, const char *name, const char *role);
 /* Role and token generation of a user, for checking a token; SIEM_ENOTFOUND if none.
  * *role is malloc'd. */
 int store_user_auth(struct store *s, const char *name, char **role, int64_t *gen);
@@ -158,6 +163,12 @@ int store_audit(struct store *s, const char *actor, const char *client, const ch
 /* Newest first: [{"id", "time", "actor", "client", "action", "object", "detail"}]; only the
  * entries about object ("alert:42") when it is not NULL. */
 int store_audit_list(struct store *s, int limit, const char *object, json_t *out);
+/* The same, filtered by what is not NULL: object, actor, and action ("user.add", or "user"
+ * for every "user.*"). */
+struct audit_filter {
+	const char *object, *actor, *action;
+};
+int store_audit_find(struct store *s, int limit, const struct audit_filter *f, json_t *out);
 
 /* Retention (writer thread): remove whole sealed segments whose newest event is older than
  * cutoff_us. Segments a query is reading are left for the next call. */

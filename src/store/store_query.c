@@ -694,6 +694,38 @@ out:
 	return rc;
 }
 
+int sq_list_offsets(struct sq_store *s, int limit, json_t *out)
+{
+	struct seg_view *segs = NULL;
+	size_t nseg = 0;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc;
+	if ((rc = store_snapshot(s, &segs, &nseg)) < 0)
+		return rc;
+	/* The active segment (newest) carries every offset forward. */
+	if ((rc = store_reader_get(s, segs[0].seg, &db)) < 0)
+		goto out;
+	if (sqlite3_prepare_v2(db, "SELECT path, offset FROM file_offsets ORDER BY path LIMIT ?",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = sql_err(db, "list offsets");
+	} else {
+		sqlite3_bind_int(st, 1, limit);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			json_t *o = json_object();
+			json_object_set_new(o, "path",
+					    json_string((const char *)sqlite3_column_text(st, 0)));
+			json_object_set_new(o, "offset", json_integer(sqlite3_column_int64(st, 1)));
+			json_array_append_new(out, o);
+		}
+	}
+	sqlite3_finalize(st);
+	store_reader_put(s, segs[0].seg, db);
+out:
+	store_snapshot_release(s, segs, nseg);
+	return rc;
+}
+
 /* At most this much of each dead letter's raw record is shown: enough to see what went
  * wrong, not a way to read whole files through the API. */
 #define DEAD_LETTER_SHOWN 1024

@@ -299,6 +299,15 @@ int sq_user_set_hash(struct sq_store *s, const char *name, const char *hash)
 	return changed_one(rc, n);
 }
 
+int sq_user_set_role(struct sq_store *s, const char *name, const char *role)
+{
+	int64_t n = 0;
+	int rc = adm_exec(
+	    s, "UPDATE users SET role = ?, token_gen = max(token_gen + 1, ?) WHERE name = ?",
+	    step_write, &n, "tit", role, ts_now_us(), name);
+	return changed_one(rc, n);
+}
+
 int sq_user_remove(struct sq_store *s, const char *name)
 {
 	int64_t n = 0;
@@ -326,13 +335,16 @@ int sq_audit(struct sq_store *s, const char *actor, const char *client, const ch
 			detail);
 }
 
-int sq_audit_list(struct sq_store *s, int limit, const char *object, json_t *out)
+int sq_audit_list(struct sq_store *s, int limit, const struct audit_filter *f, json_t *out)
 {
 	static const char *const cols[] = {"id",     "time",   "actor",	 "client",
 					   "action", "object", "detail", NULL};
 	struct json_rows rows = {cols, out};
-	return adm_exec(s,
-			"SELECT id, ts, actor, client, action, object, detail FROM audit_log"
-			" WHERE ?2 IS NULL OR object = ?2 ORDER BY id DESC LIMIT ?1",
-			step_rows, &rows, "it", (int64_t)limit, object);
+	return adm_exec(
+	    s,
+	    "SELECT id, ts, actor, client, action, object, detail FROM audit_log"
+	    " WHERE (?2 IS NULL OR object = ?2) AND (?3 IS NULL OR actor = ?3)"
+	    " AND (?4 IS NULL OR action = ?4 OR substr(action, 1, length(?4) + 1) = ?4 || '.')"
+	    " ORDER BY id DESC LIMIT ?1",
+	    step_rows, &rows, "itttt", (int64_t)limit, f->object, f->actor, f->action);
 }

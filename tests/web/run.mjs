@@ -12,8 +12,10 @@
 //        [--shots DIR] [-k NAME]
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { API_KEY as WEB_API_KEY, JWT_SECRET as WEB_JWT_SECRET } from './harness.mjs';
 import {
   DATA, Hub, Runner, Skip, assert, assertEq, chromiumPath, log, makeJwt, openPage, playwright, request, ROOT,
 } from './harness.mjs';
@@ -1101,6 +1103,271 @@ async function main() {
       await page.waitForSelector(`${row} [data-testid=rule-switch]:has-text("Disable")`);
       assertEq((await hub.getJson(`/rules/${builtin.id}`)).enabled, true, 'and on again');
       clean(w, 'built-in rules');
+    } finally {
+      await w.close();
+    }
+  });
+
+  // ---- Settings (web/src/pages/settings.js): agent keys, users, audit log ----
+
+  async function settingsPage(w, hubX, tab) {
+    await w.page.click('[data-testid=nav-settings]');
+    await w.page.waitForSelector('main#page[data-page=settings]');
+    if (tab) await w.page.click(`[data-testid=tab-${tab}]`);
+  }
+
+  async function loginAs(w, hubX, name, password) {
+    const { page } = w;
+    await page.goto(hubX.base());
+    await page.waitForSelector('[data-testid=login-form]');
+    await page.fill('#login-user', name);
+    await page.fill('#login-pass', password);
+    await page.click('[data-testid=login-form] button[type=submit]');
+    await page.waitForSelector('main#page[data-page=overview]');
+  }
+
+  const adminReq = async (method, p, body) => hub.req(method, p, { body,
+    headers: { Authorization: `Bearer ${await hub.login()}`, ...(body ? { 'Content-Type': 'application/json' } : {}) } });
+
+  runner.test('settings: an agent key is shown once with the agent command, counts its events, and is revoked', async () => {
+    needBrowser();
+    const w = await openPage(browser);
+    try {
+      const { page } = w;
+      await login(w, hub);
+      await settingsPage(w, hub);
+      await page.waitForSelector('[data-testid=keys-table] tbody tr');
+      await page.fill('[data-testid=key-name]', 'browser-agent');
+      await page.click('[data-testid=key-form] button[type=submit]');
+      const key = (await page.textContent('[data-testid=new-key]')).trim();
+      assert(/^\S{20,}$/.test(key), `a key: ${key}`);
+      const cmd = (await page.textContent('[data-testid=agent-command]')).trim();
+      assertEq(cmd, `minisiem-agent --server ${hub.base().replace(/\/$/, '')} --api-key ${key} --source linux-auth`, 'agent command');
+      await shot(w, a.shots, 'settings');
+      const keys = (await hub.getJson('/keys')).keys;
+      const made = keys.find((k) => k.name === 'browser-agent');
+      assert(made && !keys.some((k) => 'key' in k), 'listed without its key');
+      const row = `[data-testid=keys-table] tr[data-key-id="${made.id}"]`;
+      assertEq((await page.textContent(`${row} [data-testid=key-events]`)).trim(), '0', 'no events yet');
+      // two events from the new key, then the tab again: its count
+      const evs = [0, 1].map((i) => ({ event_id: crypto.randomUUID(), event_type: 'KEY_TEST', message: `browser agent ${i}` }));
+      const r = await hub.req('POST', '/ingest', { body: evs, headers: { 'Content-Type': 'application/json', 'X-API-Key': key } });
+      assertEq(r.status, 200, 'ingest with the new key');
+      await page.click('[data-testid=tab-keys]');
+      await page.waitForSelector(`${row} [data-testid=key-events]:text-is("2")`);
+      assert(!(await page.$('[data-testid=new-key]')), 'the key is not shown again');
+      // revoke, confirmed
+      page.once('dialog', (d) => d.accept());
+      await page.click(`${row} [data-testid=revoke]`);
+      await page.waitForSelector(`${row}.revoked`);
+      const after = (await hub.getJson('/keys')).keys.find((k) => k.id === made.id);
+      assert(after.revoked === true || after.revoked === 1, 'revoked in the API');
+      const r2 = await hub.req('POST', '/ingest', { body: evs, headers: { 'Content-Type': 'application/json', 'X-API-Key': key } });
+      assertEq(r2.status, 401, 'the revoked key is refused');
+      clean(w, 'settings keys');
+    } finally {
+      await w.close();
+    }
+  });
+
+  runner.test('settings: users are added, given a role, a new password and removed; analysts see it is admin-only', async () => {
+    needBrowser();
+    const w = await openPage(browser);
+    const w2 = await openPage(browser);
+    try {
+      const { page } = w;
+      await login(w, hub);
+      await settingsPage(w, hub, 'users');
+      await page.waitForSelector('[data-testid=users-table] tr[data-user=admin]');
+      assert(await page.$eval('[data-testid=users-table] tr[data-user=admin] [data-testid=remove-user]', (b) => b.disabled), 'the built-in admin cannot be removed');
+      await page.fill('[data-testid=user-name]', 'webuser');
+      await page.selectOption('[data-testid=user-role]', 'analyst');
+      await page.fill('[data-testid=user-pass]', 'webuser-password-1');
+      await page.click('[data-testid=user-form] button[type=submit]');
+      const row = '[data-testid=users-table] tr[data-user=webuser]';
+      await page.waitForSelector(row);
+      const users = async () => (await hub.getJson('/users')).users;
+      assertEq((await users()).find((u) => u.name === 'webuser').role, 'analyst', 'added as analyst');
+      // a short password is refused with the hub's reason
+      w.allow(/^422 POST .*\/users$/);
+      await page.fill('[data-testid=user-name]', 'shorty');
+      await page.fill('[data-testid=user-pass]', 'short-pw-12');
+      await page.$eval('[data-testid=user-pass]', (i) => i.removeAttribute('minlength'));
+      await page.click('[data-testid=user-form] button[type=submit]');
+      await page.waitForSelector('[data-testid=user-msg].error:has-text("password")');
+      // role
+      await page.selectOption(`${row} [data-testid=row-role]`, 'admin');
+      await page.waitForSelector('[data-testid=user-msg]:has-text("webuser is now an admin")');
+      assertEq((await users()).find((u) => u.name === 'webuser').role, 'admin', 'role changed');
+      // password, through the prompt
+      page.once('dialog', (d) => d.accept('webuser-password-2'));
+      await page.click(`${row} [data-testid=reset-password]`);
+      await page.waitForSelector('[data-testid=user-msg]:has-text("Password of webuser changed")');
+      const login2 = await hub.req('POST', '/auth/login', { body: { username: 'webuser', password: 'webuser-password-2' }, headers: { 'Content-Type': 'application/json' } });
+      assertEq(login2.status, 200, 'the new password logs in');
+      // remove, confirmed
+      page.once('dialog', (d) => d.accept());
+      await page.click(`${row} [data-testid=remove-user]`);
+      await page.waitForSelector('[data-testid=user-msg]:has-text("removed")');
+      assert(!(await page.$(row)), 'row gone');
+      assert(!(await users()).some((u) => u.name === 'webuser'), 'removed in the API');
+      clean(w, 'settings users');
+
+      // an analyst: every tab says it is for admins, and offers no form
+      assertEq((await adminReq('POST', '/users', { name: 'webanalyst', role: 'analyst', password: 'webanalyst-password' })).status, 201, 'analyst added');
+      w2.allow(/^403 GET .*\/(keys|users|audit|config|dead-letters)/);
+      await loginAs(w2, hub, 'webanalyst', 'webanalyst-password');
+      for (const tab of ['keys', 'users', 'audit', 'config', 'dead']) {
+        await settingsPage(w2, hub, tab);
+        await w2.page.waitForSelector(`[data-testid=tab-${tab}][aria-selected=true]`);
+        await w2.page.waitForSelector('[data-testid=admin-only]');
+        assert(!(await w2.page.isVisible('form')), `${tab}: no form for an analyst`);
+      }
+      clean(w2, 'settings analyst');
+    } finally {
+      await w.close();
+      await w2.close();
+    }
+  });
+
+  runner.test('settings: a notification channel sends a test message; a failing one shows its error', async () => {
+    needBrowser();
+    const posts = [];
+    const sink = http.createServer((req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        posts.push([req.url, Buffer.concat(chunks).toString('utf8')]);
+        res.writeHead(req.url === '/ok' ? 200 : 403, { 'Content-Length': 0 });
+        res.end();
+      });
+    });
+    await new Promise((r) => sink.listen(0, '127.0.0.1', r));
+    const port = sink.address().port;
+    const dir = fs.mkdtempSync(path.join(hub.dir, 'channels-'));
+    const conf = path.join(dir, 'channels.conf');
+    fs.writeFileSync(conf, `[team]\ntype = webhook\nurl = http://u:secretpw@127.0.0.1:${port}/ok\nmin_level = high\n\n`
+      + `[broken]\ntype = webhook\nurl = http://127.0.0.1:${port}/nope\n`);
+    const h2 = new Hub(a.hub, { args: ['--notify-config', conf] });
+    hubs.push(h2);
+    const w = await openPage(browser);
+    try {
+      await h2.start();
+      const { page } = w;
+      await login(w, h2);
+      await settingsPage(w, h2, 'channels');
+      const team = '[data-testid=channels-table] tr[data-channel=team]';
+      await page.waitForSelector(team);
+      assert(!(await page.textContent('[data-testid=channels-table]')).includes('secretpw'), 'no password in the URL shown');
+      await page.click(`${team} [data-testid=channel-test]`);
+      await page.waitForSelector('[data-testid=channel-msg].notice:has-text("Test message delivered on")');
+      assertEq(posts.filter((p) => p[0] === '/ok').length, 1, 'one message at the sink');
+      assert(/Test message from minisiem/.test(posts[0][1]), posts[0][1]);
+      assert(!/never/.test(await page.textContent(`${team} td:nth-child(7)`)), 'last sent shown');
+      w.allow(/^502 POST .*\/alerts\/channels\/broken\/test/);
+      await page.click('[data-testid=channels-table] tr[data-channel=broken] [data-testid=channel-test]');
+      await page.waitForSelector('[data-testid=channel-msg].error:has-text("not delivered")');
+      await page.waitForSelector('[data-testid=channels-table] tr[data-channel=broken] [data-testid=channel-error]:has-text("403")');
+      clean(w, 'settings channels');
+    } finally {
+      await w.close();
+      await h2.stop();
+      h2.cleanup();
+      await new Promise((r) => sink.close(r));
+    }
+  });
+
+  runner.test('settings: dead letters show the reason and the record; the tailed file and its offset under Sources', async () => {
+    needBrowser();
+    const dir = fs.mkdtempSync(path.join(hub.dir, 'tail-'));
+    const logs = path.join(dir, 'logs');
+    fs.mkdirSync(logs);
+    const h2 = new Hub(a.hub, { args: ['--tail-dir', logs] });
+    hubs.push(h2);
+    const w = await openPage(browser);
+    try {
+      await h2.start();
+      const good = JSON.stringify({ event_id: crypto.randomUUID(), app: 'deadtest', message: 'fine' });
+      const file = path.join(logs, 'app.jsonl');
+      fs.writeFileSync(file, `${good}\nthis is not json deadmarker42\n`);
+      let dead = [];
+      for (let i = 0; i < 150 && !dead.length; i++) {
+        dead = (await h2.getJson('/dead-letters')).dead_letters;
+        if (!dead.length) await new Promise((r) => setTimeout(r, 200));
+      }
+      assert(dead.length === 1, `one dead letter: ${JSON.stringify(dead)}`);
+      const { page } = w;
+      await login(w, h2);
+      await settingsPage(w, h2, 'dead');
+      await page.waitForSelector('[data-testid=dead-table] tbody tr');
+      assertEq((await page.textContent('[data-testid=dead-reason]')).trim(), dead[0].reason, 'the reason');
+      await page.click('[data-testid=dead-table] details summary');
+      assertEq((await page.textContent('[data-testid=dead-raw]')).trim(), 'this is not json deadmarker42', 'the record');
+      assert((await page.textContent('[data-testid=dead-table]')).includes('app.jsonl'), 'the file');
+      // Sources: the file, read to its end
+      await settingsPage(w, h2, 'sources');
+      await page.waitForSelector('[data-testid=files-table] tbody tr');
+      assertEq((await page.textContent('[data-testid=files-table] [data-testid=file-behind]')).trim(), 'up to date', 'read to the end');
+      clean(w, 'settings dead letters');
+    } finally {
+      await w.close();
+      await h2.stop();
+      h2.cleanup();
+    }
+  });
+
+  runner.test('settings: the audit log filtered by actor and action; phone width, dark theme', async () => {
+    needBrowser();
+    const w = await openPage(browser, { viewport: { width: 390, height: 844 } });
+    try {
+      const { page } = w;
+      assertEq((await adminReq('POST', '/users', { name: 'audited1', role: 'analyst', password: 'audited1-password' })).status, 201, 'user added');
+      assertEq((await adminReq('DELETE', '/users/audited1')).status, 200, 'user removed');
+      await login(w, hub);
+      await page.click('[data-testid=theme]');
+      await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
+      await settingsPage(w, hub, 'audit');
+      await page.waitForSelector('[data-testid=audit-table] tbody tr');
+      await page.fill('[data-testid=audit-actor]', 'admin');
+      await page.fill('[data-testid=audit-action]', 'user');
+      await page.click('[data-testid=audit-form] button[type=submit]');
+      const want = (await hub.getJson('/audit', { actor: 'admin', action: 'user', limit: 500 })).audit;
+      assert(want.length >= 2, `API: ${JSON.stringify(want)}`);
+      await page.waitForFunction((n) => document.querySelectorAll('[data-testid=audit-table] tbody tr').length === n, want.length);
+      const rows = await page.$$eval('[data-testid=audit-table] tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+      assert(rows.every((r) => r[1] === 'admin' && /^user\./.test(r[3])), `filtered rows: ${JSON.stringify(rows)}`);
+      assertEq(rows[0][4], 'audited1', 'newest first');
+      assertEq(rows[0][3], 'user.remove', 'newest first');
+      assert(/actor=admin/.test(page.url()) && /action=user/.test(page.url()), `filters kept in the URL: ${page.url()}`);
+      assertEq(await page.evaluate(() => document.documentElement.dataset.theme), 'dark', 'dark theme');
+      // sources: the agents seen per key, as the API counts them
+      await settingsPage(w, hub, 'sources');
+      await page.waitForSelector('[data-testid=agents-table] tr[data-agent=web]');
+      const src = await hub.getJson('/sources');
+      const webAgent = src.agents.find((k) => k.name === 'web');
+      assertEq((await page.textContent('[data-testid=agents-table] tr[data-agent=web] [data-testid=agent-events]')).trim(),
+        webAgent.events.toLocaleString('en-US'), 'events of the web key');
+      await page.waitForSelector('[data-testid=sources-syslog] .empty:has-text("No syslog listener")');
+      await page.waitForSelector('[data-testid=sources-tail] .empty:has-text("No folder is tailed")');
+      // the configuration: the secrets masked, a filter
+      await settingsPage(w, hub, 'config');
+      await page.waitForSelector('[data-testid=config-table] tr[data-option=SIEM_JWT_SECRET]');
+      const cfgText = await page.textContent('[data-testid=config-table]');
+      assert(!cfgText.includes(WEB_JWT_SECRET) && !cfgText.includes(WEB_API_KEY), 'no secret on the page');
+      assertEq((await page.textContent('[data-testid=config-table] tr[data-option=SIEM_JWT_SECRET] [data-testid=config-value]')).trim(), '******** (secret)', 'masked');
+      await page.fill('[data-testid=config-filter]', 'retention');
+      await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=config-table] tbody tr')].every((tr) => /retention/i.test(tr.dataset.option)));
+      assert((await page.$$('[data-testid=config-table] tbody tr')).length >= 2, 'retention options listed');
+      for (const [tab, tbl] of [['audit', 'audit'], ['users', 'users'], ['keys', 'keys'], ['config', 'config'], ['sources', 'agents']]) {
+        await settingsPage(w, hub, tab);
+        await page.waitForSelector(`[data-testid=${tbl}-table] tbody tr`);
+        const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert(over <= 1, `${tab}: no sideways scrolling at 390 px (${over} px too wide)`);
+      }
+      await shot(w, a.shots, 'settings-phone-dark', { fullPage: true });
+      await page.click('[data-testid=theme]'); // back to light for the tests after this one
+      await page.waitForFunction(() => document.documentElement.dataset.theme === 'light');
+      clean(w, 'settings audit');
     } finally {
       await w.close();
     }

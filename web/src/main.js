@@ -9,6 +9,7 @@ import * as explorer from './pages/explorer.js';
 import * as alerts from './pages/alerts.js';
 import * as rules from './pages/rules.js';
 import * as dashboards from './pages/dashboards.js';
+import * as settings from './pages/settings.js';
 
 const PAGES = [
   ['overview', 'Overview', overview],
@@ -16,6 +17,7 @@ const PAGES = [
   ['alerts', 'Alerts', alerts],
   ['rules', 'Rules', rules],
   ['dashboards', 'Dashboards', dashboards],
+  ['settings', 'Settings', settings],
 ];
 
 let unmount = null;

@@ -44,6 +44,7 @@ int pg_get_event(struct pg_store *s, const uint8_t id[16], json_t **out);
 int pg_event_position(struct pg_store *s, const uint8_t id[16], int64_t *ts, int64_t *seq);
 int pg_distinct(struct pg_store *s, enum store_distinct_field f, const char *app, json_t *out);
 int pg_list_dead_letters(struct pg_store *s, int limit, json_t *out);
+int pg_list_offsets(struct pg_store *s, int limit, json_t *out);
 int pg_get_offset(struct pg_store *s, const char *path, uint64_t *dev, uint64_t *ino,
 		  int64_t *offset, bool *found);
 
@@ -68,6 +69,7 @@ int pg_key_touch(struct pg_store *s, int64_t id, int64_t now_us);
 int pg_user_add(struct pg_store *s, const char *name, const char *role, const char *hash);
 int pg_user_get(struct pg_store *s, const char *name, char **role, char **hash);
 int pg_user_set_hash(struct pg_store *s, const char *name, const char *hash);
+int pg_user_set_role(struct pg_store *s, const char *name, const char *role);
 int pg_user_auth(struct pg_store *s, const char *name, char **role, int64_t *gen);
 int pg_user_end_tokens(struct pg_store *s, const char *name);
 int pg_token_revoke(struct pg_store *s, const uint8_t *sig, size_t n, int64_t exp);
@@ -78,7 +80,7 @@ int pg_user_remove(struct pg_store *s, const char *name);
 int pg_user_list(struct pg_store *s, json_t *out);
 int pg_audit(struct pg_store *s, const char *actor, const char *client, const char *action,
 	     const char *object, const char *detail);
-int pg_audit_list(struct pg_store *s, int limit, const char *object, json_t *out);
+int pg_audit_list(struct pg_store *s, int limit, const struct audit_filter *f, json_t *out);
 
 /* alerts, rules, dashboards (pg_alerts.c) */
 int pg_alerts_write(struct pg_store *s, const struct alert_rec *recs, const bool *is_new, size_t n);

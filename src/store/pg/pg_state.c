@@ -92,6 +92,17 @@ static int select_text(struct pg_store *s, const char *sql, const struct pg_para
 	return rc;
 }
 
+/* ---- file offsets (the tailer's) ---- */
+
+int pg_list_offsets(struct pg_store *s, int limit, json_t *out)
+{
+	static const struct col cols[] = {{"path", COL_TEXT}, {"offset", COL_INT}};
+	struct pg_params p = {0};
+	pg_p_limit(&p, limit);
+	return select_json(s, "SELECT path, \"offset\" FROM file_offsets ORDER BY path LIMIT $1",
+			   &p, cols, sizeof(cols) / sizeof(cols[0]), out);
+}
+
 /* ---- meta ---- */
 
 int pg_meta_get(struct pg_store *s, const char *key, char **out)
@@ -266,6 +277,18 @@ int pg_user_set_hash(struct pg_store *s, const char *name, const char *hash)
 			 &p);
 }
 
+int pg_user_set_role(struct pg_store *s, const char *name, const char *role)
+{
+	struct pg_params p = {0};
+	pg_p_text(&p, role);
+	pg_p_i64(&p, ts_now_us());
+	pg_p_text(&p, name);
+	return write_one(s,
+			 "UPDATE users SET role = $1, token_gen = greatest(token_gen + 1, $2)"
+			 " WHERE name = $3",
+			 &p);
+}
+
 int pg_user_auth(struct pg_store *s, const char *name, char **role, int64_t *gen)
 {
 	struct pg_params p = {0};
@@ -379,16 +402,22 @@ int pg_audit(struct pg_store *s, const char *actor, const char *client, const ch
 		       &p, NULL);
 }
 
-int pg_audit_list(struct pg_store *s, int limit, const char *object, json_t *out)
+int pg_audit_list(struct pg_store *s, int limit, const struct audit_filter *f, json_t *out)
 {
 	static const struct col cols[] = {
 	    {"id", COL_INT},	  {"time", COL_TIME},	{"actor", COL_TEXT}, {"client", COL_TEXT},
 	    {"action", COL_TEXT}, {"object", COL_TEXT}, {"detail", COL_TEXT}};
 	struct pg_params p = {0};
 	pg_p_limit(&p, limit);
-	pg_p_text(&p, object);
-	return select_json(s,
-			   "SELECT id, ts, actor, client, action, object, detail FROM audit_log"
-			   " WHERE $2::text IS NULL OR object = $2 ORDER BY id DESC LIMIT $1",
-			   &p, cols, sizeof(cols) / sizeof(cols[0]), out);
+	pg_p_text(&p, f->object);
+	pg_p_text(&p, f->actor);
+	pg_p_text(&p, f->action);
+	return select_json(
+	    s,
+	    "SELECT id, ts, actor, client, action, object, detail FROM audit_log"
+	    " WHERE ($2::text IS NULL OR object = $2) AND ($3::text IS NULL OR actor = $3)"
+	    " AND ($4::text IS NULL OR action = $4"
+	    " OR substr(action, 1, length($4) + 1) = $4 || '.')"
+	    " ORDER BY id DESC LIMIT $1",
+	    &p, cols, sizeof(cols) / sizeof(cols[0]), out);
 }
