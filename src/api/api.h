@@ -55,9 +55,8 @@ struct api {
 	struct tailer *tailer;
 	struct syslog_listener *syslog;
 	const char *version;
-	const struct config *config;	/* the running options, for GET /config (NULL: none) */
-	struct syslog_listener *syslog; /* for GET /sources (NULL: no syslog) */
-	const char *tail_dir;		/* --tail-dir ("" or NULL: none) */
+	const struct config *config; /* the running options, for GET /config (NULL: none) */
+	const char *tail_dir;	     /* --tail-dir ("" or NULL: none) */
 	int64_t started_us;
 
 	/* auth: the signing key, the built-in admin's hash and which tokens are still good */

@@ -141,7 +141,9 @@ enum http_result api_sources(struct http_req *r)
 	}
 	json_object_set_new(o, "tail", tail);
 	json_t *sys = json_array();
+	pthread_mutex_lock(&api_ctx->sources_mu); /* the listener stops before the server */
 	syslog_listen_status(api_ctx->syslog, sys);
+	pthread_mutex_unlock(&api_ctx->sources_mu);
 	json_object_set_new(o, "syslog", sys);
 	json_t *agents = json_array();
 	pthread_mutex_lock(&api_ctx->key_mu);

@@ -655,7 +655,6 @@ static int start_http(struct hub *h)
 		return rc;
 	}
 	h->a.config = &h->c;
-	h->a.syslog = h->sl;
 	h->a.tail_dir = config_str(c, "tail-dir");
 	api_ctx = &h->a;
 	api_set_sources(&h->a, h->tl, h->sl);
