@@ -70,6 +70,17 @@ def as_pg(value, top=True):
     return value
 
 
+def stable_keys(body):
+    """GET /keys without what a hub counts in memory since it started (events per key)."""
+    volatile = ("events", "last_event", "events_uncounted")
+    out = {k: v for k, v in body.items() if k not in volatile}
+    for k, v in out.items():
+        if isinstance(v, list):
+            out[k] = [{f: x for f, x in item.items() if f not in volatile}
+                      if isinstance(item, dict) else item for item in v]
+    return out
+
+
 def odd_events(now_us):
     """Events that try the copy: every kind of field, NUL, unicode, caps, old times."""
     return [
@@ -279,7 +290,7 @@ class Migrate(HubCase):
         h.start()
         self.assertIsNone(h.printed_password, "the admin password did not come along")
         h.token = h.login()
-        self.assertEqual(self.ok(h, "/keys"), before["keys"])
+        self.assertEqual(stable_keys(self.ok(h, "/keys")), stable_keys(before["keys"]))
         self.assertEqual([e["event_id"] for e in h.all_events()], before["ids"])
         for eid, ev in before["full"].items():
             status, _, got = h.get_event(eid)
