@@ -24,46 +24,16 @@
 #include "core/metrics.h"
 #include "core/clock.h"
 #include "http/http.h"
+#include "http/http_int.h"
 #include "http/watchdog.h"
 
 #define SUB "http"
-#define MAX_EXTRA_HEADERS 8
-#define MAX_PROXIES 32
-#define MAX_FORWARDED_HEADERS 8
-#define MAX_FORWARDED_HOPS 64
 
 static struct metric m_budget_refused = METRIC_COUNTER_INIT(
     "minisiem_http_body_budget_refused_total", NULL,
     "Requests answered 503 because request bodies in memory were over the budget.");
 static struct metric m_body_bytes = METRIC_GAUGE_INIT(
     "minisiem_http_body_bytes", NULL, "Bytes of request bodies held in memory now.");
-
-struct http_server {
-	struct MHD_Daemon *d;
-	MHD_socket quiesced; /* the listening socket after http_quiesce, closed by http_stop */
-	const struct http_route *routes;
-	size_t nroutes;
-	struct http_auth_ops auth;
-	size_t max_body;
-	pthread_mutex_t cors_mu;
-	char *cors;
-	char *root; /* "/siem" or NULL */
-	size_t root_len;
-	char *tls_cert, *tls_key; /* PEM text, kept while the daemon runs */
-	atomic_uint inflight;	  /* requests begun */
-	atomic_uint busy;	  /* requests whose body is complete and not yet finished */
-	unsigned port;
-	/* request bodies in memory, all requests together */
-	size_t body_budget;
-	atomic_size_t body_bytes;
-	struct http_watchdog *watchdog; /* closes slow clients */
-	struct route_stat *stats;	/* per route, then per method of unknown routes */
-	struct metric_family stats_family;
-	struct {
-		uint8_t lo[16], hi[16];
-	} proxies[MAX_PROXIES]; /* --trusted-proxies */
-	size_t nproxies;
-};
 
 /* Requests answered per route and status code, and their latency to the reply's headers. */
 static const unsigned stat_codes[] = {200, 201, 204, 206, 301, 302, 304, 400, 401, 403, 404,
@@ -74,34 +44,6 @@ static const char *const stat_methods[] = {"GET", "POST", "PUT", "DELETE", "OPTI
 struct route_stat {
 	_Atomic int64_t codes[NCODES + 1]; /* the last: any other code */
 	struct metric_histogram latency;
-};
-
-struct http_req {
-	struct http_server *srv;
-	struct MHD_Connection *conn;
-	const struct http_route *route;
-	const char *method, *url;
-	const char *path_arg;
-	char *body;
-	size_t len, cap;
-	bool too_big, over_budget, replied, suspended, counted;
-	size_t discarded;
-	size_t limit;	 /* this route's body limit */
-	size_t reserved; /* bytes of the body budget this request holds */
-	char *decoded;
-	size_t decoded_len;
-	void *state;
-	void (*state_free)(void *);
-	char who[128], role[32];
-	int64_t key_id;
-	char addr[64];
-	bool peer_trusted;    /* the peer is a --trusted-proxies address */
-	int64_t start_us;     /* monotonic, when the headers were in */
-	const char *prefix;   /* http_prefix(), NULL until set */
-	char fwd_prefix[128]; /* a trusted X-Forwarded-Prefix */
-	size_t nextra;
-	const char *extra_name[MAX_EXTRA_HEADERS];
-	char *extra_value[MAX_EXTRA_HEADERS];
 };
 
 /* ---- accessors ---- */
@@ -706,116 +648,6 @@ static bool authenticate(struct http_req *r)
 	return true;
 }
 
-static bool trusted_proxy(const struct http_server *srv, const uint8_t ip[16])
-{
-	for (size_t i = 0; i < srv->nproxies; i++) {
-		if (memcmp(ip, srv->proxies[i].lo, 16) >= 0 &&
-		    memcmp(ip, srv->proxies[i].hi, 16) <= 0)
-			return true;
-	}
-	return false;
-}
-
-struct forwarded {
-	const char *v[MAX_FORWARDED_HEADERS];
-	size_t n;
-};
-
-static enum MHD_Result forwarded_cb(void *cls, enum MHD_ValueKind kind, const char *key,
-				    const char *value)
-{
-	(void)kind;
-	struct forwarded *f = cls;
-	if (key && value && strcasecmp(key, "X-Forwarded-For") == 0) {
-		if (f->n < MAX_FORWARDED_HEADERS)
-			f->v[f->n] = value;
-		f->n++;
-	}
-	return MHD_YES;
-}
-
-/* The peer, or behind a trusted proxy the client it names: walking X-Forwarded-For from the
- * right (the hops our proxies added), the first address that is not a trusted proxy. A
- * malformed hop ends the walk at the last trusted address: what lies left of it was written
- * by whoever spoke to that proxy and cannot be believed. */
-static void client_addr(struct http_req *r)
-{
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	uint8_t ip[16] = {[10] = 0xff, [11] = 0xff};
-	snprintf(r->addr, sizeof(r->addr), "unknown");
-	if (!ci || !ci->client_addr)
-		return;
-	const struct sockaddr *sa = ci->client_addr;
-	if (sa->sa_family == AF_INET)
-		memcpy(ip + 12, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
-	else if (sa->sa_family == AF_INET6)
-		memcpy(ip, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
-	else
-		return;
-	struct forwarded f = {.n = 0};
-	r->peer_trusted = r->srv->nproxies && trusted_proxy(r->srv, ip);
-	if (r->peer_trusted)
-		MHD_get_connection_values(r->conn, MHD_HEADER_KIND, forwarded_cb, &f);
-	size_t hops = 0;
-	bool done = f.n > MAX_FORWARDED_HEADERS; /* cannot see the rightmost: the peer it is */
-	for (size_t h = f.n; !done && h-- > 0;) {
-		const char *v = f.v[h];
-		size_t end = strlen(v);
-		while (!done) {
-			size_t start = end;
-			while (start > 0 && v[start - 1] != ',')
-				start--;
-			size_t a = start, b = end;
-			while (a < b && (v[a] == ' ' || v[a] == '\t'))
-				a++;
-			while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t'))
-				b--;
-			uint8_t hop[16];
-			if (++hops > MAX_FORWARDED_HOPS || ip_parse(v + a, b - a, hop) < 0) {
-				done = true;
-				break;
-			}
-			memcpy(ip, hop, sizeof(ip));
-			if (!trusted_proxy(r->srv, ip))
-				done = true;
-			if (start == 0)
-				break;
-			end = start - 1;
-		}
-	}
-	ip_format(ip, r->addr);
-}
-
-/* "CIDR[,CIDR...]" into srv->proxies. */
-static int set_proxies(struct http_server *srv, const char *list)
-{
-	for (const char *p = list ? list : ""; *p;) {
-		const char *e = strchr(p, ',');
-		size_t n = e ? (size_t)(e - p) : strlen(p);
-		size_t a = 0, b = n;
-		while (a < b && p[a] == ' ')
-			a++;
-		while (b > a && p[b - 1] == ' ')
-			b--;
-		if (b > a) {
-			if (srv->nproxies == MAX_PROXIES) {
-				log_error(SUB, "more than %d trusted proxies", MAX_PROXIES);
-				return -EINVAL;
-			}
-			if (cidr_parse(p + a, b - a, srv->proxies[srv->nproxies].lo,
-				       srv->proxies[srv->nproxies].hi) < 0) {
-				log_error(SUB, "invalid trusted proxy '%.*s' (want CIDR[,CIDR...])",
-					  (int)(b - a), p + a);
-				return -EINVAL;
-			}
-			srv->nproxies++;
-		}
-		p += n + (e ? 1 : 0);
-	}
-	return 0;
-}
-
 static enum http_result preflight(struct http_req *r)
 {
 	struct MHD_Response *resp =
@@ -865,31 +697,6 @@ static enum http_result body_too_large(struct http_req *r)
 	return http_reply_error(r, 413, "request body too large", detail);
 }
 
-/* X-Forwarded-Prefix from a trusted proxy: "/" and segments of [A-Za-z0-9._~-]. */
-static bool forwarded_prefix(struct http_req *r)
-{
-	const char *v = r->peer_trusted ? http_header(r, "X-Forwarded-Prefix") : NULL;
-	size_t n = v ? strlen(v) : 0;
-	if (!v || n >= sizeof(r->fwd_prefix) || (n && v[0] != '/'))
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)v[i]) && !strchr("/._~-", v[i]))
-			return false;
-	while (n > 0 && v[n - 1] == '/')
-		n--;
-	memcpy(r->fwd_prefix, v, n);
-	r->fwd_prefix[n] = '\0';
-	return true;
-}
-
-static void set_prefix(struct http_req *r)
-{
-	if (forwarded_prefix(r))
-		r->prefix = r->fwd_prefix;
-	else if (r->srv->root)
-		r->prefix = r->srv->root;
-}
-
 /* First call for a request: route, authenticate, check type and announced size. Returns
  * HTTP_DONE when a reply was queued (the body, if any, is then not read). */
 static enum http_result begin(struct http_req *r)
@@ -903,7 +710,7 @@ static enum http_result begin(struct http_req *r)
 		snprintf(detail, sizeof(detail), "%s: contains a NUL byte", bad);
 		return http_reply_error(r, 400, "invalid query", detail);
 	}
-	set_prefix(r);
+	http_set_prefix(r);
 	/* Under a root path, a proxy may keep the prefix or strip it: both arrive here ("/prefix"
 	 * alone is its "/"). */
 	if (srv->root && strncmp(r->url, srv->root, srv->root_len) == 0 &&
@@ -1001,7 +808,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		atomic_fetch_add(&srv->inflight, 1);
 		watchdog_set(srv->watchdog, conn,
 			     WATCH_BODY); /* the headers are here; a body may follow */
-		client_addr(r);
+		http_find_client(r);
 		begin(r);
 		return MHD_YES;
 	}
@@ -1257,7 +1064,7 @@ int http_start(struct http_server **out, const struct http_config *cfg,
 	if ((rc = watchdog_start(&srv->watchdog, cfg->header_timeout ? cfg->header_timeout : 10,
 				 cfg->request_timeout ? cfg->request_timeout : 60)) < 0 ||
 	    (rc = http_set_cors(srv, cfg->cors_origins)) < 0 ||
-	    (rc = set_proxies(srv, cfg->trusted_proxies)) < 0)
+	    (rc = http_set_proxies(srv, cfg->trusted_proxies)) < 0)
 		goto fail;
 	if (cfg->root_path && *cfg->root_path && strcmp(cfg->root_path, "/") != 0) {
 		size_t n = strlen(cfg->root_path);
