@@ -133,7 +133,7 @@ static int run(FILE *in, enum log_format fmt, bool explain, bool *any_failed)
 	struct arena a;
 	struct reader r = {in, malloc(READ_CHUNK), 0, 0, false};
 	char *line = malloc(LINE_MAX_BYTES);
-	const struct logline_ctx ctx = {"logtest", NULL, NULL};
+	const struct logline_ctx ctx = {.source = "logtest"};
 	unsigned long lineno = 0;
 	int rc = 0;
 

@@ -27,6 +27,7 @@
 #include "core/taskpool.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/tz.h"
 #include "detect/ruleset.h"
 #include "detect/detect.h"
 #include "http/http.h"
@@ -115,6 +116,9 @@ static const struct opt_def serve_opts[] = {
      "longer syslog messages are stored truncated and flagged", false, 480, 16 << 20},
     {"syslog-rcvbuf", "SIEM_SYSLOG_RCVBUF", OPT_SIZE, "8m", "BYTES",
      "UDP receive buffer (as much as the kernel grants)", false, 4096, 1 << 30},
+    {"syslog-timezone", "SIEM_SYSLOG_TIMEZONE", OPT_STRING, "UTC", "ZONE[,SENDER=ZONE...]",
+     "zone of syslog times written without one (RFC 3164), per sender address or host name", false,
+     0, 0},
     {"user", "SIEM_USER", OPT_STRING, "", "NAME",
      "when started as root: run as this user once ports are bound", false, 0, 0},
     {"tail-dir", "SIEM_LOG_DIR", OPT_STRING, "", "DIR",
@@ -427,7 +431,8 @@ struct hub {
 	int fd; /* the bound HTTP socket, until http_start owns it */
 	struct syslog_config scfg;
 	struct syslog_listener *sl;
-	size_t made; /* the folders of the store's path the hub created */
+	struct tz_map *zones; /* --syslog-timezone */
+	size_t made;	      /* the folders of the store's path the hub created */
 	struct store *s;
 	struct api a;
 	struct pipeline *p;
@@ -515,6 +520,13 @@ static int bind_ports(struct hub *h)
 	    .max_msg = (size_t)config_int(&h->c, "syslog-max-msg"),
 	    .rcvbuf = (int)config_int(&h->c, "syslog-rcvbuf"),
 	};
+	char err[256];
+	if ((rc = tz_map_parse(config_str(&h->c, "syslog-timezone"), &h->zones, err, sizeof(err))) <
+	    0) {
+		log_error("hub", "--syslog-timezone: %s", err);
+		return rc;
+	}
+	h->scfg.zones = h->zones;
 	if ((*h->scfg.udp || *h->scfg.tcp) && (rc = syslog_listen_bind(&h->sl, &h->scfg)) < 0)
 		return rc;
 	return 0;
@@ -759,6 +771,8 @@ static void serve_stop(struct hub *h)
 	if (h->a.store)
 		api_set_sources(&h->a, NULL, NULL); /* /ready stops looking at them */
 	syslog_listen_stop(h->sl); /* before the pipeline: its last batches are committed */
+	tz_map_free(h->zones);
+	h->zones = NULL;
 	tailer_stop(h->tl);
 	taskpool_stop(h->a.parsers);
 	pipeline_stop(h->p);

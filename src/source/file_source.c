@@ -131,7 +131,8 @@ static void take_line(struct source *s, const char *path, const struct follow_li
 	if (sp == ln->n)
 		return; /* blank */
 	const char *host = s->cfg->host;
-	struct logline_ctx ctx = {"agent", fs->fmt == FMT_AUTH ? "LINUX" : NULL, host};
+	struct logline_ctx ctx = {
+	    .source = "agent", .os_type = fs->fmt == FMT_AUTH ? "LINUX" : NULL, .host = host};
 	int rc = logline_to_event(fs->fmt, ln->p, ln->n, &ctx, ts_now_us(), &ev, s->sink->arena,
 				  err, sizeof(err), NULL);
 	if (rc < 0) {
