@@ -205,7 +205,7 @@ static void build_where(struct sqlbuf *sb, const struct event_query *q, bool use
 		sb_add(sb, " AND (ts < ? OR (ts = ? AND seq < ?))");
 	sb_in(sb, "event_type", q->event_type.n);
 	sb_in(sb, "app", q->app.n);
-	sb_in(sb, "level", q->level.n);
+	sb_in(sb, "upper(level)", q->level.n); /* upper-case since; before, as sent */
 	sb_in(sb, "os_type", q->os_type.n);
 	sb_in(sb, "host", q->source_host.n);
 	sb_in(sb, "user", q->user.n);

@@ -220,7 +220,7 @@ static int build_where(struct pg_sql *q, struct pg_qparams *x, const struct even
 	}
 	if ((rc = pg_where_set(q, x, "event_type", &eq->event_type)) < 0 ||
 	    (rc = pg_where_set(q, x, "app", &eq->app)) < 0 ||
-	    (rc = pg_where_set(q, x, "level", &eq->level)) < 0 ||
+	    (rc = pg_where_set(q, x, "upper(level)", &eq->level)) < 0 || /* as sent before */
 	    (rc = pg_where_set(q, x, "os_type", &eq->os_type)) < 0 ||
 	    (rc = pg_where_set(q, x, "host", &eq->source_host)) < 0 ||
 	    (rc = pg_where_set(q, x, "\"user\"", &eq->user)) < 0 ||
