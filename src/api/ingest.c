@@ -12,6 +12,7 @@
 #include "core/metrics.h"
 #include "core/taskpool.h"
 #include "core/log.h"
+#include "parse/forward.h"
 
 #define MAX_REJECTS_LISTED 1000
 
@@ -116,7 +117,7 @@ static int add_event(struct ingest_state *st, json_t *obj, size_t index, int64_t
 	struct event *ev = ingest_batch_add_event(&st->batch);
 	if (!ev)
 		return -ENOSPC;
-	int rc = event_from_json(ev, obj, &st->batch.arena, now, err, sizeof(err));
+	int rc = forward_event_from_json(ev, obj, &st->batch.arena, now, err, sizeof(err));
 	if (rc < 0)
 		ingest_batch_cancel_event(&st->batch);
 	if (rc == SIEM_ESCHEMA) {
@@ -164,6 +165,54 @@ static size_t count_lines(const char *b, size_t n)
 	return c;
 }
 
+/* NDJSON: one event per line, a bad line rejected on its own. */
+static int parse_ndjson(struct ingest_state *st, const char *body, size_t len, int64_t now,
+			char *detail, size_t detlen, const char **source)
+{
+	json_error_t jerr;
+	int rc = 0;
+	if (batch_open(st, count_lines(body, len), source) < 0)
+		return -ENOMEM;
+	size_t index = 0;
+	for (const char *p = body, *end = body + len; p < end && rc == 0;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl ? nl : end;
+		const char *ls = p, *le = e;
+		p = nl ? nl + 1 : end;
+		while (ls < le && (*ls == ' ' || *ls == '\t'))
+			ls++;
+		while (le > ls && (le[-1] == '\r' || le[-1] == ' ' || le[-1] == '\t'))
+			le--;
+		if (ls == le)
+			continue;
+		json_t *v = json_loadb(ls, (size_t)(le - ls), JSON_ALLOW_NUL, &jerr);
+		if (!v) {
+			snprintf(detail, detlen, "malformed JSON at column %d: %s", jerr.column,
+				 jerr.text);
+			reject(st, index++, detail);
+			continue;
+		}
+		if (json_is_object(v))
+			rc = add_event(st, v, index, now, *source);
+		else
+			reject(st, index, "event: must be a JSON object");
+		json_decref(v);
+		index++;
+	}
+	return rc;
+}
+
+/* Does the body hold one JSON object per line (a forwarder's json_lines sent as
+ * application/json)? Only asked once it failed as one JSON document. */
+static bool lines_of_objects(const char *b, size_t n, const json_error_t *jerr)
+{
+	if (json_error_code(jerr) != json_error_end_of_input_expected)
+		return false;
+	while (n && (*b == ' ' || *b == '\t' || *b == '\r' || *b == '\n'))
+		b++, n--;
+	return n && *b == '{' && memchr(b, '\n', n);
+}
+
 /* Parse and normalize the body into st. Returns 0 to go on, or the HTTP status that ends
  * the request here with detail filled in. Runs in the scratch section: it replies nothing. */
 static unsigned parse_body(struct http_req *r, struct ingest_state *st, char *detail, size_t detlen)
@@ -176,36 +225,16 @@ static unsigned parse_body(struct http_req *r, struct ingest_state *st, char *de
 	int rc = 0;
 
 	if (st->ndjson) {
-		if (batch_open(st, count_lines(body, len), &source) < 0)
+		if ((rc = parse_ndjson(st, body, len, now, detail, detlen, &source)) == -ENOMEM)
 			return 500;
-		size_t index = 0;
-		for (const char *p = body, *end = body + len; p < end && rc == 0;) {
-			const char *nl = memchr(p, '\n', (size_t)(end - p));
-			const char *e = nl ? nl : end;
-			const char *ls = p, *le = e;
-			p = nl ? nl + 1 : end;
-			while (ls < le && (*ls == ' ' || *ls == '\t'))
-				ls++;
-			while (le > ls && (le[-1] == '\r' || le[-1] == ' ' || le[-1] == '\t'))
-				le--;
-			if (ls == le)
-				continue;
-			json_t *v = json_loadb(ls, (size_t)(le - ls), JSON_ALLOW_NUL, &jerr);
-			if (!v) {
-				snprintf(detail, detlen, "malformed JSON at column %d: %s",
-					 jerr.column, jerr.text);
-				reject(st, index++, detail);
-				continue;
-			}
-			if (json_is_object(v))
-				rc = add_event(st, v, index, now, source);
-			else
-				reject(st, index, "event: must be a JSON object");
-			json_decref(v);
-			index++;
-		}
 	} else {
 		json_t *v = json_loadb(body, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
+		if (!v && lines_of_objects(body, len, &jerr)) {
+			if ((rc = parse_ndjson(st, body, len, now, detail, detlen, &source)) ==
+			    -ENOMEM)
+				return 500;
+			goto done;
+		}
 		if (!v) {
 			snprintf(detail, detlen, "line %d, column %d (position %d): %s", jerr.line,
 				 jerr.column, jerr.position, jerr.text);
@@ -231,6 +260,7 @@ static unsigned parse_body(struct http_req *r, struct ingest_state *st, char *de
 		}
 		json_decref(v);
 	}
+done:
 	if (rc < 0) {
 		snprintf(detail, detlen, "%s", siem_strerror(rc));
 		return 500;

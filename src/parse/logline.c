@@ -308,28 +308,12 @@ static int severity_of(int s)
 	return s >= 0 && s < 8 ? map[s] : 1;
 }
 
-/* Does msg start like a whole syslog line: "<PRI>", "Mmm dd " or "YYYY-MM-DDT"? */
-static bool starts_like_syslog(struct sv msg)
-{
-	const char *p = msg.p;
-	size_t n = msg.n;
-	if (n < 16)
-		return false;
-	if (p[0] == '<')
-		return p[1] >= '0' && p[1] <= '9';
-	if (p[0] >= '1' && p[0] <= '2')
-		return p[4] == '-' && p[7] == '-' && p[10] == 'T';
-	bool month = ((p[0] | 0x20) >= 'a' && (p[0] | 0x20) <= 'z') && p[3] == ' ';
-	return month &&
-	       ((p[4] >= '0' && p[4] <= '9') || (p[4] == ' ' && p[5] >= '1' && p[5] <= '9'));
-}
-
 /* A message that is a whole line with its own time and program (a forwarded file):
  * *m becomes that line, *outer keeps the forwarder's message. */
 static bool unwrap_forwarded(struct syslog_msg *m, struct syslog_msg *outer, int64_t now_us)
 {
 	struct syslog_msg in;
-	if (!m->msg.p || !starts_like_syslog(m->msg) ||
+	if (!m->msg.p || !syslog_looks_like_line(m->msg.p, m->msg.n) ||
 	    syslog_parse(m->msg.p, m->msg.n, now_us, &in) || !in.ts || !in.app.p)
 		return false;
 	/* A program written as a tag ("sshd[1]:", "su:"), not any word after a date. */

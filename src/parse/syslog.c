@@ -366,6 +366,17 @@ int syslog_parse(const char *p, size_t n, int64_t now_us, struct syslog_msg *m)
 	return 0;
 }
 
+bool syslog_looks_like_line(const char *p, size_t n)
+{
+	if (n < 16)
+		return false;
+	if (p[0] == '<')
+		return is_digit(p[1]);
+	if (p[0] >= '1' && p[0] <= '2')
+		return p[4] == '-' && p[7] == '-' && p[10] == 'T';
+	return month_of(p) && p[3] == ' ' && (is_digit(p[4]) || (p[4] == ' ' && is_digit(p[5])));
+}
+
 /* NULL outside 0..7 (no PRI): the event then has no level. */
 const char *syslog_level_name(int severity)
 {

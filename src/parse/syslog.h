@@ -25,6 +25,10 @@ struct syslog_msg {
  * syslog becomes the whole msg. Returns 0, or SIEM_EPARSE for an empty message. */
 int syslog_parse(const char *p, size_t n, int64_t now_us, struct syslog_msg *m);
 
+/* Does p[0..n) start like a whole syslog line ("<PRI>", "Mmm dd ", "YYYY-MM-DDT")? A cheap
+ * test before syslog_parse, for messages that may carry a line of their own. */
+bool syslog_looks_like_line(const char *p, size_t n);
+
 /* Severity 0..7 as the level name used in events ("EMERG" ... "DEBUG"); NULL outside 0..7
  * (no PRI, no level). */
 const char *syslog_level_name(int severity);
