@@ -1,7 +1,6 @@
 /* forward.c — forwarders' records into events: a table of their names for the event's
  * fields, then the record's log line through the syslog path (parse/logline.c) or the
  * program decoders (parse/decode.c). */
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -162,18 +161,22 @@ static int merge_data(struct event *ev, const struct event *line, struct arena *
 		goto out;
 	if (json_object_size(fw) && json_object_set(d, "forwarder", fw))
 		goto out;
-	char *text = json_dumps(d, JSON_COMPACT);
-	if (!text)
+	/* Into the arena (jansson's own allocations may live in a scratch region). */
+	size_t n = json_dumpb(d, NULL, 0, JSON_COMPACT);
+	if (n == 0)
 		goto out;
-	size_t n = strlen(text);
 	if (n > EV_CAP_DATA) {
 		ev->flags |= EV_TRUNC_DATA;
 		rc = sv_capped(a, &ev->data, "{\"_truncated\":true}", 18, EV_CAP_DATA, 0,
 			       &ev->flags);
-	} else {
-		rc = sv_capped(a, &ev->data, text, n, EV_CAP_DATA, EV_TRUNC_DATA, &ev->flags);
+		goto out;
 	}
-	free(text);
+	char *text = arena_alloc(a, n + 1);
+	if (!text || json_dumpb(d, text, n, JSON_COMPACT) != n)
+		goto out;
+	text[n] = '\0';
+	ev->data = (struct sv){text, n};
+	rc = 0;
 out:
 	json_decref(d);
 	json_decref(rec);
