@@ -116,9 +116,10 @@ static const struct opt_def serve_opts[] = {
      "longer syslog messages are stored truncated and flagged", false, 480, 16 << 20},
     {"syslog-rcvbuf", "SIEM_SYSLOG_RCVBUF", OPT_SIZE, "8m", "BYTES",
      "UDP receive buffer (as much as the kernel grants)", false, 4096, 1 << 30},
-    {"syslog-timezone", "SIEM_SYSLOG_TIMEZONE", OPT_STRING, "UTC", "ZONE[,SENDER=ZONE...]",
-     "zone of syslog times written without one (RFC 3164), per sender address or host name", false,
-     0, 0},
+    {"syslog-timezone", "SIEM_SYSLOG_TIMEZONE", OPT_STRING, "UTC", "ZONES",
+     "zone of syslog times written without one: ZONE[,SENDER=ZONE...], SENDER an address or host "
+     "name",
+     false, 0, 0},
     {"user", "SIEM_USER", OPT_STRING, "", "NAME",
      "when started as root: run as this user once ports are bound", false, 0, 0},
     {"tail-dir", "SIEM_LOG_DIR", OPT_STRING, "", "DIR",

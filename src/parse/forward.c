@@ -89,9 +89,16 @@ static const char *const syslog_levels[] = {"emerg", "emergency",     "alert",	 
 					    "err",   "error",	      "warning", "warn", "notice",
 					    "info",  "informational", "debug"};
 
-static bool is_level_name(json_t *v)
+/* A "severity" that names a level: a syslog level name that is no severity name of the
+ * event ("critical" and "info" are both, and stay severities), or any syslog level name in
+ * a Vector record, whose severity is always the syslog one. */
+static bool is_level_name(json_t *obj, json_t *v)
 {
+	static const char *const sev_names[] = {"info", "low", "medium", "high", "critical"};
 	const char *s = json_string_value(v);
+	for (size_t i = 0; s && !json_object_get(obj, "source_type") && i < 5; i++)
+		if (!strcasecmp(s, sev_names[i]))
+			return false;
 	for (size_t i = 0; s && i < sizeof(syslog_levels) / sizeof(syslog_levels[0]); i++)
 		if (!strcasecmp(s, syslog_levels[i]))
 			return true;
@@ -102,7 +109,7 @@ static bool is_level_name(json_t *v)
 static int map_names(json_t *obj)
 {
 	json_t *sev = json_object_get(obj, "severity");
-	if (is_level_name(sev) && !json_object_get(obj, "level")) {
+	if (is_level_name(obj, sev) && !json_object_get(obj, "level")) {
 		if (json_object_set(obj, "level", sev))
 			return -ENOMEM;
 		json_object_del(obj, "severity");

@@ -37,10 +37,10 @@ struct conn {
 	char host[46];
 	char *buf; /* the start of a frame that has not arrived whole */
 	size_t len, cap;
-	size_t skip;		  /* octets of an oversize counted frame still to discard */
-	bool discard_line;	  /* an oversize line: discard up to its LF */
-	bool after_count;	  /* an LF right after a counted frame is its sender's trailer */
-	int64_t last_us;	  /* last data, syslog_mono_us like every time here */
+	size_t skip;	   /* octets of an oversize counted frame still to discard */
+	bool discard_line; /* an oversize line: discard up to its LF */
+	bool after_count;  /* an LF right after a counted or NUL-ended frame is its trailer */
+	int64_t last_us;   /* last data, syslog_mono_us like every time here */
 	struct conn *prev, *next; /* by last activity, oldest first */
 };
 
@@ -133,6 +133,10 @@ static size_t frames(struct syslog_rx *rx, struct conn *c, const char *p, size_t
 				continue;
 			}
 		}
+		if (p[pos] == '\0') {
+			pos++; /* NULs between frames are padding, not empty messages */
+			continue;
+		}
 
 		/* Octet counting: a digit run, then a space. */
 		size_t d = 0, flen = 0;
@@ -169,6 +173,7 @@ static size_t frames(struct syslog_rx *rx, struct conn *c, const char *p, size_t
 			size_t fl = (size_t)(lf - (p + pos));
 			syslog_rx_message(rx, p + pos, fl, c->host, false, now);
 			pos += fl + 1;
+			c->after_count = nul != NULL; /* "msg\0\n": one terminator */
 		} else if (len - pos > max) {
 			syslog_rx_message(rx, p + pos, max, c->host, true, now);
 			pos += max;

@@ -700,8 +700,12 @@ static void tcp_nul_frames_and_pause(void **state)
 		int n = snprintf(rec, sizeof(rec), "<14>python: record %d", i);
 		tcp_send(fd, rec, (size_t)n + 1); /* with its NUL */
 	}
+	/* NUL then LF is one terminator; NULs between frames are padding. */
+	static const char both[] = "<14>python: nul and lf\0\n\0\0";
+	tcp_send(fd, both, sizeof(both) - 1);
 	tcp_sends(fd, "<14>python: no terminator yet");
-	json_t *ev = wait_stored(201, 0);
+	json_t *ev = wait_stored(202, 0);
+	check_event(by_message(ev, "nul and lf"), "127.0.0.1", "python", "syslog_tcp");
 	check_event(by_message(ev, "record 0"), "127.0.0.1", "python", "syslog_tcp");
 	check_event(by_message(ev, "record 199"), "127.0.0.1", "python", "syslog_tcp");
 	check_event(by_message(ev, "no terminator yet"), "127.0.0.1", "python", "syslog_tcp");
@@ -713,11 +717,11 @@ static void tcp_nul_frames_and_pause(void **state)
 	int n = snprintf(hdr, sizeof(hdr), "%zu ", strlen(part) + 11);
 	tcp_send(fd, hdr, (size_t)n);
 	tcp_sends(fd, part);
-	json_decref(wait_stored(202, 0));
+	json_decref(wait_stored(203, 0));
 	tcp_sends(fd, " other half<13>1 2024-03-15T12:00:00Z h after - - - on the same "
 		      "connection\n");
 	close(fd);
-	ev = wait_stored(203, 0);
+	ev = wait_stored(204, 0);
 	check_event(by_message(ev, "on the same connection"), "h", "after", "syslog_tcp");
 	json_t *cut = by_message(ev, "first half");
 	assert_true(truncated(cut, "raw_message"));
