@@ -35,10 +35,11 @@ static struct metric m_key_limited = METRIC_COUNTER_INIT(
 #define R(m, p, a, f) .method = (m), .path = (p), .auth = (a), .fn = (f)
 
 const struct http_route api_routes[] = {
-    {R("POST", "/ingest", AUTH_APIKEY, api_ingest), .body = true, .types = JSON_TYPES,
+    {R("POST", "/ingest", AUTH_APIKEY, api_ingest), .body = true, .types = JSON_TYPES ",text/csv",
      .max_body = HTTP_BODY_SERVER,
-     HTTP_DOC("Store events: a JSON array or object, or NDJSON; answered after the commit", NULL,
-	      "200,429,503")},
+     HTTP_DOC("Store events: a JSON array or object, NDJSON, or CSV with a header row; answered "
+	      "after the commit",
+	      NULL, "200,429,503")},
     /* Any type: `curl -d '{"password": ...}'` sends a form type with a JSON body. Anyone may
      * call it: a few KiB are all a login needs. */
     {R("POST", "/auth/login", AUTH_NONE, api_login), .body = true, .max_body = 4096,

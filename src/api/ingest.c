@@ -12,6 +12,7 @@
 #include "core/metrics.h"
 #include "core/taskpool.h"
 #include "core/log.h"
+#include "parse/csv.h"
 #include "parse/forward.h"
 
 #define MAX_REJECTS_LISTED 1000
@@ -54,6 +55,9 @@ struct ingest_state {
 	struct sv key;	  /* that name (in the batch's arena) and id: every event's ingest_key */
 	int64_t key_id;
 	bool ndjson;
+	bool csv;
+	int64_t now;	 /* while the body is parsed */
+	const char *src; /* the batch's copy of source, while the body is parsed */
 	unsigned status; /* set by the parser when the request ends there */
 	char detail[300];
 	struct reject_entry *rejected; /* the first MAX_REJECTS_LISTED */
@@ -157,6 +161,12 @@ static bool is_ndjson(struct http_req *r)
 	       strncasecmp(ct, "application/ndjson", 18) == 0;
 }
 
+static bool is_csv(struct http_req *r)
+{
+	const char *ct = http_header(r, "Content-Type");
+	return ct && strncasecmp(ct, "text/csv", 8) == 0;
+}
+
 static size_t count_lines(const char *b, size_t n)
 {
 	size_t c = 1;
@@ -202,6 +212,19 @@ static int parse_ndjson(struct ingest_state *st, const char *body, size_t len, i
 	return rc;
 }
 
+/* One CSV row: an event, or a rejection naming the row (its index counts data rows). */
+static int csv_row(void *arg, size_t row, json_t *obj, const char *why)
+{
+	struct ingest_state *st = arg;
+	if (!obj) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "row %zu: %s", row, why);
+		reject(st, row - 1, msg);
+		return 0;
+	}
+	return add_event(st, obj, row - 1, st->now, st->src);
+}
+
 /* Does the body hold one JSON object per line (a forwarder's json_lines sent as
  * application/json)? Only asked once it failed as one JSON document. */
 static bool lines_of_objects(const char *b, size_t n, const json_error_t *jerr)
@@ -224,7 +247,15 @@ static unsigned parse_body(struct http_req *r, struct ingest_state *st, char *de
 	json_error_t jerr;
 	int rc = 0;
 
-	if (st->ndjson) {
+	if (st->csv) {
+		if (batch_open(st, count_lines(body, len), &source) < 0)
+			return 500;
+		st->now = now;
+		st->src = source;
+		rc = csv_records(body, len, csv_row, st, detail, detlen);
+		if (rc == SIEM_EPARSE)
+			return 400;
+	} else if (st->ndjson) {
 		if ((rc = parse_ndjson(st, body, len, now, detail, detlen, &source)) == -ENOMEM)
 			return 500;
 	} else {
@@ -340,7 +371,8 @@ enum http_result api_ingest(struct http_req *r)
 	struct ingest_state *st = http_state(r);
 	if (st) {
 		if (st->status == 400)
-			return http_reply_error(r, 400, "malformed JSON", st->detail);
+			return http_reply_error(
+			    r, 400, st->csv ? "malformed CSV" : "malformed JSON", st->detail);
 		if (st->status == 422) {
 			json_t *o = result_body(st);
 			json_object_set_new(o, "error", json_string("no valid event"));
@@ -359,6 +391,7 @@ enum http_result api_ingest(struct http_req *r)
 	http_set_state(r, st, state_free);
 	st->req = r;
 	st->ndjson = is_ndjson(r);
+	st->csv = is_csv(r);
 	snprintf(st->source, sizeof(st->source), "http:%s", http_identity(r));
 	st->who = http_identity(r);
 	st->key_id = http_key_id(r);

@@ -250,3 +250,37 @@ class Formats(HubCase):
         self.hub.ingest_ok({"event_type": "MY_TYPE", "app": app, "raw": line})
         (e,) = self.wait_events({"app": app}, 1)
         self.assertEqual(e["event_type"], "MY_TYPE")
+
+    # ---- CSV ----
+
+    def test_csv_ingest(self):
+        app = tag("csv")
+        host = tag("csvh")
+        body = ("\ufefftimestamp,host,src_ip,app,event_type,level,message\r\n"
+                "2024-03-15T12:34:56Z,%s,203.0.113.7,%s,LOGIN_FAIL,info,\"bad, password\"\r\n"
+                "2024-03-15T12:35:00Z,%s,,%s,NOTE,WARNING,\"two\r\nlines, \"\"quoted\"\"\"\r\n"
+                "2024-03-15T12:36:00Z,%s,not-an-ip,%s,X,info,bad address\r\n"
+                "2024-03-15T12:37:00Z,%s,,%s,X,info,too,many,fields\r\n"
+                "2024-03-15T12:38:00Z,%s,,%s,X,info,a\"b\r\n"
+                % ((host, app) * 5)).encode()
+        status, _, data = self.hub.ingest(body, headers={"Content-Type": "text/csv"})
+        self.assertEqual(status, 200, data)
+        self.assertEqual(data["accepted"], 2, data)
+        self.assertEqual([(r["index"], r["error"]) for r in data["rejected"]],
+                         [(2, "src_ip: not an IP address"),
+                          (3, "row 4: row has more than the header's 7 fields"),
+                          (4, "row 5: malformed quoting")])
+        ev = {e["event_type"]: e for e in self.wait_events({"app": app}, 2)}
+        self.assertEqual(ev["LOGIN_FAIL"]["source_ip"], "203.0.113.7")
+        self.assertEqual(ev["LOGIN_FAIL"]["message"], "bad, password")
+        self.assertEqual(ev["LOGIN_FAIL"]["level"], "INFO")
+        self.assertEqual(ev["LOGIN_FAIL"]["timestamp"], "2024-03-15T12:34:56.000000Z")
+        self.assertEqual(ev["NOTE"]["message"], 'two\r\nlines, "quoted"')
+        self.assertEqual(ev["NOTE"]["source_host"], host)
+        # An unusable header refuses the body with the reason; no header at all too.
+        status, _, data = self.hub.ingest(b"a,a\n1,2\n", headers={"Content-Type": "text/csv"})
+        self.assertEqual(status, 400, data)
+        self.assertEqual(data["error"], "malformed CSV")
+        self.assertEqual(data["detail"], "header: column 'a' twice")
+        status, _, data = self.hub.ingest(b"message\n", headers={"Content-Type": "text/csv"})
+        self.assertEqual(status, 422, data)
