@@ -123,7 +123,7 @@ static const struct opt_def serve_opts[] = {
     {"user", "SIEM_USER", OPT_STRING, "", "NAME",
      "when started as root: run as this user once ports are bound", false, 0, 0},
     {"tail-dir", "SIEM_LOG_DIR", OPT_STRING, "", "DIR",
-     "follow every *.jsonl file under DIR, recursively (read-only)", false, 0, 0},
+     "follow every *.jsonl and *.csv file under DIR, recursively (read-only)", false, 0, 0},
     {"geoip-db", "SIEM_GEOIP_DB", OPT_STRING, "", "FILE",
      "MaxMind GeoIP2/GeoLite2 City or Country database: geo of public source addresses"
      " (reloaded when the file changes and on SIGHUP)",

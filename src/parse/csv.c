@@ -199,3 +199,116 @@ int csv_records(const char *p, size_t n, csv_row_fn fn, void *arg, char *err, si
 	csv_free(&cp);
 	return rc;
 }
+
+struct csv_header {
+	size_t ncols;
+	char *names[];
+};
+
+/* Keeps the first row it is given (a record is one row). */
+struct one_row {
+	json_t *obj;
+	char err[160];
+	bool got;
+};
+
+static int take_one(void *arg, size_t row, json_t *obj, const char *err)
+{
+	struct one_row *o = arg;
+	(void)row;
+	if (o->got)
+		return 0;
+	o->got = true;
+	if (obj)
+		o->obj = json_incref(obj);
+	else
+		snprintf(o->err, sizeof(o->err), "%s", err);
+	return 0;
+}
+
+static int header_row(void *arg, size_t row, json_t *obj, const char *err)
+{
+	(void)arg, (void)row, (void)obj, (void)err;
+	return 0;
+}
+
+int csv_header_parse(const char *p, size_t n, struct csv_header **out, char *err, size_t errlen)
+{
+	struct csv_parser cp;
+	struct csv_state s = {.fn = header_row};
+	int rc = 0;
+	*out = NULL;
+	if (csv_init(&cp, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0)
+		return -ENOMEM;
+	if (csv_parse(&cp, p, n, on_field, on_row, &s) != n)
+		snprintf(s.header_err, sizeof(s.header_err), "header: malformed quoting");
+	else if (!s.rc && !s.header_err[0] && csv_fini(&cp, on_field, on_row, &s) != 0)
+		snprintf(s.header_err, sizeof(s.header_err), "header: unterminated quoted field");
+	csv_free(&cp);
+	if (s.rc)
+		rc = s.rc;
+	else if (!s.header_err[0] && s.ncols == 0)
+		snprintf(s.header_err, sizeof(s.header_err), "no header row");
+	if (!rc && s.header_err[0]) {
+		rc = SIEM_EPARSE;
+		if (err && errlen)
+			snprintf(err, errlen, "%s", s.header_err);
+	}
+	struct csv_header *h = NULL;
+	if (!rc && !(h = malloc(sizeof(*h) + s.ncols * sizeof(char *))))
+		rc = -ENOMEM;
+	json_decref(s.row);
+	if (!rc) {
+		h->ncols = s.ncols;
+		memcpy(h->names, s.names, s.ncols * sizeof(char *));
+		*out = h;
+		return 0;
+	}
+	for (size_t i = 0; i < CSV_COLS_MAX && s.names[i]; i++)
+		free(s.names[i]);
+	return rc;
+}
+
+void csv_header_free(struct csv_header *h)
+{
+	if (!h)
+		return;
+	for (size_t i = 0; i < h->ncols; i++)
+		free(h->names[i]);
+	free(h);
+}
+
+int csv_row_parse(const struct csv_header *h, const char *p, size_t n, json_t **obj, char *err,
+		  size_t errlen)
+{
+	struct csv_parser cp;
+	struct one_row o = {.obj = NULL};
+	struct csv_state s = {.fn = take_one, .arg = &o, .header_done = true, .ncols = h->ncols};
+	int rc = 0;
+	*obj = NULL;
+	memcpy(s.names, h->names, h->ncols * sizeof(char *));
+	if (csv_init(&cp, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0)
+		return -ENOMEM;
+	if (csv_parse(&cp, p, n, on_field, on_row, &s) != n) {
+		if (!o.got)
+			snprintf(o.err, sizeof(o.err), "malformed quoting");
+		o.got = true;
+	} else if (!s.rc && csv_fini(&cp, on_field, on_row, &s) != 0) {
+		rc = CSV_MORE;
+	}
+	csv_free(&cp);
+	json_decref(s.row);
+	if (s.rc || rc) {
+		json_decref(o.obj);
+		return s.rc ? s.rc : rc;
+	}
+	if (!o.got)
+		snprintf(o.err, sizeof(o.err), "row has no field");
+	if (!o.obj) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s", o.err);
+		return SIEM_EPARSE;
+	}
+	*obj = o.obj;
+	return 0;
+}

@@ -20,4 +20,15 @@ typedef int (*csv_row_fn)(void *arg, size_t row, json_t *obj, const char *err);
  * in err when the header itself is unusable (empty, duplicate or too many names). */
 int csv_records(const char *p, size_t n, csv_row_fn fn, void *arg, char *err, size_t errlen);
 
+/* A file read row by row (the tailer): its header once, then each record, which may span
+ * lines when a quoted field holds a line break. */
+struct csv_header;
+int csv_header_parse(const char *p, size_t n, struct csv_header **out, char *err, size_t errlen);
+void csv_header_free(struct csv_header *h);
+#define CSV_MORE 1 /* csv_row_parse: a quoted field is still open, the next line belongs to it */
+/* One record under h: 0 with *obj (the caller's reference), CSV_MORE, SIEM_EPARSE with the
+ * reason in err (a refused row), or -ENOMEM. */
+int csv_row_parse(const struct csv_header *h, const char *p, size_t n, json_t **obj, char *err,
+		  size_t errlen);
+
 #endif

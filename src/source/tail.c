@@ -431,7 +431,7 @@ int tailer_start(struct tailer **out, const struct tail_config *cfg, struct stor
 	metric_register(&tail_m_links);
 	if ((rc = -pthread_create(&t->thread, NULL, tail_main, t)) < 0)
 		goto fail;
-	log_info("tail", "tailing *.jsonl under '%s' (%s, rescan every %d ms)", t->root,
+	log_info("tail", "tailing *.jsonl and *.csv under '%s' (%s, rescan every %d ms)", t->root,
 		 t->ino_fd >= 0 ? "inotify" : "polling", t->cfg.poll_ms);
 	*out = t;
 	return 0;

@@ -55,6 +55,14 @@ struct tail_file {
 	uint64_t name_gen; /* the batch holding name_copy, its copy of name (capped) */
 	const char *name_copy;
 	size_t name_n;
+	/* A CSV file (its name has ".csv" and no ".jsonl"): its header (the line at byte 0,
+	 * read again from there when resuming), and a record whose quoted field spans lines,
+	 * kept until its last line arrives (the offset saved meanwhile is its start). */
+	bool csv;
+	struct csv_header *hdr;
+	char *pend;
+	size_t pend_n;
+	int64_t pend_off;
 	struct tail_file *next, *next_path, *next_id;
 };
 
