@@ -9,6 +9,7 @@
 #include "core/utf8.h"
 #include "parse/jsonl.h"
 #include "parse/logline.h"
+#include "parse/snare.h"
 #include "parse/syslog.h"
 #include "parse/winevent.h"
 
@@ -406,6 +407,9 @@ static int syslog_to_event(enum log_format fmt, const char *line, size_t n,
 	    (rc = syslog_data(ev, a, &m, bad, &x)))
 		return fail(err, errlen, rc, "out of memory");
 
+	/* Windows events forwarded by Snare are typed like the agent's. */
+	if (m.msg.p && (rc = snare_decode(ev, a, m.app, m.msg)) != 0)
+		return rc < 0 ? fail(err, errlen, rc, "out of memory") : 0;
 	if ((rc = decode_auth(ev, a, ex)) < 0)
 		return fail(err, errlen, rc, "decoder failed");
 	return 0;
