@@ -13,7 +13,7 @@
 /*
  * Names the forwarders use for the event's fields, each taken only when the record has no
  * field of the canonical name (nor of an alias event.c knows):
- *   Fluent Bit   "date" (its json_date_key), "log" (tail), "ident" (syslog input)
+ *   Fluent Bit   "date" (its json_date_key), "log" (tail: the raw line), "ident" (syslog input)
  *   Vector       "appname", "file" (file source); "severity" as a level name (below)
  *   Logstash     "host": {"name"|"hostname"}, "event": {"original"}, "program",
  *                "logsource", "process": {"name"}
@@ -25,7 +25,7 @@ static const struct {
 	const char *from; /* a top-level key, or "outer.inner" */
 	const char *to;	  /* the canonical name */
 } names[] = {
-    {"log", "message"},
+    {"log", "raw_message"},
     {"MESSAGE", "message"},
     {"event.original", "raw_message"},
     {"date", "timestamp"},
@@ -230,8 +230,11 @@ static int decode_line(struct event *ev, struct sv text, bool keep_os, bool keep
 	}
 	if (strcmp(line.user.p, "system"))
 		ev->user = line.user;
-	if (!ev->raw_message.p)
+	if (!ev->raw_message.p) {
 		ev->raw_message = line.raw_message;
+		if (ev->flags & EV_TRUNC_MESSAGE)
+			ev->flags |= EV_TRUNC_RAW; /* the line was the message, capped */
+	}
 	return 1;
 }
 
@@ -248,7 +251,8 @@ int forward_event_from_json(struct event *ev, json_t *obj, struct arena *a, int6
 	bool keep_sev = json_is_number(json_object_get(obj, "severity"));
 	if ((rc = event_from_json(ev, obj, a, now_us, err, errlen)) != 0 || typed)
 		return rc;
-	struct sv text = ev->message.p ? ev->message : ev->raw_message;
+	/* The raw line when the record has one (capped at 64 KiB, the message at 8 KiB). */
+	struct sv text = ev->raw_message.p ? ev->raw_message : ev->message;
 	if (text.p && syslog_looks_like_line(text.p, text.n) &&
 	    (rc = decode_line(ev, text, keep_os, keep_sev, a, now_us)) != 0)
 		return rc < 0 ? rc : 0;

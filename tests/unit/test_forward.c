@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -235,6 +236,22 @@ static void test_left_alone(void **state)
 	assert_int_equal(conv("{\"date\": \"yesterday\", \"log\": \"x\"}"), SIEM_ESCHEMA);
 	assert_non_null(strstr(ERR, "timestamp"));
 	assert_int_equal(conv("{\"log\": {\"nested\": true}}"), SIEM_ESCHEMA);
+	/* An oversized line: decoded from what is kept, every cut marked. */
+	size_t big = 100 * 1024;
+	char *body = malloc(big + 64);
+	assert_non_null(body);
+	int k = snprintf(body, 64, "{\"log\": \"Nov 21 07:55:49 LabSZ sshd[1]: ");
+	memset(body + k, 'x', big);
+	memcpy(body + k + big, "\"}", 3);
+	assert_int_equal(conv(body), 0);
+	assert_sv(EV.app, "sshd");
+	assert_sv(EV.source_host, "LabSZ");
+	assert_true(EV.flags & EV_TRUNC_MESSAGE);
+	assert_true(EV.flags & EV_TRUNC_RAW);
+	assert_true(EV.message.n <= EV_CAP_MESSAGE && EV.raw_message.n <= EV_CAP_RAW);
+	free(body);
+	assert_int_equal(conv("{\"raw\": \"Nov 21 07:55:49 LabSZ sshd[1]: " FAILED "\"}"), 0);
+	assert_sv(EV.event_type, "LOGIN_FAIL");
 }
 
 int main(void)
