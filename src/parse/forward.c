@@ -105,9 +105,35 @@ static bool is_level_name(json_t *obj, json_t *v)
 	return false;
 }
 
+/* Does obj have a key the mapping may rename? One pass over its keys, so that the events
+ * of applications, which have none, cost next to nothing here. */
+static bool has_forwarder_key(json_t *obj)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach (obj, k, v) {
+		if (!strcmp(k, "severity")) {
+			if (is_level_name(obj, v))
+				return true;
+			continue;
+		}
+		size_t kl = strlen(k);
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			const char *f = names[i].from;
+			/* "a.b" names need an object "a" ("host" as a string is an alias) */
+			if (f[0] == k[0] && !strncmp(f, k, kl) &&
+			    (f[kl] == '\0' || (f[kl] == '.' && json_is_object(v))))
+				return true;
+		}
+	}
+	return false;
+}
+
 /* Rename the forwarders' keys in obj. Returns 0 or -ENOMEM. */
 static int map_names(json_t *obj)
 {
+	if (!has_forwarder_key(obj))
+		return 0;
 	json_t *sev = json_object_get(obj, "severity");
 	if (is_level_name(obj, sev) && !json_object_get(obj, "level")) {
 		if (json_object_set(obj, "level", sev))
