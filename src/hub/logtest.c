@@ -13,6 +13,7 @@
 #include "core/event.h"
 #include "hub/cmd.h"
 #include "hub/logtest.h"
+#include "parse/csv.h"
 #include "parse/decode.h"
 #include "parse/logline.h"
 
@@ -22,7 +23,8 @@
 
 static const struct opt_def logtest_opts[] = {
     {"format", NULL, OPT_STRING, "auto", "FORMAT",
-     "auto, syslog, auth, jsonl or winxml (auto: '{' starts jsonl, '<Event' winxml, else syslog)",
+     "auto, syslog, auth, jsonl, csv or winxml (auto: '{' starts jsonl, '<Event' winxml, else "
+     "syslog)",
      false, 0, 0},
     {"explain", NULL, OPT_FLAG, NULL, NULL,
      "add \"_explain\" to each event: the decoder, the pattern and the fields it set", false, 0, 0},
@@ -33,7 +35,7 @@ static void usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: minisiem logtest [--format auto|syslog|auth|jsonl|winxml] [--explain] "
+	    "usage: minisiem logtest [--format auto|syslog|auth|jsonl|csv|winxml] [--explain] "
 	    "[FILE|-]\n\n"
 	    "Read raw log lines from FILE (standard input when FILE is '-' or absent) and print\n"
 	    "one normalized event per line as NDJSON, parsed as the hub parses them.\n\n"
@@ -45,6 +47,8 @@ static void usage(FILE *out)
 	    "A line that cannot be parsed prints {\"error\": \"...\", \"line\": N} instead, so\n"
 	    "output line N always belongs to input line N. Lines longer than 1 MiB are cut\n"
 	    "and the event lists \"raw_message\" under \"truncated\".\n"
+	    "With --format csv the first line is the header (it prints nothing) and a record\n"
+	    "whose quoted field holds line breaks prints once, \"line\" its first line.\n"
 	    "With --explain, \"_explain\" is {\"decoder\": NAME|null, \"pattern\": NAME|null,\n"
 	    "\"fields\": \"user=... source_ip=...\"}.\n\n"
 	    "exit status: 0 every line parsed, 1 some line did not parse or FILE could not be\n"
@@ -128,8 +132,85 @@ static int print_json(json_t *o)
 	return 0;
 }
 
-static int run(FILE *in, enum log_format fmt, bool explain, bool *any_failed)
+/* --format csv: the header, then one event (or error) per record. */
+struct csv_run {
+	struct csv_header *hdr;
+	char *rec; /* a record whose quoted field is still open */
+	size_t rec_n;
+	unsigned long rec_line;
+};
+
+/* Line lineno of a CSV file into *o (NULL: nothing to print yet). */
+static int csv_step(struct csv_run *cr, const char *line, size_t n, unsigned long lineno,
+		    struct arena *a, json_t **o)
 {
+	char err[256];
+	int rc;
+	*o = NULL;
+	while (n && line[n - 1] == '\r')
+		n--;
+	if (!cr->hdr) {
+		if ((rc = csv_header_parse(line, n, &cr->hdr, err, sizeof(err))) == -ENOMEM)
+			return rc;
+		if (rc < 0)
+			*o = error_json(err, lineno);
+		return rc < 0 ? 1 : 0;
+	}
+	if (!cr->rec && n == 0)
+		return 0;
+	if (cr->rec) {
+		if (cr->rec_n + 1 + n > CSV_ROW_MAX) {
+			free(cr->rec);
+			cr->rec = NULL;
+			snprintf(err, sizeof(err), "row longer than %d bytes", CSV_ROW_MAX);
+			*o = error_json(err, cr->rec_line);
+			return 1;
+		}
+		cr->rec[cr->rec_n++] = '\n';
+		memcpy(cr->rec + cr->rec_n, line, n);
+		cr->rec_n += n;
+		line = cr->rec;
+		n = cr->rec_n;
+	} else {
+		cr->rec_line = lineno;
+	}
+	json_t *obj = NULL;
+	struct event ev;
+	int64_t now = ts_now_us();
+	rc = csv_row_parse(cr->hdr, line, n, &obj, err, sizeof(err));
+	if (rc == CSV_MORE) {
+		if (!cr->rec) {
+			if (n > CSV_ROW_MAX || !(cr->rec = malloc(CSV_ROW_MAX + 1)))
+				return n > CSV_ROW_MAX
+					   ? (*o = error_json("row too long", lineno), 1)
+					   : -ENOMEM;
+			memcpy(cr->rec, line, n);
+			cr->rec_n = n;
+		}
+		return 0;
+	}
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc == 0 && (rc = event_from_json(&ev, obj, a, now, err, sizeof(err))) == 0) {
+		ev.received_at = now;
+		if (!ev.raw_message.p)
+			sv_capped(a, &ev.raw_message, line, n, EV_CAP_RAW, EV_TRUNC_RAW, &ev.flags);
+		ev.source = (struct sv){"logtest", 7};
+		*o = event_to_json(&ev, true);
+	}
+	json_decref(obj);
+	free(cr->rec);
+	cr->rec = NULL;
+	if (rc || !*o) {
+		*o = error_json(rc ? err : "event cannot be written as JSON", cr->rec_line);
+		return 1;
+	}
+	return 0;
+}
+
+static int run(FILE *in, enum log_format fmt, bool csv, bool explain, bool *any_failed)
+{
+	struct csv_run cr = {.hdr = NULL};
 	struct arena a;
 	struct reader r = {in, malloc(READ_CHUNK), 0, 0, false};
 	char *line = malloc(LINE_MAX_BYTES);
@@ -154,6 +235,18 @@ static int run(FILE *in, enum log_format fmt, bool explain, bool *any_failed)
 			break;
 		lineno++;
 		arena_reset(&a);
+		if (csv) {
+			int step = csv_step(&cr, line, n, lineno, &a, &o);
+			if (step < 0) {
+				rc = step;
+				break;
+			}
+			if (step > 0)
+				*any_failed = true;
+			if (o && (rc = print_json(o)))
+				break;
+			continue;
+		}
 		int64_t now = ts_now_us();
 		int prc = logline_to_event(fmt, line, n, &ctx, now, &ev, &a, err, sizeof(err),
 					   explain ? &ex : NULL);
@@ -184,9 +277,15 @@ static int run(FILE *in, enum log_format fmt, bool explain, bool *any_failed)
 		if ((rc = print_json(o)))
 			break;
 	}
+	if (!rc && cr.rec) {
+		*any_failed = true;
+		rc = print_json(error_json("unterminated quoted field", cr.rec_line));
+	}
 	if (!rc && fflush(stdout))
 		rc = -EIO;
 out:
+	csv_header_free(cr.hdr);
+	free(cr.rec);
 	arena_release(&a);
 	free(r.buf);
 	free(line);
@@ -214,11 +313,13 @@ int cmd_logtest(int argc, char **argv)
 		status = EXIT_USAGE;
 		goto out;
 	}
-	if (log_format_parse(config_str(&c, "format"), &fmt) < 0) {
-		fprintf(
-		    stderr,
-		    "minisiem logtest: unknown format '%s' (auto, syslog, auth, jsonl, winxml)\n",
-		    config_str(&c, "format"));
+	bool csv = !strcmp(config_str(&c, "format"), "csv");
+	fmt = FMT_AUTO;
+	if (!csv && log_format_parse(config_str(&c, "format"), &fmt) < 0) {
+		fprintf(stderr,
+			"minisiem logtest: unknown format '%s' (auto, syslog, auth, jsonl, csv, "
+			"winxml)\n",
+			config_str(&c, "format"));
 		status = EXIT_USAGE;
 		goto out;
 	}
@@ -234,7 +335,7 @@ int cmd_logtest(int argc, char **argv)
 		status = EXIT_FAILED;
 		goto out;
 	}
-	if ((rc = run(in, fmt, config_flag(&c, "explain"), &failed)) < 0) {
+	if ((rc = run(in, fmt, csv, config_flag(&c, "explain"), &failed)) < 0) {
 		fprintf(stderr, "minisiem logtest: %s\n", siem_strerror(rc));
 		status = EXIT_FAILED;
 	} else if (failed) {

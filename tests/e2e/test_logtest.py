@@ -167,6 +167,28 @@ class Logtest(unittest.TestCase):
         rc, out, _ = run(stdin=b"")
         self.assertEqual((rc, out), (0, []))
 
+    def test_csv(self):
+        # The header prints nothing; a record over two lines prints once; a bad row is an
+        # error naming its first line; an open quote at the end too.
+        body = (b"timestamp,host,src_ip,event_type,message\r\n"
+                b'2024-03-15T12:00:00Z,web1,203.0.113.7,LOGIN_FAIL,"a, b"\r\n'
+                b'2024-03-15T12:00:01Z,web2,,X,"two\nlines, ""quoted"""\n'
+                b"bad,row,with,too,many,fields\n"
+                b'2024-03-15T12:00:02Z,web3,,X,"never closed\n')
+        rc, out, _ = run("--format", "csv", stdin=body)
+        self.assertEqual(rc, 1)
+        self.assertEqual(len(out), 4, out)
+        self.assertEqual((out[0]["event_type"], out[0]["source_ip"], out[0]["message"]),
+                         ("LOGIN_FAIL", "203.0.113.7", "a, b"))
+        self.assertEqual(out[1]["message"], 'two\nlines, "quoted"')
+        self.assertEqual(out[2], {"error": "row has more than the header's 5 fields",
+                                  "line": 5})
+        self.assertEqual(out[3], {"error": "unterminated quoted field", "line": 6})
+        rc, out, _ = run("--format", "csv", stdin=b"a,,b\n1,2,3\n")
+        self.assertEqual(rc, 1)
+        self.assertEqual(out[0]["line"], 1)
+        self.assertIn("column 2 has no name", out[0]["error"])
+
     def test_hostile_lines(self):
         big = b"<13>Oct 11 22:14:15 h sshd[1]: " + b"A" * (1 << 20) + b" tail"
         bad = b"<13>Oct 11 22:14:15 h\xff sshd[1]: Failed password for r\x00o\xc3t from " \
