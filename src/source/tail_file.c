@@ -447,16 +447,34 @@ int tail_file_read(struct tailer *t, struct tail_file *f)
 	return rc;
 }
 
+/* A CSV record still open when its file is done: a dead letter, not a silent loss. */
+static int finish_csv_record(struct tailer *t, struct tail_file *f)
+{
+	if (!f->pend)
+		return 0;
+	int rc = add_dead(t, f, f->pend_off, "unterminated quoted field", f->pend, f->pend_n);
+	free(f->pend);
+	f->pend = NULL;
+	f->pend_n = 0;
+	return rc;
+}
+
 int tail_file_finish(struct tailer *t, struct tail_file *f)
 {
 	struct follow_line ln;
 	int64_t end = follow_read_pos(f->fl);
-	if (follow_finish(f->fl, &ln) == 0)
+	int rc = 0;
+	if (follow_finish(f->fl, &ln) != 0) {
+		rc = ln.cut ? add_overlong(t, f, ln.off, ln.p, ln.n)
+			    : add_line(t, f, ln.p, ln.n, ln.off, ts_now_us());
+		log_info("tail",
+			 "'%s' ended without a newline: its last %" PRId64 " bytes taken as a line",
+			 f->name, end - ln.off);
+	} else if (!f->pend) {
 		return 0;
-	int rc = ln.cut ? add_overlong(t, f, ln.off, ln.p, ln.n)
-			: add_line(t, f, ln.p, ln.n, ln.off, ts_now_us());
-	log_info("tail", "'%s' ended without a newline: its last %" PRId64 " bytes taken as a line",
-		 f->name, end - ln.off);
+	}
+	if (rc == 0)
+		rc = finish_csv_record(t, f);
 	if (rc == 0)
 		rc = tail_batch_offset(t, f);
 	return rc;
