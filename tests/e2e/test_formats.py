@@ -284,3 +284,19 @@ class Formats(HubCase):
         self.assertEqual(data["detail"], "header: column 'a' twice")
         status, _, data = self.hub.ingest(b"message\n", headers={"Content-Type": "text/csv"})
         self.assertEqual(status, 422, data)
+
+    # ---- Windows events forwarded by Snare ----
+
+    def test_snare_over_syslog(self):
+        host = tag("dc")
+        self.udp("<132>Mar 15 12:34:56 %s MSWinEventLog\t2\tSecurity\t1234\tFri Mar 15 "
+                 "12:34:56 2024\t4625\tMicrosoft-Windows-Security-Auditing\tN/A\tN/A\tFailure "
+                 "Audit\tDC01\tLogon\t\tAn account failed to log on.    Account For Which Logon "
+                 "Failed:   Security ID:  S-1-0-0   Account Name:  administrator   Account "
+                 "Domain:  CORP    Network Information:   Workstation Name: KALI   Source "
+                 "Network Address: 203.0.113.7   Source Port:  51234\t88" % host)
+        (e,) = self.wait_events({"source_host": host}, 1)
+        self.assertEqual((e["event_type"], e["os_type"], e["user"], e["source_ip"], e["level"]),
+                         ("LOGIN_FAIL", "WINDOWS", "administrator", "203.0.113.7",
+                          "AUDIT_FAILURE"))
+        self.assertEqual(self.full(e)["data"]["snare"]["event_id"], 4625)
