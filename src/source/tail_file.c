@@ -252,6 +252,14 @@ static int add_overlong(struct tailer *t, struct tail_file *f, int64_t off, cons
 
 /* ---- CSV files ---- */
 
+/* A refused CSV header or record: received, and a dead letter. */
+static int csv_dead(struct tailer *t, struct tail_file *f, int64_t off, const char *reason,
+		    const char *raw, size_t n)
+{
+	metric_add(&tail_m_received, 1);
+	return add_dead(t, f, off, reason, raw, n);
+}
+
 /* The header of f read from its first line, for a file resumed past it. */
 static int csv_read_header(struct tail_file *f, char *err, size_t errlen)
 {
@@ -295,18 +303,18 @@ static int csv_line(struct tailer *t, struct tail_file *f, const char **p, size_
 		f->pend_n = 0;
 		if ((rc = csv_header_parse(*p, *n, &f->hdr, err, errlen)) == -ENOMEM)
 			return rc;
-		return rc < 0 ? add_dead(t, f, 0, err, *p, *n) : 0;
+		return rc < 0 ? csv_dead(t, f, 0, err, *p, *n) : 0;
 	}
 	if (!f->hdr) {
 		if ((rc = csv_read_header(f, err, errlen)) == -ENOMEM)
 			return rc;
 		if (rc < 0)
-			return add_dead(t, f, *off, err, *p, *n);
+			return csv_dead(t, f, *off, err, *p, *n);
 	}
 	if (f->pend) {
 		/* The next line of an open record: joined with the line break it had. */
 		if (f->pend_n + 1 + *n > max) {
-			rc = add_dead(t, f, f->pend_off, why, f->pend, f->pend_n);
+			rc = csv_dead(t, f, f->pend_off, why, f->pend, f->pend_n);
 			free(f->pend);
 			f->pend = NULL;
 			f->pend_n = 0;
@@ -323,7 +331,7 @@ static int csv_line(struct tailer *t, struct tail_file *f, const char **p, size_
 	if (rc == CSV_MORE) {
 		if (!f->pend) {
 			if (*n > max)
-				return add_dead(t, f, *off, why, *p, *n);
+				return csv_dead(t, f, *off, why, *p, *n);
 			if (!(f->pend = malloc(max + 1)))
 				return -ENOMEM;
 			memcpy(f->pend, *p, *n);
@@ -332,7 +340,10 @@ static int csv_line(struct tailer *t, struct tail_file *f, const char **p, size_
 		}
 		return 0;
 	}
-	return rc == -ENOMEM ? rc : 1;
+	if (rc == -ENOMEM)
+		return rc;
+	metric_add(&tail_m_received, 1); /* a record (its lines and the header are not) */
+	return 1;
 }
 
 /* One CSV record (obj, NULL when csv_row_parse refused it with err) into an event; the
@@ -361,7 +372,8 @@ static int add_line(struct tailer *t, struct tail_file *f, const char *p, size_t
 		return 0; /* blank lines are skipped, as in NDJSON (not inside a CSV field) */
 	if (n > t->cfg.line_max)
 		return add_overlong(t, f, off, p, n < t->cfg.line_max ? n : t->cfg.line_max);
-	metric_add(&tail_m_received, 1);
+	if (!f->csv)
+		metric_add(&tail_m_received, 1); /* CSV: counted per record (csv_line) */
 
 	json_t *obj = NULL;
 	int rc;
@@ -452,7 +464,7 @@ static int finish_csv_record(struct tailer *t, struct tail_file *f)
 {
 	if (!f->pend)
 		return 0;
-	int rc = add_dead(t, f, f->pend_off, "unterminated quoted field", f->pend, f->pend_n);
+	int rc = csv_dead(t, f, f->pend_off, "unterminated quoted field", f->pend, f->pend_n);
 	free(f->pend);
 	f->pend = NULL;
 	f->pend_n = 0;

@@ -174,6 +174,10 @@ class TailE2E(HubCase):
         wait_for(lambda: len(dead()) == 2, DEADLINE, "two dead letters")
         self.assertEqual(dead(), ["row has more than the header's 6 fields",
                                   "src_ip: not an IP address"])
+        # Counted per record: the header and a record's second line are no records.
+        want_m = ['minisiem_events_received_total{source="tail"} 4',
+                  'minisiem_events_rejected_total{source="tail"} 2']
+        wait_for(lambda: all(w in metrics_text(h) for w in want_m), DEADLINE, "the metrics")
         h.restart()
         lf.write(b"2024-03-15T12:00:04Z,tailcsv,,AFTER,info,after the restart\n")
         want["after the restart"] = 1
