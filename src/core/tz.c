@@ -171,6 +171,14 @@ int tz_load(const char *name, struct tz **out, char *err, size_t errlen)
 	snprintf(z->name, sizeof(z->name), "%s", name);
 	if (!strcmp(name, "UTC") || !strcmp(name, "Z") || fixed_offset(name, &z->before))
 		goto done;
+	if (!strcmp(name, "localtime")) {
+		/* This machine's zone; none configured is UTC. */
+		if (read_zone_file("/etc/localtime", &buf, &n) < 0)
+			goto done;
+		if ((rc = tzif_parse(z, buf, n)) < 0)
+			fail(err, errlen, rc, "'%s': not a TZif zone file", "/etc/localtime");
+		goto done;
+	}
 	if (!name_ok(name)) {
 		rc = fail(err, errlen, SIEM_EPARSE,
 			  "'%s': not a zone name (Area/City, UTC or +HH:MM)", name);

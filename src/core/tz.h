@@ -10,8 +10,9 @@
 
 struct tz;
 
-/* "UTC", "+09:00" / "-0530", or an IANA name ("Asia/Tokyo") under $TZDIR or
- * /usr/share/zoneinfo. Returns 0, or a negative code with the reason in err. */
+/* "UTC", "+09:00" / "-0530", an IANA name ("Asia/Tokyo") under $TZDIR or
+ * /usr/share/zoneinfo, or "localtime" (this machine's /etc/localtime, UTC without one).
+ * Returns 0, or a negative code with the reason in err. */
 int tz_load(const char *name, struct tz **out, char *err, size_t errlen);
 void tz_free(struct tz *z);
 /* A wall-clock time of zone z (microseconds as if it were UTC) as UTC microseconds. In a

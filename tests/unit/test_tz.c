@@ -4,7 +4,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -59,6 +61,23 @@ static void test_iana(void **state)
 	tz_free(z);
 }
 
+/* "localtime" is this machine's zone: it agrees with the C library's (TZ unset). */
+static void test_localtime(void **state)
+{
+	(void)state;
+	unsetenv("TZ");
+	tzset();
+	struct tz *z = load("localtime");
+	assert_string_equal(tz_name(z), "localtime");
+	for (time_t t = 1700000000; t < 1700000000 + 400 * 86400; t += 86400 / 3) {
+		struct tm tm;
+		assert_non_null(localtime_r(&t, &tm));
+		int64_t wall = (int64_t)t + tm.tm_gmtoff;
+		assert_int_equal(tz_local_to_utc(z, wall * S), (int64_t)t * S);
+	}
+	tz_free(z);
+}
+
 static void test_bad_names(void **state)
 {
 	(void)state;
@@ -105,9 +124,8 @@ static void test_map(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_fixed),
-	    cmocka_unit_test(test_iana),
-	    cmocka_unit_test(test_bad_names),
+	    cmocka_unit_test(test_fixed),     cmocka_unit_test(test_iana),
+	    cmocka_unit_test(test_localtime), cmocka_unit_test(test_bad_names),
 	    cmocka_unit_test(test_map),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
