@@ -654,7 +654,7 @@ struct sample {
 static void parse_line(const char *line, struct event *ev, struct decode_explain *ex)
 {
 	char err[256];
-	const struct logline_ctx ctx = {"test", NULL, NULL};
+	const struct logline_ctx ctx = {.source = "test"};
 	int rc =
 	    logline_to_event(FMT_AUTH, line, strlen(line), &ctx, NOW, ev, &A, err, sizeof(err), ex);
 	if (rc)
