@@ -224,7 +224,8 @@ static int syslog_data(struct event *ev, struct arena *a, const struct syslog_ms
 	struct sv sd = m->sd;
 	bool sd_cut = sd.p && sd.n > SD_MAX;
 	size_t bound = 512 + 6 * (m->procid.n + m->msgid.n) + (sd_cut ? 0 : 8 * sd.n) +
-		       (x->outer ? 6 * (x->outer_host.n + x->outer->app.n) : 0);
+		       (x->outer ? 6 * (x->outer_host.n + x->outer->app.n) : 0) +
+		       (x->zone ? 6 * strlen(x->zone) : 0);
 	struct jsonw b = {arena_alloc(a, bound), 0};
 	char num[32];
 	if (!b.p)
