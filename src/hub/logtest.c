@@ -11,6 +11,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/event.h"
+#include "core/tz.h"
 #include "hub/cmd.h"
 #include "hub/logtest.h"
 #include "parse/csv.h"
@@ -28,6 +29,8 @@ static const struct opt_def logtest_opts[] = {
      false, 0, 0},
     {"explain", NULL, OPT_FLAG, NULL, NULL,
      "add \"_explain\" to each event: the decoder, the pattern and the fields it set", false, 0, 0},
+    {"syslog-timezone", NULL, OPT_STRING, "UTC", "ZONES",
+     "zone of times written without one, as the hub's option: ZONE[,SENDER=ZONE...]", false, 0, 0},
 };
 #define N_OPTS (sizeof(logtest_opts) / sizeof(logtest_opts[0]))
 
@@ -35,7 +38,8 @@ static void usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: minisiem logtest [--format auto|syslog|auth|jsonl|csv|winxml] [--explain] "
+	    "usage: minisiem logtest [--format auto|syslog|auth|jsonl|csv|winxml] [--explain]\n"
+	    "                        [--syslog-timezone ZONES] "
 	    "[FILE|-]\n\n"
 	    "Read raw log lines from FILE (standard input when FILE is '-' or absent) and print\n"
 	    "one normalized event per line as NDJSON, parsed as the hub parses them.\n\n"
@@ -208,13 +212,14 @@ static int csv_step(struct csv_run *cr, const char *line, size_t n, unsigned lon
 	return 0;
 }
 
-static int run(FILE *in, enum log_format fmt, bool csv, bool explain, bool *any_failed)
+static int run(FILE *in, enum log_format fmt, bool csv, bool explain, const struct tz_map *zones,
+	       bool *any_failed)
 {
 	struct csv_run cr = {.hdr = NULL};
 	struct arena a;
 	struct reader r = {in, malloc(READ_CHUNK), 0, 0, false};
 	char *line = malloc(LINE_MAX_BYTES);
-	const struct logline_ctx ctx = {.source = "logtest"};
+	const struct logline_ctx ctx = {.source = "logtest", .zones = zones};
 	unsigned long lineno = 0;
 	int rc = 0;
 
@@ -299,6 +304,7 @@ int cmd_logtest(int argc, char **argv)
 	size_t npos = 0;
 	enum log_format fmt;
 	FILE *in = stdin;
+	struct tz_map *zones = NULL;
 	bool failed = false;
 	int status = 0, rc;
 
@@ -335,7 +341,13 @@ int cmd_logtest(int argc, char **argv)
 		status = EXIT_FAILED;
 		goto out;
 	}
-	if ((rc = run(in, fmt, csv, config_flag(&c, "explain"), &failed)) < 0) {
+	char zerr[256];
+	if (tz_map_parse(config_str(&c, "syslog-timezone"), &zones, zerr, sizeof(zerr)) < 0) {
+		fprintf(stderr, "minisiem logtest: --syslog-timezone: %s\n", zerr);
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if ((rc = run(in, fmt, csv, config_flag(&c, "explain"), zones, &failed)) < 0) {
 		fprintf(stderr, "minisiem logtest: %s\n", siem_strerror(rc));
 		status = EXIT_FAILED;
 	} else if (failed) {
@@ -345,6 +357,7 @@ int cmd_logtest(int argc, char **argv)
 out:
 	if (in && in != stdin)
 		fclose(in);
+	tz_map_free(zones);
 	config_release(&c);
 	return status;
 }

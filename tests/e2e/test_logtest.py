@@ -167,6 +167,19 @@ class Logtest(unittest.TestCase):
         rc, out, _ = run(stdin=b"")
         self.assertEqual((rc, out), (0, []))
 
+    def test_syslog_timezone(self):
+        line = (b"<38>Nov 21 2024 16:55:49 tokyo-gw sshd[1]: x\n"
+                b"<38>Nov 21 2024 16:55:49 web1 sshd[1]: y\n")
+        rc, out, _ = run("--syslog-timezone", "UTC,tokyo-gw=Asia/Tokyo", stdin=line)
+        self.assertEqual(rc, 0)
+        self.assertEqual(out[0]["timestamp"], "2024-11-21T07:55:49.000000Z")
+        self.assertEqual(out[1]["timestamp"], "2024-11-21T16:55:49.000000Z")
+        self.assertEqual(out[0]["data"]["syslog"]["timezone"], "Asia/Tokyo")
+        self.assertNotIn("timezone", out[1]["data"]["syslog"])
+        rc, out, err = run("--syslog-timezone", "Mars/Olympus", stdin=line)
+        self.assertEqual((rc, out), (2, []))
+        self.assertIn("unknown time zone 'Mars/Olympus'", err)
+
     def test_csv(self):
         # The header prints nothing; a record over two lines prints once; a bad row is an
         # error naming its first line; an open quote at the end too.
