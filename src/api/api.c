@@ -60,6 +60,11 @@ const struct http_route api_routes[] = {
      HTTP_DOC("The event types seen", NULL, "200")},
     {R("GET", "/dead-letters", AUTH_JWT, api_dead_letters), .admin = true,
      HTTP_DOC("The newest records that could not be parsed", "limit:integer", "200")},
+    {R("POST", "/dead-letters/replay", AUTH_JWT, api_dead_letters_replay), .body = true,
+     .types = "application/json,*none*", .admin = true, .max_body = 64 << 10,
+     HTTP_DOC("Decode dead letters again (by ids, or by source, reason and time): store what"
+	      " decodes now, keep the others with their new reason",
+	      NULL, "200,400,503")},
     {R("GET", "/keys", AUTH_JWT, api_keys_list), .admin = true,
      HTTP_DOC("The agents' API keys (without the keys)", NULL, "200")},
     {R("POST", "/keys", AUTH_JWT, api_keys_create), .body = true,

@@ -11,6 +11,7 @@
 
 #include "http/http.h"
 #include "ingest/pipeline.h"
+#include "source/redecode.h"
 #include "store/store.h"
 
 #define API_KEY_CACHE 64
@@ -55,8 +56,9 @@ struct api {
 	struct tailer *tailer;
 	struct syslog_listener *syslog;
 	const char *version;
-	const struct config *config; /* the running options, for GET /config (NULL: none) */
-	const char *tail_dir;	     /* --tail-dir ("" or NULL: none) */
+	const struct config *config;   /* the running options, for GET /config (NULL: none) */
+	const char *tail_dir;	       /* --tail-dir ("" or NULL: none) */
+	struct redecode_opts redecode; /* how the sources decode now (dead letter replays) */
 	int64_t started_us;
 
 	/* auth: the signing key, the built-in admin's hash and which tokens are still good */
@@ -139,6 +141,8 @@ enum http_result api_metrics(struct http_req *r);
 enum http_result api_openapi(struct http_req *r);
 json_t *api_openapi_document(const char *prefix);
 enum http_result api_dead_letters(struct http_req *r);
+/* POST /dead-letters/replay (replay.c). */
+enum http_result api_dead_letters_replay(struct http_req *r);
 /* settings.c */
 enum http_result api_channel_test(struct http_req *r);
 enum http_result api_config(struct http_req *r);
