@@ -1316,6 +1316,53 @@ async function main() {
     }
   });
 
+  runner.test('settings: dead letters selected and replayed after the line limit is raised', async () => {
+    needBrowser();
+    const dir = fs.mkdtempSync(path.join(hub.dir, 'replay-'));
+    const logs = path.join(dir, 'logs');
+    fs.mkdirSync(logs);
+    const h2 = new Hub(a.hub, { args: ['--tail-dir', logs, '--tail-line-max', '256'] });
+    hubs.push(h2);
+    const w = await openPage(browser);
+    try {
+      await h2.start();
+      const eid = crypto.randomUUID();
+      const long = JSON.stringify({ event_id: eid, app: 'replayui', event_type: 'export_done', message: `long ${'x'.repeat(400)}` });
+      fs.writeFileSync(path.join(logs, 'app.jsonl'), `${long}\nnot json replayui\n`);
+      let dead = [];
+      for (let i = 0; i < 150 && dead.length < 2; i++) {
+        dead = (await h2.getJson('/dead-letters')).dead_letters;
+        if (dead.length < 2) await new Promise((r) => setTimeout(r, 200));
+      }
+      assertEq(dead.length, 2, 'two dead letters');
+      // The limit raised: the long line decodes now.
+      const pw = h2.password;
+      await h2.stop();
+      h2.args = ['--tail-dir', logs];
+      h2.stdout = ''; // the new run's listening line, not the old one
+      await h2.start();
+      h2.password = pw;
+      const { page } = w;
+      await login(w, h2);
+      await settingsPage(w, h2, 'dead');
+      await page.waitForSelector('[data-testid=dead-table] tbody tr');
+      assert(await page.isDisabled('[data-testid=dead-replay]'), 'nothing selected: Replay is off');
+      await page.check('[data-testid=dead-pick-all]');
+      assertEq((await page.textContent('[data-testid=dead-picked]')).trim(), '2 selected', 'both selected');
+      await page.click('[data-testid=dead-replay]');
+      await page.waitForFunction(() => /Replayed/.test(document.querySelector('[data-testid=dead-msg]').textContent));
+      assertEq((await page.textContent('[data-testid=dead-msg]')).trim(), 'Replayed 1 of 2; 1 still failing (kept with the new reason).', 'the result');
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid=dead-table] tbody tr').length === 1);
+      assert((await page.textContent('[data-testid=dead-table] tbody')).includes('malformed JSON'), 'the one left, with its new reason');
+      assertEq((await h2.get(`/events/${eid}`)).status, 200, 'the replayed line is stored');
+      clean(w, 'settings dead letter replay');
+    } finally {
+      await w.close();
+      await h2.stop();
+      h2.cleanup();
+    }
+  });
+
   runner.test('settings: the audit log filtered by actor and action; phone width, dark theme', async () => {
     needBrowser();
     const w = await openPage(browser, { viewport: { width: 390, height: 844 } });
