@@ -199,8 +199,10 @@ export function flag(cc) { return String.fromCodePoint(...[...cc].map((c) => 0x1
 
 // ---- helpers on pages ----
 
+// Every login lands on the overview, whose alert count holds an alert stream (see streamSlots).
 async function login(w, hub) {
   const { page } = w;
+  streamSlots(w);
   await page.goto(hub.base());
   await page.waitForSelector('[data-testid=login-form]');
   await page.fill('#login-pass', hub.password);
@@ -1118,6 +1120,7 @@ async function main() {
 
   async function loginAs(w, hubX, name, password) {
     const { page } = w;
+    streamSlots(w);
     await page.goto(hubX.base());
     await page.waitForSelector('[data-testid=login-form]');
     await page.fill('#login-user', name);
@@ -1356,6 +1359,44 @@ async function main() {
       assert((await page.textContent('[data-testid=dead-table] tbody')).includes('malformed JSON'), 'the one left, with its new reason');
       assertEq((await h2.get(`/events/${eid}`)).status, 200, 'the replayed line is stored');
       clean(w, 'settings dead letter replay');
+    } finally {
+      await w.close();
+      await h2.stop();
+      h2.cleanup();
+    }
+  });
+
+  runner.test('overview: the alert count follows the alert stream; its breakdown links filter the alerts page', async () => {
+    needBrowser();
+    const h2 = new Hub(a.hub);
+    hubs.push(h2);
+    const w = await openPage(browser);
+    try {
+      await h2.start();
+      const { page } = w;
+      streamSlots(w);
+      await login(w, h2);
+      await page.waitForSelector('[data-testid=metric-alerts][data-live=live] [data-testid=alerts-count]');
+      await page.waitForSelector('[data-testid=updated]:has-text("Updated")');
+      assertEq(await page.getAttribute('[data-testid=alerts-count]', 'data-value'), '0', 'no alert yet');
+      const updated = await page.textContent('[data-testid=updated]');
+      // An account created now raises a high alert while the page is open.
+      await h2.ingest([{ event_id: crypto.randomUUID(), timestamp: new Date().toISOString(), os_type: 'LINUX',
+        event_type: 'ACCOUNT_CREATE', severity: 4, user: 'mallory', source_host: 'web7', message: 'new user: name=mallory' }]);
+      await page.waitForFunction(() => document.querySelector('[data-testid=alerts-count]')?.dataset.value === '1');
+      assertEq(await page.textContent('[data-testid=updated]'), updated, 'the page was not reloaded');
+      assertEq(await page.getAttribute('[data-testid=alerts-status][data-status=open]', 'data-value'), '1', 'one open');
+      assertEq(await page.getAttribute('[data-testid=alerts-severity]', 'data-severity'), '4', 'open by severity: high');
+      const [al] = (await h2.getJson('/alerts', { limit: 10 })).alerts;
+      assertEq(al.severity, 4, 'the API agrees');
+      await page.click('[data-testid=alerts-severity][data-severity="4"]');
+      await page.waitForSelector('main#page[data-page=alerts]');
+      const q = new URL(page.url()).searchParams;
+      assertEq([q.get('status'), q.get('severity')], ['open', '4'], 'the alerts page is filtered');
+      await page.waitForSelector(`[data-testid=alerts-list] [data-testid=alert][data-id="${al.id}"]`);
+      assert(await page.$$eval('[data-testid=alerts-list] [data-testid=alert]', (c) => c.every((x) => x.dataset.severity === '4')), 'only high alerts');
+      assert((await page.textContent('[data-testid=alerts-filter]')).includes('High (4) only'), 'the filter is said');
+      clean(w, 'overview live alert count');
     } finally {
       await w.close();
       await h2.stop();
