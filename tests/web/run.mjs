@@ -907,8 +907,19 @@ async function main() {
       const { page } = w;
       await login(w, hub);
       await overviewReady(page);
-      await page.click('[data-testid=logout]');
-      await page.waitForSelector('[data-testid=login-message]:has-text("logged out")');
+      const old = await page.evaluate(() => sessionStorage.getItem('minisiem.token'));
+      // The overview's requests and its alert stream may answer while the session ends; the
+      // page leaves at the click and the hub revokes the token after: wait for both.
+      await page.locator('[data-testid=logout]').click();
+      await page.waitForSelector('[data-testid=login-form] [data-testid=login-message]:has-text("logged out")');
+      const deadline = Date.now() + 10000;
+      let st = 0;
+      while (Date.now() < deadline && (st = (await hub.req('GET', '/auth/me', { headers: { Authorization: `Bearer ${old}` } })).status) !== 401) {
+        await page.waitForTimeout(50);
+      }
+      assertEq(st, 401, 'the token is revoked');
+      assertEq((await page.textContent('[data-testid=login-message]')).trim(), 'You have logged out.', 'still the logout message');
+      assert(!(await page.evaluate(() => sessionStorage.getItem('minisiem.token'))), 'no token kept');
       await page.goto(`${hub.base()}ui/explorer`);
       await page.waitForSelector('[data-testid=login-form]');
       clean(w, 'logout');
@@ -1473,6 +1484,29 @@ async function main() {
       await overviewShot(w, a.shots, 'overview-phone');
       await page.click('[data-testid=theme]');
       await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
+      await overviewReady(page);
+      // Every page at phone width in the dark theme: no sideways scrolling, once its content
+      // is there (an alert opened with its events, a rule's editor, the settings' tabs).
+      const pages = [
+        ['explorer', '[data-testid=results] tbody tr'],
+        ['alerts', '[data-testid=alerts-list] [data-testid=alert]'],
+        ['rules', '[data-testid=rules-list] tbody tr'],
+        ['dashboards', '[data-testid=dash-list]'],
+        ...['keys', 'users', 'channels', 'audit', 'dead', 'sources', 'config'].map((t) =>
+          [`settings?tab=${t}`, 'main#page[data-page=settings] table tbody tr, main#page[data-page=settings] .empty']),
+      ];
+      for (const [where, ready] of pages) {
+        await page.goto(`${hub.base()}ui/${where}`);
+        await page.waitForSelector(ready);
+        if (where === 'alerts') {
+          await page.click('[data-testid=alerts-list] [data-testid=alert] [data-testid=alert-events-toggle]');
+          await page.waitForSelector('[data-testid=alerts-list] [data-testid=alert-events] table tbody tr');
+        }
+        assertEq(await page.evaluate(() => document.documentElement.dataset.theme), 'dark', `${where}: dark theme`);
+        const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert(wide <= 1, `${where}: no sideways scrolling at 390 px in the dark theme (${wide} px too wide)`);
+      }
+      await page.goto(hub.base());
       await overviewReady(page);
       await page.setViewportSize({ width: 1280, height: 800 });
       await page.reload();
