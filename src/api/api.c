@@ -152,6 +152,7 @@ static int find_key(struct api *a, const char *key, struct http_req *r, int64_t 
 	if (!e.valid)
 		return SIEM_EAUTH;
 	store_key_touch(a->store, e.id, now);
+	api_keys_flush(a); /* every few seconds while agents send: the keys' event counts */
 	http_set_identity(r, e.name, "agent", e.id);
 	return 0;
 }

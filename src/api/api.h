@@ -24,13 +24,15 @@ struct api_key_entry {
 	bool valid;
 };
 
-/* Events received per key since the hub started (GET /keys, the Settings page). */
+/* Events received per key since the hub started (GET /sources); a store key's are also added
+ * to its row (pending until then: api_keys_flush), which keeps the totals of GET /keys. */
 #define API_KEY_COUNTS 256
 struct api_key_count {
 	int64_t id; /* 0 for keys from SIEM_API_KEYS, which are told apart by name */
 	char name[128];
 	uint64_t events;
-	int64_t last_us; /* the last batch with events */
+	uint64_t pending; /* of events, not in the store yet */
+	int64_t last_us;  /* the last batch with events */
 };
 
 struct taskpool;
@@ -136,6 +138,9 @@ enum http_result api_keys_create(struct http_req *r);
 enum http_result api_keys_delete(struct http_req *r);
 /* Count events stored from a key (id 0: a SIEM_API_KEYS key, by name). */
 void api_keys_count(struct api *a, int64_t id, const char *name, uint64_t events, int64_t now_us);
+/* Add the events counted since the last call to the store keys' rows (store_key_add_events);
+ * called with the keys' last-seen updates, by GET /keys, and at stop. */
+void api_keys_flush(struct api *a);
 enum http_result api_metrics(struct http_req *r);
 /* GET /openapi.json (openapi.c): the document made from api_routes[]. */
 enum http_result api_openapi(struct http_req *r);

@@ -776,8 +776,10 @@ static void serve_stop(struct hub *h)
 	ruleset_close(h->rules); /* after the writer and the server: nothing uses them now */
 	alerts_close(h->alerts);
 	detector_close(h->det);
-	if (h->a.store)
+	if (h->a.store) {
+		api_keys_flush(&h->a); /* the server and the writer are done: every count is in */
 		api_release(&h->a);
+	}
 	store_close(h->s);
 	config_release(&h->c);
 }

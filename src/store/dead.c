@@ -13,14 +13,6 @@
 
 #define sql_err store_sql_err
 
-#define ROW_BITS 32
-#define ROW_MASK ((INT64_C(1) << ROW_BITS) - 1)
-
-static int64_t global_id(int64_t seg, int64_t row)
-{
-	return (seg << ROW_BITS) | (row & ROW_MASK);
-}
-
 /* At most this much of each dead letter's raw record is shown: enough to see what went
  * wrong, not a way to read whole files through the API. */
 #define DEAD_LETTER_SHOWN 1024
@@ -54,7 +46,8 @@ static json_t *row_json(sqlite3_stmt *st, int64_t seg)
 	json_t *o = json_object();
 	if (!o)
 		return NULL;
-	json_object_set_new(o, "id", json_integer(global_id(seg, sqlite3_column_int64(st, 0))));
+	json_object_set_new(o, "id",
+			    json_integer(dead_letter_id(seg, sqlite3_column_int64(st, 0))));
 	ts_format(sqlite3_column_int64(st, 1), buf);
 	json_object_set_new(o, "time", json_string(buf));
 	json_object_set_new(o, "source", json_string((const char *)sqlite3_column_text(st, 2)));
@@ -148,7 +141,7 @@ static int keep_row(struct dead_read *d, sqlite3_stmt *st, int64_t seg)
 	}
 	struct dead_letter *x = &d->v[d->n];
 	memset(x, 0, sizeof(*x));
-	x->id = global_id(seg, sqlite3_column_int64(st, 0));
+	x->id = dead_letter_id(seg, sqlite3_column_int64(st, 0));
 	x->ts = sqlite3_column_int64(st, 1);
 	x->source = col_dup(st, 2);
 	x->file = col_dup(st, 3);
@@ -183,10 +176,10 @@ static int read_segment(struct dead_read *d, sqlite3 *db, int64_t seg)
 		return sql_err(db, "read dead letters");
 	if (f->n_ids) {
 		for (size_t i = 0; i < f->n_ids && rc == 0 && !d->more; i++) {
-			if (f->ids[i] >> ROW_BITS != seg)
+			if (f->ids[i] >> DEAD_ROW_BITS != seg)
 				continue;
 			sqlite3_reset(st);
-			sqlite3_bind_int64(st, 1, f->ids[i] & ROW_MASK);
+			sqlite3_bind_int64(st, 1, f->ids[i] & DEAD_ROW_MASK);
 			if ((r = sqlite3_step(st)) == SQLITE_ROW)
 				rc = keep_row(d, st, seg);
 			else if (r != SQLITE_DONE)
@@ -213,7 +206,7 @@ static bool wanted_segment(const struct dead_filter *f, int64_t seg)
 	if (!f->n_ids)
 		return true;
 	for (size_t i = 0; i < f->n_ids; i++)
-		if (f->ids[i] >> ROW_BITS == seg)
+		if (f->ids[i] >> DEAD_ROW_BITS == seg)
 			return true;
 	return false;
 }
@@ -268,15 +261,15 @@ static int settle_segment(struct segment *g, int64_t seg, const struct dead_sett
 	if ((rc = store_exec(db, "BEGIN IMMEDIATE")) < 0)
 		goto out;
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		if (v[i].id >> ROW_BITS != seg)
+		if (v[i].id >> DEAD_ROW_BITS != seg)
 			continue;
 		sqlite3_stmt *st = v[i].reason ? upd : del;
 		sqlite3_reset(st);
 		if (v[i].reason) {
 			sqlite3_bind_text(st, 1, v[i].reason, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 2, v[i].id & ROW_MASK);
+			sqlite3_bind_int64(st, 2, v[i].id & DEAD_ROW_MASK);
 		} else {
-			sqlite3_bind_int64(st, 1, v[i].id & ROW_MASK);
+			sqlite3_bind_int64(st, 1, v[i].id & DEAD_ROW_MASK);
 		}
 		if (sqlite3_step(st) != SQLITE_DONE)
 			rc = sql_err(db, "settle dead letters");
@@ -304,7 +297,7 @@ int sq_settle_dead_letters(struct sq_store *s, const struct dead_settle *v, size
 	for (size_t i = 0; i < nseg && rc == 0; i++) {
 		bool any = false;
 		for (size_t k = 0; k < n && !any; k++)
-			any = v[k].id >> ROW_BITS == segs[i].id;
+			any = v[k].id >> DEAD_ROW_BITS == segs[i].id;
 		if (any)
 			rc = settle_segment(segs[i].seg, segs[i].id, v, n);
 	}

@@ -39,6 +39,10 @@ const char *const schema_migrations[] = {
     /* 4 -> 5: what an alert says (its summary) and whether old events raised it (backfill) */
     ("ALTER TABLE alerts ADD COLUMN summary TEXT;"
      "ALTER TABLE alerts ADD COLUMN backfill INTEGER NOT NULL DEFAULT 0;"),
+    /* 5 -> 6: events stored from each API key and the time of the last, kept across restarts
+     * (src/api/keys.c adds what it counted every few seconds and at stop) */
+    ("ALTER TABLE api_keys ADD COLUMN events INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE api_keys ADD COLUMN last_event INTEGER;"),
 };
 
 const int schema_version = (int)(sizeof(schema_migrations) / sizeof(schema_migrations[0]));

@@ -67,6 +67,7 @@ int sq_key_find(struct sq_store *s, const char *hash, struct api_key_info *info,
 int sq_key_list(struct sq_store *s, json_t *out);
 int sq_key_revoke(struct sq_store *s, int64_t id);
 int sq_key_touch(struct sq_store *s, int64_t id, int64_t now_us);
+int sq_key_add_events(struct sq_store *s, int64_t id, int64_t events, int64_t last_us);
 int sq_user_add(struct sq_store *s, const char *name, const char *role, const char *hash);
 int sq_user_get(struct sq_store *s, const char *name, char **role, char **hash);
 int sq_user_set_hash(struct sq_store *s, const char *name, const char *hash);

@@ -212,6 +212,11 @@ int store_key_list(struct store *s, json_t *out)
 	return BACKEND(key_list, out);
 }
 
+int store_key_add_events(struct store *s, int64_t id, int64_t events, int64_t last_us)
+{
+	return BACKEND(key_add_events, id, events, last_us);
+}
+
 int store_key_revoke(struct store *s, int64_t id)
 {
 	return BACKEND(key_revoke, id);

@@ -171,6 +171,9 @@ int store_key_find(struct store *s, const char *hash, struct api_key_info *info,
 int store_key_list(struct store *s, json_t *out);
 int store_key_revoke(struct store *s, int64_t id);
 int store_key_touch(struct store *s, int64_t id, int64_t now_us);
+/* Add events stored from key id, the last at last_us (kept with the key: "events" and
+ * "last_event" of store_key_list). */
+int store_key_add_events(struct store *s, int64_t id, int64_t events, int64_t last_us);
 
 /* Users: role "admin" or "analyst", hash argon2id or bcrypt. -EEXIST for a taken name;
  * SIEM_ENOTFOUND for an unknown one. */

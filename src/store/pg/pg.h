@@ -69,6 +69,7 @@ int pg_key_find(struct pg_store *s, const char *hash, struct api_key_info *info,
 int pg_key_list(struct pg_store *s, json_t *out);
 int pg_key_revoke(struct pg_store *s, int64_t id);
 int pg_key_touch(struct pg_store *s, int64_t id, int64_t now_us);
+int pg_key_add_events(struct pg_store *s, int64_t id, int64_t events, int64_t last_us);
 int pg_user_add(struct pg_store *s, const char *name, const char *role, const char *hash);
 int pg_user_get(struct pg_store *s, const char *name, char **role, char **hash);
 int pg_user_set_hash(struct pg_store *s, const char *name, const char *hash);

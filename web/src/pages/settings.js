@@ -104,9 +104,9 @@ function keysTab(body) {
       h('td', {}, k.name), h('td', { class: 'muted' }, 'env'), h('td', { class: 'muted' }, 'SIEM_API_KEYS'),
       h('td', { class: 'nowrap' }, k.last_event ? fmtTime(k.last_event) : h('span', { class: 'muted' }, '—')),
       h('td', { class: 'num', 'data-testid': 'key-events' }, fmtNum(k.events)),
-      h('td', { class: 'muted' }, 'set by the hub\'s environment')));
+      h('td', { class: 'muted' }, 'set by the hub\'s environment; events since it started')));
     clear(list, rows.length || env.length
-      ? table(['Name', 'Id', 'Created', 'Last seen', 'Events since start', ''], [...rows, ...env], 'keys-table')
+      ? table(['Name', 'Id', 'Created', 'Last seen', 'Events', ''], [...rows, ...env], 'keys-table')
       : empty('No agent keys yet.'));
   }
   load();
