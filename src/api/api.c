@@ -259,6 +259,7 @@ int api_init(struct api *a, struct store *s, struct pipeline *p)
 	pthread_mutex_init(&a->sources_mu, NULL);
 	api_ingest_register_metrics();
 	api_session_register_metrics();
+	api_replay_register_metrics();
 	return 0;
 }
 

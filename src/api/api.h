@@ -148,6 +148,7 @@ json_t *api_openapi_document(const char *prefix);
 enum http_result api_dead_letters(struct http_req *r);
 /* POST /dead-letters/replay (replay.c). */
 enum http_result api_dead_letters_replay(struct http_req *r);
+void api_replay_register_metrics(void);
 /* settings.c */
 enum http_result api_channel_test(struct http_req *r);
 enum http_result api_config(struct http_req *r);

@@ -13,10 +13,24 @@
 #include "api/qparam.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/metrics.h"
 
 #define REPLAY_MAX 1000		       /* dead letters per request */
 #define REPLAY_BYTES ((size_t)8 << 20) /* of raw records per request */
 #define FAILURES_LISTED 100
+
+static struct metric m_replayed = METRIC_COUNTER_INIT(
+    "minisiem_dead_letters_replayed_total", NULL,
+    "Dead letters decoded again by a replay and stored (or found stored), then removed.");
+static struct metric m_still = METRIC_COUNTER_INIT(
+    "minisiem_dead_letters_replay_failed_total", NULL,
+    "Dead letters a replay decoded again that still failed (kept with the new reason).");
+
+void api_replay_register_metrics(void)
+{
+	metric_register(&m_replayed);
+	metric_register(&m_still);
+}
 
 struct replay {
 	struct http_req *req;
@@ -183,6 +197,8 @@ static enum http_result finish(struct http_req *r, struct replay *st)
 	snprintf(detail, sizeof(detail),
 		 "selected %zu, replayed %zu (%zu already stored), failed %zu", st->n, st->batch.n,
 		 st->batch.duplicates, st->failed);
+	metric_add(&m_replayed, (int64_t)st->batch.n);
+	metric_add(&m_still, (int64_t)st->failed);
 	store_audit(api_ctx->store, http_identity(r), http_client_addr(r), "dead_letters.replay",
 		    "dead-letters", detail);
 	log_info("api", "dead letters replayed by %s: %s", http_identity(r), detail);

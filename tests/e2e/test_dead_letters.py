@@ -11,6 +11,7 @@ import shutil
 import tempfile
 import uuid
 
+from helpers import metric, metrics_text
 from hub import HubCase, wait_for
 
 DEADLINE = 30.0
@@ -104,6 +105,11 @@ class DeadLetterReplay(HubCase):
                                                 "limit": 10}), 200, "by filter")
         self.assertEqual((got["selected"], got["failed"]), (1, 1), got)
         self.assertEqual(len(self.dead(h, path)), 1)
+
+        # Since the restart: one stored, the bad line failed twice.
+        text = metrics_text(h)
+        self.assertEqual(metric(text, "minisiem_dead_letters_replayed_total"), 1)
+        self.assertEqual(metric(text, "minisiem_dead_letters_replay_failed_total"), 2)
 
         status, _, audit = h.get("/audit", {"limit": 50})
         self.assertEqual(status, 200, audit)
