@@ -172,6 +172,8 @@ export function mount(root, ctx) {
       alerts.byId.set(id, entry);
     } else {
       if (state.range === 'custom' && alerts.range?.to && Date.parse(alerts.range.to) < Date.now() - 60000) return;
+      // An older alert firing again (one past the newest ALERT_ROWS): not raised in the range.
+      if (alerts.range?.from && a.created_at && Date.parse(a.created_at) < Date.parse(alerts.range.from)) return;
       alerts.byId.set(id, entry);
       alerts.total += 1;
     }
