@@ -1488,6 +1488,7 @@ async function main() {
       // Every page at phone width in the dark theme: no sideways scrolling, once its content
       // is there (an alert opened with its events, a rule's editor, the settings' tabs).
       const pages = [
+        ['overview', '[data-testid=metric-alerts] [data-testid=alerts-count]'],
         ['explorer', '[data-testid=results] tbody tr'],
         ['alerts', '[data-testid=alerts-list] [data-testid=alert]'],
         ['rules', '[data-testid=rules-list] tbody tr'],
