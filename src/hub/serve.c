@@ -124,6 +124,9 @@ static const struct opt_def serve_opts[] = {
      "when started as root: run as this user once ports are bound", false, 0, 0},
     {"tail-dir", "SIEM_LOG_DIR", OPT_STRING, "", "DIR",
      "follow every *.jsonl and *.csv file under DIR, recursively (read-only)", false, 0, 0},
+    {"tail-line-max", "SIEM_TAIL_LINE_MAX", OPT_SIZE, "1m", "BYTES",
+     "longer lines of tailed files are dead letters (replayable once it is raised)", false, 128,
+     64 << 20},
     {"geoip-db", "SIEM_GEOIP_DB", OPT_STRING, "", "FILE",
      "MaxMind GeoIP2/GeoLite2 City or Country database: geo of public source addresses"
      " (reloaded when the file changes and on SIGHUP)",
@@ -643,7 +646,8 @@ static int start_sources(struct hub *h)
 	if (h->sl && (rc = syslog_listen_run(h->sl, h->p)) < 0)
 		return rc;
 	if (*config_str(&h->c, "tail-dir")) {
-		struct tail_config tc = {.dir = config_str(&h->c, "tail-dir")};
+		struct tail_config tc = {.dir = config_str(&h->c, "tail-dir"),
+					 .line_max = (size_t)config_int(&h->c, "tail-line-max")};
 		if ((rc = tailer_start(&h->tl, &tc, h->s, h->p)) < 0)
 			return rc;
 	}
@@ -669,6 +673,7 @@ static int start_http(struct hub *h)
 	}
 	h->a.config = &h->c;
 	h->a.tail_dir = config_str(c, "tail-dir");
+	h->a.redecode.tail_line_max = (size_t)config_int(c, "tail-line-max");
 	api_ctx = &h->a;
 	api_set_sources(&h->a, h->tl, h->sl);
 
@@ -786,8 +791,10 @@ static void serve_stop(struct hub *h)
 	ruleset_close(h->rules); /* after the writer and the server: nothing uses them now */
 	alerts_close(h->alerts);
 	detector_close(h->det);
-	if (h->a.store)
+	if (h->a.store) {
+		api_keys_flush(&h->a); /* the server and the writer are done: every count is in */
 		api_release(&h->a);
+	}
 	store_close(h->s);
 	config_release(&h->c);
 }

@@ -100,10 +100,12 @@ struct tail_file *tail_file_open(struct tailer *t, const char *path, const struc
 		return NULL;
 	}
 	struct tail_file *f = calloc(1, sizeof(*f));
-	size_t line_max = t->cfg.line_max;
-	/* An overlong line becomes a dead letter with as much of its start as the store keeps. */
+	/* An overlong line becomes a dead letter with as much of it as the store keeps: whole
+	 * when it fits, so that a replay after raising the limit stores it (add_line tells it
+	 * from the others); the follower cuts only what the store could not keep anyway. */
+	size_t line_max = t->cfg.line_max > EV_CAP_RAW ? t->cfg.line_max : EV_CAP_RAW;
 	struct follow_opts o = {.line_max = line_max,
-				.head_max = line_max < EV_CAP_RAW ? line_max : EV_CAP_RAW,
+				.head_max = EV_CAP_RAW,
 				.read_max = TAIL_READ_CHUNK,
 				.log_as = "tail"};
 	if (f && (!(f->name = strdup(path)) || !(f->key = strdup(path)) ||
@@ -371,7 +373,7 @@ static int add_line(struct tailer *t, struct tail_file *f, const char *p, size_t
 	if (sp == n && !f->pend)
 		return 0; /* blank lines are skipped, as in NDJSON (not inside a CSV field) */
 	if (n > t->cfg.line_max)
-		return add_overlong(t, f, off, p, n < t->cfg.line_max ? n : t->cfg.line_max);
+		return add_overlong(t, f, off, p, n);
 	if (!f->csv)
 		metric_add(&tail_m_received, 1); /* CSV: counted per record (csv_line) */
 

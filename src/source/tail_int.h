@@ -19,7 +19,6 @@
 
 #define TAIL_DEFAULT_POLL_MS 2000
 #define TAIL_DEFAULT_BATCH 5000
-#define TAIL_DEFAULT_LINE_MAX ((size_t)1 << 20)
 #define TAIL_BATCH_BYTES ((size_t)4 << 20) /* a batch is sent once it holds this much text */
 #define TAIL_READ_CHUNK ((size_t)1 << 20)
 #define TAIL_ROTATE_WAIT_US (5 * 1000000LL) /* a rotated file is read this long after EOF */
