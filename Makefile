@@ -247,8 +247,10 @@ format:
 clean:
 	rm -rf build
 
-# The field mapping is embedded into the detection engine (.incbin), which -MMD cannot see.
+# The field mapping is embedded into the detection engine and the built-in decoders into
+# the parser (.incbin), which -MMD cannot see.
 $(BUILD)/src/detect/fieldmap.o: rules/mapping.yml
+$(BUILD)/src/parse/decoders_builtin.o: $(wildcard decoders/*.yml)
 
 # The dashboard's build (npm, bundling, embedding into the binary) lives with its sources.
 -include web/web.mk
