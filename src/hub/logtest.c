@@ -28,8 +28,7 @@ static const struct opt_def logtest_opts[] = {
      "add \"_explain\" to each event: the decoder, its file, the pattern and the fields it set",
      false, 0, 0},
     {"decoders", NULL, OPT_STRING, "", "DIR",
-     "decoder files (*.yml) tried before the built-in ones, as serve --decoders-dir", false, 0,
-     0},
+     "decoder files (*.yml) tried before the built-in ones, as serve --decoders-dir", false, 0, 0},
 };
 #define N_OPTS (sizeof(logtest_opts) / sizeof(logtest_opts[0]))
 

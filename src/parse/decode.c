@@ -202,13 +202,16 @@ int decode_each_pattern(int (*fn)(void *arg, const char *decoder, const char *fi
 	int rc = decode_init();
 	if (rc)
 		return rc;
+	/* A reference, not the lock, while fn runs: fn may decode or not return at all. */
 	pthread_mutex_lock(&lock);
 	struct decoder_set *s = current;
+	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&lock);
 	for (size_t i = 0; i < s->n && !rc; i++)
 		for (size_t k = 0; k < s->decoders[i].npatterns && !rc; k++)
 			rc = fn(arg, s->decoders[i].name, s->decoders[i].file,
 				s->decoders[i].patterns[k].name);
-	pthread_mutex_unlock(&lock);
+	set_unref(s);
 	return rc;
 }
 
@@ -370,6 +373,28 @@ static const char *program_generic(const struct decoder_set *s, const char *prog
 	return NULL;
 }
 
+/* Solaris and illumos put "[ID 800047 auth.info] " before the message: skip it. */
+static void skip_msgid(const char **s, size_t *n)
+{
+	const char *p = *s, *e = p + *n;
+	if (*n < 12 || memcmp(p, "[ID ", 4))
+		return;
+	p += 4;
+	const char *d = p;
+	while (p < e && *p >= '0' && *p <= '9')
+		p++;
+	if (p == d || p == e || *p != ' ')
+		return;
+	const char *close = memchr(p, ']', (size_t)(e - p));
+	if (!close || close - p > 40 || !memchr(p, '.', (size_t)(close - p)))
+		return;
+	p = close + 1;
+	while (p < e && *p == ' ')
+		p++;
+	*s = p;
+	*n = (size_t)(e - p);
+}
+
 static int apply(struct event *ev, struct arena *a, const struct dpattern *p, pcre2_match_data *md,
 		 const char *s, const char *generic, int64_t repeated, struct decode_explain *ex)
 {
@@ -504,6 +529,7 @@ int decode_auth(struct event *ev, struct arena *a, struct decode_explain *ex)
 	size_t n = ev->message.n;
 	int64_t repeated = 0;
 	unwrap_repeated(&s, &n, &repeated);
+	skip_msgid(&s, &n);
 
 	const struct ddecoder *d = NULL;
 	const struct dpattern *p = NULL;

@@ -241,6 +241,17 @@ static int map_fields(struct lctx *c, struct dpattern *p, const struct grok_out 
 		f->kind = (unsigned char)(to_data ? (as_int ? K_INT : K_STR)
 						  : field_kind(f->name, as_int, cv));
 	}
+	/* A host name where an address was expected (sshd with UseDNS) is kept as data.rhost,
+	 * unless the pattern captures an rhost of its own. */
+	bool has_rhost = false;
+	for (uint32_t i = 0; i < count; i++)
+		has_rhost |= !strcmp(p->fields[i].name, "rhost");
+	for (uint32_t i = 0; i < count && !has_rhost; i++) {
+		if (p->fields[i].kind == K_IP) {
+			p->fields[i].name = "rhost";
+			p->fields[i].namelen = 5;
+		}
+	}
 	p->nfields = count;
 	qsort(p->fields, count, sizeof(p->fields[0]), by_group);
 	for (unsigned i = 0; i < count; i++) {

@@ -302,7 +302,7 @@ static void test_fall_through(void **state)
 		    "first", "root_fail");
 	assert_int_equal(EV.severity, 5);
 	expect_type("sshd", "Failed password for bob from 1.2.3.4 port 22 ssh2", "LOGIN_FAIL",
-		    "sshd", "failed");
+		    "sshd", "failed_password");
 	expect_type("sshd", "something new", "SSHD", "sshd", "generic");
 	/* A prefilter-only decoder sees every program, only lines holding its text. */
 	expect_type("cron", "x MAGIC=abc y", "MAGIC", "anyprog", "m");
@@ -314,7 +314,7 @@ static void test_fall_through(void **state)
 	assert_int_equal(decode_load(NULL, err, sizeof(err)), 0);
 	assert_int_equal(dec("app", "A 12"), 0);
 	expect_type("sshd", "Failed password for root from 1.2.3.4 port 22 ssh2", "LOGIN_FAIL",
-		    "sshd", "failed");
+		    "sshd", "failed_password");
 	/* And back: decode_reload reads the last folder loaded (none now). */
 	assert_int_equal(decode_reload(err, sizeof(err)), 0);
 	assert_int_equal(dec("app", "A 12"), 0);
