@@ -268,6 +268,44 @@ static int set_ip(struct event *ev, struct arena *a, const uint8_t ip[16])
 	return 0;
 }
 
+static int set_event_str(struct event *ev, struct arena *a, int kind, const char *v, size_t n)
+{
+	struct sv *dst = kind == K_HTTP_METHOD	? &ev->http_method
+			 : kind == K_HTTP_PATH	? &ev->http_path
+			 : kind == K_USER_AGENT ? &ev->user_agent
+			 : kind == K_REQUEST_ID ? &ev->request_id
+						: &ev->error_type;
+	return sv_capped(a, dst, v, n, EV_CAP_SHORT, EV_TRUNC_OTHER, &ev->flags);
+}
+
+/* http_status (100..599) or a latency (ms, or seconds for K_LATENCY_S); false when v is not
+ * such a number. */
+static bool set_event_num(struct event *ev, int kind, const char *v, size_t n)
+{
+	char buf[32];
+	if (n == 0 || n >= sizeof(buf))
+		return false;
+	memcpy(buf, v, n);
+	buf[n] = '\0';
+	if (kind == K_HTTP_STATUS) {
+		if (n != 3 || !all_digits(v, n) || v[0] < '1' || v[0] > '5')
+			return false;
+		ev->http_status = (v[0] - '0') * 100 + (v[1] - '0') * 10 + (v[2] - '0');
+		ev->flags |= EV_HAS_HTTP_STATUS;
+		return true;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!((buf[i] >= '0' && buf[i] <= '9') || buf[i] == '.'))
+			return false;
+	char *end;
+	double d = strtod(buf, &end);
+	if (end != buf + n || d < 0 || d > 1e12)
+		return false;
+	ev->latency_ms = kind == K_LATENCY_S ? d * 1000.0 : d;
+	ev->flags |= EV_HAS_LATENCY;
+	return true;
+}
+
 /* Splice the members in b into ev->data (a compact JSON object) in the arena. */
 static int merge_data(struct event *ev, struct arena *a, const struct jsonw *b)
 {
@@ -445,6 +483,25 @@ static int apply(struct event *ev, struct arena *a, const struct dpattern *p, pc
 				continue;
 			}
 			break;
+		case K_HTTP_METHOD:
+		case K_HTTP_PATH:
+		case K_USER_AGENT:
+		case K_REQUEST_ID:
+		case K_ERROR_TYPE:
+			if ((rc = set_event_str(ev, a, f->kind, v, vn)))
+				return rc;
+			if (ex)
+				explain_add(ex, f->name, v, vn);
+			continue;
+		case K_HTTP_STATUS:
+		case K_LATENCY_MS:
+		case K_LATENCY_S:
+			if (set_event_num(ev, f->kind, v, vn)) {
+				if (ex)
+					explain_add(ex, f->name, v, vn);
+				continue;
+			}
+			break; /* not a number: kept in data as text */
 		case K_INT:
 			if (all_digits(v, vn)) {
 				/* JSON numbers have no leading zeros: "05" is 5. */

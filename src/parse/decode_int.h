@@ -13,8 +13,23 @@
 
 #define DEC_MAX_FIELDS 32
 
-/* K_IP sets source_ip from an address (else data); K_IPWEAK only when none is set yet. */
-enum field_kind { K_USER, K_IP, K_IPWEAK, K_STR, K_INT };
+/* K_IP sets source_ip from an address (else data); K_IPWEAK only when none is set yet; the
+ * K_EV_* kinds set the event field of that name (K_LATENCY_S from seconds). */
+enum field_kind {
+	K_USER,
+	K_IP,
+	K_IPWEAK,
+	K_STR,
+	K_INT,
+	K_HTTP_METHOD,
+	K_HTTP_PATH,
+	K_USER_AGENT,
+	K_REQUEST_ID,
+	K_ERROR_TYPE,
+	K_HTTP_STATUS,
+	K_LATENCY_MS,
+	K_LATENCY_S,
+};
 
 struct dfield {
 	const char *name;		    /* the data key (or "user", "source_ip") */

@@ -196,8 +196,23 @@ struct convert {
 
 static int field_kind(const char *name, bool as_int, const struct convert *cv)
 {
-	if (!strcmp(name, "user"))
-		return K_USER;
+	static const struct {
+		const char *name;
+		int kind;
+	} event_fields[] = {
+	    {"user", K_USER},
+	    {"http_method", K_HTTP_METHOD},
+	    {"http_path", K_HTTP_PATH},
+	    {"user_agent", K_USER_AGENT},
+	    {"request_id", K_REQUEST_ID},
+	    {"error_type", K_ERROR_TYPE},
+	    {"http_status", K_HTTP_STATUS},
+	    {"latency_ms", K_LATENCY_MS},
+	    {"latency_s", K_LATENCY_S},
+	};
+	for (size_t i = 0; i < sizeof(event_fields) / sizeof(event_fields[0]); i++)
+		if (!strcmp(name, event_fields[i].name))
+			return event_fields[i].kind;
 	if (!strcmp(name, "source_ip") || !strcmp(name, "ip"))
 		return K_IP;
 	if (!strcmp(name, "rhost"))

@@ -23,11 +23,13 @@ EMBED(dec_su, "decoders/su.yml");
 EMBED(dec_shadow, "decoders/shadow.yml");
 EMBED(dec_login, "decoders/login.yml");
 EMBED(dec_ftpd, "decoders/ftpd.yml");
+EMBED(dec_firewall, "decoders/firewall.yml");
+EMBED(dec_web, "decoders/web.yml");
 
 const struct builtin_file decoder_builtin_files[] = {
-    {"pam.yml", dec_pam},   {"sshd.yml", dec_sshd},	{"sudo.yml", dec_sudo},
-    {"su.yml", dec_su},	    {"shadow.yml", dec_shadow}, {"login.yml", dec_login},
-    {"ftpd.yml", dec_ftpd},
+    {"pam.yml", dec_pam},   {"sshd.yml", dec_sshd},	    {"sudo.yml", dec_sudo},
+    {"su.yml", dec_su},	    {"shadow.yml", dec_shadow},	    {"login.yml", dec_login},
+    {"ftpd.yml", dec_ftpd}, {"firewall.yml", dec_firewall}, {"web.yml", dec_web},
 };
 const size_t decoder_builtin_nfiles =
     sizeof(decoder_builtin_files) / sizeof(decoder_builtin_files[0]);

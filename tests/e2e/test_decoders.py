@@ -112,6 +112,31 @@ class Decoders(HubCase):
         # Queried by the new type like any other.
         self.assertTrue(self.hub.all_events({"event_type": "APP_LOGIN_FAIL", "app": self.app}))
 
+    def test_builtin_firewall_and_web(self):
+        host = "fw" + uuid.uuid4().hex[:8]
+
+        def line(app, msg):
+            return ("<38>Mar 15 12:34:56 %s %s: %s\n" % (host, app, msg)).encode()
+        self.tcp(line("kernel", "[ 8.123456] [UFW BLOCK] IN=eth0 OUT= MAC= SRC=203.0.113.60 "
+                                "DST=192.0.2.10 LEN=60 PROTO=TCP SPT=40000 DPT=23"),
+                 line("kernel", "[UFW ALLOW] IN=eth0 OUT= SRC=198.51.100.60 DST=192.0.2.10 "
+                                "PROTO=TCP SPT=40001 DPT=443"),
+                 line("nginx", '203.0.113.61 - - [15/Mar/2024:12:34:56 +0000] "GET /.env '
+                               'HTTP/1.1" 404 162 "-" "zgrab/0.x" 0.002'))
+        ev = {e["event_type"]: e for e in self.wait_events({"source_host": host}, 3)}
+        self.assertEqual(sorted(ev), ["FIREWALL_ALLOW", "FIREWALL_BLOCK", "http_request"])
+        self.assertEqual(ev["FIREWALL_BLOCK"]["source_ip"], "203.0.113.60")
+        full = self.assertStatus(self.hub.get_event(ev["FIREWALL_BLOCK"]["event_id"]), 200)
+        self.assertEqual(full["data"]["destination_port"], 23)
+        self.assertEqual(full["data"]["protocol"], "TCP")
+        # The HTTP fields are the event's own: the API filters on them.
+        got = self.hub.all_events({"source_host": host, "http_status": "404"})
+        self.assertEqual([e["event_type"] for e in got], ["http_request"])
+        self.assertEqual(got[0]["http_path"], "/.env")
+        self.assertEqual(got[0]["http_method"], "GET")
+        self.assertEqual(got[0]["user_agent"], "zgrab/0.x")
+        self.assertEqual(got[0]["latency_ms"], 2.0)
+
     def test_sighup_reload(self):
         app = self.reload_app
         self.tcp(rfc3164(app, "ping one"))

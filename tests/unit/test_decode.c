@@ -409,6 +409,55 @@ static const struct dcase cases[] = {
      "cache code ",
      "klogind", "auth_failed", "LOGIN_FAIL", 3, NULL, "163.27.187.39",
      "\"reason\":\"Permission denied in replay cache code\""},
+    /* netfilter: iptables LOG, nftables log, UFW */
+    {"kernel",
+     "[12345.678901] [UFW BLOCK] IN=eth0 OUT= MAC=00:11:22:33:44:55:66:77:88:99:aa:bb:08:00 "
+     "SRC=203.0.113.50 DST=192.0.2.10 LEN=60 TOS=0x00 PREC=0x00 TTL=49 ID=54321 DF PROTO=TCP "
+     "SPT=51234 DPT=22 WINDOW=29200 RES=0x00 SYN URGP=0",
+     "netfilter", "ufw_block", "FIREWALL_BLOCK", 2, NULL, "203.0.113.50",
+     "\"destination_ip\":\"192.0.2.10\"|\"protocol\":\"TCP\"|\"source_port\":51234|"
+     "\"destination_port\":22|\"in_interface\":\"eth0\"|\"firewall\":\"ufw\""},
+    {"kernel",
+     "[UFW LIMIT BLOCK] IN=eth0 OUT= MAC= SRC=203.0.113.51 DST=192.0.2.10 LEN=60 "
+     "PROTO=TCP SPT=1 DPT=22",
+     "netfilter", "ufw_block", "FIREWALL_BLOCK", 2, NULL, "203.0.113.51",
+     "\"action\":\"LIMIT BLOCK\""},
+    {"kernel",
+     "[UFW ALLOW] IN=eth0 OUT= MAC= SRC=198.51.100.7 DST=192.0.2.10 LEN=52 "
+     "PROTO=ICMP TYPE=8 CODE=0 ID=1 SEQ=1",
+     "netfilter", "ufw_allow", "FIREWALL_ALLOW", 1, NULL, "198.51.100.7", "\"protocol\":\"ICMP\""},
+    {"kernel", "[UFW AUDIT] IN=lo OUT= MAC= SRC=127.0.0.1 DST=127.0.0.1 PROTO=UDP SPT=1 DPT=2",
+     "netfilter", "ufw_other", "FIREWALL_LOG", 1, NULL, "127.0.0.1", "\"action\":\"AUDIT\""},
+    {"kernel",
+     "IPTables-Dropped: IN=eth0 OUT= MAC= SRC=2001:db8::5 DST=2001:db8::1 LEN=80 TC=0 "
+     "HOPLIMIT=64 FLOWLBL=0 PROTO=UDP SPT=5353 DPT=53 LEN=40",
+     "netfilter", "prefix_block", "FIREWALL_BLOCK", 2, NULL, "2001:db8::5",
+     "\"log_prefix\":\"IPTables-Dropped:\"|\"destination_port\":53"},
+    {"kernel", "nft input reject IN=eth1 OUT= SRC=192.0.2.99 DST=192.0.2.1 PROTO=TCP SPT=3 DPT=4",
+     "netfilter", "prefix_block", "FIREWALL_BLOCK", 2, NULL, "192.0.2.99", NULL},
+    {"kernel", "ACCEPT-SSH: IN=eth0 OUT= SRC=192.0.2.98 DST=192.0.2.1 PROTO=TCP SPT=3 DPT=22",
+     "netfilter", "prefix_allow", "FIREWALL_ALLOW", 1, NULL, "192.0.2.98", NULL},
+    {"kernel", "IN=eth0 OUT=eth1 SRC=10.0.0.5 DST=10.0.1.5 LEN=40 PROTO=TCP SPT=80 DPT=9",
+     "netfilter", "packet", "FIREWALL_LOG", 1, NULL, "10.0.0.5", "\"out_interface\":\"eth1\""},
+    /* nginx and Apache through syslog */
+    {"nginx",
+     "203.0.113.9 - bob [07/Dec/2026:08:00:00 +0000] \"GET /admin/login.php?x=1 HTTP/1.1\" 404 "
+     "153 \"-\" \"Mozilla/5.0 (zgrab)\" 0.004",
+     "nginx", "access", "http_request", 1, "bob", "203.0.113.9",
+     "\"bytes\":153|\"http_version\":\"1.1\""},
+    {"nginx",
+     "2026/12/07 08:00:00 [error] 123#0: *7 open() \"/var/www/x\" failed (2: No such file or "
+     "directory), client: 203.0.113.9, server: _, request: \"GET /x HTTP/1.1\", host: \"web1\"",
+     "nginx", "error", "http_error", 1, NULL, "203.0.113.9", "\"pid\":123|\"level\":\"error\""},
+    {"apache2",
+     "example.org:443 198.51.100.1 - - [07/Dec/2026:08:00:00 +0000] \"POST /wp-login.php "
+     "HTTP/1.1\" 200 4523 \"https://example.org/\" \"curl/8.0\" 1532",
+     "apache", "access", "http_request", 1, NULL, "198.51.100.1",
+     "\"vhost\":\"example.org\"|\"duration_us\":1532|\"referrer\":\"https://example.org/\""},
+    {"httpd",
+     "[Mon Dec 07 08:00:00.123456 2026] [core:error] [pid 1234:tid 5678] [client "
+     "192.0.2.5:5555] AH00126: Invalid URI in request GET /../../etc/passwd HTTP/1.1",
+     "apache", "error", "http_error", 1, NULL, "192.0.2.5", "\"code\":\"AH00126\"|\"port\":5555"},
     {"ftpd", "ANONYMOUS FTP LOGIN FROM 84.102.20.2,  (anonymous)", "ftpd", "anonymous_login",
      "LOGIN_SUCCESS", 1, "anonymous", "84.102.20.2", NULL},
     {"vsftpd", "FTP LOGIN FROM 192.0.2.1 [host], bob", "ftpd", "login", "LOGIN_SUCCESS", 1, "bob",
@@ -546,6 +595,38 @@ static void test_data_merge_and_explain(void **state)
 	/* IPv6 is canonicalized. */
 	assert_int_equal(dec("sshd", "Invalid user x from 2001:DB8:0:0::1"), 1);
 	assert_true(sv_eq(EV.source_ip, "2001:db8::1"));
+}
+
+/* Access logs fill the event's HTTP fields, not data. */
+static void test_http_fields(void **state)
+{
+	(void)state;
+	assert_int_equal(dec("nginx", "203.0.113.9 - - [07/Dec/2026:08:00:00 +0000] \"GET "
+				      "/a?b=c HTTP/2.0\" 302 0 \"-\" \"curl/8\" rt=1.250"),
+			 1);
+	assert_true(sv_eq(EV.http_method, "GET"));
+	assert_true(sv_eq(EV.http_path, "/a?b=c"));
+	assert_true(sv_eq(EV.user_agent, "curl/8"));
+	assert_true(EV.flags & EV_HAS_HTTP_STATUS);
+	assert_int_equal(EV.http_status, 302);
+	assert_true(EV.flags & EV_HAS_LATENCY);
+	assert_true(EV.latency_ms > 1249.9 && EV.latency_ms < 1250.1);
+	assert_true(sv_eq(EV.user, "system"));
+	assert_null(strstr(EV.data.p, "http_method"));
+	/* A request line that is not one: kept whole, no method or path. */
+	assert_int_equal(dec("nginx", "192.0.2.1 - - [07/Dec/2026:08:00:00 +0000] \"\\x16\\x03\" "
+				      "400 157 \"-\" \"-\""),
+			 1);
+	assert_true(sv_eq(EV.event_type, "http_request"));
+	assert_null(EV.http_method.p);
+	assert_int_equal(EV.http_status, 400);
+	assert_false(EV.flags & EV_HAS_LATENCY);
+	/* A status that is not one stays text in data. */
+	assert_int_equal(dec("nginx", "192.0.2.1 - - [07/Dec/2026:08:00:00 +0000] \"GET / "
+				      "HTTP/1.1\" 999 1"),
+			 1);
+	assert_false(EV.flags & EV_HAS_HTTP_STATUS);
+	assert_non_null(strstr(EV.data.p, "\"http_status\":\"999\""));
 }
 
 static void test_hostile(void **state)
@@ -1048,6 +1129,7 @@ int main(void)
 	    cmocka_unit_test(test_unknown_program),
 	    cmocka_unit_test(test_repeated),
 	    cmocka_unit_test(test_data_merge_and_explain),
+	    cmocka_unit_test(test_http_fields),
 	    cmocka_unit_test(test_hostile),
 	    cmocka_unit_test(test_threads_and_reinit),
 	    cmocka_unit_test(test_openssh_sample),
