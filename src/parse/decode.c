@@ -367,13 +367,46 @@ static bool unwrap_repeated(const char **s, size_t *n, int64_t *times)
 
 /* ---- matching ---- */
 
+static const struct droute *find_route(const struct decoder_set *set, const char *s, size_t n)
+{
+	size_t lo = 0, hi = set->nroutes;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const struct droute *r = &set->routes[mid];
+		int c = memcmp(s, r->name, n < r->n ? n : r->n);
+		if (!c)
+			c = n < r->n ? -1 : n > r->n;
+		if (!c)
+			return r;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
 static int run(const struct dpattern *p, pcre2_match_data *md, const char *s, size_t n)
 {
 	if (p->prefix_n && (n < p->prefix_n || memcmp(s, p->re, p->prefix_n)))
 		return 0;
+	if (p->first_set && n && !(p->first[(uint8_t)s[0] / 8] & (1u << ((uint8_t)s[0] % 8))))
+		return 0;
 	int rc = p->jit ? pcre2_jit_match(p->code, (PCRE2_SPTR)s, n, 0, 0, md, mctx)
 			: pcre2_match(p->code, (PCRE2_SPTR)s, n, 0, 0, md, mctx);
 	return rc > 0;
+}
+
+/* memmem for the short prefilters: memchr to the first byte, then compare. */
+static bool contains(const char *s, size_t n, const char *w, size_t wn)
+{
+	const char *e = s + n;
+	while ((size_t)(e - s) >= wn && (s = memchr(s, w[0], (size_t)(e - s) - wn + 1))) {
+		if (!memcmp(s, w, wn))
+			return true;
+		s++;
+	}
+	return false;
 }
 
 static bool program_is(const struct dprogram *pr, const char *s, size_t n)
@@ -545,6 +578,25 @@ static int apply(struct event *ev, struct arena *a, const struct dpattern *p, pc
 	return 1;
 }
 
+/* The program's generic type from its route; a program without one may still match a
+ * "name*" entry with a generic type. */
+static const char *route_generic(const struct decoder_set *set, const struct droute *rt,
+				 const char *prog, size_t pn, const struct ddecoder **dec)
+{
+	if (rt) {
+		if (!rt->generic_decoder)
+			return NULL;
+		*dec = rt->generic_decoder;
+		for (size_t k = 0; k < rt->generic_decoder->nprograms; k++) {
+			const struct dprogram *pr = &rt->generic_decoder->programs[k];
+			if (pr->generic && program_is(pr, prog, pn))
+				return pr->generic;
+		}
+		return NULL;
+	}
+	return set->prefix_generic ? program_generic(set, prog, pn, dec) : NULL;
+}
+
 int decode_auth(struct event *ev, struct arena *a, struct decode_explain *ex)
 {
 	int rc;
@@ -588,33 +640,46 @@ int decode_auth(struct event *ev, struct arena *a, struct decode_explain *ex)
 	unwrap_repeated(&s, &n, &repeated);
 	skip_msgid(&s, &n);
 
+	/* The decoders to try: the program's route (or, for a tag with a module, every
+	 * decoder, checked one by one). */
+	const struct droute *rt = NULL;
+	const uint32_t *list = NULL;
+	size_t nlist = set->n;
+	if (!mod) {
+		rt = find_route(set, prog, pn);
+		list = rt ? rt->decoders : set->dynamic;
+		nlist = rt ? rt->ndecoders : set->ndynamic;
+	}
 	const struct ddecoder *d = NULL;
 	const struct dpattern *p = NULL;
-	for (size_t i = 0; i < set->n && !p; i++) {
-		d = &set->decoders[i];
-		if (d->nprograms && !selects(d, prog, pn, mod, mn))
+	for (size_t i = 0; i < nlist && !p; i++) {
+		uint32_t e = list ? list[i] : (uint32_t)i | DROUTE_CHECK;
+		d = &set->decoders[e & ~DROUTE_CHECK];
+		if ((e & DROUTE_CHECK) && d->nprograms && !selects(d, prog, pn, mod, mn))
 			continue;
-		if (d->prefilter && !memmem(s, n, d->prefilter, d->prefilter_n))
+		if (d->prefilter && !contains(s, n, d->prefilter, d->prefilter_n))
 			continue;
-		for (size_t k = 0; k < d->npatterns; k++)
-			if (run(&d->patterns[k], md, s, n)) {
-				p = &d->patterns[k];
+		unsigned char b = (unsigned char)s[0];
+		for (uint32_t k = d->first_at[b]; k < d->first_at[b + 1]; k++)
+			if (run(&d->patterns[d->by_first[k]], md, s, n)) {
+				p = &d->patterns[d->by_first[k]];
 				break;
 			}
 	}
 	const struct ddecoder *gd = NULL;
-	const char *generic = program_generic(set, prog, pn, &gd);
+	const char *generic = NULL;
 	if (p) {
 		if (ex) {
 			ex->decoder = d->name;
 			ex->file = d->file;
 			ex->pattern = p->name;
 		}
-		if (!generic)
+		/* Only a typeless pattern needs the program's generic type. */
+		if (!p->type && !(generic = route_generic(set, rt, prog, pn, &gd)))
 			generic = d->generic;
 		return apply(ev, a, p, md, s, generic, repeated, ex);
 	}
-	if (!generic)
+	if (!(generic = route_generic(set, rt, prog, pn, &gd)))
 		return 0;
 
 	/* A program we decode, a message we do not know: the program's generic event. */

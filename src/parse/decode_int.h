@@ -38,11 +38,13 @@ struct dfield {
 };
 
 struct dpattern {
-	const char *name;  /* for --explain: "failed_password" */
-	const char *type;  /* event_type, or NULL for the program's generic type */
-	int sev;	   /* 1..5, or 0 to keep */
-	const char *re;	   /* the expanded PCRE2 pattern, anchored */
-	size_t prefix_n;   /* re[0..prefix_n) is literal text every match starts with */
+	const char *name; /* for --explain: "failed_password" */
+	const char *type; /* event_type, or NULL for the program's generic type */
+	int sev;	  /* 1..5, or 0 to keep */
+	const char *re;	  /* the expanded PCRE2 pattern, anchored */
+	size_t prefix_n;  /* re[0..prefix_n) is literal text every match starts with */
+	bool first_set;	  /* first[]: the bytes a match can start with (from PCRE2) */
+	uint8_t first[32];
 	const char *extra; /* constant data members ("\"invalid_user\":true"), or NULL */
 	const char *user;  /* constant user when the message names none, or NULL */
 	pcre2_code *code;
@@ -68,15 +70,36 @@ struct ddecoder {
 	const char *generic; /* event type for typeless patterns when the program has none */
 	struct dpattern *patterns;
 	size_t npatterns;
+	/* The patterns a message starting with byte b can match, in order:
+	 * by_first[first_at[b] .. first_at[b + 1]). */
+	uint32_t first_at[257];
+	uint16_t *by_first;
 };
 
 /* An immutable set of decoders: the user's (in file name order) then the built-in ones.
  * Readers hold a reference while they decode; a reload swaps in a new set. */
+/* The decoders a program's lines meet, in order, worked out when the set loads: those that
+ * name the program and those that select at run time (no programs, or a "pam_*" prefix). */
+#define DROUTE_CHECK 0x80000000u /* in a route: the decoder selects at run time */
+
+struct droute {
+	const char *name; /* the program */
+	size_t n;
+	const uint32_t *decoders;
+	size_t ndecoders;
+	const struct ddecoder *generic_decoder; /* the first naming it with a generic type */
+};
+
 struct decoder_set {
 	struct arena a;
 	struct ddecoder *decoders;
 	size_t n, cap;
 	uint32_t max_groups;
+	struct droute *routes; /* sorted by name */
+	size_t nroutes;
+	const uint32_t *dynamic; /* the run-time selecting decoders, for any other program */
+	size_t ndynamic;
+	bool prefix_generic; /* some "name*" entry has a generic type */
 	atomic_uint refs;
 };
 

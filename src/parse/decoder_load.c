@@ -183,6 +183,29 @@ static size_t literal_prefix(const char *re)
 	return i;
 }
 
+/* The bytes a match can start with, when PCRE2 knows them: most patterns that cannot match
+ * a message are then refused by one table lookup, without calling the matcher. */
+static void first_bytes(struct dpattern *p)
+{
+	uint32_t type = 0, unit = 0, opts = 0;
+	const uint8_t *map = NULL;
+	pcre2_pattern_info(p->code, PCRE2_INFO_FIRSTCODETYPE, &type);
+	pcre2_pattern_info(p->code, PCRE2_INFO_FIRSTBITMAP, &map);
+	pcre2_pattern_info(p->code, PCRE2_INFO_ALLOPTIONS, &opts);
+	memset(p->first, 0, sizeof(p->first));
+	p->first_set = false;
+	if (map) {
+		memcpy(p->first, map, sizeof(p->first));
+		p->first_set = true;
+	} else if (type == 1 && !(opts & PCRE2_CASELESS)) {
+		pcre2_pattern_info(p->code, PCRE2_INFO_FIRSTCODEUNIT, &unit);
+		if (unit < 256) {
+			p->first[unit / 8] = (uint8_t)(1u << (unit % 8));
+			p->first_set = true;
+		}
+	}
+}
+
 static int by_group(const void *x, const void *y)
 {
 	const struct dfield *a = x, *b = y;
@@ -310,6 +333,7 @@ static int compile(struct lctx *c, struct dpattern *p, const char *src, const st
 	}
 	p->jit = pcre2_jit_compile(p->code, PCRE2_JIT_COMPLETE) == 0;
 	p->prefix_n = literal_prefix(p->re);
+	first_bytes(p);
 	uint32_t groups;
 	pcre2_pattern_info(p->code, PCRE2_INFO_CAPTURECOUNT, &groups);
 	if (groups > c->s->max_groups)
@@ -443,6 +467,33 @@ static int load_programs(struct lctx *c, struct ddecoder *d, yaml_node_t *v)
 	return 0;
 }
 
+static bool may_start(const struct dpattern *p, unsigned b)
+{
+	if (p->prefix_n)
+		return (unsigned char)p->re[0] == b;
+	return !p->first_set || (p->first[b / 8] & (1u << (b % 8)));
+}
+
+/* For each first byte, the patterns that can match a message starting with it. */
+static int index_first_bytes(struct lctx *c, struct ddecoder *d)
+{
+	size_t total = 0;
+	for (unsigned b = 0; b < 256; b++)
+		for (size_t k = 0; k < d->npatterns; k++)
+			total += may_start(&d->patterns[k], b);
+	if (!(d->by_first = arena_alloc(&c->s->a, (total + 1) * sizeof(*d->by_first))))
+		return -ENOMEM;
+	size_t at = 0;
+	for (unsigned b = 0; b < 256; b++) {
+		d->first_at[b] = (uint32_t)at;
+		for (size_t k = 0; k < d->npatterns; k++)
+			if (may_start(&d->patterns[k], b))
+				d->by_first[at++] = (uint16_t)k;
+	}
+	d->first_at[256] = (uint32_t)at;
+	return 0;
+}
+
 static int load_decoder(struct lctx *c, yaml_node_t *m)
 {
 	static const char *const keys[] = {"name",    "programs", "prefilter", "generic",
@@ -508,6 +559,8 @@ static int load_decoder(struct lctx *c, yaml_node_t *m)
 	if (!v || v->type != YAML_SEQUENCE_NODE || !seq_len(v))
 		return lfail(c, line_of(v ? v : m), "%s: 'patterns' must be a non-empty list", ctx);
 	size_t n = seq_len(v);
+	if (n > 4096)
+		return lfail(c, line_of(v), "%s: more than 4096 patterns", ctx);
 	if (!(d->patterns = arena_alloc(&c->s->a, n * sizeof(*d->patterns))))
 		return -ENOMEM;
 	c->s->n++; /* from here on decoder_set_free releases what was compiled */
@@ -523,7 +576,7 @@ static int load_decoder(struct lctx *c, yaml_node_t *m)
 		if (rc)
 			return rc;
 	}
-	return 0;
+	return index_first_bytes(c, d);
 }
 
 /* patterns: {NAME: regex, ...} — this file's library, searched before the standard one. */
@@ -659,6 +712,79 @@ out:
 	return rc;
 }
 
+static bool dynamic(const struct ddecoder *d)
+{
+	if (!d->nprograms)
+		return true;
+	for (size_t i = 0; i < d->nprograms; i++)
+		if (d->programs[i].prefix)
+			return true;
+	return false;
+}
+
+static int cmp_routes(const void *x, const void *y)
+{
+	const struct droute *a = x, *b = y;
+	return strcmp(a->name, b->name);
+}
+
+/* The route of every program a decoder names exactly, and the list for all others. */
+static int build_routes(struct decoder_set *s)
+{
+	size_t names = 0;
+	for (size_t i = 0; i < s->n; i++)
+		names += s->decoders[i].nprograms;
+	uint32_t *dyn = arena_alloc(&s->a, (s->n + 1) * sizeof(*dyn));
+	s->routes = arena_alloc(&s->a, (names + 1) * sizeof(*s->routes));
+	if (!dyn || !s->routes)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++) {
+		if (dynamic(&s->decoders[i]))
+			dyn[s->ndynamic++] = (uint32_t)i | DROUTE_CHECK;
+		for (size_t k = 0; k < s->decoders[i].nprograms; k++) {
+			const struct dprogram *pr = &s->decoders[i].programs[k];
+			if (pr->prefix) {
+				s->prefix_generic |= pr->generic != NULL;
+				continue;
+			}
+			bool seen = false;
+			for (size_t r = 0; r < s->nroutes && !seen; r++)
+				seen = s->routes[r].n == pr->n &&
+				       !memcmp(s->routes[r].name, pr->name, pr->n);
+			if (!seen)
+				s->routes[s->nroutes++] =
+				    (struct droute){pr->name, pr->n, NULL, 0, NULL};
+		}
+	}
+	s->dynamic = dyn;
+	for (size_t r = 0; r < s->nroutes; r++) {
+		struct droute *rt = &s->routes[r];
+		uint32_t *list = arena_alloc(&s->a, (s->n + 1) * sizeof(*list));
+		if (!list)
+			return -ENOMEM;
+		for (size_t i = 0; i < s->n; i++) {
+			const struct ddecoder *d = &s->decoders[i];
+			bool named = false;
+			for (size_t k = 0; k < d->nprograms && !named; k++) {
+				const struct dprogram *pr = &d->programs[k];
+				named = pr->prefix
+					    ? rt->n >= pr->n && !memcmp(rt->name, pr->name, pr->n)
+					    : rt->n == pr->n && !memcmp(rt->name, pr->name, pr->n);
+				if (named && pr->generic && !rt->generic_decoder)
+					rt->generic_decoder = d;
+			}
+			/* One that does not name the program selects at run time (DROUTE_CHECK). */
+			if (named)
+				list[rt->ndecoders++] = (uint32_t)i;
+			else if (dynamic(d))
+				list[rt->ndecoders++] = (uint32_t)i | DROUTE_CHECK;
+		}
+		rt->decoders = list;
+	}
+	qsort(s->routes, s->nroutes, sizeof(*s->routes), cmp_routes);
+	return 0;
+}
+
 void decoder_set_free(struct decoder_set *s)
 {
 	if (!s)
@@ -688,6 +814,8 @@ int decoder_set_load(const char *dir, struct decoder_set **out, char *err, size_
 		const char *t = decoder_builtin_files[i].text;
 		rc = load_text(s, name, t, strlen(t), err, errlen);
 	}
+	if (!rc)
+		rc = build_routes(s);
 out:
 	if (rc == -ENOMEM && !err[0])
 		snprintf(err, errlen, "out of memory");

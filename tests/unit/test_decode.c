@@ -113,7 +113,7 @@ static const struct dcase cases[] = {
      "failed_password", "LOGIN_FAIL", 3, "root", "183.62.140.253",
      "\"method\":\"password\"|\"reason\":\"wrong_password\"|\"port\":47460"},
     {"sshd", "Failed keyboard-interactive/pam for alice from ::ffff:192.0.2.44 port 5 ssh2", "sshd",
-     "failed_password", "LOGIN_FAIL", 3, "alice", "192.0.2.44",
+     "failed_keyboard_interactive", "LOGIN_FAIL", 3, "alice", "192.0.2.44",
      "\"method\":\"keyboard-interactive/pam\"|\"reason\":\"wrong_password\""},
     {"sshd", "Failed password for root from host-7.example.net port 22 ssh2", "sshd",
      "failed_password", "LOGIN_FAIL", 3, "root", NULL, "\"rhost\":\"host-7.example.net\""},
@@ -581,14 +581,15 @@ static void test_data_merge_and_explain(void **state)
 	EV.message = sv("Failed password for root from 1.2.3.4 port 22 ssh2");
 	EV.data = sv("{\"syslog\":{\"pid\":1}}");
 	assert_int_equal(decode_auth(&EV, &A, &EX), 1);
-	assert_true(sv_eq(EV.data, "{\"syslog\":{\"pid\":1},\"method\":\"password\","
-				   "\"port\":22,\"reason\":\"wrong_password\"}"));
-	assert_string_equal(EX.fields, "method=password user=root source_ip=1.2.3.4 port=22 "
-				       "extra=\"reason\":\"wrong_password\"");
+	assert_true(sv_eq(EV.data, "{\"syslog\":{\"pid\":1},\"port\":22,"
+				   "\"method\":\"password\",\"reason\":\"wrong_password\"}"));
+	assert_string_equal(EX.fields,
+			    "user=root source_ip=1.2.3.4 port=22 "
+			    "extra=\"method\":\"password\",\"reason\":\"wrong_password\"");
 	EV.data = sv("{}");
 	assert_int_equal(decode_auth(&EV, &A, &EX), 1);
 	assert_true(
-	    sv_eq(EV.data, "{\"method\":\"password\",\"port\":22,\"reason\":\"wrong_password\"}"));
+	    sv_eq(EV.data, "{\"port\":22,\"method\":\"password\",\"reason\":\"wrong_password\"}"));
 	/* A value with a space is quoted in the explanation. */
 	assert_int_equal(dec("sudo", "a : TTY=x ; PWD=/ ; USER=root ; COMMAND=/bin/cat /etc/x"), 1);
 	assert_non_null(strstr(EX.fields, "command=\"/bin/cat /etc/x\""));
