@@ -200,14 +200,24 @@ static void upkeep(void *arg)
 	}
 }
 
+static struct metric m_dec_reloads = METRIC_COUNTER_INIT("minisiem_decoders_reloads_total", NULL,
+							 "decoder sets loaded again on SIGHUP");
+static struct metric m_dec_reload_errors =
+    METRIC_COUNTER_INIT("minisiem_decoders_reload_errors_total", NULL,
+			"SIGHUP reloads of the decoders refused (a broken file): the old set kept");
+
 /* The decoders of dir (or only the built-in ones) in place of those in force; lines being
  * decoded finish with the old set. A broken file keeps the old set. */
 static void reload_decoders(const char *dir)
 {
 	char err[512];
-	if (decode_load(dir, err, sizeof(err)) < 0)
+	if (decode_load(dir, err, sizeof(err)) < 0) {
+		metric_add(&m_dec_reload_errors, 1);
 		log_error("hub", "decoders not reloaded, the running ones kept: %s", err);
-	else if (dir && *dir)
+		return;
+	}
+	metric_add(&m_dec_reloads, 1);
+	if (dir && *dir)
 		log_info("hub", "decoders reloaded from '%s'", dir);
 }
 
@@ -512,6 +522,8 @@ static int serve_config(struct hub *h, int argc, char **argv)
 	atomic_store(&retention_days, config_int(&h->c, "retention-days"));
 	metric_register(&m_ret_segments);
 	metric_register(&m_ret_events);
+	metric_register(&m_dec_reloads);
+	metric_register(&m_dec_reload_errors);
 	h->argc = argc;
 	h->argv = argv;
 	return 0;

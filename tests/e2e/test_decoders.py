@@ -13,6 +13,7 @@ import tempfile
 import unittest
 import uuid
 
+from helpers import metric, metrics_text
 from hub import BIN, HubCase, base_env, cli, read_text, wait_for
 from test_syslog import syslog_ports
 
@@ -163,6 +164,9 @@ class Decoders(HubCase):
         ev = {e["message"]: e["event_type"] for e in self.wait_events({"app": app}, 3)}
         self.assertEqual(ev["ping three"], "PING_TWO")
         self.assertTrue(self.hub.running())
+        text = metrics_text(self.hub)
+        self.assertGreaterEqual(metric(text, "minisiem_decoders_reloads_total"), 1)
+        self.assertGreaterEqual(metric(text, "minisiem_decoders_reload_errors_total"), 1)
 
     def test_broken_file_refused_at_start(self):
         bad = tempfile.mkdtemp(prefix="minisiem-decoders-bad-")
