@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import time
 import unittest
 import uuid
 
@@ -18,6 +19,7 @@ from hub import BIN, HubCase, base_env, cli, read_text, wait_for
 from test_syslog import syslog_ports
 
 DEADLINE = 20.0
+SSH_SCANNING = "3975ef6b-3521-40f1-8e02-b7227f45952f"  # rules/ssh_scanning.yml
 
 MYAPP = """\
 patterns:
@@ -137,6 +139,24 @@ class Decoders(HubCase):
         self.assertEqual(got[0]["http_method"], "GET")
         self.assertEqual(got[0]["user_agent"], "zgrab/0.x")
         self.assertEqual(got[0]["latency_ms"], 2.0)
+
+    def test_ssh_scanning_alert(self):
+        # Ten pre-authentication probes from one address, as sshd logs them now: the
+        # built-in ssh_scanning rule raises one alert for it.
+        ip = "198.51.100.%d" % (uuid.uuid4().int % 200 + 20)
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        msgs = ["Did not receive identification string from %s port 4%03d" % (ip, i)
+                for i in range(5)]
+        msgs += ["Connection closed by %s port 5%03d [preauth]" % (ip, i) for i in range(5)]
+        self.tcp(*[("<38>1 %s bastion sshd 1 - - %s\n" % (now, m)).encode() for m in msgs])
+
+        def alert():
+            status, _, body = self.hub.get("/alerts", {"rule": SSH_SCANNING, "limit": 100})
+            self.assertEqual(status, 200, body)
+            return next((a for a in body["alerts"] if ip in a["group_key"]), None)
+        a = wait_for(alert, DEADLINE, "the SSH scanning alert for " + ip)
+        self.assertEqual(a["group_key"], "source_ip=" + ip)
+        self.assertIn("SSH scanning: 10 probes from " + ip, a["summary"])
 
     def test_sighup_reload(self):
         app = self.reload_app
