@@ -6,7 +6,7 @@
 AGENT          := $(BUILD)/minisiem-agent
 AGENT_HAVE_EVTX     ?= $(shell pkg-config --exists libevtx expat 2>/dev/null && echo 1)
 AGENT_HAVE_JOURNALD ?= $(shell pkg-config --exists libsystemd 2>/dev/null && echo 1)
-AGENT_PKGS     := jansson libpcre2-8 libcrypto zlib libcurl sqlite3 \
+AGENT_PKGS     := jansson libpcre2-8 yaml-0.1 libcrypto zlib libcurl sqlite3 \
                   $(if $(AGENT_HAVE_EVTX),libevtx expat) $(if $(AGENT_HAVE_JOURNALD),libsystemd)
 AGENT_CFLAGS   := $(shell pkg-config --cflags $(AGENT_PKGS) 2>/dev/null) \
                   $(if $(AGENT_HAVE_EVTX),-DAGENT_HAVE_EVTX) \

@@ -28,7 +28,10 @@ static const struct opt_def logtest_opts[] = {
      "syslog)",
      false, 0, 0},
     {"explain", NULL, OPT_FLAG, NULL, NULL,
-     "add \"_explain\" to each event: the decoder, the pattern and the fields it set", false, 0, 0},
+     "add \"_explain\" to each event: the decoder, its file, the pattern and the fields it set",
+     false, 0, 0},
+    {"decoders", NULL, OPT_STRING, "", "DIR",
+     "decoder files (*.yml) tried before the built-in ones, as serve --decoders-dir", false, 0, 0},
     {"syslog-timezone", NULL, OPT_STRING, "UTC", "ZONES",
      "zone of times written without one, as the hub's option: ZONE[,SENDER=ZONE...]", false, 0, 0},
 };
@@ -39,8 +42,7 @@ static void usage(FILE *out)
 	fprintf(
 	    out,
 	    "usage: minisiem logtest [--format auto|syslog|auth|jsonl|csv|winxml] [--explain]\n"
-	    "                        [--syslog-timezone ZONES] "
-	    "[FILE|-]\n\n"
+	    "                        [--syslog-timezone ZONES] [--decoders DIR] [FILE|-]\n\n"
 	    "Read raw log lines from FILE (standard input when FILE is '-' or absent) and print\n"
 	    "one normalized event per line as NDJSON, parsed as the hub parses them.\n\n"
 	    "options:\n");
@@ -54,7 +56,8 @@ static void usage(FILE *out)
 	    "With --format csv the first line is the header (it prints nothing) and a record\n"
 	    "whose quoted field holds line breaks prints once, \"line\" its first line.\n"
 	    "With --explain, \"_explain\" is {\"decoder\": NAME|null, \"pattern\": NAME|null,\n"
-	    "\"fields\": \"user=... source_ip=...\"}.\n\n"
+	    "\"file\": FILE|null, \"fields\": \"user=... source_ip=...\"}; FILE is\n"
+	    "\"builtin:NAME.yml\" for a built-in decoder.\n\n"
 	    "exit status: 0 every line parsed, 1 some line did not parse or FILE could not be\n"
 	    "read, 2 usage error\n");
 }
@@ -109,6 +112,7 @@ static json_t *explain_json(const struct decode_explain *ex)
 		return NULL;
 	json_object_set_new(o, "decoder", ex->decoder ? json_string(ex->decoder) : json_null());
 	json_object_set_new(o, "pattern", ex->pattern ? json_string(ex->pattern) : json_null());
+	json_object_set_new(o, "file", ex->file ? json_string(ex->file) : json_null());
 	json_t *f = json_string(ex->fields);
 	json_object_set_new(o, "fields", f ? f : json_string(""));
 	return o;
@@ -335,9 +339,9 @@ int cmd_logtest(int argc, char **argv)
 		status = EXIT_FAILED;
 		goto out;
 	}
-	if ((rc = decode_init()) < 0) {
-		fprintf(stderr, "minisiem logtest: cannot compile the decoders: %s\n",
-			siem_strerror(rc));
+	char derr[512];
+	if ((rc = decode_load(config_str(&c, "decoders"), derr, sizeof(derr))) < 0) {
+		fprintf(stderr, "minisiem logtest: decoders: %s\n", derr);
 		status = EXIT_FAILED;
 		goto out;
 	}

@@ -34,6 +34,7 @@
 #include "hub/cmd.h"
 #include "enrich/enrich.h"
 #include "hub/secrets.h"
+#include "parse/decode.h"
 #include "ingest/pipeline.h"
 #include "store/store.h"
 #include "source/syslog_listen.h"
@@ -152,6 +153,10 @@ static const struct opt_def serve_opts[] = {
      "built-in Sigma rules (*.yml), read again on SIGHUP (default: the rules/ shipped with"
      " the binary)",
      false, 0, 0},
+    {"decoders-dir", "SIEM_DECODERS_DIR", OPT_STRING, "", "DIR",
+     "decoder files (*.yml, see docs/parsing.md) tried before the built-in decoders, read"
+     " again on SIGHUP (a broken file keeps the decoders in force)",
+     false, 0, 0},
     {"alert-cooldown", "SIEM_ALERT_COOLDOWN", OPT_DURATION, "10m", "DURATION",
      "one alert per rule and group within this time; repeats are counted on it", false, 0,
      30LL * 86400},
@@ -203,6 +208,27 @@ static void upkeep(void *arg)
 	}
 }
 
+static struct metric m_dec_reloads = METRIC_COUNTER_INIT("minisiem_decoders_reloads_total", NULL,
+							 "decoder sets loaded again on SIGHUP");
+static struct metric m_dec_reload_errors =
+    METRIC_COUNTER_INIT("minisiem_decoders_reload_errors_total", NULL,
+			"SIGHUP reloads of the decoders refused (a broken file): the old set kept");
+
+/* The decoders of dir (or only the built-in ones) in place of those in force; lines being
+ * decoded finish with the old set. A broken file keeps the old set. */
+static void reload_decoders(const char *dir)
+{
+	char err[512];
+	if (decode_load(dir, err, sizeof(err)) < 0) {
+		metric_add(&m_dec_reload_errors, 1);
+		log_error("hub", "decoders not reloaded, the running ones kept: %s", err);
+		return;
+	}
+	metric_add(&m_dec_reloads, 1);
+	if (dir && *dir)
+		log_info("hub", "decoders reloaded from '%s'", dir);
+}
+
 /* SIGHUP: read flags, environment and the config file again; apply what can change live
  * (log level, CORS origins, retention, SIEM_API_KEYS). Invalid new settings are refused and
  * the running ones kept. */
@@ -235,6 +261,7 @@ static void reload(int argc, char **argv, struct api *a, struct http_server *srv
 		goto out;
 	}
 	log_set_level(lvl);
+	reload_decoders(config_str(&c, "decoders-dir"));
 	ruleset_reload_dir(alerts_api_ctx.rules);
 	enrich_reload(e);
 	http_set_cors(srv, config_str(&c, "cors-origins"));
@@ -457,7 +484,8 @@ static void serve_usage(void)
 	printf("usage: minisiem serve [OPTIONS]\n\nRun the hub. Flags override SIEM_*"
 	       " environment variables, which override the config file.\n"
 	       "SIGTERM or SIGINT stops it cleanly; SIGHUP reloads log level, CORS origins,"
-	       " retention, SIEM_API_KEYS, the admin password hash and the token secret.\n\n"
+	       " retention, SIEM_API_KEYS, the admin password hash, the token secret and the\n"
+	       "decoders.\n\n"
 	       "options:\n");
 	config_usage(serve_opts, N_SERVE_OPTS, stdout);
 }
@@ -492,10 +520,19 @@ static int serve_config(struct hub *h, int argc, char **argv)
 		config_release(&h->c);
 		return EXIT_USAGE;
 	}
+	char derr[512];
+	const char *ddir = config_str(&h->c, "decoders-dir");
+	if (decode_load(ddir, derr, sizeof(derr)) < 0) {
+		fprintf(stderr, "minisiem serve: decoders: %s\n", derr);
+		config_release(&h->c);
+		return 1;
+	}
 	log_set_level(lvl);
 	atomic_store(&retention_days, config_int(&h->c, "retention-days"));
 	metric_register(&m_ret_segments);
 	metric_register(&m_ret_events);
+	metric_register(&m_dec_reloads);
+	metric_register(&m_dec_reload_errors);
 	h->argc = argc;
 	h->argv = argv;
 	return 0;
@@ -797,6 +834,7 @@ static void serve_stop(struct hub *h)
 	}
 	store_close(h->s);
 	config_release(&h->c);
+	decode_release();
 }
 
 int cmd_serve(int argc, char **argv)

@@ -20,7 +20,7 @@
  *   os_type      ctx->os_type, else "LINUX"
  *   event_type   "SYSLOG"; a decoded line gets its type (LOGIN_FAIL, ...), a line of a
  *                program with a decoder that no pattern knows gets the program's name in
- *                upper case ("SSHD", "SUDO", "SYSTEMD_LOGIND": see decoders.h)
+ *                upper case ("SSHD", "SUDO", "SYSTEMD_LOGIND": see the files of decoders/)
  *   severity     from the syslog severity: emerg/alert 5, crit 4, err 3, warning 2, else
  *                (and without PRI) 1; a decoder pattern's severity replaces it
  *   level        "EMERG" ... "DEBUG" (syslog_level_name), absent without PRI

@@ -105,7 +105,7 @@ class Logtest(unittest.TestCase):
         got = [(e["event_type"], e["user"]) for e in events]
         self.assertEqual(got, [
             ("LOGIN_SUCCESS", "vagrant"), ("LOGIN_SUCCESS", "vagrant"), ("LOGIN_FAIL", "test"),
-            ("LOGIN_FAIL", "root"), ("SUDO_ESCALATION", "vagrant"), ("SSHD", "system"),
+            ("LOGIN_FAIL", "root"), ("SUDO_ESCALATION", "vagrant"), ("SSH_PROBE", "system"),
             ("SUDO_ESCALATION", "vagrant"), ("LOGIN_FAIL", "tsg"), ("GROUP_CREATE", "system"),
             ("ACCOUNT_CREATE", "apache")])
         self.assertEqual(events[7]["severity"], 4)

@@ -128,9 +128,10 @@ static void test_syslog_event_fields(void **state)
 				  "from 203.0.113.7 port 52114 ssh2");
 	assert_sv(EV.source, "test");
 	assert_sv(EV.data, "{\"syslog\":{\"format\":\"rfc3164\",\"facility\":4,\"severity\":6,"
-			   "\"pid\":822},\"auth_method\":\"password\",\"port\":52114}");
+			   "\"pid\":822},\"port\":52114,\"method\":\"password\","
+			   "\"reason\":\"wrong_password\"}");
 	assert_string_equal(EX.decoder, "sshd");
-	assert_string_equal(EX.pattern, "failed");
+	assert_string_equal(EX.pattern, "failed_password");
 
 	json_t *o = as_json();
 	assert_string_equal(json_string_value(json_object_get(o, "timestamp")),
