@@ -66,6 +66,10 @@ int rule_compile(const char *text, size_t n, const char *origin, struct rule ***
 		 size_t *nrules, char *err, size_t errlen);
 void rule_free(struct rule *r);
 const struct rule_info *rule_get_info(const struct rule *r);
+/* Why no event minisiem can receive matches the rule: every logsource its mapping gives it is
+ * marked "never-fires" in rules/mapping.yml (e.g. no decoder produces its fields yet). NULL
+ * when some source may produce its events (correlations: NULL). */
+const char *rule_never_fires(const struct rule *r);
 
 /* ---- the engine ---- */
 

@@ -162,7 +162,8 @@ struct fmap_entry {
 
 struct logsource_map {
 	const char *name, *category, *product, *service;
-	struct sel *cond; /* NULL: no condition (every event) */
+	const char *never; /* "never-fires": why no event minisiem receives can match, or NULL */
+	struct sel *cond;  /* NULL: no condition (every event) */
 	size_t nfmap;
 	struct fmap_entry *fmap;
 };

@@ -673,6 +673,16 @@ const struct rule_info *rule_get_info(const struct rule *r)
 	return &r->info;
 }
 
+const char *rule_never_fires(const struct rule *r)
+{
+	if (r->corr || !r->nvar)
+		return NULL;
+	for (size_t i = 0; i < r->nvar; i++)
+		if (!r->var[i].ls || !r->var[i].ls->never)
+			return NULL;
+	return r->var[0].ls->never;
+}
+
 static void label(char *buf, size_t n, const struct rule *r, size_t docno)
 {
 	if (r && r->info.title)

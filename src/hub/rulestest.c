@@ -258,9 +258,12 @@ int cmd_rules(int argc, char **argv)
 		usage(argc < 1 ? stderr : stdout);
 		return argc < 1 ? EXIT_USAGE : 0;
 	}
+	if (!strcmp(argv[0], "check"))
+		return cmd_rules_check(argc - 1, argv + 1);
 	if (strcmp(argv[0], "test")) {
 		fprintf(stderr,
-			"minisiem rules: unknown command '%s' (try 'minisiem rules test')\n",
+			"minisiem rules: unknown command '%s' (try 'minisiem rules test' or "
+			"'minisiem rules check')\n",
 			argv[0]);
 		return EXIT_USAGE;
 	}
@@ -305,8 +308,15 @@ int cmd_rules(int argc, char **argv)
 		goto out;
 	}
 	size_t ncorr = 0;
-	for (size_t i = 0; i < nrules; i++)
-		ncorr += rule_get_info(rules[i])->kind == RULE_CORRELATION;
+	for (size_t i = 0; i < nrules; i++) {
+		const struct rule_info *ri = rule_get_info(rules[i]);
+		const char *never = rule_never_fires(rules[i]);
+		ncorr += ri->kind == RULE_CORRELATION;
+		if (never)
+			fprintf(stderr,
+				"minisiem rules test: warning: rule '%s' can never fire: %s\n",
+				ri->title ? ri->title : ri->id, never);
+	}
 	struct detector_config dc = {NULL, 0};
 	if ((rc = detector_open(&d, &dc))) {
 		fprintf(stderr, "minisiem rules test: %s\n", siem_strerror(rc));
