@@ -64,6 +64,12 @@ struct rule; /* one compiled rule */
  * RULE_FILE_MAX bytes or a document over RULE_TEXT_MAX bytes is SIEM_ETOOBIG. */
 int rule_compile(const char *text, size_t n, const char *origin, struct rule ***rules,
 		 size_t *nrules, char *err, size_t errlen);
+/* The same for a rule file read from disk (the rules directory, rules test, rules check):
+ * one document may take the whole RULE_FILE_MAX and RULE_FILE_MAX_NODES nodes, so that a long
+ * list (SigmaHQ's vulnerable-driver hashes, 295 KB) loads; the API keeps RULE_TEXT_MAX. */
+#define RULE_FILE_MAX_NODES 100000
+int rule_compile_file(const char *text, size_t n, const char *origin, struct rule ***rules,
+		      size_t *nrules, char *err, size_t errlen);
 void rule_free(struct rule *r);
 const struct rule_info *rule_get_info(const struct rule *r);
 /* Why no event minisiem can receive matches the rule: every logsource its mapping gives it is

@@ -3,6 +3,7 @@
  * CIDRs, comparisons, null and exists. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -547,9 +548,9 @@ static int values_compile(struct cctx *cc, struct fcond *fc, const struct mods *
 		int rc = pats_xform(cc, &ps, &np, m, vl);
 		if (rc)
 			return rc;
-		if (nout + np > SIGMA_MAX_EXPANSION)
+		if (nout + np > SIGMA_MAX_VALUES)
 			return cc_fail(cc, vl, "unsupported: more than %d values after modifiers",
-				       SIGMA_MAX_EXPANSION);
+				       SIGMA_MAX_VALUES);
 		if (nout + np > cap) {
 			size_t ncap = cap ? cap * 2 : 4;
 			while (ncap < nout + np)
@@ -612,6 +613,48 @@ int fcond_keywords(struct cctx *cc, struct fcond *fc, const char *mods, size_t m
 	return 0;
 }
 
+static bool set_candidate(const struct vmatch *m, enum vm_kind kind, bool cased)
+{
+	return m->kind == kind && m->cased == cased && !m->is_num;
+}
+
+/* A long ORed list: its most common kind of plain literal (exact, startswith, endswith,
+ * contains) first, decided by a valset; the rest stay one by one. */
+static int fcond_valset(struct cctx *cc, struct fcond *fc)
+{
+	static const enum vm_kind kinds[4] = {VM_EXACT, VM_PREFIX, VM_SUFFIX, VM_CONTAINS};
+	size_t best = 0, bestk = 0;
+	bool cased = false;
+	if (fc->all || fc->nval < VALSET_MIN)
+		return 0;
+	for (int c = 0; c < 2; c++)
+		for (size_t k = 0; k < 4; k++) {
+			size_t cnt = 0;
+			for (size_t i = 0; i < fc->nval; i++)
+				cnt += set_candidate(&fc->val[i], kinds[k], c);
+			if (cnt > best) {
+				best = cnt;
+				bestk = k;
+				cased = c;
+			}
+		}
+	if (best < VALSET_MIN)
+		return 0;
+	struct vmatch *rest = malloc((fc->nval - best + 1) * sizeof(*rest));
+	size_t nrest = 0;
+	if (!rest)
+		return -ENOMEM;
+	for (size_t i = 0; i < fc->nval; i++) {
+		if (set_candidate(&fc->val[i], kinds[bestk], cased))
+			fc->val[fc->nset++] = fc->val[i];
+		else
+			rest[nrest++] = fc->val[i];
+	}
+	memcpy(&fc->val[fc->nset], rest, nrest * sizeof(*rest));
+	free(rest);
+	return valset_build(cc->a, kinds[bestk], cased, fc->val, fc->nset, &fc->set);
+}
+
 int fcond_compile(struct cctx *cc, struct fcond *fc, const char *key, size_t keylen,
 		  const struct yval *vals, size_t nvals, unsigned line)
 {
@@ -659,7 +702,9 @@ int fcond_compile(struct cctx *cc, struct fcond *fc, const char *key, size_t key
 		return 0;
 	}
 	fc->kind = FC_VALUES;
-	return values_compile(cc, fc, &m, vals, nvals, false, line);
+	if ((rc = values_compile(cc, fc, &m, vals, nvals, false, line)))
+		return rc;
+	return fcond_valset(cc, fc);
 }
 
 void vmatch_free_all(struct rule *r)

@@ -19,7 +19,8 @@
 /* Limits that keep a hostile rule file from costing unbounded time or memory. */
 #define SIGMA_MAX_DEPTH 64	 /* condition nesting (YAML: RULE_MAX_DEPTH) */
 #define SIGMA_MAX_NODES 200000	 /* YAML nodes visited per document (aliases included) */
-#define SIGMA_MAX_EXPANSION 4096 /* values one field item may expand to (windash ...) */
+#define SIGMA_MAX_EXPANSION 4096 /* values one value may expand to (windash ...) */
+#define SIGMA_MAX_VALUES 200000	 /* values of one field item, after expansion */
 #define SIGMA_MAX_COUNT 100000	 /* largest correlation threshold */
 #define SIGMA_MAX_IDS 100	 /* event ids carried on a hit */
 
@@ -121,6 +122,8 @@ struct fcond {
 			       * ones share one automaton id) */
 	size_t nval;
 	struct vmatch *val;
+	struct valset *set; /* when not NULL: decides val[0..nset) in one pass */
+	size_t nset;
 	unsigned line;
 };
 
@@ -151,6 +154,21 @@ struct detection {
 	struct cnode *node;
 	int root;
 };
+
+/* ---- long value lists (sigma_valset.c) ---- */
+
+/* A value list is put in a valset when it ORs at least this many plain literals of one kind
+ * (below, comparing them one by one is as fast). */
+#define VALSET_MIN 16
+struct valset;
+/* n literals of v, all of kind (VM_EXACT, VM_PREFIX, VM_SUFFIX or VM_CONTAINS), lower-case
+ * unless cased; allocated in a (the rule's arena), pointing into v. */
+int valset_build(struct arena *a, enum vm_kind kind, bool cased, const struct vmatch *v, size_t n,
+		 struct valset **out);
+/* Does text p (lower-cased unless the set is cased) match one of the literals? */
+bool valset_match(const struct valset *vs, const char *p, size_t n);
+bool valset_cased(const struct valset *vs);
+size_t valset_bytes(const struct valset *vs);
 
 /* ---- logsource and field mapping (rules/mapping.yml) ---- */
 
@@ -620,7 +638,7 @@ int sigma_level_severity(const char *s);
 int sigma_timespan(const char *s, size_t n, int64_t *us);
 
 /* Rule set compilation of text into rules (sigma_parse.c). */
-int sigma_compile(const char *text, size_t n, const char *origin, struct rule ***rules,
+int sigma_compile(const char *text, size_t n, const char *origin, bool file, struct rule ***rules,
 		  size_t *nrules, char *err, size_t errlen);
 
 /* detector.c extras for rules test: report hits of every rule, also those that do not

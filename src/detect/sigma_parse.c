@@ -16,6 +16,7 @@ static char *adup(struct arena *a, const char *s, size_t n)
 }
 
 static const struct ylimits rule_limits = {RULE_TEXT_MAX, RULE_MAX_DEPTH, RULE_MAX_NODES};
+static const struct ylimits file_limits = {RULE_FILE_MAX, RULE_MAX_DEPTH, RULE_FILE_MAX_NODES};
 
 /* ---- small parsers shared with the detector ---- */
 
@@ -728,7 +729,7 @@ static int mark_generates(struct rule **rules, size_t n)
 	return 0;
 }
 
-int sigma_compile(const char *text, size_t n, const char *origin, struct rule ***rules,
+int sigma_compile(const char *text, size_t n, const char *origin, bool file, struct rule ***rules,
 		  size_t *nrules, char *err, size_t errlen)
 {
 	yaml_parser_t parser;
@@ -751,7 +752,7 @@ int sigma_compile(const char *text, size_t n, const char *origin, struct rule **
 		return SIEM_ETOOBIG;
 	}
 	/* Within the limits, loading the documents below costs a bounded time. */
-	if ((rc = ylimits_check(text, n, &rule_limits, err, errlen)) < 0)
+	if ((rc = ylimits_check(text, n, file ? &file_limits : &rule_limits, err, errlen)) < 0)
 		return rc;
 	if (!yaml_parser_initialize(&parser))
 		return -ENOMEM;
@@ -836,5 +837,11 @@ out:
 int rule_compile(const char *text, size_t n, const char *origin, struct rule ***rules,
 		 size_t *nrules, char *err, size_t errlen)
 {
-	return sigma_compile(text, n, origin, rules, nrules, err, errlen);
+	return sigma_compile(text, n, origin, false, rules, nrules, err, errlen);
+}
+
+int rule_compile_file(const char *text, size_t n, const char *origin, struct rule ***rules,
+		      size_t *nrules, char *err, size_t errlen)
+{
+	return sigma_compile(text, n, origin, true, rules, nrules, err, errlen);
 }

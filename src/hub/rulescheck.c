@@ -220,7 +220,7 @@ static int check_file(struct item *it)
 		return it->reason ? 0 : -ENOMEM;
 	}
 	it->product = first_product(text, n);
-	rc = rule_compile(text, n, it->path, &rules, &nrules, err, sizeof(err));
+	rc = rule_compile_file(text, n, it->path, &rules, &nrules, err, sizeof(err));
 	free(text);
 	if (rc == -ENOMEM)
 		return rc;

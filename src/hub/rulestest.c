@@ -302,7 +302,7 @@ int cmd_rules(int argc, char **argv)
 		status = EXIT_FAILED;
 		goto out;
 	}
-	if ((rc = rule_compile(text, n, pos[0], &rules, &nrules, err, sizeof(err)))) {
+	if ((rc = rule_compile_file(text, n, pos[0], &rules, &nrules, err, sizeof(err)))) {
 		fprintf(stderr, "minisiem rules test: %s: %s\n", pos[0], err);
 		status = EXIT_FAILED;
 		goto out;
