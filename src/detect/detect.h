@@ -77,6 +77,11 @@ const struct rule_info *rule_get_info(const struct rule *r);
  * when some source may produce its events (correlations: NULL). */
 const char *rule_never_fires(const struct rule *r);
 
+/* Values of the placeholders of the `expand` modifier (`%Administrators%`), from a YAML file
+ * of `name: [values]`; rules compiled after it use them (one a rule needs and the file lacks
+ * refuses the rule). err says why it failed. */
+int sigma_placeholders_load(const char *path, char *err, size_t errlen);
+
 /* ---- the engine ---- */
 
 /* A hit: a detection rule matched an event, or a correlation's condition was met. */

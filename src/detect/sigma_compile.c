@@ -38,7 +38,7 @@ enum mod_xform { X_BASE64, X_BASE64OFF, X_UTF16LE, X_UTF16BE, X_UTF16, X_WINDASH
 
 struct mods {
 	int mode; /* 0, 'c' contains, 's' startswith, 'e' endswith */
-	bool all, cased, neq, re, cidr, exists, fieldref;
+	bool all, cased, neq, re, cidr, exists, fieldref, expand;
 	int cmp; /* -1 or enum cmp_op */
 	uint32_t reflags;
 	int nx;
@@ -116,7 +116,7 @@ static int mods_parse(struct cctx *cc, const char *p, size_t n, struct mods *m, 
 					: !strcmp(w, "utf16")	     ? X_UTF16
 								     : X_UTF16LE;
 		} else if (!strcmp(w, "expand")) {
-			return cc_fail(cc, line, "unsupported: modifier 'expand' (placeholders)");
+			m->expand = true;
 		} else if (!strcmp(w, "minute") || !strcmp(w, "hour") || !strcmp(w, "day") ||
 			   !strcmp(w, "week") || !strcmp(w, "month") || !strcmp(w, "year")) {
 			return cc_fail(cc, line, "unsupported: time modifier '%s'", w);
@@ -582,6 +582,21 @@ static int values_compile(struct cctx *cc, struct fcond *fc, const struct mods *
 	return 0;
 }
 
+/* The expand modifier: placeholders replaced by their values (sigma_placeholders.c). */
+static int expand_values(struct cctx *cc, const struct yval **vals, size_t *nvals, unsigned line)
+{
+	struct yval *x;
+	size_t nx;
+	int rc = placeholders_expand(cc, *vals, *nvals, &x, &nx, line);
+	if (rc)
+		return rc;
+	if (nx == 0)
+		return cc_fail(cc, line, "unsupported: a placeholder with an empty value list");
+	*vals = x;
+	*nvals = nx;
+	return 0;
+}
+
 int fcond_keywords(struct cctx *cc, struct fcond *fc, const char *mods, size_t modlen,
 		   const struct yval *vals, size_t nvals, unsigned line)
 {
@@ -594,6 +609,8 @@ int fcond_keywords(struct cctx *cc, struct fcond *fc, const char *mods, size_t m
 		return rc;
 	if (m.re)
 		return cc_fail(cc, line, "unsupported: modifier 're' on keywords");
+	if (m.expand && (rc = expand_values(cc, &vals, &nvals, line)))
+		return rc;
 	fc->all = m.all;
 	fc->kind = FC_VALUES;
 	cc->keywords = true;
@@ -675,6 +692,8 @@ int fcond_compile(struct cctx *cc, struct fcond *fc, const char *key, size_t key
 		return rc;
 	fc->all = m.all;
 	fc->neq = m.neq;
+	if (m.expand && (rc = expand_values(cc, &vals, &nvals, line)))
+		return rc;
 	if (nvals == 0)
 		return cc_fail(cc, line, "field '%.*s' has an empty value list", (int)bar, key);
 	if (m.exists) {

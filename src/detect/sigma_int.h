@@ -353,6 +353,14 @@ int cc_fail(struct cctx *cc, unsigned line, const char *fmt, ...)
 /* Compile "key: values" (key may carry |modifiers, or be empty/"|mods" for keywords). */
 int fcond_compile(struct cctx *cc, struct fcond *fc, const char *key, size_t keylen,
 		  const struct yval *vals, size_t nvals, unsigned line);
+/* The expand modifier's values: each string value with its %placeholders% replaced by every
+ * value of the placeholder set in force (sigma_placeholders_set); an unknown placeholder is
+ * refused. */
+int placeholders_expand(struct cctx *cc, const struct yval *vals, size_t nvals, struct yval **out,
+			size_t *nout, unsigned line);
+/* Replace the placeholder values (YAML: name: value or [values]); rules compiled later use
+ * them. */
+int sigma_placeholders_set(const char *text, size_t n, char *err, size_t errlen);
 /* Compile a keyword (full-text) value list. */
 int fcond_keywords(struct cctx *cc, struct fcond *fc, const char *mods, size_t modlen,
 		   const struct yval *vals, size_t nvals, unsigned line);

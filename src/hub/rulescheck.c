@@ -22,6 +22,8 @@
 static const struct opt_def check_opts[] = {
     {"mapping", NULL, OPT_STRING, NULL, "FILE",
      "logsource and field mapping to use instead of the built-in rules/mapping.yml", false, 0, 0},
+    {"sigma-placeholders", NULL, OPT_STRING, NULL, "FILE",
+     "values of the 'expand' modifier's placeholders (YAML: name: [values])", false, 0, 0},
     {"json", NULL, OPT_FLAG, NULL, NULL, "print one JSON object instead of tables", false, 0, 0},
     {"list", NULL, OPT_FLAG, NULL, NULL, "also print each refused or never-firing file", false, 0,
      0},
@@ -32,7 +34,8 @@ static void usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: minisiem rules check [--mapping FILE] [--json] [--list] DIR|FILE...\n\n"
+	    "usage: minisiem rules check [--mapping FILE] [--sigma-placeholders FILE] [--json]\n"
+	    "                            [--list] DIR|FILE...\n\n"
 	    "Compile every Sigma rule file (*.yml, *.yaml) under the folders given, as the hub\n"
 	    "would load them, and print how many are accepted, refused (with each reason and\n"
 	    "how many files it refuses) and accepted but unable to fire (their logsource is\n"
@@ -473,6 +476,12 @@ int cmd_rules_check(int argc, char **argv)
 			status = 1;
 			goto out;
 		}
+	}
+	const char *ph = config_str(&cfg, "sigma-placeholders");
+	if (ph && sigma_placeholders_load(ph, err, sizeof(err))) {
+		fprintf(stderr, "minisiem rules check: %s\n", err);
+		status = 1;
+		goto out;
 	}
 	for (size_t i = 0; i < npos; i++) {
 		struct stat st;

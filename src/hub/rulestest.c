@@ -23,6 +23,8 @@
 static const struct opt_def rules_opts[] = {
     {"mapping", NULL, OPT_STRING, NULL, "FILE",
      "logsource and field mapping to use instead of the built-in rules/mapping.yml", false, 0, 0},
+    {"sigma-placeholders", NULL, OPT_STRING, NULL, "FILE",
+     "values of the 'expand' modifier's placeholders (YAML: name: [values])", false, 0, 0},
     {"alerts-only", NULL, OPT_FLAG, NULL, NULL,
      "print only what raises alerts (not the matches of rules a correlation consumes)", false, 0,
      0},
@@ -37,8 +39,10 @@ static void usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: minisiem rules test [--mapping FILE] [--alerts-only] [--geoip-db FILE]\n"
-	    "                           [--asn-db FILE] [--intel-dir DIR] RULE.yml "
+	    "usage: minisiem rules test [--mapping FILE] [--sigma-placeholders FILE] "
+	    "[--alerts-only]\n"
+	    "                           [--geoip-db FILE] [--asn-db FILE] [--intel-dir DIR] "
+	    "RULE.yml "
 	    "[EVENTS.ndjson|-]\n\n"
 	    "Compile the Sigma rules of RULE.yml (detection and correlation rules, '---'\n"
 	    "separated), read events as NDJSON in the hub's event schema (standard input when\n"
@@ -296,6 +300,12 @@ int cmd_rules(int argc, char **argv)
 		}
 		free(text);
 		text = NULL;
+	}
+	const char *ph = config_str(&c, "sigma-placeholders");
+	if (ph && sigma_placeholders_load(ph, err, sizeof(err))) {
+		fprintf(stderr, "minisiem rules test: %s\n", err);
+		status = EXIT_FAILED;
+		goto out;
 	}
 	if ((rc = read_file(pos[0], &text, &n))) {
 		read_error(pos[0], rc);

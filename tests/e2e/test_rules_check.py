@@ -110,6 +110,32 @@ class RulesCheck(unittest.TestCase):
         for w in ("--json", "--list", "--mapping", "exit status"):
             self.assertIn(w, r.stdout)
 
+    def test_placeholders(self):
+        self.write("p.yml", rule("P", WIN, "    sel:\n        User|expand: '%Administrators%'\n"
+                                           "    condition: sel\n"))
+        r = cli("rules", "check", self.d)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("unsupported: placeholder '%Administrators%' without values "
+                      "(--sigma-placeholders FILE)", r.stdout)
+        ph = os.path.join(self.d, "..", os.path.basename(self.d) + ".ph")
+        self.addCleanup(os.unlink, ph)
+        with open(ph, "w") as f:
+            f.write("Administrators: [adm_*]\n")
+        r = cli("rules", "check", "--sigma-placeholders", ph, self.d)
+        self.assertEqual(r.returncode, 0, r.stdout)
+        ev = json.dumps({"os_type": "WINDOWS", "event_type": "x",
+                         "data": {"Channel": "Microsoft-Windows-Sysmon/Operational",
+                                  "EventID": 1, "User": "ADM_joe"}}) + "\n"
+        r = cli("rules", "test", "--sigma-placeholders", ph, os.path.join(self.d, "p.yml"),
+                stdin=ev)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('"type":"match"', r.stdout)
+        with open(ph, "w") as f:
+            f.write("Administrators: {a: b}\n")
+        r = cli("rules", "check", "--sigma-placeholders", ph, self.d)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("must be a value or a list of values", r.stderr)
+
     def test_rules_test_warns(self):
         f = self.write("f.yml", rule("Audit rule", AUDITD))
         r = cli("rules", "test", f, stdin="")
