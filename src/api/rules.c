@@ -68,7 +68,10 @@ static json_t *rule_json(const struct ruleset_entry *e, json_t *stats, bool with
 	set_str(o, "author", e->author);
 	set_str(o, "status", e->status);
 	set_str(o, "description", e->description);
-	set_str(o, "kind", e->kind == RULE_CORRELATION ? "correlation" : "detection");
+	set_str(o, "kind",
+		e->kind == RULE_CORRELATION ? "correlation"
+		: e->kind == RULE_FILTER    ? "filter"
+					    : "detection");
 	set_str(o, "origin", e->origin);
 	json_object_set_new(o, "builtin", json_boolean(e->builtin));
 	json_object_set_new(o, "enabled", json_boolean(e->enabled));

@@ -13,7 +13,9 @@
 
 /* ---- rules ---- */
 
-enum rule_kind { RULE_DETECTION, RULE_CORRELATION };
+/* A filter (Sigma meta filter) raises nothing: it adds its condition to the detection rules
+ * it names (or every rule of its logsource) in the same rule set. */
+enum rule_kind { RULE_DETECTION, RULE_CORRELATION, RULE_FILTER };
 
 /* What everything outside the engine may know of a rule. Strings live as long as the rule. */
 struct rule_info {

@@ -188,7 +188,7 @@ static int set_index(struct detect_set *rs)
 {
 	size_t nv = 0;
 	for (size_t i = 0; i < rs->n; i++)
-		if (!rs->r[i]->corr && indexable(rs->r[i]))
+		if (!rs->r[i]->corr && !rs->r[i]->filter && indexable(rs->r[i]))
 			nv += by_eid(rs->r[i]) ? rs->r[i]->pf.neid : rs->r[i]->pf.nvals;
 	rs->bkcap = 16;
 	while (rs->bkcap < nv * 2)
@@ -201,7 +201,7 @@ static int set_index(struct detect_set *rs)
 		rs->bk[i].evf = -1;
 	for (size_t i = 0; i < rs->n; i++) {
 		struct rule *r = rs->r[i];
-		if (r->corr)
+		if (r->corr || r->filter) /* filters are evaluated with the rules they apply to */
 			continue;
 		if (!indexable(r)) {
 			rs->unidx[rs->nunidx++] = (int)i;
@@ -279,7 +279,7 @@ static int set_link(struct detect_set *rs, size_t max_groups, size_t max_nv, cha
 	for (size_t i = 0; i < rs->n; i++) {
 		struct rule *r = rs->r[i];
 		r->index = (int)i;
-		r->info.generates = true;
+		r->info.generates = !r->filter;
 		r->info.used_by = NULL;
 		user[i] = -1;
 		atomic_init(&rs->matches[i], 0);
@@ -383,7 +383,11 @@ static int set_link(struct detect_set *rs, size_t max_groups, size_t max_nv, cha
 			goto out;
 		}
 	}
+	if ((rc = filters_attach(rs->r, rs->n)))
+		goto out;
 	rs->ndet = rs->n - rs->ncorr;
+	for (size_t i = 0; i < rs->n; i++)
+		rs->ndet -= rs->r[i]->filter != NULL;
 out:
 	if (refs)
 		for (size_t i = 0; i < rs->n; i++)

@@ -301,8 +301,19 @@ struct alert_spec {
 	uint64_t new_sig;    /* the fields' names: state is kept across changes of the rest */
 };
 
+/* A filter document's own part: which rules it applies to (sigma_filter.c). */
+struct sfilter {
+	bool any; /* rules: any / all / [] — every rule of its logsource */
+	size_t nrefs;
+	const char **refs; /* rule ids or names */
+};
+
 struct rule {
 	struct rule_info info;
+	const char *ls_category, *ls_product, *ls_service; /* the rule's logsource as written */
+	struct sfilter *filter;				   /* a filter document, else NULL */
+	size_t napplied; /* filters of the rule set that apply to this rule (malloc'd) */
+	const struct rule **applied;
 	struct alert_spec spec;
 	struct arena a;
 	unsigned line; /* first line of its document */
@@ -326,6 +337,9 @@ struct re_node {
 	pcre2_code *re;
 	struct re_node *next;
 };
+
+struct ydoc;
+struct scratch;
 
 struct cctx {
 	struct arena *a;
@@ -372,6 +386,16 @@ int field_ref_compile_data(struct cctx *cc, struct field_ref *f, const char *nam
 /* Parse a condition (one string) into nodes of d, over the selections already in d. */
 int cond_parse(struct cctx *cc, struct detection *d, const char *text, size_t n, unsigned line,
 	       int *root);
+
+/* A filter document's "rules" (sigma_filter.c). */
+int filter_compile(struct cctx *cc, struct ydoc *y, yaml_node_t *f, struct rule *r);
+/* Attach every filter of the set to the detection rules it applies to (their logsource
+ * within the filter's, named by id or name, or any); filters naming no rule of the set
+ * apply to none. */
+int filters_attach(struct rule **rules, size_t n);
+/* Do the filters attached to r let this event through (each filter whose logsource covers
+ * the event must hold)? */
+bool filters_pass(struct scratch *s, const struct rule *r);
 
 /* Work out r->pf from a rule's compiled variants (sigma_prefilter.c). */
 int prefilter_build(struct rule *r);
@@ -470,6 +494,8 @@ void scratch_release(struct scratch *s);
 void scratch_begin(struct scratch *s, const struct event *ev);
 
 bool variant_match(struct scratch *s, const struct variant *v);
+/* A logsource condition, decided once per event. */
+bool logsrc_match(struct scratch *s, const struct sel *sel);
 /* One matcher against one scalar value (string, number or boolean). */
 bool vmatch_scalar(struct scratch *s, const struct vmatch *m, struct fval *v);
 bool rule_match_s(struct scratch *s, const struct rule *r);

@@ -392,7 +392,7 @@ static bool cond_eval(struct scratch *s, const struct detection *d, int n)
 }
 
 /* Many rules share a logsource: decide each once per event. */
-static bool logsrc_match(struct scratch *s, const struct sel *sel)
+bool logsrc_match(struct scratch *s, const struct sel *sel)
 {
 	size_t h = ((uintptr_t)sel >> 4) & 63;
 	if (s->lsc[h].sel == sel && s->lsc[h].gen == s->gen)
@@ -425,6 +425,6 @@ bool rule_match_s(struct scratch *s, const struct rule *r)
 {
 	for (size_t i = 0; i < r->nvar; i++)
 		if (variant_match(s, &r->var[i]))
-			return true;
+			return !r->napplied || filters_pass(s, r);
 	return false;
 }

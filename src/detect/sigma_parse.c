@@ -196,7 +196,8 @@ int sel_compile(struct cctx *cc, struct ydoc *y, yaml_node_t *v, struct sel *sel
 	return 0;
 }
 
-static int compile_detection(struct cctx *cc, struct ydoc *y, yaml_node_t *det, struct detection *d)
+static int compile_detection(struct cctx *cc, struct ydoc *y, yaml_node_t *det, struct detection *d,
+			     bool filter)
 {
 	memset(d, 0, sizeof(*d));
 	if (!det || det->type != YAML_MAPPING_NODE)
@@ -218,6 +219,8 @@ static int compile_detection(struct cctx *cc, struct ydoc *y, yaml_node_t *det, 
 			cond_line = yline(kv.k);
 			continue;
 		}
+		if (filter && kv.n == 5 && !memcmp(kv.s, "rules", 5))
+			continue; /* a filter's rules, not a search identifier */
 		if (kv.n == 9 && !memcmp(kv.s, "timeframe", 9))
 			return cc_fail(cc, yline(kv.k),
 				       "unsupported: 'timeframe' in detection (use a "
@@ -599,8 +602,6 @@ static int compile_doc(struct ydoc *y, yaml_node_t *root, const char *origin, st
 		return cc_fail(&cc, yline(root),
 			       "unsupported: 'action' documents (Sigma 1 "
 			       "collections)");
-	if (ymap_get(y, root, "filter"))
-		return cc_fail(&cc, yline(root), "unsupported: Sigma filter documents");
 	if (in->level && !sigma_level_severity(in->level))
 		return cc_fail(&cc, yline(ymap_get(y, root, "level")),
 			       "level must be "
@@ -616,8 +617,15 @@ static int compile_doc(struct ydoc *y, yaml_node_t *root, const char *origin, st
 
 	yaml_node_t *corr = ymap_get(y, root, "correlation");
 	yaml_node_t *det = ymap_get(y, root, "detection");
-	if (corr && det)
-		return cc_fail(&cc, yline(corr), "a rule has detection or correlation, not both");
+	yaml_node_t *filt = ymap_get(y, root, "filter");
+	if ((corr != NULL) + (det != NULL) + (filt != NULL) > 1)
+		return cc_fail(&cc, yline(corr ? corr : det),
+			       "a rule has one of detection, correlation or filter");
+	if (filt) {
+		det = filt;
+		if ((rc = filter_compile(&cc, y, filt, r)))
+			return rc;
+	}
 	if (corr) {
 		if ((rc = compile_corr(&cc, y, root, corr, r)))
 			return rc;
@@ -634,6 +642,9 @@ static int compile_doc(struct ydoc *y, yaml_node_t *root, const char *origin, st
 	    (rc = meta_str(&cc, y, ls, "product", &prod)) ||
 	    (rc = meta_str(&cc, y, ls, "service", &svc)))
 		return rc;
+	r->ls_category = cat;
+	r->ls_product = prod;
+	r->ls_service = svc;
 	const struct logsource_map **lsm;
 	size_t nls;
 	if ((rc = logsource_resolve(&cc, cat, prod, svc, &lsm, &nls, yline(ls))))
@@ -647,7 +658,7 @@ static int compile_doc(struct ydoc *y, yaml_node_t *root, const char *origin, st
 		v->logsrc = lsm[i]->cond;
 		cc.ls = lsm[i];
 		y->visits = 0;
-		rc = compile_detection(&cc, y, det, &v->det);
+		rc = compile_detection(&cc, y, det, &v->det, filt != NULL);
 		r->nvar++;
 		if (rc)
 			return rc;
@@ -665,6 +676,7 @@ void rule_free(struct rule *r)
 	if (!r)
 		return;
 	vmatch_free_all(r);
+	free(r->applied);
 	arena_release(&r->a);
 	free(r);
 }

@@ -561,7 +561,7 @@ static void test_refusals(void **state)
 	(void)state;
 	refused("title: t\nlogsource:\n  product: minisiem\ndetection:\n  s:\n    a|expand: "
 		"'%Servers%'\n  condition: s\n",
-		"unsupported: modifier 'expand'");
+		"unsupported: placeholder '%Servers%' without values");
 	refused("title: t\nlogsource:\n  product: minisiem\ndetection:\n  s:\n    ts|hour: 3\n"
 		"  condition: s\n",
 		"unsupported: time modifier 'hour'");
@@ -590,7 +590,7 @@ static void test_refusals(void **state)
 		"unsupported: correlation type 'value_sum'");
 	refused("title: t\naction: global\nlogsource:\n  product: minisiem\n",
 		"unsupported: 'action'");
-	refused("title: t\nfilter:\n  rules: [x]\n", "unsupported: Sigma filter documents");
+	refused("title: t\nfilter:\n  rules: [x]\n", "a rule needs a logsource map");
 	refused("title: t\nlogsource:\n  product: minisiem\ndetection:\n  s:\n    a|windash: "
 		"'-a -b -c -d -e -f'\n  condition: s\n",
 		"unsupported: windash expansion");
