@@ -215,7 +215,24 @@ struct variant {
 	struct detection det;
 };
 
-enum corr_type { CT_EVENT_COUNT, CT_VALUE_COUNT, CT_TEMPORAL, CT_TEMPORAL_ORDERED };
+enum corr_type {
+	CT_EVENT_COUNT,
+	CT_VALUE_COUNT,
+	CT_TEMPORAL,
+	CT_TEMPORAL_ORDERED,
+	CT_VALUE_SUM, /* the aggregations of a numeric field (value_*): conditions in numv */
+	CT_VALUE_AVG,
+	CT_VALUE_PERCENTILE
+};
+
+/* value_sum/avg/percentile: events kept per group window (the oldest leave beyond). */
+#define CORR_VALUE_KEEP 4096
+
+/* One numeric comparison of a value_* condition. */
+struct corr_num {
+	int op; /* 0 gt, 1 gte, 2 lt, 3 lte, 4 eq, 5 neq */
+	double v;
+};
 
 struct corr_cond {
 	bool has_lo, has_hi, has_neq;
@@ -240,6 +257,8 @@ struct corr {
 	int64_t span_us;
 	const char *window; /* the timespan as written ("5m"), for summaries */
 	struct corr_cond cond;
+	size_t nnum; /* value_sum/avg/percentile: the condition's comparisons, ANDed */
+	struct corr_num num[6];
 	size_t nfield; /* value_count: distinct combinations of these */
 	const char **field;
 	bool generate;

@@ -396,9 +396,12 @@ static int compile_corr(struct cctx *cc, struct ydoc *y, yaml_node_t *root, yaml
 		co->type = CT_TEMPORAL;
 	else if (!strcmp(type, "temporal_ordered"))
 		co->type = CT_TEMPORAL_ORDERED;
-	else if (!strcmp(type, "value_sum") || !strcmp(type, "value_avg") ||
-		 !strcmp(type, "value_percentile"))
-		return cc_fail(cc, yline(c), "unsupported: correlation type '%s'", type);
+	else if (!strcmp(type, "value_sum"))
+		co->type = CT_VALUE_SUM;
+	else if (!strcmp(type, "value_avg"))
+		co->type = CT_VALUE_AVG;
+	else if (!strcmp(type, "value_percentile"))
+		co->type = CT_VALUE_PERCENTILE;
 	else
 		return cc_fail(cc, yline(c), "unknown correlation type '%s'", type);
 	yaml_node_t *v = ymap_get(y, c, "rules");
@@ -495,6 +498,23 @@ static int compile_corr(struct cctx *cc, struct ydoc *y, yaml_node_t *root, yaml
 					       "unsupported: correlation condition '%.*s'",
 					       (int)(kn > 40 ? 40 : kn), ks);
 			}
+			if (co->type >= CT_VALUE_SUM) {
+				struct yval yv;
+				double d;
+				if (val && val->type == YAML_SCALAR_NODE)
+					yval_of(val, &yv);
+				if (!val || val->type != YAML_SCALAR_NODE ||
+				    (yv.t != YV_INT && yv.t != YV_NUM) ||
+				    !sigma_parse_number(yv.s, yv.n, &d))
+					return cc_fail(
+					    cc, yline(val ? val : k),
+					    "correlation condition '%s' must be a number", ops[op]);
+				if (co->nnum == 6)
+					return cc_fail(cc, yline(k),
+						       "too many correlation conditions");
+				co->num[co->nnum++] = (struct corr_num){op, d};
+				continue;
+			}
 			if ((rc = parse_count(cc, val, ops[op], &x)))
 				return rc;
 			struct corr_cond *cd = &co->cond;
@@ -527,7 +547,21 @@ static int compile_corr(struct cctx *cc, struct ydoc *y, yaml_node_t *root, yaml
 		}
 	}
 	struct corr_cond *cd = &co->cond;
-	if (co->type == CT_EVENT_COUNT || co->type == CT_VALUE_COUNT) {
+	if (co->type >= CT_VALUE_SUM) {
+		if (co->nfield != 1)
+			return cc_fail(cc, yline(c), "%s needs condition.field: one field", type);
+		if (!co->nnum)
+			return cc_fail(cc, yline(c), "%s needs a condition (gt: 100)", type);
+		for (size_t i = 0; i < co->nnum; i++) {
+			if (co->type == CT_VALUE_PERCENTILE &&
+			    (co->num[i].v < 0 || co->num[i].v > 100))
+				return cc_fail(cc, yline(v),
+					       "a value_percentile condition is a percentage");
+			/* an upper bound is known only once the window is over */
+			co->close_eval |= co->type != CT_VALUE_PERCENTILE && co->num[i].op >= 2;
+		}
+		co->keep = CORR_VALUE_KEEP;
+	} else if (co->type == CT_EVENT_COUNT || co->type == CT_VALUE_COUNT) {
 		if (!cd->has_lo && !cd->has_hi && !cd->has_neq)
 			return cc_fail(cc, yline(c), "%s needs a condition", type);
 		if (co->type == CT_VALUE_COUNT && co->nfield == 0)
