@@ -605,6 +605,28 @@ static void data_parse(struct scratch *s)
 	s->data_state = 1;
 }
 
+/* Parts k.. of a dotted name from token t: through objects by key, and through arrays by
+ * their first element that has the rest (GCP's protoPayload.authorizationInfo.permission). */
+static int path_find(struct scratch *s, const struct field_cand *c, int t, size_t k)
+{
+	if (k == c->nparts)
+		return t;
+	if (s->tok[t].type == JT_ARR) {
+		for (uint32_t i = (uint32_t)t + 1; i < s->tok[t].next; i = s->tok[i].next) {
+			int r = path_find(s, c, (int)i, k);
+			if (r >= 0)
+				return r;
+		}
+		return -1;
+	}
+	if (s->tok[t].type != JT_OBJ)
+		return -1;
+	for (uint32_t i = (uint32_t)t + 1; i < s->tok[t].next; i = s->tok[i + 1].next)
+		if (key_eq(s, (int)i, c->part[k], c->partn[k]))
+			return path_find(s, c, (int)i + 1, k + 1);
+	return -1;
+}
+
 static int data_find(struct scratch *s, const struct field_cand *c)
 {
 	if (s->data_state == 0)
@@ -622,22 +644,7 @@ static int data_find(struct scratch *s, const struct field_cand *c)
 	if (c->nparts < 2)
 		return -1;
 	/* a.b.c as a nested path from the root */
-	int obj = 0;
-	for (size_t k = 0; k < c->nparts; k++) {
-		if (s->tok[obj].type != JT_OBJ)
-			return -1;
-		int found = -1;
-		for (uint32_t i = (uint32_t)obj + 1; i < s->tok[obj].next; i = s->tok[i + 1].next) {
-			if (key_eq(s, (int)i, c->part[k], c->partn[k])) {
-				found = (int)i + 1;
-				break;
-			}
-		}
-		if (found < 0)
-			return -1;
-		obj = found;
-	}
-	return obj;
+	return path_find(s, c, 0, 0);
 }
 
 /* ---- the scratch buffer ---- */

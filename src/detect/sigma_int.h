@@ -168,6 +168,7 @@ int valset_build(struct arena *a, enum vm_kind kind, bool cased, const struct vm
 /* Does text p (lower-cased unless the set is cased) match one of the literals? */
 bool valset_match(const struct valset *vs, const char *p, size_t n);
 bool valset_cased(const struct valset *vs);
+enum vm_kind valset_kind(const struct valset *vs);
 size_t valset_bytes(const struct valset *vs);
 
 /* ---- logsource and field mapping (rules/mapping.yml) ---- */

@@ -242,13 +242,19 @@ static bool vm_value(struct scratch *s, const struct vmatch *m, struct fval *v)
 		return vm_tags(s, m, v);
 	if (v->t == FV_STR || v->t == FV_NUM || v->t == FV_BOOL)
 		return vmatch_scalar(s, m, v);
+	/* contains also looks into an object's JSON text, as SIEMs that keep such fields
+	 * as text do (Azure's properties.targetResources|contains: Administrator) */
+	if (v->t == FV_OBJECT)
+		return m->kind == VM_CONTAINS && vmatch_scalar(s, m, v);
 	if (v->t != FV_ARRAY)
 		return false;
 	const struct jtok *a = &s->tok[v->tok];
 	for (uint32_t i = (uint32_t)v->tok + 1; i < a->next; i = s->tok[i].next) {
 		struct fval e;
 		field_token(s, (int)i, &e);
-		if ((e.t == FV_STR || e.t == FV_NUM || e.t == FV_BOOL) && vmatch_scalar(s, m, &e))
+		if ((e.t == FV_STR || e.t == FV_NUM || e.t == FV_BOOL ||
+		     (m->kind == VM_CONTAINS && (e.t == FV_OBJECT || e.t == FV_ARRAY))) &&
+		    vmatch_scalar(s, m, &e))
 			return true;
 	}
 	return false;
@@ -276,7 +282,8 @@ static bool vs_value(struct scratch *s, const struct valset *vs, struct fval *v)
 		}
 		return false;
 	}
-	if (v->t == FV_STR || v->t == FV_NUM || v->t == FV_BOOL)
+	bool text = valset_kind(vs) == VM_CONTAINS; /* objects as JSON text, as vm_value */
+	if (v->t == FV_STR || v->t == FV_NUM || v->t == FV_BOOL || (text && v->t == FV_OBJECT))
 		return vs_scalar(s, vs, v);
 	if (v->t != FV_ARRAY)
 		return false;
@@ -284,7 +291,9 @@ static bool vs_value(struct scratch *s, const struct valset *vs, struct fval *v)
 	for (uint32_t i = (uint32_t)v->tok + 1; i < a->next; i = s->tok[i].next) {
 		struct fval e;
 		field_token(s, (int)i, &e);
-		if ((e.t == FV_STR || e.t == FV_NUM || e.t == FV_BOOL) && vs_scalar(s, vs, &e))
+		if ((e.t == FV_STR || e.t == FV_NUM || e.t == FV_BOOL ||
+		     (text && (e.t == FV_OBJECT || e.t == FV_ARRAY))) &&
+		    vs_scalar(s, vs, &e))
 			return true;
 	}
 	return false;

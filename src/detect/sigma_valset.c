@@ -80,6 +80,11 @@ bool valset_match(const struct valset *vs, const char *p, size_t n)
 	}
 }
 
+enum vm_kind valset_kind(const struct valset *vs)
+{
+	return vs->kind;
+}
+
 bool valset_cased(const struct valset *vs)
 {
 	return vs->cased;
