@@ -79,6 +79,25 @@ const struct rule_info *rule_get_info(const struct rule *r);
  * when some source may produce its events (correlations: NULL). */
 const char *rule_never_fires(const struct rule *r);
 
+/* ---- which sources a rule needs ---- */
+
+/* The os_type and app values a hub has stored events of (lower-case or not). */
+struct seen_sources {
+	const char *const *os_types;
+	size_t n_os;
+	const char *const *apps;
+	size_t n_apps;
+};
+/* The os_type and app values the rule's logsource requires, as text that outlives the rule
+ * (malloc'd; one line per alternative, "os_type=linux;app=auditd,audit,audispd*"), or NULL
+ * when some alternative requires neither (any source may feed it), for correlations and
+ * filters, and when out of memory. */
+char *rule_source_needs(const struct rule *r);
+/* Can events of the seen sources meet needs (NULL needs: always)? */
+bool source_needs_met(const char *needs, const struct seen_sources *seen);
+/* needs for people: "os_type linux with app auditd, audit or audispd*". */
+void source_needs_text(const char *needs, char *buf, size_t n);
+
 /* Values of the placeholders of the `expand` modifier (`%Administrators%`), from a YAML file
  * of `name: [values]`; rules compiled after it use them (one a rule needs and the file lacks
  * refuses the rule). err says why it failed. */

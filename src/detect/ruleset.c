@@ -43,6 +43,8 @@ void ruleset_entry_release(struct ruleset_entry *e)
 	free(e->status);
 	free(e->description);
 	free(e->error);
+	free(e->needs);
+	free(e->never);
 	free(e->created_by);
 	free(e->updated_by);
 	memset(e, 0, sizeof(*e));
@@ -80,6 +82,8 @@ int ruleset_entry_describe(struct ruleset_entry *e, const char *text, const char
 		e->description = dup_or_null(ri->description);
 		e->severity = ri->severity;
 		e->kind = ri->kind;
+		e->needs = rule_source_needs(rules[0]);
+		e->never = dup_or_null(rule_never_fires(rules[0]));
 		e->origin = strdup(origin);
 		e->text = strdup(text);
 		if (!e->id || !e->origin || !e->text) {

@@ -65,3 +65,44 @@ class Coverage(HubCase):
             status, _, body = self.hub.get("/alerts/%s" % a["id"])
             self.assertEqual(status, 200, body)
             self.assertIn(want[rid], json.dumps(body), rid)
+
+    def test_rules_say_what_cannot_fire(self):
+        tok = self.hub.login_token()
+        headers = {"Authorization": "Bearer " + tok, "Content-Type": "application/yaml"}
+
+        def post(rid, logsource, sel):
+            text = ("title: r %s\nid: %s\nlogsource:\n%sdetection:\n  sel:\n%s"
+                    "  condition: sel\nlevel: low\n" % (rid, rid, logsource, sel))
+            status, _, body = self.hub.request("POST", "/rules", text.encode(), headers)
+            self.assertEqual(status, 201, body)
+            return body["rules"][0]
+
+        # auditd: no decoder makes its fields, whatever the hub receives
+        r = post("5ec0c10d-0000-4000-8000-0000000000a1",
+                 "  product: linux\n  service: auditd\n", "    type: EXECVE\n")
+        self.assertIn("can never fire: no minisiem decoder produces Linux audit fields",
+                      r["warning"])
+        # sshd: a source this hub has not received yet
+        rid = "5ec0c10d-0000-4000-8000-0000000000a2"
+        r = post(rid, "  product: linux\n  service: sshd\n",
+                 "    message|contains: 'Invalid user'\n")
+        self.assertIn("cannot fire yet: no event stored on this hub is of its logsource "
+                      "(it needs os_type linux with app sshd or sshd(*))", r["warning"])
+        status, _, body = self.hub.get("/rules")
+        self.assertEqual(status, 200, body)
+        listed = {x["id"]: x for x in body["rules"]}
+        self.assertIn("cannot fire yet", listed[rid]["warning"])
+        # a rule any event can feed: no warning
+        r = post("5ec0c10d-0000-4000-8000-0000000000a3", "  product: minisiem\n",
+                 "    event_type: X\n")
+        self.assertIsNone(r["warning"])
+        # once such an event is stored, the warning goes
+        self.hub.ingest_ok([{"event_id": event_uuid("coverage-sshd"), "os_type": "LINUX",
+                             "app": "sshd", "message": "Accepted publickey for bob"}])
+
+        def cleared():
+            status, _, body = self.hub.get("/rules/" + rid)
+            self.assertEqual(status, 200, body)
+            return body["warning"] is None
+
+        wait_for(cleared, 30, "the sshd rule's warning to go")
