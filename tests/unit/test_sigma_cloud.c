@@ -221,6 +221,59 @@ static void test_never_fires(void **state)
 	assert_null(rule_never_fires(R[0]));
 }
 
+/* What a rule's logsource needs of a hub's sources, kept as text apart from the rule. */
+static void test_source_needs(void **state)
+{
+	(void)state;
+	compile("title: t\nlogsource:\n  product: linux\n  service: sshd\ndetection:\n  s:\n"
+		"    message|contains: x\n  condition: s\n");
+	char *needs = rule_source_needs(R[0]);
+	assert_non_null(needs);
+	assert_string_equal(needs, "os_type=linux;app=sshd,sshd(*)");
+	char text[256];
+	source_needs_text(needs, text, sizeof(text));
+	assert_string_equal(text, "os_type linux with app sshd or sshd(*)");
+	const char *os[] = {"WINDOWS", "linux"}, *apps[] = {"cron", "sshd(pam_unix)"};
+	struct seen_sources seen = {os, 2, apps, 2};
+	assert_true(source_needs_met(needs, &seen));
+	seen.n_apps = 1; /* cron only */
+	assert_false(source_needs_met(needs, &seen));
+	seen.n_os = 1; /* Windows only */
+	seen.n_apps = 2;
+	assert_false(source_needs_met(needs, &seen));
+	free(needs);
+	/* several alternatives (the auth service: programs, or the file it came from): either */
+	compile("title: t\nlogsource:\n  product: linux\n  service: auth\ndetection:\n  s:\n"
+		"    message|contains: x\n  condition: s\n");
+	needs = rule_source_needs(R[0]);
+	assert_non_null(needs);
+	assert_non_null(strchr(needs, '\n'));
+	const char *linux_only[] = {"LINUX"}, *none[] = {"nginx"};
+	struct seen_sources s2 = {linux_only, 1, none, 1};
+	assert_true(source_needs_met(needs, &s2)); /* the auth.log alternative needs no app */
+	free(needs);
+	/* Windows: os_type only (the channel is not judged) */
+	compile("title: t\nlogsource:\n  category: process_creation\n  product: windows\n"
+		"detection:\n  s:\n    Image|endswith: x\n  condition: s\n");
+	needs = rule_source_needs(R[0]);
+	assert_string_equal(needs, "os_type=windows\nos_type=windows");
+	free(needs);
+	/* any event: no needs, never a warning */
+	compile("title: t\nlogsource:\n  product: minisiem\ndetection:\n  s:\n    a: b\n"
+		"  condition: s\n");
+	assert_null(rule_source_needs(R[0]));
+	assert_true(source_needs_met(NULL, &seen));
+	/* cloud services: app alone */
+	compile("title: t\nlogsource:\n  product: okta\n  service: okta\ndetection:\n  s:\n"
+		"    eventType: x\n  condition: s\n");
+	needs = rule_source_needs(R[0]);
+	assert_string_equal(needs, "app=okta,okta-system-log");
+	const char *okta[] = {"Okta"};
+	struct seen_sources s3 = {NULL, 0, okta, 1};
+	assert_true(source_needs_met(needs, &s3));
+	free(needs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -228,6 +281,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_service_fields, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_webserver_proxy_zeek, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_never_fires, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_source_needs, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
