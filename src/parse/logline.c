@@ -7,6 +7,7 @@
 #include "core/jsonw.h"
 #include "core/utf8.h"
 #include "parse/jsonl.h"
+#include "parse/auditd.h"
 #include "parse/logline.h"
 #include "parse/syslog.h"
 #include "parse/winevent.h"
@@ -315,7 +316,7 @@ static int syslog_to_event(enum log_format fmt, const char *line, size_t n,
 	    (rc = syslog_data(ev, a, &m, bad)))
 		return fail(err, errlen, rc, "out of memory");
 
-	if ((rc = decode_auth(ev, a, ex)) < 0)
+	if ((rc = decode_auth(ev, a, ex)) < 0 || (rc = auditd_decode(ev, a)) < 0)
 		return fail(err, errlen, rc, "decoder failed");
 	return 0;
 }

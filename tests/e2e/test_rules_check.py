@@ -22,7 +22,7 @@ def rule(title, logsource, detection="    sel:\n        EventID: 1\n    conditio
 
 WIN = "    product: windows\n    category: process_creation\n"
 NOMAP = "    product: nosuchproduct\n    service: nosuchservice\n"
-AUDITD = "    product: linux\n    service: auditd\n"
+LINUXPROC = "    product: linux\n    category: process_creation\n"
 
 
 class RulesCheck(unittest.TestCase):
@@ -45,7 +45,7 @@ class RulesCheck(unittest.TestCase):
         self.write("other/d.yml", rule("D", NOMAP))
         self.write("other/e.yml", rule("E", WIN, "    sel:\n        X|bogus: 1\n"
                                              "    condition: sel\n"))
-        self.write("linux/f.yml", rule("F", AUDITD))
+        self.write("linux/f.yml", rule("F", LINUXPROC))
         self.write("linux/notes.txt", "not a rule")
         self.write("linux/.hidden.yml", rule("H", NOMAP))
 
@@ -62,7 +62,7 @@ class RulesCheck(unittest.TestCase):
         self.assertIn("      2  " + nomap, out)
         self.assertIn("      1  unsupported: modifier 'bogus'", out)
         self.assertLess(out.index(nomap), out.index("modifier 'bogus'"))
-        self.assertIn("no minisiem decoder produces Linux audit fields", out)
+        self.assertIn("no minisiem decoder produces Linux process creations", out)
         self.assertRegex(out, r"%s/windows +3 +2 +66\.7 +1 +0" % self.d)
         self.assertRegex(out, r"\nwindows +3 +2 +66\.7 +1 +0")
         self.assertNotIn("c.yml", out)
@@ -137,11 +137,11 @@ class RulesCheck(unittest.TestCase):
         self.assertIn("must be a value or a list of values", r.stderr)
 
     def test_rules_test_warns(self):
-        f = self.write("f.yml", rule("Audit rule", AUDITD))
+        f = self.write("f.yml", rule("Audit rule", LINUXPROC))
         r = cli("rules", "test", f, stdin="")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("warning: rule 'Audit rule' can never fire: no minisiem decoder "
-                      "produces Linux audit fields", r.stderr)
+                      "produces Linux process creations", r.stderr)
         f = self.write("g.yml", rule("Process rule", WIN))
         r = cli("rules", "test", f, stdin="")
         self.assertNotIn("never fire", r.stderr)

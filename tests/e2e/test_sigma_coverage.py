@@ -10,10 +10,11 @@ import os
 import shutil
 import tempfile
 
-from hub import HubCase, event_uuid, wait_for
+from hub import HubCase, cli, event_uuid, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLES = os.path.normpath(os.path.join(HERE, "..", "samples", "cloud"))
+AUDIT = os.path.normpath(os.path.join(HERE, "..", "samples", "auditd"))
 
 
 def rule_id(path):
@@ -77,11 +78,17 @@ class Coverage(HubCase):
             self.assertEqual(status, 201, body)
             return body["rules"][0]
 
-        # auditd: no decoder makes its fields, whatever the hub receives
+        # Linux process creations: no decoder makes them, whatever the hub receives
         r = post("5ec0c10d-0000-4000-8000-0000000000a1",
-                 "  product: linux\n  service: auditd\n", "    type: EXECVE\n")
-        self.assertIn("can never fire: no minisiem decoder produces Linux audit fields",
+                 "  product: linux\n  category: process_creation\n",
+                 "    Image|endswith: /nc\n")
+        self.assertIn("can never fire: no minisiem decoder produces Linux process creations",
                       r["warning"])
+        # auditd: decoded, but this hub has stored no audit records
+        r = post("5ec0c10d-0000-4000-8000-0000000000a4",
+                 "  product: linux\n  service: auditd\n", "    type: EXECVE\n")
+        self.assertIn("(it needs os_type linux with app auditd, audit, audispd or "
+                      "audisp-syslog)", r["warning"])
         # sshd: a source this hub has not received yet
         rid = "5ec0c10d-0000-4000-8000-0000000000a2"
         r = post(rid, "  product: linux\n  service: sshd\n",
@@ -106,3 +113,36 @@ class Coverage(HubCase):
             return body["warning"] is None
 
         wait_for(cleared, 30, "the sshd rule's warning to go")
+
+
+class AuditRecords(HubCase):
+    """Audit records through `minisiem logtest`, then SigmaHQ's auditd detections through
+    `minisiem rules test`: the raw audit.log and syslog's forms."""
+
+    def test_audit_log_through_logtest_and_rules_test(self):
+        tmp = tempfile.mkdtemp(prefix="minisiem-e2e-audit-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        events = []
+        for name in ("audit.log", "syslog.log"):
+            r = cli("logtest", os.path.join(AUDIT, name))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            events += [json.loads(l) for l in r.stdout.splitlines() if l]
+        self.assertEqual(len(events), 13)
+        self.assertEqual([e["event_type"] for e in events[:3]],
+                         ["AUDIT_SYSCALL", "AUDIT_EXECVE", "AUDIT_CWD"])
+        self.assertEqual(sum(e.get("app") == "auditd" for e in events), 12)
+        path = os.path.join(tmp, "events.ndjson")
+        with open(path, "w") as f:
+            f.write("".join(json.dumps(e) + "\n" for e in events))
+        # the detection of SigmaHQ's "ASLR Disabled Via Sysctl or Direct Syscall - Linux"
+        rule = os.path.join(tmp, "aslr.yml")
+        with open(rule, "w") as f:
+            f.write("title: ASLR disabled\nid: 5ec0c10d-0000-4000-8000-0000000000b1\n"
+                    "logsource:\n  product: linux\n  service: auditd\ndetection:\n"
+                    "  sel:\n    type: EXECVE\n    a0: sysctl\n    a1: '-w'\n"
+                    "    a2: 'kernel.randomize_va_space=0'\n  condition: sel\nlevel: high\n")
+        r = cli("rules", "test", rule, path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        hits = [json.loads(l) for l in r.stdout.splitlines() if l]
+        self.assertEqual([h["line"] for h in hits], [2, 10])  # audit.log, then audispd's
+        self.assertNotIn("warning", r.stderr)
