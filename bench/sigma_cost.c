@@ -4,7 +4,7 @@
  * events per second of CPU time of one thread evaluating the bench's mixed events (bench/gen.c:
  * sshd, sudo, Windows security log, Pi-hole, application events) against them. One JSON line.
  *
- *   sigma_cost [--events 2000000] [--products windows,linux] DIR...
+ *   sigma_cost [--events 2000000] [--products windows,linux|'*'] DIR...
  */
 #include <dirent.h>
 #include <inttypes.h>
@@ -55,6 +55,8 @@ static bool wanted(const struct set *s, const struct rule *r)
 {
 	const char *p = r->ls_product;
 	size_t n = p ? strlen(p) : 0;
+	if (!strcmp(s->products, "*")) /* every accepted rule */
+		return true;
 	for (const char *q = s->products; p && *q;) {
 		const char *c = strchr(q, ',');
 		size_t k = c ? (size_t)(c - q) : strlen(q);

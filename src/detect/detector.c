@@ -43,6 +43,7 @@ struct detect_set {
 	size_t bkcap;
 	int *unidx;
 	size_t nunidx;
+	struct ugates ug; /* the unindexed rules by their logsource */
 	struct kw_automaton *ac;
 	bool has_eid;	     /* some rules are indexed by EventID */
 	struct cstate **cs;  /* per rule: its state when a correlation */
@@ -104,6 +105,7 @@ static void set_free(struct detect_set *rs)
 		free(rs->bk[i].idx);
 	free(rs->bk);
 	free(rs->unidx);
+	ugates_free(&rs->ug);
 	kw_free(rs->ac);
 	free(rs->cs);
 	free(rs->nv);
@@ -228,7 +230,7 @@ static int set_index(struct detect_set *rs)
 				return rc;
 		}
 	}
-	return 0;
+	return ugates_build(&rs->ug, rs->r, rs->unidx, rs->nunidx);
 }
 
 static int find_ref(struct detect_set *rs, const char *ref)
@@ -1005,8 +1007,7 @@ void detector_eval(struct detector *d, const struct event *ev, detect_sink sink,
 	list[0] = lookup(rs, EVF_EVENT_TYPE, &ev->event_type, &len[0]);
 	list[1] = lookup(rs, EVF_APP, &ev->app, &len[1]);
 	list[2] = lookup(rs, EVF_OS_TYPE, &ev->os_type, &len[2]);
-	list[3] = rs->unidx;
-	len[3] = rs->nunidx;
+	list[3] = ugates_candidates(&rs->ug, s, &len[3]);
 	list[4] = NULL;
 	len[4] = 0;
 	int64_t eid;

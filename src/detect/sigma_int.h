@@ -529,6 +529,22 @@ void field_lower(struct scratch *s, const struct fval *v, const char **p, size_t
 /* The event's data EventID as an integer, if any. */
 bool scratch_eventid(struct scratch *s, int64_t *out);
 
+/* The rules no index selects, grouped by their one logsource condition (sigma_gates.c): per
+ * event a logsource it fails skips its rules at once (rules of several logsources, or none,
+ * are always candidates). */
+struct ugates {
+	struct ugate {
+		const struct sel *sel;
+		size_t start, n;
+	} * g;
+	size_t n;
+	int *run, *cand; /* rule indices by logsource; this event's candidates */
+};
+int ugates_build(struct ugates *u, struct rule *const *rules, const int *idx, size_t n);
+/* This event's candidates among them, in rule order (valid until the next call). */
+const int *ugates_candidates(struct ugates *u, struct scratch *s, size_t *len);
+void ugates_free(struct ugates *u);
+
 /* Keyword automaton over every case-insensitive keyword literal of a rule set. */
 struct kw_automaton;
 int kw_build(struct rule **rules, size_t n, struct kw_automaton **out);

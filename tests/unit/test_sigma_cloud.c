@@ -189,13 +189,13 @@ static void test_webserver_proxy_zeek(void **state)
 		"    c-uri|contains: '/wp-login.php'\n  condition: s\n");
 	assert_true(match_text("{\"app\":\"squid\",\"message\":\"m\",\"data\":{\"c-uri\":"
 			       "\"http://blog.example/wp-login.php\"}}"));
-	/* Zeek's JSON logs, tailed: the file name says which log */
+	/* Zeek's JSON logs: app says which log */
 	compile("title: t\nlogsource:\n  product: zeek\n  service: dns\ndetection:\n  s:\n"
 		"    query|endswith: .onion\n  condition: s\n");
-	assert_true(match_text("{\"source_file\":\"/var/log/zeek/current/dns.log\",\"message\":"
-			       "\"m\",\"data\":{\"query\":\"abc.onion\"}}"));
-	assert_false(match_text("{\"source_file\":\"/var/log/zeek/current/http.log\",\"message\":"
-				"\"m\",\"data\":{\"query\":\"abc.onion\"}}"));
+	assert_true(match_text("{\"app\":\"zeek-dns\",\"message\":\"m\",\"data\":{\"query\":"
+			       "\"abc.onion\"}}"));
+	assert_false(match_text("{\"app\":\"zeek-http\",\"message\":\"m\",\"data\":{\"query\":"
+				"\"abc.onion\"}}"));
 }
 
 static void test_never_fires(void **state)
@@ -273,6 +273,64 @@ static void test_source_needs(void **state)
 	free(needs);
 }
 
+static char HITS[512];
+static void hit_sink(void *ctx, const struct detect_hit *h)
+{
+	(void)ctx;
+	size_t n = strlen(HITS);
+	snprintf(HITS + n, sizeof(HITS) - n, "%s ", h->rule->id);
+}
+
+/* Rules no index can select (web servers, the auth files) run in the detector only for the
+ * events their logsource takes, and in rule order. */
+static void test_unindexed_rules_in_detector(void **state)
+{
+	(void)state;
+	static const char *set =
+	    "title: w1\nid: w1\nlogsource:\n  category: webserver\ndetection:\n  s:\n"
+	    "    cs-uri-query|contains: passwd\n  condition: s\n---\n"
+	    "title: a1\nid: a1\nlogsource:\n  product: linux\n  service: auth\ndetection:\n"
+	    "  s:\n    message|contains: passwd\n  condition: s\n---\n"
+	    "title: w2\nid: w2\nlogsource:\n  category: webserver\ndetection:\n  s:\n"
+	    "    sc-status: 200\n  condition: s\n---\n"
+	    "title: any\nid: any\nlogsource:\n  product: minisiem\ndetection:\n  s:\n"
+	    "    message|contains: passwd\n  condition: s\n";
+	struct rule **r;
+	size_t n;
+	struct detector *d;
+	struct detector_config dc = {NULL, 0};
+	assert_int_equal(rule_compile(set, strlen(set), "t", &r, &n, ERR, sizeof(ERR)), 0);
+	assert_int_equal(detector_open(&d, &dc), 0);
+	assert_int_equal(detector_set_rules(d, r, n, ERR, sizeof(ERR)), 0);
+	static const struct {
+		const char *json, *want;
+	} c[] = {
+	    {"{\"app\":\"nginx\",\"http_method\":\"GET\",\"http_path\":\"/x?f=passwd\","
+	     "\"http_status\":200,\"message\":\"GET /x?f=passwd\"}",
+	     "w1 w2 any "},
+	    {"{\"os_type\":\"LINUX\",\"app\":\"sshd\",\"message\":\"passwd changed\"}", "a1 any "},
+	    {"{\"os_type\":\"LINUX\",\"app\":\"cron\",\"source_file\":\"/var/log/auth.log\","
+	     "\"message\":\"passwd\"}",
+	     "a1 any "},
+	    {"{\"app\":\"other\",\"message\":\"passwd\",\"http_status\":200}", "any "},
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		json_error_t je;
+		json_t *j = json_loads(c[i].json, 0, &je);
+		struct event e;
+		char err[256];
+		arena_reset(&A);
+		assert_int_equal(event_from_json(&e, j, &A, 1772359200000000LL, err, sizeof(err)),
+				 0);
+		json_decref(j);
+		HITS[0] = '\0';
+		detector_eval(d, &e, hit_sink, NULL);
+		if (strcmp(HITS, c[i].want))
+			fail_msg("event %zu: hits '%s', want '%s'", i, HITS, c[i].want);
+	}
+	detector_close(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -281,6 +339,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_webserver_proxy_zeek, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_never_fires, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_source_needs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unindexed_rules_in_detector, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
