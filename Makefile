@@ -102,6 +102,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(UNIT_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DSIEM_TEST_SEAMS $(LDFLAGS) -o $@ $< $(UNIT_OBJ) $(LDLIBS) -lcmocka
 
+# The rule engine's cost with SigmaHQ's rules: the bench's events (gen.c) too.
+$(BUILD)/bench/sigma_cost: bench/sigma_cost.c bench/gen.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ bench/sigma_cost.c bench/gen.c $(LIB_OBJ) $(LDLIBS)
+
 $(BUILD)/bench/%: bench/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)

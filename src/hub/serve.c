@@ -157,6 +157,8 @@ static const struct opt_def serve_opts[] = {
      "decoder files (*.yml, see docs/parsing.md) tried before the built-in decoders, read"
      " again on SIGHUP (a broken file keeps the decoders in force)",
      false, 0, 0},
+    {"sigma-placeholders", "SIEM_SIGMA_PLACEHOLDERS", OPT_STRING, "", "FILE",
+     "values of the placeholders of Sigma's 'expand' modifier (YAML: name: [values])", false, 0, 0},
     {"alert-cooldown", "SIEM_ALERT_COOLDOWN", OPT_DURATION, "10m", "DURATION",
      "one alert per rule and group within this time; repeats are counted on it", false, 0,
      30LL * 86400},
@@ -660,6 +662,12 @@ static int start_writer(struct hub *h)
 				   .public_url = config_str(c, "public-url")};
 	const char *rules_dir =
 	    find_rules_dir(config_str(c, "rules-dir"), h->rules_buf, sizeof(h->rules_buf));
+	const char *ph = config_str(c, "sigma-placeholders");
+	char pherr[600];
+	if (ph && *ph && (rc = sigma_placeholders_load(ph, pherr, sizeof(pherr))) < 0) {
+		log_error("hub", "sigma placeholders: %s", pherr);
+		return rc;
+	}
 	if ((rc = detector_open(&h->det, &dc)) < 0 ||
 	    (rc = alerts_open(&h->alerts, h->s, &ac)) < 0 ||
 	    (rc = ruleset_open(&h->rules, h->s, h->det, rules_dir)) < 0) {

@@ -8,6 +8,7 @@
 #include "core/tz.h"
 #include "core/utf8.h"
 #include "parse/jsonl.h"
+#include "parse/auditd.h"
 #include "parse/logline.h"
 #include "parse/snare.h"
 #include "parse/syslog.h"
@@ -411,7 +412,7 @@ static int syslog_to_event(enum log_format fmt, const char *line, size_t n,
 	/* Windows events forwarded by Snare are typed like the agent's. */
 	if (m.msg.p && (rc = snare_decode(ev, a, m.app, m.msg)) != 0)
 		return rc < 0 ? fail(err, errlen, rc, "out of memory") : 0;
-	if ((rc = decode_auth(ev, a, ex)) < 0)
+	if ((rc = decode_auth(ev, a, ex)) < 0 || (rc = auditd_decode(ev, a)) < 0)
 		return fail(err, errlen, rc, "decoder failed");
 	return 0;
 }
