@@ -123,7 +123,7 @@ static void read_lines(const char *file, struct evs *out)
 	if (!text)
 		fail_msg("missing %s (run from the repository)", path);
 	out->n = 0;
-	struct logline_ctx ctx = {"logtest", NULL, NULL};
+	struct logline_ctx ctx = {.source = "logtest"};
 	for (char *p = text, *e; p < text + n && out->n < 16; p = e + 1) {
 		e = memchr(p, '\n', (size_t)(text + n - p));
 		if (!e)
