@@ -1,0 +1,165 @@
+"""test_agent_failover.py — one minisiem-agent with two hubs (--server A,B) that share one
+PostgreSQL store: the first hub is SIGKILLed while the agent streams a log to it, the agent
+carries on to the second, every line of the log is stored exactly once in the shared store
+(a batch the first hub stored but could not answer is resent to the second with the same
+event ids and absorbed as duplicates); then the first hub comes back and, after --failback,
+the agent returns to it."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import unittest
+
+import hub
+import pgserver
+from helpers import agent_bin, free_port, metric, require_agent
+from hub import Hub, HubCase, wait_for
+
+DEADLINE = 60.0
+SEQ_RE = re.compile(r"seq=(\d+)\b")
+INGEST_OK = 'minisiem_http_requests_total{route="/ingest",method="POST",code="200"}'
+
+
+def auth_line(host, i):
+    return ("Nov 21 08:%02d:%02d %s sshd[%d]: Failed password for user%d from 10.8.%d.%d "
+            "port 22 ssh2 seq=%d\n" % (i // 60 % 60, i % 60, host, 2000 + i % 5000, i,
+                                       i // 250 % 256, i % 250 + 1, i))
+
+
+class AgentFailover(HubCase):
+
+    def setUp(self):
+        super().setUp()
+        require_agent()
+        if not os.access(pgserver.pg_tool("initdb"), os.X_OK):
+            raise unittest.SkipTest("PostgreSQL 15 is not installed")
+        self.tmp = tempfile.mkdtemp(prefix="minisiem-failover-e2e-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.pg = pgserver.PgServer().start()
+        self.addCleanup(self.pg.stop)
+        self.url = self.pg.new_database()
+        self.hubs = []
+        for _ in range(2):
+            h = Hub(pg_admin_url=self.pg.admin_url,
+                    args=["--listen", "127.0.0.1:%d" % free_port()])
+            h._pg_url = self.url
+            self.addCleanup(h.close)
+            self.hubs.append(h)
+        # the shared database is dropped once (cleanups run last first)
+        self.addCleanup(setattr, self.hubs[1], "_pg_url", None)
+        self.hubs[0].start()  # the first one migrates the new database
+        self.hubs[1].start()
+        self.proc = None
+        self.err_path = os.path.join(self.tmp, "agent.stderr")
+
+    def tearDown(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        super().tearDown()
+
+    def agent_log(self):
+        return hub.read_text(self.err_path)
+
+    def wait(self, cond, what):
+        try:
+            return wait_for(cond, DEADLINE, what, 0.1)
+        except AssertionError as e:
+            raise AssertionError("%s\n--- agent stderr ---\n%s"
+                                 % (e, hub.tail(self.agent_log(), 60)))
+
+    def rows(self):
+        """(rows, distinct ids) of the shared store's events."""
+        r = pgserver.psql(self.url, "SELECT count(*), count(DISTINCT id) FROM events")
+        return int(r[0][0]), int(r[0][1])
+
+    def seqs(self, h, host):
+        out = {}
+        for e in h.all_events({"source_host": host}):
+            m = SEQ_RE.search(e.get("message", ""))
+            if m:
+                out[int(m.group(1))] = out.get(int(m.group(1)), 0) + 1
+        return out
+
+    def test_kill_first_hub_mid_stream_every_line_once_then_failback(self):
+        a, b = self.hubs
+        url_a = "http://127.0.0.1:%d" % a.port
+        url_b = "http://127.0.0.1:%d" % b.port
+        host = "failover-e2e"
+        log = os.path.join(self.tmp, "auth.log")
+        open(log, "w").close()
+        argv = [agent_bin(), "--server", url_a + "," + url_b, "--insecure-http",
+                "--state-dir", os.path.join(self.tmp, "state"), "--flush-ms", "100",
+                "--batch", "50", "--retry-max", "1s", "--poll-ms", "20", "--heartbeat", "1s",
+                "--timeout", "5s", "--failback", "2s", "--source", "linux-auth:" + log]
+        env = hub.base_env({"SIEM_AGENT_API_KEY": hub.API_KEY})
+        with open(self.err_path, "wb") as err:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=err, env=env,
+                                         start_new_session=True)
+        total = 3000
+        written = [0]
+        stop = threading.Event()
+
+        def writer(start, end):
+            # lines arrive in small steps, so the kill falls in the middle of the stream
+            i = start
+            while i < end and not stop.is_set():
+                with open(log, "a") as f:
+                    for k in range(i, min(end, i + 25)):
+                        f.write(auth_line(host, k))
+                i = min(end, i + 25)
+                written[0] = i
+                stop.wait(0.02)
+
+        t = threading.Thread(target=writer, args=(0, total), daemon=True)
+        t.start()
+        self.addCleanup(stop.set)
+        # The first hub has stored part of the stream, more is being written: kill -9.
+        self.wait(lambda: self.rows()[0] >= 600, "the first hub to store 600 events")
+        self.assertLess(written[0], total, "the stream ended before the kill: nothing to test")
+        a.signal(signal.SIGKILL)
+        a.kill()
+        stored_at_kill = self.rows()[0]
+        t.join(DEADLINE)
+        self.assertFalse(t.is_alive())
+        self.wait(lambda: self.rows()[0] >= total, "every line in the shared store")
+        self.assertGreater(self.rows()[0], stored_at_kill)  # through the second hub
+        self.assertEqual(self.rows(), (total, total))
+        got = self.seqs(b, host)
+        self.assertEqual(sorted(got), list(range(total)))
+        self.assertEqual({n for n in got.values()}, {1}, "a line stored twice")
+        log_text = self.agent_log()
+        self.assertIn("the hub %s cannot be reached" % url_a, log_text)
+        self.assertIn("the batch goes to %s next" % url_b, log_text)
+        self.assertIn("the hub %s answers" % url_b, log_text)
+        # The first hub comes back on its port. --failback (2 s) after the agent last left it,
+        # the next batch goes to it again: lines are written until it has taken some.
+        a.start()
+        before = len(self.agent_log())
+        stop.clear()
+        t = threading.Thread(target=writer, args=(total, 2 * total), daemon=True)
+        t.start()
+        self.wait(lambda: metric(a, INGEST_OK, 0) > 0, "a batch posted to the first hub")
+        stop.set()
+        t.join(DEADLINE)
+        self.assertFalse(t.is_alive())
+        n = written[0]
+        self.wait(lambda: self.rows()[0] >= n, "the last lines stored")
+        self.assertEqual(self.rows(), (n, n))
+        got = self.seqs(a, host)
+        self.assertEqual(sorted(got), list(range(n)))
+        self.assertEqual({k for k in got.values()}, {1}, "a line stored twice")
+        after = self.agent_log()[before:]
+        self.assertIn("trying the first hub again: %s" % url_a, after)
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(30), 0, hub.tail(self.agent_log()))
+        hub.check_sanitizers(self.agent_log(), "minisiem-agent")
+
+
+if __name__ == "__main__":
+    unittest.main()
