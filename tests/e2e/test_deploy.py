@@ -204,6 +204,10 @@ class Compose(unittest.TestCase):
         ignored = subprocess.run(["git", "check-ignore", "-q", "deploy/docker/secrets/x"],
                                  cwd=ROOT, timeout=30)
         self.assertEqual(ignored.returncode, 0, "deploy/docker/secrets/ is not in .gitignore")
+        # nor are they sent to the image's build (the context is the source tree)
+        with open(os.path.join(ROOT, ".dockerignore")) as f:
+            patterns = [x.strip().rstrip("/") for x in f if x.strip() and x[0] != "#"]
+        self.assertIn("deploy/docker/secrets", patterns)
 
     def test_make_secrets_writes_what_the_services_read(self):
         out = os.path.join(self.tmp, "secrets")
