@@ -1,4 +1,5 @@
-"""test_agent_failover.py — one minisiem-agent with two hubs (--server A,B) that share one
+"""test_agent_failover.py — the agent's --server list (flag, variable, config file; usage
+errors), and one minisiem-agent with two hubs (--server A,B) that share one
 PostgreSQL store: the first hub is SIGKILLed while the agent streams a log to it, the agent
 carries on to the second, every line of the log is stored exactly once in the shared store
 (a batch the first hub stored but could not answer is resent to the second with the same
@@ -159,6 +160,64 @@ class AgentFailover(HubCase):
         self.proc.send_signal(signal.SIGTERM)
         self.assertEqual(self.proc.wait(30), 0, hub.tail(self.agent_log()))
         hub.check_sanitizers(self.agent_log(), "minisiem-agent")
+
+
+class ServerList(HubCase):
+    """The URL list as the flag, the variable and the config file give it, on one hub."""
+
+    def setUp(self):
+        super().setUp()
+        require_agent()
+        self.tmp = tempfile.mkdtemp(prefix="minisiem-servers-e2e-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.log = os.path.join(self.tmp, "auth.log")
+        with open(self.log, "w") as f:
+            for i in range(20):
+                f.write(auth_line("server-list-e2e", i))
+
+    def run_agent(self, *args, env=None, state="state"):
+        e = hub.base_env({"SIEM_AGENT_API_KEY": hub.API_KEY})
+        e.update(env or {})
+        r = subprocess.run([agent_bin(), "--state-dir", os.path.join(self.tmp, state),
+                            "--source", "linux-auth:" + self.log, "--retry-max", "1s",
+                            "--timeout", "5s", *args], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e,
+                           timeout=120)
+        hub.check_sanitizers(r.stderr, "minisiem-agent")
+        return r
+
+    def test_usage_errors(self):
+        r = self.run_agent("--server", "https://a.example,ftp://b.example")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("'ftp://b.example' is not an http:// or https:// URL", r.stderr)
+        # one plain URL among several needs --insecure-http like a single one
+        r = self.run_agent("--server", "https://a.example", "--server", "http://b.example")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("refusing an http:// --server", r.stderr)
+        r = self.run_agent(env={"SIEM_AGENT_SERVER": " , "})
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--server URL is required", r.stderr)
+
+    def test_dead_first_hub_in_the_variable_and_the_file(self):
+        h = self.own_hub()
+        dead = "http://127.0.0.1:%d" % free_port()
+        live = "http://127.0.0.1:%d" % h.port
+        # the variable: the dead one first, the batch goes on to the live one
+        r = self.run_agent("--once", "--insecure-http",
+                           env={"SIEM_AGENT_SERVER": "%s, %s" % (dead, live)})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("the hub %s cannot be reached" % dead, r.stderr)
+        self.assertIn("the batch goes to %s next" % live, r.stderr)
+        self.assertEqual(len(h.all_events({"source_host": "server-list-e2e"})), 20)
+        # the config file, another state: the same lines again, the same ids, no new event
+        conf = os.path.join(self.tmp, "agent.conf")
+        with open(conf, "w") as f:
+            f.write("server = %s,%s\ninsecure-http = true\n" % (dead, live))
+        r = self.run_agent("--once", "--config", conf, state="state2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("the batch goes to %s next" % live, r.stderr)
+        self.assertRegex(r.stderr, r"sent 20 \(duplicates 20\)")
+        self.assertEqual(len(h.all_events({"source_host": "server-list-e2e"})), 20)
 
 
 if __name__ == "__main__":
