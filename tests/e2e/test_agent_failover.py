@@ -1,15 +1,18 @@
 """test_agent_failover.py — the agent's --server list (flag, variable, config file; usage
-errors), and one minisiem-agent with two hubs (--server A,B) that share one
-PostgreSQL store: the first hub is SIGKILLed while the agent streams a log to it, the agent
-carries on to the second, every line of the log is stored exactly once in the shared store
-(a batch the first hub stored but could not answer is resent to the second with the same
-event ids and absorbed as duplicates); then the first hub comes back and, after --failback,
-the agent returns to it."""
+errors), and one minisiem-agent with two hubs (--server A,B) that share one PostgreSQL store:
+- the first hub is SIGKILLed while the agent streams a log to it; the agent carries on to the
+  second and every line is stored exactly once in the shared store; the first hub comes back
+  and, --failback later, the agent returns to it;
+- a batch the first hub stored but whose answer was lost (a proxy drops it) is resent to the
+  second hub with the same event ids, which counts them as duplicates and stores nothing."""
 
+import http.client
+import json
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -31,17 +34,77 @@ def auth_line(host, i):
                                        i // 250 % 256, i % 250 + 1, i))
 
 
+class AnswerLost:
+    """A proxy in front of a hub that hands each POST on and then closes the connection
+    without the answer: the hub stored the batch, the agent never hears of it."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.answers = []  # (status, body) the hub gave, never passed on
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return  # closed
+            with c:
+                c.settimeout(30)
+                f = c.makefile("rb")
+                request = f.readline().split()
+                headers = {}
+                for line in iter(f.readline, b"\r\n"):
+                    if not line:
+                        break
+                    k, _, v = line.decode("latin-1").partition(":")
+                    headers[k.strip().lower()] = v.strip()
+                body = f.read(int(headers.get("content-length", "0")))
+                fwd = {k: headers[k] for k in ("x-api-key", "content-type", "content-encoding")
+                       if k in headers}
+                conn = http.client.HTTPConnection("127.0.0.1", self.target, timeout=30)
+                try:
+                    conn.request(request[0].decode(), request[1].decode(), body, fwd)
+                    r = conn.getresponse()
+                    self.answers.append((r.status, r.read()))
+                finally:
+                    conn.close()
+                    f.close()
+
+    def close(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() (Linux)
+        except OSError:
+            pass
+        self.sock.close()
+        self.thread.join(30)
+        assert not self.thread.is_alive(), "the proxy thread did not end"
+
+
 class AgentFailover(HubCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if not os.access(pgserver.pg_tool("initdb"), os.X_OK):
+            raise unittest.SkipTest("PostgreSQL 15 is not installed")
+        cls.pg = pgserver.PgServer().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pg.stop()
+        super().tearDownClass()
 
     def setUp(self):
         super().setUp()
         require_agent()
-        if not os.access(pgserver.pg_tool("initdb"), os.X_OK):
-            raise unittest.SkipTest("PostgreSQL 15 is not installed")
         self.tmp = tempfile.mkdtemp(prefix="minisiem-failover-e2e-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
-        self.pg = pgserver.PgServer().start()
-        self.addCleanup(self.pg.stop)
         self.url = self.pg.new_database()
         self.hubs = []
         for _ in range(2):
@@ -160,6 +223,34 @@ class AgentFailover(HubCase):
         self.proc.send_signal(signal.SIGTERM)
         self.assertEqual(self.proc.wait(30), 0, hub.tail(self.agent_log()))
         hub.check_sanitizers(self.agent_log(), "minisiem-agent")
+
+    def test_a_stored_batch_whose_answer_was_lost_is_absorbed_by_the_next_hub(self):
+        # The agent posts to the first hub through a proxy that drops every answer: the
+        # batch is stored, the agent sees no answer and resends it, byte for byte, to the
+        # second hub, which finds every event id already stored.
+        a, b = self.hubs
+        proxy = AnswerLost(a.port)
+        self.addCleanup(proxy.close)
+        log = os.path.join(self.tmp, "auth.log")
+        with open(log, "w") as f:
+            for i in range(100):
+                f.write(auth_line("answer-lost-e2e", i))
+        env = hub.base_env({"SIEM_AGENT_API_KEY": hub.API_KEY})
+        r = subprocess.run([agent_bin(), "--server", "http://127.0.0.1:%d" % proxy.port,
+                            "--server", "http://127.0.0.1:%d" % b.port, "--insecure-http",
+                            "--once", "--retry-max", "1s", "--timeout", "10s",
+                            "--state-dir", os.path.join(self.tmp, "state"),
+                            "--source", "linux-auth:" + log], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                           timeout=120)
+        hub.check_sanitizers(r.stderr, "minisiem-agent")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([s for s, _ in proxy.answers], [200], proxy.answers)
+        self.assertEqual(json.loads(proxy.answers[0][1])["accepted"], 100, proxy.answers)
+        self.assertIn("cannot be reached", r.stderr)
+        self.assertRegex(r.stderr, r"sent 100 \(duplicates 100\)")
+        self.assertEqual(metric(b, 'minisiem_events_duplicates_total{source="http"}'), 100)
+        self.assertEqual(self.rows(), (100, 100))
 
 
 class ServerList(HubCase):
