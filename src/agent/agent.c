@@ -378,15 +378,17 @@ static void heartbeat(struct agent *a, const char *what)
 	metric_set(&m_rejected, (int64_t)a->n_rejected);
 	metric_set(&m_spool_files, (int64_t)ss.files);
 	metric_set(&m_spool_bytes, (int64_t)ss.bytes);
+	bool multi = !a->cfg.dry_run && a->fo.n > 1;
 	log_info("agent",
 		 "%s: read %" PRIu64 " sent %" PRIu64 " (duplicates %" PRIu64 ") spooled %" PRIu64
 		 " dropped %" PRIu64 " rejected %" PRIu64 "; spool %" PRIu64 " batches %" PRIu64
-		 " bytes; hub %s",
+		 " bytes; hub %s%s%s",
 		 what, a->n_read, a->n_sent, a->n_dups, a->n_spooled, ss.dropped_events,
 		 a->n_rejected, ss.files, ss.bytes,
 		 a->cfg.dry_run ? "not used (dry run)"
 		 : a->hub_down	? "unreachable"
-				: "ok");
+				: "ok",
+		 multi ? "; next batch to " : "", multi ? a->cfg.servers->url[a->fo.cur] : "");
 	if (a->cfg.dry_run || !a->cfg.state_dir)
 		return;
 	struct strbuf b;

@@ -201,6 +201,9 @@ class AgentFailover(HubCase):
         self.assertIn("the hub %s cannot be reached" % url_a, log_text)
         self.assertIn("the batch goes to %s next" % url_b, log_text)
         self.assertIn("the hub %s answers" % url_b, log_text)
+        # idle, it stays with the second hub (the heartbeat says where the next batch goes)
+        self.wait(lambda: "hub ok; next batch to %s" % url_b in self.agent_log(),
+                  "a heartbeat naming the second hub")
         # The first hub comes back on its port. --failback (2 s) after the agent last left it,
         # the next batch goes to it again: lines are written until it has taken some.
         a.start()
