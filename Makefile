@@ -13,7 +13,7 @@ RUN_DEB_PKGS   := build-essential pkg-config libmicrohttpd-dev libjansson-dev li
             libsystemd-dev python3 nodejs libpq-dev postgresql-client-15 libmaxminddb-dev \
             libc-ares-dev libcsv-dev
 CHECK_DEB_PKGS := libcmocka-dev systemd-journal-remote gcc-mingw-w64-x86-64 libz-mingw-w64-dev \
-            curl sqlite3 clang clang-format libclang-rt-dev postgresql-15 strace
+            curl sqlite3 clang clang-format libclang-rt-dev postgresql-15 strace docker-compose
 BUILD    ?= build/rel
 SANITIZE ?=
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)

@@ -198,16 +198,21 @@ static void on_reject(void *ctx, long index, const char *error)
 		 (int)(len > 300 ? 300 : len), p);
 }
 
+/* The current hub failed: the next batch goes to the next hub of the list, after a wait that
+ * doubles with each whole round of the list that failed (jittered, up to --retry-max). */
 static void backoff(struct agent *a, int64_t retry_after_s)
 {
-	int64_t b = a->backoff_ms ? a->backoff_ms * 2 : BACKOFF_MIN_MS;
+	uint32_t rounds = failover_failed(&a->fo, plat_mono_ms());
+	int64_t b = BACKOFF_MIN_MS;
+	for (uint32_t i = 0; i < rounds && b < a->cfg.retry_max_ms; i++)
+		b *= 2;
 	if (b > a->cfg.retry_max_ms)
 		b = a->cfg.retry_max_ms;
-	a->backoff_ms = b;
 	uint32_t r;
 	plat_random(&r, sizeof(r));
 	int64_t wait = b / 2 + (int64_t)(r % (uint32_t)(b / 2 + 1)); /* jitter: 50-100 % */
-	if (retry_after_s * 1000 > wait)
+	/* Retry-After is the answering hub's: it holds when the next try goes to it again. */
+	if (a->fo.n == 1 && retry_after_s * 1000 > wait)
 		wait = retry_after_s * 1000 > a->cfg.retry_max_ms ? a->cfg.retry_max_ms
 								  : retry_after_s * 1000;
 	a->retry_at_ms = plat_mono_ms() + wait;
@@ -216,27 +221,36 @@ static void backoff(struct agent *a, int64_t retry_after_s)
 static enum outcome send_body(struct agent *a, const char *body, size_t n, uint32_t events)
 {
 	struct sender_reply r;
-	int rc = sender_post(a->sender, body, n, &r);
+	bool back;
+	size_t i = failover_pick(&a->fo, plat_mono_ms(), &back);
+	const char *url = a->cfg.servers->url[i];
+	if (back)
+		log_info("agent", "trying the first hub again: %s", url);
+	int rc = sender_post(a->sender[i], body, n, &r);
 	if (rc < 0 || r.status == 429 || r.status == 408 || r.status >= 500 || r.status < 200) {
 		if (rc < 0)
 			log_warn("agent",
-				 "the hub cannot be reached (%s): a batch of %" PRIu32
+				 "the hub %s cannot be reached (%s): a batch of %" PRIu32
 				 " events waits",
-				 r.err, events);
+				 url, r.err, events);
 		else
 			log_warn("agent",
-				 "the hub answered HTTP %ld to a batch of %" PRIu32 " events: %.*s",
-				 r.status, events, (int)(r.body_n > 200 ? 200 : r.body_n),
+				 "the hub %s answered HTTP %ld to a batch of %" PRIu32
+				 " events: %.*s",
+				 url, r.status, events, (int)(r.body_n > 200 ? 200 : r.body_n),
 				 r.body ? r.body : "");
 		a->hub_down = true;
 		backoff(a, rc < 0 ? 0 : r.retry_after);
+		if (a->fo.n > 1)
+			log_warn("agent", "the batch goes to %s next, in %" PRId64 " ms",
+				 a->cfg.servers->url[a->fo.cur], a->retry_at_ms - plat_mono_ms());
 		sender_reply_free(&r);
 		return RETRY;
 	}
 	if (a->hub_down)
-		log_info("agent", "the hub answers again");
+		log_info("agent", "the hub %s answers", url);
 	a->hub_down = false;
-	a->backoff_ms = 0;
+	failover_ok(&a->fo);
 	a->retry_at_ms = 0;
 	if (r.status != 200) {
 		log_error(
@@ -316,7 +330,8 @@ static int flush(struct agent *a)
 	}
 	enum outcome o = RETRY;
 	if (spool_empty(a->spool)) {
-		for (int i = 0; i < (a->cfg.once ? ONCE_TRIES : 1) && !*a->stop; i++) {
+		int tries = a->cfg.once ? ONCE_TRIES * (int)a->fo.n : 1;
+		for (int i = 0; i < tries && !*a->stop; i++) {
 			if (i)
 				plat_sleep_ms(a->retry_at_ms - plat_mono_ms());
 			if (!may_send(a) && !a->cfg.once)
@@ -363,15 +378,17 @@ static void heartbeat(struct agent *a, const char *what)
 	metric_set(&m_rejected, (int64_t)a->n_rejected);
 	metric_set(&m_spool_files, (int64_t)ss.files);
 	metric_set(&m_spool_bytes, (int64_t)ss.bytes);
+	bool multi = !a->cfg.dry_run && a->fo.n > 1;
 	log_info("agent",
 		 "%s: read %" PRIu64 " sent %" PRIu64 " (duplicates %" PRIu64 ") spooled %" PRIu64
 		 " dropped %" PRIu64 " rejected %" PRIu64 "; spool %" PRIu64 " batches %" PRIu64
-		 " bytes; hub %s",
+		 " bytes; hub %s%s%s",
 		 what, a->n_read, a->n_sent, a->n_dups, a->n_spooled, ss.dropped_events,
 		 a->n_rejected, ss.files, ss.bytes,
 		 a->cfg.dry_run ? "not used (dry run)"
 		 : a->hub_down	? "unreachable"
-				: "ok");
+				: "ok",
+		 multi ? "; next batch to " : "", multi ? a->cfg.servers->url[a->fo.cur] : "");
 	if (a->cfg.dry_run || !a->cfg.state_dir)
 		return;
 	struct strbuf b;
@@ -400,18 +417,22 @@ static int open_all(struct agent *a)
 		snprintf(aside, sizeof(aside), "%s" PLAT_SEP "rejected", a->cfg.state_dir);
 		if ((rc = spool_open(&a->spool, path, aside, a->cfg.spool_max)) < 0)
 			return rc;
-		struct sender_config sc = {
-		    .server = a->cfg.server,
-		    .api_key = a->cfg.api_key,
-		    .ca_file = a->cfg.ca_file,
-		    .insecure = a->cfg.insecure,
-		    .allow_http = a->cfg.insecure_http,
-		    .gzip = a->cfg.gzip,
-		    .timeout_s = a->cfg.timeout_s,
-		};
-		if ((rc = sender_open(&a->sender, &sc)) < 0) {
-			log_error("agent", "cannot set up the HTTP client: %s", strerror(-rc));
-			return rc;
+		failover_init(&a->fo, a->cfg.servers->n, a->cfg.failback_ms);
+		for (size_t i = 0; i < a->cfg.servers->n; i++) {
+			struct sender_config sc = {
+			    .server = a->cfg.servers->url[i],
+			    .api_key = a->cfg.api_key,
+			    .ca_file = a->cfg.ca_file,
+			    .insecure = a->cfg.insecure,
+			    .allow_http = a->cfg.insecure_http,
+			    .gzip = a->cfg.gzip,
+			    .timeout_s = a->cfg.timeout_s,
+			};
+			if ((rc = sender_open(&a->sender[i], &sc)) < 0) {
+				log_error("agent", "cannot set up the HTTP client for %s: %s",
+					  sc.server, strerror(-rc));
+				return rc;
+			}
 		}
 		snprintf(path, sizeof(path), "%s" PLAT_SEP "state", a->cfg.state_dir);
 	}
@@ -441,8 +462,10 @@ static void close_all(struct agent *a)
 	a->state = NULL;
 	spool_close(a->spool);
 	a->spool = NULL;
-	sender_close(a->sender);
-	a->sender = NULL;
+	for (size_t i = 0; i < SERVERS_MAX; i++) {
+		sender_close(a->sender[i]);
+		a->sender[i] = NULL;
+	}
 }
 
 static bool batch_full(const struct agent *a)
@@ -501,9 +524,12 @@ int agent_run(struct agent *a)
 		close_all(a);
 		return 1;
 	}
-	log_info("agent", "minisiem-agent %s: %" PRIu64 " sources, %s", SIEM_VERSION,
-		 (uint64_t)a->nsrc,
-		 a->cfg.dry_run ? "dry run (events printed, nothing sent)" : a->cfg.server);
+	log_info(
+	    "agent", "minisiem-agent %s: %" PRIu64 " sources, %s", SIEM_VERSION, (uint64_t)a->nsrc,
+	    a->cfg.dry_run ? "dry run (events printed, nothing sent)" : a->cfg.servers->url[0]);
+	for (size_t i = 1; !a->cfg.dry_run && i < a->cfg.servers->n; i++)
+		log_info("agent", "failover hub %" PRIu64 ": %s", (uint64_t)i + 1,
+			 a->cfg.servers->url[i]);
 	a->next_heartbeat_ms = plat_mono_ms() + a->cfg.heartbeat_ms;
 	if (a->cfg.once && !a->cfg.dry_run)
 		drain_spool(a, INT64_MAX / 4);
@@ -538,7 +564,8 @@ int agent_run(struct agent *a)
 	/* Stopping: what was read goes to the hub or the spool, and its positions are saved. */
 	flush(a);
 	if (a->cfg.once && !a->cfg.dry_run && !*a->stop) {
-		for (int i = 0; i < ONCE_TRIES && !spool_empty(a->spool) && !*a->stop; i++) {
+		for (int i = 0;
+		     i < ONCE_TRIES * (int)a->fo.n && !spool_empty(a->spool) && !*a->stop; i++) {
 			plat_sleep_ms(a->retry_at_ms - plat_mono_ms());
 			drain_spool(a, INT64_MAX / 4);
 		}

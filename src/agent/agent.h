@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "core/arena.h"
+#include "agent/servers.h"
 #include "core/strbuf.h"
 #include "source/source.h"
 
@@ -19,7 +20,8 @@ struct spool;
 struct sender;
 
 struct agent_config {
-	const char *server, *api_key, *ca_file, *state_dir, *host;
+	const struct server_list *servers; /* the hubs, in failover order */
+	const char *api_key, *ca_file, *state_dir, *host;
 	bool insecure, gzip, once, dry_run, pihole_all;
 	bool insecure_http; /* an http:// server was asked for explicitly */
 	size_t batch_max;   /* events per batch */
@@ -27,6 +29,7 @@ struct agent_config {
 	uint64_t spool_max; /* bytes */
 	int64_t heartbeat_ms, poll_ms, pihole_ms, retry_max_ms, timeout_s;
 	int64_t rotate_wait_ms; /* a renamed log file is read this long after its last line */
+	int64_t failback_ms;	/* away from the first hub this long, the agent tries it again */
 };
 
 struct agent {
@@ -37,7 +40,8 @@ struct agent {
 	size_t nsrc;
 	struct state *state;
 	struct spool *spool;
-	struct sender *sender;
+	struct sender *sender[SERVERS_MAX]; /* one per hub, same order as cfg.servers */
+	struct failover fo;
 	struct arena arena; /* events of one read() call, reset after it */
 	volatile sig_atomic_t *stop;
 
@@ -48,7 +52,7 @@ struct agent {
 	bool pos_dirty; /* records consumed since positions were last saved */
 	bool pending;	/* the batch could neither be sent nor spooled: reading waits */
 
-	int64_t retry_at_ms, backoff_ms;
+	int64_t retry_at_ms;
 	bool hub_down;
 	int64_t next_heartbeat_ms;
 

@@ -33,7 +33,7 @@ $(AGENT): $(AGENT_OBJ) $(BUILD)/src/agent/main.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(AGENT_LIBS)
 
 # The agent's unit tests link the agent's objects, not the hub's library.
-AGENT_TESTS    := $(BUILD)/tests/test_spool
+AGENT_TESTS    := $(BUILD)/tests/test_spool $(BUILD)/tests/test_servers
 $(AGENT_TESTS): $(BUILD)/tests/%: tests/unit/%.c $(AGENT_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(AGENT_CFLAGS) $(LDFLAGS) -o $@ $< $(AGENT_OBJ) $(AGENT_LIBS) -lcmocka
@@ -48,7 +48,7 @@ check-suite: $(AGENT)
 WIN_CC         ?= x86_64-w64-mingw32-gcc
 WIN_BUILD      := build/win
 WIN_AGENT      := $(WIN_BUILD)/minisiem-agent.exe
-WIN_SRC        := $(addprefix src/agent/,agent.c main.c spool.c state.c gz.c reply.c sources.c \
+WIN_SRC        := $(addprefix src/agent/,agent.c main.c spool.c state.c gz.c reply.c sources.c servers.c \
                     plat.c plat_win.c sender_win.c service_win.c) \
                   $(addprefix src/core/,config.c file.c log.c strbuf.c arena.c err.c metrics.c) \
                   src/parse/winevent_table.c src/source/wineventlog_win.c

@@ -9,6 +9,7 @@
 #include "agent/agent.h"
 #include "agent/main_int.h"
 #include "agent/plat.h"
+#include "agent/servers.h"
 #include "core/config.h"
 #include "core/log.h"
 
@@ -21,12 +22,18 @@
 #endif
 
 #define MAX_SOURCES 64
+#define MAX_SERVER_FLAGS 64
 
 static const struct opt_def agent_opts[] = {
     {"config", "SIEM_AGENT_CONFIG", OPT_STRING, NULL, "FILE",
      "config file of 'name = value' lines (names as flags or SIEM_AGENT_* variables)", false, 0, 0},
     {"server", "SIEM_AGENT_SERVER", OPT_STRING, NULL, "URL",
-     "the hub, e.g. https://siem.lan:8080 (events go to URL/ingest)", false, 0, 0},
+     "the hub, e.g. https://siem.lan:8080 (events go to URL/ingest); several for failover: "
+     "repeat the flag or separate them by commas (also in the variable and the file)",
+     false, 0, 0},
+    {"failback", "SIEM_AGENT_FAILBACK", OPT_DURATION, "5m", "DURATION",
+     "with several --server: after failing over, the first hub is tried again this long later",
+     false, 1, 86400},
     {"api-key", "SIEM_AGENT_API_KEY", OPT_STRING, NULL, "KEY",
      "agent API key (prefer the variable or the config file: flags show in ps)", true, 0, 0},
     {"source", "SIEM_AGENT_SOURCE", OPT_STRING, DEFAULT_SOURCE, "SPEC",
@@ -116,22 +123,44 @@ static void usage(FILE *out)
 	config_usage(agent_opts, N_OPTS, out);
 }
 
-/* Every --source (and --source=) on the command line, in order. */
-static size_t flag_sources(int argc, char **argv, const char **out, size_t max)
+/* Every --NAME VALUE (and --NAME=VALUE) on the command line, in order: the options that
+ * may be repeated (--source, --server). */
+static size_t flag_values(int argc, char **argv, const char *name, const char **out, size_t max)
 {
-	size_t n = 0;
+	size_t n = 0, len = strlen(name);
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--"))
 			break;
-		if (!strcmp(argv[i], "--source") && i + 1 < argc) {
+		if (strncmp(argv[i], "--", 2) || strncmp(argv[i] + 2, name, len))
+			continue;
+		const char *rest = argv[i] + 2 + len;
+		if (!*rest && i + 1 < argc) {
 			if (n < max)
 				out[n++] = argv[i + 1];
 			i++;
-		} else if (!strncmp(argv[i], "--source=", 9) && n < max) {
-			out[n++] = argv[i] + 9;
+		} else if (*rest == '=' && n < max) {
+			out[n++] = rest + 1;
 		}
 	}
 	return n;
+}
+
+/* The --server flags (each may hold several URLs, comma-separated), else the variable or
+ * the config file's value. */
+static int collect_servers(struct config *c, int argc, char **argv, struct server_list *l)
+{
+	const char *flags[MAX_SERVER_FLAGS];
+	char err[300];
+	size_t nf = flag_values(argc, argv, "server", flags, MAX_SERVER_FLAGS);
+	for (size_t i = 0; i < nf; i++)
+		if (servers_add(l, flags[i], err, sizeof(err)) < 0)
+			goto fail;
+	if (nf == 0 && servers_add(l, config_str(c, "server"), err, sizeof(err)) < 0)
+		goto fail;
+	return 0;
+fail:
+	fprintf(stderr, "minisiem-agent: %s\n", err);
+	return -EINVAL;
 }
 
 static int add_source(struct agent *a, const char *spec, size_t len)
@@ -165,6 +194,7 @@ int agent_main(int argc, char **argv, int (*run)(struct agent *a))
 {
 	struct config c;
 	struct agent a;
+	struct server_list servers = {0};
 	const char *pos[1], *flags[MAX_SOURCES];
 	size_t npos = 0;
 	int rc = 2;
@@ -196,7 +226,7 @@ int agent_main(int argc, char **argv, int (*run)(struct agent *a))
 	log_set_level(lvl);
 
 	struct agent_config ac = {
-	    .server = config_str(&c, "server"),
+	    .servers = &servers,
 	    .api_key = config_str(&c, "api-key"),
 	    .ca_file = config_str(&c, "ca"),
 	    .state_dir = config_str(&c, "state-dir"),
@@ -216,18 +246,16 @@ int agent_main(int argc, char **argv, int (*run)(struct agent *a))
 	    .retry_max_ms = config_int(&c, "retry-max") * 1000,
 	    .timeout_s = config_int(&c, "timeout"),
 	    .rotate_wait_ms = config_int(&c, "rotate-wait-ms"),
+	    .failback_ms = config_int(&c, "failback") * 1000,
 	};
 	if (!ac.host || !*ac.host)
 		ac.host = plat_hostname();
 	if (!ac.dry_run) {
-		if (!ac.server || !*ac.server) {
+		if (collect_servers(&c, argc - 1, argv + 1, &servers) < 0)
+			goto out_cfg;
+		if (servers.n == 0) {
 			fprintf(stderr,
 				"minisiem-agent: --server URL is required (or --dry-run)\n");
-			goto out_cfg;
-		}
-		if (strncmp(ac.server, "http://", 7) && strncmp(ac.server, "https://", 8)) {
-			fprintf(stderr,
-				"minisiem-agent: --server must be an http:// or https:// URL\n");
 			goto out_cfg;
 		}
 		if (!ac.api_key || !*ac.api_key || strpbrk(ac.api_key, "\r\n")) {
@@ -236,14 +264,13 @@ int agent_main(int argc, char **argv, int (*run)(struct agent *a))
 				"--api-key or 'api-key = ...' in the config file\n");
 			goto out_cfg;
 		}
-		bool plain = !strncmp(ac.server, "http://", 7);
+		bool plain = servers_any_plain(&servers);
 		if (plain && !ac.insecure_http) {
-			fprintf(stderr,
-				"minisiem-agent: refusing the http:// --server: the API key "
-				"and the events would cross the network in clear text; use "
-				"https://, or --insecure-http (SIEM_AGENT_INSECURE_HTTP=1, "
-				"'insecure-http = true' in the config file) to send them "
-				"unencrypted anyway\n");
+			fprintf(stderr, "minisiem-agent: refusing an http:// --server: the API key "
+					"and the events would cross the network in clear text; use "
+					"https://, or --insecure-http (SIEM_AGENT_INSECURE_HTTP=1, "
+					"'insecure-http = true' in the config file) to send them "
+					"unencrypted anyway\n");
 			goto out_cfg;
 		}
 		if (plain)
@@ -255,7 +282,7 @@ int agent_main(int argc, char **argv, int (*run)(struct agent *a))
 			log_warn("agent", "--insecure: the hub's TLS certificate is not verified");
 	}
 	agent_init(&a, &ac, &stop_flag);
-	size_t nf = flag_sources(argc - 1, argv + 1, flags, MAX_SOURCES);
+	size_t nf = flag_values(argc - 1, argv + 1, "source", flags, MAX_SOURCES);
 	for (size_t i = 0; i < nf; i++)
 		if (add_source(&a, flags[i], strlen(flags[i])) < 0)
 			goto out;
@@ -284,6 +311,7 @@ int agent_main(int argc, char **argv, int (*run)(struct agent *a))
 out:
 	agent_release(&a);
 out_cfg:
+	servers_release(&servers);
 	config_release(&c);
 	return rc;
 }

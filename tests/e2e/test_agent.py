@@ -216,7 +216,7 @@ class TestAgentDelivery(AgentCase):
         h.stop()
         step(2)
         self.wait(lambda: len(a.spooled_files()) >= 2, "batches in the spool")
-        self.assertIn("the hub cannot be reached", a.last_log())
+        self.assertIn("the hub http://127.0.0.1:%d cannot be reached" % self.port, a.last_log())
         # Killed while the hub is down and the spool is full of batches.
         a.kill()
         a.start()
