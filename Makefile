@@ -2,7 +2,7 @@
 
 CC       ?= cc
 PKGS     := libmicrohttpd jansson sqlite3 libjwt libargon2 libcrypto zlib libpcre2-8 yaml-0.1 libcurl \
-            expat libevtx libpq libmaxminddb libcares
+            expat libevtx libpq libmaxminddb libcares librabbitmq
 # Debian packages: what building and running the hub and the agent need (`make`, `make run`,
 # `make install`), and what only the tests need besides (`make check`: cmocka, the Windows
 # cross compiler, journal-remote, a PostgreSQL server, clang for the fuzzers and the format
@@ -11,9 +11,9 @@ RUN_DEB_PKGS   := build-essential pkg-config libmicrohttpd-dev libjansson-dev li
             libjwt-dev libargon2-dev libssl-dev zlib1g-dev libcrypt-dev libpcre2-dev \
             libyaml-dev libcurl4-openssl-dev libexpat1-dev libevtx-dev libbfio-dev \
             libsystemd-dev python3 nodejs libpq-dev postgresql-client-15 libmaxminddb-dev \
-            libc-ares-dev libcsv-dev
+            libc-ares-dev libcsv-dev librabbitmq-dev
 CHECK_DEB_PKGS := libcmocka-dev systemd-journal-remote gcc-mingw-w64-x86-64 libz-mingw-w64-dev \
-            curl sqlite3 clang clang-format libclang-rt-dev postgresql-15 strace
+            curl sqlite3 clang clang-format libclang-rt-dev postgresql-15 strace rabbitmq-server
 BUILD    ?= build/rel
 SANITIZE ?=
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
@@ -39,7 +39,7 @@ LDLIBS   += $(PKG_LIBS) -lcsv -lcrypt -lpthread -lm
 LDFLAGS  += $(if $(filter 1,$(SANITIZE)),-fsanitize=address$(,)undefined)
 , := ,
 
-LIB_DIRS := core ingest store store/pg auth http api hub parse source detect alert notify enrich
+LIB_DIRS := core ingest broker store store/pg auth http api hub parse source detect alert notify enrich
 # Not in the hub: Windows files (*_win.c) and the journald source (libsystemd; src/agent/agent.mk).
 LIB_SRC  := $(filter-out src/hub/main.c $(EXCLUDE) %_win.c src/source/journald.c,\
               $(foreach d,$(LIB_DIRS),$(wildcard src/$(d)/*.c)))
