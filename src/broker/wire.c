@@ -153,7 +153,10 @@ struct rd {
 
 static int fail(struct rd *r, int rc, const char *why)
 {
-	snprintf(r->err, r->errlen, "%s %zu: %s", r->what, r->index, why);
+	if (strcmp(r->what, "header") == 0 || strcmp(r->what, "message") == 0)
+		snprintf(r->err, r->errlen, "%s: %s", r->what, why);
+	else
+		snprintf(r->err, r->errlen, "%s %zu: %s", r->what, r->index, why);
 	return rc;
 }
 

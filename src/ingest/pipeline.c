@@ -26,7 +26,8 @@ struct pipeline {
 	void *maint_arg;
 	int64_t maint_interval_us, maint_next_us;
 	int64_t probe_next_us;
-	struct enrich *enrich; /* set before the first submit, then only read */
+	struct enrich *enrich;	   /* set before the first submit, then only read */
+	struct pipeline_sink sink; /* likewise; write NULL: the store */
 };
 
 #define PROBE_INTERVAL_US 1000000
@@ -63,14 +64,39 @@ void pipeline_set_maintenance(struct pipeline *p, void (*fn)(void *arg), void *a
 	pthread_mutex_unlock(&p->mu);
 }
 
+/* The sink's turn instead of a transaction. -> the first failure, or 0. */
+static int sink_write(struct pipeline *p, struct ingest_batch *batches, int64_t t0)
+{
+	int rc = 0;
+	for (struct ingest_batch *b = batches; b; b = b->next) {
+		for (size_t i = 0; i < b->n; i++) {
+			if (!b->received_set)
+				b->ev[i].received_at = t0;
+			b->dup[i] = false;
+		}
+		b->rc = 0;
+		b->accepted = b->duplicates = 0;
+	}
+	p->sink.write(p->sink.ctx, batches);
+	for (struct ingest_batch *b = batches; b && rc == 0; b = b->next)
+		rc = b->rc;
+	return rc;
+}
+
 static void run_batch(struct pipeline *p, struct ingest_batch *batches)
 {
 	int64_t t0 = ts_now_us();
 	uint64_t rows = 0, dups = 0;
-	int rc = store_begin(p->store);
+	int rc = 0;
+	if (p->sink.write) {
+		rc = sink_write(p, batches, t0);
+		goto counted;
+	}
+	rc = store_begin(p->store);
 	for (struct ingest_batch *b = batches; b && rc == 0; b = b->next) {
 		for (size_t i = 0; i < b->n && rc == 0; i++) {
-			b->ev[i].received_at = t0;
+			if (!b->received_set)
+				b->ev[i].received_at = t0;
 			b->dup[i] = false;
 			rc = store_append(p->store, &b->ev[i], &b->dup[i]);
 		}
@@ -87,15 +113,19 @@ static void run_batch(struct pipeline *p, struct ingest_batch *batches)
 		rc = store_commit(p->store);
 	else
 		store_rollback(p->store);
-	int64_t t1 = ts_now_us();
 	/* The duplicate flags are final only after the commit. */
 	for (struct ingest_batch *b = batches; b; b = b->next) {
 		b->accepted = b->duplicates = 0;
+		b->rc = rc;
 		for (size_t i = 0; rc == 0 && i < b->n; i++)
 			*(b->dup[i] ? &b->duplicates : &b->accepted) += 1;
+	}
+counted:
+	for (struct ingest_batch *b = batches; b; b = b->next) {
 		rows += b->accepted;
 		dups += b->duplicates;
 	}
+	int64_t t1 = ts_now_us();
 
 	pthread_mutex_lock(&p->mu);
 	if (rc == 0) {
@@ -118,13 +148,12 @@ static void run_batch(struct pipeline *p, struct ingest_batch *batches)
 	void (*hook)(void *, const struct event *) = p->committed;
 	void *hook_ctx = p->committed_ctx;
 	pthread_mutex_unlock(&p->mu);
-	for (struct ingest_batch *b = batches; hook && rc == 0 && b; b = b->next)
+	for (struct ingest_batch *b = batches; hook && !p->sink.write && rc == 0 && b; b = b->next)
 		for (size_t i = 0; i < b->n; i++)
 			if (!b->dup[i])
 				hook(hook_ctx, &b->ev[i]);
 	for (struct ingest_batch *b = batches, *next; b; b = next) {
 		next = b->next;
-		b->rc = rc;
 		b->done(b); /* may free b */
 	}
 }
@@ -135,6 +164,15 @@ static void run_batch(struct pipeline *p, struct ingest_batch *batches)
 static void maybe_probe(struct pipeline *p)
 {
 	int64_t now = ts_now_us();
+	if (p->sink.idle) {
+		/* A sink's connection needs its turn whether or not a batch failed. */
+		pthread_mutex_unlock(&p->mu);
+		int rc = p->sink.idle(p->sink.ctx);
+		pthread_mutex_lock(&p->mu);
+		if (rc == 0 && !p->head)
+			p->st.failed_commits_in_row = 0;
+		return;
+	}
 	if (p->st.failed_commits_in_row == 0 || p->head || now < p->probe_next_us)
 		return;
 	p->probe_next_us = now + PROBE_INTERVAL_US;
@@ -266,6 +304,13 @@ int pipeline_submit_wait(struct pipeline *p, struct ingest_batch *b, int timeout
 void pipeline_set_enrich(struct pipeline *p, struct enrich *e)
 {
 	p->enrich = e;
+}
+
+void pipeline_set_sink(struct pipeline *p, const struct pipeline_sink *s)
+{
+	pthread_mutex_lock(&p->mu);
+	p->sink = *s;
+	pthread_mutex_unlock(&p->mu);
 }
 
 void pipeline_stats(struct pipeline *p, struct pipeline_stats *st)
