@@ -57,6 +57,7 @@ struct api {
 	const char *version;
 	const struct config *config; /* the running options, for GET /config (NULL: none) */
 	const char *tail_dir;	     /* --tail-dir ("" or NULL: none) */
+	bool ingest_off; /* broker mode without the ingest role: POST /ingest answers 503 */
 	int64_t started_us;
 
 	/* auth: the signing key, the built-in admin's hash and which tokens are still good */

@@ -324,6 +324,10 @@ enum http_result api_ingest(struct http_req *r)
 		return finish(r, st);
 	}
 
+	if (api_ctx->ingest_off)
+		return http_reply_error(r, 503, "not an ingest node",
+					"this node runs without the ingest role: send events to"
+					" an ingest node");
 	if (!(st = calloc(1, sizeof(*st))))
 		return http_reply_error(r, 500, "out of memory", NULL);
 	http_set_state(r, st, state_free);

@@ -32,6 +32,7 @@
 #include "http/http.h"
 #include "hub/cmd.h"
 #include "enrich/enrich.h"
+#include "hub/roles.h"
 #include "hub/secrets.h"
 #include "ingest/pipeline.h"
 #include "store/store.h"
@@ -46,6 +47,7 @@ static const struct opt_def serve_opts[] = {
     {"db", "SIEM_DB_PATH", OPT_STRING, "var/minisiem.db", "PATH",
      "SQLite store file (with --postgres: where the hub's local files go, PATH-*)", false, 0, 0},
     CMD_OPT_POSTGRES,
+    ROLES_OPTS,
     {"max-body", "SIEM_MAX_BODY", OPT_SIZE, "8m", "BYTES",
      "largest POST /ingest body, also after gunzip (other routes take a few KiB)", false, 1024,
      1LL << 30},
@@ -440,6 +442,8 @@ struct hub {
 	struct http_config hc;
 	struct http_auth_ops ops;
 	struct http_server *srv;
+	struct roles roles;	  /* broker mode */
+	struct pipeline *store_p; /* the store role's writer (broker mode) */
 	char state_path[4200], rules_buf[4200];
 };
 
@@ -475,6 +479,12 @@ static int serve_config(struct hub *h, int argc, char **argv)
 	if (check_proxies(config_str(&h->c, "trusted-proxies")) < 0) {
 		config_release(&h->c);
 		return EXIT_USAGE;
+	}
+	int code = roles_config(&h->roles, &h->c);
+	if (code != 0) {
+		roles_release(&h->roles);
+		config_release(&h->c);
+		return code;
 	}
 	const char *pub = config_str(&h->c, "public-url");
 	if (pub && *pub && strncmp(pub, "https://", 8) && strncmp(pub, "http://", 7)) {
@@ -572,6 +582,41 @@ static int serve_open(struct hub *h)
 	return 0;
 }
 
+/* Broker mode, the store role: the live tail on what it commits (detection is the detect
+ * role's, not built yet). */
+static void on_stored(void *ctx, const struct event *ev)
+{
+	(void)ctx;
+	events_stream_publish(ev);
+}
+
+/* Broker mode: the receivers' pipeline publishes (ingest), a second one commits what the
+ * broker delivers (store). A node without the ingest role answers POST /ingest with 503. */
+static int start_roles(struct hub *h)
+{
+	int rc;
+	if (roles_has(&h->roles, ROLE_INGEST) && (rc = roles_start_ingest(&h->roles, h->p)) < 0) {
+		log_error("hub", "cannot start the ingest role: %s", siem_strerror(rc));
+		return rc;
+	}
+	if (roles_has(&h->roles, ROLE_STORE)) {
+		if ((rc = roles_start_store(&h->roles, h->s, &h->c, &h->store_p)) < 0) {
+			log_error("hub", "cannot start the store role: %s", siem_strerror(rc));
+			return rc;
+		}
+		pipeline_set_committed_hook(h->store_p, on_stored, NULL);
+	}
+	if (!roles_has(&h->roles, ROLE_INGEST)) {
+		h->a.ingest_off = true;
+		if (h->store_p)
+			h->a.pipeline = h->store_p; /* what /ready and /metrics report */
+	}
+	if (roles_has(&h->roles, ROLE_DETECT))
+		log_warn("hub",
+			 "the detect role is not built yet: detection is off in broker mode");
+	return 0;
+}
+
 /* The writer, then detection and alerting on what it commits. */
 static int start_writer(struct hub *h)
 {
@@ -619,8 +664,11 @@ static int start_writer(struct hub *h)
 	h->hook.det = h->det;
 	h->hook.alerts = h->alerts;
 	upkeep_detector = h->det;
-	pipeline_set_committed_hook(h->p, on_committed, &h->hook);
-	return 0;
+	if (!h->roles.broker) {
+		pipeline_set_committed_hook(h->p, on_committed, &h->hook);
+		return 0;
+	}
+	return start_roles(h);
 }
 
 /* The receivers that feed the writer besides HTTP: syslog and the tailed folder. */
@@ -690,8 +738,11 @@ static int serve_start(struct hub *h)
 	int rc;
 	if ((rc = start_writer(h)) < 0 || (rc = start_sources(h)) < 0)
 		return rc;
-	pipeline_set_maintenance(h->p, upkeep, h->s,
-				 (int)config_int(&h->c, "retention-interval") * 1000);
+	/* Upkeep (retention) runs where the store is written: in broker mode, the store role. */
+	struct pipeline *writer = h->roles.broker ? h->store_p : h->p;
+	if (writer)
+		pipeline_set_maintenance(writer, upkeep, h->s,
+					 (int)config_int(&h->c, "retention-interval") * 1000);
 	return start_http(h);
 }
 
@@ -761,7 +812,10 @@ static void serve_stop(struct hub *h)
 	syslog_listen_stop(h->sl); /* before the pipeline: its last batches are committed */
 	tailer_stop(h->tl);
 	taskpool_stop(h->a.parsers);
+	roles_stop(&h->roles); /* the store role's consumer, then its writer */
+	h->store_p = NULL;
 	pipeline_stop(h->p);
+	roles_release(&h->roles); /* the publisher, once the pipeline that used it stopped */
 	http_stop(h->srv);
 	enrich_close(h->enrich); /* after the server: a request may still be enriching */
 	ruletest_pool_free(alerts_api_ctx.tests);
