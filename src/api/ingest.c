@@ -266,6 +266,10 @@ static enum http_result finish(struct http_req *r, struct ingest_state *st)
 		http_add_header(r, "Retry-After", "30");
 		return http_reply_error(r, 503, "store full", "no space left on the store's disk");
 	}
+	if (rc == SIEM_EBROKER) {
+		http_add_header(r, "Retry-After", "5");
+		return http_reply_error(r, 503, "broker unavailable", siem_strerror(rc));
+	}
 	if (rc < 0) {
 		http_add_header(r, "Retry-After", "5");
 		return http_reply_error(r, 503, "store unavailable", siem_strerror(rc));

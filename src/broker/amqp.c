@@ -141,7 +141,7 @@ int link_reply(struct amqp_link *l, const char *what)
 	if (r.reply_type == AMQP_RESPONSE_NORMAL)
 		return 0;
 	set_err(l, what, r);
-	return SIEM_EUNAVAIL;
+	return SIEM_EBROKER;
 }
 
 static amqp_table_entry_t entry_str(const char *k, const char *v)
@@ -222,20 +222,20 @@ static int connect_socket(struct amqp_link *l)
 		sock = amqp_ssl_socket_new(l->conn);
 		if (!sock) {
 			snprintf(l->err, sizeof(l->err), "cannot make a TLS socket");
-			return SIEM_EUNAVAIL;
+			return SIEM_EBROKER;
 		}
 		amqp_ssl_socket_set_verify_peer(sock, 1);
 		amqp_ssl_socket_set_verify_hostname(sock, 1);
 		const char *ca = l->ca_file ? l->ca_file : SYSTEM_CA;
 		if (amqp_ssl_socket_set_cacert(sock, ca) != AMQP_STATUS_OK) {
 			snprintf(l->err, sizeof(l->err), "cannot read the CA file '%s'", ca);
-			return SIEM_EUNAVAIL;
+			return SIEM_EBROKER;
 		}
 	} else {
 		sock = amqp_tcp_socket_new(l->conn);
 		if (!sock) {
 			snprintf(l->err, sizeof(l->err), "cannot make a socket");
-			return SIEM_EUNAVAIL;
+			return SIEM_EBROKER;
 		}
 	}
 	struct timeval tv = {CONNECT_TIMEOUT_S, 0};
@@ -243,7 +243,7 @@ static int connect_socket(struct amqp_link *l)
 	if (st != AMQP_STATUS_OK) {
 		snprintf(l->err, sizeof(l->err), "cannot connect to %s:%d: %s", l->info.host,
 			 l->info.port, amqp_error_string2(st));
-		return SIEM_EUNAVAIL;
+		return SIEM_EBROKER;
 	}
 	return 0;
 }
@@ -270,7 +270,7 @@ static int login(struct amqp_link *l)
 				       AMQP_SASL_METHOD_PLAIN, l->info.user, pw ? pw : "");
 	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
 		set_err(l, "logging in", r);
-		return SIEM_EUNAVAIL;
+		return SIEM_EBROKER;
 	}
 	amqp_channel_open(l->conn, BROKER_CHANNEL);
 	return link_reply(l, "opening the channel");
@@ -282,7 +282,7 @@ int link_open(struct amqp_link *l)
 	if (l->conn)
 		return 0;
 	if (now_us() < l->next_try_us)
-		return SIEM_EUNAVAIL;
+		return SIEM_EBROKER;
 	if (!(l->conn = amqp_new_connection())) {
 		snprintf(l->err, sizeof(l->err), "out of memory");
 		return -ENOMEM;
@@ -295,7 +295,7 @@ int link_open(struct amqp_link *l)
 		link_close(l, false);
 		if (l->backoff_ms < BACKOFF_MAX_MS)
 			l->backoff_ms *= 2;
-		return SIEM_EUNAVAIL;
+		return SIEM_EBROKER;
 	}
 	/* A send never blocks past the RPC timeout (a broker that stops reading, as it does
 	 * with publishers during an alarm, fails the call instead of hanging the thread). */

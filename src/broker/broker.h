@@ -40,7 +40,7 @@ int broker_url_check(const char *url, char *err, size_t errlen);
 
 /* The ingest role: the pipeline's writer hands its batches to the broker. Each batch is one
  * message; its done() sees rc 0 only once the broker confirmed it. Broker away, blocking
- * publishers (a memory or disk alarm) or late with the confirm: rc SIEM_EUNAVAIL. */
+ * publishers (a memory or disk alarm) or late with the confirm: rc SIEM_EBROKER. */
 struct broker_pub;
 int broker_pub_open(struct broker_pub **out, const struct broker_config *c);
 /* The pipeline_sink that publishes through pub. */

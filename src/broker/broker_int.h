@@ -31,11 +31,11 @@ struct amqp_link {
 int link_init(struct amqp_link *l, const struct broker_config *c);
 void link_release(struct amqp_link *l);
 /* Connect, log in, open the channel and declare the topology, unless the backoff says wait.
- * 0 when open (also when it was), SIEM_EUNAVAIL otherwise (l->err says why). */
+ * 0 when open (also when it was), SIEM_EBROKER otherwise (l->err says why). */
 int link_open(struct amqp_link *l);
 /* Close (cleanly when clean, else just drop the socket) and start the backoff. */
 void link_close(struct amqp_link *l, bool clean);
-/* The result of the last synchronous call, as 0 or SIEM_EUNAVAIL with l->err set. */
+/* The result of the last synchronous call, as 0 or SIEM_EBROKER with l->err set. */
 int link_reply(struct amqp_link *l, const char *what);
 /* A method frame on the connection or channel that is not a reply we wait for: note
  * connection.blocked/unblocked; a close from the broker closes the link. -> true when the

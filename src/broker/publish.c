@@ -44,7 +44,7 @@ static void note_state(struct broker_pub *p, bool up)
 	p->up = up;
 }
 
-/* The link open in confirm mode. 0 or SIEM_EUNAVAIL. */
+/* The link open in confirm mode. 0 or SIEM_EBROKER. */
 static int ensure_open(struct broker_pub *p)
 {
 	int rc;
@@ -92,7 +92,7 @@ static int pub_idle(void *ctx)
 	bool up = p->link.conn && !p->link.blocked;
 	metric_set(&m_blocked, p->link.conn && p->link.blocked);
 	note_state(p, up);
-	return up ? 0 : SIEM_EUNAVAIL;
+	return up ? 0 : SIEM_EBROKER;
 }
 
 static void fail_from(struct ingest_batch *b, int rc)
@@ -123,7 +123,7 @@ static void pub_write(void *ctx, struct ingest_batch *list)
 			snprintf(p->link.err, sizeof(p->link.err), "the broker blocks publishers");
 		metric_set(&m_blocked, p->link.conn && p->link.blocked);
 		note_state(p, false);
-		fail_from(list, SIEM_EUNAVAIL);
+		fail_from(list, SIEM_EBROKER);
 		free(tags);
 		return;
 	}
@@ -160,12 +160,12 @@ static void pub_write(void *ctx, struct ingest_batch *list)
 	while (pending && p->link.conn) {
 		int64_t left = deadline - mono_ms();
 		if (left <= 0) {
-			/* Which of the outstanding messages the broker has is unknown now: a new
-			 * channel starts counting afresh (a client that retries is deduplicated).
-			 */
-			snprintf(p->link.err, sizeof(p->link.err),
-				 "no confirm from the broker within %d ms", p->confirm_timeout_ms);
-			link_close(&p->link, false);
+			/* The batches fail; the connection stays (a broker that blocks publishers
+			 * confirms once the alarm is over). A confirm that comes later is for a
+			 * batch already answered: ignored, and a client's retry is deduplicated. */
+			snprintf(p->link.err, sizeof(p->link.err), "%s",
+				 p->link.blocked ? "the broker blocks publishers"
+						 : "no confirm from the broker in time");
 			break;
 		}
 		struct timeval tv = {left / 1000, (left % 1000) * 1000};
@@ -208,13 +208,14 @@ static void pub_write(void *ctx, struct ingest_batch *list)
 				b->accepted = b->n;
 				metric_add(&m_published, 1);
 			} else {
-				b->rc = SIEM_EUNAVAIL;
+				b->rc = SIEM_EBROKER;
 				metric_add(&m_publish_failed, 1);
 			}
 		}
 	}
-	note_state(p, p->link.conn && pending == 0);
-	fail_from(list, SIEM_EUNAVAIL);
+	note_state(p, p->link.conn && pending == 0 && !p->link.blocked);
+	metric_set(&m_blocked, p->link.conn && p->link.blocked);
+	fail_from(list, SIEM_EBROKER);
 	if (p->link.conn)
 		amqp_maybe_release_buffers(p->link.conn);
 	free(tags);

@@ -1,0 +1,243 @@
+"""test_broker.py — broker mode: hub nodes with roles over one private RabbitMQ
+(mqserver.py, one per run of this file, each test on a vhost of its own) and one PostgreSQL
+database shared by the nodes of a test. Every acknowledged event is stored exactly once with
+two ingest and two store nodes, also when a store node is killed mid-ingest; a stopped broker
+gives 503s and nothing acknowledged is lost when it comes back; a memory alarm gives 503s,
+not a growing queue; a poison message ends in dead_letters with its reason; the password
+never on the command line.
+
+The run's PostgreSQL (SIEM_TEST_PG, the PostgreSQL pass) is used when there is one, else a
+server of this file's own."""
+
+import os
+import subprocess
+import time
+import unittest
+
+import mqserver
+import pgserver
+from helpers import metric
+from hub import API_KEY, BIN, Hub, HubCase, Load, base_env, wait_for
+
+STORE_DEADLINE = 90.0  # seconds for acknowledged events to reach the store
+
+
+def require_servers():
+    if not os.access(os.path.join(mqserver.RABBIT_BIN, "rabbitmq-server"), os.X_OK):
+        raise unittest.SkipTest("rabbitmq-server is not installed (make deps installs it)")
+    if not os.access(pgserver.pg_tool("initdb"), os.X_OK):
+        raise unittest.SkipTest("PostgreSQL 15 is not installed")
+
+
+class Broker(HubCase):
+    mq = None
+    pg = None  # a server of our own when the run has none
+    admin_url = None
+    vhosts = 0
+
+    @classmethod
+    def setUpClass(cls):
+        require_servers()
+        cls.mq = mqserver.MqServer().start()
+        cls.addClassCleanup(cls.mq.stop)
+        cls.admin_url = os.environ.get("SIEM_TEST_PG")
+        if not cls.admin_url:
+            cls.pg = pgserver.PgServer().start()
+            cls.addClassCleanup(cls.pg.stop)
+            cls.admin_url = cls.pg.admin_url
+
+    def setUp(self):
+        super().setUp()
+        if not self.mq.running():
+            self.mq.resume()  # a test that failed while the broker was stopped
+        type(self).vhosts += 1
+        self.vhost = self.mq.add_vhost("t%d" % self.vhosts)
+        self.db = pgserver.new_database(self.admin_url, prefix="broker")
+        self.addCleanup(pgserver.drop_database, self.db, self.admin_url)
+
+    def node(self, roles, *args, start=True):
+        """A hub of the test's cluster: its roles, the test's vhost and database."""
+        h = Hub(pg_admin_url=self.admin_url,
+                env={"SIEM_AMQP_PASSWORD": self.mq.password},
+                args=["--amqp", self.mq.url(self.vhost), "--roles", roles,
+                      "--amqp-confirm-timeout", "3s"] + list(args))
+        h._pg_url = self.db  # one database for every node
+
+        def close():
+            h._pg_url = None  # the test drops it, after every node stopped
+            h.close()
+        self.addCleanup(close)
+        return h.start() if start else h
+
+    def stored(self, tag):
+        """(rows, distinct ids) of the events of app tag in the shared database."""
+        r = pgserver.psql(self.db, "SELECT count(*), count(DISTINCT id) FROM events"
+                                   " WHERE app = :'tag'", {"tag": tag})
+        return int(r[0][0]), int(r[0][1])
+
+    def stored_ids(self, tag):
+        r = pgserver.psql(self.db, "SELECT id FROM events WHERE app = :'tag'", {"tag": tag})
+        return {row[0] for row in r}
+
+    def assert_exactly_once(self, loads, tag):
+        """Every acknowledged event is in the store, and no event twice."""
+        acked = set()
+        for ld in loads:
+            self.assertEqual(ld.bad, [], "unexpected answers")
+            acked |= set(ld.acked)
+        self.assertTrue(acked, "nothing was acknowledged")
+        wait_for(lambda: acked <= self.stored_ids(tag), STORE_DEADLINE,
+                 "every acknowledged event in PostgreSQL")
+        rows, distinct = self.stored(tag)
+        self.assertEqual(rows, distinct, "an event stored twice")
+        return acked
+
+    def queue_depth(self, queue):
+        c = self.mq.client(self.vhost)
+        try:
+            return c.queue_depth(queue)[0]
+        finally:
+            c.close()
+
+    # ---- two ingest and two store nodes; a store node killed mid-ingest ----
+
+    def test_two_ingest_two_store_nodes_store_each_event_once(self):
+        stores = [self.node("store") for _ in range(2)]
+        ingests = [self.node("ingest") for _ in range(2)]
+        loads = [Load(h, "brk-many", threads=2, batch=40, max_events=6000) for h in ingests]
+        # both loads draw ids from one tag: give them disjoint ranges
+        loads[1].next = 100000
+        loads[1].max_events = 106000
+        for ld in loads:
+            ld.start()
+        wait_for(lambda: self.stored("brk-many")[0] > 0, 60, "the store nodes committing")
+        stores[1].kill()  # SIGKILL mid-ingest, holding unacknowledged messages
+        for ld in loads:
+            self.assertTrue(ld.join_done(120), "clients still running")
+        self.assertEqual(sum(ld.statuses[200] for ld in loads), 300, [ld.statuses for ld in loads])
+        acked = self.assert_exactly_once(loads, "brk-many")
+        self.assertEqual(len(acked), 12000)
+        # hub-set fields travel with the events
+        r = pgserver.psql(self.db, "SELECT count(*) FROM events WHERE app = 'brk-many'"
+                                   " AND ingest_key = 'test' AND received_at > 0")
+        self.assertEqual(int(r[0][0]), 12000)
+        wait_for(lambda: self.queue_depth("minisiem.store") == 0, 30, "an empty store queue")
+        # a node without the ingest role does not take events
+        status, headers, body = stores[0].ingest([{"message": "x"}])
+        self.assertEqual(status, 503, body)
+        self.assertEqual(body.get("error"), "not an ingest node")
+
+    # ---- the broker stops and comes back ----
+
+    def test_broker_outage_gives_503_and_loses_nothing_acknowledged(self):
+        h = self.node("ingest,store,detect,api")
+        before = Load(h, "brk-outage", threads=2, batch=20, max_events=100000).start()
+        wait_for(lambda: before.n_acked() >= 200, 60, "ingest before the outage")
+        self.mq.pause()
+        n503 = before.statuses[503]
+        wait_for(lambda: before.statuses[503] >= n503 + 3, 30, "503s while the broker is away")
+        self.assertTrue(before.join(60))
+        self.assertTrue(all(ra for ra in before.retry_after), "a 503 without Retry-After")
+        self.mq.resume()
+        after = Load(h, "brk-outage", threads=2, batch=20, max_events=1000000)
+        after.next = 200000  # ids of their own
+        after.start()
+        wait_for(lambda: after.n_acked() >= 200, 90, "ingest after the broker is back")
+        self.assertTrue(after.join(60))
+        self.assert_exactly_once([before, after], "brk-outage")
+
+    # ---- a memory alarm: publishers blocked ----
+
+    def test_memory_alarm_gives_503_not_a_growing_queue(self):
+        h = self.node("ingest,store")
+        h.ingest_ok([{"message": "before", "app": "brk-alarm"}])
+        self.mq.set_memory_watermark("0.0000001")
+        try:
+            def refused():
+                status, headers, _ = h.ingest([{"message": "during", "app": "brk-alarm"}])
+                return status == 503 and headers.get("Retry-After")
+            wait_for(refused, 30, "503 during the memory alarm", interval=0.2)
+            t0 = time.monotonic()
+            for i in range(100):
+                status, _, _ = h.ingest([{"message": "during %d" % i, "app": "brk-alarm",
+                                          "raw_message": "x" * 20000} for _ in range(20)])
+                self.assertEqual(status, 503)
+            # answered at once, not after a wait for the confirm each
+            self.assertLess(time.monotonic() - t0, 60)
+            self.assertEqual(metric(h, "minisiem_amqp_blocked"), 1)
+            self.assertGreaterEqual(metric(h, "minisiem_amqp_publish_failed_total"), 100)
+            # nothing held back for later: the queue to the publisher is empty
+            self.assertEqual(metric(h, "minisiem_queue_events"), 0)
+        finally:
+            self.mq.set_memory_watermark("0.4")
+        wait_for(lambda: h.ingest([{"message": "after", "app": "brk-alarm"}])[0] == 200, 60,
+                 "ingest once the alarm is over", interval=0.2)
+        wait_for(lambda: self.stored("brk-alarm")[0] >= 2, STORE_DEADLINE, "events stored")
+
+    # ---- a poison message ----
+
+    def test_poison_message_ends_in_dead_letters(self):
+        self.node("store")
+        c = self.mq.client(self.vhost)
+        try:
+            self.assertTrue(c.publish("minisiem.events", "", b"\x00not a batch\xff" * 10))
+        finally:
+            c.close()
+
+        def dead():
+            return pgserver.psql(self.db, "SELECT source, reason, length(raw) FROM dead_letters"
+                                          " WHERE source = 'amqp'")
+        rows = wait_for(dead, 30, "the poison message in dead_letters")
+        self.assertEqual(len(rows), 1, rows)
+        self.assertIn("rejected", rows[0][1])
+        self.assertIn("cannot decode", rows[0][1])
+        self.assertIn("bad magic", rows[0][1])
+        self.assertEqual(int(rows[0][2]), 130)
+        # never delivered again: both queues empty, still one row
+        wait_for(lambda: self.queue_depth("minisiem.store") == 0
+                 and self.queue_depth("minisiem.dead") == 0, 30, "empty queues")
+        self.assertEqual(len(dead()), 1)
+
+
+class Options(unittest.TestCase):
+    """Broker mode's usage errors (no broker needed)."""
+
+    def serve(self, *args, env=None):
+        r = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0"] + list(args),
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=60,
+                           env=base_env(env or {}))
+        return r.returncode, r.stderr
+
+    def test_password_on_the_command_line_is_refused(self):
+        rc, err = self.serve("--amqp", "amqp://u:secret@127.0.0.1:1/v", "--postgres",
+                             "postgresql://postgres@127.0.0.1:1/x")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("SIEM_AMQP_PASSWORD", err)
+        self.assertNotIn("secret", err)
+
+    def test_broker_mode_needs_postgres(self):
+        rc, err = self.serve("--amqp", "amqp://u@127.0.0.1:1/v")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("needs --postgres", err)
+
+    def test_unknown_role_and_receivers_without_ingest(self):
+        pg = "postgresql://postgres@127.0.0.1:1/x"
+        rc, err = self.serve("--amqp", "amqp://u@127.0.0.1:1/v", "--postgres", pg,
+                             "--roles", "store,alerting")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("unknown role 'alerting'", err)
+        rc, err = self.serve("--amqp", "amqp://u@127.0.0.1:1/v", "--postgres", pg,
+                             "--roles", "store", "--syslog-udp", "127.0.0.1:0")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("need the ingest role", err)
+
+    def test_url_must_be_amqp(self):
+        rc, err = self.serve("--amqp", "http://127.0.0.1/", "--postgres",
+                             "postgresql://postgres@127.0.0.1:1/x")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("not an amqp:// or amqps:// URL", err)
+
+
+if __name__ == "__main__":
+    unittest.main()
