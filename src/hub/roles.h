@@ -13,79 +13,32 @@
 
 enum hub_role { ROLE_INGEST = 1, ROLE_STORE = 2, ROLE_DETECT = 4, ROLE_API = 8 };
 
-/* The option rows of broker mode, in serve's table. */
-#define ROLES_OPTS                                                                               \
-	{"amqp",                                                                                 \
-	 "SIEM_AMQP_URL",                                                                        \
-	 OPT_URL,                                                                                \
-	 NULL,                                                                                   \
-	 "URL",                                                                                  \
-	 "broker mode: RabbitMQ at amqp[s]://user@host:port/vhost (needs --postgres; the"        \
-	 " password from SIEM_AMQP_PASSWORD or --amqp-password-file, never the command line)",   \
-	 false,                                                                                  \
-	 0,                                                                                      \
-	 0},                                                                                     \
-	    {"roles",                                                                            \
-	     "SIEM_ROLES",                                                                       \
-	     OPT_STRING,                                                                         \
-	     "ingest,store,detect,api",                                                          \
-	     "ROLES",                                                                            \
-	     "broker mode: what this node runs: ingest (receivers, publishing to the broker),"   \
-	     " store (consuming into PostgreSQL), detect and api (accepted; not built yet:"      \
-	     " detection is off in broker mode, and every node serves the API)",                 \
-	     false,                                                                              \
-	     0,                                                                                  \
-	     0},                                                                                 \
-	    {"amqp-password-file",                                                               \
-	     "SIEM_AMQP_PASSWORD_FILE",                                                          \
-	     OPT_STRING,                                                                         \
-	     "",                                                                                 \
-	     "FILE",                                                                             \
-	     "broker mode: the broker password, the first line of FILE",                         \
-	     false,                                                                              \
-	     0,                                                                                  \
-	     0},                                                                                 \
-	    {"amqp-ca",                                                                          \
-	     "SIEM_AMQP_CA",                                                                     \
-	     OPT_STRING,                                                                         \
-	     "",                                                                                 \
-	     "FILE",                                                                             \
-	     "amqps://: the CA certificates the broker's certificate is verified with (default:" \
-	     " the system's)",                                                                   \
-	     false,                                                                              \
-	     0,                                                                                  \
-	     0},                                                                                 \
-	    {"amqp-heartbeat",                                                                   \
-	     "SIEM_AMQP_HEARTBEAT",                                                              \
-	     OPT_DURATION,                                                                       \
-	     "30s",                                                                              \
-	     "DURATION",                                                                         \
-	     "AMQP heartbeat interval (0: none)",                                                \
-	     false,                                                                              \
-	     0,                                                                                  \
-	     3600},                                                                              \
-	    {"amqp-confirm-timeout",                                                             \
-	     "SIEM_AMQP_CONFIRM_TIMEOUT",                                                        \
-	     OPT_DURATION,                                                                       \
-	     "10s",                                                                              \
-	     "DURATION",                                                                         \
-	     "ingest: a batch the broker has not confirmed by then fails (503)",                 \
-	     false,                                                                              \
-	     1,                                                                                  \
-	     300},                                                                               \
-	    {"amqp-prefetch",                                                                    \
-	     "SIEM_AMQP_PREFETCH",                                                               \
-	     OPT_INT,                                                                            \
-	     "16",                                                                               \
-	     "N",                                                                                \
-	     "store: messages taken from the broker before they are committed",                  \
-	     false,                                                                              \
-	     1,                                                                                  \
-	     10000},                                                                             \
-	{                                                                                        \
-		NULL, "SIEM_AMQP_PASSWORD", OPT_STRING, NULL, NULL, "the broker password", true, \
-		    0, 0                                                                         \
-	}
+/* The option rows of broker mode, in serve's table; the password (environment or config
+ * file only) goes with the other secrets at the table's end. */
+/* clang-format off */
+#define ROLES_OPTS \
+    {"amqp", "SIEM_AMQP_URL", OPT_URL, NULL, "URL", \
+     "broker mode: RabbitMQ at amqp[s]://user@host:port/vhost (needs --postgres; the password" \
+     " from SIEM_AMQP_PASSWORD or --amqp-password-file, never the command line)", false, 0, 0}, \
+    {"roles", "SIEM_ROLES", OPT_STRING, "ingest,store,detect,api", "ROLES", \
+     "broker mode: what this node runs: ingest (receivers, publishing to the broker), store" \
+     " (consuming into PostgreSQL), detect and api (accepted; not built yet: detection is off" \
+     " in broker mode, and every node serves the API)", false, 0, 0}, \
+    {"amqp-password-file", "SIEM_AMQP_PASSWORD_FILE", OPT_STRING, "", "FILE", \
+     "broker mode: the broker password, the first line of FILE", false, 0, 0}, \
+    {"amqp-ca", "SIEM_AMQP_CA", OPT_STRING, "", "FILE", \
+     "amqps://: the CA certificates the broker's certificate is verified with (default: the" \
+     " system's)", false, 0, 0}, \
+    {"amqp-heartbeat", "SIEM_AMQP_HEARTBEAT", OPT_DURATION, "30s", "DURATION", \
+     "AMQP heartbeat interval (0: none)", false, 0, 3600}, \
+    {"amqp-confirm-timeout", "SIEM_AMQP_CONFIRM_TIMEOUT", OPT_DURATION, "10s", "DURATION", \
+     "ingest: a batch the broker has not confirmed by then fails (503)", false, 1, 300}, \
+    {"amqp-prefetch", "SIEM_AMQP_PREFETCH", OPT_INT, "16", "N", \
+     "store: messages taken from the broker before they are committed", false, 1, 10000}
+#define ROLES_SECRET_OPTS \
+    {NULL, "SIEM_AMQP_PASSWORD", OPT_STRING, NULL, NULL, \
+     "broker mode: the broker password (or --amqp-password-file)", true, 0, 0}
+/* clang-format on */
 
 struct roles {
 	unsigned mask; /* enum hub_role; all of them without --amqp */

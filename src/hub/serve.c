@@ -167,6 +167,7 @@ static const struct opt_def serve_opts[] = {
      true, 0, 0},
     {NULL, "SIEM_API_KEYS", OPT_STRING, NULL, NULL,
      "agent keys as NAME:KEY,NAME:KEY (in addition to 'minisiem keys')", true, 0, 0},
+    ROLES_SECRET_OPTS,
 };
 #define N_SERVE_OPTS (sizeof(serve_opts) / sizeof(serve_opts[0]))
 
