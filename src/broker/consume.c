@@ -137,11 +137,18 @@ static void settle_finished(struct broker_store *bs)
 			d->retry_at_ms = mono_ms() + RETRY_MS;
 			d->next = bs->retry;
 			bs->retry = d;
+		} else if (!d->b.alone && !atomic_load(&bs->stopping)) {
+			/* Its whole transaction failed: it may be a neighbour's fault. Once more
+			 * on its own before a delivery is spent. */
+			d->b.alone = true;
+			d->retry_at_ms = mono_ms();
+			d->next = bs->retry;
+			bs->retry = d;
 		} else {
-			log_warn("amqp",
-				 "a batch of %zu events was not stored (%s): returned to the"
-				 " broker",
-				 d->b.n, siem_strerror(rc));
+			log_warn(
+			    "amqp",
+			    "a batch of %zu events was not stored (%s): returned to the broker",
+			    d->b.n, siem_strerror(rc));
 			metric_add(&m_returned, 1);
 			settle(bs, d, false, true);
 		}

@@ -22,6 +22,7 @@
 #define HEADER_BYTES 20
 #define SHORT_BOUND 4096 /* the short fields, source_ip, dead letter source and reason */
 #define PATH_BOUND 4096
+#define MAX_TIME_US 253402300799999999LL /* 9999-12-31T23:59:59.999999Z, as ts_parse */
 
 static int put(struct strbuf *o, const void *p, size_t n)
 {
@@ -259,6 +260,9 @@ static int get_event(struct rd *r, struct event *ev, struct arena *a)
 		rc = get_str(r, a, &ev->source_ip, SHORT_BOUND, false);
 	if (rc == 0 && (ev->severity < 1 || ev->severity > 5))
 		rc = fail(r, SIEM_EPARSE, "severity out of 1..5");
+	if (rc == 0 && (ev->ts < 0 || ev->ts > MAX_TIME_US || ev->received_at < 0 ||
+			ev->received_at > MAX_TIME_US))
+		rc = fail(r, SIEM_EPARSE, "a time outside 1970..9999");
 	return rc;
 }
 

@@ -98,6 +98,7 @@ void ingest_batch_reset(struct ingest_batch *b)
 	b->rc = 0;
 	b->enriched = false;
 	b->received_set = false;
+	b->alone = false;
 	b->accepted = b->duplicates = 0;
 	b->next = NULL;
 }

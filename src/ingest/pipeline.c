@@ -120,21 +120,25 @@ static void run_batch(struct pipeline *p, struct ingest_batch *batches)
 		for (size_t i = 0; rc == 0 && i < b->n; i++)
 			*(b->dup[i] ? &b->duplicates : &b->accepted) += 1;
 	}
-counted:
+counted:;
+	/* A sink answers each batch on its own: some of a group may fail and others not. */
+	bool any_ok = false, any_failed = false;
 	for (struct ingest_batch *b = batches; b; b = b->next) {
 		rows += b->accepted;
 		dups += b->duplicates;
+		*(b->rc == 0 ? &any_ok : &any_failed) = true;
 	}
 	int64_t t1 = ts_now_us();
 
 	pthread_mutex_lock(&p->mu);
-	if (rc == 0) {
+	if (any_ok) {
 		p->st.commits++;
 		p->st.committed_events += rows;
 		p->st.duplicate_events += dups;
 		p->st.last_commit_rows = rows;
 		p->st.failed_commits_in_row = 0;
-	} else {
+	}
+	if (any_failed) {
 		p->st.failed_commits++;
 		p->st.failed_commits_in_row++;
 	}
@@ -200,10 +204,12 @@ static void *writer_main(void *arg)
 		}
 		if (!p->head && p->stopping)
 			break;
-		/* Take batches up to the transaction cap (at least one). */
+		/* Take batches up to the transaction cap (at least one; a batch that asks to be
+		 * alone, alone). */
 		struct ingest_batch *first = p->head, *last = p->head;
 		size_t n = last->n;
-		while (last->next && n + last->next->n <= p->txn_events) {
+		while (!first->alone && last->next && !last->next->alone &&
+		       n + last->next->n <= p->txn_events) {
 			last = last->next;
 			n += last->n;
 		}

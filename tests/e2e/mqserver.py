@@ -13,6 +13,7 @@ process tree started, and the epmd it started itself), nothing left behind.
     c = Amqp(port, user, password, vhost)   # a minimal AMQP 0-9-1 client for the tests
     c.publish("minisiem.events", "", b"...", persistent=True)
     c.queue_depth("minisiem.store")   # messages ready in a queue (passive declare)
+    c.get("minisiem.store")           # the next message's body (taken), or None
 
 `python3 tests/e2e/mqserver.py` checks this file on its own (start, vhost, a published
 message in a queue, pause and resume, stop, no process left).
@@ -215,6 +216,28 @@ class Amqp:
                 return False
             if (c, m) in ((10, 50), (20, 40)):
                 raise AmqpError(payload[7:7 + payload[6]].decode("utf-8", "replace"))
+
+    def get(self, queue):
+        """basic.get with no-ack: the body of the queue's next message, or None when empty."""
+        self._method(1, 60, 70, b"\x00\x00" + _shortstr(queue) + b"\x01")
+        while True:
+            ftype, ch, payload = self._read()
+            if ftype != 1:
+                continue
+            c, m = struct.unpack(">HH", payload[:4])
+            if (c, m) == (60, 72):
+                return None
+            if (c, m) == (60, 71):
+                break
+            if (c, m) in ((10, 50), (20, 40)):
+                raise AmqpError(payload[7:7 + payload[6]].decode("utf-8", "replace"))
+        ftype, ch, payload = self._read()  # the content header: class, weight, body size
+        size = struct.unpack(">Q", payload[4:12])[0]
+        body = b""
+        while len(body) < size:
+            ftype, ch, payload = self._read()
+            body += payload
+        return body
 
     def queue_depth(self, queue):
         """Messages ready in queue (queue.declare passive). -> (messages, consumers)."""

@@ -3,8 +3,8 @@
 database shared by the nodes of a test. Every acknowledged event is stored exactly once with
 two ingest and two store nodes, also when a store node is killed mid-ingest; a stopped broker
 gives 503s and nothing acknowledged is lost when it comes back; a memory alarm gives 503s,
-not a growing queue; a poison message ends in dead_letters with its reason; the password
-never on the command line.
+not a growing queue; a poison message, and a batch the store cannot commit, end in
+dead_letters with their reason; the password never on the command line.
 
 The run's PostgreSQL (SIEM_TEST_PG, the PostgreSQL pass) is used when there is one, else a
 server of this file's own."""
@@ -197,6 +197,34 @@ class Broker(HubCase):
         wait_for(lambda: self.queue_depth("minisiem.store") == 0
                  and self.queue_depth("minisiem.dead") == 0, 30, "empty queues")
         self.assertEqual(len(dead()), 1)
+
+    def test_batch_the_store_refuses_is_dead_lettered_after_the_delivery_limit(self):
+        store = self.node("store")
+        ingest = self.node("ingest")
+        # The database refuses one application's events, as it would a value it cannot take.
+        pgserver.psql(self.db, """
+            CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF NEW.app = 'brk-refused' THEN RAISE EXCEPTION 'refused by the test'; END IF;
+              RETURN NEW;
+            END $$;
+            CREATE TRIGGER refuse BEFORE INSERT ON events
+              FOR EACH ROW EXECUTE FUNCTION refuse();""")
+        ingest.ingest_ok([{"message": "refused", "app": "brk-refused"}])
+        ingest.ingest_ok([{"message": "fine", "app": "brk-fine"}])
+
+        def dead():
+            return pgserver.psql(self.db, "SELECT reason FROM dead_letters WHERE source = 'amqp'")
+        rows = wait_for(dead, 60, "the refused batch in dead_letters")
+        self.assertEqual(len(rows), 1, rows)
+        self.assertIn("delivery_limit", rows[0][0])
+        self.assertIn("a batch of 1 events the store did not commit", rows[0][0])
+        # its neighbour is stored, the refused event is not, and nothing is left queued
+        wait_for(lambda: self.stored("brk-fine") == (1, 1), STORE_DEADLINE, "the fine event")
+        self.assertEqual(self.stored("brk-refused"), (0, 0))
+        self.assertGreaterEqual(metric(store, "minisiem_amqp_returned_total"), 5)
+        wait_for(lambda: self.queue_depth("minisiem.store") == 0
+                 and self.queue_depth("minisiem.dead") == 0, 30, "empty queues")
 
 
 class Options(unittest.TestCase):

@@ -259,7 +259,7 @@ static void test_malformed_headers(void **state)
 	ingest_batch_release(&b);
 }
 
-static void test_bad_severity_is_refused(void **state)
+static void test_bad_severity_and_times_are_refused(void **state)
 {
 	(void)state;
 	struct ingest_batch b;
@@ -268,6 +268,16 @@ static void test_bad_severity_is_refused(void **state)
 	size_t n;
 	char *msg = encode(&b, &n);
 	expect_refused(msg, n, SIEM_EPARSE, "event 1: severity");
+	free(msg);
+	b.ev[1].severity = 3;
+	b.ev[2].ts = 253402300800000000LL; /* 10000-01-01: no time the hub parses */
+	msg = encode(&b, &n);
+	expect_refused(msg, n, SIEM_EPARSE, "event 2: a time outside 1970..9999");
+	free(msg);
+	b.ev[2].ts = 0;
+	b.ev[0].received_at = -1;
+	msg = encode(&b, &n);
+	expect_refused(msg, n, SIEM_EPARSE, "event 0: a time outside");
 	free(msg);
 	ingest_batch_release(&b);
 }
@@ -318,7 +328,7 @@ int main(void)
 	    cmocka_unit_test(test_empty_batch),
 	    cmocka_unit_test(test_every_truncation_is_refused),
 	    cmocka_unit_test(test_malformed_headers),
-	    cmocka_unit_test(test_bad_severity_is_refused),
+	    cmocka_unit_test(test_bad_severity_and_times_are_refused),
 	    cmocka_unit_test(test_corrupted_bytes),
 	    cmocka_unit_test(test_encoder_bounds),
 	};
