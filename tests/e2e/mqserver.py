@@ -3,7 +3,8 @@ ports (AMQP, Erlang distribution, epmd), data, logs, config and HOME in a tempor
 directory; a user and password for the tests; stopped by PID (the beam.smp this file's
 process tree started, and the epmd it started itself), nothing left behind.
 
-    srv = MqServer().start()          # waits until the AMQP port answers a real handshake
+    srv = MqServer(tls=True).start()  # waits until the AMQP port answers a real handshake
+    srv.url("vhost", tls=True)        # amqps://...:TLS_PORT/vhost, certificate by srv.ca_file
     srv.url("vhost")                  # amqp://minisiem@127.0.0.1:PORT/vhost (password apart)
     srv.add_vhost("v1")               # each test its own vhost (rabbitmqctl)
     srv.set_memory_watermark("0.0000001")   # a memory alarm now; "0.4" lifts it
@@ -98,6 +99,14 @@ def amqp_handshake(port, timeout=2.0):
             payload = _recv_exact(s, size + 1)
             return ftype == 1 and chan == 0 and payload[:4] == b"\x00\x0a\x00\x0a"
     except (OSError, ValueError):
+        return False
+
+
+def _port_open(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
         return False
 
 
@@ -250,9 +259,12 @@ class Amqp:
 class MqServer:
     """One private broker node. start() and stop() are for one thread at a time."""
 
-    def __init__(self, memory_watermark="0.4"):
+    def __init__(self, memory_watermark="0.4", tls=False):
         self.dir = None
         self.port = None
+        self.tls = tls  # also an amqps:// listener, its certificate from a CA of our own
+        self.tls_port = None
+        self.ca_file = None
         self.dist_port = None
         self.epmd_port = None
         self.node = None
@@ -263,8 +275,10 @@ class MqServer:
         self.user = USER
         self.password = PASSWORD
 
-    def url(self, vhost="/"):
+    def url(self, vhost="/", tls=False):
         v = "%2F" if vhost == "/" else vhost
+        if tls:  # by name: the client checks the name on the certificate
+            return "amqps://%s@localhost:%d/%s" % (self.user, self.tls_port, v)
         return "amqp://%s@127.0.0.1:%d/%s" % (self.user, self.port, v)
 
     def client(self, vhost="/"):
@@ -310,6 +324,13 @@ class MqServer:
             f.write("vm_memory_high_watermark.relative = %s\n" % self.memory_watermark)
             f.write("disk_free_limit.absolute = 1MB\n")
             f.write("log.file.level = warning\nlog.console = false\n")
+            if self.tls:
+                f.write("listeners.ssl.default = 127.0.0.1:%d\n" % self.tls_port)
+                for k, v in (("cacertfile", "ca.pem"), ("certfile", "server.pem"),
+                             ("keyfile", "server.key")):
+                    f.write("ssl_options.%s = %s\n" % (k, os.path.join(d, v)))
+                f.write("ssl_options.verify = verify_none\n"
+                        "ssl_options.fail_if_no_peer_cert = false\n")
         for name, text in (("advanced.config", "[].\n"), ("rabbitmq-env.conf", ""),
                            ("enabled_plugins", "[].\n")):
             with open(os.path.join(d, name), "w") as f:
@@ -317,6 +338,8 @@ class MqServer:
         with open(os.path.join(d, ".erlang.cookie"), "w") as f:
             f.write("MINISIEME2E%dCOOKIE" % self.port)
         os.chmod(os.path.join(d, ".erlang.cookie"), 0o400)
+        if self.tls and not os.path.exists(os.path.join(d, "server.pem")):
+            self._make_certs()
         for sub in ("mnesia", "log"):
             os.makedirs(os.path.join(d, sub), exist_ok=True)
         if self.as_root:
@@ -326,6 +349,28 @@ class MqServer:
                     os.chown(os.path.join(root, n), pw.pw_uid, pw.pw_gid)
             os.chown(d, pw.pw_uid, pw.pw_gid)
 
+    def _make_certs(self):
+        """A CA and a server certificate it signed, for 127.0.0.1 and localhost."""
+        d = self.dir
+
+        def ssl(*args):
+            r = subprocess.run(["openssl"] + list(args), cwd=d, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               timeout=60)
+            if r.returncode != 0:
+                raise AssertionError("openssl %s: %s" % (args[0], r.stdout))
+        ssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=minisiem e2e CA")
+        ssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
+        with open(os.path.join(d, "san.ext"), "w") as f:
+            f.write("subjectAltName = IP:127.0.0.1, DNS:localhost\n")
+        ssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.ext")
+        self.ca_file = os.path.join(d, "ca.pem")
+        os.chmod(self.ca_file, 0o644)
+
     def start(self):
         assert self.dir is None, "already started"
         self.dir = tempfile.mkdtemp(prefix="minisiem-e2e-mq-")
@@ -334,6 +379,7 @@ class MqServer:
         try:
             for attempt in range(3):
                 self.port, self.dist_port, self.epmd_port = free_port(), free_port(), free_port()
+                self.tls_port = free_port() if self.tls else None
                 self.node = "minisiem-e2e-%d@localhost" % self.port
                 self._write_config()
                 if self._start_epmd() and self._launch():
@@ -377,7 +423,8 @@ class MqServer:
             if self.proc.poll() is not None:
                 self.proc = None
                 return False
-            if amqp_handshake(self.port, timeout=2.0):
+            if amqp_handshake(self.port, timeout=2.0) and \
+                    (not self.tls or _port_open(self.tls_port)):
                 return True
             if time.monotonic() >= end:
                 raise AssertionError("RabbitMQ did not answer on port %d within %.0f s:\n%s"
@@ -524,12 +571,20 @@ def _stop_at_exit():
 
 def _selftest():
     t0 = time.monotonic()
-    srv = MqServer().start()
+    srv = MqServer(tls=True).start()
     d = srv.dir
     beam = srv.beam_pid()
     pids = {srv.proc.pid, srv.epmd.pid} | _children(srv.proc.pid)
     print("started node %s on 127.0.0.1:%d (beam %s) in %.1f s"
           % (srv.node, srv.port, beam, time.monotonic() - t0))
+    if srv.tls:
+        import ssl
+        ctx = ssl.create_default_context(cafile=srv.ca_file)
+        with socket.create_connection(("127.0.0.1", srv.tls_port), timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                tls.sendall(b"AMQP\x00\x00\x09\x01")
+                assert _recv_exact(tls, 7)[0] == 1
+        print("amqps on 127.0.0.1:%d: certificate verified against the test CA" % srv.tls_port)
     srv.add_vhost("selftest")
     c = srv.client("selftest")
     c._method(1, 50, 10, b"\x00\x00" + _shortstr("q1") + b"\x02" + _table({}))  # durable

@@ -4,7 +4,8 @@ database shared by the nodes of a test. Every acknowledged event is stored exact
 two ingest and two store nodes, also when a store node is killed mid-ingest; a stopped broker
 gives 503s and nothing acknowledged is lost when it comes back; a memory alarm gives 503s,
 not a growing queue; a poison message, and a batch the store cannot commit, end in
-dead_letters with their reason; the password never on the command line.
+dead_letters with their reason; amqps:// verifies the broker's certificate; the password
+never on the command line.
 
 The run's PostgreSQL (SIEM_TEST_PG, the PostgreSQL pass) is used when there is one, else a
 server of this file's own."""
@@ -38,7 +39,7 @@ class Broker(HubCase):
     @classmethod
     def setUpClass(cls):
         require_servers()
-        cls.mq = mqserver.MqServer().start()
+        cls.mq = mqserver.MqServer(tls=True).start()
         cls.addClassCleanup(cls.mq.stop)
         cls.admin_url = os.environ.get("SIEM_TEST_PG")
         if not cls.admin_url:
@@ -55,11 +56,11 @@ class Broker(HubCase):
         self.db = pgserver.new_database(self.admin_url, prefix="broker")
         self.addCleanup(pgserver.drop_database, self.db, self.admin_url)
 
-    def node(self, roles, *args, start=True):
+    def node(self, roles, *args, start=True, tls=False):
         """A hub of the test's cluster: its roles, the test's vhost and database."""
         h = Hub(pg_admin_url=self.admin_url,
                 env={"SIEM_AMQP_PASSWORD": self.mq.password},
-                args=["--amqp", self.mq.url(self.vhost), "--roles", roles,
+                args=["--amqp", self.mq.url(self.vhost, tls=tls), "--roles", roles,
                       "--amqp-confirm-timeout", "3s"] + list(args))
         h._pg_url = self.db  # one database for every node
 
@@ -225,6 +226,21 @@ class Broker(HubCase):
         self.assertGreaterEqual(metric(store, "minisiem_amqp_returned_total"), 5)
         wait_for(lambda: self.queue_depth("minisiem.store") == 0
                  and self.queue_depth("minisiem.dead") == 0, 30, "empty queues")
+
+    # ---- amqps:// ----
+
+    def test_amqps_verifies_the_brokers_certificate(self):
+        h = self.node("ingest,store", "--amqp-ca", self.mq.ca_file, tls=True)
+        h.ingest_ok([{"message": "over TLS", "app": "brk-tls"}])
+        wait_for(lambda: self.stored("brk-tls") == (1, 1), STORE_DEADLINE, "the event stored")
+        # without the test CA the system's CAs do not know the broker: no connection
+        untrusted = self.node("ingest", tls=True)
+        status, headers, body = untrusted.ingest([{"message": "x", "app": "brk-tls"}])
+        self.assertEqual(status, 503, body)
+        self.assertEqual(body.get("error"), "broker unavailable")
+        self.assertTrue(headers.get("Retry-After"))
+        self.assertIn("SSL peer cert verification failed", untrusted.stderr())
+        self.assertEqual(metric(untrusted, "minisiem_amqp_connects_total"), 0)
 
 
 class Options(unittest.TestCase):
