@@ -96,7 +96,8 @@ void link_close(struct amqp_link *l, bool clean)
 {
 	if (!l->conn)
 		return;
-	if (clean) {
+	/* A broker that blocks us does not read what we send: no closing handshake then. */
+	if (clean && !l->blocked) {
 		amqp_channel_close(l->conn, BROKER_CHANNEL, AMQP_REPLY_SUCCESS);
 		amqp_connection_close(l->conn, AMQP_REPLY_SUCCESS);
 	}
@@ -200,10 +201,13 @@ static int declare_topology(struct amqp_link *l)
 	    entry_i64("x-delivery-limit", BROKER_DELIVERY_LIMIT),
 	    entry_str("x-dead-letter-exchange", BROKER_DEAD_EXCHANGE),
 	};
-	amqp_table_entry_t dead[] = {entry_str("x-queue-type", "quorum")};
+	/* A dead letter the store cannot write either is dropped after as many deliveries (and
+	 * logged by the store node): never redelivered forever. */
+	amqp_table_entry_t dead[] = {entry_str("x-queue-type", "quorum"),
+				     entry_i64("x-delivery-limit", BROKER_DELIVERY_LIMIT)};
 	if ((rc = declare_queue(l, BROKER_STORE_QUEUE, store, 3)) < 0 ||
 	    (rc = declare_queue(l, BROKER_DETECT_QUEUE, detect, 4)) < 0 ||
-	    (rc = declare_queue(l, BROKER_DEAD_QUEUE, dead, 1)) < 0)
+	    (rc = declare_queue(l, BROKER_DEAD_QUEUE, dead, 2)) < 0)
 		return rc;
 	amqp_queue_bind(l->conn, BROKER_CHANNEL, amqp_cstring_bytes(BROKER_STORE_QUEUE),
 			amqp_cstring_bytes(BROKER_EXCHANGE), amqp_empty_bytes, amqp_empty_table);

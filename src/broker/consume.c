@@ -144,11 +144,13 @@ static void settle_finished(struct broker_store *bs)
 			d->retry_at_ms = mono_ms();
 			d->next = bs->retry;
 			bs->retry = d;
+		} else if (atomic_load(&bs->stopping)) {
+			delivery_free(bs, d); /* unacknowledged: the broker delivers it again */
 		} else {
-			log_warn(
-			    "amqp",
-			    "a batch of %zu events was not stored (%s): returned to the broker",
-			    d->b.n, siem_strerror(rc));
+			log_warn("amqp",
+				 "a batch of %zu events and %zu dead letters was not stored (%s): "
+				 "returned to the broker",
+				 d->b.n, d->b.n_dead, siem_strerror(rc));
 			metric_add(&m_returned, 1);
 			settle(bs, d, false, true);
 		}

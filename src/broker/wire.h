@@ -10,8 +10,9 @@
 #include "core/strbuf.h"
 #include "ingest/batch.h"
 
-/* The largest message either side accepts, and the most records in one. */
-#define WIRE_MAX_BYTES (256u << 20)
+/* The largest message either side accepts (RabbitMQ's own default limit), and the most
+ * records in one. */
+#define WIRE_MAX_BYTES (128u << 20)
 #define WIRE_MAX_RECORDS 1000000u
 
 /* Append the batch's encoding to out (out's own bound applies). 0, -ENOMEM or
