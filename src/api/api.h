@@ -58,6 +58,9 @@ struct api {
 	const struct config *config; /* the running options, for GET /config (NULL: none) */
 	const char *tail_dir;	     /* --tail-dir ("" or NULL: none) */
 	bool ingest_off; /* broker mode without the ingest role: POST /ingest answers 503 */
+	/* broker mode: the roles' links to the broker, for /ready (NULL: role not run) */
+	struct broker_pub *broker_pub;
+	struct broker_store *broker_store;
 	int64_t started_us;
 
 	/* auth: the signing key, the built-in admin's hash and which tokens are still good */

@@ -35,6 +35,13 @@ struct broker_config {
 	const char *name;	/* this node's connection name, as the broker shows it */
 };
 
+/* A role's link to the broker, for /ready: up (publishing or consuming), connected,
+ * blocked by an alarm, and when not up why. */
+struct broker_state {
+	bool up, connected, blocked;
+	char reason[256];
+};
+
 /* Is url an amqp:// or amqps:// URL we can use? 0, or -EINVAL with the reason in err. */
 int broker_url_check(const char *url, char *err, size_t errlen);
 
@@ -45,6 +52,7 @@ struct broker_pub;
 int broker_pub_open(struct broker_pub **out, const struct broker_config *c);
 /* The pipeline_sink that publishes through pub. */
 void broker_pub_sink(struct broker_pub *pub, struct pipeline_sink *sink);
+void broker_pub_state(struct broker_pub *pub, struct broker_state *st);
 void broker_pub_close(struct broker_pub *pub);
 
 /* The store role: a thread consuming minisiem.store (and minisiem.dead) into p, which
@@ -55,6 +63,7 @@ int broker_store_start(struct broker_store **out, const struct broker_config *c,
 /* Stop consuming; wait (30 s at most) for what is in the pipeline to be committed and
  * acknowledged; close the connection (the broker delivers anything unacknowledged again). */
 void broker_store_stop(struct broker_store *bs);
+void broker_store_state(struct broker_store *bs, struct broker_state *st);
 /* Once the pipeline is stopped (no done() can come any more). */
 void broker_store_free(struct broker_store *bs);
 

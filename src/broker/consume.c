@@ -41,11 +41,12 @@ struct broker_store {
 	uint64_t gen;
 	pthread_t thread;
 	atomic_bool stopping;
-	bool up;
+	bool up, known; /* as last logged */
 	pthread_mutex_t mu;
 	struct delivery *finished; /* done() by the writer, for this thread to settle */
 	size_t outstanding;	   /* deliveries in the pipeline or waiting for a retry */
 	struct delivery *retry;	   /* the store was away: offered again at retry_at_ms */
+	struct broker_state st;	   /* under mu, for broker_store_state */
 };
 
 static struct metric m_stored = METRIC_COUNTER_INIT(
@@ -288,11 +289,25 @@ static int ensure_open(struct broker_store *bs)
 
 static void note_state(struct broker_store *bs, bool up)
 {
-	if (up && !bs->up)
+	if (bs->known && up == bs->up)
+		return;
+	if (up)
 		log_info("amqp", "consuming '%s'", BROKER_STORE_QUEUE);
-	else if (!up && bs->up)
+	else
 		log_warn("amqp", "not consuming: %s", bs->link.err);
 	bs->up = up;
+	bs->known = true;
+	pthread_mutex_lock(&bs->mu);
+	bs->st.up = bs->st.connected = up;
+	snprintf(bs->st.reason, sizeof(bs->st.reason), "%s", up ? "" : bs->link.err);
+	pthread_mutex_unlock(&bs->mu);
+}
+
+void broker_store_state(struct broker_store *bs, struct broker_state *st)
+{
+	pthread_mutex_lock(&bs->mu);
+	*st = bs->st;
+	pthread_mutex_unlock(&bs->mu);
 }
 
 /* One turn: a delivery, another frame, or POLL_MS of nothing. */
@@ -395,6 +410,7 @@ int broker_store_start(struct broker_store **out, const struct broker_config *c,
 	}
 	bs->p = p;
 	bs->prefetch = c->prefetch > 0 ? c->prefetch : 16;
+	snprintf(bs->st.reason, sizeof(bs->st.reason), "connecting to the broker");
 	pthread_mutex_init(&bs->mu, NULL);
 	if ((rc = -pthread_create(&bs->thread, NULL, store_main, bs)) < 0) {
 		pthread_mutex_destroy(&bs->mu);

@@ -2,6 +2,8 @@
  * persistent message on minisiem.events and waits for the broker's confirms; a batch is
  * answered 0 only once its message is confirmed (durable in the quorum queue). A broker that
  * is away, blocks publishers or confirms too late fails the batch: never a buffer here. */
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -18,6 +20,8 @@ struct broker_pub {
 	uint64_t next_tag; /* the delivery tag of the next message on the channel */
 	bool up;	   /* as last logged */
 	struct strbuf buf;
+	pthread_mutex_t st_mu; /* the state as broker_pub_state shows it to other threads */
+	struct broker_state st;
 };
 
 static struct metric m_published = METRIC_COUNTER_INIT(
@@ -37,11 +41,26 @@ static int64_t mono_ms(void)
 
 static void note_state(struct broker_pub *p, bool up)
 {
+	bool blocked = p->link.conn && p->link.blocked;
 	if (up && !p->up)
 		log_info("amqp", "publishing to the broker");
 	else if (!up && p->up)
 		log_warn("amqp", "cannot publish: %s", p->link.err);
 	p->up = up;
+	metric_set(&m_blocked, blocked);
+	pthread_mutex_lock(&p->st_mu);
+	p->st.up = up;
+	p->st.connected = p->link.conn != NULL;
+	p->st.blocked = blocked;
+	snprintf(p->st.reason, sizeof(p->st.reason), "%s", up ? "" : p->link.err);
+	pthread_mutex_unlock(&p->st_mu);
+}
+
+void broker_pub_state(struct broker_pub *p, struct broker_state *st)
+{
+	pthread_mutex_lock(&p->st_mu);
+	*st = p->st;
+	pthread_mutex_unlock(&p->st_mu);
 }
 
 /* The link open in confirm mode. 0 or SIEM_EBROKER. */
@@ -90,7 +109,6 @@ static int pub_idle(void *ctx)
 	if (rc == 0)
 		poll_frames(p);
 	bool up = p->link.conn && !p->link.blocked;
-	metric_set(&m_blocked, p->link.conn && p->link.blocked);
 	note_state(p, up);
 	return up ? 0 : SIEM_EBROKER;
 }
@@ -121,7 +139,6 @@ static void pub_write(void *ctx, struct ingest_batch *list)
 	if (ensure_open(p) < 0 || p->link.blocked) {
 		if (p->link.blocked)
 			snprintf(p->link.err, sizeof(p->link.err), "the broker blocks publishers");
-		metric_set(&m_blocked, p->link.conn && p->link.blocked);
 		note_state(p, false);
 		fail_from(list, SIEM_EBROKER);
 		free(tags);
@@ -214,7 +231,6 @@ static void pub_write(void *ctx, struct ingest_batch *list)
 		}
 	}
 	note_state(p, p->link.conn && pending == 0 && !p->link.blocked);
-	metric_set(&m_blocked, p->link.conn && p->link.blocked);
 	fail_from(list, SIEM_EBROKER);
 	if (p->link.conn)
 		amqp_maybe_release_buffers(p->link.conn);
@@ -241,11 +257,12 @@ int broker_pub_open(struct broker_pub **out, const struct broker_config *c)
 	}
 	p->confirm_timeout_ms = c->confirm_timeout_ms > 0 ? c->confirm_timeout_ms : 10000;
 	strbuf_init(&p->buf, WIRE_MAX_BYTES);
+	pthread_mutex_init(&p->st_mu, NULL);
 	/* A first attempt now, for the log; the writer keeps trying with the backoff. */
-	if (ensure_open(p) == 0)
-		p->up = true;
-	else
+	p->up = true;
+	if (ensure_open(p) < 0)
 		log_warn("amqp", "cannot publish yet: %s", p->link.err);
+	note_state(p, p->link.conn != NULL);
 	*out = p;
 	return 0;
 }
@@ -263,5 +280,6 @@ void broker_pub_close(struct broker_pub *p)
 		return;
 	link_release(&p->link);
 	strbuf_release(&p->buf);
+	pthread_mutex_destroy(&p->st_mu);
 	free(p);
 }

@@ -607,6 +607,8 @@ static int start_roles(struct hub *h)
 		}
 		pipeline_set_committed_hook(h->store_p, on_stored, NULL);
 	}
+	h->a.broker_pub = h->roles.pub;
+	h->a.broker_store = h->roles.consumer;
 	if (!roles_has(&h->roles, ROLE_INGEST)) {
 		h->a.ingest_off = true;
 		if (h->store_p)
@@ -813,6 +815,8 @@ static void serve_stop(struct hub *h)
 	syslog_listen_stop(h->sl); /* before the pipeline: its last batches are committed */
 	tailer_stop(h->tl);
 	taskpool_stop(h->a.parsers);
+	h->a.broker_pub = NULL; /* requests are drained: /ready no longer looks */
+	h->a.broker_store = NULL;
 	roles_stop(&h->roles); /* the store role's consumer, then its writer */
 	h->store_p = NULL;
 	pipeline_stop(h->p);

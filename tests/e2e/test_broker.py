@@ -123,6 +123,9 @@ class Broker(HubCase):
                                    " AND ingest_key = 'test' AND received_at > 0")
         self.assertEqual(int(r[0][0]), 12000)
         wait_for(lambda: self.queue_depth("minisiem.store") == 0, 30, "an empty store queue")
+        status, _, ready = stores[0].get("/ready", token=False)
+        self.assertEqual(status, 200, ready)
+        self.assertEqual(ready["components"]["broker"], {"ready": True, "consuming": True})
         # a node without the ingest role does not take events
         status, headers, body = stores[0].ingest([{"message": "x"}])
         self.assertEqual(status, 503, body)
@@ -139,7 +142,14 @@ class Broker(HubCase):
         wait_for(lambda: before.statuses[503] >= n503 + 3, 30, "503s while the broker is away")
         self.assertTrue(before.join(60))
         self.assertTrue(all(ra for ra in before.retry_after), "a 503 without Retry-After")
+        status, _, ready = h.get("/ready", token=False)
+        self.assertEqual(status, 503, ready)
+        broker = ready["components"]["broker"]
+        self.assertFalse(broker["ready"], broker)
+        self.assertFalse(broker["publishing"], broker)
+        self.assertTrue(broker["reason"], broker)
         self.mq.resume()
+        wait_for(lambda: h.get("/ready", token=False)[0] == 200, 60, "/ready once it is back")
         after = Load(h, "brk-outage", threads=2, batch=20, max_events=1000000)
         after.next = 200000  # ids of their own
         after.start()
@@ -169,6 +179,9 @@ class Broker(HubCase):
             self.assertGreaterEqual(metric(h, "minisiem_amqp_publish_failed_total"), 100)
             # nothing held back for later: the queue to the publisher is empty
             self.assertEqual(metric(h, "minisiem_queue_events"), 0)
+            status, _, ready = h.get("/ready", token=False)
+            self.assertEqual(status, 503, ready)
+            self.assertTrue(ready["components"]["broker"]["blocked"], ready)
         finally:
             self.mq.set_memory_watermark("0.4")
         wait_for(lambda: h.ingest([{"message": "after", "app": "brk-alarm"}])[0] == 200, 60,
