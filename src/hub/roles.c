@@ -84,8 +84,15 @@ int roles_config(struct roles *r, const struct config *c)
 	char err[256];
 	memset(r, 0, sizeof(*r));
 	r->mask = ROLE_INGEST | ROLE_STORE | ROLE_DETECT | ROLE_API;
-	if (!url || !*url)
+	if (!url || !*url) {
+		if (strcmp(config_str(c, "roles"), ROLES_ALL) != 0) {
+			fprintf(stderr,
+				"minisiem serve: --roles needs --amqp (broker mode): without"
+				" a broker one hub runs every role\n");
+			return EXIT_USAGE;
+		}
 		return 0;
+	}
 	r->broker = true;
 	if (!pg || !*pg) {
 		fprintf(stderr, "minisiem serve: broker mode (--amqp) needs --postgres: the store"

@@ -15,12 +15,13 @@ enum hub_role { ROLE_INGEST = 1, ROLE_STORE = 2, ROLE_DETECT = 4, ROLE_API = 8 }
 
 /* The option rows of broker mode, in serve's table; the password (environment or config
  * file only) goes with the other secrets at the table's end. */
+#define ROLES_ALL "ingest,store,detect,api"
 /* clang-format off */
 #define ROLES_OPTS \
     {"amqp", "SIEM_AMQP_URL", OPT_URL, NULL, "URL", \
      "broker mode: RabbitMQ at amqp[s]://user@host:port/vhost (needs --postgres; the password" \
      " from SIEM_AMQP_PASSWORD or --amqp-password-file, never the command line)", false, 0, 0}, \
-    {"roles", "SIEM_ROLES", OPT_STRING, "ingest,store,detect,api", "ROLES", \
+    {"roles", "SIEM_ROLES", OPT_STRING, ROLES_ALL, "ROLES", \
      "broker mode: what this node runs: ingest (receivers, publishing to the broker), store" \
      " (consuming into PostgreSQL), detect and api (accepted; not built yet: detection is off" \
      " in broker mode, and every node serves the API)", false, 0, 0}, \

@@ -289,6 +289,11 @@ class Options(unittest.TestCase):
         self.assertEqual(rc, 2, err)
         self.assertIn("need the ingest role", err)
 
+    def test_roles_need_a_broker(self):
+        rc, err = self.serve("--roles", "store", "--db", "/nonexistent/x.db")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("--roles needs --amqp", err)
+
     def test_url_must_be_amqp(self):
         rc, err = self.serve("--amqp", "http://127.0.0.1/", "--postgres",
                              "postgresql://postgres@127.0.0.1:1/x")
