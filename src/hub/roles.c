@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -74,6 +75,10 @@ static int read_password(struct roles *r, const struct config *c)
 	size_t len = strcspn(text, "\r\n");
 	text[len] = '\0';
 	r->password = text;
+	struct stat st;
+	if (stat(file, &st) == 0 && (st.st_mode & 077))
+		log_warn("hub", "'%s' holds the broker password and others may read it: chmod 600",
+			 file);
 	return 0;
 }
 

@@ -11,7 +11,9 @@ The run's PostgreSQL (SIEM_TEST_PG, the PostgreSQL pass) is used when there is o
 server of this file's own."""
 
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -56,10 +58,12 @@ class Broker(HubCase):
         self.db = pgserver.new_database(self.admin_url, prefix="broker")
         self.addCleanup(pgserver.drop_database, self.db, self.admin_url)
 
-    def node(self, roles, *args, start=True, tls=False):
-        """A hub of the test's cluster: its roles, the test's vhost and database."""
+    def node(self, roles, *args, start=True, tls=False, password=None):
+        """A hub of the test's cluster: its roles, the test's vhost and database; the
+        broker's password in SIEM_AMQP_PASSWORD (password: that one instead; "": none)."""
+        password = self.mq.password if password is None else password
         h = Hub(pg_admin_url=self.admin_url,
-                env={"SIEM_AMQP_PASSWORD": self.mq.password},
+                env={"SIEM_AMQP_PASSWORD": password} if password else {},
                 args=["--amqp", self.mq.url(self.vhost, tls=tls), "--roles", roles,
                       "--amqp-confirm-timeout", "3s"] + list(args))
         h._pg_url = self.db  # one database for every node
@@ -239,6 +243,27 @@ class Broker(HubCase):
         self.assertGreaterEqual(metric(store, "minisiem_amqp_returned_total"), 5)
         wait_for(lambda: self.queue_depth("minisiem.store") == 0
                  and self.queue_depth("minisiem.dead") == 0, 30, "empty queues")
+
+    # ---- the password ----
+
+    def test_password_from_a_file_and_a_wrong_one(self):
+        path = os.path.join(self.db_dir(), "amqp-password")
+        with open(path, "w") as f:
+            f.write(self.mq.password + "\n")
+        os.chmod(path, 0o600)
+        h = self.node("ingest,store", "--amqp-password-file", path, password="")
+        h.ingest_ok([{"message": "by file", "app": "brk-pw"}])
+        wait_for(lambda: self.stored("brk-pw") == (1, 1), STORE_DEADLINE, "the event stored")
+        wrong = self.node("ingest", password="not-the-password")
+        status, _, body = wrong.ingest([{"message": "x", "app": "brk-pw"}])
+        self.assertEqual(status, 503, body)
+        self.assertIn("ACCESS_REFUSED", wrong.stderr())
+        self.assertNotIn("not-the-password", wrong.stderr())
+
+    def db_dir(self):
+        d = tempfile.mkdtemp(prefix="minisiem-e2e-broker-")
+        self.addCleanup(shutil.rmtree, d, True)
+        return d
 
     # ---- amqps:// ----
 
