@@ -14,6 +14,8 @@
 #include "core/log.h"
 #include "core/metrics.h"
 
+#define BUF_KEEP (4u << 20) /* the encoding buffer kept between batches */
+
 struct broker_pub {
 	struct amqp_link link;
 	int confirm_timeout_ms;
@@ -232,6 +234,10 @@ static void pub_write(void *ctx, struct ingest_batch *list)
 	}
 	note_state(p, p->link.conn && pending == 0 && !p->link.blocked);
 	fail_from(list, SIEM_EBROKER);
+	if (p->buf.cap > BUF_KEEP) { /* a rare big batch does not keep its buffer */
+		strbuf_release(&p->buf);
+		strbuf_init(&p->buf, WIRE_MAX_BYTES);
+	}
 	if (p->link.conn)
 		amqp_maybe_release_buffers(p->link.conn);
 	free(tags);
