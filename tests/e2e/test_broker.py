@@ -2,7 +2,8 @@
 (mqserver.py, one per run of this file, each test on a vhost of its own) and one PostgreSQL
 database shared by the nodes of a test. Every acknowledged event is stored exactly once with
 two ingest and two store nodes, also when a store node is killed mid-ingest; a stopped broker
-gives 503s and nothing acknowledged is lost when it comes back; a memory alarm gives 503s,
+gives 503s (and UDP syslog counts its drops) and nothing acknowledged is lost when it comes
+back; a memory alarm gives 503s,
 not a growing queue; a poison message, and a batch the store cannot commit, end in
 dead_letters with their reason; amqps:// verifies the broker's certificate; the password
 never on the command line.
@@ -11,7 +12,9 @@ The run's PostgreSQL (SIEM_TEST_PG, the PostgreSQL pass) is used when there is o
 server of this file's own."""
 
 import os
+import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -20,7 +23,7 @@ import unittest
 import mqserver
 import pgserver
 from helpers import metric
-from hub import API_KEY, BIN, Hub, HubCase, Load, base_env, wait_for
+from hub import BIN, Hub, HubCase, Load, base_env, read_text, wait_for
 
 STORE_DEADLINE = 90.0  # seconds for acknowledged events to reach the store
 
@@ -138,7 +141,15 @@ class Broker(HubCase):
     # ---- the broker stops and comes back ----
 
     def test_broker_outage_gives_503_and_loses_nothing_acknowledged(self):
-        h = self.node("ingest,store,detect,api")
+        h = self.node("ingest,store,detect,api", "--syslog-udp", "127.0.0.1:0")
+        udp_port = int(wait_for(lambda: re.search(r"minisiem: syslog udp on \S+:(\d+)",
+                                                  read_text(h.stdout_path)),
+                                30, "the syslog udp line").group(1))
+
+        def syslog(msg):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                u.sendto(b"<13>1 2024-03-15T12:34:56Z web1 brk-udp 1 - - " + msg.encode(),
+                         ("127.0.0.1", udp_port))
         before = Load(h, "brk-outage", threads=2, batch=20, max_events=100000).start()
         wait_for(lambda: before.n_acked() >= 200, 60, "ingest before the outage")
         self.mq.pause()
@@ -146,6 +157,11 @@ class Broker(HubCase):
         wait_for(lambda: before.statuses[503] >= n503 + 3, 30, "503s while the broker is away")
         self.assertTrue(before.join(60))
         self.assertTrue(all(ra for ra in before.retry_after), "a 503 without Retry-After")
+        # UDP syslog cannot wait: what the broker did not take is counted as dropped
+        for i in range(5):
+            syslog("during %d" % i)
+        wait_for(lambda: metric(h, "minisiem_syslog_udp_dropped_total") >= 5, 30,
+                 "the datagrams counted as dropped")
         status, _, ready = h.get("/ready", token=False)
         self.assertEqual(status, 503, ready)
         broker = ready["components"]["broker"]
@@ -160,6 +176,10 @@ class Broker(HubCase):
         wait_for(lambda: after.n_acked() >= 200, 90, "ingest after the broker is back")
         self.assertTrue(after.join(60))
         self.assert_exactly_once([before, after], "brk-outage")
+        syslog("after")
+        wait_for(lambda: pgserver.psql(self.db, "SELECT count(*) FROM events WHERE message"
+                                                " LIKE '%after'")[0][0] == "1",
+                 STORE_DEADLINE, "a datagram stored after the outage")
 
     # ---- a memory alarm: publishers blocked ----
 
