@@ -3,10 +3,9 @@
 database shared by the nodes of a test. Every acknowledged event is stored exactly once with
 two ingest and two store nodes, also when a store node is killed mid-ingest; a stopped broker
 gives 503s (and UDP syslog counts its drops) and nothing acknowledged is lost when it comes
-back; a memory alarm gives 503s,
-not a growing queue; a poison message, and a batch the store cannot commit, end in
-dead_letters with their reason; amqps:// verifies the broker's certificate; the password
-never on the command line.
+back; a memory alarm gives 503s, not a growing queue; a poison message, and a batch the
+store cannot commit, end in dead_letters with their reason; amqps:// verifies the broker's
+certificate; the password never on the command line.
 
 The run's PostgreSQL (SIEM_TEST_PG, the PostgreSQL pass) is used when there is one, else a
 server of this file's own."""
