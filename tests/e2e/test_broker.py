@@ -2,10 +2,10 @@
 (mqserver.py, one per run of this file, each test on a vhost of its own) and one PostgreSQL
 database shared by the nodes of a test. Every acknowledged event is stored exactly once with
 two ingest and two store nodes, also when a store node is killed mid-ingest; a stopped broker
-gives 503s (and UDP syslog counts its drops) and nothing acknowledged is lost when it comes
-back; a memory alarm gives 503s, not a growing queue; a poison message, and a batch the
-store cannot commit, end in dead_letters with their reason; amqps:// verifies the broker's
-certificate; the password never on the command line.
+gives 503s (UDP syslog counts its drops, the tailer waits) and nothing acknowledged is lost
+when it comes back; a memory alarm gives 503s, not a growing queue; a poison message, and a
+batch the store cannot commit, end in dead_letters with their reason; amqps:// verifies the
+broker's certificate; the password never on the command line.
 
 The run's PostgreSQL (SIEM_TEST_PG, the PostgreSQL pass) is used when there is one, else a
 server of this file's own."""
@@ -140,7 +140,9 @@ class Broker(HubCase):
     # ---- the broker stops and comes back ----
 
     def test_broker_outage_gives_503_and_loses_nothing_acknowledged(self):
-        h = self.node("ingest,store,detect,api", "--syslog-udp", "127.0.0.1:0")
+        logs = self.db_dir()
+        h = self.node("ingest,store,detect,api", "--syslog-udp", "127.0.0.1:0",
+                      "--tail-dir", logs)
         udp_port = int(wait_for(lambda: re.search(r"minisiem: syslog udp on \S+:(\d+)",
                                                   read_text(h.stdout_path)),
                                 30, "the syslog udp line").group(1))
@@ -156,6 +158,10 @@ class Broker(HubCase):
         wait_for(lambda: before.statuses[503] >= n503 + 3, 30, "503s while the broker is away")
         self.assertTrue(before.join(60))
         self.assertTrue(all(ra for ra in before.retry_after), "a 503 without Retry-After")
+        # the tailer waits: lines written now are stored once the broker is back
+        with open(os.path.join(logs, "app.jsonl"), "a") as f:
+            for i in range(3):
+                f.write('{"app": "brk-tail", "message": "line %d"}\n' % i)
         # UDP syslog cannot wait: what the broker did not take is counted as dropped
         for i in range(5):
             syslog("during %d" % i)
@@ -175,6 +181,8 @@ class Broker(HubCase):
         wait_for(lambda: after.n_acked() >= 200, 90, "ingest after the broker is back")
         self.assertTrue(after.join(60))
         self.assert_exactly_once([before, after], "brk-outage")
+        wait_for(lambda: self.stored("brk-tail") == (3, 3), STORE_DEADLINE,
+                 "the lines tailed during the outage, each once")
         syslog("after")
         wait_for(lambda: pgserver.psql(self.db, "SELECT count(*) FROM events WHERE message"
                                                 " LIKE '%after'")[0][0] == "1",
