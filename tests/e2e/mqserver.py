@@ -9,6 +9,7 @@ process tree started, and the epmd it started itself), nothing left behind.
     srv.add_vhost("v1")               # each test its own vhost (rabbitmqctl)
     srv.set_memory_watermark("0.0000001")   # a memory alarm now; "0.4" lifts it
     srv.pause(); srv.resume()         # stop and start the same node (its data kept)
+    srv.freeze(); srv.thaw()          # SIGSTOP / SIGCONT: a broker that hangs
     srv.stop()                        # SIGTERM (then SIGKILL), wait, remove the directory
 
     c = Amqp(port, user, password, vhost)   # a minimal AMQP 0-9-1 client for the tests
@@ -479,6 +480,13 @@ class MqServer:
         if beam:
             os.kill(beam, signal.SIGKILL)
         self._stop_server(timeout=5)
+
+    def freeze(self):
+        """SIGSTOP the VM: a broker that hangs (connections open, nothing answered)."""
+        os.kill(self.beam_pid(), signal.SIGSTOP)
+
+    def thaw(self):
+        os.kill(self.beam_pid(), signal.SIGCONT)
 
     def _stop_epmd(self):
         if self.epmd is None:

@@ -3,9 +3,10 @@
 database shared by the nodes of a test. Every acknowledged event is stored exactly once with
 two ingest and two store nodes, also when a store node is killed mid-ingest; a stopped broker
 gives 503s (UDP syslog counts its drops, the tailer waits) and nothing acknowledged is lost
-when it comes back; a memory alarm gives 503s, not a growing queue; a poison message, and a
-batch the store cannot commit, end in dead_letters with their reason; amqps:// verifies the
-broker's certificate; the password never on the command line.
+when it comes back; a broker that hangs gives 503s after the confirm timeout; a memory
+alarm gives 503s, not a growing queue; a poison message, and a batch the store cannot
+commit, end in dead_letters with their reason; amqps:// verifies the broker's certificate;
+the password never on the command line.
 
 The run's PostgreSQL (SIEM_TEST_PG, the PostgreSQL pass) is used when there is one, else a
 server of this file's own."""
@@ -18,6 +19,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+import uuid
 
 import mqserver
 import pgserver
@@ -187,6 +189,30 @@ class Broker(HubCase):
         wait_for(lambda: pgserver.psql(self.db, "SELECT count(*) FROM events WHERE message"
                                                 " LIKE '%after'")[0][0] == "1",
                  STORE_DEADLINE, "a datagram stored after the outage")
+
+    # ---- a broker that hangs: no confirm ----
+
+    def test_confirm_that_does_not_come_in_time_gives_503(self):
+        h = self.node("ingest,store")
+        ev = {"event_id": str(uuid.uuid4()), "message": "late", "app": "brk-late"}
+        self.mq.freeze()
+        try:
+            t0 = time.monotonic()
+            status, headers, body = h.ingest([ev])
+            waited = time.monotonic() - t0
+        finally:
+            self.mq.thaw()
+        self.assertEqual(status, 503, body)
+        self.assertEqual(body.get("error"), "broker unavailable")
+        self.assertTrue(headers.get("Retry-After"))
+        self.assertGreaterEqual(waited, 2.5)  # --amqp-confirm-timeout 3s, not forever
+        self.assertLess(waited, 20)
+        # the client's retry succeeds; the late message and the retry are one event
+        wait_for(lambda: h.ingest([ev])[0] == 200, 60, "ingest after the broker woke up")
+        wait_for(lambda: metric(h, "minisiem_amqp_consumed_total") >= 2
+                 and self.queue_depth("minisiem.store") == 0, STORE_DEADLINE,
+                 "both messages consumed")
+        self.assertEqual(self.stored("brk-late"), (1, 1))
 
     # ---- a memory alarm: publishers blocked ----
 
