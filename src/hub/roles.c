@@ -150,12 +150,14 @@ int roles_start_ingest(struct roles *r, struct pipeline *p)
 	return 0;
 }
 
-int roles_start_store(struct roles *r, struct store *s, const struct config *c,
+int roles_start_store(struct roles *r, struct store *s, const struct config *c, struct pipeline *p,
 		      struct pipeline **out)
 {
 	int rc;
-	if ((rc = pipeline_start(&r->store_p, s, (size_t)config_int(c, "queue-max"),
-				 (size_t)config_int(c, "txn-max"))) < 0) {
+	r->store_p = p;
+	r->own_store_p = !p;
+	if (!p && (rc = pipeline_start(&r->store_p, s, (size_t)config_int(c, "queue-max"),
+				       (size_t)config_int(c, "txn-max"))) < 0) {
 		log_error("hub", "cannot start the store writer: %s", siem_strerror(rc));
 		return rc;
 	}
@@ -168,14 +170,18 @@ int roles_start_store(struct roles *r, struct store *s, const struct config *c,
 void roles_stop(struct roles *r)
 {
 	broker_store_stop(r->consumer);
-	pipeline_stop(r->store_p);
+	if (r->own_store_p) {
+		pipeline_stop(r->store_p);
+		broker_store_free(r->consumer); /* no done() can come now */
+		r->consumer = NULL;
+	}
 	r->store_p = NULL;
-	broker_store_free(r->consumer);
-	r->consumer = NULL;
 }
 
 void roles_release(struct roles *r)
 {
+	broker_store_free(r->consumer); /* fed the hub's pipeline, stopped by now */
+	r->consumer = NULL;
 	broker_pub_close(r->pub);
 	r->pub = NULL;
 	if (r->password) {

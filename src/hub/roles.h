@@ -49,6 +49,7 @@ struct roles {
 	char name[128];
 	struct broker_pub *pub;
 	struct pipeline *store_p; /* the store role's writer */
+	bool own_store_p;	  /* made by roles_start_store (else the hub's own) */
 	struct broker_store *consumer;
 };
 
@@ -57,12 +58,14 @@ int roles_config(struct roles *r, const struct config *c);
 bool roles_has(const struct roles *r, enum hub_role role);
 /* The ingest role: pipeline p publishes instead of committing. */
 int roles_start_ingest(struct roles *r, struct pipeline *p);
-/* The store role: a second pipeline on s, fed by the broker. *out is that pipeline. */
-int roles_start_store(struct roles *r, struct store *s, const struct config *c,
+/* The store role: the broker feeds pipeline p when given (a node without the ingest role:
+ * its one writer), else a second pipeline on s (the first one publishes). *out is the
+ * pipeline fed. A store has one writer: never two pipelines that both commit to it. */
+int roles_start_store(struct roles *r, struct store *s, const struct config *c, struct pipeline *p,
 		      struct pipeline **out);
-/* Stop consuming (the store pipeline commits what it has, then stops). */
+/* Stop consuming; a pipeline of our own commits what it has and stops. */
 void roles_stop(struct roles *r);
-/* After the ingest pipeline stopped. */
+/* After the hub's pipeline stopped. */
 void roles_release(struct roles *r);
 
 #endif

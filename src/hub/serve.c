@@ -591,8 +591,9 @@ static void on_stored(void *ctx, const struct event *ev)
 	events_stream_publish(ev);
 }
 
-/* Broker mode: the receivers' pipeline publishes (ingest), a second one commits what the
- * broker delivers (store). A node without the ingest role answers POST /ingest with 503. */
+/* Broker mode: the receivers' pipeline publishes (ingest) and a second one commits what the
+ * broker delivers (store); on a node without the ingest role the broker feeds the hub's own
+ * pipeline, its one store writer, and POST /ingest answers 503. */
 static int start_roles(struct hub *h)
 {
 	int rc;
@@ -601,7 +602,9 @@ static int start_roles(struct hub *h)
 		return rc;
 	}
 	if (roles_has(&h->roles, ROLE_STORE)) {
-		if ((rc = roles_start_store(&h->roles, h->s, &h->c, &h->store_p)) < 0) {
+		/* Without the ingest role the hub's pipeline is free to be the store writer. */
+		struct pipeline *into = roles_has(&h->roles, ROLE_INGEST) ? NULL : h->p;
+		if ((rc = roles_start_store(&h->roles, h->s, &h->c, into, &h->store_p)) < 0) {
 			log_error("hub", "cannot start the store role: %s", siem_strerror(rc));
 			return rc;
 		}
@@ -609,11 +612,8 @@ static int start_roles(struct hub *h)
 	}
 	h->a.broker_pub = h->roles.pub;
 	h->a.broker_store = h->roles.consumer;
-	if (!roles_has(&h->roles, ROLE_INGEST)) {
+	if (!roles_has(&h->roles, ROLE_INGEST))
 		h->a.ingest_off = true;
-		if (h->store_p)
-			h->a.pipeline = h->store_p; /* what /ready and /metrics report */
-	}
 	if (roles_has(&h->roles, ROLE_DETECT))
 		log_warn("hub",
 			 "the detect role is not built yet: detection is off in broker mode");

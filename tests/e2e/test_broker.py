@@ -134,6 +134,12 @@ class Broker(HubCase):
         status, _, ready = stores[0].get("/ready", token=False)
         self.assertEqual(status, 200, ready)
         self.assertEqual(ready["components"]["broker"], {"ready": True, "consuming": True})
+        # a store-only node's own events (a failed login) go through its one store writer
+        status, _, _ = stores[0].request("POST", "/auth/login", {"password": "not it"})
+        self.assertEqual(status, 401)
+        wait_for(lambda: pgserver.psql(self.db, "SELECT count(*) FROM events WHERE app ="
+                                                " 'minisiem' AND event_type = 'LOGIN_FAIL'")
+                 == [("1",)], STORE_DEADLINE, "the failed login stored")
         # a node without the ingest role does not take events
         status, headers, body = stores[0].ingest([{"message": "x"}])
         self.assertEqual(status, 503, body)
