@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -219,6 +220,27 @@ class Broker(HubCase):
                  and self.queue_depth("minisiem.store") == 0, STORE_DEADLINE,
                  "both messages consumed")
         self.assertEqual(self.stored("brk-late"), (1, 1))
+
+    def test_an_event_without_time_twice_in_one_commit_is_stored_once(self):
+        """A late message and its client's retry carry one event_id with two receive times
+        (the event had no timestamp); when one commit holds both, one is stored."""
+        ingest = self.node("ingest")
+        ev = {"event_id": str(uuid.uuid4()), "message": "twice", "app": "brk-twice"}
+        ingest.ingest_ok([ev])
+        ingest.ingest_ok([ev])
+        c = self.mq.client(self.vhost)
+        try:
+            first, second = c.get("minisiem.store"), c.get("minisiem.store")
+            self.assertTrue(first and second)
+            # one message holding both batches' events (each batch: one event, nothing else)
+            both = first[:8] + struct.pack("<III", 2, 0, 0) + first[20:] + second[20:]
+            self.assertTrue(c.publish("minisiem.events", "", both))
+        finally:
+            c.close()
+        store = self.node("store")
+        wait_for(lambda: metric(store, "minisiem_amqp_consumed_total") >= 1, STORE_DEADLINE,
+                 "the message consumed")
+        self.assertEqual(self.stored("brk-twice"), (1, 1))
 
     # ---- a memory alarm: publishers blocked ----
 
