@@ -112,6 +112,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(UNIT_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DSIEM_TEST_SEAMS $(LDFLAGS) -o $@ $< $(UNIT_OBJ) $(LDLIBS) -lcmocka
 
+# The rule engine's cost with SigmaHQ's rules: the bench's events (gen.c) too.
+$(BUILD)/bench/sigma_cost: bench/sigma_cost.c bench/gen.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ bench/sigma_cost.c bench/gen.c $(LIB_OBJ) $(LDLIBS)
+
 $(BUILD)/bench/%: bench/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
@@ -158,7 +163,8 @@ run: all
 
 # ---- Installing (docs/install.md) ----
 # PREFIX/bin: minisiem and minisiem-agent; PREFIX/share/minisiem/rules: the built-in rules
-# (where the hub looks, beside its binary); PREFIX/share/doc/minisiem: README, docs and the
+# (where the hub looks, beside its binary); PREFIX/share/minisiem/decoders: the built-in
+# decoders (for reading and copying: the binary carries its own); PREFIX/share/doc/minisiem: README, docs and the
 # configuration examples; the systemd units and the sysusers.d file of their service accounts
 # under PREFIX/lib; SYSCONFDIR/minisiem/minisiem.conf, only when there is none. Installed into
 # the real root (no DESTDIR) as root, it also creates the service accounts and reloads systemd.
@@ -169,8 +175,10 @@ UNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 BINDIR      := $(PREFIX)/bin
 RULESDIR    := $(PREFIX)/share/minisiem/rules
+DECODERSDIR := $(PREFIX)/share/minisiem/decoders
 DOCDIR      := $(PREFIX)/share/doc/minisiem
 RULE_FILES  := $(filter-out rules/mapping.yml,$(wildcard rules/*.yml))
+DECODER_FILES := $(wildcard decoders/*.yml)
 DOC_FILES   := $(wildcard docs/*.md)
 UNITS       := minisiem.service minisiem-agent.service
 SUBST       := sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
@@ -178,10 +186,11 @@ SUBST       := sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
 D           := $(DESTDIR)
 
 install: all
-	install -d -m 755 $(D)$(BINDIR) $(D)$(RULESDIR) $(D)$(DOCDIR)/docs $(D)$(UNITDIR) \
+	install -d -m 755 $(D)$(BINDIR) $(D)$(RULESDIR) $(D)$(DECODERSDIR) $(D)$(DOCDIR)/docs $(D)$(UNITDIR) \
 	  $(D)$(SYSUSERSDIR) $(D)$(SYSCONFDIR)/minisiem
 	install -m 755 $(HUB) $(AGENT) $(D)$(BINDIR)/
 	install -m 644 $(RULE_FILES) $(D)$(RULESDIR)/
+	install -m 644 $(DECODER_FILES) $(D)$(DECODERSDIR)/
 	install -m 644 README.md $(D)$(DOCDIR)/
 	install -m 644 $(DOC_FILES) $(D)$(DOCDIR)/docs/
 	$(SUBST) deploy/minisiem.conf >$(D)$(DOCDIR)/minisiem.conf.example
@@ -257,8 +266,10 @@ format:
 clean:
 	rm -rf build
 
-# The field mapping is embedded into the detection engine (.incbin), which -MMD cannot see.
+# The field mapping is embedded into the detection engine and the built-in decoders into
+# the parser (.incbin), which -MMD cannot see.
 $(BUILD)/src/detect/fieldmap.o: rules/mapping.yml
+$(BUILD)/src/parse/decoders_builtin.o: $(wildcard decoders/*.yml)
 
 # The dashboard's build (npm, bundling, embedding into the binary) lives with its sources.
 -include web/web.mk

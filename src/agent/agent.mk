@@ -6,7 +6,7 @@
 AGENT          := $(BUILD)/minisiem-agent
 AGENT_HAVE_EVTX     ?= $(shell pkg-config --exists libevtx expat 2>/dev/null && echo 1)
 AGENT_HAVE_JOURNALD ?= $(shell pkg-config --exists libsystemd 2>/dev/null && echo 1)
-AGENT_PKGS     := jansson libpcre2-8 libcrypto zlib libcurl sqlite3 \
+AGENT_PKGS     := jansson libpcre2-8 yaml-0.1 libcrypto zlib libcurl sqlite3 \
                   $(if $(AGENT_HAVE_EVTX),libevtx expat) $(if $(AGENT_HAVE_JOURNALD),libsystemd)
 AGENT_CFLAGS   := $(shell pkg-config --cflags $(AGENT_PKGS) 2>/dev/null) \
                   $(if $(AGENT_HAVE_EVTX),-DAGENT_HAVE_EVTX) \
@@ -14,9 +14,11 @@ AGENT_CFLAGS   := $(shell pkg-config --cflags $(AGENT_PKGS) 2>/dev/null) \
 AGENT_LIBS     := $(shell pkg-config --libs $(AGENT_PKGS) 2>/dev/null) -lpthread -lm
 
 # Platform files (*_win.c) are for the Windows build only; the source kinds whose library is
-# missing are left out (and refused with a clear message at run time).
+# missing are left out (and refused with a clear message at run time). The parsers of what
+# only the hub receives (POST /ingest's CSV and forwarders' records) are left out too.
 AGENT_SRC      := $(filter-out %_win.c src/agent/main.c,$(wildcard src/agent/*.c))
 AGENT_LIB_SRC  := $(filter-out $(EXCLUDE) src/core/taskpool.c src/core/jsonalloc.c \
+                    src/parse/csv.c src/parse/forward.c \
                     $(if $(AGENT_HAVE_EVTX),,src/parse/winevent.c), \
                     $(wildcard src/core/*.c src/parse/*.c)) \
                   $(addprefix src/source/,nofollow.c follow.c file_source.c pihole.c \

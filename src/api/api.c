@@ -35,10 +35,11 @@ static struct metric m_key_limited = METRIC_COUNTER_INIT(
 #define R(m, p, a, f) .method = (m), .path = (p), .auth = (a), .fn = (f)
 
 const struct http_route api_routes[] = {
-    {R("POST", "/ingest", AUTH_APIKEY, api_ingest), .body = true, .types = JSON_TYPES,
+    {R("POST", "/ingest", AUTH_APIKEY, api_ingest), .body = true, .types = JSON_TYPES ",text/csv",
      .max_body = HTTP_BODY_SERVER,
-     HTTP_DOC("Store events: a JSON array or object, or NDJSON; answered after the commit", NULL,
-	      "200,429,503")},
+     HTTP_DOC("Store events: a JSON array or object, NDJSON, or CSV with a header row; answered "
+	      "after the commit",
+	      NULL, "200,429,503")},
     /* Any type: `curl -d '{"password": ...}'` sends a form type with a JSON body. Anyone may
      * call it: a few KiB are all a login needs. */
     {R("POST", "/auth/login", AUTH_NONE, api_login), .body = true, .max_body = 4096,
@@ -60,6 +61,11 @@ const struct http_route api_routes[] = {
      HTTP_DOC("The event types seen", NULL, "200")},
     {R("GET", "/dead-letters", AUTH_JWT, api_dead_letters), .admin = true,
      HTTP_DOC("The newest records that could not be parsed", "limit:integer", "200")},
+    {R("POST", "/dead-letters/replay", AUTH_JWT, api_dead_letters_replay), .body = true,
+     .types = "application/json,*none*", .admin = true, .max_body = 64 << 10,
+     HTTP_DOC("Decode dead letters again (by ids, or by source, reason and time): store what"
+	      " decodes now, keep the others with their new reason",
+	      NULL, "200,400,503")},
     {R("GET", "/keys", AUTH_JWT, api_keys_list), .admin = true,
      HTTP_DOC("The agents' API keys (without the keys)", NULL, "200")},
     {R("POST", "/keys", AUTH_JWT, api_keys_create), .body = true,
@@ -147,6 +153,7 @@ static int find_key(struct api *a, const char *key, struct http_req *r, int64_t 
 	if (!e.valid)
 		return SIEM_EAUTH;
 	store_key_touch(a->store, e.id, now);
+	api_keys_flush(a); /* every few seconds while agents send: the keys' event counts */
 	http_set_identity(r, e.name, "agent", e.id);
 	return 0;
 }
@@ -253,6 +260,7 @@ int api_init(struct api *a, struct store *s, struct pipeline *p)
 	pthread_mutex_init(&a->sources_mu, NULL);
 	api_ingest_register_metrics();
 	api_session_register_metrics();
+	api_replay_register_metrics();
 	return 0;
 }
 

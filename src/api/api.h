@@ -11,6 +11,7 @@
 
 #include "http/http.h"
 #include "ingest/pipeline.h"
+#include "source/redecode.h"
 #include "store/store.h"
 
 #define API_KEY_CACHE 64
@@ -23,13 +24,15 @@ struct api_key_entry {
 	bool valid;
 };
 
-/* Events received per key since the hub started (GET /keys, the Settings page). */
+/* Events received per key since the hub started (GET /sources); a store key's are also added
+ * to its row (pending until then: api_keys_flush), which keeps the totals of GET /keys. */
 #define API_KEY_COUNTS 256
 struct api_key_count {
 	int64_t id; /* 0 for keys from SIEM_API_KEYS, which are told apart by name */
 	char name[128];
 	uint64_t events;
-	int64_t last_us; /* the last batch with events */
+	uint64_t pending; /* of events, not in the store yet */
+	int64_t last_us;  /* the last batch with events */
 };
 
 struct taskpool;
@@ -59,8 +62,9 @@ struct api {
 	struct tailer *tailer;
 	struct syslog_listener *syslog;
 	const char *version;
-	const struct config *config; /* the running options, for GET /config (NULL: none) */
-	const char *tail_dir;	     /* --tail-dir ("" or NULL: none) */
+	const struct config *config;   /* the running options, for GET /config (NULL: none) */
+	const char *tail_dir;	       /* --tail-dir ("" or NULL: none) */
+	struct redecode_opts redecode; /* how the sources decode now (dead letter replays) */
 	int64_t started_us;
 
 	/* auth: the signing key, the built-in admin's hash and which tokens are still good */
@@ -138,11 +142,17 @@ enum http_result api_keys_create(struct http_req *r);
 enum http_result api_keys_delete(struct http_req *r);
 /* Count events stored from a key (id 0: a SIEM_API_KEYS key, by name). */
 void api_keys_count(struct api *a, int64_t id, const char *name, uint64_t events, int64_t now_us);
+/* Add the events counted since the last call to the store keys' rows (store_key_add_events);
+ * called with the keys' last-seen updates, by GET /keys, and at stop. */
+void api_keys_flush(struct api *a);
 enum http_result api_metrics(struct http_req *r);
 /* GET /openapi.json (openapi.c): the document made from api_routes[]. */
 enum http_result api_openapi(struct http_req *r);
 json_t *api_openapi_document(const char *prefix);
 enum http_result api_dead_letters(struct http_req *r);
+/* POST /dead-letters/replay (replay.c). */
+enum http_result api_dead_letters_replay(struct http_req *r);
+void api_replay_register_metrics(void);
 /* settings.c */
 enum http_result api_channel_test(struct http_req *r);
 enum http_result api_config(struct http_req *r);

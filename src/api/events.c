@@ -56,8 +56,9 @@ static int add_str(void *arg, const char *v, size_t n)
 		return qparam_bad(&p->qp, "too many values");
 	if (!(set->v[set->n] = arena_strndup(p->a, v, n)))
 		return -ENOMEM;
-	/* os_type is stored upper-case. */
-	if (strcmp(p->qp.name, "os_type") == 0)
+	/* os_type and level are stored upper-case (a level stored before in another case is
+	 * compared upper-cased by the store). */
+	if (strcmp(p->qp.name, "os_type") == 0 || strcmp(p->qp.name, "level") == 0)
 		for (char *c = (char *)set->v[set->n]; *c; c++)
 			if (*c >= 'a' && *c <= 'z')
 				*c = (char)(*c - 'a' + 'A');

@@ -12,6 +12,8 @@
 #include "core/metrics.h"
 #include "core/taskpool.h"
 #include "core/log.h"
+#include "parse/csv.h"
+#include "parse/forward.h"
 
 #define MAX_REJECTS_LISTED 1000
 
@@ -53,6 +55,9 @@ struct ingest_state {
 	struct sv key;	  /* that name (in the batch's arena) and id: every event's ingest_key */
 	int64_t key_id;
 	bool ndjson;
+	bool csv;
+	int64_t now;	 /* while the body is parsed */
+	const char *src; /* the batch's copy of source, while the body is parsed */
 	unsigned status; /* set by the parser when the request ends there */
 	char detail[300];
 	struct reject_entry *rejected; /* the first MAX_REJECTS_LISTED */
@@ -116,7 +121,7 @@ static int add_event(struct ingest_state *st, json_t *obj, size_t index, int64_t
 	struct event *ev = ingest_batch_add_event(&st->batch);
 	if (!ev)
 		return -ENOSPC;
-	int rc = event_from_json(ev, obj, &st->batch.arena, now, err, sizeof(err));
+	int rc = forward_event_from_json(ev, obj, &st->batch.arena, now, err, sizeof(err));
 	if (rc < 0)
 		ingest_batch_cancel_event(&st->batch);
 	if (rc == SIEM_ESCHEMA) {
@@ -156,12 +161,79 @@ static bool is_ndjson(struct http_req *r)
 	       strncasecmp(ct, "application/ndjson", 18) == 0;
 }
 
+static bool is_csv(struct http_req *r)
+{
+	const char *ct = http_header(r, "Content-Type");
+	return ct && strncasecmp(ct, "text/csv", 8) == 0;
+}
+
 static size_t count_lines(const char *b, size_t n)
 {
 	size_t c = 1;
 	for (const char *p = b; (p = memchr(p, '\n', (size_t)(b + n - p))); p++)
 		c++;
 	return c;
+}
+
+/* NDJSON: one event per line, a bad line rejected on its own. */
+static int parse_ndjson(struct ingest_state *st, const char *body, size_t len, int64_t now,
+			char *detail, size_t detlen, const char **source)
+{
+	json_error_t jerr;
+	int rc = 0;
+	if (batch_open(st, count_lines(body, len), source) < 0)
+		return -ENOMEM;
+	size_t index = 0;
+	for (const char *p = body, *end = body + len; p < end && rc == 0;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl ? nl : end;
+		const char *ls = p, *le = e;
+		p = nl ? nl + 1 : end;
+		while (ls < le && (*ls == ' ' || *ls == '\t'))
+			ls++;
+		while (le > ls && (le[-1] == '\r' || le[-1] == ' ' || le[-1] == '\t'))
+			le--;
+		if (ls == le)
+			continue;
+		json_t *v = json_loadb(ls, (size_t)(le - ls), JSON_ALLOW_NUL, &jerr);
+		if (!v) {
+			snprintf(detail, detlen, "malformed JSON at column %d: %s", jerr.column,
+				 jerr.text);
+			reject(st, index++, detail);
+			continue;
+		}
+		if (json_is_object(v))
+			rc = add_event(st, v, index, now, *source);
+		else
+			reject(st, index, "event: must be a JSON object");
+		json_decref(v);
+		index++;
+	}
+	return rc;
+}
+
+/* One CSV row: an event, or a rejection naming the row (its index counts data rows). */
+static int csv_row(void *arg, size_t row, json_t *obj, const char *why)
+{
+	struct ingest_state *st = arg;
+	if (!obj) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "row %zu: %s", row, why);
+		reject(st, row - 1, msg);
+		return 0;
+	}
+	return add_event(st, obj, row - 1, st->now, st->src);
+}
+
+/* Does the body hold one JSON object per line (a forwarder's json_lines sent as
+ * application/json)? Only asked once it failed as one JSON document. */
+static bool lines_of_objects(const char *b, size_t n, const json_error_t *jerr)
+{
+	if (json_error_code(jerr) != json_error_end_of_input_expected)
+		return false;
+	while (n && (*b == ' ' || *b == '\t' || *b == '\r' || *b == '\n'))
+		b++, n--;
+	return n && *b == '{' && memchr(b, '\n', n);
 }
 
 /* Parse and normalize the body into st. Returns 0 to go on, or the HTTP status that ends
@@ -175,37 +247,25 @@ static unsigned parse_body(struct http_req *r, struct ingest_state *st, char *de
 	json_error_t jerr;
 	int rc = 0;
 
-	if (st->ndjson) {
+	if (st->csv) {
 		if (batch_open(st, count_lines(body, len), &source) < 0)
 			return 500;
-		size_t index = 0;
-		for (const char *p = body, *end = body + len; p < end && rc == 0;) {
-			const char *nl = memchr(p, '\n', (size_t)(end - p));
-			const char *e = nl ? nl : end;
-			const char *ls = p, *le = e;
-			p = nl ? nl + 1 : end;
-			while (ls < le && (*ls == ' ' || *ls == '\t'))
-				ls++;
-			while (le > ls && (le[-1] == '\r' || le[-1] == ' ' || le[-1] == '\t'))
-				le--;
-			if (ls == le)
-				continue;
-			json_t *v = json_loadb(ls, (size_t)(le - ls), JSON_ALLOW_NUL, &jerr);
-			if (!v) {
-				snprintf(detail, detlen, "malformed JSON at column %d: %s",
-					 jerr.column, jerr.text);
-				reject(st, index++, detail);
-				continue;
-			}
-			if (json_is_object(v))
-				rc = add_event(st, v, index, now, source);
-			else
-				reject(st, index, "event: must be a JSON object");
-			json_decref(v);
-			index++;
-		}
+		st->now = now;
+		st->src = source;
+		rc = csv_records(body, len, csv_row, st, detail, detlen);
+		if (rc == SIEM_EPARSE)
+			return 400;
+	} else if (st->ndjson) {
+		if ((rc = parse_ndjson(st, body, len, now, detail, detlen, &source)) == -ENOMEM)
+			return 500;
 	} else {
 		json_t *v = json_loadb(body, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
+		if (!v && lines_of_objects(body, len, &jerr)) {
+			if ((rc = parse_ndjson(st, body, len, now, detail, detlen, &source)) ==
+			    -ENOMEM)
+				return 500;
+			goto done;
+		}
 		if (!v) {
 			snprintf(detail, detlen, "line %d, column %d (position %d): %s", jerr.line,
 				 jerr.column, jerr.position, jerr.text);
@@ -231,6 +291,7 @@ static unsigned parse_body(struct http_req *r, struct ingest_state *st, char *de
 		}
 		json_decref(v);
 	}
+done:
 	if (rc < 0) {
 		snprintf(detail, detlen, "%s", siem_strerror(rc));
 		return 500;
@@ -314,7 +375,8 @@ enum http_result api_ingest(struct http_req *r)
 	struct ingest_state *st = http_state(r);
 	if (st) {
 		if (st->status == 400)
-			return http_reply_error(r, 400, "malformed JSON", st->detail);
+			return http_reply_error(
+			    r, 400, st->csv ? "malformed CSV" : "malformed JSON", st->detail);
 		if (st->status == 422) {
 			json_t *o = result_body(st);
 			json_object_set_new(o, "error", json_string("no valid event"));
@@ -337,6 +399,7 @@ enum http_result api_ingest(struct http_req *r)
 	http_set_state(r, st, state_free);
 	st->req = r;
 	st->ndjson = is_ndjson(r);
+	st->csv = is_csv(r);
 	snprintf(st->source, sizeof(st->source), "http:%s", http_identity(r));
 	st->who = http_identity(r);
 	st->key_id = http_key_id(r);

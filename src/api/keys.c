@@ -26,11 +26,44 @@ void api_keys_count(struct api *a, int64_t id, const char *name, uint64_t events
 	}
 	if (i < a->n_key_counts) {
 		a->key_counts[i].events += events;
+		if (id)
+			a->key_counts[i].pending += events;
 		a->key_counts[i].last_us = now_us;
 	} else {
 		a->key_counts_other += events;
 	}
 	pthread_mutex_unlock(&a->key_mu);
+}
+
+void api_keys_flush(struct api *a)
+{
+	struct {
+		int64_t id, last_us;
+		uint64_t n;
+	} todo[API_KEY_COUNTS];
+	size_t n = 0;
+	pthread_mutex_lock(&a->key_mu);
+	for (size_t i = 0; i < a->n_key_counts; i++) {
+		struct api_key_count *c = &a->key_counts[i];
+		if (c->id && c->pending) {
+			todo[n].id = c->id;
+			todo[n].last_us = c->last_us;
+			todo[n++].n = c->pending;
+			c->pending = 0;
+		}
+	}
+	pthread_mutex_unlock(&a->key_mu);
+	for (size_t k = 0; k < n; k++) {
+		if (store_key_add_events(a->store, todo[k].id, (int64_t)todo[k].n,
+					 todo[k].last_us) == 0)
+			continue;
+		/* Kept for the next time: counted once, whenever the store takes it. */
+		pthread_mutex_lock(&a->key_mu);
+		for (size_t i = 0; i < a->n_key_counts; i++)
+			if (a->key_counts[i].id == todo[k].id)
+				a->key_counts[i].pending += todo[k].n;
+		pthread_mutex_unlock(&a->key_mu);
+	}
 }
 
 static void set_count(json_t *o, const struct api_key_count *c)
@@ -45,25 +78,32 @@ static void set_count(json_t *o, const struct api_key_count *c)
 	}
 }
 
-/* The store's keys with the events each sent since the hub started; the keys of
- * SIEM_API_KEYS apart (env_keys: name and events only, they cannot be revoked here). */
+/* The store's keys with the events each sent (totals kept in the store); the keys of
+ * SIEM_API_KEYS apart (env_keys: name and events since the hub started only, they cannot be
+ * revoked here). */
 enum http_result api_keys_list(struct http_req *r)
 {
 	json_t *keys = json_array(), *k, *env = json_array();
 	size_t i;
+	api_keys_flush(api_ctx);
 	int rc = store_key_list(api_ctx->store, keys);
 	if (rc < 0) {
 		json_decref(env);
 		return api_reply_list(r, rc, "keys", keys);
 	}
 	pthread_mutex_lock(&api_ctx->key_mu);
+	/* A count the store did not take yet (it failed) is added to the store's total. */
 	json_array_foreach (keys, i, k) {
 		int64_t id = json_integer_value(json_object_get(k, "id"));
 		const struct api_key_count *c = NULL;
 		for (size_t j = 0; j < api_ctx->n_key_counts && !c; j++)
 			if (api_ctx->key_counts[j].id == id)
 				c = &api_ctx->key_counts[j];
-		set_count(k, c);
+		if (c && c->pending)
+			json_object_set_new(
+			    k, "events",
+			    json_integer(json_integer_value(json_object_get(k, "events")) +
+					 (json_int_t)c->pending));
 	}
 	for (i = 0; i < api_ctx->n_env_keys; i++) {
 		const char *name = api_ctx->env_keys[i].name;

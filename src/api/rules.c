@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "detect/ruleset.h"
 #include "store/store_alerts.h"
+#include "store/store_stats.h"
 
 #define SUB "rules"
 
@@ -57,9 +58,70 @@ static void rule_stats(json_t *stats)
 		detector_rule_counts(alerts_api_ctx.detector, running_rule, stats);
 }
 
-static json_t *rule_json(const struct ruleset_entry *e, json_t *stats, bool with_text)
+/* The os_type and app values of the events this hub has stored (the stats rollups answer):
+ * what tells a rule that nothing sends it events. */
+#define SEEN_MAX 512
+struct seen_buf {
+	json_t *json[2];
+	const char *v[2][SEEN_MAX];
+	struct seen_sources ss;
+};
+
+static const struct seen_sources *seen_load(struct seen_buf *b)
+{
+	static const enum stats_field f[2] = {STATS_OS_TYPE, STATS_APP};
+	struct stats_filter flt;
+	size_t n[2] = {0, 0};
+	memset(&flt, 0, sizeof(flt));
+	flt.to = ts_now_us(); /* the last 30 days: what a hub receives now */
+	flt.from = flt.to - 30LL * 86400 * 1000000;
+	for (int k = 0; k < 2; k++) {
+		bool roll;
+		b->json[k] = json_object();
+		if (!b->json[k] ||
+		    store_stats_top(api_ctx->store, &flt, f[k], SEEN_MAX, b->json[k], &roll) < 0)
+			return NULL; /* unknown: no warnings rather than wrong ones */
+		json_t *vals = json_object_get(b->json[k], "values"), *it;
+		size_t i;
+		json_array_foreach (vals, i, it) {
+			const char *v = json_string_value(json_object_get(it, "value"));
+			if (v && n[k] < SEEN_MAX)
+				b->v[k][n[k]++] = v;
+		}
+	}
+	b->ss = (struct seen_sources){b->v[0], n[0], b->v[1], n[1]};
+	return &b->ss;
+}
+
+static void seen_release(struct seen_buf *b)
+{
+	json_decref(b->json[0]);
+	json_decref(b->json[1]);
+}
+
+/* Why the rule cannot fire: on no hub (its logsource's mapping says so), or on this one
+ * (no stored event is of a source its logsource needs). NULL when it can. */
+static json_t *rule_warning(const struct ruleset_entry *e, const struct seen_sources *seen)
+{
+	char buf[800], what[512];
+	if (e->never) {
+		snprintf(buf, sizeof(buf), "can never fire: %s", e->never);
+		return json_string(buf);
+	}
+	if (!e->needs || !seen || source_needs_met(e->needs, seen))
+		return json_null();
+	source_needs_text(e->needs, what, sizeof(what));
+	snprintf(buf, sizeof(buf),
+		 "cannot fire yet: no event stored on this hub is of its logsource (it needs %s)",
+		 what);
+	return json_string(buf);
+}
+
+static json_t *rule_json(const struct ruleset_entry *e, json_t *stats, bool with_text,
+			 const struct seen_sources *seen)
 {
 	json_t *o = json_object(), *st = stats ? json_object_get(stats, e->id) : NULL;
+	json_object_set_new(o, "warning", rule_warning(e, seen));
 	set_str(o, "id", e->id);
 	set_str(o, "name", e->name);
 	set_str(o, "title", e->title);
@@ -68,7 +130,10 @@ static json_t *rule_json(const struct ruleset_entry *e, json_t *stats, bool with
 	set_str(o, "author", e->author);
 	set_str(o, "status", e->status);
 	set_str(o, "description", e->description);
-	set_str(o, "kind", e->kind == RULE_CORRELATION ? "correlation" : "detection");
+	set_str(o, "kind",
+		e->kind == RULE_CORRELATION ? "correlation"
+		: e->kind == RULE_FILTER    ? "filter"
+					    : "detection");
 	set_str(o, "origin", e->origin);
 	json_object_set_new(o, "builtin", json_boolean(e->builtin));
 	json_object_set_new(o, "enabled", json_boolean(e->enabled));
@@ -172,11 +237,14 @@ enum http_result api_rules_list(struct http_req *r)
 	if (!rs)
 		return no_rules(r);
 	json_t *stats = json_object(), *list = json_array();
+	struct seen_buf sb = {{NULL, NULL}, {{NULL}}, {NULL, 0, NULL, 0}};
+	const struct seen_sources *seen = seen_load(&sb);
 	rule_stats(stats);
 	ruleset_lock(rs);
 	for (size_t i = 0; i < ruleset_len(rs); i++)
-		json_array_append_new(list, rule_json(ruleset_at(rs, i), stats, false));
+		json_array_append_new(list, rule_json(ruleset_at(rs, i), stats, false, seen));
 	ruleset_unlock(rs);
+	seen_release(&sb);
 	json_decref(stats);
 	json_t *o = json_object();
 	json_object_set_new(o, "rules", list);
@@ -193,12 +261,15 @@ enum http_result api_rules_get(struct http_req *r)
 	if (!id)
 		return http_reply_error(r, 400, "invalid rule id", NULL);
 	json_t *stats = json_object(), *o = NULL;
+	struct seen_buf sb = {{NULL, NULL}, {{NULL}}, {NULL, 0, NULL, 0}};
+	const struct seen_sources *seen = seen_load(&sb);
 	rule_stats(stats);
 	ruleset_lock(rs);
 	struct ruleset_entry *e = ruleset_find(rs, id);
 	if (e)
-		o = rule_json(e, stats, true);
+		o = rule_json(e, stats, true, seen);
 	ruleset_unlock(rs);
+	seen_release(&sb);
 	json_decref(stats);
 	if (!o)
 		return http_reply_error(r, 404, "not found", id);
@@ -311,6 +382,8 @@ enum http_result api_rules_create(struct http_req *r)
 	}
 	bool enabled =
 	    !(http_query(r, "enabled") && strcmp(http_query(r, "enabled"), "false") == 0);
+	struct seen_buf sb = {{NULL, NULL}, {{NULL}}, {NULL, 0, NULL, 0}};
+	const struct seen_sources *seen = seen_load(&sb);
 	ruleset_lock(rs);
 	size_t n0 = ruleset_len(rs);
 	for (size_t i = 0; i < c.n; i++) {
@@ -353,9 +426,10 @@ enum http_result api_rules_create(struct http_req *r)
 		struct ruleset_entry *e = ruleset_at(rs, i);
 		audit(r, "rule.create", e->id, e->title);
 		log_info(SUB, "rule '%s' added by %s", e->id, http_identity(r));
-		json_array_append_new(list, rule_json(e, NULL, false));
+		json_array_append_new(list, rule_json(e, NULL, false, seen));
 	}
 	ruleset_unlock(rs);
+	seen_release(&sb);
 	for (size_t i = 0; i < c.n; i++)
 		ruleset_entry_release(&c.v[i]);
 	free(c.v);
@@ -366,6 +440,7 @@ undo:
 	ruleset_truncate(rs, n0);
 	ruleset_apply(rs, err, sizeof(err));
 	ruleset_unlock(rs);
+	seen_release(&sb);
 	for (size_t i = 0; i < c.n; i++)
 		ruleset_entry_release(&c.v[i]);
 	free(c.v);
@@ -408,7 +483,7 @@ static enum http_result set_enabled(struct http_req *r, const char *id, bool ena
 		audit(r, enabled ? "rule.enable" : "rule.disable", id, NULL);
 	json_t *stats = json_object();
 	rule_stats(stats);
-	json_t *o = rule_json(e, stats, false);
+	json_t *o = rule_json(e, stats, false, NULL);
 	json_decref(stats);
 	ruleset_unlock(rs);
 	return http_reply_json(r, 200, o);
@@ -499,7 +574,7 @@ enum http_result api_rules_put(struct http_req *r)
 	}
 	ruleset_entry_release(&saved);
 	audit(r, "rule.update", id, old->title);
-	json_t *o = rule_json(old, NULL, true);
+	json_t *o = rule_json(old, NULL, true, NULL);
 	ruleset_unlock(rs);
 	return http_reply_json(r, 200, o);
 }

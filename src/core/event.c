@@ -469,6 +469,14 @@ int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_
 	/* Defaults. */
 	if (!ev->event_type.p)
 		ev->event_type = (struct sv){"GENERIC", 7};
+	/* os_type and level upper-case: "info" from one sender and "INFO" from another are
+	 * one level to queries and rules. */
+	if (ev->level.p) {
+		char *p = (char *)ev->level.p; /* our own arena copy */
+		for (size_t i = 0; i < ev->level.n; i++)
+			if (p[i] >= 'a' && p[i] <= 'z')
+				p[i] = (char)(p[i] - 'a' + 'A');
+	}
 	if (ev->os_type.p) {
 		char *p = (char *)ev->os_type.p; /* our own arena copy */
 		for (size_t i = 0; i < ev->os_type.n; i++)

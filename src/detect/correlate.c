@@ -692,6 +692,120 @@ static void ordered(struct fire_ctx *f, const struct corr_input *in, size_t k)
 	fire_hit(f, start, end, (int64_t)c->nrefs, nids, (int64_t)c->nrefs, NULL);
 }
 
+/* ---- value_sum, value_avg, value_percentile ---- */
+
+static bool num_holds(const struct corr *c, double x)
+{
+	for (size_t i = 0; i < c->nnum; i++) {
+		double v = c->num[i].v;
+		bool ok = false;
+		switch (c->num[i].op) {
+		case 0:
+			ok = x > v;
+			break;
+		case 1:
+			ok = x >= v;
+			break;
+		case 2:
+			ok = x < v;
+			break;
+		case 3:
+			ok = x <= v;
+			break;
+		case 4:
+			ok = x == v;
+			break;
+		default:
+			ok = x != v;
+			break;
+		}
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+static double entry_num(const struct centry *e)
+{
+	double d;
+	memcpy(&d, &e->vh, sizeof(d));
+	return d;
+}
+
+/* The sum or average of the window's values ("%g" in buf for the summary's {values}). */
+static double aggregate(const struct corr *c, const struct cgroup *g, char *buf, size_t cap)
+{
+	double sum = 0;
+	for (size_t i = 0; i < g->n; i++)
+		sum += entry_num(&g->e[i]);
+	double x = c->type == CT_VALUE_AVG && g->n ? sum / (double)g->n : sum;
+	snprintf(buf, cap, "%g", x);
+	return x;
+}
+
+/* value_sum / value_avg: a sliding window ending at the newest event, consumed by a hit
+ * (lower bounds), or a window from the group's first event judged when it is over (upper
+ * bounds), as event_count's. */
+static void value_window(struct fire_ctx *f, const struct corr_input *in, uint64_t bits)
+{
+	struct cstate *cs = f->cs;
+	const struct corr *c = cs->c;
+	struct cgroup *g = f->g;
+	double x;
+	if (c->close_eval) {
+		if (g->start != NONE && in->ts > g->start + c->span_us) {
+			x = aggregate(c, g, cs->valbuf, sizeof(cs->valbuf));
+			if (g->n && num_holds(c, x)) {
+				size_t nids = ids_of_entries(cs, g, 0);
+				int64_t first = g->start, last = g->e[g->n - 1].ts, n = g->count;
+				group_clear(c, g);
+				fire_hit(f, first, last, n, nids, n, cs->valbuf);
+			} else {
+				group_clear(c, g);
+			}
+		}
+		if (g->start == NONE)
+			g->start = in->ts;
+		g->count++;
+		entry_insert(g, c->keep, in->ts, bits, in->id, 1, NULL);
+		return;
+	}
+	entry_insert(g, c->keep, in->ts, bits, in->id, 1, NULL);
+	int64_t anchor = g->n ? g->e[g->n - 1].ts : in->ts;
+	entries_drop_before(g, anchor - c->span_us);
+	x = aggregate(c, g, cs->valbuf, sizeof(cs->valbuf));
+	if (!g->n || !num_holds(c, x))
+		return;
+	size_t nids = ids_of_entries(cs, g, g->n > SIGMA_MAX_IDS ? g->n - SIGMA_MAX_IDS : 0);
+	int64_t first = g->e[0].ts, last = g->e[g->n - 1].ts, n = (int64_t)g->n;
+	g->n = 0;
+	fire_hit(f, first, last, n, nids, n, cs->valbuf);
+}
+
+/* value_percentile: the share (in percent) of the group's events in the window whose value
+ * is this event's; each event whose share meets the condition (lte: 1, a value seen in at
+ * most 1 % of them) is a hit of its own, and the window stays as the baseline. */
+static void value_share(struct fire_ctx *f, const struct corr_input *in, uint64_t vh)
+{
+	struct cstate *cs = f->cs;
+	const struct corr *c = cs->c;
+	struct cgroup *g = f->g;
+	entry_insert(g, c->keep, in->ts, vh, in->id, 1, NULL);
+	int64_t anchor = g->e[g->n - 1].ts;
+	entries_drop_before(g, anchor - c->span_us);
+	size_t same = 0;
+	for (size_t i = 0; i < g->n; i++)
+		same += g->e[i].vh == vh;
+	if (!g->n || in->ts < anchor - c->span_us)
+		return;
+	double share = 100.0 * (double)same / (double)g->n;
+	if (!num_holds(c, share))
+		return;
+	snprintf(cs->valbuf, sizeof(cs->valbuf), "%.3g%% of %zu", share, g->n);
+	memcpy(cs->idbuf[0], in->id, 16);
+	fire_hit(f, in->ts, in->ts, (int64_t)g->n, 1, 1, cs->valbuf);
+}
+
 /* The text of one group or value field for slot k, or false when absent. */
 static bool slot_value(struct scratch *s, const struct corr_input *in, const struct field_ref *fr,
 		       int inner, const char **p, size_t *n)
@@ -760,6 +874,24 @@ static void feed_slot(struct cstate *cs, struct scratch *s, const struct corr_in
 		}
 	}
 	vt[vtn] = '\0';
+	if (c->type >= CT_VALUE_SUM) {
+		const char *p;
+		size_t n;
+		double d;
+		if (!slot_value(s, in, &sl->value[0], sl->vinner[0], &p, &n))
+			return; /* nothing to add up */
+		if (c->type == CT_VALUE_PERCENTILE) {
+			vh = HASH_FNV_OFFSET;
+			for (size_t j = 0; j < n; j++) {
+				char ch = sigma_lower(p[j]);
+				vh = hash_cont(vh, &ch, 1);
+			}
+		} else if (sigma_parse_number(p, n, &d)) {
+			memcpy(&vh, &d, sizeof(vh));
+		} else {
+			return; /* not a number */
+		}
+	}
 	/* a later step of an ordered chain never starts a group: only the first step does */
 	bool create = !(c->type == CT_TEMPORAL_ORDERED && k > 0);
 	struct cgroup *g = group_get(cs, key, kn, c->ngroup, vals, valn, create);
@@ -781,6 +913,13 @@ static void feed_slot(struct cstate *cs, struct scratch *s, const struct corr_in
 		break;
 	case CT_TEMPORAL_ORDERED:
 		ordered(&f, in, k);
+		break;
+	case CT_VALUE_SUM:
+	case CT_VALUE_AVG:
+		value_window(&f, in, vh);
+		break;
+	case CT_VALUE_PERCENTILE:
+		value_share(&f, in, vh);
 		break;
 	}
 }

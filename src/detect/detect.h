@@ -13,7 +13,9 @@
 
 /* ---- rules ---- */
 
-enum rule_kind { RULE_DETECTION, RULE_CORRELATION };
+/* A filter (Sigma meta filter) raises nothing: it adds its condition to the detection rules
+ * it names (or every rule of its logsource) in the same rule set. */
+enum rule_kind { RULE_DETECTION, RULE_CORRELATION, RULE_FILTER };
 
 /* What everything outside the engine may know of a rule. Strings live as long as the rule. */
 struct rule_info {
@@ -64,8 +66,42 @@ struct rule; /* one compiled rule */
  * RULE_FILE_MAX bytes or a document over RULE_TEXT_MAX bytes is SIEM_ETOOBIG. */
 int rule_compile(const char *text, size_t n, const char *origin, struct rule ***rules,
 		 size_t *nrules, char *err, size_t errlen);
+/* The same for a rule file read from disk (the rules directory, rules test, rules check):
+ * one document may take the whole RULE_FILE_MAX and RULE_FILE_MAX_NODES nodes, so that a long
+ * list (SigmaHQ's vulnerable-driver hashes, 295 KB) loads; the API keeps RULE_TEXT_MAX. */
+#define RULE_FILE_MAX_NODES 100000
+int rule_compile_file(const char *text, size_t n, const char *origin, struct rule ***rules,
+		      size_t *nrules, char *err, size_t errlen);
 void rule_free(struct rule *r);
 const struct rule_info *rule_get_info(const struct rule *r);
+/* Why no event minisiem can receive matches the rule: every logsource its mapping gives it is
+ * marked "never-fires" in rules/mapping.yml (e.g. no decoder produces its fields yet). NULL
+ * when some source may produce its events (correlations: NULL). */
+const char *rule_never_fires(const struct rule *r);
+
+/* ---- which sources a rule needs ---- */
+
+/* The os_type and app values a hub has stored events of (lower-case or not). */
+struct seen_sources {
+	const char *const *os_types;
+	size_t n_os;
+	const char *const *apps;
+	size_t n_apps;
+};
+/* The os_type and app values the rule's logsource requires, as text that outlives the rule
+ * (malloc'd; one line per alternative, "os_type=linux;app=auditd,audit,audispd*"), or NULL
+ * when some alternative requires neither (any source may feed it), for correlations and
+ * filters, and when out of memory. */
+char *rule_source_needs(const struct rule *r);
+/* Can events of the seen sources meet needs (NULL needs: always)? */
+bool source_needs_met(const char *needs, const struct seen_sources *seen);
+/* needs for people: "os_type linux with app auditd, audit or audispd*". */
+void source_needs_text(const char *needs, char *buf, size_t n);
+
+/* Values of the placeholders of the `expand` modifier (`%Administrators%`), from a YAML file
+ * of `name: [values]`; rules compiled after it use them (one a rule needs and the file lacks
+ * refuses the rule). err says why it failed. */
+int sigma_placeholders_load(const char *path, char *err, size_t errlen);
 
 /* ---- the engine ---- */
 

@@ -43,6 +43,7 @@ struct detect_set {
 	size_t bkcap;
 	int *unidx;
 	size_t nunidx;
+	struct ugates ug; /* the unindexed rules by their logsource */
 	struct kw_automaton *ac;
 	bool has_eid;	     /* some rules are indexed by EventID */
 	struct cstate **cs;  /* per rule: its state when a correlation */
@@ -104,6 +105,7 @@ static void set_free(struct detect_set *rs)
 		free(rs->bk[i].idx);
 	free(rs->bk);
 	free(rs->unidx);
+	ugates_free(&rs->ug);
 	kw_free(rs->ac);
 	free(rs->cs);
 	free(rs->nv);
@@ -188,7 +190,7 @@ static int set_index(struct detect_set *rs)
 {
 	size_t nv = 0;
 	for (size_t i = 0; i < rs->n; i++)
-		if (!rs->r[i]->corr && indexable(rs->r[i]))
+		if (!rs->r[i]->corr && !rs->r[i]->filter && indexable(rs->r[i]))
 			nv += by_eid(rs->r[i]) ? rs->r[i]->pf.neid : rs->r[i]->pf.nvals;
 	rs->bkcap = 16;
 	while (rs->bkcap < nv * 2)
@@ -201,7 +203,7 @@ static int set_index(struct detect_set *rs)
 		rs->bk[i].evf = -1;
 	for (size_t i = 0; i < rs->n; i++) {
 		struct rule *r = rs->r[i];
-		if (r->corr)
+		if (r->corr || r->filter) /* filters are evaluated with the rules they apply to */
 			continue;
 		if (!indexable(r)) {
 			rs->unidx[rs->nunidx++] = (int)i;
@@ -228,7 +230,7 @@ static int set_index(struct detect_set *rs)
 				return rc;
 		}
 	}
-	return 0;
+	return ugates_build(&rs->ug, rs->r, rs->unidx, rs->nunidx);
 }
 
 static int find_ref(struct detect_set *rs, const char *ref)
@@ -279,7 +281,7 @@ static int set_link(struct detect_set *rs, size_t max_groups, size_t max_nv, cha
 	for (size_t i = 0; i < rs->n; i++) {
 		struct rule *r = rs->r[i];
 		r->index = (int)i;
-		r->info.generates = true;
+		r->info.generates = !r->filter;
 		r->info.used_by = NULL;
 		user[i] = -1;
 		atomic_init(&rs->matches[i], 0);
@@ -383,7 +385,11 @@ static int set_link(struct detect_set *rs, size_t max_groups, size_t max_nv, cha
 			goto out;
 		}
 	}
+	if ((rc = filters_attach(rs->r, rs->n)))
+		goto out;
 	rs->ndet = rs->n - rs->ncorr;
+	for (size_t i = 0; i < rs->n; i++)
+		rs->ndet -= rs->r[i]->filter != NULL;
 out:
 	if (refs)
 		for (size_t i = 0; i < rs->n; i++)
@@ -1001,8 +1007,7 @@ void detector_eval(struct detector *d, const struct event *ev, detect_sink sink,
 	list[0] = lookup(rs, EVF_EVENT_TYPE, &ev->event_type, &len[0]);
 	list[1] = lookup(rs, EVF_APP, &ev->app, &len[1]);
 	list[2] = lookup(rs, EVF_OS_TYPE, &ev->os_type, &len[2]);
-	list[3] = rs->unidx;
-	len[3] = rs->nunidx;
+	list[3] = ugates_candidates(&rs->ug, s, &len[3]);
 	list[4] = NULL;
 	len[4] = 0;
 	int64_t eid;

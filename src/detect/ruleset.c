@@ -43,6 +43,8 @@ void ruleset_entry_release(struct ruleset_entry *e)
 	free(e->status);
 	free(e->description);
 	free(e->error);
+	free(e->needs);
+	free(e->never);
 	free(e->created_by);
 	free(e->updated_by);
 	memset(e, 0, sizeof(*e));
@@ -60,7 +62,10 @@ int ruleset_entry_describe(struct ruleset_entry *e, const char *text, const char
 {
 	struct rule **rules = NULL;
 	size_t n = 0;
-	int rc = rule_compile(text, strlen(text), origin, &rules, &n, err, errlen);
+	/* the rules directory's files may hold longer rules than the API takes */
+	int rc = !strncmp(origin, "builtin:", 8)
+		     ? rule_compile_file(text, strlen(text), origin, &rules, &n, err, errlen)
+		     : rule_compile(text, strlen(text), origin, &rules, &n, err, errlen);
 	if (rc < 0)
 		return rc;
 	if (n != 1) {
@@ -77,6 +82,8 @@ int ruleset_entry_describe(struct ruleset_entry *e, const char *text, const char
 		e->description = dup_or_null(ri->description);
 		e->severity = ri->severity;
 		e->kind = ri->kind;
+		e->needs = rule_source_needs(rules[0]);
+		e->never = dup_or_null(rule_never_fires(rules[0]));
 		e->origin = strdup(origin);
 		e->text = strdup(text);
 		if (!e->id || !e->origin || !e->text) {
@@ -172,8 +179,11 @@ static int set_rules(struct ruleset *rs, const bool *take, char *err, size_t err
 		size_t k = 0;
 		if (!take[i])
 			continue;
-		if (rule_compile(rs->v[i].text, strlen(rs->v[i].text), rs->v[i].origin, &one, &k,
-				 cerr, sizeof(cerr)) < 0) {
+		const char *t = rs->v[i].text;
+		if ((rs->v[i].builtin ? rule_compile_file(t, strlen(t), rs->v[i].origin, &one, &k,
+							  cerr, sizeof(cerr))
+				      : rule_compile(t, strlen(t), rs->v[i].origin, &one, &k, cerr,
+						     sizeof(cerr))) < 0) {
 			set_error(&rs->v[i], cerr);
 			continue;
 		}

@@ -19,6 +19,8 @@ struct ruleset_entry {
 	int severity;
 	enum rule_kind kind;
 	char *error; /* why it does not run, or NULL */
+	char *needs; /* the os_type and app values its logsource needs (rule_source_needs) */
+	char *never; /* why it can never fire (rule_never_fires), or NULL */
 	int64_t created_at, updated_at;
 	char *created_by, *updated_by;
 };

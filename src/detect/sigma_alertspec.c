@@ -219,10 +219,11 @@ static int tpl_compile(struct cctx *cc, struct rule *r, const char *s, size_t le
 			return cc_fail(cc, line,
 				       "minisiem: summary placeholder '{window}' is for "
 				       "correlation rules");
-		if (p->kind == TP_VALUES && (!co || co->type != CT_VALUE_COUNT))
+		if (p->kind == TP_VALUES &&
+		    (!co || (co->type != CT_VALUE_COUNT && co->type < CT_VALUE_SUM)))
 			return cc_fail(cc, line,
 				       "minisiem: summary placeholder '{values}' is for "
-				       "value_count correlations");
+				       "value_count and value_* correlations");
 		if (p->kind == TP_FIELD) {
 			if ((rc = spec_field(cc, &p->f, name, nn)))
 				return rc;

@@ -3,6 +3,7 @@
  * CIDRs, comparisons, null and exists. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,7 +38,7 @@ enum mod_xform { X_BASE64, X_BASE64OFF, X_UTF16LE, X_UTF16BE, X_UTF16, X_WINDASH
 
 struct mods {
 	int mode; /* 0, 'c' contains, 's' startswith, 'e' endswith */
-	bool all, cased, neq, re, cidr, exists, fieldref;
+	bool all, cased, neq, re, cidr, exists, fieldref, expand;
 	int cmp; /* -1 or enum cmp_op */
 	uint32_t reflags;
 	int nx;
@@ -115,7 +116,7 @@ static int mods_parse(struct cctx *cc, const char *p, size_t n, struct mods *m, 
 					: !strcmp(w, "utf16")	     ? X_UTF16
 								     : X_UTF16LE;
 		} else if (!strcmp(w, "expand")) {
-			return cc_fail(cc, line, "unsupported: modifier 'expand' (placeholders)");
+			m->expand = true;
 		} else if (!strcmp(w, "minute") || !strcmp(w, "hour") || !strcmp(w, "day") ||
 			   !strcmp(w, "week") || !strcmp(w, "month") || !strcmp(w, "year")) {
 			return cc_fail(cc, line, "unsupported: time modifier '%s'", w);
@@ -547,9 +548,9 @@ static int values_compile(struct cctx *cc, struct fcond *fc, const struct mods *
 		int rc = pats_xform(cc, &ps, &np, m, vl);
 		if (rc)
 			return rc;
-		if (nout + np > SIGMA_MAX_EXPANSION)
+		if (nout + np > SIGMA_MAX_VALUES)
 			return cc_fail(cc, vl, "unsupported: more than %d values after modifiers",
-				       SIGMA_MAX_EXPANSION);
+				       SIGMA_MAX_VALUES);
 		if (nout + np > cap) {
 			size_t ncap = cap ? cap * 2 : 4;
 			while (ncap < nout + np)
@@ -581,6 +582,21 @@ static int values_compile(struct cctx *cc, struct fcond *fc, const struct mods *
 	return 0;
 }
 
+/* The expand modifier: placeholders replaced by their values (sigma_placeholders.c). */
+static int expand_values(struct cctx *cc, const struct yval **vals, size_t *nvals, unsigned line)
+{
+	struct yval *x;
+	size_t nx;
+	int rc = placeholders_expand(cc, *vals, *nvals, &x, &nx, line);
+	if (rc)
+		return rc;
+	if (nx == 0)
+		return cc_fail(cc, line, "unsupported: a placeholder with an empty value list");
+	*vals = x;
+	*nvals = nx;
+	return 0;
+}
+
 int fcond_keywords(struct cctx *cc, struct fcond *fc, const char *mods, size_t modlen,
 		   const struct yval *vals, size_t nvals, unsigned line)
 {
@@ -593,6 +609,8 @@ int fcond_keywords(struct cctx *cc, struct fcond *fc, const char *mods, size_t m
 		return rc;
 	if (m.re)
 		return cc_fail(cc, line, "unsupported: modifier 're' on keywords");
+	if (m.expand && (rc = expand_values(cc, &vals, &nvals, line)))
+		return rc;
 	fc->all = m.all;
 	fc->kind = FC_VALUES;
 	cc->keywords = true;
@@ -610,6 +628,48 @@ int fcond_keywords(struct cctx *cc, struct fcond *fc, const char *mods, size_t m
 		fc->val[fc->nplain++] = t;
 	}
 	return 0;
+}
+
+static bool set_candidate(const struct vmatch *m, enum vm_kind kind, bool cased)
+{
+	return m->kind == kind && m->cased == cased && !m->is_num;
+}
+
+/* A long ORed list: its most common kind of plain literal (exact, startswith, endswith,
+ * contains) first, decided by a valset; the rest stay one by one. */
+static int fcond_valset(struct cctx *cc, struct fcond *fc)
+{
+	static const enum vm_kind kinds[4] = {VM_EXACT, VM_PREFIX, VM_SUFFIX, VM_CONTAINS};
+	size_t best = 0, bestk = 0;
+	bool cased = false;
+	if (fc->all || fc->nval < VALSET_MIN)
+		return 0;
+	for (int c = 0; c < 2; c++)
+		for (size_t k = 0; k < 4; k++) {
+			size_t cnt = 0;
+			for (size_t i = 0; i < fc->nval; i++)
+				cnt += set_candidate(&fc->val[i], kinds[k], c);
+			if (cnt > best) {
+				best = cnt;
+				bestk = k;
+				cased = c;
+			}
+		}
+	if (best < VALSET_MIN)
+		return 0;
+	struct vmatch *rest = malloc((fc->nval - best + 1) * sizeof(*rest));
+	size_t nrest = 0;
+	if (!rest)
+		return -ENOMEM;
+	for (size_t i = 0; i < fc->nval; i++) {
+		if (set_candidate(&fc->val[i], kinds[bestk], cased))
+			fc->val[fc->nset++] = fc->val[i];
+		else
+			rest[nrest++] = fc->val[i];
+	}
+	memcpy(&fc->val[fc->nset], rest, nrest * sizeof(*rest));
+	free(rest);
+	return valset_build(cc->a, kinds[bestk], cased, fc->val, fc->nset, &fc->set);
 }
 
 int fcond_compile(struct cctx *cc, struct fcond *fc, const char *key, size_t keylen,
@@ -632,6 +692,8 @@ int fcond_compile(struct cctx *cc, struct fcond *fc, const char *key, size_t key
 		return rc;
 	fc->all = m.all;
 	fc->neq = m.neq;
+	if (m.expand && (rc = expand_values(cc, &vals, &nvals, line)))
+		return rc;
 	if (nvals == 0)
 		return cc_fail(cc, line, "field '%.*s' has an empty value list", (int)bar, key);
 	if (m.exists) {
@@ -659,7 +721,9 @@ int fcond_compile(struct cctx *cc, struct fcond *fc, const char *key, size_t key
 		return 0;
 	}
 	fc->kind = FC_VALUES;
-	return values_compile(cc, fc, &m, vals, nvals, false, line);
+	if ((rc = values_compile(cc, fc, &m, vals, nvals, false, line)))
+		return rc;
+	return fcond_valset(cc, fc);
 }
 
 void vmatch_free_all(struct rule *r)

@@ -154,9 +154,12 @@ enum jcls {
 	JC_SYSTEM_CHILD
 };
 
+#define KEY_NOSPACE (-2)
+
 struct jslot {
 	uint64_t h;
-	int32_t k1, k2; /* key token; k2 >= 0: composite name "k1_k2" */
+	int32_t k1, k2; /* key token; k2 >= 0: composite name "k1_k2"; KEY_NOSPACE: k1 without
+			 * its spaces */
 	int32_t v;	/* value token */
 	int32_t scope;	/* lower wins */
 };
@@ -445,8 +448,26 @@ static bool key_eq(struct scratch *s, int k, const char *name, size_t n)
 	return kn == n && sigma_eqb(p, name, n);
 }
 
+/* The key without its spaces equals name ("Threat Name" is found as ThreatName). */
+static bool key_eq_nospace(struct scratch *s, int k, const char *name, size_t n)
+{
+	const char *p;
+	size_t kn, j = 0;
+	tok_text(s, k, &p, &kn);
+	for (size_t i = 0; i < kn; i++) {
+		if (p[i] == ' ')
+			continue;
+		if (j == n || p[i] != name[j])
+			return false;
+		j++;
+	}
+	return j == n;
+}
+
 static bool slot_eq(struct scratch *s, const struct jslot *e, const char *name, size_t n)
 {
+	if (e->k2 == KEY_NOSPACE)
+		return key_eq_nospace(s, e->k1, name, n);
 	if (e->k2 < 0)
 		return key_eq(s, e->k1, name, n);
 	const char *p1, *p2;
@@ -465,7 +486,17 @@ static void ht_put(struct scratch *s, int k1, int k2, int v, int scope)
 	uint64_t h = hash_bytes(p, n);
 	char name[512];
 	size_t nn = n;
-	if (k2 >= 0) {
+	if (k2 == KEY_NOSPACE) {
+		/* SigmaHQ writes Windows' "Threat Name", "Source Name" ... without the space */
+		if (n > sizeof(name))
+			return;
+		nn = 0;
+		for (size_t i = 0; i < n; i++)
+			if (p[i] != ' ')
+				name[nn++] = p[i];
+		h = hash_bytes(name, nn);
+		p = name;
+	} else if (k2 >= 0) {
 		const char *p2;
 		size_t n2;
 		tok_text(s, k2, &p2, &n2);
@@ -484,7 +515,7 @@ static void ht_put(struct scratch *s, int k1, int k2, int v, int scope)
 			*e = (struct jslot){h, k1, k2, v, scope};
 			return;
 		}
-		if (e->h == h && slot_eq(s, e, k2 >= 0 ? name : p, nn)) {
+		if (e->h == h && slot_eq(s, e, k2 >= 0 || k2 == KEY_NOSPACE ? name : p, nn)) {
 			if (scope < e->scope)
 				*e = (struct jslot){h, k1, k2, v, scope};
 			return;
@@ -542,29 +573,58 @@ static void data_parse(struct scratch *s)
 		if (!t->key)
 			continue;
 		int k = (int)i, v = k + 1, par = t->parent;
+		int sc = -1;
 		switch (s->tok[par].cls) {
 		case JC_ROOT:
-			ht_put(s, k, -1, v, 0);
+			sc = 0;
 			break;
 		case JC_EVENTDATA:
-			ht_put(s, k, -1, v, 1);
+			sc = 1;
 			break;
 		case JC_SYSTEM:
-			ht_put(s, k, -1, v, 2);
+			sc = 2;
 			break;
 		case JC_USERDATA_CHILD:
-			ht_put(s, k, -1, v, 3);
+			sc = 3;
 			break;
 		case JC_ROOT_CHILD:
 		case JC_SYSTEM_CHILD:
 			if (s->tok[v].type != JT_OBJ && s->tok[v].type != JT_ARR)
-				ht_put(s, par - 1, k, v, 4);
+				ht_put(s, par - 1, k, v, 8);
 			break;
 		default:
 			break;
 		}
+		/* scopes doubled: a key found only without its spaces yields to an exact one */
+		if (sc >= 0) {
+			ht_put(s, k, -1, v, 2 * sc);
+			if (memchr(s->ev->data.p + t->off, ' ', t->len))
+				ht_put(s, k, KEY_NOSPACE, v, 2 * sc + 1);
+		}
 	}
 	s->data_state = 1;
+}
+
+/* Parts k.. of a dotted name from token t: through objects by key, and through arrays by
+ * their first element that has the rest (GCP's protoPayload.authorizationInfo.permission). */
+static int path_find(struct scratch *s, const struct field_cand *c, int t, size_t k)
+{
+	if (k == c->nparts)
+		return t;
+	if (s->tok[t].type == JT_ARR) {
+		for (uint32_t i = (uint32_t)t + 1; i < s->tok[t].next; i = s->tok[i].next) {
+			int r = path_find(s, c, (int)i, k);
+			if (r >= 0)
+				return r;
+		}
+		return -1;
+	}
+	if (s->tok[t].type != JT_OBJ)
+		return -1;
+	for (uint32_t i = (uint32_t)t + 1; i < s->tok[t].next; i = s->tok[i + 1].next)
+		if (key_eq(s, (int)i, c->part[k], c->partn[k]))
+			return path_find(s, c, (int)i + 1, k + 1);
+	return -1;
 }
 
 static int data_find(struct scratch *s, const struct field_cand *c)
@@ -584,22 +644,7 @@ static int data_find(struct scratch *s, const struct field_cand *c)
 	if (c->nparts < 2)
 		return -1;
 	/* a.b.c as a nested path from the root */
-	int obj = 0;
-	for (size_t k = 0; k < c->nparts; k++) {
-		if (s->tok[obj].type != JT_OBJ)
-			return -1;
-		int found = -1;
-		for (uint32_t i = (uint32_t)obj + 1; i < s->tok[obj].next; i = s->tok[i + 1].next) {
-			if (key_eq(s, (int)i, c->part[k], c->partn[k])) {
-				found = (int)i + 1;
-				break;
-			}
-		}
-		if (found < 0)
-			return -1;
-		obj = found;
-	}
-	return obj;
+	return path_find(s, c, 0, 0);
 }
 
 /* ---- the scratch buffer ---- */

@@ -19,7 +19,8 @@
 /* Limits that keep a hostile rule file from costing unbounded time or memory. */
 #define SIGMA_MAX_DEPTH 64	 /* condition nesting (YAML: RULE_MAX_DEPTH) */
 #define SIGMA_MAX_NODES 200000	 /* YAML nodes visited per document (aliases included) */
-#define SIGMA_MAX_EXPANSION 4096 /* values one field item may expand to (windash ...) */
+#define SIGMA_MAX_EXPANSION 4096 /* values one value may expand to (windash ...) */
+#define SIGMA_MAX_VALUES 200000	 /* values of one field item, after expansion */
 #define SIGMA_MAX_COUNT 100000	 /* largest correlation threshold */
 #define SIGMA_MAX_IDS 100	 /* event ids carried on a hit */
 
@@ -121,6 +122,8 @@ struct fcond {
 			       * ones share one automaton id) */
 	size_t nval;
 	struct vmatch *val;
+	struct valset *set; /* when not NULL: decides val[0..nset) in one pass */
+	size_t nset;
 	unsigned line;
 };
 
@@ -152,6 +155,22 @@ struct detection {
 	int root;
 };
 
+/* ---- long value lists (sigma_valset.c) ---- */
+
+/* A value list is put in a valset when it ORs at least this many plain literals of one kind
+ * (below, comparing them one by one is as fast). */
+#define VALSET_MIN 16
+struct valset;
+/* n literals of v, all of kind (VM_EXACT, VM_PREFIX, VM_SUFFIX or VM_CONTAINS), lower-case
+ * unless cased; allocated in a (the rule's arena), pointing into v. */
+int valset_build(struct arena *a, enum vm_kind kind, bool cased, const struct vmatch *v, size_t n,
+		 struct valset **out);
+/* Does text p (lower-cased unless the set is cased) match one of the literals? */
+bool valset_match(const struct valset *vs, const char *p, size_t n);
+bool valset_cased(const struct valset *vs);
+enum vm_kind valset_kind(const struct valset *vs);
+size_t valset_bytes(const struct valset *vs);
+
 /* ---- logsource and field mapping (rules/mapping.yml) ---- */
 
 struct fmap_entry {
@@ -162,7 +181,8 @@ struct fmap_entry {
 
 struct logsource_map {
 	const char *name, *category, *product, *service;
-	struct sel *cond; /* NULL: no condition (every event) */
+	const char *never; /* "never-fires": why no event minisiem receives can match, or NULL */
+	struct sel *cond;  /* NULL: no condition (every event) */
 	size_t nfmap;
 	struct fmap_entry *fmap;
 };
@@ -196,7 +216,24 @@ struct variant {
 	struct detection det;
 };
 
-enum corr_type { CT_EVENT_COUNT, CT_VALUE_COUNT, CT_TEMPORAL, CT_TEMPORAL_ORDERED };
+enum corr_type {
+	CT_EVENT_COUNT,
+	CT_VALUE_COUNT,
+	CT_TEMPORAL,
+	CT_TEMPORAL_ORDERED,
+	CT_VALUE_SUM, /* the aggregations of a numeric field (value_*): conditions in numv */
+	CT_VALUE_AVG,
+	CT_VALUE_PERCENTILE
+};
+
+/* value_sum/avg/percentile: events kept per group window (the oldest leave beyond). */
+#define CORR_VALUE_KEEP 4096
+
+/* One numeric comparison of a value_* condition. */
+struct corr_num {
+	int op; /* 0 gt, 1 gte, 2 lt, 3 lte, 4 eq, 5 neq */
+	double v;
+};
 
 struct corr_cond {
 	bool has_lo, has_hi, has_neq;
@@ -221,6 +258,8 @@ struct corr {
 	int64_t span_us;
 	const char *window; /* the timespan as written ("5m"), for summaries */
 	struct corr_cond cond;
+	size_t nnum; /* value_sum/avg/percentile: the condition's comparisons, ANDed */
+	struct corr_num num[6];
 	size_t nfield; /* value_count: distinct combinations of these */
 	const char **field;
 	bool generate;
@@ -282,8 +321,19 @@ struct alert_spec {
 	uint64_t new_sig;    /* the fields' names: state is kept across changes of the rest */
 };
 
+/* A filter document's own part: which rules it applies to (sigma_filter.c). */
+struct sfilter {
+	bool any; /* rules: any / all / [] — every rule of its logsource */
+	size_t nrefs;
+	const char **refs; /* rule ids or names */
+};
+
 struct rule {
 	struct rule_info info;
+	const char *ls_category, *ls_product, *ls_service; /* the rule's logsource as written */
+	struct sfilter *filter;				   /* a filter document, else NULL */
+	size_t napplied; /* filters of the rule set that apply to this rule (malloc'd) */
+	const struct rule **applied;
 	struct alert_spec spec;
 	struct arena a;
 	unsigned line; /* first line of its document */
@@ -307,6 +357,9 @@ struct re_node {
 	pcre2_code *re;
 	struct re_node *next;
 };
+
+struct ydoc;
+struct scratch;
 
 struct cctx {
 	struct arena *a;
@@ -334,6 +387,14 @@ int cc_fail(struct cctx *cc, unsigned line, const char *fmt, ...)
 /* Compile "key: values" (key may carry |modifiers, or be empty/"|mods" for keywords). */
 int fcond_compile(struct cctx *cc, struct fcond *fc, const char *key, size_t keylen,
 		  const struct yval *vals, size_t nvals, unsigned line);
+/* The expand modifier's values: each string value with its %placeholders% replaced by every
+ * value of the placeholder set in force (sigma_placeholders_set); an unknown placeholder is
+ * refused. */
+int placeholders_expand(struct cctx *cc, const struct yval *vals, size_t nvals, struct yval **out,
+			size_t *nout, unsigned line);
+/* Replace the placeholder values (YAML: name: value or [values]); rules compiled later use
+ * them. */
+int sigma_placeholders_set(const char *text, size_t n, char *err, size_t errlen);
 /* Compile a keyword (full-text) value list. */
 int fcond_keywords(struct cctx *cc, struct fcond *fc, const char *mods, size_t modlen,
 		   const struct yval *vals, size_t nvals, unsigned line);
@@ -345,6 +406,16 @@ int field_ref_compile_data(struct cctx *cc, struct field_ref *f, const char *nam
 /* Parse a condition (one string) into nodes of d, over the selections already in d. */
 int cond_parse(struct cctx *cc, struct detection *d, const char *text, size_t n, unsigned line,
 	       int *root);
+
+/* A filter document's "rules" (sigma_filter.c). */
+int filter_compile(struct cctx *cc, struct ydoc *y, yaml_node_t *f, struct rule *r);
+/* Attach every filter of the set to the detection rules it applies to (their logsource
+ * within the filter's, named by id or name, or any); filters naming no rule of the set
+ * apply to none. */
+int filters_attach(struct rule **rules, size_t n);
+/* Do the filters attached to r let this event through (each filter whose logsource covers
+ * the event must hold)? */
+bool filters_pass(struct scratch *s, const struct rule *r);
 
 /* Work out r->pf from a rule's compiled variants (sigma_prefilter.c). */
 int prefilter_build(struct rule *r);
@@ -443,6 +514,8 @@ void scratch_release(struct scratch *s);
 void scratch_begin(struct scratch *s, const struct event *ev);
 
 bool variant_match(struct scratch *s, const struct variant *v);
+/* A logsource condition, decided once per event. */
+bool logsrc_match(struct scratch *s, const struct sel *sel);
 /* One matcher against one scalar value (string, number or boolean). */
 bool vmatch_scalar(struct scratch *s, const struct vmatch *m, struct fval *v);
 bool rule_match_s(struct scratch *s, const struct rule *r);
@@ -455,6 +528,22 @@ void field_token(struct scratch *s, int k, struct fval *out);
 void field_lower(struct scratch *s, const struct fval *v, const char **p, size_t *n);
 /* The event's data EventID as an integer, if any. */
 bool scratch_eventid(struct scratch *s, int64_t *out);
+
+/* The rules no index selects, grouped by their one logsource condition (sigma_gates.c): per
+ * event a logsource it fails skips its rules at once (rules of several logsources, or none,
+ * are always candidates). */
+struct ugates {
+	struct ugate {
+		const struct sel *sel;
+		size_t start, n;
+	} * g;
+	size_t n;
+	int *run, *cand; /* rule indices by logsource; this event's candidates */
+};
+int ugates_build(struct ugates *u, struct rule *const *rules, const int *idx, size_t n);
+/* This event's candidates among them, in rule order (valid until the next call). */
+const int *ugates_candidates(struct ugates *u, struct scratch *s, size_t *len);
+void ugates_free(struct ugates *u);
 
 /* Keyword automaton over every case-insensitive keyword literal of a rule set. */
 struct kw_automaton;
@@ -619,7 +708,7 @@ int sigma_level_severity(const char *s);
 int sigma_timespan(const char *s, size_t n, int64_t *us);
 
 /* Rule set compilation of text into rules (sigma_parse.c). */
-int sigma_compile(const char *text, size_t n, const char *origin, struct rule ***rules,
+int sigma_compile(const char *text, size_t n, const char *origin, bool file, struct rule ***rules,
 		  size_t *nrules, char *err, size_t errlen);
 
 /* detector.c extras for rules test: report hits of every rule, also those that do not

@@ -131,9 +131,9 @@ static int map_parse(struct sigma_mapping *m, const char *text, size_t n, char *
 			goto out;
 		}
 		e->name = arena_strndup(&m->a, s, sn);
-		static const char *keys[3] = {"category", "product", "service"};
-		const char **dst[3] = {&e->category, &e->product, &e->service};
-		for (int i = 0; i < 3; i++) {
+		static const char *keys[4] = {"category", "product", "service", "never-fires"};
+		const char **dst[4] = {&e->category, &e->product, &e->service, &e->never};
+		for (int i = 0; i < 4; i++) {
 			yaml_node_t *kv = ymap_get(&y, v, keys[i]);
 			if (!kv)
 				continue;

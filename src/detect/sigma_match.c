@@ -242,13 +242,58 @@ static bool vm_value(struct scratch *s, const struct vmatch *m, struct fval *v)
 		return vm_tags(s, m, v);
 	if (v->t == FV_STR || v->t == FV_NUM || v->t == FV_BOOL)
 		return vmatch_scalar(s, m, v);
+	/* contains also looks into an object's JSON text, as SIEMs that keep such fields
+	 * as text do (Azure's properties.targetResources|contains: Administrator) */
+	if (v->t == FV_OBJECT)
+		return m->kind == VM_CONTAINS && vmatch_scalar(s, m, v);
 	if (v->t != FV_ARRAY)
 		return false;
 	const struct jtok *a = &s->tok[v->tok];
 	for (uint32_t i = (uint32_t)v->tok + 1; i < a->next; i = s->tok[i].next) {
 		struct fval e;
 		field_token(s, (int)i, &e);
-		if ((e.t == FV_STR || e.t == FV_NUM || e.t == FV_BOOL) && vmatch_scalar(s, m, &e))
+		if ((e.t == FV_STR || e.t == FV_NUM || e.t == FV_BOOL ||
+		     (m->kind == VM_CONTAINS && (e.t == FV_OBJECT || e.t == FV_ARRAY))) &&
+		    vmatch_scalar(s, m, &e))
+			return true;
+	}
+	return false;
+}
+
+/* A long list's set against a value, or any element of an array value (or of the tags). */
+static bool vs_scalar(struct scratch *s, const struct valset *vs, struct fval *v)
+{
+	if (valset_cased(vs))
+		return valset_match(vs, v->p, v->n);
+	if (!v->lp)
+		field_lower(s, v, &v->lp, &v->ln);
+	return valset_match(vs, v->lp, v->ln);
+}
+
+static bool vs_value(struct scratch *s, const struct valset *vs, struct fval *v)
+{
+	if (v->evf == EVF_TAGS && v->t == FV_STR) {
+		for (size_t i = 0; i < v->n;) {
+			const char *c = memchr(v->p + i, ',', v->n - i);
+			size_t e = c ? (size_t)(c - v->p) : v->n;
+			if (valset_match(vs, v->p + i, e - i))
+				return true;
+			i = e + 1;
+		}
+		return false;
+	}
+	bool text = valset_kind(vs) == VM_CONTAINS; /* objects as JSON text, as vm_value */
+	if (v->t == FV_STR || v->t == FV_NUM || v->t == FV_BOOL || (text && v->t == FV_OBJECT))
+		return vs_scalar(s, vs, v);
+	if (v->t != FV_ARRAY)
+		return false;
+	const struct jtok *a = &s->tok[v->tok];
+	for (uint32_t i = (uint32_t)v->tok + 1; i < a->next; i = s->tok[i].next) {
+		struct fval e;
+		field_token(s, (int)i, &e);
+		if ((e.t == FV_STR || e.t == FV_NUM || e.t == FV_BOOL ||
+		     (text && (e.t == FV_OBJECT || e.t == FV_ARRAY))) &&
+		    vs_scalar(s, vs, &e))
 			return true;
 	}
 	return false;
@@ -294,9 +339,11 @@ static bool fcond_match(struct scratch *s, const struct fcond *fc)
 	}
 	if (v.t == FV_ABSENT || v.t == FV_NULL) {
 		r = fc->or_null;
+	} else if (fc->set && vs_value(s, fc->set, &v)) {
+		r = true; /* the set's literals are ORed, never 'all' */
 	} else {
 		r = fc->all;
-		for (size_t i = 0; i < fc->nval; i++) {
+		for (size_t i = fc->set ? fc->nset : 0; i < fc->nval; i++) {
 			bool m = vm_value(s, &fc->val[i], &v);
 			if (m != fc->all) {
 				r = m;
@@ -354,7 +401,7 @@ static bool cond_eval(struct scratch *s, const struct detection *d, int n)
 }
 
 /* Many rules share a logsource: decide each once per event. */
-static bool logsrc_match(struct scratch *s, const struct sel *sel)
+bool logsrc_match(struct scratch *s, const struct sel *sel)
 {
 	size_t h = ((uintptr_t)sel >> 4) & 63;
 	if (s->lsc[h].sel == sel && s->lsc[h].gen == s->gen)
@@ -387,6 +434,6 @@ bool rule_match_s(struct scratch *s, const struct rule *r)
 {
 	for (size_t i = 0; i < r->nvar; i++)
 		if (variant_match(s, &r->var[i]))
-			return true;
+			return !r->napplied || filters_pass(s, r);
 	return false;
 }

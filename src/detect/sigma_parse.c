@@ -16,6 +16,7 @@ static char *adup(struct arena *a, const char *s, size_t n)
 }
 
 static const struct ylimits rule_limits = {RULE_TEXT_MAX, RULE_MAX_DEPTH, RULE_MAX_NODES};
+static const struct ylimits file_limits = {RULE_FILE_MAX, RULE_MAX_DEPTH, RULE_FILE_MAX_NODES};
 
 /* ---- small parsers shared with the detector ---- */
 
@@ -195,7 +196,8 @@ int sel_compile(struct cctx *cc, struct ydoc *y, yaml_node_t *v, struct sel *sel
 	return 0;
 }
 
-static int compile_detection(struct cctx *cc, struct ydoc *y, yaml_node_t *det, struct detection *d)
+static int compile_detection(struct cctx *cc, struct ydoc *y, yaml_node_t *det, struct detection *d,
+			     bool filter)
 {
 	memset(d, 0, sizeof(*d));
 	if (!det || det->type != YAML_MAPPING_NODE)
@@ -217,6 +219,8 @@ static int compile_detection(struct cctx *cc, struct ydoc *y, yaml_node_t *det, 
 			cond_line = yline(kv.k);
 			continue;
 		}
+		if (filter && kv.n == 5 && !memcmp(kv.s, "rules", 5))
+			continue; /* a filter's rules, not a search identifier */
 		if (kv.n == 9 && !memcmp(kv.s, "timeframe", 9))
 			return cc_fail(cc, yline(kv.k),
 				       "unsupported: 'timeframe' in detection (use a "
@@ -392,9 +396,12 @@ static int compile_corr(struct cctx *cc, struct ydoc *y, yaml_node_t *root, yaml
 		co->type = CT_TEMPORAL;
 	else if (!strcmp(type, "temporal_ordered"))
 		co->type = CT_TEMPORAL_ORDERED;
-	else if (!strcmp(type, "value_sum") || !strcmp(type, "value_avg") ||
-		 !strcmp(type, "value_percentile"))
-		return cc_fail(cc, yline(c), "unsupported: correlation type '%s'", type);
+	else if (!strcmp(type, "value_sum"))
+		co->type = CT_VALUE_SUM;
+	else if (!strcmp(type, "value_avg"))
+		co->type = CT_VALUE_AVG;
+	else if (!strcmp(type, "value_percentile"))
+		co->type = CT_VALUE_PERCENTILE;
 	else
 		return cc_fail(cc, yline(c), "unknown correlation type '%s'", type);
 	yaml_node_t *v = ymap_get(y, c, "rules");
@@ -491,6 +498,23 @@ static int compile_corr(struct cctx *cc, struct ydoc *y, yaml_node_t *root, yaml
 					       "unsupported: correlation condition '%.*s'",
 					       (int)(kn > 40 ? 40 : kn), ks);
 			}
+			if (co->type >= CT_VALUE_SUM) {
+				struct yval yv;
+				double d;
+				if (val && val->type == YAML_SCALAR_NODE)
+					yval_of(val, &yv);
+				if (!val || val->type != YAML_SCALAR_NODE ||
+				    (yv.t != YV_INT && yv.t != YV_NUM) ||
+				    !sigma_parse_number(yv.s, yv.n, &d))
+					return cc_fail(
+					    cc, yline(val ? val : k),
+					    "correlation condition '%s' must be a number", ops[op]);
+				if (co->nnum == 6)
+					return cc_fail(cc, yline(k),
+						       "too many correlation conditions");
+				co->num[co->nnum++] = (struct corr_num){op, d};
+				continue;
+			}
 			if ((rc = parse_count(cc, val, ops[op], &x)))
 				return rc;
 			struct corr_cond *cd = &co->cond;
@@ -523,7 +547,21 @@ static int compile_corr(struct cctx *cc, struct ydoc *y, yaml_node_t *root, yaml
 		}
 	}
 	struct corr_cond *cd = &co->cond;
-	if (co->type == CT_EVENT_COUNT || co->type == CT_VALUE_COUNT) {
+	if (co->type >= CT_VALUE_SUM) {
+		if (co->nfield != 1)
+			return cc_fail(cc, yline(c), "%s needs condition.field: one field", type);
+		if (!co->nnum)
+			return cc_fail(cc, yline(c), "%s needs a condition (gt: 100)", type);
+		for (size_t i = 0; i < co->nnum; i++) {
+			if (co->type == CT_VALUE_PERCENTILE &&
+			    (co->num[i].v < 0 || co->num[i].v > 100))
+				return cc_fail(cc, yline(v),
+					       "a value_percentile condition is a percentage");
+			/* an upper bound is known only once the window is over */
+			co->close_eval |= co->type != CT_VALUE_PERCENTILE && co->num[i].op >= 2;
+		}
+		co->keep = CORR_VALUE_KEEP;
+	} else if (co->type == CT_EVENT_COUNT || co->type == CT_VALUE_COUNT) {
 		if (!cd->has_lo && !cd->has_hi && !cd->has_neq)
 			return cc_fail(cc, yline(c), "%s needs a condition", type);
 		if (co->type == CT_VALUE_COUNT && co->nfield == 0)
@@ -598,8 +636,6 @@ static int compile_doc(struct ydoc *y, yaml_node_t *root, const char *origin, st
 		return cc_fail(&cc, yline(root),
 			       "unsupported: 'action' documents (Sigma 1 "
 			       "collections)");
-	if (ymap_get(y, root, "filter"))
-		return cc_fail(&cc, yline(root), "unsupported: Sigma filter documents");
 	if (in->level && !sigma_level_severity(in->level))
 		return cc_fail(&cc, yline(ymap_get(y, root, "level")),
 			       "level must be "
@@ -615,8 +651,15 @@ static int compile_doc(struct ydoc *y, yaml_node_t *root, const char *origin, st
 
 	yaml_node_t *corr = ymap_get(y, root, "correlation");
 	yaml_node_t *det = ymap_get(y, root, "detection");
-	if (corr && det)
-		return cc_fail(&cc, yline(corr), "a rule has detection or correlation, not both");
+	yaml_node_t *filt = ymap_get(y, root, "filter");
+	if ((corr != NULL) + (det != NULL) + (filt != NULL) > 1)
+		return cc_fail(&cc, yline(corr ? corr : det),
+			       "a rule has one of detection, correlation or filter");
+	if (filt) {
+		det = filt;
+		if ((rc = filter_compile(&cc, y, filt, r)))
+			return rc;
+	}
 	if (corr) {
 		if ((rc = compile_corr(&cc, y, root, corr, r)))
 			return rc;
@@ -633,6 +676,9 @@ static int compile_doc(struct ydoc *y, yaml_node_t *root, const char *origin, st
 	    (rc = meta_str(&cc, y, ls, "product", &prod)) ||
 	    (rc = meta_str(&cc, y, ls, "service", &svc)))
 		return rc;
+	r->ls_category = cat;
+	r->ls_product = prod;
+	r->ls_service = svc;
 	const struct logsource_map **lsm;
 	size_t nls;
 	if ((rc = logsource_resolve(&cc, cat, prod, svc, &lsm, &nls, yline(ls))))
@@ -646,7 +692,7 @@ static int compile_doc(struct ydoc *y, yaml_node_t *root, const char *origin, st
 		v->logsrc = lsm[i]->cond;
 		cc.ls = lsm[i];
 		y->visits = 0;
-		rc = compile_detection(&cc, y, det, &v->det);
+		rc = compile_detection(&cc, y, det, &v->det, filt != NULL);
 		r->nvar++;
 		if (rc)
 			return rc;
@@ -664,6 +710,7 @@ void rule_free(struct rule *r)
 	if (!r)
 		return;
 	vmatch_free_all(r);
+	free(r->applied);
 	arena_release(&r->a);
 	free(r);
 }
@@ -671,6 +718,16 @@ void rule_free(struct rule *r)
 const struct rule_info *rule_get_info(const struct rule *r)
 {
 	return &r->info;
+}
+
+const char *rule_never_fires(const struct rule *r)
+{
+	if (r->corr || !r->nvar)
+		return NULL;
+	for (size_t i = 0; i < r->nvar; i++)
+		if (!r->var[i].ls || !r->var[i].ls->never)
+			return NULL;
+	return r->var[0].ls->never;
 }
 
 static void label(char *buf, size_t n, const struct rule *r, size_t docno)
@@ -718,7 +775,7 @@ static int mark_generates(struct rule **rules, size_t n)
 	return 0;
 }
 
-int sigma_compile(const char *text, size_t n, const char *origin, struct rule ***rules,
+int sigma_compile(const char *text, size_t n, const char *origin, bool file, struct rule ***rules,
 		  size_t *nrules, char *err, size_t errlen)
 {
 	yaml_parser_t parser;
@@ -741,7 +798,7 @@ int sigma_compile(const char *text, size_t n, const char *origin, struct rule **
 		return SIEM_ETOOBIG;
 	}
 	/* Within the limits, loading the documents below costs a bounded time. */
-	if ((rc = ylimits_check(text, n, &rule_limits, err, errlen)) < 0)
+	if ((rc = ylimits_check(text, n, file ? &file_limits : &rule_limits, err, errlen)) < 0)
 		return rc;
 	if (!yaml_parser_initialize(&parser))
 		return -ENOMEM;
@@ -826,5 +883,11 @@ out:
 int rule_compile(const char *text, size_t n, const char *origin, struct rule ***rules,
 		 size_t *nrules, char *err, size_t errlen)
 {
-	return sigma_compile(text, n, origin, rules, nrules, err, errlen);
+	return sigma_compile(text, n, origin, false, rules, nrules, err, errlen);
+}
+
+int rule_compile_file(const char *text, size_t n, const char *origin, struct rule ***rules,
+		      size_t *nrules, char *err, size_t errlen)
+{
+	return sigma_compile(text, n, origin, true, rules, nrules, err, errlen);
 }

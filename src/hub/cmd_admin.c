@@ -276,16 +276,18 @@ static int keys_list(struct store *s, bool as_json)
 	json_t *keys = json_array(), *rows = json_array(), *k;
 	size_t i;
 	int rc = store_key_list(s, keys);
-	json_array_append_new(rows,
-			      json_pack("[sssss]", "ID", "NAME", "CREATED", "LAST SEEN", "STATUS"));
+	json_array_append_new(
+	    rows, json_pack("[ssssss]", "ID", "NAME", "CREATED", "LAST SEEN", "EVENTS", "STATUS"));
 	json_array_foreach (keys, i, k) {
-		char id[24];
+		char id[24], events[24];
 		snprintf(id, sizeof(id), "%" JSON_INTEGER_FORMAT,
 			 json_integer_value(json_object_get(k, "id")));
+		snprintf(events, sizeof(events), "%" JSON_INTEGER_FORMAT,
+			 json_integer_value(json_object_get(k, "events")));
 		json_array_append_new(
 		    rows,
-		    json_pack("[sssss]", id, cell(k, "name"), cell(k, "created_at"),
-			      cell(k, "last_seen"),
+		    json_pack("[ssssss]", id, cell(k, "name"), cell(k, "created_at"),
+			      cell(k, "last_seen"), events,
 			      json_is_true(json_object_get(k, "revoked")) ? "revoked" : "active"));
 	}
 	if (rc == 0)
@@ -359,8 +361,9 @@ static int keys_run(struct store *s, const struct config *c, const char **pos)
 static const struct store_cmd keys_cmd = {
     "keys",
     "usage: minisiem keys create NAME | list [--json] | revoke ID [--db PATH | --postgres URL]\n\n"
-    "'list' prints a table (ID, NAME, CREATED, LAST SEEN, STATUS); with --json a JSON array of\n"
-    "objects {\"id\", \"name\", \"created_at\", \"last_seen\", \"revoked\"}, for scripts.\n\n"
+    "'list' prints a table (ID, NAME, CREATED, LAST SEEN, EVENTS, STATUS); with --json a JSON\n"
+    "array of objects {\"id\", \"name\", \"created_at\", \"last_seen\", \"revoked\", \"events\",\n"
+    "\"last_event\"}, for scripts.\n\n"
     "options:\n",
     key_opts,
     sizeof(key_opts) / sizeof(key_opts[0]),

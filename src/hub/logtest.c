@@ -11,8 +11,10 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/event.h"
+#include "core/tz.h"
 #include "hub/cmd.h"
 #include "hub/logtest.h"
+#include "parse/csv.h"
 #include "parse/decode.h"
 #include "parse/logline.h"
 
@@ -22,10 +24,16 @@
 
 static const struct opt_def logtest_opts[] = {
     {"format", NULL, OPT_STRING, "auto", "FORMAT",
-     "auto, syslog, auth, jsonl or winxml (auto: '{' starts jsonl, '<Event' winxml, else syslog)",
+     "auto, syslog, auth, jsonl, csv or winxml (auto: '{' starts jsonl, '<Event' winxml, else "
+     "syslog)",
      false, 0, 0},
     {"explain", NULL, OPT_FLAG, NULL, NULL,
-     "add \"_explain\" to each event: the decoder, the pattern and the fields it set", false, 0, 0},
+     "add \"_explain\" to each event: the decoder, its file, the pattern and the fields it set",
+     false, 0, 0},
+    {"decoders", NULL, OPT_STRING, "", "DIR",
+     "decoder files (*.yml) tried before the built-in ones, as serve --decoders-dir", false, 0, 0},
+    {"syslog-timezone", NULL, OPT_STRING, "UTC", "ZONES",
+     "zone of times written without one, as the hub's option: ZONE[,SENDER=ZONE...]", false, 0, 0},
 };
 #define N_OPTS (sizeof(logtest_opts) / sizeof(logtest_opts[0]))
 
@@ -33,8 +41,8 @@ static void usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: minisiem logtest [--format auto|syslog|auth|jsonl|winxml] [--explain] "
-	    "[FILE|-]\n\n"
+	    "usage: minisiem logtest [--format auto|syslog|auth|jsonl|csv|winxml] [--explain]\n"
+	    "                        [--syslog-timezone ZONES] [--decoders DIR] [FILE|-]\n\n"
 	    "Read raw log lines from FILE (standard input when FILE is '-' or absent) and print\n"
 	    "one normalized event per line as NDJSON, parsed as the hub parses them.\n\n"
 	    "options:\n");
@@ -45,8 +53,11 @@ static void usage(FILE *out)
 	    "A line that cannot be parsed prints {\"error\": \"...\", \"line\": N} instead, so\n"
 	    "output line N always belongs to input line N. Lines longer than 1 MiB are cut\n"
 	    "and the event lists \"raw_message\" under \"truncated\".\n"
+	    "With --format csv the first line is the header (it prints nothing) and a record\n"
+	    "whose quoted field holds line breaks prints once, \"line\" its first line.\n"
 	    "With --explain, \"_explain\" is {\"decoder\": NAME|null, \"pattern\": NAME|null,\n"
-	    "\"fields\": \"user=... source_ip=...\"}.\n\n"
+	    "\"file\": FILE|null, \"fields\": \"user=... source_ip=...\"}; FILE is\n"
+	    "\"builtin:NAME.yml\" for a built-in decoder.\n\n"
 	    "exit status: 0 every line parsed, 1 some line did not parse or FILE could not be\n"
 	    "read, 2 usage error\n");
 }
@@ -101,6 +112,7 @@ static json_t *explain_json(const struct decode_explain *ex)
 		return NULL;
 	json_object_set_new(o, "decoder", ex->decoder ? json_string(ex->decoder) : json_null());
 	json_object_set_new(o, "pattern", ex->pattern ? json_string(ex->pattern) : json_null());
+	json_object_set_new(o, "file", ex->file ? json_string(ex->file) : json_null());
 	json_t *f = json_string(ex->fields);
 	json_object_set_new(o, "fields", f ? f : json_string(""));
 	return o;
@@ -128,12 +140,90 @@ static int print_json(json_t *o)
 	return 0;
 }
 
-static int run(FILE *in, enum log_format fmt, bool explain, bool *any_failed)
+/* --format csv: the header, then one event (or error) per record. */
+struct csv_run {
+	struct csv_header *hdr;
+	char *rec; /* a record whose quoted field is still open */
+	size_t rec_n;
+	unsigned long rec_line;
+};
+
+/* Line lineno of a CSV file into *o (NULL: nothing to print yet). */
+static int csv_step(struct csv_run *cr, const char *line, size_t n, unsigned long lineno,
+		    struct arena *a, json_t **o)
 {
+	char err[256];
+	int rc;
+	*o = NULL;
+	while (n && line[n - 1] == '\r')
+		n--;
+	if (!cr->hdr) {
+		if ((rc = csv_header_parse(line, n, &cr->hdr, err, sizeof(err))) == -ENOMEM)
+			return rc;
+		if (rc < 0)
+			*o = error_json(err, lineno);
+		return rc < 0 ? 1 : 0;
+	}
+	if (!cr->rec && n == 0)
+		return 0;
+	if (cr->rec) {
+		if (cr->rec_n + 1 + n > CSV_ROW_MAX) {
+			free(cr->rec);
+			cr->rec = NULL;
+			snprintf(err, sizeof(err), "row longer than %d bytes", CSV_ROW_MAX);
+			*o = error_json(err, cr->rec_line);
+			return 1;
+		}
+		cr->rec[cr->rec_n++] = '\n';
+		memcpy(cr->rec + cr->rec_n, line, n);
+		cr->rec_n += n;
+		line = cr->rec;
+		n = cr->rec_n;
+	} else {
+		cr->rec_line = lineno;
+	}
+	json_t *obj = NULL;
+	struct event ev;
+	int64_t now = ts_now_us();
+	rc = csv_row_parse(cr->hdr, line, n, &obj, err, sizeof(err));
+	if (rc == CSV_MORE) {
+		if (!cr->rec) {
+			if (n > CSV_ROW_MAX || !(cr->rec = malloc(CSV_ROW_MAX + 1)))
+				return n > CSV_ROW_MAX
+					   ? (*o = error_json("row too long", lineno), 1)
+					   : -ENOMEM;
+			memcpy(cr->rec, line, n);
+			cr->rec_n = n;
+		}
+		return 0;
+	}
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc == 0 && (rc = event_from_json(&ev, obj, a, now, err, sizeof(err))) == 0) {
+		ev.received_at = now;
+		if (!ev.raw_message.p)
+			sv_capped(a, &ev.raw_message, line, n, EV_CAP_RAW, EV_TRUNC_RAW, &ev.flags);
+		ev.source = (struct sv){"logtest", 7};
+		*o = event_to_json(&ev, true);
+	}
+	json_decref(obj);
+	free(cr->rec);
+	cr->rec = NULL;
+	if (rc || !*o) {
+		*o = error_json(rc ? err : "event cannot be written as JSON", cr->rec_line);
+		return 1;
+	}
+	return 0;
+}
+
+static int run(FILE *in, enum log_format fmt, bool csv, bool explain, const struct tz_map *zones,
+	       bool *any_failed)
+{
+	struct csv_run cr = {.hdr = NULL};
 	struct arena a;
 	struct reader r = {in, malloc(READ_CHUNK), 0, 0, false};
 	char *line = malloc(LINE_MAX_BYTES);
-	const struct logline_ctx ctx = {"logtest", NULL, NULL};
+	const struct logline_ctx ctx = {.source = "logtest", .zones = zones};
 	unsigned long lineno = 0;
 	int rc = 0;
 
@@ -154,6 +244,18 @@ static int run(FILE *in, enum log_format fmt, bool explain, bool *any_failed)
 			break;
 		lineno++;
 		arena_reset(&a);
+		if (csv) {
+			int step = csv_step(&cr, line, n, lineno, &a, &o);
+			if (step < 0) {
+				rc = step;
+				break;
+			}
+			if (step > 0)
+				*any_failed = true;
+			if (o && (rc = print_json(o)))
+				break;
+			continue;
+		}
 		int64_t now = ts_now_us();
 		int prc = logline_to_event(fmt, line, n, &ctx, now, &ev, &a, err, sizeof(err),
 					   explain ? &ex : NULL);
@@ -184,9 +286,15 @@ static int run(FILE *in, enum log_format fmt, bool explain, bool *any_failed)
 		if ((rc = print_json(o)))
 			break;
 	}
+	if (!rc && cr.rec) {
+		*any_failed = true;
+		rc = print_json(error_json("unterminated quoted field", cr.rec_line));
+	}
 	if (!rc && fflush(stdout))
 		rc = -EIO;
 out:
+	csv_header_free(cr.hdr);
+	free(cr.rec);
 	arena_release(&a);
 	free(r.buf);
 	free(line);
@@ -200,6 +308,7 @@ int cmd_logtest(int argc, char **argv)
 	size_t npos = 0;
 	enum log_format fmt;
 	FILE *in = stdin;
+	struct tz_map *zones = NULL;
 	bool failed = false;
 	int status = 0, rc;
 
@@ -214,11 +323,13 @@ int cmd_logtest(int argc, char **argv)
 		status = EXIT_USAGE;
 		goto out;
 	}
-	if (log_format_parse(config_str(&c, "format"), &fmt) < 0) {
-		fprintf(
-		    stderr,
-		    "minisiem logtest: unknown format '%s' (auto, syslog, auth, jsonl, winxml)\n",
-		    config_str(&c, "format"));
+	bool csv = !strcmp(config_str(&c, "format"), "csv");
+	fmt = FMT_AUTO;
+	if (!csv && log_format_parse(config_str(&c, "format"), &fmt) < 0) {
+		fprintf(stderr,
+			"minisiem logtest: unknown format '%s' (auto, syslog, auth, jsonl, csv, "
+			"winxml)\n",
+			config_str(&c, "format"));
 		status = EXIT_USAGE;
 		goto out;
 	}
@@ -228,13 +339,19 @@ int cmd_logtest(int argc, char **argv)
 		status = EXIT_FAILED;
 		goto out;
 	}
-	if ((rc = decode_init()) < 0) {
-		fprintf(stderr, "minisiem logtest: cannot compile the decoders: %s\n",
-			siem_strerror(rc));
+	char derr[512];
+	if ((rc = decode_load(config_str(&c, "decoders"), derr, sizeof(derr))) < 0) {
+		fprintf(stderr, "minisiem logtest: decoders: %s\n", derr);
 		status = EXIT_FAILED;
 		goto out;
 	}
-	if ((rc = run(in, fmt, config_flag(&c, "explain"), &failed)) < 0) {
+	char zerr[256];
+	if (tz_map_parse(config_str(&c, "syslog-timezone"), &zones, zerr, sizeof(zerr)) < 0) {
+		fprintf(stderr, "minisiem logtest: --syslog-timezone: %s\n", zerr);
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if ((rc = run(in, fmt, csv, config_flag(&c, "explain"), zones, &failed)) < 0) {
 		fprintf(stderr, "minisiem logtest: %s\n", siem_strerror(rc));
 		status = EXIT_FAILED;
 	} else if (failed) {
@@ -244,6 +361,7 @@ int cmd_logtest(int argc, char **argv)
 out:
 	if (in && in != stdin)
 		fclose(in);
+	tz_map_free(zones);
 	config_release(&c);
 	return status;
 }

@@ -37,6 +37,8 @@ static const struct command commands[] = {
     {"logtest", cmd_logtest, "[FILE]", "raw log lines in, normalized events (NDJSON) out"},
     {"rules", cmd_rules, "test RULE.yml [EV]",
      "which events a Sigma rule matches, which alerts it raises"},
+    {"rules", cmd_rules, "check DIR...",
+     "which rules of folders of Sigma rules are accepted, refused, never fire"},
     {"version", cmd_version, "", "print the version"},
     {"--version", cmd_version, NULL, NULL},
     {"help", cmd_help, NULL, NULL},

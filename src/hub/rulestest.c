@@ -23,6 +23,8 @@
 static const struct opt_def rules_opts[] = {
     {"mapping", NULL, OPT_STRING, NULL, "FILE",
      "logsource and field mapping to use instead of the built-in rules/mapping.yml", false, 0, 0},
+    {"sigma-placeholders", NULL, OPT_STRING, NULL, "FILE",
+     "values of the 'expand' modifier's placeholders (YAML: name: [values])", false, 0, 0},
     {"alerts-only", NULL, OPT_FLAG, NULL, NULL,
      "print only what raises alerts (not the matches of rules a correlation consumes)", false, 0,
      0},
@@ -37,8 +39,10 @@ static void usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: minisiem rules test [--mapping FILE] [--alerts-only] [--geoip-db FILE]\n"
-	    "                           [--asn-db FILE] [--intel-dir DIR] RULE.yml "
+	    "usage: minisiem rules test [--mapping FILE] [--sigma-placeholders FILE] "
+	    "[--alerts-only]\n"
+	    "                           [--geoip-db FILE] [--asn-db FILE] [--intel-dir DIR] "
+	    "RULE.yml "
 	    "[EVENTS.ndjson|-]\n\n"
 	    "Compile the Sigma rules of RULE.yml (detection and correlation rules, '---'\n"
 	    "separated), read events as NDJSON in the hub's event schema (standard input when\n"
@@ -109,12 +113,38 @@ static void read_error(const char *path, int rc)
 			siem_strerror(rc));
 }
 
+/* The os_type and app values of the events read, to tell which rules none could feed. */
+#define SEEN_MAX 1024
+struct seen {
+	char *v[2][SEEN_MAX];
+	size_t n[2];
+};
+
 struct run {
 	unsigned long line;
 	unsigned long matches, hits, alerts;
 	bool alerts_only;
 	int io;
+	struct seen seen;
 };
+
+static void seen_add(struct seen *sn, int k, const struct sv *v)
+{
+	if (!v->p || !v->n || sn->n[k] == SEEN_MAX)
+		return;
+	for (size_t i = 0; i < sn->n[k]; i++)
+		if (strlen(sn->v[k][i]) == v->n && !memcmp(sn->v[k][i], v->p, v->n))
+			return;
+	if ((sn->v[k][sn->n[k]] = strndup(v->p, v->n)))
+		sn->n[k]++;
+}
+
+static void seen_release(struct seen *sn)
+{
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < sn->n[k]; i++)
+			free(sn->v[k][i]);
+}
 
 static void print_obj(struct run *r, json_t *o)
 {
@@ -227,6 +257,8 @@ static int run_events(struct detector *d, struct enrich *e, FILE *in, struct run
 			continue;
 		}
 		(*events)++;
+		seen_add(&r->seen, 0, &ev.os_type);
+		seen_add(&r->seen, 1, &ev.app);
 		enrich_events(e, &ev, 1, &a);
 		detector_eval(d, &ev, sink, r);
 		if (r->io)
@@ -246,7 +278,8 @@ int cmd_rules(int argc, char **argv)
 	char *text = NULL, err[1024];
 	size_t n = 0;
 	struct rule **rules = NULL;
-	size_t nrules = 0;
+	size_t nrules = 0, nneeds = 0;
+	char **needs = NULL, **titles = NULL;
 	struct detector *d = NULL;
 	struct enrich *e = NULL;
 	FILE *in = stdin;
@@ -258,9 +291,12 @@ int cmd_rules(int argc, char **argv)
 		usage(argc < 1 ? stderr : stdout);
 		return argc < 1 ? EXIT_USAGE : 0;
 	}
+	if (!strcmp(argv[0], "check"))
+		return cmd_rules_check(argc - 1, argv + 1);
 	if (strcmp(argv[0], "test")) {
 		fprintf(stderr,
-			"minisiem rules: unknown command '%s' (try 'minisiem rules test')\n",
+			"minisiem rules: unknown command '%s' (try 'minisiem rules test' or "
+			"'minisiem rules check')\n",
 			argv[0]);
 		return EXIT_USAGE;
 	}
@@ -294,19 +330,43 @@ int cmd_rules(int argc, char **argv)
 		free(text);
 		text = NULL;
 	}
+	const char *ph = config_str(&c, "sigma-placeholders");
+	if (ph && sigma_placeholders_load(ph, err, sizeof(err))) {
+		fprintf(stderr, "minisiem rules test: %s\n", err);
+		status = EXIT_FAILED;
+		goto out;
+	}
 	if ((rc = read_file(pos[0], &text, &n))) {
 		read_error(pos[0], rc);
 		status = EXIT_FAILED;
 		goto out;
 	}
-	if ((rc = rule_compile(text, n, pos[0], &rules, &nrules, err, sizeof(err)))) {
+	if ((rc = rule_compile_file(text, n, pos[0], &rules, &nrules, err, sizeof(err)))) {
 		fprintf(stderr, "minisiem rules test: %s: %s\n", pos[0], err);
 		status = EXIT_FAILED;
 		goto out;
 	}
 	size_t ncorr = 0;
-	for (size_t i = 0; i < nrules; i++)
-		ncorr += rule_get_info(rules[i])->kind == RULE_CORRELATION;
+	if (!(needs = calloc(nrules + 1, sizeof(*needs))) ||
+	    !(titles = calloc(nrules + 1, sizeof(*titles)))) {
+		status = EXIT_FAILED;
+		goto out;
+	}
+	nneeds = nrules;
+	for (size_t i = 0; i < nrules; i++) {
+		const struct rule_info *ri = rule_get_info(rules[i]);
+		needs[i] = rule_source_needs(rules[i]);
+		titles[i] = strdup(ri->title ? ri->title : ri->id);
+	}
+	for (size_t i = 0; i < nrules; i++) {
+		const struct rule_info *ri = rule_get_info(rules[i]);
+		const char *never = rule_never_fires(rules[i]);
+		ncorr += ri->kind == RULE_CORRELATION;
+		if (never)
+			fprintf(stderr,
+				"minisiem rules test: warning: rule '%s' can never fire: %s\n",
+				ri->title ? ri->title : ri->id, never);
+	}
 	struct detector_config dc = {NULL, 0};
 	if ((rc = detector_open(&d, &dc))) {
 		fprintf(stderr, "minisiem rules test: %s\n", siem_strerror(rc));
@@ -340,9 +400,22 @@ int cmd_rules(int argc, char **argv)
 		goto out;
 	}
 	strbuf_release(&eb);
-	struct run r = {0, 0, 0, 0, config_flag(&c, "alerts-only"), 0};
+	struct run r = {0, 0, 0, 0, config_flag(&c, "alerts-only"), 0, {{{0}}, {0}}};
 	unsigned long bad = 0, events = 0;
 	rc = run_events(d, e, in, &r, &bad, &events);
+	struct seen_sources ss = {(const char *const *)r.seen.v[0], r.seen.n[0],
+				  (const char *const *)r.seen.v[1], r.seen.n[1]};
+	for (size_t i = 0; events && i < nneeds; i++) {
+		char what[512];
+		if (!needs[i] || source_needs_met(needs[i], &ss))
+			continue;
+		source_needs_text(needs[i], what, sizeof(what));
+		fprintf(stderr,
+			"minisiem rules test: warning: rule '%s': none of the %lu events is of its "
+			"logsource (it needs %s)\n",
+			titles[i] ? titles[i] : "?", events, what);
+	}
+	seen_release(&r.seen);
 	if (fflush(stdout) && !rc)
 		rc = -EIO;
 	fprintf(stderr,
@@ -361,6 +434,12 @@ out:
 			rule_free(rules[i]);
 		free(rules);
 	}
+	for (size_t i = 0; i < nneeds; i++) {
+		free(needs[i]);
+		free(titles[i]);
+	}
+	free(needs);
+	free(titles);
 	detector_close(d);
 	enrich_close(e);
 	if (in && in != stdin)

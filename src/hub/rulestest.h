@@ -6,5 +6,7 @@
 /* argv[0] is the first argument after "rules" (the subcommand, "test"). Returns the exit
  * status: 0 ok, 1 the rule did not compile or input could not be read, 2 usage error. */
 int cmd_rules(int argc, char **argv);
+/* `minisiem rules check DIR...` (rulescheck.c): argv[0] is the first argument after "check". */
+int cmd_rules_check(int argc, char **argv);
 
 #endif

@@ -27,6 +27,7 @@
 #include "core/taskpool.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/tz.h"
 #include "detect/ruleset.h"
 #include "detect/detect.h"
 #include "http/http.h"
@@ -34,6 +35,7 @@
 #include "enrich/enrich.h"
 #include "hub/roles.h"
 #include "hub/secrets.h"
+#include "parse/decode.h"
 #include "ingest/pipeline.h"
 #include "store/store.h"
 #include "source/syslog_listen.h"
@@ -117,10 +119,17 @@ static const struct opt_def serve_opts[] = {
      "longer syslog messages are stored truncated and flagged", false, 480, 16 << 20},
     {"syslog-rcvbuf", "SIEM_SYSLOG_RCVBUF", OPT_SIZE, "8m", "BYTES",
      "UDP receive buffer (as much as the kernel grants)", false, 4096, 1 << 30},
+    {"syslog-timezone", "SIEM_SYSLOG_TIMEZONE", OPT_STRING, "UTC", "ZONES",
+     "zone of syslog times written without one: ZONE[,SENDER=ZONE...], SENDER an address or host "
+     "name",
+     false, 0, 0},
     {"user", "SIEM_USER", OPT_STRING, "", "NAME",
      "when started as root: run as this user once ports are bound", false, 0, 0},
     {"tail-dir", "SIEM_LOG_DIR", OPT_STRING, "", "DIR",
-     "follow every *.jsonl file under DIR, recursively (read-only)", false, 0, 0},
+     "follow every *.jsonl and *.csv file under DIR, recursively (read-only)", false, 0, 0},
+    {"tail-line-max", "SIEM_TAIL_LINE_MAX", OPT_SIZE, "1m", "BYTES",
+     "longer lines of tailed files are dead letters (replayable once it is raised)", false, 128,
+     64 << 20},
     {"geoip-db", "SIEM_GEOIP_DB", OPT_STRING, "", "FILE",
      "MaxMind GeoIP2/GeoLite2 City or Country database: geo of public source addresses"
      " (reloaded when the file changes and on SIGHUP)",
@@ -146,6 +155,12 @@ static const struct opt_def serve_opts[] = {
      "built-in Sigma rules (*.yml), read again on SIGHUP (default: the rules/ shipped with"
      " the binary)",
      false, 0, 0},
+    {"decoders-dir", "SIEM_DECODERS_DIR", OPT_STRING, "", "DIR",
+     "decoder files (*.yml, see docs/parsing.md) tried before the built-in decoders, read"
+     " again on SIGHUP (a broken file keeps the decoders in force)",
+     false, 0, 0},
+    {"sigma-placeholders", "SIEM_SIGMA_PLACEHOLDERS", OPT_STRING, "", "FILE",
+     "values of the placeholders of Sigma's 'expand' modifier (YAML: name: [values])", false, 0, 0},
     {"alert-cooldown", "SIEM_ALERT_COOLDOWN", OPT_DURATION, "10m", "DURATION",
      "one alert per rule and group within this time; repeats are counted on it", false, 0,
      30LL * 86400},
@@ -198,6 +213,27 @@ static void upkeep(void *arg)
 	}
 }
 
+static struct metric m_dec_reloads = METRIC_COUNTER_INIT("minisiem_decoders_reloads_total", NULL,
+							 "decoder sets loaded again on SIGHUP");
+static struct metric m_dec_reload_errors =
+    METRIC_COUNTER_INIT("minisiem_decoders_reload_errors_total", NULL,
+			"SIGHUP reloads of the decoders refused (a broken file): the old set kept");
+
+/* The decoders of dir (or only the built-in ones) in place of those in force; lines being
+ * decoded finish with the old set. A broken file keeps the old set. */
+static void reload_decoders(const char *dir)
+{
+	char err[512];
+	if (decode_load(dir, err, sizeof(err)) < 0) {
+		metric_add(&m_dec_reload_errors, 1);
+		log_error("hub", "decoders not reloaded, the running ones kept: %s", err);
+		return;
+	}
+	metric_add(&m_dec_reloads, 1);
+	if (dir && *dir)
+		log_info("hub", "decoders reloaded from '%s'", dir);
+}
+
 /* SIGHUP: read flags, environment and the config file again; apply what can change live
  * (log level, CORS origins, retention, SIEM_API_KEYS). Invalid new settings are refused and
  * the running ones kept. */
@@ -230,6 +266,7 @@ static void reload(int argc, char **argv, struct api *a, struct http_server *srv
 		goto out;
 	}
 	log_set_level(lvl);
+	reload_decoders(config_str(&c, "decoders-dir"));
 	ruleset_reload_dir(alerts_api_ctx.rules);
 	enrich_reload(e);
 	http_set_cors(srv, config_str(&c, "cors-origins"));
@@ -430,7 +467,8 @@ struct hub {
 	int fd; /* the bound HTTP socket, until http_start owns it */
 	struct syslog_config scfg;
 	struct syslog_listener *sl;
-	size_t made; /* the folders of the store's path the hub created */
+	struct tz_map *zones; /* --syslog-timezone */
+	size_t made;	      /* the folders of the store's path the hub created */
 	struct store *s;
 	struct api a;
 	struct pipeline *p;
@@ -453,7 +491,8 @@ static void serve_usage(void)
 	printf("usage: minisiem serve [OPTIONS]\n\nRun the hub. Flags override SIEM_*"
 	       " environment variables, which override the config file.\n"
 	       "SIGTERM or SIGINT stops it cleanly; SIGHUP reloads log level, CORS origins,"
-	       " retention, SIEM_API_KEYS, the admin password hash and the token secret.\n\n"
+	       " retention, SIEM_API_KEYS, the admin password hash, the token secret and the\n"
+	       "decoders.\n\n"
 	       "options:\n");
 	config_usage(serve_opts, N_SERVE_OPTS, stdout);
 }
@@ -494,10 +533,19 @@ static int serve_config(struct hub *h, int argc, char **argv)
 		config_release(&h->c);
 		return EXIT_USAGE;
 	}
+	char derr[512];
+	const char *ddir = config_str(&h->c, "decoders-dir");
+	if (decode_load(ddir, derr, sizeof(derr)) < 0) {
+		fprintf(stderr, "minisiem serve: decoders: %s\n", derr);
+		config_release(&h->c);
+		return 1;
+	}
 	log_set_level(lvl);
 	atomic_store(&retention_days, config_int(&h->c, "retention-days"));
 	metric_register(&m_ret_segments);
 	metric_register(&m_ret_events);
+	metric_register(&m_dec_reloads);
+	metric_register(&m_dec_reload_errors);
 	h->argc = argc;
 	h->argv = argv;
 	return 0;
@@ -526,6 +574,13 @@ static int bind_ports(struct hub *h)
 	    .max_msg = (size_t)config_int(&h->c, "syslog-max-msg"),
 	    .rcvbuf = (int)config_int(&h->c, "syslog-rcvbuf"),
 	};
+	char err[256];
+	if ((rc = tz_map_parse(config_str(&h->c, "syslog-timezone"), &h->zones, err, sizeof(err))) <
+	    0) {
+		log_error("hub", "--syslog-timezone: %s", err);
+		return rc;
+	}
+	h->scfg.zones = h->zones;
 	if ((*h->scfg.udp || *h->scfg.tcp) && (rc = syslog_listen_bind(&h->sl, &h->scfg)) < 0)
 		return rc;
 	return 0;
@@ -655,6 +710,12 @@ static int start_writer(struct hub *h)
 				   .public_url = config_str(c, "public-url")};
 	const char *rules_dir =
 	    find_rules_dir(config_str(c, "rules-dir"), h->rules_buf, sizeof(h->rules_buf));
+	const char *ph = config_str(c, "sigma-placeholders");
+	char pherr[600];
+	if (ph && *ph && (rc = sigma_placeholders_load(ph, pherr, sizeof(pherr))) < 0) {
+		log_error("hub", "sigma placeholders: %s", pherr);
+		return rc;
+	}
 	if ((rc = detector_open(&h->det, &dc)) < 0 ||
 	    (rc = alerts_open(&h->alerts, h->s, &ac)) < 0 ||
 	    (rc = ruleset_open(&h->rules, h->s, h->det, rules_dir)) < 0) {
@@ -681,7 +742,8 @@ static int start_sources(struct hub *h)
 	if (h->sl && (rc = syslog_listen_run(h->sl, h->p)) < 0)
 		return rc;
 	if (*config_str(&h->c, "tail-dir")) {
-		struct tail_config tc = {.dir = config_str(&h->c, "tail-dir")};
+		struct tail_config tc = {.dir = config_str(&h->c, "tail-dir"),
+					 .line_max = (size_t)config_int(&h->c, "tail-line-max")};
 		if ((rc = tailer_start(&h->tl, &tc, h->s, h->p)) < 0)
 			return rc;
 	}
@@ -707,6 +769,7 @@ static int start_http(struct hub *h)
 	}
 	h->a.config = &h->c;
 	h->a.tail_dir = config_str(c, "tail-dir");
+	h->a.redecode.tail_line_max = (size_t)config_int(c, "tail-line-max");
 	api_ctx = &h->a;
 	api_set_sources(&h->a, h->tl, h->sl);
 
@@ -813,6 +876,8 @@ static void serve_stop(struct hub *h)
 	if (h->a.store)
 		api_set_sources(&h->a, NULL, NULL); /* /ready stops looking at them */
 	syslog_listen_stop(h->sl); /* before the pipeline: its last batches are committed */
+	tz_map_free(h->zones);
+	h->zones = NULL;
 	tailer_stop(h->tl);
 	taskpool_stop(h->a.parsers);
 	h->a.broker_pub = NULL; /* requests are drained: /ready no longer looks */
@@ -830,10 +895,13 @@ static void serve_stop(struct hub *h)
 	ruleset_close(h->rules); /* after the writer and the server: nothing uses them now */
 	alerts_close(h->alerts);
 	detector_close(h->det);
-	if (h->a.store)
+	if (h->a.store) {
+		api_keys_flush(&h->a); /* the server and the writer are done: every count is in */
 		api_release(&h->a);
+	}
 	store_close(h->s);
 	config_release(&h->c);
+	decode_release();
 }
 
 int cmd_serve(int argc, char **argv)

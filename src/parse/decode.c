@@ -1,8 +1,8 @@
-/* decode.c — runs the decoder table of decoders.h: routes a message by program name,
- * matches its patterns with PCRE2 JIT (compiled once, match data once per thread) and
- * writes what the named groups captured into the event. */
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
+/* decode.c — runs the decoder set (decoder_load.c): routes a message by program name and
+ * prefilter, matches each selected decoder's patterns with PCRE2 JIT in order (first match
+ * wins) and writes what the named groups captured into the event. A reload swaps the set;
+ * each thread holds a reference to the set it last used and moves to a new one between
+ * lines, so no line is decoded half by one set and half by another. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -11,229 +11,208 @@
 #include <string.h>
 
 #include "core/err.h"
-#include "core/log.h"
 #include "core/jsonw.h"
+#include "core/log.h"
 #include "parse/decode.h"
-#include "parse/decoders.h"
+#include "parse/decode_int.h"
 
-#define MAX_FIELDS 24
 #define MATCH_LIMIT 200000 /* backtracking steps before a line counts as no match */
 #define DEPTH_LIMIT 2000
 
-enum field_kind { K_USER, K_IP, K_STR, K_INT };
-
-struct field {
-	const char *name;		    /* into the pattern's name table */
-	unsigned char namelen, kind, first; /* first: index of the first field of this name */
-	unsigned short group;
-};
-
-struct pattern {
-	const struct pattern_def *def;
-	pcre2_code *code;
-	bool jit;
-	size_t prefix_n; /* def->re[0..prefix_n) is literal text every match starts with */
-	unsigned nfields;
-	struct field fields[MAX_FIELDS];
-};
-
-/* Per-thread match data, on a list so that decode_release can free what threads left. */
+/* Per-thread match data and the set it was sized for, on a list so that decode_release can
+ * free what threads left. */
 struct tl_data {
 	pcre2_match_data *md;
+	struct decoder_set *set;
+	unsigned gen;
 	struct tl_data *next, **prevp;
 };
 
-static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_bool ready;
-static struct pattern *decoders[DEC_N];
+static atomic_uint generation;	    /* bumped by every swap */
+static struct decoder_set *current; /* under lock */
+static char *current_dir;	    /* the user decoders' folder, or NULL */
 static pcre2_match_context *mctx;
-static uint32_t max_groups;
 static pthread_key_t tl_key;
 static struct tl_data *tl_list;
+
+static void set_unref(struct decoder_set *s)
+{
+	if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+		decoder_set_free(s);
+}
 
 static void tl_free(void *p)
 {
 	struct tl_data *t = p;
-	pthread_mutex_lock(&init_lock);
+	pthread_mutex_lock(&lock);
 	*t->prevp = t->next;
 	if (t->next)
 		t->next->prevp = t->prevp;
-	pthread_mutex_unlock(&init_lock);
+	pthread_mutex_unlock(&lock);
 	pcre2_match_data_free(t->md);
+	set_unref(t->set);
 	free(t);
 }
 
-static pcre2_match_data *match_data(void)
+/* This thread's state, moved to the current set when a reload swapped it. */
+static struct tl_data *thread_state(void)
 {
 	struct tl_data *t = pthread_getspecific(tl_key);
-	if (t)
-		return t->md;
-	if (!(t = calloc(1, sizeof(*t))))
-		return NULL;
-	if (!(t->md = pcre2_match_data_create(max_groups + 1, NULL))) {
-		free(t);
-		return NULL;
-	}
-	pthread_mutex_lock(&init_lock);
-	t->next = tl_list;
-	if (tl_list)
-		tl_list->prevp = &t->next;
-	t->prevp = &tl_list;
-	tl_list = t;
-	pthread_mutex_unlock(&init_lock);
-	if (pthread_setspecific(tl_key, t)) {
-		tl_free(t);
-		return NULL;
-	}
-	return t->md;
-}
-
-/* Literal text at the start of a regex: up to the first metacharacter, less a character a
- * quantifier applies to. Patterns keep any top-level alternation inside a group. */
-static size_t literal_prefix(const char *re)
-{
-	size_t i = 0;
-	while (re[i] && !strchr("\\^$.[]|()?*+{}", re[i]))
-		i++;
-	if (i > 0 && re[i] && strchr("?*+{", re[i]))
-		i--;
-	return i;
-}
-
-static int field_kind(const char *name)
-{
-	if (!strcmp(name, "user"))
-		return K_USER;
-	if (!strcmp(name, "ip") || !strcmp(name, "rhost"))
-		return K_IP;
-	for (size_t i = 0; i < sizeof(int_fields) / sizeof(int_fields[0]); i++)
-		if (!strcmp(name, int_fields[i]))
-			return K_INT;
-	return K_STR;
-}
-
-static int by_group(const void *x, const void *y)
-{
-	const struct field *a = x, *b = y;
-	return (int)a->group - (int)b->group;
-}
-
-static int compile_pattern(struct pattern *p, const struct pattern_def *def, const char *dec)
-{
-	int err;
-	PCRE2_SIZE off;
-	p->def = def;
-	p->code = pcre2_compile((PCRE2_SPTR)def->re, PCRE2_ZERO_TERMINATED,
-				PCRE2_ANCHORED | PCRE2_DUPNAMES, &err, &off, NULL);
-	if (!p->code) {
-		PCRE2_UCHAR msg[128];
-		pcre2_get_error_message(err, msg, sizeof(msg));
-		log_error("decode", "pattern %s.%s: %s at %zu", dec, def->name, (char *)msg,
-			  (size_t)off);
-		return SIEM_EPARSE;
-	}
-	p->jit = pcre2_jit_compile(p->code, PCRE2_JIT_COMPLETE) == 0;
-	p->prefix_n = literal_prefix(def->re);
-
-	uint32_t count, size, groups;
-	PCRE2_SPTR table;
-	pcre2_pattern_info(p->code, PCRE2_INFO_NAMECOUNT, &count);
-	pcre2_pattern_info(p->code, PCRE2_INFO_NAMEENTRYSIZE, &size);
-	pcre2_pattern_info(p->code, PCRE2_INFO_NAMETABLE, &table);
-	pcre2_pattern_info(p->code, PCRE2_INFO_CAPTURECOUNT, &groups);
-	if (groups > max_groups)
-		max_groups = groups;
-	if (count > MAX_FIELDS) {
-		log_error("decode", "pattern %s.%s: more than %d named groups", dec, def->name,
-			  MAX_FIELDS);
-		return SIEM_EPARSE;
-	}
-	for (uint32_t i = 0; i < count; i++) {
-		PCRE2_SPTR e = table + (size_t)i * size;
-		struct field *f = &p->fields[i];
-		f->group = (unsigned short)((e[0] << 8) | e[1]);
-		f->name = (const char *)e + 2;
-		f->namelen = (unsigned char)strlen(f->name);
-		f->kind = (unsigned char)field_kind(f->name);
-	}
-	p->nfields = count;
-	qsort(p->fields, count, sizeof(p->fields[0]), by_group);
-	for (unsigned i = 0; i < count; i++) {
-		p->fields[i].first = (unsigned char)i;
-		for (unsigned k = 0; k < i; k++) {
-			if (!strcmp(p->fields[k].name, p->fields[i].name)) {
-				p->fields[i].first = (unsigned char)k;
-				break;
-			}
+	unsigned gen = atomic_load_explicit(&generation, memory_order_acquire);
+	if (t && t->gen == gen && t->set)
+		return t;
+	if (!t) {
+		if (!(t = calloc(1, sizeof(*t))))
+			return NULL;
+		pthread_mutex_lock(&lock);
+		t->next = tl_list;
+		if (tl_list)
+			tl_list->prevp = &t->next;
+		t->prevp = &tl_list;
+		tl_list = t;
+		pthread_mutex_unlock(&lock);
+		if (pthread_setspecific(tl_key, t)) {
+			tl_free(t);
+			return NULL;
 		}
 	}
-	return 0;
+	pthread_mutex_lock(&lock);
+	struct decoder_set *old = t->set;
+	t->set = current;
+	atomic_fetch_add_explicit(&t->set->refs, 1, memory_order_relaxed);
+	t->gen = atomic_load_explicit(&generation, memory_order_relaxed);
+	pthread_mutex_unlock(&lock);
+	set_unref(old);
+	if (t->md && pcre2_get_ovector_count(t->md) < t->set->max_groups + 1) {
+		pcre2_match_data_free(t->md);
+		t->md = NULL;
+	}
+	if (!t->md && !(t->md = pcre2_match_data_create(t->set->max_groups + 1, NULL)))
+		return NULL;
+	return t;
 }
 
 static void release_locked(void)
 {
-	for (int d = 0; d < DEC_N; d++) {
-		if (!decoders[d])
-			continue;
-		for (size_t i = 0; i < decoder_defs[d].n; i++)
-			pcre2_code_free(decoders[d][i].code);
-		free(decoders[d]);
-		decoders[d] = NULL;
-	}
 	while (tl_list) {
 		struct tl_data *t = tl_list;
 		tl_list = t->next;
 		pcre2_match_data_free(t->md);
+		set_unref(t->set);
 		free(t);
 	}
+	set_unref(current);
+	current = NULL;
+	free(current_dir);
+	current_dir = NULL;
 	pcre2_match_context_free(mctx);
 	mctx = NULL;
-	max_groups = 0;
+}
+
+/* Swap in s (under lock). */
+static void swap_locked(struct decoder_set *s)
+{
+	struct decoder_set *old = current;
+	current = s;
+	atomic_fetch_add_explicit(&generation, 1, memory_order_release);
+	set_unref(old);
+}
+
+static int init_locked(void)
+{
+	if (!(mctx = pcre2_match_context_create(NULL)))
+		return -ENOMEM;
+	pcre2_set_match_limit(mctx, MATCH_LIMIT);
+	pcre2_set_depth_limit(mctx, DEPTH_LIMIT);
+	int rc = -pthread_key_create(&tl_key, tl_free);
+	if (rc) {
+		pcre2_match_context_free(mctx);
+		mctx = NULL;
+	}
+	return rc;
+}
+
+int decode_load(const char *dir, char *err, size_t errlen)
+{
+	struct decoder_set *s = NULL;
+	int rc = decoder_set_load(dir, &s, err, errlen);
+	if (rc)
+		return rc;
+	char *d = dir && *dir ? strdup(dir) : NULL;
+	if (dir && *dir && !d) {
+		decoder_set_free(s);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&lock);
+	if (!atomic_load_explicit(&ready, memory_order_relaxed) && (rc = init_locked())) {
+		pthread_mutex_unlock(&lock);
+		decoder_set_free(s);
+		free(d);
+		return rc;
+	}
+	swap_locked(s);
+	free(current_dir);
+	current_dir = d;
+	atomic_store_explicit(&ready, true, memory_order_release);
+	pthread_mutex_unlock(&lock);
+	return 0;
+}
+
+int decode_reload(char *err, size_t errlen)
+{
+	pthread_mutex_lock(&lock);
+	char *dir = current_dir ? strdup(current_dir) : NULL;
+	bool fail = current_dir && !dir;
+	pthread_mutex_unlock(&lock);
+	if (fail)
+		return -ENOMEM;
+	int rc = decode_load(dir, err, errlen);
+	free(dir);
+	return rc;
 }
 
 int decode_init(void)
 {
-	int rc = 0;
 	if (atomic_load_explicit(&ready, memory_order_acquire))
 		return 0;
-	pthread_mutex_lock(&init_lock);
-	if (atomic_load_explicit(&ready, memory_order_relaxed))
-		goto out;
-	if (!(mctx = pcre2_match_context_create(NULL))) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	pcre2_set_match_limit(mctx, MATCH_LIMIT);
-	pcre2_set_depth_limit(mctx, DEPTH_LIMIT);
-	for (int d = 0; d < DEC_N; d++) {
-		const struct decoder_def *dd = &decoder_defs[d];
-		if (!(decoders[d] = calloc(dd->n, sizeof(struct pattern)))) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		for (size_t i = 0; i < dd->n; i++)
-			if ((rc = compile_pattern(&decoders[d][i], &dd->patterns[i], dd->name)))
-				goto out;
-	}
-	if ((rc = -pthread_key_create(&tl_key, tl_free)))
-		goto out;
-	atomic_store_explicit(&ready, true, memory_order_release);
-out:
+	char err[512];
+	int rc = decode_load(NULL, err, sizeof(err));
 	if (rc)
-		release_locked();
-	pthread_mutex_unlock(&init_lock);
+		log_error("decode", "built-in decoders: %s", err);
 	return rc;
 }
 
 void decode_release(void)
 {
-	pthread_mutex_lock(&init_lock);
+	pthread_mutex_lock(&lock);
 	if (atomic_load_explicit(&ready, memory_order_relaxed)) {
 		atomic_store_explicit(&ready, false, memory_order_release);
 		pthread_key_delete(tl_key);
 		release_locked();
 	}
-	pthread_mutex_unlock(&init_lock);
+	pthread_mutex_unlock(&lock);
+}
+
+int decode_each_pattern(int (*fn)(void *arg, const char *decoder, const char *file,
+				  const char *pattern),
+			void *arg)
+{
+	int rc = decode_init();
+	if (rc)
+		return rc;
+	/* A reference, not the lock, while fn runs: fn may decode or not return at all. */
+	pthread_mutex_lock(&lock);
+	struct decoder_set *s = current;
+	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&lock);
+	for (size_t i = 0; i < s->n && !rc; i++)
+		for (size_t k = 0; k < s->decoders[i].npatterns && !rc; k++)
+			rc = fn(arg, s->decoders[i].name, s->decoders[i].file,
+				s->decoders[i].patterns[k].name);
+	set_unref(s);
+	return rc;
 }
 
 /* ---- output helpers ---- */
@@ -289,6 +268,44 @@ static int set_ip(struct event *ev, struct arena *a, const uint8_t ip[16])
 	return 0;
 }
 
+static int set_event_str(struct event *ev, struct arena *a, int kind, const char *v, size_t n)
+{
+	struct sv *dst = kind == K_HTTP_METHOD	? &ev->http_method
+			 : kind == K_HTTP_PATH	? &ev->http_path
+			 : kind == K_USER_AGENT ? &ev->user_agent
+			 : kind == K_REQUEST_ID ? &ev->request_id
+						: &ev->error_type;
+	return sv_capped(a, dst, v, n, EV_CAP_SHORT, EV_TRUNC_OTHER, &ev->flags);
+}
+
+/* http_status (100..599) or a latency (ms, or seconds for K_LATENCY_S); false when v is not
+ * such a number. */
+static bool set_event_num(struct event *ev, int kind, const char *v, size_t n)
+{
+	char buf[32];
+	if (n == 0 || n >= sizeof(buf))
+		return false;
+	memcpy(buf, v, n);
+	buf[n] = '\0';
+	if (kind == K_HTTP_STATUS) {
+		if (n != 3 || !all_digits(v, n) || v[0] < '1' || v[0] > '5')
+			return false;
+		ev->http_status = (v[0] - '0') * 100 + (v[1] - '0') * 10 + (v[2] - '0');
+		ev->flags |= EV_HAS_HTTP_STATUS;
+		return true;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!((buf[i] >= '0' && buf[i] <= '9') || buf[i] == '.'))
+			return false;
+	char *end;
+	double d = strtod(buf, &end);
+	if (end != buf + n || d < 0 || d > 1e12)
+		return false;
+	ev->latency_ms = kind == K_LATENCY_S ? d * 1000.0 : d;
+	ev->flags |= EV_HAS_LATENCY;
+	return true;
+}
+
 /* Splice the members in b into ev->data (a compact JSON object) in the arena. */
 static int merge_data(struct event *ev, struct arena *a, const struct jsonw *b)
 {
@@ -321,35 +338,6 @@ static int merge_data(struct event *ev, struct arena *a, const struct jsonw *b)
 	return 0;
 }
 
-/* ---- matching ---- */
-
-static int run(const struct pattern *p, pcre2_match_data *md, const char *s, size_t n)
-{
-	if (p->prefix_n && (n < p->prefix_n || memcmp(s, p->def->re, p->prefix_n)))
-		return 0;
-	int rc = p->jit ? pcre2_jit_match(p->code, (PCRE2_SPTR)s, n, 0, 0, md, mctx)
-			: pcre2_match(p->code, (PCRE2_SPTR)s, n, 0, 0, md, mctx);
-	return rc > 0;
-}
-
-static const struct pattern *first_match(int d, pcre2_match_data *md, const char *s, size_t n)
-{
-	for (size_t i = 0; i < decoder_defs[d].n; i++)
-		if (run(&decoders[d][i], md, s, n))
-			return &decoders[d][i];
-	return NULL;
-}
-
-static const struct program_def *find_program(const char *s, size_t n)
-{
-	for (size_t i = 0; i < sizeof(program_defs) / sizeof(program_defs[0]); i++) {
-		const char *name = program_defs[i].name;
-		if (name[0] == s[0] && strlen(name) == n && !memcmp(name, s, n))
-			return &program_defs[i];
-	}
-	return NULL;
-}
-
 /* "message repeated N times: [ inner]" (rsyslog's reduction) -> inner and N. */
 static bool unwrap_repeated(const char **s, size_t *n, int64_t *times)
 {
@@ -377,18 +365,118 @@ static bool unwrap_repeated(const char **s, size_t *n, int64_t *times)
 	return true;
 }
 
-static int apply(struct event *ev, struct arena *a, const struct pattern *p, pcre2_match_data *md,
+/* ---- matching ---- */
+
+static const struct droute *find_route(const struct decoder_set *set, const char *s, size_t n)
+{
+	size_t lo = 0, hi = set->nroutes;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const struct droute *r = &set->routes[mid];
+		int c = memcmp(s, r->name, n < r->n ? n : r->n);
+		if (!c)
+			c = n < r->n ? -1 : n > r->n;
+		if (!c)
+			return r;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+static int run(const struct dpattern *p, pcre2_match_data *md, const char *s, size_t n)
+{
+	if (p->prefix_n && (n < p->prefix_n || memcmp(s, p->re, p->prefix_n)))
+		return 0;
+	if (p->first_set && n && !(p->first[(uint8_t)s[0] / 8] & (1u << ((uint8_t)s[0] % 8))))
+		return 0;
+	int rc = p->jit ? pcre2_jit_match(p->code, (PCRE2_SPTR)s, n, 0, 0, md, mctx)
+			: pcre2_match(p->code, (PCRE2_SPTR)s, n, 0, 0, md, mctx);
+	return rc > 0;
+}
+
+/* memmem for the short prefilters: memchr to the first byte, then compare. */
+static bool contains(const char *s, size_t n, const char *w, size_t wn)
+{
+	const char *e = s + n;
+	while ((size_t)(e - s) >= wn && (s = memchr(s, w[0], (size_t)(e - s) - wn + 1))) {
+		if (!memcmp(s, w, wn))
+			return true;
+		s++;
+	}
+	return false;
+}
+
+static bool program_is(const struct dprogram *pr, const char *s, size_t n)
+{
+	if (!n || pr->name[0] != s[0])
+		return false;
+	return pr->prefix ? n >= pr->n && !memcmp(pr->name, s, pr->n)
+			  : n == pr->n && !memcmp(pr->name, s, n);
+}
+
+/* The entry of d's programs that names the program or its module ("pam_unix" of
+ * "sshd(pam_unix)"), or NULL. */
+static const struct dprogram *selects(const struct ddecoder *d, const char *prog, size_t pn,
+				      const char *mod, size_t mn)
+{
+	for (size_t i = 0; i < d->nprograms; i++)
+		if (program_is(&d->programs[i], prog, pn) || program_is(&d->programs[i], mod, mn))
+			return &d->programs[i];
+	return NULL;
+}
+
+/* The generic type of the program's unmatched lines: the first decoder naming the program
+ * (not its module) with one. */
+static const char *program_generic(const struct decoder_set *s, const char *prog, size_t pn,
+				   const struct ddecoder **dec)
+{
+	for (size_t i = 0; i < s->n; i++)
+		for (size_t k = 0; k < s->decoders[i].nprograms; k++) {
+			const struct dprogram *pr = &s->decoders[i].programs[k];
+			if (pr->generic && program_is(pr, prog, pn)) {
+				*dec = &s->decoders[i];
+				return pr->generic;
+			}
+		}
+	return NULL;
+}
+
+/* Solaris and illumos put "[ID 800047 auth.info] " before the message: skip it. */
+static void skip_msgid(const char **s, size_t *n)
+{
+	const char *p = *s, *e = p + *n;
+	if (*n < 12 || memcmp(p, "[ID ", 4))
+		return;
+	p += 4;
+	const char *d = p;
+	while (p < e && *p >= '0' && *p <= '9')
+		p++;
+	if (p == d || p == e || *p != ' ')
+		return;
+	const char *close = memchr(p, ']', (size_t)(e - p));
+	if (!close || close - p > 40 || !memchr(p, '.', (size_t)(close - p)))
+		return;
+	p = close + 1;
+	while (p < e && *p == ' ')
+		p++;
+	*s = p;
+	*n = (size_t)(e - p);
+}
+
+static int apply(struct event *ev, struct arena *a, const struct dpattern *p, pcre2_match_data *md,
 		 const char *s, const char *generic, int64_t repeated, struct decode_explain *ex)
 {
-	const struct pattern_def *def = p->def;
 	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 	uint32_t ovn = pcre2_get_ovector_count(md);
-	bool emitted[MAX_FIELDS] = {false};
-	size_t bound = 64 + (def->extra ? strlen(def->extra) : 0);
+	bool emitted[DEC_MAX_FIELDS] = {false};
+	size_t bound = 64 + (p->extra ? strlen(p->extra) : 0);
 	int rc;
 
 	for (unsigned i = 0; i < p->nfields; i++) {
-		const struct field *f = &p->fields[i];
+		const struct dfield *f = &p->fields[i];
 		if (f->group < ovn && ov[2 * f->group] != PCRE2_UNSET)
 			bound += f->namelen + 8 + 6 * (ov[2 * f->group + 1] - ov[2 * f->group]);
 	}
@@ -398,7 +486,7 @@ static int apply(struct event *ev, struct arena *a, const struct pattern *p, pcr
 
 	bool user_set = false;
 	for (unsigned i = 0; i < p->nfields; i++) {
-		const struct field *f = &p->fields[i];
+		const struct dfield *f = &p->fields[i];
 		if (f->group >= ovn || ov[2 * f->group] == PCRE2_UNSET)
 			continue;
 		const char *v = s + ov[2 * f->group];
@@ -416,8 +504,9 @@ static int apply(struct event *ev, struct arena *a, const struct pattern *p, pcr
 				explain_add(ex, "user", v, vn);
 			continue;
 		case K_IP:
+		case K_IPWEAK:
 			if (!ip_parse(v, vn, ip)) {
-				if (!(ev->flags & EV_HAS_IP) || f->name[0] == 'i') {
+				if (!(ev->flags & EV_HAS_IP) || f->kind == K_IP) {
 					if ((rc = set_ip(ev, a, ip)))
 						return rc;
 					if (ex)
@@ -427,6 +516,25 @@ static int apply(struct event *ev, struct arena *a, const struct pattern *p, pcr
 				continue;
 			}
 			break;
+		case K_HTTP_METHOD:
+		case K_HTTP_PATH:
+		case K_USER_AGENT:
+		case K_REQUEST_ID:
+		case K_ERROR_TYPE:
+			if ((rc = set_event_str(ev, a, f->kind, v, vn)))
+				return rc;
+			if (ex)
+				explain_add(ex, f->name, v, vn);
+			continue;
+		case K_HTTP_STATUS:
+		case K_LATENCY_MS:
+		case K_LATENCY_S:
+			if (set_event_num(ev, f->kind, v, vn)) {
+				if (ex)
+					explain_add(ex, f->name, v, vn);
+				continue;
+			}
+			break; /* not a number: kept in data as text */
 		case K_INT:
 			if (all_digits(v, vn)) {
 				/* JSON numbers have no leading zeros: "05" is 5. */
@@ -445,13 +553,13 @@ static int apply(struct event *ev, struct arena *a, const struct pattern *p, pcr
 		if (ex)
 			explain_add(ex, f->name, v, vn);
 	}
-	if (def->extra) {
-		size_t xn = strlen(def->extra);
+	if (p->extra) {
+		size_t xn = strlen(p->extra);
 		if (b.n)
 			b.p[b.n++] = ',';
-		jsonw_raw(&b, def->extra, xn);
+		jsonw_raw(&b, p->extra, xn);
 		if (ex)
-			explain_add(ex, "extra", def->extra, xn);
+			explain_add(ex, "extra", p->extra, xn);
 	}
 	if (repeated) {
 		char num[32];
@@ -461,32 +569,55 @@ static int apply(struct event *ev, struct arena *a, const struct pattern *p, pcr
 	}
 	if ((rc = merge_data(ev, a, &b)))
 		return rc;
-	if (!user_set && def->user)
-		ev->user = (struct sv){def->user, strlen(def->user)};
-	const char *type = def->type ? def->type : generic;
+	if (!user_set && p->user)
+		ev->user = (struct sv){p->user, strlen(p->user)};
+	const char *type = p->type ? p->type : generic;
 	ev->event_type = (struct sv){type, strlen(type)};
-	if (def->sev)
-		ev->severity = def->sev;
+	if (p->sev)
+		ev->severity = p->sev;
 	return 1;
+}
+
+/* The program's generic type from its route; a program without one may still match a
+ * "name*" entry with a generic type. */
+static const char *route_generic(const struct decoder_set *set, const struct droute *rt,
+				 const char *prog, size_t pn, const struct ddecoder **dec)
+{
+	if (rt) {
+		if (!rt->generic_decoder)
+			return NULL;
+		*dec = rt->generic_decoder;
+		for (size_t k = 0; k < rt->generic_decoder->nprograms; k++) {
+			const struct dprogram *pr = &rt->generic_decoder->programs[k];
+			if (pr->generic && program_is(pr, prog, pn))
+				return pr->generic;
+		}
+		return NULL;
+	}
+	return set->prefix_generic ? program_generic(set, prog, pn, dec) : NULL;
 }
 
 int decode_auth(struct event *ev, struct arena *a, struct decode_explain *ex)
 {
 	int rc;
 	if (ex) {
-		ex->decoder = ex->pattern = NULL;
+		ex->decoder = ex->pattern = ex->file = NULL;
 		ex->fields[0] = '\0';
 	}
 	if (!ev->app.p || !ev->app.n || !ev->message.p || !ev->message.n)
 		return 0;
 	if (!atomic_load_explicit(&ready, memory_order_acquire) && (rc = decode_init()))
 		return rc;
-	pcre2_match_data *md = match_data();
-	if (!md)
+	struct tl_data *t = thread_state();
+	if (!t)
 		return -ENOMEM;
+	const struct decoder_set *set = t->set;
+	pcre2_match_data *md = t->md;
 
-	/* The program: "sshd", "/usr/sbin/sshd", "sshd(pam_unix)" all mean sshd. */
-	const char *prog = ev->app.p, *pe = prog + ev->app.n;
+	/* The program: "sshd", "/usr/sbin/sshd", "sshd(pam_unix)" all mean sshd; pam_unix is
+	 * the module, which decoders may select on too. */
+	const char *prog = ev->app.p, *pe = prog + ev->app.n, *mod = NULL;
+	size_t mn = 0;
 	if (*prog == '/') {
 		const char *slash = prog;
 		for (const char *c = prog; c < pe; c++)
@@ -495,37 +626,68 @@ int decode_auth(struct event *ev, struct arena *a, struct decode_explain *ex)
 		prog = slash + 1;
 	}
 	const char *paren = memchr(prog, '(', (size_t)(pe - prog));
-	bool pam_tag = paren && pe - paren > 5 && !memcmp(paren, "(pam_", 5);
-	if (paren)
+	if (paren) {
+		const char *close = memchr(paren, ')', (size_t)(pe - paren));
+		mod = paren + 1;
+		mn = close ? (size_t)(close - mod) : (size_t)(pe - mod);
 		pe = paren;
-	const struct program_def *pd = prog < pe ? find_program(prog, (size_t)(pe - prog)) : NULL;
+	}
+	size_t pn = (size_t)(pe - prog);
 
 	const char *s = ev->message.p;
 	size_t n = ev->message.n;
 	int64_t repeated = 0;
 	unwrap_repeated(&s, &n, &repeated);
+	skip_msgid(&s, &n);
 
-	const struct pattern *p = NULL;
-	int dec = -1;
-	if (pam_tag || (n > 4 && !memcmp(s, "pam_", 4))) {
-		dec = DEC_PAM;
-		p = first_match(DEC_PAM, md, s, n);
+	/* The decoders to try: the program's route (or, for a tag with a module, every
+	 * decoder, checked one by one). */
+	const struct droute *rt = NULL;
+	const uint32_t *list = NULL;
+	size_t nlist = set->n;
+	if (!mod) {
+		rt = find_route(set, prog, pn);
+		list = rt ? rt->decoders : set->dynamic;
+		nlist = rt ? rt->ndecoders : set->ndynamic;
 	}
-	if (!p && pd && pd->decoder != dec) {
-		dec = pd->decoder;
-		p = first_match(dec, md, s, n);
+	const struct ddecoder *d = NULL;
+	const struct dpattern *p = NULL;
+	for (size_t i = 0; i < nlist && !p; i++) {
+		uint32_t e = list ? list[i] : (uint32_t)i | DROUTE_CHECK;
+		d = &set->decoders[e & ~DROUTE_CHECK];
+		if ((e & DROUTE_CHECK) && d->nprograms && !selects(d, prog, pn, mod, mn))
+			continue;
+		if (d->prefilter && !contains(s, n, d->prefilter, d->prefilter_n))
+			continue;
+		unsigned char b = (unsigned char)s[0];
+		for (uint32_t k = d->first_at[b]; k < d->first_at[b + 1]; k++)
+			if (run(&d->patterns[d->by_first[k]], md, s, n)) {
+				p = &d->patterns[d->by_first[k]];
+				break;
+			}
 	}
-	if (!p && !pd)
-		return 0;
-	if (ex) {
-		ex->decoder = decoder_defs[dec].name;
-		ex->pattern = p ? p->def->name : "generic";
-	}
-	const char *generic = pd ? pd->generic : "PAM";
-	if (p)
+	const struct ddecoder *gd = NULL;
+	const char *generic = NULL;
+	if (p) {
+		if (ex) {
+			ex->decoder = d->name;
+			ex->file = d->file;
+			ex->pattern = p->name;
+		}
+		/* Only a typeless pattern needs the program's generic type. */
+		if (!p->type && !(generic = route_generic(set, rt, prog, pn, &gd)))
+			generic = d->generic;
 		return apply(ev, a, p, md, s, generic, repeated, ex);
+	}
+	if (!(generic = route_generic(set, rt, prog, pn, &gd)))
+		return 0;
 
 	/* A program we decode, a message we do not know: the program's generic event. */
+	if (ex) {
+		ex->decoder = gd->name;
+		ex->file = gd->file;
+		ex->pattern = "generic";
+	}
 	if (repeated) {
 		char num[48];
 		struct jsonw b = {num, 0};

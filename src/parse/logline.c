@@ -5,9 +5,12 @@
 
 #include "core/err.h"
 #include "core/jsonw.h"
+#include "core/tz.h"
 #include "core/utf8.h"
 #include "parse/jsonl.h"
+#include "parse/auditd.h"
 #include "parse/logline.h"
+#include "parse/snare.h"
 #include "parse/syslog.h"
 #include "parse/winevent.h"
 
@@ -18,22 +21,32 @@
  *   os_type      ctx->os_type, else "LINUX"
  *   event_type   "SYSLOG"; a decoded line gets its type (LOGIN_FAIL, ...), a line of a
  *                program with a decoder that no pattern knows gets the program's name in
- *                upper case ("SSHD", "SUDO", "SYSTEMD_LOGIND": see decoders.h)
+ *                upper case ("SSHD", "SUDO", "SYSTEMD_LOGIND": see the files of decoders/)
  *   severity     from the syslog severity: emerg/alert 5, crit 4, err 3, warning 2, else
  *                (and without PRI) 1; a decoder pattern's severity replaces it
  *   level        "EMERG" ... "DEBUG" (syslog_level_name), absent without PRI
  *   message      MSG (capped), or the whole line when there is none
  *   raw_message  the whole line without its line terminator (capped)
- *   timestamp    the message's, else the receive time with EV_TS_MISSING
+ *   timestamp    the message's, else the receive time with EV_TS_MISSING; a time without a
+ *                zone (RFC 3164) is in the sender's zone (ctx->zones), else UTC; a time
+ *                more than FUTURE_SKEW ahead of the receive time is replaced by the
+ *                receive time and kept in data.future_timestamp
  *   data         {"syslog": {"format": "rfc5424"|"rfc3164", "facility": n, "severity": n,
- *                 "pid": n or "text", "msgid": "...", "sd": {"SD-ID": {"name": "value"}}},
- *                 "invalid_utf8": n, ...decoder fields at the top level}
+ *                 "pid": n or "text", "msgid": "...", "sd": {"SD-ID": {"name": "value"}},
+ *                 "timezone": "Asia/Tokyo"}, "forwarder": {"host", "app", "timestamp",
+ *                 "format"}, "future_timestamp": "...", "invalid_utf8": n,
+ *                 ...decoder fields at the top level}
+ * A message that is itself a whole syslog line (a file forwarded line by line: rsyslog
+ * imfile, syslog-ng file(), Fluent Bit tail) is decoded as that line: host, program, pid
+ * and time come from it, and the forwarder's host, program and time go to data.forwarder.
  * Invalid UTF-8 bytes and NULs inside the line are each replaced with U+FFFD before
  * parsing (JSON output and C consumers need valid, NUL-free text) and counted in
  * data.invalid_utf8; the raw_message holds the repaired text.
  */
 
 #define SD_MAX (16 * 1024) /* larger STRUCTURED-DATA is left out of data and flagged */
+/* Senders' clocks drift: a time up to this far ahead of the receive time is kept. */
+#define FUTURE_SKEW (15 * 60 * 1000000LL)
 
 static const struct {
 	const char *name;
@@ -191,11 +204,29 @@ static bool put_sd(struct jsonw *b, struct sv sd, char *tmp)
 	return true;
 }
 
-static int syslog_data(struct event *ev, struct arena *a, const struct syslog_msg *m, long bad_utf8)
+/* What the line's data says besides its syslog header. */
+struct line_extra {
+	const struct syslog_msg *outer; /* the forwarder's message around the line, or NULL */
+	struct sv outer_host;		/* its host (or the sender's address) */
+	const char *zone;		/* the zone a zone-less time was read in, NULL for UTC */
+	int64_t future_ts;		/* the time the line gave when it was too far ahead */
+};
+
+static void put_time(struct jsonw *b, const char *k, int64_t ts)
+{
+	char t[32];
+	put_key(b, k);
+	jsonw_str(b, t, ts_format(ts, t));
+}
+
+static int syslog_data(struct event *ev, struct arena *a, const struct syslog_msg *m, long bad_utf8,
+		       const struct line_extra *x)
 {
 	struct sv sd = m->sd;
 	bool sd_cut = sd.p && sd.n > SD_MAX;
-	size_t bound = 256 + 6 * (m->procid.n + m->msgid.n) + (sd_cut ? 0 : 8 * sd.n);
+	size_t bound = 512 + 6 * (m->procid.n + m->msgid.n) + (sd_cut ? 0 : 8 * sd.n) +
+		       (x->outer ? 6 * (x->outer_host.n + x->outer->app.n) : 0) +
+		       (x->zone ? 6 * strlen(x->zone) : 0);
 	struct jsonw b = {arena_alloc(a, bound), 0};
 	char num[32];
 	if (!b.p)
@@ -239,7 +270,30 @@ static int syslog_data(struct event *ev, struct arena *a, const struct syslog_ms
 			jsonw_str(&b, sd.p, sd.n);
 		}
 	}
+	if (x->zone) {
+		put_key(&b, "timezone");
+		jsonw_str(&b, x->zone, strlen(x->zone));
+	}
 	b.p[b.n++] = '}';
+	if (x->outer) {
+		put_key(&b, "forwarder");
+		b.p[b.n++] = '{';
+		if (x->outer_host.p) {
+			put_key(&b, "host");
+			jsonw_str(&b, x->outer_host.p, x->outer_host.n);
+		}
+		if (x->outer->app.p) {
+			put_key(&b, "app");
+			jsonw_str(&b, x->outer->app.p, x->outer->app.n);
+		}
+		if (x->outer->ts)
+			put_time(&b, "timestamp", x->outer->ts);
+		put_key(&b, "format");
+		jsonw_str(&b, x->outer->rfc5424 ? "rfc5424" : "rfc3164", 7);
+		b.p[b.n++] = '}';
+	}
+	if (x->future_ts)
+		put_time(&b, "future_timestamp", x->future_ts);
 	if (bad_utf8) {
 		put_key(&b, "invalid_utf8");
 		jsonw_raw(&b, num, (size_t)snprintf(num, sizeof(num), "%ld", bad_utf8));
@@ -257,11 +311,34 @@ static int severity_of(int s)
 	return s >= 0 && s < 8 ? map[s] : 1;
 }
 
+/* A message that is a whole line with its own time and program (a forwarded file):
+ * *m becomes that line, *outer keeps the forwarder's message. */
+static bool unwrap_forwarded(struct syslog_msg *m, struct syslog_msg *outer, int64_t now_us)
+{
+	struct syslog_msg in;
+	if (!m->msg.p || !syslog_looks_like_line(m->msg.p, m->msg.n) ||
+	    syslog_parse(m->msg.p, m->msg.n, now_us, &in) || !in.ts || !in.app.p)
+		return false;
+	/* A program written as a tag ("sshd[1]:", "su:"), not any word after a date. */
+	const char *t = in.procid.p ? in.procid.p + in.procid.n + 1 : in.app.p + in.app.n;
+	if (!in.rfc5424 && (t >= m->msg.p + m->msg.n || *t != ':'))
+		return false;
+	*outer = *m;
+	if (in.pri < 0) {
+		in.pri = outer->pri;
+		in.facility = outer->facility;
+		in.severity = outer->severity;
+	}
+	*m = in;
+	return true;
+}
+
 static int syslog_to_event(enum log_format fmt, const char *line, size_t n,
 			   const struct logline_ctx *ctx, int64_t now_us, struct event *ev,
 			   struct arena *a, char *err, size_t errlen, struct decode_explain *ex)
 {
-	struct syslog_msg m;
+	struct syslog_msg m, outer;
+	struct line_extra x = {0};
 	const char *s;
 	size_t sn;
 	int rc;
@@ -275,13 +352,30 @@ static int syslog_to_event(enum log_format fmt, const char *line, size_t n,
 		return fail(err, errlen, -ENOMEM, "out of memory");
 	if (syslog_parse(s, sn, now_us, &m))
 		return fail(err, errlen, SIEM_EPARSE, "empty line");
+	if (unwrap_forwarded(&m, &outer, now_us)) {
+		x.outer = &outer;
+		x.outer_host = outer.host;
+		if (!x.outer_host.p && ctx && ctx->host && *ctx->host)
+			x.outer_host = (struct sv){ctx->host, strlen(ctx->host)};
+	}
 	if (fmt == FMT_AUTH && !m.ts)
 		return fail(err, errlen, SIEM_EPARSE,
 			    "not an auth log line: no 'Mmm dd HH:MM:SS' or ISO-8601 timestamp");
+	if (m.ts && m.ts_local && ctx && ctx->zones) {
+		const struct tz *z = tz_map_find(ctx->zones, ctx->host, m.host);
+		if (z) {
+			m.ts = tz_local_to_utc(z, m.ts);
+			x.zone = tz_name(z);
+		}
+	}
 
 	uuid_v4(ev->id);
 	ev->flags |= EV_ID_GENERATED;
 	ev->received_at = now_us;
+	if (m.ts > now_us + FUTURE_SKEW) {
+		x.future_ts = m.ts;
+		m.ts = now_us;
+	}
 	if (m.ts) {
 		ev->ts = m.ts;
 	} else {
@@ -312,10 +406,13 @@ static int syslog_to_event(enum log_format fmt, const char *line, size_t n,
 	     (rc = sv_capped(a, &ev->app, m.app.p, m.app.n, EV_CAP_SHORT, EV_TRUNC_OTHER, fl))) ||
 	    (rc = sv_capped(a, &ev->message, msg.p, msg.n, EV_CAP_MESSAGE, EV_TRUNC_MESSAGE, fl)) ||
 	    (rc = sv_capped(a, &ev->raw_message, raw.p, raw.n, EV_CAP_RAW, EV_TRUNC_RAW, fl)) ||
-	    (rc = syslog_data(ev, a, &m, bad)))
+	    (rc = syslog_data(ev, a, &m, bad, &x)))
 		return fail(err, errlen, rc, "out of memory");
 
-	if ((rc = decode_auth(ev, a, ex)) < 0)
+	/* Windows events forwarded by Snare are typed like the agent's. */
+	if (m.msg.p && (rc = snare_decode(ev, a, m.app, m.msg)) != 0)
+		return rc < 0 ? fail(err, errlen, rc, "out of memory") : 0;
+	if ((rc = decode_auth(ev, a, ex)) < 0 || (rc = auditd_decode(ev, a)) < 0)
 		return fail(err, errlen, rc, "decoder failed");
 	return 0;
 }

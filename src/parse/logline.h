@@ -11,6 +11,8 @@
 #include "core/event.h"
 #include "parse/decode.h"
 
+struct tz_map;
+
 enum log_format {
 	FMT_AUTO,   /* JSON object -> jsonl, <Event -> winxml, else syslog */
 	FMT_SYSLOG, /* RFC 5424 / 3164, then the auth decoders on the message */
@@ -25,6 +27,7 @@ struct logline_ctx {
 	const char *source;  /* "tail", "syslog_udp", "syslog_tcp", "logtest", "agent" */
 	const char *os_type; /* default os_type ("LINUX" for auth lines), NULL for none */
 	const char *host;    /* default source_host (e.g. the sender's address), NULL for none */
+	const struct tz_map *zones; /* the zone of times written without one; NULL: UTC */
 };
 
 /* Returns 0, or SIEM_EPARSE / SIEM_ESCHEMA with the reason in err (the line then belongs in

@@ -100,22 +100,25 @@ static const char *parse_hms(const char *p, const char *e, int *h, int *mi, int 
 	return p;
 }
 
-/* The year of a timestamp written without one: the latest that does not put it more than
- * FUTURE_SLACK after now (senders' clocks and zones differ), so a file read in November
- * that holds February lines gets this February, and one read on January 1st last December. */
-#define FUTURE_SLACK (7 * 86400 * US_PER_SEC)
-static int64_t guess_year(int mo, int d, int h, int mi, int s, int64_t now_us)
+/* The year of a timestamp written without one: the latest that does not put its date after
+ * tomorrow (the sender's zone may be a day ahead of UTC), so a file read in November that
+ * holds February lines gets this February, and a "Dec 10" line read on December 6th (or on
+ * January 1st) is last year's. */
+static int64_t guess_year(int mo, int d, int64_t now_us)
 {
 	int64_t y0 = year_of(now_us > 0 ? now_us : 0);
+	int64_t tomorrow = (now_us > 0 ? now_us : 0) / (86400 * US_PER_SEC) + 1;
 	for (int64_t y = y0 + 1; y >= y0 - 8; y--)
-		if (valid_date(y, mo, d) && civil_us(y, mo, d, h, mi, s) <= now_us + FUTURE_SLACK)
+		if (valid_date(y, mo, d) &&
+		    days_from_civil(y, (unsigned)mo, (unsigned)d) <= tomorrow)
 			return y;
 	return 0;
 }
 
 /* RFC 3164 "Mmm dd [YYYY ]HH:MM:SS[.frac][:]" (day padded or not, any month case) and a
  * year after the time ("Mmm dd HH:MM:SS YYYY"). Returns the end of the timestamp or NULL. */
-static const char *parse_bsd_time(const char *p, const char *e, int64_t now_us, int64_t *ts)
+static const char *parse_bsd_time(const char *p, const char *e, int64_t now_us, int64_t *ts,
+				  bool *local)
 {
 	if (e - p < 14 || !month_of(p) || p[3] != ' ')
 		return NULL;
@@ -155,10 +158,11 @@ static const char *parse_bsd_time(const char *p, const char *e, int64_t now_us, 
 		q += 5;
 	}
 	if (!y)
-		y = guess_year(mo, d, h, mi, s, now_us);
+		y = guess_year(mo, d, now_us);
 	if (!y || !valid_date(y, mo, d))
 		return NULL;
 	*ts = civil_us(y, mo, d, h, mi, s) + frac;
+	*local = true;
 	return q;
 }
 
@@ -236,7 +240,7 @@ static void set_msg(struct syslog_msg *m, const char *p, const char *e)
 static void parse_3164(const char *p, const char *e, int64_t now_us, struct syslog_msg *m)
 {
 	p = skip_spaces(p, e);
-	const char *q = parse_bsd_time(p, e, now_us, &m->ts);
+	const char *q = parse_bsd_time(p, e, now_us, &m->ts, &m->ts_local);
 	if (!q)
 		q = parse_iso_time(p, e, &m->ts);
 	if (q) {
@@ -321,10 +325,11 @@ static bool parse_5424(const char *p, const char *e, struct syslog_msg *m)
 	if (p >= e)
 		return true;
 	p = parse_sd(p, e, &m->sd);
-	if (p < e && *p == ' ')
-		p++;
+	/* One space separates MSG, but rsyslog's RFC 5424 templates put "%msg%" with its
+	 * leading space after it: the message starts after all of them (and a BOM). */
+	p = skip_spaces(p, e);
 	if (e - p >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
-		p += 3;
+		p = skip_spaces(p + 3, e);
 	if (p < e)
 		set(&m->msg, p, e);
 	return true;
@@ -359,6 +364,17 @@ int syslog_parse(const char *p, size_t n, int64_t now_us, struct syslog_msg *m)
 	if (!parse_5424(p, e, m))
 		parse_3164(p, e, now_us, m);
 	return 0;
+}
+
+bool syslog_looks_like_line(const char *p, size_t n)
+{
+	if (n < 16)
+		return false;
+	if (p[0] == '<')
+		return is_digit(p[1]);
+	if (p[0] >= '1' && p[0] <= '2')
+		return p[4] == '-' && p[7] == '-' && p[10] == 'T';
+	return month_of(p) && p[3] == ' ' && (is_digit(p[4]) || (p[4] == ' ' && is_digit(p[5])));
 }
 
 /* NULL outside 0..7 (no PRI): the event then has no level. */

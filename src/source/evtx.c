@@ -1,5 +1,6 @@
 /* evtx.c — Windows event log files (.evtx) read with libevtx, each record's XML through the
- * Windows event mapping: the log's own records, then those libevtx recovers from slack space. */
+ * Windows event mapping: the log's own records, then those libevtx recovers from slack space
+ * that are not copies of a record already read. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,8 +20,8 @@
 
 struct evtx_reader {
 	libevtx_file_t *file;
-	size_t live, recovered;
-	int *rec_index; /* recovered candidates libevtx can render, by its index */
+	size_t live, recovered, copies; /* copies: recovered records left out as such */
+	int *rec_index;			/* recovered candidates libevtx can render, by its index */
 	char *path;
 	char *buf;
 	size_t cap;
@@ -40,6 +41,48 @@ static void evtx_errmsg(libevtx_error_t **e, char *out, size_t outlen)
 				*c = ';';
 	}
 	libevtx_error_free(e);
+}
+
+/* A record's identity: its EventRecordID and the time it was written. */
+struct rec_key {
+	uint64_t id, written;
+};
+
+static int key_cmp(const void *a, const void *b)
+{
+	const struct rec_key *x = a, *y = b;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x->written < y->written ? -1 : x->written > y->written;
+}
+
+static bool record_key(libevtx_record_t *rec, struct rec_key *k)
+{
+	libevtx_error_t *e = NULL;
+	bool ok = libevtx_record_get_identifier(rec, &k->id, &e) == 1 &&
+		  libevtx_record_get_written_time(rec, &k->written, &e) == 1;
+	libevtx_error_free(&e);
+	return ok;
+}
+
+/* The keys of the n live records, sorted; NULL (and *nk 0) when none could be read. */
+static struct rec_key *live_keys(libevtx_file_t *file, size_t n, size_t *nk)
+{
+	struct rec_key *k = n ? calloc(n, sizeof(*k)) : NULL;
+	*nk = 0;
+	for (size_t i = 0; k && i < n; i++) {
+		libevtx_record_t *rec = NULL;
+		libevtx_error_t *e = NULL;
+		if (libevtx_file_get_record_by_index(file, (int)i, &rec, &e) == 1 &&
+		    record_key(rec, &k[*nk]))
+			(*nk)++;
+		libevtx_error_free(&e);
+		if (rec)
+			libevtx_record_free(&rec, NULL);
+	}
+	if (k)
+		qsort(k, *nk, sizeof(*k), key_cmp);
+	return k;
 }
 
 int evtx_open(struct evtx_reader **out, const char *path)
@@ -84,16 +127,46 @@ int evtx_open(struct evtx_reader **out, const char *path)
 		goto out;
 	}
 	libevtx_error_free(&e);
+	/* Slack space often holds older copies of live records (or two copies of one deleted
+	 * record): a record whose EventRecordID and written time were already seen is left
+	 * out, so that each record is sent once. */
+	size_t nlive = 0, nseen = 0;
+	struct rec_key *lk = n > 0 ? live_keys(r->file, r->live, &nlive) : NULL;
+	struct rec_key *seen = n > 0 ? calloc((size_t)n, sizeof(*seen)) : NULL;
+	if (n > 0 && (!seen || (r->live && !lk))) {
+		free(lk);
+		free(seen);
+		rc = -ENOMEM;
+		goto out;
+	}
 	for (int j = 0; j < n; j++) {
 		libevtx_record_t *rec = NULL;
 		size_t size = 0;
+		struct rec_key k;
 		if (libevtx_file_get_recovered_record_by_index(r->file, j, &rec, &e) == 1 &&
-		    libevtx_record_get_utf8_xml_string_size(rec, &size, &e) == 1 && size > 1)
-			r->rec_index[r->recovered++] = j;
+		    libevtx_record_get_utf8_xml_string_size(rec, &size, &e) == 1 && size > 1) {
+			bool keyed = record_key(rec, &k), copy = false;
+			if (keyed)
+				copy = bsearch(&k, lk, nlive, sizeof(k), key_cmp) != NULL;
+			for (size_t s = 0; keyed && !copy && s < nseen; s++)
+				copy = !key_cmp(&k, &seen[s]);
+			if (copy) {
+				r->copies++;
+			} else {
+				r->rec_index[r->recovered++] = j;
+				if (keyed)
+					seen[nseen++] = k;
+			}
+		}
 		libevtx_error_free(&e);
 		if (rec)
 			libevtx_record_free(&rec, NULL);
 	}
+	free(lk);
+	free(seen);
+	if (r->copies)
+		log_info("evtx", "'%s': %zu recovered records are copies of others: left out", path,
+			 r->copies);
 	*out = r;
 	return 0;
 out:

@@ -15,6 +15,7 @@
 #include "core/event.h"
 #include "core/log.h"
 #include "parse/logline.h"
+#include "core/tz.h"
 #include "source/follow.h"
 #include "source/nofollow.h"
 #include "source/source.h"
@@ -39,6 +40,7 @@ struct fsrc {
 	char **forget; /* keys of files gone, removed from the state at the next commit */
 	size_t nforget;
 	bool full_logged;
+	struct tz_map *zones; /* linux-auth: this machine's zone, which the file's times are in */
 };
 
 static int jsonl_scan(struct source *s);
@@ -131,7 +133,10 @@ static void take_line(struct source *s, const char *path, const struct follow_li
 	if (sp == ln->n)
 		return; /* blank */
 	const char *host = s->cfg->host;
-	struct logline_ctx ctx = {"agent", fs->fmt == FMT_AUTH ? "LINUX" : NULL, host};
+	struct logline_ctx ctx = {.source = "agent",
+				  .os_type = fs->fmt == FMT_AUTH ? "LINUX" : NULL,
+				  .host = host,
+				  .zones = fs->zones};
 	int rc = logline_to_event(fs->fmt, ln->p, ln->n, &ctx, ts_now_us(), &ev, s->sink->arena,
 				  err, sizeof(err), NULL);
 	if (rc < 0) {
@@ -175,6 +180,10 @@ static int linux_auth_open(struct source *s)
 		return -ENOMEM;
 	s->priv = fs;
 	fs->fmt = FMT_AUTH;
+	/* syslog writes its traditional file format ("Dec 10 06:55:46") in local time. */
+	char err[256];
+	if (tz_map_parse("localtime", &fs->zones, err, sizeof(err)) < 0)
+		log_warn("agent", "linux-auth: %s: times are read as UTC", err);
 	const char *path = s->arg;
 	if (!path) {
 		struct stat st;
@@ -235,6 +244,7 @@ static void file_close(struct source *s)
 	free(fs->forget);
 	free(fs->files);
 	free(fs->dir);
+	tz_map_free(fs->zones);
 	free(fs);
 	s->priv = NULL;
 }

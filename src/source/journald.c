@@ -114,7 +114,7 @@ static int take_entry(struct source *s, struct jsrc *js, const char *cursor)
 	}
 	struct event ev;
 	char err[256];
-	struct logline_ctx ctx = {"agent", "LINUX", me};
+	struct logline_ctx ctx = {.source = "agent", .os_type = "LINUX", .host = me};
 	rc = logline_to_event(FMT_SYSLOG, b->p, b->n, &ctx, ts_now_us(), &ev, s->sink->arena, err,
 			      sizeof(err), NULL);
 	if (rc < 0) {

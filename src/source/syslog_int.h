@@ -66,6 +66,7 @@ struct syslog_listener {
 	int rcvbuf;
 	unsigned max_conns;
 	int idle_ms;
+	const struct tz_map *zones;
 	int wake_fd; /* eventfd: readable once stop begins */
 	atomic_bool stopping;
 

@@ -275,7 +275,8 @@ void syslog_rx_message(struct syslog_rx *rx, const char *msg, size_t n, const ch
 	}
 	struct syslog_batch *b = rx->cur;
 	struct event *ev = ingest_batch_add_event(&b->batch); /* never full: flushed at the cap */
-	struct logline_ctx ctx = {.source = rx->source, .os_type = NULL, .host = host};
+	struct logline_ctx ctx = {
+	    .source = rx->source, .os_type = NULL, .host = host, .zones = rx->l->zones};
 	char err[256] = "";
 	int rc = logline_to_event(FMT_SYSLOG, msg, n, &ctx, now_us, ev, &b->batch.arena, err,
 				  sizeof(err), NULL);
@@ -448,6 +449,7 @@ int syslog_listen_bind(struct syslog_listener **out, const struct syslog_config 
 	if (l->max_msg > SYSLOG_MAX_MSG_MAX)
 		l->max_msg = SYSLOG_MAX_MSG_MAX;
 	l->rcvbuf = cfg->rcvbuf > 0 ? cfg->rcvbuf : SYSLOG_RCVBUF_DEFAULT;
+	l->zones = cfg->zones;
 	l->max_conns = limit_conns;
 	l->idle_ms = limit_idle_ms;
 	pthread_mutex_init(&l->mu, NULL);

@@ -11,12 +11,16 @@
 #include "ingest/pipeline.h"
 
 struct syslog_listener;
+struct tz_map;
 
 struct syslog_config {
 	const char *udp; /* "ADDR:PORT" or NULL */
 	const char *tcp; /* "ADDR:PORT" or NULL */
 	size_t max_msg;	 /* longer messages are truncated and flagged (default 64 KiB) */
 	int rcvbuf;	 /* UDP receive buffer bytes (default 8 MiB, as the kernel allows) */
+	/* The zone of times written without one, per sender (NULL: UTC); the caller's, kept
+	 * until syslog_listen_stop returns. */
+	const struct tz_map *zones;
 };
 
 int syslog_listen_start(struct syslog_listener **out, const struct syslog_config *cfg,

@@ -1,5 +1,6 @@
 /* syslog_tcp.c — the TCP syslog receiver: one epoll thread for every connection, RFC 6587
- * octet counting or newline framing chosen per frame, bounded buffers, an idle timeout. */
+ * octet counting or newline (or NUL) framing chosen per frame, bounded buffers, a partial
+ * frame flushed when its sender pauses, an idle timeout. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,9 @@
 #define EVENTS_MAX 64
 #define STOP_READS 4 /* reads per connection at stop, for what the kernel holds */
 #define LOG_EVERY_US (10 * 1000000LL)
+/* A frame without its terminator is taken as it is once its sender has sent nothing for
+ * this long (a sender that ends its last message with neither LF nor NUL). */
+#define PARTIAL_FLUSH_US (2 * 1000000LL)
 
 static struct metric m_conns =
     METRIC_GAUGE_INIT("minisiem_syslog_tcp_connections", NULL, "Open TCP syslog connections.");
@@ -33,10 +37,10 @@ struct conn {
 	char host[46];
 	char *buf; /* the start of a frame that has not arrived whole */
 	size_t len, cap;
-	size_t skip;		  /* octets of an oversize counted frame still to discard */
-	bool discard_line;	  /* an oversize line: discard up to its LF */
-	bool after_count;	  /* an LF right after a counted frame is its sender's trailer */
-	int64_t last_us;	  /* last data, syslog_mono_us like every time here */
+	size_t skip;	   /* octets of an oversize counted frame still to discard */
+	bool discard_line; /* an oversize line: discard up to its LF */
+	bool after_count;  /* an LF right after a counted or NUL-ended frame is its trailer */
+	int64_t last_us;   /* last data, syslog_mono_us like every time here */
 	struct conn *prev, *next; /* by last activity, oldest first */
 };
 
@@ -46,6 +50,7 @@ struct tcp_state {
 	size_t rcap;
 	struct conn *oldest, *newest;
 	unsigned n;
+	unsigned npartial; /* connections holding the start of a frame */
 	bool accept_paused;
 	int64_t accept_resume_us;
 	int64_t refuse_log_us;
@@ -90,8 +95,10 @@ void syslog_tcp_release(struct syslog_rx *rx)
 /* ---- framing ---- */
 
 /* Hand every whole frame of p[0..len) to the batch; returns the bytes consumed. What is
- * left is the start of a frame: at most max_msg plus its header. At eof the rest is a
- * frame too (a counted one that ended early is flagged truncated). */
+ * left is the start of a frame: at most max_msg plus its header. At eof (or when a pause
+ * flushes it) the rest is a frame too: a counted one that ended early is flagged truncated
+ * and what is still to come of it is skipped. A newline-framed message ends at LF or at NUL
+ * (Python's SysLogHandler ends each message with a NUL and no newline). */
 static size_t frames(struct syslog_rx *rx, struct conn *c, const char *p, size_t len, bool eof,
 		     int64_t now)
 {
@@ -105,6 +112,10 @@ static size_t frames(struct syslog_rx *rx, struct conn *c, const char *p, size_t
 		}
 		if (c->discard_line) {
 			const char *lf = memchr(p + pos, '\n', len - pos);
+			const char *nul =
+			    memchr(p + pos, '\0', lf ? (size_t)(lf - (p + pos)) : len - pos);
+			if (nul)
+				lf = nul;
 			if (!lf)
 				return len;
 			pos = (size_t)(lf - p) + 1;
@@ -122,6 +133,10 @@ static size_t frames(struct syslog_rx *rx, struct conn *c, const char *p, size_t
 				continue;
 			}
 		}
+		if (p[pos] == '\0') {
+			pos++; /* NULs between frames are padding, not empty messages */
+			continue;
+		}
 
 		/* Octet counting: a digit run, then a space. */
 		size_t d = 0, flen = 0;
@@ -137,6 +152,8 @@ static size_t frames(struct syslog_rx *rx, struct conn *c, const char *p, size_t
 				if (!eof)
 					break;
 				syslog_rx_message(rx, p + body, have, c->host, true, now);
+				c->skip = flen - have;
+				c->after_count = true;
 				return len;
 			}
 			syslog_rx_message(rx, p + body, keep, c->host, flen > max, now);
@@ -149,10 +166,14 @@ static size_t frames(struct syslog_rx *rx, struct conn *c, const char *p, size_t
 		/* Newline framing. */
 		size_t window = len - pos < max + 1 ? len - pos : max + 1;
 		const char *lf = memchr(p + pos, '\n', window);
+		const char *nul = memchr(p + pos, '\0', lf ? (size_t)(lf - (p + pos)) : window);
+		if (nul)
+			lf = nul;
 		if (lf) {
 			size_t fl = (size_t)(lf - (p + pos));
 			syslog_rx_message(rx, p + pos, fl, c->host, false, now);
 			pos += fl + 1;
+			c->after_count = nul != NULL; /* "msg\0\n": one terminator */
 		} else if (len - pos > max) {
 			syslog_rx_message(rx, p + pos, max, c->host, true, now);
 			pos += max;
@@ -197,6 +218,8 @@ static void list_append(struct tcp_state *t, struct conn *c)
 static void conn_close(struct syslog_rx *rx, struct tcp_state *t, struct conn *c)
 {
 	(void)rx;
+	if (c->len)
+		t->npartial--;
 	list_unlink(t, c);
 	close(c->fd); /* leaves the epoll set too */
 	free(c->buf);
@@ -241,11 +264,16 @@ static bool conn_read(struct syslog_rx *rx, struct tcp_state *t, struct conn *c,
 		return true;
 	}
 	size_t used = frames(rx, c, t->rbuf, lo, eof, ts_now_us());
+	if (c->len)
+		t->npartial--;
 	if (eof) {
 		c->len = 0;
 		return false;
 	}
-	if (keep_rest(c, t->rbuf + used, lo - used) < 0) {
+	int krc = keep_rest(c, t->rbuf + used, lo - used);
+	if (c->len)
+		t->npartial++;
+	if (krc < 0) {
 		log_error("syslog", "tcp: %s: out of memory, closing the connection", c->host);
 		syslog_rx_lost(rx, 1, "out of memory");
 		return false;
@@ -323,6 +351,29 @@ static void close_idle(struct syslog_rx *rx, struct tcp_state *t, int64_t now)
 	}
 }
 
+/* Take the unfinished frame of every connection whose sender has paused: never hold a
+ * message back for longer than PARTIAL_FLUSH_US for want of its terminator. */
+static void flush_partials(struct syslog_rx *rx, struct tcp_state *t, int64_t now)
+{
+	for (struct conn *c = t->oldest; t->npartial && c && now - c->last_us >= PARTIAL_FLUSH_US;
+	     c = c->next) {
+		if (!c->len)
+			continue;
+		frames(rx, c, c->buf, c->len, true, ts_now_us());
+		c->len = 0;
+		t->npartial--;
+	}
+}
+
+/* When the oldest unfinished frame is due (mono microseconds), -1 when there is none. */
+static int64_t partial_due(const struct tcp_state *t)
+{
+	for (const struct conn *c = t->oldest; t->npartial && c; c = c->next)
+		if (c->len)
+			return c->last_us + PARTIAL_FLUSH_US;
+	return -1;
+}
+
 static void earliest(int64_t *w, int64_t cand_ms)
 {
 	if (cand_ms < 0)
@@ -342,6 +393,9 @@ static int next_wait_ms(struct syslog_rx *rx, struct tcp_state *t, int64_t now)
 			 (t->oldest->last_us + (int64_t)rx->l->idle_ms * 1000 - now + 999) / 1000);
 	if (t->accept_paused)
 		earliest(&w, (t->accept_resume_us - now + 999) / 1000);
+	int64_t pd = partial_due(t);
+	if (pd >= 0)
+		earliest(&w, (pd - now + 999) / 1000);
 	return w > 60000 ? 60000 : (int)w;
 }
 
@@ -367,6 +421,7 @@ void *syslog_tcp_main(void *arg)
 		if (t->accept_paused && now >= t->accept_resume_us)
 			set_accepting(rx, t, true, now);
 		close_idle(rx, t, now);
+		flush_partials(rx, t, now);
 		syslog_rx_flush(rx, now, false);
 	}
 	/* Stopping: what the kernel holds for each connection is still read (a few reads),

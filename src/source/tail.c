@@ -24,9 +24,10 @@
  *   every directory; a full rescan every poll_ms (2 s) catches what it missed, and is all
  *   there is when inotify is unavailable or out of watches.
  * - Lines: only complete ones ("\n" or "\r\n"); blank lines are skipped. A line longer than
- *   line_max becomes a dead letter "line longer than N bytes" with its first bytes (as many
- *   as the store keeps, 64 KiB at most), the rest is skipped up to its newline: never held
- *   in memory. Lines that are not JSON objects, or fail the schema, are dead letters too.
+ *   line_max becomes a dead letter "line longer than N bytes", whole when it fits in what
+ *   the store keeps (64 KiB; a replay after raising the limit stores it), else its first
+ *   64 KiB, the rest skipped up to its newline: never held in memory. Lines that are not
+ *   JSON objects, or fail the schema, are dead letters too.
  * - Offsets: a file's row (path, dev, inode, first unread byte) commits in the transaction
  *   of the lines read before it. One batch is in flight at a time; the next is sent once it
  *   has committed (a failed commit is retried), so rows only move forward.
@@ -431,7 +432,7 @@ int tailer_start(struct tailer **out, const struct tail_config *cfg, struct stor
 	metric_register(&tail_m_links);
 	if ((rc = -pthread_create(&t->thread, NULL, tail_main, t)) < 0)
 		goto fail;
-	log_info("tail", "tailing *.jsonl under '%s' (%s, rescan every %d ms)", t->root,
+	log_info("tail", "tailing *.jsonl and *.csv under '%s' (%s, rescan every %d ms)", t->root,
 		 t->ino_fd >= 0 ? "inotify" : "polling", t->cfg.poll_ms);
 	*out = t;
 	return 0;

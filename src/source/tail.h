@@ -12,11 +12,13 @@
 
 struct tailer;
 
+#define TAIL_DEFAULT_LINE_MAX ((size_t)1 << 20)
+
 struct tail_config {
 	const char *dir;
 	int poll_ms;	  /* rescan period when inotify is unavailable or as a safety net */
 	size_t batch_max; /* lines per transaction */
-	size_t line_max;  /* longer lines are cut and flagged (default 1 MiB) */
+	size_t line_max;  /* longer lines are dead letters (0: TAIL_DEFAULT_LINE_MAX) */
 };
 
 int tailer_start(struct tailer **out, const struct tail_config *cfg, struct store *s,

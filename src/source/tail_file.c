@@ -13,6 +13,7 @@
 #include "core/jsonalloc.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "parse/csv.h"
 #include "parse/jsonl.h"
 #include "source/tail_int.h"
 
@@ -99,10 +100,12 @@ struct tail_file *tail_file_open(struct tailer *t, const char *path, const struc
 		return NULL;
 	}
 	struct tail_file *f = calloc(1, sizeof(*f));
-	size_t line_max = t->cfg.line_max;
-	/* An overlong line becomes a dead letter with as much of its start as the store keeps. */
+	/* An overlong line becomes a dead letter with as much of it as the store keeps: whole
+	 * when it fits, so that a replay after raising the limit stores it (add_line tells it
+	 * from the others); the follower cuts only what the store could not keep anyway. */
+	size_t line_max = t->cfg.line_max > EV_CAP_RAW ? t->cfg.line_max : EV_CAP_RAW;
 	struct follow_opts o = {.line_max = line_max,
-				.head_max = line_max < EV_CAP_RAW ? line_max : EV_CAP_RAW,
+				.head_max = EV_CAP_RAW,
 				.read_max = TAIL_READ_CHUNK,
 				.log_as = "tail"};
 	if (f && (!(f->name = strdup(path)) || !(f->key = strdup(path)) ||
@@ -119,6 +122,9 @@ struct tail_file *tail_file_open(struct tailer *t, const char *path, const struc
 	}
 	f->dev = (uint64_t)fs.st_dev;
 	f->ino = (uint64_t)fs.st_ino;
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	f->csv = strstr(base, ".csv") && !strstr(base, ".jsonl");
 	f->orphan = orphan;
 	f->ready = true;
 	f->active_us = tail_mono_us();
@@ -151,6 +157,8 @@ void tail_file_close(struct tailer *t, struct tail_file *f)
 	follow_close(f->fl);
 	t->n_open--;
 	metric_add(&tail_m_files, -1);
+	csv_header_free(f->hdr);
+	free(f->pend);
 	free(f->name);
 	free(f->key);
 	free(f);
@@ -210,8 +218,9 @@ int tail_batch_offset(struct tailer *t, struct tail_file *f)
 	if (!f->key)
 		return 0;
 	size_t row = f->slot_gen == b->gen ? f->slot : INGEST_NO_ROW;
-	int rc =
-	    ingest_batch_set_offset(&b->batch, &row, f->key, f->dev, f->ino, follow_offset(f->fl));
+	/* A CSV record still open: a restart reads it again from its start. */
+	int64_t off = f->pend ? f->pend_off : follow_offset(f->fl);
+	int rc = ingest_batch_set_offset(&b->batch, &row, f->key, f->dev, f->ino, off);
 	if (rc < 0)
 		return rc;
 	f->slot = row;
@@ -243,6 +252,115 @@ static int add_overlong(struct tailer *t, struct tail_file *f, int64_t off, cons
 	return add_dead(t, f, off, reason, head, n);
 }
 
+/* ---- CSV files ---- */
+
+/* A refused CSV header or record: received, and a dead letter. */
+static int csv_dead(struct tailer *t, struct tail_file *f, int64_t off, const char *reason,
+		    const char *raw, size_t n)
+{
+	metric_add(&tail_m_received, 1);
+	return add_dead(t, f, off, reason, raw, n);
+}
+
+/* The header of f read from its first line, for a file resumed past it. */
+static int csv_read_header(struct tail_file *f, char *err, size_t errlen)
+{
+	size_t cap = CSV_ROW_MAX + 2;
+	char *buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	ssize_t r = pread(follow_fd(f->fl), buf, cap, 0);
+	int rc;
+	const char *lf = r > 0 ? memchr(buf, '\n', (size_t)r) : NULL;
+	if (!lf) {
+		snprintf(err, errlen, "no header line within %d bytes at the start", CSV_ROW_MAX);
+		rc = SIEM_EPARSE;
+	} else {
+		size_t n = (size_t)(lf - buf);
+		while (n && buf[n - 1] == '\r')
+			n--;
+		rc = csv_header_parse(buf, n, &f->hdr, err, errlen);
+	}
+	free(buf);
+	return rc;
+}
+
+/* A CSV line: the header (at byte 0), part of a record whose quoted field spans lines, or
+ * a whole record (*p, *n and *off then say where it is). Returns 1 for a record to turn
+ * into an event, 0 when there is none (yet), negative on error. A refused header or row is
+ * a dead letter. */
+static int csv_line(struct tailer *t, struct tail_file *f, const char **p, size_t *n, int64_t *off,
+		    json_t **obj, char *err, size_t errlen)
+{
+	size_t max = t->cfg.line_max < CSV_ROW_MAX ? t->cfg.line_max : CSV_ROW_MAX;
+	char why[64];
+	int rc;
+	snprintf(why, sizeof(why), "row longer than %zu bytes", max);
+	if (*off == 0) {
+		/* The header; a truncated file starts again with one. */
+		csv_header_free(f->hdr);
+		f->hdr = NULL;
+		free(f->pend);
+		f->pend = NULL;
+		f->pend_n = 0;
+		if ((rc = csv_header_parse(*p, *n, &f->hdr, err, errlen)) == -ENOMEM)
+			return rc;
+		return rc < 0 ? csv_dead(t, f, 0, err, *p, *n) : 0;
+	}
+	if (!f->hdr) {
+		if ((rc = csv_read_header(f, err, errlen)) == -ENOMEM)
+			return rc;
+		if (rc < 0)
+			return csv_dead(t, f, *off, err, *p, *n);
+	}
+	if (f->pend) {
+		/* The next line of an open record: joined with the line break it had. */
+		if (f->pend_n + 1 + *n > max) {
+			rc = csv_dead(t, f, f->pend_off, why, f->pend, f->pend_n);
+			free(f->pend);
+			f->pend = NULL;
+			f->pend_n = 0;
+			return rc;
+		}
+		f->pend[f->pend_n++] = '\n';
+		memcpy(f->pend + f->pend_n, *p, *n);
+		f->pend_n += *n;
+		*p = f->pend;
+		*n = f->pend_n;
+		*off = f->pend_off;
+	}
+	rc = csv_row_parse(f->hdr, *p, *n, obj, err, errlen);
+	if (rc == CSV_MORE) {
+		if (!f->pend) {
+			if (*n > max)
+				return csv_dead(t, f, *off, why, *p, *n);
+			if (!(f->pend = malloc(max + 1)))
+				return -ENOMEM;
+			memcpy(f->pend, *p, *n);
+			f->pend_n = *n;
+			f->pend_off = *off;
+		}
+		return 0;
+	}
+	if (rc == -ENOMEM)
+		return rc;
+	metric_add(&tail_m_received, 1); /* a record (its lines and the header are not) */
+	return 1;
+}
+
+/* One CSV record (obj, NULL when csv_row_parse refused it with err) into an event; the
+ * record is its raw_message. */
+static int csv_to_event(json_t *obj, const char *p, size_t n, int64_t now_us, struct event *ev,
+			struct arena *a, char *err, size_t errlen)
+{
+	if (!obj)
+		return SIEM_EPARSE;
+	int rc = event_from_json(ev, obj, a, now_us, err, errlen);
+	if (rc == 0 && !ev->raw_message.p)
+		rc = sv_capped(a, &ev->raw_message, p, n, EV_CAP_RAW, EV_TRUNC_RAW, &ev->flags);
+	return rc;
+}
+
 /* One complete line (without its "\n" or "\r\n") that starts at byte off. */
 static int add_line(struct tailer *t, struct tail_file *f, const char *p, size_t n, int64_t off,
 		    int64_t now_us)
@@ -252,16 +370,37 @@ static int add_line(struct tailer *t, struct tail_file *f, const char *p, size_t
 	size_t sp = 0;
 	while (sp < n && (p[sp] == ' ' || p[sp] == '\t' || p[sp] == '\r'))
 		sp++;
-	if (sp == n)
-		return 0; /* blank lines are skipped, as in NDJSON */
+	if (sp == n && !f->pend)
+		return 0; /* blank lines are skipped, as in NDJSON (not inside a CSV field) */
 	if (n > t->cfg.line_max)
-		return add_overlong(t, f, off, p, n < t->cfg.line_max ? n : t->cfg.line_max);
-	metric_add(&tail_m_received, 1);
+		return add_overlong(t, f, off, p, n);
+	if (!f->csv)
+		metric_add(&tail_m_received, 1); /* CSV: counted per record (csv_line) */
 
-	struct event *ev = ingest_batch_add_event(&b->batch); /* the caller checked for room */
+	json_t *obj = NULL;
+	int rc;
 	jsonalloc_begin();
-	int rc = jsonl_line_to_event(p, n, now_us, ev, &b->batch.arena, err, sizeof(err));
+	if (f->csv && (rc = csv_line(t, f, &p, &n, &off, &obj, err, sizeof(err))) <= 0) {
+		jsonalloc_end();
+		return rc; /* the header, a record still open, or a bad header */
+	}
+	struct event *ev = ingest_batch_add_event(&b->batch); /* the caller checked for room */
+	rc = f->csv ? csv_to_event(obj, p, n, now_us, ev, &b->batch.arena, err, sizeof(err))
+		    : jsonl_line_to_event(p, n, now_us, ev, &b->batch.arena, err, sizeof(err));
+	json_decref(obj);
 	jsonalloc_end();
+	if (f->pend && p == f->pend) {
+		/* The record is whole: its copy goes with the batch, the buffer is free again. */
+		char *copy = arena_strndup(&b->batch.arena, p, n);
+		free(f->pend);
+		f->pend = NULL;
+		f->pend_n = 0;
+		if (!copy) {
+			ingest_batch_cancel_event(&b->batch);
+			return -ENOMEM;
+		}
+		p = copy;
+	}
 	if (rc < 0) {
 		ingest_batch_cancel_event(&b->batch);
 		return add_dead(t, f, off, err[0] ? err : siem_strerror(rc), p, n);
@@ -322,16 +461,34 @@ int tail_file_read(struct tailer *t, struct tail_file *f)
 	return rc;
 }
 
+/* A CSV record still open when its file is done: a dead letter, not a silent loss. */
+static int finish_csv_record(struct tailer *t, struct tail_file *f)
+{
+	if (!f->pend)
+		return 0;
+	int rc = csv_dead(t, f, f->pend_off, "unterminated quoted field", f->pend, f->pend_n);
+	free(f->pend);
+	f->pend = NULL;
+	f->pend_n = 0;
+	return rc;
+}
+
 int tail_file_finish(struct tailer *t, struct tail_file *f)
 {
 	struct follow_line ln;
 	int64_t end = follow_read_pos(f->fl);
-	if (follow_finish(f->fl, &ln) == 0)
+	int rc = 0;
+	if (follow_finish(f->fl, &ln) != 0) {
+		rc = ln.cut ? add_overlong(t, f, ln.off, ln.p, ln.n)
+			    : add_line(t, f, ln.p, ln.n, ln.off, ts_now_us());
+		log_info("tail",
+			 "'%s' ended without a newline: its last %" PRId64 " bytes taken as a line",
+			 f->name, end - ln.off);
+	} else if (!f->pend) {
 		return 0;
-	int rc = ln.cut ? add_overlong(t, f, ln.off, ln.p, ln.n)
-			: add_line(t, f, ln.p, ln.n, ln.off, ts_now_us());
-	log_info("tail", "'%s' ended without a newline: its last %" PRId64 " bytes taken as a line",
-		 f->name, end - ln.off);
+	}
+	if (rc == 0)
+		rc = finish_csv_record(t, f);
 	if (rc == 0)
 		rc = tail_batch_offset(t, f);
 	return rc;

@@ -48,10 +48,24 @@ struct scan {
 	size_t n, cap;
 };
 
+/* A followed file: *.jsonl or *.csv. */
 static bool is_jsonl(const char *name)
 {
 	size_t n = strlen(name);
-	return n > 6 && memcmp(name + n - 6, ".jsonl", 6) == 0;
+	return (n > 6 && memcmp(name + n - 6, ".jsonl", 6) == 0) ||
+	       (n > 4 && memcmp(name + n - 4, ".csv", 4) == 0);
+}
+
+/* Where a followed file's extension occurs in a name (a.jsonl.1, a.csv-2024...), or NULL. */
+static const char *ext_in(const char *name, size_t *len)
+{
+	const char *j = strstr(name, ".jsonl");
+	*len = 6;
+	if (!j) {
+		j = strstr(name, ".csv");
+		*len = 4;
+	}
+	return j;
 }
 
 static bool same_file(const struct stat *st, const struct tail_file *f)
@@ -324,7 +338,8 @@ static void walk(struct tailer *t, int dfd, char *path, size_t len, int depth, s
 		if (type != DT_REG)
 			continue;
 		bool jl = is_jsonl(name);
-		if (!jl && !((sc->initial || sc->siblings) && strstr(name, ".jsonl")))
+		size_t el;
+		if (!jl && !((sc->initial || sc->siblings) && ext_in(name, &el)))
 			continue;
 		if (!have_st && fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
@@ -431,10 +446,11 @@ static char *rotated_from(const char *path)
 {
 	const char *name = strrchr(path, '/');
 	name = name ? name + 1 : path;
-	const char *j = strstr(name, ".jsonl");
+	size_t el;
+	const char *j = ext_in(name, &el);
 	if (!j || j == name)
 		return NULL;
-	return strndup(path, (size_t)(j + 6 - path));
+	return strndup(path, (size_t)(j + el - path));
 }
 
 static bool is_cand(const struct scan *sc, const char *path)
@@ -607,7 +623,8 @@ static void on_event(struct tailer *t, const struct inotify_event *e)
 		return;
 	}
 	if (!is_jsonl(e->name)) {
-		if ((e->mask & (IN_CREATE | IN_MOVED_TO)) && strstr(e->name, ".jsonl"))
+		size_t el;
+		if ((e->mask & (IN_CREATE | IN_MOVED_TO)) && ext_in(e->name, &el))
 			sibling_appeared(t, path);
 		return;
 	}

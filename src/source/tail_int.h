@@ -19,7 +19,6 @@
 
 #define TAIL_DEFAULT_POLL_MS 2000
 #define TAIL_DEFAULT_BATCH 5000
-#define TAIL_DEFAULT_LINE_MAX ((size_t)1 << 20)
 #define TAIL_BATCH_BYTES ((size_t)4 << 20) /* a batch is sent once it holds this much text */
 #define TAIL_READ_CHUNK ((size_t)1 << 20)
 #define TAIL_ROTATE_WAIT_US (5 * 1000000LL) /* a rotated file is read this long after EOF */
@@ -55,6 +54,14 @@ struct tail_file {
 	uint64_t name_gen; /* the batch holding name_copy, its copy of name (capped) */
 	const char *name_copy;
 	size_t name_n;
+	/* A CSV file (its name has ".csv" and no ".jsonl"): its header (the line at byte 0,
+	 * read again from there when resuming), and a record whose quoted field spans lines,
+	 * kept until its last line arrives (the offset saved meanwhile is its start). */
+	bool csv;
+	struct csv_header *hdr;
+	char *pend;
+	size_t pend_n;
+	int64_t pend_off;
 	struct tail_file *next, *next_path, *next_id;
 };
 

@@ -1,6 +1,6 @@
 /* migrate_rows.c — `minisiem migrate`: the hub-state tables copied row by row with their
  * keys (upserts: a second run overwrites what the first wrote), the dead letters of each
- * segment (new ids; each chunk commits with its progress mark, so none is copied twice),
+ * segment (with their ids; each chunk commits with its progress mark, so none is copied twice),
  * the file offsets, and the id sequences moved past what was copied. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,7 +15,8 @@
 
 const struct mig_table mig_state_tables[] = {
     {"meta", "key", "key,value", "tt", "key <> 'schema_version'"},
-    {"api_keys", "id", "id,name,hash,created_at,last_seen,revoked", "ittiib", NULL},
+    {"api_keys", "id", "id,name,hash,created_at,last_seen,revoked,events,last_event", "ittiibii",
+     NULL},
     {"users", "id", "id,name,role,hash,created_at,token_gen", "itttii", NULL},
     {"revoked_tokens", "sig", "sig,exp", "xi", NULL},
     {"audit_log", "id", "id,ts,actor,client,action,object,detail", "iittttt", NULL},
@@ -130,7 +131,8 @@ out:
 /* Move each bigserial past the largest id copied, so the next row made gets a new one. */
 int mig_bump_sequences(struct mig *m)
 {
-	static const char *const t[] = {"api_keys", "users", "audit_log", "dashboards"};
+	static const char *const t[] = {"api_keys", "users", "audit_log", "dashboards",
+					"dead_letters"};
 	char sql[256];
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		snprintf(sql, sizeof(sql),
@@ -145,7 +147,8 @@ int mig_bump_sequences(struct mig *m)
 }
 
 /* Dead letters of segment g after the last one copied, each chunk with its progress mark in
- * one transaction (their ids are the segment's own: they get new ones). */
+ * one transaction; each keeps its id in the store (dead_letter_id), so what a client named
+ * before the move names the same record after it. */
 static int copy_dead(struct mig *m, struct mig_seg *g)
 {
 	sqlite3 *db = NULL;
@@ -171,13 +174,15 @@ static int copy_dead(struct mig *m, struct mig_seg *g)
 	while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW) {
 		struct pg_params p = {0};
 		char *tmp[7] = {0};
+		pg_p_i64(&p, dead_letter_id(g->id, sqlite3_column_int64(st, 0)));
 		for (int i = 1; i < 7 && rc == 0; i++)
 			rc = bind_col(&p, st, i, "iittitx"[i], &tmp[i]);
 		if (rc == 0)
-			rc = pg_exec(c,
-				     "INSERT INTO dead_letters(ts, source, source_file,"
-				     " source_offset, reason, raw) VALUES($1, $2, $3, $4, $5, $6)",
-				     &p, NULL, "dead letters");
+			rc = pg_exec(
+			    c,
+			    "INSERT INTO dead_letters(id, ts, source, source_file,"
+			    " source_offset, reason, raw) VALUES($1, $2, $3, $4, $5, $6, $7)",
+			    &p, NULL, "dead letters");
 		for (int i = 0; i < 7; i++)
 			free(tmp[i]);
 		last = sqlite3_column_int64(st, 0);

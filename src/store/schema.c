@@ -39,6 +39,10 @@ const char *const schema_migrations[] = {
     /* 4 -> 5: what an alert says (its summary) and whether old events raised it (backfill) */
     ("ALTER TABLE alerts ADD COLUMN summary TEXT;"
      "ALTER TABLE alerts ADD COLUMN backfill INTEGER NOT NULL DEFAULT 0;"),
+    /* 5 -> 6: events stored from each API key and the time of the last, kept across restarts
+     * (src/api/keys.c adds what it counted every few seconds and at stop) */
+    ("ALTER TABLE api_keys ADD COLUMN events INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE api_keys ADD COLUMN last_event INTEGER;"),
 };
 
 const int schema_version = (int)(sizeof(schema_migrations) / sizeof(schema_migrations[0]));
@@ -56,7 +60,8 @@ const char *const segment_schema =
 		       "CREATE TABLE facets(field INTEGER NOT NULL, value TEXT NOT NULL, count "
 		       "INTEGER NOT NULL,"
 		       " PRIMARY KEY(field, value)) WITHOUT ROWID;"
-		       "CREATE TABLE dead_letters(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
+		       "CREATE TABLE dead_letters(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+		       " ts INTEGER NOT NULL,"
 		       " source TEXT NOT NULL, source_file TEXT, source_offset INTEGER, reason "
 		       "TEXT NOT NULL,"
 		       " raw BLOB);";
@@ -84,6 +89,15 @@ const char *const segment_migrations[] = {
      "ALTER TABLE events ADD COLUMN geo_as_org TEXT;"
      "ALTER TABLE events ADD COLUMN tags TEXT;"
      "ALTER TABLE events ADD COLUMN rdns TEXT;"),
+    /* 3 -> 4: a dead letter's id is never given again once it is removed (replayed), so
+     * an id a client holds names one record only */
+    ("CREATE TABLE dead_letters_new(id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL,"
+     " source TEXT NOT NULL, source_file TEXT, source_offset INTEGER, reason TEXT NOT NULL,"
+     " raw BLOB);"
+     "INSERT INTO dead_letters_new SELECT id, ts, source, source_file, source_offset, reason,"
+     " raw FROM dead_letters;"
+     "DROP TABLE dead_letters;"
+     "ALTER TABLE dead_letters_new RENAME TO dead_letters;"),
 };
 
 const int segment_version = (int)(sizeof(segment_migrations) / sizeof(segment_migrations[0]));

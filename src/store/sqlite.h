@@ -42,6 +42,9 @@ int sq_get_event(struct sq_store *s, const uint8_t id[16], json_t **out);
 int sq_event_position(struct sq_store *s, const uint8_t id[16], int64_t *ts, int64_t *seq);
 int sq_distinct(struct sq_store *s, enum store_distinct_field f, const char *app, json_t *out);
 int sq_list_dead_letters(struct sq_store *s, int limit, json_t *out);
+int sq_read_dead_letters(struct sq_store *s, const struct dead_filter *f, struct dead_letter **out,
+			 size_t *n, bool *more);
+int sq_settle_dead_letters(struct sq_store *s, const struct dead_settle *v, size_t n);
 int sq_list_offsets(struct sq_store *s, int limit, json_t *out);
 int sq_get_offset(struct sq_store *s, const char *path, uint64_t *dev, uint64_t *ino,
 		  int64_t *offset, bool *found);
@@ -64,6 +67,7 @@ int sq_key_find(struct sq_store *s, const char *hash, struct api_key_info *info,
 int sq_key_list(struct sq_store *s, json_t *out);
 int sq_key_revoke(struct sq_store *s, int64_t id);
 int sq_key_touch(struct sq_store *s, int64_t id, int64_t now_us);
+int sq_key_add_events(struct sq_store *s, int64_t id, int64_t events, int64_t last_us);
 int sq_user_add(struct sq_store *s, const char *name, const char *role, const char *hash);
 int sq_user_get(struct sq_store *s, const char *name, char **role, char **hash);
 int sq_user_set_hash(struct sq_store *s, const char *name, const char *hash);

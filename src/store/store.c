@@ -128,6 +128,31 @@ int store_list_dead_letters(struct store *s, int limit, json_t *out)
 	return BACKEND(list_dead_letters, limit, out);
 }
 
+int store_read_dead_letters(struct store *s, const struct dead_filter *f, struct dead_letter **out,
+			    size_t *n, bool *more)
+{
+	*out = NULL;
+	*n = 0;
+	*more = false;
+	return BACKEND(read_dead_letters, f, out, n, more);
+}
+
+void store_dead_letters_free(struct dead_letter *d, size_t n)
+{
+	for (size_t i = 0; d && i < n; i++) {
+		free(d[i].source);
+		free(d[i].file);
+		free(d[i].reason);
+		free(d[i].raw);
+	}
+	free(d);
+}
+
+int store_settle_dead_letters(struct store *s, const struct dead_settle *v, size_t n)
+{
+	return n ? BACKEND(settle_dead_letters, v, n) : 0;
+}
+
 int store_get_offset(struct store *s, const char *path, uint64_t *dev, uint64_t *ino,
 		     int64_t *offset, bool *found)
 {
@@ -185,6 +210,11 @@ int store_key_find(struct store *s, const char *hash, struct api_key_info *info,
 int store_key_list(struct store *s, json_t *out)
 {
 	return BACKEND(key_list, out);
+}
+
+int store_key_add_events(struct store *s, int64_t id, int64_t events, int64_t last_us)
+{
+	return BACKEND(key_add_events, id, events, last_us);
 }
 
 int store_key_revoke(struct store *s, int64_t id)

@@ -101,9 +101,47 @@ enum store_distinct_field { DISTINCT_APP, DISTINCT_EVENT_TYPE, DISTINCT_HOST };
 /* Distinct values with their counts: [{"value": "...", "count": n}, ...]. */
 int store_distinct(struct store *s, enum store_distinct_field f, const char *app, json_t *out);
 
-/* The newest dead letters, newest first, at most limit:
- * [{"time", "source", "file", "offset", "reason", "raw"}]. */
+/* The newest dead letters, newest first, at most limit: [{"id", "time", "source", "file",
+ * "offset", "reason", "raw", "raw_bytes", "raw_truncated"}] (raw: the first KiB). id is
+ * stable and unique in the store: a removed dead letter's id is never given to another. */
 int store_list_dead_letters(struct store *s, int limit, json_t *out);
+
+/* Which dead letters store_read_dead_letters reads: the ids listed, or (n_ids 0) those that
+ * every filter set matches, newest first. */
+struct dead_filter {
+	const int64_t *ids;
+	size_t n_ids;
+	const char *source; /* exactly this source; NULL: any */
+	const char *reason; /* the reason contains this text; NULL: any */
+	int64_t from, to;   /* kept in this time (inclusive); INT64_MIN / INT64_MAX when open */
+	size_t limit;	    /* at most this many */
+	size_t max_bytes;   /* and no more raw bytes than this (at least one record is read) */
+};
+
+/* One dead letter, raw whole (as kept: at most EV_CAP_RAW bytes). */
+struct dead_letter {
+	int64_t id, ts, offset; /* offset -1 when none */
+	char *source, *file;	/* file NULL when none */
+	char *reason;
+	char *raw;
+	size_t raw_n;
+};
+
+/* The dead letters f selects into a malloc'd array (ids not found are left out); *more is
+ * set when the limit or max_bytes stopped the read before every match was read. */
+int store_read_dead_letters(struct store *s, const struct dead_filter *f, struct dead_letter **out,
+			    size_t *n, bool *more);
+void store_dead_letters_free(struct dead_letter *d, size_t n);
+
+/* What became of a dead letter read again: reason NULL removes it (its record is stored now),
+ * else its reason becomes this one. */
+struct dead_settle {
+	int64_t id;
+	const char *reason;
+};
+/* Apply v (any thread). Each store's part is one transaction: a crash leaves a dead letter
+ * either as it was or settled. Ids no longer there are skipped. */
+int store_settle_dead_letters(struct store *s, const struct dead_settle *v, size_t n);
 
 /* Stored read position of a file, 0 with *found false when none. */
 int store_get_offset(struct store *s, const char *path, uint64_t *dev, uint64_t *ino,
@@ -133,6 +171,9 @@ int store_key_find(struct store *s, const char *hash, struct api_key_info *info,
 int store_key_list(struct store *s, json_t *out);
 int store_key_revoke(struct store *s, int64_t id);
 int store_key_touch(struct store *s, int64_t id, int64_t now_us);
+/* Add events stored from key id, the last at last_us (kept with the key: "events" and
+ * "last_event" of store_key_list). */
+int store_key_add_events(struct store *s, int64_t id, int64_t events, int64_t last_us);
 
 /* Users: role "admin" or "analyst", hash argon2id or bcrypt. -EEXIST for a taken name;
  * SIEM_ENOTFOUND for an unknown one. */

@@ -88,6 +88,15 @@ struct sq_store {
 	sqlite3 *adm;
 };
 
+/* A dead letter's id in the store: its segment's id and its row id in the segment's table
+ * (dead.c; `minisiem migrate` keeps it on PostgreSQL). */
+#define DEAD_ROW_BITS 32
+#define DEAD_ROW_MASK ((INT64_C(1) << DEAD_ROW_BITS) - 1)
+static inline int64_t dead_letter_id(int64_t seg, int64_t row)
+{
+	return (seg << DEAD_ROW_BITS) | (row & DEAD_ROW_MASK);
+}
+
 /* ---- connections (conn.c) ---- */
 
 int store_sql_err(sqlite3 *db, const char *what);

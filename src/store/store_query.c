@@ -205,7 +205,7 @@ static void build_where(struct sqlbuf *sb, const struct event_query *q, bool use
 		sb_add(sb, " AND (ts < ? OR (ts = ? AND seq < ?))");
 	sb_in(sb, "event_type", q->event_type.n);
 	sb_in(sb, "app", q->app.n);
-	sb_in(sb, "level", q->level.n);
+	sb_in(sb, "upper(level)", q->level.n); /* upper-case since; before, as sent */
 	sb_in(sb, "os_type", q->os_type.n);
 	sb_in(sb, "host", q->source_host.n);
 	sb_in(sb, "user", q->user.n);
@@ -722,89 +722,6 @@ int sq_list_offsets(struct sq_store *s, int limit, json_t *out)
 	sqlite3_finalize(st);
 	store_reader_put(s, segs[0].seg, db);
 out:
-	store_snapshot_release(s, segs, nseg);
-	return rc;
-}
-
-/* At most this much of each dead letter's raw record is shown: enough to see what went
- * wrong, not a way to read whole files through the API. */
-#define DEAD_LETTER_SHOWN 1024
-
-int sq_list_dead_letters(struct sq_store *s, int limit, json_t *out)
-{
-	struct seg_view *segs = NULL;
-	size_t nseg = 0;
-	int rc;
-	char buf[32];
-	if ((rc = store_snapshot(s, &segs, &nseg)) < 0)
-		return rc;
-	for (size_t i = 0; i < nseg && rc == 0 && (int)json_array_size(out) < limit; i++) {
-		sqlite3 *db = NULL;
-		sqlite3_stmt *st = NULL;
-		if ((rc = store_reader_get(s, segs[i].seg, &db)) < 0)
-			break;
-		if (sqlite3_prepare_v2(db,
-				       "SELECT ts, source, source_file, source_offset, reason,"
-				       " substr(raw, 1, ?), length(raw) FROM dead_letters"
-				       " ORDER BY id DESC LIMIT ?",
-				       -1, &st, NULL) != SQLITE_OK) {
-			rc = sql_err(db, "dead letters");
-		} else {
-			sqlite3_bind_int(st, 1, DEAD_LETTER_SHOWN);
-			sqlite3_bind_int(st, 2, limit - (int)json_array_size(out));
-			while (sqlite3_step(st) == SQLITE_ROW) {
-				json_t *o = json_object();
-				ts_format(sqlite3_column_int64(st, 0), buf);
-				json_object_set_new(o, "time", json_string(buf));
-				json_object_set_new(
-				    o, "source",
-				    json_string((const char *)sqlite3_column_text(st, 1)));
-				const char *f = (const char *)sqlite3_column_text(st, 2);
-				json_object_set_new(o, "file", f ? json_string(f) : json_null());
-				json_object_set_new(
-				    o, "offset",
-				    sqlite3_column_type(st, 3) == SQLITE_NULL
-					? json_null()
-					: json_integer(sqlite3_column_int64(st, 3)));
-				json_object_set_new(
-				    o, "reason",
-				    json_string((const char *)sqlite3_column_text(st, 4)));
-				/* The raw record as text; bytes that are not UTF-8 become U+FFFD.
-				 */
-				const char *raw = sqlite3_column_blob(st, 5);
-				int rn = sqlite3_column_bytes(st, 5);
-				int64_t whole = sqlite3_column_int64(st, 6);
-				if (whole > rn) /* cut: end on a character boundary */
-					while (rn > 0 &&
-					       ((unsigned char)raw[rn - 1] & 0xc0) == 0x80)
-						rn--;
-				if (whole > rn && rn > 0 && (unsigned char)raw[rn - 1] >= 0xc0)
-					rn--;
-				json_t *rj = json_stringn(raw ? raw : "", (size_t)rn);
-				if (!rj) {
-					char *c = malloc((size_t)rn * 3 + 1);
-					size_t k = 0;
-					for (int j = 0; c && j < rn; j++) {
-						unsigned char b = (unsigned char)raw[j];
-						if (b < 0x80) {
-							c[k++] = (char)b;
-						} else {
-							memcpy(c + k, "\xef\xbf\xbd", 3);
-							k += 3;
-						}
-					}
-					rj = c ? json_stringn(c, k) : json_null();
-					free(c);
-				}
-				json_object_set_new(o, "raw", rj);
-				json_object_set_new(o, "raw_bytes", json_integer(whole));
-				json_object_set_new(o, "raw_truncated", json_boolean(whole > rn));
-				json_array_append_new(out, o);
-			}
-		}
-		sqlite3_finalize(st);
-		store_reader_put(s, segs[i].seg, db);
-	}
 	store_snapshot_release(s, segs, nseg);
 	return rc;
 }

@@ -59,7 +59,8 @@ static int json_row(sqlite3_stmt *st, void *arg)
 		if (sqlite3_column_type(st, i) == SQLITE_NULL) {
 			v = json_null();
 		} else if ((n > 3 && strcmp(cols[i] + n - 3, "_at") == 0) ||
-			   strcmp(cols[i], "time") == 0 || strcmp(cols[i], "last_seen") == 0) {
+			   strcmp(cols[i], "time") == 0 || strcmp(cols[i], "last_seen") == 0 ||
+			   strcmp(cols[i], "last_event") == 0) {
 			ts_format(sqlite3_column_int64(st, i), buf);
 			v = json_string(buf);
 		} else if (strcmp(cols[i], "revoked") == 0) {
@@ -154,11 +155,12 @@ int sq_key_find(struct sq_store *s, const char *hash, struct api_key_info *info,
 
 int sq_key_list(struct sq_store *s, json_t *out)
 {
-	static const char *const cols[] = {"id",	"name",	   "created_at",
-					   "last_seen", "revoked", NULL};
+	static const char *const cols[] = {"id",      "name",	"created_at", "last_seen",
+					   "revoked", "events", "last_event", NULL};
 	struct json_rows rows = {cols, out};
 	return adm_exec(s,
-			"SELECT id, name, created_at, last_seen, revoked FROM api_keys ORDER BY id",
+			"SELECT id, name, created_at, last_seen, revoked, events, last_event"
+			" FROM api_keys ORDER BY id",
 			step_rows, &rows, "");
 }
 
@@ -180,6 +182,14 @@ int sq_key_touch(struct sq_store *s, int64_t id, int64_t now_us)
 {
 	return adm_exec(s, "UPDATE api_keys SET last_seen = ? WHERE id = ?", step_write, NULL, "ii",
 			now_us, id);
+}
+
+int sq_key_add_events(struct sq_store *s, int64_t id, int64_t events, int64_t last_us)
+{
+	return adm_exec(s,
+			"UPDATE api_keys SET events = events + ?,"
+			" last_event = max(coalesce(last_event, 0), ?) WHERE id = ?",
+			step_write, NULL, "iii", events, last_us, id);
 }
 
 /* ---- users ---- */

@@ -146,6 +146,23 @@ class OpenAPI(HubCase):
         self.assertEqual(ops, len(set(rows)), "operations that are no route")
         self.assertIn("/openapi.json", doc["paths"])
 
+    def test_every_route_is_named_in_api_md(self):
+        """docs/api.md names each operation of /openapi.json as "METHOD /path": a path
+        parameter by any name ({id}, {name}), "GET|PUT /x" naming each of its methods."""
+        def norm(text):
+            text = re.sub(r"\{[^}/]*\}", "{}", text)
+            return re.sub(r"\b((?:GET|POST|PUT|DELETE)(?:\|(?:GET|POST|PUT|DELETE))+) (/[^\s`?]*)",
+                          lambda m: " ".join("%s %s" % (x, m.group(2))
+                                             for x in m.group(1).split("|")), text)
+        text = norm(read("docs/api.md"))
+        missing = []
+        for path, ops in self.document()["paths"].items():
+            for method in ops:
+                name = "%s %s" % (method.upper(), norm(path))
+                if not re.search(re.escape(name) + r"(?![\w/{}.-])", text):
+                    missing.append(name)
+        self.assertEqual(missing, [], "operations docs/api.md does not name")
+
     def test_operations_say_auth_parameters_and_errors(self):
         paths = self.document()["paths"]
         events = paths["/events"]["get"]

@@ -451,9 +451,11 @@ class UsersCli(HubCase):
         keys = json.loads(r.stdout)
         self.assertEqual([k["name"] for k in keys], ["web one", "pihole"])
         for k in keys:
-            self.assertEqual(set(k), {"id", "name", "created_at", "last_seen", "revoked"})
+            self.assertEqual(set(k), {"id", "name", "created_at", "last_seen", "revoked",
+                                      "events", "last_event"})
             self.assertIsInstance(k["id"], int)
             self.assertIsNone(k["last_seen"])
+            self.assertEqual((k["events"], k["last_event"]), (0, None))
             self.assertIs(k["revoked"], False)
         self.assertEqual(cli("keys", "revoke", keys[0]["id"], *h.store_args()).returncode, 0)
         r = cli("keys", "list", *h.store_args())
@@ -461,10 +463,11 @@ class UsersCli(HubCase):
         for key in made.values():
             self.assertNotIn(key, r.stdout)
         rows = table(r.stdout)
-        self.assertEqual(rows[0][0], ["ID", "NAME", "CREATED", "LAST SEEN", "STATUS"], r.stdout)
-        self.assertEqual([(c[0], c[1], c[3], c[4]) for c, _ in rows[1:]],
-                         [(str(keys[0]["id"]), "web one", "-", "revoked"),
-                          (str(keys[1]["id"]), "pihole", "-", "active")], r.stdout)
+        self.assertEqual(rows[0][0], ["ID", "NAME", "CREATED", "LAST SEEN", "EVENTS", "STATUS"],
+                         r.stdout)
+        self.assertEqual([(c[0], c[1], c[3], c[4], c[5]) for c, _ in rows[1:]],
+                         [(str(keys[0]["id"]), "web one", "-", "0", "revoked"),
+                          (str(keys[1]["id"]), "pihole", "-", "0", "active")], r.stdout)
         for _, starts in rows:
             self.assertEqual(starts, rows[0][1], "columns not aligned:\n" + r.stdout)
         self.assertTrue(json.loads(cli("keys", "list", "--json", *h.store_args()).stdout)[0]

@@ -105,7 +105,7 @@ class Logtest(unittest.TestCase):
         got = [(e["event_type"], e["user"]) for e in events]
         self.assertEqual(got, [
             ("LOGIN_SUCCESS", "vagrant"), ("LOGIN_SUCCESS", "vagrant"), ("LOGIN_FAIL", "test"),
-            ("LOGIN_FAIL", "root"), ("SUDO_ESCALATION", "vagrant"), ("SSHD", "system"),
+            ("LOGIN_FAIL", "root"), ("SUDO_ESCALATION", "vagrant"), ("SSH_PROBE", "system"),
             ("SUDO_ESCALATION", "vagrant"), ("LOGIN_FAIL", "tsg"), ("GROUP_CREATE", "system"),
             ("ACCOUNT_CREATE", "apache")])
         self.assertEqual(events[7]["severity"], 4)
@@ -166,6 +166,41 @@ class Logtest(unittest.TestCase):
         self.assertEqual(out[0]["message"], "no timestamp here")
         rc, out, _ = run(stdin=b"")
         self.assertEqual((rc, out), (0, []))
+
+    def test_syslog_timezone(self):
+        line = (b"<38>Nov 21 2024 16:55:49 tokyo-gw sshd[1]: x\n"
+                b"<38>Nov 21 2024 16:55:49 web1 sshd[1]: y\n")
+        rc, out, _ = run("--syslog-timezone", "UTC,tokyo-gw=Asia/Tokyo", stdin=line)
+        self.assertEqual(rc, 0)
+        self.assertEqual(out[0]["timestamp"], "2024-11-21T07:55:49.000000Z")
+        self.assertEqual(out[1]["timestamp"], "2024-11-21T16:55:49.000000Z")
+        self.assertEqual(out[0]["data"]["syslog"]["timezone"], "Asia/Tokyo")
+        self.assertNotIn("timezone", out[1]["data"]["syslog"])
+        rc, out, err = run("--syslog-timezone", "Mars/Olympus", stdin=line)
+        self.assertEqual((rc, out), (2, []))
+        self.assertIn("unknown time zone 'Mars/Olympus'", err)
+
+    def test_csv(self):
+        # The header prints nothing; a record over two lines prints once; a bad row is an
+        # error naming its first line; an open quote at the end too.
+        body = (b"timestamp,host,src_ip,event_type,message\r\n"
+                b'2024-03-15T12:00:00Z,web1,203.0.113.7,LOGIN_FAIL,"a, b"\r\n'
+                b'2024-03-15T12:00:01Z,web2,,X,"two\nlines, ""quoted"""\n'
+                b"bad,row,with,too,many,fields\n"
+                b'2024-03-15T12:00:02Z,web3,,X,"never closed\n')
+        rc, out, _ = run("--format", "csv", stdin=body)
+        self.assertEqual(rc, 1)
+        self.assertEqual(len(out), 4, out)
+        self.assertEqual((out[0]["event_type"], out[0]["source_ip"], out[0]["message"]),
+                         ("LOGIN_FAIL", "203.0.113.7", "a, b"))
+        self.assertEqual(out[1]["message"], 'two\nlines, "quoted"')
+        self.assertEqual(out[2], {"error": "row has more than the header's 5 fields",
+                                  "line": 5})
+        self.assertEqual(out[3], {"error": "unterminated quoted field", "line": 6})
+        rc, out, _ = run("--format", "csv", stdin=b"a,,b\n1,2,3\n")
+        self.assertEqual(rc, 1)
+        self.assertEqual(out[0]["line"], 1)
+        self.assertIn("column 2 has no name", out[0]["error"])
 
     def test_hostile_lines(self):
         big = b"<13>Oct 11 22:14:15 h sshd[1]: " + b"A" * (1 << 20) + b" tail"

@@ -18,7 +18,7 @@ KEY_A = "agent-a-key-0123456789abcdef"
 KEY_B = "agent-b-key-0123456789abcdef"
 TWO_KEYS = {"SIEM_API_KEYS": "a:%s,b:%s" % (KEY_A, KEY_B)}
 DEADLINE = 30.0
-SEGMENT_VERSION = 3  # src/store/schema.c segment_migrations
+SEGMENT_VERSION = 4  # src/store/schema.c segment_migrations
 # what segment migration 3 (enrichment) added, dropped to make a segment of version 0
 ENRICH_COLUMNS = ("geo_country", "geo_country_name", "geo_city", "geo_lat", "geo_lon",
                   "geo_asn", "geo_as_org", "tags", "rdns")

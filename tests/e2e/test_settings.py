@@ -159,7 +159,7 @@ class Keys(HubCase):
     def keys(self):
         return self.assertStatus(self.hub.request("GET", "/keys", headers=self.admin()), 200)
 
-    def test_events_counted_per_key_since_start(self):
+    def test_events_counted_per_key(self):
         h = self.hub
         st, _, made = h.request("POST", "/keys", {"name": "web-agent"}, headers=self.admin())
         self.assertEqual(st, 201, made)
@@ -187,6 +187,33 @@ class Keys(HubCase):
         self.assertEqual(st, 401)
         mine = [k for k in self.keys()["keys"] if k["id"] == made["id"]][0]
         self.assertEqual((mine["revoked"] in (1, True), mine["events"]), (True, 3), mine)
+
+    def test_key_counts_survive_restarts(self):
+        """A store key's total and last event are kept with the key: what GET /keys showed
+        before a SIGKILL is there after it, and what was counted since is added at a clean
+        stop."""
+        h = self.own_hub()
+        st, _, made = h.request("POST", "/keys", {"name": "kept-agent"}, headers=bearer(h.login_token()))
+        self.assertEqual(st, 201, made)
+
+        def mine():
+            body = self.assertStatus(h.request("GET", "/keys", headers=bearer(h.login_token())), 200)
+            return [k for k in body["keys"] if k["id"] == made["id"]][0]
+        evs = [{"event_id": event_uuid("settings", "kept", str(i)), "event_type": "KEY_TEST",
+                "message": "kept %d" % i} for i in range(5)]
+        self.assertIngested(h.ingest(evs[:3], key=made["key"]), 3)
+        before = mine()
+        self.assertEqual(before["events"], 3, before)
+        h.kill()
+        h.start()
+        after = mine()
+        self.assertEqual((after["events"], after["last_event"]), (3, before["last_event"]), after)
+        self.assertIngested(h.ingest(evs[3:], key=made["key"]), 2)
+        h.stop()
+        h.start()
+        after = mine()
+        self.assertEqual(after["events"], 5, after)
+        self.assertGreaterEqual(after["last_event"], before["last_event"])
 
     def test_analyst_cannot_list_create_or_revoke(self):
         h = self.hub

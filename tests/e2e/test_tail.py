@@ -148,6 +148,41 @@ class TailE2E(HubCase):
                  + b"\n")
         wait_for(lambda: "tailbasic 6" in self.messages(h, "tailbasic"), DEADLINE, "line 6")
 
+    def test_csv_files(self):
+        # A *.csv file: the header maps the columns, quoted fields hold commas, quotes and
+        # line breaks (a record may arrive in two writes), bad rows are dead letters, and a
+        # restart past the header reads it again from the file's first line.
+        h = self.start_hub()
+        lf = LogFile(self.logs, "sub/access.csv")
+        lf.write(b"\xef\xbb\xbftimestamp,app,src_ip,event_type,level,message\r\n"
+                 b'2024-03-15T12:00:00Z,tailcsv,203.0.113.9,LOGIN_FAIL,info,"bad, password"\r\n'
+                 b"2024-03-15T12:00:01Z,tailcsv,not-an-ip,X,info,bad address\r\n"
+                 b"2024-03-15T12:00:02Z,tailcsv,,X,info,too,many\r\n"
+                 b'2024-03-15T12:00:03Z,tailcsv,,NOTE,warning,"first line\n')
+        wait_for(lambda: "bad, password" in self.messages(h, "tailcsv"), DEADLINE, "row 1")
+        lf.write(b'\nthird line, ""quoted"""\n')
+        want = {"bad, password": 1, 'first line\n\nthird line, "quoted"': 1}
+        wait_for(lambda: self.messages(h, "tailcsv") == want, DEADLINE, "the multi-line row")
+        (e,) = h.all_events({"app": "tailcsv", "event_type": "LOGIN_FAIL"})
+        self.assertEqual((e["source_ip"], e["level"], e["timestamp"], e["source"]),
+                         ("203.0.113.9", "INFO", "2024-03-15T12:00:00.000000Z", "tail"))
+        path = os.path.realpath(lf.path)
+
+        def dead():
+            status, _, body = h.get("/dead-letters", {"limit": 1000})
+            return sorted(d["reason"] for d in body["dead_letters"] if d["file"] == path)
+        wait_for(lambda: len(dead()) == 2, DEADLINE, "two dead letters")
+        self.assertEqual(dead(), ["row has more than the header's 6 fields",
+                                  "src_ip: not an IP address"])
+        # Counted per record: the header and a record's second line are no records.
+        want_m = ['minisiem_events_received_total{source="tail"} 4',
+                  'minisiem_events_rejected_total{source="tail"} 2']
+        wait_for(lambda: all(w in metrics_text(h) for w in want_m), DEADLINE, "the metrics")
+        h.restart()
+        lf.write(b"2024-03-15T12:00:04Z,tailcsv,,AFTER,info,after the restart\n")
+        want["after the restart"] = 1
+        wait_for(lambda: self.messages(h, "tailcsv") == want, DEADLINE, "the row after restart")
+
     # ---- rotation, truncation, deletion, SIGKILL ----
 
     def test_kill_restart_exactly_once(self):

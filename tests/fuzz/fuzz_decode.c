@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "core/err.h"
+#include "core/tz.h"
 #include "parse/decode.h"
 #include "parse/logline.h"
 
@@ -49,7 +50,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[256];
 	arena_reset(&arena);
 	if (mode < 4) {
-		const struct logline_ctx ctx = {"fuzz", NULL, mode & 1 ? "192.0.2.1" : NULL};
+		/* Half the lines with senders' zones (a zone file and a fixed offset). */
+		static struct tz_map *zones;
+		char zerr[128];
+		if (!zones &&
+		    tz_map_parse("Europe/Paris,192.0.2.1=+09:00", &zones, zerr, sizeof(zerr)) < 0)
+			zones = NULL;
+		const struct logline_ctx ctx = {.source = "fuzz",
+						.host = mode & 1 ? "192.0.2.1" : NULL,
+						.zones = mode & 2 ? zones : NULL};
 		int rc = logline_to_event(fmts[mode], p, size - 1, &ctx, NOW, &ev, &arena, err,
 					  sizeof(err), mode & 2 ? &ex : NULL);
 		if (rc == 0)

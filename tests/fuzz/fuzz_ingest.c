@@ -1,6 +1,6 @@
 /* fuzz_ingest.c — libFuzzer driver for what POST /ingest does with a body: parse it as JSON
- * (object, array or scalar) and as NDJSON, normalize every object, and write each event
- * back as JSON. */
+ * (object, array or scalar), as NDJSON and as CSV, normalize every object (forwarders' names
+ * and log lines included), and write each event back as JSON. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +9,8 @@
 
 #include "core/arena.h"
 #include "core/event.h"
+#include "parse/csv.h"
+#include "parse/forward.h"
 
 static void normalize(json_t *v, struct arena *a)
 {
@@ -16,10 +18,19 @@ static void normalize(json_t *v, struct arena *a)
 	char err[256];
 	if (!json_is_object(v))
 		return;
-	if (event_from_json(&ev, v, a, 1700000000000000LL, err, sizeof(err)) == 0) {
+	if (forward_event_from_json(&ev, v, a, 1700000000000000LL, err, sizeof(err)) == 0) {
 		json_t *out = event_to_json(&ev, true);
 		json_decref(out);
 	}
+}
+
+static int csv_row(void *arg, size_t row, json_t *obj, const char *err)
+{
+	(void)row;
+	(void)err;
+	if (obj)
+		normalize(obj, arg);
+	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
@@ -46,6 +57,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 		json_decref(line);
 		p = nl ? nl + 1 : end;
 	}
+	/* The same bytes as CSV. */
+	char err[256];
+	csv_records((const char *)data, n, csv_row, &a, err, sizeof(err));
 	arena_release(&a);
 	return 0;
 }

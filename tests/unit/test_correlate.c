@@ -263,6 +263,144 @@ static void test_value_count(void **state)
 	assert_int_equal(H[1].first, T0 + 650 * SEC);
 }
 
+/* ---- value_sum, value_avg, value_percentile ---- */
+
+static const char *WEB_BASE = "title: w\nname: web\nlogsource:\n  product: minisiem\n"
+			      "detection:\n  s:\n    event_type: WEB\n  condition: s\n";
+
+static void value_rules(const char *type, const char *cond)
+{
+	char y[2048];
+	snprintf(y, sizeof(y),
+		 "title: v\nid: v\ncorrelation:\n  type: %s\n  rules: [web]\n"
+		 "  group-by: [user]\n  timespan: 1h\n  condition:\n    field: bytes\n%s"
+		 "minisiem:\n  summary: '{user}: {values}'\n---\n%s",
+		 type, cond, WEB_BASE);
+	rules(y);
+}
+
+static int web(int64_t ms, const char *user, const char *bytes)
+{
+	char b[256];
+	snprintf(b, sizeof(b), "\"event_type\":\"WEB\",\"user\":\"%s\",\"data\":{\"bytes\":%s}",
+		 user, bytes);
+	return feed(ms, b);
+}
+
+static void test_value_sum(void **state)
+{
+	(void)state;
+	snprintf(STATE, sizeof(STATE), "/tmp/test_correlate_v%d.state", (int)getpid());
+	unlink(STATE);
+	open_detector(0);
+	value_rules("value_sum", "    gt: 1000\n");
+	web(0, "a", "400");
+	web(1000, "a", "\"300\""); /* a number written as a string counts */
+	web(1500, "b", "900");
+	web(2000, "a", "\"lots\"");			     /* not a number: not counted */
+	feed(2500, "\"event_type\":\"WEB\",\"user\":\"a\""); /* no value */
+	assert_int_equal(NH, 0);
+	web(3000, "a", "300"); /* 1000: not above */
+	assert_int_equal(NH, 0);
+	/* across a restart mid-window: the values are kept */
+	assert_int_equal(detector_save(D), 0);
+	detector_close(D);
+	D = NULL;
+	open_detector(0);
+	value_rules("value_sum", "    gt: 1000\n");
+	web(4000, "a", "\"0x1\""); /* 1001: hexadecimal too */
+	assert_int_equal(NH, 1);
+	assert_string_equal(H[0].key, "user=a");
+	assert_int_equal(H[0].count, 4);
+	assert_int_equal(H[0].first, T0);
+	assert_int_equal(H[0].last, T0 + 4 * SEC);
+	assert_int_equal(H[0].nids, 4);
+	/* consumed: the next hit needs another 1000 */
+	web(5000, "a", "999");
+	assert_int_equal(NH, 1);
+	/* an hour and a bit later the old values have left the window */
+	web(5000 + 3601000, "a", "2");
+	assert_int_equal(NH, 1);
+	web(5000 + 3602000, "a", "1000");
+	assert_int_equal(NH, 2);
+	assert_int_equal(H[1].count, 2);
+}
+
+static void test_value_avg_and_bounds(void **state)
+{
+	(void)state;
+	open_detector(0);
+	value_rules("value_avg", "    gte: 100\n");
+	web(0, "a", "50");
+	assert_int_equal(NH, 0);
+	web(1000, "a", "150.0"); /* average 100 */
+	assert_int_equal(NH, 1);
+	assert_int_equal(H[0].count, 2);
+	/* an upper bound: judged once the window is over, by the next event after it */
+	value_rules("value_avg", "    lt: 10\n    gt: 1\n");
+	web(10000, "u", "4");
+	web(20000, "u", "8"); /* 6 so far: not judged yet */
+	assert_int_equal(NH, 1);
+	web(10000 + 3601000, "u", "1000");
+	assert_int_equal(NH, 2);
+	assert_int_equal(H[1].count, 2);
+	assert_int_equal(H[1].first, T0 + 10 * SEC);
+	web(10000 + 3 * 3601000, "u", "1"); /* the 1000 window: 1000 is not below 10 */
+	assert_int_equal(NH, 2);
+}
+
+static void test_value_percentile(void **state)
+{
+	(void)state;
+	open_detector(0);
+	/* a value seen in at most 10 % of the user's events in the hour */
+	value_rules("value_percentile", "    lte: 10\n");
+	for (int i = 0; i < 9; i++)
+		web(i * 1000, "a", "\"svchost\"");
+	web(9000, "a", "\"evil\""); /* 1 of 10: 10 % */
+	assert_int_equal(NH, 1);
+	assert_int_equal(H[0].count, 10);
+	assert_int_equal(H[0].nids, 1);
+	assert_int_equal(H[0].ids[0], 10);
+	web(10000, "a", "\"SVCHOST\""); /* 10 of 11 */
+	web(11000, "a", "\"evil\"");	/* 2 of 12 */
+	assert_int_equal(NH, 1);
+	web(12000, "b", "\"evil\""); /* 1 of 1 in its own group */
+	assert_int_equal(NH, 1);
+}
+
+static void test_value_refusals(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *cond, *want;
+	} cases[] = {
+	    {"  condition:\n    gt: 5\n", "needs condition.field: one field"},
+	    {"  condition:\n    field: [a, b]\n    gt: 5\n", "needs condition.field: one field"},
+	    {"  condition:\n    field: a\n", "needs a condition"},
+	    {"  condition:\n    field: a\n    gt: x\n", "'gt' must be a number"},
+	};
+	char y[1024], err[512];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(y, sizeof(y),
+			 "title: v\ncorrelation:\n  type: value_sum\n  rules: [web]\n"
+			 "  timespan: 1h\n%s",
+			 cases[i].cond);
+		struct rule **r = NULL;
+		size_t n = 0;
+		int rc = rule_compile(y, strlen(y), "t", &r, &n, err, sizeof(err));
+		if (rc == 0 || !strstr(err, cases[i].want))
+			fail_msg("case %zu: '%s', want '%s'", i, err, cases[i].want);
+	}
+	snprintf(y, sizeof(y),
+		 "title: v\ncorrelation:\n  type: value_percentile\n  rules: [web]\n"
+		 "  timespan: 1h\n  condition:\n    field: a\n    lte: 101\n");
+	struct rule **r = NULL;
+	size_t n = 0;
+	assert_int_not_equal(rule_compile(y, strlen(y), "t", &r, &n, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "is a percentage"));
+}
+
 static const char *TEMPORAL =
     "title: tmp\nid: tmp\ncorrelation:\n  type: temporal\n  rules: [ra, rb]\n"
     "  group-by: [user]\n  timespan: 1m\n---\n"
@@ -709,6 +847,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_event_count_time_edges, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_event_count_out_of_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_value_count, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_value_sum, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_value_avg_and_bounds, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_value_percentile, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_value_refusals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_temporal, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_temporal_ordered, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_chain_and_aliases, setup, teardown),

@@ -18,7 +18,6 @@
 
 #include "core/err.h"
 #include "parse/decode.h"
-#include "parse/decoders.h"
 #include "parse/logline.h"
 
 #define NOW (1795248000LL * 1000000) /* 2026-11-21T08:00:00Z */
@@ -95,69 +94,167 @@ struct dcase {
 };
 
 static const struct dcase cases[] = {
-    /* sshd */
+    /* sshd, from OpenSSH's auth.c, auth2.c, auth-pam.c, packet.c, kex.c and sshd.c */
     {"sshd", "Failed password for invalid user admin from 203.0.113.7 port 52114 ssh2", "sshd",
      "failed_invalid_user", "LOGIN_FAIL", 3, "admin", "203.0.113.7",
-     "\"auth_method\":\"password\"|\"port\":52114|\"invalid_user\":true"},
-    {"sshd", "Failed publickey for root from 2001:db8::1 port 22 ssh2: RSA SHA256:abc", "sshd",
-     "failed", "LOGIN_FAIL", 3, "root", "2001:db8::1", "\"auth_method\":\"publickey\""},
+     "\"method\":\"password\"|\"port\":52114|\"invalid_user\":true|\"reason\":\"invalid_user\""},
     {"sshd", "Failed none for invalid user  from 5.6.7.8 port 1 ssh2", "sshd",
      "failed_invalid_user", "LOGIN_FAIL", 3, NULL, "5.6.7.8", "\"invalid_user\":true"},
+    {"sshd", "Failed publickey for invalid user git from 2001:db8::9 port 4 ssh2: ED25519 SHA256:x",
+     "sshd", "failed_invalid_user", "LOGIN_FAIL", 3, "git", "2001:db8::9",
+     "\"method\":\"publickey\"|\"key_type\":\"ED25519\""},
+    {"sshd", "Failed publickey for root from 2001:db8::1 port 22 ssh2: RSA SHA256:abc", "sshd",
+     "failed_publickey", "PUBKEY_REJECTED", 2, "root", "2001:db8::1",
+     "\"method\":\"publickey\"|\"key_type\":\"RSA\"|\"reason\":\"key_rejected\""},
+    {"sshd", "Failed hostbased for bob from 192.0.2.30 port 99 ssh2: ECDSA SHA256:h", "sshd",
+     "failed_hostbased", "LOGIN_FAIL", 3, "bob", "192.0.2.30",
+     "\"method\":\"hostbased\"|\"reason\":\"hostbased_rejected\""},
+    {"sshd", "Failed password for root from 183.62.140.253 port 47460 ssh2", "sshd",
+     "failed_password", "LOGIN_FAIL", 3, "root", "183.62.140.253",
+     "\"method\":\"password\"|\"reason\":\"wrong_password\"|\"port\":47460"},
+    {"sshd", "Failed keyboard-interactive/pam for alice from ::ffff:192.0.2.44 port 5 ssh2", "sshd",
+     "failed_keyboard_interactive", "LOGIN_FAIL", 3, "alice", "192.0.2.44",
+     "\"method\":\"keyboard-interactive/pam\"|\"reason\":\"wrong_password\""},
+    {"sshd", "Failed password for root from host-7.example.net port 22 ssh2", "sshd",
+     "failed_password", "LOGIN_FAIL", 3, "root", NULL, "\"rhost\":\"host-7.example.net\""},
+    {"sshd", "Failed gssapi-with-mic for carol from 192.0.2.31 port 7 ssh2", "sshd", "failed",
+     "LOGIN_FAIL", 3, "carol", "192.0.2.31",
+     "\"method\":\"gssapi-with-mic\"|\"reason\":\"auth_failed\""},
     {"sshd", "Accepted publickey for vagrant from 10.0.2.2 port 63673 ssh2: RSA 39:33:99", "sshd",
      "accepted", "LOGIN_SUCCESS", 1, "vagrant", "10.0.2.2",
      "\"key_type\":\"RSA\"|\"key_fingerprint\":\"39:33:99\"|\"port\":63673"},
     {"sshd", "Accepted password for fztu from 119.137.62.142 port 49116 ssh2", "sshd", "accepted",
-     "LOGIN_SUCCESS", 1, "fztu", "119.137.62.142", "\"auth_method\":\"password\""},
+     "LOGIN_SUCCESS", 1, "fztu", "119.137.62.142", "\"method\":\"password\""},
+    {"sshd", "Accepted keyboard-interactive/pam for root from 198.51.100.3 port 2222 ssh2", "sshd",
+     "accepted", "LOGIN_SUCCESS", 1, "root", "198.51.100.3",
+     "\"method\":\"keyboard-interactive/pam\""},
+    {"sshd", "Accepted rsa for bob from 192.0.2.50 port 1022", "sshd", "accepted", "LOGIN_SUCCESS",
+     1, "bob", "192.0.2.50", "\"method\":\"rsa\""},
+    {"sshd", "Partial publickey for alice from 192.0.2.52 port 5 ssh2: ED25519 SHA256:k", "sshd",
+     "partial", "SSHD", 1, "alice", "192.0.2.52", "\"result\":\"Partial\""},
     {"sshd", "Invalid user webmaster from 173.234.31.186", "sshd", "invalid_user", "LOGIN_FAIL", 3,
-     "webmaster", "173.234.31.186", "\"invalid_user\":true"},
+     "webmaster", "173.234.31.186", "\"invalid_user\":true|\"reason\":\"invalid_user\""},
     {"sshd", "Invalid user oracle from 10.1.1.1 port 40000", "sshd", "invalid_user", "LOGIN_FAIL",
-     3, "oracle", "10.1.1.1", "\"port\":40000"},
-    {"sshd-session", "Connection closed by authenticating user root 192.0.2.9 port 51234 [preauth]",
-     "sshd", "closed_authenticating", "LOGIN_FAIL", 3, "root", "192.0.2.9", "\"port\":51234"},
+     3, "oracle", "10.1.1.1", "\"port\":40000|\"method\":\"none\""},
+    {"sshd", "Illegal user test from 192.0.2.60", "sshd", "invalid_user", "LOGIN_FAIL", 3, "test",
+     "192.0.2.60", NULL},
+    {"sshd", "User bob from 192.0.2.1 not allowed because not listed in AllowUsers", "sshd",
+     "not_allowed", "LOGIN_FAIL", 3, "bob", "192.0.2.1",
+     "\"reason\":\"not_allowed\"|\"detail\":\"not listed in AllowUsers\""},
+    {"sshd",
+     "User eve from 192.0.2.2 not allowed because none of user's groups are listed in "
+     "AllowGroups [preauth]",
+     "sshd", "not_allowed", "LOGIN_FAIL", 3, "eve", "192.0.2.2",
+     "\"detail\":\"none of user's groups are listed in AllowGroups\""},
+    {"sshd", "User daemon not allowed because account is locked", "sshd", "not_allowed_local",
+     "LOGIN_FAIL", 3, "daemon", NULL, "\"detail\":\"account is locked\""},
+    {"sshd", "ROOT LOGIN REFUSED FROM 192.0.2.70 port 4444", "sshd", "root_refused", "LOGIN_FAIL",
+     3, "root", "192.0.2.70", "\"reason\":\"root_refused\"|\"port\":4444"},
+    {"sshd", "error: PAM: Authentication failure for illegal user bob from evil.example", "sshd",
+     "pam_auth_error", "LOGIN_FAIL", 3, "bob", NULL,
+     "\"rhost\":\"evil.example\"|\"reason\":\"pam_failure\""},
+    {"sshd", "error: PAM: Authentication failure for root from 192.0.2.71", "sshd",
+     "pam_auth_error", "LOGIN_FAIL", 3, "root", "192.0.2.71", NULL},
+    {"sshd", "fatal: Access denied for user bob by PAM account configuration [preauth]", "sshd",
+     "pam_account_denied", "LOGIN_FAIL", 3, "bob", NULL, "\"method\":\"pam_account\""},
+    {"sshd",
+     "PAM 5 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= "
+     "rhost=183.62.140.253  user=root",
+     "sshd", "pam_more_failures", "PAM_AUTH_FAIL", 2, "root", "183.62.140.253", "\"count\":5"},
+    {"sshd",
+     "error: maximum authentication attempts exceeded for invalid user x from 192.0.2.9 "
+     "port 4 ssh2 [preauth]",
+     "sshd", "max_auth_attempts", "LOGIN_FAIL", 3, "x", "192.0.2.9",
+     "\"reason\":\"max_auth_attempts\""},
     {"sshd",
      "Disconnecting authenticating user root 192.0.2.9 port 51234: Too many authentication "
      "failures [preauth]",
      "sshd", "disconnect_authenticating", "LOGIN_FAIL", 3, "root", "192.0.2.9",
      "\"reason\":\"too_many_failures\""},
     {"sshd",
-     "error: maximum authentication attempts exceeded for invalid user x from 192.0.2.9 "
-     "port 4 ssh2 [preauth]",
-     "sshd", "max_auth_attempts", "LOGIN_FAIL", 3, "x", "192.0.2.9",
-     "\"reason\":\"max_auth_attempts\""},
+     "Disconnecting invalid user admin 192.0.2.10 port 7: Too many authentication failures "
+     "[preauth]",
+     "sshd", "disconnect_authenticating", "LOGIN_FAIL", 3, "admin", "192.0.2.10", NULL},
     {"sshd", "Disconnecting: Too many authentication failures for admin [preauth]", "sshd",
      "too_many_failures", "LOGIN_FAIL", 3, "admin", NULL, "\"reason\":\"too_many_failures\""},
-    {"sshd",
-     "PAM 5 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= "
-     "rhost=183.62.140.253  user=root",
-     "sshd", "pam_more_failures", "LOGIN_FAIL", 3, "root", "183.62.140.253", "\"count\":5"},
-    {"sshd", "User bob from 192.0.2.1 not allowed because not listed in AllowUsers", "sshd",
-     "not_allowed", "LOGIN_FAIL", 3, "bob", "192.0.2.1", "\"reason\":\"not listed in AllowUsers\""},
-    {"sshd", "error: PAM: Authentication failure for illegal user bob from evil.example", "sshd",
-     "pam_auth_error", "LOGIN_FAIL", 3, "bob", NULL, "\"rhost\":\"evil.example\""},
+    {"sshd-session", "Connection closed by authenticating user root 192.0.2.9 port 51234 [preauth]",
+     "sshd", "closed_authenticating", "LOGIN_FAIL", 3, "root", "192.0.2.9",
+     "\"port\":51234|\"reason\":\"closed_preauth\""},
     {"sshd", "Connection closed by invalid user admin 192.0.2.1 port 5 [preauth]", "sshd",
-     "closed_invalid_user", "SSHD", 1, "admin", "192.0.2.1", "\"invalid_user\":true"},
+     "closed_invalid_user", "LOGIN_FAIL", 3, "admin", "192.0.2.1",
+     "\"invalid_user\":true|\"reason\":\"invalid_user\""},
+    {"sshd", "Disconnected from authenticating user root 2001:db8::77 port 61000 [preauth]", "sshd",
+     "disconnected_authenticating", "LOGIN_FAIL", 3, "root", "2001:db8::77",
+     "\"reason\":\"closed_preauth\""},
+    {"sshd", "Did not receive identification string from 2.125.160.217", "sshd",
+     "no_identification", "SSH_PROBE", 2, NULL, "2.125.160.217", "\"probe\":\"no_identification\""},
+    {"sshd", "Bad protocol version identification 'GET / HTTP/1.1' from 192.0.2.8 port 9", "sshd",
+     "bad_protocol", "SSH_PROBE", 2, NULL, "192.0.2.8", "\"banner\":\"GET / HTTP/1.1\""},
+    {"sshd", "Protocol major versions differ for 192.0.2.12: SSH-2.0-OpenSSH vs. SSH-1.5-x", "sshd",
+     "protocol_mismatch", "SSH_PROBE", 2, NULL, "192.0.2.12", "\"probe\":\"bad_protocol\""},
+    {"sshd",
+     "Unable to negotiate with 192.0.2.13 port 40112: no matching key exchange method found. "
+     "Their offer: diffie-hellman-group1-sha1 [preauth]",
+     "sshd", "unable_to_negotiate", "SSH_PROBE", 2, NULL, "192.0.2.13",
+     "\"what\":\"key exchange method\"|\"offer\":\"diffie-hellman-group1-sha1\""},
+    {"sshd", "error: kex_exchange_identification: Connection closed by remote host", "sshd",
+     "kex_identification", "SSH_PROBE", 2, NULL, NULL,
+     "\"detail\":\"Connection closed by remote host\""},
+    {"sshd",
+     "kex_exchange_identification: client sent invalid protocol identifier \"GET / HTTP/1.1\"",
+     "sshd", "kex_identification", "SSH_PROBE", 2, NULL, NULL, "\"probe\":\"kex_identification\""},
+    {"sshd", "banner exchange: Connection from 192.0.2.14 port 5: invalid format", "sshd",
+     "banner_exchange", "SSH_PROBE", 2, NULL, "192.0.2.14", "\"detail\":\"invalid format\""},
+    {"sshd",
+     "ssh_dispatch_run_fatal: Connection from 192.0.2.15 port 6: message authentication code "
+     "incorrect [preauth]",
+     "sshd", "dispatch_fatal", "SSH_PROBE", 2, NULL, "192.0.2.15",
+     "\"detail\":\"message authentication code incorrect\""},
+    {"sshd", "Bad packet length 1349676916. [preauth]", "sshd", "bad_packet_length", "SSH_PROBE", 2,
+     NULL, NULL, "\"length\":\"1349676916\""},
+    {"sshd", "fatal: Timeout before authentication for 192.0.2.16 port 7", "sshd",
+     "timeout_preauth", "SSH_PROBE", 2, NULL, "192.0.2.16", "\"probe\":\"timeout\""},
+    {"sshd",
+     "Timeout before authentication for connection from 192.0.2.22 to 192.0.2.1, pid = 4242",
+     "sshd", "timeout_preauth", "SSH_PROBE", 2, NULL, "192.0.2.22", NULL},
+    {"sshd", "error: Bad remote protocol version identification: 'SSH-9-x'", "sshd",
+     "bad_remote_version", "SSH_PROBE", 2, NULL, NULL, "\"banner\":\"SSH-9-x\""},
+    {"sshd", "Failed password for illegal user guest from 192.0.2.23 port 4 ssh2", "sshd",
+     "failed_invalid_user", "LOGIN_FAIL", 3, "guest", "192.0.2.23", "\"invalid_user\":true"},
+    {"sshd", "Received disconnect from 139.59.209.18: 11: Bye Bye [preauth]", "sshd",
+     "received_disconnect_preauth", "SSH_PROBE", 2, NULL, "139.59.209.18",
+     "\"code\":11|\"reason\":\"Bye Bye\"|\"probe\":\"disconnect\""},
+    {"sshd", "Received disconnect from 192.0.2.17 port 3333:11: Bye Bye [preauth]", "sshd",
+     "received_disconnect_preauth", "SSH_PROBE", 2, NULL, "192.0.2.17", "\"port\":3333"},
+    {"sshd", "error: Received disconnect from 1.2.3.4: 3: Auth fail [preauth]", "sshd",
+     "received_disconnect_preauth", "SSH_PROBE", 2, NULL, "1.2.3.4", "\"code\":3"},
+    {"sshd", "Connection closed by 192.0.2.5 [preauth]", "sshd", "closed_preauth", "SSH_PROBE", 2,
+     NULL, "192.0.2.5", "\"probe\":\"closed\""},
+    {"sshd-session", "Connection reset by 192.0.2.18 port 50 [preauth]", "sshd", "closed_preauth",
+     "SSH_PROBE", 2, NULL, "192.0.2.18", NULL},
+    {"sshd", "drop connection #10 from [192.0.2.19]:4567 on [192.0.2.1]:22 past MaxStartups",
+     "sshd", "maxstartups_drop", "SSH_PROBE", 2, NULL, "192.0.2.19", "\"probe\":\"maxstartups\""},
     {"sshd", "input_userauth_request: invalid user webmaster [preauth]", "sshd",
      "input_userauth_invalid", "SSHD", 1, "webmaster", NULL, NULL},
-    {"sshd", "Received disconnect from 139.59.209.18: 11: Bye Bye [preauth]", "sshd",
-     "received_disconnect", "SSHD", 1, NULL, "139.59.209.18", "\"code\":11|\"reason\":\"Bye Bye\""},
-    {"sshd", "error: Received disconnect from 1.2.3.4: 3: Auth fail [preauth]", "sshd",
-     "received_disconnect", "SSHD", 1, NULL, "1.2.3.4", "\"code\":3"},
+    {"sshd", "Received disconnect from 192.0.2.4 port 6000:11: disconnected by user", "sshd",
+     "received_disconnect", "SSHD", 1, NULL, "192.0.2.4", "\"code\":11"},
     {"sshd", "Disconnected from user alice 192.0.2.4 port 6000", "sshd", "disconnected_user",
      "SSHD", 1, "alice", "192.0.2.4", NULL},
     {"sshd", "Disconnected from 192.0.2.4 port 6000", "sshd", "disconnected", "SSHD", 1, NULL,
      "192.0.2.4", "\"port\":6000"},
-    {"sshd", "Connection closed by 192.0.2.5 [preauth]", "sshd", "closed", "SSHD", 1, NULL,
+    {"sshd", "Connection closed by 192.0.2.5 port 22", "sshd", "closed", "SSHD", 1, NULL,
      "192.0.2.5", NULL},
     {"sshd", "Connection reset by 192.0.2.6 port 7", "sshd", "reset", "SSHD", 1, NULL, "192.0.2.6",
      NULL},
-    {"sshd", "Did not receive identification string from 2.125.160.217", "sshd",
-     "no_identification", "SSHD", 1, NULL, "2.125.160.217", NULL},
     {"sshd",
      "reverse mapping checking getaddrinfo for ns.example.com [173.234.31.186] failed - "
      "POSSIBLE BREAK-IN ATTEMPT!",
      "sshd", "reverse_mapping", "SSHD", 1, NULL, "173.234.31.186", "\"rhost\":\"ns.example.com\""},
-    {"sshd", "Bad protocol version identification 'GET / HTTP/1.1' from 192.0.2.8 port 9", "sshd",
-     "bad_protocol", "SSHD", 1, NULL, "192.0.2.8", "\"banner\":\"GET / HTTP/1.1\""},
+    {"sshd", "Connection from 192.0.2.20 port 5 on 192.0.2.1 port 22 rdomain \"\"", "sshd",
+     "connection_from", "SSHD", 1, NULL, "192.0.2.20", "\"local_ip\":\"192.0.2.1\""},
+    /* Solaris and illumos: "[ID nnn facility.level]" before the message */
+    {"sshd", "[ID 800047 auth.info] Failed password for root from 192.0.2.21 port 22 ssh2", "sshd",
+     "failed_password", "LOGIN_FAIL", 3, "root", "192.0.2.21", NULL},
     {"sshd", "Server listening on 0.0.0.0 port 22.", "sshd", "generic", "SSHD", 1, NULL, NULL,
      NULL},
     /* sudo */
@@ -182,13 +279,19 @@ static const struct dcase cases[] = {
      "COMMAND=/usr/bin/id",
      "sudo", "incorrect_password", "LOGIN_FAIL", 3, "alice", NULL,
      "\"attempts\":3|\"reason\":\"incorrect_password\""},
+    {"sudo",
+     "bob : a password is required ; TTY=pts/2 ; PWD=/home/bob ; USER=root ; COMMAND=/bin/id",
+     "sudo", "denied", "LOGIN_FAIL", 4, "bob", NULL, "\"reason\":\"a password is required\""},
+    {"sudo",
+     "carol : 1 incorrect password attempt ; TTY=pts/3 ; PWD=/ ; USER=root ; COMMAND=/bin/ls",
+     "sudo", "incorrect_password", "LOGIN_FAIL", 3, "carol", NULL, "\"attempts\":1"},
     {"sudo", "alice : command not allowed ; TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/rm -rf /",
      "sudo", "denied", "LOGIN_FAIL", 4, "alice", NULL, "\"reason\":\"command not allowed\""},
     {"sudo",
      "pam_unix(sudo:auth): authentication failure; logname=alice uid=1000 euid=0 "
      "tty=/dev/pts/0 ruser=alice rhost=  user=alice",
-     "pam", "auth_failure", "LOGIN_FAIL", 3, "alice", NULL,
-     "\"service\":\"sudo\"|\"pam_type\":\"auth\"|\"ruser\":\"alice\""},
+     "pam", "auth_failure", "PAM_AUTH_FAIL", 2, "alice", NULL,
+     "\"service\":\"sudo\"|\"pam_type\":\"auth\"|\"ruser\":\"alice\"|\"reason\":\"pam_failure\""},
     {"sudo", "pam_unix(sudo:session): session opened for user root(uid=0) by alice(uid=1000)",
      "pam", "session_opened", "SESSION_OPEN", 1, "root", NULL,
      "\"uid\":0|\"by_user\":\"alice\"|\"by_uid\":1000"},
@@ -212,17 +315,38 @@ static const struct dcase cases[] = {
     {"su",
      "pam_unix(su:auth): authentication failure; logname=alice uid=1000 euid=0 tty=pts/0 "
      "ruser=alice rhost=  user=root",
-     "pam", "auth_failure", "LOGIN_FAIL", 3, "root", NULL, "\"logname\":\"alice\""},
+     "pam", "auth_failure", "PAM_AUTH_FAIL", 2, "root", NULL, "\"logname\":\"alice\""},
     /* pam, also under "prog(pam_unix)" tags */
     {"sshd(pam_unix)",
      "authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= "
      "rhost=218.188.2.4  user=root",
-     "pam", "auth_failure", "LOGIN_FAIL", 3, "root", "218.188.2.4", "\"tty\":\"NODEVssh\""},
+     "pam", "auth_failure", "PAM_AUTH_FAIL", 2, "root", "218.188.2.4", "\"tty\":\"NODEVssh\""},
     {"sshd(pam_unix)",
      "authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=zummit.com ", "pam",
-     "auth_failure", "LOGIN_FAIL", 3, NULL, NULL, "\"rhost\":\"zummit.com\""},
-    {"sshd", "pam_unix(sshd:auth): check pass; user unknown", "pam", "user_unknown", "LOGIN_FAIL",
-     3, NULL, NULL, "\"reason\":\"user_unknown\"|\"service\":\"sshd\""},
+     "auth_failure", "PAM_AUTH_FAIL", 2, NULL, NULL, "\"rhost\":\"zummit.com\""},
+    {"sshd", "pam_unix(sshd:auth): check pass; user unknown", "pam", "user_unknown",
+     "PAM_AUTH_FAIL", 2, NULL, NULL, "\"reason\":\"user_unknown\"|\"service\":\"sshd\""},
+    {"sshd", "pam_unix(sshd:auth): check pass; user (P4ssw0rd) unknown", "pam", "user_unknown",
+     "PAM_AUTH_FAIL", 2, NULL, NULL, "\"typed_name\":\"P4ssw0rd\""},
+    {"sshd",
+     "pam_unix(sshd:auth): 2 more authentication failures; logname= uid=0 euid=0 tty=ssh "
+     "ruser= rhost=192.0.2.40  user=root",
+     "pam", "more_failures", "PAM_AUTH_FAIL", 2, "root", "192.0.2.40", "\"count\":2"},
+    {"sshd",
+     "pam_faillock(sshd:auth): Consecutive login failures for user bob account temporarily "
+     "locked",
+     "pam", "faillock_locked", "ACCOUNT_LOCKED", 4, "bob", NULL, "\"reason\":\"faillock\""},
+    {"sshd", "pam_faillock(sshd:auth): User unknown", "pam", "faillock_unknown", "PAM_AUTH_FAIL", 2,
+     NULL, NULL, "\"reason\":\"user_unknown\""},
+    {"sshd", "pam_tally2(sshd:auth): user root (0) tally 4, deny 3", "pam", "tally_deny",
+     "ACCOUNT_LOCKED", 4, "root", NULL, "\"tally\":4|\"deny\":3"},
+    {"login",
+     "pam_tally2(login:auth): user bob (1000) has time limit [55s left] since last failure.", "pam",
+     "tally_time_limit", "ACCOUNT_LOCKED", 3, "bob", NULL, "\"seconds_left\":55"},
+    {"sshd", "pam_unix(sshd:account): account bob has expired (account expired)", "pam",
+     "account_expired", "PAM_AUTH_FAIL", 2, "bob", NULL, "\"detail\":\"account expired\""},
+    {"sshd", "pam_unix(sshd:account): expired password for user carol (password aged)", "pam",
+     "account_expired", "PAM_AUTH_FAIL", 2, "carol", NULL, "\"reason\":\"account_expired\""},
     {"su(pam_unix)", "session opened for user news by (uid=0)", "pam", "session_opened",
      "SESSION_OPEN", 1, "news", NULL, "\"by_uid\":0"},
     {"login(pam_unix)", "session opened for user root by LOGIN(uid=0)", "pam", "session_opened",
@@ -232,7 +356,7 @@ static const struct dcase cases[] = {
     {"passwd", "pam_unix(passwd:chauthtok): password changed for bob", "pam", "password_changed",
      "PASSWORD_CHANGE", 3, "bob", NULL, NULL},
     {"unix_chkpwd", "pam_unix(sshd:auth): auth could not identify password for [eve]", "pam",
-     "auth_could_not_identify", "LOGIN_FAIL", 3, "eve", NULL, NULL},
+     "auth_could_not_identify", "PAM_AUTH_FAIL", 2, "eve", NULL, NULL},
     {"pam", "user nobody logged out.", "pam", "generic", "PAM", 1, NULL, NULL, NULL},
     /* shadow-utils */
     {"useradd", "new user: name=apache, UID=48, GID=48, home=/usr/share/httpd, shell=/sbin/nologin",
@@ -298,6 +422,55 @@ static const struct dcase cases[] = {
      "cache code ",
      "klogind", "auth_failed", "LOGIN_FAIL", 3, NULL, "163.27.187.39",
      "\"reason\":\"Permission denied in replay cache code\""},
+    /* netfilter: iptables LOG, nftables log, UFW */
+    {"kernel",
+     "[12345.678901] [UFW BLOCK] IN=eth0 OUT= MAC=00:11:22:33:44:55:66:77:88:99:aa:bb:08:00 "
+     "SRC=203.0.113.50 DST=192.0.2.10 LEN=60 TOS=0x00 PREC=0x00 TTL=49 ID=54321 DF PROTO=TCP "
+     "SPT=51234 DPT=22 WINDOW=29200 RES=0x00 SYN URGP=0",
+     "netfilter", "ufw_block", "FIREWALL_BLOCK", 2, NULL, "203.0.113.50",
+     "\"destination_ip\":\"192.0.2.10\"|\"protocol\":\"TCP\"|\"source_port\":51234|"
+     "\"destination_port\":22|\"in_interface\":\"eth0\"|\"firewall\":\"ufw\""},
+    {"kernel",
+     "[UFW LIMIT BLOCK] IN=eth0 OUT= MAC= SRC=203.0.113.51 DST=192.0.2.10 LEN=60 "
+     "PROTO=TCP SPT=1 DPT=22",
+     "netfilter", "ufw_block", "FIREWALL_BLOCK", 2, NULL, "203.0.113.51",
+     "\"action\":\"LIMIT BLOCK\""},
+    {"kernel",
+     "[UFW ALLOW] IN=eth0 OUT= MAC= SRC=198.51.100.7 DST=192.0.2.10 LEN=52 "
+     "PROTO=ICMP TYPE=8 CODE=0 ID=1 SEQ=1",
+     "netfilter", "ufw_allow", "FIREWALL_ALLOW", 1, NULL, "198.51.100.7", "\"protocol\":\"ICMP\""},
+    {"kernel", "[UFW AUDIT] IN=lo OUT= MAC= SRC=127.0.0.1 DST=127.0.0.1 PROTO=UDP SPT=1 DPT=2",
+     "netfilter", "ufw_other", "FIREWALL_LOG", 1, NULL, "127.0.0.1", "\"action\":\"AUDIT\""},
+    {"kernel",
+     "IPTables-Dropped: IN=eth0 OUT= MAC= SRC=2001:db8::5 DST=2001:db8::1 LEN=80 TC=0 "
+     "HOPLIMIT=64 FLOWLBL=0 PROTO=UDP SPT=5353 DPT=53 LEN=40",
+     "netfilter", "prefix_block", "FIREWALL_BLOCK", 2, NULL, "2001:db8::5",
+     "\"log_prefix\":\"IPTables-Dropped:\"|\"destination_port\":53"},
+    {"kernel", "nft input reject IN=eth1 OUT= SRC=192.0.2.99 DST=192.0.2.1 PROTO=TCP SPT=3 DPT=4",
+     "netfilter", "prefix_block", "FIREWALL_BLOCK", 2, NULL, "192.0.2.99", NULL},
+    {"kernel", "ACCEPT-SSH: IN=eth0 OUT= SRC=192.0.2.98 DST=192.0.2.1 PROTO=TCP SPT=3 DPT=22",
+     "netfilter", "prefix_allow", "FIREWALL_ALLOW", 1, NULL, "192.0.2.98", NULL},
+    {"kernel", "IN=eth0 OUT=eth1 SRC=10.0.0.5 DST=10.0.1.5 LEN=40 PROTO=TCP SPT=80 DPT=9",
+     "netfilter", "packet", "FIREWALL_LOG", 1, NULL, "10.0.0.5", "\"out_interface\":\"eth1\""},
+    /* nginx and Apache through syslog */
+    {"nginx",
+     "203.0.113.9 - bob [07/Dec/2026:08:00:00 +0000] \"GET /admin/login.php?x=1 HTTP/1.1\" 404 "
+     "153 \"-\" \"Mozilla/5.0 (zgrab)\" 0.004",
+     "nginx", "access", "http_request", 1, "bob", "203.0.113.9",
+     "\"bytes\":153|\"http_version\":\"1.1\""},
+    {"nginx",
+     "2026/12/07 08:00:00 [error] 123#0: *7 open() \"/var/www/x\" failed (2: No such file or "
+     "directory), client: 203.0.113.9, server: _, request: \"GET /x HTTP/1.1\", host: \"web1\"",
+     "nginx", "error", "http_error", 1, NULL, "203.0.113.9", "\"pid\":123|\"level\":\"error\""},
+    {"apache2",
+     "example.org:443 198.51.100.1 - - [07/Dec/2026:08:00:00 +0000] \"POST /wp-login.php "
+     "HTTP/1.1\" 200 4523 \"https://example.org/\" \"curl/8.0\" 1532",
+     "apache", "access", "http_request", 1, NULL, "198.51.100.1",
+     "\"vhost\":\"example.org\"|\"duration_us\":1532|\"referrer\":\"https://example.org/\""},
+    {"httpd",
+     "[Mon Dec 07 08:00:00.123456 2026] [core:error] [pid 1234:tid 5678] [client "
+     "192.0.2.5:5555] AH00126: Invalid URI in request GET /../../etc/passwd HTTP/1.1",
+     "apache", "error", "http_error", 1, NULL, "192.0.2.5", "\"code\":\"AH00126\"|\"port\":5555"},
     {"ftpd", "ANONYMOUS FTP LOGIN FROM 84.102.20.2,  (anonymous)", "ftpd", "anonymous_login",
      "LOGIN_SUCCESS", 1, "anonymous", "84.102.20.2", NULL},
     {"vsftpd", "FTP LOGIN FROM 192.0.2.1 [host], bob", "ftpd", "login", "LOGIN_SUCCESS", 1, "bob",
@@ -351,26 +524,22 @@ static void test_patterns(void **state)
 		check_case(&cases[i]);
 }
 
-/* Every pattern of decoders.h has a case above. */
+/* Every pattern of the built-in decoders has a case above. */
+static int has_case(void *arg, const char *decoder, const char *file, const char *pattern)
+{
+	(void)arg;
+	assert_non_null(file);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (!strcmp(cases[i].decoder, decoder) && !strcmp(cases[i].pattern, pattern))
+			return 0;
+	fail_msg("pattern %s.%s has no test case", decoder, pattern);
+	return -1;
+}
+
 static void test_every_pattern_covered(void **state)
 {
 	(void)state;
-	for (int d = 0; d < DEC_N; d++) {
-		for (size_t p = 0; p < decoder_defs[d].n; p++) {
-			bool found = false;
-			for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]) && !found; i++)
-				found = !strcmp(cases[i].decoder, decoder_defs[d].name) &&
-					!strcmp(cases[i].pattern, decoder_defs[d].patterns[p].name);
-			if (!found)
-				fail_msg("pattern %s.%s has no test case", decoder_defs[d].name,
-					 decoder_defs[d].patterns[p].name);
-		}
-	}
-	/* Every program routes to a decoder; int fields are plain names. */
-	for (size_t i = 0; i < sizeof(program_defs) / sizeof(program_defs[0]); i++)
-		assert_true(program_defs[i].decoder >= 0 && program_defs[i].decoder < DEC_N);
-	for (size_t i = 0; i < sizeof(int_fields) / sizeof(int_fields[0]); i++)
-		assert_non_null(int_fields[i]);
+	assert_int_equal(decode_each_pattern(has_case, NULL), 0);
 }
 
 static void test_unknown_program(void **state)
@@ -425,18 +594,53 @@ static void test_data_merge_and_explain(void **state)
 	EV.message = sv("Failed password for root from 1.2.3.4 port 22 ssh2");
 	EV.data = sv("{\"syslog\":{\"pid\":1}}");
 	assert_int_equal(decode_auth(&EV, &A, &EX), 1);
-	assert_true(sv_eq(EV.data, "{\"syslog\":{\"pid\":1},\"auth_method\":\"password\","
-				   "\"port\":22}"));
-	assert_string_equal(EX.fields, "auth_method=password user=root source_ip=1.2.3.4 port=22");
+	assert_true(sv_eq(EV.data, "{\"syslog\":{\"pid\":1},\"port\":22,"
+				   "\"method\":\"password\",\"reason\":\"wrong_password\"}"));
+	assert_string_equal(EX.fields,
+			    "user=root source_ip=1.2.3.4 port=22 "
+			    "extra=\"method\":\"password\",\"reason\":\"wrong_password\"");
 	EV.data = sv("{}");
 	assert_int_equal(decode_auth(&EV, &A, &EX), 1);
-	assert_true(sv_eq(EV.data, "{\"auth_method\":\"password\",\"port\":22}"));
+	assert_true(
+	    sv_eq(EV.data, "{\"port\":22,\"method\":\"password\",\"reason\":\"wrong_password\"}"));
 	/* A value with a space is quoted in the explanation. */
 	assert_int_equal(dec("sudo", "a : TTY=x ; PWD=/ ; USER=root ; COMMAND=/bin/cat /etc/x"), 1);
 	assert_non_null(strstr(EX.fields, "command=\"/bin/cat /etc/x\""));
 	/* IPv6 is canonicalized. */
 	assert_int_equal(dec("sshd", "Invalid user x from 2001:DB8:0:0::1"), 1);
 	assert_true(sv_eq(EV.source_ip, "2001:db8::1"));
+}
+
+/* Access logs fill the event's HTTP fields, not data. */
+static void test_http_fields(void **state)
+{
+	(void)state;
+	assert_int_equal(dec("nginx", "203.0.113.9 - - [07/Dec/2026:08:00:00 +0000] \"GET "
+				      "/a?b=c HTTP/2.0\" 302 0 \"-\" \"curl/8\" rt=1.250"),
+			 1);
+	assert_true(sv_eq(EV.http_method, "GET"));
+	assert_true(sv_eq(EV.http_path, "/a?b=c"));
+	assert_true(sv_eq(EV.user_agent, "curl/8"));
+	assert_true(EV.flags & EV_HAS_HTTP_STATUS);
+	assert_int_equal(EV.http_status, 302);
+	assert_true(EV.flags & EV_HAS_LATENCY);
+	assert_true(EV.latency_ms > 1249.9 && EV.latency_ms < 1250.1);
+	assert_true(sv_eq(EV.user, "system"));
+	assert_null(strstr(EV.data.p, "http_method"));
+	/* A request line that is not one: kept whole, no method or path. */
+	assert_int_equal(dec("nginx", "192.0.2.1 - - [07/Dec/2026:08:00:00 +0000] \"\\x16\\x03\" "
+				      "400 157 \"-\" \"-\""),
+			 1);
+	assert_true(sv_eq(EV.event_type, "http_request"));
+	assert_null(EV.http_method.p);
+	assert_int_equal(EV.http_status, 400);
+	assert_false(EV.flags & EV_HAS_LATENCY);
+	/* A status that is not one stays text in data. */
+	assert_int_equal(dec("nginx", "192.0.2.1 - - [07/Dec/2026:08:00:00 +0000] \"GET / "
+				      "HTTP/1.1\" 999 1"),
+			 1);
+	assert_false(EV.flags & EV_HAS_HTTP_STATUS);
+	assert_non_null(strstr(EV.data.p, "\"http_status\":\"999\""));
 }
 
 static void test_hostile(void **state)
@@ -654,7 +858,7 @@ struct sample {
 static void parse_line(const char *line, struct event *ev, struct decode_explain *ex)
 {
 	char err[256];
-	const struct logline_ctx ctx = {"test", NULL, NULL};
+	const struct logline_ctx ctx = {.source = "test"};
 	int rc =
 	    logline_to_event(FMT_AUTH, line, strlen(line), &ctx, NOW, ev, &A, err, sizeof(err), ex);
 	if (rc)
@@ -677,7 +881,7 @@ static void test_openssh_sample(void **state)
 	assert_int_equal(nrows, 2001);
 
 	int failed_password = 0, e9 = 0, e10 = 0, e14 = 0, invalid = 0, accepted = 0, pam = 0;
-	int login_fail = 0, want_login_fail = 0;
+	int login_fail = 0, want_login_fail = 0, probe = 0;
 	for (size_t i = 0; i < n; i++) {
 		char *f[9], caps[8][128];
 		int nc = 0;
@@ -714,21 +918,25 @@ static void test_openssh_sample(void **state)
 		} else if (!strcmp(id, "E1")) {
 			user = caps[0], ip = caps[1], type = "LOGIN_SUCCESS", accepted++;
 		} else if (!strcmp(id, "E20")) {
-			user = caps[3], ip = caps[2], type = "LOGIN_FAIL", pam++;
+			/* PAM's line of an attempt sshd logs as "Failed password": its own type */
+			user = caps[3], ip = caps[2], type = "PAM_AUTH_FAIL", pam++;
 		} else if (!strcmp(id, "E19")) {
-			ip = caps[2], type = "LOGIN_FAIL", pam++;
-		} else if (!strcmp(id, "E21") || !strcmp(id, "E4") || !strcmp(id, "E5") ||
-			   !strcmp(id, "E15") || !strcmp(id, "E16") || !strcmp(id, "E17")) {
+			ip = caps[2], type = "PAM_AUTH_FAIL", pam++;
+		} else if (!strcmp(id, "E21") || !strcmp(id, "E15") || !strcmp(id, "E16") ||
+			   !strcmp(id, "E17")) {
+			type = "PAM_AUTH_FAIL";
+		} else if (!strcmp(id, "E4") || !strcmp(id, "E5")) {
 			type = "LOGIN_FAIL";
 		} else if (!strcmp(id, "E23")) {
 			user = caps[0], type = "SESSION_OPEN";
 		} else if (!strcmp(id, "E22")) {
 			user = caps[0], type = "SESSION_CLOSE";
-		} else if (!strcmp(id, "E24") || !strcmp(id, "E25") || !strcmp(id, "E26") ||
-			   !strcmp(id, "E27") || !strcmp(id, "E2") || !strcmp(id, "E3") ||
-			   !strcmp(id, "E6") || !strcmp(id, "E7")) {
+		} else if (!strcmp(id, "E24") || !strcmp(id, "E25") || !strcmp(id, "E2") ||
+			   !strcmp(id, "E3") || !strcmp(id, "E6") || !strcmp(id, "E7")) {
+			/* "Connection closed by <*> [preauth]" and friends: probing, the address */
+			ip = caps[0], type = "SSH_PROBE", probe++;
+		} else if (!strcmp(id, "E26") || !strcmp(id, "E27")) {
 			ip = !strcmp(id, "E27") ? caps[1] : caps[0], type = "SSHD";
-			/* "Connection closed by <*> [preauth]" and friends: the address only */
 		} else {
 			type = "SSHD";
 		}
@@ -799,7 +1007,8 @@ static void test_linux_sample(void **state)
 		const char *type = NULL, *user = NULL, *ip = NULL;
 		int nc = 0;
 		if (pam && !strncmp(content, "authentication failure;", 23)) {
-			type = "LOGIN_FAIL";
+			/* PAM's lines of an attempt: the service's own line counts it. */
+			type = "PAM_AUTH_FAIL";
 			assert_true(
 			    tmpl_match("authentication failure; logname=<*> uid=<*> euid=<*> "
 				       "tty=<*> ruser=<*> rhost=<*>",
@@ -817,7 +1026,7 @@ static void test_linux_sample(void **state)
 				ip = caps[5];
 			fails++;
 		} else if (pam && !strcmp(content, "check pass; user unknown")) {
-			type = "LOGIN_FAIL", fails++;
+			type = "PAM_AUTH_FAIL", fails++;
 		} else if (pam &&
 			   tmpl_match("session opened for user <*> by <*>", content, caps, &nc)) {
 			type = "SESSION_OPEN", user = caps[0], opened++;
@@ -875,14 +1084,15 @@ static void test_beats_sample(void **state)
 		int sev;
 	} want[] = {
 	    {"LOGIN_SUCCESS", "vagrant", "10.0.2.2", "sshd", "localhost",
-	     "\"auth_method\":\"publickey\"", 1},
+	     "\"method\":\"publickey\"", 1},
 	    {"LOGIN_SUCCESS", "vagrant", "192.168.33.1", "sshd", "localhost",
-	     "\"auth_method\":\"password\"", 1},
+	     "\"method\":\"password\"", 1},
 	    {"LOGIN_FAIL", "test", "10.0.2.2", "sshd", "localhost", "\"invalid_user\":true", 3},
 	    {"LOGIN_FAIL", "root", "216.160.83.57", "sshd", "slave22", "\"port\":29160", 3},
 	    {"SUDO_ESCALATION", "vagrant", NULL, "sudo", "localhost",
 	     "\"target_user\":\"root\"|\"command\":\"/bin/ls\"|\"tty\":\"pts/0\"", 2},
-	    {"SSHD", "system", "2.125.160.217", "sshd", "slave22", NULL, 1},
+	    {"SSH_PROBE", "system", "2.125.160.217", "sshd", "slave22",
+	     "\"probe\":\"no_identification\"", 2},
 	    {"SUDO_ESCALATION", "vagrant", NULL, "sudo", "localhost",
 	     "\"command\":\"/bin/cat /var/log/secure\"", 2},
 	    {"LOGIN_FAIL", "tsg", NULL, "sudo", "precise32",
@@ -933,6 +1143,7 @@ int main(void)
 	    cmocka_unit_test(test_unknown_program),
 	    cmocka_unit_test(test_repeated),
 	    cmocka_unit_test(test_data_merge_and_explain),
+	    cmocka_unit_test(test_http_fields),
 	    cmocka_unit_test(test_hostile),
 	    cmocka_unit_test(test_threads_and_reinit),
 	    cmocka_unit_test(test_openssh_sample),

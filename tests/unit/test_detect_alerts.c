@@ -180,7 +180,8 @@ static void test_block_refusals(void **state)
 	    {"minisiem:\n  summary: 'a user}'\n", "'}' without '{'"},
 	    {"minisiem:\n  summary: 'a {} b'\n", "placeholder '{}' names no field"},
 	    {"minisiem:\n  summary: '{window}'\n", "'{window}' is for correlation rules"},
-	    {"minisiem:\n  summary: '{values}'\n", "'{values}' is for value_count correlations"},
+	    {"minisiem:\n  summary: '{values}'\n",
+	     "'{values}' is for value_count and value_* correlations"},
 	    {"minisiem:\n  new-value: []\n", "minisiem: new-value needs a field"},
 	    {"minisiem:\n  new-value-days: 3\n", "new-value-days without new-value"},
 	    {"minisiem:\n  new-value: [user]\n  new-value-days: 0\n", "1 to 3650"},
@@ -206,7 +207,7 @@ static void test_block_refusals(void **state)
 	snprintf(y, sizeof(y), "%sminisiem:\n  new-value: [user]\n", corr);
 	refused(y, "new-value is for detection rules");
 	snprintf(y, sizeof(y), "%sminisiem:\n  summary: '{values}'\n", corr);
-	refused(y, "'{values}' is for value_count correlations");
+	refused(y, "'{values}' is for value_count and value_* correlations");
 	/* tags and references must be strings */
 	refused("title: t\ntags:\n  - a: b\nlogsource:\n  product: minisiem\ndetection:\n  s:\n"
 		"    a: b\n  condition: s\n",

@@ -145,7 +145,7 @@ static void test_canonical_names(void **state)
 	assert_sv(EV.os_type, "LINUX");
 	assert_sv(EV.event_type, "LOGIN_FAIL");
 	assert_int_equal(EV.severity, 3);
-	assert_sv(EV.level, "warning");
+	assert_sv(EV.level, "WARNING"); /* stored upper-case */
 	assert_sv(EV.source_ip, "10.0.0.5");
 	assert_sv(EV.user, "bob");
 	assert_sv(EV.app, "api");
@@ -331,7 +331,7 @@ static void test_scalars_become_text(void **state)
 	assert_sv(EV.source_host, "123");
 	assert_sv(EV.user, "true");
 	assert_sv(EV.app, "1.5");
-	assert_sv(EV.level, "false");
+	assert_sv(EV.level, "FALSE");
 }
 
 static void test_empty_strings_are_absent(void **state)
@@ -817,7 +817,7 @@ static void test_to_json_full(void **state)
 		 " \"timestamp\": \"2024-03-15T12:34:56.500000Z\","
 		 " \"received_at\": \"2024-03-15T12:34:56.000000Z\", \"source_host\": \"web1\","
 		 " \"os_type\": \"APP\", \"event_type\": \"LOGIN_FAIL\", \"severity\": 3,"
-		 " \"level\": \"error\", \"source_ip\": \"2001:db8::1\", \"user\": \"bob\","
+		 " \"level\": \"ERROR\", \"source_ip\": \"2001:db8::1\", \"user\": \"bob\","
 		 " \"message\": \"bad password\", \"app\": \"api\", \"http_status\": 401,"
 		 " \"latency_ms\": 2.5, \"source_offset\": 7, \"raw_message\": \"line\","
 		 " \"data\": {\"extra\": {\"a\": 1}}}");

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "core/err.h"
+#include "core/tz.h"
 #include "parse/logline.h"
 
 #define S 1000000LL
@@ -22,7 +23,7 @@ static struct arena A;
 static struct event EV;
 static struct decode_explain EX;
 static char ERR[256];
-static const struct logline_ctx CTX = {"test", NULL, NULL};
+static const struct logline_ctx CTX = {.source = "test"};
 
 static int setup(void **state)
 {
@@ -127,9 +128,10 @@ static void test_syslog_event_fields(void **state)
 				  "from 203.0.113.7 port 52114 ssh2");
 	assert_sv(EV.source, "test");
 	assert_sv(EV.data, "{\"syslog\":{\"format\":\"rfc3164\",\"facility\":4,\"severity\":6,"
-			   "\"pid\":822},\"auth_method\":\"password\",\"port\":52114}");
+			   "\"pid\":822},\"port\":52114,\"method\":\"password\","
+			   "\"reason\":\"wrong_password\"}");
 	assert_string_equal(EX.decoder, "sshd");
-	assert_string_equal(EX.pattern, "failed");
+	assert_string_equal(EX.pattern, "failed_password");
 
 	json_t *o = as_json();
 	assert_string_equal(json_string_value(json_object_get(o, "timestamp")),
@@ -210,7 +212,8 @@ static void test_severity_map(void **state)
 static void test_context(void **state)
 {
 	(void)state;
-	const struct logline_ctx ctx = {"syslog_udp", "NETWORK", "192.0.2.50"};
+	const struct logline_ctx ctx = {
+	    .source = "syslog_udp", .os_type = "NETWORK", .host = "192.0.2.50"};
 	const char *line = "<13>su: x";
 	assert_int_equal(conv_n(FMT_SYSLOG, line, strlen(line), &ctx), 0);
 	assert_sv(EV.source_host, "192.0.2.50");
@@ -374,6 +377,130 @@ static void test_control_chars_in_data(void **state)
 	json_decref(o);
 }
 
+/* data's value at a dotted path ("forwarder.host") as text, or NULL. */
+static const char *data_str(const char *path, char *buf, size_t n)
+{
+	json_t *d = json_loadb(EV.data.p, EV.data.n, 0, NULL), *v = d;
+	char copy[128], *save = NULL;
+	snprintf(copy, sizeof(copy), "%s", path);
+	for (char *k = strtok_r(copy, ".", &save); k && v; k = strtok_r(NULL, ".", &save))
+		v = json_object_get(v, k);
+	const char *r = NULL;
+	if (json_is_string(v)) {
+		snprintf(buf, n, "%s", json_string_value(v));
+		r = buf;
+	}
+	json_decref(d);
+	return r;
+}
+
+#define assert_data(path, want) assert_data_((path), (want), __LINE__)
+static void assert_data_(const char *path, const char *want, int line)
+{
+	char b[256];
+	const char *v = data_str(path, b, sizeof(b));
+	if (!want ? v != NULL : !v || strcmp(v, want))
+		fail_msg("line %d: data.%s = %s, want %s (data %.*s)", line, path, v ? v : "absent",
+			 want ? want : "absent", (int)EV.data.n, EV.data.p);
+}
+
+/* rsyslog's standard RFC 5424 forwarding template: two spaces before the message. */
+static void test_rsyslog_5424_template(void **state)
+{
+	(void)state;
+	assert_int_equal(conv(FMT_SYSLOG, "<38>1 2026-11-21T07:55:49.000000+00:00 web1 sshd 822 - "
+					  "-  Failed password for root from 203.0.113.7 port "
+					  "52114 ssh2"),
+			 0);
+	assert_sv(EV.event_type, "LOGIN_FAIL");
+	assert_sv(EV.source_ip, "203.0.113.7");
+	assert_sv(EV.user, "root");
+	assert_sv(EV.message, "Failed password for root from 203.0.113.7 port 52114 ssh2");
+	assert_int_equal(EV.ts, 1795247749LL * S);
+}
+
+/* A file forwarded line by line: the message is itself a whole syslog line. */
+static void test_forwarded_line(void **state)
+{
+	(void)state;
+	const struct logline_ctx ctx = {.source = "syslog_tcp", .host = "192.0.2.7"};
+	const char *fail = "Failed password for root from 203.0.113.7 port 52114 ssh2";
+	char line[512];
+	/* rsyslog imfile forwarded in RFC 3164 and in RFC 5424 (with the template's two
+	 * spaces), syslog-ng and Fluent Bit without a host of their own. */
+	const char *outers[] = {
+	    "<133>Nov 21 07:59:00 fwd1 authlog: ",
+	    "<133>1 2026-11-21T07:59:00Z fwd1 authlog - - -  ",
+	    "<133>Nov 21 07:59:00 authlog: ",
+	};
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(line, sizeof(line), "%sNov 21 07:55:49 LabSZ sshd[24200]: %s", outers[i],
+			 fail);
+		assert_int_equal(conv_n(FMT_SYSLOG, line, strlen(line), &ctx), 0);
+		assert_sv(EV.source_host, "LabSZ");
+		assert_sv(EV.app, "sshd");
+		assert_int_equal(EV.ts, 1795247749LL * S);
+		assert_sv(EV.event_type, "LOGIN_FAIL");
+		assert_sv(EV.source_ip, "203.0.113.7");
+		assert_sv(EV.message, fail);
+		assert_sv(EV.level, "NOTICE"); /* the forwarder's PRI: the line has none */
+		assert_sv(EV.raw_message, line);
+		assert_data("forwarder.host", i == 2 ? "192.0.2.7" : "fwd1");
+		assert_data("forwarder.app", "authlog");
+		assert_data("forwarder.timestamp", "2026-11-21T07:59:00.000000Z");
+		assert_data("forwarder.format", i == 1 ? "rfc5424" : "rfc3164");
+		json_decref(as_json());
+	}
+	/* A message that starts with a date but names no program stays as it is. */
+	assert_int_equal(conv(FMT_SYSLOG, "<13>Nov 21 07:59:00 fwd1 app: Nov 21 07:55:49 was "
+					  "when it broke"),
+			 0);
+	assert_sv(EV.app, "app");
+	assert_sv(EV.source_host, "fwd1");
+	assert_data("forwarder.host", NULL);
+}
+
+static void test_zones_and_future(void **state)
+{
+	(void)state;
+	struct tz_map *zones = NULL;
+	char err[256];
+	assert_int_equal(tz_map_parse("Europe/Paris,192.0.2.9=Asia/Tokyo,tokyo-gw=+09:00", &zones,
+				      err, sizeof(err)),
+			 0);
+	struct logline_ctx ctx = {.source = "syslog_udp", .host = "192.0.2.9", .zones = zones};
+	/* 16:55:49 in Tokyo is 07:55:49Z; by address, then by the host the line names. */
+	const char *tokyo = "<38>Nov 21 16:55:49 web1 sshd[1]: x";
+	assert_int_equal(conv_n(FMT_SYSLOG, tokyo, strlen(tokyo), &ctx), 0);
+	assert_int_equal(EV.ts, 1795247749LL * S);
+	assert_data("syslog.timezone", "Asia/Tokyo");
+	ctx.host = "198.51.100.1";
+	const char *gw = "<38>Nov 21 16:55:49 Tokyo-GW sshd[1]: x";
+	assert_int_equal(conv_n(FMT_SYSLOG, gw, strlen(gw), &ctx), 0);
+	assert_int_equal(EV.ts, 1795247749LL * S);
+	assert_data("syslog.timezone", "+09:00");
+	/* Everyone else: the default zone, Paris (+1 in November). */
+	const char *paris = "<38>Nov 21 08:55:49 web1 sshd[1]: x";
+	assert_int_equal(conv_n(FMT_SYSLOG, paris, strlen(paris), &ctx), 0);
+	assert_int_equal(EV.ts, 1795247749LL * S);
+	/* A time with its zone is not moved. */
+	const char *iso = "<38>1 2026-11-21T07:55:49Z web1 sshd 1 - - x";
+	assert_int_equal(conv_n(FMT_SYSLOG, iso, strlen(iso), &ctx), 0);
+	assert_int_equal(EV.ts, 1795247749LL * S);
+	assert_data("syslog.timezone", NULL);
+	tz_map_free(zones);
+
+	/* Without the zone the Tokyo line lies 9 hours ahead: stored at the receive time, its
+	 * own time kept in data; a few minutes ahead is clock drift and kept. */
+	assert_int_equal(conv(FMT_SYSLOG, tokyo), 0);
+	assert_int_equal(EV.ts, NOW);
+	assert_data("future_timestamp", "2026-11-21T16:55:49.000000Z");
+	assert_int_equal(conv(FMT_SYSLOG, "<38>Nov 21 08:10:00 web1 sshd[1]: x"), 0);
+	assert_int_equal(EV.ts, NOW + 600 * S);
+	assert_data("future_timestamp", NULL);
+	json_decref(as_json());
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -388,6 +515,9 @@ int main(void)
 	    cmocka_unit_test(test_invalid_utf8_and_nul),
 	    cmocka_unit_test(test_huge_line),
 	    cmocka_unit_test(test_control_chars_in_data),
+	    cmocka_unit_test(test_rsyslog_5424_template),
+	    cmocka_unit_test(test_forwarded_line),
+	    cmocka_unit_test(test_zones_and_future),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -561,7 +561,7 @@ static void test_refusals(void **state)
 	(void)state;
 	refused("title: t\nlogsource:\n  product: minisiem\ndetection:\n  s:\n    a|expand: "
 		"'%Servers%'\n  condition: s\n",
-		"unsupported: modifier 'expand'");
+		"unsupported: placeholder '%Servers%' without values");
 	refused("title: t\nlogsource:\n  product: minisiem\ndetection:\n  s:\n    ts|hour: 3\n"
 		"  condition: s\n",
 		"unsupported: time modifier 'hour'");
@@ -585,12 +585,12 @@ static void test_refusals(void **state)
 	refused("title: t\nlogsource:\n  product: minisiem\ndetection:\n  s:\n    a: b\n"
 		"  timeframe: 5m\n  condition: s\n",
 		"unsupported: 'timeframe'");
-	refused("title: t\ncorrelation:\n  type: value_sum\n  rules: [a]\n  timespan: 1h\n"
+	refused("title: t\ncorrelation:\n  type: value_median\n  rules: [a]\n  timespan: 1h\n"
 		"  group-by: [x]\n  condition:\n    field: bytes\n    gt: 10\n",
-		"unsupported: correlation type 'value_sum'");
+		"unknown correlation type 'value_median'");
 	refused("title: t\naction: global\nlogsource:\n  product: minisiem\n",
 		"unsupported: 'action'");
-	refused("title: t\nfilter:\n  rules: [x]\n", "unsupported: Sigma filter documents");
+	refused("title: t\nfilter:\n  rules: [x]\n", "a rule needs a logsource map");
 	refused("title: t\nlogsource:\n  product: minisiem\ndetection:\n  s:\n    a|windash: "
 		"'-a -b -c -d -e -f'\n  condition: s\n",
 		"unsupported: windash expansion");

@@ -354,6 +354,27 @@ static void test_filter_level(void **state)
 	assert_string_equal(found(&q), "5,3,1");
 }
 
+/* Levels were stored as sent before they were upper-cased: a query (upper-case, as the API
+ * makes it) finds those too. */
+static void test_filter_level_stored_in_any_case(void **state)
+{
+	(void)state;
+	struct event ev[3];
+	mk(&ev[0], 1, NOW - 3, "{\"event_type\": \"A\", \"level\": \"info\"}");
+	mk(&ev[1], 2, NOW - 2, "{\"event_type\": \"A\", \"level\": \"INFO\"}");
+	mk(&ev[2], 3, NOW - 1, "{\"event_type\": \"A\", \"level\": \"warn\"}");
+	ev[0].level = (struct sv){"info", 4}; /* as an older hub stored it */
+	ev[2].level = (struct sv){"Warn", 4};
+	put(ev, 3, NULL);
+	struct event_query q;
+	qinit(&q);
+	set1(&q.level, "INFO");
+	assert_string_equal(found(&q), "2,1");
+	qinit(&q);
+	set1(&q.level, "WARN");
+	assert_string_equal(found(&q), "3");
+}
+
 static void test_filter_os_type(void **state)
 {
 	(void)state;
@@ -1857,6 +1878,7 @@ int main(void)
 	    TS(test_filter_event_type),
 	    TS(test_filter_app),
 	    TS(test_filter_level),
+	    TS(test_filter_level_stored_in_any_case),
 	    TS(test_filter_os_type),
 	    TS(test_filter_source_host),
 	    TS(test_filter_user),

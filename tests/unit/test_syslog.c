@@ -139,6 +139,24 @@ static void test_no_pri_auth_line(void **state)
 	assert_sv(M.msg, "Accepted publickey for vagrant");
 }
 
+/* rsyslog's RFC 5424 templates write "%STRUCTURED-DATA% %msg%" and a traditional message
+ * starts with a space: the message starts after every separator space. */
+static void test_5424_separator_spaces(void **state)
+{
+	(void)state;
+	parse("<38>1 2026-11-21T07:55:49.123456+00:00 web1 sshd 822 - -  Failed password for "
+	      "root from 203.0.113.7 port 52114 ssh2");
+	assert_true(M.rfc5424);
+	assert_false(M.ts_local);
+	assert_sv(M.app, "sshd");
+	assert_sv(M.msg, "Failed password for root from 203.0.113.7 port 52114 ssh2");
+	parse("<38>1 2026-11-21T07:55:49Z web1 app - - [x@1 a=\"b\"]   \xEF\xBB\xBF  hello");
+	assert_sv(M.sd, "[x@1 a=\"b\"]");
+	assert_sv(M.msg, "hello");
+	parse("<38>1 2026-11-21T07:55:49Z web1 app - - -   ");
+	assert_sv(M.msg, NULL);
+}
+
 static void test_year_guess(void **state)
 {
 	(void)state;
@@ -149,6 +167,13 @@ static void test_year_guess(void **state)
 	int64_t dec31 = 1798761600LL * S - 60 * S; /* 2026-12-31T23:59:00Z */
 	assert_int_equal(syslog_parse("Jan  1 00:00:05 h p: x", 22, dec31, &M), 0);
 	assert_int_equal(M.ts, 1798761605LL * S);
+	/* A date later than tomorrow is last year's: "Dec 10" read on December 6th. */
+	int64_t dec6 = 1796558400LL * S; /* 2026-12-06T12:00:00Z */
+	assert_int_equal(syslog_parse("Dec 10 06:55:46 LabSZ sshd[1]: x", 32, dec6, &M), 0);
+	assert_int_equal(M.ts, 1765349746LL * S);
+	assert_true(M.ts_local);
+	assert_int_equal(syslog_parse("Dec  7 06:55:46 LabSZ sshd[1]: x", 32, dec6, &M), 0);
+	assert_int_equal(M.ts, 1796626546LL * S); /* tomorrow: this year */
 	/* Feb 29 goes to the latest leap year before now. */
 	parse("Feb 29 10:00:00 h p: x");
 	assert_int_equal(M.ts, 1709200800LL * S);
@@ -718,7 +743,7 @@ int main(void)
 	    cmocka_unit_test(test_missing_hostname),   cmocka_unit_test(test_tags),
 	    cmocka_unit_test(test_bom_and_trailing),   cmocka_unit_test(test_bad_pri),
 	    cmocka_unit_test(test_level_names),	       cmocka_unit_test(test_hostile),
-	    cmocka_unit_test(test_rsyslog_vectors),
+	    cmocka_unit_test(test_rsyslog_vectors),    cmocka_unit_test(test_5424_separator_spaces),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -654,7 +654,8 @@ static void tcp_empty_and_garbage(void **state)
 {
 	(void)state;
 	int fd = tcp_connect();
-	/* An empty line, an empty counted frame ("0 "), then binary garbage with a NUL. */
+	/* An empty line, an empty counted frame ("0 "), then binary garbage with a NUL, which
+	 * ends a frame like LF: two frames. */
 	tcp_send(fd, "\n0 ", 3);
 	static const unsigned char garbage[] = {0x01, 0x00, 0xff, 0xfe, 0x80, '\n'};
 	tcp_send(fd, garbage, sizeof(garbage));
@@ -665,9 +666,9 @@ static void tcp_empty_and_garbage(void **state)
 	for (;;) {
 		ev = all_events();
 		dl = all_dead();
-		if (json_array_size(ev) + json_array_size(dl) == 4)
+		if (json_array_size(ev) + json_array_size(dl) == 5)
 			break;
-		assert_true(json_array_size(ev) + json_array_size(dl) < 4);
+		assert_true(json_array_size(ev) + json_array_size(dl) < 5);
 		assert_true(now_ms() < end);
 		json_decref(ev);
 		json_decref(dl);
@@ -686,6 +687,45 @@ static void tcp_empty_and_garbage(void **state)
 	assert_int_equal(empty, 2);
 	json_decref(ev);
 	json_decref(dl);
+}
+
+/* Python's SysLogHandler over TCP ends each record with a NUL and no newline; a frame left
+ * without its terminator is taken once the sender pauses, and the connection stays open. */
+static void tcp_nul_frames_and_pause(void **state)
+{
+	(void)state;
+	int fd = tcp_connect();
+	char rec[64];
+	for (int i = 0; i < 200; i++) {
+		int n = snprintf(rec, sizeof(rec), "<14>python: record %d", i);
+		tcp_send(fd, rec, (size_t)n + 1); /* with its NUL */
+	}
+	/* NUL then LF is one terminator; NULs between frames are padding. */
+	static const char both[] = "<14>python: nul and lf\0\n\0\0";
+	tcp_send(fd, both, sizeof(both) - 1);
+	tcp_sends(fd, "<14>python: no terminator yet");
+	json_t *ev = wait_stored(202, 0);
+	check_event(by_message(ev, "nul and lf"), "127.0.0.1", "python", "syslog_tcp");
+	check_event(by_message(ev, "record 0"), "127.0.0.1", "python", "syslog_tcp");
+	check_event(by_message(ev, "record 199"), "127.0.0.1", "python", "syslog_tcp");
+	check_event(by_message(ev, "no terminator yet"), "127.0.0.1", "python", "syslog_tcp");
+	json_decref(ev);
+	/* A counted frame cut short by a pause: taken as truncated, its rest skipped when it
+	 * comes, the next frame read as usual. */
+	const char *part = "<13>1 2024-03-15T12:00:00Z h cut - - - first half";
+	char hdr[16];
+	int n = snprintf(hdr, sizeof(hdr), "%zu ", strlen(part) + 11);
+	tcp_send(fd, hdr, (size_t)n);
+	tcp_sends(fd, part);
+	json_decref(wait_stored(203, 0));
+	tcp_sends(fd, " other half<13>1 2024-03-15T12:00:00Z h after - - - on the same "
+		      "connection\n");
+	close(fd);
+	ev = wait_stored(204, 0);
+	check_event(by_message(ev, "on the same connection"), "h", "after", "syslog_tcp");
+	json_t *cut = by_message(ev, "first half");
+	assert_true(truncated(cut, "raw_message"));
+	json_decref(ev);
 }
 
 static void tcp_idle_timeout(void **state)
@@ -1030,6 +1070,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(tcp_many_connections, setup, teardown),
 	    cmocka_unit_test_setup_teardown(tcp_oversize_truncated, setup, teardown),
 	    cmocka_unit_test_setup_teardown(tcp_empty_and_garbage, setup, teardown),
+	    cmocka_unit_test_setup_teardown(tcp_nul_frames_and_pause, setup, teardown),
 	    cmocka_unit_test_setup_teardown(tcp_idle_timeout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(tcp_connection_limit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(ipv6_udp_and_tcp, setup, teardown),

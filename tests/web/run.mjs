@@ -199,8 +199,10 @@ export function flag(cc) { return String.fromCodePoint(...[...cc].map((c) => 0x1
 
 // ---- helpers on pages ----
 
+// Every login lands on the overview, whose alert count holds an alert stream (see streamSlots).
 async function login(w, hub) {
   const { page } = w;
+  streamSlots(w);
   await page.goto(hub.base());
   await page.waitForSelector('[data-testid=login-form]');
   await page.fill('#login-pass', hub.password);
@@ -856,6 +858,38 @@ async function main() {
     }
   });
 
+  runner.test('rules: a rule nothing can feed says so, in the list and on save', async () => {
+    needBrowser();
+    const probe = await hub.get('/rules');
+    if (probe.status === 404) throw new Skip('GET /rules is not in this hub yet (detection issue)');
+    const w = await openPage(browser);
+    try {
+      const { page } = w;
+      await login(w, hub);
+      await page.click('[data-testid=nav-rules]');
+      await page.click('[data-testid=new-rule]');
+      const id = '5ec0c10d-0000-4000-8000-00000000e001';
+      await page.fill('[data-testid=rule-yaml]', `title: Netcat started\nid: ${id}\nlogsource:\n  product: linux\n` +
+        '  category: process_creation\ndetection:\n  sel:\n    Image|endswith: /nc\n  condition: sel\nlevel: low\n');
+      await page.click('[data-testid=rule-save]');
+      await page.waitForSelector('[data-testid=rule-saved-warning]');
+      const saved = await page.textContent('[data-testid=rule-saved-warning]');
+      assert(/Netcat started: can never fire: no minisiem decoder produces Linux process creations/.test(saved), `on save: ${saved}`);
+      const rules = (await hub.getJson('/rules')).rules;
+      const warned = rules.filter((r) => r.warning);
+      assert(warned.some((r) => r.id === id), 'the API warns about it');
+      await page.waitForSelector(`[data-testid=rules-list] tr[data-id="${id}"] [data-testid=rule-warning]`);
+      const shown = await page.$$eval('[data-testid=rules-list] tbody tr', (tr) => tr
+        .filter((x) => x.querySelector('[data-testid=rule-warning]'))
+        .map((x) => [x.dataset.id, x.querySelector('[data-testid=rule-warning]').textContent]));
+      assertEq(shown.map((x) => x[0]).sort(), warned.map((r) => r.id).sort(), 'a warning on exactly the rules the API warns about');
+      for (const [rid, text] of shown) assertEq(text, `⚠ ${warned.find((r) => r.id === rid).warning}`, `${rid}: the API's words`);
+      clean(w, 'rules warnings');
+    } finally {
+      await w.close();
+    }
+  });
+
   runner.test('a saved dashboard survives a reload', async () => {
     needBrowser();
     const w = await openPage(browser);
@@ -905,8 +939,19 @@ async function main() {
       const { page } = w;
       await login(w, hub);
       await overviewReady(page);
-      await page.click('[data-testid=logout]');
-      await page.waitForSelector('[data-testid=login-message]:has-text("logged out")');
+      const old = await page.evaluate(() => sessionStorage.getItem('minisiem.token'));
+      // The overview's requests and its alert stream may answer while the session ends; the
+      // page leaves at the click and the hub revokes the token after: wait for both.
+      await page.locator('[data-testid=logout]').click();
+      await page.waitForSelector('[data-testid=login-form] [data-testid=login-message]:has-text("logged out")');
+      const deadline = Date.now() + 10000;
+      let st = 0;
+      while (Date.now() < deadline && (st = (await hub.req('GET', '/auth/me', { headers: { Authorization: `Bearer ${old}` } })).status) !== 401) {
+        await page.waitForTimeout(50);
+      }
+      assertEq(st, 401, 'the token is revoked');
+      assertEq((await page.textContent('[data-testid=login-message]')).trim(), 'You have logged out.', 'still the logout message');
+      assert(!(await page.evaluate(() => sessionStorage.getItem('minisiem.token'))), 'no token kept');
       await page.goto(`${hub.base()}ui/explorer`);
       await page.waitForSelector('[data-testid=login-form]');
       clean(w, 'logout');
@@ -1118,6 +1163,7 @@ async function main() {
 
   async function loginAs(w, hubX, name, password) {
     const { page } = w;
+    streamSlots(w);
     await page.goto(hubX.base());
     await page.waitForSelector('[data-testid=login-form]');
     await page.fill('#login-user', name);
@@ -1316,6 +1362,91 @@ async function main() {
     }
   });
 
+  runner.test('settings: dead letters selected and replayed after the line limit is raised', async () => {
+    needBrowser();
+    const dir = fs.mkdtempSync(path.join(hub.dir, 'replay-'));
+    const logs = path.join(dir, 'logs');
+    fs.mkdirSync(logs);
+    const h2 = new Hub(a.hub, { args: ['--tail-dir', logs, '--tail-line-max', '256'] });
+    hubs.push(h2);
+    const w = await openPage(browser);
+    try {
+      await h2.start();
+      const eid = crypto.randomUUID();
+      const long = JSON.stringify({ event_id: eid, app: 'replayui', event_type: 'export_done', message: `long ${'x'.repeat(400)}` });
+      fs.writeFileSync(path.join(logs, 'app.jsonl'), `${long}\nnot json replayui\n`);
+      let dead = [];
+      for (let i = 0; i < 150 && dead.length < 2; i++) {
+        dead = (await h2.getJson('/dead-letters')).dead_letters;
+        if (dead.length < 2) await new Promise((r) => setTimeout(r, 200));
+      }
+      assertEq(dead.length, 2, 'two dead letters');
+      // The limit raised: the long line decodes now.
+      const pw = h2.password;
+      await h2.stop();
+      h2.args = ['--tail-dir', logs];
+      h2.stdout = ''; // the new run's listening line, not the old one
+      await h2.start();
+      h2.password = pw;
+      const { page } = w;
+      await login(w, h2);
+      await settingsPage(w, h2, 'dead');
+      await page.waitForSelector('[data-testid=dead-table] tbody tr');
+      assert(await page.isDisabled('[data-testid=dead-replay]'), 'nothing selected: Replay is off');
+      await page.check('[data-testid=dead-pick-all]');
+      assertEq((await page.textContent('[data-testid=dead-picked]')).trim(), '2 selected', 'both selected');
+      await page.click('[data-testid=dead-replay]');
+      await page.waitForFunction(() => /Replayed/.test(document.querySelector('[data-testid=dead-msg]').textContent));
+      assertEq((await page.textContent('[data-testid=dead-msg]')).trim(), 'Replayed 1 of 2; 1 still failing (kept with the new reason).', 'the result');
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid=dead-table] tbody tr').length === 1);
+      assert((await page.textContent('[data-testid=dead-table] tbody')).includes('malformed JSON'), 'the one left, with its new reason');
+      assertEq((await h2.get(`/events/${eid}`)).status, 200, 'the replayed line is stored');
+      clean(w, 'settings dead letter replay');
+    } finally {
+      await w.close();
+      await h2.stop();
+      h2.cleanup();
+    }
+  });
+
+  runner.test('overview: the alert count follows the alert stream; its breakdown links filter the alerts page', async () => {
+    needBrowser();
+    const h2 = new Hub(a.hub);
+    hubs.push(h2);
+    const w = await openPage(browser);
+    try {
+      await h2.start();
+      const { page } = w;
+      streamSlots(w);
+      await login(w, h2);
+      await page.waitForSelector('[data-testid=metric-alerts][data-live=live] [data-testid=alerts-count]');
+      await page.waitForSelector('[data-testid=updated]:has-text("Updated")');
+      assertEq(await page.getAttribute('[data-testid=alerts-count]', 'data-value'), '0', 'no alert yet');
+      const updated = await page.textContent('[data-testid=updated]');
+      // An account created now raises a high alert while the page is open.
+      await h2.ingest([{ event_id: crypto.randomUUID(), timestamp: new Date().toISOString(), os_type: 'LINUX',
+        event_type: 'ACCOUNT_CREATE', severity: 4, user: 'mallory', source_host: 'web7', message: 'new user: name=mallory' }]);
+      await page.waitForFunction(() => document.querySelector('[data-testid=alerts-count]')?.dataset.value === '1');
+      assertEq(await page.textContent('[data-testid=updated]'), updated, 'the page was not reloaded');
+      assertEq(await page.getAttribute('[data-testid=alerts-status][data-status=open]', 'data-value'), '1', 'one open');
+      assertEq(await page.getAttribute('[data-testid=alerts-severity]', 'data-severity'), '4', 'open by severity: high');
+      const [al] = (await h2.getJson('/alerts', { limit: 10 })).alerts;
+      assertEq(al.severity, 4, 'the API agrees');
+      await page.click('[data-testid=alerts-severity][data-severity="4"]');
+      await page.waitForSelector('main#page[data-page=alerts]');
+      const q = new URL(page.url()).searchParams;
+      assertEq([q.get('status'), q.get('severity')], ['open', '4'], 'the alerts page is filtered');
+      await page.waitForSelector(`[data-testid=alerts-list] [data-testid=alert][data-id="${al.id}"]`);
+      assert(await page.$$eval('[data-testid=alerts-list] [data-testid=alert]', (c) => c.every((x) => x.dataset.severity === '4')), 'only high alerts');
+      assert((await page.textContent('[data-testid=alerts-filter]')).includes('High (4) only'), 'the filter is said');
+      clean(w, 'overview live alert count');
+    } finally {
+      await w.close();
+      await h2.stop();
+      h2.cleanup();
+    }
+  });
+
   runner.test('settings: the audit log filtered by actor and action; phone width, dark theme', async () => {
     needBrowser();
     const w = await openPage(browser, { viewport: { width: 390, height: 844 } });
@@ -1385,6 +1516,30 @@ async function main() {
       await overviewShot(w, a.shots, 'overview-phone');
       await page.click('[data-testid=theme]');
       await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
+      await overviewReady(page);
+      // Every page at phone width in the dark theme: no sideways scrolling, once its content
+      // is there (an alert opened with its events, a rule's editor, the settings' tabs).
+      const pages = [
+        ['overview', '[data-testid=metric-alerts] [data-testid=alerts-count]'],
+        ['explorer', '[data-testid=results] tbody tr'],
+        ['alerts', '[data-testid=alerts-list] [data-testid=alert]'],
+        ['rules', '[data-testid=rules-list] tbody tr'],
+        ['dashboards', '[data-testid=dash-list]'],
+        ...['keys', 'users', 'channels', 'audit', 'dead', 'sources', 'config'].map((t) =>
+          [`settings?tab=${t}`, 'main#page[data-page=settings] table tbody tr, main#page[data-page=settings] .empty']),
+      ];
+      for (const [where, ready] of pages) {
+        await page.goto(`${hub.base()}ui/${where}`);
+        await page.waitForSelector(ready);
+        if (where === 'alerts') {
+          await page.click('[data-testid=alerts-list] [data-testid=alert] [data-testid=alert-events-toggle]');
+          await page.waitForSelector('[data-testid=alerts-list] [data-testid=alert-events] table tbody tr');
+        }
+        assertEq(await page.evaluate(() => document.documentElement.dataset.theme), 'dark', `${where}: dark theme`);
+        const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert(wide <= 1, `${where}: no sideways scrolling at 390 px in the dark theme (${wide} px too wide)`);
+      }
+      await page.goto(hub.base());
       await overviewReady(page);
       await page.setViewportSize({ width: 1280, height: 800 });
       await page.reload();

@@ -37,9 +37,13 @@ export function url(path, params) {
   return u;
 }
 
-export async function api(path, { method = 'GET', params, body, type, signal, auth = true } = {}) {
+// bearer: send this token rather than the session's (logout, once the session is gone). A 401
+// ends the session only when it answers the session's current token: the answer to a request
+// sent before a logout or a new login is not about the session there is now.
+export async function api(path, { method = 'GET', params, body, type, signal, auth = true, bearer } = {}) {
   const headers = {};
-  if (auth && token()) headers.Authorization = `Bearer ${token()}`;
+  const sent = bearer || (auth ? token() : null);
+  if (sent) headers.Authorization = `Bearer ${sent}`;
   let payload;
   if (body !== undefined) {
     headers['Content-Type'] = type || 'application/json';
@@ -49,7 +53,7 @@ export async function api(path, { method = 'GET', params, body, type, signal, au
   let data = null;
   const text = await res.text();
   try { data = text ? JSON.parse(text) : null; } catch { data = text; }
-  if (res.status === 401 && auth) {
+  if (res.status === 401 && auth && !bearer && sent && sent === token()) {
     clearSession();
     onUnauthorized('Your session has expired or is no longer valid. Please log in again.');
     throw new ApiError(401, 'unauthorized', null);
@@ -74,11 +78,13 @@ export function sse(path, { onEvent, onState = () => {}, params } = {}) {
   async function run() {
     if (stopped) return;
     ctrl = new AbortController();
-    const headers = { Accept: 'text/event-stream', Authorization: `Bearer ${token()}` };
+    const sent = token();
+    const headers = { Accept: 'text/event-stream', Authorization: `Bearer ${sent}` };
     if (lastId) headers['Last-Event-ID'] = lastId;
     try {
       const res = await fetch(url(path, params), { headers, signal: ctrl.signal, cache: 'no-store' });
       if (res.status === 401) {
+        if (stopped || sent !== token()) return; // a stream of a session that has ended
         clearSession();
         onUnauthorized('Your session has expired or is no longer valid. Please log in again.');
         return;

@@ -84,12 +84,15 @@ function nav(current) {
     render();
   });
   const logout = h('button', { type: 'button', class: 'btn ghost', 'data-testid': 'logout' }, 'Log out');
+  // The session ends here at once (the page and its requests and streams stop), then the hub
+  // revokes the token: an answer that arrives meanwhile cannot bring the user back.
   logout.addEventListener('click', async () => {
-    try { await api('auth/logout', { method: 'POST' }); } catch { /* the token is dropped anyway */ }
+    const t = token();
     clearSession();
     returnTo = '';
     loginMessage = 'You have logged out.';
     navigate('login');
+    try { await api('auth/logout', { method: 'POST', bearer: t }); } catch { /* the token is dropped anyway */ }
   });
   return h('header', { class: 'top' },
     h('a', { class: 'brand', href: href('overview') }, 'minisiem'),

@@ -44,6 +44,9 @@ int pg_get_event(struct pg_store *s, const uint8_t id[16], json_t **out);
 int pg_event_position(struct pg_store *s, const uint8_t id[16], int64_t *ts, int64_t *seq);
 int pg_distinct(struct pg_store *s, enum store_distinct_field f, const char *app, json_t *out);
 int pg_list_dead_letters(struct pg_store *s, int limit, json_t *out);
+int pg_read_dead_letters(struct pg_store *s, const struct dead_filter *f, struct dead_letter **out,
+			 size_t *n, bool *more);
+int pg_settle_dead_letters(struct pg_store *s, const struct dead_settle *v, size_t n);
 int pg_list_offsets(struct pg_store *s, int limit, json_t *out);
 int pg_get_offset(struct pg_store *s, const char *path, uint64_t *dev, uint64_t *ino,
 		  int64_t *offset, bool *found);
@@ -66,6 +69,7 @@ int pg_key_find(struct pg_store *s, const char *hash, struct api_key_info *info,
 int pg_key_list(struct pg_store *s, json_t *out);
 int pg_key_revoke(struct pg_store *s, int64_t id);
 int pg_key_touch(struct pg_store *s, int64_t id, int64_t now_us);
+int pg_key_add_events(struct pg_store *s, int64_t id, int64_t events, int64_t last_us);
 int pg_user_add(struct pg_store *s, const char *name, const char *role, const char *hash);
 int pg_user_get(struct pg_store *s, const char *name, char **role, char **hash);
 int pg_user_set_hash(struct pg_store *s, const char *name, const char *hash);

@@ -220,7 +220,7 @@ static int build_where(struct pg_sql *q, struct pg_qparams *x, const struct even
 	}
 	if ((rc = pg_where_set(q, x, "event_type", &eq->event_type)) < 0 ||
 	    (rc = pg_where_set(q, x, "app", &eq->app)) < 0 ||
-	    (rc = pg_where_set(q, x, "level", &eq->level)) < 0 ||
+	    (rc = pg_where_set(q, x, "upper(level)", &eq->level)) < 0 || /* as sent before */
 	    (rc = pg_where_set(q, x, "os_type", &eq->os_type)) < 0 ||
 	    (rc = pg_where_set(q, x, "host", &eq->source_host)) < 0 ||
 	    (rc = pg_where_set(q, x, "\"user\"", &eq->user)) < 0 ||
@@ -428,89 +428,7 @@ int pg_distinct(struct pg_store *s, enum store_distinct_field f, const char *app
 	return rc;
 }
 
-/* ---- dead letters, file offsets ---- */
-
-/* At most this much of each dead letter's raw record is shown (as store_query.c). */
-#define DEAD_LETTER_SHOWN 1024
-
-/* The shown part of a raw record as a JSON string; bytes that are not UTF-8 make every
- * non-ASCII byte U+FFFD (as store_query.c writes them). */
-static json_t *raw_json(const uint8_t *raw, long rn)
-{
-	json_t *rj = json_stringn((const char *)raw, (size_t)rn);
-	if (rj)
-		return rj;
-	char *c = malloc((size_t)rn * 3 + 1);
-	size_t k = 0;
-	for (long j = 0; c && j < rn; j++) {
-		if (raw[j] < 0x80) {
-			c[k++] = (char)raw[j];
-		} else {
-			memcpy(c + k, "\xef\xbf\xbd", 3);
-			k += 3;
-		}
-	}
-	rj = c ? json_stringn(c, k) : json_null();
-	free(c);
-	return rj;
-}
-
-/* One row of the dead letters query as store_list_dead_letters writes it. */
-static json_t *dead_letter_json(const PGresult *r, int i)
-{
-	uint8_t raw[DEAD_LETTER_SHOWN];
-	char buf[32];
-	json_t *o = json_object();
-	if (!o)
-		return NULL;
-	ts_format(pg_i64(r, i, 0), buf);
-	json_object_set_new(o, "time", json_string(buf));
-	json_object_set_new(o, "source", json_string(pg_str(r, i, 1)));
-	const char *f = pg_str(r, i, 2);
-	json_object_set_new(o, "file", f ? json_string(f) : json_null());
-	json_object_set_new(o, "offset",
-			    pg_null(r, i, 3) ? json_null() : json_integer(pg_i64(r, i, 3)));
-	json_object_set_new(o, "reason", json_string(pg_str(r, i, 4)));
-	long rn = pg_bytea(r, i, 5, raw, sizeof(raw));
-	int64_t whole = pg_i64(r, i, 6);
-	if (rn < 0)
-		rn = 0;
-	if (whole > rn) /* cut: end on a character boundary */
-		while (rn > 0 && (raw[rn - 1] & 0xc0) == 0x80)
-			rn--;
-	if (whole > rn && rn > 0 && raw[rn - 1] >= 0xc0)
-		rn--;
-	json_object_set_new(o, "raw", raw_json(raw, rn));
-	json_object_set_new(o, "raw_bytes", json_integer(whole));
-	json_object_set_new(o, "raw_truncated", json_boolean(whole > rn));
-	return o;
-}
-
-int pg_list_dead_letters(struct pg_store *s, int limit, json_t *out)
-{
-	struct pg_params p = {0};
-	PGresult *r = NULL;
-	int rc, want = limit - (int)json_array_size(out);
-	if (want <= 0)
-		return 0;
-	pg_p_i64(&p, DEAD_LETTER_SHOWN);
-	pg_p_i64(&p, want);
-	if ((rc =
-		 pg_run(s,
-			"SELECT ts, source, source_file, source_offset, reason, substr(raw, 1, $1),"
-			" length(raw) FROM dead_letters ORDER BY id DESC LIMIT $2",
-			&p, &r, "dead letters")) < 0)
-		return rc;
-	for (int i = 0; i < PQntuples(r); i++) {
-		json_t *o = dead_letter_json(r, i);
-		if (!o || json_array_append_new(out, o) < 0) {
-			rc = -ENOMEM;
-			break;
-		}
-	}
-	PQclear(r);
-	return rc;
-}
+/* ---- file offsets ---- */
 
 int pg_get_offset(struct pg_store *s, const char *path, uint64_t *dev, uint64_t *ino,
 		  int64_t *offset, bool *found)

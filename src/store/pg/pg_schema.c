@@ -109,6 +109,9 @@ static const char *const migrations[] = {
     /* 2 -> 3: what an alert says (its summary) and whether old events raised it (backfill) */
     ("ALTER TABLE alerts ADD COLUMN summary text,"
      " ADD COLUMN backfill boolean NOT NULL DEFAULT false;"),
+    /* 3 -> 4: events stored from each API key and the time of the last, kept across restarts */
+    ("ALTER TABLE api_keys ADD COLUMN events bigint NOT NULL DEFAULT 0,"
+     " ADD COLUMN last_event bigint;"),
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

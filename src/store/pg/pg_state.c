@@ -196,14 +196,13 @@ int pg_key_find(struct pg_store *s, const char *hash, struct api_key_info *info,
 
 int pg_key_list(struct pg_store *s, json_t *out)
 {
-	static const struct col cols[] = {{"id", COL_INT},
-					  {"name", COL_TEXT},
-					  {"created_at", COL_TIME},
-					  {"last_seen", COL_TIME},
-					  {"revoked", COL_BOOL}};
+	static const struct col cols[] = {{"id", COL_INT},	    {"name", COL_TEXT},
+					  {"created_at", COL_TIME}, {"last_seen", COL_TIME},
+					  {"revoked", COL_BOOL},    {"events", COL_INT},
+					  {"last_event", COL_TIME}};
 	return select_json(s,
-			   "SELECT id, name, created_at, last_seen, revoked FROM api_keys"
-			   " ORDER BY id",
+			   "SELECT id, name, created_at, last_seen, revoked, events, last_event"
+			   " FROM api_keys ORDER BY id",
 			   NULL, cols, sizeof(cols) / sizeof(cols[0]), out);
 }
 
@@ -220,6 +219,18 @@ int pg_key_touch(struct pg_store *s, int64_t id, int64_t now_us)
 	pg_p_i64(&p, now_us);
 	pg_p_i64(&p, id);
 	return write_n(s, "UPDATE api_keys SET last_seen = $1 WHERE id = $2", &p, NULL);
+}
+
+int pg_key_add_events(struct pg_store *s, int64_t id, int64_t events, int64_t last_us)
+{
+	struct pg_params p = {0};
+	pg_p_i64(&p, events);
+	pg_p_i64(&p, last_us);
+	pg_p_i64(&p, id);
+	return write_n(s,
+		       "UPDATE api_keys SET events = events + $1,"
+		       " last_event = GREATEST(coalesce(last_event, 0), $2) WHERE id = $3",
+		       &p, NULL);
 }
 
 /* ---- users ---- */

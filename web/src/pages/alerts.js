@@ -4,9 +4,10 @@
 // events are behind it and how often the rule fired, what it is about (host, user, address as
 // chips), with the events behind it, acknowledge/close buttons, and new alerts arriving live
 // over GET /alerts/stream (SSE read with fetch, so the bearer token can be sent).
-// ui/alerts?id=42 (a notification's link) opens that alert first, expanded with its events.
+// ui/alerts?id=42 (a notification's link) opens that alert first, expanded with its events;
+// ui/alerts?status=open&severity=5&from=... (the overview's counts) shows only those alerts.
 import { api, sse } from '../api.js';
-import { h, clear, fmtNum, fmtTime, spinner, errorBox, empty, sevBadge } from '../dom.js';
+import { h, clear, fmtNum, fmtTime, spinner, errorBox, empty, sevBadge, SEVERITY } from '../dom.js';
 import { eventsTable, FILTERABLE } from '../table.js';
 
 const STATUS_TABS = [['open', 'Open'], ['acknowledged', 'Acknowledged'], ['closed', 'Closed']];
@@ -48,6 +49,12 @@ export function mount(root, ctx) {
   const focusId = /^\d+$/.test(p.get('id') || '') ? p.get('id') : null;
   let view = p.get('view') === HISTORY ? HISTORY
     : STATUS_TABS.some(([k]) => k === p.get('status')) ? p.get('status') : 'open';
+  // Filters from the overview's links: one severity, raised in [from, to].
+  const filt = {
+    severity: /^[1-5]$/.test(p.get('severity') || '') ? Number(p.get('severity')) : null,
+    from: Number.isNaN(Date.parse(p.get('from') || '')) ? null : p.get('from'),
+    to: Number.isNaN(Date.parse(p.get('to') || '')) ? null : p.get('to'),
+  };
   let alive = true;
   let alerts = [];
   let cursor = null;
@@ -66,17 +73,41 @@ export function mount(root, ctx) {
     'agent catching up after an outage. They are kept apart from the live alerts, are not counted with ',
     'them on the overview, and are not notified unless a notification channel asks for them.');
   const list = h('div', { 'data-testid': 'alerts-list' });
+  const filterNote = h('p', { class: 'notice', 'data-testid': 'alerts-filter', hidden: true });
   const more = h('button', { type: 'button', class: 'btn', hidden: true }, 'Load more');
   more.addEventListener('click', () => load(true));
 
   clear(root, h('div', { class: 'toolbar' }, h('h1', {}, 'Alerts'), tabs, liveState),
-    h('section', { class: 'card' }, note, list, h('div', { class: 'more' }, more)));
+    h('section', { class: 'card' }, note, filterNote, list, h('div', { class: 'more' }, more)));
 
   // Whether an alert belongs in the current view.
-  const belongs = (a) => (view === HISTORY ? a.backfill === true : a.backfill !== true && (a.status || 'open') === view);
+  const created = (a) => Date.parse(a.created_at || first(a));
+  const filtered = (a) => (!filt.severity || Number(a.severity) === filt.severity)
+    && (!filt.from || created(a) >= Date.parse(filt.from)) && (!filt.to || created(a) <= Date.parse(filt.to));
+  const belongs = (a) => filtered(a)
+    && (view === HISTORY ? a.backfill === true : a.backfill !== true && (a.status || 'open') === view);
 
   function saveQuery() {
-    ctx.setQuery(new URLSearchParams(view === HISTORY ? { view } : { status: view }));
+    const q = new URLSearchParams(view === HISTORY ? { view } : { status: view });
+    for (const [k, v] of Object.entries(filt)) if (v) q.set(k, String(v));
+    ctx.setQuery(q);
+  }
+
+  function renderFilter() {
+    const parts = [];
+    if (filt.severity) parts.push(`${SEVERITY[filt.severity]} (${filt.severity}) only`);
+    if (filt.from) parts.push(`raised since ${fmtTime(filt.from)}`);
+    if (filt.to) parts.push(`until ${fmtTime(filt.to)}`);
+    filterNote.hidden = !parts.length;
+    if (!parts.length) return;
+    const all = h('button', { type: 'button', class: 'link', 'data-testid': 'alerts-filter-clear' }, 'Show all');
+    all.addEventListener('click', () => {
+      filt.severity = filt.from = filt.to = null;
+      saveQuery();
+      renderFilter();
+      load(false);
+    });
+    clear(filterNote, `Alerts ${parts.join(', ')}. `, all);
   }
 
   function renderTabs() {
@@ -245,7 +276,7 @@ export function mount(root, ctx) {
     const cls = ['alert', `sev-border-${a.severity}`];
     if (fresh.has(id)) cls.push('fresh');
     if (focused) cls.push('focus');
-    return h('article', { class: cls.join(' '), 'data-id': id, 'data-testid': 'alert',
+    return h('article', { class: cls.join(' '), 'data-id': id, 'data-testid': 'alert', 'data-severity': String(a.severity),
       'data-backfill': a.backfill ? 'true' : 'false', 'data-focus': focused ? 'true' : null },
     h('div', { class: 'alert-head' }, sevBadge(a.severity),
       rule !== headline(a) ? h('span', { class: 'muted small', 'data-testid': 'alert-rule' }, rule) : null,
@@ -283,6 +314,9 @@ export function mount(root, ctx) {
     if (!append) clear(list, spinner());
     try {
       const params = view === HISTORY ? { backfill: true, limit: 100 } : { status: view, backfill: false, limit: 100 };
+      if (filt.severity) params.severity = filt.severity;
+      if (filt.from) params.from = filt.from;
+      if (filt.to) params.to = filt.to;
       if (append && cursor) params.cursor = cursor;
       const r = await api('alerts', { params });
       if (!alive) return;
@@ -315,6 +349,7 @@ export function mount(root, ctx) {
       }
     }
     renderTabs();
+    renderFilter();
     load(false);
   }
 

@@ -2,8 +2,10 @@
 // threats by OS and the most blocked domain on top; events per minute by OS and the top
 // attacking IPs in the middle; then the top countries of source addresses and the events from
 // addresses on a threat-intelligence list (both from the hub's enrichment); the latest events
-// with OS, severity and event-type filters below. Refresh by hand or every 30 s.
-import { api } from '../api.js';
+// with OS, severity and event-type filters below. Refresh by hand or every 30 s; the alert
+// count and its breakdown by status and severity follow GET /alerts/stream as alerts are
+// raised and change, each count a link to the alerts page filtered to it.
+import { api, sse } from '../api.js';
 import { h, clear, fmtNum, fmtTime, spinner, errorBox, empty, SEVERITY, countryCode, countryName,
   tagChips } from '../dom.js';
 import { lineChart, barList } from '../charts.js';
@@ -14,6 +16,8 @@ const OS_TYPES = ['LINUX', 'WINDOWS', 'PIHOLE', 'APP', 'NETWORK'];
 const TABLE_ROWS = 50;
 const INTEL = 'intel:*'; // every tag of a threat-intelligence list
 const INTEL_ROWS = 5;
+const ALERT_ROWS = 1000; // alerts read for the breakdown; more are counted, not broken down
+const STATUSES = [['open', 'open'], ['acknowledged', 'acknowledged'], ['closed', 'closed']];
 
 // Sources of attacks: failed logins and block events other than DNS (whose source is the
 // Pi-hole's own client, not an attacker).
@@ -32,6 +36,10 @@ export function mount(root, ctx) {
   let alive = true;
   let charts = [];
   let seq = 0;
+  // The live alerts of the range: id -> {severity, status}, their number (GET /stats/summary,
+  // then +1 for each new one the stream brings), whether the breakdown has them all.
+  const alerts = { byId: new Map(), total: null, complete: true, backfill: 0, events: 0, range: null };
+  const alertBox = h('article', { class: 'card metric', 'data-testid': 'metric-alerts' });
 
   const metrics = h('section', { class: 'grid three', 'aria-label': 'Key metrics' });
   const middle = h('section', { class: 'grid two', 'aria-label': 'Charts' });
@@ -95,19 +103,92 @@ export function mount(root, ctx) {
       `+${fmtNum(n)} from imported history`));
   }
 
-  function renderMetrics(sum) {
+  // Where a count of the alert card leads: the alerts page filtered to it and to the range.
+  function alertsHref(status, severity) {
+    const q = new URLSearchParams({ status });
+    if (severity) q.set('severity', String(severity));
+    if (alerts.range?.from) q.set('from', alerts.range.from);
+    if (alerts.range?.to && state.range === 'custom') q.set('to', alerts.range.to);
+    return ctx.href('alerts', q);
+  }
+
+  function renderAlerts() {
+    const title = h('h2', {}, `Alerts · ${range.label(state).replace('Last ', 'last ')}`);
+    if (alerts.total === null) {
+      clear(alertBox, title, h('p', {}, h('span', { class: 'big', 'data-value': '' }, '—'),
+        h('span', { class: 'muted block' }, 'alerts are not available on this hub yet')));
+      return;
+    }
+    const status = {};
+    const sev = {};
+    for (const a of alerts.byId.values()) {
+      status[a.status] = (status[a.status] || 0) + 1;
+      if (a.status === 'open') sev[a.severity] = (sev[a.severity] || 0) + 1;
+    }
+    const link = (href, n, label, testid, attrs = {}) => h('a', { href, 'data-testid': testid, 'data-value': String(n), ...attrs },
+      h('strong', {}, fmtNum(n)), ` ${label}`);
+    const byStatus = STATUSES.filter(([k]) => status[k]).map(([k, label]) =>
+      h('li', {}, link(alertsHref(k), status[k], label, 'alerts-status', { 'data-status': k })));
+    const bySev = [5, 4, 3, 2, 1].filter((n) => sev[n]).map((n) =>
+      h('li', {}, link(alertsHref('open', n), sev[n], SEVERITY[n], 'alerts-severity', { 'data-severity': String(n), class: `sev-text-${n}` })));
+    clear(alertBox, title,
+      h('p', {}, h('a', { class: 'big', href: alertsHref('open'), 'data-testid': 'alerts-count', 'data-value': String(alerts.total),
+        title: 'Open the alerts page' }, fmtNum(alerts.total)),
+      h('span', { class: 'muted block' }, `live alerts raised, ${fmtNum(alerts.events)} events`)),
+      byStatus.length ? h('ul', { class: 'inline-list small', 'aria-label': 'By status', 'data-testid': 'alerts-by-status' }, byStatus) : null,
+      bySev.length ? h('ul', { class: 'inline-list small', 'aria-label': 'Open alerts by severity', 'data-testid': 'alerts-by-severity' }, bySev) : null,
+      alerts.complete ? null : h('p', { class: 'muted small' }, `Broken down: the newest ${fmtNum(ALERT_ROWS)}.`),
+      backfillNote(alerts.backfill));
+  }
+
+  // GET /alerts of the range for the breakdown (null when this hub has no alerts).
+  async function loadAlerts(r) {
+    try {
+      return await api('alerts', { params: { ...r, backfill: false, limit: ALERT_ROWS } });
+    } catch (e) {
+      if (e.status === 404) return null;
+      throw e;
+    }
+  }
+
+  function setAlerts(sum, list, r) {
+    alerts.byId.clear();
+    alerts.range = r;
+    alerts.backfill = sum.alerts_backfill;
+    alerts.events = sum.events;
+    alerts.total = sum.alerts === null || list === null ? null : sum.alerts;
+    for (const a of list?.alerts || []) alerts.byId.set(String(a.id), { severity: a.severity, status: a.status || 'open' });
+    alerts.complete = !list?.next_cursor;
+    renderAlerts();
+  }
+
+  // An alert from the stream: a new one counts when the range reaches now.
+  function streamed(a) {
+    if (!a || typeof a !== 'object' || a.id === undefined || a.backfill === true || alerts.total === null) return;
+    const id = String(a.id);
+    const cur = alerts.byId.get(id);
+    const entry = { severity: a.severity ?? cur?.severity, status: a.status || cur?.status || 'open' };
+    if (cur) {
+      alerts.byId.set(id, entry);
+    } else {
+      if (state.range === 'custom' && alerts.range?.to && Date.parse(alerts.range.to) < Date.now() - 60000) return;
+      // An older alert firing again (one past the newest ALERT_ROWS): not raised in the range.
+      if (alerts.range?.from && a.created_at && Date.parse(a.created_at) < Date.parse(alerts.range.from)) return;
+      alerts.byId.set(id, entry);
+      alerts.total += 1;
+    }
+    renderAlerts();
+  }
+
+  function renderMetrics(sum, list, r) {
     const threats = sum.threats_by_os.length
       ? h('ul', { class: 'kv' }, sum.threats_by_os.map((t) =>
         h('li', { 'data-os': t.os_type }, h('span', {}, t.os_type), h('strong', {}, fmtNum(t.count)))))
       : empty('No events of severity ≥ 3.');
     const dom = sum.top_blocked_domain;
+    setAlerts(sum, list, r);
     clear(metrics,
-      metricCard(`Alerts · ${range.label(state).replace('Last ', 'last ')}`, 'metric-alerts',
-        sum.alerts === null
-          ? h('p', {}, h('span', { class: 'big', 'data-value': '' }, '—'), h('span', { class: 'muted block' }, 'alerts are not available on this hub yet'))
-          : [h('p', {}, h('span', { class: 'big', 'data-value': String(sum.alerts) }, fmtNum(sum.alerts)),
-            h('span', { class: 'muted block' }, `live alerts raised, ${fmtNum(sum.events)} events`)),
-          backfillNote(sum.alerts_backfill)]),
+      alertBox,
       metricCard('Threats by OS (severity ≥ 3)', 'metric-threats', threats),
       metricCard('Most blocked domain', 'metric-domain', dom
         ? h('p', {}, h('span', { class: 'big domain', 'data-value': dom.domain }, dom.domain),
@@ -221,14 +302,15 @@ export function mount(root, ctx) {
       typeSel.value = cur;
       const attack = attackTypes(names);
       const enrichedDone = loadEnriched(r);
-      const [sum, ts, top] = await Promise.all([
+      const [sum, alertList, ts, top] = await Promise.all([
         api('stats/summary', { params: r }),
+        loadAlerts(r),
         api('stats/timeseries', { params: { ...r, interval: '1m', by: 'os_type' } }),
         api('stats/top', { params: { ...r, field: 'source_ip', n: 10, event_type: attack } }),
       ]);
       if (!alive) return;
       top.event_types = attack;
-      renderMetrics(sum);
+      renderMetrics(sum, alertList, r);
       renderMiddle(ts, top);
       await Promise.all([loadTable(r), enrichedDone]);
       updated.textContent = `Updated ${fmtTime(new Date().toISOString())}`;
@@ -237,7 +319,18 @@ export function mount(root, ctx) {
     }
   }
 
+  // A keepalive every 5 s, as on the alerts page: the hub frees a gone page's stream slot soon.
+  const stopStream = sse('alerts/stream', {
+    params: { keepalive: 5 },
+    onState: (st) => { alertBox.dataset.live = st; },
+    onEvent: (m) => {
+      let a;
+      try { a = JSON.parse(m.data); } catch { return; }
+      if (alive) streamed(a);
+    },
+  });
+
   load();
   schedule();
-  return () => { alive = false; clearInterval(timer); charts.forEach((c) => c.destroy()); };
+  return () => { alive = false; clearInterval(timer); stopStream(); charts.forEach((c) => c.destroy()); };
 }

@@ -105,10 +105,12 @@ export function mount(root, ctx) {
       clear(errs);
       try {
         const path = editing ? `rules/${encodeURIComponent(editing)}` : 'rules';
-        await api(path, { method: editing ? 'PUT' : 'POST', body: area.value, type: 'application/yaml' });
+        const saved = await api(path, { method: editing ? 'PUT' : 'POST', body: area.value, type: 'application/yaml' });
         marks.clear();
         numbers();
-        clear(errs, h('p', { class: 'notice' }, 'Saved.'));
+        const warnings = (saved?.rules || [saved]).filter((x) => x && x.warning)
+          .map((x) => h('p', { class: 'rule-warning', 'data-testid': 'rule-saved-warning', role: 'note' }, `⚠ ${x.title || x.id}: ${x.warning}`));
+        clear(errs, h('p', { class: 'notice' }, 'Saved.'), ...warnings);
         load();
       } catch (e) {
         showError(e);
@@ -202,6 +204,8 @@ export function mount(root, ctx) {
             parent ? h('span', { class: 'feeds muted block small', 'data-testid': 'feeds', 'data-parent': parent.id },
               `feeds ${parent.title || parent.id}`) : null,
             groupBy && !parent ? h('span', { class: 'muted block small', 'data-testid': 'group-by' }, `one alert per ${groupBy.join(', ')}`) : null,
+            // The hub says when nothing it receives can feed the rule (its logsource).
+            r.warning ? h('span', { class: 'rule-warning block small', 'data-testid': 'rule-warning', role: 'note' }, `⚠ ${r.warning}`) : null,
             h('span', { class: 'muted block small' }, r.id)),
           h('td', {}, sev ? sevBadge(sev) : (r.level || '')),
           h('td', { class: 'num', 'data-testid': 'matches', 'data-value': matches === null ? '' : String(matches),

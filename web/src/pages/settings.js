@@ -104,9 +104,9 @@ function keysTab(body) {
       h('td', {}, k.name), h('td', { class: 'muted' }, 'env'), h('td', { class: 'muted' }, 'SIEM_API_KEYS'),
       h('td', { class: 'nowrap' }, k.last_event ? fmtTime(k.last_event) : h('span', { class: 'muted' }, '—')),
       h('td', { class: 'num', 'data-testid': 'key-events' }, fmtNum(k.events)),
-      h('td', { class: 'muted' }, 'set by the hub\'s environment')));
+      h('td', { class: 'muted' }, 'set by the hub\'s environment; events since it started')));
     clear(list, rows.length || env.length
-      ? table(['Name', 'Id', 'Created', 'Last seen', 'Events since start', ''], [...rows, ...env], 'keys-table')
+      ? table(['Name', 'Id', 'Created', 'Last seen', 'Events', ''], [...rows, ...env], 'keys-table')
       : empty('No agent keys yet.'));
   }
   load();
@@ -242,20 +242,79 @@ function channelsTab(body) {
 
 function deadTab(body) {
   const list = h('div', {}, spinner());
+  const msg = msgLine('dead-msg');
+  const picked = new Set();
+  const replay = h('button', { type: 'button', class: 'btn primary', disabled: true, 'data-testid': 'dead-replay' }, 'Replay');
+  const count = h('span', { class: 'muted', 'data-testid': 'dead-picked' }, '');
+  const sync = () => {
+    replay.disabled = picked.size === 0;
+    count.textContent = picked.size ? `${fmtNum(picked.size)} selected` : '';
+  };
+  replay.addEventListener('click', async () => {
+    const ids = [...picked];
+    replay.disabled = true;
+    try {
+      const r = await api('dead-letters/replay', { method: 'POST', body: { ids } });
+      const parts = [`Replayed ${fmtNum(r.replayed)} of ${fmtNum(r.selected)}`];
+      if (r.duplicates) parts.push(`${fmtNum(r.duplicates)} already stored`);
+      if (r.failed) parts.push(`${fmtNum(r.failed)} still failing (kept with the new reason)`);
+      say(msg, `${parts.join('; ')}.`, false);
+      await load();
+    } catch (ex) {
+      say(msg, ex.message, true);
+      sync();
+    }
+  });
   clear(body, h('section', { class: 'card stack' }, h('h2', {}, 'Dead letters'),
-    h('p', { class: 'muted' }, 'Records a source could not turn into an event (the newest 200), with the reason and the record as it came (its first KiB).'), list));
-  api('dead-letters', { params: { limit: 200 } }).then((r) => {
+    h('p', { class: 'muted' }, 'Records a source could not turn into an event (the newest 200), with the reason and the record as it came (its first KiB). After a decoder fix or a raised limit, select them and Replay: what decodes now is stored, the others stay with their new reason.'),
+    h('div', { class: 'toolbar' }, replay, count), msg, list));
+
+  async function load() {
+    let r;
+    try {
+      r = await api('dead-letters', { params: { limit: 200 } });
+    } catch (ex) {
+      replay.hidden = true;
+      clear(list, closedTo(ex));
+      return;
+    }
+    picked.clear();
+    sync();
+    const boxes = [];
     const rows = r.dead_letters.map((d, i) => {
       const raw = h('pre', { class: 'raw', 'data-testid': 'dead-raw' }, d.raw);
       const more = d.raw_truncated ? h('p', { class: 'muted' }, `${fmtNum(d.raw_bytes)} bytes in all: only the first KiB is shown.`) : null;
-      return h('tr', { 'data-dead': i },
+      const box = h('input', { type: 'checkbox', 'aria-label': `Select dead letter ${d.id}`, 'data-testid': 'dead-pick', 'data-id': d.id });
+      box.addEventListener('change', () => {
+        if (box.checked) picked.add(d.id); else picked.delete(d.id);
+        sync();
+      });
+      boxes.push(box);
+      return h('tr', { 'data-dead': i, 'data-id': d.id },
+        h('td', {}, box),
         h('td', { class: 'nowrap' }, fmtTime(d.time)), h('td', {}, d.source),
         h('td', { class: 'msg' }, d.file ? h('code', {}, d.file) : h('span', { class: 'muted' }, '—'), d.offset >= 0 && d.file ? h('span', { class: 'muted' }, ` @ ${fmtNum(d.offset)}`) : null),
         h('td', { class: 'msg', 'data-testid': 'dead-reason' }, d.reason),
         h('td', { class: 'msg' }, h('details', {}, h('summary', {}, `${fmtNum(d.raw_bytes)} bytes`), raw, more, copyButton(() => d.raw, 'Copy'))));
     });
-    clear(list, rows.length ? table(['Time', 'Source', 'File', 'Reason', 'Record'], rows, 'dead-table') : empty('No dead letters: every record so far became an event.'));
-  }).catch((ex) => clear(list, closedTo(ex)));
+    if (!rows.length) {
+      clear(list, empty('No dead letters: every record so far became an event.'));
+      return;
+    }
+    const all = h('input', { type: 'checkbox', 'aria-label': 'Select every dead letter shown', 'data-testid': 'dead-pick-all' });
+    all.addEventListener('change', () => {
+      for (const b of boxes) {
+        b.checked = all.checked;
+        if (all.checked) picked.add(Number(b.dataset.id)); else picked.delete(Number(b.dataset.id));
+      }
+      sync();
+    });
+    const t = table(['', 'Time', 'Source', 'File', 'Reason', 'Record'], rows, 'dead-table');
+    const th = t.querySelector('thead th');
+    th.append(all);
+    clear(list, t);
+  }
+  load();
 }
 
 // ---- sources' health ----
