@@ -2,7 +2,7 @@
 
 CC       ?= cc
 PKGS     := libmicrohttpd jansson sqlite3 libjwt libargon2 libcrypto zlib libpcre2-8 yaml-0.1 libcurl \
-            expat libevtx libpq libmaxminddb libcares
+            expat libevtx libpq libmaxminddb libcares librabbitmq
 # Debian packages: what building and running the hub and the agent need (`make`, `make run`,
 # `make install`), and what only the tests need besides (`make check`: cmocka, the Windows
 # cross compiler, journal-remote, a PostgreSQL server, clang for the fuzzers and the format
@@ -11,9 +11,10 @@ RUN_DEB_PKGS   := build-essential pkg-config libmicrohttpd-dev libjansson-dev li
             libjwt-dev libargon2-dev libssl-dev zlib1g-dev libcrypt-dev libpcre2-dev \
             libyaml-dev libcurl4-openssl-dev libexpat1-dev libevtx-dev libbfio-dev \
             libsystemd-dev python3 nodejs libpq-dev postgresql-client-15 libmaxminddb-dev \
-            libc-ares-dev libcsv-dev
+            libc-ares-dev libcsv-dev librabbitmq-dev
 CHECK_DEB_PKGS := libcmocka-dev systemd-journal-remote gcc-mingw-w64-x86-64 libz-mingw-w64-dev \
-            curl sqlite3 clang clang-format libclang-rt-dev postgresql-15 strace docker-compose
+            curl sqlite3 clang clang-format libclang-rt-dev postgresql-15 strace rabbitmq-server \
+            docker-compose
 BUILD    ?= build/rel
 SANITIZE ?=
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
@@ -39,7 +40,7 @@ LDLIBS   += $(PKG_LIBS) -lcsv -lcrypt -lpthread -lm
 LDFLAGS  += $(if $(filter 1,$(SANITIZE)),-fsanitize=address$(,)undefined)
 , := ,
 
-LIB_DIRS := core ingest store store/pg auth http api hub parse source detect alert notify enrich
+LIB_DIRS := core ingest broker store store/pg auth http api hub parse source detect alert notify enrich
 # Not in the hub: Windows files (*_win.c) and the journald source (libsystemd; src/agent/agent.mk).
 LIB_SRC  := $(filter-out src/hub/main.c $(EXCLUDE) %_win.c src/source/journald.c,\
               $(foreach d,$(LIB_DIRS),$(wildcard src/$(d)/*.c)))
@@ -68,13 +69,23 @@ help:
 	@echo "make bench   benchmarks (QUICK=1 for a short run); results in BENCHMARKS.md"
 
 # Install the missing Debian packages of a list (as root), or print the exact command.
+# rabbitmq-server is there for the tests, which start brokers of their own: installed here,
+# its system service is neither started (policy-rc.d for the install) nor enabled.
 apt_missing = missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	    policy=""; case " $$missing " in *" rabbitmq-server "*) \
+	      if [ ! -e /usr/sbin/policy-rc.d ]; then policy=/usr/sbin/policy-rc.d; \
+	        printf '\#!/bin/sh\nexit 101\n' >$$policy && chmod 755 $$policy; fi;; esac; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	    rc=$$?; [ -z "$$policy" ] || rm -f $$policy; \
+	    case " $$missing " in *" rabbitmq-server "*) \
+	      systemctl disable rabbitmq-server >/dev/null 2>&1; \
+	      update-rc.d rabbitmq-server disable >/dev/null 2>&1;; esac; \
+	    [ $$rc = 0 ] || exit 1; \
 	  else \
 	    echo "missing $(2); run:"; echo "  sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; \
 	  fi; \

@@ -52,6 +52,10 @@ struct api {
 	struct pipeline *pipeline;
 	struct taskpool *parsers; /* request bodies are parsed here */
 	struct enrich *enrich;	  /* for /ready: what failed to load (NULL: nothing enabled) */
+	bool ingest_off; /* broker mode without the ingest role: POST /ingest answers 503 */
+	/* broker mode: the roles' links to the broker, for /ready (NULL: role not run) */
+	struct broker_pub *broker_pub;
+	struct broker_store *broker_store;
 	/* for /ready: the receivers besides HTTP (NULL when not configured), set and cleared
 	 * with api_set_sources under sources_mu */
 	pthread_mutex_t sources_mu;

@@ -9,6 +9,7 @@
 #include "alert/alert.h"
 #include "api/alerts_api.h"
 #include "api/api.h"
+#include "broker/broker.h"
 #include "enrich/enrich.h"
 #include "source/syslog_listen.h"
 #include "source/tail.h"
@@ -51,6 +52,28 @@ static json_t *writer_component(const struct pipeline_stats *ps, const struct st
 		ts_format(ss->last_commit_us, buf);
 		json_object_set_new(c, "last_commit", json_string(buf));
 	}
+	return c;
+}
+
+/* Broker mode: both roles' links; not ready while either is down. */
+static json_t *broker_component(bool *ready)
+{
+	struct broker_state ps = {.up = true}, cs = {.up = true};
+	if (api_ctx->broker_pub)
+		broker_pub_state(api_ctx->broker_pub, &ps);
+	if (api_ctx->broker_store)
+		broker_store_state(api_ctx->broker_store, &cs);
+	char why[600];
+	snprintf(why, sizeof(why), "%s%s%s", !ps.up ? ps.reason : "", !ps.up && !cs.up ? "; " : "",
+		 !cs.up ? cs.reason : "");
+	*ready = ps.up && cs.up;
+	json_t *c = component(*ready, why);
+	if (api_ctx->broker_pub) {
+		json_object_set_new(c, "publishing", json_boolean(ps.up));
+		json_object_set_new(c, "blocked", json_boolean(ps.blocked));
+	}
+	if (api_ctx->broker_store)
+		json_object_set_new(c, "consuming", json_boolean(cs.up));
 	return c;
 }
 
@@ -140,6 +163,11 @@ enum http_result api_ready(struct http_req *r)
 	json_t *comps = json_object();
 	json_object_set_new(comps, "writer",
 			    writer_component(&ps, &ss, lag_ms, latency_ms, &ready));
+	if (api_ctx->broker_pub || api_ctx->broker_store) {
+		bool broker_ready;
+		json_object_set_new(comps, "broker", broker_component(&broker_ready));
+		ready = ready && broker_ready;
+	}
 
 	json_t *o = json_object();
 	json_object_set_new(o, "ready", json_boolean(ready));

@@ -327,6 +327,10 @@ static enum http_result finish(struct http_req *r, struct ingest_state *st)
 		http_add_header(r, "Retry-After", "30");
 		return http_reply_error(r, 503, "store full", "no space left on the store's disk");
 	}
+	if (rc == SIEM_EBROKER) {
+		http_add_header(r, "Retry-After", "5");
+		return http_reply_error(r, 503, "broker unavailable", siem_strerror(rc));
+	}
 	if (rc < 0) {
 		http_add_header(r, "Retry-After", "5");
 		return http_reply_error(r, 503, "store unavailable", siem_strerror(rc));
@@ -386,6 +390,10 @@ enum http_result api_ingest(struct http_req *r)
 		return finish(r, st);
 	}
 
+	if (api_ctx->ingest_off)
+		return http_reply_error(r, 503, "not an ingest node",
+					"this node runs without the ingest role: send events to"
+					" an ingest node");
 	if (!(st = calloc(1, sizeof(*st))))
 		return http_reply_error(r, 500, "out of memory", NULL);
 	http_set_state(r, st, state_free);

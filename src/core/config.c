@@ -171,11 +171,14 @@ static int check_value(struct config *c, size_t i, const char *v, const char *fr
 		break;
 	case OPT_URL:
 		if (strcmp(from, "the command line") == 0 && url_has_password(v)) {
-			snprintf(
-			    c->err, sizeof(c->err),
-			    "'--%s' holds a password, which the command line shows to every "
-			    "user: put it in PGPASSFILE or PGPASSWORD (or %s in a config file)",
-			    label, d->env ? d->env : "the setting");
+			snprintf(c->err, sizeof(c->err),
+				 "'--%s' holds a password, which the command line shows to every "
+				 "user: put it in %s (or %s in a config file)",
+				 label,
+				 d->env && !strcmp(d->env, "SIEM_AMQP_URL")
+				     ? "SIEM_AMQP_PASSWORD or --amqp-password-file"
+				     : "PGPASSFILE or PGPASSWORD",
+				 d->env ? d->env : "the setting");
 			return -EINVAL;
 		}
 		return 0;

@@ -30,6 +30,8 @@ const char *siem_strerror(int err)
 		return "rate limited";
 	case SIEM_EUNAVAIL:
 		return "database unavailable";
+	case SIEM_EBROKER:
+		return "the message broker cannot take events now";
 	default:
 		if (err < 0 && err > SIEM_EFIRST)
 			return strerror(-err);

@@ -17,6 +17,7 @@ enum {
 	SIEM_ENOTFOUND, /* no such object */
 	SIEM_ELIMITED,	/* too many failed attempts from this client: try again later */
 	SIEM_EUNAVAIL,	/* the store's database cannot be reached now: try again later */
+	SIEM_EBROKER,	/* the message broker cannot take events now: try again later */
 	SIEM_ELAST
 };
 

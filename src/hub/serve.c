@@ -33,6 +33,7 @@
 #include "http/http.h"
 #include "hub/cmd.h"
 #include "enrich/enrich.h"
+#include "hub/roles.h"
 #include "hub/secrets.h"
 #include "parse/decode.h"
 #include "ingest/pipeline.h"
@@ -48,6 +49,7 @@ static const struct opt_def serve_opts[] = {
     {"db", "SIEM_DB_PATH", OPT_STRING, "var/minisiem.db", "PATH",
      "SQLite store file (with --postgres: where the hub's local files go, PATH-*)", false, 0, 0},
     CMD_OPT_POSTGRES,
+    ROLES_OPTS,
     {"max-body", "SIEM_MAX_BODY", OPT_SIZE, "8m", "BYTES",
      "largest POST /ingest body, also after gunzip (other routes take a few KiB)", false, 1024,
      1LL << 30},
@@ -180,6 +182,7 @@ static const struct opt_def serve_opts[] = {
      true, 0, 0},
     {NULL, "SIEM_API_KEYS", OPT_STRING, NULL, NULL,
      "agent keys as NAME:KEY,NAME:KEY (in addition to 'minisiem keys')", true, 0, 0},
+    ROLES_SECRET_OPTS,
 };
 #define N_SERVE_OPTS (sizeof(serve_opts) / sizeof(serve_opts[0]))
 
@@ -478,6 +481,8 @@ struct hub {
 	struct http_config hc;
 	struct http_auth_ops ops;
 	struct http_server *srv;
+	struct roles roles;	  /* broker mode */
+	struct pipeline *store_p; /* the store role's writer (broker mode) */
 	char state_path[4200], rules_buf[4200];
 };
 
@@ -514,6 +519,12 @@ static int serve_config(struct hub *h, int argc, char **argv)
 	if (check_proxies(config_str(&h->c, "trusted-proxies")) < 0) {
 		config_release(&h->c);
 		return EXIT_USAGE;
+	}
+	int code = roles_config(&h->roles, &h->c);
+	if (code != 0) {
+		roles_release(&h->roles);
+		config_release(&h->c);
+		return code;
 	}
 	const char *pub = config_str(&h->c, "public-url");
 	if (pub && *pub && strncmp(pub, "https://", 8) && strncmp(pub, "http://", 7)) {
@@ -627,6 +638,43 @@ static int serve_open(struct hub *h)
 	return 0;
 }
 
+/* Broker mode, the store role: the live tail on what it commits (detection is the detect
+ * role's, not built yet). */
+static void on_stored(void *ctx, const struct event *ev)
+{
+	(void)ctx;
+	events_stream_publish(ev);
+}
+
+/* Broker mode: the receivers' pipeline publishes (ingest) and a second one commits what the
+ * broker delivers (store); on a node without the ingest role the broker feeds the hub's own
+ * pipeline, its one store writer, and POST /ingest answers 503. */
+static int start_roles(struct hub *h)
+{
+	int rc;
+	if (roles_has(&h->roles, ROLE_INGEST) && (rc = roles_start_ingest(&h->roles, h->p)) < 0) {
+		log_error("hub", "cannot start the ingest role: %s", siem_strerror(rc));
+		return rc;
+	}
+	if (roles_has(&h->roles, ROLE_STORE)) {
+		/* Without the ingest role the hub's pipeline is free to be the store writer. */
+		struct pipeline *into = roles_has(&h->roles, ROLE_INGEST) ? NULL : h->p;
+		if ((rc = roles_start_store(&h->roles, h->s, &h->c, into, &h->store_p)) < 0) {
+			log_error("hub", "cannot start the store role: %s", siem_strerror(rc));
+			return rc;
+		}
+		pipeline_set_committed_hook(h->store_p, on_stored, NULL);
+	}
+	h->a.broker_pub = h->roles.pub;
+	h->a.broker_store = h->roles.consumer;
+	if (!roles_has(&h->roles, ROLE_INGEST))
+		h->a.ingest_off = true;
+	if (roles_has(&h->roles, ROLE_DETECT))
+		log_warn("hub",
+			 "the detect role is not built yet: detection is off in broker mode");
+	return 0;
+}
+
 /* The writer, then detection and alerting on what it commits. */
 static int start_writer(struct hub *h)
 {
@@ -680,8 +728,11 @@ static int start_writer(struct hub *h)
 	h->hook.det = h->det;
 	h->hook.alerts = h->alerts;
 	upkeep_detector = h->det;
-	pipeline_set_committed_hook(h->p, on_committed, &h->hook);
-	return 0;
+	if (!h->roles.broker) {
+		pipeline_set_committed_hook(h->p, on_committed, &h->hook);
+		return 0;
+	}
+	return start_roles(h);
 }
 
 /* The receivers that feed the writer besides HTTP: syslog and the tailed folder. */
@@ -753,8 +804,11 @@ static int serve_start(struct hub *h)
 	int rc;
 	if ((rc = start_writer(h)) < 0 || (rc = start_sources(h)) < 0)
 		return rc;
-	pipeline_set_maintenance(h->p, upkeep, h->s,
-				 (int)config_int(&h->c, "retention-interval") * 1000);
+	/* Upkeep (retention) runs where the store is written: in broker mode, the store role. */
+	struct pipeline *writer = h->roles.broker ? h->store_p : h->p;
+	if (writer)
+		pipeline_set_maintenance(writer, upkeep, h->s,
+					 (int)config_int(&h->c, "retention-interval") * 1000);
 	return start_http(h);
 }
 
@@ -826,7 +880,12 @@ static void serve_stop(struct hub *h)
 	h->zones = NULL;
 	tailer_stop(h->tl);
 	taskpool_stop(h->a.parsers);
+	h->a.broker_pub = NULL; /* requests are drained: /ready no longer looks */
+	h->a.broker_store = NULL;
+	roles_stop(&h->roles); /* the store role's consumer, then its writer */
+	h->store_p = NULL;
 	pipeline_stop(h->p);
+	roles_release(&h->roles); /* the publisher, once the pipeline that used it stopped */
 	http_stop(h->srv);
 	enrich_close(h->enrich); /* after the server: a request may still be enriching */
 	ruletest_pool_free(alerts_api_ctx.tests);

@@ -97,6 +97,8 @@ void ingest_batch_reset(struct ingest_batch *b)
 	b->n = b->n_dead = b->n_offsets = 0;
 	b->rc = 0;
 	b->enriched = false;
+	b->received_set = false;
+	b->alone = false;
 	b->accepted = b->duplicates = 0;
 	b->next = NULL;
 }

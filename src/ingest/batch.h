@@ -43,8 +43,11 @@ struct ingest_batch {
 	size_t cap, cap_dead, cap_offsets;
 	struct arena arena;
 
-	bool enriched; /* enrichment done (ingest/pipeline.c), cleared by ingest_batch_reset */
-	int rc;	       /* commit result, set by the writer */
+	bool enriched;	   /* enrichment done (ingest/pipeline.c), cleared by ingest_batch_reset */
+	bool received_set; /* received_at set already (a batch from the broker): kept */
+	bool alone;	   /* committed in a transaction of its own (a retry after its group
+			    * failed: a poison batch does not take its neighbours down again) */
+	int rc;		   /* commit result, set by the writer */
 	size_t accepted, duplicates;	      /* likewise */
 	void (*done)(struct ingest_batch *b); /* from the writer thread, after commit */
 	void *ctx;

@@ -26,7 +26,8 @@ struct pipeline {
 	void *maint_arg;
 	int64_t maint_interval_us, maint_next_us;
 	int64_t probe_next_us;
-	struct enrich *enrich; /* set before the first submit, then only read */
+	struct enrich *enrich;	   /* set before the first submit, then only read */
+	struct pipeline_sink sink; /* likewise; write NULL: the store */
 };
 
 #define PROBE_INTERVAL_US 1000000
@@ -63,14 +64,39 @@ void pipeline_set_maintenance(struct pipeline *p, void (*fn)(void *arg), void *a
 	pthread_mutex_unlock(&p->mu);
 }
 
+/* The sink's turn instead of a transaction. -> the first failure, or 0. */
+static int sink_write(struct pipeline *p, struct ingest_batch *batches, int64_t t0)
+{
+	int rc = 0;
+	for (struct ingest_batch *b = batches; b; b = b->next) {
+		for (size_t i = 0; i < b->n; i++) {
+			if (!b->received_set)
+				b->ev[i].received_at = t0;
+			b->dup[i] = false;
+		}
+		b->rc = 0;
+		b->accepted = b->duplicates = 0;
+	}
+	p->sink.write(p->sink.ctx, batches);
+	for (struct ingest_batch *b = batches; b && rc == 0; b = b->next)
+		rc = b->rc;
+	return rc;
+}
+
 static void run_batch(struct pipeline *p, struct ingest_batch *batches)
 {
 	int64_t t0 = ts_now_us();
 	uint64_t rows = 0, dups = 0;
-	int rc = store_begin(p->store);
+	int rc = 0;
+	if (p->sink.write) {
+		rc = sink_write(p, batches, t0);
+		goto counted;
+	}
+	rc = store_begin(p->store);
 	for (struct ingest_batch *b = batches; b && rc == 0; b = b->next) {
 		for (size_t i = 0; i < b->n && rc == 0; i++) {
-			b->ev[i].received_at = t0;
+			if (!b->received_set)
+				b->ev[i].received_at = t0;
 			b->dup[i] = false;
 			rc = store_append(p->store, &b->ev[i], &b->dup[i]);
 		}
@@ -87,44 +113,51 @@ static void run_batch(struct pipeline *p, struct ingest_batch *batches)
 		rc = store_commit(p->store);
 	else
 		store_rollback(p->store);
-	int64_t t1 = ts_now_us();
 	/* The duplicate flags are final only after the commit. */
 	for (struct ingest_batch *b = batches; b; b = b->next) {
 		b->accepted = b->duplicates = 0;
+		b->rc = rc;
 		for (size_t i = 0; rc == 0 && i < b->n; i++)
 			*(b->dup[i] ? &b->duplicates : &b->accepted) += 1;
+	}
+counted:;
+	/* A sink answers each batch on its own: some of a group may fail and others not. */
+	bool any_ok = false, any_failed = false;
+	for (struct ingest_batch *b = batches; b; b = b->next) {
 		rows += b->accepted;
 		dups += b->duplicates;
+		*(b->rc == 0 ? &any_ok : &any_failed) = true;
 	}
+	int64_t t1 = ts_now_us();
 
 	pthread_mutex_lock(&p->mu);
-	if (rc == 0) {
+	if (any_ok) {
 		p->st.commits++;
 		p->st.committed_events += rows;
 		p->st.duplicate_events += dups;
 		p->st.last_commit_rows = rows;
 		p->st.failed_commits_in_row = 0;
-	} else {
+	}
+	if (any_failed) {
 		p->st.failed_commits++;
 		p->st.failed_commits_in_row++;
 	}
 	p->st.last_commit_us = t1;
 	p->st.last_commit_latency_us = t1 - t0;
 	pthread_mutex_unlock(&p->mu);
-	if (rc < 0)
+	if (rc < 0 && !p->sink.write) /* a sink logs its own failures */
 		log_error("pipeline", "commit failed: %s", siem_strerror(rc));
 
 	pthread_mutex_lock(&p->mu);
 	void (*hook)(void *, const struct event *) = p->committed;
 	void *hook_ctx = p->committed_ctx;
 	pthread_mutex_unlock(&p->mu);
-	for (struct ingest_batch *b = batches; hook && rc == 0 && b; b = b->next)
+	for (struct ingest_batch *b = batches; hook && !p->sink.write && rc == 0 && b; b = b->next)
 		for (size_t i = 0; i < b->n; i++)
 			if (!b->dup[i])
 				hook(hook_ctx, &b->ev[i]);
 	for (struct ingest_batch *b = batches, *next; b; b = next) {
 		next = b->next;
-		b->rc = rc;
 		b->done(b); /* may free b */
 	}
 }
@@ -135,6 +168,15 @@ static void run_batch(struct pipeline *p, struct ingest_batch *batches)
 static void maybe_probe(struct pipeline *p)
 {
 	int64_t now = ts_now_us();
+	if (p->sink.idle) {
+		/* A sink's connection needs its turn whether or not a batch failed. */
+		pthread_mutex_unlock(&p->mu);
+		int rc = p->sink.idle(p->sink.ctx);
+		pthread_mutex_lock(&p->mu);
+		if (rc == 0 && !p->head)
+			p->st.failed_commits_in_row = 0;
+		return;
+	}
 	if (p->st.failed_commits_in_row == 0 || p->head || now < p->probe_next_us)
 		return;
 	p->probe_next_us = now + PROBE_INTERVAL_US;
@@ -162,10 +204,12 @@ static void *writer_main(void *arg)
 		}
 		if (!p->head && p->stopping)
 			break;
-		/* Take batches up to the transaction cap (at least one). */
+		/* Take batches up to the transaction cap (at least one; a batch that asks to be
+		 * alone, alone). */
 		struct ingest_batch *first = p->head, *last = p->head;
 		size_t n = last->n;
-		while (last->next && n + last->next->n <= p->txn_events) {
+		while (!first->alone && last->next && !last->next->alone &&
+		       n + last->next->n <= p->txn_events) {
 			last = last->next;
 			n += last->n;
 		}
@@ -266,6 +310,13 @@ int pipeline_submit_wait(struct pipeline *p, struct ingest_batch *b, int timeout
 void pipeline_set_enrich(struct pipeline *p, struct enrich *e)
 {
 	p->enrich = e;
+}
+
+void pipeline_set_sink(struct pipeline *p, const struct pipeline_sink *s)
+{
+	pthread_mutex_lock(&p->mu);
+	p->sink = *s;
+	pthread_mutex_unlock(&p->mu);
 }
 
 void pipeline_stats(struct pipeline *p, struct pipeline_stats *st)

@@ -44,6 +44,18 @@ void pipeline_set_committed_hook(struct pipeline *p, void (*fn)(void *ctx, const
  * upkeep such as retention runs there, so it never races the writer). */
 void pipeline_set_maintenance(struct pipeline *p, void (*fn)(void *arg), void *arg,
 			      int interval_ms);
+/* Another writer stage than the store (broker mode's ingest role publishes instead of
+ * committing): write() gets the batches the writer took, a list by next, and sets each one's
+ * rc and accepted (rc 0: durable where the sink puts it); the committed hook does not run.
+ * idle() runs on the writer thread when nothing is queued, at least once a second (keeping
+ * a connection alive) and returns 0 while the sink can take batches (after failures, /ready
+ * recovers on it). Call before the first submit. */
+struct pipeline_sink {
+	void (*write)(void *ctx, struct ingest_batch *list);
+	int (*idle)(void *ctx);
+	void *ctx;
+};
+void pipeline_set_sink(struct pipeline *p, const struct pipeline_sink *s);
 /* Commit everything queued, then stop the writer and free the pipeline. */
 void pipeline_stop(struct pipeline *p);
 

@@ -12,7 +12,8 @@ file (if one is given). Exits 0 even when tests fail: the summary carries the co
 every hub on a PostgreSQL database of its own: one private PostgreSQL 15 (pgserver.py) is
 started for the whole run and stopped at its end; its admin URL reaches the test processes
 in SIEM_TEST_PG (a SIEM_TEST_PG already set names a server to use instead). LABEL becomes
-LABEL:postgres."""
+LABEL:postgres. The broker mode tests (POSTGRES_MODULES) run in this pass only; they start
+one private RabbitMQ (mqserver.py) for their file."""
 
 import argparse
 import collections
@@ -35,6 +36,9 @@ SHARD_GRACE = 120.0  # seconds past SUITE_DEADLINE until a shard that still runs
 # Test files that never open a store (no hub, no store-using CLI command): the PostgreSQL
 # pass leaves them out. Every other test_*.py runs on both backends.
 NO_STORE_MODULES = ("test_docs", "test_logtest")
+# Test files that need PostgreSQL by nature (broker mode: its nodes share one database; the
+# file starts its own RabbitMQ): only the PostgreSQL pass runs them.
+POSTGRES_MODULES = ("test_broker",)
 
 
 def test_modules(backend):
@@ -42,6 +46,8 @@ def test_modules(backend):
     names = sorted(f[:-3] for f in os.listdir(HERE) if f.startswith("test_") and f.endswith(".py"))
     if backend == "postgres":
         names = [m for m in names if m not in NO_STORE_MODULES]
+    else:
+        names = [m for m in names if m not in POSTGRES_MODULES]
     return names
 
 

@@ -1,5 +1,6 @@
 /* test_pipeline.c — the bounded ingest queue and its group-commit writer: many submitters,
- * done() after commit with counts, SIEM_EFULL when full, transaction cap, drain on stop. */
+ * done() after commit with counts, SIEM_EFULL when full, transaction cap, a batch alone,
+ * a sink instead of the store, drain on stop. */
 #include <errno.h>
 #include <ftw.h>
 #include <pthread.h>
@@ -478,6 +479,120 @@ static void test_transaction_cap_splits_batches(void **state)
 	tracker_release();
 }
 
+/* A batch that asks to be alone gets a transaction of its own, and so do its neighbours. */
+static void test_alone_batch_commits_by_itself(void **state)
+{
+	(void)state;
+	tracker_init();
+	struct pipeline *p = NULL;
+	assert_int_equal(pipeline_start(&p, S, 100, 100), 0);
+	struct job *a = job_new(0, 1), *b = job_new(10, 2), *c = job_new(20, 2),
+		   *d = job_new(30, 1);
+	a->gated = true;
+	c->j.alone = true;
+	assert_int_equal(pipeline_submit(p, &a->j), 0);
+	wait_entered();
+	assert_int_equal(pipeline_submit(p, &b->j), 0);
+	assert_int_equal(pipeline_submit(p, &c->j), 0);
+	assert_int_equal(pipeline_submit(p, &d->j), 0);
+	open_gate();
+	wait_done(4);
+	wait_queue_empty(p);
+	struct pipeline_stats st;
+	pipeline_stats(p, &st);
+	/* [a], [b], [c], [d]: without c alone, b, c and d would share one. */
+	assert_int_equal(st.commits, 4);
+	assert_int_equal(st.committed_events, 6);
+	pipeline_stop(p);
+	job_free(a);
+	job_free(b);
+	job_free(c);
+	job_free(d);
+	tracker_release();
+}
+
+/* ---- a sink instead of the store ---- */
+
+struct sink_log {
+	pthread_mutex_t mu;
+	int writes, idles;
+	size_t batches;
+};
+
+static void sink_write(void *ctx, struct ingest_batch *list)
+{
+	struct sink_log *l = ctx;
+	pthread_mutex_lock(&l->mu);
+	l->writes++;
+	for (struct ingest_batch *b = list; b; b = b->next) {
+		l->batches++;
+		b->rc = b->n == 2 ? SIEM_EBROKER : 0; /* the sink refuses batches of two */
+		b->accepted = b->rc == 0 ? b->n : 0;
+	}
+	pthread_mutex_unlock(&l->mu);
+}
+
+static int sink_idle(void *ctx)
+{
+	struct sink_log *l = ctx;
+	pthread_mutex_lock(&l->mu);
+	l->idles++;
+	pthread_mutex_unlock(&l->mu);
+	return 0;
+}
+
+static void test_sink_takes_batches_instead_of_the_store(void **state)
+{
+	(void)state;
+	tracker_init();
+	struct sink_log log = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	struct pipeline *p = NULL;
+	assert_int_equal(pipeline_start(&p, S, 100, 100), 0);
+	struct pipeline_sink sink = {.write = sink_write, .idle = sink_idle, .ctx = &log};
+	pipeline_set_sink(p, &sink);
+	struct job *a = job_new(0, 1), *b = job_new(10, 2), *c = job_new(20, 3);
+	c->j.received_set = true; /* from the broker: its received_at stays */
+	for (size_t i = 0; i < 3; i++)
+		c->j.ev[i].received_at = 12345;
+	assert_int_equal(pipeline_submit(p, &a->j), 0);
+	assert_int_equal(pipeline_submit(p, &b->j), 0);
+	assert_int_equal(pipeline_submit(p, &c->j), 0);
+	wait_done(3);
+	wait_queue_empty(p);
+	assert_int_equal(a->j.rc, 0);
+	assert_int_equal(a->j.accepted, 1);
+	assert_int_equal(b->j.rc, SIEM_EBROKER);
+	assert_int_equal(c->j.rc, 0);
+	assert_int_equal(c->j.accepted, 3);
+	assert_true(a->j.ev[0].received_at >= NOW); /* set when the writer took it */
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(c->j.ev[i].received_at, 12345);
+	/* The idle hook runs while nothing is queued (at least once a second). */
+	struct timespec t = deadline(), now;
+	for (;;) {
+		pthread_mutex_lock(&log.mu);
+		int idles = log.idles;
+		pthread_mutex_unlock(&log.mu);
+		if (idles > 0)
+			break;
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (now.tv_sec > t.tv_sec)
+			fail_msg("the sink's idle hook never ran");
+		sched_yield();
+	}
+	struct pipeline_stats st;
+	pipeline_stats(p, &st);
+	assert_int_equal(log.batches, 3);
+	assert_int_equal(st.committed_events, 4);
+	assert_true(st.failed_commits >= 1);
+	pipeline_stop(p);
+	assert_int_equal(stored_events(), 0); /* the store saw nothing */
+	job_free(a);
+	job_free(b);
+	job_free(c);
+	tracker_release();
+}
+
 static void test_empty_job_is_answered(void **state)
 {
 	(void)state;
@@ -582,6 +697,8 @@ int main(void)
 	    T(test_job_larger_than_queue_taken_when_empty),
 	    T(test_job_larger_than_queue_refused_when_busy),
 	    T(test_transaction_cap_splits_batches),
+	    T(test_alone_batch_commits_by_itself),
+	    T(test_sink_takes_batches_instead_of_the_store),
 	    T(test_empty_job_is_answered),
 	    T(test_stop_drains_queued_jobs),
 	    T(test_stop_idle_pipeline),

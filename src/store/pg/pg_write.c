@@ -483,19 +483,23 @@ static int write_dead(struct pg_store *s)
 /* An event sent without a timestamp is stored at its receive time, so a retry of it has
  * another (id, ts) than the copy already stored, and the unique key would not catch it: such
  * events are looked up by id among the last day's events (as the embedded store catches any
- * id in its active segment), and dropped from the staging table when found. */
+ * id in its active segment), and dropped from the staging table when found. So is such an
+ * event when an earlier row of the same commit has its id: a retry that lands in the same
+ * group commit as its original (in broker mode, a late message and the client's retry). */
 #define RETRY_WINDOW_US (24 * 3600 * INT64_C(1000000))
+
+/* clang-format off */
+#define DROP_RETRIES_SQL                                                                     \
+	"DELETE FROM stage s WHERE s.flags & " STR(EV_TS_MISSING_BIT) " <> 0 AND"            \
+	" (EXISTS (SELECT 1 FROM events e WHERE e.id = s.id AND e.ts >= $1)"                 \
+	" OR EXISTS (SELECT 1 FROM stage t WHERE t.id = s.id AND t.seq < s.seq))"
+/* clang-format on */
 
 static int drop_retries(struct pg_store *s)
 {
 	struct pg_params p = {0};
 	pg_p_i64(&p, ts_now_us() - RETRY_WINDOW_US);
-	return pg_exec(s->w,
-		       "DELETE FROM stage s WHERE s.flags & " STR(
-			   EV_TS_MISSING_BIT) " <> 0 AND"
-					      " EXISTS (SELECT 1 FROM events e WHERE e.id = s.id "
-					      "AND e.ts >= $1)",
-		       &p, NULL, "retries");
+	return pg_exec(s->w, DROP_RETRIES_SQL, &p, NULL, "retries");
 }
 
 static int commit_txn(struct pg_store *s)

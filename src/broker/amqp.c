@@ -1,0 +1,352 @@
+/* amqp.c — one AMQP connection: the URL, TCP or TLS (peer and host name verified), login with
+ * the capabilities we use (publisher confirms, connection.blocked), the channel, the
+ * topology declared idempotently, and reconnecting with a backoff. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <amqp_ssl_socket.h>
+#include <amqp_tcp_socket.h>
+
+#include "broker/broker_int.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/metrics.h"
+
+#define CONNECT_TIMEOUT_S 5
+#define RPC_TIMEOUT_S 10
+#define BACKOFF_MIN_MS 250
+#define BACKOFF_MAX_MS 10000
+#define FRAME_MAX 131072
+#define SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt"
+
+static struct metric m_connects = METRIC_COUNTER_INIT(
+    "minisiem_amqp_connects_total", NULL, "Connections to the AMQP broker opened (broker mode).");
+static struct metric m_connect_failures = METRIC_COUNTER_INIT(
+    "minisiem_amqp_connect_failures_total", NULL, "Failed attempts to connect to the broker.");
+
+int broker_url_check(const char *url, char *err, size_t errlen)
+{
+	struct amqp_connection_info info;
+	char *copy = strdup(url);
+	int rc = 0;
+	if (!copy)
+		return -ENOMEM;
+	if (strncmp(url, "amqp://", 7) != 0 && strncmp(url, "amqps://", 8) != 0) {
+		snprintf(err, errlen, "'%s' is not an amqp:// or amqps:// URL", url);
+		rc = -EINVAL;
+	} else if (amqp_parse_url(copy, &info) != AMQP_STATUS_OK) {
+		snprintf(err, errlen,
+			 "cannot parse the AMQP URL (want amqp[s]://user@host:port/vhost)");
+		rc = -EINVAL;
+	}
+	free(copy);
+	return rc;
+}
+
+int link_init(struct amqp_link *l, const struct broker_config *c)
+{
+	static bool registered;
+	memset(l, 0, sizeof(*l));
+	if (!registered) {
+		metric_register(&m_connects);
+		metric_register(&m_connect_failures);
+		registered = true;
+	}
+	if (broker_url_check(c->url, l->err, sizeof(l->err)) < 0)
+		return -EINVAL;
+	l->tls = strncmp(c->url, "amqps://", 8) == 0;
+	l->url = strdup(c->url);
+	l->password = c->password ? strdup(c->password) : NULL;
+	l->ca_file = c->ca_file && *c->ca_file ? strdup(c->ca_file) : NULL;
+	l->name = strdup(c->name ? c->name : "minisiem");
+	if (!l->url || (c->password && !l->password) || !l->name ||
+	    (c->ca_file && *c->ca_file && !l->ca_file)) {
+		link_release(l);
+		return -ENOMEM;
+	}
+	amqp_parse_url(l->url, &l->info);
+	l->heartbeat_s = c->heartbeat_s;
+	l->backoff_ms = BACKOFF_MIN_MS;
+	return 0;
+}
+
+void link_release(struct amqp_link *l)
+{
+	link_close(l, true);
+	if (l->password)
+		explicit_bzero(l->password, strlen(l->password));
+	free(l->url);
+	free(l->password);
+	free(l->ca_file);
+	free(l->name);
+	l->url = l->password = l->ca_file = l->name = NULL;
+}
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void link_close(struct amqp_link *l, bool clean)
+{
+	if (!l->conn)
+		return;
+	/* A broker that blocks us does not read what we send: no closing handshake then. */
+	if (clean && !l->blocked) {
+		amqp_channel_close(l->conn, BROKER_CHANNEL, AMQP_REPLY_SUCCESS);
+		amqp_connection_close(l->conn, AMQP_REPLY_SUCCESS);
+	}
+	amqp_destroy_connection(l->conn);
+	l->conn = NULL;
+	l->blocked = false;
+	l->next_try_us = now_us() + (int64_t)l->backoff_ms * 1000;
+}
+
+static void set_err(struct amqp_link *l, const char *what, amqp_rpc_reply_t r)
+{
+	switch (r.reply_type) {
+	case AMQP_RESPONSE_NORMAL:
+		snprintf(l->err, sizeof(l->err), "%s: ok", what);
+		break;
+	case AMQP_RESPONSE_NONE:
+		snprintf(l->err, sizeof(l->err), "%s: no reply", what);
+		break;
+	case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+		snprintf(l->err, sizeof(l->err), "%s: %s", what,
+			 amqp_error_string2(r.library_error));
+		break;
+	case AMQP_RESPONSE_SERVER_EXCEPTION:
+		if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD ||
+		    r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+			/* Both replies start with reply_code and reply_text. */
+			amqp_connection_close_t *m = r.reply.decoded;
+			snprintf(l->err, sizeof(l->err), "%s: the broker says %u %.*s", what,
+				 m->reply_code, (int)m->reply_text.len,
+				 (const char *)m->reply_text.bytes);
+		} else {
+			snprintf(l->err, sizeof(l->err), "%s: the broker answered method 0x%08x",
+				 what, r.reply.id);
+		}
+		break;
+	}
+}
+
+int link_reply(struct amqp_link *l, const char *what)
+{
+	amqp_rpc_reply_t r = amqp_get_rpc_reply(l->conn);
+	if (r.reply_type == AMQP_RESPONSE_NORMAL)
+		return 0;
+	set_err(l, what, r);
+	return SIEM_EBROKER;
+}
+
+static amqp_table_entry_t entry_str(const char *k, const char *v)
+{
+	amqp_table_entry_t e = {.key = amqp_cstring_bytes(k)};
+	e.value.kind = AMQP_FIELD_KIND_UTF8;
+	e.value.value.bytes = amqp_cstring_bytes(v);
+	return e;
+}
+
+static amqp_table_entry_t entry_bool(const char *k, bool v)
+{
+	amqp_table_entry_t e = {.key = amqp_cstring_bytes(k)};
+	e.value.kind = AMQP_FIELD_KIND_BOOLEAN;
+	e.value.value.boolean = v;
+	return e;
+}
+
+static amqp_table_entry_t entry_i64(const char *k, int64_t v)
+{
+	amqp_table_entry_t e = {.key = amqp_cstring_bytes(k)};
+	e.value.kind = AMQP_FIELD_KIND_I64;
+	e.value.value.i64 = v;
+	return e;
+}
+
+static int declare_queue(struct amqp_link *l, const char *name, amqp_table_entry_t *args, int nargs)
+{
+	amqp_table_t t = {.num_entries = nargs, .entries = args};
+	amqp_queue_declare(l->conn, BROKER_CHANNEL, amqp_cstring_bytes(name), 0, 1, 0, 0, t);
+	char what[96];
+	snprintf(what, sizeof(what), "declaring queue '%s'", name);
+	return link_reply(l, what);
+}
+
+/* The exchanges and queues, each declared with the same arguments every time (a second
+ * declaration is a no-op; different arguments would be refused, so they are constants). */
+static int declare_topology(struct amqp_link *l)
+{
+	int rc;
+	const char *exchanges[] = {BROKER_EXCHANGE, BROKER_DEAD_EXCHANGE};
+	for (size_t i = 0; i < 2; i++) {
+		amqp_exchange_declare(l->conn, BROKER_CHANNEL, amqp_cstring_bytes(exchanges[i]),
+				      amqp_cstring_bytes("fanout"), 0, 1, 0, 0, amqp_empty_table);
+		if ((rc = link_reply(l, "declaring the exchanges")) < 0)
+			return rc;
+	}
+	amqp_table_entry_t store[] = {
+	    entry_str("x-queue-type", "quorum"),
+	    entry_i64("x-delivery-limit", BROKER_DELIVERY_LIMIT),
+	    entry_str("x-dead-letter-exchange", BROKER_DEAD_EXCHANGE),
+	};
+	amqp_table_entry_t detect[] = {
+	    entry_str("x-queue-type", "quorum"),
+	    entry_bool("x-single-active-consumer", true),
+	    entry_i64("x-delivery-limit", BROKER_DELIVERY_LIMIT),
+	    entry_str("x-dead-letter-exchange", BROKER_DEAD_EXCHANGE),
+	};
+	/* A dead letter the store cannot write either is dropped after as many deliveries (and
+	 * logged by the store node): never redelivered forever. */
+	amqp_table_entry_t dead[] = {entry_str("x-queue-type", "quorum"),
+				     entry_i64("x-delivery-limit", BROKER_DELIVERY_LIMIT)};
+	if ((rc = declare_queue(l, BROKER_STORE_QUEUE, store, 3)) < 0 ||
+	    (rc = declare_queue(l, BROKER_DETECT_QUEUE, detect, 4)) < 0 ||
+	    (rc = declare_queue(l, BROKER_DEAD_QUEUE, dead, 2)) < 0)
+		return rc;
+	amqp_queue_bind(l->conn, BROKER_CHANNEL, amqp_cstring_bytes(BROKER_STORE_QUEUE),
+			amqp_cstring_bytes(BROKER_EXCHANGE), amqp_empty_bytes, amqp_empty_table);
+	if ((rc = link_reply(l, "binding the store queue")) < 0)
+		return rc;
+	amqp_queue_bind(l->conn, BROKER_CHANNEL, amqp_cstring_bytes(BROKER_DEAD_QUEUE),
+			amqp_cstring_bytes(BROKER_DEAD_EXCHANGE), amqp_empty_bytes,
+			amqp_empty_table);
+	return link_reply(l, "binding the dead letter queue");
+}
+
+static int connect_socket(struct amqp_link *l)
+{
+	amqp_socket_t *sock;
+	if (l->tls) {
+		sock = amqp_ssl_socket_new(l->conn);
+		if (!sock) {
+			snprintf(l->err, sizeof(l->err), "cannot make a TLS socket");
+			return SIEM_EBROKER;
+		}
+		amqp_ssl_socket_set_verify_peer(sock, 1);
+		amqp_ssl_socket_set_verify_hostname(sock, 1);
+		const char *ca = l->ca_file ? l->ca_file : SYSTEM_CA;
+		if (amqp_ssl_socket_set_cacert(sock, ca) != AMQP_STATUS_OK) {
+			snprintf(l->err, sizeof(l->err), "cannot read the CA file '%s'", ca);
+			return SIEM_EBROKER;
+		}
+	} else {
+		sock = amqp_tcp_socket_new(l->conn);
+		if (!sock) {
+			snprintf(l->err, sizeof(l->err), "cannot make a socket");
+			return SIEM_EBROKER;
+		}
+	}
+	struct timeval tv = {CONNECT_TIMEOUT_S, 0};
+	int st = amqp_socket_open_noblock(sock, l->info.host, l->info.port, &tv);
+	if (st != AMQP_STATUS_OK) {
+		snprintf(l->err, sizeof(l->err), "cannot connect to %s:%d: %s", l->info.host,
+			 l->info.port, amqp_error_string2(st));
+		return SIEM_EBROKER;
+	}
+	return 0;
+}
+
+static int login(struct amqp_link *l)
+{
+	amqp_table_entry_t caps[] = {
+	    entry_bool("publisher_confirms", true),
+	    entry_bool("basic.nack", true),
+	    entry_bool("connection.blocked", true),
+	    entry_bool("consumer_cancel_notify", true),
+	    entry_bool("authentication_failure_close", true),
+	};
+	amqp_table_entry_t props[3] = {entry_str("product", "minisiem"),
+				       entry_str("connection_name", l->name)};
+	props[2].key = amqp_cstring_bytes("capabilities");
+	props[2].value.kind = AMQP_FIELD_KIND_TABLE;
+	props[2].value.value.table =
+	    (amqp_table_t){.num_entries = sizeof(caps) / sizeof(caps[0]), .entries = caps};
+	amqp_table_t pt = {.num_entries = 3, .entries = props};
+	const char *pw = l->password ? l->password : l->info.password;
+	amqp_rpc_reply_t r =
+	    amqp_login_with_properties(l->conn, l->info.vhost, 0, FRAME_MAX, l->heartbeat_s, &pt,
+				       AMQP_SASL_METHOD_PLAIN, l->info.user, pw ? pw : "");
+	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+		set_err(l, "logging in", r);
+		return SIEM_EBROKER;
+	}
+	amqp_channel_open(l->conn, BROKER_CHANNEL);
+	return link_reply(l, "opening the channel");
+}
+
+int link_open(struct amqp_link *l)
+{
+	int rc;
+	if (l->conn)
+		return 0;
+	if (now_us() < l->next_try_us)
+		return SIEM_EBROKER;
+	if (!(l->conn = amqp_new_connection())) {
+		snprintf(l->err, sizeof(l->err), "out of memory");
+		return -ENOMEM;
+	}
+	struct timeval rpc = {RPC_TIMEOUT_S, 0};
+	amqp_set_rpc_timeout(l->conn, &rpc);
+	amqp_set_handshake_timeout(l->conn, &rpc);
+	if ((rc = connect_socket(l)) < 0 || (rc = login(l)) < 0 || (rc = declare_topology(l)) < 0) {
+		metric_add(&m_connect_failures, 1);
+		link_close(l, false);
+		if (l->backoff_ms < BACKOFF_MAX_MS)
+			l->backoff_ms *= 2;
+		return SIEM_EBROKER;
+	}
+	/* A send never blocks past the RPC timeout (a broker that stops reading, as it does
+	 * with publishers during an alarm, fails the call instead of hanging the thread). */
+	struct timeval snd = {RPC_TIMEOUT_S, 0};
+	setsockopt(amqp_get_sockfd(l->conn), SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof(snd));
+	metric_add(&m_connects, 1);
+	l->backoff_ms = BACKOFF_MIN_MS;
+	l->blocked = false;
+	log_info("amqp", "connected to %s:%d vhost '%s' as %s", l->info.host, l->info.port,
+		 l->info.vhost, l->info.user);
+	return 0;
+}
+
+bool link_method(struct amqp_link *l, const amqp_frame_t *f)
+{
+	if (f->frame_type != AMQP_FRAME_METHOD)
+		return true;
+	switch (f->payload.method.id) {
+	case AMQP_CONNECTION_BLOCKED_METHOD: {
+		amqp_connection_blocked_t *m = f->payload.method.decoded;
+		if (!l->blocked)
+			log_warn("amqp", "the broker blocks publishing: %.*s", (int)m->reason.len,
+				 (const char *)m->reason.bytes);
+		l->blocked = true;
+		return true;
+	}
+	case AMQP_CONNECTION_UNBLOCKED_METHOD:
+		if (l->blocked)
+			log_info("amqp", "the broker takes messages again");
+		l->blocked = false;
+		return true;
+	case AMQP_CONNECTION_CLOSE_METHOD:
+	case AMQP_CHANNEL_CLOSE_METHOD: {
+		amqp_connection_close_t *m = f->payload.method.decoded;
+		snprintf(l->err, sizeof(l->err), "the broker closed the %s: %u %.*s",
+			 f->payload.method.id == AMQP_CONNECTION_CLOSE_METHOD ? "connection"
+									      : "channel",
+			 m->reply_code, (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+		if (f->payload.method.id == AMQP_CONNECTION_CLOSE_METHOD) {
+			amqp_connection_close_ok_t ok;
+			amqp_send_method(l->conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+		}
+		log_warn("amqp", "%s", l->err);
+		link_close(l, false);
+		return false;
+	}
+	default:
+		return true;
+	}
+}

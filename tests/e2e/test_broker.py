@@ -1,0 +1,411 @@
+"""test_broker.py — broker mode: hub nodes with roles over one private RabbitMQ
+(mqserver.py, one per run of this file, each test on a vhost of its own) and one PostgreSQL
+database shared by the nodes of a test. Every acknowledged event is stored exactly once with
+two ingest and two store nodes, also when a store node is killed mid-ingest; a stopped broker
+gives 503s (UDP syslog counts its drops, the tailer waits) and nothing acknowledged is lost
+when it comes back; a broker that hangs gives 503s after the confirm timeout; a memory
+alarm gives 503s, not a growing queue; a poison message, and a batch the store cannot
+commit, end in dead_letters with their reason; amqps:// verifies the broker's certificate;
+the password never on the command line.
+
+The run's PostgreSQL (SIEM_TEST_PG, the PostgreSQL pass) is used when there is one, else a
+server of this file's own."""
+
+import os
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+import unittest
+import uuid
+
+import mqserver
+import pgserver
+from helpers import metric
+from hub import BIN, Hub, HubCase, Load, base_env, read_text, wait_for
+
+STORE_DEADLINE = 90.0  # seconds for acknowledged events to reach the store
+
+
+def require_servers():
+    if not os.access(os.path.join(mqserver.RABBIT_BIN, "rabbitmq-server"), os.X_OK):
+        raise unittest.SkipTest("rabbitmq-server is not installed (make deps installs it)")
+    if not os.access(pgserver.pg_tool("initdb"), os.X_OK):
+        raise unittest.SkipTest("PostgreSQL 15 is not installed")
+
+
+class Broker(HubCase):
+    mq = None
+    pg = None  # a server of our own when the run has none
+    admin_url = None
+    vhosts = 0
+
+    @classmethod
+    def setUpClass(cls):
+        require_servers()
+        cls.mq = mqserver.MqServer(tls=True).start()
+        cls.addClassCleanup(cls.mq.stop)
+        cls.admin_url = os.environ.get("SIEM_TEST_PG")
+        if not cls.admin_url:
+            cls.pg = pgserver.PgServer().start()
+            cls.addClassCleanup(cls.pg.stop)
+            cls.admin_url = cls.pg.admin_url
+
+    def setUp(self):
+        super().setUp()
+        if not self.mq.running():
+            self.mq.resume()  # a test that failed while the broker was stopped
+        type(self).vhosts += 1
+        self.vhost = self.mq.add_vhost("t%d" % self.vhosts)
+        self.db = pgserver.new_database(self.admin_url, prefix="broker")
+        self.addCleanup(pgserver.drop_database, self.db, self.admin_url)
+
+    def node(self, roles, *args, start=True, tls=False, password=None):
+        """A hub of the test's cluster: its roles, the test's vhost and database; the
+        broker's password in SIEM_AMQP_PASSWORD (password: that one instead; "": none)."""
+        password = self.mq.password if password is None else password
+        h = Hub(pg_admin_url=self.admin_url,
+                env={"SIEM_AMQP_PASSWORD": password} if password else {},
+                args=["--amqp", self.mq.url(self.vhost, tls=tls), "--roles", roles,
+                      "--amqp-confirm-timeout", "3s"] + list(args))
+        h._pg_url = self.db  # one database for every node
+
+        def close():
+            h._pg_url = None  # the test drops it, after every node stopped
+            h.close()
+        self.addCleanup(close)
+        return h.start() if start else h
+
+    def stored(self, tag):
+        """(rows, distinct ids) of the events of app tag in the shared database."""
+        r = pgserver.psql(self.db, "SELECT count(*), count(DISTINCT id) FROM events"
+                                   " WHERE app = :'tag'", {"tag": tag})
+        return int(r[0][0]), int(r[0][1])
+
+    def stored_ids(self, tag):
+        r = pgserver.psql(self.db, "SELECT id FROM events WHERE app = :'tag'", {"tag": tag})
+        return {row[0] for row in r}
+
+    def assert_exactly_once(self, loads, tag):
+        """Every acknowledged event is in the store, and no event twice."""
+        acked = set()
+        for ld in loads:
+            self.assertEqual(ld.bad, [], "unexpected answers")
+            acked |= set(ld.acked)
+        self.assertTrue(acked, "nothing was acknowledged")
+        wait_for(lambda: acked <= self.stored_ids(tag), STORE_DEADLINE,
+                 "every acknowledged event in PostgreSQL")
+        rows, distinct = self.stored(tag)
+        self.assertEqual(rows, distinct, "an event stored twice")
+        return acked
+
+    def queue_depth(self, queue):
+        c = self.mq.client(self.vhost)
+        try:
+            return c.queue_depth(queue)[0]
+        finally:
+            c.close()
+
+    # ---- two ingest and two store nodes; a store node killed mid-ingest ----
+
+    def test_two_ingest_two_store_nodes_store_each_event_once(self):
+        stores = [self.node("store") for _ in range(2)]
+        ingests = [self.node("ingest") for _ in range(2)]
+        loads = [Load(h, "brk-many", threads=2, batch=40, max_events=6000) for h in ingests]
+        # both loads draw ids from one tag: give them disjoint ranges
+        loads[1].next = 100000
+        loads[1].max_events = 106000
+        for ld in loads:
+            ld.start()
+        wait_for(lambda: self.stored("brk-many")[0] > 0, 60, "the store nodes committing")
+        stores[1].kill()  # SIGKILL mid-ingest, holding unacknowledged messages
+        for ld in loads:
+            self.assertTrue(ld.join_done(120), "clients still running")
+        self.assertEqual(sum(ld.statuses[200] for ld in loads), 300, [ld.statuses for ld in loads])
+        acked = self.assert_exactly_once(loads, "brk-many")
+        self.assertEqual(len(acked), 12000)
+        # hub-set fields travel with the events
+        r = pgserver.psql(self.db, "SELECT count(*) FROM events WHERE app = 'brk-many'"
+                                   " AND ingest_key = 'test' AND received_at > 0")
+        self.assertEqual(int(r[0][0]), 12000)
+        wait_for(lambda: self.queue_depth("minisiem.store") == 0, 30, "an empty store queue")
+        status, _, ready = stores[0].get("/ready", token=False)
+        self.assertEqual(status, 200, ready)
+        self.assertEqual(ready["components"]["broker"], {"ready": True, "consuming": True})
+        # a store-only node's own events (a failed login) go through its one store writer
+        status, _, _ = stores[0].request("POST", "/auth/login", {"password": "not it"})
+        self.assertEqual(status, 401)
+        wait_for(lambda: pgserver.psql(self.db, "SELECT count(*) FROM events WHERE app ="
+                                                " 'minisiem' AND event_type = 'LOGIN_FAIL'")
+                 == [("1",)], STORE_DEADLINE, "the failed login stored")
+        # a node without the ingest role does not take events
+        status, headers, body = stores[0].ingest([{"message": "x"}])
+        self.assertEqual(status, 503, body)
+        self.assertEqual(body.get("error"), "not an ingest node")
+
+    # ---- the broker stops and comes back ----
+
+    def test_broker_outage_gives_503_and_loses_nothing_acknowledged(self):
+        logs = self.db_dir()
+        h = self.node("ingest,store,detect,api", "--syslog-udp", "127.0.0.1:0",
+                      "--tail-dir", logs)
+        udp_port = int(wait_for(lambda: re.search(r"minisiem: syslog udp on \S+:(\d+)",
+                                                  read_text(h.stdout_path)),
+                                30, "the syslog udp line").group(1))
+
+        def syslog(msg):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                u.sendto(b"<13>1 2024-03-15T12:34:56Z web1 brk-udp 1 - - " + msg.encode(),
+                         ("127.0.0.1", udp_port))
+        before = Load(h, "brk-outage", threads=2, batch=20, max_events=100000).start()
+        wait_for(lambda: before.n_acked() >= 200, 60, "ingest before the outage")
+        self.mq.pause()
+        n503 = before.statuses[503]
+        wait_for(lambda: before.statuses[503] >= n503 + 3, 30, "503s while the broker is away")
+        self.assertTrue(before.join(60))
+        self.assertTrue(all(ra for ra in before.retry_after), "a 503 without Retry-After")
+        # the tailer waits: lines written now are stored once the broker is back
+        with open(os.path.join(logs, "app.jsonl"), "a") as f:
+            for i in range(3):
+                f.write('{"app": "brk-tail", "message": "line %d"}\n' % i)
+        # UDP syslog cannot wait: what the broker did not take is counted as dropped
+        for i in range(5):
+            syslog("during %d" % i)
+        wait_for(lambda: metric(h, "minisiem_syslog_udp_dropped_total") >= 5, 30,
+                 "the datagrams counted as dropped")
+        status, _, ready = h.get("/ready", token=False)
+        self.assertEqual(status, 503, ready)
+        broker = ready["components"]["broker"]
+        self.assertFalse(broker["ready"], broker)
+        self.assertFalse(broker["publishing"], broker)
+        self.assertTrue(broker["reason"], broker)
+        self.mq.resume()
+        wait_for(lambda: h.get("/ready", token=False)[0] == 200, 60, "/ready once it is back")
+        after = Load(h, "brk-outage", threads=2, batch=20, max_events=1000000)
+        after.next = 200000  # ids of their own
+        after.start()
+        wait_for(lambda: after.n_acked() >= 200, 90, "ingest after the broker is back")
+        self.assertTrue(after.join(60))
+        self.assert_exactly_once([before, after], "brk-outage")
+        wait_for(lambda: self.stored("brk-tail") == (3, 3), STORE_DEADLINE,
+                 "the lines tailed during the outage, each once")
+        syslog("after")
+        wait_for(lambda: pgserver.psql(self.db, "SELECT count(*) FROM events WHERE message"
+                                                " LIKE '%after'")[0][0] == "1",
+                 STORE_DEADLINE, "a datagram stored after the outage")
+
+    # ---- a broker that hangs: no confirm ----
+
+    def test_confirm_that_does_not_come_in_time_gives_503(self):
+        h = self.node("ingest,store")
+        ev = {"event_id": str(uuid.uuid4()), "message": "late", "app": "brk-late"}
+        self.mq.freeze()
+        try:
+            t0 = time.monotonic()
+            status, headers, body = h.ingest([ev])
+            waited = time.monotonic() - t0
+        finally:
+            self.mq.thaw()
+        self.assertEqual(status, 503, body)
+        self.assertEqual(body.get("error"), "broker unavailable")
+        self.assertTrue(headers.get("Retry-After"))
+        self.assertGreaterEqual(waited, 2.5)  # --amqp-confirm-timeout 3s, not forever
+        self.assertLess(waited, 20)
+        # the client's retry succeeds; the late message and the retry are one event
+        wait_for(lambda: h.ingest([ev])[0] == 200, 60, "ingest after the broker woke up")
+        wait_for(lambda: metric(h, "minisiem_amqp_consumed_total") >= 2
+                 and self.queue_depth("minisiem.store") == 0, STORE_DEADLINE,
+                 "both messages consumed")
+        self.assertEqual(self.stored("brk-late"), (1, 1))
+
+    def test_an_event_without_time_twice_in_one_commit_is_stored_once(self):
+        """A late message and its client's retry carry one event_id with two receive times
+        (the event had no timestamp); when one commit holds both, one is stored."""
+        ingest = self.node("ingest")
+        ev = {"event_id": str(uuid.uuid4()), "message": "twice", "app": "brk-twice"}
+        ingest.ingest_ok([ev])
+        ingest.ingest_ok([ev])
+        c = self.mq.client(self.vhost)
+        try:
+            first, second = c.get("minisiem.store"), c.get("minisiem.store")
+            self.assertTrue(first and second)
+            # one message holding both batches' events (each batch: one event, nothing else)
+            both = first[:8] + struct.pack("<III", 2, 0, 0) + first[20:] + second[20:]
+            self.assertTrue(c.publish("minisiem.events", "", both))
+        finally:
+            c.close()
+        store = self.node("store")
+        wait_for(lambda: metric(store, "minisiem_amqp_consumed_total") >= 1, STORE_DEADLINE,
+                 "the message consumed")
+        self.assertEqual(self.stored("brk-twice"), (1, 1))
+
+    # ---- a memory alarm: publishers blocked ----
+
+    def test_memory_alarm_gives_503_not_a_growing_queue(self):
+        h = self.node("ingest,store")
+        h.ingest_ok([{"message": "before", "app": "brk-alarm"}])
+        self.mq.set_memory_watermark("0.0000001")
+        try:
+            def refused():
+                status, headers, _ = h.ingest([{"message": "during", "app": "brk-alarm"}])
+                return status == 503 and headers.get("Retry-After")
+            wait_for(refused, 30, "503 during the memory alarm", interval=0.2)
+            t0 = time.monotonic()
+            for i in range(100):
+                status, _, _ = h.ingest([{"message": "during %d" % i, "app": "brk-alarm",
+                                          "raw_message": "x" * 20000} for _ in range(20)])
+                self.assertEqual(status, 503)
+            # answered at once, not after a wait for the confirm each
+            self.assertLess(time.monotonic() - t0, 60)
+            self.assertEqual(metric(h, "minisiem_amqp_blocked"), 1)
+            self.assertGreaterEqual(metric(h, "minisiem_amqp_publish_failed_total"), 100)
+            # nothing held back for later: the queue to the publisher is empty
+            self.assertEqual(metric(h, "minisiem_queue_events"), 0)
+            status, _, ready = h.get("/ready", token=False)
+            self.assertEqual(status, 503, ready)
+            self.assertTrue(ready["components"]["broker"]["blocked"], ready)
+        finally:
+            self.mq.set_memory_watermark("0.4")
+        wait_for(lambda: h.ingest([{"message": "after", "app": "brk-alarm"}])[0] == 200, 60,
+                 "ingest once the alarm is over", interval=0.2)
+        wait_for(lambda: self.stored("brk-alarm")[0] >= 2, STORE_DEADLINE, "events stored")
+
+    # ---- a poison message ----
+
+    def test_poison_message_ends_in_dead_letters(self):
+        self.node("store")
+        c = self.mq.client(self.vhost)
+        try:
+            self.assertTrue(c.publish("minisiem.events", "", b"\x00not a batch\xff" * 10))
+        finally:
+            c.close()
+
+        def dead():
+            return pgserver.psql(self.db, "SELECT source, reason, length(raw) FROM dead_letters"
+                                          " WHERE source = 'amqp'")
+        rows = wait_for(dead, 30, "the poison message in dead_letters")
+        self.assertEqual(len(rows), 1, rows)
+        self.assertIn("rejected", rows[0][1])
+        self.assertIn("cannot decode", rows[0][1])
+        self.assertIn("bad magic", rows[0][1])
+        self.assertEqual(int(rows[0][2]), 130)
+        # never delivered again: both queues empty, still one row
+        wait_for(lambda: self.queue_depth("minisiem.store") == 0
+                 and self.queue_depth("minisiem.dead") == 0, 30, "empty queues")
+        self.assertEqual(len(dead()), 1)
+
+    def test_batch_the_store_refuses_is_dead_lettered_after_the_delivery_limit(self):
+        store = self.node("store")
+        ingest = self.node("ingest")
+        # The database refuses one application's events, as it would a value it cannot take.
+        pgserver.psql(self.db, """
+            CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF NEW.app = 'brk-refused' THEN RAISE EXCEPTION 'refused by the test'; END IF;
+              RETURN NEW;
+            END $$;
+            CREATE TRIGGER refuse BEFORE INSERT ON events
+              FOR EACH ROW EXECUTE FUNCTION refuse();""")
+        ingest.ingest_ok([{"message": "refused", "app": "brk-refused"}])
+        ingest.ingest_ok([{"message": "fine", "app": "brk-fine"}])
+
+        def dead():
+            return pgserver.psql(self.db, "SELECT reason FROM dead_letters WHERE source = 'amqp'")
+        rows = wait_for(dead, 60, "the refused batch in dead_letters")
+        self.assertEqual(len(rows), 1, rows)
+        self.assertIn("delivery_limit", rows[0][0])
+        self.assertIn("a batch of 1 events the store did not commit", rows[0][0])
+        # its neighbour is stored, the refused event is not, and nothing is left queued
+        wait_for(lambda: self.stored("brk-fine") == (1, 1), STORE_DEADLINE, "the fine event")
+        self.assertEqual(self.stored("brk-refused"), (0, 0))
+        self.assertGreaterEqual(metric(store, "minisiem_amqp_returned_total"), 5)
+        wait_for(lambda: self.queue_depth("minisiem.store") == 0
+                 and self.queue_depth("minisiem.dead") == 0, 30, "empty queues")
+
+    # ---- the password ----
+
+    def test_password_from_a_file_and_a_wrong_one(self):
+        path = os.path.join(self.db_dir(), "amqp-password")
+        with open(path, "w") as f:
+            f.write(self.mq.password + "\n")
+        os.chmod(path, 0o600)
+        h = self.node("ingest,store", "--amqp-password-file", path, password="")
+        h.ingest_ok([{"message": "by file", "app": "brk-pw"}])
+        wait_for(lambda: self.stored("brk-pw") == (1, 1), STORE_DEADLINE, "the event stored")
+        wrong = self.node("ingest", password="not-the-password")
+        status, _, body = wrong.ingest([{"message": "x", "app": "brk-pw"}])
+        self.assertEqual(status, 503, body)
+        self.assertIn("ACCESS_REFUSED", wrong.stderr())
+        self.assertNotIn("not-the-password", wrong.stderr())
+
+    def db_dir(self):
+        d = tempfile.mkdtemp(prefix="minisiem-e2e-broker-")
+        self.addCleanup(shutil.rmtree, d, True)
+        return d
+
+    # ---- amqps:// ----
+
+    def test_amqps_verifies_the_brokers_certificate(self):
+        h = self.node("ingest,store", "--amqp-ca", self.mq.ca_file, tls=True)
+        h.ingest_ok([{"message": "over TLS", "app": "brk-tls"}])
+        wait_for(lambda: self.stored("brk-tls") == (1, 1), STORE_DEADLINE, "the event stored")
+        # without the test CA the system's CAs do not know the broker: no connection
+        untrusted = self.node("ingest", tls=True)
+        status, headers, body = untrusted.ingest([{"message": "x", "app": "brk-tls"}])
+        self.assertEqual(status, 503, body)
+        self.assertEqual(body.get("error"), "broker unavailable")
+        self.assertTrue(headers.get("Retry-After"))
+        self.assertIn("SSL peer cert verification failed", untrusted.stderr())
+        self.assertEqual(metric(untrusted, "minisiem_amqp_connects_total"), 0)
+
+
+class Options(unittest.TestCase):
+    """Broker mode's usage errors (no broker needed)."""
+
+    def serve(self, *args, env=None):
+        r = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0"] + list(args),
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=60,
+                           env=base_env(env or {}))
+        return r.returncode, r.stderr
+
+    def test_password_on_the_command_line_is_refused(self):
+        rc, err = self.serve("--amqp", "amqp://u:secret@127.0.0.1:1/v", "--postgres",
+                             "postgresql://postgres@127.0.0.1:1/x")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("SIEM_AMQP_PASSWORD", err)
+        self.assertNotIn("secret", err)
+
+    def test_broker_mode_needs_postgres(self):
+        rc, err = self.serve("--amqp", "amqp://u@127.0.0.1:1/v")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("needs --postgres", err)
+
+    def test_unknown_role_and_receivers_without_ingest(self):
+        pg = "postgresql://postgres@127.0.0.1:1/x"
+        rc, err = self.serve("--amqp", "amqp://u@127.0.0.1:1/v", "--postgres", pg,
+                             "--roles", "store,alerting")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("unknown role 'alerting'", err)
+        rc, err = self.serve("--amqp", "amqp://u@127.0.0.1:1/v", "--postgres", pg,
+                             "--roles", "store", "--syslog-udp", "127.0.0.1:0")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("need the ingest role", err)
+
+    def test_roles_need_a_broker(self):
+        rc, err = self.serve("--roles", "store", "--db", "/nonexistent/x.db")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("--roles needs --amqp", err)
+
+    def test_url_must_be_amqp(self):
+        rc, err = self.serve("--amqp", "http://127.0.0.1/", "--postgres",
+                             "postgresql://postgres@127.0.0.1:1/x")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("not an amqp:// or amqps:// URL", err)
+
+
+if __name__ == "__main__":
+    unittest.main()
