@@ -59,17 +59,23 @@ class BruteforceLogs(HubCase):
                 got[rule] = (len(body["alerts"]), sum(a["count"] for a in body["alerts"]))
             return got if all(got[r][1] >= want[r][1] for r in want) else None
         got = wait_for(alerts, DEADLINE, "the brute-force hits of %s" % name)
-        return got, want
+        return got, want, h
 
     def test_pam_only_host(self):
         # Linux_2k: sshd's failures are only in PAM's lines (sshd(pam_unix)[PID]: ...).
-        got, want = self.send_and_count("Linux", "combo")
+        got, want, _ = self.send_and_count("Linux", "combo")
         self.assertEqual(got, want)
 
     def test_sshd_and_pam_host(self):
         # OpenSSH_2k: sshd's "Failed password" lines and PAM's; each rule counts its own.
-        got, want = self.send_and_count("OpenSSH", "LabSZ")
+        got, want, h = self.send_and_count("OpenSSH", "LabSZ")
         self.assertEqual(got, want)
+
+        # The PAM rule's attackers are among the LOGIN_FAIL rule's: the same attacks.
+        def ips(rule):
+            _, _, body = h.get("/alerts", {"rule": rule, "limit": 1000})
+            return {a["group_key"].split(",")[0] for a in body["alerts"]}
+        self.assertLessEqual(ips(BRUTEFORCE_PAM), ips(BRUTEFORCE))
 
 
 if __name__ == "__main__":
