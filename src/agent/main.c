@@ -100,7 +100,10 @@ static const struct opt_def agent_opts[] = {
 };
 #define N_OPTS (sizeof(agent_opts) / sizeof(agent_opts[0]))
 
-static volatile sig_atomic_t stop_flag, hup_flag;
+static volatile sig_atomic_t stop_flag;
+#ifndef _WIN32
+static volatile sig_atomic_t hup_flag;
+#endif
 
 void agent_request_stop(void)
 {
