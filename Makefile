@@ -260,6 +260,7 @@ check-suite: $(HUB) $(UNIT_BIN)
 bench: all $(if $(BACKEND),deps)
 	@bench/run.sh $(if $(QUICK),--quick) $(if $(BACKEND),--backend $(BACKEND))
 	@$(if $(BACKEND),:,bench/enrich.sh $(if $(QUICK),--quick))
+	@$(if $(BACKEND),:,bench/parse.sh $(if $(QUICK),--quick))
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -534,6 +534,11 @@ int agent_run(struct agent *a)
 	if (a->cfg.once && !a->cfg.dry_run)
 		drain_spool(a, INT64_MAX / 4);
 	while (!*a->stop) {
+		if (a->reload_flag && *a->reload_flag) {
+			*a->reload_flag = 0;
+			if (a->reload)
+				a->reload(a);
+		}
 		int64_t now = plat_mono_ms();
 		if (a->pending && flush(a) < 0) {
 			plat_sleep_ms(1000);

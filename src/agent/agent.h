@@ -44,6 +44,9 @@ struct agent {
 	struct failover fo;
 	struct arena arena; /* events of one read() call, reset after it */
 	volatile sig_atomic_t *stop;
+	/* Set by SIGHUP: the loop clears it and calls reload (between two reads). */
+	volatile sig_atomic_t *reload_flag;
+	void (*reload)(struct agent *a);
 
 	struct strbuf body; /* the batch being filled: NDJSON */
 	uint32_t nbody;

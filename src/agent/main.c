@@ -12,6 +12,9 @@
 #include "agent/servers.h"
 #include "core/config.h"
 #include "core/log.h"
+#ifndef _WIN32
+#include "parse/decode.h"
+#endif
 
 #ifdef _WIN32
 #define DEFAULT_STATE_DIR "C:\\ProgramData\\minisiem-agent"
@@ -82,6 +85,13 @@ static const struct opt_def agent_opts[] = {
     {"rotate-wait-ms", "SIEM_AGENT_ROTATE_WAIT_MS", OPT_INT, "1000", "MS",
      "a rotated log file is read this long after its last line before the new one", false, 0,
      600000},
+#ifndef _WIN32
+    {"decoders-dir", "SIEM_AGENT_DECODERS_DIR", OPT_STRING, "", "DIR",
+     "decoder files (*.yml, as the hub's --decoders-dir) tried before the built-in decoders for "
+     "the lines of linux-auth and journald sources, read again on SIGHUP (a broken file keeps "
+     "the decoders in force)",
+     false, 0, 0},
+#endif
     {"log-level", "SIEM_AGENT_LOG_LEVEL", OPT_STRING, "info", "LEVEL", "error, warn, info or debug",
      false, 0, 0},
 #ifdef _WIN32
@@ -98,6 +108,9 @@ static const struct opt_def agent_opts[] = {
 #define N_OPTS (sizeof(agent_opts) / sizeof(agent_opts[0]))
 
 static volatile sig_atomic_t stop_flag;
+#ifndef _WIN32
+static volatile sig_atomic_t hup_flag;
+#endif
 
 void agent_request_stop(void)
 {
@@ -110,6 +123,25 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	agent_request_stop();
+}
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	hup_flag = 1;
+	plat_wake();
+}
+
+/* SIGHUP: the decoder files of --decoders-dir read again; a broken one keeps the set in
+ * force. Lines already decoded keep their types. */
+static void reload_decoders(struct agent *a)
+{
+	char err[512];
+	(void)a;
+	if (decode_reload(err, sizeof(err)) < 0)
+		log_error("agent", "decoders not reloaded, the running ones kept: %s", err);
+	else
+		log_info("agent", "decoders reloaded");
 }
 #endif
 
@@ -281,6 +313,13 @@ int agent_main(int argc, char **argv, int (*run)(struct agent *a))
 		if (ac.insecure)
 			log_warn("agent", "--insecure: the hub's TLS certificate is not verified");
 	}
+#ifndef _WIN32
+	char derr[512];
+	if (decode_load(config_str(&c, "decoders-dir"), derr, sizeof(derr)) < 0) {
+		fprintf(stderr, "minisiem-agent: decoders: %s\n", derr);
+		goto out_cfg;
+	}
+#endif
 	agent_init(&a, &ac, &stop_flag);
 	size_t nf = flag_values(argc - 1, argv + 1, "source", flags, MAX_SOURCES);
 	for (size_t i = 0; i < nf; i++)
@@ -305,6 +344,11 @@ int agent_main(int argc, char **argv, int (*run)(struct agent *a))
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	struct sigaction hup = {0};
+	hup.sa_handler = on_hup;
+	sigaction(SIGHUP, &hup, NULL);
+	a.reload_flag = &hup_flag;
+	a.reload = reload_decoders;
 	signal(SIGPIPE, SIG_IGN);
 #endif
 	rc = run ? run(&a) : agent_run(&a);
@@ -312,6 +356,9 @@ out:
 	agent_release(&a);
 out_cfg:
 	servers_release(&servers);
+#ifndef _WIN32
+	decode_release();
+#endif
 	config_release(&c);
 	return rc;
 }

@@ -364,6 +364,84 @@ class TestAgentOnce(AgentCase):
         self.assertIn("SIEM_AGENT_SERVER", r.stdout)
 
 
+AGENT_DECODER = """\
+decoders:
+  - name: vault
+    programs: [vaultd]
+    patterns:
+      - name: denied
+        match: 'access denied for %{USERNAME:user} from %{IP:source_ip}'
+        type: TYPE
+        severity: 4
+"""
+
+
+class TestAgentDecoders(AgentCase):
+    """--decoders-dir (here through SIEM_AGENT_DECODERS_DIR and the config file): a user
+    decoder types the agent's file lines before they reach the hub, SIGHUP reads the folder
+    again, a broken file keeps the set in force (and is refused at start, exit 2)."""
+
+    def put_decoder(self, ddir, event_type):
+        path = os.path.join(ddir, "vault.yml")
+        with open(path + ".tmp", "w") as f:
+            f.write(AGENT_DECODER.replace("TYPE", event_type))
+        os.replace(path + ".tmp", path)
+
+    def append(self, i):
+        with open(self.log, "a") as f:
+            f.write("Dec  1 10:00:%02d %s vaultd[42]: access denied for bob from "
+                    "192.0.2.%d\n" % (i, self.host, i + 1))
+            f.write("Dec  1 10:00:%02d %s sshd[43]: Failed password for root from "
+                    "192.0.2.%d port 22 ssh2\n" % (i, self.host, i + 1))
+
+    def typed(self, h, event_type, n):
+        def found():
+            ev = h.all_events({"source_host": self.host, "event_type": event_type})
+            return ev if len(ev) >= n else None
+        return self.wait(found, "%d %s events" % (n, event_type))
+
+    def test_user_decoder_reloaded_on_sighup(self):
+        ddir = os.path.join(self.tmp, "decoders")
+        os.mkdir(ddir)
+        self.put_decoder(ddir, "VAULT_DENIED")
+        h = self.new_hub().start()
+        self.append(0)
+        self.agent = Agent(self.tmp, self.port, ["linux-auth:" + self.log],
+                           env={"SIEM_AGENT_DECODERS_DIR": ddir}).start()
+        ev = self.typed(h, "VAULT_DENIED", 1)[0]
+        self.assertEqual((ev["user"], ev["source_ip"], ev["severity"], ev["app"]),
+                         ("bob", "192.0.2.1", 4, "vaultd"))
+        # the built-in decoders still type the rest
+        self.assertEqual(self.typed(h, "LOGIN_FAIL", 1)[0]["source_ip"], "192.0.2.1")
+
+        self.put_decoder(ddir, "VAULT_REFUSED")
+        self.agent.proc.send_signal(signal.SIGHUP)
+        self.wait(lambda: "decoders reloaded" in self.agent.stderr(), "the reload logged")
+        self.append(1)
+        self.assertEqual(self.typed(h, "VAULT_REFUSED", 1)[0]["source_ip"], "192.0.2.2")
+
+        with open(os.path.join(ddir, "broken.yml"), "w") as f:
+            f.write("decoders: [\n")
+        self.agent.proc.send_signal(signal.SIGHUP)
+        self.wait(lambda: "decoders not reloaded" in self.agent.stderr(),
+                  "the refused reload logged")
+        self.assertIn("broken.yml", self.agent.stderr())
+        self.append(2)
+        self.assertEqual(len(self.typed(h, "VAULT_REFUSED", 2)), 2)
+        self.assertEqual(len(h.all_events({"source_host": self.host,
+                                           "event_type": "VAULT_DENIED"})), 1)
+        self.assertTrue(self.agent.alive())
+        self.agent.stop()
+
+        # At start a broken file is a usage error naming the file and line (config file).
+        conf = os.path.join(self.tmp, "agent.conf")
+        with open(conf, "w") as f:
+            f.write("decoders-dir = %s\n" % ddir)
+        r = Agent(self.tmp, self.port, ["linux-auth:" + self.log]).run_once("--config", conf)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("broken.yml:2", r.stderr)
+
+
 class FakeHub:
     """A scripted /ingest on 127.0.0.1 (plain or TLS): answers[i] is (status, headers, body)
     for the i-th request (the last one repeats); every request is recorded."""

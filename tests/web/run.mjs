@@ -43,6 +43,8 @@ function args() {
 export const ATTACKERS = [['198.51.100.7', 40], ['198.51.100.23', 25], ['203.0.113.99', 12], ['2001:db8::66', 6]];
 export const DOMAINS = [['ads.doubleclick.example', 30], ['telemetry.vendor.example', 18], ['tracker.example.org', 7]];
 export const PAGE_EVENTS = 1000;
+const ATTACKER3_PROBES = 4;
+const ATTACKER3_PAM = 3;
 export const RAW_MARKER = 'webtestrawmarker7731';
 const RAW_LINE = `<86>Nov 21 08:00:00 bastion sshd[4242]: Accepted publickey for deploy from 192.0.2.44 port 50022 ssh2 ${RAW_MARKER}`;
 
@@ -63,6 +65,19 @@ function seed(now) {
   for (let i = 0; i < 5; i++) {
     evs.push({ event_id: crypto.randomUUID(), timestamp: at(i * 7, 3), os_type: 'NETWORK', event_type: 'FIREWALL_BLOCK',
       severity: 3, source_ip: '198.51.100.23', source_host: 'fw1', message: `blocked TCP 198.51.100.23:4444 -> 10.0.0.5:22` });
+  }
+  // The third attacker also scans (SSH_PROBE) and fails in PAM's lines on hosts whose sshd
+  // lines are not sent (PAM_AUTH_FAIL): both count among its attacks. Fewer than the rules'
+  // thresholds, so that they raise nothing.
+  for (let i = 0; i < ATTACKER3_PROBES; i++) {
+    evs.push({ event_id: crypto.randomUUID(), timestamp: at(i * 3, 5), os_type: 'LINUX', event_type: 'SSH_PROBE',
+      severity: 2, source_ip: '203.0.113.99', source_host: 'web1', app: 'sshd', data: { probe: 'no_identification' },
+      message: `Did not receive identification string from 203.0.113.99 port ${40000 + i}` });
+  }
+  for (let i = 0; i < ATTACKER3_PAM; i++) {
+    evs.push({ event_id: crypto.randomUUID(), timestamp: at(i * 4, 9), os_type: 'LINUX', event_type: 'PAM_AUTH_FAIL',
+      severity: 2, source_ip: '203.0.113.99', user: 'root', source_host: 'db1', app: 'sshd',
+      message: 'pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.99  user=root' });
   }
   for (const [domain, n] of DOMAINS) {
     for (let i = 0; i < n; i++) {
@@ -220,7 +235,7 @@ async function shot(w, dir, name, opts = {}) {
 }
 
 function attackTypes(types) {
-  const t = new Set(['LOGIN_FAIL']);
+  const t = new Set(['LOGIN_FAIL', 'PAM_AUTH_FAIL', 'SSH_PROBE']);
   for (const v of types) if (/BLOCK/.test(v) && !/^DNS/.test(v)) t.add(v);
   return [...t].sort();
 }
@@ -385,6 +400,10 @@ async function main() {
       assertEq(bars, top.values.map((v) => [v.value, v.count]), 'top attacking IPs');
       assertEq(bars[0], ['198.51.100.7', 40], 'first attacker');
       assertEq(bars[1], ['198.51.100.23', 30], 'second: 25 failed logins + 5 firewall blocks');
+      assert(bars.some((b) => b[0] === '203.0.113.99' && b[1] === ATTACKERS[2][1] + ATTACKER3_PROBES + ATTACKER3_PAM),
+        `203.0.113.99: 12 failed logins + 4 SSH probes + 3 PAM failures, got ${JSON.stringify(bars)}`);
+      const label = await page.textContent('[data-testid=chart-top-ips] p');
+      for (const t of ['LOGIN_FAIL', 'PAM_AUTH_FAIL', 'SSH_PROBE', 'FIREWALL_BLOCK']) assert(label.includes(t), `the label names ${t}: ${label}`);
       const legend = await page.$$eval('[data-testid=chart-timeseries] .u-legend .u-series .u-label', (l) => l.map((x) => x.textContent));
       assertEq(legend.slice(1).sort(), ts.series.map((s) => s.key).sort(), 'a line per OS');
 

@@ -19,10 +19,12 @@ const INTEL_ROWS = 5;
 const ALERT_ROWS = 1000; // alerts read for the breakdown; more are counted, not broken down
 const STATUSES = [['open', 'open'], ['acknowledged', 'acknowledged'], ['closed', 'closed']];
 
-// Sources of attacks: failed logins and block events other than DNS (whose source is the
-// Pi-hole's own client, not an attacker).
+// Sources of attacks: failed logins (the service's LOGIN_FAIL and PAM's PAM_AUTH_FAIL, the
+// only trace of a failure on a host whose sshd lines do not reach the hub), SSH probes
+// (scanners) and block events other than DNS (whose source is the Pi-hole's own client, not
+// an attacker).
 export function attackTypes(types) {
-  const t = new Set(['LOGIN_FAIL']);
+  const t = new Set(['LOGIN_FAIL', 'PAM_AUTH_FAIL', 'SSH_PROBE']);
   for (const v of types) if (/BLOCK/.test(v) && !/^DNS/.test(v)) t.add(v);
   return [...t].sort();
 }
