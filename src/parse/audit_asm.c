@@ -7,7 +7,7 @@
 
 #include "parse/audit_asm.h"
 
-#define KEY_MAX 160
+#define KEY_MAX 200
 
 struct open_ev {
 	char key[KEY_MAX];
@@ -87,18 +87,26 @@ long audit_asm_record_start(const char *line, size_t n)
 	return -1;
 }
 
-/* The record's key (node and "TIME:SERIAL") and type; false when it has none. */
-static bool record_key(const char *r, size_t n, char *key, size_t *keyn, const char **type,
-		       size_t *typen)
+/* The record's key (scope, node and "TIME:SERIAL") and type; false when it has none. */
+static bool record_key(const char *scope, const char *r, size_t n, char *key, size_t *keyn,
+		       const char **type, size_t *typen)
 {
 	size_t i = 0, k = 0;
+	if (scope) {
+		size_t sn = strlen(scope);
+		if (sn >= KEY_MAX / 4)
+			sn = KEY_MAX / 4;
+		memcpy(key, scope, sn);
+		key[sn] = '|';
+		k = sn + 1;
+	}
 	if (n >= 5 && !memcmp(r, "node=", 5)) {
 		while (i < n && r[i] != ' ')
 			i++;
-		if (i >= KEY_MAX / 2)
+		if (i >= KEY_MAX / 3)
 			return false;
-		memcpy(key, r, i);
-		k = i;
+		memcpy(key + k, r, i);
+		k += i;
 		while (i < n && r[i] == ' ')
 			i++;
 	}
@@ -197,6 +205,12 @@ static int append(struct open_ev *e, const char *p, size_t n, bool sep)
 int audit_asm_feed(struct audit_asm *m, const char *line, size_t n, const void *tag, int64_t now_ms,
 		   audit_asm_out out, void *ctx)
 {
+	return audit_asm_feed_from(m, NULL, line, n, tag, now_ms, out, ctx);
+}
+
+int audit_asm_feed_from(struct audit_asm *m, const char *scope, const char *line, size_t n,
+			const void *tag, int64_t now_ms, audit_asm_out out, void *ctx)
+{
 	int rc = audit_asm_expire(m, now_ms, out, ctx);
 	if (rc < 0)
 		return rc;
@@ -206,7 +220,8 @@ int audit_asm_feed(struct audit_asm *m, const char *line, size_t n, const void *
 	char key[KEY_MAX];
 	size_t keyn = 0, typen = 0;
 	const char *type = NULL;
-	if (start < 0 || !record_key(line + start, n - (size_t)start, key, &keyn, &type, &typen))
+	if (start < 0 ||
+	    !record_key(scope, line + start, n - (size_t)start, key, &keyn, &type, &typen))
 		return 0;
 	size_t i = 0;
 	while (i < m->n && !(m->ev[i].keyn == keyn && !memcmp(m->ev[i].key, key, keyn)))

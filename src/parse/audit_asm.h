@@ -20,7 +20,7 @@
 #define AUDIT_ASM_RECORDS 64
 #define AUDIT_ASM_BYTES (60 * 1024)
 #define AUDIT_ASM_OPEN 64
-#define AUDIT_ASM_TAG_MAX 32
+#define AUDIT_ASM_TAG_MAX 64
 
 struct audit_asm;
 
@@ -51,6 +51,10 @@ long audit_asm_record_start(const char *line, size_t n);
  * on first. */
 int audit_asm_feed(struct audit_asm *m, const char *line, size_t n, const void *tag, int64_t now_ms,
 		   audit_asm_out out, void *ctx);
+/* The same for an assembler that several senders share (a syslog receiver): records are of
+ * one event only when they also come from the same scope (the sender's address). */
+int audit_asm_feed_from(struct audit_asm *m, const char *scope, const char *line, size_t n,
+			const void *tag, int64_t now_ms, audit_asm_out out, void *ctx);
 /* Hand on the events whose wait is over (all of them when now_ms is INT64_MAX: the source
  * stops). Returns 0 or out's negative return. */
 int audit_asm_expire(struct audit_asm *m, int64_t now_ms, audit_asm_out out, void *ctx);

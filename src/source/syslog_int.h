@@ -13,6 +13,8 @@
 #include "ingest/batch.h"
 #include "source/syslog_listen.h"
 
+struct audit_asm;
+
 #define SYSLOG_MAX_MSG_DEFAULT (64 * 1024)
 #define SYSLOG_MAX_MSG_MIN 480 /* RFC 5426 §3.2: every receiver takes 480 bytes */
 #define SYSLOG_MAX_MSG_MAX (16 * 1024 * 1024)
@@ -58,6 +60,8 @@ struct syslog_rx {
 	uint64_t lost_unlogged; /* messages lost since the last log line about it */
 	int64_t lost_log_us;	/* when that line was written (syslog_mono_us) */
 	void *priv;		/* the protocol's own state (syslog_udp.c, syslog_tcp.c) */
+	struct audit_asm *am;	/* the records of audit events, told apart by sender */
+	bool in_asm;		/* the assembler is handing events on: no nested expiry */
 };
 
 struct syslog_listener {
