@@ -412,7 +412,21 @@ static int describe(struct event *ev, struct arena *a, const struct audit_rec *r
 {
 	const struct audit_rec *exe = rec_of(r, nr, "EXECVE"), *sc = rec_of(r, nr, "SYSCALL"),
 			       *sa = rec_of(r, nr, "SOCKADDR"), *cwdr = rec_of(r, nr, "CWD");
-	const struct audit_rec *p = exe ? exe : sc ? sc : &r[0];
+	/* the record that says what the event is: EXECVE; else the first that is not a
+	 * syscall's (CONFIG_CHANGE, AVC, LOGIN ...); else SYSCALL */
+	const struct audit_rec *p = exe;
+	static const char *const aux[] = {"SYSCALL", "CWD",  "PATH",	"PROCTITLE",  "SOCKADDR",
+					  "EOE",     "MMAP", "1300",	"1302",	      "1307",
+					  "1327",    "1306", "FD_PAIR", "BPRM_FCAPS", "CAPSET"};
+	for (size_t i = 0; i < nr && !p; i++) {
+		bool is_aux = false;
+		for (size_t k = 0; k < sizeof(aux) / sizeof(aux[0]) && !is_aux; k++)
+			is_aux = sv_is((struct sv){r[i].type, r[i].typen}, aux[k]);
+		if (!is_aux)
+			p = &r[i];
+	}
+	if (!p)
+		p = sc ? sc : &r[0];
 	int rc;
 	if (!ev->app.n || sv_is(ev->app, "kernel") || sv_is(ev->app, "audispd") ||
 	    sv_is(ev->app, "audisp-syslog"))
