@@ -4,6 +4,7 @@ PROCTITLE or EOE that the wait ends), the agent's auditd source (and its positio
 restart), and a SigmaHQ-style process_creation rule alerting on the assembled event. One hub
 for the module."""
 
+import json
 import os
 import shutil
 import socket
@@ -11,9 +12,8 @@ import tempfile
 import unittest
 import uuid
 
-import hub
 from helpers import require_agent
-from hub import HubCase, wait_for
+from hub import HubCase, cli, wait_for
 from test_agent import Agent
 from test_syslog import syslog_ports
 
@@ -60,6 +60,16 @@ class AuditAssembly(HubCase):
             self.assertLessEqual(len(ev), n, ev)
             return ev if len(ev) == n else None
         return [self.whole(e) for e in wait_for(enough, DEADLINE, "%d events of %s" % (n, host))]
+
+    def test_logtest(self):
+        r = cli("logtest", EVENTS)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ev = [json.loads(l) for l in r.stdout.splitlines() if l]
+        self.assertEqual([e["event_type"] for e in ev],
+                         ["PROCESS_START", "FILE_ACCESS", "AUDIT_USER_ACCT", "FILE_ACCESS"])
+        self.assertEqual(ev[0]["data"]["Image"], "/bin/sh4")
+        self.assertEqual(ev[1]["data"]["TargetFilename"], "/etc/ssh/sshd_config")
+        self.assertEqual(ev[3]["data"]["TargetFilename"], "/var/spool/postfix/maildrop")
 
     def test_syslog_udp_and_tcp(self):
         host = "audit-%s" % uuid.uuid4().hex[:8]

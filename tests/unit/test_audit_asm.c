@@ -400,13 +400,60 @@ static void test_bounds(void **state)
 	audit_asm_free(m); /* frees what is still open */
 }
 
+/* An event is named by what it is about: a rule change's CONFIG_CHANGE, not its SYSCALL; a
+ * connect(2) is a NETWORK_CONNECT (its SYSCALL as go-libaudit's documentation shows it). */
+static void test_named_by_its_record(void **state)
+{
+	(void)state;
+	const char *t = "type=CONFIG_CHANGE msg=audit(1.000:5): auid=1000 ses=3 op=remove_rule "
+			"key=\"exec\" list=4 res=1\n"
+			"type=SYSCALL msg=audit(1.000:5): arch=c000003e syscall=44 success=yes "
+			"exit=1072 items=0 ppid=1 pid=2 auid=1000 uid=0 comm=\"auditctl\" "
+			"exe=\"/usr/sbin/auditctl\" key=(null)\n"
+			"type=PROCTITLE msg=audit(1.000:5): proctitle=617564697463746C002D44";
+	struct arena a;
+	arena_init(&a, 0);
+	struct logline_ctx ctx = {.source = "test"};
+	struct event ev;
+	char err[256];
+	assert_int_equal(
+	    logline_to_event(FMT_SYSLOG, t, strlen(t), &ctx, NOW, &ev, &a, err, sizeof(err), NULL),
+	    0);
+	sv_eq(ev.event_type, "AUDIT_CONFIG_CHANGE");
+	json_t *d = json_loadb(ev.data.p, ev.data.n, 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(d, "type")), "CONFIG_CHANGE");
+	assert_string_equal(json_string_value(json_object_get(d, "op")), "remove_rule");
+	assert_string_equal(json_string_value(json_object_get(d, "exe")), "/usr/sbin/auditctl");
+	json_decref(d);
+
+	/* connect(2): its SOCKADDR (a struct sockaddr_in, AF_INET, port 25, 127.0.0.1) */
+	t = "type=SYSCALL msg=audit(1490137971.011:50406): arch=c000003e syscall=42 success=yes "
+	    "exit=0 a0=15 a1=7ffd83722200 a2=6e a3=ea60 items=1 ppid=1 pid=1229 auid=4294967295 "
+	    "uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=4294967295 "
+	    "comm=\"master\" exe=\"/usr/libexec/postfix/master\" "
+	    "subj=system_u:system_r:postfix_master_t:s0 key=(null)\n"
+	    "type=SOCKADDR msg=audit(1490137971.011:50406): saddr=020000197F0000010000000000000000";
+	arena_reset(&a);
+	assert_int_equal(
+	    logline_to_event(FMT_SYSLOG, t, strlen(t), &ctx, NOW, &ev, &a, err, sizeof(err), NULL),
+	    0);
+	sv_eq(ev.event_type, "NETWORK_CONNECT");
+	sv_eq(ev.user, "0");
+	d = json_loadb(ev.data.p, ev.data.n, 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(d, "DestinationIp")), "127.0.0.1");
+	assert_string_equal(json_string_value(json_object_get(d, "DestinationPort")), "25");
+	assert_string_equal(json_string_value(json_object_get(d, "Image")),
+			    "/usr/libexec/postfix/master");
+	json_decref(d);
+	arena_release(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_sample_events),
-	    cmocka_unit_test(test_interleaved_and_wait),
-	    cmocka_unit_test(test_syslog_prefixes),
-	    cmocka_unit_test(test_bounds),
+	    cmocka_unit_test(test_sample_events),	cmocka_unit_test(test_interleaved_and_wait),
+	    cmocka_unit_test(test_syslog_prefixes),	cmocka_unit_test(test_bounds),
+	    cmocka_unit_test(test_named_by_its_record),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
