@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -16,6 +17,7 @@
 #include "detect/detect.h"
 #include "parse/audit_asm.h"
 #include "parse/logline.h"
+#include "source/source.h"
 
 #define SAMPLES "tests/samples/auditd"
 #define NOW 1764700000000000LL
@@ -448,12 +450,144 @@ static void test_named_by_its_record(void **state)
 	arena_release(&a);
 }
 
+/* The agent's auditd source with a sink of its own: events held until they end, the
+ * checkpoint never past the first record of an open event, and a --once run's end hands on
+ * what is still open. */
+struct fake_sink {
+	struct source_sink k;
+	char types[16][64];
+	int64_t offs[16];
+	int n, rejected;
+	char pos[256];
+};
+
+static int sink_emit(struct source_sink *k, struct source *src, const struct event *ev)
+{
+	(void)src;
+	struct fake_sink *f = (struct fake_sink *)k;
+	assert_true(f->n < 16);
+	snprintf(f->types[f->n], sizeof(f->types[0]), "%.*s", (int)ev->event_type.n,
+		 ev->event_type.p);
+	f->offs[f->n++] = ev->source_offset;
+	return 0;
+}
+
+static void sink_reject(struct source_sink *k, struct source *src, const char *where,
+			const char *why)
+{
+	(void)src;
+	(void)where;
+	(void)why;
+	((struct fake_sink *)k)->rejected++;
+}
+
+static const char *sink_saved(struct source_sink *k, const char *key)
+{
+	(void)k;
+	(void)key;
+	return NULL;
+}
+
+static int sink_cp(struct source_sink *k, const char *key, const char *value)
+{
+	(void)key;
+	struct fake_sink *f = (struct fake_sink *)k;
+	snprintf(f->pos, sizeof(f->pos), "%s", value ? value : "");
+	return 0;
+}
+
+/* "ino=N off=OFF mark=..." -> OFF */
+static long long pos_off(const char *pos)
+{
+	const char *o = strstr(pos, " off=");
+	assert_non_null(o);
+	return strtoll(o + 5, NULL, 10);
+}
+
+static void test_agent_source(void **state)
+{
+	(void)state;
+	char *l[32];
+	size_t n = sample_lines("events.log", l, 32);
+	char dir[] = "/tmp/test_audit_asm_XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[128];
+	snprintf(path, sizeof(path), "%s/audit.log", dir);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	for (size_t i = 0; i < 4; i++) /* the process start's first four records */
+		fprintf(fp, "%s\n", l[i]);
+	fclose(fp);
+
+	struct arena a;
+	arena_init(&a, 0);
+	struct fake_sink f = {.k = {.arena = &a,
+				    .emit = sink_emit,
+				    .reject = sink_reject,
+				    .saved = sink_saved,
+				    .checkpoint = sink_cp}};
+	struct source_config cfg = {.host = "h1", .batch_max = 100};
+	struct source s = {.ops = &src_auditd, .arg = path, .cfg = &cfg, .sink = &f.k};
+	assert_int_equal(s.ops->open(&s), 0);
+	assert_int_equal(s.ops->read(&s, 100), 4);
+	assert_int_equal(f.n, 0); /* held: the event is open */
+	assert_int_equal(s.ops->commit(&s), 0);
+	assert_int_equal(pos_off(f.pos), 0); /* not past its first record */
+
+	fp = fopen(path, "a");
+	assert_non_null(fp);
+	for (size_t i = 4; i < n; i++)
+		fprintf(fp, "%s\n", l[i]);
+	fclose(fp);
+	fp = fopen(path, "r");
+	long long size = 0, off = 0, denial = -1;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t k;
+	for (int i = 0; (k = getline(&line, &cap, fp)) > 0; i++) {
+		if (i == 13)
+			denial = off;
+		off += k;
+	}
+	size = off;
+	free(line);
+	fclose(fp);
+	arena_reset(&a);
+	assert_true(s.ops->read(&s, 100) > 0);
+	assert_int_equal(f.n, 3);
+	assert_string_equal(f.types[0], "PROCESS_START");
+	assert_int_equal(f.offs[0], 0);
+	assert_string_equal(f.types[1], "FILE_ACCESS");
+	assert_string_equal(f.types[2], "AUDIT_USER_ACCT");
+	assert_int_equal(s.ops->commit(&s), 0);
+	assert_int_equal(pos_off(f.pos), denial); /* the denial is still open */
+
+	/* a --once run that has read the file: what is open is handed on */
+	cfg.once = true;
+	arena_reset(&a);
+	assert_int_equal(s.ops->read(&s, 100), 1);
+	assert_int_equal(f.n, 4);
+	assert_string_equal(f.types[3], "FILE_ACCESS");
+	assert_int_equal(f.offs[3], denial);
+	assert_int_equal(s.ops->commit(&s), 0);
+	assert_int_equal(pos_off(f.pos), size);
+	arena_reset(&a);
+	assert_int_equal(s.ops->read(&s, 100), 0);
+	assert_int_equal(f.rejected, 0);
+	s.ops->close(&s);
+	arena_release(&a);
+	unlink(path);
+	rmdir(dir);
+	for (size_t i = 0; i < n; i++)
+		free(l[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sample_events),	cmocka_unit_test(test_interleaved_and_wait),
 	    cmocka_unit_test(test_syslog_prefixes),	cmocka_unit_test(test_bounds),
-	    cmocka_unit_test(test_named_by_its_record),
+	    cmocka_unit_test(test_named_by_its_record), cmocka_unit_test(test_agent_source),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
