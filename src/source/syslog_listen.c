@@ -431,8 +431,19 @@ static void free_listener(struct syslog_listener *l)
 	pthread_mutex_unlock(&l->mu);
 	syslog_udp_release(&l->udp);
 	syslog_tcp_release(&l->tcp);
-	audit_asm_free(l->udp.am);
-	audit_asm_free(l->tcp.am);
+	struct syslog_rx *rxs[] = {&l->udp, &l->tcp};
+	for (size_t i = 0; i < 2; i++) {
+		struct audit_asm_stats st;
+		if (!rxs[i]->am)
+			continue;
+		audit_asm_get_stats(rxs[i]->am, &st);
+		if (st.dropped || st.evicted)
+			log_warn("syslog",
+				 "%s: %" PRIu64 " audit records left out of events over their "
+				 "bounds, %" PRIu64 " events handed on early (too many open)",
+				 rxs[i]->source, st.dropped, st.evicted);
+		audit_asm_free(rxs[i]->am);
+	}
 	if (l->udp.fd >= 0)
 		close(l->udp.fd);
 	if (l->tcp.fd >= 0)
