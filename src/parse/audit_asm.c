@@ -181,6 +181,25 @@ int audit_asm_expire(struct audit_asm *m, int64_t now_ms, audit_asm_out out, voi
 	return 0;
 }
 
+int audit_asm_expire_scope(struct audit_asm *m, const char *scope, audit_asm_out out, void *ctx)
+{
+	size_t sn = strlen(scope);
+	if (sn >= KEY_MAX / 4)
+		sn = KEY_MAX / 4;
+	for (size_t i = 0; i < m->n;) {
+		struct open_ev *e = &m->ev[i];
+		if (e->keyn > sn && e->key[sn] == '|' && !memcmp(e->key, scope, sn)) {
+			m->st.expired++;
+			int rc = hand_on(m, i, out, ctx);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		i++;
+	}
+	return 0;
+}
+
 static int append(struct open_ev *e, const char *p, size_t n, bool sep)
 {
 	size_t need = e->n + n + 2;

@@ -58,6 +58,9 @@ int audit_asm_feed_from(struct audit_asm *m, const char *scope, const char *line
 /* Hand on the events whose wait is over (all of them when now_ms is INT64_MAX: the source
  * stops). Returns 0 or out's negative return. */
 int audit_asm_expire(struct audit_asm *m, int64_t now_ms, audit_asm_out out, void *ctx);
+/* Hand on the open events of one scope (a sender that has gone). Returns 0 or out's negative
+ * return. */
+int audit_asm_expire_scope(struct audit_asm *m, const char *scope, audit_asm_out out, void *ctx);
 /* The open events, and the tag of the oldest one's first record (a position before which a
  * reader must not checkpoint). */
 size_t audit_asm_open(const struct audit_asm *m);

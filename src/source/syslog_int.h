@@ -62,6 +62,7 @@ struct syslog_rx {
 	void *priv;		/* the protocol's own state (syslog_udp.c, syslog_tcp.c) */
 	struct audit_asm *am;	/* the records of audit events, told apart by sender */
 	bool in_asm;		/* the assembler is handing events on: no nested expiry */
+	const char *scope;	/* TCP: the connection being read ("ADDR/FD"), else NULL */
 };
 
 struct syslog_listener {
@@ -90,6 +91,8 @@ void syslog_listen_set_limits(unsigned max_conns, int idle_ms);
 /* syslog_listen.c: one received message into the current batch (parsed there, or kept as
  * a dead letter); cut says it was longer than max_msg and is truncated. host is the
  * sender's address text, used when the message names no host. */
+/* A TCP connection closed: the audit events of its scope are handed on. */
+void syslog_rx_sender_gone(struct syslog_rx *rx, const char *scope);
 void syslog_rx_message(struct syslog_rx *rx, const char *msg, size_t n, const char *host, bool cut,
 		       int64_t now_us);
 /* The clock of every timer here (batch age, idle connections): CLOCK_MONOTONIC, so that a

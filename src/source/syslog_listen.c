@@ -310,13 +310,22 @@ void syslog_rx_message(struct syslog_rx *rx, const char *msg, size_t n, const ch
 		char tag[AUDIT_ASM_TAG_MAX] = "";
 		snprintf(tag, sizeof(tag), "%s", host ? host : "");
 		rx->in_asm = true;
-		int took = audit_asm_feed_from(rx->am, tag, msg, n, tag, syslog_mono_us() / 1000,
-					       asm_out, rx);
+		int took = audit_asm_feed_from(rx->am, rx->scope ? rx->scope : tag, msg, n, tag,
+					       syslog_mono_us() / 1000, asm_out, rx);
 		rx->in_asm = false;
 		if (took > 0)
 			return;
 	}
 	add_message(rx, msg, n, host, cut, now_us);
+}
+
+void syslog_rx_sender_gone(struct syslog_rx *rx, const char *scope)
+{
+	if (!rx->am || rx->in_asm)
+		return;
+	rx->in_asm = true;
+	audit_asm_expire_scope(rx->am, scope, asm_out, rx);
+	rx->in_asm = false;
 }
 
 /* The audit events whose wait is over (all of them when the receiver stops). */

@@ -264,6 +264,17 @@ static void test_interleaved_and_wait(void **state)
 	assert_int_equal(g.n, 4);
 	assert_int_equal(g.tag[3], 21);
 	got_free(&g);
+	/* a sender that has gone: its open events are handed on, the others' stay */
+	assert_int_equal(
+	    audit_asm_feed_from(m, "192.0.2.1/7", a1, strlen(a1), &(int){30}, 100, out, &g), 1);
+	assert_int_equal(
+	    audit_asm_feed_from(m, "192.0.2.1/8", b1, strlen(b1), &(int){31}, 100, out, &g), 1);
+	assert_int_equal(audit_asm_expire_scope(m, "192.0.2.1/7", out, &g), 0);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.tag[0], 30);
+	assert_int_equal(audit_asm_expire_scope(m, "192.0.2.1/8", out, &g), 0);
+	assert_int_equal(g.n, 2);
+	got_free(&g);
 	/* no EOE: the wait ends them, at the next record or expire() */
 	assert_int_equal(audit_asm_expire(m, 599, out, &g), 0);
 	assert_int_equal(g.n, 0);
@@ -271,7 +282,7 @@ static void test_interleaved_and_wait(void **state)
 	assert_int_equal(g.n, 2);
 	struct audit_asm_stats st;
 	audit_asm_get_stats(m, &st);
-	assert_int_equal(st.expired, 2);
+	assert_int_equal(st.expired, 4);
 	assert_int_equal(st.events, 4);
 	/* an EOE of nothing open, and lines that are not records of an event */
 	assert_int_equal(feed(m, "type=EOE msg=audit(9.000:1): ", 9, 700, &g), 1);
