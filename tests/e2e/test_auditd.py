@@ -134,11 +134,13 @@ class AuditAssembly(HubCase):
         self.events_of(host, 5)
         a.stop()
 
+        rid = RULE.split("id: ")[1][:36]
+
         def alerted():
-            status, _, body = self.hub.get("/alerts", {"rule_id": RULE.split("id: ")[1][:36]})
+            status, _, body = self.hub.get("/alerts", {"limit": 100})
             self.assertEqual(status, 200, body)
-            got = [x for x in body.get("alerts", []) if x.get("source_host") == host or
-                   host in str(x)]
+            got = [x for x in body.get("alerts", []) if x.get("rule_id") == rid and
+                   p["event_id"] in x.get("event_ids", [])]
             return got or None
         wait_for(alerted, DEADLINE, "the process_creation rule's alert")
 
