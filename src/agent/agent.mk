@@ -21,7 +21,7 @@ AGENT_LIB_SRC  := $(filter-out $(EXCLUDE) src/core/taskpool.c src/core/jsonalloc
                     src/parse/csv.c src/parse/forward.c \
                     $(if $(AGENT_HAVE_EVTX),,src/parse/winevent.c), \
                     $(wildcard src/core/*.c src/parse/*.c)) \
-                  $(addprefix src/source/,nofollow.c follow.c file_source.c pihole.c \
+                  $(addprefix src/source/,nofollow.c follow.c file_source.c auditd_source.c pihole.c \
                     pihole_source.c) \
                   $(if $(AGENT_HAVE_EVTX),src/source/evtx.c src/source/evtx_source.c) \
                   $(if $(AGENT_HAVE_JOURNALD),src/source/journald.c)

@@ -41,7 +41,8 @@ static const struct opt_def agent_opts[] = {
      "agent API key (prefer the variable or the config file: flags show in ps)", true, 0, 0},
     {"source", "SIEM_AGENT_SOURCE", OPT_STRING, DEFAULT_SOURCE, "SPEC",
      "what to read, repeatable (comma-separated in the variable and file): linux-auth[:PATH], "
-     "journald[:DIR], pihole[:DB], jsonl:DIR, evtx:FILE|DIR, wineventlog[:CHANNEL]",
+     "auditd[:PATH], journald[:DIR], pihole[:DB], jsonl:DIR, evtx:FILE|DIR, "
+     "wineventlog[:CHANNEL]",
      false, 0, 0},
     {"state-dir", "SIEM_AGENT_STATE_DIR", OPT_STRING, DEFAULT_STATE_DIR, "DIR",
      "positions, spool and metrics.prom", false, 0, 0},

@@ -9,7 +9,7 @@
 
 static const struct source_ops *const kinds[] = {
 #ifndef _WIN32
-    &src_linux_auth, &src_jsonl, &src_pihole,
+    &src_linux_auth, &src_auditd, &src_jsonl, &src_pihole,
 #ifdef AGENT_HAVE_JOURNALD
     &src_journald,
 #endif
@@ -21,8 +21,8 @@ static const struct source_ops *const kinds[] = {
 #endif
 };
 
-static const char *const elsewhere[] = {"linux-auth", "jsonl", "journald",
-					"pihole",     "evtx",  "wineventlog"};
+static const char *const elsewhere[] = {"linux-auth", "auditd", "jsonl",      "journald",
+					"pihole",     "evtx",	"wineventlog"};
 
 const struct source_ops *source_find(const char *kind)
 {
@@ -55,7 +55,8 @@ int source_init(struct source *s, const char *spec, char *err, size_t errlen)
 				return -EINVAL;
 			}
 		snprintf(err, errlen,
-			 "unknown source '%s' (linux-auth[:PATH], journald[:DIR], pihole[:DB], "
+			 "unknown source '%s' (linux-auth[:PATH], auditd[:PATH], journald[:DIR], "
+			 "pihole[:DB], "
 			 "jsonl:DIR, evtx:FILE|DIR, wineventlog[:CHANNEL])",
 			 kind);
 		return -EINVAL;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -14,6 +15,7 @@
 #include "core/tz.h"
 #include "hub/cmd.h"
 #include "hub/logtest.h"
+#include "parse/audit_asm.h"
 #include "parse/csv.h"
 #include "parse/decode.h"
 #include "parse/logline.h"
@@ -216,6 +218,64 @@ static int csv_step(struct csv_run *cr, const char *line, size_t n, unsigned lon
 	return 0;
 }
 
+struct lt_run {
+	enum log_format fmt;
+	bool explain;
+	const struct logline_ctx *ctx;
+	struct arena *a;
+	bool *any_failed;
+};
+
+/* One line (or the records of one audit event) into its event or error, printed. */
+static int print_line(struct lt_run *t, const char *line, size_t n, unsigned long lineno, bool cut)
+{
+	char err[256];
+	struct event ev;
+	struct decode_explain ex;
+	json_t *o;
+	int64_t now = ts_now_us();
+	int prc = logline_to_event(t->fmt, line, n, t->ctx, now, &ev, t->a, err, sizeof(err),
+				   t->explain ? &ex : NULL);
+	ev.received_at = now; /* as the hub would stamp it */
+	if (prc) {
+		*t->any_failed = true;
+		if (cut) {
+			char tmp[300];
+			int k = snprintf(tmp, sizeof(tmp), "line longer than %d bytes: %.200s",
+					 LINE_MAX_BYTES, err);
+			memcpy(err, tmp, k > 0 && (size_t)k < sizeof(err) ? (size_t)k + 1 : 1);
+			err[sizeof(err) - 1] = '\0';
+		}
+		o = error_json(err, lineno);
+	} else {
+		if (cut)
+			ev.flags |= EV_TRUNC_RAW;
+		o = event_to_json(&ev, true);
+		if (!o) {
+			*t->any_failed = true;
+			o = error_json("event cannot be written as JSON", lineno);
+		} else if (t->explain) {
+			json_object_set_new(o, "_explain", explain_json(&ex));
+		}
+	}
+	return print_json(o);
+}
+
+/* An audit event put together: printed as its first record's line. */
+static int asm_out(void *ctx, const char *text, size_t n, const void *tag)
+{
+	unsigned long lineno;
+	memcpy(&lineno, tag, sizeof(lineno));
+	return print_line(ctx, text, n, lineno, false);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int run(FILE *in, enum log_format fmt, bool csv, bool explain, const struct tz_map *zones,
 	       bool *any_failed)
 {
@@ -224,27 +284,29 @@ static int run(FILE *in, enum log_format fmt, bool csv, bool explain, const stru
 	struct reader r = {in, malloc(READ_CHUNK), 0, 0, false};
 	char *line = malloc(LINE_MAX_BYTES);
 	const struct logline_ctx ctx = {.source = "logtest", .zones = zones};
+	struct lt_run t = {fmt, explain, &ctx, &a, any_failed};
+	/* the records of one Linux audit event, as the hub's sources put them together */
+	struct audit_asm *am = fmt == FMT_SYSLOG || fmt == FMT_AUTO || fmt == FMT_AUTH
+				   ? audit_asm_new(sizeof(unsigned long), 0)
+				   : NULL;
 	unsigned long lineno = 0;
 	int rc = 0;
 
 	arena_init(&a, 0);
-	if (!r.buf || !line) {
+	if (!r.buf || !line || (!am && !csv && fmt != FMT_JSONL && fmt != FMT_WINXML)) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	for (;;) {
 		size_t n;
 		bool cut;
-		char err[256];
-		struct event ev;
-		struct decode_explain ex;
-		json_t *o;
 
 		if ((rc = read_line(&r, line, LINE_MAX_BYTES, &n, &cut)) <= 0)
 			break;
 		lineno++;
 		arena_reset(&a);
 		if (csv) {
+			json_t *o;
 			int step = csv_step(&cr, line, n, lineno, &a, &o);
 			if (step < 0) {
 				rc = step;
@@ -256,35 +318,21 @@ static int run(FILE *in, enum log_format fmt, bool csv, bool explain, const stru
 				break;
 			continue;
 		}
-		int64_t now = ts_now_us();
-		int prc = logline_to_event(fmt, line, n, &ctx, now, &ev, &a, err, sizeof(err),
-					   explain ? &ex : NULL);
-		ev.received_at = now; /* as the hub would stamp it */
-		if (prc) {
-			*any_failed = true;
-			if (cut) {
-				char tmp[300];
-				int k =
-				    snprintf(tmp, sizeof(tmp), "line longer than %d bytes: %.200s",
-					     LINE_MAX_BYTES, err);
-				memcpy(err, tmp,
-				       k > 0 && (size_t)k < sizeof(err) ? (size_t)k + 1 : 1);
-				err[sizeof(err) - 1] = '\0';
+		if (am && !cut) {
+			int took = audit_asm_feed(am, line, n, &lineno, mono_ms(), asm_out, &t);
+			if (took < 0) {
+				rc = took;
+				break;
 			}
-			o = error_json(err, lineno);
-		} else {
-			if (cut)
-				ev.flags |= EV_TRUNC_RAW;
-			o = event_to_json(&ev, true);
-			if (!o) {
-				*any_failed = true;
-				o = error_json("event cannot be written as JSON", lineno);
-			} else if (explain) {
-				json_object_set_new(o, "_explain", explain_json(&ex));
-			}
+			if (took)
+				continue;
 		}
-		if ((rc = print_json(o)))
+		if ((rc = print_line(&t, line, n, lineno, cut)))
 			break;
+	}
+	if (!rc && am) { /* the input ended: every event still open */
+		arena_reset(&a);
+		rc = audit_asm_expire(am, INT64_MAX, asm_out, &t);
 	}
 	if (!rc && cr.rec) {
 		*any_failed = true;
@@ -293,6 +341,7 @@ static int run(FILE *in, enum log_format fmt, bool csv, bool explain, const stru
 	if (!rc && fflush(stdout))
 		rc = -EIO;
 out:
+	audit_asm_free(am);
 	csv_header_free(cr.hdr);
 	free(cr.rec);
 	arena_release(&a);

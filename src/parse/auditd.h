@@ -17,6 +17,7 @@ struct audit_field {
 };
 
 #define AUDIT_MAX_FIELDS 128
+#define AUDIT_MAX_RECORDS 65 /* of one assembled event (audit_asm.h) */
 
 /* One record: "type=SYSCALL msg=audit(1700000000.123:456): arch=... syscall=59 ...". */
 struct audit_rec {
@@ -35,10 +36,15 @@ struct audit_rec {
  * record. */
 int auditd_parse(const char *s, size_t n, struct audit_rec *r, struct arena *a);
 
-/* When ev->message is an audit record: app auditd (unless a program name other than the
- * audit daemons' and the kernel's says otherwise), event_type AUDIT_<type>, the time of the
- * record, user (auid/uid names when enriched, acct), source_ip (addr), and every field in
- * ev->data beside what is there. Returns 1 when it was one, 0 when not, negative on error. */
+/* When ev->message is an audit record, or the records of one event one a line (as audit_asm.h
+ * puts them together; the raw message when the message was cut): app auditd (unless a program name
+ * other than the audit daemons' and the kernel's says otherwise), event_type AUDIT_<type>, the time
+ * of the record, user (auid/uid names when enriched, acct), source_ip (addr), and every field in
+ * ev->data beside what is there; for the records of one event, typed PROCESS_START (EXECVE),
+ * NETWORK_CONNECT (connect's SOCKADDR), FILE_CREATE/FILE_DELETE/FILE_ACCESS (a syscall's PATH)
+ * with the Sigma names (Image, CommandLine, CurrentDirectory, User, ProcessId,
+ * ParentProcessId, TargetFilename, DestinationIp, DestinationPort). Returns 1 when it was one, 0
+ * when not, negative on error. */
 int auditd_decode(struct event *ev, struct arena *a);
 
 #endif

@@ -95,6 +95,7 @@ static inline int source_checkpoint(struct source *s, const char *key, const cha
 #ifndef _WIN32
 extern const struct source_ops src_linux_auth; /* file_source.c */
 extern const struct source_ops src_jsonl;      /* file_source.c */
+extern const struct source_ops src_auditd;     /* auditd_source.c */
 extern const struct source_ops src_journald;   /* journald.c (with libsystemd) */
 extern const struct source_ops src_pihole;     /* pihole_source.c */
 extern const struct source_ops src_evtx;       /* evtx_source.c (with libevtx) */

@@ -13,6 +13,8 @@
 #include "ingest/batch.h"
 #include "source/syslog_listen.h"
 
+struct audit_asm;
+
 #define SYSLOG_MAX_MSG_DEFAULT (64 * 1024)
 #define SYSLOG_MAX_MSG_MIN 480 /* RFC 5426 §3.2: every receiver takes 480 bytes */
 #define SYSLOG_MAX_MSG_MAX (16 * 1024 * 1024)
@@ -58,6 +60,9 @@ struct syslog_rx {
 	uint64_t lost_unlogged; /* messages lost since the last log line about it */
 	int64_t lost_log_us;	/* when that line was written (syslog_mono_us) */
 	void *priv;		/* the protocol's own state (syslog_udp.c, syslog_tcp.c) */
+	struct audit_asm *am;	/* the records of audit events, told apart by sender */
+	bool in_asm;		/* the assembler is handing events on: no nested expiry */
+	const char *scope;	/* TCP: the connection being read ("ADDR/FD"), else NULL */
 };
 
 struct syslog_listener {
@@ -86,6 +91,8 @@ void syslog_listen_set_limits(unsigned max_conns, int idle_ms);
 /* syslog_listen.c: one received message into the current batch (parsed there, or kept as
  * a dead letter); cut says it was longer than max_msg and is truncated. host is the
  * sender's address text, used when the message names no host. */
+/* A TCP connection closed: the audit events of its scope are handed on. */
+void syslog_rx_sender_gone(struct syslog_rx *rx, const char *scope);
 void syslog_rx_message(struct syslog_rx *rx, const char *msg, size_t n, const char *host, bool cut,
 		       int64_t now_us);
 /* The clock of every timer here (batch age, idle connections): CLOCK_MONOTONIC, so that a

@@ -17,6 +17,7 @@
 #include "core/event.h"
 #include "core/log.h"
 #include "parse/logline.h"
+#include "parse/audit_asm.h"
 #include "source/syslog_int.h"
 
 #define FREE_BATCHES_MAX 8
@@ -263,12 +264,10 @@ static void add_dead(struct syslog_batch *b, const char *msg, size_t n, const ch
 		syslog_rx_lost(rx, 1, "out of memory");
 }
 
-void syslog_rx_message(struct syslog_rx *rx, const char *msg, size_t n, const char *host, bool cut,
-		       int64_t now_us)
+/* One message (or the records of one audit event) into the batch. */
+static void add_message(struct syslog_rx *rx, const char *msg, size_t n, const char *host, bool cut,
+			int64_t now_us)
 {
-	metric_add(&rx->m->received, 1);
-	if (cut)
-		metric_add(&rx->m->truncated, 1);
 	if (!rx->cur && !(rx->cur = batch_get(rx))) {
 		syslog_rx_lost(rx, 1, "out of memory");
 		return;
@@ -293,16 +292,67 @@ void syslog_rx_message(struct syslog_rx *rx, const char *msg, size_t n, const ch
 		syslog_rx_flush(rx, syslog_mono_us(), true);
 }
 
+/* An audit event put together: its tag is the sender's address. */
+static int asm_out(void *ctx, const char *text, size_t n, const void *tag)
+{
+	struct syslog_rx *rx = ctx;
+	add_message(rx, text, n, tag, false, ts_now_us());
+	return 0;
+}
+
+void syslog_rx_message(struct syslog_rx *rx, const char *msg, size_t n, const char *host, bool cut,
+		       int64_t now_us)
+{
+	metric_add(&rx->m->received, 1);
+	if (cut)
+		metric_add(&rx->m->truncated, 1);
+	if (rx->am && !cut) {
+		char tag[AUDIT_ASM_TAG_MAX] = "";
+		snprintf(tag, sizeof(tag), "%s", host ? host : "");
+		rx->in_asm = true;
+		int took = audit_asm_feed_from(rx->am, rx->scope ? rx->scope : tag, msg, n, tag,
+					       syslog_mono_us() / 1000, asm_out, rx);
+		rx->in_asm = false;
+		if (took > 0)
+			return;
+	}
+	add_message(rx, msg, n, host, cut, now_us);
+}
+
+void syslog_rx_sender_gone(struct syslog_rx *rx, const char *scope)
+{
+	if (!rx->am || rx->in_asm)
+		return;
+	rx->in_asm = true;
+	audit_asm_expire_scope(rx->am, scope, asm_out, rx);
+	rx->in_asm = false;
+}
+
+/* The audit events whose wait is over (all of them when the receiver stops). */
+static void expire_audit(struct syslog_rx *rx, int64_t mono_us)
+{
+	if (!rx->am || rx->in_asm)
+		return;
+	rx->in_asm = true;
+	audit_asm_expire(rx->am, atomic_load(&rx->l->stopping) ? INT64_MAX : mono_us / 1000,
+			 asm_out, rx);
+	rx->in_asm = false;
+}
+
 int syslog_rx_due_ms(const struct syslog_rx *rx, int64_t mono_us)
 {
-	if (!rx->cur)
+	int64_t open = rx->am ? audit_asm_deadline(rx->am) : INT64_MAX;
+	if (!rx->cur && open == INT64_MAX)
 		return -1;
-	int64_t due = rx->cur->first_us + SYSLOG_BATCH_MS * 1000LL - mono_us;
+	int64_t due = rx->cur ? rx->cur->first_us + SYSLOG_BATCH_MS * 1000LL - mono_us : INT64_MAX;
+	if (open != INT64_MAX && open * 1000 - mono_us < due)
+		due = open * 1000 - mono_us;
 	return due <= 0 ? 0 : (int)((due + 999) / 1000);
 }
 
 void syslog_rx_flush(struct syslog_rx *rx, int64_t mono_us, bool force)
 {
+	expire_audit(rx, mono_us);
 	struct syslog_batch *b = rx->cur;
 	struct syslog_listener *l = rx->l;
 	if (!b || (!force && syslog_rx_due_ms(rx, mono_us) > 0))
@@ -390,6 +440,19 @@ static void free_listener(struct syslog_listener *l)
 	pthread_mutex_unlock(&l->mu);
 	syslog_udp_release(&l->udp);
 	syslog_tcp_release(&l->tcp);
+	struct syslog_rx *rxs[] = {&l->udp, &l->tcp};
+	for (size_t i = 0; i < 2; i++) {
+		struct audit_asm_stats st;
+		if (!rxs[i]->am)
+			continue;
+		audit_asm_get_stats(rxs[i]->am, &st);
+		if (st.dropped || st.evicted)
+			log_warn("syslog",
+				 "%s: %" PRIu64 " audit records left out of events over their "
+				 "bounds, %" PRIu64 " events handed on early (too many open)",
+				 rxs[i]->source, st.dropped, st.evicted);
+		audit_asm_free(rxs[i]->am);
+	}
 	if (l->udp.fd >= 0)
 		close(l->udp.fd);
 	if (l->tcp.fd >= 0)
@@ -408,6 +471,7 @@ static void rx_init(struct syslog_rx *rx, struct syslog_listener *l, bool udp)
 	rx->source = udp ? "syslog_udp" : "syslog_tcp";
 	rx->m = udp ? &m_udp : &m_tcp;
 	rx->fd = -1;
+	rx->am = audit_asm_new(AUDIT_ASM_TAG_MAX, 0); /* without it: each record alone */
 }
 
 static int rx_bind(struct syslog_rx *rx, const char *spec)

@@ -35,7 +35,8 @@ static struct metric m_idle =
 struct conn {
 	int fd;
 	char host[46];
-	char *buf; /* the start of a frame that has not arrived whole */
+	char scope[64]; /* "ADDR/FD": its audit events are its own */
+	char *buf;	/* the start of a frame that has not arrived whole */
 	size_t len, cap;
 	size_t skip;	   /* octets of an oversize counted frame still to discard */
 	bool discard_line; /* an oversize line: discard up to its LF */
@@ -217,7 +218,8 @@ static void list_append(struct tcp_state *t, struct conn *c)
 
 static void conn_close(struct syslog_rx *rx, struct tcp_state *t, struct conn *c)
 {
-	(void)rx;
+	if (c->scope[0]) /* its open audit events end with it */
+		syslog_rx_sender_gone(rx, c->scope);
 	if (c->len)
 		t->npartial--;
 	list_unlink(t, c);
@@ -249,7 +251,22 @@ static int keep_rest(struct conn *c, const char *rest, size_t n)
 
 /* One read from c; frames handed on. Returns false when the connection is to be closed
  * (its end, an error, or eof forced by the caller). */
+static bool conn_read_frames(struct syslog_rx *rx, struct tcp_state *t, struct conn *c,
+			     bool force_eof);
+
+/* Read what a connection sent, its audit records told apart from other connections'. */
 static bool conn_read(struct syslog_rx *rx, struct tcp_state *t, struct conn *c, bool force_eof)
+{
+	if (!c->scope[0])
+		snprintf(c->scope, sizeof(c->scope), "%s/%d", c->host, c->fd);
+	rx->scope = c->scope;
+	bool open = conn_read_frames(rx, t, c, force_eof);
+	rx->scope = NULL;
+	return open;
+}
+
+static bool conn_read_frames(struct syslog_rx *rx, struct tcp_state *t, struct conn *c,
+			     bool force_eof)
 {
 	size_t lo = c->len;
 	if (lo)

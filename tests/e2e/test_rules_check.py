@@ -22,7 +22,7 @@ def rule(title, logsource, detection="    sel:\n        EventID: 1\n    conditio
 
 WIN = "    product: windows\n    category: process_creation\n"
 NOMAP = "    product: nosuchproduct\n    service: nosuchservice\n"
-LINUXPROC = "    product: linux\n    category: process_creation\n"
+MACPROC = "    product: macos\n    category: process_creation\n"
 
 
 class RulesCheck(unittest.TestCase):
@@ -45,9 +45,9 @@ class RulesCheck(unittest.TestCase):
         self.write("other/d.yml", rule("D", NOMAP))
         self.write("other/e.yml", rule("E", WIN, "    sel:\n        X|bogus: 1\n"
                                              "    condition: sel\n"))
-        self.write("linux/f.yml", rule("F", LINUXPROC))
-        self.write("linux/notes.txt", "not a rule")
-        self.write("linux/.hidden.yml", rule("H", NOMAP))
+        self.write("macos/f.yml", rule("F", MACPROC))
+        self.write("macos/notes.txt", "not a rule")
+        self.write("macos/.hidden.yml", rule("H", NOMAP))
 
     def test_table(self):
         self.fill()
@@ -62,13 +62,13 @@ class RulesCheck(unittest.TestCase):
         self.assertIn("      2  " + nomap, out)
         self.assertIn("      1  unsupported: modifier 'bogus'", out)
         self.assertLess(out.index(nomap), out.index("modifier 'bogus'"))
-        self.assertIn("no minisiem decoder produces Linux process creations", out)
+        self.assertIn("minisiem has no macOS source", out)
         self.assertRegex(out, r"%s/windows +3 +2 +66\.7 +1 +0" % self.d)
         self.assertRegex(out, r"\nwindows +3 +2 +66\.7 +1 +0")
         self.assertNotIn("c.yml", out)
         r = cli("rules", "check", "--list", self.d)
         self.assertIn(os.path.join(self.d, "windows", "c.yml"), r.stdout)
-        self.assertIn(os.path.join(self.d, "linux", "f.yml"), r.stdout)
+        self.assertIn(os.path.join(self.d, "macos", "f.yml"), r.stdout)
 
     def test_json(self):
         self.fill()
@@ -83,9 +83,9 @@ class RulesCheck(unittest.TestCase):
         self.assertEqual(o["refusals"][0]["count"], 2)
         self.assertEqual(len(o["never_fires_reasons"]), 1)
         self.assertEqual(o["never_fires_reasons"][0]["files"],
-                         [os.path.join(self.d, "linux", "f.yml")])
+                         [os.path.join(self.d, "macos", "f.yml")])
         prods = {x["product"]: x for x in o["products"]}
-        self.assertEqual(prods["linux"]["never_fires"], 1)
+        self.assertEqual(prods["macos"]["never_fires"], 1)
         self.assertEqual(prods["nosuchproduct"]["refused"], 2)
 
     def test_all_accepted_exits_0(self):
@@ -137,11 +137,11 @@ class RulesCheck(unittest.TestCase):
         self.assertIn("must be a value or a list of values", r.stderr)
 
     def test_rules_test_warns(self):
-        f = self.write("f.yml", rule("Audit rule", LINUXPROC))
+        f = self.write("f.yml", rule("Mac rule", MACPROC))
         r = cli("rules", "test", f, stdin="")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("warning: rule 'Audit rule' can never fire: no minisiem decoder "
-                      "produces Linux process creations", r.stderr)
+        self.assertIn("warning: rule 'Mac rule' can never fire: minisiem has no macOS source",
+                      r.stderr)
         f = self.write("g.yml", rule("Process rule", WIN))
         r = cli("rules", "test", f, stdin="")
         self.assertNotIn("never fire", r.stderr)

@@ -78,12 +78,11 @@ class Coverage(HubCase):
             self.assertEqual(status, 201, body)
             return body["rules"][0]
 
-        # Linux process creations: no decoder makes them, whatever the hub receives
+        # macOS process creations: no source makes them, whatever the hub receives
         r = post("5ec0c10d-0000-4000-8000-0000000000a1",
-                 "  product: linux\n  category: process_creation\n",
+                 "  product: macos\n  category: process_creation\n",
                  "    Image|endswith: /nc\n")
-        self.assertIn("can never fire: no minisiem decoder produces Linux process creations",
-                      r["warning"])
+        self.assertIn("can never fire: minisiem has no macOS source", r["warning"])
         # auditd: decoded, but this hub has stored no audit records
         r = post("5ec0c10d-0000-4000-8000-0000000000a4",
                  "  product: linux\n  service: auditd\n", "    type: EXECVE\n")
@@ -127,10 +126,13 @@ class AuditRecords(HubCase):
             r = cli("logtest", os.path.join(AUDIT, name))
             self.assertEqual(r.returncode, 0, r.stderr)
             events += [json.loads(l) for l in r.stdout.splitlines() if l]
-        self.assertEqual(len(events), 13)
-        self.assertEqual([e["event_type"] for e in events[:3]],
-                         ["AUDIT_SYSCALL", "AUDIT_EXECVE", "AUDIT_CWD"])
-        self.assertEqual(sum(e.get("app") == "auditd" for e in events), 12)
+        # the five records of one process start are one event; the others stand alone
+        self.assertEqual(len(events), 9)
+        self.assertEqual([e["event_type"] for e in events[:5]],
+                         ["PROCESS_START", "AUDIT_USER_LOGIN", "AUDIT_ADD_USER",
+                          "AUDIT_EXECVE", "AUDIT_SYSCALL"])
+        self.assertEqual(events[0]["data"]["records"], "SYSCALL,EXECVE,CWD,PATH,PROCTITLE")
+        self.assertEqual(sum(e.get("app") == "auditd" for e in events), 8)
         path = os.path.join(tmp, "events.ndjson")
         with open(path, "w") as f:
             f.write("".join(json.dumps(e) + "\n" for e in events))
@@ -144,5 +146,18 @@ class AuditRecords(HubCase):
         r = cli("rules", "test", rule, path)
         self.assertEqual(r.returncode, 0, r.stderr)
         hits = [json.loads(l) for l in r.stdout.splitlines() if l]
-        self.assertEqual([h["line"] for h in hits], [2, 10])  # audit.log, then audispd's
+        self.assertEqual([h["line"] for h in hits], [1, 8])  # audit.log, then audispd's
         self.assertNotIn("warning", r.stderr)
+        # a SigmaHQ-style process_creation rule on the event put together
+        rule = os.path.join(tmp, "proc.yml")
+        with open(rule, "w") as f:
+            f.write("title: ASLR disabled by sysctl\nid: 5ec0c10d-0000-4000-8000-0000000000b2\n"
+                    "logsource:\n  product: linux\n  category: process_creation\ndetection:\n"
+                    "  sel:\n    Image|endswith: '/sysctl'\n"
+                    "    CommandLine|contains: 'kernel.randomize_va_space=0'\n"
+                    "    CurrentDirectory: /root\n  condition: sel\nlevel: high\n")
+        r = cli("rules", "test", rule, path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        hits = [json.loads(l) for l in r.stdout.splitlines() if l]
+        self.assertEqual([h["line"] for h in hits], [1])
+        self.assertNotIn("never fire", r.stderr)

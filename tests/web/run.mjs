@@ -888,12 +888,12 @@ async function main() {
       await page.click('[data-testid=nav-rules]');
       await page.click('[data-testid=new-rule]');
       const id = '5ec0c10d-0000-4000-8000-00000000e001';
-      await page.fill('[data-testid=rule-yaml]', `title: Netcat started\nid: ${id}\nlogsource:\n  product: linux\n` +
+      await page.fill('[data-testid=rule-yaml]', `title: Netcat started\nid: ${id}\nlogsource:\n  product: macos\n` +
         '  category: process_creation\ndetection:\n  sel:\n    Image|endswith: /nc\n  condition: sel\nlevel: low\n');
       await page.click('[data-testid=rule-save]');
       await page.waitForSelector('[data-testid=rule-saved-warning]');
       const saved = await page.textContent('[data-testid=rule-saved-warning]');
-      assert(/Netcat started: can never fire: no minisiem decoder produces Linux process creations/.test(saved), `on save: ${saved}`);
+      assert(/Netcat started: can never fire: minisiem has no macOS source/.test(saved), `on save: ${saved}`);
       const rules = (await hub.getJson('/rules')).rules;
       const warned = rules.filter((r) => r.warning);
       assert(warned.some((r) => r.id === id), 'the API warns about it');
