@@ -569,6 +569,46 @@ out:
 	return rc;
 }
 
+int alerts_flush_all(struct alerts *a)
+{
+	for (;;) {
+		int rc = alerts_flush(a);
+		if (rc < 0)
+			return rc;
+		pthread_mutex_lock(&a->mu);
+		bool more = a->dirty != NULL;
+		pthread_mutex_unlock(&a->mu);
+		if (!more)
+			return 0;
+	}
+}
+
+static int load_open(struct alerts *a);
+
+int alerts_resync(struct alerts *a)
+{
+	int64_t max_id = 0, max_rev = 0;
+	pthread_mutex_lock(&a->db_mu);
+	int rc = store_alerts_max(a->s, &max_id, &max_rev);
+	pthread_mutex_lock(&a->mu);
+	if (rc == 0) {
+		if (max_id > a->next_id)
+			a->next_id = max_id;
+		if (max_rev > a->rev)
+			a->rev = max_rev;
+		/* What this node remembers may be stale: the store's open alerts instead. */
+		for (struct entry *e = a->oldest, *nx; e; e = nx) {
+			nx = e->newer;
+			if (!e->dirty)
+				table_remove(a, e);
+		}
+		rc = load_open(a);
+	}
+	pthread_mutex_unlock(&a->mu);
+	pthread_mutex_unlock(&a->db_mu);
+	return rc;
+}
+
 int alerts_set_status(struct alerts *a, int64_t id, enum alert_status to, const char *who,
 		      json_t **out)
 {
