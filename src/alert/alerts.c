@@ -552,6 +552,12 @@ int alerts_flush(struct alerts *a)
 		log_error(SUB, "cannot write %zu alerts (kept, retried): %s", n, siem_strerror(rc));
 	} else {
 		publish(a, new_ids, new_meta, n_new);
+		/* Hubs sharing the store (broker mode's api nodes) publish it to their own
+		 * subscribers. A notice lost is caught up by the next one. */
+		char id[24];
+		snprintf(id, sizeof(id), "%lld", (long long)recs[n - 1].id);
+		if (store_notify(a->s, ALERTS_CHANNEL, id) < 0)
+			log_warn(SUB, "cannot notify other hubs of alert %s", id);
 	}
 out:
 	pthread_mutex_unlock(&a->db_mu);
@@ -584,6 +590,13 @@ int alerts_flush_all(struct alerts *a)
 }
 
 static int load_open(struct alerts *a);
+
+void alerts_publish_stored(struct alerts *a)
+{
+	pthread_mutex_lock(&a->db_mu);
+	publish(a, NULL, NULL, 0);
+	pthread_mutex_unlock(&a->db_mu);
+}
 
 int alerts_resync(struct alerts *a)
 {

@@ -33,6 +33,7 @@
 #include "http/http.h"
 #include "hub/cmd.h"
 #include "enrich/enrich.h"
+#include "hub/api_role.h"
 #include "hub/detect_role.h"
 #include "hub/roles.h"
 #include "hub/secrets.h"
@@ -485,6 +486,7 @@ struct hub {
 	struct roles roles;	  /* broker mode */
 	struct pipeline *store_p; /* the store role's writer (broker mode) */
 	struct detect_role *dr;	  /* the detect role (broker mode) */
+	struct api_role *ar;	  /* the api role (broker mode) */
 	char state_path[4200], rules_buf[4200];
 };
 
@@ -674,6 +676,10 @@ static int start_roles(struct hub *h)
 	if (roles_has(&h->roles, ROLE_DETECT) &&
 	    (rc = detect_role_start(&h->dr, &h->roles.bc, h->s, h->det, h->alerts)) < 0) {
 		log_error("hub", "cannot start the detect role: %s", siem_strerror(rc));
+		return rc;
+	}
+	if (roles_has(&h->roles, ROLE_API) && (rc = api_role_start(&h->ar, h->s, h->alerts)) < 0) {
+		log_error("hub", "cannot start the api role: %s", siem_strerror(rc));
 		return rc;
 	}
 	return 0;
@@ -890,6 +896,8 @@ static void serve_stop(struct hub *h)
 	h->a.broker_store = NULL;
 	detect_role_stop(h->dr); /* before detection and alerting close */
 	h->dr = NULL;
+	api_role_stop(h->ar);
+	h->ar = NULL;
 	roles_stop(&h->roles); /* the store role's consumer, then its writer */
 	h->store_p = NULL;
 	pipeline_stop(h->p);

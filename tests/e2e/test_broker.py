@@ -24,7 +24,7 @@ import uuid
 
 import mqserver
 import pgserver
-from helpers import metric
+from helpers import SSE, metric
 from hub import BIN, Hub, HubCase, Load, base_env, event_uuid, read_text, wait_for
 
 STORE_DEADLINE = 90.0  # seconds for acknowledged events to reach the store
@@ -153,12 +153,18 @@ class Broker(HubCase):
                                       " WHERE rule_id = :'r'", {"r": rule_id})
 
     def test_detector_killed_mid_stream_another_resumes_without_loss_or_double(self):
+        """Two detectors, one active; it is killed mid-stream and the other resumes its
+        windows from PostgreSQL. An api node, not a detector, streams the alerts."""
         detectors = [self.node("detect") for _ in range(2)]
         for d in detectors:  # both consume minisiem.detect, bound to the events exchange
             wait_for(lambda: "waiting to be the active detector" in d.stderr(), 60,
                      "the detector consuming")
         self.node("store")
         ingests = [self.node("ingest") for _ in range(2)]
+        api = self.node("api")
+        sse = SSE(api, api.login_token())
+        self.addCleanup(sse.close)
+        self.assertEqual(sse.status, 200)
         now = time.time()
         sent = [0]
 
@@ -213,6 +219,10 @@ class Broker(HubCase):
         rows = self.alerts_of(acs)
         self.assertEqual(len(rows), 1, rows)
         self.assertIn("newbie", rows[0][1])
+        # the api node's SSE client saw both
+        for rule in (brute, acs):
+            _, a = sse.next_alert(lambda x, r=rule: x["rule_id"] == r, deadline=30)
+            self.assertEqual(a["id"], int(self.alerts_of(rule)[0][0]))
         # the state lives in PostgreSQL, not in a file beside the node
         r = pgserver.psql(self.db, "SELECT count(*) FROM meta WHERE key = 'detect.state'")
         self.assertEqual(r, [("1",)])
