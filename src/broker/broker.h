@@ -40,6 +40,7 @@ struct broker_config {
  * blocked by an alarm, and when not up why. */
 struct broker_state {
 	bool up, connected, blocked;
+	bool active; /* detect: this node is the active detector */
 	char reason[256];
 };
 

@@ -60,6 +60,8 @@ static void note_state(struct broker_detect *bd, bool up)
 	bd->known = true;
 	pthread_mutex_lock(&bd->mu);
 	bd->st.up = bd->st.connected = up;
+	if (!up)
+		bd->st.active = false;
 	snprintf(bd->st.reason, sizeof(bd->st.reason), "%s", up ? "" : bd->link.err);
 	pthread_mutex_unlock(&bd->mu);
 }
@@ -137,6 +139,9 @@ static void on_delivery(struct broker_detect *bd, const amqp_envelope_t *env)
 			return;
 		}
 		bd->active = true;
+		pthread_mutex_lock(&bd->mu);
+		bd->st.active = true;
+		pthread_mutex_unlock(&bd->mu);
 		metric_add(&m_takeovers, 1);
 		log_info("amqp", "this node is the active detector");
 	}

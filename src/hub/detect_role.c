@@ -195,9 +195,9 @@ int detect_role_start(struct detect_role **out, const struct broker_config *bc, 
 	return 0;
 }
 
-void detect_role_state(struct detect_role *r, struct broker_state *st)
+struct broker_detect *detect_role_link(struct detect_role *r)
 {
-	broker_detect_state(r->consumer, st);
+	return r->consumer;
 }
 
 void detect_role_stop(struct detect_role *r)

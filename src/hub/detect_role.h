@@ -15,7 +15,8 @@
 struct detect_role;
 int detect_role_start(struct detect_role **out, const struct broker_config *bc, struct store *s,
 		      struct detector *det, struct alerts *alerts);
-void detect_role_state(struct detect_role *r, struct broker_state *st);
+/* Its link to the broker, for /ready. */
+struct broker_detect *detect_role_link(struct detect_role *r);
 /* Stop consuming (what is not acknowledged goes to the next detector) and free. */
 void detect_role_stop(struct detect_role *r);
 

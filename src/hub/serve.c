@@ -678,6 +678,8 @@ static int start_roles(struct hub *h)
 		log_error("hub", "cannot start the detect role: %s", siem_strerror(rc));
 		return rc;
 	}
+	if (h->dr)
+		h->a.broker_detect = detect_role_link(h->dr);
 	if (roles_has(&h->roles, ROLE_API) && (rc = api_role_start(&h->ar, h->s, h->alerts)) < 0) {
 		log_error("hub", "cannot start the api role: %s", siem_strerror(rc));
 		return rc;
@@ -894,6 +896,7 @@ static void serve_stop(struct hub *h)
 	taskpool_stop(h->a.parsers);
 	h->a.broker_pub = NULL; /* requests are drained: /ready no longer looks */
 	h->a.broker_store = NULL;
+	h->a.broker_detect = NULL;
 	detect_role_stop(h->dr); /* before detection and alerting close */
 	h->dr = NULL;
 	api_role_stop(h->ar);

@@ -204,6 +204,10 @@ class Broker(HubCase):
               "command": "/bin/bash", "message": "newbie : COMMAND=/bin/bash"})
         wait_for(lambda: metric(second, "minisiem_amqp_detect_takeovers_total") >= 1, 60,
                  "the other detector taking over")
+        status, _, ready = second.get("/ready", token=False)
+        self.assertEqual(status, 200, ready)
+        self.assertEqual(ready["components"]["broker"],
+                         {"ready": True, "detecting": True, "active_detector": True})
         brute = "22b465fd-75c8-42f1-9395-8d61d9daf41a"
         acs = "163c8a0a-27c6-4a88-81ca-1da002e61b78"
         wait_for(lambda: self.alerts_of(brute) and self.alerts_of(acs), 60,
