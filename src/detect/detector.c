@@ -755,6 +755,13 @@ int detector_import(struct detector *d, const uint8_t *buf, size_t n)
 	pending_free(d);
 	int rc = state_parse(d, buf, n);
 	d->pend_done = false;
+	for (size_t i = 0; rc == 0 && d->set && i < d->set->n; i++) {
+		/* the saved state replaces what this detector held */
+		if (d->set->cs[i])
+			cstate_clear(d->set->cs[i]);
+		if (d->set->nv[i])
+			nvstate_clear(d->set->nv[i]);
+	}
 	if (rc == 0 && d->set)
 		adopt_pending(d, d->set);
 	pthread_mutex_unlock(&d->lock);

@@ -696,6 +696,8 @@ static void test_export_import_into_a_running_detector(void **state)
 	struct detector *first = D;
 	open_detector(0);
 	rules(COUNT5);
+	for (int i = 0; i < 4; i++) /* a window of its own, replaced by the import */
+		fail_from(i * 1000, "10.0.0.9", "u");
 	assert_int_equal(detector_import(D, blob, n), 0);
 	struct detector_stats st;
 	detector_get_stats(D, &st);
@@ -704,6 +706,8 @@ static void test_export_import_into_a_running_detector(void **state)
 	assert_int_equal(NH, 1);
 	assert_int_equal(H[0].count, 5);
 	assert_int_equal(H[0].first, T0);
+	fail_from(5000, "10.0.0.9", "u");
+	assert_int_equal(NH, 1);
 	blob[n / 2] ^= 0x5a;
 	assert_int_equal(detector_import(D, blob, n), SIEM_EPARSE);
 	assert_int_equal(detector_import(D, blob, 3), SIEM_EPARSE);
