@@ -6,7 +6,9 @@ gives 503s (UDP syslog counts its drops, the tailer waits) and nothing acknowled
 when it comes back; a broker that hangs gives 503s after the confirm timeout; a memory
 alarm gives 503s, not a growing queue; a poison message, and a batch the store cannot
 commit, end in dead_letters with their reason; amqps:// verifies the broker's certificate;
-the password never on the command line.
+the password never on the command line. Two detect nodes share the detect queue: the active
+one is killed mid-stream and the other resumes its correlation windows from PostgreSQL, each
+alert raised once, and an api node's SSE client sees them.
 
 The run's PostgreSQL (SIEM_TEST_PG, the PostgreSQL pass) is used when there is one, else a
 server of this file's own."""
