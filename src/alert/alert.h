@@ -51,6 +51,17 @@ int alerts_keepalive_ms(struct alerts *a);
  * thread does this on its own within milliseconds; tests call it to be deterministic. */
 int alerts_flush(struct alerts *a);
 
+/* alerts_flush until nothing is pending: 0 once every alert change so far is durable. */
+int alerts_flush_all(struct alerts *a);
+/* The channel of store_notify a hub sends on after writing alert changes (payload: the
+ * last alert id written). */
+#define ALERTS_CHANNEL "minisiem_alerts"
+/* Publish to this hub's subscribers the alert changes other hubs wrote into the store. */
+void alerts_publish_stored(struct alerts *a);
+/* Broker mode, a detector taking over: alert ids and versions continue after the store's,
+ * and the suppression table is the store's open alerts (those another node raised). */
+int alerts_resync(struct alerts *a);
+
 /* Acknowledge or close alert id as who; *out (may be NULL) gets the alert after the change.
  * SIEM_ENOTFOUND, -EPERM (acknowledging a closed alert); repeating a change is not an error
  * (*out is the alert as it is). A closed alert no longer absorbs repeats: the next hit of

@@ -434,11 +434,32 @@ static void publish(struct alerts *a, const int64_t *new_ids, json_t *const *new
 				notifier_submit(a->notifier, note);
 			json_decref(note);
 			a->published_rev = json_integer_value(json_object_get(row, "version"));
+			/* another hub sharing the store may have written it: our next version
+			 * comes after it */
+			pthread_mutex_lock(&a->mu);
+			if (a->published_rev > a->rev)
+				a->rev = a->published_rev;
+			pthread_mutex_unlock(&a->mu);
 		}
 		json_decref(rows);
 		if (n < PUBLISH_PAGE)
 			return;
 	}
+}
+
+/* Under db_mu, after a failed write: versions continue after the store's newest, which
+ * another hub sharing the store may have written. true when that moved a->rev. */
+static bool rev_catch_up(struct alerts *a)
+{
+	int64_t max_id = 0, max_rev = 0;
+	if (store_alerts_max(a->s, &max_id, &max_rev) < 0)
+		return false;
+	pthread_mutex_lock(&a->mu);
+	bool moved = max_rev > a->rev;
+	if (moved)
+		a->rev = max_rev;
+	pthread_mutex_unlock(&a->mu);
+	return moved;
 }
 
 int alerts_flush(struct alerts *a)
@@ -546,12 +567,25 @@ int alerts_flush(struct alerts *a)
 		a->retry_at = mono_ms() + WRITE_RETRY_MS;
 	}
 	pthread_mutex_unlock(&a->mu);
-	if (rc < 0) {
+	if (rc < 0 && rev_catch_up(a)) {
+		/* another hub sharing the store had taken those versions: again at once */
+		log_info(SUB, "alert versions continue after another hub's: writing again");
+		pthread_mutex_lock(&a->mu);
+		a->retry_at = 0;
+		pthread_mutex_unlock(&a->mu);
+		rc = 0; /* still pending: alerts_flush_all goes on */
+	} else if (rc < 0) {
 		metric_add(&m_write_fail, 1);
 		atomic_fetch_add(&a->write_failures, 1);
 		log_error(SUB, "cannot write %zu alerts (kept, retried): %s", n, siem_strerror(rc));
 	} else {
 		publish(a, new_ids, new_meta, n_new);
+		/* Hubs sharing the store (broker mode's api nodes) publish it to their own
+		 * subscribers. A notice lost is caught up by the next one. */
+		char id[24];
+		snprintf(id, sizeof(id), "%lld", (long long)recs[n - 1].id);
+		if (store_notify(a->s, ALERTS_CHANNEL, id) < 0)
+			log_warn(SUB, "cannot notify other hubs of alert %s", id);
 	}
 out:
 	pthread_mutex_unlock(&a->db_mu);
@@ -569,6 +603,53 @@ out:
 	return rc;
 }
 
+int alerts_flush_all(struct alerts *a)
+{
+	for (;;) {
+		int rc = alerts_flush(a);
+		if (rc < 0)
+			return rc;
+		pthread_mutex_lock(&a->mu);
+		bool more = a->dirty != NULL;
+		pthread_mutex_unlock(&a->mu);
+		if (!more)
+			return 0;
+	}
+}
+
+static int load_open(struct alerts *a);
+
+void alerts_publish_stored(struct alerts *a)
+{
+	pthread_mutex_lock(&a->db_mu);
+	publish(a, NULL, NULL, 0);
+	pthread_mutex_unlock(&a->db_mu);
+}
+
+int alerts_resync(struct alerts *a)
+{
+	int64_t max_id = 0, max_rev = 0;
+	pthread_mutex_lock(&a->db_mu);
+	int rc = store_alerts_max(a->s, &max_id, &max_rev);
+	pthread_mutex_lock(&a->mu);
+	if (rc == 0) {
+		if (max_id > a->next_id)
+			a->next_id = max_id;
+		if (max_rev > a->rev)
+			a->rev = max_rev;
+		/* What this node remembers may be stale: the store's open alerts instead. */
+		for (struct entry *e = a->oldest, *nx; e; e = nx) {
+			nx = e->newer;
+			if (!e->dirty)
+				table_remove(a, e);
+		}
+		rc = load_open(a);
+	}
+	pthread_mutex_unlock(&a->mu);
+	pthread_mutex_unlock(&a->db_mu);
+	return rc;
+}
+
 int alerts_set_status(struct alerts *a, int64_t id, enum alert_status to, const char *who,
 		      json_t **out)
 {
@@ -577,6 +658,10 @@ int alerts_set_status(struct alerts *a, int64_t id, enum alert_status to, const 
 	pthread_mutex_lock(&a->db_mu);
 	int64_t rev = a->rev + 1;
 	int rc = store_alert_set_status(a->s, id, to, who, ts_now_us(), rev);
+	if (rc < 0 && rc != SIEM_ENOTFOUND && rc != -EPERM && rc != -EALREADY && rev_catch_up(a)) {
+		rev = a->rev + 1; /* another hub sharing the store took that version */
+		rc = store_alert_set_status(a->s, id, to, who, ts_now_us(), rev);
+	}
 	if (rc == 0) {
 		a->rev = rev;
 		pthread_mutex_lock(&a->mu);

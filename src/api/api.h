@@ -56,6 +56,7 @@ struct api {
 	/* broker mode: the roles' links to the broker, for /ready (NULL: role not run) */
 	struct broker_pub *broker_pub;
 	struct broker_store *broker_store;
+	struct broker_detect *broker_detect;
 	/* for /ready: the receivers besides HTTP (NULL when not configured), set and cleared
 	 * with api_set_sources under sources_mu */
 	pthread_mutex_t sources_mu;

@@ -58,15 +58,18 @@ static json_t *writer_component(const struct pipeline_stats *ps, const struct st
 /* Broker mode: both roles' links; not ready while either is down. */
 static json_t *broker_component(bool *ready)
 {
-	struct broker_state ps = {.up = true}, cs = {.up = true};
+	struct broker_state ps = {.up = true}, cs = {.up = true}, ds = {.up = true};
 	if (api_ctx->broker_pub)
 		broker_pub_state(api_ctx->broker_pub, &ps);
 	if (api_ctx->broker_store)
 		broker_store_state(api_ctx->broker_store, &cs);
-	char why[600];
-	snprintf(why, sizeof(why), "%s%s%s", !ps.up ? ps.reason : "", !ps.up && !cs.up ? "; " : "",
-		 !cs.up ? cs.reason : "");
-	*ready = ps.up && cs.up;
+	if (api_ctx->broker_detect)
+		broker_detect_state(api_ctx->broker_detect, &ds);
+	char why[900];
+	snprintf(why, sizeof(why), "%s%s%s%s%s", !ps.up ? ps.reason : "",
+		 !ps.up && (!cs.up || !ds.up) ? "; " : "", !cs.up ? cs.reason : "",
+		 !cs.up && !ds.up ? "; " : "", !ds.up ? ds.reason : "");
+	*ready = ps.up && cs.up && ds.up;
 	json_t *c = component(*ready, why);
 	if (api_ctx->broker_pub) {
 		json_object_set_new(c, "publishing", json_boolean(ps.up));
@@ -74,6 +77,10 @@ static json_t *broker_component(bool *ready)
 	}
 	if (api_ctx->broker_store)
 		json_object_set_new(c, "consuming", json_boolean(cs.up));
+	if (api_ctx->broker_detect) {
+		json_object_set_new(c, "detecting", json_boolean(ds.up));
+		json_object_set_new(c, "active_detector", json_boolean(ds.active));
+	}
 	return c;
 }
 
@@ -163,7 +170,7 @@ enum http_result api_ready(struct http_req *r)
 	json_t *comps = json_object();
 	json_object_set_new(comps, "writer",
 			    writer_component(&ps, &ss, lag_ms, latency_ms, &ready));
-	if (api_ctx->broker_pub || api_ctx->broker_store) {
+	if (api_ctx->broker_pub || api_ctx->broker_store || api_ctx->broker_detect) {
 		bool broker_ready;
 		json_object_set_new(comps, "broker", broker_component(&broker_ready));
 		ready = ready && broker_ready;

@@ -4,7 +4,8 @@
  * (docs/scale-out.md):
  *
  *   exchange minisiem.events (fanout, durable) ─▶ queue minisiem.store (quorum)
- *   queue minisiem.detect (quorum, single active consumer; declared, not bound yet)
+ *   exchange minisiem.events ─▶ queue minisiem.detect (quorum, single active consumer; bound
+ *   by the first detect node) ─▶ the active detector
  *   a message not stored after BROKER_DELIVERY_LIMIT deliveries, or that cannot be decoded,
  *   ─▶ exchange minisiem.dead ─▶ queue minisiem.dead ─▶ a store node's dead_letters */
 #ifndef SIEM_BROKER_H
@@ -39,6 +40,7 @@ struct broker_config {
  * blocked by an alarm, and when not up why. */
 struct broker_state {
 	bool up, connected, blocked;
+	bool active; /* detect: this node is the active detector */
 	char reason[256];
 };
 
@@ -66,5 +68,27 @@ void broker_store_stop(struct broker_store *bs);
 void broker_store_state(struct broker_store *bs, struct broker_state *st);
 /* Once the pipeline is stopped (no done() can come any more). */
 void broker_store_free(struct broker_store *bs);
+
+/* The detect role: a thread consuming minisiem.detect (bound to the events exchange when it
+ * starts). One consumer of the queue is active at a time. ops run on that thread. */
+struct broker_detect_ops {
+	/* This node became the active detector: load what the last one persisted. 0 or an
+	 * error (retried every second). */
+	int (*activate)(void *ctx);
+	/* Evaluate one batch (body: the message, for de-duplication; redelivered: the broker
+	 * may have delivered it before). <0: the message goes back to the queue. */
+	int (*eval)(void *ctx, const struct ingest_batch *b, const void *body, size_t n,
+		    bool redelivered);
+	/* Make what the evaluations caused durable (alerts, window state); retried every
+	 * second until 0, then the message is acknowledged. */
+	int (*persist)(void *ctx);
+	void *ctx;
+};
+struct broker_detect;
+int broker_detect_start(struct broker_detect **out, const struct broker_config *c,
+			const struct broker_detect_ops *ops);
+void broker_detect_state(struct broker_detect *bd, struct broker_state *st);
+/* Stop consuming (what is not acknowledged goes to the next detector) and free. */
+void broker_detect_stop(struct broker_detect *bd);
 
 #endif

@@ -249,6 +249,18 @@ void cstate_free(struct cstate *cs)
 	free(cs);
 }
 
+void cstate_clear(struct cstate *cs)
+{
+	for (struct cgroup *g = cs->head, *n; g; g = n) {
+		n = g->next;
+		group_free(g);
+	}
+	memset(cs->ht, 0, cs->htcap * sizeof(*cs->ht));
+	cs->head = cs->tail = NULL;
+	cs->ngroups = 0;
+	cs->evicted = 0;
+}
+
 size_t cstate_ngroups(const struct cstate *cs)
 {
 	return cs->ngroups;

@@ -163,6 +163,11 @@ bool rule_matches(const struct rule *r, const struct event *ev);
 
 /* Persist correlation and new-value state now (also done by detector_close). */
 int detector_save(struct detector *d);
+/* The same state as a blob (malloc'd *out of *n bytes), and a blob loaded into the rule set
+ * in force (its windows and memories replace what it held): broker mode keeps it in
+ * PostgreSQL so that another node's detector resumes from it. SIEM_EPARSE: not such a blob. */
+int detector_export(struct detector *d, uint8_t **out, size_t *n);
+int detector_import(struct detector *d, const uint8_t *buf, size_t n);
 
 struct detector_stats {
 	uint64_t events, hits, groups, evicted_groups;

@@ -555,28 +555,13 @@ static int pending_copy(struct pending *p, const char *id, size_t idn, const uin
 	return 0;
 }
 
-static int state_load(struct detector *d)
+/* The saved state (file or exported blob) into the pending records, for the rule set to
+ * adopt. */
+static int state_parse(struct detector *d, const uint8_t *buf, size_t n)
 {
 	int rc = 0;
-	uint8_t *buf = NULL;
-	FILE *f = fopen(d->state_path, "rb");
-	if (!f)
-		return errno == ENOENT ? 0 : -errno;
-	struct stat st;
-	if (fstat(fileno(f), &st) || st.st_size < 16 || (uint64_t)st.st_size > STATE_MAX) {
-		rc = SIEM_EPARSE;
-		goto out;
-	}
-	size_t n = (size_t)st.st_size;
-	buf = malloc(n);
-	if (!buf) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	if (fread(buf, 1, n, f) != n) {
-		rc = -EIO;
-		goto out;
-	}
+	if (n < 16 || n > STATE_MAX)
+		return SIEM_EPARSE;
 	uint64_t sum = 0;
 	for (int i = 0; i < 8; i++)
 		sum |= (uint64_t)buf[n - 8 + i] << (8 * i);
@@ -646,6 +631,26 @@ static int state_load(struct detector *d)
 out:
 	if (rc)
 		pending_free(d);
+	return rc;
+}
+
+static int state_load(struct detector *d)
+{
+	int rc = 0;
+	uint8_t *buf = NULL;
+	FILE *f = fopen(d->state_path, "rb");
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	struct stat st;
+	if (fstat(fileno(f), &st) || st.st_size < 16 || (uint64_t)st.st_size > STATE_MAX) {
+		rc = SIEM_EPARSE;
+	} else if (!(buf = malloc((size_t)st.st_size))) {
+		rc = -ENOMEM;
+	} else if (fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+		rc = -EIO;
+	} else {
+		rc = state_parse(d, buf, (size_t)st.st_size);
+	}
 	free(buf);
 	fclose(f);
 	return rc;
@@ -666,13 +671,10 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
-/* Serialize under the lock, write outside it: temp file, fsync, rename, fsync the dir. */
-int detector_save(struct detector *d)
+/* The state as the file holds it, serialized under the lock; w->err on failure. */
+static void state_blob(struct detector *d, struct wbuf *w0)
 {
-	if (!d->state_path)
-		return 0;
 	struct wbuf w = {0};
-	pthread_mutex_lock(&d->save_lock);
 	pthread_mutex_lock(&d->lock);
 	wb_put(&w, STATE_MAGIC, 8);
 	wb_u64(&w, (uint64_t)d->watermark);
@@ -731,6 +733,49 @@ int detector_save(struct detector *d)
 	}
 	pthread_mutex_unlock(&d->lock);
 	wb_u64(&w, w.err ? 0 : checksum(w.p, w.n));
+	*w0 = w;
+}
+
+int detector_export(struct detector *d, uint8_t **out, size_t *n)
+{
+	struct wbuf w = {0};
+	state_blob(d, &w);
+	if (w.err) {
+		free(w.p);
+		return w.err;
+	}
+	*out = w.p;
+	*n = w.n;
+	return 0;
+}
+
+int detector_import(struct detector *d, const uint8_t *buf, size_t n)
+{
+	pthread_mutex_lock(&d->lock);
+	pending_free(d);
+	int rc = state_parse(d, buf, n);
+	d->pend_done = false;
+	for (size_t i = 0; rc == 0 && d->set && i < d->set->n; i++) {
+		/* the saved state replaces what this detector held */
+		if (d->set->cs[i])
+			cstate_clear(d->set->cs[i]);
+		if (d->set->nv[i])
+			nvstate_clear(d->set->nv[i]);
+	}
+	if (rc == 0 && d->set)
+		adopt_pending(d, d->set);
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
+/* Serialize under the lock, write outside it: temp file, fsync, rename, fsync the dir. */
+int detector_save(struct detector *d)
+{
+	if (!d->state_path)
+		return 0;
+	struct wbuf w = {0};
+	pthread_mutex_lock(&d->save_lock);
+	state_blob(d, &w);
 	int rc = w.err;
 	char tmp[4096];
 	int fd = -1;

@@ -53,6 +53,17 @@ void nvstate_free(struct nvstate *nv)
 	free(nv);
 }
 
+void nvstate_clear(struct nvstate *nv)
+{
+	free(nv->e);
+	free(nv->ht);
+	nv->e = NULL;
+	nv->ht = NULL;
+	nv->cap = nv->used = nv->htcap = nv->count = 0;
+	nv->head = nv->tail = nv->freel = NIL;
+	nv->evicted = 0;
+}
+
 void nvstate_set_span(struct nvstate *nv, int64_t span_us)
 {
 	nv->span_us = span_us;

@@ -617,6 +617,8 @@ const char *rb_str(struct rbuf *r, size_t *n);
 int cstate_new(const struct rule *r, const struct rule *const *refs, size_t max_groups,
 	       struct cstate **out, char *err, size_t errlen);
 void cstate_free(struct cstate *cs);
+/* Forget every group (the windows are replaced by a saved state). */
+void cstate_clear(struct cstate *cs);
 /* An input from rule in->from (one of the refs): update the groups, report hits. */
 void cstate_feed(struct cstate *cs, struct scratch *s, const struct corr_input *in,
 		 corr_fire_fn fire, void *ctx);
@@ -660,6 +662,7 @@ uint64_t alertspec_newvalue_hash(const struct rule *r, struct scratch *s);
 struct nvstate;
 int nvstate_new(size_t max, int64_t span_us, struct nvstate **out);
 void nvstate_free(struct nvstate *nv);
+void nvstate_clear(struct nvstate *nv);
 void nvstate_set_span(struct nvstate *nv, int64_t span_us);
 /* Is the combination with hash h new at time ts (not seen within the span before)? Either
  * way it is recorded as seen at ts. */

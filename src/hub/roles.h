@@ -23,8 +23,8 @@ enum hub_role { ROLE_INGEST = 1, ROLE_STORE = 2, ROLE_DETECT = 4, ROLE_API = 8 }
      " from SIEM_AMQP_PASSWORD or --amqp-password-file, never the command line)", false, 0, 0}, \
     {"roles", "SIEM_ROLES", OPT_STRING, ROLES_ALL, "ROLES", \
      "broker mode: what this node runs: ingest (receivers, publishing to the broker), store" \
-     " (consuming into PostgreSQL), detect and api (accepted; not built yet: detection is off" \
-     " in broker mode, and every node serves the API)", false, 0, 0}, \
+     " (consuming into PostgreSQL), detect (one active detector at a time, its state in" \
+     " PostgreSQL), api (streaming the alerts to its SSE clients)", false, 0, 0}, \
     {"amqp-password-file", "SIEM_AMQP_PASSWORD_FILE", OPT_STRING, "", "FILE", \
      "broker mode: the broker password, the first line of FILE", false, 0, 0}, \
     {"amqp-ca", "SIEM_AMQP_CA", OPT_STRING, "", "FILE", \
@@ -35,7 +35,8 @@ enum hub_role { ROLE_INGEST = 1, ROLE_STORE = 2, ROLE_DETECT = 4, ROLE_API = 8 }
     {"amqp-confirm-timeout", "SIEM_AMQP_CONFIRM_TIMEOUT", OPT_DURATION, "10s", "DURATION", \
      "ingest: a batch the broker has not confirmed by then fails (503)", false, 1, 300}, \
     {"amqp-prefetch", "SIEM_AMQP_PREFETCH", OPT_INT, "16", "N", \
-     "store: messages taken from the broker before they are committed", false, 1, 10000}
+     "store and detect: messages taken from the broker before they are acknowledged", false, \
+     1, 10000}
 #define ROLES_SECRET_OPTS \
     {NULL, "SIEM_AMQP_PASSWORD", OPT_STRING, NULL, NULL, \
      "broker mode: the broker password (or --amqp-password-file)", true, 0, 0}

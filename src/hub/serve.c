@@ -33,6 +33,8 @@
 #include "http/http.h"
 #include "hub/cmd.h"
 #include "enrich/enrich.h"
+#include "hub/api_role.h"
+#include "hub/detect_role.h"
 #include "hub/roles.h"
 #include "hub/secrets.h"
 #include "parse/decode.h"
@@ -483,6 +485,8 @@ struct hub {
 	struct http_server *srv;
 	struct roles roles;	  /* broker mode */
 	struct pipeline *store_p; /* the store role's writer (broker mode) */
+	struct detect_role *dr;	  /* the detect role (broker mode) */
+	struct api_role *ar;	  /* the api role (broker mode) */
 	char state_path[4200], rules_buf[4200];
 };
 
@@ -639,7 +643,7 @@ static int serve_open(struct hub *h)
 }
 
 /* Broker mode, the store role: the live tail on what it commits (detection is the detect
- * role's, not built yet). */
+ * role's). */
 static void on_stored(void *ctx, const struct event *ev)
 {
 	(void)ctx;
@@ -669,9 +673,17 @@ static int start_roles(struct hub *h)
 	h->a.broker_store = h->roles.consumer;
 	if (!roles_has(&h->roles, ROLE_INGEST))
 		h->a.ingest_off = true;
-	if (roles_has(&h->roles, ROLE_DETECT))
-		log_warn("hub",
-			 "the detect role is not built yet: detection is off in broker mode");
+	if (roles_has(&h->roles, ROLE_DETECT) &&
+	    (rc = detect_role_start(&h->dr, &h->roles.bc, h->s, h->det, h->alerts)) < 0) {
+		log_error("hub", "cannot start the detect role: %s", siem_strerror(rc));
+		return rc;
+	}
+	if (h->dr)
+		h->a.broker_detect = detect_role_link(h->dr);
+	if (roles_has(&h->roles, ROLE_API) && (rc = api_role_start(&h->ar, h->s, h->alerts)) < 0) {
+		log_error("hub", "cannot start the api role: %s", siem_strerror(rc));
+		return rc;
+	}
 	return 0;
 }
 
@@ -703,7 +715,9 @@ static int start_writer(struct hub *h)
 	pipeline_set_enrich(h->p, h->enrich);
 	h->a.enrich = h->enrich;
 	snprintf(h->state_path, sizeof(h->state_path), "%s-detect.state", config_str(c, "db"));
-	struct detector_config dc = {.state_path = h->state_path, .max_groups = 100000};
+	/* Broker mode keeps the window state in PostgreSQL (the detect role), not in a file. */
+	struct detector_config dc = {.state_path = h->roles.broker ? NULL : h->state_path,
+				     .max_groups = 100000};
 	struct alerts_config ac = {.cooldown_s = config_int(c, "alert-cooldown"),
 				   .channels_file = config_str(c, "notify-config"),
 				   .backfill_after_s = config_int(c, "backfill-after"),
@@ -882,6 +896,11 @@ static void serve_stop(struct hub *h)
 	taskpool_stop(h->a.parsers);
 	h->a.broker_pub = NULL; /* requests are drained: /ready no longer looks */
 	h->a.broker_store = NULL;
+	h->a.broker_detect = NULL;
+	detect_role_stop(h->dr); /* before detection and alerting close */
+	h->dr = NULL;
+	api_role_stop(h->ar);
+	h->ar = NULL;
 	roles_stop(&h->roles); /* the store role's consumer, then its writer */
 	h->store_p = NULL;
 	pipeline_stop(h->p);

@@ -177,6 +177,16 @@ int store_stats_alerts(struct store *s, int64_t from, int64_t to, int64_t *n, in
 	return BACKEND(stats_alerts, from, to, n, backfill, available);
 }
 
+int store_notify(struct store *s, const char *channel, const char *payload)
+{
+	return s->pg ? pg_notify(s->pg, channel, payload) : 0;
+}
+
+int store_listen(struct store *s, const char *channel, struct store_listener **out)
+{
+	return s->pg ? pg_listen(s->pg, channel, out) : -ENOTSUP;
+}
+
 int store_meta_get(struct store *s, const char *key, char **out)
 {
 	return BACKEND(meta_get, key, out);

@@ -150,6 +150,19 @@ int store_get_offset(struct store *s, const char *path, uint64_t *dev, uint64_t 
  * [{"path", "offset"}]. */
 int store_list_offsets(struct store *s, int limit, json_t *out);
 
+/* ---- notices between hubs sharing a PostgreSQL store (NOTIFY / LISTEN) ---- */
+
+/* Tell the hubs listening on channel (payload: a short text). A SQLite store has no other
+ * hub to tell: 0. */
+int store_notify(struct store *s, const char *channel, const char *payload);
+struct store_listener;
+/* A connection of its own listening on channel; -ENOTSUP on a SQLite store. */
+int store_listen(struct store *s, const char *channel, struct store_listener **out);
+/* Wait up to timeout_ms for notices: 1 when one or more came (they are consumed), 0 when
+ * none, <0 when the connection is lost (close it and listen again). */
+int store_listener_wait(struct store_listener *l, int timeout_ms);
+void store_listener_close(struct store_listener *l);
+
 /* ---- hub state (meta key/value, API keys) ---- */
 
 /* Value for key into a malloc'd string (*out NULL when absent). */

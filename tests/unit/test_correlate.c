@@ -680,6 +680,41 @@ static void test_restart_mid_window(void **state)
 	assert_int_equal(st.groups, 0);
 }
 
+/* Broker mode: the state as a blob, loaded into another detector with the rules already in
+ * force (the node taking over), resumes the window; a damaged blob is refused. */
+static void test_export_import_into_a_running_detector(void **state)
+{
+	(void)state;
+	open_detector(0);
+	rules(COUNT5);
+	for (int i = 0; i < 4; i++)
+		fail_from(i * 1000, "10.0.0.1", "u");
+	uint8_t *blob = NULL;
+	size_t n = 0;
+	assert_int_equal(detector_export(D, &blob, &n), 0);
+	assert_true(n > 16);
+	struct detector *first = D;
+	open_detector(0);
+	rules(COUNT5);
+	for (int i = 0; i < 4; i++) /* a window of its own, replaced by the import */
+		fail_from(i * 1000, "10.0.0.9", "u");
+	assert_int_equal(detector_import(D, blob, n), 0);
+	struct detector_stats st;
+	detector_get_stats(D, &st);
+	assert_int_equal(st.groups, 1);
+	fail_from(4000, "10.0.0.1", "u");
+	assert_int_equal(NH, 1);
+	assert_int_equal(H[0].count, 5);
+	assert_int_equal(H[0].first, T0);
+	fail_from(5000, "10.0.0.9", "u");
+	assert_int_equal(NH, 1);
+	blob[n / 2] ^= 0x5a;
+	assert_int_equal(detector_import(D, blob, n), SIEM_EPARSE);
+	assert_int_equal(detector_import(D, blob, 3), SIEM_EPARSE);
+	free(blob);
+	detector_close(first);
+}
+
 static void test_bounded_groups(void **state)
 {
 	(void)state;
@@ -856,6 +891,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_chain_and_aliases, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_upper_bounds, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_restart_mid_window, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_export_import_into_a_running_detector, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_bounded_groups, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refs_and_prefilter, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_keywords_in_engine, setup, teardown),

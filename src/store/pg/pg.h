@@ -59,6 +59,10 @@ int pg_stats_top(struct pg_store *s, const struct stats_filter *f, enum stats_fi
 int pg_stats_alerts(struct pg_store *s, int64_t from, int64_t to, int64_t *n, int64_t *backfill,
 		    bool *available);
 
+/* notices between hubs (pg_notify.c) */
+int pg_notify(struct pg_store *s, const char *channel, const char *payload);
+int pg_listen(struct pg_store *s, const char *channel, struct store_listener **out);
+
 /* hub state (pg_state.c) */
 int pg_meta_get(struct pg_store *s, const char *key, char **out);
 int pg_meta_set(struct pg_store *s, const char *key, const char *value);

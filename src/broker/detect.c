@@ -1,0 +1,265 @@
+/* detect.c — the detect role's link: one thread owns a connection consuming minisiem.detect,
+ * which a node binds to the events exchange when its detect role starts. The queue has a
+ * single active consumer, so one detector at a time sees every batch in order; the others
+ * wait, connected, and the broker hands the queue to one of them when the active one goes.
+ * Each batch is evaluated, then what it caused (alerts, window state) is made durable, then
+ * the message is acknowledged. The first delivery of a connection makes the node the active
+ * detector: it loads the state the previous one persisted before evaluating anything. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "broker/broker_int.h"
+#include "broker/wire.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/metrics.h"
+
+#define POLL_MS 50
+#define RETRY_MS 1000
+#define TAG_DETECT "detect"
+
+struct broker_detect {
+	struct amqp_link link;
+	struct broker_detect_ops ops;
+	int prefetch;
+	bool active; /* this connection had a delivery: the state is loaded */
+	pthread_t thread;
+	atomic_bool stopping;
+	bool up, known;
+	pthread_mutex_t mu;
+	struct broker_state st; /* under mu */
+};
+
+static struct metric m_evaluated =
+    METRIC_COUNTER_INIT("minisiem_amqp_detected_total", NULL,
+			"Batches evaluated by the detector and acknowledged (detect role).");
+static struct metric m_takeovers = METRIC_COUNTER_INIT(
+    "minisiem_amqp_detect_takeovers_total", NULL,
+    "Times this node became the active detector and loaded the persisted state.");
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static void note_state(struct broker_detect *bd, bool up)
+{
+	if (bd->known && up == bd->up)
+		return;
+	if (up)
+		log_info("amqp", "consuming '%s' (waiting to be the active detector)",
+			 BROKER_DETECT_QUEUE);
+	else
+		log_warn("amqp", "detector not consuming: %s", bd->link.err);
+	bd->up = up;
+	bd->known = true;
+	pthread_mutex_lock(&bd->mu);
+	bd->st.up = bd->st.connected = up;
+	if (!up)
+		bd->st.active = false;
+	snprintf(bd->st.reason, sizeof(bd->st.reason), "%s", up ? "" : bd->link.err);
+	pthread_mutex_unlock(&bd->mu);
+}
+
+void broker_detect_state(struct broker_detect *bd, struct broker_state *st)
+{
+	pthread_mutex_lock(&bd->mu);
+	*st = bd->st;
+	pthread_mutex_unlock(&bd->mu);
+}
+
+static int ensure_open(struct broker_detect *bd)
+{
+	int rc;
+	if (bd->link.conn)
+		return 0;
+	if ((rc = link_open(&bd->link)) < 0)
+		return rc;
+	bd->active = false;
+	amqp_queue_bind(bd->link.conn, BROKER_CHANNEL, amqp_cstring_bytes(BROKER_DETECT_QUEUE),
+			amqp_cstring_bytes(BROKER_EXCHANGE), amqp_empty_bytes, amqp_empty_table);
+	if ((rc = link_reply(&bd->link, "binding the detect queue")) < 0)
+		goto fail;
+	amqp_basic_qos(bd->link.conn, BROKER_CHANNEL, 0, (uint16_t)bd->prefetch, 0);
+	if ((rc = link_reply(&bd->link, "setting the prefetch")) < 0)
+		goto fail;
+	amqp_basic_consume(bd->link.conn, BROKER_CHANNEL, amqp_cstring_bytes(BROKER_DETECT_QUEUE),
+			   amqp_cstring_bytes(TAG_DETECT), 0, 0, 0, amqp_empty_table);
+	if ((rc = link_reply(&bd->link, "starting to consume")) < 0)
+		goto fail;
+	return 0;
+fail:
+	link_close(&bd->link, false);
+	return rc;
+}
+
+static void settle(struct broker_detect *bd, uint64_t tag, bool ack, bool requeue)
+{
+	int st = ack ? amqp_basic_ack(bd->link.conn, BROKER_CHANNEL, tag, 0)
+		     : amqp_basic_nack(bd->link.conn, BROKER_CHANNEL, tag, 0, requeue);
+	if (st != AMQP_STATUS_OK) {
+		snprintf(bd->link.err, sizeof(bd->link.err), "acknowledging: %s",
+			 amqp_error_string2(st));
+		link_close(&bd->link, false);
+	}
+}
+
+/* Run fn until it succeeds (the store may be away: nothing is acknowledged meanwhile and no
+ * delivery is spent). false when stopping first. */
+static bool until_done(struct broker_detect *bd, int (*fn)(void *ctx), const char *what)
+{
+	for (bool logged = false;;) {
+		int rc = fn(bd->ops.ctx);
+		if (rc == 0)
+			return true;
+		if (!logged)
+			log_warn("amqp", "detector: cannot %s (%s): retrying", what,
+				 siem_strerror(rc));
+		logged = true;
+		for (int i = 0; i < RETRY_MS / POLL_MS; i++) {
+			if (atomic_load(&bd->stopping))
+				return false;
+			sleep_ms(POLL_MS);
+		}
+	}
+}
+
+static void on_delivery(struct broker_detect *bd, const amqp_envelope_t *env)
+{
+	char err[256];
+	struct ingest_batch b = {0};
+	if (!bd->active) {
+		if (!until_done(bd, bd->ops.activate, "load the persisted detection state")) {
+			link_close(&bd->link, false);
+			return;
+		}
+		bd->active = true;
+		pthread_mutex_lock(&bd->mu);
+		bd->st.active = true;
+		pthread_mutex_unlock(&bd->mu);
+		metric_add(&m_takeovers, 1);
+		log_info("amqp", "this node is the active detector");
+	}
+	if (wire_decode(env->message.body.bytes, env->message.body.len, &b, err, sizeof(err)) < 0) {
+		/* The store role dead-letters it from its own queue: here it is only dropped. */
+		log_warn("amqp", "detector: skipping an undecodable message: %s", err);
+		ingest_batch_release(&b);
+		settle(bd, env->delivery_tag, true, false);
+		return;
+	}
+	int rc = bd->ops.eval(bd->ops.ctx, &b, env->message.body.bytes, env->message.body.len,
+			      env->redelivered);
+	ingest_batch_release(&b);
+	if (rc < 0 || !until_done(bd, bd->ops.persist, "persist alerts and window state")) {
+		/* Not durable: the message goes back and the next active detector (maybe this
+		 * node again) starts from the persisted state. */
+		link_close(&bd->link, false);
+		return;
+	}
+	metric_add(&m_evaluated, 1);
+	settle(bd, env->delivery_tag, true, false);
+}
+
+static void receive(struct broker_detect *bd)
+{
+	amqp_envelope_t env;
+	struct timeval tv = {0, POLL_MS * 1000};
+	amqp_maybe_release_buffers(bd->link.conn);
+	amqp_rpc_reply_t r = amqp_consume_message(bd->link.conn, &env, &tv, 0);
+	if (r.reply_type == AMQP_RESPONSE_NORMAL) {
+		on_delivery(bd, &env);
+		amqp_destroy_envelope(&env);
+		return;
+	}
+	if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+	    r.library_error == AMQP_STATUS_TIMEOUT)
+		return;
+	if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+	    r.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
+		amqp_frame_t f;
+		struct timeval zero = {0, 0};
+		int st = amqp_simple_wait_frame_noblock(bd->link.conn, &f, &zero);
+		if (st == AMQP_STATUS_OK && f.frame_type == AMQP_FRAME_METHOD &&
+		    f.payload.method.id == AMQP_BASIC_CANCEL_METHOD) {
+			snprintf(bd->link.err, sizeof(bd->link.err),
+				 "the broker cancelled the consumer (queue deleted?)");
+			link_close(&bd->link, false);
+		} else if (st == AMQP_STATUS_OK) {
+			link_method(&bd->link, &f);
+		} else if (st != AMQP_STATUS_TIMEOUT) {
+			snprintf(bd->link.err, sizeof(bd->link.err), "connection lost: %s",
+				 amqp_error_string2(st));
+			link_close(&bd->link, false);
+		}
+		return;
+	}
+	snprintf(bd->link.err, sizeof(bd->link.err), "connection lost: %s",
+		 r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION
+		     ? amqp_error_string2(r.library_error)
+		     : "the broker closed it");
+	link_close(&bd->link, false);
+}
+
+static void *detect_main(void *arg)
+{
+	struct broker_detect *bd = arg;
+	while (!atomic_load(&bd->stopping)) {
+		if (ensure_open(bd) < 0) {
+			note_state(bd, false);
+			sleep_ms(POLL_MS);
+			continue;
+		}
+		note_state(bd, true);
+		receive(bd);
+	}
+	link_close(&bd->link, true); /* anything unacknowledged goes to the next detector */
+	return NULL;
+}
+
+int broker_detect_start(struct broker_detect **out, const struct broker_config *c,
+			const struct broker_detect_ops *ops)
+{
+	static bool registered;
+	struct broker_detect *bd = calloc(1, sizeof(*bd));
+	int rc;
+	if (!bd)
+		return -ENOMEM;
+	if ((rc = link_init(&bd->link, c)) < 0) {
+		log_error("amqp", "%s", bd->link.err);
+		free(bd);
+		return rc;
+	}
+	if (!registered) {
+		metric_register(&m_evaluated);
+		metric_register(&m_takeovers);
+		registered = true;
+	}
+	bd->ops = *ops;
+	bd->prefetch = c->prefetch > 0 ? c->prefetch : 16;
+	snprintf(bd->st.reason, sizeof(bd->st.reason), "connecting to the broker");
+	pthread_mutex_init(&bd->mu, NULL);
+	if ((rc = -pthread_create(&bd->thread, NULL, detect_main, bd)) < 0) {
+		pthread_mutex_destroy(&bd->mu);
+		link_release(&bd->link);
+		free(bd);
+		return rc;
+	}
+	*out = bd;
+	return 0;
+}
+
+void broker_detect_stop(struct broker_detect *bd)
+{
+	if (!bd)
+		return;
+	atomic_store(&bd->stopping, true);
+	pthread_join(bd->thread, NULL);
+	link_release(&bd->link);
+	pthread_mutex_destroy(&bd->mu);
+	free(bd);
+}
