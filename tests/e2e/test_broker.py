@@ -8,7 +8,8 @@ alarm gives 503s, not a growing queue; a poison message, and a batch the store c
 commit, end in dead_letters with their reason; amqps:// verifies the broker's certificate;
 the password never on the command line. Two detect nodes share the detect queue: the active
 one is killed mid-stream and the other resumes its correlation windows from PostgreSQL, each
-alert raised once, and an api node's SSE client sees them.
+alert raised once, and an api node's SSE client sees them. An agent with both ingest nodes in
+--server carries on to the second when the first is killed mid-stream: every line once.
 
 The run's PostgreSQL (SIEM_TEST_PG, the PostgreSQL pass) is used when there is one, else a
 server of this file's own."""
@@ -26,8 +27,9 @@ import uuid
 
 import mqserver
 import pgserver
-from helpers import SSE, metric
-from hub import BIN, Hub, HubCase, Load, base_env, event_uuid, read_text, wait_for
+from helpers import SSE, agent_bin, metric, require_agent
+from hub import (API_KEY, BIN, Hub, HubCase, Load, base_env, event_uuid, read_text,
+                 wait_for)
 
 STORE_DEADLINE = 90.0  # seconds for acknowledged events to reach the store
 
@@ -457,6 +459,57 @@ class Broker(HubCase):
         self.assertTrue(headers.get("Retry-After"))
         self.assertIn("SSL peer cert verification failed", untrusted.stderr())
         self.assertEqual(metric(untrusted, "minisiem_amqp_connects_total"), 0)
+
+    # ---- kill -9 an ingest node under an agent and HTTP clients ----
+
+    def test_ingest_node_killed_agent_fails_over_every_line_once(self):
+        require_agent()
+        self.node("store")
+        ingests = [self.node("ingest") for _ in range(2)]
+        urls = ["http://127.0.0.1:%d" % h.port for h in ingests]
+        tmp = tempfile.mkdtemp(prefix="minisiem-broker-agent-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        log, err_path = os.path.join(tmp, "auth.log"), os.path.join(tmp, "agent.stderr")
+        total = 2000
+        with open(log, "w") as f:
+            for i in range(total):
+                f.write("Nov 21 08:%02d:%02d brk-agent sshd[%d]: Failed password for user%d"
+                        " from 10.9.%d.%d port 22 ssh2\n"
+                        % (i // 60 % 60, i % 60, 3000 + i, i, i // 250, i % 250 + 1))
+        argv = [agent_bin(), "--server", ",".join(urls), "--insecure-http",
+                "--state-dir", os.path.join(tmp, "state"), "--flush-ms", "100",
+                "--batch", "20", "--retry-max", "1s", "--poll-ms", "20", "--timeout", "5s",
+                "--source", "linux-auth:" + log]
+        with open(err_path, "wb") as err:
+            agent = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=err, start_new_session=True,
+                                     env=base_env({"SIEM_AGENT_API_KEY": API_KEY}))
+
+        def stop_agent():
+            if agent.poll() is None:
+                agent.kill()
+                agent.wait()
+        self.addCleanup(stop_agent)
+        # HTTP clients post to the node that stays, at the same time
+        load = Load(ingests[1], "brk-failover", threads=2, batch=20, max_events=2000).start()
+
+        def agent_rows():
+            return int(pgserver.psql(self.db, "SELECT count(*) FROM events WHERE"
+                                              " host = 'brk-agent'")[0][0])
+        wait_for(lambda: agent_rows() >= 200, STORE_DEADLINE, "the agent's first lines stored")
+        self.assertLess(agent_rows(), total, "the agent finished before the kill")
+        ingests[0].kill()  # SIGKILL mid-stream: the agent goes on to the other ingest node
+        try:
+            wait_for(lambda: agent_rows() >= total, STORE_DEADLINE, "every line of the agent")
+        except AssertionError as e:
+            raise AssertionError("%s\n--- agent ---\n%s" % (e, read_text(err_path)[-3000:]))
+        r = pgserver.psql(self.db, "SELECT count(*), count(DISTINCT id) FROM events"
+                                   " WHERE host = 'brk-agent'")
+        self.assertEqual((int(r[0][0]), int(r[0][1])), (total, total), "a line stored twice")
+        self.assertIn("the batch goes to %s next" % urls[1], read_text(err_path))
+        self.assertTrue(load.join_done(120), "clients still running")
+        self.assertEqual(load.statuses[200], 100, load.statuses)
+        self.assert_exactly_once([load], "brk-failover")
 
 
 class Options(unittest.TestCase):
