@@ -47,6 +47,19 @@ TCK = os.sysconf("SC_CLK_TCK")
 BRUTE_FORCE_RULE = "22b465fd-75c8-42f1-9395-8d61d9daf41a"  # rules/bruteforce.yml
 
 
+def deploy_settings(path):
+    """PostgreSQL's settings as docs/postgres.md installs them (deploy/postgresql.conf), over
+    the tests' server's own (pgserver.SETTINGS: port, logging); durability stays on."""
+    out = {}
+    with open(path) as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if "=" in line:
+                k, v = (x.strip() for x in line.split("=", 1))
+                out[k] = v.strip("'")
+    return out
+
+
 def say(msg):
     print("bench: " + msg, file=sys.stderr, flush=True)
 
@@ -388,8 +401,9 @@ def report(args, rows, loads, mq_version, pg_version, commit):
     with open("/proc/cpuinfo") as f:
         model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "?")
     lines.append("machine: %d cores, %s, kernel %s; RabbitMQ %s, PostgreSQL %s (tests/e2e's "
-                 "private servers: pgserver.py's settings, durability on), all on loopback"
-                 % (os.cpu_count(), model, os.uname().release, mq_version, pg_version))
+                 "private servers; PostgreSQL with the settings of %s, durability on), all on "
+                 "loopback" % (os.cpu_count(), model, os.uname().release, mq_version, pg_version,
+                               args.pg_conf))
     lines.append("hub: %s; nodes: in (ingest), det (detect,api), st1[, st2] (store), each "
                  "`minisiem serve --postgres URL --amqp URL --roles R`" % commit)
     lines.append("load average (1 min) before each row: %s (wanted < %.2f: %s)"
@@ -462,6 +476,7 @@ def main():
     ap.add_argument("--quiet-load", type=float, default=0.3)
     ap.add_argument("--quiet-wait", type=int, default=300)
     ap.add_argument("--commit", default="?")
+    ap.add_argument("--pg-conf", default="deploy/postgresql.conf")
     args = ap.parse_args()
     args.events = args.events or (20000 if args.quick else 300000)
     args.samples = args.samples or (20 if args.quick else 200)
@@ -485,6 +500,7 @@ def main():
     try:
         say("starting a private RabbitMQ and PostgreSQL")
         mq = mqserver.MqServer().start()
+        pgserver.SETTINGS.update(deploy_settings(args.pg_conf))
         pg = pgserver.PgServer().start()
         mq_version = mq.ctl("eval", "rabbit_misc:version().").strip().strip('"')
         pg_version = pg.psql("SHOW server_version")[0][0]
