@@ -478,6 +478,7 @@ def main():
     ap.add_argument("--commit", default="?")
     ap.add_argument("--pg-conf", default="deploy/postgresql.conf")
     args = ap.parse_args()
+    args.hub, args.loadgen = os.path.abspath(args.hub), os.path.abspath(args.loadgen)
     args.events = args.events or (20000 if args.quick else 300000)
     args.samples = args.samples or (20 if args.quick else 200)
     args.alert_samples = args.alert_samples or (10 if args.quick else 100)
