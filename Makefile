@@ -256,11 +256,16 @@ check-suite: $(HUB) $(UNIT_BIN)
 	@if [ "$(BUILD)" = build/asan ]; then python3 tests/e2e/run.py --bin $(HUB) --results build/results.txt \
 	  --label $(BUILD) --jobs $(E2E_JOBS) --backend postgres; fi
 
-# A PostgreSQL run needs the server that only `make check` installs otherwise.
-bench: all $(if $(BACKEND),deps)
+# A PostgreSQL run needs the server that only `make check` installs otherwise; BROKER=1 runs
+# only the broker-mode bench (RabbitMQ and PostgreSQL, also from `make deps`).
+bench: all $(if $(BACKEND)$(BROKER),deps)
+ifneq ($(BROKER),)
+	@bench/broker.sh $(if $(QUICK),--quick)
+else
 	@bench/run.sh $(if $(QUICK),--quick) $(if $(BACKEND),--backend $(BACKEND))
 	@$(if $(BACKEND),:,bench/enrich.sh $(if $(QUICK),--quick))
 	@$(if $(BACKEND),:,bench/parse.sh $(if $(QUICK),--quick))
+endif
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
