@@ -350,3 +350,41 @@ bool link_method(struct amqp_link *l, const amqp_frame_t *f)
 		return true;
 	}
 }
+
+int link_receive(struct amqp_link *l, amqp_envelope_t *env, int timeout_ms)
+{
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+	amqp_maybe_release_buffers(l->conn);
+	amqp_rpc_reply_t r = amqp_consume_message(l->conn, env, &tv, 0);
+	if (r.reply_type == AMQP_RESPONSE_NORMAL)
+		return 1;
+	if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+	    r.library_error == AMQP_STATUS_TIMEOUT)
+		return 0;
+	if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+	    r.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
+		amqp_frame_t f;
+		struct timeval zero = {0, 0};
+		int st = amqp_simple_wait_frame_noblock(l->conn, &f, &zero);
+		if (st == AMQP_STATUS_OK && f.frame_type == AMQP_FRAME_METHOD &&
+		    f.payload.method.id == AMQP_BASIC_CANCEL_METHOD) {
+			snprintf(l->err, sizeof(l->err),
+				 "the broker cancelled the consumer (queue deleted?)");
+			link_close(l, false);
+			return -1;
+		}
+		if (st == AMQP_STATUS_OK)
+			return link_method(l, &f) ? 0 : -1;
+		if (st == AMQP_STATUS_TIMEOUT)
+			return 0;
+		snprintf(l->err, sizeof(l->err), "connection lost: %s", amqp_error_string2(st));
+		link_close(l, false);
+		return -1;
+	}
+	snprintf(l->err, sizeof(l->err), "connection lost: %s",
+		 r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION
+		     ? amqp_error_string2(r.library_error)
+		     : "the broker closed it");
+	link_close(l, false);
+	return -1;
+}

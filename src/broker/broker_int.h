@@ -41,5 +41,9 @@ int link_reply(struct amqp_link *l, const char *what);
  * connection.blocked/unblocked; a close from the broker closes the link. -> true when the
  * link is still open. */
 bool link_method(struct amqp_link *l, const amqp_frame_t *f);
+/* Wait up to timeout_ms for a delivery of this link's consumers: 1 with *env filled (the
+ * caller destroys it), 0 when none came (or a method frame was handled), -1 when the link
+ * closed (a cancelled consumer, a lost connection; l->err says why). */
+int link_receive(struct amqp_link *l, amqp_envelope_t *env, int timeout_ms);
 
 #endif

@@ -314,45 +314,14 @@ void broker_store_state(struct broker_store *bs, struct broker_state *st)
 static void receive(struct broker_store *bs)
 {
 	amqp_envelope_t env;
-	struct timeval tv = {0, POLL_MS * 1000};
-	amqp_maybe_release_buffers(bs->link.conn);
-	amqp_rpc_reply_t r = amqp_consume_message(bs->link.conn, &env, &tv, 0);
-	if (r.reply_type == AMQP_RESPONSE_NORMAL) {
-		if (env.consumer_tag.len == strlen(TAG_DEAD) &&
-		    memcmp(env.consumer_tag.bytes, TAG_DEAD, env.consumer_tag.len) == 0)
-			on_dead(bs, &env);
-		else
-			on_store(bs, &env);
-		amqp_destroy_envelope(&env);
+	if (link_receive(&bs->link, &env, POLL_MS) != 1)
 		return;
-	}
-	if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
-	    r.library_error == AMQP_STATUS_TIMEOUT)
-		return;
-	if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
-	    r.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
-		amqp_frame_t f;
-		struct timeval zero = {0, 0};
-		int st = amqp_simple_wait_frame_noblock(bs->link.conn, &f, &zero);
-		if (st == AMQP_STATUS_OK && f.frame_type == AMQP_FRAME_METHOD &&
-		    f.payload.method.id == AMQP_BASIC_CANCEL_METHOD) {
-			snprintf(bs->link.err, sizeof(bs->link.err),
-				 "the broker cancelled the consumer (queue deleted?)");
-			link_close(&bs->link, false);
-		} else if (st == AMQP_STATUS_OK) {
-			link_method(&bs->link, &f);
-		} else if (st != AMQP_STATUS_TIMEOUT) {
-			snprintf(bs->link.err, sizeof(bs->link.err), "connection lost: %s",
-				 amqp_error_string2(st));
-			link_close(&bs->link, false);
-		}
-		return;
-	}
-	snprintf(bs->link.err, sizeof(bs->link.err), "connection lost: %s",
-		 r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION
-		     ? amqp_error_string2(r.library_error)
-		     : "the broker closed it");
-	link_close(&bs->link, false);
+	if (env.consumer_tag.len == strlen(TAG_DEAD) &&
+	    memcmp(env.consumer_tag.bytes, TAG_DEAD, env.consumer_tag.len) == 0)
+		on_dead(bs, &env);
+	else
+		on_store(bs, &env);
+	amqp_destroy_envelope(&env);
 }
 
 static void *store_main(void *arg)

@@ -168,41 +168,10 @@ static void on_delivery(struct broker_detect *bd, const amqp_envelope_t *env)
 static void receive(struct broker_detect *bd)
 {
 	amqp_envelope_t env;
-	struct timeval tv = {0, POLL_MS * 1000};
-	amqp_maybe_release_buffers(bd->link.conn);
-	amqp_rpc_reply_t r = amqp_consume_message(bd->link.conn, &env, &tv, 0);
-	if (r.reply_type == AMQP_RESPONSE_NORMAL) {
-		on_delivery(bd, &env);
-		amqp_destroy_envelope(&env);
+	if (link_receive(&bd->link, &env, POLL_MS) != 1)
 		return;
-	}
-	if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
-	    r.library_error == AMQP_STATUS_TIMEOUT)
-		return;
-	if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
-	    r.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
-		amqp_frame_t f;
-		struct timeval zero = {0, 0};
-		int st = amqp_simple_wait_frame_noblock(bd->link.conn, &f, &zero);
-		if (st == AMQP_STATUS_OK && f.frame_type == AMQP_FRAME_METHOD &&
-		    f.payload.method.id == AMQP_BASIC_CANCEL_METHOD) {
-			snprintf(bd->link.err, sizeof(bd->link.err),
-				 "the broker cancelled the consumer (queue deleted?)");
-			link_close(&bd->link, false);
-		} else if (st == AMQP_STATUS_OK) {
-			link_method(&bd->link, &f);
-		} else if (st != AMQP_STATUS_TIMEOUT) {
-			snprintf(bd->link.err, sizeof(bd->link.err), "connection lost: %s",
-				 amqp_error_string2(st));
-			link_close(&bd->link, false);
-		}
-		return;
-	}
-	snprintf(bd->link.err, sizeof(bd->link.err), "connection lost: %s",
-		 r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION
-		     ? amqp_error_string2(r.library_error)
-		     : "the broker closed it");
-	link_close(&bd->link, false);
+	on_delivery(bd, &env);
+	amqp_destroy_envelope(&env);
 }
 
 static void *detect_main(void *arg)
