@@ -19,6 +19,7 @@
 #define RPC_TIMEOUT_S 10
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 10000
+#define LINK_LOG_EVERY_MS 30000
 #define FRAME_MAX 131072
 #define SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt"
 
@@ -68,7 +69,9 @@ int link_init(struct amqp_link *l, const struct broker_config *c)
 		return -ENOMEM;
 	}
 	amqp_parse_url(l->url, &l->info);
+	l->role = "link";
 	l->heartbeat_s = c->heartbeat_s;
+	l->rpc_timeout_ms = RPC_TIMEOUT_S * 1000;
 	l->backoff_ms = BACKOFF_MIN_MS;
 	return 0;
 }
@@ -92,10 +95,34 @@ static int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* A failure in the log: at once when it differs from the last one logged, else at most once
+ * per LINK_LOG_EVERY_MS with the count of those not logged (a broker that refuses a consumer
+ * every few seconds for an hour is a few lines, not thousands, and never silent). */
+static void log_failure(struct amqp_link *l)
+{
+	int64_t now = now_us();
+	bool same = strcmp(l->err, l->logged) == 0;
+	l->failures++;
+	if (same && now - l->logged_at_us < (int64_t)LINK_LOG_EVERY_MS * 1000) {
+		l->repeats++;
+		return;
+	}
+	if (same && l->repeats)
+		log_warn("amqp", "%s: %s (%u times in the last %d s)", l->role, l->err,
+			 l->repeats + 1, (int)((now - l->logged_at_us) / 1000000));
+	else
+		log_warn("amqp", "%s: %s", l->role, l->err);
+	snprintf(l->logged, sizeof(l->logged), "%s", l->err);
+	l->logged_at_us = now;
+	l->repeats = 0;
+}
+
 void link_close(struct amqp_link *l, bool clean)
 {
 	if (!l->conn)
 		return;
+	if (!clean)
+		log_failure(l);
 	/* A broker that blocks us does not read what we send: no closing handshake then. */
 	if (clean && !l->blocked) {
 		amqp_channel_close(l->conn, BROKER_CHANNEL, AMQP_REPLY_SUCCESS);
@@ -242,7 +269,9 @@ static int connect_socket(struct amqp_link *l)
 			return SIEM_EBROKER;
 		}
 	}
-	struct timeval tv = {CONNECT_TIMEOUT_S, 0};
+	int ms = l->rpc_timeout_ms < CONNECT_TIMEOUT_S * 1000 ? l->rpc_timeout_ms
+							      : CONNECT_TIMEOUT_S * 1000;
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 	int st = amqp_socket_open_noblock(sock, l->info.host, l->info.port, &tv);
 	if (st != AMQP_STATUS_OK) {
 		snprintf(l->err, sizeof(l->err), "cannot connect to %s:%d: %s", l->info.host,
@@ -280,6 +309,20 @@ static int login(struct amqp_link *l)
 	return link_reply(l, "opening the channel");
 }
 
+/* After the role's own setup on a new connection (prefetch, consumers): the link is up. */
+void link_up(struct amqp_link *l)
+{
+	if (l->failures)
+		log_info("amqp", "%s: connected to %s:%d vhost '%s' as %s after %u failed attempts",
+			 l->role, l->info.host, l->info.port, l->info.vhost, l->info.user,
+			 l->failures);
+	else
+		log_info("amqp", "%s: connected to %s:%d vhost '%s' as %s", l->role, l->info.host,
+			 l->info.port, l->info.vhost, l->info.user);
+	l->failures = l->repeats = 0;
+	l->logged[0] = '\0';
+}
+
 int link_open(struct amqp_link *l)
 {
 	int rc;
@@ -291,7 +334,7 @@ int link_open(struct amqp_link *l)
 		snprintf(l->err, sizeof(l->err), "out of memory");
 		return -ENOMEM;
 	}
-	struct timeval rpc = {RPC_TIMEOUT_S, 0};
+	struct timeval rpc = {l->rpc_timeout_ms / 1000, (l->rpc_timeout_ms % 1000) * 1000};
 	amqp_set_rpc_timeout(l->conn, &rpc);
 	amqp_set_handshake_timeout(l->conn, &rpc);
 	if ((rc = connect_socket(l)) < 0 || (rc = login(l)) < 0 || (rc = declare_topology(l)) < 0) {
@@ -303,13 +346,10 @@ int link_open(struct amqp_link *l)
 	}
 	/* A send never blocks past the RPC timeout (a broker that stops reading, as it does
 	 * with publishers during an alarm, fails the call instead of hanging the thread). */
-	struct timeval snd = {RPC_TIMEOUT_S, 0};
-	setsockopt(amqp_get_sockfd(l->conn), SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof(snd));
+	setsockopt(amqp_get_sockfd(l->conn), SOL_SOCKET, SO_SNDTIMEO, &rpc, sizeof(rpc));
 	metric_add(&m_connects, 1);
 	l->backoff_ms = BACKOFF_MIN_MS;
 	l->blocked = false;
-	log_info("amqp", "connected to %s:%d vhost '%s' as %s", l->info.host, l->info.port,
-		 l->info.vhost, l->info.user);
 	return 0;
 }
 

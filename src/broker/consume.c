@@ -284,6 +284,7 @@ static int ensure_open(struct broker_store *bs)
 		return rc;
 	}
 	bs->gen++;
+	link_up(&bs->link);
 	return 0;
 }
 
@@ -377,6 +378,7 @@ int broker_store_start(struct broker_store **out, const struct broker_config *c,
 		metric_register(&m_dead);
 		registered = true;
 	}
+	bs->link.role = "store consumer";
 	bs->p = p;
 	bs->prefetch = c->prefetch > 0 ? c->prefetch : 16;
 	snprintf(bs->st.reason, sizeof(bs->st.reason), "connecting to the broker");

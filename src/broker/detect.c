@@ -92,6 +92,7 @@ static int ensure_open(struct broker_detect *bd)
 			   amqp_cstring_bytes(TAG_DETECT), 0, 0, 0, amqp_empty_table);
 	if ((rc = link_reply(&bd->link, "starting to consume")) < 0)
 		goto fail;
+	link_up(&bd->link);
 	return 0;
 fail:
 	link_close(&bd->link, false);
@@ -135,6 +136,8 @@ static void on_delivery(struct broker_detect *bd, const amqp_envelope_t *env)
 	struct ingest_batch b = {0};
 	if (!bd->active) {
 		if (!until_done(bd, bd->ops.activate, "load the persisted detection state")) {
+			snprintf(bd->link.err, sizeof(bd->link.err),
+				 "stopping before the state loaded");
 			link_close(&bd->link, false);
 			return;
 		}
@@ -158,6 +161,9 @@ static void on_delivery(struct broker_detect *bd, const amqp_envelope_t *env)
 	if (rc < 0 || !until_done(bd, bd->ops.persist, "persist alerts and window state")) {
 		/* Not durable: the message goes back and the next active detector (maybe this
 		 * node again) starts from the persisted state. */
+		snprintf(bd->link.err, sizeof(bd->link.err), "%s: the batch goes back to the queue",
+			 rc < 0 ? "cannot evaluate a batch"
+				: "stopping before its alerts were saved");
 		link_close(&bd->link, false);
 		return;
 	}
@@ -208,6 +214,7 @@ int broker_detect_start(struct broker_detect **out, const struct broker_config *
 		metric_register(&m_takeovers);
 		registered = true;
 	}
+	bd->link.role = "detector";
 	bd->ops = *ops;
 	bd->prefetch = c->prefetch > 0 ? c->prefetch : 16;
 	snprintf(bd->st.reason, sizeof(bd->st.reason), "connecting to the broker");

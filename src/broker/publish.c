@@ -79,6 +79,7 @@ static int ensure_open(struct broker_pub *p)
 		return rc;
 	}
 	p->next_tag = 1;
+	link_up(&p->link);
 	return 0;
 }
 
@@ -262,6 +263,11 @@ int broker_pub_open(struct broker_pub **out, const struct broker_config *c)
 		registered = true;
 	}
 	p->confirm_timeout_ms = c->confirm_timeout_ms > 0 ? c->confirm_timeout_ms : 10000;
+	p->link.role = "publisher";
+	/* The writer connects between batches: a broker that accepts the TCP connection but
+	 * does not answer (frozen) holds it no longer than a confirm would. */
+	if (p->link.rpc_timeout_ms > p->confirm_timeout_ms)
+		p->link.rpc_timeout_ms = p->confirm_timeout_ms;
 	strbuf_init(&p->buf, WIRE_MAX_BYTES);
 	pthread_mutex_init(&p->st_mu, NULL);
 	/* A first attempt now, for the log; the writer keeps trying with the backoff. */
