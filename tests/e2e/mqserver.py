@@ -9,6 +9,8 @@ process tree started, and the epmd it started itself), nothing left behind.
     srv.add_vhost("v1")               # each test its own vhost (rabbitmqctl)
     srv.set_memory_watermark("0.0000001")   # a memory alarm now; "0.4" lifts it
     srv.pause(); srv.resume()         # stop and start the same node (its data kept)
+    srv.kill(); srv.resume()          # SIGKILL the VM (a crash), start it again
+    srv.quorum_registered("v1", "q")  # the quorum queue survives a crash (see below)
     srv.freeze(); srv.thaw()          # SIGSTOP / SIGCONT: a broker that hangs
     srv.stop()                        # SIGTERM (then SIGKILL), wait, remove the directory
 
@@ -480,6 +482,23 @@ class MqServer:
         if beam:
             os.kill(beam, signal.SIGKILL)
         self._stop_server(timeout=5)
+
+    def quorum_registered(self, vhost, queue):
+        """True once the broker's registry of quorum queues on disk names this one.
+
+        RabbitMQ 3.10 (Ra 2.2) writes that registry (names.dets) lazily, once it has been
+        idle for half a second; a crash before that loses the registration: the queue comes
+        back with an empty log and no leader, its messages are gone and basic.consume times
+        out on it for good (fixed in Ra 2.10, RabbitMQ 3.13). A test that kills the broker
+        waits for this first, as a real broker's long-declared queues would be."""
+        path = os.path.join(self.dir, "mnesia", self.node, "quorum", self.node, "names.dets")
+        # the Ra server's name, an atom: "<vhost>_<queue>" ("%2F" for "/")
+        name = ("%2F" if vhost == "/" else vhost) + "_" + queue
+        try:
+            with open(path, "rb") as f:
+                return name.encode() in f.read()
+        except OSError:
+            return False
 
     def freeze(self):
         """SIGSTOP the VM: a broker that hangs (connections open, nothing answered)."""

@@ -296,6 +296,75 @@ class Broker(HubCase):
                                                 " LIKE '%after'")[0][0] == "1",
                  STORE_DEADLINE, "a datagram stored after the outage")
 
+    def test_broker_killed_mid_ingest_loses_nothing_acknowledged(self):
+        """kill -9 of the broker under load: 503s while it is away, then the publisher, the
+        store consumer and the detector each connect again and carry on."""
+        h = self.node("ingest,store,detect")
+        before = Load(h, "brk-kill", threads=2, batch=20, max_events=100000).start()
+        wait_for(lambda: before.n_acked() >= 200, 60, "ingest before the broker dies")
+        # the queues as a broker that has run a while has them: registered on its disk
+        wait_for(lambda: all(self.mq.quorum_registered(self.vhost, q) for q in
+                             ("minisiem.store", "minisiem.detect", "minisiem.dead")), 30,
+                 "the broker's registry of quorum queues on disk")
+        n503 = before.statuses[503]
+        self.mq.kill()  # SIGKILL the broker's VM during concurrent ingest
+        wait_for(lambda: before.statuses[503] >= n503 + 3, 30, "503s while the broker is dead")
+        self.assertTrue(before.join(60))
+        self.assertTrue(all(ra for ra in before.retry_after), "a 503 without Retry-After")
+        self.assertEqual(before.conn_errors, [], "a request without an answer")
+        status, _, ready = h.get("/ready", token=False)
+        self.assertEqual(status, 503, ready)
+        self.mq.resume()
+        wait_for(lambda: h.get("/ready", token=False)[0] == 200, 90, "/ready once it is back")
+        detected = metric(h, "minisiem_amqp_detected_total")
+        after = Load(h, "brk-kill", threads=2, batch=20, max_events=1000000)
+        after.next = 200000  # ids of their own
+        after.start()
+        wait_for(lambda: after.n_acked() >= 200, 90, "ingest after the broker is back")
+        self.assertTrue(after.join(60))
+        self.assert_exactly_once([before, after], "brk-kill")
+        # the detector consumes again: every batch evaluated, none left in its queue
+        wait_for(lambda: metric(h, "minisiem_amqp_detected_total") > detected
+                 and self.queue_depth("minisiem.detect") == 0, 60, "the detector evaluating")
+
+    def test_broker_frozen_is_noticed_by_heartbeats(self):
+        """A broker that stops answering (SIGSTOP) with connections open: the heartbeats
+        (2 s here) close every link, ingest answers 503 within the confirm timeout (3 s),
+        never hangs, and all recovers after SIGCONT with nothing acknowledged lost."""
+        h = self.node("ingest,store,detect", "--amqp-heartbeat", "2s")
+        wait_for(lambda: h.get("/ready", token=False)[0] == 200, 60, "the node ready")
+        before = Load(h, "brk-freeze", threads=2, batch=20, max_events=100000).start()
+        wait_for(lambda: before.n_acked() >= 200, 60, "ingest before the broker freezes")
+        n503 = before.statuses[503]
+        self.mq.freeze()
+        try:
+            wait_for(lambda: before.statuses[503] >= n503 + 3, 30, "503s while it is frozen")
+            # idle links notice it too: nothing comes, not even a heartbeat
+            wait_for(lambda: h.stderr().count("heartbeat timeout") >= 3, 30,
+                     "the publisher, the store consumer and the detector closing their links")
+            # a new connection is taken by the kernel but never answered: the publisher's
+            # attempt gives up within the confirm timeout, and ingest still answers
+            wait_for(lambda: "publisher: logging in" in h.stderr(), 30,
+                     "the publisher trying the frozen broker again")
+            n503 = before.statuses[503]
+            wait_for(lambda: before.statuses[503] >= n503 + 3, 30, "503s after that")
+            status, _, ready = h.get("/ready", token=False)
+            self.assertEqual(status, 503, ready)
+            self.assertFalse(ready["components"]["broker"]["consuming"], ready)
+            self.assertFalse(ready["components"]["broker"]["detecting"], ready)
+        finally:
+            self.mq.thaw()
+        self.assertTrue(before.join(60))
+        self.assertEqual(before.conn_errors, [], "a request without an answer")
+        self.assertTrue(all(ra for ra in before.retry_after), "a 503 without Retry-After")
+        wait_for(lambda: h.get("/ready", token=False)[0] == 200, 90, "/ready after the thaw")
+        after = Load(h, "brk-freeze", threads=2, batch=20, max_events=1000000)
+        after.next = 200000
+        after.start()
+        wait_for(lambda: after.n_acked() >= 200, 90, "ingest after the thaw")
+        self.assertTrue(after.join(60))
+        self.assert_exactly_once([before, after], "brk-freeze")
+
     # ---- a broker that hangs: no confirm ----
 
     def test_confirm_that_does_not_come_in_time_gives_503(self):
