@@ -31,7 +31,8 @@ enum hub_role { ROLE_INGEST = 1, ROLE_STORE = 2, ROLE_DETECT = 4, ROLE_API = 8 }
      "amqps://: the CA certificates the broker's certificate is verified with (default: the" \
      " system's)", false, 0, 0}, \
     {"amqp-heartbeat", "SIEM_AMQP_HEARTBEAT", OPT_DURATION, "30s", "DURATION", \
-     "AMQP heartbeat interval (0: none)", false, 0, 3600}, \
+     "AMQP heartbeat interval: a link that hears nothing from the broker for twice as long" \
+     " (a frozen broker) is closed and opened again (0: none)", false, 0, 3600}, \
     {"amqp-confirm-timeout", "SIEM_AMQP_CONFIRM_TIMEOUT", OPT_DURATION, "10s", "DURATION", \
      "ingest: a batch the broker has not confirmed by then fails (503)", false, 1, 300}, \
     {"amqp-prefetch", "SIEM_AMQP_PREFETCH", OPT_INT, "16", "N", \
