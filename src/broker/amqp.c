@@ -382,7 +382,6 @@ bool link_method(struct amqp_link *l, const amqp_frame_t *f)
 			amqp_connection_close_ok_t ok;
 			amqp_send_method(l->conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
 		}
-		log_warn("amqp", "%s", l->err);
 		link_close(l, false);
 		return false;
 	}
