@@ -74,4 +74,28 @@ struct metric_family {
 void metric_family_register(struct metric_family *f);
 void metric_family_unregister(struct metric_family *f);
 
+/* Where the hub's CPU goes: each pipeline stage's thread CPU time and the events it handled,
+ * counted once per batch or transaction (never per event: reading the clock is a system
+ * call), rendered by metrics_render as minisiem_stage_cpu_seconds_total{stage} and
+ * minisiem_stage_events_total{stage}. */
+enum stage {
+	STAGE_PARSE,	  /* request bodies into JSON values (NDJSON, CSV: with normalize) */
+	STAGE_NORMALIZE,  /* JSON values into events */
+	STAGE_ENRICH,	  /* GeoIP, ASN, intel tags, cached reverse DNS */
+	STAGE_INSERT,	  /* the store's row inserts and duplicate checks */
+	STAGE_POSTINGS,	  /* in-memory postings, facets and stats rollups */
+	STAGE_COMMIT,	  /* the transaction's commit */
+	STAGE_DETECT,	  /* the committed hook: rules, correlation, alerts, live tails */
+	STAGE_INDEXER,	  /* sealed segments' indices and statistics */
+	STAGE_CHECKPOINT, /* the active segment's WAL checkpoints */
+	STAGE_COUNT
+};
+/* This thread's CPU time in nanoseconds. */
+int64_t stage_clock(void);
+void stage_add(enum stage s, int64_t cpu_ns, uint64_t events);
+/* stage_add(s, stage_clock() - since, events), returning the clock read, for the next lap. */
+int64_t stage_lap(enum stage s, int64_t since, uint64_t events);
+/* The totals so far (tests). */
+void stage_get(enum stage s, int64_t *cpu_ns, uint64_t *events);
+
 #endif

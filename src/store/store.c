@@ -6,6 +6,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "store/pg/pg.h"
 #include "store/sqlite.h"
 #include "store/store.h"
@@ -54,6 +55,20 @@ int store_append(struct store *s, const struct event *ev, bool *dup)
 	return BACKEND(append, ev, dup);
 }
 
+int store_append_many(struct store *s, const struct event *ev, size_t n, bool *dup)
+{
+	if (s->sq)
+		return sq_append_many(s->sq, ev, n, dup);
+	int rc = 0;
+	int64_t clk = stage_clock();
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		dup[i] = false;
+		rc = pg_append(s->pg, &ev[i], &dup[i]);
+	}
+	stage_lap(STAGE_INSERT, clk, n);
+	return rc;
+}
+
 int store_set_offset(struct store *s, const char *path, uint64_t dev, uint64_t ino, int64_t offset)
 {
 	return BACKEND(set_offset, path, dev, ino, offset);
@@ -67,7 +82,12 @@ int store_add_dead_letter(struct store *s, const char *source, const char *file,
 
 int store_commit(struct store *s)
 {
-	return BACKEND0(commit);
+	if (s->sq)
+		return sq_commit(s->sq); /* counts its stages itself */
+	int64_t clk = stage_clock();
+	int rc = pg_commit(s->pg);
+	stage_lap(STAGE_COMMIT, clk, 0);
+	return rc;
 }
 
 int store_ping(struct store *s)
