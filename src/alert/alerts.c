@@ -720,8 +720,11 @@ static void *alerts_main(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&a->mu);
-		if (can_write)
+		if (can_write) {
+			int64_t clk = stage_clock();
 			alerts_flush(a);
+			stage_lap(STAGE_ALERTS, clk, 0);
+		}
 		if (mono_ms() >= next_tick) {
 			alerts_wake_all(a, false);
 			prune(a);

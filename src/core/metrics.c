@@ -14,9 +14,9 @@ static struct metric_family *families;
 const double metric_buckets_s[METRIC_NBUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 						  0.5,	 1,    2.5,   5,    10};
 
-static const char *const stage_names[STAGE_COUNT] = {"parse",  "normalize", "enrich",
-						     "insert", "postings",  "commit",
-						     "detect", "indexer",   "checkpoint"};
+static const char *const stage_names[STAGE_COUNT] = {"parse",	 "normalize", "enrich", "insert",
+						     "postings", "commit",    "detect", "alerts",
+						     "indexer",	 "checkpoint"};
 static _Atomic int64_t stage_ns[STAGE_COUNT];
 static _Atomic uint64_t stage_events[STAGE_COUNT];
 
@@ -57,7 +57,7 @@ static int stages_render(struct strbuf *out)
 				  "# TYPE minisiem_stage_cpu_seconds_total counter\n");
 	for (int i = 0; i < STAGE_COUNT && rc == 0; i++)
 		rc = strbuf_addf(
-		    out, "minisiem_stage_cpu_seconds_total{stage=\"%s\"} %.6f\n", stage_names[i],
+		    out, "minisiem_stage_cpu_seconds_total{stage=\"%s\"} %.9f\n", stage_names[i],
 		    (double)atomic_load_explicit(&stage_ns[i], memory_order_relaxed) / 1e9);
 	if (rc == 0)
 		rc = strbuf_addf(out, "# HELP minisiem_stage_events_total Events (rows for the "

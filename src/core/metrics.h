@@ -86,6 +86,7 @@ enum stage {
 	STAGE_POSTINGS,	  /* in-memory postings, facets and stats rollups */
 	STAGE_COMMIT,	  /* the transaction's commit */
 	STAGE_DETECT,	  /* the committed hook: rules, correlation, alerts, live tails */
+	STAGE_ALERTS,	  /* the alerts thread writing and publishing alerts */
 	STAGE_INDEXER,	  /* sealed segments' indices and statistics */
 	STAGE_CHECKPOINT, /* the active segment's WAL checkpoints */
 	STAGE_COUNT

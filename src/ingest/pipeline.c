@@ -202,6 +202,7 @@ static void run_committed(struct pipeline *p, struct committed_txn *t)
 static void *detect_main(void *arg)
 {
 	struct pipeline *p = arg;
+	pthread_setname_np(pthread_self(), "siem-detect"); /* for top -H and perf */
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		while (p->done_n == 0 && !p->writer_done)
@@ -251,6 +252,7 @@ static void maybe_probe(struct pipeline *p)
 static void *writer_main(void *arg)
 {
 	struct pipeline *p = arg;
+	pthread_setname_np(pthread_self(), "siem-writer");
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		while (!p->head && !p->stopping) {

@@ -72,6 +72,7 @@ static void *indexer_main(void *arg)
 	struct sq_store *s = arg;
 	sqlite3 *ckpt = NULL;
 	int64_t ckpt_id = 0;
+	pthread_setname_np(pthread_self(), "siem-indexer");
 	if (setpriority(PRIO_PROCESS, (id_t)gettid(), INDEXER_NICE) != 0)
 		log_warn(SUB, "cannot lower the indexer's priority: %s", strerror(errno));
 	pthread_mutex_lock(&s->seg_mu);

@@ -14,6 +14,7 @@
 struct store {
 	struct sq_store *sq; /* exactly one of the two is set */
 	struct pg_store *pg;
+	uint64_t txn_events; /* appended since store_begin (PostgreSQL's stage counts) */
 };
 
 /* The call fn of whichever backend s has, with s's backend handle and the arguments. */
@@ -47,6 +48,7 @@ void store_close(struct store *s)
 
 int store_begin(struct store *s)
 {
+	s->txn_events = 0;
 	return BACKEND0(begin);
 }
 
@@ -66,6 +68,7 @@ int store_append_many(struct store *s, const struct event *ev, size_t n, bool *d
 		rc = pg_append(s->pg, &ev[i], &dup[i]);
 	}
 	stage_lap(STAGE_INSERT, clk, n);
+	s->txn_events += n;
 	return rc;
 }
 
@@ -86,7 +89,7 @@ int store_commit(struct store *s)
 		return sq_commit(s->sq); /* counts its stages itself */
 	int64_t clk = stage_clock();
 	int rc = pg_commit(s->pg);
-	stage_lap(STAGE_COMMIT, clk, 0);
+	stage_lap(STAGE_COMMIT, clk, rc == 0 ? s->txn_events : 0);
 	return rc;
 }
 
