@@ -124,11 +124,11 @@ static int prepare_writer(struct sq_store *s)
 	return stats_rollup_init(&s->rollup, s->w);
 }
 
-/* The postings of one event: the fields a selective filter names. */
-static int mem_add(struct sq_store *s, const struct sv *vals, const uint8_t *ip, int64_t seq)
+/* The postings of one event: the fields a selective filter names. The caller holds mem_mu
+ * for writing. */
+static int mem_add_locked(struct sq_store *s, const struct sv *vals, const uint8_t *ip, int64_t seq)
 {
 	int rc = 0;
-	pthread_rwlock_wrlock(&s->mem_mu);
 	if (!s->mem && !(s->mem = memidx_new(seq)))
 		rc = -ENOMEM;
 	for (int f = 0; f < MI_IP && rc == 0; f++)
@@ -136,6 +136,13 @@ static int mem_add(struct sq_store *s, const struct sv *vals, const uint8_t *ip,
 			rc = memidx_add(s->mem, f, vals[f].p, vals[f].n, seq);
 	if (rc == 0 && ip)
 		rc = memidx_add(s->mem, MI_IP, ip, 16, seq);
+	return rc;
+}
+
+static int mem_add(struct sq_store *s, const struct sv *vals, const uint8_t *ip, int64_t seq)
+{
+	pthread_rwlock_wrlock(&s->mem_mu);
+	int rc = mem_add_locked(s, vals, ip, seq);
 	pthread_rwlock_unlock(&s->mem_mu);
 	return rc;
 }
@@ -489,15 +496,19 @@ static int insert_one(struct sq_store *s, const struct event *ev, bool *dup, int
 	return 0;
 }
 
-/* What a stored event adds besides its row: postings, the transaction's time range, facets
- * and stats rollups. */
-static int index_one(struct sq_store *s, const struct event *ev, int64_t seq)
+/* An event's postings: the fields a selective filter names. */
+static int postings_locked(struct sq_store *s, const struct event *ev, int64_t seq)
 {
-	int rc;
 	const struct sv vals[MI_IP] = {ev->event_type, ev->app, ev->source_host, ev->user,
 				       ev->request_id};
-	if ((rc = mem_add(s, vals, (ev->flags & EV_HAS_IP) ? ev->ip : NULL, seq)) < 0)
-		return rc;
+	return mem_add_locked(s, vals, (ev->flags & EV_HAS_IP) ? ev->ip : NULL, seq);
+}
+
+/* What a stored event adds besides its row and postings: the transaction's time range,
+ * facets and stats rollups. */
+static int accumulate(struct sq_store *s, const struct event *ev)
+{
+	int rc;
 	if (ev->ts < s->txn_min_ts)
 		s->txn_min_ts = ev->ts;
 	if (ev->ts > s->txn_max_ts)
@@ -514,10 +525,15 @@ int sq_append(struct sq_store *s, const struct event *ev, bool *dup)
 	int rc = insert_one(s, ev, dup, &seq);
 	if (rc < 0 || *dup)
 		return rc;
-	return index_one(s, ev, seq);
+	pthread_rwlock_wrlock(&s->mem_mu);
+	rc = postings_locked(s, ev, seq);
+	pthread_rwlock_unlock(&s->mem_mu);
+	return rc < 0 ? rc : accumulate(s, ev);
 }
 
-/* The inserts first, then the rest in a second pass: each pass's CPU time is counted once. */
+/* The inserts first, then the rest in passes of their own: each stage's CPU time is counted
+ * once, and the postings' lock is taken once a batch (readers wait at most that pass, well
+ * under a microsecond an event), not once an event. */
 int sq_append_many(struct sq_store *s, const struct event *ev, size_t n, bool *dup)
 {
 	int rc = 0;
@@ -531,9 +547,14 @@ int sq_append_many(struct sq_store *s, const struct event *ev, size_t n, bool *d
 		return rc;
 	/* Stored events got consecutive seqs, in order. */
 	uint64_t stored = 0;
+	pthread_rwlock_wrlock(&s->mem_mu);
 	for (size_t i = 0; i < n && rc == 0; i++)
 		if (!dup[i])
-			rc = index_one(s, &ev[i], seq0 + (int64_t)stored++);
+			rc = postings_locked(s, &ev[i], seq0 + (int64_t)stored++);
+	pthread_rwlock_unlock(&s->mem_mu);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (!dup[i])
+			rc = accumulate(s, &ev[i]);
 	stage_lap(STAGE_POSTINGS, clk, stored);
 	return rc;
 }
