@@ -17,6 +17,10 @@
  * max_events until they are answered, as those queued for the writer do; when the ring is
  * full, the writer waits. */
 #define DETECT_TXNS 4
+/* Below this many events a transaction's detection costs less than waking the detect thread
+ * (measured with one event per request: the hand-off added ~5 µs of CPU a request), so the
+ * writer runs it itself when the detect thread has nothing waiting. */
+#define DETECT_HERE_MAX 64
 
 struct committed_txn {
 	struct ingest_batch *batches; /* a list by next */
@@ -102,6 +106,8 @@ static int sink_write(struct pipeline *p, struct ingest_batch *batches, int64_t 
 	return rc;
 }
 
+static void run_committed(struct pipeline *p, struct committed_txn *t);
+
 static void run_batch(struct pipeline *p, struct ingest_batch *batches, size_t n_events)
 {
 	int64_t t0 = ts_now_us();
@@ -165,14 +171,26 @@ counted:;
 	if (rc < 0 && !p->sink.write) /* a sink logs its own failures */
 		log_error("pipeline", "commit failed: %s", siem_strerror(rc));
 
-	/* Detection and the answers on the detect thread, while this one writes the next. */
+	/* Detection and the answers on the detect thread, while this one writes the next; a
+	 * small transaction with nothing before it waiting there, here (same order). */
+	struct committed_txn t = {.batches = batches, .n = n_events, .rc = rc};
 	pthread_mutex_lock(&p->mu);
-	while (p->done_n == DETECT_TXNS)
+	bool here = p->done_n == 0 && n_events < DETECT_HERE_MAX;
+	while (!here && p->done_n == DETECT_TXNS)
 		pthread_cond_wait(&p->done_room, &p->mu);
-	p->done_q[(p->done_head + p->done_n++) % DETECT_TXNS] =
-	    (struct committed_txn){.batches = batches, .n = n_events, .rc = rc};
-	pthread_cond_signal(&p->done_work);
+	if (!here) {
+		p->done_q[(p->done_head + p->done_n++) % DETECT_TXNS] = t;
+		pthread_cond_signal(&p->done_work);
+	}
 	pthread_mutex_unlock(&p->mu);
+	if (here) {
+		run_committed(p, &t);
+		pthread_mutex_lock(&p->mu);
+		p->queued -= t.n;
+		p->st.queued_events = p->queued;
+		pthread_cond_broadcast(&p->room);
+		pthread_mutex_unlock(&p->mu);
+	}
 }
 
 /* The committed hook on a transaction's stored events, in commit order, then its answers. */

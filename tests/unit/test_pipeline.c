@@ -528,9 +528,10 @@ static void test_detection_runs_beside_the_writer(void **state)
 	struct hook_log h = {
 	    .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .hold_first = true};
 	struct pipeline *p = NULL;
-	assert_int_equal(pipeline_start(&p, S, 100, 100), 0);
+	assert_int_equal(pipeline_start(&p, S, 1000, 1000), 0);
 	pipeline_set_committed_hook(p, gated_hook, &h);
-	struct job *a = job_new(0, 2), *b = job_new(10, 3);
+	/* Large enough for the detect thread (a small one the writer runs itself). */
+	struct job *a = job_new(0, 100), *b = job_new(1000, 150);
 	assert_int_equal(pipeline_submit(p, &a->j), 0);
 	struct timespec t = deadline();
 	pthread_mutex_lock(&h.mu);
@@ -547,21 +548,21 @@ static void test_detection_runs_beside_the_writer(void **state)
 	for (;;) {
 		struct pipeline_stats st;
 		pipeline_stats(p, &st);
-		if (st.committed_events == 5)
+		if (st.committed_events == 250)
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec - t0.tv_sec > DEADLINE_S)
 			fail_msg("the writer did not commit b while detection held a");
 		sched_yield();
 	}
-	assert_int_equal(stored_events(), 5);
+	assert_int_equal(stored_events(), 250);
 	pthread_mutex_lock(&TR.mu);
 	assert_int_equal(TR.done, 0);
 	pthread_mutex_unlock(&TR.mu);
 	/* Both still count against the queue until they are answered. */
 	struct pipeline_stats st;
 	pipeline_stats(p, &st);
-	assert_int_equal(st.queued_events, 5);
+	assert_int_equal(st.queued_events, 250);
 
 	pthread_mutex_lock(&h.mu);
 	h.released = true;
@@ -571,7 +572,7 @@ static void test_detection_runs_beside_the_writer(void **state)
 	assert_int_equal(a->order, 0);
 	assert_int_equal(b->order, 1);
 	pthread_mutex_lock(&h.mu);
-	assert_int_equal(h.seen, 5);
+	assert_int_equal(h.seen, 250);
 	assert_false(pthread_equal(h.thread, pthread_self()));
 	pthread_mutex_unlock(&h.mu);
 	pipeline_stop(p);
