@@ -721,9 +721,10 @@ static void *alerts_main(void *arg)
 		}
 		pthread_mutex_unlock(&a->mu);
 		if (can_write) {
-			int64_t clk = stage_clock();
+			struct stage_timer st;
+			stage_start(&st, SIZE_MAX);
 			alerts_flush(a);
-			stage_lap(STAGE_ALERTS, clk, 0);
+			stage_lap(&st, STAGE_ALERTS, 0);
 		}
 		if (mono_ms() >= next_tick) {
 			alerts_wake_all(a, false);

@@ -20,12 +20,32 @@ static const char *const stage_names[STAGE_COUNT] = {"parse",	 "normalize", "enr
 static _Atomic int64_t stage_ns[STAGE_COUNT];
 static _Atomic uint64_t stage_events[STAGE_COUNT];
 
-int64_t stage_clock(void)
+static int64_t thread_cpu_ns(void)
 {
 	struct timespec ts;
 	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
 		return 0;
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void stage_start(struct stage_timer *t, size_t work)
+{
+	static _Thread_local unsigned small;
+	t->weight = work >= STAGE_SAMPLE_MIN		? 1
+		    : small++ % STAGE_SAMPLE_EVERY == 0 ? STAGE_SAMPLE_EVERY
+							: 0;
+	t->at = t->weight ? thread_cpu_ns() : 0;
+}
+
+void stage_lap(struct stage_timer *t, enum stage s, uint64_t events)
+{
+	int64_t ns = 0;
+	if (t->weight) {
+		int64_t now = thread_cpu_ns();
+		ns = (now - t->at) * t->weight;
+		t->at = now;
+	}
+	stage_add(s, ns, events);
 }
 
 void stage_add(enum stage s, int64_t cpu_ns, uint64_t events)
@@ -35,13 +55,6 @@ void stage_add(enum stage s, int64_t cpu_ns, uint64_t events)
 	if (cpu_ns > 0)
 		atomic_fetch_add_explicit(&stage_ns[s], cpu_ns, memory_order_relaxed);
 	atomic_fetch_add_explicit(&stage_events[s], events, memory_order_relaxed);
-}
-
-int64_t stage_lap(enum stage s, int64_t since, uint64_t events)
-{
-	int64_t now = stage_clock();
-	stage_add(s, now - since, events);
-	return now;
 }
 
 void stage_get(enum stage s, int64_t *cpu_ns, uint64_t *events)

@@ -201,7 +201,8 @@ static void run_committed(struct pipeline *p, struct committed_txn *t)
 	void *hook_ctx = p->committed_ctx;
 	pthread_mutex_unlock(&p->mu);
 	if (hook && !p->sink.write && t->rc == 0) {
-		int64_t clk = stage_clock();
+		struct stage_timer clk;
+		stage_start(&clk, t->n);
 		uint64_t n = 0;
 		for (struct ingest_batch *b = t->batches; b; b = b->next)
 			for (size_t i = 0; i < b->n; i++)
@@ -209,7 +210,7 @@ static void run_committed(struct pipeline *p, struct committed_txn *t)
 					hook(hook_ctx, &b->ev[i]);
 					n++;
 				}
-		stage_lap(STAGE_DETECT, clk, n);
+		stage_lap(&clk, STAGE_DETECT, n);
 	}
 	for (struct ingest_batch *b = t->batches, *next; b; b = next) {
 		next = b->next;
@@ -357,9 +358,10 @@ static int submit(struct pipeline *p, struct ingest_batch *b, int timeout_ms)
 	b->next = NULL;
 	/* Enrichment, on the receiver's thread (once: a batch may be offered again). */
 	if (!b->enriched) {
-		int64_t clk = stage_clock();
+		struct stage_timer clk;
+		stage_start(&clk, b->n);
 		enrich_events(p->enrich, b->ev, b->n, &b->arena);
-		stage_lap(STAGE_ENRICH, clk, b->n);
+		stage_lap(&clk, STAGE_ENRICH, b->n);
 	}
 	b->enriched = true;
 	pthread_mutex_lock(&p->mu);

@@ -24,7 +24,9 @@
 static int index_segment(struct sq_store *s, struct segment *g)
 {
 	sqlite3 *db = NULL;
-	int64_t t0 = ts_now_us(), clk = stage_clock();
+	int64_t t0 = ts_now_us();
+	struct stage_timer clk;
+	stage_start(&clk, SIZE_MAX);
 	int rc = store_open_conn(g->path, false, 16, &db);
 	if (rc < 0)
 		return rc;
@@ -40,7 +42,7 @@ static int index_segment(struct sq_store *s, struct segment *g)
 		g->id_indexed = true;
 		pthread_mutex_unlock(&s->seg_mu);
 		sqlite3_close(db);
-		stage_lap(STAGE_INDEXER, clk, 0);
+		stage_lap(&clk, STAGE_INDEXER, 0);
 		return 0;
 	}
 	if ((rc = store_exec(db, "BEGIN IMMEDIATE")) == 0) {
@@ -60,7 +62,7 @@ static int index_segment(struct sq_store *s, struct segment *g)
 		g->state = SEG_INDEXED;
 		int64_t rows = g->rows;
 		pthread_mutex_unlock(&s->seg_mu);
-		stage_lap(STAGE_INDEXER, clk, (uint64_t)rows);
+		stage_lap(&clk, STAGE_INDEXER, (uint64_t)rows);
 		log_info(SUB, "segment %lld indexed in %.1f s", (long long)g->id,
 			 (double)(ts_now_us() - t0) / 1e6);
 	}
@@ -117,10 +119,11 @@ static void *indexer_main(void *arg)
 		}
 		free(active_path);
 		if (ckpt) {
-			int64_t clk = stage_clock();
+			struct stage_timer clk;
+			stage_start(&clk, SIZE_MAX);
 			sqlite3_wal_checkpoint_v2(ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
 						  NULL);
-			stage_lap(STAGE_CHECKPOINT, clk, 0);
+			stage_lap(&clk, STAGE_CHECKPOINT, 0);
 		}
 
 		pthread_mutex_lock(&s->seg_mu);

@@ -62,12 +62,13 @@ int store_append_many(struct store *s, const struct event *ev, size_t n, bool *d
 	if (s->sq)
 		return sq_append_many(s->sq, ev, n, dup);
 	int rc = 0;
-	int64_t clk = stage_clock();
+	struct stage_timer clk;
+	stage_start(&clk, n);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		dup[i] = false;
 		rc = pg_append(s->pg, &ev[i], &dup[i]);
 	}
-	stage_lap(STAGE_INSERT, clk, n);
+	stage_lap(&clk, STAGE_INSERT, n);
 	s->txn_events += n;
 	return rc;
 }
@@ -87,9 +88,10 @@ int store_commit(struct store *s)
 {
 	if (s->sq)
 		return sq_commit(s->sq); /* counts its stages itself */
-	int64_t clk = stage_clock();
+	struct stage_timer clk;
+	stage_start(&clk, s->txn_events);
 	int rc = pg_commit(s->pg);
-	stage_lap(STAGE_COMMIT, clk, rc == 0 ? s->txn_events : 0);
+	stage_lap(&clk, STAGE_COMMIT, rc == 0 ? s->txn_events : 0);
 	return rc;
 }
 

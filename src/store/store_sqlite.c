@@ -537,12 +537,14 @@ int sq_append(struct sq_store *s, const struct event *ev, bool *dup)
 int sq_append_many(struct sq_store *s, const struct event *ev, size_t n, bool *dup)
 {
 	int rc = 0;
-	int64_t seq0 = s->next_seq, seq = 0, clk = stage_clock();
+	int64_t seq0 = s->next_seq, seq = 0;
+	struct stage_timer clk;
+	stage_start(&clk, n);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		dup[i] = false;
 		rc = insert_one(s, &ev[i], &dup[i], &seq);
 	}
-	clk = stage_lap(STAGE_INSERT, clk, n);
+	stage_lap(&clk, STAGE_INSERT, n);
 	if (rc < 0)
 		return rc;
 	/* Stored events got consecutive seqs, in order. */
@@ -555,7 +557,7 @@ int sq_append_many(struct sq_store *s, const struct event *ev, size_t n, bool *d
 	for (size_t i = 0; i < n && rc == 0; i++)
 		if (!dup[i])
 			rc = accumulate(s, &ev[i]);
-	stage_lap(STAGE_POSTINGS, clk, stored);
+	stage_lap(&clk, STAGE_POSTINGS, stored);
 	return rc;
 }
 
@@ -597,7 +599,8 @@ int sq_add_dead_letter(struct sq_store *s, const char *source, const char *file,
 int sq_commit(struct sq_store *s)
 {
 	int rc;
-	int64_t clk = stage_clock();
+	struct stage_timer clk;
+	stage_start(&clk, (size_t)s->txn_rows);
 	if (s->txn_rows > 0) {
 		sqlite3_bind_int64(s->seg_upd, 1, s->txn_min_ts);
 		sqlite3_bind_int64(s->seg_upd, 2, s->txn_max_ts);
@@ -609,16 +612,13 @@ int sq_commit(struct sq_store *s)
 			sq_rollback(s);
 			return rc;
 		}
-		int64_t flush = stage_clock();
 		if ((rc = facets_flush(&s->facets)) < 0 ||
 		    (rc = stats_rollup_flush(s->rollup)) < 0) {
 			sq_rollback(s);
 			return rc;
 		}
 		/* The facets' and rollups' rows are their stage's cost, not the commit's. */
-		int64_t now = stage_clock();
-		stage_add(STAGE_POSTINGS, now - flush, 0);
-		clk += now - flush;
+		stage_lap(&clk, STAGE_POSTINGS, 0);
 	}
 	if ((rc = store_exec(s->w, "COMMIT")) < 0) {
 		sq_rollback(s);
@@ -639,7 +639,7 @@ int sq_commit(struct sq_store *s)
 	s->last_commit_us = ts_now_us();
 	uint64_t rows = (uint64_t)s->txn_rows;
 	pthread_mutex_unlock(&s->seg_mu);
-	stage_lap(STAGE_COMMIT, clk, rows);
+	stage_lap(&clk, STAGE_COMMIT, rows);
 	return 0;
 }
 
