@@ -34,7 +34,7 @@ struct pipeline {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct ingest_batch *head, *tail;
-	pthread_cond_t room; /* signalled when the writer takes batches */
+	pthread_cond_t room; /* signalled when batches are answered */
 	size_t queued, max_events, txn_events;
 	bool stopping, started, detect_started, writer_done;
 	/* The ring of committed transactions, its two conditions (work for the detect thread,
