@@ -67,15 +67,20 @@ def main():
     ap.add_argument("--url", help="the hub to snapshot (with --save)")
     ap.add_argument("--save", help="write the hub's /metrics into this file")
     a = ap.parse_args()
-    if a.save:
-        if not a.url:
-            ap.error("--save needs --url")
-        with open(a.save, "w", encoding="utf-8") as f:
-            f.write(read(a.url))
-        return 0
-    if len(a.snapshots) != 2:
-        ap.error("give two snapshots: BEFORE AFTER")
-    print(table(read(a.snapshots[0]), read(a.snapshots[1])))
+    try:
+        if a.save:
+            if not a.url:
+                ap.error("--save needs --url")
+            text = read(a.url)
+            with open(a.save, "w", encoding="utf-8") as f:
+                f.write(text)
+            return 0
+        if len(a.snapshots) != 2:
+            ap.error("give two snapshots: BEFORE AFTER")
+        print(table(read(a.snapshots[0]), read(a.snapshots[1])))
+    except (OSError, ValueError) as e:  # urllib's errors are OSErrors
+        print("stages.py: %s" % e, file=sys.stderr)
+        return 1
     return 0
 
 
