@@ -398,10 +398,15 @@ row "(e) RSS idle" "$(mb "$IDLE_RSS") MB (peak since start $(mb "$IDLE_HWM") MB)
 A_CMD=("$LOADGEN" --url "$URL" --key "$KEY" --conns 4 --batch 1000 --events "$A_EVENTS" --seconds 300)
 F_CMD=("$CEILING" --rows "$F_ROWS" --batch 1000)
 A_RATES=() F_RATES=() A_P99=() A_NOTE=() F_NOTE=() A_ERR=0 PEAK_A=0
+STAGES=
 for _ in $(seq "$REPEAT"); do
 	reset_hwm
 	store watch_start
+	python3 bench/stages.py --url "$URL" --save "$TMP/stages0" || true
 	load "(a)" "${A_CMD[@]}"
+	# Where the hub's CPU went during the last (a) run, per stage (/metrics before and after).
+	python3 bench/stages.py --url "$URL" --save "$TMP/stages1" &&
+		STAGES=$(python3 bench/stages.py "$TMP/stages0" "$TMP/stages1") || true
 	store watch_stop
 	A_RATES+=("$(jget "$LAST" events_per_s)")
 	A_P99+=("$(jget "$LAST" p99_ms)")
@@ -507,5 +512,11 @@ row "footprint: binary size" "$SIZE bytes ($STRIPPED stripped)" "—" "—" "sta
 		IFS='|' read -r l v t ok c <<<"$r"
 		echo "| $l | $v | $t | $ok | \`$c\` |"
 	done
+	if [ -n "$STAGES" ]; then
+		echo
+		echo "Per stage during the last (a) run (thread CPU time, from /metrics; bench/stages.py):"
+		echo
+		echo "$STAGES"
+	fi
 } | tee "$OUT/results.md"
 say "results in $OUT/results.md, raw JSON lines in $JSONL"

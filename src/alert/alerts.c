@@ -720,8 +720,12 @@ static void *alerts_main(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&a->mu);
-		if (can_write)
+		if (can_write) {
+			struct stage_timer st;
+			stage_start(&st, SIZE_MAX);
 			alerts_flush(a);
+			stage_lap(&st, STAGE_ALERTS, 0);
+		}
 		if (mono_ms() >= next_tick) {
 			alerts_wake_all(a, false);
 			prune(a);

@@ -100,7 +100,7 @@ static json_t *rejected_json(const struct ingest_state *st)
 	return a;
 }
 
-/* Called by the writer thread after the commit. Resuming is the last thing it does: the
+/* Called by the pipeline after the commit. Resuming is the last thing it does: the
  * request (and this state) may be finished and freed right after. */
 static void batch_done(struct ingest_batch *b)
 {
@@ -246,6 +246,8 @@ static unsigned parse_body(struct http_req *r, struct ingest_state *st, char *de
 	int64_t now = ts_now_us();
 	json_error_t jerr;
 	int rc = 0;
+	struct stage_timer clk;
+	stage_start(&clk, len / 512); /* about one event in 512 bytes */
 
 	if (st->csv) {
 		if (batch_open(st, count_lines(body, len), &source) < 0)
@@ -260,6 +262,8 @@ static unsigned parse_body(struct http_req *r, struct ingest_state *st, char *de
 			return 500;
 	} else {
 		json_t *v = json_loadb(body, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
+		size_t n = !v ? 0 : json_is_array(v) ? json_array_size(v) : 1;
+		stage_lap(&clk, STAGE_PARSE, n);
 		if (!v && lines_of_objects(body, len, &jerr)) {
 			if ((rc = parse_ndjson(st, body, len, now, detail, detlen, &source)) ==
 			    -ENOMEM)
@@ -271,7 +275,6 @@ static unsigned parse_body(struct http_req *r, struct ingest_state *st, char *de
 				 jerr.column, jerr.position, jerr.text);
 			return 400;
 		}
-		size_t n = json_is_array(v) ? json_array_size(v) : 1;
 		if (batch_open(st, n ? n : 1, &source) < 0) {
 			json_decref(v);
 			return 500;
@@ -290,8 +293,13 @@ static unsigned parse_body(struct http_req *r, struct ingest_state *st, char *de
 			reject(st, 0, "event: must be a JSON object");
 		}
 		json_decref(v);
+		stage_lap(&clk, STAGE_NORMALIZE, n);
+		goto out;
 	}
 done:
+	/* CSV and NDJSON read and normalize record by record: one stage for both. */
+	stage_lap(&clk, STAGE_PARSE, st->batch.n + st->nrejected);
+out:
 	if (rc < 0) {
 		snprintf(detail, detlen, "%s", siem_strerror(rc));
 		return 500;

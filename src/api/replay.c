@@ -55,7 +55,7 @@ static void replay_free(void *p)
 	free(st);
 }
 
-/* Called by the writer thread after the commit; resuming is the last thing it does. */
+/* Called by the pipeline after the commit; resuming is the last thing it does. */
 static void replay_done(struct ingest_batch *b)
 {
 	struct replay *st = b->ctx;

@@ -68,7 +68,7 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The writer thread, after the commit: hand the delivery back. */
+/* The pipeline, after the commit: hand the delivery back. */
 static void delivery_done(struct ingest_batch *b)
 {
 	struct delivery *d = b->ctx;

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/metrics.h"
 
@@ -12,6 +13,75 @@ static struct metric_family *families;
 
 const double metric_buckets_s[METRIC_NBUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 						  0.5,	 1,    2.5,   5,    10};
+
+static const char *const stage_names[STAGE_COUNT] = {"parse",	 "normalize", "enrich", "insert",
+						     "postings", "commit",    "detect", "alerts",
+						     "indexer",	 "checkpoint"};
+static _Atomic int64_t stage_ns[STAGE_COUNT];
+static _Atomic uint64_t stage_events[STAGE_COUNT];
+
+static int64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void stage_start(struct stage_timer *t, size_t work)
+{
+	static _Thread_local unsigned small;
+	t->weight = work >= STAGE_SAMPLE_MIN		? 1
+		    : small++ % STAGE_SAMPLE_EVERY == 0 ? STAGE_SAMPLE_EVERY
+							: 0;
+	t->at = t->weight ? thread_cpu_ns() : 0;
+}
+
+void stage_lap(struct stage_timer *t, enum stage s, uint64_t events)
+{
+	int64_t ns = 0;
+	if (t->weight) {
+		int64_t now = thread_cpu_ns();
+		ns = (now - t->at) * t->weight;
+		t->at = now;
+	}
+	stage_add(s, ns, events);
+}
+
+void stage_add(enum stage s, int64_t cpu_ns, uint64_t events)
+{
+	if ((unsigned)s >= STAGE_COUNT)
+		return;
+	if (cpu_ns > 0)
+		atomic_fetch_add_explicit(&stage_ns[s], cpu_ns, memory_order_relaxed);
+	atomic_fetch_add_explicit(&stage_events[s], events, memory_order_relaxed);
+}
+
+void stage_get(enum stage s, int64_t *cpu_ns, uint64_t *events)
+{
+	*cpu_ns = (unsigned)s < STAGE_COUNT ? atomic_load(&stage_ns[s]) : 0;
+	*events = (unsigned)s < STAGE_COUNT ? atomic_load(&stage_events[s]) : 0;
+}
+
+static int stages_render(struct strbuf *out)
+{
+	int rc = strbuf_addf(out, "# HELP minisiem_stage_cpu_seconds_total Thread CPU time spent "
+				  "in each pipeline stage.\n"
+				  "# TYPE minisiem_stage_cpu_seconds_total counter\n");
+	for (int i = 0; i < STAGE_COUNT && rc == 0; i++)
+		rc = strbuf_addf(
+		    out, "minisiem_stage_cpu_seconds_total{stage=\"%s\"} %.9f\n", stage_names[i],
+		    (double)atomic_load_explicit(&stage_ns[i], memory_order_relaxed) / 1e9);
+	if (rc == 0)
+		rc = strbuf_addf(out, "# HELP minisiem_stage_events_total Events (rows for the "
+				      "indexer) each pipeline stage handled.\n"
+				      "# TYPE minisiem_stage_events_total counter\n");
+	for (int i = 0; i < STAGE_COUNT && rc == 0; i++)
+		rc = strbuf_addf(out, "minisiem_stage_events_total{stage=\"%s\"} %" PRIu64 "\n",
+				 stage_names[i],
+				 atomic_load_explicit(&stage_events[i], memory_order_relaxed));
+	return rc;
+}
 
 void metric_register(struct metric *m)
 {
@@ -53,6 +123,8 @@ int metrics_render(struct strbuf *out)
 	for (struct metric_family *f = families; f && rc == 0; f = f->next)
 		rc = f->render(out, f->arg);
 	pthread_mutex_unlock(&reg_mu);
+	if (rc == 0)
+		rc = stages_render(out);
 	return rc;
 }
 

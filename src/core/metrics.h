@@ -5,6 +5,7 @@
 #define SIEM_METRICS_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/strbuf.h"
@@ -73,5 +74,40 @@ struct metric_family {
 };
 void metric_family_register(struct metric_family *f);
 void metric_family_unregister(struct metric_family *f);
+
+/* Where the hub's CPU goes: each pipeline stage's thread CPU time and the events it handled,
+ * counted once per batch or transaction (never per event: reading the clock is a system
+ * call), rendered by metrics_render as minisiem_stage_cpu_seconds_total{stage} and
+ * minisiem_stage_events_total{stage}. */
+enum stage {
+	STAGE_PARSE,	  /* request bodies into JSON values (NDJSON, CSV: with normalize) */
+	STAGE_NORMALIZE,  /* JSON values into events */
+	STAGE_ENRICH,	  /* GeoIP, ASN, intel tags, cached reverse DNS */
+	STAGE_INSERT,	  /* the store's row inserts and duplicate checks */
+	STAGE_POSTINGS,	  /* in-memory postings, facets and stats rollups */
+	STAGE_COMMIT,	  /* the transaction's commit */
+	STAGE_DETECT,	  /* the committed hook: rules, correlation, alerts, live tails */
+	STAGE_ALERTS,	  /* the alerts thread writing and publishing alerts */
+	STAGE_INDEXER,	  /* sealed segments' indices and statistics */
+	STAGE_CHECKPOINT, /* the active segment's WAL checkpoints */
+	STAGE_COUNT
+};
+/* A batch's way through one or more stages on one thread. Reading the thread's CPU clock is
+ * a system call (~0.5 µs), too much for a batch of one event: a batch of STAGE_SAMPLE_MIN
+ * events or more is always timed; of smaller ones, one in STAGE_SAMPLE_EVERY per thread,
+ * its time counted that many times over. Events are always counted. */
+#define STAGE_SAMPLE_MIN 16
+#define STAGE_SAMPLE_EVERY 16
+struct stage_timer {
+	int64_t at; /* this thread's CPU time at the last lap, ns */
+	int weight; /* 0: not timed */
+};
+/* Start on a batch of about work events. */
+void stage_start(struct stage_timer *t, size_t work);
+/* Stage s gets the CPU time since the start or the last lap (when timed) and events. */
+void stage_lap(struct stage_timer *t, enum stage s, uint64_t events);
+void stage_add(enum stage s, int64_t cpu_ns, uint64_t events);
+/* The totals so far (tests). */
+void stage_get(enum stage s, int64_t *cpu_ns, uint64_t *events);
 
 #endif

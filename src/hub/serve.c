@@ -285,7 +285,7 @@ struct detect_hook {
 	struct alerts *alerts;
 };
 
-/* The writer thread, after each commit: detection, then alerting, then the live tails of
+/* The pipeline's detect thread, after each commit: detection, then alerting, then the live tails of
  * GET /events/stream (none blocks). */
 static void on_committed(void *ctx, const struct event *ev)
 {

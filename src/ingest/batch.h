@@ -28,9 +28,10 @@ struct ingest_dead {
 };
 
 /* A receiver produces a batch (ingest_batch_add_*), sets done and ctx, and hands it to
- * pipeline_submit; the writer commits it and calls done() from its thread. What the batch
- * points to is in its own arrays and arena, or is a string constant (a dead letter's
- * source): nothing points into the receiver's buffers, so a submitted batch stands alone.
+ * pipeline_submit; the writer commits it and the pipeline's detect thread calls done(). What
+ * the batch points to is in its own arrays and arena, or is a string constant (a dead
+ * letter's source): nothing points into the receiver's buffers, so a submitted batch stands
+ * alone.
  * The writer reads it and sets dup, rc, accepted and duplicates; it changes nothing else. */
 struct ingest_batch {
 	struct event *ev;
@@ -49,7 +50,7 @@ struct ingest_batch {
 			    * failed: a poison batch does not take its neighbours down again) */
 	int rc;		   /* commit result, set by the writer */
 	size_t accepted, duplicates;	      /* likewise */
-	void (*done)(struct ingest_batch *b); /* from the writer thread, after commit */
+	void (*done)(struct ingest_batch *b); /* from the pipeline, after commit */
 	void *ctx;
 	struct ingest_batch *next; /* the pipeline's queue */
 };

@@ -1,6 +1,7 @@
 /* pipeline.h — the bounded queue between receivers and the single store writer. Receivers
  * submit batches (ingest/batch.h); the writer commits many batches in one transaction
- * (group commit) and then calls each batch's done() from its thread. */
+ * (group commit) and hands the transaction to the pipeline's detect thread, which runs the
+ * committed hook and then calls each batch's done() (a small one the writer does itself). */
 #ifndef SIEM_PIPELINE_H
 #define SIEM_PIPELINE_H
 
@@ -36,8 +37,10 @@ void pipeline_stats(struct pipeline *p, struct pipeline_stats *st);
  * queued, so the store and detection see geo, tags and rdns. Call before the first submit. */
 struct enrich;
 void pipeline_set_enrich(struct pipeline *p, struct enrich *e);
-/* Have the writer thread call fn(ctx, ev) for every event a transaction stored (not the
- * duplicates), after its commit and before the batches are answered: detection runs here. */
+/* Have the pipeline call fn(ctx, ev) for every event a transaction stored (not the
+ * duplicates), in commit order, after its commit and before the batches are answered:
+ * detection runs here, on the detect thread beside the writer's next transaction (or on the
+ * writer for a small transaction when the detect thread has nothing waiting). */
 void pipeline_set_committed_hook(struct pipeline *p, void (*fn)(void *ctx, const struct event *ev),
 				 void *ctx);
 /* Have the writer thread call fn(arg) every interval_ms, between transactions (store

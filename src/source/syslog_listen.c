@@ -220,7 +220,7 @@ static struct syslog_batch *batch_get(struct syslog_rx *rx)
 	return b;
 }
 
-/* Back to the free list (or freed), from the writer thread or at stop. */
+/* Back to the free list (or freed), from the pipeline or at stop. */
 static void batch_put(struct syslog_listener *l, struct syslog_batch *b, bool was_inflight)
 {
 	ingest_batch_reset(&b->batch);

@@ -93,7 +93,7 @@ static void wake(struct tailer *t)
 	(void)r; /* only fails when the counter is already huge: we are woken anyway */
 }
 
-/* From the writer thread, after the commit (or its failure). */
+/* From the pipeline, after the commit (or its failure). */
 static void batch_done(struct ingest_batch *ib)
 {
 	struct tail_batch *b = ib->ctx;

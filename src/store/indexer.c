@@ -3,21 +3,30 @@
  * the write path. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "store/schema.h"
 #include "store/stats_rollup.h"
 #include "store/store_int.h"
 
 #define SUB "store"
 
+/* Below the writer and the receivers: a segment's index build is bulk work that may wait,
+ * ingest is not. Nice applies per thread on Linux. */
+#define INDEXER_NICE 10
+
 static int index_segment(struct sq_store *s, struct segment *g)
 {
 	sqlite3 *db = NULL;
 	int64_t t0 = ts_now_us();
+	struct stage_timer clk;
+	stage_start(&clk, SIZE_MAX);
 	int rc = store_open_conn(g->path, false, 16, &db);
 	if (rc < 0)
 		return rc;
@@ -33,6 +42,7 @@ static int index_segment(struct sq_store *s, struct segment *g)
 		g->id_indexed = true;
 		pthread_mutex_unlock(&s->seg_mu);
 		sqlite3_close(db);
+		stage_lap(&clk, STAGE_INDEXER, 0);
 		return 0;
 	}
 	if ((rc = store_exec(db, "BEGIN IMMEDIATE")) == 0) {
@@ -50,7 +60,9 @@ static int index_segment(struct sq_store *s, struct segment *g)
 		stats_rollup_sealed(s->rollup, g->id); /* stats rollups: written, leave memory */
 		pthread_mutex_lock(&s->seg_mu);
 		g->state = SEG_INDEXED;
+		int64_t rows = g->rows;
 		pthread_mutex_unlock(&s->seg_mu);
+		stage_lap(&clk, STAGE_INDEXER, (uint64_t)rows);
 		log_info(SUB, "segment %lld indexed in %.1f s", (long long)g->id,
 			 (double)(ts_now_us() - t0) / 1e6);
 	}
@@ -62,6 +74,9 @@ static void *indexer_main(void *arg)
 	struct sq_store *s = arg;
 	sqlite3 *ckpt = NULL;
 	int64_t ckpt_id = 0;
+	pthread_setname_np(pthread_self(), "siem-indexer");
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), INDEXER_NICE) != 0)
+		log_warn(SUB, "cannot lower the indexer's priority: %s", strerror(errno));
 	pthread_mutex_lock(&s->seg_mu);
 	while (!s->stopping) {
 		struct segment *todo = NULL;
@@ -103,9 +118,13 @@ static void *indexer_main(void *arg)
 				ckpt_id = active_id;
 		}
 		free(active_path);
-		if (ckpt)
+		if (ckpt) {
+			struct stage_timer clk;
+			stage_start(&clk, SIZE_MAX);
 			sqlite3_wal_checkpoint_v2(ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
 						  NULL);
+			stage_lap(&clk, STAGE_CHECKPOINT, 0);
+		}
 
 		pthread_mutex_lock(&s->seg_mu);
 		if (!todo && !s->stopping) {

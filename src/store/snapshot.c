@@ -67,7 +67,9 @@ int64_t store_ids_lookup(struct sq_store *s, struct segment *g, const uint8_t id
 	bool active = g == s->segs[s->nseg - 1];
 	pthread_mutex_unlock(&s->seg_mu);
 	pthread_mutex_lock(&s->ids_mu);
-	struct idset *set = active ? &s->ids : g->ids;
+	/* A segment being sealed has its own set before the next segment is the active one:
+	 * its own set first, or a reader would see the fresh empty set and miss its events. */
+	struct idset *set = g->ids ? g->ids : active ? &s->ids : NULL;
 	if (set) {
 		*known = true;
 		seq = idset_get(set, id);
@@ -99,7 +101,7 @@ int store_mem_candidates(struct sq_store *s, struct segment *g, const struct eve
 	bool active = g == s->segs[s->nseg - 1];
 	pthread_mutex_unlock(&s->seg_mu);
 	pthread_rwlock_rdlock(&s->mem_mu);
-	const struct memidx *m = active ? s->mem : g->mem;
+	const struct memidx *m = g->mem ? g->mem : active ? s->mem : NULL; /* likewise */
 	if (!m)
 		goto out;
 	/* The filter with the fewest events; addresses only when each is a single one. */

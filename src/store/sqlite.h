@@ -23,6 +23,7 @@ void sq_close(struct sq_store *s);
 /* writer (sq_write.c). *dup of sq_append is set by the time sq_commit returns. */
 int sq_begin(struct sq_store *s);
 int sq_append(struct sq_store *s, const struct event *ev, bool *dup);
+int sq_append_many(struct sq_store *s, const struct event *ev, size_t n, bool *dup);
 int sq_set_offset(struct sq_store *s, const char *path, uint64_t dev, uint64_t ino, int64_t offset);
 int sq_add_dead_letter(struct sq_store *s, const char *source, const char *file, int64_t offset,
 		       const char *reason, const char *raw, size_t raw_n, int64_t now_us);

@@ -6,6 +6,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "store/pg/pg.h"
 #include "store/sqlite.h"
 #include "store/store.h"
@@ -13,6 +14,7 @@
 struct store {
 	struct sq_store *sq; /* exactly one of the two is set */
 	struct pg_store *pg;
+	uint64_t txn_events; /* appended since store_begin (PostgreSQL's stage counts) */
 };
 
 /* The call fn of whichever backend s has, with s's backend handle and the arguments. */
@@ -46,12 +48,29 @@ void store_close(struct store *s)
 
 int store_begin(struct store *s)
 {
+	s->txn_events = 0;
 	return BACKEND0(begin);
 }
 
 int store_append(struct store *s, const struct event *ev, bool *dup)
 {
 	return BACKEND(append, ev, dup);
+}
+
+int store_append_many(struct store *s, const struct event *ev, size_t n, bool *dup)
+{
+	if (s->sq)
+		return sq_append_many(s->sq, ev, n, dup);
+	int rc = 0;
+	struct stage_timer clk;
+	stage_start(&clk, n);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		dup[i] = false;
+		rc = pg_append(s->pg, &ev[i], &dup[i]);
+	}
+	stage_lap(&clk, STAGE_INSERT, n);
+	s->txn_events += n;
+	return rc;
 }
 
 int store_set_offset(struct store *s, const char *path, uint64_t dev, uint64_t ino, int64_t offset)
@@ -67,7 +86,13 @@ int store_add_dead_letter(struct store *s, const char *source, const char *file,
 
 int store_commit(struct store *s)
 {
-	return BACKEND0(commit);
+	if (s->sq)
+		return sq_commit(s->sq); /* counts its stages itself */
+	struct stage_timer clk;
+	stage_start(&clk, s->txn_events);
+	int rc = pg_commit(s->pg);
+	stage_lap(&clk, STAGE_COMMIT, rc == 0 ? s->txn_events : 0);
+	return rc;
 }
 
 int store_ping(struct store *s)

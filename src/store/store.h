@@ -39,6 +39,9 @@ int store_begin(struct store *s);
 /* Append one event. *dup is set when its event_id is already stored (nothing written); a
  * backend may set it only at store_commit, so read it after a successful commit. */
 int store_append(struct store *s, const struct event *ev, bool *dup);
+/* store_append on each of n events in order, dup holding their n flags: the backend may do
+ * the work besides the inserts (postings, rollups) in a pass of its own after them. */
+int store_append_many(struct store *s, const struct event *ev, size_t n, bool *dup);
 /* Record a file source's read position in the same transaction as its events. */
 int store_set_offset(struct store *s, const char *path, uint64_t dev, uint64_t ino, int64_t offset);
 /* Keep a record that could not be parsed (inside the transaction). offset -1 for none. */

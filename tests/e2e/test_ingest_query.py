@@ -10,6 +10,7 @@ import json
 import re
 import socket
 
+from helpers import metric, metrics_text
 from hub import API_KEY, BACKEND, HubCase, event_uuid, wait_for
 
 BASE = 1710028800  # 2024-03-10T00:00:00Z
@@ -580,6 +581,25 @@ class QueryCountSegmented(HubCase):
         self.check([("app", "seg1"), ("from", self.at(700)), ("to", self.at(2300))],
                    lambda i: i % 3 == 1 and 700 <= i <= 2300)
         self.check([("source_ip", "10.0.4.0/22")], lambda i: 4 <= i // 256 <= 7)
+
+    def test_stage_counters_moved(self):
+        """Every stage an event went through counts it and the CPU time it took (/metrics)."""
+        text = metrics_text(self.hub)
+
+        def stage(name):
+            return (metric(text, 'minisiem_stage_cpu_seconds_total{stage="%s"}' % name),
+                    metric(text, 'minisiem_stage_events_total{stage="%s"}' % name))
+        timed = ["parse", "normalize", "insert", "commit", "detect"]
+        counted = timed + ["enrich"]
+        if BACKEND == "sqlite":
+            timed += ["postings", "indexer"]
+            counted += ["postings"]
+        for name in counted:
+            self.assertGreaterEqual(stage(name)[1], SEG_N, name)
+        for name in timed:
+            self.assertGreater(stage(name)[0], 0, name)
+        if BACKEND == "sqlite":  # the rows of the two sealed segments
+            self.assertGreaterEqual(stage("indexer")[1], 2000)
 
     def test_text(self):
         self.check([("q", "needle")], lambda i: i % 7 == 0)

@@ -1,6 +1,6 @@
 /* test_metrics.c — the metrics registry's histograms (bucket bounds inclusive, cumulative
- * buckets, +Inf and _count equal, _sum in seconds) and families rendered after the static
- * metrics until they are unregistered. */
+ * buckets, +Inf and _count equal, _sum in seconds), families rendered after the static
+ * metrics until they are unregistered, and the per-stage counters (small batches sampled). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -87,12 +87,70 @@ static void test_family_rendered_until_unregistered(void **state)
 	strbuf_release(&b);
 }
 
+/* Busy work the compiler cannot drop. */
+static volatile uint64_t sink;
+static void burn(void)
+{
+	uint64_t x = 1;
+	for (int i = 0; i < 200000; i++)
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+	sink = x;
+}
+
+static void test_stage_small_batches_sampled(void **state)
+{
+	(void)state;
+	int64_t ns0, ns1;
+	uint64_t ev0, ev1;
+	stage_get(STAGE_NORMALIZE, &ns0, &ev0);
+	/* Of 32 batches of one event, two are timed, each counting 16 times over. */
+	int timed = 0;
+	for (int i = 0; i < 2 * STAGE_SAMPLE_EVERY; i++) {
+		struct stage_timer t;
+		stage_start(&t, 1);
+		if (t.weight) {
+			assert_int_equal(t.weight, STAGE_SAMPLE_EVERY);
+			timed++;
+		}
+		burn();
+		stage_lap(&t, STAGE_NORMALIZE, 1);
+	}
+	assert_int_equal(timed, 2);
+	stage_get(STAGE_NORMALIZE, &ns1, &ev1);
+	assert_int_equal(ev1 - ev0, 2 * STAGE_SAMPLE_EVERY);
+	assert_true(ns1 > ns0);
+
+	/* A batch of STAGE_SAMPLE_MIN events is always timed, lap after lap. */
+	for (int i = 0; i < 3; i++) {
+		struct stage_timer t;
+		stage_start(&t, STAGE_SAMPLE_MIN);
+		assert_int_equal(t.weight, 1);
+		stage_get(STAGE_PARSE, &ns0, &ev0);
+		burn();
+		stage_lap(&t, STAGE_PARSE, STAGE_SAMPLE_MIN);
+		stage_get(STAGE_PARSE, &ns1, &ev1);
+		assert_true(ns1 > ns0);
+		assert_int_equal(ev1 - ev0, STAGE_SAMPLE_MIN);
+	}
+
+	struct strbuf b;
+	strbuf_init(&b, 1 << 16);
+	assert_int_equal(metrics_render(&b), 0);
+	assert_non_null(strstr(b.p, "# TYPE minisiem_stage_cpu_seconds_total counter\n"));
+	assert_non_null(strstr(b.p, "minisiem_stage_events_total{stage=\"normalize\"} 32\n"));
+	assert_non_null(strstr(b.p, "minisiem_stage_events_total{stage=\"parse\"} 48\n"));
+	assert_non_null(
+	    strstr(b.p, "minisiem_stage_cpu_seconds_total{stage=\"indexer\"} 0.000000000\n"));
+	strbuf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_histogram_buckets_are_cumulative),
 	    cmocka_unit_test(test_histogram_without_labels),
 	    cmocka_unit_test(test_family_rendered_until_unregistered),
+	    cmocka_unit_test(test_stage_small_batches_sampled),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

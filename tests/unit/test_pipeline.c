@@ -1,6 +1,7 @@
 /* test_pipeline.c — the bounded ingest queue and its group-commit writer: many submitters,
  * done() after commit with counts, SIEM_EFULL when full, transaction cap, a batch alone,
- * a sink instead of the store, drain on stop. */
+ * detection on its own thread beside the writer, the stage counters, a sink instead of the
+ * store, drain on stop. */
 #include <errno.h>
 #include <ftw.h>
 #include <pthread.h>
@@ -22,6 +23,7 @@
 #include "core/err.h"
 #include "core/event.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "ingest/pipeline.h"
 #include "store/store.h"
 
@@ -439,6 +441,19 @@ static void test_job_larger_than_queue_refused_when_busy(void **state)
 
 /* ---- group commit ---- */
 
+/* The writer held in its upkeep (it runs there between transactions), so that batches
+ * queue up behind it. */
+static void gated_upkeep(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&TR.mu);
+	TR.entered = true;
+	pthread_cond_broadcast(&TR.cv);
+	while (!TR.open)
+		pthread_cond_wait(&TR.cv, &TR.mu);
+	pthread_mutex_unlock(&TR.mu);
+}
+
 static void test_transaction_cap_splits_batches(void **state)
 {
 	(void)state;
@@ -447,15 +462,15 @@ static void test_transaction_cap_splits_batches(void **state)
 	assert_int_equal(pipeline_start(&p, S, 100, 3), 0);
 	struct job *a = job_new(0, 1), *b = job_new(10, 2), *c = job_new(20, 2),
 		   *d = job_new(30, 1);
-	a->gated = true;
-	assert_int_equal(pipeline_submit(p, &a->j), 0);
+	pipeline_set_maintenance(p, gated_upkeep, NULL, 3600 * 1000);
 	wait_entered();
+	assert_int_equal(pipeline_submit(p, &a->j), 0);
 	assert_int_equal(pipeline_submit(p, &b->j), 0);
 	assert_int_equal(pipeline_submit(p, &c->j), 0);
 	assert_int_equal(pipeline_submit(p, &d->j), 0);
 	open_gate();
 	wait_done(4);
-	/* [a], then [b] (b + c = 4 > 3), then [c, d] in one transaction; done() in order. */
+	/* [a, b], then [c, d] (a + b + c = 5 > 3) in one transaction each; done() in order. */
 	assert_int_equal(a->order, 0);
 	assert_int_equal(b->order, 1);
 	assert_int_equal(c->order, 2);
@@ -463,7 +478,7 @@ static void test_transaction_cap_splits_batches(void **state)
 	wait_queue_empty(p);
 	struct pipeline_stats st;
 	pipeline_stats(p, &st);
-	assert_int_equal(st.commits, 3);
+	assert_int_equal(st.commits, 2);
 	assert_int_equal(st.last_commit_rows, 3);
 	assert_int_equal(st.committed_events, 6);
 	assert_int_equal(st.failed_commits, 0);
@@ -476,6 +491,136 @@ static void test_transaction_cap_splits_batches(void **state)
 	job_free(b);
 	job_free(c);
 	job_free(d);
+	tracker_release();
+}
+
+/* ---- detection beside the writer ---- */
+
+struct hook_log {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int seen;
+	bool hold_first, held, released;
+	pthread_t thread;
+};
+
+/* The committed hook: records its thread; holds on the first event until released. */
+static void gated_hook(void *ctx, const struct event *ev)
+{
+	(void)ev;
+	struct hook_log *h = ctx;
+	pthread_mutex_lock(&h->mu);
+	h->thread = pthread_self();
+	if (h->seen++ == 0 && h->hold_first) {
+		h->held = true;
+		pthread_cond_broadcast(&h->cv);
+		while (!h->released)
+			pthread_cond_wait(&h->cv, &h->mu);
+	}
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+}
+
+static void test_detection_runs_beside_the_writer(void **state)
+{
+	(void)state;
+	tracker_init();
+	struct hook_log h = {
+	    .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .hold_first = true};
+	struct pipeline *p = NULL;
+	assert_int_equal(pipeline_start(&p, S, 1000, 1000), 0);
+	pipeline_set_committed_hook(p, gated_hook, &h);
+	/* Large enough for the detect thread (a small one the writer runs itself). */
+	struct job *a = job_new(0, 100), *b = job_new(1000, 150);
+	assert_int_equal(pipeline_submit(p, &a->j), 0);
+	struct timespec t = deadline();
+	pthread_mutex_lock(&h.mu);
+	while (!h.held)
+		if (pthread_cond_timedwait(&h.cv, &h.mu, &t) == ETIMEDOUT)
+			fail_msg("the hook never saw a's first event");
+	pthread_mutex_unlock(&h.mu);
+
+	/* Detection holds a; the writer commits b meanwhile, and answers neither yet: an
+	 * answer comes after its events went through the hook, in commit order. */
+	assert_int_equal(pipeline_submit(p, &b->j), 0);
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pipeline_stats st;
+		pipeline_stats(p, &st);
+		if (st.committed_events == 250)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec > DEADLINE_S)
+			fail_msg("the writer did not commit b while detection held a");
+		sched_yield();
+	}
+	assert_int_equal(stored_events(), 250);
+	pthread_mutex_lock(&TR.mu);
+	assert_int_equal(TR.done, 0);
+	pthread_mutex_unlock(&TR.mu);
+	/* Both still count against the queue until they are answered. */
+	struct pipeline_stats st;
+	pipeline_stats(p, &st);
+	assert_int_equal(st.queued_events, 250);
+
+	pthread_mutex_lock(&h.mu);
+	h.released = true;
+	pthread_cond_broadcast(&h.cv);
+	pthread_mutex_unlock(&h.mu);
+	wait_done(2);
+	assert_int_equal(a->order, 0);
+	assert_int_equal(b->order, 1);
+	pthread_mutex_lock(&h.mu);
+	assert_int_equal(h.seen, 250);
+	assert_false(pthread_equal(h.thread, pthread_self()));
+	pthread_mutex_unlock(&h.mu);
+	pipeline_stop(p);
+	job_free(a);
+	job_free(b);
+	tracker_release();
+}
+
+static void count_hook(void *ctx, const struct event *ev)
+{
+	(void)ev;
+	__atomic_add_fetch((int *)ctx, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Each stage the writer and detection pass through counts its events and its CPU time. */
+static void test_stage_counters_move(void **state)
+{
+	(void)state;
+	tracker_init();
+	const enum stage stages[] = {STAGE_ENRICH, STAGE_INSERT, STAGE_POSTINGS, STAGE_COMMIT,
+				     STAGE_DETECT};
+	const uint64_t expect[] = {40, 40, 38, 38, 38}; /* 2 duplicates: offered, never stored */
+	int64_t ns0[5], ns1[5];
+	uint64_t ev0[5], ev1[5];
+	for (int i = 0; i < 5; i++)
+		stage_get(stages[i], &ns0[i], &ev0[i]);
+	int hooked = 0;
+	struct pipeline *p = NULL;
+	assert_int_equal(pipeline_start(&p, S, 100, 100), 0);
+	pipeline_set_committed_hook(p, count_hook, &hooked);
+	/* b repeats 18 and 19; batches of STAGE_SAMPLE_MIN or more are always timed */
+	struct job *a = job_new(0, 20), *b = job_new(18, 20);
+	assert_int_equal(pipeline_submit(p, &a->j), 0);
+	wait_done(1);
+	assert_int_equal(pipeline_submit(p, &b->j), 0);
+	wait_done(2);
+	pipeline_stop(p);
+	assert_int_equal(hooked, 38);
+	for (int i = 0; i < 5; i++) {
+		stage_get(stages[i], &ns1[i], &ev1[i]);
+		assert_int_equal(ev1[i] - ev0[i], expect[i]);
+		assert_true(ns1[i] >= ns0[i]);
+	}
+	/* SQLite's inserts and commits take measurable CPU time. */
+	assert_true(ns1[1] > ns0[1]);
+	assert_true(ns1[3] > ns0[3]);
+	job_free(a);
+	job_free(b);
 	tracker_release();
 }
 
@@ -698,6 +843,8 @@ int main(void)
 	    T(test_job_larger_than_queue_refused_when_busy),
 	    T(test_transaction_cap_splits_batches),
 	    T(test_alone_batch_commits_by_itself),
+	    T(test_detection_runs_beside_the_writer),
+	    T(test_stage_counters_move),
 	    T(test_sink_takes_batches_instead_of_the_store),
 	    T(test_empty_job_is_answered),
 	    T(test_stop_drains_queued_jobs),
