@@ -245,6 +245,92 @@ class Broker(HubCase):
         r = pgserver.psql(self.db, "SELECT count(*) FROM meta WHERE key = 'detect.state'")
         self.assertEqual(r, [("1",)])
 
+    # ---- batches before any detector; rules changed live ----
+
+    LIVE_A = "5b0f2a7e-8c1d-4e59-9a61-3f2d7c1e0a01"
+    LIVE_B = "5b0f2a7e-8c1d-4e59-9a61-3f2d7c1e0a02"
+    LIVE_RULES = "".join("""---
+title: Live rule %s
+id: %s
+level: high
+logsource:
+    product: minisiem
+detection:
+    selection:
+        event_type: LIVE_%s
+    condition: selection
+""" % (k, i, k) for k, i in (("A", LIVE_A), ("B", LIVE_B)))
+
+    def test_detector_started_late_and_rules_changed_live(self):
+        """Batches published before any detect node ever connected wait in the detect queue
+        (declared by every node) and are detected when one starts. Rules created, disabled,
+        deleted and enabled through another node's API reach the active detector without a
+        restart."""
+        node = self.node("ingest,store")
+        fails = [{"event_id": event_uuid("brk-late", i), "app": "brk-late", "os_type": "LINUX",
+                  "event_type": "LOGIN_FAIL", "source_ip": "203.0.113.91", "user": "root",
+                  "source_host": "web1", "message": "Failed password for root"}
+                 for i in range(5)]
+        node.ingest_ok(fails)
+        self.assertEqual(self.queue_depth("minisiem.detect"), 1)  # waiting for a detector
+        det = self.node("detect")
+        brute = "22b465fd-75c8-42f1-9395-8d61d9daf41a"
+        wait_for(lambda: self.alerts_of(brute), 60, "the brute-force alert of the early batch")
+        self.assertEqual(self.alerts_of(brute)[0][1], "source_ip=203.0.113.91")
+
+        token = node.login_token()
+        auth = {"Authorization": "Bearer " + token}
+        n = [0]
+
+        def send(*types):
+            evs = []
+            for t in types:
+                n[0] += 1
+                evs.append({"event_id": event_uuid("brk-live", n[0]), "app": "brk-live",
+                            "event_type": "LIVE_" + t, "source_host": "web1", "user": "bob",
+                            "message": "live %d" % n[0]})
+            node.ingest_ok(evs)  # one batch: evaluated in this order
+
+        def on_detector(rule_id, enabled):
+            """The detect node's catalog says so (None: the rule is gone)."""
+            def check():
+                status, _, body = det.get("/rules/" + rule_id)
+                if enabled is None:
+                    return status == 404
+                return status == 200 and body["enabled"] == enabled
+            wait_for(check, 30, "rule %s %s on the detect node" % (rule_id, enabled))
+
+        def events_of(rule_id):
+            rows = self.alerts_of(rule_id)
+            self.assertLessEqual(len(rows), 1, rows)
+            return int(rows[0][2]) if rows else 0
+
+        status, _, body = node.request("POST", "/rules", self.LIVE_RULES.encode(),
+                                       dict(auth, **{"Content-Type": "application/yaml"}))
+        self.assertEqual(status, 201, body)
+        on_detector(self.LIVE_A, True)
+        on_detector(self.LIVE_B, True)
+        send("A")
+        wait_for(lambda: events_of(self.LIVE_A) == 1, 60, "the new rule's alert")
+        # disabled on the ingest node: A's event before B's in one batch, B's alert proves
+        # that A's was evaluated, and A counted nothing
+        status, _, body = node.request("POST", "/rules/%s/disable" % self.LIVE_A, b"", auth)
+        self.assertEqual(status, 200, body)
+        on_detector(self.LIVE_A, False)
+        send("A", "B")
+        wait_for(lambda: events_of(self.LIVE_B) == 1, 60, "the other rule's alert")
+        self.assertEqual(events_of(self.LIVE_A), 1)
+        # B deleted and A enabled again: the reverse
+        status, _, body = node.request("DELETE", "/rules/" + self.LIVE_B, None, auth)
+        self.assertEqual(status, 200, body)
+        status, _, body = node.request("POST", "/rules/%s/enable" % self.LIVE_A, b"", auth)
+        self.assertEqual(status, 200, body)
+        on_detector(self.LIVE_B, None)
+        on_detector(self.LIVE_A, True)
+        send("B", "A")
+        wait_for(lambda: events_of(self.LIVE_A) == 2, 60, "the enabled rule counting again")
+        self.assertEqual(events_of(self.LIVE_B), 1)
+
     # ---- the broker stops and comes back ----
 
     def test_broker_outage_gives_503_and_loses_nothing_acknowledged(self):
