@@ -8,7 +8,9 @@ alarm gives 503s, not a growing queue; a poison message, and a batch the store c
 commit, end in dead_letters with their reason; amqps:// verifies the broker's certificate;
 the password never on the command line. Two detect nodes share the detect queue: the active
 one is killed mid-stream and the other resumes its correlation windows from PostgreSQL, each
-alert raised once, and an api node's SSE client sees them. An agent with both ingest nodes in
+alert raised once, and an api node's SSE client sees them; batches published before any
+detect node started are detected when one starts, and rules changed through another node's
+API reach the active detector without a restart. An agent with both ingest nodes in
 --server carries on to the second when the first is killed mid-stream: every line once.
 
 The run's PostgreSQL (SIEM_TEST_PG, the PostgreSQL pass) is used when there is one, else a
