@@ -247,6 +247,36 @@ class Broker(HubCase):
         r = pgserver.psql(self.db, "SELECT count(*) FROM meta WHERE key = 'detect.state'")
         self.assertEqual(r, [("1",)])
 
+    def test_detector_killed_between_saves_raises_no_alert_twice(self):
+        """The active detector wrote an alert but had not yet saved the window state that
+        includes its batches (a long save interval) when it was killed: the next one
+        evaluates those batches again from the last saved state, and the hit lands on the
+        alert written, not on a second one."""
+        node = self.node("ingest,store")
+        first = self.node("detect", "--detect-save-interval", "1h")
+        wait_for(lambda: "waiting to be the active detector" in first.stderr(), 60,
+                 "the first detector consuming")
+        for i in range(5):  # five batches, fewer than the prefetch: nothing saved
+            node.ingest_ok([{"event_id": event_uuid("brk-unsaved", i), "app": "brk-unsaved",
+                             "os_type": "LINUX", "event_type": "LOGIN_FAIL",
+                             "source_ip": "203.0.113.92", "user": "root",
+                             "source_host": "web1", "message": "Failed password for root"}])
+        brute = "22b465fd-75c8-42f1-9395-8d61d9daf41a"
+        wait_for(lambda: self.alerts_of(brute), 60, "the brute-force alert")
+        second = self.node("detect")
+        wait_for(lambda: "waiting to be the active detector" in second.stderr(), 60,
+                 "the second detector consuming")
+        state = "SELECT count(*) FROM meta WHERE key = 'detect.state'"
+        self.assertEqual(pgserver.psql(self.db, state), [("0",)])  # the alert, not the state
+        self.assertEqual(metric(first, "minisiem_amqp_detected_total"), 0)
+        first.kill()
+        wait_for(lambda: metric(second, "minisiem_amqp_detected_total") >= 5, 60,
+                 "the other detector evaluating the five batches again")
+        rows = self.alerts_of(brute)
+        self.assertEqual(len(rows), 1, rows)
+        self.assertEqual(rows[0][1], "source_ip=203.0.113.92")
+        self.assertEqual(pgserver.psql(self.db, state), [("1",)])
+
     # ---- batches before any detector; rules changed live ----
 
     LIVE_A = "5b0f2a7e-8c1d-4e59-9a61-3f2d7c1e0a01"
