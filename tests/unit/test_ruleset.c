@@ -1,7 +1,7 @@
 /* test_ruleset.c — the rule catalog following the store (broker mode: another node changed a
- * rule through its API): a rule put, disabled, enabled and deleted in the store reaches the
- * catalog and the engine on ruleset_reload, and the window state of the rules that stay is
- * kept across it. */
+ * rule through its API): a rule put, disabled, enabled, edited and deleted in the store
+ * reaches the catalog and the engine on ruleset_reload, and the window state of the rules
+ * that stay is kept across it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -152,10 +152,19 @@ static void test_reload_follows_the_store(void **state)
 	assert_int_equal(ruleset_reload(RS), 0);
 	assert_int_equal(eval("LIVE_A", "web1", 4), 1);
 
+	/* edited: the new text runs */
+	char edited[sizeof(YAML_A) + 8];
+	snprintf(edited, sizeof(edited), "%s", YAML_A);
+	memcpy(strstr(edited, "LIVE_A"), "LIVE_E", 6);
+	assert_int_equal(store_rule_put(S, ID_A, "api", edited, true, "ana"), 0);
+	assert_int_equal(ruleset_reload(RS), 0);
+	assert_int_equal(eval("LIVE_A", "web1", 5), 0);
+	assert_int_equal(eval("LIVE_E", "web1", 6), 1);
+
 	assert_int_equal(store_rule_delete(S, ID_A), 0);
 	assert_int_equal(ruleset_reload(RS), 0);
 	assert_int_equal(catalog(ID_A), -1);
-	assert_int_equal(eval("LIVE_A", "web1", 5), 0);
+	assert_int_equal(eval("LIVE_E", "web1", 7), 0);
 }
 
 static void test_reload_keeps_the_windows_of_rules_that_stay(void **state)
