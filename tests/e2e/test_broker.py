@@ -10,7 +10,8 @@ the password never on the command line. Two detect nodes share the detect queue:
 one is killed mid-stream and the other resumes its correlation windows from PostgreSQL, each
 alert raised once, and an api node's SSE client sees them; batches published before any
 detect node started are detected when one starts, and rules changed through another node's
-API reach the active detector without a restart. An agent with both ingest nodes in
+API reach the active detector without a restart; a detect queue an older version declared with
+other arguments is used as it is. An agent with both ingest nodes in
 --server carries on to the second when the first is killed mid-stream: every line once.
 
 The run's PostgreSQL (SIEM_TEST_PG, the PostgreSQL pass) is used when there is one, else a
@@ -276,6 +277,26 @@ class Broker(HubCase):
         self.assertEqual(len(rows), 1, rows)
         self.assertEqual(rows[0][1], "source_ip=203.0.113.92")
         self.assertEqual(pgserver.psql(self.db, state), [("1",)])
+
+    def test_detect_queue_of_an_older_version_is_used_as_it_is(self):
+        """minisiem.detect declared with other arguments (an older version's: a dead-letter
+        exchange, no length bound) is refused by the broker with 406: a node uses it as it
+        is, logs so, and detects."""
+        c = self.mq.client(self.vhost)
+        try:
+            args = {"x-queue-type": "quorum", "x-single-active-consumer": True,
+                    "x-delivery-limit": 5, "x-dead-letter-exchange": "minisiem.dead"}
+            c.declare_queue("minisiem.detect", args)
+        finally:
+            c.close()
+        h = self.node("ingest,store,detect")
+        wait_for(lambda: "exists with other arguments" in h.stderr(), 60, "the warning")
+        h.ingest_ok([{"event_id": event_uuid("brk-oldq", i), "app": "brk-oldq",
+                      "os_type": "LINUX", "event_type": "LOGIN_FAIL",
+                      "source_ip": "203.0.113.93", "user": "root", "source_host": "web1",
+                      "message": "Failed password for root"} for i in range(5)])
+        brute = "22b465fd-75c8-42f1-9395-8d61d9daf41a"
+        wait_for(lambda: self.alerts_of(brute), 60, "the brute-force alert")
 
     # ---- batches before any detector; rules changed live ----
 
