@@ -8,11 +8,12 @@ alarm gives 503s, not a growing queue; a poison message, and a batch the store c
 commit, end in dead_letters with their reason; amqps:// verifies the broker's certificate;
 the password never on the command line. Two detect nodes share the detect queue: the active
 one is killed mid-stream and the other resumes its correlation windows from PostgreSQL, each
-alert raised once, and an api node's SSE client sees them; batches published before any
-detect node started are detected when one starts, and rules changed through another node's
-API reach the active detector without a restart; a detect queue an older version declared with
-other arguments is used as it is. An agent with both ingest nodes in
---server carries on to the second when the first is killed mid-stream: every line once.
+alert raised once, and an api node's SSE client sees them; one killed between two saves of
+its state raises nothing twice; batches published before any detect node started are
+detected when one starts, and rules changed through another node's API reach the active
+detector without a restart; a detect queue an older version declared with other arguments
+is used as it is. An agent with both ingest nodes in --server carries on to the second when
+the first is killed mid-stream: every line once.
 
 The run's PostgreSQL (SIEM_TEST_PG, the PostgreSQL pass) is used when there is one, else a
 server of this file's own."""
