@@ -229,6 +229,14 @@ static void audit(struct http_req *r, const char *action, const char *id, const 
 	store_audit(api_ctx->store, http_identity(r), http_client_addr(r), action, obj, detail);
 }
 
+/* Hubs sharing the store (broker mode) read the rules again: the active detector runs the
+ * change without a restart. A notice lost is caught up by the next one. */
+static void tell_other_hubs(const char *id)
+{
+	if (store_notify(api_ctx->store, RULES_CHANNEL, id) < 0)
+		log_warn(SUB, "cannot tell other hubs that rule '%s' changed", id);
+}
+
 /* ---- GET /rules, GET /rules/{id} ---- */
 
 enum http_result api_rules_list(struct http_req *r)
@@ -426,6 +434,7 @@ enum http_result api_rules_create(struct http_req *r)
 		struct ruleset_entry *e = ruleset_at(rs, i);
 		audit(r, "rule.create", e->id, e->title);
 		log_info(SUB, "rule '%s' added by %s", e->id, http_identity(r));
+		tell_other_hubs(e->id);
 		json_array_append_new(list, rule_json(e, NULL, false, seen));
 	}
 	ruleset_unlock(rs);
@@ -481,6 +490,7 @@ static enum http_result set_enabled(struct http_req *r, const char *id, bool ena
 	}
 	if (was != enabled)
 		audit(r, enabled ? "rule.enable" : "rule.disable", id, NULL);
+	tell_other_hubs(id);
 	json_t *stats = json_object();
 	rule_stats(stats);
 	json_t *o = rule_json(e, stats, false, NULL);
@@ -574,6 +584,7 @@ enum http_result api_rules_put(struct http_req *r)
 	}
 	ruleset_entry_release(&saved);
 	audit(r, "rule.update", id, old->title);
+	tell_other_hubs(id);
 	json_t *o = rule_json(old, NULL, true, NULL);
 	ruleset_unlock(rs);
 	return http_reply_json(r, 200, o);
@@ -612,6 +623,7 @@ enum http_result api_rules_delete(struct http_req *r)
 			   : api_store_error(r, rc, "cannot delete the rule");
 	}
 	audit(r, "rule.delete", saved.id, saved.title);
+	tell_other_hubs(saved.id);
 	log_info(SUB, "rule '%s' deleted by %s", saved.id, http_identity(r));
 	json_t *o = json_object();
 	set_str(o, "id", saved.id);

@@ -205,6 +205,39 @@ static int declare_queue(struct amqp_link *l, const char *name, amqp_table_entry
 	return link_reply(l, what);
 }
 
+/* minisiem.detect; one an older version declared with other arguments (a dead-letter
+ * exchange, no length bound) is refused with 406 and closes the channel: then it is used as
+ * it is (delete it while no batch waits in it to get the bound). */
+static int declare_detect(struct amqp_link *l, amqp_table_entry_t *args, int nargs)
+{
+	amqp_table_t t = {.num_entries = nargs, .entries = args};
+	amqp_queue_declare(l->conn, BROKER_CHANNEL, amqp_cstring_bytes(BROKER_DETECT_QUEUE), 0, 1,
+			   0, 0, t);
+	amqp_rpc_reply_t r = amqp_get_rpc_reply(l->conn);
+	if (r.reply_type == AMQP_RESPONSE_NORMAL)
+		return 0;
+	set_err(l, "declaring queue '" BROKER_DETECT_QUEUE "'", r);
+	if (r.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION ||
+	    r.reply.id != AMQP_CHANNEL_CLOSE_METHOD ||
+	    ((amqp_channel_close_t *)r.reply.decoded)->reply_code != AMQP_PRECONDITION_FAILED)
+		return SIEM_EBROKER;
+	amqp_channel_close_ok_t ok = {0};
+	amqp_send_method(l->conn, BROKER_CHANNEL, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+	amqp_channel_open(l->conn, BROKER_CHANNEL);
+	int rc = link_reply(l, "opening the channel again");
+	if (rc == 0) {
+		amqp_queue_declare(l->conn, BROKER_CHANNEL, amqp_cstring_bytes(BROKER_DETECT_QUEUE),
+				   1, 1, 0, 0, amqp_empty_table);
+		rc = link_reply(l, "declaring queue '" BROKER_DETECT_QUEUE "' as it is");
+	}
+	if (rc == 0)
+		log_warn("amqp",
+			 "queue '%s' exists with other arguments (an older version's): used "
+			 "as it is, without the length bound",
+			 BROKER_DETECT_QUEUE);
+	return rc;
+}
+
 /* The exchanges and queues, each declared with the same arguments every time (a second
  * declaration is a no-op; different arguments would be refused, so they are constants). */
 static int declare_topology(struct amqp_link *l)
@@ -222,24 +255,33 @@ static int declare_topology(struct amqp_link *l)
 	    entry_i64("x-delivery-limit", BROKER_DELIVERY_LIMIT),
 	    entry_str("x-dead-letter-exchange", BROKER_DEAD_EXCHANGE),
 	};
+	/* Declared and bound by every node, so that it holds every batch from the first one on,
+	 * also those published before any detector started; bounded for a cluster that runs
+	 * none. No dead-letter exchange: what it drops (too many bytes, or delivered too often)
+	 * the store queue has too, and must not land in dead_letters. */
 	amqp_table_entry_t detect[] = {
 	    entry_str("x-queue-type", "quorum"),
 	    entry_bool("x-single-active-consumer", true),
 	    entry_i64("x-delivery-limit", BROKER_DELIVERY_LIMIT),
-	    entry_str("x-dead-letter-exchange", BROKER_DEAD_EXCHANGE),
+	    entry_i64("x-max-length-bytes", BROKER_DETECT_MAX_BYTES),
+	    entry_str("x-overflow", "drop-head"),
 	};
 	/* A dead letter the store cannot write either is dropped after as many deliveries (and
 	 * logged by the store node): never redelivered forever. */
 	amqp_table_entry_t dead[] = {entry_str("x-queue-type", "quorum"),
 				     entry_i64("x-delivery-limit", BROKER_DELIVERY_LIMIT)};
 	if ((rc = declare_queue(l, BROKER_STORE_QUEUE, store, 3)) < 0 ||
-	    (rc = declare_queue(l, BROKER_DETECT_QUEUE, detect, 4)) < 0 ||
+	    (rc = declare_detect(l, detect, 5)) < 0 ||
 	    (rc = declare_queue(l, BROKER_DEAD_QUEUE, dead, 2)) < 0)
 		return rc;
-	amqp_queue_bind(l->conn, BROKER_CHANNEL, amqp_cstring_bytes(BROKER_STORE_QUEUE),
-			amqp_cstring_bytes(BROKER_EXCHANGE), amqp_empty_bytes, amqp_empty_table);
-	if ((rc = link_reply(l, "binding the store queue")) < 0)
-		return rc;
+	const char *bound[] = {BROKER_STORE_QUEUE, BROKER_DETECT_QUEUE};
+	for (size_t i = 0; i < 2; i++) {
+		amqp_queue_bind(l->conn, BROKER_CHANNEL, amqp_cstring_bytes(bound[i]),
+				amqp_cstring_bytes(BROKER_EXCHANGE), amqp_empty_bytes,
+				amqp_empty_table);
+		if ((rc = link_reply(l, "binding the store and detect queues")) < 0)
+			return rc;
+	}
 	amqp_queue_bind(l->conn, BROKER_CHANNEL, amqp_cstring_bytes(BROKER_DEAD_QUEUE),
 			amqp_cstring_bytes(BROKER_DEAD_EXCHANGE), amqp_empty_bytes,
 			amqp_empty_table);

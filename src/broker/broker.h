@@ -4,8 +4,8 @@
  * (docs/scale-out.md):
  *
  *   exchange minisiem.events (fanout, durable) ─▶ queue minisiem.store (quorum)
- *   exchange minisiem.events ─▶ queue minisiem.detect (quorum, single active consumer; bound
- *   by the first detect node) ─▶ the active detector
+ *   exchange minisiem.events ─▶ queue minisiem.detect (quorum, single active consumer, at most
+ *   BROKER_DETECT_MAX_BYTES: the oldest batches go past it) ─▶ the active detector
  *   a message not stored after BROKER_DELIVERY_LIMIT deliveries, or that cannot be decoded,
  *   ─▶ exchange minisiem.dead ─▶ queue minisiem.dead ─▶ a store node's dead_letters */
 #ifndef SIEM_BROKER_H
@@ -25,6 +25,11 @@
 /* Deliveries of one message before the broker dead-letters it (fixed when the queue is first
  * declared: a queue cannot change its arguments). */
 #define BROKER_DELIVERY_LIMIT 5
+/* What minisiem.detect holds at most while no detector consumes it (a cluster that runs none,
+ * or keeps them stopped): past it the broker drops the oldest batches from the queue (they
+ * are stored all the same; only their detection is lost). Fixed when the queue is first
+ * declared, like the delivery limit. */
+#define BROKER_DETECT_MAX_BYTES (1LL << 30)
 
 struct broker_config {
 	const char *url;	/* amqp://user@host:port/vhost or amqps:// */
@@ -32,7 +37,9 @@ struct broker_config {
 	const char *ca_file;	/* amqps: the CA bundle (NULL: the system's) */
 	int heartbeat_s;	/* AMQP heartbeat (0: none) */
 	int confirm_timeout_ms; /* ingest: a batch without a confirm by then fails (503) */
-	int prefetch;		/* store: unacknowledged messages at once */
+	int prefetch;		/* store, detect: unacknowledged messages at once */
+	int detect_save_ms;	/* detect: window state saved (and batches acknowledged) this
+				 * often; 0: after every batch */
 	const char *name;	/* this node's connection name, as the broker shows it */
 };
 
@@ -69,8 +76,9 @@ void broker_store_state(struct broker_store *bs, struct broker_state *st);
 /* Once the pipeline is stopped (no done() can come any more). */
 void broker_store_free(struct broker_store *bs);
 
-/* The detect role: a thread consuming minisiem.detect (bound to the events exchange when it
- * starts). One consumer of the queue is active at a time. ops run on that thread. */
+/* The detect role: a thread consuming minisiem.detect. One consumer of the queue is active at
+ * a time. ops run on that thread. Batches are evaluated as they come and acknowledged
+ * together after persist succeeded, every detect_save_ms or when prefetch of them wait. */
 struct broker_detect_ops {
 	/* This node became the active detector: load what the last one persisted. 0 or an
 	 * error (retried every second). */
@@ -80,7 +88,7 @@ struct broker_detect_ops {
 	int (*eval)(void *ctx, const struct ingest_batch *b, const void *body, size_t n,
 		    bool redelivered);
 	/* Make what the evaluations caused durable (alerts, window state); retried every
-	 * second until 0, then the message is acknowledged. */
+	 * second until 0, then every batch evaluated so far is acknowledged. */
 	int (*persist)(void *ctx);
 	void *ctx;
 };

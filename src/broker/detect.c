@@ -1,10 +1,14 @@
-/* detect.c — the detect role's link: one thread owns a connection consuming minisiem.detect,
- * which a node binds to the events exchange when its detect role starts. The queue has a
- * single active consumer, so one detector at a time sees every batch in order; the others
- * wait, connected, and the broker hands the queue to one of them when the active one goes.
- * Each batch is evaluated, then what it caused (alerts, window state) is made durable, then
- * the message is acknowledged. The first delivery of a connection makes the node the active
- * detector: it loads the state the previous one persisted before evaluating anything. */
+/* detect.c — the detect role's link: one thread owns a connection consuming minisiem.detect
+ * (declared and bound by every node: amqp.c). The queue has a single active consumer, so one
+ * detector at a time sees every batch in order; the others wait, connected, and the broker
+ * hands the queue to one of them when the active one goes. Each batch is evaluated at once
+ * and kept unacknowledged; every save interval (or when the unacknowledged batches reach the
+ * prefetch, past which the broker sends nothing) what they caused (alerts, window state) is
+ * made durable, then they are all acknowledged with one basic.ack (multiple). A batch is
+ * never acknowledged before a saved state includes it, so a takeover evaluates again, from the
+ * last saved state, exactly the batches that state does not include. The first delivery of
+ * a connection makes the node the active detector: it loads the state the previous one
+ * persisted before evaluating anything. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -26,7 +30,13 @@ struct broker_detect {
 	struct amqp_link link;
 	struct broker_detect_ops ops;
 	int prefetch;
+	int save_ms; /* save and acknowledge this often (0: after every batch) */
 	bool active; /* this connection had a delivery: the state is loaded */
+	/* Evaluated, not yet saved nor acknowledged (on this connection): how many, the newest's
+	 * tag, and when the oldest was evaluated. */
+	size_t pending;
+	uint64_t last_tag;
+	int64_t pending_since_ms;
 	pthread_t thread;
 	atomic_bool stopping;
 	bool up, known;
@@ -40,6 +50,13 @@ static struct metric m_evaluated =
 static struct metric m_takeovers = METRIC_COUNTER_INIT(
     "minisiem_amqp_detect_takeovers_total", NULL,
     "Times this node became the active detector and loaded the persisted state.");
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void sleep_ms(int ms)
 {
@@ -80,11 +97,9 @@ static int ensure_open(struct broker_detect *bd)
 		return 0;
 	if ((rc = link_open(&bd->link)) < 0)
 		return rc;
+	/* What was pending on the connection before is the broker's again. */
 	bd->active = false;
-	amqp_queue_bind(bd->link.conn, BROKER_CHANNEL, amqp_cstring_bytes(BROKER_DETECT_QUEUE),
-			amqp_cstring_bytes(BROKER_EXCHANGE), amqp_empty_bytes, amqp_empty_table);
-	if ((rc = link_reply(&bd->link, "binding the detect queue")) < 0)
-		goto fail;
+	bd->pending = 0;
 	amqp_basic_qos(bd->link.conn, BROKER_CHANNEL, 0, (uint16_t)bd->prefetch, 0);
 	if ((rc = link_reply(&bd->link, "setting the prefetch")) < 0)
 		goto fail;
@@ -97,17 +112,6 @@ static int ensure_open(struct broker_detect *bd)
 fail:
 	link_close(&bd->link, false);
 	return rc;
-}
-
-static void settle(struct broker_detect *bd, uint64_t tag, bool ack, bool requeue)
-{
-	int st = ack ? amqp_basic_ack(bd->link.conn, BROKER_CHANNEL, tag, 0)
-		     : amqp_basic_nack(bd->link.conn, BROKER_CHANNEL, tag, 0, requeue);
-	if (st != AMQP_STATUS_OK) {
-		snprintf(bd->link.err, sizeof(bd->link.err), "acknowledging: %s",
-			 amqp_error_string2(st));
-		link_close(&bd->link, false);
-	}
 }
 
 /* Run fn until it succeeds (the store may be away: nothing is acknowledged meanwhile and no
@@ -130,6 +134,31 @@ static bool until_done(struct broker_detect *bd, int (*fn)(void *ctx), const cha
 	}
 }
 
+/* Make what the pending batches caused durable, then acknowledge them all (basic.ack with
+ * multiple: every tag up to the newest). Retried while the store is away; when stopping
+ * first, or when the broker is lost, nothing is acknowledged and the broker delivers them
+ * again to the next active detector. */
+static void flush(struct broker_detect *bd)
+{
+	if (!bd->pending || !bd->link.conn)
+		return;
+	if (!until_done(bd, bd->ops.persist, "persist alerts and window state")) {
+		snprintf(bd->link.err, sizeof(bd->link.err),
+			 "stopping before the alerts were saved: the batches go back to the queue");
+		link_close(&bd->link, false);
+		return;
+	}
+	int st = amqp_basic_ack(bd->link.conn, BROKER_CHANNEL, bd->last_tag, 1);
+	if (st != AMQP_STATUS_OK) {
+		snprintf(bd->link.err, sizeof(bd->link.err), "acknowledging: %s",
+			 amqp_error_string2(st));
+		link_close(&bd->link, false);
+		return;
+	}
+	metric_add(&m_evaluated, (int64_t)bd->pending);
+	bd->pending = 0;
+}
+
 static void on_delivery(struct broker_detect *bd, const amqp_envelope_t *env)
 {
 	char err[256];
@@ -148,27 +177,29 @@ static void on_delivery(struct broker_detect *bd, const amqp_envelope_t *env)
 		metric_add(&m_takeovers, 1);
 		log_info("amqp", "this node is the active detector");
 	}
-	if (wire_decode(env->message.body.bytes, env->message.body.len, &b, err, sizeof(err)) < 0) {
-		/* The store role dead-letters it from its own queue: here it is only dropped. */
+	int rc = 0;
+	if (wire_decode(env->message.body.bytes, env->message.body.len, &b, err, sizeof(err)) < 0)
+		/* The store role dead-letters it from its own queue: here it is only skipped
+		 * (acknowledged with the next save). */
 		log_warn("amqp", "detector: skipping an undecodable message: %s", err);
-		ingest_batch_release(&b);
-		settle(bd, env->delivery_tag, true, false);
-		return;
-	}
-	int rc = bd->ops.eval(bd->ops.ctx, &b, env->message.body.bytes, env->message.body.len,
-			      env->redelivered);
+	else
+		rc = bd->ops.eval(bd->ops.ctx, &b, env->message.body.bytes, env->message.body.len,
+				  env->redelivered);
 	ingest_batch_release(&b);
-	if (rc < 0 || !until_done(bd, bd->ops.persist, "persist alerts and window state")) {
-		/* Not durable: the message goes back and the next active detector (maybe this
-		 * node again) starts from the persisted state. */
-		snprintf(bd->link.err, sizeof(bd->link.err), "%s: the batch goes back to the queue",
-			 rc < 0 ? "cannot evaluate a batch"
-				: "stopping before its alerts were saved");
+	if (rc < 0) {
+		/* Not evaluated: it goes back with the others pending, and the next active
+		 * detector (maybe this node again) starts from the persisted state. */
+		snprintf(bd->link.err, sizeof(bd->link.err),
+			 "cannot evaluate a batch: it goes back to the queue");
 		link_close(&bd->link, false);
 		return;
 	}
-	metric_add(&m_evaluated, 1);
-	settle(bd, env->delivery_tag, true, false);
+	if (!bd->pending++)
+		bd->pending_since_ms = mono_ms();
+	bd->last_tag = env->delivery_tag;
+	/* The broker sends no more than the prefetch unacknowledged: save then at the latest. */
+	if (bd->save_ms == 0 || bd->pending >= (size_t)bd->prefetch)
+		flush(bd);
 }
 
 static void receive(struct broker_detect *bd)
@@ -191,8 +222,13 @@ static void *detect_main(void *arg)
 		}
 		note_state(bd, true);
 		receive(bd);
+		if (bd->pending && bd->link.conn && mono_ms() - bd->pending_since_ms >= bd->save_ms)
+			flush(bd);
 	}
-	link_close(&bd->link, true); /* anything unacknowledged goes to the next detector */
+	/* One attempt to save what is pending (until_done tries once when stopping); what
+	 * stays unacknowledged goes to the next detector. */
+	flush(bd);
+	link_close(&bd->link, true);
 	return NULL;
 }
 
@@ -217,6 +253,7 @@ int broker_detect_start(struct broker_detect **out, const struct broker_config *
 	bd->link.role = "detector";
 	bd->ops = *ops;
 	bd->prefetch = c->prefetch > 0 ? c->prefetch : 16;
+	bd->save_ms = c->detect_save_ms > 0 ? c->detect_save_ms : 0;
 	snprintf(bd->st.reason, sizeof(bd->st.reason), "connecting to the broker");
 	pthread_mutex_init(&bd->mu, NULL);
 	if ((rc = -pthread_create(&bd->thread, NULL, detect_main, bd)) < 0) {

@@ -479,6 +479,34 @@ int ruleset_reload_dir(struct ruleset *rs)
 	return rc;
 }
 
+int ruleset_reload(struct ruleset *rs)
+{
+	/* Read into a catalog of its own, outside the lock (the store may be slow), then swap. */
+	struct ruleset fresh = {.s = rs->s, .dir = rs->dir};
+	int rc;
+	if ((rc = load_store(&fresh, true)) < 0 || (fresh.dir && (rc = load_dir(&fresh)) < 0) ||
+	    (rc = load_store(&fresh, false)) < 0) {
+		log_warn(SUB, "cannot read the rules again (%s): the rules in force stay",
+			 siem_strerror(rc));
+	} else {
+		pthread_mutex_lock(&rs->mu);
+		struct ruleset_entry *v = rs->v;
+		size_t n = rs->n, cap = rs->cap;
+		rs->v = fresh.v;
+		rs->n = fresh.n;
+		rs->cap = fresh.cap;
+		fresh.v = v;
+		fresh.n = n;
+		fresh.cap = cap;
+		apply_greedy(rs);
+		pthread_mutex_unlock(&rs->mu);
+	}
+	for (size_t i = 0; i < fresh.n; i++)
+		ruleset_entry_release(&fresh.v[i]);
+	free(fresh.v);
+	return rc;
+}
+
 size_t ruleset_count(struct ruleset *rs)
 {
 	pthread_mutex_lock(&rs->mu);

@@ -33,6 +33,13 @@ struct ruleset;
 int ruleset_open(struct ruleset **out, struct store *s, struct detector *d, const char *dir);
 /* SIGHUP: read the directory again (API rules and enabled flags stay). */
 int ruleset_reload_dir(struct ruleset *rs);
+/* The channel of store_notify the rules API sends on after a change (payload: the rule id),
+ * for the other hubs sharing the store (broker mode). */
+#define RULES_CHANNEL "minisiem_rules"
+/* Another hub changed the rules in the store: read the API rules, the enabled flags and the
+ * directory again and hand the enabled ones to the engine (the window state of every rule
+ * whose id stays survives). On failure the catalog in force stays. */
+int ruleset_reload(struct ruleset *rs);
 void ruleset_close(struct ruleset *rs);
 size_t ruleset_count(struct ruleset *rs);
 /* The text of rule id, malloc'd into *text; SIEM_ENOTFOUND when there is no such rule. */

@@ -1,12 +1,14 @@
 /* detect_role.c — the detect role of broker mode. Each batch of minisiem.detect goes through
- * the detector into the alerts module, as committed events do in one hub; before the message
- * is acknowledged the alerts it raised are written (alerts_flush_all) and the window state
- * is saved into the meta row DETECT_STATE_KEY, with the fingerprints of the last
- * FP_KEEP messages evaluated. A node that becomes the active detector reloads both, and the
- * store's open alerts into its suppression table. So a message delivered again is skipped
- * when its evaluation was saved (its fingerprint is there), and otherwise evaluated from the
- * state saved before it: a hit it repeats lands on the alert the first evaluation wrote (one
- * alert per rule and group within the cooldown), never on a second one.
+ * the detector into the alerts module, as committed events do in one hub; before the batches
+ * evaluated since the last save are acknowledged (all at once, every save interval: detect.c)
+ * the alerts they raised are written (alerts_flush_all) and the window state is saved into
+ * the meta row DETECT_STATE_KEY, with the fingerprints of the last FP_KEEP messages
+ * evaluated. A node that becomes the active detector reloads both, and the store's open
+ * alerts into its suppression table. So a message delivered again is skipped when its
+ * evaluation was saved (its fingerprint is there), and otherwise evaluated from the state
+ * saved before it: a hit it repeats lands on the alert the first evaluation wrote (one alert
+ * per rule and group within the cooldown, on the events' arrival times that travel with
+ * them), never on a second one.
  *
  * The row's value: "MSDET1 " then hex of [u32 count][count u64 fingerprints][state blob]. */
 #include <stdio.h>

@@ -129,6 +129,7 @@ int roles_config(struct roles *r, const struct config *c)
 	    .heartbeat_s = (int)config_int(c, "amqp-heartbeat"),
 	    .confirm_timeout_ms = (int)config_int(c, "amqp-confirm-timeout") * 1000,
 	    .prefetch = (int)config_int(c, "amqp-prefetch"),
+	    .detect_save_ms = (int)config_int(c, "detect-save-interval") * 1000,
 	    .name = r->name,
 	};
 	return 0;

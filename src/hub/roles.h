@@ -37,7 +37,11 @@ enum hub_role { ROLE_INGEST = 1, ROLE_STORE = 2, ROLE_DETECT = 4, ROLE_API = 8 }
      "ingest: a batch the broker has not confirmed by then fails (503)", false, 1, 300}, \
     {"amqp-prefetch", "SIEM_AMQP_PREFETCH", OPT_INT, "16", "N", \
      "store and detect: messages taken from the broker before they are acknowledged", false, \
-     1, 10000}
+     1, 10000}, \
+    {"detect-save-interval", "SIEM_DETECT_SAVE_INTERVAL", OPT_DURATION, "1s", "DURATION", \
+     "detect: how often the active detector saves its window state to PostgreSQL and" \
+     " acknowledges the batches evaluated since (sooner when --amqp-prefetch of them wait;" \
+     " 0: after every batch)", false, 0, 3600}
 #define ROLES_SECRET_OPTS \
     {NULL, "SIEM_AMQP_PASSWORD", OPT_STRING, NULL, NULL, \
      "broker mode: the broker password (or --amqp-password-file)", true, 0, 0}

@@ -35,6 +35,7 @@
 #include "enrich/enrich.h"
 #include "hub/api_role.h"
 #include "hub/detect_role.h"
+#include "hub/watch.h"
 #include "hub/roles.h"
 #include "hub/secrets.h"
 #include "parse/decode.h"
@@ -487,6 +488,7 @@ struct hub {
 	struct pipeline *store_p; /* the store role's writer (broker mode) */
 	struct detect_role *dr;	  /* the detect role (broker mode) */
 	struct api_role *ar;	  /* the api role (broker mode) */
+	struct watch *rules_w;	  /* rules changed by other nodes (broker mode) */
 	char state_path[4200], rules_buf[4200];
 };
 
@@ -650,6 +652,13 @@ static void on_stored(void *ctx, const struct event *ev)
 	events_stream_publish(ev);
 }
 
+/* Broker mode: a rule changed through another node's API (and, after a lost connection to
+ * PostgreSQL, whatever changed meanwhile). */
+static void reload_rules(void *ctx)
+{
+	ruleset_reload(ctx);
+}
+
 /* Broker mode: the receivers' pipeline publishes (ingest) and a second one commits what the
  * broker delivers (store); on a node without the ingest role the broker feeds the hub's own
  * pipeline, its one store writer, and POST /ingest answers 503. */
@@ -682,6 +691,12 @@ static int start_roles(struct hub *h)
 		h->a.broker_detect = detect_role_link(h->dr);
 	if (roles_has(&h->roles, ROLE_API) && (rc = api_role_start(&h->ar, h->s, h->alerts)) < 0) {
 		log_error("hub", "cannot start the api role: %s", siem_strerror(rc));
+		return rc;
+	}
+	/* Every node: its rules API and its detector (the active one runs it) follow a change
+	 * made through any node's API. */
+	if ((rc = watch_start(&h->rules_w, h->s, RULES_CHANNEL, reload_rules, h->rules)) < 0) {
+		log_error("hub", "cannot watch the rules: %s", siem_strerror(rc));
 		return rc;
 	}
 	return 0;
@@ -901,6 +916,8 @@ static void serve_stop(struct hub *h)
 	h->dr = NULL;
 	api_role_stop(h->ar);
 	h->ar = NULL;
+	watch_stop(h->rules_w);
+	h->rules_w = NULL;
 	roles_stop(&h->roles); /* the store role's consumer, then its writer */
 	h->store_p = NULL;
 	pipeline_stop(h->p);

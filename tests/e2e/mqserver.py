@@ -251,6 +251,11 @@ class Amqp:
             body += payload
         return body
 
+    def declare_queue(self, queue, args=None):
+        """queue.declare, durable, with arguments args (a dict)."""
+        self._method(1, 50, 10, b"\x00\x00" + _shortstr(queue) + b"\x02" + _table(args))
+        self._expect(1, 50, 11)
+
     def queue_depth(self, queue):
         """Messages ready in queue (queue.declare passive). -> (messages, consumers)."""
         self._method(1, 50, 10, b"\x00\x00" + _shortstr(queue) + b"\x01" + _table({}))

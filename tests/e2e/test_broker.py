@@ -9,8 +9,12 @@ alarm gives 503s, not a growing queue; a poison message, and a batch the store c
 commit, end in dead_letters with their reason; amqps:// verifies the broker's certificate;
 the password never on the command line. Two detect nodes share the detect queue: the active
 one is killed mid-stream and the other resumes its correlation windows from PostgreSQL, each
-alert raised once, and an api node's SSE client sees them. An agent with both ingest nodes in
---server carries on to the second when the first is killed mid-stream: every line once.
+alert raised once, and an api node's SSE client sees them; one killed between two saves of
+its state raises nothing twice; batches published before any detect node started are
+detected when one starts, and rules changed through another node's API reach the active
+detector without a restart; a detect queue an older version declared with other arguments
+is used as it is. An agent with both ingest nodes in --server carries on to the second when
+the first is killed mid-stream: every line once.
 
 The run's PostgreSQL (SIEM_TEST_PG, the PostgreSQL pass) is used when there is one, else a
 server of this file's own."""
@@ -245,6 +249,142 @@ class Broker(HubCase):
         # the state lives in PostgreSQL, not in a file beside the node
         r = pgserver.psql(self.db, "SELECT count(*) FROM meta WHERE key = 'detect.state'")
         self.assertEqual(r, [("1",)])
+
+    def test_detector_killed_between_saves_raises_no_alert_twice(self):
+        """The active detector wrote an alert but had not yet saved the window state that
+        includes its batches (a long save interval) when it was killed: the next one
+        evaluates those batches again from the last saved state, and the hit lands on the
+        alert written, not on a second one."""
+        node = self.node("ingest,store")
+        first = self.node("detect", "--detect-save-interval", "1h")
+        wait_for(lambda: "waiting to be the active detector" in first.stderr(), 60,
+                 "the first detector consuming")
+        for i in range(5):  # five batches, fewer than the prefetch: nothing saved
+            node.ingest_ok([{"event_id": event_uuid("brk-unsaved", i), "app": "brk-unsaved",
+                             "os_type": "LINUX", "event_type": "LOGIN_FAIL",
+                             "source_ip": "203.0.113.92", "user": "root",
+                             "source_host": "web1", "message": "Failed password for root"}])
+        brute = "22b465fd-75c8-42f1-9395-8d61d9daf41a"
+        wait_for(lambda: self.alerts_of(brute), 60, "the brute-force alert")
+        second = self.node("detect")
+        wait_for(lambda: "waiting to be the active detector" in second.stderr(), 60,
+                 "the second detector consuming")
+        state = "SELECT count(*) FROM meta WHERE key = 'detect.state'"
+        self.assertEqual(pgserver.psql(self.db, state), [("0",)])  # the alert, not the state
+        self.assertEqual(metric(first, "minisiem_amqp_detected_total"), 0)
+        first.kill()
+        wait_for(lambda: metric(second, "minisiem_amqp_detected_total") >= 5, 60,
+                 "the other detector evaluating the five batches again")
+        rows = self.alerts_of(brute)
+        self.assertEqual(len(rows), 1, rows)
+        self.assertEqual(rows[0][1], "source_ip=203.0.113.92")
+        self.assertEqual(pgserver.psql(self.db, state), [("1",)])
+
+    def test_detect_queue_of_an_older_version_is_used_as_it_is(self):
+        """minisiem.detect declared with other arguments (an older version's: a dead-letter
+        exchange, no length bound) is refused by the broker with 406: a node uses it as it
+        is, logs so, and detects."""
+        c = self.mq.client(self.vhost)
+        try:
+            args = {"x-queue-type": "quorum", "x-single-active-consumer": True,
+                    "x-delivery-limit": 5, "x-dead-letter-exchange": "minisiem.dead"}
+            c.declare_queue("minisiem.detect", args)
+        finally:
+            c.close()
+        h = self.node("ingest,store,detect")
+        wait_for(lambda: "exists with other arguments" in h.stderr(), 60, "the warning")
+        h.ingest_ok([{"event_id": event_uuid("brk-oldq", i), "app": "brk-oldq",
+                      "os_type": "LINUX", "event_type": "LOGIN_FAIL",
+                      "source_ip": "203.0.113.93", "user": "root", "source_host": "web1",
+                      "message": "Failed password for root"} for i in range(5)])
+        brute = "22b465fd-75c8-42f1-9395-8d61d9daf41a"
+        wait_for(lambda: self.alerts_of(brute), 60, "the brute-force alert")
+
+    # ---- batches before any detector; rules changed live ----
+
+    LIVE_A = "5b0f2a7e-8c1d-4e59-9a61-3f2d7c1e0a01"
+    LIVE_B = "5b0f2a7e-8c1d-4e59-9a61-3f2d7c1e0a02"
+    LIVE_RULES = "".join("""---
+title: Live rule %s
+id: %s
+level: high
+logsource:
+    product: minisiem
+detection:
+    selection:
+        event_type: LIVE_%s
+    condition: selection
+""" % (k, i, k) for k, i in (("A", LIVE_A), ("B", LIVE_B)))
+
+    def test_detector_started_late_and_rules_changed_live(self):
+        """Batches published before any detect node ever connected wait in the detect queue
+        (declared by every node) and are detected when one starts. Rules created, disabled,
+        deleted and enabled through another node's API reach the active detector without a
+        restart."""
+        node = self.node("ingest,store")
+        fails = [{"event_id": event_uuid("brk-late", i), "app": "brk-late", "os_type": "LINUX",
+                  "event_type": "LOGIN_FAIL", "source_ip": "203.0.113.91", "user": "root",
+                  "source_host": "web1", "message": "Failed password for root"}
+                 for i in range(5)]
+        node.ingest_ok(fails)
+        self.assertEqual(self.queue_depth("minisiem.detect"), 1)  # waiting for a detector
+        det = self.node("detect")
+        brute = "22b465fd-75c8-42f1-9395-8d61d9daf41a"
+        wait_for(lambda: self.alerts_of(brute), 60, "the brute-force alert of the early batch")
+        self.assertEqual(self.alerts_of(brute)[0][1], "source_ip=203.0.113.91")
+
+        token = node.login_token()
+        auth = {"Authorization": "Bearer " + token}
+        n = [0]
+
+        def send(*types):
+            evs = []
+            for t in types:
+                n[0] += 1
+                evs.append({"event_id": event_uuid("brk-live", n[0]), "app": "brk-live",
+                            "event_type": "LIVE_" + t, "source_host": "web1", "user": "bob",
+                            "message": "live %d" % n[0]})
+            node.ingest_ok(evs)  # one batch: evaluated in this order
+
+        def on_detector(rule_id, enabled):
+            """The detect node's catalog says so (None: the rule is gone)."""
+            def check():
+                status, _, body = det.get("/rules/" + rule_id)
+                if enabled is None:
+                    return status == 404
+                return status == 200 and body["enabled"] == enabled
+            wait_for(check, 30, "rule %s %s on the detect node" % (rule_id, enabled))
+
+        def events_of(rule_id):
+            rows = self.alerts_of(rule_id)
+            self.assertLessEqual(len(rows), 1, rows)
+            return int(rows[0][2]) if rows else 0
+
+        status, _, body = node.request("POST", "/rules", self.LIVE_RULES.encode(),
+                                       dict(auth, **{"Content-Type": "application/yaml"}))
+        self.assertEqual(status, 201, body)
+        on_detector(self.LIVE_A, True)
+        on_detector(self.LIVE_B, True)
+        send("A")
+        wait_for(lambda: events_of(self.LIVE_A) == 1, 60, "the new rule's alert")
+        # disabled on the ingest node: A's event before B's in one batch, B's alert proves
+        # that A's was evaluated, and A counted nothing
+        status, _, body = node.request("POST", "/rules/%s/disable" % self.LIVE_A, b"", auth)
+        self.assertEqual(status, 200, body)
+        on_detector(self.LIVE_A, False)
+        send("A", "B")
+        wait_for(lambda: events_of(self.LIVE_B) == 1, 60, "the other rule's alert")
+        self.assertEqual(events_of(self.LIVE_A), 1)
+        # B deleted and A enabled again: the reverse
+        status, _, body = node.request("DELETE", "/rules/" + self.LIVE_B, None, auth)
+        self.assertEqual(status, 200, body)
+        status, _, body = node.request("POST", "/rules/%s/enable" % self.LIVE_A, b"", auth)
+        self.assertEqual(status, 200, body)
+        on_detector(self.LIVE_B, None)
+        on_detector(self.LIVE_A, True)
+        send("B", "A")
+        wait_for(lambda: events_of(self.LIVE_A) == 2, 60, "the enabled rule counting again")
+        self.assertEqual(events_of(self.LIVE_B), 1)
 
     # ---- the broker is killed and comes back; it freezes and thaws ----
 
