@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "parse/csv.h"
 #include "parse/forward.h"
+#include "parse/jsonread.h"
 
 #define MAX_REJECTS_LISTED 1000
 
@@ -175,6 +176,14 @@ static size_t count_lines(const char *b, size_t n)
 	return c;
 }
 
+/* A body or a line: the ingest reader's, or jansson's when the reader is not sure, which
+ * then decides what is valid and words the error. */
+static json_t *read_json(const char *text, size_t n, size_t flags, json_error_t *jerr)
+{
+	json_t *v = jsonread_document(text, n);
+	return v ? v : json_loadb(text, n, flags, jerr);
+}
+
 /* NDJSON: one event per line, a bad line rejected on its own. */
 static int parse_ndjson(struct ingest_state *st, const char *body, size_t len, int64_t now,
 			char *detail, size_t detlen, const char **source)
@@ -195,7 +204,7 @@ static int parse_ndjson(struct ingest_state *st, const char *body, size_t len, i
 			le--;
 		if (ls == le)
 			continue;
-		json_t *v = json_loadb(ls, (size_t)(le - ls), JSON_ALLOW_NUL, &jerr);
+		json_t *v = read_json(ls, (size_t)(le - ls), JSON_ALLOW_NUL, &jerr);
 		if (!v) {
 			snprintf(detail, detlen, "malformed JSON at column %d: %s", jerr.column,
 				 jerr.text);
@@ -259,7 +268,7 @@ static unsigned parse_body(struct http_req *r, struct ingest_state *st, char *de
 		if ((rc = parse_ndjson(st, body, len, now, detail, detlen, &source)) == -ENOMEM)
 			return 500;
 	} else {
-		json_t *v = json_loadb(body, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
+		json_t *v = read_json(body, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
 		if (!v && lines_of_objects(body, len, &jerr)) {
 			if ((rc = parse_ndjson(st, body, len, now, detail, detlen, &source)) ==
 			    -ENOMEM)
