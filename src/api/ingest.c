@@ -250,7 +250,7 @@ static int read_events(struct ingest_state *st, const char *body, size_t len, in
 		       const char **source, int *rc)
 {
 	struct jsonread jr;
-	enum jsonread_item it;
+	enum jsonread_item it = JSONREAD_UNSURE;
 	size_t index = 0;
 	*rc = 0;
 	if (batch_open(st, max_events(body, len), source) < 0) {
