@@ -30,9 +30,9 @@
 #define SUB "http"
 /* Each connection's libmicrohttpd memory: its read buffer, the request's headers, the reply's
  * headers. libmicrohttpd zeroes all of it between two requests of a keep-alive connection,
- * so its size is paid on every request: 16 KiB takes header blocks of about 14 KiB (a larger
- * one gets 431), far more than any client of the hub sends. */
-#define CONN_MEMORY ((size_t)16 * 1024)
+ * so its size is paid on every request: 32 KiB (libmicrohttpd's default) takes header blocks
+ * of about 30 KiB, a 16 KiB token among them (a larger block gets 431). */
+#define CONN_MEMORY ((size_t)32 * 1024)
 
 static struct metric m_budget_refused = METRIC_COUNTER_INIT(
     "minisiem_http_body_budget_refused_total", NULL,
