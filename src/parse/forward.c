@@ -332,9 +332,13 @@ static bool has_forwarder_member(const struct event_member *m, size_t n)
 					return true;
 			continue;
 		}
+		/* The first letters of names[].from: most keys are none of them. */
+		static const char firsts[] = "lMedIhHPaipfL";
+		if (!kl || !memchr(firsts, k[0], sizeof(firsts) - 1))
+			continue;
 		for (size_t j = 0; j < sizeof(names) / sizeof(names[0]); j++) {
 			const char *f = names[j].from;
-			if (kl && f[0] == k[0] && !strncmp(f, k, kl) &&
+			if (f[0] == k[0] && !strncmp(f, k, kl) &&
 			    (f[kl] == '\0' || (f[kl] == '.' && m[i].type == JSON_OBJECT)))
 				return true;
 		}

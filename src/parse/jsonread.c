@@ -473,6 +473,7 @@ static int read_members(struct jsonread *r)
 	/* Offsets into r->esc of escaped keys and strings, made pointers once the object is
 	 * read (r->esc may move as it grows). */
 	size_t koff[64], soff[64];
+	uint64_t seen = 0;
 	drop_members(r);
 	if (r->depth >= MAX_DEPTH)
 		return -1;
@@ -498,9 +499,15 @@ static int read_members(struct jsonread *r)
 		skip_ws(r);
 		if (member_value(r, &m, &so) < 0)
 			goto out;
-		/* the key's text, wherever it is */
+		/* the key's text, wherever it is; a repeated one is looked for only when a key
+		 * of its length and ends came before */
 		const char *kt = ko == SIZE_MAX ? m.key : r->esc + ko;
-		size_t i = 0;
+		uint64_t bit = m.key_len ? (uint64_t)1 << ((m.key_len * 7 + (unsigned char)kt[0] +
+							    (unsigned char)kt[m.key_len - 1]) &
+							   63)
+					 : 1;
+		size_t i = (seen & bit) ? 0 : r->n;
+		seen |= bit;
 		for (; i < r->n; i++) {
 			const char *ki = koff[i] == SIZE_MAX ? r->m[i].key : r->esc + koff[i];
 			if (r->m[i].key_len == m.key_len && !memcmp(ki, kt, m.key_len))
