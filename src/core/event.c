@@ -55,7 +55,7 @@ static const struct {
 };
 
 struct slot {
-	json_t *v;
+	const struct event_member *v;
 	const char *key; /* the name the client used, for error messages */
 	size_t keylen;
 	unsigned rank;
@@ -119,6 +119,14 @@ static int fail(char *err, size_t errlen, const char *field, const char *reason)
 	return SIEM_ESCHEMA;
 }
 
+/* A field's error, named as the client named it (the key need not end in a NUL). */
+static int fail_key(char *err, size_t errlen, const struct slot *s, const char *reason)
+{
+	if (err && errlen)
+		snprintf(err, errlen, "%.*s: %s", (int)s->keylen, s->key, reason);
+	return SIEM_ESCHEMA;
+}
+
 size_t utf8_cut(const char *p, size_t n, size_t cap)
 {
 	if (n <= cap)
@@ -143,19 +151,50 @@ int sv_capped(struct arena *a, struct sv *dst, const char *p, size_t n, size_t c
 	return 0;
 }
 
-/* Text of a scalar: a string as it is; a number or boolean as its JSON text (in tmp). */
-static int scalar_text(json_t *v, char tmp[64], const char **p, size_t *n)
+json_t *event_member_json(const struct event_member *m)
 {
-	switch (json_typeof(v)) {
+	if (m->json)
+		return json_incref(m->json);
+	switch (m->type) {
 	case JSON_STRING:
-		*p = json_string_value(v);
-		*n = json_string_length(v);
+		return json_stringn_nocheck(m->str, m->len);
+	case JSON_INTEGER:
+		return json_integer(m->integer);
+	case JSON_REAL:
+		return json_real(m->real);
+	case JSON_TRUE:
+		return json_true();
+	case JSON_FALSE:
+		return json_false();
+	case JSON_NULL:
+		return json_null();
+	default:
+		return NULL;
+	}
+}
+
+static bool is_string(const struct event_member *m)
+{
+	return m->type == JSON_STRING;
+}
+
+/* Text of a scalar: a string as it is; a number or boolean as its JSON text (in tmp). */
+static int scalar_text(const struct event_member *m, char tmp[64], const char **p, size_t *n)
+{
+	json_t *v;
+	switch (m->type) {
+	case JSON_STRING:
+		*p = m->str;
+		*n = m->len;
 		return 0;
 	case JSON_INTEGER:
 	case JSON_REAL:
 	case JSON_TRUE:
 	case JSON_FALSE:
+		if (!(v = event_member_json(m)))
+			return -1;
 		*n = json_dumpb(v, tmp, 64, JSON_ENCODE_ANY);
+		json_decref(v);
 		if (*n == 0 || *n > 64)
 			return -1;
 		*p = tmp;
@@ -181,30 +220,30 @@ static int parse_uint(const char *s, size_t n, int64_t *out)
 }
 
 /* An integer given as a JSON integer, an integral real (3.0) or a digit string. */
-static int int_value(json_t *v, int64_t *out)
+static int int_value(const struct event_member *v, int64_t *out)
 {
-	if (json_is_integer(v)) {
-		*out = json_integer_value(v);
+	if (v->type == JSON_INTEGER) {
+		*out = v->integer;
 		return 0;
 	}
-	if (json_is_real(v)) {
-		double d = json_real_value(v);
+	if (v->type == JSON_REAL) {
+		double d = v->real;
 		if (d < -9e15 || d > 9e15 || d != (double)(int64_t)d)
 			return -1;
 		*out = (int64_t)d;
 		return 0;
 	}
-	if (json_is_string(v))
-		return parse_uint(json_string_value(v), json_string_length(v), out);
+	if (is_string(v))
+		return parse_uint(v->str, v->len, out);
 	return -1;
 }
 
-static int parse_severity(json_t *v, int *out)
+static int parse_severity(const struct event_member *v, int *out)
 {
 	int64_t x;
-	if (json_is_string(v)) {
-		const char *s = json_string_value(v);
-		size_t n = json_string_length(v);
+	if (is_string(v)) {
+		const char *s = v->str;
+		size_t n = v->len;
 		for (size_t i = 0; i < sizeof(severity_names) / sizeof(severity_names[0]); i++) {
 			if (word_ieq(s, n, severity_names[i].name)) {
 				*out = severity_names[i].sev;
@@ -228,20 +267,25 @@ static int severity_from_level(struct sv level)
 	return 1;
 }
 
-static int parse_latency(json_t *v, double *out)
+static int parse_latency(const struct event_member *v, double *out)
 {
 	double d;
-	if (json_is_number(v)) {
-		d = json_number_value(v);
-	} else if (json_is_string(v)) {
-		const char *s = json_string_value(v);
-		size_t n = json_string_length(v);
+	if (v->type == JSON_INTEGER || v->type == JSON_REAL) {
+		d = v->type == JSON_INTEGER ? (double)v->integer : v->real;
+	} else if (is_string(v)) {
+		const char *s = v->str;
+		size_t n = v->len;
 		/* strtod alone would take " 1", "inf", "0x10" and stop at an inner NUL. */
-		if (n == 0 || n > 64 || strspn(s, "0123456789.eE+-") != n)
+		char buf[65];
+		if (n == 0 || n > 64)
+			return -1;
+		memcpy(buf, s, n);
+		buf[n] = '\0';
+		if (strspn(buf, "0123456789.eE+-") != n)
 			return -1;
 		char *end;
-		d = strtod(s, &end);
-		if (end != s + n)
+		d = strtod(buf, &end);
+		if (end != buf + n)
 			return -1;
 	} else {
 		return -1;
@@ -259,11 +303,11 @@ static bool ip_absent(const char *s, size_t n)
 	return n == 0 || word_ieq(s, n, "n/a") || word_ieq(s, n, "-") || word_ieq(s, n, "unknown");
 }
 
-static int put_in_data(json_t **extra, const char *key, size_t keylen, json_t *v)
+static int put_in_data(json_t **extra, const char *key, size_t keylen, const struct event_member *v)
 {
 	if (!*extra && !(*extra = json_object()))
 		return -ENOMEM;
-	return json_object_setn(*extra, key, keylen, v) ? -ENOMEM : 0;
+	return json_object_setn_new(*extra, key, keylen, event_member_json(v)) ? -ENOMEM : 0;
 }
 
 /* Serialize data compactly into the arena; over the cap it becomes a marker object,
@@ -297,8 +341,46 @@ static int store_data(struct event *ev, json_t *d, struct arena *a)
 	return 0;
 }
 
+/* The members of a jansson object, in its order. */
+static void member_of(struct event_member *m, const char *k, size_t kl, json_t *v)
+{
+	*m = (struct event_member){.key = k, .key_len = kl, .json = v, .type = json_typeof(v)};
+	if (m->type == JSON_STRING) {
+		m->str = json_string_value(v);
+		m->len = json_string_length(v);
+	} else if (m->type == JSON_INTEGER) {
+		m->integer = json_integer_value(v);
+	} else if (m->type == JSON_REAL) {
+		m->real = json_real_value(v);
+	}
+}
+
 int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_us, char *err,
 		    size_t errlen)
+{
+	struct event_member stack[32], *m = stack;
+	if (!json_is_object(obj)) {
+		memset(ev, 0, sizeof(*ev));
+		ev->received_at = now_us;
+		return fail(err, errlen, "event", "must be a JSON object");
+	}
+	size_t n = json_object_size(obj), i = 0;
+	if (n > sizeof(stack) / sizeof(stack[0]) && !(m = malloc(n * sizeof(*m)))) {
+		memset(ev, 0, sizeof(*ev));
+		fail(err, errlen, "event", "out of memory");
+		return -ENOMEM;
+	}
+	for (void *it = json_object_iter(obj); it && i < n; it = json_object_iter_next(obj, it))
+		member_of(&m[i++], json_object_iter_key(it), json_object_iter_key_len(it),
+			  json_object_iter_value(it));
+	int rc = event_from_members(ev, m, i, a, now_us, err, errlen);
+	if (m != stack)
+		free(m);
+	return rc;
+}
+
+int event_from_members(struct event *ev, const struct event_member *m, size_t nm, struct arena *a,
+		       int64_t now_us, char *err, size_t errlen)
 {
 	struct slot sl[EF_COUNT] = {0};
 	json_t *extra = NULL;
@@ -309,22 +391,20 @@ int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_
 	ev->received_at = now_us;
 	if (err && errlen)
 		err[0] = '\0';
-	if (!json_is_object(obj))
-		return fail(err, errlen, "event", "must be a JSON object");
 
 	/* One pass: known names into their slot, everything else into data. When a field
 	 * comes under two names the better-ranked one is kept and the other goes to data. */
-	for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it)) {
-		const char *k = json_object_iter_key(it);
-		size_t kl = json_object_iter_key_len(it);
-		json_t *v = json_object_iter_value(it);
+	for (size_t i = 0; i < nm; i++) {
+		const char *k = m[i].key;
+		size_t kl = m[i].key_len;
+		const struct event_member *v = &m[i];
 		const struct key *kd = key_find(k, kl);
 		if (!kd) {
 			if ((rc = put_in_data(&extra, k, kl, v)))
 				goto out;
 			continue;
 		}
-		if (kd->fid == EF_RECEIVED_AT || json_is_null(v))
+		if (kd->fid == EF_RECEIVED_AT || v->type == JSON_NULL)
 			continue;
 		struct slot *s = &sl[kd->fid];
 		if (s->v && s->rank <= kd->rank) {
@@ -341,10 +421,9 @@ int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_
 	}
 
 	struct slot *s = &sl[EF_EVENT_ID];
-	if (s->v && !(json_is_string(s->v) && json_string_length(s->v) == 0)) {
-		if (!json_is_string(s->v) ||
-		    uuid_parse(json_string_value(s->v), json_string_length(s->v), ev->id)) {
-			rc = fail(err, errlen, s->key, "not a UUID");
+	if (s->v && !(is_string(s->v) && s->v->len == 0)) {
+		if (!is_string(s->v) || uuid_parse(s->v->str, s->v->len, ev->id)) {
+			rc = fail_key(err, errlen, s, "not a UUID");
 			goto out;
 		}
 	} else {
@@ -353,23 +432,23 @@ int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_
 	}
 
 	s = &sl[EF_TIMESTAMP];
-	if (s->v && !(json_is_string(s->v) && json_string_length(s->v) == 0)) {
+	if (s->v && !(is_string(s->v) && s->v->len == 0)) {
 		int r;
-		if (json_is_string(s->v)) {
-			r = ts_parse(json_string_value(s->v), json_string_length(s->v), &ev->ts);
-		} else if (json_is_integer(s->v)) {
+		if (is_string(s->v)) {
+			r = ts_parse(s->v->str, s->v->len, &ev->ts);
+		} else if (s->v->type == JSON_INTEGER) {
 			/* Through the text parser: exact for any int64, no double rounding. */
-			json_int_t x = json_integer_value(s->v);
+			json_int_t x = s->v->integer;
 			int len = snprintf(tmp, sizeof(tmp), "%" JSON_INTEGER_FORMAT, x);
 			r = x < 0 ? -ERANGE : ts_parse(tmp, (size_t)len, &ev->ts);
-		} else if (json_is_real(s->v)) {
-			r = ts_from_number(json_real_value(s->v), &ev->ts);
+		} else if (s->v->type == JSON_REAL) {
+			r = ts_from_number(s->v->real, &ev->ts);
 		} else {
 			r = SIEM_EPARSE;
 		}
 		if (r) {
-			rc = fail(err, errlen, s->key,
-				  r == -ERANGE ? "out of range" : "not ISO-8601 or epoch");
+			rc = fail_key(err, errlen, s,
+				      r == -ERANGE ? "out of range" : "not ISO-8601 or epoch");
 			goto out;
 		}
 	} else {
@@ -378,8 +457,8 @@ int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_
 	}
 
 	s = &sl[EF_DATA];
-	if (s->v && !json_is_object(s->v)) {
-		rc = fail(err, errlen, s->key, "must be an object");
+	if (s->v && s->v->type != JSON_OBJECT) {
+		rc = fail_key(err, errlen, s, "must be an object");
 		goto out;
 	}
 
@@ -392,7 +471,7 @@ int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_
 		if (!s->v)
 			continue;
 		if (scalar_text(s->v, tmp, &p, &n)) {
-			rc = fail(err, errlen, s->key, "must be a string");
+			rc = fail_key(err, errlen, s, "must be a string");
 			goto out;
 		}
 		if (n == 0)
@@ -404,11 +483,11 @@ int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_
 
 	s = &sl[EF_SOURCE_IP];
 	if (s->v) {
-		const char *p = json_string_value(s->v);
-		size_t n = json_string_length(s->v);
+		const char *p = is_string(s->v) ? s->v->str : NULL;
+		size_t n = is_string(s->v) ? s->v->len : 0;
 		bool absent = p && ip_absent(p, n);
 		if (!p || (!absent && ip_parse(p, n, ev->ip))) {
-			rc = fail(err, errlen, s->key, "not an IP address");
+			rc = fail_key(err, errlen, s, "not an IP address");
 			goto out;
 		}
 		if (!absent) {
@@ -426,7 +505,7 @@ int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_
 	s = &sl[EF_SEVERITY];
 	if (s->v) {
 		if (parse_severity(s->v, &ev->severity)) {
-			rc = fail(err, errlen, s->key, "must be an integer 1..5");
+			rc = fail_key(err, errlen, s, "must be an integer 1..5");
 			goto out;
 		}
 	} else {
@@ -437,7 +516,7 @@ int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_
 	s = &sl[EF_HTTP_STATUS];
 	if (s->v) {
 		if (int_value(s->v, &x) || x < 100 || x > 599) {
-			rc = fail(err, errlen, s->key, "must be an integer 100..599");
+			rc = fail_key(err, errlen, s, "must be an integer 100..599");
 			goto out;
 		}
 		ev->http_status = (int)x;
@@ -446,7 +525,7 @@ int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_
 	s = &sl[EF_LATENCY_MS];
 	if (s->v) {
 		if (parse_latency(s->v, &ev->latency_ms)) {
-			rc = fail(err, errlen, s->key, "must be a number >= 0");
+			rc = fail_key(err, errlen, s, "must be a number >= 0");
 			goto out;
 		}
 		ev->flags |= EV_HAS_LATENCY;
@@ -454,7 +533,7 @@ int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_
 	s = &sl[EF_SOURCE_OFFSET];
 	if (s->v) {
 		if (int_value(s->v, &x) || x < 0) {
-			rc = fail(err, errlen, s->key, "must be an integer >= 0");
+			rc = fail_key(err, errlen, s, "must be an integer >= 0");
 			goto out;
 		}
 		ev->source_offset = x;
@@ -500,7 +579,7 @@ int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_
 	}
 
 	/* Unknown fields and the explicit data object, whose keys win. */
-	json_t *d = sl[EF_DATA].v;
+	json_t *d = sl[EF_DATA].v ? sl[EF_DATA].v->json : NULL;
 	if (extra && d && json_object_update(extra, d)) {
 		rc = -ENOMEM;
 		goto out;

@@ -92,6 +92,27 @@ int sv_capped(struct arena *a, struct sv *dst, const char *p, size_t n, size_t c
 int event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_us, char *err,
 		    size_t errlen);
 
+/* One member of an event's JSON object: its key and its value, a scalar by value or a
+ * jansson value. The ingest reader (parse/jsonread.h) fills them without a tree; the key
+ * and a string point into its text or scratch. */
+struct event_member {
+	const char *key;
+	size_t key_len;
+	json_t *json;	 /* the value when it is one (objects and arrays always), or NULL */
+	json_type type;	 /* JSON_OBJECT ... JSON_NULL */
+	const char *str; /* JSON_STRING: str[0..len), may hold NUL bytes */
+	size_t len;
+	json_int_t integer; /* JSON_INTEGER */
+	double real;	    /* JSON_REAL */
+};
+
+/* event_from_json over an object's members, in its order (a repeated key once, with its
+ * last value, as jansson keeps it): the same event, the same errors. */
+int event_from_members(struct event *ev, const struct event_member *m, size_t n, struct arena *a,
+		       int64_t now_us, char *err, size_t errlen);
+/* A member's value as a new jansson reference; NULL when out of memory. */
+json_t *event_member_json(const struct event_member *m);
+
 /* The event as a JSON object, canonical field names, plus "ingest_key": {"name", "id"}
  * ("id" null for an environment key) when the event came with one. full adds raw_message
  * and data (the list view leaves raw out to keep pages small). Returns NULL on out of

@@ -59,8 +59,9 @@ struct http_req {
 	size_t len, cap;
 	bool too_big, over_budget, replied, suspended, counted;
 	size_t discarded;
-	size_t limit;	 /* this route's body limit */
-	size_t reserved; /* bytes of the body budget this request holds */
+	size_t limit;	  /* this route's body limit */
+	size_t announced; /* Content-Length + 1 when sent and within the limit, else 0 */
+	size_t reserved;  /* bytes of the body budget this request holds */
 	char *decoded;
 	size_t decoded_len;
 	void *state;

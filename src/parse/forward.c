@@ -264,6 +264,25 @@ static int decode_line(struct event *ev, struct sv text, bool keep_os, bool keep
 	return 1;
 }
 
+/* A record without an event_type, once normalized: its log line decoded. */
+static int decode_record(struct event *ev, bool keep_os, bool keep_sev, struct arena *a,
+			 int64_t now_us)
+{
+	int rc;
+	/* The raw line when the record has one (capped at 64 KiB, the message at 8 KiB). */
+	struct sv text = ev->raw_message.p ? ev->raw_message : ev->message;
+	if (text.p && syslog_looks_like_line(text.p, text.n) &&
+	    (rc = decode_line(ev, text, keep_os, keep_sev, a, now_us)) != 0)
+		return rc < 0 ? rc : 0;
+	/* A program the decoders know, its message alone (Vector's, Fluent Bit's syslog
+	 * inputs, syslog-ng's PROGRAM and MESSAGE). */
+	if (ev->app.p && (rc = decode_auth(ev, a, NULL)) < 0)
+		return rc;
+	if (!keep_os && ev->app.p && strcmp(ev->event_type.p, "GENERIC"))
+		ev->os_type = (struct sv){"LINUX", 5};
+	return 0;
+}
+
 int forward_event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_us,
 			    char *err, size_t errlen)
 {
@@ -277,16 +296,82 @@ int forward_event_from_json(struct event *ev, json_t *obj, struct arena *a, int6
 	bool keep_sev = json_is_number(json_object_get(obj, "severity"));
 	if ((rc = event_from_json(ev, obj, a, now_us, err, errlen)) != 0 || typed)
 		return rc;
-	/* The raw line when the record has one (capped at 64 KiB, the message at 8 KiB). */
-	struct sv text = ev->raw_message.p ? ev->raw_message : ev->message;
-	if (text.p && syslog_looks_like_line(text.p, text.n) &&
-	    (rc = decode_line(ev, text, keep_os, keep_sev, a, now_us)) != 0)
-		return rc < 0 ? rc : 0;
-	/* A program the decoders know, its message alone (Vector's, Fluent Bit's syslog
-	 * inputs, syslog-ng's PROGRAM and MESSAGE). */
-	if (ev->app.p && (rc = decode_auth(ev, a, NULL)) < 0)
+	return decode_record(ev, keep_os, keep_sev, a, now_us);
+}
+
+static const struct event_member *member(const struct event_member *m, size_t n, const char *key)
+{
+	size_t kl = strlen(key);
+	for (size_t i = 0; i < n; i++)
+		if (m[i].key_len == kl && !memcmp(m[i].key, key, kl))
+			return &m[i];
+	return NULL;
+}
+
+/* has_forwarder_key over members. */
+static bool has_forwarder_member(const struct event_member *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *k = m[i].key;
+		size_t kl = m[i].key_len;
+		if (kl == 8 && !memcmp(k, "severity", 8)) {
+			static const char *const sev_names[] = {"info", "low", "medium", "high",
+								"critical"};
+			if (m[i].type != JSON_STRING)
+				continue;
+			const char *s = m[i].str;
+			size_t sl = m[i].len;
+			bool vector = member(m, n, "source_type") != NULL, sev = false;
+			for (size_t j = 0; !vector && j < 5; j++)
+				sev |=
+				    strlen(sev_names[j]) == sl && !strncasecmp(s, sev_names[j], sl);
+			for (size_t j = 0;
+			     !sev && j < sizeof(syslog_levels) / sizeof(syslog_levels[0]); j++)
+				if (strlen(syslog_levels[j]) == sl &&
+				    !strncasecmp(s, syslog_levels[j], sl))
+					return true;
+			continue;
+		}
+		/* The first letters of names[].from: most keys are none of them. */
+		static const char firsts[] = "lMedIhHPaipfL";
+		if (!kl || !memchr(firsts, k[0], sizeof(firsts) - 1))
+			continue;
+		for (size_t j = 0; j < sizeof(names) / sizeof(names[0]); j++) {
+			const char *f = names[j].from;
+			if (f[0] == k[0] && !strncmp(f, k, kl) &&
+			    (f[kl] == '\0' || (f[kl] == '.' && m[i].type == JSON_OBJECT)))
+				return true;
+		}
+	}
+	return false;
+}
+
+int forward_event_from_members(struct event *ev, const struct event_member *m, size_t n,
+			       struct arena *a, int64_t now_us, char *err, size_t errlen)
+{
+	int rc;
+	if (has_forwarder_member(m, n)) {
+		/* The forwarders' own names are renamed in a jansson object: rare enough. */
+		json_t *obj = json_object();
+		for (size_t i = 0; obj && i < n; i++)
+			if (json_object_setn_new_nocheck(obj, m[i].key, m[i].key_len,
+							 event_member_json(&m[i]))) {
+				json_decref(obj);
+				obj = NULL;
+			}
+		if (!obj) {
+			memset(ev, 0, sizeof(*ev));
+			return -ENOMEM;
+		}
+		rc = forward_event_from_json(ev, obj, a, now_us, err, errlen);
+		json_decref(obj);
 		return rc;
-	if (!keep_os && ev->app.p && strcmp(ev->event_type.p, "GENERIC"))
-		ev->os_type = (struct sv){"LINUX", 5};
-	return 0;
+	}
+	const struct event_member *sev = member(m, n, "severity");
+	bool typed = member(m, n, "event_type") != NULL;
+	bool keep_os = member(m, n, "os_type") != NULL;
+	bool keep_sev = sev && (sev->type == JSON_INTEGER || sev->type == JSON_REAL);
+	if ((rc = event_from_members(ev, m, n, a, now_us, err, errlen)) != 0 || typed)
+		return rc;
+	return decode_record(ev, keep_os, keep_sev, a, now_us);
 }

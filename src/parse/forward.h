@@ -19,4 +19,8 @@
 int forward_event_from_json(struct event *ev, json_t *obj, struct arena *a, int64_t now_us,
 			    char *err, size_t errlen);
 
+/* The same over an object's members (core/event.h), as the ingest reader gives them. */
+int forward_event_from_members(struct event *ev, const struct event_member *m, size_t n,
+			       struct arena *a, int64_t now_us, char *err, size_t errlen);
+
 #endif
