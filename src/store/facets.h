@@ -13,7 +13,7 @@
 #include "core/event.h"
 #include "store/store.h"
 
-#define FACETS_SLOTS 4096
+#define FACETS_SLOTS 4096 /* at most 65536: order[] holds 16 bits */
 
 struct facet_entry {
 	int field;
@@ -28,6 +28,7 @@ struct facets {
 	struct arena arena;
 	size_t used;
 	struct facet_entry slot[FACETS_SLOTS];
+	uint16_t order[FACETS_SLOTS]; /* the used slots, in the order they were taken */
 };
 
 /* Prepare against a segment file's writer connection (again after each new segment). */

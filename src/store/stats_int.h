@@ -205,7 +205,7 @@ struct stats_rollup {
 	size_t mused;
 	struct arena marena;
 	struct mentry mslot[MINUTE_SLOTS];
-	struct mentry *morder[MINUTE_SLOTS];
+	struct mentry *morder[MINUTE_SLOTS]; /* the used slots, in the order they were taken */
 	/* top-field values waiting for a batch lookup: names from the start, IPv4 addresses
 	 * from the end; and their events */
 	size_t nitem, nitem4, nbatch;

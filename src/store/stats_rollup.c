@@ -770,10 +770,12 @@ static int minute_cmp(const void *x, const void *y)
 	return (a->sev > b->sev) - (a->sev < b->sev);
 }
 
+/* Clear only the slots the transaction used: a small transaction uses a few of them, and
+ * zeroing the whole table cost more than the rest of its commit. */
 static void minutes_reset(struct stats_rollup *r)
 {
-	if (r->mused)
-		memset(r->mslot, 0, sizeof(r->mslot));
+	for (size_t i = 0; i < r->mused; i++)
+		memset(r->morder[i], 0, sizeof(*r->morder[i]));
 	r->mused = 0;
 	arena_reset(&r->marena);
 }
@@ -782,10 +784,7 @@ static void minutes_reset(struct stats_rollup *r)
  * forward. */
 static int minutes_write(struct stats_rollup *r)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < MINUTE_SLOTS && n < r->mused; i++)
-		if (r->mslot[i].os)
-			r->morder[n++] = &r->mslot[i];
+	size_t n = r->mused;
 	qsort(r->morder, n, sizeof(r->morder[0]), minute_cmp);
 	for (size_t i = 0; i < n; i++) {
 		struct mentry *e = r->morder[i];
@@ -827,16 +826,19 @@ static int minute_bump(struct stats_rollup *r, int64_t minute, int sev, struct s
 	while (r->mslot[s].os)
 		s = (s + 1) & (MINUTE_SLOTS - 1);
 	struct mentry *e = &r->mslot[s];
-	if (!(e->os = arena_strndup(&r->marena, os.p, os.n)) ||
-	    !(e->type = arena_strndup(&r->marena, type.p, type.n)))
+	if (!(e->os = arena_strndup(&r->marena, os.p, os.n)))
 		return -ENOMEM;
+	if (!(e->type = arena_strndup(&r->marena, type.p, type.n))) {
+		e->os = NULL; /* the last of its probe run: free again */
+		return -ENOMEM;
+	}
 	e->h = h;
 	e->nos = (uint32_t)os.n;
 	e->ntype = (uint32_t)type.n;
 	e->minute = minute;
 	e->sev = sev;
 	e->count = 1;
-	r->mused++;
+	r->morder[r->mused++] = e;
 	return 0;
 }
 
