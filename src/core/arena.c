@@ -5,7 +5,10 @@
 
 #include "arena.h"
 
-#define CHUNK_MIN (64 * 1024)
+/* A request of one event needs a few KiB: the first chunk is small and each next one twice
+ * the last, up to CHUNK_MAX, so that small arenas do not malloc (and free) 64 KiB each. */
+#define CHUNK_FIRST (4 * 1024)
+#define CHUNK_MAX (64 * 1024)
 
 struct arena_chunk {
 	struct arena_chunk *next;
@@ -31,7 +34,9 @@ void *arena_alloc(struct arena *a, size_t n)
 		return NULL;
 	struct arena_chunk *c = a->head;
 	if (!c || c->cap - c->off < n) {
-		size_t cap = n > CHUNK_MIN ? n : CHUNK_MIN;
+		size_t cap = !c ? CHUNK_FIRST : c->cap >= CHUNK_MAX / 2 ? CHUNK_MAX : c->cap * 2;
+		if (cap < n)
+			cap = n;
 		if (cap > SIZE_MAX - sizeof(*c))
 			return NULL;
 		c = malloc(sizeof(*c) + cap);
@@ -63,9 +68,9 @@ char *arena_strndup(struct arena *a, const char *s, size_t n)
 
 void arena_reset(struct arena *a)
 {
-	/* Keep the newest chunk if it is a normal-sized one: the next batch reuses it. */
+	/* Keep the newest chunk if it is not an oversized one: the next batch reuses it. */
 	struct arena_chunk *keep = a->head;
-	if (keep && keep->cap != CHUNK_MIN)
+	if (keep && keep->cap > CHUNK_MAX)
 		keep = NULL;
 	struct arena_chunk *c = a->head;
 	while (c) {

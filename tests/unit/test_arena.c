@@ -1,5 +1,5 @@
 /* test_arena.c — the bump allocator: alignment, copies, the limit, chunks past the usual
- * size, reset keeping one chunk, and sizes that would overflow. */
+ * size, reset keeping (and reusing) one chunk, and sizes that would overflow. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -126,6 +126,27 @@ static void test_reset_keeps_the_arena_usable(void **state)
 	arena_release(&a);
 }
 
+/* A small arena (one request) reuses its first chunk after each reset; one that grew over
+ * several chunks keeps the newest. */
+static void test_reset_reuses_the_newest_chunk(void **state)
+{
+	(void)state;
+	struct arena a;
+	arena_init(&a, 0);
+	void *first = arena_alloc(&a, 100);
+	for (int round = 0; round < 10; round++) {
+		arena_reset(&a);
+		assert_ptr_equal(arena_alloc(&a, 100), first);
+	}
+	for (int i = 0; i < 300; i++)
+		assert_non_null(arena_alloc(&a, 1000));
+	struct arena_chunk *newest = a.head;
+	arena_reset(&a);
+	assert_ptr_equal(a.head, newest);
+	assert_int_equal(a.used, 0);
+	arena_release(&a);
+}
+
 /* A size near SIZE_MAX must be refused, not rounded up past zero into a 16-byte block. */
 static void test_overflowing_sizes_are_refused(void **state)
 {
@@ -153,6 +174,7 @@ int main(void)
 	    cmocka_unit_test(test_limit),
 	    cmocka_unit_test(test_big_allocation_gets_its_own_chunk),
 	    cmocka_unit_test(test_reset_keeps_the_arena_usable),
+	    cmocka_unit_test(test_reset_reuses_the_newest_chunk),
 	    cmocka_unit_test(test_overflowing_sizes_are_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
