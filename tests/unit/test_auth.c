@@ -1,5 +1,6 @@
 /* test_auth.c — unit tests for src/auth: bcrypt and argon2id against published vectors,
  * HS256 tokens against forged and malformed ones, API keys and randomness. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -277,6 +278,35 @@ static void test_apikey_hash(void **state)
 	apikey_hash("abcdef", 3, out);
 	assert_string_equal(out,
 			    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+/* Each thread hashes with its own context, kept between calls and freed when it ends. */
+static void *hash_in_thread(void *arg)
+{
+	char out[65];
+	for (int i = 0; i < 200; i++) {
+		apikey_hash(i % 2 ? "abc" : "", i % 2 ? 3 : 0, out);
+		if (strcmp(
+			out,
+			i % 2 ? "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+			      : "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"))
+			return arg;
+	}
+	return NULL;
+}
+
+static void test_apikey_hash_threads(void **state)
+{
+	pthread_t t[4];
+
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, hash_in_thread, t), 0);
+	for (int i = 0; i < 4; i++) {
+		void *bad = t;
+		assert_int_equal(pthread_join(t[i], &bad), 0);
+		assert_null(bad);
+	}
 }
 
 static void test_apikey_generate(void **state)
@@ -618,6 +648,7 @@ int main(void)
 	    cmocka_unit_test(test_password_generate),
 	    cmocka_unit_test(test_password_generate_args),
 	    cmocka_unit_test(test_apikey_hash),
+	    cmocka_unit_test(test_apikey_hash_threads),
 	    cmocka_unit_test(test_apikey_generate),
 	    cmocka_unit_test(test_ct_equal_random),
 	    cmocka_unit_test(test_jwt_roundtrip),
