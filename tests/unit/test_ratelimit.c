@@ -1,5 +1,5 @@
 /* test_ratelimit.c — the brute-force limiter: places reserved before the check, the window,
- * the backoff, separate tables, bounded memory, and IPv6 /64 buckets. */
+ * the backoff, separate tables, bounded memory, IPv6 /64 buckets and long keys. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -175,6 +175,26 @@ static void test_address_buckets(void **state)
 	assert_string_equal(bucket("unknown"), "unknown");
 }
 
+/* A key is counted by its first 103 bytes: two that differ only after them share their
+ * failures, one that differs before does not. */
+static void test_long_keys_are_cut(void **state)
+{
+	(void)state;
+	struct ratelimit *rl = make(3, 60, 0, 64);
+	char a[300], b[300], c[300];
+	memset(a, 'u', sizeof(a) - 1);
+	a[sizeof(a) - 1] = '\0';
+	memcpy(b, a, sizeof(b));
+	memcpy(c, a, sizeof(c));
+	b[103] = 'x';
+	c[102] = 'x';
+	fail_n(rl, a, 3, T0);
+	assert_int_equal(ratelimit_acquire(rl, b, T0 + S), 59);
+	assert_int_equal(ratelimit_acquire(rl, c, T0 + S), 0);
+	ratelimit_release(rl, c, T0 + S, RATELIMIT_RELEASE);
+	ratelimit_free(rl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -185,6 +205,7 @@ int main(void)
 	    cmocka_unit_test(test_tables_are_separate),
 	    cmocka_unit_test(test_bounded_and_eviction_order),
 	    cmocka_unit_test(test_address_buckets),
+	    cmocka_unit_test(test_long_keys_are_cut),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
