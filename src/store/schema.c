@@ -47,18 +47,10 @@ const char *const schema_migrations[] = {
 
 const int schema_version = (int)(sizeof(schema_migrations) / sizeof(schema_migrations[0]));
 
-/* The text index of a segment: trigrams of siem_fts_text (message, raw line, HTTP path), case
- * folded, rowid = seq. The writer adds the events of the active segment to it in chunks as it
- * commits them (segment.fts_seq: the last seq it holds); the indexer adds the rest once the
- * segment is sealed. */
-#define FTS_DDL                                                                                    \
-	"CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5(txt, content='', detail='none'," \
-	" tokenize='trigram');"
-
 const char *const segment_schema =
     "CREATE TABLE segment(id INTEGER PRIMARY KEY, min_ts INTEGER NOT NULL,"
     " max_ts INTEGER NOT NULL, rows INTEGER NOT NULL, state INTEGER NOT NULL,"
-    " created_at INTEGER NOT NULL, fts_seq INTEGER NOT NULL DEFAULT 0);" FTS_DDL
+    " created_at INTEGER NOT NULL);"
     "CREATE TABLE events(seq INTEGER PRIMARY KEY" EVENT_FIELDS(
 	EVENT_COL_DDL) ");"
 		       "CREATE INDEX events_ts ON events(ts);"
@@ -106,12 +98,6 @@ const char *const segment_migrations[] = {
      " raw FROM dead_letters;"
      "DROP TABLE dead_letters;"
      "ALTER TABLE dead_letters_new RENAME TO dead_letters;"),
-    /* 4 -> 5: the text index grows with the active segment (segment_schema): an indexed
-     * segment's index holds every event, another's none yet (the writer or the indexer
-     * adds them) */
-    ("ALTER TABLE segment ADD COLUMN fts_seq INTEGER NOT NULL DEFAULT 0;" FTS_DDL
-     "UPDATE segment SET fts_seq = (SELECT coalesce(max(seq), 0) FROM events)"
-     " WHERE state = 2;"),
 };
 
 const int segment_version = (int)(sizeof(segment_migrations) / sizeof(segment_migrations[0]));
@@ -125,10 +111,12 @@ const char *const segment_index_ddl =
     "CREATE INDEX IF NOT EXISTS events_country ON events(geo_country, ts)"
     " WHERE geo_country IS NOT NULL;"
     "CREATE INDEX IF NOT EXISTS events_req ON events(request_id)"
-    " WHERE request_id IS NOT NULL;" FTS_DDL
-    "INSERT INTO events_fts(rowid, txt) SELECT seq, siem_fts_text(message, raw, http_path)"
-    " FROM events WHERE seq > (SELECT fts_seq FROM segment);"
-    "UPDATE segment SET fts_seq = (SELECT coalesce(max(seq), 0) FROM events);"
+    " WHERE request_id IS NOT NULL;"
+    "DROP TABLE IF EXISTS events_fts;"
+    "CREATE VIRTUAL TABLE events_fts USING fts5(txt, content='', detail='none',"
+    " tokenize='trigram');"
+    "INSERT INTO events_fts(rowid, txt)"
+    " SELECT seq, siem_fts_text(message, raw, http_path) FROM events;"
     "INSERT INTO events_fts(events_fts) VALUES('optimize');"
     "PRAGMA analysis_limit=1000;"
     "ANALYZE;";

@@ -119,14 +119,6 @@ static int seg_load(struct sq_store *s, int64_t id, struct segment **out)
 	st = NULL;
 	if ((rc = seg_migrate(db, id)) < 0)
 		goto fail;
-	if (sqlite3_prepare_v2(db, "SELECT fts_seq FROM segment", -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW) {
-		rc = store_sql_err(db, "segment text index");
-		goto fail;
-	}
-	g->fts_seq = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	st = NULL;
 	sqlite3_close(db);
 	*out = g;
 	return 0;

@@ -17,8 +17,7 @@ int store_snapshot(struct sq_store *s, struct seg_view **out, size_t *n)
 	for (size_t i = 0; i < s->nseg; i++) {
 		struct segment *g = s->segs[s->nseg - 1 - i];
 		g->refs++;
-		v[i] = (struct seg_view){g,	  g->id,      g->min_ts, g->max_ts,
-					 g->rows, g->fts_seq, g->state};
+		v[i] = (struct seg_view){g, g->id, g->min_ts, g->max_ts, g->rows, g->state};
 	}
 	*n = s->nseg;
 	pthread_mutex_unlock(&s->seg_mu);

@@ -22,8 +22,6 @@ struct store_config {
 				    * retention keeps (0: no retention) */
 	int64_t segment_rows;	   /* events per segment before a new one starts */
 	int64_t segment_max_age_s; /* a segment older than this is sealed too */
-	int64_t text_chunk;	   /* the active segment's events go into its text index this
-				    * many at a time, as they commit (0: the default) */
 	int cache_mb;		   /* page cache of the writer connection */
 	int readers;		   /* unused by SQLite: readers are pooled per segment */
 	bool state_only;	   /* command-line tools beside a running hub: hub state (keys,

@@ -24,10 +24,6 @@ enum seg_state { SEG_ACTIVE = 0, SEG_SEALED = 1, SEG_INDEXED = 2 };
 
 #define SEG_IDLE_READERS 1
 
-/* Events of the active segment that wait for its text index (and are scanned by a text
- * search meanwhile) before the writer adds them to it. */
-#define STORE_TEXT_CHUNK 8192
-
 /* One segment file. Fields other than the writer's are guarded by store.seg_mu. */
 struct segment {
 	int64_t id;
@@ -35,7 +31,6 @@ struct segment {
 	int64_t min_ts, max_ts; /* INT64_MAX / INT64_MIN while empty */
 	int64_t rows;
 	int64_t created_us;
-	int64_t fts_seq; /* its text index holds the events up to this seq (all once indexed) */
 	enum seg_state state;
 	bool id_indexed; /* sealed: its event_id index exists (built first) */
 	int refs;	 /* queries holding it */
@@ -50,22 +45,19 @@ struct segment {
 /* A segment as a query sees it: a pinned pointer and the values at snapshot time. */
 struct seg_view {
 	struct segment *seg;
-	int64_t id, min_ts, max_ts, rows, fts_seq;
+	int64_t id, min_ts, max_ts, rows;
 	enum seg_state state;
 };
 
 struct sq_store {
 	char *path;   /* main database */
 	char *segdir; /* "<path>-segments" */
-	int64_t segment_rows, segment_max_age_us, text_chunk;
+	int64_t segment_rows, segment_max_age_us;
 	int cache_mb;
 
 	/* writer (one thread) */
 	sqlite3 *w; /* the active segment */
 	sqlite3_stmt *ins, *seg_upd, *off_upsert, *dead_ins;
-	sqlite3_stmt *fts_ins, *fts_last, *fts_upd; /* the active segment's text index */
-	int64_t fts_waiting; /* committed events of the active segment not in it yet */
-	int64_t txn_fts_seq, txn_fts_taken; /* what the open transaction adds to it */
 	bool in_txn;
 	int64_t next_seq;
 	int64_t txn_min_ts, txn_max_ts, txn_rows;

@@ -197,13 +197,8 @@ static void hits_insert(struct hit *h, size_t *n, size_t cap, struct hit x)
 	(*n)++;
 }
 
-/* How a query reads a segment for q's text: the exact check alone over every row it reads
- * (TEXT_SCAN), the rows the text index names (TEXT_INDEX), or the rows past the text index
- * (TEXT_TAIL: seq > the segment's fts_seq, a rowid range). */
-enum text_part { TEXT_SCAN, TEXT_INDEX, TEXT_TAIL };
-
 /* The WHERE conditions of a query (after "WHERE "), and their bindings from index k on. */
-static void build_where(struct sqlbuf *sb, const struct event_query *q, enum text_part part)
+static void build_where(struct sqlbuf *sb, const struct event_query *q, bool use_fts)
 {
 	sb_add(sb, "ts >= ? AND ts <= ?");
 	if (q->has_cursor)
@@ -228,18 +223,13 @@ static void build_where(struct sqlbuf *sb, const struct event_query *q, enum tex
 	for (size_t i = 0; i < q->tag.n; i++)
 		sb_add(sb, "%sinstr(',' || tags || ',', ?) > 0%s", i ? " OR " : " AND (",
 		       i + 1 == q->tag.n ? ")" : "");
-	if (part == TEXT_INDEX)
+	if (use_fts)
 		sb_add(sb, " AND seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)");
 	if (q->q && q->q[0])
 		sb_add(sb, " AND siem_text_has(message, raw, http_path, ?)");
-	if (part == TEXT_TAIL)
-		sb_add(sb, " AND seq > ?");
 }
 
-/* Bind what build_where wrote: fts for TEXT_INDEX, tail (the segment's fts_seq) for
- * TEXT_TAIL. */
-static void bind_where(sqlite3_stmt *st, int k, const struct event_query *q, const char *fts,
-		       int64_t tail)
+static void bind_where(sqlite3_stmt *st, int k, const struct event_query *q, const char *fts)
 {
 	sqlite3_bind_int64(st, k++, q->from);
 	sqlite3_bind_int64(st, k++, q->to);
@@ -271,8 +261,6 @@ static void bind_where(sqlite3_stmt *st, int k, const struct event_query *q, con
 		sqlite3_bind_text(st, k++, fts, -1, SQLITE_STATIC);
 	if (q->q && q->q[0])
 		sqlite3_bind_text(st, k++, q->q, -1, SQLITE_STATIC);
-	if (tail >= 0)
-		sqlite3_bind_int64(st, k++, tail);
 }
 
 /* Add one result row to the page being built; false once no later row can enter it. */
@@ -291,26 +279,25 @@ static int take_row(sqlite3_stmt *st, struct hit *hits, size_t *nhits, size_t ca
 	return 0;
 }
 
-/* A segment with query indices, or one scanned newest first; TEXT_TAIL: only its events
- * past its text index (tail: its fts_seq), a few read by seq. */
-static int query_segment(sqlite3 *db, const struct event_query *q, enum text_part part,
-			 int64_t tail, int want, struct hit *hits, size_t *nhits, size_t cap)
+/* A segment with query indices, or one scanned newest first. */
+static int query_segment(sqlite3 *db, enum seg_state state, const struct event_query *q,
+			 const char *fts, int want, struct hit *hits, size_t *nhits, size_t cap)
 {
 	struct sqlbuf sb = {.n = 0, .over = false};
 	sqlite3_stmt *st = NULL;
 	int rc = 0, r = SQLITE_DONE;
 	bool stop = false;
+	/* The text index exists once the segment is indexed; before, the exact check scans. */
+	bool use_fts = fts && state == SEG_INDEXED;
 
-	/* The tail by its rowid range, not the time index (NOT INDEXED), then sorted. */
-	sb_add(&sb, "SELECT " EV_COLS " FROM events%s WHERE ",
-	       part == TEXT_TAIL ? " NOT INDEXED" : "");
-	build_where(&sb, q, part == TEXT_TAIL ? TEXT_TAIL : TEXT_SCAN);
+	sb_add(&sb, "SELECT " EV_COLS " FROM events WHERE ");
+	build_where(&sb, q, use_fts);
 	sb_add(&sb, " ORDER BY ts DESC, seq DESC LIMIT %d", want);
 	if (sb.over)
 		return -E2BIG;
 	if (sqlite3_prepare_v2(db, sb.b, (int)sb.n, &st, NULL) != SQLITE_OK)
 		return sql_err(db, "query");
-	bind_where(st, 1, q, NULL, part == TEXT_TAIL ? tail : -1);
+	bind_where(st, 1, q, use_fts ? fts : NULL);
 	while (!stop && rc == 0 && (r = sqlite3_step(st)) == SQLITE_ROW)
 		rc = take_row(st, hits, nhits, cap, &stop);
 	if (rc == 0 && !stop && r != SQLITE_DONE)
@@ -329,12 +316,12 @@ static int query_candidates(sqlite3 *db, const struct event_query *q, const int6
 	int rc = 0;
 	bool stop = false;
 	sb_add(&sb, "SELECT " EV_COLS " FROM events WHERE seq = ? AND ");
-	build_where(&sb, q, TEXT_SCAN);
+	build_where(&sb, q, false);
 	if (sb.over)
 		return -E2BIG;
 	if (sqlite3_prepare_v2(db, sb.b, (int)sb.n, &st, NULL) != SQLITE_OK)
 		return sql_err(db, "query");
-	bind_where(st, 2, q, NULL, -1);
+	bind_where(st, 2, q, NULL);
 	for (size_t i = 0; i < ncand && rc == 0; i++) {
 		sqlite3_bind_int64(st, 1, cand[i]);
 		int r = sqlite3_step(st);
@@ -365,84 +352,6 @@ static int segment_open(struct sq_store *s, struct seg_view *g, const struct eve
 		return rc;
 	}
 	return used;
-}
-
-/* More candidates than this from a segment's text index, and reading them one by one costs
- * more than reading the segment newest first until the page is full (about even where the
- * text is in sqrt(page size / rows) of the events: ~20,000 of 500,000 for a page of 200). */
-#define TEXT_CANDIDATES_MAX 10000
-
-/* The events of segment g that its text index names for fts (a superset of those holding q's
- * text), when g has one: 1 with *cand (the caller frees), 0 when g has none yet or it names
- * more than TEXT_CANDIDATES_MAX, negative on error. */
-static int text_candidates(sqlite3 *db, const struct seg_view *g, const char *fts, int64_t **cand,
-			   size_t *ncand)
-{
-	sqlite3_stmt *st = NULL;
-	size_t cap = 0;
-	int rc = 1, r = SQLITE_DONE;
-	*cand = NULL;
-	*ncand = 0;
-	if (!fts || (g->state != SEG_INDEXED && g->fts_seq == 0))
-		return 0;
-	if (sqlite3_prepare_v2(db, "SELECT rowid FROM events_fts WHERE events_fts MATCH ?", -1, &st,
-			       NULL) != SQLITE_OK)
-		return sql_err(db, "text index");
-	sqlite3_bind_text(st, 1, fts, -1, SQLITE_STATIC);
-	while (rc == 1 && (r = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*ncand == TEXT_CANDIDATES_MAX) {
-			rc = 0;
-			break;
-		}
-		if (*ncand == cap) {
-			cap = cap ? cap * 2 : 256;
-			int64_t *p = realloc(*cand, cap * sizeof(*p));
-			if (!p) {
-				rc = -ENOMEM;
-				break;
-			}
-			*cand = p;
-		}
-		(*cand)[(*ncand)++] = sqlite3_column_int64(st, 0);
-	}
-	if (rc == 1 && r != SQLITE_DONE)
-		rc = sql_err(db, "text index");
-	sqlite3_finalize(st);
-	if (rc <= 0) {
-		free(*cand);
-		*cand = NULL;
-		*ncand = 0;
-	}
-	return rc;
-}
-
-/* Segment g's events matching q into the page: by its in-memory postings, by its text index
- * (and the events past it), or with SQL over its indices. */
-static int page_segment(struct sq_store *s, struct seg_view *g, const struct event_query *q,
-			const char *fts, struct hit *hits, size_t *nhits, size_t cap)
-{
-	sqlite3 *db = NULL;
-	int64_t *cand = NULL;
-	size_t ncand = 0;
-	int rc, used = segment_open(s, g, q, &db, &cand, &ncand);
-	if (used < 0)
-		return used;
-	bool text = false;
-	if (!used && (used = text_candidates(db, g, fts, &cand, &ncand)) > 0)
-		text = true;
-	if (used < 0) {
-		rc = used;
-	} else if (used == 0) {
-		rc = query_segment(db, q, TEXT_SCAN, -1, (int)cap, hits, nhits, cap);
-	} else {
-		rc = query_candidates(db, q, cand, ncand, hits, nhits, cap);
-		if (rc == 0 && text && g->state != SEG_INDEXED)
-			rc =
-			    query_segment(db, q, TEXT_TAIL, g->fts_seq, (int)cap, hits, nhits, cap);
-	}
-	store_reader_put(s, g->seg, db);
-	free(cand);
-	return rc;
 }
 
 int sq_query_events(struct sq_store *s, const struct event_query *q, json_t *out, bool *has_next,
@@ -481,7 +390,20 @@ int sq_query_events(struct sq_store *s, const struct event_query *q, json_t *out
 			continue;
 		if (nhits == cap && g->max_ts < hits[cap - 1].ts)
 			break;
-		rc = page_segment(s, g, q, fts, hits, &nhits, cap);
+		sqlite3 *db = NULL;
+		int64_t *cand = NULL;
+		size_t ncand = 0;
+		int used = segment_open(s, g, q, &db, &cand, &ncand);
+		if (used < 0) {
+			rc = used;
+			break;
+		}
+		if (used)
+			rc = query_candidates(db, q, cand, ncand, hits, &nhits, cap);
+		else
+			rc = query_segment(db, g->state, q, fts, (int)cap, hits, &nhits, cap);
+		store_reader_put(s, g->seg, db);
+		free(cand);
 	}
 	if (rc < 0)
 		goto out;
@@ -518,24 +440,24 @@ static bool has_filters(const struct event_query *q)
 	       (q->q && q->q[0]);
 }
 
-/* The events of a segment matching q, counted up to max: all of them (TEXT_SCAN), those its
- * text index names for fts (TEXT_INDEX), or those past it (TEXT_TAIL, tail its fts_seq). */
-static int count_segment(sqlite3 *db, const struct event_query *q, enum text_part part,
-			 const char *fts, int64_t tail, int64_t max, int64_t *n)
+/* The events of a segment matching q (with its text index once indexed, as query_segment
+ * reads it), counted up to max. */
+static int count_segment(sqlite3 *db, enum seg_state state, const struct event_query *q,
+			 const char *fts, int64_t max, int64_t *n)
 {
 	struct sqlbuf sb = {.n = 0, .over = false};
 	sqlite3_stmt *st = NULL;
 	int rc = 0;
+	bool use_fts = fts && state == SEG_INDEXED;
 
-	sb_add(&sb, "SELECT count(*) FROM (SELECT 1 FROM events%s WHERE ",
-	       part == TEXT_TAIL ? " NOT INDEXED" : "");
-	build_where(&sb, q, part);
+	sb_add(&sb, "SELECT count(*) FROM (SELECT 1 FROM events WHERE ");
+	build_where(&sb, q, use_fts);
 	sb_add(&sb, " LIMIT %lld)", (long long)max);
 	if (sb.over)
 		return -E2BIG;
 	if (sqlite3_prepare_v2(db, sb.b, (int)sb.n, &st, NULL) != SQLITE_OK)
 		return sql_err(db, "count");
-	bind_where(st, 1, q, part == TEXT_INDEX ? fts : NULL, part == TEXT_TAIL ? tail : -1);
+	bind_where(st, 1, q, use_fts ? fts : NULL);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		*n = sqlite3_column_int64(st, 0);
 	else
@@ -554,12 +476,12 @@ static int count_candidates(sqlite3 *db, const struct event_query *q, const int6
 	int rc = 0;
 	*n = 0;
 	sb_add(&sb, "SELECT 1 FROM events WHERE seq = ? AND ");
-	build_where(&sb, q, TEXT_SCAN);
+	build_where(&sb, q, false);
 	if (sb.over)
 		return -E2BIG;
 	if (sqlite3_prepare_v2(db, sb.b, (int)sb.n, &st, NULL) != SQLITE_OK)
 		return sql_err(db, "count");
-	bind_where(st, 2, q, NULL, -1);
+	bind_where(st, 2, q, NULL);
 	for (size_t i = 0; i < ncand && rc == 0 && *n < max; i++) {
 		sqlite3_bind_int64(st, 1, cand[i]);
 		int r = sqlite3_step(st);
@@ -570,34 +492,6 @@ static int count_candidates(sqlite3 *db, const struct event_query *q, const int6
 		sqlite3_reset(st);
 	}
 	sqlite3_finalize(st);
-	return rc;
-}
-
-/* Segment g's events matching q, counted up to max, read as page_segment reads them. */
-static int count_in_segment(struct sq_store *s, struct seg_view *g, const struct event_query *q,
-			    const char *fts, int64_t max, int64_t *n)
-{
-	sqlite3 *db = NULL;
-	int64_t *cand = NULL, k = 0;
-	size_t ncand = 0;
-	int rc, used = segment_open(s, g, q, &db, &cand, &ncand);
-	*n = 0;
-	if (used < 0)
-		return used;
-	bool indexed = g->state == SEG_INDEXED || (fts && g->fts_seq > 0);
-	if (used)
-		rc = count_candidates(db, q, cand, ncand, max, n);
-	else if (!fts || !indexed)
-		rc = count_segment(db, q, TEXT_SCAN, NULL, -1, max, n);
-	else if ((rc = text_candidates(db, g, fts, &cand, &ncand)) > 0)
-		rc = count_candidates(db, q, cand, ncand, max, n);
-	else if (rc == 0)
-		rc = count_segment(db, q, TEXT_INDEX, fts, -1, max, n);
-	if (rc == 0 && !used && fts && indexed && g->state != SEG_INDEXED && *n < max &&
-	    (rc = count_segment(db, q, TEXT_TAIL, NULL, g->fts_seq, max - *n, &k)) == 0)
-		*n += k;
-	store_reader_put(s, g->seg, db);
-	free(cand);
 	return rc;
 }
 
@@ -632,7 +526,20 @@ int sq_count_events(struct sq_store *s, const struct event_query *q, int64_t bou
 			total += g->rows; /* the whole segment: no need to read it */
 			continue;
 		}
-		rc = count_in_segment(s, g, &c, fts, max, &k);
+		sqlite3 *db = NULL;
+		int64_t *cand = NULL;
+		size_t ncand = 0;
+		int used = segment_open(s, g, &c, &db, &cand, &ncand);
+		if (used < 0) {
+			rc = used;
+			break;
+		}
+		if (used)
+			rc = count_candidates(db, &c, cand, ncand, max, &k);
+		else
+			rc = count_segment(db, g->state, &c, fts, max, &k);
+		store_reader_put(s, g->seg, db);
+		free(cand);
 		total += k;
 	}
 	store_snapshot_release(s, segs, nseg);

@@ -22,7 +22,6 @@ void store_config_defaults(struct store_config *cfg)
 	cfg->dir = "var/minisiem.db";
 	cfg->segment_rows = 500000;
 	cfg->segment_max_age_s = 86400;
-	cfg->text_chunk = STORE_TEXT_CHUNK;
 	cfg->cache_mb = 16; /* the writer appends: it needs the right edge of two B-trees */
 	cfg->readers = 4;
 }
@@ -80,11 +79,7 @@ void store_writer_release_stmts(struct sq_store *s)
 	sqlite3_finalize(s->seg_upd);
 	sqlite3_finalize(s->off_upsert);
 	sqlite3_finalize(s->dead_ins);
-	sqlite3_finalize(s->fts_ins);
-	sqlite3_finalize(s->fts_last);
-	sqlite3_finalize(s->fts_upd);
 	s->ins = s->seg_upd = s->off_upsert = s->dead_ins = NULL;
-	s->fts_ins = s->fts_last = s->fts_upd = NULL;
 	facets_release(&s->facets);
 }
 
@@ -120,17 +115,7 @@ static int prepare_writer(struct sq_store *s)
 		 s->w,
 		 "INSERT INTO dead_letters(ts, source, source_file, source_offset, reason, raw)"
 		 " VALUES(?,?,?,?,?,?)",
-		 &s->dead_ins)) < 0 ||
-	    (rc = prepare(s->w,
-			  "INSERT INTO events_fts(rowid, txt) SELECT seq,"
-			  " siem_fts_text(message, raw, http_path) FROM events"
-			  " WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-			  &s->fts_ins)) < 0 ||
-	    (rc = prepare(s->w,
-			  "SELECT max(seq) FROM (SELECT seq FROM events WHERE seq > ?1"
-			  " ORDER BY seq LIMIT ?2)",
-			  &s->fts_last)) < 0 ||
-	    (rc = prepare(s->w, "UPDATE segment SET fts_seq = ?", &s->fts_upd)) < 0)
+		 &s->dead_ins)) < 0)
 		return rc;
 	if ((rc = facets_init(&s->facets, s->w)) < 0)
 		return rc;
@@ -196,18 +181,7 @@ int store_open_writer(struct sq_store *s, struct segment *g)
 	if ((rc = store_exec(s->w, "PRAGMA wal_autocheckpoint=32768")) < 0 ||
 	    (rc = prepare_writer(s)) < 0)
 		return rc;
-	s->fts_waiting = 0;
-	if (g->rows == 0)
-		return 0;
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(s->w, "SELECT count(*) FROM events WHERE seq > ?", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return store_sql_err(s->w, "text index");
-	sqlite3_bind_int64(st, 1, g->fts_seq);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		s->fts_waiting = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return load_ids(s);
+	return g->rows > 0 ? load_ids(s) : 0;
 }
 
 static int find_next_seq(struct sq_store *s)
@@ -263,7 +237,6 @@ int sq_open(struct sq_store **out, const struct store_config *cfg)
 	s->segment_rows = cfg->segment_rows > 0 ? cfg->segment_rows : 1000000;
 	s->segment_max_age_us =
 	    (cfg->segment_max_age_s > 0 ? cfg->segment_max_age_s : 86400) * 1000000LL;
-	s->text_chunk = cfg->text_chunk > 0 ? cfg->text_chunk : STORE_TEXT_CHUNK;
 	s->cache_mb = cfg->cache_mb > 0 ? cfg->cache_mb : 16;
 	size_t n = strlen(cfg->dir) + 16;
 	if (!(s->path = strdup(cfg->dir)) || !(s->segdir = malloc(n))) {
@@ -560,49 +533,9 @@ int sq_add_dead_letter(struct sq_store *s, const char *source, const char *file,
 	return r == SQLITE_DONE ? 0 : store_sql_err(s->w, "dead letter");
 }
 
-/* Add the active segment's committed events past its text index to it, once a chunk of them
- * waits (queries scan those few), in the transaction being committed. A segment older than
- * its text index catches up a few chunks per commit. */
-static int text_index_chunk(struct sq_store *s, const struct segment *g)
-{
-	int64_t n = s->fts_waiting + s->txn_rows, upto = 0;
-	s->txn_fts_seq = g->fts_seq;
-	s->txn_fts_taken = 0;
-	if (n < s->text_chunk)
-		return 0;
-	if (n > 4 * s->text_chunk)
-		n = 4 * s->text_chunk;
-	sqlite3_stmt *st[] = {s->fts_last, s->fts_ins};
-	for (int i = 0; i < 2; i++) {
-		sqlite3_bind_int64(st[i], 1, g->fts_seq);
-		sqlite3_bind_int64(st[i], 2, n);
-		int r = sqlite3_step(st[i]);
-		if (r == SQLITE_ROW)
-			upto = sqlite3_column_int64(st[i], 0);
-		sqlite3_reset(st[i]);
-		if (r != SQLITE_ROW && r != SQLITE_DONE)
-			return store_sql_err(s->w, "text index");
-	}
-	if (upto <= g->fts_seq)
-		return 0;
-	s->txn_fts_taken = sqlite3_changes64(s->w);
-	sqlite3_bind_int64(s->fts_upd, 1, upto);
-	int r = sqlite3_step(s->fts_upd);
-	sqlite3_reset(s->fts_upd);
-	if (r != SQLITE_DONE)
-		return store_sql_err(s->w, "text index");
-	s->txn_fts_seq = upto;
-	return 0;
-}
-
 int sq_commit(struct sq_store *s)
 {
-	struct segment *g = s->segs[s->nseg - 1];
 	int rc;
-	if ((rc = text_index_chunk(s, g)) < 0) {
-		sq_rollback(s);
-		return rc;
-	}
 	if (s->txn_rows > 0) {
 		sqlite3_bind_int64(s->seg_upd, 1, s->txn_min_ts);
 		sqlite3_bind_int64(s->seg_upd, 2, s->txn_max_ts);
@@ -627,8 +560,7 @@ int sq_commit(struct sq_store *s)
 	stats_rollup_commit(s->rollup); /* stats rollups: readers may now see its counts */
 	s->in_txn = false;
 	pthread_mutex_lock(&s->seg_mu);
-	g->fts_seq = s->txn_fts_seq;
-	s->fts_waiting += s->txn_rows - s->txn_fts_taken;
+	struct segment *g = s->segs[s->nseg - 1];
 	if (s->txn_rows > 0) {
 		if (s->txn_min_ts < g->min_ts)
 			g->min_ts = s->txn_min_ts;
