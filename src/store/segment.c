@@ -36,6 +36,7 @@ void seg_free(struct segment *g)
 		free(g->ids);
 	}
 	memidx_free(g->mem);
+	textidx_free(g->text);
 	free(g->path);
 	free(g);
 }
@@ -290,6 +291,8 @@ int seg_roll(struct sq_store *s)
 	pthread_rwlock_wrlock(&s->mem_mu);
 	cur->mem = s->mem;
 	s->mem = NULL;
+	cur->text = s->text;
+	s->text = NULL;
 	pthread_rwlock_unlock(&s->mem_mu);
 	sqlite3 *prev = s->w;
 	s->w = NULL;
