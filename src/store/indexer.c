@@ -57,11 +57,38 @@ static int index_segment(struct sq_store *s, struct segment *g)
 	return rc;
 }
 
+/* Sealed segments the hub found not indexed at start have no text filter: build theirs
+ * first (a second or so each), newest first, so that searches need not scan them meanwhile. */
+static void load_text_filters(struct sq_store *s)
+{
+	pthread_mutex_lock(&s->seg_mu);
+	for (size_t i = s->nseg; i-- > 0 && !s->stopping;) {
+		if (i >= s->nseg) /* retention removed some meanwhile */
+			continue;
+		struct segment *g = s->segs[i];
+		pthread_rwlock_rdlock(&s->mem_mu);
+		bool has = g->text != NULL;
+		pthread_rwlock_unlock(&s->mem_mu);
+		if (g->state != SEG_SEALED || has)
+			continue;
+		g->refs++;
+		pthread_mutex_unlock(&s->seg_mu);
+		int rc = seg_text_load(s, g);
+		if (rc < 0)
+			log_warn(SUB, "segment %lld: no text filter: %s", (long long)g->id,
+				 siem_strerror(rc));
+		pthread_mutex_lock(&s->seg_mu);
+		g->refs--;
+	}
+	pthread_mutex_unlock(&s->seg_mu);
+}
+
 static void *indexer_main(void *arg)
 {
 	struct sq_store *s = arg;
 	sqlite3 *ckpt = NULL;
 	int64_t ckpt_id = 0;
+	load_text_filters(s);
 	pthread_mutex_lock(&s->seg_mu);
 	while (!s->stopping) {
 		struct segment *todo = NULL;

@@ -270,6 +270,55 @@ fail:
 	return rc;
 }
 
+/* Build the in-memory text filter of a sealed segment not indexed yet (after a restart:
+ * only the active segment's is rebuilt by the writer), unless it has one. */
+int seg_text_load(struct sq_store *s, struct segment *g)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	struct textidx *t = NULL;
+	int rc, r;
+	if ((rc = store_open_conn(g->path, true, 2, &db)) < 0)
+		return rc;
+	if (sqlite3_prepare_v2(db, "SELECT seq, message, raw, http_path FROM events ORDER BY seq",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = store_sql_err(db, "text filter");
+		goto out;
+	}
+	while (rc == 0 && (r = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t seq = sqlite3_column_int64(st, 0);
+		struct sv v[3];
+		for (int i = 0; i < 3; i++) {
+			v[i].p = (const char *)sqlite3_column_text(st, i + 1);
+			v[i].n = (size_t)sqlite3_column_bytes(st, i + 1);
+		}
+		if (v[1].p && v[0].p && v[1].n == v[0].n && memcmp(v[0].p, v[1].p, v[0].n) == 0)
+			v[1].p = NULL;
+		if (!t && !(t = textidx_new(seq)))
+			rc = -ENOMEM;
+		else
+			rc = textidx_add(t, seq, v, 3);
+	}
+	if (rc == 0 && r != SQLITE_DONE)
+		rc = store_sql_err(db, "text filter");
+	if (rc == 0 && t) {
+		pthread_mutex_lock(&s->seg_mu);
+		bool want = g->state == SEG_SEALED;
+		pthread_mutex_unlock(&s->seg_mu);
+		pthread_rwlock_wrlock(&s->mem_mu);
+		if (want && !g->text) {
+			g->text = t;
+			t = NULL;
+		}
+		pthread_rwlock_unlock(&s->mem_mu);
+	}
+out:
+	textidx_free(t);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}
+
 /* Seal the active segment and start the next one. */
 int seg_roll(struct sq_store *s)
 {

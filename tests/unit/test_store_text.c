@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "testdata.h"
+#include <sqlite3.h>
 
 #include "core/err.h"
 #include "core/event.h"
@@ -213,6 +214,34 @@ static void test_sealed_segments(void **state)
 	assert_string_equal(search("pair", 4), "3500,3498,3496,3494");
 }
 
+/* A hub stopped before its sealed segments were indexed: their text filters are built again
+ * from their rows (beside the indexing), and every answer is the same meanwhile. */
+static void test_sealed_segments_after_restart(void **state)
+{
+	(void)state;
+	store_close(S);
+	SEG_ROWS = 1000;
+	open_store();
+	put_many(1, 3500, 250, false, NULL);
+	store_close(S);
+	S = NULL;
+	for (int id = 1; id <= 3; id++) {
+		char path[256], *msg = NULL;
+		sqlite3 *db = NULL;
+		snprintf(path, sizeof(path), "%s-segments/seg-%08d.db", DBPATH, id);
+		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+		sqlite3_busy_timeout(db, 10000);
+		if (sqlite3_exec(db, "UPDATE segment SET state = 1", NULL, NULL, &msg) != SQLITE_OK)
+			fail_msg("%s", msg);
+		sqlite3_close(db);
+	}
+	open_store();
+	check_words(1, 3500, 53);
+	put_many(3501, 10, 10, false, "later");
+	assert_string_equal(search("later", 2), "3510,3509");
+	check_words(1, 3500, 101);
+}
+
 /* A word in more blocks than are read one by one: the segment is read newest first. */
 static void test_common_word(void **state)
 {
@@ -228,9 +257,8 @@ static void test_common_word(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    T(test_active_segment),
-	    T(test_rollback_and_reopen),
-	    T(test_sealed_segments),
+	    T(test_active_segment),  T(test_rollback_and_reopen),
+	    T(test_sealed_segments), T(test_sealed_segments_after_restart),
 	    T(test_common_word),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
