@@ -57,26 +57,32 @@ static int index_segment(struct sq_store *s, struct segment *g)
 	return rc;
 }
 
-/* Sealed segments the hub found not indexed at start have no text filter: build theirs
- * first (a second or so each), newest first, so that searches need not scan them meanwhile. */
-static void load_text_filters(struct sq_store *s)
+/* Sealed segments the hub found not indexed at start have no postings and text filter in
+ * memory: build them for the newest few first (a second or so each; ~16 MB per 500,000
+ * events), the segments a first page reads, so that queries need not scan those while they
+ * wait for the index. */
+#define MEM_REBUILD_SEGMENTS 4
+
+static void load_mem_filters(struct sq_store *s)
 {
+	int done = 0;
 	pthread_mutex_lock(&s->seg_mu);
-	for (size_t i = s->nseg; i-- > 0 && !s->stopping;) {
+	for (size_t i = s->nseg; i-- > 0 && !s->stopping && done < MEM_REBUILD_SEGMENTS;) {
 		if (i >= s->nseg) /* retention removed some meanwhile */
 			continue;
 		struct segment *g = s->segs[i];
 		pthread_rwlock_rdlock(&s->mem_mu);
-		bool has = g->text != NULL;
+		bool has = g->text || g->mem;
 		pthread_rwlock_unlock(&s->mem_mu);
 		if (g->state != SEG_SEALED || has)
 			continue;
 		g->refs++;
 		pthread_mutex_unlock(&s->seg_mu);
-		int rc = seg_text_load(s, g);
+		int rc = seg_mem_load(s, g);
 		if (rc < 0)
-			log_warn(SUB, "segment %lld: no text filter: %s", (long long)g->id,
+			log_warn(SUB, "segment %lld: no postings in memory: %s", (long long)g->id,
 				 siem_strerror(rc));
+		done++;
 		pthread_mutex_lock(&s->seg_mu);
 		g->refs--;
 	}
@@ -88,7 +94,7 @@ static void *indexer_main(void *arg)
 	struct sq_store *s = arg;
 	sqlite3 *ckpt = NULL;
 	int64_t ckpt_id = 0;
-	load_text_filters(s);
+	load_mem_filters(s);
 	pthread_mutex_lock(&s->seg_mu);
 	while (!s->stopping) {
 		struct segment *todo = NULL;

@@ -133,8 +133,9 @@ int seg_load_all(struct sq_store *s);
 int seg_create(struct sq_store *s, int64_t id, sqlite3 *prev);
 /* Seal the active segment and start the next one (writer thread). */
 int seg_roll(struct sq_store *s);
-/* Build the text filter of sealed segment g from its rows (indexer thread, after a restart). */
-int seg_text_load(struct sq_store *s, struct segment *g);
+/* Build the postings and text filter of sealed segment g from its rows (indexer thread,
+ * after a restart). */
+int seg_mem_load(struct sq_store *s, struct segment *g);
 
 /* ---- the writer (store_sqlite.c) ---- */
 

@@ -346,7 +346,7 @@ int sq_begin(struct sq_store *s)
 	pthread_mutex_lock(&s->seg_mu);
 	for (size_t i = 0; i + 1 < s->nseg; i++) {
 		struct segment *x = s->segs[i];
-		if (x->state == SEG_INDEXED && (x->mem || x->text)) { /* text: see seg_text_load */
+		if (x->state == SEG_INDEXED && (x->mem || x->text)) { /* see seg_mem_load */
 			pthread_rwlock_wrlock(&s->mem_mu);
 			memidx_free(x->mem);
 			x->mem = NULL;
