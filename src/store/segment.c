@@ -284,7 +284,7 @@ int seg_mem_load(struct sq_store *s, struct segment *g)
 	/* the columns of enum memidx_field, in its order, then the texts */
 	if (sqlite3_prepare_v2(db,
 			       "SELECT seq, event_type, app, host, user, request_id, ip, message,"
-			       " raw, http_path FROM events ORDER BY seq",
+			       " raw, http_path, ts FROM events ORDER BY seq",
 			       -1, &st, NULL) != SQLITE_OK) {
 		rc = store_sql_err(db, "segment filters");
 		goto out;
@@ -309,7 +309,7 @@ int seg_mem_load(struct sq_store *s, struct segment *g)
 		if (v[1].p && v[0].p && v[1].n == v[0].n && memcmp(v[0].p, v[1].p, v[0].n) == 0)
 			v[1].p = NULL;
 		if (rc == 0)
-			rc = textidx_add(t, seq, v, 3);
+			rc = textidx_add(t, seq, sqlite3_column_int64(st, 10), v, 3);
 	}
 	if (rc == 0 && r != SQLITE_DONE)
 		rc = store_sql_err(db, "segment filters");

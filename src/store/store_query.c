@@ -358,18 +358,18 @@ static int segment_open(struct sq_store *s, struct seg_view *g, const struct eve
  * reading the segment newest first until the page is full is quicker. */
 #define TEXT_BLOCKS_MAX 512
 
-/* The seq ranges of segment g (one without its text index) that may hold q's text, from its
- * in-memory text filter: 1 with *r (newest first, adjacent blocks merged; the caller frees),
- * 0 when it has none, q has no trigram, or too many blocks may. */
+/* The seq ranges of segment g (one without its text index) that may hold q's text at a time
+ * in from..to, from its in-memory text filter: 1 with *r (newest first, adjacent blocks
+ * merged; the caller frees), 0 when it has none, q has no trigram, or too many blocks may. */
 static int text_ranges(struct sq_store *s, const struct seg_view *g, const struct textq *tq,
-		       int64_t (**r)[2], size_t *n)
+		       int64_t from, int64_t to, struct text_range **r, size_t *n)
 {
 	int rc = 0;
 	*r = NULL;
 	*n = 0;
 	if (tq->n == 0 || g->state == SEG_INDEXED)
 		return 0;
-	int64_t(*v)[2] = malloc(TEXT_BLOCKS_MAX * sizeof(*v));
+	struct text_range *v = malloc(TEXT_BLOCKS_MAX * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	pthread_mutex_lock(&s->seg_mu);
@@ -377,15 +377,20 @@ static int text_ranges(struct sq_store *s, const struct seg_view *g, const struc
 	pthread_mutex_unlock(&s->seg_mu);
 	pthread_rwlock_rdlock(&s->mem_mu);
 	const struct textidx *t = active ? s->text : g->seg->text;
-	size_t k = t ? textidx_blocks(t, tq, v, TEXT_BLOCKS_MAX) : SIZE_MAX;
+	size_t k = t ? textidx_blocks(t, tq, from, to, v, TEXT_BLOCKS_MAX) : SIZE_MAX;
 	pthread_rwlock_unlock(&s->mem_mu);
 	if (k <= TEXT_BLOCKS_MAX) {
 		size_t m = 0;
 		for (size_t i = 0; i < k; i++) {
-			if (m && v[m - 1][0] == v[i][1] + 1)
-				v[m - 1][0] = v[i][0];
-			else
-				memcpy(v[m++], v[i], sizeof(v[i]));
+			if (m && v[m - 1].lo == v[i].hi + 1) {
+				v[m - 1].lo = v[i].lo;
+				if (v[i].min_ts < v[m - 1].min_ts)
+					v[m - 1].min_ts = v[i].min_ts;
+				if (v[i].max_ts > v[m - 1].max_ts)
+					v[m - 1].max_ts = v[i].max_ts;
+			} else {
+				v[m++] = v[i];
+			}
 		}
 		*r = v;
 		*n = m;
@@ -395,9 +400,10 @@ static int text_ranges(struct sq_store *s, const struct seg_view *g, const struc
 	return rc;
 }
 
-/* A segment's events in seq ranges r (each still checked against every condition). */
-static int query_ranges(sqlite3 *db, const struct event_query *q, int64_t (*r)[2], size_t nr,
-			struct hit *hits, size_t *nhits, size_t cap)
+/* A segment's events in seq ranges r (each still checked against every condition); a range
+ * older than the last event of a full page is skipped. */
+static int query_ranges(sqlite3 *db, const struct event_query *q, const struct text_range *r,
+			size_t nr, struct hit *hits, size_t *nhits, size_t cap)
 {
 	struct sqlbuf sb = {.n = 0, .over = false};
 	sqlite3_stmt *st = NULL;
@@ -411,8 +417,10 @@ static int query_ranges(sqlite3 *db, const struct event_query *q, int64_t (*r)[2
 		return sql_err(db, "query");
 	bind_where(st, 3, q, NULL);
 	for (size_t i = 0; i < nr && rc == 0; i++) {
-		sqlite3_bind_int64(st, 1, r[i][0]);
-		sqlite3_bind_int64(st, 2, r[i][1]);
+		if (*nhits == cap && r[i].max_ts < hits[cap - 1].ts)
+			continue;
+		sqlite3_bind_int64(st, 1, r[i].lo);
+		sqlite3_bind_int64(st, 2, r[i].hi);
 		while (rc == 0 && (x = sqlite3_step(st)) == SQLITE_ROW)
 			rc = take_row(st, hits, nhits, cap, &stop);
 		if (rc == 0 && x != SQLITE_DONE)
@@ -469,11 +477,11 @@ int sq_query_events(struct sq_store *s, const struct event_query *q, json_t *out
 			rc = used;
 			break;
 		}
-		int64_t(*r)[2] = NULL;
+		struct text_range *r = NULL;
 		size_t nr = 0;
 		if (used)
 			rc = query_candidates(db, q, cand, ncand, hits, &nhits, cap);
-		else if ((rc = text_ranges(s, g, &tq, &r, &nr)) > 0)
+		else if ((rc = text_ranges(s, g, &tq, q->from, upper, &r, &nr)) > 0)
 			rc = query_ranges(db, q, r, nr, hits, &nhits, cap);
 		else if (rc == 0)
 			rc = query_segment(db, g->state, q, fts, (int)cap, hits, &nhits, cap);
@@ -572,8 +580,8 @@ static int count_candidates(sqlite3 *db, const struct event_query *q, const int6
 }
 
 /* The events in seq ranges r that match every condition of q, counted up to max. */
-static int count_ranges(sqlite3 *db, const struct event_query *q, int64_t (*r)[2], size_t nr,
-			int64_t max, int64_t *n)
+static int count_ranges(sqlite3 *db, const struct event_query *q, const struct text_range *r,
+			size_t nr, int64_t max, int64_t *n)
 {
 	struct sqlbuf sb = {.n = 0, .over = false};
 	sqlite3_stmt *st = NULL;
@@ -589,8 +597,8 @@ static int count_ranges(sqlite3 *db, const struct event_query *q, int64_t (*r)[2
 	int k = sqlite3_bind_parameter_count(st);
 	bind_where(st, 3, q, NULL);
 	for (size_t i = 0; i < nr && rc == 0 && *n < max; i++) {
-		sqlite3_bind_int64(st, 1, r[i][0]);
-		sqlite3_bind_int64(st, 2, r[i][1]);
+		sqlite3_bind_int64(st, 1, r[i].lo);
+		sqlite3_bind_int64(st, 2, r[i].hi);
 		sqlite3_bind_int64(st, k, max - *n);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			*n += sqlite3_column_int64(st, 0);
@@ -643,11 +651,11 @@ int sq_count_events(struct sq_store *s, const struct event_query *q, int64_t bou
 			rc = used;
 			break;
 		}
-		int64_t(*r)[2] = NULL;
+		struct text_range *r = NULL;
 		size_t nr = 0;
 		if (used)
 			rc = count_candidates(db, &c, cand, ncand, max, &k);
-		else if ((rc = text_ranges(s, g, &tq, &r, &nr)) > 0)
+		else if ((rc = text_ranges(s, g, &tq, c.from, c.to, &r, &nr)) > 0)
 			rc = count_ranges(db, &c, r, nr, max, &k);
 		else if (rc == 0)
 			rc = count_segment(db, g->state, &c, fts, max, &k);

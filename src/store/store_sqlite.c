@@ -135,7 +135,7 @@ static void event_texts(struct sv t[3], struct sv message, struct sv raw, struct
 
 /* The postings of one event: the fields a selective filter names; and its texts. */
 static int mem_add(struct sq_store *s, const struct sv *vals, const uint8_t *ip,
-		   const struct sv texts[3], int64_t seq)
+		   const struct sv texts[3], int64_t seq, int64_t ts)
 {
 	int rc = 0;
 	pthread_rwlock_wrlock(&s->mem_mu);
@@ -149,7 +149,7 @@ static int mem_add(struct sq_store *s, const struct sv *vals, const uint8_t *ip,
 	if (rc == 0 && ip)
 		rc = memidx_add(s->mem, MI_IP, ip, 16, seq);
 	if (rc == 0)
-		rc = textidx_add(s->text, seq, texts, 3);
+		rc = textidx_add(s->text, seq, ts, texts, 3);
 	pthread_rwlock_unlock(&s->mem_mu);
 	return rc;
 }
@@ -169,7 +169,7 @@ static int load_ids(struct sq_store *s)
 	int rc = 0, r;
 	if (sqlite3_prepare_v2(s->w,
 			       "SELECT id, seq, event_type, app, host, user, request_id, ip,"
-			       " message, raw, http_path FROM events ORDER BY seq",
+			       " message, raw, http_path, ts FROM events ORDER BY seq",
 			       -1, &st, NULL) != SQLITE_OK)
 		return store_sql_err(s->w, "load ids");
 	while ((r = sqlite3_step(st)) == SQLITE_ROW && rc == 0) {
@@ -183,7 +183,7 @@ static int load_ids(struct sq_store *s)
 		    sqlite3_column_bytes(st, 7) == 16 ? sqlite3_column_blob(st, 7) : NULL;
 		struct sv texts[3];
 		event_texts(texts, col_text(st, 8), col_text(st, 9), col_text(st, 10));
-		if ((rc = mem_add(s, vals, ip, texts, seq)) < 0)
+		if ((rc = mem_add(s, vals, ip, texts, seq, sqlite3_column_int64(st, 11))) < 0)
 			break;
 		if (sqlite3_column_bytes(st, 0) == 16) {
 			pthread_mutex_lock(&s->ids_mu);
@@ -515,8 +515,8 @@ int sq_append(struct sq_store *s, const struct event *ev, bool *dup)
 				       ev->request_id};
 	struct sv texts[3];
 	event_texts(texts, ev->message, ev->raw_message, ev->http_path);
-	if ((rc = mem_add(s, vals, (ev->flags & EV_HAS_IP) ? ev->ip : NULL, texts, s->next_seq)) <
-	    0)
+	if ((rc = mem_add(s, vals, (ev->flags & EV_HAS_IP) ? ev->ip : NULL, texts, s->next_seq,
+			  ev->ts)) < 0)
 		return rc;
 	s->next_seq++;
 	if (ev->ts < s->txn_min_ts)

@@ -1,5 +1,6 @@
-/* textidx.c — per block of seqs, a 4096-bit set of byte trigrams: one bit per trigram (a
- * multiplicative hash of its three folded bytes). Blocks are one growing array of words. */
+/* textidx.c — per block of seqs, a 4096-bit set of byte trigrams (one bit per trigram: a
+ * multiplicative hash of its three folded bytes) and the range of its events' times. Blocks
+ * are growing arrays. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -12,7 +13,8 @@
 
 struct textidx {
 	int64_t base;
-	uint64_t *w; /* WORDS per block */
+	uint64_t *w;	  /* WORDS per block */
+	int64_t (*ts)[2]; /* per block: min and max time (INT64_MAX, INT64_MIN while empty) */
 	size_t nblocks, cap;
 };
 
@@ -40,10 +42,11 @@ void textidx_free(struct textidx *t)
 	if (!t)
 		return;
 	free(t->w);
+	free(t->ts);
 	free(t);
 }
 
-int textidx_add(struct textidx *t, int64_t seq, const struct sv *texts, size_t n)
+int textidx_add(struct textidx *t, int64_t seq, int64_t ts, const struct sv *texts, size_t n)
 {
 	if (seq < t->base || seq - t->base > UINT32_MAX) /* a segment holds < 2^32 events */
 		return -ERANGE;
@@ -57,8 +60,20 @@ int textidx_add(struct textidx *t, int64_t seq, const struct sv *texts, size_t n
 			return -ENOMEM;
 		memset(w + t->cap * WORDS, 0, (cap - t->cap) * WORDS * sizeof(*w));
 		t->w = w;
+		int64_t(*r)[2] = realloc(t->ts, cap * sizeof(*r));
+		if (!r)
+			return -ENOMEM; /* w grew: cap stays, so the next call grows both again */
+		for (size_t i = t->cap; i < cap; i++) {
+			r[i][0] = INT64_MAX;
+			r[i][1] = INT64_MIN;
+		}
+		t->ts = r;
 		t->cap = cap;
 	}
+	if (ts < t->ts[b][0])
+		t->ts[b][0] = ts;
+	if (ts > t->ts[b][1])
+		t->ts[b][1] = ts;
 	if (b >= t->nblocks)
 		t->nblocks = b + 1;
 	uint64_t *w = t->w + b * WORDS;
@@ -99,10 +114,13 @@ void textq_build(struct textq *tq, const char *q)
 	}
 }
 
-size_t textidx_blocks(const struct textidx *t, const struct textq *tq, int64_t (*r)[2], size_t max)
+size_t textidx_blocks(const struct textidx *t, const struct textq *tq, int64_t from, int64_t to,
+		      struct text_range *r, size_t max)
 {
 	size_t found = 0;
 	for (size_t b = t->nblocks; b-- > 0;) {
+		if (t->ts[b][1] < from || t->ts[b][0] > to) /* empty blocks too */
+			continue;
 		const uint64_t *w = t->w + b * WORDS;
 		size_t j = 0;
 		while (j < tq->n && (w[tq->bit[j] >> 6] >> (tq->bit[j] & 63) & 1))
@@ -110,8 +128,10 @@ size_t textidx_blocks(const struct textidx *t, const struct textq *tq, int64_t (
 		if (j < tq->n)
 			continue;
 		if (found < max) {
-			r[found][0] = t->base + (int64_t)b * TEXTIDX_BLOCK;
-			r[found][1] = r[found][0] + TEXTIDX_BLOCK - 1;
+			r[found].lo = t->base + (int64_t)b * TEXTIDX_BLOCK;
+			r[found].hi = r[found].lo + TEXTIDX_BLOCK - 1;
+			r[found].min_ts = t->ts[b][0];
+			r[found].max_ts = t->ts[b][1];
 		}
 		found++;
 	}
@@ -125,5 +145,5 @@ size_t textidx_nblocks(const struct textidx *t)
 
 size_t textidx_bytes(const struct textidx *t)
 {
-	return t ? t->cap * WORDS * sizeof(uint64_t) : 0;
+	return t ? t->cap * (WORDS * sizeof(uint64_t) + sizeof(*t->ts)) : 0;
 }

@@ -27,13 +27,19 @@ struct textq {
 /* Blocks hold seqs base_seq + k * TEXTIDX_BLOCK onwards. NULL when out of memory. */
 struct textidx *textidx_new(int64_t base_seq);
 void textidx_free(struct textidx *t);
-/* Record the texts of event seq (n of them; a NULL p is skipped). -ENOMEM when it cannot
- * grow, -ERANGE for a seq below base_seq or 2^32 or more above it. */
-int textidx_add(struct textidx *t, int64_t seq, const struct sv *texts, size_t n);
+/* Record the texts of event seq, at time ts (n of them; a NULL p is skipped). -ENOMEM when
+ * it cannot grow, -ERANGE for a seq below base_seq or 2^32 or more above it. */
+int textidx_add(struct textidx *t, int64_t seq, int64_t ts, const struct sv *texts, size_t n);
 void textq_build(struct textq *tq, const char *q);
-/* The blocks that may hold q's text, newest first: their seq ranges [lo, hi] into r (up to
- * max). Returns how many blocks may (which can exceed max: r then holds the newest max). */
-size_t textidx_blocks(const struct textidx *t, const struct textq *tq, int64_t (*r)[2], size_t max);
+/* Seqs lo..hi whose events' times lie within min_ts..max_ts. */
+struct text_range {
+	int64_t lo, hi, min_ts, max_ts;
+};
+
+/* The blocks that may hold q's text and have an event in from..to, newest first, into r (up
+ * to max). Returns how many blocks may (which can exceed max: r then holds the newest max). */
+size_t textidx_blocks(const struct textidx *t, const struct textq *tq, int64_t from, int64_t to,
+		      struct text_range *r, size_t max);
 /* How many blocks it has. */
 size_t textidx_nblocks(const struct textidx *t);
 size_t textidx_bytes(const struct textidx *t);

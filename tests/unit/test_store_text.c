@@ -1,8 +1,9 @@
 /* test_store_text.c — the embedded store's text search q on segments without a text index
  * (the active one, sealed ones until indexed), which reads the blocks their in-memory text
  * filter names: the same answers as the exact check over every event, after a rollback and a
- * reopen (the filter is rebuilt from the rows), across sealed segments, and for a word in so
- * many blocks that the segment is read newest first instead. */
+ * reopen (the filter is rebuilt from the rows), page by page and within a time range,
+ * across sealed segments, and for a word in so many blocks that the segment is read newest
+ * first instead. */
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -186,6 +187,55 @@ static void test_active_segment(void **state)
 	assert_string_equal(search("w0001", 100), "19,18,17,16,15,14,13,12,11,10");
 }
 
+/* Pages through the blocks (each page skips what is older than its last event) and a time
+ * range: every odd event once, newest first. */
+static void test_pages_and_time_range(void **state)
+{
+	(void)state;
+	put_many(1, 3000, 100, false, NULL);
+	struct event_query q;
+	qinit(&q, "odd", 97);
+	int expect = 2999, pages = 0;
+	for (;;) {
+		json_t *a = json_array();
+		bool more = false;
+		int64_t nts = 0, nseq = 0;
+		assert_int_equal(store_query_events(S, &q, a, &more, &nts, &nseq), 0);
+		size_t i;
+		json_t *e;
+		json_array_foreach (a, i, e) {
+			assert_int_equal(num_of(e), expect);
+			expect -= 2;
+		}
+		json_decref(a);
+		pages++;
+		if (!more)
+			break;
+		q.has_cursor = true;
+		q.cursor_ts = nts;
+		q.cursor_seq = nseq;
+	}
+	assert_int_equal(expect, -1);
+	assert_int_equal(pages, 16);
+	qinit(&q, "pair", 1000);
+	q.from = NOW + 1000 * 1000000LL;
+	q.to = NOW + 1010 * 1000000LL;
+	int64_t n = 0;
+	bool exact = false;
+	assert_int_equal(store_count_events(S, &q, 100000, &n, &exact), 0);
+	assert_int_equal(n, 6);
+	q.limit = 3;
+	json_t *a = json_array();
+	bool more = false;
+	int64_t nts = 0, nseq = 0;
+	assert_int_equal(store_query_events(S, &q, a, &more, &nts, &nseq), 0);
+	assert_int_equal(json_array_size(a), 3);
+	assert_int_equal(num_of(json_array_get(a, 0)), 1010);
+	assert_int_equal(num_of(json_array_get(a, 2)), 1006);
+	assert_true(more);
+	json_decref(a);
+}
+
 static void test_rollback_and_reopen(void **state)
 {
 	(void)state;
@@ -267,8 +317,11 @@ static void test_common_word(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    T(test_active_segment),  T(test_rollback_and_reopen),
-	    T(test_sealed_segments), T(test_sealed_segments_after_restart),
+	    T(test_active_segment),
+	    T(test_pages_and_time_range),
+	    T(test_rollback_and_reopen),
+	    T(test_sealed_segments),
+	    T(test_sealed_segments_after_restart),
 	    T(test_common_word),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

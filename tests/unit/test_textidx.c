@@ -15,30 +15,38 @@
 
 #define B TEXTIDX_BLOCK
 
+/* Event seq at time seq * 10. */
 static void add(struct textidx *t, int64_t seq, const char *message, const char *path)
 {
 	struct sv v[3] = {
 	    {message, message ? strlen(message) : 0}, {NULL, 0}, {path, path ? strlen(path) : 0}};
-	assert_int_equal(textidx_add(t, seq, v, 3), 0);
+	assert_int_equal(textidx_add(t, seq, seq * 10, v, 3), 0);
 }
 
-/* The blocks q may be in, as "first seq of each, newest first". */
-static const char *blocks(const struct textidx *t, const char *q)
+/* The blocks q may be in at a time within from..to, as "first seq of each, newest first". */
+static const char *blocks_in(const struct textidx *t, const char *q, int64_t from, int64_t to)
 {
 	static char buf[1024];
-	int64_t r[16][2];
+	struct text_range r[16];
 	struct textq tq;
 	textq_build(&tq, q);
-	size_t n = textidx_blocks(t, &tq, r, 16), k = 0;
+	size_t n = textidx_blocks(t, &tq, from, to, r, 16), k = 0;
 	buf[0] = '\0';
 	for (size_t i = 0; i < n && i < 16; i++) {
-		assert_int_equal(r[i][1], r[i][0] + B - 1);
+		assert_int_equal(r[i].hi, r[i].lo + B - 1);
+		assert_true(r[i].min_ts >= r[i].lo * 10 && r[i].max_ts <= r[i].hi * 10);
+		assert_true(r[i].min_ts <= r[i].max_ts);
 		k += (size_t)snprintf(buf + k, sizeof(buf) - k, "%s%lld", i ? "," : "",
-				      (long long)r[i][0]);
+				      (long long)r[i].lo);
 	}
 	if (n > 16)
 		snprintf(buf + k, sizeof(buf) - k, "+%zu", n - 16);
 	return buf;
+}
+
+static const char *blocks(const struct textidx *t, const char *q)
+{
+	return blocks_in(t, q, INT64_MIN, INT64_MAX);
 }
 
 /* Ten blocks from seq 1000 of filler text; one rare word in block 3 and one in block 7. */
@@ -93,9 +101,9 @@ static void test_terms_without_trigrams(void **state)
 	assert_int_equal(tq.n, 2);
 	struct textidx *t = sample();
 	textq_build(&tq, "ab");
-	int64_t r[4][2];
-	assert_int_equal(textidx_blocks(t, &tq, r, 4), 10); /* no trigram: every block */
-	assert_int_equal(r[0][0], 1000 + 9 * B);
+	struct text_range r[4];
+	assert_int_equal(textidx_blocks(t, &tq, INT64_MIN, INT64_MAX, r, 4), 10); /* every block */
+	assert_int_equal(r[0].lo, 1000 + 9 * B);
 	textidx_free(t);
 }
 
@@ -115,8 +123,25 @@ static void test_blocks_grow_and_gaps_stay_empty(void **state)
 	assert_string_equal(blocks(t, "later"), want);
 	assert_string_equal(blocks(t, "first"), "1");
 	struct sv v = {"x", 1};
-	assert_int_equal(textidx_add(t, 0, &v, 1), -ERANGE);
-	assert_int_equal(textidx_add(t, 1 + ((int64_t)1 << 33), &v, 1), -ERANGE);
+	assert_int_equal(textidx_add(t, 0, 0, &v, 1), -ERANGE);
+	assert_int_equal(textidx_add(t, 1 + ((int64_t)1 << 33), 0, &v, 1), -ERANGE);
+	textidx_free(t);
+}
+
+/* Blocks without an event in the time range are left out; a block's range is its events'. */
+static void test_time_range(void **state)
+{
+	(void)state;
+	struct textidx *t = sample(); /* event seq at seq * 10 */
+	int64_t b3 = 1000 + 3 * B, b7 = 1000 + 7 * B;
+	char want[64];
+	snprintf(want, sizeof(want), "%lld", (long long)b3);
+	assert_string_equal(blocks_in(t, "vacuumed", b3 * 10, b3 * 10), want);
+	assert_string_equal(blocks_in(t, "vacuumed", (b3 + B - 1) * 10, INT64_MAX), want);
+	assert_string_equal(blocks_in(t, "vacuumed", (b3 + B) * 10, INT64_MAX), "");
+	assert_string_equal(blocks_in(t, "vacuumed", INT64_MIN, b3 * 10 - 1), "");
+	snprintf(want, sizeof(want), "%lld,%lld", (long long)b7, (long long)(b7 - B));
+	assert_string_equal(blocks_in(t, "publickey", (b7 - 1) * 10, b7 * 10), want);
 	textidx_free(t);
 }
 
@@ -126,6 +151,7 @@ int main(void)
 	    cmocka_unit_test(test_narrows_to_the_blocks_holding_a_word),
 	    cmocka_unit_test(test_terms_without_trigrams),
 	    cmocka_unit_test(test_blocks_grow_and_gaps_stay_empty),
+	    cmocka_unit_test(test_time_range),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
