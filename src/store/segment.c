@@ -36,6 +36,7 @@ void seg_free(struct segment *g)
 		free(g->ids);
 	}
 	memidx_free(g->mem);
+	textidx_free(g->text);
 	free(g->path);
 	free(g);
 }
@@ -269,6 +270,70 @@ fail:
 	return rc;
 }
 
+/* Build the in-memory postings and text filter of a sealed segment not indexed yet (after a
+ * restart only the active segment's are rebuilt, by the writer), unless it has them. */
+int seg_mem_load(struct sq_store *s, struct segment *g)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	struct textidx *t = NULL;
+	struct memidx *m = NULL;
+	int rc, r = SQLITE_DONE;
+	if ((rc = store_open_conn(g->path, true, 2, &db)) < 0)
+		return rc;
+	/* the columns of enum memidx_field, in its order, then the texts */
+	if (sqlite3_prepare_v2(db,
+			       "SELECT seq, event_type, app, host, user, request_id, ip, message,"
+			       " raw, http_path, ts FROM events ORDER BY seq",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = store_sql_err(db, "segment filters");
+		goto out;
+	}
+	while (rc == 0 && (r = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t seq = sqlite3_column_int64(st, 0);
+		struct sv v[3];
+		if (!t && (!(t = textidx_new(seq)) || !(m = memidx_new(seq)))) {
+			rc = -ENOMEM;
+			break;
+		}
+		for (int f = 0; f <= MI_IP && rc == 0; f++) {
+			const void *p = sqlite3_column_blob(st, 1 + f);
+			size_t n = (size_t)sqlite3_column_bytes(st, 1 + f);
+			if (p && (f < MI_IP || n == 16))
+				rc = memidx_add(m, f, p, n, seq);
+		}
+		for (int i = 0; i < 3; i++) {
+			v[i].p = (const char *)sqlite3_column_text(st, 7 + i);
+			v[i].n = (size_t)sqlite3_column_bytes(st, 7 + i);
+		}
+		if (v[1].p && v[0].p && v[1].n == v[0].n && memcmp(v[0].p, v[1].p, v[0].n) == 0)
+			v[1].p = NULL;
+		if (rc == 0)
+			rc = textidx_add(t, seq, sqlite3_column_int64(st, 10), v, 3);
+	}
+	if (rc == 0 && r != SQLITE_DONE)
+		rc = store_sql_err(db, "segment filters");
+	if (rc == 0 && t) {
+		pthread_mutex_lock(&s->seg_mu);
+		bool want = g->state == SEG_SEALED;
+		pthread_mutex_unlock(&s->seg_mu);
+		pthread_rwlock_wrlock(&s->mem_mu);
+		if (want && !g->text && !g->mem) {
+			g->text = t;
+			g->mem = m;
+			t = NULL;
+			m = NULL;
+		}
+		pthread_rwlock_unlock(&s->mem_mu);
+	}
+out:
+	textidx_free(t);
+	memidx_free(m);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}
+
 /* Seal the active segment and start the next one. */
 int seg_roll(struct sq_store *s)
 {
@@ -290,6 +355,8 @@ int seg_roll(struct sq_store *s)
 	pthread_rwlock_wrlock(&s->mem_mu);
 	cur->mem = s->mem;
 	s->mem = NULL;
+	cur->text = s->text;
+	s->text = NULL;
 	pthread_rwlock_unlock(&s->mem_mu);
 	sqlite3 *prev = s->w;
 	s->w = NULL;

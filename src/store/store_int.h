@@ -15,6 +15,7 @@
 #include "store/facets.h"
 #include "store/idset.h"
 #include "store/memidx.h"
+#include "store/textidx.h"
 #include "store/sqlite.h"
 #include "store/store.h"
 
@@ -38,8 +39,9 @@ struct segment {
 	int nidle;
 	sqlite3 *probe_db; /* writer only: duplicate probes on a sealed segment */
 	sqlite3_stmt *probe;
-	struct idset *ids;  /* sealed, not yet indexed: its ids (guarded by ids_mu) */
-	struct memidx *mem; /* sealed, not yet indexed: its postings (guarded by mem_mu) */
+	struct idset *ids;    /* sealed, not yet indexed: its ids (guarded by ids_mu) */
+	struct memidx *mem;   /* sealed, not yet indexed: its postings (guarded by mem_mu) */
+	struct textidx *text; /* sealed, not yet indexed: its text filter (guarded by mem_mu) */
 };
 
 /* A segment as a query sees it: a pinned pointer and the values at snapshot time. */
@@ -67,6 +69,7 @@ struct sq_store {
 	pthread_mutex_t ids_mu;
 	uint8_t (*txn_ids)[16]; /* ids added by the open transaction, undone on rollback */
 	struct memidx *mem;	/* the active segment's postings; written under mem_mu */
+	struct textidx *text;	/* the active segment's text filter; written under mem_mu */
 	pthread_rwlock_t mem_mu;
 	size_t ntxn_ids, captxn_ids;
 
@@ -130,6 +133,9 @@ int seg_load_all(struct sq_store *s);
 int seg_create(struct sq_store *s, int64_t id, sqlite3 *prev);
 /* Seal the active segment and start the next one (writer thread). */
 int seg_roll(struct sq_store *s);
+/* Build the postings and text filter of sealed segment g from its rows (indexer thread,
+ * after a restart). */
+int seg_mem_load(struct sq_store *s, struct segment *g);
 
 /* ---- the writer (store_sqlite.c) ---- */
 

@@ -354,6 +354,83 @@ static int segment_open(struct sq_store *s, struct seg_view *g, const struct eve
 	return used;
 }
 
+/* Blocks of a segment's text filter worth reading one by one: past this many (a common word)
+ * reading the segment newest first until the page is full is quicker. */
+#define TEXT_BLOCKS_MAX 512
+
+/* The seq ranges of segment g (one without its text index) that may hold q's text at a time
+ * in from..to, from its in-memory text filter: 1 with *r (newest first, adjacent blocks
+ * merged; the caller frees), 0 when it has none, q has no trigram, or too many blocks may. */
+static int text_ranges(struct sq_store *s, const struct seg_view *g, const struct textq *tq,
+		       int64_t from, int64_t to, struct text_range **r, size_t *n)
+{
+	int rc = 0;
+	*r = NULL;
+	*n = 0;
+	if (tq->n == 0 || g->state == SEG_INDEXED)
+		return 0;
+	struct text_range *v = malloc(TEXT_BLOCKS_MAX * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	pthread_mutex_lock(&s->seg_mu);
+	bool active = g->seg == s->segs[s->nseg - 1];
+	pthread_mutex_unlock(&s->seg_mu);
+	pthread_rwlock_rdlock(&s->mem_mu);
+	const struct textidx *t = active ? s->text : g->seg->text;
+	size_t k = t ? textidx_blocks(t, tq, from, to, v, TEXT_BLOCKS_MAX) : SIZE_MAX;
+	pthread_rwlock_unlock(&s->mem_mu);
+	if (k <= TEXT_BLOCKS_MAX) {
+		size_t m = 0;
+		for (size_t i = 0; i < k; i++) {
+			if (m && v[m - 1].lo == v[i].hi + 1) {
+				v[m - 1].lo = v[i].lo;
+				if (v[i].min_ts < v[m - 1].min_ts)
+					v[m - 1].min_ts = v[i].min_ts;
+				if (v[i].max_ts > v[m - 1].max_ts)
+					v[m - 1].max_ts = v[i].max_ts;
+			} else {
+				v[m++] = v[i];
+			}
+		}
+		*r = v;
+		*n = m;
+		return 1;
+	}
+	free(v);
+	return rc;
+}
+
+/* A segment's events in seq ranges r (each still checked against every condition); a range
+ * older than the last event of a full page is skipped. */
+static int query_ranges(sqlite3 *db, const struct event_query *q, const struct text_range *r,
+			size_t nr, struct hit *hits, size_t *nhits, size_t cap)
+{
+	struct sqlbuf sb = {.n = 0, .over = false};
+	sqlite3_stmt *st = NULL;
+	int rc = 0, x = SQLITE_DONE;
+	bool stop = false;
+	sb_add(&sb, "SELECT " EV_COLS " FROM events WHERE seq >= ? AND seq <= ? AND ");
+	build_where(&sb, q, false);
+	if (sb.over)
+		return -E2BIG;
+	if (sqlite3_prepare_v2(db, sb.b, (int)sb.n, &st, NULL) != SQLITE_OK)
+		return sql_err(db, "query");
+	bind_where(st, 3, q, NULL);
+	for (size_t i = 0; i < nr && rc == 0; i++) {
+		if (*nhits == cap && r[i].max_ts < hits[cap - 1].ts)
+			continue;
+		sqlite3_bind_int64(st, 1, r[i].lo);
+		sqlite3_bind_int64(st, 2, r[i].hi);
+		while (rc == 0 && (x = sqlite3_step(st)) == SQLITE_ROW)
+			rc = take_row(st, hits, nhits, cap, &stop);
+		if (rc == 0 && x != SQLITE_DONE)
+			rc = sql_err(db, "query step");
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int sq_query_events(struct sq_store *s, const struct event_query *q, json_t *out, bool *has_next,
 		    int64_t *next_ts, int64_t *next_seq)
 {
@@ -362,11 +439,13 @@ int sq_query_events(struct sq_store *s, const struct event_query *q, json_t *out
 	struct hit *hits = NULL;
 	char ftsbuf[4096];
 	const char *fts = NULL;
+	struct textq tq;
 	int rc;
 
 	*has_next = false;
 	if ((rc = text_query(q, ftsbuf, sizeof(ftsbuf), &fts)) < 0)
 		return rc;
+	textq_build(&tq, q->q);
 	if ((rc = store_snapshot(s, &segs, &nseg)) < 0)
 		return rc;
 	if (!(hits = calloc(cap, sizeof(*hits)))) {
@@ -398,12 +477,17 @@ int sq_query_events(struct sq_store *s, const struct event_query *q, json_t *out
 			rc = used;
 			break;
 		}
+		struct text_range *r = NULL;
+		size_t nr = 0;
 		if (used)
 			rc = query_candidates(db, q, cand, ncand, hits, &nhits, cap);
-		else
+		else if ((rc = text_ranges(s, g, &tq, q->from, upper, &r, &nr)) > 0)
+			rc = query_ranges(db, q, r, nr, hits, &nhits, cap);
+		else if (rc == 0)
 			rc = query_segment(db, g->state, q, fts, (int)cap, hits, &nhits, cap);
 		store_reader_put(s, g->seg, db);
 		free(cand);
+		free(r);
 	}
 	if (rc < 0)
 		goto out;
@@ -495,6 +579,37 @@ static int count_candidates(sqlite3 *db, const struct event_query *q, const int6
 	return rc;
 }
 
+/* The events in seq ranges r that match every condition of q, counted up to max. */
+static int count_ranges(sqlite3 *db, const struct event_query *q, const struct text_range *r,
+			size_t nr, int64_t max, int64_t *n)
+{
+	struct sqlbuf sb = {.n = 0, .over = false};
+	sqlite3_stmt *st = NULL;
+	int rc = 0;
+	*n = 0;
+	sb_add(&sb, "SELECT count(*) FROM (SELECT 1 FROM events WHERE seq >= ? AND seq <= ? AND ");
+	build_where(&sb, q, false);
+	sb_add(&sb, " LIMIT ?)");
+	if (sb.over)
+		return -E2BIG;
+	if (sqlite3_prepare_v2(db, sb.b, (int)sb.n, &st, NULL) != SQLITE_OK)
+		return sql_err(db, "count");
+	int k = sqlite3_bind_parameter_count(st);
+	bind_where(st, 3, q, NULL);
+	for (size_t i = 0; i < nr && rc == 0 && *n < max; i++) {
+		sqlite3_bind_int64(st, 1, r[i].lo);
+		sqlite3_bind_int64(st, 2, r[i].hi);
+		sqlite3_bind_int64(st, k, max - *n);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			*n += sqlite3_column_int64(st, 0);
+		else
+			rc = sql_err(db, "count step");
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int sq_count_events(struct sq_store *s, const struct event_query *q, int64_t bound, int64_t *n,
 		    bool *exact)
 {
@@ -503,6 +618,7 @@ int sq_count_events(struct sq_store *s, const struct event_query *q, int64_t bou
 	size_t nseg = 0;
 	char ftsbuf[4096];
 	const char *fts = NULL;
+	struct textq tq;
 	int64_t total = 0;
 	int rc;
 
@@ -513,6 +629,7 @@ int sq_count_events(struct sq_store *s, const struct event_query *q, int64_t bou
 	c.has_cursor = false;
 	if ((rc = text_query(&c, ftsbuf, sizeof(ftsbuf), &fts)) < 0)
 		return rc;
+	textq_build(&tq, c.q);
 	if ((rc = store_snapshot(s, &segs, &nseg)) < 0)
 		return rc;
 	bool filtered = has_filters(&c);
@@ -534,12 +651,17 @@ int sq_count_events(struct sq_store *s, const struct event_query *q, int64_t bou
 			rc = used;
 			break;
 		}
+		struct text_range *r = NULL;
+		size_t nr = 0;
 		if (used)
 			rc = count_candidates(db, &c, cand, ncand, max, &k);
-		else
+		else if ((rc = text_ranges(s, g, &tq, c.from, c.to, &r, &nr)) > 0)
+			rc = count_ranges(db, &c, r, nr, max, &k);
+		else if (rc == 0)
 			rc = count_segment(db, g->state, &c, fts, max, &k);
 		store_reader_put(s, g->seg, db);
 		free(cand);
+		free(r);
 		total += k;
 	}
 	store_snapshot_release(s, segs, nseg);

@@ -124,27 +124,51 @@ static int prepare_writer(struct sq_store *s)
 	return stats_rollup_init(&s->rollup, s->w);
 }
 
-/* The postings of one event: the fields a selective filter names. The caller holds mem_mu
- * for writing. */
-static int mem_add_locked(struct sq_store *s, const struct sv *vals, const uint8_t *ip, int64_t seq)
+/* The searched texts of an event: message, the raw line when it differs, the HTTP path. */
+static void event_texts(struct sv t[3], struct sv message, struct sv raw, struct sv path)
+{
+	t[0] = message;
+	t[1] = raw;
+	if (raw.p && message.p && raw.n == message.n && memcmp(raw.p, message.p, raw.n) == 0)
+		t[1] = (struct sv){NULL, 0};
+	t[2] = path;
+}
+
+/* The postings of one event: the fields a selective filter names; and its texts. The caller
+ * holds mem_mu for writing. */
+static int mem_add_locked(struct sq_store *s, const struct sv *vals, const uint8_t *ip,
+			  const struct sv texts[3], int64_t seq, int64_t ts)
 {
 	int rc = 0;
 	if (!s->mem && !(s->mem = memidx_new(seq)))
+		rc = -ENOMEM;
+	if (rc == 0 && !s->text && !(s->text = textidx_new(seq)))
 		rc = -ENOMEM;
 	for (int f = 0; f < MI_IP && rc == 0; f++)
 		if (vals[f].p)
 			rc = memidx_add(s->mem, f, vals[f].p, vals[f].n, seq);
 	if (rc == 0 && ip)
 		rc = memidx_add(s->mem, MI_IP, ip, 16, seq);
+	if (rc == 0)
+		rc = textidx_add(s->text, seq, ts, texts, 3);
 	return rc;
 }
 
-static int mem_add(struct sq_store *s, const struct sv *vals, const uint8_t *ip, int64_t seq)
+static int mem_add(struct sq_store *s, const struct sv *vals, const uint8_t *ip,
+		   const struct sv texts[3], int64_t seq, int64_t ts)
 {
 	pthread_rwlock_wrlock(&s->mem_mu);
-	int rc = mem_add_locked(s, vals, ip, seq);
+	int rc = mem_add_locked(s, vals, ip, texts, seq, ts);
 	pthread_rwlock_unlock(&s->mem_mu);
 	return rc;
+}
+
+static struct sv col_text(sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return (struct sv){NULL, 0};
+	const char *p = (const char *)sqlite3_column_text(st, i);
+	return (struct sv){p ? p : "", (size_t)sqlite3_column_bytes(st, i)};
 }
 
 /* The active segment's event_ids and postings into memory (after a restart). */
@@ -153,8 +177,8 @@ static int load_ids(struct sq_store *s)
 	sqlite3_stmt *st = NULL;
 	int rc = 0, r;
 	if (sqlite3_prepare_v2(s->w,
-			       "SELECT id, seq, event_type, app, host, user, request_id, ip"
-			       " FROM events ORDER BY seq",
+			       "SELECT id, seq, event_type, app, host, user, request_id, ip,"
+			       " message, raw, http_path, ts FROM events ORDER BY seq",
 			       -1, &st, NULL) != SQLITE_OK)
 		return store_sql_err(s->w, "load ids");
 	while ((r = sqlite3_step(st)) == SQLITE_ROW && rc == 0) {
@@ -166,7 +190,9 @@ static int load_ids(struct sq_store *s)
 		}
 		const uint8_t *ip =
 		    sqlite3_column_bytes(st, 7) == 16 ? sqlite3_column_blob(st, 7) : NULL;
-		if ((rc = mem_add(s, vals, ip, seq)) < 0)
+		struct sv texts[3];
+		event_texts(texts, col_text(st, 8), col_text(st, 9), col_text(st, 10));
+		if ((rc = mem_add(s, vals, ip, texts, seq, sqlite3_column_int64(st, 11))) < 0)
 			break;
 		if (sqlite3_column_bytes(st, 0) == 16) {
 			pthread_mutex_lock(&s->ids_mu);
@@ -308,6 +334,7 @@ void sq_close(struct sq_store *s)
 	sqlite3_close(s->adm);
 	idset_release(&s->ids);
 	memidx_free(s->mem);
+	textidx_free(s->text);
 	free(s->txn_ids);
 	pthread_mutex_destroy(&s->ids_mu);
 	pthread_rwlock_destroy(&s->mem_mu);
@@ -328,10 +355,12 @@ int sq_begin(struct sq_store *s)
 	pthread_mutex_lock(&s->seg_mu);
 	for (size_t i = 0; i + 1 < s->nseg; i++) {
 		struct segment *x = s->segs[i];
-		if (x->mem && x->state == SEG_INDEXED) {
+		if (x->state == SEG_INDEXED && (x->mem || x->text)) { /* see seg_mem_load */
 			pthread_rwlock_wrlock(&s->mem_mu);
 			memidx_free(x->mem);
 			x->mem = NULL;
+			textidx_free(x->text);
+			x->text = NULL;
 			pthread_rwlock_unlock(&s->mem_mu);
 		}
 		if (x->ids && (x->state == SEG_INDEXED || x->id_indexed)) {
@@ -496,12 +525,14 @@ static int insert_one(struct sq_store *s, const struct event *ev, bool *dup, int
 	return 0;
 }
 
-/* An event's postings: the fields a selective filter names. */
+/* An event's postings: the fields a selective filter names, and its texts. */
 static int postings_locked(struct sq_store *s, const struct event *ev, int64_t seq)
 {
 	const struct sv vals[MI_IP] = {ev->event_type, ev->app, ev->source_host, ev->user,
 				       ev->request_id};
-	return mem_add_locked(s, vals, (ev->flags & EV_HAS_IP) ? ev->ip : NULL, seq);
+	struct sv texts[3];
+	event_texts(texts, ev->message, ev->raw_message, ev->http_path);
+	return mem_add_locked(s, vals, (ev->flags & EV_HAS_IP) ? ev->ip : NULL, texts, seq, ev->ts);
 }
 
 /* What a stored event adds besides its row and postings: the transaction's time range,
