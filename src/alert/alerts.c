@@ -160,14 +160,17 @@ static void table_remove(struct alerts *a, struct entry *e)
 		entry_free(e);
 }
 
-static void dirty_append(struct alerts *a, struct entry *e)
+/* Append e to the dirty list; true when the list was empty. */
+static bool dirty_append(struct alerts *a, struct entry *e)
 {
 	e->dnext = NULL;
-	if (a->dirty_tail)
+	if (a->dirty_tail) {
 		a->dirty_tail->dnext = e;
-	else
-		a->dirty = e;
-	a->dirty_tail = e;
+		a->dirty_tail = e;
+		return false;
+	}
+	a->dirty = a->dirty_tail = e;
+	return true;
 }
 
 static void mark_dirty(struct alerts *a, struct entry *e)
@@ -176,8 +179,9 @@ static void mark_dirty(struct alerts *a, struct entry *e)
 	if (e->dirty)
 		return;
 	e->dirty = true;
-	dirty_append(a, e);
-	pthread_cond_signal(&a->cv);
+	/* the alerts thread, woken by the first change, writes what is dirty by then */
+	if (dirty_append(a, e))
+		pthread_cond_signal(&a->cv);
 }
 
 /* The first ALERT_MAX_EVENTS distinct ids behind the alert (how many events are behind it
