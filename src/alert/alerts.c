@@ -160,14 +160,17 @@ static void table_remove(struct alerts *a, struct entry *e)
 		entry_free(e);
 }
 
-static void dirty_append(struct alerts *a, struct entry *e)
+/* Append e to the dirty list; true when the list was empty. */
+static bool dirty_append(struct alerts *a, struct entry *e)
 {
 	e->dnext = NULL;
-	if (a->dirty_tail)
+	if (a->dirty_tail) {
 		a->dirty_tail->dnext = e;
-	else
-		a->dirty = e;
-	a->dirty_tail = e;
+		a->dirty_tail = e;
+		return false;
+	}
+	a->dirty = a->dirty_tail = e;
+	return true;
 }
 
 static void mark_dirty(struct alerts *a, struct entry *e)
@@ -176,8 +179,9 @@ static void mark_dirty(struct alerts *a, struct entry *e)
 	if (e->dirty)
 		return;
 	e->dirty = true;
-	dirty_append(a, e);
-	pthread_cond_signal(&a->cv);
+	/* the alerts thread, woken by the first change, writes what is dirty by then */
+	if (dirty_append(a, e))
+		pthread_cond_signal(&a->cv);
 }
 
 /* The first ALERT_MAX_EVENTS distinct ids behind the alert (how many events are behind it
@@ -409,9 +413,25 @@ static json_t *notification(struct alerts *a, const json_t *row, const json_t *m
 }
 
 /* Publish every change after published_rev: to subscribers, and new alerts to the
- * notifier. Called with db_mu held, right after a write. */
-static void publish(struct alerts *a, const int64_t *new_ids, json_t *const *new_meta, size_t n_new)
+ * notifier. Called with db_mu held, right after a write of the versions after `before`
+ * (-1: after changes other hubs wrote). */
+static void publish(struct alerts *a, int64_t before, const int64_t *new_ids,
+		    json_t *const *new_meta, size_t n_new)
 {
+	/* Nobody to tell, and nothing unpublished but this hub's own write: it counts as
+	 * published without reading it back. A subscriber that comes later is sent what is
+	 * written after it subscribed, and reads what came before from the store (its
+	 * Last-Event-ID). Versions are unique, so none between `before` and a->rev is another
+	 * hub's. */
+	if (!a->notifier && before >= 0 && a->published_rev == before) {
+		pthread_mutex_lock(&a->sub_mu);
+		bool none = a->nsubs == 0;
+		if (none)
+			a->published_rev = a->rev;
+		pthread_mutex_unlock(&a->sub_mu);
+		if (none)
+			return;
+	}
 	for (;;) {
 		json_t *rows = json_array();
 		if (!rows || store_alerts_since(a->s, a->published_rev, PUBLISH_PAGE, rows) < 0) {
@@ -476,9 +496,11 @@ int alerts_flush(struct alerts *a)
 
 	pthread_mutex_lock(&a->db_mu);
 	pthread_mutex_lock(&a->mu);
-	size_t want = 0;
-	for (struct entry *e = a->dirty; e && want < FLUSH_BATCH; e = e->dnext)
+	size_t want = 0, want_ids = 0;
+	for (struct entry *e = a->dirty; e && want < FLUSH_BATCH; e = e->dnext) {
 		want++;
+		want_ids += e->n_ids;
+	}
 	if (want == 0) {
 		pthread_mutex_unlock(&a->mu);
 		goto out;
@@ -489,7 +511,7 @@ int alerts_flush(struct alerts *a)
 	new_ids = calloc(want, sizeof(*new_ids));
 	new_meta = calloc(want, sizeof(*new_meta));
 	sums = calloc(want, sizeof(*sums));
-	idbuf = malloc(want * ALERT_MAX_EVENTS * 16);
+	idbuf = malloc((want_ids ? want_ids : 1) * 16);
 	if (!recs || !snaps || !is_new || !new_ids || !new_meta || !sums || !idbuf) {
 		pthread_mutex_unlock(&a->mu);
 		rc = -ENOMEM;
@@ -514,7 +536,8 @@ int alerts_flush(struct alerts *a)
 			detect_summary_fill(e->summary, e->n_events, buf, sizeof(buf));
 			sums[n] = strdup(buf);
 		}
-		memcpy(idbuf[nid], e->ids, e->n_ids * 16);
+		if (e->n_ids)
+			memcpy(idbuf[nid], e->ids, e->n_ids * 16);
 		*r = (struct alert_rec){
 		    .id = e->id,
 		    .rev = ++a->rev,
@@ -535,7 +558,7 @@ int alerts_flush(struct alerts *a)
 		    .summary = sums[n],
 		    .backfill = e->backfill,
 		};
-		nid += ALERT_MAX_EVENTS;
+		nid += e->n_ids;
 		n++;
 	}
 	a->dirty = e; /* what is left for the next batch */
@@ -579,7 +602,7 @@ int alerts_flush(struct alerts *a)
 		atomic_fetch_add(&a->write_failures, 1);
 		log_error(SUB, "cannot write %zu alerts (kept, retried): %s", n, siem_strerror(rc));
 	} else {
-		publish(a, new_ids, new_meta, n_new);
+		publish(a, rev0, new_ids, new_meta, n_new);
 		/* Hubs sharing the store (broker mode's api nodes) publish it to their own
 		 * subscribers. A notice lost is caught up by the next one. */
 		char id[24];
@@ -622,7 +645,7 @@ static int load_open(struct alerts *a);
 void alerts_publish_stored(struct alerts *a)
 {
 	pthread_mutex_lock(&a->db_mu);
-	publish(a, NULL, NULL, 0);
+	publish(a, -1, NULL, NULL, 0);
 	pthread_mutex_unlock(&a->db_mu);
 }
 
@@ -672,7 +695,7 @@ int alerts_set_status(struct alerts *a, int64_t id, enum alert_status to, const 
 				break;
 			}
 		pthread_mutex_unlock(&a->mu);
-		publish(a, NULL, NULL, 0);
+		publish(a, rev - 1, NULL, NULL, 0);
 	} else if (rc == -EALREADY) {
 		rc = 0;
 	}
@@ -706,6 +729,7 @@ static int64_t tick_ms(const struct alerts *a)
 static void *alerts_main(void *arg)
 {
 	struct alerts *a = arg;
+	pthread_setname_np(pthread_self(), "siem-alerts"); /* for top -H and perf */
 	int64_t next_tick = mono_ms() + tick_ms(a);
 	pthread_mutex_lock(&a->mu);
 	while (!a->stop) {

@@ -38,6 +38,15 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_null(st, i);
 }
 
+/* A string that outlives the statement's next step (its bindings are cleared after). */
+static void bind_static(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
 static json_t *col_time(sqlite3_stmt *st, int i)
 {
 	char buf[32];
@@ -109,7 +118,8 @@ static int txn_end(struct sq_store *s, int rc)
 static int write_recs(struct sq_store *s, sqlite3_stmt *ins, sqlite3_stmt *upd,
 		      const struct alert_rec *recs, const bool *is_new, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
 		const struct alert_rec *a = &recs[i];
 		sqlite3_stmt *st = is_new[i] ? ins : upd;
 		sqlite3_reset(st);
@@ -117,11 +127,11 @@ static int write_recs(struct sq_store *s, sqlite3_stmt *ins, sqlite3_stmt *upd,
 		sqlite3_bind_int64(st, 1, a->id);
 		sqlite3_bind_int64(st, 2, a->rev);
 		if (is_new[i]) {
-			bind_text(st, 3, a->rule_id ? a->rule_id : "");
-			bind_text(st, 4, a->rule_title ? a->rule_title : "");
-			bind_text(st, 5, a->rule_level);
-			bind_text(st, 6, a->rule_author);
-			bind_text(st, 8, a->group_key ? a->group_key : "");
+			bind_static(st, 3, a->rule_id ? a->rule_id : "");
+			bind_static(st, 4, a->rule_title ? a->rule_title : "");
+			bind_static(st, 5, a->rule_level);
+			bind_static(st, 6, a->rule_author);
+			bind_static(st, 8, a->group_key ? a->group_key : "");
 			sqlite3_bind_int64(st, 11, a->created_at);
 		}
 		sqlite3_bind_int(st, 7, a->severity);
@@ -132,16 +142,22 @@ static int write_recs(struct sq_store *s, sqlite3_stmt *ins, sqlite3_stmt *upd,
 		sqlite3_bind_blob(st, 14, a->n_ids ? (const void *)a->event_ids : "",
 				  (int)(a->n_ids * 16), SQLITE_STATIC);
 		sqlite3_bind_int64(st, 15, a->n_events);
-		bind_text(st, 16, a->summary);
+		bind_static(st, 16, a->summary);
 		if (is_new[i])
 			sqlite3_bind_int(st, 17, a->backfill);
 		if (sqlite3_step(st) != SQLITE_DONE)
-			return store_sql_err(s->adm, "write alert");
+			rc = store_sql_err(s->adm, "write alert");
 	}
-	return 0;
+	/* The statements stay prepared: none may keep the caller's strings. */
+	sqlite3_reset(ins);
+	sqlite3_clear_bindings(ins);
+	sqlite3_reset(upd);
+	sqlite3_clear_bindings(upd);
+	return rc;
 }
 
-int sq_alerts_write(struct sq_store *s, const struct alert_rec *recs, const bool *is_new, size_t n)
+/* Under adm_mu: the alert write statements, prepared on first use and kept. */
+static int alert_stmts(struct sq_store *s)
 {
 	static const char ins_sql[] =
 	    "INSERT INTO alerts(id, rev, rule_id, rule_title, rule_level, rule_author, severity,"
@@ -151,18 +167,30 @@ int sq_alerts_write(struct sq_store *s, const struct alert_rec *recs, const bool
 	    "UPDATE alerts SET rev = ?2, first_seen = ?9, last_seen = ?10, updated_at = ?12,"
 	    " count = ?13, event_ids = ?14, n_events = ?15, severity = ?7,"
 	    " summary = coalesce(?16, summary) WHERE id = ?1";
-	sqlite3_stmt *ins = NULL, *upd = NULL;
+	if (!s->alert_ins && sqlite3_prepare_v3(s->adm, ins_sql, -1, SQLITE_PREPARE_PERSISTENT,
+						&s->alert_ins, NULL) != SQLITE_OK)
+		return store_sql_err(s->adm, "prepare alerts");
+	if (!s->alert_upd && sqlite3_prepare_v3(s->adm, upd_sql, -1, SQLITE_PREPARE_PERSISTENT,
+						&s->alert_upd, NULL) != SQLITE_OK)
+		return store_sql_err(s->adm, "prepare alerts");
+	return 0;
+}
+
+void sq_alerts_release(struct sq_store *s)
+{
+	sqlite3_finalize(s->alert_ins);
+	sqlite3_finalize(s->alert_upd);
+	s->alert_ins = s->alert_upd = NULL;
+}
+
+int sq_alerts_write(struct sq_store *s, const struct alert_rec *recs, const bool *is_new, size_t n)
+{
 	int rc;
 	if (n == 0)
 		return 0;
 	pthread_mutex_lock(&s->adm_mu);
-	if (sqlite3_prepare_v2(s->adm, ins_sql, -1, &ins, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(s->adm, upd_sql, -1, &upd, NULL) != SQLITE_OK)
-		rc = store_sql_err(s->adm, "prepare alerts");
-	else if ((rc = store_exec(s->adm, "BEGIN IMMEDIATE")) == 0)
-		rc = txn_end(s, write_recs(s, ins, upd, recs, is_new, n));
-	sqlite3_finalize(ins);
-	sqlite3_finalize(upd);
+	if ((rc = alert_stmts(s)) == 0 && (rc = store_exec(s->adm, "BEGIN IMMEDIATE")) == 0)
+		rc = txn_end(s, write_recs(s, s->alert_ins, s->alert_upd, recs, is_new, n));
 	pthread_mutex_unlock(&s->adm_mu);
 	return rc;
 }

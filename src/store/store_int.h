@@ -89,6 +89,7 @@ struct sq_store {
 	/* main database connection: meta, keys (any thread, serialized) */
 	pthread_mutex_t adm_mu;
 	sqlite3 *adm;
+	sqlite3_stmt *alert_ins, *alert_upd; /* alert writes, prepared once (store_alerts.c) */
 };
 
 /* A dead letter's id in the store: its segment's id and its row id in the segment's table
@@ -107,6 +108,9 @@ int store_exec(sqlite3 *db, const char *sql);
 int store_open_conn(const char *path, bool readonly, int cache_mb, sqlite3 **out);
 /* Create a database file 0600 when it does not exist yet, before SQLite opens it. */
 void store_create_private(const char *path);
+
+/* Finalize the alert write statements, before the main database closes (store_alerts.c). */
+void sq_alerts_release(struct sq_store *s);
 
 /* ---- statements on the main database (adm.c) ---- */
 

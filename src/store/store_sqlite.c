@@ -331,6 +331,7 @@ void sq_close(struct sq_store *s)
 	finalize_writer(s);
 	for (size_t i = 0; i < s->nseg; i++)
 		seg_free(s->segs[i]);
+	sq_alerts_release(s);
 	sqlite3_close(s->adm);
 	idset_release(&s->ids);
 	memidx_free(s->mem);

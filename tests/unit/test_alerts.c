@@ -402,6 +402,60 @@ static void test_fanout_bounds_and_replay(void **state)
 	alerts_close(a);
 }
 
+/* Changes written while nobody listens are not sent to a later subscriber (it reads them from
+ * the store after its Last-Event-ID); what follows its subscription is, in version order. One
+ * write of alerts holding different numbers of events keeps each alert's own ids. */
+static void test_unheard_changes(void **state)
+{
+	(void)state;
+	struct alerts *a = open_alerts(600, 0, 0, 0);
+	struct alerts_sub *sub = NULL;
+	struct alerts_msg *m = NULL;
+	size_t n = 0;
+	hit(a, &RULE_A, "g=1", T0, 1);
+	hit(a, &RULE_A, "g=1", T0 + 1, 2);
+	hit(a, &RULE_A, "g=1", T0 + 2, 3);
+	hit(a, &RULE_B, "g=2", T0 + 3, 4);
+	assert_int_equal(alerts_flush(a), 0); /* versions 1 (three events) and 2 (one) */
+	json_t *v = all_alerts();
+	assert_int_equal(json_array_size(v), 2);
+	json_t *a1 = json_array_get(v, 1), *a2 = json_array_get(v, 0);
+	assert_int_equal(jint(a1, "id"), 1);
+	assert_int_equal(json_array_size(json_object_get(a1, "event_ids")), 3);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(a1, "event_ids"), 2)),
+			    "00030000-0000-0000-0000-00000000005a");
+	assert_int_equal(jint(a2, "id"), 2);
+	assert_int_equal(json_array_size(json_object_get(a2, "event_ids")), 1);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(a2, "event_ids"), 0)),
+			    "00040000-0000-0000-0000-00000000005a");
+	json_decref(v);
+	assert_int_equal(alerts_set_status(a, 2, ALERT_ACKNOWLEDGED, "ann", NULL), 0); /* 3 */
+	assert_int_equal(alerts_subscribe(a, count_wake, NULL, &sub), 0);
+	assert_int_equal(alerts_sub_next(sub, &m), 0);
+	hit(a, &RULE_A, "g=1", T0 + 4, 5);
+	assert_int_equal(alerts_flush(a), 0);					 /* 4 */
+	assert_int_equal(alerts_set_status(a, 1, ALERT_CLOSED, "ann", NULL), 0); /* 5 */
+	for (int64_t rev = 4; rev <= 5; rev++) {
+		assert_int_equal(alerts_sub_next(sub, &m), 1);
+		assert_int_equal(alerts_msg_rev(m), rev);
+		const char *t = alerts_msg_text(m, &n);
+		assert_memory_equal(t, "id: 1-", 6);
+		alerts_msg_put(m);
+	}
+	assert_int_equal(alerts_sub_next(sub, &m), 0);
+	/* the store has every change, oldest first */
+	struct alerts_msg **msgs = NULL;
+	assert_int_equal(alerts_replay(a, 0, 100, &msgs, &n), 0);
+	assert_int_equal(n, 2); /* the newest version of each alert */
+	assert_int_equal(alerts_msg_rev(msgs[0]), 3);
+	assert_int_equal(alerts_msg_rev(msgs[1]), 5);
+	for (size_t i = 0; i < n; i++)
+		alerts_msg_put(msgs[i]);
+	free(msgs);
+	alerts_unsubscribe(sub);
+	alerts_close(a);
+}
+
 static void test_table_bounds(void **state)
 {
 	(void)state;
@@ -448,6 +502,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_round_trip_and_restart, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_status_changes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fanout_bounds_and_replay, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unheard_changes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_table_bounds, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -88,9 +88,10 @@ static int alert_rows(struct pg_store *s, const char *sql, const struct pg_param
 
 /* ---- writes from the alerting module ---- */
 
-/* One record: an insert binds every column ($1..$15 in the order of ins_sql); an update
- * only the counters it sets (numbered to match upd_sql). Status columns are never touched. */
-static int write_rec(PGconn *c, const struct alert_rec *a, bool is_new)
+/* One record: an insert binds every column ($1..$17 in the order of ins_sql); an update
+ * only the counters it sets (numbered to match upd_sql). Status columns are never touched.
+ * Sent, not waited for: write_recs reads the results. */
+static int send_rec(PGconn *c, const struct alert_rec *a, bool is_new)
 {
 	static const char ins_sql[] =
 	    "INSERT INTO alerts(id, rev, rule_id, rule_title, rule_level, rule_author, severity,"
@@ -124,9 +125,49 @@ static int write_rec(PGconn *c, const struct alert_rec *a, bool is_new)
 	pg_p_text(&p, a->summary);
 	if (is_new)
 		pg_p_text(&p, a->backfill ? "true" : "false");
-	int rc = pg_exec(c, is_new ? ins_sql : upd_sql, &p, NULL, "write alert");
-	/* A taken id or rev is a store error here, as SQLite reports it (not "name taken"). */
-	return rc == -EEXIST ? SIEM_ESQL : rc;
+	if (p.over)
+		return -E2BIG;
+	if (!PQsendQueryParams(c, is_new ? ins_sql : upd_sql, p.n, NULL, p.v, p.len, p.fmt, 0))
+		return pg_err(c, NULL, "write alert");
+	return 0;
+}
+
+/* Inside the transaction: every record in one round trip (libpq's pipeline mode), then
+ * their results; the first error is the result (the server skips what follows it). A
+ * connection left in a bad state is closed by pg_conn_put. */
+static int write_recs(PGconn *c, const struct alert_rec *recs, const bool *is_new, size_t n)
+{
+	int rc = 0;
+	size_t sent = 0;
+	if (PQenterPipelineMode(c) != 1)
+		return pg_err(c, NULL, "write alerts");
+	while (rc == 0 && sent < n) {
+		rc = send_rec(c, &recs[sent], is_new[sent]);
+		if (rc == 0)
+			sent++;
+	}
+	if (PQpipelineSync(c) != 1)
+		return rc < 0 ? rc : pg_err(c, NULL, "write alerts");
+	for (size_t i = 0; i < sent; i++) {
+		PGresult *r = PQgetResult(c);
+		if (!r)
+			return rc < 0 ? rc : pg_err(c, NULL, "write alert");
+		ExecStatusType st = PQresultStatus(r);
+		if (rc == 0 && st != PGRES_COMMAND_OK) {
+			rc = pg_err(c, r, "write alert");
+			/* A taken id or rev is a store error here, as SQLite reports it. */
+			if (rc == -EEXIST)
+				rc = SIEM_ESQL;
+		}
+		PQclear(r);
+		PQclear(PQgetResult(c)); /* the NULL that ends this statement's results */
+	}
+	PGresult *r = PQgetResult(c);
+	bool synced = r && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+	PQclear(r);
+	if ((!synced || PQexitPipelineMode(c) != 1) && rc == 0)
+		rc = pg_err(c, NULL, "write alerts");
+	return rc;
 }
 
 int pg_alerts_write(struct pg_store *s, const struct alert_rec *recs, const bool *is_new, size_t n)
@@ -137,11 +178,8 @@ int pg_alerts_write(struct pg_store *s, const struct alert_rec *recs, const bool
 		return 0;
 	if ((rc = pg_conn_get(s, &c)) < 0)
 		return rc;
-	if ((rc = pg_exec(c, "BEGIN", NULL, NULL, "write alerts")) == 0) {
-		for (size_t i = 0; rc == 0 && i < n; i++)
-			rc = write_rec(c, &recs[i], is_new[i]);
-		rc = pg_txn_end(c, rc, "write alerts");
-	}
+	if ((rc = pg_exec(c, "BEGIN", NULL, NULL, "write alerts")) == 0)
+		rc = pg_txn_end(c, write_recs(c, recs, is_new, n), "write alerts");
 	pg_conn_put(s, c);
 	return rc;
 }
