@@ -1,6 +1,7 @@
-/* indexer.c — the background thread that builds a sealed segment's query and text indices
- * (and writes its statistics tables) in bulk, and checkpoints the active segment's WAL off
- * the write path. */
+/* indexer.c — the background threads that build a sealed segment's indices in bulk: one
+ * builds its event_id index right after it is sealed (so its in-memory ids can go), the
+ * other its query and text indices (and writes its statistics tables), and checkpoints the
+ * active segment's WAL off the write path. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,27 +15,44 @@
 
 #define SUB "store"
 
+/* A connection for index builds: its page cache is also the sorter's memory, and sorts
+ * that outgrow it spill to temporary files rather than to the heap. */
+static int open_build_conn(struct sq_store *s, struct segment *g, sqlite3 **db)
+{
+	int rc = store_open_conn(g->path, false, s->index_cache_mb, db);
+	if (rc == 0 && (rc = store_exec(*db, "PRAGMA temp_store=FILE")) < 0) {
+		sqlite3_close(*db);
+		*db = NULL;
+	}
+	return rc;
+}
+
+/* The event_id index, in its own transaction: with it the writer can drop the segment's
+ * in-memory ids even while the rest waits for a busy indexer. */
+static int index_ids(struct sq_store *s, struct segment *g)
+{
+	sqlite3 *db = NULL;
+	int rc = open_build_conn(s, g, &db);
+	if (rc == 0)
+		rc = store_exec(db, "CREATE INDEX IF NOT EXISTS events_id ON events(id)");
+	sqlite3_close(db);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&s->seg_mu);
+	g->id_indexed = true;
+	pthread_cond_broadcast(&s->idx_cv); /* a writer may wait for the ids to leave memory */
+	pthread_cond_broadcast(&s->seg_cv); /* the other indices may start */
+	pthread_mutex_unlock(&s->seg_mu);
+	return 0;
+}
+
 static int index_segment(struct sq_store *s, struct segment *g)
 {
 	sqlite3 *db = NULL;
 	int64_t t0 = ts_now_us();
-	int rc = store_open_conn(g->path, false, 16, &db);
+	int rc = open_build_conn(s, g, &db);
 	if (rc < 0)
 		return rc;
-	if (!g->id_indexed) {
-		/* The event_id index first, in its own transaction: with it the writer can drop
-		 * the segment's in-memory ids even while the rest waits for a busy indexer. */
-		if ((rc = store_exec(db, "CREATE INDEX IF NOT EXISTS events_id ON events(id)")) <
-		    0) {
-			sqlite3_close(db);
-			return rc;
-		}
-		pthread_mutex_lock(&s->seg_mu);
-		g->id_indexed = true;
-		pthread_mutex_unlock(&s->seg_mu);
-		sqlite3_close(db);
-		return 0;
-	}
 	if ((rc = store_exec(db, "BEGIN IMMEDIATE")) == 0) {
 		if ((rc = store_exec(db, segment_index_ddl)) == 0 &&
 		    (rc = stats_rollup_seal(s->rollup, g->id, db)) == 0 &&
@@ -57,6 +75,40 @@ static int index_segment(struct sq_store *s, struct segment *g)
 	return rc;
 }
 
+/* The id indices, on a thread of their own: a segment's ids leave memory a moment after it
+ * is sealed, however long the other thread's build of an earlier segment takes. */
+static void *ids_main(void *arg)
+{
+	struct sq_store *s = arg;
+	pthread_mutex_lock(&s->seg_mu);
+	while (!s->stopping) {
+		struct segment *todo = NULL;
+		for (size_t i = 0; i < s->nseg && !todo; i++)
+			if (s->segs[i]->state == SEG_SEALED && !s->segs[i]->id_indexed)
+				todo = s->segs[i];
+		if (!todo) {
+			struct timespec until = clock_deadline_ms(500);
+			pthread_cond_timedwait(&s->seg_cv, &s->seg_mu, &until);
+			continue;
+		}
+		todo->refs++;
+		pthread_mutex_unlock(&s->seg_mu);
+		int rc = index_ids(s, todo);
+		if (rc < 0)
+			log_error(SUB, "cannot build the id index of segment %lld: %s",
+				  (long long)todo->id, siem_strerror(rc));
+		pthread_mutex_lock(&s->seg_mu);
+		todo->refs--;
+		if (rc < 0 && !s->stopping) {
+			/* Leave it; the writer's probes scan it meanwhile. Retry later. */
+			struct timespec until = clock_deadline_ms(30000);
+			pthread_cond_timedwait(&s->seg_cv, &s->seg_mu, &until);
+		}
+	}
+	pthread_mutex_unlock(&s->seg_mu);
+	return NULL;
+}
+
 static void *indexer_main(void *arg)
 {
 	struct sq_store *s = arg;
@@ -65,12 +117,9 @@ static void *indexer_main(void *arg)
 	pthread_mutex_lock(&s->seg_mu);
 	while (!s->stopping) {
 		struct segment *todo = NULL;
-		/* Every sealed segment's id index before any segment's other indices. */
+		/* A segment's other indices after its id index (ids_main). */
 		for (size_t i = 0; i < s->nseg && !todo; i++)
-			if (s->segs[i]->state == SEG_SEALED && !s->segs[i]->id_indexed)
-				todo = s->segs[i];
-		for (size_t i = 0; i < s->nseg && !todo; i++)
-			if (s->segs[i]->state == SEG_SEALED)
+			if (s->segs[i]->state == SEG_SEALED && s->segs[i]->id_indexed)
 				todo = s->segs[i];
 		if (todo)
 			todo->refs++;
@@ -118,11 +167,25 @@ static void *indexer_main(void *arg)
 	return NULL;
 }
 
+static void indexer_stop_main(struct sq_store *s)
+{
+	pthread_mutex_lock(&s->seg_mu);
+	s->stopping = true;
+	pthread_cond_broadcast(&s->seg_cv);
+	pthread_cond_broadcast(&s->idx_cv);
+	pthread_mutex_unlock(&s->seg_mu);
+	pthread_join(s->indexer, NULL);
+}
+
 int indexer_start(struct sq_store *s)
 {
 	int err = pthread_create(&s->indexer, NULL, indexer_main, s);
 	if (err)
 		return -err;
+	if ((err = pthread_create(&s->indexer_ids, NULL, ids_main, s)) != 0) {
+		indexer_stop_main(s);
+		return -err;
+	}
 	s->indexer_started = true;
 	return 0;
 }
@@ -130,10 +193,7 @@ int indexer_start(struct sq_store *s)
 void indexer_stop(struct sq_store *s)
 {
 	if (s->indexer_started) {
-		pthread_mutex_lock(&s->seg_mu);
-		s->stopping = true;
-		pthread_cond_signal(&s->seg_cv);
-		pthread_mutex_unlock(&s->seg_mu);
-		pthread_join(s->indexer, NULL);
+		indexer_stop_main(s);
+		pthread_join(s->indexer_ids, NULL);
 	}
 }
