@@ -14,7 +14,7 @@
 		"memory-budget", "SIEM_MEMORY_BUDGET", OPT_SIZE, "128m", "BYTES",                 \
 		    "memory the hub aims to stay within: scales the defaults of --segment-rows, " \
 		    "--cache-mb, --queue-max and --body-budget, and the store's other caches",    \
-		    false, 32LL << 20, 1LL << 40                                                  \
+		    false, 48LL << 20, 1LL << 40                                                  \
 	}
 
 /* The value of option name: as given, or at its default scaled by the budget (for
