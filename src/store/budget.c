@@ -82,8 +82,8 @@ static void release_indexed(struct sq_store *s)
 {
 	for (size_t i = 0; i + 1 < s->nseg; i++) {
 		struct segment *x = s->segs[i];
-		if (x->mem && x->state == SEG_INDEXED)
-			drop_postings(s, x);
+		if (x->mem && (x->state == SEG_INDEXED || x->query_indexed))
+			drop_postings(s, x); /* its B-tree indices serve selective filters */
 		if (x->ids && (x->state == SEG_INDEXED || x->id_indexed))
 			drop_ids(s, x);
 	}

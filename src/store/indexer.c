@@ -1,7 +1,7 @@
 /* indexer.c — the background threads that build a sealed segment's indices in bulk: one
- * builds its event_id index right after it is sealed (so its in-memory ids can go), the
- * other its query and text indices (and writes its statistics tables), and checkpoints the
- * active segment's WAL off the write path. */
+ * builds its event_id index right after it is sealed (so its in-memory ids can go), then
+ * its B-tree query indices (so its postings can go); the other its text index (and writes
+ * its statistics tables), and checkpoints the active segment's WAL off the write path. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -27,23 +27,40 @@ static int open_build_conn(struct sq_store *s, struct segment *g, sqlite3 **db)
 	return rc;
 }
 
-/* The event_id index, in its own transaction: with it the writer can drop the segment's
- * in-memory ids even while the rest waits for a busy indexer. */
-static int index_ids(struct sq_store *s, struct segment *g)
+static void mark(struct sq_store *s, bool *flag)
+{
+	pthread_mutex_lock(&s->seg_mu);
+	*flag = true;
+	pthread_cond_broadcast(&s->idx_cv); /* a writer may wait for memory to be released */
+	pthread_cond_broadcast(&s->seg_cv); /* the other thread may start */
+	pthread_mutex_unlock(&s->seg_mu);
+}
+
+/* The event_id index in its own transaction (with it the writer drops the segment's
+ * in-memory ids), then the B-tree query indices in another (with them its postings go);
+ * the text index and the statistics tables follow on the other thread. */
+static int index_fast(struct sq_store *s, struct segment *g)
 {
 	sqlite3 *db = NULL;
 	int rc = open_build_conn(s, g, &db);
-	if (rc == 0)
-		rc = store_exec(db, "CREATE INDEX IF NOT EXISTS events_id ON events(id)");
-	sqlite3_close(db);
 	if (rc < 0)
 		return rc;
-	pthread_mutex_lock(&s->seg_mu);
-	g->id_indexed = true;
-	pthread_cond_broadcast(&s->idx_cv); /* a writer may wait for the ids to leave memory */
-	pthread_cond_broadcast(&s->seg_cv); /* the other indices may start */
-	pthread_mutex_unlock(&s->seg_mu);
-	return 0;
+	if (!g->id_indexed) { /* only this thread sets it */
+		if ((rc = store_exec(db, "CREATE INDEX IF NOT EXISTS events_id ON events(id)")) < 0)
+			goto out;
+		mark(s, &g->id_indexed);
+	}
+	if ((rc = store_exec(db, "BEGIN IMMEDIATE")) == 0) {
+		if ((rc = store_exec(db, segment_query_index_ddl)) == 0)
+			rc = store_exec(db, "COMMIT");
+		else
+			store_exec(db, "ROLLBACK");
+	}
+	if (rc == 0)
+		mark(s, &g->query_indexed);
+out:
+	sqlite3_close(db);
+	return rc;
 }
 
 static int index_segment(struct sq_store *s, struct segment *g)
@@ -75,16 +92,18 @@ static int index_segment(struct sq_store *s, struct segment *g)
 	return rc;
 }
 
-/* The id indices, on a thread of their own: a segment's ids leave memory a moment after it
- * is sealed, however long the other thread's build of an earlier segment takes. */
-static void *ids_main(void *arg)
+/* The id and query indices, on a thread of their own: a segment's ids and postings leave
+ * memory a few seconds after it is sealed, however long the other thread's text index of an
+ * earlier segment takes. */
+static void *fast_main(void *arg)
 {
 	struct sq_store *s = arg;
 	pthread_mutex_lock(&s->seg_mu);
 	while (!s->stopping) {
 		struct segment *todo = NULL;
 		for (size_t i = 0; i < s->nseg && !todo; i++)
-			if (s->segs[i]->state == SEG_SEALED && !s->segs[i]->id_indexed)
+			if (s->segs[i]->state == SEG_SEALED &&
+			    (!s->segs[i]->id_indexed || !s->segs[i]->query_indexed))
 				todo = s->segs[i];
 		if (!todo) {
 			struct timespec until = clock_deadline_ms(500);
@@ -93,9 +112,9 @@ static void *ids_main(void *arg)
 		}
 		todo->refs++;
 		pthread_mutex_unlock(&s->seg_mu);
-		int rc = index_ids(s, todo);
+		int rc = index_fast(s, todo);
 		if (rc < 0)
-			log_error(SUB, "cannot build the id index of segment %lld: %s",
+			log_error(SUB, "cannot build the id and query indices of segment %lld: %s",
 				  (long long)todo->id, siem_strerror(rc));
 		pthread_mutex_lock(&s->seg_mu);
 		todo->refs--;
@@ -117,9 +136,9 @@ static void *indexer_main(void *arg)
 	pthread_mutex_lock(&s->seg_mu);
 	while (!s->stopping) {
 		struct segment *todo = NULL;
-		/* A segment's other indices after its id index (ids_main). */
+		/* A segment's text index after its id and query indices (fast_main). */
 		for (size_t i = 0; i < s->nseg && !todo; i++)
-			if (s->segs[i]->state == SEG_SEALED && s->segs[i]->id_indexed)
+			if (s->segs[i]->state == SEG_SEALED && s->segs[i]->query_indexed)
 				todo = s->segs[i];
 		if (todo)
 			todo->refs++;
@@ -182,7 +201,7 @@ int indexer_start(struct sq_store *s)
 	int err = pthread_create(&s->indexer, NULL, indexer_main, s);
 	if (err)
 		return -err;
-	if ((err = pthread_create(&s->indexer_ids, NULL, ids_main, s)) != 0) {
+	if ((err = pthread_create(&s->indexer_fast, NULL, fast_main, s)) != 0) {
 		indexer_stop_main(s);
 		return -err;
 	}
@@ -194,6 +213,6 @@ void indexer_stop(struct sq_store *s)
 {
 	if (s->indexer_started) {
 		indexer_stop_main(s);
-		pthread_join(s->indexer_ids, NULL);
+		pthread_join(s->indexer_fast, NULL);
 	}
 }

@@ -32,8 +32,9 @@ struct segment {
 	int64_t rows;
 	int64_t created_us;
 	enum seg_state state;
-	bool id_indexed; /* sealed: its event_id index exists (built first) */
-	int refs;	 /* queries holding it */
+	bool id_indexed;    /* sealed: its event_id index exists (built first) */
+	bool query_indexed; /* sealed: its B-tree query indices too (built second) */
+	int refs;	    /* queries holding it */
 	sqlite3 *idle[SEG_IDLE_READERS];
 	int nidle;
 	sqlite3 *probe_db; /* writer only: duplicate probes on a sealed segment */
@@ -84,7 +85,7 @@ struct sq_store {
 	int64_t removed_segments, removed_events;
 	bool state_only;
 	bool stopping;
-	pthread_t indexer, indexer_ids;
+	pthread_t indexer, indexer_fast;
 	bool indexer_started;
 
 	/* main database connection: meta, keys (any thread, serialized) */
