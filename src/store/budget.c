@@ -82,8 +82,8 @@ static void release_indexed(struct sq_store *s)
 {
 	for (size_t i = 0; i + 1 < s->nseg; i++) {
 		struct segment *x = s->segs[i];
-		if (x->mem && (x->state == SEG_INDEXED || x->query_indexed))
-			drop_postings(s, x); /* its B-tree indices serve selective filters */
+		if (x->mem && x->state == SEG_INDEXED)
+			drop_postings(s, x);
 		if (x->ids && (x->state == SEG_INDEXED || x->id_indexed))
 			drop_ids(s, x);
 	}
@@ -94,7 +94,9 @@ void store_budget_writer(struct sq_store *s)
 	pthread_mutex_lock(&s->seg_mu);
 	release_indexed(s);
 	size_t held = sealed_pending(s);
-	/* Postings first, oldest first: they only speed up queries. */
+	/* Postings first, oldest first: they only speed up queries (a segment whose B-tree
+	 * query indices exist already is served by them; SQLite's plan there may walk one
+	 * event type's events in time order, slower than the postings' few candidates). */
 	for (size_t i = 0; i + 1 < s->nseg && held > s->pending_bytes; i++) {
 		struct segment *x = s->segs[i];
 		if (!x->mem)

@@ -1,7 +1,8 @@
 /* indexer.c — the background threads that build a sealed segment's indices in bulk: one
  * builds its event_id index right after it is sealed (so its in-memory ids can go), then
- * its B-tree query indices (so its postings can go); the other its text index (and writes
- * its statistics tables), and checkpoints the active segment's WAL off the write path. */
+ * its B-tree query indices; the other its text index (and writes its statistics tables,
+ * after which its postings go), and checkpoints the active segment's WAL off the write
+ * path. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -37,8 +38,9 @@ static void mark(struct sq_store *s, bool *flag)
 }
 
 /* The event_id index in its own transaction (with it the writer drops the segment's
- * in-memory ids), then the B-tree query indices in another (with them its postings go);
- * the text index and the statistics tables follow on the other thread. */
+ * in-memory ids), then the B-tree query indices in another (with them a segment whose
+ * postings had to leave memory is not scanned); the text index and the statistics tables
+ * follow on the other thread. */
 static int index_fast(struct sq_store *s, struct segment *g)
 {
 	sqlite3 *db = NULL;
@@ -92,9 +94,9 @@ static int index_segment(struct sq_store *s, struct segment *g)
 	return rc;
 }
 
-/* The id and query indices, on a thread of their own: a segment's ids and postings leave
- * memory a few seconds after it is sealed, however long the other thread's text index of an
- * earlier segment takes. */
+/* The id and query indices, on a thread of their own: a segment's ids leave memory a
+ * moment after it is sealed, and its query indices follow, however long the other
+ * thread's text index of an earlier segment takes. */
 static void *fast_main(void *arg)
 {
 	struct sq_store *s = arg;
