@@ -57,7 +57,7 @@ void budget_store_tuning(const struct config *c, struct cmd_store_tuning *t)
 {
 	t->segment_rows = budget_int(c, "segment-rows");
 	t->cache_mb = (int)budget_int(c, "cache-mb");
-	t->index_cache_mb = (int)(scale(c, INT64_C(8) << 20, INT64_C(2) << 20) >> 20);
+	t->index_cache_mb = (int)(scale(c, INT64_C(4) << 20, INT64_C(2) << 20) >> 20);
 	t->pending_bytes = (size_t)scale(c, INT64_C(32) << 20, INT64_C(2) << 20);
 	t->sqlite_heap = budget(c) * 3 / 8;
 }

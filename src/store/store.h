@@ -23,7 +23,7 @@ struct store_config {
 	int64_t segment_rows;	   /* events per segment before a new one starts */
 	int64_t segment_max_age_s; /* a segment older than this is sealed too */
 	int cache_mb;		   /* page cache of the writer connection */
-	int index_cache_mb;	   /* page cache and sort memory of the indexer's builds (0: 8) */
+	int index_cache_mb;	   /* page cache and sort memory of the indexer's builds (0: 4) */
 	size_t pending_bytes;	   /* event ids and postings of sealed segments waiting for the
 				    * indexer, all together (0: 32 MiB); past it the oldest
 				    * postings leave memory, then the writer waits for id indices */

@@ -23,7 +23,7 @@ void store_config_defaults(struct store_config *cfg)
 	cfg->segment_rows = 500000;
 	cfg->segment_max_age_s = 86400;
 	cfg->cache_mb = 16; /* the writer appends: it needs the right edge of two B-trees */
-	cfg->index_cache_mb = 8;
+	cfg->index_cache_mb = 4;
 	cfg->pending_bytes = (size_t)32 << 20;
 	cfg->readers = 4;
 }
@@ -242,7 +242,7 @@ int sq_open(struct sq_store **out, const struct store_config *cfg)
 	s->segment_max_age_us =
 	    (cfg->segment_max_age_s > 0 ? cfg->segment_max_age_s : 86400) * 1000000LL;
 	s->cache_mb = cfg->cache_mb > 0 ? cfg->cache_mb : 16;
-	s->index_cache_mb = cfg->index_cache_mb > 0 ? cfg->index_cache_mb : 8;
+	s->index_cache_mb = cfg->index_cache_mb > 0 ? cfg->index_cache_mb : 4;
 	s->pending_bytes = cfg->pending_bytes ? cfg->pending_bytes : (size_t)32 << 20;
 	if ((s->sqlite_heap = cfg->sqlite_heap) > 0)
 		sqlite3_soft_heap_limit64(s->sqlite_heap);
