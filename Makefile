@@ -265,6 +265,7 @@ else
 	@bench/run.sh $(if $(QUICK),--quick) $(if $(BACKEND),--backend $(BACKEND))
 	@$(if $(BACKEND),:,bench/enrich.sh $(if $(QUICK),--quick))
 	@$(if $(BACKEND),:,bench/parse.sh $(if $(QUICK),--quick))
+	@$(if $(BACKEND),:,bench/agent.sh $(if $(QUICK),--quick))
 endif
 
 format:

@@ -345,6 +345,12 @@ const char *config_str(const struct config *c, const char *name)
 	return i >= 0 ? c->val[i] : NULL;
 }
 
+bool config_is_default(const struct config *c, const char *name)
+{
+	long i = idx(c, name);
+	return i < 0 || c->val[i] == c->defs[i].def;
+}
+
 int64_t config_int(const struct config *c, const char *name)
 {
 	long i = idx(c, name);

@@ -42,6 +42,8 @@ const char *config_str(const struct config *c, const char *name);
 /* Parsed number (OPT_INT / OPT_SIZE bytes / OPT_DURATION seconds). */
 int64_t config_int(const struct config *c, const char *name);
 bool config_flag(const struct config *c, const char *name);
+/* Is name at its default (set by no flag, variable or config file line)? */
+bool config_is_default(const struct config *c, const char *name);
 /* Print the options as --help text. */
 void config_usage(const struct opt_def *defs, size_t n, FILE *out);
 

@@ -70,6 +70,12 @@ int cmd_open_store(const char *path, const char *postgres, struct store **s,
 		sc.segment_rows = t->segment_rows;
 	if (t && t->cache_mb)
 		sc.cache_mb = t->cache_mb;
+	if (t && t->index_cache_mb)
+		sc.index_cache_mb = t->index_cache_mb;
+	if (t && t->pending_bytes)
+		sc.pending_bytes = t->pending_bytes;
+	if (t)
+		sc.sqlite_heap = t->sqlite_heap;
 	if (t)
 		sc.retention_days = t->retention_days;
 	if (!sc.postgres) {

@@ -39,6 +39,9 @@ struct cmd_store_tuning {
 	int64_t segment_rows;
 	int cache_mb;
 	int retention_days;
+	int index_cache_mb; /* the SQLite store's: see struct store_config */
+	size_t pending_bytes;
+	int64_t sqlite_heap;
 };
 /* Open the store: PostgreSQL when postgres is set (not NULL or empty), else the SQLite file at
  * path, its folders created first. t may be NULL; state_only: the settings tables, not the

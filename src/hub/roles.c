@@ -10,6 +10,7 @@
 #include "core/file.h"
 #include "core/log.h"
 #include "hub/cmd.h"
+#include "hub/budget.h"
 #include "hub/roles.h"
 
 #define PASSWORD_FILE_MAX 4096
@@ -157,7 +158,7 @@ int roles_start_store(struct roles *r, struct store *s, const struct config *c, 
 	int rc;
 	r->store_p = p;
 	r->own_store_p = !p;
-	if (!p && (rc = pipeline_start(&r->store_p, s, (size_t)config_int(c, "queue-max"),
+	if (!p && (rc = pipeline_start(&r->store_p, s, (size_t)budget_int(c, "queue-max"),
 				       (size_t)config_int(c, "txn-max"))) < 0) {
 		log_error("hub", "cannot start the store writer: %s", siem_strerror(rc));
 		return rc;

@@ -31,6 +31,7 @@
 #include "detect/ruleset.h"
 #include "detect/detect.h"
 #include "http/http.h"
+#include "hub/budget.h"
 #include "hub/cmd.h"
 #include "enrich/enrich.h"
 #include "hub/api_role.h"
@@ -56,13 +57,17 @@ static const struct opt_def serve_opts[] = {
     {"max-body", "SIEM_MAX_BODY", OPT_SIZE, "8m", "BYTES",
      "largest POST /ingest body, also after gunzip (other routes take a few KiB)", false, 1024,
      1LL << 30},
-    {"queue-max", "SIEM_QUEUE_MAX", OPT_INT, "200000", "EVENTS",
-     "events waiting for the writer before ingest answers 503", false, 1, 100000000},
+    BUDGET_OPT,
+    {"queue-max", "SIEM_QUEUE_MAX", OPT_INT, "20000", "EVENTS",
+     "events waiting for the writer before ingest answers 503 (scaled by the budget)", false, 1,
+     100000000},
     {"txn-max", "SIEM_TXN_MAX", OPT_INT, "50000", "EVENTS",
      "most events committed in one transaction", false, 1, 10000000},
     {"segment-rows", "SIEM_SEGMENT_ROWS", OPT_INT, "500000", "N",
-     "events per store segment (then it is sealed and indexed)", false, 1000, 1000000000},
-    {"cache-mb", "SIEM_CACHE_MB", OPT_INT, "16", "MB", "writer page cache", false, 1, 65536},
+     "events per store segment (then it is sealed and indexed; scaled by the budget)", false, 1000,
+     1000000000},
+    {"cache-mb", "SIEM_CACHE_MB", OPT_INT, "16", "MB", "writer page cache (scaled by the budget)",
+     false, 1, 65536},
     {"http-threads", "SIEM_HTTP_THREADS", OPT_INT, "2", "N", "HTTP listener threads", false, 1, 64},
     {"parse-threads", "SIEM_PARSE_THREADS", OPT_INT, "0", "N",
      "threads that parse request bodies (0: one per CPU)", false, 0, 64},
@@ -80,9 +85,10 @@ static const struct opt_def serve_opts[] = {
      false, 1, 3600},
     {"request-timeout", "SIEM_REQUEST_TIMEOUT", OPT_DURATION, "60s", "DURATION",
      "time for a request's body to arrive", false, 1, 86400},
-    {"body-budget", "SIEM_BODY_BUDGET", OPT_SIZE, "64m", "BYTES",
-     "request bodies held in memory at once, all clients together (then 503)", false, 64 * 1024,
-     1LL << 40},
+    {"body-budget", "SIEM_BODY_BUDGET", OPT_SIZE, "16m", "BYTES",
+     "request bodies held in memory at once, all clients together (then 503; scaled by the"
+     " budget)",
+     false, 64 * 1024, 1LL << 40},
     {"jwt-ttl", "SIEM_JWT_TTL", OPT_DURATION, "7d", "DURATION", "login token lifetime", false, 60,
      366LL * 86400},
     {"trusted-proxies", "SIEM_TRUSTED_PROXIES", OPT_STRING, "", "CIDR[,CIDR...]",
@@ -617,11 +623,9 @@ static int serve_open(struct hub *h)
 	const struct config *c = &h->c;
 	const char *db = config_str(c, "db");
 	int rc;
-	const struct cmd_store_tuning tune = {
-	    .segment_rows = config_int(c, "segment-rows"),
-	    .cache_mb = (int)config_int(c, "cache-mb"),
-	    .retention_days = (int)config_int(c, "retention-days"),
-	};
+	struct cmd_store_tuning tune = {.retention_days = (int)config_int(c, "retention-days")};
+	budget_store_tuning(c, &tune);
+	budget_apply(c);
 	if ((rc = cmd_open_store(db, config_str(c, "postgres"), &h->s, &tune, false)) < 0)
 		return rc;
 	api_init(&h->a, h->s, NULL);
@@ -707,7 +711,7 @@ static int start_writer(struct hub *h)
 {
 	const struct config *c = &h->c;
 	int rc;
-	if ((rc = pipeline_start(&h->p, h->s, (size_t)config_int(c, "queue-max"),
+	if ((rc = pipeline_start(&h->p, h->s, (size_t)budget_int(c, "queue-max"),
 				 (size_t)config_int(c, "txn-max"))) < 0) {
 		log_error("hub", "cannot start the writer: %s", siem_strerror(rc));
 		return rc;
@@ -815,7 +819,7 @@ static int start_http(struct hub *h)
 	    .conn_timeout = (unsigned)config_int(c, "conn-timeout"),
 	    .header_timeout = (unsigned)config_int(c, "header-timeout"),
 	    .request_timeout = (unsigned)config_int(c, "request-timeout"),
-	    .body_budget = (size_t)config_int(c, "body-budget"),
+	    .body_budget = (size_t)budget_int(c, "body-budget"),
 	    .cors_origins = config_str(c, "cors-origins"),
 	    .trusted_proxies = config_str(c, "trusted-proxies"),
 	};

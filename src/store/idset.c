@@ -1,5 +1,7 @@
-/* idset.c — open addressing with linear probing and backward-shift deletion. UUIDs are
- * random enough that their own bytes serve as the hash (mixed for non-random ids). */
+/* idset.c — open addressing with linear probing and backward-shift deletion, filled up to
+ * three quarters. UUIDs are random enough that their own bytes serve as the hash (mixed for
+ * non-random ids); a slot is the hash scaled to the table's size, which need not be a power
+ * of two. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +11,12 @@
 void idset_init(struct idset *s)
 {
 	s->slot = NULL;
-	s->cap = s->n = 0;
+	s->cap = s->n = s->expect = 0;
+}
+
+void idset_expect(struct idset *s, size_t n)
+{
+	s->expect = n;
 }
 
 void idset_release(struct idset *s)
@@ -18,20 +25,27 @@ void idset_release(struct idset *s)
 	idset_init(s);
 }
 
-static size_t hash(const uint8_t id[16])
+/* The home slot of id in a table of cap slots. */
+static size_t home(const uint8_t id[16], size_t cap)
 {
 	uint64_t a, b;
 	memcpy(&a, id, 8);
 	memcpy(&b, id + 8, 8);
 	uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL;
-	return (size_t)(h ^ (h >> 32));
+	h ^= h >> 32;
+	return (size_t)(((unsigned __int128)h * cap) >> 64);
+}
+
+static inline size_t next(size_t i, size_t cap)
+{
+	return i + 1 == cap ? 0 : i + 1;
 }
 
 int64_t idset_get(const struct idset *s, const uint8_t id[16])
 {
 	if (!s->cap)
 		return 0;
-	for (size_t i = hash(id) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+	for (size_t i = home(id, s->cap);; i = next(i, s->cap)) {
 		const struct idset_slot *e = &s->slot[i];
 		if (!e->seq)
 			return 0;
@@ -42,7 +56,7 @@ int64_t idset_get(const struct idset *s, const uint8_t id[16])
 
 static void insert(struct idset_slot *slot, size_t cap, const uint8_t id[16], int64_t seq)
 {
-	for (size_t i = hash(id) & (cap - 1);; i = (i + 1) & (cap - 1)) {
+	for (size_t i = home(id, cap);; i = next(i, cap)) {
 		if (!slot[i].seq || memcmp(slot[i].id, id, 16) == 0) {
 			memcpy(slot[i].id, id, 16);
 			slot[i].seq = seq;
@@ -53,8 +67,12 @@ static void insert(struct idset_slot *slot, size_t cap, const uint8_t id[16], in
 
 int idset_put(struct idset *s, const uint8_t id[16], int64_t seq)
 {
-	if ((s->n + 1) * 2 > s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 65536;
+	if ((s->n + 1) * 4 > s->cap * 3) {
+		size_t cap = s->cap ? s->cap * 2 : 65536, full = s->expect / 3 * 4 + 4;
+		if (s->expect && s->cap < full && cap > full)
+			cap = full;
+		else if (s->expect && s->cap >= full)
+			cap = s->cap + s->cap / 4; /* a last transaction past the segment's rows */
 		struct idset_slot *n = calloc(cap, sizeof(*n));
 		if (!n)
 			return -ENOMEM;
@@ -75,8 +93,8 @@ void idset_del(struct idset *s, const uint8_t id[16])
 {
 	if (!s->cap)
 		return;
-	size_t mask = s->cap - 1, i = hash(id) & mask;
-	for (;; i = (i + 1) & mask) {
+	size_t cap = s->cap, i = home(id, cap);
+	for (;; i = next(i, cap)) {
 		if (!s->slot[i].seq)
 			return;
 		if (memcmp(s->slot[i].id, id, 16) == 0)
@@ -84,9 +102,9 @@ void idset_del(struct idset *s, const uint8_t id[16])
 	}
 	/* Backward shift: move later entries of the run into the hole when their home allows. */
 	size_t hole = i;
-	for (size_t j = (i + 1) & mask; s->slot[j].seq; j = (j + 1) & mask) {
-		size_t home = hash(s->slot[j].id) & mask;
-		bool movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
+	for (size_t j = next(i, cap); s->slot[j].seq; j = next(j, cap)) {
+		size_t h = home(s->slot[j].id, cap);
+		bool movable = hole <= j ? (h <= hole || h > j) : (h <= hole && h > j);
 		if (movable) {
 			s->slot[hole] = s->slot[j];
 			hole = j;

@@ -15,11 +15,15 @@ struct idset_slot {
 
 struct idset {
 	struct idset_slot *slot;
-	size_t cap, n; /* cap is a power of two */
+	size_t cap, n;
+	size_t expect; /* ids it will hold at most (0: unknown): its last growth stops there */
 };
 
 void idset_init(struct idset *s);
 void idset_release(struct idset *s);
+/* It will hold at most n ids (a segment's rows): the table grows by doubling, and its last
+ * step only to what n ids need at the highest load, not to the next power of two. */
+void idset_expect(struct idset *s, size_t n);
 /* The seq stored for id, or 0. */
 int64_t idset_get(const struct idset *s, const uint8_t id[16]);
 /* Add id -> seq (seq > 0); -ENOMEM when it cannot grow. */

@@ -102,16 +102,22 @@ const char *const segment_migrations[] = {
 
 const int segment_version = (int)(sizeof(segment_migrations) / sizeof(segment_migrations[0]));
 
+/* The B-tree indices a selective filter uses. */
+#define SEGMENT_QUERY_INDICES                                                  \
+	"CREATE INDEX IF NOT EXISTS events_type ON events(event_type, ts);"    \
+	"CREATE INDEX IF NOT EXISTS events_ip ON events(ip, ts);"              \
+	"CREATE INDEX IF NOT EXISTS events_app ON events(app, ts);"            \
+	"CREATE INDEX IF NOT EXISTS events_user ON events(user, ts);"          \
+	"CREATE INDEX IF NOT EXISTS events_country ON events(geo_country, ts)" \
+	" WHERE geo_country IS NOT NULL;"                                      \
+	"CREATE INDEX IF NOT EXISTS events_req ON events(request_id)"          \
+	" WHERE request_id IS NOT NULL;"
+
+const char *const segment_query_index_ddl = SEGMENT_QUERY_INDICES "PRAGMA analysis_limit=1000;"
+								  "ANALYZE;";
+
 const char *const segment_index_ddl =
-    "CREATE INDEX IF NOT EXISTS events_id ON events(id);"
-    "CREATE INDEX IF NOT EXISTS events_type ON events(event_type, ts);"
-    "CREATE INDEX IF NOT EXISTS events_ip ON events(ip, ts);"
-    "CREATE INDEX IF NOT EXISTS events_app ON events(app, ts);"
-    "CREATE INDEX IF NOT EXISTS events_user ON events(user, ts);"
-    "CREATE INDEX IF NOT EXISTS events_country ON events(geo_country, ts)"
-    " WHERE geo_country IS NOT NULL;"
-    "CREATE INDEX IF NOT EXISTS events_req ON events(request_id)"
-    " WHERE request_id IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS events_id ON events(id);" SEGMENT_QUERY_INDICES
     "DROP TABLE IF EXISTS events_fts;"
     "CREATE VIRTUAL TABLE events_fts USING fts5(txt, content='', detail='none',"
     " tokenize='trigram');"

@@ -35,5 +35,8 @@ extern const int segment_version;
 
 /* Run on a sealed segment by the background indexer: the query indices and text index. */
 extern const char *const segment_index_ddl;
+/* The part of it that selective filters need (no event id index, no text index): built
+ * first, so that a sealed segment's postings can leave memory sooner. */
+extern const char *const segment_query_index_ddl;
 
 #endif

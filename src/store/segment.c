@@ -368,7 +368,7 @@ int seg_roll(struct sq_store *s)
 		return rc;
 	pthread_mutex_lock(&s->seg_mu);
 	cur->state = SEG_SEALED;
-	pthread_cond_signal(&s->seg_cv);
+	pthread_cond_broadcast(&s->seg_cv);
 	pthread_mutex_unlock(&s->seg_mu);
 	log_info(SUB, "segment %lld sealed (%lld events), segment %lld started", (long long)cur->id,
 		 (long long)cur->rows, (long long)cur->id + 1);

@@ -50,6 +50,7 @@ int store_reader_get(struct sq_store *s, struct segment *g, sqlite3 **db)
 
 void store_reader_put(struct sq_store *s, struct segment *g, sqlite3 *db)
 {
+	store_budget_reader_idle(s, db);
 	pthread_mutex_lock(&s->seg_mu);
 	if (g->nidle < SEG_IDLE_READERS) {
 		g->idle[g->nidle++] = db;

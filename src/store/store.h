@@ -23,6 +23,12 @@ struct store_config {
 	int64_t segment_rows;	   /* events per segment before a new one starts */
 	int64_t segment_max_age_s; /* a segment older than this is sealed too */
 	int cache_mb;		   /* page cache of the writer connection */
+	int index_cache_mb;	   /* page cache and sort memory of the indexer's builds (0: 4) */
+	size_t pending_bytes;	   /* event ids and postings of sealed segments waiting for the
+				    * indexer, all together (0: 32 MiB); past it the oldest
+				    * postings leave memory, then the writer waits for id indices */
+	int64_t sqlite_heap;	   /* SQLite's heap, soft limit (0: none): page caches stop
+				    * growing near it and idle readers give theirs back */
 	int readers;		   /* unused by SQLite: readers are pooled per segment */
 	bool state_only;	   /* command-line tools beside a running hub: hub state (keys,
 				    * users, audit) only, no writer and no background thread */

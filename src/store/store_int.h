@@ -33,8 +33,9 @@ struct segment {
 	int64_t rows;
 	int64_t created_us;
 	enum seg_state state;
-	bool id_indexed; /* sealed: its event_id index exists (built first) */
-	int refs;	 /* queries holding it */
+	bool id_indexed;    /* sealed: its event_id index exists (built first) */
+	bool query_indexed; /* sealed: its B-tree query indices too (built second) */
+	int refs;	    /* queries holding it */
 	sqlite3 *idle[SEG_IDLE_READERS];
 	int nidle;
 	sqlite3 *probe_db; /* writer only: duplicate probes on a sealed segment */
@@ -55,7 +56,11 @@ struct sq_store {
 	char *path;   /* main database */
 	char *segdir; /* "<path>-segments" */
 	int64_t segment_rows, segment_max_age_us;
-	int cache_mb;
+	int cache_mb, index_cache_mb;
+	size_t pending_bytes;	 /* bound of the sealed segments' ids and postings (budget.c) */
+	int64_t sqlite_heap;	 /* soft limit of SQLite's heap, 0: none */
+	pthread_cond_t idx_cv;	 /* with seg_mu: the indexer built an id index (wakes the writer) */
+	int64_t pending_dropped; /* sealed segments whose postings left memory early */
 
 	/* writer (one thread) */
 	sqlite3 *w; /* the active segment */
@@ -75,7 +80,7 @@ struct sq_store {
 
 	/* segments, oldest first */
 	pthread_mutex_t seg_mu;
-	pthread_cond_t seg_cv; /* wakes the indexer */
+	pthread_cond_t seg_cv; /* wakes the indexer threads (broadcast) */
 	struct segment **segs;
 	size_t nseg, capseg;
 	int64_t events_total;
@@ -83,7 +88,7 @@ struct sq_store {
 	int64_t removed_segments, removed_events;
 	bool state_only;
 	bool stopping;
-	pthread_t indexer;
+	pthread_t indexer, indexer_fast;
 	bool indexer_started;
 
 	/* main database connection: meta, keys (any thread, serialized) */
@@ -151,6 +156,19 @@ int store_open_writer(struct sq_store *s, struct segment *g);
 /* Its thread, from store_open to store_close. */
 int indexer_start(struct sq_store *s);
 void indexer_stop(struct sq_store *s);
+
+/* ---- the store's memory budget (budget.c) ---- */
+
+/* Writer thread, before a transaction: free what indexed segments no longer need, and keep
+ * the ids and postings of sealed segments waiting for the indexer within pending_bytes:
+ * drop the oldest postings (queries then scan those segments until they are indexed), and
+ * when the ids alone are past it, wait for the indexer's id indices. */
+void store_budget_writer(struct sq_store *s);
+/* A reader connection going back to the idle pool: its page cache goes back to the heap
+ * when SQLite's heap is past half its soft limit. */
+void store_budget_reader_idle(struct sq_store *s, sqlite3 *db);
+/* Bytes held by the active segment's and sealed segments' ids and postings. */
+size_t store_budget_held(struct sq_store *s);
 
 /* ---- what queries read (snapshot.c) ---- */
 

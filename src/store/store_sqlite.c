@@ -24,6 +24,8 @@ void store_config_defaults(struct store_config *cfg)
 	cfg->segment_rows = 500000;
 	cfg->segment_max_age_s = 86400;
 	cfg->cache_mb = 16; /* the writer appends: it needs the right edge of two B-trees */
+	cfg->index_cache_mb = 4;
+	cfg->pending_bytes = (size_t)32 << 20;
 	cfg->readers = 4;
 }
 
@@ -211,6 +213,7 @@ int store_open_writer(struct sq_store *s, struct segment *g)
 	int rc = store_open_conn(g->path, false, s->cache_mb, &s->w);
 	if (rc < 0)
 		return rc;
+	idset_expect(&s->ids, (size_t)s->segment_rows);
 	/* Checkpoints run on the indexer thread; this one is only a backstop. */
 	if ((rc = store_exec(s->w, "PRAGMA wal_autocheckpoint=32768")) < 0 ||
 	    (rc = prepare_writer(s)) < 0)
@@ -264,6 +267,7 @@ int sq_open(struct sq_store **out, const struct store_config *cfg)
 		return -ENOMEM;
 	pthread_mutex_init(&s->seg_mu, NULL);
 	pthread_cond_init(&s->seg_cv, NULL);
+	pthread_cond_init(&s->idx_cv, NULL);
 	pthread_mutex_init(&s->adm_mu, NULL);
 	pthread_mutex_init(&s->ids_mu, NULL);
 	pthread_rwlock_init(&s->mem_mu, NULL);
@@ -272,6 +276,10 @@ int sq_open(struct sq_store **out, const struct store_config *cfg)
 	s->segment_max_age_us =
 	    (cfg->segment_max_age_s > 0 ? cfg->segment_max_age_s : 86400) * 1000000LL;
 	s->cache_mb = cfg->cache_mb > 0 ? cfg->cache_mb : 16;
+	s->index_cache_mb = cfg->index_cache_mb > 0 ? cfg->index_cache_mb : 4;
+	s->pending_bytes = cfg->pending_bytes ? cfg->pending_bytes : (size_t)32 << 20;
+	if ((s->sqlite_heap = cfg->sqlite_heap) > 0)
+		sqlite3_soft_heap_limit64(s->sqlite_heap);
 	size_t n = strlen(cfg->dir) + 16;
 	if (!(s->path = strdup(cfg->dir)) || !(s->segdir = malloc(n))) {
 		rc = -ENOMEM;
@@ -341,6 +349,7 @@ void sq_close(struct sq_store *s)
 	pthread_rwlock_destroy(&s->mem_mu);
 	pthread_mutex_destroy(&s->seg_mu);
 	pthread_cond_destroy(&s->seg_cv);
+	pthread_cond_destroy(&s->idx_cv);
 	pthread_mutex_destroy(&s->adm_mu);
 	free(s->segs);
 	free(s->segdir);
@@ -353,26 +362,7 @@ void sq_close(struct sq_store *s)
 int sq_begin(struct sq_store *s)
 {
 	int rc;
-	pthread_mutex_lock(&s->seg_mu);
-	for (size_t i = 0; i + 1 < s->nseg; i++) {
-		struct segment *x = s->segs[i];
-		if (x->state == SEG_INDEXED && (x->mem || x->text)) { /* see seg_mem_load */
-			pthread_rwlock_wrlock(&s->mem_mu);
-			memidx_free(x->mem);
-			x->mem = NULL;
-			textidx_free(x->text);
-			x->text = NULL;
-			pthread_rwlock_unlock(&s->mem_mu);
-		}
-		if (x->ids && (x->state == SEG_INDEXED || x->id_indexed)) {
-			pthread_mutex_lock(&s->ids_mu);
-			idset_release(x->ids);
-			free(x->ids);
-			x->ids = NULL;
-			pthread_mutex_unlock(&s->ids_mu);
-		}
-	}
-	pthread_mutex_unlock(&s->seg_mu);
+	store_budget_writer(s);
 	struct segment *g = s->segs[s->nseg - 1];
 	bool full = g->rows >= s->segment_rows ||
 		    (g->rows > 0 && ts_now_us() - g->created_us > s->segment_max_age_us);
