@@ -145,6 +145,7 @@ static void load_mem_filters(struct sq_store *s)
 		g->refs--;
 	}
 	pthread_mutex_unlock(&s->seg_mu);
+}
 
 /* The id and query indices, on a thread of their own: a segment's ids leave memory a
  * moment after it is sealed, and its query indices follow, however long the other
