@@ -17,8 +17,8 @@
 
 static struct metric m_dropped = METRIC_COUNTER_INIT(
     "minisiem_store_postings_dropped_total", NULL,
-    "Sealed segments whose in-memory postings left memory before the indexer was done with "
-    "them (queries scan those segments until then).");
+    "In-memory postings or text filters of sealed segments that left memory before the "
+    "indexer was done with them (queries use B-tree indices or scan until then).");
 static struct metric m_waits =
     METRIC_COUNTER_INIT("minisiem_store_budget_waits_total", NULL,
 			"Times the writer waited for the indexer because the ids of sealed "
@@ -56,16 +56,21 @@ size_t store_budget_held(struct sq_store *s)
 	return n;
 }
 
-/* A segment's postings, and with them its text filter (seg_mem_load builds both). */
 static void drop_postings(struct sq_store *s, struct segment *x)
 {
 	pthread_rwlock_wrlock(&s->mem_mu);
 	struct memidx *m = x->mem;
-	struct textidx *t = x->text;
 	x->mem = NULL;
-	x->text = NULL;
 	pthread_rwlock_unlock(&s->mem_mu);
 	memidx_free(m);
+}
+
+static void drop_text(struct sq_store *s, struct segment *x)
+{
+	pthread_rwlock_wrlock(&s->mem_mu);
+	struct textidx *t = x->text;
+	x->text = NULL;
+	pthread_rwlock_unlock(&s->mem_mu);
 	textidx_free(t);
 }
 
@@ -86,8 +91,10 @@ static void release_indexed(struct sq_store *s)
 {
 	for (size_t i = 0; i + 1 < s->nseg; i++) {
 		struct segment *x = s->segs[i];
-		if ((x->mem || x->text) && x->state == SEG_INDEXED)
+		if (x->state == SEG_INDEXED) {
 			drop_postings(s, x);
+			drop_text(s, x);
+		}
 		if (x->ids && (x->state == SEG_INDEXED || x->id_indexed))
 			drop_ids(s, x);
 	}
@@ -100,20 +107,28 @@ void store_budget_writer(struct sq_store *s)
 	size_t held = sealed_pending(s);
 	/* Postings first, oldest first: they only speed up queries (a segment whose B-tree
 	 * query indices exist already is served by them; SQLite's plan there may walk one
-	 * event type's events in time order, slower than the postings' few candidates). */
-	for (size_t i = 0; i + 1 < s->nseg && held > s->pending_bytes; i++) {
-		struct segment *x = s->segs[i];
-		if (!x->mem && !x->text)
-			continue;
-		held -= memidx_bytes(x->mem) + textidx_bytes(x->text);
-		drop_postings(s, x);
-		s->pending_dropped++;
-		metric_add(&m_dropped, 1);
-		log_warn(SUB,
-			 "segment %lld: postings and text filter dropped from memory before indexing (memory "
-			 "budget)",
-			 (long long)x->id);
-	}
+	 * event type's events in time order, slower than the postings' few candidates). Then
+	 * text filters, oldest first (an eighth of the postings' size; without one, q scans
+	 * the segment until its text index exists): the newest, which a first page of q reads,
+	 * stay longest. */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i + 1 < s->nseg && held > s->pending_bytes; i++) {
+			struct segment *x = s->segs[i];
+			size_t n = pass == 0 ? memidx_bytes(x->mem) : textidx_bytes(x->text);
+			if (!n)
+				continue;
+			held -= n;
+			if (pass == 0)
+				drop_postings(s, x);
+			else
+				drop_text(s, x);
+			s->pending_dropped++;
+			metric_add(&m_dropped, 1);
+			log_warn(SUB,
+				 "segment %lld: %s dropped from memory before indexing (memory "
+				 "budget)",
+				 (long long)x->id, pass == 0 ? "postings" : "text filter");
+		}
 	/* The ids find duplicates: they stay until the id index is built. */
 	if (held > s->pending_bytes && !s->stopping) {
 		metric_add(&m_waits, 1);

@@ -197,6 +197,12 @@ static void hits_insert(struct hit *h, size_t *n, size_t cap, struct hit x)
 	(*n)++;
 }
 
+/* Is the i-th address range of q a single address? */
+static bool one_address(const struct event_query *q, size_t i)
+{
+	return memcmp(q->cidr_lo[i], q->cidr_hi[i], 16) == 0;
+}
+
 /* The WHERE conditions of a query (after "WHERE "), and their bindings from index k on. */
 static void build_where(struct sqlbuf *sb, const struct event_query *q, bool use_fts)
 {
@@ -214,8 +220,11 @@ static void build_where(struct sqlbuf *sb, const struct event_query *q, bool use
 	sb_in(sb, "http_status", q->n_status);
 	if (q->n_cidr) {
 		sb_add(sb, " AND (");
+		/* One address is an equality: the planner then picks the (ip, ts) index, whose
+		 * statistics say how few rows an address has, over (event_type, ts). */
 		for (size_t i = 0; i < q->n_cidr; i++)
-			sb_add(sb, "%s(ip BETWEEN ? AND ?)", i ? " OR " : "");
+			sb_add(sb, "%s(%s)", i ? " OR " : "",
+			       one_address(q, i) ? "ip = ?" : "ip BETWEEN ? AND ?");
 		sb_add(sb, ")");
 	}
 	sb_in(sb, "geo_country", q->country.n);
@@ -249,7 +258,8 @@ static void bind_where(sqlite3_stmt *st, int k, const struct event_query *q, con
 		sqlite3_bind_int(st, k++, q->http_status[i]);
 	for (size_t i = 0; i < q->n_cidr; i++) {
 		sqlite3_bind_blob(st, k++, q->cidr_lo[i], 16, SQLITE_STATIC);
-		sqlite3_bind_blob(st, k++, q->cidr_hi[i], 16, SQLITE_STATIC);
+		if (!one_address(q, i))
+			sqlite3_bind_blob(st, k++, q->cidr_hi[i], 16, SQLITE_STATIC);
 	}
 	for (size_t i = 0; i < q->country.n; i++)
 		sqlite3_bind_text(st, k++, q->country.v[i], -1, SQLITE_STATIC);
