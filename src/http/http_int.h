@@ -24,7 +24,7 @@ struct http_watchdog;
 
 struct http_server {
 	struct MHD_Daemon *d;
-	MHD_socket quiesced; /* the listening socket after http_quiesce, closed by http_stop */
+	atomic_bool closing; /* http_quiesce: new connections are closed as they come */
 	const struct http_route *routes;
 	size_t nroutes;
 	struct http_auth_ops auth;

@@ -1049,6 +1049,14 @@ static void server_free(struct http_server *srv)
 	free(srv);
 }
 
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	(void)addr;
+	(void)len;
+	const struct http_server *srv = cls;
+	return atomic_load(&srv->closing) ? MHD_NO : MHD_YES;
+}
+
 int http_start(struct http_server **out, const struct http_config *cfg,
 	       const struct http_route *routes, size_t nroutes, const struct http_auth_ops *auth)
 {
@@ -1057,7 +1065,6 @@ int http_start(struct http_server **out, const struct http_config *cfg,
 	if (!srv)
 		return -ENOMEM;
 	pthread_mutex_init(&srv->cors_mu, NULL);
-	srv->quiesced = MHD_INVALID_SOCKET;
 	srv->routes = routes;
 	srv->nroutes = nroutes;
 	srv->auth = *auth;
@@ -1122,8 +1129,8 @@ int http_start(struct http_server **out, const struct http_config *cfg,
 	    {MHD_OPTION_END, 0, NULL},
 	};
 	srv->d = MHD_start_daemon(
-	    flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-	    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
+	    flags, 0, accept_policy, srv, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+	    NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
 	    cfg->threads ? cfg->threads : 2, MHD_OPTION_CONNECTION_LIMIT,
 	    cfg->max_conns ? cfg->max_conns : 1024, MHD_OPTION_CONNECTION_TIMEOUT,
 	    cfg->conn_timeout ? cfg->conn_timeout : 60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
@@ -1149,13 +1156,13 @@ unsigned http_port(struct http_server *srv)
 	return srv->port;
 }
 
-/* The listening socket is closed only after the daemon stopped: its pool threads take it
- * out of their epoll sets one by one after quiesce returns, and a socket closed under them
- * makes libmicrohttpd abort ("Failed to remove listen FD from epoll set"). */
+/* Once the hub stops, a new connection is closed at once (its client retries elsewhere)
+ * while the requests in flight finish. Not MHD_quiesce_daemon: with the epoll event loop its
+ * removal of the listening socket races the pool threads' own, and libmicrohttpd aborts
+ * ("Failed to remove listen FD from epoll set"). The daemon closes the socket when it stops. */
 void http_quiesce(struct http_server *srv)
 {
-	if (srv->quiesced == MHD_INVALID_SOCKET)
-		srv->quiesced = MHD_quiesce_daemon(srv->d);
+	atomic_store(&srv->closing, true);
 }
 
 unsigned http_inflight(struct http_server *srv)
@@ -1174,7 +1181,5 @@ void http_stop(struct http_server *srv)
 	if (!srv)
 		return;
 	MHD_stop_daemon(srv->d);
-	if (srv->quiesced != MHD_INVALID_SOCKET)
-		close(srv->quiesced);
 	server_free(srv);
 }
