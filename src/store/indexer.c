@@ -195,8 +195,10 @@ static void *indexer_main(void *arg)
 	pthread_mutex_lock(&s->seg_mu);
 	while (!s->stopping) {
 		struct segment *todo = NULL;
-		/* A segment's text index after its id and query indices (fast_main). */
-		for (size_t i = 0; i < s->nseg && !todo; i++)
+		/* A segment's text index after its id and query indices (fast_main); the newest
+		 * first, as queries read them: when ingest outruns this thread, a search still
+		 * finds its first pages in indexed segments. */
+		for (size_t i = s->nseg; i-- > 0 && !todo;)
 			if (s->segs[i]->state == SEG_SEALED && s->segs[i]->query_indexed)
 				todo = s->segs[i];
 		if (todo)
