@@ -502,6 +502,10 @@ static void test_hot_reload(void **state)
 	assert_true(wait_city(e, "81.2.69.142", NULL));
 	ev = lookup(e, "81.2.69.142");
 	assert_sv(ev.geo_country, "GB");
+	/* the reload thread counts the reload just after it swaps the snapshot in */
+	for (int waited = 0;
+	     metric_get(&enrich_m_reloads[EN_GEOIP]) == rel0 && waited < DEADLINE_MS; waited += 10)
+		sleep_ms(10);
 	assert_int_equal(metric_get(&enrich_m_reloads[EN_GEOIP]) - rel0, 1);
 
 	/* A damaged file renamed in: the reload fails, the country database stays, the
