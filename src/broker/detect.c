@@ -18,6 +18,7 @@
 
 #include "broker/broker_int.h"
 #include "broker/wire.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -50,13 +51,6 @@ static struct metric m_evaluated =
 static struct metric m_takeovers = METRIC_COUNTER_INIT(
     "minisiem_amqp_detect_takeovers_total", NULL,
     "Times this node became the active detector and loaded the persisted state.");
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void sleep_ms(int ms)
 {
@@ -195,7 +189,7 @@ static void on_delivery(struct broker_detect *bd, const amqp_envelope_t *env)
 		return;
 	}
 	if (!bd->pending++)
-		bd->pending_since_ms = mono_ms();
+		bd->pending_since_ms = clock_mono_us() / 1000;
 	bd->last_tag = env->delivery_tag;
 	/* The broker sends no more than the prefetch unacknowledged: save then at the latest. */
 	if (bd->save_ms == 0 || bd->pending >= (size_t)bd->prefetch)
@@ -222,7 +216,8 @@ static void *detect_main(void *arg)
 		}
 		note_state(bd, true);
 		receive(bd);
-		if (bd->pending && bd->link.conn && mono_ms() - bd->pending_since_ms >= bd->save_ms)
+		if (bd->pending && bd->link.conn &&
+		    clock_mono_us() / 1000 - bd->pending_since_ms >= bd->save_ms)
 			flush(bd);
 	}
 	/* One attempt to save what is pending (until_done tries once when stopping); what

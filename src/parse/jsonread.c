@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/utf8.h"
 #include "parse/jsonread.h"
 
 #define MAX_DEPTH 32  /* deeper documents are jansson's (its limit is 2048) */
@@ -20,38 +21,6 @@ static void skip_ws(struct jsonread *r)
 {
 	while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r'))
 		r->p++;
-}
-
-/* Length of the valid UTF-8 sequence at p (2..4 bytes), 0 if invalid: no overlong forms,
- * no surrogates, nothing above U+10FFFF (jansson's rules). */
-static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
-{
-	unsigned c = p[0];
-	size_t n;
-	unsigned v;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		v = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		v = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		v = c & 0x07;
-	} else {
-		return 0;
-	}
-	if ((size_t)(end - p) < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		v = v << 6 | (p[i] & 0x3f);
-	}
-	if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000) || v > 0x10ffff ||
-	    (v >= 0xd800 && v <= 0xdfff))
-		return 0;
-	return n;
 }
 
 /* The two-character escapes; \u is jansson's. */
@@ -114,7 +83,7 @@ static int read_string_to(struct jsonread *r, char **buf, size_t *cap, size_t *u
 		if (c < 0x20)
 			return -1;
 		if (c >= 0x80) {
-			size_t len = utf8_seq(q, end);
+			size_t len = utf8_seq_len(q, 0, (size_t)(end - q));
 			if (!len)
 				return -1;
 			q += len;
